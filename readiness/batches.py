@@ -1,0 +1,58 @@
+"""Ingest batches and their rejected rows: list, inspect, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+from readiness import audit
+from readiness.ingest import TABLES
+from readiness.pilots import Pilot
+from readiness.store import transaction
+
+
+class BatchNotFound(LookupError):
+    """No batch with that id."""
+
+
+def _dicts(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+def list_batches(con: duckdb.DuckDBPyConnection, pilot: Pilot) -> list[dict[str, Any]]:
+    """Return the pilot's batches, newest first, with counts and provenance."""
+    return _dicts(con.execute(
+        """SELECT batch_id, kind, file_name, format, file_size, sha256, actor, started_at, finished_at,
+                  rows_read, rows_loaded, rows_rejected, rows_duplicate, zoneless_rows, first_ts, last_ts
+           FROM ingest_batches WHERE pilot_id = ? ORDER BY batch_id DESC""", [pilot.pilot_id]))
+
+
+def list_rejects(con: duckdb.DuckDBPyConnection, pilot: Pilot, batch_id: int | None = None,
+                 limit: int = 1000) -> list[dict[str, Any]]:
+    """Return rejected rows (batch, row, line, column, reason, raw), in file order."""
+    return _dicts(con.execute(
+        """SELECT r.batch_id, b.file_name, r.src_row AS row, r.line_no AS line, r.column_name AS column,
+                  r.reason, r.raw
+           FROM ingest_rejects r JOIN ingest_batches b USING (batch_id)
+           WHERE r.pilot_id = ? AND (? IS NULL OR r.batch_id = ?)
+           ORDER BY r.batch_id, r.src_row LIMIT ?""", [pilot.pilot_id, batch_id, batch_id, limit]))
+
+
+def delete_batch(con: duckdb.DuckDBPyConnection, batch_id: int, actor: str) -> dict[str, Any]:
+    """Delete a batch with its rows and rejects, atomically and audited. Returns what was removed."""
+    with transaction(con):
+        row = con.execute(
+            "SELECT b.kind, b.file_name, b.rows_loaded, b.sha256, p.name FROM ingest_batches b "
+            "JOIN pilots p USING (pilot_id) WHERE batch_id = ?", [batch_id]).fetchone()
+        if row is None:
+            raise BatchNotFound(f"No batch {batch_id}. List them with: python -m readiness batches --pilot NAME")
+        kind, file_name, loaded, sha, pilot_name = row
+        removed = con.execute(f"DELETE FROM {TABLES[kind]} WHERE batch_id = ?", [batch_id]).fetchone()[0]
+        rejects = con.execute("DELETE FROM ingest_rejects WHERE batch_id = ?", [batch_id]).fetchone()[0]
+        con.execute("DELETE FROM ingest_batches WHERE batch_id = ?", [batch_id])
+        details = {"pilot": pilot_name, "kind": kind, "file": file_name, "sha256": sha,
+                   "rows_deleted": removed, "rejects_deleted": rejects}
+        audit.record(con, actor, "batch.delete", f"batch:{batch_id}", details)
+    return {"batch_id": batch_id, **details}

@@ -1,0 +1,410 @@
+"""Ingest usage, feedback and exception logs into the store: preview, atomic load, rejects, batches.
+
+One file is one batch and one transaction: it lands whole or not at all. The heavy work runs in
+DuckDB (read_csv / read_json / read_parquet, INSERT ... SELECT); Python only plans the SQL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import threading
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from readiness import audit, formats, settings, timestamps
+from readiness.columns import Mapping, MappingError, propose_mapping
+from readiness.loadplan import LoadPlan, ident, lit
+from readiness.formats import SourceFile, UnusableFile
+from readiness.pilots import Pilot
+from readiness.store import transaction
+
+TABLES = {"usage": "usage_events", "feedback": "feedback", "exceptions": "exceptions"}
+SAMPLE_ROWS = 1000
+
+
+@dataclass
+class IngestOptions:
+    overrides: dict[str, str] = field(default_factory=dict)
+    time_format: str | None = None
+    year: int | None = None
+    dedupe_rows: bool = False
+
+
+@dataclass
+class IngestResult:
+    file: str
+    kind: str
+    batch_id: int | None = None
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    rows_duplicate: int = 0
+    duplicate: bool = False
+    duplicate_of: int | None = None
+    error: str | None = None
+    format: str | None = None
+    time_note: str | None = None
+    zoneless_rows: int = 0
+    mapping: dict[str, str] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        """The CLI's --json record for this file."""
+        keys = ("file", "batch_id", "rows_read", "rows_loaded", "rows_rejected", "rows_duplicate", "duplicate")
+        out = {k: getattr(self, k) for k in keys}
+        if self.error:
+            out["error"] = self.error
+        return out
+
+    def summary(self) -> str:
+        """One human line (two when times were read in the pilot's zone)."""
+        if self.error:
+            return f"{self.file}: NOT LOADED. {self.error}"
+        if self.duplicate:
+            return f"{self.file}: duplicate of batch {self.duplicate_of}; not loaded again."
+        text = (f"{self.file}: batch {self.batch_id}, {self.format}: {self.rows_read:,} read, "
+                f"{self.rows_loaded:,} loaded, {self.rows_rejected:,} rejected, {self.rows_duplicate:,} duplicate")
+        if self.zoneless_rows:
+            text += f"\n  note: {self.zoneless_rows:,} rows had no time zone; {self.time_note}"
+        return text
+
+
+@dataclass
+class Preview:
+    file: str
+    kind: str
+    format: str
+    columns: list[str]
+    mapping: Mapping
+    time_mode: str | None
+    rows: list[dict[str, Any]]
+    parsed: list[dict[str, Any]]
+    problems: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["mapping"] = [asdict(c) for c in self.mapping.columns]
+        d["kept_in_attributes"] = self.mapping.unmapped
+        return d
+
+
+def _stage(con: duckdb.DuckDBPyConnection, src: SourceFile, stage: str, limit: int | None = None) -> str | None:
+    """Copy the file into temp table ``stage``; return the name of its reader-rejects table (CSV)."""
+    lim = f" LIMIT {int(limit)}" if limit else ""
+    rejects = None
+    if src.format == "csv":
+        rejects = f"{stage}_rej"
+        reader = formats.csv_reader_sql(src, rejects=rejects)
+    elif src.format == "jsonl":
+        reader = formats.json_lines_reader_sql(src)
+    elif src.format == "json":
+        reader = formats.json_array_reader_sql(src)
+    else:
+        reader = formats.parquet_reader_sql(src)
+    try:
+        con.execute(f"CREATE TEMP TABLE {stage} AS SELECT * FROM {reader}{lim}")
+    except duckdb.Error as err:
+        raise UnusableFile(
+            f"{src.path.name}: could not be read as {src.describe()}: {str(err).splitlines()[0]}"
+        ) from None
+    return rejects
+
+
+def _time_mode(con: duckdb.DuckDBPyConnection, src: SourceFile, mapping: Mapping, stage: str,
+               opts: IngestOptions) -> timestamps.TimeMode:
+    """Choose how to read the time column, from its type and a sample (first rows + a random sample)."""
+    if opts.time_format or opts.year:
+        return timestamps.detect_mode(con, [], "VARCHAR", opts.time_format, opts.year)
+    m = mapping.get("timestamp")
+    probe = LoadPlan(src, mapping, stage, timestamps.TimeMode("iso"))
+    native = len(m.sources) == 1 and not probe.is_json
+    src_type = src.types.get(m.sources[0], "VARCHAR") if native else "VARCHAR"
+    upper = src_type.upper()
+    if src_type != "VARCHAR" and not upper.startswith(("TIMESTAMP", "DATE")):
+        big = con.execute(f"SELECT max(abs(CAST({ident(m.sources[0])} AS DOUBLE))) FROM {stage}").fetchone()[0] or 0
+        return timestamps.TimeMode("epoch_ms" if big > 1e11 else "epoch_s", zoned=True)
+    if src_type != "VARCHAR":
+        return timestamps.detect_mode(con, [], src_type)
+    text = probe.raw_text("timestamp")
+    first = f"SELECT {text} AS v FROM {probe.source()} WHERE {text} IS NOT NULL LIMIT {SAMPLE_ROWS}"
+    spread = (f"SELECT {text} AS v FROM {probe.source()} WHERE {text} IS NOT NULL "
+              f"USING SAMPLE reservoir({SAMPLE_ROWS} ROWS) REPEATABLE (7)")
+    samples = [r[0] for r in con.execute(f"({first}) UNION ALL ({spread})").fetchall()]
+    return timestamps.detect_mode(con, samples, "VARCHAR")
+
+
+def _sha256(path: Path, out: dict) -> None:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(4 * 1024 * 1024):
+            h.update(chunk)
+    out["sha256"] = h.hexdigest()
+
+
+def _set_zone(con: duckdb.DuckDBPyConnection, tz: str) -> None:
+    con.execute(f"SET TimeZone = {lit(tz)}")
+
+
+def plan_file(path: Path, kind: str, opts: IngestOptions, work: Path) -> tuple[SourceFile, Mapping]:
+    """Recognise a file and map its columns; raise UnusableFile with the fix when it cannot load."""
+    src = formats.detect(path, work)
+    try:
+        mapping = propose_mapping(kind, src.columns, opts.overrides)
+    except MappingError as err:
+        raise UnusableFile(f"{path.name}: {err}") from None
+    if mapping.problems:
+        raise UnusableFile(f"{path.name}: {' '.join(mapping.problems)}")
+    return src, mapping
+
+
+def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time_zone: str = "UTC",
+            rows: int = 10) -> Preview:
+    """Describe what loading ``path`` as ``kind`` would do, loading nothing.
+
+    Returns the detected format, columns, proposed mapping with reasons, the first rows as found
+    and as they would load, and the problems found in the first rows of the file.
+    Raises UnusableFile when the file cannot be read at all.
+    """
+    opts = opts or IngestOptions()
+    path = Path(path)
+    with tempfile.TemporaryDirectory(prefix="readiness-preview-") as tmp:
+        src = formats.detect(path, Path(tmp))
+        problems: list[str] = []
+        try:
+            mapping = propose_mapping(kind, src.columns, opts.overrides)
+        except MappingError as err:
+            mapping = propose_mapping(kind, src.columns)
+            problems.append(str(err))
+        problems += mapping.problems
+        con = duckdb.connect()
+        try:
+            _set_zone(con, time_zone)
+            stage = "_preview"
+            rej = _stage(con, src, stage, limit=SAMPLE_ROWS)
+            cur = con.execute(f"SELECT * FROM {stage} LIMIT {int(rows)}")
+            names = [d[0] for d in cur.description]
+            first = [dict(zip(names, r)) for r in cur.fetchall()]
+            parsed: list[dict[str, Any]] = []
+            mode_text = None
+            if not mapping.missing_required():
+                mode = _time_mode(con, src, mapping, stage, opts)
+                mode_text = mode.describe(time_zone)
+                plan = LoadPlan(src, mapping, stage, mode)
+                cur = con.execute(plan.select_preview(rows))
+                names = [d[0] for d in cur.description]
+                parsed = [dict(zip(names, r)) for r in cur.fetchall()]
+                total = con.execute(plan.count_rows()).fetchone()[0]
+                bad = con.execute(f"SELECT count(*), min(reason) FROM ({plan.select_rejects(0, 0)}) t(b, p, r, l, c, reason, raw)").fetchone()
+                if bad[0]:
+                    problems.append(f"{bad[0]} of the first {total} rows would be rejected, e.g. {bad[1]}.")
+                zoneless = con.execute(plan.count_zoneless()).fetchone()[0]
+                if zoneless:
+                    problems.append(f"{zoneless} of the first {total} times have no zone: they will be read as {time_zone}.")
+            if rej:
+                n = con.execute(f"SELECT count(DISTINCT line) FROM {rej}").fetchone()[0]
+                if n:
+                    problems.append(f"{n} of the first rows cannot be split into the header's columns and would be rejected.")
+        finally:
+            con.close()
+        return Preview(path.name, kind, src.describe(), src.columns, mapping, mode_text, first, parsed, problems)
+
+
+def _reader_rejects(con, src: SourceFile, rej: str | None) -> list[tuple[int, int | None, str | None, str, str]]:
+    """Rows the CSV reader could not split: (row, line, column, reason, raw)."""
+    if rej is None:
+        return []
+    rows = con.execute(
+        f"SELECT line, min(line_byte_position), min(column_name), min(error_type), min(error_message), "
+        f"min(csv_line) FROM {rej} GROUP BY line ORDER BY line"
+    ).fetchall()
+    out = []
+    positions = [r[1] for r in rows]
+    lines = _physical_lines(src.data_path, positions) if src.encoding != "utf-16" else [None] * len(rows)
+    for (line, _pos, column, etype, message, raw), phys in zip(rows, lines):
+        reason = {"MISSING COLUMNS": "row: too few columns", "TOO MANY COLUMNS": "row: too many columns",
+                  "UNQUOTED VALUE": "row: a quote is not closed properly",
+                  "LINE SIZE OVER MAXIMUM": "row: longer than the 32 MB line limit",
+                  "INVALID ENCODING": "row: invalid characters for the file's encoding"}.get(
+            etype, f"row: {etype.lower()}")
+        out.append((line - 1, phys, column, f"{reason} ({message})", raw))
+    return out
+
+
+def _physical_lines(path: Path, positions: list[int | None]) -> list[int | None]:
+    """1-based physical line of each byte position (as DuckDB reports: 1-based start of the line)."""
+    out: list[int | None] = []
+    wanted = sorted((p, i) for i, p in enumerate(positions) if p is not None)
+    result: dict[int, int] = {}
+    newlines, offset, k = 0, 0, 0
+    with path.open("rb") as f:
+        while k < len(wanted) and (chunk := f.read(4 * 1024 * 1024)):
+            end = offset + len(chunk)
+            while k < len(wanted) and wanted[k][0] - 1 <= end:
+                pos, i = wanted[k]
+                result[i] = newlines + chunk.count(b"\n", 0, max(0, pos - 1 - offset)) + 1
+                k += 1
+            newlines += chunk.count(b"\n")
+            offset = end
+    for i in range(len(positions)):
+        out.append(result.get(i))
+    return out
+
+
+def ingest_file(con: duckdb.DuckDBPyConnection, pilot: Pilot, kind: str, path: str | Path, *, actor: str,
+                opts: IngestOptions | None = None, display_name: str | None = None) -> IngestResult:
+    """Load one file as one batch, atomically. Returns counts; raises UnusableFile (nothing loaded)."""
+    opts = opts or IngestOptions()
+    path = Path(path)
+    name = display_name or path.name
+    size = path.stat().st_size if path.exists() else 0
+    limit = settings.get("max_upload_mb") * 1024 * 1024
+    if size > limit:
+        raise UnusableFile(f"{name}: {size / 1e6:.0f} MB is over the {limit // (1024 * 1024)} MB limit "
+                           f"(READINESS_MAX_UPLOAD_MB).")
+    with tempfile.TemporaryDirectory(prefix="readiness-ingest-") as tmp:
+        src, mapping = plan_file(path, kind, opts, Path(tmp))
+        digest: dict[str, str] = {}
+        hasher = threading.Thread(target=_sha256, args=(path, digest), daemon=True)
+        hasher.start()  # hashing overlaps the load; only a file of the same size can be a duplicate
+        same_size = con.execute(
+            "SELECT count(*) FROM ingest_batches WHERE pilot_id = ? AND kind = ? AND file_size = ?",
+            [pilot.pilot_id, kind, size]).fetchone()[0]
+        if same_size:
+            hasher.join()
+            dup = _find_duplicate(con, pilot, kind, digest["sha256"])
+            if dup is not None:
+                return IngestResult(name, kind, duplicate=True, duplicate_of=dup, format=src.describe())
+        result = IngestResult(name, kind, format=src.describe(), mapping=mapping.as_dict())
+        started = datetime.now(timezone.utc)
+        stage = f"_src_{uuid.uuid4().hex[:12]}"
+        _set_zone(con, pilot.time_zone)
+        try:
+            # Staging is per-connection temp data, outside the transaction, so that rowid numbers
+            # the file's rows from 0 (inside a transaction, new rows carry provisional row ids).
+            plan, reader_rejects, staged_rows = _prepare(con, src, mapping, stage, opts, pilot, result)
+            with transaction(con):
+                result.batch_id = con.execute("SELECT nextval('batch_id_seq')").fetchone()[0]
+                first_ts, last_ts = _load(con, pilot, kind, plan, reader_rejects, staged_rows, opts, result)
+                hasher.join()
+                dup = _find_duplicate(con, pilot, kind, digest["sha256"])
+                if dup is not None:
+                    raise _Duplicate(dup)
+                con.execute(
+                    "INSERT INTO ingest_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?, ?)",
+                    [result.batch_id, pilot.pilot_id, kind, name, size, digest["sha256"], src.describe(),
+                     json.dumps({"mapping": result.mapping, "time": result.time_note,
+                                 "dedupe_rows": opts.dedupe_rows, "kept_in_attributes": mapping.unmapped}),
+                     actor, started, result.rows_read, result.rows_loaded, result.rows_rejected,
+                     result.rows_duplicate, result.zoneless_rows, first_ts, last_ts])
+                audit.record(con, actor, "ingest", f"batch:{result.batch_id}", {
+                    "pilot": pilot.name, "kind": kind, "file": name, "sha256": digest["sha256"],
+                    "rows_read": result.rows_read, "rows_loaded": result.rows_loaded,
+                    "rows_rejected": result.rows_rejected, "rows_duplicate": result.rows_duplicate})
+        except _Duplicate as d:
+            return IngestResult(name, kind, duplicate=True, duplicate_of=d.batch_id, format=src.describe())
+        finally:
+            for t in (stage, f"{stage}_gaps", f"{stage}_rej", f"{stage}_rej_scan"):
+                con.execute(f"DROP TABLE IF EXISTS {t}")
+            _set_zone(con, "UTC")
+        return result
+
+
+class _Duplicate(Exception):
+    def __init__(self, batch_id: int):
+        self.batch_id = batch_id
+
+
+def _find_duplicate(con, pilot: Pilot, kind: str, sha: str) -> int | None:
+    row = con.execute("SELECT batch_id FROM ingest_batches WHERE pilot_id = ? AND kind = ? AND sha256 = ?",
+                      [pilot.pilot_id, kind, sha]).fetchone()
+    return row[0] if row else None
+
+
+def _prepare(con, src: SourceFile, mapping: Mapping, stage: str, opts: IngestOptions, pilot: Pilot,
+             result: IngestResult) -> tuple[LoadPlan, list, int]:
+    """Copy the file into a temp table, collect the reader's rejects and choose how to read times."""
+    rej = _stage(con, src, stage)
+    reader_rejects = _reader_rejects(con, src, rej)
+    gaps = None
+    if reader_rejects:
+        gaps = f"{stage}_gaps"
+        con.execute(f"CREATE TEMP TABLE {gaps} (g BIGINT)")
+        con.executemany(f"INSERT INTO {gaps} VALUES (?)",
+                        [[row - i] for i, (row, *_rest) in enumerate(reader_rejects, start=1)])
+    mode = _time_mode(con, src, mapping, stage, opts)
+    result.time_note = mode.describe(pilot.time_zone)
+    plan = LoadPlan(src, mapping, stage, mode, gaps)
+    rows = con.execute(plan.count_rows()).fetchone()[0]
+    return plan, reader_rejects, rows
+
+
+def _load(con, pilot: Pilot, kind: str, plan: LoadPlan, reader_rejects: list, staged_rows: int,
+          opts: IngestOptions, result: IngestResult):
+    """Insert the staged good rows and the rejects for ``result.batch_id``; fill counts. Returns (first, last) time."""
+    table = TABLES[kind]
+    select = plan.select_good(pilot.pilot_id, result.batch_id)
+    cols = [d[0] for d in con.execute(f"DESCRIBE {table}").fetchall()]
+    if opts.dedupe_rows:  # skip rows identical to rows of earlier batches (cumulative exports)
+        same = " AND ".join(f"t.{c} IS NOT DISTINCT FROM n.{c}" for c in cols if c not in ("pilot_id", "batch_id", "src_row", "attributes"))
+        same += " AND CAST(t.attributes AS VARCHAR) IS NOT DISTINCT FROM CAST(n.attributes AS VARCHAR)"
+        select = (f"SELECT * FROM ({select}) n WHERE NOT EXISTS "
+                  f"(SELECT 1 FROM {table} t WHERE t.pilot_id = {pilot.pilot_id} AND {same})")
+    result.rows_loaded = con.execute(f"INSERT INTO {table} ({', '.join(cols)}) {select}").fetchone()[0]
+    invalid = 0
+    if opts.dedupe_rows or result.rows_loaded < staged_rows:
+        invalid = con.execute(f"INSERT INTO ingest_rejects {plan.select_rejects(pilot.pilot_id, result.batch_id)}").fetchone()[0]
+    if reader_rejects:
+        con.executemany("INSERT INTO ingest_rejects VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [[result.batch_id, pilot.pilot_id, row, line if line != row + 1 else None, col, why, raw]
+                         for row, line, col, why, raw in reader_rejects])
+    result.rows_rejected = invalid + len(reader_rejects)
+    result.rows_read = staged_rows + len(reader_rejects)
+    result.rows_duplicate = staged_rows - invalid - result.rows_loaded
+    if result.rows_loaded == 0 and result.rows_duplicate == 0:
+        examples = con.execute(
+            "SELECT reason, count(*) AS n FROM ingest_rejects WHERE batch_id = ? GROUP BY reason "
+            "ORDER BY n DESC LIMIT 3", [result.batch_id]).fetchall()
+        why = "; ".join(f"{n:,} x {r}" for r, n in examples) or "no rows found"
+        raise UnusableFile(f"{result.file}: every row was rejected ({why}). Nothing was loaded. "
+                           f"Columns found: {', '.join(plan.src.columns)}; mapping used: "
+                           + ", ".join(f"{k}={v}" for k, v in result.mapping.items()) + ".")
+    if plan.mode.zoned is False:
+        result.zoneless_rows = result.rows_loaded
+    elif plan.mode.zoned is None:
+        result.zoneless_rows = con.execute(plan.count_zoneless()).fetchone()[0]
+    return con.execute(f"SELECT min(ts), max(ts) FROM {table} WHERE batch_id = ?", [result.batch_id]).fetchone()
+
+
+def ingest_files(db: str | Path | None, pilot_name: str, kind: str, paths: list[str | Path], *, actor: str,
+                 opts: IngestOptions | None = None, create: bool = False,
+                 display_names: list[str] | None = None) -> list[IngestResult]:
+    """Load each file as its own atomic batch into pilot ``pilot_name``; unusable files are reported, not raised.
+
+    Raises PilotNotFound (unless ``create``), StoreBusy when the store stays locked.
+    """
+    from readiness import pilots, store
+
+    if kind not in TABLES:
+        raise MappingError(f"Unknown kind {kind!r}: use one of {', '.join(TABLES)}.")
+    results: list[IngestResult] = []
+    with store.open_store(db) as con:
+        try:
+            pilot = pilots.get_pilot(con, pilot_name)
+        except pilots.PilotNotFound:
+            if not create:
+                raise
+            with store.transaction(con):
+                pilot = pilots.create_pilot(con, pilot_name, actor)
+        for i, path in enumerate(paths):
+            name = display_names[i] if display_names else Path(path).name
+            try:
+                results.append(ingest_file(con, pilot, kind, path, actor=actor, opts=opts, display_name=name))
+            except UnusableFile as err:
+                results.append(IngestResult(name, kind, error=str(err).removeprefix(f"{name}: ")))
+    return results

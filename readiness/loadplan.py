@@ -1,0 +1,209 @@
+"""The SQL that turns one staged file into canonical rows, reasons for rejected rows and provenance.
+
+Speed matters here (a load should cost little more than DuckDB reading the file), so the insert
+computes each value once in an inner projection and filters on the aliases; the CASE that
+words a reason runs only over the rows that fail.
+"""
+
+from __future__ import annotations
+
+import json
+
+from readiness import timestamps
+from readiness.columns import NUMERIC, SCHEMA, Mapping, canonical_columns
+from readiness.formats import SourceFile
+
+OBJECT_CHECK = "json_valid(_line) AND json_type(_line) = 'OBJECT'"
+
+
+def ident(name: str) -> str:
+    """Quote an SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def lit(value: str) -> str:
+    """Quote an SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def target_column(canonical: str) -> str:
+    return "ts" if canonical == "timestamp" else canonical
+
+
+class LoadPlan:
+    def __init__(self, src: SourceFile, mapping: Mapping, stage: str, mode: timestamps.TimeMode,
+                 gaps: str | None = None):
+        self.src, self.mapping, self.stage, self.mode, self.gaps = src, mapping, stage, mode, gaps
+        self.kind = mapping.kind
+        self.is_json = src.format in ("jsonl", "json")
+
+    # --- where rows come from -------------------------------------------------------------
+    def source(self) -> str:
+        """FROM clause: the staged rows with ``_ord`` (1-based position among records)."""
+        s = self.stage
+        if self.src.format == "parquet":
+            return f"(SELECT file_row_number + 1 AS _ord, * FROM {s})"
+        if self.src.format == "jsonl":  # blank lines are not rows; _ord is then the line number
+            return (f"(SELECT rowid + 1 AS _ord, CASE WHEN {OBJECT_CHECK} THEN _line END AS _j, _line "
+                    f"FROM {s} WHERE _line IS NOT NULL AND trim(_line) <> '')")
+        if self.src.format == "json":
+            return f"(SELECT rowid + 1 AS _ord, CASE WHEN json_type(_line) = 'OBJECT' THEN _line END AS _j, _line FROM {s})"
+        return f"(SELECT rowid + 1 AS _ord, * FROM {s})"
+
+    def row_number(self) -> str:
+        """The record's 1-based row in the file: position, shifted past rows the reader rejected."""
+        if self.gaps is None:
+            return "_ord"
+        # a good row k comes after every reader-rejected row with fewer than k good rows before it
+        return f"(_ord + (SELECT count(*) FROM {self.gaps} WHERE g < _ord))"
+
+    def line_number(self) -> str:
+        return "_ord" if self.src.format == "jsonl" else "NULL"
+
+    # --- values ---------------------------------------------------------------------------
+    def _is_text(self, column: str) -> bool:
+        return self.is_json or self.src.types.get(column, "VARCHAR") == "VARCHAR"
+
+    def raw(self, column: str) -> str:
+        if self.is_json:
+            return f"json_extract_string(_j, {lit('$.' + json.dumps(column))})"
+        return ident(column)
+
+    def raw_text(self, canonical: str) -> str | None:
+        """The canonical column's source value(s) as text; several sources joined by a space."""
+        m = self.mapping.get(canonical)
+        if m is None:
+            return None
+        parts = [self.raw(c) if self._is_text(c) else f"CAST({self.raw(c)} AS VARCHAR)" for c in m.sources]
+        return parts[0] if len(parts) == 1 else f"concat_ws(' ', {', '.join(parts)})"
+
+    def _native_time(self) -> bool:
+        m = self.mapping.get("timestamp")
+        return self.mode.kind == "native" and len(m.sources) == 1 and not self._is_text(m.sources[0])
+
+    def value(self, canonical: str) -> str:
+        """The canonical column's typed value (NULL where absent or unreadable)."""
+        if self.mapping.get(canonical) is None:
+            return "NULL"
+        if canonical == "timestamp":
+            if self._native_time():
+                return timestamps.parse_sql(self.raw(self.mapping.get("timestamp").sources[0]), self.mode)
+            return timestamps.parse_sql(self.raw_text(canonical), self.mode)
+        text = self.raw_text(canonical)
+        if canonical in NUMERIC:
+            m = self.mapping.get(canonical)
+            if len(m.sources) == 1 and not self._is_text(m.sources[0]):
+                return f"try_cast({self.raw(m.sources[0])} AS DOUBLE)"
+            return f"try_cast({text} AS DOUBLE)"
+        if canonical in SCHEMA[self.kind][0]:
+            return text  # required: emptiness is a reject, checked below
+        return f"nullif({text}, '')"
+
+    def projection(self) -> list[str]:
+        """Inner SELECT list: src_row, each canonical value (c_*), the raw text behind checks (r_*)."""
+        cols = [f"{self.row_number()} AS src_row"]
+        for c in canonical_columns(self.kind):
+            cols.append(f"{self.value(c)} AS c_{c}")
+        ts_raw = self.raw(self.mapping.get("timestamp").sources[0]) if self._native_time() else self.raw_text("timestamp")
+        cols.append(f"{ts_raw} AS r_timestamp")
+        for c in NUMERIC:
+            if self.mapping.get(c) is not None:
+                cols.append(f"{self.raw_text(c)} AS r_{c}")
+        if self.is_json:
+            cols.append("_j IS NULL AS r_not_object")
+        return cols
+
+    # --- checks ---------------------------------------------------------------------------
+    def _missing(self, canonical: str) -> str:
+        if self.mapping.get(canonical) is None:
+            return "true"
+        if canonical in NUMERIC:
+            return f"(r_{canonical} IS NULL OR r_{canonical} = '')"
+        return f"(c_{canonical} IS NULL OR c_{canonical} = '')"
+
+    def checks(self) -> list[tuple[str, str, str | None]]:
+        """(condition on the projection, reason SQL, source column) in the order they are reported."""
+        out: list[tuple[str, str, str | None]] = []
+        src_of = {m.canonical: "+".join(m.sources) for m in self.mapping.columns}
+        if self.is_json:
+            out.append(("r_not_object", lit("row: not a JSON object (broken JSON line)"), None))
+        ts_missing = "r_timestamp IS NULL" if self._native_time() else "(r_timestamp IS NULL OR r_timestamp = '')"
+        out.append((ts_missing, lit("timestamp: missing value"), src_of["timestamp"]))
+        hint = timestamps.hint(self.mode).replace("'", "''")
+        out.append(("c_timestamp IS NULL",
+                    f"'timestamp: cannot read ''' || left(CAST(r_timestamp AS VARCHAR), 60) || ''' as a time ({hint})'",
+                    src_of["timestamp"]))
+        required, one_of, _ = SCHEMA[self.kind]
+        for c in required[1:]:
+            out.append((self._missing(c), lit(f"{c}: missing value"), src_of.get(c)))
+        if one_of:
+            out.append(("(" + " AND ".join(self._missing(c) for c in one_of) + ")",
+                        lit(f"{' / '.join(one_of)}: all empty (a row needs at least one)"),
+                        "+".join(src_of[c] for c in one_of if c in src_of) or None))
+        for c, rng in NUMERIC.items():
+            if self.mapping.get(c) is None:
+                continue
+            out.append((f"(NOT {self._missing(c)} AND c_{c} IS NULL)",
+                        f"'{c}: ''' || left(r_{c}, 40) || ''' is not a number'", src_of[c]))
+            if rng:
+                lo, hi = rng
+                out.append((f"coalesce(c_{c} NOT BETWEEN {lo} AND {hi}, false)",
+                            f"'{c}: ' || c_{c} || ' is outside {lo}-{hi}'", src_of[c]))
+        return out
+
+    def bad(self) -> str:
+        return "(" + " OR ".join(cond for cond, _, _ in self.checks()) + ")"
+
+    def reason(self) -> tuple[str, str]:
+        checks = self.checks()
+        reason = "CASE " + " ".join(f"WHEN {c} THEN {r}" for c, r, _ in checks) + " END"
+        column = "CASE " + " ".join(f"WHEN {c} THEN {lit(col) if col else 'NULL'}" for c, _, col in checks) + " END"
+        return reason, column
+
+    # --- extras ---------------------------------------------------------------------------
+    def attributes(self) -> str:
+        """JSON of the source columns that feed no canonical column (NULL when none)."""
+        if self.is_json:
+            used = sorted({s for m in self.mapping.columns for s in m.sources})
+            patch = json.dumps({k: None for k in used})
+            return f"nullif(CAST(json_merge_patch(_j, {lit(patch)}) AS VARCHAR), '{{}}')"
+        if not self.mapping.unmapped:
+            return "NULL"
+        return "json_object(" + ", ".join(f"{lit(c)}, {ident(c)}" for c in self.mapping.unmapped) + ")"
+
+    def raw_row(self) -> str:
+        """A rejected row's raw text: the JSON line, or the row's columns as a JSON object."""
+        if self.is_json:
+            return "CAST(_line AS VARCHAR)"
+        return "CAST(json_object(" + ", ".join(f"{lit(c)}, {ident(c)}" for c in self.src.columns) + ") AS VARCHAR)"
+
+    # --- statements -----------------------------------------------------------------------
+    def select_good(self, pilot_id: int, batch_id: int) -> str:
+        """SELECT of the rows that load, in the target table's column order."""
+        cols = canonical_columns(self.kind)
+        return (f"SELECT {int(pilot_id)} AS pilot_id, {int(batch_id)} AS batch_id, src_row, "
+                + ", ".join(f"c_{c} AS {target_column(c)}" for c in cols)
+                + f", attributes FROM (SELECT {', '.join(self.projection())}, {self.attributes()} AS attributes "
+                f"FROM {self.source()}) WHERE NOT {self.bad()}")
+
+    def select_rejects(self, pilot_id: int, batch_id: int) -> str:
+        """SELECT of ingest_rejects rows for the rows that fail a check."""
+        reason, column = self.reason()
+        return (f"SELECT {int(batch_id)}, {int(pilot_id)}, src_row, line_no, {column}, {reason}, raw "
+                f"FROM (SELECT {', '.join(self.projection())}, {self.line_number()} AS line_no, "
+                f"{self.raw_row()} AS raw FROM {self.source()}) WHERE {self.bad()}")
+
+    def select_preview(self, rows: int) -> str:
+        reason, _ = self.reason()
+        cols = canonical_columns(self.kind)
+        return ("SELECT src_row AS row, " + ", ".join(f"c_{c} AS {ident(c)}" for c in cols)
+                + f", {reason} AS problem FROM (SELECT {', '.join(self.projection())} FROM {self.source()}) "
+                f"ORDER BY src_row LIMIT {int(rows)}")
+
+    def count_rows(self) -> str:
+        return f"SELECT count(*) FROM {self.source()}"
+
+    def count_zoneless(self) -> str:
+        """Rows that load and whose time carried no zone (read in the pilot's zone)."""
+        return (f"SELECT count(*) FROM (SELECT {', '.join(self.projection())} FROM {self.source()}) "
+                f"WHERE NOT {self.bad()} AND {timestamps.zoneless_sql('r_timestamp', self.mode)}")

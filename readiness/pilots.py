@@ -1,0 +1,142 @@
+"""Pilots: the capabilities under review, and their profile."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import date, time
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import duckdb
+
+from readiness import audit
+
+PROFILE_FIELDS = (
+    "capability", "sponsor", "owner", "start_date", "end_date", "risk_tier", "time_zone",
+    "work_days", "work_start", "work_end", "validated_by", "validated_on", "validation_method",
+    "validation_result",
+)
+RISK_TIERS = ("low", "medium", "high")
+
+
+class PilotNotFound(LookupError):
+    """No pilot of that name; the message lists the known ones."""
+
+
+class InvalidProfile(ValueError):
+    """A profile value is not acceptable; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Pilot:
+    pilot_id: int
+    name: str
+    capability: str | None
+    sponsor: str | None
+    owner: str | None
+    start_date: date | None
+    end_date: date | None
+    risk_tier: str
+    time_zone: str
+    work_days: str
+    work_start: time
+    work_end: time
+    validated_by: str | None
+    validated_on: date | None
+    validation_method: str | None
+    validation_result: str | None
+
+
+_COLUMNS = ", ".join(f.name for f in fields(Pilot))
+
+
+def _validate(profile: dict[str, Any]) -> None:
+    unknown = set(profile) - set(PROFILE_FIELDS)
+    if unknown:
+        raise InvalidProfile(f"Unknown pilot field(s): {', '.join(sorted(unknown))}.")
+    tz = profile.get("time_zone")
+    if tz is not None:
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InvalidProfile(
+                f"Unknown time zone {tz!r}: use an IANA name such as 'Europe/London' or 'UTC'."
+            ) from None
+    tier = profile.get("risk_tier")
+    if tier is not None and tier not in RISK_TIERS:
+        raise InvalidProfile(f"Risk tier must be one of {', '.join(RISK_TIERS)}, not {tier!r}.")
+
+
+def create_pilot(con: duckdb.DuckDBPyConnection, name: str, actor: str, **profile: Any) -> Pilot:
+    """Create a pilot (caller holds the transaction); audited. Returns the new pilot."""
+    name = (name or "").strip()
+    if not name:
+        raise InvalidProfile("A pilot needs a name.")
+    _validate(profile)
+    if con.execute("SELECT 1 FROM pilots WHERE name = ?", [name]).fetchone():
+        raise InvalidProfile(f"A pilot named {name!r} already exists.")
+    cols = ["name", "created_by", *profile]
+    marks = ", ".join("?" for _ in cols)
+    con.execute(
+        f"INSERT INTO pilots ({', '.join(cols)}) VALUES ({marks})",
+        [name, actor, *profile.values()],
+    )
+    pilot = get_pilot(con, name)
+    audit.record(con, actor, "pilot.create", f"pilot:{pilot.pilot_id}",
+                 {"name": name, **{k: v for k, v in profile.items()}})
+    return pilot
+
+
+def pilot_names(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Return the names of all pilots, sorted."""
+    return [r[0] for r in con.execute("SELECT name FROM pilots ORDER BY name").fetchall()]
+
+
+def get_pilot(con: duckdb.DuckDBPyConnection, name: str) -> Pilot:
+    """Return the pilot called ``name``; raise PilotNotFound naming the known pilots."""
+    row = con.execute(f"SELECT {_COLUMNS} FROM pilots WHERE name = ?", [name]).fetchone()
+    if row is None:
+        known = pilot_names(con)
+        hint = f"Known pilots: {', '.join(known)}." if known else "There are no pilots yet."
+        raise PilotNotFound(f"No pilot named {name!r}. {hint} Use --create to make a new one.")
+    return Pilot(*row)
+
+
+def list_pilots(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Return every pilot with its row counts per log kind, last batch time and data range."""
+    cur = con.execute(
+        """
+        SELECT p.pilot_id, p.name, p.capability, p.owner, p.risk_tier, p.time_zone,
+               coalesce(b.usage_rows, 0) AS usage_rows,
+               coalesce(b.feedback_rows, 0) AS feedback_rows,
+               coalesce(b.exception_rows, 0) AS exception_rows,
+               coalesce(b.batches, 0) AS batches,
+               coalesce(b.rejected_rows, 0) AS rejected_rows,
+               b.first_ts, b.last_ts, b.last_ingest
+        FROM pilots p
+        LEFT JOIN (
+            SELECT pilot_id,
+                   sum(rows_loaded) FILTER (WHERE kind = 'usage') AS usage_rows,
+                   sum(rows_loaded) FILTER (WHERE kind = 'feedback') AS feedback_rows,
+                   sum(rows_loaded) FILTER (WHERE kind = 'exceptions') AS exception_rows,
+                   count(*) AS batches, sum(rows_rejected) AS rejected_rows,
+                   min(first_ts) AS first_ts, max(last_ts) AS last_ts,
+                   max(finished_at) AS last_ingest
+            FROM ingest_batches GROUP BY pilot_id
+        ) b USING (pilot_id)
+        ORDER BY p.name
+        """
+    )
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+def data_version(con: duckdb.DuckDBPyConnection, pilot_id: int | None = None) -> str:
+    """A token that changes whenever a pilot's data changes (for cache keys)."""
+    row = con.execute(
+        "SELECT count(*), coalesce(max(batch_id), 0), coalesce(sum(rows_loaded), 0) FROM ingest_batches "
+        "WHERE ? IS NULL OR pilot_id = ?",
+        [pilot_id, pilot_id],
+    ).fetchone()
+    audit_seq = con.execute("SELECT coalesce(max(seq), 0) FROM audit_log").fetchone()[0]
+    return f"{row[0]}-{row[1]}-{row[2]}-{audit_seq}"

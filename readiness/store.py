@@ -1,0 +1,147 @@
+"""The DuckDB store: short-lived connections, lock retry, versioned migrations.
+
+Process model: DuckDB lets one process hold a database file for writing at a time. Nothing in
+Readiness Review keeps the file open between units of work: each command, page rerun or ingest
+opens a connection with :func:`open_store`, does its work, and closes it. When another process
+holds the file, opening retries with growing back-off for ``lock_timeout_s`` and then raises
+:class:`StoreBusy`, whose message says what is busy and what to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+
+from readiness import settings
+from readiness.migrations import MIGRATIONS
+
+_LOCK_RE = re.compile(r"Conflicting lock is held in (?P<prog>.+?) \(PID (?P<pid>\d+)\)", re.S)
+_migrated: set[Path] = set()
+_migrate_lock = threading.Lock()
+
+
+class StoreBusy(RuntimeError):
+    """Another process holds the store file; the message says who and what to do."""
+
+
+class StoreError(RuntimeError):
+    """The store file cannot be opened for a reason other than a lock (message is user-facing)."""
+
+
+def _busy_message(path: Path, err: Exception, waited: float) -> str:
+    m = _LOCK_RE.search(str(err))
+    who = f"{Path(m['prog']).name} (PID {m['pid']})" if m else "another process"
+    return (
+        f"The store {path} is busy: {who} has it open for writing, and it was still busy after "
+        f"{waited:.0f} s. Wait for that process to finish (an ingest, sync or backup), or stop it, "
+        f"then run the command again. Set READINESS_LOCK_TIMEOUT_S to wait longer."
+    )
+
+
+def _is_lock_error(err: Exception) -> bool:
+    text = str(err)
+    return "Could not set lock" in text or "Conflicting lock" in text
+
+
+def connect(path: str | Path | None = None, *, timeout: float | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the store at ``path`` (default from settings), retrying while another process holds it.
+
+    Returns a connection with the schema migrated and the session time zone set to UTC.
+    Raises StoreBusy after ``timeout`` seconds of lock conflicts.
+    """
+    path = settings.db_path(path)
+    timeout = settings.get("lock_timeout_s") if timeout is None else timeout
+    path.parent.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    delay = 0.05
+    while True:
+        try:
+            con = duckdb.connect(str(path))
+            break
+        except duckdb.IOException as err:
+            if not _is_lock_error(err):
+                raise StoreError(f"Cannot open the store {path}: {err}") from err
+            waited = time.monotonic() - start
+            if waited >= timeout:
+                raise StoreBusy(_busy_message(path, err, waited)) from None
+            time.sleep(min(delay, max(0.0, timeout - waited)))
+            delay = min(delay * 2, 1.0)
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        _ensure_migrated(con, path)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+@contextlib.contextmanager
+def open_store(path: str | Path | None = None, *, timeout: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Context manager: a connection for one unit of work, closed on exit."""
+    con = connect(path, timeout=timeout)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN ... COMMIT, or ROLLBACK on any exception (which propagates)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """Return the highest applied migration, 0 for an empty file."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+    ).fetchone()[0]
+    if not exists:
+        return 0
+    return con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+
+
+def _ensure_migrated(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    key = path.resolve()
+    if key in _migrated:
+        return
+    with _migrate_lock:  # threads of one process share the file; other processes are kept out by the file lock
+        if key not in _migrated:
+            migrate(con)
+            _migrated.add(key)
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Apply every migration newer than the file's version, each in its own transaction.
+
+    Returns the versions applied. Safe when two processes start at once: the file lock lets one
+    in at a time, and each migration re-checks the version inside its transaction.
+    """
+    applied = []
+    for version, name, sql in MIGRATIONS:
+        with transaction(con):
+            if schema_version(con) >= version:
+                continue
+            con.execute(sql)
+            con.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name]
+            )
+            applied.append(version)
+    return applied
+
+
+def forget_migrated(path: str | Path) -> None:
+    """Forget that ``path`` was migrated in this process (after the file was replaced)."""
+    _migrated.discard(Path(path).resolve())
