@@ -1,0 +1,5 @@
+import sys
+
+from readiness.cli import main
+
+sys.exit(main())

@@ -1,0 +1,207 @@
+"""Command line: ``python -m readiness <command>``, a thin layer over the library.
+
+The command line is an operator's tool: whoever can run it on the store's machine acts with
+admin rights, and its writes are audited as ``cli:<os user>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from readiness import audit, batches, demo, ingest, pilots, store
+from readiness.columns import KINDS, MappingError, parse_overrides
+from readiness.formats import UnusableFile
+from readiness.store import StoreBusy, StoreError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
+
+
+def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
+    def cell(v: Any) -> str:
+        if v is None:
+            return ""
+        if isinstance(v, int) and not isinstance(v, bool):
+            return f"{v:,}"
+        text = str(v).replace("\n", "\\n")
+        return text if len(text) <= 60 else text[:57] + "..."
+    grid = [list(columns)] + [[cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(row[i]) for row in grid) for i in range(len(columns))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in grid]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    opts = ingest.IngestOptions(parse_overrides(args.map), args.time_format, args.year, args.dedupe_rows)
+    results = ingest.ingest_files(args.db, args.pilot, args.kind, args.files, actor=audit.cli_actor(),
+                                  opts=opts, create=args.create)
+    for r in results:
+        if args.json:
+            print(json.dumps(r.as_json()))
+        else:
+            print(r.summary(), file=sys.stderr if r.error else sys.stdout)
+    bad = [r.file for r in results if r.error]
+    if bad and not args.json:
+        print(f"\n{len(bad)} of {len(results)} file(s) not loaded: {', '.join(bad)}. "
+              f"The others loaded, each as its own batch.", file=sys.stderr)
+    return EXIT_USAGE if bad else EXIT_OK
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    opts = ingest.IngestOptions(parse_overrides(args.map), args.time_format, args.year)
+    tz = args.time_zone
+    if args.pilot:
+        with store.open_store(args.db) as con:
+            tz = pilots.get_pilot(con, args.pilot).time_zone
+    p = ingest.preview(args.file, args.kind, opts, time_zone=tz or "UTC")
+    if args.json:
+        print(json.dumps(p.as_dict(), default=str, indent=2))
+        return EXIT_OK
+    print(f"{p.file}: {p.format}; {len(p.columns)} columns: {', '.join(p.columns)}")
+    print(f"\nMapping for {p.kind}:")
+    print(_table([{"canonical": c.canonical, "from": " + ".join(c.sources), "why": c.reason}
+                  for c in p.mapping.columns], ["canonical", "from", "why"]))
+    if p.mapping.unmapped:
+        print(f"Kept in attributes: {', '.join(p.mapping.unmapped)}")
+    if p.time_mode:
+        print(f"Times: {p.time_mode}")
+    if p.parsed:
+        print("\nFirst rows as they would load (times in UTC):")
+        cols = ["row"] + [c.canonical for c in p.mapping.columns] + ["problem"]
+        print(_table(p.parsed, cols))
+    print("\nProblems:" if p.problems else "\nNo problems found in the first rows.")
+    for problem in p.problems:
+        print(f"  - {problem}")
+    return EXIT_USAGE if p.mapping.missing_required() else EXIT_OK
+
+
+def cmd_batches(args: argparse.Namespace) -> int:
+    action = args.action or []
+    if action[:1] == ["delete"]:
+        if len(action) != 2 or not action[1].isdigit():
+            print("usage: python -m readiness batches delete ID", file=sys.stderr)
+            return EXIT_USAGE
+        with store.open_store(args.db) as con:
+            info = batches.delete_batch(con, int(action[1]), audit.cli_actor())
+        print(f"Deleted batch {info['batch_id']} ({info['kind']}, {info['file']}) of pilot {info['pilot']}: "
+              f"{info['rows_deleted']:,} rows and {info['rejects_deleted']:,} rejected rows removed.")
+        return EXIT_OK
+    if action or not args.pilot:
+        print("usage: python -m readiness batches --pilot NAME | batches delete ID", file=sys.stderr)
+        return EXIT_USAGE
+    with store.open_store(args.db) as con:
+        rows = batches.list_batches(con, pilots.get_pilot(con, args.pilot))
+    if args.json:
+        print(json.dumps(rows, default=str, indent=2))
+    else:
+        print(_table(rows, ["batch_id", "kind", "file_name", "format", "rows_read", "rows_loaded",
+                            "rows_rejected", "rows_duplicate", "actor", "finished_at"]) if rows
+              else f"No batches for {args.pilot} yet.")
+    return EXIT_OK
+
+
+def cmd_rejects(args: argparse.Namespace) -> int:
+    with store.open_store(args.db) as con:
+        rows = batches.list_rejects(con, pilots.get_pilot(con, args.pilot), args.batch, args.limit)
+    if args.json:
+        print(json.dumps(rows, default=str, indent=2))
+    else:
+        print(_table(rows, ["batch_id", "file_name", "row", "line", "column", "reason", "raw"]) if rows
+              else "No rejected rows.")
+    return EXIT_OK
+
+
+def cmd_pilots(args: argparse.Namespace) -> int:
+    with store.open_store(args.db) as con:
+        rows = pilots.list_pilots(con)
+    if args.json:
+        print(json.dumps(rows, default=str, indent=2))
+    else:
+        print(_table(rows, ["name", "risk_tier", "time_zone", "usage_rows", "feedback_rows",
+                            "exception_rows", "batches", "rejected_rows", "last_ingest"]) if rows
+              else "No pilots yet. Load one with: python -m readiness ingest --pilot NAME --create ...")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    for r in demo.load_demo(args.db, audit.cli_actor()):
+        print(r.summary())
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m readiness",
+        description="Readiness Review: load pilot logs and inspect the store. Writes are audited as cli:<os user>.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, func, help_text: str, example: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=f"{help_text}\n\nExample: {example}",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("--db", metavar="PATH", help="store file (default: READINESS_DB or data/readiness.duckdb)")
+        p.set_defaults(func=func)
+        return p
+
+    def time_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--map", action="append", metavar="CANONICAL=SOURCE",
+                       help="map a column by hand; SOURCE may join columns with + (timestamp=Date+Time); "
+                            "empty SOURCE leaves it unmapped")
+        p.add_argument("--time-format", metavar="FMT", help="strptime format of the times, e.g. '%%d/%%m/%%Y %%H:%%M'")
+        p.add_argument("--year", type=int, help="year of syslog-style times that have none ('Jun 14 15:16:01')")
+
+    p = add("ingest", cmd_ingest, "Load log files into a pilot, one atomic batch per file.",
+            "python -m readiness ingest --pilot 'Invoice triage assistant' --kind usage usage.csv.gz")
+    p.add_argument("--pilot", required=True)
+    p.add_argument("--kind", required=True, choices=KINDS)
+    p.add_argument("--create", action="store_true", help="create the pilot if it does not exist")
+    time_options(p)
+    p.add_argument("--dedupe-rows", action="store_true",
+                   help="skip rows identical to rows of earlier batches (cumulative exports)")
+    p.add_argument("--json", action="store_true", help="one JSON object per file, one per line")
+    p.add_argument("files", nargs="+", metavar="FILE")
+
+    p = add("preview", cmd_preview, "Show how a file would load (format, mapping, first rows, problems); loads nothing.",
+            "python -m readiness preview --kind exceptions errors.jsonl")
+    p.add_argument("--kind", required=True, choices=KINDS)
+    p.add_argument("--pilot", help="read zone-less times in this pilot's time zone")
+    p.add_argument("--time-zone", help="read zone-less times in this zone (default UTC)")
+    time_options(p)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("file", metavar="FILE")
+
+    p = add("batches", cmd_batches, "List a pilot's batches, or delete one with its rows and rejects.",
+            "python -m readiness batches --pilot 'Invoice triage assistant'   |   python -m readiness batches delete 7")
+    p.add_argument("action", nargs="*", help="'delete ID' to remove a batch")
+    p.add_argument("--pilot")
+    p.add_argument("--json", action="store_true")
+
+    p = add("rejects", cmd_rejects, "List rejected rows with row, line, column and reason.",
+            "python -m readiness rejects --pilot 'Invoice triage assistant' --batch 3")
+    p.add_argument("--pilot", required=True)
+    p.add_argument("--batch", type=int)
+    p.add_argument("--limit", type=int, default=200)
+    p.add_argument("--json", action="store_true")
+
+    p = add("pilots", cmd_pilots, "List pilots with their row counts per log kind.", "python -m readiness pilots")
+    p.add_argument("--json", action="store_true")
+
+    add("demo", cmd_demo, "Create the demo pilot (Invoice triage assistant) and load its generated logs.",
+        "python -m readiness demo --db /tmp/demo.duckdb")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except StoreBusy as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_BUSY
+    except (pilots.PilotNotFound, pilots.InvalidProfile, MappingError, UnusableFile,
+            batches.BatchNotFound, StoreError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE

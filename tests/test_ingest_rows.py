@@ -1,0 +1,462 @@
+"""Ingest, row by row: times, rejects, duplicates, unusable files, atomic batches, batch deletion and audit.
+
+Issue #2 ("must show" list).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import ingest_one, make_pilot, query, snapshot, utc, write
+
+from readiness import audit, batches, ingest, pilots, store
+
+
+def _usage_csv(times: list[str], header: str = "ts,user_id,event") -> str:
+    return header + "\n" + "".join(f"{t},user{i},open\n" for i, t in enumerate(times, 1))
+
+
+# --- timestamps ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value, expected", [
+    ("2026-07-06T10:00:00Z", "2026-07-06 10:00:00"),
+    ("2026-07-06T10:00:00.250Z", "2026-07-06 10:00:00"),
+    ("2026-07-06T10:00:00+02:00", "2026-07-06 08:00:00"),
+    ("2026-07-06 10:00:00-05:00", "2026-07-06 15:00:00"),
+])
+def test_iso_times_with_zone_are_that_instant(db: Path, tmp_path: Path, value: str, expected: str) -> None:
+    # issue #2: ISO with Z and with an offset; the pilot's own zone (Paris) must not shift them
+    make_pilot(db, time_zone="Europe/Paris")
+    result = ingest_one(db, write(tmp_path / "t.csv", _usage_csv([value])))
+    assert result.rows_loaded == 1
+    assert result.zoneless_rows == 0
+    assert utc(db, "usage_events") == [expected]
+
+
+def test_zoneless_times_are_read_in_the_pilot_zone_and_counted(db: Path, tmp_path: Path) -> None:
+    # issue #2: pilot in Europe/Paris, '2026-07-06 10:00:00' is 08:00 UTC (summer) and '2026-01-06 10:00:00' 09:00 UTC
+    make_pilot(db, time_zone="Europe/Paris")
+    result = ingest_one(db, write(tmp_path / "t.csv", _usage_csv(["2026-07-06 10:00:00", "2026-01-06 10:00:00"])))
+    assert result.rows_loaded == 2
+    assert result.zoneless_rows == 2
+    assert "Europe/Paris" in result.time_note
+    assert "2 rows had no time zone" in result.summary()
+    assert utc(db, "usage_events") == ["2026-07-06 08:00:00", "2026-01-06 09:00:00"]
+    assert query(db, "SELECT zoneless_rows FROM ingest_batches") == [(2,)]
+
+
+def test_mixed_zoned_and_zoneless_times_count_only_the_zoneless(db: Path, tmp_path: Path) -> None:
+    make_pilot(db, time_zone="Europe/Paris")
+    times = ["2026-07-06 10:00:00", "2026-07-06T10:00:00Z", "2026-07-06T10:00:00+02:00", "2026-07-06T10:00:00"]
+    result = ingest_one(db, write(tmp_path / "t.csv", _usage_csv(times)))
+    assert result.rows_loaded == 4
+    assert result.zoneless_rows == 2
+    assert utc(db, "usage_events") == ["2026-07-06 08:00:00", "2026-07-06 10:00:00",
+                                       "2026-07-06 08:00:00", "2026-07-06 08:00:00"]
+
+
+@pytest.mark.parametrize("value, epoch", [
+    ("1783324800", 1783324800.0),          # epoch seconds
+    ("1783324800123", 1783324800.123),     # epoch milliseconds
+])
+def test_epoch_times_are_utc(db: Path, tmp_path: Path, value: str, epoch: float) -> None:
+    # issue #2: epoch seconds and milliseconds are UTC instants, whatever the pilot's zone
+    make_pilot(db, time_zone="Europe/Paris")
+    result = ingest_one(db, write(tmp_path / "t.csv", _usage_csv([value])))
+    assert result.rows_loaded == 1 and result.zoneless_rows == 0
+    assert utc(db, "usage_events") == ["2026-07-06 08:00:00"]
+    assert query(db, "SELECT epoch(ts) FROM usage_events")[0][0] == pytest.approx(epoch)
+
+
+def test_epoch_numbers_in_json_lines(db: Path, tmp_path: Path) -> None:
+    text = "".join(json.dumps({"ts": t, "user_id": "u", "event": "e"}) + "\n" for t in (1783324800, 1783328400))
+    result = ingest_one(db, write(tmp_path / "t.jsonl", text))
+    assert result.rows_loaded == 2
+    assert utc(db, "usage_events") == ["2026-07-06 08:00:00", "2026-07-06 09:00:00"]
+
+
+def test_time_format_option(db: Path, tmp_path: Path) -> None:
+    # issue #2: --time-format '%d/%m/%Y %H:%M' (day first); zone-less, so read in the pilot's zone
+    make_pilot(db, time_zone="Europe/Paris")
+    result = ingest_one(db, write(tmp_path / "t.csv", _usage_csv(["06/07/2026 10:00", "12/01/2026 23:30"])),
+                        time_format="%d/%m/%Y %H:%M")
+    assert result.rows_loaded == 2
+    assert result.zoneless_rows == 2
+    assert utc(db, "usage_events") == ["2026-07-06 08:00:00", "2026-01-12 22:30:00"]
+
+
+def test_time_format_with_zone_directive(db: Path, tmp_path: Path) -> None:
+    make_pilot(db, time_zone="Europe/Paris")
+    result = ingest_one(db, write(tmp_path / "t.csv", _usage_csv(["06/07/2026 10:00 +0000"])),
+                        time_format="%d/%m/%Y %H:%M %z")
+    assert result.rows_loaded == 1 and result.zoneless_rows == 0
+    assert utc(db, "usage_events") == ["2026-07-06 10:00:00"]
+
+
+def test_time_from_two_columns_with_map(db: Path, tmp_path: Path) -> None:
+    # issue #2: --map timestamp=Date+Time joins the two columns
+    make_pilot(db, time_zone="Europe/Paris")
+    text = "Date,Time,user_id,event\n2026-07-06,10:00:00,ann,open\n2026-07-07,23:59:59,bob,open\n"
+    result = ingest_one(db, write(tmp_path / "t.csv", text), overrides={"timestamp": "Date+Time"})
+    assert result.rows_loaded == 2
+    assert result.mapping["timestamp"] == "Date+Time"
+    assert utc(db, "usage_events") == ["2026-07-06 08:00:00", "2026-07-07 21:59:59"]
+    # both source columns feed the time, so neither is copied into attributes
+    assert query(db, "SELECT count(*) FROM usage_events WHERE attributes IS NOT NULL") == [(0,)]
+
+
+def test_date_and_time_columns_are_joined_without_map(db: Path, tmp_path: Path) -> None:
+    text = "date,time,user,event\n2026-07-06,10:00:00,ann,open\n"
+    result = ingest_one(db, write(tmp_path / "t.csv", text))
+    assert result.mapping["timestamp"] == "date+time"
+    assert utc(db, "usage_events") == ["2026-07-06 10:00:00"]
+
+
+def test_syslog_times_with_year(db: Path, tmp_path: Path) -> None:
+    # issue #2: --year for syslog 'Jun 14 15:16:01' (no year in the text), also space-padded days
+    result = ingest_one(db, write(tmp_path / "t.csv", _usage_csv(["Jun 14 15:16:01", "Jul  4 01:02:03"])), year=2005)
+    assert result.rows_loaded == 2
+    assert utc(db, "usage_events") == ["2005-06-14 15:16:01", "2005-07-04 01:02:03"]
+
+
+def test_unreadable_times_name_the_value_and_the_fix(db: Path, tmp_path: Path) -> None:
+    make_pilot(db)
+    result = ingest_one(db, write(tmp_path / "t.csv", _usage_csv(["2026-07-06T10:00:00Z", "Jun 14 15:16:01"])))
+    assert (result.rows_loaded, result.rows_rejected) == (1, 1)
+    (reason,) = query(db, "SELECT reason FROM ingest_rejects")[0]
+    assert "cannot read 'Jun 14 15:16:01' as a time" in reason
+    assert "--time-format" in reason
+
+
+# --- rejects ------------------------------------------------------------------------------------------------
+
+BAD_TIME_ROW, MISSING_USER_ROW, SHORT_ROW = 10, 50, 75
+
+
+def _hundred_rows_three_bad() -> str:
+    lines = ["timestamp,user_id,event,feature"]
+    for i in range(1, 101):
+        ts = f"2026-07-06T{i // 60:02d}:{i % 60:02d}:00Z"
+        if i == BAD_TIME_ROW:
+            lines.append(f"yesterday-ish,user{i},open,search")
+        elif i == MISSING_USER_ROW:
+            lines.append(f"{ts},,open,search")
+        elif i == SHORT_ROW:
+            lines.append(f"{ts},user{i},open")  # one column short
+        else:
+            lines.append(f"{ts},user{i},open,search")
+    return "\n".join(lines) + "\n"
+
+
+def test_hundred_rows_with_three_bad_rows(db: Path, tmp_path: Path) -> None:
+    # issue #2: 97 loaded + 3 rejected, with the right row numbers and readable reasons
+    make_pilot(db)
+    result = ingest_one(db, write(tmp_path / "hundred.csv", _hundred_rows_three_bad()))
+    assert result.error is None
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected, result.rows_duplicate) == (100, 97, 3, 0)
+    assert result.rows_read == result.rows_loaded + result.rows_rejected + result.rows_duplicate
+
+    loaded = [r[0] for r in query(db, "SELECT src_row FROM usage_events ORDER BY src_row")]
+    assert loaded == [i for i in range(1, 101) if i not in (BAD_TIME_ROW, MISSING_USER_ROW, SHORT_ROW)]
+    # every loaded row's user came from its own line: src_row matches the data
+    assert query(db, "SELECT count(*) FROM usage_events WHERE user_id <> 'user' || src_row") == [(0,)]
+
+    with store.open_store(db) as con:
+        rejects = batches.list_rejects(con, pilots.get_pilot(con, "pilot"))
+    assert [r["row"] for r in rejects] == [BAD_TIME_ROW, MISSING_USER_ROW, SHORT_ROW]
+    by_row = {r["row"]: r for r in rejects}
+    assert by_row[BAD_TIME_ROW]["reason"].startswith("timestamp: cannot read 'yesterday-ish' as a time")
+    assert by_row[BAD_TIME_ROW]["column"] == "timestamp"
+    assert by_row[MISSING_USER_ROW]["reason"] == "user_id: missing value"
+    assert by_row[MISSING_USER_ROW]["column"] == "user_id"
+    assert by_row[SHORT_ROW]["reason"].startswith("row: too few columns")
+    assert json.loads(by_row[BAD_TIME_ROW]["raw"]) == {"timestamp": "yesterday-ish", "user_id": f"user{BAD_TIME_ROW}",
+                                                        "event": "open", "feature": "search"}
+    assert "user75,open" in by_row[SHORT_ROW]["raw"]
+    assert all(r["file_name"] == "hundred.csv" and r["batch_id"] == result.batch_id for r in rejects)
+    assert query(db, "SELECT rows_read, rows_loaded, rows_rejected FROM ingest_batches") == [(100, 97, 3)]
+
+
+def test_feedback_rating_and_score_ranges(db: Path, tmp_path: Path) -> None:
+    text = ("created_at,stars,nps,comment\n"
+            "2026-07-06T09:00:00Z,5,10,great\n"
+            "2026-07-06T09:00:00Z,7,,\n"          # rating outside 1-5
+            "2026-07-06T09:00:00Z,,11,\n"         # score outside 0-10
+            "2026-07-06T09:00:00Z,five,,\n"       # not a number
+            "2026-07-06T09:00:00Z,,,\n"           # none of rating / score / comment
+            "2026-07-06T09:00:00Z,,,only words\n")
+    make_pilot(db)
+    result = ingest_one(db, write(tmp_path / "fb.csv", text), kind="feedback")
+    assert (result.rows_loaded, result.rows_rejected) == (2, 4)
+    assert query(db, "SELECT src_row, rating, score, comment FROM feedback ORDER BY src_row") == [
+        (1, 5.0, 10.0, "great"), (6, None, None, "only words")]
+    reasons = [r[0] for r in query(db, "SELECT reason FROM ingest_rejects ORDER BY src_row")]
+    assert reasons == ["rating: 7.0 is outside 1-5", "score: 11.0 is outside 0-10", "rating: 'five' is not a number",
+                       "rating / score / comment: all empty (a row needs at least one)"]
+
+
+def test_broken_json_line_is_rejected_with_its_line(db: Path, tmp_path: Path) -> None:
+    text = ('{"ts": "2026-07-06T10:00:00Z", "user_id": "a", "event": "x"}\n'
+            '{"ts": "2026-07-06T10:00:00Z", "user_id": "b", \n'
+            '{"ts": "2026-07-06T10:00:00Z", "user_id": "c", "event": "x"}\n')
+    make_pilot(db)
+    result = ingest_one(db, write(tmp_path / "t.jsonl", text))
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (3, 2, 1)
+    assert query(db, "SELECT src_row, line_no, reason FROM ingest_rejects") == [
+        (2, 2, "row: not a JSON object (broken JSON line)")]
+    assert query(db, "SELECT src_row, user_id FROM usage_events ORDER BY 1") == [(1, "a"), (3, "c")]
+
+
+# --- duplicates ---------------------------------------------------------------------------------------------
+
+def test_same_file_again_even_renamed_is_a_duplicate(db: Path, tmp_path: Path) -> None:
+    # issue #2: same bytes under another name: reported duplicate, not loaded twice
+    first = write(tmp_path / "monday.csv", _usage_csv(["2026-07-06T10:00:00Z", "2026-07-06T11:00:00Z"]))
+    copy = tmp_path / "monday (copy).csv"
+    shutil.copyfile(first, copy)
+    r1 = ingest_one(db, first)
+    assert r1.rows_loaded == 2
+    r2 = ingest_one(db, copy)
+    assert r2.duplicate is True
+    assert r2.duplicate_of == r1.batch_id
+    assert r2.rows_loaded == 0 and r2.batch_id is None and r2.error is None
+    assert f"duplicate of batch {r1.batch_id}" in r2.summary()
+    assert query(db, "SELECT count(*) FROM usage_events") == [(2,)]
+    assert query(db, "SELECT count(*) FROM ingest_batches") == [(1,)]
+    # within one call as well
+    results = ingest.ingest_files(db, "pilot", "usage", [first, copy], actor="test")
+    assert [r.duplicate for r in results] == [True, True]
+    assert query(db, "SELECT count(*) FROM usage_events") == [(2,)]
+
+
+def test_same_file_for_another_pilot_or_kind_is_not_a_duplicate(db: Path, tmp_path: Path) -> None:
+    path = write(tmp_path / "f.csv", "ts,user_id,event,comment\n2026-07-06T10:00:00Z,a,open,nice\n")
+    assert ingest_one(db, path, pilot="alpha").rows_loaded == 1
+    assert ingest_one(db, path, pilot="beta").rows_loaded == 1
+    assert ingest_one(db, path, pilot="alpha", kind="feedback").rows_loaded == 1
+    assert query(db, "SELECT count(*) FROM usage_events") == [(2,)]
+
+
+def test_same_size_but_different_content_is_loaded(db: Path, tmp_path: Path) -> None:
+    a = write(tmp_path / "a.csv", _usage_csv(["2026-07-06T10:00:00Z"]))
+    b = write(tmp_path / "b.csv", _usage_csv(["2026-07-06T11:00:00Z"]))
+    assert a.stat().st_size == b.stat().st_size
+    assert ingest_one(db, a).rows_loaded == 1
+    r = ingest_one(db, b)
+    assert not r.duplicate and r.rows_loaded == 1
+
+
+def test_dedupe_rows_on_cumulative_export(db: Path, tmp_path: Path) -> None:
+    # issue #2: file 2 = file 1's rows + new rows; --dedupe-rows loads only the new ones
+    old = [f"2026-07-06T10:{m:02d}:00Z" for m in range(10)]
+    new = [f"2026-07-06T11:{m:02d}:00Z" for m in range(4)]
+    header = "ts,user_id,event,client\n"
+    rows = [f"{t},user{i},open,web\n" for i, t in enumerate(old + new)]
+    f1 = write(tmp_path / "export_mon.csv", header + "".join(rows[:10]))
+    f2 = write(tmp_path / "export_tue.csv", header + "".join(rows))
+    assert ingest_one(db, f1, dedupe_rows=True).rows_loaded == 10
+    r2 = ingest_one(db, f2, dedupe_rows=True)
+    assert (r2.rows_read, r2.rows_loaded, r2.rows_rejected, r2.rows_duplicate) == (14, 4, 0, 10)
+    assert query(db, "SELECT count(*) FROM usage_events") == [(14,)]
+    assert query(db, "SELECT src_row FROM usage_events WHERE batch_id = ? ORDER BY 1", [r2.batch_id]) == [
+        (11,), (12,), (13,), (14,)]
+    assert query(db, "SELECT rows_duplicate FROM ingest_batches WHERE batch_id = ?", [r2.batch_id]) == [(10,)]
+
+
+def test_dedupe_rows_with_rejects_keeps_counts_consistent(db: Path, tmp_path: Path) -> None:
+    header = "ts,user_id,event\n"
+    f1 = write(tmp_path / "a.csv", header + "2026-07-06T10:00:00Z,a,open\n")
+    f2 = write(tmp_path / "b.csv", header + "2026-07-06T10:00:00Z,a,open\nnever,b,open\n2026-07-06T11:00:00Z,c,open\n")
+    ingest_one(db, f1)
+    r = ingest_one(db, f2, dedupe_rows=True)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected, r.rows_duplicate) == (3, 1, 1, 1)
+    assert query(db, "SELECT src_row FROM ingest_rejects") == [(2,)]
+
+
+def test_without_dedupe_overlapping_rows_load_again(db: Path, tmp_path: Path) -> None:
+    header = "ts,user_id,event\n"
+    ingest_one(db, write(tmp_path / "a.csv", header + "2026-07-06T10:00:00Z,a,open\n"))
+    r = ingest_one(db, write(tmp_path / "b.csv", header + "2026-07-06T10:00:00Z,a,open\n2026-07-06T11:00:00Z,b,x\n"))
+    assert (r.rows_loaded, r.rows_duplicate) == (2, 0)
+
+
+def test_dedupe_rows_only_duplicates_is_not_an_error(db: Path, tmp_path: Path) -> None:
+    header = "ts,user_id,event\n"
+    ingest_one(db, write(tmp_path / "a.csv", header + "2026-07-06T10:00:00Z,a,open\n"))
+    r = ingest_one(db, write(tmp_path / "b.csv", header + "2026-07-06T10:00:00Z,a,open\n\n"), dedupe_rows=True)
+    assert r.error is None
+    assert (r.rows_loaded, r.rows_duplicate) == (0, 1)
+
+
+# --- unusable files -----------------------------------------------------------------------------------------
+
+UNUSABLE = {
+    "empty.csv": (b"", "empty"),
+    "blank.csv": (b"\n \n\t\n", "empty"),
+    "garbage.bin": (bytes(range(256)) * 8, "not a recognised format"),
+    "no_event.csv": (b"ts,user_id,action_taken\n2026-07-06T10:00:00Z,a,open\n",
+                     "Required column(s) not found: event. Columns found: ts, user_id, action_taken"),
+    "bad.gz": (b"\x1f\x8b\x08\x00garbage that is not deflate", "cannot be decompressed"),
+    "half.jsonl": (b'{"ts": "2026-07-06T10:00:00Z", "user_id"\n', "not a complete JSON object"),
+    "all_bad.csv": (b"ts,user_id,event\nmonday,a,open\ntuesday,b,open\n", "every row was rejected"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNUSABLE))
+def test_unusable_file_is_reported_and_changes_nothing(db: Path, tmp_path: Path, name: str) -> None:
+    # issue #2: empty file, binary garbage, missing required column...: error set, store unchanged
+    content, message = UNUSABLE[name]
+    path = tmp_path / name
+    path.write_bytes(content)
+    make_pilot(db)
+    before = snapshot(db)
+    result = ingest_one(db, path, create=False)
+    assert result.file == name
+    assert result.error is not None and message in result.error
+    assert result.summary().startswith(f"{name}: NOT LOADED.")
+    assert (result.batch_id, result.rows_loaded) == (None, 0)
+    assert snapshot(db) == before
+
+
+def test_missing_file_is_reported(db: Path, tmp_path: Path) -> None:
+    make_pilot(db)
+    before = snapshot(db)
+    result = ingest_one(db, tmp_path / "nowhere.csv", create=False)
+    assert "no such file" in result.error
+    assert snapshot(db) == before
+
+
+def test_ingest_file_raises_unusable_file(db: Path, tmp_path: Path) -> None:
+    make_pilot(db)
+    path = write(tmp_path / "empty.csv", "")
+    with store.open_store(db) as con:
+        pilot = pilots.get_pilot(con, "pilot")
+        with pytest.raises(ingest.UnusableFile, match="empty.csv: the file is empty"):
+            ingest.ingest_file(con, pilot, "usage", path, actor="test")
+
+
+def test_one_unusable_file_does_not_stop_the_others(db: Path, tmp_path: Path) -> None:
+    good1 = write(tmp_path / "a.csv", _usage_csv(["2026-07-06T10:00:00Z"]))
+    bad = write(tmp_path / "b.csv", "")
+    good2 = write(tmp_path / "c.csv", _usage_csv(["2026-07-06T11:00:00Z", "2026-07-06T12:00:00Z"]))
+    results = ingest.ingest_files(db, "pilot", "usage", [good1, bad, good2], actor="test", create=True)
+    assert [(r.file, r.rows_loaded, r.error is None) for r in results] == [("a.csv", 1, True), ("b.csv", 0, False),
+                                                                          ("c.csv", 2, True)]
+    assert query(db, "SELECT count(*) FROM usage_events") == [(3,)]
+
+
+def test_unknown_pilot_without_create_names_the_known_pilots(db: Path, tmp_path: Path) -> None:
+    make_pilot(db, "alpha")
+    make_pilot(db, "beta")
+    before = snapshot(db)
+    with pytest.raises(pilots.PilotNotFound, match="Known pilots: alpha, beta"):
+        ingest_one(db, write(tmp_path / "a.csv", _usage_csv(["2026-07-06T10:00:00Z"])), pilot="gamma", create=False)
+    assert snapshot(db) == before
+
+
+# --- atomic batches -----------------------------------------------------------------------------------------
+
+def test_batch_failing_midway_leaves_nothing(db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # issue #2: rows (and rejects) were inserted, then the audit write fails: the whole batch rolls back
+    make_pilot(db)
+    ingest_one(db, write(tmp_path / "earlier.csv", _usage_csv(["2026-07-06T09:00:00Z"])))
+    before = snapshot(db)
+    path = write(tmp_path / "hundred.csv", _hundred_rows_three_bad())
+
+    def failing_record(con, *args, **kwargs):
+        inserted = con.execute("SELECT count(*) FROM usage_events").fetchone()[0]
+        assert inserted == 1 + 97  # the rows really were inserted before the failure
+        raise RuntimeError("disk full while auditing")
+
+    monkeypatch.setattr(audit, "record", failing_record)
+    with pytest.raises(RuntimeError, match="disk full"):
+        ingest_one(db, path)
+    monkeypatch.undo()
+    assert snapshot(db) == before
+    assert query(db, "SELECT count(*) FROM ingest_batches WHERE file_name = 'hundred.csv'") == [(0,)]
+    # nothing half-remembered: the same file now loads in full, not as a duplicate
+    result = ingest_one(db, path)
+    assert not result.duplicate and result.rows_loaded == 97
+
+
+def test_failure_in_duplicate_check_inside_transaction_rolls_back(db: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    make_pilot(db)
+    before = snapshot(db)
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("connection lost")
+
+    monkeypatch.setattr(ingest, "_find_duplicate", boom)
+    with pytest.raises(RuntimeError):
+        ingest_one(db, write(tmp_path / "a.csv", _usage_csv(["2026-07-06T09:00:00Z"] * 5)))
+    assert snapshot(db) == before
+
+
+# --- provenance, batches, audit -----------------------------------------------------------------------------
+
+def test_rows_keep_batch_id_and_one_based_src_row(db: Path, tmp_path: Path) -> None:
+    # issue #2: each row remembers its batch and its 1-based row in the file
+    r1 = ingest_one(db, write(tmp_path / "a.csv", _usage_csv(["2026-07-06T09:00:00Z"] * 3)))
+    r2 = ingest_one(db, write(tmp_path / "b.jsonl", "".join(
+        json.dumps({"ts": "2026-07-06T10:00:00Z", "user_id": f"u{i}", "event": "e"}) + "\n" for i in range(2))))
+    assert r1.batch_id != r2.batch_id
+    assert query(db, "SELECT batch_id, src_row FROM usage_events ORDER BY batch_id, src_row") == [
+        (r1.batch_id, 1), (r1.batch_id, 2), (r1.batch_id, 3), (r2.batch_id, 1), (r2.batch_id, 2)]
+    with store.open_store(db) as con:
+        listed = batches.list_batches(con, pilots.get_pilot(con, "pilot"))
+    assert [(b["batch_id"], b["file_name"], b["rows_loaded"]) for b in listed] == [
+        (r2.batch_id, "b.jsonl", 2), (r1.batch_id, "a.csv", 3)]
+    assert listed[1]["format"].startswith("CSV")
+    assert len(listed[1]["sha256"]) == 64
+
+
+def test_every_ingest_writes_an_audit_record(db: Path, tmp_path: Path) -> None:
+    # issue #2: action 'ingest', object the batch, details with the counts
+    r1 = ingest_one(db, write(tmp_path / "hundred.csv", _hundred_rows_three_bad()))
+    r2 = ingest_one(db, write(tmp_path / "fb.csv", "created_at,stars\n2026-07-06T09:00:00Z,4\n"), kind="feedback")
+    rows = query(db, "SELECT actor, object, details FROM audit_log WHERE action = 'ingest' ORDER BY seq")
+    assert [(a, o) for a, o, _ in rows] == [("test", f"batch:{r1.batch_id}"), ("test", f"batch:{r2.batch_id}")]
+    details = json.loads(rows[0][2])
+    assert details["file"] == "hundred.csv" and details["kind"] == "usage" and details["pilot"] == "pilot"
+    assert (details["rows_read"], details["rows_loaded"], details["rows_rejected"]) == (100, 97, 3)
+    assert len(details["sha256"]) == 64
+
+
+def test_list_pilots_counts_rows_per_kind(db: Path, tmp_path: Path) -> None:
+    ingest_one(db, write(tmp_path / "u.csv", _usage_csv(["2026-07-06T09:00:00Z"] * 3)))
+    ingest_one(db, write(tmp_path / "f.csv", "created_at,stars\n2026-07-06T09:00:00Z,4\n"), kind="feedback")
+    ingest_one(db, write(tmp_path / "e.csv", "ts,msg\n2026-07-06T09:00:00Z,boom\n2026-07-06T09:01:00Z,bang\n"),
+               kind="exceptions")
+    with store.open_store(db) as con:
+        (p,) = pilots.list_pilots(con)
+    assert (p["usage_rows"], p["feedback_rows"], p["exception_rows"], p["batches"]) == (3, 1, 2, 3)
+
+
+def test_delete_batch_removes_rows_and_rejects_and_is_audited(db: Path, tmp_path: Path) -> None:
+    # issue #2: deleting a batch takes its rows and rejects away, leaves other batches, and is audited
+    path = write(tmp_path / "hundred.csv", _hundred_rows_three_bad())
+    r1 = ingest_one(db, path)
+    r2 = ingest_one(db, write(tmp_path / "other.csv", "ts,user_id,event\n2026-07-06T09:00:00Z,a,x\nbad,b,x\n"))
+    with store.open_store(db) as con:
+        removed = batches.delete_batch(con, r1.batch_id, "alice")
+    assert (removed["rows_deleted"], removed["rejects_deleted"]) == (97, 3)
+    assert query(db, "SELECT batch_id, count(*) FROM usage_events GROUP BY 1") == [(r2.batch_id, 1)]
+    assert query(db, "SELECT batch_id, count(*) FROM ingest_rejects GROUP BY 1") == [(r2.batch_id, 1)]
+    assert query(db, "SELECT batch_id FROM ingest_batches") == [(r2.batch_id,)]
+    audit_rows = query(db, "SELECT actor, object, details FROM audit_log WHERE action = 'batch.delete'")
+    assert len(audit_rows) == 1
+    actor, obj, details = audit_rows[0]
+    assert (actor, obj) == ("alice", f"batch:{r1.batch_id}")
+    details = json.loads(details)
+    assert (details["file"], details["rows_deleted"], details["rejects_deleted"]) == ("hundred.csv", 97, 3)
+    with store.open_store(db) as con:
+        (p,) = pilots.list_pilots(con)
+        assert p["usage_rows"] == 1
+        with pytest.raises(batches.BatchNotFound):
+            batches.delete_batch(con, r1.batch_id, "alice")
+    # once deleted, the same file can be loaded again
+    again = ingest_one(db, path)
+    assert not again.duplicate and again.rows_loaded == 97
