@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import ROOT, snapshot_dir, start_app, wait_idle
+from e2e_helpers import ROOT, snapshot_dir, start_app, wait_idle
 
 
 def test_landing_lists_pilot_with_row_counts(browser, tmp_path):
