@@ -21,7 +21,7 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from readiness import ingest, pilots, store  # noqa: E402
+from readiness import ingest, pilots, store
 
 TARGET = 1.3
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -41,7 +41,7 @@ DEMO_PILOT: dict = {
 _START = date(2026, 7, 6)
 _DAYS = 70
 _TZ = ZoneInfo("Europe/London")
-_BASE_EPOCH = int(datetime(2026, 7, 6, tzinfo=timezone.utc).timestamp())  # local midnight, read as UTC
+_BASE_EPOCH = int(datetime(2026, 7, 6, tzinfo=UTC).timestamp())  # local midnight, read as UTC
 _DOMAIN = "northwind-finance.example"
 _TEAMS = ("Accounts Payable", "Procurement", "Finance Ops", "Shared Services")
 _FEATURES = ("auto-triage", "field-extraction", "gl-code-suggestion", "duplicate-check", "erp-export", "bulk-approve")
@@ -301,7 +301,7 @@ def _messages(key: str, r: np.random.Generator, n: int, emails: list, utc: np.nd
     if key == "dup_stale":
         return [f"Duplicate check index stale: {x % 4000 + 501} documents behind" for x in k]
     if key == "perm_denied":
-        return [f"Permission denied: /mnt/shared/invoices/2026/{datetime.fromtimestamp(int(t), timezone.utc).month:02d}"
+        return [f"Permission denied: /mnt/shared/invoices/2026/{datetime.fromtimestamp(int(t), UTC).month:02d}"
                 f"/{i}.pdf" for t, i in zip(utc, inv)]
     if key == "pdf_empty":
         return [f"PDF has 0 pages: upload {h[:12]}" for h in hx]
@@ -503,7 +503,7 @@ def _feedback(r: random.Random, rng: np.random.Generator, ev: dict, users: dict,
         nps = None if nps_null else int(np.clip(round(2 * stars - 1 + rng.normal(0, 1.2)), 0, 10))
         u = rng.random()
         comment = _comment(r, group, week) if group == "leak" or u >= .15 else (None if u < .1 else "")
-        entries.append({"created_at": datetime.fromtimestamp(int(times[i]), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        entries.append({"created_at": datetime.fromtimestamp(int(times[i]), UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                         "user_email": str(users["emails"][ev["user"][pick[i]]]), "stars": stars, "nps": nps,
                         "comment": comment, "channel": chan, "category": _GROUP_CATEGORY[group]})
     entries.sort(key=lambda e: e["created_at"])

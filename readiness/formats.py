@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import shutil
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +74,13 @@ def decompress_gzip(path: Path, out_dir: Path, cap_bytes: int | None = None) -> 
     return out
 
 
+def scratch_connection() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection for reading a file outside the store (no progress bar)."""
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
 def _text_encoding(head: bytes) -> str:
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf-16"
@@ -134,7 +140,7 @@ def _sql_str(value: str) -> str:
 
 
 def _describe_csv(src: SourceFile) -> SourceFile:
-    con = duckdb.connect()
+    con = scratch_connection()
     try:
         row = con.execute(
             "SELECT Delimiter, Quote, Escape, Columns FROM sniff_csv(?, header = true, ignore_errors = true, "
@@ -192,7 +198,7 @@ def parquet_reader_sql(src: SourceFile) -> str:
 def _describe_json(src: SourceFile) -> SourceFile:
     """Collect the keys of the first objects (later keys still reach ``attributes``)."""
     reader = json_lines_reader_sql(src) if src.format == "jsonl" else json_array_reader_sql(src)
-    con = duckdb.connect()
+    con = scratch_connection()
     try:
         rows = con.execute(
             f"""SELECT k FROM (
@@ -213,7 +219,7 @@ def _describe_json(src: SourceFile) -> SourceFile:
 
 
 def _describe_parquet(src: SourceFile) -> SourceFile:
-    con = duckdb.connect()
+    con = scratch_connection()
     try:
         rows = con.execute(f"DESCRIBE SELECT * FROM read_parquet({_sql_str(str(src.data_path))})").fetchall()
     except duckdb.Error as err:
@@ -223,10 +229,3 @@ def _describe_parquet(src: SourceFile) -> SourceFile:
     src.columns = [r[0] for r in rows]
     src.types = {r[0]: r[1] for r in rows}
     return src
-
-
-def copy_to_work(path: Path, work_dir: Path) -> Path:
-    """Copy an uploaded stream's file into ``work_dir`` (helper for callers holding bytes)."""
-    dst = work_dir / path.name
-    shutil.copyfile(path, dst)
-    return dst

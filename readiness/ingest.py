@@ -12,7 +12,7 @@ import tempfile
 import threading
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,8 @@ import duckdb
 
 from readiness import audit, formats, settings, timestamps
 from readiness.columns import Mapping, MappingError, propose_mapping
-from readiness.loadplan import LoadPlan, ident, lit
 from readiness.formats import SourceFile, UnusableFile
+from readiness.loadplan import LoadPlan, ident, lit
 from readiness.pilots import Pilot
 from readiness.store import transaction
 
@@ -182,7 +182,7 @@ def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time
             mapping = propose_mapping(kind, src.columns)
             problems.append(str(err))
         problems += mapping.problems
-        con = duckdb.connect()
+        con = formats.scratch_connection()
         try:
             _set_zone(con, time_zone)
             stage = "_preview"
@@ -281,7 +281,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, pilot: Pilot, kind: str, path: s
             if dup is not None:
                 return IngestResult(name, kind, duplicate=True, duplicate_of=dup, format=src.describe())
         result = IngestResult(name, kind, format=src.describe(), mapping=mapping.as_dict())
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         stage = f"_src_{uuid.uuid4().hex[:12]}"
         _set_zone(con, pilot.time_zone)
         try:

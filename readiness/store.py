@@ -21,7 +21,7 @@ import duckdb
 from readiness import settings
 from readiness.migrations import MIGRATIONS
 
-_LOCK_RE = re.compile(r"Conflicting lock is held in (?P<prog>.+?) \(PID (?P<pid>\d+)\)", re.S)
+_LOCK_RE = re.compile(r"Conflicting lock is held in (?P<prog>.+?) \(PID (?P<pid>\d+)\)", re.DOTALL)
 _migrated: set[Path] = set()
 _migrate_lock = threading.Lock()
 
@@ -74,6 +74,7 @@ def connect(path: str | Path | None = None, *, timeout: float | None = None) -> 
             delay = min(delay * 2, 1.0)
     try:
         con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")  # it would write to the terminal
         _ensure_migrated(con, path)
     except BaseException:
         con.close()

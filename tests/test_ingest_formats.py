@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import make_pilot, query, snapshot, utc, write, ingest_one
+from conftest import ingest_one, make_pilot, query, snapshot, utc, write
 
 from readiness import ingest
 from readiness.formats import UnusableFile
@@ -302,7 +302,7 @@ def test_preview_describes_the_file(tmp_path: Path) -> None:
     # ... and as they would load: a zone-less time read in Paris, the bad rows flagged with their reason
     first = pv.parsed[0]
     assert first["row"] == 1 and first["problem"] is None
-    assert first["timestamp"].astimezone(timezone.utc) == datetime(2026, 7, 6, 8, 0, tzinfo=timezone.utc)
+    assert first["timestamp"].astimezone(UTC) == datetime(2026, 7, 6, 8, 0, tzinfo=UTC)
     assert pv.parsed[1]["problem"] == "event: missing value"
     assert pv.parsed[2]["problem"].startswith("timestamp: cannot read 'not a time' as a time")
     assert "Europe/Paris" in pv.time_mode
