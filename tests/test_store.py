@@ -1,0 +1,97 @@
+"""The store: migrations at start-up, the process model's lock handling, settings (issue #2)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from readiness import audit, pilots, settings, store
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_fresh_store_has_schema_and_reopening_applies_nothing(tmp_path):
+    db = tmp_path / "s.duckdb"
+    with store.open_store(db) as con:
+        assert store.schema_version(con) == 1
+        tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+    assert {"pilots", "ingest_batches", "usage_events", "feedback", "exceptions", "ingest_rejects",
+            "audit_log"} <= tables
+    store.forget_migrated(db)
+    with store.open_store(db) as con:
+        assert store.migrate(con) == []  # already current
+        assert con.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 1
+
+
+def test_two_processes_starting_at_once_both_get_a_migrated_store(tmp_path):
+    db = tmp_path / "race.duckdb"
+    code = textwrap.dedent(f"""
+        from readiness import store
+        with store.open_store({str(db)!r}, timeout=30) as con:
+            print(store.schema_version(con))
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], outs
+    assert [o[0].strip() for o in outs] == ["1", "1", "1"]
+
+
+def test_busy_store_gives_a_clear_message_not_a_lock_error(tmp_path):
+    db = tmp_path / "held.duckdb"
+    with store.open_store(db):
+        pass
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r}); print('ready', flush=True); time.sleep(30)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        store.forget_migrated(db)
+        start = time.monotonic()
+        with pytest.raises(store.StoreBusy) as err:
+            store.connect(db, timeout=1.0)
+        assert time.monotonic() - start >= 1.0  # it retried before giving up
+        text = str(err.value)
+        assert "busy" in text and f"PID {holder.pid}" in text and "run the command again" in text
+        assert "Conflicting lock" not in text
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_write_and_its_audit_record_land_together_or_not_at_all(tmp_path):
+    with store.open_store(tmp_path / "a.duckdb") as con:
+        with pytest.raises(RuntimeError):
+            with store.transaction(con):
+                pilots.create_pilot(con, "Rolled back", "tester")
+                raise RuntimeError("boom")
+        assert pilots.pilot_names(con) == []
+        assert con.execute("SELECT count(*) FROM audit_log").fetchone()[0] == 0
+        with store.transaction(con):
+            pilots.create_pilot(con, "Kept", "tester", time_zone="Europe/Paris")
+        rec = audit.recent(con)[0]
+        assert (rec["actor"], rec["action"]) == ("tester", "pilot.create")
+
+
+def test_pilot_profile_is_validated(tmp_path):
+    with store.open_store(tmp_path / "p.duckdb") as con:
+        with pytest.raises(pilots.InvalidProfile, match="Unknown time zone"):
+            pilots.create_pilot(con, "X", "t", time_zone="Mars/Olympus")
+        with pytest.raises(pilots.InvalidProfile, match="Risk tier"):
+            pilots.create_pilot(con, "X", "t", risk_tier="extreme")
+
+
+def test_db_path_comes_from_override_then_env_then_default(monkeypatch, tmp_path):
+    monkeypatch.delenv("READINESS_DB", raising=False)
+    assert settings.is_default_db(settings.db_path())
+    monkeypatch.setenv("READINESS_DB", str(tmp_path / "env.duckdb"))
+    assert settings.db_path() == tmp_path / "env.duckdb"
+    assert not settings.is_default_db(settings.db_path())
+    assert settings.db_path(tmp_path / "flag.duckdb") == tmp_path / "flag.duckdb"
+    monkeypatch.setenv("READINESS_LOCK_TIMEOUT_S", "2.5")
+    assert settings.get("lock_timeout_s") == 2.5
