@@ -38,6 +38,11 @@ class SourceFile:
     columns: list[str] = field(default_factory=list)
     types: dict[str, str] = field(default_factory=dict)
 
+    def staged(self, column: str) -> str:
+        """The name a source column has in the staging table (c1, c2, ...), immune to clashes
+        with names such as ``rowid``; JSON keys are read from the line instead."""
+        return f"c{self.columns.index(column) + 1}"
+
     def describe(self) -> str:
         """A one-line description, e.g. 'CSV (delimiter ';', quote '"'), gzip'."""
         text = {"csv": "CSV", "jsonl": "JSON Lines", "json": "JSON array", "parquet": "Parquet"}[self.format]
@@ -81,6 +86,25 @@ def scratch_connection() -> duckdb.DuckDBPyConnection:
     return con
 
 
+_MAGIC = {b"PK\x03\x04": "a ZIP archive or Excel workbook (save it as CSV)", b"%PDF": "a PDF document",
+          b"\x89PNG": "a PNG image", b"\x7fELF": "a program", b"\xd0\xcf\x11\xe0": "an old Excel/Office file (save it as CSV)",
+          b"SQLite format 3": "an SQLite database", b"BZh": "bzip2-compressed (use gzip or no compression)",
+          b"\xfd7zXZ": "xz-compressed (use gzip or no compression)", b"(\xb5/\xfd": "zstd-compressed (use gzip)"}
+
+
+def _looks_binary(head: bytes, encoding: str) -> str | None:
+    """Why ``head`` is not a text log (None when it looks like text)."""
+    for magic, what in _MAGIC.items():
+        if head.startswith(magic):
+            return what
+    if encoding == "utf-16":
+        return None
+    controls = sum(1 for b in head[:65536] if b < 9 or 13 < b < 32)
+    if b"\x00" in head or controls > max(3, len(head[:65536]) // 100):
+        return "binary content"
+    return None
+
+
 def _text_encoding(head: bytes) -> str:
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf-16"
@@ -114,10 +138,10 @@ def detect(path: Path, work_dir: Path) -> SourceFile:
         src = SourceFile(path, data_path, "parquet", compression)
         return _describe_parquet(src)
     encoding = _text_encoding(head)
-    if encoding == "utf-8" and b"\x00" in head:
+    if _looks_binary(head, encoding):
         raise UnusableFile(
-            f"{path.name}: not a recognised format (binary content). Accepted: CSV/TSV, JSON Lines, "
-            f"JSON array, Parquet, or a .gz of one of these."
+            f"{path.name}: not a recognised format ({_looks_binary(head, encoding)}). Accepted: CSV/TSV, "
+            f"JSON Lines, JSON array, Parquet, or a .gz of one of these."
         )
     text = head.decode("utf-16" if encoding == "utf-16" else encoding, errors="replace").lstrip("\ufeff \t\r\n")
     if text.startswith("["):
@@ -162,7 +186,7 @@ def _describe_csv(src: SourceFile) -> SourceFile:
 
 def csv_reader_sql(src: SourceFile, rejects: str | None = None) -> str:
     """The read_csv(...) call for ``src``: every column as text, dialect fixed, bad rows to ``rejects``."""
-    cols = "{" + ", ".join(f"{_sql_str(c)}: 'VARCHAR'" for c in src.columns) + "}"
+    cols = "{" + ", ".join(f"{_sql_str(src.staged(c))}: 'VARCHAR'" for c in src.columns) + "}"
     opts = [
         f"delim = {_sql_str(src.delimiter or ',')}",
         f"quote = {_sql_str(src.quote or '')}",
@@ -192,7 +216,8 @@ def json_array_reader_sql(src: SourceFile) -> str:
 
 
 def parquet_reader_sql(src: SourceFile) -> str:
-    return f"read_parquet({_sql_str(str(src.data_path))}, file_row_number = true)"
+    cols = ", ".join(f'"{c.replace(chr(34), chr(34) * 2)}" AS {src.staged(c)}' for c in src.columns)
+    return f"(SELECT file_row_number, {cols} FROM read_parquet({_sql_str(str(src.data_path))}, file_row_number = true))"
 
 
 def _describe_json(src: SourceFile) -> SourceFile:

@@ -127,7 +127,7 @@ def _time_mode(con: duckdb.DuckDBPyConnection, src: SourceFile, mapping: Mapping
     src_type = src.types.get(m.sources[0], "VARCHAR") if native else "VARCHAR"
     upper = src_type.upper()
     if src_type != "VARCHAR" and not upper.startswith(("TIMESTAMP", "DATE")):
-        big = con.execute(f"SELECT max(abs(CAST({ident(m.sources[0])} AS DOUBLE))) FROM {stage}").fetchone()[0] or 0
+        big = con.execute(f"SELECT max(abs(CAST({probe.raw(m.sources[0])} AS DOUBLE))) FROM {stage}").fetchone()[0] or 0
         return timestamps.TimeMode("epoch_ms" if big > 1e11 else "epoch_s", zoned=True)
     if src_type != "VARCHAR":
         return timestamps.detect_mode(con, [], src_type)
@@ -187,7 +187,9 @@ def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time
             _set_zone(con, time_zone)
             stage = "_preview"
             rej = _stage(con, src, stage, limit=SAMPLE_ROWS)
-            cur = con.execute(f"SELECT * FROM {stage} LIMIT {int(rows)}")
+            shown = "*" if src.format in ("jsonl", "json") else ", ".join(
+                f"{ident(src.staged(c))} AS {ident(c)}" for c in src.columns)
+            cur = con.execute(f"SELECT {shown} FROM {stage} LIMIT {int(rows)}")
             names = [d[0] for d in cur.description]
             first = [dict(zip(names, r)) for r in cur.fetchall()]
             parsed: list[dict[str, Any]] = []
@@ -216,43 +218,60 @@ def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time
 
 
 def _reader_rejects(con, src: SourceFile, rej: str | None) -> list[tuple[int, int | None, str | None, str, str]]:
-    """Rows the CSV reader could not split: (row, line, column, reason, raw)."""
+    """Rows the CSV reader could not split: (row, line, column, reason, raw).
+
+    DuckDB numbers a rejected record by records seen (blank lines included, header = 1); rows here
+    skip blank lines, so the blank lines before each reject are counted from the file's bytes.
+    """
     if rej is None:
         return []
     rows = con.execute(
         f"SELECT line, min(line_byte_position), min(column_name), min(error_type), min(error_message), "
         f"min(csv_line) FROM {rej} GROUP BY line ORDER BY line"
     ).fetchall()
+    where = _locate(src.data_path, [r[1] for r in rows]) if src.encoding != "utf-16" else [(None, 0)] * len(rows)
     out = []
-    positions = [r[1] for r in rows]
-    lines = _physical_lines(src.data_path, positions) if src.encoding != "utf-16" else [None] * len(rows)
-    for (line, _pos, column, etype, message, raw), phys in zip(rows, lines):
+    for (line, _pos, column, etype, message, raw), (phys, blanks) in zip(rows, where, strict=True):
         reason = {"MISSING COLUMNS": "row: too few columns", "TOO MANY COLUMNS": "row: too many columns",
                   "UNQUOTED VALUE": "row: a quote is not closed properly",
                   "LINE SIZE OVER MAXIMUM": "row: longer than the 32 MB line limit",
                   "INVALID ENCODING": "row: invalid characters for the file's encoding"}.get(
             etype, f"row: {etype.lower()}")
-        out.append((line - 1, phys, column, f"{reason} ({message})", raw))
+        column = None if column is None else src.columns[int(column[1:]) - 1] if column[1:].isdigit() else column
+        out.append((line - 1 - blanks, phys, column, f"{reason} ({message})", (raw or "").lstrip("\r\n")))
     return out
 
 
-def _physical_lines(path: Path, positions: list[int | None]) -> list[int | None]:
-    """1-based physical line of each byte position (as DuckDB reports: 1-based start of the line)."""
-    out: list[int | None] = []
-    wanted = sorted((p, i) for i, p in enumerate(positions) if p is not None)
-    result: dict[int, int] = {}
-    newlines, offset, k = 0, 0, 0
+def _locate(path: Path, positions: list[int | None]) -> list[tuple[int | None, int]]:
+    """For each byte position DuckDB gave for a rejected record: (1-based physical line, blank lines before).
+
+    The position may point at the end of the previous line (CRLF files), so it is moved forward
+    past line breaks to the record's first byte. Reads the file once, in chunks.
+    """
+    data_len = path.stat().st_size
+    out: list[tuple[int | None, int]] = []
     with path.open("rb") as f:
-        while k < len(wanted) and (chunk := f.read(4 * 1024 * 1024)):
-            end = offset + len(chunk)
-            while k < len(wanted) and wanted[k][0] - 1 <= end:
-                pos, i = wanted[k]
-                result[i] = newlines + chunk.count(b"\n", 0, max(0, pos - 1 - offset)) + 1
-                k += 1
-            newlines += chunk.count(b"\n")
-            offset = end
-    for i in range(len(positions)):
-        out.append(result.get(i))
+        for pos in positions:
+            if pos is None:
+                out.append((None, 0))
+                continue
+            start = max(0, pos - 1)
+            f.seek(start)
+            while start < data_len and f.read(1) in (b"\r", b"\n"):
+                start += 1
+            f.seek(0)
+            newlines = blanks = 0
+            remaining, tail = start, b""
+            while remaining > 0:
+                chunk = f.read(min(4 * 1024 * 1024, remaining))
+                if not chunk:
+                    break
+                text = tail + chunk
+                newlines += chunk.count(b"\n")
+                blanks += text.count(b"\n\n") + text.count(b"\n\r\n") - tail.count(b"\n\n") - tail.count(b"\n\r\n")
+                tail = text[-2:]
+                remaining -= len(chunk)
+            out.append((newlines + 1, blanks))
     return out
 
 

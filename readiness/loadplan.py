@@ -67,7 +67,7 @@ class LoadPlan:
     def raw(self, column: str) -> str:
         if self.is_json:
             return f"json_extract_string(_j, {lit('$.' + json.dumps(column))})"
-        return ident(column)
+        return ident(self.src.staged(column))
 
     def raw_text(self, canonical: str) -> str | None:
         """The canonical column's source value(s) as text; several sources joined by a space."""
@@ -169,13 +169,13 @@ class LoadPlan:
             return f"nullif(CAST(json_merge_patch(_j, {lit(patch)}) AS VARCHAR), '{{}}')"
         if not self.mapping.unmapped:
             return "NULL"
-        return "json_object(" + ", ".join(f"{lit(c)}, {ident(c)}" for c in self.mapping.unmapped) + ")"
+        return "json_object(" + ", ".join(f"{lit(c)}, {self.raw(c)}" for c in self.mapping.unmapped) + ")"
 
     def raw_row(self) -> str:
         """A rejected row's raw text: the JSON line, or the row's columns as a JSON object."""
         if self.is_json:
             return "CAST(_line AS VARCHAR)"
-        return "CAST(json_object(" + ", ".join(f"{lit(c)}, {ident(c)}" for c in self.src.columns) + ") AS VARCHAR)"
+        return "CAST(json_object(" + ", ".join(f"{lit(c)}, {self.raw(c)}" for c in self.src.columns) + ") AS VARCHAR)"
 
     # --- statements -----------------------------------------------------------------------
     def select_good(self, pilot_id: int, batch_id: int) -> str:

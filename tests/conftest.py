@@ -64,3 +64,9 @@ def write(path: Path, text: str) -> Path:
     """Write ``text`` (UTF-8, newlines as given) and return the path."""
     path.write_bytes(text.encode("utf-8"))
     return path
+
+
+def write_bytes(path: Path, data: bytes) -> Path:
+    """Write raw bytes (e.g. CRLF line ends) and return the path."""
+    path.write_bytes(data)
+    return path

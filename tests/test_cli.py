@@ -1,0 +1,185 @@
+"""The ingest command line, run as a user runs it: ``python -m readiness ingest ...`` in a subprocess (issue #2)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import make_pilot, query, snapshot, utc, write
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.skipif(not (PROJECT_ROOT / "readiness" / "cli.py").exists(),
+                                reason="readiness/cli.py not written yet")
+
+JSON_KEYS = {"file", "batch_id", "rows_read", "rows_loaded", "rows_rejected", "rows_duplicate", "duplicate"}
+GOOD = "ts,user_id,event\n2026-07-06T10:00:00Z,ann,open\n2026-07-06T10:05:00Z,bob,open\nnever,cy,open\n"
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("READINESS_")}
+    env.update(extra)
+    return env
+
+
+def cli(*args: str | Path, timeout: float = 60, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "readiness", *map(str, args)], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=timeout, env=_env(**env))
+
+
+def json_lines(stdout: str) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def test_ingest_json_lines_and_exit_0(db: Path, tmp_path: Path) -> None:
+    # issue #2: every file loaded -> exit 0; --json prints one object per file per line
+    a = write(tmp_path / "a.csv", GOOD)
+    b = write(tmp_path / "b.jsonl", json.dumps({"time": "2026-07-06T11:00:00Z", "uid": "dee", "action": "x"}) + "\n")
+    proc = cli("ingest", "--pilot", "Invoices", "--kind", "usage", "--create", "--json", "--db", db, a, b)
+    assert proc.returncode == 0, proc.stderr
+    records = json_lines(proc.stdout)
+    assert [set(r) for r in records] == [JSON_KEYS, JSON_KEYS]
+    assert [(r["file"], r["rows_read"], r["rows_loaded"], r["rows_rejected"], r["rows_duplicate"], r["duplicate"])
+            for r in records] == [("a.csv", 3, 2, 1, 0, False), ("b.jsonl", 1, 1, 0, 0, False)]
+    assert records[0]["batch_id"] != records[1]["batch_id"]
+    assert query(db, "SELECT count(*) FROM usage_events") == [(3,)]
+    # written as the command-line actor
+    assert query(db, "SELECT count(*) FROM audit_log WHERE action = 'ingest' AND actor LIKE 'cli:%'") == [(2,)]
+
+
+def test_duplicate_file_exits_0_and_says_duplicate(db: Path, tmp_path: Path) -> None:
+    a = write(tmp_path / "a.csv", GOOD)
+    assert cli("ingest", "--pilot", "p", "--kind", "usage", "--create", "--db", db, a).returncode == 0
+    proc = cli("ingest", "--pilot", "p", "--kind", "usage", "--json", "--db", db, a)
+    assert proc.returncode == 0, proc.stderr
+    (record,) = json_lines(proc.stdout)
+    assert record["duplicate"] is True and record["rows_loaded"] == 0
+    assert query(db, "SELECT count(*) FROM usage_events") == [(2,)]
+
+
+def test_unusable_file_exits_2_and_the_others_still_load(db: Path, tmp_path: Path) -> None:
+    # issue #2: any unusable file -> exit 2, its JSON record carries the error
+    good = write(tmp_path / "good.csv", GOOD)
+    empty = write(tmp_path / "empty.csv", "")
+    proc = cli("ingest", "--pilot", "p", "--kind", "usage", "--create", "--json", "--db", db, empty, good)
+    assert proc.returncode == 2
+    bad_rec, good_rec = json_lines(proc.stdout)
+    assert bad_rec["file"] == "empty.csv" and "empty" in bad_rec["error"] and bad_rec["batch_id"] is None
+    assert good_rec["rows_loaded"] == 2 and "error" not in good_rec
+    assert "Traceback" not in proc.stderr
+
+
+def test_human_output_names_file_and_reason(db: Path, tmp_path: Path) -> None:
+    missing = write(tmp_path / "noevent.csv", "ts,user_id\n2026-07-06T10:00:00Z,ann\n")
+    good = write(tmp_path / "good.csv", GOOD)
+    proc = cli("ingest", "--pilot", "p", "--kind", "usage", "--create", "--db", db, good, missing)
+    assert proc.returncode == 2
+    assert "good.csv: batch" in proc.stdout and "2 loaded, 1 rejected" in proc.stdout
+    assert "noevent.csv: NOT LOADED." in proc.stderr
+    assert "Required column(s) not found: event" in proc.stderr
+    assert "1 of 2 file(s) not loaded: noevent.csv" in proc.stderr
+
+
+def test_map_time_format_and_year_options(db: Path, tmp_path: Path) -> None:
+    make_pilot(db, "p", time_zone="Europe/Paris")
+    two_cols = write(tmp_path / "hdfs.csv", "Date,Time,Who,Content\n081109,203615,ann,x\n")
+    proc = cli("ingest", "--pilot", "p", "--kind", "usage", "--map", "timestamp=Date+Time", "--map", "user_id=Who",
+               "--map", "event=Content", "--time-format", "%y%m%d %H%M%S", "--json", "--db", db, two_cols)
+    assert proc.returncode == 0, proc.stderr
+    syslog = write(tmp_path / "syslog.csv", "ts,user_id,event\nJun 14 15:16:01,ann,x\n")
+    proc = cli("ingest", "--pilot", "p", "--kind", "usage", "--year", "2005", "--json", "--db", db, syslog)
+    assert proc.returncode == 0, proc.stderr
+    # zone-less times are read in Paris: UTC+1 in November 2008, UTC+2 in June 2005
+    assert utc(db, "usage_events") == ["2008-11-09 19:36:15", "2005-06-14 13:16:01"]
+
+
+def test_dedupe_rows_option(db: Path, tmp_path: Path) -> None:
+    header = "ts,user_id,event\n"
+    old = "2026-07-06T10:00:00Z,ann,open\n"
+    f1 = write(tmp_path / "mon.csv", header + old)
+    f2 = write(tmp_path / "tue.csv", header + old + "2026-07-07T10:00:00Z,bob,open\n")
+    assert cli("ingest", "--pilot", "p", "--kind", "usage", "--create", "--db", db, f1).returncode == 0
+    proc = cli("ingest", "--pilot", "p", "--kind", "usage", "--dedupe-rows", "--json", "--db", db, f2)
+    assert proc.returncode == 0, proc.stderr
+    (rec,) = json_lines(proc.stdout)
+    assert (rec["rows_loaded"], rec["rows_duplicate"]) == (1, 1)
+
+
+def test_unknown_pilot_without_create_lists_known_pilots(db: Path, tmp_path: Path) -> None:
+    # issue #2: a typo in --pilot must not silently create a pilot
+    make_pilot(db, "Invoice triage")
+    make_pilot(db, "Contract search")
+    before = snapshot(db)
+    proc = cli("ingest", "--pilot", "Invoice triag", "--kind", "usage", "--db", db, write(tmp_path / "a.csv", GOOD))
+    assert proc.returncode != 0
+    assert "No pilot named 'Invoice triag'" in proc.stderr
+    assert "Known pilots: Contract search, Invoice triage" in proc.stderr
+    assert "--create" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert snapshot(db) == before
+
+
+def test_bad_map_argument_is_a_usage_error(db: Path, tmp_path: Path) -> None:
+    proc = cli("ingest", "--pilot", "p", "--kind", "usage", "--create", "--map", "timestamp", "--db", db,
+               write(tmp_path / "a.csv", GOOD))
+    assert proc.returncode == 2
+    assert "canonical=source" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+# --- the store held by another process ------------------------------------------------------------------------
+
+HOLDER = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1])
+print("ready", flush=True)
+time.sleep(float(sys.argv[2]))
+con.close()
+print("released", flush=True)
+"""
+
+
+def _hold(db: Path, seconds: float) -> subprocess.Popen:
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(db), str(seconds)], stdout=subprocess.PIPE,
+                              text=True)
+    assert holder.stdout.readline().strip() == "ready"
+    return holder
+
+
+def test_busy_store_fails_cleanly_naming_the_holder(db: Path, tmp_path: Path) -> None:
+    # issue #2: another process holds the store past READINESS_LOCK_TIMEOUT_S: clear message, no traceback
+    make_pilot(db, "p")
+    holder = _hold(db, 60)
+    try:
+        started = time.monotonic()
+        proc = cli("ingest", "--pilot", "p", "--kind", "usage", "--db", db, write(tmp_path / "a.csv", GOOD),
+                   READINESS_LOCK_TIMEOUT_S="2")
+        waited = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    assert proc.returncode != 0
+    assert "busy" in proc.stderr
+    assert f"PID {holder.pid}" in proc.stderr
+    assert "READINESS_LOCK_TIMEOUT_S" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert 2 <= waited < 30
+    assert query(db, "SELECT count(*) FROM usage_events") == [(0,)]
+
+
+def test_store_released_within_timeout_ingest_succeeds(db: Path, tmp_path: Path) -> None:
+    # issue #2: the holder lets go soon (2 s, so that it surely still holds the store when the CLI,
+    # which takes ~1 s to start, first tries); with a 10 s timeout the ingest waits and then loads
+    make_pilot(db, "p")
+    holder = _hold(db, 2)
+    try:
+        proc = cli("ingest", "--pilot", "p", "--kind", "usage", "--json", "--db", db,
+                   write(tmp_path / "a.csv", GOOD), READINESS_LOCK_TIMEOUT_S="10")
+    finally:
+        holder.wait(timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    (rec,) = json_lines(proc.stdout)
+    assert rec["rows_loaded"] == 2
