@@ -15,7 +15,6 @@ import duckdb
 _EPOCH_S = re.compile(r"^\s*\d{9,11}(\.\d+)?\s*$")
 _EPOCH_MS = re.compile(r"^\s*\d{12,14}(\.\d+)?\s*$")
 _COMMA_MILLIS = re.compile(r"\d{2}:\d{2}:\d{2},\d{1,9}")
-_ZONE_RE = re.compile(r"\d{2}:\d{2}(:\d{2}([.,]\d+)?)?\s?([zZ]|[+-]\d{2}(:?\d{2})?|UTC|GMT)$")  # time, then a zone
 YEARLESS_FORMAT = "%b %d %H:%M:%S"  # syslog: "Jun 14 15:16:01"
 
 
@@ -57,8 +56,8 @@ def detect_mode(con: duckdb.DuckDBPyConnection, samples: list[str], source_type:
         return TimeMode("epoch_s", zoned=True)
     if values and all(_EPOCH_MS.match(str(v)) for v in values):
         return TimeMode("epoch_ms", zoned=True)
-    zones = {bool(_ZONE_RE.search(str(v).strip())) for v in values}
-    zoned = zones.pop() if len(zones) == 1 else None  # uniform in the sample, or count row by row
+    # zoned=None: whether a row carried its zone is counted row by row (a sample could miss one)
+    zoned = None
     if values and sum(bool(_COMMA_MILLIS.search(str(v))) for v in values) > len(values) / 2:
         return TimeMode("iso_comma", zoned=zoned)
     return TimeMode("iso", zoned=zoned)
