@@ -153,6 +153,9 @@ def _set_zone(con: duckdb.DuckDBPyConnection, tz: str) -> None:
 
 def plan_file(path: Path, kind: str, opts: IngestOptions, work: Path) -> tuple[SourceFile, Mapping]:
     """Recognise a file and map its columns; raise UnusableFile with the fix when it cannot load."""
+    fmt = opts.time_format or ""
+    if fmt and not opts.year and not any(d in fmt for d in ("%Y", "%y", "%G", "%s")):
+        raise UnusableFile(f"{path.name}: --time-format {fmt!r} has no year; add --year YYYY (or %Y to the format).")
     src = formats.detect(path, work)
     try:
         mapping = propose_mapping(kind, src.columns, opts.overrides)
@@ -385,6 +388,8 @@ def _load(con, pilot: Pilot, kind: str, plan: LoadPlan, reader_rejects: list, st
     result.rows_rejected = invalid + len(reader_rejects)
     result.rows_read = staged_rows + len(reader_rejects)
     result.rows_duplicate = staged_rows - invalid - result.rows_loaded
+    if result.rows_read == 0:
+        raise UnusableFile(f"{result.file}: has a header but no rows; nothing to load.")
     if result.rows_loaded == 0 and result.rows_duplicate == 0:
         examples = con.execute(
             "SELECT reason, count(*) AS n FROM ingest_rejects WHERE batch_id = ? GROUP BY reason "

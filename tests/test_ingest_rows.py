@@ -546,3 +546,15 @@ def test_delete_batch_removes_rows_and_rejects_and_is_audited(db: Path, tmp_path
     # once deleted, the same file can be loaded again
     again = ingest_one(db, path)
     assert not again.duplicate and again.rows_loaded == 97
+
+
+def test_header_only_file_and_yearless_format_say_what_to_do(db: Path, tmp_path: Path) -> None:
+    # issue #2: an unusable file gets a message that says what was wrong and what to do
+    make_pilot(db)
+    (empty,) = ingest.ingest_files(db, "pilot", "usage", [write(tmp_path / "h.csv", "ts,user_id,event\n")],
+                                   actor="test")
+    assert "header but no rows" in empty.error
+    text = "ts,user_id,event\n14/06 10:00,a,x\n"
+    (r,) = ingest.ingest_files(db, "pilot", "usage", [write(tmp_path / "y.csv", text)], actor="test",
+                               opts=ingest.IngestOptions(time_format="%d/%m %H:%M"))
+    assert "has no year" in r.error and "--year" in r.error
