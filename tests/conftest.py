@@ -1,72 +1,13 @@
-"""Shared helpers for the ingest tests: a real DuckDB store per test, pilots, one-file ingests, table snapshots."""
+"""Fixtures for the library tests; helper functions live in helpers.py (tests/e2e has its own conftest)."""
+
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-if str(PROJECT_ROOT) not in sys.path:  # allow running without an installed package
-    sys.path.insert(0, str(PROJECT_ROOT))
-
-from readiness import ingest, pilots, store  # noqa: E402
-
-# Every table a user's data or history lives in (schema_migrations is bookkeeping).
-DATA_TABLES = ("pilots", "ingest_batches", "usage_events", "feedback", "exceptions", "ingest_rejects", "audit_log")
 
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    """Path of a fresh store file (created on first open)."""
+    """Path of a fresh store file in a temp folder (created with its schema on first open)."""
     return tmp_path / "store.duckdb"
-
-
-def make_pilot(db: Path, name: str = "pilot", **profile: Any) -> None:
-    """Create a pilot in the store at ``db`` (e.g. time_zone='Europe/Paris')."""
-    with store.open_store(db) as con:
-        with store.transaction(con):
-            pilots.create_pilot(con, name, "test", **profile)
-
-
-def ingest_one(db: Path, path: Path, kind: str = "usage", pilot: str = "pilot", *, create: bool = True,
-               **opts: Any) -> ingest.IngestResult:
-    """Ingest one file with ``IngestOptions(**opts)``; return its result."""
-    results = ingest.ingest_files(db, pilot, kind, [path], actor="test", opts=ingest.IngestOptions(**opts),
-                                  create=create)
-    assert len(results) == 1
-    return results[0]
-
-
-def query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
-    """Run one SQL statement on the store and return all rows."""
-    with store.open_store(db) as con:
-        return con.execute(sql, params or []).fetchall()
-
-
-def snapshot(db: Path) -> dict[str, Any]:
-    """Row counts of every data table plus the newest audit record: equal snapshots = store unchanged."""
-    with store.open_store(db) as con:
-        out: dict[str, Any] = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in DATA_TABLES}
-        out["audit_max_seq"] = con.execute("SELECT max(seq) FROM audit_log").fetchone()[0]
-    return out
-
-
-def utc(db: Path, table: str, where: str = "true", params: list | None = None) -> list[str]:
-    """The table's times as UTC text 'YYYY-MM-DD HH:MM:SS', in src_row order."""
-    rows = query(db, f"SELECT strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S') FROM {table} "
-                     f"WHERE {where} ORDER BY batch_id, src_row", params)
-    return [r[0] for r in rows]
-
-
-def write(path: Path, text: str) -> Path:
-    """Write ``text`` (UTF-8, newlines as given) and return the path."""
-    path.write_bytes(text.encode("utf-8"))
-    return path
-
-
-def write_bytes(path: Path, data: bytes) -> Path:
-    """Write raw bytes (e.g. CRLF line ends) and return the path."""
-    path.write_bytes(data)
-    return path

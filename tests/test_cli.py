@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import make_pilot, query, snapshot, utc, write
+from helpers import make_pilot, query, snapshot, utc, write
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(not (PROJECT_ROOT / "readiness" / "cli.py").exists(),

@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import ingest_one, make_pilot, query, snapshot, utc, write
+from helpers import ingest_one, make_pilot, query, snapshot, utc, write
 
 from readiness import ingest
 from readiness.formats import UnusableFile

@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import ingest_one, make_pilot, query, snapshot, utc, write, write_bytes
+from helpers import ingest_one, make_pilot, query, snapshot, utc, write, write_bytes
 
 from readiness import audit, batches, ingest, pilots, store
 

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import ingest_one, query
+from helpers import ingest_one, query
 
 from readiness import ingest
 
