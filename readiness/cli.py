@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from readiness import audit, batches, demo, ingest, pilots, store
@@ -24,6 +25,8 @@ def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
     def cell(v: Any) -> str:
         if v is None:
             return ""
+        if isinstance(v, datetime) and v.tzinfo is not None:
+            v = v.astimezone(UTC)
         if isinstance(v, int) and not isinstance(v, bool):
             return f"{v:,}"
         text = str(v).replace("\n", "\\n")

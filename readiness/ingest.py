@@ -362,7 +362,8 @@ def _prepare(con, src: SourceFile, mapping: Mapping, stage: str, opts: IngestOpt
     mode = _time_mode(con, src, mapping, stage, opts)
     result.time_note = mode.describe(pilot.time_zone)
     plan = LoadPlan(src, mapping, stage, mode, gaps)
-    rows = con.execute(plan.count_rows()).fetchone()[0]
+    rows, zoneless = con.execute(plan.count_rows()).fetchone()
+    result.zoneless_rows = zoneless  # of all rows; recounted below if some rows do not load
     return plan, reader_rejects, rows
 
 
@@ -400,7 +401,7 @@ def _load(con, pilot: Pilot, kind: str, plan: LoadPlan, reader_rejects: list, st
                            + ", ".join(f"{k}={v}" for k, v in result.mapping.items()) + ".")
     if plan.mode.zoned is False:
         result.zoneless_rows = result.rows_loaded
-    elif plan.mode.zoned is None:
+    elif plan.mode.zoned is None and result.rows_loaded < staged_rows:
         result.zoneless_rows = con.execute(plan.count_zoneless()).fetchone()[0]
     return con.execute(f"SELECT min(ts), max(ts) FROM {table} WHERE batch_id = ?", [result.batch_id]).fetchone()
 

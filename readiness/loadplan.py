@@ -201,9 +201,13 @@ class LoadPlan:
                 f"ORDER BY src_row LIMIT {int(rows)}")
 
     def count_rows(self) -> str:
-        return f"SELECT count(*) FROM {self.source()}"
+        """SELECT (records, records whose time has no zone) over the staged file."""
+        return (f"SELECT count(*), count(*) FILTER (WHERE {timestamps.zoneless_sql(self.raw_text('timestamp'), self.mode)}) "
+                f"FROM {self.source()}") if self.mode.zoned is None else f"SELECT count(*), 0 FROM {self.source()}"
 
     def count_zoneless(self) -> str:
         """Rows that load and whose time carried no zone (read in the pilot's zone)."""
+        return (f"SELECT count(*) FROM {self.source()} "
+                    f"WHERE {timestamps.zoneless_sql(self.raw_text('timestamp'), self.mode)}")
         return (f"SELECT count(*) FROM (SELECT {', '.join(self.projection())} FROM {self.source()}) "
                 f"WHERE NOT {self.bad()} AND {timestamps.zoneless_sql('r_timestamp', self.mode)}")

@@ -89,9 +89,10 @@ def zoneless_sql(raw: str, mode: TimeMode) -> str:
         return "false"
     if mode.zoned is False:
         return "true"
-    r = f"rtrim({raw})"
-    return (f"NOT (suffix({r}, 'Z') OR suffix({r}, 'z') OR suffix({r}, 'UTC') OR suffix({r}, 'GMT') "
-            f"OR contains(right({r}, 6), '+') OR contains(substr({r}, 11), '-'))")
+# a zone is at the end: Z, UTC/GMT, or an offset (+02:00, -0500) within the last 6 characters;
+    # a bare date (10 characters) has '-' there but no zone. Cheap string tests, no regex.
+    return (f"(length({raw}) <= 10 OR NOT (contains(right({raw}, 6), '+') OR contains(right({raw}, 6), '-') "
+            f"OR right({raw}, 1) IN ('Z', 'z') OR right({raw}, 3) IN ('UTC', 'GMT')))")
 
 
 def hint(mode: TimeMode) -> str:

@@ -8,12 +8,9 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from helpers import make_pilot, query, snapshot, utc, write
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.skipif(not (PROJECT_ROOT / "readiness" / "cli.py").exists(),
-                                reason="readiness/cli.py not written yet")
 
 JSON_KEYS = {"file", "batch_id", "rows_read", "rows_loaded", "rows_rejected", "rows_duplicate", "duplicate"}
 GOOD = "ts,user_id,event\n2026-07-06T10:00:00Z,ann,open\n2026-07-06T10:05:00Z,bob,open\nnever,cy,open\n"
@@ -183,3 +180,32 @@ def test_store_released_within_timeout_ingest_succeeds(db: Path, tmp_path: Path)
     assert proc.returncode == 0, proc.stderr
     (rec,) = json_lines(proc.stdout)
     assert rec["rows_loaded"] == 2
+
+
+def test_batches_rejects_pilots_and_delete_as_an_operator_sees_them(db: Path, tmp_path: Path) -> None:
+    # issue #2: a wrong batch can be removed with `batches delete ID` (audited; rows and rejects go with it)
+    assert cli("ingest", "--db", db, "--pilot", "p", "--create", "--kind", "usage", write(tmp_path / "u.csv", GOOD)).returncode == 0
+    listed = cli("batches", "--db", db, "--pilot", "p")
+    assert listed.returncode == 0 and "u.csv" in listed.stdout
+    rejects = cli("rejects", "--db", db, "--pilot", "p")
+    assert "timestamp: cannot read 'never'" in rejects.stdout
+    pilots_out = cli("pilots", "--db", db)
+    assert "p " in pilots_out.stdout and "2" in pilots_out.stdout
+    deleted = cli("batches", "--db", db, "delete", "1")
+    assert deleted.returncode == 0 and "2 rows and 1 rejected rows removed" in deleted.stdout
+    assert query(db, "SELECT count(*) FROM usage_events") == [(0,)]
+    assert query(db, "SELECT count(*) FROM ingest_rejects") == [(0,)]
+    assert query(db, "SELECT actor LIKE 'cli:%', action FROM audit_log ORDER BY seq DESC LIMIT 1") == [(True, "batch.delete")]
+    missing = cli("batches", "--db", db, "delete", "99")
+    assert missing.returncode == 2 and "No batch 99" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_preview_command_shows_mapping_and_loads_nothing(db: Path, tmp_path: Path) -> None:
+    path = write(tmp_path / "e.csv", "@timestamp;Content;host\n2026-07-06 10:00:00;disk full;a\n")
+    out = cli("preview", "--db", db, "--kind", "exceptions", "--time-zone", "Europe/Paris", path)
+    assert out.returncode == 0, out.stderr
+    assert "semicolon-delimited" in out.stdout
+    assert "'Content' is a synonym of message" in out.stdout
+    assert "Kept in attributes: host" in out.stdout
+    assert "2026-07-06 08:00:00+00:00" in out.stdout  # zone-less time read in Paris, shown in UTC
+    assert not db.exists()

@@ -348,3 +348,17 @@ def test_preview_loads_nothing(db: Path, tmp_path: Path, monkeypatch: pytest.Mon
 def test_preview_of_unreadable_file_raises(tmp_path: Path) -> None:
     with pytest.raises(UnusableFile, match="empty"):
         ingest.preview(write(tmp_path / "empty.csv", ""), "usage")
+
+
+def test_gzip_bomb_is_refused_past_the_decompressed_cap(db: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # issue #2: .gz of each format, with a cap on the decompressed size
+    monkeypatch.setenv("READINESS_MAX_DECOMPRESSED_MB", "1")
+    body = "ts,user_id,event\n" + "2026-07-06T10:00:00Z,user,open\n" * 80_000  # about 2.5 MB
+    path = tmp_path / "big.csv.gz"
+    path.write_bytes(gzip.compress(body.encode()))
+    make_pilot(db)
+    before = snapshot(db)
+    result = ingest_one(db, path)
+    assert result.error and "more than 1 MB" in result.error and "READINESS_MAX_DECOMPRESSED_MB" in result.error
+    assert snapshot(db) == before
