@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -208,3 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             batches.BatchNotFound, StoreError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as err:  # an operator gets one line; READINESS_DEBUG=1 shows the traceback
+        if os.environ.get("READINESS_DEBUG"):
+            raise
+        print(f"error: {type(err).__name__}: {err} (set READINESS_DEBUG=1 for details)", file=sys.stderr)
+        return EXIT_FAILED

@@ -330,6 +330,9 @@ def ingest_file(con: duckdb.DuckDBPyConnection, pilot: Pilot, kind: str, path: s
                     "rows_rejected": result.rows_rejected, "rows_duplicate": result.rows_duplicate})
         except _Duplicate as d:
             return IngestResult(name, kind, duplicate=True, duplicate_of=d.batch_id, format=src.describe())
+        except duckdb.Error as err:  # rolled back; say what DuckDB could not do with this file
+            raise UnusableFile(f"{name}: could not be loaded ({str(err).splitlines()[0]}). Nothing was loaded; "
+                               f"try `python -m readiness preview` on it to see the mapping and first rows.") from None
         finally:
             for t in (stage, f"{stage}_gaps", f"{stage}_rej", f"{stage}_rej_scan"):
                 con.execute(f"DROP TABLE IF EXISTS {t}")
