@@ -121,6 +121,55 @@ CREATE TABLE audit_log (
 );
 """
 
+_V2_EVIDENCE = """
+-- per-row work done when a batch lands (issue #3): failure mode of each exception, and per comment
+-- sentiment, triage and personal-data flags; themes are recomputed per pilot when feedback changes
+ALTER TABLE exceptions ADD COLUMN failure_mode INTEGER;
+ALTER TABLE exceptions ADD COLUMN personal_data BOOLEAN;
+ALTER TABLE feedback ADD COLUMN sentiment DOUBLE;
+ALTER TABLE feedback ADD COLUMN triage VARCHAR;
+ALTER TABLE feedback ADD COLUMN triage_reason VARCHAR;
+ALTER TABLE feedback ADD COLUMN theme_id INTEGER;
+ALTER TABLE feedback ADD COLUMN personal_data BOOLEAN;
+
+CREATE TABLE failure_modes (
+    pilot_id    INTEGER NOT NULL,
+    mode_id     INTEGER NOT NULL,          -- stable per pilot: new batches never renumber modes
+    fingerprint VARCHAR NOT NULL,          -- error type + masked template + top in-app frames
+    error_type  VARCHAR,
+    template    VARCHAR NOT NULL,
+    frames      VARCHAR,
+    created_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (pilot_id, mode_id),
+    UNIQUE (pilot_id, fingerprint)
+);
+
+CREATE TABLE failure_mode_notes (
+    pilot_id   INTEGER NOT NULL,
+    mode_id    INTEGER NOT NULL,
+    status     VARCHAR NOT NULL DEFAULT 'new' CHECK (status IN ('new', 'known', 'mitigated', 'accepted')),
+    owner      VARCHAR,
+    note       VARCHAR,
+    updated_by VARCHAR NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (pilot_id, mode_id)
+);
+
+CREATE TABLE feedback_themes (
+    pilot_id       INTEGER NOT NULL,
+    theme_id       INTEGER NOT NULL,
+    label          VARCHAR NOT NULL,
+    top_terms      VARCHAR[],
+    size           INTEGER NOT NULL,
+    mean_sentiment DOUBLE,
+    mean_rating    DOUBLE,
+    examples       VARCHAR[],
+    computed_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (pilot_id, theme_id)
+);
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "foundation: pilots, batches, logs, rejects, audit", _V1_FOUNDATION),
+    (2, "evidence: failure modes, annotations, feedback sentiment, triage and themes", _V2_EVIDENCE),
 ]

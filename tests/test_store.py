@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from readiness import audit, pilots, settings, store
+from readiness.migrations import MIGRATIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -18,14 +19,14 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_fresh_store_has_schema_and_reopening_applies_nothing(tmp_path):
     db = tmp_path / "s.duckdb"
     with store.open_store(db) as con:
-        assert store.schema_version(con) == 1
+        assert store.schema_version(con) == len(MIGRATIONS)
         tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
     assert {"pilots", "ingest_batches", "usage_events", "feedback", "exceptions", "ingest_rejects",
             "audit_log"} <= tables
     store.forget_migrated(db)
     with store.open_store(db) as con:
         assert store.migrate(con) == []  # already current
-        assert con.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 1
+        assert con.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == len(MIGRATIONS)
 
 
 def test_two_processes_starting_at_once_both_get_a_migrated_store(tmp_path):
@@ -39,7 +40,7 @@ def test_two_processes_starting_at_once_both_get_a_migrated_store(tmp_path):
                               stderr=subprocess.PIPE, text=True) for _ in range(3)]
     outs = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], outs
-    assert [o[0].strip() for o in outs] == ["1", "1", "1"]
+    assert [o[0].strip() for o in outs] == [str(len(MIGRATIONS))] * 3
 
 
 def test_busy_store_gives_a_clear_message_not_a_lock_error(tmp_path):

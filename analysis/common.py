@@ -1,0 +1,96 @@
+"""What every evidence function shares: filters, the pilot's calendar, and empty results that say why.
+
+Evidence functions take ``(con, pilot, filters)`` and return a small DataFrame or dataclass.
+Days and weeks are the pilot's calendar days in its time zone: ``local_day_sql`` gives the SQL.
+Only aggregates leave DuckDB; parameters are always bound.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from readiness.pilots import Pilot
+
+SEGMENTS = ("team", "feature", "user_group")  # user_group: attributes->>'user_group' where present
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Date range (pilot's calendar days, inclusive) and segment, e.g. {"team": "Procurement"}."""
+    start: date | None = None
+    end: date | None = None
+    segment: dict[str, str] = field(default_factory=dict)
+
+    def key(self) -> tuple:
+        """Hashable form for cache keys."""
+        return (self.start, self.end, tuple(sorted(self.segment.items())))
+
+
+NO_FILTERS = Filters()
+
+
+@dataclass
+class Empty:
+    """An evidence result with nothing to show, and why (e.g. 'No feedback has been loaded')."""
+    reason: str
+    frame: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def __bool__(self) -> bool:
+        return False
+
+
+def local_ts_sql(pilot: Pilot, column: str = "ts") -> str:
+    """SQL for the pilot's local wall-clock time of a TIMESTAMPTZ column (a TIMESTAMP)."""
+    tz = pilot.time_zone.replace("'", "''")
+    return f"timezone('{tz}', {column})"
+
+
+def local_day_sql(pilot: Pilot, column: str = "ts") -> str:
+    """SQL for the pilot's calendar day of a TIMESTAMPTZ column."""
+    return f"CAST({local_ts_sql(pilot, column)} AS DATE)"
+
+
+def local_week_sql(pilot: Pilot, column: str = "ts") -> str:
+    """SQL for the Monday starting the pilot's calendar week of a TIMESTAMPTZ column."""
+    return f"CAST(date_trunc('week', {local_ts_sql(pilot, column)}) AS DATE)"
+
+
+def where(pilot: Pilot, filters: Filters, table_columns: set[str], alias: str = "") -> tuple[str, list[Any]]:
+    """WHERE clause and bound parameters for a pilot's rows under ``filters``.
+
+    A segment on a column the table lacks matches nothing, so that a team filter never
+    silently shows every team.
+    """
+    a = f"{alias}." if alias else ""
+    clauses, params = [f"{a}pilot_id = ?"], [pilot.pilot_id]
+    day = local_day_sql(pilot, f"{a}ts")
+    if filters.start:
+        clauses.append(f"{day} >= ?")
+        params.append(filters.start)
+    if filters.end:
+        clauses.append(f"{day} <= ?")
+        params.append(filters.end)
+    for name, value in sorted(filters.segment.items()):
+        if name in table_columns:
+            clauses.append(f"{a}{name} = ?")
+        elif name == "user_group":
+            clauses.append(f"{a}attributes->>'user_group' = ?")
+        else:
+            clauses.append("false")
+            continue
+        params.append(value)
+    return " AND ".join(clauses), params
+
+
+def frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+    """Run an aggregate query and return its (small) result as a DataFrame."""
+    return con.execute(sql, params or []).df()
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    return {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
