@@ -19,9 +19,9 @@ from typing import Any
 import duckdb
 
 from readiness import audit, formats, settings, timestamps
-from readiness.columns import Mapping, MappingError, propose_mapping
+from readiness.columns import Mapping, MappingError, canonical_columns, propose_mapping
 from readiness.formats import SourceFile, UnusableFile
-from readiness.loadplan import LoadPlan, ident, lit
+from readiness.loadplan import LoadPlan, ident, lit, target_column
 from readiness.pilots import Pilot
 from readiness.store import transaction
 
@@ -375,7 +375,7 @@ def _load(con, pilot: Pilot, kind: str, plan: LoadPlan, reader_rejects: list, st
     """Insert the staged good rows and the rejects for ``result.batch_id``; fill counts. Returns (first, last) time."""
     table = TABLES[kind]
     select = plan.select_good(pilot.pilot_id, result.batch_id)
-    cols = [d[0] for d in con.execute(f"DESCRIBE {table}").fetchall()]
+    cols = ["pilot_id", "batch_id", "src_row", *(target_column(c) for c in canonical_columns(kind)), "attributes"]
     if opts.dedupe_rows:  # skip rows identical to rows of earlier batches (cumulative exports)
         same = " AND ".join(f"t.{c} IS NOT DISTINCT FROM n.{c}" for c in cols if c not in ("pilot_id", "batch_id", "src_row", "attributes"))
         same += " AND CAST(t.attributes AS VARCHAR) IS NOT DISTINCT FROM CAST(n.attributes AS VARCHAR)"
