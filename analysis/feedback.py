@@ -1,0 +1,511 @@
+"""Feedback evidence (issue #3 part 2): sentiment, triage, personal data and themes of user comments.
+
+The per-comment work happens once, when a feedback batch lands, not on every page view:
+
+* :func:`annotate_feedback` (called by ingest inside its transaction) stores, for each comment of the
+  batch, its VADER compound sentiment (-1..1), its triage class with the words that decided it, and
+  whether it contains personal data (:data:`PERSONAL_DATA_PATTERNS`).
+* :func:`recompute_themes` (called when a pilot's feedback changes) finds themes with TF-IDF + NMF and
+  replaces the pilot's rows in ``feedback_themes`` and ``feedback.theme_id``.
+
+Triage is rule-based and transparent: the keyword lists below are the whole model. Operational issues
+(things the service must get right before it can run in operations) are kept apart from feature
+requests (things users would like added), as the seed advises. A comment is triaged as follows:
+
+1. If it matches any operational list, the operational class with the most distinct matches wins;
+   ties go to the earlier class in :data:`OPERATIONAL_CLASSES` (data, access, reliability, speed,
+   support: the more serious first).
+2. Otherwise, a match on :data:`FEATURE_REQUEST_TERMS` makes it a ``feature_request``.
+3. Otherwise, a match on :data:`PRAISE_TERMS` with sentiment above -0.05 makes it ``praise`` (so
+   "not great" is not praise). Sentiment alone never makes praise: VADER reads "positive amount" or
+   "approved" as positive.
+4. Otherwise it is ``other``.
+
+``triage_reason`` names what decided it, e.g. ``mentions 'timeout', 'failed'``.
+
+The evidence functions take ``(con, pilot, filters)`` and return a DataFrame or small dataclass, or
+:class:`~analysis.common.Empty` saying why there is nothing to show; they never raise for missing data.
+Verbatims they return have personal data masked (:func:`redact`).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from analysis.common import NO_FILTERS, Empty, Filters, frame, local_ts_sql, local_week_sql, table_columns, where
+from readiness.pilots import Pilot
+
+# --- triage lexicon ------------------------------------------------------------------------------
+# Each entry is a regular expression matched case-insensitively on word boundaries; plain words and
+# phrases are the common case. The reason quotes the text each entry matched.
+
+OPERATIONAL_TERMS: dict[str, tuple[str, ...]] = {
+    # data protection and data quality: exposure of someone else's data, stale or wrong master data
+    "operational:data": (
+        r"(master|supplier|customer|personal|reference) data", r"data (leak|breach|protection|quality)",
+        r"privacy", r"gdpr", r"confidential", r"leak(s|ed|ing)?", r"expos(ed|es|ing|ure)",
+        r"bank details", r"sort code", r"personal (email|details|information|info)", r"customer email",
+        r"phone number", r"(another|a different|other|someone else)'?s? (supplier|customer|user|person|team)'?s?",
+        r"someone'?s", r"isn'?t ours", r"not ours", r"out of date", r"outdated", r"stale", r"old address",
+        r"refreshed", r"retired",
+    ),
+    # getting in and staying in: sign-in, sessions, permissions
+    "operational:access": (
+        r"access", r"log ?in", r"logged out", r"log(ging)? me out", r"sign(ed)? ?in", r"signed out",
+        r"password", r"permissions?", r"locked out", r"sso", r"session expired", r"new starter", r"unauthori[sz]ed",
+    ),
+    # doing the job correctly: errors, failures, crashes, wrong outputs
+    "operational:reliability": (
+        r"errors?", r"fail(s|ed|ing|ure|ures)?", r"crash(es|ed|ing)?", r"broken", r"bugs?", r"timeouts?",
+        r"timed out", r"time ?out", r"blank screen", r"exceptions?", r"wrong", r"incorrect", r"inaccurate",
+        r"mistakes?", r"lost", r"should be", r"not working", r"(doesn'?t|does not|didn'?t|won'?t|can'?t|cannot) work",
+        r"(isn'?t|aren'?t|not) (parsed|recogni[sz]ed|saved|read)", r"glitch(es|y)?", r"outage", r"risky", r"unsafe",
+        r"duplicate of itself", r"(came|comes) through as", r"misread", r"read the [\w ]{1,30}? as", r"hadn'?t checked",
+        r"not using it again",
+    ),
+    # doing it fast enough
+    "operational:speed": (
+        r"slow(er|ly|ness)?", r"takes? ages", r"ages", r"lag(s|gy|ging)?", r"sluggish", r"hang(s|ing)?",
+        r"freez(e|es|ing)", r"frozen", r"unresponsive", r"latency", r"performance",
+        r"takes? \d+\+? ?(s|secs?|seconds|mins?|minutes)", r"\d+\+? ?(s|secs?|seconds) (each|per|to)",
+        r"(a|one|two|several) minutes? or more", r"loading forever", r"spinning",
+    ),
+    # getting help: who to ask, tickets, training and documentation
+    "operational:support": (
+        r"helpdesk", r"help desk", r"service desk", r"support (team|desk|ticket|staff)", r"(contact|raise|raised|call|email) support",
+        r"tickets?", r"no (reply|response|answer)", r"who (do|should|can) (i|we) (contact|ask|call)",
+        r"how (do|can) (i|we)", r"where (can|do) (i|we) find", r"can i use", r"training", r"documentation",
+        r"user guide", r"manual", r"onboarding", r"why does",
+        r"does (it|the \w+( \w+)?) (take|use|support|work)", r"which \w+( \w+)? does it use",
+    ),
+}
+OPERATIONAL_CLASSES = tuple(OPERATIONAL_TERMS)  # tie-break order: the more serious first
+
+FEATURE_REQUEST_TERMS: tuple[str, ...] = (
+    r"would love", r"would be (great|nice|good|useful|helpful)", r"(it )?would help", r"would like",
+    r"please (add|support|allow|let|make|give|include|show)", r"(could|can) (we|you|i) (get|have|add|see)",
+    r"(can|could) (it|this|\w+ \w+) (show|add|support|remember)", r"feature request", r"\bwish\b",
+    r"option to", r"ability to", r"let us", r"add (a|an)", r"support for", r"dark mode", r"keyboard shortcuts?",
+    r"undo", r"it would be", r"(?:^|(?<=[.:!,] ))(show|add|allow|include|give) (the|a|an|us|me)",
+)
+
+PRAISE_TERMS: tuple[str, ...] = (
+    r"great", r"love", r"excellent", r"awesome", r"fantastic", r"amazing", r"brilliant", r"spot on",
+    r"accurate", r"saves?", r"saved", r"faster", r"quicker", r"easier", r"calmer", r"better", r"helpful",
+    r"thanks", r"thank you", r"really like", r"just works", r"works well", r"game changer", r"caught",
+    r"good", r"well done", r"impressed", r"big fan", r"used to take", r"right \d+% of the time",
+)
+
+TRIAGE_CLASSES = (*OPERATIONAL_CLASSES, "feature_request", "praise", "other")
+NEGATIVE_SENTIMENT = -0.05   # VADER's usual threshold: compound <= -0.05 is negative
+
+# --- personal data -------------------------------------------------------------------------------
+# One shared set: an email, a phone number, or a card-like number (13-19 digits, spaces/dashes allowed).
+PERSONAL_DATA_PATTERNS: dict[str, re.Pattern[str]] = {
+    "email": re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"),
+    "phone": re.compile(
+        r"(?<![\w+])(?:\+\d{1,3}[\s.-]?(?:\(0\)[\s.-]?)?\(?\d{1,4}\)?(?:[\s.-]?\d{2,4}){2,4}"  # +44 20 7946 0123
+        r"|\(\d{3}\)\s?\d{3}[\s.-]\d{4}"                                                   # (555) 123-4567
+        r"|\b0\d{2,4}[\s-]?\d{3,4}[\s-]?\d{3,4})(?![\w])"                                  # 020 7946 0123, 07700 900123
+    ),
+    "card": re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])"),
+}
+
+
+def has_personal_data(text: str | None) -> bool:
+    """True when ``text`` contains an email, a phone number or a card-like number."""
+    return bool(text) and any(p.search(text) for p in PERSONAL_DATA_PATTERNS.values())
+
+
+def redact(text: str | None) -> str | None:
+    """``text`` with every personal-data match replaced by ``[email]``, ``[phone]`` or ``[card]``."""
+    if not text:
+        return text
+    for name in ("email", "card", "phone"):  # card before phone: a card number contains phone-like runs
+        text = PERSONAL_DATA_PATTERNS[name].sub(f"[{name}]", text)
+    return text
+
+
+# --- sentiment and triage ------------------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def _analyzer():
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+    return SentimentIntensityAnalyzer()
+
+
+def sentiment(text: str) -> float:
+    """VADER compound sentiment of ``text``, -1 (most negative) to 1 (most positive)."""
+    return float(_analyzer().polarity_scores(text)["compound"])
+
+
+def _compile(terms: tuple[str, ...]) -> list[re.Pattern[str]]:
+    return [re.compile(rf"(?<![\w'])(?:{t})(?![\w'])", re.IGNORECASE) for t in terms]
+
+
+_OPERATIONAL_RE = {cls: _compile(terms) for cls, terms in OPERATIONAL_TERMS.items()}
+_FEATURE_RE = _compile(FEATURE_REQUEST_TERMS)
+_PRAISE_RE = _compile(PRAISE_TERMS)
+
+
+def _matches(patterns: list[re.Pattern[str]], text: str) -> list[str]:
+    """Distinct matched texts (lower-cased, spaces collapsed), in order of first appearance in the text."""
+    found: dict[str, int] = {}
+    for p in patterns:
+        m = p.search(text)
+        if m:
+            word = " ".join(m.group(0).lower().split()).strip(" .:!")
+            found.setdefault(word, m.start())
+    # drop a match contained in a longer one ('ages' inside 'takes ages')
+    words = [w for w in found if not any(w != o and w in o for o in found)]
+    return sorted(words, key=lambda w: (found[w], w))
+
+
+def _mentions(words: list[str]) -> str:
+    return "mentions " + ", ".join(f"'{w}'" for w in words[:4])
+
+
+def triage(text: str, compound: float | None = None) -> tuple[str, str]:
+    """Triage one comment: ``(class, reason)``; ``compound`` is its sentiment (computed when None)."""
+    if compound is None:
+        compound = sentiment(text)
+    best, best_words = None, []
+    for cls in OPERATIONAL_CLASSES:
+        words = _matches(_OPERATIONAL_RE[cls], text)
+        if len(words) > len(best_words):
+            best, best_words = cls, words
+    if best:
+        return best, _mentions(best_words)
+    words = _matches(_FEATURE_RE, text)
+    if words:
+        return "feature_request", _mentions(words)
+    words = _matches(_PRAISE_RE, text)
+    if words and compound > NEGATIVE_SENTIMENT:
+        return "praise", f"{_mentions(words)}; sentiment {compound:+.2f}"
+    return "other", "no triage words matched" + (f" (mentions {', '.join(repr(w) for w in words)} but sentiment "
+                                                 f"{compound:+.2f})" if words else "")
+
+
+def _has_comment_sql(alias: str = "") -> str:
+    a = f"{alias}." if alias else ""
+    return f"{a}comment IS NOT NULL AND trim({a}comment) <> ''"
+
+
+def annotate_feedback(con: duckdb.DuckDBPyConnection, pilot_id: int, batch_id: int) -> int:
+    """Store sentiment, triage, triage_reason and personal_data for the batch's comments; return how many.
+
+    Runs inside the caller's transaction (ingest's); rows without a comment are left NULL.
+    """
+    rows = con.execute(
+        f"SELECT src_row, comment FROM feedback WHERE pilot_id = ? AND batch_id = ? AND {_has_comment_sql()}",
+        [pilot_id, batch_id]).fetchall()
+    if not rows:
+        return 0
+    src, sent, cls, why, pdata = [], [], [], [], []
+    for src_row, text in rows:
+        s = sentiment(text)
+        c, r = triage(text, s)
+        src.append(src_row)
+        sent.append(s)
+        cls.append(c)
+        why.append(r)
+        pdata.append(has_personal_data(text))
+    ann = pd.DataFrame({"src_row": np.array(src, dtype="int64"), "sentiment": np.array(sent, dtype="float64"),
+                        "triage": np.array(cls, dtype=object), "triage_reason": np.array(why, dtype=object),
+                        "personal_data": np.array(pdata, dtype=bool)})
+    view = f"_fb_ann_{uuid.uuid4().hex[:12]}"
+    con.register(view, ann)
+    try:
+        con.execute(
+            f"UPDATE feedback SET sentiment = a.sentiment, triage = a.triage, triage_reason = a.triage_reason, "
+            f"personal_data = a.personal_data FROM {view} a "
+            f"WHERE feedback.pilot_id = ? AND feedback.batch_id = ? AND feedback.src_row = a.src_row",
+            [pilot_id, batch_id])
+    finally:
+        con.unregister(view)
+    return len(rows)
+
+
+# --- themes --------------------------------------------------------------------------------------
+MIN_THEME_COMMENTS = 10
+# Words common in any feedback that say nothing about its subject (on top of scikit-learn's English list).
+THEME_STOP_WORDS = ("please", "thanks", "thank", "cheers", "fyi", "honestly", "ok", "okay", "overall", "really",
+                    "just", "week", "update", "happened", "around", "today", "time", "fix", "great", "good",
+                    "like", "love", "big", "fan", "hi", "hello", "lol", "chrome", "edge", "firefox")
+TOP_TERMS = 8
+EXAMPLES = 3
+
+
+def theme_count(n_comments: int) -> int:
+    """How many themes for ``n_comments``: one per ten comments, between 2 and 8."""
+    return max(2, min(8, n_comments // 10))
+
+
+def recompute_themes(con: duckdb.DuckDBPyConnection, pilot_id: int) -> int:
+    """Recompute the pilot's themes (TF-IDF + NMF); replace its feedback_themes rows and feedback.theme_id.
+
+    Returns the number of themes (0, and no themes stored, when the pilot has fewer than 10 comments or
+    too few shared words). Deterministic: the same comments give the same themes. Runs in the caller's
+    transaction when there is one.
+    """
+    from sklearn.decomposition import NMF
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+
+    con.execute("DELETE FROM feedback_themes WHERE pilot_id = ?", [pilot_id])
+    con.execute("UPDATE feedback SET theme_id = NULL WHERE pilot_id = ? AND theme_id IS NOT NULL", [pilot_id])
+    rows = con.execute(
+        f"SELECT batch_id, src_row, comment, sentiment, rating FROM feedback WHERE pilot_id = ? AND {_has_comment_sql()} "
+        f"ORDER BY batch_id, src_row", [pilot_id]).fetchall()
+    if len(rows) < MIN_THEME_COMMENTS:
+        return 0
+    texts = [redact(r[2]) for r in rows]  # masked: no email or number becomes a theme word
+    stop = sorted(ENGLISH_STOP_WORDS.union(THEME_STOP_WORDS))
+    vec = TfidfVectorizer(stop_words=stop, token_pattern=r"(?u)\b[a-zA-Z]{2,}\b(?![-_]?\d)", lowercase=True,
+                          min_df=2, max_df=min(0.5, 2 / theme_count(len(rows))), sublinear_tf=True)
+    # a word in more comments than about two themes' share does not tell themes apart (max_df)
+    try:
+        x = vec.fit_transform(texts)
+    except ValueError:  # no word occurs in two comments
+        return 0
+    terms = vec.get_feature_names_out()
+    k = min(theme_count(len(rows)), x.shape[1])
+    if k < 2:
+        return 0
+    model = NMF(n_components=k, init="nndsvd", random_state=0, max_iter=1000)
+    w = model.fit_transform(x)
+    h = model.components_
+    has_words = w.sum(axis=1) > 0
+    assign = np.where(has_words, w.argmax(axis=1), -1)
+
+    topics = []
+    for t in range(k):
+        members = np.flatnonzero(assign == t)
+        if len(members) == 0:
+            continue
+        order = np.argsort(-h[t], kind="stable")
+        top = [str(terms[i]) for i in order[:TOP_TERMS] if h[t, i] > 0]
+        best = members[np.lexsort((members, -w[members, t]))][:EXAMPLES]
+        sents = [rows[i][3] for i in members if rows[i][3] is not None]
+        ratings = [rows[i][4] for i in members if rows[i][4] is not None]
+        topics.append({"topic": t, "members": members, "top_terms": top, "label": " / ".join(top[:3]),
+                       "size": int(len(members)),
+                       "mean_sentiment": float(np.mean(sents)) if sents else None,
+                       "mean_rating": float(np.mean(ratings)) if ratings else None,
+                       "examples": [texts[i] for i in best]})
+    topics.sort(key=lambda d: (-d["size"], d["label"]))  # theme 1 is the largest
+    theme_of = np.full(len(rows), -1, dtype="int64")
+    for theme_id, d in enumerate(topics, start=1):
+        theme_of[d["members"]] = theme_id
+        con.execute(
+            "INSERT INTO feedback_themes (pilot_id, theme_id, label, top_terms, size, mean_sentiment, mean_rating, "
+            "examples, computed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())",
+            [pilot_id, theme_id, d["label"], d["top_terms"], d["size"], d["mean_sentiment"], d["mean_rating"],
+             d["examples"]])
+    keep = theme_of > 0
+    ids = pd.DataFrame({"batch_id": np.array([r[0] for r in rows], dtype="int64")[keep],
+                        "src_row": np.array([r[1] for r in rows], dtype="int64")[keep],
+                        "theme_id": theme_of[keep].astype("int32")})
+    view = f"_fb_theme_{uuid.uuid4().hex[:12]}"
+    con.register(view, ids)
+    try:
+        con.execute(
+            f"UPDATE feedback SET theme_id = t.theme_id FROM {view} t WHERE feedback.pilot_id = ? "
+            f"AND feedback.batch_id = t.batch_id AND feedback.src_row = t.src_row", [pilot_id])
+    finally:
+        con.unregister(view)
+    return len(topics)
+
+
+# --- evidence ------------------------------------------------------------------------------------
+
+def _scope(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters) -> tuple[str, list] | Empty:
+    """WHERE clause for the pilot's feedback under ``filters``, or Empty when there is none."""
+    clause, params = where(pilot, filters, table_columns(con, "feedback"))
+    if con.execute(f"SELECT count(*) FROM feedback WHERE {clause}", params).fetchone()[0]:
+        return clause, params
+    loaded = con.execute("SELECT count(*) FROM feedback WHERE pilot_id = ?", [pilot.pilot_id]).fetchone()[0]
+    if not loaded:
+        return Empty(f"No feedback has been loaded for {pilot.name}.")
+    return Empty("No feedback matches the selected dates and segment.")
+
+
+def _comment_scope(con, pilot: Pilot, filters: Filters) -> tuple[str, list] | Empty:
+    """Like :func:`_scope`, restricted to analysed comments; Empty says which is missing."""
+    scope = _scope(con, pilot, filters)
+    if isinstance(scope, Empty):
+        return scope
+    clause, params = scope
+    n, done = con.execute(
+        f"SELECT count(*), count(sentiment) FROM feedback WHERE {clause} AND {_has_comment_sql()}", params).fetchone()
+    if not n:
+        return Empty("The feedback has no written comments (only ratings or scores).")
+    if not done:
+        return Empty("The comments have not been analysed yet; reload the feedback file to analyse them.")
+    return f"{clause} AND {_has_comment_sql()} AND sentiment IS NOT NULL", params
+
+
+@dataclass
+class FeedbackSummary:
+    """Headline feedback figures; a figure is None when its data is missing, and ``missing`` says why."""
+    count: int                                   # feedback entries
+    rated: int                                   # entries with a 1-5 rating
+    rating_counts: dict[int, int]                # 1..5 -> entries (ratings rounded to whole stars)
+    mean_rating: float | None
+    csat: float | None                           # share of ratings 4-5, 0..1
+    scored: int                                  # entries with a 0-10 score
+    promoters: int
+    passives: int
+    detractors: int
+    nps: float | None                            # promoters% - detractors%, -100..100
+    comments: int                                # entries with a written comment
+    negative_share: float | None                 # share of analysed comments with sentiment <= -0.05
+    personal_data: int                           # comments containing personal data
+    missing: dict[str, str] = field(default_factory=dict)
+
+
+def feedback_summary(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> FeedbackSummary | Empty:
+    """Count, rating distribution, mean rating, CSAT, NPS and negative-comment share."""
+    scope = _scope(con, pilot, filters)
+    if isinstance(scope, Empty):
+        return scope
+    clause, params = scope
+    row = con.execute(
+        f"""SELECT count(*), count(rating), avg(rating), avg(CASE WHEN rating >= 4 THEN 1.0 ELSE 0.0 END),
+                   count(score), count(*) FILTER (WHERE score >= 9), count(*) FILTER (WHERE score >= 7 AND score < 9),
+                   count(*) FILTER (WHERE score < 7),
+                   count(*) FILTER (WHERE {_has_comment_sql()}),
+                   count(sentiment) FILTER (WHERE {_has_comment_sql()}),
+                   avg(CASE WHEN sentiment <= {NEGATIVE_SENTIMENT} THEN 1.0 ELSE 0.0 END) FILTER (WHERE {_has_comment_sql()}),
+                   count(*) FILTER (WHERE personal_data)
+            FROM feedback WHERE {clause}""", params).fetchone()
+    count, rated, mean_rating, csat, scored, pro, pas, det, comments, analysed, neg, pdata = row
+    dist = dict(con.execute(
+        f"SELECT CAST(round(rating) AS INTEGER) AS stars, count(*) FROM feedback WHERE {clause} AND rating IS NOT NULL "
+        f"GROUP BY stars", params).fetchall())
+    missing = {}
+    if not rated:
+        missing["rating"] = "No ratings (1-5) in this feedback, so no mean rating or CSAT."
+    if not scored:
+        missing["nps"] = "No 0-10 scores in this feedback, so no NPS."
+    if not comments:
+        missing["negative_share"] = "No written comments in this feedback."
+    elif not analysed:
+        missing["negative_share"] = "The comments have not been analysed yet."
+    return FeedbackSummary(
+        count=int(count), rated=int(rated), rating_counts={s: int(dist.get(s, 0)) for s in range(1, 6)},
+        mean_rating=float(mean_rating) if rated else None, csat=float(csat) if rated else None,
+        scored=int(scored), promoters=int(pro), passives=int(pas), detractors=int(det),
+        nps=100.0 * (pro - det) / scored if scored else None, comments=int(comments),
+        negative_share=float(neg) if analysed else None, personal_data=int(pdata), missing=missing)
+
+
+def sentiment_over_time(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> pd.DataFrame | Empty:
+    """Per pilot week (Monday): comments, mean sentiment, negative share."""
+    scope = _comment_scope(con, pilot, filters)
+    if isinstance(scope, Empty):
+        return scope
+    clause, params = scope
+    return frame(con, f"""
+        SELECT {local_week_sql(pilot)} AS week, count(*) AS comments, avg(sentiment) AS mean_sentiment,
+               avg(CASE WHEN sentiment <= {NEGATIVE_SENTIMENT} THEN 1.0 ELSE 0.0 END) AS negative_share
+        FROM feedback WHERE {clause} GROUP BY week ORDER BY week""", params)
+
+
+def themes(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> pd.DataFrame | Empty:
+    """The pilot's stored themes; with filters, sizes and means are recounted within them (largest first).
+
+    Columns: theme_id, label, top_terms, size, mean_sentiment, mean_rating, examples, computed_at (UTC).
+    """
+    scope = _comment_scope(con, pilot, filters)
+    if isinstance(scope, Empty):
+        return scope
+    clause, params = scope
+    stored = con.execute("SELECT count(*) FROM feedback_themes WHERE pilot_id = ?", [pilot.pilot_id]).fetchone()[0]
+    if not stored:
+        n = con.execute(f"SELECT count(*) FROM feedback WHERE pilot_id = ? AND {_has_comment_sql()}",
+                        [pilot.pilot_id]).fetchone()[0]
+        if n < MIN_THEME_COMMENTS:
+            return Empty(f"Themes need at least {MIN_THEME_COMMENTS} comments; {pilot.name} has {n}.")
+        return Empty("Themes have not been computed yet; reload the feedback to compute them.")
+    if filters == NO_FILTERS or filters.key() == NO_FILTERS.key():
+        return frame(con, """
+            SELECT theme_id, label, top_terms, size, mean_sentiment, mean_rating, examples,
+                   timezone('UTC', computed_at) AS computed_at
+            FROM feedback_themes WHERE pilot_id = ? ORDER BY size DESC, theme_id""", [pilot.pilot_id])
+    out = frame(con, f"""
+        WITH f AS (SELECT theme_id, sentiment, rating FROM feedback WHERE {clause} AND theme_id IS NOT NULL)
+        SELECT t.theme_id, t.label, t.top_terms, count(*)::INTEGER AS size, avg(f.sentiment) AS mean_sentiment,
+               avg(f.rating) AS mean_rating, t.examples, timezone('UTC', t.computed_at) AS computed_at
+        FROM feedback_themes t JOIN f USING (theme_id)
+        WHERE t.pilot_id = ?
+        GROUP BY ALL ORDER BY size DESC, t.theme_id""", [*params, pilot.pilot_id])
+    if out.empty:
+        return Empty("None of the comments in the selected dates and segment belong to a theme.")
+    return out
+
+
+def _verbatims(df: pd.DataFrame) -> pd.DataFrame:
+    if "comment" in df:
+        df["comment"] = [redact(c) for c in df["comment"]]
+    return df
+
+
+def triage_table(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> pd.DataFrame | Empty:
+    """One row per triage class (all classes, in :data:`TRIAGE_CLASSES` order): comments, share, three examples."""
+    scope = _comment_scope(con, pilot, filters)
+    if isinstance(scope, Empty):
+        return scope
+    clause, params = scope
+    counts = frame(con, f"""
+        SELECT triage, count(*) AS comments,
+               list(comment ORDER BY sentiment, ts, batch_id, src_row)[1:{EXAMPLES}] AS examples
+        FROM feedback WHERE {clause} AND triage IS NOT NULL GROUP BY triage""", params)
+    by = {r.triage: r for r in counts.itertuples()}
+    total = int(counts["comments"].sum()) if len(counts) else 0
+    rows = []
+    for cls in TRIAGE_CLASSES:
+        r = by.get(cls)
+        n = int(r.comments) if r is not None else 0
+        ex = [redact(c) for c in r.examples] if r is not None else []
+        rows.append({"triage": cls, "operational": cls.startswith("operational:"), "comments": n,
+                     "share": n / total if total else 0.0, "examples": ex})
+    return pd.DataFrame(rows)
+
+
+def operational_requirements(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> pd.DataFrame | Empty:
+    """Comments triaged as operational issues: class, comment, reason, ts (pilot's local time), rating, sentiment."""
+    scope = _comment_scope(con, pilot, filters)
+    if isinstance(scope, Empty):
+        return scope
+    clause, params = scope
+    order = " ".join(f"WHEN '{c}' THEN {i}" for i, c in enumerate(OPERATIONAL_CLASSES))
+    out = frame(con, f"""
+        SELECT triage AS class, comment, triage_reason AS reason, {local_ts_sql(pilot)} AS ts, rating, sentiment,
+               personal_data
+        FROM feedback WHERE {clause} AND triage LIKE 'operational:%'
+        ORDER BY CASE triage {order} END, ts, batch_id, src_row""", params)
+    if out.empty:
+        return Empty("No comments were triaged as operational issues.")
+    return _verbatims(out)
+
+
+def most_negative(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS, n: int = 10) -> pd.DataFrame | Empty:
+    """The ``n`` most negative comments: comment, sentiment, rating, ts (pilot's local time), triage."""
+    scope = _comment_scope(con, pilot, filters)
+    if isinstance(scope, Empty):
+        return scope
+    clause, params = scope
+    out = frame(con, f"""
+        SELECT comment, sentiment, rating, {local_ts_sql(pilot)} AS ts, triage, personal_data
+        FROM feedback WHERE {clause} AND sentiment < 0
+        ORDER BY sentiment, ts, batch_id, src_row LIMIT ?""", [*params, int(n)])
+    if out.empty:
+        return Empty("No comment has negative sentiment.")
+    return _verbatims(out)
