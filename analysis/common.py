@@ -7,6 +7,7 @@ Only aggregates leave DuckDB; parameters are always bound.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -89,7 +90,10 @@ def where(pilot: Pilot, filters: Filters, table_columns: set[str], alias: str = 
 
 def frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
     """Run an aggregate query and return its (small) result as a DataFrame."""
-    return con.execute(sql, params or []).df()
+    with warnings.catch_warnings():
+        # duckdb 2.0's .df() calls DataFrame.drop(inplace=True) on TIMESTAMPTZ columns (pandas 3.1 warns)
+        warnings.filterwarnings("ignore", message="The inplace keyword")
+        return con.execute(sql, params or []).df()
 
 
 def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:

@@ -7,7 +7,7 @@ from typing import Any
 import duckdb
 
 from readiness import audit
-from readiness.ingest import TABLES
+from readiness.ingest import TABLES, derive_evidence
 from readiness.pilots import Pilot
 from readiness.store import transaction
 
@@ -52,6 +52,8 @@ def delete_batch(con: duckdb.DuckDBPyConnection, batch_id: int, actor: str) -> d
         removed = con.execute(f"DELETE FROM {TABLES[kind]} WHERE batch_id = ?", [batch_id]).fetchone()[0]
         rejects = con.execute("DELETE FROM ingest_rejects WHERE batch_id = ?", [batch_id]).fetchone()[0]
         con.execute("DELETE FROM ingest_batches WHERE batch_id = ?", [batch_id])
+        pilot_id = con.execute("SELECT pilot_id FROM pilots WHERE name = ?", [pilot_name]).fetchone()[0]
+        derive_evidence(con, pilot_id, kind, None)  # e.g. themes without the deleted comments
         details = {"pilot": pilot_name, "kind": kind, "file": file_name, "sha256": sha,
                    "rows_deleted": removed, "rejects_deleted": rejects}
         audit.record(con, actor, "batch.delete", f"batch:{batch_id}", details)

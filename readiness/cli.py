@@ -131,6 +131,52 @@ def cmd_pilots(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_summary(args: argparse.Namespace) -> int:
+    from analysis.summary import summary
+
+    with store.open_store(args.db) as con:
+        figures = summary(con, pilots.get_pilot(con, args.pilot))
+    if args.json:
+        print(json.dumps(figures, default=str))
+        return EXIT_OK
+    for section in ("usage", "feedback", "exceptions"):
+        print(f"{section}:")
+        for key, value in figures[section].items():
+            print(f"  {key:14s} {'' if value is None else value}")
+    print(f"data as of: {figures['data_as_of'] or '(no data)'}")
+    for section, why in figures["notes"].items():
+        print(f"note ({section}): {why}")
+    return EXIT_OK
+
+
+def cmd_failure_modes(args: argparse.Namespace) -> int:
+    import csv
+
+    from analysis import failure_modes
+    from analysis.common import Empty
+
+    with store.open_store(args.db) as con:
+        pilot = pilots.get_pilot(con, args.pilot)
+        modes = failure_modes.failure_modes(con, pilot)
+        rows = failure_modes.assignments(con, pilot) if args.assignments else []
+    if args.assignments:
+        with open(args.assignments, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["batch_id", "row", "failure_mode"])
+            writer.writerows(rows)
+        print(f"Wrote {len(rows):,} assignments to {args.assignments}", file=sys.stderr)
+    if isinstance(modes, Empty):
+        print(modes.reason)
+        return EXIT_OK
+    if args.json:
+        print(modes.to_json(orient="records", date_format="iso"))
+    else:
+        shown = modes.assign(share=(modes["share"] * 100).round(1))
+        print(_table(shown.to_dict("records"), ["mode_id", "count", "users", "share", "trend", "error_type",
+                                                "template", "status"]))
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     for r in demo.load_demo(args.db, audit.cli_actor()):
         print(r.summary())
@@ -191,6 +237,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     p = add("pilots", cmd_pilots, "List pilots with their row counts per log kind.", "python -m readiness pilots")
+    p.add_argument("--json", action="store_true")
+
+    p = add("summary", cmd_summary, "Headline figures of a pilot's usage, feedback and exceptions.",
+            "python -m readiness summary --pilot 'Invoice triage assistant' --json")
+    p.add_argument("--pilot", required=True)
+    p.add_argument("--json", action="store_true", help="one nested JSON object")
+
+    p = add("failure-modes", cmd_failure_modes, "List a pilot's failure modes (grouped exceptions).",
+            "python -m readiness failure-modes --pilot 'Invoice triage assistant' --assignments modes.csv")
+    p.add_argument("--pilot", required=True)
+    p.add_argument("--assignments", metavar="OUT.csv", help="write batch_id,row,failure_mode for every exception")
     p.add_argument("--json", action="store_true")
 
     add("demo", cmd_demo, "Create the demo pilot (Invoice triage assistant) and load its generated logs.",

@@ -313,6 +313,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, pilot: Pilot, kind: str, path: s
             with transaction(con):
                 result.batch_id = con.execute("SELECT nextval('batch_id_seq')").fetchone()[0]
                 first_ts, last_ts = _load(con, pilot, kind, plan, reader_rejects, staged_rows, opts, result)
+                derive_evidence(con, pilot.pilot_id, kind, result.batch_id)
                 hasher.join()
                 dup = _find_duplicate(con, pilot, kind, digest["sha256"])
                 if dup is not None:
@@ -338,6 +339,22 @@ def ingest_file(con: duckdb.DuckDBPyConnection, pilot: Pilot, kind: str, path: s
                 con.execute(f"DROP TABLE IF EXISTS {t}")
             _set_zone(con, "UTC")
         return result
+
+
+def derive_evidence(con: duckdb.DuckDBPyConnection, pilot_id: int, kind: str, batch_id: int | None) -> None:
+    """Per-row work done once, when a batch lands (inside its transaction): failure modes of
+    exceptions; sentiment, triage and personal-data flags of comments, then the pilot's themes.
+    ``batch_id`` None means a batch was deleted: only the per-pilot results are recomputed."""
+    if kind == "exceptions" and batch_id is not None:
+        from analysis.failure_modes import assign_failure_modes
+
+        assign_failure_modes(con, pilot_id, batch_id)
+    elif kind == "feedback":
+        from analysis.feedback import annotate_feedback, recompute_themes
+
+        if batch_id is not None:
+            annotate_feedback(con, pilot_id, batch_id)
+        recompute_themes(con, pilot_id)
 
 
 class _Duplicate(Exception):

@@ -209,3 +209,35 @@ def test_preview_command_shows_mapping_and_loads_nothing(db: Path, tmp_path: Pat
     assert "Kept in attributes: host" in out.stdout
     assert "2026-07-06 08:00:00+00:00" in out.stdout  # zone-less time read in Paris, shown in UTC
     assert not db.exists()
+
+
+def test_summary_json_and_failure_mode_assignments(db: Path, tmp_path: Path) -> None:
+    # issue #3: `summary --json` headline figures; `failure-modes --assignments` one row per exception
+    usage = write(tmp_path / "u.csv", "ts,user_id,session_id,event\n"
+                  "2026-07-06T09:00:00Z,ann,s1,open\n2026-07-06T10:00:00Z,bob,s2,open\n"
+                  "2026-07-07T09:00:00Z,ann,s3,open\n2026-07-07T09:05:00Z,ann,s3,save\n")
+    fb = write(tmp_path / "f.csv", "ts,stars,comment\n2026-07-06T12:00:00Z,5,great\n2026-07-06T13:00:00Z,2,slow\n")
+    exc = write(tmp_path / "e.csv", "ts,error_type,message\n"
+                "2026-07-06T09:01:00Z,TimeoutError,Timeout after 3000 ms calling https://erp.example/a/1\n"
+                "2026-07-06T09:02:00Z,TimeoutError,Timeout after 5000 ms calling https://erp.example/a/2\n"
+                "2026-07-07T09:03:00Z,KeyError,missing key 'vat' in record 7\n")
+    for kind, path in (("usage", usage), ("feedback", fb), ("exceptions", exc)):
+        assert cli("ingest", "--db", db, "--pilot", "p", "--create", "--kind", kind, path).returncode == 0
+    out = cli("summary", "--db", db, "--pilot", "p", "--json")
+    assert out.returncode == 0, out.stderr
+    figures = json.loads(out.stdout)
+    assert figures["usage"]["events"] == 4 and figures["usage"]["users"] == 2 and figures["usage"]["sessions"] == 3
+    assert figures["usage"]["dau_mean"] == 1.5  # 2 users on the 6th, 1 on the 7th
+    assert figures["feedback"]["count"] == 2 and figures["feedback"]["mean_rating"] == 3.5
+    assert figures["feedback"]["csat"] == 0.5
+    assert figures["exceptions"]["count"] == 3 and figures["exceptions"]["failure_modes"] == 2
+    assert figures["exceptions"]["per_1k_events"] == 750.0
+    assert figures["data_as_of"].startswith("2026-07-07")
+    out_csv = tmp_path / "modes.csv"
+    listed = cli("failure-modes", "--db", db, "--pilot", "p", "--assignments", out_csv)
+    assert listed.returncode == 0 and "Timeout after <num> ms calling <url>" in listed.stdout
+    lines = out_csv.read_text().splitlines()
+    assert lines[0] == "batch_id,row,failure_mode"
+    rows = [line.split(",") for line in lines[1:]]
+    assert [r[1] for r in rows] == ["1", "2", "3"]
+    assert rows[0][2] == rows[1][2] != rows[2][2]  # the two timeouts share a mode

@@ -1,0 +1,459 @@
+"""Failure modes: exceptions grouped by type, masked message template and top in-app stack frames.
+
+How a batch is grouped (:func:`assign_failure_modes`, run inside the ingest transaction):
+
+1. In DuckDB, over the batch's distinct messages: mask variable parts with a chain of
+   ``regexp_replace`` (URLs, emails, UUIDs, IPs, paths, hex, quoted values, numbers, in the spirit
+   of Sentry's parameterisation), extract up to 3 top in-app frames (``file:function``, frames under
+   site-packages / dist-packages / the standard library are skipped), flag personal data.
+2. In Python, over the DISTINCT (error type, frames, masked template) keys only: a Drain-like
+   merge. Templates with the same type, frames, token count and first ``PREFIX_TOKENS`` words join
+   the most similar mode when at least ``SIMILARITY`` of their tokens agree; differing plain words
+   become ``<*>``, while differing structured tokens (``user=root`` / ``user=guest``) keep modes apart.
+   The pilot's existing modes take part first, so their ids never change and a new template that
+   merges into an old mode gets its id.
+3. Back in DuckDB: one UPDATE sets ``failure_mode`` and ``personal_data`` for the batch's rows.
+
+One configuration serves every pilot and log source (no per-system tuning).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from analysis.common import NO_FILTERS, Empty, Filters, frame, local_day_sql, table_columns, where
+from readiness import audit
+from readiness.pilots import Pilot
+from readiness.store import transaction
+
+WILDCARD = "<*>"
+SIMILARITY = 0.8          # share of positions that must agree for a template to join a mode
+MAX_FRAMES = 3            # top in-app frames in a fingerprint
+TREND_DAYS = 7            # trend compares the last 7 days with the 7 before
+TREND_MIN_COUNT = 10      # fewer exceptions than this over the 14 days: 'steady'
+TREND_RATIO = 1.5         # rising: recent >= 1.5 x previous; falling: recent <= previous / 1.5
+STATUSES = ("new", "known", "mitigated", "accepted")
+
+# (RE2 pattern, replacement, guard), applied in order; earlier masks protect their text from later
+# ones. The guard is a cheap test on the original message: the regex only runs where it could match
+# (masks only remove characters or add placeholders, so the original is a safe place to look).
+MASKS: list[tuple[str, str, str | None]] = [
+    (r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+", "<url>", "://"),
+    (r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}", "<email>", "@"),
+    (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "<uuid>", "-"),
+    (r"\b\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d([.,]\d+)?)?(Z|[+-]\d\d:?\d\d)?)?\b", "<date>", "-"),
+    (r"\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun)\w* +(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\w* +\d\d?"
+     r"( +\d\d:\d\d:\d\d)?( +\d{4})?\b", "<date>", None),
+    (r"\b\d\d:\d\d:\d\d([.,]\d+)?\b", "<time>", ":"),
+    (r"\b[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+\.[a-z]{2}\b", "<host>", "."),
+    (r"\b[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.(com|net|org|edu|gov|mil|io|info|biz|local|lan)\b", "<host>", "."),
+    (r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(:\d{1,5})?", "<ip>", "."),
+    (r"([A-Za-z]:)?(\\[\w.$-]+){2,}\\?", "<path>", "\\"),                          # C:\dir\file
+    (r"(^|[\s=:(\[,\"'])(/[\w.$@+~<>*%-]+){2,}/?(\?[^\s\"']*)?", r"\1<path>", "/"),  # /dir/file?query
+    (r"\b0[xX][0-9a-fA-F]+\b", "<hex>", None),
+    (r"[+-]?\b\d+(\.\d+)?\b", "<num>", None),                             # whole numbers first: not hex
+    (r"\b[0-9a-fA-F]{8,}\b", "<hex>", None),
+    (r"(^|[\s=:(\[,])'[^'\n]*'", r"\1'<str>'", "'"),                       # 'quoted' (not don't)
+    (r"[+-]?\d+(\.\d+)?([eE][+-]?\d+)?", "<num>", None),
+    *[(f"<{m}>(,\\s?<{m}>)+", f"<{m}>", ",")                                 # lists of one kind: once
+      for m in ("num", "ip", "hex", "uuid", "host", "email", "url", "path", "date", "time")],
+]
+
+EMAIL_RE = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+PHONE_RE = r"(\+\d{1,3}[ .-]?\(?\d{1,4}\)?([ .-]?\d{2,4}){2,4}\b)|(\(?\b\d{3}\)?[ .-]\d{3}[ .-]\d{4}\b)"
+CARD_RE = r"(\b\d{4}([ -]\d{4}){2}[ -]\d{1,7}\b)|((^|[^\w-])\d{13,19}($|[^\w-]))"
+
+# Frames outside the application: installed packages and the standard library.
+NOT_IN_APP = (r"site-packages|dist-packages|[/\\]lib[/\\]python\d|<frozen |node_modules|"
+              r"^at (java|javax|jdk|sun|kotlin|scala)\.")
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def mask_query(source: str, column: str) -> str:
+    """SQL query over ``source`` (a table or subquery): ``column`` and its masked ``template``.
+
+    One nested SELECT per mask, so each regexp_replace runs once per row, and only on rows whose
+    original text passes the mask's guard. Whitespace is collapsed at the end.
+    """
+    sql = f"SELECT {column} AS _orig, coalesce({column}, '') AS _x FROM {source}"
+    for pattern, repl, guard in MASKS:
+        replace = f"regexp_replace(_x, {_quote(pattern)}, {_quote(repl)}, 'g')"
+        if guard:
+            replace = f"CASE WHEN contains(_orig, {_quote(guard)}) THEN {replace} ELSE _x END"
+        sql = f"SELECT _orig, {replace} AS _x FROM ({sql})"
+    return f"SELECT _orig AS {column}, trim(regexp_replace(_x, '\\s+', ' ', 'g')) AS template FROM ({sql})"
+
+
+def frames_sql(column: str) -> str:
+    """SQL expression: up to MAX_FRAMES top in-app frames as 'file:function | ...' ('' when none).
+
+    Python tracebacks list the innermost frame last, Java and JavaScript first.
+    """
+    py = (f"list_reverse(list_transform(list_filter(regexp_extract_all({column}, 'File \"[^\"]+\", line \\d+, in [^\\s]+'), "
+          f"lambda f: NOT regexp_matches(f, {_quote(NOT_IN_APP)})), "
+          f"lambda f: regexp_replace(f, '^File \"(.*[/\\\\])?([^\"/\\\\]+)\", line \\d+, in (\\S+)$', '\\2:\\3')))")
+    jv = (f"list_transform(list_filter(regexp_extract_all({column}, 'at [\\w$.<>]+\\([^):]+'), "
+          f"lambda f: NOT regexp_matches(f, {_quote(NOT_IN_APP)})), "
+          f"lambda f: regexp_replace(f, '^at (.*\\.)?([\\w$<>]+)\\(([^):]+)$', '\\3:\\2'))")
+    js = (f"list_transform(list_filter(regexp_extract_all({column}, 'at [\\w$.<>]+ \\([^)]+:\\d+:\\d+\\)'), "
+          f"lambda f: NOT regexp_matches(f, {_quote(NOT_IN_APP)})), "
+          f"lambda f: regexp_replace(f, '^at (\\S+) \\((.*[/\\\\])?([^/\\\\:]+):\\d+:\\d+\\)$', '\\3:\\1'))")
+    chosen = (f"CASE WHEN {column} IS NULL THEN []::VARCHAR[] "
+              f"WHEN {column} LIKE '%File \"%' THEN {py} "
+              f"WHEN regexp_matches({column}, 'at \\S+ \\([^)]+:\\d+:\\d+\\)') THEN {js} ELSE {jv} END")
+    return f"array_to_string(({chosen})[1:{MAX_FRAMES}], ' | ')"
+
+
+def personal_data_sql(column: str) -> str:
+    """SQL expression: true when the message holds an email, phone number or card-like number."""
+    c = f"coalesce({column}, '')"
+    return (f"(regexp_matches({c}, {_quote(EMAIL_RE)}) OR regexp_matches({c}, {_quote(PHONE_RE)}) "
+            f"OR regexp_matches({c}, {_quote(CARD_RE)}))")
+
+
+# --- the Drain-like merge over distinct templates --------------------------------------------
+
+@dataclass
+class _Mode:
+    mode_id: int
+    error_type: str
+    frames: str
+    tokens: list[str]
+    fingerprint: str
+    new: bool = False
+    changed: bool = False
+
+    @property
+    def template(self) -> str:
+        return " ".join(self.tokens)
+
+
+def fingerprint(error_type: str, template: str, frames: str) -> str:
+    """Stable identity of a mode: sha1 of type, template and frames when it was first seen."""
+    return hashlib.sha1(f"{error_type}\x1f{template}\x1f{frames}".encode()).hexdigest()
+
+
+PREFIX_TOKENS = 3
+
+
+def _bucket(error_type: str, frames: str, tokens: list[str]) -> tuple:
+    """Templates only merge within a bucket: same type, frames, token count and leading words."""
+    prefix = tuple(WILDCARD if "<" in t else t for t in tokens[:PREFIX_TOKENS])
+    return (error_type, frames, len(tokens), prefix)
+
+
+_PLACEHOLDER = re.compile(r"<[a-z*]+>")
+_STRUCTURAL = re.compile(r"[=()\[\]{}:/\"']")
+
+
+def _shape(token: str) -> str:
+    """A token with every placeholder as <*> ('rhost=<ip>' and 'rhost=<host>' share a shape)."""
+    return _PLACEHOLDER.sub(WILDCARD, token)
+
+
+def _tokens(template: str) -> list[str]:
+    """A template's tokens; a run of the same masked token ('blk_<num> blk_<num> ...') counts once."""
+    out: list[str] = []
+    for token in template.split(" ") if template else []:
+        if not (out and token == out[-1] and "<" in token):
+            out.append(token)
+    return out
+
+
+def _bare(token: str) -> str:
+    """A token without its placeholders ('rhost=<ip>' and 'rhost=' agree)."""
+    return _PLACEHOLDER.sub("", token)
+
+
+def _similarity(mode: list[str], tokens: list[str]) -> float:
+    """Share of positions where the tokens agree (same shape, or the mode has <*> there).
+
+    Tokens with structure (key=value, calls, paths, quotes) must agree: 'user=root' and
+    'user=guest' never merge, while differing plain words may become <*>.
+    """
+    if not tokens:
+        return 1.0
+    same = 0
+    for a, b in zip(mode, tokens, strict=True):
+        if a == b or a == WILDCARD or _bare(a) == _bare(b):
+            same += 1
+        elif _STRUCTURAL.search(_PLACEHOLDER.sub("", a + b)):
+            return 0.0
+    return same / len(tokens)
+
+
+def _merge(mode: list[str], tokens: list[str]) -> list[str]:
+    """The generalised template: agreeing tokens kept (as shapes), differing ones <*>."""
+    out = []
+    for a, b in zip(mode, tokens, strict=True):
+        out.append(a if a == b else _shape(a) if _bare(a) == _bare(b) else WILDCARD)
+    return out
+
+
+@dataclass
+class TemplateMerger:
+    """Drain-like merge of masked templates into modes; seeded with a pilot's existing modes."""
+    next_id: int = 1
+    buckets: dict[tuple, list[_Mode]] = field(default_factory=dict)
+    by_fingerprint: dict[str, _Mode] = field(default_factory=dict)
+
+    def add_existing(self, mode_id: int, error_type: str, template: str, frames: str, fp: str) -> None:
+        mode = _Mode(mode_id, error_type, frames, _tokens(template), fp)
+        self.buckets.setdefault(_bucket(error_type, frames, mode.tokens), []).append(mode)
+        self.by_fingerprint[fp] = mode
+        self.next_id = max(self.next_id, mode_id + 1)
+
+    def assign(self, error_type: str, template: str, frames: str) -> _Mode:
+        """The mode of one masked template: an exact or similar existing mode, else a new one."""
+        tokens = _tokens(template)
+        fp = fingerprint(error_type, template, frames)
+        if fp in self.by_fingerprint:
+            return self.by_fingerprint[fp]
+        candidates = self.buckets.setdefault(_bucket(error_type, frames, tokens), [])
+        best, best_sim = None, -1.0
+        for mode in candidates:
+            sim = _similarity(mode.tokens, tokens)
+            if sim > best_sim:
+                best, best_sim = mode, sim
+        if best is not None and best_sim >= SIMILARITY:
+            merged = _merge(best.tokens, tokens)
+            if merged != best.tokens:
+                best.tokens, best.changed = merged, True
+            return best
+        mode = _Mode(self.next_id, error_type, frames, tokens, fp, new=True)
+        self.next_id += 1
+        candidates.append(mode)
+        self.by_fingerprint[fp] = mode
+        return mode
+
+
+# --- writing: one batch ----------------------------------------------------------------------
+
+def assign_failure_modes(con: duckdb.DuckDBPyConnection, pilot_id: int, batch_id: int) -> int:
+    """Set failure_mode and personal_data on a batch's exceptions; return the number of new modes.
+
+    Runs in the caller's transaction (opens none). Existing modes keep their ids; new modes take
+    the pilot's next ids. Rows already assigned are grouped again with the same result.
+    """
+    tag = uuid.uuid4().hex[:10]
+    rows, keys = f"_fm_rows_{tag}", f"_fm_keys_{tag}"
+    # Each distinct message and stack trace is masked once (repeated messages are common in logs).
+    con.execute(f"""
+        CREATE TEMP TABLE {rows} AS
+        WITH src AS (SELECT src_row, coalesce(error_type, '') AS error_type,
+                            coalesce(message, '') AS msg, coalesce(stack_trace, '') AS st
+                     FROM exceptions WHERE pilot_id = ? AND batch_id = ?),
+             msgs AS (SELECT msg, template, {personal_data_sql('msg')} AS personal_data
+                      FROM ({mask_query('(SELECT DISTINCT msg FROM src)', 'msg')})),
+             traces AS (SELECT st, {frames_sql('st')} AS frames FROM (SELECT DISTINCT st FROM src))
+        SELECT src.src_row, src.error_type, traces.frames, msgs.template, msgs.personal_data
+        FROM src JOIN msgs USING (msg) JOIN traces USING (st)""", [pilot_id, batch_id])
+    try:
+        distinct = con.execute(
+            f"SELECT error_type, frames, template, count(*) AS n FROM {rows} "
+            f"GROUP BY ALL ORDER BY n DESC, error_type, frames, template").fetchall()
+        merger = TemplateMerger()
+        for mode_id, etype, template, frames, fp in con.execute(
+                "SELECT mode_id, coalesce(error_type, ''), template, coalesce(frames, ''), fingerprint "
+                "FROM failure_modes WHERE pilot_id = ? ORDER BY mode_id", [pilot_id]).fetchall():
+            merger.add_existing(mode_id, etype, template, frames, fp)
+        mapping = []
+        touched: dict[int, _Mode] = {}
+        for etype, frames, template, _n in distinct:
+            mode = merger.assign(etype, template, frames)
+            mapping.append((etype, frames, template, mode.mode_id))
+            touched[mode.mode_id] = mode
+        new = [m for m in touched.values() if m.new]
+        if new:
+            con.executemany(
+                "INSERT INTO failure_modes (pilot_id, mode_id, fingerprint, error_type, template, frames) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [[pilot_id, m.mode_id, m.fingerprint, m.error_type or None, m.template, m.frames or None]
+                 for m in new])
+        changed = [m for m in touched.values() if m.changed and not m.new]
+        if changed:
+            con.executemany("UPDATE failure_modes SET template = ? WHERE pilot_id = ? AND mode_id = ?",
+                            [[m.template, pilot_id, m.mode_id] for m in changed])
+        key_frame = pd.DataFrame(mapping, columns=["error_type", "frames", "template", "mode_id"])
+        view = f"_fm_keys_df_{tag}"
+        con.register(view, key_frame)
+        try:
+            con.execute(f"CREATE TEMP TABLE {keys} AS SELECT * FROM {view}")
+        finally:
+            con.unregister(view)
+        con.execute(
+            f"UPDATE exceptions SET failure_mode = k.mode_id, personal_data = r.personal_data "
+            f"FROM {rows} r JOIN {keys} k USING (error_type, frames, template) "
+            f"WHERE exceptions.pilot_id = ? AND exceptions.batch_id = ? AND exceptions.src_row = r.src_row",
+            [pilot_id, batch_id])
+        return len(new)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {rows}")
+        con.execute(f"DROP TABLE IF EXISTS {keys}")
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+def _no_rows(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters) -> Empty | None:
+    """Why there is nothing to show, or None when the filtered pilot has exceptions."""
+    if not con.execute("SELECT count(*) FROM exceptions WHERE pilot_id = ?", [pilot.pilot_id]).fetchone()[0]:
+        return Empty("No exceptions have been loaded for this pilot")
+    clause, params = where(pilot, filters, table_columns(con, "exceptions"))
+    if not con.execute(f"SELECT count(*) FROM exceptions WHERE {clause}", params).fetchone()[0]:
+        return Empty("No exceptions match the filters")
+    return None
+
+
+def _trend(recent: int, previous: int) -> str:
+    """'rising' | 'steady' | 'falling': last TREND_DAYS days vs the TREND_DAYS before them."""
+    if recent + previous < TREND_MIN_COUNT:
+        return "steady"
+    if recent >= TREND_RATIO * previous:
+        return "rising"
+    if recent * TREND_RATIO <= previous:
+        return "falling"
+    return "steady"
+
+
+def failure_modes(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> pd.DataFrame | Empty:
+    """One row per failure mode under ``filters``, most frequent first.
+
+    Columns: mode_id, template, error_type, count, users, sessions, first_seen, last_seen,
+    daily ([day, count] in the pilot's calendar), trend, share (of the filtered exceptions),
+    examples (up to 3 distinct messages, earliest first), status, owner, note.
+    Trend: the last 7 calendar days up to the latest filtered exception (of any mode) against the 7
+    days before; 'rising' when recent >= 1.5 x previous, 'falling' when recent <= previous / 1.5,
+    else (or with fewer than 10 exceptions over the 14 days) 'steady'.
+    """
+    empty = _no_rows(con, pilot, filters)
+    if empty is not None:
+        return empty
+    clause, params = where(pilot, filters, table_columns(con, "exceptions"))
+    base = f"SELECT *, {local_day_sql(pilot)} AS day FROM exceptions WHERE {clause} AND failure_mode IS NOT NULL"
+    modes = frame(con, f"""
+        WITH e AS ({base}), ref AS (SELECT max(day) AS last_day FROM e)
+        SELECT e.failure_mode AS mode_id, m.template, m.error_type, count(*) AS count,
+               count(DISTINCT e.user_id) AS users, count(DISTINCT e.session_id) AS sessions,
+               min(e.ts) AS first_seen, max(e.ts) AS last_seen,
+               count(*) FILTER (WHERE e.day > ref.last_day - {TREND_DAYS}) AS recent,
+               count(*) FILTER (WHERE e.day <= ref.last_day - {TREND_DAYS}
+                                  AND e.day > ref.last_day - {2 * TREND_DAYS}) AS previous,
+               coalesce(any_value(n.status), 'new') AS status, any_value(n.owner) AS owner,
+               any_value(n.note) AS note
+        FROM e CROSS JOIN ref
+        JOIN failure_modes m ON m.pilot_id = e.pilot_id AND m.mode_id = e.failure_mode
+        LEFT JOIN failure_mode_notes n ON n.pilot_id = e.pilot_id AND n.mode_id = e.failure_mode
+        GROUP BY ALL ORDER BY count DESC, mode_id""", params)
+    if modes.empty:
+        return Empty("Failure modes have not been computed for this pilot's exceptions yet")
+    daily = frame(con, f"SELECT failure_mode AS mode_id, day, count(*) AS n FROM ({base}) "
+                       f"GROUP BY ALL ORDER BY mode_id, day", params)
+    examples = frame(con, f"""
+        SELECT mode_id, message FROM (
+            SELECT failure_mode AS mode_id, message, min(ts) AS first FROM ({base}) GROUP BY ALL)
+        QUALIFY row_number() OVER (PARTITION BY mode_id ORDER BY first, message) <= 3
+        ORDER BY mode_id, first, message""", params)
+    per_day = {k: [[d.date() if hasattr(d, "date") else d, int(n)] for d, n in zip(g["day"], g["n"], strict=True)]
+               for k, g in daily.groupby("mode_id")}
+    per_mode = {k: list(g["message"]) for k, g in examples.groupby("mode_id")}
+    total = int(modes["count"].sum())
+    modes["daily"] = [per_day.get(m, []) for m in modes["mode_id"]]
+    modes["trend"] = [_trend(int(r), int(p)) for r, p in zip(modes["recent"], modes["previous"], strict=True)]
+    modes["share"] = modes["count"] / total
+    modes["examples"] = [per_mode.get(m, []) for m in modes["mode_id"]]
+    cols = ["mode_id", "template", "error_type", "count", "users", "sessions", "first_seen", "last_seen",
+            "daily", "trend", "share", "examples", "status", "owner", "note"]
+    return modes[cols].reset_index(drop=True)
+
+
+def exception_rate(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> pd.DataFrame | Empty:
+    """Per pilot calendar day: exceptions, events, sessions, per_1000_events, per_session.
+
+    Events and sessions (distinct session_id) come from usage; the rates are None on days
+    without usage. Days with usage but no exceptions show 0 exceptions.
+    """
+    empty = _no_rows(con, pilot, filters)
+    if empty is not None:
+        return empty
+    ex_clause, ex_params = where(pilot, filters, table_columns(con, "exceptions"))
+    us_clause, us_params = where(pilot, filters, table_columns(con, "usage_events"))
+    day = local_day_sql(pilot)
+    out = frame(con, f"""
+        WITH x AS (SELECT {day} AS day, count(*) AS exceptions FROM exceptions WHERE {ex_clause} GROUP BY ALL),
+             u AS (SELECT {day} AS day, count(*) AS events, count(DISTINCT session_id) AS sessions
+                   FROM usage_events WHERE {us_clause} GROUP BY ALL)
+        SELECT day, coalesce(x.exceptions, 0) AS exceptions, coalesce(u.events, 0) AS events,
+               coalesce(u.sessions, 0) AS sessions,
+               CASE WHEN u.events > 0 THEN 1000.0 * coalesce(x.exceptions, 0) / u.events END AS per_1000_events,
+               CASE WHEN u.sessions > 0 THEN coalesce(x.exceptions, 0) / u.sessions END AS per_session
+        FROM x FULL OUTER JOIN u USING (day) ORDER BY day""", ex_params + us_params)
+    out["day"] = [d.date() if hasattr(d, "date") else d for d in out["day"]]
+    out = out.astype({"per_1000_events": object, "per_session": object})
+    out["per_1000_events"] = [None if pd.isna(v) else float(v) for v in out["per_1000_events"]]
+    out["per_session"] = [None if pd.isna(v) else float(v) for v in out["per_session"]]
+    return out
+
+
+def mode_rows(con: duckdb.DuckDBPyConnection, pilot: Pilot, mode_id: int, limit: int = 100) -> pd.DataFrame:
+    """The rows of one mode for drill-down (batch_id, src_row, ts, user_id, message), newest first."""
+    return frame(con, "SELECT batch_id, src_row, ts, user_id, message FROM exceptions "
+                      "WHERE pilot_id = ? AND failure_mode = ? ORDER BY ts DESC, batch_id, src_row LIMIT ?",
+                 [pilot.pilot_id, mode_id, int(limit)])
+
+
+def annotate_mode(con: duckdb.DuckDBPyConnection, pilot: Pilot, mode_id: int, *, status: str,
+                  owner: str | None, note: str | None, actor: str) -> None:
+    """Set a mode's status, owner and note, audited, in one transaction.
+
+    Raises ValueError for an unknown status, LookupError for an unknown mode.
+    """
+    if status not in STATUSES:
+        raise ValueError(f"Unknown status {status!r}: use one of {', '.join(STATUSES)}.")
+    with transaction(con):
+        if not con.execute("SELECT 1 FROM failure_modes WHERE pilot_id = ? AND mode_id = ?",
+                           [pilot.pilot_id, mode_id]).fetchone():
+            raise LookupError(f"Pilot {pilot.name!r} has no failure mode {mode_id}.")
+        con.execute(
+            "INSERT INTO failure_mode_notes (pilot_id, mode_id, status, owner, note, updated_by, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, now()) ON CONFLICT (pilot_id, mode_id) DO UPDATE SET "
+            "status = excluded.status, owner = excluded.owner, note = excluded.note, "
+            "updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+            [pilot.pilot_id, mode_id, status, owner, note, actor])
+        audit.record(con, actor, "failure_mode.annotate", f"pilot:{pilot.pilot_id}/failure_mode:{mode_id}",
+                     {"pilot": pilot.name, "mode_id": mode_id, "status": status, "owner": owner, "note": note})
+
+
+def assignments(con: duckdb.DuckDBPyConnection, pilot: Pilot) -> list[tuple[int, int, int | None]]:
+    """(batch_id, src_row, mode_id) of every exception of the pilot, by batch and row."""
+    return [tuple(r) for r in con.execute(
+        "SELECT batch_id, src_row, failure_mode FROM exceptions WHERE pilot_id = ? ORDER BY batch_id, src_row",
+        [pilot.pilot_id]).fetchall()]
+
+
+def grouping_accuracy(predicted: list[Any], truth: list[Any]) -> float:
+    """Loghub grouping accuracy: share of lines whose predicted group is exactly their true group."""
+    if len(predicted) != len(truth):
+        raise ValueError("predicted and truth must have the same length")
+    if not truth:
+        return 0.0
+    pred_groups: dict[Any, set[int]] = {}
+    true_groups: dict[Any, set[int]] = {}
+    for i, (p, t) in enumerate(zip(predicted, truth, strict=True)):
+        pred_groups.setdefault(p, set()).add(i)
+        true_groups.setdefault(t, set()).add(i)
+    correct = 0
+    for lines in true_groups.values():
+        first = next(iter(lines))
+        if pred_groups[predicted[first]] == lines:
+            correct += len(lines)
+    return correct / len(truth)

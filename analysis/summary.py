@@ -1,0 +1,74 @@
+"""Headline figures of a pilot's evidence, as one nested dict (the CLI's `summary --json`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from analysis import failure_modes, feedback, usage
+from analysis.common import NO_FILTERS, Empty, Filters
+from readiness.pilots import Pilot
+
+
+def _value(obj: Any, name: str) -> Any:
+    if isinstance(obj, Empty) or obj is None:
+        return None
+    if isinstance(obj, dict):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def _plain(v: Any) -> Any:
+    if hasattr(v, "item"):  # numpy scalars
+        return v.item()
+    if isinstance(v, datetime):
+        return v.isoformat()
+    return v
+
+
+def summary(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> dict[str, Any]:
+    """Return {"usage": {...}, "feedback": {...}, "exceptions": {...}, "data_as_of": ...}.
+
+    Figures a pilot lacks are None, with the reason under "notes".
+    """
+    notes: dict[str, str] = {}
+    tot = usage.totals(con, pilot, filters)
+    if isinstance(tot, Empty):
+        notes["usage"] = tot.reason
+    fb = feedback.feedback_summary(con, pilot, filters)
+    if isinstance(fb, Empty):
+        notes["feedback"] = fb.reason
+    modes = failure_modes.failure_modes(con, pilot, filters)
+    if isinstance(modes, Empty):
+        notes["exceptions"] = modes.reason
+    exc_count = 0 if isinstance(modes, Empty) else int(modes["count"].sum())
+    events = _value(tot, "events")
+    as_of = con.execute(
+        "SELECT max(last_ts) FROM ingest_batches WHERE pilot_id = ?", [pilot.pilot_id]).fetchone()[0]
+    out = {
+        "pilot": pilot.name,
+        "usage": {
+            "events": _value(tot, "events"),
+            "users": _value(tot, "users"),
+            "sessions": _value(tot, "sessions"),
+            "active_days": _value(tot, "active_days"),
+            "dau_mean": _value(tot, "dau_mean"),
+        },
+        "feedback": {
+            "count": _value(fb, "count"),
+            "mean_rating": _value(fb, "mean_rating"),
+            "csat": _value(fb, "csat"),
+            "nps": _value(fb, "nps"),
+        },
+        "exceptions": {
+            "count": exc_count,
+            "failure_modes": 0 if isinstance(modes, Empty) else len(modes),
+            "per_1k_events": round(1000 * exc_count / events, 2) if events else None,
+        },
+        "data_as_of": as_of.isoformat() if as_of else None,
+        "notes": notes,
+    }
+    return {k: ({kk: _plain(vv) for kk, vv in v.items()} if isinstance(v, dict) else _plain(v))
+            for k, v in out.items()}

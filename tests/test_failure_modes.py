@@ -1,0 +1,261 @@
+"""Failure modes (issue #3, part 3): grouping, stable ids, personal data, daily/trend, rates, notes, Loghub GA.
+
+Real DuckDB stores in tmp_path; files are ingested with ingest.ingest_files, then each batch is
+grouped with assign_failure_modes (skipped for batches that ingest already grouped).
+"""
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+from helpers import make_pilot, write
+
+from analysis import failure_modes as fm
+from analysis.common import Empty
+from readiness import ingest, pilots, store
+
+LOGHUB = Path(__file__).resolve().parents[2] / "shared" / "data" / "loghub-2k"
+
+
+def load(db: Path, path: Path, kind: str = "exceptions", pilot: str = "pilot", **opts) -> int:
+    """Ingest one file (creating the pilot if needed); return its batch id."""
+    results = ingest.ingest_files(db, pilot, kind, [path], actor="test", opts=ingest.IngestOptions(**opts),
+                                  create=True)
+    assert len(results) == 1 and results[0].error is None, results[0].error
+    return results[0].batch_id
+
+
+def group(db: Path, pilot: str = "pilot") -> int:
+    """Assign failure modes to every batch of the pilot not grouped yet; return the new modes made."""
+    new = 0
+    with store.open_store(db) as con:
+        p = pilots.get_pilot(con, pilot)
+        batches = [r[0] for r in con.execute(
+            "SELECT DISTINCT batch_id FROM exceptions WHERE pilot_id = ? AND failure_mode IS NULL ORDER BY 1",
+            [p.pilot_id]).fetchall()]
+        for batch in batches:
+            with store.transaction(con):
+                new += fm.assign_failure_modes(con, p.pilot_id, batch)
+    return new
+
+
+def modes_of(db: Path, pilot: str = "pilot"):
+    with store.open_store(db) as con:
+        return fm.failure_modes(con, pilots.get_pilot(con, pilot))
+
+
+def csv_rows(rows: list[tuple[str, str, str, str, str]]) -> str:
+    out = ["time,message,user_id,session_id,error_type"]
+    for ts, msg, user, session, etype in rows:
+        out.append(f'{ts},"{msg}",{user},{session},{etype}')
+    return "\n".join(out) + "\n"
+
+
+def three_modes(offset: int = 0) -> list[tuple[str, str, str, str, str]]:
+    """20 exceptions from 3 modes differing only in ids, numbers and emails."""
+    rows = []
+    for i in range(9):
+        rows.append((f"2026-03-02T10:{i:02d}:00Z", f"Timeout after {1000 + 250 * i + offset} ms calling "
+                     f"https://erp.example.com/api/orders/{4000 + i}", f"u{i % 3}", f"s{i % 4}", "TimeoutError"))
+    for i in range(7):
+        rows.append((f"2026-03-02T11:{i:02d}:00Z", f"Invoice {7000 + i} has invalid total {i}.50 EUR",
+                     f"u{i % 2}", f"s{i}", "ValueError"))
+    for i in range(4):
+        rows.append((f"2026-03-02T12:{i:02d}:00Z", f"No approver configured for buyer{i}@example.com",
+                     f"u{5 + i}", "s9", "LookupError"))
+    return rows
+
+
+def test_twenty_exceptions_make_three_readable_modes(db: Path, tmp_path: Path) -> None:
+    batch = load(db, write(tmp_path / "ex.csv", csv_rows(three_modes())))
+    assert group(db) in (0, 3)  # 0 when ingest already grouped the batch
+    modes = modes_of(db)
+    got = {r.template: (r.error_type, r.count, r.users, r.sessions) for r in modes.itertuples()}
+    assert got == {
+        "Timeout after <num> ms calling <url>": ("TimeoutError", 9, 3, 4),
+        "Invoice <num> has invalid total <num> EUR": ("ValueError", 7, 2, 7),
+        "No approver configured for <email>": ("LookupError", 4, 4, 1),
+    }
+    assert list(modes["count"]) == [9, 7, 4] and list(modes["mode_id"]) == [1, 2, 3]
+    assert modes["share"].tolist() == pytest.approx([9 / 20, 7 / 20, 4 / 20])
+    assert set(modes["status"]) == {"new"}
+    top = modes.iloc[0]
+    assert len(top.examples) == 3 and all(e.startswith("Timeout after") for e in top.examples)
+    assert top.daily == [[date(2026, 3, 2), 9]]
+    with store.open_store(db) as con:
+        p = pilots.get_pilot(con, "pilot")
+        rows = fm.assignments(con, p)
+        drill = fm.mode_rows(con, p, 3, limit=2)
+    assert [r[:2] for r in rows] == [(batch, i) for i in range(1, 21)]
+    assert [r[2] for r in rows] == [1] * 9 + [2] * 7 + [3] * 4
+    assert len(drill) == 2 and list(drill.columns) == ["batch_id", "src_row", "ts", "user_id", "message"]
+    assert drill["message"].str.contains("@example.com").all()
+
+
+def test_personal_data_is_flagged_for_emails_phones_and_cards(db: Path, tmp_path: Path) -> None:
+    rows = [("2026-03-02T10:00:00Z", "No approver configured for ann@example.com", "u1", "s1", "E"),
+            ("2026-03-02T10:01:00Z", "Callback to +44 20 7946 0958 failed", "u1", "s1", "E"),
+            ("2026-03-02T10:02:00Z", "Card 4111 1111 1111 1111 declined", "u1", "s1", "E"),
+            ("2026-03-02T10:03:00Z", "Timeout after 3000 ms on 2026-03-02 10:03:00", "u1", "s1", "E"),
+            ("2026-03-02T10:04:00Z", "Block blk_-6952295868487656571 missing", "u1", "s1", "E")]
+    load(db, write(tmp_path / "pd.csv", csv_rows(rows)))
+    group(db)
+    with store.open_store(db) as con:
+        flags = [r[0] for r in con.execute("SELECT personal_data FROM exceptions ORDER BY src_row").fetchall()]
+    assert flags == [True, True, True, False, False]
+
+
+def test_second_batch_keeps_mode_ids_and_adds_a_new_mode(db: Path, tmp_path: Path) -> None:
+    load(db, write(tmp_path / "a.csv", csv_rows(three_modes())))
+    group(db)
+    before = {r.template: r.mode_id for r in modes_of(db).itertuples()}
+    trace = ("Traceback (most recent call last):\n"
+             '  File "/srv/app/handlers.py", line 40, in post_invoice\n'
+             '  File "/srv/app/erp/client.py", line 12, in send\n'
+             '  File "/usr/lib/python3.11/site-packages/requests/api.py", line 59, in request\n'
+             "KeyError: 'vendor_id'")
+    lines = [json.dumps({"time": ts, "message": msg, "user_id": u, "session_id": s, "error_type": t})
+             for ts, msg, u, s, t in three_modes(offset=7)[::2]]
+    lines += [json.dumps({"time": f"2026-03-03T09:0{i}:00Z", "message": "'vendor_id'", "user_id": "u1",
+                          "session_id": "s1", "error_type": "KeyError", "stack_trace": trace}) for i in range(3)]
+    load(db, write(tmp_path / "b.jsonl", "\n".join(lines) + "\n"))
+    assert group(db) in (0, 1)
+    modes = modes_of(db)
+    after = {r.template: r.mode_id for r in modes.itertuples()}
+    assert {t: after[t] for t in before} == before
+    new = modes[~modes["template"].isin(list(before))]
+    assert list(new["mode_id"]) == [4] and new.iloc[0]["error_type"] == "KeyError"
+    assert new.iloc[0]["template"] == "'<str>'" and new.iloc[0]["count"] == 3
+    assert modes.set_index("mode_id")["count"].to_dict() == {1: 14, 2: 10, 3: 6, 4: 3}
+    with store.open_store(db) as con:
+        frames = con.execute("SELECT frames FROM failure_modes WHERE mode_id = 4").fetchone()[0]
+        ids = [r[0] for r in con.execute("SELECT mode_id FROM failure_modes ORDER BY 1").fetchall()]
+    assert frames == "client.py:send | handlers.py:post_invoice"  # innermost in-app first, no site-packages
+    assert ids == [1, 2, 3, 4]
+
+
+def test_regrouping_a_batch_changes_nothing(db: Path, tmp_path: Path) -> None:
+    batch = load(db, write(tmp_path / "a.csv", csv_rows(three_modes())))
+    group(db)
+    with store.open_store(db) as con:
+        p = pilots.get_pilot(con, "pilot")
+        first = fm.assignments(con, p)
+        with store.transaction(con):
+            assert fm.assign_failure_modes(con, p.pilot_id, batch) == 0
+        assert fm.assignments(con, p) == first
+
+
+def _trend_rows() -> list[tuple[str, str, str, str, str]]:
+    rows = []
+    rows += [("2026-03-25T12:00:00Z", f"Disk full on volume {i}", "u1", "s1", "IOError") for i in range(12)]
+    rows += [("2026-03-16T12:00:00Z", f"Disk full on volume {i}", "u1", "s1", "IOError") for i in range(2)]
+    rows += [("2026-03-16T12:00:00Z", f"Queue {i} is stalled", "u2", "s2", "QueueError") for i in range(10)]
+    rows += [("2026-03-28T12:00:00Z", f"Queue {i} is stalled", "u2", "s2", "QueueError") for i in range(2)]
+    rows += [("2026-03-21T23:30:00Z", "Printer jam in tray 2", "u3", "s3", "PrinterError")]  # Berlin: 22 Mar
+    return rows
+
+
+def test_daily_counts_and_trend_use_the_pilots_time_zone(db: Path, tmp_path: Path) -> None:
+    make_pilot(db, "berlin", time_zone="Europe/Berlin")
+    load(db, write(tmp_path / "t.csv", csv_rows(_trend_rows())), pilot="berlin")
+    group(db, "berlin")
+    modes = modes_of(db, "berlin").set_index("template")
+    printer = modes.loc["Printer jam in tray <num>"]
+    assert printer.daily == [[date(2026, 3, 22), 1]]  # 23:30 UTC on 21 March is 00:30 on 22 March in Berlin
+    assert modes.loc["Disk full on volume <num>"].daily == [[date(2026, 3, 16), 2], [date(2026, 3, 25), 12]]
+    assert modes.loc["Disk full on volume <num>"].trend == "rising"    # 12 in the last 7 days vs 2
+    assert modes.loc["Queue <num> is stalled"].trend == "falling"      # 2 vs 10
+    assert printer.trend == "steady"                                   # too few to call
+    assert fm._trend(8, 7) == "steady" and fm._trend(3, 0) == "steady" and fm._trend(10, 0) == "rising"
+
+
+def test_exception_rate_per_thousand_events_matches_plain_sql(db: Path, tmp_path: Path) -> None:
+    make_pilot(db, "berlin", time_zone="Europe/Berlin")
+    load(db, write(tmp_path / "t.csv", csv_rows(_trend_rows())), pilot="berlin")
+    usage = ["time,user,event,session_id"]
+    for i in range(300):
+        day = 16 + i % 13
+        usage.append(f"2026-03-{day:02d}T{8 + i % 10:02d}:{i % 60:02d}:00Z,u{i % 7},open,s{i % 11}-{day}")
+    load(db, write(tmp_path / "u.csv", "\n".join(usage) + "\n"), kind="usage", pilot="berlin")
+    with store.open_store(db) as con:
+        p = pilots.get_pilot(con, "berlin")
+        rate = fm.exception_rate(con, p)
+        expected = con.execute("""
+            WITH x AS (SELECT CAST(timezone('Europe/Berlin', ts) AS DATE) AS day, count(*) AS n FROM exceptions GROUP BY 1),
+                 u AS (SELECT CAST(timezone('Europe/Berlin', ts) AS DATE) AS day, count(*) AS n,
+                              count(DISTINCT session_id) AS s FROM usage_events GROUP BY 1)
+            SELECT day, coalesce(x.n, 0), u.n, u.s FROM x FULL JOIN u USING (day) ORDER BY day""").fetchall()
+    assert [d.date() if hasattr(d, "date") else d for d in rate["day"]] == [r[0] for r in expected]
+    for row, (_day, n_ex, n_ev, n_s) in zip(rate.itertuples(), expected, strict=True):
+        assert row.exceptions == n_ex
+        if n_ev:
+            assert row.per_1000_events == pytest.approx(1000 * n_ex / n_ev)
+            assert row.per_session == pytest.approx(n_ex / n_s)
+        else:
+            assert row.per_1000_events is None and row.per_session is None
+    assert rate["exceptions"].sum() == 27
+
+
+def test_annotate_mode_writes_note_and_audit_record(db: Path, tmp_path: Path) -> None:
+    load(db, write(tmp_path / "ex.csv", csv_rows(three_modes())))
+    group(db)
+    with store.open_store(db) as con:
+        p = pilots.get_pilot(con, "pilot")
+        fm.annotate_mode(con, p, 2, status="known", owner="finance-ops", note="INC-42", actor="alice")
+        fm.annotate_mode(con, p, 2, status="mitigated", owner="finance-ops", note="fixed in 1.4", actor="bob")
+        with pytest.raises(ValueError):
+            fm.annotate_mode(con, p, 2, status="done", owner=None, note=None, actor="bob")
+        with pytest.raises(LookupError):
+            fm.annotate_mode(con, p, 99, status="known", owner=None, note=None, actor="bob")
+        notes = con.execute("SELECT mode_id, status, owner, note, updated_by FROM failure_mode_notes").fetchall()
+        audits = con.execute("SELECT actor, object, details FROM audit_log WHERE action = 'failure_mode.annotate' "
+                             "ORDER BY seq").fetchall()
+        modes = fm.failure_modes(con, p).set_index("mode_id")
+    assert notes == [(2, "mitigated", "finance-ops", "fixed in 1.4", "bob")]
+    assert [(a, o) for a, o, _ in audits] == [("alice", f"pilot:{p.pilot_id}/failure_mode:2"),
+                                              ("bob", f"pilot:{p.pilot_id}/failure_mode:2")]
+    assert json.loads(audits[0][2])["status"] == "known"
+    assert (modes.loc[2, "status"], modes.loc[2, "note"], modes.loc[1, "status"]) == ("mitigated", "fixed in 1.4", "new")
+
+
+def test_empty_pilot_says_why(db: Path) -> None:
+    make_pilot(db, "quiet")
+    with store.open_store(db) as con:
+        p = pilots.get_pilot(con, "quiet")
+        for result in (fm.failure_modes(con, p), fm.exception_rate(con, p)):
+            assert isinstance(result, Empty) and not result
+            assert result.reason == "No exceptions have been loaded for this pilot"
+        assert fm.assignments(con, p) == []
+
+
+def test_grouping_accuracy_matches_the_loghub_definition() -> None:
+    assert fm.grouping_accuracy([1, 1, 2, 3], ["a", "a", "b", "b"]) == 0.5
+    assert fm.grouping_accuracy([7, 7, 8], ["x", "x", "y"]) == 1.0
+    assert fm.grouping_accuracy([1, 1, 1], ["x", "x", "y"]) == 0.0
+
+
+# One configuration for all six systems; floors a little below what it measures (see bench/grouping.py).
+GA_FLOORS = {"HDFS": 0.99, "Hadoop": 0.98, "Spark": 0.91, "Zookeeper": 0.98, "OpenStack": 0.89, "Linux": 0.81}
+
+
+@pytest.mark.skipif(not LOGHUB.is_dir(), reason=f"Loghub-2k data not found at {LOGHUB}")
+@pytest.mark.parametrize("system", sorted(GA_FLOORS))
+def test_loghub_grouping_accuracy(system: str, tmp_path: Path) -> None:
+    from test_loghub import CASES  # the ingest options (time columns) of each system
+
+    path = LOGHUB / system / f"{system}_2k.log_structured.csv"
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    db = tmp_path / "s.duckdb"
+    load(db, path, pilot=system.lower(), **CASES[system][0])
+    group(db, system.lower())
+    with store.open_store(db) as con:
+        p = pilots.get_pilot(con, system.lower())
+        predicted = [m for _b, _r, m in fm.assignments(con, p)]
+        # EventId (kept in attributes) is the answer: used only to score, never to group
+        truth = [r[0] for r in con.execute("SELECT attributes->>'EventId' FROM exceptions "
+                                           "ORDER BY batch_id, src_row").fetchall()]
+    assert None not in predicted
+    assert fm.grouping_accuracy(predicted, truth) >= GA_FLOORS[system]
