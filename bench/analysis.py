@@ -37,7 +37,7 @@ def generate(work: Path, events: int) -> dict[str, Path]:
     n_exc, n_fb = events // 10, events // 100
     usage_path, exc_path, fb_path = work / "usage.csv", work / "exceptions.parquet", work / "feedback.jsonl"
     con.execute(f"""COPY (SELECT TIMESTAMPTZ '2026-01-05 08:00:00+00' + to_seconds((i * 37) % (140 * 86400)) AS time,
-        'user' || ((i * 7919) % 5000) AS user_id, 's-' || (i // 30) AS session_id,
+        'user' || (((i // 30) * 7919) % 5000) AS user_id, 's-' || (i // 30) AS session_id,  -- 30-event sessions, one user each
         ['open', 'run', 'search', 'export'][1 + i % 4] AS event,
         ['triage', 'extract', 'suggest', 'dedupe', 'export', 'bulk'][1 + (i * 13) % 6] AS feature,
         (i * 31) % 5000 AS duration_ms, CASE WHEN i % 11 = 0 THEN 'failure' ELSE 'success' END AS outcome,
