@@ -167,7 +167,7 @@ def plan_file(path: Path, kind: str, opts: IngestOptions, work: Path) -> tuple[S
 
 
 def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time_zone: str = "UTC",
-            rows: int = 10) -> Preview:
+            rows: int | None = None) -> Preview:
     """Describe what loading ``path`` as ``kind`` would do, loading nothing.
 
     Returns the detected format, columns, proposed mapping with reasons, the first rows as found
@@ -175,6 +175,7 @@ def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time
     Raises UnusableFile when the file cannot be read at all.
     """
     opts = opts or IngestOptions()
+    rows = rows or settings.get("preview_rows")
     path = Path(path)
     with tempfile.TemporaryDirectory(prefix="readiness-preview-") as tmp:
         src = formats.detect(path, Path(tmp))
