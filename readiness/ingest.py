@@ -120,7 +120,7 @@ def _time_mode(con: duckdb.DuckDBPyConnection, src: SourceFile, mapping: Mapping
                opts: IngestOptions) -> timestamps.TimeMode:
     """Choose how to read the time column, from its type and a sample (first rows + a random sample)."""
     if opts.time_format or opts.year:
-        return timestamps.detect_mode(con, [], "VARCHAR", opts.time_format, opts.year)
+        return timestamps.detect_mode([], "VARCHAR", opts.time_format, opts.year)
     m = mapping.get("timestamp")
     probe = LoadPlan(src, mapping, stage, timestamps.TimeMode("iso"))
     native = len(m.sources) == 1 and not probe.is_json
@@ -130,13 +130,13 @@ def _time_mode(con: duckdb.DuckDBPyConnection, src: SourceFile, mapping: Mapping
         big = con.execute(f"SELECT max(abs(CAST({probe.raw(m.sources[0])} AS DOUBLE))) FROM {stage}").fetchone()[0] or 0
         return timestamps.TimeMode("epoch_ms" if big > 1e11 else "epoch_s", zoned=True)
     if src_type != "VARCHAR":
-        return timestamps.detect_mode(con, [], src_type)
+        return timestamps.detect_mode([], src_type)
     text = probe.raw_text("timestamp")
     first = f"SELECT {text} AS v FROM {probe.source()} WHERE {text} IS NOT NULL LIMIT {SAMPLE_ROWS}"
     spread = (f"SELECT {text} AS v FROM {probe.source()} WHERE {text} IS NOT NULL "
               f"USING SAMPLE reservoir({SAMPLE_ROWS} ROWS) REPEATABLE (7)")
     samples = [r[0] for r in con.execute(f"({first}) UNION ALL ({spread})").fetchall()]
-    return timestamps.detect_mode(con, samples, "VARCHAR")
+    return timestamps.detect_mode(samples, "VARCHAR")
 
 
 def _sha256(path: Path, out: dict) -> None:

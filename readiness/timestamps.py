@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import duckdb
-
 _EPOCH_S = re.compile(r"^\s*\d{9,11}(\.\d+)?\s*$")
 _EPOCH_MS = re.compile(r"^\s*\d{12,14}(\.\d+)?\s*$")
 _COMMA_MILLIS = re.compile(r"\d{2}:\d{2}:\d{2},\d{1,9}")
@@ -39,7 +37,7 @@ class TimeMode:
         }[self.kind]
 
 
-def detect_mode(con: duckdb.DuckDBPyConnection, samples: list[str], source_type: str = "VARCHAR",
+def detect_mode(samples: list[str], source_type: str = "VARCHAR",
                 time_format: str | None = None, year: int | None = None) -> TimeMode:
     """Choose how to read a time column from sample values (text) and its source type."""
     if time_format or year:
