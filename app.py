@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from readiness import audit, demo, settings
+from readiness import demo, settings
+from readiness.access import system_actor
 
 st.set_page_config(page_title="Readiness Review", page_icon=":material/fact_check:", layout="wide")
 
@@ -15,7 +16,7 @@ st.set_page_config(page_title="Readiness Review", page_icon=":material/fact_chec
 @st.cache_resource(show_spinner="Preparing the demo pilot (first run only)...")
 def _first_run() -> bool:
     """Once per server process: load the demo pilot into the default store when it is empty."""
-    return demo.load_demo_if_empty(None, actor=f"app:{audit.cli_actor().split(':', 1)[1]}")
+    return demo.load_demo_if_empty(None, actor=system_actor("app:first-run"))
 
 
 try:

@@ -29,7 +29,8 @@ import duckdb
 import pandas as pd
 
 from analysis.common import NO_FILTERS, Empty, Filters, frame, local_day_sql, table_columns, where
-from readiness import audit
+from readiness import audit, privacy
+from readiness.access import Actor, require
 from readiness.pilots import Pilot
 from readiness.store import transaction
 
@@ -370,7 +371,7 @@ def failure_modes(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters
     modes["daily"] = [per_day.get(m, []) for m in modes["mode_id"]]
     modes["trend"] = [_trend(int(r), int(p)) for r, p in zip(modes["recent"], modes["previous"], strict=True)]
     modes["share"] = modes["count"] / total
-    modes["examples"] = [per_mode.get(m, []) for m in modes["mode_id"]]
+    modes["examples"] = [[privacy.mask(x) for x in per_mode.get(m, [])] for m in modes["mode_id"]]
     cols = ["mode_id", "template", "error_type", "count", "users", "sessions", "first_seen", "last_seen",
             "daily", "trend", "share", "examples", "status", "owner", "note"]
     return modes[cols].reset_index(drop=True)
@@ -404,15 +405,25 @@ def exception_rate(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filter
     return out
 
 
-def mode_rows(con: duckdb.DuckDBPyConnection, pilot: Pilot, mode_id: int, limit: int = 100) -> pd.DataFrame:
-    """The rows of one mode for drill-down (batch_id, src_row, ts, user_id, message), newest first."""
-    return frame(con, "SELECT batch_id, src_row, ts, user_id, message FROM exceptions "
-                      "WHERE pilot_id = ? AND failure_mode = ? ORDER BY ts DESC, batch_id, src_row LIMIT ?",
-                 [pilot.pilot_id, mode_id, int(limit)])
+def mode_rows(con: duckdb.DuckDBPyConnection, pilot: Pilot, mode_id: int, limit: int = 100,
+              reveal_as: Actor | None = None) -> pd.DataFrame:
+    """The rows of one mode for drill-down (batch_id, src_row, ts, user_id, message), newest first.
+
+    Personal data in messages is masked unless ``reveal_as`` names an actor allowed to reveal it
+    (the reveal is audited; AccessDenied otherwise).
+    """
+    if reveal_as is not None:
+        privacy.reveal(con, reveal_as, pilot, f"messages of failure mode {mode_id}")
+    df = frame(con, "SELECT batch_id, src_row, ts, user_id, message FROM exceptions "
+                    "WHERE pilot_id = ? AND failure_mode = ? ORDER BY ts DESC, batch_id, src_row LIMIT ?",
+               [pilot.pilot_id, mode_id, int(limit)])
+    if reveal_as is None and not df.empty:
+        df["message"] = [privacy.mask(m) for m in df["message"]]
+    return df
 
 
 def annotate_mode(con: duckdb.DuckDBPyConnection, pilot: Pilot, mode_id: int, *, status: str,
-                  owner: str | None, note: str | None, actor: str) -> None:
+                  owner: str | None, note: str | None, actor: Actor) -> None:
     """Set a mode's status, owner and note, audited, in one transaction.
 
     Raises ValueError for an unknown status, LookupError for an unknown mode.
@@ -420,6 +431,7 @@ def annotate_mode(con: duckdb.DuckDBPyConnection, pilot: Pilot, mode_id: int, *,
     if status not in STATUSES:
         raise ValueError(f"Unknown status {status!r}: use one of {', '.join(STATUSES)}.")
     with transaction(con):
+        require(con, actor, "edit_review", pilot.pilot_id)
         if not con.execute("SELECT 1 FROM failure_modes WHERE pilot_id = ? AND mode_id = ?",
                            [pilot.pilot_id, mode_id]).fetchone():
             raise LookupError(f"Pilot {pilot.name!r} has no failure mode {mode_id}.")
@@ -428,7 +440,7 @@ def annotate_mode(con: duckdb.DuckDBPyConnection, pilot: Pilot, mode_id: int, *,
             "VALUES (?, ?, ?, ?, ?, ?, now()) ON CONFLICT (pilot_id, mode_id) DO UPDATE SET "
             "status = excluded.status, owner = excluded.owner, note = excluded.note, "
             "updated_by = excluded.updated_by, updated_at = excluded.updated_at",
-            [pilot.pilot_id, mode_id, status, owner, note, actor])
+            [pilot.pilot_id, mode_id, status, owner, note, actor.name])
         audit.record(con, actor, "failure_mode.annotate", f"pilot:{pilot.pilot_id}/failure_mode:{mode_id}",
                      {"pilot": pilot.name, "mode_id": mode_id, "status": status, "owner": owner, "note": note})
 

@@ -40,6 +40,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.common import NO_FILTERS, Empty, Filters, frame, local_ts_sql, local_week_sql, table_columns, where
+from readiness import privacy
+from readiness.access import Actor
 from readiness.pilots import Pilot
 
 # --- triage lexicon ------------------------------------------------------------------------------
@@ -106,31 +108,10 @@ PRAISE_TERMS: tuple[str, ...] = (
 TRIAGE_CLASSES = (*OPERATIONAL_CLASSES, "feature_request", "praise", "other")
 NEGATIVE_SENTIMENT = -0.05   # VADER's usual threshold: compound <= -0.05 is negative
 
-# --- personal data -------------------------------------------------------------------------------
-# One shared set: an email, a phone number, or a card-like number (13-19 digits, spaces/dashes allowed).
-PERSONAL_DATA_PATTERNS: dict[str, re.Pattern[str]] = {
-    "email": re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"),
-    "phone": re.compile(
-        r"(?<![\w+])(?:\+\d{1,3}[\s.-]?(?:\(0\)[\s.-]?)?\(?\d{1,4}\)?(?:[\s.-]?\d{2,4}){2,4}"  # +44 20 7946 0123
-        r"|\(\d{3}\)\s?\d{3}[\s.-]\d{4}"                                                   # (555) 123-4567
-        r"|\b0\d{2,4}[\s-]?\d{3,4}[\s-]?\d{3,4})(?![\w])"                                  # 020 7946 0123, 07700 900123
-    ),
-    "card": re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])"),
-}
-
-
-def has_personal_data(text: str | None) -> bool:
-    """True when ``text`` contains an email, a phone number or a card-like number."""
-    return bool(text) and any(p.search(text) for p in PERSONAL_DATA_PATTERNS.values())
-
-
-def redact(text: str | None) -> str | None:
-    """``text`` with every personal-data match replaced by ``[email]``, ``[phone]`` or ``[card]``."""
-    if not text:
-        return text
-    for name in ("email", "card", "phone"):  # card before phone: a card number contains phone-like runs
-        text = PERSONAL_DATA_PATTERNS[name].sub(f"[{name}]", text)
-    return text
+# --- personal data: one shared definition in readiness.privacy ---------------------------------
+PERSONAL_DATA_PATTERNS = privacy.PERSONAL_DATA_PATTERNS
+has_personal_data = privacy.has_personal_data
+redact = privacy.mask
 
 
 # --- sentiment and triage ------------------------------------------------------------------------
@@ -451,8 +432,11 @@ def themes(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_F
     return out
 
 
-def _verbatims(df: pd.DataFrame) -> pd.DataFrame:
-    if "comment" in df:
+def _verbatims(con, pilot: Pilot, df: pd.DataFrame, reveal_as: Actor | None, what: str) -> pd.DataFrame:
+    """Mask personal data in comments, unless ``reveal_as`` may reveal it (checked and audited)."""
+    if reveal_as is not None:
+        privacy.reveal(con, reveal_as, pilot, what)
+    elif "comment" in df:
         df["comment"] = [redact(c) for c in df["comment"]]
     return df
 
@@ -479,7 +463,8 @@ def triage_table(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters 
     return pd.DataFrame(rows)
 
 
-def operational_requirements(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> pd.DataFrame | Empty:
+def operational_requirements(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS,
+                             reveal_as: Actor | None = None) -> pd.DataFrame | Empty:
     """Comments triaged as operational issues: class, comment, reason, ts (pilot's local time), rating, sentiment."""
     scope = _comment_scope(con, pilot, filters)
     if isinstance(scope, Empty):
@@ -493,10 +478,11 @@ def operational_requirements(con: duckdb.DuckDBPyConnection, pilot: Pilot, filte
         ORDER BY CASE triage {order} END, ts, batch_id, src_row""", params)
     if out.empty:
         return Empty("No comments were triaged as operational issues.")
-    return _verbatims(out)
+    return _verbatims(con, pilot, out, reveal_as, "operational-requirement comments")
 
 
-def most_negative(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS, n: int = 10) -> pd.DataFrame | Empty:
+def most_negative(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS, n: int = 10,
+                  reveal_as: Actor | None = None) -> pd.DataFrame | Empty:
     """The ``n`` most negative comments: comment, sentiment, rating, ts (pilot's local time), triage."""
     scope = _comment_scope(con, pilot, filters)
     if isinstance(scope, Empty):
@@ -508,4 +494,4 @@ def most_negative(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters
         ORDER BY sentiment, ts, batch_id, src_row LIMIT ?""", [*params, int(n)])
     if out.empty:
         return Empty("No comment has negative sentiment.")
-    return _verbatims(out)
+    return _verbatims(con, pilot, out, reveal_as, "most negative comments")

@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from analysis import failure_modes, feedback, usage  # noqa: E402
 from analysis.common import NO_FILTERS  # noqa: E402
 from readiness import ingest, pilots, store  # noqa: E402
+from readiness.access import Actor
 
 GOAL_WARM_MS, GOAL_COLD_S, GOAL_RSS_GB = 300, 2.0, 1.5
 
@@ -73,7 +74,7 @@ def prepare(db: Path, events: int) -> int:
         print(f"generated in {time.perf_counter() - t0:.1f} s")
         for kind in ("usage", "exceptions", "feedback"):
             t0 = time.perf_counter()
-            (r,) = ingest.ingest_files(db, "bench", kind, [files[kind]], actor="bench", create=True)
+            (r,) = ingest.ingest_files(db, "bench", kind, [files[kind]], actor=Actor("bench", "admin", cli=True), create=True)
             print(f"ingest {kind}: {r.rows_loaded:,} rows in {time.perf_counter() - t0:.1f} s"
                   + (f" ({r.error})" if r.error else ""))
     return 0

@@ -22,6 +22,7 @@ import duckdb
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from readiness import ingest, pilots, store
+from readiness.access import Actor
 
 TARGET = 1.3
 
@@ -59,7 +60,7 @@ def time_ours(csv: Path, work: Path, run: int) -> tuple[float, ingest.IngestResu
         with store.transaction(con):
             pilot = pilots.create_pilot(con, "bench", "bench", time_zone="Europe/London")
         start = time.perf_counter()
-        result = ingest.ingest_file(con, pilot, "usage", csv, actor="bench")
+        result = ingest.ingest_file(con, pilot, "usage", csv, actor=Actor("bench", "admin", cli=True))
         elapsed = time.perf_counter() - start
     db.unlink()
     return elapsed, result

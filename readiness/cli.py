@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from readiness import audit, batches, demo, ingest, pilots, store
+from readiness import access, audit, batches, demo, export, ingest, pilots, store, users
+from readiness.access import AccessDenied, cli_actor
 from readiness.columns import KINDS, MappingError, parse_overrides
 from readiness.formats import UnusableFile
 from readiness.store import StoreBusy, StoreError
@@ -41,7 +42,7 @@ def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     opts = ingest.IngestOptions(parse_overrides(args.map), args.time_format, args.year, args.dedupe_rows)
-    results = ingest.ingest_files(args.db, args.pilot, args.kind, args.files, actor=audit.cli_actor(),
+    results = ingest.ingest_files(args.db, args.pilot, args.kind, args.files, actor=cli_actor(),
                                   opts=opts, create=args.create)
     for r in results:
         if args.json:
@@ -60,7 +61,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
     tz = args.time_zone
     if args.pilot:
         with store.open_store(args.db) as con:
-            tz = pilots.get_pilot(con, args.pilot).time_zone
+            tz = pilots.pilot_for(con, cli_actor(), args.pilot).time_zone
     p = ingest.preview(args.file, args.kind, opts, time_zone=tz or "UTC")
     if args.json:
         print(json.dumps(p.as_dict(), default=str, indent=2))
@@ -90,7 +91,7 @@ def cmd_batches(args: argparse.Namespace) -> int:
             print("usage: python -m readiness batches delete ID", file=sys.stderr)
             return EXIT_USAGE
         with store.open_store(args.db) as con:
-            info = batches.delete_batch(con, int(action[1]), audit.cli_actor())
+            info = batches.delete_batch(con, int(action[1]), cli_actor())
         print(f"Deleted batch {info['batch_id']} ({info['kind']}, {info['file']}) of pilot {info['pilot']}: "
               f"{info['rows_deleted']:,} rows and {info['rejects_deleted']:,} rejected rows removed.")
         return EXIT_OK
@@ -98,7 +99,8 @@ def cmd_batches(args: argparse.Namespace) -> int:
         print("usage: python -m readiness batches --pilot NAME | batches delete ID", file=sys.stderr)
         return EXIT_USAGE
     with store.open_store(args.db) as con:
-        rows = batches.list_batches(con, pilots.get_pilot(con, args.pilot))
+        actor = cli_actor()
+        rows = batches.list_batches(con, actor, pilots.pilot_for(con, actor, args.pilot))
     if args.json:
         print(json.dumps(rows, default=str, indent=2))
     else:
@@ -110,7 +112,9 @@ def cmd_batches(args: argparse.Namespace) -> int:
 
 def cmd_rejects(args: argparse.Namespace) -> int:
     with store.open_store(args.db) as con:
-        rows = batches.list_rejects(con, pilots.get_pilot(con, args.pilot), args.batch, args.limit)
+        actor = cli_actor()
+        rows = batches.list_rejects(con, actor, pilots.pilot_for(con, actor, args.pilot), args.batch, args.limit,
+                                    reveal=args.reveal)
     if args.json:
         print(json.dumps(rows, default=str, indent=2))
     else:
@@ -121,7 +125,7 @@ def cmd_rejects(args: argparse.Namespace) -> int:
 
 def cmd_pilots(args: argparse.Namespace) -> int:
     with store.open_store(args.db) as con:
-        rows = pilots.list_pilots(con)
+        rows = pilots.list_pilots(con, cli_actor())
     if args.json:
         print(json.dumps(rows, default=str, indent=2))
     else:
@@ -135,7 +139,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from analysis.summary import summary
 
     with store.open_store(args.db) as con:
-        figures = summary(con, pilots.get_pilot(con, args.pilot))
+        figures = summary(con, pilots.pilot_for(con, cli_actor(), args.pilot))
     if args.json:
         print(json.dumps(figures, default=str))
         return EXIT_OK
@@ -150,20 +154,18 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_failure_modes(args: argparse.Namespace) -> int:
-    import csv
 
     from analysis import failure_modes
     from analysis.common import Empty
 
     with store.open_store(args.db) as con:
-        pilot = pilots.get_pilot(con, args.pilot)
+        pilot = pilots.pilot_for(con, cli_actor(), args.pilot)
         modes = failure_modes.failure_modes(con, pilot)
         rows = failure_modes.assignments(con, pilot) if args.assignments else []
     if args.assignments:
-        with open(args.assignments, "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["batch_id", "row", "failure_mode"])
-            writer.writerows(rows)
+        with open(args.assignments, "w", newline="", encoding="utf-8") as f:
+            cols = ["batch_id", "row", "failure_mode"]
+            export.write_csv(f, (dict(zip(cols, r)) for r in rows), cols)
         print(f"Wrote {len(rows):,} assignments to {args.assignments}", file=sys.stderr)
     if isinstance(modes, Empty):
         print(modes.reason)
@@ -178,8 +180,99 @@ def cmd_failure_modes(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    for r in demo.load_demo(args.db, audit.cli_actor()):
+    for r in demo.load_demo(args.db, cli_actor()):
         print(r.summary())
+    with store.open_store(args.db) as con:
+        admin_pw = users.ensure_admin(con, cli_actor())
+        accounts = demo.demo_accounts(con, cli_actor())
+    _print_passwords(([("admin", "admin", admin_pw)] if admin_pw else []) + accounts)
+    return EXIT_OK
+
+
+def _print_passwords(accounts: list[tuple[str, str, str]]) -> None:
+    if not accounts:
+        return
+    print("\nNew accounts (passwords are shown once; change them with `users reset-password`):")
+    for name, role, password in accounts:
+        print(f"  {name:<16} {role:<9} {password}")
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    actor = cli_actor()
+    with store.open_store(args.db) as con:
+        action = args.action
+        if action == "list":
+            rows = users.list_users(con, actor)
+            if args.json:
+                print(json.dumps(rows, default=str, indent=2))
+            else:
+                print(_table(rows, ["username", "display_name", "role", "active", "pilots", "open_sessions",
+                                    "password_changed_at"]) if rows else "No users yet.")
+            return EXIT_OK
+        if not args.name:
+            print(f"usage: python -m readiness users {action} NAME ...", file=sys.stderr)
+            return EXIT_USAGE
+        if action == "add":
+            if not args.role:
+                print("usage: python -m readiness users add NAME --role ROLE [--password PW]", file=sys.stderr)
+                return EXIT_USAGE
+            password = args.password or users.random_password()
+            user = users.add_user(con, actor, args.name, args.role, password, args.display_name, args.email)
+            print(f"Added {user.username} ({user.role}).")
+            if not args.password:
+                _print_passwords([(user.username, user.role, password)])
+        elif action == "remove":
+            users.remove_user(con, actor, args.name)
+            print(f"Removed {args.name}; their sessions are ended.")
+        elif action == "set-role":
+            if not args.role:
+                print("usage: python -m readiness users set-role NAME --role ROLE", file=sys.stderr)
+                return EXIT_USAGE
+            users.set_role(con, actor, args.name, args.role)
+            print(f"{args.name} is now a {args.role}; their open sessions are ended.")
+        elif action == "reset-password":
+            password = args.password or users.random_password()
+            users.reset_password(con, actor, args.name, password)
+            print(f"Password of {args.name} changed; their open sessions are ended.")
+            if not args.password:
+                _print_passwords([(args.name, "", password)])
+        elif action in ("grant", "revoke"):
+            if not args.pilot:
+                print(f"usage: python -m readiness users {action} NAME --pilot PILOT", file=sys.stderr)
+                return EXIT_USAGE
+            fn = users.grant if action == "grant" else users.revoke
+            changed = fn(con, actor, args.name, args.pilot)
+            verb = "granted" if action == "grant" else "revoked"
+            print(f"{args.pilot!r} {verb} for {args.name}." if changed else f"Nothing to do: {args.name} "
+                  f"{'already has' if action == 'grant' else 'has no grant on'} {args.pilot!r}.")
+    return EXIT_OK
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    with store.open_store(args.db) as con:
+        access.require(con, cli_actor(), "verify_audit")
+        if args.action == "verify":
+            result = audit.verify(con)
+            if args.json:
+                print(json.dumps(result.__dict__))
+            else:
+                print(result.message)
+                for w in result.warnings:
+                    print(f"warning: {w}")
+            return EXIT_OK if result.ok else EXIT_FAILED
+        if args.action == "head":
+            info = audit.write_head(con) if args.write else audit.head(con)
+            print(json.dumps(info, indent=None if args.json else 2))
+            return EXIT_OK
+        rows = audit.search(con, actor=args.actor, action=args.only, text=args.text, limit=args.limit)
+    if args.out:
+        with open(args.out, "w", newline="", encoding="utf-8") as f:
+            export.write_csv(f, rows, ["seq", "ts", "actor", "role", "action", "object", "details"])
+        print(f"Wrote {len(rows):,} audit records to {args.out}.")
+    elif args.json:
+        print(json.dumps(rows, default=str, indent=2))
+    else:
+        print(_table(rows, ["seq", "ts", "actor", "role", "action", "object", "details"]))
     return EXIT_OK
 
 
@@ -234,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pilot", required=True)
     p.add_argument("--batch", type=int)
     p.add_argument("--limit", type=int, default=200)
+    p.add_argument("--reveal", action="store_true", help="show personal data unmasked (audited)")
     p.add_argument("--json", action="store_true")
 
     p = add("pilots", cmd_pilots, "List pilots with their row counts per log kind.", "python -m readiness pilots")
@@ -250,8 +344,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--assignments", metavar="OUT.csv", help="write batch_id,row,failure_mode for every exception")
     p.add_argument("--json", action="store_true")
 
-    add("demo", cmd_demo, "Create the demo pilot (Invoice triage assistant) and load its generated logs.",
-        "python -m readiness demo --db /tmp/demo.duckdb")
+    add("demo", cmd_demo, "Create the demo pilot (Invoice triage assistant), load its generated logs, and "
+        "create one account per role (passwords printed once).", "python -m readiness demo --db /tmp/demo.duckdb")
+
+    p = add("users", cmd_users, "Manage accounts, roles and per-pilot grants.",
+            "python -m readiness users add maria --role reviewer --password '...'   |   "
+            "python -m readiness users grant maria --pilot 'Invoice triage assistant'")
+    p.add_argument("action", choices=["add", "remove", "set-role", "reset-password", "grant", "revoke", "list"])
+    p.add_argument("name", nargs="?")
+    p.add_argument("--role", choices=access.ROLES)
+    p.add_argument("--password", help="at least 12 characters; omit to generate one (printed once)")
+    p.add_argument("--pilot")
+    p.add_argument("--display-name")
+    p.add_argument("--email")
+    p.add_argument("--json", action="store_true")
+
+    p = add("audit", cmd_audit, "Verify the audit log's hash chain, print its head, or list records.",
+            "python -m readiness audit verify   |   python -m readiness audit head   |   "
+            "python -m readiness audit list --action ingest --out audit.csv")
+    p.add_argument("action", choices=["verify", "head", "list"])
+    p.add_argument("--write", action="store_true", help="head: anchor the current head in the head file")
+    p.add_argument("--actor")
+    p.add_argument("--action", dest="only", metavar="ACTION", help="list: only this action")
+    p.add_argument("--text", help="list: object or details containing this text")
+    p.add_argument("--limit", type=int, default=1000)
+    p.add_argument("--out", metavar="OUT.csv", help="list: write a spreadsheet-safe CSV")
+    p.add_argument("--json", action="store_true")
     return parser
 
 
@@ -263,7 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_BUSY
     except (pilots.PilotNotFound, pilots.InvalidProfile, MappingError, UnusableFile,
-            batches.BatchNotFound, StoreError) as err:
+            batches.BatchNotFound, StoreError, users.UserError, AccessDenied) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as err:  # an operator gets one line; READINESS_DEBUG=1 shows the traceback

@@ -6,6 +6,7 @@ from datetime import date, time
 from pathlib import Path
 
 from readiness import ingest, pilots, store
+from readiness.access import Actor
 from readiness.demo_data import DEMO_PILOT, write_demo_files
 from readiness.settings import PROJECT_ROOT
 
@@ -21,7 +22,7 @@ def _profile() -> dict:
     return p
 
 
-def load_demo(db: str | Path | None, actor: str, out_dir: Path | None = None) -> list[ingest.IngestResult]:
+def load_demo(db: str | Path | None, actor: Actor, out_dir: Path | None = None) -> list[ingest.IngestResult]:
     """Create the demo pilot (if absent), write its files and ingest them. Returns one result per file."""
     out_dir = out_dir or DEMO_DIR
     files = write_demo_files(out_dir)
@@ -36,7 +37,28 @@ def load_demo(db: str | Path | None, actor: str, out_dir: Path | None = None) ->
     return results
 
 
-def load_demo_if_empty(db: str | Path | None, actor: str) -> bool:
+DEMO_ACCOUNTS = (("demo-reviewer", "reviewer"), ("demo-lead", "lead"), ("demo-viewer", "viewer"))
+
+
+def demo_accounts(con, actor: Actor) -> list[tuple[str, str, str]]:
+    """One account per non-admin role, granted the demo pilot, with random passwords.
+
+    Returns (name, role, password) for the accounts created now (to print once); existing
+    accounts are left as they are.
+    """
+    from readiness import users
+
+    made = []
+    for name, role in DEMO_ACCOUNTS:
+        if users.get_user(con, name) is None:
+            password = users.random_password()
+            users.add_user(con, actor, name, role, password, display_name=f"Demo {role}")
+            made.append((name, role, password))
+        users.grant(con, actor, name, DEMO_PILOT["name"])
+    return made
+
+
+def load_demo_if_empty(db: str | Path | None, actor: Actor) -> bool:
     """Load the demo into the default store when it has no pilots; True when loaded.
 
     A store named by READINESS_DB or --db is a deployment's own and starts empty.

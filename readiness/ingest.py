@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 
 from readiness import audit, formats, settings, timestamps
+from readiness.access import Actor, require
 from readiness.columns import Mapping, MappingError, canonical_columns, propose_mapping
 from readiness.formats import SourceFile, UnusableFile
 from readiness.loadplan import LoadPlan, ident, lit, target_column
@@ -279,9 +280,10 @@ def _locate(path: Path, positions: list[int | None]) -> list[tuple[int | None, i
     return out
 
 
-def ingest_file(con: duckdb.DuckDBPyConnection, pilot: Pilot, kind: str, path: str | Path, *, actor: str,
+def ingest_file(con: duckdb.DuckDBPyConnection, pilot: Pilot, kind: str, path: str | Path, *, actor: Actor,
                 opts: IngestOptions | None = None, display_name: str | None = None) -> IngestResult:
     """Load one file as one batch, atomically. Returns counts; raises UnusableFile (nothing loaded)."""
+    require(con, actor, "ingest", pilot.pilot_id)
     opts = opts or IngestOptions()
     path = Path(path)
     name = display_name or path.name
@@ -324,7 +326,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, pilot: Pilot, kind: str, path: s
                     [result.batch_id, pilot.pilot_id, kind, name, size, digest["sha256"], src.describe(),
                      json.dumps({"mapping": result.mapping, "time": result.time_note,
                                  "dedupe_rows": opts.dedupe_rows, "kept_in_attributes": mapping.unmapped}),
-                     actor, started, result.rows_read, result.rows_loaded, result.rows_rejected,
+                     actor.name, started, result.rows_read, result.rows_loaded, result.rows_rejected,
                      result.rows_duplicate, result.zoneless_rows, first_ts, last_ts])
                 audit.record(con, actor, "ingest", f"batch:{result.batch_id}", {
                     "pilot": pilot.name, "kind": kind, "file": name, "sha256": digest["sha256"],
@@ -427,12 +429,12 @@ def _load(con, pilot: Pilot, kind: str, plan: LoadPlan, reader_rejects: list, st
     return con.execute(f"SELECT min(ts), max(ts) FROM {table} WHERE batch_id = ?", [result.batch_id]).fetchone()
 
 
-def ingest_files(db: str | Path | None, pilot_name: str, kind: str, paths: list[str | Path], *, actor: str,
+def ingest_files(db: str | Path | None, pilot_name: str, kind: str, paths: list[str | Path], *, actor: Actor,
                  opts: IngestOptions | None = None, create: bool = False,
                  display_names: list[str] | None = None) -> list[IngestResult]:
     """Load each file as its own atomic batch into pilot ``pilot_name``; unusable files are reported, not raised.
 
-    Raises PilotNotFound (unless ``create``), StoreBusy when the store stays locked.
+    Raises PilotNotFound (unless ``create``), AccessDenied, StoreBusy when the store stays locked.
     """
     from readiness import pilots, store
 
@@ -441,7 +443,7 @@ def ingest_files(db: str | Path | None, pilot_name: str, kind: str, paths: list[
     results: list[IngestResult] = []
     with store.open_store(db) as con:
         try:
-            pilot = pilots.get_pilot(con, pilot_name)
+            pilot = pilots.pilot_for(con, actor, pilot_name)
         except pilots.PilotNotFound:
             if not create:
                 raise

@@ -169,7 +169,54 @@ CREATE TABLE feedback_themes (
 );
 """
 
-MIGRATIONS: list[tuple[int, str, str]] = [
+_V3_AUTH = """
+CREATE TABLE users (
+    username            VARCHAR PRIMARY KEY,
+    display_name        VARCHAR NOT NULL,
+    email               VARCHAR,
+    role                VARCHAR NOT NULL CHECK (role IN ('admin', 'reviewer', 'lead', 'viewer')),
+    password_hash       VARCHAR NOT NULL,
+    active              BOOLEAN NOT NULL DEFAULT true,
+    created_at          TIMESTAMPTZ NOT NULL,
+    created_by          VARCHAR NOT NULL,
+    password_changed_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE grants (
+    username   VARCHAR NOT NULL,
+    pilot_id   INTEGER NOT NULL,
+    granted_at TIMESTAMPTZ NOT NULL,
+    granted_by VARCHAR NOT NULL,
+    PRIMARY KEY (username, pilot_id)
+);
+-- One row per login session: the cookie's token is only valid while its row is open.
+CREATE TABLE auth_sessions (
+    session_id VARCHAR PRIMARY KEY,          -- sha256 of the signed cookie token
+    username   VARCHAR NOT NULL,
+    client     VARCHAR,
+    started_at TIMESTAMPTZ NOT NULL,
+    last_seen  TIMESTAMPTZ NOT NULL,
+    ended_at   TIMESTAMPTZ,
+    end_reason VARCHAR
+);
+CREATE TABLE login_failures (
+    username VARCHAR NOT NULL,
+    client   VARCHAR,
+    ts       TIMESTAMPTZ NOT NULL
+);
+ALTER TABLE audit_log ADD COLUMN prev_hash VARCHAR;
+ALTER TABLE audit_log ADD COLUMN hash VARCHAR;
+"""
+
+
+def _v3_auth(con) -> None:
+    from readiness.audit import seal_unchained  # the chain needs the key file beside the store
+
+    con.execute(_V3_AUTH)
+    seal_unchained(con)
+
+
+MIGRATIONS: list[tuple[int, str, object]] = [
     (1, "foundation: pilots, batches, logs, rejects, audit", _V1_FOUNDATION),
     (2, "evidence: failure modes, annotations, feedback sentiment, triage and themes", _V2_EVIDENCE),
+    (3, "auth: users, grants, login sessions, login failures; audit hash chain", _v3_auth),
 ]

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import duckdb
 
 from readiness import audit
+from readiness.access import Actor, require, visible_pilot_ids
 
 PROFILE_FIELDS = (
     "capability", "sponsor", "owner", "start_date", "end_date", "risk_tier", "time_zone",
@@ -67,8 +68,9 @@ def _validate(profile: dict[str, Any]) -> None:
         raise InvalidProfile(f"Risk tier must be one of {', '.join(RISK_TIERS)}, not {tier!r}.")
 
 
-def create_pilot(con: duckdb.DuckDBPyConnection, name: str, actor: str, **profile: Any) -> Pilot:
-    """Create a pilot (caller holds the transaction); audited. Returns the new pilot."""
+def create_pilot(con: duckdb.DuckDBPyConnection, name: str, actor: Actor, **profile: Any) -> Pilot:
+    """Create a pilot (caller holds the transaction); audited. A non-admin creator is granted it."""
+    require(con, actor, "create_pilot")
     name = (name or "").strip()
     if not name:
         raise InvalidProfile("A pilot needs a name.")
@@ -79,9 +81,11 @@ def create_pilot(con: duckdb.DuckDBPyConnection, name: str, actor: str, **profil
     marks = ", ".join("?" for _ in cols)
     con.execute(
         f"INSERT INTO pilots ({', '.join(cols)}) VALUES ({marks})",
-        [name, actor, *profile.values()],
+        [name, actor.name, *profile.values()],
     )
     pilot = get_pilot(con, name)
+    if not actor.cli and actor.role != "admin":
+        con.execute("INSERT INTO grants VALUES (?, ?, now(), ?)", [actor.name, pilot.pilot_id, actor.name])
     audit.record(con, actor, "pilot.create", f"pilot:{pilot.pilot_id}",
                  {"name": name, **{k: v for k, v in profile.items()}})
     return pilot
@@ -102,8 +106,16 @@ def get_pilot(con: duckdb.DuckDBPyConnection, name: str) -> Pilot:
     return Pilot(*row)
 
 
-def list_pilots(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """Return every pilot with its row counts per log kind, last batch time and data range."""
+def pilot_for(con: duckdb.DuckDBPyConnection, actor: Actor, name: str) -> Pilot:
+    """The pilot called ``name``, once ``actor`` is allowed to read it (PilotNotFound / AccessDenied)."""
+    pilot = get_pilot(con, name)
+    require(con, actor, "read_pilot", pilot.pilot_id)
+    return pilot
+
+
+def list_pilots(con: duckdb.DuckDBPyConnection, actor: Actor) -> list[dict[str, Any]]:
+    """The pilots ``actor`` may read, with row counts per log kind, last batch time and data range."""
+    visible = visible_pilot_ids(con, actor)
     cur = con.execute(
         """
         SELECT p.pilot_id, p.name, p.capability, p.owner, p.risk_tier, p.time_zone,
@@ -124,8 +136,9 @@ def list_pilots(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
                    max(finished_at) AS last_ingest
             FROM ingest_batches GROUP BY pilot_id
         ) b USING (pilot_id)
+        WHERE ? OR list_contains(?, p.pilot_id)
         ORDER BY p.name
-        """
+        """, [visible is None, sorted(visible or [])]
     )
     cols = [d[0] for d in cur.description]
     return [dict(zip(cols, r)) for r in cur.fetchall()]

@@ -31,6 +31,30 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_decompressed_mb", 4096,
             "Largest decompressed size of a .gz file (MB); guards against gzip bombs."),
     Setting("preview_rows", 10, "Rows shown by an ingest preview."),
+    Setting("audit_key_file", "",
+            "File holding the audit log's HMAC key (created with mode 0600 on first use). Empty: "
+            "beside the store, <store>.audit-key."),
+    Setting("audit_head_file", "",
+            "File where the newest audit sequence number and hash are written after each audited "
+            "write, so that cutting off the newest records is detected. Empty: <store>.audit-head."),
+    Setting("cookie_key", "",
+            "Secret that signs the login cookie. Empty: a random key generated on first run and "
+            "kept in <store>.cookie-key (mode 0600). Never a literal default."),
+    Setting("cookie_name", "readiness_auth", "Name of the login cookie."),
+    Setting("session_idle_minutes", 30.0,
+            "A login session ends after this many minutes without a page interaction."),
+    Setting("session_max_hours", 12.0,
+            "A login session ends this many hours after the login, however active."),
+    Setting("login_max_failures", 5,
+            "Failed logins allowed per user name (and per client address) before a back-off."),
+    Setting("login_backoff_s", 30.0,
+            "First back-off after too many failed logins (seconds); doubles with each further failure."),
+    Setting("login_window_minutes", 15.0,
+            "Failed logins older than this no longer count towards the throttle."),
+    Setting("min_password_length", 12, "Shortest password accepted for any account."),
+    Setting("admin_password", "",
+            "Password for the first 'admin' account. Empty: a random one, printed once in the "
+            "terminal on first run."),
     Setting("demo_on_empty", True,
             "Load the demo pilot when the default store is empty (never for a store named by "
             "READINESS_DB or --db)."),
@@ -63,6 +87,12 @@ def get(name: str) -> Any:
 def db_path(override: str | os.PathLike | None = None) -> Path:
     """Return the store's path: ``override``, else ``READINESS_DB``, else the default under data/."""
     return Path(override) if override else Path(get("db"))
+
+
+def sidecar(db: str | os.PathLike | None, setting: str, suffix: str) -> Path:
+    """Path of a file kept outside the store: the setting when given, else ``<store><suffix>``."""
+    value = get(setting)
+    return Path(value) if value else Path(f"{db_path(db)}{suffix}")
 
 
 def is_default_db(path: Path) -> bool:

@@ -24,6 +24,10 @@ from readiness.migrations import MIGRATIONS
 _LOCK_RE = re.compile(r"Conflicting lock is held in (?P<prog>.+?) \(PID (?P<pid>\d+)\)", re.DOTALL)
 _migrated: set[Path] = set()
 _migrate_lock = threading.Lock()
+# Writers in one process take turns: DuckDB would let two transactions append concurrently, and
+# the audit chain needs each record to follow the one committed before it.
+_write_lock = threading.RLock()
+_after_commit: dict[int, list] = {}  # id(connection) -> callbacks run after its COMMIT
 
 
 class StoreBusy(RuntimeError):
@@ -94,14 +98,46 @@ def open_store(path: str | Path | None = None, *, timeout: float | None = None) 
 
 @contextlib.contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """BEGIN ... COMMIT, or ROLLBACK on any exception (which propagates)."""
-    con.execute("BEGIN TRANSACTION")
+    """BEGIN ... COMMIT, or ROLLBACK on any exception (which propagates).
+
+    Writers in one process take turns (waiting up to ``lock_timeout_s``). Callbacks registered
+    with :func:`after_commit` run after COMMIT, still in turn, and are dropped on ROLLBACK.
+    """
+    timeout = settings.get("lock_timeout_s")
+    if not _write_lock.acquire(timeout=timeout):
+        raise StoreBusy(f"The store is busy with another change in this process (waited {timeout:.0f} s). "
+                        "Try again when it has finished.")
     try:
-        yield con
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
+        nested = id(con) in _after_commit
+        if nested:  # an inner transaction() joins the outer one
+            yield con
+            return
+        _after_commit[id(con)] = []
+        try:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+            callbacks = _after_commit.get(id(con), [])
+        finally:
+            _after_commit.pop(id(con), None)
+        for fn in callbacks:
+            fn()
+    finally:
+        _write_lock.release()
+
+
+def in_transaction(con: duckdb.DuckDBPyConnection) -> bool:
+    """True inside :func:`transaction` on this connection."""
+    return id(con) in _after_commit
+
+
+def after_commit(con: duckdb.DuckDBPyConnection, fn) -> None:
+    """Run ``fn()`` once the current transaction on ``con`` has committed (not if it rolls back)."""
+    _after_commit[id(con)].append(fn)
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
@@ -131,11 +167,14 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
     in at a time, and each migration re-checks the version inside its transaction.
     """
     applied = []
-    for version, name, sql in MIGRATIONS:
+    for version, name, step in MIGRATIONS:
         with transaction(con):
             if schema_version(con) >= version:
                 continue
-            con.execute(sql)
+            if callable(step):
+                step(con)
+            else:
+                con.execute(step)
             con.execute(
                 "INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name]
             )

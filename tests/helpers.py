@@ -10,6 +10,7 @@ if str(PROJECT_ROOT) not in sys.path:  # allow running without an installed pack
     sys.path.insert(0, str(PROJECT_ROOT))
 
 from readiness import ingest, pilots, store  # noqa: E402
+from readiness.access import Actor  # noqa: E402
 
 # Every table a user's data or history lives in (schema_migrations is bookkeeping).
 DATA_TABLES = ("pilots", "ingest_batches", "usage_events", "feedback", "exceptions", "ingest_rejects", "audit_log")
@@ -19,13 +20,13 @@ def make_pilot(db: Path, name: str = "pilot", **profile: Any) -> None:
     """Create a pilot in the store at ``db`` (e.g. time_zone='Europe/Paris')."""
     with store.open_store(db) as con:
         with store.transaction(con):
-            pilots.create_pilot(con, name, "test", **profile)
+            pilots.create_pilot(con, name, Actor("test", "admin", cli=True), **profile)
 
 
 def ingest_one(db: Path, path: Path, kind: str = "usage", pilot: str = "pilot", *, create: bool = True,
                **opts: Any) -> ingest.IngestResult:
     """Ingest one file with ``IngestOptions(**opts)``; return its result."""
-    results = ingest.ingest_files(db, pilot, kind, [path], actor="test", opts=ingest.IngestOptions(**opts),
+    results = ingest.ingest_files(db, pilot, kind, [path], actor=Actor("test", "admin", cli=True), opts=ingest.IngestOptions(**opts),
                                   create=create)
     assert len(results) == 1
     return results[0]

@@ -15,13 +15,16 @@ from helpers import make_pilot, write
 from analysis import failure_modes as fm
 from analysis.common import Empty
 from readiness import ingest, pilots, store
+from readiness.access import Actor
+
+OP = Actor("test", "admin", cli=True)
 
 LOGHUB = Path(__file__).resolve().parents[2] / "shared" / "data" / "loghub-2k"
 
 
 def load(db: Path, path: Path, kind: str = "exceptions", pilot: str = "pilot", **opts) -> int:
     """Ingest one file (creating the pilot if needed); return its batch id."""
-    results = ingest.ingest_files(db, pilot, kind, [path], actor="test", opts=ingest.IngestOptions(**opts),
+    results = ingest.ingest_files(db, pilot, kind, [path], actor=Actor("test", "admin", cli=True), opts=ingest.IngestOptions(**opts),
                                   create=True)
     assert len(results) == 1 and results[0].error is None, results[0].error
     return results[0].batch_id
@@ -91,7 +94,11 @@ def test_twenty_exceptions_make_three_readable_modes(db: Path, tmp_path: Path) -
     assert [r[:2] for r in rows] == [(batch, i) for i in range(1, 21)]
     assert [r[2] for r in rows] == [1] * 9 + [2] * 7 + [3] * 4
     assert len(drill) == 2 and list(drill.columns) == ["batch_id", "src_row", "ts", "user_id", "message"]
-    assert drill["message"].str.contains("@example.com").all()
+    assert drill["message"].str.contains("[email]", regex=False).all()  # masked by default
+    with store.open_store(db) as con:
+        revealed = fm.mode_rows(con, pilots.get_pilot(con, "pilot"), 3, limit=2, reveal_as=OP)
+        assert con.execute("SELECT count(*) FROM audit_log WHERE action = 'reveal'").fetchone()[0] == 1
+    assert revealed["message"].str.contains("@example.com").all()
 
 
 def test_personal_data_is_flagged_for_emails_phones_and_cards(db: Path, tmp_path: Path) -> None:
@@ -203,12 +210,12 @@ def test_annotate_mode_writes_note_and_audit_record(db: Path, tmp_path: Path) ->
     group(db)
     with store.open_store(db) as con:
         p = pilots.get_pilot(con, "pilot")
-        fm.annotate_mode(con, p, 2, status="known", owner="finance-ops", note="INC-42", actor="alice")
-        fm.annotate_mode(con, p, 2, status="mitigated", owner="finance-ops", note="fixed in 1.4", actor="bob")
+        fm.annotate_mode(con, p, 2, status="known", owner="finance-ops", note="INC-42", actor=Actor("alice", "admin", cli=True))
+        fm.annotate_mode(con, p, 2, status="mitigated", owner="finance-ops", note="fixed in 1.4", actor=Actor("bob", "admin", cli=True))
         with pytest.raises(ValueError):
-            fm.annotate_mode(con, p, 2, status="done", owner=None, note=None, actor="bob")
+            fm.annotate_mode(con, p, 2, status="done", owner=None, note=None, actor=Actor("bob", "admin", cli=True))
         with pytest.raises(LookupError):
-            fm.annotate_mode(con, p, 99, status="known", owner=None, note=None, actor="bob")
+            fm.annotate_mode(con, p, 99, status="known", owner=None, note=None, actor=Actor("bob", "admin", cli=True))
         notes = con.execute("SELECT mode_id, status, owner, note, updated_by FROM failure_mode_notes").fetchall()
         audits = con.execute("SELECT actor, object, details FROM audit_log WHERE action = 'failure_mode.annotate' "
                              "ORDER BY seq").fetchall()

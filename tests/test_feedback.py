@@ -16,6 +16,7 @@ import pytest
 from analysis import feedback as fb  # noqa: E402
 from analysis.common import Empty, Filters  # noqa: E402
 from readiness import ingest, pilots, store  # noqa: E402
+from readiness.access import Actor
 from tests.helpers import make_pilot  # noqa: F401  (also puts the project on sys.path)
 
 T0 = datetime(2026, 3, 2, 9, 0)  # a Monday
@@ -24,7 +25,7 @@ T0 = datetime(2026, 3, 2, 9, 0)  # a Monday
 def _load(db: Path, tmp_path: Path, rows: list[dict], pilot: str = "pilot", name: str = "fb.jsonl") -> None:
     path = tmp_path / name
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
-    [res] = ingest.ingest_files(db, pilot, "feedback", [path], actor="t", create=True)
+    [res] = ingest.ingest_files(db, pilot, "feedback", [path], actor=Actor("t", "admin", cli=True), create=True)
     assert res.error is None and res.rows_loaded == len(rows), res.summary()
 
 

@@ -14,6 +14,9 @@ import pytest
 from helpers import ingest_one, make_pilot, query, snapshot, utc, write, write_bytes
 
 from readiness import audit, batches, ingest, pilots, store
+from readiness.access import Actor
+
+OP = Actor("test", "admin", cli=True)
 
 
 def _usage_csv(times: list[str], header: str = "ts,user_id,event") -> str:
@@ -176,7 +179,7 @@ def test_hundred_rows_with_three_bad_rows(db: Path, tmp_path: Path) -> None:
     assert query(db, "SELECT count(*) FROM usage_events WHERE user_id <> 'user' || src_row") == [(0,)]
 
     with store.open_store(db) as con:
-        rejects = batches.list_rejects(con, pilots.get_pilot(con, "pilot"))
+        rejects = batches.list_rejects(con, OP, pilots.get_pilot(con, "pilot"), reveal=True)
     assert [r["row"] for r in rejects] == [BAD_TIME_ROW, MISSING_USER_ROW, SHORT_ROW]
     by_row = {r["row"]: r for r in rejects}
     assert by_row[BAD_TIME_ROW]["reason"].startswith("timestamp: cannot read 'yesterday-ish' as a time")
@@ -294,7 +297,7 @@ def test_same_file_again_even_renamed_is_a_duplicate(db: Path, tmp_path: Path) -
     assert query(db, "SELECT count(*) FROM usage_events") == [(2,)]
     assert query(db, "SELECT count(*) FROM ingest_batches") == [(1,)]
     # within one call as well
-    results = ingest.ingest_files(db, "pilot", "usage", [first, copy], actor="test")
+    results = ingest.ingest_files(db, "pilot", "usage", [first, copy], actor=Actor("test", "admin", cli=True))
     assert [r.duplicate for r in results] == [True, True]
     assert query(db, "SELECT count(*) FROM usage_events") == [(2,)]
 
@@ -418,14 +421,14 @@ def test_ingest_file_raises_unusable_file(db: Path, tmp_path: Path) -> None:
     with store.open_store(db) as con:
         pilot = pilots.get_pilot(con, "pilot")
         with pytest.raises(ingest.UnusableFile, match="empty.csv: the file is empty"):
-            ingest.ingest_file(con, pilot, "usage", path, actor="test")
+            ingest.ingest_file(con, pilot, "usage", path, actor=Actor("test", "admin", cli=True))
 
 
 def test_one_unusable_file_does_not_stop_the_others(db: Path, tmp_path: Path) -> None:
     good1 = write(tmp_path / "a.csv", _usage_csv(["2026-07-06T10:00:00Z"]))
     bad = write(tmp_path / "b.csv", "")
     good2 = write(tmp_path / "c.csv", _usage_csv(["2026-07-06T11:00:00Z", "2026-07-06T12:00:00Z"]))
-    results = ingest.ingest_files(db, "pilot", "usage", [good1, bad, good2], actor="test", create=True)
+    results = ingest.ingest_files(db, "pilot", "usage", [good1, bad, good2], actor=Actor("test", "admin", cli=True), create=True)
     assert [(r.file, r.rows_loaded, r.error is None) for r in results] == [("a.csv", 1, True), ("b.csv", 0, False),
                                                                           ("c.csv", 2, True)]
     assert query(db, "SELECT count(*) FROM usage_events") == [(3,)]
@@ -492,7 +495,7 @@ def test_rows_keep_batch_id_and_one_based_src_row(db: Path, tmp_path: Path) -> N
     assert query(db, "SELECT batch_id, src_row FROM usage_events ORDER BY batch_id, src_row") == [
         (r1.batch_id, 1), (r1.batch_id, 2), (r1.batch_id, 3), (r2.batch_id, 1), (r2.batch_id, 2)]
     with store.open_store(db) as con:
-        listed = batches.list_batches(con, pilots.get_pilot(con, "pilot"))
+        listed = batches.list_batches(con, OP, pilots.get_pilot(con, "pilot"))
     assert [(b["batch_id"], b["file_name"], b["rows_loaded"]) for b in listed] == [
         (r2.batch_id, "b.jsonl", 2), (r1.batch_id, "a.csv", 3)]
     assert listed[1]["format"].startswith("CSV")
@@ -517,7 +520,7 @@ def test_list_pilots_counts_rows_per_kind(db: Path, tmp_path: Path) -> None:
     ingest_one(db, write(tmp_path / "e.csv", "ts,msg\n2026-07-06T09:00:00Z,boom\n2026-07-06T09:01:00Z,bang\n"),
                kind="exceptions")
     with store.open_store(db) as con:
-        (p,) = pilots.list_pilots(con)
+        (p,) = pilots.list_pilots(con, OP)
     assert (p["usage_rows"], p["feedback_rows"], p["exception_rows"], p["batches"]) == (3, 1, 2, 3)
 
 
@@ -527,7 +530,7 @@ def test_delete_batch_removes_rows_and_rejects_and_is_audited(db: Path, tmp_path
     r1 = ingest_one(db, path)
     r2 = ingest_one(db, write(tmp_path / "other.csv", "ts,user_id,event\n2026-07-06T09:00:00Z,a,x\nbad,b,x\n"))
     with store.open_store(db) as con:
-        removed = batches.delete_batch(con, r1.batch_id, "alice")
+        removed = batches.delete_batch(con, r1.batch_id, Actor("alice", "admin", cli=True))
     assert (removed["rows_deleted"], removed["rejects_deleted"]) == (97, 3)
     assert query(db, "SELECT batch_id, count(*) FROM usage_events GROUP BY 1") == [(r2.batch_id, 1)]
     assert query(db, "SELECT batch_id, count(*) FROM ingest_rejects GROUP BY 1") == [(r2.batch_id, 1)]
@@ -539,10 +542,10 @@ def test_delete_batch_removes_rows_and_rejects_and_is_audited(db: Path, tmp_path
     details = json.loads(details)
     assert (details["file"], details["rows_deleted"], details["rejects_deleted"]) == ("hundred.csv", 97, 3)
     with store.open_store(db) as con:
-        (p,) = pilots.list_pilots(con)
+        (p,) = pilots.list_pilots(con, OP)
         assert p["usage_rows"] == 1
         with pytest.raises(batches.BatchNotFound):
-            batches.delete_batch(con, r1.batch_id, "alice")
+            batches.delete_batch(con, r1.batch_id, Actor("alice", "admin", cli=True))
     # once deleted, the same file can be loaded again
     again = ingest_one(db, path)
     assert not again.duplicate and again.rows_loaded == 97
@@ -552,9 +555,9 @@ def test_header_only_file_and_yearless_format_say_what_to_do(db: Path, tmp_path:
     # issue #2: an unusable file gets a message that says what was wrong and what to do
     make_pilot(db)
     (empty,) = ingest.ingest_files(db, "pilot", "usage", [write(tmp_path / "h.csv", "ts,user_id,event\n")],
-                                   actor="test")
+                                   actor=Actor("test", "admin", cli=True))
     assert "header but no rows" in empty.error
     text = "ts,user_id,event\n14/06 10:00,a,x\n"
-    (r,) = ingest.ingest_files(db, "pilot", "usage", [write(tmp_path / "y.csv", text)], actor="test",
+    (r,) = ingest.ingest_files(db, "pilot", "usage", [write(tmp_path / "y.csv", text)], actor=Actor("test", "admin", cli=True),
                                opts=ingest.IngestOptions(time_format="%d/%m %H:%M"))
     assert "has no year" in r.error and "--year" in r.error

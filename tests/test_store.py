@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from readiness import audit, pilots, settings, store
+from readiness.access import Actor
 from readiness.migrations import MIGRATIONS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,12 +70,12 @@ def test_write_and_its_audit_record_land_together_or_not_at_all(tmp_path):
     with store.open_store(tmp_path / "a.duckdb") as con:
         with pytest.raises(RuntimeError):
             with store.transaction(con):
-                pilots.create_pilot(con, "Rolled back", "tester")
+                pilots.create_pilot(con, "Rolled back", Actor("tester", "admin", cli=True))
                 raise RuntimeError("boom")
         assert pilots.pilot_names(con) == []
         assert con.execute("SELECT count(*) FROM audit_log").fetchone()[0] == 0
         with store.transaction(con):
-            pilots.create_pilot(con, "Kept", "tester", time_zone="Europe/Paris")
+            pilots.create_pilot(con, "Kept", Actor("tester", "admin", cli=True), time_zone="Europe/Paris")
         rec = audit.recent(con)[0]
         assert (rec["actor"], rec["action"]) == ("tester", "pilot.create")
 
@@ -82,9 +83,9 @@ def test_write_and_its_audit_record_land_together_or_not_at_all(tmp_path):
 def test_pilot_profile_is_validated(tmp_path):
     with store.open_store(tmp_path / "p.duckdb") as con:
         with pytest.raises(pilots.InvalidProfile, match="Unknown time zone"):
-            pilots.create_pilot(con, "X", "t", time_zone="Mars/Olympus")
+            pilots.create_pilot(con, "X", Actor("t", "admin", cli=True), time_zone="Mars/Olympus")
         with pytest.raises(pilots.InvalidProfile, match="Risk tier"):
-            pilots.create_pilot(con, "X", "t", risk_tier="extreme")
+            pilots.create_pilot(con, "X", Actor("t", "admin", cli=True), risk_tier="extreme")
 
 
 def test_db_path_comes_from_override_then_env_then_default(monkeypatch, tmp_path):

@@ -8,6 +8,7 @@ from helpers import make_pilot, write
 
 from analysis.summary import summary
 from readiness import ingest, pilots, store
+from readiness.access import Actor
 
 
 def _summary(db: Path, name: str = "pilot") -> dict:
@@ -27,7 +28,7 @@ def test_empty_pilot_has_no_figures_and_says_why(db: Path) -> None:
 def test_pilot_with_only_exceptions(db: Path, tmp_path: Path) -> None:
     text = ("ts,message\n2026-07-06T09:00:00Z,Timeout after 3000 ms\n2026-07-06T10:00:00Z,Timeout after 4000 ms\n"
             "2026-07-07T09:00:00Z,disk full on /dev/sda1\n")
-    (r,) = ingest.ingest_files(db, "pilot", "exceptions", [write(tmp_path / "e.csv", text)], actor="t", create=True)
+    (r,) = ingest.ingest_files(db, "pilot", "exceptions", [write(tmp_path / "e.csv", text)], actor=Actor("t", "admin", cli=True), create=True)
     assert r.rows_loaded == 3
     figures = _summary(db)
     assert figures["exceptions"]["count"] == 3 and figures["exceptions"]["failure_modes"] == 2

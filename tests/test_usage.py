@@ -39,6 +39,7 @@ from helpers import PROJECT_ROOT  # noqa: F401  (puts the project on sys.path)
 from analysis import usage  # noqa: E402
 from analysis.common import Empty, Filters  # noqa: E402
 from readiness import ingest, pilots, store  # noqa: E402
+from readiness.access import Actor
 
 TZ = "Europe/Berlin"
 
@@ -69,10 +70,10 @@ ALL_FUNCTIONS = ("totals", "dau_mean", "active_users", "retention", "lifecycle",
 
 def _load(db: Path, tmp_path: Path, name: str, text: str) -> None:
     with store.open_store(db) as con, store.transaction(con):
-        pilots.create_pilot(con, name, "t", time_zone=TZ)
+        pilots.create_pilot(con, name, Actor("t", "admin", cli=True), time_zone=TZ)
     path = tmp_path / f"{name}.csv"
     path.write_text(text, encoding="utf-8")
-    [result] = ingest.ingest_files(db, name, "usage", [path], actor="t")
+    [result] = ingest.ingest_files(db, name, "usage", [path], actor=Actor("t", "admin", cli=True))
     assert result.error is None and result.rows_rejected == 0, result
 
 
@@ -98,7 +99,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
           "2026-03-10T09:00:00Z,u1,open\n"
           "2026-03-19T10:00:00Z,u1,open\n")   # Berlin 03-19: last day with data
     with store.open_store(path) as con, store.transaction(con):
-        pilots.create_pilot(con, "empty", "t", time_zone=TZ)
+        pilots.create_pilot(con, "empty", Actor("t", "admin", cli=True), time_zone=TZ)
     return path
 
 
