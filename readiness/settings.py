@@ -52,6 +52,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("login_window_minutes", 15.0,
             "Failed logins older than this no longer count towards the throttle."),
     Setting("min_password_length", 12, "Shortest password accepted for any account."),
+    Setting("bcrypt_rounds", 12, "bcrypt cost of new password hashes (the tests lower it to run fast)."),
     Setting("admin_password", "",
             "Password for the first 'admin' account. Empty: a random one, printed once in the "
             "terminal on first run."),

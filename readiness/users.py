@@ -69,7 +69,7 @@ def check_password_rules(password: str) -> None:
 
 def hash_password(password: str) -> str:
     check_password_rules(password)
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=12)).decode()
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=settings.get("bcrypt_rounds"))).decode()
 
 
 def password_matches(password: str, hashed: str) -> bool:
@@ -293,21 +293,23 @@ def login(con: duckdb.DuckDBPyConnection, username: str, password: str, client: 
     password — the message does not say which, and there is no hint).
     """
     name = (username or "").strip().lower()
-    with transaction(con):
+    refusal: AccessDenied | None = None
+    with transaction(con):  # the failure and its audit record are kept: refuse after the commit
         wait = throttle_wait(con, name, client)
         if wait > 0:
             audit.record(con, Actor(name or "?", None), "login.throttled", f"user:{name}",
                          {"client": client, "retry_after_s": round(wait)})
-            raise Throttled(f"Too many failed logins. Try again in {int(wait) + 1} s.", wait)
-        row = con.execute("SELECT password_hash, role, active FROM users WHERE username = ?", [name]).fetchone()
-        ok = row is not None and row[2] and password_matches(password or "", row[0])
-        if not ok:
+            refusal = Throttled(f"Too many failed logins. Try again in {int(wait) + 1} s.", wait)
+        else:
+            row = con.execute("SELECT password_hash, role, active FROM users WHERE username = ?", [name]).fetchone()
+            if row is not None and row[2] and password_matches(password or "", row[0]):
+                con.execute("DELETE FROM login_failures WHERE username = ?", [name])
+                return Actor(name, row[1])
             con.execute("INSERT INTO login_failures VALUES (?, ?, ?)", [name, client, _now()])
             audit.record(con, Actor(name or "?", None), "login.failure", f"user:{name}",
                          {"client": client, "known_user": row is not None})
-            raise AccessDenied("Wrong user name or password.")
-        con.execute("DELETE FROM login_failures WHERE username = ?", [name])
-        return Actor(name, row[1])
+            refusal = AccessDenied("Wrong user name or password.")
+    raise refusal
 
 
 def session_id(token: str) -> str:

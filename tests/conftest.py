@@ -11,3 +11,9 @@ import pytest
 def db(tmp_path: Path) -> Path:
     """Path of a fresh store file in a temp folder (created with its schema on first open)."""
     return tmp_path / "store.duckdb"
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """bcrypt's lowest cost: the tests hash many passwords; the scheme is the same."""
+    monkeypatch.setenv("READINESS_BCRYPT_ROUNDS", "4")
