@@ -1,28 +1,64 @@
 """Readiness Review: the Streamlit entry point.
 
 Run: streamlit run app.py   (the README's quick start does this on the bundled demo pilot)
+
+Every rerun: first-run set-up (once per process), login (readiness.ui), then only the pages the
+actor's role allows are given to st.navigation; each page checks again at its top.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from readiness import demo, settings
+from readiness import access, demo, settings, store, ui, users
 from readiness.access import system_actor
 
 st.set_page_config(page_title="Readiness Review", page_icon=":material/fact_check:", layout="wide")
 
 
-@st.cache_resource(show_spinner="Preparing the demo pilot (first run only)...")
-def _first_run() -> bool:
-    """Once per server process: load the demo pilot into the default store when it is empty."""
-    return demo.load_demo_if_empty(None, actor=system_actor("app:first-run"))
+@st.cache_resource(show_spinner="Preparing the store (first run only)...")
+def _first_run(db: str) -> bool:
+    """Once per server process: the first admin, and on the default store the demo pilot with its accounts.
+
+    New passwords are printed once, here, in the terminal that runs the app.
+    """
+    actor = system_actor("app:first-run")
+    loaded = demo.load_demo_if_empty(None, actor=actor)
+    with store.open_store(db) as con:
+        made = []
+        admin_pw = users.ensure_admin(con, actor)
+        if admin_pw:
+            made.append(("admin", "admin", admin_pw))
+        if loaded:
+            made += demo.demo_accounts(con, actor)
+    if made:
+        lines = ["", "=" * 72, "Readiness Review: new accounts (shown once; change with",
+                 "  python -m readiness users reset-password NAME)"]
+        lines += [f"  {name:<16} {role:<9} {pw}" for name, role, pw in made]
+        lines += ["=" * 72, ""]
+        print("\n".join(lines), flush=True)
+    return loaded
 
 
 try:
-    _first_run()
-except Exception as err:  # the landing page says what is wrong instead of a traceback
+    _first_run(ui.db())
+except store.StoreBusy as err:
+    ui.busy(err)
+except Exception as err:  # the page says what is wrong instead of a traceback
     st.error(f"Could not prepare the store {settings.db_path()}: {err}")
+    st.stop()
 
-page = st.navigation([st.Page("pages/pilots.py", title="Pilots", icon=":material/list:", default=True)])
-page.run()
+try:
+    actor = ui.authenticate()
+except store.StoreBusy as err:
+    ui.busy(err)
+if actor is None:
+    # Always hand st.navigation a page list, or Streamlit would list every file in pages/ itself.
+    st.navigation([st.Page(lambda: None, title="Log in", url_path="login")], position="hidden").run()
+    st.stop()
+
+pages = {"Overview": [st.Page("pages/pilots.py", title="Pilots", icon=":material/list:", default=True)]}
+if actor.role in access.MATRIX["manage_users"][0]:
+    pages["Admin"] = [st.Page("pages/admin_users.py", title="Users & grants", icon=":material/group:"),
+                      st.Page("pages/audit_log.py", title="Audit log", icon=":material/policy:")]
+st.navigation(pages).run()

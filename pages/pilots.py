@@ -5,32 +5,41 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from readiness import pilots, settings, store
+from readiness import access, pilots, store, ui
+from readiness.access import Actor
 
 
 @st.cache_data(show_spinner=False)
-def _pilot_rows(db: str, version: str) -> pd.DataFrame:
-    """Pilots with counts; cached per store file and data version."""
+def _pilot_rows(db: str, version: str, visible: tuple[int, ...] | None, _actor: Actor) -> pd.DataFrame:
+    """Pilots with counts; cached per store file, data version and the set of pilots visible."""
     with store.open_store(db) as con:
-        return pd.DataFrame(pilots.list_pilots(con))
+        return pd.DataFrame(pilots.list_pilots(con, _actor))
 
 
-def _version(db: str) -> str:
+def _version_and_visible(db: str, actor: Actor) -> tuple[str, tuple[int, ...] | None]:
+    """The access check runs here, fresh on every rerun, before the cached read."""
     with store.open_store(db) as con:
-        return pilots.data_version(con)
+        visible = access.visible_pilot_ids(con, actor)
+        return pilots.data_version(con), (None if visible is None else tuple(sorted(visible)))
 
 
 st.title("Pilots")
 st.caption("Which pilots are in the store, and how much evidence has each brought in?")
 
-db = str(settings.db_path())
+actor = ui.actor()  # any logged-in role; what they see is limited to their grants
+db = ui.db()
 try:
-    df = _pilot_rows(db, _version(db))
+    version, visible = _version_and_visible(db, actor)
+    df = _pilot_rows(db, version, visible, actor)
 except store.StoreBusy as err:
-    st.warning(str(err))
-    st.button("Try again")
+    ui.busy(err)
+except access.AccessDenied as err:
+    st.error(f"Not allowed: {err}")
     st.stop()
 
+if df.empty and visible is not None:
+    st.info("No pilots have been shared with you yet. Ask an admin to grant you access to a pilot.")
+    st.stop()
 if df.empty:
     st.info("No pilots yet. Load logs with `python -m readiness ingest --pilot NAME --create --kind usage FILE`, "
             "or the demo with `python -m readiness demo`.")

@@ -39,7 +39,9 @@ SETTINGS: tuple[Setting, ...] = (
             "write, so that cutting off the newest records is detected. Empty: <store>.audit-head."),
     Setting("cookie_key", "",
             "Secret that signs the login cookie. Empty: a random key generated on first run and "
-            "kept in <store>.cookie-key (mode 0600). Never a literal default."),
+            "kept in cookie_key_file (mode 0600). Never a literal default."),
+    Setting("cookie_key_file", "",
+            "File holding the generated cookie key when cookie_key is empty. Empty: <store>.cookie-key."),
     Setting("cookie_name", "readiness_auth", "Name of the login cookie."),
     Setting("session_idle_minutes", 30.0,
             "A login session ends after this many minutes without a page interaction."),

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from helpers import PROJECT_ROOT, ingest_one, make_pilot, query, write
+
 from readiness import audit, batches, privacy, store, users
 from readiness.access import Actor
 from readiness.migrations import MIGRATIONS

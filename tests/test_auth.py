@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
 from helpers import PROJECT_ROOT, ingest_one, make_pilot, query, write
+
 from readiness import access, batches, privacy, store, users
 from readiness.access import AccessDenied, Actor, require
 from readiness.pilots import get_pilot, list_pilots, pilot_for

@@ -1,0 +1,208 @@
+"""The one Streamlit helper module: login with streamlit-authenticator, the session registry, page guards.
+
+Everything else in ``readiness`` is plain Python; only this module, ``app.py`` and ``pages/``
+import Streamlit.
+
+How a login works here (streamlit-authenticator 0.4.x, with its known gaps closed):
+
+* Credentials come from the store's ``users`` table (bcrypt hashes), handed to the library fresh
+  on every rerun, without hints; ``auto_hash`` is off.
+* The library's password check is replaced by :func:`readiness.users.login`, which applies the
+  throttle *before* looking at the password and audits every attempt (the library's own counter
+  only counts after a correct password).
+* After a successful login the signed cookie token is registered as a server-side session
+  (:func:`readiness.users.start_session`). A cookie is honoured only while its session is open:
+  logout, a password or role change, removal, inactivity or the absolute lifetime end it, and
+  a replayed cookie then shows the login form.
+* Every rerun re-checks the session and re-reads the role from the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import jwt
+import streamlit as st
+import streamlit_authenticator as stauth
+
+from readiness import access, keys, settings, store, users
+from readiness.access import AccessDenied, Actor
+
+_SID = "_rr_session"
+_ACTOR = "_rr_actor"
+_NOTICE = "_rr_notice"
+
+
+def db() -> str:
+    return str(settings.db_path())
+
+
+def cookie_key() -> str:
+    given = settings.get("cookie_key")
+    if given:
+        return given
+    return keys.load_or_create(settings.sidecar(db(), "cookie_key_file", ".cookie-key")).decode()
+
+
+def _credentials() -> dict[str, Any]:
+    with store.open_store(db()) as con:
+        rows = con.execute("SELECT username, display_name, email, role, password_hash FROM users WHERE active").fetchall()
+    return {"usernames": {u: {"name": n, "email": e, "roles": [r], "password": h} for u, n, e, r, h in rows}}
+
+
+def _client() -> str | None:
+    try:
+        return st.context.ip_address
+    except Exception:  # not known behind some proxies
+        return None
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _forget_login() -> None:
+    for key in (_SID, _ACTOR):
+        st.session_state.pop(key, None)
+
+
+def authenticate() -> Actor | None:
+    """Show the login form until someone logs in; return the logged-in actor (None: form shown)."""
+    authenticator = stauth.Authenticate(_credentials(), settings.get("cookie_name"), cookie_key(),
+                                        cookie_expiry_days=settings.get("session_max_hours") / 24,
+                                        auto_hash=False, login_sleep_time=0.2)
+    model = authenticator.authentication_controller.authentication_model
+    client = _client()
+
+    def check_credentials(username: str, password: str) -> bool:
+        with store.open_store(db()) as con:
+            try:
+                actor = users.login(con, username, password, client)
+            except users.Throttled:
+                raise
+            except AccessDenied:
+                return False
+        st.session_state[_ACTOR] = actor
+        return True
+
+    model.check_credentials = check_credentials  # throttle first, audit every attempt
+
+    # A cookie from an earlier visit is honoured only while its server-side session is open.
+    if not st.session_state.get("authentication_status"):
+        token = st.context.cookies.get(settings.get("cookie_name"))
+        if token and not st.session_state.get("logout"):
+            with store.open_store(db()) as con:
+                check = users.check_session(con, _token_hash(token))
+            if check.actor is None:
+                st.session_state["logout"] = True  # the library then ignores the cookie
+                if "logged out" not in (check.reason or ""):
+                    st.session_state[_NOTICE] = check.reason
+            else:
+                st.session_state[_SID] = _token_hash(token)
+                st.session_state[_ACTOR] = check.actor
+
+    if not st.session_state.get("authentication_status"):
+        _login_form(authenticator)
+        if not st.session_state.get("authentication_status"):
+            return None
+
+    if _SID not in st.session_state:  # a fresh form login: register the cookie's token as the session
+        cm = authenticator.cookie_controller.cookie_model
+        token = jwt.encode({"username": st.session_state["username"], "exp_date": cm.exp_date}, cookie_key(),
+                           algorithm="HS256")
+        actor = st.session_state.get(_ACTOR) or Actor(st.session_state["username"], st.session_state["roles"][0])
+        with store.open_store(db()) as con:
+            st.session_state[_SID] = users.start_session(con, actor, token, client)
+
+    with store.open_store(db()) as con:
+        check = users.check_session(con, st.session_state[_SID])
+    if check.actor is None:
+        st.session_state[_NOTICE] = check.reason
+        _forget_login()
+        authenticator.logout(location="unrendered")
+        st.rerun()
+    st.session_state[_ACTOR] = check.actor
+
+    def on_logout(_info: dict) -> None:
+        sid = st.session_state.get(_SID)
+        if sid:
+            with store.open_store(db()) as con:
+                users.end_session(con, sid, "logged out", check.actor)
+        _forget_login()
+
+    with st.sidebar:
+        st.caption(f"Signed in as **{check.actor.name}** · {check.actor.role}")
+        authenticator.logout("Log out", "sidebar", key="logout_button", callback=on_logout)
+    return check.actor
+
+
+def _login_form(authenticator: stauth.Authenticate) -> None:
+    st.title("Readiness Review")
+    notice = st.session_state.pop(_NOTICE, None)
+    if notice:
+        st.info(notice)
+    try:
+        authenticator.login(location="main", fields={"Form name": "Log in", "Username": "User name",
+                                                     "Password": "Password", "Login": "Log in"},
+                            clear_on_submit=False)
+    except users.Throttled as err:
+        st.error(str(err))
+        return
+    except stauth.LoginError as err:  # e.g. a cookie for an account that no longer exists
+        st.session_state["logout"] = True
+        st.error(str(err))
+        return
+    if st.session_state.get("authentication_status") is False:
+        st.error("Wrong user name or password.")
+    elif not st.session_state.get("authentication_status"):
+        st.caption("Accounts are made by an admin (Admin → Users, or `python -m readiness users add`). "
+                   "The first admin's password was printed once in the terminal that started the app.")
+
+
+def actor() -> Actor:
+    """The logged-in actor of this rerun (set by app.py before any page runs)."""
+    current = st.session_state.get(_ACTOR)
+    if current is None:
+        st.error("Please log in.")
+        st.stop()
+    return current
+
+
+def guard(action: str, pilot_id: int | None = None) -> Actor:
+    """Top of every page: stop with a clear message unless the actor may do ``action``."""
+    who = actor()
+    try:
+        with store.open_store(db()) as con:
+            access.require(con, who, action, pilot_id)
+    except AccessDenied as err:
+        st.error(f"Not allowed: {err}")
+        st.stop()
+    except store.StoreBusy as err:
+        busy(err)
+    return who
+
+
+def busy(err: Exception) -> None:
+    st.warning(str(err))
+    st.button("Try again")
+    st.stop()
+
+
+def run_action(fn: Callable[[], Any], success: str | None = None) -> tuple[bool, Any]:
+    """Run a library write; show its refusal or error as a message instead of a traceback.
+
+    Returns (done, result).
+    """
+    try:
+        result = fn()
+    except (AccessDenied, users.UserError, ValueError, LookupError) as err:
+        st.error(str(err))
+        return False, None
+    except store.StoreBusy as err:
+        st.warning(str(err))
+        return False, None
+    if success:
+        st.success(success)
+    return True, result
