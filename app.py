@@ -8,12 +8,15 @@ actor's role allows are given to st.navigation; each page checks again at its to
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from readiness import access, demo, settings, store, ui, users
 from readiness.access import system_actor
 
 st.set_page_config(page_title="Readiness Review", page_icon=":material/fact_check:", layout="wide")
+ui.through_app_py()
 
 
 @st.cache_resource(show_spinner="Preparing the store (first run only)...")
@@ -52,13 +55,25 @@ try:
     actor = ui.authenticate()
 except store.StoreBusy as err:
     ui.busy(err)
+# (section, file, title, icon, action needed to see it in the navigation)
+PAGES = [
+    ("Overview", "pages/pilots.py", "Pilots", ":material/list:", None),
+    ("Admin", "pages/admin_users.py", "Users & grants", ":material/group:", "manage_users"),
+    ("Admin", "pages/audit_log.py", "Audit log", ":material/policy:", "verify_audit"),
+]
+
 if actor is None:
-    # Always hand st.navigation a page list, or Streamlit would list every file in pages/ itself.
-    st.navigation([st.Page(lambda: None, title="Log in", url_path="login")], position="hidden").run()
+    # Always hand st.navigation a page list (else Streamlit lists every file in pages/ itself). Each
+    # page's address shows the login form, so a deep link survives the login and reveals nothing.
+    def _login_page() -> None:
+        pass
+
+    st.navigation([st.Page(_login_page, title="Log in", url_path=Path(f).stem, default=(i == 0))
+                   for i, (_, f, _, _, _) in enumerate(PAGES)], position="hidden").run()
     st.stop()
 
-pages = {"Overview": [st.Page("pages/pilots.py", title="Pilots", icon=":material/list:", default=True)]}
-if actor.role in access.MATRIX["manage_users"][0]:
-    pages["Admin"] = [st.Page("pages/admin_users.py", title="Users & grants", icon=":material/group:"),
-                      st.Page("pages/audit_log.py", title="Audit log", icon=":material/policy:")]
+pages: dict[str, list] = {}
+for section, file, title, icon, action in PAGES:
+    if action is None or actor.role in access.MATRIX[action][0]:
+        pages.setdefault(section, []).append(st.Page(file, title=title, icon=icon, default=(file == PAGES[0][1])))
 st.navigation(pages).run()

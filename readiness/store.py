@@ -28,6 +28,10 @@ _migrate_lock = threading.Lock()
 # the audit chain needs each record to follow the one committed before it.
 _write_lock = threading.RLock()
 _after_commit: dict[int, list] = {}  # id(connection) -> callbacks run after its COMMIT
+# Threads of one process (e.g. the app's sessions) share one DuckDB instance per file. Opening a
+# connection while another thread's close is tearing that instance down fails with "Unique file
+# handle conflict"; opening and closing take turns (each is quick) to rule that out.
+_open_lock = threading.Lock()
 
 
 class StoreBusy(RuntimeError):
@@ -66,7 +70,8 @@ def connect(path: str | Path | None = None, *, timeout: float | None = None) -> 
     delay = 0.05
     while True:
         try:
-            con = duckdb.connect(str(path))
+            with _open_lock:
+                con = duckdb.connect(str(path))
             break
         except duckdb.IOException as err:
             if not _is_lock_error(err):
@@ -81,9 +86,15 @@ def connect(path: str | Path | None = None, *, timeout: float | None = None) -> 
         con.execute("SET enable_progress_bar = false")  # it would write to the terminal
         _ensure_migrated(con, path)
     except BaseException:
-        con.close()
+        close(con)
         raise
     return con
+
+
+def close(con: duckdb.DuckDBPyConnection) -> None:
+    """Close a connection from :func:`connect` (in turn with other threads' opens and closes)."""
+    with _open_lock:
+        con.close()
 
 
 @contextlib.contextmanager
@@ -93,7 +104,7 @@ def open_store(path: str | Path | None = None, *, timeout: float | None = None) 
     try:
         yield con
     finally:
-        con.close()
+        close(con)
 
 
 @contextlib.contextmanager

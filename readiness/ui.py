@@ -161,8 +161,26 @@ def _login_form(authenticator: stauth.Authenticate) -> None:
                    "The first admin's password was printed once in the terminal that started the app.")
 
 
+def through_app_py() -> None:
+    """Make sure app.py (login, role-based navigation) runs before any page.
+
+    Streamlit keeps a legacy mode for apps with a ``pages/`` folder: until some session's
+    app.py has called ``st.navigation``, a first request for ``/audit_log`` would run
+    ``pages/audit_log.py`` on its own, skipping app.py. When a page finds itself run that way,
+    it switches the process to ``st.navigation`` mode and reruns, which goes through app.py.
+    (The page would refuse anyway, as no actor is set; this turns the refusal into the login.)
+    app.py calls it first too: in that mode app.py itself runs inside Streamlit's own page list.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def actor() -> Actor:
     """The logged-in actor of this rerun (set by app.py before any page runs)."""
+    through_app_py()
     current = st.session_state.get(_ACTOR)
     if current is None:
         st.error("Please log in.")

@@ -97,3 +97,27 @@ def test_db_path_comes_from_override_then_env_then_default(monkeypatch, tmp_path
     assert settings.db_path(tmp_path / "flag.duckdb") == tmp_path / "flag.duckdb"
     monkeypatch.setenv("READINESS_LOCK_TIMEOUT_S", "2.5")
     assert settings.get("lock_timeout_s") == 2.5
+
+
+def test_threads_opening_and_closing_the_store_at_once_never_conflict(tmp_path):
+    """The app serves sessions on threads of one process, each opening and closing the store."""
+    import threading
+
+    db = tmp_path / "threads.duckdb"
+    store.open_store(db).__enter__().close()
+    errors: list[str] = []
+
+    def work() -> None:
+        for _ in range(150):
+            try:
+                with store.open_store(db) as con:
+                    con.execute("SELECT count(*) FROM pilots").fetchall()
+            except Exception as err:  # e.g. DuckDB's "Unique file handle conflict"
+                errors.append(str(err)[:200])
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []

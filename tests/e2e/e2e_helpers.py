@@ -59,3 +59,17 @@ def snapshot_dir() -> Path:
     return d
 
 
+
+
+def login(page, url: str, user: str, password: str, path: str = "") -> None:
+    """Open ``url/path``, fill the login form and submit (does not wait for the outcome)."""
+    page.goto(f"{url}/{path}")
+    wait_idle(page)
+    page.get_by_label("User name").fill(user)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
+def main_text(page) -> str:
+    wait_idle(page)
+    return page.inner_text("[data-testid='stMain']")

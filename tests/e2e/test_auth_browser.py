@@ -1,0 +1,157 @@
+"""Journeys of issue 4 in a real browser: log in and out, cookies, role-based pages, throttle.
+
+AppTest cannot run the authenticator's cookie component, so these drive Chromium.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from e2e_helpers import login, main_text, snapshot_dir, start_app
+
+from readiness import ingest, store, users
+from readiness.access import Actor
+
+ADMIN_PW = "admin password for e2e"
+PW = "viewer password for e2e"
+OP = Actor("cli:e2e", "admin", cli=True)
+
+
+def _store(path) -> None:
+    csv = path.parent / "u.csv"
+    csv.write_text("ts,user,event\n2026-03-02T10:00:00Z,a@corp.example,open\n")
+    ingest.ingest_files(path, "Granted pilot", "usage", [csv], actor=OP, create=True)
+    ingest.ingest_files(path, "Secret pilot", "usage", [csv], actor=OP, create=True)
+    with store.open_store(path) as con:
+        users.add_user(con, OP, "admin", "admin", ADMIN_PW)
+        users.add_user(con, OP, "vera", "viewer", PW)
+        users.grant(con, OP, "vera", "Granted pilot")
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    db = tmp_path_factory.mktemp("auth") / "store.duckdb"
+    _store(db)
+    proc, url = start_app({"READINESS_DB": str(db), "READINESS_BCRYPT_ROUNDS": "4"})
+    yield url, db
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def _signed_in(page) -> str:
+    """Wait for the app after a login: the cookie component's rerun removes the form."""
+    page.get_by_text("Signed in as").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Log in").wait_for(state="detached", timeout=30_000)
+    return main_text(page)
+
+
+def test_login_logout_and_the_old_cookie_is_dead(browser, app) -> None:
+    url, _ = app
+    ctx = browser.new_context(viewport={"width": 1300, "height": 850})
+    page = ctx.new_page()
+    login(page, url, "admin", ADMIN_PW)
+    body = _signed_in(page)
+    assert "Granted pilot" in body and "Secret pilot" in body  # an admin sees every pilot
+    page.wait_for_function("document.cookie.includes('readiness_auth')", timeout=20_000)
+    cookie = [c for c in ctx.cookies() if c["name"] == "readiness_auth"]
+    assert cookie
+
+    # control: while the session is open, the cookie logs a new tab straight in
+    other = browser.new_context()
+    other.add_cookies(cookie)
+    tab = other.new_page()
+    tab.goto(url)
+    assert "Secret pilot" in _signed_in(tab)
+    other.close()
+
+    page.get_by_role("button", name="Log out").click()
+    page.get_by_role("button", name="Log in").wait_for(timeout=20_000)
+    assert "Secret pilot" not in main_text(page)
+
+    # the same cookie, replayed after logout, shows only the login form
+    replay = browser.new_context()
+    replay.add_cookies(cookie)
+    tab = replay.new_page()
+    tab.goto(url)
+    tab.get_by_role("button", name="Log in").wait_for(timeout=20_000)
+    time.sleep(1)
+    body = main_text(tab)
+    assert "Secret pilot" not in body and "Signed in as" not in tab.inner_text("body")
+    replay.close()
+    ctx.close()
+
+
+@pytest.mark.parametrize("path", ["", "pilots", "admin_users", "audit_log", "no_such_page"])
+def test_every_page_url_without_login_shows_only_the_login(browser, app, path: str) -> None:
+    url, _ = app
+    page = browser.new_page()
+    page.goto(f"{url}/{path}")
+    page.get_by_role("button", name="Log in").wait_for(timeout=20_000)
+    body = main_text(page)
+    for secret in ("Granted pilot", "Secret pilot", "Users & grants", "Audit log", "vera"):
+        assert secret not in body
+    page.close()
+
+
+def test_viewer_sees_only_granted_pilots_and_no_admin_pages(browser, app) -> None:
+    url, _ = app
+    ctx = browser.new_context(viewport={"width": 1300, "height": 850})
+    page = ctx.new_page()
+    login(page, url, "vera", PW)
+    body = _signed_in(page)
+    assert "Granted pilot" in body and "Secret pilot" not in body
+    assert "Users & grants" not in page.inner_text("body")
+    page.screenshot(path=str(snapshot_dir() / "viewer_pilots.png"), full_page=True)
+    page.goto(f"{url}/admin_users")  # typed by hand: not in her navigation, so not served
+    body = _signed_in(page)
+    assert "Add a user" not in body and "vera" not in body.replace("Signed in as", "")
+    ctx.close()
+
+
+def test_admin_adds_a_user_and_the_audit_log_shows_it(browser, app) -> None:
+    url, db = app
+    ctx = browser.new_context(viewport={"width": 1300, "height": 900})
+    page = ctx.new_page()
+    login(page, url, "admin", ADMIN_PW, "admin_users")
+    _signed_in(page)
+    page.get_by_role("heading", name="Users & grants").wait_for()
+    page.get_by_role("textbox", name="User name").fill("newbie")
+    page.get_by_label("Password", exact=True).fill("newbie password 1")
+    page.get_by_role("button", name="Add user").click()
+    page.get_by_text("Added newbie (reviewer).").wait_for(timeout=20_000)
+    page.screenshot(path=str(snapshot_dir() / "admin_users.png"), full_page=True)
+    page.get_by_role("link", name="Audit log").click()
+    page.get_by_role("button", name="Verify the chain").click()
+    page.get_by_text("Audit log intact").wait_for(timeout=20_000)
+    page.screenshot(path=str(snapshot_dir() / "audit_log.png"), full_page=True)
+    with store.open_store(db) as con:
+        rows = con.execute("SELECT actor, action FROM audit_log WHERE object = 'user:newbie'").fetchall()
+    assert rows == [("admin", "user.add")]
+    ctx.close()
+
+
+def test_throttle_after_five_failed_logins(browser, tmp_path) -> None:
+    db = tmp_path / "store.duckdb"
+    _store(db)
+    proc, url = start_app({"READINESS_DB": str(db), "READINESS_BCRYPT_ROUNDS": "4"})
+    try:
+        page = browser.new_page()
+        # the first request a fresh server sees is a deep link to an admin page: still only the login
+        page.goto(f"{url}/audit_log")
+        page.get_by_role("button", name="Log in").wait_for(timeout=20_000)
+        body = page.inner_text("body")
+        assert "audit log" not in body.lower() and "admin users" not in body.lower()
+        for _ in range(5):
+            login(page, url, "vera", "not her password")
+            page.get_by_text("Wrong user name or password.").wait_for(timeout=20_000)
+        login(page, url, "vera", PW)  # the right password, too late
+        page.get_by_text("Too many failed logins").wait_for(timeout=20_000)
+        assert "Granted pilot" not in main_text(page)
+        with store.open_store(db) as con:
+            actions = [r[0] for r in con.execute("SELECT action FROM audit_log WHERE action LIKE 'login%' "
+                                                 "ORDER BY seq").fetchall()]
+        assert actions == ["login.failure"] * 5 + ["login.throttled"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
