@@ -56,7 +56,8 @@ def _add(con: duckdb.DuckDBPyConnection, pilot: Pilot, batch_id: int | None) -> 
     con.execute(f"""
         INSERT INTO usage_by_segment
         SELECT pilot_id, batch_id, {local_day_sql(pilot)}, user_id, {_blank('session_id')}, team, feature,
-               attributes->>'user_group', count(*), count({_blank('outcome')}),
+               CASE WHEN attributes IS NOT NULL THEN attributes->>'user_group' END,  -- skips JSON work when none
+               count(*), count({_blank('outcome')}),
                count(*) FILTER (WHERE {_success_sql(f"lower({_blank('outcome')})")})
         FROM usage_events WHERE {cond} AND user_id IS NOT NULL GROUP BY ALL""", params)
     con.execute(f"""
