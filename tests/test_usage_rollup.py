@@ -28,7 +28,7 @@ FUNCTIONS = ("totals", "dau_mean", "active_users", "retention", "lifecycle", "fe
 USERS = ["u1", "u2", "u3", "u4", "u5", "u6", "u7", " "]
 SESSIONS = ["s1", "s2", " s2 ", "s3", "", "  ", "s4"]
 TEAMS = ["A", " A", "B", "", "  "]
-FEATURES = ["search", "export", " search", "", "share"]
+FEATURES = ["search", "export", " search", "", "  ", "share"]
 OUTCOMES = ["success", "Success ", "failure", "", "ok", "error", "1", "completed"]
 GROUPS = ["g1", "g2", "", None]
 START = datetime(2026, 2, 20, tzinfo=UTC)  # spans Berlin's and New York's spring DST changes
@@ -58,7 +58,8 @@ def _filters(rng: random.Random) -> list[Filters]:
         Filters(start=date(2026, 3, 29), end=date(2026, 3, 29)),   # Berlin's DST day
         Filters(segment={"team": "A"}),
         Filters(segment={"team": " A"}),                            # filters match the loaded value
-        Filters(segment={"team": ""}),
+        Filters(segment={"team": "  "}),                           # blank teams only: "no team" reasons
+        Filters(start=a, segment={"feature": "  "}),
         Filters(segment={"feature": "search"}),
         Filters(segment={"user_group": "g1"}),
         Filters(start=a, end=b, segment={"team": "B", "feature": "export"}),
@@ -145,6 +146,8 @@ def test_rollup_equals_raw_scan_through_the_pilot_lifecycle(tmp_path, seed):
     other = tmp_path / "other.csv"
     other.write_text(_csv(rng, 50, 50), encoding="utf-8")
     filters = _filters(rng)
+    # after the first state a subset: the raw reference takes ~50 ms a call, keep the test quick
+    some = [f for i, f in enumerate(filters) if i % 3 == 0 or f.segment.get("team") == "  "]
 
     results = [_ingest(db, f, "p") for f in files]
     _ingest(db, other, "other")
@@ -153,7 +156,7 @@ def test_rollup_equals_raw_scan_through_the_pilot_lifecycle(tmp_path, seed):
 
     with store.open_store(db) as con:
         batches.delete_batch(con, results[1].batch_id, actor="t")
-    _compare(db, "p", filters)
+    _compare(db, "p", some)
     assert _rollup_rows(db, pilot_id) == _rebuilt(db, pilot_id)
 
     before = _rollup_rows(db, pilot_id)
@@ -164,15 +167,15 @@ def test_rollup_equals_raw_scan_through_the_pilot_lifecycle(tmp_path, seed):
     with store.open_store(db) as con:  # a time-zone change: the rollup is stale until rebuilt
         con.execute("UPDATE pilots SET time_zone = 'America/New_York' WHERE pilot_id = ?", [pilot_id])
         assert not usage._reads_rollup(con, pilots.get_pilot(con, "p"), NO_FILTERS)
-    _compare(db, "p", filters, rollup=False)  # answered from the events meanwhile
+    _compare(db, "p", some, rollup=False)  # answered from the events meanwhile
     with store.open_store(db) as con, store.transaction(con):
         rebuild_usage_rollup(con, pilot_id)
-    _compare(db, "p", filters)
+    _compare(db, "p", some)
 
     with store.open_store(db) as con:  # changed again, then a batch lands: the ingest rebuilds
         con.execute("UPDATE pilots SET time_zone = 'Asia/Kolkata' WHERE pilot_id = ?", [pilot_id])
     _ingest(db, files[1], "p")
-    _compare(db, "p", filters)
+    _compare(db, "p", some)
     assert _rollup_rows(db, pilot_id) == _rebuilt(db, pilot_id)
 
     with store.open_store(db) as con:
@@ -180,7 +183,7 @@ def test_rollup_equals_raw_scan_through_the_pilot_lifecycle(tmp_path, seed):
             batches.delete_batch(con, r["batch_id"], actor="t")
         assert all(con.execute(f"SELECT count(*) FROM {t} WHERE pilot_id = ?", [pilot_id]).fetchone()[0] == 0
                    for t in ROLLUP_TABLES)
-    _compare(db, "p", filters)  # "No usage events have been loaded", from the (empty) rollup
+    _compare(db, "p", some)  # "No usage events have been loaded", from the (empty) rollup
 
 
 def test_migration_backfills_the_rollup_of_a_store_that_had_usage(tmp_path):
@@ -205,7 +208,7 @@ def test_migration_backfills_the_rollup_of_a_store_that_had_usage(tmp_path):
         assert sorted(con.execute("SELECT pilot_id, time_zone FROM usage_rollup_state").fetchall()) == [
             (pilot_id, "Europe/Berlin"), (pilot_id + 1, "Pacific/Auckland")]
     assert _rollup_rows(db, pilot_id) == expected
-    _compare(db, "p", _filters(rng))
+    _compare(db, "p", _filters(rng)[::2])
     _compare(db, "quiet", [NO_FILTERS])
 
 
