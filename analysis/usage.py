@@ -194,14 +194,11 @@ def _reads_rollup(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters
     return row is not None and row[0] == pilot.time_zone
 
 
-def _view(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters, kind: str,
-          rollup: bool | None = None) -> tuple[str, list[Any]]:
+def _view(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters, kind: str) -> tuple[str, list[Any]]:
     """A subquery over the pilot's usage under ``filters`` with the columns of ``_VIEWS[kind]``,
     plus ``week`` (Monday of the day), and its parameters."""
-    if rollup is None:
-        rollup = _reads_rollup(con, pilot, filters)
     week = "CAST(date_trunc('week', day) AS DATE) AS week"
-    if not rollup:
+    if not _reads_rollup(con, pilot, filters):
         cond, params = where(pilot, filters, table_columns(con, TABLE))
         cols = _VIEWS[kind]["raw"].format(day=local_day_sql(pilot))
         return f"(SELECT *, {week} FROM (SELECT {cols} FROM {TABLE} WHERE {cond} AND user_id IS NOT NULL))", params
@@ -234,8 +231,7 @@ def _check(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters,
     One pass over the filtered usage in the usual case; the pilot's unfiltered usage is only
     counted when something is missing, to tell "not loaded" from "not under these filters".
     """
-    probe: dict[str, Any] = {"events": 0, **{c: 0 for c in _NEEDS}}
-    probe.update(zip(probe, _probe(con, pilot, filters)))
+    probe: dict[str, Any] = dict(zip(("events", *_NEEDS), _probe(con, pilot, filters)))
     if not all(probe.values()):
         pilot_events, *all_cols = _probe(con, pilot, NO_FILTERS)
         if not pilot_events:
