@@ -313,9 +313,12 @@ def active_users(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters 
     base, params = _view(con, pilot, filters, "session")
     sql = f"""
     WITH ud AS (SELECT DISTINCT user_id, day FROM {base}),
+    -- each user's days in order, paired with the next (unnest pads the shorter list with NULL):
+    -- a parallel hash aggregate, faster than lead() OVER (PARTITION BY user_id ORDER BY day)
+    by_user AS (SELECT list(day ORDER BY day) AS days FROM ud GROUP BY user_id),
     iv AS (
-        SELECT day, coalesce(lead(day) OVER (PARTITION BY user_id ORDER BY day), DATE '9999-12-31') AS nxt
-        FROM ud
+        SELECT day, coalesce(nxt, DATE '9999-12-31') AS nxt
+        FROM (SELECT unnest(days) AS day, unnest(days[2:]) AS nxt FROM by_user)
     ),
     span AS (SELECT min(day) AS d0, max(day) AS d1 FROM ud),
     cal AS (SELECT CAST(d AS DATE) AS day FROM span, range(d0, d1 + 1, INTERVAL 1 DAY) t(d)),
