@@ -12,7 +12,7 @@ segment filter, from ``usage_by_segment`` with one, and from ``usage_events`` (o
 when the rollup cannot answer: it was built in another time zone than the pilot's, or a segment
 names a column other than team / feature / user_group. All three give the same results (pinned by
 tests/test_usage_rollup.py against the raw-scan implementation in tests/usage_reference.py).
-On 10M events the warm queries take 15–150 ms instead of 0.2–0.7 s.
+On the 10M-event bench (2 cores) warm p50 is 30–125 ms per function, instead of 0.2–0.8 s.
 
 Calendar: days and weeks are the pilot's local calendar days and Monday-start weeks
 (``common.local_day_sql`` / ``local_week_sql``). A value counts as "missing" when it is NULL or

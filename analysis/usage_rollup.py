@@ -1,7 +1,9 @@
 """The usage rollup: per-batch aggregates of a pilot's usage events by local calendar day.
 
 Usage evidence (``analysis.usage``) reads these tables instead of the raw ``usage_events``
-(10M rows take 0.5 s a scan; the rollup is 2x–30x smaller). Tables (migration 4):
+(a scan of 10M events takes ~0.5 s on 2 cores). On the 10M-event bench the segment grain has 4.0M
+rows (its teams change within sessions, the worst case), sessions 0.34M, features 2.0M, teams 1.7k;
+keeping them costs ~5 s of a 10M-event batch's ingest (12–17 s without). Tables (migration 4):
 
 * ``usage_by_segment`` — (day, user, session, team, feature, user_group): events, outcomes,
   successes. Every segment a filter can name, as loaded (a filter compares the raw value);
