@@ -346,9 +346,14 @@ def ingest_file(con: duckdb.DuckDBPyConnection, pilot: Pilot, kind: str, path: s
 
 def derive_evidence(con: duckdb.DuckDBPyConnection, pilot_id: int, kind: str, batch_id: int | None) -> None:
     """Per-row work done once, when a batch lands (inside its transaction): failure modes of
-    exceptions; sentiment, triage and personal-data flags of comments, then the pilot's themes.
-    ``batch_id`` None means a batch was deleted: only the per-pilot results are recomputed."""
-    if kind == "exceptions" and batch_id is not None:
+    exceptions; sentiment, triage and personal-data flags of comments, then the pilot's themes;
+    the usage rollup. ``batch_id`` None means a batch was deleted: only the per-pilot results are
+    recomputed (and the deleted batch's usage aggregates dropped)."""
+    if kind == "usage":
+        from analysis.usage_rollup import update_usage_rollup
+
+        update_usage_rollup(con, pilot_id, batch_id)
+    elif kind == "exceptions" and batch_id is not None:
         from analysis.failure_modes import assign_failure_modes
 
         assign_failure_modes(con, pilot_id, batch_id)

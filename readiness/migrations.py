@@ -215,8 +215,87 @@ def _v3_auth(con) -> None:
     seal_unchained(con)
 
 
+_V4_USAGE_ROLLUP = """
+-- usage rollup (see analysis/usage_rollup.py): per-batch aggregates of usage_events by the pilot's
+-- local calendar day, maintained at ingest and batch deletion, so that usage evidence never scans
+-- the raw events. Rows keep their batch so that deleting a batch deletes exactly its aggregates.
+-- Finest grain: every segment the usage filters offer (team, feature, user_group as loaded, not trimmed).
+CREATE TABLE usage_by_segment (
+    pilot_id   INTEGER NOT NULL,
+    batch_id   BIGINT NOT NULL,
+    day        DATE NOT NULL,           -- pilot-local calendar day
+    user_id    VARCHAR NOT NULL,        -- events without a user are not evidence of use
+    session_id VARCHAR,                 -- trimmed; NULL when missing or blank
+    team       VARCHAR,
+    feature    VARCHAR,
+    user_group VARCHAR,                 -- attributes->>'user_group'
+    events     BIGINT NOT NULL,
+    outcomes   BIGINT NOT NULL,         -- events with a non-blank outcome
+    successes  BIGINT NOT NULL          -- of those, outcomes that count as success
+);
+-- Coarser grains for unsegmented questions (most of them): derived from usage_by_segment.
+CREATE TABLE usage_by_session (
+    pilot_id     INTEGER NOT NULL,
+    batch_id     BIGINT NOT NULL,
+    day          DATE NOT NULL,
+    user_id      VARCHAR NOT NULL,
+    session_id   VARCHAR,
+    events       BIGINT NOT NULL,
+    outcomes     BIGINT NOT NULL,
+    successes    BIGINT NOT NULL,
+    with_team    BIGINT NOT NULL,       -- events with a non-blank team
+    with_feature BIGINT NOT NULL        -- events with a non-blank feature
+);
+CREATE TABLE usage_by_feature (
+    pilot_id  INTEGER NOT NULL,
+    batch_id  BIGINT NOT NULL,
+    day       DATE NOT NULL,
+    user_id   VARCHAR NOT NULL,
+    feature   VARCHAR,                  -- trimmed; NULL when missing or blank
+    events    BIGINT NOT NULL,
+    outcomes  BIGINT NOT NULL,
+    successes BIGINT NOT NULL
+);
+CREATE TABLE usage_by_team (
+    pilot_id INTEGER NOT NULL,
+    batch_id BIGINT NOT NULL,
+    day      DATE NOT NULL,
+    team     VARCHAR,                   -- trimmed; NULL when missing or blank
+    events   BIGINT NOT NULL
+);
+-- The time zone the pilot's rollup was built in: evidence reads the rollup only when it is the
+-- pilot's current zone (else it scans the events), and the next ingest rebuilds it.
+CREATE TABLE usage_rollup_state (
+    pilot_id  INTEGER NOT NULL,
+    time_zone VARCHAR NOT NULL,
+    built_at  TIMESTAMPTZ NOT NULL
+);
+
+-- Backfill from the events already loaded (ICU local days: equal to the app's offset lookup).
+INSERT INTO usage_by_segment
+SELECT e.pilot_id, e.batch_id, CAST(timezone(p.time_zone, e.ts) AS DATE), e.user_id,
+       NULLIF(trim(e.session_id), ''), e.team, e.feature, e.attributes->>'user_group',
+       count(*), count(NULLIF(trim(e.outcome), '')),
+       count(*) FILTER (WHERE lower(NULLIF(trim(e.outcome), '')) IN ('success', 'ok', 'succeeded', 'completed', 'true', '1'))
+FROM usage_events e JOIN pilots p USING (pilot_id)
+WHERE e.user_id IS NOT NULL
+GROUP BY ALL;
+INSERT INTO usage_by_session
+SELECT pilot_id, batch_id, day, user_id, session_id, sum(events), sum(outcomes), sum(successes),
+       coalesce(sum(events) FILTER (WHERE NULLIF(trim(team), '') IS NOT NULL), 0),
+       coalesce(sum(events) FILTER (WHERE NULLIF(trim(feature), '') IS NOT NULL), 0)
+FROM usage_by_segment GROUP BY ALL;
+INSERT INTO usage_by_feature
+SELECT pilot_id, batch_id, day, user_id, NULLIF(trim(feature), ''), sum(events), sum(outcomes), sum(successes)
+FROM usage_by_segment GROUP BY ALL;
+INSERT INTO usage_by_team
+SELECT pilot_id, batch_id, day, NULLIF(trim(team), ''), sum(events) FROM usage_by_segment GROUP BY ALL;
+INSERT INTO usage_rollup_state SELECT pilot_id, time_zone, now() FROM pilots;
+"""
+
 MIGRATIONS: list[tuple[int, str, object]] = [
     (1, "foundation: pilots, batches, logs, rejects, audit", _V1_FOUNDATION),
     (2, "evidence: failure modes, annotations, feedback sentiment, triage and themes", _V2_EVIDENCE),
     (3, "auth: users, grants, login sessions, login failures; audit hash chain", _v3_auth),
+    (4, "usage rollup: per-pilot daily usage aggregates by segment, session, feature and team", _V4_USAGE_ROLLUP),
 ]

@@ -172,15 +172,17 @@ def _ensure_migrated(con: duckdb.DuckDBPyConnection, path: Path) -> None:
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
-    """Apply every migration newer than the file's version, each in its own transaction.
+    """Apply every migration not yet recorded in the file, in list order, each in its own transaction.
 
-    Returns the versions applied. Safe when two processes start at once: the file lock lets one
-    in at a time, and each migration re-checks the version inside its transaction.
+    Returns the versions applied. Versions are checked one by one, not against the highest applied,
+    so that a version added to the list later than a higher one (a reserved number landing from
+    another branch) is still applied. Safe when two processes start at once: the file lock lets one
+    in at a time, and each migration re-checks inside its transaction.
     """
     applied = []
     for version, name, step in MIGRATIONS:
         with transaction(con):
-            if schema_version(con) >= version:
+            if version in _applied_versions(con):
                 continue
             if callable(step):
                 step(con)
@@ -191,6 +193,12 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
             )
             applied.append(version)
     return applied
+
+
+def _applied_versions(con: duckdb.DuckDBPyConnection) -> set[int]:
+    if not schema_version(con):
+        return set()
+    return {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
 
 
 def forget_migrated(path: str | Path) -> None:

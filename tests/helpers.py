@@ -13,7 +13,8 @@ from readiness import ingest, pilots, store  # noqa: E402
 from readiness.access import Actor  # noqa: E402
 
 # Every table a user's data or history lives in (schema_migrations is bookkeeping).
-DATA_TABLES = ("pilots", "ingest_batches", "usage_events", "feedback", "exceptions", "ingest_rejects", "audit_log")
+DATA_TABLES = ("pilots", "ingest_batches", "usage_events", "feedback", "exceptions", "ingest_rejects", "audit_log",
+               "usage_by_segment", "usage_by_session", "usage_rollup_state")  # the usage rollup changes with its events
 
 
 def make_pilot(db: Path, name: str = "pilot", **profile: Any) -> None:

@@ -15,12 +15,13 @@ from readiness.access import Actor
 from readiness.migrations import MIGRATIONS
 
 ROOT = Path(__file__).resolve().parents[1]
+LATEST = max(v for v, _name, _sql in MIGRATIONS)
 
 
 def test_fresh_store_has_schema_and_reopening_applies_nothing(tmp_path):
     db = tmp_path / "s.duckdb"
     with store.open_store(db) as con:
-        assert store.schema_version(con) == len(MIGRATIONS)
+        assert store.schema_version(con) == LATEST
         tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
     assert {"pilots", "ingest_batches", "usage_events", "feedback", "exceptions", "ingest_rejects",
             "audit_log"} <= tables
@@ -28,6 +29,21 @@ def test_fresh_store_has_schema_and_reopening_applies_nothing(tmp_path):
     with store.open_store(db) as con:
         assert store.migrate(con) == []  # already current
         assert con.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_a_lower_version_added_later_is_still_applied(tmp_path, monkeypatch):
+    # Versions 3 and 4 were built on two branches: a store migrated to [1, 2, 4] must get 3 once it lands.
+    db = tmp_path / "gap.duckdb"
+    without_3 = [m for m in MIGRATIONS if m[0] != 3]
+    monkeypatch.setattr(store, "MIGRATIONS", without_3)
+    with store.open_store(db) as con:
+        assert con.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall() == [(1,), (2,), (4,)]
+    store.forget_migrated(db)
+    monkeypatch.setattr(store, "MIGRATIONS", MIGRATIONS)
+    with store.open_store(db) as con:
+        assert con.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall() == [(1,), (2,), (3,), (4,)]
+        assert con.execute("SELECT count(*) FROM users").fetchone()[0] == 0  # version 3's table exists now
+        assert store.migrate(con) == []
 
 
 def test_two_processes_starting_at_once_both_get_a_migrated_store(tmp_path):
@@ -41,7 +57,7 @@ def test_two_processes_starting_at_once_both_get_a_migrated_store(tmp_path):
                               stderr=subprocess.PIPE, text=True) for _ in range(3)]
     outs = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], outs
-    assert [o[0].strip() for o in outs] == [str(len(MIGRATIONS))] * 3
+    assert [o[0].strip() for o in outs] == [str(LATEST)] * 3
 
 
 def test_busy_store_gives_a_clear_message_not_a_lock_error(tmp_path):
