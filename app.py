@@ -17,6 +17,8 @@ from readiness.access import system_actor
 
 st.set_page_config(page_title="Readiness Review", page_icon=":material/fact_check:", layout="wide")
 ui.through_app_py()
+# DuckDB in the app may touch only the data folder, the upload folder and the admins' feed root.
+store.restrict_file_access([settings.db_path().parent, settings.upload_dir(), settings.get("feed_root")])
 
 
 @st.cache_resource(show_spinner="Preparing the store (first run only)...")

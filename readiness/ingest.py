@@ -292,7 +292,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, pilot: Pilot, kind: str, path: s
     if size > limit:
         raise UnusableFile(f"{name}: {size / 1e6:.0f} MB is over the {limit // (1024 * 1024)} MB limit "
                            f"(READINESS_MAX_UPLOAD_MB).")
-    with tempfile.TemporaryDirectory(prefix="readiness-ingest-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="ingest-", dir=settings.upload_dir(audit.store_path(con))) as tmp:
         src, mapping = plan_file(path, kind, opts, Path(tmp))
         digest: dict[str, str] = {}
         hasher = threading.Thread(target=_sha256, args=(path, digest), daemon=True)

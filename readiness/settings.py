@@ -58,6 +58,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("admin_password", "",
             "Password for the first 'admin' account. Empty: a random one, printed once in the "
             "terminal on first run."),
+    Setting("upload_dir", "",
+            "Private folder (mode 0700) where uploaded files wait, under generated names, until they "
+            "are ingested, and where ingest decompresses. Empty: an 'uploads' folder beside the store."),
+    Setting("feed_root", "",
+            "The one folder (set by an admin) from which the app may read log feeds; empty: none."),
     Setting("demo_on_empty", True,
             "Load the demo pilot when the default store is empty (never for a store named by "
             "READINESS_DB or --db)."),
@@ -96,6 +101,14 @@ def sidecar(db: str | os.PathLike | None, setting: str, suffix: str) -> Path:
     """Path of a file kept outside the store: the setting when given, else ``<store><suffix>``."""
     value = get(setting)
     return Path(value) if value else Path(f"{db_path(db)}{suffix}")
+
+
+def upload_dir(db: str | os.PathLike | None = None) -> Path:
+    """The private upload / work folder (created with mode 0700)."""
+    value = get("upload_dir")
+    path = Path(value) if value else db_path(db).parent / "uploads"
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
 
 
 def is_default_db(path: Path) -> bool:

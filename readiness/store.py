@@ -32,6 +32,28 @@ _after_commit: dict[int, list] = {}  # id(connection) -> callbacks run after its
 # connection while another thread's close is tearing that instance down fails with "Unique file
 # handle conflict"; opening and closing take turns (each is quick) to rule that out.
 _open_lock = threading.Lock()
+_allowed_dirs: list[str] | None = None  # set by restrict_file_access (the app); None: unrestricted
+
+
+def restrict_file_access(dirs: list[str | Path]) -> None:
+    """From now on, DuckDB in this process may touch files only under ``dirs``.
+
+    The app calls this at start-up with the data folder, the upload folder and the admins' feed
+    root; every connection then runs with ``allowed_directories`` set and
+    ``enable_external_access`` off (no other files, no network, no extension downloads). The
+    command line is an operator's tool and stays unrestricted.
+    """
+    global _allowed_dirs
+    _allowed_dirs = [str(Path(d).resolve()) + "/" for d in dirs if d]
+
+
+def _apply_restriction(con: duckdb.DuckDBPyConnection) -> None:
+    if _allowed_dirs is None:
+        return
+    # Threads share one DuckDB instance per file: only the first connection to it may set this.
+    if con.execute("SELECT current_setting('enable_external_access')").fetchone()[0]:
+        con.execute("SET allowed_directories = ?", [_allowed_dirs])
+        con.execute("SET enable_external_access = false")
 
 
 class StoreBusy(RuntimeError):
@@ -84,6 +106,7 @@ def connect(path: str | Path | None = None, *, timeout: float | None = None) -> 
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_progress_bar = false")  # it would write to the terminal
+        _apply_restriction(con)
         _ensure_migrated(con, path)
     except BaseException:
         close(con)
