@@ -113,8 +113,9 @@ def test_admin_adds_a_user_and_the_audit_log_shows_it(browser, app) -> None:
     url, db = app
     ctx = browser.new_context(viewport={"width": 1300, "height": 900})
     page = ctx.new_page()
-    login(page, url, "admin", ADMIN_PW, "admin_users")
+    login(page, url, "admin", ADMIN_PW)
     _signed_in(page)
+    page.get_by_role("link", name="Users & grants").click()
     page.get_by_role("heading", name="Users & grants").wait_for()
     page.get_by_role("textbox", name="User name").fill("newbie")
     page.get_by_label("Password", exact=True).fill("newbie password 1")
