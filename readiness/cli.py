@@ -11,10 +11,10 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from readiness import access, audit, batches, demo, export, ingest, pilots, store, users
+from readiness import access, audit, batches, decisions, demo, export, ingest, pilots, store, users
 from readiness.access import AccessDenied, cli_actor
 from readiness.columns import KINDS, MappingError, parse_overrides
 from readiness.formats import UnusableFile
@@ -248,6 +248,62 @@ def cmd_users(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_decide(args: argparse.Namespace) -> int:
+    actor = cli_actor()
+    try:
+        next_review = date.fromisoformat(args.next_review) if args.next_review else None
+    except ValueError:
+        print(f"error: --next-review must be a date like 2027-01-31, not {args.next_review!r}", file=sys.stderr)
+        return EXIT_USAGE
+    with store.open_store(args.db) as con:
+        pilot = pilots.pilot_for(con, actor, args.pilot)
+        d = decisions.record_decision(con, actor, pilot, outcome=args.outcome, rationale=args.rationale,
+                                      owner=args.owner, next_review=next_review, receiver=args.receiver)
+    label = decisions.OUTCOMES[d["outcome"]]
+    print(f"Recorded decision {d['decision_id']} for {pilot.name} (review {d['review_number']}): {label}, "
+          f"owner {d['owner']}" + (f", next review {d['next_review']}" if d["next_review"] else "") +
+          (f"; superseding decision {d['supersedes']}" if d["supersedes"] else "") + ".")
+    print(f"Suggested by the evidence: {decisions.OUTCOMES[d['suggested_outcome']]} — "
+          + "; ".join(json.loads(d["suggested_reasons"])))
+    if d["outcome"] == "handoff":
+        print(f"Pending acceptance by {d['receiver']}.")
+    if d["winddown"]:
+        print("Wind-down checklist:")
+        for step in json.loads(d["winddown"]):
+            print(f"  [ ] {step['step']}")
+    return EXIT_OK
+
+
+def cmd_decisions(args: argparse.Namespace) -> int:
+    actor = cli_actor()
+    with store.open_store(args.db) as con:
+        rows = decisions.list_decisions(con, actor, pilots.pilot_for(con, actor, args.pilot))
+    if args.json:
+        print(json.dumps(rows, default=str, indent=2))
+    else:
+        print(_table(rows, ["decision_id", "review_number", "outcome", "status", "handoff", "owner", "next_review",
+                            "decided_by", "decided_at", "rationale"]) if rows else f"No decisions for {args.pilot} yet.")
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    actor = cli_actor()
+    with store.open_store(args.db) as con:
+        chosen = ([pilots.pilot_for(con, actor, args.pilot)] if args.pilot else
+                  [pilots.get_pilot(con, p["name"]) for p in pilots.list_pilots(con, actor)])
+        if args.what == "decisions":
+            rows, columns = decisions.decision_summaries(con, actor, chosen), decisions.SUMMARY_COLUMNS
+        for p in chosen:
+            access.require(con, actor, "export", p.pilot_id)
+        with store.transaction(con):
+            audit.record(con, actor, "export", f"export:{args.what}",
+                         {"pilots": [p.name for p in chosen], "rows": len(rows), "file": str(args.out)})
+    with open(args.out, "w", newline="", encoding="utf-8-sig") as f:
+        export.write_csv(f, rows, columns)
+    print(f"Wrote {len(rows):,} {args.what} rows to {args.out}.")
+    return EXIT_OK
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     with store.open_store(args.db) as con:
         access.require(con, cli_actor(), "verify_audit")
@@ -347,6 +403,28 @@ def build_parser() -> argparse.ArgumentParser:
     add("demo", cmd_demo, "Create the demo pilot (Invoice triage assistant), load its generated logs, and "
         "create one account per role (passwords printed once).", "python -m readiness demo --db /tmp/demo.duckdb")
 
+    p = add("decide", cmd_decide, "Record the review's decision (recording again supersedes it).",
+            "python -m readiness decide --pilot 'Invoice triage assistant' --outcome harden "
+            "--rationale 'Timeouts to the ERP' --owner 'Tom Brennan' --next-review 2027-01-15")
+    p.add_argument("--pilot", required=True)
+    p.add_argument("--outcome", required=True, metavar="OUTCOME",
+                   help="operate | harden | handoff | reframe | stop")
+    p.add_argument("--rationale", required=True)
+    p.add_argument("--owner", required=True, help="accountable owner")
+    p.add_argument("--next-review", metavar="YYYY-MM-DD", help="the next readout (required unless stop)")
+    p.add_argument("--receiver", help="hand-off: the receiving owner's user name (they must accept)")
+
+    p = add("decisions", cmd_decisions, "List a pilot's decisions (current and superseded).",
+            "python -m readiness decisions --pilot 'Invoice triage assistant'")
+    p.add_argument("--pilot", required=True)
+    p.add_argument("--json", action="store_true")
+
+    p = add("export", cmd_export, "Write decision summaries as a spreadsheet-safe CSV.",
+            "python -m readiness export decisions --out decisions.csv [--pilot NAME]")
+    p.add_argument("what", choices=["decisions"])
+    p.add_argument("--out", required=True, metavar="FILE.csv")
+    p.add_argument("--pilot")
+
     p = add("users", cmd_users, "Manage accounts, roles and per-pilot grants.",
             "python -m readiness users add maria --role reviewer --password '...'   |   "
             "python -m readiness users grant maria --pilot 'Invoice triage assistant'")
@@ -381,7 +459,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_BUSY
     except (pilots.PilotNotFound, pilots.InvalidProfile, MappingError, UnusableFile,
-            batches.BatchNotFound, StoreError, users.UserError, AccessDenied) as err:
+            batches.BatchNotFound, StoreError, users.UserError, AccessDenied, decisions.DecisionError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as err:  # an operator gets one line; READINESS_DEBUG=1 shows the traceback

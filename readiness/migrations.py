@@ -293,9 +293,50 @@ SELECT pilot_id, batch_id, day, NULLIF(trim(team), ''), sum(events) FROM usage_b
 INSERT INTO usage_rollup_state SELECT pilot_id, time_zone, now() FROM pilots;
 """
 
+_V5_REVIEWS = """
+CREATE SEQUENCE review_id_seq START 1;
+CREATE SEQUENCE decision_id_seq START 1;
+-- One review cycle of a pilot; the next opens from the current decision of the one before.
+CREATE TABLE reviews (
+    review_id            INTEGER PRIMARY KEY DEFAULT nextval('review_id_seq'),
+    pilot_id             INTEGER NOT NULL,
+    number               INTEGER NOT NULL,
+    opened_at            TIMESTAMPTZ NOT NULL,
+    opened_by            VARCHAR NOT NULL,
+    previous_decision_id INTEGER,
+    UNIQUE (pilot_id, number)
+);
+-- Append-only: recording again within a review adds a row that supersedes the current one.
+CREATE TABLE decisions (
+    decision_id       INTEGER PRIMARY KEY DEFAULT nextval('decision_id_seq'),
+    review_id         INTEGER NOT NULL,
+    pilot_id          INTEGER NOT NULL,
+    supersedes        INTEGER,
+    outcome           VARCHAR NOT NULL CHECK (outcome IN ('operate', 'harden', 'handoff', 'reframe', 'stop')),
+    rationale         VARCHAR NOT NULL,
+    owner             VARCHAR NOT NULL,
+    next_review       DATE,
+    receiver          VARCHAR,
+    conditions        JSON,
+    winddown          JSON,
+    suggested_outcome VARCHAR,
+    suggested_reasons JSON,
+    snapshot          JSON NOT NULL,
+    decided_by        VARCHAR NOT NULL,
+    decided_at        TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE handoff_acceptances (
+    decision_id INTEGER PRIMARY KEY,
+    accepted_by VARCHAR NOT NULL,
+    accepted_at TIMESTAMPTZ NOT NULL,
+    note        VARCHAR
+);
+"""
+
 MIGRATIONS: list[tuple[int, str, object]] = [
     (1, "foundation: pilots, batches, logs, rejects, audit", _V1_FOUNDATION),
     (2, "evidence: failure modes, annotations, feedback sentiment, triage and themes", _V2_EVIDENCE),
     (3, "auth: users, grants, login sessions, login failures; audit hash chain", _v3_auth),
     (4, "usage rollup: per-pilot daily usage aggregates by segment, session, feature and team", _V4_USAGE_ROLLUP),
+    (5, "reviews and decisions (append-only, supersede), hand-off acceptances", _V5_REVIEWS),
 ]

@@ -1,0 +1,288 @@
+"""Reviews and the recorded decision: operate, harden further, hand off, reframe, or stop.
+
+A **review** is one cycle of a pilot. It is open until a decision is recorded; recording again
+within the same review *supersedes* the earlier record (both kept: the table is append-only and a
+new row names the one it supersedes). The next review opens from the current decision of the one
+before ("the previous review's outcome is the next one's requirements"): its conditions are the
+starting point.
+
+Each decision freezes the evidence it was taken on, as JSON: headline figures, every batch's
+sha256, the data version, and the suggested outcome with its reasons. A hand-off names the
+receiving owner (an account) and stays *pending acceptance* until that person accepts. A stop
+needs no next review and comes with a wind-down checklist.
+
+Every write checks the actor's role and grant (``readiness.access``) and is audited in the same
+transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import duckdb
+
+from readiness import audit
+from readiness.access import Actor, require
+from readiness.pilots import Pilot, data_version
+from readiness.store import transaction
+
+OUTCOMES = {
+    "operate": "Operate",
+    "harden": "Harden further",
+    "handoff": "Hand off",
+    "reframe": "Reframe",
+    "stop": "Stop",
+}
+WINDDOWN = ("Tell the pilot's users and their managers that it stops, and from when",
+            "Decide whether to keep or delete the pilot's data, and do it",
+            "Keep the logs and this review's evidence for the retention period",
+            "Switch the capability off and remove its access")
+
+# Suggested outcome: evidence that blocks "operate".
+MAX_EXCEPTIONS_PER_1K = 5.0   # more than 5 exceptions per 1,000 events is not ready to run unattended
+MIN_CSAT = 0.6                # fewer than 6 in 10 satisfied users: the capability is not landing
+STOP_USAGE_DROP = -0.5        # usage halved over the last 4 weeks and users unhappy: consider stopping
+
+
+class DecisionError(ValueError):
+    """A decision that cannot be recorded as given; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    outcome: str
+    reasons: list[str]
+
+    def describe(self) -> str:
+        return f"{self.outcome}: " + "; ".join(self.reasons)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _dicts(cur) -> list[dict[str, Any]]:
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+# ------------------------------------------------------------------------------------------
+# Reviews
+
+
+def current_review(con: duckdb.DuckDBPyConnection, pilot: Pilot) -> dict[str, Any] | None:
+    rows = _dicts(con.execute("SELECT * FROM reviews WHERE pilot_id = ? ORDER BY number DESC LIMIT 1",
+                              [pilot.pilot_id]))
+    return rows[0] if rows else None
+
+
+def _open_review(con, actor: Actor, pilot: Pilot) -> dict[str, Any]:
+    last = current_review(con, pilot)
+    previous = current_decision(con, pilot) if last else None
+    number = (last["number"] + 1) if last else 1
+    con.execute("INSERT INTO reviews (pilot_id, number, opened_at, opened_by, previous_decision_id) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [pilot.pilot_id, number, _now(), actor.name, previous["decision_id"] if previous else None])
+    review = current_review(con, pilot)
+    carried = json.loads(previous["conditions"]) if previous and previous["conditions"] else []
+    audit.record(con, actor, "review.open", f"pilot:{pilot.pilot_id}/review:{number}",
+                 {"pilot": pilot.name, "previous_decision": previous["decision_id"] if previous else None,
+                  "carried_conditions": carried})
+    return review
+
+
+def open_review(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> dict[str, Any]:
+    """Start the next review cycle of ``pilot`` from its current decision; audited.
+
+    Refused while the latest review has no decision yet (it is still open).
+    """
+    with transaction(con):
+        require(con, actor, "edit_review", pilot.pilot_id)
+        last = current_review(con, pilot)
+        if last and current_decision(con, pilot, review_id=last["review_id"]) is None:
+            raise DecisionError(f"Review {last['number']} of {pilot.name} is still open: record its decision first.")
+        return _open_review(con, actor, pilot)
+
+
+# ------------------------------------------------------------------------------------------
+# The evidence frozen with a decision, and the suggested outcome
+
+
+def snapshot(con: duckdb.DuckDBPyConnection, pilot: Pilot) -> dict[str, Any]:
+    """Headline figures, every batch's sha256 and the data version, as plain JSON-able values."""
+    from analysis.summary import summary
+
+    batches = _dicts(con.execute(
+        "SELECT batch_id, kind, file_name, sha256, rows_loaded FROM ingest_batches WHERE pilot_id = ? ORDER BY batch_id",
+        [pilot.pilot_id]))
+    return {"figures": summary(con, pilot), "batches": batches, "data_version": data_version(con, pilot.pilot_id),
+            "taken_at": _now().isoformat()}
+
+
+def suggest(con: duckdb.DuckDBPyConnection, pilot: Pilot, figures: dict[str, Any] | None = None) -> Suggestion:
+    """The outcome the evidence points to, with its reasons; the reviewer decides."""
+    from analysis import usage
+
+    fig = figures or snapshot(con, pilot)["figures"]
+    events = fig["usage"]["events"]
+    if not events:
+        return Suggestion("reframe", ["no usage has been loaded, so there is no evidence that the capability is used"])
+    per_1k = fig["exceptions"]["per_1k_events"] or 0.0
+    csat = fig["feedback"]["csat"]
+    blockers = []
+    if per_1k > MAX_EXCEPTIONS_PER_1K:
+        blockers.append(f"{per_1k:.1f} exceptions per 1,000 events (limit {MAX_EXCEPTIONS_PER_1K:g})")
+    if csat is not None and csat < MIN_CSAT:
+        blockers.append(f"CSAT {csat:.0%} (below {MIN_CSAT:.0%})")
+    if not (pilot.owner or "").strip():
+        blockers.append("no pilot owner named")
+    trend = usage.trend(con, pilot)
+    pct = getattr(trend, "events_change_pct", None)
+    change = None if pct is None else pct / 100
+    if change is not None and change <= STOP_USAGE_DROP and csat is not None and csat < MIN_CSAT:
+        return Suggestion("stop", [f"usage fell {abs(change):.0%} over the last 4 weeks", *blockers])
+    if blockers:
+        return Suggestion("harden", blockers)
+    return Suggestion("operate", ["no evidence blocks operating it: " +
+                                  f"{per_1k:.1f} exceptions per 1,000 events" +
+                                  (f", CSAT {csat:.0%}" if csat is not None else "")])
+
+
+# ------------------------------------------------------------------------------------------
+# Decisions
+
+
+def _decision_rows(con, pilot_id: int, review_id: int | None = None) -> list[dict[str, Any]]:
+    return _dicts(con.execute(
+        """SELECT d.*, r.number AS review_number,
+                  NOT EXISTS (SELECT 1 FROM decisions s WHERE s.supersedes = d.decision_id) AS current,
+                  a.accepted_by, a.accepted_at
+           FROM decisions d JOIN reviews r USING (review_id)
+           LEFT JOIN handoff_acceptances a USING (decision_id)
+           WHERE d.pilot_id = ? AND (? IS NULL OR d.review_id = ?)
+           ORDER BY d.decision_id""", [pilot_id, review_id, review_id]))
+
+
+def current_decision(con: duckdb.DuckDBPyConnection, pilot: Pilot, review_id: int | None = None) -> dict[str, Any] | None:
+    """The current (not superseded) decision of the latest review that has one, or of ``review_id``."""
+    rows = [r for r in _decision_rows(con, pilot.pilot_id, review_id) if r["current"]]
+    return rows[-1] if rows else None
+
+
+def list_decisions(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> list[dict[str, Any]]:
+    """Every decision of the pilot, oldest first, with review number, current flag and hand-off status."""
+    require(con, actor, "read_pilot", pilot.pilot_id)
+    rows = _decision_rows(con, pilot.pilot_id)
+    for r in rows:
+        r["status"] = "current" if r["current"] else "superseded"
+        r["handoff"] = None if r["outcome"] != "handoff" else ("accepted" if r["accepted_by"] else "pending acceptance")
+    return rows
+
+
+def record_decision(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, *, outcome: str, rationale: str,
+                    owner: str, next_review: date | None = None, receiver: str | None = None,
+                    conditions: list[dict[str, Any]] | None = None, today: date | None = None) -> dict[str, Any]:
+    """Record the review's decision (superseding an earlier one in the same review); audited.
+
+    Raises DecisionError for an unknown outcome, a missing rationale or owner, a missing or past
+    next review (except for a stop), or a hand-off without a known receiving account.
+    """
+    outcome = (outcome or "").strip().lower()
+    if outcome not in OUTCOMES:
+        raise DecisionError(f"Outcome must be one of {', '.join(OUTCOMES)} "
+                            f"({', '.join(OUTCOMES.values())}), not {outcome!r}.")
+    rationale, owner = (rationale or "").strip(), (owner or "").strip()
+    if not rationale:
+        raise DecisionError("A decision needs a rationale: why this outcome, on this evidence.")
+    if not owner:
+        raise DecisionError("A decision needs an accountable owner.")
+    today = today or _now().date()
+    if outcome != "stop":
+        if next_review is None:
+            raise DecisionError(f"{OUTCOMES[outcome]} needs a next review date (the next readout).")
+        if next_review <= today:
+            raise DecisionError(f"The next review ({next_review}) must be after today ({today}).")
+    winddown = [{"step": s, "done": False} for s in WINDDOWN] if outcome == "stop" else None
+    with transaction(con):
+        require(con, actor, "record_decision", pilot.pilot_id)
+        if outcome == "handoff":
+            receiver = (receiver or "").strip().lower()
+            if not receiver:
+                raise DecisionError("A hand-off names the receiving owner (their user name), who must accept it.")
+            if con.execute("SELECT 1 FROM users WHERE username = ? AND active", [receiver]).fetchone() is None:
+                raise DecisionError(f"The receiving owner {receiver!r} has no account; an admin can add one.")
+        else:
+            receiver = None
+        review = current_review(con, pilot) or _open_review(con, actor, pilot)
+        earlier = current_decision(con, pilot, review_id=review["review_id"])
+        snap = snapshot(con, pilot)
+        suggestion = suggest(con, pilot, snap["figures"])
+        con.execute(
+            """INSERT INTO decisions (review_id, pilot_id, supersedes, outcome, rationale, owner, next_review, receiver,
+                                      conditions, winddown, suggested_outcome, suggested_reasons, snapshot,
+                                      decided_by, decided_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [review["review_id"], pilot.pilot_id, earlier["decision_id"] if earlier else None, outcome, rationale,
+             owner, None if outcome == "stop" else next_review, receiver, json.dumps(conditions or []),
+             json.dumps(winddown) if winddown else None, suggestion.outcome, json.dumps(suggestion.reasons),
+             json.dumps(snap, default=str), actor.name, _now()])
+        decision = current_decision(con, pilot, review_id=review["review_id"])
+        audit.record(con, actor, "decision.record", f"pilot:{pilot.pilot_id}/decision:{decision['decision_id']}", {
+            "pilot": pilot.name, "review": review["number"], "outcome": outcome, "owner": owner,
+            "next_review": None if outcome == "stop" else next_review, "receiver": receiver,
+            "supersedes": earlier["decision_id"] if earlier else None, "suggested": suggestion.outcome,
+            "before": {"outcome": earlier["outcome"], "owner": earlier["owner"]} if earlier else None})
+    return decision
+
+
+def accept_handoff(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, decision_id: int,
+                   note: str | None = None) -> None:
+    """The named receiving owner accepts a hand-off; audited. Anyone else is refused."""
+    with transaction(con):
+        rows = [r for r in _decision_rows(con, pilot.pilot_id) if r["decision_id"] == decision_id]
+        if not rows:
+            raise DecisionError(f"{pilot.name} has no decision {decision_id}.")
+        d = rows[0]
+        if d["outcome"] != "handoff":
+            raise DecisionError(f"Decision {decision_id} is not a hand-off.")
+        if not d["current"]:
+            raise DecisionError(f"Decision {decision_id} was superseded; accept the current one.")
+        if d["accepted_by"]:
+            raise DecisionError(f"Decision {decision_id} was already accepted by {d['accepted_by']}.")
+        require(con, actor, "accept_handoff", pilot.pilot_id, receiver=d["receiver"])
+        con.execute("INSERT INTO handoff_acceptances VALUES (?, ?, ?, ?)", [decision_id, actor.name, _now(), note])
+        audit.record(con, actor, "handoff.accept", f"pilot:{pilot.pilot_id}/decision:{decision_id}",
+                     {"pilot": pilot.name, "note": note})
+
+
+# ------------------------------------------------------------------------------------------
+# Decision summaries (one row per decision) for the CSV export
+
+SUMMARY_COLUMNS = ["pilot", "review", "decision_id", "outcome", "status", "handoff", "decided_by", "decided_at",
+                   "rationale", "owner", "next_review", "receiver", "suggested_outcome", "open_high_risks",
+                   "conditions_met", "conditions_total", "usage_events", "users", "exceptions_per_1k", "csat"]
+
+
+def decision_summaries(con: duckdb.DuckDBPyConnection, actor: Actor, pilots: list[Pilot]) -> list[dict[str, Any]]:
+    """One row per decision of each pilot (checked per pilot), with the figures it was taken on."""
+    out = []
+    for pilot in pilots:
+        for d in list_decisions(con, actor, pilot):
+            fig = json.loads(d["snapshot"])["figures"]
+            conds = json.loads(d["conditions"] or "[]")
+            out.append({
+                "pilot": pilot.name, "review": d["review_number"], "decision_id": d["decision_id"],
+                "outcome": OUTCOMES[d["outcome"]], "status": d["status"], "handoff": d["handoff"],
+                "decided_by": d["decided_by"], "decided_at": d["decided_at"], "rationale": d["rationale"],
+                "owner": d["owner"], "next_review": d["next_review"], "receiver": d["receiver"],
+                "suggested_outcome": OUTCOMES.get(d["suggested_outcome"], d["suggested_outcome"]),
+                "open_high_risks": json.loads(d["snapshot"]).get("open_high_risks"),
+                "conditions_met": sum(1 for c in conds if c.get("status") == "met"),
+                "conditions_total": len(conds),
+                "usage_events": fig["usage"]["events"], "users": fig["usage"]["users"],
+                "exceptions_per_1k": fig["exceptions"]["per_1k_events"], "csat": fig["feedback"]["csat"],
+            })
+    return out
