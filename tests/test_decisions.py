@@ -11,8 +11,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-
 from helpers import PROJECT_ROOT, ingest_one, query, write
+
 from readiness import decisions, export, store, users
 from readiness.access import AccessDenied, Actor
 from readiness.decisions import DecisionError
