@@ -62,6 +62,7 @@ PAGES = [
     ("Overview", "pages/pilots.py", "Pilots", ":material/list:", None),
     ("Admin", "pages/admin_users.py", "Users & grants", ":material/group:", "manage_users"),
     ("Admin", "pages/audit_log.py", "Audit log", ":material/policy:", "verify_audit"),
+    ("Account", "pages/account.py", "My account", ":material/person:", None),
 ]
 
 if actor is None:

@@ -52,7 +52,7 @@ def _credentials() -> dict[str, Any]:
     return {"usernames": {u: {"name": n, "email": e, "roles": [r], "password": h} for u, n, e, r, h in rows}}
 
 
-def _client() -> str | None:
+def client() -> str | None:
     try:
         return st.context.ip_address
     except Exception:  # not known behind some proxies
@@ -74,12 +74,12 @@ def authenticate() -> Actor | None:
                                         cookie_expiry_days=settings.get("session_max_hours") / 24,
                                         auto_hash=False, login_sleep_time=0.2)
     model = authenticator.authentication_controller.authentication_model
-    client = _client()
+    client_addr = client()
 
     def check_credentials(username: str, password: str) -> bool:
         with store.open_store(db()) as con:
             try:
-                actor = users.login(con, username, password, client)
+                actor = users.login(con, username, password, client_addr)
             except users.Throttled:
                 raise
             except AccessDenied:
@@ -114,7 +114,7 @@ def authenticate() -> Actor | None:
                            algorithm="HS256")
         actor = st.session_state.get(_ACTOR) or Actor(st.session_state["username"], st.session_state["roles"][0])
         with store.open_store(db()) as con:
-            st.session_state[_SID] = users.start_session(con, actor, token, client)
+            st.session_state[_SID] = users.start_session(con, actor, token, client_addr)
 
     with store.open_store(db()) as con:
         check = users.check_session(con, st.session_state[_SID])

@@ -219,6 +219,20 @@ def reset_password(con: duckdb.DuckDBPyConnection, actor: Actor, username: str, 
         audit.record(con, actor, "user.reset_password", f"user:{user.username}", {"sessions_ended": ended})
 
 
+def change_own_password(con: duckdb.DuckDBPyConnection, actor: Actor, current: str, new: str,
+                        client: str | None = None) -> None:
+    """A user changes their own password: the current one is checked (and throttled) first.
+
+    Ends all of the user's sessions, this one included: they log in again with the new password.
+    """
+    if actor.cli:
+        raise UserError("The command line has no password; use `users reset-password NAME`.")
+    login(con, actor.name, current, client)  # Throttled / AccessDenied("Wrong user name or password.")
+    if new == current:
+        raise UserError("The new password must differ from the current one.")
+    reset_password(con, actor, actor.name, new)
+
+
 def grant(con: duckdb.DuckDBPyConnection, actor: Actor, username: str, pilot_name: str) -> bool:
     """Give an account access to a pilot (admins only); audited. False when it already had it."""
     with transaction(con):

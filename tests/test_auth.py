@@ -333,3 +333,17 @@ def test_cli_users_lifecycle(tmp_path: Path) -> None:
     assert run("users", "remove", "li").returncode == 0
     actions = [r[0] for r in query(db, "SELECT action FROM audit_log WHERE actor LIKE 'cli:%' ORDER BY seq")]
     assert actions == ["user.add", "user.add", "grant.add", "user.set_role", "grant.remove", "user.remove"]
+
+
+def test_changing_ones_own_password_needs_the_current_one(db: Path) -> None:
+    with store.open_store(db) as con:
+        sid = _session(con)
+        me = Actor("maria", "reviewer")
+        with pytest.raises(AccessDenied, match="Wrong"):
+            users.change_own_password(con, me, "not my password", "a new long password")
+        assert users.check_session(con, sid).actor == me  # nothing changed
+        with pytest.raises(users.UserError, match="differ"):
+            users.change_own_password(con, me, PW, PW)
+        users.change_own_password(con, me, PW, "a new long password")
+        assert "password changed" in users.check_session(con, sid).reason
+        assert users.login(con, "maria", "a new long password") == me

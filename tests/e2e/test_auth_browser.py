@@ -27,6 +27,7 @@ def _store(path) -> None:
         users.add_user(con, OP, "admin", "admin", ADMIN_PW)
         users.add_user(con, OP, "vera", "viewer", PW)
         users.grant(con, OP, "vera", "Granted pilot")
+        users.add_user(con, OP, "pat", "lead", PW)
 
 
 @pytest.fixture(scope="module")
@@ -156,3 +157,24 @@ def test_throttle_after_five_failed_logins(browser, tmp_path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_changing_my_password_ends_my_session_and_the_new_one_works(browser, app) -> None:
+    url, _ = app
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    login(page, url, "pat", PW)
+    _signed_in(page)
+    page.get_by_role("link", name="My account").click()
+    page.get_by_role("heading", name="Change my password").wait_for()
+    page.get_by_label("Current password").fill(PW)
+    page.get_by_label("New password", exact=True).fill("pats brand new password")
+    page.get_by_label("New password again").fill("pats brand new password")
+    page.get_by_role("button", name="Change password").click()
+    page.get_by_text("Password changed").wait_for(timeout=20_000)
+    page.screenshot(path=str(snapshot_dir() / "account.png"), full_page=True)
+    page.get_by_role("button", name="Log in again").click()
+    page.get_by_text("password changed").wait_for(timeout=20_000)  # the notice on the login form
+    login(page, url, "pat", PW)
+    page.get_by_text("Wrong user name or password.").wait_for(timeout=20_000)
+    login(page, url, "pat", "pats brand new password")
+    assert "Signed in as" in page.inner_text("body") or _signed_in(page)
