@@ -9,6 +9,7 @@ actor's role allows are given to st.navigation; each page checks again at its to
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlparse
 
 import streamlit as st
 
@@ -17,6 +18,9 @@ from readiness.access import system_actor
 
 st.set_page_config(page_title="Readiness Review", page_icon=":material/fact_check:", layout="wide")
 ui.through_app_py()
+# The page this browser tab asked for, remembered before anything can interrupt the first run
+# (the login cookie component answers with a rerun that may arrive without the page in it).
+st.session_state.setdefault("_rr_asked", urlparse(st.context.url or "").path.strip("/"))
 # DuckDB in the app may touch only the data folder, the upload folder and the admins' feed root.
 store.restrict_file_access([settings.db_path().parent, settings.upload_dir(), settings.get("feed_root")])
 
@@ -76,7 +80,13 @@ if actor is None:
     st.stop()
 
 pages: dict[str, list] = {}
+by_path: dict[str, st.Page] = {}
 for section, file, title, icon, action in PAGES:
     if action is None or actor.role in access.MATRIX[action][0]:
-        pages.setdefault(section, []).append(st.Page(file, title=title, icon=icon, default=(file == PAGES[0][1])))
-st.navigation(pages).run()
+        by_path[Path(file).stem] = st.Page(file, title=title, icon=icon, default=(file == PAGES[0][1]))
+        pages.setdefault(section, []).append(by_path[Path(file).stem])
+current = st.navigation(pages)
+asked = st.session_state.pop("_rr_asked", "")
+if asked in by_path and current.url_path != by_path[asked].url_path:
+    st.switch_page(by_path[asked])  # once per session: a deep link survives the login
+current.run()
