@@ -23,6 +23,7 @@ import hashlib
 import re
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import duckdb
@@ -37,6 +38,7 @@ from readiness.store import transaction
 WILDCARD = "<*>"
 SIMILARITY = 0.8          # share of positions that must agree for a template to join a mode
 MAX_FRAMES = 3            # top in-app frames in a fingerprint
+EXAMPLES = 3              # example messages shown per mode
 TREND_DAYS = 7            # trend compares the last 7 days with the 7 before
 TREND_MIN_COUNT = 10      # fewer exceptions than this over the 14 days: 'steady'
 TREND_RATIO = 1.5         # rising: recent >= 1.5 x previous; falling: recent <= previous / 1.5
@@ -340,41 +342,66 @@ def failure_modes(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters
     if empty is not None:
         return empty
     clause, params = where(pilot, filters, table_columns(con, "exceptions"))
-    base = f"SELECT *, {local_day_sql(pilot)} AS day FROM exceptions WHERE {clause} AND failure_mode IS NOT NULL"
+    clause = f"{clause} AND failure_mode IS NOT NULL"
     modes = frame(con, f"""
-        WITH e AS ({base}), ref AS (SELECT max(day) AS last_day FROM e)
-        SELECT e.failure_mode AS mode_id, m.template, m.error_type, count(*) AS count,
-               count(DISTINCT e.user_id) AS users, count(DISTINCT e.session_id) AS sessions,
-               min(e.ts) AS first_seen, max(e.ts) AS last_seen,
-               count(*) FILTER (WHERE e.day > ref.last_day - {TREND_DAYS}) AS recent,
-               count(*) FILTER (WHERE e.day <= ref.last_day - {TREND_DAYS}
-                                  AND e.day > ref.last_day - {2 * TREND_DAYS}) AS previous,
-               coalesce(any_value(n.status), 'new') AS status, any_value(n.owner) AS owner,
-               any_value(n.note) AS note
-        FROM e CROSS JOIN ref
-        JOIN failure_modes m ON m.pilot_id = e.pilot_id AND m.mode_id = e.failure_mode
-        LEFT JOIN failure_mode_notes n ON n.pilot_id = e.pilot_id AND n.mode_id = e.failure_mode
-        GROUP BY ALL ORDER BY count DESC, mode_id""", params)
+        WITH e AS (SELECT failure_mode, count(*) AS count, count(DISTINCT user_id) AS users,
+                          count(DISTINCT session_id) AS sessions, min(ts) AS first_seen, max(ts) AS last_seen
+                   FROM exceptions WHERE {clause} GROUP BY failure_mode)
+        SELECT e.failure_mode AS mode_id, m.template, m.error_type, e.count, e.users, e.sessions,
+               e.first_seen, e.last_seen, coalesce(n.status, 'new') AS status, n.owner, n.note
+        FROM e JOIN failure_modes m ON m.pilot_id = ? AND m.mode_id = e.failure_mode
+        LEFT JOIN failure_mode_notes n ON n.pilot_id = ? AND n.mode_id = e.failure_mode
+        ORDER BY e.count DESC, mode_id""", [*params, pilot.pilot_id, pilot.pilot_id])
     if modes.empty:
         return Empty("Failure modes have not been computed for this pilot's exceptions yet")
-    daily = frame(con, f"SELECT failure_mode AS mode_id, day, count(*) AS n FROM ({base}) "
-                       f"GROUP BY ALL ORDER BY mode_id, day", params)
-    examples = frame(con, f"""
-        SELECT mode_id, message FROM (
-            SELECT failure_mode AS mode_id, message, min(ts) AS first FROM ({base}) GROUP BY ALL)
-        QUALIFY row_number() OVER (PARTITION BY mode_id ORDER BY first, message) <= 3
-        ORDER BY mode_id, first, message""", params)
-    per_day = {k: [[d.date() if hasattr(d, "date") else d, int(n)] for d, n in zip(g["day"], g["n"], strict=True)]
-               for k, g in daily.groupby("mode_id")}
-    per_mode = {k: list(g["message"]) for k, g in examples.groupby("mode_id")}
+    daily = frame(con, f"SELECT failure_mode AS mode_id, {local_day_sql(pilot)} AS day, count(*) AS n "
+                       f"FROM exceptions WHERE {clause} GROUP BY ALL ORDER BY mode_id, day", params)
+    daily["day"] = [d.date() if hasattr(d, "date") else d for d in daily["day"]]
+    last_day = max(daily["day"])
+    recent_from, previous_from = last_day - timedelta(days=TREND_DAYS - 1), last_day - timedelta(days=2 * TREND_DAYS - 1)
+    per_day, recent, previous = {}, {}, {}
+    for k, g in daily.groupby("mode_id"):
+        per_day[k] = [[d, int(n)] for d, n in zip(g["day"], g["n"], strict=True)]
+        recent[k] = sum(n for d, n in per_day[k] if d >= recent_from)
+        previous[k] = sum(n for d, n in per_day[k] if previous_from <= d < recent_from)
+    per_mode = _examples(con, clause, params)
     total = int(modes["count"].sum())
     modes["daily"] = [per_day.get(m, []) for m in modes["mode_id"]]
-    modes["trend"] = [_trend(int(r), int(p)) for r, p in zip(modes["recent"], modes["previous"], strict=True)]
+    modes["trend"] = [_trend(recent.get(m, 0), previous.get(m, 0)) for m in modes["mode_id"]]
     modes["share"] = modes["count"] / total
     modes["examples"] = [[privacy.mask(x) for x in per_mode.get(m, [])] for m in modes["mode_id"]]
     cols = ["mode_id", "template", "error_type", "count", "users", "sessions", "first_seen", "last_seen",
             "daily", "trend", "share", "examples", "status", "owner", "note"]
     return modes[cols].reset_index(drop=True)
+
+
+def _examples(con: duckdb.DuckDBPyConnection, clause: str, params: list, k: int = EXAMPLES) -> dict[int, list[str]]:
+    """Per mode, its first ``k`` distinct messages by first occurrence (time, then text).
+
+    Reads the earliest rows of each mode in (ts, message) order: the first k distinct messages met
+    there are exactly the k with the earliest first occurrence. Only a mode whose earliest rows
+    repeat fewer than k messages is looked at in full.
+    """
+    window = 20 * k
+    out: dict[int, list[str]] = {}
+    short = []
+    for mode_id, messages, n in con.execute(
+            f"SELECT failure_mode, min_by(message, {{'t': ts, 'm': message}}, {window}), count(*) "
+            f"FROM exceptions WHERE {clause} GROUP BY failure_mode", params).fetchall():
+        distinct = list(dict.fromkeys(messages))[:k]
+        out[mode_id] = distinct
+        if len(distinct) < k and n > window:
+            short.append(mode_id)
+    if short:
+        rows = con.execute(f"""
+            SELECT mode_id, message FROM (
+                SELECT failure_mode AS mode_id, message, min(ts) AS first FROM exceptions
+                WHERE {clause} AND list_contains(?, failure_mode) GROUP BY ALL)
+            QUALIFY row_number() OVER (PARTITION BY mode_id ORDER BY first, message) <= {k}
+            ORDER BY mode_id, first, message""", [*params, short]).fetchall()
+        for mode_id in short:
+            out[mode_id] = [m for i, m in rows if i == mode_id]
+    return out
 
 
 def exception_rate(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> pd.DataFrame | Empty:
@@ -386,13 +413,15 @@ def exception_rate(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filter
     empty = _no_rows(con, pilot, filters)
     if empty is not None:
         return empty
+    from analysis.usage import _view  # the usage rollup when it answers for these filters
+
     ex_clause, ex_params = where(pilot, filters, table_columns(con, "exceptions"))
-    us_clause, us_params = where(pilot, filters, table_columns(con, "usage_events"))
+    usage_view, us_params = _view(con, pilot, filters, "session")
     day = local_day_sql(pilot)
     out = frame(con, f"""
         WITH x AS (SELECT {day} AS day, count(*) AS exceptions FROM exceptions WHERE {ex_clause} GROUP BY ALL),
-             u AS (SELECT {day} AS day, count(*) AS events, count(DISTINCT session_id) AS sessions
-                   FROM usage_events WHERE {us_clause} GROUP BY ALL)
+             u AS (SELECT day, CAST(sum(events) AS BIGINT) AS events, count(DISTINCT session_id) AS sessions
+                   FROM {usage_view} GROUP BY ALL)
         SELECT day, coalesce(x.exceptions, 0) AS exceptions, coalesce(u.events, 0) AS events,
                coalesce(u.sessions, 0) AS sessions,
                CASE WHEN u.events > 0 THEN 1000.0 * coalesce(x.exceptions, 0) / u.events END AS per_1000_events,

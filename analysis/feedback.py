@@ -437,7 +437,10 @@ def _verbatims(con, pilot: Pilot, df: pd.DataFrame, reveal_as: Actor | None, wha
     if reveal_as is not None:
         privacy.reveal(con, reveal_as, pilot, what)
     elif "comment" in df:
-        df["comment"] = [redact(c) for c in df["comment"]]
+        # personal_data was set at ingest with the same patterns: only those comments need the regexes
+        flags = df["personal_data"] if "personal_data" in df else [True] * len(df)
+        df["comment"] = [redact(c) if pd.isna(flag) or bool(flag) else c
+                         for c, flag in zip(df["comment"], flags, strict=True)]
     return df
 
 

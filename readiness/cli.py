@@ -248,6 +248,23 @@ def cmd_users(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_signals(args: argparse.Namespace) -> int:
+    from readiness import signals
+
+    actor = cli_actor()
+    with store.open_store(args.db) as con:
+        found = signals.compute_signals(con, actor, pilots.pilot_for(con, actor, args.pilot))
+    if args.json:
+        print(json.dumps([s.to_dict() for s in found], default=str, indent=2))
+        return EXIT_OK
+    if not found:
+        print(f"No risk signals for {args.pilot}.")
+        return EXIT_OK
+    rows = [s.to_dict() for s in found]
+    print(_table(rows, ["severity", "risk_class", "key", "finding"]))
+    return EXIT_OK
+
+
 def cmd_decide(args: argparse.Namespace) -> int:
     actor = cli_actor()
     try:
@@ -402,6 +419,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("demo", cmd_demo, "Create the demo pilot (Invoice triage assistant), load its generated logs, and "
         "create one account per role (passwords printed once).", "python -m readiness demo --db /tmp/demo.duckdb")
+
+    p = add("signals", cmd_signals, "Risk signals computed from the pilot's logs (data, customer impact, "
+            "compliance, operational dependency).", "python -m readiness signals --pilot 'Invoice triage assistant'")
+    p.add_argument("--pilot", required=True)
+    p.add_argument("--json", action="store_true")
 
     p = add("decide", cmd_decide, "Record the review's decision (recording again supersedes it).",
             "python -m readiness decide --pilot 'Invoice triage assistant' --outcome harden "

@@ -266,3 +266,19 @@ def test_loghub_grouping_accuracy(system: str, tmp_path: Path) -> None:
                                            "ORDER BY batch_id, src_row").fetchall()]
     assert None not in predicted
     assert fm.grouping_accuracy(predicted, truth) >= GA_FLOORS[system]
+
+
+def test_examples_are_the_first_distinct_messages_even_after_a_long_repeat(db: Path, tmp_path: Path) -> None:
+    """A mode whose first 100 rows repeat one message: the examples still show three different ones,
+    in order of first occurrence (the quick path reads only the earliest rows)."""
+    rows = [(f"2026-03-02T10:{i // 60:02d}:{i % 60:02d}Z", "Timeout after 30 ms calling erp", "u1", "s1", "TimeoutError")
+            for i in range(100)]
+    rows += [("2026-03-02T11:00:00Z", "Timeout after 45 ms calling erp", "u2", "s2", "TimeoutError"),
+             ("2026-03-02T11:00:01Z", "Timeout after 30 ms calling erp", "u2", "s2", "TimeoutError"),
+             ("2026-03-02T11:00:02Z", "Timeout after 99 ms calling erp", "u3", "s3", "TimeoutError"),
+             ("2026-03-02T11:00:03Z", "Timeout after 12 ms calling erp", "u3", "s3", "TimeoutError")]
+    load(db, write(tmp_path / "repeat.csv", csv_rows(rows)))
+    (mode,) = modes_of(db).itertuples()
+    assert mode.count == 104
+    assert mode.examples == ["Timeout after 30 ms calling erp", "Timeout after 45 ms calling erp",
+                             "Timeout after 99 ms calling erp"]
