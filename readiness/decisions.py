@@ -122,8 +122,12 @@ def snapshot(con: duckdb.DuckDBPyConnection, pilot: Pilot) -> dict[str, Any]:
             "taken_at": _now().isoformat()}
 
 
-def suggest(con: duckdb.DuckDBPyConnection, pilot: Pilot, figures: dict[str, Any] | None = None) -> Suggestion:
-    """The outcome the evidence points to, with its reasons; the reviewer decides."""
+def suggest(con: duckdb.DuckDBPyConnection, pilot: Pilot, figures: dict[str, Any] | None = None,
+            conditions: list[dict[str, Any]] | None = None) -> Suggestion:
+    """The outcome the evidence points to, with its reasons; the reviewer decides.
+
+    ``conditions``: the review's conditions (with live values); required ones not met block operate.
+    """
     from analysis import usage
 
     fig = figures or snapshot(con, pilot)["figures"]
@@ -139,6 +143,10 @@ def suggest(con: duckdb.DuckDBPyConnection, pilot: Pilot, figures: dict[str, Any
         blockers.append(f"CSAT {csat:.0%} (below {MIN_CSAT:.0%})")
     if not (pilot.owner or "").strip():
         blockers.append("no pilot owner named")
+    unmet = [c for c in (conditions or []) if c.get("required") and c.get("status") == "not met"]
+    if unmet:
+        blockers.append(f"{len(unmet)} required condition{'s' if len(unmet) != 1 else ''} not met "
+                        f"({', '.join(c['area'] for c in unmet)})")
     trend = usage.trend(con, pilot)
     pct = getattr(trend, "events_change_pct", None)
     change = None if pct is None else pct / 100
@@ -219,14 +227,20 @@ def record_decision(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, 
         review = current_review(con, pilot) or _open_review(con, actor, pilot)
         earlier = current_decision(con, pilot, review_id=review["review_id"])
         snap = snapshot(con, pilot)
-        suggestion = suggest(con, pilot, snap["figures"])
+        if conditions is None:  # the review's conditions as they stand, with live values
+            from readiness.conditions import list_conditions
+
+            conditions = [{k: c[k] for k in ("area", "title", "required", "status", "owner", "evidence",
+                                              "waiver_reason", "waiver_expiry", "live_value")}
+                          for c in list_conditions(con, actor, pilot)]
+        suggestion = suggest(con, pilot, snap["figures"], conditions)
         con.execute(
             """INSERT INTO decisions (review_id, pilot_id, supersedes, outcome, rationale, owner, next_review, receiver,
                                       conditions, winddown, suggested_outcome, suggested_reasons, snapshot,
                                       decided_by, decided_at)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [review["review_id"], pilot.pilot_id, earlier["decision_id"] if earlier else None, outcome, rationale,
-             owner, None if outcome == "stop" else next_review, receiver, json.dumps(conditions or []),
+             owner, None if outcome == "stop" else next_review, receiver, json.dumps(conditions or [], default=str),
              json.dumps(winddown) if winddown else None, suggestion.outcome, json.dumps(suggestion.reasons),
              json.dumps(snap, default=str), actor.name, _now()])
         decision = current_decision(con, pilot, review_id=review["review_id"])

@@ -333,10 +333,49 @@ CREATE TABLE handoff_acceptances (
 );
 """
 
+_V6_CONDITIONS = """
+CREATE SEQUENCE condition_id_seq START 1;
+CREATE SEQUENCE approval_id_seq START 1;
+-- What must be true before broader use, per review (template in readiness/conditions.py).
+CREATE TABLE conditions (
+    condition_id  INTEGER PRIMARY KEY DEFAULT nextval('condition_id_seq'),
+    review_id     INTEGER NOT NULL,
+    pilot_id      INTEGER NOT NULL,
+    area          VARCHAR NOT NULL,
+    title         VARCHAR NOT NULL,
+    required      BOOLEAN NOT NULL,
+    computed      VARCHAR,
+    status        VARCHAR NOT NULL CHECK (status IN ('met', 'not met', 'waived')),
+    owner         VARCHAR,
+    evidence      VARCHAR,
+    waiver_reason VARCHAR,
+    waiver_expiry DATE,
+    requested_on  DATE,
+    updated_by    VARCHAR NOT NULL,
+    updated_at    TIMESTAMPTZ NOT NULL,
+    UNIQUE (review_id, area)
+);
+-- Four eyes: a waiver or a lower risk tier waits here until someone else approves it.
+CREATE TABLE approvals (
+    approval_id  INTEGER PRIMARY KEY DEFAULT nextval('approval_id_seq'),
+    pilot_id     INTEGER NOT NULL,
+    kind         VARCHAR NOT NULL CHECK (kind IN ('waiver', 'tier')),
+    object_id    INTEGER NOT NULL,
+    payload      JSON NOT NULL,
+    requested_by VARCHAR NOT NULL,
+    requested_at TIMESTAMPTZ NOT NULL,
+    decided_by   VARCHAR,
+    decided_at   TIMESTAMPTZ,
+    approved     BOOLEAN,
+    note         VARCHAR
+);
+"""
+
 MIGRATIONS: list[tuple[int, str, object]] = [
     (1, "foundation: pilots, batches, logs, rejects, audit", _V1_FOUNDATION),
     (2, "evidence: failure modes, annotations, feedback sentiment, triage and themes", _V2_EVIDENCE),
     (3, "auth: users, grants, login sessions, login failures; audit hash chain", _v3_auth),
     (4, "usage rollup: per-pilot daily usage aggregates by segment, session, feature and team", _V4_USAGE_ROLLUP),
     (5, "reviews and decisions (append-only, supersede), hand-off acceptances", _V5_REVIEWS),
+    (6, "readiness conditions per review; four-eyes approvals", _V6_CONDITIONS),
 ]

@@ -1,0 +1,131 @@
+"""Readiness conditions scaled by risk tier, computed conditions, four-eyes waivers and tier changes."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from helpers import ingest_one, make_pilot, query, write
+
+from readiness import conditions, decisions, store, users
+from readiness.access import AccessDenied, Actor
+from readiness.conditions import ConditionError
+from readiness.pilots import get_pilot
+
+OP = Actor("cli:test", "admin", cli=True)
+PW = "a long enough password"
+REVIEWER, LEAD, LEAD2 = Actor("rita", "reviewer"), Actor("lena", "lead"), Actor("lars", "lead")
+LATER = date.today() + timedelta(days=60)
+
+
+@pytest.fixture
+def team_db(db: Path, tmp_path: Path) -> Path:
+    make_pilot(db, "p", owner="Tom Brennan", risk_tier="medium")
+    rows = "".join(f"2026-03-02T10:{i:02d}:00Z,u{i % 3},open\n" for i in range(40))
+    ingest_one(db, write(tmp_path / "u.csv", "ts,user,event\n" + rows), pilot="p")
+    with store.open_store(db) as con:
+        for a in (REVIEWER, LEAD, LEAD2):
+            users.add_user(con, OP, a.name, a.role, PW)
+            users.grant(con, OP, a.name, "p")
+    return db
+
+
+def _conds(db: Path, actor: Actor = OP) -> dict[str, dict]:
+    with store.open_store(db) as con:
+        p = get_pilot(con, "p")
+        conditions.ensure_conditions(con, actor, p)
+        return {c["area"]: c for c in conditions.list_conditions(con, actor, p)}
+
+
+def test_template_scaled_by_risk_tier(db: Path) -> None:
+    for tier, required in (("low", {"infrastructure", "auth", "monitoring", "ownership"}),
+                           ("high", {a.key for a in conditions.TEMPLATE})):
+        make_pilot(db, f"{tier} pilot", risk_tier=tier)
+        with store.open_store(db) as con:
+            p = get_pilot(con, f"{tier} pilot")
+            conditions.ensure_conditions(con, OP, p)
+            rows = conditions.list_conditions(con, OP, p)
+        assert len(rows) == len(conditions.TEMPLATE)
+        assert {r["area"] for r in rows if r["required"]} == required
+
+
+def test_computed_conditions_show_their_live_value(team_db: Path, tmp_path: Path) -> None:
+    c = _conds(team_db)
+    assert c["ownership"]["status"] == "met" and "Tom Brennan" in c["ownership"]["live_value"]
+    assert c["monitoring"]["status"] == "met" and c["monitoring"]["live_value"] == "0.0 exceptions per 1,000 events"
+    ingest_one(team_db, write(tmp_path / "e.csv", "ts,message\n2026-03-02T10:00:00Z,boom\n"), kind="exceptions", pilot="p")
+    c = _conds(team_db)
+    assert c["monitoring"]["status"] == "not met" and c["monitoring"]["live_value"] == "25.0 exceptions per 1,000 events"
+    with store.open_store(team_db) as con, pytest.raises(ConditionError, match="computed"):
+        conditions.set_condition(con, OP, get_pilot(con, "p"), c["monitoring"]["condition_id"], status="met")
+
+
+def test_set_condition_is_audited_with_before_and_after(team_db: Path) -> None:
+    cid = _conds(team_db)["auth"]["condition_id"]
+    with store.open_store(team_db) as con:
+        conditions.set_condition(con, REVIEWER, get_pilot(con, "p"), cid, status="met", owner="IT security",
+                                 evidence="SSO via Entra ID, ticket SEC-12")
+        with pytest.raises(AccessDenied):
+            conditions.set_condition(con, LEAD, get_pilot(con, "p"), cid, status="not met")
+    assert _conds(team_db)["auth"]["status"] == "met"
+    (details,) = query(team_db, "SELECT details FROM audit_log WHERE action = 'condition.edit'")
+    assert '"before": {' in details[0] and '"status": "not met"' in details[0] and '"status": "met"' in details[0]
+
+
+def test_a_waiver_takes_effect_only_when_someone_else_approves(team_db: Path) -> None:
+    cid = _conds(team_db)["docs"]["condition_id"]
+    with store.open_store(team_db) as con:
+        p = get_pilot(con, "p")
+        req = conditions.request_waiver(con, REVIEWER, p, cid, reason="Docs after go-live", expiry=LATER)
+        assert _conds(team_db)["docs"]["status"] == "not met"  # a request changes nothing yet
+        with pytest.raises(AccessDenied):  # a reviewer cannot approve at all
+            conditions.decide_approval(con, REVIEWER, p, req, approve=True)
+        conditions.decide_approval(con, LEAD, p, req, approve=True, note="OK for 60 days")
+    c = _conds(team_db)["docs"]
+    assert c["status"] == "waived" and c["waiver_reason"] == "Docs after go-live" and c["waiver_expiry"] == LATER
+
+
+def test_a_self_approved_waiver_has_no_effect(team_db: Path) -> None:
+    cid = _conds(team_db)["docs"]["condition_id"]
+    with store.open_store(team_db) as con:
+        p = get_pilot(con, "p")
+        req = conditions.request_waiver(con, OP, p, cid, reason="I say so", expiry=LATER)
+        with pytest.raises(AccessDenied, match="own request"):
+            conditions.decide_approval(con, OP, p, req, approve=True)
+    assert _conds(team_db)["docs"]["status"] == "not met"
+
+
+def test_lowering_the_tier_waits_for_a_second_person_raising_does_not(team_db: Path) -> None:
+    _conds(team_db)
+    with store.open_store(team_db) as con:
+        p = get_pilot(con, "p")
+        assert conditions.request_tier_change(con, REVIEWER, p, "high", "Handles supplier bank details") is None
+        assert get_pilot(con, "p").risk_tier == "high"
+        req = conditions.request_tier_change(con, REVIEWER, p, "low", "Only internal users")
+        assert get_pilot(con, "p").risk_tier == "high"
+        conditions.decide_approval(con, LEAD, p, req, approve=True)
+        assert get_pilot(con, "p").risk_tier == "low"
+    required = {a for a, c in _conds(team_db).items() if c["required"]}
+    assert required == {"infrastructure", "auth", "monitoring", "ownership"}  # the light path now
+
+
+def test_unmet_required_conditions_block_operate_and_travel_with_the_decision(team_db: Path) -> None:
+    _conds(team_db)
+    with store.open_store(team_db) as con:
+        p = get_pilot(con, "p")
+        d = decisions.record_decision(con, OP, p, outcome="harden", rationale="Not yet", owner="Tom",
+                                      next_review=LATER)
+    assert "required conditions not met (infrastructure, auth, data_flow, security_review, docs)" in d["suggested_reasons"]
+    assert '"area": "auth"' in d["conditions"]
+
+
+def test_the_next_review_carries_conditions_over(team_db: Path) -> None:
+    cid = _conds(team_db)["auth"]["condition_id"]
+    with store.open_store(team_db) as con:
+        p = get_pilot(con, "p")
+        conditions.set_condition(con, OP, p, cid, status="met", owner="IT security", evidence="SSO")
+        decisions.record_decision(con, OP, p, outcome="harden", rationale="r", owner="Tom", next_review=LATER)
+        decisions.open_review(con, OP, p)
+    c = _conds(team_db)
+    assert c["auth"]["status"] == "met" and c["auth"]["owner"] == "IT security" and c["auth"]["review_id"] == 2
