@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from readiness import access, audit, batches, decisions, demo, export, ingest, pilots, store, users
+from readiness import access, audit, batches, decisions, demo, export, ingest, pilots, risks, store, users
 from readiness.access import AccessDenied, cli_actor
 from readiness.columns import KINDS, MappingError, parse_overrides
 from readiness.formats import UnusableFile
@@ -310,6 +310,9 @@ def cmd_export(args: argparse.Namespace) -> int:
                   [pilots.get_pilot(con, p["name"]) for p in pilots.list_pilots(con, actor)])
         if args.what == "decisions":
             rows, columns = decisions.decision_summaries(con, actor, chosen), decisions.SUMMARY_COLUMNS
+        else:
+            rows = [r for p in chosen for r in risks.list_risks(con, actor, p)]
+            columns = risks.EXPORT_COLUMNS
         for p in chosen:
             access.require(con, actor, "export", p.pilot_id)
         with store.transaction(con):
@@ -441,9 +444,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pilot", required=True)
     p.add_argument("--json", action="store_true")
 
-    p = add("export", cmd_export, "Write decision summaries as a spreadsheet-safe CSV.",
+    p = add("export", cmd_export, "Write decision summaries or the risk register as a spreadsheet-safe CSV.",
             "python -m readiness export decisions --out decisions.csv [--pilot NAME]")
-    p.add_argument("what", choices=["decisions"])
+    p.add_argument("what", choices=["decisions", "risks"])
     p.add_argument("--out", required=True, metavar="FILE.csv")
     p.add_argument("--pilot")
 
@@ -481,7 +484,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_BUSY
     except (pilots.PilotNotFound, pilots.InvalidProfile, MappingError, UnusableFile,
-            batches.BatchNotFound, StoreError, users.UserError, AccessDenied, decisions.DecisionError) as err:
+            batches.BatchNotFound, StoreError, users.UserError, AccessDenied, decisions.DecisionError,
+            risks.RiskError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as err:  # an operator gets one line; READINESS_DEBUG=1 shows the traceback

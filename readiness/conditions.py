@@ -47,6 +47,7 @@ TEMPLATE: tuple[Area, ...] = (
     Area("security_review", "A recorded security review (who, when, findings)", "medium"),
     Area("docs", "Minimal user docs and operating notes", "medium"),
     Area("ownership", "A named owner and support path", "low", "owner_named"),
+    Area("risks", "No high risk left open in the register", "medium", "no_high_risk_open"),
 )
 _TIER_RANK = {t: i for i, t in enumerate(("low", "medium", "high"))}
 
@@ -119,6 +120,11 @@ def _live(con, pilot: Pilot, rule: str) -> tuple[bool, str]:
             return False, "no usage loaded, so the exception rate is unknown"
         rate = 1000 * exceptions / events
         return rate < MAX_EXCEPTIONS_PER_1K, f"{rate:.1f} exceptions per 1,000 events"
+    if rule == "no_high_risk_open":
+        from readiness.risks import open_high
+
+        n = open_high(con, pilot.pilot_id)
+        return n == 0, f"{n} high risk{'s' if n != 1 else ''} open"
     raise ValueError(rule)
 
 

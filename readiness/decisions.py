@@ -118,8 +118,10 @@ def snapshot(con: duckdb.DuckDBPyConnection, pilot: Pilot) -> dict[str, Any]:
     batches = _dicts(con.execute(
         "SELECT batch_id, kind, file_name, sha256, rows_loaded FROM ingest_batches WHERE pilot_id = ? ORDER BY batch_id",
         [pilot.pilot_id]))
+    from readiness.risks import open_high
+
     return {"figures": summary(con, pilot), "batches": batches, "data_version": data_version(con, pilot.pilot_id),
-            "taken_at": _now().isoformat()}
+            "open_high_risks": open_high(con, pilot.pilot_id), "taken_at": _now().isoformat()}
 
 
 def suggest(con: duckdb.DuckDBPyConnection, pilot: Pilot, figures: dict[str, Any] | None = None,
@@ -143,6 +145,11 @@ def suggest(con: duckdb.DuckDBPyConnection, pilot: Pilot, figures: dict[str, Any
         blockers.append(f"CSAT {csat:.0%} (below {MIN_CSAT:.0%})")
     if not (pilot.owner or "").strip():
         blockers.append("no pilot owner named")
+    from readiness.risks import open_high
+
+    high = open_high(con, pilot.pilot_id)
+    if high:
+        blockers.append(f"{high} high risk{'s' if high != 1 else ''} open")
     unmet = [c for c in (conditions or []) if c.get("required") and c.get("status") == "not met"]
     if unmet:
         blockers.append(f"{len(unmet)} required condition{'s' if len(unmet) != 1 else ''} not met "

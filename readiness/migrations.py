@@ -371,6 +371,35 @@ CREATE TABLE approvals (
 );
 """
 
+_V7_RISKS = """
+CREATE SEQUENCE risk_id_seq START 1;
+CREATE TABLE risks (
+    risk_id        INTEGER PRIMARY KEY DEFAULT nextval('risk_id_seq'),
+    pilot_id       INTEGER NOT NULL,
+    signal_key     VARCHAR,             -- NULL for a manual risk
+    risk_class     VARCHAR NOT NULL CHECK (risk_class IN ('data', 'customer_impact', 'compliance', 'operational_dependency')),
+    title          VARCHAR NOT NULL,
+    likelihood     INTEGER CHECK (likelihood BETWEEN 1 AND 5),
+    impact         INTEGER CHECK (impact BETWEEN 1 AND 5),
+    owner          VARCHAR,
+    mitigation     VARCHAR,
+    due            DATE,
+    status         VARCHAR NOT NULL CHECK (status IN ('open', 'mitigated', 'accepted', 'dismissed')),
+    dismiss_reason VARCHAR,
+    created_by     VARCHAR NOT NULL,
+    created_at     TIMESTAMPTZ NOT NULL,
+    updated_by     VARCHAR NOT NULL,
+    updated_at     TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE risk_history (
+    risk_id    INTEGER NOT NULL,
+    changed_at TIMESTAMPTZ NOT NULL,
+    changed_by VARCHAR NOT NULL,
+    before     JSON,
+    after      JSON
+);
+"""
+
 MIGRATIONS: list[tuple[int, str, object]] = [
     (1, "foundation: pilots, batches, logs, rejects, audit", _V1_FOUNDATION),
     (2, "evidence: failure modes, annotations, feedback sentiment, triage and themes", _V2_EVIDENCE),
@@ -378,4 +407,5 @@ MIGRATIONS: list[tuple[int, str, object]] = [
     (4, "usage rollup: per-pilot daily usage aggregates by segment, session, feature and team", _V4_USAGE_ROLLUP),
     (5, "reviews and decisions (append-only, supersede), hand-off acceptances", _V5_REVIEWS),
     (6, "readiness conditions per review; four-eyes approvals", _V6_CONDITIONS),
+    (7, "risk register with history", _V7_RISKS),
 ]

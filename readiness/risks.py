@@ -1,0 +1,177 @@
+"""The risk register: signals accepted as risks (or dismissed with a reason), manual risks, history.
+
+A risk has a class (data, customer impact, compliance, operational dependency), likelihood and
+impact on 1-5 scales (score = likelihood x impact; high from 15, medium from 8), an owner, a
+mitigation, a due date and a status (open, mitigated, accepted). A dismissed signal is kept as a
+row with status ``dismissed`` and its reason, so it is not raised again silently. Every change
+adds a history row (before / after) and an audit record in the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+
+import duckdb
+
+from readiness import audit
+from readiness.access import Actor, require
+from readiness.pilots import Pilot
+from readiness.store import transaction
+
+CLASSES = ("data", "customer_impact", "compliance", "operational_dependency")
+STATUSES = ("open", "mitigated", "accepted")
+HIGH_SCORE, MEDIUM_SCORE = 15, 8
+FIELDS = ("risk_class", "title", "likelihood", "impact", "owner", "mitigation", "due", "status")
+EXPORT_COLUMNS = ["pilot", "risk_id", "signal_key", "risk_class", "title", "likelihood", "impact", "score",
+                  "severity", "owner", "mitigation", "due", "status", "overdue", "dismiss_reason", "updated_by",
+                  "updated_at"]
+
+
+class RiskError(ValueError):
+    """A register change that cannot be made as asked; the message says why."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def severity(likelihood: int, impact: int) -> str:
+    score = likelihood * impact
+    return "high" if score >= HIGH_SCORE else "medium" if score >= MEDIUM_SCORE else "low"
+
+
+def _check_scale(name: str, value: int) -> int:
+    if not isinstance(value, int) or not 1 <= value <= 5:
+        raise RiskError(f"{name.capitalize()} is a whole number from 1 to 5, not {value!r}.")
+    return value
+
+
+def _insert(con, actor: Actor, pilot: Pilot, row: dict[str, Any]) -> int:
+    now = _now()
+    risk_id = con.execute(
+        """INSERT INTO risks (pilot_id, signal_key, risk_class, title, likelihood, impact, owner, mitigation, due,
+                              status, dismiss_reason, created_by, created_at, updated_by, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING risk_id""",
+        [pilot.pilot_id, row.get("signal_key"), row["risk_class"], row["title"], row.get("likelihood"),
+         row.get("impact"), row.get("owner"), row.get("mitigation"), row.get("due"), row["status"],
+         row.get("dismiss_reason"), actor.name, now, actor.name, now]).fetchone()[0]
+    con.execute("INSERT INTO risk_history VALUES (?, ?, ?, NULL, ?)",
+                [risk_id, now, actor.name, json.dumps(row, default=str)])
+    return risk_id
+
+
+def _validated(risk_class: str, title: str, likelihood: int, impact: int, owner: str, mitigation: str | None,
+               due: date | None) -> dict[str, Any]:
+    if risk_class not in CLASSES:
+        raise RiskError(f"Risk class must be one of {', '.join(CLASSES)}, not {risk_class!r}.")
+    if not (title or "").strip():
+        raise RiskError("A risk needs a title.")
+    if not (owner or "").strip():
+        raise RiskError("A risk needs an owner.")
+    return {"risk_class": risk_class, "title": title.strip(), "likelihood": _check_scale("likelihood", likelihood),
+            "impact": _check_scale("impact", impact), "owner": owner.strip(), "mitigation": mitigation, "due": due,
+            "status": "open"}
+
+
+def accept_signal(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, signal_key: str, *, risk_class: str,
+                  finding: str, likelihood: int, impact: int, owner: str, mitigation: str | None = None,
+                  due: date | None = None) -> int:
+    """Take a computed signal into the register as an open risk; audited. Returns the risk id."""
+    row = {**_validated(risk_class, finding, likelihood, impact, owner, mitigation, due), "signal_key": signal_key}
+    with transaction(con):
+        require(con, actor, "edit_review", pilot.pilot_id)
+        if con.execute("SELECT 1 FROM risks WHERE pilot_id = ? AND signal_key = ?", [pilot.pilot_id, signal_key]).fetchone():
+            raise RiskError(f"The signal {signal_key} is already in the register.")
+        risk_id = _insert(con, actor, pilot, row)
+        audit.record(con, actor, "risk.accept_signal", f"pilot:{pilot.pilot_id}/risk:{risk_id}", {"after": row})
+    return risk_id
+
+
+def dismiss_signal(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, signal_key: str, *, risk_class: str,
+                   finding: str, reason: str) -> int:
+    """Dismiss a signal, with the reason kept (it then stays out of the open list); audited."""
+    if not (reason or "").strip():
+        raise RiskError("Dismissing a signal needs a reason.")
+    row = {"signal_key": signal_key, "risk_class": risk_class, "title": finding, "status": "dismissed",
+           "dismiss_reason": reason.strip()}
+    with transaction(con):
+        require(con, actor, "edit_review", pilot.pilot_id)
+        if con.execute("SELECT 1 FROM risks WHERE pilot_id = ? AND signal_key = ?", [pilot.pilot_id, signal_key]).fetchone():
+            raise RiskError(f"The signal {signal_key} is already in the register.")
+        risk_id = _insert(con, actor, pilot, row)
+        audit.record(con, actor, "risk.dismiss_signal", f"pilot:{pilot.pilot_id}/risk:{risk_id}", {"after": row})
+    return risk_id
+
+
+def add_risk(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, *, risk_class: str, title: str,
+             likelihood: int, impact: int, owner: str, mitigation: str | None = None, due: date | None = None) -> int:
+    """A risk the logs cannot show (e.g. a contract ends); audited."""
+    row = _validated(risk_class, title, likelihood, impact, owner, mitigation, due)
+    with transaction(con):
+        require(con, actor, "edit_review", pilot.pilot_id)
+        risk_id = _insert(con, actor, pilot, row)
+        audit.record(con, actor, "risk.add", f"pilot:{pilot.pilot_id}/risk:{risk_id}", {"after": row})
+    return risk_id
+
+
+def update_risk(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, risk_id: int, **changes: Any) -> None:
+    """Change a risk's fields or status; history and audit keep before and after."""
+    unknown = set(changes) - set(FIELDS)
+    if unknown:
+        raise RiskError(f"Unknown risk fields: {', '.join(sorted(unknown))}.")
+    if "status" in changes and changes["status"] not in STATUSES:
+        raise RiskError(f"Status must be one of {', '.join(STATUSES)}, not {changes['status']!r}.")
+    for name in ("likelihood", "impact"):
+        if name in changes:
+            _check_scale(name, changes[name])
+    with transaction(con):
+        require(con, actor, "edit_review", pilot.pilot_id)
+        cur = con.execute(f"SELECT {', '.join(FIELDS)} FROM risks WHERE risk_id = ? AND pilot_id = ?",
+                          [risk_id, pilot.pilot_id])
+        row = cur.fetchone()
+        if row is None:
+            raise RiskError(f"{pilot.name} has no risk {risk_id}.")
+        before = dict(zip(FIELDS, row))
+        if before["status"] == "dismissed":
+            raise RiskError(f"Risk {risk_id} is a dismissed signal; accept the signal as a new risk instead.")
+        after = {**before, **changes}
+        sets = ", ".join(f"{k} = ?" for k in changes)
+        con.execute(f"UPDATE risks SET {sets}, updated_by = ?, updated_at = ? WHERE risk_id = ?",
+                    [*changes.values(), actor.name, _now(), risk_id])
+        con.execute("INSERT INTO risk_history VALUES (?, ?, ?, ?, ?)",
+                    [risk_id, _now(), actor.name, json.dumps(before, default=str), json.dumps(after, default=str)])
+        audit.record(con, actor, "risk.edit", f"pilot:{pilot.pilot_id}/risk:{risk_id}",
+                     {"before": before, "after": after})
+
+
+def list_risks(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, include_dismissed: bool = True) -> list[dict[str, Any]]:
+    """The register with score, severity and an overdue flag (open and past its due date)."""
+    require(con, actor, "read_pilot", pilot.pilot_id)
+    cur = con.execute("SELECT * FROM risks WHERE pilot_id = ? AND (? OR status <> 'dismissed') ORDER BY risk_id",
+                      [pilot.pilot_id, include_dismissed])
+    cols = [d[0] for d in cur.description]
+    rows = [dict(zip(cols, r)) for r in cur.fetchall()]
+    today = _now().date()
+    for r in rows:
+        r["pilot"] = pilot.name
+        scored = r["likelihood"] is not None and r["impact"] is not None
+        r["score"] = r["likelihood"] * r["impact"] if scored else None
+        r["severity"] = severity(r["likelihood"], r["impact"]) if scored else None
+        r["overdue"] = r["status"] == "open" and r["due"] is not None and r["due"] < today
+    return rows
+
+
+def open_high(con: duckdb.DuckDBPyConnection, pilot_id: int) -> int:
+    """How many open risks score high (for computed conditions and the suggested outcome)."""
+    return con.execute("SELECT count(*) FROM risks WHERE pilot_id = ? AND status = 'open' AND likelihood * impact >= ?",
+                       [pilot_id, HIGH_SCORE]).fetchone()[0]
+
+
+def history(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, risk_id: int) -> list[dict[str, Any]]:
+    require(con, actor, "read_pilot", pilot.pilot_id)
+    cur = con.execute("SELECT h.* FROM risk_history h JOIN risks r USING (risk_id) WHERE h.risk_id = ? AND r.pilot_id = ? "
+                      "ORDER BY h.changed_at", [risk_id, pilot.pilot_id])
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r)) for r in cur.fetchall()]
