@@ -383,8 +383,8 @@ def _mode_users(ev: _Evidence) -> Signal | None:
     if modes is None or users < _min_count():
         return None
     threshold = settings.get("signal_mode_user_share")
-    share = modes["users"] / users
-    hit = modes[share > threshold].assign(user_share=share).sort_values(["users", "count"], ascending=False)
+    with_share = modes.assign(user_share=modes["users"] / users)
+    hit = with_share[with_share["user_share"] > threshold].sort_values(["users", "count"], ascending=False)
     if hit.empty:
         return None
     top = hit.iloc[0]
