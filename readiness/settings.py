@@ -66,6 +66,38 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("demo_on_empty", True,
             "Load the demo pilot when the default store is empty (never for a store named by "
             "READINESS_DB or --db)."),
+    # Risk signals (readiness/signals.py): a signal fires past its threshold and is "high" at twice
+    # the threshold, or halfway from the threshold to 100% when that comes sooner (see signals.py).
+    Setting("signal_min_count", 10,
+            "Fewer rows than this (ratings, sessions, failures) are anecdotes: no share-based signal fires on them."),
+    Setting("signal_personal_data_share", 0.0,
+            "Personal data in a log needs a lawful basis and a retention rule: any share above this fires."),
+    Setting("signal_personal_data_high_share", 0.01,
+            "When 1 in 100 rows carry personal data it is a logging habit, not a slip: high."),
+    Setting("signal_data_error_share", 0.05,
+            "More than 1 in 20 exceptions from unparseable or unexpected input means the data flow is not reliable."),
+    Setting("signal_session_exception_share", 0.05,
+            "More than 1 in 20 sessions hitting an error is felt by users."),
+    Setting("signal_mode_user_share", 0.25,
+            "One failure hitting more than 1 in 4 users is felt across the pilot, not by a few."),
+    Setting("signal_rising_share", 0.05,
+            "Rising failure modes making more than 1 in 20 exceptions will soon be felt (smaller ones: low)."),
+    Setting("signal_csat_min", 0.7,
+            "Fewer than 7 in 10 ratings at 4-5 stars: users are not satisfied enough to rely on it."),
+    Setting("signal_negative_share", 0.2,
+            "More than 1 in 5 written comments negative is a pattern, not a few bad days."),
+    Setting("signal_task_failure_rate", 0.1,
+            "More than 1 in 10 attempts failing is not good enough to run in operations."),
+    Setting("signal_anonymous_usage_share", 0.01,
+            "Usage that cannot be tied to a signed-in user cannot be audited or supported."),
+    Setting("signal_top_user_share", 0.3,
+            "When the top 10% of users make more than 30% of the use, the evidence rests on a few enthusiasts."),
+    Setting("signal_team_share", 0.6,
+            "When one team makes more than 60% of the use, the capability depends on how that team works."),
+    Setting("signal_dependency_share", 0.5,
+            "When one host causes half of the timeouts and connection errors, its outages are the pilot's outages."),
+    Setting("signal_off_hours_share", 0.1,
+            "More than 1 in 10 failures outside working hours happen when nobody is on duty to notice."),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
