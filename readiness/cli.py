@@ -260,8 +260,9 @@ def cmd_signals(args: argparse.Namespace) -> int:
     if not found:
         print(f"No risk signals for {args.pilot}.")
         return EXIT_OK
-    rows = [s.to_dict() for s in found]
-    print(_table(rows, ["severity", "risk_class", "key", "finding"]))
+    for s in found:
+        d = s.to_dict()
+        print(f"{d['severity'].upper():<7}{d['class']:<24}{d['finding']}\n{'':<31}[{d['key']}]")
     return EXIT_OK
 
 
@@ -483,6 +484,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreBusy as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_BUSY
+    except BrokenPipeError:  # e.g. `... | head`: the reader has gone, nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except (pilots.PilotNotFound, pilots.InvalidProfile, MappingError, UnusableFile,
             batches.BatchNotFound, StoreError, users.UserError, AccessDenied, decisions.DecisionError,
             risks.RiskError) as err:

@@ -21,13 +21,12 @@ from typing import Any
 
 import duckdb
 
-from readiness import audit
+from readiness import audit, settings
 from readiness.access import Actor, require
 from readiness.pilots import RISK_TIERS, Pilot, get_pilot
 from readiness.store import transaction
 
 STATUSES = ("met", "not met", "waived")
-MAX_EXCEPTIONS_PER_1K = 5.0  # the computed error-handling condition: under 5 exceptions per 1,000 events
 
 
 @dataclass(frozen=True)
@@ -42,8 +41,8 @@ TEMPLATE: tuple[Area, ...] = (
     Area("infrastructure", "Approved infrastructure (request approval early: it is a long-lead item)", "low"),
     Area("auth", "Real authentication and access control", "low"),
     Area("data_flow", "Reliable data flow, or an owned manual source process", "medium"),
-    Area("monitoring", f"Error handling, exception routing, monitoring and logs "
-                       f"(exceptions per 1,000 events under {MAX_EXCEPTIONS_PER_1K:g})", "low", "exception_rate"),
+    Area("monitoring", "Error handling, exception routing, monitoring and logs "
+                       "(exceptions per 1,000 events under the max_exceptions_per_1k setting)", "low", "exception_rate"),
     Area("security_review", "A recorded security review (who, when, findings)", "medium"),
     Area("docs", "Minimal user docs and operating notes", "medium"),
     Area("ownership", "A named owner and support path", "low", "owner_named"),
@@ -119,7 +118,8 @@ def _live(con, pilot: Pilot, rule: str) -> tuple[bool, str]:
         if not events:
             return False, "no usage loaded, so the exception rate is unknown"
         rate = 1000 * exceptions / events
-        return rate < MAX_EXCEPTIONS_PER_1K, f"{rate:.1f} exceptions per 1,000 events"
+        limit = settings.get("max_exceptions_per_1k")
+        return rate < limit, f"{rate:.1f} exceptions per 1,000 events (limit {limit:g})"
     if rule == "no_high_risk_open":
         from readiness.risks import open_high
 

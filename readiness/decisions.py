@@ -24,7 +24,7 @@ from typing import Any
 
 import duckdb
 
-from readiness import audit
+from readiness import audit, settings
 from readiness.access import Actor, require
 from readiness.pilots import Pilot, data_version
 from readiness.store import transaction
@@ -41,9 +41,8 @@ WINDDOWN = ("Tell the pilot's users and their managers that it stops, and from w
             "Keep the logs and this review's evidence for the retention period",
             "Switch the capability off and remove its access")
 
-# Suggested outcome: evidence that blocks "operate".
-MAX_EXCEPTIONS_PER_1K = 5.0   # more than 5 exceptions per 1,000 events is not ready to run unattended
-MIN_CSAT = 0.6                # fewer than 6 in 10 satisfied users: the capability is not landing
+# Suggested outcome: evidence that blocks "operate" (limits from settings: max_exceptions_per_1k,
+# signal_csat_min, so the suggestion, the conditions and the signals agree).
 STOP_USAGE_DROP = -0.5        # usage halved over the last 4 weeks and users unhappy: consider stopping
 
 
@@ -125,10 +124,11 @@ def snapshot(con: duckdb.DuckDBPyConnection, pilot: Pilot) -> dict[str, Any]:
 
 
 def suggest(con: duckdb.DuckDBPyConnection, pilot: Pilot, figures: dict[str, Any] | None = None,
-            conditions: list[dict[str, Any]] | None = None) -> Suggestion:
+            conditions: list[dict[str, Any]] | None = None, signals: list[dict[str, Any]] | None = None) -> Suggestion:
     """The outcome the evidence points to, with its reasons; the reviewer decides.
 
     ``conditions``: the review's conditions (with live values); required ones not met block operate.
+    ``signals``: computed risk signals; high ones not yet in the register (accepted or dismissed) do too.
     """
     from analysis import usage
 
@@ -138,11 +138,12 @@ def suggest(con: duckdb.DuckDBPyConnection, pilot: Pilot, figures: dict[str, Any
         return Suggestion("reframe", ["no usage has been loaded, so there is no evidence that the capability is used"])
     per_1k = fig["exceptions"]["per_1k_events"] or 0.0
     csat = fig["feedback"]["csat"]
+    max_per_1k, min_csat = settings.get("max_exceptions_per_1k"), settings.get("signal_csat_min")
     blockers = []
-    if per_1k > MAX_EXCEPTIONS_PER_1K:
-        blockers.append(f"{per_1k:.1f} exceptions per 1,000 events (limit {MAX_EXCEPTIONS_PER_1K:g})")
-    if csat is not None and csat < MIN_CSAT:
-        blockers.append(f"CSAT {csat:.0%} (below {MIN_CSAT:.0%})")
+    if per_1k > max_per_1k:
+        blockers.append(f"{per_1k:.1f} exceptions per 1,000 events (limit {max_per_1k:g})")
+    if csat is not None and csat < min_csat:
+        blockers.append(f"CSAT {csat:.0%} (below {min_csat:.0%})")
     if not (pilot.owner or "").strip():
         blockers.append("no pilot owner named")
     from readiness.risks import open_high
@@ -150,6 +151,12 @@ def suggest(con: duckdb.DuckDBPyConnection, pilot: Pilot, figures: dict[str, Any
     high = open_high(con, pilot.pilot_id)
     if high:
         blockers.append(f"{high} high risk{'s' if high != 1 else ''} open")
+    registered = {r[0] for r in con.execute("SELECT signal_key FROM risks WHERE pilot_id = ? AND signal_key IS NOT NULL",
+                                            [pilot.pilot_id]).fetchall()}
+    untriaged = [s for s in (signals or []) if s["severity"] == "high" and s["key"] not in registered]
+    if untriaged:
+        blockers.append(f"{len(untriaged)} high risk signal{'s' if len(untriaged) != 1 else ''} not yet in the "
+                        f"register ({', '.join(s['key'] for s in untriaged)})")
     unmet = [c for c in (conditions or []) if c.get("required") and c.get("status") == "not met"]
     if unmet:
         blockers.append(f"{len(unmet)} required condition{'s' if len(unmet) != 1 else ''} not met "
@@ -157,7 +164,7 @@ def suggest(con: duckdb.DuckDBPyConnection, pilot: Pilot, figures: dict[str, Any
     trend = usage.trend(con, pilot)
     pct = getattr(trend, "events_change_pct", None)
     change = None if pct is None else pct / 100
-    if change is not None and change <= STOP_USAGE_DROP and csat is not None and csat < MIN_CSAT:
+    if change is not None and change <= STOP_USAGE_DROP and csat is not None and csat < min_csat:
         return Suggestion("stop", [f"usage fell {abs(change):.0%} over the last 4 weeks", *blockers])
     if blockers:
         return Suggestion("harden", blockers)
@@ -235,12 +242,17 @@ def record_decision(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, 
         earlier = current_decision(con, pilot, review_id=review["review_id"])
         snap = snapshot(con, pilot)
         if conditions is None:  # the review's conditions as they stand, with live values
-            from readiness.conditions import list_conditions
+            from readiness.conditions import ensure_conditions, list_conditions
 
+            ensure_conditions(con, actor, pilot)
             conditions = [{k: c[k] for k in ("area", "title", "required", "status", "owner", "evidence",
                                               "waiver_reason", "waiver_expiry", "live_value")}
                           for c in list_conditions(con, actor, pilot)]
-        suggestion = suggest(con, pilot, snap["figures"], conditions)
+        from readiness.signals import compute_signals
+
+        snap["signals"] = [{k: d[k] for k in ("key", "class", "severity", "finding")}
+                           for d in (sig.to_dict() for sig in compute_signals(con, actor, pilot))]
+        suggestion = suggest(con, pilot, snap["figures"], conditions, snap["signals"])
         con.execute(
             """INSERT INTO decisions (review_id, pilot_id, supersedes, outcome, rationale, owner, next_review, receiver,
                                       conditions, winddown, suggested_outcome, suggested_reasons, snapshot,

@@ -63,6 +63,9 @@ SETTINGS: tuple[Setting, ...] = (
             "are ingested, and where ingest decompresses. Empty: an 'uploads' folder beside the store."),
     Setting("feed_root", "",
             "The one folder (set by an admin) from which the app may read log feeds; empty: none."),
+    Setting("max_exceptions_per_1k", 5.0,
+            "The error-handling condition and the suggested outcome: more than 5 exceptions per 1,000 "
+            "usage events is not ready to run unattended."),
     Setting("demo_on_empty", True,
             "Load the demo pilot when the default store is empty (never for a store named by "
             "READINESS_DB or --db)."),

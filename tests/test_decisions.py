@@ -152,3 +152,12 @@ def test_decision_summaries_export_is_spreadsheet_safe(pilot_db: Path) -> None:
 ])
 def test_safe_cell(value, cell) -> None:
     assert export.safe_cell(value) == cell
+
+
+def test_cli_signals_json(pilot_db: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "readiness", "signals", "--db", str(pilot_db), "--pilot", "p", "--json"],
+                         cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    found = {s["key"]: s for s in json.loads(out.stdout)}
+    assert "data.missing_log" in found and found["data.missing_log"]["class"] == "data"  # no feedback loaded
+    assert all({"key", "class", "severity", "finding", "figures"} <= set(s) for s in found.values())
