@@ -14,7 +14,21 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from readiness import access, audit, batches, decisions, demo, export, ingest, pilots, risks, store, users
+from readiness import (
+    access,
+    audit,
+    batches,
+    decisions,
+    demo,
+    export,
+    handoff,
+    ingest,
+    pilots,
+    playbook,
+    risks,
+    store,
+    users,
+)
 from readiness.access import AccessDenied, cli_actor
 from readiness.columns import KINDS, MappingError, parse_overrides
 from readiness.formats import UnusableFile
@@ -306,6 +320,17 @@ def cmd_decisions(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     actor = cli_actor()
+    if args.what == "playbook":
+        if not args.pilot:
+            print("usage: python -m readiness export playbook --pilot NAME --out FILE.md|FILE.html", file=sys.stderr)
+            return EXIT_USAGE
+        fmt = "html" if str(args.out).lower().endswith((".html", ".htm")) else "md"
+        with store.open_store(args.db) as con:
+            text = playbook.export_playbook(con, actor, pilots.pilot_for(con, actor, args.pilot), fmt)
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(text)
+        print(f"Wrote the operating playbook of {args.pilot} ({fmt}) to {args.out}.")
+        return EXIT_OK
     with store.open_store(args.db) as con:
         chosen = ([pilots.pilot_for(con, actor, args.pilot)] if args.pilot else
                   [pilots.get_pilot(con, p["name"]) for p in pilots.list_pilots(con, actor)])
@@ -445,9 +470,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pilot", required=True)
     p.add_argument("--json", action="store_true")
 
-    p = add("export", cmd_export, "Write decision summaries or the risk register as a spreadsheet-safe CSV.",
+    p = add("export", cmd_export, "Write decision summaries or the risk register as a spreadsheet-safe CSV, "
+            "or the operating playbook as Markdown or HTML.",
             "python -m readiness export decisions --out decisions.csv [--pilot NAME]")
-    p.add_argument("what", choices=["decisions", "risks"])
+    p.add_argument("what", choices=["decisions", "risks", "playbook"])
     p.add_argument("--out", required=True, metavar="FILE.csv")
     p.add_argument("--pilot")
 
@@ -489,7 +515,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except (pilots.PilotNotFound, pilots.InvalidProfile, MappingError, UnusableFile,
             batches.BatchNotFound, StoreError, users.UserError, AccessDenied, decisions.DecisionError,
-            risks.RiskError) as err:
+            risks.RiskError, handoff.HandoffError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as err:  # an operator gets one line; READINESS_DEBUG=1 shows the traceback

@@ -41,8 +41,8 @@ TEMPLATE: tuple[Area, ...] = (
     Area("infrastructure", "Approved infrastructure (request approval early: it is a long-lead item)", "low"),
     Area("auth", "Real authentication and access control", "low"),
     Area("data_flow", "Reliable data flow, or an owned manual source process", "medium"),
-    Area("monitoring", "Error handling, exception routing, monitoring and logs "
-                       "(exceptions per 1,000 events under the max_exceptions_per_1k setting)", "low", "exception_rate"),
+    Area("monitoring", "Error handling, exception routing, monitoring and logs (few exceptions per 1,000 events)",
+         "low", "exception_rate"),
     Area("security_review", "A recorded security review (who, when, findings)", "medium"),
     Area("docs", "Minimal user docs and operating notes", "medium"),
     Area("ownership", "A named owner and support path", "low", "owner_named"),

@@ -400,6 +400,50 @@ CREATE TABLE risk_history (
 );
 """
 
+_V8_HANDOFF = """
+CREATE SEQUENCE constraint_id_seq START 1;
+CREATE SEQUENCE backlog_id_seq START 1;
+-- How the capability is run once handed over (one row per pilot; edits audited with before/after).
+CREATE TABLE handoffs (
+    pilot_id        INTEGER PRIMARY KEY,
+    operating_owner VARCHAR,
+    support_path    VARCHAR,
+    escalation      JSON,      -- [{"who": .., "for": .., "when": ..}]
+    how_used        VARCHAR,
+    how_reviewed    VARCHAR,
+    how_changed     VARCHAR,
+    logs_location   VARCHAR,
+    delivery_work   VARCHAR,
+    updated_by      VARCHAR NOT NULL,
+    updated_at      TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE constraints (
+    constraint_id INTEGER PRIMARY KEY DEFAULT nextval('constraint_id_seq'),
+    pilot_id      INTEGER NOT NULL,
+    area          VARCHAR NOT NULL CHECK (area IN ('data', 'security', 'integration', 'ownership')),
+    description   VARCHAR NOT NULL,
+    owner         VARCHAR,
+    mitigation    VARCHAR,
+    status        VARCHAR NOT NULL CHECK (status IN ('open', 'resolved')),
+    updated_by    VARCHAR NOT NULL,
+    updated_at    TIMESTAMPTZ NOT NULL
+);
+-- Hardening backlog: operational requirements kept apart from feature requests.
+CREATE TABLE backlog (
+    item_id    INTEGER PRIMARY KEY DEFAULT nextval('backlog_id_seq'),
+    pilot_id   INTEGER NOT NULL,
+    kind       VARCHAR NOT NULL CHECK (kind IN ('operational', 'feature')),
+    title      VARCHAR NOT NULL,
+    source     VARCHAR NOT NULL,   -- 'feedback:<class>', 'failure_mode:<id>' or 'manual'
+    evidence   VARCHAR,
+    owner      VARCHAR,
+    status     VARCHAR NOT NULL CHECK (status IN ('open', 'done', 'dropped')),
+    updated_by VARCHAR NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL,
+    UNIQUE (pilot_id, source)
+);
+"""
+
 MIGRATIONS: list[tuple[int, str, object]] = [
     (1, "foundation: pilots, batches, logs, rejects, audit", _V1_FOUNDATION),
     (2, "evidence: failure modes, annotations, feedback sentiment, triage and themes", _V2_EVIDENCE),
@@ -408,4 +452,5 @@ MIGRATIONS: list[tuple[int, str, object]] = [
     (5, "reviews and decisions (append-only, supersede), hand-off acceptances", _V5_REVIEWS),
     (6, "readiness conditions per review; four-eyes approvals", _V6_CONDITIONS),
     (7, "risk register with history", _V7_RISKS),
+    (8, "hand-off, constraints register, hardening backlog", _V8_HANDOFF),
 ]

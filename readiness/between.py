@@ -1,0 +1,111 @@
+"""Between reviews: what changed since the current decision, and what needs attention.
+
+* :func:`diff` — headline figures, risks and conditions now against the evidence frozen with the
+  current decision (and that decision against the previous review's).
+* :func:`flags` — an overdue next review, an expired waiver, an overdue risk, usage falling since
+  the decision, and drift: a computed condition that held at decision time and no longer does on
+  the data loaded since.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import duckdb
+
+from readiness import conditions, decisions, risks
+from readiness.access import Actor, require
+from readiness.pilots import Pilot
+
+USAGE_FALL = -0.3  # daily events since the decision at least 30% below the rate before it
+
+
+@dataclass(frozen=True)
+class Flag:
+    key: str
+    severity: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+FIGURES = (("usage", "events"), ("usage", "users"), ("usage", "sessions"), ("usage", "dau_mean"),
+           ("feedback", "count"), ("feedback", "csat"), ("feedback", "nps"), ("exceptions", "count"),
+           ("exceptions", "failure_modes"), ("exceptions", "per_1k_events"))
+
+
+def diff(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> dict[str, Any]:
+    """{"figures": [{figure, at_decision, now, change}], "risks": {...}, "conditions": [...]}; empty without a decision."""
+    require(con, actor, "read_pilot", pilot.pilot_id)
+    current = decisions.current_decision(con, pilot)
+    if current is None:
+        return {"figures": [], "risks": {}, "conditions": [], "decision": None}
+    then = json.loads(current["snapshot"])
+    now = decisions.snapshot(con, pilot)
+    figures = []
+    for section, name in FIGURES:
+        a, b = then["figures"][section].get(name), now["figures"][section].get(name)
+        change = (b - a) if isinstance(a, int | float) and isinstance(b, int | float) else None
+        figures.append({"figure": f"{section}.{name}", "at_decision": a, "now": b, "change": change})
+    cond_then = {c["area"]: c["status"] for c in json.loads(current["conditions"] or "[]")}
+    cond_now = {c["area"]: c["status"] for c in conditions.list_conditions(con, actor, pilot)}
+    return {
+        "decision": {"decision_id": current["decision_id"], "outcome": current["outcome"],
+                     "decided_at": current["decided_at"]},
+        "figures": figures,
+        "risks": {"open_high_at_decision": then.get("open_high_risks"), "open_high_now": risks.open_high(con, pilot.pilot_id)},
+        "conditions": [{"area": a, "at_decision": cond_then.get(a), "now": cond_now.get(a)}
+                       for a in sorted(set(cond_then) | set(cond_now)) if cond_then.get(a) != cond_now.get(a)],
+    }
+
+
+def flags(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, today: date | None = None) -> list[Flag]:
+    """What needs attention between reviews (none when nothing is wrong)."""
+    require(con, actor, "read_pilot", pilot.pilot_id)
+    today = today or datetime.now(UTC).date()
+    out: list[Flag] = []
+    current = decisions.current_decision(con, pilot)
+    if current and current["next_review"] and current["next_review"] < today:
+        out.append(Flag("next_review_overdue", "high",
+                        f"The next review was due on {current['next_review']} ({(today - current['next_review']).days} days ago)."))
+    for c in conditions.list_conditions(con, actor, pilot):
+        if c.get("live_value", "") and str(c["live_value"]).startswith("waiver expired"):
+            out.append(Flag("waiver_expired", "medium", f"The waiver of '{c['title']}' {c['live_value']}."))
+    for r in risks.list_risks(con, actor, pilot, include_dismissed=False):
+        if r["overdue"]:
+            out.append(Flag("risk_overdue", "medium", f"Risk {r['risk_id']} ({r['title']}) was due on {r['due']} and is still open."))
+    if current:
+        out += _usage_falling(con, pilot, current)
+        out += _drift(con, actor, pilot, current)
+    return out
+
+
+def _usage_falling(con, pilot: Pilot, decision: dict[str, Any]) -> list[Flag]:
+    at = decision["decided_at"]
+    row = con.execute(
+        """SELECT count(*) FILTER (WHERE ts < ?), count(*) FILTER (WHERE ts >= ?),
+                  min(ts), max(ts) FROM usage_events WHERE pilot_id = ?""", [at, at, pilot.pilot_id]).fetchone()
+    before, after, first, last = row
+    if not before or not after or last <= at:
+        return []
+    days_before = max((at - first).total_seconds() / 86400, 1.0)
+    days_after = max((last - at).total_seconds() / 86400, 1.0)
+    change = (after / days_after) / (before / days_before) - 1
+    if change <= USAGE_FALL:
+        return [Flag("usage_falling", "medium",
+                     f"Usage since the decision is {abs(change):.0%} lower per day than before it.")]
+    return []
+
+
+def _drift(con, actor: Actor, pilot: Pilot, decision: dict[str, Any]) -> list[Flag]:
+    then = {c["area"]: c for c in json.loads(decision["conditions"] or "[]")}
+    out = []
+    for c in conditions.list_conditions(con, actor, pilot):
+        old = then.get(c["area"])
+        if c["computed"] and old and old.get("status") == "met" and c["status"] == "not met":
+            out.append(Flag("drift", "high", f"'{c['title']}' held at the decision and no longer does: {c['live_value']}."))
+    return out
