@@ -91,6 +91,35 @@ def create_pilot(con: duckdb.DuckDBPyConnection, name: str, actor: Actor, **prof
     return pilot
 
 
+def update_pilot(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, **profile: Any) -> Pilot:
+    """Edit a pilot's profile (capability, sponsor, owner, dates, time zone, working hours, user-validation
+    evidence); audited with before and after. The risk tier is not changed here: lowering it needs a
+    second person (``readiness.conditions.request_tier_change``). A new time zone rebuilds the
+    pilot's usage rollup, whose days are the pilot's local days."""
+    if "risk_tier" in profile:
+        raise InvalidProfile("Change the risk tier with a tier change request (lowering it needs a second person).")
+    if "name" in profile:
+        raise InvalidProfile("A pilot's name is its key and is not edited.")
+    _validate(profile)
+    from readiness.store import transaction
+
+    with transaction(con):
+        require(con, actor, "edit_pilot", pilot.pilot_id)
+        current = get_pilot(con, pilot.name)
+        changed = {k: v for k, v in profile.items() if getattr(current, k) != v}
+        if not changed:
+            return current
+        con.execute(f"UPDATE pilots SET {', '.join(f'{k} = ?' for k in changed)} WHERE pilot_id = ?",
+                    [*changed.values(), pilot.pilot_id])
+        if "time_zone" in changed:
+            from analysis.usage_rollup import rebuild_usage_rollup
+
+            rebuild_usage_rollup(con, pilot.pilot_id)
+        audit.record(con, actor, "pilot.edit", f"pilot:{pilot.pilot_id}",
+                     {"pilot": pilot.name, "before": {k: getattr(current, k) for k in changed}, "after": changed})
+        return get_pilot(con, pilot.name)
+
+
 def pilot_names(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Return the names of all pilots, sorted."""
     return [r[0] for r in con.execute("SELECT name FROM pilots ORDER BY name").fetchall()]

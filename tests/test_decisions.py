@@ -161,3 +161,23 @@ def test_cli_signals_json(pilot_db: Path) -> None:
     found = {s["key"]: s for s in json.loads(out.stdout)}
     assert "data.missing_log" in found and found["data.missing_log"]["class"] == "data"  # no feedback loaded
     assert all({"key", "class", "severity", "finding", "figures"} <= set(s) for s in found.values())
+
+
+def test_edit_pilot_profile_is_checked_and_audited_and_a_new_zone_rebuilds_the_rollup(pilot_db: Path) -> None:
+    from analysis import usage
+    from readiness import pilots
+
+    with store.open_store(pilot_db) as con:
+        p = get_pilot(con, "p")
+        before = usage.totals(con, p)
+        with pytest.raises(AccessDenied):
+            pilots.update_pilot(con, Actor("lena", "lead"), p, owner="Someone")
+        with pytest.raises(pilots.InvalidProfile, match="tier change request"):
+            pilots.update_pilot(con, OP, p, risk_tier="low")
+        p2 = pilots.update_pilot(con, Actor("rita", "reviewer"), p, owner="Tom Brennan", time_zone="Pacific/Auckland",
+                                 validated_by="12 AP clerks", validation_method="two-week shadow run")
+        assert (p2.owner, p2.time_zone) == ("Tom Brennan", "Pacific/Auckland")
+        assert usage._reads_rollup(con, p2, usage.NO_FILTERS)  # rebuilt in the new zone, not left stale
+        assert usage.totals(con, p2).events == before.events
+        (details,) = con.execute("SELECT details FROM audit_log WHERE action = 'pilot.edit'").fetchone()
+    assert '"before": {' in details and '"time_zone": "UTC"' in details and "Pacific/Auckland" in details
