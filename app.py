@@ -64,6 +64,12 @@ except store.StoreBusy as err:
 # (section, file, title, icon, action needed to see it in the navigation)
 PAGES = [
     ("Overview", "pages/pilots.py", "Pilots", ":material/list:", None),
+    ("Review", "pages/usage.py", "Usage", ":material/monitoring:", None),
+    ("Review", "pages/failure_modes.py", "Failure modes", ":material/bug_report:", None),
+    ("Review", "pages/risks.py", "Risks", ":material/warning:", None),
+    ("Review", "pages/readiness_page.py", "Readiness", ":material/checklist:", None),
+    ("Review", "pages/decision.py", "Decision", ":material/gavel:", None),
+    ("Present", "pages/readout.py", "Readout", ":material/present_to_all:", None),
     ("Admin", "pages/admin_users.py", "Users & grants", ":material/group:", "manage_users"),
     ("Admin", "pages/audit_log.py", "Audit log", ":material/policy:", "verify_audit"),
     ("Account", "pages/account.py", "My account", ":material/person:", None),

@@ -224,3 +224,80 @@ def run_action(fn: Callable[[], Any], success: str | None = None) -> tuple[bool,
     if success:
         st.success(success)
     return True, result
+
+
+# ------------------------------------------------------------------------------------------
+# Review pages: the pilot in hand, filters, cached evidence
+
+
+def pick_pilot() -> tuple[Actor, Any, str]:
+    """Sidebar pilot picker over the pilots the actor may read; returns (actor, pilot, data version).
+
+    The access check runs here, on every rerun, before any cached read.
+    """
+    from readiness import pilots
+
+    who = actor()
+    try:
+        with store.open_store(db()) as con:
+            names = [r["name"] for r in pilots.list_pilots(con, who)]
+            if not names:
+                st.info("No pilots have been shared with you yet. Ask an admin to grant you access.")
+                st.stop()
+            chosen = st.session_state.get("_rr_pilot")
+            chosen = chosen if chosen in names else names[0]
+            chosen = st.sidebar.selectbox("Pilot", names, index=names.index(chosen), key="_rr_pilot_box")
+            st.session_state["_rr_pilot"] = chosen
+            pilot = pilots.pilot_for(con, who, chosen)
+            version = pilots.data_version(con, pilot.pilot_id)
+    except AccessDenied as err:
+        st.error(f"Not allowed: {err}")
+        st.stop()
+    except store.StoreBusy as err:
+        busy(err)
+    return who, pilot, version
+
+
+def date_filter(pilot) -> tuple:
+    """Sidebar date range in the pilot's calendar; returns (start, end) or (None, None)."""
+    value = st.sidebar.date_input(f"Dates ({pilot.time_zone})", value=(), key="_rr_dates",
+                                  help="Leave empty for the whole pilot.")
+    if isinstance(value, tuple) and len(value) == 2:
+        return value[0], value[1]
+    return None, None
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _evidence(func_path: str, db_path: str, pilot_id: int, version: str, time_zone: str, start, end,
+              _pilot) -> Any:
+    import importlib
+
+    from analysis.common import Filters
+
+    module, name = func_path.rsplit(".", 1)
+    fn = getattr(importlib.import_module(module), name)
+    with store.open_store(db_path) as con:
+        return fn(con, _pilot, Filters(start=start, end=end))
+
+
+def evidence(func_path: str, pilot, version: str, start=None, end=None) -> Any:
+    """An analysis function's result, cached by pilot, data version and filters (call after pick_pilot)."""
+    return _evidence(func_path, db(), pilot.pilot_id, version, pilot.time_zone, start, end, pilot)
+
+
+def with_store(fn: Callable[[Any], Any]) -> Callable[[], Any]:
+    """Wrap ``fn(con)`` so run_action can call it with a fresh connection."""
+    def run():
+        with store.open_store(db()) as con:
+            return fn(con)
+    return run
+
+
+def empty_note(result: Any) -> bool:
+    """Show an Empty result's reason; True when the result was Empty."""
+    from analysis.common import Empty
+
+    if isinstance(result, Empty):
+        st.info(result.reason)
+        return True
+    return False

@@ -1,0 +1,69 @@
+"""Decision: the suggested outcome and what blocks operate; the decision form; past decisions."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from readiness import access, conditions, decisions, signals, store, ui
+
+actor, pilot, version = ui.pick_pilot()
+
+st.title("Decision")
+st.caption(f"{pilot.name} · operate, harden further, hand off, reframe or stop? The evidence suggests; you decide. "
+           "The evidence is frozen with the decision.")
+
+with store.open_store(ui.db()) as con:
+    conds = conditions.list_conditions(con, actor, pilot)
+    sigs = [s.to_dict() for s in signals.compute_signals(con, actor, pilot)]
+    suggestion = decisions.suggest(con, pilot, conditions=conds, signals=sigs)
+    history = decisions.list_decisions(con, actor, pilot)
+    can_decide = access.allowed(con, actor, "record_decision", pilot.pilot_id)
+
+box = st.success if suggestion.outcome == "operate" else st.warning
+box(f"**Suggested: {decisions.OUTCOMES[suggestion.outcome]}**\n\n" + "\n".join(f"- {r}" for r in suggestion.reasons))
+
+current = next((d for d in reversed(history) if d["status"] == "current"), None)
+if current:
+    st.markdown(f"**Current decision:** {decisions.OUTCOMES[current['outcome']]} (review {current['review_number']}, "
+                f"by {current['decided_by']} on {current['decided_at']:%Y-%m-%d}) — owner {current['owner']}"
+                + (f", next review {current['next_review']}" if current["next_review"] else ""))
+    if current["outcome"] == "handoff":
+        if current["handoff"] == "accepted":
+            st.info(f"Hand-off accepted by {current['accepted_by']}.")
+        else:
+            st.warning(f"Hand-off pending acceptance by {current['receiver']}.")
+            if actor.name == current["receiver"] and st.button("Accept the hand-off", type="primary"):
+                ui.run_action(ui.with_store(lambda con: decisions.accept_handoff(con, actor, pilot, current["decision_id"])),
+                              "Accepted.")
+    if current["winddown"]:
+        st.markdown("**Wind-down checklist**\n\n" + "\n".join(f"- [ ] {s['step']}" for s in json.loads(current["winddown"])))
+
+if can_decide:
+    st.subheader("Record the decision")
+    with st.form("decide"):
+        labels = list(decisions.OUTCOMES)
+        outcome = st.radio("Outcome", labels, index=labels.index(suggestion.outcome),
+                           format_func=decisions.OUTCOMES.get, horizontal=True)
+        rationale = st.text_area("Rationale (required)", placeholder="Why this outcome, on this evidence")
+        a, b, c = st.columns(3)
+        owner = a.text_input("Accountable owner", value=pilot.owner or "")
+        next_review = b.date_input("Next review (not for a stop)", value=date.today() + timedelta(days=42))
+        receiver = c.text_input("Hand-off receiver (user name)", help="Only for a hand-off; they must accept it.")
+        if st.form_submit_button("Record decision", type="primary"):
+            done, d = ui.run_action(ui.with_store(lambda con: decisions.record_decision(
+                con, actor, pilot, outcome=outcome, rationale=rationale, owner=owner,
+                next_review=None if outcome == "stop" else next_review, receiver=receiver or None)))
+            if done:
+                st.success(f"Recorded: {decisions.OUTCOMES[d['outcome']]}"
+                           + (f", superseding decision {d['supersedes']}" if d["supersedes"] else "") + ".")
+
+if history:
+    st.subheader("Decisions so far")
+    table = pd.DataFrame(history)[["decision_id", "review_number", "outcome", "status", "handoff", "owner",
+                                   "next_review", "decided_by", "decided_at", "rationale"]]
+    table["outcome"] = table["outcome"].map(decisions.OUTCOMES)
+    st.dataframe(table, hide_index=True, width="stretch")

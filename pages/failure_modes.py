@@ -1,0 +1,66 @@
+"""Failure modes: exceptions grouped into the ways the capability fails, with reviewer notes."""
+
+from __future__ import annotations
+
+import plotly.express as px
+import streamlit as st
+
+from analysis import failure_modes as fm
+from readiness import access, store, ui
+
+actor, pilot, version = ui.pick_pilot()
+start, end = ui.date_filter(pilot)
+
+st.title("Failure modes")
+st.caption(f"{pilot.name} · exceptions grouped by type and message template. Which failures matter, "
+           "and is anyone on them? Personal data in messages is masked.")
+
+modes = ui.evidence("analysis.failure_modes.failure_modes", pilot, version, start, end)
+if ui.empty_note(modes):
+    st.stop()
+rate = ui.evidence("analysis.failure_modes.exception_rate", pilot, version, start, end)
+c = st.columns(4)
+c[0].metric("Exceptions", f"{int(modes['count'].sum()):,}")
+c[1].metric("Failure modes", f"{len(modes):,}")
+c[2].metric("Rising", f"{int((modes['trend'] == 'rising').sum())}")
+c[3].metric("Without an owner", f"{int(modes['owner'].isna().sum())}")
+if not hasattr(rate, "reason"):
+    fig = px.bar(rate, x="day", y="exceptions", height=220, labels={"day": "", "exceptions": "exceptions per day"})
+    fig.update_layout(margin=dict(l=0, r=0, t=10, b=0))
+    st.plotly_chart(fig, width="stretch")
+
+shown = modes[["mode_id", "error_type", "template", "count", "users", "share", "trend", "status", "owner"]]
+st.dataframe(shown, hide_index=True, width="stretch", column_config={
+    "mode_id": "Mode", "error_type": "Type", "template": st.column_config.TextColumn("Message template", width="large"),
+    "count": st.column_config.NumberColumn("Exceptions", format="localized"), "users": "Users hit",
+    "share": st.column_config.ProgressColumn("Share", format="percent", min_value=0, max_value=1),
+    "trend": "Trend (7 d)", "status": "Status", "owner": "Owner"})
+
+st.subheader("Look closer")
+labels = {int(r.mode_id): f"{r.mode_id} · {r.error_type or ''} {r.template[:90]}" for r in modes.itertuples()}
+mode_id = st.selectbox("Failure mode", list(labels), format_func=labels.get)
+row = modes[modes["mode_id"] == mode_id].iloc[0]
+st.markdown("**Examples** (earliest first)")
+for example in row["examples"]:
+    st.text(example)
+can_reveal = False
+with store.open_store(ui.db()) as con:
+    can_reveal = access.allowed(con, actor, "reveal_personal_data", pilot.pilot_id)
+    can_edit = access.allowed(con, actor, "edit_review", pilot.pilot_id)
+reveal = can_reveal and st.toggle("Show personal data (recorded in the audit log)", key=f"reveal_{mode_id}")
+done, rows = ui.run_action(ui.with_store(lambda con: fm.mode_rows(con, pilot, mode_id, 50,
+                                                                  reveal_as=actor if reveal else None)))
+if done:
+    st.dataframe(rows, hide_index=True, width="stretch")
+
+if can_edit:
+    with st.form(f"annotate_{mode_id}"):
+        st.markdown("**Reviewer's note**")
+        a, b = st.columns(2)
+        status = a.selectbox("Status", fm.STATUSES, index=list(fm.STATUSES).index(row["status"]))
+        owner = b.text_input("Owner", value=row["owner"] or "")
+        note = st.text_area("Note", value=row["note"] or "")
+        if st.form_submit_button("Save note", type="primary"):
+            ui.run_action(ui.with_store(lambda con: fm.annotate_mode(con, pilot, mode_id, status=status,
+                                                                     owner=owner or None, note=note or None,
+                                                                     actor=actor)), "Saved.")

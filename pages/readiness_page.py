@@ -1,0 +1,77 @@
+"""Readiness: what must be true before broader use, and the four-eyes approvals."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from readiness import access, conditions, store, ui
+
+actor, pilot, version = ui.pick_pilot()
+
+st.title("Readiness")
+st.caption(f"{pilot.name} · {pilot.risk_tier} risk tier. What must be true before broader use? "
+           "Computed conditions show their live value; a waiver needs a second person.")
+
+try:
+    with store.open_store(ui.db()) as con:
+        if access.allowed(con, actor, "edit_review", pilot.pilot_id):
+            conditions.ensure_conditions(con, actor, pilot)
+        rows = conditions.list_conditions(con, actor, pilot)
+        pending = conditions.pending_approvals(con, actor, pilot)
+        can_edit = access.allowed(con, actor, "edit_review", pilot.pilot_id)
+        can_approve = access.allowed(con, actor, "approve", pilot.pilot_id)
+except store.StoreBusy as err:
+    ui.busy(err)
+if not rows:
+    st.info("No conditions yet: a reviewer opens them for this review.")
+    st.stop()
+
+blocking = conditions.blocking(rows)
+c = st.columns(3)
+c[0].metric("Required conditions met", f"{sum(1 for r in rows if r['required'] and r['status'] != 'not met')} "
+                                       f"of {sum(1 for r in rows if r['required'])}")
+c[1].metric("Blocking operate", len(blocking))
+c[2].metric("Waiting for approval", len(pending))
+table = pd.DataFrame(rows)[["condition_id", "title", "required", "status", "live_value", "owner", "evidence",
+                            "waiver_expiry"]]
+st.dataframe(table, hide_index=True, width="stretch", column_config={
+    "condition_id": "No.", "title": st.column_config.TextColumn("Condition", width="large"), "required": "Required",
+    "status": "Status", "live_value": "From the logs", "owner": "Owner", "evidence": "Evidence",
+    "waiver_expiry": "Waived until"})
+
+manual = [r for r in rows if not r["computed"]]
+if can_edit and manual:
+    labels = {r["condition_id"]: r["title"] for r in manual}
+    pick = st.selectbox("Condition", list(labels), format_func=labels.get)
+    current = next(r for r in manual if r["condition_id"] == pick)
+    left, right = st.columns(2)
+    with left.form("set_condition"):
+        status = st.radio("Status", ("met", "not met"), index=0 if current["status"] == "met" else 1, horizontal=True)
+        owner = st.text_input("Owner", value=current["owner"] or "")
+        evidence = st.text_area("Evidence", value=current["evidence"] or "")
+        if st.form_submit_button("Save", type="primary"):
+            ui.run_action(ui.with_store(lambda con: conditions.set_condition(
+                con, actor, pilot, pick, status=status, owner=owner or None, evidence=evidence or None)), "Saved.")
+    with right.form("waiver"):
+        reason = st.text_input("Waiver reason")
+        expiry = st.date_input("Waived until", value=date.today() + timedelta(days=60))
+        if st.form_submit_button("Request a waiver"):
+            ui.run_action(ui.with_store(lambda con: conditions.request_waiver(
+                con, actor, pilot, pick, reason=reason, expiry=expiry)),
+                "Requested: a lead or admin other than you must approve it.")
+
+if pending:
+    st.subheader("Waiting for a second person")
+    for req in pending:
+        st.markdown(f"**{req['kind']}** requested by {req['requested_by']}: `{req['payload']}`")
+        if can_approve and req["requested_by"] != actor.name:
+            a, b = st.columns(2)
+            if a.button("Approve", key=f"ok_{req['approval_id']}", type="primary"):
+                ui.run_action(ui.with_store(lambda con, r=req: conditions.decide_approval(
+                    con, actor, pilot, r["approval_id"], approve=True)), "Approved.")
+            if b.button("Reject", key=f"no_{req['approval_id']}"):
+                ui.run_action(ui.with_store(lambda con, r=req: conditions.decide_approval(
+                    con, actor, pilot, r["approval_id"], approve=False)), "Rejected.")
