@@ -24,12 +24,12 @@ with store.open_store(ui.db()) as con:
     can_decide = access.allowed(con, actor, "record_decision", pilot.pilot_id)
 
 box = st.success if suggestion.outcome == "operate" else st.warning
-box(f"**Suggested: {decisions.OUTCOMES[suggestion.outcome]}**\n\n" + "\n".join(f"- {r}" for r in suggestion.reasons))
+box(f"**Suggested: {decisions.OUTCOMES[suggestion.outcome]}**\n\n" + "\n".join(f"- {ui.md(r)}" for r in suggestion.reasons))
 
 current = next((d for d in reversed(history) if d["status"] == "current"), None)
 if current:
     st.markdown(f"**Current decision:** {decisions.OUTCOMES[current['outcome']]} (review {current['review_number']}, "
-                f"by {current['decided_by']} on {current['decided_at']:%Y-%m-%d}) — owner {current['owner']}"
+                f"by {ui.md(current['decided_by'])} on {current['decided_at']:%Y-%m-%d}) — owner {ui.md(current['owner'])}"
                 + (f", next review {current['next_review']}" if current["next_review"] else ""))
     if current["outcome"] == "handoff":
         if current["handoff"] == "accepted":
@@ -40,7 +40,7 @@ if current:
                 ui.run_action(ui.with_store(lambda con: decisions.accept_handoff(con, actor, pilot, current["decision_id"])),
                               "Accepted.")
     if current["winddown"]:
-        st.markdown("**Wind-down checklist**\n\n" + "\n".join(f"- [ ] {s['step']}" for s in json.loads(current["winddown"])))
+        st.markdown("**Wind-down checklist**\n\n" + "\n".join(f"- [ ] {ui.md(s['step'])}" for s in json.loads(current["winddown"])))
 
 if can_decide:
     st.subheader("Record the decision")

@@ -52,7 +52,7 @@ c3.metric("Feedback entries", f"{int(df['feedback_rows'].sum()):,}")
 c4.metric("Exceptions", f"{int(df['exception_rows'].sum()):,}")
 
 for row in df.itertuples():
-    st.markdown(f"**{row.name}** · {row.risk_tier} risk · {row.time_zone} — "
+    st.markdown(f"**{ui.md(row.name)}** · {row.risk_tier} risk · {row.time_zone} — "
                 f"{row.usage_rows:,} usage events, {row.feedback_rows:,} feedback entries, "
                 f"{row.exception_rows:,} exceptions, {row.rejected_rows:,} rejected rows")
 

@@ -66,7 +66,7 @@ if can_edit and manual:
 if pending:
     st.subheader("Waiting for a second person")
     for req in pending:
-        st.markdown(f"**{req['kind']}** requested by {req['requested_by']}: `{req['payload']}`")
+        st.markdown(f"**{req['kind']}** requested by {ui.md(req['requested_by'])}: {ui.md(req['payload'])}")
         if can_approve and req["requested_by"] != actor.name:
             a, b = st.columns(2)
             if a.button("Approve", key=f"ok_{req['approval_id']}", type="primary"):

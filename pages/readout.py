@@ -17,14 +17,14 @@ with store.open_store(ui.db()) as con:
     can_export = access.allowed(con, actor, "export", pilot.pilot_id)
 
 st.title(f"Readout: {pilot.name}")
-st.caption(f"{pilot.capability or ''} · owner {pilot.owner or '—'} · {pilot.risk_tier} risk · data to "
+st.caption(f"{ui.md(pilot.capability)} · owner {ui.md(pilot.owner)} · {pilot.risk_tier} risk · data to "
            f"{(figures.get('data_as_of') or '—')[:10]}")
 
 if current:
     st.header(f"Decision: {decisions.OUTCOMES[current['outcome']]}")
-    st.markdown(f"> {current['rationale']}")
-    st.markdown(f"Accountable owner **{current['owner']}** · next review **{current['next_review'] or '— (stopped)'}** · "
-                f"decided by {current['decided_by']} on {current['decided_at']:%Y-%m-%d}")
+    st.markdown(f"> {ui.md(current['rationale'])}")
+    st.markdown(f"Accountable owner **{ui.md(current['owner'])}** · next review **{current['next_review'] or '— (stopped)'}** · "
+                f"decided by {ui.md(current['decided_by'])} on {current['decided_at']:%Y-%m-%d}")
 else:
     st.header("No decision yet")
 
@@ -40,14 +40,14 @@ left, right = st.columns(2)
 with left:
     st.subheader("Open risks")
     for r in sorted(register, key=lambda r: -(r["score"] or 0))[:6]:
-        st.markdown(f"- **{r['severity'] or '—'}** {r['title']} — {r['owner'] or 'no owner'}")
+        st.markdown(f"- **{r['severity'] or '—'}** {ui.md(r['title'])} — {ui.md(r['owner'] or 'no owner')}")
     if not register:
         st.markdown("None open.")
 with right:
     st.subheader("Conditions")
     for x in conds:
         mark = {"met": ":material/check_circle:", "waived": ":material/schedule:"}.get(x["status"], ":material/cancel:")
-        st.markdown(f"{mark} {x['title']}" + (f" — *{x['live_value']}*" if x.get("live_value") else ""))
+        st.markdown(f"{mark} {ui.md(x['title'])}" + (f" — *{ui.md(x['live_value'])}*" if x.get("live_value") else ""))
     if not conds:
         st.markdown("Not opened yet.")
 

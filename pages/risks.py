@@ -26,12 +26,12 @@ st.subheader(f"Signals ({len(found)})")
 for s in found:
     d = s.to_dict()
     taken = in_register.get(d["key"])
-    label = f"**{d['severity'].upper()}** · {d['class'].replace('_', ' ')} — {d['finding']}"
+    label = f"**{d['severity'].upper()}** · {d['class'].replace('_', ' ')} — {ui.md(d['finding'])}"
     with st.expander(label + (f"  ·  *{taken['status']}*" if taken else ""), icon=ICON[d["severity"]]):
         st.json(d["figures"], expanded=False)
         if taken:
             st.caption(f"In the register as risk {taken['risk_id']} ({taken['status']}"
-                       + (f": {taken['dismiss_reason']}" if taken["dismiss_reason"] else "") + ").")
+                       + (f": {ui.md(taken['dismiss_reason'])}" if taken["dismiss_reason"] else "") + ").")
         elif can_edit:
             with st.form(f"accept_{d['key']}"):
                 a, b, c = st.columns(3)

@@ -37,7 +37,15 @@ with left:
     st.subheader("Features: keep, fix or drop?")
     adoption = ui.evidence("analysis.usage.feature_adoption", pilot, version, start, end)
     if not ui.empty_note(adoption):
-        st.dataframe(adoption, hide_index=True, width="stretch")
+        st.dataframe(adoption, hide_index=True, width="stretch",
+                     column_order=["feature", "hint", "hint_reason", "users", "share_of_users", "repeat_rate",
+                                   "success_rate", "events"],
+                     column_config={"feature": "Feature", "hint": "Hint",
+                                    "hint_reason": st.column_config.TextColumn("Why", width="medium"),
+                                    "users": "Users", "events": st.column_config.NumberColumn("Events", format="localized"),
+                                    "share_of_users": st.column_config.NumberColumn("Share of users", format="percent"),
+                                    "repeat_rate": st.column_config.NumberColumn("Come back", format="percent"),
+                                    "success_rate": st.column_config.NumberColumn("Success", format="percent")})
 with right:
     st.subheader("Who carries the use?")
     conc = ui.evidence("analysis.usage.concentration", pilot, version, start, end)

@@ -20,6 +20,7 @@ How a login works here (streamlit-authenticator 0.4.x, with its known gaps close
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -301,3 +302,11 @@ def empty_note(result: Any) -> bool:
         st.info(result.reason)
         return True
     return False
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:/])")
+
+
+def md(text: Any) -> str:
+    """User text made inert inside st.markdown: no links, images, emphasis or HTML from it."""
+    return "—" if text is None or text == "" else _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")

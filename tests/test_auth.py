@@ -347,3 +347,10 @@ def test_changing_ones_own_password_needs_the_current_one(db: Path) -> None:
         users.change_own_password(con, me, PW, "a new long password")
         assert "password changed" in users.check_session(con, sid).reason
         assert users.login(con, "maria", "a new long password") == me
+
+
+def test_user_text_is_inert_in_markdown() -> None:
+    from readiness.ui import md
+
+    assert md("[click](http://evil.example) ![x](http://t.example/p.png) *b* <b>") == \
+        r"\[click\]\(http\:\/\/evil\.example\) \!\[x\]\(http\:\/\/t\.example\/p\.png\) \*b\* \<b\>"

@@ -28,6 +28,10 @@ def _store(path) -> None:
         users.add_user(con, OP, "vera", "viewer", PW)
         users.grant(con, OP, "vera", "Granted pilot")
         users.add_user(con, OP, "pat", "lead", PW)
+        users.add_user(con, OP, "rex", "reviewer", PW)
+        users.grant(con, OP, "rex", "Granted pilot")
+        users.add_user(con, OP, "leo", "lead", PW)
+        users.grant(con, OP, "leo", "Granted pilot")
 
 
 @pytest.fixture(scope="module")
@@ -178,3 +182,34 @@ def test_changing_my_password_ends_my_session_and_the_new_one_works(browser, app
     page.get_by_text("Wrong user name or password.").wait_for(timeout=20_000)
     login(page, url, "pat", "pats brand new password")
     assert "Signed in as" in page.inner_text("body") or _signed_in(page)
+
+
+def test_reviewer_records_a_decision_and_the_lead_reads_it_out(browser, app) -> None:
+    url, db = app
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    login(page, url, "rex", PW)
+    _signed_in(page)
+    page.get_by_role("link", name="Decision").click()
+    page.get_by_text("Suggested:").wait_for(timeout=30_000)
+    page.get_by_text("Harden further", exact=True).click()
+    page.get_by_label("Rationale (required)").fill("=HYPERLINK(\"x\") Timeouts to the ERP <script>x</script>")
+    page.get_by_role("button", name="Record decision").click()
+    page.get_by_text("A decision needs an accountable owner.").wait_for(timeout=30_000)  # a clear refusal
+    page.get_by_label("Accountable owner").fill("Finance operations")
+    page.get_by_role("button", name="Record decision").click()
+    page.get_by_text("Recorded: Harden further").wait_for(timeout=30_000)
+    page.screenshot(path=str(snapshot_dir() / "decision.png"), full_page=True)
+    with store.open_store(db) as con:
+        assert con.execute("SELECT decided_by, outcome FROM decisions").fetchall() == [("rex", "harden")]
+
+    lead = browser.new_page(viewport={"width": 1400, "height": 1000})
+    login(lead, url, "leo", PW)
+    _signed_in(lead)
+    lead.get_by_role("link", name="Decision").click()
+    lead.get_by_text("Current decision:").wait_for(timeout=30_000)
+    assert lead.get_by_role("button", name="Record decision").count() == 0  # a lead reads, does not decide
+    lead.get_by_role("link", name="Readout").click()
+    lead.get_by_role("heading", name="Decision: Harden further").wait_for(timeout=30_000)
+    body = main_text(lead)
+    assert "<script>x</script>" in body  # user text shown as text, not run
+    lead.screenshot(path=str(snapshot_dir() / "readout.png"), full_page=True)
