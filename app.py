@@ -65,6 +65,7 @@ except store.StoreBusy as err:
 PAGES = [
     ("Overview", "pages/pilots.py", "Pilots", ":material/list:", None),
     ("Review", "pages/usage.py", "Usage", ":material/monitoring:", None),
+    ("Review", "pages/feedback.py", "Feedback", ":material/reviews:", None),
     ("Review", "pages/failure_modes.py", "Failure modes", ":material/bug_report:", None),
     ("Review", "pages/risks.py", "Risks", ":material/warning:", None),
     ("Review", "pages/readiness_page.py", "Readiness", ":material/checklist:", None),

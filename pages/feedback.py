@@ -1,0 +1,65 @@
+"""Feedback: what users say — ratings, sentiment, themes, and operational needs kept apart from wishes."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from readiness import ui
+
+actor, pilot, version = ui.pick_pilot()
+start, end = ui.date_filter(pilot)
+
+st.title("Feedback")
+st.caption(f"{pilot.name} · are users satisfied, what do they keep saying, and what must be fixed before "
+           "broader use? Personal data in comments is masked.")
+
+summary = ui.evidence("analysis.feedback.feedback_summary", pilot, version, start, end)
+if ui.empty_note(summary):
+    st.stop()
+c = st.columns(5)
+c[0].metric("Entries", f"{summary.count:,}")
+c[1].metric("Mean rating", f"{summary.mean_rating:.1f} / 5" if summary.mean_rating is not None else "—")
+c[2].metric("CSAT (4-5 stars)", f"{summary.csat:.0%}" if summary.csat is not None else "—")
+c[3].metric("NPS", f"{summary.nps:+.0f}" if summary.nps is not None else "—")
+c[4].metric("Negative comments", f"{summary.negative_share:.0%}" if summary.negative_share is not None else "—")
+for why in summary.missing.values():
+    st.caption(why)
+
+left, right = st.columns(2)
+with left:
+    if summary.rated:
+        ratings = pd.DataFrame({"stars": list(summary.rating_counts), "entries": list(summary.rating_counts.values())})
+        fig = px.bar(ratings, x="stars", y="entries", height=260, title=f"{summary.rated:,} ratings, CSAT "
+                     f"{summary.csat:.0%}" if summary.csat is not None else "Ratings")
+        fig.update_layout(margin=dict(l=0, r=0, t=40, b=0))
+        st.plotly_chart(fig, width="stretch")
+with right:
+    weekly = ui.evidence("analysis.feedback.sentiment_over_time", pilot, version, start, end)
+    if not ui.empty_note(weekly):
+        fig = px.line(weekly, x="week", y="negative_share", height=260, title="Share of negative comments per week",
+                      labels={"week": "", "negative_share": ""})
+        fig.update_layout(margin=dict(l=0, r=0, t=40, b=0), yaxis_tickformat=".0%", showlegend=False)
+        st.plotly_chart(fig, width="stretch")
+
+st.subheader("Operational requirements apart from feature requests")
+triage = ui.evidence("analysis.feedback.triage_table", pilot, version, start, end)
+if not ui.empty_note(triage):
+    st.dataframe(triage, hide_index=True, width="stretch", column_config={
+        "triage": "Class", "operational": "Operational", "comments": "Comments",
+        "share": st.column_config.ProgressColumn("Share", format="percent", min_value=0, max_value=1),
+        "examples": st.column_config.ListColumn("Examples")})
+
+st.subheader("Themes")
+themes = ui.evidence("analysis.feedback.themes", pilot, version, start, end)
+if not ui.empty_note(themes):
+    st.dataframe(themes[["label", "size", "mean_rating", "mean_sentiment", "examples"]], hide_index=True,
+                 width="stretch", column_config={"label": "Theme", "size": "Comments", "mean_rating": "Mean rating",
+                                                 "mean_sentiment": "Mean sentiment",
+                                                 "examples": st.column_config.ListColumn("Examples")})
+
+st.subheader("Most negative comments")
+negative = ui.evidence("analysis.feedback.most_negative", pilot, version, start, end)
+if not ui.empty_note(negative):
+    st.dataframe(negative, hide_index=True, width="stretch")
