@@ -69,6 +69,7 @@ PAGES = [
     ("Review", "pages/failure_modes.py", "Failure modes", ":material/bug_report:", None),
     ("Review", "pages/risks.py", "Risks", ":material/warning:", None),
     ("Review", "pages/readiness_page.py", "Readiness", ":material/checklist:", None),
+    ("Review", "pages/handoff_page.py", "Hand-off", ":material/handshake:", None),
     ("Review", "pages/decision.py", "Decision", ":material/gavel:", None),
     ("Present", "pages/readout.py", "Readout", ":material/present_to_all:", None),
     ("Admin", "pages/admin_users.py", "Users & grants", ":material/group:", "manage_users"),

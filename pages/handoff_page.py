@@ -1,0 +1,85 @@
+"""Hand-off: who runs it and how, the constraints, the hardening backlog, and the operating playbook."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from readiness import access, handoff, playbook, store, ui
+
+actor, pilot, version = ui.pick_pilot()
+
+st.title("Hand-off")
+st.caption(f"{pilot.name} · who operates it, how it is supported, used, reviewed and changed, what constrains it, "
+           "and what must be hardened first (operational requirements apart from feature requests).")
+
+with store.open_store(ui.db()) as con:
+    record = handoff.get_handoff(con, actor, pilot)
+    constraints = handoff.list_constraints(con, actor, pilot)
+    backlog = handoff.list_backlog(con, actor, pilot)
+    can_edit = access.allowed(con, actor, "edit_review", pilot.pilot_id)
+    can_export = access.allowed(con, actor, "export", pilot.pilot_id)
+
+with st.form("handoff", border=True):
+    a, b = st.columns(2)
+    owner = a.text_input("Operating owner", value=record.get("operating_owner") or "", disabled=not can_edit)
+    support = b.text_input("Support path", value=record.get("support_path") or "", disabled=not can_edit)
+    used = st.text_area("How it is used", value=record.get("how_used") or "", disabled=not can_edit)
+    c, d = st.columns(2)
+    reviewed = c.text_area("How it is reviewed", value=record.get("how_reviewed") or "", disabled=not can_edit)
+    changed = d.text_area("How it is changed", value=record.get("how_changed") or "", disabled=not can_edit)
+    logs = st.text_input("Where its logs live", value=record.get("logs_location") or "", disabled=not can_edit)
+    delivery = st.text_input("Work moving to delivery teams", value=record.get("delivery_work") or "",
+                             disabled=not can_edit)
+    st.markdown("**Escalation rules** — who is called, for what, when")
+    rules = st.data_editor(pd.DataFrame(record.get("escalation") or [], columns=["who", "for", "when"]),
+                           num_rows="dynamic", width="stretch", disabled=not can_edit, key="escalation")
+    if st.form_submit_button("Save hand-off", type="primary", disabled=not can_edit):
+        escalation = [r for r in rules.fillna("").to_dict("records") if any(r.values())]
+        ui.run_action(ui.with_store(lambda con: handoff.set_handoff(
+            con, actor, pilot, operating_owner=owner or None, support_path=support or None, how_used=used or None,
+            how_reviewed=reviewed or None, how_changed=changed or None, logs_location=logs or None,
+            delivery_work=delivery or None, escalation=escalation)), "Saved.")
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Hardening backlog: operational")
+    st.dataframe(pd.DataFrame(backlog["operational"], columns=["title", "evidence", "owner", "status"]),
+                 hide_index=True, width="stretch")
+    st.subheader("Feature requests (kept apart)")
+    st.dataframe(pd.DataFrame(backlog["feature"], columns=["title", "evidence", "owner", "status"]),
+                 hide_index=True, width="stretch")
+    if can_edit and st.button("Seed from feedback and failure modes"):
+        ui.run_action(ui.with_store(lambda con: handoff.seed_backlog(con, actor, pilot)), "Backlog seeded.")
+with right:
+    st.subheader("Constraints")
+    st.dataframe(pd.DataFrame(constraints, columns=["area", "description", "owner", "mitigation", "status"]),
+                 hide_index=True, width="stretch")
+    if can_edit:
+        with st.form("constraint", clear_on_submit=True):
+            area = st.selectbox("Area", handoff.CONSTRAINT_AREAS)
+            text = st.text_input("Constraint")
+            c_owner = st.text_input("Owner", key="c_owner")
+            mitigation = st.text_input("Mitigation")
+            if st.form_submit_button("Add constraint"):
+                ui.run_action(ui.with_store(lambda con: handoff.add_constraint(
+                    con, actor, pilot, area=area, description=text, owner=c_owner or None,
+                    mitigation=mitigation or None)), "Added.")
+
+st.subheader("Operating playbook")
+with store.open_store(ui.db()) as con:
+    preview = playbook.markdown(playbook.content(con, actor, pilot))
+with st.expander("Preview (Markdown)"):
+    st.code(preview, language="markdown")
+if can_export:
+    def _file(fmt: str):
+        def make() -> str:
+            with store.open_store(ui.db()) as con:
+                return playbook.export_playbook(con, actor, pilot, fmt)  # checked and audited
+        return make
+
+    a, b = st.columns(2)
+    a.download_button("Playbook (Markdown)", _file("md"), file_name="playbook.md", mime="text/markdown",
+                      icon=":material/download:")
+    b.download_button("Playbook (HTML)", _file("html"), file_name="playbook.html", mime="text/html",
+                      icon=":material/download:")
