@@ -64,6 +64,7 @@ except store.StoreBusy as err:
 # (section, file, title, icon, action needed to see it in the navigation)
 PAGES = [
     ("Overview", "pages/pilots.py", "Pilots", ":material/list:", None),
+    ("Review", "pages/sources.py", "Sources", ":material/upload_file:", None),
     ("Review", "pages/usage.py", "Usage", ":material/monitoring:", None),
     ("Review", "pages/feedback.py", "Feedback", ":material/reviews:", None),
     ("Review", "pages/failure_modes.py", "Failure modes", ":material/bug_report:", None),
@@ -93,7 +94,7 @@ for section, file, title, icon, action in PAGES:
     if action is None or actor.role in access.MATRIX[action][0]:
         by_path[Path(file).stem] = st.Page(file, title=title, icon=icon, default=(file == PAGES[0][1]))
         pages.setdefault(section, []).append(by_path[Path(file).stem])
-current = st.navigation(pages)
+current = st.navigation(pages, expanded=True)
 asked = st.session_state.pop("_rr_asked", "")
 if asked in by_path and current.url_path != by_path[asked].url_path:
     st.switch_page(by_path[asked])  # once per session: a deep link survives the login

@@ -1,0 +1,103 @@
+"""Sources: the pilot's profile, its logs (upload with a preview, batches, rejected rows), feeds and owners."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from readiness import access, batches, ingest, pilots, store, ui, uploads
+from readiness.columns import KINDS, MappingError, parse_overrides
+
+actor, pilot, version = ui.pick_pilot()
+
+st.title("Sources")
+st.caption(f"{pilot.name} · where the evidence comes from: the pilot's profile, the logs loaded (and what was "
+           "rejected, row by row), and who provides each kind of log.")
+
+with store.open_store(ui.db()) as con:
+    can_ingest = access.allowed(con, actor, "ingest", pilot.pilot_id)
+    can_edit = access.allowed(con, actor, "edit_pilot", pilot.pilot_id)
+    can_delete = access.allowed(con, actor, "delete_batch", pilot.pilot_id)
+    can_reveal = access.allowed(con, actor, "reveal_personal_data", pilot.pilot_id)
+
+with st.expander("Pilot profile", expanded=False), st.form("profile"):
+    a, b, c = st.columns(3)
+    capability = st.text_area("Capability", value=pilot.capability or "", disabled=not can_edit)
+    sponsor = a.text_input("Sponsor", value=pilot.sponsor or "", disabled=not can_edit)
+    owner = b.text_input("Pilot owner", value=pilot.owner or "", disabled=not can_edit)
+    tz = c.text_input("Time zone (IANA)", value=pilot.time_zone, disabled=not can_edit)
+    d, e, f = st.columns(3)
+    validated_by = d.text_input("Validated by (users)", value=pilot.validated_by or "", disabled=not can_edit)
+    method = e.text_input("How", value=pilot.validation_method or "", disabled=not can_edit)
+    result = f.text_input("Result", value=pilot.validation_result or "", disabled=not can_edit)
+    st.caption(f"Risk tier: {pilot.risk_tier} (changed on the Readiness page; lowering it needs a second person).")
+    if st.form_submit_button("Save profile", disabled=not can_edit):
+        ui.run_action(ui.with_store(lambda con: pilots.update_pilot(
+            con, actor, pilot, capability=capability or None, sponsor=sponsor or None, owner=owner or None,
+            time_zone=tz, validated_by=validated_by or None, validation_method=method or None,
+            validation_result=result or None)), "Saved.")
+
+if can_ingest:
+    st.subheader("Add logs")
+    kind = st.radio("Kind", KINDS, horizontal=True)
+    files = st.file_uploader("CSV / TSV, JSON Lines, JSON, Parquet, or .gz of these", accept_multiple_files=True)
+    overrides_text = st.text_input("Column mapping overrides (optional)", placeholder="timestamp=created, user_id=Employee",
+                                   help="canonical=source, comma-separated; join columns with +, e.g. timestamp=Date+Time")
+    try:
+        overrides = parse_overrides([x.strip() for x in overrides_text.split(",") if x.strip()])
+    except MappingError as err:
+        st.error(str(err))
+        st.stop()
+    opts = ingest.IngestOptions(overrides=overrides)
+    if files:
+        first = files[0]
+        saved = uploads.save(first, ui.db())
+        try:
+            shown = ingest.preview(saved, kind, opts, time_zone=pilot.time_zone)
+        except ingest.UnusableFile as err:
+            st.error(f"{first.name}: {err}")
+            shown = None
+        finally:
+            saved.unlink(missing_ok=True)
+            first.seek(0)
+        if shown:
+            st.markdown(f"**Preview of {ui.md(first.name)}** · {ui.md(shown.format)}")
+            st.dataframe(pd.DataFrame([{"column": m.canonical, "from": " + ".join(m.sources), "why": m.reason}
+                                       for m in shown.mapping.columns]), hide_index=True, width="stretch")
+            st.dataframe(pd.DataFrame(shown.parsed or shown.rows), hide_index=True, width="stretch")
+            for problem in shown.problems:
+                st.warning(problem)
+        if st.button(f"Load {len(files)} file{'s' if len(files) != 1 else ''} as {kind}", type="primary"):
+            with st.status("Loading…", expanded=True) as status:
+                done, results = ui.run_action(lambda: uploads.ingest_uploads(
+                    ui.db(), pilot.name, kind, [(f.name, f) for f in files], actor=actor, opts=opts))
+                for r in results or []:
+                    (st.error if r.error else st.write)(r.summary())
+                status.update(label="Loaded" if done and not any(r.error for r in results or []) else "Loaded with problems",
+                              state="complete" if done else "error", expanded=True)
+
+st.subheader("Batches")
+with store.open_store(ui.db()) as con:
+    loaded = batches.list_batches(con, actor, pilot)  # after any load above, so it is current
+if not loaded:
+    st.info("Nothing loaded yet for this pilot: add usage, feedback and exception logs above "
+            "(or with `python -m readiness ingest`).")
+else:
+    table = pd.DataFrame(loaded)[["batch_id", "kind", "file_name", "format", "rows_read", "rows_loaded",
+                                  "rows_rejected", "rows_duplicate", "actor", "finished_at"]]
+    st.dataframe(table, hide_index=True, width="stretch")
+    ids = [b["batch_id"] for b in loaded]
+    pick = st.selectbox("Batch", ids, format_func=lambda i: next(f"{b['batch_id']} · {b['kind']} · {b['file_name']}"
+                                                                 for b in loaded if b["batch_id"] == i))
+    reveal = can_reveal and st.toggle("Show personal data in rejected rows (recorded in the audit log)")
+    done, rejects = ui.run_action(ui.with_store(lambda con: batches.list_rejects(con, actor, pilot, pick, 200, reveal)))
+    if done and rejects:
+        st.markdown(f"**Rejected rows of batch {pick}**")
+        st.dataframe(pd.DataFrame(rejects), hide_index=True, width="stretch")
+    elif done:
+        st.caption(f"Batch {pick} has no rejected rows.")
+    if can_delete:
+        with st.form("delete_batch"):
+            sure = st.checkbox(f"Yes, delete batch {pick} with its rows")
+            if st.form_submit_button("Delete batch") and sure:
+                ui.run_action(ui.with_store(lambda con: batches.delete_batch(con, pick, actor)), f"Deleted batch {pick}.")
