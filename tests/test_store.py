@@ -37,11 +37,13 @@ def test_a_lower_version_added_later_is_still_applied(tmp_path, monkeypatch):
     without_3 = [m for m in MIGRATIONS if m[0] != 3]
     monkeypatch.setattr(store, "MIGRATIONS", without_3)
     with store.open_store(db) as con:
-        assert con.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall() == [(1,), (2,), (4,)]
+        assert con.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall() == [
+            (v,) for v in sorted(v for v, _name, _sql in without_3)]
     store.forget_migrated(db)
     monkeypatch.setattr(store, "MIGRATIONS", MIGRATIONS)
     with store.open_store(db) as con:
-        assert con.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall() == [(1,), (2,), (3,), (4,)]
+        assert con.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall() == [
+            (v,) for v in sorted(v for v, _name, _sql in MIGRATIONS)]
         assert con.execute("SELECT count(*) FROM users").fetchone()[0] == 0  # version 3's table exists now
         assert store.migrate(con) == []
 

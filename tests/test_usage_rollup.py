@@ -207,7 +207,7 @@ def test_migration_backfills_the_rollup_of_a_store_that_had_usage(tmp_path):
         con.execute("DELETE FROM schema_migrations WHERE version = 4")
     store.forget_migrated(db)
     with store.open_store(db) as con:
-        assert con.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == 4
+        assert (4,) in con.execute("SELECT version FROM schema_migrations").fetchall()
         assert sorted(con.execute("SELECT pilot_id, time_zone FROM usage_rollup_state").fetchall()) == [
             (pilot_id, "Europe/Berlin"), (pilot_id + 1, "Pacific/Auckland")]
     assert _rollup_rows(db, pilot_id) == expected
