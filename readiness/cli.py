@@ -26,6 +26,7 @@ from readiness import (
     pilots,
     playbook,
     risks,
+    sources,
     store,
     users,
 )
@@ -58,16 +59,49 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     opts = ingest.IngestOptions(parse_overrides(args.map), args.time_format, args.year, args.dedupe_rows)
     results = ingest.ingest_files(args.db, args.pilot, args.kind, args.files, actor=cli_actor(),
                                   opts=opts, create=args.create)
+    return _report_files(results, args.json)
+
+
+def _report_files(results: list[ingest.IngestResult], as_json: bool, with_kind: bool = False) -> int:
+    """Print one line (or JSON object) per file; EXIT_USAGE when a file did not load."""
     for r in results:
-        if args.json:
-            print(json.dumps(r.as_json()))
+        if as_json:
+            print(json.dumps({"kind": r.kind, **r.as_json()} if with_kind else r.as_json()))
         else:
-            print(r.summary(), file=sys.stderr if r.error else sys.stdout)
+            prefix = f"{r.kind}: " if with_kind else ""
+            print(prefix + r.summary(), file=sys.stderr if r.error else sys.stdout)
     bad = [r.file for r in results if r.error]
-    if bad and not args.json:
+    if bad and not as_json:
         print(f"\n{len(bad)} of {len(results)} file(s) not loaded: {', '.join(bad)}. "
               f"The others loaded, each as its own batch.", file=sys.stderr)
     return EXIT_USAGE if bad else EXIT_OK
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    results = sources.sync(args.db, cli_actor(), args.pilot)
+    if not results and not args.json:
+        print(f"No files in the feeds of {args.pilot} yet.")
+    return _report_files(results, args.json, with_kind=True)
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    actor = cli_actor()
+    with store.open_store(args.db) as con:
+        pilot = pilots.pilot_for(con, actor, args.pilot)
+        if args.feed:
+            files = sources.set_feed(con, actor, pilot, args.feed[0], args.feed[1])
+            print(f"{args.feed[0]} of {pilot.name} is now fed from {args.feed[1]} "
+                  f"({len(files):,} file(s) there now); load them with: python -m readiness sync --pilot {pilot.name!r}")
+        elif args.manual:
+            sources.set_manual(con, actor, pilot, args.manual, args.provider, args.what, args.frequency, args.owner)
+            print(f"{args.manual} of {pilot.name}: manual source process recorded.")
+        rows = sources.list_sources(con, actor, pilot)
+    if args.json:
+        print(json.dumps(rows, default=str, indent=2))
+    elif not (args.feed or args.manual):
+        print(_table([{**r, "mode": r["mode"] or "MISSING"} for r in rows],
+                     ["kind", "mode", "pattern", "provider", "what", "frequency", "owner", "last_sync_at"]))
+    return EXIT_OK
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
@@ -409,6 +443,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per file, one per line")
     p.add_argument("files", nargs="+", metavar="FILE")
 
+    p = add("sync", cmd_sync, "Re-read the pilot's feeds: load new files (one atomic batch each), skip files "
+            "already loaded.", "python -m readiness sync --pilot 'Invoice triage assistant'")
+    p.add_argument("--pilot", required=True)
+    p.add_argument("--json", action="store_true", help="one JSON object per file, one per line")
+
+    p = add("sources", cmd_sources, "List a pilot's sources per log kind, or set one: a feed (folder or glob under "
+            "READINESS_FEED_ROOT) or a manual source process.",
+            "python -m readiness sources --pilot 'Invoice triage assistant' --feed usage 'erp-exports/usage-*.csv.gz'")
+    p.add_argument("--pilot", required=True)
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--feed", nargs=2, metavar=("KIND", "PATTERN"),
+                     help="read KIND from a folder or glob under the feed root")
+    how.add_argument("--manual", metavar="KIND", help="KIND comes by a manual process (give the four fields below)")
+    p.add_argument("--provider", help="manual: who provides the file")
+    p.add_argument("--what", help="manual: what they provide")
+    p.add_argument("--frequency", help="manual: how often, e.g. weekly")
+    p.add_argument("--owner", help="manual: who owns the process")
+    p.add_argument("--json", action="store_true")
+
     p = add("preview", cmd_preview, "Show how a file would load (format, mapping, first rows, problems); loads nothing.",
             "python -m readiness preview --kind exceptions errors.jsonl")
     p.add_argument("--kind", required=True, choices=KINDS)
@@ -515,7 +568,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except (pilots.PilotNotFound, pilots.InvalidProfile, MappingError, UnusableFile,
             batches.BatchNotFound, StoreError, users.UserError, AccessDenied, decisions.DecisionError,
-            risks.RiskError, handoff.HandoffError) as err:
+            risks.RiskError, handoff.HandoffError, sources.SourceError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as err:  # an operator gets one line; READINESS_DEBUG=1 shows the traceback

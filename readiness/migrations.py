@@ -444,6 +444,32 @@ CREATE TABLE backlog (
 );
 """
 
+_V9_SOURCES = """
+CREATE SEQUENCE source_id_seq START 1;
+-- Where a pilot's logs come from, per log kind: a feed (a folder or glob under the admins'
+-- feed_root, re-read by `sync`) or a manual source process (who provides what, how often, owner).
+CREATE TABLE sources (
+    source_id         INTEGER PRIMARY KEY DEFAULT nextval('source_id_seq'),
+    pilot_id          INTEGER NOT NULL,
+    kind              VARCHAR NOT NULL CHECK (kind IN ('usage', 'feedback', 'exceptions')),
+    mode              VARCHAR NOT NULL CHECK (mode IN ('feed', 'manual')),
+    pattern           VARCHAR,          -- feed: folder or glob relative to feed_root
+    provider          VARCHAR,          -- manual: who provides the file
+    what              VARCHAR,          -- manual: what they provide
+    frequency         VARCHAR,          -- manual: how often, e.g. 'weekly'
+    owner             VARCHAR,          -- manual: who answers for the process
+    created_by        VARCHAR NOT NULL,
+    created_at        TIMESTAMPTZ NOT NULL,
+    updated_by        VARCHAR NOT NULL,
+    updated_at        TIMESTAMPTZ NOT NULL,
+    last_sync_at      TIMESTAMPTZ,
+    last_sync_summary JSON,
+    UNIQUE (pilot_id, kind),
+    CHECK (mode = 'manual' OR pattern IS NOT NULL),
+    CHECK (mode = 'feed' OR owner IS NOT NULL)
+);
+"""
+
 MIGRATIONS: list[tuple[int, str, object]] = [
     (1, "foundation: pilots, batches, logs, rejects, audit", _V1_FOUNDATION),
     (2, "evidence: failure modes, annotations, feedback sentiment, triage and themes", _V2_EVIDENCE),
@@ -453,4 +479,5 @@ MIGRATIONS: list[tuple[int, str, object]] = [
     (6, "readiness conditions per review; four-eyes approvals", _V6_CONDITIONS),
     (7, "risk register with history", _V7_RISKS),
     (8, "hand-off, constraints register, hardening backlog", _V8_HANDOFF),
+    (9, "sources: feeds and manual source processes", _V9_SOURCES),
 ]
