@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from readiness import access, batches, ingest, pilots, store, ui, uploads
+from readiness import access, batches, ingest, pilots, sources, store, ui, uploads
 from readiness.columns import KINDS, MappingError, parse_overrides
 
 actor, pilot, version = ui.pick_pilot()
@@ -101,3 +101,28 @@ else:
             sure = st.checkbox(f"Yes, delete batch {pick} with its rows")
             if st.form_submit_button("Delete batch") and sure:
                 ui.run_action(ui.with_store(lambda con: batches.delete_batch(con, pick, actor)), f"Deleted batch {pick}.")
+
+st.subheader("Who keeps each log coming")
+st.caption("Per log kind: a feed (a folder or glob under the admins' feed root, re-read by "
+           "`python -m readiness sync --pilot NAME`) or a manual source process with an owner.")
+with store.open_store(ui.db()) as con:
+    current_sources = sources.list_sources(con, actor, pilot)
+st.dataframe(pd.DataFrame(current_sources, columns=["kind", "mode", "pattern", "provider", "what", "frequency", "owner",
+                                                    "last_sync_at", "missing"]),
+             hide_index=True, width="stretch")
+if can_ingest:
+    feed_col, manual_col = st.columns(2)
+    with feed_col.form("feed"):
+        f_kind = st.selectbox("Kind", KINDS, key="feed_kind")
+        pattern = st.text_input("Folder or glob under the feed root", placeholder="erp-exports/usage-*.csv.gz")
+        if st.form_submit_button("Set feed"):
+            ui.run_action(ui.with_store(lambda con: sources.set_feed(con, actor, pilot, f_kind, pattern)), "Feed set.")
+    with manual_col.form("manual"):
+        m_kind = st.selectbox("Kind", KINDS, key="manual_kind")
+        provider = st.text_input("Who provides it")
+        what = st.text_input("What they provide")
+        frequency = st.text_input("How often", placeholder="weekly")
+        m_owner = st.text_input("Owner of the process")
+        if st.form_submit_button("Set manual process"):
+            ui.run_action(ui.with_store(lambda con: sources.set_manual(con, actor, pilot, m_kind, provider, what,
+                                                                       frequency, m_owner)), "Saved.")

@@ -40,7 +40,8 @@ class Area:
 TEMPLATE: tuple[Area, ...] = (
     Area("infrastructure", "Approved infrastructure (request approval early: it is a long-lead item)", "low"),
     Area("auth", "Real authentication and access control", "low"),
-    Area("data_flow", "Reliable data flow, or an owned manual source process", "medium"),
+    Area("data_flow", "Reliable data flow, or an owned manual source process (for every log kind)", "medium",
+         "source_process"),
     Area("monitoring", "Error handling, exception routing, monitoring and logs (few exceptions per 1,000 events)",
          "low", "exception_rate"),
     Area("security_review", "A recorded security review (who, when, findings)", "medium"),
@@ -120,6 +121,13 @@ def _live(con, pilot: Pilot, rule: str) -> tuple[bool, str]:
         rate = 1000 * exceptions / events
         limit = settings.get("max_exceptions_per_1k")
         return rate < limit, f"{rate:.1f} exceptions per 1,000 events (limit {limit:g})"
+    if rule == "source_process":
+        have = {r[0] for r in con.execute(
+            "SELECT kind FROM sources WHERE pilot_id = ? AND (mode = 'feed' OR NULLIF(trim(owner), '') IS NOT NULL)",
+            [pilot.pilot_id]).fetchall()}
+        missing = [k for k in ("usage", "feedback", "exceptions") if k not in have]
+        return not missing, ("every log kind has a feed or an owned manual process" if not missing
+                             else f"no feed or owned manual process for {', '.join(missing)}")
     if rule == "no_high_risk_open":
         from readiness.risks import open_high
 

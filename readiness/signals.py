@@ -352,6 +352,20 @@ def _missing_log(ev: _Evidence) -> Signal | None:
                  {"missing": missing, "loaded": sorted(loaded)}, {"table": "ingest_batches", "where": "all"})
 
 
+@_signal("data.no_source_process", "A log kind has neither a feed nor an owned manual source process, so nobody "
+         "is sure to keep it coming after the pilot.", None, "high when usage is one of them, else medium")
+def _no_source_process(ev: _Evidence) -> Signal | None:
+    have = {r[0] for r in ev.con.execute(
+        "SELECT kind FROM sources WHERE pilot_id = ? AND (mode = 'feed' OR NULLIF(trim(owner), '') IS NOT NULL)",
+        [ev.pilot.pilot_id]).fetchall()}
+    missing = [k for k in LOG_KINDS if k not in have]
+    if not missing:
+        return None
+    return _make("data.no_source_process", "high" if "usage" in missing else "medium",
+                 f"No feed and no owned manual source process for the {', '.join(missing)} "
+                 f"log{'s' if len(missing) > 1 else ''}", {"missing": missing}, {"table": "pilots", "where": "all"})
+
+
 # --- customer impact ----------------------------------------------------------------------------
 
 @_signal("customer_impact.session_exception_share", "Share of sessions (distinct user and session id in usage) "

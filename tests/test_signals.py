@@ -90,6 +90,13 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for kind, file in files.items():
             result = ingest_one(path, file, kind, name)
             assert result.error is None and result.rows_rejected == 0, result
+    from readiness import sources
+
+    with store.open_store(path) as con:  # the calm pilot's logs each have an owned manual source process
+        calm = pilots.get_pilot(con, "calm")
+        for kind in ("usage", "feedback", "exceptions"):
+            sources.set_manual(con, OP, calm, kind, provider="Finance IT", what=f"{kind} export", frequency="weekly",
+                               owner="Sam Okoro")
     return path
 
 
@@ -120,7 +127,7 @@ def test_signal_stays_quiet_on_a_pilot_built_not_to(fired, key):
 
 def test_pilot_without_logs_only_misses_logs(fired):
     # no usage, feedback or exceptions: no signal needing them fires, and nothing raises
-    assert set(fired["bare"]) == {"data.missing_log"}
+    assert set(fired["bare"]) == {"data.missing_log", "data.no_source_process"}
     sig = fired["bare"]["data.missing_log"]
     assert sig.severity == "high" and sig.figures["missing"] == ["usage", "feedback", "exceptions"]
 
