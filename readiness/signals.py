@@ -18,10 +18,10 @@ CSAT is judged on its complement (dissatisfied share). Exceptions are named in t
 the predicates in ``ROW_FILTERS`` (per table); the same predicates count the rows that make a
 signal fire, so the rows shown are the rows counted.
 
-Not yet computed (their tables do not exist yet): a compliance or security constraint with no owner
-or mitigation (constraints register), no recorded security review, a log kind with a feed or an
-owned manual source process (sources), and the support path (hand-off). Until then, a log kind
-counts as missing when it has no batch, and "no named owner" reads the pilot's owner only.
+The register-based signals read the review's own records: a data or security constraint with no
+owner or mitigation (constraints register), no recorded security review (the security-review
+condition), and a log kind with neither a feed nor an owned manual source process (sources).
+"No named owner" reads the pilot's owner; the support path is a readiness condition.
 """
 
 from __future__ import annotations
@@ -528,6 +528,37 @@ def _anonymous(ev: _Evidence) -> Signal | None:
                  {"events": n, "total": total, "share": n / total}, rows)
 
 
+@_signal("compliance.constraint_unowned", "A data or security constraint in the constraints register is open "
+         "with no owner or no mitigation.", None, "high for a security constraint, else medium")
+def _constraint_unowned(ev: _Evidence) -> Signal | None:
+    rows = ev.con.execute(
+        """SELECT constraint_id, area, description FROM constraints
+           WHERE pilot_id = ? AND status = 'open' AND area IN ('data', 'security')
+             AND (NULLIF(trim(owner), '') IS NULL OR NULLIF(trim(mitigation), '') IS NULL)
+           ORDER BY constraint_id""", [ev.pilot.pilot_id]).fetchall()
+    if not rows:
+        return None
+    first = rows[0]
+    more = f" (and {len(rows) - 1} more)" if len(rows) > 1 else ""
+    return _make("compliance.constraint_unowned", "high" if any(r[1] == "security" for r in rows) else "medium",
+                 f"The {first[1]} constraint “{first[2][:80]}” has no owner or no mitigation{more}",
+                 {"constraints": [r[0] for r in rows]}, {"table": "pilots", "where": "all"})
+
+
+@_signal("compliance.no_security_review", "No security review is recorded (the review's security-review condition "
+         "is not met, or there are no conditions yet).", None, "high for a high-risk pilot, else medium")
+def _no_security_review(ev: _Evidence) -> Signal | None:
+    row = ev.con.execute(
+        """SELECT c.status, c.evidence FROM conditions c
+           WHERE c.pilot_id = ? AND c.area = 'security_review'
+           ORDER BY c.review_id DESC LIMIT 1""", [ev.pilot.pilot_id]).fetchone()
+    if row is not None and row[0] in ("met", "waived"):
+        return None
+    return _make("compliance.no_security_review", "high" if ev.pilot.risk_tier == "high" else "medium",
+                 "No security review is recorded for this pilot (who, when, findings)",
+                 {"condition_status": row[0] if row else None}, {"table": "pilots", "where": "all"})
+
+
 # --- operational dependency ---------------------------------------------------------------------
 
 @_signal("operational_dependency.power_users", "Share of usage events made by the top 10% of users "
@@ -587,8 +618,8 @@ def _dependency(ev: _Evidence) -> Signal | None:
                  {"table": "exceptions", "where": "host", "values": [host]})
 
 
-@_signal("operational_dependency.no_owner", "The pilot has no named owner (the support path is recorded with the "
-         "hand-off, not built yet).", None, "always high")
+@_signal("operational_dependency.no_owner", "The pilot has no named owner (the support path is checked by the "
+         "ownership condition and recorded with the hand-off).", None, "always high")
 def _no_owner(ev: _Evidence) -> Signal | None:
     if (ev.pilot.owner or "").strip():
         return None

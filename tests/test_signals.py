@@ -90,13 +90,20 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for kind, file in files.items():
             result = ingest_one(path, file, kind, name)
             assert result.error is None and result.rows_rejected == 0, result
-    from readiness import sources
+    from readiness import conditions, handoff, sources
 
-    with store.open_store(path) as con:  # the calm pilot's logs each have an owned manual source process
-        calm = pilots.get_pilot(con, "calm")
-        for kind in ("usage", "feedback", "exceptions"):
+    with store.open_store(path) as con:
+        calm, risky = pilots.get_pilot(con, "calm"), pilots.get_pilot(con, "risky")
+        for kind in ("usage", "feedback", "exceptions"):  # the calm pilot's logs each have an owned process
             sources.set_manual(con, OP, calm, kind, provider="Finance IT", what=f"{kind} export", frequency="weekly",
                                owner="Sam Okoro")
+        conditions.ensure_conditions(con, OP, calm)  # ... and a recorded security review
+        review = next(c for c in conditions.list_conditions(con, OP, calm) if c["area"] == "security_review")
+        conditions.set_condition(con, OP, calm, review["condition_id"], status="met",
+                                 evidence="Reviewed by InfoSec (A. Lind) on 2026-03-01: no high findings")
+        handoff.add_constraint(con, OP, calm, area="security", description="Invoices may hold bank details",
+                               owner="InfoSec", mitigation="Masked before logging")
+        handoff.add_constraint(con, OP, risky, area="security", description="Invoices may hold bank details")
     return path
 
 
@@ -127,7 +134,7 @@ def test_signal_stays_quiet_on_a_pilot_built_not_to(fired, key):
 
 def test_pilot_without_logs_only_misses_logs(fired):
     # no usage, feedback or exceptions: no signal needing them fires, and nothing raises
-    assert set(fired["bare"]) == {"data.missing_log", "data.no_source_process"}
+    assert set(fired["bare"]) == {"data.missing_log", "data.no_source_process", "compliance.no_security_review"}
     sig = fired["bare"]["data.missing_log"]
     assert sig.severity == "high" and sig.figures["missing"] == ["usage", "feedback", "exceptions"]
 
