@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from readiness import access, pilots, store, ui
+from readiness import access, between, pilots, store, ui
 from readiness.access import Actor
 
 
@@ -76,3 +76,15 @@ st.dataframe(
     },
 )
 st.caption("Counts are rows loaded; rejected rows are kept with their reasons (`python -m readiness rejects`).")
+
+st.subheader("Where each review stands")
+try:
+    with store.open_store(db) as con:
+        status = between.portfolio(con, actor)
+except store.StoreBusy as err:
+    ui.busy(err)
+st.dataframe(pd.DataFrame(status), hide_index=True, width="stretch", column_config={
+    "pilot": "Pilot", "risk_tier": "Risk tier", "decision": "Decision", "next_review": "Next review",
+    "overdue": st.column_config.CheckboxColumn("Overdue"), "open_high_risks": "Open high risks",
+    "conditions": "Conditions met", "flags": st.column_config.TextColumn("Needs attention", width="large"),
+    "data_as_of": st.column_config.DatetimeColumn("Data as of (UTC)", format="YYYY-MM-DD")})

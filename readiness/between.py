@@ -109,3 +109,28 @@ def _drift(con, actor: Actor, pilot: Pilot, decision: dict[str, Any]) -> list[Fl
         if c["computed"] and old and old.get("status") == "met" and c["status"] == "not met":
             out.append(Flag("drift", "high", f"'{c['title']}' held at the decision and no longer does: {c['live_value']}."))
     return out
+
+
+def portfolio(con: duckdb.DuckDBPyConnection, actor: Actor) -> list[dict[str, Any]]:
+    """One row per pilot the actor may read: decision (or 'in review'), next review and whether it is
+    overdue, open high risks, conditions met / total, and the between-review flags."""
+    from readiness.pilots import get_pilot, list_pilots
+
+    today = datetime.now(UTC).date()
+    out = []
+    for row in list_pilots(con, actor):
+        pilot = get_pilot(con, row["name"])
+        current = decisions.current_decision(con, pilot)
+        conds = conditions.list_conditions(con, actor, pilot)
+        found = flags(con, actor, pilot, today)
+        out.append({
+            "pilot": pilot.name, "risk_tier": pilot.risk_tier,
+            "decision": decisions.OUTCOMES[current["outcome"]] if current else "in review",
+            "next_review": current["next_review"] if current else None,
+            "overdue": bool(current and current["next_review"] and current["next_review"] < today),
+            "open_high_risks": risks.open_high(con, pilot.pilot_id),
+            "conditions": f"{sum(1 for c in conds if c['status'] != 'not met')} / {len(conds)}" if conds else "—",
+            "flags": "; ".join(f.message for f in found if f.key != "next_review_overdue"),
+            "data_as_of": row["last_ts"],
+        })
+    return out

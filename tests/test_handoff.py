@@ -137,3 +137,13 @@ def test_flags_overdue_review_overdue_risk_and_drift(pdb: Path, tmp_path: Path) 
 def test_quiet_pilot_has_no_flags(pdb: Path) -> None:
     with store.open_store(pdb) as con:
         assert between.flags(con, OP, _p(con)) == []
+
+
+def test_portfolio_row_per_visible_pilot(pdb: Path) -> None:
+    _full_review(pdb)
+    make_pilot(pdb, "other")
+    with store.open_store(pdb) as con:
+        rows = {r["pilot"]: r for r in between.portfolio(con, OP)}
+    assert rows["p"]["decision"] == "Harden further" and rows["p"]["next_review"] == NEXT
+    assert rows["p"]["overdue"] is False and rows["p"]["open_high_risks"] == 0
+    assert rows["other"]["decision"] == "in review" and rows["other"]["conditions"] == "—"
