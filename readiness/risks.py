@@ -80,13 +80,7 @@ def accept_signal(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, si
                   due: date | None = None) -> int:
     """Take a computed signal into the register as an open risk; audited. Returns the risk id."""
     row = {**_validated(risk_class, finding, likelihood, impact, owner, mitigation, due), "signal_key": signal_key}
-    with transaction(con):
-        require(con, actor, "edit_review", pilot.pilot_id)
-        if con.execute("SELECT 1 FROM risks WHERE pilot_id = ? AND signal_key = ?", [pilot.pilot_id, signal_key]).fetchone():
-            raise RiskError(f"The signal {signal_key} is already in the register.")
-        risk_id = _insert(con, actor, pilot, row)
-        audit.record(con, actor, "risk.accept_signal", f"pilot:{pilot.pilot_id}/risk:{risk_id}", {"after": row})
-    return risk_id
+    return _register_signal(con, actor, pilot, row, "risk.accept_signal")
 
 
 def dismiss_signal(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, signal_key: str, *, risk_class: str,
@@ -96,12 +90,18 @@ def dismiss_signal(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, s
         raise RiskError("Dismissing a signal needs a reason.")
     row = {"signal_key": signal_key, "risk_class": risk_class, "title": finding, "status": "dismissed",
            "dismiss_reason": reason.strip()}
+    return _register_signal(con, actor, pilot, row, "risk.dismiss_signal")
+
+
+def _register_signal(con, actor: Actor, pilot: Pilot, row: dict[str, Any], action: str) -> int:
+    """Insert a signal's register row once (accepted or dismissed); audited."""
     with transaction(con):
         require(con, actor, "edit_review", pilot.pilot_id)
-        if con.execute("SELECT 1 FROM risks WHERE pilot_id = ? AND signal_key = ?", [pilot.pilot_id, signal_key]).fetchone():
-            raise RiskError(f"The signal {signal_key} is already in the register.")
+        if con.execute("SELECT 1 FROM risks WHERE pilot_id = ? AND signal_key = ?",
+                       [pilot.pilot_id, row["signal_key"]]).fetchone():
+            raise RiskError(f"The signal {row['signal_key']} is already in the register.")
         risk_id = _insert(con, actor, pilot, row)
-        audit.record(con, actor, "risk.dismiss_signal", f"pilot:{pilot.pilot_id}/risk:{risk_id}", {"after": row})
+        audit.record(con, actor, action, f"pilot:{pilot.pilot_id}/risk:{risk_id}", {"after": row})
     return risk_id
 
 
