@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from readiness import access, audit, conditions, decisions, export, risks, store, ui
+from readiness import access, audit, conditions, decisions, export, risks, signals, store, ui
 from readiness.store import transaction
 
 actor, pilot, version = ui.pick_pilot()
@@ -14,6 +14,7 @@ with store.open_store(ui.db()) as con:
     current = decisions.current_decision(con, pilot)
     conds = conditions.list_conditions(con, actor, pilot)
     register = [r for r in risks.list_risks(con, actor, pilot, include_dismissed=False) if r["status"] == "open"]
+    top_signals = [] if register else [s.to_dict() for s in signals.compute_signals(con, actor, pilot)][:3]
     can_export = access.allowed(con, actor, "export", pilot.pilot_id)
 
 st.title(f"Readout: {pilot.name}")
@@ -28,6 +29,8 @@ if current:
 else:
     st.header("No decision yet")
 
+st.caption("Figures below are live (data as of the last ingest)"
+           + (f"; the decision froze its own copy on {current['decided_at']:%Y-%m-%d}." if current else "."))
 u, f, e = figures["usage"], figures["feedback"], figures["exceptions"]
 c = st.columns(5)
 c[0].metric("Users", f"{u['users']:,}" if u["users"] is not None else "—")
@@ -38,10 +41,12 @@ c[4].metric("Failure modes", f"{e['failure_modes']:,}")
 
 left, right = st.columns(2)
 with left:
-    st.subheader("Open risks")
-    for r in sorted(register, key=lambda r: -(r["score"] or 0))[:6]:
+    st.subheader("Top risks")
+    for r in sorted(register, key=lambda r: -(r["score"] or 0))[:3]:
         st.markdown(f"- **{r['severity'] or '—'}** {ui.md(r['title'])} — {ui.md(r['owner'] or 'no owner')}")
-    if not register:
+    for sig in top_signals:
+        st.markdown(f"- **{sig['severity']}** {ui.md(sig['finding'])} *(signal, not yet in the register)*")
+    if not register and not top_signals:
         st.markdown("None open.")
 with right:
     st.subheader("Conditions")
