@@ -62,12 +62,26 @@ def snapshot_dir() -> Path:
 
 
 def login(page, url: str, user: str, password: str, path: str = "") -> None:
-    """Open ``url/path``, fill the login form and submit (does not wait for the outcome)."""
+    """Open ``url/path``, fill the login form and submit; wait until the app answers.
+
+    The answer is the app ("Signed in as") or a refusal. On a loaded 2-core machine the cookie
+    component's first rerun can redraw the form between typing and clicking, losing the input;
+    when nothing answers, the form is filled and sent once more.
+    """
     page.goto(f"{url}/{path}")
     wait_idle(page)
-    page.get_by_label("User name").fill(user)
-    page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Log in").click()
+    answered = "text=/Signed in as|Wrong user name|Too many failed/"
+    for attempt in range(2):
+        page.get_by_label("User name").fill(user)
+        page.get_by_label("Password", exact=True).fill(password)
+        page.get_by_role("button", name="Log in").click()
+        try:
+            page.locator(answered).first.wait_for(timeout=15_000 if attempt == 0 else 30_000)
+            return
+        except Exception:
+            if attempt == 1 or page.get_by_role("button", name="Log in").count() == 0:
+                raise
+            wait_idle(page)
 
 
 def main_text(page) -> str:
