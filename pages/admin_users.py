@@ -34,13 +34,6 @@ names = [r["username"] for r in rows]
 min_len = settings.get("min_password_length")
 
 
-def _with_store(fn):
-    def run():
-        with store.open_store(db) as con:
-            return fn(con)
-    return run
-
-
 add, change, grants = st.tabs(["Add a user", "Change a user", "Grants"])
 with add, st.form("add_user", clear_on_submit=True):
     c1, c2 = st.columns(2)
@@ -52,7 +45,7 @@ with add, st.form("add_user", clear_on_submit=True):
                              help=f"At least {min_len} characters. Leave empty to generate one (shown once).")
     if st.form_submit_button("Add user", type="primary"):
         pw = password or users.random_password()
-        _, made = ui.run_action(_with_store(lambda con: users.add_user(con, actor, name, role, pw, display or None,
+        _, made = ui.run_action(ui.with_store(lambda con: users.add_user(con, actor, name, role, pw, display or None,
                                                                       email or None)))
         if made:
             st.success(f"Added {made.username} ({made.role}).")
@@ -69,14 +62,14 @@ with change:
         with c1.form("set_role"):
             new_role = st.selectbox("New role", access.ROLES)
             if st.form_submit_button("Set role"):
-                ui.run_action(_with_store(lambda con: users.set_role(con, actor, who, new_role)),
+                ui.run_action(ui.with_store(lambda con: users.set_role(con, actor, who, new_role)),
                               f"{who} is now a {new_role}.")
         with c2.form("reset_password", clear_on_submit=True):
             new_pw = st.text_input("New password", type="password", help=f"At least {min_len} characters; "
                                    "leave empty to generate one (shown once).")
             if st.form_submit_button("Reset password"):
                 pw = new_pw or users.random_password()
-                done, _ = ui.run_action(_with_store(lambda con: users.reset_password(con, actor, who, pw)),
+                done, _ = ui.run_action(ui.with_store(lambda con: users.reset_password(con, actor, who, pw)),
                                         f"Password of {who} changed; their sessions are ended.")
                 if done and not new_pw:
                     st.code(pw, language=None)
@@ -86,7 +79,7 @@ with change:
                 if not confirm:
                     st.warning("Tick the box to confirm.")
                 else:
-                    ui.run_action(_with_store(lambda con: users.remove_user(con, actor, who)), f"Removed {who}.")
+                    ui.run_action(ui.with_store(lambda con: users.remove_user(con, actor, who)), f"Removed {who}.")
 
 with grants:
     if not names or not pilot_names:
@@ -98,10 +91,10 @@ with grants:
             pilot = c2.selectbox("Pilot", pilot_names)
             g1, g2 = st.columns(2)
             if g1.form_submit_button("Grant access", type="primary"):
-                ok, done = ui.run_action(_with_store(lambda con: users.grant(con, actor, who, pilot)))
+                ok, done = ui.run_action(ui.with_store(lambda con: users.grant(con, actor, who, pilot)))
                 if ok:
                     st.success(f"{who} can now see {pilot}." if done else f"{who} already had access to {pilot}.")
             if g2.form_submit_button("Revoke access"):
-                ok, done = ui.run_action(_with_store(lambda con: users.revoke(con, actor, who, pilot)))
+                ok, done = ui.run_action(ui.with_store(lambda con: users.revoke(con, actor, who, pilot)))
                 if ok:
                     st.success(f"{who} can no longer see {pilot}." if done else f"{who} had no access to {pilot}.")

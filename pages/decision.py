@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from readiness import access, conditions, decisions, signals, store, ui
+from readiness import access, conditions, decisions, store, ui
 
 actor, pilot, version = ui.pick_pilot()
 
@@ -16,9 +16,9 @@ st.title("Decision")
 st.caption(f"{pilot.name} · operate, harden further, hand off, reframe or stop? The evidence suggests; you decide. "
            "The evidence is frozen with the decision.")
 
+sigs = ui.signals(actor, pilot, version)
 with store.open_store(ui.db()) as con:
     conds = conditions.list_conditions(con, actor, pilot)
-    sigs = [s.to_dict() for s in signals.compute_signals(con, actor, pilot)]
     suggestion = decisions.suggest(con, pilot, conditions=conds, signals=sigs)
     history = decisions.list_decisions(con, actor, pilot)
     can_decide = access.allowed(con, actor, "record_decision", pilot.pilot_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from readiness import access, audit, conditions, decisions, export, risks, signals, store, ui
+from readiness import access, audit, conditions, decisions, export, risks, store, ui
 from readiness.store import transaction
 
 actor, pilot, version = ui.pick_pilot()
@@ -14,8 +14,9 @@ with store.open_store(ui.db()) as con:
     current = decisions.current_decision(con, pilot)
     conds = conditions.list_conditions(con, actor, pilot)
     register = [r for r in risks.list_risks(con, actor, pilot, include_dismissed=False) if r["status"] == "open"]
-    top_signals = [] if register else [s.to_dict() for s in signals.compute_signals(con, actor, pilot)][:3]
     can_export = access.allowed(con, actor, "export", pilot.pilot_id)
+
+top_signals = [] if register else ui.signals(actor, pilot, version)[:3]
 
 st.title(f"Readout: {pilot.name}")
 st.caption(f"{ui.md(pilot.capability)} · owner {ui.md(pilot.owner)} · {pilot.risk_tier} risk · data to "

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from readiness import access, risks, signals, store, ui
+from readiness import access, risks, store, ui
 
 actor, pilot, version = ui.pick_pilot()
 
@@ -15,16 +15,15 @@ st.title("Risks")
 st.caption(f"{pilot.name} · what the logs say could go wrong (data, customer impact, compliance, operational "
            "dependency), and what the review has decided to do about it.")
 
+found = ui.signals(actor, pilot, version)
 with store.open_store(ui.db()) as con:
-    found = signals.compute_signals(con, actor, pilot)
     register = risks.list_risks(con, actor, pilot)
     can_edit = access.allowed(con, actor, "edit_review", pilot.pilot_id)
 in_register = {r["signal_key"]: r for r in register if r["signal_key"]}
 ICON = {"high": ":material/error:", "medium": ":material/warning:", "low": ":material/info:"}
 
 st.subheader(f"Signals ({len(found)})")
-for s in found:
-    d = s.to_dict()
+for d in found:
     taken = in_register.get(d["key"])
     label = f"**{d['severity'].upper()}** · {d['class'].replace('_', ' ')} — {ui.md(d['finding'])}"
     with st.expander(label + (f"  ·  *{taken['status']}*" if taken else ""), icon=ICON[d["severity"]]):

@@ -25,15 +25,9 @@ import duckdb
 
 from readiness import keys, settings, store
 from readiness.access import Actor
-from readiness.access import cli_actor as _cli_actor
 
 GENESIS = "0" * 64
 _COLS = "seq, ts, actor, role, action, object, details, prev_hash, hash"
-
-
-def cli_actor() -> str:
-    """The actor name for command-line writes: ``cli:<os user>``."""
-    return _cli_actor().name
 
 
 def store_path(con: duckdb.DuckDBPyConnection) -> Path:

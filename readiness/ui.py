@@ -286,6 +286,20 @@ def evidence(func_path: str, pilot, version: str, start=None, end=None) -> Any:
     return _evidence(func_path, db(), pilot.pilot_id, version, pilot.time_zone, start, end, pilot)
 
 
+@st.cache_data(show_spinner=False, max_entries=128)
+def _signals(db_path: str, pilot_id: int, version: str, _actor: Actor, _pilot) -> list[dict[str, Any]]:
+    from readiness.signals import compute_signals
+
+    with store.open_store(db_path) as con:
+        return [s.to_dict() for s in compute_signals(con, _actor, _pilot)]
+
+
+def signals(actor: Actor, pilot, version: str) -> list[dict[str, Any]]:
+    """The pilot's risk signals as dicts, cached by pilot and data version (call after pick_pilot,
+    which has checked the grant); the register does not change them, so the version suffices."""
+    return _signals(db(), pilot.pilot_id, version, actor, pilot)
+
+
 def with_store(fn: Callable[[Any], Any]) -> Callable[[], Any]:
     """Wrap ``fn(con)`` so run_action can call it with a fresh connection."""
     def run():

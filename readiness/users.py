@@ -247,13 +247,6 @@ def grant(con: duckdb.DuckDBPyConnection, actor: Actor, username: str, pilot_nam
         return True
 
 
-def grant_creator(con: duckdb.DuckDBPyConnection, actor: Actor, pilot_id: int) -> None:
-    """A non-admin who creates a pilot is granted it (inside the creating transaction)."""
-    if actor.cli or actor.role == "admin":
-        return
-    con.execute("INSERT INTO grants VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING", [actor.name, pilot_id, _now(), actor.name])
-
-
 def revoke(con: duckdb.DuckDBPyConnection, actor: Actor, username: str, pilot_name: str) -> bool:
     """Take a pilot away from an account (admins only); audited. False when it had no grant."""
     with transaction(con):
