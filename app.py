@@ -21,6 +21,7 @@ ui.through_app_py()
 # The page this browser tab asked for, remembered before anything can interrupt the first run
 # (the login cookie component answers with a rerun that may arrive without the page in it).
 st.session_state.setdefault("_rr_asked", urlparse(st.context.url or "").path.strip("/"))
+st.session_state.setdefault("_rr_asked_query", st.query_params.to_dict())  # pilot, dates, segment
 # DuckDB in the app may touch only the data folder, the upload folder and the admins' feed root.
 store.restrict_file_access([settings.db_path().parent, settings.upload_dir(), settings.get("feed_root")])
 

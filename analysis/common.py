@@ -120,15 +120,26 @@ def where(pilot: Pilot, filters: Filters, table_columns: set[str], alias: str = 
         clauses.append(f"{day} <= ?")
         params.append(filters.end)
     for name, value in sorted(filters.segment.items()):
-        if name in table_columns:
-            clauses.append(f"{a}{name} = ?")
-        elif name == "user_group":
-            clauses.append(f"{a}attributes->>'user_group' = ?")
-        else:
+        if name not in SEGMENTS:
             clauses.append("false")
             continue
+        # A column the table lacks is looked for among the kept source columns (attributes).
+        clauses.append(f"{a}{name} = ?" if name in table_columns else f"{a}attributes->>'{name}' = ?")
         params.append(value)
     return " AND ".join(clauses), params
+
+
+def segment_options(con: duckdb.DuckDBPyConnection, pilot_id: int, limit: int = 200) -> dict[str, list[str]]:
+    """The values each segment takes in the pilot's usage (from the rollup, not the raw events),
+    e.g. {"team": ["Finance", ...], "feature": [...]}; segments with no values are left out."""
+    out: dict[str, list[str]] = {}
+    for name in SEGMENTS:
+        rows = con.execute(f"""SELECT DISTINCT {name} FROM usage_by_segment
+            WHERE pilot_id = ? AND nullif(trim({name}), '') IS NOT NULL ORDER BY 1 LIMIT ?""",
+                           [pilot_id, limit]).fetchall()
+        if rows:
+            out[name] = [r[0] for r in rows]
+    return out
 
 
 def frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> pd.DataFrame:

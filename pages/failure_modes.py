@@ -9,16 +9,16 @@ from analysis import failure_modes as fm
 from readiness import access, store, ui
 
 actor, pilot, version = ui.pick_pilot()
-start, end = ui.date_filter(pilot)
+flt = ui.filters(pilot, version)
 
 st.title("Failure modes")
 st.caption(f"{pilot.name} · exceptions grouped by type and message template. Which failures matter, "
            "and is anyone on them? Personal data in messages is masked.")
 
-modes = ui.evidence("analysis.failure_modes.failure_modes", pilot, version, start, end)
+modes = ui.evidence("analysis.failure_modes.failure_modes", pilot, version, flt)
 if ui.empty_note(modes):
     st.stop()
-rate = ui.evidence("analysis.failure_modes.exception_rate", pilot, version, start, end)
+rate = ui.evidence("analysis.failure_modes.exception_rate", pilot, version, flt)
 c = st.columns(4)
 c[0].metric("Exceptions", f"{int(modes['count'].sum()):,}")
 c[1].metric("Failure modes", f"{len(modes):,}")

@@ -9,13 +9,13 @@ import streamlit as st
 from readiness import ui
 
 actor, pilot, version = ui.pick_pilot()
-start, end = ui.date_filter(pilot)
+flt = ui.filters(pilot, version)
 
 st.title("Feedback")
 st.caption(f"{pilot.name} · are users satisfied, what do they keep saying, and what must be fixed before "
            "broader use? Personal data in comments is masked.")
 
-summary = ui.evidence("analysis.feedback.feedback_summary", pilot, version, start, end)
+summary = ui.evidence("analysis.feedback.feedback_summary", pilot, version, flt)
 if ui.empty_note(summary):
     st.stop()
 c = st.columns(5)
@@ -36,7 +36,7 @@ with left:
         fig.update_layout(margin=dict(l=0, r=0, t=40, b=0))
         st.plotly_chart(fig, width="stretch")
 with right:
-    weekly = ui.evidence("analysis.feedback.sentiment_over_time", pilot, version, start, end)
+    weekly = ui.evidence("analysis.feedback.sentiment_over_time", pilot, version, flt)
     if not ui.empty_note(weekly):
         fig = px.line(weekly, x="week", y="negative_share", height=260, title="Share of negative comments per week",
                       labels={"week": "", "negative_share": ""})
@@ -44,7 +44,7 @@ with right:
         st.plotly_chart(fig, width="stretch")
 
 st.subheader("Operational requirements apart from feature requests")
-triage = ui.evidence("analysis.feedback.triage_table", pilot, version, start, end)
+triage = ui.evidence("analysis.feedback.triage_table", pilot, version, flt)
 if not ui.empty_note(triage):
     st.dataframe(triage, hide_index=True, width="stretch", column_config={
         "triage": "Class", "operational": "Operational", "comments": "Comments",
@@ -52,7 +52,7 @@ if not ui.empty_note(triage):
         "examples": st.column_config.ListColumn("Examples")})
 
 st.subheader("Themes")
-themes = ui.evidence("analysis.feedback.themes", pilot, version, start, end)
+themes = ui.evidence("analysis.feedback.themes", pilot, version, flt)
 if not ui.empty_note(themes):
     st.dataframe(themes[["label", "size", "mean_rating", "mean_sentiment", "examples"]], hide_index=True,
                  width="stretch", column_config={"label": "Theme", "size": "Comments", "mean_rating": "Mean rating",
@@ -60,6 +60,6 @@ if not ui.empty_note(themes):
                                                  "examples": st.column_config.ListColumn("Examples")})
 
 st.subheader("Most negative comments")
-negative = ui.evidence("analysis.feedback.most_negative", pilot, version, start, end)
+negative = ui.evidence("analysis.feedback.most_negative", pilot, version, flt)
 if not ui.empty_note(negative):
     st.dataframe(negative, hide_index=True, width="stretch")

@@ -7,7 +7,7 @@ import streamlit as st
 from readiness import access, audit, conditions, decisions, export, risks, store, ui
 from readiness.store import transaction
 
-actor, pilot, version = ui.pick_pilot()
+actor, pilot, version = ui.pick_pilot(stepper=False)
 figures = ui.evidence("analysis.summary.summary", pilot, version)
 
 with store.open_store(ui.db()) as con:

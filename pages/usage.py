@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import plotly.express as px
 import streamlit as st
 
-from readiness import ui
+from analysis.common import Empty
+from readiness import charts, ui
 
 actor, pilot, version = ui.pick_pilot()
-start, end = ui.date_filter(pilot)
+flt = ui.filters(pilot, version)
 
 st.title("Usage")
 st.caption(f"{pilot.name} · days are {pilot.time_zone} calendar days. Is it used, by how many, and do they come back?")
 
-totals = ui.evidence("analysis.usage.totals", pilot, version, start, end)
+totals = ui.evidence("analysis.usage.totals", pilot, version, flt)
 if ui.empty_note(totals):
     st.stop()
-trend = ui.evidence("analysis.usage.trend", pilot, version, start, end)
+trend = ui.evidence("analysis.usage.trend", pilot, version, flt)
 c = st.columns(5)
 c[0].metric("Events", f"{totals.events:,}")
 c[1].metric("Users", f"{totals.users:,}")
@@ -25,38 +25,44 @@ c[3].metric("Mean daily users", f"{totals.dau_mean:.1f}")
 if not hasattr(trend, "reason") and trend.events_change_pct is not None:
     c[4].metric("Events, last 4 weeks", f"{trend.events_recent:,}", f"{trend.events_change_pct:+.0f}% vs 4 weeks before")
 
-active = ui.evidence("analysis.usage.active_users", pilot, version, start, end)
-if not hasattr(active, "reason"):
-    fig = px.line(active, x="day", y=[c for c in ("dau", "wau", "mau") if c in active.columns],
-                  labels={"value": "active users", "day": "", "variable": ""}, height=300)
-    fig.update_layout(margin=dict(l=0, r=0, t=10, b=0), legend=dict(orientation="h"))
-    st.plotly_chart(fig, width="stretch")
+
+active = ui.evidence("analysis.usage.active_users", pilot, version, flt)
+if not ui.empty_note(active):
+    ui.chart(charts.active_users(active))
 
 left, right = st.columns(2)
 with left:
-    st.subheader("Features: keep, fix or drop?")
-    adoption = ui.evidence("analysis.usage.feature_adoption", pilot, version, start, end)
+    retention = ui.evidence("analysis.usage.retention", pilot, version, flt)
+    if not ui.empty_note(retention):
+        ui.chart(charts.retention(retention))
+with right:
+    lifecycle = ui.evidence("analysis.usage.lifecycle", pilot, version, flt)
+    if not ui.empty_note(lifecycle):
+        ui.chart(charts.lifecycle(lifecycle))
+
+adoption = ui.evidence("analysis.usage.feature_adoption", pilot, version, flt)
+left, right = st.columns([3, 2])
+with left:
     if not ui.empty_note(adoption):
-        st.dataframe(adoption, hide_index=True, width="stretch",
-                     column_order=["feature", "hint", "hint_reason", "users", "share_of_users", "repeat_rate",
-                                   "success_rate", "events"],
-                     column_config={"feature": "Feature", "hint": "Hint",
-                                    "hint_reason": st.column_config.TextColumn("Why", width="medium"),
-                                    "users": "Users", "events": st.column_config.NumberColumn("Events", format="localized"),
-                                    "share_of_users": st.column_config.NumberColumn("Share of users", format="percent"),
-                                    "repeat_rate": st.column_config.NumberColumn("Come back", format="percent"),
-                                    "success_rate": st.column_config.NumberColumn("Success", format="percent")})
+        ui.chart(charts.feature_adoption(adoption))
 with right:
     st.subheader("Who carries the use?")
-    conc = ui.evidence("analysis.usage.concentration", pilot, version, start, end)
+    conc = ui.evidence("analysis.usage.concentration", pilot, version, flt)
     if not ui.empty_note(conc):
-        st.metric("Share of events from the top 10% of users", f"{conc.top_share:.0%}")
-        st.metric("Users who make half of all events", f"{conc.users_for_half:,}")
-    success = ui.evidence("analysis.usage.task_success", pilot, version, start, end)
+        a, b = st.columns(2)
+        a.metric("Top 10% of users make", f"{conc.top_share:.0%} of events")
+        b.metric("Half of all events come from", f"{conc.users_for_half:,} users")
+    success = ui.evidence("analysis.usage.task_success", pilot, version, flt)
     if not ui.empty_note(success):
-        st.metric("Task success", f"{success.success_rate:.0%}", help=f"{success.successes:,} of {success.attempts:,} attempts")
-
-st.subheader("Weekly retention (% of each cohort active N weeks later)")
-retention = ui.evidence("analysis.usage.retention", pilot, version, start, end)
-if not ui.empty_note(retention):
-    st.dataframe(retention, hide_index=True, width="stretch")
+        st.metric("Task success", f"{success.success_rate:.0%}",
+                  help=f"{success.successes:,} of {success.attempts:,} attempts with an outcome succeeded")
+if not isinstance(adoption, Empty):
+    st.dataframe(adoption, hide_index=True, width="stretch",
+                 column_order=["feature", "hint", "hint_reason", "users", "share_of_users", "repeat_rate",
+                               "success_rate", "events"],
+                 column_config={"feature": "Feature", "hint": "Hint",
+                                "hint_reason": st.column_config.TextColumn("Why", width="large"),
+                                "users": "Users", "events": st.column_config.NumberColumn("Events", format="localized"),
+                                "share_of_users": st.column_config.NumberColumn("Share of users", format="percent"),
+                                "repeat_rate": st.column_config.NumberColumn("Come back", format="percent"),
+                                "success_rate": st.column_config.NumberColumn("Success", format="percent")})

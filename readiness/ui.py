@@ -231,59 +231,191 @@ def run_action(fn: Callable[[], Any], success: str | None = None) -> tuple[bool,
 # Review pages: the pilot in hand, filters, cached evidence
 
 
-def pick_pilot() -> tuple[Actor, Any, str]:
+# The review's place lives in session state (so it follows the reviewer from page to page) and in
+# the URL's query string (so a link reopens the same view): ?pilot=NAME&from=DATE&to=DATE&team=VALUE.
+_PILOT, _RANGE, _SEGMENT = "_rr_pilot", "_rr_range", "_rr_segment"
+URL_SEGMENTS = ("team", "feature", "user_group")
+
+
+def _adopt_link() -> None:
+    """Once per session: take pilot, dates and segment from the link that opened the app
+    (app.py keeps its query string through the login)."""
+    asked = st.session_state.pop("_rr_asked_query", None)
+    if not asked:
+        return
+    if asked.get("pilot"):
+        st.session_state[_PILOT] = asked["pilot"]
+    try:
+        from datetime import date
+
+        first, last = date.fromisoformat(asked["from"]), date.fromisoformat(asked["to"])
+        st.session_state[_RANGE] = (first, last)
+    except (KeyError, ValueError):
+        pass
+    for name in URL_SEGMENTS:
+        if asked.get(name):
+            st.session_state[_SEGMENT] = (name, asked[name])
+            break
+
+
+def _write_link() -> None:
+    """Put the current pilot, dates and segment into the address bar."""
+    params = {"pilot": st.session_state.get(_PILOT)}
+    rng = st.session_state.get(_RANGE)
+    if rng:
+        params.update({"from": rng[0].isoformat(), "to": rng[1].isoformat()})
+    seg = st.session_state.get(_SEGMENT)
+    if seg:
+        params[seg[0]] = seg[1]
+    params = {k: v for k, v in params.items() if v}
+    if st.query_params.to_dict() != params:
+        st.query_params.from_dict(params)
+
+
+def pick_pilot(stepper: bool = True) -> tuple[Actor, Any, str]:
     """Sidebar pilot picker over the pilots the actor may read; returns (actor, pilot, data version).
 
-    The access check runs here, on every rerun, before any cached read.
+    The access check runs here, on every rerun, before any cached read. The sidebar also shows
+    where the review stands (the stepper).
     """
     from readiness import pilots
 
     who = actor()
+    _adopt_link()
     try:
         with store.open_store(db()) as con:
             names = [r["name"] for r in pilots.list_pilots(con, who)]
             if not names:
                 st.info("No pilots have been shared with you yet. Ask an admin to grant you access.")
                 st.stop()
-            chosen = st.session_state.get("_rr_pilot")
-            chosen = chosen if chosen in names else names[0]
-            chosen = st.sidebar.selectbox("Pilot", names, index=names.index(chosen), key="_rr_pilot_box")
-            st.session_state["_rr_pilot"] = chosen
+            chosen = st.session_state.get(_PILOT)
+            if chosen not in names:
+                if chosen:
+                    st.warning(f"The link names a pilot you cannot see ({md(chosen)}); showing {md(names[0])}.")
+                chosen = names[0]
+            if st.session_state.get("_rr_pilot_box") not in names:
+                st.session_state["_rr_pilot_box"] = chosen
+            elif st.session_state.get("_rr_pilot_seen") != chosen:  # changed elsewhere (a link)
+                st.session_state["_rr_pilot_box"] = chosen
+            chosen = st.sidebar.selectbox("Pilot", names, key="_rr_pilot_box")
+            if chosen != st.session_state.get(_PILOT):
+                st.session_state.pop(_SEGMENT, None)  # another pilot's teams mean nothing here
+            st.session_state[_PILOT] = st.session_state["_rr_pilot_seen"] = chosen
             pilot = pilots.pilot_for(con, who, chosen)
             version = pilots.data_version(con, pilot.pilot_id)
+            progress = review_steps(con, who, pilot, version) if stepper else None
     except AccessDenied as err:
         st.error(f"Not allowed: {err}")
         st.stop()
     except store.StoreBusy as err:
         busy(err)
+    if progress:
+        _stepper(progress)
+    _write_link()
     return who, pilot, version
 
 
-def date_filter(pilot) -> tuple:
-    """Sidebar date range in the pilot's calendar; returns (start, end) or (None, None)."""
-    value = st.sidebar.date_input(f"Dates ({pilot.time_zone})", value=(), key="_rr_dates",
-                                  help="Leave empty for the whole pilot.")
-    if isinstance(value, tuple) and len(value) == 2:
-        return value[0], value[1]
-    return None, None
+def review_steps(con, who: Actor, pilot, version: str) -> list:
+    from readiness import progress
+
+    return progress.steps(con, who, pilot, untriaged_high=_untriaged_high(con, who, pilot, version))
+
+
+def _untriaged_high(con, who: Actor, pilot, version: str) -> int:
+    from readiness import risks
+
+    taken = {r["signal_key"] for r in risks.list_risks(con, who, pilot) if r["signal_key"]}
+    return sum(1 for s in signals(who, pilot, version) if s["severity"] == "high" and s["key"] not in taken)
+
+
+STEP_PAGES = {"Sources": "pages/sources.py", "Usage": "pages/usage.py", "Feedback": "pages/feedback.py",
+              "Failure modes": "pages/failure_modes.py", "Risks": "pages/risks.py",
+              "Readiness": "pages/readiness_page.py", "Hand-off": "pages/handoff_page.py",
+              "Decision": "pages/decision.py"}
+
+
+def _stepper(steps: list) -> None:
+    """Top of each review page: the review's steps as links, each marked done or not; hovering
+    one says what is there or what is missing."""
+    done = sum(1 for s in steps if s.done)
+    cols = st.columns(len(steps), gap="small")
+    for col, s in zip(cols, steps, strict=True):
+        col.page_link(STEP_PAGES[s.name], label=s.name, help=s.detail, width="stretch",
+                      icon=":material/check_circle:" if s.done else ":material/radio_button_unchecked:")
+    todo = [s.name for s in steps if not s.done]
+    st.caption(f"Review steps: {done} of {len(steps)} done" + (f" · still open: {', '.join(todo)}" if todo else "")
+               + " · hover a step for what is missing")
+
+
+def filters(pilot, version: str):
+    """Sidebar dates (the pilot's calendar) and segment; returns analysis Filters.
+
+    Both persist across pages and are written to the URL with the pilot.
+    """
+    from analysis.common import Filters
+
+    if "_w_dates" not in st.session_state:
+        st.session_state["_w_dates"] = st.session_state.get(_RANGE) or ()
+    value = st.sidebar.date_input(f"Dates ({pilot.time_zone})", key="_w_dates",
+                                  help="Pilot-local calendar days, both ends included. Empty: the whole pilot.")
+    rng = tuple(value) if isinstance(value, (tuple, list)) and len(value) == 2 else None
+    if rng:
+        st.session_state[_RANGE] = rng
+    elif isinstance(value, (tuple, list)) and not value:
+        st.session_state.pop(_RANGE, None)
+
+    options = segment_options(pilot, version)
+    labels = ["Everyone"] + [f"{name.replace('_', ' ')}: {v}" for name, values in options.items() for v in values]
+    keys = [None] + [(name, v) for name, values in options.items() for v in values]
+    current = st.session_state.get(_SEGMENT)
+    current = tuple(current) if current else None
+    if current not in keys:
+        current = None
+        st.session_state.pop(_SEGMENT, None)
+    if st.session_state.get("_w_segment") not in labels or keys[labels.index(st.session_state["_w_segment"])] != current:
+        st.session_state["_w_segment"] = labels[keys.index(current)]
+    label = st.sidebar.selectbox("Segment", labels, key="_w_segment", disabled=len(labels) == 1,
+                                 help="Team, feature or user group, where the usage data has them. Feedback and "
+                                      "exceptions match a segment only where their rows carry the same column.")
+    seg = keys[labels.index(label)]
+    if seg:
+        st.session_state[_SEGMENT] = seg
+    else:
+        st.session_state.pop(_SEGMENT, None)
+    _write_link()
+    start, end = st.session_state.get(_RANGE) or (None, None)
+    return Filters(start=start, end=end, segment=dict([seg]) if seg else {})
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _segment_options(db_path: str, pilot_id: int, version: str) -> dict[str, list[str]]:
+    from analysis.common import segment_options as options
+
+    with store.open_store(db_path) as con:
+        return options(con, pilot_id)
+
+
+def segment_options(pilot, version: str) -> dict[str, list[str]]:
+    return _segment_options(db(), pilot.pilot_id, version)
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
-def _evidence(func_path: str, db_path: str, pilot_id: int, version: str, time_zone: str, start, end,
-              _pilot) -> Any:
+def _evidence(func_path: str, db_path: str, pilot_id: int, version: str, time_zone: str, filter_key: tuple,
+              _pilot, _filters) -> Any:
     import importlib
-
-    from analysis.common import Filters
 
     module, name = func_path.rsplit(".", 1)
     fn = getattr(importlib.import_module(module), name)
     with store.open_store(db_path) as con:
-        return fn(con, _pilot, Filters(start=start, end=end))
+        return fn(con, _pilot, _filters)
 
 
-def evidence(func_path: str, pilot, version: str, start=None, end=None) -> Any:
+def evidence(func_path: str, pilot, version: str, flt=None) -> Any:
     """An analysis function's result, cached by pilot, data version and filters (call after pick_pilot)."""
-    return _evidence(func_path, db(), pilot.pilot_id, version, pilot.time_zone, start, end, pilot)
+    from analysis.common import NO_FILTERS
+
+    flt = flt or NO_FILTERS
+    return _evidence(func_path, db(), pilot.pilot_id, version, pilot.time_zone, flt.key(), pilot, flt)
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
@@ -306,6 +438,18 @@ def with_store(fn: Callable[[Any], Any]) -> Callable[[], Any]:
         with store.open_store(db()) as con:
             return fn(con)
     return run
+
+
+def chart(result: tuple[Any, str]) -> None:
+    """Draw a (figure, caption) pair from readiness.charts: the title states the finding, the
+    caption how it is computed. Plotly's own colours (the app's one palette) are kept."""
+    fig, caption = result
+    title = fig.layout.title.text
+    if title:  # as wrapped text above the chart: a plotly title is cut off in a narrow column
+        st.markdown(f"**{md(title)}**")
+        fig.update_layout(title=None)
+    st.plotly_chart(fig, width="stretch", theme=None)
+    st.caption(caption)
 
 
 def empty_note(result: Any) -> bool:
