@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import plotly.express as px
 import streamlit as st
 
 from analysis import failure_modes as fm
-from readiness import access, store, ui
+from readiness import access, charts, store, ui
 
 actor, pilot, version = ui.pick_pilot()
 flt = ui.filters(pilot, version)
@@ -24,17 +23,28 @@ c[0].metric("Exceptions", f"{int(modes['count'].sum()):,}")
 c[1].metric("Failure modes", f"{len(modes):,}")
 c[2].metric("Rising", f"{int((modes['trend'] == 'rising').sum())}")
 c[3].metric("Without an owner", f"{int(modes['owner'].isna().sum())}")
-if not hasattr(rate, "reason"):
-    fig = px.bar(rate, x="day", y="exceptions", height=220, labels={"day": "", "exceptions": "exceptions per day"})
-    fig.update_layout(margin=dict(l=0, r=0, t=10, b=0))
-    st.plotly_chart(fig, width="stretch")
+if not ui.empty_note(rate):
+    ui.chart(charts.exception_rate(rate))
 
-shown = modes[["mode_id", "error_type", "template", "count", "users", "share", "trend", "status", "owner"]]
-st.dataframe(shown, hide_index=True, width="stretch", column_config={
-    "mode_id": "Mode", "error_type": "Type", "template": st.column_config.TextColumn("Message template", width="large"),
-    "count": st.column_config.NumberColumn("Exceptions", format="localized"), "users": "Users hit",
-    "share": st.column_config.ProgressColumn("Share", format="percent", min_value=0, max_value=1),
-    "trend": "Trend (7 d)", "status": "Status", "owner": "Owner"})
+SORTS = {"Exceptions": ("count", False), "Users hit": ("users", False), "Trend (rising first)": ("trend_rank", True),
+         "Last seen": ("last_seen", False)}
+sort_by = st.segmented_control("Sort by", list(SORTS), default="Exceptions", key="fm_sort") or "Exceptions"
+column, ascending = SORTS[sort_by]
+shown = modes.assign(last_28_days=modes["daily"].map(charts.sparkline),
+                     trend_rank=modes["trend"].map({"rising": 0, "steady": 1, "falling": 2}))
+shown = shown.sort_values([column, "count"], ascending=[ascending, False])
+st.dataframe(shown, hide_index=True, width="stretch",
+             column_order=["mode_id", "error_type", "template", "count", "last_28_days", "trend", "users", "share",
+                           "status", "owner"],
+             column_config={
+                 "mode_id": "Mode", "error_type": "Type",
+                 "template": st.column_config.TextColumn("Message template", width="medium"),
+                 "count": st.column_config.NumberColumn("Exceptions", format="localized"), "users": "Users hit",
+                 "share": st.column_config.ProgressColumn("Share", format="percent", min_value=0, max_value=1),
+                 "last_28_days": st.column_config.LineChartColumn("Last 28 days", y_min=0),
+                 "trend": "Trend (7 d)", "status": "Status", "owner": "Owner"})
+st.caption("One row per failure mode: exceptions grouped by type, masked message template and top in-app stack "
+           "frames. Trend compares the last 7 days with the 7 before. Click a column header to sort by it too.")
 
 st.subheader("Look closer")
 labels = {int(r.mode_id): f"{r.mode_id} · {r.error_type or ''} {r.template[:90]}" for r in modes.itertuples()}

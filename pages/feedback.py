@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import pandas as pd
-import plotly.express as px
 import streamlit as st
 
-from readiness import ui
+from readiness import charts, ui
 
 actor, pilot, version = ui.pick_pilot()
 flt = ui.filters(pilot, version)
@@ -30,26 +28,23 @@ for why in summary.missing.values():
 left, right = st.columns(2)
 with left:
     if summary.rated:
-        ratings = pd.DataFrame({"stars": list(summary.rating_counts), "entries": list(summary.rating_counts.values())})
-        fig = px.bar(ratings, x="stars", y="entries", height=260, title=f"{summary.rated:,} ratings, CSAT "
-                     f"{summary.csat:.0%}" if summary.csat is not None else "Ratings")
-        fig.update_layout(margin=dict(l=0, r=0, t=40, b=0))
-        st.plotly_chart(fig, width="stretch")
+        ui.chart(charts.ratings(summary.rating_counts, summary.csat, summary.mean_rating))
 with right:
     weekly = ui.evidence("analysis.feedback.sentiment_over_time", pilot, version, flt)
     if not ui.empty_note(weekly):
-        fig = px.line(weekly, x="week", y="negative_share", height=260, title="Share of negative comments per week",
-                      labels={"week": "", "negative_share": ""})
-        fig.update_layout(margin=dict(l=0, r=0, t=40, b=0), yaxis_tickformat=".0%", showlegend=False)
-        st.plotly_chart(fig, width="stretch")
+        ui.chart(charts.negative_share(weekly))
 
 st.subheader("Operational requirements apart from feature requests")
 triage = ui.evidence("analysis.feedback.triage_table", pilot, version, flt)
 if not ui.empty_note(triage):
-    st.dataframe(triage, hide_index=True, width="stretch", column_config={
-        "triage": "Class", "operational": "Operational", "comments": "Comments",
-        "share": st.column_config.ProgressColumn("Share", format="percent", min_value=0, max_value=1),
-        "examples": st.column_config.ListColumn("Examples")})
+    left, right = st.columns([2, 3])
+    with left:
+        ui.chart(charts.triage_split(triage))
+    with right:
+        st.dataframe(triage, hide_index=True, width="stretch", column_config={
+            "triage": "Class", "operational": "Operational", "comments": "Comments",
+            "share": st.column_config.ProgressColumn("Share", format="percent", min_value=0, max_value=1),
+            "examples": st.column_config.ListColumn("Examples")})
 
 st.subheader("Themes")
 themes = ui.evidence("analysis.feedback.themes", pilot, version, flt)

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from readiness import access, risks, store, ui
+from readiness import access, charts, risks, store, ui
 
 actor, pilot, version = ui.pick_pilot()
 
@@ -51,12 +51,42 @@ for d in found:
                         "Dismissed, with the reason kept.")
 
 st.subheader("Register")
-if register:
-    st.dataframe(pd.DataFrame(register)[["risk_id", "severity", "risk_class", "title", "likelihood", "impact", "owner",
-                                         "mitigation", "due", "status", "overdue"]],
-                 hide_index=True, width="stretch")
+live = [r for r in register if r["status"] != "dismissed"]
+if live:
+    columns = ["risk_id", "severity", "risk_class", "title", "likelihood", "impact", "owner", "mitigation", "due",
+               "status", "overdue"]
+    table = pd.DataFrame(live)[columns]
+    config = {"risk_id": "#", "severity": "Severity", "risk_class": "Class", "overdue": "Overdue",
+              "title": st.column_config.TextColumn("Risk", required=True, width="medium"),
+              "likelihood": st.column_config.NumberColumn("Likelihood", width="small", min_value=1, max_value=5, step=1, required=True),
+              "impact": st.column_config.NumberColumn("Impact", width="small", min_value=1, max_value=5, step=1, required=True),
+              "owner": "Owner", "mitigation": st.column_config.TextColumn("Mitigation", width="medium"),
+              "due": st.column_config.DateColumn("Due"),
+              "status": st.column_config.SelectboxColumn("Status", options=list(risks.STATUSES), required=True)}
+    if can_edit:
+        edited = st.data_editor(table, hide_index=True, width="stretch", column_config=config, key="register_editor",
+                                disabled=["risk_id", "severity", "risk_class", "overdue"], num_rows="fixed")
+        changes = risks.register_changes(live, edited.to_dict("records"))
+        if st.button(f"Save {len(changes)} changed risk{'s' * (len(changes) != 1)}", type="primary",
+                     disabled=not changes, help="All changes are saved together, each in the audit log."):
+            done, _ = ui.run_action(ui.with_store(lambda con: risks.edit_register(con, actor, pilot, changes)))
+            if done:
+                st.session_state.pop("register_editor", None)
+                st.toast(f"Saved {len(changes)} risk change(s); each is in the audit log.", icon=":material/check:")
+                st.rerun()
+        st.caption("Edit cells in place, then save. Severity follows likelihood × impact after saving.")
+    else:
+        st.dataframe(table, hide_index=True, width="stretch", column_config=config)
+    left, _ = st.columns([2, 3])
+    with left:
+        ui.chart(charts.risk_heatmap(live, risks.HIGH_SCORE, risks.MEDIUM_SCORE))
 else:
     st.info("Nothing in the register yet: take signals in, or add a risk the logs cannot show.")
+dismissed = [r for r in register if r["status"] == "dismissed"]
+if dismissed:
+    with st.expander(f"Dismissed signals ({len(dismissed)})"):
+        st.dataframe(pd.DataFrame(dismissed)[["risk_id", "risk_class", "title", "dismiss_reason", "updated_by"]],
+                     hide_index=True, width="stretch")
 if can_edit:
     with st.expander("Add a risk the logs cannot show"), st.form("manual_risk", clear_on_submit=True):
         title = st.text_input("Risk")

@@ -181,24 +181,30 @@ def sparkline(daily: list, days: int = 28) -> list[int]:
     return [int(c) for _, c in (daily or [])[-days:]]
 
 
-def risk_heatmap(register: list[dict[str, Any]]) -> tuple[go.Figure, str]:
-    """Likelihood × impact grid of the open risks: count per cell, titles in the cell's hover."""
+def risk_heatmap(register: list[dict[str, Any]], high_from: int = 15, medium_from: int = 8) -> tuple[go.Figure, str]:
+    """Likelihood × impact matrix: cells tinted by the severity their score gives, the number of open
+    risks written in each cell, their titles in the hover."""
     open_risks = [r for r in register if r.get("status") == "open"]
-    grid = [[0] * 5 for _ in range(5)]
+    counts = [[0] * 5 for _ in range(5)]
     names: list[list[list[str]]] = [[[] for _ in range(5)] for _ in range(5)]
     for r in open_risks:
-        grid[r["impact"] - 1][r["likelihood"] - 1] += 1
-        names[r["impact"] - 1][r["likelihood"] - 1].append(str(r["title"])[:60])
-    high = sum(1 for r in open_risks if r.get("severity") == "high")
-    title = (f"{len(open_risks)} open risks, {high} high" if open_risks else "No open risks in the register")
+        counts[r["impact"] - 1][r["likelihood"] - 1] += 1
+        names[r["impact"] - 1][r["likelihood"] - 1].append(f"#{r['risk_id']} {str(r['title'])[:60]}")
+    level = [[2 if (i + 1) * (j + 1) >= high_from else 1 if (i + 1) * (j + 1) >= medium_from else 0
+              for j in range(5)] for i in range(5)]
+    tints = [[0, "#D6EAF8"], [0.33, "#D6EAF8"], [0.33, "#FBE3B8"], [0.66, "#FBE3B8"], [0.66, "#F3B89A"], [1, "#F3B89A"]]
+    high = sum(1 for r in open_risks if r["likelihood"] * r["impact"] >= high_from)
+    title = (f"{len(open_risks)} open risk{'s' * (len(open_risks) != 1)}, {high} in the high zone"
+             if open_risks else "No open risks in the register")
     fig = go.Figure(go.Heatmap(
-        z=grid, x=[1, 2, 3, 4, 5], y=[1, 2, 3, 4, 5], colorscale=SEQUENTIAL, zmin=0, showscale=False,
-        text=[[str(v) if v else "" for v in row] for row in grid], texttemplate="%{text}",
-        customdata=[["<br>".join(cell) for cell in row] for row in names],
-        hovertemplate="likelihood %{x} × impact %{y}: %{z} risk(s)<br>%{customdata}<extra></extra>"))
+        z=level, x=[1, 2, 3, 4, 5], y=[1, 2, 3, 4, 5], colorscale=tints, zmin=0, zmax=2, showscale=False, xgap=2, ygap=2,
+        text=[[str(v) if v else "" for v in row] for row in counts], texttemplate="%{text}",
+        textfont=dict(size=20, color="#000000"),
+        customdata=[["<br>".join(cell) or "none" for cell in row] for row in names],
+        hovertemplate="likelihood %{x} × impact %{y}<br>%{customdata}<extra></extra>"))
     fig.update_layout(title=title, xaxis_title="likelihood (1-5)", yaxis_title="impact (1-5)")
-    fig.update_xaxes(dtick=1)
-    fig.update_yaxes(dtick=1)
-    caption = ("Open risks (not mitigated, accepted or dismissed) by likelihood and impact; severity comes from "
-               "likelihood × impact. Hover a cell for its risks.")
-    return _style(fig, 320), caption
+    fig.update_xaxes(dtick=1, showgrid=False)
+    fig.update_yaxes(dtick=1, showgrid=False)
+    caption = (f"Open risks (not mitigated, accepted or dismissed) by likelihood and impact. Zones: high from a score "
+               f"(likelihood × impact) of {high_from}, medium from {medium_from}, low below. Hover a cell for its risks.")
+    return _style(fig, 340), caption

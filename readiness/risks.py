@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import duckdb
+import pandas as pd
 
 from readiness import audit
 from readiness.access import Actor, require
@@ -144,6 +145,48 @@ def update_risk(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, risk
                     [risk_id, _now(), actor.name, json.dumps(before, default=str), json.dumps(after, default=str)])
         audit.record(con, actor, "risk.edit", f"pilot:{pilot.pilot_id}/risk:{risk_id}",
                      {"before": before, "after": after})
+
+
+EDITABLE = ("title", "likelihood", "impact", "owner", "mitigation", "due", "status")
+
+
+def _plain(value: Any) -> Any:
+    """A table cell as the store keeps it: blanks and NaN/NaT as None, dates as dates, whole numbers as int."""
+    if hasattr(value, "item") and not isinstance(value, (pd.Timestamp, datetime)):
+        value = value.item()  # numpy scalars
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if isinstance(value, datetime):  # also pd.Timestamp
+        return value.date()
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def register_changes(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """What a table edit changed: {risk_id: {field: new value}} over the EDITABLE fields."""
+    old = {r["risk_id"]: r for r in before}
+    out: dict[int, dict[str, Any]] = {}
+    for row in after:
+        rid = int(row["risk_id"])
+        if rid not in old:
+            continue
+        changed = {f: _plain(row[f]) for f in EDITABLE if f in row and _plain(row[f]) != _plain(old[rid].get(f))}
+        if changed:
+            out[rid] = changed
+    return out
+
+
+def edit_register(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, changes: dict[int, dict[str, Any]]) -> int:
+    """Apply several risks' changes (from :func:`register_changes`) all or none; each audited. Returns how many."""
+    with transaction(con):
+        for risk_id, fields in changes.items():
+            if "title" in fields and not fields["title"]:
+                raise RiskError(f"Risk {risk_id} needs a title.")
+            update_risk(con, actor, pilot, risk_id, **fields)
+    return len(changes)
 
 
 def list_risks(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, include_dismissed: bool = True) -> list[dict[str, Any]]:
