@@ -100,3 +100,40 @@ def test_risk_export_is_spreadsheet_safe(pdb: Path) -> None:
         rows = risks.list_risks(con, OP, p)
     (row,) = csv.DictReader(io.StringIO(export.csv_bytes(rows, risks.EXPORT_COLUMNS).decode("utf-8-sig")))
     assert row["title"] == "'=cmd|' /C calc'!A0" and row["owner"] == "'+owner" and row["score"] == "4"
+
+
+def test_a_table_edit_saves_only_what_changed_all_or_nothing(pdb: Path) -> None:
+    import pandas as pd
+
+    with store.open_store(pdb) as con:
+        p = get_pilot(con, "p")
+        a = risks.add_risk(con, OP, p, risk_class="data", title="Supplier file arrives late", likelihood=2, impact=3,
+                           owner="Ana")
+        b = risks.add_risk(con, OP, p, risk_class="compliance", title="No DPIA", likelihood=3, impact=5, owner="Bo")
+        before = risks.list_risks(con, OP, p)
+        # What the page's data editor hands back: a DataFrame (numpy ints, NaN for empty cells, Timestamps).
+        edited = pd.DataFrame(before)[["risk_id", "title", "likelihood", "impact", "owner", "mitigation", "due", "status"]]
+        edited.loc[edited["risk_id"] == a, ["likelihood", "impact", "due"]] = [3, 5, pd.Timestamp(LATER)]
+        edited.loc[edited["risk_id"] == b, "status"] = "mitigated"
+        changes = risks.register_changes(before, edited.to_dict("records"))
+        assert changes == {a: {"likelihood": 3, "impact": 5, "due": LATER}, b: {"status": "mitigated"}}
+        assert risks.register_changes(before, pd.DataFrame(before).to_dict("records")) == {}  # no edit, no change
+
+        bad = {**changes, b: {"likelihood": 9}}
+        with pytest.raises(RiskError, match="1 to 5"):
+            risks.edit_register(con, OP, p, bad)
+        assert [r["impact"] for r in risks.list_risks(con, OP, p) if r["risk_id"] == a] == [3]  # nothing saved
+
+        assert risks.edit_register(con, OP, p, changes) == 2
+        after = {r["risk_id"]: r for r in risks.list_risks(con, OP, p)}
+    assert (after[a]["severity"], after[a]["due"], after[b]["status"]) == ("high", LATER, "mitigated")
+    assert query(pdb, "SELECT count(*) FROM audit_log WHERE action = 'risk.edit'") == [(2,)]
+
+
+def test_a_viewer_cannot_save_table_edits(pdb: Path) -> None:
+    with store.open_store(pdb) as con:
+        p = get_pilot(con, "p")
+        rid = risks.add_risk(con, OP, p, risk_class="data", title="Late file", likelihood=2, impact=3, owner="Ana")
+        with pytest.raises(AccessDenied):
+            risks.edit_register(con, Actor("vic", "viewer"), p, {rid: {"impact": 5}})
+    assert query(pdb, "SELECT impact FROM risks WHERE risk_id = ?", [rid]) == [(3,)]

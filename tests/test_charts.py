@@ -1,0 +1,80 @@
+"""Chart titles state the finding the chart draws; every chart uses the app's one colour-blind-safe palette."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+from readiness import charts
+
+
+def _colours(fig) -> set[str]:
+    out = set()
+    for trace in fig.data:
+        colour = getattr(getattr(trace, "marker", None), "color", None) or getattr(getattr(trace, "line", None), "color", None)
+        if isinstance(colour, str):
+            out.add(colour)
+    return out
+
+
+def test_retention_title_weights_cohorts_by_size() -> None:
+    df = pd.DataFrame({"cohort": [date(2026, 3, 2), date(2026, 3, 9)], "size": [10, 30],
+                       "week_0": [100.0, 100.0], "week_1": [50.0, 100.0], "week_2": [20.0, None]})
+    fig, caption = charts.retention(df)
+    # (10 × 50% + 30 × 100%) / 40 = 87.5%; week 4 not observable yet, so not claimed
+    assert fig.layout.title.text == "88% of new users come back the next week"
+    assert list(fig.data[0].y) == ["2026-03-02 (10)", "2026-03-09 (30)"]
+    assert "first-ever event" in caption
+
+
+def test_lifecycle_title_reads_the_last_week_and_dormant_is_drawn_below_the_axis() -> None:
+    df = pd.DataFrame({"week": [date(2026, 3, 2), date(2026, 3, 9)], "active": [5, 6], "new": [5, 1],
+                       "returning": [0, 4], "resurrecting": [0, 1], "dormant": [0, 1]})
+    fig, _ = charts.lifecycle(df)
+    assert fig.layout.title.text == ("Week of 2026-03-09: 1 new, 4 returning, 1 back after a break, 1 gone quiet")
+    dormant = next(t for t in fig.data if t.name == "dormant")
+    assert list(dormant.y) == [0, -1]
+    assert _colours(fig) <= set(charts.PALETTE)
+
+
+def test_feature_title_counts_hints_and_colours_follow_them() -> None:
+    df = pd.DataFrame({"feature": ["a", "b", "c"], "users": [9, 8, 2], "events": [90, 80, 3],
+                       "share_of_users": [0.9, 0.8, 0.2], "repeat_rate": [0.9, 0.7, 0.1],
+                       "success_rate": [0.95, 0.5, 0.9], "hint": ["keep", "fix", "drop"], "hint_reason": ["", "", ""]})
+    fig, _ = charts.feature_adoption(df)
+    assert fig.layout.title.text == "Features: 1 to keep, 1 to fix, 1 to drop"
+    assert {t.name: t.marker.color for t in fig.data} == {"keep": charts.GREEN, "fix": charts.ORANGE,
+                                                           "drop": charts.VERMILION}
+
+
+def test_active_users_title_uses_days_with_use_like_the_headline() -> None:
+    df = pd.DataFrame({"day": pd.date_range("2026-03-02", periods=3), "dau": [4, 0, 2], "wau": [4, 4, 5],
+                       "mau": [4, 4, 5], "stickiness": [1, 0, 0.4]})
+    fig, _ = charts.active_users(df)
+    assert fig.layout.title.text.startswith("About 3 people use it on a day with any use; 5 in the last 28 days")
+
+
+def test_exception_rate_compares_last_and_first_week_per_1000_events() -> None:
+    df = pd.DataFrame({"day": pd.date_range("2026-03-02", periods=14), "exceptions": [1] * 7 + [4] * 7,
+                       "events": [100] * 14, "sessions": [10] * 14, "per_1000_events": [10.0] * 7 + [40.0] * 7})
+    fig, _ = charts.exception_rate(df)
+    assert fig.layout.title.text == "40 exceptions per 1,000 events in the last 7 days, against 10 in the first 7"
+
+
+def test_risk_matrix_counts_open_risks_in_their_cell() -> None:
+    register = [{"risk_id": 1, "title": "A", "likelihood": 5, "impact": 4, "status": "open"},
+                {"risk_id": 2, "title": "B", "likelihood": 5, "impact": 4, "status": "open"},
+                {"risk_id": 3, "title": "C", "likelihood": 1, "impact": 2, "status": "open"},
+                {"risk_id": 4, "title": "D", "likelihood": 5, "impact": 5, "status": "mitigated"}]
+    fig, _ = charts.risk_heatmap(register)
+    text = fig.data[0].text
+    assert text[3][4] == "2" and text[1][0] == "1" and text[4][4] == ""   # [impact-1][likelihood-1]
+    assert fig.layout.title.text == "3 open risks, 2 in the high zone"
+    assert "#1 A<br>#2 B" in fig.data[0].customdata[3][4]
+
+
+def test_sparkline_keeps_the_last_28_days() -> None:
+    daily = [[date(2026, 3, 1), i] for i in range(40)]
+    assert charts.sparkline(daily) == list(range(12, 40))
+    assert charts.sparkline(None) == []
