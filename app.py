@@ -64,7 +64,7 @@ except store.StoreBusy as err:
     ui.busy(err)
 # (section, file, title, icon, action needed to see it in the navigation)
 PAGES = [
-    ("Overview", "pages/pilots.py", "Pilots", ":material/list:", None),
+    ("Overview", "pages/pilots.py", "Portfolio", ":material/dashboard:", None),
     ("Review", "pages/sources.py", "Sources", ":material/upload_file:", None),
     ("Review", "pages/usage.py", "Usage", ":material/monitoring:", None),
     ("Review", "pages/feedback.py", "Feedback", ":material/reviews:", None),

@@ -1,4 +1,4 @@
-"""Take the README's screenshots: Pilots, Failure modes and Readout on the demo pilot.
+"""Take the README's screenshots: Portfolio, Failure modes and Readout on the demo pilot.
 
 Usage: python docs/screenshots.py   (needs Debian's /usr/bin/chromium; writes docs/*.png)
 Loads the demo into a temporary store, records a decision so the Readout has one, starts the app,
@@ -25,7 +25,7 @@ from readiness.access import cli_actor  # noqa: E402
 from readiness.demo_data import DEMO_PILOT  # noqa: E402
 from readiness.pilots import get_pilot  # noqa: E402
 
-PAGES = (("Pilots", "portfolio.png"), ("Failure modes", "failure_modes.png"), ("Readout", "readout.png"))
+PAGES = (("Portfolio", "portfolio.png"), ("Failure modes", "failure_modes.png"), ("Readout", "readout.png"))
 PASSWORD = "screenshot reviewer password"
 
 

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from readiness import access, conditions, decisions, store, ui
+from readiness import access, between, conditions, decisions, store, ui
 
 actor, pilot, version = ui.pick_pilot()
 
@@ -61,9 +61,67 @@ if can_decide:
                 st.success(f"Recorded: {decisions.OUTCOMES[d['outcome']]}"
                            + (f", superseding decision {d['supersedes']}" if d["supersedes"] else "") + ".")
 
+BADGE = {"operate": "green", "harden": "orange", "handoff": "blue", "reframe": "violet", "stop": "gray"}
+
+
+def fmt(figure: str, value) -> str:
+    if value is None:
+        return "—"
+    if figure == "feedback.csat":
+        return f"{value:.0%}"
+    return f"{value:,.1f}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) else str(value)
+
+
+with store.open_store(ui.db()) as con:
+    since = between.diff(con, actor, pilot, against="previous")
+st.subheader("Since the previous review")
+if since["decision"] is None:
+    st.info("This is the pilot's first review: there is no earlier decision to compare with.")
+else:
+    prev = since["decision"]
+    st.caption(f"Review {prev['review_number']} decided **{decisions.OUTCOMES[prev['outcome']]}** on "
+               f"{prev['decided_at']:%Y-%m-%d}; its figures were frozen then. Now = the data loaded today.")
+    changed = since["conditions"]
+    rows = [{"Figure": between.FIGURE_LABELS.get(f["figure"], f["figure"]), "At review " + str(prev["review_number"]):
+             fmt(f["figure"], f["at_decision"]), "Now": fmt(f["figure"], f["now"]),
+             "Change": "—" if f["change"] is None else (f"{f['change']:+,.2f}" if isinstance(f["change"], float)
+                                                        else f"{f['change']:+,}")}
+            for f in since["figures"]]
+    left, right = st.columns([3, 2])
+    left.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    with right:
+        r = since["risks"]
+        st.metric("Open high risks", r.get("open_high_now"),
+                  None if r.get("open_high_at_decision") is None
+                  else f"{r['open_high_now'] - r['open_high_at_decision']:+d} since review {prev['review_number']}",
+                  delta_color="inverse")
+        if changed:
+            st.markdown("**Conditions that changed**\n\n" + "\n".join(
+                f"- {ui.md(c['area'])}: {c['at_decision'] or 'not set'} → {c['now'] or 'not set'}" for c in changed))
+        else:
+            st.caption("No condition changed status since then.")
+
 if history:
     st.subheader("Decisions so far")
-    table = pd.DataFrame(history)[["decision_id", "review_number", "outcome", "status", "handoff", "owner",
-                                   "next_review", "decided_by", "decided_at", "rationale"]]
-    table["outcome"] = table["outcome"].map(decisions.OUTCOMES)
-    st.dataframe(table, hide_index=True, width="stretch")
+    lines = []
+    for d in reversed(history):
+        outcome = decisions.OUTCOMES[d["outcome"]]
+        badge = f":{BADGE.get(d['outcome'], 'gray')}-badge[{outcome}]"
+        head = f"**{d['decided_at']:%Y-%m-%d}** · review {d['review_number']} · {badge}"
+        if d["status"] == "superseded":
+            head += " · *superseded*"
+        tail = f"by {ui.md(d['decided_by'])}, owner {ui.md(d['owner'])}"
+        if d["next_review"]:
+            tail += f", next review {d['next_review']}"
+        if d["handoff"]:
+            tail += f", hand-off {d['handoff']}"
+        lines.append(f"{head} — {tail}  \n&nbsp;&nbsp;&nbsp;&nbsp;{ui.md(d['rationale'])}")
+    st.markdown("\n\n".join(lines))
+    with st.expander("As a table"):
+        table = pd.DataFrame(history)[["decision_id", "review_number", "outcome", "status", "handoff", "owner",
+                                       "next_review", "decided_by", "decided_at", "rationale"]]
+        table["outcome"] = table["outcome"].map(decisions.OUTCOMES)
+        st.dataframe(table, hide_index=True, width="stretch")
+
+st.subheader("Exports")
+ui.export_buttons(actor, [pilot])

@@ -1,4 +1,4 @@
-"""Landing page: every pilot in the store with its row counts per log kind."""
+"""Portfolio (landing page): where each pilot's review stands, what needs attention, and the evidence loaded."""
 
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ def _version_and_visible(db: str, actor: Actor) -> tuple[str, tuple[int, ...] | 
         return pilots.data_version(con), (None if visible is None else tuple(sorted(visible)))
 
 
-st.title("Pilots")
-st.caption("Which pilots are in the store, and how much evidence has each brought in?")
+st.title("Portfolio")
+st.caption("Every pilot you may see: its decision or review in progress, the next review, open high risks, "
+           "conditions, and what needs attention between reviews.")
 
 actor = ui.actor()  # any logged-in role; what they see is limited to their grants
 db = ui.db()
@@ -45,17 +46,56 @@ if df.empty:
             "or the demo with `python -m readiness demo`.")
     st.stop()
 
-c1, c2, c3, c4 = st.columns(4)
-c1.metric("Pilots", f"{len(df):,}")
-c2.metric("Usage events", f"{int(df['usage_rows'].sum()):,}")
-c3.metric("Feedback entries", f"{int(df['feedback_rows'].sum()):,}")
-c4.metric("Exceptions", f"{int(df['exception_rows'].sum()):,}")
+try:
+    with store.open_store(db) as con:
+        status = pd.DataFrame(between.portfolio(con, actor))
+        chosen = [pilots.get_pilot(con, name) for name in status["pilot"]]
+except store.StoreBusy as err:
+    ui.busy(err)
 
-for row in df.itertuples():
-    st.markdown(f"**{ui.md(row.name)}** · {row.risk_tier} risk · {row.time_zone} — "
-                f"{row.usage_rows:,} usage events, {row.feedback_rows:,} feedback entries, "
-                f"{row.exception_rows:,} exceptions, {row.rejected_rows:,} rejected rows")
+c = st.columns(5)
+c[0].metric("Pilots", f"{len(status):,}")
+c[1].metric("In review", f"{int((status['decision'] == 'in review').sum()):,}")
+c[2].metric("Reviews overdue", f"{int(status['overdue'].sum()):,}")
+c[3].metric("Open high risks", f"{int(status['open_high_risks'].sum()):,}")
+c[4].metric("Need attention", f"{int((status['flags'] != '').sum()):,}", help="Pilots with a flag between reviews: "
+            "an expired waiver, drift of a condition that held at the decision, usage falling, an overdue risk.")
 
+status["next_review_shown"] = [("⚠ " if o else "") + (str(d) if d else "—") for d, o in
+                               zip(status["next_review"], status["overdue"], strict=True)]
+picked = st.dataframe(
+    status, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key="portfolio_pick",
+    column_order=["pilot", "risk_tier", "decision", "next_review_shown", "open_high_risks", "conditions", "flags",
+                  "data_as_of"],
+    column_config={
+        "pilot": "Pilot", "risk_tier": "Risk tier", "decision": "Decision",
+        "next_review_shown": st.column_config.TextColumn("Next review", help="⚠ = overdue"),
+        "open_high_risks": "Open high risks", "conditions": "Conditions met",
+        "flags": st.column_config.TextColumn("Needs attention", width="medium"),
+        "data_as_of": st.column_config.DatetimeColumn("Data as of (UTC)", format="YYYY-MM-DD")})
+rows = picked.selection.rows if picked else []
+if rows:
+    name = status.iloc[rows[0]]["pilot"]
+    st.session_state["_rr_pilot"] = name
+    a, b, c2 = st.columns(3)
+    if a.button(f"Review {name}", icon=":material/arrow_forward:", type="primary", width="stretch"):
+        st.switch_page("pages/sources.py")
+    if b.button("Decision", icon=":material/gavel:", width="stretch"):
+        st.switch_page("pages/decision.py")
+    if c2.button("Readout", icon=":material/present_to_all:", width="stretch"):
+        st.switch_page("pages/readout.py")
+else:
+    st.caption("Select a row to open that pilot's review, decision or readout.")
+
+st.subheader("Exports")
+ui.export_buttons(actor, chosen, playbook=False)
+
+st.subheader("Evidence loaded")
+c = st.columns(4)
+c[0].metric("Usage events", f"{int(df['usage_rows'].sum()):,}")
+c[1].metric("Feedback entries", f"{int(df['feedback_rows'].sum()):,}")
+c[2].metric("Exceptions", f"{int(df['exception_rows'].sum()):,}")
+c[3].metric("Rejected rows", f"{int(df['rejected_rows'].sum()):,}")
 shown = df[["name", "capability", "owner", "risk_tier", "time_zone", "usage_rows", "feedback_rows",
             "exception_rows", "rejected_rows", "first_ts", "last_ts", "last_ingest"]]
 st.dataframe(
@@ -75,16 +115,5 @@ st.dataframe(
         "last_ingest": st.column_config.DatetimeColumn("Last ingest (UTC)", format="YYYY-MM-DD HH:mm"),
     },
 )
-st.caption("Counts are rows loaded; rejected rows are kept with their reasons (`python -m readiness rejects`).")
-
-st.subheader("Where each review stands")
-try:
-    with store.open_store(db) as con:
-        status = between.portfolio(con, actor)
-except store.StoreBusy as err:
-    ui.busy(err)
-st.dataframe(pd.DataFrame(status), hide_index=True, width="stretch", column_config={
-    "pilot": "Pilot", "risk_tier": "Risk tier", "decision": "Decision", "next_review": "Next review",
-    "overdue": st.column_config.CheckboxColumn("Overdue"), "open_high_risks": "Open high risks",
-    "conditions": "Conditions met", "flags": st.column_config.TextColumn("Needs attention", width="large"),
-    "data_as_of": st.column_config.DatetimeColumn("Data as of (UTC)", format="YYYY-MM-DD")})
+st.caption("Counts are rows loaded; rejected rows are kept with their reasons (Sources page, or "
+           "`python -m readiness rejects`).")

@@ -1,70 +1,78 @@
-"""Readout: one page for the meeting — the decision, the evidence behind it, risks, conditions, next review."""
+"""Readout: one screen for the meeting — the decision, four headline figures with their trend, top risks,
+conditions, owner and next review. Large type, no editing widgets, no personal data; prints from the
+browser and downloads as one self-contained HTML file."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from readiness import access, audit, conditions, decisions, export, risks, store, ui
-from readiness.store import transaction
+from readiness import access, readout, store, ui
 
 actor, pilot, version = ui.pick_pilot(stepper=False)
-figures = ui.evidence("analysis.summary.summary", pilot, version)
-
+signals = ui.signals(actor, pilot, version)
 with store.open_store(ui.db()) as con:
-    current = decisions.current_decision(con, pilot)
-    conds = conditions.list_conditions(con, actor, pilot)
-    register = [r for r in risks.list_risks(con, actor, pilot, include_dismissed=False) if r["status"] == "open"]
+    c = readout.content(con, actor, pilot, signals)
     can_export = access.allowed(con, actor, "export", pilot.pilot_id)
 
-top_signals = [] if register else ui.signals(actor, pilot, version)[:3]
+# Large type for a room; in print, only the readout (no sidebar, header or buttons).
+st.html("""<style>
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] p, [data-testid="stMain"] li {font-size: 1.3rem;}
+[data-testid="stMetricValue"], [data-testid="stMetricValue"] p {font-size: 3.2rem !important; font-weight: 600;}
+[data-testid="stMetricDelta"] p {font-size: 1.2rem !important;}
+[data-testid="stMetricLabel"] p {font-size: 1.1rem !important;}
+@media print {
+  [data-testid="stSidebar"], [data-testid="stHeader"], [data-testid="stToolbar"], .stDownloadButton,
+  [data-testid="stDecoration"] {display: none !important;}
+  [data-testid="stMain"] {margin-left: 0 !important;}
+}
+</style>""")
 
-st.title(f"Readout: {pilot.name}")
-st.caption(f"{ui.md(pilot.capability)} · owner {ui.md(pilot.owner)} · {pilot.risk_tier} risk · data to "
-           f"{(figures.get('data_as_of') or '—')[:10]}")
+st.title(c["pilot"])
+st.caption(f"{ui.md(c['capability'])} · pilot owner {ui.md(c['owner'])} · {c['risk_tier']} risk · data as of "
+           f"{c['data_as_of'] or '—'}")
 
-if current:
-    st.header(f"Decision: {decisions.OUTCOMES[current['outcome']]}")
-    st.markdown(f"> {ui.md(current['rationale'])}")
-    st.markdown(f"Accountable owner **{ui.md(current['owner'])}** · next review **{current['next_review'] or '— (stopped)'}** · "
-                f"decided by {ui.md(current['decided_by'])} on {current['decided_at']:%Y-%m-%d}")
+d = c["decision"]
+if d:
+    st.header(f"Decision: {d['outcome']}")
+    st.markdown(f"> {ui.md(d['rationale'])}")
+    st.markdown(f"Accountable owner **{ui.md(d['owner'])}** · next review **{d['next_review'] or '— (stopped)'}** · "
+                f"decided by {ui.md(d['decided_by'])} on {d['decided_at']:%Y-%m-%d} (review {d['review_number']})")
 else:
-    st.header("No decision yet")
+    st.header("Decision: pending")
+    st.markdown("No decision has been recorded for this review yet.")
 
-st.caption("Figures below are live (data as of the last ingest)"
-           + (f"; the decision froze its own copy on {current['decided_at']:%Y-%m-%d}." if current else "."))
-u, f, e = figures["usage"], figures["feedback"], figures["exceptions"]
-c = st.columns(5)
-c[0].metric("Users", f"{u['users']:,}" if u["users"] is not None else "—")
-c[1].metric("Events", f"{u['events']:,}" if u["events"] is not None else "—")
-c[2].metric("CSAT", f"{f['csat']:.0%}" if f["csat"] is not None else "—")
-c[3].metric("Exceptions per 1,000 events", f"{e['per_1k_events']:.1f}" if e["per_1k_events"] is not None else "—")
-c[4].metric("Failure modes", f"{e['failure_modes']:,}")
+cols = st.columns(4)
+for col, f in zip(cols, c["figures"], strict=True):
+    col.metric(f["label"], f["value"], f["change"], delta_color="off" if f["good"] is None else
+               ("normal" if (f["direction"] == "up") == f["good"] else "inverse"), border=True)
+st.caption(c["frozen_note"] + " Trend: the last 28 days of data against the 28 days before.")
 
 left, right = st.columns(2)
 with left:
     st.subheader("Top risks")
-    for r in sorted(register, key=lambda r: -(r["score"] or 0))[:3]:
+    for r in c["risks"]:
         st.markdown(f"- **{r['severity'] or '—'}** {ui.md(r['title'])} — {ui.md(r['owner'] or 'no owner')}")
-    for sig in top_signals:
-        st.markdown(f"- **{sig['severity']}** {ui.md(sig['finding'])} *(signal, not yet in the register)*")
-    if not register and not top_signals:
+    for s in c["signals"]:
+        st.markdown(f"- **{s['severity']}** {ui.md(s['finding'])} *(signal, not yet in the register)*")
+    if not c["risks"] and not c["signals"]:
         st.markdown("None open.")
 with right:
-    st.subheader("Conditions")
-    for x in conds:
-        mark = {"met": ":material/check_circle:", "waived": ":material/schedule:"}.get(x["status"], ":material/cancel:")
-        st.markdown(f"{mark} {ui.md(x['title'])}" + (f" — *{ui.md(x['live_value'])}*" if x.get("live_value") else ""))
-    if not conds:
-        st.markdown("Not opened yet.")
+    st.subheader(f"Conditions: {c['conditions_met']} of {len(c['conditions'])} met" if c["conditions"] else "Conditions")
+    for x in c["conditions"]:
+        mark = {"met": ":green[:material/check_circle:]", "waived": ":orange[:material/schedule:]"}.get(
+            x["status"], ":red[:material/cancel:]")
+        st.markdown(f"{mark} {ui.md(x['title'])}" + (f" — *{ui.md(x['live_value'])}*" if x["live_value"] else ""))
+    if not c["conditions"]:
+        st.markdown("Not opened yet (the Readiness page opens the checklist).")
 
 if can_export:
-    def _csv() -> bytes:
-        with store.open_store(ui.db()) as con:
-            with transaction(con):
-                access.require(con, actor, "export", pilot.pilot_id)
-                rows = decisions.decision_summaries(con, actor, [pilot])
-                audit.record(con, actor, "export", f"pilot:{pilot.pilot_id}/decisions", {"rows": len(rows)})
-        return export.csv_bytes(rows, decisions.SUMMARY_COLUMNS)
+    st.divider()
 
-    st.download_button("Decision summaries (CSV)", _csv, file_name="decisions.csv", mime="text/csv",
-                       icon=":material/download:")
+    def _page() -> bytes:
+        with store.open_store(ui.db()) as con:
+            return readout.export_html(con, actor, pilot, signals).encode("utf-8")
+
+    st.download_button("Readout as one HTML file", _page, file_name=f"readout_{ui._file_stem(pilot.name)}.html",
+                       mime="text/html", icon=":material/download:")
+    ui.export_buttons(actor, [pilot])
+st.caption("To print or save as PDF, use the browser's Print: the sidebar and buttons are left out.")

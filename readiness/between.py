@@ -38,10 +38,27 @@ FIGURES = (("usage", "events"), ("usage", "users"), ("usage", "sessions"), ("usa
            ("exceptions", "failure_modes"), ("exceptions", "per_1k_events"))
 
 
-def diff(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> dict[str, Any]:
-    """{"figures": [{figure, at_decision, now, change}], "risks": {...}, "conditions": [...]}; empty without a decision."""
+FIGURE_LABELS = {"usage.events": "Usage events", "usage.users": "Users", "usage.sessions": "Sessions",
+                 "usage.dau_mean": "Mean daily users", "feedback.count": "Feedback entries", "feedback.csat": "CSAT",
+                 "feedback.nps": "NPS", "exceptions.count": "Exceptions", "exceptions.failure_modes": "Failure modes",
+                 "exceptions.per_1k_events": "Exceptions per 1,000 events"}
+
+
+def diff(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, against: str = "current") -> dict[str, Any]:
+    """{"figures": [{figure, at_decision, now, change}], "risks": {...}, "conditions": [...]}; empty without a decision.
+
+    ``against`` names the decision whose frozen evidence "now" is compared with: ``"current"``, the
+    pilot's current decision; ``"previous"``, the decision the current review started from (the
+    previous review's outcome, i.e. this review's requirements).
+    """
     require(con, actor, "read_pilot", pilot.pilot_id)
-    current = decisions.current_decision(con, pilot)
+    if against == "previous":
+        review = decisions.current_review(con, pilot)
+        current = decisions.get_decision(con, pilot, review["previous_decision_id"]) if review else None
+    elif against == "current":
+        current = decisions.current_decision(con, pilot)
+    else:
+        raise ValueError(f"against is 'current' or 'previous', not {against!r}")
     if current is None:
         return {"figures": [], "risks": {}, "conditions": [], "decision": None}
     then = json.loads(current["snapshot"])
@@ -55,7 +72,8 @@ def diff(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> dict[str
     cond_now = {c["area"]: c["status"] for c in conditions.list_conditions(con, actor, pilot)}
     return {
         "decision": {"decision_id": current["decision_id"], "outcome": current["outcome"],
-                     "decided_at": current["decided_at"]},
+                     "decided_at": current["decided_at"], "review_number": current["review_number"],
+                     "next_review": current["next_review"], "owner": current["owner"]},
         "figures": figures,
         "risks": {"open_high_at_decision": then.get("open_high_risks"), "open_high_now": risks.open_high(con, pilot.pilot_id)},
         "conditions": [{"area": a, "at_decision": cond_then.get(a), "now": cond_now.get(a)}

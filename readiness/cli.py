@@ -368,19 +368,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     with store.open_store(args.db) as con:
         chosen = ([pilots.pilot_for(con, actor, args.pilot)] if args.pilot else
                   [pilots.get_pilot(con, p["name"]) for p in pilots.list_pilots(con, actor)])
-        if args.what == "decisions":
-            rows, columns = decisions.decision_summaries(con, actor, chosen), decisions.SUMMARY_COLUMNS
-        else:
-            rows = [r for p in chosen for r in risks.list_risks(con, actor, p)]
-            columns = risks.EXPORT_COLUMNS
-        for p in chosen:
-            access.require(con, actor, "export", p.pilot_id)
-        with store.transaction(con):
-            audit.record(con, actor, "export", f"export:{args.what}",
-                         {"pilots": [p.name for p in chosen], "rows": len(rows), "file": str(args.out)})
-    with open(args.out, "w", newline="", encoding="utf-8-sig") as f:
-        export.write_csv(f, rows, columns)
-    print(f"Wrote {len(rows):,} {args.what} rows to {args.out}.")
+        data, n = export.audited_csv(con, actor, args.what, chosen, str(args.out))
+    with open(args.out, "wb") as f:
+        f.write(data)
+    print(f"Wrote {n:,} {args.what} rows to {args.out}.")
     return EXIT_OK
 
 

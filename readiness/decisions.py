@@ -194,6 +194,12 @@ def current_decision(con: duckdb.DuckDBPyConnection, pilot: Pilot, review_id: in
     return rows[-1] if rows else None
 
 
+def get_decision(con: duckdb.DuckDBPyConnection, pilot: Pilot, decision_id: int | None) -> dict[str, Any] | None:
+    """One decision of ``pilot`` by id (None when there is none)."""
+    rows = [r for r in _decision_rows(con, pilot.pilot_id) if r["decision_id"] == decision_id]
+    return rows[0] if rows else None
+
+
 def list_decisions(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> list[dict[str, Any]]:
     """Every decision of the pilot, oldest first, with review number, current flag and hand-off status."""
     require(con, actor, "read_pilot", pilot.pilot_id)

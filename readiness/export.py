@@ -57,3 +57,30 @@ def csv_bytes(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> bytes:
     buf = io.StringIO()
     write_csv(buf, rows, columns)
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
+
+
+REGISTERS = ("decisions", "risks")
+
+
+def audited_csv(con, actor, what: str, chosen: list, destination: str | None = None) -> tuple[bytes, int]:
+    """The decisions or risk-register CSV of the ``chosen`` pilots, as downloaded or written by the CLI.
+
+    Checks the export right on every pilot first, then reads and audits in one transaction
+    (who, what, which pilots, how many rows, and where it went). Returns (CSV bytes, rows).
+    """
+    from readiness import audit, decisions, risks
+    from readiness.access import require
+    from readiness.store import transaction
+
+    if what not in REGISTERS:
+        raise ValueError(f"Exports are {' or '.join(REGISTERS)}, not {what!r}.")
+    with transaction(con):
+        for p in chosen:
+            require(con, actor, "export", p.pilot_id)
+        if what == "decisions":
+            rows, columns = decisions.decision_summaries(con, actor, chosen), decisions.SUMMARY_COLUMNS
+        else:
+            rows, columns = [r for p in chosen for r in risks.list_risks(con, actor, p)], risks.EXPORT_COLUMNS
+        audit.record(con, actor, "export", f"export:{what}",
+                     {"pilots": [p.name for p in chosen], "rows": len(rows), "file": destination or "download"})
+    return csv_bytes(rows, columns), len(rows)

@@ -440,6 +440,50 @@ def with_store(fn: Callable[[Any], Any]) -> Callable[[], Any]:
     return run
 
 
+def export_buttons(who: Actor, chosen: list, playbook: bool = True) -> None:
+    """Download buttons for the decisions CSV, the risk-register CSV and (one pilot) the playbook.
+
+    Shown only when the role may export every chosen pilot; each file is made when clicked, after
+    the server-side check, and the export is audited then.
+    """
+    from readiness import export
+    from readiness import playbook as pb
+
+    if not chosen:
+        return
+    with store.open_store(db()) as con:
+        if not all(access.allowed(con, who, "export", p.pilot_id) for p in chosen):
+            return
+
+    def csv_file(what: str) -> Callable[[], bytes]:
+        def make() -> bytes:
+            with store.open_store(db()) as con:
+                return export.audited_csv(con, who, what, chosen)[0]
+        return make
+
+    def playbook_file(fmt: str) -> Callable[[], bytes]:
+        def make() -> bytes:
+            with store.open_store(db()) as con:
+                return pb.export_playbook(con, who, chosen[0], fmt).encode("utf-8")
+        return make
+
+    stem = _file_stem(chosen[0].name) if len(chosen) == 1 else "all_pilots"
+    cols = st.columns(4 if playbook and len(chosen) == 1 else 2)
+    cols[0].download_button("Decisions (CSV)", csv_file("decisions"), file_name=f"{stem}_decisions.csv",
+                            mime="text/csv", icon=":material/download:", width="stretch")
+    cols[1].download_button("Risk register (CSV)", csv_file("risks"), file_name=f"{stem}_risks.csv",
+                            mime="text/csv", icon=":material/download:", width="stretch")
+    if playbook and len(chosen) == 1:
+        cols[2].download_button("Playbook (Markdown)", playbook_file("md"), file_name=f"{stem}_playbook.md",
+                                mime="text/markdown", icon=":material/download:", width="stretch")
+        cols[3].download_button("Playbook (HTML)", playbook_file("html"), file_name=f"{stem}_playbook.html",
+                                mime="text/html", icon=":material/download:", width="stretch")
+
+
+def _file_stem(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").lower() or "pilot"
+
+
 def chart(result: tuple[Any, str]) -> None:
     """Draw a (figure, caption) pair from readiness.charts: the title states the finding, the
     caption how it is computed. Plotly's own colours (the app's one palette) are kept."""

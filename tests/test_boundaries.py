@@ -97,3 +97,32 @@ def test_user_text_is_bound_never_spliced(db: Path) -> None:
         assert pilots.get_pilot(con, name).name == name
         assert [p["name"] for p in pilots.list_pilots(con, OP)] == [name]
     assert query(db, "SELECT count(*) FROM audit_log") == [(1,)]
+
+
+def test_restricted_sessions_opening_the_store_at_once_never_fail(tmp_path: Path) -> None:
+    """As the app runs: many sessions (threads) open the restricted store at the same moment. Two first
+    connections to a fresh DuckDB instance once both tried to set its allowed folders, and one failed
+    with 'Cannot change allowed_directories' on the page."""
+    make_pilot(tmp_path / "data" / "store.duckdb", "p")
+    code = textwrap.dedent(f"""
+        import threading
+        from readiness import store
+        db = {str(tmp_path / "data" / "store.duckdb")!r}
+        store.restrict_file_access([{str(tmp_path / "data")!r}])
+        errors, start = [], threading.Barrier(8)
+        def work():
+            start.wait()
+            for _ in range(40):
+                try:
+                    with store.open_store(db) as con:
+                        con.execute("SELECT count(*) FROM pilots").fetchone()
+                except Exception as err:
+                    errors.append(str(err)[:120])
+        threads = [threading.Thread(target=work) for _ in range(8)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        print(len(errors), errors[:1])
+    """)
+    out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("0 []"), out.stdout

@@ -116,6 +116,26 @@ def test_diff_against_the_decision(pdb: Path, tmp_path: Path) -> None:
     assert d["risks"] == {"open_high_at_decision": 0, "open_high_now": 0}
 
 
+def test_diff_against_the_previous_review(pdb: Path, tmp_path: Path) -> None:
+    _full_review(pdb)  # review 1: harden, on 400 events
+    with store.open_store(pdb) as con:
+        assert between.diff(con, OP, _p(con), against="previous")["decision"] is None  # review 1 has none before it
+        first = decisions.current_decision(con, _p(con))
+        decisions.open_review(con, OP, _p(con))
+    ingest_one(pdb, write(tmp_path / "more.csv", "ts,user,event\n2026-04-01T10:00:00Z,newcomer,open\n"
+                                                 "2026-04-02T10:00:00Z,newcomer,open\n"), pilot="p")
+    with store.open_store(pdb) as con:
+        pending = between.diff(con, OP, _p(con), against="previous")
+        decisions.record_decision(con, OP, _p(con), outcome="operate", rationale="Fixed", owner="Tom Brennan",
+                                  next_review=NEXT)
+        decided = between.diff(con, OP, _p(con), against="previous")
+        current = between.diff(con, OP, _p(con))
+    for d in (pending, decided):  # review 2 is compared with review 1's decision, before and after it decides
+        assert d["decision"]["decision_id"] == first["decision_id"] and d["decision"]["review_number"] == 1
+        assert {f["figure"]: f["change"] for f in d["figures"]}["usage.events"] == 2
+    assert {f["figure"]: f["change"] for f in current["figures"]}["usage.events"] == 0  # its own frozen copy
+
+
 def test_flags_overdue_review_overdue_risk_and_drift(pdb: Path, tmp_path: Path) -> None:
     with store.open_store(pdb) as con:
         p = _p(con)

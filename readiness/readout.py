@@ -1,0 +1,202 @@
+"""The readout for a meeting: one screen's content as plain data, and as a self-contained HTML page.
+
+What it holds: pilot and capability, the decision (or "pending"), four headline figures with
+their trend (the last 28 days against the 28 before), the top three risks (or, with an empty
+register, the top untriaged signals), conditions met / total, owner, next review, whether the
+figures are live or frozen, and the data's "as of" time. Personal data is never shown: free text
+(rationale, risk titles, condition values) goes through :func:`readiness.privacy.mask`, and no
+row-level evidence is included. The HTML page has its own styles (no external files, no
+scripts) and prints on A4 / Letter.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import duckdb
+
+from analysis import failure_modes, feedback, usage
+from analysis.common import Empty, Filters
+from readiness import conditions, decisions, risks
+from readiness.access import Actor, require
+from readiness.pilots import Pilot
+from readiness.privacy import mask
+
+
+@dataclass(frozen=True)
+class Figure:
+    label: str
+    value: str            # as shown, e.g. "54" or "58%"
+    change: str | None    # against the 28 days before, e.g. "+12%" or "-4 pts"; None: nothing to compare
+    direction: str        # "up" | "down" | "flat" | "none"
+    good: bool | None     # whether the direction is good news (None: neither)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _change(now: float | None, before: float | None, *, points: bool = False) -> tuple[str | None, str]:
+    if now is None or before is None:
+        return None, "none"
+    if points:
+        delta = (now - before) * 100
+        text = f"{delta:+.0f} pts"
+    else:
+        if not before:
+            return None, "none"
+        delta = (now - before) / before * 100
+        text = f"{delta:+.0f}%"
+    direction = "flat" if abs(delta) < 1 else "up" if delta > 0 else "down"
+    return text, direction
+
+
+def headline(con: duckdb.DuckDBPyConnection, pilot: Pilot) -> list[Figure]:
+    """Users, events, CSAT and exceptions per 1,000 events over the last 28 days of data, each with its
+    change against the 28 days before (the windows of analysis.usage.trend)."""
+    trend = usage.trend(con, pilot)
+    if isinstance(trend, Empty):
+        return [Figure(label, "—", None, "none", None) for label in
+                ("Active users, last 28 days", "Events, last 28 days", "CSAT, last 28 days",
+                 "Exceptions / 1,000 events")]
+    recent = Filters(start=trend.recent_start, end=trend.last_day)
+    prior = Filters(start=trend.prior_start, end=trend.recent_start - timedelta(days=1))
+    out = []
+    text, way = _change(trend.users_recent, trend.users_prior if trend.prior_complete else None)
+    out.append(Figure("Active users, last 28 days", f"{trend.users_recent:,}", text, way, {"up": True, "down": False}.get(way)))
+    text, way = _change(trend.events_recent, trend.events_prior if trend.prior_complete else None)
+    out.append(Figure("Events, last 28 days", f"{trend.events_recent:,}", text, way, {"up": True, "down": False}.get(way)))
+
+    def csat(f: Filters) -> float | None:
+        s = feedback.feedback_summary(con, pilot, f)
+        return None if isinstance(s, Empty) else s.csat
+
+    now, before = csat(recent), csat(prior)
+    text, way = _change(now, before, points=True)
+    out.append(Figure("CSAT, last 28 days", "—" if now is None else f"{now:.0%}", text, way,
+                      {"up": True, "down": False}.get(way)))
+
+    def rate(f: Filters) -> float | None:
+        df = failure_modes.exception_rate(con, pilot, f)
+        if isinstance(df, Empty) or not df["events"].sum():
+            return None
+        return 1000 * float(df["exceptions"].sum()) / float(df["events"].sum())
+
+    now, before = rate(recent), rate(prior)
+    text, way = _change(now, before)
+    out.append(Figure("Exceptions / 1,000 events", "—" if now is None else f"{now:.0f}", text, way,
+                      {"up": False, "down": True}.get(way)))
+    return out
+
+
+def content(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, signals: list[dict[str, Any]] | None = None,
+            as_of: str | None = None) -> dict[str, Any]:
+    """Everything the readout shows, masked, as plain data (checked for read access).
+
+    ``signals`` are the pilot's computed risk signals (the app has them cached); with an empty
+    register the top three untriaged high or medium ones are shown instead of risks.
+    """
+    require(con, actor, "read_pilot", pilot.pilot_id)
+    current = decisions.current_decision(con, pilot)
+    conds = conditions.list_conditions(con, actor, pilot)
+    register = [r for r in risks.list_risks(con, actor, pilot, include_dismissed=False) if r["status"] == "open"]
+    top = sorted(register, key=lambda r: -(r["score"] or 0))[:3]
+    taken = {r["signal_key"] for r in risks.list_risks(con, actor, pilot) if r["signal_key"]}
+    pending = [s for s in (signals or []) if s["key"] not in taken and s["severity"] in ("high", "medium")]
+    if as_of is None:
+        last = con.execute("SELECT max(last_ts) FROM ingest_batches WHERE pilot_id = ?", [pilot.pilot_id]).fetchone()[0]
+        as_of = last.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if last else None
+    return {
+        "pilot": pilot.name, "capability": mask(pilot.capability), "owner": pilot.owner, "risk_tier": pilot.risk_tier,
+        "decision": None if current is None else {
+            "outcome": decisions.OUTCOMES[current["outcome"]], "rationale": mask(current["rationale"]),
+            "owner": current["owner"], "next_review": current["next_review"], "review_number": current["review_number"],
+            "decided_by": current["decided_by"], "decided_at": current["decided_at"]},
+        "figures": [f.to_dict() for f in headline(con, pilot)],
+        "risks": [{"severity": r["severity"], "title": mask(r["title"]), "owner": r["owner"],
+                   "risk_class": r["risk_class"]} for r in top],
+        "signals": [] if top else [{"severity": s["severity"], "finding": mask(s["finding"]), "class": s["class"]}
+                                   for s in pending[:3]],
+        "conditions": [{"title": c["title"], "status": c["status"], "required": c["required"],
+                        "live_value": mask(c.get("live_value"))} for c in conds],
+        "conditions_met": sum(1 for c in conds if c["status"] != "not met"),
+        "data_as_of": as_of,
+        "frozen_note": ("Figures are live: the data as loaded now. The decision froze its own copy on "
+                        f"{current['decided_at']:%Y-%m-%d}." if current else "Figures are live: the data as loaded now."),
+        "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def _h(text: Any) -> str:
+    return "—" if text is None or text == "" else html.escape(str(text))
+
+
+_CSS = """
+*{box-sizing:border-box}body{font-family:"Source Sans 3","Source Sans Pro",system-ui,sans-serif;color:#1f2328;
+margin:0 auto;max-width:70rem;padding:2rem;font-size:20px;line-height:1.4}
+h1{font-size:2.4rem;margin:0 0 .2rem}h2{font-size:1.3rem;margin:1.6rem 0 .6rem;color:#444}
+.sub{color:#555;margin:0 0 1.2rem}.decision{font-size:2rem;font-weight:700;margin:.4rem 0}
+.decision.pending{color:#8a6100}.why{border-left:4px solid #0072B2;padding:.2rem 0 .2rem 1rem;margin:.6rem 0}
+.grid{display:grid;grid-template-columns:repeat(4,1fr);gap:1rem}.fig{border:1px solid #ddd;border-radius:8px;padding:.8rem}
+.fig .label{font-size:.85rem;color:#555}.fig .value{font-size:2.2rem;font-weight:700}
+.fig .chg{font-size:.85rem}.good{color:#007a5a}.bad{color:#b03a00}.cols{display:grid;grid-template-columns:1fr 1fr;gap:2rem}
+ul{padding-left:1.2rem;margin:0}li{margin:.3rem 0}.note{font-size:.8rem;color:#555;margin-top:1.6rem}
+@media print{body{font-size:14pt;padding:0;max-width:none}.fig{break-inside:avoid}@page{margin:1.5cm}}
+"""
+
+
+def html_page(c: dict[str, Any]) -> str:
+    """The readout as one self-contained HTML file (inline styles, no scripts, no external requests)."""
+    d = c["decision"]
+    arrows = {"up": "▲", "down": "▼", "flat": "▶", "none": ""}
+    figs = "".join(
+        f"<div class='fig'><div class='label'>{_h(f['label'])}</div><div class='value'>{_h(f['value'])}</div>"
+        f"<div class='chg {'good' if f['good'] else 'bad' if f['good'] is False else ''}'>"
+        f"{arrows[f['direction']]} {_h(f['change'] + ' vs the 28 days before' if f['change'] else 'no earlier period')}"
+        "</div></div>"
+        for f in c["figures"])
+    risks_html = "".join(f"<li><b>{_h(r['severity'])}</b> {_h(r['title'])} — {_h(r['owner'] or 'no owner')}</li>"
+                         for r in c["risks"])
+    risks_html += "".join(f"<li><b>{_h(s['severity'])}</b> {_h(s['finding'])} <i>(signal, not yet in the register)</i></li>"
+                          for s in c["signals"])
+    marks = {"met": "✔", "waived": "◷"}
+    conds = "".join(f"<li>{marks.get(x['status'], '✘')} {_h(x['title'])}"
+                    + (f" — <i>{_h(x['live_value'])}</i>" if x["live_value"] else "") + "</li>" for x in c["conditions"])
+    if d:
+        decision = (f"<div class='decision'>Decision: {_h(d['outcome'])}</div><div class='why'>{_h(d['rationale'])}</div>"
+                    f"<p>Accountable owner <b>{_h(d['owner'])}</b> · next review <b>{_h(d['next_review'] or '— (stopped)')}</b>"
+                    f" · decided by {_h(d['decided_by'])} on {d['decided_at']:%Y-%m-%d} (review {d['review_number']})</p>")
+    else:
+        decision = "<div class='decision pending'>Decision: pending</div>"
+    return "\n".join([
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        f"<title>Readout: {_h(c['pilot'])}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{_h(c['pilot'])}</h1>",
+        f"<p class='sub'>{_h(c['capability'])} · pilot owner {_h(c['owner'])} · {_h(c['risk_tier'])} risk · "
+        f"data as of {_h(c['data_as_of'])}</p>",
+        decision,
+        f"<h2>Headline figures</h2><div class='grid'>{figs}</div><p class='note'>{_h(c['frozen_note'])}</p>",
+        "<div class='cols'><div><h2>Top risks</h2>" + (f"<ul>{risks_html}</ul>" if risks_html else "<p>None open.</p>")
+        + "</div>",
+        (f"<div><h2>Conditions: {c['conditions_met']} of {len(c['conditions'])} met or waived</h2>" if c["conditions"]
+         else "<div><h2>Conditions</h2>")
+        + (f"<ul>{conds}</ul>" if conds else "<p>Not opened yet.</p>") + "</div></div>",
+        f"<p class='note'>Generated {_h(c['generated_at'])} by Readiness Review. No personal data is shown.</p>",
+        "</body></html>",
+    ])
+
+
+def export_html(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot,
+                signals: list[dict[str, Any]] | None = None) -> str:
+    """The readout page as a download: checks the export right and audits the export."""
+    from readiness import audit
+    from readiness.store import transaction
+
+    with transaction(con):
+        require(con, actor, "export", pilot.pilot_id)
+        page = html_page(content(con, actor, pilot, signals))
+        audit.record(con, actor, "export", f"pilot:{pilot.pilot_id}/readout", {"format": "html", "chars": len(page)})
+    return page
