@@ -1,0 +1,80 @@
+"""The readout: four headline figures with their 28-day trend, masked text, a self-contained HTML page."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from helpers import ingest_one, make_pilot, query, write
+
+from readiness import decisions, readout, risks, store
+from readiness.access import AccessDenied, Actor
+from readiness.pilots import get_pilot
+
+OP = Actor("cli:test", "admin", cli=True)
+DAY0 = date(2026, 3, 2)
+
+
+@pytest.fixture
+def pdb(db: Path, tmp_path: Path) -> Path:
+    """56 days: users a, b daily in the first 28; a, b, c daily in the last 28. Exceptions: 1 a day, then
+    3 every 4 days (rate halves); ratings 5, 2 before and 5, 5, 2, 4 after (CSAT 50% -> 75%)."""
+    make_pilot(db, "p", owner="Tom")
+    usage, exc = ["ts,user,event"], ["ts,error_type,message"]
+    for i in range(56):
+        day = DAY0 + timedelta(days=i)
+        for u in ("a", "b", "c") if i >= 28 else ("a", "b"):
+            usage.append(f"{day}T10:00:00Z,{u},open")
+        if i < 28:
+            exc.append(f"{day}T11:00:00Z,TimeoutError,took 30 s")
+        elif i % 4 == 0:
+            exc += [f"{day}T11:0{k}:00Z,TimeoutError,took 30 s" for k in range(3)]
+    ingest_one(db, write(tmp_path / "u.csv", "\n".join(usage) + "\n"), pilot="p")
+    ingest_one(db, write(tmp_path / "e.csv", "\n".join(exc) + "\n"), kind="exceptions", pilot="p")
+    fb = ["ts,user,stars,comment", f"{DAY0}T12:00:00Z,a,5,good", f"{DAY0 + timedelta(1)}T12:00:00Z,b,2,slow"]
+    fb += [f"{DAY0 + timedelta(30 + k)}T12:00:00Z,a,{r},ok" for k, r in enumerate((5, 5, 2, 4))]
+    ingest_one(db, write(tmp_path / "f.csv", "\n".join(fb) + "\n"), kind="feedback", pilot="p")
+    return db
+
+
+def test_headline_figures_compare_the_last_28_days_with_the_28_before(pdb: Path) -> None:
+    with store.open_store(pdb) as con:
+        figs = {f.label: f for f in readout.headline(con, get_pilot(con, "p"))}
+    users, events = figs["Active users, last 28 days"], figs["Events, last 28 days"]
+    assert (users.value, users.change, users.direction, users.good) == ("3", "+50%", "up", True)
+    assert (events.value, events.change) == ("84", "+50%")
+    csat = figs["CSAT, last 28 days"]
+    assert (csat.value, csat.change, csat.good) == ("75%", "+25 pts", True)
+    rate = figs["Exceptions / 1,000 events"]  # 21 in 84 events against 28 in 56: 250 against 500
+    assert (rate.value, rate.change, rate.direction, rate.good) == ("250", "-50%", "down", True)
+
+
+def test_readout_masks_personal_data_and_the_html_stands_alone(pdb: Path) -> None:
+    with store.open_store(pdb) as con:
+        p = get_pilot(con, "p")
+        risks.add_risk(con, OP, p, risk_class="data", title="Exports mailed to jane.doe@corp.example <script>x</script>",
+                       likelihood=4, impact=4, owner="Data team")
+        c = readout.content(con, OP, p)
+        assert c["decision"] is None and "pending" in readout.html_page(c)
+        decisions.record_decision(con, OP, p, outcome="harden", rationale="Call +44 20 7946 0958 about timeouts",
+                                  owner="Tom", next_review=date.today() + timedelta(days=30))
+        c = readout.content(con, OP, p)
+        page = readout.html_page(c)
+    assert c["decision"]["outcome"] == "Harden further" and "Harden further" in page
+    assert "jane.doe@corp.example" not in page and "7946" not in page
+    assert "&lt;script&gt;" in page and "<script" not in page.lower()
+    assert not re.search(r"(src|href)=|@import|url\(", page)  # no external files: one self-contained page
+    assert "@media print" in page and "Figures are live" in page
+    assert [r["title"] for r in c["risks"]][0].startswith("Exports mailed to [email]")
+
+
+def test_the_html_download_is_audited_and_refused_to_a_viewer(pdb: Path) -> None:
+    with store.open_store(pdb) as con:
+        p = get_pilot(con, "p")
+        with pytest.raises(AccessDenied):
+            readout.export_html(con, Actor("vic", "viewer"), p)
+        page = readout.export_html(con, OP, p)
+    assert page.startswith("<!doctype html>")
+    assert query(pdb, "SELECT object FROM audit_log WHERE action = 'export'") == [(f"pilot:{p.pilot_id}/readout",)]
