@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
-from e2e_helpers import CHROMIUM, CHROMIUM_ARGS, login, start_app, wait_idle  # noqa: E402
+from e2e_helpers import CHROMIUM, CHROMIUM_ARGS, login, nav, start_app, wait_idle  # noqa: E402
 
 from readiness import decisions, demo, store, users  # noqa: E402
 from readiness.access import cli_actor  # noqa: E402
@@ -51,7 +51,7 @@ def main() -> int:
                 login(page, url, "reviewer", PASSWORD)
                 page.get_by_text("Signed in as").wait_for(timeout=60_000)
                 for link, name in PAGES:
-                    page.get_by_role("link", name=link).click()
+                    nav(page, link).click()
                     time.sleep(3)
                     wait_idle(page)
                     page.screenshot(path=str(ROOT / "docs" / name), full_page=True)

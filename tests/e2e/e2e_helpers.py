@@ -87,3 +87,8 @@ def login(page, url: str, user: str, password: str, path: str = "") -> None:
 def main_text(page) -> str:
     wait_idle(page)
     return page.inner_text("[data-testid='stMain']")
+
+
+def nav(page, name: str):
+    """The sidebar navigation's link to a page (review pages also show their steps as links)."""
+    return page.get_by_test_id("stSidebarNav").get_by_role("link", name=name, exact=True)

@@ -5,11 +5,13 @@ AppTest cannot run the authenticator's cookie component, so these drive Chromium
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 from pathlib import Path
 
 import pytest
-from e2e_helpers import login, main_text, snapshot_dir, start_app
+from e2e_helpers import login, main_text, nav, snapshot_dir, start_app
 
 from readiness import ingest, store, users
 from readiness.access import Actor
@@ -132,14 +134,14 @@ def test_admin_adds_a_user_and_the_audit_log_shows_it(browser, app) -> None:
     page = ctx.new_page()
     login(page, url, "admin", ADMIN_PW)
     _signed_in(page)
-    page.get_by_role("link", name="Users & grants").click()
+    nav(page, "Users & grants").click()
     page.get_by_role("heading", name="Users & grants").wait_for()
     page.get_by_role("textbox", name="User name").fill("newbie")
     page.get_by_label("Password", exact=True).fill("newbie password 1")
     page.get_by_role("button", name="Add user").click()
     page.get_by_text("Added newbie (reviewer).").wait_for(timeout=20_000)
     page.screenshot(path=str(snapshot_dir() / "admin_users.png"), full_page=True)
-    page.get_by_role("link", name="Audit log").click()
+    nav(page, "Audit log").click()
     page.get_by_role("button", name="Verify the chain").click()
     page.get_by_text("Audit log intact").wait_for(timeout=20_000)
     page.screenshot(path=str(snapshot_dir() / "audit_log.png"), full_page=True)
@@ -180,7 +182,7 @@ def test_changing_my_password_ends_my_session_and_the_new_one_works(browser, app
     page = browser.new_page(viewport={"width": 1300, "height": 900})
     login(page, url, "pat", PW)
     _signed_in(page)
-    page.get_by_role("link", name="My account").click()
+    nav(page, "My account").click()
     page.get_by_role("heading", name="Change my password").wait_for()
     page.get_by_label("Current password").fill(PW)
     page.get_by_label("New password", exact=True).fill("pats brand new password")
@@ -201,7 +203,7 @@ def test_reviewer_records_a_decision_and_the_lead_reads_it_out(browser, app) -> 
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     login(page, url, "rex", PW)
     _signed_in(page)
-    page.get_by_role("link", name="Sources").click()
+    nav(page, "Sources").click()
     page.get_by_role("heading", name="Add logs").wait_for(timeout=30_000)
     upload = Path(db).parent / "more-usage.csv"
     upload.write_text("when,employee,action\n2026-03-03T09:00:00Z,zoe,open\n2026-03-03T09:05:00Z,zoe,save\n"
@@ -218,7 +220,7 @@ def test_reviewer_records_a_decision_and_the_lead_reads_it_out(browser, app) -> 
     with store.open_store(db) as con:
         assert con.execute("SELECT file_name, rows_loaded, actor FROM ingest_batches ORDER BY batch_id DESC LIMIT 1"
                            ).fetchone() == ("more-usage.csv", 2, "rex")
-    page.get_by_role("link", name="Decision").click()
+    nav(page, "Decision").click()
     page.get_by_text("Suggested:").wait_for(timeout=30_000)
     page.get_by_text("Harden further", exact=True).click()
     page.get_by_label("Rationale (required)").fill("=HYPERLINK(\"x\") Timeouts to the ERP <script>x</script>")
@@ -231,14 +233,35 @@ def test_reviewer_records_a_decision_and_the_lead_reads_it_out(browser, app) -> 
     with store.open_store(db) as con:
         assert con.execute("SELECT decided_by, outcome FROM decisions").fetchall() == [("rex", "harden")]
 
+    # The decisions CSV from the Decision page: the row just recorded, formula neutralised.
+    with page.expect_download(timeout=30_000) as download:
+        page.get_by_role("button", name="Decisions (CSV)").click()
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text("utf-8-sig"))))
+    assert [(r["pilot"], r["outcome"], r["decided_by"]) for r in rows] == [("Granted pilot", "Harden further", "rex")]
+    assert rows[0]["rationale"].startswith("'=HYPERLINK")
+
+    # Walk every page of the review: each renders without an error box and says what is there or missing.
+    expected = {"Portfolio": "Granted pilot", "Sources": "Batches", "Usage": "people use it",
+                "Feedback": "No feedback", "Failure modes": "No exceptions", "Risks": "Signals",
+                "Readiness": "Conditions", "Hand-off": "Operating owner", "Decision": "Decisions so far",
+                "Readout": "Decision: Harden further", "My account": "rex"}
+    for name, text in expected.items():
+        nav(page, name).click()
+        page.get_by_text(text).first.wait_for(timeout=30_000)
+        assert page.locator("[data-testid='stException']").count() == 0, name
+        assert "Secret pilot" not in main_text(page), name
+
     lead = browser.new_page(viewport={"width": 1400, "height": 1000})
     login(lead, url, "leo", PW)
     _signed_in(lead)
-    lead.get_by_role("link", name="Decision").click()
+    nav(lead, "Decision").click()
     lead.get_by_text("Current decision:").wait_for(timeout=30_000)
     assert lead.get_by_role("button", name="Record decision").count() == 0  # a lead reads, does not decide
-    lead.get_by_role("link", name="Readout").click()
+    nav(lead, "Readout").click()
     lead.get_by_role("heading", name="Decision: Harden further").wait_for(timeout=30_000)
     body = main_text(lead)
     assert "<script>x</script>" in body  # user text shown as text, not run
     lead.screenshot(path=str(snapshot_dir() / "readout.png"), full_page=True)
+    lead.get_by_role("button", name="Log out").click()
+    lead.get_by_role("button", name="Log in").wait_for(timeout=30_000)
+    assert "Signed in as" not in lead.inner_text("body")
