@@ -117,6 +117,8 @@ def test_sigkill_during_ingest_leaves_the_batch_whole_or_absent(big_batch: Path,
             capsys.readouterr().err
         with store.open_store(db) as con:  # the big batch is as it was beside the new one
             assert con.execute("SELECT count(*) FROM usage_events").fetchone()[0] == (ROWS if whole else 0) + 1
+        # and the killed ingest's work folder (its decompressed copy of the file) is gone
+        assert list((db.parent / "uploads").glob("ingest-*")) == []
         assert cli.main(["audit", "verify", "--db", str(db)]) == 0, capsys.readouterr()
         assert "Audit log intact" in capsys.readouterr().out
         report.append(f"{'start-up' if share is None else f'{share:.0%}'}: {where}, batch {'whole' if whole else 'absent'}")
