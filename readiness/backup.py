@@ -48,6 +48,7 @@ class RestoreResult:
     aside: Path | None
     migrations_applied: list[int]
     verification: audit.Verification
+    sessions_ended: int = 0
     tables: dict[str, int] = field(default_factory=dict)
 
 
@@ -206,7 +207,8 @@ def restore(db: str | Path | None, folder: str | Path, actor: Actor, *, force: b
 
     Refuses (BackupError) to replace an existing store unless ``force``; then the current store,
     key and head are first moved aside to ``<store>.before-restore-<UTC time>`` (itself a backup
-    folder). Applies migrations to an older backup and writes an audit record "restored from".
+    folder). Applies migrations to an older backup, ends the login sessions it holds, and writes
+    an audit record "restore" naming the folder.
     """
     db, folder = settings.db_path(db), Path(folder)
     manifest = read_backup(folder)
@@ -246,14 +248,18 @@ def restore(db: str | Path | None, folder: str | Path, actor: Actor, *, force: b
     with store.open_store(db) as con:
         applied = sorted({v for v, _n, _s in MIGRATIONS} - known_before) if known_before else []
         with store.transaction(con):
+            # Logins open at backup time would be honoured again (even one ended since by a logout or
+            # a password change): everyone logs in again.
+            ended = con.execute("UPDATE auth_sessions SET ended_at = now(), end_reason = 'store restored' "
+                                "WHERE ended_at IS NULL").fetchone()[0]
             audit.record(con, actor, "restore", "store", {
                 "from": str(folder.resolve()), "backup_created_at": manifest.get("created_at"),
                 "backup_audit_head": manifest.get("audit_head"), "moved_aside": str(aside) if aside else None,
-                "migrations_applied": applied})
+                "migrations_applied": applied, "sessions_ended": ended})
         verification = audit.verify(con)
         tables = {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in manifest.get("tables", {})
                   if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [t]).fetchone()[0]}
-    return RestoreResult(manifest, aside, applied, verification, tables)
+    return RestoreResult(manifest, aside, applied, verification, ended, tables)
 
 
 def _new_dir(path: Path) -> Path:

@@ -431,6 +431,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
         print(f"Moved the previous store, its audit key and head aside to {r.aside} (restorable like a backup).")
     print(f"Restored the backup of {m['created_at']} (schema version {m['schema_version']}, "
           f"audit head {m['audit_head']['seq']}) from {args.src} to {settings.db_path(args.db)}.")
+    if r.sessions_ended:
+        print(f"Ended the {r.sessions_ended:,} login session(s) open in the backup: everyone logs in again.")
     if r.migrations_applied:
         print(f"Applied migrations {', '.join(map(str, r.migrations_applied))} to bring it up to this release.")
     print(f"audit verify: {r.verification.message}")

@@ -12,10 +12,11 @@ import sys
 from datetime import date, timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 from helpers import PROJECT_ROOT, ingest_one, query, snapshot, write
 
-from readiness import audit, backup, cli, decisions, store
+from readiness import audit, backup, cli, decisions, store, users
 from readiness.access import Actor
 from readiness.migrations import MIGRATIONS
 from readiness.pilots import get_pilot
@@ -42,6 +43,8 @@ def _made_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with store.open_store(db) as con:
         decisions.record_decision(con, OP, get_pilot(con, "p"), outcome="harden", rationale="Too few users yet",
                                   owner="Tom Brennan", next_review=date.today() + timedelta(days=30))
+        users.add_user(con, OP, "rita", "reviewer", "a long enough password")
+        users.start_session(con, Actor("rita", "reviewer"), "rita's cookie token")
         con.execute("CHECKPOINT")
     return db
 
@@ -81,6 +84,9 @@ def test_round_trip_restores_the_store_as_it_was_and_the_chain_verifies(pilot_db
                                   owner="Tom Brennan")
     assert snapshot(pilot_db) != at_backup
 
+    held = duckdb.connect(str(out / "store.duckdb"), read_only=True)  # the backup holds rita's open login
+    assert held.execute("SELECT username FROM auth_sessions WHERE ended_at IS NULL").fetchall() == [("rita",)]
+    held.close()
     capsys.readouterr()
     assert cli.main(["restore", "--db", str(pilot_db), "--from", str(out), "--force"]) == 0
     said = capsys.readouterr().out
@@ -93,6 +99,9 @@ def test_round_trip_restores_the_store_as_it_was_and_the_chain_verifies(pilot_db
     assert restored["audit_max_seq"] == at_backup["audit_max_seq"] + 1
     assert query(pilot_db, "SELECT action, details->>'from' FROM audit_log ORDER BY seq DESC LIMIT 1") == [
         ("restore", str(out.resolve()))]
+    # a login open at backup time is not honoured again after the restore
+    with store.open_store(pilot_db) as con:
+        assert users.check_session(con, users.session_id("rita's cookie token"), touch=False).actor is None
     assert _verify(pilot_db).ok
     proc = _cli("audit", "verify", "--db", pilot_db)
     assert proc.returncode == 0 and "Audit log intact" in proc.stdout, proc.stdout + proc.stderr
