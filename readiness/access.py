@@ -36,6 +36,7 @@ MATRIX: dict[str, tuple[frozenset[str], bool, str]] = {
     "reveal_personal_data": (frozenset({"admin", "reviewer"}), True, "show unmasked personal data"),
     "manage_users": (frozenset({"admin"}), False, "add and remove users, set roles and grants"),
     "verify_audit": (frozenset({"admin"}), False, "read and verify the audit log"),
+    "backup": (frozenset({"admin"}), False, "back up or restore the whole store"),
 }
 ACTIONS = tuple(MATRIX)
 

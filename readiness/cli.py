@@ -17,6 +17,7 @@ from typing import Any
 from readiness import (
     access,
     audit,
+    backup,
     batches,
     decisions,
     demo,
@@ -26,6 +27,7 @@ from readiness import (
     pilots,
     playbook,
     risks,
+    settings,
     sources,
     store,
     users,
@@ -403,6 +405,33 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    m = backup.backup(args.db, args.out, cli_actor())
+    rows = sum(m["tables"].values())
+    size = sum(f["bytes"] for f in m["files"].values())
+    print(f"Backed up {m['source']} to {args.out}: schema version {m['schema_version']}, {len(m['tables'])} tables, "
+          f"{rows:,} rows, audit head {m['audit_head']['seq']}, {size / 1e6:.1f} MB.")
+    print("The folder holds the audit key: keep it as private as the store.")
+    return EXIT_OK
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    r = backup.restore(args.db, args.src, cli_actor(), force=args.force)
+    m = r.manifest
+    if r.aside:
+        print(f"Moved the previous store, its audit key and head aside to {r.aside} (restorable like a backup).")
+    print(f"Restored the backup of {m['created_at']} (schema version {m['schema_version']}, "
+          f"audit head {m['audit_head']['seq']}) from {args.src} to {settings.db_path(args.db)}.")
+    if r.sessions_ended:
+        print(f"Ended the {r.sessions_ended:,} login session(s) open in the backup: everyone logs in again.")
+    if r.migrations_applied:
+        print(f"Applied migrations {', '.join(map(str, r.migrations_applied))} to bring it up to this release.")
+    print(f"audit verify: {r.verification.message}")
+    for w in r.verification.warnings:
+        print(f"warning: {w}")
+    return EXIT_OK if r.verification.ok else EXIT_FAILED
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m readiness",
@@ -544,6 +573,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=1000)
     p.add_argument("--out", metavar="OUT.csv", help="list: write a spreadsheet-safe CSV")
     p.add_argument("--json", action="store_true")
+
+    p = add("backup", cmd_backup, "Copy the store, its audit key and head into a new folder with a manifest "
+            "(safe while the app runs: it waits its turn for the store, like any command).",
+            "python -m readiness backup --out backups/2026-07-06")
+    p.add_argument("--out", required=True, metavar="DIR", help="a new (or empty) folder")
+
+    p = add("restore", cmd_restore, "Put a backup in place of the store (checked against its manifest), apply "
+            "migrations, and verify the audit log.",
+            "python -m readiness restore --from backups/2026-07-06 --force")
+    p.add_argument("--from", dest="src", required=True, metavar="DIR", help="a folder written by backup")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing store; it is first moved aside to <store>.before-restore-<UTC time>")
     return parser
 
 
@@ -559,7 +600,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except (pilots.PilotNotFound, pilots.InvalidProfile, MappingError, UnusableFile,
             batches.BatchNotFound, StoreError, users.UserError, AccessDenied, decisions.DecisionError,
-            risks.RiskError, handoff.HandoffError, sources.SourceError) as err:
+            risks.RiskError, handoff.HandoffError, sources.SourceError, backup.BackupError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as err:  # an operator gets one line; READINESS_DEBUG=1 shows the traceback

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
+import socket
 import tempfile
 import threading
 import uuid
@@ -292,7 +295,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, pilot: Pilot, kind: str, path: s
     if size > limit:
         raise UnusableFile(f"{name}: {size / 1e6:.0f} MB is over the {limit // (1024 * 1024)} MB limit "
                            f"(READINESS_MAX_UPLOAD_MB).")
-    with tempfile.TemporaryDirectory(prefix="ingest-", dir=settings.upload_dir(audit.store_path(con))) as tmp:
+    with _work_dir(settings.upload_dir(audit.store_path(con))) as tmp:
         src, mapping = plan_file(path, kind, opts, Path(tmp))
         digest: dict[str, str] = {}
         hasher = threading.Thread(target=_sha256, args=(path, digest), daemon=True)
@@ -342,6 +345,31 @@ def ingest_file(con: duckdb.DuckDBPyConnection, pilot: Pilot, kind: str, path: s
                 con.execute(f"DROP TABLE IF EXISTS {t}")
             _set_zone(con, "UTC")
         return result
+
+
+def _work_dir(folder: Path) -> tempfile.TemporaryDirectory:
+    """A private work folder for one ingest (decompressed copies), named after this host and process.
+
+    Folders left by ingests whose process was killed (SIGKILL, the OOM killer) are removed first:
+    a killed ingest's transaction never commits, but its work folder, up to
+    ``max_decompressed_mb``, would stay behind. Only folders of this host whose process is gone.
+    """
+    host = socket.gethostname().replace("-", "_")
+    for old in folder.glob(f"ingest-{host}-*-*"):
+        pid = old.name.removeprefix(f"ingest-{host}-").split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    return tempfile.TemporaryDirectory(prefix=f"ingest-{host}-{os.getpid()}-", dir=folder)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def derive_evidence(con: duckdb.DuckDBPyConnection, pilot_id: int, kind: str, batch_id: int | None) -> None:

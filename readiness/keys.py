@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 from pathlib import Path
 
 
@@ -23,22 +24,31 @@ def load_or_create(path: Path, nbytes: int = 32) -> bytes:
         return text.encode()
     path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_hex(nbytes)
+    # Written whole to a private temp file, then linked into place: a process killed half-way
+    # leaves no empty key file behind (that would stop every later start), and os.link fails when
+    # another process made the key first.
+    tmp = _write_temp(path, key + "\n")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.link(tmp, path)
     except FileExistsError:  # another process made it first: use theirs
         return load_or_create(path, nbytes)
-    with os.fdopen(fd, "w") as f:
-        f.write(key + "\n")
+    finally:
+        tmp.unlink()
     return key.encode()
 
 
-def write_private(path: Path, text: str) -> None:
-    """Atomically replace ``path`` with ``text``, mode 0600."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def _write_temp(path: Path, text: str) -> Path:
+    """Write ``text`` to a new mode-0600 temp file beside ``path``, synced to disk; return its path."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, path)
+    return tmp
+
+
+def write_private(path: Path, text: str) -> None:
+    """Atomically replace ``path`` with ``text``, mode 0600."""
+    path = Path(path)
+    os.replace(_write_temp(path, text), path)

@@ -168,6 +168,30 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         _write_lock.release()
 
 
+@contextlib.contextmanager
+def held_still(con: duckdb.DuckDBPyConnection) -> Iterator[Path]:
+    """Hold the store still so that its file can be copied; yields the file's path.
+
+    Other processes are kept out by the file lock that ``con`` holds; writers in this process wait
+    on the write lock; CHECKPOINT moves everything committed from the write-ahead log into the
+    file. Raises StoreBusy when the log cannot be emptied (a change still open).
+    """
+    timeout = settings.get("lock_timeout_s")
+    if not _write_lock.acquire(timeout=timeout):
+        raise StoreBusy(f"The store is busy with another change in this process (waited {timeout:.0f} s).")
+    try:
+        path = Path(con.execute(
+            "SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0])
+        con.execute("CHECKPOINT")
+        wal = Path(f"{path}.wal")
+        if wal.exists() and wal.stat().st_size:
+            raise StoreBusy(f"The store {path} has a change in progress (its write-ahead log {wal.name} "
+                            "did not empty); try again when it has finished.")
+        yield path
+    finally:
+        _write_lock.release()
+
+
 def in_transaction(con: duckdb.DuckDBPyConnection) -> bool:
     """True inside :func:`transaction` on this connection."""
     return id(con) in _after_commit

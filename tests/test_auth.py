@@ -34,6 +34,7 @@ EXPECTED = {
     "reveal_personal_data": (True, True,  False, False),
     "manage_users":         (True, False, False, False),
     "verify_audit":         (True, False, False, False),
+    "backup":               (True, False, False, False),
 }
 ROLES = ("admin", "reviewer", "lead", "viewer")
 
