@@ -85,3 +85,41 @@ def test_a_reviewer_gets_the_decision_form_and_a_viewer_does_not(demo_db: Path) 
     assert any(b.label == "Record decision" for b in reviewer.button)
     assert not any(b.label == "Record decision" for b in viewer.button)
     assert reviewer.text_area and not viewer.text_area
+
+
+def _where_demo(table: str, extra: str = "true") -> str:
+    return f"FROM {table} JOIN pilots p USING (pilot_id) WHERE p.name = ? AND {extra}"
+
+
+def test_feedback_figures_equal_an_independent_query(demo_db: Path) -> None:
+    shown = {m.label: m.value for m in _run("feedback", "viewer").metric}
+    n, mean, csat, nps = query(demo_db, f"""SELECT count(*), avg(rating), avg(CASE WHEN rating >= 4 THEN 1.0 ELSE 0 END)
+        FILTER (WHERE rating IS NOT NULL), 100.0 * (count(*) FILTER (WHERE score >= 9) - count(*) FILTER (WHERE score <= 6))
+        / count(score) {_where_demo('feedback')}""", [DEMO])[0]
+    assert shown["Entries"] == f"{n:,}" and shown["Mean rating"] == f"{mean:.1f} / 5"
+    assert shown["CSAT (4-5 stars)"] == f"{csat:.0%}" and shown["NPS"] == f"{nps:+.0f}"
+
+
+def test_failure_mode_figures_equal_an_independent_query(demo_db: Path) -> None:
+    at = _run("failure_modes", "viewer")
+    shown = {m.label: m.value for m in at.metric}
+    n, modes = query(demo_db, f"SELECT count(*), count(DISTINCT failure_mode) {_where_demo('exceptions')}", [DEMO])[0]
+    assert shown["Exceptions"] == f"{n:,}" and shown["Failure modes"] == f"{modes:,}"
+    table = at.dataframe[0].value
+    assert int(table["count"].sum()) == n and list(table["count"]) == sorted(table["count"], reverse=True)
+
+
+def test_a_link_with_a_segment_filters_the_figures(demo_db: Path) -> None:
+    """?pilot=…&team=… as app.py keeps it through the login: the Usage page shows that team's figures."""
+    at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "usage.py"), default_timeout=120)
+    at.session_state["_rr_actor"] = Actor("viewer1", "viewer")
+    at.session_state["_rr_asked_query"] = {"pilot": DEMO, "team": "Procurement", "from": "2026-08-01",
+                                           "to": "2026-08-31"}
+    at.run()
+    shown = {m.label: m.value for m in at.metric}
+    (events,) = query(demo_db, f"""SELECT count(*) {_where_demo('usage_events', "team = 'Procurement' AND "
+                      "CAST(timezone(p.time_zone, ts) AS DATE) BETWEEN DATE '2026-08-01' AND DATE '2026-08-31'")}""",
+                      [DEMO])[0]
+    assert shown["Events"] == f"{events:,}" and events > 0
+    assert at.query_params["team"] == "Procurement" and at.query_params["from"] == "2026-08-01"  # kept in the URL
+    assert at.selectbox(key="_w_segment").value == "team: Procurement"
