@@ -63,8 +63,8 @@ c[4].metric("Need attention", f"{int((status['flags'] != '').sum()):,}", help="P
 
 status["next_review_shown"] = [("⚠ " if o else "") + (str(d) if d else "—") for d, o in
                                zip(status["next_review"], status["overdue"], strict=True)]
-picked = st.dataframe(
-    status, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key="portfolio_pick",
+st.dataframe(
+    status, hide_index=True, width="stretch",
     column_order=["pilot", "risk_tier", "decision", "next_review_shown", "open_high_risks", "conditions", "flags",
                   "data_as_of"],
     column_config={
@@ -73,9 +73,14 @@ picked = st.dataframe(
         "open_high_risks": "Open high risks", "conditions": "Conditions met",
         "flags": st.column_config.TextColumn("Needs attention", width="medium"),
         "data_as_of": st.column_config.DatetimeColumn("Data as of (UTC)", format="YYYY-MM-DD")})
-rows = picked.selection.rows if picked else []
-if rows:
-    name = status.iloc[rows[0]]["pilot"]
+attention = status[(status["flags"] != "") | status["overdue"] | (status["open_high_risks"] > 0)]
+for r in attention.itertuples():
+    why = [f"next review {r.next_review} is overdue"] if r.overdue else []
+    why += [f"{r.open_high_risks} open high risk{'s' * (r.open_high_risks != 1)}"] if r.open_high_risks else []
+    why += [r.flags] if r.flags else []
+    st.markdown(f":orange[:material/flag:] **{ui.md(r.pilot)}** — {ui.md('; '.join(why))}")
+name = st.pills("Open a pilot", list(status["pilot"]), key="portfolio_pick")
+if name:
     st.session_state["_rr_pilot"] = name
     a, b, c2 = st.columns(3)
     if a.button(f"Review {name}", icon=":material/arrow_forward:", type="primary", width="stretch"):
@@ -84,8 +89,6 @@ if rows:
         st.switch_page("pages/decision.py")
     if c2.button("Readout", icon=":material/present_to_all:", width="stretch"):
         st.switch_page("pages/readout.py")
-else:
-    st.caption("Select a row to open that pilot's review, decision or readout.")
 
 st.subheader("Exports")
 ui.export_buttons(actor, chosen, playbook=False)

@@ -85,8 +85,10 @@ def login(page, url: str, user: str, password: str, path: str = "") -> None:
 
 
 def main_text(page) -> str:
+    """The main area's text, including table cells (st.dataframe draws on a canvas and keeps its cells
+    as hidden DOM text)."""
     wait_idle(page)
-    return page.inner_text("[data-testid='stMain']")
+    return page.locator("[data-testid='stMain']").text_content()
 
 
 def nav(page, name: str):

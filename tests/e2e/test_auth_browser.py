@@ -247,7 +247,7 @@ def test_reviewer_records_a_decision_and_the_lead_reads_it_out(browser, app) -> 
                 "Readout": "Decision: Harden further", "My account": "rex"}
     for name, text in expected.items():
         nav(page, name).click()
-        page.get_by_text(text).first.wait_for(timeout=30_000)
+        page.get_by_text(text).first.wait_for(timeout=30_000, state="attached")
         assert page.locator("[data-testid='stException']").count() == 0, name
         assert "Secret pilot" not in main_text(page), name
 

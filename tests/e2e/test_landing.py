@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from e2e_helpers import ROOT, login, snapshot_dir, start_app
+from e2e_helpers import ROOT, login, main_text, snapshot_dir, start_app
 
 ADMIN_PW = "landing admin password"
 
@@ -21,8 +21,8 @@ def test_landing_lists_pilot_with_row_counts(browser, tmp_path):
     try:
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         login(page, url, "admin", ADMIN_PW)
-        page.get_by_text("Invoice triage assistant").first.wait_for()
-        body = page.inner_text("[data-testid='stMain']")
+        page.get_by_text("Invoice triage assistant").first.wait_for(state="attached")
+        body = main_text(page)
         assert "Pilots" in body
         assert "150,592" in body  # usage events of the demo pilot, shown as a headline figure
         page.screenshot(path=str(snapshot_dir() / "landing.png"), full_page=True)
