@@ -58,8 +58,10 @@ c[0].metric("Pilots", f"{len(status):,}")
 c[1].metric("In review", f"{int((status['decision'] == 'in review').sum()):,}")
 c[2].metric("Reviews overdue", f"{int(status['overdue'].sum()):,}")
 c[3].metric("Open high risks", f"{int(status['open_high_risks'].sum()):,}")
-c[4].metric("Need attention", f"{int((status['flags'] != '').sum()):,}", help="Pilots with a flag between reviews: "
-            "an expired waiver, drift of a condition that held at the decision, usage falling, an overdue risk.")
+attention = status[(status["flags"] != "") | status["overdue"] | (status["open_high_risks"] > 0)]
+c[4].metric("Need attention", f"{len(attention):,}", help="Pilots with an overdue review, an open high risk, or a flag "
+            "between reviews: an expired waiver, drift of a condition that held at the decision, usage falling, "
+            "an overdue risk.")
 
 status["next_review_shown"] = [("⚠ " if o else "") + (str(d) if d else "—") for d, o in
                                zip(status["next_review"], status["overdue"], strict=True)]
@@ -73,7 +75,6 @@ st.dataframe(
         "open_high_risks": "Open high risks", "conditions": "Conditions met",
         "flags": st.column_config.TextColumn("Needs attention", width="medium"),
         "data_as_of": st.column_config.DatetimeColumn("Data as of (UTC)", format="YYYY-MM-DD")})
-attention = status[(status["flags"] != "") | status["overdue"] | (status["open_high_risks"] > 0)]
 for r in attention.itertuples():
     why = [f"next review {r.next_review} is overdue"] if r.overdue else []
     why += [f"{r.open_high_risks} open high risk{'s' * (r.open_high_risks != 1)}"] if r.open_high_risks else []

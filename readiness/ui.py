@@ -338,7 +338,7 @@ def _stepper(steps: list) -> None:
     """Top of each review page: the review's steps as links, each marked done or not; hovering
     one says what is there or what is missing."""
     done = sum(1 for s in steps if s.done)
-    cols = st.columns(len(steps), gap="small")
+    cols = st.columns([len(s.name) + 5 for s in steps], gap="xxsmall")  # room for each name and its mark
     from streamlit.errors import StreamlitPageNotFoundError
 
     for col, s in zip(cols, steps, strict=True):
