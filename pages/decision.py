@@ -17,9 +17,10 @@ st.caption(f"{pilot.name} · operate, harden further, hand off, reframe or stop?
            "The evidence is frozen with the decision.")
 
 sigs = ui.signals(actor, pilot, version)
+figures = ui.evidence("analysis.summary.summary", pilot, version)  # cached by pilot and data version
 with store.open_store(ui.db()) as con:
     conds = conditions.list_conditions(con, actor, pilot)
-    suggestion = decisions.suggest(con, pilot, conditions=conds, signals=sigs)
+    suggestion = decisions.suggest(con, pilot, figures=figures, conditions=conds, signals=sigs)
     history = decisions.list_decisions(con, actor, pilot)
     can_decide = access.allowed(con, actor, "record_decision", pilot.pilot_id)
 
@@ -73,7 +74,7 @@ def fmt(figure: str, value) -> str:
 
 
 with store.open_store(ui.db()) as con:
-    since = between.diff(con, actor, pilot, against="previous")
+    since = between.diff(con, actor, pilot, against="previous", figures=figures)
 st.subheader("Since the previous review")
 if since["decision"] is None:
     st.info("This is the pilot's first review: there is no earlier decision to compare with.")

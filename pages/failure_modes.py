@@ -17,14 +17,12 @@ st.caption(f"{pilot.name} · exceptions grouped by type and message template. Wh
 modes = ui.evidence("analysis.failure_modes.failure_modes", pilot, version, flt)
 if ui.empty_note(modes):
     st.stop()
-rate = ui.evidence("analysis.failure_modes.exception_rate", pilot, version, flt)
 c = st.columns(4)
 c[0].metric("Exceptions", f"{int(modes['count'].sum()):,}")
 c[1].metric("Failure modes", f"{len(modes):,}")
 c[2].metric("Rising", f"{int((modes['trend'] == 'rising').sum())}")
 c[3].metric("Without an owner", f"{int(modes['owner'].isna().sum())}")
-if not ui.empty_note(rate):
-    ui.chart(charts.exception_rate(rate))
+ui.evidence_chart("exception_rate", "analysis.failure_modes.exception_rate", pilot, version, flt)
 
 SORTS = {"Exceptions": ("count", False), "Users hit": ("users", False), "Trend (rising first)": ("trend_rank", True),
          "Last seen": ("last_seen", False)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from readiness import charts, ui
+from readiness import ui
 
 actor, pilot, version = ui.pick_pilot()
 flt = ui.filters(pilot, version)
@@ -28,18 +28,16 @@ for why in summary.missing.values():
 left, right = st.columns(2)
 with left:
     if summary.rated:
-        ui.chart(charts.ratings(summary.rating_counts, summary.csat, summary.mean_rating))
+        ui.evidence_chart("ratings_of", "analysis.feedback.feedback_summary", pilot, version, flt)
 with right:
-    weekly = ui.evidence("analysis.feedback.sentiment_over_time", pilot, version, flt)
-    if not ui.empty_note(weekly):
-        ui.chart(charts.negative_share(weekly))
+    ui.evidence_chart("negative_share", "analysis.feedback.sentiment_over_time", pilot, version, flt)
 
 st.subheader("Operational requirements apart from feature requests")
 triage = ui.evidence("analysis.feedback.triage_table", pilot, version, flt)
 if not ui.empty_note(triage):
     left, right = st.columns([2, 3])
     with left:
-        ui.chart(charts.triage_split(triage))
+        ui.evidence_chart("triage_split", "analysis.feedback.triage_table", pilot, version, flt)
     with right:
         st.dataframe(triage, hide_index=True, width="stretch", column_config={
             "triage": "Class", "operational": "Operational", "comments": "Comments",

@@ -10,8 +10,9 @@ from readiness import access, readout, store, ui
 
 actor, pilot, version = ui.pick_pilot(stepper=False)
 signals = ui.signals(actor, pilot, version)
+figures = ui.evidence("readiness.readout.headline", pilot, version)
 with store.open_store(ui.db()) as con:
-    c = readout.content(con, actor, pilot, signals)
+    c = readout.content(con, actor, pilot, signals, figures=figures)
     can_export = access.allowed(con, actor, "export", pilot.pilot_id)
 
 # Large type for a room; in print, only the readout (no sidebar, header or buttons).
@@ -70,7 +71,7 @@ if can_export:
 
     def _page() -> bytes:
         with store.open_store(ui.db()) as con:
-            return readout.export_html(con, actor, pilot, signals).encode("utf-8")
+            return readout.export_html(con, actor, pilot, signals, figures).encode("utf-8")
 
     st.download_button("Readout as one HTML file", _page, file_name=f"readout_{ui._file_stem(pilot.name)}.html",
                        mime="text/html", icon=":material/download:")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from analysis.common import Empty
-from readiness import charts, ui
+from readiness import ui
 
 actor, pilot, version = ui.pick_pilot()
 flt = ui.filters(pilot, version)
@@ -26,25 +26,18 @@ if not hasattr(trend, "reason") and trend.events_change_pct is not None:
     c[4].metric("Events, last 4 weeks", f"{trend.events_recent:,}", f"{trend.events_change_pct:+.0f}% vs 4 weeks before")
 
 
-active = ui.evidence("analysis.usage.active_users", pilot, version, flt)
-if not ui.empty_note(active):
-    ui.chart(charts.active_users(active))
+ui.evidence_chart("active_users", "analysis.usage.active_users", pilot, version, flt)
 
 left, right = st.columns(2)
 with left:
-    retention = ui.evidence("analysis.usage.retention", pilot, version, flt)
-    if not ui.empty_note(retention):
-        ui.chart(charts.retention(retention))
+    ui.evidence_chart("retention", "analysis.usage.retention", pilot, version, flt)
 with right:
-    lifecycle = ui.evidence("analysis.usage.lifecycle", pilot, version, flt)
-    if not ui.empty_note(lifecycle):
-        ui.chart(charts.lifecycle(lifecycle))
+    ui.evidence_chart("lifecycle", "analysis.usage.lifecycle", pilot, version, flt)
 
 adoption = ui.evidence("analysis.usage.feature_adoption", pilot, version, flt)
 left, right = st.columns([3, 2])
 with left:
-    if not ui.empty_note(adoption):
-        ui.chart(charts.feature_adoption(adoption))
+    ui.evidence_chart("feature_adoption", "analysis.usage.feature_adoption", pilot, version, flt)
 with right:
     st.subheader("Who carries the use?")
     conc = ui.evidence("analysis.usage.concentration", pilot, version, flt)

@@ -44,12 +44,14 @@ FIGURE_LABELS = {"usage.events": "Usage events", "usage.users": "Users", "usage.
                  "exceptions.per_1k_events": "Exceptions per 1,000 events"}
 
 
-def diff(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, against: str = "current") -> dict[str, Any]:
+def diff(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, against: str = "current",
+         figures: dict[str, Any] | None = None) -> dict[str, Any]:
     """{"figures": [{figure, at_decision, now, change}], "risks": {...}, "conditions": [...]}; empty without a decision.
 
     ``against`` names the decision whose frozen evidence "now" is compared with: ``"current"``, the
     pilot's current decision; ``"previous"``, the decision the current review started from (the
-    previous review's outcome, i.e. this review's requirements).
+    previous review's outcome, i.e. this review's requirements). ``figures``: the headline figures
+    now (analysis.summary.summary), when the caller has them cached.
     """
     require(con, actor, "read_pilot", pilot.pilot_id)
     if against == "previous":
@@ -62,7 +64,7 @@ def diff(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, against: st
     if current is None:
         return {"figures": [], "risks": {}, "conditions": [], "decision": None}
     then = json.loads(current["snapshot"])
-    now = decisions.snapshot(con, pilot)
+    now = {"figures": figures} if figures is not None else decisions.snapshot(con, pilot)
     figures = []
     for section, name in FIGURES:
         a, b = then["figures"][section].get(name), now["figures"][section].get(name)

@@ -131,6 +131,11 @@ def ratings(counts: dict[int, int], csat: float | None, mean: float | None) -> t
     return _style(fig, 280), "Entries per star rating (1-5 scale). CSAT = share of ratings that are 4 or 5."
 
 
+def ratings_of(summary: Any) -> tuple[go.Figure, str]:
+    """:func:`ratings` of an analysis.feedback FeedbackSummary."""
+    return ratings(summary.rating_counts, summary.csat, summary.mean_rating)
+
+
 def negative_share(df: pd.DataFrame) -> tuple[go.Figure, str]:
     first, last = df["negative_share"].iloc[0], df["negative_share"].iloc[-1]
     verb = "up" if last > first + 0.02 else "down" if last < first - 0.02 else "about level"

@@ -53,9 +53,10 @@ def _change(now: float | None, before: float | None, *, points: bool = False) ->
     return text, direction
 
 
-def headline(con: duckdb.DuckDBPyConnection, pilot: Pilot) -> list[Figure]:
+def headline(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters | None = None) -> list[Figure]:
     """Users, events, CSAT and exceptions per 1,000 events over the last 28 days of data, each with its
-    change against the 28 days before (the windows of analysis.usage.trend)."""
+    change against the 28 days before (the windows of analysis.usage.trend). Always the whole pilot:
+    ``filters`` is accepted (and ignored) so that the app can cache it like any evidence function."""
     trend = usage.trend(con, pilot)
     if isinstance(trend, Empty):
         return [Figure(label, "—", None, "none", None) for label in
@@ -92,11 +93,12 @@ def headline(con: duckdb.DuckDBPyConnection, pilot: Pilot) -> list[Figure]:
 
 
 def content(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, signals: list[dict[str, Any]] | None = None,
-            as_of: str | None = None) -> dict[str, Any]:
+            as_of: str | None = None, figures: list[Figure] | None = None) -> dict[str, Any]:
     """Everything the readout shows, masked, as plain data (checked for read access).
 
     ``signals`` are the pilot's computed risk signals (the app has them cached); with an empty
-    register the top three untriaged high or medium ones are shown instead of risks.
+    register the top three untriaged high or medium ones are shown instead of risks. ``figures``:
+    :func:`headline`'s result, when the caller has it cached.
     """
     require(con, actor, "read_pilot", pilot.pilot_id)
     current = decisions.current_decision(con, pilot)
@@ -114,7 +116,7 @@ def content(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, signals:
             "outcome": decisions.OUTCOMES[current["outcome"]], "rationale": mask(current["rationale"]),
             "owner": current["owner"], "next_review": current["next_review"], "review_number": current["review_number"],
             "decided_by": current["decided_by"], "decided_at": current["decided_at"]},
-        "figures": [f.to_dict() for f in headline(con, pilot)],
+        "figures": [f.to_dict() for f in (figures if figures is not None else headline(con, pilot))],
         "risks": [{"severity": r["severity"], "title": mask(r["title"]), "owner": r["owner"],
                    "risk_class": r["risk_class"]} for r in top],
         "signals": [] if top else [{"severity": s["severity"], "finding": mask(s["finding"]), "class": s["class"]}
@@ -190,13 +192,13 @@ def html_page(c: dict[str, Any]) -> str:
 
 
 def export_html(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot,
-                signals: list[dict[str, Any]] | None = None) -> str:
+                signals: list[dict[str, Any]] | None = None, figures: list[Figure] | None = None) -> str:
     """The readout page as a download: checks the export right and audits the export."""
     from readiness import audit
     from readiness.store import transaction
 
     with transaction(con):
         require(con, actor, "export", pilot.pilot_id)
-        page = html_page(content(con, actor, pilot, signals))
+        page = html_page(content(con, actor, pilot, signals, figures=figures))
         audit.record(con, actor, "export", f"pilot:{pilot.pilot_id}/readout", {"format": "html", "chars": len(page)})
     return page

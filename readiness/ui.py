@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jwt
+import plotly.graph_objects as go
 import streamlit as st
 import streamlit_authenticator as stauth
 
@@ -489,6 +490,30 @@ def _file_stem(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").lower() or "pilot"
 
 
+@st.cache_data(show_spinner=False, max_entries=256)
+def _evidence_chart(chart_name: str, func_path: str, db_path: str, pilot_id: int, version: str, time_zone: str,
+                    filter_key: tuple, _pilot, _filters) -> Any:
+    from analysis.common import Empty
+    from readiness import charts
+
+    result = _evidence(func_path, db_path, pilot_id, version, time_zone, filter_key, _pilot, _filters)
+    return result if isinstance(result, Empty) else getattr(charts, chart_name)(result)
+
+
+def evidence_chart(chart_name: str, func_path: str, pilot, version: str, flt=None) -> bool:
+    """Draw ``readiness.charts.<chart_name>`` of an evidence result (figure and caption cached with it,
+    by pilot, data version and filters), or the result's reason when it is empty. True when drawn."""
+    from analysis.common import NO_FILTERS
+
+    flt = flt or NO_FILTERS
+    result = _evidence_chart(chart_name, func_path, db(), pilot.pilot_id, version, pilot.time_zone, flt.key(),
+                             pilot, flt)
+    if empty_note(result):
+        return False
+    chart(result)
+    return True
+
+
 def chart(result: tuple[Any, str]) -> None:
     """Draw a (figure, caption) pair from readiness.charts: the title states the finding, the
     caption how it is computed. Plotly's own colours (the app's one palette) are kept."""
@@ -496,7 +521,7 @@ def chart(result: tuple[Any, str]) -> None:
     title = fig.layout.title.text
     if title:  # as wrapped text above the chart: a plotly title is cut off in a narrow column
         st.markdown(f"**{md(title)}**")
-        fig.update_layout(title=None)
+        fig = go.Figure(fig).update_layout(title=None)  # a copy: the figure may be a cached one
     st.plotly_chart(fig, width="stretch", theme=None)
     st.caption(caption)
 
