@@ -531,7 +531,9 @@ def empty_note(result: Any) -> bool:
     from analysis.common import Empty
 
     if isinstance(result, Empty):
-        st.info(result.reason)
+        how = (" Add it on the **Sources** page (upload, a feed or a manual source process), or with "
+               "`python -m readiness ingest`." if "been loaded" in result.reason else "")
+        st.info(result.reason + how, icon=":material/info:")
         return True
     return False
 

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers import PROJECT_ROOT, make_pilot, query
+from helpers import PROJECT_ROOT, ingest_one, make_pilot, query, write
 from streamlit.testing.v1 import AppTest
 
 from readiness import demo, store, users
@@ -31,11 +31,15 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory):
     os.environ["READINESS_BCRYPT_ROUNDS"] = "4"
     demo.load_demo(db, cli_actor(), out_dir=tmp / "files")
     make_pilot(db, "Empty pilot")
+    ingest_one(db, write(tmp / "exc.csv", "ts,error_type,message\n2026-03-02T10:00:00Z,TimeoutError,ERP took 31 s\n"
+                                          "2026-03-02T10:05:00Z,TimeoutError,ERP took 45 s\n"),
+               kind="exceptions", pilot="Exceptions only", create=True)
     with store.open_store(db) as con:
         for role in ROLES:
             users.add_user(con, cli_actor(), f"{role}1", role, "a long enough password")
             users.grant(con, cli_actor(), f"{role}1", DEMO)
             users.grant(con, cli_actor(), f"{role}1", "Empty pilot")
+            users.grant(con, cli_actor(), f"{role}1", "Exceptions only")
     old = os.environ.get("READINESS_DB")
     os.environ["READINESS_DB"] = str(db)
     yield db
@@ -70,6 +74,21 @@ def test_every_page_says_what_is_missing_on_an_empty_pilot(demo_db: Path, page: 
     at = _run(page, "reviewer", "Empty pilot")
     assert not at.exception, [e.value for e in at.exception]
     assert at.title
+    if page in ("usage", "feedback", "failure_modes"):  # what is missing, and how to add it
+        assert "been loaded" in at.info[0].value and "Sources" in at.info[0].value
+
+
+@pytest.mark.parametrize("page", ["usage", "feedback", "failure_modes", "risks", "decision", "readout"])
+def test_a_pilot_with_only_exceptions_shows_them_and_says_what_else_is_missing(demo_db: Path, page: str) -> None:
+    at = _run(page, "reviewer", "Exceptions only")
+    assert not at.exception, [e.value for e in at.exception]
+    text = " ".join(str(x.value) for x in [*at.info, *at.markdown, *at.caption])
+    if page == "failure_modes":
+        assert {m.label: m.value for m in at.metric}["Exceptions"] == "2"
+    elif page in ("usage", "feedback"):
+        assert "been loaded" in text and "Sources" in text
+    else:
+        assert at.title or at.header
 
 
 def test_usage_figures_equal_an_independent_query(demo_db: Path) -> None:
