@@ -438,8 +438,9 @@ def mode_rows(con: duckdb.DuckDBPyConnection, pilot: Pilot, mode_id: int, limit:
               reveal_as: Actor | None = None) -> pd.DataFrame:
     """The rows of one mode for drill-down (batch_id, src_row, ts, user_id, message), newest first.
 
-    Personal data in messages is masked unless ``reveal_as`` names an actor allowed to reveal it
-    (the reveal is audited; AccessDenied otherwise).
+    Personal data in messages is masked, and user ids that are emails or phone numbers become
+    stable pseudonyms, unless ``reveal_as`` names an actor allowed to reveal them (the reveal is
+    audited; AccessDenied otherwise).
     """
     if reveal_as is not None:
         privacy.reveal(con, reveal_as, pilot, f"messages of failure mode {mode_id}")
@@ -448,6 +449,7 @@ def mode_rows(con: duckdb.DuckDBPyConnection, pilot: Pilot, mode_id: int, limit:
                [pilot.pilot_id, mode_id, int(limit)])
     if reveal_as is None and not df.empty:
         df["message"] = [privacy.mask(m) for m in df["message"]]
+        df["user_id"] = [privacy.mask_id(u) for u in df["user_id"]]
     return df
 
 

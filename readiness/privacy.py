@@ -41,6 +41,17 @@ def mask(text: str | None) -> str | None:
     return text
 
 
+def mask_id(value: str | None) -> str | None:
+    """A user id that is personal data (an email, a phone number) as a stable pseudonym, e.g.
+    ``[email 3f2a9c]``: rows of the same user still read as the same, without showing who."""
+    if not value or not has_personal_data(value):
+        return value
+    import hashlib
+
+    kind = next(name for name in ("email", "card", "phone") if PERSONAL_DATA_PATTERNS[name].search(value))
+    return f"[{kind} {hashlib.sha256(value.encode()).hexdigest()[:6]}]"
+
+
 def reveal(con: duckdb.DuckDBPyConnection, actor: Actor, pilot, what: str) -> None:
     """Check that ``actor`` may see ``pilot``'s personal data unmasked, and audit the reveal.
 
