@@ -22,7 +22,27 @@ with store.open_store(ui.db()) as con:
     conds = conditions.list_conditions(con, actor, pilot)
     suggestion = decisions.suggest(con, pilot, figures=figures, conditions=conds, signals=sigs)
     history = decisions.list_decisions(con, actor, pilot)
+    review = decisions.current_review(con, pilot)
     can_decide = access.allowed(con, actor, "record_decision", pilot.pilot_id)
+
+in_view = ui.review_in_view()
+latest = review["number"] if review else None
+past = [d for d in history if d["review_number"] == in_view and d["status"] == "current"]
+if in_view is not None and latest is not None and in_view < latest and past:
+    d = past[0]
+    frozen = json.loads(d["snapshot"])
+    with st.container(border=True):
+        st.subheader(f"Review {in_view}, as decided on {d['decided_at']:%Y-%m-%d}")
+        st.markdown(f"**{decisions.OUTCOMES[d['outcome']]}** by {ui.md(d['decided_by'])}, owner {ui.md(d['owner'])}"
+                    + (f", next review {d['next_review']}" if d["next_review"] else "") + f"  \n{ui.md(d['rationale'])}")
+        a, b = st.columns(2)
+        a.dataframe(pd.DataFrame([{"Figure": between.FIGURE_LABELS.get(f"{s}.{n}", f"{s}.{n}"),
+                                   "At the decision": frozen["figures"][s].get(n)} for s, n in between.FIGURES]),
+                    hide_index=True, width="stretch")
+        held = json.loads(d["conditions"] or "[]")
+        b.markdown("**Conditions at the decision**\n\n" + ("\n".join(
+            f"- {ui.md(c.get('title') or c.get('area'))}: {c.get('status')}" for c in held) or "none recorded"))
+        st.caption("Choose the latest review in the sidebar to work on the current one.")
 
 box = st.success if suggestion.outcome == "operate" else st.warning
 box(f"**Suggested: {decisions.OUTCOMES[suggestion.outcome]}**\n\n" + "\n".join(f"- {ui.md(r)}" for r in suggestion.reasons))

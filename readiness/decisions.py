@@ -200,6 +200,15 @@ def get_decision(con: duckdb.DuckDBPyConnection, pilot: Pilot, decision_id: int 
     return rows[0] if rows else None
 
 
+def list_reviews(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> list[dict[str, Any]]:
+    """The pilot's reviews, newest first, each with its current decision (None while open)."""
+    require(con, actor, "read_pilot", pilot.pilot_id)
+    reviews = _dicts(con.execute("SELECT * FROM reviews WHERE pilot_id = ? ORDER BY number DESC", [pilot.pilot_id]))
+    for r in reviews:
+        r["decision"] = current_decision(con, pilot, review_id=r["review_id"])
+    return reviews
+
+
 def list_decisions(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> list[dict[str, Any]]:
     """Every decision of the pilot, oldest first, with review number, current flag and hand-off status."""
     require(con, actor, "read_pilot", pilot.pilot_id)

@@ -234,7 +234,7 @@ def run_action(fn: Callable[[], Any], success: str | None = None) -> tuple[bool,
 
 # The review's place lives in session state (so it follows the reviewer from page to page) and in
 # the URL's query string (so a link reopens the same view): ?pilot=NAME&from=DATE&to=DATE&team=VALUE.
-_PILOT, _RANGE, _SEGMENT = "_rr_pilot", "_rr_range", "_rr_segment"
+_PILOT, _RANGE, _SEGMENT, _REVIEW = "_rr_pilot", "_rr_range", "_rr_segment", "_rr_review"
 URL_SEGMENTS = ("team", "feature", "user_group")
 
 
@@ -301,10 +301,12 @@ def pick_pilot(stepper: bool = True) -> tuple[Actor, Any, str]:
             chosen = st.sidebar.selectbox("Pilot", names, key="_rr_pilot_box")
             if chosen != st.session_state.get(_PILOT):
                 st.session_state.pop(_SEGMENT, None)  # another pilot's teams mean nothing here
+                st.session_state.pop(_REVIEW, None)
             st.session_state[_PILOT] = st.session_state["_rr_pilot_seen"] = chosen
             pilot = pilots.pilot_for(con, who, chosen)
             version = pilots.data_version(con, pilot.pilot_id)
             progress = review_steps(con, who, pilot, version) if stepper else None
+            _review_picker(con, who, pilot)
     except AccessDenied as err:
         st.error(f"Not allowed: {err}")
         st.stop()
@@ -314,6 +316,43 @@ def pick_pilot(stepper: bool = True) -> tuple[Actor, Any, str]:
         _stepper(progress)
     _write_link()
     return who, pilot, version
+
+
+def _review_picker(con, who: Actor, pilot) -> None:
+    """Sidebar: which review of the pilot is in view (the latest unless one is chosen)."""
+    from readiness import decisions
+
+    reviews = decisions.list_reviews(con, who, pilot)
+    if not reviews:
+        st.session_state.pop(_REVIEW, None)
+        st.sidebar.caption("No review yet: recording a decision opens review 1.")
+        return
+
+    def label(r: dict) -> str:
+        d = r["decision"]
+        return (f"Review {r['number']} · " + (f"{decisions.OUTCOMES[d['outcome']]} ({d['decided_at']:%Y-%m-%d})"
+                                               if d else "open"))
+
+    numbers = [r["number"] for r in reviews]
+    if st.session_state.get(_REVIEW) not in numbers:
+        st.session_state[_REVIEW] = numbers[0]
+    # The widget's own state is dropped on pages without it; _REVIEW is kept, and a change of the
+    # widget is copied into it (on_change runs before the rerun), so _REVIEW always wins here.
+    if st.session_state.get("_w_review") != st.session_state[_REVIEW]:
+        st.session_state["_w_review"] = st.session_state[_REVIEW]
+
+    def keep() -> None:
+        st.session_state[_REVIEW] = st.session_state["_w_review"]
+
+    labels = {r["number"]: label(r) for r in reviews}
+    st.sidebar.selectbox("Review", numbers, format_func=labels.get, key="_w_review", on_change=keep,
+                         help="The evidence pages always show the data as loaded now; a past review's frozen "
+                              "figures, conditions and decision are on the Decision page.")
+
+
+def review_in_view() -> int | None:
+    """The review number chosen in the sidebar (None: the pilot has no review yet)."""
+    return st.session_state.get(_REVIEW)
 
 
 def review_steps(con, who: Actor, pilot, version: str) -> list:
@@ -378,16 +417,22 @@ def filters(pilot, version: str):
     if current not in keys:
         current = None
         st.session_state.pop(_SEGMENT, None)
+    # As with the review picker: _SEGMENT is kept across pages and wins; a change of the widget is
+    # copied into it before the rerun.
     if st.session_state.get("_w_segment") not in labels or keys[labels.index(st.session_state["_w_segment"])] != current:
         st.session_state["_w_segment"] = labels[keys.index(current)]
-    label = st.sidebar.selectbox("Segment", labels, key="_w_segment", disabled=len(labels) == 1,
+
+    def keep() -> None:
+        chosen = keys[labels.index(st.session_state["_w_segment"])]
+        if chosen:
+            st.session_state[_SEGMENT] = chosen
+        else:
+            st.session_state.pop(_SEGMENT, None)
+
+    label = st.sidebar.selectbox("Segment", labels, key="_w_segment", disabled=len(labels) == 1, on_change=keep,
                                  help="Team, feature or user group, where the usage data has them. Feedback and "
                                       "exceptions match a segment only where their rows carry the same column.")
     seg = keys[labels.index(label)]
-    if seg:
-        st.session_state[_SEGMENT] = seg
-    else:
-        st.session_state.pop(_SEGMENT, None)
     _write_link()
     start, end = st.session_state.get(_RANGE) or (None, None)
     return Filters(start=start, end=end, segment=dict([seg]) if seg else {})

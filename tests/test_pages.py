@@ -142,3 +142,38 @@ def test_a_link_with_a_segment_filters_the_figures(demo_db: Path) -> None:
     assert shown["Events"] == f"{events:,}" and events > 0
     assert at.query_params["team"] == "Procurement" and at.query_params["from"] == "2026-08-01"  # kept in the URL
     assert at.selectbox(key="_w_segment").value == "team: Procurement"
+
+
+def test_filters_chosen_on_one_page_hold_on_the_next(demo_db: Path) -> None:
+    """A reviewer picks a team on Usage; Feedback and Failure modes keep it (and the URL says so)."""
+    at = _run("usage", "reviewer")
+    everyone = {m.label: m.value for m in at.metric}["Events"]
+    at.selectbox(key="_w_segment").select("team: Procurement").run()
+    procurement = _where_demo("usage_events", "team = 'Procurement'")
+    (events,) = query(demo_db, f"SELECT count(*) {procurement}", [DEMO])[0]
+    assert {m.label: m.value for m in at.metric}["Events"] == f"{events:,}" != everyone
+    at.switch_page("failure_modes.py").run()
+    assert at.selectbox(key="_w_segment").value == "team: Procurement"
+    assert at.query_params["team"] == "Procurement"
+    at.selectbox(key="_w_segment").select("Everyone").run()
+    assert "team" not in at.query_params
+
+
+def test_the_review_picker_shows_a_past_review_as_it_was_decided(demo_db: Path) -> None:
+    from datetime import date, timedelta
+
+    from readiness import decisions
+    from readiness.pilots import get_pilot
+
+    with store.open_store(demo_db) as con:
+        p = get_pilot(con, "Exceptions only")
+        decisions.record_decision(con, cli_actor(), p, outcome="reframe", rationale="Nobody uses it yet",
+                                  owner="Tom", next_review=date.today() + timedelta(days=30))
+        decisions.open_review(con, cli_actor(), p)
+    at = _run("decision", "reviewer", "Exceptions only")
+    picker = at.selectbox(key="_w_review")
+    assert picker.options == ["Review 2 · open", f"Review 1 · Reframe ({date.today():%Y-%m-%d})"]
+    assert not any("as decided on" in h.value for h in at.subheader)
+    picker.select(1).run()
+    assert any(h.value.startswith("Review 1, as decided on") for h in at.subheader)
+    assert any("Nobody uses it yet" in m.value for m in at.markdown)
