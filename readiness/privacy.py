@@ -44,7 +44,7 @@ def mask(text: str | None) -> str | None:
 def mask_id(value: str | None) -> str | None:
     """A user id that is personal data (an email, a phone number) as a stable pseudonym, e.g.
     ``[email 3f2a9c]``: rows of the same user still read as the same, without showing who."""
-    if not value or not has_personal_data(value):
+    if not isinstance(value, str) or not has_personal_data(value):  # also None / NaN from a DataFrame
         return value
     import hashlib
 
