@@ -177,3 +177,17 @@ def test_the_review_picker_shows_a_past_review_as_it_was_decided(demo_db: Path) 
     picker.select(1).run()
     assert any(h.value.startswith("Review 1, as decided on") for h in at.subheader)
     assert any("Nobody uses it yet" in m.value for m in at.markdown)
+
+
+def test_a_reviewer_records_a_decision_through_the_form(demo_db: Path) -> None:
+    at = _run("decision", "reviewer", "Empty pilot")
+    at.radio[0].set_value("stop")
+    at.text_area[0].input("No usage after six weeks; the team moved on")
+    owner = next(t for t in at.text_input if t.label == "Accountable owner")
+    owner.input("Tom Brennan")
+    next(b for b in at.button if b.label == "Record decision").click().run()
+    assert not at.exception
+    assert any("Recorded: Stop" in s.value for s in at.success)
+    rows = query(demo_db, "SELECT d.outcome, d.decided_by FROM decisions d JOIN pilots p USING (pilot_id) "
+                          "WHERE p.name = 'Empty pilot'")
+    assert rows == [("stop", "reviewer1")]
