@@ -51,14 +51,12 @@ if can_ingest:
     opts = ingest.IngestOptions(overrides=overrides)
     if files:
         first = files[0]
-        saved = uploads.save(first, ui.db())
         try:
-            shown = ingest.preview(saved, kind, opts, time_zone=pilot.time_zone)
-        except ingest.UnusableFile as err:
-            st.error(f"{first.name}: {err}")
+            shown = uploads.preview_upload(ui.db(), first.name, first, kind, opts, time_zone=pilot.time_zone)
+        except ingest.UnusableFile as err:  # the message names the file as uploaded
+            st.error(str(err))
             shown = None
         finally:
-            saved.unlink(missing_ok=True)
             first.seek(0)
         if shown:
             st.markdown(f"**Preview of {ui.md(first.name)}** · {ui.md(shown.format)}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,10 @@ import duckdb
 from readiness import settings
 
 HEAD_BYTES = 256 * 1024
+# DuckDB's CSV sniffer takes time quadratic in the longest line (a 2 MB line: minutes), so it reads
+# a sample of the file's first lines without the long ones; the reader itself is fast on them.
+SNIFF_LINE_BYTES = 32 * 1024
+NEWLINES_NOTE = "mixed line endings made uniform"
 JSON_LINE_DELIM = "\x1f\x1e\x1d"  # never in valid JSON text (raw control characters must be escaped)
 MAX_LINE_BYTES = 32 * 1024 * 1024
 
@@ -37,6 +42,9 @@ class SourceFile:
     escape: str | None = None
     columns: list[str] = field(default_factory=list)
     types: dict[str, str] = field(default_factory=dict)
+    work_dir: Path | None = None   # where a rewritten copy may go (never beside the user's file)
+    notes: list[str] = field(default_factory=list)  # what was done to read it, said in the summary
+    nul_bytes: bool = False        # NUL bytes in text: the rows holding them are rejected
 
     def staged(self, column: str) -> str:
         """The name a source column has in the staging table (c1, c2, ...), immune to clashes
@@ -53,7 +61,31 @@ class SourceFile:
             text += f", {self.encoding})" if self.encoding != "utf-8" else ")"
         if self.compression:
             text += f", {self.compression}-compressed"
+        if self.notes:
+            text += "; " + "; ".join(self.notes)
         return text
+
+
+def duckdb_reason(err: BaseException, src: SourceFile | None = None, name: str | None = None) -> str:
+    """DuckDB's error as a short reason for a user: first line, no error class, no server paths."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    text = re.sub(r"^[A-Z][A-Za-z ]*Error: ", "", text).strip()
+    known = [("No magic bytes found at end of file", "the file is cut short (its Parquet footer is missing); "
+              "copy or export it again"),
+             ("maximum recursion depth", "JSON nested deeper than DuckDB reads (128 levels); flatten the objects"),
+             ("unexpected end of data", "the JSON ends before it is complete (cut short?); export it again"),
+             ("state machine reached an invalid state", "the rows cannot be split consistently (mixed line "
+              "endings or stray quotes?)"),
+             ("Error when sniffing file", "no consistent delimiter, quoting or line ending found"),
+             ("file system operations are disabled", "Permission denied: the app reads files only from its data "
+              "folder, its upload folder and the feed root")]
+    for needle, said in known:
+        if needle in text:
+            return said
+    paths = [str(p) for p in (src.data_path, src.path) if p] if src else []
+    for p in sorted(set(paths), key=len, reverse=True):
+        text = text.replace(p, name or Path(p).name)
+    return re.sub(r"(/[^\s'\"]+)+/", "", text)  # any other absolute folder: left out
 
 
 def decompress_gzip(path: Path, out_dir: Path, cap_bytes: int | None = None) -> Path:
@@ -99,8 +131,9 @@ def _looks_binary(head: bytes, encoding: str) -> str | None:
             return what
     if encoding == "utf-16":
         return None
-    controls = sum(1 for b in head[:65536] if b < 9 or 13 < b < 32)
-    if b"\x00" in head or controls > max(3, len(head[:65536]) // 100):
+    sample = head[:65536]
+    controls = sum(1 for b in sample if b < 9 or 13 < b < 32)  # NUL included
+    if controls > max(3, len(sample) // 100) or sample.count(b"\x00") * 10 > len(sample):
         return "binary content"
     return None
 
@@ -144,6 +177,11 @@ def detect(path: Path, work_dir: Path) -> SourceFile:
             f"JSON Lines, JSON array, Parquet, or a .gz of one of these."
         )
     text = head.decode("utf-16" if encoding == "utf-16" else encoding, errors="replace").lstrip("\ufeff \t\r\n")
+    if not text.strip("\x00"):
+        raise UnusableFile(f"{path.name}: the file is empty. Export the log again with its rows.")
+    if text[:15].lower().startswith(("<!doctype html", "<html")):
+        raise UnusableFile(f"{path.name}: is a web page (HTML), not a log: an error or login page was probably "
+                           f"saved instead of the export. Download the export again.")
     if text.startswith("["):
         return _describe_json(SourceFile(path, data_path, "json", compression))
     if text.startswith("{"):
@@ -152,36 +190,134 @@ def detect(path: Path, work_dir: Path) -> SourceFile:
             json.loads(first)
             return _describe_json(SourceFile(path, data_path, "jsonl", compression))
         except ValueError:
+            if _one_json_object(text):
+                raise UnusableFile(f"{path.name}: is one JSON object, not a list of rows. Give JSON Lines (one "
+                                   f"object per line) or a JSON array of objects.") from None
             raise UnusableFile(
                 f"{path.name}: starts like JSON but its first line is not a complete JSON object. "
                 f"Give JSON Lines (one object per line) or a JSON array of objects."
             ) from None
-    return _describe_csv(SourceFile(path, data_path, "csv", compression, encoding=encoding))
+    src = SourceFile(path, data_path, "csv", compression, encoding=encoding, work_dir=work_dir)
+    src.nul_bytes = encoding != "utf-16" and b"\x00" in head
+    if src.nul_bytes:
+        src.notes.append("rows with NUL bytes are rejected")
+    sep = re.match(rb"(?:\xef\xbb\xbf)?sep=(.)\r?\n", head) if encoding != "utf-16" else None
+    if sep:  # Excel's "sep=;" first line: a hint, not the header
+        rewrite(src, skip_first_line=True)
+        src.delimiter = sep.group(1).decode("latin-1")
+        src.notes.append(f"first line {sep.group(0).decode('latin-1').strip()!r} skipped")
+    return _describe_csv(src)
+
+
+def rewrite(src: SourceFile, skip_first_line: bool = False, newlines: bool = False) -> None:
+    """Replace ``src.data_path`` by a copy in ``src.work_dir``: without its first line, and/or with every
+    line ending (CRLF, CR) made LF, for files that mix them (DuckDB's reader expects one kind)."""
+    if src.work_dir is None or src.encoding == "utf-16":
+        raise UnusableFile(f"{src.path.name}: cannot be read as it is (mixed line endings?). Save it again as "
+                           f"UTF-8 CSV with one kind of line ending.")
+    out = src.work_dir / f"rewritten-{len(list(src.work_dir.iterdir()))}.csv"
+    with src.data_path.open("rb") as f, out.open("wb") as dst:
+        if skip_first_line:
+            f.readline(MAX_LINE_BYTES)
+        carry = b""
+        while chunk := f.read(4 * 1024 * 1024):
+            data = carry + chunk
+            if newlines:
+                carry = b"\r" if data.endswith(b"\r") else b""
+                data = (data[:-1] if carry else data).replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            dst.write(data)
+        dst.write(b"\n" if carry else b"")
+    src.data_path = out
+    if newlines:
+        src.notes.append(NEWLINES_NOTE)
+
+
+def _one_json_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except (ValueError, RecursionError):
+        return False
 
 
 def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _describe_csv(src: SourceFile) -> SourceFile:
+def _sniff_sample(src: SourceFile) -> Path:
+    """The file to sniff: ``src.data_path``, or when a line in its head is long, a sample of its first
+    lines with the middle of each long line cut out (a long quoted field keeps both its quotes)."""
+    if src.work_dir is None or src.encoding == "utf-16":
+        return src.data_path
+    with src.data_path.open("rb") as f:
+        header = f.readline(MAX_LINE_BYTES)
+        head = f.read(HEAD_BYTES)
+    lines = head.split(b"\n")
+    if all(len(line) <= SNIFF_LINE_BYTES for line in lines):
+        return src.data_path
+    if len(head) == HEAD_BYTES:  # the last line was cut by the read: take its end from the file
+        with src.data_path.open("rb") as f:
+            f.seek(len(header) + len(head) - len(lines[-1]))
+            rest = f.readline(MAX_LINE_BYTES)
+        lines[-1] = rest.rstrip(b"\n")
+    half = SNIFF_LINE_BYTES // 2
+    sample = src.work_dir / "sniff-sample.csv"
+    sample.write_bytes(header + b"".join((line if len(line) <= SNIFF_LINE_BYTES else line[:half] + line[-half:])
+                                         + b"\n" for line in lines))
+    return sample
+
+
+def _sniff(src: SourceFile) -> tuple:
+    delim = f", delim = {_sql_str(src.delimiter)}" if src.delimiter else ""
     con = scratch_connection()
     try:
-        row = con.execute(
+        return con.execute(
             "SELECT Delimiter, Quote, Escape, Columns FROM sniff_csv(?, header = true, ignore_errors = true, "
-            f"all_varchar = true, encoding = {_sql_str(src.encoding)}, max_line_size = {MAX_LINE_BYTES})",
-            [str(src.data_path)],
+            f"all_varchar = true, encoding = {_sql_str(src.encoding)}, max_line_size = {MAX_LINE_BYTES}{delim})",
+            [str(_sniff_sample(src))],
         ).fetchone()
-    except duckdb.Error as err:
-        raise UnusableFile(f"{src.path.name}: not readable as CSV ({str(err).splitlines()[0]}).") from None
     finally:
         con.close()
+
+
+def has_mixed_newlines(path: Path) -> bool:
+    """True when the file's head ends lines in more than one way (CRLF, LF, CR)."""
+    with path.open("rb") as f:
+        head = f.read(HEAD_BYTES)
+    crlf = head.count(b"\r\n")
+    return sum(n > 0 for n in (crlf, head.count(b"\n") - crlf, head.count(b"\r") - crlf)) > 1
+
+
+def _describe_csv(src: SourceFile) -> SourceFile:
+    try:
+        if src.encoding != "utf-16" and has_mixed_newlines(src.data_path):
+            rewrite(src, newlines=True)
+        row = _sniff(src)
+    except duckdb.Error as err:
+        raise UnusableFile(f"{src.path.name}: not readable as CSV: {duckdb_reason(err, src)}. Save it as a "
+                           f"UTF-8 CSV with a header row and try again.") from None
     delim, quote, escape, columns = row
     src.delimiter = delim
     src.quote = None if quote in ("", "(empty)", "\x00") else quote
     src.escape = None if escape in ("", "(empty)", "\x00") else escape
     src.columns = [c["name"] for c in columns]
+    if src.quote is None and _mostly_quoted(src):
+        # one unclosed quote makes the sniffer give up quoting, and every value would keep its quotes:
+        # read with quotes instead, so that only the broken record is rejected
+        src.quote = src.escape = '"'
+        src.columns = [c[1:-1] if len(c) > 1 and c[0] == c[-1] == '"' else c for c in src.columns]
     src.types = {c: "VARCHAR" for c in src.columns}
     return src
+
+
+def _mostly_quoted(src: SourceFile) -> bool:
+    """True when most lines of the head have a field in double quotes (``,"x"`` or a line starting ``"``)."""
+    if src.encoding == "utf-16":
+        return False
+    with src.data_path.open("rb") as f:
+        lines = f.read(HEAD_BYTES).split(b"\n")[1:-1]
+    d = (src.delimiter or ",").encode("latin-1")
+    quoted = sum(1 for line in lines if line.startswith(b'"') or (d + b'"') in line)
+    return len(lines) >= 2 and quoted * 2 > len(lines)
 
 
 def csv_reader_sql(src: SourceFile, rejects: str | None = None) -> str:
@@ -232,7 +368,7 @@ def _describe_json(src: SourceFile) -> SourceFile:
                 GROUP BY k ORDER BY min(n)"""
         ).fetchall()
     except duckdb.Error as err:
-        raise UnusableFile(f"{src.path.name}: not readable as {src.describe()} ({str(err).splitlines()[0]}).") from None
+        raise UnusableFile(f"{src.path.name}: not readable as {src.describe()}: {duckdb_reason(err, src)}.") from None
     finally:
         con.close()
     src.columns = [r[0] for r in rows]
@@ -248,7 +384,7 @@ def _describe_parquet(src: SourceFile) -> SourceFile:
     try:
         rows = con.execute(f"DESCRIBE SELECT * FROM read_parquet({_sql_str(str(src.data_path))})").fetchall()
     except duckdb.Error as err:
-        raise UnusableFile(f"{src.path.name}: a damaged Parquet file ({str(err).splitlines()[0]}).") from None
+        raise UnusableFile(f"{src.path.name}: a damaged Parquet file: {duckdb_reason(err, src)}.") from None
     finally:
         con.close()
     src.columns = [r[0] for r in rows]

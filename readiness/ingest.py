@@ -114,10 +114,22 @@ def _stage(con: duckdb.DuckDBPyConnection, src: SourceFile, stage: str, limit: i
     try:
         con.execute(f"CREATE TEMP TABLE {stage} AS SELECT * FROM {reader}{lim}")
     except duckdb.Error as err:
-        raise UnusableFile(
-            f"{src.path.name}: could not be read as {src.describe()}: {str(err).splitlines()[0]}"
-        ) from None
+        if rejects:
+            con.execute(f"DROP TABLE IF EXISTS {rejects}")
+        if src.format == "csv" and formats.NEWLINES_NOTE not in src.notes and _has_cr(src.data_path):
+            formats.rewrite(src, newlines=True)  # a CR or CRLF after the head the sniffer saw: retry once
+            return _stage(con, src, stage, limit)
+        raise UnusableFile(f"{src.path.name}: could not be read as {src.describe()}: "
+                           f"{formats.duckdb_reason(err, src)}. Nothing was loaded.") from None
     return rejects
+
+
+def _has_cr(path: Path) -> bool:
+    with path.open("rb") as f:
+        while chunk := f.read(4 * 1024 * 1024):
+            if b"\r" in chunk:
+                return True
+    return False
 
 
 def _time_mode(con: duckdb.DuckDBPyConnection, src: SourceFile, mapping: Mapping, stage: str,
@@ -220,6 +232,9 @@ def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time
                 n = con.execute(f"SELECT count(DISTINCT line) FROM {rej}").fetchone()[0]
                 if n:
                     problems.append(f"{n} of the first rows cannot be split into the header's columns and would be rejected.")
+        except duckdb.Error as err:
+            raise UnusableFile(f"{path.name}: could not be read as {src.describe()}: "
+                               f"{formats.duckdb_reason(err, src)}.") from None
         finally:
             con.close()
         return Preview(path.name, kind, src.describe(), src.columns, mapping, mode_text, first, parsed, problems)
@@ -338,7 +353,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, pilot: Pilot, kind: str, path: s
         except _Duplicate as d:
             return IngestResult(name, kind, duplicate=True, duplicate_of=d.batch_id, format=src.describe())
         except duckdb.Error as err:  # rolled back; say what DuckDB could not do with this file
-            raise UnusableFile(f"{name}: could not be loaded ({str(err).splitlines()[0]}). Nothing was loaded; "
+            raise UnusableFile(f"{name}: could not be loaded ({formats.duckdb_reason(err, src, name)}). Nothing was loaded; "
                                f"try `python -m readiness preview` on it to see the mapping and first rows.") from None
         finally:
             for t in (stage, f"{stage}_gaps", f"{stage}_rej", f"{stage}_rej_scan"):
@@ -391,6 +406,12 @@ def derive_evidence(con: duckdb.DuckDBPyConnection, pilot_id: int, kind: str, ba
         if batch_id is not None:
             annotate_feedback(con, pilot_id, batch_id)
         recompute_themes(con, pilot_id)
+
+
+def shown_error(err: UnusableFile, path: str | Path, name: str) -> str:
+    """The message of ``err`` about the file at ``path`` as its user knows it (``name``), without the
+    leading name: an upload's generated name never shows."""
+    return str(err).replace(Path(path).name, name).removeprefix(f"{name}: ")
 
 
 class _Duplicate(Exception):
@@ -487,5 +508,5 @@ def ingest_files(db: str | Path | None, pilot_name: str, kind: str, paths: list[
             try:
                 results.append(ingest_file(con, pilot, kind, path, actor=actor, opts=opts, display_name=name))
             except UnusableFile as err:
-                results.append(IngestResult(name, kind, error=str(err).removeprefix(f"{name}: ")))
+                results.append(IngestResult(name, kind, error=shown_error(err, path, name)))
     return results

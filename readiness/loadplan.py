@@ -94,6 +94,8 @@ class LoadPlan:
             m = self.mapping.get(canonical)
             if len(m.sources) == 1 and not self._is_text(m.sources[0]):
                 return f"try_cast({self.raw(m.sources[0])} AS DOUBLE)"
+            if self.src.format == "csv" and self.src.delimiter != ",":  # '1,5' in a ';' file is a decimal comma
+                return f"coalesce(try_cast({text} AS DOUBLE), try_cast(replace({text}, ',', '.') AS DOUBLE))"
             return f"try_cast({text} AS DOUBLE)"
         if canonical in SCHEMA[self.kind][0]:
             return text  # required: emptiness is a reject, checked below
@@ -111,6 +113,9 @@ class LoadPlan:
                 cols.append(f"{self.raw_text(c)} AS r_{c}")
         if self.is_json:
             cols.append("_j IS NULL AS r_not_object")
+        if self.src.nul_bytes:  # only when the file's head had NUL bytes: the check costs a scan of every value
+            cols.append("(" + " OR ".join(f"coalesce(contains({self.raw(c)}, chr(0)), false)"
+                                          for c in self.src.columns) + ") AS r_nul")
         return cols
 
     # --- checks ---------------------------------------------------------------------------
@@ -127,6 +132,8 @@ class LoadPlan:
         src_of = {m.canonical: "+".join(m.sources) for m in self.mapping.columns}
         if self.is_json:
             out.append(("r_not_object", lit("row: not a JSON object (broken JSON line)"), None))
+        if self.src.nul_bytes:
+            out.append(("r_nul", lit("row: contains NUL bytes (a damaged export)"), None))
         ts_missing = "r_timestamp IS NULL" if self._native_time() else "(r_timestamp IS NULL OR r_timestamp = '')"
         out.append((ts_missing, lit("timestamp: missing value"), src_of["timestamp"]))
         hint = timestamps.hint(self.mode).replace("'", "''")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 _EPOCH_S = re.compile(r"^\s*\d{9,11}(\.\d+)?\s*$")
 _EPOCH_MS = re.compile(r"^\s*\d{12,14}(\.\d+)?\s*$")
+_DATE_LIKE = re.compile(r"^\s*\d{4}-\d{1,2}-\d{1,2}")
 _COMMA_MILLIS = re.compile(r"\d{2}:\d{2}:\d{2},\d{1,9}")
 YEARLESS_FORMAT = "%b %d %H:%M:%S"  # syslog: "Jun 14 15:16:01"
 
@@ -50,10 +51,11 @@ def detect_mode(samples: list[str], source_type: str = "VARCHAR",
     if t.startswith(("TIMESTAMP", "DATE")):
         return TimeMode("native", zoned=False)
     values = [s for s in samples if s is not None and str(s).strip()]
-    if values and all(_EPOCH_S.match(str(v)) for v in values):
-        return TimeMode("epoch_s", zoned=True)
-    if values and all(_EPOCH_MS.match(str(v)) for v in values):
-        return TimeMode("epoch_ms", zoned=True)
+    # epochs when most values are and no value looks like a date (the others are garbage, rejected by row)
+    if values and not any(_DATE_LIKE.match(str(v)) for v in values):
+        for pattern, kind in ((_EPOCH_S, "epoch_s"), (_EPOCH_MS, "epoch_ms")):
+            if sum(bool(pattern.match(str(v))) for v in values) * 2 > len(values):
+                return TimeMode(kind, zoned=True)
     # zoned=None: whether a row carried its zone is counted row by row (a sample could miss one)
     zoned = None
     if values and sum(bool(_COMMA_MILLIS.search(str(v))) for v in values) > len(values) / 2:
@@ -77,8 +79,10 @@ def parse_sql(raw: str, mode: TimeMode) -> str:
         if mode.year:
             value, fmt = f"'{int(mode.year)} ' || {value}", f"%Y {fmt}"
         return f"CAST(try_strptime({value}, '{fmt}') AS TIMESTAMPTZ)"
-    # numbers in an ISO column are epochs only if every sampled value was; here they do not parse
-    return f"try_cast({raw} AS TIMESTAMPTZ)"
+    # numbers in an ISO column are not epochs (they do not parse); a comma before the fraction
+    # of a second is tried only where the plain cast failed
+    return (rf"coalesce(try_cast({raw} AS TIMESTAMPTZ), "
+            rf"try_cast(regexp_replace({raw}, '(\d{{2}}:\d{{2}}:\d{{2}}),(\d)', '\1.\2') AS TIMESTAMPTZ))")
 
 
 def zoneless_sql(raw: str, mode: TimeMode) -> str:
@@ -97,5 +101,8 @@ def hint(mode: TimeMode) -> str:
     """What to tell a user whose times could not be read."""
     if mode.kind == "format":
         return f"check --time-format {mode.time_format!r}"
+    if mode.kind in ("epoch_s", "epoch_ms"):
+        unit = "seconds" if mode.kind == "epoch_s" else "milliseconds"
+        return f"expected Unix epoch {unit} like the other rows; give --time-format if the column mixes formats"
     return ("expected ISO 8601 (2026-07-06T09:30:00+01:00), 'YYYY-MM-DD HH:MM:SS' or epoch "
             "seconds; give --time-format for anything else")

@@ -7,6 +7,7 @@ like ``../../etc/passwd`` or ``=cmd|' /C calc'!A0.csv`` cannot reach the file sy
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -16,6 +17,13 @@ from readiness import ingest, settings
 from readiness.access import Actor
 
 CHUNK = 1 << 20
+
+
+def shown_name(name: str | None) -> str:
+    """The uploaded name as shown: its last part after '/' or '\\', control characters removed."""
+    last = re.split(r"[/\\]", name or "")[-1]
+    last = "".join(ch for ch in last if ch.isprintable()).strip()
+    return last if last not in ("", ".", "..") else "upload"
 
 
 def save(stream: BinaryIO, db: str | Path | None = None) -> Path:
@@ -39,6 +47,24 @@ def save(stream: BinaryIO, db: str | Path | None = None) -> Path:
     return path
 
 
+def preview_upload(db: str | Path | None, name: str, stream: BinaryIO, kind: str,
+                   opts: ingest.IngestOptions | None = None, time_zone: str = "UTC") -> ingest.Preview:
+    """Preview an uploaded stream (see :func:`readiness.ingest.preview`) under its shown ``name``.
+
+    The saved copy is removed whatever happens; UnusableFile messages name the file as uploaded.
+    """
+    shown = shown_name(name)
+    saved = save(stream, db)
+    try:
+        found = ingest.preview(saved, kind, opts, time_zone=time_zone)
+    except ingest.UnusableFile as err:
+        raise ingest.UnusableFile(f"{shown}: {ingest.shown_error(err, saved, shown)}") from None
+    finally:
+        saved.unlink(missing_ok=True)
+    found.file = shown
+    return found
+
+
 def ingest_uploads(db: str | Path | None, pilot_name: str, kind: str, files: Iterable[tuple[str, BinaryIO]], *,
                    actor: Actor, opts: ingest.IngestOptions | None = None,
                    create: bool = False) -> list[ingest.IngestResult]:
@@ -48,7 +74,7 @@ def ingest_uploads(db: str | Path | None, pilot_name: str, kind: str, files: Ite
     try:
         for name, stream in files:
             saved.append(save(stream, db))
-            names.append(Path(name or "upload").name)  # shown only; never a path
+            names.append(shown_name(name))  # shown only; never a path
         return ingest.ingest_files(db, pilot_name, kind, saved, actor=actor, opts=opts, create=create,
                                    display_names=names)
     finally:
