@@ -101,16 +101,7 @@ def test_login_logout_and_the_old_cookie_is_dead(browser, app) -> None:
     ctx.close()
 
 
-@pytest.mark.parametrize("path", ["", "pilots", "admin_users", "audit_log", "no_such_page"])
-def test_every_page_url_without_login_shows_only_the_login(browser, app, path: str) -> None:
-    url, _ = app
-    page = browser.new_page()
-    page.goto(f"{url}/{path}")
-    page.get_by_role("button", name="Log in").wait_for(timeout=20_000)
-    body = main_text(page)
-    for secret in ("Granted pilot", "Secret pilot", "Users & grants", "Audit log", "vera"):
-        assert secret not in body
-    page.close()
+# Every page address without a login: tests/e2e/test_security_browser.py (all of app.py's pages).
 
 
 def test_viewer_sees_only_granted_pilots_and_no_admin_pages(browser, app) -> None:

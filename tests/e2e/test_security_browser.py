@@ -33,7 +33,7 @@ def app(tmp_path_factory):
 def test_every_page_address_without_login_shows_only_the_login(browser, app) -> None:
     assert len(PAGES) >= 13, PAGES  # the pattern still finds app.py's page list
     page = browser.new_context().new_page()
-    for path, title in PAGES + [("", ""), ("sources?pilot=Hidden+pilot", "")]:
+    for path, title in PAGES + [("", ""), ("no_such_page", ""), ("sources?pilot=Hidden+pilot", "")]:
         page.goto(f"{app}/{path}")
         wait_idle(page)
         assert page.get_by_role("button", name="Log in").count() == 1, (path, main_text(page)[:300])
