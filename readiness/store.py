@@ -94,6 +94,11 @@ def connect(path: str | Path | None = None, *, timeout: float | None = None) -> 
         try:
             with _open_lock:
                 con = duckdb.connect(str(path))
+                try:  # in turn too: two threads opening a fresh instance would both try to restrict it
+                    _apply_restriction(con)
+                except BaseException:
+                    con.close()
+                    raise
             break
         except duckdb.IOException as err:
             if not _is_lock_error(err):
@@ -106,7 +111,6 @@ def connect(path: str | Path | None = None, *, timeout: float | None = None) -> 
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_progress_bar = false")  # it would write to the terminal
-        _apply_restriction(con)
         _ensure_migrated(con, path)
     except BaseException:
         close(con)
