@@ -4,15 +4,17 @@ Generates a pilot of --events usage events (with bench/analysis.py's generator: 
 N/100 feedback entries) into a store, once (--keep DB reuses it), and makes one reviewer account per
 session, granted the pilot. Then, for N = 1 (the baseline) and each N of --sessions, it starts the
 app afresh (`streamlit run app.py`, cold caches) and opens N sessions as tabs of ONE headless
-Chromium (one browser process; a browser context each, so cookies do not collide). All sessions log
-in, then at once each opens Pilots, Failure modes and Readout, --rounds times. A page view is timed
-from navigation until the page's own content is visible and the app is idle; it succeeds when that
-happens within --view-timeout without an exception box or a "busy" warning.
+Chromium (one browser process; a browser context each, so cookies do not collide). All sessions
+start at once: each logs in, then opens Pilots, Failure modes and Readout from the sidebar
+(--by-address: by typing each page's address, a new server session each time), --rounds times.
+A page view is timed from the click until the page's own content is visible and the app is idle;
+it succeeds when that happens within --view-timeout without an exception box or a "busy" warning.
 
 Prints per N: p50 / p95 page-load time, success rate, the server's CPU-seconds per page view
-(utime + stime of the server process over the page views) and its peak RSS (VmHWM), with the
-ratios against N = 1 measured in the same run. Goal: N = 10 with p95 <= 5 s and 100% success.
-The machine is shared: the load average is printed with each run.
+(utime + stime of the server process over the whole run, logins included, divided by the page
+views), its peak RSS (VmHWM), the CPU the browser and the whole machine used meanwhile (other
+work on a shared machine shows there), and the ratios against N = 1 measured in the same run.
+Goal: N = 10 with p95 <= 5 s and 100% success.
 
 Example: python bench/load.py --events 1000000 --sessions 10 20 --keep /tmp/load-1m.duckdb
 """
@@ -104,6 +106,34 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu_seconds(root: int, skip: int) -> float:
+    """CPU seconds of every live process descended from ``root`` except ``skip`` (the browser, here)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    total = 0.0
+    for pid in parents:
+        p = pid
+        while p in parents and p not in (root, skip, 0, 1):
+            p = parents[p]
+        if p == root and pid != skip:
+            try:
+                total += cpu_seconds(pid)
+            except OSError:
+                pass
+    return total
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent busy since boot (every process on the machine)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> float:
     m = re.search(r"VmHWM:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
     return int(m[1]) / 1024
@@ -169,25 +199,34 @@ async def run_sessions(n: int, db: Path, log: Path, rounds: int, timeout_s: floa
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             contexts = [await browser.new_context(viewport={"width": 1300, "height": 900}) for _ in range(n)]
             tabs = [await ctx.new_page() for ctx in contexts]
-            t0 = time.perf_counter()
-            await asyncio.gather(*(login(tab, url, f"load{i:03d}") for i, tab in enumerate(tabs)))
-            login_s = time.perf_counter() - t0
+            logins: list[float] = []
 
-            async def walk(tab) -> list[View]:
+            async def session(i: int, tab) -> list[View]:
+                t = time.perf_counter()
+                try:
+                    await login(tab, url, f"load{i:03d}")
+                except Exception as err:
+                    return [View(name, 0.0, False, f"login: {type(err).__name__}")
+                            for _ in range(rounds) for name, _, _ in PAGES]
+                logins.append(time.perf_counter() - t)
                 return [await view(tab, url, name, path, expect, timeout_s, by_address)
                         for _ in range(rounds) for name, path, expect in PAGES]
 
             load = os.getloadavg()[0]
             cpu0, t0 = cpu_seconds(proc.pid), time.perf_counter()
-            walks = await asyncio.gather(*(walk(tab) for tab in tabs))
+            client0, busy0 = tree_cpu_seconds(os.getpid(), proc.pid), machine_busy_seconds()
+            walks = await asyncio.gather(*(session(i, tab) for i, tab in enumerate(tabs)))
             cpu, wall = cpu_seconds(proc.pid) - cpu0, time.perf_counter() - t0
+            client, busy = tree_cpu_seconds(os.getpid(), proc.pid) - client0, machine_busy_seconds() - busy0
+            login_s = statistics.median(logins) if logins else float("nan")
             rss = peak_rss_mb(proc.pid)
             await browser.close()
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     views = [v for w in walks for v in w]
-    return {"n": n, "views": views, "cpu": cpu, "wall": wall, "rss": rss, "login_s": login_s, "load": load}
+    return {"n": n, "views": views, "cpu": cpu, "wall": wall, "rss": rss, "login_s": login_s, "load": load,
+            "client": client, "busy": busy}
 
 
 def p95(values: list[float]) -> float:
@@ -201,8 +240,10 @@ def report(r: dict, base: dict | None) -> None:
     p50_s, p95_s = (statistics.median(ok), p95(ok)) if ok else (float("nan"), float("nan"))
     cpu_view = r["cpu"] / len(views)
     line = (f"N={r['n']:<3} views {len(views):4d}  success {success:6.1%}  p50 {p50_s:5.2f} s  p95 {p95_s:5.2f} s  "
-            f"CPU {cpu_view:5.2f} s/view  peak RSS {r['rss']:6.0f} MB  (logins {r['login_s']:.0f} s, views "
+            f"CPU {cpu_view:5.2f} s/view  peak RSS {r['rss']:6.0f} MB  (login p50 {r['login_s']:.1f} s, all "
             f"{r['wall']:.0f} s, load avg {r['load']:.1f})")
+    line += (f"\n       during the run: server {r['cpu']:.0f} CPU-s, browser + bench {r['client']:.0f} CPU-s, "
+             f"whole machine {r['busy']:.0f} CPU-s of {r['wall'] * os.cpu_count():.0f} available")
     if base:
         b_ok = [v.seconds for v in base["views"] if v.ok]
         line += (f"\n       vs N=1: p50 {p50_s / statistics.median(b_ok):.1f}x  p95 {p95_s / p95(b_ok):.1f}x  "
