@@ -180,5 +180,11 @@ def data_version(con: duckdb.DuckDBPyConnection, pilot_id: int | None = None) ->
         "WHERE ? IS NULL OR pilot_id = ?",
         [pilot_id, pilot_id],
     ).fetchone()
-    audit_seq = con.execute("SELECT coalesce(max(seq), 0) FROM audit_log").fetchone()[0]
+    # Review edits of the pilot (notes, risks, conditions, decisions, profile) are audited on objects
+    # 'pilot:<id>[/...]'. Logins, sessions, reveals and exports change nothing a page shows: counting
+    # them emptied every cache of every pilot at each login (issue 7, load benchmark).
+    audit_seq = con.execute(
+        "SELECT coalesce(max(seq), 0) FROM audit_log WHERE action NOT IN ('reveal', 'export') AND "
+        "CASE WHEN ? IS NULL THEN object LIKE 'pilot:%' ELSE object = ? OR starts_with(object, ?) END",
+        [pilot_id, f"pilot:{pilot_id}", f"pilot:{pilot_id}/"]).fetchone()[0]
     return f"{row[0]}-{row[1]}-{row[2]}-{audit_seq}"

@@ -1,0 +1,298 @@
+"""Benchmark: page-load time of N concurrent reviewers on a large generated pilot, against N = 1.
+
+Generates a pilot of --events usage events (with bench/analysis.py's generator: N/10 exceptions,
+N/100 feedback entries) into a store, once (--keep DB reuses it), and makes one reviewer account per
+session, granted the pilot. Then, for N = 1 (the baseline) and each N of --sessions, it starts the
+app afresh (`streamlit run app.py`, cold caches) and opens N sessions as tabs of ONE headless
+Chromium (one browser process; a browser context each, so cookies do not collide). All sessions
+start at once: each logs in, then opens Pilots, Failure modes and Readout from the sidebar
+(--by-address: by typing each page's address, a new server session each time), --rounds times.
+A page view is timed from the click until the page's own content is visible and the app is idle;
+it succeeds when that happens within --view-timeout without an exception box or a "busy" warning.
+
+Prints per N: p50 / p95 page-load time, success rate, the server's CPU-seconds per page view
+(utime + stime of the server process over the whole run, logins included, divided by the page
+views), its peak RSS (VmHWM), the CPU the browser and the whole machine used meanwhile (other
+work on a shared machine shows there), and the ratios against N = 1 measured in the same run.
+Goal: N = 10 with p95 <= 5 s and 100% success.
+
+Example: python bench/load.py --events 1000000 --sessions 10 20 --keep /tmp/load-1m.duckdb
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from readiness import store, users  # noqa: E402
+from readiness.access import Actor  # noqa: E402
+
+GOAL_P95_S, GOAL_SESSIONS = 5.0, 10
+PILOT = "bench"  # the pilot bench/analysis.py generates
+PASSWORD = "load bench password"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+# (page, url path, text that shows the page's own content has been drawn)
+PAGES = [("Pilots", "", "Where each review stands"),
+         ("Failure modes", "failure_modes", "Look closer"),
+         ("Readout", "readout", "Conditions")]
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+NO_SKELETON = "document.querySelectorAll('[data-testid=\"stSkeleton\"]').length === 0"
+
+
+def prepare(db: Path, events: int, accounts: int) -> None:
+    """The generated store (made once, in a child process) and ``accounts`` reviewers granted the pilot."""
+    if not db.exists():
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, str(ROOT / "bench" / "analysis.py"), "--prepare-only", "--keep", str(db),
+                        "--events", str(events)], check=True)
+        print(f"store with {events:,} usage events ready in {time.perf_counter() - t0:.0f} s")
+    os.environ.setdefault("READINESS_BCRYPT_ROUNDS", "4")  # the lowest cost: the scheme is the same
+    op = Actor("bench", "admin", cli=True)
+    with store.open_store(db) as con:
+        have = {r[0] for r in con.execute("SELECT username FROM users").fetchall()}
+        for i in range(accounts):
+            name = f"load{i:03d}"
+            if name not in have:
+                users.add_user(con, op, name, "reviewer", PASSWORD)
+                users.grant(con, op, name, PILOT)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(db: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    """`streamlit run app.py` on ``db`` (output to ``log``); returns once /_stcore/health answers."""
+    port = _free_port()
+    env = {**os.environ, "READINESS_DB": str(db), "READINESS_ADMIN_PASSWORD": "load bench admin password"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.read().decode().strip() == "ok":
+                    return proc, url
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError(f"the app did not start; see {log}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of process ``pid`` (all its threads) in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(root: int, skip: int) -> float:
+    """CPU seconds of every live process descended from ``root`` except ``skip`` (the browser, here)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    total = 0.0
+    for pid in parents:
+        p = pid
+        while p in parents and p not in (root, skip, 0, 1):
+            p = parents[p]
+        if p == root and pid != skip:
+            try:
+                total += cpu_seconds(pid)
+            except OSError:
+                pass
+    return total
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent busy since boot (every process on the machine)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mb(pid: int) -> float:
+    m = re.search(r"VmHWM:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
+    return int(m[1]) / 1024
+
+
+@dataclass
+class View:
+    page: str
+    seconds: float
+    ok: bool
+    why: str = ""
+
+
+async def _idle(page, timeout_ms: float) -> None:
+    await page.wait_for_selector(IDLE, timeout=timeout_ms)
+    await page.wait_for_function(NO_SKELETON, timeout=timeout_ms)
+
+
+async def login(page, url: str, user: str) -> None:
+    """Fill the login form and wait for the app; once more if a rerun redrew the form meanwhile."""
+    await page.goto(url)
+    await _idle(page, 120_000)
+    for attempt in range(3):
+        await page.get_by_label("User name").fill(user)
+        await page.get_by_label("Password", exact=True).fill(PASSWORD)
+        await page.get_by_role("button", name="Log in").click()
+        try:
+            await page.get_by_text("Signed in as").wait_for(timeout=30_000 * (attempt + 1))
+            return
+        except Exception:
+            if attempt == 2 or await page.get_by_role("button", name="Log in").count() == 0:
+                raise
+
+
+async def view(page, url: str, name: str, path: str, expect: str, timeout_s: float, by_address: bool) -> View:
+    """Open one page from the sidebar (or by its address: a new session); time until its content is
+    drawn and the app is idle."""
+    t0 = time.perf_counter()
+    try:
+        if by_address:
+            await page.goto(f"{url}/{path}")
+        else:
+            await page.locator("[data-testid='stSidebarNav']").get_by_role("link", name=name, exact=True).click()
+        await page.get_by_text(expect, exact=True).first.wait_for(timeout=timeout_s * 1000)
+        await _idle(page, max(1.0, timeout_s - (time.perf_counter() - t0)) * 1000)
+    except Exception as err:
+        return View(name, time.perf_counter() - t0, False, type(err).__name__)
+    seconds = time.perf_counter() - t0
+    if await page.locator("[data-testid='stException']").count():
+        return View(name, seconds, False, "exception box")
+    if await page.get_by_text("is busy").count():
+        return View(name, seconds, False, "store busy")
+    return View(name, seconds, True)
+
+
+async def run_sessions(n: int, db: Path, log: Path, rounds: int, timeout_s: float, by_address: bool) -> dict:
+    """Fresh app, n logged-in tabs, then every tab opens the pages at once; returns the figures."""
+    from playwright.async_api import async_playwright
+
+    proc, url = start_app(db, log)
+    try:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            contexts = [await browser.new_context(viewport={"width": 1300, "height": 900}) for _ in range(n)]
+            tabs = [await ctx.new_page() for ctx in contexts]
+            logins: list[float] = []
+
+            async def session(i: int, tab) -> list[View]:
+                t = time.perf_counter()
+                try:
+                    await login(tab, url, f"load{i:03d}")
+                except Exception as err:
+                    return [View(name, 0.0, False, f"login: {type(err).__name__}")
+                            for _ in range(rounds) for name, _, _ in PAGES]
+                logins.append(time.perf_counter() - t)
+                return [await view(tab, url, name, path, expect, timeout_s, by_address)
+                        for _ in range(rounds) for name, path, expect in PAGES]
+
+            load = os.getloadavg()[0]
+            cpu0, t0 = cpu_seconds(proc.pid), time.perf_counter()
+            client0, busy0 = tree_cpu_seconds(os.getpid(), proc.pid), machine_busy_seconds()
+            walks = await asyncio.gather(*(session(i, tab) for i, tab in enumerate(tabs)))
+            cpu, wall = cpu_seconds(proc.pid) - cpu0, time.perf_counter() - t0
+            client, busy = tree_cpu_seconds(os.getpid(), proc.pid) - client0, machine_busy_seconds() - busy0
+            login_s = statistics.median(logins) if logins else float("nan")
+            rss = peak_rss_mb(proc.pid)
+            await browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    views = [v for w in walks for v in w]
+    return {"n": n, "views": views, "cpu": cpu, "wall": wall, "rss": rss, "login_s": login_s, "load": load,
+            "client": client, "busy": busy}
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20, method="inclusive")[-1] if len(values) > 1 else values[0]
+
+
+def report(r: dict, base: dict | None) -> None:
+    views = r["views"]
+    ok = [v.seconds for v in views if v.ok]
+    success = len(ok) / len(views)
+    p50_s, p95_s = (statistics.median(ok), p95(ok)) if ok else (float("nan"), float("nan"))
+    cpu_view = r["cpu"] / len(views)
+    line = (f"N={r['n']:<3} views {len(views):4d}  success {success:6.1%}  p50 {p50_s:5.2f} s  p95 {p95_s:5.2f} s  "
+            f"CPU {cpu_view:5.2f} s/view  peak RSS {r['rss']:6.0f} MB  (login p50 {r['login_s']:.1f} s, all "
+            f"{r['wall']:.0f} s, load avg {r['load']:.1f})")
+    line += (f"\n       during the run: server {r['cpu']:.0f} CPU-s, browser + bench {r['client']:.0f} CPU-s, "
+             f"whole machine {r['busy']:.0f} CPU-s of {r['wall'] * os.cpu_count():.0f} available")
+    if base:
+        b_ok = [v.seconds for v in base["views"] if v.ok]
+        line += (f"\n       vs N=1: p50 {p50_s / statistics.median(b_ok):.1f}x  p95 {p95_s / p95(b_ok):.1f}x  "
+                 f"CPU/view {cpu_view / (base['cpu'] / len(base['views'])):.2f}x  RSS {r['rss'] / base['rss']:.2f}x")
+    if r["n"] == GOAL_SESSIONS:
+        met = success == 1 and p95_s <= GOAL_P95_S
+        line += f"\n       goal p95 <= {GOAL_P95_S:.0f} s and 100% success: {'MET' if met else 'NOT MET'}"
+    print(line)
+    for name, _, _ in PAGES:
+        mine = [v.seconds for v in views if v.page == name and v.ok]
+        failed = [v.why for v in views if v.page == name and not v.ok]
+        if mine:
+            print(f"       {name:14s} p50 {statistics.median(mine):5.2f} s  p95 {p95(mine):5.2f} s  "
+                  f"max {max(mine):5.2f} s" + (f"  failed: {', '.join(sorted(set(failed)))} x{len(failed)}"
+                                               if failed else ""))
+        elif failed:
+            print(f"       {name:14s} all failed: {', '.join(sorted(set(failed)))}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--sessions", type=int, nargs="+", default=[10, 20])
+    parser.add_argument("--rounds", type=int, default=2, help="times each session opens the three pages")
+    parser.add_argument("--view-timeout", type=float, default=120, help="seconds before a page view counts as failed")
+    parser.add_argument("--by-address", action="store_true",
+                        help="open each page by its address (a new session each time) instead of the sidebar")
+    parser.add_argument("--keep", metavar="DB", help="keep the generated store at this path (reused if present)")
+    args = parser.parse_args()
+    if not Path(CHROMIUM).exists():
+        print(f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="readiness-bench-load-") as tmp:
+        db = Path(args.keep) if args.keep else Path(tmp) / "bench.duckdb"
+        prepare(db, args.events, max(args.sessions))
+        log = Path(tmp) / "app.log"
+        print(f"{args.events:,} usage events; pages {', '.join(p[0] for p in PAGES)} x{args.rounds} per session; "
+              f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
+        base = asyncio.run(run_sessions(1, db, log, args.rounds, args.view_timeout, args.by_address))
+        report(base, None)
+        for n in args.sessions:
+            report(asyncio.run(run_sessions(n, db, log, args.rounds, args.view_timeout, args.by_address)), base)
+        errors = [line for line in log.read_text(errors="replace").splitlines() if "Traceback" in line]
+        if errors:
+            print(f"the app logged {len(errors)} traceback(s); see {log} (kept with --keep only)")
+            if args.keep:
+                Path(str(args.keep) + ".app.log").write_text(log.read_text(errors="replace"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
