@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pandas as pd
 import streamlit as st
 
@@ -14,6 +16,14 @@ def _pilot_rows(db: str, version: str, visible: tuple[int, ...] | None, _actor: 
     """Pilots with counts; cached per store file, data version and the set of pilots visible."""
     with store.open_store(db) as con:
         return pd.DataFrame(pilots.list_pilots(con, _actor))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _portfolio(db: str, version: str, visible: tuple[int, ...] | None, today: date, _actor: Actor) -> pd.DataFrame:
+    """Where each review stands; cached per data version (which moves with every audited review edit),
+    the pilots visible, and the day (overdue flags)."""
+    with store.open_store(db) as con:
+        return pd.DataFrame(between.portfolio(con, _actor))
 
 
 def _version_and_visible(db: str, actor: Actor) -> tuple[str, tuple[int, ...] | None]:
@@ -47,8 +57,8 @@ if df.empty:
     st.stop()
 
 try:
+    status = _portfolio(db, version, visible, date.today(), actor)
     with store.open_store(db) as con:
-        status = pd.DataFrame(between.portfolio(con, actor))
         chosen = [pilots.get_pilot(con, name) for name in status["pilot"]]
 except store.StoreBusy as err:
     ui.busy(err)

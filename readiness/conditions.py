@@ -114,8 +114,11 @@ def _live(con, pilot: Pilot, rule: str) -> tuple[bool, str]:
         owner = (pilot.owner or "").strip()
         return bool(owner), f"owner: {owner}" if owner else "no pilot owner named"
     if rule == "exception_rate":
-        events = con.execute("SELECT count(*) FROM usage_events WHERE pilot_id = ?", [pilot.pilot_id]).fetchone()[0]
-        exceptions = con.execute("SELECT count(*) FROM exceptions WHERE pilot_id = ?", [pilot.pilot_id]).fetchone()[0]
+        # From the batch counts (rows in the store per batch), not a scan of the event tables.
+        events, exceptions = con.execute(
+            """SELECT coalesce(sum(rows_loaded) FILTER (WHERE kind = 'usage'), 0),
+                      coalesce(sum(rows_loaded) FILTER (WHERE kind = 'exceptions'), 0)
+               FROM ingest_batches WHERE pilot_id = ?""", [pilot.pilot_id]).fetchone()
         if not events:
             return False, "no usage loaded, so the exception rate is unknown"
         rate = 1000 * exceptions / events

@@ -61,7 +61,7 @@ def headline(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters | No
     if isinstance(trend, Empty):
         return [Figure(label, "—", None, "none", None) for label in
                 ("Active users, last 28 days", "Events, last 28 days", "CSAT, last 28 days",
-                 "Exceptions / 1,000 events")]
+                 "Exceptions / 1k events, 28 days")]
     recent = Filters(start=trend.recent_start, end=trend.last_day)
     prior = Filters(start=trend.prior_start, end=trend.recent_start - timedelta(days=1))
     out = []
@@ -87,7 +87,7 @@ def headline(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters | No
 
     now, before = rate(recent), rate(prior)
     text, way = _change(now, before)
-    out.append(Figure("Exceptions / 1,000 events", "—" if now is None else f"{now:.0f}", text, way,
+    out.append(Figure("Exceptions / 1k events, 28 days", "—" if now is None else f"{now:.0f}", text, way,
                       {"up": False, "down": True}.get(way)))
     return out
 

@@ -291,8 +291,9 @@ def pick_pilot(stepper: bool = True) -> tuple[Actor, Any, str]:
                 st.stop()
             chosen = st.session_state.get(_PILOT)
             if chosen not in names:
-                if chosen:
-                    st.warning(f"The link names a pilot you cannot see ({md(chosen)}); showing {md(names[0])}.")
+                if chosen:  # not echoed: that would confirm another pilot's name
+                    st.warning(f"The link names a pilot that does not exist or is not shared with you; "
+                               f"showing {md(names[0])}.")
                 chosen = names[0]
             if st.session_state.get("_rr_pilot_box") not in names:
                 st.session_state["_rr_pilot_box"] = chosen
@@ -356,9 +357,17 @@ def review_in_view() -> int | None:
 
 
 def review_steps(con, who: Actor, pilot, version: str) -> list:
+    """The stepper's steps, cached by pilot and data version (which moves with every audited edit of
+    the pilot's review as well as with its data); the caller has checked the grant."""
+    return _review_steps(db(), pilot.pilot_id, version, who, pilot)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _review_steps(db_path: str, pilot_id: int, version: str, _who: Actor, _pilot) -> list:
     from readiness import progress
 
-    return progress.steps(con, who, pilot, untriaged_high=_untriaged_high(con, who, pilot, version))
+    with store.open_store(db_path) as con:
+        return progress.steps(con, _who, _pilot, untriaged_high=_untriaged_high(con, _who, _pilot, version))
 
 
 def _untriaged_high(con, who: Actor, pilot, version: str) -> int:

@@ -47,7 +47,7 @@ def test_headline_figures_compare_the_last_28_days_with_the_28_before(pdb: Path)
     assert (events.value, events.change) == ("84", "+50%")
     csat = figs["CSAT, last 28 days"]
     assert (csat.value, csat.change, csat.good) == ("75%", "+25 pts", True)
-    rate = figs["Exceptions / 1,000 events"]  # 21 in 84 events against 28 in 56: 250 against 500
+    rate = figs["Exceptions / 1k events, 28 days"]  # 21 in 84 events against 28 in 56: 250 against 500
     assert (rate.value, rate.change, rate.direction, rate.good) == ("250", "-50%", "down", True)
 
 

@@ -135,7 +135,7 @@ def _ingest(db: Path, path: Path, name: str) -> ingest.IngestResult:
     return r
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("seed", [1])  # one seed: each runs ~35 s; the seed varies the data, not the paths
 def test_rollup_equals_raw_scan_through_the_pilot_lifecycle(tmp_path, seed):
     rng = random.Random(seed)
     db = tmp_path / "store.duckdb"

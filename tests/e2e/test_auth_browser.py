@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from e2e_helpers import login, main_text, nav, snapshot_dir, start_app
+from e2e_helpers import login, main_text, nav, snapshot_dir, start_app, wait_idle
 
 from readiness import ingest, store, users
 from readiness.access import Actor
@@ -225,7 +225,8 @@ def test_reviewer_records_a_decision_and_the_lead_reads_it_out(browser, app) -> 
         assert con.execute("SELECT decided_by, outcome FROM decisions").fetchall() == [("rex", "harden")]
 
     # The decisions CSV from the Decision page: the row just recorded, formula neutralised.
-    with page.expect_download(timeout=30_000) as download:
+    wait_idle(page)  # the rerun after recording has settled; a click during it can be lost
+    with page.expect_download(timeout=60_000) as download:
         page.get_by_role("button", name="Decisions (CSV)").click()
     rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text("utf-8-sig"))))
     assert [(r["pilot"], r["outcome"], r["decided_by"]) for r in rows] == [("Granted pilot", "Harden further", "rex")]
