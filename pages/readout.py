@@ -46,7 +46,8 @@ cols = st.columns(4)
 for col, f in zip(cols, c["figures"], strict=True):
     col.metric(f["label"], f["value"], f["change"], delta_color="off" if f["good"] is None else
                ("normal" if (f["direction"] == "up") == f["good"] else "inverse"), border=True)
-st.caption(c["frozen_note"] + " Trend: the last 28 days of data against the 28 days before.")
+st.caption("All four figures cover the last 28 days of data; each change compares them with the 28 days before. "
+           + c["frozen_note"])
 
 left, right = st.columns(2)
 with left:

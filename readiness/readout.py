@@ -60,15 +60,15 @@ def headline(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters | No
     trend = usage.trend(con, pilot)
     if isinstance(trend, Empty):
         return [Figure(label, "—", None, "none", None) for label in
-                ("Active users, last 28 days", "Events, last 28 days", "CSAT, last 28 days",
-                 "Exceptions / 1k events, 28 days")]
+                ("Active users", "Events", "CSAT",
+                 "Exceptions / 1k events")]
     recent = Filters(start=trend.recent_start, end=trend.last_day)
     prior = Filters(start=trend.prior_start, end=trend.recent_start - timedelta(days=1))
     out = []
     text, way = _change(trend.users_recent, trend.users_prior if trend.prior_complete else None)
-    out.append(Figure("Active users, last 28 days", f"{trend.users_recent:,}", text, way, {"up": True, "down": False}.get(way)))
+    out.append(Figure("Active users", f"{trend.users_recent:,}", text, way, {"up": True, "down": False}.get(way)))
     text, way = _change(trend.events_recent, trend.events_prior if trend.prior_complete else None)
-    out.append(Figure("Events, last 28 days", f"{trend.events_recent:,}", text, way, {"up": True, "down": False}.get(way)))
+    out.append(Figure("Events", f"{trend.events_recent:,}", text, way, {"up": True, "down": False}.get(way)))
 
     def csat(f: Filters) -> float | None:
         s = feedback.feedback_summary(con, pilot, f)
@@ -76,7 +76,7 @@ def headline(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters | No
 
     now, before = csat(recent), csat(prior)
     text, way = _change(now, before, points=True)
-    out.append(Figure("CSAT, last 28 days", "—" if now is None else f"{now:.0%}", text, way,
+    out.append(Figure("CSAT", "—" if now is None else f"{now:.0%}", text, way,
                       {"up": True, "down": False}.get(way)))
 
     def rate(f: Filters) -> float | None:
@@ -87,7 +87,7 @@ def headline(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters | No
 
     now, before = rate(recent), rate(prior)
     text, way = _change(now, before)
-    out.append(Figure("Exceptions / 1k events, 28 days", "—" if now is None else f"{now:.0f}", text, way,
+    out.append(Figure("Exceptions / 1k events", "—" if now is None else f"{now:.0f}", text, way,
                       {"up": False, "down": True}.get(way)))
     return out
 
@@ -180,7 +180,8 @@ def html_page(c: dict[str, Any]) -> str:
         f"<p class='sub'>{_h(c['capability'])} · pilot owner {_h(c['owner'])} · {_h(c['risk_tier'])} risk · "
         f"data as of {_h(c['data_as_of'])}</p>",
         decision,
-        f"<h2>Headline figures</h2><div class='grid'>{figs}</div><p class='note'>{_h(c['frozen_note'])}</p>",
+        f"<h2>Headline figures: the last 28 days</h2><div class='grid'>{figs}</div>"
+        f"<p class='note'>{_h(c['frozen_note'])}</p>",
         "<div class='cols'><div><h2>Top risks</h2>" + (f"<ul>{risks_html}</ul>" if risks_html else "<p>None open.</p>")
         + "</div>",
         (f"<div><h2>Conditions: {c['conditions_met']} of {len(c['conditions'])} met or waived</h2>" if c["conditions"]
