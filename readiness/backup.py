@@ -73,11 +73,8 @@ def _copy(src: Path, dst: Path, mode: int = 0o600) -> dict[str, Any]:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with path.open("rb") as f:
-        while chunk := f.read(4 * 1024 * 1024):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _describe(db_file: Path) -> dict[str, Any]:

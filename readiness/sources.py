@@ -178,11 +178,8 @@ def list_sources(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> 
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with path.open("rb") as f:
-        while chunk := f.read(4 * 1024 * 1024):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _known_files(con: duckdb.DuckDBPyConnection, pilot_id: int, kind: str) -> dict[tuple[int, str], int]:
