@@ -5,7 +5,7 @@ N/100 feedback entries) into a store, once (--keep DB reuses it), and makes one 
 session, granted the pilot. Then, for N = 1 (the baseline) and each N of --sessions, it starts the
 app afresh (`streamlit run app.py`, cold caches) and opens N sessions as tabs of ONE headless
 Chromium (one browser process; a browser context each, so cookies do not collide). All sessions
-start at once: each logs in, then opens Pilots, Failure modes and Readout from the sidebar
+start at once: each logs in, then opens Portfolio, Failure modes and Readout from the sidebar
 (--by-address: by typing each page's address, a new server session each time), --rounds times.
 A page view is timed from the click until the page's own content is visible and the app is idle;
 it succeeds when that happens within --view-timeout without an exception box or a "busy" warning.
@@ -48,7 +48,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 # (page, url path, text that shows the page's own content has been drawn)
-PAGES = [("Pilots", "", "Where each review stands"),
+PAGES = [("Portfolio", "", "Open a pilot"),
          ("Failure modes", "failure_modes", "Look closer"),
          ("Readout", "readout", "Conditions")]
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
