@@ -25,18 +25,19 @@ import argparse
 import asyncio
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+
+from e2e_helpers import start_app as e2e_start_app  # noqa: E402
 
 from readiness import store, users  # noqa: E402
 from readiness.access import Actor  # noqa: E402
@@ -73,31 +74,10 @@ def prepare(db: Path, events: int, accounts: int) -> None:
                 users.grant(con, op, name, PILOT)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_app(db: Path, log: Path) -> tuple[subprocess.Popen, str]:
     """`streamlit run app.py` on ``db`` (output to ``log``); returns once /_stcore/health answers."""
-    port = _free_port()
-    env = {**os.environ, "READINESS_DB": str(db), "READINESS_ADMIN_PASSWORD": "load bench admin password"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.read().decode().strip() == "ok":
-                    return proc, url
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError(f"the app did not start; see {log}")
+    return e2e_start_app({"READINESS_DB": str(db), "READINESS_ADMIN_PASSWORD": "load bench admin password"},
+                         timeout=120, log=log)
 
 
 def cpu_seconds(pid: int) -> float:

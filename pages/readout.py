@@ -74,7 +74,7 @@ if can_export:
         with store.open_store(ui.db()) as con:
             return readout.export_html(con, actor, pilot, signals, figures).encode("utf-8")
 
-    st.download_button("Readout as one HTML file", _page, file_name=f"readout_{ui._file_stem(pilot.name)}.html",
+    st.download_button("Readout as one HTML file", _page, file_name=f"readout_{ui.file_stem(pilot.name)}.html",
                        mime="text/html", icon=":material/download:")
     ui.export_buttons(actor, [pilot])
 st.caption("To print or save as PDF, use the browser's Print: the sidebar and buttons are left out.")

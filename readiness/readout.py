@@ -103,9 +103,9 @@ def content(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, signals:
     require(con, actor, "read_pilot", pilot.pilot_id)
     current = decisions.current_decision(con, pilot)
     conds = conditions.list_conditions(con, actor, pilot)
-    register = [r for r in risks.list_risks(con, actor, pilot, include_dismissed=False) if r["status"] == "open"]
-    top = sorted(register, key=lambda r: -(r["score"] or 0))[:3]
-    taken = {r["signal_key"] for r in risks.list_risks(con, actor, pilot) if r["signal_key"]}
+    register = risks.list_risks(con, actor, pilot)  # dismissed signals too: they are not "pending"
+    top = sorted((r for r in register if r["status"] == "open"), key=lambda r: -(r["score"] or 0))[:3]
+    taken = {r["signal_key"] for r in register if r["signal_key"]}
     pending = [s for s in (signals or []) if s["key"] not in taken and s["severity"] in ("high", "medium")]
     if as_of is None:
         last = con.execute("SELECT max(last_ts) FROM ingest_batches WHERE pilot_id = ?", [pilot.pilot_id]).fetchone()[0]

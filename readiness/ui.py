@@ -289,21 +289,17 @@ def pick_pilot(stepper: bool = True) -> tuple[Actor, Any, str]:
             if not names:
                 st.info("No pilots have been shared with you yet. Ask an admin to grant you access.")
                 st.stop()
-            chosen = st.session_state.get(_PILOT)
-            if chosen not in names:
-                if chosen:  # not echoed: that would confirm another pilot's name
+            if st.session_state.get(_PILOT) not in names:
+                if st.session_state.get(_PILOT):  # not echoed: that would confirm another pilot's name
                     st.warning(f"The link names a pilot that does not exist or is not shared with you; "
                                f"showing {md(names[0])}.")
-                chosen = names[0]
-            if st.session_state.get("_rr_pilot_box") not in names:
-                st.session_state["_rr_pilot_box"] = chosen
-            elif st.session_state.get("_rr_pilot_seen") != chosen:  # changed elsewhere (a link)
-                st.session_state["_rr_pilot_box"] = chosen
-            chosen = st.sidebar.selectbox("Pilot", names, key="_rr_pilot_box")
-            if chosen != st.session_state.get(_PILOT):
-                st.session_state.pop(_SEGMENT, None)  # another pilot's teams mean nothing here
+                st.session_state[_PILOT] = names[0]
+
+            def other_pilot() -> None:  # another pilot's teams and reviews mean nothing here
+                st.session_state.pop(_SEGMENT, None)
                 st.session_state.pop(_REVIEW, None)
-            st.session_state[_PILOT] = st.session_state["_rr_pilot_seen"] = chosen
+
+            chosen = _kept_select("Pilot", names, _PILOT, "_w_pilot", after=other_pilot)
             pilot = pilots.pilot_for(con, who, chosen)
             version = pilots.data_version(con, pilot.pilot_id)
             progress = review_steps(con, who, pilot, version) if stepper else None
@@ -337,18 +333,29 @@ def _review_picker(con, who: Actor, pilot) -> None:
     numbers = [r["number"] for r in reviews]
     if st.session_state.get(_REVIEW) not in numbers:
         st.session_state[_REVIEW] = numbers[0]
-    # The widget's own state is dropped on pages without it; _REVIEW is kept, and a change of the
-    # widget is copied into it (on_change runs before the rerun), so _REVIEW always wins here.
-    if st.session_state.get("_w_review") != st.session_state[_REVIEW]:
-        st.session_state["_w_review"] = st.session_state[_REVIEW]
+    labels = {r["number"]: label(r) for r in reviews}
+    _kept_select("Review", numbers, _REVIEW, "_w_review", format_func=labels.get,
+                 help="The evidence pages always show the data as loaded now; a past review's frozen figures, "
+                      "conditions and decision are on the Decision page.")
+
+
+def _kept_select(label: str, options: list, kept: str, widget: str, after: Callable[[], None] | None = None,
+                 **kwargs: Any) -> Any:
+    """A sidebar selectbox whose choice outlives the pages that do not draw it.
+
+    Streamlit drops a widget's state on a page without it, so the choice lives in ``kept`` (set
+    before the call, one of ``options``), which always wins; a change of the widget is copied into
+    it by on_change, before the rerun (then ``after`` runs too). A link can set ``kept`` as well.
+    """
+    if st.session_state.get(widget) != st.session_state[kept]:
+        st.session_state[widget] = st.session_state[kept]
 
     def keep() -> None:
-        st.session_state[_REVIEW] = st.session_state["_w_review"]
+        st.session_state[kept] = st.session_state[widget]
+        if after:
+            after()
 
-    labels = {r["number"]: label(r) for r in reviews}
-    st.sidebar.selectbox("Review", numbers, format_func=labels.get, key="_w_review", on_change=keep,
-                         help="The evidence pages always show the data as loaded now; a past review's frozen "
-                              "figures, conditions and decision are on the Decision page.")
+    return st.sidebar.selectbox(label, options, key=widget, on_change=keep, **kwargs)
 
 
 def review_in_view() -> int | None:
@@ -386,10 +393,10 @@ STEP_PAGES = {"Sources": "pages/sources.py", "Usage": "pages/usage.py", "Feedbac
 def _stepper(steps: list) -> None:
     """Top of each review page: the review's steps as links, each marked done or not; hovering
     one says what is there or what is missing."""
-    done = sum(1 for s in steps if s.done)
-    cols = st.columns([len(s.name) + 5 for s in steps], gap="xxsmall")  # room for each name and its mark
     from streamlit.errors import StreamlitPageNotFoundError
 
+    done = sum(1 for s in steps if s.done)
+    cols = st.columns([len(s.name) + 5 for s in steps], gap="xxsmall")  # room for each name and its mark
     for col, s in zip(cols, steps, strict=True):
         icon = ":material/check_circle:" if s.done else ":material/radio_button_unchecked:"
         try:
@@ -527,7 +534,7 @@ def export_buttons(who: Actor, chosen: list, playbook: bool = True) -> None:
                 return pb.export_playbook(con, who, chosen[0], fmt).encode("utf-8")
         return make
 
-    stem = _file_stem(chosen[0].name) if len(chosen) == 1 else "all_pilots"
+    stem = file_stem(chosen[0].name) if len(chosen) == 1 else "all_pilots"
     cols = st.columns(4 if playbook and len(chosen) == 1 else 2)
     cols[0].download_button("Decisions (CSV)", csv_file("decisions"), file_name=f"{stem}_decisions.csv",
                             mime="text/csv", icon=":material/download:", width="stretch")
@@ -540,7 +547,7 @@ def export_buttons(who: Actor, chosen: list, playbook: bool = True) -> None:
                                 mime="text/html", icon=":material/download:", width="stretch")
 
 
-def _file_stem(name: str) -> str:
+def file_stem(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").lower() or "pilot"
 
 

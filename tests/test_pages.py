@@ -191,3 +191,14 @@ def test_a_reviewer_records_a_decision_through_the_form(demo_db: Path) -> None:
     rows = query(demo_db, "SELECT d.outcome, d.decided_by FROM decisions d JOIN pilots p USING (pilot_id) "
                           "WHERE p.name = 'Empty pilot'")
     assert rows == [("stop", "reviewer1")]
+
+
+def test_choosing_another_pilot_switches_the_page_and_drops_the_old_segment(demo_db: Path) -> None:
+    at = _run("usage", "reviewer")
+    at.selectbox(key="_w_segment").select("team: Procurement").run()
+    at.selectbox(key="_w_pilot").select("Empty pilot").run()
+    assert not at.exception
+    assert "been loaded" in at.info[0].value and at.query_params["pilot"] == "Empty pilot"
+    assert "team" not in at.query_params
+    at.switch_page("decision.py").run()  # the choice holds on the next page
+    assert at.selectbox(key="_w_pilot").value == "Empty pilot"

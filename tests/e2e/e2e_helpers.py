@@ -22,15 +22,19 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(env_extra: dict[str, str], timeout: float = 60) -> tuple[subprocess.Popen, str]:
-    """Start `streamlit run app.py` and wait for /_stcore/health to answer ok."""
+def start_app(env_extra: dict[str, str], timeout: float = 60, log: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """Start `streamlit run app.py` and wait for /_stcore/health to answer ok.
+
+    Its output goes to ``log`` when given (long runs: a pipe nobody reads would fill and stall the
+    server), else to a pipe that is read only when the start fails.
+    """
     port = _free_port()
     env = {**os.environ, **env_extra}
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
          "--server.port", str(port), "--browser.gatherUsageStats", "false",
          "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        cwd=ROOT, env=env, stdout=log.open("ab") if log else subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -41,7 +45,8 @@ def start_app(env_extra: dict[str, str], timeout: float = 60) -> tuple[subproces
         except OSError:
             time.sleep(0.3)
     proc.kill()
-    raise RuntimeError(f"streamlit did not become healthy: {proc.stdout.read().decode()[-2000:]}")
+    out = log.read_text(errors="replace") if log else proc.stdout.read().decode()
+    raise RuntimeError(f"streamlit did not become healthy: {out[-2000:]}")
 
 
 
