@@ -7,17 +7,16 @@ Only aggregates leave DuckDB; parameters are always bound.
 
 from __future__ import annotations
 
-import functools
 import warnings
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import duckdb
 import pandas as pd
 
 from readiness.pilots import Pilot
+from readiness.timestamps import utc_offsets
 
 SEGMENTS = ("team", "feature", "user_group")  # user_group: attributes->>'user_group' where present
 
@@ -47,37 +46,6 @@ class Empty:
         return False
 
 
-_FIRST_YEAR = 2000
-_LOOKAHEAD_YEARS = 3
-
-
-@functools.lru_cache(maxsize=64)
-def _utc_offsets(tz: str) -> tuple[tuple[int, int], ...]:
-    """(epoch microseconds from which it applies, UTC offset in microseconds), newest first,
-    for 2000 until a few years ahead. Found by sampling each day and bisecting each change."""
-    zone = ZoneInfo(tz)
-    start = datetime(_FIRST_YEAR, 1, 1, tzinfo=UTC)
-    end = datetime(datetime.now(UTC).year + _LOOKAHEAD_YEARS, 1, 1, tzinfo=UTC)
-
-    def offset(t: datetime) -> int:
-        return int(t.astimezone(zone).utcoffset().total_seconds() * 1_000_000)
-
-    out = [(int(start.timestamp() * 1_000_000), offset(start))]
-    t = start
-    while t < end:
-        nxt = t + timedelta(hours=12)
-        if offset(nxt) != offset(t):
-            lo, hi = int(t.timestamp()), int(nxt.timestamp())  # bisect, in whole seconds, to the change
-            old = offset(t)
-            while hi - lo > 1:
-                mid = (lo + hi) // 2
-                lo, hi = (mid, hi) if offset(datetime.fromtimestamp(mid, UTC)) == old else (lo, mid)
-            out.append((hi * 1_000_000, offset(datetime.fromtimestamp(hi, UTC))))
-        t = nxt
-    out.append((int(end.timestamp() * 1_000_000), 0))  # sentinel: beyond it, ask ICU
-    return tuple(reversed(out))
-
-
 def local_ts_sql(pilot: Pilot, column: str = "ts") -> str:
     """SQL for the pilot's local wall-clock time of a TIMESTAMPTZ column (a TIMESTAMP).
 
@@ -86,7 +54,7 @@ def local_ts_sql(pilot: Pilot, column: str = "ts") -> str:
     Instants before 2000 or past the table use ICU.
     """
     tz = pilot.time_zone.replace("'", "''")
-    changes = _utc_offsets(pilot.time_zone)
+    changes = utc_offsets(pilot.time_zone)
     end_us = changes[0][0]
     offset = "CASE " + " ".join(f"WHEN epoch_us({column}) >= {at} THEN {off}" for at, off in changes[1:]) + " END"
     fast = f"make_timestamp(epoch_us({column}) + {offset})"

@@ -10,6 +10,9 @@ How a batch is grouped (:func:`assign_failure_modes`, run inside the ingest tran
    merge. Templates with the same type, frames, token count and first ``PREFIX_TOKENS`` words join
    the most similar mode when at least ``SIMILARITY`` of their tokens agree; differing plain words
    become ``<*>``, while differing structured tokens (``user=root`` / ``user=guest``) keep modes apart.
+   Tokens that differ only in id-like runs (words with a digit, masked numbers) agree, with the
+   same structure around them: ``[Thunderbird_A8]`` / ``[Thunderbird_B8]``, ``(eadmin1)`` /
+   ``(badmin1)``; a leading word with a digit does not split buckets.
    The pilot's existing modes take part first, so their ids never change and a new template that
    merges into an old mode gets its id.
 3. Back in DuckDB: one UPDATE sets ``failure_mode`` and ``personal_data`` for the batch's rows.
@@ -150,13 +153,27 @@ PREFIX_TOKENS = 3
 
 
 def _bucket(error_type: str, frames: str, tokens: list[str]) -> tuple:
-    """Templates only merge within a bucket: same type, frames, token count and leading words."""
-    prefix = tuple(WILDCARD if "<" in t else t for t in tokens[:PREFIX_TOKENS])
+    """Templates only merge within a bucket: same type, frames, token count and leading words
+    (a leading word with a digit in it, e.g. a queue id 'jA9J1UvC004306:', counts as variable)."""
+    prefix = tuple(WILDCARD if "<" in t or _DIGIT.search(t) else t for t in tokens[:PREFIX_TOKENS])
     return (error_type, frames, len(tokens), prefix)
 
 
 _PLACEHOLDER = re.compile(r"<[a-z*]+>")
 _STRUCTURAL = re.compile(r"[=()\[\]{}:/\"']")
+_DIGIT = re.compile(r"\d")
+_NUMBER = re.compile(r"<(num|hex)>")
+_JOINED = re.compile(r"<[a-z*]+>(?:[._-]<[a-z*]+>)+")
+_ID_RUN = re.compile(r"[A-Za-z0-9_.-]*\d[A-Za-z0-9_.-]*")  # a run of word characters with a digit: an id
+
+
+def _skeleton(token: str) -> str:
+    """A token with placeholders and id-like runs ('Thunderbird_A8', 'eadmin1') as <*>:
+    '[Thunderbird_A8]' and '[Thunderbird_B8]' share one, 'user=root' and 'user=guest' do not."""
+    # placeholders joined by dots or dashes are one value ('<host>.<host>': a host masked in two
+    # pieces); a masked number counts as the digit it was; other placeholders stay as they are
+    token = _JOINED.sub(WILDCARD, token)
+    return _ID_RUN.sub(WILDCARD, _PLACEHOLDER.sub(WILDCARD, _NUMBER.sub("0", token)))
 
 
 def _shape(token: str) -> str:
@@ -188,18 +205,30 @@ def _similarity(mode: list[str], tokens: list[str]) -> float:
         return 1.0
     same = 0
     for a, b in zip(mode, tokens, strict=True):
-        if a == b or a == WILDCARD or _bare(a) == _bare(b):
+        if a == b or a == WILDCARD or _bare(a) == _bare(b) or _same_ids(a, b):
             same += 1
         elif _STRUCTURAL.search(_PLACEHOLDER.sub("", a + b)):
             return 0.0
     return same / len(tokens)
 
 
+def _same_ids(a: str, b: str) -> bool:
+    """Tokens that differ only in id-like runs (words with a digit), the same around them."""
+    return bool(_DIGIT.search(a) or "<" in a) and bool(_DIGIT.search(b) or "<" in b) and _skeleton(a) == _skeleton(b)
+
+
 def _merge(mode: list[str], tokens: list[str]) -> list[str]:
     """The generalised template: agreeing tokens kept (as shapes), differing ones <*>."""
     out = []
     for a, b in zip(mode, tokens, strict=True):
-        out.append(a if a == b else _shape(a) if _bare(a) == _bare(b) else WILDCARD)
+        if a == b:
+            out.append(a)
+        elif _bare(a) == _bare(b):
+            out.append(_shape(a))
+        elif _same_ids(a, b):
+            out.append(_skeleton(a))
+        else:
+            out.append(WILDCARD)
     return out
 
 

@@ -217,7 +217,7 @@ def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time
             if not mapping.missing_required():
                 mode = _time_mode(con, src, mapping, stage, opts)
                 mode_text = mode.describe(time_zone)
-                plan = LoadPlan(src, mapping, stage, mode)
+                plan = LoadPlan(src, mapping, stage, mode, time_zone=time_zone)
                 cur = con.execute(plan.select_preview(rows))
                 names = [d[0] for d in cur.description]
                 parsed = [dict(zip(names, r)) for r in cur.fetchall()]
@@ -438,7 +438,7 @@ def _prepare(con, src: SourceFile, mapping: Mapping, stage: str, opts: IngestOpt
                         [[row - i] for i, (row, *_rest) in enumerate(reader_rejects, start=1)])
     mode = _time_mode(con, src, mapping, stage, opts)
     result.time_note = mode.describe(pilot.time_zone)
-    plan = LoadPlan(src, mapping, stage, mode, gaps)
+    plan = LoadPlan(src, mapping, stage, mode, gaps, pilot.time_zone)
     rows, zoneless = con.execute(plan.count_rows()).fetchone()
     result.zoneless_rows = zoneless  # of all rows; recounted below if some rows do not load
     return plan, reader_rejects, rows

@@ -32,14 +32,23 @@ def target_column(canonical: str) -> str:
 
 class LoadPlan:
     def __init__(self, src: SourceFile, mapping: Mapping, stage: str, mode: timestamps.TimeMode,
-                 gaps: str | None = None):
+                 gaps: str | None = None, time_zone: str | None = None):
+        """``time_zone``: the pilot's, for zone-less times (without it they are left to the
+        session zone's cast, which gives the same instants more slowly)."""
         self.src, self.mapping, self.stage, self.mode, self.gaps = src, mapping, stage, mode, gaps
         self.kind = mapping.kind
         self.is_json = src.format in ("jsonl", "json")
+        self.time_zone = time_zone
+        self._local = timestamps.naive_sql(self._time_raw(), mode) if time_zone and mapping.get("timestamp") else None
 
     # --- where rows come from -------------------------------------------------------------
     def source(self) -> str:
-        """FROM clause: the staged rows with ``_ord`` (1-based position among records)."""
+        """FROM clause: the staged rows with ``_ord`` (1-based position among records) and, when
+        times may be zone-less, ``_local`` (their wall-clock time, computed once per row)."""
+        base = self._base_source()
+        return f"(SELECT *, {self._local} AS _local FROM {base})" if self._local else base
+
+    def _base_source(self) -> str:
         s = self.stage
         if self.src.format == "parquet":
             return f"(SELECT file_row_number + 1 AS _ord, * FROM {s})"
@@ -81,14 +90,17 @@ class LoadPlan:
         m = self.mapping.get("timestamp")
         return self.mode.kind == "native" and len(m.sources) == 1 and not self._is_text(m.sources[0])
 
+    def _time_raw(self) -> str:
+        """The time column's source value: typed where the file types it, else text."""
+        return self.raw(self.mapping.get("timestamp").sources[0]) if self._native_time() else self.raw_text("timestamp")
+
     def value(self, canonical: str) -> str:
         """The canonical column's typed value (NULL where absent or unreadable)."""
         if self.mapping.get(canonical) is None:
             return "NULL"
         if canonical == "timestamp":
-            if self._native_time():
-                return timestamps.parse_sql(self.raw(self.mapping.get("timestamp").sources[0]), self.mode)
-            return timestamps.parse_sql(self.raw_text(canonical), self.mode)
+            local = "_local" if self._local else None
+            return timestamps.parse_sql(self._time_raw(), self.mode, local, self.time_zone)
         text = self.raw_text(canonical)
         if canonical in NUMERIC:
             m = self.mapping.get(canonical)
@@ -106,8 +118,7 @@ class LoadPlan:
         cols = [f"{self.row_number()} AS src_row"]
         for c in canonical_columns(self.kind):
             cols.append(f"{self.value(c)} AS c_{c}")
-        ts_raw = self.raw(self.mapping.get("timestamp").sources[0]) if self._native_time() else self.raw_text("timestamp")
-        cols.append(f"{ts_raw} AS r_timestamp")
+        cols.append(f"{self._time_raw()} AS r_timestamp")
         for c in NUMERIC:
             if self.mapping.get(c) is not None:
                 cols.append(f"{self.raw_text(c)} AS r_{c}")
@@ -214,7 +225,5 @@ class LoadPlan:
 
     def count_zoneless(self) -> str:
         """Rows that load and whose time carried no zone (read in the pilot's zone)."""
-        return (f"SELECT count(*) FROM {self.source()} "
-                    f"WHERE {timestamps.zoneless_sql(self.raw_text('timestamp'), self.mode)}")
         return (f"SELECT count(*) FROM (SELECT {', '.join(self.projection())} FROM {self.source()}) "
                 f"WHERE NOT {self.bad()} AND {timestamps.zoneless_sql('r_timestamp', self.mode)}")

@@ -31,3 +31,21 @@ def test_local_time_matches_icu_including_dst_changes(tz: str) -> None:
         f"SELECT count(*) FROM t WHERE {local_ts_sql(pilot)} <> timezone('{tz}', ts) "
         f"OR {local_day_sql(pilot)} <> CAST(timezone('{tz}', ts) AS DATE)").fetchone()[0]
     assert wrong == 0
+
+
+@pytest.mark.parametrize("tz", ["Europe/London", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata",
+                                "Pacific/Chatham", "America/Sao_Paulo", "UTC"])
+def test_zoneless_times_read_in_the_pilot_zone_match_icu(tz: str) -> None:
+    # ingest reads a zone-less time as wall-clock time in the pilot's zone without ICU
+    # (timestamps.local_to_utc_sql); every minute-ish from 1995 to 2035, repeated and skipped hours
+    # included, must give the instant the session-zone cast gives
+    from readiness.timestamps import local_to_utc_sql
+
+    con = duckdb.connect()
+    con.execute(f"SET TimeZone = '{tz}'")
+    con.execute("CREATE TABLE t AS SELECT TIMESTAMP '1995-01-01' + to_minutes(i * 7) AS n "
+                "FROM range(0, 40 * 366 * 24 * 60 // 7) r(i) UNION ALL SELECT NULL")
+    total, wrong = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE {local_to_utc_sql('n', tz)} IS DISTINCT FROM CAST(n AS TIMESTAMPTZ)) "
+        "FROM t").fetchone()
+    assert total > 3_000_000 and wrong == 0

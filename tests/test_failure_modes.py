@@ -102,6 +102,25 @@ def test_twenty_exceptions_make_three_readable_modes(db: Path, tmp_path: Path) -
     assert revealed["message"].str.contains("@example.com").all()
 
 
+def test_ids_with_digits_inside_brackets_merge_while_named_values_stay_apart() -> None:
+    # masked templates as the DuckDB step leaves them; one merger, as for one pilot's batch
+    merger = fm.TemplateMerger()
+    ids = [merger.assign("", t, "").mode_id for t in (
+        "data_thread() got no answer from any [Thunderbird_A<num>] datasource",
+        "data_thread() got no answer from any [Thunderbird_B<num>] datasource",   # a node id: same mode
+        "unable to qualify my own domain name (eadmin<num>) -- using short name",
+        "unable to qualify my own domain name (badmin<num>) -- using short name",  # a host name with a digit
+        "authentication failure; rhost=<host> user=root",
+        "authentication failure; rhost=<host>.<host> user=root",                   # a host masked in two pieces
+        "authentication failure; rhost=<host> user=guest",                         # another user: another mode
+        "<host> is deprecated. Instead, use <host>",
+        "<host>.map is deprecated. Instead, use mapreduce.task.ismap",             # a word after a mask is no id
+    )]
+    assert ids == [1, 1, 2, 2, 3, 3, 4, 5, 6]
+    assert merger.by_fingerprint[fm.fingerprint("", "data_thread() got no answer from any [Thunderbird_A<num>] "
+                                                "datasource", "")].template.endswith("any [<*>] datasource")
+
+
 def test_personal_data_is_flagged_for_emails_phones_and_cards(db: Path, tmp_path: Path) -> None:
     rows = [("2026-03-02T10:00:00Z", "No approver configured for ann@example.com", "u1", "s1", "E"),
             ("2026-03-02T10:01:00Z", "Callback to +44 20 7946 0958 failed", "u1", "s1", "E"),
@@ -245,7 +264,7 @@ def test_grouping_accuracy_matches_the_loghub_definition() -> None:
 
 
 # One configuration for all six systems; floors a little below what it measures (see bench/grouping.py).
-GA_FLOORS = {"HDFS": 0.99, "Hadoop": 0.98, "Spark": 0.91, "Zookeeper": 0.98, "OpenStack": 0.89, "Linux": 0.81}
+GA_FLOORS = {"HDFS": 0.99, "Hadoop": 0.98, "Spark": 0.91, "Zookeeper": 0.98, "OpenStack": 0.89, "Linux": 0.98}
 
 
 @pytest.mark.skipif(not LOGHUB.is_dir(), reason=f"Loghub-2k data not found at {LOGHUB}")
