@@ -169,8 +169,10 @@ async def view(page, url: str, name: str, path: str, expect: str, timeout_s: flo
     return View(name, seconds, True)
 
 
-async def run_sessions(n: int, db: Path, log: Path, rounds: int, timeout_s: float, by_address: bool) -> dict:
-    """Fresh app, n logged-in tabs, then every tab opens the pages at once; returns the figures."""
+async def run_sessions(n: int, db: Path, log: Path, rounds: int, timeout_s: float, by_address: bool,
+                       after_logins: bool = False) -> dict:
+    """Fresh app, n tabs that log in and open the pages; returns the figures. With ``after_logins``
+    every tab waits until all have logged in, so the page views overlap each other but no login."""
     from playwright.async_api import async_playwright
 
     proc, url = start_app(db, log)
@@ -180,15 +182,28 @@ async def run_sessions(n: int, db: Path, log: Path, rounds: int, timeout_s: floa
             contexts = [await browser.new_context(viewport={"width": 1300, "height": 900}) for _ in range(n)]
             tabs = [await ctx.new_page() for ctx in contexts]
             logins: list[float] = []
+            done: list[bool] = []
+            all_in = asyncio.Event()
+            at_views: dict[str, float] = {}
+
+            def logged_in() -> None:
+                done.append(True)
+                if len(done) == n:
+                    at_views.update(server=cpu_seconds(proc.pid), client=tree_cpu_seconds(os.getpid(), proc.pid))
+                    all_in.set()
 
             async def session(i: int, tab) -> list[View]:
                 t = time.perf_counter()
                 try:
                     await login(tab, url, f"load{i:03d}")
                 except Exception as err:
+                    logged_in()
                     return [View(name, 0.0, False, f"login: {type(err).__name__}")
                             for _ in range(rounds) for name, _, _ in PAGES]
                 logins.append(time.perf_counter() - t)
+                logged_in()
+                if after_logins:
+                    await all_in.wait()
                 return [await view(tab, url, name, path, expect, timeout_s, by_address)
                         for _ in range(rounds) for name, path, expect in PAGES]
 
@@ -199,6 +214,8 @@ async def run_sessions(n: int, db: Path, log: Path, rounds: int, timeout_s: floa
             cpu, wall = cpu_seconds(proc.pid) - cpu0, time.perf_counter() - t0
             client, busy = tree_cpu_seconds(os.getpid(), proc.pid) - client0, machine_busy_seconds() - busy0
             login_s = statistics.median(logins) if logins else float("nan")
+            views_cpu = cpu - (at_views["server"] - cpu0) if after_logins else None
+            views_client = client - (at_views["client"] - client0) if after_logins else None
             rss = peak_rss_mb(proc.pid)
             await browser.close()
     finally:
@@ -206,7 +223,7 @@ async def run_sessions(n: int, db: Path, log: Path, rounds: int, timeout_s: floa
         proc.wait(timeout=30)
     views = [v for w in walks for v in w]
     return {"n": n, "views": views, "cpu": cpu, "wall": wall, "rss": rss, "login_s": login_s, "load": load,
-            "client": client, "busy": busy}
+            "client": client, "busy": busy, "views_cpu": views_cpu, "views_client": views_client}
 
 
 def p95(values: list[float]) -> float:
@@ -224,6 +241,9 @@ def report(r: dict, base: dict | None) -> None:
             f"{r['wall']:.0f} s, load avg {r['load']:.1f})")
     line += (f"\n       during the run: server {r['cpu']:.0f} CPU-s, browser + bench {r['client']:.0f} CPU-s, "
              f"whole machine {r['busy']:.0f} CPU-s of {r['wall'] * os.cpu_count():.0f} available")
+    if r.get("views_cpu") is not None:
+        line += (f"\n       page views only (after every tab logged in): server {r['views_cpu'] / len(views):.2f} "
+                 f"CPU-s/view, browser + bench {r['views_client'] / len(views):.2f} CPU-s/view")
     if base:
         b_ok = [v.seconds for v in base["views"] if v.ok]
         line += (f"\n       vs N=1: p50 {p50_s / statistics.median(b_ok):.1f}x  p95 {p95_s / p95(b_ok):.1f}x  "
@@ -252,6 +272,8 @@ def main() -> int:
     parser.add_argument("--by-address", action="store_true",
                         help="open each page by its address (a new session each time) instead of the sidebar")
     parser.add_argument("--keep", metavar="DB", help="keep the generated store at this path (reused if present)")
+    parser.add_argument("--after-logins", action="store_true",
+                        help="start the page views once every tab has logged in (views overlap views, not logins)")
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
         print(f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)", file=sys.stderr)
@@ -262,10 +284,11 @@ def main() -> int:
         log = Path(tmp) / "app.log"
         print(f"{args.events:,} usage events; pages {', '.join(p[0] for p in PAGES)} x{args.rounds} per session; "
               f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
-        base = asyncio.run(run_sessions(1, db, log, args.rounds, args.view_timeout, args.by_address))
+        base = asyncio.run(run_sessions(1, db, log, args.rounds, args.view_timeout, args.by_address, args.after_logins))
         report(base, None)
         for n in args.sessions:
-            report(asyncio.run(run_sessions(n, db, log, args.rounds, args.view_timeout, args.by_address)), base)
+            report(asyncio.run(run_sessions(n, db, log, args.rounds, args.view_timeout, args.by_address,
+                                            args.after_logins)), base)
         errors = [line for line in log.read_text(errors="replace").splitlines() if "Traceback" in line]
         if errors:
             print(f"the app logged {len(errors)} traceback(s); see {log} (kept with --keep only)")

@@ -125,6 +125,27 @@ def close(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @contextlib.contextmanager
+def held_open(path: str | Path | None = None) -> Iterator[None]:
+    """Keep the store's DuckDB instance open for the block (the app: one script run).
+
+    DuckDB shares one instance per file among a process's open connections, so every
+    :func:`open_store` inside the block reuses it instead of loading the file again (about 1 ms
+    instead of 30 ms on a 150 MB store). Nothing is held after the block. When the store cannot
+    be opened at once (another process writes), the block runs anyway: each unit of work waits,
+    retries and reports on its own, as without the block.
+    """
+    try:
+        con = connect(path, timeout=0)
+    except (StoreBusy, StoreError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        close(con)
+
+
+@contextlib.contextmanager
 def open_store(path: str | Path | None = None, *, timeout: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """Context manager: a connection for one unit of work, closed on exit."""
     con = connect(path, timeout=timeout)

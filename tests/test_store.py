@@ -139,3 +139,39 @@ def test_threads_opening_and_closing_the_store_at_once_never_conflict(tmp_path):
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_held_open_shares_one_instance_for_a_script_run_and_holds_nothing_after(tmp_path):
+    # the app keeps the store's DuckDB instance open for one script run: units of work inside reuse
+    # it; once the run ends another process can take the file (the CLI writing between reruns)
+    db = tmp_path / "run.duckdb"
+    with store.open_store(db) as con:
+        con.execute("CREATE TABLE t AS SELECT 1 AS x")
+    with store.held_open(db):
+        with store.open_store(db) as a:
+            a.execute("INSERT INTO t VALUES (2)")
+        with store.open_store(db) as b:  # a new connection on the same instance sees the write
+            assert b.execute("SELECT count(*) FROM t").fetchone()[0] == 2
+    code = (f"import duckdb; c = duckdb.connect({str(db)!r}); c.execute('INSERT INTO t VALUES (3)'); "
+            "print(c.execute('SELECT count(*) FROM t').fetchone()[0])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "3", out.stderr
+
+
+def test_held_open_runs_its_block_at_once_when_another_process_holds_the_store(tmp_path):
+    db = tmp_path / "busy.duckdb"
+    with store.open_store(db):
+        pass
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r}); print('ready', flush=True); time.sleep(30)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        start = time.monotonic()
+        ran = False
+        with store.held_open(db):  # no wait and no error here: each unit of work reports on its own
+            ran = True
+        assert ran and time.monotonic() - start < 1.0
+    finally:
+        holder.kill()
+        holder.wait()
