@@ -369,12 +369,21 @@ def _work_dir(folder: Path) -> tempfile.TemporaryDirectory:
     a killed ingest's transaction never commits, but its work folder, up to
     ``max_decompressed_mb``, would stay behind. Only folders of this host whose process is gone.
     """
+    return tempfile.TemporaryDirectory(prefix=owned_prefix("ingest", folder), dir=folder)
+
+
+def owned_prefix(kind: str, folder: Path) -> str:
+    """``kind-host-pid-``: a name prefix for this process's files in ``folder``. What processes of
+    this host that are gone left there under ``kind`` is removed first."""
     host = socket.gethostname().replace("-", "_")
-    for old in folder.glob(f"ingest-{host}-*-*"):
-        pid = old.name.removeprefix(f"ingest-{host}-").split("-", 1)[0]
+    for old in folder.glob(f"{kind}-{host}-*-*"):
+        pid = old.name.removeprefix(f"{kind}-{host}-").split("-", 1)[0]
         if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(old, ignore_errors=True)
-    return tempfile.TemporaryDirectory(prefix=f"ingest-{host}-{os.getpid()}-", dir=folder)
+            if old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink(missing_ok=True)
+    return f"{kind}-{host}-{os.getpid()}-"
 
 
 def _alive(pid: int) -> bool:

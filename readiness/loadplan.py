@@ -105,10 +105,12 @@ class LoadPlan:
         if canonical in NUMERIC:
             m = self.mapping.get(canonical)
             if len(m.sources) == 1 and not self._is_text(m.sources[0]):
-                return f"try_cast({self.raw(m.sources[0])} AS DOUBLE)"
-            if self.src.format == "csv" and self.src.delimiter != ",":  # '1,5' in a ';' file is a decimal comma
-                return f"coalesce(try_cast({text} AS DOUBLE), try_cast(replace({text}, ',', '.') AS DOUBLE))"
-            return f"try_cast({text} AS DOUBLE)"
+                number = f"try_cast({self.raw(m.sources[0])} AS DOUBLE)"
+            elif self.src.format == "csv" and self.src.delimiter != ",":  # '1,5' in a ';' file is a decimal comma
+                number = f"coalesce(try_cast({text} AS DOUBLE), try_cast(replace({text}, ',', '.') AS DOUBLE))"
+            else:
+                number = f"try_cast({text} AS DOUBLE)"
+            return f"CASE WHEN isfinite({number}) THEN {number} END"  # 'inf', 'NaN', 1e400: not a number
         if canonical in SCHEMA[self.kind][0]:
             return text  # required: emptiness is a reject, checked below
         return f"nullif({text}, '')"

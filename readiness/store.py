@@ -10,6 +10,7 @@ holds the file, opening retries with growing back-off for ``lock_timeout_s`` and
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import threading
 import time
@@ -88,6 +89,7 @@ def connect(path: str | Path | None = None, *, timeout: float | None = None) -> 
     path = settings.db_path(path)
     timeout = settings.get("lock_timeout_s") if timeout is None else timeout
     path.parent.mkdir(parents=True, exist_ok=True)
+    new = not path.exists()
     start = time.monotonic()
     delay = 0.05
     while True:
@@ -108,6 +110,8 @@ def connect(path: str | Path | None = None, *, timeout: float | None = None) -> 
                 raise StoreBusy(_busy_message(path, err, waited)) from None
             time.sleep(min(delay, max(0.0, timeout - waited)))
             delay = min(delay * 2, 1.0)
+    if new:  # the store holds personal data and password hashes: readable by its owner only
+        _owner_only(path)
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_progress_bar = false")  # it would write to the terminal
@@ -116,6 +120,14 @@ def connect(path: str | Path | None = None, *, timeout: float | None = None) -> 
         close(con)
         raise
     return con
+
+
+def _owner_only(path: Path) -> None:
+    for f in (path, path.with_name(path.name + ".wal")):
+        try:
+            os.chmod(f, 0o600)
+        except OSError:
+            pass
 
 
 def close(con: duckdb.DuckDBPyConnection) -> None:

@@ -29,7 +29,8 @@ def shown_name(name: str | None) -> str:
 def save(stream: BinaryIO, db: str | Path | None = None) -> Path:
     """Copy an uploaded stream to a new private file (mode 0600) with a generated name; return its path."""
     folder = settings.upload_dir(db)
-    path = folder / f"upload-{uuid.uuid4().hex}"
+    # named after this host and process, so that a copy left by a killed app is removed later
+    path = folder / f"{ingest.owned_prefix('upload', folder)}{uuid.uuid4().hex}"
     limit = settings.get("max_upload_mb") * 1024 * 1024
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     written = 0

@@ -31,6 +31,24 @@ def test_upload_is_saved_privately_under_a_generated_name(db: Path) -> None:
         path.unlink()
 
 
+def test_an_upload_left_by_a_killed_app_is_removed_by_the_next_save(db: Path) -> None:
+    # the app removes its copy after ingest; a SIGKILL in between would leave it for ever
+    import subprocess
+    import sys
+
+    folder = settings.upload_dir(db)
+    code = ("import io, os, sys; sys.path.insert(0, '.'); from readiness import uploads; "
+            f"p = uploads.save(io.BytesIO(b'x'), {str(db)!r}); print(p, flush=True); os._exit(0)")
+    left = Path(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                               cwd=Path(__file__).resolve().parents[1]).stdout.strip())
+    assert left.parent == folder and left.exists()  # the process is gone, its copy is not
+    mine = uploads.save(io.BytesIO(CSV), db)
+    try:
+        assert not left.exists() and mine.exists()
+    finally:
+        mine.unlink()
+
+
 def test_uploads_are_ingested_under_their_shown_name_and_removed(db: Path, tmp_path: Path) -> None:
     make_pilot(db, "p")
     evil = "../../" + str(tmp_path / "escaped.csv")

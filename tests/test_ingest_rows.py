@@ -268,6 +268,24 @@ def test_feedback_rating_and_score_ranges(db: Path, tmp_path: Path) -> None:
                        "rating / score / comment: all empty (a row needs at least one)"]
 
 
+def test_durations_that_are_not_finite_numbers_are_rejected(db: Path, tmp_path: Path) -> None:
+    # 'inf', 'NaN' and a number too large for a double would otherwise load as inf / NaN and
+    # poison every mean and sum of durations
+    text = ("ts,user_id,event,duration_ms\n"
+            "2026-07-06T09:00:00Z,u1,open,250\n"
+            "2026-07-06T09:00:00Z,u1,open,inf\n"
+            "2026-07-06T09:00:00Z,u1,open,NaN\n"
+            "2026-07-06T09:00:00Z,u1,open,1e400\n"
+            "2026-07-06T09:00:00Z,u1,open,\n")
+    make_pilot(db)
+    result = ingest_one(db, write(tmp_path / "u.csv", text))
+    assert (result.rows_loaded, result.rows_rejected) == (2, 3)
+    assert query(db, "SELECT src_row, duration_ms FROM usage_events ORDER BY src_row") == [(1, 250.0), (5, None)]
+    assert [r[0] for r in query(db, "SELECT reason FROM ingest_rejects ORDER BY src_row")] == [
+        "duration_ms: 'inf' is not a number", "duration_ms: 'NaN' is not a number",
+        "duration_ms: '1e400' is not a number"]
+
+
 def test_broken_json_line_is_rejected_with_its_line(db: Path, tmp_path: Path) -> None:
     text = ('{"ts": "2026-07-06T10:00:00Z", "user_id": "a", "event": "x"}\n'
             '{"ts": "2026-07-06T10:00:00Z", "user_id": "b", \n'

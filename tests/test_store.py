@@ -175,3 +175,11 @@ def test_held_open_runs_its_block_at_once_when_another_process_holds_the_store(t
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_new_store_file_is_readable_by_its_owner_only(tmp_path):
+    # it holds personal data and password hashes
+    db = tmp_path / "private.duckdb"
+    with store.open_store(db) as con:
+        con.execute("SELECT 1")
+    assert db.stat().st_mode & 0o777 == 0o600
