@@ -134,7 +134,7 @@ async def _idle(page, timeout_ms: float) -> None:
 
 async def login(page, url: str, user: str) -> None:
     """Fill the login form and wait for the app; once more if a rerun redrew the form meanwhile."""
-    await page.goto(url)
+    await page.goto(url, timeout=120_000)  # as a page view; Playwright's default is 30 s
     await _idle(page, 120_000)
     for attempt in range(3):
         await page.get_by_label("User name").fill(user)

@@ -27,7 +27,7 @@ from readiness.columns import Mapping, MappingError, canonical_columns, propose_
 from readiness.formats import SourceFile, UnusableFile
 from readiness.loadplan import LoadPlan, ident, lit, target_column
 from readiness.pilots import Pilot
-from readiness.store import transaction
+from readiness.store import pid_alive, transaction
 
 TABLES = {"usage": "usage_events", "feedback": "feedback", "exceptions": "exceptions"}
 SAMPLE_ROWS = 1000
@@ -378,22 +378,12 @@ def owned_prefix(kind: str, folder: Path) -> str:
     host = socket.gethostname().replace("-", "_")
     for old in folder.glob(f"{kind}-{host}-*-*"):
         pid = old.name.removeprefix(f"{kind}-{host}-").split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             if old.is_dir():
                 shutil.rmtree(old, ignore_errors=True)
             else:
                 old.unlink(missing_ok=True)
     return f"{kind}-{host}-{os.getpid()}-"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 def derive_evidence(con: duckdb.DuckDBPyConnection, pilot_id: int, kind: str, batch_id: int | None) -> None:

@@ -10,6 +10,7 @@ holds the file, opening retries with growing back-off for ``lock_timeout_s`` and
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import re
 import threading
@@ -92,24 +93,32 @@ def connect(path: str | Path | None = None, *, timeout: float | None = None) -> 
     new = not path.exists()
     start = time.monotonic()
     delay = 0.05
-    while True:
-        try:
-            with _open_lock:
-                con = duckdb.connect(str(path))
-                try:  # in turn too: two threads' first connections to an instance would both try to set it
-                    _apply_restriction(con)
-                except BaseException:
-                    con.close()
-                    raise
-            break
-        except duckdb.IOException as err:
-            if not _is_lock_error(err):
-                raise StoreError(f"Cannot open the store {path}: {err}") from err
-            waited = time.monotonic() - start
-            if waited >= timeout:
-                raise StoreBusy(_busy_message(path, err, waited)) from None
-            time.sleep(min(delay, max(0.0, timeout - waited)))
-            delay = min(delay * 2, 1.0)
+    waiting = None  # while we wait, a marker says so (see held_open)
+    try:
+        while True:
+            try:
+                with _open_lock:
+                    con = duckdb.connect(str(path))
+                    try:  # in turn too: two threads' first connections to an instance would both try to set it
+                        _apply_restriction(con)
+                    except BaseException:
+                        con.close()
+                        raise
+                break
+            except duckdb.IOException as err:
+                if not _is_lock_error(err):
+                    raise StoreError(f"Cannot open the store {path}: {err}") from err
+                waited = time.monotonic() - start
+                if waited >= timeout:
+                    raise StoreBusy(_busy_message(path, err, waited)) from None
+                if waiting is None:
+                    waiting = path.with_name(f"{path.name}{_WAITING}{os.getpid()}-{threading.get_ident()}")
+                    waiting.touch()
+                time.sleep(min(delay, max(0.0, timeout - waited)))
+                delay = min(delay * 2, 1.0)
+    finally:
+        if waiting is not None:
+            waiting.unlink(missing_ok=True)
     if new:  # the store holds personal data and password hashes: readable by its owner only
         _owner_only(path)
     try:
@@ -120,6 +129,31 @@ def connect(path: str | Path | None = None, *, timeout: float | None = None) -> 
         close(con)
         raise
     return con
+
+
+_WAITING = ".waiting-"  # <store>.waiting-<pid>-<thread>: a process waits to open the store
+
+
+def _others_waiting(path: Path) -> bool:
+    """Whether another live process is waiting to open the store (markers of dead ones are removed)."""
+    for marker in path.parent.glob(f"{glob.escape(path.name)}{_WAITING}*-*"):
+        pid = marker.name.removeprefix(path.name + _WAITING).split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        if pid_alive(int(pid)):
+            return True
+        marker.unlink(missing_ok=True)
+    return False
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _owner_only(path: Path) -> None:
@@ -144,8 +178,14 @@ def held_open(path: str | Path | None = None) -> Iterator[None]:
     :func:`open_store` inside the block reuses it instead of loading the file again (about 1 ms
     instead of 30 ms on a 150 MB store). Nothing is held after the block. When the store cannot
     be opened at once (another process writes), the block runs anyway: each unit of work waits,
-    retries and reports on its own, as without the block.
+    retries and reports on its own, as without the block. And while another process waits for
+    the store (the command line, a sync), nothing is kept open across the block either, so that
+    the gaps between units of work let it in: the app would otherwise hold the file almost all the
+    time under steady use.
     """
+    if _others_waiting(settings.db_path(path)):  # then hold the file only unit by unit, as before
+        yield
+        return
     try:
         con = connect(path, timeout=0)
     except (StoreBusy, StoreError):

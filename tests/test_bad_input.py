@@ -79,7 +79,7 @@ CORPUS: dict[str, tuple[str, tuple]] = {
     "emoji_rtl.csv": ("feedback", loads(3, 0)),
     "bad_ratings.csv": ("feedback", loads(2, 3)),
     # made by make_bad.make_large into a temp folder (too big to commit)
-    "long_line.csv": ("usage", loads(5, 0)),
+    "long_line.csv": ("usage", loads(4, 1)),  # its 2 MB duration is no finite number: that row is rejected
     "long_field.csv": ("feedback", loads(2, 0)),
     "wide_5000_columns.csv": ("usage", loads(3, 0)),
     "gzip_bomb.csv.gz": ("usage", rejected("decompresses to more than 1 MB, the limit")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import textwrap
@@ -62,8 +63,9 @@ def test_two_processes_starting_at_once_both_get_a_migrated_store(tmp_path):
     assert [o[0].strip() for o in outs] == [str(LATEST)] * 3
 
 
-def test_busy_store_gives_a_clear_message_not_a_lock_error(tmp_path):
-    db = tmp_path / "held.duckdb"
+@contextlib.contextmanager
+def held_by_another_process(db: Path):
+    """A store at ``db`` that another process holds open for the block; yields that process."""
     with store.open_store(db):
         pass
     holder = subprocess.Popen(
@@ -71,6 +73,15 @@ def test_busy_store_gives_a_clear_message_not_a_lock_error(tmp_path):
         stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "ready"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_busy_store_gives_a_clear_message_not_a_lock_error(tmp_path):
+    db = tmp_path / "held.duckdb"
+    with held_by_another_process(db) as holder:
         store.forget_migrated(db)
         start = time.monotonic()
         with pytest.raises(store.StoreBusy) as err:
@@ -79,9 +90,6 @@ def test_busy_store_gives_a_clear_message_not_a_lock_error(tmp_path):
         text = str(err.value)
         assert "busy" in text and f"PID {holder.pid}" in text and "run the command again" in text
         assert "Conflicting lock" not in text
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_write_and_its_audit_record_land_together_or_not_at_all(tmp_path):
@@ -160,21 +168,12 @@ def test_held_open_shares_one_instance_for_a_script_run_and_holds_nothing_after(
 
 def test_held_open_runs_its_block_at_once_when_another_process_holds_the_store(tmp_path):
     db = tmp_path / "busy.duckdb"
-    with store.open_store(db):
-        pass
-    holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r}); print('ready', flush=True); time.sleep(30)"],
-        stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "ready"
+    with held_by_another_process(db):
         start = time.monotonic()
         ran = False
         with store.held_open(db):  # no wait and no error here: each unit of work reports on its own
             ran = True
         assert ran and time.monotonic() - start < 1.0
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_a_new_store_file_is_readable_by_its_owner_only(tmp_path):
@@ -183,3 +182,51 @@ def test_a_new_store_file_is_readable_by_its_owner_only(tmp_path):
     with store.open_store(db) as con:
         con.execute("SELECT 1")
     assert db.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_process_waiting_for_the_store_gets_in_between_units_of_work_of_a_held_run(tmp_path):
+    # under steady use the app is nearly always in a script run; holding the instance for whole runs
+    # would starve a command-line ingest. While a writer waits (its marker), a run holds the file
+    # only unit by unit, as before held_open.
+    db = tmp_path / "shared.duckdb"
+    with store.open_store(db) as con:
+        con.execute("CREATE TABLE t AS SELECT 1 AS x")
+    waiter = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    marker = db.with_name(f"{db.name}.waiting-{waiter.pid}-1")
+    code = f"import duckdb; duckdb.connect({str(db)!r}).execute('INSERT INTO t VALUES (2)'); print('in')"
+    try:
+        with store.held_open(db):  # no writer waits: the run keeps the file
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+            assert out.returncode != 0 and "lock" in out.stderr.lower()
+        marker.touch()
+        with store.held_open(db):  # a writer waits: between units of work the file is free
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+            assert out.stdout.strip() == "in", out.stderr
+    finally:
+        waiter.kill()
+        waiter.wait()
+    with store.held_open(db):  # the waiter is gone: its marker is cleared and the run holds the file again
+        assert not marker.exists()
+
+
+def test_connect_marks_that_it_waits_and_clears_the_mark(tmp_path):
+    import threading
+
+    db = tmp_path / "held2.duckdb"
+    outcome: list[BaseException] = []
+
+    def wait_for_it() -> None:
+        try:
+            store.connect(db, timeout=1.5)
+        except store.StoreBusy as err:
+            outcome.append(err)
+
+    with held_by_another_process(db):
+        store.forget_migrated(db)
+        waiter = threading.Thread(target=wait_for_it)
+        waiter.start()
+        time.sleep(0.7)
+        marks = list(tmp_path.glob("held2.duckdb.waiting-*"))
+        waiter.join()
+    assert len(marks) == 1 and len(outcome) == 1  # marked while it waited, then gave up
+    assert list(tmp_path.glob("held2.duckdb.waiting-*")) == []
