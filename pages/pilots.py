@@ -92,7 +92,7 @@ for r in attention.itertuples():
     st.markdown(f":orange[:material/flag:] **{ui.md(r.pilot)}** — {ui.md('; '.join(why))}")
 name = st.pills("Open a pilot", list(status["pilot"]), key="portfolio_pick")
 if name:
-    st.session_state["_rr_pilot"] = name
+    ui.choose_pilot(name)
     a, b, c2 = st.columns(3)
     if a.button(f"Review {name}", icon=":material/arrow_forward:", type="primary", width="stretch"):
         st.switch_page("pages/sources.py")

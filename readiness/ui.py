@@ -295,11 +295,7 @@ def pick_pilot(stepper: bool = True) -> tuple[Actor, Any, str]:
                                f"showing {md(names[0])}.")
                 st.session_state[_PILOT] = names[0]
 
-            def other_pilot() -> None:  # another pilot's teams and reviews mean nothing here
-                st.session_state.pop(_SEGMENT, None)
-                st.session_state.pop(_REVIEW, None)
-
-            chosen = _kept_select("Pilot", names, _PILOT, "_w_pilot", after=other_pilot)
+            chosen = _kept_select("Pilot", names, _PILOT, "_w_pilot", after=_forget_pilot_view)
             pilot = pilots.pilot_for(con, who, chosen)
             version = pilots.data_version(con, pilot.pilot_id)
             progress = review_steps(con, who, pilot, version) if stepper else None
@@ -313,6 +309,19 @@ def pick_pilot(stepper: bool = True) -> tuple[Actor, Any, str]:
         _stepper(progress)
     _write_link()
     return who, pilot, version
+
+
+def _forget_pilot_view() -> None:
+    """Another pilot is in hand: the old one's segment and review mean nothing for it."""
+    st.session_state.pop(_SEGMENT, None)
+    st.session_state.pop(_REVIEW, None)
+
+
+def choose_pilot(name: str) -> None:
+    """Put ``name`` in hand, as the sidebar's pilot picker does (its pages check access again)."""
+    if st.session_state.get(_PILOT) != name:
+        st.session_state[_PILOT] = name
+        _forget_pilot_view()
 
 
 def _review_picker(con, who: Actor, pilot) -> None:
@@ -558,7 +567,7 @@ def _evidence_chart(chart_name: str, func_path: str, db_path: str, pilot_id: int
     from readiness import charts
 
     result = _evidence(func_path, db_path, pilot_id, version, time_zone, filter_key, _pilot, _filters)
-    return result if isinstance(result, Empty) else getattr(charts, chart_name)(result)
+    return result if isinstance(result, Empty) else _title_apart(getattr(charts, chart_name)(result))
 
 
 def evidence_chart(chart_name: str, func_path: str, pilot, version: str, flt=None) -> bool:
@@ -571,20 +580,32 @@ def evidence_chart(chart_name: str, func_path: str, pilot, version: str, flt=Non
                              pilot, flt)
     if empty_note(result):
         return False
-    chart(result)
+    _draw(*result)
     return True
+
+
+def _title_apart(result: tuple[Any, str]) -> tuple[Any, str, str | None]:
+    """(figure without its title, caption, title): the title is drawn as wrapped text above the
+    chart, since a plotly title is cut off in a narrow column. The figure is copied once here
+    (cached with the evidence), not on every rerun."""
+    fig, caption = result
+    title = fig.layout.title.text
+    if title:
+        fig = go.Figure(fig).update_layout(title=None)
+    return fig, caption, title
+
+
+def _draw(fig: Any, caption: str, title: str | None) -> None:
+    if title:
+        st.markdown(f"**{md(title)}**")
+    st.plotly_chart(fig, width="stretch", theme=None)
+    st.caption(caption)
 
 
 def chart(result: tuple[Any, str]) -> None:
     """Draw a (figure, caption) pair from readiness.charts: the title states the finding, the
     caption how it is computed. Plotly's own colours (the app's one palette) are kept."""
-    fig, caption = result
-    title = fig.layout.title.text
-    if title:  # as wrapped text above the chart: a plotly title is cut off in a narrow column
-        st.markdown(f"**{md(title)}**")
-        fig = go.Figure(fig).update_layout(title=None)  # a copy: the figure may be a cached one
-    st.plotly_chart(fig, width="stretch", theme=None)
-    st.caption(caption)
+    _draw(*_title_apart(result))
 
 
 def empty_note(result: Any) -> bool:

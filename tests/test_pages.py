@@ -57,6 +57,18 @@ def _run(page: str, role: str, pilot: str = DEMO) -> AppTest:
     return at
 
 
+def _next_page(at: AppTest, page: str) -> AppTest:
+    """Open another page in the same session, as the navigation does: the app's own state
+    (``_rr_*``) goes along, the widgets of the page left behind do not. (AppTest's switch_page
+    cannot reach a sibling page when the script under test is itself in pages/.)"""
+    nxt = AppTest.from_file(str(PROJECT_ROOT / "pages" / f"{page}.py"), default_timeout=120)
+    for key in ("_rr_actor", "_rr_pilot", "_rr_range", "_rr_segment", "_rr_review"):
+        if key in at.session_state:
+            nxt.session_state[key] = at.session_state[key]
+    nxt.run()
+    return nxt
+
+
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders_for_every_role_on_the_demo_pilot(demo_db: Path, page: str, role: str) -> None:
@@ -152,7 +164,8 @@ def test_filters_chosen_on_one_page_hold_on_the_next(demo_db: Path) -> None:
     procurement = _where_demo("usage_events", "team = 'Procurement'")
     (events,) = query(demo_db, f"SELECT count(*) {procurement}", [DEMO])[0]
     assert {m.label: m.value for m in at.metric}["Events"] == f"{events:,}" != everyone
-    at.switch_page("failure_modes.py").run()
+    at = _next_page(at, "failure_modes")
+    assert at.title[0].value == "Failure modes"
     assert at.selectbox(key="_w_segment").value == "team: Procurement"
     assert at.query_params["team"] == "Procurement"
     at.selectbox(key="_w_segment").select("Everyone").run()
@@ -200,5 +213,17 @@ def test_choosing_another_pilot_switches_the_page_and_drops_the_old_segment(demo
     assert not at.exception
     assert "been loaded" in at.info[0].value and at.query_params["pilot"] == "Empty pilot"
     assert "team" not in at.query_params
-    at.switch_page("decision.py").run()  # the choice holds on the next page
-    assert at.selectbox(key="_w_pilot").value == "Empty pilot"
+    at = _next_page(at, "decision")  # the choice holds on the next page
+    assert at.title[0].value == "Decision" and at.selectbox(key="_w_pilot").value == "Empty pilot"
+
+
+def test_opening_a_pilot_from_the_portfolio_puts_it_in_hand_without_the_old_segment(demo_db: Path) -> None:
+    at = _run("usage", "reviewer")
+    at.selectbox(key="_w_segment").select("team: Procurement").run()
+    assert at.session_state["_rr_segment"] == ("team", "Procurement")
+    at = _next_page(at, "pilots")
+    assert at.title[0].value == "Portfolio"
+    pills = [w for w in at.get("button_group") if getattr(w, "key", None) == "portfolio_pick"][0]
+    pills.set_value("Exceptions only").run()
+    assert not at.exception
+    assert at.session_state["_rr_pilot"] == "Exceptions only" and "_rr_segment" not in at.session_state

@@ -149,19 +149,20 @@ def test_threads_opening_and_closing_the_store_at_once_never_conflict(tmp_path):
     assert errors == []
 
 
-def test_held_open_shares_one_instance_for_a_script_run_and_holds_nothing_after(tmp_path):
-    # the app keeps the store's DuckDB instance open for one script run: units of work inside reuse
-    # it; once the run ends another process can take the file (the CLI writing between reruns)
+def test_held_open_keeps_the_store_for_the_block_only(tmp_path):
+    # the app keeps the store's DuckDB instance open for one script run, even between its units of
+    # work; once the run ends another process can take the file (the CLI writing between reruns)
     db = tmp_path / "run.duckdb"
     with store.open_store(db) as con:
         con.execute("CREATE TABLE t AS SELECT 1 AS x")
+    code = (f"import duckdb; c = duckdb.connect({str(db)!r}); c.execute('INSERT INTO t VALUES (3)'); "
+            "print(c.execute('SELECT count(*) FROM t').fetchone()[0])")
     with store.held_open(db):
         with store.open_store(db) as a:
             a.execute("INSERT INTO t VALUES (2)")
-        with store.open_store(db) as b:  # a new connection on the same instance sees the write
-            assert b.execute("SELECT count(*) FROM t").fetchone()[0] == 2
-    code = (f"import duckdb; c = duckdb.connect({str(db)!r}); c.execute('INSERT INTO t VALUES (3)'); "
-            "print(c.execute('SELECT count(*) FROM t').fetchone()[0])")
+        # no unit of work is open now, yet the file is still this process's
+        inside = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        assert inside.returncode != 0 and "lock" in inside.stderr.lower()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "3", out.stderr
 
