@@ -39,6 +39,7 @@ def generate(path: Path, rows: int, worst_case: bool = False) -> None:
     time = ("(i * 37) % (70 * 86400)" if worst_case
             else "((i // 40) * 7919 % (70 * 86400 - 3600)) + (i % 40) * 45")  # a session spans 30 min
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     con.execute(f"""
         COPY (SELECT strftime(TIMESTAMP '2026-07-06 08:00:00' + to_seconds({time}), '%Y-%m-%d %H:%M:%S') AS time,
                      'user' || ({user}) || '@example.com' AS user,
@@ -55,6 +56,7 @@ def generate(path: Path, rows: int, worst_case: bool = False) -> None:
 def time_baseline(csv: Path, work: Path, run: int) -> float:
     db = work / f"baseline-{run}.duckdb"
     con = duckdb.connect(str(db))
+    con.execute("SET enable_progress_bar = false")
     start = time.perf_counter()
     con.execute(f"CREATE TABLE t AS SELECT * FROM read_csv('{csv}')")
     elapsed = time.perf_counter() - start

@@ -323,17 +323,15 @@ def ingest_file(con: duckdb.DuckDBPyConnection, pilot: Pilot, kind: str, path: s
             dup = _find_duplicate(con, pilot, kind, digest["sha256"])
             if dup is not None:
                 return IngestResult(name, kind, duplicate=True, duplicate_of=dup, format=src.describe())
-        result = IngestResult(name, kind, format=src.describe(), mapping=mapping.as_dict())
         started = datetime.now(UTC)
         stage = f"_src_{uuid.uuid4().hex[:12]}"
-        _set_zone(con, pilot.time_zone)
-        try:
-            # Staging is per-connection temp data, outside the transaction, so that rowid numbers
-            # the file's rows from 0 (inside a transaction, new rows carry provisional row ids).
-            plan, reader_rejects, staged_rows = _prepare(con, src, mapping, stage, opts, pilot, result)
+        result = IngestResult(name, kind, format=src.describe(), mapping=mapping.as_dict())
+
+        def land(load) -> IngestResult:
+            """One transaction: the rows (``load``), derived evidence, the batch record and its audit entry."""
             with transaction(con):
                 result.batch_id = con.execute("SELECT nextval('batch_id_seq')").fetchone()[0]
-                first_ts, last_ts = _load(con, pilot, kind, plan, reader_rejects, staged_rows, opts, result)
+                first_ts, last_ts = load()
                 derive_evidence(con, pilot.pilot_id, kind, result.batch_id)
                 hasher.join()
                 dup = _find_duplicate(con, pilot, kind, digest["sha256"])
@@ -350,16 +348,32 @@ def ingest_file(con: duckdb.DuckDBPyConnection, pilot: Pilot, kind: str, path: s
                     "pilot": pilot.name, "kind": kind, "file": name, "sha256": digest["sha256"],
                     "rows_read": result.rows_read, "rows_loaded": result.rows_loaded,
                     "rows_rejected": result.rows_rejected, "rows_duplicate": result.rows_duplicate})
+            return result
+
+        _set_zone(con, pilot.time_zone)
+        try:
+            if _one_pass(con, src, opts):
+                try:
+                    mode = _sampled_time_mode(con, src, mapping, stage, opts)
+                    result.time_note = mode.describe(pilot.time_zone)
+                    return land(lambda: _load_direct(con, pilot, kind, src, mapping, mode, stage, result))
+                except duckdb.Error:  # rolled back: read it again the careful way, which retries a
+                    # late CR line ending and words what DuckDB could not read
+                    result = IngestResult(name, kind, format=src.describe(), mapping=mapping.as_dict())
+                    con.execute(f"DROP TABLE IF EXISTS {stage}_rej")
+            # Staging is per-connection temp data, outside the transaction, so that rowid numbers
+            # the file's rows from 0 (inside a transaction, new rows carry provisional row ids).
+            plan, reader_rejects, staged_rows = _prepare(con, src, mapping, stage, opts, pilot, result)
+            return land(lambda: _load(con, pilot, kind, plan, reader_rejects, staged_rows, opts, result))
         except _Duplicate as d:
             return IngestResult(name, kind, duplicate=True, duplicate_of=d.batch_id, format=src.describe())
         except duckdb.Error as err:  # rolled back; say what DuckDB could not do with this file
             raise UnusableFile(f"{name}: could not be loaded ({formats.duckdb_reason(err, src, name)}). Nothing was loaded; "
                                f"try `python -m readiness preview` on it to see the mapping and first rows.") from None
         finally:
-            for t in (stage, f"{stage}_gaps", f"{stage}_rej", f"{stage}_rej_scan"):
+            for t in (stage, f"{stage}_gaps", f"{stage}_rej", f"{stage}_rej_scan", f"{stage}_sample"):
                 con.execute(f"DROP TABLE IF EXISTS {t}")
             _set_zone(con, "UTC")
-        return result
 
 
 def _work_dir(folder: Path) -> tempfile.TemporaryDirectory:
@@ -448,7 +462,7 @@ def _load(con, pilot: Pilot, kind: str, plan: LoadPlan, reader_rejects: list, st
     """Insert the staged good rows and the rejects for ``result.batch_id``; fill counts. Returns (first, last) time."""
     table = TABLES[kind]
     select = plan.select_good(pilot.pilot_id, result.batch_id)
-    cols = ["pilot_id", "batch_id", "src_row", *(target_column(c) for c in canonical_columns(kind)), "attributes"]
+    cols = _target_columns(kind)
     if opts.dedupe_rows:  # skip rows identical to rows of earlier batches (cumulative exports)
         same = " AND ".join(f"t.{c} IS NOT DISTINCT FROM n.{c}" for c in cols if c not in ("pilot_id", "batch_id", "src_row", "attributes"))
         same += " AND CAST(t.attributes AS VARCHAR) IS NOT DISTINCT FROM CAST(n.attributes AS VARCHAR)"
@@ -458,13 +472,31 @@ def _load(con, pilot: Pilot, kind: str, plan: LoadPlan, reader_rejects: list, st
     invalid = 0
     if opts.dedupe_rows or result.rows_loaded < staged_rows:
         invalid = con.execute(f"INSERT INTO ingest_rejects {plan.select_rejects(pilot.pilot_id, result.batch_id)}").fetchone()[0]
+    _insert_reader_rejects(con, pilot, reader_rejects, result)
+    result.rows_rejected = invalid + len(reader_rejects)
+    result.rows_read = staged_rows + len(reader_rejects)
+    result.rows_duplicate = staged_rows - invalid - result.rows_loaded
+    _check_loaded(con, plan, result)
+    if plan.mode.zoned is False:
+        result.zoneless_rows = result.rows_loaded
+    elif plan.mode.zoned is None and result.rows_loaded < staged_rows:
+        result.zoneless_rows = con.execute(plan.count_zoneless()).fetchone()[0]
+    return con.execute(f"SELECT min(ts), max(ts) FROM {table} WHERE batch_id = ?", [result.batch_id]).fetchone()
+
+
+def _target_columns(kind: str) -> list[str]:
+    return ["pilot_id", "batch_id", "src_row", *(target_column(c) for c in canonical_columns(kind)), "attributes"]
+
+
+def _insert_reader_rejects(con, pilot: Pilot, reader_rejects: list, result: IngestResult) -> None:
     if reader_rejects:
         con.executemany("INSERT INTO ingest_rejects VALUES (?, ?, ?, ?, ?, ?, ?)",
                         [[result.batch_id, pilot.pilot_id, row, line if line != row + 1 else None, col, why, raw]
                          for row, line, col, why, raw in reader_rejects])
-    result.rows_rejected = invalid + len(reader_rejects)
-    result.rows_read = staged_rows + len(reader_rejects)
-    result.rows_duplicate = staged_rows - invalid - result.rows_loaded
+
+
+def _check_loaded(con, plan: LoadPlan, result: IngestResult) -> None:
+    """Raise UnusableFile (the transaction rolls back) when the file had no rows or none loaded."""
     if result.rows_read == 0:
         raise UnusableFile(f"{result.file}: has a header but no rows; nothing to load.")
     if result.rows_loaded == 0 and result.rows_duplicate == 0:
@@ -475,11 +507,68 @@ def _load(con, pilot: Pilot, kind: str, plan: LoadPlan, reader_rejects: list, st
         raise UnusableFile(f"{result.file}: every row was rejected ({why}). Nothing was loaded. "
                            f"Columns found: {', '.join(plan.src.columns)}; mapping used: "
                            + ", ".join(f"{k}={v}" for k, v in result.mapping.items()) + ".")
-    if plan.mode.zoned is False:
-        result.zoneless_rows = result.rows_loaded
-    elif plan.mode.zoned is None and result.rows_loaded < staged_rows:
-        result.zoneless_rows = con.execute(plan.count_zoneless()).fetchone()[0]
-    return con.execute(f"SELECT min(ts), max(ts) FROM {table} WHERE batch_id = ?", [result.batch_id]).fetchone()
+
+
+# --- one pass: a CSV read straight into its table, without a staged copy ---------------------
+
+def _one_pass(con, src: SourceFile, opts: IngestOptions) -> bool:
+    """Whether ``src`` loads in one pass (:func:`_load_direct`): a CSV in an encoding whose line breaks
+    are single bytes (the time sample cuts at them), without --dedupe-rows (which compares whole
+    rows with earlier batches as they load), and rows kept in the order they are read."""
+    return (src.format == "csv" and src.encoding != "utf-16" and not opts.dedupe_rows
+            and con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0] is True)
+
+
+def _sampled_time_mode(con, src: SourceFile, mapping: Mapping, stage: str, opts: IngestOptions) -> timestamps.TimeMode:
+    """How to read the time column, judged on the file's head and lines spread over it."""
+    sample = f"{stage}_sample"
+    reader = formats.csv_reader_sql(src, path=formats.spread_sample(src), lenient=True)
+    con.execute(f"CREATE TEMP TABLE {sample} AS SELECT * FROM {reader}")
+    return _time_mode(con, src, mapping, sample, opts)
+
+
+def _load_direct(con, pilot: Pilot, kind: str, src: SourceFile, mapping: Mapping, mode: timestamps.TimeMode,
+                 stage: str, result: IngestResult):
+    """Insert every record of the CSV in one pass over the file, number them, then move the ones that
+    fail a check to the rejects. Returns (first, last) time; fills ``result``'s counts.
+
+    Row numbers: DuckDB keeps insertion order, and the rows a transaction adds carry provisional
+    row ids that count up in that order, so a record's position is its row id less the batch's
+    first; the rows the reader could not split shift the positions after them (as in the staged
+    path). Rows that fail a check land under the batch's negated id with their reject as JSON
+    (:meth:`LoadPlan.select_direct`); they are numbered with the others, then moved.
+    """
+    table, bid = TABLES[kind], result.batch_id
+    rej = f"{stage}_rej"
+    plan = LoadPlan(src, mapping, formats.csv_reader_sql(src, rejects=rej), mode, time_zone=pilot.time_zone, direct=True)
+    cols = _target_columns(kind)
+    accepted = con.execute(f"INSERT INTO {table} ({', '.join(cols)}) {plan.select_direct(pilot.pilot_id, bid)}").fetchone()[0]
+    reader_rejects = _reader_rejects(con, src, rej)
+    base, good, zoneless, first_ts, last_ts = con.execute(
+        f"SELECT min(rowid), count(*) FILTER (WHERE batch_id = $1), count(*) FILTER (WHERE batch_id = $1 AND src_row = 1), "
+        f"min(ts) FILTER (WHERE batch_id = $1), max(ts) FILTER (WHERE batch_id = $1) "
+        f"FROM {table} WHERE batch_id IN ($1, -$1)", [bid]).fetchone()
+    position = f"({table}.rowid - {int(base or 0)} + 1)"
+    number = position
+    if reader_rejects:
+        gaps = f"{stage}_gaps"  # a record at position k follows every reader reject with fewer than k records before it
+        con.execute(f"CREATE TEMP TABLE {gaps} AS SELECT unnest(?::BIGINT[]) AS g",
+                    [[row - i for i, (row, *_rest) in enumerate(reader_rejects, start=1)]])
+        number = f"{position} + (SELECT count(*) FROM {gaps} WHERE g < {position})"
+    if accepted:
+        con.execute(f"UPDATE {table} SET src_row = {number} WHERE batch_id IN ($1, -$1)", [bid])
+    failed = accepted - good
+    if failed:
+        con.execute(f"INSERT INTO ingest_rejects SELECT $1, pilot_id, src_row, NULL, attributes->>'column', "
+                    f"attributes->>'reason', attributes->>'raw' FROM {table} WHERE batch_id = -$1", [bid])
+        con.execute(f"DELETE FROM {table} WHERE batch_id = -$1", [bid])
+    _insert_reader_rejects(con, pilot, reader_rejects, result)
+    result.rows_loaded = good
+    result.rows_rejected = failed + len(reader_rejects)
+    result.rows_read = accepted + len(reader_rejects)
+    _check_loaded(con, plan, result)
+    result.zoneless_rows = good if mode.zoned is False else zoneless if mode.zoned is None else 0
+    return first_ts, last_ts
 
 
 def ingest_files(db: str | Path | None, pilot_name: str, kind: str, paths: list[str | Path], *, actor: Actor,

@@ -32,24 +32,32 @@ def target_column(canonical: str) -> str:
 
 class LoadPlan:
     def __init__(self, src: SourceFile, mapping: Mapping, stage: str, mode: timestamps.TimeMode,
-                 gaps: str | None = None, time_zone: str | None = None):
+                 gaps: str | None = None, time_zone: str | None = None, direct: bool = False):
         """``time_zone``: the pilot's, for zone-less times (without it they are left to the
-        session zone's cast, which gives the same instants more slowly)."""
+        session zone's cast, which gives the same instants more slowly). ``direct``: ``stage`` is
+        the file's reader itself (``read_csv(...)``), read once by :meth:`select_direct`."""
         self.src, self.mapping, self.stage, self.mode, self.gaps = src, mapping, stage, mode, gaps
+        self.direct = direct
         self.kind = mapping.kind
         self.is_json = src.format in ("jsonl", "json")
         self.time_zone = time_zone
-        self._local = timestamps.naive_sql(self._time_raw(), mode) if time_zone and mapping.get("timestamp") else None
+        self._local = timestamps.naive_sql(self._time_raw(), mode, "_zl") if time_zone and mapping.get("timestamp") else None
 
     # --- where rows come from -------------------------------------------------------------
     def source(self) -> str:
         """FROM clause: the staged rows with ``_ord`` (1-based position among records) and, when
-        times may be zone-less, ``_local`` (their wall-clock time, computed once per row)."""
+        times may be zone-less, ``_zl`` (the time has no zone) and ``_local`` (its wall-clock
+        time), each computed once per row."""
         base = self._base_source()
-        return f"(SELECT *, {self._local} AS _local FROM {base})" if self._local else base
+        if not self._local:
+            return base
+        zoneless = timestamps.zoneless_sql(self._time_raw(), self.mode)
+        return f"(SELECT *, {self._local} AS _local FROM (SELECT *, {zoneless} AS _zl FROM {base}))"
 
     def _base_source(self) -> str:
         s = self.stage
+        if self.direct:  # rows are numbered after the insert, from their position (see select_direct)
+            return f"(SELECT 0 AS _ord, * FROM {s})"
         if self.src.format == "parquet":
             return f"(SELECT file_row_number + 1 AS _ord, * FROM {s})"
         if self.src.format == "jsonl":  # blank lines are not rows; _ord is then the line number
@@ -205,6 +213,25 @@ class LoadPlan:
                 + ", ".join(f"c_{c} AS {target_column(c)}" for c in cols)
                 + f", attributes FROM (SELECT {', '.join(self.projection())}, {self.attributes()} AS attributes "
                 f"FROM {self.source()}) WHERE NOT {self.bad()}")
+
+    def select_direct(self, pilot_id: int, batch_id: int) -> str:
+        """SELECT of every record the reader accepts, in the file's order, for a load in one pass
+        (no staged copy), in the target table's column order.
+
+        Rows that fail a check come out too, under batch id -``batch_id``, with a placeholder time
+        and their reject as JSON in ``attributes`` (reason, column, raw text); the load moves them to
+        ``ingest_rejects``. ``src_row`` holds 1 where the time carried no zone (0 otherwise) until
+        the load numbers the rows by their position."""
+        reason, column = self.reason()
+        reject = f"json_object('reason', {reason}, 'column', {column}, 'raw', {self.raw_row()})"
+        values = [("CASE WHEN _bad THEN TIMESTAMPTZ '1970-01-01 00:00:00+00' ELSE c_timestamp END"
+                   if c == "timestamp" else f"c_{c}") + f" AS {target_column(c)}"
+                  for c in canonical_columns(self.kind)]
+        return (f"SELECT {int(pilot_id)} AS pilot_id, CASE WHEN _bad THEN {-int(batch_id)} ELSE {int(batch_id)} END "
+                f"AS batch_id, CASE WHEN {'_zl' if self._local else timestamps.zoneless_sql('r_timestamp', self.mode)} THEN 1 ELSE 0 END "
+                f"AS src_row, {', '.join(values)}, CASE WHEN _bad THEN {reject} ELSE attributes END AS attributes "
+                f"FROM (SELECT *, {self.bad()} AS _bad FROM (SELECT *, {', '.join(self.projection())}, "
+                f"{self.attributes()} AS attributes FROM {self.source()}))")
 
     def select_rejects(self, pilot_id: int, batch_id: int) -> str:
         """SELECT of ingest_rejects rows for the rows that fail a check."""

@@ -520,6 +520,33 @@ def test_rows_keep_batch_id_and_one_based_src_row(db: Path, tmp_path: Path) -> N
     assert len(listed[1]["sha256"]) == 64
 
 
+def test_big_csv_rows_keep_their_file_row_across_threads_and_chunks(db: Path, tmp_path: Path) -> None:
+    # a CSV of 300,000 rows (several reader chunks and row groups, read by parallel threads in one
+    # pass): every row keeps its own row number, and rejects in the middle shift nothing
+    lines = [f"2026-07-06 09:{i % 60:02d}:00,u{i},open\n" for i in range(1, 300_001)]
+    lines[123_455] = "2026-07-06 09:00:00,u123456,open,EXTRA\n"   # the reader cannot split it
+    lines[250_000] = "not a time,u250001,open\n"                  # a check rejects it
+    result = ingest_one(db, write(tmp_path / "big.csv", "ts,user_id,event\n" + "".join(lines)))
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (300_000, 299_998, 2)
+    assert query(db, "SELECT count(*), min(src_row), max(src_row), count(*) FILTER (WHERE user_id <> 'u' || src_row) "
+                     "FROM usage_events") == [(299_998, 1, 300_000, 0)]
+    assert query(db, "SELECT src_row, reason LIKE 'row: too many columns%', reason LIKE 'timestamp: cannot read%' "
+                     "FROM ingest_rejects ORDER BY src_row") == [(123_456, True, False), (250_001, False, True)]
+    assert query(db, "SELECT raw FROM ingest_rejects WHERE src_row = 250001") == [
+        ('{"ts":"not a time","user_id":"u250001","event":"open"}',)]
+    assert result.zoneless_rows == 299_998
+
+
+@pytest.mark.parametrize("ending", ["\r\n", "\r"])
+def test_other_line_endings_after_the_sniffed_head_still_load_in_order(db: Path, tmp_path: Path, ending: str) -> None:
+    # LF in the first 8 MB (what the dialect is judged on), CRLF or CR after: every row loads, in order
+    lines = [f"2026-07-06T09:00:00Z,u{i},open" + ("\n" if i <= 280_000 else ending) for i in range(1, 300_001)]
+    result = ingest_one(db, write(tmp_path / "late_cr.csv", "ts,user_id,event\n" + "".join(lines)))
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (300_000, 300_000, 0)
+    assert query(db, "SELECT count(*) FILTER (WHERE user_id <> 'u' || src_row OR event <> 'open'), max(src_row) "
+                     "FROM usage_events") == [(0, 300_000)]
+
+
 def test_every_ingest_writes_an_audit_record(db: Path, tmp_path: Path) -> None:
     # issue #2: action 'ingest', object the batch, details with the counts
     r1 = ingest_one(db, write(tmp_path / "hundred.csv", _hundred_rows_three_bad()))
