@@ -1,4 +1,5 @@
-"""The SQL that turns one staged file into canonical rows, reasons for rejected rows and provenance.
+"""The SQL that turns one file (read in one pass, or staged) into canonical rows, reasons for rejected
+rows and provenance.
 
 Speed matters here (a load should cost little more than DuckDB reading the file), so the insert
 computes each value once in an inner projection and filters on the aliases; the CASE that
