@@ -440,8 +440,15 @@ def _find_duplicate(con, pilot: Pilot, kind: str, sha: str) -> int | None:
 
 def _prepare(con, src: SourceFile, mapping: Mapping, stage: str, opts: IngestOptions, pilot: Pilot,
              result: IngestResult) -> tuple[LoadPlan, list, int]:
-    """Copy the file into a temp table, collect the reader's rejects and choose how to read times."""
-    rej = _stage(con, src, stage)
+    """Copy the file into a temp table (Parquet: read in place, its rows carry their number), collect
+    the reader's rejects and choose how to read times."""
+    if src.format == "parquet":
+        _stage(con, src, stage, limit=1)  # a damaged file is refused here, with the usual words
+        con.execute(f"DROP TABLE {stage}")
+        stage = formats.parquet_reader_sql(src)
+        rej = None
+    else:
+        rej = _stage(con, src, stage)
     reader_rejects = _reader_rejects(con, src, rej)
     gaps = None
     if reader_rejects:
