@@ -149,9 +149,20 @@ def _time_mode(con: duckdb.DuckDBPyConnection, src: SourceFile, mapping: Mapping
         return timestamps.detect_mode([], src_type)
     text = probe.raw_text("timestamp")
     first = f"SELECT {text} AS v FROM {probe.source()} WHERE {text} IS NOT NULL LIMIT {SAMPLE_ROWS}"
-    spread = (f"SELECT {text} AS v FROM {probe.source()} WHERE {text} IS NOT NULL "
-              f"USING SAMPLE reservoir({SAMPLE_ROWS} ROWS) REPEATABLE (7)")
-    samples = [r[0] for r in con.execute(f"({first}) UNION ALL ({spread})").fetchall()]
+    if not stage.isidentifier():  # a file read in place (Parquet): its time column alone is read
+        spread = (f"SELECT {text} AS v FROM {probe.source()} WHERE {text} IS NOT NULL "
+                  f"USING SAMPLE reservoir({SAMPLE_ROWS} ROWS) REPEATABLE (7)")
+        return timestamps.detect_mode([r[0] for r in con.execute(f"({first}) UNION ALL ({spread})").fetchall()], "VARCHAR")
+    # the random rows are drawn from the staged rows before any value is read from them: reading
+    # a JSON line's time for every line took 2.8 s of a 2M-line file's ingest
+    drawn = f"{stage}_drawn"
+    con.execute(f"CREATE TEMP TABLE {drawn} AS SELECT * FROM {stage} USING SAMPLE reservoir({2 * SAMPLE_ROWS} ROWS) REPEATABLE (7)")
+    try:
+        spread_from = LoadPlan(src, mapping, drawn, timestamps.TimeMode("iso")).source()
+        spread = f"SELECT {text} AS v FROM {spread_from} WHERE {text} IS NOT NULL LIMIT {SAMPLE_ROWS}"
+        samples = [r[0] for r in con.execute(f"({first}) UNION ALL ({spread})").fetchall()]
+    finally:
+        con.execute(f"DROP TABLE {drawn}")
     return timestamps.detect_mode(samples, "VARCHAR")
 
 

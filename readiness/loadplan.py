@@ -250,8 +250,10 @@ class LoadPlan:
 
     def count_rows(self) -> str:
         """SELECT (records, records whose time has no zone) over the staged file."""
-        return (f"SELECT count(*), count(*) FILTER (WHERE {timestamps.zoneless_sql(self.raw_text('timestamp'), self.mode)}) "
-                f"FROM {self.source()}") if self.mode.zoned is None else f"SELECT count(*), 0 FROM {self.source()}"
+        if self.mode.zoned is not None:
+            return f"SELECT count(*), 0 FROM {self.source()}"
+        zoneless = "_zl" if self._local else timestamps.zoneless_sql(self.raw_text("timestamp"), self.mode)
+        return f"SELECT count(*), count(*) FILTER (WHERE {zoneless}) FROM {self.source()}"
 
     def count_zoneless(self) -> str:
         """Rows that load and whose time carried no zone (read in the pilot's zone)."""
