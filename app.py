@@ -8,6 +8,8 @@ actor's role allows are given to st.navigation; each page checks again at its to
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -102,7 +104,22 @@ def _run() -> None:
     asked = st.session_state.pop("_rr_asked", "")
     if asked in by_path and current.url_path != by_path[asked].url_path:
         st.switch_page(by_path[asked])  # once per session: a deep link survives the login
-    current.run()
+    start, ended = time.perf_counter(), "ok"
+    try:
+        current.run()
+    except BaseException as exc:  # st.stop, st.rerun and st.switch_page end a run by raising
+        ended = type(exc).__name__
+        raise
+    finally:
+        _log_page_time(current.title, time.perf_counter() - start, ended)
+
+
+def _log_page_time(page: str, seconds: float, ended: str) -> None:
+    """One line in the page times log (setting page_times_log), when one is set."""
+    path = settings.get("page_times_log")
+    if path:
+        with open(path, "a", encoding="utf-8") as f:  # one short append: lines of concurrent runs do not mix
+            f.write(f"{datetime.now(UTC).isoformat(timespec='milliseconds')}\t{page}\t{seconds:.3f}\t{ended}\n")
 
 
 # The store's DuckDB instance stays open for this script run only: every unit of work in it reuses

@@ -10,7 +10,9 @@ start at once: each logs in, then opens Portfolio, Failure modes and Readout fro
 A page view is timed from the click until the page's own content is visible and the app is idle;
 it succeeds when that happens within --view-timeout without an exception box or a "busy" warning.
 
-Prints per N: p50 / p95 page-load time, success rate, the server's CPU-seconds per page view
+Prints per N: p50 / p95 page-load time (and, per page, how long the server took to run the page
+script, from the app's page times log: the rest of a view is the browser and the wait for a core),
+success rate, the server's CPU-seconds per page view
 (utime + stime of the server process over the whole run, logins included, divided by the page
 views), its peak RSS (VmHWM), the CPU the browser and the whole machine used meanwhile (other
 work on a shared machine shows there), and the ratios against N = 1 measured in the same run.
@@ -74,10 +76,24 @@ def prepare(db: Path, events: int, accounts: int) -> None:
                 users.grant(con, op, name, PILOT)
 
 
-def start_app(db: Path, log: Path) -> tuple[subprocess.Popen, str]:
-    """`streamlit run app.py` on ``db`` (output to ``log``); returns once /_stcore/health answers."""
-    return e2e_start_app({"READINESS_DB": str(db), "READINESS_ADMIN_PASSWORD": "load bench admin password"},
-                         timeout=120, log=log)
+def start_app(db: Path, log: Path, page_times: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """`streamlit run app.py` on ``db`` (output to ``log``, page run times to ``page_times``);
+    returns once /_stcore/health answers."""
+    env = {"READINESS_DB": str(db), "READINESS_ADMIN_PASSWORD": "load bench admin password"}
+    if page_times:
+        env["READINESS_PAGE_TIMES_LOG"] = str(page_times)
+    return e2e_start_app(env, timeout=120, log=log)
+
+
+def server_runs(page_times: Path) -> dict[str, list[float]]:
+    """Seconds of each complete run of each page, from the app's page times log."""
+    runs: dict[str, list[float]] = {}
+    if page_times.exists():
+        for line in page_times.read_text().splitlines():
+            _when, page, seconds, ended = line.split("\t")
+            if ended == "ok":
+                runs.setdefault(page, []).append(float(seconds))
+    return runs
 
 
 def cpu_seconds(pid: int) -> float:
@@ -175,7 +191,9 @@ async def run_sessions(n: int, db: Path, log: Path, rounds: int, timeout_s: floa
     every tab waits until all have logged in, so the page views overlap each other but no login."""
     from playwright.async_api import async_playwright
 
-    proc, url = start_app(db, log)
+    page_times = log.with_name(f"page-times-{n}.tsv")
+    page_times.unlink(missing_ok=True)
+    proc, url = start_app(db, log, page_times)
     try:
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -223,7 +241,8 @@ async def run_sessions(n: int, db: Path, log: Path, rounds: int, timeout_s: floa
         proc.wait(timeout=30)
     views = [v for w in walks for v in w]
     return {"n": n, "views": views, "cpu": cpu, "wall": wall, "rss": rss, "login_s": login_s, "load": load,
-            "client": client, "busy": busy, "views_cpu": views_cpu, "views_client": views_client}
+            "client": client, "busy": busy, "views_cpu": views_cpu, "views_client": views_client,
+            "server_runs": server_runs(page_times)}
 
 
 def p95(values: list[float]) -> float:
@@ -255,10 +274,13 @@ def report(r: dict, base: dict | None) -> None:
     for name, _, _ in PAGES:
         mine = [v.seconds for v in views if v.page == name and v.ok]
         failed = [v.why for v in views if v.page == name and not v.ok]
+        runs = r["server_runs"].get(name, [])
+        on_server = (f"  | server run p50 {statistics.median(runs):5.2f} s  p95 {p95(runs):5.2f} s ({len(runs)})"
+                     if runs else "")
         if mine:
             print(f"       {name:14s} p50 {statistics.median(mine):5.2f} s  p95 {p95(mine):5.2f} s  "
-                  f"max {max(mine):5.2f} s" + (f"  failed: {', '.join(sorted(set(failed)))} x{len(failed)}"
-                                               if failed else ""))
+                  f"max {max(mine):5.2f} s" + on_server + (f"  failed: {', '.join(sorted(set(failed)))} x{len(failed)}"
+                                                           if failed else ""))
         elif failed:
             print(f"       {name:14s} all failed: {', '.join(sorted(set(failed)))}")
 

@@ -66,6 +66,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_exceptions_per_1k", 5.0,
             "The error-handling condition and the suggested outcome: more than 5 exceptions per 1,000 "
             "usage events is not ready to run unattended."),
+    Setting("page_times_log", "",
+            "File to which the app appends one tab-separated line per run of a page: UTC time, page, "
+            "seconds the server spent running it, and how the run ended (ok, or the Streamlit "
+            "exception that ended it: a rerun, a stop, a page switch). Empty: none. For capacity "
+            "planning; bench/load.py reads it to split a page view's time between server and browser."),
     Setting("demo_on_empty", True,
             "Load the demo pilot when the default store is empty (never for a store named by "
             "READINESS_DB or --db)."),

@@ -41,7 +41,8 @@ def _store(path) -> None:
 def app(tmp_path_factory):
     db = tmp_path_factory.mktemp("auth") / "store.duckdb"
     _store(db)
-    proc, url = start_app({"READINESS_DB": str(db), "READINESS_BCRYPT_ROUNDS": "4"})
+    proc, url = start_app({"READINESS_DB": str(db), "READINESS_BCRYPT_ROUNDS": "4",
+                           "READINESS_PAGE_TIMES_LOG": str(db.parent / "page-times.tsv")})
     yield url, db
     proc.terminate()
     proc.wait(timeout=20)
@@ -117,6 +118,31 @@ def test_viewer_sees_only_granted_pilots_and_no_admin_pages(browser, app) -> Non
     body = _signed_in(page)
     assert "Add a user" not in body and "vera" not in body.replace("Signed in as", "")
     ctx.close()
+
+
+def test_page_times_log_has_a_line_per_page_run_after_login(browser, app) -> None:
+    # the operator's capacity log (READINESS_PAGE_TIMES_LOG): each run of a page, how long the
+    # server took and how it ended; nothing for the login form
+    url, db = app
+    log = db.parent / "page-times.tsv"
+    before = log.read_text().splitlines() if log.exists() else []
+    ctx = browser.new_context(viewport={"width": 1300, "height": 850})
+    page = ctx.new_page()
+    page.goto(url)
+    wait_idle(page)
+    assert (log.read_text().splitlines() if log.exists() else []) == before  # the login form is not a page run
+    login(page, url, "vera", PW)
+    _signed_in(page)
+    nav(page, "Readout").click()
+    page.wait_for_url(f"{url}/readout**", timeout=30_000)
+    page.get_by_role("heading", name="Top risks").wait_for(timeout=30_000)
+    wait_idle(page)
+    ctx.close()
+    lines = [line.split("\t") for line in log.read_text().splitlines()[len(before):]]
+    assert lines and all(len(f) == 4 for f in lines), lines
+    done = {(page_name, float(seconds) > 0) for _when, page_name, seconds, ended in lines if ended == "ok"}
+    assert ("Portfolio", True) in done and ("Readout", True) in done, lines
+    assert not any(page_name == "Log in" for _when, page_name, _s, _e in lines)
 
 
 def test_admin_adds_a_user_and_the_audit_log_shows_it(browser, app) -> None:
