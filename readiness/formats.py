@@ -352,8 +352,8 @@ def csv_reader_sql(src: SourceFile, rejects: str | None = None, path: Path | Non
 
 
 def spread_sample(src: SourceFile, chunks: int = 16, chunk_bytes: int = 64 * 1024) -> Path:
-    """A CSV of ``src``'s header, its first lines and whole lines from ``chunks`` places spread over
-    the file (the file itself when it is small): what a time format is judged on without reading
+    """A file of ``src``'s first lines (a CSV's header among them) and whole lines from ``chunks``
+    places spread over it (the file itself when it is small): what a time format is judged on without reading
     the whole file. A chunk that starts inside a quoted multi-line value may give a broken row;
     the sample is read leniently."""
     size = src.data_path.stat().st_size
@@ -372,10 +372,11 @@ def spread_sample(src: SourceFile, chunks: int = 16, chunk_bytes: int = 64 * 102
     return out
 
 
-def json_lines_reader_sql(src: SourceFile) -> str:
-    """read_csv(...) that yields one text column ``_line`` per physical line (blank lines as NULL)."""
+def json_lines_reader_sql(src: SourceFile, path: Path | None = None) -> str:
+    """read_csv(...) that yields one text column ``_line`` per physical line (blank lines as NULL),
+    of ``src`` or a sample of it at ``path``."""
     return (
-        f"read_csv({_sql_str(str(src.data_path))}, columns = {{'_line': 'VARCHAR'}}, header = false, "
+        f"read_csv({_sql_str(str(path or src.data_path))}, columns = {{'_line': 'VARCHAR'}}, header = false, "
         f"auto_detect = false, delim = {_sql_str(JSON_LINE_DELIM)}, quote = '', escape = '', "
         f"max_line_size = {MAX_LINE_BYTES}, strict_mode = false)"
     )

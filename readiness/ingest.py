@@ -530,17 +530,19 @@ def _check_loaded(con, plan: LoadPlan, result: IngestResult) -> None:
 # --- one pass: a CSV read straight into its table, without a staged copy ---------------------
 
 def _one_pass(con, src: SourceFile, opts: IngestOptions) -> bool:
-    """Whether ``src`` loads in one pass (:func:`_load_direct`): a CSV in an encoding whose line breaks
+    """Whether ``src`` loads in one pass (:func:`_load_direct`): a CSV or JSON Lines file in an encoding whose line breaks
     are single bytes (the time sample cuts at them), without --dedupe-rows (which compares whole
     rows with earlier batches as they load), and rows kept in the order they are read."""
-    return (src.format == "csv" and src.encoding != "utf-16" and not opts.dedupe_rows
+    return (src.format in ("csv", "jsonl") and src.encoding != "utf-16" and not opts.dedupe_rows
             and con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0] is True)
 
 
 def _sampled_time_mode(con, src: SourceFile, mapping: Mapping, stage: str, opts: IngestOptions) -> timestamps.TimeMode:
     """How to read the time column, judged on the file's head and lines spread over it."""
     sample = f"{stage}_sample"
-    reader = formats.csv_reader_sql(src, path=formats.spread_sample(src), lenient=True)
+    path = formats.spread_sample(src)
+    reader = (formats.csv_reader_sql(src, path=path, lenient=True) if src.format == "csv"
+              else formats.json_lines_reader_sql(src, path=path))
     con.execute(f"CREATE TEMP TABLE {sample} AS SELECT * FROM {reader}")
     return _time_mode(con, src, mapping, sample, opts)
 
@@ -557,14 +559,16 @@ def _load_direct(con, pilot: Pilot, kind: str, src: SourceFile, mapping: Mapping
     (:meth:`LoadPlan.select_direct`); they are numbered with the others, then moved.
     """
     table, bid = TABLES[kind], result.batch_id
-    rej = f"{stage}_rej"
-    plan = LoadPlan(src, mapping, formats.csv_reader_sql(src, rejects=rej), mode, time_zone=pilot.time_zone, direct=True)
+    rej = f"{stage}_rej" if src.format == "csv" else None
+    reader = formats.csv_reader_sql(src, rejects=rej) if rej else formats.json_lines_reader_sql(src)
+    plan = LoadPlan(src, mapping, reader, mode, time_zone=pilot.time_zone, direct=True)
     cols = _target_columns(kind)
     accepted = con.execute(f"INSERT INTO {table} ({', '.join(cols)}) {plan.select_direct(pilot.pilot_id, bid)}").fetchone()[0]
     reader_rejects = _reader_rejects(con, src, rej)
-    base, good, zoneless, first_ts, last_ts = con.execute(
+    base, good, zoneless, first_ts, last_ts, blank = con.execute(
         f"SELECT min(rowid), count(*) FILTER (WHERE batch_id = $1), count(*) FILTER (WHERE batch_id = $1 AND src_row = 1), "
-        f"min(ts) FILTER (WHERE batch_id = $1), max(ts) FILTER (WHERE batch_id = $1) "
+        f"min(ts) FILTER (WHERE batch_id = $1), max(ts) FILTER (WHERE batch_id = $1), "
+        f"count(*) FILTER (WHERE batch_id = -$1 AND attributes IS NULL) "
         f"FROM {table} WHERE batch_id IN ($1, -$1)", [bid]).fetchone()
     position = f"({table}.rowid - {int(base or 0)} + 1)"
     number = position
@@ -575,15 +579,18 @@ def _load_direct(con, pilot: Pilot, kind: str, src: SourceFile, mapping: Mapping
         number = f"{position} + (SELECT count(*) FROM {gaps} WHERE g < {position})"
     if accepted:
         con.execute(f"UPDATE {table} SET src_row = {number} WHERE batch_id IN ($1, -$1)", [bid])
-    failed = accepted - good
+    failed = accepted - good - blank
     if failed:
-        con.execute(f"INSERT INTO ingest_rejects SELECT $1, pilot_id, src_row, NULL, attributes->>'column', "
-                    f"attributes->>'reason', attributes->>'raw' FROM {table} WHERE batch_id = -$1", [bid])
+        line = "src_row" if src.format == "jsonl" else "NULL"  # a JSON Lines row is its line
+        con.execute(f"INSERT INTO ingest_rejects SELECT $1, pilot_id, src_row, {line}, attributes->>'column', "
+                    f"attributes->>'reason', attributes->>'raw' FROM {table} WHERE batch_id = -$1 "
+                    f"AND attributes IS NOT NULL", [bid])
+    if failed or blank:
         con.execute(f"DELETE FROM {table} WHERE batch_id = -$1", [bid])
     _insert_reader_rejects(con, pilot, reader_rejects, result)
     result.rows_loaded = good
     result.rows_rejected = failed + len(reader_rejects)
-    result.rows_read = accepted + len(reader_rejects)
+    result.rows_read = good + failed + len(reader_rejects)
     _check_loaded(con, plan, result)
     result.zoneless_rows = good if mode.zoned is False else zoneless if mode.zoned is None else 0
     return first_ts, last_ts

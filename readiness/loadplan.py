@@ -58,7 +58,10 @@ class LoadPlan:
     def _base_source(self) -> str:
         s = self.stage
         if self.direct:  # rows are numbered after the insert, from their position (see select_direct)
-            return f"(SELECT 0 AS _ord, * FROM {s})"
+            if self.src.format == "jsonl":  # blank lines come too, marked: they hold their line's place
+                return (f"(SELECT 0 AS _ord, CASE WHEN {OBJECT_CHECK} THEN _line END AS _j, _line, "
+                        f"coalesce(trim(_line), '') = '' AS _blank FROM {s})")
+            return f"(SELECT 0 AS _ord, false AS _blank, * FROM {s})"
         if self.src.format == "parquet":
             return f"(SELECT file_row_number + 1 AS _ord, * FROM {s})"
         if self.src.format == "jsonl":  # blank lines are not rows; _ord is then the line number
@@ -221,8 +224,9 @@ class LoadPlan:
 
         Rows that fail a check come out too, under batch id -``batch_id``, with a placeholder time
         and their reject as JSON in ``attributes`` (reason, column, raw text); the load moves them to
-        ``ingest_rejects``. ``src_row`` holds 1 where the time carried no zone (0 otherwise) until
-        the load numbers the rows by their position."""
+        ``ingest_rejects``. So do a JSON Lines file's blank lines, with no reject: they are not rows
+        but keep the line numbers right. ``src_row`` holds 1 where the time carried no zone (0
+        otherwise) until the load numbers the rows by their position."""
         reason, column = self.reason()
         reject = f"json_object('reason', {reason}, 'column', {column}, 'raw', {self.raw_row()})"
         values = [("CASE WHEN _bad THEN TIMESTAMPTZ '1970-01-01 00:00:00+00' ELSE c_timestamp END"
@@ -230,7 +234,7 @@ class LoadPlan:
                   for c in canonical_columns(self.kind)]
         return (f"SELECT {int(pilot_id)} AS pilot_id, CASE WHEN _bad THEN {-int(batch_id)} ELSE {int(batch_id)} END "
                 f"AS batch_id, CASE WHEN {'_zl' if self._local else timestamps.zoneless_sql('r_timestamp', self.mode)} THEN 1 ELSE 0 END "
-                f"AS src_row, {', '.join(values)}, CASE WHEN _bad THEN {reject} ELSE attributes END AS attributes "
+                f"AS src_row, {', '.join(values)}, CASE WHEN _blank THEN NULL WHEN _bad THEN {reject} ELSE attributes END AS attributes "
                 f"FROM (SELECT *, {self.bad()} AS _bad FROM (SELECT *, {', '.join(self.projection())}, "
                 f"{self.attributes()} AS attributes FROM {self.source()}))")
 

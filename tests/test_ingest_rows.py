@@ -298,6 +298,23 @@ def test_broken_json_line_is_rejected_with_its_line(db: Path, tmp_path: Path) ->
     assert query(db, "SELECT src_row, user_id FROM usage_events ORDER BY 1") == [(1, "a"), (3, "c")]
 
 
+def test_json_lines_blank_lines_keep_line_numbers_and_are_not_rows(db: Path, tmp_path: Path) -> None:
+    # a JSON Lines file read in one pass: blank lines are not rows (not read, not rejected), yet every
+    # row keeps its line number, and a bad line in a big file is rejected at its own line
+    lines = [json.dumps({"ts": "2026-07-06T10:00:00Z", "user_id": f"u{i}", "event": "x"}) for i in range(1, 200_001)]
+    lines[9] = ""                                       # line 10: blank
+    lines[99_999] = "   "                               # line 100000: blank (spaces)
+    lines[150_000] = '{"ts": "2026-07-06T10:00:00Z", '  # line 150001: broken
+    lines[180_000] = '{"ts": "yesterday", "user_id": "u180001", "event": "x"}'  # line 180001: bad time
+    make_pilot(db)
+    result = ingest_one(db, write(tmp_path / "big.jsonl", "\n".join(lines) + "\n"))
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (199_998, 199_996, 2)
+    assert query(db, "SELECT count(*), count(*) FILTER (WHERE user_id <> 'u' || src_row), max(src_row) "
+                     "FROM usage_events") == [(199_996, 0, 200_000)]
+    assert query(db, "SELECT src_row, line_no, left(reason, 20) FROM ingest_rejects ORDER BY 1") == [
+        (150_001, 150_001, "row: not a JSON obje"), (180_001, 180_001, "timestamp: cannot re")]
+
+
 # --- duplicates ---------------------------------------------------------------------------------------------
 
 def test_same_file_again_even_renamed_is_a_duplicate(db: Path, tmp_path: Path) -> None:
