@@ -216,7 +216,8 @@ async def run_sessions(n: int, db: Path, log: Path, rounds: int, timeout_s: floa
                     await login(tab, url, f"load{i:03d}")
                 except Exception as err:
                     logged_in()
-                    return [View(name, 0.0, False, f"login: {type(err).__name__}")
+                    why = " ".join(str(err).split())[:100]  # Playwright's first line says what went wrong
+                    return [View(name, 0.0, False, f"login: {type(err).__name__}: {why}")
                             for _ in range(rounds) for name, _, _ in PAGES]
                 logins.append(time.perf_counter() - t)
                 logged_in()

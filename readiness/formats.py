@@ -353,9 +353,9 @@ def csv_reader_sql(src: SourceFile, rejects: str | None = None, path: Path | Non
 
 def spread_sample(src: SourceFile, chunks: int = 16, chunk_bytes: int = 64 * 1024) -> Path:
     """A file of ``src``'s first lines (a CSV's header among them) and whole lines from ``chunks``
-    places spread over it (the file itself when it is small): what a time format is judged on without reading
-    the whole file. A chunk that starts inside a quoted multi-line value may give a broken row;
-    the sample is read leniently."""
+    places spread over it (the file itself when it is small): what a time format is judged on
+    without reading the whole file. A chunk that starts inside a quoted multi-line value may give
+    a broken row; the sample is read leniently."""
     size = src.data_path.stat().st_size
     if src.work_dir is None or src.encoding == "utf-16" or size <= HEAD_BYTES + 2 * chunks * chunk_bytes:
         return src.data_path

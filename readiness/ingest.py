@@ -527,12 +527,13 @@ def _check_loaded(con, plan: LoadPlan, result: IngestResult) -> None:
                            + ", ".join(f"{k}={v}" for k, v in result.mapping.items()) + ".")
 
 
-# --- one pass: a CSV read straight into its table, without a staged copy ---------------------
+# --- one pass: a CSV or JSON Lines file read straight into its table, without a staged copy ---
 
 def _one_pass(con, src: SourceFile, opts: IngestOptions) -> bool:
-    """Whether ``src`` loads in one pass (:func:`_load_direct`): a CSV or JSON Lines file in an encoding whose line breaks
-    are single bytes (the time sample cuts at them), without --dedupe-rows (which compares whole
-    rows with earlier batches as they load), and rows kept in the order they are read."""
+    """Whether ``src`` loads in one pass (:func:`_load_direct`): a CSV or JSON Lines file in an
+    encoding whose line breaks are single bytes (the time sample cuts at them), without
+    --dedupe-rows (which compares whole rows with earlier batches as they load), and rows kept in
+    the order they are read."""
     return (src.format in ("csv", "jsonl") and src.encoding != "utf-16" and not opts.dedupe_rows
             and con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0] is True)
 
@@ -549,8 +550,8 @@ def _sampled_time_mode(con, src: SourceFile, mapping: Mapping, stage: str, opts:
 
 def _load_direct(con, pilot: Pilot, kind: str, src: SourceFile, mapping: Mapping, mode: timestamps.TimeMode,
                  stage: str, result: IngestResult):
-    """Insert every record of the CSV in one pass over the file, number them, then move the ones that
-    fail a check to the rejects. Returns (first, last) time; fills ``result``'s counts.
+    """Insert every record of the file in one pass, number them, then move the ones that fail a check
+    to the rejects. Returns (first, last) time; fills ``result``'s counts.
 
     Row numbers: DuckDB keeps insertion order, and the rows a transaction adds carry provisional
     row ids that count up in that order, so a record's position is its row id less the batch's
