@@ -149,7 +149,7 @@ def _time_mode(con: duckdb.DuckDBPyConnection, src: SourceFile, mapping: Mapping
         return timestamps.detect_mode([], src_type)
     text = probe.raw_text("timestamp")
     first = f"SELECT {text} AS v FROM {probe.source()} WHERE {text} IS NOT NULL LIMIT {SAMPLE_ROWS}"
-    if not stage.isidentifier():  # a file read in place (Parquet): its time column alone is read
+    if src.format == "parquet":  # columnar: its time column alone is read
         spread = (f"SELECT {text} AS v FROM {probe.source()} WHERE {text} IS NOT NULL "
                   f"USING SAMPLE reservoir({SAMPLE_ROWS} ROWS) REPEATABLE (7)")
         return timestamps.detect_mode([r[0] for r in con.execute(f"({first}) UNION ALL ({spread})").fetchall()], "VARCHAR")

@@ -6,6 +6,7 @@ Values come from, in order: an explicit override (e.g. ``--db``), the environmen
 
 from __future__ import annotations
 
+import functools
 import os
 import tomllib
 from dataclasses import dataclass
@@ -111,9 +112,17 @@ _BY_NAME = {s.name: s for s in SETTINGS}
 
 
 def _secrets() -> dict[str, Any]:
+    """The ``[readiness]`` section of ``.streamlit/secrets.toml``, parsed again only when the file
+    changes (settings are read many times in every rerun of every page)."""
     path = PROJECT_ROOT / ".streamlit" / "secrets.toml"
-    if not path.exists():
+    try:
+        return _parsed_secrets(path, path.stat().st_mtime_ns)
+    except FileNotFoundError:
         return {}
+
+
+@functools.lru_cache(maxsize=1)
+def _parsed_secrets(path: Path, _mtime_ns: int) -> dict[str, Any]:
     with path.open("rb") as f:
         return tomllib.load(f).get("readiness", {})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 import textwrap
@@ -123,6 +124,23 @@ def test_db_path_comes_from_override_then_env_then_default(monkeypatch, tmp_path
     assert settings.db_path(tmp_path / "flag.duckdb") == tmp_path / "flag.duckdb"
     monkeypatch.setenv("READINESS_LOCK_TIMEOUT_S", "2.5")
     assert settings.get("lock_timeout_s") == 2.5
+
+
+def test_secrets_file_is_read_again_when_an_operator_edits_it(monkeypatch, tmp_path):
+    # settings come from .streamlit/secrets.toml after the environment; it is parsed once per version
+    (tmp_path / ".streamlit").mkdir()
+    secrets = tmp_path / ".streamlit" / "secrets.toml"
+    monkeypatch.setattr(settings, "PROJECT_ROOT", tmp_path)
+    monkeypatch.delenv("READINESS_PREVIEW_ROWS", raising=False)
+    assert settings.get("preview_rows") == 10
+    secrets.write_text("[readiness]\npreview_rows = 7\n")
+    assert settings.get("preview_rows") == 7
+    secrets.write_text("[readiness]\npreview_rows = 25\n")
+    now = time.time() + 5  # a later modification time, as an edit some seconds on would have
+    os.utime(secrets, (now, now))
+    assert settings.get("preview_rows") == 25
+    secrets.unlink()
+    assert settings.get("preview_rows") == 10
 
 
 def test_threads_opening_and_closing_the_store_at_once_never_conflict(tmp_path):
