@@ -14,16 +14,20 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from readiness import access, demo, settings, store, ui, users
 from readiness.access import system_actor
 
 st.set_page_config(page_title="Readiness Review", page_icon=":material/fact_check:", layout="wide")
 ui.through_app_py()
-# The page this browser tab asked for, remembered before anything can interrupt the first run
-# (the login cookie component answers with a rerun that may arrive without the page in it).
-st.session_state.setdefault("_rr_asked", urlparse(st.context.url or "").path.strip("/"))
-st.session_state.setdefault("_rr_asked_query", st.query_params.to_dict())  # pilot, dates, segment
+# The page this browser tab asked for, remembered on the session's first run, before anything can
+# interrupt it (the login cookie component answers with a rerun that may arrive without the page in
+# it). Only then: a later run's address is the page the tab is leaving, not one it asked for.
+if "_rr_opened" not in st.session_state:
+    st.session_state["_rr_opened"] = True
+    st.session_state["_rr_asked"] = urlparse(st.context.url or "").path.strip("/")
+    st.session_state["_rr_asked_query"] = st.query_params.to_dict()  # pilot, dates, segment
 # DuckDB in the app may touch only the data folder, the upload folder and the admins' feed root.
 store.restrict_file_access([settings.db_path().parent, settings.upload_dir(), settings.get("feed_root")])
 
@@ -122,7 +126,8 @@ def _keep_deep_link(current, by_path: dict, default) -> None:
     page (the login cookie component's answer, asked for by a run before the login) falls back to
     the default page, and is sent back. The page times log showed it: Usage stopped at its start,
     then Portfolio ran half a second later, and the tab stayed there (about 1 run in 3 of
-    tests/e2e/test_second_process.py on a busy machine).
+    tests/e2e/test_second_process.py on a busy machine). A click on Portfolio asks for Portfolio,
+    so it is never sent back.
     """
     asked = st.session_state.pop("_rr_asked", "")
     if asked in by_path:
@@ -131,12 +136,25 @@ def _keep_deep_link(current, by_path: dict, default) -> None:
             st.switch_page(by_path[asked])
         return
     landed = st.session_state.get("_rr_landed")
-    if landed and time.monotonic() - landed[1] <= LANDING_S:
-        if current.url_path == default.url_path != by_path[landed[0]].url_path:
-            st.session_state.pop("_rr_landed")  # once: a reviewer who clicks Portfolio gets there
-            st.switch_page(by_path[landed[0]])
-    elif landed:
+    if not landed:
+        return
+    if time.monotonic() - landed[1] > LANDING_S:
         st.session_state.pop("_rr_landed")
+    elif current.url_path == default.url_path != by_path[landed[0]].url_path and not _asked_for(current):
+        st.session_state.pop("_rr_landed")  # once
+        st.switch_page(by_path[landed[0]])
+
+
+def _asked_for(page) -> bool:
+    """Whether this rerun asked for ``page`` itself, rather than falling back to it.
+
+    A click on a page's link names that page. The cookie component's rerun names no page, or a
+    page of the login form's navigation (same address, another script), which this navigation
+    does not have. Reads Streamlit's page intent for the run (``PagesManager``, streamlit 1.67);
+    if that is not there, no rerun counts as asked for.
+    """
+    pages = getattr(get_script_run_ctx(), "pages_manager", None)
+    return getattr(pages, "intended_page_script_hash", None) == page._script_hash
 
 
 def _log_page_time(page: str, seconds: float, ended: str) -> None:

@@ -142,6 +142,30 @@ def test_page_times_log_has_a_line_per_page_run_after_login(browser, app) -> Non
     assert not any(page_name == "Log in" for _when, page_name, _s, _e in lines)  # the form's runs are not pages
 
 
+def test_a_deep_link_survives_the_login_and_portfolio_answers_a_quick_click(browser, app) -> None:
+    # A link to a page with its pilot opens that page after the login. Later, clicking Portfolio
+    # right after another page has drawn goes to Portfolio: stop 12's deep-link keeper took every
+    # page run for a fresh landing and sent such a click back to the page it came from.
+    url, _ = app
+    ctx = browser.new_context(viewport={"width": 1300, "height": 850})
+    page = ctx.new_page()
+    login(page, url, "leo", PW, "readout?pilot=Granted+pilot")
+    _signed_in(page)
+    page.get_by_role("heading", name="Top risks").wait_for(timeout=30_000)
+    assert page.url.startswith(f"{url}/readout") and "pilot=Granted+pilot" in page.url
+    time.sleep(6)  # past the landing window: only what follows is tested
+    for name in ("Usage", "Readout"):
+        nav(page, name).click()
+        page.wait_for_url(f"{url}/{name.lower()}**", timeout=30_000)
+        wait_idle(page)
+        nav(page, "Portfolio").click()  # at once
+        page.get_by_text("Open a pilot").wait_for(timeout=30_000)
+        wait_idle(page)
+        time.sleep(1)  # nothing sends the tab back
+        assert page.url.split("?")[0] == f"{url}/" and page.get_by_text("Open a pilot").count() == 1, name
+    ctx.close()
+
+
 def test_admin_adds_a_user_and_the_audit_log_shows_it(browser, app) -> None:
     url, db = app
     ctx = browser.new_context(viewport={"width": 1300, "height": 900})
