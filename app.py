@@ -21,6 +21,7 @@ from readiness.access import system_actor
 
 st.set_page_config(page_title="Readiness Review", page_icon=":material/fact_check:", layout="wide")
 ui.through_app_py()
+ui.still_placeholders()
 # The page this browser tab asked for, remembered on the session's first run, before anything can
 # interrupt it (the login cookie component answers with a rerun that may arrive without the page in
 # it). Only then: a later run's address is the page the tab is leaving, not one it asked for.
