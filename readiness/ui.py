@@ -572,7 +572,10 @@ def file_stem(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").lower() or "pilot"
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
+# A resource cache: every rerun gets the same figure object. From st.cache_data each read would
+# unpickle the figure, and plotly validates a figure again as it builds it (25 ms per chart per
+# rerun); st.plotly_chart only reads the figure (it draws from a copy).
+@st.cache_resource(show_spinner=False, max_entries=256)
 def _evidence_chart(chart_name: str, func_path: str, db_path: str, pilot_id: int, version: str, time_zone: str,
                     filter_key: tuple, _pilot, _filters) -> Any:
     from analysis.common import Empty
