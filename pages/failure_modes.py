@@ -56,8 +56,10 @@ with store.open_store(ui.db()) as con:
     can_reveal = access.allowed(con, actor, "reveal_personal_data", pilot.pilot_id)
     can_edit = access.allowed(con, actor, "edit_review", pilot.pilot_id)
 reveal = can_reveal and st.toggle("Show personal data (recorded in the audit log)", key=f"reveal_{mode_id}")
-done, rows = ui.run_action(ui.with_store(lambda con: fm.mode_rows(con, pilot, mode_id, 50,
-                                                                  reveal_as=actor if reveal else None)))
+if reveal:
+    done, rows = ui.run_action(ui.with_store(lambda con: fm.mode_rows(con, pilot, mode_id, 50, reveal_as=actor)))
+else:
+    done, rows = ui.run_action(lambda: ui.masked_mode_rows(pilot, version, mode_id))
 if done:
     st.dataframe(rows, hide_index=True, width="stretch")
 

@@ -506,6 +506,20 @@ def evidence(func_path: str, pilot, version: str, flt=None) -> Any:
     return _evidence(func_path, db(), pilot.pilot_id, version, pilot.time_zone, flt.key(), pilot, flt)
 
 
+@st.cache_data(show_spinner=False, max_entries=256)
+def _masked_mode_rows(db_path: str, pilot_id: int, version: str, mode_id: int, limit: int, _pilot) -> Any:
+    from analysis import failure_modes as fm
+
+    with store.open_store(db_path) as con:
+        return fm.mode_rows(con, _pilot, mode_id, limit)
+
+
+def masked_mode_rows(pilot, version: str, mode_id: int, limit: int = 50) -> Any:
+    """One failure mode's drill-down rows with personal data masked, cached by pilot, data version and
+    mode (call after pick_pilot). A reveal is never cached: it is read, and audited, each time."""
+    return _masked_mode_rows(db(), pilot.pilot_id, version, int(mode_id), limit, pilot)
+
+
 @st.cache_data(show_spinner=False, max_entries=128)
 def _signals(db_path: str, pilot_id: int, version: str, _actor: Actor, _pilot) -> list[dict[str, Any]]:
     from readiness.signals import compute_signals

@@ -227,3 +227,24 @@ def test_opening_a_pilot_from_the_portfolio_puts_it_in_hand_without_the_old_segm
     pills.set_value("Exceptions only").run()
     assert not at.exception
     assert at.session_state["_rr_pilot"] == "Exceptions only" and "_rr_segment" not in at.session_state
+
+
+def test_failure_mode_rows_are_masked_and_each_reveal_is_read_and_audited_again(demo_db: Path) -> None:
+    # The masked rows are cached by data version; a reveal never is: every rerun with it on reads the
+    # store and writes an audit row, and switching it off shows masked rows again.
+    mode = query(demo_db, "SELECT failure_mode FROM exceptions WHERE message LIKE '%@%' GROUP BY 1 "
+                          "ORDER BY count(*) DESC LIMIT 1")[0][0]
+    reveals = "SELECT count(*) FROM audit_log WHERE action = 'reveal'"
+    at = _run("failure_modes", "reviewer")
+    box = next(s for s in at.selectbox if s.label == "Failure mode")
+    box.select(mode).run()
+    table = at.dataframe[-1].value
+    assert len(table) and not table["message"].str.contains("@").any()  # masked
+    before = query(demo_db, reveals)[0][0]
+    at.toggle(key=f"reveal_{mode}").set_value(True).run()
+    assert at.dataframe[-1].value["message"].str.contains("@").any()
+    at.run()
+    assert query(demo_db, reveals)[0][0] == before + 2  # two runs, two reveals: not served from a cache
+    at.toggle(key=f"reveal_{mode}").set_value(False).run()
+    assert not at.dataframe[-1].value["message"].str.contains("@").any()
+    assert query(demo_db, reveals)[0][0] == before + 2
