@@ -167,10 +167,10 @@ def still_placeholders() -> None:
     """Loading placeholders (Streamlit's skeletons) stand still instead of shimmering.
 
     A shimmer redraws the tab 60 times a second for as long as an element waits for its code or
-    its data. bench/load.py measured it at 10 tabs: the compositor threads of Chromium used 25 of
-    the browser's 101 CPU-seconds of page views (4.6 + 7.3 with still placeholders), on a machine
-    where the browser is what the views wait for. Style-only HTML goes to Streamlit's event
-    container: it takes no space on the page.
+    its data. Measured with 10 tabs of one Chromium on the 10M-event bench store: the compositor
+    threads used 25 of the browser's 101 CPU-seconds over 60 page views, and 13 of 95 with still
+    placeholders; on a small machine the views wait for the browser. Style-only HTML goes to
+    Streamlit's event container: it takes no space on the page.
     """
     st.html("<style>[data-testid='stSkeleton'], [data-testid='stSkeleton'] * {animation: none !important;}</style>")
 
