@@ -15,7 +15,9 @@ script, from the app's page times log: the rest of a view is the browser and the
 success rate, the server's CPU-seconds per page view
 (utime + stime of the server process over the whole run, logins included, divided by the page
 views), its peak RSS (VmHWM), the CPU the browser and the whole machine used meanwhile (other
-work on a shared machine shows there), and the ratios against N = 1 measured in the same run.
+work on a shared machine shows there), the browser's CPU by thread (tabs' main threads, compositors,
+raster; the GPU process's display compositor), the first round of views apart from later rounds,
+and the ratios against N = 1 measured in the same run.
 Goal: N = 10 with p95 <= 5 s and 100% success.
 
 Example: python bench/load.py --events 1000000 --sessions 10 20 --keep /tmp/load-1m.duckdb
@@ -124,6 +126,45 @@ def tree_cpu_seconds(root: int, skip: int) -> float:
     return total
 
 
+def browser_threads(root: int, skip: int) -> dict[str, float]:
+    """CPU seconds of the browser's processes descended from ``root`` (except ``skip``), by what the
+    thread does: the tabs' main threads, their compositor, raster and worker threads, the GPU
+    process's display compositor, and the rest. Shows where a browser's time goes (a shimmer that
+    keeps the compositors drawing, say)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError):
+            continue
+    out: dict[str, float] = {}
+    for pid in parents:
+        p = pid
+        while p in parents and p not in (root, skip, 0, 1):
+            p = parents[p]
+        if p != root or pid == skip:
+            continue
+        try:
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").split()
+            if not args or b"chrom" not in args[0]:
+                continue
+            kind = next((a.split(b"=", 1)[1].decode() for a in args if a.startswith(b"--type=")), "browser")
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                comm = (task / "comm").read_text().strip()
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                if kind == "renderer":
+                    what = {"chromium": "tabs' main threads", "Compositor": "tabs' compositors"}.get(
+                        comm, "tabs' raster and workers" if comm.startswith("ThreadPool") else "tabs' other")
+                elif kind == "gpu-process":
+                    what = "display compositor (GPU process)"
+                else:
+                    what = "browser and network"
+                out[what] = out.get(what, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except OSError:
+            continue
+    return out
+
+
 def machine_busy_seconds() -> float:
     """CPU seconds all cores spent busy since boot (every process on the machine)."""
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -230,9 +271,11 @@ async def run_sessions(n: int, db: Path, log: Path, rounds: int, timeout_s: floa
             load = os.getloadavg()[0]
             cpu0, t0 = cpu_seconds(proc.pid), time.perf_counter()
             client0, busy0 = tree_cpu_seconds(os.getpid(), proc.pid), machine_busy_seconds()
+            threads0 = browser_threads(os.getpid(), proc.pid)
             walks = await asyncio.gather(*(session(i, tab) for i, tab in enumerate(tabs)))
             cpu, wall = cpu_seconds(proc.pid) - cpu0, time.perf_counter() - t0
             client, busy = tree_cpu_seconds(os.getpid(), proc.pid) - client0, machine_busy_seconds() - busy0
+            threads = {k: v - threads0.get(k, 0.0) for k, v in browser_threads(os.getpid(), proc.pid).items()}
             login_s = statistics.median(logins) if logins else float("nan")
             views_cpu = cpu - (at_views["server"] - cpu0) if after_logins else None
             views_client = client - (at_views["client"] - client0) if after_logins else None
@@ -243,7 +286,7 @@ async def run_sessions(n: int, db: Path, log: Path, rounds: int, timeout_s: floa
         proc.wait(timeout=30)
     views = [v for w in walks for v in w]
     return {"n": n, "views": views, "cpu": cpu, "wall": wall, "rss": rss, "login_s": login_s, "load": load,
-            "client": client, "busy": busy, "views_cpu": views_cpu, "views_client": views_client,
+            "client": client, "busy": busy, "threads": threads, "views_cpu": views_cpu, "views_client": views_client,
             "server_runs": server_runs(page_times)}
 
 
@@ -262,6 +305,9 @@ def report(r: dict, base: dict | None) -> None:
             f"{r['wall']:.0f} s, load avg {r['load']:.1f})")
     line += (f"\n       during the run: server {r['cpu']:.0f} CPU-s, browser + bench {r['client']:.0f} CPU-s, "
              f"whole machine {r['busy']:.0f} CPU-s of {r['wall'] * os.cpu_count():.0f} available")
+    if r.get("threads"):
+        line += "\n       browser CPU-s by thread: " + ", ".join(
+            f"{k} {v:.0f}" for k, v in sorted(r["threads"].items(), key=lambda kv: -kv[1]) if v >= 0.5)
     if r.get("views_cpu") is not None:
         line += (f"\n       page views only (after every tab logged in): server {r['views_cpu'] / len(views):.2f} "
                  f"CPU-s/view, browser + bench {r['views_client'] / len(views):.2f} CPU-s/view")
