@@ -166,6 +166,29 @@ def test_a_deep_link_survives_the_login_and_portfolio_answers_a_quick_click(brow
     ctx.close()
 
 
+def test_picking_another_pilot_in_the_sidebar_keeps_it_across_pages(browser, app) -> None:
+    # The pilot picker against the address bar: the page must follow the pick, not the pilot the
+    # address named when the run started.
+    url, _ = app
+    ctx = browser.new_context(viewport={"width": 1300, "height": 850})
+    page = ctx.new_page()
+    login(page, url, "admin", ADMIN_PW, "usage?pilot=Granted+pilot")
+    _signed_in(page)
+    page.wait_for_url("**pilot=Granted+pilot**", timeout=30_000)
+    picker = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Pilot")
+    picker.locator("input").click()
+    page.keyboard.type("Secret")  # the picker filters its options as one types
+    page.keyboard.press("Enter")
+    page.wait_for_url("**pilot=Secret+pilot**", timeout=30_000)
+    wait_idle(page)
+    time.sleep(1)
+    assert "pilot=Secret+pilot" in page.url and "Secret pilot ·" in main_text(page)  # the caption names it
+    nav(page, "Readout").click()
+    page.get_by_role("heading", name="Secret pilot").wait_for(timeout=30_000)
+    assert "pilot=Secret+pilot" in page.url
+    ctx.close()
+
+
 def test_admin_adds_a_user_and_the_audit_log_shows_it(browser, app) -> None:
     url, db = app
     ctx = browser.new_context(viewport={"width": 1300, "height": 900})
