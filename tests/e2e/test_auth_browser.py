@@ -327,3 +327,37 @@ def test_reviewer_records_a_decision_and_the_lead_reads_it_out(browser, app) -> 
     lead.get_by_role("button", name="Log out").click()
     lead.get_by_role("button", name="Log in").wait_for(timeout=30_000)
     assert "Signed in as" not in lead.inner_text("body")
+
+
+def test_a_segment_picked_in_the_sidebar_replaces_the_one_in_the_link(browser, tmp_path) -> None:
+    # Opened from a link naming team Ops, the reviewer picks team Sales: the figures and the address
+    # follow the pick (before stop 13 every rerun took the link's segment again).
+    db = tmp_path / "store.duckdb"
+    csv_file = tmp_path / "u.csv"
+    csv_file.write_text("ts,user,event,team\n" + "".join(
+        f"2026-03-0{d}T10:00:00Z,u{i}@corp.example,open,{team}\n"
+        for d in (2, 3) for i, team in enumerate(["Ops", "Sales", "Sales"])))
+    ingest.ingest_files(db, "Teams pilot", "usage", [csv_file], actor=OP, create=True)
+    with store.open_store(db) as con:
+        users.add_user(con, OP, "admin", "admin", ADMIN_PW)
+    proc, url = start_app({"READINESS_DB": str(db), "READINESS_BCRYPT_ROUNDS": "4"})
+    try:
+        ctx = browser.new_context(viewport={"width": 1300, "height": 1000})
+        page = ctx.new_page()
+        login(page, url, "admin", ADMIN_PW, "usage?pilot=Teams+pilot&team=Ops")
+        _signed_in(page)
+        page.wait_for_url("**team=Ops**", timeout=30_000)
+        events = page.get_by_test_id("stMetric").filter(has_text="Events").get_by_test_id("stMetricValue").first
+        assert events.inner_text() == "2"  # Ops: one event on each of two days
+        picker = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Segment")
+        picker.locator("input").click()
+        page.keyboard.type("Sales")
+        page.keyboard.press("Enter")
+        page.wait_for_url("**team=Sales**", timeout=30_000)
+        wait_idle(page)
+        time.sleep(1)  # nothing takes the link's segment back
+        assert "team=Sales" in page.url and events.inner_text() == "4"
+        ctx.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
