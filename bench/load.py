@@ -104,25 +104,32 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def tree_cpu_seconds(root: int, skip: int) -> float:
-    """CPU seconds of every live process descended from ``root`` except ``skip`` (the browser, here)."""
+def descendants(root: int, skip: int) -> list[int]:
+    """Live processes descended from ``root``, except ``skip`` (the server, here) and its own."""
     parents = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError):
             continue
-        parents[int(stat.parent.name)] = int(fields[1])
-    total = 0.0
+    out = []
     for pid in parents:
         p = pid
         while p in parents and p not in (root, skip, 0, 1):
             p = parents[p]
         if p == root and pid != skip:
-            try:
-                total += cpu_seconds(pid)
-            except OSError:
-                pass
+            out.append(pid)
+    return out
+
+
+def tree_cpu_seconds(root: int, skip: int) -> float:
+    """CPU seconds of every live process descended from ``root`` except ``skip`` (the server, here)."""
+    total = 0.0
+    for pid in descendants(root, skip):
+        try:
+            total += cpu_seconds(pid)
+        except OSError:
+            pass
     return total
 
 
@@ -131,19 +138,8 @@ def browser_threads(root: int, skip: int) -> dict[str, float]:
     thread does: the tabs' main threads, their compositor, raster and worker threads, the GPU
     process's display compositor, and the rest. Shows where a browser's time goes (a shimmer that
     keeps the compositors drawing, say)."""
-    parents = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError):
-            continue
     out: dict[str, float] = {}
-    for pid in parents:
-        p = pid
-        while p in parents and p not in (root, skip, 0, 1):
-            p = parents[p]
-        if p != root or pid == skip:
-            continue
+    for pid in descendants(root, skip):
         try:
             args = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").split()
             if not args or b"chrom" not in args[0]:

@@ -166,6 +166,18 @@ def test_a_deep_link_survives_the_login_and_portfolio_answers_a_quick_click(brow
     ctx.close()
 
 
+def _pick_in_sidebar(page, label: str, typed: str, url_glob: str) -> None:
+    """Pick in a sidebar selectbox by typing (it filters its options) and Enter; wait until the address
+    shows the pick, the app is idle, and a second more in which nothing may take it back."""
+    picker = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text=label)
+    picker.locator("input").click()
+    page.keyboard.type(typed)
+    page.keyboard.press("Enter")
+    page.wait_for_url(url_glob, timeout=30_000)
+    wait_idle(page)
+    time.sleep(1)
+
+
 def test_picking_another_pilot_in_the_sidebar_keeps_it_across_pages(browser, app) -> None:
     # The pilot picker against the address bar: the page must follow the pick, not the pilot the
     # address named when the run started.
@@ -175,13 +187,7 @@ def test_picking_another_pilot_in_the_sidebar_keeps_it_across_pages(browser, app
     login(page, url, "admin", ADMIN_PW, "usage?pilot=Granted+pilot")
     _signed_in(page)
     page.wait_for_url("**pilot=Granted+pilot**", timeout=30_000)
-    picker = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Pilot")
-    picker.locator("input").click()
-    page.keyboard.type("Secret")  # the picker filters its options as one types
-    page.keyboard.press("Enter")
-    page.wait_for_url("**pilot=Secret+pilot**", timeout=30_000)
-    wait_idle(page)
-    time.sleep(1)
+    _pick_in_sidebar(page, "Pilot", "Secret", "**pilot=Secret+pilot**")
     assert "pilot=Secret+pilot" in page.url and "Secret pilot ·" in main_text(page)  # the caption names it
     nav(page, "Readout").click()
     page.get_by_role("heading", name="Secret pilot").wait_for(timeout=30_000)
@@ -349,13 +355,7 @@ def test_a_segment_picked_in_the_sidebar_replaces_the_one_in_the_link(browser, t
         page.wait_for_url("**team=Ops**", timeout=30_000)
         events = page.get_by_test_id("stMetric").filter(has_text="Events").get_by_test_id("stMetricValue").first
         assert events.inner_text() == "2"  # Ops: one event on each of two days
-        picker = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Segment")
-        picker.locator("input").click()
-        page.keyboard.type("Sales")
-        page.keyboard.press("Enter")
-        page.wait_for_url("**team=Sales**", timeout=30_000)
-        wait_idle(page)
-        time.sleep(1)  # nothing takes the link's segment back
+        _pick_in_sidebar(page, "Segment", "Sales", "**team=Sales**")
         assert "team=Sales" in page.url and events.inner_text() == "4"
         ctx.close()
     finally:
