@@ -32,6 +32,20 @@ def _style(fig: go.Figure, height: int = 300) -> go.Figure:
     return fig
 
 
+def _calendar_axis(fig: go.Figure, values: pd.Series, days: int = 1) -> go.Figure:
+    """Keep a time axis in whole days (or weeks) when the data has only one or two of them. Left to
+    itself, plotly zooms a single date to milliseconds ("23:59:59.9995 ... 00:00:00.0005") and draws
+    a lone bar as wide as the chart."""
+    when = pd.to_datetime(pd.Series(values)).dropna()
+    if when.empty or when.max() - when.min() >= pd.Timedelta(days=2 * days):
+        return fig
+    step = pd.Timedelta(days=days)
+    fig.update_xaxes(range=[when.min() - step, when.max() + step], tick0=when.min(), dtick=days * 86_400_000,
+                     tickformat="%b %-d, %Y")
+    fig.update_traces(width=0.8 * days * 86_400_000, selector=dict(type="bar"))
+    return fig
+
+
 def _pct(x: float | None) -> str:
     return "—" if x is None or pd.isna(x) else f"{x:.0%}"
 
@@ -50,8 +64,10 @@ def active_users(df: pd.DataFrame) -> tuple[go.Figure, str]:
     title = f"About {mean_dau:.0f} people use it on a day with any use"
     if last_mau is not None:
         title += f"; {last_mau} in the last 28 days (stickiness {mean_dau / max(last_mau, 1):.0%})"
-    fig = px.line(long, x="day", y="users", color="measure", title=title,
+    fig = px.line(long, x="day", y="users", color="measure", title=title, markers=len(df) < 3,
                   color_discrete_sequence=[BLUE, ORANGE, GREEN], labels={"day": "", "users": "active users"})
+    fig.update_yaxes(rangemode="tozero")
+    _calendar_axis(fig, df["day"])
     caption = ("Distinct users with at least one event per pilot-local day (daily), and in the 7 and 28 days "
                "ending that day (weekly, monthly; only events inside the filters count). "
                "Stickiness = mean daily users (days with any use) ÷ the last monthly figure.")
@@ -94,6 +110,7 @@ def lifecycle(df: pd.DataFrame) -> tuple[go.Figure, str]:
     fig = px.bar(long, x="week", y="users", color="status", title=title, color_discrete_map=LIFECYCLE_COLOURS,
                  labels={"week": "", "users": "users"})
     fig.update_layout(barmode="relative")
+    _calendar_axis(fig, df["week"], days=7)
     caption = ("Each pilot-local week: new = first-ever event that week; returning = active this week and the week "
                "before; back after a break (resurrecting) = seen before, not active the week before; gone quiet "
                "(dormant, below the line) = active the week before, not this week.")
@@ -139,10 +156,12 @@ def ratings_of(summary: Any) -> tuple[go.Figure, str]:
 def negative_share(df: pd.DataFrame) -> tuple[go.Figure, str]:
     first, last = df["negative_share"].iloc[0], df["negative_share"].iloc[-1]
     verb = "up" if last > first + 0.02 else "down" if last < first - 0.02 else "about level"
-    title = f"Negative comments: {_pct(last)} in the last week, {verb} from {_pct(first)} in the first"
+    title = (f"Negative comments: {_pct(last)} in the last week, {verb} from {_pct(first)} in the first" if len(df) > 1
+             else f"Negative comments: {_pct(last)} in the one week with comments")
     fig = px.line(df, x="week", y="negative_share", markers=True, title=title, color_discrete_sequence=[VERMILION],
                   hover_data={"comments": True}, labels={"week": "", "negative_share": "negative share"})
     fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+    _calendar_axis(fig, df["week"], days=7)
     return _style(fig, 280), ("Per pilot-local week: share of comments whose VADER compound sentiment is ≤ -0.05.")
 
 
@@ -170,14 +189,18 @@ def exception_rate(df: pd.DataFrame) -> tuple[go.Figure, str]:
         return None if not events else 1000 * part["exceptions"].sum() / events
 
     first, last = rate(df.head(7)), rate(df.tail(7))
-    if first is not None and last is not None:
+    if first is not None and last is not None and len(df) >= 14:
         title = f"{last:.0f} exceptions per 1,000 events in the last 7 days, against {first:.0f} in the first 7"
+    elif first is not None:  # the first and last 7 days would overlap: one figure for all of them
+        title = (f"{rate(df):.0f} exceptions per 1,000 events over the pilot's "
+                 + (f"{len(df)} days" if len(df) > 1 else "one day"))
     else:
         title = f"{int(df['exceptions'].sum()):,} exceptions; no usage events to compare them with"
     y = "per_1000_events" if first is not None else "exceptions"
     fig = px.bar(df, x="day", y=y, title=title, color_discrete_sequence=[VERMILION],
                  hover_data={"exceptions": True, "events": True},
                  labels={"day": "", "per_1000_events": "per 1,000 events", "exceptions": "exceptions"})
+    _calendar_axis(fig, df["day"])
     return _style(fig, 260), ("Exceptions per pilot-local day divided by that day's usage events, × 1,000.")
 
 

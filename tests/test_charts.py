@@ -78,3 +78,40 @@ def test_sparkline_keeps_the_last_28_days() -> None:
     daily = [[date(2026, 3, 1), i] for i in range(40)]
     assert charts.sparkline(daily) == list(range(12, 40))
     assert charts.sparkline(None) == []
+
+
+def _day_ticks(fig) -> tuple[pd.Timestamp, pd.Timestamp, int]:
+    axis = fig.layout.xaxis
+    lo, hi = (pd.Timestamp(x) for x in axis.range)
+    return lo, hi, axis.dtick
+
+
+def test_a_one_day_pilot_keeps_its_time_axis_in_days_not_milliseconds() -> None:
+    """Plotly zooms a lone date to milliseconds (ticks "23:59:59.9995 ... 00:00:00.0005") unless told the range."""
+    one_day = pd.DataFrame({"day": [date(2026, 3, 2)], "dau": [4], "wau": [4], "mau": [4], "stickiness": [1.0]})
+    fig, _ = charts.active_users(one_day)
+    assert _day_ticks(fig) == (pd.Timestamp("2026-03-01"), pd.Timestamp("2026-03-03"), 86_400_000)
+    assert fig.layout.xaxis.tickformat == "%b %-d, %Y"
+
+    rate = pd.DataFrame({"day": [date(2026, 3, 2)], "exceptions": [3], "events": [100], "sessions": [10],
+                         "per_1000_events": [30.0]})
+    fig, _ = charts.exception_rate(rate)
+    assert _day_ticks(fig)[2] == 86_400_000
+    assert fig.data[0].width == 0.8 * 86_400_000  # the lone bar is a day wide, not the chart's width
+    # the first and the last 7 days would be the same day: one figure, not a comparison
+    assert fig.layout.title.text == "30 exceptions per 1,000 events over the pilot's one day"
+
+    week = pd.DataFrame({"week": [date(2026, 3, 2)], "active": [5], "new": [5], "returning": [0],
+                         "resurrecting": [0], "dormant": [0]})
+    fig, _ = charts.lifecycle(week)
+    assert _day_ticks(fig) == (pd.Timestamp("2026-02-23"), pd.Timestamp("2026-03-09"), 7 * 86_400_000)
+    fig, _ = charts.negative_share(pd.DataFrame({"week": [date(2026, 3, 2)], "negative_share": [0.2], "comments": [5]}))
+    assert fig.layout.title.text == "Negative comments: 20% in the one week with comments"
+
+
+def test_a_longer_pilot_leaves_the_time_axis_to_plotly() -> None:
+    df = pd.DataFrame({"day": pd.date_range("2026-03-02", periods=10), "exceptions": [1] * 10, "events": [100] * 10,
+                       "sessions": [10] * 10, "per_1000_events": [10.0] * 10})
+    fig, _ = charts.exception_rate(df)
+    assert fig.layout.xaxis.range is None and fig.layout.xaxis.dtick is None
+    assert fig.layout.title.text == "10 exceptions per 1,000 events over the pilot's 10 days"
