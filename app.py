@@ -19,7 +19,9 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from readiness import access, demo, settings, store, ui, users
 from readiness.access import system_actor
 
-st.set_page_config(page_title="Readiness Review", page_icon=":material/fact_check:", layout="wide")
+# The icon is a file of ours: Streamlit fetches a ":material/..." page icon from fonts.gstatic.com.
+st.set_page_config(page_title="Readiness Review", page_icon=str(Path(__file__).parent / "readiness" / "assets" / "favicon.png"),
+                   layout="wide")
 ui.through_app_py()
 ui.still_placeholders()
 # The page this browser tab asked for, remembered on the session's first run, before anything can

@@ -166,6 +166,30 @@ def test_a_deep_link_survives_the_login_and_portfolio_answers_a_quick_click(brow
     ctx.close()
 
 
+def test_the_browser_asks_nothing_of_any_server_but_the_app(browser, app) -> None:
+    # A reviewer's browser talks to the app only: no fonts, icons or scripts from elsewhere (a
+    # deployment behind a firewall works the same, and no third party learns who opened which
+    # page). Streamlit fetched a ":material/..." page icon from fonts.gstatic.com on every page.
+    url, _ = app
+    ctx = browser.new_context(viewport={"width": 1300, "height": 850})
+    page = ctx.new_page()
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url))
+    login(page, url, "rex", PW)
+    _signed_in(page)
+    for name in ("Usage", "Failure modes", "Readout"):
+        nav(page, name).click()
+        page.wait_for_url(f"{url}/{name.lower().replace(' ', '_')}**", timeout=30_000)
+        wait_idle(page)
+    icon = page.evaluate("document.querySelector(\"link[rel='shortcut icon']\").href")
+    shown = page.request.get(icon)
+    ctx.close()
+    assert icon.startswith(f"{url}/") and shown.ok and shown.headers["content-type"] == "image/png", icon
+    assert len(asked) > 20  # the app's own code, fonts and icon were all seen
+    elsewhere = sorted({u for u in asked if not u.startswith(f"{url}/") and not u.startswith(("data:", "blob:"))})
+    assert not elsewhere, elsewhere
+
+
 def _pick_in_sidebar(page, label: str, typed: str, url_glob: str) -> None:
     """Pick in a sidebar selectbox by typing (it filters its options) and Enter; wait until the address
     shows the pick, the app is idle, and a second more in which nothing may take it back."""
