@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import re
 import statistics
 import subprocess
@@ -224,9 +225,11 @@ async def view(page, url: str, name: str, path: str, expect: str, timeout_s: flo
 
 
 async def run_sessions(n: int, db: Path, log: Path, rounds: int, timeout_s: float, by_address: bool,
-                       after_logins: bool = False) -> dict:
+                       after_logins: bool = False, think_s: float = 0.0, ramp_s: float = 0.0) -> dict:
     """Fresh app, n tabs that log in and open the pages; returns the figures. With ``after_logins``
-    every tab waits until all have logged in, so the page views overlap each other but no login."""
+    every tab waits until all have logged in, so the page views overlap each other but no login.
+    ``think_s``: a reviewer reads each page before the next click, for 0.5x to 1.5x this long
+    (seeded per session). ``ramp_s``: session i starts i/n of this later (arrivals spread out)."""
     from playwright.async_api import async_playwright
 
     page_times = log.with_name(f"page-times-{n}.tsv")
@@ -249,6 +252,7 @@ async def run_sessions(n: int, db: Path, log: Path, rounds: int, timeout_s: floa
                     all_in.set()
 
             async def session(i: int, tab) -> list[View]:
+                await asyncio.sleep(ramp_s * i / n)
                 t = time.perf_counter()
                 try:
                     await login(tab, url, f"load{i:03d}")
@@ -261,8 +265,15 @@ async def run_sessions(n: int, db: Path, log: Path, rounds: int, timeout_s: floa
                 logged_in()
                 if after_logins:
                     await all_in.wait()
-                return [replace(await view(tab, url, name, path, expect, timeout_s, by_address), first=r == 0)
-                        for r in range(rounds) for name, path, expect in PAGES]
+                reads = random.Random(i)
+                views = []
+                for r in range(rounds):
+                    for name, path, expect in PAGES:
+                        if think_s and views:
+                            await asyncio.sleep(think_s * reads.uniform(0.5, 1.5))
+                        views.append(replace(await view(tab, url, name, path, expect, timeout_s, by_address),
+                                             first=r == 0))
+                return views
 
             load = os.getloadavg()[0]
             cpu0, t0 = cpu_seconds(proc.pid), time.perf_counter()
@@ -345,6 +356,11 @@ def main() -> int:
     parser.add_argument("--keep", metavar="DB", help="keep the generated store at this path (reused if present)")
     parser.add_argument("--after-logins", action="store_true",
                         help="start the page views once every tab has logged in (views overlap views, not logins)")
+    parser.add_argument("--think", type=float, default=0.0, metavar="S",
+                        help="mean seconds a reviewer reads a page before the next click (0.5x-1.5x, seeded); "
+                             "default 0: every session clicks on as soon as a page is drawn")
+    parser.add_argument("--ramp", type=float, default=0.0, metavar="S",
+                        help="spread the sessions' starts over S seconds (default 0: all at once)")
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
         print(f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)", file=sys.stderr)
@@ -355,11 +371,14 @@ def main() -> int:
         log = Path(tmp) / "app.log"
         print(f"{args.events:,} usage events; pages {', '.join(p[0] for p in PAGES)} x{args.rounds} per session; "
               f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
-        base = asyncio.run(run_sessions(1, db, log, args.rounds, args.view_timeout, args.by_address, args.after_logins))
+        model = dict(after_logins=args.after_logins, think_s=args.think, ramp_s=args.ramp)
+        print(f"reviewers read each page for {args.think * 0.5:.0f}-{args.think * 1.5:.0f} s; sessions start over "
+              f"{args.ramp:.0f} s" if args.think or args.ramp else "no reading time: each session clicks on at once")
+        base = asyncio.run(run_sessions(1, db, log, args.rounds, args.view_timeout, args.by_address, **model))
         report(base, None)
         for n in args.sessions:
-            report(asyncio.run(run_sessions(n, db, log, args.rounds, args.view_timeout, args.by_address,
-                                            args.after_logins)), base)
+            report(asyncio.run(run_sessions(n, db, log, args.rounds, args.view_timeout, args.by_address, **model)),
+                   base)
         errors = [line for line in log.read_text(errors="replace").splitlines() if "Traceback" in line]
         if errors:
             print(f"the app logged {len(errors)} traceback(s); see {log} (kept with --keep only)")
