@@ -60,8 +60,12 @@ if reveal:
     done, rows = ui.run_action(ui.with_store(lambda con: fm.mode_rows(con, pilot, mode_id, 50, reveal_as=actor)))
 else:
     done, rows = ui.run_action(lambda: ui.masked_mode_rows(pilot, version, mode_id))
-if done:
-    st.dataframe(rows, hide_index=True, width="stretch")
+if done:  # the latest 50 exceptions of the mode, each with where it came from (batch, row in the file)
+    st.dataframe(rows, hide_index=True, width="stretch", column_config={
+        "batch_id": st.column_config.NumberColumn("Batch", help="The load it came in (Sources page)"),
+        "src_row": st.column_config.NumberColumn("Row", help="Its row in that file"),
+        "ts": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+        "user_id": "User", "message": st.column_config.TextColumn("Message", width="large")})
 
 if can_edit:
     with st.form(f"annotate_{mode_id}"):

@@ -48,11 +48,19 @@ st.subheader("Themes")
 themes = ui.evidence("analysis.feedback.themes", pilot, version, flt)
 if not ui.empty_note(themes):
     st.dataframe(themes[["label", "size", "mean_rating", "mean_sentiment", "examples"]], hide_index=True,
-                 width="stretch", column_config={"label": "Theme", "size": "Comments", "mean_rating": "Mean rating",
-                                                 "mean_sentiment": "Mean sentiment",
-                                                 "examples": st.column_config.ListColumn("Examples")})
+                 width="stretch", column_config={
+                     "label": "Theme", "size": "Comments",
+                     "mean_rating": st.column_config.NumberColumn("Mean rating", format="%.1f", help="1-5 stars"),
+                     "mean_sentiment": st.column_config.NumberColumn(
+                         "Mean sentiment", format="%+.2f", help="VADER compound score, -1 (negative) to +1 (positive)"),
+                     "examples": st.column_config.ListColumn("Examples")})
 
 st.subheader("Most negative comments")
 negative = ui.evidence("analysis.feedback.most_negative", pilot, version, flt)
 if not ui.empty_note(negative):
-    st.dataframe(negative, hide_index=True, width="stretch")
+    st.dataframe(negative, hide_index=True, width="stretch", column_config={
+        "comment": st.column_config.TextColumn("Comment", width="large"),
+        "sentiment": st.column_config.NumberColumn("Sentiment", format="%+.2f"),
+        "rating": st.column_config.NumberColumn("Rating", format="%.0f"),
+        "ts": st.column_config.DatetimeColumn(f"When ({pilot.time_zone})", format="YYYY-MM-DD HH:mm"),
+        "triage": "Class", "personal_data": "Personal data"})

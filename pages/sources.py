@@ -83,7 +83,13 @@ if not loaded:
 else:
     table = pd.DataFrame(loaded)[["batch_id", "kind", "file_name", "format", "rows_read", "rows_loaded",
                                   "rows_rejected", "rows_duplicate", "actor", "finished_at"]]
-    st.dataframe(table, hide_index=True, width="stretch")
+    count = st.column_config.NumberColumn
+    st.dataframe(table, hide_index=True, width="stretch", column_config={
+        "batch_id": "Batch", "kind": "Kind", "file_name": "File", "format": "Format",
+        "rows_read": count("Rows read", format="localized"), "rows_loaded": count("Loaded", format="localized"),
+        "rows_rejected": count("Rejected", format="localized"),
+        "rows_duplicate": count("Duplicate", format="localized", help="Rows skipped as already loaded (--dedupe-rows)"),
+        "actor": "Loaded by", "finished_at": st.column_config.DatetimeColumn("Finished", format="YYYY-MM-DD HH:mm z")})
     ids = [b["batch_id"] for b in loaded]
     pick = st.selectbox("Batch", ids, format_func=lambda i: next(f"{b['batch_id']} · {b['kind']} · {b['file_name']}"
                                                                  for b in loaded if b["batch_id"] == i))
@@ -105,17 +111,23 @@ st.caption("Per log kind: a feed (a folder or glob under the admins' feed root, 
            "`python -m readiness sync --pilot NAME`) or a manual source process with an owner.")
 with store.open_store(ui.db()) as con:
     current_sources = sources.list_sources(con, actor, pilot)
-st.dataframe(pd.DataFrame(current_sources, columns=["kind", "mode", "pattern", "provider", "what", "frequency", "owner",
-                                                    "last_sync_at", "missing"]),
-             hide_index=True, width="stretch")
+kept = pd.DataFrame(current_sources, columns=["kind", "mode", "pattern", "provider", "what", "frequency", "owner",
+                                             "last_sync_at"])
+kept["mode"] = kept["mode"].map({"feed": "feed", "manual": "manual process"}).fillna("none yet")
+st.dataframe(kept, hide_index=True, width="stretch", column_config={
+    "kind": "Kind", "mode": "Source", "pattern": "Feed (folder or glob)", "provider": "Provided by",
+    "what": "What", "frequency": "How often", "owner": "Process owner",
+    "last_sync_at": st.column_config.DatetimeColumn("Last sync", format="YYYY-MM-DD HH:mm z")})
 if can_ingest:
     feed_col, manual_col = st.columns(2)
     with feed_col.form("feed"):
+        st.markdown("**A feed** · files the app re-reads")
         f_kind = st.selectbox("Kind", KINDS, key="feed_kind")
         pattern = st.text_input("Folder or glob under the feed root", placeholder="erp-exports/usage-*.csv.gz")
         if st.form_submit_button("Set feed"):
             ui.run_action(ui.with_store(lambda con: sources.set_feed(con, actor, pilot, f_kind, pattern)), "Feed set.")
     with manual_col.form("manual"):
+        st.markdown("**A manual source process** · someone sends the files")
         m_kind = st.selectbox("Kind", KINDS, key="manual_kind")
         provider = st.text_input("Who provides it")
         what = st.text_input("What they provide")

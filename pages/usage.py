@@ -42,9 +42,9 @@ with right:
     st.subheader("Who carries the use?")
     conc = ui.evidence("analysis.usage.concentration", pilot, version, flt)
     if not ui.empty_note(conc):
-        a, b = st.columns(2)
-        a.metric("Top 10% of users make", f"{conc.top_share:.0%} of events")
-        b.metric("Half of all events come from", f"{conc.users_for_half:,} users")
+        # one above the other: side by side in this column, labels and figures were cut off ("41% of e…")
+        st.metric("Events made by the top 10% of users", f"{conc.top_share:.0%}")
+        st.metric("Users making half of all events", f"{conc.users_for_half:,}")
     success = ui.evidence("analysis.usage.task_success", pilot, version, flt)
     if not ui.empty_note(success):
         st.metric("Task success", f"{success.success_rate:.0%}",

@@ -127,7 +127,7 @@ def feature_adoption(df: pd.DataFrame) -> tuple[go.Figure, str]:
                  color_discrete_map=HINT_COLOURS, category_orders={"hint": ["keep", "watch", "fix", "drop"]},
                  hover_data={"repeat_rate": ":.0%", "success_rate": ":.0%", "users": True},
                  labels={"share_of_users": "share of users", "feature": "", "hint": "hint"})
-    fig.update_xaxes(tickformat=".0%", range=[0, 1])
+    fig.update_xaxes(tickformat=".0%", range=[0, 1.03])  # room for the 100% tick and a full bar
     caption = ("Share of the pilot's users who used each feature. Hint from repeat use (its users coming back in "
                "another week) and task success: drop when few come back, fix when they come back but tasks often "
                "fail, keep when most come back, watch in between. The table gives each reason.")

@@ -109,6 +109,13 @@ def test_usage_figures_equal_an_independent_query(demo_db: Path) -> None:
     (events, users_) = query(demo_db, "SELECT count(*), count(DISTINCT user_id) FROM usage_events e "
                                       "JOIN pilots p USING (pilot_id) WHERE p.name = ?", [DEMO])[0]
     assert shown["Events"] == f"{events:,}" and shown["Users"] == f"{users_:,}"
+    # who carries the use: bare figures (the column is narrow: "41% of e…" was cut off), from raw events
+    per_user = [n for (n,) in query(demo_db, "SELECT count(*) AS n FROM usage_events e JOIN pilots p USING (pilot_id) "
+                                             "WHERE p.name = ? GROUP BY user_id ORDER BY n DESC", [DEMO])]
+    top = max(1, -(-len(per_user) // 10))
+    half = next(i for i in range(1, len(per_user) + 1) if 2 * sum(per_user[:i]) >= events)
+    assert shown["Events made by the top 10% of users"] == f"{sum(per_user[:top]) / events:.0%}"
+    assert shown["Users making half of all events"] == f"{half:,}"
 
 
 def test_a_reviewer_gets_the_decision_form_and_a_viewer_does_not(demo_db: Path) -> None:
