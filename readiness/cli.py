@@ -20,7 +20,6 @@ from readiness import (
     backup,
     batches,
     decisions,
-    demo,
     export,
     handoff,
     ingest,
@@ -230,6 +229,8 @@ def cmd_failure_modes(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from readiness import demo  # here: its generator's imports cost half a second for every other command
+
     for r in demo.load_demo(args.db, cli_actor()):
         print(r.summary())
     with store.open_store(args.db) as con:

@@ -14,7 +14,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import duckdb
-import pandas as pd
 
 from readiness import audit
 from readiness.access import Actor, require
@@ -152,6 +151,8 @@ EDITABLE = ("title", "likelihood", "impact", "owner", "mitigation", "due", "stat
 
 def _plain(value: Any) -> Any:
     """A table cell as the store keeps it: blanks and NaN/NaT as None, dates as dates, whole numbers as int."""
+    import pandas as pd  # here, not at the top: the command line imports this module and needs no pandas
+
     if hasattr(value, "item") and not isinstance(value, (pd.Timestamp, datetime)):
         value = value.item()  # numpy scalars
     if value is None or (not isinstance(value, str) and pd.isna(value)):
