@@ -123,6 +123,11 @@ def snapshot(con: duckdb.DuckDBPyConnection, pilot: Pilot) -> dict[str, Any]:
             "open_high_risks": open_high(con, pilot.pilot_id), "taken_at": _now().isoformat()}
 
 
+def _words(key: str) -> str:
+    """A signal's or condition's key as the reason reads it: data_flow -> data flow."""
+    return key.replace("_", " ")
+
+
 def suggest(con: duckdb.DuckDBPyConnection, pilot: Pilot, figures: dict[str, Any] | None = None,
             conditions: list[dict[str, Any]] | None = None, signals: list[dict[str, Any]] | None = None) -> Suggestion:
     """The outcome the evidence points to, with its reasons; the reviewer decides.
@@ -156,11 +161,11 @@ def suggest(con: duckdb.DuckDBPyConnection, pilot: Pilot, figures: dict[str, Any
     untriaged = [s for s in (signals or []) if s["severity"] == "high" and s["key"] not in registered]
     if untriaged:
         blockers.append(f"{len(untriaged)} high risk signal{'s' if len(untriaged) != 1 else ''} not yet in the "
-                        f"register ({', '.join(s['key'] for s in untriaged)})")
+                        f"register ({', '.join(_words(s['key'].split('.')[-1]) for s in untriaged)})")
     unmet = [c for c in (conditions or []) if c.get("required") and c.get("status") == "not met"]
     if unmet:
         blockers.append(f"{len(unmet)} required condition{'s' if len(unmet) != 1 else ''} not met "
-                        f"({', '.join(c['area'] for c in unmet)})")
+                        f"({', '.join(_words(c['area']) for c in unmet)})")
     trend = usage.trend(con, pilot)
     pct = getattr(trend, "events_change_pct", None)
     change = None if pct is None else pct / 100

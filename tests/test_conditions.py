@@ -116,7 +116,7 @@ def test_unmet_required_conditions_block_operate_and_travel_with_the_decision(te
         p = get_pilot(con, "p")
         d = decisions.record_decision(con, OP, p, outcome="harden", rationale="Not yet", owner="Tom",
                                       next_review=LATER)
-    assert "required conditions not met (infrastructure, auth, data_flow, security_review, docs)" in d["suggested_reasons"]
+    assert "required conditions not met (infrastructure, auth, data flow, security review, docs)" in d["suggested_reasons"]
     assert '"area": "auth"' in d["conditions"]
 
 

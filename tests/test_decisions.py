@@ -136,6 +136,15 @@ def test_suggestion_says_what_blocks_operate(pilot_db: Path) -> None:
     assert any("no pilot owner" in r for r in s.reasons)
 
 
+def test_untriaged_high_signals_are_named_in_words(pilot_db: Path) -> None:
+    # the reason is read out in meetings: "personal data in logs", not "compliance.personal_data_in_logs"
+    signals = [{"key": "compliance.personal_data_in_logs", "severity": "high"},
+               {"key": "data.no_source_process", "severity": "high"}, {"key": "data.other", "severity": "medium"}]
+    with store.open_store(pilot_db) as con:
+        s = decisions.suggest(con, get_pilot(con, "p"), signals=signals)
+    assert "2 high risk signals not yet in the register (personal data in logs, no source process)" in s.reasons
+
+
 def test_decision_summaries_export_is_spreadsheet_safe(pilot_db: Path) -> None:
     _decide(pilot_db, rationale='=HYPERLINK("http://evil.example","click")', owner="@owner")
     with store.open_store(pilot_db) as con:
