@@ -62,5 +62,6 @@ def _csv() -> bytes:
 st.download_button("Download CSV", _csv, file_name="audit_log.csv", mime="text/csv", icon=":material/download:")
 st.dataframe(pd.DataFrame(rows, columns=COLUMNS), hide_index=True, width="stretch",
              column_config={"seq": "No.", "ts": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+                            "actor": "Actor", "role": "Role", "action": "Action", "object": "Object",
                             "details": st.column_config.JsonColumn("Details")})
 st.caption(f"Showing the newest {len(rows):,} matching records (up to 1,000; the CSV has them all).")

@@ -142,7 +142,11 @@ if history:
         table = pd.DataFrame(history)[["decision_id", "review_number", "outcome", "status", "handoff", "owner",
                                        "next_review", "decided_by", "decided_at", "rationale"]]
         table["outcome"] = table["outcome"].map(decisions.OUTCOMES)
-        st.dataframe(table, hide_index=True, width="stretch")
+        st.dataframe(table, hide_index=True, width="stretch", column_config={
+            "decision_id": "No.", "review_number": "Review", "outcome": "Outcome", "status": "Status",
+            "handoff": "Hand-off", "owner": "Owner", "next_review": "Next review", "decided_by": "Decided by",
+            "decided_at": st.column_config.DatetimeColumn("Decided (UTC)", format="YYYY-MM-DD HH:mm"),
+            "rationale": st.column_config.TextColumn("Rationale", width="large")})
 
 st.subheader("Exports")
 ui.export_buttons(actor, [pilot])

@@ -33,7 +33,8 @@ with st.form("handoff", border=True):
                              disabled=not can_edit)
     st.markdown("**Escalation rules** — who is called, for what, when")
     rules = st.data_editor(pd.DataFrame(record.get("escalation") or [], columns=["who", "for", "when"]),
-                           num_rows="dynamic", width="stretch", disabled=not can_edit, key="escalation")
+                           num_rows="dynamic", width="stretch", disabled=not can_edit, key="escalation",
+                           column_config={"who": "Who", "for": "For what", "when": "When"})
     if st.form_submit_button("Save hand-off", type="primary", disabled=not can_edit):
         escalation = [r for r in rules.fillna("").to_dict("records") if any(r.values())]
         ui.run_action(ui.with_store(lambda con: handoff.set_handoff(
@@ -44,17 +45,20 @@ with st.form("handoff", border=True):
 left, right = st.columns(2)
 with left:
     st.subheader("Hardening backlog: operational")
-    st.dataframe(pd.DataFrame(backlog["operational"], columns=["title", "evidence", "owner", "status"]),
-                 hide_index=True, width="stretch")
+    items = {"title": "Item", "evidence": "Evidence", "owner": "Owner", "status": "Status"}
+    st.dataframe(pd.DataFrame(backlog["operational"], columns=list(items)), hide_index=True, width="stretch",
+                 column_config=items)
     st.subheader("Feature requests (kept apart)")
-    st.dataframe(pd.DataFrame(backlog["feature"], columns=["title", "evidence", "owner", "status"]),
-                 hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame(backlog["feature"], columns=list(items)), hide_index=True, width="stretch",
+                 column_config=items)
     if can_edit and st.button("Seed from feedback and failure modes"):
         ui.run_action(ui.with_store(lambda con: handoff.seed_backlog(con, actor, pilot)), "Backlog seeded.")
 with right:
     st.subheader("Constraints")
     st.dataframe(pd.DataFrame(constraints, columns=["area", "description", "owner", "mitigation", "status"]),
-                 hide_index=True, width="stretch")
+                 hide_index=True, width="stretch", column_config={
+                     "area": "Area", "description": "Constraint", "owner": "Owner", "mitigation": "Mitigation",
+                     "status": "Status"})
     if can_edit:
         with st.form("constraint", clear_on_submit=True):
             area = st.selectbox("Area", handoff.CONSTRAINT_AREAS)

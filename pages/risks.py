@@ -86,7 +86,9 @@ dismissed = [r for r in register if r["status"] == "dismissed"]
 if dismissed:
     with st.expander(f"Dismissed signals ({len(dismissed)})"):
         st.dataframe(pd.DataFrame(dismissed)[["risk_id", "risk_class", "title", "dismiss_reason", "updated_by"]],
-                     hide_index=True, width="stretch")
+                     hide_index=True, width="stretch", column_config={
+                         "risk_id": "No.", "risk_class": "Class", "title": "Signal", "dismiss_reason": "Why dismissed",
+                         "updated_by": "Dismissed by"})
 if can_edit:
     with st.expander("Add a risk the logs cannot show"), st.form("manual_risk", clear_on_submit=True):
         title = st.text_input("Risk")
