@@ -33,16 +33,18 @@ def _style(fig: go.Figure, height: int = 300) -> go.Figure:
 
 
 def _calendar_axis(fig: go.Figure, values: pd.Series, days: int = 1) -> go.Figure:
-    """Keep a time axis in whole days (or weeks) when the data has only one or two of them. Left to
-    itself, plotly zooms a single date to milliseconds ("23:59:59.9995 ... 00:00:00.0005") and draws
-    a lone bar as wide as the chart."""
+    """Keep a short time axis in whole days (or weeks): a tick on each one. Left to itself, plotly
+    ticks a few days every 6 or 12 hours ("00:00 Mar 2, 06:00, 12:00 ..."), zooms a single date to
+    milliseconds ("23:59:59.9995 ... 00:00:00.0005") and draws a lone bar as wide as the chart.
+    From 14 days (weeks) on, its own ticks are whole days or coarser."""
     when = pd.to_datetime(pd.Series(values)).dropna()
-    if when.empty or when.max() - when.min() >= pd.Timedelta(days=2 * days):
-        return fig
     step = pd.Timedelta(days=days)
-    fig.update_xaxes(range=[when.min() - step, when.max() + step], tick0=when.min(), dtick=days * 86_400_000,
-                     tickformat="%b %-d, %Y")
-    fig.update_traces(width=0.8 * days * 86_400_000, selector=dict(type="bar"))
+    if when.empty or when.max() - when.min() >= 13 * step:
+        return fig
+    pad = step if when.max() == when.min() else step / 2
+    fig.update_xaxes(range=[when.min() - pad, when.max() + pad], tick0=when.min(), dtick=days * 86_400_000)
+    if when.nunique() == 1:
+        fig.update_traces(width=0.8 * days * 86_400_000, selector=dict(type="bar"))
     return fig
 
 
