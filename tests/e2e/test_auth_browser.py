@@ -385,3 +385,44 @@ def test_a_segment_picked_in_the_sidebar_replaces_the_one_in_the_link(browser, t
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_a_date_range_typed_in_the_sidebar_replaces_the_link_s_and_follows_the_pages(browser, tmp_path) -> None:
+    # The date range goes the way of the pilot and segment pickers: the typed range wins over the
+    # link's, is written to the address and stays on the next page.
+    db = tmp_path / "store.duckdb"
+    csv_file = tmp_path / "u.csv"
+    csv_file.write_text("ts,user,event\n" + "".join(
+        f"2026-03-0{d}T10:00:00Z,u{i}@corp.example,open\n" for d in (2, 3, 4) for i in range(3)))
+    ingest.ingest_files(db, "Days pilot", "usage", [csv_file], actor=OP, create=True)
+    with store.open_store(db) as con:
+        users.add_user(con, OP, "admin", "admin", ADMIN_PW)
+    proc, url = start_app({"READINESS_DB": str(db), "READINESS_BCRYPT_ROUNDS": "4"})
+    try:
+        ctx = browser.new_context(viewport={"width": 1300, "height": 1000})
+        page = ctx.new_page()
+        login(page, url, "admin", ADMIN_PW, "usage?pilot=Days+pilot&from=2026-03-04&to=2026-03-04")
+        _signed_in(page)
+        events = page.get_by_test_id("stMetric").filter(has_text="Events").get_by_test_id("stMetricValue").first
+        assert events.inner_text() == "3"  # the link's one day
+        field = page.get_by_test_id("stSidebar").get_by_test_id("stDateInput")
+        parts = field.get_by_role("spinbutton")  # year, month, day of the start, then of the end
+        parts.nth(0).click()
+        page.keyboard.type("20260302")
+        parts.nth(3).click()
+        page.keyboard.type("20260303")
+        page.keyboard.press("Escape")  # closes the calendar
+        page.wait_for_url("**from=2026-03-02&to=2026-03-03**", timeout=30_000)
+        wait_idle(page)
+        assert events.inner_text() == "6"
+        nav(page, "Failure modes").click()
+        page.wait_for_url("**/failure_modes?**from=2026-03-02&to=2026-03-03**", timeout=30_000)
+        nav(page, "Usage").click()
+        page.wait_for_url("**/usage?**from=2026-03-02&to=2026-03-03**", timeout=30_000)
+        wait_idle(page)
+        assert events.inner_text() == "6" and [parts.nth(i).inner_text() for i in range(6)] == [
+            "2026", "03", "02", "2026", "03", "03"]
+        ctx.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
