@@ -188,3 +188,9 @@ def data_version(con: duckdb.DuckDBPyConnection, pilot_id: int | None = None) ->
         "CASE WHEN ? IS NULL THEN object LIKE 'pilot:%' ELSE object = ? OR starts_with(object, ?) END",
         [pilot_id, f"pilot:{pilot_id}", f"pilot:{pilot_id}/"]).fetchone()[0]
     return f"{row[0]}-{row[1]}-{row[2]}-{audit_seq}"
+
+
+def logs_version(version: str) -> str:
+    """The part of a :func:`data_version` token that moves only with the pilot's batches (loads and
+    deletions), not with edits of its review or profile."""
+    return version.rsplit("-", 1)[0]

@@ -270,13 +270,22 @@ Check = Callable[[_Evidence], "Signal | None"]
 _CHECKS: list[tuple[SignalSpec, Check]] = []
 
 
-def _signal(key: str, trigger: str, setting: str | None, severity: str) -> Callable[[Check], Check]:
-    """Register a check under its catalogue entry."""
+# Checks that read nothing but the pilot's loaded logs (no profile, time zone, register, source or
+# review record): their results change only when a batch is loaded or deleted, so the app keeps them
+# across review edits (ui.signals), which re-run only the others. On 10M events they are 1.4 of 2 s.
+_LOGS_ONLY: set[str] = set()
+
+
+def _signal(key: str, trigger: str, setting: str | None, severity: str,
+            logs_only: bool = False) -> Callable[[Check], Check]:
+    """Register a check under its catalogue entry; ``logs_only``: see _LOGS_ONLY."""
     risk_class = key.split(".", 1)[0]
     assert risk_class in CLASSES, key
 
     def register(fn: Check) -> Check:
         _CHECKS.append((SignalSpec(key, risk_class, trigger, setting, severity), fn))
+        if logs_only:
+            _LOGS_ONLY.add(key)
         return fn
     return register
 
@@ -303,7 +312,8 @@ def _personal_data(ev: _Evidence, key: str, table: str, total: int, noun: str) -
 
 
 @_signal("data.personal_data_in_exceptions", "Exception messages contain emails, phone numbers or card-like "
-         "numbers.", "signal_personal_data_share", "high from signal_personal_data_high_share of messages")
+         "numbers.", "signal_personal_data_share", "high from signal_personal_data_high_share of messages",
+         logs_only=True)
 def _pd_exceptions(ev: _Evidence) -> Signal | None:
     return _personal_data(ev, "data.personal_data_in_exceptions", "exceptions", ev.exceptions, "exception messages")
 
@@ -369,7 +379,7 @@ def _no_source_process(ev: _Evidence) -> Signal | None:
 # --- customer impact ----------------------------------------------------------------------------
 
 @_signal("customer_impact.session_exception_share", "Share of sessions (distinct user and session id in usage) "
-         "with at least one exception.", "signal_session_exception_share", "share rule")
+         "with at least one exception.", "signal_session_exception_share", "share rule", logs_only=True)
 def _session_share(ev: _Evidence) -> Signal | None:
     # (user, session) pairs from the usage rollup (sessions trimmed, blank = NULL) once it is built:
     # 10M raw events take half a second to scan; the pairs do not depend on the rollup's time zone
@@ -489,7 +499,7 @@ def _task_failures(ev: _Evidence) -> Signal | None:
 @_signal("compliance.personal_data_in_logs", "Personal data is kept in the logs: in exception messages, "
          "feedback comments, or user ids that are email addresses or phone numbers.",
          "signal_personal_data_share", "high when any log holds it in signal_personal_data_high_share of rows, "
-         "or user ids are personal data; else medium")
+         "or user ids are personal data; else medium", logs_only=True)
 def _pd_logs(ev: _Evidence) -> Signal | None:
     places, figures, shares = [], {}, [0.0]
     sources = (("exceptions", ev.exceptions, "exception messages"),
@@ -521,7 +531,8 @@ def _pd_logs(ev: _Evidence) -> Signal | None:
 
 
 @_signal("compliance.unauthenticated_usage", "Share of usage events with no user id, or an anonymous one "
-         "('anonymous', 'guest', 'unknown', '-', '0', ...).", "signal_anonymous_usage_share", "share rule")
+         "('anonymous', 'guest', 'unknown', '-', '0', ...).", "signal_anonymous_usage_share", "share rule",
+         logs_only=True)
 def _anonymous(ev: _Evidence) -> Signal | None:
     total = ev.total("usage_events")
     rows = {"table": "usage_events", "where": "anonymous_user"}
@@ -600,7 +611,8 @@ def _one_team(ev: _Evidence) -> Signal | None:
 
 
 @_signal("operational_dependency.external_dependency", "Among timeout and connection errors, the share naming "
-         "one host (from URLs, host:port or IP addresses in the message).", "signal_dependency_share", "share rule")
+         "one host (from URLs, host:port or IP addresses in the message).", "signal_dependency_share", "share rule",
+         logs_only=True)
 def _dependency(ev: _Evidence) -> Signal | None:
     if not ev.exceptions:
         return None
@@ -662,9 +674,27 @@ def signal_catalog() -> list[SignalSpec]:
 
 def compute_signals(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> list[Signal]:
     """The risk signals that fire for ``pilot``, most severe first, then in catalogue order."""
+    return ordered(log_signals(con, actor, pilot) + review_signals(con, actor, pilot))
+
+
+def log_signals(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> list[Signal]:
+    """The signals of the checks that read only the pilot's logs (see _LOGS_ONLY)."""
     require(con, actor, "read_pilot", pilot.pilot_id)
+    return _run(con, pilot, logs_only=True)
+
+
+def review_signals(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> list[Signal]:
+    """The signals of every other check (they read the profile, register, sources or review too)."""
+    require(con, actor, "read_pilot", pilot.pilot_id)
+    return _run(con, pilot, logs_only=False)
+
+
+def ordered(found: list[Signal]) -> list[Signal]:
+    """Most severe first, then in catalogue order."""
+    place = {spec.key: i for i, (spec, _) in enumerate(_CHECKS)}
+    return sorted(found, key=lambda s: (-SEVERITIES.index(s.severity), place[s.key]))
+
+
+def _run(con: duckdb.DuckDBPyConnection, pilot: Pilot, logs_only: bool) -> list[Signal]:
     ev = _Evidence(con, pilot)
-    out = [s for _, check in _CHECKS if (s := check(ev)) is not None]
-    return sorted(out, key=lambda s: -SEVERITIES.index(s.severity))
-
-
+    return [s for spec, check in _CHECKS if (spec.key in _LOGS_ONLY) == logs_only and (s := check(ev)) is not None]

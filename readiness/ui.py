@@ -522,15 +522,26 @@ def masked_mode_rows(pilot, version: str, mode_id: int, limit: int = 50) -> Any:
 
 @st.cache_data(show_spinner=False, max_entries=128)
 def _signals(db_path: str, pilot_id: int, version: str, _actor: Actor, _pilot) -> list[dict[str, Any]]:
-    from readiness.signals import compute_signals
+    from readiness import pilots
+    from readiness import signals as sig
+
+    found = _log_signals(db_path, pilot_id, pilots.logs_version(version), _actor, _pilot)
+    with store.open_store(db_path) as con:
+        return [s.to_dict() for s in sig.ordered(found + sig.review_signals(con, _actor, _pilot))]
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _log_signals(db_path: str, pilot_id: int, logs_version: str, _actor: Actor, _pilot) -> list:
+    from readiness import signals as sig
 
     with store.open_store(db_path) as con:
-        return [s.to_dict() for s in compute_signals(con, _actor, _pilot)]
+        return sig.log_signals(con, _actor, _pilot)
 
 
 def signals(actor: Actor, pilot, version: str) -> list[dict[str, Any]]:
     """The pilot's risk signals as dicts, cached by pilot and data version (call after pick_pilot,
-    which has checked the grant); the register does not change them, so the version suffices."""
+    which has checked the grant). The checks that read only the logs are kept until a batch is
+    loaded or deleted: a review edit (a note, a risk, a condition) re-runs only the others."""
     return _signals(db(), pilot.pilot_id, version, actor, pilot)
 
 

@@ -225,3 +225,80 @@ def test_demo_pilot_shows_its_planted_risks(demo_signals):
     assert demo_signals["operational_dependency.power_users"].figures["top_share"] > 0.35
     assert "operational_dependency.no_owner" not in demo_signals
     assert "data.missing_log" not in demo_signals
+
+
+def _edited_review(path: Path, name: str) -> None:
+    """Every kind of review and profile edit a reviewer can make, on pilot ``name``."""
+    from readiness import conditions, handoff, risks, sources
+
+    with store.open_store(path) as con:
+        p = pilots.get_pilot(con, name)
+        p = pilots.update_pilot(con, OP, p, owner="Ola Berg", time_zone="Asia/Kolkata", work_start=time(6),
+                                work_end=time(22), work_days="Mon-Sun")
+        for kind in ("usage", "feedback", "exceptions"):
+            sources.set_manual(con, OP, p, kind, provider="IT", what=kind, frequency="daily", owner="Ola Berg")
+        conditions.ensure_conditions(con, OP, p)
+        for c in conditions.list_conditions(con, OP, p):
+            if c["area"] == "security_review":  # the others are computed, or not read by any signal
+                conditions.set_condition(con, OP, p, c["condition_id"], status="met", evidence="checked")
+        handoff.add_constraint(con, OP, p, area="data", description="Masked", owner="DPO", mitigation="masking")
+        risks.add_risk(con, OP, p, risk_class="data", title="Leak", likelihood=5, impact=5, owner="DPO")
+
+
+def test_logs_only_checks_do_not_move_with_review_edits_and_the_others_do(tmp_path: Path) -> None:
+    # The app keeps the logs-only checks' results across review edits (ui.signals): if one of them
+    # read the profile, register, sources or review record, a reviewer would see a stale signal.
+    path = tmp_path / "store.duckdb"
+    make_pilot(path, "risky", owner="", time_zone="America/New_York", work_start=time(9), work_end=time(17))
+    for kind, file in _risky_files(tmp_path).items():
+        ingest_one(path, file, kind, "risky")
+
+    def both() -> tuple[list[signals.Signal], list[signals.Signal], list[signals.Signal]]:
+        with store.open_store(path) as con:
+            p = pilots.get_pilot(con, "risky")
+            return (signals.log_signals(con, OP, p), signals.review_signals(con, OP, p),
+                    signals.compute_signals(con, OP, p))
+
+    logs_before, review_before, _ = both()
+    _edited_review(path, "risky")
+    logs_after, review_after, whole = both()
+    assert logs_before and [s.to_dict() for s in logs_after] == [s.to_dict() for s in logs_before]
+    gone = {s.key for s in review_before} - {s.key for s in review_after}
+    assert {"operational_dependency.no_owner", "data.no_source_process", "compliance.no_security_review",
+            "operational_dependency.off_hours_failures"} <= gone
+    # the whole list is the two parts, most severe first, then in catalogue order
+    assert [s.key for s in whole] == [s.key for s in signals.ordered(logs_after + review_after)]
+    assert {s.key for s in whole} == {s.key for s in logs_after} | {s.key for s in review_after}
+
+
+def test_the_app_reuses_the_logs_part_across_a_review_edit_and_not_across_a_batch(tmp_path: Path, monkeypatch) -> None:
+    from readiness import ui
+
+    path = tmp_path / "store.duckdb"
+    make_pilot(path, "risky", owner="", time_zone="America/New_York", work_start=time(9), work_end=time(17))
+    files = _risky_files(tmp_path)
+    for kind, file in files.items():
+        ingest_one(path, file, kind, "risky")
+    monkeypatch.setenv("READINESS_DB", str(path))
+    runs = []
+    real = signals.log_signals
+    monkeypatch.setattr(signals, "log_signals", lambda *a: runs.append(1) or real(*a))  # counts, still runs it
+
+    def shown() -> dict[str, str]:
+        with store.open_store(path) as con:
+            p = pilots.get_pilot(con, "risky")
+            version = pilots.data_version(con, p.pilot_id)
+        return {s["key"]: s["finding"] for s in ui.signals(OP, p, version)}
+
+    first = shown()
+    assert "operational_dependency.no_owner" in first and "data.personal_data_in_exceptions" in first
+    _edited_review(path, "risky")
+    edited = shown()
+    assert "operational_dependency.no_owner" not in edited  # the edit shows at once
+    assert edited["data.personal_data_in_exceptions"] == first["data.personal_data_in_exceptions"]
+    assert len(runs) == 1  # ... and the logs-only checks were not run again
+    more = write(tmp_path / "more.csv", "time,message,user_id,session_id,error_type\n" + "".join(
+        f"2026-03-09T12:{i:02d}:00Z,Mail bounced for x{i}@example.com,u01,s1,MailError\n" for i in range(5)))
+    ingest_one(path, more, "exceptions", "risky")
+    after_batch = shown()
+    assert len(runs) == 2 and after_batch["data.personal_data_in_exceptions"].startswith("25 exception messages")
