@@ -177,9 +177,12 @@ def propose_mapping(kind: str, source_columns: list[str],
     mapping = Mapping(kind, columns, [c for c in source_columns if c not in used])
     missing = mapping.missing_required()
     if missing:
+        # the example names a column no other canonical column took (a mapped one cannot serve twice)
+        spare = mapping.unmapped[0] if mapping.unmapped else "COLUMN"
+        example = f"{missing[0].split(' or ')[0]}={spare}"
         mapping.problems.append(
             f"Required column(s) not found: {', '.join(missing)}. Columns found: "
-            f"{', '.join(source_columns) or '(none)'}. Map one with --map, e.g. "
-            f"--map {missing[0].split(' or ')[0]}={source_columns[0] if source_columns else 'COLUMN'}."
+            f"{', '.join(source_columns) or '(none)'}. Name the column that holds it: {example} "
+            f"(command line: --map {example}; Sources page: Column mapping overrides)."
         )
     return mapping

@@ -80,6 +80,15 @@ def test_human_output_names_file_and_reason(db: Path, tmp_path: Path) -> None:
     assert "1 of 2 file(s) not loaded: noevent.csv" in proc.stderr
 
 
+def test_a_missing_column_s_hint_names_a_column_nothing_else_took(db: Path, tmp_path: Path) -> None:
+    # it suggested the first column found, which was usually the time column, already mapped
+    missing = write(tmp_path / "who.csv", "When;Employee;Action\n2026-03-02 09:15;ann;open\n")
+    proc = cli("ingest", "--pilot", "p", "--kind", "usage", "--create", "--db", db, missing)
+    assert proc.returncode == 2 and "--map user_id=Employee" in proc.stderr
+    fixed = cli("ingest", "--pilot", "p", "--kind", "usage", "--db", db, "--map", "user_id=Employee", missing)
+    assert fixed.returncode == 0 and "1 loaded" in fixed.stdout
+
+
 def test_map_time_format_and_year_options(db: Path, tmp_path: Path) -> None:
     make_pilot(db, "p", time_zone="Europe/Paris")
     two_cols = write(tmp_path / "hdfs.csv", "Date,Time,Who,Content\n081109,203615,ann,x\n")
