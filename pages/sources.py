@@ -43,12 +43,23 @@ if can_ingest:
     files = st.file_uploader("CSV / TSV, JSON Lines, JSON, Parquet, or .gz of these", accept_multiple_files=True)
     overrides_text = st.text_input("Column mapping overrides (optional)", placeholder="timestamp=created, user_id=Employee",
                                    help="canonical=source, comma-separated; join columns with +, e.g. timestamp=Date+Time")
+    with st.expander("Time format, year, rows loaded before"):
+        a, b = st.columns([3, 1])
+        time_format = a.text_input(
+            "Time format (optional)", placeholder="%d.%m.%Y %H:%M",
+            help="How the time column writes its times, in strptime codes (%d day, %m month, %Y year, %H:%M "
+                 "hours and minutes, %b month name, %z zone). Empty: ISO 8601, epoch seconds or milliseconds, "
+                 "or a common layout such as 02.03.2026 09:15 or 03/14/2026 1:05 PM, recognised from the file.")
+        year = b.number_input("Year (optional)", min_value=1970, max_value=2100, value=None, step=1,
+                              help="For times written without a year, such as syslog's 'Jun 14 15:16:01'.")
+        dedupe = st.checkbox("Skip rows already loaded from earlier files (cumulative exports)")
     try:
         overrides = parse_overrides([x.strip() for x in overrides_text.split(",") if x.strip()])
     except MappingError as err:
         st.error(str(err))
         st.stop()
-    opts = ingest.IngestOptions(overrides=overrides)
+    opts = ingest.IngestOptions(overrides=overrides, time_format=time_format.strip() or None,
+                                year=int(year) if year else None, dedupe_rows=dedupe)
     if files:
         first = files[0]
         try:
@@ -59,7 +70,8 @@ if can_ingest:
         finally:
             first.seek(0)
         if shown:
-            st.markdown(f"**Preview of {ui.md(first.name)}** · {ui.md(shown.format)}")
+            st.markdown(f"**Preview of {ui.md(first.name)}** · {ui.md(shown.format)}"
+                        + (f"  \n{ui.md(shown.time_mode[:1].upper() + shown.time_mode[1:])}" if shown.time_mode else ""))
             st.dataframe(pd.DataFrame([{"column": m.canonical, "from": " + ".join(m.sources), "why": m.reason}
                                        for m in shown.mapping.columns]), hide_index=True, width="stretch")
             st.dataframe(pd.DataFrame(shown.parsed or shown.rows), hide_index=True, width="stretch")

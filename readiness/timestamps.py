@@ -18,6 +18,18 @@ _EPOCH_MS = re.compile(r"^\s*\d{12,14}(\.\d+)?\s*$")
 _DATE_LIKE = re.compile(r"^\s*\d{4}-\d{1,2}-\d{1,2}")
 _COMMA_MILLIS = re.compile(r"\d{2}:\d{2}:\d{2},\d{1,9}")
 YEARLESS_FORMAT = "%b %d %H:%M:%S"  # syslog: "Jun 14 15:16:01"
+# Layouts recognised without --time-format when a column's times are neither ISO 8601 nor epochs:
+# day-first (Europe), month-first (US), year-first with slashes, month names, web access logs.
+COMMON_FORMATS = (
+    "%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y",
+    "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y",
+    "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y", "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p",
+    "%d-%m-%Y %H:%M:%S", "%d-%m-%Y %H:%M",
+    "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d",
+    "%d-%b-%Y %H:%M:%S", "%d %b %Y %H:%M:%S", "%d %b %Y %H:%M", "%b %d, %Y %H:%M:%S", "%b %d %Y %H:%M:%S",
+    "%d/%b/%Y:%H:%M:%S %z",
+)
+_FIT = 0.5  # a layout is recognised when it reads more than this share of the sampled values
 
 
 @dataclass(frozen=True)
@@ -26,6 +38,8 @@ class TimeMode:
     time_format: str | None = None
     year: int | None = None
     zoned: bool | None = None   # True: values carry their zone; False: read in the pilot's zone; None: mixed/by row
+    detected: bool = False      # kind "format": recognised from the values (COMMON_FORMATS), not given
+    note: str | None = None     # why the values could not be recognised, told with each rejected row
 
     def describe(self, time_zone: str) -> str:
         where = f"values without a zone are read as {time_zone}"
@@ -34,7 +48,8 @@ class TimeMode:
             "iso_comma": f"ISO 8601 text with a comma before the fraction of a second; {where}",
             "epoch_s": "Unix epoch seconds (UTC)",
             "epoch_ms": "Unix epoch milliseconds (UTC)",
-            "format": f"--time-format {self.time_format!r}"
+            "format": (f"times written as {self.time_format!r}, recognised from the file" if self.detected
+                       else f"--time-format {self.time_format!r}")
                       + (f" with --year {self.year}" if self.year else "")
                       + ("" if self.zoned else f"; read as {time_zone}"),
             "native": "typed timestamps in the file" + ("" if self.zoned else f"; read as {time_zone}"),
@@ -63,7 +78,38 @@ def detect_mode(samples: list[str], source_type: str = "VARCHAR",
     zoned = None
     if values and sum(bool(_COMMA_MILLIS.search(str(v))) for v in values) > len(values) / 2:
         return TimeMode("iso_comma", zoned=zoned)
+    if values and sum(bool(_DATE_LIKE.match(str(v))) for v in values) * 2 < len(values):
+        return _recognised(values)
     return TimeMode("iso", zoned=zoned)
+
+
+def _recognised(values: list) -> TimeMode:
+    """The one common layout (COMMON_FORMATS) that reads the values, or ISO 8601 with a note saying
+    why none was chosen: none reads them, or day and month could be either way round (every day
+    12 or less), which only the user can settle."""
+    text = [str(v).strip() for v in values]
+
+    def reads(fmt: str) -> int:
+        n = 0
+        for v in text:
+            try:
+                datetime.strptime(v, fmt)
+                n += 1
+            except ValueError:
+                pass
+        return n
+
+    counts = {fmt: reads(fmt) for fmt in COMMON_FORMATS}
+    fits = [fmt for fmt in COMMON_FORMATS if counts[fmt] > _FIT * len(text)]
+    if not fits:
+        return TimeMode("iso")
+    best = max(fits, key=lambda f: counts[f])
+    swapped = best.replace("%d", "%D").replace("%m", "%d").replace("%D", "%m")
+    if swapped != best and counts.get(swapped) == counts[best]:  # a day over 12 settles it
+        return TimeMode("iso", note=f"day and month could be either way round (no day is over 12): give a time "
+                                    f"format (--time-format, or Time format on the Sources page), {best!r} or "
+                                    f"{swapped!r}")
+    return TimeMode("format", best, zoned="%z" in best, detected=True)
 
 
 def naive_sql(raw: str, mode: TimeMode, zoneless: str | None = None) -> str | None:
@@ -133,13 +179,19 @@ def zoneless_sql(raw: str, mode: TimeMode) -> str:
 
 def hint(mode: TimeMode) -> str:
     """What to tell a user whose times could not be read."""
+    if mode.note:
+        return mode.note
+    if mode.kind == "format" and mode.detected:
+        return (f"the other rows are written as {mode.time_format!r}; give a time format (--time-format) if the "
+                "column mixes formats")
     if mode.kind == "format":
         return f"check --time-format {mode.time_format!r}"
     if mode.kind in ("epoch_s", "epoch_ms"):
         unit = "seconds" if mode.kind == "epoch_s" else "milliseconds"
         return f"expected Unix epoch {unit} like the other rows; give --time-format if the column mixes formats"
-    return ("expected ISO 8601 (2026-07-06T09:30:00+01:00), 'YYYY-MM-DD HH:MM:SS' or epoch "
-            "seconds; give --time-format for anything else")
+    return ("expected ISO 8601 (2026-07-06T09:30:00+01:00), 'YYYY-MM-DD HH:MM:SS', epoch seconds or a "
+            "common layout such as '02.03.2026 09:15'; give a time format for anything else (--time-format, or "
+            "Time format on the Sources page)")
 
 
 _FIRST_YEAR = 2000

@@ -136,6 +136,31 @@ def test_syslog_times_with_year(db: Path, tmp_path: Path) -> None:
     assert utc(db, "usage_events") == ["2005-06-14 15:16:01", "2005-07-04 01:02:03"]
 
 
+@pytest.mark.parametrize("times, expected", [
+    (["14.03.2026 09:15", "02.07.2026 18:00"], ["2026-03-14 08:15:00", "2026-07-02 16:00:00"]),  # day first
+    (["03/14/2026 1:05 PM", "07/02/2026 9:00 AM"], ["2026-03-14 12:05:00", "2026-07-02 07:00:00"]),  # US
+    (['"14/Mar/2026:10:00:00 +0100"', '"02/Jul/2026:10:00:00 +0000"'],  # an access log's, with its zone
+     ["2026-03-14 09:00:00", "2026-07-02 10:00:00"]),
+])
+def test_common_layouts_are_recognised_without_a_time_format(db: Path, tmp_path: Path, times: list[str],
+                                                             expected: list[str]) -> None:
+    # they were all rejected unless --time-format named them; the pilot is in Berlin (UTC+1, +2 in summer)
+    make_pilot(db, time_zone="Europe/Berlin")
+    result = ingest_one(db, write(tmp_path / "t.csv", _usage_csv(times)))
+    assert (result.rows_loaded, result.rows_rejected) == (2, 0)
+    assert utc(db, "usage_events") == expected
+    assert "recognised from the file" in result.time_note
+
+
+def test_day_and_month_either_way_round_are_not_guessed(db: Path, tmp_path: Path) -> None:
+    make_pilot(db)
+    result = ingest_one(db, write(tmp_path / "t.csv", _usage_csv(["02/03/2026 10:00", "05/04/2026 11:00"])))
+    assert result.rows_loaded == 0  # 2 March or 3 February: only the user knows; every row rejected: not loaded
+    assert "either way round" in result.error and "'%d/%m/%Y %H:%M' or '%m/%d/%Y %H:%M'" in result.error
+    result = ingest_one(db, write(tmp_path / "t2.csv", _usage_csv(["02/03/2026 10:00", "13/04/2026 11:00"])))
+    assert result.rows_loaded == 2 and utc(db, "usage_events")[0] == "2026-03-02 10:00:00"  # a day over 12 settles it
+
+
 def test_unreadable_times_name_the_value_and_the_fix(db: Path, tmp_path: Path) -> None:
     make_pilot(db)
     result = ingest_one(db, write(tmp_path / "t.csv", _usage_csv(["2026-07-06T10:00:00Z", "Jun 14 15:16:01"])))

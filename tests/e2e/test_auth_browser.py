@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -287,6 +288,33 @@ def test_changing_my_password_ends_my_session_and_the_new_one_works(browser, app
     page.get_by_text("Wrong user name or password.").wait_for(timeout=20_000)
     login(page, url, "pat", "pats brand new password")
     assert "Signed in as" in page.inner_text("body") or _signed_in(page)
+
+
+def test_an_upload_s_times_are_recognised_or_read_with_the_format_the_reviewer_gives(browser, app) -> None:
+    # Day-first times are recognised from the file; a layout nobody could guess is read with the
+    # time format typed on the page (the command line had --time-format, the page had nothing).
+    url, db = app
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    login(page, url, "rex", PW)
+    _signed_in(page)
+    nav(page, "Sources").click()
+    page.get_by_role("heading", name="Add logs").wait_for(timeout=30_000)
+    odd = Path(db).parent / "odd-times.csv"
+    odd.write_text("ts,user,event\n2026.03.04-09h00,zoe,open\n2026.03.04-09h30,zoe,save\n")
+    page.locator("input[type=file]").set_input_files(str(odd))
+    page.get_by_text("2 of the first 2 rows would be rejected").wait_for(timeout=30_000)
+    page.get_by_text("Time format, year, rows loaded before").click()
+    page.get_by_role("textbox", name="Time format (optional)").fill("%Y.%m.%d-%Hh%M")
+    page.get_by_role("textbox", name="Time format (optional)").press("Enter")
+    page.get_by_text("--time-format '%Y.%m.%d-%Hh%M'").wait_for(timeout=30_000)  # the preview reads them now
+    assert page.get_by_text("would be rejected").count() == 0
+    page.get_by_role("button", name="Load 1 file as usage").click()
+    page.get_by_text("2 read, 2 loaded, 0 rejected").wait_for(timeout=30_000)
+    page.close()
+    with store.open_store(db) as con:
+        assert con.execute("SELECT min(ts), max(ts) FROM usage_events JOIN ingest_batches USING (batch_id) "
+                           "WHERE file_name = 'odd-times.csv'").fetchone() == (
+            datetime(2026, 3, 4, 9, 0, tzinfo=UTC), datetime(2026, 3, 4, 9, 30, tzinfo=UTC))
 
 
 def test_reviewer_records_a_decision_and_the_lead_reads_it_out(browser, app) -> None:
