@@ -27,7 +27,12 @@ for d in found:
     taken = in_register.get(d["key"])
     label = f"**{d['severity'].upper()}** · {d['class'].replace('_', ' ')} — {ui.md(d['finding'])}"
     with st.expander(label + (f"  ·  *{taken['status']}*" if taken else ""), icon=ICON[d["severity"]]):
-        st.json(d["figures"], expanded=False)
+        plain = {k: v for k, v in d["figures"].items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
+        if plain:
+            st.caption("The figures: " + " · ".join(f"{k.replace('_', ' ')} {ui.figure(k, v)}" for k, v in plain.items()))
+        if len(plain) < len(d["figures"]):
+            st.caption("All the figures it was computed from:")
+            st.json(d["figures"], expanded=False)
         if taken:
             st.caption(f"In the register as risk {taken['risk_id']} ({taken['status']}"
                        + (f": {ui.md(taken['dismiss_reason'])}" if taken["dismiss_reason"] else "") + ").")

@@ -593,6 +593,17 @@ def export_buttons(who: Actor, chosen: list, playbook: bool = True) -> None:
                                 mime="text/html", icon=":material/download:", width="stretch")
 
 
+def figure(name: str, value: Any) -> str:
+    """A signal's figure as a reviewer reads it: shares as percentages, counts with separators."""
+    if isinstance(value, float) and ("share" in name or "rate" in name) and 0 <= value <= 1:
+        return f"{value:.1%}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return md(str(value))
+
+
 def file_stem(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").lower() or "pilot"
 

@@ -118,6 +118,16 @@ def test_usage_figures_equal_an_independent_query(demo_db: Path) -> None:
     assert shown["Users making half of all events"] == f"{half:,}"
 
 
+def test_each_signal_states_its_figures_in_words(demo_db: Path) -> None:
+    # the expander showed a collapsed JSON object, "{...}", as the first thing under each signal
+    at = _run("risks", "viewer")
+    figures = [c.value for c in at.caption if str(c.value).startswith("The figures: ")]
+    assert len(figures) >= 10  # one per signal with plain figures (the demo has 13 signals)
+    pd_exceptions = next(f for f in figures if f.startswith("The figures: rows "))
+    (n,) = query(demo_db, f"SELECT count(*) {_where_demo('exceptions')}", [DEMO])[0]
+    assert f"total {n:,}" in pd_exceptions and pd_exceptions.endswith("%")
+
+
 def test_a_reviewer_gets_the_decision_form_and_a_viewer_does_not(demo_db: Path) -> None:
     reviewer, viewer = _run("decision", "reviewer"), _run("decision", "viewer")
     assert any(b.label == "Record decision" for b in reviewer.button)
