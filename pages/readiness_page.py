@@ -37,6 +37,9 @@ c[1].metric("Blocking operate", len(blocking))
 c[2].metric("Waiting for approval", len(pending))
 table = pd.DataFrame(rows)[["condition_id", "title", "required", "status", "live_value", "owner", "evidence",
                             "waiver_expiry"]]
+# a condition the logs cannot show is set by the reviewer below: say so rather than "None"
+table["live_value"] = [r["live_value"] if r["computed"] else "— set by the reviewer" for r in rows]
+table[["owner", "evidence"]] = table[["owner", "evidence"]].fillna("")
 st.dataframe(table, hide_index=True, width="stretch", column_config={
     "condition_id": "No.", "title": st.column_config.TextColumn("Condition", width="large"), "required": "Required",
     "status": "Status", "live_value": "From the logs", "owner": "Owner", "evidence": "Evidence",
