@@ -5,6 +5,7 @@ AppTest cannot run the authenticator's cookie component, so these drive Chromium
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import time
@@ -290,18 +291,24 @@ def test_changing_my_password_ends_my_session_and_the_new_one_works(browser, app
     assert "Signed in as" in page.inner_text("body") or _signed_in(page)
 
 
-def test_an_upload_s_times_are_recognised_or_read_with_the_format_the_reviewer_gives(browser, app) -> None:
-    # Day-first times are recognised from the file; a layout nobody could guess is read with the
-    # time format typed on the page (the command line had --time-format, the page had nothing).
-    url, db = app
+def _upload_as_rex(browser, url: str, file: Path, text: str):
+    """rex's tab on Sources with ``file`` (written with ``text``) chosen for upload."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     login(page, url, "rex", PW)
     _signed_in(page)
     nav(page, "Sources").click()
     page.get_by_role("heading", name="Add logs").wait_for(timeout=30_000)
-    odd = Path(db).parent / "odd-times.csv"
-    odd.write_text("ts,user,event\n2026.03.04-09h00,zoe,open\n2026.03.04-09h30,zoe,save\n")
-    page.locator("input[type=file]").set_input_files(str(odd))
+    file.write_text(text)
+    page.locator("input[type=file]").set_input_files(str(file))
+    return page
+
+
+def test_an_upload_s_times_are_read_with_the_format_the_reviewer_gives(browser, app) -> None:
+    # A layout nobody could guess is read with the time format typed on the page (the command line
+    # had --time-format; the page had no way to give one). Common layouts: test_ingest_rows.
+    url, db = app
+    page = _upload_as_rex(browser, url, Path(db).parent / "odd-times.csv",
+                          "ts,user,event\n2026.03.04-09h00,zoe,open\n2026.03.04-09h30,zoe,save\n")
     page.get_by_text("2 of the first 2 rows would be rejected").wait_for(timeout=30_000)
     page.get_by_text("Time format, year, rows loaded before").click()
     page.get_by_role("textbox", name="Time format (optional)").fill("%Y.%m.%d-%Hh%M")
@@ -319,15 +326,9 @@ def test_an_upload_s_times_are_recognised_or_read_with_the_format_the_reviewer_g
 
 def test_reviewer_records_a_decision_and_the_lead_reads_it_out(browser, app) -> None:
     url, db = app
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    login(page, url, "rex", PW)
-    _signed_in(page)
-    nav(page, "Sources").click()
-    page.get_by_role("heading", name="Add logs").wait_for(timeout=30_000)
-    upload = Path(db).parent / "more-usage.csv"
-    upload.write_text("when,employee,action\n2026-03-03T09:00:00Z,zoe,open\n2026-03-03T09:05:00Z,zoe,save\n"
-                      "not a time,zoe,open\n")
-    page.locator("input[type=file]").set_input_files(str(upload))
+    page = _upload_as_rex(browser, url, Path(db).parent / "more-usage.csv",
+                          "when,employee,action\n2026-03-03T09:00:00Z,zoe,open\n2026-03-03T09:05:00Z,zoe,save\n"
+                          "not a time,zoe,open\n")
     page.get_by_text("Preview of more-usage.csv").wait_for(timeout=30_000)
     page.get_by_text("Required column(s) not found: user_id").wait_for()  # 'employee' is not a known synonym
     page.get_by_role("textbox", name="Column mapping overrides (optional)").fill("user_id=employee")
@@ -387,51 +388,48 @@ def test_reviewer_records_a_decision_and_the_lead_reads_it_out(browser, app) -> 
     assert "Signed in as" not in lead.inner_text("body")
 
 
-def test_a_segment_picked_in_the_sidebar_replaces_the_one_in_the_link(browser, tmp_path) -> None:
-    # Opened from a link naming team Ops, the reviewer picks team Sales: the figures and the address
-    # follow the pick (before stop 13 every rerun took the link's segment again).
+@contextlib.contextmanager
+def _admin_on(browser, tmp_path: Path, pilot: str, usage_csv: str, link: str):
+    """An app of its own on a store with ``pilot``'s usage, and admin's tab opened at ``link``
+    through the login; yields (tab, the Events figure)."""
     db = tmp_path / "store.duckdb"
     csv_file = tmp_path / "u.csv"
-    csv_file.write_text("ts,user,event,team\n" + "".join(
-        f"2026-03-0{d}T10:00:00Z,u{i}@corp.example,open,{team}\n"
-        for d in (2, 3) for i, team in enumerate(["Ops", "Sales", "Sales"])))
-    ingest.ingest_files(db, "Teams pilot", "usage", [csv_file], actor=OP, create=True)
+    csv_file.write_text(usage_csv)
+    ingest.ingest_files(db, pilot, "usage", [csv_file], actor=OP, create=True)
     with store.open_store(db) as con:
         users.add_user(con, OP, "admin", "admin", ADMIN_PW)
     proc, url = start_app({"READINESS_DB": str(db), "READINESS_BCRYPT_ROUNDS": "4"})
     try:
         ctx = browser.new_context(viewport={"width": 1300, "height": 1000})
         page = ctx.new_page()
-        login(page, url, "admin", ADMIN_PW, "usage?pilot=Teams+pilot&team=Ops")
+        login(page, url, "admin", ADMIN_PW, link)
         _signed_in(page)
-        page.wait_for_url("**team=Ops**", timeout=30_000)
-        events = page.get_by_test_id("stMetric").filter(has_text="Events").get_by_test_id("stMetricValue").first
-        assert events.inner_text() == "2"  # Ops: one event on each of two days
-        _pick_in_sidebar(page, "Segment", "Sales", "**team=Sales**")
-        assert "team=Sales" in page.url and events.inner_text() == "4"
+        yield page, page.get_by_test_id("stMetric").filter(has_text="Events").get_by_test_id("stMetricValue").first
         ctx.close()
     finally:
         proc.terminate()
         proc.wait(timeout=20)
 
 
+def test_a_segment_picked_in_the_sidebar_replaces_the_one_in_the_link(browser, tmp_path) -> None:
+    # Opened from a link naming team Ops, the reviewer picks team Sales: the figures and the address
+    # follow the pick (before stop 13 every rerun took the link's segment again).
+    usage = "ts,user,event,team\n" + "".join(f"2026-03-0{d}T10:00:00Z,u{i}@corp.example,open,{team}\n"
+                                             for d in (2, 3) for i, team in enumerate(["Ops", "Sales", "Sales"]))
+    with _admin_on(browser, tmp_path, "Teams pilot", usage, "usage?pilot=Teams+pilot&team=Ops") as (page, events):
+        page.wait_for_url("**team=Ops**", timeout=30_000)
+        assert events.inner_text() == "2"  # Ops: one event on each of two days
+        _pick_in_sidebar(page, "Segment", "Sales", "**team=Sales**")
+        assert "team=Sales" in page.url and events.inner_text() == "4"
+
+
 def test_a_date_range_typed_in_the_sidebar_replaces_the_link_s_and_follows_the_pages(browser, tmp_path) -> None:
     # The date range goes the way of the pilot and segment pickers: the typed range wins over the
     # link's, is written to the address and stays on the next page.
-    db = tmp_path / "store.duckdb"
-    csv_file = tmp_path / "u.csv"
-    csv_file.write_text("ts,user,event\n" + "".join(
-        f"2026-03-0{d}T10:00:00Z,u{i}@corp.example,open\n" for d in (2, 3, 4) for i in range(3)))
-    ingest.ingest_files(db, "Days pilot", "usage", [csv_file], actor=OP, create=True)
-    with store.open_store(db) as con:
-        users.add_user(con, OP, "admin", "admin", ADMIN_PW)
-    proc, url = start_app({"READINESS_DB": str(db), "READINESS_BCRYPT_ROUNDS": "4"})
-    try:
-        ctx = browser.new_context(viewport={"width": 1300, "height": 1000})
-        page = ctx.new_page()
-        login(page, url, "admin", ADMIN_PW, "usage?pilot=Days+pilot&from=2026-03-04&to=2026-03-04")
-        _signed_in(page)
-        events = page.get_by_test_id("stMetric").filter(has_text="Events").get_by_test_id("stMetricValue").first
+    usage = "ts,user,event\n" + "".join(f"2026-03-0{d}T10:00:00Z,u{i}@corp.example,open\n"
+                                        for d in (2, 3, 4) for i in range(3))
+    link = "usage?pilot=Days+pilot&from=2026-03-04&to=2026-03-04"
+    with _admin_on(browser, tmp_path, "Days pilot", usage, link) as (page, events):
         assert events.inner_text() == "3"  # the link's one day
         field = page.get_by_test_id("stSidebar").get_by_test_id("stDateInput")
         parts = field.get_by_role("spinbutton")  # year, month, day of the start, then of the end
@@ -450,7 +448,3 @@ def test_a_date_range_typed_in_the_sidebar_replaces_the_link_s_and_follows_the_p
         wait_idle(page)
         assert events.inner_text() == "6" and [parts.nth(i).inner_text() for i in range(6)] == [
             "2026", "03", "02", "2026", "03", "03"]
-        ctx.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
