@@ -101,7 +101,7 @@ else:
         "rows_read": count("Rows read", format="localized"), "rows_loaded": count("Loaded", format="localized"),
         "rows_rejected": count("Rejected", format="localized"),
         "rows_duplicate": count("Duplicate", format="localized", help="Rows skipped as already loaded (--dedupe-rows)"),
-        "actor": "Loaded by", "finished_at": st.column_config.DatetimeColumn("Finished", format="YYYY-MM-DD HH:mm z")})
+        "actor": "Loaded by", "finished_at": st.column_config.DatetimeColumn("Finished (UTC)", format="YYYY-MM-DD HH:mm")})
     ids = [b["batch_id"] for b in loaded]
     pick = st.selectbox("Batch", ids, format_func=lambda i: next(f"{b['batch_id']} · {b['kind']} · {b['file_name']}"
                                                                  for b in loaded if b["batch_id"] == i))
@@ -129,7 +129,7 @@ kept["mode"] = kept["mode"].map({"feed": "feed", "manual": "manual process"}).fi
 st.dataframe(kept, hide_index=True, width="stretch", column_config={
     "kind": "Kind", "mode": "Source", "pattern": "Feed (folder or glob)", "provider": "Provided by",
     "what": "What", "frequency": "How often", "owner": "Process owner",
-    "last_sync_at": st.column_config.DatetimeColumn("Last sync", format="YYYY-MM-DD HH:mm z")})
+    "last_sync_at": st.column_config.DatetimeColumn("Last sync (UTC)", format="YYYY-MM-DD HH:mm")})
 if can_ingest:
     feed_col, manual_col = st.columns(2)
     with feed_col.form("feed"):

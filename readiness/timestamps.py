@@ -89,9 +89,9 @@ def _recognised(values: list) -> TimeMode:
     12 or less), which only the user can settle."""
     text = [str(v).strip() for v in values]
 
-    def reads(fmt: str, values: list[str]) -> int:
+    def reads(fmt: str, sample: list[str]) -> int:
         n = 0
-        for v in values:
+        for v in sample:
             try:
                 datetime.strptime(v, fmt)
                 n += 1
