@@ -123,7 +123,7 @@ def _live(con, pilot: Pilot, rule: str) -> tuple[bool, str]:
             return False, "no usage loaded, so the exception rate is unknown"
         rate = 1000 * exceptions / events
         limit = settings.get("max_exceptions_per_1k")
-        return rate < limit, f"{rate:.1f} exceptions per 1,000 events (limit {limit:g})"
+        return rate < limit, f"{rate:.1f} exceptions per 1,000 events over the whole pilot (limit {limit:g})"
     if rule == "source_process":
         have = {r[0] for r in con.execute(
             "SELECT kind FROM sources WHERE pilot_id = ? AND (mode = 'feed' OR NULLIF(trim(owner), '') IS NOT NULL)",

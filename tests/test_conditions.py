@@ -53,10 +53,10 @@ def test_template_scaled_by_risk_tier(db: Path) -> None:
 def test_computed_conditions_show_their_live_value(team_db: Path, tmp_path: Path) -> None:
     c = _conds(team_db)
     assert c["ownership"]["status"] == "met" and "Tom Brennan" in c["ownership"]["live_value"]
-    assert c["monitoring"]["status"] == "met" and c["monitoring"]["live_value"] == "0.0 exceptions per 1,000 events (limit 5)"
+    assert c["monitoring"]["status"] == "met" and c["monitoring"]["live_value"] == "0.0 exceptions per 1,000 events over the whole pilot (limit 5)"
     ingest_one(team_db, write(tmp_path / "e.csv", "ts,message\n2026-03-02T10:00:00Z,boom\n"), kind="exceptions", pilot="p")
     c = _conds(team_db)
-    assert c["monitoring"]["status"] == "not met" and c["monitoring"]["live_value"] == "25.0 exceptions per 1,000 events (limit 5)"
+    assert c["monitoring"]["status"] == "not met" and c["monitoring"]["live_value"] == "25.0 exceptions per 1,000 events over the whole pilot (limit 5)"
     with store.open_store(team_db) as con, pytest.raises(ConditionError, match="computed"):
         conditions.set_condition(con, OP, get_pilot(con, "p"), c["monitoring"]["condition_id"], status="met")
 

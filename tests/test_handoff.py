@@ -151,7 +151,7 @@ def test_flags_overdue_review_overdue_risk_and_drift(pdb: Path, tmp_path: Path) 
     with store.open_store(pdb) as con:
         found = {f.key: f for f in between.flags(con, OP, _p(con), today=NEXT + timedelta(days=2))}
     assert set(found) == {"risk_overdue", "next_review_overdue", "drift"}
-    assert "27.5 exceptions per 1,000 events (limit 5)" in found["drift"].message
+    assert "27.5 exceptions per 1,000 events over the whole pilot (limit 5)" in found["drift"].message
 
 
 def test_quiet_pilot_has_no_flags(pdb: Path) -> None:
