@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from readiness import access, charts, risks, store, ui
+from readiness import access, charts, risks, signals, store, ui
 
 actor, pilot, version = ui.pick_pilot()
 
@@ -33,6 +33,16 @@ for d in found:
         if len(plain) < len(d["figures"]):
             st.caption("All the figures it was computed from:")
             st.json(d["figures"], expanded=False)
+        if d["rows"].get("table") not in (None, "pilots", "ingest_batches") and st.toggle(
+                "Show the rows behind it (newest 100, personal data masked)", key=f"rows_{d['key']}"):
+            done, behind = ui.run_action(ui.with_store(
+                lambda con: signals.signal_rows(con, actor, pilot, d["rows"], limit=100)))
+            if done:
+                behind = behind.drop(columns=["pilot_id", "attributes"], errors="ignore")
+                st.dataframe(behind, hide_index=True, width="stretch", column_config={
+                    **{c: c.replace("_id", "").replace("_", " ").capitalize() for c in behind.columns},
+                    "batch_id": "Batch", "src_row": st.column_config.NumberColumn("Row", help="Its row in the batch's file"),
+                    "ts": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm:ss")})
         if taken:
             st.caption(f"In the register as risk {taken['risk_id']} ({taken['status']}"
                        + (f": {ui.md(taken['dismiss_reason'])}" if taken["dismiss_reason"] else "") + ").")

@@ -127,7 +127,7 @@ ROW_FILTERS: dict[str, dict[str, Any]] = {
     "ingest_batches": {"all": "true"},
     "pilots": {"all": "true"},
 }
-_MASKED = ("message", "stack_trace", "comment")
+_MASKED = ("message", "stack_trace", "comment", "user_id")  # a user id can be an email address
 
 
 def rows_where(pilot: Pilot, rows: dict) -> tuple[str, str, list[Any]]:

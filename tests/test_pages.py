@@ -128,6 +128,16 @@ def test_each_signal_states_its_figures_in_words(demo_db: Path) -> None:
     assert f"total {n:,}" in pd_exceptions and pd_exceptions.endswith("%")
 
 
+def test_the_rows_behind_a_signal_open_under_it_masked(demo_db: Path) -> None:
+    at = _run("risks", "viewer")
+    at.toggle(key="rows_data.personal_data_in_exceptions").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    (rows,) = [d.value for d in at.dataframe if "message" in d.value.columns]
+    assert len(rows) == 100 and "pilot_id" not in rows.columns
+    assert not rows["message"].str.contains("@").any() and rows["message"].str.contains(r"\[email").all()
+    assert not rows["user_id"].dropna().str.contains("@").any()  # demo user ids are email addresses
+
+
 def test_a_reviewer_gets_the_decision_form_and_a_viewer_does_not(demo_db: Path) -> None:
     reviewer, viewer = _run("decision", "reviewer"), _run("decision", "viewer")
     assert any(b.label == "Record decision" for b in reviewer.button)
