@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from readiness import access, charts, risks, signals, store, ui
+from readiness import access, charts, risks, store, ui
 
 actor, pilot, version = ui.pick_pilot()
 
@@ -35,8 +35,7 @@ for d in found:
             st.json(d["figures"], expanded=False)
         if d["rows"].get("table") not in (None, "pilots", "ingest_batches") and st.toggle(
                 "Show the rows behind it (newest 100, personal data masked)", key=f"rows_{d['key']}"):
-            done, behind = ui.run_action(ui.with_store(
-                lambda con: signals.signal_rows(con, actor, pilot, d["rows"], limit=100)))
+            done, behind = ui.run_action(lambda: ui.signal_rows(actor, pilot, version, d["rows"]))
             if done:
                 behind = behind.drop(columns=["pilot_id", "attributes"], errors="ignore")
                 st.dataframe(behind, hide_index=True, width="stretch", column_config={

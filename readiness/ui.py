@@ -20,6 +20,7 @@ How a login works here (streamlit-authenticator 0.4.x, with its known gaps close
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -518,6 +519,21 @@ def masked_mode_rows(pilot, version: str, mode_id: int, limit: int = 50) -> Any:
     """One failure mode's drill-down rows with personal data masked, cached by pilot, data version and
     mode (call after pick_pilot). A reveal is never cached: it is read, and audited, each time."""
     return _masked_mode_rows(db(), pilot.pilot_id, version, int(mode_id), limit, pilot)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _signal_rows(db_path: str, pilot_id: int, version: str, rows_key: str, _actor: Actor, _pilot, _rows) -> Any:
+    from readiness import signals as sig
+
+    with store.open_store(db_path) as con:
+        return sig.signal_rows(con, _actor, _pilot, _rows, limit=100)
+
+
+def signal_rows(actor: Actor, pilot, version: str, rows: dict) -> Any:
+    """The newest 100 rows behind a signal, personal data masked, cached by pilot, data version and
+    the signal's row filter (call after pick_pilot): a scan of the logs, not repeated on each rerun."""
+    return _signal_rows(db(), pilot.pilot_id, version, json.dumps(rows, sort_keys=True, default=str), actor, pilot,
+                        rows)
 
 
 @st.cache_data(show_spinner=False, max_entries=128)

@@ -68,12 +68,18 @@ def _signed_in(page) -> str:
     return main_text(page)
 
 
+def _signed_in_tab(browser, url: str, user: str, password: str, path: str = "", height: int = 850):
+    """A fresh browser context logged in as ``user`` (opened at ``path``); returns (context, tab,
+    the page's text once signed in)."""
+    ctx = browser.new_context(viewport={"width": 1300, "height": height})
+    page = ctx.new_page()
+    login(page, url, user, password, path)
+    return ctx, page, _signed_in(page)
+
+
 def test_login_logout_and_the_old_cookie_is_dead(browser, app) -> None:
     url, _ = app
-    ctx = browser.new_context(viewport={"width": 1300, "height": 850})
-    page = ctx.new_page()
-    login(page, url, "admin", ADMIN_PW)
-    body = _signed_in(page)
+    ctx, page, body = _signed_in_tab(browser, url, "admin", ADMIN_PW)
     assert "Granted pilot" in body and "Secret pilot" in body  # an admin sees every pilot
     page.wait_for_function("document.cookie.includes('readiness_auth')", timeout=20_000)
     cookie = [c for c in ctx.cookies() if c["name"] == "readiness_auth"]
@@ -109,10 +115,7 @@ def test_login_logout_and_the_old_cookie_is_dead(browser, app) -> None:
 
 def test_viewer_sees_only_granted_pilots_and_no_admin_pages(browser, app) -> None:
     url, _ = app
-    ctx = browser.new_context(viewport={"width": 1300, "height": 850})
-    page = ctx.new_page()
-    login(page, url, "vera", PW)
-    body = _signed_in(page)
+    ctx, page, body = _signed_in_tab(browser, url, "vera", PW)
     assert "Granted pilot" in body and "Secret pilot" not in body
     assert "Users & grants" not in page.inner_text("body")
     page.screenshot(path=str(snapshot_dir() / "viewer_pilots.png"), full_page=True)
@@ -128,10 +131,7 @@ def test_page_times_log_has_a_line_per_page_run_after_login(browser, app) -> Non
     url, db = app
     log = db.parent / "page-times.tsv"
     before = log.read_text().splitlines() if log.exists() else []
-    ctx = browser.new_context(viewport={"width": 1300, "height": 850})
-    page = ctx.new_page()
-    login(page, url, "vera", PW)
-    _signed_in(page)
+    ctx, page, _ = _signed_in_tab(browser, url, "vera", PW)
     nav(page, "Readout").click()
     page.wait_for_url(f"{url}/readout**", timeout=30_000)
     page.get_by_role("heading", name="Top risks").wait_for(timeout=30_000)
@@ -149,10 +149,7 @@ def test_a_deep_link_survives_the_login_and_portfolio_answers_a_quick_click(brow
     # right after another page has drawn goes to Portfolio: stop 12's deep-link keeper took every
     # page run for a fresh landing and sent such a click back to the page it came from.
     url, _ = app
-    ctx = browser.new_context(viewport={"width": 1300, "height": 850})
-    page = ctx.new_page()
-    login(page, url, "leo", PW, "readout?pilot=Granted+pilot")
-    _signed_in(page)
+    ctx, page, _ = _signed_in_tab(browser, url, "leo", PW, "readout?pilot=Granted+pilot")
     page.get_by_role("heading", name="Top risks").wait_for(timeout=30_000)
     assert page.url.startswith(f"{url}/readout") and "pilot=Granted+pilot" in page.url
     time.sleep(6)  # past the landing window: only what follows is tested
@@ -208,10 +205,7 @@ def test_picking_another_pilot_in_the_sidebar_keeps_it_across_pages(browser, app
     # The pilot picker against the address bar: the page must follow the pick, not the pilot the
     # address named when the run started.
     url, _ = app
-    ctx = browser.new_context(viewport={"width": 1300, "height": 850})
-    page = ctx.new_page()
-    login(page, url, "admin", ADMIN_PW, "usage?pilot=Granted+pilot")
-    _signed_in(page)
+    ctx, page, _ = _signed_in_tab(browser, url, "admin", ADMIN_PW, "usage?pilot=Granted+pilot")
     page.wait_for_url("**pilot=Granted+pilot**", timeout=30_000)
     _pick_in_sidebar(page, "Pilot", "Secret", "**pilot=Secret+pilot**")
     assert "pilot=Secret+pilot" in page.url and "Secret pilot ·" in main_text(page)  # the caption names it
@@ -223,10 +217,7 @@ def test_picking_another_pilot_in_the_sidebar_keeps_it_across_pages(browser, app
 
 def test_admin_adds_a_user_and_the_audit_log_shows_it(browser, app) -> None:
     url, db = app
-    ctx = browser.new_context(viewport={"width": 1300, "height": 900})
-    page = ctx.new_page()
-    login(page, url, "admin", ADMIN_PW)
-    _signed_in(page)
+    ctx, page, _ = _signed_in_tab(browser, url, "admin", ADMIN_PW, height=900)
     nav(page, "Users & grants").click()
     page.get_by_role("heading", name="Users & grants").wait_for()
     page.get_by_role("textbox", name="User name").fill("newbie")
@@ -401,10 +392,7 @@ def _admin_on(browser, tmp_path: Path, pilot: str, usage_csv: str, link: str):
         users.add_user(con, OP, "admin", "admin", ADMIN_PW)
     proc, url = start_app({"READINESS_DB": str(db), "READINESS_BCRYPT_ROUNDS": "4"})
     try:
-        ctx = browser.new_context(viewport={"width": 1300, "height": 1000})
-        page = ctx.new_page()
-        login(page, url, "admin", ADMIN_PW, link)
-        _signed_in(page)
+        ctx, page, _ = _signed_in_tab(browser, url, "admin", ADMIN_PW, link, height=1000)
         yield page, page.get_by_test_id("stMetric").filter(has_text="Events").get_by_test_id("stMetricValue").first
         ctx.close()
     finally:
