@@ -20,6 +20,11 @@ from pathlib import Path
 
 import duckdb
 
+try:
+    import fcntl
+except ImportError:  # not on Windows: creation is then not serialised across processes
+    fcntl = None
+
 from readiness import settings
 from readiness.migrations import MIGRATIONS
 
@@ -97,7 +102,7 @@ def connect(path: str | Path | None = None, *, timeout: float | None = None) -> 
     try:
         while True:
             try:
-                with _open_lock:
+                with _open_lock, _creating(path, start + timeout):
                     con = duckdb.connect(str(path))
                     try:  # in turn too: two threads' first connections to an instance would both try to set it
                         _apply_restriction(con)
@@ -129,6 +134,45 @@ def connect(path: str | Path | None = None, *, timeout: float | None = None) -> 
         close(con)
         raise
     return con
+
+
+@contextlib.contextmanager
+def _creating(path: Path, deadline: float) -> Iterator[None]:
+    """Hold the store's folder locked while a store file is first created (nothing once it exists).
+
+    DuckDB creates the file before it takes the file's lock and writes the header, so a second
+    process starting at the same moment can find an empty file, call it "not a valid DuckDB
+    database file", and leave it empty for everyone (CI saw it for 3 processes starting at once).
+    Under this lock one process creates the file with its header; the others then open it as usual.
+    An empty file found under the lock holds nothing (its creator died before the header): it goes.
+    """
+    if fcntl is None or _has_header(path):
+        yield
+        return
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise StoreBusy(
+                        f"The store {path} is being created by another process and was not ready "
+                        f"in time. Run the command again.") from None
+                time.sleep(0.02)
+        if path.exists() and path.stat().st_size == 0:
+            path.unlink()
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _has_header(path: Path) -> bool:
+    try:
+        return path.stat().st_size > 0
+    except FileNotFoundError:
+        return False
 
 
 _WAITING = ".waiting-"  # <store>.waiting-<pid>-<thread>: a process waits to open the store
