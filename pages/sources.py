@@ -61,26 +61,40 @@ if can_ingest:
     opts = ingest.IngestOptions(overrides=overrides, time_format=time_format.strip() or None,
                                 year=int(year) if year else None, dedupe_rows=dedupe)
     if files:
-        first = files[0]
-        try:
-            shown = uploads.preview_upload(ui.db(), first.name, first, kind, opts, time_zone=pilot.time_zone)
-        except ingest.UnusableFile as err:  # the message names the file as uploaded
-            st.error(str(err))
-            shown = None
-        finally:
-            first.seek(0)
-        if shown:
+        found = ui.upload_previews(files, kind, opts, pilot.time_zone)
+        ready = [f for f in files if not isinstance(found[f.file_id], str)
+                 and not found[f.file_id].mapping.missing_required()]
+        first, shown = files[0], found[files[0].file_id]
+        if isinstance(shown, str):
+            st.error(ui.md(shown))
+        else:
             st.markdown(f"**Preview of {ui.md(first.name)}** · {ui.md(shown.format)}"
                         + (f"  \n{ui.md(shown.time_mode[:1].upper() + shown.time_mode[1:])}" if shown.time_mode else ""))
             st.dataframe(pd.DataFrame([{"column": m.canonical, "from": " + ".join(m.sources), "why": m.reason}
-                                       for m in shown.mapping.columns]), hide_index=True, width="stretch")
+                                       for m in shown.mapping.columns]), hide_index=True, width="stretch",
+                         column_config={"column": "Column", "from": "From the file's", "why": "Why"})
             st.dataframe(pd.DataFrame(shown.parsed or shown.rows), hide_index=True, width="stretch")
             for problem in shown.problems:
-                st.warning(problem)
-        if st.button(f"Load {len(files)} file{'s' if len(files) != 1 else ''} as {kind}", type="primary"):
+                st.warning(ui.md(problem))
+        for f in files[1:]:  # the others: only what stops them
+            other = found[f.file_id]
+            if isinstance(other, str):
+                st.error(ui.md(other))
+            elif other.mapping.missing_required():
+                why = next((p for p in other.problems if "not found" in p),
+                           "required column(s) not found: " + ", ".join(other.mapping.missing_required()))
+                st.warning(ui.md(f"{f.name}: {why}"))
+        left_out = [f.name for f in files if f not in ready]
+        label = f"Load {len(ready)} file{'s' if len(ready) != 1 else ''} as {kind}"
+        if left_out and ready:
+            st.caption("Left out, for the reason above: " + ", ".join(ui.md(n) for n in left_out) + ".")
+        elif not ready:
+            st.caption("Nothing can load yet: name the missing column in *Column mapping overrides* (or the time "
+                       "format) as the message above says, or choose other files.")
+        if st.button(label if ready else "Load", type="primary", disabled=not ready):
             with st.status("Loading…", expanded=True) as status:
                 done, results = ui.run_action(lambda: uploads.ingest_uploads(
-                    ui.db(), pilot.name, kind, [(f.name, f) for f in files], actor=actor, opts=opts))
+                    ui.db(), pilot.name, kind, [(f.name, f) for f in ready], actor=actor, opts=opts))
                 for r in results or []:
                     (st.error if r.error else st.write)(r.summary())
                 status.update(label="Loaded" if done and not any(r.error for r in results or []) else "Loaded with problems",

@@ -446,6 +446,10 @@ def filters(pilot, version: str):
         st.session_state[_RANGE] = rng
     elif isinstance(value, (tuple, list)) and not value:
         st.session_state.pop(_RANGE, None)
+    elif isinstance(value, (tuple, list)):  # the first day picked, the last not yet
+        kept = st.session_state.get(_RANGE)
+        st.sidebar.caption("Pick the last day too. Until then the pages show "
+                           + (f"{kept[0]:%Y-%m-%d} to {kept[1]:%Y-%m-%d}." if kept else "the whole pilot."))
 
     options = segment_options(pilot, version)
     labels = ["Everyone"] + [f"{name.replace('_', ' ')}: {v}" for name, values in options.items() for v in values]
@@ -559,6 +563,31 @@ def signals(actor: Actor, pilot, version: str) -> list[dict[str, Any]]:
     which has checked the grant). The checks that read only the logs are kept until a batch is
     loaded or deleted: a review edit (a note, a risk, a condition) re-runs only the others."""
     return _signals(db(), pilot.pilot_id, version, actor, pilot)
+
+
+_PREVIEWS = "_rr_upload_previews"
+
+
+def upload_previews(files: list, kind: str, opts: Any, time_zone: str) -> dict[str, Any]:
+    """Each chosen upload's preview (readiness.ingest.Preview), or the message that says why it cannot
+    load, by the upload's file_id. Kept in the session by upload, kind, options and zone: a preview
+    copies the file to disk and reads it, which every rerun of the page (any widget) would repeat."""
+    from readiness import ingest, uploads
+
+    kept = st.session_state.get(_PREVIEWS, {})
+    fresh = {}
+    for f in files:
+        key = (f.file_id, kind, repr(opts), time_zone)
+        if key not in kept:
+            try:
+                kept[key] = uploads.preview_upload(db(), f.name, f, kind, opts, time_zone=time_zone)
+            except ingest.UnusableFile as err:  # the message names the file as uploaded
+                kept[key] = str(err)
+            finally:
+                f.seek(0)
+        fresh[key] = kept[key]
+    st.session_state[_PREVIEWS] = fresh  # only the current choice is kept
+    return {key[0]: found for key, found in fresh.items()}
 
 
 def with_store(fn: Callable[[Any], Any]) -> Callable[[], Any]:

@@ -315,6 +315,24 @@ def test_an_upload_s_times_are_read_with_the_format_the_reviewer_gives(browser, 
             datetime(2026, 3, 4, 9, 0, tzinfo=UTC), datetime(2026, 3, 4, 9, 30, tzinfo=UTC))
 
 
+def test_of_two_uploads_the_one_that_cannot_load_is_named_and_left_out(browser, app) -> None:
+    url, db = app
+    folder = Path(db).parent
+    page = _upload_as_rex(browser, url, folder / "good-usage.csv",
+                          "ts,user,event\n2026-03-05T09:00:00Z,zoe,open\n2026-03-05T09:10:00Z,ann,save\n")
+    page.get_by_text("Preview of good-usage.csv").wait_for(timeout=30_000)
+    (folder / "no-users.csv").write_text("ts,event\n2026-03-05T09:00:00Z,open\n")
+    page.locator("input[type=file]").set_input_files(str(folder / "no-users.csv"))  # added to the chosen files
+    page.get_by_text("no-users.csv: Required column(s) not found: user_id").wait_for(timeout=30_000)
+    page.get_by_text("Left out, for the reason above: no-users.csv.").wait_for()
+    page.get_by_role("button", name="Load 1 file as usage").click()
+    page.get_by_text("2 read, 2 loaded, 0 rejected").wait_for(timeout=30_000)
+    page.close()
+    with store.open_store(db) as con:
+        names = [r[0] for r in con.execute("SELECT file_name FROM ingest_batches").fetchall()]
+    assert "good-usage.csv" in names and "no-users.csv" not in names
+
+
 def test_reviewer_records_a_decision_and_the_lead_reads_it_out(browser, app) -> None:
     url, db = app
     page = _upload_as_rex(browser, url, Path(db).parent / "more-usage.csv",
@@ -322,6 +340,7 @@ def test_reviewer_records_a_decision_and_the_lead_reads_it_out(browser, app) -> 
                           "not a time,zoe,open\n")
     page.get_by_text("Preview of more-usage.csv").wait_for(timeout=30_000)
     page.get_by_text("Required column(s) not found: user_id").wait_for()  # 'employee' is not a known synonym
+    assert page.get_by_role("button", name="Load", exact=True).is_disabled()  # it could only fail
     page.get_by_role("textbox", name="Column mapping overrides (optional)").fill("user_id=employee")
     page.get_by_role("textbox", name="Column mapping overrides (optional)").press("Enter")
     page.get_by_text("Required column(s) not found").wait_for(state="detached", timeout=30_000)
@@ -437,3 +456,9 @@ def test_a_date_range_typed_in_the_sidebar_replaces_the_link_s_and_follows_the_p
         wait_idle(page)
         assert events.inner_text() == "6" and [parts.nth(i).inner_text() for i in range(6)] == [
             "2026", "03", "02", "2026", "03", "03"]
+        # One day picked in the calendar, the last not yet: the page says which range it still shows.
+        parts.nth(2).click()
+        page.get_by_role("gridcell").get_by_text("4", exact=True).first.click()
+        page.get_by_text("Pick the last day too. Until then the pages show 2026-03-02 to 2026-03-03.").wait_for(
+            timeout=30_000)
+        assert events.inner_text() == "6"
