@@ -127,7 +127,7 @@ ROW_FILTERS: dict[str, dict[str, Any]] = {
     "ingest_batches": {"all": "true"},
     "pilots": {"all": "true"},
 }
-_MASKED = ("message", "stack_trace", "comment", "user_id")  # a user id can be an email address
+_MASKED = ("message", "stack_trace", "comment")
 
 
 def rows_where(pilot: Pilot, rows: dict) -> tuple[str, str, list[Any]]:
@@ -148,6 +148,8 @@ def signal_rows(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, rows
     for col in _MASKED:
         if col in df.columns:
             df[col] = [privacy.mask(v) if isinstance(v, str) else v for v in df[col]]
+    if "user_id" in df.columns:  # a user id can be an email address: a pseudonym, as on Failure modes
+        df["user_id"] = [privacy.mask_id(v) for v in df["user_id"]]
     return df
 
 

@@ -135,7 +135,9 @@ def test_the_rows_behind_a_signal_open_under_it_masked(demo_db: Path) -> None:
     (rows,) = [d.value for d in at.dataframe if "message" in d.value.columns]
     assert len(rows) == 100 and "pilot_id" not in rows.columns
     assert not rows["message"].str.contains("@").any() and rows["message"].str.contains(r"\[email").all()
-    assert not rows["user_id"].dropna().str.contains("@").any()  # demo user ids are email addresses
+    ids = rows["user_id"].dropna()
+    assert not ids.str.contains("@").any()  # demo user ids are email addresses
+    assert ids.str.fullmatch(r"\[email [0-9a-f]{6}\]").all() and ids.nunique() > 1  # people told apart, as on Failure modes
 
 
 def test_a_reviewer_gets_the_decision_form_and_a_viewer_does_not(demo_db: Path) -> None:
