@@ -85,6 +85,12 @@ PAGES = [
 ]
 
 
+def _address(file: str) -> str:
+    """A page's address: its file's name, without the _page that keeps pages/readiness_page.py apart
+    from the readiness package (/readiness, /handoff)."""
+    return Path(file).stem.removesuffix("_page")
+
+
 def _run() -> None:
     """Log in, then the pages the actor's role allows."""
     try:
@@ -97,7 +103,7 @@ def _run() -> None:
         def _login_page() -> None:
             pass
 
-        st.navigation([st.Page(_login_page, title="Log in", url_path=Path(f).stem, default=(i == 0))
+        st.navigation([st.Page(_login_page, title="Log in", url_path=_address(f), default=(i == 0))
                        for i, (_, f, _, _, _) in enumerate(PAGES)], position="hidden").run()
         st.stop()
 
@@ -105,10 +111,11 @@ def _run() -> None:
     by_path: dict[str, st.Page] = {}
     for section, file, title, icon, action in PAGES:
         if action is None or actor.role in access.MATRIX[action][0]:
-            by_path[Path(file).stem] = st.Page(file, title=title, icon=icon, default=(file == PAGES[0][1]))
-            pages.setdefault(section, []).append(by_path[Path(file).stem])
+            by_path[_address(file)] = st.Page(file, title=title, icon=icon, url_path=_address(file),
+                                              default=(file == PAGES[0][1]))
+            pages.setdefault(section, []).append(by_path[_address(file)])
     current = st.navigation(pages, expanded=True)
-    _keep_deep_link(current, by_path, by_path[Path(PAGES[0][1]).stem])
+    _keep_deep_link(current, by_path, by_path[_address(PAGES[0][1])])
     start, ended = time.perf_counter(), "ok"
     try:
         current.run()

@@ -376,11 +376,13 @@ def test_reviewer_records_a_decision_and_the_lead_reads_it_out(browser, app) -> 
                 "Feedback": "No feedback", "Failure modes": "No exceptions", "Risks": "Signals",
                 "Readiness": "Conditions", "Hand-off": "Operating owner", "Decision": "Decisions so far",
                 "Readout": "Decision: Harden further", "My account": "rex"}
+    addresses = {"Readiness": "/readiness?", "Hand-off": "/handoff?", "My account": "/account"}  # read as said
     for name, text in expected.items():
         nav(page, name).click()
         page.get_by_text(text).first.wait_for(timeout=30_000, state="attached")
         assert page.locator("[data-testid='stException']").count() == 0, name
         assert "Secret pilot" not in main_text(page), name
+        assert addresses.get(name, "") in page.url, (name, page.url)
 
     lead = browser.new_page(viewport={"width": 1400, "height": 1000})
     login(lead, url, "leo", PW)
