@@ -110,9 +110,15 @@ def ensure_conditions(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot
 
 
 def _live(con, pilot: Pilot, rule: str) -> tuple[bool, str]:
-    if rule == "owner_named":
-        owner = (pilot.owner or "").strip()
-        return bool(owner), f"owner: {owner}" if owner else "no pilot owner named"
+    if rule == "owner_named":  # the Hand-off page's operating owner (else the pilot's owner) and support path
+        row = con.execute("SELECT operating_owner, support_path FROM handoffs WHERE pilot_id = ?",
+                          [pilot.pilot_id]).fetchone() or (None, None)
+        operating, support = ((v or "").strip() for v in row)
+        owner = operating or (pilot.owner or "").strip()
+        said = (f"owner: {owner}" + ("" if operating else " (the pilot's owner; no operating owner on Hand-off)")
+                if owner else "no owner named (Hand-off: operating owner)")
+        said += f"; support: {support}" if support else "; no support path named (Hand-off)"
+        return bool(owner and support), said
     if rule == "exception_rate":
         # From the batch counts (rows in the store per batch), not a scan of the event tables.
         events, exceptions = con.execute(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from helpers import ingest_one, make_pilot, query, write
 
-from readiness import conditions, decisions, store, users
+from readiness import conditions, decisions, handoff, store, users
 from readiness.access import AccessDenied, Actor
 from readiness.conditions import ConditionError
 from readiness.pilots import get_pilot
@@ -52,7 +52,16 @@ def test_template_scaled_by_risk_tier(db: Path) -> None:
 
 def test_computed_conditions_show_their_live_value(team_db: Path, tmp_path: Path) -> None:
     c = _conds(team_db)
+    assert c["ownership"]["status"] == "not met" and c["ownership"]["live_value"] == (
+        "owner: Tom Brennan (the pilot's owner; no operating owner on Hand-off); no support path named (Hand-off)")
+    with store.open_store(team_db) as con:
+        handoff.set_handoff(con, OP, get_pilot(con, "p"), support_path="#finance-ops channel, then the on-call")
+    c = _conds(team_db)
     assert c["ownership"]["status"] == "met" and "Tom Brennan" in c["ownership"]["live_value"]
+    with store.open_store(team_db) as con:
+        handoff.set_handoff(con, OP, get_pilot(con, "p"), operating_owner="Finance operations")
+    assert _conds(team_db)["ownership"]["live_value"] == (
+        "owner: Finance operations; support: #finance-ops channel, then the on-call")
     assert c["monitoring"]["status"] == "met" and c["monitoring"]["live_value"] == "0.0 exceptions per 1,000 events over the whole pilot (limit 5)"
     ingest_one(team_db, write(tmp_path / "e.csv", "ts,message\n2026-03-02T10:00:00Z,boom\n"), kind="exceptions", pilot="p")
     c = _conds(team_db)
@@ -116,7 +125,7 @@ def test_unmet_required_conditions_block_operate_and_travel_with_the_decision(te
         p = get_pilot(con, "p")
         d = decisions.record_decision(con, OP, p, outcome="harden", rationale="Not yet", owner="Tom",
                                       next_review=LATER)
-    assert "required conditions not met (infrastructure, auth, data flow, security review, docs)" in d["suggested_reasons"]
+    assert "required conditions not met (infrastructure, auth, data flow, security review, docs, ownership)" in d["suggested_reasons"]  # no support path named yet
     assert '"area": "auth"' in d["conditions"]
 
 
