@@ -35,15 +35,20 @@ c[0].metric("Required conditions met", f"{sum(1 for r in rows if r['required'] a
                                        f"of {sum(1 for r in rows if r['required'])}")
 c[1].metric("Blocking operate", len(blocking))
 c[2].metric("Waiting for approval", len(pending))
-table = pd.DataFrame(rows)[["condition_id", "title", "required", "status", "live_value", "owner", "evidence",
-                            "waiver_expiry"]]
-# a condition the logs cannot show is set by the reviewer below: say so rather than "None"
-table["live_value"] = [r["live_value"] if r["computed"] else "— set by the reviewer" for r in rows]
-table[["owner", "evidence"]] = table[["owner", "evidence"]].fillna("")
-st.dataframe(table, hide_index=True, width="stretch", column_config={
-    "condition_id": "No.", "title": st.column_config.TextColumn("Condition", width="large"), "required": "Required",
-    "status": "Status", "live_value": "From the logs", "owner": "Owner", "evidence": "Evidence",
-    "waiver_expiry": "Waived until"})
+# A static table: every word of a condition and of its live value shows (a data grid cut them off).
+# "Live value": computed now from the logs and the review's records (sources, hand-off, register).
+table = pd.DataFrame({
+    "No.": [r["condition_id"] for r in rows],
+    "Condition": [r["title"] for r in rows],
+    "Required": ["required" if r["required"] else "—" for r in rows],
+    "Status": [r["status"].replace(" ", "\u00a0") for r in rows],  # "not met" on one line
+    "Live value": [r["live_value"] if r["computed"] else "— set by the reviewer" for r in rows],
+    "Owner": [r["owner"] or "" for r in rows],
+    "Evidence": [r["evidence"] or "" for r in rows],
+    "Waived until": [f"{r['waiver_expiry']:%Y-%m-%d}" if r["waiver_expiry"] else "" for r in rows],
+})
+st.table(table.drop(columns=[c for c in ("Owner", "Evidence", "Waived until") if not table[c].any()]),
+         hide_index=True, border="horizontal")
 
 manual = [r for r in rows if not r["computed"]]
 if can_edit and manual:

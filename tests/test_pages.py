@@ -277,3 +277,14 @@ def test_failure_mode_rows_are_masked_and_each_reveal_is_read_and_audited_again(
     at.toggle(key=f"reveal_{mode}").set_value(False).run()
     assert not at.dataframe[-1].value["message"].str.contains("@").any()
     assert query(demo_db, reveals)[0][0] == before + 2
+
+
+def test_the_readiness_table_shows_each_condition_and_live_value_in_full(demo_db: Path) -> None:
+    at = _run("readiness_page", "reviewer")
+    assert not at.exception, [e.value for e in at.exception]
+    (table,) = [t.value for t in at.table]
+    owner = table[table["Condition"] == "A named owner and support path"].iloc[0]
+    # the demo's hand-off is empty: the pilot's owner stands in, and no support path is named
+    assert owner["Status"] == "not\u00a0met" and owner["Live value"] == (
+        "owner: Tom Brennan (the pilot's owner; no operating owner on Hand-off); no support path named (Hand-off)")
+    assert (table["Live value"] == "— set by the reviewer").sum() == 4
