@@ -149,19 +149,21 @@ def _creating(path: Path, deadline: float) -> Iterator[None]:
     if fcntl is None or _has_header(path):
         yield
         return
-    fd = os.open(path.parent, os.O_RDONLY)
+    fd, locked = os.open(path.parent, os.O_RDONLY), False
     try:
-        while True:
+        while not locked:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
+                locked = True
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     raise StoreBusy(
                         f"The store {path} is being created by another process and was not ready "
                         f"in time. Run the command again.") from None
                 time.sleep(0.02)
-        if path.exists() and path.stat().st_size == 0:
+            except OSError:  # a file system without locks on folders (some network mounts): as before
+                break
+        if locked and path.exists() and path.stat().st_size == 0:
             path.unlink()
         yield
     finally:
