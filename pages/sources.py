@@ -64,7 +64,8 @@ if can_ingest:
         found = ui.upload_previews(files, kind, opts, pilot.time_zone)
         ready = [f for f in files if not isinstance(found[f.file_id], str)
                  and not found[f.file_id].mapping.missing_required()]
-        first, shown = files[0], found[files[0].file_id]
+        first = next((f for f in files if f in ready), files[0])  # the preview: the first file that can load
+        shown = found[first.file_id]
         if isinstance(shown, str):
             st.error(ui.md(shown))
         else:
@@ -76,7 +77,7 @@ if can_ingest:
             st.dataframe(pd.DataFrame(shown.parsed or shown.rows), hide_index=True, width="stretch")
             for problem in shown.problems:
                 st.warning(ui.md(problem))
-        for f in files[1:]:  # the others: only what stops them
+        for f in (f for f in files if f is not first):  # the others: only what stops them
             other = found[f.file_id]
             if isinstance(other, str):
                 st.error(ui.md(other))
