@@ -23,6 +23,7 @@ try:
         pending = conditions.pending_approvals(con, actor, pilot)
         can_edit = access.allowed(con, actor, "edit_review", pilot.pilot_id)
         can_approve = access.allowed(con, actor, "approve", pilot.pilot_id)
+        untriaged = ui.untriaged_high(con, actor, pilot, version)
 except store.StoreBusy as err:
     ui.busy(err)
 if not rows:
@@ -49,6 +50,11 @@ table = pd.DataFrame({
 })
 st.table(table.drop(columns=[c for c in ("Owner", "Evidence", "Waived until") if not table[c].any()]),
          hide_index=True, border="horizontal")
+if untriaged and any(r["computed"] == "no_high_risk_open" and r["status"] == "met" for r in rows):
+    st.warning(f"{untriaged} high risk signal{'s are' if untriaged != 1 else ' is'} neither in the register nor "
+               "dismissed (Risks page). The register condition counts the register only; take "
+               f"{'them' if untriaged != 1 else 'it'} in or dismiss {'them' if untriaged != 1 else 'it'} first.",
+               icon=":material/warning:")
 
 manual = [r for r in rows if not r["computed"]]
 if can_edit and manual:

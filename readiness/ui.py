@@ -396,10 +396,11 @@ def _review_steps(db_path: str, pilot_id: int, version: str, _who: Actor, _pilot
     from readiness import progress
 
     with store.open_store(db_path) as con:
-        return progress.steps(con, _who, _pilot, untriaged_high=_untriaged_high(con, _who, _pilot, version))
+        return progress.steps(con, _who, _pilot, untriaged_high=untriaged_high(con, _who, _pilot, version))
 
 
-def _untriaged_high(con, who: Actor, pilot, version: str) -> int:
+def untriaged_high(con, who: Actor, pilot, version: str) -> int:
+    """How many high risk signals are neither in the register nor dismissed (signals cached by version)."""
     from readiness import risks
 
     taken = {r["signal_key"] for r in risks.list_risks(con, who, pilot) if r["signal_key"]}
