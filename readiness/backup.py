@@ -255,7 +255,8 @@ def restore(db: str | Path | None, folder: str | Path, actor: Actor, *, force: b
                 "migrations_applied": applied, "sessions_ended": ended})
         verification = audit.verify(con)
         tables = {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in manifest.get("tables", {})
-                  if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [t]).fetchone()[0]}
+                  if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ? "
+                                "AND database_name = current_database()", [t]).fetchone()[0]}
     return RestoreResult(manifest, aside, applied, verification, ended, tables)
 
 
