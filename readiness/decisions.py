@@ -152,13 +152,12 @@ def suggest(con: duckdb.DuckDBPyConnection, pilot: Pilot, figures: dict[str, Any
     if not (pilot.owner or "").strip():
         blockers.append("no pilot owner named")
     from readiness.risks import open_high
+    from readiness.risks import untriaged as untriaged_signals
 
     high = open_high(con, pilot.pilot_id)
     if high:
         blockers.append(f"{high} high risk{'s' if high != 1 else ''} open")
-    registered = {r[0] for r in con.execute("SELECT signal_key FROM risks WHERE pilot_id = ? AND signal_key IS NOT NULL",
-                                            [pilot.pilot_id]).fetchall()}
-    untriaged = [s for s in (signals or []) if s["severity"] == "high" and s["key"] not in registered]
+    untriaged = untriaged_signals(con, pilot.pilot_id, signals)
     if untriaged:
         blockers.append(f"{len(untriaged)} high risk signal{'s' if len(untriaged) != 1 else ''} not yet in the "
                         f"register ({', '.join(_words(s['key'].split('.')[-1]) for s in untriaged)})")

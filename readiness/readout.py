@@ -103,10 +103,9 @@ def content(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, signals:
     require(con, actor, "read_pilot", pilot.pilot_id)
     current = decisions.current_decision(con, pilot)
     conds = conditions.list_conditions(con, actor, pilot)
-    register = risks.list_risks(con, actor, pilot)  # dismissed signals too: they are not "pending"
+    register = risks.list_risks(con, actor, pilot)
     top = sorted((r for r in register if r["status"] == "open"), key=lambda r: -(r["score"] or 0))[:3]
-    taken = {r["signal_key"] for r in register if r["signal_key"]}
-    pending = [s for s in (signals or []) if s["key"] not in taken and s["severity"] in ("high", "medium")]
+    pending = risks.untriaged(con, pilot.pilot_id, signals, ("high", "medium"))
     if as_of is None:
         last = con.execute("SELECT max(last_ts) FROM ingest_batches WHERE pilot_id = ?", [pilot.pilot_id]).fetchone()[0]
         as_of = last.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if last else None

@@ -213,6 +213,15 @@ def open_high(con: duckdb.DuckDBPyConnection, pilot_id: int) -> int:
                        [pilot_id, HIGH_SCORE]).fetchone()[0]
 
 
+def untriaged(con: duckdb.DuckDBPyConnection, pilot_id: int, signals: list[dict[str, Any]] | None,
+              severities: tuple[str, ...] = ("high",)) -> list[dict[str, Any]]:
+    """The computed signals (as dicts) of these severities that are neither in the register nor
+    dismissed (for the suggested outcome, the stepper, the Readiness page and the readout)."""
+    taken = {r[0] for r in con.execute("SELECT signal_key FROM risks WHERE pilot_id = ? AND signal_key IS NOT NULL",
+                                       [pilot_id]).fetchall()}
+    return [s for s in signals or [] if s["severity"] in severities and s["key"] not in taken]
+
+
 def history(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, risk_id: int) -> list[dict[str, Any]]:
     require(con, actor, "read_pilot", pilot.pilot_id)
     cur = con.execute("SELECT h.* FROM risk_history h JOIN risks r USING (risk_id) WHERE h.risk_id = ? AND r.pilot_id = ? "

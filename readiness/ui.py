@@ -403,8 +403,7 @@ def untriaged_high(con, who: Actor, pilot, version: str) -> int:
     """How many high risk signals are neither in the register nor dismissed (signals cached by version)."""
     from readiness import risks
 
-    taken = {r["signal_key"] for r in risks.list_risks(con, who, pilot) if r["signal_key"]}
-    return sum(1 for s in signals(who, pilot, version) if s["severity"] == "high" and s["key"] not in taken)
+    return len(risks.untriaged(con, pilot.pilot_id, signals(who, pilot, version)))
 
 
 STEP_PAGES = {"Sources": "pages/sources.py", "Usage": "pages/usage.py", "Feedback": "pages/feedback.py",
