@@ -19,6 +19,10 @@ work on a shared machine shows there), the browser's CPU by thread (tabs' main t
 raster; the GPU process's display compositor), the first round of views apart from later rounds,
 and the ratios against N = 1 measured in the same run.
 Goal: N = 10 with p95 <= 5 s and 100% success.
+--floor bare|elements first runs the same walk, same N, on bench/floor_app.py: a Streamlit app with
+the same login fields and page names and nothing else (bare), or with one 5-row dataframe, one 5-bar
+plotly chart and one 5-row table (elements: the least our pages' kinds of element cost). Its p95 is
+the least such an app gets here, with this browser on these cores; ours is printed against it.
 
 Example: python bench/load.py --events 1000000 --sessions 10 20 --keep /tmp/load-1m.duckdb
 """
@@ -58,6 +62,7 @@ PAGES = [("Portfolio", "", "Open a pilot"),
          ("Failure modes", "failure_modes", "Look closer"),
          ("Readout", "readout", "Conditions")]
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+FLOOR_APP = "bench/floor_app.py"
 NO_SKELETON = "document.querySelectorAll('[data-testid=\"stSkeleton\"]').length === 0"
 
 
@@ -79,9 +84,12 @@ def prepare(db: Path, events: int, accounts: int) -> None:
                 users.grant(con, op, name, PILOT)
 
 
-def start_app(db: Path, log: Path, page_times: Path | None = None) -> tuple[subprocess.Popen, str]:
-    """`streamlit run app.py` on ``db`` (output to ``log``, page run times to ``page_times``);
-    returns once /_stcore/health answers."""
+def start_app(db: Path, log: Path, page_times: Path | None = None, floor: str = "") -> tuple[subprocess.Popen, str]:
+    """`streamlit run app.py` on ``db`` (output to ``log``, page run times to ``page_times``), or the
+    floor app (bench/floor_app.py; ``floor`` "bare" or "elements"); returns once /_stcore/health answers."""
+    if floor:
+        return e2e_start_app({"FLOOR_ELEMENTS": "1" if floor == "elements" else "0"}, timeout=120, log=log,
+                             script=FLOOR_APP)
     env = {"READINESS_DB": str(db), "READINESS_ADMIN_PASSWORD": "load bench admin password"}
     if page_times:
         env["READINESS_PAGE_TIMES_LOG"] = str(page_times)
@@ -225,16 +233,18 @@ async def view(page, url: str, name: str, path: str, expect: str, timeout_s: flo
 
 
 async def run_sessions(n: int, db: Path, log: Path, rounds: int, timeout_s: float, by_address: bool,
-                       after_logins: bool = False, think_s: float = 0.0, ramp_s: float = 0.0) -> dict:
+                       after_logins: bool = False, think_s: float = 0.0, ramp_s: float = 0.0,
+                       floor: str = "") -> dict:
     """Fresh app, n tabs that log in and open the pages; returns the figures. With ``after_logins``
     every tab waits until all have logged in, so the page views overlap each other but no login.
     ``think_s``: a reviewer reads each page before the next click, for 0.5x to 1.5x this long
-    (seeded per session). ``ramp_s``: session i starts i/n of this later (arrivals spread out)."""
+    (seeded per session). ``ramp_s``: session i starts i/n of this later (arrivals spread out).
+    ``floor``: the same walk on the floor app ("bare" or "elements") instead of ours."""
     from playwright.async_api import async_playwright
 
     page_times = log.with_name(f"page-times-{n}.tsv")
     page_times.unlink(missing_ok=True)
-    proc, url = start_app(db, log, page_times)
+    proc, url = start_app(db, log, page_times, floor=floor)
     try:
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -292,7 +302,7 @@ async def run_sessions(n: int, db: Path, log: Path, rounds: int, timeout_s: floa
         proc.terminate()
         proc.wait(timeout=30)
     views = [v for w in walks for v in w]
-    return {"n": n, "views": views, "cpu": cpu, "wall": wall, "rss": rss, "login_s": login_s, "load": load,
+    return {"n": n, "floor": floor, "views": views, "cpu": cpu, "wall": wall, "rss": rss, "login_s": login_s, "load": load,
             "client": client, "busy": busy, "threads": threads, "views_cpu": views_cpu, "views_client": views_client,
             "server_runs": server_runs(page_times)}
 
@@ -301,13 +311,14 @@ def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20, method="inclusive")[-1] if len(values) > 1 else values[0]
 
 
-def report(r: dict, base: dict | None) -> None:
+def report(r: dict, base: dict | None, floor: dict | None = None) -> None:
+    """Print one run's figures; ``base`` is N = 1 of the same app, ``floor`` the floor app at the same N."""
     views = r["views"]
     ok = [v.seconds for v in views if v.ok]
     success = len(ok) / len(views)
     p50_s, p95_s = (statistics.median(ok), p95(ok)) if ok else (float("nan"), float("nan"))
     cpu_view = r["cpu"] / len(views)
-    line = (f"N={r['n']:<3} views {len(views):4d}  success {success:6.1%}  p50 {p50_s:5.2f} s  p95 {p95_s:5.2f} s  "
+    line = (f"floor ({r['floor']}) " if r.get("floor") else "") + (f"N={r['n']:<3} views {len(views):4d}  success {success:6.1%}  p50 {p50_s:5.2f} s  p95 {p95_s:5.2f} s  "
             f"CPU {cpu_view:5.2f} s/view  peak RSS {r['rss']:6.0f} MB  (login p50 {r['login_s']:.1f} s, all "
             f"{r['wall']:.0f} s, load avg {r['load']:.1f})")
     line += (f"\n       during the run: server {r['cpu']:.0f} CPU-s, browser + bench {r['client']:.0f} CPU-s, "
@@ -322,12 +333,18 @@ def report(r: dict, base: dict | None) -> None:
         b_ok = [v.seconds for v in base["views"] if v.ok]
         line += (f"\n       vs N=1: p50 {p50_s / statistics.median(b_ok):.1f}x  p95 {p95_s / p95(b_ok):.1f}x  "
                  f"CPU/view {cpu_view / (base['cpu'] / len(base['views'])):.2f}x  RSS {r['rss'] / base['rss']:.2f}x")
+    if floor:
+        f_ok = [v.seconds for v in floor["views"] if v.ok]
+        if f_ok:
+            line += (f"\n       vs the floor app ({floor['floor']}) at N={floor['n']}: p50 {p50_s / statistics.median(f_ok):.1f}x  "
+                     f"p95 {p95_s / p95(f_ok):.1f}x (floor p95 {p95(f_ok):.2f} s)  "
+                     f"browser CPU-s {r['client'] / max(floor['client'], 1e-9):.1f}x")
     later = [v.seconds for v in views if v.ok and not v.first]
     if later:
         first = [v.seconds for v in views if v.ok and v.first]
         line += (f"\n       first round (the browser loads each page's code): p50 {statistics.median(first):5.2f} s  "
                  f"p95 {p95(first):5.2f} s;  later rounds: p50 {statistics.median(later):5.2f} s  p95 {p95(later):5.2f} s")
-    if r["n"] == GOAL_SESSIONS:
+    if r["n"] == GOAL_SESSIONS and not r.get("floor"):
         met = success == 1 and p95_s <= GOAL_P95_S
         line += f"\n       goal p95 <= {GOAL_P95_S:.0f} s and 100% success: {'MET' if met else 'NOT MET'}"
     print(line)
@@ -361,6 +378,11 @@ def main() -> int:
                              "default 0: every session clicks on as soon as a page is drawn")
     parser.add_argument("--ramp", type=float, default=0.0, metavar="S",
                         help="spread the sessions' starts over S seconds (default 0: all at once)")
+    parser.add_argument("--floor", choices=["bare", "elements"],
+                        help=f"before each N, run the same walk on {FLOOR_APP} and compare: 'bare' (same login "
+                             "fields and page names, text only: what Streamlit and the browser cost here before "
+                             "any work of ours) or 'elements' (plus one small dataframe, plotly chart and table: "
+                             "the least the chosen packages cost)")
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
         print(f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)", file=sys.stderr)
@@ -374,11 +396,20 @@ def main() -> int:
         model = dict(after_logins=args.after_logins, think_s=args.think, ramp_s=args.ramp)
         print(f"reviewers read each page for {args.think * 0.5:.0f}-{args.think * 1.5:.0f} s; sessions start over "
               f"{args.ramp:.0f} s" if args.think or args.ramp else "no reading time: each session clicks on at once")
-        base = asyncio.run(run_sessions(1, db, log, args.rounds, args.view_timeout, args.by_address, **model))
-        report(base, None)
+        def run(n: int, floor: str = "") -> dict:
+            return asyncio.run(run_sessions(n, db, log, args.rounds, args.view_timeout, args.by_address,
+                                            floor=floor, **model))
+
+        floor_base = run(1, floor=args.floor) if args.floor else None
+        if floor_base:
+            report(floor_base, None)
+        base = run(1)
+        report(base, None, floor_base)
         for n in args.sessions:
-            report(asyncio.run(run_sessions(n, db, log, args.rounds, args.view_timeout, args.by_address, **model)),
-                   base)
+            floor_n = run(n, floor=args.floor) if args.floor else None
+            if floor_n:
+                report(floor_n, floor_base)
+            report(run(n), base, floor_n)
         errors = [line for line in log.read_text(errors="replace").splitlines() if "Traceback" in line]
         if errors:
             print(f"the app logged {len(errors)} traceback(s); see {log} (kept with --keep only)")

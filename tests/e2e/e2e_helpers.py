@@ -22,8 +22,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(env_extra: dict[str, str], timeout: float = 60, log: Path | None = None) -> tuple[subprocess.Popen, str]:
-    """Start `streamlit run app.py` and wait for /_stcore/health to answer ok.
+def start_app(env_extra: dict[str, str], timeout: float = 60, log: Path | None = None,
+              script: str = "app.py") -> tuple[subprocess.Popen, str]:
+    """Start `streamlit run app.py` (or ``script``, relative to the project) and wait for
+    /_stcore/health to answer ok.
 
     Its output goes to ``log`` when given (long runs: a pipe nobody reads would fill and stall the
     server), else to a pipe that is read only when the start fails.
@@ -31,7 +33,7 @@ def start_app(env_extra: dict[str, str], timeout: float = 60, log: Path | None =
     port = _free_port()
     env = {**os.environ, **env_extra}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+        [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
          "--server.port", str(port), "--browser.gatherUsageStats", "false",
          "--server.fileWatcherType", "none"],
         cwd=ROOT, env=env, stdout=log.open("ab") if log else subprocess.PIPE, stderr=subprocess.STDOUT)
