@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from analysis.common import Empty
@@ -50,12 +51,13 @@ with right:
         st.metric("Task success", f"{success.success_rate:.0%}",
                   help=f"{success.successes:,} of {success.attempts:,} attempts with an outcome succeeded")
 if not isinstance(adoption, Empty):
-    st.dataframe(adoption, hide_index=True, width="stretch",
-                 column_order=["feature", "hint", "hint_reason", "users", "share_of_users", "repeat_rate",
-                               "success_rate", "events"],
-                 column_config={"feature": "Feature", "hint": "Hint",
-                                "hint_reason": st.column_config.TextColumn("Why", width="large"),
-                                "users": "Users", "events": st.column_config.NumberColumn("Events", format="localized"),
-                                "share_of_users": st.column_config.NumberColumn("Share of users", format="percent"),
-                                "repeat_rate": st.column_config.NumberColumn("Come back", format="percent"),
-                                "success_rate": st.column_config.NumberColumn("Success", format="percent")})
+    # a static table: every word of each hint's reason shows (the grid cut "only 86% of attempts
+    # succeed (< 90%)" off the rows that need it most); one row per feature, so it stays short
+    st.table(pd.DataFrame({
+        "Feature": adoption["feature"], "Hint": adoption["hint"], "Why": adoption["hint_reason"],
+        "Users": adoption["users"].map("{:,}".format),
+        "Share of users": adoption["share_of_users"].map("{:.0%}".format),
+        "Come back": adoption["repeat_rate"].map(lambda v: "—" if pd.isna(v) else f"{v:.0%}"),
+        "Success": adoption["success_rate"].map(lambda v: "—" if pd.isna(v) else f"{v:.0%}"),
+        "Events": adoption["events"].map("{:,}".format),
+    }), hide_index=True, border="horizontal")

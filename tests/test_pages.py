@@ -290,3 +290,16 @@ def test_the_readiness_table_shows_each_condition_and_live_value_in_full(demo_db
     assert (table["Live value"] == "— set by the reviewer").sum() == 4
     # the register is empty, so its condition is met, but the demo's high signals are not triaged yet: said so
     assert any("6 high risk signals are neither in the register nor dismissed" in w.value for w in at.warning)
+
+
+def test_the_usage_feature_table_shows_each_hint_and_its_reason_in_full(demo_db: Path) -> None:
+    at = _run("usage", "reviewer")
+    assert not at.exception, [e.value for e in at.exception]
+    (table,) = [t.value for t in at.table]
+    fix = table[table["Hint"] == "fix"].iloc[0]
+    # the grid cut this reason off before "(< 90%)"; the demo's suggestion feature needs fixing
+    assert fix["Feature"] == "gl-code-suggestion"
+    assert fix["Why"].endswith("of attempts succeed (< 90%)"), fix["Why"]
+    drop = table[table["Hint"] == "drop"].iloc[0]
+    assert drop["Feature"] == "bulk-approve" and drop["Why"].startswith("only 18% of its users came back")
+    assert drop["Come back"] == "18%" and drop["Users"] == "40"
