@@ -116,6 +116,7 @@ def _run() -> None:
             pages.setdefault(section, []).append(by_path[_address(file)])
     current = st.navigation(pages, expanded=True)
     _keep_deep_link(current, by_path, by_path[_address(PAGES[0][1])])
+    ui.show_flash()
     start, ended = time.perf_counter(), "ok"
     try:
         current.run()

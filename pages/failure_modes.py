@@ -77,4 +77,4 @@ if can_edit:
         if st.form_submit_button("Save note", type="primary"):
             ui.run_action(ui.with_store(lambda con: fm.annotate_mode(con, pilot, mode_id, status=status,
                                                                      owner=owner or None, note=note or None,
-                                                                     actor=actor)), "Saved.")
+                                                                     actor=actor)), "Saved.", refresh=True)

@@ -40,7 +40,7 @@ with st.form("handoff", border=True):
         ui.run_action(ui.with_store(lambda con: handoff.set_handoff(
             con, actor, pilot, operating_owner=owner or None, support_path=support or None, how_used=used or None,
             how_reviewed=reviewed or None, how_changed=changed or None, logs_location=logs or None,
-            delivery_work=delivery or None, escalation=escalation)), "Saved.")
+            delivery_work=delivery or None, escalation=escalation)), "Saved.", refresh=True)
 
 left, right = st.columns(2)
 with left:
@@ -52,7 +52,7 @@ with left:
     st.dataframe(pd.DataFrame(backlog["feature"], columns=list(items)), hide_index=True, width="stretch",
                  column_config=items)
     if can_edit and st.button("Seed from feedback and failure modes"):
-        ui.run_action(ui.with_store(lambda con: handoff.seed_backlog(con, actor, pilot)), "Backlog seeded.")
+        ui.run_action(ui.with_store(lambda con: handoff.seed_backlog(con, actor, pilot)), "Backlog seeded.", refresh=True)
 with right:
     st.subheader("Constraints")
     st.dataframe(pd.DataFrame(constraints, columns=["area", "description", "owner", "mitigation", "status"]),
@@ -68,7 +68,7 @@ with right:
             if st.form_submit_button("Add constraint"):
                 ui.run_action(ui.with_store(lambda con: handoff.add_constraint(
                     con, actor, pilot, area=area, description=text, owner=c_owner or None,
-                    mitigation=mitigation or None)), "Added.")
+                    mitigation=mitigation or None)), "Added.", refresh=True)
 
 st.subheader("Operating playbook")
 with store.open_store(ui.db()) as con:

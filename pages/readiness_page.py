@@ -68,14 +68,14 @@ if can_edit and manual:
         evidence = st.text_area("Evidence", value=current["evidence"] or "")
         if st.form_submit_button("Save", type="primary"):
             ui.run_action(ui.with_store(lambda con: conditions.set_condition(
-                con, actor, pilot, pick, status=status, owner=owner or None, evidence=evidence or None)), "Saved.")
+                con, actor, pilot, pick, status=status, owner=owner or None, evidence=evidence or None)), "Saved.", refresh=True)
     with right.form("waiver"):
         reason = st.text_input("Waiver reason")
         expiry = st.date_input("Waived until", value=date.today() + timedelta(days=60))
         if st.form_submit_button("Request a waiver"):
             ui.run_action(ui.with_store(lambda con: conditions.request_waiver(
                 con, actor, pilot, pick, reason=reason, expiry=expiry)),
-                "Requested: a lead or admin other than you must approve it.")
+                "Requested: a lead or admin other than you must approve it.", refresh=True)
 
 if pending:
     st.subheader("Waiting for a second person")
@@ -85,7 +85,7 @@ if pending:
             a, b = st.columns(2)
             if a.button("Approve", key=f"ok_{req['approval_id']}", type="primary"):
                 ui.run_action(ui.with_store(lambda con, r=req: conditions.decide_approval(
-                    con, actor, pilot, r["approval_id"], approve=True)), "Approved.")
+                    con, actor, pilot, r["approval_id"], approve=True)), "Approved.", refresh=True)
             if b.button("Reject", key=f"no_{req['approval_id']}"):
                 ui.run_action(ui.with_store(lambda con, r=req: conditions.decide_approval(
-                    con, actor, pilot, r["approval_id"], approve=False)), "Rejected.")
+                    con, actor, pilot, r["approval_id"], approve=False)), "Rejected.", refresh=True)

@@ -52,11 +52,11 @@ st.caption("All four figures cover the last 28 days of data; each change compare
 left, right = st.columns(2)
 with left:
     st.subheader("Top risks")
-    for r in c["risks"]:
-        st.markdown(f"- **{r['severity'] or '—'}** {ui.md(r['title'])} — {ui.md(r['owner'] or 'no owner')}")
-    for s in c["signals"]:
-        st.markdown(f"- **{s['severity']}** {ui.md(s['finding'])} *(signal, not yet in the register)*")
-    if not c["risks"] and not c["signals"]:
+    for t in c["top"]:  # worst first: open register risks and signals not yet triaged
+        st.markdown(f"- **{t['severity'] or '—'}** {ui.md(t['text'])} — {ui.md(t['owner'] or 'no owner')}"
+                    if t["kind"] == "risk" else
+                    f"- **{t['severity']}** {ui.md(t['text'])} *(signal, not yet in the register)*")
+    if not c["top"]:
         st.markdown("None open.")
 with right:
     st.subheader(f"Conditions: {c['conditions_met']} of {len(c['conditions'])} met" if c["conditions"] else "Conditions")

@@ -48,8 +48,11 @@ for d in found:
         elif can_edit:
             with st.form(f"accept_{d['key']}"):
                 a, b, c = st.columns(3)
-                likelihood = a.slider("Likelihood", 1, 5, 3)
-                impact = b.slider("Impact", 1, 5, 4 if d["severity"] == "high" else 3)
+                rated = risks.default_rating(d["severity"])
+                likelihood = a.slider("Likelihood", 1, 5, rated[0])
+                impact = b.slider("Impact", 1, 5, rated[1], help=(
+                    f"Severity in the register = likelihood × impact: high from {risks.HIGH_SCORE}, medium from "
+                    f"{risks.MEDIUM_SCORE}. The defaults keep the signal's severity ({d['severity']})."))
                 due = c.date_input("Due", value=date.today() + timedelta(days=30))
                 owner = st.text_input("Owner")
                 mitigation = st.text_input("Mitigation")
@@ -58,11 +61,11 @@ for d in found:
                 if x.form_submit_button("Take into the register", type="primary"):
                     ui.run_action(ui.with_store(lambda con: risks.accept_signal(
                         con, actor, pilot, d["key"], risk_class=d["class"], finding=d["finding"], likelihood=likelihood,
-                        impact=impact, owner=owner, mitigation=mitigation or None, due=due)), "Added to the register.")
+                        impact=impact, owner=owner, mitigation=mitigation or None, due=due)), "Added to the register.", refresh=True)
                 if y.form_submit_button("Dismiss"):
                     ui.run_action(ui.with_store(lambda con: risks.dismiss_signal(
                         con, actor, pilot, d["key"], risk_class=d["class"], finding=d["finding"], reason=reason)),
-                        "Dismissed, with the reason kept.")
+                        "Dismissed, with the reason kept.", refresh=True)
 
 st.subheader("Register")
 live = [r for r in register if r["status"] != "dismissed"]
@@ -114,4 +117,4 @@ if can_edit:
         if st.form_submit_button("Add risk"):
             ui.run_action(ui.with_store(lambda con: risks.add_risk(con, actor, pilot, risk_class=risk_class, title=title,
                                                                    likelihood=likelihood, impact=impact, owner=owner)),
-                          "Added.")
+                          "Added.", refresh=True)

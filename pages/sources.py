@@ -35,7 +35,7 @@ with st.expander("Pilot profile", expanded=False), st.form("profile"):
         ui.run_action(ui.with_store(lambda con: pilots.update_pilot(
             con, actor, pilot, capability=capability or None, sponsor=sponsor or None, owner=owner or None,
             time_zone=tz, validated_by=validated_by or None, validation_method=method or None,
-            validation_result=result or None)), "Saved.")
+            validation_result=result or None)), "Saved.", refresh=True)
 
 if can_ingest:
     st.subheader("Add logs")
@@ -131,7 +131,7 @@ else:
         with st.form("delete_batch"):
             sure = st.checkbox(f"Yes, delete batch {pick} with its rows")
             if st.form_submit_button("Delete batch") and sure:
-                ui.run_action(ui.with_store(lambda con: batches.delete_batch(con, pick, actor)), f"Deleted batch {pick}.")
+                ui.run_action(ui.with_store(lambda con: batches.delete_batch(con, pick, actor)), f"Deleted batch {pick}.", refresh=True)
 
 st.subheader("Who keeps each log coming")
 st.caption("Per log kind: a feed (a folder or glob under the admins' feed root, re-read by "
@@ -152,7 +152,7 @@ if can_ingest:
         f_kind = st.selectbox("Kind", KINDS, key="feed_kind")
         pattern = st.text_input("Folder or glob under the feed root", placeholder="erp-exports/usage-*.csv.gz")
         if st.form_submit_button("Set feed"):
-            ui.run_action(ui.with_store(lambda con: sources.set_feed(con, actor, pilot, f_kind, pattern)), "Feed set.")
+            ui.run_action(ui.with_store(lambda con: sources.set_feed(con, actor, pilot, f_kind, pattern)), "Feed set.", refresh=True)
     with manual_col.form("manual"):
         st.markdown("**A manual source process** · someone sends the files")
         m_kind = st.selectbox("Kind", KINDS, key="manual_kind")
@@ -162,4 +162,4 @@ if can_ingest:
         m_owner = st.text_input("Owner of the process")
         if st.form_submit_button("Set manual process"):
             ui.run_action(ui.with_store(lambda con: sources.set_manual(con, actor, pilot, m_kind, provider, what,
-                                                                       frequency, m_owner)), "Saved.")
+                                                                       frequency, m_owner)), "Saved.", refresh=True)

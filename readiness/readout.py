@@ -1,8 +1,8 @@
 """The readout for a meeting: one screen's content as plain data, and as a self-contained HTML page.
 
 What it holds: pilot and capability, the decision (or "pending"), four headline figures with
-their trend (the last 28 days against the 28 before), the top three risks (or, with an empty
-register, the top untriaged signals), conditions met / total, owner, next review, whether the
+their trend (the last 28 days against the 28 before), the top three risks (open register risks and
+high or medium signals not yet triaged, worst first), conditions met / total, owner, next review, whether the
 figures are live or frozen, and the data's "as of" time. Personal data is never shown: free text
 (rationale, risk titles, condition values) goes through :func:`readiness.privacy.mask`, and no
 row-level evidence is included. The HTML page has its own styles (no external files, no
@@ -96,16 +96,17 @@ def content(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, signals:
             as_of: str | None = None, figures: list[Figure] | None = None) -> dict[str, Any]:
     """Everything the readout shows, masked, as plain data (checked for read access).
 
-    ``signals`` are the pilot's computed risk signals (the app has them cached); with an empty
-    register the top three untriaged high or medium ones are shown instead of risks. ``figures``:
+    ``signals`` are the pilot's computed risk signals (the app has them cached); the untriaged high
+    or medium ones compete with the open register risks for the top three. ``figures``:
     :func:`headline`'s result, when the caller has it cached.
     """
     require(con, actor, "read_pilot", pilot.pilot_id)
     current = decisions.current_decision(con, pilot)
     conds = conditions.list_conditions(con, actor, pilot)
     register = risks.list_risks(con, actor, pilot)
-    top = sorted((r for r in register if r["status"] == "open"), key=lambda r: -(r["score"] or 0))[:3]
-    pending = risks.untriaged(con, pilot.pilot_id, signals, ("high", "medium"))
+    top = _top_three(register, risks.untriaged(con, pilot.pilot_id, signals, ("high", "medium")))
+    top_risks = [r for kind, r in top if kind == "risk"]
+    top_signals = [s for kind, s in top if kind == "signal"]
     if as_of is None:
         last = con.execute("SELECT max(last_ts) FROM ingest_batches WHERE pilot_id = ?", [pilot.pilot_id]).fetchone()[0]
         as_of = last.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if last else None
@@ -117,9 +118,12 @@ def content(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, signals:
             "decided_by": current["decided_by"], "decided_at": current["decided_at"]},
         "figures": [f.to_dict() for f in (figures if figures is not None else headline(con, pilot))],
         "risks": [{"severity": r["severity"], "title": mask(r["title"]), "owner": r["owner"],
-                   "risk_class": r["risk_class"]} for r in top],
-        "signals": [] if top else [{"severity": s["severity"], "finding": mask(s["finding"]), "class": s["class"]}
-                                   for s in pending[:3]],
+                   "risk_class": r["risk_class"]} for r in top_risks],
+        "signals": [{"severity": s["severity"], "finding": mask(s["finding"]), "class": s["class"]}
+                    for s in top_signals],
+        # the same three, worst first, as the page and the HTML list them
+        "top": [{"kind": kind, "severity": x["severity"], "text": mask(x["title"] if kind == "risk" else x["finding"]),
+                 "owner": x["owner"] if kind == "risk" else None} for kind, x in top],
         "conditions": [{"title": c["title"], "status": c["status"], "required": c["required"],
                         "live_value": mask(c.get("live_value"))} for c in conds],
         "conditions_met": sum(1 for c in conds if c["status"] != "not met"),
@@ -128,6 +132,21 @@ def content(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, signals:
                         f"{current['decided_at']:%Y-%m-%d}." if current else "Figures are live: the data as loaded now."),
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
+
+
+_RANK = {"high": 0, "medium": 1, "low": 2}
+
+
+def _top_three(register: list[dict[str, Any]], untriaged: list[dict[str, Any]]) -> list[tuple[str, dict]]:
+    """The three worst of the open register risks and the untriaged signals, worst first: by
+    severity, then register risks (by score) before signals. Returns ("risk" | "signal", item) pairs.
+
+    Before, any open register entry hid every untriaged signal: taking one medium signal in made
+    the readout drop the high ones still waiting, the worst news in the room."""
+    items = [(_RANK.get(r["severity"], 3), 0, -(r["score"] or 0), i, "risk", r)
+             for i, r in enumerate(register) if r["status"] == "open"]
+    items += [(_RANK.get(s["severity"], 3), 1, 0, i, "signal", s) for i, s in enumerate(untriaged)]
+    return [(t[4], t[5]) for t in sorted(items, key=lambda t: t[:4])[:3]]
 
 
 def _h(text: Any) -> str:
@@ -158,10 +177,10 @@ def html_page(c: dict[str, Any]) -> str:
         f"{arrows[f['direction']]} {_h(f['change'] + ' vs the 28 days before' if f['change'] else 'no earlier period')}"
         "</div></div>"
         for f in c["figures"])
-    risks_html = "".join(f"<li><b>{_h(r['severity'])}</b> {_h(r['title'])} — {_h(r['owner'] or 'no owner')}</li>"
-                         for r in c["risks"])
-    risks_html += "".join(f"<li><b>{_h(s['severity'])}</b> {_h(s['finding'])} <i>(signal, not yet in the register)</i></li>"
-                          for s in c["signals"])
+    risks_html = "".join(
+        f"<li><b>{_h(t['severity'])}</b> {_h(t['text'])} — {_h(t['owner'] or 'no owner')}</li>" if t["kind"] == "risk"
+        else f"<li><b>{_h(t['severity'])}</b> {_h(t['text'])} <i>(signal, not yet in the register)</i></li>"
+        for t in c["top"])
     marks = {"met": "✔", "waived": "◷"}
     conds = "".join(f"<li>{marks.get(x['status'], '✘')} {_h(x['title'])}"
                     + (f" — <i>{_h(x['live_value'])}</i>" if x["live_value"] else "") + "</li>" for x in c["conditions"])

@@ -42,6 +42,16 @@ def severity(likelihood: int, impact: int) -> str:
     return "high" if score >= HIGH_SCORE else "medium" if score >= MEDIUM_SCORE else "low"
 
 
+# A signal taken into the register with the form's defaults keeps its severity: the defaults
+# used to be 3 x 4 = 12 for a high signal, which the register scores as medium.
+DEFAULT_RATING = {"high": (4, 4), "medium": (3, 3), "low": (2, 2)}
+
+
+def default_rating(signal_severity: str) -> tuple[int, int]:
+    """(likelihood, impact) to offer for a signal of this severity: their product scores the same."""
+    return DEFAULT_RATING.get(signal_severity, (3, 3))
+
+
 def _check_scale(name: str, value: int) -> int:
     if not isinstance(value, int) or not 1 <= value <= 5:
         raise RiskError(f"{name.capitalize()} is a whole number from 1 to 5, not {value!r}.")

@@ -223,10 +223,16 @@ def busy(err: Exception) -> None:
     st.stop()
 
 
-def run_action(fn: Callable[[], Any], success: str | None = None) -> tuple[bool, Any]:
+_FLASH = "_rr_flash"
+
+
+def run_action(fn: Callable[[], Any], success: str | None = None, *, refresh: bool = False) -> tuple[bool, Any]:
     """Run a library write; show its refusal or error as a message instead of a traceback.
 
-    Returns (done, result).
+    Returns (done, result). With ``refresh``, a write that succeeded reruns the page, so that
+    everything drawn above the form shows what was just saved, and ``success`` is shown on that
+    next run (:func:`show_flash`). Without it, a page kept showing what it had read before the
+    write: "Added to the register." next to "Nothing in the register yet".
     """
     try:
         result = fn()
@@ -236,9 +242,19 @@ def run_action(fn: Callable[[], Any], success: str | None = None) -> tuple[bool,
     except store.StoreBusy as err:
         st.warning(str(err))
         return False, None
+    if refresh:
+        st.session_state[_FLASH] = success or "Saved."
+        st.rerun()
     if success:
         st.success(success)
     return True, result
+
+
+def show_flash() -> None:
+    """The message of a write that reran the page (:func:`run_action` with ``refresh``), once."""
+    message = st.session_state.pop(_FLASH, None)
+    if message:
+        st.toast(message, icon=":material/check_circle:")
 
 
 # ------------------------------------------------------------------------------------------

@@ -303,3 +303,20 @@ def test_the_usage_feature_table_shows_each_hint_and_its_reason_in_full(demo_db:
     drop = table[table["Hint"] == "drop"].iloc[0]
     assert drop["Feature"] == "bulk-approve" and drop["Why"].startswith("only 18% of its users came back")
     assert drop["Come back"] == "18%" and drop["Users"] == "40"
+
+
+def test_a_high_signal_taken_in_with_the_defaults_is_high_in_the_register_at_once(demo_db: Path) -> None:
+    at = _run("risks", "reviewer")
+    assert any("Nothing in the register yet" in i.value for i in at.info)
+    (high, *_rest) = [e for e in at.expander if e.label.startswith("**HIGH**")]
+    finding = high.label
+    high.text_input[0].input("Priya Shah")  # the owner; likelihood and impact as offered
+    high.button[0].click().run()  # "Take into the register"
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["_rr_flash"] == "Added to the register."  # shown by app.py on the rerun
+    # the rerun shows the register with the new risk: before, the page kept its pre-write reading
+    assert not any("Nothing in the register yet" in i.value for i in at.info)
+    (register,) = [d.value for d in at.data_editor] if at.data_editor else [None]
+    row = register.iloc[0]
+    assert (row["severity"], row["likelihood"] * row["impact"]) == ("high", 16), finding
+    assert any(finding.endswith(f"*{row['status']}*") for finding in [e.label for e in at.expander])

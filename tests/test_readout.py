@@ -78,3 +78,22 @@ def test_the_html_download_is_audited_and_refused_to_a_viewer(pdb: Path) -> None
         page = readout.export_html(con, OP, p)
     assert page.startswith("<!doctype html>")
     assert query(pdb, "SELECT object FROM audit_log WHERE action = 'export'") == [(f"pilot:{p.pilot_id}/readout",)]
+
+
+def test_untriaged_high_signals_stay_among_the_top_risks_when_the_register_has_entries(pdb: Path) -> None:
+    high = [{"key": f"ops.high{i}", "severity": "high", "class": "operational_dependency",
+             "finding": f"high finding {i}"} for i in range(3)]
+    with store.open_store(pdb) as con:
+        p = get_pilot(con, "p")
+        # one of the high signals taken in as medium (3 x 3): before, any register entry hid every signal
+        risks.accept_signal(con, OP, p, "ops.high0", risk_class="operational_dependency", finding="high finding 0",
+                            likelihood=3, impact=3, owner="Ops")
+        c = readout.content(con, OP, p, high)
+        assert [s["finding"] for s in c["signals"]] == ["high finding 1", "high finding 2"]
+        assert [r["title"] for r in c["risks"]] == ["high finding 0"]  # third: medium after the two highs
+        assert readout.html_page(c).index("high finding 1") < readout.html_page(c).index("high finding 0")
+        risks.add_risk(con, OP, p, risk_class="data", title="Exports mailed out", likelihood=5, impact=4, owner="Data")
+        c = readout.content(con, OP, p, high)
+        # a high register risk comes before high signals; the medium one drops out of the three
+        assert [r["title"] for r in c["risks"]] == ["Exports mailed out"]
+        assert [s["finding"] for s in c["signals"]] == ["high finding 1", "high finding 2"]
