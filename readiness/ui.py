@@ -385,8 +385,11 @@ def _kept_select(label: str, options: list, kept: str, widget: str, after: Calla
     before the call, one of ``options``), which always wins; a change of the widget is copied into
     it by on_change, before the rerun (then ``after`` runs too). A link can set ``kept`` as well.
     """
-    if st.session_state.get(widget) != st.session_state[kept]:
-        st.session_state[widget] = st.session_state[kept]
+    # Always, even when the widget's state already holds the same value: that state may be left from
+    # the same widget on another page, and Streamlit then draws the widget afresh with its default
+    # (the segment read "Everyone" on Usage after a visit to Failure modes, while the link and the
+    # kept choice still said team Procurement). A value set before the widget is drawn is used.
+    st.session_state[widget] = st.session_state[kept]
 
     def keep() -> None:
         st.session_state[kept] = st.session_state[widget]
@@ -475,10 +478,9 @@ def filters(pilot, version: str):
     if current not in keys:
         current = None
         st.session_state.pop(_SEGMENT, None)
-    # As with the review picker: _SEGMENT is kept across pages and wins; a change of the widget is
-    # copied into it before the rerun.
-    if st.session_state.get("_w_segment") not in labels or keys[labels.index(st.session_state["_w_segment"])] != current:
-        st.session_state["_w_segment"] = labels[keys.index(current)]
+    # As with the review picker: _SEGMENT is kept across pages and wins (set on every run, see
+    # _kept_select); a change of the widget is copied into it before the rerun.
+    st.session_state["_w_segment"] = labels[keys.index(current)]
 
     def keep() -> None:
         chosen = keys[labels.index(st.session_state["_w_segment"])]

@@ -431,6 +431,18 @@ def test_a_segment_picked_in_the_sidebar_replaces_the_one_in_the_link(browser, t
         assert events.inner_text() == "2"  # Ops: one event on each of two days
         _pick_in_sidebar(page, "Segment", "Sales", "**team=Sales**")
         assert "team=Sales" in page.url and events.inner_text() == "4"
+        # and it holds on the way back from another page: Usage used to come back on "Everyone" (all
+        # 6 events) while the address still said team=Sales
+        segment = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Segment")
+        for _ in range(2):
+            nav(page, "Failure modes").click()
+            page.wait_for_url("**/failure_modes?**team=Sales**", timeout=30_000)
+            wait_idle(page)
+            nav(page, "Usage").click()
+            page.wait_for_url("**/usage?**team=Sales**", timeout=30_000)
+            wait_idle(page)
+            assert events.inner_text() == "4"
+            assert segment.locator("input").input_value() == "team: Sales"
 
 
 def test_a_date_range_typed_in_the_sidebar_replaces_the_link_s_and_follows_the_pages(browser, tmp_path) -> None:
