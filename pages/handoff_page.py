@@ -42,33 +42,35 @@ with st.form("handoff", border=True):
             how_reviewed=reviewed or None, how_changed=changed or None, logs_location=logs or None,
             delivery_work=delivery or None, escalation=escalation)), "Saved.", refresh=True)
 
-left, right = st.columns(2)
-with left:
-    st.subheader("Hardening backlog: operational")
-    items = {"title": "Item", "evidence": "Evidence", "owner": "Owner", "status": "Status"}
-    st.dataframe(pd.DataFrame(backlog["operational"], columns=list(items)), hide_index=True, width="stretch",
-                 column_config=items)
-    st.subheader("Feature requests (kept apart)")
-    st.dataframe(pd.DataFrame(backlog["feature"], columns=list(items)), hide_index=True, width="stretch",
-                 column_config=items)
-    if can_edit and st.button("Seed from feedback and failure modes"):
-        ui.run_action(ui.with_store(lambda con: handoff.seed_backlog(con, actor, pilot)), "Backlog seeded.", refresh=True)
-with right:
-    st.subheader("Constraints")
-    st.dataframe(pd.DataFrame(constraints, columns=["area", "description", "owner", "mitigation", "status"]),
-                 hide_index=True, width="stretch", column_config={
-                     "area": "Area", "description": "Constraint", "owner": "Owner", "mitigation": "Mitigation",
-                     "status": "Status"})
-    if can_edit:
-        with st.form("constraint", clear_on_submit=True):
-            area = st.selectbox("Area", handoff.CONSTRAINT_AREAS)
-            text = st.text_input("Constraint")
-            c_owner = st.text_input("Owner", key="c_owner")
-            mitigation = st.text_input("Mitigation")
-            if st.form_submit_button("Add constraint"):
-                ui.run_action(ui.with_store(lambda con: handoff.add_constraint(
-                    con, actor, pilot, area=area, description=text, owner=c_owner or None,
-                    mitigation=mitigation or None)), "Added.", refresh=True)
+st.subheader("Hardening backlog: operational")
+# full width, the item widest: in half the page the grid showed the items and hid evidence, owner
+# and status off to the right
+items = {"title": st.column_config.TextColumn("Item", width="large"),
+         "evidence": st.column_config.TextColumn("Evidence", width="medium"),
+         "owner": st.column_config.TextColumn("Owner", width="small"),
+         "status": st.column_config.TextColumn("Status", width="small")}
+st.dataframe(pd.DataFrame(backlog["operational"], columns=list(items)), hide_index=True, width="stretch",
+             column_config=items)
+st.subheader("Feature requests (kept apart)")
+st.dataframe(pd.DataFrame(backlog["feature"], columns=list(items)), hide_index=True, width="stretch",
+             column_config=items)
+if can_edit and st.button("Seed from feedback and failure modes"):
+    ui.run_action(ui.with_store(lambda con: handoff.seed_backlog(con, actor, pilot)), "Backlog seeded.", refresh=True)
+st.subheader("Constraints")
+st.dataframe(pd.DataFrame(constraints, columns=["area", "description", "owner", "mitigation", "status"]),
+             hide_index=True, width="stretch", column_config={
+                 "area": "Area", "description": "Constraint", "owner": "Owner", "mitigation": "Mitigation",
+                 "status": "Status"})
+if can_edit:
+    with st.form("constraint", clear_on_submit=True):
+        area = st.selectbox("Area", handoff.CONSTRAINT_AREAS)
+        text = st.text_input("Constraint")
+        c_owner = st.text_input("Owner", key="c_owner")
+        mitigation = st.text_input("Mitigation")
+        if st.form_submit_button("Add constraint"):
+            ui.run_action(ui.with_store(lambda con: handoff.add_constraint(
+                con, actor, pilot, area=area, description=text, owner=c_owner or None,
+                mitigation=mitigation or None)), "Added.", refresh=True)
 
 st.subheader("Operating playbook")
 with store.open_store(ui.db()) as con:

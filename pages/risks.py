@@ -73,12 +73,15 @@ if live:
     columns = ["risk_id", "severity", "risk_class", "title", "likelihood", "impact", "owner", "mitigation", "due",
                "status", "overdue"]
     table = pd.DataFrame(live)[columns]
-    config = {"risk_id": "#", "severity": "Severity", "risk_class": "Class", "overdue": "Overdue",
+    # narrow where the values are short, so Status and Overdue fit beside the text columns
+    config = {"risk_id": st.column_config.NumberColumn("#", width="small"),
+              "severity": st.column_config.TextColumn("Severity", width="small"),
+              "risk_class": "Class", "overdue": st.column_config.CheckboxColumn("Overdue", width="small"),
               "title": st.column_config.TextColumn("Risk", required=True, width="medium"),
               "likelihood": st.column_config.NumberColumn("Likelihood", width="small", min_value=1, max_value=5, step=1, required=True),
               "impact": st.column_config.NumberColumn("Impact", width="small", min_value=1, max_value=5, step=1, required=True),
               "owner": "Owner", "mitigation": st.column_config.TextColumn("Mitigation", width="medium"),
-              "due": st.column_config.DateColumn("Due"),
+              "due": st.column_config.DateColumn("Due", width="small"),
               "status": st.column_config.SelectboxColumn("Status", options=list(risks.STATUSES), required=True)}
     if can_edit:
         edited = st.data_editor(table, hide_index=True, width="stretch", column_config=config, key="register_editor",
