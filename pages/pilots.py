@@ -42,18 +42,52 @@ db = ui.db()
 try:
     version, visible = _version_and_visible(db, actor)
     df = _pilot_rows(db, version, visible, actor)
+    with store.open_store(db) as con:
+        can_create = access.allowed(con, actor, "create_pilot")
 except store.StoreBusy as err:
     ui.busy(err)
 except access.AccessDenied as err:
     st.error(f"Not allowed: {err}")
     st.stop()
 
+
+def _create(con, name: str, profile: dict) -> pilots.Pilot:
+    with store.transaction(con):
+        return pilots.create_pilot(con, name, actor, **profile)  # checks the role again, audited
+
+
+@st.dialog("New pilot")
+def _new_pilot() -> None:
+    """Reviewers and admins start a review here (a dialog: nothing of it is drawn until asked for)."""
+    with st.form("new_pilot", border=False):
+        name = st.text_input("Name", placeholder="e.g. Invoice triage assistant")
+        capability = st.text_input("Capability: what it does, in a sentence")
+        owner = st.text_input("Pilot owner")
+        a, b = st.columns(2)
+        zone = a.text_input("Time zone (IANA)", value="UTC",
+                            help="Its logs' local days, and how times without a zone are read; e.g. Europe/London")
+        tier = b.selectbox("Risk tier", pilots.RISK_TIERS, index=1)
+        if st.form_submit_button("Create pilot", type="primary"):
+            profile = {"owner": owner.strip() or None, "capability": capability.strip() or None,
+                       "time_zone": zone.strip() or "UTC", "risk_tier": tier}
+            done, made = ui.run_action(ui.with_store(lambda con: _create(con, name, profile)))
+            if done:
+                ui.choose_pilot(made.name)
+                ui.flash(f"Pilot {made.name} created: load its logs here.")
+                st.switch_page("pages/sources.py")
+
+
+if can_create and st.button("New pilot", icon=":material/add:"):
+    _new_pilot()
+
 if df.empty and visible is not None:
-    st.info("No pilots have been shared with you yet. Ask an admin to grant you access to a pilot.")
+    st.info("No pilots have been shared with you yet. "
+            + ("Start one with New pilot, or ask" if can_create else "Ask") + " an admin to grant you access to a pilot.")
     st.stop()
 if df.empty:
-    st.info("No pilots yet. Load logs with `python -m readiness ingest --pilot NAME --create --kind usage FILE`, "
-            "or the demo with `python -m readiness demo`.")
+    st.info("No pilots yet. Start one with New pilot and load its logs on the Sources page, or from the command line: "
+            "`python -m readiness ingest --pilot NAME --create --kind usage FILE` "
+            "(the demo: `python -m readiness demo`).")
     st.stop()
 
 try:

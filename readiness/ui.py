@@ -250,6 +250,11 @@ def run_action(fn: Callable[[], Any], success: str | None = None, *, refresh: bo
     return True, result
 
 
+def flash(message: str) -> None:
+    """Show ``message`` on the next run (before st.rerun or st.switch_page)."""
+    st.session_state[_FLASH] = message
+
+
 def show_flash() -> None:
     """The message of a write that reran the page (:func:`run_action` with ``refresh``), once."""
     message = st.session_state.pop(_FLASH, None)

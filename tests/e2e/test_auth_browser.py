@@ -476,3 +476,38 @@ def test_a_date_range_typed_in_the_sidebar_replaces_the_link_s_and_follows_the_p
         page.get_by_text("Pick the last day too. Until then the pages show 2026-03-02 to 2026-03-03.").wait_for(
             timeout=30_000)
         assert events.inner_text() == "6"
+
+
+def test_a_reviewer_starts_a_pilot_from_the_portfolio_and_a_viewer_cannot(browser, app) -> None:
+    url, db = app
+    ctx, page, body = _signed_in_tab(browser, url, "vera", PW)
+    assert "Portfolio" in body
+    assert page.get_by_role("button", name="New pilot").count() == 0  # a viewer is not offered it
+    ctx.close()
+
+    ctx, page, _ = _signed_in_tab(browser, url, "rex", PW, height=1000)
+    page.get_by_role("button", name="New pilot").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Name").fill("Expense checker")
+    dialog.get_by_role("textbox", name="Time zone (IANA)").fill("Mars/Olympus")
+    dialog.get_by_role("button", name="Create pilot").click()
+    dialog.get_by_text("Unknown time zone 'Mars/Olympus'").wait_for(timeout=30_000)  # said, nothing made
+    dialog.get_by_role("textbox", name="Time zone (IANA)").fill("Europe/Paris")
+    dialog.get_by_role("button", name="Create pilot").click()
+    # straight to Sources with the new pilot in hand, to load its logs
+    page.wait_for_url("**/sources?pilot=Expense+checker**", timeout=30_000)
+    wait_idle(page)
+    pilot = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Pilot")
+    assert pilot.locator("input").input_value() == "Expense checker" and "Pilot profile" in main_text(page)
+    ctx.close()
+    rows = query_store(db, "SELECT name, time_zone, created_by FROM pilots WHERE name = 'Expense checker'")
+    assert rows == [("Expense checker", "Europe/Paris", "rex")]
+    assert query_store(db, "SELECT count(*) FROM grants g JOIN pilots p USING (pilot_id) "
+                           "WHERE g.username = 'rex' AND p.name = 'Expense checker'") == [(1,)]
+    assert query_store(db, "SELECT actor FROM audit_log WHERE action = 'pilot.create' AND object LIKE 'pilot:%' "
+                           "ORDER BY seq DESC LIMIT 1") == [("rex",)]
+
+
+def query_store(db, sql: str) -> list[tuple]:
+    with store.open_store(db) as con:
+        return con.execute(sql).fetchall()
