@@ -34,7 +34,9 @@ blocking = conditions.blocking(rows)
 c = st.columns(3)
 c[0].metric("Required conditions met", f"{sum(1 for r in rows if r['required'] and r['status'] != 'not met')} "
                                        f"of {sum(1 for r in rows if r['required'])}")
-c[1].metric("Blocking operate", len(blocking))
+c[1].metric("Blocking an 'operate' decision", len(blocking),
+            help="Required conditions not met and not waived: while any is left, the suggested decision is not "
+                 "'operate' (the Decision page says which).")
 c[2].metric("Waiting for approval", len(pending))
 # A static table: every word of a condition and of its live value shows (a data grid cut them off).
 # "Live value": computed now from the logs and the review's records (sources, hand-off, register).
