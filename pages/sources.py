@@ -156,10 +156,10 @@ if can_ingest:
     with manual_col.form("manual"):
         st.markdown("**A manual source process** · someone sends the files")
         m_kind = st.selectbox("Kind", KINDS, key="manual_kind")
-        provider = st.text_input("Who provides it")
-        what = st.text_input("What they provide")
-        frequency = st.text_input("How often", placeholder="weekly")
-        m_owner = st.text_input("Owner of the process")
+        provider = st.text_input("Who provides it", placeholder="e.g. the ERP team")
+        what = st.text_input("What they provide", placeholder="e.g. the weekly usage export")
+        frequency = st.text_input("How often", placeholder="e.g. weekly")  # "weekly" alone read as filled in
+        m_owner = st.text_input("Owner of the process", placeholder="e.g. Priya Shah")
         if st.form_submit_button("Set manual process"):
             ui.run_action(ui.with_store(lambda con: sources.set_manual(con, actor, pilot, m_kind, provider, what,
                                                                        frequency, m_owner)), "Saved.", refresh=True)
