@@ -72,6 +72,22 @@ def local_week_sql(pilot: Pilot, column: str = "ts") -> str:
     return f"CAST(date_trunc('week', {local_ts_sql(pilot, column)}) AS DATE)"
 
 
+def no_match(noun: str, total: int, filters: Filters) -> str:
+    """Why filtered evidence is empty although ``total`` rows of it are loaded, in the reviewer's
+    terms: which dates and which segment, and how to see the rows again. ``noun``: e.g.
+    "feedback entries". (Before: "No feedback matches the selected dates and segment", with no
+    dates picked, and nothing about a segment column the rows do not carry.)"""
+    why = []
+    if filters.start or filters.end:
+        why.append(f"falls within {filters.start or '…'} to {filters.end or '…'} (pilot-local days)")
+    why += [f"has {name.replace('_', ' ')} = {value}" for name, value in sorted(filters.segment.items())]
+    text = f"None of the pilot's {total:,} {noun} {' and '.join(why) or 'matches the filters'}."
+    if filters.segment:
+        text += (" A segment matches only the rows that carry its column (as loaded, or among the source "
+                 "columns kept); choose Everyone in the sidebar to see them all.")
+    return text
+
+
 def where(pilot: Pilot, filters: Filters, table_columns: set[str], alias: str = "") -> tuple[str, list[Any]]:
     """WHERE clause and bound parameters for a pilot's rows under ``filters``.
 

@@ -32,7 +32,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from analysis.common import NO_FILTERS, Empty, Filters, frame, local_day_sql, table_columns, where
+from analysis.common import NO_FILTERS, Empty, Filters, frame, local_day_sql, no_match, table_columns, where
 from readiness import audit, privacy
 from readiness.access import Actor, require
 from readiness.pilots import Pilot
@@ -338,11 +338,12 @@ def assign_failure_modes(con: duckdb.DuckDBPyConnection, pilot_id: int, batch_id
 
 def _no_rows(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters) -> Empty | None:
     """Why there is nothing to show, or None when the filtered pilot has exceptions."""
-    if not con.execute("SELECT count(*) FROM exceptions WHERE pilot_id = ?", [pilot.pilot_id]).fetchone()[0]:
+    loaded = con.execute("SELECT count(*) FROM exceptions WHERE pilot_id = ?", [pilot.pilot_id]).fetchone()[0]
+    if not loaded:
         return Empty("No exceptions have been loaded for this pilot")
     clause, params = where(pilot, filters, table_columns(con, "exceptions"))
     if not con.execute(f"SELECT count(*) FROM exceptions WHERE {clause}", params).fetchone()[0]:
-        return Empty("No exceptions match the filters")
+        return Empty(no_match("exceptions", loaded, filters))
     return None
 
 

@@ -39,7 +39,17 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from analysis.common import NO_FILTERS, Empty, Filters, frame, local_ts_sql, local_week_sql, table_columns, where
+from analysis.common import (
+    NO_FILTERS,
+    Empty,
+    Filters,
+    frame,
+    local_ts_sql,
+    local_week_sql,
+    no_match,
+    table_columns,
+    where,
+)
 from readiness import privacy
 from readiness.access import Actor
 from readiness.pilots import Pilot
@@ -320,7 +330,7 @@ def _scope(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters) -> tu
     loaded = con.execute("SELECT count(*) FROM feedback WHERE pilot_id = ?", [pilot.pilot_id]).fetchone()[0]
     if not loaded:
         return Empty(f"No feedback has been loaded for {pilot.name}.")
-    return Empty("No feedback matches the selected dates and segment.")
+    return Empty(no_match("feedback entries", loaded, filters))
 
 
 def _comment_scope(con, pilot: Pilot, filters: Filters) -> tuple[str, list] | Empty:

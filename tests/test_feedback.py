@@ -237,9 +237,15 @@ def test_empty_pilot_and_pilot_with_only_ratings(db, tmp_path):
             assert isinstance(out, Empty) and "no written comments" in out.reason
 
         none = fb.feedback_summary(con, p, Filters(start=date(2027, 1, 1)))
-        assert isinstance(none, Empty) and "selected dates" in none.reason
+        assert isinstance(none, Empty)
+        assert none.reason == "None of the pilot's 3 feedback entries falls within 2027-01-01 to … (pilot-local days)."
         team = fb.feedback_summary(con, p, Filters(segment={"team": "Procurement"}))  # feedback has no team
         assert isinstance(team, Empty)
+        # it says which segment, that the rows do not carry it, and how to see them again (it used to
+        # speak of "the selected dates" when none were picked)
+        assert team.reason.startswith("None of the pilot's 3 feedback entries has team = Procurement. A segment "
+                                      "matches only the rows that carry its column")
+        assert "choose Everyone in the sidebar" in team.reason
 
 
 def test_comments_not_yet_analysed_and_too_few_for_themes(db, tmp_path):
