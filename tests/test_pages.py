@@ -320,3 +320,22 @@ def test_a_high_signal_taken_in_with_the_defaults_is_high_in_the_register_at_onc
     row = register.iloc[0]
     assert (row["severity"], row["likelihood"] * row["impact"]) == ("high", 16), finding
     assert any(finding.endswith(f"*{row['status']}*") for finding in [e.label for e in at.expander])
+
+
+def test_usage_shows_a_four_week_change_only_against_a_whole_earlier_four_weeks(demo_db: Path) -> None:
+    from datetime import date
+
+    def events_metric(rng):
+        at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "usage.py"), default_timeout=120)
+        at.session_state["_rr_actor"] = Actor("reviewer1", "reviewer")
+        at.session_state["_rr_pilot"] = DEMO
+        if rng:
+            at.session_state["_rr_range"] = rng
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        return next(m for m in at.metric if m.label == "Events, last 4 weeks")
+
+    assert events_metric(None).delta.endswith("% vs the 4 before")  # ten weeks of data: a whole 4 before
+    # August only: the 4 weeks before its last 4 hold three days; the change read +1887%
+    cut = events_metric((date(2026, 8, 1), date(2026, 8, 31)))
+    assert not cut.delta and "does not cover the 4 weeks before" in cut.help
