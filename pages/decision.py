@@ -148,5 +148,4 @@ if history:
             "decided_at": st.column_config.DatetimeColumn("Decided (UTC)", format="YYYY-MM-DD HH:mm"),
             "rationale": st.column_config.TextColumn("Rationale", width="large")})
 
-st.subheader("Exports")
 ui.export_buttons(actor, [pilot])

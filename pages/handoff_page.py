@@ -21,6 +21,9 @@ with store.open_store(ui.db()) as con:
     can_export = access.allowed(con, actor, "export", pilot.pilot_id)
 
 with st.form("handoff", border=True):
+    if not can_edit:  # say why the fields are greyed out
+        st.caption(f"Read only: your role ({actor.role}) may read the hand-off; reviewers and admins with "
+                   "access to this pilot edit it.")
     a, b = st.columns(2)
     owner = a.text_input("Operating owner", value=record.get("operating_owner") or "", disabled=not can_edit)
     support = b.text_input("Support path", value=record.get("support_path") or "", disabled=not can_edit)

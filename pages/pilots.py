@@ -135,7 +135,6 @@ if name:
     if c2.button("Readout", icon=":material/present_to_all:", width="stretch"):
         st.switch_page("pages/readout.py")
 
-st.subheader("Exports")
 ui.export_buttons(actor, chosen, playbook=False)
 
 st.subheader("Evidence loaded")

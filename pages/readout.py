@@ -76,5 +76,5 @@ if can_export:
 
     st.download_button("Readout as one HTML file", _page, file_name=f"readout_{ui.file_stem(pilot.name)}.html",
                        mime="text/html", icon=":material/download:")
-    ui.export_buttons(actor, [pilot])
+    ui.export_buttons(actor, [pilot], title=None)
 st.caption("To print or save as PDF, use the browser's Print: the sidebar and buttons are left out.")

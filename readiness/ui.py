@@ -621,11 +621,13 @@ def with_store(fn: Callable[[Any], Any]) -> Callable[[], Any]:
     return run
 
 
-def export_buttons(who: Actor, chosen: list, playbook: bool = True) -> None:
-    """Download buttons for the decisions CSV, the risk-register CSV and (one pilot) the playbook.
+def export_buttons(who: Actor, chosen: list, playbook: bool = True, title: str | None = "Exports") -> None:
+    """Download buttons for the decisions CSV, the risk-register CSV and (one pilot) the playbook,
+    under ``title``.
 
-    Shown only when the role may export every chosen pilot; each file is made when clicked, after
-    the server-side check, and the export is audited then.
+    Shown, title included, only when the role may export every chosen pilot (a viewer saw an empty
+    "Exports" heading); each file is made when clicked, after the server-side check, and the export
+    is audited then.
     """
     from readiness import export
     from readiness import playbook as pb
@@ -648,6 +650,8 @@ def export_buttons(who: Actor, chosen: list, playbook: bool = True) -> None:
                 return pb.export_playbook(con, who, chosen[0], fmt).encode("utf-8")
         return make
 
+    if title:
+        st.subheader(title)
     stem = file_stem(chosen[0].name) if len(chosen) == 1 else "all_pilots"
     cols = st.columns(4 if playbook and len(chosen) == 1 else 2)
     cols[0].download_button("Decisions (CSV)", csv_file("decisions"), file_name=f"{stem}_decisions.csv",

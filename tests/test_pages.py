@@ -339,3 +339,12 @@ def test_usage_shows_a_four_week_change_only_against_a_whole_earlier_four_weeks(
     # August only: the 4 weeks before its last 4 hold three days; the change read +1887%
     cut = events_metric((date(2026, 8, 1), date(2026, 8, 31)))
     assert not cut.delta and "does not cover the 4 weeks before" in cut.help
+
+
+@pytest.mark.parametrize("page", ["pilots", "decision"])
+def test_the_exports_heading_shows_only_with_the_exports(demo_db: Path, page: str) -> None:
+    viewer, reviewer = _run(page, "viewer"), _run(page, "reviewer")
+    assert not viewer.exception and not reviewer.exception
+    assert "Exports" not in [h.value for h in viewer.subheader]  # a viewer may not export: no empty heading
+    assert not [b for b in viewer.get("download_button")]
+    assert "Exports" in [h.value for h in reviewer.subheader] and reviewer.get("download_button")
