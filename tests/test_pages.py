@@ -348,3 +348,11 @@ def test_the_exports_heading_shows_only_with_the_exports(demo_db: Path, page: st
     assert "Exports" not in [h.value for h in viewer.subheader]  # a viewer may not export: no empty heading
     assert not [b for b in viewer.get("download_button")]
     assert "Exports" in [h.value for h in reviewer.subheader] and reviewer.get("download_button")
+
+
+def test_feedback_classes_read_as_words(demo_db: Path) -> None:
+    at = _run("feedback", "reviewer")
+    assert not at.exception, [e.value for e in at.exception]
+    classes = set(at.dataframe[0].value["triage"])  # the class table beside the chart
+    assert "feature request" in classes and any(c.endswith(" (operational)") for c in classes)
+    assert not any(":" in c or "_" in c for c in classes), classes  # not "operational:reliability"
