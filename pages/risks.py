@@ -73,6 +73,7 @@ if live:
     columns = ["risk_id", "severity", "risk_class", "title", "likelihood", "impact", "owner", "mitigation", "due",
                "status", "overdue"]
     table = pd.DataFrame(live)[columns]
+    table["risk_class"] = table["risk_class"].str.replace("_", " ")  # shown only: the class is not edited here
     # narrow where the values are short, so Status and Overdue fit beside the text columns
     config = {"risk_id": st.column_config.NumberColumn("#", width="small"),
               "severity": st.column_config.TextColumn("Severity", width="small"),
@@ -105,7 +106,8 @@ else:
 dismissed = [r for r in register if r["status"] == "dismissed"]
 if dismissed:
     with st.expander(f"Dismissed signals ({len(dismissed)})"):
-        st.dataframe(pd.DataFrame(dismissed)[["risk_id", "risk_class", "title", "dismiss_reason", "updated_by"]],
+        st.dataframe(pd.DataFrame(dismissed)[["risk_id", "risk_class", "title", "dismiss_reason", "updated_by"]]
+                     .assign(risk_class=lambda d: d["risk_class"].str.replace("_", " ")),
                      hide_index=True, width="stretch", column_config={
                          "risk_id": "No.", "risk_class": "Class", "title": "Signal", "dismiss_reason": "Why dismissed",
                          "updated_by": "Dismissed by"})

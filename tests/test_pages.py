@@ -319,6 +319,7 @@ def test_a_high_signal_taken_in_with_the_defaults_is_high_in_the_register_at_onc
     (register,) = [d.value for d in at.data_editor] if at.data_editor else [None]
     row = register.iloc[0]
     assert (row["severity"], row["likelihood"] * row["impact"]) == ("high", 16), finding
+    assert "_" not in row["risk_class"]  # "customer impact", not "customer_impact"
     assert any(finding.endswith(f"*{row['status']}*") for finding in [e.label for e in at.expander])
 
 
