@@ -13,17 +13,6 @@ st.title("Feedback")
 st.caption(f"{pilot.name} · are users satisfied, what do they keep saying, and what must be fixed before "
            "broader use? Personal data in comments is masked.")
 
-
-
-def _readable(triage_class: str | None) -> str | None:
-    """A triage class as a reviewer reads it: "operational:reliability" -> "reliability (operational)",
-    "feature_request" -> "feature request"."""
-    if not isinstance(triage_class, str):
-        return triage_class
-    kind, _, what = triage_class.partition(":")
-    return f"{what.replace('_', ' ')} ({kind})" if what else kind.replace("_", " ")
-
-
 summary = ui.evidence("analysis.feedback.feedback_summary", pilot, version, flt)
 if ui.empty_note(summary):
     st.stop()
@@ -52,7 +41,7 @@ if not ui.empty_note(triage):
     with left:
         ui.evidence_chart("triage_split", "analysis.feedback.triage_table", pilot, version, flt)
     with right:
-        st.dataframe(triage.assign(triage=triage["triage"].map(_readable)), hide_index=True, width="stretch", column_config={
+        st.dataframe(triage.assign(triage=triage["triage"].map(ui.words)), hide_index=True, width="stretch", column_config={
             "triage": "Class", "operational": "Operational", "comments": "Comments",
             "share": st.column_config.ProgressColumn("Share", format="percent", min_value=0, max_value=1),
             "examples": st.column_config.ListColumn("Examples")})
@@ -71,7 +60,7 @@ if not ui.empty_note(themes):
 st.subheader("Most negative comments")
 negative = ui.evidence("analysis.feedback.most_negative", pilot, version, flt)
 if not ui.empty_note(negative):
-    st.dataframe(negative.assign(triage=negative["triage"].map(_readable)), hide_index=True, width="stretch", column_config={
+    st.dataframe(negative.assign(triage=negative["triage"].map(ui.words)), hide_index=True, width="stretch", column_config={
         "comment": st.column_config.TextColumn("Comment", width="large"),
         "sentiment": st.column_config.NumberColumn("Sentiment", format="%+.2f"),
         "rating": st.column_config.NumberColumn("Rating", format="%.0f"),

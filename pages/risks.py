@@ -25,7 +25,7 @@ ICON = {"high": ":material/error:", "medium": ":material/warning:", "low": ":mat
 st.subheader(f"Signals ({len(found)})")
 for d in found:
     taken = in_register.get(d["key"])
-    label = f"**{d['severity'].upper()}** · {d['class'].replace('_', ' ')} — {ui.md(d['finding'])}"
+    label = f"**{d['severity'].upper()}** · {ui.words(d['class'])} — {ui.md(d['finding'])}"
     with st.expander(label + (f"  ·  *{taken['status']}*" if taken else ""), icon=ICON[d["severity"]]):
         plain = {k: v for k, v in d["figures"].items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
         if plain:
@@ -73,7 +73,7 @@ if live:
     columns = ["risk_id", "severity", "risk_class", "title", "likelihood", "impact", "owner", "mitigation", "due",
                "status", "overdue"]
     table = pd.DataFrame(live)[columns]
-    table["risk_class"] = table["risk_class"].str.replace("_", " ")  # shown only: the class is not edited here
+    table["risk_class"] = table["risk_class"].map(ui.words)  # shown only: the class is not edited here
     # narrow where the values are short, so Status and Overdue fit beside the text columns
     config = {"risk_id": st.column_config.NumberColumn("#", width="small"),
               "severity": st.column_config.TextColumn("Severity", width="small"),
@@ -107,7 +107,7 @@ dismissed = [r for r in register if r["status"] == "dismissed"]
 if dismissed:
     with st.expander(f"Dismissed signals ({len(dismissed)})"):
         st.dataframe(pd.DataFrame(dismissed)[["risk_id", "risk_class", "title", "dismiss_reason", "updated_by"]]
-                     .assign(risk_class=lambda d: d["risk_class"].str.replace("_", " ")),
+                     .assign(risk_class=lambda d: d["risk_class"].map(ui.words)),
                      hide_index=True, width="stretch", column_config={
                          "risk_id": "No.", "risk_class": "Class", "title": "Signal", "dismiss_reason": "Why dismissed",
                          "updated_by": "Dismissed by"})

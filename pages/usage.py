@@ -58,11 +58,13 @@ with right:
 if not isinstance(adoption, Empty):
     # a static table: every word of each hint's reason shows (the grid cut "only 86% of attempts
     # succeed (< 90%)" off the rows that need it most); one row per feature, so it stays short
+    def share(v) -> str:
+        return "—" if pd.isna(v) else f"{v:.0%}"
+
     st.table(pd.DataFrame({
         "Feature": adoption["feature"], "Hint": adoption["hint"], "Why": adoption["hint_reason"],
         "Users": adoption["users"].map("{:,}".format),
-        "Share of users": adoption["share_of_users"].map("{:.0%}".format),
-        "Come back": adoption["repeat_rate"].map(lambda v: "—" if pd.isna(v) else f"{v:.0%}"),
-        "Success": adoption["success_rate"].map(lambda v: "—" if pd.isna(v) else f"{v:.0%}"),
+        "Share of users": adoption["share_of_users"].map(share),
+        "Come back": adoption["repeat_rate"].map(share), "Success": adoption["success_rate"].map(share),
         "Events": adoption["events"].map("{:,}".format),
     }), hide_index=True, border="horizontal")

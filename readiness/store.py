@@ -274,9 +274,9 @@ def held_open(path: str | Path | None = None) -> Iterator[None]:
 
     Every :func:`open_store` inside the block then reuses the attached file (a new connection to
     the process's DuckDB instance, well under 1 ms) instead of attaching it again. Nothing is held
-    after the block. When the store cannot
-    be opened at once (another process writes), the block runs anyway: each unit of work waits,
-    retries and reports on its own, as without the block. And while another process waits for
+    after the block. When the store cannot be opened at once (another process writes), the block
+    runs anyway: each unit of work waits, retries and reports on its own, as without the block.
+    And while another process waits for
     the store (the command line, a sync), nothing is kept open across the block either, so that
     the gaps between units of work let it in: the app would otherwise hold the file almost all the
     time under steady use.

@@ -243,7 +243,7 @@ def run_action(fn: Callable[[], Any], success: str | None = None, *, refresh: bo
         st.warning(str(err))
         return False, None
     if refresh:
-        st.session_state[_FLASH] = success or "Saved."
+        flash(success or "Saved.")
         st.rerun()
     if success:
         st.success(success)
@@ -253,6 +253,15 @@ def run_action(fn: Callable[[], Any], success: str | None = None, *, refresh: bo
 def flash(message: str) -> None:
     """Show ``message`` on the next run (before st.rerun or st.switch_page)."""
     st.session_state[_FLASH] = message
+
+
+def words(key: str | None) -> str | None:
+    """An internal class or key as a reviewer reads it: "customer_impact" -> "customer impact",
+    "operational:reliability" -> "reliability (operational)". Anything not a string as it is."""
+    if not isinstance(key, str):
+        return key
+    kind, _, what = key.partition(":")
+    return f"{what.replace('_', ' ')} ({kind})" if what else kind.replace("_", " ")
 
 
 def show_flash() -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from e2e_helpers import login, main_text, nav, snapshot_dir, start_app, wait_idle
+from helpers import query
 
 from readiness import ingest, store, users
 from readiness.access import Actor
@@ -500,14 +501,9 @@ def test_a_reviewer_starts_a_pilot_from_the_portfolio_and_a_viewer_cannot(browse
     pilot = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Pilot")
     assert pilot.locator("input").input_value() == "Expense checker" and "Pilot profile" in main_text(page)
     ctx.close()
-    rows = query_store(db, "SELECT name, time_zone, created_by FROM pilots WHERE name = 'Expense checker'")
+    rows = query(db, "SELECT name, time_zone, created_by FROM pilots WHERE name = 'Expense checker'")
     assert rows == [("Expense checker", "Europe/Paris", "rex")]
-    assert query_store(db, "SELECT count(*) FROM grants g JOIN pilots p USING (pilot_id) "
-                           "WHERE g.username = 'rex' AND p.name = 'Expense checker'") == [(1,)]
-    assert query_store(db, "SELECT actor FROM audit_log WHERE action = 'pilot.create' AND object LIKE 'pilot:%' "
-                           "ORDER BY seq DESC LIMIT 1") == [("rex",)]
-
-
-def query_store(db, sql: str) -> list[tuple]:
-    with store.open_store(db) as con:
-        return con.execute(sql).fetchall()
+    assert query(db, "SELECT count(*) FROM grants g JOIN pilots p USING (pilot_id) "
+                     "WHERE g.username = 'rex' AND p.name = 'Expense checker'") == [(1,)]
+    assert query(db, "SELECT actor FROM audit_log WHERE action = 'pilot.create' AND object LIKE 'pilot:%' "
+                     "ORDER BY seq DESC LIMIT 1") == [("rex",)]
