@@ -382,7 +382,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, pilot: Pilot, kind: str, path: s
             raise UnusableFile(f"{name}: could not be loaded ({formats.duckdb_reason(err, src, name)}). Nothing was loaded; "
                                f"try `python -m readiness preview` on it to see the mapping and first rows.") from None
         finally:
-            for t in (stage, f"{stage}_gaps", f"{stage}_rej", f"{stage}_rej_scan", f"{stage}_sample"):
+            for t in (stage, f"{stage}_rows", f"{stage}_gaps", f"{stage}_rej", f"{stage}_rej_scan", f"{stage}_sample"):
                 con.execute(f"DROP TABLE IF EXISTS {t}")
             _set_zone(con, "UTC")
 
@@ -550,44 +550,46 @@ def _sampled_time_mode(con, src: SourceFile, mapping: Mapping, stage: str, opts:
 
 def _load_direct(con, pilot: Pilot, kind: str, src: SourceFile, mapping: Mapping, mode: timestamps.TimeMode,
                  stage: str, result: IngestResult):
-    """Insert every record of the file in one pass, number them, then move the ones that fail a check
-    to the rejects. Returns (first, last) time; fills ``result``'s counts.
+    """Read every record of the file in one pass into a temp table, in the file's order, then copy
+    the ones that pass the checks, numbered, into the pilot's table, and the others to the rejects.
+    Returns (first, last) time; fills ``result``'s counts.
 
-    Row numbers: DuckDB keeps insertion order, and the rows a transaction adds carry provisional
-    row ids that count up in that order, so a record's position is its row id less the batch's
-    first; the rows the reader could not split shift the positions after them (as in the staged
-    path). Rows that fail a check land under the batch's negated id with their reject as JSON
-    (:meth:`LoadPlan.select_direct`); they are numbered with the others, then moved.
+    Row numbers: DuckDB keeps insertion order, so a record's position is its row id in the temp
+    table less the table's first; the rows the reader could not split shift the positions after
+    them (as in the staged path). Rows that fail a check carry the batch's negated id and their
+    reject as JSON (:meth:`LoadPlan.select_direct`). Numbering in the copy replaced inserting
+    straight into the pilot's table and numbering with an UPDATE: DuckDB wrote the updated column
+    again at commit and at the next checkpoint, so the copy costs less overall (5M rows: about
+    0.5 s less to load, 0.9 s less with the store's close).
     """
     table, bid = TABLES[kind], result.batch_id
     rej = f"{stage}_rej" if src.format == "csv" else None
     reader = formats.csv_reader_sql(src, rejects=rej) if rej else formats.json_lines_reader_sql(src)
     plan = LoadPlan(src, mapping, reader, mode, time_zone=pilot.time_zone, direct=True)
-    cols = _target_columns(kind)
-    accepted = con.execute(f"INSERT INTO {table} ({', '.join(cols)}) {plan.select_direct(pilot.pilot_id, bid)}").fetchone()[0]
+    rows = f"{stage}_rows"
+    con.execute(f"CREATE TEMP TABLE {rows} AS {plan.select_direct(pilot.pilot_id, bid)}")
     reader_rejects = _reader_rejects(con, src, rej)
-    base, good, zoneless, first_ts, last_ts, blank = con.execute(
-        f"SELECT min(rowid), count(*) FILTER (WHERE batch_id = $1), count(*) FILTER (WHERE batch_id = $1 AND src_row = 1), "
+    base, good, zoneless, first_ts, last_ts, blank, total = con.execute(
+        f"SELECT min(rowid), count(*) FILTER (WHERE batch_id = $1), count(*) FILTER (WHERE batch_id = $1 AND zoneless), "
         f"min(ts) FILTER (WHERE batch_id = $1), max(ts) FILTER (WHERE batch_id = $1), "
-        f"count(*) FILTER (WHERE batch_id = -$1 AND attributes IS NULL) "
-        f"FROM {table} WHERE batch_id IN ($1, -$1)", [bid]).fetchone()
-    position = f"({table}.rowid - {int(base or 0)} + 1)"
+        f"count(*) FILTER (WHERE batch_id = -$1 AND attributes IS NULL), count(*) FROM {rows}", [bid]).fetchone()
+    position = f"({rows}.rowid - {int(base or 0)} + 1)"
     number = position
     if reader_rejects:
         gaps = f"{stage}_gaps"  # a record at position k follows every reader reject with fewer than k records before it
         con.execute(f"CREATE TEMP TABLE {gaps} AS SELECT unnest(?::BIGINT[]) AS g",
                     [[row - i for i, (row, *_rest) in enumerate(reader_rejects, start=1)]])
         number = f"{position} + (SELECT count(*) FROM {gaps} WHERE g < {position})"
-    if accepted:
-        con.execute(f"UPDATE {table} SET src_row = {number} WHERE batch_id IN ($1, -$1)", [bid])
-    failed = accepted - good - blank
+    cols = _target_columns(kind)
+    if good:
+        shown = ", ".join(number if c == "src_row" else c for c in cols)
+        con.execute(f"INSERT INTO {table} ({', '.join(cols)}) SELECT {shown} FROM {rows} WHERE batch_id = $1", [bid])
+    failed = total - good - blank
     if failed:
-        line = "src_row" if src.format == "jsonl" else "NULL"  # a JSON Lines row is its line
-        con.execute(f"INSERT INTO ingest_rejects SELECT $1, pilot_id, src_row, {line}, attributes->>'column', "
-                    f"attributes->>'reason', attributes->>'raw' FROM {table} WHERE batch_id = -$1 "
+        line = number if src.format == "jsonl" else "NULL"  # a JSON Lines row is its line
+        con.execute(f"INSERT INTO ingest_rejects SELECT $1, pilot_id, {number}, {line}, attributes->>'column', "
+                    f"attributes->>'reason', attributes->>'raw' FROM {rows} WHERE batch_id = -$1 "
                     f"AND attributes IS NOT NULL", [bid])
-    if failed or blank:
-        con.execute(f"DELETE FROM {table} WHERE batch_id = -$1", [bid])
     _insert_reader_rejects(con, pilot, reader_rejects, result)
     result.rows_loaded = good
     result.rows_rejected = failed + len(reader_rejects)

@@ -220,21 +220,19 @@ class LoadPlan:
 
     def select_direct(self, pilot_id: int, batch_id: int) -> str:
         """SELECT of every record the reader accepts, in the file's order, for a load in one pass
-        (no staged copy), in the target table's column order.
+        (no staged copy): ``pilot_id``, ``batch_id``, ``zoneless`` (the time carried no zone), then
+        the target table's columns after ``src_row``. The load numbers the rows by their position.
 
-        Rows that fail a check come out too, under batch id -``batch_id``, with a placeholder time
-        and their reject as JSON in ``attributes`` (reason, column, raw text); the load moves them to
-        ``ingest_rejects``. So do a JSON Lines file's blank lines, with no reject: they are not rows
-        but keep the line numbers right. ``src_row`` holds 1 where the time carried no zone (0
-        otherwise) until the load numbers the rows by their position."""
+        Rows that fail a check come out too, under batch id -``batch_id``, with their reject as JSON
+        in ``attributes`` (reason, column, raw text); the load copies them to ``ingest_rejects``. So
+        do a JSON Lines file's blank lines, with no reject: they are not rows but keep the line
+        numbers right."""
         reason, column = self.reason()
         reject = f"json_object('reason', {reason}, 'column', {column}, 'raw', {self.raw_row()})"
-        values = [("CASE WHEN _bad THEN TIMESTAMPTZ '1970-01-01 00:00:00+00' ELSE c_timestamp END"
-                   if c == "timestamp" else f"c_{c}") + f" AS {target_column(c)}"
-                  for c in canonical_columns(self.kind)]
+        values = [f"c_{c} AS {target_column(c)}" for c in canonical_columns(self.kind)]
         return (f"SELECT {int(pilot_id)} AS pilot_id, CASE WHEN _bad THEN {-int(batch_id)} ELSE {int(batch_id)} END "
-                f"AS batch_id, CASE WHEN {'_zl' if self._local else timestamps.zoneless_sql('r_timestamp', self.mode)} THEN 1 ELSE 0 END "
-                f"AS src_row, {', '.join(values)}, CASE WHEN _blank THEN NULL WHEN _bad THEN {reject} ELSE attributes END AS attributes "
+                f"AS batch_id, {'_zl' if self._local else timestamps.zoneless_sql('r_timestamp', self.mode)} AS zoneless, "
+                f"{', '.join(values)}, CASE WHEN _blank THEN NULL WHEN _bad THEN {reject} ELSE attributes END AS attributes "
                 f"FROM (SELECT *, {self.bad()} AS _bad FROM (SELECT *, {', '.join(self.projection())}, "
                 f"{self.attributes()} AS attributes FROM {self.source()}))")
 
