@@ -62,6 +62,16 @@ def local_ts_sql(pilot: Pilot, column: str = "ts") -> str:
             f"THEN {fast} ELSE timezone('{tz}', {column}) END")
 
 
+def week_days_in(weeks: pd.Series, first: date | None, last: date | None) -> pd.Series:
+    """For each week (its Monday), how many of its 7 days lie between ``first`` and ``last``
+    (inclusive): 7 for a whole week, fewer for a week the dates or the data cut short."""
+    if first is None or last is None:
+        return pd.Series([7] * len(weeks), index=weeks.index, dtype="int64")
+    start = pd.to_datetime(weeks).clip(lower=pd.Timestamp(first))
+    end = (pd.to_datetime(weeks) + pd.Timedelta(days=6)).clip(upper=pd.Timestamp(last))
+    return ((end - start).dt.days + 1).clip(lower=0).astype("int64")
+
+
 def local_day_sql(pilot: Pilot, column: str = "ts") -> str:
     """SQL for the pilot's calendar day of a TIMESTAMPTZ column."""
     return f"CAST({local_ts_sql(pilot, column)} AS DATE)"

@@ -56,6 +56,7 @@ from analysis.common import (
     frame,
     local_day_sql,
     table_columns,
+    week_days_in,
     where,
 )
 from readiness.pilots import Pilot
@@ -421,7 +422,9 @@ def lifecycle(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = N
     resurrecting: not active the week before, but seen before; dormant: active the week before
     but not this week — a separate non-negative count (negate it to chart it below the axis).
     new + returning + resurrecting = active. "The week before" uses the segment filter but
-    not the date range.
+    not the date range. days: how many of the week's 7 days lie within the dates and the
+    pilot's data (fewer for a week the range or the data cuts short, where fewer users can be
+    active and more look gone quiet).
     """
     probe = _check(con, pilot, filters)
     if isinstance(probe, Empty):
@@ -458,6 +461,9 @@ def lifecycle(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = N
     df["week"] = pd.to_datetime(df["week"]).dt.date
     for col in ("active", "new", "returning", "resurrecting", "dormant"):
         df[col] = df[col].astype("int64")
+    span, span_params = _view(con, pilot, Filters(start=filters.start, end=filters.end), "session")
+    first, last = con.execute(f"SELECT min(day), max(day) FROM {span}", span_params).fetchone()
+    df["days"] = week_days_in(df["week"], first, last)
     return df
 
 

@@ -106,8 +106,13 @@ def lifecycle(df: pd.DataFrame) -> tuple[go.Figure, str]:
     long = df.melt(id_vars="week", value_vars=["new", "returning", "resurrecting", "dormant"],
                    var_name="status", value_name="users")
     long.loc[long["status"] == "dormant", "users"] *= -1
-    last = df.iloc[-1]
-    title = (f"Week of {last['week']}: {int(last['new'])} new, {int(last['returning'])} returning, "
+    days = df["days"] if "days" in df.columns else pd.Series([7] * len(df), index=df.index)
+    whole = df[days >= 7]
+    # the headline reads the last whole week: a week the dates or the data cut short has fewer
+    # users active and more "gone quiet" (a one-day week read "44 gone quiet")
+    last = whole.iloc[-1] if not whole.empty else df.iloc[-1]
+    part = "" if not whole.empty or days.iloc[-1] >= 7 else f" ({int(days.iloc[-1])} of 7 days in view)"
+    title = (f"Week of {last['week']}{part}: {int(last['new'])} new, {int(last['returning'])} returning, "
              f"{int(last['resurrecting'])} back after a break, {int(last['dormant'])} gone quiet")
     fig = px.bar(long, x="week", y="users", color="status", title=title, color_discrete_map=LIFECYCLE_COLOURS,
                  labels={"week": "", "users": "users"})
@@ -116,6 +121,11 @@ def lifecycle(df: pd.DataFrame) -> tuple[go.Figure, str]:
     caption = ("Each pilot-local week: new = first-ever event that week; returning = active this week and the week "
                "before; back after a break (resurrecting) = seen before, not active the week before; gone quiet "
                "(dormant, below the line) = active the week before, not this week.")
+    cut = [f"{r.week} ({int(d)} of 7 days)" for r, d in zip(df.itertuples(), days) if d < 7]
+    if cut:
+        caption += (f" Cut short by the dates, or by where the data starts or ends: the week{'s' * (len(cut) > 1)} of "
+                    f"{', '.join(cut)}, so fewer users active and more gone quiet there"
+                    + ("; the headline reads the last whole week." if not whole.empty else "."))
     return _style(fig), caption
 
 

@@ -38,6 +38,22 @@ def test_lifecycle_title_reads_the_last_week_and_dormant_is_drawn_below_the_axis
     assert _colours(fig) <= set(charts.PALETTE)
 
 
+def test_lifecycle_headline_reads_the_last_whole_week_and_the_caption_names_a_short_one() -> None:
+    # seen on Usage with dates ending on a Monday: "Week of 2026-08-31: ... 44 gone quiet" for one day
+    df = pd.DataFrame({"week": [date(2026, 3, 2), date(2026, 3, 9)], "active": [5, 2], "new": [5, 0],
+                       "returning": [0, 2], "resurrecting": [0, 0], "dormant": [0, 3], "days": [7, 1]})
+    fig, caption = charts.lifecycle(df)
+    assert fig.layout.title.text == "Week of 2026-03-02: 5 new, 0 returning, 0 back after a break, 0 gone quiet"
+    assert "the week of 2026-03-09 (1 of 7 days)" in caption and "headline reads the last whole week" in caption
+    # no whole week: the headline says how much of its week it has
+    fig, caption = charts.lifecycle(df.iloc[1:])
+    assert fig.layout.title.text.startswith("Week of 2026-03-09 (1 of 7 days in view): 0 new")
+    assert "headline" not in caption
+    # whole weeks only: nothing added
+    fig, caption = charts.lifecycle(df.iloc[:1])
+    assert "Cut short" not in caption
+
+
 def test_feature_title_counts_hints_and_colours_follow_them() -> None:
     df = pd.DataFrame({"feature": ["a", "b", "c"], "users": [9, 8, 2], "events": [90, 80, 3],
                        "share_of_users": [0.9, 0.8, 0.2], "repeat_rate": [0.9, 0.7, 0.1],

@@ -190,6 +190,17 @@ def test_lifecycle_counts(con):
     }
 
 
+def test_lifecycle_says_how_many_days_of_each_week_are_in_view(con):
+    # the data ends on Thursday 03-19 (Berlin): W3 has 4 of its 7 days, where more users look gone quiet
+    p = _pilot(con)
+    assert usage.lifecycle(con, p)["days"].tolist() == [7, 7, 4]
+    # dates from Wednesday 03-04 to Tuesday 03-17 cut both ends; days outside them do not count
+    lc = usage.lifecycle(con, p, Filters(start=date(2026, 3, 4), end=date(2026, 3, 17)))
+    assert lc["days"].tolist() == [5, 7, 2]
+    # a segment does not shorten a week: the dates and the pilot's data do (team B's last event is 03-17)
+    assert usage.lifecycle(con, p, Filters(segment={"team": "B"}))["days"].tolist() == [7, 7, 4]
+
+
 # ---------------------------------------------------------------- features and success
 
 def test_feature_adoption_and_hints(con):
@@ -323,7 +334,7 @@ def test_lifecycle_keeps_quiet_weeks(con):
     df = usage.lifecycle(con, _pilot(con, "trend")).set_index("week")
     assert len(df) == 9  # 01-19 .. 03-16
     assert df.loc[date(2026, 1, 26), ["active", "dormant"]].tolist() == [0, 2]  # both gone the week after
-    assert df.loc[date(2026, 2, 9)].tolist() == [0, 0, 0, 0, 0]
+    assert df.loc[date(2026, 2, 9)].tolist() == [0, 0, 0, 0, 0, 7]  # quiet, and a whole week in view
     assert df.loc[date(2026, 2, 23), "dormant"] == 1
     assert df.loc[date(2026, 3, 9), ["active", "resurrecting"]].tolist() == [1, 1]
     assert df.loc[date(2026, 3, 16), ["active", "returning"]].tolist() == [1, 1]

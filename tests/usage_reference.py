@@ -22,6 +22,7 @@ from analysis.common import (
     local_day_sql,
     local_week_sql,
     table_columns,
+    week_days_in,
     where,
 )
 from readiness.pilots import Pilot
@@ -364,6 +365,9 @@ def lifecycle(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = N
     df["week"] = pd.to_datetime(df["week"]).dt.date
     for col in ("active", "new", "returning", "resurrecting", "dormant"):
         df[col] = df[col].astype("int64")
+    span, span_params = _base(con, pilot, Filters(start=filters.start, end=filters.end))
+    first, last = con.execute(f"SELECT min(day), max(day) FROM {span}", span_params).fetchone()
+    df["days"] = week_days_in(df["week"], first, last)  # added at stop 17, read from the raw events
     return df
 
 
