@@ -123,9 +123,12 @@ def lifecycle(df: pd.DataFrame) -> tuple[go.Figure, str]:
                "(dormant, below the line) = active the week before, not this week.")
     cut = [f"{r.week} ({int(d)} of 7 days)" for r, d in zip(df.itertuples(), days) if d < 7]
     if cut:
-        caption += (f" Cut short by the dates, or by where the data starts or ends: the week{'s' * (len(cut) > 1)} of "
-                    f"{', '.join(cut)}, so fewer users active and more gone quiet there"
-                    + ("; the headline reads the last whole week." if not whole.empty else "."))
+        short = {str(w)[:10] for w, d in zip(df["week"], days) if d < 7}
+        for trace in fig.data:  # a short week's bars are drawn pale
+            trace.marker.opacity = [0.35 if str(x)[:10] in short else 1.0 for x in trace.x]
+        caption += (f" Drawn pale, cut short by the dates or by where the data starts or ends: the "
+                    f"week{'s' * (len(cut) > 1)} of {', '.join(cut)}, so fewer users active and more gone quiet "
+                    "there" + ("; the headline reads the last whole week." if not whole.empty else "."))
     return _style(fig), caption
 
 

@@ -45,13 +45,15 @@ def test_lifecycle_headline_reads_the_last_whole_week_and_the_caption_names_a_sh
     fig, caption = charts.lifecycle(df)
     assert fig.layout.title.text == "Week of 2026-03-02: 5 new, 0 returning, 0 back after a break, 0 gone quiet"
     assert "the week of 2026-03-09 (1 of 7 days)" in caption and "headline reads the last whole week" in caption
+    dormant = next(t for t in fig.data if t.name == "dormant")
+    assert list(dormant.marker.opacity) == [1.0, 0.35]  # the short week is drawn pale
     # no whole week: the headline says how much of its week it has
     fig, caption = charts.lifecycle(df.iloc[1:])
     assert fig.layout.title.text.startswith("Week of 2026-03-09 (1 of 7 days in view): 0 new")
     assert "headline" not in caption
     # whole weeks only: nothing added
     fig, caption = charts.lifecycle(df.iloc[:1])
-    assert "Cut short" not in caption
+    assert "cut short" not in caption and fig.data[0].marker.opacity is None
 
 
 def test_feature_title_counts_hints_and_colours_follow_them() -> None:
