@@ -92,8 +92,13 @@ if df.empty:
 
 try:
     status = _portfolio(db, version, visible, date.today(), actor)
-    with store.open_store(db) as con:
+    with store.open_store(db) as con, st.spinner("Reading each pilot's risk signals…"):
         chosen = [pilots.get_pilot(con, name) for name in status["pilot"]]
+        # high signals neither in the register nor dismissed: the register alone read 0 open high
+        # risks and nothing to attend to while the demo had 6 such signals. Cached per pilot and data
+        # version, shared with the review steps, so a pilot already opened costs nothing here.
+        status["untriaged_high"] = [ui.untriaged_high(con, actor, p, pilots.data_version(con, p.pilot_id))
+                                    for p in chosen]
 except store.StoreBusy as err:
     ui.busy(err)
 
@@ -101,27 +106,35 @@ c = st.columns(5)
 c[0].metric("Pilots", f"{len(status):,}")
 c[1].metric("In review", f"{int((status['decision'] == 'in review').sum()):,}")
 c[2].metric("Reviews overdue", f"{int(status['overdue'].sum()):,}")
-c[3].metric("Open high risks", f"{int(status['open_high_risks'].sum()):,}")
-attention = status[(status["flags"] != "") | status["overdue"] | (status["open_high_risks"] > 0)]
-c[4].metric("Need attention", f"{len(attention):,}", help="Pilots with an overdue review, an open high risk, or a flag "
-            "between reviews: an expired waiver, drift of a condition that held at the decision, usage falling, "
-            "an overdue risk.")
+c[3].metric("Open high risks", f"{int(status['open_high_risks'].sum()):,}",
+            help="High risks open in the pilots' registers. High risk signals not yet taken into a register or "
+                 "dismissed are counted under Need attention.")
+attention = status[(status["flags"] != "") | status["overdue"] | (status["open_high_risks"] > 0)
+                   | (status["untriaged_high"] > 0)]
+c[4].metric("Need attention", f"{len(attention):,}", help="Pilots with an overdue review, an open high risk, a high "
+            "risk signal not yet triaged, or a flag between reviews: an expired waiver, drift of a condition that "
+            "held at the decision, usage falling, an overdue risk.")
 
 status["next_review_shown"] = [("⚠ " if o else "") + (str(d) if d else "—") for d, o in
                                zip(status["next_review"], status["overdue"], strict=True)]
 st.dataframe(
     status, hide_index=True, width="stretch",
-    column_order=["pilot", "risk_tier", "decision", "next_review_shown", "open_high_risks", "conditions", "flags",
-                  "data_as_of"],
+    column_order=["pilot", "risk_tier", "decision", "next_review_shown", "open_high_risks", "untriaged_high",
+                  "conditions", "flags", "data_as_of"],
     column_config={
         "pilot": "Pilot", "risk_tier": "Risk tier", "decision": "Decision",
         "next_review_shown": st.column_config.TextColumn("Next review", help="⚠ = overdue"),
-        "open_high_risks": "Open high risks", "conditions": "Conditions met",
+        "open_high_risks": "Open high risks",
+        "untriaged_high": st.column_config.NumberColumn(
+            "High signals to triage", help="High risk signals neither in the register nor dismissed (Risks page)"),
+        "conditions": "Conditions met",
         "flags": st.column_config.TextColumn("Needs attention", width="medium"),
         "data_as_of": st.column_config.DatetimeColumn("Data as of (UTC)", format="YYYY-MM-DD")})
 for r in attention.itertuples():
     why = [f"next review {r.next_review} is overdue"] if r.overdue else []
     why += [f"{r.open_high_risks} open high risk{'s' * (r.open_high_risks != 1)}"] if r.open_high_risks else []
+    why += [f"{r.untriaged_high} high risk signal{'s' * (r.untriaged_high != 1)} not yet triaged"] \
+        if r.untriaged_high else []
     why += [r.flags] if r.flags else []
     st.markdown(f":orange[:material/flag:] **{ui.md(r.pilot)}** — {ui.md('; '.join(why))}")
 name = st.pills("Open a pilot", list(status["pilot"]), key="portfolio_pick")

@@ -258,6 +258,29 @@ def test_opening_a_pilot_from_the_portfolio_puts_it_in_hand_without_the_old_segm
     assert at.session_state["_rr_pilot"] == "Exceptions only" and "_rr_segment" not in at.session_state
 
 
+def test_portfolio_counts_high_signals_not_yet_triaged(demo_db: Path) -> None:
+    # the register alone read "Open high risks 0, Need attention 0" while the demo's Risks page listed
+    # high signals nobody had taken in or dismissed
+    from readiness import pilots, risks
+    from readiness import signals as sig
+
+    actor = Actor("reviewer1", "reviewer")
+    want = {}
+    with store.open_store(demo_db) as con:
+        for name in (DEMO, "Empty pilot", "Exceptions only"):
+            p = pilots.get_pilot(con, name)
+            found = sig.ordered(sig.log_signals(con, actor, p) + sig.review_signals(con, actor, p))
+            want[name] = len(risks.untriaged(con, p.pilot_id, [s.to_dict() for s in found]))
+    assert want[DEMO] > 0 and want["Empty pilot"] > 0  # e.g. the empty pilot has no owner and no logs
+    at = _run("pilots", "reviewer")
+    assert not at.exception
+    table = at.dataframe[0].value.set_index("pilot")
+    assert table["untriaged_high"].to_dict() == want
+    attention = next(m for m in at.metric if m.label == "Need attention")
+    assert int(attention.value) == sum(1 for n in want.values() if n)
+    assert any(f"{want[DEMO]} high risk signals not yet triaged" in m.value and DEMO in m.value for m in at.markdown)
+
+
 def test_failure_mode_rows_are_masked_and_each_reveal_is_read_and_audited_again(demo_db: Path) -> None:
     # The masked rows are cached by data version; a reveal never is: every rerun with it on reads the
     # store and writes an audit row, and switching it off shows masked rows again.
