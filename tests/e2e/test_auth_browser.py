@@ -120,6 +120,13 @@ def test_viewer_sees_only_granted_pilots_and_no_admin_pages(browser, app) -> Non
     assert "Granted pilot" in body and "Secret pilot" not in body
     assert "Users & grants" not in page.inner_text("body")
     page.screenshot(path=str(snapshot_dir() / "viewer_pilots.png"), full_page=True)
+    # the grids offer no download of their own: it skipped the role check (a viewer may not export),
+    # the audit log and the formula-safe CSV writer
+    page.locator("[data-testid='stDataFrame']").first.hover()
+    toolbar = page.locator("[data-testid='stElementToolbar'] button")
+    toolbar.first.wait_for(timeout=10_000)
+    labels = [b.get_attribute("aria-label") for b in toolbar.all()]
+    assert "Search" in labels and "Download as CSV" not in labels
     page.goto(f"{url}/admin_users")  # typed by hand: not in her navigation, so not served
     body = _signed_in(page)
     assert "Add a user" not in body and "vera" not in body.replace("Signed in as", "")
