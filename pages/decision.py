@@ -59,7 +59,7 @@ if current:
             st.warning(f"Hand-off pending acceptance by {current['receiver']}.")
             if actor.name == current["receiver"] and st.button("Accept the hand-off", type="primary"):
                 ui.run_action(ui.with_store(lambda con: decisions.accept_handoff(con, actor, pilot, current["decision_id"])),
-                              "Accepted.")
+                              "Accepted.", refresh=True)
     if current["winddown"]:
         st.markdown("**Wind-down checklist**\n\n" + "\n".join(f"- [ ] {ui.md(s['step'])}" for s in json.loads(current["winddown"])))
 
@@ -74,13 +74,26 @@ if can_decide:
         owner = a.text_input("Accountable owner", value=pilot.owner or "")
         next_review = b.date_input("Next review (not for a stop)", value=date.today() + timedelta(days=42))
         receiver = c.text_input("Hand-off receiver (user name)", help="Only for a hand-off; they must accept it.")
+        against = suggestion.outcome != "operate"
+        # operate against the evidence is the reviewer's call, but not by a slip of the radio: it was
+        # recorded with 5 required conditions unmet and no word of warning
+        confirmed = st.checkbox(f"Record operate although the evidence suggests "
+                                f"{decisions.OUTCOMES[suggestion.outcome].lower()}",
+                                help="Only for operate: tick it to record operate against the suggestion above "
+                                     "and its reasons.") if against else True
         if st.form_submit_button("Record decision", type="primary"):
-            done, d = ui.run_action(ui.with_store(lambda con: decisions.record_decision(
-                con, actor, pilot, outcome=outcome, rationale=rationale, owner=owner,
-                next_review=None if outcome == "stop" else next_review, receiver=receiver or None)))
-            if done:
-                st.success(f"Recorded: {decisions.OUTCOMES[d['outcome']]}"
-                           + (f", superseding decision {d['supersedes']}" if d["supersedes"] else "") + ".")
+            if outcome == "operate" and not confirmed:
+                st.error(f"The evidence suggests {decisions.OUTCOMES[suggestion.outcome].lower()}: "
+                         + "; ".join(suggestion.reasons[:3]) + (" …" if len(suggestion.reasons) > 3 else "")
+                         + ". To record operate anyway, tick 'Record operate although the evidence suggests …'.")
+            else:
+                done, d = ui.run_action(ui.with_store(lambda con: decisions.record_decision(
+                    con, actor, pilot, outcome=outcome, rationale=rationale, owner=owner,
+                    next_review=None if outcome == "stop" else next_review, receiver=receiver or None)))
+                if done:  # rerun, so the current decision and the timeline above show it at once
+                    ui.flash(f"Recorded: {decisions.OUTCOMES[d['outcome']]}"
+                             + (f", superseding decision {d['supersedes']}" if d["supersedes"] else "") + ".")
+                    st.rerun()
 
 BADGE = {"operate": "green", "harden": "orange", "handoff": "blue", "reframe": "violet", "stop": "gray"}
 

@@ -229,10 +229,32 @@ def test_a_reviewer_records_a_decision_through_the_form(demo_db: Path) -> None:
     owner.input("Tom Brennan")
     next(b for b in at.button if b.label == "Record decision").click().run()
     assert not at.exception
-    assert any("Recorded: Stop" in s.value for s in at.success)
+    assert at.session_state["_rr_flash"] == "Recorded: Stop."  # shown as a toast by app.py
+    # the page reran: the decision just recorded is the current one at once (it used to show only
+    # after leaving the page and coming back)
+    assert any(m.value.startswith("**Current decision:** Stop") for m in at.markdown)
     rows = query(demo_db, "SELECT d.outcome, d.decided_by FROM decisions d JOIN pilots p USING (pilot_id) "
                           "WHERE p.name = 'Empty pilot'")
     assert rows == [("stop", "reviewer1")]
+
+
+def test_operate_against_the_suggestion_needs_the_reviewer_to_say_so(demo_db: Path) -> None:
+    # seen: operate recorded with 5 required conditions unmet, without a word
+    count = ("SELECT count(*) FROM decisions d JOIN pilots p USING (pilot_id) "
+             "WHERE p.name = 'Empty pilot' AND d.outcome = 'operate'")
+    at = _run("decision", "reviewer", "Empty pilot")
+    assert not any("Suggested: Operate" in w.value for w in at.warning)  # an empty pilot is not ready
+    at.radio[0].set_value("operate")
+    at.text_area[0].input("The sponsor wants it live")
+    next(t for t in at.text_input if t.label == "Accountable owner").input("Tom Brennan")
+    next(b for b in at.button if b.label == "Record decision").click().run()
+    assert any("To record operate anyway" in e.value for e in at.error)
+    assert query(demo_db, count)[0][0] == 0
+    box = next(c for c in at.checkbox if c.label.startswith("Record operate although the evidence suggests"))
+    box.check()
+    next(b for b in at.button if b.label == "Record decision").click().run()
+    assert not at.exception and query(demo_db, count)[0][0] == 1
+    assert any(m.value.startswith("**Current decision:** Operate") for m in at.markdown)
 
 
 def test_choosing_another_pilot_switches_the_page_and_drops_the_old_segment(demo_db: Path) -> None:
