@@ -44,7 +44,9 @@ else:
 
 cols = st.columns(4)
 for col, f in zip(cols, c["figures"], strict=True):
-    col.metric(f["label"], f["value"], f["change"], delta_color="off" if f["good"] is None else
+    shown = f["change"] if not f["change"] or f.get("against", "the 28 days before") == "the 28 days before" \
+        else f"{f['change']} vs {f['against']}"
+    col.metric(f["label"], f["value"], shown, delta_color="off" if f["good"] is None else
                ("normal" if (f["direction"] == "up") == f["good"] else "inverse"), border=True)
 st.caption("All four figures cover the last 28 days of data; each change compares them with the 28 days before. "
            + c["frozen_note"])

@@ -33,6 +33,7 @@ class Figure:
     change: str | None    # against the 28 days before, e.g. "+12%" or "-4 pts"; None: nothing to compare
     direction: str        # "up" | "down" | "flat" | "none"
     good: bool | None     # whether the direction is good news (None: neither)
+    against: str = "the 28 days before"  # what the change compares with
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,10 +75,19 @@ def headline(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters | No
         s = feedback.feedback_summary(con, pilot, f)
         return None if isinstance(s, Empty) else s.csat
 
+    # users and events are counts: against a partly empty earlier window they would only show growth,
+    # so they are compared only with a whole one. CSAT and the exception rate are shares: they compare
+    # with the days there are, and say how many (the export read "-17 pts vs the 28 days before"
+    # against 19 days of data).
+    against = "the 28 days before"
+    if not trend.prior_complete:
+        t = usage.totals(con, pilot)
+        first = trend.prior_start if isinstance(t, Empty) else max(t.first_day, trend.prior_start)
+        against = f"the {(trend.recent_start - first).days} days before"
     now, before = csat(recent), csat(prior)
     text, way = _change(now, before, points=True)
     out.append(Figure("CSAT", "—" if now is None else f"{now:.0%}", text, way,
-                      {"up": True, "down": False}.get(way)))
+                      {"up": True, "down": False}.get(way), against))
 
     def rate(f: Filters) -> float | None:
         df = failure_modes.exception_rate(con, pilot, f)
@@ -88,7 +98,7 @@ def headline(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters | No
     now, before = rate(recent), rate(prior)
     text, way = _change(now, before)
     out.append(Figure("Exceptions / 1k events", "—" if now is None else f"{now:.0f}", text, way,
-                      {"up": False, "down": True}.get(way)))
+                      {"up": False, "down": True}.get(way), against))
     return out
 
 
@@ -174,7 +184,7 @@ def html_page(c: dict[str, Any]) -> str:
     figs = "".join(
         f"<div class='fig'><div class='label'>{_h(f['label'])}</div><div class='value'>{_h(f['value'])}</div>"
         f"<div class='chg {'good' if f['good'] else 'bad' if f['good'] is False else ''}'>"
-        f"{arrows[f['direction']]} {_h(f['change'] + ' vs the 28 days before' if f['change'] else 'no earlier period')}"
+        f"{arrows[f['direction']]} {_h(f['change'] + ' vs ' + f.get('against', 'the 28 days before') if f['change'] else 'no earlier period')}"
         "</div></div>"
         for f in c["figures"])
     risks_html = "".join(

@@ -49,6 +49,25 @@ def test_headline_figures_compare_the_last_28_days_with_the_28_before(pdb: Path)
     assert (csat.value, csat.change, csat.good) == ("75%", "+25 pts", True)
     rate = figs["Exceptions / 1k events"]  # 21 in 84 events against 28 in 56: 250 against 500
     assert (rate.value, rate.change, rate.direction, rate.good) == ("250", "-50%", "down", True)
+    assert csat.against == rate.against == "the 28 days before"
+
+
+def test_with_a_short_earlier_window_shares_say_how_many_days_they_compare_with(db: Path, tmp_path: Path) -> None:
+    # 40 days of data: the 28 days before the last 28 hold only 12. Counts are not compared; CSAT
+    # compares with those 12 days and says so (the export read "-17 pts vs the 28 days before").
+    make_pilot(db, "short", owner="Tom")
+    usage = ["ts,user,event"] + [f"{DAY0 + timedelta(days=i)}T10:00:00Z,a,open" for i in range(40)]
+    ingest_one(db, write(tmp_path / "u.csv", "\n".join(usage) + "\n"), pilot="short")
+    fb = ["ts,user,stars,comment", f"{DAY0}T12:00:00Z,a,5,good", f"{DAY0 + timedelta(30)}T12:00:00Z,a,2,slow"]
+    ingest_one(db, write(tmp_path / "f.csv", "\n".join(fb) + "\n"), kind="feedback", pilot="short")
+    with store.open_store(db) as con:
+        p = get_pilot(con, "short")
+        figs = {f.label: f for f in readout.headline(con, p)}
+        page = readout.html_page(readout.content(con, OP, p))
+    assert figs["Active users"].change is None and figs["Events"].change is None
+    csat = figs["CSAT"]
+    assert (csat.value, csat.change, csat.against) == ("0%", "-100 pts", "the 12 days before")
+    assert "-100 pts vs the 12 days before" in page and "vs the 28 days before" not in page
 
 
 def test_readout_masks_personal_data_and_the_html_stands_alone(pdb: Path) -> None:
