@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from readiness import access, conditions, store, ui
+from readiness import access, conditions, pilots, store, ui
 
 actor, pilot, version = ui.pick_pilot()
 
@@ -23,6 +23,7 @@ try:
         pending = conditions.pending_approvals(con, actor, pilot)
         can_edit = access.allowed(con, actor, "edit_review", pilot.pilot_id)
         can_approve = access.allowed(con, actor, "approve", pilot.pilot_id)
+        can_tier = access.allowed(con, actor, "change_risk_tier", pilot.pilot_id)
         untriaged = ui.untriaged_high(con, actor, pilot, version)
 except store.StoreBusy as err:
     ui.busy(err)
@@ -82,7 +83,8 @@ if can_edit and manual:
 if pending:
     st.subheader("Waiting for a second person")
     for req in pending:
-        st.markdown(f"**{req['kind']}** requested by {ui.md(req['requested_by'])}: {ui.md(req['payload'])}")
+        st.markdown(f"**{ui.md(conditions.describe_request(req))}**  \n"
+                    f"Requested by {ui.md(req['requested_by'])} on {req['requested_at']:%Y-%m-%d}")
         if can_approve and req["requested_by"] != actor.name:
             a, b = st.columns(2)
             if a.button("Approve", key=f"ok_{req['approval_id']}", type="primary"):
@@ -91,3 +93,21 @@ if pending:
             if b.button("Reject", key=f"no_{req['approval_id']}"):
                 ui.run_action(ui.with_store(lambda con, r=req: conditions.decide_approval(
                     con, actor, pilot, r["approval_id"], approve=False)), "Rejected.", refresh=True)
+
+if can_tier:
+    # The profile said "changed on the Readiness page", but nothing here could (library only).
+    st.subheader("Risk tier")
+    with st.form("risk_tier"):
+        a, b = st.columns([1, 3])
+        tiers = list(pilots.RISK_TIERS)
+        tier = a.selectbox("Risk tier", tiers, index=tiers.index(pilot.risk_tier),
+                           help="Which conditions are required depends on it. Raising it applies at once; "
+                                "lowering it waits for a lead or admin other than you.")
+        why = b.text_input("Reason", placeholder="e.g. it now reads customer records")
+        if st.form_submit_button("Change the risk tier"):
+            done, pending_id = ui.run_action(ui.with_store(lambda con: conditions.request_tier_change(
+                con, actor, pilot, tier, why)))
+            if done:
+                ui.flash(f"Risk tier is now {tier}." if pending_id is None else
+                         f"Requested: {pilot.risk_tier} to {tier} waits for a lead or admin other than you.")
+                st.rerun()

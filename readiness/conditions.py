@@ -270,6 +270,19 @@ def _apply_tier(con, actor: Actor, pilot: Pilot, before: str, after: str, reason
                   "approved_by": approved_by})
 
 
+def describe_request(req: dict[str, Any]) -> str:
+    """A pending approval in a reviewer's words (the page showed its raw JSON payload)."""
+    payload = json.loads(req["payload"]) if isinstance(req["payload"], str) else req["payload"]
+    if req["kind"] == "waiver":
+        area = next((a.title for a in TEMPLATE if a.key == payload.get("area")),
+                    str(payload.get("area", "")).replace("_", " "))
+        return f"Waive “{area}” until {payload.get('expiry')}. Reason: {payload.get('reason')}"
+    if req["kind"] == "tier":
+        return (f"Lower the risk tier from {payload.get('from')} to {payload.get('to')}. "
+                f"Reason: {payload.get('reason')}")
+    return f"{req['kind']}: {json.dumps(payload)}"
+
+
 def pending_approvals(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> list[dict[str, Any]]:
     require(con, actor, "read_pilot", pilot.pilot_id)
     return _dicts(con.execute("SELECT * FROM approvals WHERE pilot_id = ? AND decided_at IS NULL ORDER BY approval_id",

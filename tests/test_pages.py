@@ -337,6 +337,30 @@ def test_the_readiness_table_shows_each_condition_and_live_value_in_full(demo_db
     assert any("6 high risk signals are neither in the register nor dismissed" in w.value for w in at.warning)
 
 
+def test_readiness_changes_the_risk_tier_and_words_each_pending_request(demo_db: Path) -> None:
+    # the profile said the tier is "changed on the Readiness page", which had no control for it; and a
+    # pending waiver showed its raw JSON ({"area": "security_review", ...})
+    tier = "SELECT risk_tier FROM pilots WHERE name = 'Exceptions only'"
+    at = _run("readiness_page", "reviewer", "Exceptions only")
+    assert not at.exception, [e.value for e in at.exception]
+    assert query(demo_db, tier)[0][0] == "medium"
+    next(s for s in at.selectbox if s.label == "Risk tier").select("high")
+    next(t for t in at.text_input if t.label == "Reason").input("It now reads customer records")
+    next(b for b in at.button if b.label == "Change the risk tier").click().run()
+    assert not at.exception and query(demo_db, tier)[0][0] == "high"  # raising applies at once
+    assert at.session_state["_rr_flash"] == "Risk tier is now high."
+    next(s for s in at.selectbox if s.label == "Risk tier").select("low")
+    next(t for t in at.text_input if t.label == "Reason").input("Read-only after all")
+    next(b for b in at.button if b.label == "Change the risk tier").click().run()
+    assert query(demo_db, tier)[0][0] == "high"  # lowering waits for a second person
+    next(t for t in at.text_input if t.label == "Waiver reason").input("Security team booked for May")
+    next(b for b in at.button if b.label == "Request a waiver").click().run()
+    asked = [m.value.replace("\\", "") for m in at.markdown if "Reason" in m.value]  # as rendered (escapes off)
+    assert any(m.startswith("**Lower the risk tier from high to low. Reason: Read-only after all**") for m in asked), asked
+    assert any(m.startswith("**Waive “") and "Reason: Security team booked for May" in m for m in asked)
+    assert not any("{" in m for m in asked), asked
+
+
 def test_the_usage_feature_table_shows_each_hint_and_its_reason_in_full(demo_db: Path) -> None:
     at = _run("usage", "reviewer")
     assert not at.exception, [e.value for e in at.exception]
