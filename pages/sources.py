@@ -130,8 +130,12 @@ else:
     if can_delete:
         with st.form("delete_batch"):
             sure = st.checkbox(f"Yes, delete batch {pick} with its rows")
-            if st.form_submit_button("Delete batch") and sure:
-                ui.run_action(ui.with_store(lambda con: batches.delete_batch(con, pick, actor)), f"Deleted batch {pick}.", refresh=True)
+            if st.form_submit_button("Delete batch"):
+                if not sure:  # it did nothing and said nothing
+                    st.warning(f"Nothing deleted: tick 'Yes, delete batch {pick} with its rows' first.")
+                else:
+                    ui.run_action(ui.with_store(lambda con: batches.delete_batch(con, pick, actor)),
+                                  f"Deleted batch {pick}.", refresh=True)
 
 st.subheader("Who keeps each log coming")
 st.caption("Per log kind: a feed (a folder or glob under the admins' feed root, re-read by "
