@@ -129,7 +129,17 @@ def _live(con, pilot: Pilot, rule: str) -> tuple[bool, str]:
             return False, "no usage loaded, so the exception rate is unknown"
         rate = 1000 * exceptions / events
         limit = settings.get("max_exceptions_per_1k")
-        return rate < limit, f"{rate:.1f} exceptions per 1,000 events over the whole pilot (limit {limit:g})"
+        said = f"{rate:,.1f} exceptions per 1,000 events over the whole pilot (limit {limit:g})"
+        # logs of different periods give a rate of nothing (seen: 2015 exceptions against 2026 usage
+        # read "53333.3 per 1,000"); the batches' first and last times say so without a scan
+        spans = dict((k, (a, b)) for k, a, b in con.execute(
+            """SELECT kind, min(first_ts), max(last_ts) FROM ingest_batches
+               WHERE pilot_id = ? AND kind IN ('usage', 'exceptions') GROUP BY kind""", [pilot.pilot_id]).fetchall())
+        (u0, u1), (e0, e1) = spans.get("usage", (None, None)), spans.get("exceptions", (None, None))
+        if None not in (u0, u1, e0, e1) and (e1 < u0 or e0 > u1):
+            said += (f"; the exception and usage logs do not overlap in time (exceptions {e0:%Y-%m-%d} to "
+                     f"{e1:%Y-%m-%d}, usage {u0:%Y-%m-%d} to {u1:%Y-%m-%d}), so this compares different periods")
+        return rate < limit, said
     if rule == "source_process":
         have = {r[0] for r in con.execute(
             "SELECT kind FROM sources WHERE pilot_id = ? AND (mode = 'feed' OR NULLIF(trim(owner), '') IS NOT NULL)",

@@ -146,7 +146,7 @@ def suggest(con: duckdb.DuckDBPyConnection, pilot: Pilot, figures: dict[str, Any
     max_per_1k, min_csat = settings.get("max_exceptions_per_1k"), settings.get("signal_csat_min")
     blockers = []
     if per_1k > max_per_1k:
-        blockers.append(f"{per_1k:.1f} exceptions per 1,000 events over the whole pilot (limit {max_per_1k:g})")
+        blockers.append(f"{per_1k:,.1f} exceptions per 1,000 events over the whole pilot (limit {max_per_1k:g})")
     if csat is not None and csat < min_csat:
         blockers.append(f"CSAT {csat:.0%} (below {min_csat:.0%})")
     if not (pilot.owner or "").strip():

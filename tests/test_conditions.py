@@ -138,3 +138,20 @@ def test_the_next_review_carries_conditions_over(team_db: Path) -> None:
         decisions.open_review(con, OP, p)
     c = _conds(team_db)
     assert c["auth"]["status"] == "met" and c["auth"]["owner"] == "IT security" and c["auth"]["review_id"] == 2
+
+
+def test_the_exception_rate_says_when_the_logs_cover_different_periods(db: Path, tmp_path: Path) -> None:
+    # 2015 exceptions against 2026 usage read "53333.3 exceptions per 1,000 events" and nothing else
+    make_pilot(db, "p", owner="Tom Brennan")
+    rows = "".join(f"2026-03-02T10:{i:02d}:00Z,u{i % 3},open\n" for i in range(40))
+    ingest_one(db, write(tmp_path / "u.csv", "ts,user,event\n" + rows), pilot="p")
+    old = "".join(f"2015-10-18T10:{i % 60:02d}:{i // 60:02d}Z,boom\n" for i in range(2000))
+    ingest_one(db, write(tmp_path / "e.csv", "ts,message\n" + old), kind="exceptions", pilot="p")
+    live = _conds(db)["monitoring"]["live_value"]
+    assert live == ("50,000.0 exceptions per 1,000 events over the whole pilot (limit 5); the exception and usage "
+                    "logs do not overlap in time (exceptions 2015-10-18 to 2015-10-18, usage 2026-03-02 to "
+                    "2026-03-02), so this compares different periods")
+    # one exception inside the usage period: they overlap, and nothing more is said
+    ingest_one(db, write(tmp_path / "e2.csv", "ts,message\n2026-03-02T10:05:00Z,boom\n"), kind="exceptions", pilot="p")
+    assert _conds(db)["monitoring"]["live_value"] == (
+        "50,025.0 exceptions per 1,000 events over the whole pilot (limit 5)")
