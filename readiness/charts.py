@@ -216,7 +216,9 @@ def exception_rate(df: pd.DataFrame) -> tuple[go.Figure, str]:
                  hover_data={"exceptions": True, "events": True},
                  labels={"day": "", "per_1000_events": "per 1,000 events", "exceptions": "exceptions"})
     _calendar_axis(fig, df["day"])
-    return _style(fig, 260), ("Exceptions per pilot-local day divided by that day's usage events, × 1,000.")
+    caption = ("Exceptions per pilot-local day divided by that day's usage events, × 1,000." if first is not None
+               else "Exceptions per pilot-local day: no usage events fall on these days, so there is no rate.")
+    return _style(fig, 260), caption
 
 
 def sparkline(daily: list, days: int = 28) -> list[int]:

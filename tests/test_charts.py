@@ -76,8 +76,18 @@ def test_active_users_title_uses_days_with_use_like_the_headline() -> None:
 def test_exception_rate_compares_last_and_first_week_per_1000_events() -> None:
     df = pd.DataFrame({"day": pd.date_range("2026-03-02", periods=14), "exceptions": [1] * 7 + [4] * 7,
                        "events": [100] * 14, "sessions": [10] * 14, "per_1000_events": [10.0] * 7 + [40.0] * 7})
-    fig, _ = charts.exception_rate(df)
+    fig, caption = charts.exception_rate(df)
     assert fig.layout.title.text == "40 exceptions per 1,000 events in the last 7 days, against 10 in the first 7"
+    assert caption.startswith("Exceptions per pilot-local day divided by that day's usage events")
+
+
+def test_exception_counts_without_usage_are_not_captioned_as_a_rate() -> None:
+    # seen with 2015 exceptions and 2026 usage: the bars were counts, the caption said "divided by usage events"
+    df = pd.DataFrame({"day": pd.date_range("2015-10-18", periods=2), "exceptions": [1500, 500],
+                       "events": [0, 0], "sessions": [0, 0], "per_1000_events": [None, None]})
+    fig, caption = charts.exception_rate(df)
+    assert fig.layout.title.text == "2,000 exceptions; no usage events to compare them with"
+    assert fig.data[0].y.tolist() == [1500, 500] and "so there is no rate" in caption
 
 
 def test_risk_matrix_counts_open_risks_in_their_cell() -> None:
