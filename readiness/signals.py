@@ -641,7 +641,9 @@ def _dependency(ev: _Evidence) -> Signal | None:
 @_signal("operational_dependency.no_owner", "The pilot has no named owner (the support path is checked by the "
          "ownership condition and recorded with the hand-off).", None, "always high")
 def _no_owner(ev: _Evidence) -> Signal | None:
-    if (ev.pilot.owner or "").strip():
+    # the Hand-off page's operating owner counts too, as for the ownership condition (a reviewer named
+    # one there and the condition was met while this signal stayed high)
+    if (ev.pilot.owner or "").strip() or operating_owner(ev.con, ev.pilot.pilot_id):
         return None
     return _make("operational_dependency.no_owner", "high",
                  "Nobody is named as the pilot's owner, so nobody is on the hook when it fails",
@@ -677,6 +679,12 @@ def signal_catalog() -> list[SignalSpec]:
 def compute_signals(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> list[Signal]:
     """The risk signals that fire for ``pilot``, most severe first, then in catalogue order."""
     return ordered(log_signals(con, actor, pilot) + review_signals(con, actor, pilot))
+
+
+def operating_owner(con: duckdb.DuckDBPyConnection, pilot_id: int) -> str | None:
+    """The operating owner named on the Hand-off page, if any."""
+    row = con.execute("SELECT operating_owner FROM handoffs WHERE pilot_id = ?", [pilot_id]).fetchone()
+    return (row[0] or "").strip() or None if row else None
 
 
 def log_signals(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> list[Signal]:

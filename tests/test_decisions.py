@@ -133,7 +133,7 @@ def test_suggestion_says_what_blocks_operate(pilot_db: Path) -> None:
         s = decisions.suggest(con, get_pilot(con, "p"))
     assert s.outcome == "harden"
     assert any("exceptions per 1,000 events" in r for r in s.reasons)  # 1 exception in 40 events = 25 per 1,000
-    assert any("no pilot owner" in r for r in s.reasons)
+    assert any("no owner named (neither the pilot's owner nor an operating owner on Hand-off)" in r for r in s.reasons)
 
 
 def test_untriaged_high_signals_are_named_in_words(pilot_db: Path) -> None:

@@ -271,6 +271,28 @@ def test_logs_only_checks_do_not_move_with_review_edits_and_the_others_do(tmp_pa
     assert {s.key for s in whole} == {s.key for s in logs_after} | {s.key for s in review_after}
 
 
+def test_an_operating_owner_on_hand_off_answers_the_no_owner_signal_and_blocker(tmp_path: Path) -> None:
+    # seen: Hand-off named an operating owner and the ownership condition was met, while the high
+    # signal "Nobody is named as the pilot's owner" stayed and Decision still said "no pilot owner named"
+    from readiness import decisions, handoff
+
+    db = tmp_path / "s.duckdb"
+    make_pilot(db, "ownerless")
+    ingest_one(db, write(tmp_path / "u.csv", "ts,user,event\n2026-03-02T10:00:00Z,a,open\n"), pilot="ownerless")
+
+    def state() -> tuple[bool, bool]:
+        with store.open_store(db) as con:
+            p = pilots.get_pilot(con, "ownerless")
+            keys = {s.key for s in signals.review_signals(con, OP, p)}
+            reasons = decisions.suggest(con, p).reasons
+        return "operational_dependency.no_owner" in keys, any("no owner named" in r for r in reasons)
+
+    assert state() == (True, True)
+    with store.open_store(db) as con:
+        handoff.set_handoff(con, OP, pilots.get_pilot(con, "ownerless"), operating_owner="Finance operations")
+    assert state() == (False, False)
+
+
 def test_the_app_reuses_the_logs_part_across_a_review_edit_and_not_across_a_batch(tmp_path: Path, monkeypatch) -> None:
     from readiness import ui
 
