@@ -21,6 +21,8 @@ from readiness.access import Actor, require
 from readiness.pilots import Pilot
 from readiness.store import transaction
 
+_BACKLOG = (("operational", "Operational work before and while it runs", "No open operational items."),
+            ("feature", "Feature requests (not needed to operate)", "No open feature requests."))
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|])")
 
 
@@ -45,6 +47,9 @@ def content(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> dict[
         "risks": [r for r in risks.list_risks(con, actor, pilot, include_dismissed=False) if r["status"] != "mitigated"],
         "constraints": [c for c in handoff.list_constraints(con, actor, pilot) if c["status"] == "open"],
         "conditions": conditions.list_conditions(con, actor, pilot),
+        # open items only; the README said the backlog feeds the playbook, and it did not
+        "backlog": {kind: [b for b in items if b["status"] == "open"]
+                    for kind, items in handoff.list_backlog(con, actor, pilot).items()},
         "decision": current,
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
@@ -76,7 +81,14 @@ def markdown(c: dict[str, Any]) -> str:
              + (f" ({_md(x['live_value'])})" if x.get("live_value") else "")
              + (f", owner {_md(x['owner'])}" if x.get("owner") else "") for x in c["conditions"]]
             or ["No conditions recorded yet."])
-    out += ["", "## Where the logs live", "", _md(h.get("logs_location")), "",
+    out += ["", "## Hardening backlog", ""]
+    for kind, heading, empty in _BACKLOG:
+        rows = c.get("backlog", {}).get(kind, [])
+        out += [f"**{heading}**", ""]
+        out += ([f"- {_md(b['title'])} — owner {_md(b['owner'])}"
+                 + (f"; {_md(b['evidence'])}" if b.get("evidence") else "") for b in rows] or [empty])
+        out.append("")
+    out += ["## Where the logs live", "", _md(h.get("logs_location")), "",
             "## Decision and next review", ""]
     if d:
         out += [f"- **Decision:** {decisions.OUTCOMES[d['outcome']]} (review {d['review_number']}, "
@@ -120,6 +132,11 @@ def html_page(c: dict[str, Any]) -> str:
         "<h2>Readiness conditions</h2>",
         items([f"{_h(x['title'])} — <b>{_h(x['status'])}</b>" + (f" ({_h(x['live_value'])})" if x.get("live_value") else "")
                for x in c["conditions"]], "No conditions recorded yet."),
+        "<h2>Hardening backlog</h2>",
+        *(f"<h3>{heading}</h3>" + items(
+            [f"{_h(b['title'])} — owner {_h(b['owner'])}"
+             + (f"; {_h(b['evidence'])}" if b.get("evidence") else "") for b in c.get("backlog", {}).get(kind, [])],
+            empty) for kind, heading, empty in _BACKLOG),
         f"<h2>Where the logs live</h2><p>{_h(h.get('logs_location'))}</p>",
         "<h2>Decision and next review</h2>",
         items([f"<b>Decision:</b> {decisions.OUTCOMES[d['outcome']]} (review {d['review_number']}, by {_h(d['decided_by'])})",

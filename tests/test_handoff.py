@@ -105,6 +105,21 @@ def test_playbook_holds_owner_support_risks_next_review_and_escapes_user_text(pd
     assert "&lt;script&gt;" in out.read_text() and query(pdb, "SELECT count(*) FROM audit_log WHERE action = 'export'") == [(3,)]
 
 
+def test_the_playbook_lists_the_open_backlog_with_feature_requests_apart(pdb: Path) -> None:
+    # the README said the backlog feeds the playbook; the playbook had no backlog at all
+    with store.open_store(pdb) as con:
+        handoff.add_backlog_item(con, OP, _p(con), kind="operational", title="Alert on ERP timeouts <b>", owner="Ops")
+        handoff.add_backlog_item(con, OP, _p(con), kind="feature", title="Bulk approve from the list")
+        con.execute("UPDATE backlog SET status = 'done' WHERE title = 'Bulk approve from the list'")
+        handoff.add_backlog_item(con, OP, _p(con), kind="feature", title="Export to PDF")
+        md = playbook.export_playbook(con, OP, _p(con), "md")
+        page = playbook.export_playbook(con, OP, _p(con), "html")
+    ops, features = md.index("Operational work before and while it runs"), md.index("Feature requests (not needed")
+    assert ops < md.index("Alert on ERP timeouts &lt;b&gt; — owner Ops") < features < md.index("Export to PDF")
+    assert "Bulk approve" not in md and "Bulk approve" not in page  # done: not in an operating playbook
+    assert "<h2>Hardening backlog</h2>" in page and "Alert on ERP timeouts &lt;b&gt;" in page
+
+
 def test_diff_against_the_decision(pdb: Path, tmp_path: Path) -> None:
     _full_review(pdb)
     ingest_one(pdb, write(tmp_path / "more.csv", "ts,user,event\n2026-04-01T10:00:00Z,newcomer,open\n"), pilot="p")
