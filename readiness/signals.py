@@ -551,7 +551,8 @@ def _anonymous(ev: _Evidence) -> Signal | None:
          "with no owner or no mitigation.", None, "high for a security constraint, else medium")
 def _constraint_unowned(ev: _Evidence) -> Signal | None:
     rows = ev.con.execute(
-        """SELECT constraint_id, area, description FROM constraints
+        """SELECT constraint_id, area, description, NULLIF(trim(owner), '') IS NULL,
+                  NULLIF(trim(mitigation), '') IS NULL FROM constraints
            WHERE pilot_id = ? AND status = 'open' AND area IN ('data', 'security')
              AND (NULLIF(trim(owner), '') IS NULL OR NULLIF(trim(mitigation), '') IS NULL)
            ORDER BY constraint_id""", [ev.pilot.pilot_id]).fetchall()
@@ -559,8 +560,10 @@ def _constraint_unowned(ev: _Evidence) -> Signal | None:
         return None
     first = rows[0]
     more = f" (and {len(rows) - 1} more)" if len(rows) > 1 else ""
+    # say which is missing: "has no owner or no mitigation" read as wrong to a reviewer who had set the owner
+    missing = " and ".join(w for w, gone in (("no owner", first[3]), ("no mitigation", first[4])) if gone)
     return _make("compliance.constraint_unowned", "high" if any(r[1] == "security" for r in rows) else "medium",
-                 f"The {first[1]} constraint “{first[2][:80]}” has no owner or no mitigation{more}",
+                 f"The {first[1]} constraint “{first[2][:80]}” has {missing}{more}",
                  {"constraints": [r[0] for r in rows]}, {"table": "pilots", "where": "all"})
 
 

@@ -293,6 +293,22 @@ def test_an_operating_owner_on_hand_off_answers_the_no_owner_signal_and_blocker(
     assert state() == (False, False)
 
 
+def test_an_open_constraint_signal_says_what_it_lacks(tmp_path: Path) -> None:
+    # "has no owner or no mitigation" read as wrong to a reviewer who had just set the owner
+    from readiness import handoff
+
+    db = tmp_path / "c.duckdb"
+    make_pilot(db, "constrained", owner="Tom")
+    with store.open_store(db) as con:
+        p = pilots.get_pilot(con, "constrained")
+        handoff.add_constraint(con, OP, p, area="security", description="Must not send logs to external LLM APIs",
+                               owner="Security")
+        found = {s.key: s for s in signals.review_signals(con, OP, p)}
+    s = found["compliance.constraint_unowned"]
+    assert s.severity == "high"
+    assert s.finding == "The security constraint “Must not send logs to external LLM APIs” has no mitigation"
+
+
 def test_the_app_reuses_the_logs_part_across_a_review_edit_and_not_across_a_batch(tmp_path: Path, monkeypatch) -> None:
     from readiness import ui
 
