@@ -506,6 +506,47 @@ def annotate_mode(con: duckdb.DuckDBPyConnection, pilot: Pilot, mode_id: int, *,
                      {"pilot": pilot.name, "mode_id": mode_id, "status": status, "owner": owner, "note": note})
 
 
+def untriaged_tail(con: duckdb.DuckDBPyConnection, pilot: Pilot, max_count: int) -> list[tuple[int, int]]:
+    """(mode_id, exceptions) of the pilot's modes still 'new' with at most ``max_count`` exceptions,
+    over all its exceptions (no filters)."""
+    return [tuple(r) for r in con.execute(
+        """SELECT m.mode_id, count(e.failure_mode) AS n
+           FROM failure_modes m
+           LEFT JOIN failure_mode_notes t ON t.pilot_id = m.pilot_id AND t.mode_id = m.mode_id
+           LEFT JOIN exceptions e ON e.pilot_id = m.pilot_id AND e.failure_mode = m.mode_id
+           WHERE m.pilot_id = ? AND coalesce(t.status, 'new') = 'new'
+           GROUP BY m.mode_id HAVING count(e.failure_mode) <= ? ORDER BY m.mode_id""",
+        [pilot.pilot_id, int(max_count)]).fetchall()]
+
+
+def annotate_tail(con: duckdb.DuckDBPyConnection, pilot: Pilot, *, max_count: int, status: str, note: str,
+                  actor: Actor) -> list[int]:
+    """Give every mode still 'new' with at most ``max_count`` exceptions ``status`` and ``note`` at once,
+    in one transaction and one audit entry naming the modes; returns their ids.
+
+    The long tail of rare modes is reviewed as a group: one by one, 229 Loghub modes made the
+    Failure modes step impossible to finish. Raises ValueError without a note or for 'new'.
+    """
+    if status not in STATUSES or status == "new":
+        raise ValueError(f"Mark them {', '.join(s for s in STATUSES if s != 'new')}, not {status!r}.")
+    if not (note or "").strip():
+        raise ValueError("Say why in a note: the modes are triaged as a group, so the note is their record.")
+    with transaction(con):
+        require(con, actor, "edit_review", pilot.pilot_id)
+        tail = untriaged_tail(con, pilot, max_count)
+        if tail:
+            con.executemany(
+                "INSERT INTO failure_mode_notes (pilot_id, mode_id, status, owner, note, updated_by, updated_at) "
+                "VALUES (?, ?, ?, NULL, ?, ?, now()) ON CONFLICT (pilot_id, mode_id) DO UPDATE SET "
+                "status = excluded.status, note = excluded.note, updated_by = excluded.updated_by, "
+                "updated_at = excluded.updated_at",
+                [[pilot.pilot_id, mode_id, status, note.strip(), actor.name] for mode_id, _ in tail])
+            audit.record(con, actor, "failure_mode.annotate_tail", f"pilot:{pilot.pilot_id}/failure_modes", {
+                "pilot": pilot.name, "max_count": int(max_count), "status": status, "note": note.strip(),
+                "mode_ids": [m for m, _ in tail], "exceptions": sum(n for _, n in tail)})
+    return [m for m, _ in tail]
+
+
 def assignments(con: duckdb.DuckDBPyConnection, pilot: Pilot) -> list[tuple[int, int, int | None]]:
     """(batch_id, src_row, mode_id) of every exception of the pilot, by batch and row."""
     return [tuple(r) for r in con.execute(

@@ -44,6 +44,26 @@ st.dataframe(shown, hide_index=True, width="stretch",
 st.caption("One row per failure mode: exceptions grouped by type, masked message template and top in-app stack "
            "frames. Trend compares the last 7 days with the 7 before. Click a column header to sort by it too.")
 
+with store.open_store(ui.db()) as con:
+    can_edit = access.allowed(con, actor, "edit_review", pilot.pilot_id)
+still_new = int((modes["status"] == "new").sum())
+if can_edit and still_new > 1:
+    # one by one, a file of 229 modes made this step impossible to finish
+    with st.expander(f"Triage the long tail: {still_new} modes still 'new'"), st.form("tail"):
+        a, b = st.columns(2)
+        most = a.number_input("Modes with at most this many exceptions", min_value=1, value=10, step=1,
+                              help="Counted over all the pilot's exceptions, whatever the dates and segment.")
+        status = b.selectbox("Mark them", [x for x in fm.STATUSES if x != "new"])
+        why = st.text_input("Note (required)", placeholder="e.g. rare and harmless; reviewed as a group")
+        if st.form_submit_button("Mark them"):
+            done, marked = ui.run_action(ui.with_store(lambda con: fm.annotate_tail(
+                con, pilot, max_count=int(most), status=status, note=why, actor=actor)))
+            if done:
+                n = f"{int(most)} exception{'s' * (int(most) != 1)}"
+                ui.flash(f"Marked {len(marked)} mode{'s' * (len(marked) != 1)} with at most {n} as {status}."
+                         if marked else f"No mode still 'new' has {n} or fewer.")
+                st.rerun()
+
 st.subheader("Look closer")
 labels = {int(r.mode_id): f"{r.mode_id} · {r.error_type or ''} {r.template[:90]}" for r in modes.itertuples()}
 mode_id = st.selectbox("Failure mode", list(labels), format_func=labels.get)
@@ -54,7 +74,6 @@ for example in row["examples"]:
 can_reveal = False
 with store.open_store(ui.db()) as con:
     can_reveal = access.allowed(con, actor, "reveal_personal_data", pilot.pilot_id)
-    can_edit = access.allowed(con, actor, "edit_review", pilot.pilot_id)
 reveal = can_reveal and st.toggle("Show personal data (recorded in the audit log)", key=f"reveal_{mode_id}")
 if reveal:
     done, rows = ui.run_action(ui.with_store(lambda con: fm.mode_rows(con, pilot, mode_id, 50, reveal_as=actor)))

@@ -15,8 +15,8 @@ from helpers import make_pilot, write
 
 from analysis import failure_modes as fm
 from analysis.common import Empty
-from readiness import ingest, pilots, store
-from readiness.access import Actor
+from readiness import ingest, pilots, store, users
+from readiness.access import AccessDenied, Actor
 
 OP = Actor("test", "admin", cli=True)
 
@@ -245,6 +245,41 @@ def test_annotate_mode_writes_note_and_audit_record(db: Path, tmp_path: Path) ->
                                               ("bob", f"pilot:{p.pilot_id}/failure_mode:2")]
     assert json.loads(audits[0][2])["status"] == "known"
     assert (modes.loc[2, "status"], modes.loc[2, "note"], modes.loc[1, "status"]) == ("mitigated", "fixed in 1.4", "new")
+
+
+def test_the_long_tail_is_triaged_as_a_group_and_the_review_step_can_finish(db: Path, tmp_path: Path) -> None:
+    # 229 Loghub modes, one form each, made the Failure modes step impossible to finish
+    from readiness import progress
+
+    load(db, write(tmp_path / "ex.csv", csv_rows(three_modes())))  # modes 1, 2, 3 with 9, 7 and 4 exceptions
+    group(db)
+    reviewer = Actor("rita", "reviewer")
+    with store.open_store(db) as con:
+        p = pilots.get_pilot(con, "pilot")
+        users.add_user(con, OP, "rita", "reviewer", "a long enough password")
+        users.grant(con, OP, "rita", "pilot")
+        fm.annotate_mode(con, p, 2, status="known", owner="ops", note="INC-1", actor=OP)
+        assert fm.untriaged_tail(con, p, 9) == [(1, 9), (3, 4)]  # mode 2 is triaged already
+        with pytest.raises(ValueError, match="note"):
+            fm.annotate_tail(con, p, max_count=9, status="accepted", note=" ", actor=reviewer)
+        with pytest.raises(ValueError):
+            fm.annotate_tail(con, p, max_count=9, status="new", note="x", actor=reviewer)
+        with pytest.raises(AccessDenied):
+            fm.annotate_tail(con, p, max_count=9, status="accepted", note="x", actor=Actor("vic", "viewer"))
+        assert fm.annotate_tail(con, p, max_count=4, status="accepted", note="rare; reviewed together",
+                                actor=reviewer) == [3]
+        step = next(s for s in progress.steps(con, OP, p) if s.name == "Failure modes")
+        assert not step.done and step.detail == "1 of 3 modes still 'new'"
+        assert fm.annotate_tail(con, p, max_count=9, status="known", note="seen before", actor=reviewer) == [1]
+        step = next(s for s in progress.steps(con, OP, p) if s.name == "Failure modes")
+        notes = con.execute("SELECT mode_id, status, owner, note, updated_by FROM failure_mode_notes ORDER BY 1").fetchall()
+        audit = con.execute("SELECT actor, details FROM audit_log WHERE action = 'failure_mode.annotate_tail' "
+                            "ORDER BY seq").fetchall()
+    assert step.done
+    assert notes == [(1, "known", None, "seen before", "rita"), (2, "known", "ops", "INC-1", "test"),
+                     (3, "accepted", None, "rare; reviewed together", "rita")]
+    assert [(a, json.loads(d)["mode_ids"], json.loads(d)["exceptions"]) for a, d in audit] == [
+        ("rita", [3], 4), ("rita", [1], 9)]
 
 
 def test_empty_pilot_says_why(db: Path) -> None:

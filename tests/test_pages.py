@@ -442,3 +442,25 @@ def test_deleting_a_batch_without_the_tick_says_so_and_deletes_nothing(demo_db: 
     next(c for c in at.checkbox if c.label.startswith("Yes, delete batch")).check()
     next(b for b in at.button if b.label == "Delete batch").click().run()
     assert not at.exception and query(demo_db, batches)[0][0] == 0
+
+
+def test_the_long_tail_of_failure_modes_is_marked_from_the_page(demo_db: Path, tmp_path: Path) -> None:
+    rows = ["ts,error_type,message"] + [f"2026-03-02T10:{i:02d}:00Z,TimeoutError,ERP took {i} s" for i in range(5)]
+    rows += ["2026-03-02T11:00:00Z,KeyError,missing field vendor", "2026-03-02T11:01:00Z,OSError,disk full"]
+    ingest_one(demo_db, write(tmp_path / "e.csv", "\n".join(rows) + "\n"), kind="exceptions",
+               pilot="Tail check", create=True)
+    with store.open_store(demo_db) as con:
+        users.grant(con, cli_actor(), "reviewer1", "Tail check")
+        users.grant(con, cli_actor(), "viewer1", "Tail check")
+    assert not any(e.label.startswith("Triage the long tail") for e in _run("failure_modes", "viewer", "Tail check").expander)
+    at = _run("failure_modes", "reviewer", "Tail check")
+    assert any(e.label == "Triage the long tail: 3 modes still 'new'" for e in at.expander)
+    next(n for n in at.number_input if n.label == "Modes with at most this many exceptions").set_value(1)
+    next(t for t in at.text_input if t.label == "Note (required)").input("One-offs; reviewed together")
+    next(b for b in at.button if b.label == "Mark them").click().run()
+    assert not at.exception
+    assert at.session_state["_rr_flash"] == "Marked 2 modes with at most 1 exception as known."
+    statuses = query(demo_db, "SELECT coalesce(n.status, 'new'), count(*) FROM failure_modes m JOIN pilots p "
+                              "USING (pilot_id) LEFT JOIN failure_mode_notes n USING (pilot_id, mode_id) "
+                              "WHERE p.name = 'Tail check' GROUP BY 1 ORDER BY 1")
+    assert statuses == [("known", 2), ("new", 1)]
