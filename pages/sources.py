@@ -40,7 +40,10 @@ with st.expander("Pilot profile", expanded=False), st.form("profile"):
 if can_ingest:
     st.subheader("Add logs")
     kind = st.radio("Kind", KINDS, horizontal=True)
-    files = st.file_uploader("CSV / TSV, JSON Lines, JSON, Parquet, or .gz of these", accept_multiple_files=True)
+    # a new key after a clean load empties the box: the loaded files stayed in it and were checked again
+    # as the next kind ("Load 2 files as usage" with the feedback file among them)
+    files = st.file_uploader("CSV / TSV, JSON Lines, JSON, Parquet, or .gz of these", accept_multiple_files=True,
+                             key=f"uploads_{st.session_state.get('_rr_upload_round', 0)}")
     overrides_text = st.text_input("Column mapping overrides (optional)", placeholder="timestamp=created, user_id=Employee",
                                    help="canonical=source, comma-separated; join columns with +, e.g. timestamp=Date+Time")
     with st.expander("Time format, year, rows loaded before"):
@@ -62,8 +65,11 @@ if can_ingest:
                                 year=int(year) if year else None, dedupe_rows=dedupe)
     if files:
         found = ui.upload_previews(files, kind, opts, pilot.time_zone)
+        def all_rejected(p) -> bool:  # every row checked in the preview would be rejected: loading only fails
+            return bool(p.rows_checked) and p.rows_rejected == p.rows_checked
+
         ready = [f for f in files if not isinstance(found[f.file_id], str)
-                 and not found[f.file_id].mapping.missing_required()]
+                 and not found[f.file_id].mapping.missing_required() and not all_rejected(found[f.file_id])]
         first = next((f for f in files if f in ready), files[0])  # the preview: the first file that can load
         shown = found[first.file_id]
         if isinstance(shown, str):
@@ -77,7 +83,7 @@ if can_ingest:
             st.dataframe(pd.DataFrame(shown.parsed or shown.rows), hide_index=True, width="stretch")
             for problem in shown.problems:
                 st.warning(ui.md(problem))
-        for f in (f for f in files if f is not first):  # the others: only what stops them
+        for f in (f for f in files if f is not first):  # the others: what stops them, or what the preview found
             other = found[f.file_id]
             if isinstance(other, str):
                 st.error(ui.md(other))
@@ -85,6 +91,14 @@ if can_ingest:
                 why = next((p for p in other.problems if "not found" in p),
                            "required column(s) not found: " + ", ".join(other.mapping.missing_required()))
                 st.warning(ui.md(f"{f.name}: {why}"))
+            else:  # their rejects and zone notes were never shown before the load
+                for problem in other.problems:
+                    st.warning(ui.md(f"{f.name}: {problem}"))
+        for f in files:
+            if not isinstance(found[f.file_id], str) and all_rejected(found[f.file_id]):
+                st.error(ui.md(f"{f.name}: every one of the first {found[f.file_id].rows_checked:,} rows would be "
+                               "rejected, so it is left out. Fix the mapping or the time format first (e.g. "
+                               "timestamp=Month+Date+Time and a Year for syslog-style times)."))
         left_out = [f.name for f in files if f not in ready]
         label = f"Load {len(ready)} file{'s' if len(ready) != 1 else ''} as {kind}"
         if left_out and ready:
@@ -97,9 +111,12 @@ if can_ingest:
                 done, results = ui.run_action(lambda: uploads.ingest_uploads(
                     ui.db(), pilot.name, kind, [(f.name, f) for f in ready], actor=actor, opts=opts))
                 for r in results or []:
-                    (st.error if r.error else st.write)(r.summary())
-                status.update(label="Loaded" if done and not any(r.error for r in results or []) else "Loaded with problems",
+                    (st.error if r.error else st.text)(r.summary())  # st.text keeps its note on a line of its own
+                clean = done and not any(r.error for r in results or [])
+                status.update(label="Loaded" if clean else "Loaded with problems",
                               state="complete" if done else "error", expanded=True)
+            if clean:  # the box is emptied on the next run; what was loaded stays listed here and in Batches
+                st.session_state["_rr_upload_round"] = st.session_state.get("_rr_upload_round", 0) + 1
 
 st.subheader("Batches")
 with store.open_store(ui.db()) as con:

@@ -90,6 +90,8 @@ class Preview:
     rows: list[dict[str, Any]]
     parsed: list[dict[str, Any]]
     problems: list[str]
+    rows_checked: int = 0     # of the first rows read, how many were checked as they would load
+    rows_rejected: int = 0    # ... and how many of those would be rejected
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -225,6 +227,7 @@ def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time
             first = [dict(zip(names, r)) for r in cur.fetchall()]
             parsed: list[dict[str, Any]] = []
             mode_text = None
+            checked = rejected = 0
             if not mapping.missing_required():
                 mode = _time_mode(con, src, mapping, stage, opts)
                 mode_text = mode.describe(time_zone)
@@ -234,6 +237,7 @@ def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time
                 parsed = [dict(zip(names, r)) for r in cur.fetchall()]
                 total = con.execute(plan.count_rows()).fetchone()[0]
                 bad = con.execute(f"SELECT count(*), min(reason) FROM ({plan.select_rejects(0, 0)}) t(b, p, r, l, c, reason, raw)").fetchone()
+                checked, rejected = total, bad[0]
                 if bad[0]:
                     problems.append(f"{bad[0]} of the first {total} rows would be rejected, e.g. {bad[1]}.")
                 zoneless = con.execute(plan.count_zoneless()).fetchone()[0]
@@ -248,7 +252,8 @@ def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time
                                f"{formats.duckdb_reason(err, src)}.") from None
         finally:
             con.close()
-        return Preview(path.name, kind, src.describe(), src.columns, mapping, mode_text, first, parsed, problems)
+        return Preview(path.name, kind, src.describe(), src.columns, mapping, mode_text, first, parsed, problems,
+                       checked, rejected)
 
 
 def _reader_rejects(con, src: SourceFile, rej: str | None) -> list[tuple[int, int | None, str | None, str, str]]:

@@ -341,6 +341,29 @@ def test_of_two_uploads_the_one_that_cannot_load_is_named_and_left_out(browser, 
     assert "good-usage.csv" in names and "no-users.csv" not in names
 
 
+def test_a_file_all_of_whose_rows_would_fail_is_left_out_and_each_file_s_notes_show(browser, app) -> None:
+    # seen: syslog times without their month loaded as "every row was rejected" after a click on Load;
+    # the second file's notes were never shown; the loaded files stayed in the box for the next kind
+    url, db = app
+    folder = Path(db).parent
+    page = _upload_as_rex(browser, url, folder / "all-bad.csv", "ts,user,event\n1 00:21:28,zoe,open\n2 00:22:10,ann,save\n")
+    page.get_by_text("every one of the first 2 rows would be rejected").wait_for(timeout=30_000)
+    assert page.get_by_role("button", name="Load", exact=True).is_disabled()
+    (folder / "local-times.csv").write_text("ts,user,event\n2026-03-06 09:00:00,zoe,open\n2026-03-06 09:10:00,ann,save\n")
+    page.locator("input[type=file]").set_input_files(str(folder / "local-times.csv"))  # added to the chosen files
+    page.get_by_text("Preview of local-times.csv").wait_for(timeout=30_000)
+    page.get_by_text("all-bad.csv: every one of the first 2 rows would be rejected").wait_for()
+    page.get_by_role("button", name="Load 1 file as usage").click()
+    page.get_by_text("2 read, 2 loaded, 0 rejected").wait_for(timeout=30_000)
+    page.get_by_test_id("stRadio").get_by_text("feedback", exact=True).click()  # the next run: the box is empty
+    page.get_by_text("Preview of").wait_for(state="detached", timeout=30_000)
+    assert page.get_by_text("all-bad.csv").count() == 0
+    page.close()
+    with store.open_store(db) as con:
+        names = [r[0] for r in con.execute("SELECT file_name FROM ingest_batches").fetchall()]
+    assert "local-times.csv" in names and "all-bad.csv" not in names
+
+
 def test_reviewer_records_a_decision_and_the_lead_reads_it_out(browser, app) -> None:
     url, db = app
     page = _upload_as_rex(browser, url, Path(db).parent / "more-usage.csv",
