@@ -79,7 +79,7 @@ if can_ingest:
                         + (f"  \n{ui.md(shown.time_mode[:1].upper() + shown.time_mode[1:])}" if shown.time_mode else ""))
             st.dataframe(pd.DataFrame([{"column": m.canonical, "from": " + ".join(m.sources), "why": m.reason}
                                        for m in shown.mapping.columns]), hide_index=True, width="stretch",
-                         column_config={"column": "Column", "from": "From the file's", "why": "Why"})
+                         column_config={"column": "Column", "from": "From the file", "why": "Why"})
             st.dataframe(pd.DataFrame(shown.parsed or shown.rows), hide_index=True, width="stretch")
             for problem in shown.problems:
                 st.warning(ui.md(problem))
@@ -141,7 +141,12 @@ else:
     done, rejects = ui.run_action(ui.with_store(lambda con: batches.list_rejects(con, actor, pilot, pick, 200, reveal)))
     if done and rejects:
         st.markdown(f"**Rejected rows of batch {pick}**")
-        st.dataframe(pd.DataFrame(rejects), hide_index=True, width="stretch")
+        st.dataframe(pd.DataFrame(rejects).drop(columns=["batch_id", "file_name"]), hide_index=True, width="stretch",
+                     column_config={  # raw names and "None" cells before
+                         "row": st.column_config.NumberColumn("Row", help="The row's number in the file (header not counted)"),
+                         "line": st.column_config.NumberColumn("Line", help="The physical line, where it differs from the row"),
+                         "column": "Column", "reason": st.column_config.TextColumn("Why", width="large"),
+                         "raw": st.column_config.TextColumn("As read", width="large")})
     elif done:
         st.caption(f"Batch {pick} has no rejected rows.")
     if can_delete:
@@ -162,18 +167,27 @@ with store.open_store(ui.db()) as con:
 kept = pd.DataFrame(current_sources, columns=["kind", "mode", "pattern", "provider", "what", "frequency", "owner",
                                              "last_sync_at"])
 kept["mode"] = kept["mode"].map({"feed": "feed", "manual": "manual process"}).fillna("none yet")
+kept = kept.astype(object).where(kept.notna(), "")  # blank cells, not "None"
 st.dataframe(kept, hide_index=True, width="stretch", column_config={
     "kind": "Kind", "mode": "Source", "pattern": "Feed (folder or glob)", "provider": "Provided by",
     "what": "What", "frequency": "How often", "owner": "Process owner",
     "last_sync_at": st.column_config.DatetimeColumn("Last sync (UTC)", format="YYYY-MM-DD HH:mm")})
 if can_ingest:
     feed_col, manual_col = st.columns(2)
-    with feed_col.form("feed"):
-        st.markdown("**A feed** · files the app re-reads")
-        f_kind = st.selectbox("Kind", KINDS, key="feed_kind")
-        pattern = st.text_input("Folder or glob under the feed root", placeholder="erp-exports/usage-*.csv.gz")
-        if st.form_submit_button("Set feed"):
-            ui.run_action(ui.with_store(lambda con: sources.set_feed(con, actor, pilot, f_kind, pattern)), "Feed set.", refresh=True)
+    try:
+        root = sources.feed_root()
+    except sources.SourceError as err:  # the form was offered, then refused on submit
+        root = None
+        feed_col.markdown("**A feed** · files the app re-reads")
+        feed_col.info(str(err))
+    if root is not None:
+        with feed_col.form("feed"):
+            st.markdown("**A feed** · files the app re-reads")
+            f_kind = st.selectbox("Kind", KINDS, key="feed_kind")
+            pattern = st.text_input("Folder or glob under the feed root", placeholder="erp-exports/usage-*.csv.gz")
+            if st.form_submit_button("Set feed"):
+                ui.run_action(ui.with_store(lambda con: sources.set_feed(con, actor, pilot, f_kind, pattern)),
+                              "Feed set.", refresh=True)
     with manual_col.form("manual"):
         st.markdown("**A manual source process** · someone sends the files")
         m_kind = st.selectbox("Kind", KINDS, key="manual_kind")

@@ -464,3 +464,19 @@ def test_the_long_tail_of_failure_modes_is_marked_from_the_page(demo_db: Path, t
                               "USING (pilot_id) LEFT JOIN failure_mode_notes n USING (pilot_id, mode_id) "
                               "WHERE p.name = 'Tail check' GROUP BY 1 ORDER BY 1")
     assert statuses == [("known", 2), ("new", 1)]
+
+
+def test_sources_offers_a_feed_only_under_a_feed_root_and_words_its_tables(demo_db: Path, tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    # the feed form was offered, then refused on submit ("No feed root is set"); the rejected rows
+    # showed raw column names and the sources table "None" cells
+    monkeypatch.delenv("READINESS_FEED_ROOT", raising=False)
+    at = _run("sources", "reviewer")
+    assert not at.exception
+    assert any("No feed root is set" in i.value for i in at.info)
+    assert not any(b.label == "Set feed" for b in at.button)
+    kept = next(d.value for d in at.dataframe if "pattern" in d.value.columns)
+    assert not kept.isin(["None"]).any().any() and kept.isna().sum().sum() == 0
+    monkeypatch.setenv("READINESS_FEED_ROOT", str(tmp_path))
+    at = _run("sources", "reviewer")
+    assert any(b.label == "Set feed" for b in at.button)
