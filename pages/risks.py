@@ -70,11 +70,12 @@ for d in found:
 st.subheader("Register")
 live = [r for r in register if r["status"] != "dismissed"]
 if live:
-    columns = ["risk_id", "severity", "risk_class", "title", "likelihood", "impact", "owner", "mitigation", "due",
-               "status", "overdue"]
+    # Status and Overdue next to the risk: at the end they were off the grid's right edge at 1400 px
+    columns = ["risk_id", "severity", "status", "overdue", "title", "risk_class", "likelihood", "impact", "owner",
+               "mitigation", "due"]
     table = pd.DataFrame(live)[columns]
     table["risk_class"] = table["risk_class"].map(ui.words)  # shown only: the class is not edited here
-    # narrow where the values are short, so Status and Overdue fit beside the text columns
+    # narrow where the values are short
     config = {"risk_id": st.column_config.NumberColumn("#", width="small"),
               "severity": st.column_config.TextColumn("Severity", width="small"),
               "risk_class": "Class", "overdue": st.column_config.CheckboxColumn("Overdue", width="small"),
@@ -91,9 +92,9 @@ if live:
         if st.button(f"Save {len(changes)} changed risk{'s' * (len(changes) != 1)}", type="primary",
                      disabled=not changes, help="All changes are saved together, each in the audit log."):
             done, _ = ui.run_action(ui.with_store(lambda con: risks.edit_register(con, actor, pilot, changes)))
-            if done:
+            if done:  # a toast right before a rerun was not seen: the next run shows it (app.py)
                 st.session_state.pop("register_editor", None)
-                st.toast(f"Saved {len(changes)} risk change(s); each is in the audit log.", icon=":material/check:")
+                ui.flash(f"Saved {len(changes)} risk change{'s' * (len(changes) != 1)}; each is in the audit log.")
                 st.rerun()
         st.caption("Edit cells in place, then save. Severity follows likelihood × impact after saving.")
     else:
