@@ -302,6 +302,12 @@ def _upload_as_rex(browser, url: str, file: Path, text: str):
     return page
 
 
+def _add_file(page, file: Path, text: str) -> None:
+    """Write ``file`` and add it to the files already chosen in the upload box."""
+    file.write_text(text)
+    page.locator("input[type=file]").set_input_files(str(file))
+
+
 def test_an_upload_s_times_are_read_with_the_format_the_reviewer_gives(browser, app) -> None:
     # A layout nobody could guess is read with the time format typed on the page (the command line
     # had --time-format; the page had no way to give one). Common layouts: test_ingest_rows.
@@ -329,8 +335,7 @@ def test_of_two_uploads_the_one_that_cannot_load_is_named_and_left_out(browser, 
     page = _upload_as_rex(browser, url, folder / "good-usage.csv",
                           "ts,user,event\n2026-03-05T09:00:00Z,zoe,open\n2026-03-05T09:10:00Z,ann,save\n")
     page.get_by_text("Preview of good-usage.csv").wait_for(timeout=30_000)
-    (folder / "no-users.csv").write_text("ts,event\n2026-03-05T09:00:00Z,open\n")
-    page.locator("input[type=file]").set_input_files(str(folder / "no-users.csv"))  # added to the chosen files
+    _add_file(page, folder / "no-users.csv", "ts,event\n2026-03-05T09:00:00Z,open\n")
     page.get_by_text("no-users.csv: Required column(s) not found: user_id").wait_for(timeout=30_000)
     page.get_by_text("Left out, for the reason above: no-users.csv.").wait_for()
     page.get_by_role("button", name="Load 1 file as usage").click()
@@ -349,8 +354,7 @@ def test_a_file_all_of_whose_rows_would_fail_is_left_out_and_each_file_s_notes_s
     page = _upload_as_rex(browser, url, folder / "all-bad.csv", "ts,user,event\n1 00:21:28,zoe,open\n2 00:22:10,ann,save\n")
     page.get_by_text("every one of the first 2 rows would be rejected").wait_for(timeout=30_000)
     assert page.get_by_role("button", name="Load", exact=True).is_disabled()
-    (folder / "local-times.csv").write_text("ts,user,event\n2026-03-06 09:00:00,zoe,open\n2026-03-06 09:10:00,ann,save\n")
-    page.locator("input[type=file]").set_input_files(str(folder / "local-times.csv"))  # added to the chosen files
+    _add_file(page, folder / "local-times.csv", "ts,user,event\n2026-03-06 09:00:00,zoe,open\n2026-03-06 09:10:00,ann,save\n")
     page.get_by_text("Preview of local-times.csv").wait_for(timeout=30_000)
     page.get_by_text("all-bad.csv: every one of the first 2 rows would be rejected").wait_for()
     page.get_by_role("button", name="Load 1 file as usage").click()
