@@ -167,7 +167,8 @@ with store.open_store(ui.db()) as con:
 kept = pd.DataFrame(current_sources, columns=["kind", "mode", "pattern", "provider", "what", "frequency", "owner",
                                              "last_sync_at"])
 kept["mode"] = kept["mode"].map({"feed": "feed", "manual": "manual process"}).fillna("none yet")
-kept = kept.astype(object).where(kept.notna(), "")  # blank cells, not "None"
+text = ["pattern", "provider", "what", "frequency", "owner"]
+kept[text] = kept[text].astype(object).where(kept[text].notna(), "")  # blank cells, not "None"
 st.dataframe(kept, hide_index=True, width="stretch", column_config={
     "kind": "Kind", "mode": "Source", "pattern": "Feed (folder or glob)", "provider": "Provided by",
     "what": "What", "frequency": "How often", "owner": "Process owner",
