@@ -46,6 +46,7 @@ st.caption("One row per failure mode: exceptions grouped by type, masked message
 
 with store.open_store(ui.db()) as con:
     can_edit = access.allowed(con, actor, "edit_review", pilot.pilot_id)
+    can_reveal = access.allowed(con, actor, "reveal_personal_data", pilot.pilot_id)
 still_new = int((modes["status"] == "new").sum())
 if can_edit and still_new > 1:
     # one by one, a file of 229 modes made this step impossible to finish
@@ -71,9 +72,6 @@ row = modes[modes["mode_id"] == mode_id].iloc[0]
 st.markdown("**Examples** (earliest first)")
 for example in row["examples"]:
     st.text(example)
-can_reveal = False
-with store.open_store(ui.db()) as con:
-    can_reveal = access.allowed(con, actor, "reveal_personal_data", pilot.pilot_id)
 reveal = can_reveal and st.toggle("Show personal data (recorded in the audit log)", key=f"reveal_{mode_id}")
 if reveal:
     done, rows = ui.run_action(ui.with_store(lambda con: fm.mode_rows(con, pilot, mode_id, 50, reveal_as=actor)))

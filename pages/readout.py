@@ -44,7 +44,7 @@ else:
 
 cols = st.columns(4)
 for col, f in zip(cols, c["figures"], strict=True):
-    shown = f["change"] if not f["change"] or f.get("against", "the 28 days before") == "the 28 days before" \
+    shown = f["change"] if not f["change"] or f.get("against", readout.WINDOW) == readout.WINDOW \
         else f"{f['change']} vs {f['against']}"
     col.metric(f["label"], f["value"], shown, delta_color="off" if f["good"] is None else
                ("normal" if (f["direction"] == "up") == f["good"] else "inverse"), border=True)

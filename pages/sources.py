@@ -65,11 +65,8 @@ if can_ingest:
                                 year=int(year) if year else None, dedupe_rows=dedupe)
     if files:
         found = ui.upload_previews(files, kind, opts, pilot.time_zone)
-        def all_rejected(p) -> bool:  # every row checked in the preview would be rejected: loading only fails
-            return bool(p.rows_checked) and p.rows_rejected == p.rows_checked
-
         ready = [f for f in files if not isinstance(found[f.file_id], str)
-                 and not found[f.file_id].mapping.missing_required() and not all_rejected(found[f.file_id])]
+                 and not found[f.file_id].mapping.missing_required() and not found[f.file_id].every_row_rejected]
         first = next((f for f in files if f in ready), files[0])  # the preview: the first file that can load
         shown = found[first.file_id]
         if isinstance(shown, str):
@@ -95,7 +92,7 @@ if can_ingest:
                 for problem in other.problems:
                     st.warning(ui.md(f"{f.name}: {problem}"))
         for f in files:
-            if not isinstance(found[f.file_id], str) and all_rejected(found[f.file_id]):
+            if not isinstance(found[f.file_id], str) and found[f.file_id].every_row_rejected:
                 st.error(ui.md(f"{f.name}: every one of the first {found[f.file_id].rows_checked:,} rows would be "
                                "rejected, so it is left out. Fix the mapping or the time format first (e.g. "
                                "timestamp=Month+Date+Time and a Year for syslog-style times)."))

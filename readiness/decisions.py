@@ -149,7 +149,7 @@ def suggest(con: duckdb.DuckDBPyConnection, pilot: Pilot, figures: dict[str, Any
         blockers.append(f"{per_1k:,.1f} exceptions per 1,000 events over the whole pilot (limit {max_per_1k:g})")
     if csat is not None and csat < min_csat:
         blockers.append(f"CSAT {csat:.0%} (below {min_csat:.0%})")
-    from readiness.signals import operating_owner
+    from readiness.handoff import operating_owner
 
     if not (pilot.owner or "").strip() and not operating_owner(con, pilot.pilot_id):
         blockers.append("no owner named (neither the pilot's owner nor an operating owner on Hand-off)")

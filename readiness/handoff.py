@@ -42,6 +42,13 @@ def _dicts(cur) -> list[dict[str, Any]]:
     return [dict(zip(cols, r)) for r in cur.fetchall()]
 
 
+def operating_owner(con: duckdb.DuckDBPyConnection, pilot_id: int) -> str | None:
+    """The operating owner named on the Hand-off page, if any (no access check: for the library's
+    own rules, which count it as the pilot's owner)."""
+    row = con.execute("SELECT operating_owner FROM handoffs WHERE pilot_id = ?", [pilot_id]).fetchone()
+    return ((row[0] or "").strip() or None) if row else None
+
+
 def get_handoff(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> dict[str, Any]:
     """The hand-off record (empty fields when none yet); escalation as a list."""
     require(con, actor, "read_pilot", pilot.pilot_id)

@@ -93,6 +93,11 @@ class Preview:
     rows_checked: int = 0     # of the first rows read, how many were checked as they would load
     rows_rejected: int = 0    # ... and how many of those would be rejected
 
+    @property
+    def every_row_rejected(self) -> bool:
+        """Every row checked would be rejected: loading the file can only fail."""
+        return bool(self.rows_checked) and self.rows_rejected == self.rows_checked
+
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["mapping"] = [asdict(c) for c in self.mapping.columns]

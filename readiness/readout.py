@@ -25,6 +25,8 @@ from readiness.access import Actor, require
 from readiness.pilots import Pilot
 from readiness.privacy import mask
 
+WINDOW = "the 28 days before"  # what each headline change compares with
+
 
 @dataclass(frozen=True)
 class Figure:
@@ -33,7 +35,7 @@ class Figure:
     change: str | None    # against the 28 days before, e.g. "+12%" or "-4 pts"; None: nothing to compare
     direction: str        # "up" | "down" | "flat" | "none"
     good: bool | None     # whether the direction is good news (None: neither)
-    against: str = "the 28 days before"  # what the change compares with
+    against: str = WINDOW  # what the change compares with (WINDOW unless partly empty)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,7 +81,7 @@ def headline(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters | No
     # so they are compared only with a whole one. CSAT and the exception rate are shares: they compare
     # with the days there are, and say how many (the export read "-17 pts vs the 28 days before"
     # against 19 days of data).
-    against = "the 28 days before"
+    against = WINDOW
     if not trend.prior_complete:
         t = usage.totals(con, pilot)
         first = trend.prior_start if isinstance(t, Empty) else max(t.first_day, trend.prior_start)
@@ -184,7 +186,7 @@ def html_page(c: dict[str, Any]) -> str:
     figs = "".join(
         f"<div class='fig'><div class='label'>{_h(f['label'])}</div><div class='value'>{_h(f['value'])}</div>"
         f"<div class='chg {'good' if f['good'] else 'bad' if f['good'] is False else ''}'>"
-        f"{arrows[f['direction']]} {_h(f['change'] + ' vs ' + f.get('against', 'the 28 days before') if f['change'] else 'no earlier period')}"
+        f"{arrows[f['direction']]} {_h(f['change'] + ' vs ' + f.get('against', WINDOW) if f['change'] else 'no earlier period')}"
         "</div></div>"
         for f in c["figures"])
     risks_html = "".join(

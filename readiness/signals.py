@@ -41,6 +41,7 @@ from analysis import usage
 from analysis.common import Empty, frame, local_ts_sql
 from readiness import privacy, settings
 from readiness.access import Actor, require
+from readiness.handoff import operating_owner
 from readiness.pilots import Pilot
 
 CLASSES = ("data", "customer_impact", "compliance", "operational_dependency")
@@ -682,12 +683,6 @@ def signal_catalog() -> list[SignalSpec]:
 def compute_signals(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> list[Signal]:
     """The risk signals that fire for ``pilot``, most severe first, then in catalogue order."""
     return ordered(log_signals(con, actor, pilot) + review_signals(con, actor, pilot))
-
-
-def operating_owner(con: duckdb.DuckDBPyConnection, pilot_id: int) -> str | None:
-    """The operating owner named on the Hand-off page, if any."""
-    row = con.execute("SELECT operating_owner FROM handoffs WHERE pilot_id = ?", [pilot_id]).fetchone()
-    return (row[0] or "").strip() or None if row else None
 
 
 def log_signals(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> list[Signal]:

@@ -301,6 +301,8 @@ def test_portfolio_counts_high_signals_not_yet_triaged(demo_db: Path) -> None:
     attention = next(m for m in at.metric if m.label == "Need attention")
     assert int(attention.value) >= sum(1 for n in want.values() if n)
     assert any(f"{want[DEMO]} high risk signals not yet triaged" in m.value and DEMO in m.value for m in at.markdown)
+    for name, n in want.items():  # each such pilot has its line under the table
+        assert not n or any(name in m.value and "not yet triaged" in m.value for m in at.markdown), name
 
 
 def test_failure_mode_rows_are_masked_and_each_reveal_is_read_and_audited_again(demo_db: Path) -> None:
