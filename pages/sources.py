@@ -46,7 +46,7 @@ if can_ingest:
                              key=f"uploads_{st.session_state.get('_rr_upload_round', 0)}")
     overrides_text = st.text_input("Column mapping overrides (optional)", placeholder="timestamp=created, user_id=Employee",
                                    help="canonical=source, comma-separated; join columns with +, e.g. timestamp=Date+Time")
-    with st.expander("Time format, year, rows loaded before"):
+    with st.expander("Time format, year, rows loaded before" + (", log levels" if kind == "exceptions" else "")):
         a, b = st.columns([3, 1])
         time_format = a.text_input(
             "Time format (optional)", placeholder="%d.%m.%Y %H:%M",
@@ -56,13 +56,17 @@ if can_ingest:
         year = b.number_input("Year (optional)", min_value=1970, max_value=2100, value=None, step=1,
                               help="For times written without a year, such as syslog's 'Jun 14 15:16:01'.")
         dedupe = st.checkbox("Skip rows already loaded from earlier files (cumulative exports)")
+        all_levels = kind == "exceptions" and st.checkbox(
+            "Load every line, whatever its level",
+            help="By default an exception log's information lines (level TRACE, DEBUG, INFO, NOTICE and the like) "
+                 "are counted and left out: they are not exceptions. Lines with no level or any other level load.")
     try:
         overrides = parse_overrides([x.strip() for x in overrides_text.split(",") if x.strip()])
     except MappingError as err:
         st.error(str(err))
         st.stop()
     opts = ingest.IngestOptions(overrides=overrides, time_format=time_format.strip() or None,
-                                year=int(year) if year else None, dedupe_rows=dedupe)
+                                year=int(year) if year else None, dedupe_rows=dedupe, all_levels=all_levels)
     if files:
         found = ui.upload_previews(files, kind, opts, pilot.time_zone)
         ready = [f for f in files if not isinstance(found[f.file_id], str)
@@ -123,13 +127,15 @@ if not loaded:
             "(or with `python -m readiness ingest`).")
 else:
     table = pd.DataFrame(loaded)[["batch_id", "kind", "file_name", "format", "rows_read", "rows_loaded",
-                                  "rows_rejected", "rows_duplicate", "actor", "finished_at"]]
+                                  "rows_rejected", "rows_duplicate", "rows_skipped", "actor", "finished_at"]]
     count = st.column_config.NumberColumn
     st.dataframe(table, hide_index=True, width="stretch", column_config={
         "batch_id": "Batch", "kind": "Kind", "file_name": "File", "format": "Format",
         "rows_read": count("Rows read", format="localized"), "rows_loaded": count("Loaded", format="localized"),
         "rows_rejected": count("Rejected", format="localized"),
         "rows_duplicate": count("Duplicate", format="localized", help="Rows skipped as already loaded (--dedupe-rows)"),
+        "rows_skipped": count("Info lines", format="localized",
+                              help="Exception logs: information lines (INFO, DEBUG, ...) counted and left out"),
         "actor": "Loaded by", "finished_at": st.column_config.DatetimeColumn("Finished (UTC)", format="YYYY-MM-DD HH:mm")})
     ids = [b["batch_id"] for b in loaded]
     pick = st.selectbox("Batch", ids, format_func=lambda i: next(f"{b['batch_id']} · {b['kind']} · {b['file_name']}"

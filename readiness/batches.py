@@ -27,7 +27,8 @@ def list_batches(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> 
     require(con, actor, "read_pilot", pilot.pilot_id)
     return _dicts(con.execute(
         """SELECT batch_id, kind, file_name, format, file_size, sha256, actor, started_at, finished_at,
-                  rows_read, rows_loaded, rows_rejected, rows_duplicate, zoneless_rows, first_ts, last_ts
+                  rows_read, rows_loaded, rows_rejected, rows_duplicate,
+                  coalesce(rows_skipped, 0) AS rows_skipped, zoneless_rows, first_ts, last_ts
            FROM ingest_batches WHERE pilot_id = ? ORDER BY batch_id DESC""", [pilot.pilot_id]))
 
 

@@ -57,7 +57,8 @@ def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    opts = ingest.IngestOptions(parse_overrides(args.map), args.time_format, args.year, args.dedupe_rows)
+    opts = ingest.IngestOptions(parse_overrides(args.map), args.time_format, args.year, args.dedupe_rows,
+                                args.all_levels)
     results = ingest.ingest_files(args.db, args.pilot, args.kind, args.files, actor=cli_actor(),
                                   opts=opts, create=args.create)
     return _report_files(results, args.json)
@@ -106,7 +107,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    opts = ingest.IngestOptions(parse_overrides(args.map), args.time_format, args.year)
+    opts = ingest.IngestOptions(parse_overrides(args.map), args.time_format, args.year, all_levels=args.all_levels)
     tz = args.time_zone
     if args.pilot:
         with store.open_store(args.db) as con:
@@ -154,7 +155,7 @@ def cmd_batches(args: argparse.Namespace) -> int:
         print(json.dumps(rows, default=str, indent=2))
     else:
         print(_table(rows, ["batch_id", "kind", "file_name", "format", "rows_read", "rows_loaded",
-                            "rows_rejected", "rows_duplicate", "actor", "finished_at"]) if rows
+                            "rows_rejected", "rows_duplicate", "rows_skipped", "actor", "finished_at"]) if rows
               else f"No batches for {args.pilot} yet.")
     return EXIT_OK
 
@@ -452,6 +453,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "empty SOURCE leaves it unmapped")
         p.add_argument("--time-format", metavar="FMT", help="strptime format of the times, e.g. '%%d/%%m/%%Y %%H:%%M'")
         p.add_argument("--year", type=int, help="year of syslog-style times that have none ('Jun 14 15:16:01')")
+        p.add_argument("--all-levels", action="store_true",
+                       help="exceptions: load every line; by default lines whose level is TRACE, DEBUG, INFO, "
+                            "NOTICE (and the like) are counted as left out, not loaded as exceptions")
 
     p = add("ingest", cmd_ingest, "Load log files into a pilot, one atomic batch per file.",
             "python -m readiness ingest --pilot 'Invoice triage assistant' --kind usage usage.csv.gz")

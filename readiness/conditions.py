@@ -121,15 +121,18 @@ def _live(con, pilot: Pilot, rule: str) -> tuple[bool, str]:
         return bool(owner and support), said
     if rule == "exception_rate":
         # From the batch counts (rows in the store per batch), not a scan of the event tables.
-        events, exceptions = con.execute(
+        events, exceptions, info = con.execute(
             """SELECT coalesce(sum(rows_loaded) FILTER (WHERE kind = 'usage'), 0),
-                      coalesce(sum(rows_loaded) FILTER (WHERE kind = 'exceptions'), 0)
+                      coalesce(sum(rows_loaded) FILTER (WHERE kind = 'exceptions'), 0),
+                      coalesce(sum(rows_skipped) FILTER (WHERE kind = 'exceptions'), 0)
                FROM ingest_batches WHERE pilot_id = ?""", [pilot.pilot_id]).fetchone()
         if not events:
             return False, "no usage loaded, so the exception rate is unknown"
         rate = 1000 * exceptions / events
         limit = settings.get("max_exceptions_per_1k")
         said = f"{rate:,.1f} exceptions per 1,000 events over the whole pilot (limit {limit:g})"
+        if info:
+            said += f"; {info:,} information lines (INFO, DEBUG, ...) of the exception logs are not counted"
         # logs of different periods give a rate of nothing (seen: 2015 exceptions against 2026 usage
         # read "53333.3 per 1,000"); the batches' first and last times say so without a scan
         spans = dict((k, (a, b)) for k, a, b in con.execute(

@@ -25,7 +25,7 @@ from readiness import audit, formats, settings, timestamps
 from readiness.access import Actor, require
 from readiness.columns import Mapping, MappingError, canonical_columns, propose_mapping
 from readiness.formats import SourceFile, UnusableFile
-from readiness.loadplan import LoadPlan, ident, lit, target_column
+from readiness.loadplan import LoadPlan, ident, informational_sql, lit, target_column
 from readiness.pilots import Pilot
 from readiness.store import pid_alive, transaction
 
@@ -39,6 +39,11 @@ class IngestOptions:
     time_format: str | None = None
     year: int | None = None
     dedupe_rows: bool = False
+    all_levels: bool = False  # exceptions: load information lines (INFO, DEBUG, ...) too
+
+    def level_filter(self, kind: str, mapping: Mapping) -> bool:
+        """Whether information lines are left out: an exception log with a level column, unless asked."""
+        return kind == "exceptions" and not self.all_levels and mapping.get("level") is not None
 
 
 @dataclass
@@ -50,6 +55,8 @@ class IngestResult:
     rows_loaded: int = 0
     rows_rejected: int = 0
     rows_duplicate: int = 0
+    rows_skipped: int = 0                # information lines left out of an exception log (by level)
+    skipped_levels: str | None = None    # which levels those were, e.g. 'DEBUG, INFO'
     duplicate: bool = False
     duplicate_of: int | None = None
     error: str | None = None
@@ -60,7 +67,8 @@ class IngestResult:
 
     def as_json(self) -> dict[str, Any]:
         """The CLI's --json record for this file."""
-        keys = ("file", "batch_id", "rows_read", "rows_loaded", "rows_rejected", "rows_duplicate", "duplicate")
+        keys = ("file", "batch_id", "rows_read", "rows_loaded", "rows_rejected", "rows_duplicate", "rows_skipped",
+                "duplicate")
         out = {k: getattr(self, k) for k in keys}
         if self.error:
             out["error"] = self.error
@@ -74,6 +82,9 @@ class IngestResult:
             return f"{self.file}: duplicate of batch {self.duplicate_of}; not loaded again."
         text = (f"{self.file}: batch {self.batch_id}, {self.format}: {self.rows_read:,} read, "
                 f"{self.rows_loaded:,} loaded, {self.rows_rejected:,} rejected, {self.rows_duplicate:,} duplicate")
+        if self.rows_skipped:
+            text += (f", {self.rows_skipped:,} information lines ({self.skipped_levels}) left out: they are not "
+                     "exceptions")
         if self.zoneless_rows:
             text += f"\n  note: {self.zoneless_rows:,} rows had no time zone; {self.time_note}"
         return text
@@ -92,6 +103,7 @@ class Preview:
     problems: list[str]
     rows_checked: int = 0     # of the first rows read, how many were checked as they would load
     rows_rejected: int = 0    # ... and how many of those would be rejected
+    rows_informational: int = 0  # ... and how many would be left out as information lines (exceptions)
 
     @property
     def every_row_rejected(self) -> bool:
@@ -232,7 +244,7 @@ def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time
             first = [dict(zip(names, r)) for r in cur.fetchall()]
             parsed: list[dict[str, Any]] = []
             mode_text = None
-            checked = rejected = 0
+            checked = rejected = informational = 0
             if not mapping.missing_required():
                 mode = _time_mode(con, src, mapping, stage, opts)
                 mode_text = mode.describe(time_zone)
@@ -245,6 +257,13 @@ def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time
                 checked, rejected = total, bad[0]
                 if bad[0]:
                     problems.append(f"{bad[0]} of the first {total} rows would be rejected, e.g. {bad[1]}.")
+                if opts.level_filter(kind, mapping):
+                    informational, levels = con.execute(_count_informational(plan.select_good(0, 0))).fetchone()
+                    if informational:
+                        problems.append(
+                            f"{informational:,} of the first {total:,} rows are information lines ({levels}): they are "
+                            "not exceptions and will be left out (counted, not loaded). To load every line, "
+                            "tick “Load every line, whatever its level” (`--all-levels`).")
                 zoneless = con.execute(plan.count_zoneless()).fetchone()[0]
                 if zoneless:
                     problems.append(f"{zoneless} of the first {total} times have no zone: they will be read as {time_zone}.")
@@ -258,7 +277,7 @@ def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time
         finally:
             con.close()
         return Preview(path.name, kind, src.describe(), src.columns, mapping, mode_text, first, parsed, problems,
-                       checked, rejected)
+                       checked, rejected, informational)
 
 
 def _reader_rejects(con, src: SourceFile, rej: str | None) -> list[tuple[int, int | None, str | None, str, str]]:
@@ -359,16 +378,18 @@ def ingest_file(con: duckdb.DuckDBPyConnection, pilot: Pilot, kind: str, path: s
                 if dup is not None:
                     raise _Duplicate(dup)
                 con.execute(
-                    "INSERT INTO ingest_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO ingest_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?, ?, ?)",
                     [result.batch_id, pilot.pilot_id, kind, name, size, digest["sha256"], src.describe(),
                      json.dumps({"mapping": result.mapping, "time": result.time_note,
-                                 "dedupe_rows": opts.dedupe_rows, "kept_in_attributes": mapping.unmapped}),
+                                 "dedupe_rows": opts.dedupe_rows, "kept_in_attributes": mapping.unmapped,
+                                 "all_levels": opts.all_levels, "skipped_levels": result.skipped_levels}),
                      actor.name, started, result.rows_read, result.rows_loaded, result.rows_rejected,
-                     result.rows_duplicate, result.zoneless_rows, first_ts, last_ts])
+                     result.rows_duplicate, result.zoneless_rows, first_ts, last_ts, result.rows_skipped])
                 audit.record(con, actor, "ingest", f"batch:{result.batch_id}", {
                     "pilot": pilot.name, "kind": kind, "file": name, "sha256": digest["sha256"],
                     "rows_read": result.rows_read, "rows_loaded": result.rows_loaded,
-                    "rows_rejected": result.rows_rejected, "rows_duplicate": result.rows_duplicate})
+                    "rows_rejected": result.rows_rejected, "rows_duplicate": result.rows_duplicate,
+                    "rows_skipped": result.rows_skipped})
             return result
 
         _set_zone(con, pilot.time_zone)
@@ -377,7 +398,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, pilot: Pilot, kind: str, path: s
                 try:
                     mode = _sampled_time_mode(con, src, mapping, stage, opts)
                     result.time_note = mode.describe(pilot.time_zone)
-                    return land(lambda: _load_direct(con, pilot, kind, src, mapping, mode, stage, result))
+                    return land(lambda: _load_direct(con, pilot, kind, src, mapping, mode, stage, result, opts))
                 except duckdb.Error:  # rolled back: read it again the careful way, which retries a
                     # late CR line ending and words what DuckDB could not read
                     result = IngestResult(name, kind, format=src.describe(), mapping=mapping.as_dict())
@@ -490,6 +511,9 @@ def _load(con, pilot: Pilot, kind: str, plan: LoadPlan, reader_rejects: list, st
     """Insert the staged good rows and the rejects for ``result.batch_id``; fill counts. Returns (first, last) time."""
     table = TABLES[kind]
     select = plan.select_good(pilot.pilot_id, result.batch_id)
+    if opts.level_filter(kind, plan.mapping):  # information lines are counted, not loaded
+        result.rows_skipped, result.skipped_levels = con.execute(_count_informational(select)).fetchone()
+        select = f"SELECT * FROM ({select}) WHERE NOT {informational_sql()}"
     cols = _target_columns(kind)
     if opts.dedupe_rows:  # skip rows identical to rows of earlier batches (cumulative exports)
         same = " AND ".join(f"t.{c} IS NOT DISTINCT FROM n.{c}" for c in cols if c not in ("pilot_id", "batch_id", "src_row", "attributes"))
@@ -503,13 +527,19 @@ def _load(con, pilot: Pilot, kind: str, plan: LoadPlan, reader_rejects: list, st
     _insert_reader_rejects(con, pilot, reader_rejects, result)
     result.rows_rejected = invalid + len(reader_rejects)
     result.rows_read = staged_rows + len(reader_rejects)
-    result.rows_duplicate = staged_rows - invalid - result.rows_loaded
+    result.rows_duplicate = staged_rows - invalid - result.rows_loaded - result.rows_skipped
     _check_loaded(con, plan, result)
     if plan.mode.zoned is False:
         result.zoneless_rows = result.rows_loaded
     elif plan.mode.zoned is None and result.rows_loaded < staged_rows:
         result.zoneless_rows = con.execute(plan.count_zoneless()).fetchone()[0]
     return con.execute(f"SELECT min(ts), max(ts) FROM {table} WHERE batch_id = ?", [result.batch_id]).fetchone()
+
+
+def _count_informational(select: str) -> str:
+    """SELECT (rows, their levels) of ``select``'s rows that are information lines."""
+    return (f"SELECT count(*), string_agg(DISTINCT upper(trim(level)), ', ' ORDER BY upper(trim(level))) "
+            f"FROM ({select}) WHERE {informational_sql()}")
 
 
 def _target_columns(kind: str) -> list[str]:
@@ -527,7 +557,7 @@ def _check_loaded(con, plan: LoadPlan, result: IngestResult) -> None:
     """Raise UnusableFile (the transaction rolls back) when the file had no rows or none loaded."""
     if result.rows_read == 0:
         raise UnusableFile(f"{result.file}: has a header but no rows; nothing to load.")
-    if result.rows_loaded == 0 and result.rows_duplicate == 0:
+    if result.rows_loaded == 0 and result.rows_duplicate == 0 and result.rows_skipped == 0:
         examples = con.execute(
             "SELECT reason, count(*) AS n FROM ingest_rejects WHERE batch_id = ? GROUP BY reason "
             "ORDER BY n DESC LIMIT 3", [result.batch_id]).fetchall()
@@ -559,7 +589,7 @@ def _sampled_time_mode(con, src: SourceFile, mapping: Mapping, stage: str, opts:
 
 
 def _load_direct(con, pilot: Pilot, kind: str, src: SourceFile, mapping: Mapping, mode: timestamps.TimeMode,
-                 stage: str, result: IngestResult):
+                 stage: str, result: IngestResult, opts: IngestOptions):
     """Read every record of the file in one pass into a temp table, in the file's order, then copy
     the ones that pass the checks, numbered, into the pilot's table, and the others to the rejects.
     Returns (first, last) time; fills ``result``'s counts.
@@ -581,10 +611,16 @@ def _load_direct(con, pilot: Pilot, kind: str, src: SourceFile, mapping: Mapping
     rows = f"{stage}_rows"
     con.execute(f"CREATE TEMP TABLE {rows} AS {plan.select_direct(pilot.pilot_id, bid)}")
     reader_rejects = _reader_rejects(con, src, rej)
-    base, good, zoneless, first_ts, last_ts, blank, total = con.execute(
-        f"SELECT min(rowid), count(*) FILTER (WHERE batch_id = $1), count(*) FILTER (WHERE batch_id = $1 AND zoneless), "
-        f"min(ts) FILTER (WHERE batch_id = $1), max(ts) FILTER (WHERE batch_id = $1), "
-        f"count(*) FILTER (WHERE batch_id = -$1 AND attributes IS NULL), count(*) FROM {rows}", [bid]).fetchone()
+    filtered = opts.level_filter(kind, mapping)
+    info = informational_sql() if filtered else "false"
+    loads = f"batch_id = $1 AND NOT {info}"  # information lines pass the checks but are counted, not loaded
+    levels = (f"string_agg(DISTINCT upper(trim(level)), ', ' ORDER BY upper(trim(level))) "
+              f"FILTER (WHERE batch_id = $1 AND {info})") if filtered else "NULL"
+    base, good, zoneless, first_ts, last_ts, blank, total, skipped, levels = con.execute(
+        f"SELECT min(rowid), count(*) FILTER (WHERE {loads}), count(*) FILTER (WHERE {loads} AND zoneless), "
+        f"min(ts) FILTER (WHERE {loads}), max(ts) FILTER (WHERE {loads}), "
+        f"count(*) FILTER (WHERE batch_id = -$1 AND attributes IS NULL), count(*), "
+        f"count(*) FILTER (WHERE batch_id = $1 AND {info}), {levels} FROM {rows}", [bid]).fetchone()
     position = f"({rows}.rowid - {int(base or 0)} + 1)"
     number = position
     if reader_rejects:
@@ -595,17 +631,17 @@ def _load_direct(con, pilot: Pilot, kind: str, src: SourceFile, mapping: Mapping
     cols = _target_columns(kind)
     if good:
         shown = ", ".join(number if c == "src_row" else c for c in cols)
-        con.execute(f"INSERT INTO {table} ({', '.join(cols)}) SELECT {shown} FROM {rows} WHERE batch_id = $1", [bid])
-    failed = total - good - blank
+        con.execute(f"INSERT INTO {table} ({', '.join(cols)}) SELECT {shown} FROM {rows} WHERE {loads}", [bid])
+    failed = total - good - blank - skipped
     if failed:
         line = number if src.format == "jsonl" else "NULL"  # a JSON Lines row is its line
         con.execute(f"INSERT INTO ingest_rejects SELECT $1, pilot_id, {number}, {line}, attributes->>'column', "
                     f"attributes->>'reason', attributes->>'raw' FROM {rows} WHERE batch_id = -$1 "
                     f"AND attributes IS NOT NULL", [bid])
     _insert_reader_rejects(con, pilot, reader_rejects, result)
-    result.rows_loaded = good
+    result.rows_loaded, result.rows_skipped, result.skipped_levels = good, skipped, levels
     result.rows_rejected = failed + len(reader_rejects)
-    result.rows_read = good + failed + len(reader_rejects)
+    result.rows_read = good + skipped + failed + len(reader_rejects)
     _check_loaded(con, plan, result)
     result.zoneless_rows = good if mode.zoned is False else zoneless if mode.zoned is None else 0
     return first_ts, last_ts

@@ -16,6 +16,17 @@ from readiness.formats import SourceFile
 
 OBJECT_CHECK = "json_valid(_line) AND json_type(_line) = 'OBJECT'"
 
+# Levels that mark a log line as information, not a problem. An exception log that is an
+# application's whole log (Loghub's HDFS: 1,920 INFO lines of 2,000) would otherwise count every
+# line as an exception. Lines without a level, or with any other (WARN, ERROR, 'combo'), load.
+INFORMATIONAL_LEVELS = ("TRACE", "DEBUG", "FINEST", "FINER", "FINE", "CONFIG", "VERBOSE", "INFO",
+                        "INFORMATION", "INFORMATIONAL", "NOTICE")
+
+
+def informational_sql(column: str = "level") -> str:
+    """SQL: the row's level names it an information line (false when blank)."""
+    return (f"coalesce(upper(trim({column})) IN ({', '.join(lit(v) for v in INFORMATIONAL_LEVELS)}), false)")
+
 
 def ident(name: str) -> str:
     """Quote an SQL identifier."""

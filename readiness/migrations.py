@@ -470,6 +470,12 @@ CREATE TABLE sources (
 );
 """
 
+_V10_SKIPPED_LINES = """
+-- An exception log's information lines (INFO, DEBUG, ...) are counted per batch, not loaded:
+-- rows_read = rows_loaded + rows_rejected + rows_duplicate + rows_skipped.
+ALTER TABLE ingest_batches ADD COLUMN rows_skipped BIGINT DEFAULT 0;
+"""
+
 MIGRATIONS: list[tuple[int, str, object]] = [
     (1, "foundation: pilots, batches, logs, rejects, audit", _V1_FOUNDATION),
     (2, "evidence: failure modes, annotations, feedback sentiment, triage and themes", _V2_EVIDENCE),
@@ -480,4 +486,5 @@ MIGRATIONS: list[tuple[int, str, object]] = [
     (7, "risk register with history", _V7_RISKS),
     (8, "hand-off, constraints register, hardening backlog", _V8_HANDOFF),
     (9, "sources: feeds and manual source processes", _V9_SOURCES),
+    (10, "ingest batches count the information lines left out of exception logs", _V10_SKIPPED_LINES),
 ]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from helpers import PROJECT_ROOT, ingest_one, query, snapshot, write
+from helpers import PROJECT_ROOT, ingest_one, make_pilot, query, snapshot, write
 
 from readiness import audit, backup, cli, decisions, store, users
 from readiness.access import Actor
@@ -219,7 +219,11 @@ def test_a_backup_from_an_older_schema_is_migrated(db: Path, tmp_path: Path, mon
     last = MIGRATIONS[-1][0]
     with monkeypatch.context() as m:
         m.setattr(store, "MIGRATIONS", MIGRATIONS[:-1])
-        ingest_one(db, write(tmp_path / "u.csv", USAGE), pilot="p")
+        make_pilot(db, "p")  # and its events, as that release wrote them (its ingest code is not this one)
+        with store.open_store(db) as con:
+            con.execute("INSERT INTO usage_events (pilot_id, batch_id, src_row, ts, user_id, event) "
+                        "SELECT (SELECT pilot_id FROM pilots WHERE name = 'p'), 1, i, TIMESTAMPTZ '2026-03-01 10:00:00+00' "
+                        "+ i * INTERVAL 1 MINUTE, 'user' || (i % 4), 'open' FROM range(1, 31) t(i)")
         backup.backup(db, tmp_path / "b", OP)
     store.forget_migrated(db)
     assert json.loads((tmp_path / "b" / "manifest.json").read_text())["schema_version"] == last - 1

@@ -12,7 +12,8 @@ from helpers import make_pilot, query, snapshot, utc, write
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
-JSON_KEYS = {"file", "batch_id", "rows_read", "rows_loaded", "rows_rejected", "rows_duplicate", "duplicate"}
+JSON_KEYS = {"file", "batch_id", "rows_read", "rows_loaded", "rows_rejected", "rows_duplicate", "rows_skipped",
+             "duplicate"}
 GOOD = "ts,user_id,event\n2026-07-06T10:00:00Z,ann,open\n2026-07-06T10:05:00Z,bob,open\nnever,cy,open\n"
 
 

@@ -140,11 +140,15 @@ def test_the_next_review_carries_conditions_over(team_db: Path) -> None:
     assert c["auth"]["status"] == "met" and c["auth"]["owner"] == "IT security" and c["auth"]["review_id"] == 2
 
 
-def test_the_exception_rate_says_when_the_logs_cover_different_periods(db: Path, tmp_path: Path) -> None:
-    # 2015 exceptions against 2026 usage read "53333.3 exceptions per 1,000 events" and nothing else
+def _forty_usage_events(db: Path, tmp_path: Path) -> None:
     make_pilot(db, "p", owner="Tom Brennan")
     rows = "".join(f"2026-03-02T10:{i:02d}:00Z,u{i % 3},open\n" for i in range(40))
     ingest_one(db, write(tmp_path / "u.csv", "ts,user,event\n" + rows), pilot="p")
+
+
+def test_the_exception_rate_says_when_the_logs_cover_different_periods(db: Path, tmp_path: Path) -> None:
+    # 2015 exceptions against 2026 usage read "53333.3 exceptions per 1,000 events" and nothing else
+    _forty_usage_events(db, tmp_path)
     old = "".join(f"2015-10-18T10:{i % 60:02d}:{i // 60:02d}Z,boom\n" for i in range(2000))
     ingest_one(db, write(tmp_path / "e.csv", "ts,message\n" + old), kind="exceptions", pilot="p")
     live = _conds(db)["monitoring"]["live_value"]
@@ -155,3 +159,13 @@ def test_the_exception_rate_says_when_the_logs_cover_different_periods(db: Path,
     ingest_one(db, write(tmp_path / "e2.csv", "ts,message\n2026-03-02T10:05:00Z,boom\n"), kind="exceptions", pilot="p")
     assert _conds(db)["monitoring"]["live_value"] == (
         "50,025.0 exceptions per 1,000 events over the whole pilot (limit 5)")
+
+
+def test_the_exception_rate_counts_warnings_and_errors_not_information_lines(db: Path, tmp_path: Path) -> None:
+    # an application's whole log loaded as the exception log: its INFO lines are not exceptions
+    _forty_usage_events(db, tmp_path)
+    log = "".join(f"2026-03-02T10:{i:02d}:30Z,{'ERROR' if i == 7 else 'INFO'},line {i}\n" for i in range(40))
+    ingest_one(db, write(tmp_path / "app.csv", "ts,level,message\n" + log), kind="exceptions", pilot="p")
+    assert _conds(db)["monitoring"]["live_value"] == (
+        "25.0 exceptions per 1,000 events over the whole pilot (limit 5); 39 information lines (INFO, DEBUG, ...) "
+        "of the exception logs are not counted")

@@ -311,7 +311,7 @@ def test_loghub_grouping_accuracy(system: str, tmp_path: Path) -> None:
     if not path.exists():
         pytest.skip(f"{path} not found")
     db = tmp_path / "s.duckdb"
-    load(db, path, pilot=system.lower(), **CASES[system][0])
+    load(db, path, pilot=system.lower(), all_levels=True, **CASES[system][0])  # scored over every line
     group(db, system.lower())
     with store.open_store(db) as con:
         p = pilots.get_pilot(con, system.lower())
