@@ -263,7 +263,7 @@ def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time
                         problems.append(
                             f"{informational:,} of the first {total:,} rows are information lines ({levels}): they are "
                             "not exceptions and will be left out (counted, not loaded). To load every line, "
-                            "tick “Load every line, whatever its level” (`--all-levels`).")
+                            "tick “Load every line, whatever its level” (or give --all-levels).")
                 zoneless = con.execute(plan.count_zoneless()).fetchone()[0]
                 if zoneless:
                     problems.append(f"{zoneless} of the first {total} times have no zone: they will be read as {time_zone}.")
