@@ -67,6 +67,9 @@ OPERATIONAL_TERMS: dict[str, tuple[str, ...]] = {
         r"phone number", r"(another|a different|other|someone else)'?s? (supplier|customer|user|person|team)'?s?",
         r"someone'?s", r"isn'?t ours", r"not ours", r"out of date", r"outdated", r"stale", r"old address",
         r"refreshed", r"retired",
+        r"(wrong|bad|incorrect|missing|inconsistent|corrupt(ed)?|garbled|mismatched|duplicated?) (data|figures|numbers|"
+        r"totals?|amounts?|values|records|fields|entries)",
+        r"data (is|was|looks|seems) (wrong|off|missing|incomplete|incorrect)", r"(don'?t|do not|doesn'?t|does not) add up",
     ),
     # getting in and staying in: sign-in, sessions, permissions
     "operational:access": (
@@ -80,7 +83,8 @@ OPERATIONAL_TERMS: dict[str, tuple[str, ...]] = {
         r"mistakes?", r"lost", r"should be", r"not working", r"(doesn'?t|does not|didn'?t|won'?t|can'?t|cannot) work",
         r"(isn'?t|aren'?t|not) (parsed|recogni[sz]ed|saved|read)", r"glitch(es|y)?", r"outage", r"risky", r"unsafe",
         r"duplicate of itself", r"(came|comes) through as", r"misread", r"read the [\w ]{1,30}? as", r"hadn'?t checked",
-        r"not using it again",
+        r"not using it again", r"unreliable", r"unstable", r"flaky", r"buggy", r"unusable",
+        r"keeps? (crashing|failing|breaking)",
     ),
     # doing it fast enough
     "operational:speed": (
@@ -96,6 +100,12 @@ OPERATIONAL_TERMS: dict[str, tuple[str, ...]] = {
         r"how (do|can) (i|we)", r"where (can|do) (i|we) find", r"can i use", r"training", r"documentation",
         r"user guide", r"manual", r"onboarding", r"why does",
         r"does (it|the \w+( \w+)?) (take|use|support|work)", r"which \w+( \w+)? does it use",
+        r"support (never|doesn'?t|does not|didn'?t|did not|won'?t|ignores?|ignored)",
+        r"never (answers?|answered|replies|replied|responds?|responded|gets? back|got back|heard back)",
+        r"(nobody|no one|no-one|noone) (answers?|answered|replies|replied|responds?|responded|helps?|helped|knows|"
+        r"gets? back|got back)",
+        r"(still )?waiting (for|on) (a |an )?(reply|response|answer|support|help)", r"(who|whom) to (ask|contact|call)",
+        r"(asked|contacted|emailed|called|chased) support", r"no idea (how|who|where|what)",
     ),
 }
 OPERATIONAL_CLASSES = tuple(OPERATIONAL_TERMS)  # tie-break order: the more serious first
@@ -126,10 +136,23 @@ redact = privacy.mask
 
 # --- sentiment and triage ------------------------------------------------------------------------
 
+# Words VADER's lexicon lacks (or scores near 0, or reads in another sense) that are plainly negative in feedback on a tool: before,
+# "Crashes often, unreliable" scored 0.00 and "The export crashed again" was not negative. Scores are on
+# VADER's scale (-4..4), set beside its own ("crash" -1.7, "broken" -2.1, "useless" -1.8).
+DOMAIN_SENTIMENT: dict[str, float] = {
+    "crashes": -1.7, "crashed": -1.7, "crashing": -1.7, "unreliable": -1.8, "unstable": -1.5, "buggy": -1.6,
+    "bug": -1.2, "bugs": -1.2, "flaky": -1.3, "unusable": -2.2, "glitchy": -1.3, "glitch": -1.1, "outage": -1.6,
+    "laggy": -1.2, "sluggish": -1.1, "slow": -1.0, "timeout": -1.0, "timeouts": -1.0, "clunky": -1.2,
+    "support": 0.0,  # the helpdesk, not approval: VADER's +1.7 made "Support never answers" read +0.40
+}
+
+
 @lru_cache(maxsize=1)
 def _analyzer():
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-    return SentimentIntensityAnalyzer()
+    analyzer = SentimentIntensityAnalyzer()
+    analyzer.lexicon.update(DOMAIN_SENTIMENT)
+    return analyzer
 
 
 def sentiment(text: str) -> float:
