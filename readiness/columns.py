@@ -156,8 +156,15 @@ def propose_mapping(kind: str, source_columns: list[str],
         date, tcol = free(DATE_NAMES), free(TIME_NAMES)
         other = free(tuple(s for s in SYNONYMS["timestamp"] if norm(s) not in map(norm, TIME_NAMES)))
         if date and tcol and other is None:
-            chosen["timestamp"] = ColumnMapping("timestamp", (date, tcol), "a date column and a time column, joined")
-            used.update((date, tcol))
+            # syslog splits it in three ("Jun", "14", "15:16:01"): a month column goes first
+            month = free(("month", "mon")) if norm(date) in map(norm, ("date", "day")) else None
+            if month:
+                chosen["timestamp"] = ColumnMapping("timestamp", (month, date, tcol),
+                                                    "a month, a day and a time column, joined (syslog style)")
+                used.update((month, date, tcol))
+            else:
+                chosen["timestamp"] = ColumnMapping("timestamp", (date, tcol), "a date column and a time column, joined")
+                used.update((date, tcol))
 
     for canon in wanted:
         if canon in chosen:

@@ -104,6 +104,9 @@ def _recognised(values: list) -> TimeMode:
     counts = {fmt: reads(fmt, text) for fmt in likely}
     fits = [fmt for fmt in likely if counts[fmt] > _FIT * len(text)]
     if not fits:
+        if reads(YEARLESS_FORMAT, head) > _FIT * len(head):  # syslog's "Jun 14 15:16:01": which year is unknowable
+            return TimeMode("iso", note=f"these times have no year, e.g. {head[0]!r}; give the year they are from: "
+                                        "--year, or Year on the Sources page")
         return TimeMode("iso")
     best = max(fits, key=lambda f: counts[f])
     swapped = best.replace("%d", "%D").replace("%m", "%d").replace("%D", "%m")

@@ -136,6 +136,19 @@ def test_syslog_times_with_year(db: Path, tmp_path: Path) -> None:
     assert utc(db, "usage_events") == ["2005-06-14 15:16:01", "2005-07-04 01:02:03"]
 
 
+def test_syslog_month_day_and_time_columns_are_joined_and_a_missing_year_is_named(db: Path, tmp_path: Path) -> None:
+    # Loghub's Linux log: Month, Date (the day) and Time columns. Before, Date+Time was proposed
+    # and every row failed on '1 00:21:28' with no word of the month or the year.
+    text = "Month,Date,Time,user,event\nJun,14,15:16:01,ann,open\nJul,4,01:02:03,bob,open\n"
+    path = write(tmp_path / "syslog.csv", text)
+    p = ingest.preview(path, "usage")
+    assert p.mapping.as_dict()["timestamp"] == "Month+Date+Time" and p.every_row_rejected
+    assert "these times have no year, e.g. 'Jun 14 15:16:01'; give the year they are from: --year" in p.problems[0]
+    result = ingest_one(db, path, year=2005)
+    assert (result.rows_loaded, result.mapping["timestamp"]) == (2, "Month+Date+Time")
+    assert utc(db, "usage_events") == ["2005-06-14 15:16:01", "2005-07-04 01:02:03"]
+
+
 @pytest.mark.parametrize("times, expected", [
     (["14.03.2026 09:15", "02.07.2026 18:00"], ["2026-03-14 08:15:00", "2026-07-02 16:00:00"]),  # day first
     (["03/14/2026 1:05 PM", "07/02/2026 9:00 AM"], ["2026-03-14 12:05:00", "2026-07-02 07:00:00"]),  # US

@@ -134,3 +134,11 @@ def test_loghub_information_lines_are_left_out_by_default(tmp_path: Path, system
     assert (r.rows_read, r.rows_loaded, r.rows_skipped, r.rows_rejected) == (2000, 2000 - info, info, 0)
     assert info == {"HDFS": 1920, "Hadoop": 1040, "OpenStack": 1969, "Spark": 2000, "Zookeeper": 669, "Linux": 0}[system]
     assert [row for (row,) in query(db, "SELECT src_row FROM exceptions ORDER BY src_row")] == (kept or [])
+
+
+def test_loghub_linux_needs_only_its_year(tmp_path: Path) -> None:
+    # its Month, Date (day) and Time columns are proposed joined; the year is the one thing to give
+    if not _csv("Linux").exists():
+        pytest.skip(f"{_csv('Linux')} not found")
+    r = ingest_one(tmp_path / "store.duckdb", _csv("Linux"), kind="exceptions", pilot="linux", year=2005)
+    assert (r.mapping["timestamp"], r.rows_loaded, r.rows_rejected) == ("Month+Date+Time", 2000, 0)
