@@ -81,7 +81,7 @@ if can_ingest:
             st.dataframe(pd.DataFrame([{"column": m.canonical, "from": " + ".join(m.sources), "why": m.reason}
                                        for m in shown.mapping.columns]), hide_index=True, width="stretch",
                          column_config={"column": "Column", "from": "From the file", "why": "Why"})
-            st.dataframe(pd.DataFrame(shown.parsed or shown.rows), hide_index=True, width="stretch")
+            st.dataframe(ui.blank_text(pd.DataFrame(shown.parsed or shown.rows)), hide_index=True, width="stretch")
             for problem in shown.problems:
                 st.warning(ui.md(problem))
         for f in (f for f in files if f is not first):  # the others: what stops them, or what the preview found
@@ -170,9 +170,7 @@ with store.open_store(ui.db()) as con:
 kept = pd.DataFrame(current_sources, columns=["kind", "mode", "pattern", "provider", "what", "frequency", "owner",
                                              "last_sync_at"])
 kept["mode"] = kept["mode"].map({"feed": "feed", "manual": "manual process"}).fillna("none yet")
-text = ["pattern", "provider", "what", "frequency", "owner"]
-kept[text] = kept[text].astype(object).where(kept[text].notna(), "")  # blank cells, not "None"
-st.dataframe(kept, hide_index=True, width="stretch", column_config={
+st.dataframe(ui.blank_text(kept, ["pattern", "provider", "what", "frequency", "owner"]), hide_index=True, width="stretch", column_config={
     "kind": "Kind", "mode": "Source", "pattern": "Feed (folder or glob)", "provider": "Provided by",
     "what": "What", "frequency": "How often", "owner": "Process owner",
     "last_sync_at": st.column_config.DatetimeColumn("Last sync (UTC)", format="YYYY-MM-DD HH:mm")})

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jwt
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 import streamlit_authenticator as stauth
@@ -253,6 +254,16 @@ def run_action(fn: Callable[[], Any], success: str | None = None, *, refresh: bo
 def flash(message: str) -> None:
     """Show ``message`` on the next run (before st.rerun or st.switch_page)."""
     st.session_state[_FLASH] = message
+
+
+def blank_text(df: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
+    """``df`` with its text columns' missing values as empty cells: the grid writes them "None".
+    ``columns`` names the text columns; by default those of object type and those with no value."""
+    text = columns or [c for c in df.columns if pd.api.types.is_string_dtype(df[c]) or df[c].isna().all()]
+    if text:
+        df = df.copy()
+        df[text] = df[text].astype(object).where(df[text].notna(), "")
+    return df
 
 
 def words(key: str | None) -> str | None:

@@ -483,3 +483,14 @@ def test_sources_offers_a_feed_only_under_a_feed_root_and_words_its_tables(demo_
     monkeypatch.setenv("READINESS_FEED_ROOT", str(tmp_path))
     at = _run("sources", "reviewer")
     assert any(b.label == "Set feed" for b in at.button)
+
+
+def test_grids_show_missing_text_as_empty_cells_and_keep_numbers_numbers() -> None:
+    # the upload preview showed grey "None" in every column the file did not have
+    import pandas as pd
+
+    from readiness import ui
+
+    df = ui.blank_text(pd.DataFrame({"user_id": ["ann", None], "duration_ms": [1.5, None]}))
+    assert list(df["user_id"]) == ["ann", ""]
+    assert df["duration_ms"].dtype == float and df["duration_ms"].isna().sum() == 1
