@@ -78,8 +78,8 @@ if can_edit:
 st.subheader("Operating playbook")
 with store.open_store(ui.db()) as con:
     preview = playbook.markdown(playbook.content(con, actor, pilot))
-with st.expander("Preview (Markdown)"):
-    st.code(preview, language="markdown")
+with st.expander("Preview"):  # as a reader sees it: the source showed its escapes (\_, &amp;)
+    st.markdown(preview)
 if can_export:
     def _file(fmt: str):
         def make() -> str:

@@ -494,3 +494,10 @@ def test_grids_show_missing_text_as_empty_cells_and_keep_numbers_numbers() -> No
     df = ui.blank_text(pd.DataFrame({"user_id": ["ann", None], "duration_ms": [1.5, None]}))
     assert list(df["user_id"]) == ["ann", ""]
     assert df["duration_ms"].dtype == float and df["duration_ms"].isna().sum() == 1
+
+
+def test_the_playbook_preview_is_rendered_not_shown_as_source(demo_db: Path) -> None:
+    # the preview was the Markdown source in a code box: escapes such as \_ and &amp; showed
+    at = _run("handoff_page", "reviewer")
+    assert not at.exception and not at.code
+    assert any(m.value.startswith("# Operating playbook: Invoice triage assistant") for m in at.markdown)
