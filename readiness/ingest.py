@@ -25,7 +25,7 @@ from readiness import audit, formats, settings, timestamps
 from readiness.access import Actor, require
 from readiness.columns import Mapping, MappingError, canonical_columns, propose_mapping
 from readiness.formats import SourceFile, UnusableFile
-from readiness.loadplan import LoadPlan, ident, informational_sql, lit, target_column
+from readiness.loadplan import LoadPlan, ident, informational_sql, levels_sql, lit, target_column
 from readiness.pilots import Pilot
 from readiness.store import pid_alive, transaction
 
@@ -538,8 +538,7 @@ def _load(con, pilot: Pilot, kind: str, plan: LoadPlan, reader_rejects: list, st
 
 def _count_informational(select: str) -> str:
     """SELECT (rows, their levels) of ``select``'s rows that are information lines."""
-    return (f"SELECT count(*), string_agg(DISTINCT upper(trim(level)), ', ' ORDER BY upper(trim(level))) "
-            f"FROM ({select}) WHERE {informational_sql()}")
+    return f"SELECT count(*), {levels_sql()} FROM ({select}) WHERE {informational_sql()}"
 
 
 def _target_columns(kind: str) -> list[str]:
@@ -614,13 +613,12 @@ def _load_direct(con, pilot: Pilot, kind: str, src: SourceFile, mapping: Mapping
     filtered = opts.level_filter(kind, mapping)
     info = informational_sql() if filtered else "false"
     loads = f"batch_id = $1 AND NOT {info}"  # information lines pass the checks but are counted, not loaded
-    levels = (f"string_agg(DISTINCT upper(trim(level)), ', ' ORDER BY upper(trim(level))) "
-              f"FILTER (WHERE batch_id = $1 AND {info})") if filtered else "NULL"
+    skipped_levels = f"{levels_sql()} FILTER (WHERE batch_id = $1 AND {info})" if filtered else "NULL"
     base, good, zoneless, first_ts, last_ts, blank, total, skipped, levels = con.execute(
         f"SELECT min(rowid), count(*) FILTER (WHERE {loads}), count(*) FILTER (WHERE {loads} AND zoneless), "
         f"min(ts) FILTER (WHERE {loads}), max(ts) FILTER (WHERE {loads}), "
         f"count(*) FILTER (WHERE batch_id = -$1 AND attributes IS NULL), count(*), "
-        f"count(*) FILTER (WHERE batch_id = $1 AND {info}), {levels} FROM {rows}", [bid]).fetchone()
+        f"count(*) FILTER (WHERE batch_id = $1 AND {info}), {skipped_levels} FROM {rows}", [bid]).fetchone()
     position = f"({rows}.rowid - {int(base or 0)} + 1)"
     number = position
     if reader_rejects:

@@ -28,6 +28,11 @@ def informational_sql(column: str = "level") -> str:
     return (f"coalesce(upper(trim({column})) IN ({', '.join(lit(v) for v in INFORMATIONAL_LEVELS)}), false)")
 
 
+def levels_sql(column: str = "level") -> str:
+    """SQL aggregate: the distinct levels, upper-cased, as 'DEBUG, INFO' (add a FILTER to choose rows)."""
+    return f"string_agg(DISTINCT upper(trim({column})), ', ' ORDER BY upper(trim({column})))"
+
+
 def ident(name: str) -> str:
     """Quote an SQL identifier."""
     return '"' + name.replace('"', '""') + '"'
