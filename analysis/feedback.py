@@ -136,9 +136,9 @@ redact = privacy.mask
 
 # --- sentiment and triage ------------------------------------------------------------------------
 
-# Words VADER's lexicon lacks (or scores near 0, or reads in another sense) that are plainly negative in feedback on a tool: before,
-# "Crashes often, unreliable" scored 0.00 and "The export crashed again" was not negative. Scores are on
-# VADER's scale (-4..4), set beside its own ("crash" -1.7, "broken" -2.1, "useless" -1.8).
+# Words VADER's lexicon lacks, or reads in another sense, in feedback on a tool: before, "Crashes often,
+# unreliable" scored 0.00 and "The export crashed again" was not negative. Scores are on VADER's scale
+# (-4..4), set beside its own ("crash" -1.7, "broken" -2.1, "useless" -1.8).
 DOMAIN_SENTIMENT: dict[str, float] = {
     "crashes": -1.7, "crashed": -1.7, "crashing": -1.7, "unreliable": -1.8, "unstable": -1.5, "buggy": -1.6,
     "bug": -1.2, "bugs": -1.2, "flaky": -1.3, "unusable": -2.2, "glitchy": -1.3, "glitch": -1.1, "outage": -1.6,

@@ -258,7 +258,7 @@ def flash(message: str) -> None:
 
 def blank_text(df: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
     """``df`` with its text columns' missing values as empty cells: the grid writes them "None".
-    ``columns`` names the text columns; by default those of object type and those with no value."""
+    ``columns`` names the text columns; by default those holding strings and those with no value."""
     text = columns or [c for c in df.columns if pd.api.types.is_string_dtype(df[c]) or df[c].isna().all()]
     if text:
         df = df.copy()
