@@ -340,6 +340,12 @@ def _no_rows(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters) -> 
     """Why there is nothing to show, or None when the filtered pilot has exceptions."""
     loaded = con.execute("SELECT count(*) FROM exceptions WHERE pilot_id = ?", [pilot.pilot_id]).fetchone()[0]
     if not loaded:
+        batches, lines = con.execute(
+            "SELECT count(*), coalesce(sum(rows_skipped), 0) FROM ingest_batches WHERE pilot_id = ? AND kind = 'exceptions'",
+            [pilot.pilot_id]).fetchone()
+        if batches and lines:  # the logs were read and held no warning or error: that is evidence too
+            return Empty(f"No exceptions: the {batches:,} exception log{'s' if batches != 1 else ''} loaded held "
+                         f"{lines:,} information line{'s' if lines != 1 else ''} (INFO, DEBUG, ...) and no warning or error")
         return Empty("No exceptions have been loaded for this pilot")
     clause, params = where(pilot, filters, table_columns(con, "exceptions"))
     if not con.execute(f"SELECT count(*) FROM exceptions WHERE {clause}", params).fetchone()[0]:

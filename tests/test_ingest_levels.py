@@ -120,3 +120,14 @@ def test_csv_and_json_lines_load_in_one_pass(db: Path, tmp_path: Path, monkeypat
     monkeypatch.setattr(ingest, "_prepare", staged)
     r = ingest_one(db, write(tmp_path / "f.csv", text), kind)
     assert r.rows_loaded == 1 and r.batch_id == query(db, "SELECT max(batch_id) FROM ingest_batches")[0][0]
+
+
+def test_failure_modes_say_a_log_of_information_lines_held_no_exceptions(db: Path, tmp_path: Path) -> None:
+    from analysis import failure_modes as fm
+    from analysis.common import Empty
+
+    ingest_one(db, write(tmp_path / "quiet.csv", "ts,level,message\n2026-03-02T09:00:00Z,INFO,a\n"), "exceptions")
+    with store.open_store(db) as con:
+        out = fm.failure_modes(con, pilots.get_pilot(con, "pilot"))
+    assert isinstance(out, Empty)
+    assert out.reason == "No exceptions: the 1 exception log loaded held 1 information line (INFO, DEBUG, ...) and no warning or error"
