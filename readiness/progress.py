@@ -32,9 +32,11 @@ def steps(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, untriaged_
     in the register (the caller has the signals cached)."""
     require(con, actor, "read_pilot", pilot.pilot_id)
     pid = pilot.pilot_id
-    loaded = dict(con.execute("""SELECT kind, sum(rows_loaded) FROM ingest_batches WHERE pilot_id = ?
-                                 GROUP BY kind""", [pid]).fetchall())
-    missing = [k for k in KINDS if not loaded.get(k)]
+    counts = con.execute("""SELECT kind, sum(rows_loaded), sum(rows_loaded + coalesce(rows_skipped, 0))
+                            FROM ingest_batches WHERE pilot_id = ? GROUP BY kind""", [pid]).fetchall()
+    loaded = {kind: n for kind, n, _ in counts}
+    # an exception log of information lines only was loaded (and held no exception)
+    missing = [k for k in KINDS if not next((read for kind, _, read in counts if kind == k), 0)]
     out = [Step("Sources", not missing,
                 "all three kinds of log loaded" if not missing else f"no {', no '.join(missing)} loaded yet")]
     out.append(Step("Usage", bool(loaded.get("usage")),
@@ -46,8 +48,10 @@ def steps(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, untriaged_
         SELECT count(*), count(*) FILTER (WHERE coalesce(n.status, 'new') = 'new')
         FROM failure_modes m LEFT JOIN failure_mode_notes n USING (pilot_id, mode_id)
         WHERE m.pilot_id = ?""", [pid]).fetchone()
-    if not loaded.get("exceptions"):
+    if "exceptions" in missing:
         out.append(Step("Failure modes", False, "load exception logs on Sources"))
+    elif not loaded.get("exceptions"):
+        out.append(Step("Failure modes", True, "the exception logs held no warning or error"))
     else:
         out.append(Step("Failure modes", untriaged == 0,
                         f"all {modes} modes triaged" if untriaged == 0 else f"{untriaged} of {modes} modes still 'new'"))

@@ -31,6 +31,16 @@ def test_a_new_pilot_has_every_step_open_and_says_what_to_do(db: Path) -> None:
     assert steps["Decision"].detail == "no review recorded yet"
 
 
+def test_an_exception_log_of_information_lines_only_counts_as_loaded_with_nothing_to_triage(db: Path,
+                                                                                        tmp_path: Path) -> None:
+    # before, the steps said "no exceptions loaded yet" and "load exception logs on Sources" for it
+    make_pilot(db)
+    ingest_one(db, write(tmp_path / "e.csv", "ts,level,message\n2026-03-02 10:00:00,INFO,started\n"), kind="exceptions")
+    steps = _steps(db)
+    assert steps["Sources"].detail == "no usage, no feedback loaded yet"
+    assert steps["Failure modes"].done and steps["Failure modes"].detail == "the exception logs held no warning or error"
+
+
 def test_steps_follow_the_review_as_it_is_done(db: Path, tmp_path: Path) -> None:
     make_pilot(db)
     ingest_one(db, write(tmp_path / "u.csv", "ts,user,event,feature\n2026-03-02 10:00:00,ann,open,search\n"
