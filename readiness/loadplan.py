@@ -181,6 +181,9 @@ class LoadPlan:
         out.append(("c_timestamp IS NULL",
                     f"'timestamp: cannot read ''' || left(CAST(r_timestamp AS VARCHAR), 60) || ''' as a time ({hint})'",
                     src_of["timestamp"]))
+        out.append((f"c_timestamp < TIMESTAMPTZ '{timestamps.PLAUSIBLE_FROM}'",  # e.g. two-digit years read as 0017
+                    f"'timestamp: ''' || left(CAST(r_timestamp AS VARCHAR), 60) || ''' reads as a time before 1900 ({hint})'",
+                    src_of["timestamp"]))
         required, one_of, _ = SCHEMA[self.kind]
         for c in required[1:]:
             out.append((self._missing(c), lit(f"{c}: missing value"), src_of.get(c)))

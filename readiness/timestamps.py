@@ -17,6 +17,9 @@ _EPOCH_S = re.compile(r"^\s*\d{9,11}(\.\d+)?\s*$")
 _EPOCH_MS = re.compile(r"^\s*\d{12,14}(\.\d+)?\s*$")
 _DATE_LIKE = re.compile(r"^\s*\d{4}-\d{1,2}-\d{1,2}")
 _COMMA_MILLIS = re.compile(r"\d{2}:\d{2}:\d{2},\d{1,9}")
+_SHORT_YEAR = re.compile(r"^\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2}(\s|T|$)")  # '17/06/09 20:10:40': which part is the year?
+# DuckDB reads '17/06/09 20:10:40' as the year 17: no time before this is taken as read
+PLAUSIBLE_FROM = "1900-01-01 00:00:00+00"
 YEARLESS_FORMAT = "%b %d %H:%M:%S"  # syslog: "Jun 14 15:16:01"
 # Layouts recognised without --time-format when a column's times are neither ISO 8601 nor epochs:
 # day-first (Europe), month-first (US), year-first with slashes, month names, web access logs.
@@ -43,14 +46,16 @@ class TimeMode:
 
     def describe(self, time_zone: str) -> str:
         where = f"values without a zone are read as {time_zone}"
+        if self.kind == "iso" and self.note:  # nothing fits: the note says what to give
+            return f"not recognised: {self.note}"
         return {
             "iso": f"ISO 8601 text; {where}",
             "iso_comma": f"ISO 8601 text with a comma before the fraction of a second; {where}",
             "epoch_s": "Unix epoch seconds (UTC)",
             "epoch_ms": "Unix epoch milliseconds (UTC)",
             "format": (f"times written as {self.time_format!r}, recognised from the file" if self.detected
-                       else f"--time-format {self.time_format!r}")
-                      + (f" with --year {self.year}" if self.year else "")
+                       else f"time format {self.time_format!r}")
+                      + (f", year {self.year}" if self.year else "")
                       + ("" if self.zoned else f"; read as {time_zone}"),
             "native": "typed timestamps in the file" + ("" if self.zoned else f"; read as {time_zone}"),
         }[self.kind]
@@ -104,6 +109,10 @@ def _recognised(values: list) -> TimeMode:
     counts = {fmt: reads(fmt, text) for fmt in likely}
     fits = [fmt for fmt in likely if counts[fmt] > _FIT * len(text)]
     if not fits:
+        if sum(bool(_SHORT_YEAR.match(v)) for v in head) > _FIT * len(head):
+            return TimeMode("iso", note=f"two-digit years are ambiguous, e.g. {head[0]!r}; give a time format such as "
+                                        "'%y/%m/%d %H:%M:%S' or '%d/%m/%y %H:%M:%S' (--time-format, or Time format on "
+                                        "the Sources page)")
         if reads(YEARLESS_FORMAT, head) > _FIT * len(head):  # syslog's "Jun 14 15:16:01": which year is unknowable
             return TimeMode("iso", note=f"these times have no year, e.g. {head[0]!r}; give the year they are from: "
                                         "--year, or Year on the Sources page")

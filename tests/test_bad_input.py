@@ -71,7 +71,7 @@ CORPUS: dict[str, tuple[str, tuple]] = {
     "nul_bytes.csv": ("usage", loads(2, 1)),
     "timestamps_mixed.csv": ("usage", loads(5, 3)),         # five ways to write a time load; epoch + 2 garbage
     "epoch_and_garbage.csv": ("usage", loads(4, 1)),
-    "years_out_of_range.csv": ("usage", loads(3, 1)),       # 0001 and 9999 load; 30 February does not
+    "years_out_of_range.csv": ("usage", loads(2, 2)),       # 9999 loads; 0001 (before 1900) and 30 February do not
     "crlf_mixed.csv": ("usage", loads(5, 0)),
     "semicolon_decimal_comma.csv": ("usage", loads(3, 0)),
     "excel_sep_line.csv": ("usage", loads(2, 0)),

@@ -136,6 +136,19 @@ def test_syslog_times_with_year(db: Path, tmp_path: Path) -> None:
     assert utc(db, "usage_events") == ["2005-06-14 15:16:01", "2005-07-04 01:02:03"]
 
 
+def test_two_digit_years_are_not_read_as_the_first_century(db: Path, tmp_path: Path) -> None:
+    # Loghub's Spark log writes '17/06/09 20:10:40': DuckDB's cast read it as the year 17, labelled
+    # "ISO 8601 text", and the Portfolio said "Data from 0017-06-09"
+    path = write(tmp_path / "short.csv", _usage_csv(["17/06/09 20:10:40", "17/06/09 20:11:02"]))
+    p = ingest.preview(path, "usage")
+    assert p.every_row_rejected and p.time_mode.startswith("not recognised: two-digit years are ambiguous")
+    assert "reads as a time before 1900 (two-digit years are ambiguous" in p.problems[0]
+    assert "give a time format such as '%y/%m/%d %H:%M:%S'" in p.problems[0]
+    assert "every row was rejected" in ingest_one(db, path).error
+    assert ingest_one(db, path, time_format="%y/%m/%d %H:%M:%S").rows_loaded == 2
+    assert utc(db, "usage_events") == ["2017-06-09 20:10:40", "2017-06-09 20:11:02"]
+
+
 def test_syslog_month_day_and_time_columns_are_joined_and_a_missing_year_is_named(db: Path, tmp_path: Path) -> None:
     # Loghub's Linux log: Month, Date (the day) and Time columns. Before, Date+Time was proposed
     # and every row failed on '1 00:21:28' with no word of the month or the year.

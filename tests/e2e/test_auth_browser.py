@@ -319,7 +319,7 @@ def test_an_upload_s_times_are_read_with_the_format_the_reviewer_gives(browser, 
     page.get_by_text("Time format, year, rows loaded before").click()
     page.get_by_role("textbox", name="Time format (optional)").fill("%Y.%m.%d-%Hh%M")
     page.get_by_role("textbox", name="Time format (optional)").press("Enter")
-    page.get_by_text("--time-format '%Y.%m.%d-%Hh%M'").wait_for(timeout=30_000)  # the preview reads them now
+    page.get_by_text("time format '%Y.%m.%d-%Hh%M'").wait_for(timeout=30_000)  # the preview reads them now
     expect(page.get_by_text("would be rejected")).to_have_count(0, timeout=30_000)
     page.get_by_role("button", name="Load 1 file as usage").click()
     page.get_by_text("2 read, 2 loaded, 0 rejected").wait_for(timeout=30_000)
