@@ -114,7 +114,8 @@ if can_ingest:
                 for r in results or []:
                     (st.error if r.error else st.text)(r.summary())  # st.text keeps its note on a line of its own
                 clean = done and not any(r.error for r in results or [])
-                status.update(label="Loaded" if clean else "Loaded with problems",
+                new = any(not r.duplicate for r in results or [])  # every file sent before: say nothing loaded
+                status.update(label=("Loaded" if new else "Nothing new: already loaded") if clean else "Loaded with problems",
                               state="complete" if done else "error", expanded=True)
             if clean:  # the box is emptied on the next run; what was loaded stays listed here and in Batches
                 st.session_state["_rr_upload_round"] = st.session_state.get("_rr_upload_round", 0) + 1

@@ -79,7 +79,8 @@ class IngestResult:
         if self.error:
             return f"{self.file}: NOT LOADED. {self.error}"
         if self.duplicate:
-            return f"{self.file}: duplicate of batch {self.duplicate_of}; not loaded again."
+            return (f"{self.file}: duplicate of batch {self.duplicate_of}; not loaded again. To load it with other "
+                    f"options, delete batch {self.duplicate_of} first.")
         text = (f"{self.file}: batch {self.batch_id}, {self.format}: {self.rows_read:,} read, "
                 f"{self.rows_loaded:,} loaded, {self.rows_rejected:,} rejected, {self.rows_duplicate:,} duplicate")
         if self.rows_skipped:

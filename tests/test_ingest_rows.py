@@ -380,6 +380,7 @@ def test_same_file_again_even_renamed_is_a_duplicate(db: Path, tmp_path: Path) -
     assert r2.duplicate_of == r1.batch_id
     assert r2.rows_loaded == 0 and r2.batch_id is None and r2.error is None
     assert f"duplicate of batch {r1.batch_id}" in r2.summary()
+    assert f"To load it with other options, delete batch {r1.batch_id} first." in r2.summary()
     assert query(db, "SELECT count(*) FROM usage_events") == [(2,)]
     assert query(db, "SELECT count(*) FROM ingest_batches") == [(1,)]
     # within one call as well
