@@ -105,7 +105,7 @@ OPERATIONAL_TERMS: dict[str, tuple[str, ...]] = {
         r"(nobody|no one|no-one|noone) (answers?|answered|replies|replied|responds?|responded|helps?|helped|knows|"
         r"gets? back|got back)",
         r"(still )?waiting (for|on) (a |an )?(reply|response|answer|support|help)", r"(who|whom) to (ask|contact|call)",
-        r"(asked|contacted|emailed|called|chased) support", r"no idea (how|who|where|what)",
+        r"(asked|contacted|emailed|called|chased) support", r"(no idea|not sure|unsure|don'?t know|do not know) (how|who|where|what)",
     ),
 }
 OPERATIONAL_CLASSES = tuple(OPERATIONAL_TERMS)  # tie-break order: the more serious first

@@ -31,7 +31,7 @@ column, ascending = SORTS[sort_by]
 shown = modes.assign(last_28_days=modes["daily"].map(charts.sparkline),
                      trend_rank=modes["trend"].map({"rising": 0, "steady": 1, "falling": 2}))
 shown = shown.sort_values([column, "count"], ascending=[ascending, False])
-st.dataframe(shown, hide_index=True, width="stretch",
+st.dataframe(ui.blank_text(shown, ["error_type", "owner"]), hide_index=True, width="stretch",
              column_order=["mode_id", "error_type", "template", "count", "last_28_days", "trend", "users", "share",
                            "status", "owner"],
              column_config={
@@ -78,7 +78,7 @@ if reveal:
 else:
     done, rows = ui.run_action(lambda: ui.masked_mode_rows(pilot, version, mode_id))
 if done:  # the latest 50 exceptions of the mode, each with where it came from (batch, row in the file)
-    st.dataframe(rows, hide_index=True, width="stretch", column_config={
+    st.dataframe(ui.blank_text(rows, ["user_id", "message"]), hide_index=True, width="stretch", column_config={
         "batch_id": st.column_config.NumberColumn("Batch", help="The load it came in (Sources page)"),
         "src_row": st.column_config.NumberColumn("Row", help="Its row in that file"),
         "ts": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm:ss"),

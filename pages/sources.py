@@ -59,7 +59,9 @@ if can_ingest:
         all_levels = kind == "exceptions" and st.checkbox(
             "Load every line, whatever its level",
             help="By default an exception log's information lines (level TRACE, DEBUG, INFO, NOTICE and the like) "
-                 "are counted and left out: they are not exceptions. Lines with no level or any other level load.")
+                 "are counted and left out: they are not exceptions. Lines with no level or any other level load. "
+                 "Ticked, information lines count as exceptions everywhere: in the rate, the failure modes and "
+                 "the risk signals.")
     try:
         overrides = parse_overrides([x.strip() for x in overrides_text.split(",") if x.strip()])
     except MappingError as err:
@@ -98,15 +100,15 @@ if can_ingest:
         for f in files:
             if not isinstance(found[f.file_id], str) and found[f.file_id].every_row_rejected:
                 st.error(ui.md(f"{f.name}: every one of the first {found[f.file_id].rows_checked:,} rows would be "
-                               "rejected, so it is left out. Fix the mapping or the time format first (e.g. "
-                               "timestamp=Month+Date+Time and a Year for syslog-style times)."))
+                               "rejected, so it is left out until the reason above is fixed (the mapping, or the "
+                               "time format or year under 'Time format, year, ...')."))
         left_out = [f.name for f in files if f not in ready]
         label = f"Load {len(ready)} file{'s' if len(ready) != 1 else ''} as {kind}"
         if left_out and ready:
             st.caption("Left out, for the reason above: " + ", ".join(ui.md(n) for n in left_out) + ".")
         elif not ready:
-            st.caption("Nothing can load yet: name the missing column in *Column mapping overrides* (or the time "
-                       "format) as the message above says, or choose other files.")
+            st.caption("Nothing can load yet: do what the messages above say (a column in *Column mapping "
+                       "overrides*, or the time format or year under *Time format, year, ...*), or choose other files.")
         if st.button(label if ready else "Load", type="primary", disabled=not ready):
             with st.status("Loading…", expanded=True) as status:
                 done, results = ui.run_action(lambda: uploads.ingest_uploads(

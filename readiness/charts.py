@@ -203,12 +203,15 @@ def exception_rate(df: pd.DataFrame) -> tuple[go.Figure, str]:
         events = part["events"].sum()
         return None if not events else 1000 * part["exceptions"].sum() / events
 
-    first, last = rate(df.head(7)), rate(df.tail(7))
-    if first is not None and last is not None and len(df) >= 14:
-        title = f"{last:.0f} exceptions per 1,000 events in the last 7 days, against {first:.0f} in the first 7"
+    # the days with usage: exceptions years before the usage read "no usage events to compare them with"
+    used = df[df["events"] > 0]
+    first, last = rate(used.head(7)), rate(used.tail(7))
+    if first is not None and len(used) >= 14:
+        title = (f"{last:,.0f} exceptions per 1,000 events in the last 7 days with usage, against {first:,.0f} in "
+                 "the first 7")
     elif first is not None:  # the first and last 7 days would overlap: one figure for all of them
-        title = (f"{rate(df):.0f} exceptions per 1,000 events over the pilot's "
-                 + (f"{len(df)} days" if len(df) > 1 else "one day"))
+        title = (f"{rate(used):,.0f} exceptions per 1,000 events over the "
+                 + (f"{len(used)} days with usage" if len(used) > 1 else "one day with usage"))
     else:
         title = f"{int(df['exceptions'].sum()):,} exceptions; no usage events to compare them with"
     y = "per_1000_events" if first is not None else "exceptions"
@@ -218,6 +221,9 @@ def exception_rate(df: pd.DataFrame) -> tuple[go.Figure, str]:
     _calendar_axis(fig, df["day"])
     caption = ("Exceptions per pilot-local day divided by that day's usage events, × 1,000." if first is not None
                else "Exceptions per pilot-local day: no usage events fall on these days, so there is no rate.")
+    unmatched = int(df.loc[df["events"] == 0, "exceptions"].sum())
+    if first is not None and unmatched:
+        caption += f" {unmatched:,} exceptions fall on days without usage events and are not in the rate."
     return _style(fig, 260), caption
 
 

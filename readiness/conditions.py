@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -27,6 +27,8 @@ from readiness.pilots import RISK_TIERS, Pilot, get_pilot
 from readiness.store import transaction
 
 STATUSES = ("met", "not met", "waived")
+# the exception-rate condition says so when the exception logs run this far past the usage's period
+OVERHANG = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -121,10 +123,11 @@ def _live(con, pilot: Pilot, rule: str) -> tuple[bool, str]:
         return bool(owner and support), said
     if rule == "exception_rate":
         # From the batch counts (rows in the store per batch), not a scan of the event tables.
-        events, exceptions, info = con.execute(
+        events, exceptions, info, every_line = con.execute(
             """SELECT coalesce(sum(rows_loaded) FILTER (WHERE kind = 'usage'), 0),
                       coalesce(sum(rows_loaded) FILTER (WHERE kind = 'exceptions'), 0),
-                      coalesce(sum(rows_skipped) FILTER (WHERE kind = 'exceptions'), 0)
+                      coalesce(sum(rows_skipped) FILTER (WHERE kind = 'exceptions'), 0),
+                      count(*) FILTER (WHERE kind = 'exceptions' AND options->>'all_levels' = 'true')
                FROM ingest_batches WHERE pilot_id = ?""", [pilot.pilot_id]).fetchone()
         if not events:
             return False, "no usage loaded, so the exception rate is unknown"
@@ -133,6 +136,9 @@ def _live(con, pilot: Pilot, rule: str) -> tuple[bool, str]:
         said = f"{rate:,.1f} exceptions per 1,000 events over the whole pilot (limit {limit:g})"
         if info:
             said += f"; {info:,} information lines (INFO, DEBUG, ...) of the exception logs are not counted"
+        if every_line:
+            logs = "1 exception log was" if every_line == 1 else f"{every_line:,} exception logs were"
+            said += f"; {logs} loaded with every line, so information lines count here"
         # logs of different periods give a rate of nothing (seen: 2015 exceptions against 2026 usage
         # read "53333.3 per 1,000"); the batches' first and last times say so without a scan
         spans = dict((k, (a, b)) for k, a, b in con.execute(
@@ -142,6 +148,9 @@ def _live(con, pilot: Pilot, rule: str) -> tuple[bool, str]:
         if None not in (u0, u1, e0, e1) and (e1 < u0 or e0 > u1):
             said += (f"; the exception and usage logs do not overlap in time (exceptions {e0:%Y-%m-%d} to "
                      f"{e1:%Y-%m-%d}, usage {u0:%Y-%m-%d} to {u1:%Y-%m-%d}), so this compares different periods")
+        elif None not in (u0, u1, e0, e1) and (e0 < u0 - OVERHANG or e1 > u1 + OVERHANG):
+            said += (f"; the exception logs ({e0:%Y-%m-%d} to {e1:%Y-%m-%d}) reach well beyond the usage ({u0:%Y-%m-%d} "
+                     f"to {u1:%Y-%m-%d}), so part of this compares different periods")
         return rate < limit, said
     if rule == "source_process":
         have = {r[0] for r in con.execute(

@@ -257,7 +257,7 @@ def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time
                 bad = con.execute(f"SELECT count(*), min(reason) FROM ({plan.select_rejects(0, 0)}) t(b, p, r, l, c, reason, raw)").fetchone()
                 checked, rejected = total, bad[0]
                 if bad[0]:
-                    problems.append(f"{bad[0]} of the first {total} rows would be rejected, e.g. {bad[1]}.")
+                    problems.append(f"{bad[0]:,} of the first {total:,} rows would be rejected, e.g. {bad[1]}.")
                 if opts.level_filter(kind, mapping):
                     informational, levels = con.execute(_count_informational(plan.select_good(0, 0))).fetchone()
                     if informational:
@@ -267,7 +267,8 @@ def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time
                             "tick “Load every line, whatever its level” (or give --all-levels).")
                 zoneless = con.execute(plan.count_zoneless()).fetchone()[0]
                 if zoneless:
-                    problems.append(f"{zoneless} of the first {total} times have no zone: they will be read as {time_zone}.")
+                    problems.append(f"{zoneless:,} of the first {total:,} times have no zone: they will be read as "
+                                    f"{time_zone}.")
             if rej:
                 n = con.execute(f"SELECT count(DISTINCT line) FROM {rej}").fetchone()[0]
                 if n:
@@ -512,9 +513,13 @@ def _load(con, pilot: Pilot, kind: str, plan: LoadPlan, reader_rejects: list, st
     """Insert the staged good rows and the rejects for ``result.batch_id``; fill counts. Returns (first, last) time."""
     table = TABLES[kind]
     select = plan.select_good(pilot.pilot_id, result.batch_id)
+    span = None
     if opts.level_filter(kind, plan.mapping):  # information lines are counted, not loaded
-        result.rows_skipped, result.skipped_levels = con.execute(_count_informational(select)).fetchone()
-        select = f"SELECT * FROM ({select}) WHERE NOT {informational_sql()}"
+        info = informational_sql()
+        result.rows_skipped, result.skipped_levels, *span = con.execute(
+            f"SELECT count(*) FILTER (WHERE {info}), {levels_sql()} FILTER (WHERE {info}), min(ts), max(ts) "
+            f"FROM ({select})").fetchone()  # the period the log covers, its information lines included
+        select = f"SELECT * FROM ({select}) WHERE NOT {info}"
     cols = _target_columns(kind)
     if opts.dedupe_rows:  # skip rows identical to rows of earlier batches (cumulative exports)
         same = " AND ".join(f"t.{c} IS NOT DISTINCT FROM n.{c}" for c in cols if c not in ("pilot_id", "batch_id", "src_row", "attributes"))
@@ -534,7 +539,8 @@ def _load(con, pilot: Pilot, kind: str, plan: LoadPlan, reader_rejects: list, st
         result.zoneless_rows = result.rows_loaded
     elif plan.mode.zoned is None and result.rows_loaded < staged_rows:
         result.zoneless_rows = con.execute(plan.count_zoneless()).fetchone()[0]
-    return con.execute(f"SELECT min(ts), max(ts) FROM {table} WHERE batch_id = ?", [result.batch_id]).fetchone()
+    loaded = con.execute(f"SELECT min(ts), max(ts) FROM {table} WHERE batch_id = ?", [result.batch_id]).fetchone()
+    return tuple(span) if span and span[0] is not None else loaded
 
 
 def _count_informational(select: str) -> str:
@@ -617,7 +623,7 @@ def _load_direct(con, pilot: Pilot, kind: str, src: SourceFile, mapping: Mapping
     skipped_levels = f"{levels_sql()} FILTER (WHERE batch_id = $1 AND {info})" if filtered else "NULL"
     base, good, zoneless, first_ts, last_ts, blank, total, skipped, levels = con.execute(
         f"SELECT min(rowid), count(*) FILTER (WHERE {loads}), count(*) FILTER (WHERE {loads} AND zoneless), "
-        f"min(ts) FILTER (WHERE {loads}), max(ts) FILTER (WHERE {loads}), "
+        f"min(ts) FILTER (WHERE batch_id = $1), max(ts) FILTER (WHERE batch_id = $1), "  # the period the log covers
         f"count(*) FILTER (WHERE batch_id = -$1 AND attributes IS NULL), count(*), "
         f"count(*) FILTER (WHERE batch_id = $1 AND {info}), {skipped_levels} FROM {rows}", [bid]).fetchone()
     position = f"({rows}.rowid - {int(base or 0)} + 1)"

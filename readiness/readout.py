@@ -99,7 +99,7 @@ def headline(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters | No
 
     now, before = rate(recent), rate(prior)
     text, way = _change(now, before)
-    out.append(Figure("Exceptions / 1k events", "—" if now is None else f"{now:.0f}", text, way,
+    out.append(Figure("Exceptions / 1k events", "—" if now is None else f"{now:,.0f}", text, way,
                       {"up": False, "down": True}.get(way), against))
     return out
 

@@ -679,9 +679,9 @@ def export_buttons(who: Actor, chosen: list, playbook: bool = True, title: str |
     cols[1].download_button("Risk register (CSV)", csv_file("risks"), file_name=f"{stem}_risks.csv",
                             mime="text/csv", icon=":material/download:", width="stretch")
     if playbook and len(chosen) == 1:
-        cols[2].download_button("Playbook (.md)", playbook_file("md"), file_name=f"{stem}_playbook.md",
+        cols[2].download_button("Playbook (Markdown)", playbook_file("md"), file_name=f"{stem}_playbook.md",
                                 mime="text/markdown", icon=":material/download:", width="stretch")
-        cols[3].download_button("Playbook (.html)", playbook_file("html"), file_name=f"{stem}_playbook.html",
+        cols[3].download_button("Playbook (HTML)", playbook_file("html"), file_name=f"{stem}_playbook.html",
                                 mime="text/html", icon=":material/download:", width="stretch")
 
 

@@ -77,7 +77,8 @@ def test_exception_rate_compares_last_and_first_week_per_1000_events() -> None:
     df = pd.DataFrame({"day": pd.date_range("2026-03-02", periods=14), "exceptions": [1] * 7 + [4] * 7,
                        "events": [100] * 14, "sessions": [10] * 14, "per_1000_events": [10.0] * 7 + [40.0] * 7})
     fig, caption = charts.exception_rate(df)
-    assert fig.layout.title.text == "40 exceptions per 1,000 events in the last 7 days, against 10 in the first 7"
+    assert fig.layout.title.text == ("40 exceptions per 1,000 events in the last 7 days with usage, against 10 in "
+                                     "the first 7")
     assert caption.startswith("Exceptions per pilot-local day divided by that day's usage events")
 
 
@@ -88,6 +89,17 @@ def test_exception_counts_without_usage_are_not_captioned_as_a_rate() -> None:
     fig, caption = charts.exception_rate(df)
     assert fig.layout.title.text == "2,000 exceptions; no usage events to compare them with"
     assert fig.data[0].y.tolist() == [1500, 500] and "so there is no rate" in caption
+
+
+def test_the_rate_reads_the_days_with_usage_when_exceptions_start_long_before_it() -> None:
+    # seen: Loghub exceptions from 2005 and 800 usage events in May 2017: "8,371 exceptions; no usage events
+    # to compare them with", because the first 7 days of the chart had no usage
+    days = list(pd.date_range("2005-06-14", periods=10)) + list(pd.date_range("2017-05-01", periods=3))
+    df = pd.DataFrame({"day": days, "exceptions": [100] * 10 + [2, 4, 6], "events": [0] * 10 + [200] * 3,
+                       "sessions": [0] * 10 + [20] * 3, "per_1000_events": [None] * 10 + [10.0, 20.0, 30.0]})
+    fig, caption = charts.exception_rate(df)
+    assert fig.layout.title.text == "20 exceptions per 1,000 events over the 3 days with usage"
+    assert caption.endswith("1,000 exceptions fall on days without usage events and are not in the rate.")
 
 
 def test_risk_matrix_counts_open_risks_in_their_cell() -> None:
@@ -126,7 +138,7 @@ def test_a_one_day_pilot_keeps_its_time_axis_in_days_not_milliseconds() -> None:
     assert _day_ticks(fig)[2] == 86_400_000
     assert fig.data[0].width == 0.8 * 86_400_000  # the lone bar is a day wide, not the chart's width
     # the first and the last 7 days would be the same day: one figure, not a comparison
-    assert fig.layout.title.text == "30 exceptions per 1,000 events over the pilot's one day"
+    assert fig.layout.title.text == "30 exceptions per 1,000 events over the one day with usage"
 
     week = pd.DataFrame({"week": [date(2026, 3, 2)], "active": [5], "new": [5], "returning": [0],
                          "resurrecting": [0], "dormant": [0]})
@@ -146,6 +158,6 @@ def test_a_pilot_of_days_gets_a_tick_per_day_and_a_longer_one_is_left_to_plotly(
     fig = rate(3)
     assert _day_ticks(fig) == (pd.Timestamp("2026-03-01 12:00"), pd.Timestamp("2026-03-04 12:00"), 86_400_000)
     assert fig.data[0].width is None  # bars keep plotly's own width once there are several
-    assert rate(10).layout.title.text == "10 exceptions per 1,000 events over the pilot's 10 days"
+    assert rate(10).layout.title.text == "10 exceptions per 1,000 events over the 10 days with usage"
     fig = rate(20)
     assert fig.layout.xaxis.range is None and fig.layout.xaxis.dtick is None

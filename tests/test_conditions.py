@@ -155,10 +155,11 @@ def test_the_exception_rate_says_when_the_logs_cover_different_periods(db: Path,
     assert live == ("50,000.0 exceptions per 1,000 events over the whole pilot (limit 5); the exception and usage "
                     "logs do not overlap in time (exceptions 2015-10-18 to 2015-10-18, usage 2026-03-02 to "
                     "2026-03-02), so this compares different periods")
-    # one exception inside the usage period: they overlap, and nothing more is said
+    # one exception inside the usage period: they overlap, but only just
     ingest_one(db, write(tmp_path / "e2.csv", "ts,message\n2026-03-02T10:05:00Z,boom\n"), kind="exceptions", pilot="p")
     assert _conds(db)["monitoring"]["live_value"] == (
-        "50,025.0 exceptions per 1,000 events over the whole pilot (limit 5)")
+        "50,025.0 exceptions per 1,000 events over the whole pilot (limit 5); the exception logs (2015-10-18 to "
+        "2026-03-02) reach well beyond the usage (2026-03-02 to 2026-03-02), so part of this compares different periods")
 
 
 def test_the_exception_rate_counts_warnings_and_errors_not_information_lines(db: Path, tmp_path: Path) -> None:
@@ -169,3 +170,14 @@ def test_the_exception_rate_counts_warnings_and_errors_not_information_lines(db:
     assert _conds(db)["monitoring"]["live_value"] == (
         "25.0 exceptions per 1,000 events over the whole pilot (limit 5); 39 information lines (INFO, DEBUG, ...) "
         "of the exception logs are not counted")
+
+
+def test_the_exception_rate_says_when_the_exception_logs_reach_well_beyond_the_usage(db: Path, tmp_path: Path) -> None:
+    # seen: 2005-2017 exceptions against two weeks of usage, overlapping by a day, said nothing
+    _forty_usage_events(db, tmp_path)
+    log = "2026-03-02T10:05:00Z,ERROR,a\n2026-01-05T10:00:00Z,ERROR,b\n2026-03-03T10:00:00Z,INFO,c\n"
+    ingest_one(db, write(tmp_path / "e.csv", "ts,level,message\n" + log), kind="exceptions", pilot="p", all_levels=True)
+    assert _conds(db)["monitoring"]["live_value"] == (
+        "75.0 exceptions per 1,000 events over the whole pilot (limit 5); 1 exception log was loaded with every line, "
+        "so information lines count here; the exception logs (2026-01-05 to 2026-03-03) reach well beyond the usage "
+        "(2026-03-02 to 2026-03-02), so part of this compares different periods")

@@ -67,6 +67,7 @@ PLAINLY = [
     ("Nobody replies to my emails about it", "operational:support"),
     ("Still waiting for a reply from support after two weeks", "operational:support"),
     ("No idea who to ask when it goes wrong", "operational:support"),
+    ("Not sure who to ask when it's wrong", "operational:support"),
     ("Wrong data in the summary", "operational:data"),
     ("The totals don't add up with the ERP report", "operational:data"),
     ("Missing records for last month", "operational:data"),
