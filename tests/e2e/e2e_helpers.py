@@ -1,4 +1,10 @@
-"""Helpers for browser tests: a real Streamlit server on a free port and Debian's Chromium."""
+"""Helpers for browser tests: a real Streamlit server on a free port and Debian's Chromium.
+
+Waiting in these tests: while a page reruns, Streamlit keeps the last run's elements until the new
+run replaces them, so a text can be on the page twice for a moment. A strict locator then fails at
+once ("resolved to 2 elements", seen in CI at stops 17 and 18): waits for a text use ``.first``,
+and waits for one to go use ``expect(...).to_have_count(0)``.
+"""
 
 from __future__ import annotations
 

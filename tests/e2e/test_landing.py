@@ -37,7 +37,7 @@ def test_empty_store_says_how_to_add_data(browser, tmp_path):
     try:
         page = browser.new_page()
         login(page, url, "admin", ADMIN_PW)
-        page.get_by_text("No pilots yet").wait_for()
+        page.get_by_text("No pilots yet").first.wait_for()
         assert "python -m readiness ingest" in page.inner_text("[data-testid='stMain']")
     finally:
         proc.terminate()

@@ -38,7 +38,7 @@ def test_every_page_address_without_login_shows_only_the_login(browser, app) -> 
         wait_idle(page)
         # waited for, not counted at once: CI once read the page between two runs, the form's text
         # there but not yet its button (a page that never shows the form still fails here)
-        page.get_by_role("button", name="Log in").wait_for(timeout=30_000)
+        page.get_by_role("button", name="Log in").first.wait_for(timeout=30_000)
         assert page.get_by_role("button", name="Log in").count() == 1, (path, main_text(page)[:300])
         body = main_text(page)
         headings = page.locator("h1, h2, h3").all_inner_texts()
