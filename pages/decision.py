@@ -89,7 +89,8 @@ if can_decide:
             else:
                 done, d = ui.run_action(ui.with_store(lambda con: decisions.record_decision(
                     con, actor, pilot, outcome=outcome, rationale=rationale, owner=owner,
-                    next_review=None if outcome == "stop" else next_review, receiver=receiver or None)))
+                    next_review=None if outcome == "stop" else next_review, receiver=receiver or None,
+                    against_evidence=against and confirmed)))  # the library asks again, on the evidence as it is now
                 if done:  # rerun, so the current decision and the timeline above show it at once
                     ui.flash(f"Recorded: {decisions.OUTCOMES[d['outcome']]}"
                              + (f", superseding decision {d['supersedes']}" if d["supersedes"] else "") + ".")

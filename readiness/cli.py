@@ -328,7 +328,8 @@ def cmd_decide(args: argparse.Namespace) -> int:
     with store.open_store(args.db) as con:
         pilot = pilots.pilot_for(con, actor, args.pilot)
         d = decisions.record_decision(con, actor, pilot, outcome=args.outcome, rationale=args.rationale,
-                                      owner=args.owner, next_review=next_review, receiver=args.receiver)
+                                      owner=args.owner, next_review=next_review, receiver=args.receiver,
+                                      against_evidence=args.against_evidence)
     label = decisions.OUTCOMES[d["outcome"]]
     print(f"Recorded decision {d['decision_id']} for {pilot.name} (review {d['review_number']}): {label}, "
           f"owner {d['owner']}" + (f", next review {d['next_review']}" if d["next_review"] else "") +
@@ -542,6 +543,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--owner", required=True, help="accountable owner")
     p.add_argument("--next-review", metavar="YYYY-MM-DD", help="the next readout (required unless stop)")
     p.add_argument("--receiver", help="hand-off: the receiving owner's user name (they must accept)")
+    p.add_argument("--against-evidence", action="store_true",
+                   help="operate although the evidence suggests another outcome (recorded with the suggestion)")
 
     p = add("decisions", cmd_decisions, "List a pilot's decisions (current and superseded).",
             "python -m readiness decisions --pilot 'Invoice triage assistant'")

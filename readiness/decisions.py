@@ -227,11 +227,14 @@ def list_decisions(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -
 
 def record_decision(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, *, outcome: str, rationale: str,
                     owner: str, next_review: date | None = None, receiver: str | None = None,
-                    conditions: list[dict[str, Any]] | None = None, today: date | None = None) -> dict[str, Any]:
+                    conditions: list[dict[str, Any]] | None = None, today: date | None = None,
+                    against_evidence: bool = False) -> dict[str, Any]:
     """Record the review's decision (superseding an earlier one in the same review); audited.
 
     Raises DecisionError for an unknown outcome, a missing rationale or owner, a missing or past
-    next review (except for a stop), or a hand-off without a known receiving account.
+    next review (except for a stop), a hand-off without a known receiving account, or operate
+    while the evidence suggests otherwise, unless ``against_evidence`` says the reviewer means it
+    (the Decision page's tick, the CLI's --against-evidence; before, only the page asked).
     """
     outcome = (outcome or "").strip().lower()
     if outcome not in OUTCOMES:
@@ -274,6 +277,11 @@ def record_decision(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, 
         snap["signals"] = [{k: d[k] for k in ("key", "class", "severity", "finding")}
                            for d in (sig.to_dict() for sig in compute_signals(con, actor, pilot))]
         suggestion = suggest(con, pilot, snap["figures"], conditions, snap["signals"])
+        if outcome == "operate" and suggestion.outcome != "operate" and not against_evidence:
+            raise DecisionError(
+                f"The evidence suggests {OUTCOMES[suggestion.outcome].lower()}: " + "; ".join(suggestion.reasons[:3])
+                + (" …" if len(suggestion.reasons) > 3 else "") + ". To record operate anyway, say so "
+                "(--against-evidence; on the Decision page, the tick 'Record operate although the evidence suggests …').")
         con.execute(
             """INSERT INTO decisions (review_id, pilot_id, supersedes, outcome, rationale, owner, next_review, receiver,
                                       conditions, winddown, suggested_outcome, suggested_reasons, snapshot,

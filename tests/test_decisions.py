@@ -45,7 +45,7 @@ def _decide(db: Path, actor: Actor = OP, **kw):
 
 def test_decisions_are_append_only_and_recording_again_supersedes(pilot_db: Path) -> None:
     first = _decide(pilot_db)
-    second = _decide(pilot_db, outcome="operate", rationale="Fixed the ERP timeouts")
+    second = _decide(pilot_db, outcome="operate", rationale="Fixed the ERP timeouts", against_evidence=True)
     assert second["supersedes"] == first["decision_id"] and second["review_number"] == first["review_number"] == 1
     with store.open_store(pilot_db) as con:
         rows = decisions.list_decisions(con, OP, get_pilot(con, "p"))
@@ -53,6 +53,17 @@ def test_decisions_are_append_only_and_recording_again_supersedes(pilot_db: Path
     assert rows[0]["rationale"] == "Timeouts to the ERP"  # the earlier record is kept as it was
     assert query(pilot_db, "SELECT action FROM audit_log WHERE action LIKE 'decision%' OR action LIKE 'review%' "
                            "ORDER BY seq") == [("review.open",), ("decision.record",), ("decision.record",)]
+
+
+def test_operate_against_the_evidence_must_be_said_in_the_library_too(pilot_db: Path) -> None:
+    # only the Decision page asked; the CLI's decide recorded operate against the evidence without a word
+    before = query(pilot_db, "SELECT count(*) FROM decisions")
+    with pytest.raises(decisions.DecisionError, match=r"The evidence suggests harden further: .* To record operate "
+                                                      r"anyway, say so \(--against-evidence"):
+        _decide(pilot_db, outcome="operate", rationale="Looks fine")
+    assert query(pilot_db, "SELECT count(*) FROM decisions") == before  # nothing recorded, no review opened
+    d = _decide(pilot_db, outcome="operate", rationale="Looks fine", against_evidence=True)
+    assert (d["outcome"], d["suggested_outcome"]) == ("operate", "harden")  # kept with the suggestion it overrode
 
 
 def test_the_snapshot_freezes_figures_batches_and_data_version(pilot_db: Path, tmp_path: Path) -> None:
@@ -93,6 +104,19 @@ def test_cli_refuses_a_bad_outcome_without_a_traceback(pilot_db: Path) -> None:
                           "--outcome", "ship-it", "--rationale", "x", "--owner", "y"],
                          cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert out.returncode == 2 and "Outcome must be one of" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_cli_decide_asks_before_operate_against_the_evidence(pilot_db: Path) -> None:
+    def decide(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "readiness", "decide", "--db", str(pilot_db), "--pilot", "p",
+                               "--outcome", "operate", "--rationale", "Fine", "--owner", "Tom", "--next-review",
+                               NEXT.isoformat(), *extra], cwd=PROJECT_ROOT, capture_output=True, text=True)
+
+    refused = decide()
+    assert refused.returncode == 2 and "--against-evidence" in refused.stderr and "Traceback" not in refused.stderr
+    recorded = decide("--against-evidence")
+    assert recorded.returncode == 0, recorded.stderr
+    assert "Suggested by the evidence: Harden further" in recorded.stdout
 
 
 def test_only_reviewers_and_admins_decide(pilot_db: Path) -> None:

@@ -142,7 +142,7 @@ def test_diff_against_the_previous_review(pdb: Path, tmp_path: Path) -> None:
     with store.open_store(pdb) as con:
         pending = between.diff(con, OP, _p(con), against="previous")
         decisions.record_decision(con, OP, _p(con), outcome="operate", rationale="Fixed", owner="Tom Brennan",
-                                  next_review=NEXT)
+                                  next_review=NEXT, against_evidence=True)
         decided = between.diff(con, OP, _p(con), against="previous")
         current = between.diff(con, OP, _p(con))
     for d in (pending, decided):  # review 2 is compared with review 1's decision, before and after it decides
@@ -156,7 +156,8 @@ def test_flags_overdue_review_overdue_risk_and_drift(pdb: Path, tmp_path: Path) 
         p = _p(con)
         conditions.ensure_conditions(con, OP, p)
         assert {c["area"]: c["status"] for c in conditions.list_conditions(con, OP, p)}["monitoring"] == "met"
-        decisions.record_decision(con, OP, p, outcome="operate", rationale="Good", owner="Tom", next_review=NEXT)
+        decisions.record_decision(con, OP, p, outcome="operate", rationale="Good", owner="Tom", next_review=NEXT,
+                                  against_evidence=True)
         risks.add_risk(con, OP, p, risk_class="data", title="Old export format", likelihood=2, impact=2, owner="x",
                        due=date.today() - timedelta(days=3))
         assert {f.key for f in between.flags(con, OP, p)} == {"risk_overdue"}
