@@ -83,9 +83,7 @@ if can_decide:
                                      "and its reasons.") if against else True
         if st.form_submit_button("Record decision", type="primary"):
             if outcome == "operate" and not confirmed:
-                st.error(f"The evidence suggests {decisions.OUTCOMES[suggestion.outcome].lower()}: "
-                         + "; ".join(suggestion.reasons[:3]) + (" …" if len(suggestion.reasons) > 3 else "")
-                         + ". To record operate anyway, tick 'Record operate although the evidence suggests …'.")
+                st.error(decisions.operate_refused(suggestion))
             else:
                 done, d = ui.run_action(ui.with_store(lambda con: decisions.record_decision(
                     con, actor, pilot, outcome=outcome, rationale=rationale, owner=owner,

@@ -225,6 +225,13 @@ def list_decisions(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -
     return rows
 
 
+def operate_refused(suggestion: Suggestion) -> str:
+    """Why operate is not recorded against ``suggestion`` without the reviewer saying they mean it."""
+    return (f"The evidence suggests {OUTCOMES[suggestion.outcome].lower()}: " + "; ".join(suggestion.reasons[:3])
+            + (" …" if len(suggestion.reasons) > 3 else "") + ". To record operate anyway, say so (the tick "
+            "'Record operate although the evidence suggests …' on the Decision page; --against-evidence).")
+
+
 def record_decision(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, *, outcome: str, rationale: str,
                     owner: str, next_review: date | None = None, receiver: str | None = None,
                     conditions: list[dict[str, Any]] | None = None, today: date | None = None,
@@ -278,10 +285,7 @@ def record_decision(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, 
                            for d in (sig.to_dict() for sig in compute_signals(con, actor, pilot))]
         suggestion = suggest(con, pilot, snap["figures"], conditions, snap["signals"])
         if outcome == "operate" and suggestion.outcome != "operate" and not against_evidence:
-            raise DecisionError(
-                f"The evidence suggests {OUTCOMES[suggestion.outcome].lower()}: " + "; ".join(suggestion.reasons[:3])
-                + (" …" if len(suggestion.reasons) > 3 else "") + ". To record operate anyway, say so "
-                "(--against-evidence; on the Decision page, the tick 'Record operate although the evidence suggests …').")
+            raise DecisionError(operate_refused(suggestion))
         con.execute(
             """INSERT INTO decisions (review_id, pilot_id, supersedes, outcome, rationale, owner, next_review, receiver,
                                       conditions, winddown, suggested_outcome, suggested_reasons, snapshot,

@@ -59,7 +59,7 @@ def test_operate_against_the_evidence_must_be_said_in_the_library_too(pilot_db: 
     # only the Decision page asked; the CLI's decide recorded operate against the evidence without a word
     before = query(pilot_db, "SELECT count(*) FROM decisions")
     with pytest.raises(decisions.DecisionError, match=r"The evidence suggests harden further: .* To record operate "
-                                                      r"anyway, say so \(--against-evidence"):
+                                                      r"anyway, say so .*--against-evidence\)"):
         _decide(pilot_db, outcome="operate", rationale="Looks fine")
     assert query(pilot_db, "SELECT count(*) FROM decisions") == before  # nothing recorded, no review opened
     d = _decide(pilot_db, outcome="operate", rationale="Looks fine", against_evidence=True)
