@@ -71,8 +71,9 @@ if can_ingest:
                                 year=int(year) if year else None, dedupe_rows=dedupe, all_levels=all_levels)
     if files:
         found = ui.upload_previews(files, kind, opts, pilot.time_zone)
+        all_rejected = [f for f in files if not isinstance(found[f.file_id], str) and found[f.file_id].every_row_rejected]
         ready = [f for f in files if not isinstance(found[f.file_id], str)
-                 and not found[f.file_id].mapping.missing_required() and not found[f.file_id].every_row_rejected]
+                 and not found[f.file_id].mapping.missing_required() and f not in all_rejected]
         first = next((f for f in files if f in ready), files[0])  # the preview: the first file that can load
         shown = found[first.file_id]
         if isinstance(shown, str):
@@ -97,11 +98,10 @@ if can_ingest:
             else:  # their rejects and zone notes were never shown before the load
                 for problem in other.problems:
                     st.warning(ui.md(f"{f.name}: {problem}"))
-        for f in files:
-            if not isinstance(found[f.file_id], str) and found[f.file_id].every_row_rejected:
-                st.error(ui.md(f"{f.name}: every one of the first {found[f.file_id].rows_checked:,} rows would be "
-                               "rejected, so it is left out until the reason above is fixed (the mapping, or the "
-                               "time format or year under 'Time format, year, ...')."))
+        for f in all_rejected:
+            st.error(ui.md(f"{f.name}: every one of the first {found[f.file_id].rows_checked:,} rows would be "
+                           "rejected, so it is left out until the reason above is fixed (the mapping, or the "
+                           "time format or year under 'Time format, year, ...')."))
         left_out = [f.name for f in files if f not in ready]
         label = f"Load {len(ready)} file{'s' if len(ready) != 1 else ''} as {kind}"
         if left_out and ready:

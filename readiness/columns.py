@@ -158,13 +158,10 @@ def propose_mapping(kind: str, source_columns: list[str],
         if date and tcol and other is None:
             # syslog splits it in three ("Jun", "14", "15:16:01"): a month column goes first
             month = free(("month", "mon")) if norm(date) in map(norm, ("date", "day")) else None
-            if month:
-                chosen["timestamp"] = ColumnMapping("timestamp", (month, date, tcol),
-                                                    "a month, a day and a time column, joined (syslog style)")
-                used.update((month, date, tcol))
-            else:
-                chosen["timestamp"] = ColumnMapping("timestamp", (date, tcol), "a date column and a time column, joined")
-                used.update((date, tcol))
+            parts, why = (((month, date, tcol), "a month, a day and a time column, joined (syslog style)") if month
+                          else ((date, tcol), "a date column and a time column, joined"))
+            chosen["timestamp"] = ColumnMapping("timestamp", parts, why)
+            used.update(parts)
 
     for canon in wanted:
         if canon in chosen:

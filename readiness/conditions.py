@@ -145,10 +145,12 @@ def _live(con, pilot: Pilot, rule: str) -> tuple[bool, str]:
             """SELECT kind, min(first_ts), max(last_ts) FROM ingest_batches
                WHERE pilot_id = ? AND kind IN ('usage', 'exceptions') GROUP BY kind""", [pilot.pilot_id]).fetchall())
         (u0, u1), (e0, e1) = spans.get("usage", (None, None)), spans.get("exceptions", (None, None))
-        if None not in (u0, u1, e0, e1) and (e1 < u0 or e0 > u1):
+        if None in (u0, u1, e0, e1):
+            pass
+        elif e1 < u0 or e0 > u1:
             said += (f"; the exception and usage logs do not overlap in time (exceptions {e0:%Y-%m-%d} to "
                      f"{e1:%Y-%m-%d}, usage {u0:%Y-%m-%d} to {u1:%Y-%m-%d}), so this compares different periods")
-        elif None not in (u0, u1, e0, e1) and (e0 < u0 - OVERHANG or e1 > u1 + OVERHANG):
+        elif e0 < u0 - OVERHANG or e1 > u1 + OVERHANG:
             said += (f"; the exception logs ({e0:%Y-%m-%d} to {e1:%Y-%m-%d}) reach well beyond the usage ({u0:%Y-%m-%d} "
                      f"to {u1:%Y-%m-%d}), so part of this compares different periods")
         return rate < limit, said

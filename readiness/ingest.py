@@ -259,7 +259,7 @@ def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time
                 if bad[0]:
                     problems.append(f"{bad[0]:,} of the first {total:,} rows would be rejected, e.g. {bad[1]}.")
                 if opts.level_filter(kind, mapping):
-                    informational, levels = con.execute(_count_informational(plan.select_good(0, 0))).fetchone()
+                    informational, levels, _first, _last = con.execute(_informational(plan.select_good(0, 0))).fetchone()
                     if informational:
                         problems.append(
                             f"{informational:,} of the first {total:,} rows are information lines ({levels}): they are "
@@ -515,11 +515,8 @@ def _load(con, pilot: Pilot, kind: str, plan: LoadPlan, reader_rejects: list, st
     select = plan.select_good(pilot.pilot_id, result.batch_id)
     span = None
     if opts.level_filter(kind, plan.mapping):  # information lines are counted, not loaded
-        info = informational_sql()
-        result.rows_skipped, result.skipped_levels, *span = con.execute(
-            f"SELECT count(*) FILTER (WHERE {info}), {levels_sql()} FILTER (WHERE {info}), min(ts), max(ts) "
-            f"FROM ({select})").fetchone()  # the period the log covers, its information lines included
-        select = f"SELECT * FROM ({select}) WHERE NOT {info}"
+        result.rows_skipped, result.skipped_levels, *span = con.execute(_informational(select)).fetchone()
+        select = f"SELECT * FROM ({select}) WHERE NOT {informational_sql()}"
     cols = _target_columns(kind)
     if opts.dedupe_rows:  # skip rows identical to rows of earlier batches (cumulative exports)
         same = " AND ".join(f"t.{c} IS NOT DISTINCT FROM n.{c}" for c in cols if c not in ("pilot_id", "batch_id", "src_row", "attributes"))
@@ -543,9 +540,12 @@ def _load(con, pilot: Pilot, kind: str, plan: LoadPlan, reader_rejects: list, st
     return tuple(span) if span and span[0] is not None else loaded
 
 
-def _count_informational(select: str) -> str:
-    """SELECT (rows, their levels) of ``select``'s rows that are information lines."""
-    return f"SELECT count(*), {levels_sql()} FROM ({select}) WHERE {informational_sql()}"
+def _informational(select: str) -> str:
+    """SELECT (information lines, their levels, first time, last time) of ``select``'s rows: the
+    times span every row, information lines included (the period the log covers)."""
+    info = informational_sql()
+    return (f"SELECT count(*) FILTER (WHERE {info}), {levels_sql()} FILTER (WHERE {info}), min(ts), max(ts) "
+            f"FROM ({select})")
 
 
 def _target_columns(kind: str) -> list[str]:

@@ -35,8 +35,8 @@ def steps(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, untriaged_
     counts = con.execute("""SELECT kind, sum(rows_loaded), sum(rows_loaded + coalesce(rows_skipped, 0))
                             FROM ingest_batches WHERE pilot_id = ? GROUP BY kind""", [pid]).fetchall()
     loaded = {kind: n for kind, n, _ in counts}
-    # an exception log of information lines only was loaded (and held no exception)
-    missing = [k for k in KINDS if not next((read for kind, _, read in counts if kind == k), 0)]
+    read = {kind: n for kind, _, n in counts}  # an exception log of information lines only was read, though empty
+    missing = [k for k in KINDS if not read.get(k)]
     out = [Step("Sources", not missing,
                 "all three kinds of log loaded" if not missing else f"no {', no '.join(missing)} loaded yet")]
     out.append(Step("Usage", bool(loaded.get("usage")),
