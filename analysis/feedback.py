@@ -127,6 +127,7 @@ PRAISE_TERMS: tuple[str, ...] = (
 
 TRIAGE_CLASSES = (*OPERATIONAL_CLASSES, "feature_request", "praise", "other")
 NEGATIVE_SENTIMENT = -0.05   # VADER's usual threshold: compound <= -0.05 is negative
+MIN_FOR_SHARE = 5            # CSAT, NPS and the negative share are given over at least this many rows
 
 # --- personal data: one shared definition in readiness.privacy ---------------------------------
 PERSONAL_DATA_PATTERNS = privacy.PERSONAL_DATA_PATTERNS
@@ -388,42 +389,63 @@ class FeedbackSummary:
     negative_share: float | None                 # share of analysed comments with sentiment <= -0.05
     personal_data: int                           # comments containing personal data
     missing: dict[str, str] = field(default_factory=dict)
+    analysed: int = 0                            # comments with a sentiment (the negative share's base)
 
 
 def feedback_summary(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> FeedbackSummary | Empty:
-    """Count, rating distribution, mean rating, CSAT, NPS and negative-comment share."""
+    """Count, rating distribution, mean rating, CSAT, NPS and negative-comment share.
+
+    Each share is over the rows that carry its value: CSAT over rated rows, NPS over scored rows,
+    the negative share over analysed comments. A share over fewer than :data:`MIN_FOR_SHARE` rows,
+    and NPS from scores that never leave 1-5 (star ratings mapped as scores), is not given: the
+    count is, and ``missing`` says why.
+    """
     scope = _scope(con, pilot, filters)
     if isinstance(scope, Empty):
         return scope
     clause, params = scope
+    analysed = f"{_has_comment_sql()} AND sentiment IS NOT NULL"
     row = con.execute(
-        f"""SELECT count(*), count(rating), avg(rating), avg(CASE WHEN rating >= 4 THEN 1.0 ELSE 0.0 END),
+        f"""SELECT count(*), count(rating), avg(rating), count(*) FILTER (WHERE rating >= 4),
                    count(score), count(*) FILTER (WHERE score >= 9), count(*) FILTER (WHERE score >= 7 AND score < 9),
-                   count(*) FILTER (WHERE score < 7),
+                   count(*) FILTER (WHERE score < 7), count(*) FILTER (WHERE score < 1 OR score > 5),
                    count(*) FILTER (WHERE {_has_comment_sql()}),
-                   count(sentiment) FILTER (WHERE {_has_comment_sql()}),
-                   avg(CASE WHEN sentiment <= {NEGATIVE_SENTIMENT} THEN 1.0 ELSE 0.0 END) FILTER (WHERE {_has_comment_sql()}),
+                   count(*) FILTER (WHERE {analysed}),
+                   count(*) FILTER (WHERE {analysed} AND sentiment <= {NEGATIVE_SENTIMENT}),
                    count(*) FILTER (WHERE personal_data)
             FROM feedback WHERE {clause}""", params).fetchone()
-    count, rated, mean_rating, csat, scored, pro, pas, det, comments, analysed, neg, pdata = row
+    count, rated, mean_rating, satisfied, scored, pro, pas, det, beyond_stars, comments, analysed_n, neg, pdata = row
     dist = dict(con.execute(
         f"SELECT CAST(round(rating) AS INTEGER) AS stars, count(*) FROM feedback WHERE {clause} AND rating IS NOT NULL "
         f"GROUP BY stars", params).fetchall())
     missing = {}
     if not rated:
         missing["rating"] = "No ratings (1-5) in this feedback, so no mean rating or CSAT."
+    elif rated < MIN_FOR_SHARE:
+        missing["csat"] = f"Only {rated} rating{'s' * (rated != 1)}: CSAT needs at least {MIN_FOR_SHARE}."
     if not scored:
         missing["nps"] = "No 0-10 scores in this feedback, so no NPS."
+    elif not beyond_stars:
+        missing["nps"] = (f"All {scored:,} scores lie within 1-5: they read as star ratings, not 0-10 recommend "
+                          "scores, so no NPS. Map that column as the rating.")
+    elif scored < MIN_FOR_SHARE:
+        missing["nps"] = f"Only {scored} score{'s' * (scored != 1)}: NPS needs at least {MIN_FOR_SHARE}."
     if not comments:
         missing["negative_share"] = "No written comments in this feedback."
-    elif not analysed:
+    elif not analysed_n:
         missing["negative_share"] = "The comments have not been analysed yet."
+    elif analysed_n < MIN_FOR_SHARE:
+        missing["negative_share"] = (f"Only {analysed_n} comment{'s' * (analysed_n != 1)}: the negative share needs "
+                                     f"at least {MIN_FOR_SHARE}.")
+    shown = {k: k not in missing for k in ("csat", "nps", "negative_share")}
     return FeedbackSummary(
         count=int(count), rated=int(rated), rating_counts={s: int(dist.get(s, 0)) for s in range(1, 6)},
-        mean_rating=float(mean_rating) if rated else None, csat=float(csat) if rated else None,
+        mean_rating=float(mean_rating) if rated else None,
+        csat=satisfied / rated if rated and shown["csat"] else None,
         scored=int(scored), promoters=int(pro), passives=int(pas), detractors=int(det),
-        nps=100.0 * (pro - det) / scored if scored else None, comments=int(comments),
-        negative_share=float(neg) if analysed else None, personal_data=int(pdata), missing=missing)
+        nps=100.0 * (pro - det) / scored if scored and shown["nps"] else None, comments=int(comments),
+        negative_share=neg / analysed_n if analysed_n and shown["negative_share"] else None,
+        personal_data=int(pdata), missing=missing, analysed=int(analysed_n))
 
 
 def sentiment_over_time(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> pd.DataFrame | Empty:

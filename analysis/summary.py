@@ -40,6 +40,8 @@ def summary(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_
     fb = feedback.feedback_summary(con, pilot, filters)
     if isinstance(fb, Empty):
         notes["feedback"] = fb.reason
+    elif fb.missing:  # a figure not given says why, e.g. too few ratings for CSAT
+        notes["feedback"] = " ".join(fb.missing.values())
     modes = failure_modes.failure_modes(con, pilot, filters)
     if isinstance(modes, Empty):
         notes["exceptions"] = modes.reason
@@ -58,9 +60,13 @@ def summary(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_
         },
         "feedback": {
             "count": _value(fb, "count"),
+            "rated": _value(fb, "rated"),        # the base of mean_rating and csat
+            "scored": _value(fb, "scored"),      # the base of nps
+            "comments": _value(fb, "comments"),  # rows with a non-blank comment
             "mean_rating": _value(fb, "mean_rating"),
             "csat": _value(fb, "csat"),
             "nps": _value(fb, "nps"),
+            "negative_share": _value(fb, "negative_share"),
         },
         "exceptions": {
             "count": exc_count,

@@ -19,11 +19,13 @@ if ui.empty_note(summary):
 c = st.columns(5)
 c[0].metric("Entries", f"{summary.count:,}")
 c[1].metric("Mean rating", f"{summary.mean_rating:.1f} / 5" if summary.mean_rating is not None else "—")
-c[2].metric("CSAT (4-5 stars)", f"{summary.csat:.0%}" if summary.csat is not None else "—")
-c[3].metric("NPS", f"{summary.nps:+.0f}" if summary.nps is not None else "—",
+c[2].metric("CSAT (4-5 stars)", f"{summary.csat:.0%}" if summary.csat is not None else ui.count_of(summary.rated, "rating"),
+            help="Share of the rated entries (not of all entries) that gave 4 or 5 stars.")
+c[3].metric("NPS", f"{summary.nps:+.0f}" if summary.nps is not None else ui.count_of(summary.scored, "score"),
             help="Net Promoter Score, from the 0-10 'would you recommend it' answers (not the stars): the share "
                  "of 9-10 minus the share of 0-6, from -100 to +100.")
-c[4].metric("Negative comments", f"{summary.negative_share:.0%}" if summary.negative_share is not None else "—")
+c[4].metric("Negative comments", f"{summary.negative_share:.0%}" if summary.negative_share is not None
+            else ui.count_of(summary.analysed, "comment"), help="Share of the analysed comments with negative sentiment.")
 for why in summary.missing.values():
     st.caption(why)
 

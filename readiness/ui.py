@@ -696,6 +696,11 @@ def figure(name: str, value: Any) -> str:
     return md(str(value))
 
 
+def count_of(n: int, noun: str) -> str:
+    """In place of a share there is too little to give: how many rows it would be over ('3 ratings')."""
+    return f"{n:,} {noun}{'s' * (n != 1)}" if n else "—"
+
+
 def file_stem(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").lower() or "pilot"
 

@@ -174,11 +174,14 @@ def test_summary_figures_by_hand(db, tmp_path):
         assert s.csat == pytest.approx(3 / 6)  # 5, 4, 5
         assert (s.scored, s.promoters, s.passives, s.detractors) == (5, 3, 1, 1)
         assert s.nps == pytest.approx(100 * (3 - 1) / 5)  # 40 points
-        assert s.comments == 2 and s.negative_share == pytest.approx(0.5)
-        assert s.missing == {}
-        # the pilot's first three days only: ratings 5, 4, 3; scores 10, 9, 9
+        # two analysed comments are too few for a share: the count is given, and why
+        assert s.comments == 2 and s.analysed == 2 and s.negative_share is None
+        assert s.missing == {"negative_share": "Only 2 comments: the negative share needs at least 5."}
+        # the pilot's first three days only: ratings 5, 4, 3; scores 10, 9, 9 (too few for CSAT and NPS)
         f = fb.feedback_summary(con, p, Filters(start=date(2026, 3, 2), end=date(2026, 3, 4)))
-        assert f.count == 3 and f.mean_rating == pytest.approx(4.0) and f.nps == pytest.approx(100.0)
+        assert f.count == 3 and f.mean_rating == pytest.approx(4.0) and f.nps is None and f.csat is None
+        assert f.missing["nps"] == "Only 3 scores: NPS needs at least 5."
+        assert f.missing["csat"] == "Only 3 ratings: CSAT needs at least 5."
         weeks = fb.sentiment_over_time(con, p)
         assert list(weeks["comments"]) == [2] and weeks["negative_share"].iloc[0] == pytest.approx(0.5)
         worst = fb.most_negative(con, p)
@@ -265,9 +268,9 @@ def test_empty_pilot_and_pilot_with_only_ratings(db, tmp_path):
 
         p = pilots.get_pilot(con, "ratings")
         s = fb.feedback_summary(con, p)
-        assert s.count == 3 and s.mean_rating == pytest.approx(11 / 3) and s.csat == pytest.approx(2 / 3)
+        assert s.count == 3 and s.mean_rating == pytest.approx(11 / 3) and s.csat is None  # 3 ratings: too few
         assert s.nps is None and s.negative_share is None and s.comments == 0
-        assert set(s.missing) == {"nps", "negative_share"}
+        assert set(s.missing) == {"csat", "nps", "negative_share"}
         for fn in views:
             out = fn(con, p)
             assert isinstance(out, Empty) and "no written comments" in out.reason

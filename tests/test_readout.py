@@ -20,7 +20,7 @@ DAY0 = date(2026, 3, 2)
 @pytest.fixture
 def pdb(db: Path, tmp_path: Path) -> Path:
     """56 days: users a, b daily in the first 28; a, b, c daily in the last 28. Exceptions: 1 a day, then
-    3 every 4 days (rate halves); ratings 5, 2 before and 5, 5, 2, 4 after (CSAT 50% -> 75%)."""
+    3 every 4 days (rate halves); ratings 5, 2, 5, 2, 4, 1 before and 5, 5, 2, 4, 5, 4, 2, 5 after (CSAT 50% -> 75%)."""
     make_pilot(db, "p", owner="Tom")
     usage, exc = ["ts,user,event"], ["ts,error_type,message"]
     for i in range(56):
@@ -33,8 +33,8 @@ def pdb(db: Path, tmp_path: Path) -> Path:
             exc += [f"{day}T11:0{k}:00Z,TimeoutError,took 30 s" for k in range(3)]
     ingest_one(db, write(tmp_path / "u.csv", "\n".join(usage) + "\n"), pilot="p")
     ingest_one(db, write(tmp_path / "e.csv", "\n".join(exc) + "\n"), kind="exceptions", pilot="p")
-    fb = ["ts,user,stars,comment", f"{DAY0}T12:00:00Z,a,5,good", f"{DAY0 + timedelta(1)}T12:00:00Z,b,2,slow"]
-    fb += [f"{DAY0 + timedelta(30 + k)}T12:00:00Z,a,{r},ok" for k, r in enumerate((5, 5, 2, 4))]
+    fb = ["ts,user,stars,comment"] + [f"{DAY0 + timedelta(k)}T12:00:00Z,b,{r},slow" for k, r in enumerate((5, 2, 5, 2, 4, 1))]
+    fb += [f"{DAY0 + timedelta(30 + k)}T12:00:00Z,a,{r},ok" for k, r in enumerate((5, 5, 2, 4, 5, 4, 2, 5))]
     ingest_one(db, write(tmp_path / "f.csv", "\n".join(fb) + "\n"), kind="feedback", pilot="p")
     return db
 
@@ -58,7 +58,8 @@ def test_with_a_short_earlier_window_shares_say_how_many_days_they_compare_with(
     make_pilot(db, "short", owner="Tom")
     usage = ["ts,user,event"] + [f"{DAY0 + timedelta(days=i)}T10:00:00Z,a,open" for i in range(40)]
     ingest_one(db, write(tmp_path / "u.csv", "\n".join(usage) + "\n"), pilot="short")
-    fb = ["ts,user,stars,comment", f"{DAY0}T12:00:00Z,a,5,good", f"{DAY0 + timedelta(30)}T12:00:00Z,a,2,slow"]
+    fb = (["ts,user,stars,comment"] + [f"{DAY0 + timedelta(k)}T12:00:00Z,a,5,good" for k in range(5)]
+          + [f"{DAY0 + timedelta(30 + k)}T12:00:00Z,a,2,slow" for k in range(5)])
     ingest_one(db, write(tmp_path / "f.csv", "\n".join(fb) + "\n"), kind="feedback", pilot="short")
     with store.open_store(db) as con:
         p = get_pilot(con, "short")
