@@ -42,7 +42,7 @@ if can_ingest:
     kind = st.radio("Kind", KINDS, horizontal=True)
     # a new key after a clean load empties the box: the loaded files stayed in it and were checked again
     # as the next kind ("Load 2 files as usage" with the feedback file among them)
-    files = st.file_uploader("CSV / TSV, JSON Lines, JSON, Parquet, or .gz of these", accept_multiple_files=True,
+    files = st.file_uploader("CSV / TSV, JSON Lines, JSON, Parquet, or .gz / .bz2 / .xz / .zst / .zip of one", accept_multiple_files=True,
                              key=f"uploads_{st.session_state.get('_rr_upload_round', 0)}")
     overrides_text = st.text_input("Column mapping overrides (optional)", placeholder="timestamp=created, user_id=Employee",
                                    help="canonical=source, comma-separated; join columns with +, e.g. timestamp=Date+Time")

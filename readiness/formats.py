@@ -1,19 +1,27 @@
 """Recognise a log file from its content and describe how DuckDB should read it.
 
 Formats: CSV/TSV of any delimiter and quoting (DuckDB's sniffer), JSON Lines, a JSON array,
-Parquet, and gzip of each (decompressed to a temporary file, with a size cap).
+Parquet, and each of these compressed with gzip, bzip2, xz or zstd, or alone in a ZIP archive
+(recognised by magic bytes, decompressed to a work folder, with a cap on the decompressed size).
 """
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import json
+import lzma
 import re
+import zipfile
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import duckdb
+import zstandard
 
 from readiness import settings
 
@@ -25,6 +33,8 @@ SNIFF_HEAD_BYTES = 8 * 1024 * 1024  # a bigger file is sniffed on its first 8 MB
 NEWLINES_NOTE = "mixed line endings made uniform"
 JSON_LINE_DELIM = "\x1f\x1e\x1d"  # never in valid JSON text (raw control characters must be escaped)
 MAX_LINE_BYTES = 32 * 1024 * 1024
+ACCEPTED = ("Accepted: CSV/TSV, JSON Lines, JSON array, Parquet, each as it is, compressed (.gz, .bz2, .xz, .zst) "
+            "or alone in a .zip.")
 
 
 class UnusableFile(ValueError):
@@ -34,9 +44,9 @@ class UnusableFile(ValueError):
 @dataclass
 class SourceFile:
     path: Path            # as given by the user
-    data_path: Path       # what DuckDB reads (a decompressed copy for .gz)
+    data_path: Path       # what DuckDB reads (a decompressed copy of a compressed file)
     format: str           # csv | jsonl | json | parquet
-    compression: str | None = None
+    compression: str | None = None  # gzip | bzip2 | xz | zstd | zip
     encoding: str = "utf-8"
     delimiter: str | None = None
     quote: str | None = None
@@ -89,13 +99,35 @@ def duckdb_reason(err: BaseException, src: SourceFile | None = None, name: str |
     return re.sub(r"(/[^\s'\"]+)+/", "", text)  # any other absolute folder: left out
 
 
-def decompress_gzip(path: Path, out_dir: Path, cap_bytes: int | None = None) -> Path:
-    """Decompress ``path`` into ``out_dir``; raise UnusableFile past ``cap_bytes`` of output."""
+# Magic bytes at the start of a compressed file or archive, and the codec they mean.
+_CODECS = {b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz", b"(\xb5/\xfd": "zstd",
+           b"PK\x03\x04": "zip", b"PK\x05\x06": "zip"}  # PK 5 6: an archive holding nothing
+_SUFFIXES = {"gzip": ".gz", "bzip2": ".bz2", "xz": ".xz", "zstd": ".zst", "zip": ".zip"}
+_OPENERS = {"gzip": gzip.open, "bzip2": bz2.open, "xz": lzma.open}
+_CODEC_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError, zipfile.BadZipFile,
+                 NotImplementedError)
+ZIP_MEMBERS_SHOWN = 5
+
+
+def compression_of(head: bytes) -> str | None:
+    """The codec whose magic bytes start ``head`` (bzip2: "BZh" and a block size 1-9); None: none."""
+    for magic, codec in _CODECS.items():
+        if head.startswith(magic) and (codec != "bzip2" or head[3:4] in b"123456789"):
+            return codec
+    return None
+
+
+def decompress(path: Path, out_dir: Path, codec: str, cap_bytes: int | None = None) -> Path:
+    """Decompress ``path`` (``codec`` as from compression_of) into ``out_dir``, streaming; raise
+    UnusableFile past ``cap_bytes`` of output (default: the max_decompressed_mb setting), counted as
+    written whatever the file's headers claim, or when the stream is damaged or cut short."""
     cap = cap_bytes if cap_bytes is not None else settings.get("max_decompressed_mb") * 1024 * 1024
-    out = out_dir / (path.name[:-3] if path.name.endswith(".gz") else path.name + ".out")
+    suffix = _SUFFIXES[codec]
+    stem = path.name[:-len(suffix)] if path.name.lower().endswith(suffix) else ""
+    out = out_dir / (stem or path.name + ".out")
     written = 0
     try:
-        with gzip.open(path, "rb") as src, out.open("wb") as dst:
+        with _decompressed(path, codec) as src, out.open("wb") as dst:
             while chunk := src.read(4 * 1024 * 1024):
                 written += len(chunk)
                 if written > cap:
@@ -104,12 +136,81 @@ def decompress_gzip(path: Path, out_dir: Path, cap_bytes: int | None = None) -> 
                         f"(READINESS_MAX_DECOMPRESSED_MB). Split the file or raise the limit."
                     )
                 dst.write(chunk)
-    except (OSError, EOFError, zlib.error) as err:
-        if isinstance(err, UnusableFile):
-            raise
-        raise UnusableFile(f"{path.name}: looks like gzip but cannot be decompressed ({err}). "
+        if codec == "zstd" and not _zstd_whole(path):
+            raise EOFError("it ends inside a zstd frame: cut short?")
+    except _CODEC_ERRORS as err:
+        if isinstance(err, OSError) and err.errno is not None:
+            raise  # the system's error (disk full, permissions), not the stream's
+        what = "a ZIP archive" if codec == "zip" else codec
+        raise UnusableFile(f"{path.name}: looks like {what} but cannot be decompressed ({_codec_reason(err)}). "
                            f"Re-export or re-compress the file.") from None
     return out
+
+
+def _codec_reason(err: BaseException) -> str:
+    text = str(err) or type(err).__name__
+    return {"File is not a zip file": "its table of contents at the end is missing: cut short?"}.get(text, text)
+
+
+@contextmanager
+def _decompressed(path: Path, codec: str) -> Iterator[BinaryIO]:
+    """A reader of the decompressed bytes of ``path`` (of the one file in it, for a ZIP archive)."""
+    if codec == "zip":
+        with zipfile.ZipFile(path) as archive, archive.open(_zip_member(path, archive)) as member:
+            yield member
+    elif codec == "zstd":  # frames with or without a content size, one after another
+        with path.open("rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True) as reader:
+            yield reader
+    else:
+        with _OPENERS[codec](path, "rb") as stream:
+            yield stream
+
+
+def _zip_member(path: Path, archive: zipfile.ZipFile) -> zipfile.ZipInfo:
+    """The one file an archive holds, folders and macOS extras (``__MACOSX/``, ``._*``, ``.DS_Store``)
+    aside. Raises UnusableFile for an Excel workbook, no file or several, or an encrypted one."""
+    names = archive.namelist()
+    if "[Content_Types].xml" in names or any(n.startswith("xl/") for n in names):
+        raise UnusableFile(f"{path.name}: not a recognised format (an Excel workbook (save it as CSV)). {ACCEPTED}")
+    members = [i for i in archive.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")
+               and not Path(i.filename).name.startswith("._") and Path(i.filename).name != ".DS_Store"]
+    if len(members) != 1:
+        shown = ", ".join(i.filename for i in members[:ZIP_MEMBERS_SHOWN])
+        more = f" and {len(members) - ZIP_MEMBERS_SHOWN} more" if len(members) > ZIP_MEMBERS_SHOWN else ""
+        held = f"holds {len(members)} files ({shown}{more})" if members else "holds no file"
+        raise UnusableFile(f"{path.name}: the ZIP archive {held}. Give one file per archive (or the files "
+                           f"themselves).")
+    if members[0].flag_bits & 0x1:
+        raise UnusableFile(f"{path.name}: {members[0].filename} in the ZIP archive is encrypted (password-"
+                           f"protected). Give the file itself, or a ZIP archive made without a password.")
+    return members[0]
+
+
+def _zstd_whole(path: Path) -> bool:
+    """True when ``path`` is whole zstd frames end to end (the stream reader takes a file cut inside a
+    frame for a shorter one): each frame's blocks are walked by their headers, nothing decompressed."""
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        while (start := f.tell()) < size:
+            head = f.read(18)  # the longest frame header
+            if 0x184D2A50 <= int.from_bytes(head[:4], "little") <= 0x184D2A5F:  # skippable: length, data
+                f.seek(start + 8 + int.from_bytes(head[4:8], "little"))
+                continue
+            try:
+                checksum = zstandard.get_frame_parameters(head).has_checksum
+                f.seek(start + zstandard.frame_header_size(head))
+            except zstandard.ZstdError:
+                return False
+            last = False
+            while not last:
+                block = f.read(3)
+                if len(block) < 3:
+                    return False
+                value = int.from_bytes(block, "little")  # bit 0: last block; bits 1-2: type; then size
+                last, kind, length = bool(value & 1), value >> 1 & 3, value >> 3
+                f.seek(1 if kind == 1 else length, 1)  # an RLE block holds one byte
+            f.seek(4 if checksum else 0, 1)
+        return f.tell() == size
 
 
 def scratch_connection() -> duckdb.DuckDBPyConnection:
@@ -119,10 +220,8 @@ def scratch_connection() -> duckdb.DuckDBPyConnection:
     return con
 
 
-_MAGIC = {b"PK\x03\x04": "a ZIP archive or Excel workbook (save it as CSV)", b"%PDF": "a PDF document",
-          b"\x89PNG": "a PNG image", b"\x7fELF": "a program", b"\xd0\xcf\x11\xe0": "an old Excel/Office file (save it as CSV)",
-          b"SQLite format 3": "an SQLite database", b"BZh": "bzip2-compressed (use gzip or no compression)",
-          b"\xfd7zXZ": "xz-compressed (use gzip or no compression)", b"(\xb5/\xfd": "zstd-compressed (use gzip)"}
+_MAGIC = {b"%PDF": "a PDF document", b"\x89PNG": "a PNG image", b"\x7fELF": "a program",
+          b"\xd0\xcf\x11\xe0": "an old Excel/Office file (save it as CSV)", b"SQLite format 3": "an SQLite database"}
 
 
 def _looks_binary(head: bytes, encoding: str) -> str | None:
@@ -159,13 +258,18 @@ def detect(path: Path, work_dir: Path) -> SourceFile:
         raise UnusableFile(f"{path}: is a folder; give the log files inside it.")
     with path.open("rb") as f:
         head = f.read(HEAD_BYTES)
-    compression = None
+    compression = compression_of(head)
     data_path = path
-    if head[:2] == b"\x1f\x8b":
-        compression = "gzip"
-        data_path = decompress_gzip(path, work_dir)
+    if compression:
+        data_path = decompress(path, work_dir, compression)
         with data_path.open("rb") as f:
             head = f.read(HEAD_BYTES)
+        if inner := compression_of(head):  # one layer is read, not a .gz in a .zip
+            outer = "a ZIP archive" if compression == "zip" else f"{compression}-compressed"
+            raise UnusableFile(f"{path.name}: is {outer} and holds {inner}-compressed data. Give the log file with "
+                               f"one layer of compression. {ACCEPTED}")
+    if head[257:262] == b"ustar":
+        raise UnusableFile(f"{path.name}: is a tar archive: give the log file itself or one .gz/.zip holding it.")
     if not head.strip():
         raise UnusableFile(f"{path.name}: the file is empty. Export the log again with its rows.")
     if head[:4] == b"PAR1":
@@ -174,8 +278,7 @@ def detect(path: Path, work_dir: Path) -> SourceFile:
     encoding = _text_encoding(head)
     if _looks_binary(head, encoding):
         raise UnusableFile(
-            f"{path.name}: not a recognised format ({_looks_binary(head, encoding)}). Accepted: CSV/TSV, "
-            f"JSON Lines, JSON array, Parquet, or a .gz of one of these."
+            f"{path.name}: not a recognised format ({_looks_binary(head, encoding)}). {ACCEPTED}"
         )
     text = head.decode("utf-16" if encoding == "utf-16" else encoding, errors="replace").lstrip("\ufeff \t\r\n")
     if not text.strip("\x00"):

@@ -30,7 +30,7 @@ SETTINGS: tuple[Setting, ...] = (
             "saying it is busy (seconds)."),
     Setting("max_upload_mb", 1024, "Largest file accepted for ingest (MB, as sent)."),
     Setting("max_decompressed_mb", 4096,
-            "Largest decompressed size of a .gz file (MB); guards against gzip bombs."),
+            "Largest decompressed size of a compressed file (.gz, .bz2, .xz, .zst, .zip) in MB; guards against decompression bombs."),
     Setting("preview_rows", 10, "Rows shown by an ingest preview."),
     Setting("audit_key_file", "",
             "File holding the audit log's HMAC key (created with mode 0600 on first use). Empty: "
