@@ -55,6 +55,7 @@ def summary(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_
             "events": _value(tot, "events"),
             "users": _value(tot, "users"),
             "sessions": _value(tot, "sessions"),
+            "sessions_reading": _value(tot, "sessions_reading"),
             "active_days": _value(tot, "active_days"),
             "dau_mean": _value(tot, "dau_mean"),
         },

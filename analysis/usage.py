@@ -71,6 +71,16 @@ DROP_REPEAT_RATE = 0.2    # fewer than 1 in 5 users ever come back to it: it is 
 # Between DROP and KEEP repeat rates with good (or unknown) success the hint is "watch": not enough
 # return use to call it a habit, too much to drop.
 
+# How sessions are counted. A session id is usually a user's own (per-user counters repeat across
+# users), so a session is a distinct (user, session id) pair. In a process-mining log the "session"
+# is a case several people work on: when at least this share of ids spans several users, each
+# distinct id is one session.
+SHARED_IDS = 0.2
+MIN_CASE_IDS = 10
+SESSION_PAIRS = "A session is a distinct user and session id pair."
+SESSION_CASES = ("{shared:,} of {ids:,} session ids are shared by several users (cases, as in a process-mining "
+                 "log), so each distinct id counts as one session.")
+
 # Outcome values (lower-cased, trimmed) that count as success; any other non-blank value is a failure.
 SUCCESS_VALUES = ("success", "ok", "succeeded", "completed", "true", "1")
 
@@ -100,6 +110,7 @@ class Totals:
     last_day: date
     dau_mean: float             # mean distinct users per calendar day, over days with any event
     sessions_reason: str | None = None
+    sessions_reading: str = SESSION_PAIRS   # how sessions were counted, said on the page
 
 
 @dataclass
@@ -273,8 +284,31 @@ def _pct_change(new: int, old: int) -> float | None:
 # Evidence
 
 
+def session_reading(con: duckdb.DuckDBPyConnection, pilot: Pilot) -> tuple[bool, str]:
+    """(whether each distinct session id is one session, the sentence saying how sessions are
+    counted), decided over the whole pilot so that every filtered view counts the same way.
+
+    Ids are shared cases when there are at least :data:`MIN_CASE_IDS`, at least :data:`SHARED_IDS`
+    of them span several users, and there are more ids than any one user has: per-user session
+    counters (1, 2, 3 for every user) also repeat across users, but some user has them all.
+    """
+    base, params = _view(con, pilot, NO_FILTERS, "session")
+    ids, shared, most_per_user = con.execute(
+        f"""WITH pairs AS (SELECT DISTINCT user_id, session_id FROM {base} WHERE session_id IS NOT NULL),
+                 per_id AS (SELECT count(*) AS users FROM pairs GROUP BY session_id)
+            SELECT count(*), count(*) FILTER (WHERE users > 1),
+                   (SELECT max(n) FROM (SELECT count(*) AS n FROM pairs GROUP BY user_id)) FROM per_id""",
+        params).fetchone()
+    cases = ids >= MIN_CASE_IDS and shared >= SHARED_IDS * ids and ids > (most_per_user or 0)
+    return cases, (SESSION_CASES.format(shared=shared, ids=ids) if cases else SESSION_PAIRS)
+
+
 def totals(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> Totals | Empty:
-    """Events, users, sessions, active days, first/last local day and mean DAU."""
+    """Events, users, sessions, active days, first/last local day and mean DAU.
+
+    Sessions are distinct (user, session id) pairs, or distinct ids where they are shared cases
+    (:func:`session_reading`); ``sessions_reading`` says which.
+    """
     probe = _check(con, pilot, filters)
     if isinstance(probe, Empty):
         return probe
@@ -282,16 +316,17 @@ def totals(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_F
     # grouping first (parallel hash aggregates) is faster than count(DISTINCT (a, b)) on many rows
     row = con.execute(
         f"""WITH ud AS (SELECT user_id, day, sum(events) AS n FROM {base} GROUP BY ALL),
-                us AS (SELECT count(*) AS s FROM (SELECT DISTINCT user_id, session_id FROM {base}
-                                                  WHERE session_id IS NOT NULL))
-            SELECT sum(n), count(DISTINCT user_id), (SELECT s FROM us), count(DISTINCT day), min(day), max(day),
-                   count(*) / count(DISTINCT day) FROM ud""",
+                pairs AS (SELECT DISTINCT user_id, session_id FROM {base} WHERE session_id IS NOT NULL),
+                us AS (SELECT count(*) AS pairs, count(DISTINCT session_id) AS ids FROM pairs)
+            SELECT sum(n), count(DISTINCT user_id), (SELECT pairs FROM us), (SELECT ids FROM us),
+                   count(DISTINCT day), min(day), max(day), count(*) / count(DISTINCT day) FROM ud""",
         params + params,
     ).fetchone()
-    events, users, sessions, days, first, last, dau = row
+    events, users, pairs, ids, days, first, last, dau = row
     reason = _missing(probe, "session_id", filters)
-    return Totals(int(events), int(users), None if reason else int(sessions), int(days), first, last,
-                  float(dau), sessions_reason=reason)
+    cases, reading = session_reading(con, pilot) if not reason else (False, SESSION_PAIRS)
+    return Totals(int(events), int(users), None if reason else int(ids if cases else pairs), int(days), first, last,
+                  float(dau), sessions_reason=reason, sessions_reading=reading)
 
 
 def dau_mean(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> float | Empty:

@@ -21,7 +21,7 @@ trend = ui.evidence("analysis.usage.trend", pilot, version, flt)
 c = st.columns(5)
 c[0].metric("Events", f"{totals.events:,}")
 c[1].metric("Users", f"{totals.users:,}")
-c[2].metric("Sessions", f"{totals.sessions:,}" if totals.sessions is not None else "—")
+c[2].metric("Sessions", f"{totals.sessions:,}" if totals.sessions is not None else "—", help=totals.sessions_reading)
 c[3].metric("Mean daily users", f"{totals.dau_mean:.1f}")
 if not hasattr(trend, "reason"):
     # a change only against a whole earlier 4 weeks (as the readout): with a range starting 1 Aug, the
@@ -30,6 +30,7 @@ if not hasattr(trend, "reason"):
     c[4].metric("Events, last 4 weeks", f"{trend.events_recent:,}",
                 f"{trend.events_change_pct:+.0f}% vs the 4 before" if whole else None,
                 help=None if whole else "No change shown: the data in view does not cover the 4 weeks before.")
+st.caption(totals.sessions_reason or totals.sessions_reading)
 
 
 ui.evidence_chart("active_users", "analysis.usage.active_users", pilot, version, flt)

@@ -27,30 +27,55 @@ NUMERIC = {"duration_ms": None, "rating": (1, 5), "score": (0, 10)}  # name -> a
 # character removed, so "Created At", "created_at" and "createdAt" are the same name.
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "timestamp": ("timestamp", "time", "ts", "created_at", "@timestamp", "datetime", "date_time",
-                  "event_time", "occurred_at", "logged_at", "time_stamp", "received_at", "when"),
+                  "event_time", "occurred_at", "logged_at", "time_stamp", "received_at", "when",
+                  # process mining (XES, OCEL) and product analytics (Segment, PostHog, Amplitude)
+                  "time:timestamp", "ocel:timestamp", "event_timestamp", "original_timestamp", "sent_at",
+                  "client_event_time", "server_received_time", "submitted_at", "submit_date", "created",
+                  "created_date", "start_time", "start_timestamp", "recorded_at", "response_date"),
     "user_id": ("user_id", "uid", "user", "user_email", "email", "username", "user_name", "login",
-                "actor", "account_id", "employee_id"),
-    "event": ("event", "event_name", "action", "activity", "event_type", "operation"),
-    "session_id": ("session_id", "session", "sid", "conversation_id"),
+                "actor", "account_id", "employee_id",
+                "org:resource", "distinct_id", "anonymous_id", "user_pseudo_id", "respondent_id",
+                "respondent", "customer_id", "client_id", "member_id", "person_id", "reviewer_id",
+                "email_address"),
+    "event": ("event", "event_name", "action", "activity", "event_type", "operation",
+              "concept:name", "ocel:activity", "activity_name", "action_name"),
+    "session_id": ("session_id", "session", "sid", "conversation_id",
+                   "case:concept:name", "case_id", "visit_id", "ga_session_id"),
     "feature": ("feature", "feature_name", "module", "capability", "tool", "screen"),
     "duration_ms": ("duration_ms", "duration", "latency_ms", "elapsed_ms", "response_time_ms",
                     "took_ms", "latency"),
     "outcome": ("outcome", "result", "status", "success"),
-    "team": ("team", "department", "dept", "group", "business_unit", "org_unit"),
-    "rating": ("rating", "stars", "star_rating", "csat", "satisfaction"),
+    "team": ("team", "department", "dept", "group", "business_unit", "org_unit", "org:group"),
+    "rating": ("rating", "stars", "star_rating", "csat", "satisfaction", "review_score", "overall_rating"),
     "score": ("score", "nps", "nps_score", "likelihood_to_recommend", "recommend"),
     "comment": ("comment", "comments", "feedback", "text", "verbatim", "free_text", "remarks",
-                "body", "message"),
+                "body", "message", "review", "review_text", "review_body", "reviews"),
     "channel": ("channel", "source", "medium", "via"),
     "category": ("category", "type", "topic", "tag", "label"),
     "message": ("message", "msg", "error_message", "content", "error", "exception_message",
-                "description", "log_message", "text"),
+                "description", "log_message", "text", "exception.message", "error.message"),
     "error_type": ("error_type", "exception_type", "exc_type", "error_class", "exception", "type",
-                   "error_code"),
-    "stack_trace": ("stack_trace", "stacktrace", "traceback", "stack", "trace", "backtrace"),
-    "level": ("level", "severity", "log_level", "priority", "loglevel"),
-    "component": ("component", "service", "module", "logger", "source", "app", "subsystem"),
+                   "error_code", "exception.type", "error.type"),
+    "stack_trace": ("stack_trace", "stacktrace", "traceback", "stack", "trace", "backtrace",
+                    "exception.stacktrace", "error.stack_trace"),
+    "level": ("level", "severity", "log_level", "priority", "loglevel", "log.level", "severity_text"),
+    "component": ("component", "service", "module", "logger", "source", "app", "subsystem",
+                  "service.name", "logger_name", "log.logger"),
 }
+# A column whose name merely contains one of these words is a candidate for the canonical
+# column, taken only when its values fit it (its content decides): 'How likely are you to
+# recommend us?' is a score, 'FaultMessage' a message, 'Email Address' a user.
+NAME_PARTS: dict[str, tuple[str, ...]] = {
+    "timestamp": ("timestamp", "datetime", "date", "time"),
+    "user_id": ("userid", "username", "email", "respondent"),
+    "score": ("recommend", "likely", "likelihood", "nps"),
+    "rating": ("rating", "stars", "satisf"),
+    "message": ("message", "error", "exception"),
+    "comment": ("comment", "review", "feedback", "remark", "reason", "verbatim"),
+}
+# Names of counts and identifiers: never a rating or score, whatever their values.
+COUNT_NAMES = ("count", "num", "number", "helpful", "votes", "qty", "quantity", "id", "total", "age",
+               "index", "rank", "version", "attempt", "retries", "size")
 DATE_NAMES = ("date", "day", "log_date")
 TIME_NAMES = ("time", "hour", "log_time", "time_of_day")
 
@@ -67,6 +92,53 @@ def canonical_columns(kind: str) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
+class ColumnProfile:
+    """What a sample of one source column's values looks like (blank values left out)."""
+    values: int            # non-blank values sampled
+    distinct: int
+    numeric: int           # values that read as numbers
+    integers: int          # ... as whole numbers
+    low: float | None      # smallest and largest number
+    high: float | None
+    over_five: int         # numbers above 5 (a 0-10 score reaches there, a 1-5 rating does not)
+    flags: int             # values that are 0/1, true/false, yes/no, y/n
+    times: int             # values that read as a time: ISO 8601 or a common layout
+    epochs: int            # numbers in the range of Unix epoch seconds or milliseconds, 2000-2040
+    mean_length: float
+    mean_words: float
+    nested: int = 0        # JSON objects or arrays (a nested record, not a value)
+    example: str | None = None
+
+    def share(self, n: int) -> float:
+        return n / self.values if self.values else 0.0
+
+    @property
+    def time_share(self) -> float:
+        return self.share(max(self.times, self.epochs))
+
+    @property
+    def is_flag(self) -> bool:
+        """Only yes/no values (0/1, true/false): a flag, never text or a rating."""
+        return self.values > 0 and self.flags == self.values and self.distinct <= 2
+
+    def whole_numbers_within(self, lo: int, hi: int) -> bool:
+        """Nearly every value a number, the numbers whole (or halves) and all between lo and hi."""
+        return (self.values > 0 and self.share(self.numeric) >= 0.95 and self.share(self.integers) >= 0.9
+                and self.low is not None and self.low >= lo and self.high <= hi)
+
+    @property
+    def is_free_text(self) -> bool:
+        """Text people wrote: not numbers, flags, times or nested records; words, and varied."""
+        return (self.values > 0 and not self.is_flag and self.share(self.numeric) < 0.5
+                and self.time_share < 0.5 and self.share(self.nested) < 0.5 and self.mean_words >= 2
+                and self.distinct >= max(2, 0.3 * self.values))
+
+    def describe_numbers(self) -> str:
+        lo, hi = (f"{v:g}" for v in (self.low, self.high))
+        return f"whole numbers {lo}-{hi}" if self.share(self.integers) >= 0.9 else f"numbers {lo}-{hi}"
+
+
+@dataclass(frozen=True)
 class ColumnMapping:
     canonical: str
     sources: tuple[str, ...]  # one column, or several joined by a space (e.g. Date + Time)
@@ -78,7 +150,8 @@ class Mapping:
     kind: str
     columns: list[ColumnMapping]
     unmapped: list[str]                 # kept in attributes
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)   # why it cannot load as it is
+    notes: list[str] = field(default_factory=list)      # columns named like one thing but holding another
 
     def get(self, canonical: str) -> ColumnMapping | None:
         return next((c for c in self.columns if c.canonical == canonical), None)
@@ -109,22 +182,81 @@ def parse_overrides(items: list[str] | None) -> dict[str, str]:
     return out
 
 
-def propose_mapping(kind: str, source_columns: list[str],
-                    overrides: dict[str, str] | None = None) -> Mapping:
+def _tokens(name: str) -> list[str]:
+    """A column name's words, lower-cased: 'HelpfulnessNumerator' -> ['helpfulness', 'numerator']."""
+    return [t.lower() for t in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", name)]
+
+
+def _count_like(name: str) -> bool:
+    """Named like a count or an identifier ('HelpfulnessNumerator', 'ProductId', 'votes')."""
+    return any(t.startswith(c) for t in _tokens(name) for c in COUNT_NAMES)
+
+
+def _pct(share: float) -> str:
+    return f"{share:.0%}"
+
+
+def _fits(canon: str, prof: ColumnProfile | None, strict: bool) -> str | None:
+    """Why a column's values rule it out for ``canon`` (None when they fit or were not sampled).
+    ``strict``: the column is proposed by content or by a word in its name, not by a synonym."""
+    if prof is None or prof.values == 0:
+        return None
+    if canon == "timestamp":
+        return None if not strict or prof.time_share >= 0.8 else f"only {_pct(prof.time_share)} of its values read as times"
+    if canon in ("rating", "score", "duration_ms"):
+        # by a synonym, a number column stays mapped: its values that are not numbers are rejected rows
+        if strict and prof.share(prof.numeric) < 0.5:
+            return f"its values are not numbers (e.g. {prof.example!r})"
+        if canon == "rating" and strict and not prof.whole_numbers_within(1, 5):
+            return f"it holds {prof.describe_numbers()}, not 1-5"
+        if canon == "score" and strict and not prof.whole_numbers_within(0, 10):
+            return f"it holds {prof.describe_numbers()}, not 0-10"
+        return None
+    if canon in ("comment", "message"):
+        if prof.is_flag:
+            return "it holds only yes/no flags (0/1), not text"
+        if prof.share(prof.numeric) >= 0.8:
+            return f"it holds numbers (e.g. {prof.example!r}), not text"
+        if prof.time_share >= 0.8:
+            return "it holds times, not text"
+        if strict and not prof.is_free_text:
+            return "its values are not free text"
+    return None
+
+
+def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, str] | None = None,
+                    profiles: dict[str, ColumnProfile] | None = None) -> Mapping:
     """Propose which source columns feed each canonical column of ``kind``, with reasons.
 
-    Overrides (canonical -> source, ``A+B`` for several, empty for none) win; then exact names;
-    then synonyms; then a date column plus a time column for ``timestamp``.
+    Overrides (canonical -> source, ``A+B`` for several, empty for none) win; then names: exact
+    names and synonyms, a date column plus a time column for ``timestamp``, and words in a name
+    (``FaultMessage``), each only where the column's values fit (``profiles``: a sample of each
+    column's values; without them names alone decide). Then content, for what names left open:
+    the column whose values read as times; whole numbers 1-5 are a rating whatever the name (0-10
+    a score); the longest, most varied free text is the comment or message. A 0/1 flag is never
+    text.
     """
     if kind not in SCHEMA:
         raise MappingError(f"Unknown kind {kind!r}: use one of {', '.join(KINDS)}.")
     overrides = overrides or {}
+    profiles = profiles or {}
     wanted = canonical_columns(kind)
     by_norm: dict[str, str] = {}
     for col in source_columns:
         by_norm.setdefault(norm(col), col)
+    # a nested key ('properties.$session_id', 'attributes.user.id') answers to its own name too,
+    # after every whole name
+    nested = {c for c in source_columns if "." in c and c.split(".", 1)[0] in source_columns}
+    for col in sorted(nested, key=lambda c: c.count(".")):
+        by_norm.setdefault(norm(col.split(".", 1)[1]), col)
+        by_norm.setdefault(norm(col.rsplit(".", 1)[1]), col)
     used: set[str] = set()
     chosen: dict[str, ColumnMapping] = {}
+    notes: list[str] = []
+
+    def take(canon: str, cols: tuple[str, ...], why: str) -> None:
+        chosen[canon] = ColumnMapping(canon, cols, why)
+        used.update(cols)
 
     for canon, spec in overrides.items():
         if canon not in wanted:
@@ -145,8 +277,7 @@ def propose_mapping(kind: str, source_columns: list[str],
                     f"Columns found: {', '.join(source_columns)}."
                 )
             found.append(match)
-        chosen[canon] = ColumnMapping(canon, tuple(found), f"--map {canon}={spec}")
-        used.update(found)
+        take(canon, tuple(found), f"--map {canon}={spec}")
 
     def free(names: tuple[str, ...]) -> str | None:
         return next((by_norm[n] for n in map(norm, names) if n in by_norm and by_norm[n] not in used), None)
@@ -160,33 +291,149 @@ def propose_mapping(kind: str, source_columns: list[str],
             month = free(("month", "mon")) if norm(date) in map(norm, ("date", "day")) else None
             parts, why = (((month, date, tcol), "a month, a day and a time column, joined (syslog style)") if month
                           else ((date, tcol), "a date column and a time column, joined"))
-            chosen["timestamp"] = ColumnMapping("timestamp", parts, why)
-            used.update(parts)
+            take("timestamp", parts, why)
 
     for canon in wanted:
         if canon in chosen:
             continue
         for rank, syn in enumerate(SYNONYMS[canon]):
             col = by_norm.get(norm(syn))
-            if col is not None and col not in used:
-                why = "same name" if rank == 0 or norm(col) == norm(canon) else f"{col!r} is a synonym of {canon}"
-                chosen[canon] = ColumnMapping(canon, (col,), why)
-                used.add(col)
-                break
+            if col is None or col in used:
+                continue
+            misfit = _fits(canon, profiles.get(col), strict=False)
+            if misfit:
+                notes.append(f"{col!r} is named like {canon} but {misfit}: not used as {canon}.")
+                continue
+            why = "same name" if rank == 0 or norm(col) == norm(canon) else f"{col!r} is a synonym of {canon}"
+            take(canon, (col,), why)
+            break
     if "timestamp" in wanted and "timestamp" not in chosen and (date := free(DATE_NAMES)):
-        chosen["timestamp"] = ColumnMapping("timestamp", (date,), f"{date!r} is the only date column")
-        used.add(date)
+        take("timestamp", (date,), f"{date!r} is the only date column")
+    _settle_rating_and_score(kind, chosen, used, profiles, notes)
+    _by_name_part(wanted, source_columns, chosen, used, profiles, take)
+    _by_content(kind, wanted, source_columns, chosen, used, profiles, take)
 
     columns = [chosen[c] for c in wanted if c in chosen and chosen[c].sources]
-    mapping = Mapping(kind, columns, [c for c in source_columns if c not in used])
+    # a nested key is kept in attributes inside its parent: it is not listed on its own
+    mapping = Mapping(kind, columns, [c for c in source_columns if c not in used and c not in nested], notes=notes)
     missing = mapping.missing_required()
     if missing:
-        # the example names a column no other canonical column took (a mapped one cannot serve twice)
-        spare = mapping.unmapped[0] if mapping.unmapped else "COLUMN"
-        example = f"{missing[0].split(' or ')[0]}={spare}"
+        first = missing[0].split(" or ")[0]
+        likely = _candidates(first, source_columns, used, profiles)
+        said = (f" Likely by content: {', '.join(f'{c!r} ({why})' for c, why in likely)}." if likely
+                else (" No column looks like it by its content." if profiles else ""))
+        example = f"{first}={likely[0][0]}" if likely else f"{first}=COLUMN"
         mapping.problems.append(
             f"Required column(s) not found: {', '.join(missing)}. Columns found: "
-            f"{', '.join(source_columns) or '(none)'}. Name the column that holds it: {example} "
+            f"{', '.join(source_columns) or '(none)'}.{said} Name the column that holds it: {example} "
             f"(command line: --map {example}; Sources page: Column mapping overrides)."
         )
     return mapping
+
+
+def _settle_rating_and_score(kind: str, chosen: dict[str, ColumnMapping], used: set[str],
+                             profiles: dict[str, ColumnProfile], notes: list[str]) -> None:
+    """A 'score' holding only 1-5 is a star rating (NPS on it would read -100); a 'rating' that
+    reaches 6-10 in more than a few rows is a 0-10 score."""
+    if kind != "feedback":
+        return
+    score, rating = chosen.get("score"), chosen.get("rating")
+    if score and len(score.sources) == 1 and not score.reason.startswith("--map"):
+        prof = profiles.get(score.sources[0])
+        if prof and prof.values and prof.whole_numbers_within(1, 5):
+            del chosen["score"]
+            col = score.sources[0]
+            if rating is None:
+                chosen["rating"] = ColumnMapping("rating", (col,), f"{col!r} holds only whole numbers 1-5: star ratings, "
+                                                                   f"not a 0-10 recommend score")
+                rating = chosen["rating"]
+            else:
+                used.discard(col)
+                notes.append(f"{col!r} holds only whole numbers 1-5, so it is not a 0-10 recommend score; kept "
+                             f"in attributes (no NPS).")
+    if rating and len(rating.sources) == 1 and not rating.reason.startswith("--map") and "score" not in chosen:
+        prof = profiles.get(rating.sources[0])
+        if (prof and prof.values and prof.whole_numbers_within(0, 10) and prof.share(prof.over_five) >= 0.05):
+            col = rating.sources[0]
+            del chosen["rating"]
+            chosen["score"] = ColumnMapping("score", (col,), f"{col!r} holds whole numbers 0-10 "
+                                                             f"({_pct(prof.share(prof.over_five))} above 5): a recommend score, not 1-5 stars")
+
+
+def _by_name_part(wanted, source_columns, chosen, used, profiles, take) -> None:
+    """Canonical columns still open, from a word in a column's name, where the values fit."""
+    for canon, parts in NAME_PARTS.items():
+        if canon not in wanted or canon in chosen:
+            continue
+        for col in source_columns:
+            n = norm(col)
+            part = next((p for p in parts if p in n), None)
+            if col in used or part is None or col not in profiles or _fits(canon, profiles[col], strict=True):
+                continue
+            if canon in ("rating", "score") and _count_like(col):
+                continue
+            take(canon, (col,), f"{col!r} has {part!r} in its name and its values fit")
+            break
+
+
+def _by_content(kind, wanted, source_columns, chosen, used, profiles, take) -> None:
+    """Canonical columns still open, from the values alone."""
+    open_cols = [c for c in source_columns if c not in used and profiles.get(c) and profiles[c].values]
+    if "timestamp" in wanted and "timestamp" not in chosen:
+        times = [c for c in open_cols if profiles[c].time_share >= 0.8]
+        if times:  # written times before epoch numbers, then the surest, then the most varied
+            best = max(times, key=lambda c: (profiles[c].times >= profiles[c].epochs, profiles[c].time_share,
+                                             profiles[c].distinct))
+            p = profiles[best]
+            what = "Unix epoch numbers" if p.epochs > p.times else "times"
+            take("timestamp", (best,), f"by content: {_pct(p.time_share)} of {p.values:,} sampled values read as "
+                                       f"{what}, e.g. {p.example!r}")
+            open_cols.remove(best)
+    if kind == "feedback":
+        if "rating" not in chosen:
+            stars = [c for c in open_cols if not _count_like(c) and profiles[c].whole_numbers_within(1, 5)
+                     and profiles[c].distinct >= 2]
+            if stars:
+                best = max(stars, key=lambda c: profiles[c].values)
+                take("rating", (best,), f"by content: {profiles[best].describe_numbers()}, read as star ratings")
+                open_cols.remove(best)
+        if "score" not in chosen and "rating" not in chosen:
+            scores = [c for c in open_cols if not _count_like(c) and profiles[c].whole_numbers_within(0, 10)
+                      and profiles[c].high > 5 and profiles[c].distinct >= 3]
+            if len(scores) == 1:
+                take("score", (scores[0],), f"by content: {profiles[scores[0]].describe_numbers()}, read as a "
+                                            f"0-10 recommend score")
+                open_cols.remove(scores[0])
+    text = "comment" if kind == "feedback" else "message" if kind == "exceptions" else None
+    if text and text not in chosen:
+        free_text = [c for c in open_cols if profiles[c].is_free_text]
+        if free_text:
+            best = max(free_text, key=lambda c: (profiles[c].mean_length, profiles[c].distinct))
+            p = profiles[best]
+            take(text, (best,), f"by content: the longest free text (mean {p.mean_length:.0f} characters, "
+                                f"{_pct(p.share(p.distinct))} distinct)")
+
+
+def _candidates(canon: str, source_columns: list[str], used: set[str],
+                profiles: dict[str, ColumnProfile]) -> list[tuple[str, str]]:
+    """Up to three columns whose values look most like ``canon``, each with why, best first."""
+    open_cols = [c for c in source_columns if c not in used and profiles.get(c) and profiles[c].values]
+    scored: list[tuple[float, str, str]] = []
+    for c in open_cols:
+        p = profiles[c]
+        if canon == "timestamp" and p.time_share > 0:
+            scored.append((p.time_share, c, f"{_pct(p.time_share)} of its values read as times"))
+        elif (canon in ("user_id", "session_id") and not p.is_flag and p.time_share < 0.5 and p.mean_words <= 3
+              and (p.share(p.numeric) < 0.5 or p.share(p.integers) >= 0.95)):
+            # ids repeat (a user has several rows): a column of repeated values first
+            scored.append((float(p.distinct < p.values), c, f"{p.distinct:,} distinct values in {p.values:,} rows"))
+        elif canon == "event" and p.share(p.numeric) < 0.5 and p.time_share < 0.5 and 1 < p.distinct <= 0.5 * p.values:
+            scored.append((1 - p.distinct / p.values, c, f"{p.distinct:,} distinct labels in {p.values:,} rows"))
+        elif canon in ("message", "comment") and p.is_free_text:
+            scored.append((p.mean_length, c, f"free text, mean {p.mean_length:.0f} characters"))
+        elif canon == "rating" and p.whole_numbers_within(1, 5):
+            scored.append((1, c, p.describe_numbers()))
+        elif canon == "score" and p.whole_numbers_within(0, 10):
+            scored.append((1, c, p.describe_numbers()))
+    scored.sort(key=lambda t: -t[0])
+    return [(c, why) for _, c, why in scored[:3]]

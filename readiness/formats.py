@@ -56,6 +56,11 @@ class SourceFile:
     work_dir: Path | None = None   # where a rewritten copy may go (never beside the user's file)
     notes: list[str] = field(default_factory=list)  # what was done to read it, said in the summary
     nul_bytes: bool = False        # NUL bytes in text: the rows holding them are rejected
+    nested: dict[str, str] = field(default_factory=dict)  # JSON: 'properties.plan' -> its JSON path
+
+    def json_path(self, column: str) -> str:
+        """The JSON path of a key: a top-level key, or a nested one named by its dotted path."""
+        return self.nested.get(column) or "$." + json.dumps(column)
 
     def staged(self, column: str) -> str:
         """The name a source column has in the staging table (c1, c2, ...), immune to clashes
@@ -515,8 +520,50 @@ def _describe_json(src: SourceFile) -> SourceFile:
     if not src.columns:
         raise UnusableFile(f"{src.path.name}: no JSON objects found in the first rows; each row must be an object "
                            f"like {{\"timestamp\": ..., \"message\": ...}}.")
+    src.nested = _nested_keys(src, reader, set(src.columns))
+    src.columns += list(src.nested)
     src.types = {c: "VARCHAR" for c in src.columns}
     return src
+
+
+NESTED_DEPTH = 3        # 'resource.attributes.service.name' is as deep as logs usually go
+NESTED_SAMPLE = 500     # objects whose nested keys are collected
+
+
+def _nested_keys(src: SourceFile, reader: str, top: set[str]) -> dict[str, str]:
+    """Keys inside the first objects' nested objects, as dotted names ('properties.$session_id')
+    with their JSON paths, in order of first appearance; a dotted name that is also a top-level
+    key ('log.level' written flat) is that key."""
+    con = scratch_connection()
+    try:
+        lines = [r[0] for r in con.execute(
+            f"SELECT CAST(_line AS VARCHAR) FROM {reader} WHERE json_valid(_line) AND json_type(_line) = 'OBJECT' "
+            f"LIMIT {NESTED_SAMPLE}").fetchall()]
+    except duckdb.Error:
+        return {}
+    finally:
+        con.close()
+    found: dict[str, str] = {}
+
+    def walk(obj: dict, names: list[str], depth: int) -> None:
+        for key, value in obj.items():
+            if not isinstance(value, dict):
+                continue
+            for sub, inner in value.items():
+                name, path = ".".join([*names, key, sub]), [*names, key, sub]
+                if name not in top:
+                    found.setdefault(name, "$." + ".".join(json.dumps(k) for k in path))
+                if isinstance(inner, dict) and depth + 1 < NESTED_DEPTH:
+                    walk({sub: inner}, [*names, key], depth + 1)
+
+    for line in lines:
+        try:
+            obj = json.loads(line)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(obj, dict):
+            walk(obj, [], 1)
+    return found
 
 
 def _describe_parquet(src: SourceFile) -> SourceFile:

@@ -21,7 +21,7 @@ from typing import Any
 
 import duckdb
 
-from readiness import audit, formats, settings, timestamps
+from readiness import audit, formats, profiles, settings, timestamps
 from readiness.access import Actor, require
 from readiness.columns import Mapping, MappingError, canonical_columns, propose_mapping
 from readiness.formats import SourceFile, UnusableFile
@@ -64,6 +64,7 @@ class IngestResult:
     time_note: str | None = None
     zoneless_rows: int = 0
     mapping: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # columns chosen by their content, or not by their name
 
     def as_json(self) -> dict[str, Any]:
         """The CLI's --json record for this file."""
@@ -72,6 +73,10 @@ class IngestResult:
         out = {k: getattr(self, k) for k in keys}
         if self.error:
             out["error"] = self.error
+        if self.mapping:
+            out["mapping"] = self.mapping
+        if self.notes:
+            out["notes"] = self.notes
         return out
 
     def summary(self) -> str:
@@ -88,6 +93,7 @@ class IngestResult:
                      "exceptions")
         if self.zoneless_rows:
             text += f"\n  note: {self.zoneless_rows:,} rows had no time zone; {self.time_note}"
+        text += "".join(f"\n  note: {n}" for n in self.notes)
         return text
 
 
@@ -205,12 +211,20 @@ def plan_file(path: Path, kind: str, opts: IngestOptions, work: Path) -> tuple[S
         raise UnusableFile(f"{path.name}: --time-format {fmt!r} has no year; add --year YYYY (or %Y to the format).")
     src = formats.detect(path, work)
     try:
-        mapping = propose_mapping(kind, src.columns, opts.overrides)
+        mapping = propose_mapping(kind, src.columns, opts.overrides, profiles.profile_columns(src))
     except MappingError as err:
         raise UnusableFile(f"{path.name}: {err}") from None
     if mapping.problems:
         raise UnusableFile(f"{path.name}: {' '.join(mapping.problems)}")
     return src, mapping
+
+
+def mapping_notes(mapping: Mapping) -> list[str]:
+    """What a reader of the load's summary should know about the mapping: columns chosen by their
+    values rather than their name, and columns named like one thing that hold another."""
+    by_content = [f"{c.canonical} from {'+'.join(c.sources)!r}: {c.reason}" for c in mapping.columns
+                  if c.reason.startswith("by content") or " holds " in c.reason or " has " in c.reason]
+    return by_content + mapping.notes
 
 
 def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time_zone: str = "UTC",
@@ -227,12 +241,13 @@ def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time
     with tempfile.TemporaryDirectory(prefix="readiness-preview-") as tmp:
         src = formats.detect(path, Path(tmp))
         problems: list[str] = []
+        content = profiles.profile_columns(src)
         try:
-            mapping = propose_mapping(kind, src.columns, opts.overrides)
+            mapping = propose_mapping(kind, src.columns, opts.overrides, content)
         except MappingError as err:
-            mapping = propose_mapping(kind, src.columns)
+            mapping = propose_mapping(kind, src.columns, profiles=content)
             problems.append(str(err))
-        problems += mapping.problems
+        problems += mapping.problems + mapping.notes
         con = formats.scratch_connection()
         try:
             _set_zone(con, time_zone)
@@ -367,7 +382,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, pilot: Pilot, kind: str, path: s
                 return IngestResult(name, kind, duplicate=True, duplicate_of=dup, format=src.describe())
         started = datetime.now(UTC)
         stage = f"_src_{uuid.uuid4().hex[:12]}"
-        result = IngestResult(name, kind, format=src.describe(), mapping=mapping.as_dict())
+        result = IngestResult(name, kind, format=src.describe(), mapping=mapping.as_dict(), notes=mapping_notes(mapping))
 
         def land(load) -> IngestResult:
             """One transaction: the rows (``load``), derived evidence, the batch record and its audit entry."""
@@ -403,7 +418,8 @@ def ingest_file(con: duckdb.DuckDBPyConnection, pilot: Pilot, kind: str, path: s
                     return land(lambda: _load_direct(con, pilot, kind, src, mapping, mode, stage, result, opts))
                 except duckdb.Error:  # rolled back: read it again the careful way, which retries a
                     # late CR line ending and words what DuckDB could not read
-                    result = IngestResult(name, kind, format=src.describe(), mapping=mapping.as_dict())
+                    result = IngestResult(name, kind, format=src.describe(), mapping=mapping.as_dict(),
+                                          notes=mapping_notes(mapping))
                     con.execute(f"DROP TABLE IF EXISTS {stage}_rej")
             # Staging is per-connection temp data, outside the transaction, so that rowid numbers
             # the file's rows from 0 (inside a transaction, new rows carry provisional row ids).

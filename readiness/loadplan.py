@@ -103,7 +103,7 @@ class LoadPlan:
 
     def raw(self, column: str) -> str:
         if self.is_json:
-            return f"json_extract_string(_j, {lit('$.' + json.dumps(column))})"
+            return f"json_extract_string(_j, {lit(self.src.json_path(column))})"
         return ident(self.src.staged(column))
 
     def raw_text(self, canonical: str) -> str | None:

@@ -30,8 +30,12 @@ COMMON_FORMATS = (
     "%d-%m-%Y %H:%M:%S", "%d-%m-%Y %H:%M",
     "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d",
     "%d-%b-%Y %H:%M:%S", "%d %b %Y %H:%M:%S", "%d %b %Y %H:%M", "%b %d, %Y %H:%M:%S", "%b %d %Y %H:%M:%S",
-    "%d/%b/%Y:%H:%M:%S %z",
+    "%d/%b/%Y:%H:%M:%S %z", "%d %b %Y", "%b %d, %Y", "%b %d %Y",
+    "%d-%b-%Y", "%B %d, %Y", "%d %B %Y",
 )
+# A month written as a name settles which part is the year: '28-Jul-18' is 28 July 2018.
+MONTH_NAME_SHORT_YEAR = ("%d-%b-%y", "%d-%b-%y %H:%M:%S", "%d-%b-%y %H:%M", "%d %b %y", "%d-%b-%y %I.%M.%S.%f %p")
+COMMON_FORMATS += MONTH_NAME_SHORT_YEAR
 _FIT = 0.5  # a layout is recognised when it reads more than this share of the sampled values
 
 

@@ -13,7 +13,7 @@ from helpers import make_pilot, query, snapshot, utc, write
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 JSON_KEYS = {"file", "batch_id", "rows_read", "rows_loaded", "rows_rejected", "rows_duplicate", "rows_skipped",
-             "duplicate"}
+             "duplicate", "mapping"}
 GOOD = "ts,user_id,event\n2026-07-06T10:00:00Z,ann,open\n2026-07-06T10:05:00Z,bob,open\nnever,cy,open\n"
 
 
@@ -239,7 +239,9 @@ def test_summary_json_and_failure_mode_assignments(db: Path, tmp_path: Path) -> 
     assert figures["usage"]["events"] == 4 and figures["usage"]["users"] == 2 and figures["usage"]["sessions"] == 3
     assert figures["usage"]["dau_mean"] == 1.5  # 2 users on the 6th, 1 on the 7th
     assert figures["feedback"]["count"] == 2 and figures["feedback"]["mean_rating"] == 3.5
-    assert figures["feedback"]["csat"] == 0.5
+    assert figures["feedback"]["csat"] is None  # 2 ratings: too few for a share, and the note says so
+    assert (figures["feedback"]["rated"], figures["feedback"]["comments"], figures["feedback"]["scored"]) == (2, 2, 0)
+    assert "Only 2 ratings: CSAT needs at least 5." in figures["notes"]["feedback"]
     assert figures["exceptions"]["count"] == 3 and figures["exceptions"]["failure_modes"] == 2
     assert figures["exceptions"]["per_1k_events"] == 750.0
     assert figures["data_as_of"].startswith("2026-07-07")

@@ -196,6 +196,15 @@ def totals(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_F
     ).fetchone()
     events, users, sessions, days, first, last, dau = row
     reason = _missing(probe, "session_id", filters)
+    if not reason:  # shared case ids (a process-mining log) count once each: decided over the whole pilot
+        everything, all_params = _base(con, pilot, NO_FILTERS)
+        ids = {r[0]: r[1] for r in con.execute(
+            f"SELECT session_id, count(DISTINCT user_id) FROM {everything} WHERE session_id IS NOT NULL GROUP BY 1",
+            all_params).fetchall()}
+        most = con.execute(f"SELECT max(n) FROM (SELECT count(DISTINCT session_id) AS n FROM {everything} "
+                           f"WHERE session_id IS NOT NULL GROUP BY user_id)", all_params).fetchone()[0] or 0
+        if len(ids) >= 10 and sum(n > 1 for n in ids.values()) >= 0.2 * len(ids) and len(ids) > most:
+            sessions = con.execute(f"SELECT count(DISTINCT session_id) FROM {base}", params).fetchone()[0]
     return Totals(int(events), int(users), None if reason else int(sessions), int(days), first, last,
                   float(dau), sessions_reason=reason)
 

@@ -1,0 +1,77 @@
+"""What each column of a file holds, from a sample of its values: the content half of the mapping.
+
+One DuckDB query over the file's first rows (``SAMPLE_ROWS``) unpivots every column to (column,
+value) and aggregates per column: how many values read as numbers, whole numbers, flags, times;
+their range, length and variety. :func:`readiness.columns.propose_mapping` decides with it.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from readiness import formats, timestamps
+from readiness.columns import ColumnProfile
+from readiness.formats import SourceFile
+from readiness.loadplan import lit
+
+SAMPLE_ROWS = 1000
+# Unix epoch seconds (and milliseconds) from 2000 to 2040: numbers outside are ids or counts.
+EPOCH_S = (946_684_800, 2_208_988_800)
+FLAGS = ("0", "1", "true", "false", "yes", "no", "y", "n", "t", "f")
+# Layouts a time column is recognised by (besides ISO 8601, which the cast reads), as DuckDB's
+# strptime writes them; two-digit numeric years are left out (which part is the year?).
+TIME_LAYOUTS = tuple(f for f in timestamps.COMMON_FORMATS if "%y" not in f) + timestamps.MONTH_NAME_SHORT_YEAR
+
+
+def _values_sql(src: SourceFile) -> tuple[str, list[str]]:
+    """SELECT of the first rows with one text column per source column (named c1, c2, ...)."""
+    names = [src.staged(c) for c in src.columns]
+    if src.format == "csv":
+        reader = formats.csv_reader_sql(src, lenient=True)
+        cols = ", ".join(f"CAST({n} AS VARCHAR) AS {n}" for n in names)
+        return f"SELECT {cols} FROM {reader} LIMIT {SAMPLE_ROWS}", names
+    if src.format == "parquet":
+        cols = ", ".join(f"CAST({n} AS VARCHAR) AS {n}" for n in names)
+        return f"SELECT {cols} FROM {formats.parquet_reader_sql(src)} LIMIT {SAMPLE_ROWS}", names
+    reader = formats.json_lines_reader_sql(src) if src.format == "jsonl" else formats.json_array_reader_sql(src)
+    cols = ", ".join(f"json_extract_string(_line, {lit(src.json_path(c))}) AS {src.staged(c)}" for c in src.columns)
+    return (f"SELECT {cols} FROM (SELECT _line FROM {reader} WHERE json_valid(_line) AND json_type(_line) = 'OBJECT' "
+            f"LIMIT {SAMPLE_ROWS})"), names
+
+
+def profile_columns(src: SourceFile) -> dict[str, ColumnProfile]:
+    """A profile of every column of ``src`` from its first rows; {} when the sample cannot be read
+    (the load then says why, with the usual words)."""
+    if not src.columns:
+        return {}
+    select, names = _values_sql(src)
+    layouts = "[" + ", ".join(lit(f) for f in TIME_LAYOUTS) + "]"
+    num = "try_cast(replace(v, ',', '.') AS DOUBLE)"
+    query = f"""
+        WITH s AS ({select}),
+        u AS (SELECT col, trim(v) AS v FROM (UNPIVOT s ON {', '.join(names)} INTO NAME col VALUE v) WHERE trim(v) <> ''),
+        t AS (SELECT col, v, CASE WHEN isfinite({num}) THEN {num} END AS n FROM u)
+        SELECT col, count(*), count(DISTINCT v), count(n), count(*) FILTER (WHERE n = round(n)),
+               min(n), max(n), count(*) FILTER (WHERE n > 5),
+               count(*) FILTER (WHERE lower(v) IN ({', '.join(lit(f) for f in FLAGS)})),
+               count(*) FILTER (WHERE n IS NULL AND (try_cast(v AS TIMESTAMPTZ) IS NOT NULL
+                                                     OR try_strptime(v, {layouts}) IS NOT NULL)),
+               count(*) FILTER (WHERE n BETWEEN {EPOCH_S[0]} AND {EPOCH_S[1]}
+                                   OR n BETWEEN {EPOCH_S[0] * 1000} AND {EPOCH_S[1] * 1000}),
+               avg(length(v)), avg(length(v) - length(replace(v, ' ', '')) + 1),
+               count(*) FILTER (WHERE v[1] IN ('{{', '[')), min(v)
+        FROM t GROUP BY col"""
+    con = formats.scratch_connection()
+    try:
+        rows = con.execute(query).fetchall()
+    except duckdb.Error:
+        return {}
+    finally:
+        con.close()
+    by_staged = {src.staged(c): c for c in src.columns}
+    out = {c: ColumnProfile(0, 0, 0, 0, None, None, 0, 0, 0, 0, 0.0, 0.0) for c in src.columns}
+    for col, *fig, example in rows:
+        values, distinct, numeric, integers, low, high, over_five, flags, times, epochs, length, words, nested = fig
+        out[by_staged[col]] = ColumnProfile(values, distinct, numeric, integers, low, high, over_five, flags, times,
+                                            epochs, float(length), float(words), nested, example)
+    return out

@@ -1,0 +1,117 @@
+"""Exports in the shapes real tools write (tests/samples/real/) load with no options, mapped by name
+and by content, and every headline figure equals the truth counted without the project's code.
+
+Issue 18: a 1-5 `Score` is a rating, a 0/1 `feedback` flag is never the comment, a time column is
+found by its values whatever its name, XES and analytics names map, nested JSON keys map, case ids
+shared across users count once each, and an ambiguous day/month order is asked, not guessed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from analysis.summary import summary
+from readiness import columns, ingest, pilots, store
+from tests.helpers import ingest_one, query
+
+SAMPLES = Path(__file__).parent / "samples" / "real"
+TRUTH = json.loads((SAMPLES / "truth.json").read_text())
+LOADABLE = sorted(name for name, t in TRUTH.items() if not t.get("ambiguous"))
+SECTION_FIGURES = {
+    "feedback": ("count", "rated", "scored", "comments", "mean_rating", "csat", "nps"),
+    "usage": ("events", "users"),
+    "exceptions": ("count",),
+}
+
+
+def _load(db: Path, name: str) -> ingest.IngestResult:
+    return ingest_one(db, SAMPLES / name, kind=TRUTH[name]["kind"], pilot=name)
+
+
+@pytest.mark.parametrize("name", LOADABLE)
+def test_real_export_loads_with_no_options_and_its_figures_equal_the_truth(db: Path, name: str) -> None:
+    truth = TRUTH[name]
+    result = _load(db, name)
+    assert result.error is None, result.error
+    assert (result.rows_loaded, result.rows_rejected) == (truth["rows"], truth["rejected"])
+    for canon, source in truth["expect_mapping"].items():
+        assert result.mapping.get(canon) == source, (canon, result.mapping)
+    for canon, source in truth.get("forbid_mapping", {}).items():
+        assert result.mapping.get(canon) != source, (canon, result.mapping)
+    with store.open_store(db) as con:
+        figures = summary(con, pilots.get_pilot(con, name))
+    section = figures[truth["kind"]]
+    for key in SECTION_FIGURES[truth["kind"]]:
+        want, got = truth[key], section[key]
+        assert got == (pytest.approx(want, abs=1e-6) if isinstance(want, float) else want), (key, got, want)
+    table = ingest.TABLES[truth["kind"]]
+    first, last = query(db, f"SELECT strftime(min(ts) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S'), "
+                            f"strftime(max(ts) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S') FROM {table}")[0]
+    assert (first, last) == (truth["first_ts"][:19], truth["last_ts"][:19])
+
+
+def test_each_content_choice_says_why(db: Path) -> None:
+    # the summary of a load names the columns chosen by their values, and the name that misled
+    reviews = _load(db, "product_reviews.tsv")
+    assert any("'feedback' is named like comment but it holds only yes/no flags" in n for n in reviews.notes)
+    food = _load(db, "food_reviews.csv")
+    assert "rating from 'Score': 'Score' holds only whole numbers 1-5: star ratings" in food.notes[0]
+    odd = _load(db, "feedback_date_named_oddly.csv")
+    assert any(n.startswith("timestamp from 'Col A': by content: 100% of 150 sampled values read as times")
+               for n in odd.notes)
+    assert any(n.startswith("comment from 'Col C': by content: the longest free text") for n in odd.notes)
+    assert "note: rating from 'Col B': by content: whole numbers 1-5" in odd.summary()
+
+
+def test_process_mining_cases_count_once_each_and_the_reading_is_said(db: Path) -> None:
+    truth = TRUTH["process_mining.csv"]
+    _load(db, "process_mining.csv")
+    with store.open_store(db) as con:
+        usage = summary(con, pilots.get_pilot(con, "process_mining.csv"))["usage"]
+    # a case is worked on by several resources: it is one session, not one per resource
+    assert usage["sessions"] == truth["distinct_session_ids"] != truth["sessions"]
+    assert "session ids are shared by several users" in usage["sessions_reading"]
+
+
+def test_analytics_session_id_nested_in_properties_is_mapped(db: Path) -> None:
+    result = _load(db, "analytics_export.jsonl")
+    assert result.mapping["session_id"] == "properties.$session_id"
+    with store.open_store(db) as con:
+        usage = summary(con, pilots.get_pilot(con, "analytics_export.jsonl"))["usage"]
+    assert usage["sessions"] == TRUTH["analytics_export.jsonl"]["sessions"]
+    assert usage["sessions_reading"] == "A session is a distinct user and session id pair."
+
+
+def test_ambiguous_day_and_month_are_asked_not_guessed(db: Path) -> None:
+    pv = ingest.preview(SAMPLES / "ambiguous_dates.csv", "usage")
+    assert any("day and month could be either way round" in p and "%d/%m/%Y %H:%M" in p and "%m/%d/%Y %H:%M" in p
+               for p in pv.problems)
+    result = _load(db, "ambiguous_dates.csv")
+    assert result.rows_loaded == 0 and "day and month could be either way round" in result.error
+    # the answer, given once, loads every row the way the user said
+    answered = ingest_one(db, SAMPLES / "ambiguous_dates.csv", pilot="answered", time_format="%d/%m/%Y %H:%M")
+    assert (answered.rows_loaded, answered.rows_rejected) == (150, 0)
+    first, last = query(db, "SELECT strftime(min(ts) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M'), "
+                            "strftime(max(ts) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M') FROM usage_events")[0]
+    assert (first, last) == (TRUTH["ambiguous_dates.csv"]["first_ts"][:16], TRUTH["ambiguous_dates.csv"]["last_ts"][:16])
+
+
+def test_a_missing_column_names_the_likely_candidates_by_content(tmp_path: Path) -> None:
+    # no column is named like a time: the message names the column whose values are times, never
+    # simply the first column
+    path = tmp_path / "faults.csv"
+    path.write_text("SuiteName,Raised,Who\n" + "".join(
+        f"checkout,2011-01-{d:02d} 20:54:58,ann\n" for d in range(1, 20)) + "checkout,soon,bob\n")
+    pv = ingest.preview(path, "exceptions")
+    problem = next(p for p in pv.problems if "Required column(s) not found: message" in p)
+    assert "No column looks like it by its content" in problem and "--map message=COLUMN" in problem
+    assert pv.mapping.get("timestamp").sources == ("Raised",)  # 95% of its values read as times
+    assert pv.mapping.get("timestamp").reason.startswith("by content: 95% of 20 sampled values read as times")
+    words = columns.propose_mapping("usage", ["SuiteName", "Stamp"], profiles={
+        "SuiteName": columns.ColumnProfile(20, 1, 0, 0, None, None, 0, 0, 0, 0, 8.0, 1.0),
+        "Stamp": columns.ColumnProfile(20, 20, 0, 0, None, None, 0, 0, 8, 0, 16.0, 2.0, example="2011-01-12")})
+    assert "Likely by content: 'Stamp' (40% of its values read as times)" in words.problems[0]
+    assert "--map timestamp=Stamp" in words.problems[0]
