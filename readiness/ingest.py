@@ -192,6 +192,31 @@ def _time_mode(con: duckdb.DuckDBPyConnection, src: SourceFile, mapping: Mapping
     return timestamps.detect_mode(samples, "VARCHAR")
 
 
+def _settle_day_month(con: duckdb.DuckDBPyConnection, src: SourceFile, mapping: Mapping,
+                      mode: timestamps.TimeMode) -> timestamps.TimeMode:
+    """A sample whose days are all 12 or less cannot say day-first from month-first; the whole
+    column can (a day over 12 anywhere settles it). Read the whole file's time column once and
+    keep the layout that reads more values; when both read the same, it stays a question."""
+    if not mode.ambiguous:
+        return mode
+    if src.format == "csv":
+        reader = formats.csv_reader_sql(src, lenient=True)
+    elif src.format == "jsonl":
+        reader = formats.json_lines_reader_sql(src)
+    elif src.format == "json":
+        reader = formats.json_array_reader_sql(src)
+    else:
+        reader = formats.parquet_reader_sql(src)
+    plan = LoadPlan(src, mapping, reader, timestamps.TimeMode("iso"), direct=src.format in ("csv", "jsonl"))
+    text = plan.raw_text("timestamp")
+    counts = con.execute("SELECT " + ", ".join(f"count(try_strptime(trim({text}), {lit(f)}))" for f in mode.ambiguous)
+                         + f" FROM {plan.source()}").fetchone()
+    best = max(range(len(counts)), key=lambda i: counts[i])
+    if sorted(counts)[-1] == sorted(counts)[-2]:
+        return mode
+    return timestamps.TimeMode("format", mode.ambiguous[best], zoned=False, detected=True)
+
+
 def _sha256(path: Path, out: dict) -> None:
     h = hashlib.sha256()
     with path.open("rb") as f:
@@ -262,7 +287,7 @@ def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time
             mode_text = None
             checked = rejected = informational = 0
             if not mapping.missing_required():
-                mode = _time_mode(con, src, mapping, stage, opts)
+                mode = _settle_day_month(con, src, mapping, _time_mode(con, src, mapping, stage, opts))
                 mode_text = mode.describe(time_zone)
                 plan = LoadPlan(src, mapping, stage, mode, time_zone=time_zone)
                 cur = con.execute(plan.select_preview(rows))
@@ -516,7 +541,7 @@ def _prepare(con, src: SourceFile, mapping: Mapping, stage: str, opts: IngestOpt
         con.execute(f"CREATE TEMP TABLE {gaps} (g BIGINT)")
         con.executemany(f"INSERT INTO {gaps} VALUES (?)",
                         [[row - i] for i, (row, *_rest) in enumerate(reader_rejects, start=1)])
-    mode = _time_mode(con, src, mapping, stage, opts)
+    mode = _settle_day_month(con, src, mapping, _time_mode(con, src, mapping, stage, opts))
     result.time_note = mode.describe(pilot.time_zone)
     plan = LoadPlan(src, mapping, stage, mode, gaps, pilot.time_zone)
     rows, zoneless = con.execute(plan.count_rows()).fetchone()
@@ -607,7 +632,7 @@ def _sampled_time_mode(con, src: SourceFile, mapping: Mapping, stage: str, opts:
     reader = (formats.csv_reader_sql(src, path=path, lenient=True) if src.format == "csv"
               else formats.json_lines_reader_sql(src, path=path))
     con.execute(f"CREATE TEMP TABLE {sample} AS SELECT * FROM {reader}")
-    return _time_mode(con, src, mapping, sample, opts)
+    return _settle_day_month(con, src, mapping, _time_mode(con, src, mapping, sample, opts))
 
 
 def _load_direct(con, pilot: Pilot, kind: str, src: SourceFile, mapping: Mapping, mode: timestamps.TimeMode,

@@ -47,6 +47,7 @@ class TimeMode:
     zoned: bool | None = None   # True: values carry their zone; False: read in the pilot's zone; None: mixed/by row
     detected: bool = False      # kind "format": recognised from the values (COMMON_FORMATS), not given
     note: str | None = None     # why the values could not be recognised, told with each rejected row
+    ambiguous: tuple[str, ...] = ()  # day-first and month-first layouts the sample could not tell apart
 
     def describe(self, time_zone: str) -> str:
         where = f"values without a zone are read as {time_zone}"
@@ -126,7 +127,7 @@ def _recognised(values: list) -> TimeMode:
     if swapped != best and counts.get(swapped) == counts[best]:  # a day over 12 settles it
         return TimeMode("iso", note=f"day and month could be either way round (no day is over 12): give a time "
                                     f"format (--time-format, or Time format on the Sources page), {best!r} or "
-                                    f"{swapped!r}")
+                                    f"{swapped!r}", ambiguous=(best, swapped))
     return TimeMode("format", best, zoned="%z" in best, detected=True)
 
 

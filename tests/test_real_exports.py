@@ -115,3 +115,16 @@ def test_a_missing_column_names_the_likely_candidates_by_content(tmp_path: Path)
         "Stamp": columns.ColumnProfile(20, 20, 0, 0, None, None, 0, 0, 8, 0, 16.0, 2.0, example="2011-01-12")})
     assert "Likely by content: 'Stamp' (40% of its values read as times)" in words.problems[0]
     assert "--map timestamp=Stamp" in words.problems[0]
+
+
+def test_one_day_over_12_anywhere_in_the_column_settles_day_first(db: Path, tmp_path: Path) -> None:
+    # the sample (first rows and a spread) holds only days of 12 or less; row 4,322 of 5,001 does not
+    rows = [f"{(i * 7) % 12 + 1:02d}/{(i * 5) % 12 + 1:02d}/2026 10:{i % 60:02d},u{i % 9},open" for i in range(5000)]
+    rows.insert(4321, "25/03/2026 10:00,u1,open")
+    path = tmp_path / "late.csv"
+    path.write_text("date,user,action\n" + "\n".join(rows) + "\n")
+    assert "'%d/%m/%Y %H:%M'" in ingest.preview(path, "usage").time_mode
+    result = ingest_one(db, path)
+    assert (result.rows_loaded, result.rows_rejected) == (5001, 0)
+    assert query(db, "SELECT strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%d') FROM usage_events WHERE src_row = 4322") == [
+        ("2026-03-25",)]
