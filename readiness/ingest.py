@@ -414,6 +414,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, pilot: Pilot, kind: str, path: s
             with transaction(con):
                 result.batch_id = con.execute("SELECT nextval('batch_id_seq')").fetchone()[0]
                 first_ts, last_ts = load()
+                result.notes += _reject_notes(con, result)
                 derive_evidence(con, pilot.pilot_id, kind, result.batch_id)
                 hasher.join()
                 dup = _find_duplicate(con, pilot, kind, digest["sha256"])
@@ -579,6 +580,18 @@ def _load(con, pilot: Pilot, kind: str, plan: LoadPlan, reader_rejects: list, st
         result.zoneless_rows = con.execute(plan.count_zoneless()).fetchone()[0]
     loaded = con.execute(f"SELECT min(ts), max(ts) FROM {table} WHERE batch_id = ?", [result.batch_id]).fetchone()
     return tuple(span) if span and span[0] is not None else loaded
+
+
+def _reject_notes(con, result: IngestResult) -> list[str]:
+    """Why rows were rejected, by source column, most first (at most three): the check that fired
+    and the column to look at, e.g. "12 rows rejected in 'Stars': rating: 7.0 is outside 1-5"."""
+    if not result.rows_rejected:
+        return []
+    rows = con.execute(
+        "SELECT column_name, count(*) AS n, min(reason) FROM ingest_rejects WHERE batch_id = ? "
+        "GROUP BY column_name ORDER BY n DESC, column_name LIMIT 3", [result.batch_id]).fetchall()
+    return [f"{n:,} row{'s' * (n != 1)} rejected" + (f" in {col!r}" if col else "") + f", e.g. {why}"
+            for col, n, why in rows]
 
 
 def _informational(select: str) -> str:

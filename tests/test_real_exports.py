@@ -128,3 +128,14 @@ def test_one_day_over_12_anywhere_in_the_column_settles_day_first(db: Path, tmp_
     assert (result.rows_loaded, result.rows_rejected) == (5001, 0)
     assert query(db, "SELECT strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%d') FROM usage_events WHERE src_row = 4322") == [
         ("2026-03-25",)]
+
+
+def test_the_load_says_which_check_rejected_rows_and_in_which_column(db: Path, tmp_path: Path) -> None:
+    # a rating column with a stray 9 keeps its 1-5 reading; the row is rejected and the summary says why
+    path = tmp_path / "stars.csv"
+    path.write_text("ts,Stars,comment\n" + "".join(
+        f"2026-03-0{1 + i % 9}T10:00:00Z,{9 if i == 7 else (5, 4, 4, 3, 2)[i % 5]},works for me\n" for i in range(50)))
+    result = ingest_one(db, path, kind="feedback")
+    assert (result.rows_loaded, result.rows_rejected) == (49, 1)
+    assert result.mapping["rating"] == "Stars"
+    assert "note: 1 row rejected in 'Stars', e.g. rating: 9.0 is outside 1-5" in result.summary()
