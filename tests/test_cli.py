@@ -39,7 +39,11 @@ def test_ingest_json_lines_and_exit_0(db: Path, tmp_path: Path) -> None:
     proc = cli("ingest", "--pilot", "Invoices", "--kind", "usage", "--create", "--json", "--db", db, a, b)
     assert proc.returncode == 0, proc.stderr
     records = json_lines(proc.stdout)
-    assert [set(r) for r in records] == [JSON_KEYS, JSON_KEYS]
+    assert [set(r) - {"notes"} for r in records] == [JSON_KEYS, JSON_KEYS]  # notes: only when there is one
+    assert records[0]["notes"] == ["1 row rejected in 'ts', e.g. timestamp: cannot read 'never' as a time (expected "
+                                   "ISO 8601 (2026-07-06T09:30:00+01:00), 'YYYY-MM-DD HH:MM:SS', epoch seconds or a "
+                                   "common layout such as '02.03.2026 09:15'; give a time format for anything else "
+                                   "(--time-format, or Time format on the Sources page))"]
     assert [(r["file"], r["rows_read"], r["rows_loaded"], r["rows_rejected"], r["rows_duplicate"], r["duplicate"])
             for r in records] == [("a.csv", 3, 2, 1, 0, False), ("b.jsonl", 1, 1, 0, 0, False)]
     assert records[0]["batch_id"] != records[1]["batch_id"]
