@@ -76,6 +76,8 @@ NAME_PARTS: dict[str, tuple[str, ...]] = {
 # Names of counts and identifiers: never a rating or score, whatever their values.
 COUNT_NAMES = ("count", "num", "number", "helpful", "votes", "qty", "quantity", "id", "total", "age",
                "index", "rank", "version", "attempt", "retries", "size")
+# Anonymous ids of product analytics (Segment's anonymousId): a user's id where the signed-in id is blank.
+ANONYMOUS_NAMES = ("anonymous_id", "anon_id", "anonymous_user_id")
 DATE_NAMES = ("date", "day", "log_date")
 TIME_NAMES = ("time", "hour", "log_time", "time_of_day")
 
@@ -97,7 +99,7 @@ class ColumnProfile:
     values: int            # non-blank values sampled
     distinct: int
     numeric: int           # values that read as numbers
-    integers: int          # ... as whole numbers
+    integers: int          # ... as whole numbers or halves (4.5 stars)
     low: float | None      # smallest and largest number
     high: float | None
     over_five: int         # numbers above 5 (a 0-10 score reaches there, a 1-5 rating does not)
@@ -143,6 +145,11 @@ class ColumnMapping:
     canonical: str
     sources: tuple[str, ...]  # one column, or several joined by a space (e.g. Date + Time)
     reason: str
+    first: bool = False       # the first non-blank of the sources, not all joined (userId | anonymousId)
+
+    def spec(self) -> str:
+        """How ``--map`` writes it: 'Date+Time' (joined), 'userId|anonymousId' (first non-blank)."""
+        return ("|" if self.first else "+").join(self.sources)
 
 
 @dataclass
@@ -164,7 +171,7 @@ class Mapping:
         return missing
 
     def as_dict(self) -> dict[str, str]:
-        return {c.canonical: "+".join(c.sources) for c in self.columns}
+        return {c.canonical: c.spec() for c in self.columns}
 
 
 class MappingError(ValueError):
@@ -187,6 +194,13 @@ def _tokens(name: str) -> list[str]:
     return [t.lower() for t in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", name)]
 
 
+def _has_word(name: str, part: str) -> bool:
+    """``part`` is a word of the name, or begins one (when it is long) or ends one: 'FaultDate',
+    'faultdate' and 'Review Date' have 'date'; 'Recommended IND' has 'recommend'; 'sentiment'
+    does not have 'time'."""
+    return any(t == part or t.endswith(part) or (len(part) >= 5 and t.startswith(part)) for t in _tokens(name))
+
+
 def _count_like(name: str) -> bool:
     """Named like a count or an identifier ('HelpfulnessNumerator', 'ProductId', 'votes')."""
     return any(t.startswith(c) for t in _tokens(name) for c in COUNT_NAMES)
@@ -199,8 +213,12 @@ def _pct(share: float) -> str:
 def _fits(canon: str, prof: ColumnProfile | None, strict: bool) -> str | None:
     """Why a column's values rule it out for ``canon`` (None when they fit or were not sampled).
     ``strict``: the column is proposed by content or by a word in its name, not by a synonym."""
-    if prof is None or prof.values == 0:
+    if prof is None or (prof.values == 0 and not strict):
         return None
+    if prof.values == 0:
+        return "it is empty"
+    if canon in ("rating", "score") and prof.is_flag and not prof.whole_numbers_within(1, 5):
+        return "it holds only yes/no flags (0/1), not a rating or score"
     if canon == "timestamp":
         return None if not strict or prof.time_share >= 0.8 else f"only {_pct(prof.time_share)} of its values read as times"
     if canon in ("rating", "score", "duration_ms"):
@@ -209,7 +227,7 @@ def _fits(canon: str, prof: ColumnProfile | None, strict: bool) -> str | None:
             return f"its values are not numbers (e.g. {prof.example!r})"
         if canon == "rating" and strict and not prof.whole_numbers_within(1, 5):
             return f"it holds {prof.describe_numbers()}, not 1-5"
-        if canon == "score" and strict and not prof.whole_numbers_within(0, 10):
+        if canon == "score" and strict and not (prof.whole_numbers_within(0, 10) and prof.high > 5 and prof.distinct >= 3):
             return f"it holds {prof.describe_numbers()}, not 0-10"
         return None
     if canon in ("comment", "message"):
@@ -267,7 +285,8 @@ def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, s
         if not spec:
             chosen[canon] = ColumnMapping(canon, (), "left unmapped by --map")
             continue
-        parts = [p.strip() for p in spec.split("+")]
+        first = "|" in spec
+        parts = [p.strip() for p in spec.split("|" if first else "+")]
         found = []
         for part in parts:
             match = part if part in source_columns else by_norm.get(norm(part))
@@ -277,7 +296,8 @@ def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, s
                     f"Columns found: {', '.join(source_columns)}."
                 )
             found.append(match)
-        take(canon, tuple(found), f"--map {canon}={spec}")
+        chosen[canon] = ColumnMapping(canon, tuple(found), f"--map {canon}={spec}", first)
+        used.update(found)
 
     def free(names: tuple[str, ...]) -> str | None:
         return next((by_norm[n] for n in map(norm, names) if n in by_norm and by_norm[n] not in used), None)
@@ -307,6 +327,12 @@ def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, s
             why = "same name" if rank == 0 or norm(col) == norm(canon) else f"{col!r} is a synonym of {canon}"
             take(canon, (col,), why)
             break
+    user = chosen.get("user_id")
+    if user and len(user.sources) == 1 and not user.reason.startswith("--map") and (anon := free(ANONYMOUS_NAMES)):
+        # analytics tools write the signed-in id, or an anonymous one before sign-in
+        chosen["user_id"] = ColumnMapping("user_id", (user.sources[0], anon),
+                                          f"{user.sources[0]!r}, or {anon!r} where it is blank", first=True)
+        used.add(anon)
     if "timestamp" in wanted and "timestamp" not in chosen and (date := free(DATE_NAMES)):
         take("timestamp", (date,), f"{date!r} is the only date column")
     _settle_rating_and_score(kind, chosen, used, profiles, notes)
@@ -366,8 +392,7 @@ def _by_name_part(wanted, source_columns, chosen, used, profiles, take) -> None:
         if canon not in wanted or canon in chosen:
             continue
         for col in source_columns:
-            n = norm(col)
-            part = next((p for p in parts if p in n), None)
+            part = next((p for p in parts if _has_word(col, p)), None)
             if col in used or part is None or col not in profiles or _fits(canon, profiles[col], strict=True):
                 continue
             if canon in ("rating", "score") and _count_like(col):

@@ -112,7 +112,11 @@ class LoadPlan:
         if m is None:
             return None
         parts = [self.raw(c) if self._is_text(c) else f"CAST({self.raw(c)} AS VARCHAR)" for c in m.sources]
-        return parts[0] if len(parts) == 1 else f"concat_ws(' ', {', '.join(parts)})"
+        if len(parts) == 1:
+            return parts[0]
+        if m.first:
+            return "coalesce(" + ", ".join(f"nullif(trim({p}), '')" for p in parts) + ")"
+        return f"concat_ws(' ', {', '.join(parts)})"
 
     def _native_time(self) -> bool:
         m = self.mapping.get("timestamp")
@@ -141,6 +145,8 @@ class LoadPlan:
             return f"CASE WHEN isfinite({number}) THEN {number} END"  # 'inf', 'NaN', 1e400: not a number
         if canonical in SCHEMA[self.kind][0]:
             return text  # required: emptiness is a reject, checked below
+        if canonical == "session_id":  # -1 is Amplitude's "no session"
+            return f"CASE WHEN {text} IN ('', '-1') THEN NULL ELSE {text} END"
         return f"nullif({text}, '')"
 
     def projection(self) -> list[str]:

@@ -51,7 +51,7 @@ def profile_columns(src: SourceFile) -> dict[str, ColumnProfile]:
         WITH s AS ({select}),
         u AS (SELECT col, trim(v) AS v FROM (UNPIVOT s ON {', '.join(names)} INTO NAME col VALUE v) WHERE trim(v) <> ''),
         t AS (SELECT col, v, CASE WHEN isfinite({num}) THEN {num} END AS n FROM u)
-        SELECT col, count(*), count(DISTINCT v), count(n), count(*) FILTER (WHERE n = round(n)),
+        SELECT col, count(*), count(DISTINCT v), count(n), count(*) FILTER (WHERE n * 2 = round(n * 2)),
                min(n), max(n), count(*) FILTER (WHERE n > 5),
                count(*) FILTER (WHERE lower(v) IN ({', '.join(lit(f) for f in FLAGS)})),
                count(*) FILTER (WHERE n IS NULL AND (try_cast(v AS TIMESTAMPTZ) IS NOT NULL

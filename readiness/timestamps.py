@@ -30,11 +30,12 @@ COMMON_FORMATS = (
     "%d-%m-%Y %H:%M:%S", "%d-%m-%Y %H:%M",
     "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d",
     "%d-%b-%Y %H:%M:%S", "%d %b %Y %H:%M:%S", "%d %b %Y %H:%M", "%b %d, %Y %H:%M:%S", "%b %d %Y %H:%M:%S",
-    "%d/%b/%Y:%H:%M:%S %z", "%d %b %Y", "%b %d, %Y", "%b %d %Y",
+    "%d/%b/%Y:%H:%M:%S %z", "%Y-%m-%d %H:%M:%S %z", "%d %b %Y", "%b %d, %Y", "%b %d %Y",
     "%d-%b-%Y", "%B %d, %Y", "%d %B %Y",
 )
 # A month written as a name settles which part is the year: '28-Jul-18' is 28 July 2018.
-MONTH_NAME_SHORT_YEAR = ("%d-%b-%y", "%d-%b-%y %H:%M:%S", "%d-%b-%y %H:%M", "%d %b %y", "%d-%b-%y %I.%M.%S.%f %p")
+MONTH_NAME_SHORT_YEAR = ("%d-%b-%y", "%d-%b-%y %H:%M:%S", "%d-%b-%y %H:%M", "%d %b %y", "%d-%b-%y %I.%M.%S.%f %p",
+                         "%d/%b/%y %I:%M %p", "%d/%b/%y %H:%M")
 COMMON_FORMATS += MONTH_NAME_SHORT_YEAR
 _FIT = 0.5  # a layout is recognised when it reads more than this share of the sampled values
 
@@ -181,7 +182,9 @@ def parse_sql(raw: str, mode: TimeMode, local: str | None = None, tz: str | None
         return f"CAST({_strptime_sql(raw, mode)} AS TIMESTAMPTZ)"
     # numbers in an ISO column are not epochs (they do not parse); a comma before the fraction
     # of a second is tried only where the plain cast failed
-    return f"coalesce(try_cast({raw} AS TIMESTAMPTZ), try_cast({_comma_fixed(raw)} AS TIMESTAMPTZ))"
+    # and a zone written after a space ('2015-02-24 11:35:52 -0800', as Twitter's exports write it)
+    return (f"coalesce(try_cast({raw} AS TIMESTAMPTZ), try_cast({_comma_fixed(raw)} AS TIMESTAMPTZ), "
+            rf"try_cast(regexp_replace({raw}, '\s+([+-]\d\d:?\d\d)$', '\1') AS TIMESTAMPTZ))")
 
 
 def zoneless_sql(raw: str, mode: TimeMode) -> str:

@@ -139,3 +139,46 @@ def test_the_load_says_which_check_rejected_rows_and_in_which_column(db: Path, t
     assert (result.rows_loaded, result.rows_rejected) == (49, 1)
     assert result.mapping["rating"] == "Stars"
     assert "note: 1 row rejected in 'Stars', e.g. rating: 9.0 is outside 1-5" in result.summary()
+
+
+def test_shapes_a_reviewer_found_misread(db: Path, tmp_path: Path) -> None:
+    # a 0/1 'Recommended IND' is not the recommend score (NPS read -100); an empty column whose name
+    # holds 'time' inside a word ('sentiment') is not the time; '2015-02-24 11:35:52 -0800' is a time
+    head = "Clothing ID,Review Text,Rating,Recommended IND,airline_sentiment_gold,tweet_created\n"
+    texts = ("Runs small, sent it back", "Lovely fit and the fabric is soft", "Soft, warm and true to size")
+    body = "".join(f'{i},"{texts[i % 3]}",'
+                   f"{(5, 4, 2, 5, 3)[i % 5]},{i % 2},,2015-02-{10 + i % 9} 11:35:52 -0800\n" for i in range(40))
+    path = tmp_path / "clothing.csv"
+    path.write_text(head + body)
+    result = ingest_one(db, path, kind="feedback")
+    assert result.error is None, result.error
+    assert "score" not in result.mapping and result.mapping["rating"] == "Rating"
+    assert result.mapping["timestamp"] == "tweet_created" and result.mapping["comment"] == "Review Text"
+    assert (result.rows_loaded, result.rows_rejected) == (40, 0)
+    assert query(db, "SELECT strftime(min(ts) AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M') FROM feedback") == [
+        ("2015-02-10 19:35",)]
+
+
+def test_analytics_anonymous_ids_stand_in_for_a_blank_user_id(db: Path, tmp_path: Path) -> None:
+    # Segment writes userId after sign-in and anonymousId before; Amplitude writes session -1 for none
+    lines = [json.dumps({"type": "track", "event": "Viewed", "userId": f"u{i % 4}" if i % 3 else None,
+                         "anonymousId": f"anon-{i % 5}", "timestamp": f"2026-03-02T10:{i:02d}:00Z",
+                         "session_id": -1 if i % 4 == 0 else 1000 + i % 3}) for i in range(30)]
+    path = tmp_path / "segment.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    result = ingest_one(db, path)
+    assert result.mapping["user_id"] == "userId|anonymousId"
+    assert (result.rows_loaded, result.rows_rejected) == (30, 0)
+    anonymous = {f"anon-{i % 5}" for i in range(30) if not i % 3}
+    assert {r[0] for r in query(db, "SELECT DISTINCT user_id FROM usage_events")} == {"u1", "u2", "u3", "u0"} | anonymous
+    assert query(db, "SELECT count(*) FROM usage_events WHERE session_id = '-1'") == [(0,)]
+
+
+def test_half_stars_with_a_decimal_comma_are_ratings(db: Path, tmp_path: Path) -> None:
+    rows = "".join(f"0{1 + i % 9}.03.2026 10:00;b{i};{(4.5, 3, 5, 2.5, 4)[i % 5]};gut\n".replace(".5;", ",5;")
+                   for i in range(30))
+    path = tmp_path / "bewertungen.csv"
+    path.write_text("Datum;Benutzer;Bewertung;Kommentar\n" + rows)
+    result = ingest_one(db, path, kind="feedback")
+    assert result.mapping["rating"] == "Bewertung" and result.rows_rejected == 0
+    assert query(db, "SELECT avg(rating) FROM feedback") == [(pytest.approx((4.5 + 3 + 5 + 2.5 + 4) / 5),)]
