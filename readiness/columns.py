@@ -76,6 +76,16 @@ NAME_PARTS: dict[str, tuple[str, ...]] = {
 # Names of counts and identifiers: never a rating or score, whatever their values.
 COUNT_NAMES = ("count", "num", "number", "helpful", "votes", "qty", "quantity", "id", "total", "age",
                "index", "rank", "version", "attempt", "retries", "size")
+# Survey answers written as words, read as stars: satisfaction (SurveyMonkey, Qualtrics, Google
+# Forms) and quality scales. Two-level answers (Zendesk's good / bad) are not a 1-5 scale.
+RATING_LABELS: dict[str, int] = {
+    "very satisfied": 5, "extremely satisfied": 5, "completely satisfied": 5, "satisfied": 4,
+    "somewhat satisfied": 4, "mostly satisfied": 4, "neither satisfied nor dissatisfied": 3,
+    "neither satisfied or dissatisfied": 3, "neutral": 3, "somewhat dissatisfied": 2, "dissatisfied": 2,
+    "mostly dissatisfied": 2, "very dissatisfied": 1, "extremely dissatisfied": 1, "completely dissatisfied": 1,
+    "excellent": 5, "very good": 4, "good": 3, "fair": 2, "poor": 1, "very poor": 1,
+}
+
 # Anonymous ids of product analytics (Segment's anonymousId): a user's id where the signed-in id is blank.
 ANONYMOUS_NAMES = ("anonymous_id", "anon_id", "anonymous_user_id")
 DATE_NAMES = ("date", "day", "log_date")
@@ -110,6 +120,7 @@ class ColumnProfile:
     mean_words: float
     nested: int = 0        # JSON objects or arrays (a nested record, not a value)
     example: str | None = None
+    labels: int = 0        # satisfaction or quality labels of a 1-5 scale (RATING_LABELS)
 
     def share(self, n: int) -> float:
         return n / self.values if self.values else 0.0
@@ -122,6 +133,11 @@ class ColumnProfile:
     def is_flag(self) -> bool:
         """Only yes/no values (0/1, true/false): a flag, never text or a rating."""
         return self.values > 0 and self.flags == self.values and self.distinct <= 2
+
+    @property
+    def is_rating_labels(self) -> bool:
+        """Survey answers written as words of a 1-5 scale ('Very satisfied' ... 'Very dissatisfied')."""
+        return self.values > 0 and self.share(self.labels) >= 0.9 and self.distinct >= 2
 
     def whole_numbers_within(self, lo: int, hi: int) -> bool:
         """Nearly every value a number, the numbers whole (or halves) and all between lo and hi."""
@@ -221,6 +237,8 @@ def _fits(canon: str, prof: ColumnProfile | None, strict: bool) -> str | None:
         return "it holds only yes/no flags (0/1), not a rating or score"
     if canon == "timestamp":
         return None if not strict or prof.time_share >= 0.8 else f"only {_pct(prof.time_share)} of its values read as times"
+    if canon == "rating" and prof.is_rating_labels:
+        return None
     if canon in ("rating", "score", "duration_ms"):
         # by a synonym, a number column stays mapped: its values that are not numbers are rejected rows
         if strict and prof.share(prof.numeric) < 0.5:
@@ -418,9 +436,15 @@ def _by_content(kind, wanted, source_columns, chosen, used, profiles, take) -> N
         if "rating" not in chosen:
             stars = [c for c in open_cols if not _count_like(c) and profiles[c].whole_numbers_within(1, 5)
                      and profiles[c].distinct >= 2]
+            words = [c for c in open_cols if profiles[c].is_rating_labels]
             if stars:
                 best = max(stars, key=lambda c: profiles[c].values)
                 take("rating", (best,), f"by content: {profiles[best].describe_numbers()}, read as star ratings")
+                open_cols.remove(best)
+            elif words:
+                best = max(words, key=lambda c: profiles[c].values)
+                take("rating", (best,), f"by content: answers such as {profiles[best].example!r} on a 1-5 scale "
+                                        "(very dissatisfied 1 ... very satisfied 5)")
                 open_cols.remove(best)
         if "score" not in chosen and "rating" not in chosen:
             scores = [c for c in open_cols if not _count_like(c) and profiles[c].whole_numbers_within(0, 10)

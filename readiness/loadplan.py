@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 from readiness import timestamps
-from readiness.columns import NUMERIC, SCHEMA, Mapping, canonical_columns
+from readiness.columns import NUMERIC, RATING_LABELS, SCHEMA, Mapping, canonical_columns
 from readiness.formats import SourceFile
 
 OBJECT_CHECK = "json_valid(_line) AND json_type(_line) = 'OBJECT'"
@@ -142,6 +142,9 @@ class LoadPlan:
                 number = f"coalesce(try_cast({text} AS DOUBLE), try_cast(replace({text}, ',', '.') AS DOUBLE))"
             else:
                 number = f"try_cast({text} AS DOUBLE)"
+            if canonical == "rating":  # 'Very satisfied' ... 'Very dissatisfied' read as 5 ... 1
+                words = " ".join(f"WHEN {lit(k)} THEN {v}" for k, v in RATING_LABELS.items())
+                number = f"coalesce({number}, CASE lower(trim({text})) {words} END)"
             return f"CASE WHEN isfinite({number}) THEN {number} END"  # 'inf', 'NaN', 1e400: not a number
         if canonical in SCHEMA[self.kind][0]:
             return text  # required: emptiness is a reject, checked below

@@ -10,7 +10,7 @@ from __future__ import annotations
 import duckdb
 
 from readiness import formats, timestamps
-from readiness.columns import ColumnProfile
+from readiness.columns import RATING_LABELS, ColumnProfile
 from readiness.formats import SourceFile
 from readiness.loadplan import lit
 
@@ -59,7 +59,8 @@ def profile_columns(src: SourceFile) -> dict[str, ColumnProfile]:
                count(*) FILTER (WHERE n BETWEEN {EPOCH_S[0]} AND {EPOCH_S[1]}
                                    OR n BETWEEN {EPOCH_S[0] * 1000} AND {EPOCH_S[1] * 1000}),
                avg(length(v)), avg(length(v) - length(replace(v, ' ', '')) + 1),
-               count(*) FILTER (WHERE v[1] IN ('{{', '[')), min(v)
+               count(*) FILTER (WHERE v[1] IN ('{{', '[')), min(v),
+               count(*) FILTER (WHERE lower(v) IN ({', '.join(lit(k) for k in RATING_LABELS)}))
         FROM t GROUP BY col"""
     con = formats.scratch_connection()
     try:
@@ -70,8 +71,8 @@ def profile_columns(src: SourceFile) -> dict[str, ColumnProfile]:
         con.close()
     by_staged = {src.staged(c): c for c in src.columns}
     out = {c: ColumnProfile(0, 0, 0, 0, None, None, 0, 0, 0, 0, 0.0, 0.0) for c in src.columns}
-    for col, *fig, example in rows:
+    for col, *fig, example, labels in rows:
         values, distinct, numeric, integers, low, high, over_five, flags, times, epochs, length, words, nested = fig
         out[by_staged[col]] = ColumnProfile(values, distinct, numeric, integers, low, high, over_five, flags, times,
-                                            epochs, float(length), float(words), nested, example)
+                                            epochs, float(length), float(words), nested, example, labels)
     return out

@@ -182,3 +182,19 @@ def test_half_stars_with_a_decimal_comma_are_ratings(db: Path, tmp_path: Path) -
     result = ingest_one(db, path, kind="feedback")
     assert result.mapping["rating"] == "Bewertung" and result.rows_rejected == 0
     assert query(db, "SELECT avg(rating) FROM feedback") == [(pytest.approx((4.5 + 3 + 5 + 2.5 + 4) / 5),)]
+
+
+def test_satisfaction_answers_in_words_are_ratings(db: Path, tmp_path: Path) -> None:
+    # a SurveyMonkey-style export: the answers are words of a 1-5 scale, under a sub-header row
+    labels = ("Very satisfied", "Satisfied", "Neither satisfied nor dissatisfied", "Dissatisfied", "Very dissatisfied",
+              "Satisfied")
+    path = tmp_path / "survey.csv"
+    path.write_text('Respondent ID,Start Date,"Overall, how satisfied are you with the tool?",Other\n,,Response,\n'
+                    + "".join(f"{1000 + i},03/{10 + i % 15}/2026 10:00:00 AM,{labels[i % 6]},x\n" for i in range(60)))
+    result = ingest_one(db, path, kind="feedback")
+    assert result.mapping["rating"] == "Overall, how satisfied are you with the tool?"
+    assert (result.rows_loaded, result.rows_rejected) == (60, 1)  # the sub-header row
+    with store.open_store(db) as con:
+        fb = summary(con, pilots.get_pilot(con, "pilot"))["feedback"]
+    assert fb["rated"] == 60 and fb["mean_rating"] == pytest.approx((5 + 4 + 3 + 2 + 1 + 4) / 6)
+    assert fb["csat"] == pytest.approx(3 / 6)
