@@ -198,3 +198,29 @@ def test_satisfaction_answers_in_words_are_ratings(db: Path, tmp_path: Path) -> 
         fb = summary(con, pilots.get_pilot(con, "pilot"))["feedback"]
     assert fb["rated"] == 60 and fb["mean_rating"] == pytest.approx((5 + 4 + 3 + 2 + 1 + 4) / 6)
     assert fb["csat"] == pytest.approx(3 / 6)
+
+
+def test_every_share_is_over_the_rows_that_carry_its_value(db: Path, tmp_path: Path) -> None:
+    # 12 entries: 8 rated, 6 scored, 7 with a comment; each share's base is its own, never all 12
+    ratings = ["5", "5", "4", "2", "1", "", "4", "", "3", "5", "", ""]
+    scores = ["10", "", "9", "7", "", "3", "0", "10", "", "", "", ""]
+    comments = ["Great and I love it", "", "Terrible and broken", "", "Awful as it crashed again", "Works well", "",
+                "I hate the slow export", "", "Excellent support", "Fine", ""]
+    rows = [f"2026-03-0{1 + i % 9}T10:00:00Z,{r},{s},{c}" for i, (r, s, c) in enumerate(zip(ratings, scores, comments))]
+    path = tmp_path / "mixed.csv"
+    path.write_text("ts,rating,nps,comment\n" + "\n".join(rows) + "\n")
+    assert ingest_one(db, path, kind="feedback").rows_loaded == 11  # the last row carries nothing: rejected
+    usage = tmp_path / "usage.csv"
+    usage.write_text("ts,user,event,outcome\n" + "".join(
+        f"2026-03-02T10:0{i}:00Z,u{i},run,{('success', 'failed', '', 'ok', '')[i % 5]}\n" for i in range(10)))
+    ingest_one(db, usage)
+    with store.open_store(db) as con:
+        p = pilots.get_pilot(con, "pilot")
+        fb = summary(con, p)["feedback"]
+        from analysis import usage as usage_evidence
+        success = usage_evidence.task_success(con, p)
+    assert (fb["count"], fb["rated"], fb["scored"], fb["comments"]) == (11, 8, 6, 7)
+    assert fb["csat"] == pytest.approx(5 / 8)                    # 5, 5, 4, 4, 5 of 8 rated, not of 11
+    assert fb["nps"] == pytest.approx(100 * (3 - 2) / 6)          # 10, 9, 10 against 3, 0 of 6 scored
+    assert fb["negative_share"] == pytest.approx(3 / 7)           # terrible, awful, hate: of the 7 comments
+    assert (success.attempts, success.successes) == (6, 4)        # outcomes given on 6 of 10 events
