@@ -64,7 +64,7 @@ try:
 except store.StoreBusy as err:
     ui.busy(err)
 except Exception as err:  # the page says what is wrong instead of a traceback
-    st.error(f"Could not prepare the store {settings.db_path()}: {err}")
+    st.error(ui.md(f"Could not prepare the store {settings.db_path()}: {err}"))
     st.stop()
 
 # (section, file, title, icon, action needed to see it in the navigation)

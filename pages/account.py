@@ -12,7 +12,7 @@ st.title("My account")
 st.caption("Your role, what it lets you do, and your password.")
 
 c1, c2 = st.columns([1, 2])
-c1.metric("Signed in as", actor.name)
+c1.metric("Signed in as", ui.md(actor.name))
 c1.metric("Role", actor.role)
 allowed = [what for action, (roles, _grant, what) in access.MATRIX.items() if actor.role in roles]
 c2.markdown("**Your role can**\n\n" + "\n".join(f"- {w}" for w in allowed))

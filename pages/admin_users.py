@@ -93,8 +93,10 @@ with grants:
             if g1.form_submit_button("Grant access", type="primary"):
                 ok, done = ui.run_action(ui.with_store(lambda con: users.grant(con, actor, who, pilot)))
                 if ok:
-                    st.success(f"{who} can now see {pilot}." if done else f"{who} already had access to {pilot}.")
+                    st.success(f"{who} can now see {ui.md(pilot)}." if done else
+                               f"{who} already had access to {ui.md(pilot)}.")
             if g2.form_submit_button("Revoke access"):
                 ok, done = ui.run_action(ui.with_store(lambda con: users.revoke(con, actor, who, pilot)))
                 if ok:
-                    st.success(f"{who} can no longer see {pilot}." if done else f"{who} had no access to {pilot}.")
+                    st.success(f"{who} can no longer see {ui.md(pilot)}." if done else
+                               f"{who} had no access to {ui.md(pilot)}.")

@@ -13,7 +13,7 @@ from readiness import access, between, conditions, decisions, store, ui
 actor, pilot, version = ui.pick_pilot()
 
 st.title("Decision")
-st.caption(f"{pilot.name} · operate, harden further, hand off, reframe or stop? The evidence suggests; you decide. "
+st.caption(f"{ui.md(pilot.name)} · operate, harden further, hand off, reframe or stop? The evidence suggests; you decide. "
            "The evidence is frozen with the decision.")
 
 sigs = ui.signals(actor, pilot, version)
@@ -54,9 +54,9 @@ if current:
                 + (f", next review {current['next_review']}" if current["next_review"] else ""))
     if current["outcome"] == "handoff":
         if current["handoff"] == "accepted":
-            st.info(f"Hand-off accepted by {current['accepted_by']}.")
+            st.info(f"Hand-off accepted by {ui.md(current['accepted_by'])}.")
         else:
-            st.warning(f"Hand-off pending acceptance by {current['receiver']}.")
+            st.warning(f"Hand-off pending acceptance by {ui.md(current['receiver'])}.")
             if actor.name == current["receiver"] and st.button("Accept the hand-off", type="primary"):
                 ui.run_action(ui.with_store(lambda con: decisions.accept_handoff(con, actor, pilot, current["decision_id"])),
                               "Accepted.", refresh=True)
@@ -83,7 +83,7 @@ if can_decide:
                                      "and its reasons.") if against else True
         if st.form_submit_button("Record decision", type="primary"):
             if outcome == "operate" and not confirmed:
-                st.error(decisions.operate_refused(suggestion))
+                st.error(ui.md(decisions.operate_refused(suggestion)))
             else:
                 done, d = ui.run_action(ui.with_store(lambda con: decisions.record_decision(
                     con, actor, pilot, outcome=outcome, rationale=rationale, owner=owner,

@@ -11,7 +11,7 @@ actor, pilot, version = ui.pick_pilot()
 flt = ui.filters(pilot, version)
 
 st.title("Failure modes")
-st.caption(f"{pilot.name} · exceptions grouped by type and message template. Which failures matter, "
+st.caption(f"{ui.md(pilot.name)} · exceptions grouped by type and message template. Which failures matter, "
            "and is anyone on them? Personal data in messages is masked.")
 
 modes = ui.evidence("analysis.failure_modes.failure_modes", pilot, version, flt)

@@ -10,7 +10,7 @@ actor, pilot, version = ui.pick_pilot()
 flt = ui.filters(pilot, version)
 
 st.title("Feedback")
-st.caption(f"{pilot.name} · are users satisfied, what do they keep saying, and what must be fixed before "
+st.caption(f"{ui.md(pilot.name)} · are users satisfied, what do they keep saying, and what must be fixed before "
            "broader use? Personal data in comments is masked.")
 
 summary = ui.evidence("analysis.feedback.feedback_summary", pilot, version, flt)
@@ -27,7 +27,7 @@ c[3].metric("NPS", f"{summary.nps:+.0f}" if summary.nps is not None else ui.coun
 c[4].metric("Negative comments", f"{summary.negative_share:.0%}" if summary.negative_share is not None
             else ui.count_of(summary.analysed, "comment"), help="Share of the analysed comments with negative sentiment.")
 for why in summary.missing.values():
-    st.caption(why)
+    st.caption(ui.md(why))
 
 left, right = st.columns(2)
 with left:

@@ -10,7 +10,7 @@ from readiness import access, handoff, playbook, store, ui
 actor, pilot, version = ui.pick_pilot()
 
 st.title("Hand-off")
-st.caption(f"{pilot.name} · who operates it, how it is supported, used, reviewed and changed, what constrains it, "
+st.caption(f"{ui.md(pilot.name)} · who operates it, how it is supported, used, reviewed and changed, what constrains it, "
            "and what must be hardened first (operational requirements apart from feature requests).")
 
 with store.open_store(ui.db()) as con:
@@ -78,7 +78,7 @@ if can_edit:
 st.subheader("Operating playbook")
 with store.open_store(ui.db()) as con:
     preview = playbook.markdown(playbook.content(con, actor, pilot))
-with st.expander("Preview"):  # as a reader sees it: the source showed its escapes (\_, &amp;)
+with st.expander("Preview"):  # as a reader sees it (its user text went through export.markdown_text)
     st.markdown(preview)
 if can_export:
     def _file(fmt: str):

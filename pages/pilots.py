@@ -47,7 +47,7 @@ try:
 except store.StoreBusy as err:
     ui.busy(err)
 except access.AccessDenied as err:
-    st.error(f"Not allowed: {err}")
+    st.error(f"Not allowed: {ui.md(err)}")
     st.stop()
 
 
@@ -73,7 +73,7 @@ def _new_pilot() -> None:
             done, made = ui.run_action(ui.with_store(lambda con: _create(con, name, profile)))
             if done:
                 ui.choose_pilot(made.name)
-                ui.flash(f"Pilot {made.name} created: load its logs here.")
+                ui.flash(f"Pilot {ui.md(made.name)} created: load its logs here.")
                 st.switch_page("pages/sources.py")
 
 
@@ -137,11 +137,11 @@ for r in attention.itertuples():
         if r.untriaged_high else []
     why += [r.flags] if r.flags else []
     st.markdown(f":orange[:material/flag:] **{ui.md(r.pilot)}** — {ui.md('; '.join(why))}")
-name = st.pills("Open a pilot", list(status["pilot"]), key="portfolio_pick")
+name = st.pills("Open a pilot", list(status["pilot"]), key="portfolio_pick", format_func=ui.md)  # labels read Markdown
 if name:
     ui.choose_pilot(name)
     a, b, c2 = st.columns(3)
-    if a.button(f"Review {name}", icon=":material/arrow_forward:", type="primary", width="stretch"):
+    if a.button(f"Review {ui.md(name)}", icon=":material/arrow_forward:", type="primary", width="stretch"):
         st.switch_page("pages/sources.py")
     if b.button("Decision", icon=":material/gavel:", width="stretch"):
         st.switch_page("pages/decision.py")

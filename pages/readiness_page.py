@@ -12,7 +12,7 @@ from readiness import access, conditions, pilots, store, ui
 actor, pilot, version = ui.pick_pilot()
 
 st.title("Readiness")
-st.caption(f"{pilot.name} · {pilot.risk_tier} risk tier. What must be true before broader use? "
+st.caption(f"{ui.md(pilot.name)} · {pilot.risk_tier} risk tier. What must be true before broader use? "
            "Computed conditions show their live value; a waiver needs a second person.")
 
 try:
@@ -41,15 +41,16 @@ c[1].metric("Blocking an 'operate' decision", len(blocking),
                  "'operate' (the Decision page says which).")
 c[2].metric("Waiting for approval", len(pending))
 # A static table: every word of a condition and of its live value shows (a data grid cut them off).
+# st.table reads its cells as Markdown: the text in them goes through ui.md.
 # "Live value": computed now from the logs and the review's records (sources, hand-off, register).
 table = pd.DataFrame({
     "No.": [r["condition_id"] for r in rows],
-    "Condition": [r["title"] for r in rows],
+    "Condition": [ui.md(r["title"]) for r in rows],
     "Required": ["required" if r["required"] else "—" for r in rows],
     "Status": [r["status"].replace(" ", "\u00a0") for r in rows],  # "not met" on one line
-    "Live value": [r["live_value"] if r["computed"] else "— set by the reviewer" for r in rows],
-    "Owner": [r["owner"] or "" for r in rows],
-    "Evidence": [r["evidence"] or "" for r in rows],
+    "Live value": [ui.md(r["live_value"]) if r["computed"] else "— set by the reviewer" for r in rows],
+    "Owner": [ui.md(r["owner"]) if r["owner"] else "" for r in rows],
+    "Evidence": [ui.md(r["evidence"]) if r["evidence"] else "" for r in rows],
     "Waived until": [f"{r['waiver_expiry']:%Y-%m-%d}" if r["waiver_expiry"] else "" for r in rows],
 })
 st.table(table.drop(columns=[c for c in ("Owner", "Evidence", "Waived until") if not table[c].any()]),

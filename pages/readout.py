@@ -28,7 +28,7 @@ st.html("""<style>
 }
 </style>""")
 
-st.title(c["pilot"])
+st.title(ui.md(c["pilot"]))
 st.caption(f"{ui.md(c['capability'])} · pilot owner {ui.md(c['owner'])} · {c['risk_tier']} risk · data as of "
            f"{c['data_as_of'] or '—'}")
 

@@ -12,7 +12,7 @@ from readiness import access, charts, risks, store, ui
 actor, pilot, version = ui.pick_pilot()
 
 st.title("Risks")
-st.caption(f"{pilot.name} · what the logs say could go wrong (data, customer impact, compliance, operational "
+st.caption(f"{ui.md(pilot.name)} · what the logs say could go wrong (data, customer impact, compliance, operational "
            "dependency), and what the review has decided to do about it.")
 
 found = ui.signals(actor, pilot, version)

@@ -11,7 +11,7 @@ from readiness.columns import KINDS, MappingError, parse_overrides
 actor, pilot, version = ui.pick_pilot()
 
 st.title("Sources")
-st.caption(f"{pilot.name} · where the evidence comes from: the pilot's profile, the logs loaded (and what was "
+st.caption(f"{ui.md(pilot.name)} · where the evidence comes from: the pilot's profile, the logs loaded (and what was "
            "rejected, row by row), and who provides each kind of log.")
 
 with store.open_store(ui.db()) as con:
@@ -114,7 +114,10 @@ if can_ingest:
                 done, results = ui.run_action(lambda: uploads.ingest_uploads(
                     ui.db(), pilot.name, kind, [(f.name, f) for f in ready], actor=actor, opts=opts))
                 for r in results or []:
-                    (st.error if r.error else st.text)(r.summary())  # st.text keeps its note on a line of its own
+                    if r.error:  # Markdown: the file's name is escaped
+                        st.error(ui.md(r.summary()))
+                    else:  # st.text keeps its note on a line of its own
+                        st.text(r.summary())
                 clean = done and not any(r.error for r in results or [])
                 new = any(not r.duplicate for r in results or [])  # every file sent before: say nothing loaded
                 status.update(label=("Loaded" if new else "Nothing new: already loaded") if clean else "Loaded with problems",
@@ -184,7 +187,7 @@ if can_ingest:
     except sources.SourceError as err:  # the form was offered, then refused on submit
         root = None
         feed_col.markdown("**A feed** · files the app re-reads")
-        feed_col.info(str(err))
+        feed_col.info(ui.md(err))
     if root is not None:
         with feed_col.form("feed"):
             st.markdown("**A feed** · files the app re-reads")

@@ -12,7 +12,7 @@ actor, pilot, version = ui.pick_pilot()
 flt = ui.filters(pilot, version)
 
 st.title("Usage")
-st.caption(f"{pilot.name} · days are {pilot.time_zone} calendar days. Is it used, by how many, and do they come back?")
+st.caption(f"{ui.md(pilot.name)} · days are {ui.md(pilot.time_zone)} calendar days. Is it used, by how many, and do they come back?")
 
 totals = ui.evidence("analysis.usage.totals", pilot, version, flt)
 if ui.empty_note(totals):
@@ -21,7 +21,7 @@ trend = ui.evidence("analysis.usage.trend", pilot, version, flt)
 c = st.columns(5)
 c[0].metric("Events", f"{totals.events:,}")
 c[1].metric("Users", f"{totals.users:,}")
-c[2].metric("Sessions", f"{totals.sessions:,}" if totals.sessions is not None else "—", help=totals.sessions_reading)
+c[2].metric("Sessions", f"{totals.sessions:,}" if totals.sessions is not None else "—", help=ui.md(totals.sessions_reading))
 c[3].metric("Mean daily users", f"{totals.dau_mean:.1f}")
 if not hasattr(trend, "reason"):
     # a change only against a whole earlier 4 weeks (as the readout): with a range starting 1 Aug, the
@@ -30,7 +30,7 @@ if not hasattr(trend, "reason"):
     c[4].metric("Events, last 4 weeks", f"{trend.events_recent:,}",
                 f"{trend.events_change_pct:+.0f}% vs the 4 before" if whole else None,
                 help=None if whole else "No change shown: the data in view does not cover the 4 weeks before.")
-st.caption(totals.sessions_reason or totals.sessions_reading)
+st.caption(ui.md(totals.sessions_reason or totals.sessions_reading))  # a reason may name a segment
 
 
 ui.evidence_chart("active_users", "analysis.usage.active_users", pilot, version, flt)
@@ -58,12 +58,13 @@ with right:
                   help=f"{success.successes:,} of {success.attempts:,} attempts with an outcome succeeded")
 if not isinstance(adoption, Empty):
     # a static table: every word of each hint's reason shows (the grid cut "only 86% of attempts
-    # succeed (< 90%)" off the rows that need it most); one row per feature, so it stays short
+    # succeed (< 90%)" off the rows that need it most); one row per feature, so it stays short.
+    # st.table reads cells as Markdown: the feature's name (a file's text) goes through ui.md.
     def share(v) -> str:
         return "—" if pd.isna(v) else f"{v:.0%}"
 
     st.table(pd.DataFrame({
-        "Feature": adoption["feature"], "Hint": adoption["hint"], "Why": adoption["hint_reason"],
+        "Feature": adoption["feature"].map(ui.md), "Hint": adoption["hint"], "Why": adoption["hint_reason"],
         "Users": adoption["users"].map("{:,}".format),
         "Share of users": adoption["share_of_users"].map(share),
         "Come back": adoption["repeat_rate"].map(share), "Success": adoption["success_rate"].map(share),

@@ -10,6 +10,7 @@ sequential scales (heat maps) use ``cividis``, which reads the same with any col
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import pandas as pd
@@ -46,6 +47,12 @@ def _calendar_axis(fig: go.Figure, values: pd.Series, days: int = 1) -> go.Figur
     if when.nunique() == 1:
         fig.update_traces(width=0.8 * days * 86_400_000, selector=dict(type="bar"))
     return fig
+
+
+def _plain(text: Any) -> str:
+    """Text from a file or a person as plotly shows it: as typed. Plotly reads tags in its text
+    ("<a href>" becomes a link) and decodes entities, so the tags' characters go in as entities."""
+    return html.escape(str(text), quote=False)
 
 
 def _pct(x: float | None) -> str:
@@ -138,6 +145,7 @@ def feature_adoption(df: pd.DataFrame) -> tuple[go.Figure, str]:
     title = "Features: " + ", ".join(f"{counts.get(h, 0)} to {h}" for h in ("keep", "watch", "fix", "drop")
                                      if counts.get(h, 0) or h != "watch")
     ordered = df.sort_values("share_of_users", ascending=True)
+    ordered = ordered.assign(feature=ordered["feature"].map(_plain))  # a file's text
     fig = px.bar(ordered, x="share_of_users", y="feature", color="hint", orientation="h", title=title,
                  color_discrete_map=HINT_COLOURS, category_orders={"hint": ["keep", "watch", "fix", "drop"]},
                  hover_data={"repeat_rate": ":.0%", "success_rate": ":.0%", "users": True},
@@ -240,7 +248,7 @@ def risk_heatmap(register: list[dict[str, Any]], high_from: int = 15, medium_fro
     names: list[list[list[str]]] = [[[] for _ in range(5)] for _ in range(5)]
     for r in open_risks:
         counts[r["impact"] - 1][r["likelihood"] - 1] += 1
-        names[r["impact"] - 1][r["likelihood"] - 1].append(f"#{r['risk_id']} {str(r['title'])[:60]}")
+        names[r["impact"] - 1][r["likelihood"] - 1].append(f"#{r['risk_id']} {_plain(str(r['title'])[:60])}")
     level = [[2 if (i + 1) * (j + 1) >= high_from else 1 if (i + 1) * (j + 1) >= medium_from else 0
               for j in range(5)] for i in range(5)]
     tints = [[0, "#D6EAF8"], [0.33, "#D6EAF8"], [0.33, "#FBE3B8"], [0.66, "#FBE3B8"], [0.66, "#F3B89A"], [1, "#F3B89A"]]

@@ -1,4 +1,9 @@
-"""The one CSV writer: every export goes through it, so every export is safe to open in a spreadsheet.
+"""The one CSV writer and the one Markdown escaper: what we write is safe to open, whoever typed its text.
+
+Markdown (:func:`markdown_text`): every piece of user-typed or file-read text that reaches Markdown
+(every page of the app, the playbook file) goes through it and reads as typed, as plain text.
+
+CSV:
 
 A cell that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, a tab
 or a carriage return, also after leading spaces) is prefixed with ``'`` (OWASP's advice), so
@@ -13,11 +18,37 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, TextIO
 
 _TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+# Markdown as Streamlit 1.67 reads it (GitHub-flavoured, with remark-math and remark-directive) has
+# two layers. Syntax respects escapes: a backslash before each inline marker, HTML's three as
+# entities, a block marker at a line's start escaped. Text-level rewrites run on the parsed text,
+# after escapes are resolved (bare "http(s)://" and "www." addresses and e-mail addresses become
+# links, ":material_x:" an icon, ":smile:" an emoji): a word joiner (U+2060, invisible, no line
+# break) splits each of them, and also every ":name" so that no ":red[...]" directive can start.
+_JOIN = "\u2060"
+_SPLIT = re.compile(r"(?i)(?<=https:)(?=//)|(?<=http:)(?=//)|(?<=www)(?=\.)|(?<=[:@])(?=[\w+-])")
+_INLINE = {**{c: "\\" + c for c in "\\`*_[]|~$"}, "&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_BLOCK_START = re.compile(r"^([ \t]*(?:[#+=-]|\d{1,9}[.)]))", re.M)  # a heading, list, rule or underline
+
+
+def markdown_text(text: Any, *, breaks: bool = False) -> str:
+    """``text`` as inert Markdown: it renders as typed, with no link, image, emphasis, HTML, icon,
+    directive or formula from it. Line ends become spaces, or hard line breaks with ``breaks``.
+    None or "" is "—"."""
+    if text is None or text == "":
+        return "—"
+    lines = re.sub(r"\r\n?", "\n", str(text))
+    if not breaks:
+        lines = lines.replace("\n", " ")
+    escaped = "".join(_INLINE.get(c, c) for c in _SPLIT.sub(_JOIN, lines))
+    escaped = _BLOCK_START.sub(lambda m: m.group(1)[:-1] + "\\" + m.group(1)[-1], escaped)
+    return escaped.replace("\n", "  \n")
 
 
 def safe_cell(value: Any) -> Any:

@@ -3,14 +3,14 @@
 Sections: what the capability is; how it is used, reviewed and changed; owner, support path and
 escalation; known risks and their owners; constraints; readiness conditions; where the logs
 live; the decision and the next review. Every piece of user text is escaped: in HTML with
-``html.escape``; in Markdown the same (a ``<script>`` stays text in renderers that allow raw
-HTML) plus Markdown's link, emphasis, code and table characters.
+``html.escape``; in Markdown with :func:`readiness.export.markdown_text`, as on the app's pages (a
+``<script>`` stays text in renderers that allow raw HTML; no link, address, emphasis, code or table
+from it).
 """
 
 from __future__ import annotations
 
 import html
-import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,19 +18,16 @@ import duckdb
 
 from readiness import audit, conditions, decisions, handoff, risks
 from readiness.access import Actor, require
+from readiness.export import markdown_text
 from readiness.pilots import Pilot
 from readiness.store import transaction
 
 _BACKLOG = (("operational", "Operational work before and while it runs", "No open operational items."),
             ("feature", "Feature requests (not needed to operate)", "No open feature requests."))
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|])")
 
 
 def _md(text: Any) -> str:
-    if text is None or text == "":
-        return "—"
-    escaped = _MD_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False))
-    return re.sub(r"^(\s*)([#>+-])", r"\1\\\2", escaped, flags=re.M).replace("\n", "  \n")
+    return markdown_text(text, breaks=True)
 
 
 def _h(text: Any) -> str:

@@ -33,6 +33,7 @@ import streamlit_authenticator as stauth
 
 from readiness import access, keys, settings, store, users
 from readiness.access import AccessDenied, Actor
+from readiness.export import markdown_text
 
 _SID = "_rr_session"
 _ACTOR = "_rr_actor"
@@ -211,7 +212,7 @@ def guard(action: str, pilot_id: int | None = None) -> Actor:
         with store.open_store(db()) as con:
             access.require(con, who, action, pilot_id)
     except AccessDenied as err:
-        st.error(f"Not allowed: {err}")
+        st.error(f"Not allowed: {md(err)}")
         st.stop()
     except store.StoreBusy as err:
         busy(err)
@@ -238,10 +239,10 @@ def run_action(fn: Callable[[], Any], success: str | None = None, *, refresh: bo
     try:
         result = fn()
     except (AccessDenied, users.UserError, ValueError, LookupError) as err:
-        st.error(str(err))
+        st.error(md(err))  # messages name pilots, files and people as typed
         return False, None
     except store.StoreBusy as err:
-        st.warning(str(err))
+        st.warning(md(err))
         return False, None
     if refresh:
         flash(success or "Saved.")
@@ -355,7 +356,7 @@ def pick_pilot(stepper: bool = True) -> tuple[Actor, Any, str]:
             progress = review_steps(con, who, pilot, version) if stepper else None
             _review_picker(con, who, pilot)
     except AccessDenied as err:
-        st.error(f"Not allowed: {err}")
+        st.error(f"Not allowed: {md(err)}")
         st.stop()
     except store.StoreBusy as err:
         busy(err)
@@ -483,7 +484,7 @@ def filters(pilot, version: str):
 
     if "_w_dates" not in st.session_state:
         st.session_state["_w_dates"] = st.session_state.get(_RANGE) or ()
-    value = st.sidebar.date_input(f"Dates ({pilot.time_zone})", key="_w_dates",
+    value = st.sidebar.date_input(f"Dates ({md(pilot.time_zone)})", key="_w_dates",
                                   help="Pilot-local calendar days, both ends included. Empty: the whole pilot.")
     rng = tuple(value) if isinstance(value, (tuple, list)) and len(value) == 2 else None
     if rng:
@@ -763,14 +764,15 @@ def empty_note(result: Any) -> bool:
     if isinstance(result, Empty):
         how = (" Add it on the **Sources** page (upload, a feed or a manual source process), or with "
                "`python -m readiness ingest`." if "been loaded" in result.reason else "")
-        st.info(result.reason + how, icon=":material/info:")
+        st.info(md(result.reason) + how, icon=":material/info:")  # a reason may name a pilot or a segment
         return True
     return False
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:/])")
-
-
 def md(text: Any) -> str:
-    """User text made inert inside st.markdown: no links, images, emphasis or HTML from it."""
-    return "—" if text is None or text == "" else _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+    """User-typed or file-read text as Streamlit shows it: as typed, with no link, image, emphasis,
+    HTML, icon, directive or formula from it (:func:`readiness.export.markdown_text`). Every such
+    text that reaches Markdown goes through it: st.title, header, caption, markdown, alerts, toasts,
+    metric and widget labels, help, radio and pills options, st.table cells. Not select boxes and
+    grids: they show text as it is."""
+    return markdown_text(text)
