@@ -4,10 +4,22 @@ Every record is written by :func:`record` inside the same transaction as the cha
 describes, so a change and its record land together or not at all. Each record carries
 ``prev_hash`` (the previous record's hash) and ``hash`` = HMAC-SHA256 over its own fields and
 ``prev_hash``, with a key kept outside the database (``audit_key_file``, mode 0600). After each
-commit the newest sequence number and hash are written to the head file (``audit_head_file``),
-so deleting the newest records is detected too. :func:`verify` walks the chain.
+commit the newest sequence number and hash go to the head file (``audit_head_file``) with a
+signature (an HMAC of the pair under the same key), so deleting the newest records is detected
+too. :func:`verify` walks the chain and checks the head.
 
-Sequence numbers are contiguous from 1: a missing record shows as a jump.
+The rules the head keeps:
+
+* Sequence numbers are contiguous from 1: a missing record shows as a jump.
+* The head moves on one record at a time, and only from a head the key signed at the record
+  before: a missing, unsigned, badly signed or older head is left for verify to report, never
+  signed over by the next write.
+* Before COMMIT the records being committed are signed into ``<head>.next`` (under the same
+  rule), so a process killed between the commit and the head update leaves a head that verifies.
+* Verify fails on a head that is missing, unsigned, badly signed, ahead of the chain, apart from
+  it or behind it; only an admin re-anchors it (:func:`write_head`, audited).
+* Verify never makes a key. Whoever holds the key can rewrite log and head alike: a head kept
+  off the machine (``verify(anchors=...)``) is what catches that.
 """
 
 from __future__ import annotations
@@ -15,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,10 +37,12 @@ from typing import Any
 import duckdb
 
 from readiness import keys, settings, store
-from readiness.access import Actor
+from readiness.access import Actor, require
 
 GENESIS = "0" * 64
+HEAD_TAG = "audit-head"
 _COLS = "seq, ts, actor, role, action, object, details, prev_hash, hash"
+_log = logging.getLogger(__name__)
 
 
 def store_path(con: duckdb.DuckDBPyConnection) -> Path:
@@ -48,6 +63,28 @@ def _key(con: duckdb.DuckDBPyConnection) -> bytes:
     return keys.load_or_create(key_path(con))
 
 
+def _key_for_writing(con: duckdb.DuckDBPyConnection) -> bytes:
+    """The audit key. A new log gets a key and a head at record 0 signed with it, the head first:
+    a process killed between the two leaves no key, and the next write makes both again."""
+    path = key_path(con)
+    key = keys.load(path)
+    if key is not None:
+        return key
+    new = keys.generate()
+    if not _last(con)[0] and _unanchored(head_path(con)):
+        _write_head(head_path(con), new.encode(), (0, GENESIS))
+    return keys.install(path, new)
+
+
+def _unanchored(path: Path) -> bool:
+    """No head file, or one at record 0: nothing a new key's head would hide."""
+    try:
+        anchored = _read_head(path)
+    except ValueError:
+        return False
+    return anchored is None or anchored["seq"] == 0
+
+
 def _ts_text(ts: datetime) -> str:
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -60,7 +97,9 @@ def _digest(key: bytes, seq: int, ts: datetime, actor: str, role: str | None, ac
 
 
 def _last(con: duckdb.DuckDBPyConnection) -> tuple[int, str]:
-    row = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    # max(seq), not ORDER BY seq DESC LIMIT 1: DuckDB 2.0's top-N misses a row committed after a
+    # delete and a re-attach, and the next record would then take a used sequence number.
+    row = con.execute("SELECT seq, hash FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)").fetchone()
     return (row[0], row[1]) if row else (0, GENESIS)
 
 
@@ -69,7 +108,7 @@ def record(con: duckdb.DuckDBPyConnection, actor: Actor, action: str, obj: str |
     """Append one chained audit record inside the caller's transaction; return its sequence number."""
     if not store.in_transaction(con):
         raise RuntimeError("audit.record must run inside store.transaction(), with the change it records")
-    key = _key(con)
+    key = _key_for_writing(con)
     last_seq, last_hash = _last(con)
     seq = last_seq + 1
     ts = datetime.now(UTC)
@@ -78,37 +117,146 @@ def record(con: duckdb.DuckDBPyConnection, actor: Actor, action: str, obj: str |
     con.execute(f"INSERT INTO audit_log ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [seq, ts, actor.name, actor.role, action, obj, text, last_hash, digest])
     path = head_path(con)
-    store.after_commit(con, lambda: _write_head(path, seq, digest))
+    _stage_head(path, key, (last_seq, last_hash), (seq, digest))
+    store.after_commit(con, lambda: _advance_head(path, key, (last_seq, last_hash), (seq, digest)))
     return seq
 
 
-def _write_head(path: Path, seq: int, digest: str) -> None:
-    keys.write_private(path, json.dumps({"seq": seq, "hash": digest}) + "\n")
+# ---------------------------------------------------------------------------------------------
+# The head file: {"seq", "hash", "sig"}, sig = HMAC of the pair under the audit key. While a
+# transaction commits, <head>.next lists the same for its records (beyond the head).
+
+
+def _head_sig(key: bytes, seq: int, digest: str) -> str:
+    # Its own canonical form (tagged "audit-head"), so that no record's hash can pass for a head's signature.
+    text = json.dumps([HEAD_TAG, seq, digest], separators=(",", ":"))
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+
+
+def _signed(key: bytes, at: tuple[int, str]) -> dict[str, Any]:
+    return {"seq": at[0], "hash": at[1], "sig": _head_sig(key, *at)}
+
+
+def _write_head(path: Path, key: bytes, at: tuple[int, str]) -> None:
+    keys.write_private(path, json.dumps(_signed(key, at)) + "\n")
+
+
+def _next_path(path: Path) -> Path:
+    return path.with_name(path.name + ".next")
+
+
+def _read_head(path: Path) -> dict[str, Any] | None:
+    """The head file's contents; None when there is none, ValueError when it holds no head."""
+    if not path.exists():
+        return None
+    anchored = json.loads(path.read_text())
+    if not isinstance(anchored, dict) or not isinstance(anchored.get("seq"), int):
+        raise ValueError(f"The head file {path} does not hold an audit head")
+    return anchored
+
+
+def _signature(key: bytes, anchored: dict[str, Any]) -> str:
+    """'valid', 'unsigned' (as releases before signed heads wrote it) or 'invalid'."""
+    sig = anchored.get("sig")
+    if not sig:
+        return "unsigned"
+    good = _head_sig(key, anchored["seq"], str(anchored.get("hash")))
+    return "valid" if hmac.compare_digest(str(sig), good) else "invalid"
+
+
+def _signed_at(key: bytes, path: Path) -> tuple[int, str] | None:
+    """(seq, hash) of the head in ``path`` when this key signed it, else None."""
+    try:
+        anchored = _read_head(path)
+    except ValueError:
+        return None
+    if anchored is None or _signature(key, anchored) != "valid":
+        return None
+    return anchored["seq"], anchored["hash"]
+
+
+def _staged(key: bytes, path: Path) -> list[tuple[int, str]]:
+    """The records signed into <head>.next, in order (those whose signature holds)."""
+    try:
+        entries = json.loads(_next_path(path).read_text())
+    except (OSError, ValueError):
+        return []
+    if not isinstance(entries, list):
+        return []
+    heads = [e for e in entries if isinstance(e, dict) and isinstance(e.get("seq"), int)]
+    return [(e["seq"], e["hash"]) for e in heads if _signature(key, e) == "valid"]
+
+
+def _signed_heads(key: bytes, path: Path) -> list[tuple[int, str]]:
+    """The signed head, then the records staged beyond it; [] when the head is not signed."""
+    at = _signed_at(key, path)
+    if at is None:
+        return []
+    return [at, *(s for s in _staged(key, path) if s[0] > at[0])]
+
+
+def _stage_head(path: Path, key: bytes, prev: tuple[int, str], new: tuple[int, str]) -> None:
+    """Before COMMIT: sign the record being committed into <head>.next, after those already staged
+    up to ``prev``, so that a process killed between the commit and the head update leaves a head
+    that still verifies. Only from the head signed at ``prev`` or staged for it, as :func:`_advance_head`."""
+    heads = _signed_heads(key, path)
+    if prev not in heads:
+        return
+    staged = heads[1:heads.index(prev) + 1] + [new]
+    keys.write_private(_next_path(path), json.dumps([_signed(key, at) for at in staged]) + "\n")
+
+
+def _advance_head(path: Path, key: bytes, prev: tuple[int, str], new: tuple[int, str]) -> None:
+    """After COMMIT: move the signed head one record on, only from the head this key signed at the
+    record before (or staged for it).
+
+    A head that is missing, unsigned, badly signed or elsewhere stays as it is, so that verify
+    keeps reporting it: moving it on would sign over records cut off before this write.
+    """
+    heads = _signed_heads(key, path)
+    if prev not in heads:
+        _log.warning("Audit head %s left at its place, not moved to record %d: it is not the signed head of "
+                     "record %d. Run `python -m readiness audit verify`.", path, new[0], prev[0])
+        return
+    _write_head(path, key, new)
+    if heads[-1][0] <= new[0]:  # nothing staged beyond this record (a later one of the same commit stays)
+        _next_path(path).unlink(missing_ok=True)
 
 
 def seal_unchained(con: duckdb.DuckDBPyConnection) -> int:
-    """Chain records written before the log was chained (migration 3). Returns how many."""
-    key = _key(con)
+    """Chain records written before the log was chained (migration 3). Returns how many.
+
+    A log with no records yet is left alone: its first record makes the key and the head.
+    """
     rows = con.execute("SELECT seq, ts, actor, role, action, object, details FROM audit_log ORDER BY seq").fetchall()
+    if not rows:
+        return 0
+    key = _key(con)
     prev = GENESIS
     for new_seq, (old_seq, ts, actor, role, action, obj, details) in enumerate(rows, start=1):
         digest = _digest(key, new_seq, ts, actor, role, action, obj, details, prev)
         con.execute("UPDATE audit_log SET seq = ?, prev_hash = ?, hash = ? WHERE seq = ?",
                     [new_seq, prev, digest, old_seq])
         prev = digest
-    if rows:
-        path = head_path(con)
-        n, last = len(rows), prev
-        store.after_commit(con, lambda: _write_head(path, n, last))
-    return len(rows)
+    path = head_path(con)
+    n, last = len(rows), prev
+    store.after_commit(con, lambda: _write_head(path, key, (n, last)))
+    return n
 
 
 def head(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    """The newest record's sequence number and hash (for anchoring elsewhere), and the head file's."""
+    """The newest record's sequence number and hash (to anchor elsewhere), what the head file says and
+    whether its signature holds ('valid', 'unsigned', 'invalid', 'no key', 'unreadable'). Makes no key."""
     seq, digest = _last(con)
     path = head_path(con)
-    anchored = json.loads(path.read_text()) if path.exists() else None
-    return {"seq": seq, "hash": digest, "head_file": str(path), "head_file_says": anchored}
+    try:
+        anchored, key = _read_head(path), keys.load(key_path(con))
+    except ValueError:
+        anchored, key, status = None, None, "unreadable"
+    else:
+        status = None if anchored is None else "no key" if key is None else _signature(key, anchored)
+    says = {"seq": anchored["seq"], "hash": anchored.get("hash")} if anchored else None
+    return {"seq": seq, "hash": digest, "head_file": str(path), "head_file_says": says, "head_file_signature": status}
 
 
 @dataclass
@@ -126,54 +274,143 @@ def _rows(con: duckdb.DuckDBPyConnection, batch: int = 10_000) -> Iterator[tuple
         yield from chunk
 
 
-def verify(con: duckdb.DuckDBPyConnection) -> Verification:
-    """Walk the chain: contiguous sequence, each prev_hash, each HMAC, and the head file."""
-    key = _key(con)
-    expected_seq, prev, checked = 1, GENESIS, 0
-    hashes_at: dict[int, str] = {}
-    hpath = head_path(con)
-    anchored = json.loads(hpath.read_text()) if hpath.exists() else None
+def _failed(checked: int, first_bad: int | None, message: str) -> Verification:
+    return Verification(False, checked, first_bad, message, [])
+
+
+def _span(first: int, last: int) -> str:
+    return f"Record {first} is" if first == last else f"Records {first}-{last} are"
+
+
+def _walk(con: duckdb.DuckDBPyConnection, key: bytes, wanted: set[int]) -> tuple[int, dict[int, str]] | Verification:
+    """Walk the chain: contiguous sequence, each prev_hash, each HMAC. Returns (records, hashes of the
+    ``wanted`` records, record 0 being the genesis), or the failure naming the first bad record."""
+    expected_seq, prev = 1, GENESIS
+    hashes_at = {0: GENESIS}
     for seq, ts, actor, role, action, obj, details, prev_hash, digest in _rows(con):
+        checked = expected_seq - 1
         if seq != expected_seq:
-            gap = f"{expected_seq}" if seq == expected_seq + 1 else f"{expected_seq}-{seq - 1}"
-            return Verification(False, checked, expected_seq,
-                                f"Record {gap} is missing: the sequence jumps from {expected_seq - 1} to {seq}.", [])
+            return _failed(checked, expected_seq, f"{_span(expected_seq, seq - 1)} missing: the sequence jumps "
+                                                  f"from {expected_seq - 1} to {seq}.")
         if prev_hash != prev:
-            return Verification(False, checked, seq,
-                                f"Record {seq} does not follow record {seq - 1}: its link to the previous hash is broken.", [])
+            return _failed(checked, seq, f"Record {seq} does not follow record {seq - 1}: its link to the "
+                                         "previous hash is broken.")
         if not hmac.compare_digest(digest or "", _digest(key, seq, ts, actor, role, action, obj, details, prev_hash)):
-            return Verification(False, checked, seq,
-                                f"Record {seq} was altered after it was written: its hash does not match its contents.", [])
-        if anchored and seq == anchored.get("seq"):
+            return _failed(checked, seq, f"Record {seq} was altered after it was written: its hash does not "
+                                         "match its contents.")
+        if seq in wanted:
             hashes_at[seq] = digest
-        prev, expected_seq, checked = digest, seq + 1, checked + 1
-    last = expected_seq - 1
-    warnings: list[str] = []
+        prev, expected_seq = digest, seq + 1
+    return expected_seq - 1, hashes_at
+
+
+def _anchor_problem(last: int, hashes_at: dict[int, str], anchors: dict[int, str]) -> tuple[int, str] | None:
+    """The first anchor kept elsewhere ({seq: hash}) that the store's chain no longer holds."""
+    for seq, digest in sorted(anchors.items()):
+        if seq > last:
+            return last + 1, (f"{_span(last + 1, seq)} missing: a head kept elsewhere says the log reached {seq}, "
+                              f"the store ends at {last} (the newest records were cut off).")
+        if hashes_at.get(seq) != digest:
+            return seq, f"Record {seq} differs from the head kept elsewhere: the log was rewritten from there on."
+    return None
+
+
+_REANCHOR = "`python -m readiness audit head --write`"
+
+
+def _head_problem(key: bytes, hpath: Path, anchored: dict[str, Any] | None, last: int,
+                  hashes_at: dict[int, str]) -> tuple[int | None, str] | None:
+    """What is wrong with the head file, if anything: missing, unsigned, badly signed, ahead, apart or behind."""
     if anchored is None:
-        if last:
-            return Verification(False, checked, None,
-                                f"The head file {hpath} is missing, so cut-off records cannot be ruled out. "
-                                "Restore it from a backup, or anchor the current head with `audit head --write` "
-                                "after checking the log some other way.", [])
-    else:
-        a_seq, a_hash = int(anchored["seq"]), anchored.get("hash")
-        if a_seq > last:
-            return Verification(False, checked, last + 1,
-                                f"Records {last + 1}-{a_seq} are missing: the head file says the log reached "
-                                f"{a_seq}, the store ends at {last} (the newest records were cut off).", [])
-        if hashes_at.get(a_seq) != a_hash:
-            return Verification(False, checked, a_seq,
-                                f"Record {a_seq} differs from the one anchored in the head file.", [])
-        if a_seq < last:
-            warnings.append(f"The head file is behind ({a_seq} < {last}), e.g. after a crash between a commit "
-                            "and the head update; the next audited write brings it up to date.")
-    return Verification(True, checked, None, f"Audit log intact: {checked:,} records, head {last}.", warnings)
+        return None, (f"The head file {hpath} is missing, so cut-off records cannot be ruled out. Restore it from "
+                      f"a backup, or sign the current head with {_REANCHOR} after checking the log some other "
+                      "way (e.g. against a head kept elsewhere).")
+    status = _signature(key, anchored)
+    if status == "unsigned":
+        return None, (f"The head file {hpath} is not signed (written by a release before signed heads, or by "
+                      f"hand), so cut-off records cannot be ruled out; the chain itself holds {last:,} records. "
+                      f"After checking them (e.g. against a head kept elsewhere), sign the current head with "
+                      f"{_REANCHOR}.")
+    if status == "invalid":
+        return None, (f"The head file {hpath}: its signature does not match the audit key (it was edited, or "
+                      "belongs to another store). Keep the evidence; re-anchor with "
+                      f"{_REANCHOR} only after the investigation.")
+    a_seq, a_hash = _effective_head(key, hpath, anchored, hashes_at)
+    if a_seq > last:
+        return last + 1, (f"{_span(last + 1, a_seq)} missing: the head file says the log reached {a_seq}, the "
+                          f"store ends at {last} (the newest records were cut off).")
+    if hashes_at.get(a_seq) != a_hash:
+        return a_seq, f"Record {a_seq} differs from the one anchored in the head file."
+    if a_seq < last:
+        return a_seq + 1, (f"The head file is behind: it was signed at record {a_seq}, the store goes on to {last}. "
+                           "An older head file put back after the newest records were cut off looks so (a head "
+                           f"update that failed, e.g. on a full disk, too). Check records {a_seq + 1}-{last} (e.g. "
+                           f"against a head kept elsewhere), then re-anchor with {_REANCHOR}.")
+    return None
 
 
-def write_head(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    """Anchor the store's current newest record in the head file (an admin's repair step)."""
+def _effective_head(key: bytes, hpath: Path, anchored: dict[str, Any],
+                    hashes_at: dict[int, str]) -> tuple[int, str | None]:
+    """The head file's head, or the furthest record staged beyond it that is in the chain (a process
+    stopped between a commit and the head update)."""
+    committed = [at for at in _signed_heads(key, hpath)[1:] if hashes_at.get(at[0]) == at[1]]
+    return max(committed) if committed else (anchored["seq"], anchored.get("hash"))
+
+
+def _head_seqs(key: bytes, hpath: Path, anchored: dict[str, Any] | None) -> set[int]:
+    if anchored is None:
+        return set()
+    return {anchored["seq"]} | {seq for seq, _ in _signed_heads(key, hpath)}
+
+
+def verify(con: duckdb.DuckDBPyConnection, anchors: dict[int, str] | None = None) -> Verification:
+    """Walk the chain, then check the signed head file and any ``anchors`` ({seq: hash} kept elsewhere).
+
+    Never makes a key: with the key missing nothing can be checked, which is a failure unless
+    the log has never been written.
+    """
+    hpath = head_path(con)
+    try:
+        key, anchored = keys.load(key_path(con)), _read_head(hpath)
+    except ValueError as err:
+        return _failed(0, None, f"{err}. Restore the audit key and head files from a backup.")
+    if key is None:
+        if not _last(con)[0] and (anchored is None or anchored["seq"] == 0):
+            return Verification(True, 0, None, "Audit log empty: nothing has been written yet.", [])
+        return _failed(0, None, f"The audit key {key_path(con)} is missing, so the chain cannot be checked. "
+                                "Restore it from a backup (the folder's audit-key); verify makes no new key, "
+                                "as records signed with another key would not verify.")
+    walked = _walk(con, key, set(anchors or {}) | _head_seqs(key, hpath, anchored))
+    if isinstance(walked, Verification):
+        return walked
+    last, hashes_at = walked
+    problem = _anchor_problem(last, hashes_at, anchors or {}) or _head_problem(key, hpath, anchored, last, hashes_at)
+    if problem:
+        return _failed(last, *problem)
+    return Verification(True, last, None, f"Audit log intact: {last:,} records, head {last} (signed).", [])
+
+
+class AuditKeyMissing(RuntimeError):
+    """The audit key file is gone while the log has records; the message says what to do."""
+
+
+def write_head(con: duckdb.DuckDBPyConnection, actor: Actor) -> dict[str, Any]:
+    """Sign the store's newest record as the head: an admin's repair step, after checking the log; audited.
+
+    Raises AuditKeyMissing when the key is gone and the log has records: a head signed with a new
+    key would not make those records verify.
+    """
+    require(con, actor, "verify_audit")
+    if keys.load(key_path(con)) is None and _last(con)[0]:
+        raise AuditKeyMissing(f"The audit key {key_path(con)} is missing; restore it from a backup before "
+                              "re-anchoring the head.")
+    before = head(con)
+    _write_head(head_path(con), _key(con), (before["seq"], before["hash"]))  # the record below moves it on
+    with store.transaction(con):
+        record(con, actor, "audit.reanchor", "audit_log",
+               {"newest_before": before["seq"], "head_file": {"said": before["head_file_says"],
+                                                              "signature": before["head_file_signature"]}})
     seq, digest = _last(con)
-    _write_head(head_path(con), seq, digest)
     return {"seq": seq, "hash": digest}
 
 

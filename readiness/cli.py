@@ -380,22 +380,42 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _anchor(text: str) -> tuple[int, str]:
+    """``SEQ:HASH`` as ``audit head`` printed it (kept elsewhere) -> (seq, hash)."""
+    seq, _, digest = text.partition(":")
+    if not seq.strip().isdigit() or len(digest.strip()) != 64:
+        raise argparse.ArgumentTypeError("give an anchor as SEQ:HASH, e.g. 812:3f9c... (the 64-character hash)")
+    return int(seq), digest.strip().lower()
+
+
+def _audit_verify(con: Any, args: argparse.Namespace) -> int:
+    result = audit.verify(con, dict(args.anchor or []))
+    if args.json:
+        print(json.dumps(result.__dict__))
+    else:
+        print(result.message)
+        for w in result.warnings:
+            print(f"warning: {w}")
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _audit_head(con: Any, args: argparse.Namespace) -> int:
+    try:
+        info = audit.write_head(con, cli_actor()) if args.write else audit.head(con)
+    except audit.AuditKeyMissing as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    print(json.dumps(info, indent=None if args.json else 2))
+    return EXIT_OK
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     with store.open_store(args.db) as con:
         access.require(con, cli_actor(), "verify_audit")
         if args.action == "verify":
-            result = audit.verify(con)
-            if args.json:
-                print(json.dumps(result.__dict__))
-            else:
-                print(result.message)
-                for w in result.warnings:
-                    print(f"warning: {w}")
-            return EXIT_OK if result.ok else EXIT_FAILED
+            return _audit_verify(con, args)
         if args.action == "head":
-            info = audit.write_head(con) if args.write else audit.head(con)
-            print(json.dumps(info, indent=None if args.json else 2))
-            return EXIT_OK
+            return _audit_head(con, args)
         rows = audit.search(con, actor=args.actor, action=args.only, text=args.text, limit=args.limit)
     if args.out:
         with open(args.out, "w", newline="", encoding="utf-8") as f:
@@ -574,7 +594,10 @@ def build_parser() -> argparse.ArgumentParser:
             "python -m readiness audit verify   |   python -m readiness audit head   |   "
             "python -m readiness audit list --action ingest --out audit.csv")
     p.add_argument("action", choices=["verify", "head", "list"])
-    p.add_argument("--write", action="store_true", help="head: anchor the current head in the head file")
+    p.add_argument("--write", action="store_true",
+                   help="head: sign the newest record as the head (after checking the log; audited)")
+    p.add_argument("--anchor", type=_anchor, action="append", metavar="SEQ:HASH",
+                   help="verify: also check against a head kept elsewhere (repeatable)")
     p.add_argument("--actor")
     p.add_argument("--action", dest="only", metavar="ACTION", help="list: only this action")
     p.add_argument("--text", help="list: object or details containing this text")
