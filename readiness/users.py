@@ -18,6 +18,7 @@ password is checked, unlike the library's own counter.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -77,6 +78,13 @@ def password_matches(password: str, hashed: str) -> bool:
         return bcrypt.checkpw(password.encode(), hashed.encode())
     except ValueError:
         return False
+
+
+@functools.lru_cache(maxsize=4)
+def _stand_in_hash(rounds: int) -> str:
+    """A bcrypt hash of a random, never-kept password at cost ``rounds``, checked in place of an
+    account's hash when there is no such (active) account: an unknown name costs a login the same."""
+    return bcrypt.hashpw(secrets.token_urlsafe(24).encode(), bcrypt.gensalt(rounds=rounds)).decode()
 
 
 def random_password() -> str:
@@ -297,7 +305,7 @@ def login(con: duckdb.DuckDBPyConnection, username: str, password: str, client: 
     """Check a login attempt; audited whatever the outcome. Returns the actor, or raises.
 
     Raises Throttled (before the password is looked at) or AccessDenied (wrong name or
-    password — the message does not say which, and there is no hint).
+    password — neither the message nor the time it takes says which, and there is no hint).
     """
     name = (username or "").strip().lower()
     refusal: AccessDenied | None = None
@@ -309,7 +317,10 @@ def login(con: duckdb.DuckDBPyConnection, username: str, password: str, client: 
             refusal = Throttled(f"Too many failed logins. Try again in {int(wait) + 1} s.", wait)
         else:
             row = con.execute("SELECT password_hash, role, active FROM users WHERE username = ?", [name]).fetchone()
-            if row is not None and row[2] and password_matches(password or "", row[0]):
+            account = row is not None and row[2]
+            # bcrypt runs whether or not the account exists, so the answer's time does not tell.
+            hashed = row[0] if account else _stand_in_hash(settings.get("bcrypt_rounds"))
+            if password_matches(password or "", hashed) and account:
                 con.execute("DELETE FROM login_failures WHERE username = ?", [name])
                 return Actor(name, row[1])
             con.execute("INSERT INTO login_failures VALUES (?, ?, ?)", [name, client, _now()])

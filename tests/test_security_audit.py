@@ -7,14 +7,17 @@ command line runs.
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
 from helpers import PROJECT_ROOT, query
 
 from readiness import audit, store, users
-from readiness.access import Actor
+from readiness.access import AccessDenied, Actor
 
 ADMIN = Actor("cli:test", "admin", cli=True)
 PW = "correct horse battery"
@@ -193,3 +196,33 @@ def test_after_records_were_cut_each_write_still_follows_the_last(db: Path) -> N
         users.add_user(con, ADMIN, "next2", "viewer", PW)
         assert audit.head(con)["seq"] == 6
     assert query(db, "SELECT seq FROM audit_log ORDER BY seq") == [(i,) for i in range(1, 7)]
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. An unknown user name costs the login as much as a known one
+
+
+def _login_seconds(db: Path, name: str, password: str) -> float:
+    """Time users.login, the check the login form runs (ui.authenticate's check_credentials)."""
+    with store.open_store(db) as con:
+        start = time.perf_counter()
+        try:
+            users.login(con, name, password, "10.0.0.9")
+        except AccessDenied:
+            pass
+        return time.perf_counter() - start
+
+
+def test_an_unknown_user_name_costs_as_much_as_a_known_one(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("READINESS_BCRYPT_ROUNDS", "10")  # enough for bcrypt to dominate, as at the default 12
+    monkeypatch.setenv("READINESS_LOGIN_MAX_FAILURES", "1000")  # no throttle while measuring
+    with store.open_store(db) as con:
+        users.add_user(con, ADMIN, "maria", "reviewer", PW)
+    _login_seconds(db, "nobody", "a wrong password")  # first calls: warm-up
+
+    def median(name: str, password: str) -> float:
+        return statistics.median(_login_seconds(db, name, password) for _ in range(5))
+
+    known_wrong, known_right = median("maria", "a wrong password"), median("maria", PW)
+    unknown = median("nobody", "a wrong password")
+    assert unknown >= 0.7 * min(known_wrong, known_right), (unknown, known_wrong, known_right)
