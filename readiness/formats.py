@@ -23,7 +23,7 @@ from typing import BinaryIO
 import duckdb
 import zstandard
 
-from readiness import settings
+from readiness import linelogs, settings
 
 HEAD_BYTES = 256 * 1024
 # DuckDB's CSV sniffer takes time quadratic in the longest line (a 2 MB line: minutes), so it reads
@@ -57,6 +57,7 @@ class SourceFile:
     notes: list[str] = field(default_factory=list)  # what was done to read it, said in the summary
     nul_bytes: bool = False        # NUL bytes in text: the rows holding them are rejected
     nested: dict[str, str] = field(default_factory=dict)  # JSON: 'properties.plan' -> its JSON path
+    line_format: str | None = None  # a server's line log (linelogs), read as JSON Lines of its fields
 
     def json_path(self, column: str) -> str:
         """The JSON path of a key: a top-level key, or a nested one named by its dotted path."""
@@ -70,6 +71,8 @@ class SourceFile:
     def describe(self) -> str:
         """A one-line description, e.g. 'CSV (delimiter ';', quote '"'), gzip'."""
         text = {"csv": "CSV", "jsonl": "JSON Lines", "json": "JSON array", "parquet": "Parquet"}[self.format]
+        if self.line_format:
+            text = linelogs.NAMES[self.line_format]
         if self.format == "csv":
             shown = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(self.delimiter or "", repr(self.delimiter))
             text += f" ({shown}-delimited"
@@ -293,6 +296,11 @@ def detect(path: Path, work_dir: Path) -> SourceFile:
                            f"saved instead of the export. Download the export again.")
     if text.startswith("["):
         return _describe_json(SourceFile(path, data_path, "json", compression))
+    if line_format := linelogs.recognise(text.splitlines()[:60]):
+        src = SourceFile(path, data_path, "jsonl", compression, encoding=encoding, line_format=line_format)
+        src.columns = list(linelogs.COLUMNS[line_format])
+        src.types = {c: "VARCHAR" for c in src.columns}
+        return src
     if text.startswith("{"):
         first = text.split("\n", 1)[0].strip()
         try:
@@ -478,6 +486,14 @@ def spread_sample(src: SourceFile, chunks: int = 16, chunk_bytes: int = 64 * 102
             if 0 < start < end:
                 dst.write(part[start:end])
     return out
+
+
+def line_object_sql(src: SourceFile, line: str = "_line") -> str:
+    """SQL: a JSON Lines line as its object (NULL when it is not an object); a line of a server's
+    line log as the object of its fields (NULL when it does not match)."""
+    if src.line_format:
+        return linelogs.object_sql(src.line_format, line)
+    return f"CASE WHEN json_valid({line}) AND json_type({line}) = 'OBJECT' THEN {line} END"
 
 
 def json_lines_reader_sql(src: SourceFile, path: Path | None = None) -> str:

@@ -45,6 +45,23 @@ class IngestOptions:
         """Whether information lines are left out: an exception log with a level column, unless asked."""
         return kind == "exceptions" and not self.all_levels and mapping.get("level") is not None
 
+    def left_out(self, kind: str, mapping: Mapping, src: SourceFile) -> LeftOut | None:
+        """Rows counted but not loaded, unless every line is asked for: an exception log's
+        information lines; a web access log's requests for static files (images, scripts, styles)."""
+        if self.level_filter(kind, mapping):
+            return LeftOut(informational_sql(), levels_sql(), "information lines")
+        if kind == "usage" and src.line_format == "access_log" and not self.all_levels:
+            return LeftOut("coalesce(json_extract_string(attributes, '$.static') = 'true', false)",
+                           "min('static files')", "requests for static files (images, scripts, styles, fonts)")
+        return None
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    where: str   # SQL over a loaded row (its target columns and attributes): true when left out
+    label: str   # SQL aggregate naming what was left out (the levels, e.g. 'DEBUG, INFO')
+    words: str   # what they are, in a reviewer's words
+
 
 @dataclass
 class IngestResult:
@@ -88,7 +105,9 @@ class IngestResult:
                     f"options, delete batch {self.duplicate_of} first.")
         text = (f"{self.file}: batch {self.batch_id}, {self.format}: {self.rows_read:,} read, "
                 f"{self.rows_loaded:,} loaded, {self.rows_rejected:,} rejected, {self.rows_duplicate:,} duplicate")
-        if self.rows_skipped:
+        if self.rows_skipped and self.kind == "usage":
+            text += f", {self.rows_skipped:,} requests for static files left out: they are not uses"
+        elif self.rows_skipped:
             text += (f", {self.rows_skipped:,} information lines ({self.skipped_levels}) left out: they are not "
                      "exceptions")
         if self.zoneless_rows:
@@ -298,13 +317,14 @@ def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time
                 checked, rejected = total, bad[0]
                 if bad[0]:
                     problems.append(f"{bad[0]:,} of the first {total:,} rows would be rejected, e.g. {bad[1]}.")
-                if opts.level_filter(kind, mapping):
-                    informational, levels, _first, _last = con.execute(_informational(plan.select_good(0, 0))).fetchone()
+                if rule := opts.left_out(kind, mapping, src):
+                    informational, levels, _first, _last = con.execute(_informational(plan.select_good(0, 0), rule)).fetchone()
                     if informational:
                         problems.append(
-                            f"{informational:,} of the first {total:,} rows are information lines ({levels}): they are "
-                            "not exceptions and will be left out (counted, not loaded). To load every line, "
-                            "tick “Load every line, whatever its level” (or give --all-levels).")
+                            f"{informational:,} of the first {total:,} rows are {rule.words} ({levels}): they are "
+                            f"not {'exceptions' if kind == 'exceptions' else 'uses'} and will be left out (counted, not "
+                            "loaded). To load every line, tick “Load every line, whatever its level” (or give "
+                            "--all-levels).")
                 zoneless = con.execute(plan.count_zoneless()).fetchone()[0]
                 if zoneless:
                     problems.append(f"{zoneless:,} of the first {total:,} times have no zone: they will be read as "
@@ -556,9 +576,9 @@ def _load(con, pilot: Pilot, kind: str, plan: LoadPlan, reader_rejects: list, st
     table = TABLES[kind]
     select = plan.select_good(pilot.pilot_id, result.batch_id)
     span = None
-    if opts.level_filter(kind, plan.mapping):  # information lines are counted, not loaded
-        result.rows_skipped, result.skipped_levels, *span = con.execute(_informational(select)).fetchone()
-        select = f"SELECT * FROM ({select}) WHERE NOT {informational_sql()}"
+    if rule := opts.left_out(kind, plan.mapping, plan.src):  # counted, not loaded
+        result.rows_skipped, result.skipped_levels, *span = con.execute(_informational(select, rule)).fetchone()
+        select = f"SELECT * FROM ({select}) WHERE NOT {rule.where}"
     cols = _target_columns(kind)
     if opts.dedupe_rows:  # skip rows identical to rows of earlier batches (cumulative exports)
         same = " AND ".join(f"t.{c} IS NOT DISTINCT FROM n.{c}" for c in cols if c not in ("pilot_id", "batch_id", "src_row", "attributes"))
@@ -594,11 +614,10 @@ def _reject_notes(con, result: IngestResult) -> list[str]:
             for col, n, why in rows]
 
 
-def _informational(select: str) -> str:
-    """SELECT (information lines, their levels, first time, last time) of ``select``'s rows: the
-    times span every row, information lines included (the period the log covers)."""
-    info = informational_sql()
-    return (f"SELECT count(*) FILTER (WHERE {info}), {levels_sql()} FILTER (WHERE {info}), min(ts), max(ts) "
+def _informational(select: str, rule: LeftOut) -> str:
+    """SELECT (rows left out, what they were, first time, last time) of ``select``'s rows: the
+    times span every row, those left out included (the period the log covers)."""
+    return (f"SELECT count(*) FILTER (WHERE {rule.where}), {rule.label} FILTER (WHERE {rule.where}), min(ts), max(ts) "
             f"FROM ({select})")
 
 
@@ -671,10 +690,10 @@ def _load_direct(con, pilot: Pilot, kind: str, src: SourceFile, mapping: Mapping
     rows = f"{stage}_rows"
     con.execute(f"CREATE TEMP TABLE {rows} AS {plan.select_direct(pilot.pilot_id, bid)}")
     reader_rejects = _reader_rejects(con, src, rej)
-    filtered = opts.level_filter(kind, mapping)
-    info = informational_sql() if filtered else "false"
-    loads = f"batch_id = $1 AND NOT {info}"  # information lines pass the checks but are counted, not loaded
-    skipped_levels = f"{levels_sql()} FILTER (WHERE batch_id = $1 AND {info})" if filtered else "NULL"
+    rule = opts.left_out(kind, mapping, src)
+    info = rule.where if rule else "false"
+    loads = f"batch_id = $1 AND NOT {info}"  # rows left out pass the checks but are counted, not loaded
+    skipped_levels = f"{rule.label} FILTER (WHERE batch_id = $1 AND {info})" if rule else "NULL"
     base, good, zoneless, first_ts, last_ts, blank, total, skipped, levels = con.execute(
         f"SELECT min(rowid), count(*) FILTER (WHERE {loads}), count(*) FILTER (WHERE {loads} AND zoneless), "
         f"min(ts) FILTER (WHERE batch_id = $1), max(ts) FILTER (WHERE batch_id = $1), "  # the period the log covers

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import json
 
-from readiness import timestamps
+from readiness import formats, linelogs, timestamps
 from readiness.columns import NUMERIC, RATING_LABELS, SCHEMA, Mapping, canonical_columns
 from readiness.formats import SourceFile
 
-OBJECT_CHECK = "json_valid(_line) AND json_type(_line) = 'OBJECT'"
 
 # Levels that mark a log line as information, not a problem. An exception log that is an
 # application's whole log (Loghub's HDFS: 1,920 INFO lines of 2,000) would otherwise count every
@@ -75,13 +74,13 @@ class LoadPlan:
         s = self.stage
         if self.direct:  # rows are numbered after the insert, from their position (see select_direct)
             if self.src.format == "jsonl":  # blank lines come too, marked: they hold their line's place
-                return (f"(SELECT 0 AS _ord, CASE WHEN {OBJECT_CHECK} THEN _line END AS _j, _line, "
+                return (f"(SELECT 0 AS _ord, {formats.line_object_sql(self.src)} AS _j, _line, "
                         f"coalesce(trim(_line), '') = '' AS _blank FROM {s})")
             return f"(SELECT 0 AS _ord, false AS _blank, * FROM {s})"
         if self.src.format == "parquet":
             return f"(SELECT file_row_number + 1 AS _ord, * FROM {s})"
         if self.src.format == "jsonl":  # blank lines are not rows; _ord is then the line number
-            return (f"(SELECT rowid + 1 AS _ord, CASE WHEN {OBJECT_CHECK} THEN _line END AS _j, _line "
+            return (f"(SELECT rowid + 1 AS _ord, {formats.line_object_sql(self.src)} AS _j, _line "
                     f"FROM {s} WHERE _line IS NOT NULL AND trim(_line) <> '')")
         if self.src.format == "json":
             return f"(SELECT rowid + 1 AS _ord, CASE WHEN json_type(_line) = 'OBJECT' THEN _line END AS _j, _line FROM {s})"
@@ -181,7 +180,8 @@ class LoadPlan:
         out: list[tuple[str, str, str | None]] = []
         src_of = {m.canonical: "+".join(m.sources) for m in self.mapping.columns}
         if self.is_json:
-            out.append(("r_not_object", lit("row: not a JSON object (broken JSON line)"), None))
+            out.append(("r_not_object", lit(f"row: not a line of a {linelogs.NAMES[self.src.line_format]}"
+                                            if self.src.line_format else "row: not a JSON object (broken JSON line)"), None))
         if self.src.nul_bytes:
             out.append(("r_nul", lit("row: contains NUL bytes (a damaged export)"), None))
         ts_missing = "r_timestamp IS NULL" if self._native_time() else "(r_timestamp IS NULL OR r_timestamp = '')"

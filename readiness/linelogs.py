@@ -1,0 +1,73 @@
+"""Logs that servers write a line at a time: web access logs (Common and Combined Log Format).
+
+A recognised line becomes a JSON object in SQL (one regular expression per line, in DuckDB), and
+from there loads like a JSON Lines row: its fields map by name, a line that does not match is
+rejected with its line number. Fields of an access log, as usage:
+
+* ``time``; ``user``: the authenticated user, else the client address (personal data: masked
+  like other personal data where shown);
+* ``event``: method and path, with ids in the path and the query left out, so ``/invoice/8812``
+  and ``/invoice/9921`` are one event (``GET /invoice/{id}``);
+* ``outcome``: ``success`` (1xx-3xx), ``client error`` (4xx), ``failure`` (5xx);
+* ``duration_ms`` where the line ends with the request time: seconds with a decimal point
+  (nginx ``$request_time``) or whole microseconds (Apache ``%D``);
+* ``static``: images, scripts, styles and fonts, counted and left out of usage like information
+  lines of an exception log.
+"""
+
+from __future__ import annotations
+
+import re
+
+# [virtual host] client ident user [time] "request" status bytes ["referer" "agent"] [request time]
+ACCESS_LOG = (r'^(?:(\S+) )??(\S+) (\S+) (\S+) \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}|-) (\d+|-)'
+              r'(?: "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)")?(?: ([0-9.]+))?\s*$')
+_GROUPS = ("vhost", "client", "ident", "auth", "time", "request", "status", "bytes", "referer", "agent", "rt")
+_ACCESS_RE = re.compile(ACCESS_LOG)
+STATIC = r"\.(css|js|mjs|map|png|jpe?g|gif|svg|ico|webp|avif|bmp|woff2?|ttf|otf|eot)$"
+# an id in a path: digits, a UUID, a long hex string; replaced by {id}
+_ID_SEGMENT = r"/(\d+|[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}|[0-9a-fA-F]{16,})(/|$)"
+COLUMNS = {"access_log": ("time", "user", "event", "outcome", "duration_ms", "status", "method", "path", "client",
+                          "auth_user", "vhost", "bytes", "referer", "agent", "static")}
+NAMES = {"access_log": "web access log (Common / Combined Log Format)"}
+
+
+def recognise(lines: list[str]) -> str | None:
+    """The line format most of the first non-blank lines are written in, or None."""
+    lines = [ln for ln in lines if ln.strip()][:50]
+    if len(lines) >= 1 and sum(bool(_ACCESS_RE.match(ln)) for ln in lines) >= max(1, 0.8 * len(lines)):
+        return "access_log"
+    return None
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def object_sql(line_format: str, line: str) -> str:
+    """SQL: the line as a JSON object of its fields, NULL when it does not match the format."""
+    names = "[" + ", ".join(_lit(g) for g in _GROUPS) + "]"
+    request = "a.request"
+    path = f"nullif(regexp_extract({request}, '^\\S+ (\\S+)', 1), '')"
+    bare = f"split_part({path}, '?', 1)"
+    masked = f"regexp_replace(regexp_replace({bare}, {_lit(_ID_SEGMENT)}, '/{{id}}\\2', 'g'), {_lit(_ID_SEGMENT)}, '/{{id}}\\2', 'g')"
+    method = f"nullif(regexp_extract({request}, '^(\\S+) ', 1), '')"
+    status = "try_cast(a.status AS INTEGER)"
+    fields = {
+        "time": "a.time",
+        "user": "CASE WHEN a.auth NOT IN ('-', '') THEN a.auth ELSE a.client END",
+        "event": f"coalesce({method} || ' ' || {masked}, nullif(a.request, ''))",
+        "outcome": (f"CASE WHEN {status} >= 500 THEN 'failure' WHEN {status} >= 400 THEN 'client error' "
+                    f"WHEN {status} IS NOT NULL THEN 'success' END"),
+        "duration_ms": ("CASE WHEN a.rt = '' THEN NULL WHEN contains(a.rt, '.') THEN try_cast(a.rt AS DOUBLE) * 1000 "
+                        "ELSE try_cast(a.rt AS DOUBLE) / 1000 END"),
+        "status": "a.status", "method": method, "path": path, "client": "a.client",
+        "auth_user": "nullif(nullif(a.auth, '-'), '')", "vhost": "nullif(a.vhost, '')",
+        "bytes": "nullif(a.bytes, '-')", "referer": "nullif(nullif(a.referer, '-'), '')",
+        "agent": "nullif(nullif(a.agent, '-'), '')",
+        "static": f"coalesce(regexp_matches(lower({bare}), {_lit(STATIC)}), false)",
+    }
+    obj = "json_object(" + ", ".join(f"{_lit(k)}, {v}" for k, v in fields.items()) + ")"
+    # one regular expression per line: a line that does not match gives empty groups
+    return (f"list_transform([regexp_extract({line}, {_lit(ACCESS_LOG)}, {names})], "
+            f"lambda a: CASE WHEN a.time <> '' THEN {obj} END)[1]")

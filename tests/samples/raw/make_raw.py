@@ -1,0 +1,82 @@
+"""Make the raw-log corpus: web access logs as Apache and nginx write them.
+
+    python tests/samples/raw/make_raw.py       # (re)writes the files beside this script
+
+Seeded and with fixed times, so a re-run rewrites identical bytes. truth.json holds what each
+file must load as, counted here from the lines written (not with the project's code).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+START = datetime(2026, 5, 17, 10, 5, 3, tzinfo=UTC)
+PAGES = ["/", "/invoices", "/invoice/{n}", "/invoice/{n}/approve", "/api/v1/suppliers/{n}", "/search?q=acme+{n}",
+         "/reports/weekly", "/login"]
+ASSETS = ["/static/app.js", "/static/style.css", "/images/logo.png", "/favicon.ico", "/fonts/inter.woff2"]
+AGENTS = ["Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+          "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
+          "curl/8.5.0"]
+
+
+def _lines(rng: random.Random, n: int, vhost: bool, request_time: bool) -> tuple[list[str], dict]:
+    out, events, users, static, failures, client_errors = [], set(), set(), 0, 0, 0
+    durations, times = [], []
+    for i in range(n):
+        t = START + timedelta(seconds=37 * i + rng.randrange(30))
+        client = f"10.{rng.randrange(3)}.{rng.randrange(4)}.{rng.randrange(1, 9)}"
+        auth = rng.choice(["-", "-", "alice", "bob", "chen"])
+        if rng.random() < 0.25:
+            path, method = rng.choice(ASSETS), "GET"
+        else:
+            path, method = rng.choice(PAGES).format(n=rng.randrange(1000, 9999)), rng.choice(["GET", "GET", "POST"])
+        status = rng.choice([200, 200, 200, 200, 302, 304, 404, 403, 500, 502])
+        size = "-" if status == 304 else str(rng.randrange(200, 90000))
+        line = f'{client} - {auth} [{t.strftime("%d/%b/%Y:%H:%M:%S +0000")}] "{method} {path} HTTP/1.1" {status} {size}'
+        line += f' "{rng.choice(["-", "https://erp.example.org/"])}" "{rng.choice(AGENTS)}"'
+        secs = rng.randrange(1, 4000) / 1000
+        if request_time:
+            line += f" {secs:.3f}"
+        if vhost:
+            line = "erp.example.org " + line
+        out.append(line)
+        if path.split("?")[0].endswith((".js", ".css", ".png", ".ico", ".woff2")):
+            static += 1
+            continue
+        times.append(t)  # of the requests that load (static files are left out)
+        bare = path.split("?")[0]
+        masked = "/".join("{id}" if seg.isdigit() else seg for seg in bare.split("/"))
+        events.add(f"{method} {masked}")
+        users.add(auth if auth != "-" else client)
+        failures += status >= 500
+        client_errors += 400 <= status < 500
+        durations.append(secs * 1000)
+    truth = {"lines": n, "static": static, "events_loaded": n - static, "distinct_events": len(events),
+             "users": len(users), "failures": failures, "client_errors": client_errors,
+             "first_ts": min(times).strftime("%Y-%m-%dT%H:%M:%S"), "last_ts": max(times).strftime("%Y-%m-%dT%H:%M:%S"),
+             "mean_duration_ms": round(sum(durations) / len(durations), 3)
+             if request_time else None}
+    return out, truth
+
+
+def main() -> None:
+    rng = random.Random(22)
+    truth = {}
+    combined, t = _lines(rng, 300, vhost=False, request_time=False)
+    combined.insert(150, '10.0.0.9 - - [17/May/2026:12:00:00 +0000] "GET /broken HTTP/1.1 200 512')  # a cut quote
+    t["lines"] += 1
+    t["rejected_lines"] = [151]
+    (HERE / "access_combined.log").write_text("\n".join(combined) + "\n")
+    truth["access_combined.log"] = t
+    vhost, t = _lines(rng, 200, vhost=True, request_time=True)
+    (HERE / "access_vhost_request_time.log").write_text("\n".join(vhost) + "\n")
+    truth["access_vhost_request_time.log"] = t
+    (HERE / "truth.json").write_text(json.dumps(truth, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Raw server logs load as what they are (issue 22): a web access log is recognised from its lines,
+each request is a use (time, user, event with ids masked, outcome from the status, duration), static
+files are counted and left out, and a line that does not parse is rejected with its line number."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from readiness import ingest
+from tests.helpers import ingest_one, query
+
+RAW = Path(__file__).parent / "samples" / "raw"
+TRUTH = json.loads((RAW / "truth.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(TRUTH))
+def test_access_log_loads_as_usage_with_no_options(db: Path, name: str) -> None:
+    truth = TRUTH[name]
+    result = ingest_one(db, RAW / name)
+    assert result.error is None, result.error
+    assert result.format.startswith("web access log")
+    assert (result.rows_read, result.rows_loaded, result.rows_skipped) == (
+        truth["lines"], truth["events_loaded"], truth["static"])
+    assert result.rows_rejected == len(truth.get("rejected_lines", []))
+    assert [r[0] for r in query(db, "SELECT src_row FROM ingest_rejects ORDER BY 1")] == truth.get("rejected_lines", [])
+    events, users, failures, client_errors, mean_ms, first, last = query(db, """
+        SELECT count(DISTINCT event), count(DISTINCT user_id), count(*) FILTER (WHERE outcome = 'failure'),
+               count(*) FILTER (WHERE outcome = 'client error'), avg(duration_ms),
+               strftime(min(ts) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S'),
+               strftime(max(ts) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S') FROM usage_events""")[0]
+    assert (events, users, failures, client_errors) == (
+        truth["distinct_events"], truth["users"], truth["failures"], truth["client_errors"])
+    assert (first, last) == (truth["first_ts"], truth["last_ts"])
+    if truth["mean_duration_ms"] is None:
+        assert mean_ms is None
+    else:
+        assert mean_ms == pytest.approx(truth["mean_duration_ms"], abs=1e-3)
+
+
+def test_ids_in_paths_and_query_values_make_one_event(db: Path, tmp_path: Path) -> None:
+    lines = [f'10.0.0.{i} - - [17/May/2026:10:0{i}:00 +0200] "GET /invoice/{8812 + i}?tab=lines&id={i} HTTP/1.1" '
+             f'{(200, 404, 503)[i % 3]} 512' for i in range(6)]
+    lines.append('10.0.0.9 - ann [17/May/2026:10:09:00 +0200] "GET /static/app.3f9a.js HTTP/1.1" 200 9000')
+    path = tmp_path / "access.log"
+    path.write_text("\n".join(lines) + "\n")
+    pv = ingest.preview(path, "usage")
+    assert pv.format.startswith("web access log") and pv.rows_checked == 7
+    result = ingest_one(db, path)
+    assert (result.rows_loaded, result.rows_skipped) == (6, 1)  # the script is a static file
+    assert query(db, "SELECT DISTINCT event FROM usage_events") == [("GET /invoice/{id}",)]
+    assert query(db, "SELECT outcome, count(*) FROM usage_events GROUP BY 1 ORDER BY 1") == [
+        ("client error", 2), ("failure", 2), ("success", 2)]
+    # no authenticated user: the client address is the user (personal data, masked where shown)
+    assert query(db, "SELECT min(user_id) FROM usage_events") == [("10.0.0.0",)]
+    assert query(db, "SELECT strftime(min(ts) AT TIME ZONE 'UTC', '%H:%M') FROM usage_events") == [("08:00",)]
+    kept = ingest_one(db, path, pilot="every line", all_levels=True)
+    assert (kept.rows_loaded, kept.rows_skipped) == (7, 0)
