@@ -14,7 +14,6 @@ from readiness import formats, linelogs, timestamps
 from readiness.columns import NUMERIC, RATING_LABELS, SCHEMA, Mapping, canonical_columns
 from readiness.formats import SourceFile
 
-
 # Levels that mark a log line as information, not a problem. An exception log that is an
 # application's whole log (Loghub's HDFS: 1,920 INFO lines of 2,000) would otherwise count every
 # line as an exception. Lines without a level, or with any other (WARN, ERROR, 'combo'), load.
