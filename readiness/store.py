@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import hashlib
+import logging
 import os
 import re
 import threading
@@ -29,6 +30,7 @@ except ImportError:  # not on Windows: creation is then not serialised across pr
 from readiness import settings
 from readiness.migrations import MIGRATIONS
 
+_log = logging.getLogger(__name__)
 _LOCK_RE = re.compile(r"Conflicting lock is held in (?P<prog>.+?) \(PID (?P<pid>\d+)\)", re.DOTALL)
 _migrated: set[Path] = set()
 _migrate_lock = threading.Lock()
@@ -66,7 +68,19 @@ def _apply_restriction(con: duckdb.DuckDBPyConnection) -> None:
 
 
 class StoreBusy(RuntimeError):
-    """Another process holds the store file; the message says who and what to do."""
+    """Another process holds the store file; the message says who and what to do.
+
+    The message names the file and the holder (program, PID): it is for the operator (the
+    command line prints it) and the server log. A page shows :func:`busy_message` instead.
+    """
+
+
+def busy_message(err: Exception) -> str:
+    """What a page says when the store is busy: what to do, never the file or the process holding it
+    (visitors who have not logged in see it too). Those details go to the server log here."""
+    _log.warning("Store busy: %s", err)
+    return ("The store is busy with other work (a data load, a sync or a backup) and stayed busy while "
+            "this page waited for it. Wait a moment, then press Try again: the page waits for it again.")
 
 
 class StoreError(RuntimeError):

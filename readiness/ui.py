@@ -220,7 +220,8 @@ def guard(action: str, pilot_id: int | None = None) -> Actor:
 
 
 def busy(err: Exception) -> None:
-    st.warning(str(err))
+    """Say the store is busy and what to do; which file and which process hold it go to the server log."""
+    st.warning(store.busy_message(err))
     st.button("Try again")
     st.stop()
 

@@ -6,15 +6,19 @@ command line runs.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from helpers import PROJECT_ROOT, query
+from streamlit.testing.v1 import AppTest
 
 from readiness import audit, store, users
 from readiness.access import AccessDenied, Actor
@@ -226,3 +230,46 @@ def test_an_unknown_user_name_costs_as_much_as_a_known_one(db: Path, monkeypatch
     known_wrong, known_right = median("maria", "a wrong password"), median("maria", PW)
     unknown = median("nobody", "a wrong password")
     assert unknown >= 0.7 * min(known_wrong, known_right), (unknown, known_wrong, known_right)
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. A busy store tells a visitor what to do; which file and which process go to the server log
+
+
+@contextlib.contextmanager
+def _held_by_another_process(db: Path) -> Iterator[subprocess.Popen]:
+    with store.open_store(db):
+        pass
+    holder = subprocess.Popen([sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r}); "
+                               "print('ready', flush=True); time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def _login_page_on_a_busy_store() -> None:
+    """What app.py runs for a visitor who has not logged in: the login, and ui.busy when the store is busy."""
+    from readiness import store, ui
+
+    try:
+        ui.authenticate()
+    except store.StoreBusy as err:
+        ui.busy(err)
+
+
+def test_a_busy_store_shows_visitors_no_path_and_no_pid(db: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("READINESS_DB", str(db))
+    monkeypatch.setenv("READINESS_LOCK_TIMEOUT_S", "0.3")
+    with _held_by_another_process(db) as holder, caplog.at_level(logging.WARNING):
+        store.forget_migrated(db)
+        at = AppTest.from_function(_login_page_on_a_busy_store, default_timeout=30).run()
+    shown = " ".join(w.value for w in at.warning) + " ".join(e.value for e in at.error)
+    assert "busy" in shown and "Try again" in shown and [b.label for b in at.button] == ["Try again"]
+    for secret in (str(db), db.name, str(db.parent), "PID", str(holder.pid), "python"):
+        assert secret not in shown, secret
+    logged = caplog.text
+    assert str(db) in logged and f"PID {holder.pid}" in logged  # the operator finds them in the server log
