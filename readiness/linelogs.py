@@ -1,7 +1,7 @@
 """Logs that servers write a line at a time: web access logs (Common and Combined Log Format).
 
-A recognised line becomes a JSON object in SQL (one regular expression per line, in DuckDB), and
-from there loads like a JSON Lines row: its fields map by name, a line that does not match is
+A recognised line becomes a struct of text fields in SQL (one regular expression per line, in
+DuckDB), read like a JSON Lines row: its fields map by name, a line that does not match is
 rejected with its line number. Fields of an access log, as usage:
 
 * ``time``; ``user``: the authenticated user, else the client address (personal data: masked
@@ -45,29 +45,32 @@ def _lit(value: str) -> str:
 
 
 def object_sql(line_format: str, line: str) -> str:
-    """SQL: the line as a JSON object of its fields, NULL when it does not match the format."""
+    """SQL: the line as a struct of its fields (all text), NULL when it does not match the format.
+
+    One regular expression per line; lambdas bind its groups (``a``) and the request's parts
+    (``b``) once, so that no expression is evaluated twice per line."""
     names = "[" + ", ".join(_lit(g) for g in _GROUPS) + "]"
-    request = "a.request"
-    path = f"nullif(regexp_extract({request}, '^\\S+ (\\S+)', 1), '')"
-    bare = f"split_part({path}, '?', 1)"
-    masked = f"regexp_replace(regexp_replace({bare}, {_lit(_ID_SEGMENT)}, '/{{id}}\\2', 'g'), {_lit(_ID_SEGMENT)}, '/{{id}}\\2', 'g')"
-    method = f"nullif(regexp_extract({request}, '^(\\S+) ', 1), '')"
     status = "try_cast(a.status AS INTEGER)"
+    masked = f"regexp_replace(b.bare, {_lit(_ID_SEGMENT)}, '/{{id}}\\2', 'g')"
+    masked = f"regexp_replace({masked}, {_lit(_ID_SEGMENT)}, '/{{id}}\\2', 'g')"  # again for '/12/34'
     fields = {
         "time": "a.time",
         "user": "CASE WHEN a.auth NOT IN ('-', '') THEN a.auth ELSE a.client END",
-        "event": f"coalesce({method} || ' ' || {masked}, nullif(a.request, ''))",
+        "event": f"CASE WHEN b.path IS NULL THEN nullif(a.request, '') ELSE b.method || ' ' || {masked} END",
         "outcome": (f"CASE WHEN {status} >= 500 THEN 'failure' WHEN {status} >= 400 THEN 'client error' "
                     f"WHEN {status} IS NOT NULL THEN 'success' END"),
         "duration_ms": ("CASE WHEN a.rt = '' THEN NULL WHEN contains(a.rt, '.') THEN try_cast(a.rt AS DOUBLE) * 1000 "
                         "ELSE try_cast(a.rt AS DOUBLE) / 1000 END"),
-        "status": "a.status", "method": method, "path": path, "client": "a.client",
+        "status": "a.status", "method": "b.method", "path": "b.path", "client": "a.client",
         "auth_user": "nullif(nullif(a.auth, '-'), '')", "vhost": "nullif(a.vhost, '')",
         "bytes": "nullif(a.bytes, '-')", "referer": "nullif(nullif(a.referer, '-'), '')",
         "agent": "nullif(nullif(a.agent, '-'), '')",
-        "static": f"coalesce(regexp_matches(lower({bare}), {_lit(STATIC)}), false)",
+        "static": f"coalesce(regexp_matches(lower(b.bare), {_lit(STATIC)}), false)",
     }
-    obj = "json_object(" + ", ".join(f"{_lit(k)}, {v}" for k, v in fields.items()) + ")"
-    # one regular expression per line: a line that does not match gives empty groups
+    obj = "{" + ", ".join(f"{_lit(k)}: CAST({v} AS VARCHAR)" for k, v in fields.items()) + "}"
+    parts = ("list_transform([string_split(a.request, ' ')], lambda r: CASE WHEN len(r) >= 2 THEN "
+             "{'method': r[1], 'path': r[2], 'bare': split_part(r[2], '?', 1)} ELSE "
+             "{'method': NULL, 'path': NULL, 'bare': NULL} END)")
+    # a line that does not match gives empty groups
     return (f"list_transform([regexp_extract({line}, {_lit(ACCESS_LOG)}, {names})], "
-            f"lambda a: CASE WHEN a.time <> '' THEN {obj} END)[1]")
+            f"lambda a: CASE WHEN a.time <> '' THEN list_transform({parts}, lambda b: {obj})[1] END)[1]")

@@ -54,7 +54,8 @@ class LoadPlan:
         self.src, self.mapping, self.stage, self.mode, self.gaps = src, mapping, stage, mode, gaps
         self.direct = direct
         self.kind = mapping.kind
-        self.is_json = src.format in ("jsonl", "json")
+        self.is_line = src.line_format is not None  # a server's line log: _j is a struct of its fields
+        self.is_json = src.format in ("jsonl", "json") and not self.is_line
         self.time_zone = time_zone
         self._local = timestamps.naive_sql(self._time_raw(), mode, "_zl") if time_zone and mapping.get("timestamp") else None
 
@@ -97,9 +98,11 @@ class LoadPlan:
 
     # --- values ---------------------------------------------------------------------------
     def _is_text(self, column: str) -> bool:
-        return self.is_json or self.src.types.get(column, "VARCHAR") == "VARCHAR"
+        return self.is_json or self.is_line or self.src.types.get(column, "VARCHAR") == "VARCHAR"
 
     def raw(self, column: str) -> str:
+        if self.is_line:
+            return f"_j[{lit(column)}]"
         if self.is_json:
             return f"json_extract_string(_j, {lit(self.src.json_path(column))})"
         return ident(self.src.staged(column))
@@ -159,7 +162,7 @@ class LoadPlan:
         for c in NUMERIC:
             if self.mapping.get(c) is not None:
                 cols.append(f"{self.raw_text(c)} AS r_{c}")
-        if self.is_json:
+        if self.is_json or self.is_line:
             cols.append("_j IS NULL AS r_not_object")
         if self.src.nul_bytes:  # only when the file's head had NUL bytes: the check costs a scan of every value
             cols.append("(" + " OR ".join(f"coalesce(contains({self.raw(c)}, chr(0)), false)"
@@ -178,9 +181,10 @@ class LoadPlan:
         """(condition on the projection, reason SQL, source column) in the order they are reported."""
         out: list[tuple[str, str, str | None]] = []
         src_of = {m.canonical: "+".join(m.sources) for m in self.mapping.columns}
+        if self.is_line:
+            out.append(("r_not_object", lit(f"row: not a line of a {linelogs.NAMES[self.src.line_format]}"), None))
         if self.is_json:
-            out.append(("r_not_object", lit(f"row: not a line of a {linelogs.NAMES[self.src.line_format]}"
-                                            if self.src.line_format else "row: not a JSON object (broken JSON line)"), None))
+            out.append(("r_not_object", lit("row: not a JSON object (broken JSON line)"), None))
         if self.src.nul_bytes:
             out.append(("r_nul", lit("row: contains NUL bytes (a damaged export)"), None))
         ts_missing = "r_timestamp IS NULL" if self._native_time() else "(r_timestamp IS NULL OR r_timestamp = '')"
@@ -233,7 +237,7 @@ class LoadPlan:
 
     def raw_row(self) -> str:
         """A rejected row's raw text: the JSON line, or the row's columns as a JSON object."""
-        if self.is_json:
+        if self.is_json or self.is_line:
             return "CAST(_line AS VARCHAR)"
         return "CAST(json_object(" + ", ".join(f"{lit(c)}, {self.raw(c)}" for c in self.src.columns) + ") AS VARCHAR)"
 

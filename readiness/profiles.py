@@ -34,10 +34,13 @@ def _values_sql(src: SourceFile) -> tuple[str, list[str]]:
         cols = ", ".join(f"CAST({n} AS VARCHAR) AS {n}" for n in names)
         return f"SELECT {cols} FROM {formats.parquet_reader_sql(src)} LIMIT {SAMPLE_ROWS}", names
     reader = formats.json_lines_reader_sql(src) if src.format == "jsonl" else formats.json_array_reader_sql(src)
-    cols = ", ".join(f"json_extract_string(_j, {lit(src.json_path(c))}) AS {src.staged(c)}" for c in src.columns)
-    obj = formats.line_object_sql(src) if src.format == "jsonl" else "_line"
-    return (f"SELECT {cols} FROM (SELECT {obj} AS _j FROM {reader} WHERE nullif(trim(_line), '') IS NOT NULL) "
-            f"WHERE json_type(_j) = 'OBJECT' LIMIT {SAMPLE_ROWS}"), names
+    if src.line_format:
+        cols = ", ".join(f"_j[{lit(c)}] AS {src.staged(c)}" for c in src.columns)
+        return (f"SELECT {cols} FROM (SELECT {formats.line_object_sql(src)} AS _j FROM {reader}) WHERE _j IS NOT NULL "
+                f"LIMIT {SAMPLE_ROWS}"), names
+    cols = ", ".join(f"json_extract_string(_line, {lit(src.json_path(c))}) AS {src.staged(c)}" for c in src.columns)
+    return (f"SELECT {cols} FROM (SELECT _line FROM {reader} WHERE json_valid(_line) AND json_type(_line) = 'OBJECT' "
+            f"LIMIT {SAMPLE_ROWS})"), names
 
 
 def profile_columns(src: SourceFile) -> dict[str, ColumnProfile]:
