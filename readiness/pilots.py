@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import duckdb
 
 from readiness import audit
-from readiness.access import Actor, require, visible_pilot_ids
+from readiness.access import Actor, allowed, require, visible_pilot_ids
 
 PROFILE_FIELDS = (
     "capability", "sponsor", "owner", "start_date", "end_date", "risk_tier", "time_zone",
@@ -75,8 +75,9 @@ def create_pilot(con: duckdb.DuckDBPyConnection, name: str, actor: Actor, **prof
     if not name:
         raise InvalidProfile("A pilot needs a name.")
     _validate(profile)
-    if con.execute("SELECT 1 FROM pilots WHERE name = ?", [name]).fetchone():
-        raise InvalidProfile(f"A pilot named {name!r} already exists.")
+    taken = con.execute("SELECT pilot_id FROM pilots WHERE name = ?", [name]).fetchone()
+    if taken:
+        raise InvalidProfile(_name_taken(con, actor, name, taken[0]))
     cols = ["name", "created_by", *profile]
     marks = ", ".join("?" for _ in cols)
     con.execute(
@@ -89,6 +90,14 @@ def create_pilot(con: duckdb.DuckDBPyConnection, name: str, actor: Actor, **prof
     audit.record(con, actor, "pilot.create", f"pilot:{pilot.pilot_id}",
                  {"name": name, **{k: v for k, v in profile.items()}})
     return pilot
+
+
+def _name_taken(con: duckdb.DuckDBPyConnection, actor: Actor, name: str, pilot_id: int) -> str:
+    """The refusal of a name in use. It confirms the pilot only to someone who may read it; anyone
+    else gets the same words for every such name."""
+    if allowed(con, actor, "read_pilot", pilot_id):
+        return f"A pilot named {name!r} already exists."
+    return f"{name!r} cannot be used for a new pilot; choose another name."
 
 
 def update_pilot(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, **profile: Any) -> Pilot:

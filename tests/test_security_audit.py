@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import PROJECT_ROOT, query
+from helpers import PROJECT_ROOT, make_pilot, query
 from streamlit.testing.v1 import AppTest
 
-from readiness import audit, store, users
+from readiness import audit, pilots, store, users
 from readiness.access import AccessDenied, Actor
 
 ADMIN = Actor("cli:test", "admin", cli=True)
@@ -273,3 +273,35 @@ def test_a_busy_store_shows_visitors_no_path_and_no_pid(db: Path, monkeypatch: p
         assert secret not in shown, secret
     logged = caplog.text
     assert str(db) in logged and f"PID {holder.pid}" in logged  # the operator finds them in the server log
+
+
+# ---------------------------------------------------------------------------------------------
+# 8. Creating a pilot does not confirm a name outside one's grants
+
+
+def _create_refusal(db: Path, actor: Actor, name: str) -> str:
+    with store.open_store(db) as con:
+        with pytest.raises(pilots.InvalidProfile) as refused:
+            with store.transaction(con):
+                pilots.create_pilot(con, name, actor)
+    return str(refused.value)
+
+
+def test_creating_a_pilot_does_not_confirm_a_name_outside_ones_grants(db: Path) -> None:
+    make_pilot(db, "Secret pilot", owner="Finance")
+    make_pilot(db, "Other secret")
+    with store.open_store(db) as con:
+        for name, role in (("rev", "reviewer"), ("granted", "reviewer"), ("boss", "admin")):
+            users.add_user(con, ADMIN, name, role, PW)
+        users.grant(con, ADMIN, "granted", "Secret pilot")
+    before = query(db, "SELECT count(*) FROM pilots")
+    outside = _create_refusal(db, Actor("rev", "reviewer"), "Secret pilot")
+    assert "exist" not in outside.lower() and "Finance" not in outside
+    # the same words for any hidden pilot: nothing in them is that pilot's
+    other = _create_refusal(db, Actor("rev", "reviewer"), "Other secret")
+    assert outside.replace("Secret pilot", "X") == other.replace("Other secret", "X")
+    # those who may see the pilot are told plainly
+    assert "already exists" in _create_refusal(db, Actor("granted", "reviewer"), "Secret pilot")
+    assert "already exists" in _create_refusal(db, Actor("boss", "admin"), "Secret pilot")
+    assert "already exists" in _create_refusal(db, ADMIN, "Other secret")
+    assert query(db, "SELECT count(*) FROM pilots") == before
