@@ -6,8 +6,11 @@ as ``cli:<os user>``.
 
 :func:`require` re-reads the actor's role, status and grant from the store on every call, so a
 role change, a revoked grant or a removed account takes effect at the next action, not at the
-next login. Library functions that read a pilot or write anything call it first; the pages call
-it again at the top (defence in depth), before any cached read.
+next login. For every action but reading a pilot it also asks whether the actor's login session is
+still open (:func:`require_open_session`): a logout, a password reset or an idle timeout then stops
+a download too, whose callable runs in Streamlit's download handler, outside app.py's login check.
+Library functions that read a pilot or write anything call it first; the pages call it again at
+the top (defence in depth), before any cached read.
 """
 
 from __future__ import annotations
@@ -39,6 +42,10 @@ MATRIX: dict[str, tuple[frozenset[str], bool, str]] = {
     "backup": (frozenset({"admin"}), False, "back up or restore the whole store"),
 }
 ACTIONS = tuple(MATRIX)
+# Reads of a pilot run only in a page's run, after app.py has checked the login session in that
+# same run (ui.authenticate); asking again costs about 2 ms a read, 18 reads on Portfolio. What
+# can run outside a page's run (a download's callable) is an export, and is asked.
+SESSION_CHECKED_BY_THE_PAGE = frozenset({"read_pilot"})
 
 
 class AccessDenied(PermissionError):
@@ -47,11 +54,17 @@ class AccessDenied(PermissionError):
 
 @dataclass(frozen=True)
 class Actor:
-    """Someone acting on the store: a logged-in user or the command line."""
+    """Someone acting on the store: a logged-in user or the command line.
+
+    ``session``: the id of the login session a user acts in (readiness.users); the app's actors
+    carry it, and they act only while it is open. None: the command line, the app's own
+    housekeeping, or a library caller that has no login session.
+    """
 
     name: str
     role: str
     cli: bool = False
+    session: str | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -82,6 +95,20 @@ def current_role(con: duckdb.DuckDBPyConnection, actor: Actor) -> str:
     return row[0]
 
 
+def require_open_session(con: duckdb.DuckDBPyConnection, actor: Actor) -> None:
+    """Raise AccessDenied when ``actor`` acts in a login session that has ended (logout, password or
+    role change, removal, idle timeout, lifetime), or in someone else's. No session: nothing to check."""
+    if actor.session is None:
+        return
+    from readiness import users  # users builds on this module
+
+    check = users.check_session(con, actor.session, touch=False)
+    if check.actor is None:
+        raise AccessDenied(check.reason)
+    if check.actor.name != actor.name:
+        raise AccessDenied("This login session belongs to another account; please log in again.")
+
+
 def has_grant(con: duckdb.DuckDBPyConnection, actor: Actor, pilot_id: int) -> bool:
     return con.execute("SELECT 1 FROM grants WHERE username = ? AND pilot_id = ?",
                        [actor.name, pilot_id]).fetchone() is not None
@@ -106,6 +133,8 @@ def require(con: duckdb.DuckDBPyConnection, actor: Actor, action: str, pilot_id:
     if action not in MATRIX:
         raise ValueError(f"Unknown action {action!r}")
     roles, needs_grant, what = MATRIX[action]
+    if action not in SESSION_CHECKED_BY_THE_PAGE:
+        require_open_session(con, actor)
     role = current_role(con, actor)
     if role not in roles:
         raise AccessDenied(f"A {role} may not {what}.")

@@ -19,6 +19,7 @@ How a login works here (streamlit-authenticator 0.4.x, with its known gaps close
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -196,13 +197,16 @@ def through_app_py() -> None:
 
 
 def actor() -> Actor:
-    """The logged-in actor of this rerun (set by app.py before any page runs)."""
+    """The logged-in actor of this rerun (set by app.py before any page runs), with its login
+    session: the library (access.require) refuses its exports and writes once that session has
+    ended, also in a download's callable, which runs after the page, outside app.py's login check."""
     through_app_py()
     current = st.session_state.get(_ACTOR)
     if current is None:
         st.error("Please log in.")
         st.stop()
-    return current
+    sid = st.session_state.get(_SID)
+    return dataclasses.replace(current, session=sid) if sid else current
 
 
 def guard(action: str, pilot_id: int | None = None) -> Actor:
