@@ -58,7 +58,7 @@ def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     opts = ingest.IngestOptions(parse_overrides(args.map), args.time_format, args.year, args.dedupe_rows,
-                                args.all_levels)
+                                args.all_levels, args.log_format)
     results = ingest.ingest_files(args.db, args.pilot, args.kind, args.files, actor=cli_actor(),
                                   opts=opts, create=args.create)
     return _report_files(results, args.json)
@@ -107,7 +107,8 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    opts = ingest.IngestOptions(parse_overrides(args.map), args.time_format, args.year, all_levels=args.all_levels)
+    opts = ingest.IngestOptions(parse_overrides(args.map), args.time_format, args.year, all_levels=args.all_levels,
+                                log_format=args.log_format)
     tz = args.time_zone
     if args.pilot:
         with store.open_store(args.db) as con:
@@ -476,7 +477,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--year", type=int, help="year of syslog-style times that have none ('Jun 14 15:16:01')")
         p.add_argument("--all-levels", action="store_true",
                        help="exceptions: load every line; by default lines whose level is TRACE, DEBUG, INFO, "
-                            "NOTICE (and the like) are counted as left out, not loaded as exceptions")
+                            "NOTICE (and the like) are counted as left out, not loaded as exceptions; web access "
+                            "logs: load requests for static files too")
+        p.add_argument("--log-format", metavar="LAYOUT",
+                       help="an application log's line layout in the Loghub convention, for one nothing recognises, "
+                            "e.g. '<Date> <Time> <Level> <Component>: <Content>'")
 
     p = add("ingest", cmd_ingest, "Load log files into a pilot, one atomic batch per file.",
             "python -m readiness ingest --pilot 'Invoice triage assistant' --kind usage usage.csv.gz")

@@ -58,6 +58,7 @@ class SourceFile:
     nul_bytes: bool = False        # NUL bytes in text: the rows holding them are rejected
     nested: dict[str, str] = field(default_factory=dict)  # JSON: 'properties.plan' -> its JSON path
     line_format: str | None = None  # a server's line log (linelogs), read as JSON Lines of its fields
+    layout: str | None = None       # app_log: the layout of its header lines (Loghub convention)
 
     def json_path(self, column: str) -> str:
         """The JSON path of a key: a top-level key, or a nested one named by its dotted path."""
@@ -71,7 +72,9 @@ class SourceFile:
     def describe(self) -> str:
         """A one-line description, e.g. 'CSV (delimiter ';', quote '"'), gzip'."""
         text = {"csv": "CSV", "jsonl": "JSON Lines", "json": "JSON array", "parquet": "Parquet"}[self.format]
-        if self.line_format:
+        if self.line_format == "app_log":
+            text = f"application log ({linelogs.layout_name(self.layout)})"
+        elif self.line_format:
             text = linelogs.NAMES[self.line_format]
         if self.format == "csv":
             shown = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(self.delimiter or "", repr(self.delimiter))
@@ -257,8 +260,11 @@ def _text_encoding(head: bytes) -> str:
     return "utf-8"
 
 
-def detect(path: Path, work_dir: Path) -> SourceFile:
-    """Recognise ``path`` by its content; return how to read it. Raises UnusableFile."""
+def detect(path: Path, work_dir: Path, log_format: str | None = None) -> SourceFile:
+    """Recognise ``path`` by its content; return how to read it. Raises UnusableFile.
+
+    ``log_format``: the layout of an application log's lines in the Loghub convention
+    ('<Date> <Time> <Level> <Component>: <Content>'), for a layout nothing recognises."""
     path = Path(path)
     if not path.exists():
         raise UnusableFile(f"{path}: no such file.")
@@ -314,6 +320,15 @@ def detect(path: Path, work_dir: Path) -> SourceFile:
                 f"{path.name}: starts like JSON but its first line is not a complete JSON object. "
                 f"Give JSON Lines (one object per line) or a JSON array of objects."
             ) from None
+    if layout := linelogs.recognise_app_log(text.splitlines()[:60], log_format):
+        src = SourceFile(path, data_path, "jsonl", compression, encoding=encoding, line_format="app_log",
+                         layout=layout)
+        src.columns = list(linelogs.app_log_columns(layout))
+        src.types = {c: "VARCHAR" for c in src.columns}
+        return src
+    if log_format:
+        raise UnusableFile(f"{path.name}: its first line is not written as --log-format {log_format!r}. Check the "
+                           f"layout against the first line: {text.splitlines()[0][:200]!r}.")
     src = SourceFile(path, data_path, "csv", compression, encoding=encoding, work_dir=work_dir)
     src.nul_bytes = encoding != "utf-16" and b"\x00" in head
     if src.nul_bytes:
@@ -491,9 +506,22 @@ def spread_sample(src: SourceFile, chunks: int = 16, chunk_bytes: int = 64 * 102
 def line_object_sql(src: SourceFile, line: str = "_line") -> str:
     """SQL: a JSON Lines line as its object (NULL when it is not an object); a line of a server's
     line log as the object of its fields (NULL when it does not match)."""
+    if src.line_format == "app_log":  # over a record of app_log_records_sql: _line and _more
+        return linelogs.app_log_object_sql(src.layout)
     if src.line_format:
         return linelogs.object_sql(src.line_format, line)
     return f"CASE WHEN json_valid({line}) AND json_type({line}) = 'OBJECT' THEN {line} END"
+
+
+def records_reader_sql(src: SourceFile, limit_lines: int | None = None) -> str:
+    """The reader of ``src``'s rows: an application log's records (a header line and its
+    continuation lines), else its lines (JSON Lines and other line logs)."""
+    reader = json_lines_reader_sql(src)
+    if src.line_format != "app_log":
+        return reader
+    if limit_lines:
+        reader = f"(SELECT * FROM {reader} LIMIT {int(limit_lines)})"
+    return linelogs.app_log_records_sql(src.layout, reader)
 
 
 def json_lines_reader_sql(src: SourceFile, path: Path | None = None) -> str:

@@ -40,6 +40,7 @@ class IngestOptions:
     year: int | None = None
     dedupe_rows: bool = False
     all_levels: bool = False  # exceptions: load information lines (INFO, DEBUG, ...) too
+    log_format: str | None = None  # an application log's line layout, '<Date> <Time> <Level> ...: <Content>'
 
     def level_filter(self, kind: str, mapping: Mapping) -> bool:
         """Whether information lines are left out: an exception log with a level column, unless asked."""
@@ -151,7 +152,7 @@ def _stage(con: duckdb.DuckDBPyConnection, src: SourceFile, stage: str, limit: i
         rejects = f"{stage}_rej"
         reader = formats.csv_reader_sql(src, rejects=rejects)
     elif src.format == "jsonl":
-        reader = formats.json_lines_reader_sql(src)
+        reader = formats.records_reader_sql(src)
     elif src.format == "json":
         reader = formats.json_array_reader_sql(src)
     else:
@@ -221,12 +222,13 @@ def _settle_day_month(con: duckdb.DuckDBPyConnection, src: SourceFile, mapping: 
     if src.format == "csv":
         reader = formats.csv_reader_sql(src, lenient=True)
     elif src.format == "jsonl":
-        reader = formats.json_lines_reader_sql(src)
+        reader = formats.records_reader_sql(src)
     elif src.format == "json":
         reader = formats.json_array_reader_sql(src)
     else:
         reader = formats.parquet_reader_sql(src)
-    plan = LoadPlan(src, mapping, reader, timestamps.TimeMode("iso"), direct=src.format in ("csv", "jsonl"))
+    direct = src.format == "csv" or (src.format == "jsonl" and src.line_format != "app_log")
+    plan = LoadPlan(src, mapping, reader, timestamps.TimeMode("iso"), direct=direct)
     text = plan.raw_text("timestamp")
     counts = con.execute("SELECT " + ", ".join(f"count(try_strptime(trim({text}), {lit(f)}))" for f in mode.ambiguous)
                          + f" FROM {plan.source()}").fetchone()
@@ -253,7 +255,7 @@ def plan_file(path: Path, kind: str, opts: IngestOptions, work: Path) -> tuple[S
     fmt = opts.time_format or ""
     if fmt and not opts.year and not any(d in fmt for d in ("%Y", "%y", "%G", "%s")):
         raise UnusableFile(f"{path.name}: --time-format {fmt!r} has no year; add --year YYYY (or %Y to the format).")
-    src = formats.detect(path, work)
+    src = formats.detect(path, work, opts.log_format)
     try:
         mapping = propose_mapping(kind, src.columns, opts.overrides, profiles.profile_columns(src))
     except MappingError as err:
@@ -283,7 +285,7 @@ def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time
     rows = rows or settings.get("preview_rows")
     path = Path(path)
     with tempfile.TemporaryDirectory(prefix="readiness-preview-") as tmp:
-        src = formats.detect(path, Path(tmp))
+        src = formats.detect(path, Path(tmp), opts.log_format)
         problems: list[str] = []
         content = profiles.profile_columns(src)
         try:
@@ -653,7 +655,8 @@ def _one_pass(con, src: SourceFile, opts: IngestOptions) -> bool:
     encoding whose line breaks are single bytes (the time sample cuts at them), without
     --dedupe-rows (which compares whole rows with earlier batches as they load), and rows kept in
     the order they are read."""
-    return (src.format in ("csv", "jsonl") and src.encoding != "utf-16" and not opts.dedupe_rows
+    return (src.format in ("csv", "jsonl") and src.line_format != "app_log" and src.encoding != "utf-16"
+            and not opts.dedupe_rows
             and con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0] is True)
 
 

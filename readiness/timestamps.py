@@ -37,6 +37,8 @@ COMMON_FORMATS = (
 MONTH_NAME_SHORT_YEAR = ("%d-%b-%y", "%d-%b-%y %H:%M:%S", "%d-%b-%y %H:%M", "%d %b %y", "%d-%b-%y %I.%M.%S.%f %p",
                          "%d/%b/%y %I:%M %p", "%d/%b/%y %H:%M")
 COMMON_FORMATS += MONTH_NAME_SHORT_YEAR
+# Digits run together are read year first, as ISO 8601's basic form writes them (HDFS: '081109 203615').
+COMMON_FORMATS += ("%y%m%d %H%M%S", "%Y%m%d %H%M%S", "%Y%m%d-%H:%M:%S:%f", "%a %b %d %H:%M:%S %Y")
 _FIT = 0.5  # a layout is recognised when it reads more than this share of the sampled values
 
 
