@@ -112,7 +112,8 @@ def layout_regex(layout: str) -> tuple[str, list[str]]:
     for k, part in enumerate(re.split(r"(<[^<>]+>)", layout)):
         if k % 2:
             fields.append(part[1:-1].lower())
-            out += "(.*?)"
+            # a level is one of the level words: a stack trace's 'ValueError: could not ...' is no header
+            out += f"((?i:{'|'.join(LEVEL_WORDS)}))" if fields[-1] == "level" else "(.*?)"
         elif builtin:
             out += re.sub(r"\((?!\?)", "(?:", re.sub(" +", r"\\s+", part))
         else:
@@ -148,7 +149,8 @@ def recognise_app_log(lines: list[str], layout: str | None = None) -> str | None
         n = _layout_fits(candidate, lines)
         if n > hits:
             best, hits = candidate, n
-    return best if hits >= max(2, 0.5 * len(lines)) or (hits and len(lines) < 4) else None
+    # the first line fits (checked in _layout_fits); the others may mostly be stack traces
+    return best if hits >= min(3, len(lines)) else None
 
 
 def layout_name(layout: str) -> str:

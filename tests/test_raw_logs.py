@@ -85,3 +85,48 @@ def test_raw_loghub_log_loads_and_groups_like_its_structured_twin(db: Path, syst
         rows = fm.assignments(con, p)  # (batch, row, mode): the row is the line number
     predicted = [m for _b, _r, m in rows]
     assert fm.grouping_accuracy(predicted, [truth[r] for _b, r, _m in rows]) >= RAW_GA_FLOORS[system]
+
+
+APP_TRUTH = json.loads((RAW / "app_truth.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(APP_TRUTH))
+def test_application_log_records_carry_their_stack_traces(db: Path, name: str) -> None:
+    # one record = a header line and its continuation lines; the root cause names the exception
+    truth = APP_TRUTH[name]
+    result = ingest_one(db, RAW / name, kind="exceptions")
+    assert result.format.startswith("application log")
+    assert (result.rows_read, result.rows_loaded, result.rows_skipped, result.rows_rejected) == (
+        truth["records"], truth["exceptions"], truth["info"], 0)
+    assert dict(query(db, "SELECT error_type, count(*) FROM exceptions GROUP BY 1")) == truth["root_types"]
+    lines = (RAW / name).read_text().splitlines()
+    for row, stack in query(db, "SELECT src_row, stack_trace FROM exceptions"):
+        assert " ERROR " in lines[row - 1]  # the row is the header's line number
+        assert stack.splitlines()[0] in ("Traceback (most recent call last):",) or "Exception" in stack.splitlines()[0]
+    if name == "python_app.log":  # the chain stays in the trace; the first exception is the root cause
+        chained = query(db, "SELECT stack_trace FROM exceptions WHERE error_type = 'ValueError' LIMIT 1")[0][0]
+        assert "During handling of the above exception, another exception occurred:" in chained  # the chain is shown
+        assert "ZeroDivisionError: division by zero" in chained
+
+
+def test_python_failure_modes_tell_code_paths_apart(db: Path) -> None:
+    # KeyError 'vat' raised through sync() and straight from lookup(): two modes; ids masked, so
+    # each code path is one mode however many invoices failed
+    from analysis import failure_modes as fm
+    from readiness import pilots, store
+
+    ingest_one(db, RAW / "python_app.log", kind="exceptions")
+    with store.open_store(db) as con:
+        modes = fm.failure_modes(con, pilots.get_pilot(con, "pilot"))
+    assert sorted(modes["count"]) == [10, 10, 10]
+    assert sorted(modes["error_type"]) == ["KeyError", "KeyError", "ValueError"]
+
+
+def test_a_layout_nothing_recognises_is_given_as_a_log_format(db: Path, tmp_path: Path) -> None:
+    path = tmp_path / "odd.log"
+    path.write_text("".join(f"2026-06-09T20:10:{i:02d}|{('INFO', 'ERROR')[i % 2]}|billing.Job: run {i} failed\n"
+                            for i in range(20)))
+    result = ingest_one(db, path, kind="exceptions", pilot="given", log_format="<Time>|<Level>|<Component>: <Content>")
+    assert result.format == "application log (layout '<Time>|<Level>|<Component>: <Content>')"
+    assert (result.rows_loaded, result.rows_skipped) == (10, 10)
+    assert query(db, "SELECT DISTINCT component FROM exceptions") == [("billing.Job",)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -63,6 +64,106 @@ def _lines(rng: random.Random, n: int, vhost: bool, request_time: bool) -> tuple
     return out, truth
 
 
+APP_CODE = """
+class SupplierMissing(Exception):
+    pass
+
+
+def lookup(record):
+    return record["vat"]
+
+
+def parse_amount(text):
+    return float(text)
+
+
+def sync(record):
+    try:
+        return lookup(record)
+    except KeyError as err:
+        raise SupplierMissing(f"supplier {record['supplier']} has no VAT number") from err
+
+
+def total(lines):
+    try:
+        return sum(parse_amount(x) for x in lines)
+    except ValueError:
+        return 1 / 0
+
+
+def step(kind, i):
+    if kind == 1:
+        return sync({"supplier": f"S{i}"})
+    if kind == 2:
+        return total(["12.50", f"{i},00"])
+    return lookup({"id": i})
+
+
+def attempt(log, kind, i):
+    try:
+        step(kind, i)
+    except Exception:
+        log.exception("could not sync invoice %d", 9000 + i)
+"""
+
+
+def python_log(path: Path) -> dict:
+    """A Python application's log, its tracebacks made by raising and logging real exceptions
+    (the code is compiled under the name app/sync.py, so the frames read the same anywhere)."""
+    import logging
+
+    code: dict = {}
+    exec(compile(APP_CODE, "app/sync.py", "exec"), code)  # noqa: S102 - our own fixed source
+    handler = logging.FileHandler(path, mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    clock = iter(datetime(2026, 3, 2, 9, 0, tzinfo=UTC) + timedelta(minutes=7 * i) for i in range(1000))
+    handler.addFilter(lambda record: setattr(record, "created", next(clock).timestamp()) or setattr(record, "msecs", 0)
+                      or True)
+    handler.formatter.converter = time.gmtime
+    log = logging.getLogger("invoices.sync")
+    log.handlers[:] = [handler]
+    log.propagate, log.level = False, logging.DEBUG
+    types: dict[str, int] = {}
+    records = 0
+    for i in range(40):
+        records += 1
+        if i % 4 == 0:
+            log.info("synced batch %d", i)
+            continue
+        code["attempt"](log, i % 4, i)
+        root = {1: "KeyError", 2: "ValueError", 3: "KeyError"}[i % 4]
+        types[root] = types.get(root, 0) + 1
+    handler.close()
+    return {"records": records, "info": 10, "exceptions": 30, "root_types": types}
+
+
+def java_log(path: Path) -> dict:
+    """A Java service's log (logback layout) with 'Caused by:' chains and '... N more'."""
+    rng = random.Random(7)
+    out, types = [], {}
+    for i in range(30):
+        t = (datetime(2026, 3, 2, 9, 0) + timedelta(seconds=97 * i)).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        if i % 3 == 0:
+            out.append(f"{t} [http-nio-8080-exec-{i % 5}] INFO  c.a.invoices.Api - GET /invoices/{9000 + i} 200")
+            continue
+        out.append(f"{t} [http-nio-8080-exec-{i % 5}] ERROR c.a.invoices.SyncJob - sync failed for invoice {9000 + i}")
+        if i % 3 == 1:
+            out += ["org.springframework.dao.DataAccessResourceFailureException: could not fetch supplier",
+                    "\tat c.a.invoices.SupplierRepo.find(SupplierRepo.java:41)",
+                    "\tat c.a.invoices.SyncJob.run(SyncJob.java:88)",
+                    f"Caused by: java.net.SocketTimeoutException: Read timed out after {rng.randrange(1000, 9000)} ms",
+                    "\tat java.base/java.net.SocketInputStream.read(SocketInputStream.java:168)",
+                    "\t... 12 more"]
+            types["java.net.SocketTimeoutException"] = types.get("java.net.SocketTimeoutException", 0) + 1
+        else:
+            out += [f"java.lang.IllegalStateException: invoice {9000 + i} has no lines",
+                    "\tat c.a.invoices.Invoice.total(Invoice.java:57)",
+                    "\tat c.a.invoices.SyncJob.run(SyncJob.java:92)"]
+            types["java.lang.IllegalStateException"] = types.get("java.lang.IllegalStateException", 0) + 1
+    path.write_text("\n".join(out) + "\n")
+    return {"records": 30, "info": 10, "exceptions": 20, "root_types": types}
+
+
 def main() -> None:
     rng = random.Random(22)
     truth = {}
@@ -76,6 +177,8 @@ def main() -> None:
     (HERE / "access_vhost_request_time.log").write_text("\n".join(vhost) + "\n")
     truth["access_vhost_request_time.log"] = t
     (HERE / "truth.json").write_text(json.dumps(truth, indent=2) + "\n")
+    apps = {"python_app.log": python_log(HERE / "python_app.log"), "java_app.log": java_log(HERE / "java_app.log")}
+    (HERE / "app_truth.json").write_text(json.dumps(apps, indent=2) + "\n")
 
 
 if __name__ == "__main__":
