@@ -59,6 +59,7 @@ class SourceFile:
     nested: dict[str, str] = field(default_factory=dict)  # JSON: 'properties.plan' -> its JSON path
     line_format: str | None = None  # a server's line log (linelogs), read as JSON Lines of its fields
     layout: str | None = None       # app_log: the layout of its header lines (Loghub convention)
+    header: bool = True             # CSV: the first line names the columns
 
     def json_path(self, column: str) -> str:
         """The JSON path of a key: a top-level key, or a nested one named by its dotted path."""
@@ -447,8 +448,22 @@ def _describe_csv(src: SourceFile) -> SourceFile:
         # read with quotes instead, so that only the broken record is rejected
         src.quote = src.escape = '"'
         src.columns = [c[1:-1] if len(c) > 1 and c[0] == c[-1] == '"' else c for c in src.columns]
+    if _header_is_data(src.columns):
+        src.header = False
+        src.columns = [f"column{i + 1}" for i in range(len(src.columns))]
+        src.notes.append("no header row: the first line is data")
     src.types = {c: "VARCHAR" for c in src.columns}
     return src
+
+
+_DATA_NAME = re.compile(r"^\s*(\d{4}-\d{1,2}-\d{1,2}([ T]\d|$)|\d{1,2}[/.]\d{1,2}[/.]\d{2,4}(\s|$)|-?\d+([.,]\d+)?$)")
+
+
+def _header_is_data(names: list[str]) -> bool:
+    """The first line holds values, not names: a date or time among them, or numbers for half of them."""
+    data = [bool(_DATA_NAME.match(n)) for n in names]
+    dates = sum(d and not re.match(r"^\s*-?\d+([.,]\d+)?$", n) for d, n in zip(data, names))
+    return len(names) > 1 and (dates >= 1 or sum(data) * 2 >= len(names))
 
 
 def _mostly_quoted(src: SourceFile) -> bool:
@@ -471,7 +486,7 @@ def csv_reader_sql(src: SourceFile, rejects: str | None = None, path: Path | Non
         f"delim = {_sql_str(src.delimiter or ',')}",
         f"quote = {_sql_str(src.quote or '')}",
         f"escape = {_sql_str(src.escape or '')}",
-        "header = true", "auto_detect = false", f"columns = {cols}",
+        f"header = {str(src.header).lower()}", "auto_detect = false", f"columns = {cols}",
         f"encoding = {_sql_str(src.encoding)}", f"max_line_size = {MAX_LINE_BYTES}",
     ]
     if rejects:

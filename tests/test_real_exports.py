@@ -224,3 +224,13 @@ def test_every_share_is_over_the_rows_that_carry_its_value(db: Path, tmp_path: P
     assert fb["nps"] == pytest.approx(100 * (3 - 2) / 6)          # 10, 9, 10 against 3, 0 of 6 scored
     assert fb["negative_share"] == pytest.approx(3 / 7)           # terrible, awful, hate: of the 7 comments
     assert (success.attempts, success.successes) == (6, 4)        # outcomes given on 6 of 10 events
+
+
+def test_a_file_without_a_header_row_keeps_its_first_line(db: Path, tmp_path: Path) -> None:
+    # the first line is data (a time among its values): it was taken as the header and lost
+    path = tmp_path / "export.csv"
+    path.write_text("".join(f"2026-03-0{1 + i % 9}T10:00:00Z,{(5, 4, 2)[i % 3]},works for me {i}\n" for i in range(12)))
+    result = ingest_one(db, path, kind="feedback")
+    assert "no header row" in result.format
+    assert (result.rows_loaded, result.rows_rejected) == (12, 0)
+    assert result.mapping == {"timestamp": "column1", "rating": "column2", "comment": "column3"}
