@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from readiness import privacy
 from readiness.pilots import Pilot
 from readiness.timestamps import utc_offsets
 
@@ -90,7 +91,7 @@ def no_match(noun: str, total: int, filters: Filters) -> str:
     why = []
     if filters.start or filters.end:
         why.append(f"falls within {filters.start or '…'} to {filters.end or '…'} (pilot-local days)")
-    why += [f"has {name.replace('_', ' ')} = {value}" for name, value in sorted(filters.segment.items())]
+    why += [f"has {name.replace('_', ' ')} = {shown_value(value)}" for name, value in sorted(filters.segment.items())]
     text = f"None of the pilot's {total:,} {noun} {' and '.join(why) or 'matches the filters'}."
     if filters.segment:
         text += (" A segment matches only the rows that carry its column (as loaded, or among the source "
@@ -123,9 +124,19 @@ def where(pilot: Pilot, filters: Filters, table_columns: set[str], alias: str = 
     return " AND ".join(clauses), params
 
 
+def shown_value(value: str | None) -> str | None:
+    """A segment value (team, feature, user group) as shown: as it is, or, when it holds personal
+    data, a stable pseudonym such as ``[phone 3f2a9c]`` (two such values stay apart). The picker,
+    the address bar and every message that names a segment show this, never the stored value."""
+    return privacy.mask_id(value)
+
+
 def segment_options(con: duckdb.DuckDBPyConnection, pilot_id: int, limit: int = 200) -> dict[str, list[str]]:
     """The values each segment takes in the pilot's usage (from the rollup, not the raw events),
-    e.g. {"team": ["Finance", ...], "feature": [...]}; segments with no values are left out."""
+    e.g. {"team": ["Finance", ...], "feature": [...]}; segments with no values are left out.
+
+    The values as stored, to filter by (``Filters.segment``); never to show: see
+    :func:`segment_choices` for the labels a picker offers."""
     out: dict[str, list[str]] = {}
     for name in SEGMENTS:
         rows = con.execute(f"""SELECT DISTINCT {name} FROM usage_by_segment
@@ -146,3 +157,19 @@ def frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = N
 
 def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
     return {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
+
+
+def segment_choices(con: duckdb.DuckDBPyConnection, pilot_id: int, limit: int = 200) -> dict[str, dict[str, str]]:
+    """What a segment picker offers: per segment, ``{shown: stored}`` in the stored values' order,
+    e.g. {"team": {"Finance": "Finance", "[phone 3f2a9c]": "Call 555-123-4567"}}.
+
+    Show the keys (in the picker, and in the address bar: a link never carries personal data);
+    filter by the values (``Filters(segment={name: stored})``). :func:`resolve_segment` maps a
+    shown value from a link back."""
+    return {name: {shown_value(v): v for v in values} for name, values in segment_options(con, pilot_id, limit).items()}
+
+
+def resolve_segment(choices: dict[str, dict[str, str]], name: str, shown: str) -> str | None:
+    """The stored value behind a shown segment value (e.g. from the address bar), or None when the
+    pilot's usage has no such value. A stored value that is shown as it is resolves to itself."""
+    return choices.get(name, {}).get(shown)

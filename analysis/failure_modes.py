@@ -5,7 +5,8 @@ How a batch is grouped (:func:`assign_failure_modes`, run inside the ingest tran
 1. In DuckDB, over the batch's distinct messages: mask variable parts with a chain of
    ``regexp_replace`` (URLs, emails, UUIDs, IPs, paths, hex, quoted values, numbers, in the spirit
    of Sentry's parameterisation), extract up to 3 top in-app frames (``file:function``, frames under
-   site-packages / dist-packages / the standard library are skipped), flag personal data.
+   site-packages / dist-packages / the standard library are skipped), flag personal data (the
+   distinct messages DuckDB finds could hold any go through readiness.privacy's detector).
 2. In Python, over the DISTINCT (error type, frames, masked template) keys only: a Drain-like
    merge. Templates with the same type, frames, token count and first ``PREFIX_TOKENS`` words join
    the most similar mode when at least ``SIMILARITY`` of their tokens agree; differing plain words
@@ -72,10 +73,6 @@ MASKS: list[tuple[str, str, str | None]] = [
       for m in ("num", "ip", "hex", "uuid", "host", "email", "url", "path", "date", "time")],
 ]
 
-EMAIL_RE = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
-PHONE_RE = r"(\+\d{1,3}[ .-]?\(?\d{1,4}\)?([ .-]?\d{2,4}){2,4}\b)|(\(?\b\d{3}\)?[ .-]\d{3}[ .-]\d{4}\b)"
-CARD_RE = r"(\b\d{4}([ -]\d{4}){2}[ -]\d{1,7}\b)|((^|[^\w-])\d{13,19}($|[^\w-]))"
-
 # Frames outside the application: installed packages and the standard library.
 NOT_IN_APP = (r"site-packages|dist-packages|[/\\]lib[/\\]python\d|<frozen |node_modules|"
               r"^at (java|javax|jdk|sun|kotlin|scala)\.")
@@ -120,11 +117,18 @@ def frames_sql(column: str) -> str:
     return f"array_to_string(({chosen})[1:{MAX_FRAMES}], ' | ')"
 
 
-def personal_data_sql(column: str) -> str:
-    """SQL expression: true when the message holds an email, phone number or card-like number."""
-    c = f"coalesce({column}, '')"
-    return (f"(regexp_matches({c}, {_quote(EMAIL_RE)}) OR regexp_matches({c}, {_quote(PHONE_RE)}) "
-            f"OR regexp_matches({c}, {_quote(CARD_RE)}))")
+def _personal_messages(con: duckdb.DuckDBPyConnection, pilot_id: int, batch_id: int, view: str) -> None:
+    """Register ``view``: the batch's distinct messages that hold personal data (column ``msg``).
+
+    The detector is readiness.privacy's, the one that masks what is shown, so the flag and the mask
+    agree. DuckDB first keeps only the distinct messages that could hold any (an '@', or ten digits
+    close together: privacy.CANDIDATE_SQL_RE); only those reach Python.
+    """
+    candidates = [r[0] for r in con.execute(
+        f"SELECT DISTINCT message FROM exceptions WHERE pilot_id = ? AND batch_id = ? "
+        f"AND regexp_matches(message, {_quote(privacy.CANDIDATE_SQL_RE)})", [pilot_id, batch_id]).fetchall()]
+    con.register(view, pd.DataFrame({"msg": pd.Series([m for m in candidates if privacy.has_personal_data(m)],
+                                                      dtype=object)}))
 
 
 # --- the Drain-like merge over distinct templates --------------------------------------------
@@ -278,18 +282,22 @@ def assign_failure_modes(con: duckdb.DuckDBPyConnection, pilot_id: int, batch_id
     the pilot's next ids. Rows already assigned are grouped again with the same result.
     """
     tag = uuid.uuid4().hex[:10]
-    rows, keys = f"_fm_rows_{tag}", f"_fm_keys_{tag}"
+    rows, keys, personal = f"_fm_rows_{tag}", f"_fm_keys_{tag}", f"_fm_personal_{tag}"
+    _personal_messages(con, pilot_id, batch_id, personal)
     # Each distinct message and stack trace is masked once (repeated messages are common in logs).
-    con.execute(f"""
-        CREATE TEMP TABLE {rows} AS
-        WITH src AS (SELECT src_row, coalesce(error_type, '') AS error_type,
-                            coalesce(message, '') AS msg, coalesce(stack_trace, '') AS st
-                     FROM exceptions WHERE pilot_id = ? AND batch_id = ?),
-             msgs AS (SELECT msg, template, {personal_data_sql('msg')} AS personal_data
-                      FROM ({mask_query('(SELECT DISTINCT msg FROM src)', 'msg')})),
-             traces AS (SELECT st, {frames_sql('st')} AS frames FROM (SELECT DISTINCT st FROM src))
-        SELECT src.src_row, src.error_type, traces.frames, msgs.template, msgs.personal_data
-        FROM src JOIN msgs USING (msg) JOIN traces USING (st)""", [pilot_id, batch_id])
+    try:
+        con.execute(f"""
+            CREATE TEMP TABLE {rows} AS
+            WITH src AS (SELECT src_row, coalesce(error_type, '') AS error_type,
+                                coalesce(message, '') AS msg, coalesce(stack_trace, '') AS st
+                         FROM exceptions WHERE pilot_id = ? AND batch_id = ?),
+                 msgs AS (SELECT msg, template, msg IN (SELECT msg FROM {personal}) AS personal_data
+                          FROM ({mask_query('(SELECT DISTINCT msg FROM src)', 'msg')})),
+                 traces AS (SELECT st, {frames_sql('st')} AS frames FROM (SELECT DISTINCT st FROM src))
+            SELECT src.src_row, src.error_type, traces.frames, msgs.template, msgs.personal_data
+            FROM src JOIN msgs USING (msg) JOIN traces USING (st)""", [pilot_id, batch_id])
+    finally:
+        con.unregister(personal)
     try:
         distinct = con.execute(
             f"SELECT error_type, frames, template, count(*) AS n FROM {rows} "
@@ -405,10 +413,11 @@ def failure_modes(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters
     modes["daily"] = [per_day.get(m, []) for m in modes["mode_id"]]
     modes["trend"] = [_trend(recent.get(m, 0), previous.get(m, 0)) for m in modes["mode_id"]]
     modes["share"] = modes["count"] / total
-    modes["examples"] = [[privacy.mask(x) for x in per_mode.get(m, [])] for m in modes["mode_id"]]
+    modes["examples"] = [per_mode.get(m, []) for m in modes["mode_id"]]
     cols = ["mode_id", "template", "error_type", "count", "users", "sessions", "first_seen", "last_seen",
             "daily", "trend", "share", "examples", "status", "owner", "note"]
-    return modes[cols].reset_index(drop=True)
+    # every text shown is masked (privacy's one rule): the examples, and the type, template and notes too
+    return privacy.mask_frame(modes[cols].reset_index(drop=True))
 
 
 def _examples(con: duckdb.DuckDBPyConnection, clause: str, params: list, k: int = EXAMPLES) -> dict[int, list[str]]:
@@ -483,10 +492,7 @@ def mode_rows(con: duckdb.DuckDBPyConnection, pilot: Pilot, mode_id: int, limit:
     df = frame(con, "SELECT batch_id, src_row, ts, user_id, message FROM exceptions "
                     "WHERE pilot_id = ? AND failure_mode = ? ORDER BY ts DESC, batch_id, src_row LIMIT ?",
                [pilot.pilot_id, mode_id, int(limit)])
-    if reveal_as is None and not df.empty:
-        df["message"] = [privacy.mask(m) for m in df["message"]]
-        df["user_id"] = [privacy.mask_id(u) for u in df["user_id"]]
-    return df
+    return df if reveal_as is not None else privacy.mask_frame(df)
 
 
 def annotate_mode(con: duckdb.DuckDBPyConnection, pilot: Pilot, mode_id: int, *, status: str,

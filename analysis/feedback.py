@@ -4,7 +4,7 @@ The per-comment work happens once, when a feedback batch lands, not on every pag
 
 * :func:`annotate_feedback` (called by ingest inside its transaction) stores, for each comment of the
   batch, its VADER compound sentiment (-1..1), its triage class with the words that decided it, and
-  whether it contains personal data (:data:`PERSONAL_DATA_PATTERNS`).
+  whether it contains personal data (readiness.privacy's detector, the one that masks).
 * :func:`recompute_themes` (called when a pilot's feedback changes) finds themes with TF-IDF + NMF and
   replaces the pilot's rows in ``feedback_themes`` and ``feedback.theme_id``.
 
@@ -25,7 +25,8 @@ requests (things users would like added), as the seed advises. A comment is tria
 
 The evidence functions take ``(con, pilot, filters)`` and return a DataFrame or small dataclass, or
 :class:`~analysis.common.Empty` saying why there is nothing to show; they never raise for missing data.
-Verbatims they return have personal data masked (:func:`redact`).
+Every text they return (verbatims, examples, theme labels, reasons) has personal data masked
+(:func:`readiness.privacy.mask_frame`), unless an audited reveal is asked for (``reveal_as``).
 """
 
 from __future__ import annotations
@@ -476,11 +477,12 @@ def themes(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_F
         if n < MIN_THEME_COMMENTS:
             return Empty(f"Themes need at least {MIN_THEME_COMMENTS} comments; {pilot.name} has {n}.")
         return Empty("Themes have not been computed yet; reload the feedback to compute them.")
+    # the stored examples are comments as written: masked, like every text shown (label and terms too)
     if filters == NO_FILTERS or filters.key() == NO_FILTERS.key():
-        return frame(con, """
+        return privacy.mask_frame(frame(con, """
             SELECT theme_id, label, top_terms, size, mean_sentiment, mean_rating, examples,
                    timezone('UTC', computed_at) AS computed_at
-            FROM feedback_themes WHERE pilot_id = ? ORDER BY size DESC, theme_id""", [pilot.pilot_id])
+            FROM feedback_themes WHERE pilot_id = ? ORDER BY size DESC, theme_id""", [pilot.pilot_id]))
     out = frame(con, f"""
         WITH f AS (SELECT theme_id, sentiment, rating FROM feedback WHERE {clause} AND theme_id IS NOT NULL)
         SELECT t.theme_id, t.label, t.top_terms, count(*)::INTEGER AS size, avg(f.sentiment) AS mean_sentiment,
@@ -490,19 +492,20 @@ def themes(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_F
         GROUP BY ALL ORDER BY size DESC, t.theme_id""", [*params, pilot.pilot_id])
     if out.empty:
         return Empty("None of the comments in the selected dates and segment belong to a theme.")
-    return out
+    return privacy.mask_frame(out)
 
 
 def _verbatims(con, pilot: Pilot, df: pd.DataFrame, reveal_as: Actor | None, what: str) -> pd.DataFrame:
-    """Mask personal data in comments, unless ``reveal_as`` may reveal it (checked and audited)."""
+    """Mask personal data in every text column, unless ``reveal_as`` may reveal it (checked and audited).
+
+    Every comment shown goes through the detector, whatever its ``personal_data`` flag: a flag set
+    at ingest by an older detector (before phone numbers such as 555.123.4567 counted) would let it
+    through, and the frames shown are small (the detector costs a regex search on text without digits).
+    """
     if reveal_as is not None:
         privacy.reveal(con, reveal_as, pilot, what)
-    elif "comment" in df:
-        # personal_data was set at ingest with the same patterns: only those comments need the regexes
-        flags = df["personal_data"] if "personal_data" in df else [True] * len(df)
-        df["comment"] = [redact(c) if pd.isna(flag) or bool(flag) else c
-                         for c, flag in zip(df["comment"], flags, strict=True)]
-    return df
+        return df
+    return privacy.mask_frame(df)
 
 
 def triage_table(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> pd.DataFrame | Empty:
@@ -521,10 +524,10 @@ def triage_table(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters 
     for cls in TRIAGE_CLASSES:
         r = by.get(cls)
         n = int(r.comments) if r is not None else 0
-        ex = [redact(c) for c in r.examples] if r is not None else []
+        ex = list(r.examples) if r is not None else []
         rows.append({"triage": cls, "operational": cls.startswith("operational:"), "comments": n,
                      "share": n / total if total else 0.0, "examples": ex})
-    return pd.DataFrame(rows)
+    return privacy.mask_frame(pd.DataFrame(rows))
 
 
 def operational_requirements(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS,

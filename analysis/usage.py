@@ -55,10 +55,12 @@ from analysis.common import (
     Filters,
     frame,
     local_day_sql,
+    shown_value,
     table_columns,
     week_days_in,
     where,
 )
+from readiness import privacy
 from readiness.pilots import Pilot
 
 TABLE = "usage_events"
@@ -129,7 +131,7 @@ class Concentration:
     top_users: int              # the top 10% of users by events, at least 1
     top_share: float            # share of all events those users made
     users_for_half: int         # fewest users who together make at least half of all events
-    busiest_team: str | None    # None when no event has a team (see team_reason)
+    busiest_team: str | None    # as shown (masked); None when no event has a team (see team_reason)
     busiest_team_share: float | None
     team_reason: str | None = None
 
@@ -232,7 +234,7 @@ def _describe(filters: Filters) -> str:
     parts = []
     if filters.start or filters.end:
         parts.append(f"{filters.start or '…'} to {filters.end or '…'}")
-    parts += [f"{k} = {v}" for k, v in sorted(filters.segment.items())]
+    parts += [f"{k} = {shown_value(v)}" for k, v in sorted(filters.segment.items())]
     return ", ".join(parts)
 
 
@@ -550,8 +552,8 @@ def feature_adoption(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filt
     hints = [_hint(r, s) for r, s in zip(df["repeat_rate"], df["success_rate"])]
     df["hint"] = [h for h, _ in hints]
     df["hint_reason"] = [why for _, why in hints]
-    return df[["feature", "users", "events", "share_of_users", "repeat_users", "repeat_rate",
-               "success_rate", "hint", "hint_reason"]]
+    return privacy.mask_frame(df[["feature", "users", "events", "share_of_users", "repeat_users", "repeat_rate",
+                                  "success_rate", "hint", "hint_reason"]])  # a feature name is shown: masked
 
 
 def task_success(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> TaskSuccess | Empty:
@@ -584,7 +586,7 @@ def task_success(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters 
         d["attempts"] = d["attempts"].astype("int64")
         d["successes"] = d["successes"].astype("int64")
     attempts, successes = int(feats["attempts"].sum()), int(feats["successes"].sum())
-    return TaskSuccess(attempts, successes, successes / attempts, feats, weeks)
+    return TaskSuccess(attempts, successes, successes / attempts, privacy.mask_frame(feats), weeks)
 
 
 def concentration(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> Concentration | Empty:
@@ -606,8 +608,7 @@ def concentration(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters
     ),
     tot AS (SELECT sum(n) AS events, count(*) AS users,
                    greatest(1, CAST(ceil(count(*) * ?) AS BIGINT)) AS top FROM pu),
-    team AS (SELECT team, CAST(sum(events) AS BIGINT) AS n FROM {teams}
-             WHERE team IS NOT NULL GROUP BY team ORDER BY n DESC, team LIMIT 1)
+    team AS ({_BUSIEST_TEAM.format(teams=teams)})
     SELECT tot.events, tot.users, tot.top,
            (SELECT sum(n) FROM ranked WHERE rk <= tot.top) AS top_events,
            (SELECT min(rk) FROM ranked WHERE 2 * cum >= tot.events) AS half,
@@ -618,8 +619,21 @@ def concentration(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters
         sql, [*params, TOP_USER_SHARE, *team_params]).fetchone()
     reason = _missing(probe, "team", filters)
     return Concentration(int(events), int(users), int(top), top_events / events, int(half),
-                         None if reason else team, None if reason else team_events / events,
+                         None if reason else shown_value(team), None if reason else team_events / events,
                          team_reason=reason)
+
+
+# The team with the most events (ties by name); over a "team" _view.
+_BUSIEST_TEAM = ("SELECT team, CAST(sum(events) AS BIGINT) AS n FROM {teams} WHERE team IS NOT NULL "
+                 "GROUP BY team ORDER BY n DESC, team LIMIT 1")
+
+
+def busiest_team(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> str | None:
+    """The busiest team's name as stored, to select its rows by (a signal's ``rows``); never for
+    showing: :func:`concentration` gives the name as shown (masked)."""
+    teams, params = _view(con, pilot, filters, "team")
+    row = con.execute(_BUSIEST_TEAM.format(teams=teams), params).fetchone()
+    return row[0] if row else None
 
 
 def trend(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> Trend | Empty:

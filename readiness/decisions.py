@@ -24,7 +24,7 @@ from typing import Any
 
 import duckdb
 
-from readiness import audit, settings
+from readiness import audit, privacy, settings
 from readiness.access import Actor, require
 from readiness.pilots import Pilot, data_version
 from readiness.store import transaction
@@ -225,6 +225,34 @@ def list_decisions(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -
     return rows
 
 
+# A decision's free text, shown: the rationale and owner as typed, and the JSON the decision froze
+# (conditions with their evidence and waivers, the wind-down, the suggestion's reasons, the evidence).
+_SHOWN_TEXT = ("rationale", "owner")
+_SHOWN_JSON = ("conditions", "winddown", "suggested_reasons", "snapshot")
+
+
+def shown_decisions(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> list[dict[str, Any]]:
+    """Every decision of the pilot, as :func:`list_decisions`, as shown to ``actor``.
+
+    Privacy's one rule: every text shown to a role without the reveal right is masked, so the
+    rationale, the owner, and every text in the frozen conditions, wind-down, reasons and evidence
+    have emails, phone numbers and card numbers masked unless ``actor`` may reveal the pilot's
+    personal data (an admin, or a reviewer with a grant). The Decision page, the decisions CSV and
+    the CLI read decisions through this; the Readout, shared more widely, masks for everyone.
+    Account names (decided_by, receiver, accepted_by) and codes (outcome, status) are left as they are.
+    """
+    rows = list_decisions(con, actor, pilot)
+    if privacy.may_reveal(con, actor, pilot.pilot_id):
+        return rows
+    for r in rows:
+        for key in _SHOWN_TEXT:
+            r[key] = privacy.mask(r[key])
+        for key in _SHOWN_JSON:
+            if r.get(key):
+                r[key] = json.dumps(privacy.masked(json.loads(r[key])), default=str)
+    return rows
+
+
 def operate_refused(suggestion: Suggestion) -> str:
     """Why operate is not recorded against ``suggestion`` without the reviewer saying they mean it."""
     return (f"The evidence suggests {OUTCOMES[suggestion.outcome].lower()}: " + "; ".join(suggestion.reasons[:3])
@@ -333,10 +361,11 @@ SUMMARY_COLUMNS = ["pilot", "review", "decision_id", "outcome", "status", "hando
 
 
 def decision_summaries(con: duckdb.DuckDBPyConnection, actor: Actor, pilots: list[Pilot]) -> list[dict[str, Any]]:
-    """One row per decision of each pilot (checked per pilot), with the figures it was taken on."""
+    """One row per decision of each pilot (checked per pilot), with the figures it was taken on,
+    as shown to ``actor`` (:func:`shown_decisions`: the rationale masked unless they may reveal)."""
     out = []
     for pilot in pilots:
-        for d in list_decisions(con, actor, pilot):
+        for d in shown_decisions(con, actor, pilot):
             fig = json.loads(d["snapshot"])["figures"]
             conds = json.loads(d["conditions"] or "[]")
             out.append({

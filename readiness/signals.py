@@ -128,7 +128,6 @@ ROW_FILTERS: dict[str, dict[str, Any]] = {
     "ingest_batches": {"all": "true"},
     "pilots": {"all": "true"},
 }
-_MASKED = ("message", "stack_trace", "comment")
 
 
 def rows_where(pilot: Pilot, rows: dict) -> tuple[str, str, list[Any]]:
@@ -141,17 +140,14 @@ def rows_where(pilot: Pilot, rows: dict) -> tuple[str, str, list[Any]]:
 
 def signal_rows(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, rows: dict,
                 limit: int = 100) -> pd.DataFrame:
-    """The rows behind a signal (newest first where rows have times), personal data masked."""
+    """The rows behind a signal (newest first where rows have times), every text column masked."""
     require(con, actor, "read_pilot", pilot.pilot_id)
     table, clause, params = rows_where(pilot, rows)
     order = {"pilots": "pilot_id", "ingest_batches": "batch_id"}.get(table, "ts DESC, batch_id, src_row")
     df = frame(con, f"SELECT * FROM {table} WHERE {clause} ORDER BY {order} LIMIT ?", [*params, int(limit)])
-    for col in _MASKED:
-        if col in df.columns:
-            df[col] = [privacy.mask(v) if isinstance(v, str) else v for v in df[col]]
-    if "user_id" in df.columns:  # a user id can be an email address: a pseudonym, as on Failure modes
-        df["user_id"] = [privacy.mask_id(v) for v in df["user_id"]]
-    return df
+    # every text column, not only message and comment: error_type, component, category, team, the
+    # kept source columns (attributes)...; a user id becomes a pseudonym, as on Failure modes
+    return privacy.mask_frame(df)
 
 
 # --- results ------------------------------------------------------------------------------------
@@ -294,7 +290,10 @@ def _signal(key: str, trigger: str, setting: str | None, severity: str,
 
 
 def _make(key: str, severity: str, finding: str, figures: dict, rows: dict) -> Signal:
-    return Signal(key, key.split(".", 1)[0], severity, finding, figures, rows)
+    """A fired signal. Its finding and figures are shown (Risks, Readout, the decision's frozen
+    evidence) and quote log values (an error type, a team, a host): masked here, once. ``rows`` is a
+    query, not shown: it keeps the raw values it selects by."""
+    return Signal(key, key.split(".", 1)[0], severity, privacy.mask(finding), privacy.masked(figures), rows)
 
 
 def _min_count() -> int:
@@ -610,10 +609,11 @@ def _one_team(ev: _Evidence) -> Signal | None:
     if isinstance(c, Empty) or c.busiest_team_share is None or c.events < _min_count() \
             or c.busiest_team_share <= threshold:
         return None
+    # the finding names the team as shown (masked); the rows select by its name as stored
     return _make("operational_dependency.one_team", _share_severity(c.busiest_team_share, threshold),
                  f"{c.busiest_team} makes {_pct(c.busiest_team_share)} of the use",
                  {"team": c.busiest_team, "share": c.busiest_team_share, "events": c.events},
-                 {"table": "usage_events", "where": "team", "values": [c.busiest_team]})
+                 {"table": "usage_events", "where": "team", "values": [usage.busiest_team(ev.con, ev.pilot)]})
 
 
 @_signal("operational_dependency.external_dependency", "Among timeout and connection errors, the share naming "
