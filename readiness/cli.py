@@ -90,6 +90,10 @@ def cmd_sources(args: argparse.Namespace) -> int:
     actor = cli_actor()
     with store.open_store(args.db) as con:
         pilot = pilots.pilot_for(con, actor, args.pilot)
+        if args.feed_folder is not None:
+            folder = sources.set_feed_folder(con, actor, pilot, args.feed_folder)
+            print(f"The feeds of {pilot.name} must now lie under {folder}/ in the feed root." if folder else
+                  f"{pilot.name} has no feed folder now: only admins set and sync its feeds.")
         if args.feed:
             files = sources.set_feed(con, actor, pilot, args.feed[0], args.feed[1])
             print(f"{args.feed[0]} of {pilot.name} is now fed from {args.feed[1]} "
@@ -100,9 +104,11 @@ def cmd_sources(args: argparse.Namespace) -> int:
         rows = sources.list_sources(con, actor, pilot)
     if args.json:
         print(json.dumps(rows, default=str, indent=2))
-    elif not (args.feed or args.manual):
+    elif not (args.feed or args.manual or args.feed_folder is not None):
         print(_table([{**r, "mode": r["mode"] or "MISSING"} for r in rows],
                      ["kind", "mode", "pattern", "provider", "what", "frequency", "owner", "last_sync_at"]))
+        if rows and rows[0]["feed_folder"]:
+            print(f"\nFeed folder: {rows[0]['feed_folder']}/ (every feed of this pilot must lie under it)")
     return EXIT_OK
 
 
@@ -511,6 +517,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--what", help="manual: what they provide")
     p.add_argument("--frequency", help="manual: how often, e.g. weekly")
     p.add_argument("--owner", help="manual: who owns the process")
+    p.add_argument("--feed-folder", metavar="FOLDER",
+                   help="assign the folder under the feed root this pilot's feeds must lie in ('' takes it away; "
+                        "until one is assigned, only admins set and sync the pilot's feeds)")
     p.add_argument("--json", action="store_true")
 
     p = add("preview", cmd_preview, "Show how a file would load (format, mapping, first rows, problems); loads nothing.",

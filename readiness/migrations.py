@@ -476,6 +476,18 @@ _V10_SKIPPED_LINES = """
 ALTER TABLE ingest_batches ADD COLUMN rows_skipped BIGINT DEFAULT 0;
 """
 
+_V11_FEED_FOLDERS = """
+-- Each pilot's feeds live under one folder of the feed root, assigned by an admin (issue #19): a
+-- feed pattern must resolve inside it, so a pilot's feed cannot read another team's files. A pilot
+-- without one has feeds set and synced by admins only.
+CREATE TABLE feed_folders (
+    pilot_id    INTEGER PRIMARY KEY,
+    folder      VARCHAR NOT NULL,       -- relative to feed_root ('.' for the whole root)
+    assigned_by VARCHAR NOT NULL,
+    assigned_at TIMESTAMPTZ NOT NULL
+);
+"""
+
 MIGRATIONS: list[tuple[int, str, object]] = [
     (1, "foundation: pilots, batches, logs, rejects, audit", _V1_FOUNDATION),
     (2, "evidence: failure modes, annotations, feedback sentiment, triage and themes", _V2_EVIDENCE),
@@ -487,4 +499,5 @@ MIGRATIONS: list[tuple[int, str, object]] = [
     (8, "hand-off, constraints register, hardening backlog", _V8_HANDOFF),
     (9, "sources: feeds and manual source processes", _V9_SOURCES),
     (10, "ingest batches count the information lines left out of exception logs", _V10_SKIPPED_LINES),
+    (11, "feed folders: the folder under the feed root each pilot's feeds must stay in", _V11_FEED_FOLDERS),
 ]

@@ -7,6 +7,13 @@ process** says who provides what, how often, and who owns the process, for a kin
 
 Feeds never reach outside the feed root: a pattern with ``..``, an absolute path elsewhere, or a
 match that resolves (through a symbolic link) outside the root is refused, and nothing loads.
+
+Nor outside the pilot's **feed folder**: one feed root serves every team, so each pilot's feeds
+live under a folder of it that an admin assigns (:func:`set_feed_folder`, admin only, audited).
+A pattern whose fixed part is not under that folder, or a match that resolves (after ``..`` and
+links) outside it, is refused, when the feed is set and again at every sync. Until an admin
+assigns one, only admins set and sync the pilot's feeds (a reviewer could otherwise point their
+pilot at ``other-team/*.csv`` and load that team's files).
 Every change and every sync is audited in the same transaction as the change it records.
 """
 
@@ -21,7 +28,7 @@ from typing import Any
 import duckdb
 
 from readiness import audit, ingest, pilots, settings, store
-from readiness.access import Actor, require
+from readiness.access import AccessDenied, Actor, current_role, require
 from readiness.columns import KINDS
 from readiness.pilots import Pilot
 
@@ -70,37 +77,127 @@ def _relative(pattern: str, root: Path) -> str:
     return path.as_posix() if path.parts else "."
 
 
-def _inside(path: Path, root: Path, pattern: str) -> Path:
-    """``path`` resolved; SourceError when it leads outside ``root`` (e.g. a symbolic link)."""
+def _inside(path: Path, root: Path, pattern: str, folder: str | None = None) -> Path:
+    """``path`` resolved; SourceError when it leads outside ``root`` (e.g. a symbolic link), or,
+    with ``folder`` (the pilot's feed folder, relative to the feed root), outside that folder."""
     resolved = path.resolve()
     if not resolved.is_relative_to(root):
         shown = path.relative_to(root) if path.is_relative_to(root) else path
         raise SourceError(f"The feed {pattern!r} is refused: {shown} leads outside the feed root {root} "
                           f"(to {resolved}). Nothing was loaded. Move the files under the root or remove the link.")
+    if folder is not None and not resolved.is_relative_to((root / folder).resolve()):
+        shown = path.relative_to(root) if path.is_relative_to(root) else path
+        raise SourceError(f"The feed {pattern!r} is refused: {shown} leads outside this pilot's feed folder "
+                          f"{folder}/ (to {resolved}). Nothing was loaded. Move the files into the folder or "
+                          f"remove the link.")
     return resolved
 
 
-def resolve_feed(pattern: str) -> list[Path]:
+def _fixed_part(rel: str) -> tuple[str, ...]:
+    """The folders a (relative) pattern names before its first glob: 'team-a/in/*.csv' -> team-a, in."""
+    fixed = []
+    for part in Path(rel).parts:
+        if not _GLOB_CHARS.isdisjoint(part):
+            break
+        fixed.append(part)
+    return tuple(p for p in fixed if p != ".")
+
+
+def _check_folder(rel: str, folder: str, root: Path, pattern: str) -> None:
+    """SourceError unless the pattern's fixed part lies in the pilot's feed folder ('team-*/x.csv'
+    or 'other-team/*.csv' under folder 'team-a' is refused, whatever it matches today)."""
+    inside = Path(folder).parts if folder != "." else ()
+    if _fixed_part(rel)[:len(inside)] != tuple(inside):
+        raise SourceError(f"The feed {pattern!r} is outside this pilot's feed folder {folder}/ under the feed root "
+                          f"{root}. Give a folder or glob under it, e.g. {folder}/usage-*.csv.gz; only an admin "
+                          f"can assign the pilot another folder.")
+
+
+def resolve_feed(pattern: str, folder: str | None = None) -> list[Path]:
     """The files a feed names now, resolved and in name order (hidden files skipped).
 
     A folder means the files directly in it; a glob is matched under the feed root (``**`` recurses).
-    Raises SourceError when no feed root is set or anything would lead outside it.
+    ``folder``: the pilot's feed folder (relative to the root); the pattern and every file it names
+    must lie in it. Raises SourceError when no feed root is set or anything would lead outside the
+    root or the folder.
     """
     root = feed_root()
     rel = _relative(pattern, root)
+    if folder is not None:
+        _check_folder(rel, folder, root, pattern)
+        _inside(root / folder, root, folder)  # the folder itself must not lead outside the root
     if _GLOB_CHARS.isdisjoint(rel):
-        base = _inside(root / rel, root, pattern)
+        base = _inside(root / rel, root, pattern, folder)
         candidates = sorted(base.iterdir()) if base.is_dir() else [root / rel] if base.exists() else []
     else:
+        fixed = root.joinpath(*_fixed_part(rel))
+        if fixed.exists():  # a linked folder before the glob is refused even while it matches nothing
+            _inside(fixed, root, pattern, folder)
         candidates = list(root.glob(rel))
     found: dict[Path, str] = {}
     for path in candidates:
         if path.name.startswith("."):  # e.g. a file still being copied in as .name.tmp
             continue
-        resolved = _inside(path, root, pattern)
+        resolved = _inside(path, root, pattern, folder)
         if resolved.is_file():
             found.setdefault(resolved, path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name)
     return sorted(found, key=lambda p: found[p])
+
+
+def _folder(con: duckdb.DuckDBPyConnection, pilot_id: int) -> str | None:
+    row = con.execute("SELECT folder FROM feed_folders WHERE pilot_id = ?", [pilot_id]).fetchone()
+    return row[0] if row else None
+
+
+def feed_folder(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> str | None:
+    """The folder under the feed root the pilot's feeds must lie in (relative, e.g. 'team-a'; '.'
+    for the whole root), or None: none assigned yet, so only admins set and sync its feeds."""
+    require(con, actor, "read_pilot", pilot.pilot_id)
+    return _folder(con, pilot.pilot_id)
+
+
+def _needs_folder(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, doing: str) -> str | None:
+    """The pilot's feed folder; AccessDenied when it has none and ``actor`` is not an admin."""
+    folder = _folder(con, pilot.pilot_id)
+    if folder is None and current_role(con, actor) != "admin":
+        raise AccessDenied(
+            f"{pilot.name} has no feed folder yet, so only an admin may {doing} its feeds: one feed root serves "
+            f"every team, and the folder keeps this pilot's feeds to its own files. An admin assigns it on the "
+            f"Sources page or with: python -m readiness sources --pilot {pilot.name!r} --feed-folder FOLDER")
+    return folder
+
+
+def set_feed_folder(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, folder: str | None) -> str | None:
+    """Assign the folder under the feed root that ``pilot``'s feeds must lie in; admin only, audited.
+
+    ``folder`` is relative to the root (or absolute inside it), must exist and must not lead
+    outside the root; it is stored resolved and relative ('.' for the whole root). None or ''
+    takes the assignment away (then only admins set and sync the pilot's feeds). Feeds already
+    set outside the new folder are refused at the next sync. Returns the folder stored.
+    Raises AccessDenied (not an admin), SourceError (no feed root, not a folder, outside the root).
+    """
+    require(con, actor, "edit_pilot", pilot.pilot_id)
+    if current_role(con, actor) != "admin":
+        raise AccessDenied("Only an admin assigns a pilot's feed folder: it decides which files under the feed root "
+                           "the pilot's feeds may read.")
+    text = (folder or "").strip()
+    rel = None
+    if text:
+        root = feed_root()
+        path = _inside(root / _relative(text, root), root, text)
+        if not path.is_dir():
+            raise SourceError(f"The feed folder {text!r} is not a folder under the feed root {root}. Create it "
+                              f"first (files can arrive later).")
+        rel = path.relative_to(root).as_posix()
+    with store.transaction(con):
+        before = _folder(con, pilot.pilot_id)
+        con.execute("DELETE FROM feed_folders WHERE pilot_id = ?", [pilot.pilot_id])
+        if rel is not None:
+            con.execute("INSERT INTO feed_folders (pilot_id, folder, assigned_by, assigned_at) VALUES (?, ?, ?, ?)",
+                        [pilot.pilot_id, rel, actor.name, datetime.now(UTC)])
+        audit.record(con, actor, "sources.feed_folder", f"pilot:{pilot.pilot_id}",
+                     {"pilot": pilot.name, "before": before, "after": rel})
+    return rel
 
 
 def _check_kind(kind: str) -> None:
@@ -135,14 +232,15 @@ def _save(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, kind: str,
 
 
 def set_feed(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, kind: str, pattern: str) -> list[Path]:
-    """Make ``kind`` of ``pilot`` a feed read from ``pattern`` (under the feed root); audited.
+    """Make ``kind`` of ``pilot`` a feed read from ``pattern`` (under the pilot's feed folder); audited.
 
     Returns the files the feed names now (it may be empty: files can arrive later).
-    Raises AccessDenied, SourceError (unknown kind, no feed root, pattern outside the root).
+    Raises AccessDenied (also: the pilot has no feed folder and ``actor`` is not an admin),
+    SourceError (unknown kind, no feed root, pattern outside the root or the pilot's feed folder).
     """
     require(con, actor, "ingest", pilot.pilot_id)
     _check_kind(kind)
-    files = resolve_feed(pattern)
+    files = resolve_feed(pattern, _needs_folder(con, actor, pilot, "set"))
     _save(con, actor, pilot, kind, {"mode": "feed", "pattern": _relative(pattern, feed_root())})
     return files
 
@@ -165,12 +263,15 @@ def set_manual(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, kind:
 
 
 def list_sources(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> list[dict[str, Any]]:
-    """One row per log kind: its source, or ``mode`` None and ``missing`` True when it has none."""
+    """One row per log kind: its source, or ``mode`` None and ``missing`` True when it has none;
+    ``feed_folder``: the pilot's (see :func:`feed_folder`)."""
     require(con, actor, "read_pilot", pilot.pilot_id)
+    folder = _folder(con, pilot.pilot_id)
     out = []
     for kind in KINDS:
         row = _current(con, pilot.pilot_id, kind) or {"kind": kind, "mode": None}
         row["missing"] = row["mode"] is None
+        row["feed_folder"] = folder
         if isinstance(row.get("last_sync_summary"), str):
             row["last_sync_summary"] = json.loads(row["last_sync_summary"])
         out.append(row)
@@ -228,12 +329,15 @@ def sync(db: str | Path | None, actor: Actor, pilot_name: str) -> list[ingest.In
 
     Returns one result per file, feeds in kind order and files in name order; an unusable file
     is reported in its result (``error``), the others still load. Raises PilotNotFound,
-    AccessDenied, StoreBusy, and SourceError when the pilot has no feed, no feed root is set, or a
-    feed leads outside the root (then nothing loads; the refusal is recorded as the last sync).
+    AccessDenied (also: the pilot has no feed folder and ``actor`` is not an admin), StoreBusy, and
+    SourceError when the pilot has no feed, no feed root is set, or a feed leads outside the root
+    or the pilot's feed folder (then nothing loads; the refusal is recorded as the last sync).
     """
     with store.open_store(db) as con:
         pilot = pilots.pilot_for(con, actor, pilot_name)
         require(con, actor, "ingest", pilot.pilot_id)
+        # checked again at every sync: a feed set before the folder was assigned or moved is refused
+        folder = _needs_folder(con, actor, pilot, "sync")
         feeds = con.execute("SELECT kind, pattern FROM sources WHERE pilot_id = ? AND mode = 'feed'",
                             [pilot.pilot_id]).fetchall()
         known = {kind: _known_files(con, pilot.pilot_id, kind) for kind in KINDS}
@@ -242,7 +346,7 @@ def sync(db: str | Path | None, actor: Actor, pilot_name: str) -> list[ingest.In
                           f"--pilot {pilot.name!r} --feed KIND PATTERN")
     feeds.sort(key=lambda f: KINDS.index(f[0]))
     try:
-        files = {kind: resolve_feed(pattern) for kind, pattern in feeds}
+        files = {kind: resolve_feed(pattern, folder) for kind, pattern in feeds}
     except SourceError as err:
         _record_sync(db, actor, pilot, {kind: {"pattern": pattern, "refused": str(err)} for kind, pattern in feeds})
         raise
