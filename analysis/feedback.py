@@ -51,6 +51,7 @@ from analysis.common import (
     table_columns,
     where,
 )
+from analysis.language import language
 from readiness import privacy
 from readiness.access import Actor
 from readiness.pilots import Pilot
@@ -128,6 +129,7 @@ PRAISE_TERMS: tuple[str, ...] = (
 
 TRIAGE_CLASSES = (*OPERATIONAL_CLASSES, "feature_request", "praise", "other")
 NEGATIVE_SENTIMENT = -0.05   # VADER's usual threshold: compound <= -0.05 is negative
+NOT_ENGLISH = "not analysed: written in "  # triage_reason of a comment in another language (sentiment NULL)
 MIN_FOR_SHARE = 5            # CSAT, NPS and the negative share are given over at least this many rows
 
 # --- personal data: one shared definition in readiness.privacy ---------------------------------
@@ -232,14 +234,18 @@ def annotate_feedback(con: duckdb.DuckDBPyConnection, pilot_id: int, batch_id: i
     src, sent, cls, why, pdata = [], [], [], [], []
     for src_row, text in rows:
         head = text[:ANALYSED_CHARS]
-        s = sentiment(head)
-        c, r = triage(head, s)
+        lang = language(head)
+        if lang:  # VADER and the triage words read English: another language would read as noise
+            s, c, r = None, None, f"{NOT_ENGLISH}{lang}"
+        else:
+            s = sentiment(head)
+            c, r = triage(head, s)
         src.append(src_row)
         sent.append(s)
         cls.append(c)
         why.append(r)
         pdata.append(has_personal_data(text))
-    ann = pd.DataFrame({"src_row": np.array(src, dtype="int64"), "sentiment": np.array(sent, dtype="float64"),
+    ann = pd.DataFrame({"src_row": np.array(src, dtype="int64"), "sentiment": pd.array(sent, dtype="Float64"),
                         "triage": np.array(cls, dtype=object), "triage_reason": np.array(why, dtype=object),
                         "personal_data": np.array(pdata, dtype=bool)})
     view = f"_fb_ann_{uuid.uuid4().hex[:12]}"
@@ -369,6 +375,11 @@ def _comment_scope(con, pilot: Pilot, filters: Filters) -> tuple[str, list] | Em
     if not n:
         return Empty("The feedback has no written comments (only ratings or scores).")
     if not done:
+        other = con.execute(f"SELECT count(*), min(substr(triage_reason, {len(NOT_ENGLISH) + 1})) FROM feedback "
+                            f"WHERE {clause} AND starts_with(triage_reason, ?)", [*params, NOT_ENGLISH]).fetchone()
+        if other[0] == n:
+            return Empty(f"The {n:,} comments are not in English ({other[1]}, for one): sentiment and triage read "
+                         "English only.")
         return Empty("The comments have not been analysed yet; reload the feedback file to analyse them.")
     return f"{clause} AND {_has_comment_sql()} AND sentiment IS NOT NULL", params
 
@@ -413,9 +424,12 @@ def feedback_summary(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filt
                    count(*) FILTER (WHERE {_has_comment_sql()}),
                    count(*) FILTER (WHERE {analysed}),
                    count(*) FILTER (WHERE {analysed} AND sentiment <= {NEGATIVE_SENTIMENT}),
-                   count(*) FILTER (WHERE personal_data)
+                   count(*) FILTER (WHERE personal_data),
+                   count(*) FILTER (WHERE starts_with(triage_reason, '{NOT_ENGLISH}')),
+                   min(substr(triage_reason, {len(NOT_ENGLISH) + 1})) FILTER (WHERE starts_with(triage_reason, '{NOT_ENGLISH}'))
             FROM feedback WHERE {clause}""", params).fetchone()
-    count, rated, mean_rating, satisfied, scored, pro, pas, det, beyond_stars, comments, analysed_n, neg, pdata = row
+    (count, rated, mean_rating, satisfied, scored, pro, pas, det, beyond_stars, comments, analysed_n, neg, pdata,
+     foreign, lang) = row
     dist = dict(con.execute(
         f"SELECT CAST(round(rating) AS INTEGER) AS stars, count(*) FROM feedback WHERE {clause} AND rating IS NOT NULL "
         f"GROUP BY stars", params).fetchall())
@@ -433,11 +447,17 @@ def feedback_summary(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filt
         missing["nps"] = f"Only {scored} score{'s' * (scored != 1)}: NPS needs at least {MIN_FOR_SHARE}."
     if not comments:
         missing["negative_share"] = "No written comments in this feedback."
+    elif foreign and analysed_n < MIN_FOR_SHARE:
+        missing["negative_share"] = (f"{foreign:,} of the {comments:,} comments are not in English ({lang}, for one): "
+                                     "sentiment reads English only, so there is no negative share.")
     elif not analysed_n:
         missing["negative_share"] = "The comments have not been analysed yet."
     elif analysed_n < MIN_FOR_SHARE:
         missing["negative_share"] = (f"Only {analysed_n} comment{'s' * (analysed_n != 1)}: the negative share needs "
                                      f"at least {MIN_FOR_SHARE}.")
+    if foreign and "negative_share" not in missing:  # given, and said over which comments
+        missing["negative_share_base"] = (f"{foreign:,} of the {comments:,} comments are not in English ({lang}, for "
+                                          f"one): the negative share is over the {analysed_n:,} in English.")
     shown = {k: k not in missing for k in ("csat", "nps", "negative_share")}
     return FeedbackSummary(
         count=int(count), rated=int(rated), rating_counts={s: int(dist.get(s, 0)) for s in range(1, 6)},

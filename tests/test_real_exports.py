@@ -234,3 +234,25 @@ def test_a_file_without_a_header_row_keeps_its_first_line(db: Path, tmp_path: Pa
     assert "no header row" in result.format
     assert (result.rows_loaded, result.rows_rejected) == (12, 0)
     assert result.mapping == {"timestamp": "column1", "rating": "column2", "comment": "column3"}
+
+
+def test_comments_not_in_english_are_left_out_of_the_negative_share(db: Path, tmp_path: Path) -> None:
+    # VADER reads German 'die' (the article) as the English verb: every such comment read negative
+    german = ["Die App funktioniert nicht, sehr enttäuscht", "Leider stürzt die Anwendung immer ab",
+              "Das ist gut, ich bin zufrieden", "Die Suche ist schnell und hilfreich", "Kein Export möglich, das nervt"]
+    english = ["Great tool and I love it", "Terrible as it crashed", "Works well for me", "Slow export but fine",
+               "Awful support with no reply", "Nice and quick"]
+    path = tmp_path / "fb.csv"
+    path.write_text("ts;Bewertung;Kommentar\n" + "".join(
+        f"2026-03-0{1 + i % 9}T10:00:00Z;{(5, 2, 4, 3, 1)[i % 5]};{t}\n" for i, t in enumerate(german + english)))
+    ingest_one(db, path, kind="feedback")
+    with store.open_store(db) as con:
+        figures = summary(con, pilots.get_pilot(con, "pilot"))
+    assert figures["feedback"]["comments"] == 11
+    assert figures["feedback"]["negative_share"] == pytest.approx(2 / 6)  # terrible, awful: of the 6 in English
+    assert "5 of the 11 comments are not in English (German, for one)" in figures["notes"]["feedback"]
+    path.write_text("ts;Kommentar\n" + "".join(f"2026-03-0{1 + i}T10:00:00Z;{t}\n" for i, t in enumerate(german)))
+    ingest_one(db, path, kind="feedback", pilot="only German")
+    with store.open_store(db) as con:
+        fb = summary(con, pilots.get_pilot(con, "only German"))["feedback"]
+    assert fb["negative_share"] is None
