@@ -31,12 +31,14 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
                   # process mining (XES, OCEL) and product analytics (Segment, PostHog, Amplitude)
                   "time:timestamp", "ocel:timestamp", "event_timestamp", "original_timestamp", "sent_at",
                   "client_event_time", "server_received_time", "submitted_at", "submit_date", "created",
-                  "created_date", "start_time", "start_timestamp", "recorded_at", "response_date"),
+                  "created_date", "start_time", "start_timestamp", "recorded_at", "response_date",
+                  # German, French, Spanish, Dutch exports
+                  "zeitstempel", "datum_uhrzeit", "horodatage", "fecha_hora", "tijdstip"),
     "user_id": ("user_id", "uid", "user", "user_email", "email", "username", "user_name", "login",
                 "actor", "account_id", "employee_id",
                 "org:resource", "distinct_id", "anonymous_id", "user_pseudo_id", "respondent_id",
                 "respondent", "customer_id", "client_id", "member_id", "person_id", "reviewer_id",
-                "email_address"),
+                "email_address", "benutzer", "nutzer", "utilisateur", "usuario", "gebruiker"),
     "event": ("event", "event_name", "action", "activity", "event_type", "operation",
               "concept:name", "ocel:activity", "activity_name", "action_name"),
     "session_id": ("session_id", "session", "sid", "conversation_id",
@@ -46,10 +48,12 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
                     "took_ms", "latency"),
     "outcome": ("outcome", "result", "status", "success"),
     "team": ("team", "department", "dept", "group", "business_unit", "org_unit", "org:group"),
-    "rating": ("rating", "stars", "star_rating", "csat", "satisfaction", "review_score", "overall_rating"),
+    "rating": ("rating", "stars", "star_rating", "csat", "satisfaction", "review_score", "overall_rating",
+               "bewertung", "sterne", "valoracion", "valoración", "evaluation", "beoordeling"),
     "score": ("score", "nps", "nps_score", "likelihood_to_recommend", "recommend"),
     "comment": ("comment", "comments", "feedback", "text", "verbatim", "free_text", "remarks",
-                "body", "message", "review", "review_text", "review_body", "reviews"),
+                "body", "message", "review", "review_text", "review_body", "reviews",
+                "kommentar", "commentaire", "comentario", "opmerking", "anmerkung"),
     "channel": ("channel", "source", "medium", "via"),
     "category": ("category", "type", "topic", "tag", "label"),
     "message": ("message", "msg", "error_message", "content", "error", "exception_message",
@@ -88,7 +92,7 @@ RATING_LABELS: dict[str, int] = {
 
 # Anonymous ids of product analytics (Segment's anonymousId): a user's id where the signed-in id is blank.
 ANONYMOUS_NAMES = ("anonymous_id", "anon_id", "anonymous_user_id")
-DATE_NAMES = ("date", "day", "log_date")
+DATE_NAMES = ("date", "day", "log_date", "datum", "fecha")
 TIME_NAMES = ("time", "hour", "log_time", "time_of_day")
 
 
