@@ -323,7 +323,8 @@ def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time
                     informational, levels, _first, _last = con.execute(_informational(plan.select_good(0, 0), rule)).fetchone()
                     if informational:
                         problems.append(
-                            f"{informational:,} of the first {total:,} rows are {rule.words} ({levels}): they are "
+                            f"{informational:,} of the first {total:,} rows are {rule.words}"
+                            f"{f' ({levels})' if kind == 'exceptions' else ''}: they are "
                             f"not {'exceptions' if kind == 'exceptions' else 'uses'} and will be left out (counted, not "
                             "loaded). To load every line, tick “Load every line, whatever its level” (or give "
                             "--all-levels).")
