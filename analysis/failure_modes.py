@@ -410,14 +410,16 @@ def failure_modes(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters
         previous[k] = sum(n for d, n in per_day[k] if previous_from <= d < recent_from)
     per_mode = _examples(con, clause, params)
     total = int(modes["count"].sum())
-    modes["daily"] = [per_day.get(m, []) for m in modes["mode_id"]]
     modes["trend"] = [_trend(recent.get(m, 0), previous.get(m, 0)) for m in modes["mode_id"]]
     modes["share"] = modes["count"] / total
     modes["examples"] = [per_mode.get(m, []) for m in modes["mode_id"]]
+    # every text shown is masked (privacy's one rule): the examples, and the type, template and notes
+    # too; before `daily` joins, which holds days and counts only (thousands of pairs on a long pilot)
+    modes = privacy.mask_frame(modes)
+    modes["daily"] = [per_day.get(m, []) for m in modes["mode_id"]]
     cols = ["mode_id", "template", "error_type", "count", "users", "sessions", "first_seen", "last_seen",
             "daily", "trend", "share", "examples", "status", "owner", "note"]
-    # every text shown is masked (privacy's one rule): the examples, and the type, template and notes too
-    return privacy.mask_frame(modes[cols].reset_index(drop=True))
+    return modes[cols].reset_index(drop=True)
 
 
 def _examples(con: duckdb.DuckDBPyConnection, clause: str, params: list, k: int = EXAMPLES) -> dict[int, list[str]]:

@@ -14,12 +14,13 @@ The detector:
 * phone numbers: Google's libphonenumber (``phonenumbers.PhoneNumberMatcher``) over
   :data:`PHONE_REGIONS`, at POSSIBLE leniency (a well-formed number counts whether or not its range
   is assigned: ``555-123-4567`` is masked), kept when it is written as a phone number
-  (:func:`_written_as_phone`: at least 10 digits, set apart from ids, grouped or with ``+``);
+  (:func:`_written_as_phone`: at least 10 digits, set apart from ids, grouped as libphonenumber
+  formats the number, or with ``+``);
 * card numbers: 13-19 digit runs (spaces, dashes or dots between digits allowed) that pass the
   Luhn check.
 
-A cheap regular expression looks for the digits a phone or card needs before libphonenumber
-runs, so text without them costs a regex search.
+Cheap regular expressions look for what a phone or card needs before libphonenumber runs, so
+text without it costs a regex search (ingest runs the first of them in DuckDB).
 """
 
 from __future__ import annotations
@@ -46,20 +47,49 @@ PHONE_REGIONS = ("US", "GB")
 PHONE_LENIENCY = phonenumbers.Leniency.POSSIBLE
 MIN_PHONE_DIGITS = 10   # shorter runs (7-digit local numbers, amounts, ports, years) are not masked
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-# A phone number as it may be written: + or ( then at least 10 digits, at most 3 separators
-# (space, ( ) . - /) between two digits, not glued to an id or a longer number (a letter, digit,
-# _, . or - before it; a letter or digit after it, nor ':15' or '.5': a time, a decimal).
-_PHONE_SHAPE = r"[+(]{0,2}\d(?:[\s().\-/]{0,3}\d){" + str(MIN_PHONE_DIGITS - 1) + ",}"
-_PHONE_GATE = re.compile(r"(?<![\w.-])" + _PHONE_SHAPE + r"(?!\w|[.:/-]\d)")
-_PHONE_WRITTEN = re.compile(_PHONE_SHAPE)
+_EMAIL_RE = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+_EMAIL = re.compile(_EMAIL_RE)
+# Where libphonenumber is asked to look: a stretch written like a phone number, so that it never
+# parses the rest of a log line (sizes, ids, years, counts: it parses every sub-run it can, ~50 us
+# each). Either a +country code then the number, or one run after + or a trunk 0 (+447700900123,
+# 07700900123), or, written nationally, a trunk prefix 0 with up to 4 more digits (020, 07700) or
+# a 3-digit area code (555, (415), 1-800), then groups ending in 3+ digits, as US and GB numbers
+# are written: '2005 123456' (a year and a count) and '67108864 1004' are not asked about.
+# _PHONE_CORE has no look-around, so DuckDB (RE2) runs it too (CANDIDATE_SQL_RE).
+_SEP = r"[\s()./-]"
+_PHONE_CORE = (r"(?:\+[0-9]{10,}|0[1-9][0-9]{8,}"
+               r"|\+\(?[0-9]{1,3}\)?" + _SEP + r"{1,3}[0-9](?:" + _SEP + r"{0,3}[0-9]){5,}"
+               r"|(?:1[\s.-]{1,3})?\(?(?:0[0-9]{1,4}|[0-9]{3})\)?" + _SEP + r"{1,3}[0-9](?:" + _SEP
+               + r"{0,3}[0-9]){2,}[0-9][0-9])")
+# In Python, also: ten digits or more close together (at most 3 separators between two); set apart
+# (no letter, digit, _ . or - before it, nor '07:'; no letter or digit after it, nor ':15', '.5' or
+# '.host'); not an IPv4 address (10.0.0.7, 82-68-222-194) nor a decimal (0.1066108).
+_PHONE_GATE = re.compile(
+    r"(?<![\w.-])(?<!\d:)(?!\d{1,3}(?:[.-]\d{1,3}){3}(?!\d))(?!\d+\.\d{5})"
+    r"(?=[+(]{0,2}\d(?:" + _SEP + r"{0,3}\d){" + str(MIN_PHONE_DIGITS - 1) + r"})"
+    + _PHONE_CORE + r"(?!\w|[.:/-]\w)", re.ASCII)
+_PHONE_WRITTEN = re.compile(r"[+(]{0,2}\d(?:" + _SEP + r"{0,3}\d)*", re.ASCII)
 _CONTEXT = 4  # characters either side of a gate's stretch that libphonenumber sees with it
-# A card number: 13-19 digits, a space, dash or dot allowed between any two, not part of a longer
-# id or number (before it: no letter, digit, _, . or -; after it: no letter, digit, _ or -, nor '.5').
-_CARD = re.compile(r"(?<![\w.-])\d(?:[ .-]?\d){12,18}(?![\w-]|\.\d)")
+_FORMATS = (phonenumbers.PhoneNumberFormat.NATIONAL, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+# A card number: 13-19 digits in one run, or in groups as cards print them (4 digits, then groups
+# of 3-6: 4111 1111 1111 1111, 3782 822463 10005) split by spaces, dashes or dots; not part of a
+# longer id or number (before it: no letter, digit, _ . or -; after it: no letter, digit, _ or -,
+# nor '.5'); card numbers never start with 0 (0000000000000000 passes the Luhn check). An IP
+# address and a number after it (10.251.42.84 1044) is not one.
+_CARD = re.compile(r"(?<![\w.-])(?=[1-9])(?:\d{13,19}|\d{4}(?:[ .-]\d{3,6}){2,4})(?![\w-]|\.\d)", re.ASCII)
 
-# The same gates as SQL (RE2), for ingest: a message can hold personal data only if it matches.
-CANDIDATE_SQL_RE = r"@|[0-9]([\s().+/-]{0,3}[0-9]){9}"
+# What any personal data needs, in one expression that both Python and DuckDB (RE2) run (ASCII, no
+# look-around): an email; a card-like run; a phone-like stretch, set apart. Text without it is
+# passed over with one search, and ingest sends only the messages that match it to Python.
+# Each detector above finds nothing where this does not match (they are narrower, same ASCII digits).
+_NUMBER_RE = r"(?:^|[^\w.-])(?:[1-9](?:[0-9]{12,18}|[0-9]{3}(?:[ .-][0-9]{3,6}){2,4})|" + _PHONE_CORE + ")"
+CANDIDATE_SQL_RE = _EMAIL_RE + "|" + _NUMBER_RE
+_NUMBER = re.compile(_NUMBER_RE, re.ASCII)  # in Python, an email's '@' is looked for with `in`
+
+
+def _candidate(text: str) -> bool:
+    """True when ``text`` could hold personal data (CANDIDATE_SQL_RE matches it, or, cheaper, an '@')."""
+    return "@" in text or _NUMBER.search(text) is not None
 
 Span = tuple[int, int]
 
@@ -80,17 +110,53 @@ def _email_spans(text: str) -> list[Span]:
 
 
 def _card_spans(text: str) -> list[Span]:
-    return [m.span() for m in _CARD.finditer(text) if luhn_ok(re.sub(r"\D", "", m.group()))]
+    spans = []
+    for m in _CARD.finditer(text):
+        # the longest leading groups that make a card: '4111 1111 1111 1111 2026' is a card and a year
+        groups = list(re.finditer(r"\d+", m.group()))
+        for k in range(len(groups), 0, -1):
+            digits = "".join(g.group() for g in groups[:k])
+            if 13 <= len(digits) <= 19 and luhn_ok(digits):
+                spans.append((m.start(), m.start() + groups[k - 1].end()))
+                break
+    return spans
 
 
-def _written_as_phone(text: str, start: int, raw: str) -> Span | None:
-    """The span of a libphonenumber match written as a phone number, or None.
+def _joins(text: str) -> set[int]:
+    """Where ``text``'s digit groups meet, counted in digits from the right: '555-123-4567' -> {4, 7}."""
+    out, n = set(), 0
+    for group in reversed(re.findall(r"\d+", text)[1:]):
+        n += len(group)
+        out.add(n)
+    return out
+
+
+def _grouped_as_dialled(core: str, number: phonenumbers.PhoneNumber) -> bool:
+    """True when ``core`` has the digits of the number as libphonenumber formats it (nationally, or
+    internationally with its country code) grouped the same or more coarsely: 555-123-4567 and
+    (555) 1234567 for (555) 123-4567, +44 (0)20 7946 0958 for +44 20 7946 0958; not 2026-000123
+    (an id), nor 1201 113099 (a GB number is written with its trunk 0)."""
+    number = phonenumbers.PhoneNumber(country_code=number.country_code, national_number=number.national_number,
+                                      italian_leading_zero=number.italian_leading_zero,
+                                      number_of_leading_zeros=number.number_of_leading_zeros)  # no extension
+    raw = core.replace("(0)", "")  # +44 (0)20: the trunk prefix some write in brackets
+    digits, joins = re.sub(r"\D", "", raw), _joins(raw)
+    for fmt in _FORMATS:  # the same digits as one of them (a national number with its trunk 0)
+        shown = phonenumbers.format_number(number, fmt)
+        if digits == re.sub(r"\D", "", shown) and joins <= _joins(shown):
+            return True
+    return False
+
+
+def _written_as_phone(text: str, start: int, raw: str, number: phonenumbers.PhoneNumber) -> Span | None:
+    """The span of a libphonenumber match when it is written as a phone number, else None.
 
     Kept: at least MIN_PHONE_DIGITS digits, nothing but digits and separators (an extension after
-    them stays), not glued to an id (INV-2026-000123, blk_-6952..., v1.2.3.4567), and either
-    grouped (555-123-4567, 020 7946 0123), with a +country code, in parentheses, or starting with
-    a national trunk 0 (07700900123): a bare run of digits is an id, a timestamp or an amount
-    far more often than a phone number.
+    them stays), not glued to an id, a name or a longer number (INV-2026-000123, blk_-6952..., 10:15), and
+    written the way phone numbers are: grouped as libphonenumber formats it (555-123-4567,
+    555.123.4567, 020 7946 0123, +44 20 7946 0958), or in three or more groups of 3+ digits ending
+    in 4+ (0207 946 0123), or in one run only after a + or a trunk 0 (+447700900123, 07700900123):
+    a bare run of digits is an id, a timestamp or an amount far more often than a phone number.
     """
     if start and (text[start - 1].isalnum() or text[start - 1] in "_.-"):
         return None
@@ -98,28 +164,33 @@ def _written_as_phone(text: str, start: int, raw: str) -> Span | None:
     if m is None:
         return None
     end = start + m.end()
-    if end < len(text) and (text[end].isalnum() or text[end] == "_"
-                            or (text[end] in ".:-/" and text[end + 1:end + 2].isdigit())):  # 10:15, 12.5
+    if end < len(text) and (text[end].isalnum() or text[end] == "_"  # 10:15, 12.5, 0610.ctinets.com
+                            or (text[end] in ".:-/" and text[end + 1:end + 2].isalnum())):
         return None
     core = m.group()
     if core.startswith("(") and ")" not in core:  # '(555.123.4567)': the brackets are the text's
         start, core = start + 1, core[1:]
     groups = re.findall(r"\d+", core)
-    if len(groups) == 1 and not core.startswith(("+", "(")) and not re.match(r"0[1-9]", core):
+    if sum(map(len, groups)) < MIN_PHONE_DIGITS:
         return None
-    return (start, end)
+    if len(groups) == 1:
+        return (start, end) if core.startswith("+") or re.match(r"0[1-9]", core) else None
+    if _grouped_as_dialled(core, number):
+        return (start, end)
+    informal = len(groups) >= 3 and all(len(g) >= 3 for g in groups) and len(groups[-1]) >= 4
+    return (start, end) if informal else None
 
 
 def _phone_spans(text: str) -> list[Span]:
-    # libphonenumber reads only the stretches the gate found (it would otherwise parse every number
-    # in the text: amounts, years, durations), and the next region only what the one before left
+    # libphonenumber reads only the stretches the gate found, and the next region only what the one
+    # before left (a number written nationally fits one region's format)
     candidates = [m.span() for m in _PHONE_GATE.finditer(text)]
     spans: list[Span] = []
     for region in PHONE_REGIONS:
         for a, b in candidates:
             a0 = max(0, a - _CONTEXT)  # with a little context: the matcher checks what surrounds a number
             for match in phonenumbers.PhoneNumberMatcher(text[a0:b + _CONTEXT], region, leniency=PHONE_LENIENCY):
-                span = _written_as_phone(text, a0 + match.start, match.raw_string)
+                span = _written_as_phone(text, a0 + match.start, match.raw_string, match.number)
                 if span and not any(x < span[1] and span[0] < y for x, y in spans):
                     spans.append(span)
         candidates = [(a, b) for a, b in candidates if not any(x < b and a < y for x, y in spans)]
@@ -138,19 +209,19 @@ PERSONAL_DATA_PATTERNS = DETECTORS
 
 def kinds(text: str | None) -> list[str]:
     """The kinds of personal data in ``text`` ('email', 'card', 'phone'), in DETECTORS order."""
-    if not isinstance(text, str) or not text:
+    if not isinstance(text, str) or not _candidate(text):
         return []
     return [name for name, find in DETECTORS.items() if find(text)]
 
 
 def has_personal_data(text: str | None) -> bool:
     """True when ``text`` contains an email, a phone number or a card number."""
-    return isinstance(text, str) and bool(text) and any(find(text) for find in DETECTORS.values())
+    return isinstance(text, str) and _candidate(text) and any(find(text) for find in DETECTORS.values())
 
 
 def mask(text: str | None) -> str | None:
     """``text`` with every personal-data match replaced by ``[email]``, ``[card]`` or ``[phone]``."""
-    if not isinstance(text, str) or not text:
+    if not isinstance(text, str) or not _candidate(text):
         return text
     for name, find in DETECTORS.items():
         spans = find(text)
