@@ -21,7 +21,7 @@ figures = ui.evidence("analysis.summary.summary", pilot, version)  # cached by p
 with store.open_store(ui.db()) as con:
     conds = conditions.list_conditions(con, actor, pilot)
     suggestion = decisions.suggest(con, pilot, figures=figures, conditions=conds, signals=sigs)
-    history = decisions.list_decisions(con, actor, pilot)
+    history = decisions.shown_decisions(con, actor, pilot)  # masked unless the actor may reveal
     review = decisions.current_review(con, pilot)
     can_decide = access.allowed(con, actor, "record_decision", pilot.pilot_id)
 

@@ -485,7 +485,7 @@ def filters(pilot, version: str):
 
     Both persist across pages and are written to the URL with the pilot.
     """
-    from analysis.common import Filters
+    from analysis.common import Filters, resolve_segment
 
     if "_w_dates" not in st.session_state:
         st.session_state["_w_dates"] = st.session_state.get(_RANGE) or ()
@@ -501,9 +501,11 @@ def filters(pilot, version: str):
         st.sidebar.caption("Pick the last day too. Until then the pages show "
                            + (f"{kept[0]:%Y-%m-%d} to {kept[1]:%Y-%m-%d}." if kept else "the whole pilot."))
 
-    options = segment_options(pilot, version)
-    labels = ["Everyone"] + [f"{name.replace('_', ' ')}: {v}" for name, values in options.items() for v in values]
-    keys = [None] + [(name, v) for name, values in options.items() for v in values]
+    # the picker, the session and the address bar hold the values as shown (personal data masked);
+    # the filter gets the stored value behind the one shown
+    choices = segment_options(pilot, version)
+    labels = ["Everyone"] + [f"{name.replace('_', ' ')}: {v}" for name, shown in choices.items() for v in shown]
+    keys = [None] + [(name, v) for name, shown in choices.items() for v in shown]
     current = st.session_state.get(_SEGMENT)
     current = tuple(current) if current else None
     if current not in keys:
@@ -526,18 +528,19 @@ def filters(pilot, version: str):
     seg = keys[labels.index(label)]
     _write_link()
     start, end = st.session_state.get(_RANGE) or (None, None)
-    return Filters(start=start, end=end, segment=dict([seg]) if seg else {})
+    return Filters(start=start, end=end, segment={seg[0]: resolve_segment(choices, *seg)} if seg else {})
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _segment_options(db_path: str, pilot_id: int, version: str) -> dict[str, list[str]]:
-    from analysis.common import segment_options as options
+def _segment_options(db_path: str, pilot_id: int, version: str) -> dict[str, dict[str, str]]:
+    from analysis.common import segment_choices
 
     with store.open_store(db_path) as con:
-        return options(con, pilot_id)
+        return segment_choices(con, pilot_id)
 
 
-def segment_options(pilot, version: str) -> dict[str, list[str]]:
+def segment_options(pilot, version: str) -> dict[str, dict[str, str]]:
+    """Per segment, {value as shown: value as stored} (analysis.common.segment_choices)."""
     return _segment_options(db(), pilot.pilot_id, version)
 
 
