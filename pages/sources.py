@@ -188,11 +188,27 @@ if can_ingest:
         root = None
         feed_col.markdown("**A feed** · files the app re-reads")
         feed_col.info(ui.md(err))
-    if root is not None:
+    folder = ui.with_store(lambda con: sources.feed_folder(con, actor, pilot))() if root is not None else None
+    is_admin = actor.role == "admin"
+    if root is not None and actor.role == "admin":
+        # each pilot's feeds lie in a folder an admin assigns: one team cannot feed from another's
+        with feed_col.form("feed_folder"):
+            st.markdown("**Feed folder** · where this pilot's feeds may lie (admins)")
+            new_folder = st.text_input("Folder under the feed root", value=folder or "", placeholder="team-a")
+            if st.form_submit_button("Assign folder"):
+                ui.run_action(ui.with_store(lambda con: sources.set_feed_folder(con, actor, pilot, new_folder)),
+                              "Feed folder assigned.", refresh=True)
+    if root is not None and folder is None and not is_admin:
+        feed_col.markdown("**A feed** · files the app re-reads")
+        feed_col.info("No feed folder is assigned to this pilot yet: an admin assigns one on this page, then "
+                      "feeds can be set inside it.")
+    elif root is not None:
         with feed_col.form("feed"):
-            st.markdown("**A feed** · files the app re-reads")
+            st.markdown("**A feed** · files the app re-reads"
+                        + (f" · inside {ui.md(folder)}" if folder not in (None, ".") else ""))
             f_kind = st.selectbox("Kind", KINDS, key="feed_kind")
-            pattern = st.text_input("Folder or glob under the feed root", placeholder="erp-exports/usage-*.csv.gz")
+            hint = f"{folder}/usage-*.csv.gz" if folder not in (None, ".") else "erp-exports/usage-*.csv.gz"
+            pattern = st.text_input("Folder or glob under the feed root", placeholder=hint)
             if st.form_submit_button("Set feed"):
                 ui.run_action(ui.with_store(lambda con: sources.set_feed(con, actor, pilot, f_kind, pattern)),
                               "Feed set.", refresh=True)

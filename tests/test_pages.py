@@ -13,7 +13,7 @@ import pytest
 from helpers import PROJECT_ROOT, ingest_one, make_pilot, query, write
 from streamlit.testing.v1 import AppTest
 
-from readiness import demo, store, users
+from readiness import demo, pilots, sources, store, users
 from readiness.access import Actor, cli_actor
 from readiness.demo_data import DEMO_PILOT
 
@@ -481,8 +481,20 @@ def test_sources_offers_a_feed_only_under_a_feed_root_and_words_its_tables(demo_
     text = kept.drop(columns=["last_sync_at"])  # a time column: empty where never synced
     assert not text.isin(["None"]).any().any() and text.isna().sum().sum() == 0
     monkeypatch.setenv("READINESS_FEED_ROOT", str(tmp_path))
+    # no feed folder assigned to the pilot: a reviewer is told so, an admin assigns one and sets feeds
+    at = _run("sources", "reviewer")
+    assert not any(b.label == "Set feed" for b in at.button)
+    assert any("No feed folder is assigned to this pilot yet" in i.value for i in at.info)
+    at = _run("sources", "admin")
+    assert any(b.label == "Assign folder" for b in at.button) and any(b.label == "Set feed" for b in at.button)
+    (tmp_path / "demo-team").mkdir()
+    with store.open_store(demo_db) as con:
+        sources.set_feed_folder(con, cli_actor(), pilots.get_pilot(con, DEMO), "demo-team")
     at = _run("sources", "reviewer")
     assert any(b.label == "Set feed" for b in at.button)
+    assert not any(b.label == "Assign folder" for b in at.button)
+    with store.open_store(demo_db) as con:  # leave the shared store as the other tests found it
+        sources.set_feed_folder(con, cli_actor(), pilots.get_pilot(con, DEMO), None)
 
 
 def test_grids_show_missing_text_as_empty_cells_and_keep_numbers_numbers() -> None:
