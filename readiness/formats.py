@@ -528,6 +528,18 @@ def line_object_sql(src: SourceFile, line: str = "_line") -> str:
     return f"CASE WHEN json_valid({line}) AND json_type({line}) = 'OBJECT' THEN {line} END"
 
 
+def reader_sql(src: SourceFile, rejects: str | None = None, lenient: bool = False) -> str:
+    """The reader of ``src``'s rows in any format (a CSV's unsplittable rows to ``rejects``, or
+    skipped when ``lenient``)."""
+    if src.format == "csv":
+        return csv_reader_sql(src, rejects=rejects, lenient=lenient)
+    if src.format == "jsonl":
+        return records_reader_sql(src)
+    if src.format == "json":
+        return json_array_reader_sql(src)
+    return parquet_reader_sql(src)
+
+
 def records_reader_sql(src: SourceFile, limit_lines: int | None = None) -> str:
     """The reader of ``src``'s rows: an application log's records (a header line and its
     continuation lines), else its lines (JSON Lines and other line logs)."""

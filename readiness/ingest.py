@@ -147,16 +147,8 @@ class Preview:
 def _stage(con: duckdb.DuckDBPyConnection, src: SourceFile, stage: str, limit: int | None = None) -> str | None:
     """Copy the file into temp table ``stage``; return the name of its reader-rejects table (CSV)."""
     lim = f" LIMIT {int(limit)}" if limit else ""
-    rejects = None
-    if src.format == "csv":
-        rejects = f"{stage}_rej"
-        reader = formats.csv_reader_sql(src, rejects=rejects)
-    elif src.format == "jsonl":
-        reader = formats.records_reader_sql(src)
-    elif src.format == "json":
-        reader = formats.json_array_reader_sql(src)
-    else:
-        reader = formats.parquet_reader_sql(src)
+    rejects = f"{stage}_rej" if src.format == "csv" else None
+    reader = formats.reader_sql(src, rejects=rejects)
     try:
         con.execute(f"CREATE TEMP TABLE {stage} AS SELECT * FROM {reader}{lim}")
     except duckdb.Error as err:
@@ -219,14 +211,7 @@ def _settle_day_month(con: duckdb.DuckDBPyConnection, src: SourceFile, mapping: 
     keep the layout that reads more values; when both read the same, it stays a question."""
     if not mode.ambiguous:
         return mode
-    if src.format == "csv":
-        reader = formats.csv_reader_sql(src, lenient=True)
-    elif src.format == "jsonl":
-        reader = formats.records_reader_sql(src)
-    elif src.format == "json":
-        reader = formats.json_array_reader_sql(src)
-    else:
-        reader = formats.parquet_reader_sql(src)
+    reader = formats.reader_sql(src, lenient=True)
     direct = src.format == "csv" or (src.format == "jsonl" and src.line_format != "app_log")
     plan = LoadPlan(src, mapping, reader, timestamps.TimeMode("iso"), direct=direct)
     text = plan.raw_text("timestamp")
