@@ -6,6 +6,7 @@ Source columns that feed nothing are kept in each row's ``attributes`` JSON, nev
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -166,6 +167,7 @@ class ColumnMapping:
     sources: tuple[str, ...]  # one column, or several joined by a space (e.g. Date + Time)
     reason: str
     first: bool = False       # the first non-blank of the sources, not all joined (userId | anonymousId)
+    by: str = "name"          # "map" (given by hand), "name", or "content" (its values decided)
 
     def spec(self) -> str:
         """How ``--map`` writes it: 'Date+Time' (joined), 'userId|anonymousId' (first non-blank)."""
@@ -294,8 +296,8 @@ def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, s
     chosen: dict[str, ColumnMapping] = {}
     notes: list[str] = []
 
-    def take(canon: str, cols: tuple[str, ...], why: str) -> None:
-        chosen[canon] = ColumnMapping(canon, cols, why)
+    def take(canon: str, cols: tuple[str, ...], why: str, by: str = "name") -> None:
+        chosen[canon] = ColumnMapping(canon, cols, why, by=by)
         used.update(cols)
 
     for canon, spec in overrides.items():
@@ -305,7 +307,7 @@ def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, s
                 f"{kind} columns are: {', '.join(wanted)}."
             )
         if not spec:
-            chosen[canon] = ColumnMapping(canon, (), "left unmapped by --map")
+            chosen[canon] = ColumnMapping(canon, (), "left unmapped by --map", by="map")
             continue
         first = "|" in spec
         parts = [p.strip() for p in spec.split("|" if first else "+")]
@@ -318,7 +320,7 @@ def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, s
                     f"Columns found: {', '.join(source_columns)}."
                 )
             found.append(match)
-        chosen[canon] = ColumnMapping(canon, tuple(found), f"--map {canon}={spec}", first)
+        chosen[canon] = ColumnMapping(canon, tuple(found), f"--map {canon}={spec}", first, by="map")
         used.update(found)
 
     def free(names: tuple[str, ...]) -> str | None:
@@ -350,7 +352,7 @@ def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, s
             take(canon, (col,), why)
             break
     user = chosen.get("user_id")
-    if user and len(user.sources) == 1 and not user.reason.startswith("--map") and (anon := free(ANONYMOUS_NAMES)):
+    if user and len(user.sources) == 1 and user.by != "map" and (anon := free(ANONYMOUS_NAMES)):
         # analytics tools write the signed-in id, or an anonymous one before sign-in
         chosen["user_id"] = ColumnMapping("user_id", (user.sources[0], anon),
                                           f"{user.sources[0]!r}, or {anon!r} where it is blank", first=True)
@@ -358,8 +360,9 @@ def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, s
     if "timestamp" in wanted and "timestamp" not in chosen and (date := free(DATE_NAMES)):
         take("timestamp", (date,), f"{date!r} is the only date column")
     _settle_rating_and_score(kind, chosen, used, profiles, notes)
-    _by_name_part(wanted, source_columns, chosen, used, profiles, take)
-    _by_content(kind, wanted, source_columns, chosen, used, profiles, take)
+    by_values = functools.partial(take, by="content")  # what follows is decided by the column's values
+    _by_name_part(wanted, source_columns, chosen, used, profiles, by_values)
+    _by_content(kind, wanted, source_columns, chosen, used, profiles, by_values)
 
     columns = [chosen[c] for c in wanted if c in chosen and chosen[c].sources]
     # a nested key is kept in attributes inside its parent: it is not listed on its own
@@ -386,26 +389,27 @@ def _settle_rating_and_score(kind: str, chosen: dict[str, ColumnMapping], used: 
     if kind != "feedback":
         return
     score, rating = chosen.get("score"), chosen.get("rating")
-    if score and len(score.sources) == 1 and not score.reason.startswith("--map"):
+    if score and len(score.sources) == 1 and score.by != "map":
         prof = profiles.get(score.sources[0])
         if prof and prof.values and prof.whole_numbers_within(1, 5):
             del chosen["score"]
             col = score.sources[0]
             if rating is None:
                 chosen["rating"] = ColumnMapping("rating", (col,), f"{col!r} holds only whole numbers 1-5: star ratings, "
-                                                                   f"not a 0-10 recommend score")
+                                                                   f"not a 0-10 recommend score", by="content")
                 rating = chosen["rating"]
             else:
                 used.discard(col)
                 notes.append(f"{col!r} holds only whole numbers 1-5, so it is not a 0-10 recommend score; kept "
                              f"in attributes (no NPS).")
-    if rating and len(rating.sources) == 1 and not rating.reason.startswith("--map") and "score" not in chosen:
+    if rating and len(rating.sources) == 1 and rating.by != "map" and "score" not in chosen:
         prof = profiles.get(rating.sources[0])
         if (prof and prof.values and prof.whole_numbers_within(0, 10) and prof.share(prof.over_five) >= 0.05):
             col = rating.sources[0]
             del chosen["rating"]
             chosen["score"] = ColumnMapping("score", (col,), f"{col!r} holds whole numbers 0-10 "
-                                                             f"({_pct(prof.share(prof.over_five))} above 5): a recommend score, not 1-5 stars")
+                                                             f"({_pct(prof.share(prof.over_five))} above 5): a recommend score, "
+                                                             "not 1-5 stars", by="content")
 
 
 def _by_name_part(wanted, source_columns, chosen, used, profiles, take) -> None:

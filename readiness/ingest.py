@@ -172,6 +172,13 @@ def _has_cr(path: Path) -> bool:
 
 def _time_mode(con: duckdb.DuckDBPyConnection, src: SourceFile, mapping: Mapping, stage: str,
                opts: IngestOptions) -> timestamps.TimeMode:
+    """How to read the time column: from its type and a sample of ``stage``; a day/month order the
+    sample leaves open is settled on the whole file (:func:`_settle_day_month`)."""
+    return _settle_day_month(con, src, mapping, _sampled_mode(con, src, mapping, stage, opts))
+
+
+def _sampled_mode(con: duckdb.DuckDBPyConnection, src: SourceFile, mapping: Mapping, stage: str,
+                  opts: IngestOptions) -> timestamps.TimeMode:
     """Choose how to read the time column, from its type and a sample (first rows + a random sample)."""
     if opts.time_format or opts.year:
         return timestamps.detect_mode([], "VARCHAR", opts.time_format, opts.year)
@@ -253,8 +260,7 @@ def plan_file(path: Path, kind: str, opts: IngestOptions, work: Path) -> tuple[S
 def mapping_notes(mapping: Mapping) -> list[str]:
     """What a reader of the load's summary should know about the mapping: columns chosen by their
     values rather than their name, and columns named like one thing that hold another."""
-    by_content = [f"{c.canonical} from {'+'.join(c.sources)!r}: {c.reason}" for c in mapping.columns
-                  if c.reason.startswith("by content") or " holds " in c.reason or " has " in c.reason]
+    by_content = [f"{c.canonical} from {c.spec()!r}: {c.reason}" for c in mapping.columns if c.by == "content"]
     return by_content + mapping.notes
 
 
@@ -293,7 +299,7 @@ def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time
             mode_text = None
             checked = rejected = informational = 0
             if not mapping.missing_required():
-                mode = _settle_day_month(con, src, mapping, _time_mode(con, src, mapping, stage, opts))
+                mode = _time_mode(con, src, mapping, stage, opts)
                 mode_text = mode.describe(time_zone)
                 plan = LoadPlan(src, mapping, stage, mode, time_zone=time_zone)
                 cur = con.execute(plan.select_preview(rows))
@@ -550,7 +556,7 @@ def _prepare(con, src: SourceFile, mapping: Mapping, stage: str, opts: IngestOpt
         con.execute(f"CREATE TEMP TABLE {gaps} (g BIGINT)")
         con.executemany(f"INSERT INTO {gaps} VALUES (?)",
                         [[row - i] for i, (row, *_rest) in enumerate(reader_rejects, start=1)])
-    mode = _settle_day_month(con, src, mapping, _time_mode(con, src, mapping, stage, opts))
+    mode = _time_mode(con, src, mapping, stage, opts)
     result.time_note = mode.describe(pilot.time_zone)
     plan = LoadPlan(src, mapping, stage, mode, gaps, pilot.time_zone)
     rows, zoneless = con.execute(plan.count_rows()).fetchone()
@@ -653,7 +659,7 @@ def _sampled_time_mode(con, src: SourceFile, mapping: Mapping, stage: str, opts:
     reader = (formats.csv_reader_sql(src, path=path, lenient=True) if src.format == "csv"
               else formats.json_lines_reader_sql(src, path=path))
     con.execute(f"CREATE TEMP TABLE {sample} AS SELECT * FROM {reader}")
-    return _settle_day_month(con, src, mapping, _time_mode(con, src, mapping, sample, opts))
+    return _time_mode(con, src, mapping, sample, opts)
 
 
 def _load_direct(con, pilot: Pilot, kind: str, src: SourceFile, mapping: Mapping, mode: timestamps.TimeMode,
