@@ -303,11 +303,6 @@ def detect(path: Path, work_dir: Path, log_format: str | None = None) -> SourceF
                            f"saved instead of the export. Download the export again.")
     if text.startswith("["):
         return _describe_json(SourceFile(path, data_path, "json", compression))
-    if line_format := linelogs.recognise(text.splitlines()[:60]):
-        src = SourceFile(path, data_path, "jsonl", compression, encoding=encoding, line_format=line_format)
-        src.columns = list(linelogs.COLUMNS[line_format])
-        src.types = {c: "VARCHAR" for c in src.columns}
-        return src
     if text.startswith("{"):
         first = text.split("\n", 1)[0].strip()
         try:
@@ -321,10 +316,14 @@ def detect(path: Path, work_dir: Path, log_format: str | None = None) -> SourceF
                 f"{path.name}: starts like JSON but its first line is not a complete JSON object. "
                 f"Give JSON Lines (one object per line) or a JSON array of objects."
             ) from None
-    if layout := linelogs.recognise_app_log(text.splitlines()[:60], log_format):
-        src = SourceFile(path, data_path, "jsonl", compression, encoding=encoding, line_format="app_log",
+    lines = text.splitlines()[:60]
+    line_format, layout = ("access_log", None) if not log_format and linelogs.is_access_log(lines) else (None, None)
+    if not line_format and (layout := linelogs.recognise_app_log(lines, log_format)):
+        line_format = "app_log"
+    if line_format:  # a server's line log: read as JSON Lines of each line's (or record's) fields
+        src = SourceFile(path, data_path, "jsonl", compression, encoding=encoding, line_format=line_format,
                          layout=layout)
-        src.columns = list(linelogs.app_log_columns(layout))
+        src.columns = list(linelogs.columns(line_format, layout))
         src.types = {c: "VARCHAR" for c in src.columns}
         return src
     if log_format:
@@ -524,7 +523,7 @@ def line_object_sql(src: SourceFile, line: str = "_line") -> str:
     if src.line_format == "app_log":  # over a record of app_log_records_sql: _line and _more
         return linelogs.app_log_object_sql(src.layout)
     if src.line_format:
-        return linelogs.object_sql(src.line_format, line)
+        return linelogs.access_log_sql(line)
     return f"CASE WHEN json_valid({line}) AND json_type({line}) = 'OBJECT' THEN {line} END"
 
 
@@ -616,16 +615,13 @@ def _nested_keys(src: SourceFile, reader: str, top: set[str]) -> dict[str, str]:
         con.close()
     found: dict[str, str] = {}
 
-    def walk(obj: dict, names: list[str], depth: int) -> None:
+    def walk(obj: dict, path: tuple[str, ...]) -> None:
         for key, value in obj.items():
-            if not isinstance(value, dict):
-                continue
-            for sub, inner in value.items():
-                name, path = ".".join([*names, key, sub]), [*names, key, sub]
-                if name not in top:
-                    found.setdefault(name, "$." + ".".join(json.dumps(k) for k in path))
-                if isinstance(inner, dict) and depth + 1 < NESTED_DEPTH:
-                    walk({sub: inner}, [*names, key], depth + 1)
+            here = (*path, key)
+            if path and ".".join(here) not in top:
+                found.setdefault(".".join(here), "$." + ".".join(json.dumps(k) for k in here))
+            if isinstance(value, dict) and len(here) < NESTED_DEPTH:
+                walk(value, here)
 
     for line in lines:
         try:
@@ -633,7 +629,7 @@ def _nested_keys(src: SourceFile, reader: str, top: set[str]) -> dict[str, str]:
         except (ValueError, RecursionError):
             continue
         if isinstance(obj, dict):
-            walk(obj, [], 1)
+            walk(obj, ())
     return found
 
 

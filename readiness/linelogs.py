@@ -27,24 +27,27 @@ _ACCESS_RE = re.compile(ACCESS_LOG)
 STATIC = r"\.(css|js|mjs|map|png|jpe?g|gif|svg|ico|webp|avif|bmp|woff2?|ttf|otf|eot)$"
 # an id in a path: digits, a UUID, a long hex string; replaced by {id}
 _ID_SEGMENT = r"/(\d+|[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}|[0-9a-fA-F]{16,})(/|$)"
-COLUMNS = {"access_log": ("time", "user", "event", "outcome", "duration_ms", "status", "method", "path", "client",
-                          "auth_user", "vhost", "bytes", "referer", "agent", "static")}
+ACCESS_COLUMNS = ("time", "user", "event", "outcome", "duration_ms", "status", "method", "path", "client",
+                  "auth_user", "vhost", "bytes", "referer", "agent", "static")
 NAMES = {"access_log": "web access log (Common / Combined Log Format)", "app_log": "application log"}
 
 
-def recognise(lines: list[str]) -> str | None:
-    """The line format most of the first non-blank lines are written in, or None."""
+def is_access_log(lines: list[str]) -> bool:
+    """Most of the first non-blank lines are written as a web access log's."""
     lines = [ln for ln in lines if ln.strip()][:50]
-    if len(lines) >= 1 and sum(bool(_ACCESS_RE.match(ln)) for ln in lines) >= max(1, 0.8 * len(lines)):
-        return "access_log"
-    return None
+    return bool(lines) and sum(bool(_ACCESS_RE.match(ln)) for ln in lines) >= 0.8 * len(lines)
+
+
+def columns(line_format: str, layout: str | None) -> tuple[str, ...]:
+    """The fields a line log's lines (or records) are read into."""
+    return ACCESS_COLUMNS if line_format == "access_log" else app_log_columns(layout)
 
 
 def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def object_sql(line_format: str, line: str) -> str:
+def access_log_sql(line: str) -> str:
     """SQL: the line as a struct of its fields (all text), NULL when it does not match the format.
 
     One regular expression per line; lambdas bind its groups (``a``) and the request's parts

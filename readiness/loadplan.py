@@ -184,7 +184,8 @@ class LoadPlan:
         out: list[tuple[str, str, str | None]] = []
         src_of = {m.canonical: "+".join(m.sources) for m in self.mapping.columns}
         if self.is_line:
-            out.append(("r_not_object", lit(f"row: not a line of a {linelogs.NAMES[self.src.line_format]}"), None))
+            out.append(("r_not_object", lit(f"row: not written as the {linelogs.NAMES[self.src.line_format]}'s "
+                                            "lines are"), None))
         if self.is_json:
             out.append(("r_not_object", lit("row: not a JSON object (broken JSON line)"), None))
         if self.src.nul_bytes:

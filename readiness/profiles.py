@@ -33,15 +33,15 @@ def _values_sql(src: SourceFile) -> tuple[str, list[str]]:
     if src.format == "parquet":
         cols = ", ".join(f"CAST({n} AS VARCHAR) AS {n}" for n in names)
         return f"SELECT {cols} FROM {formats.parquet_reader_sql(src)} LIMIT {SAMPLE_ROWS}", names
-    reader = formats.json_lines_reader_sql(src) if src.format == "jsonl" else formats.json_array_reader_sql(src)
+    # JSON and line logs: each row as its object (a line log's fields as a struct), the rows that are none left out
     if src.line_format:
-        records = formats.records_reader_sql(src, limit_lines=20 * SAMPLE_ROWS)
+        rows = formats.records_reader_sql(src, limit_lines=20 * SAMPLE_ROWS)
         cols = ", ".join(f"_j[{lit(c)}] AS {src.staged(c)}" for c in src.columns)
-        return (f"SELECT {cols} FROM (SELECT {formats.line_object_sql(src)} AS _j FROM {records}) "
-                f"WHERE _j IS NOT NULL LIMIT {SAMPLE_ROWS}"), names
-    cols = ", ".join(f"json_extract_string(_line, {lit(src.json_path(c))}) AS {src.staged(c)}" for c in src.columns)
-    return (f"SELECT {cols} FROM (SELECT _line FROM {reader} WHERE json_valid(_line) AND json_type(_line) = 'OBJECT' "
-            f"LIMIT {SAMPLE_ROWS})"), names
+    else:
+        rows = formats.json_lines_reader_sql(src) if src.format == "jsonl" else formats.json_array_reader_sql(src)
+        cols = ", ".join(f"json_extract_string(_j, {lit(src.json_path(c))}) AS {src.staged(c)}" for c in src.columns)
+    return (f"SELECT {cols} FROM (SELECT {formats.line_object_sql(src)} AS _j FROM {rows}) WHERE _j IS NOT NULL "
+            f"LIMIT {SAMPLE_ROWS}"), names
 
 
 def profile_columns(src: SourceFile) -> dict[str, ColumnProfile]:
