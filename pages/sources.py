@@ -65,7 +65,7 @@ if can_ingest:
     try:
         overrides = parse_overrides([x.strip() for x in overrides_text.split(",") if x.strip()])
     except MappingError as err:
-        st.error(str(err))
+        st.error(ui.md(err))  # it quotes the columns as typed
         st.stop()
     opts = ingest.IngestOptions(overrides=overrides, time_format=time_format.strip() or None,
                                 year=int(year) if year else None, dedupe_rows=dedupe, all_levels=all_levels)
@@ -188,9 +188,8 @@ if can_ingest:
         root = None
         feed_col.markdown("**A feed** · files the app re-reads")
         feed_col.info(ui.md(err))
-    folder = ui.with_store(lambda con: sources.feed_folder(con, actor, pilot))() if root is not None else None
-    is_admin = actor.role == "admin"
-    if root is not None and actor.role == "admin":
+    folder = current_sources[0]["feed_folder"]  # the pilot's, on every row
+    if root is not None and actor.is_admin:
         # each pilot's feeds lie in a folder an admin assigns: one team cannot feed from another's
         with feed_col.form("feed_folder"):
             st.markdown("**Feed folder** · where this pilot's feeds may lie (admins)")
@@ -198,7 +197,7 @@ if can_ingest:
             if st.form_submit_button("Assign folder"):
                 ui.run_action(ui.with_store(lambda con: sources.set_feed_folder(con, actor, pilot, new_folder)),
                               "Feed folder assigned.", refresh=True)
-    if root is not None and folder is None and not is_admin:
+    if root is not None and folder is None and not actor.is_admin:
         feed_col.markdown("**A feed** · files the app re-reads")
         feed_col.info("No feed folder is assigned to this pilot yet: an admin assigns one on this page, then "
                       "feeds can be set inside it.")

@@ -247,7 +247,7 @@ def run_action(fn: Callable[[], Any], success: str | None = None, *, refresh: bo
         st.error(md(err))  # messages name pilots, files and people as typed
         return False, None
     except store.StoreBusy as err:
-        st.warning(md(err))
+        st.warning(store.busy_message(err))  # what to do; the path and the process go to the log
         return False, None
     if refresh:
         flash(success or "Saved.")

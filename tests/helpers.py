@@ -1,7 +1,10 @@
 """Shared helpers for the ingest tests: a real DuckDB store per test, pilots, one-file ingests, table snapshots."""
 from __future__ import annotations
 
+import contextlib
+import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,3 +67,19 @@ def write_bytes(path: Path, data: bytes) -> Path:
     """Write raw bytes (e.g. CRLF line ends) and return the path."""
     path.write_bytes(data)
     return path
+
+
+@contextlib.contextmanager
+def held_by_another_process(db: Path, seconds: int = 60) -> Iterator[subprocess.Popen]:
+    """A store at ``db`` that another process holds open for the block; yields that process."""
+    with store.open_store(db):
+        pass
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r}); print('ready', flush=True); "
+                               f"time.sleep({int(seconds)})"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()

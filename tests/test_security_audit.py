@@ -6,18 +6,16 @@ command line runs.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import PROJECT_ROOT, make_pilot, query
+from helpers import PROJECT_ROOT, held_by_another_process, make_pilot, query
 from streamlit.testing.v1 import AppTest
 
 from readiness import audit, pilots, store, users
@@ -236,20 +234,6 @@ def test_an_unknown_user_name_costs_as_much_as_a_known_one(db: Path, monkeypatch
 # 7. A busy store tells a visitor what to do; which file and which process go to the server log
 
 
-@contextlib.contextmanager
-def _held_by_another_process(db: Path) -> Iterator[subprocess.Popen]:
-    with store.open_store(db):
-        pass
-    holder = subprocess.Popen([sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r}); "
-                               "print('ready', flush=True); time.sleep(60)"], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "ready"
-        yield holder
-    finally:
-        holder.kill()
-        holder.wait()
-
-
 def _login_page_on_a_busy_store() -> None:
     """What app.py runs for a visitor who has not logged in: the login, and ui.busy when the store is busy."""
     from readiness import store, ui
@@ -264,7 +248,7 @@ def test_a_busy_store_shows_visitors_no_path_and_no_pid(db: Path, monkeypatch: p
                                                         caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setenv("READINESS_DB", str(db))
     monkeypatch.setenv("READINESS_LOCK_TIMEOUT_S", "0.3")
-    with _held_by_another_process(db) as holder, caplog.at_level(logging.WARNING):
+    with held_by_another_process(db) as holder, caplog.at_level(logging.WARNING):
         store.forget_migrated(db)
         at = AppTest.from_function(_login_page_on_a_busy_store, default_timeout=30).run()
     shown = " ".join(w.value for w in at.warning) + " ".join(e.value for e in at.error)

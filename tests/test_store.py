@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import pytest
 from readiness import audit, pilots, settings, store
 from readiness.access import Actor
 from readiness.migrations import MIGRATIONS
+from tests.helpers import held_by_another_process
 
 ROOT = Path(__file__).resolve().parents[1]
 LATEST = max(v for v, _name, _sql in MIGRATIONS)
@@ -71,22 +71,6 @@ def test_an_empty_store_file_opens_as_a_new_store(tmp_path):
     with store.open_store(db) as con:
         assert store.schema_version(con) == LATEST
     assert db.stat().st_size > 0
-
-
-@contextlib.contextmanager
-def held_by_another_process(db: Path):
-    """A store at ``db`` that another process holds open for the block; yields that process."""
-    with store.open_store(db):
-        pass
-    holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r}); print('ready', flush=True); time.sleep(30)"],
-        stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "ready"
-        yield holder
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_busy_store_gives_a_clear_message_not_a_lock_error(tmp_path):
