@@ -16,8 +16,9 @@ from urllib.parse import urlparse
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from readiness import access, demo, settings, store, ui, users
-from readiness.access import system_actor
+from readiness import demo, settings, store, ui
+from readiness.security import access, users
+from readiness.security.access import system_actor
 
 # The icon is a file of ours: Streamlit fetches a ":material/..." page icon from fonts.gstatic.com.
 st.set_page_config(page_title="Readiness Review", page_icon=str(Path(__file__).parent / "readiness" / "assets" / "favicon.png"),

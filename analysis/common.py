@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-import duckdb
 import pandas as pd
 
-from readiness import privacy
+from readiness.ingest.timestamps import utc_offsets
 from readiness.pilots import Pilot
-from readiness.timestamps import utc_offsets
+from readiness.security import privacy
+from readiness.store import Connection
 
 SEGMENTS = ("team", "feature", "user_group")  # user_group: attributes->>'user_group' where present
 
@@ -131,7 +131,7 @@ def shown_value(value: str | None) -> str | None:
     return privacy.mask_id(value)
 
 
-def segment_options(con: duckdb.DuckDBPyConnection, pilot_id: int, limit: int = 200) -> dict[str, list[str]]:
+def segment_options(con: Connection, pilot_id: int, limit: int = 200) -> dict[str, list[str]]:
     """The values each segment takes in the pilot's usage (from the rollup, not the raw events),
     e.g. {"team": ["Finance", ...], "feature": [...]}; segments with no values are left out.
 
@@ -147,7 +147,7 @@ def segment_options(con: duckdb.DuckDBPyConnection, pilot_id: int, limit: int = 
     return out
 
 
-def frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+def frame(con: Connection, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
     """Run an aggregate query and return its (small) result as a DataFrame."""
     with warnings.catch_warnings():
         # duckdb 2.0's .df() calls DataFrame.drop(inplace=True) on TIMESTAMPTZ columns (pandas 3.1 warns)
@@ -155,11 +155,11 @@ def frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = N
         return con.execute(sql, params or []).df()
 
 
-def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+def table_columns(con: Connection, table: str) -> set[str]:
     return {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
 
 
-def segment_choices(con: duckdb.DuckDBPyConnection, pilot_id: int, limit: int = 200) -> dict[str, dict[str, str]]:
+def segment_choices(con: Connection, pilot_id: int, limit: int = 200) -> dict[str, dict[str, str]]:
     """What a segment picker offers: per segment, ``{shown: stored}`` in the stored values' order,
     e.g. {"team": {"Finance": "Finance", "[phone 3f2a9c]": "Call 555-123-4567"}}.
 

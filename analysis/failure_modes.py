@@ -6,7 +6,7 @@ How a batch is grouped (:func:`assign_failure_modes`, run inside the ingest tran
    ``regexp_replace`` (URLs, emails, UUIDs, IPs, paths, hex, quoted values, numbers, in the spirit
    of Sentry's parameterisation), extract up to 3 top in-app frames (``file:function``, frames under
    site-packages / dist-packages / the standard library are skipped), flag personal data (the
-   distinct messages DuckDB finds could hold any go through readiness.privacy's detector).
+   distinct messages DuckDB finds could hold any go through readiness.security.privacy's detector).
 2. In Python, over the DISTINCT (error type, frames, masked template) keys only: a Drain-like
    merge. Templates with the same type, frames, token count and first ``PREFIX_TOKENS`` words join
    the most similar mode when at least ``SIMILARITY`` of their tokens agree; differing plain words
@@ -30,14 +30,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-import duckdb
 import pandas as pd
 
 from analysis.common import NO_FILTERS, Empty, Filters, frame, local_day_sql, no_match, table_columns, where
-from readiness import audit, privacy
-from readiness.access import Actor, require
 from readiness.pilots import Pilot
-from readiness.store import transaction
+from readiness.security import audit, privacy
+from readiness.security.access import Actor, require
+from readiness.store import Connection, transaction
 
 WILDCARD = "<*>"
 SIMILARITY = 0.8          # share of positions that must agree for a template to join a mode
@@ -117,10 +116,10 @@ def frames_sql(column: str) -> str:
     return f"array_to_string(({chosen})[1:{MAX_FRAMES}], ' | ')"
 
 
-def _personal_messages(con: duckdb.DuckDBPyConnection, pilot_id: int, batch_id: int, view: str) -> None:
+def _personal_messages(con: Connection, pilot_id: int, batch_id: int, view: str) -> None:
     """Register ``view``: the batch's distinct messages that hold personal data (column ``msg``).
 
-    The detector is readiness.privacy's, the one that masks what is shown, so the flag and the mask
+    The detector is readiness.security.privacy's, the one that masks what is shown, so the flag and the mask
     agree. DuckDB first keeps only the distinct messages that could hold any (an '@', or ten digits
     close together: privacy.CANDIDATE_SQL_RE); only those reach Python.
     """
@@ -275,7 +274,7 @@ class TemplateMerger:
 
 # --- writing: one batch ----------------------------------------------------------------------
 
-def assign_failure_modes(con: duckdb.DuckDBPyConnection, pilot_id: int, batch_id: int) -> int:
+def assign_failure_modes(con: Connection, pilot_id: int, batch_id: int) -> int:
     """Set failure_mode and personal_data on a batch's exceptions; return the number of new modes.
 
     Runs in the caller's transaction (opens none). Existing modes keep their ids; new modes take
@@ -344,7 +343,7 @@ def assign_failure_modes(con: duckdb.DuckDBPyConnection, pilot_id: int, batch_id
 
 # --- reading ---------------------------------------------------------------------------------
 
-def _no_rows(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters) -> Empty | None:
+def _no_rows(con: Connection, pilot: Pilot, filters: Filters) -> Empty | None:
     """Why there is nothing to show, or None when the filtered pilot has exceptions."""
     loaded = con.execute("SELECT count(*) FROM exceptions WHERE pilot_id = ?", [pilot.pilot_id]).fetchone()[0]
     if not loaded:
@@ -372,7 +371,7 @@ def _trend(recent: int, previous: int) -> str:
     return "steady"
 
 
-def failure_modes(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> pd.DataFrame | Empty:
+def failure_modes(con: Connection, pilot: Pilot, filters: Filters = NO_FILTERS) -> pd.DataFrame | Empty:
     """One row per failure mode under ``filters``, most frequent first.
 
     Columns: mode_id, template, error_type, count, users, sessions, first_seen, last_seen,
@@ -422,7 +421,7 @@ def failure_modes(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters
     return modes[cols].reset_index(drop=True)
 
 
-def _examples(con: duckdb.DuckDBPyConnection, clause: str, params: list, k: int = EXAMPLES) -> dict[int, list[str]]:
+def _examples(con: Connection, clause: str, params: list, k: int = EXAMPLES) -> dict[int, list[str]]:
     """Per mode, its first ``k`` distinct messages by first occurrence (time, then text).
 
     Reads the earliest rows of each mode in (ts, message) order: the first k distinct messages met
@@ -451,7 +450,7 @@ def _examples(con: duckdb.DuckDBPyConnection, clause: str, params: list, k: int 
     return out
 
 
-def exception_rate(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> pd.DataFrame | Empty:
+def exception_rate(con: Connection, pilot: Pilot, filters: Filters = NO_FILTERS) -> pd.DataFrame | Empty:
     """Per pilot calendar day: exceptions, events, sessions, per_1000_events, per_session.
 
     Events and sessions (distinct session_id) come from usage; the rates are None on days
@@ -481,7 +480,7 @@ def exception_rate(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filter
     return out
 
 
-def mode_rows(con: duckdb.DuckDBPyConnection, pilot: Pilot, mode_id: int, limit: int = 100,
+def mode_rows(con: Connection, pilot: Pilot, mode_id: int, limit: int = 100,
               reveal_as: Actor | None = None) -> pd.DataFrame:
     """The rows of one mode for drill-down (batch_id, src_row, ts, user_id, message), newest first.
 
@@ -497,7 +496,7 @@ def mode_rows(con: duckdb.DuckDBPyConnection, pilot: Pilot, mode_id: int, limit:
     return df if reveal_as is not None else privacy.mask_frame(df)
 
 
-def annotate_mode(con: duckdb.DuckDBPyConnection, pilot: Pilot, mode_id: int, *, status: str,
+def annotate_mode(con: Connection, pilot: Pilot, mode_id: int, *, status: str,
                   owner: str | None, note: str | None, actor: Actor) -> None:
     """Set a mode's status, owner and note, audited, in one transaction.
 
@@ -520,7 +519,7 @@ def annotate_mode(con: duckdb.DuckDBPyConnection, pilot: Pilot, mode_id: int, *,
                      {"pilot": pilot.name, "mode_id": mode_id, "status": status, "owner": owner, "note": note})
 
 
-def untriaged_tail(con: duckdb.DuckDBPyConnection, pilot: Pilot, max_count: int) -> list[tuple[int, int]]:
+def untriaged_tail(con: Connection, pilot: Pilot, max_count: int) -> list[tuple[int, int]]:
     """(mode_id, exceptions) of the pilot's modes still 'new' with at most ``max_count`` exceptions,
     over all its exceptions (no filters)."""
     return [tuple(r) for r in con.execute(
@@ -533,7 +532,7 @@ def untriaged_tail(con: duckdb.DuckDBPyConnection, pilot: Pilot, max_count: int)
         [pilot.pilot_id, int(max_count)]).fetchall()]
 
 
-def annotate_tail(con: duckdb.DuckDBPyConnection, pilot: Pilot, *, max_count: int, status: str, note: str,
+def annotate_tail(con: Connection, pilot: Pilot, *, max_count: int, status: str, note: str,
                   actor: Actor) -> list[int]:
     """Give every mode still 'new' with at most ``max_count`` exceptions ``status`` and ``note`` at once,
     in one transaction and one audit entry naming the modes; returns their ids.
@@ -561,7 +560,7 @@ def annotate_tail(con: duckdb.DuckDBPyConnection, pilot: Pilot, *, max_count: in
     return [m for m, _ in tail]
 
 
-def assignments(con: duckdb.DuckDBPyConnection, pilot: Pilot) -> list[tuple[int, int, int | None]]:
+def assignments(con: Connection, pilot: Pilot) -> list[tuple[int, int, int | None]]:
     """(batch_id, src_row, mode_id) of every exception of the pilot, by batch and row."""
     return [tuple(r) for r in con.execute(
         "SELECT batch_id, src_row, failure_mode FROM exceptions WHERE pilot_id = ? ORDER BY batch_id, src_row",

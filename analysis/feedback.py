@@ -4,7 +4,7 @@ The per-comment work happens once, when a feedback batch lands, not on every pag
 
 * :func:`annotate_feedback` (called by ingest inside its transaction) stores, for each comment of the
   batch, its VADER compound sentiment (-1..1), its triage class with the words that decided it, and
-  whether it contains personal data (readiness.privacy's detector, the one that masks).
+  whether it contains personal data (readiness.security.privacy's detector, the one that masks).
 * :func:`recompute_themes` (called when a pilot's feedback changes) finds themes with TF-IDF + NMF and
   replaces the pilot's rows in ``feedback_themes`` and ``feedback.theme_id``.
 
@@ -26,7 +26,7 @@ requests (things users would like added), as the seed advises. A comment is tria
 The evidence functions take ``(con, pilot, filters)`` and return a DataFrame or small dataclass, or
 :class:`~analysis.common.Empty` saying why there is nothing to show; they never raise for missing data.
 Every text they return (verbatims, examples, theme labels, reasons) has personal data masked
-(:func:`readiness.privacy.mask_frame`), unless an audited reveal is asked for (``reveal_as``).
+(:func:`readiness.security.privacy.mask_frame`), unless an audited reveal is asked for (``reveal_as``).
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ import uuid
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-import duckdb
 import numpy as np
 import pandas as pd
 
@@ -52,9 +51,10 @@ from analysis.common import (
     where,
 )
 from analysis.language import language
-from readiness import privacy
-from readiness.access import Actor
 from readiness.pilots import Pilot
+from readiness.security import privacy
+from readiness.security.access import Actor
+from readiness.store import Connection
 
 # --- triage lexicon ------------------------------------------------------------------------------
 # Each entry is a regular expression matched case-insensitively on word boundaries; plain words and
@@ -132,7 +132,7 @@ NEGATIVE_SENTIMENT = -0.05   # VADER's usual threshold: compound <= -0.05 is neg
 NOT_ENGLISH = "not analysed: written in "  # triage_reason of a comment in another language (sentiment NULL)
 MIN_FOR_SHARE = 5            # CSAT, NPS and the negative share are given over at least this many rows
 
-# --- personal data: one shared definition in readiness.privacy ---------------------------------
+# --- personal data: one shared definition in readiness.security.privacy ---------------------------------
 PERSONAL_DATA_PATTERNS = privacy.PERSONAL_DATA_PATTERNS
 has_personal_data = privacy.has_personal_data
 redact = privacy.mask
@@ -221,7 +221,7 @@ def _has_comment_sql(alias: str = "") -> str:
 ANALYSED_CHARS = 10_000
 
 
-def annotate_feedback(con: duckdb.DuckDBPyConnection, pilot_id: int, batch_id: int) -> int:
+def annotate_feedback(con: Connection, pilot_id: int, batch_id: int) -> int:
     """Store sentiment, triage, triage_reason and personal_data for the batch's comments; return how many.
 
     Runs inside the caller's transaction (ingest's); rows without a comment are left NULL.
@@ -276,7 +276,7 @@ def theme_count(n_comments: int) -> int:
     return max(2, min(8, n_comments // 10))
 
 
-def recompute_themes(con: duckdb.DuckDBPyConnection, pilot_id: int) -> int:
+def recompute_themes(con: Connection, pilot_id: int) -> int:
     """Recompute the pilot's themes (TF-IDF + NMF); replace its feedback_themes rows and feedback.theme_id.
 
     Returns the number of themes (0, and no themes stored, when the pilot has fewer than 10 comments or
@@ -353,7 +353,7 @@ def recompute_themes(con: duckdb.DuckDBPyConnection, pilot_id: int) -> int:
 
 # --- evidence ------------------------------------------------------------------------------------
 
-def _scope(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters) -> tuple[str, list] | Empty:
+def _scope(con: Connection, pilot: Pilot, filters: Filters) -> tuple[str, list] | Empty:
     """WHERE clause for the pilot's feedback under ``filters``, or Empty when there is none."""
     clause, params = where(pilot, filters, table_columns(con, "feedback"))
     if con.execute(f"SELECT count(*) FROM feedback WHERE {clause}", params).fetchone()[0]:
@@ -404,7 +404,7 @@ class FeedbackSummary:
     analysed: int = 0                            # comments with a sentiment (the negative share's base)
 
 
-def feedback_summary(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> FeedbackSummary | Empty:
+def feedback_summary(con: Connection, pilot: Pilot, filters: Filters = NO_FILTERS) -> FeedbackSummary | Empty:
     """Count, rating distribution, mean rating, CSAT, NPS and negative-comment share.
 
     Each share is over the rows that carry its value: CSAT over rated rows, NPS over scored rows,
@@ -469,7 +469,7 @@ def feedback_summary(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filt
         personal_data=int(pdata), missing=missing, analysed=int(analysed_n))
 
 
-def sentiment_over_time(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> pd.DataFrame | Empty:
+def sentiment_over_time(con: Connection, pilot: Pilot, filters: Filters = NO_FILTERS) -> pd.DataFrame | Empty:
     """Per pilot week (Monday): comments, mean sentiment, negative share."""
     scope = _comment_scope(con, pilot, filters)
     if isinstance(scope, Empty):
@@ -481,7 +481,7 @@ def sentiment_over_time(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: F
         FROM feedback WHERE {clause} GROUP BY week ORDER BY week""", params)
 
 
-def themes(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> pd.DataFrame | Empty:
+def themes(con: Connection, pilot: Pilot, filters: Filters = NO_FILTERS) -> pd.DataFrame | Empty:
     """The pilot's stored themes; with filters, sizes and means are recounted within them (largest first).
 
     Columns: theme_id, label, top_terms, size, mean_sentiment, mean_rating, examples, computed_at (UTC).
@@ -528,7 +528,7 @@ def _verbatims(con, pilot: Pilot, df: pd.DataFrame, reveal_as: Actor | None, wha
     return privacy.mask_frame(df)
 
 
-def triage_table(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> pd.DataFrame | Empty:
+def triage_table(con: Connection, pilot: Pilot, filters: Filters = NO_FILTERS) -> pd.DataFrame | Empty:
     """One row per triage class (all classes, in :data:`TRIAGE_CLASSES` order): comments, share, three examples."""
     scope = _comment_scope(con, pilot, filters)
     if isinstance(scope, Empty):
@@ -550,7 +550,7 @@ def triage_table(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters 
     return privacy.mask_frame(pd.DataFrame(rows))
 
 
-def operational_requirements(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS,
+def operational_requirements(con: Connection, pilot: Pilot, filters: Filters = NO_FILTERS,
                              reveal_as: Actor | None = None) -> pd.DataFrame | Empty:
     """Comments triaged as operational issues: class, comment, reason, ts (pilot's local time), rating, sentiment."""
     scope = _comment_scope(con, pilot, filters)
@@ -568,7 +568,7 @@ def operational_requirements(con: duckdb.DuckDBPyConnection, pilot: Pilot, filte
     return _verbatims(con, pilot, out, reveal_as, "operational-requirement comments")
 
 
-def most_negative(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS, n: int = 10,
+def most_negative(con: Connection, pilot: Pilot, filters: Filters = NO_FILTERS, n: int = 10,
                   reveal_as: Actor | None = None) -> pd.DataFrame | Empty:
     """The ``n`` most negative comments: comment, sentiment, rating, ts (pilot's local time), triage."""
     scope = _comment_scope(con, pilot, filters)

@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import duckdb
-
 from analysis import failure_modes, feedback, usage
 from analysis.common import NO_FILTERS, Empty, Filters
 from readiness.pilots import Pilot
+from readiness.store import Connection
 
 
 def _value(obj: Any, name: str) -> Any:
@@ -28,7 +27,7 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def summary(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> dict[str, Any]:
+def summary(con: Connection, pilot: Pilot, filters: Filters = NO_FILTERS) -> dict[str, Any]:
     """Return {"usage": {...}, "feedback": {...}, "exceptions": {...}, "data_as_of": ...}.
 
     Figures a pilot lacks are None, with the reason under "notes".

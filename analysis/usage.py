@@ -45,7 +45,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import duckdb
 import pandas as pd
 
 from analysis.common import (
@@ -60,8 +59,9 @@ from analysis.common import (
     week_days_in,
     where,
 )
-from readiness import privacy
 from readiness.pilots import Pilot
+from readiness.security import privacy
+from readiness.store import Connection
 
 TABLE = "usage_events"
 
@@ -199,7 +199,7 @@ _VIEWS = {
 }
 
 
-def _reads_rollup(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters) -> bool:
+def _reads_rollup(con: Connection, pilot: Pilot, filters: Filters) -> bool:
     """True when the rollup answers for the pilot under these filters: it was built in the pilot's
     time zone, and every segment filter is one it keeps."""
     if not ROLLUP_SEGMENTS.issuperset(filters.segment):
@@ -208,7 +208,7 @@ def _reads_rollup(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters
     return row is not None and row[0] == pilot.time_zone
 
 
-def _view(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters, kind: str) -> tuple[str, list[Any]]:
+def _view(con: Connection, pilot: Pilot, filters: Filters, kind: str) -> tuple[str, list[Any]]:
     """A subquery over the pilot's usage under ``filters`` with the columns of ``_VIEWS[kind]``,
     plus ``week`` (Monday of the day), and its parameters."""
     week = "CAST(date_trunc('week', day) AS DATE) AS week"
@@ -238,7 +238,7 @@ def _describe(filters: Filters) -> str:
     return ", ".join(parts)
 
 
-def _check(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters,
+def _check(con: Connection, pilot: Pilot, filters: Filters,
            needs: tuple[str, ...] = ()) -> Empty | dict[str, Any]:
     """Empty when there is nothing to show (and why), else the probe counts.
 
@@ -260,7 +260,7 @@ def _check(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters,
     return probe
 
 
-def _probe(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters) -> tuple[int, ...]:
+def _probe(con: Connection, pilot: Pilot, filters: Filters) -> tuple[int, ...]:
     """Events, and events with a session id, an outcome, a team, a feature (in ``_NEEDS`` order)."""
     view, params = _view(con, pilot, filters, "session")
     return con.execute(
@@ -286,7 +286,7 @@ def _pct_change(new: int, old: int) -> float | None:
 # Evidence
 
 
-def session_reading(con: duckdb.DuckDBPyConnection, pilot: Pilot) -> tuple[bool, str]:
+def session_reading(con: Connection, pilot: Pilot) -> tuple[bool, str]:
     """(whether each distinct session id is one session, the sentence saying how sessions are
     counted), decided over the whole pilot so that every filtered view counts the same way.
 
@@ -305,7 +305,7 @@ def session_reading(con: duckdb.DuckDBPyConnection, pilot: Pilot) -> tuple[bool,
     return cases, (SESSION_CASES.format(shared=shared, ids=ids) if cases else SESSION_PAIRS)
 
 
-def totals(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> Totals | Empty:
+def totals(con: Connection, pilot: Pilot, filters: Filters = NO_FILTERS) -> Totals | Empty:
     """Events, users, sessions, active days, first/last local day and mean DAU.
 
     Sessions are distinct (user, session id) pairs, or distinct ids where they are shared cases
@@ -331,13 +331,13 @@ def totals(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_F
                   float(dau), sessions_reason=reason, sessions_reading=reading)
 
 
-def dau_mean(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> float | Empty:
+def dau_mean(con: Connection, pilot: Pilot, filters: Filters = NO_FILTERS) -> float | Empty:
     """Mean distinct users per local calendar day, over days with at least one event."""
     t = totals(con, pilot, filters)
     return t if isinstance(t, Empty) else t.dau_mean
 
 
-def active_users(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> pd.DataFrame | Empty:
+def active_users(con: Connection, pilot: Pilot, filters: Filters = NO_FILTERS) -> pd.DataFrame | Empty:
     """Daily series from the first to the last day with data (days without events included, dau 0).
 
     Columns: day, dau, wau (distinct users in the 7 days ending that day), mau (28 days),
@@ -382,7 +382,7 @@ def active_users(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters 
     return df
 
 
-def _user_weeks(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters) -> tuple[str, list[Any]]:
+def _user_weeks(con: Connection, pilot: Pilot, filters: Filters) -> tuple[str, list[Any]]:
     """SQL CTEs: firsts(user_id, first_week) over all the pilot's data, and uw(user_id, week,
     in_window) over the segment-filtered usage, in_window when a matching event lies in the date range."""
     everything, all_params = _view(con, pilot, NO_FILTERS, "session")
@@ -404,7 +404,7 @@ def _user_weeks(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters) 
     return sql, [*all_params, *date_params, *seg_params]
 
 
-def retention(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> pd.DataFrame | Empty:
+def retention(con: Connection, pilot: Pilot, filters: Filters = NO_FILTERS) -> pd.DataFrame | Empty:
     """Weekly cohort matrix: cohort (Monday), size, week_0 .. week_k (% of the cohort active N weeks later).
 
     Cohort = the week of the user's first-ever event in the pilot (all data, no filters). Members are
@@ -451,7 +451,7 @@ def retention(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = N
     return pd.DataFrame(rows)
 
 
-def lifecycle(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> pd.DataFrame | Empty:
+def lifecycle(con: Connection, pilot: Pilot, filters: Filters = NO_FILTERS) -> pd.DataFrame | Empty:
     """Per week from the first to the last week with matching events (quiet weeks included):
     week, active, new, returning, resurrecting, dormant.
 
@@ -517,7 +517,7 @@ def _hint(repeat_rate: float, success: float | None) -> tuple[str, str]:
                      f"{KEEP_REPEAT_RATE:.0%}; {ok}")
 
 
-def feature_adoption(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> pd.DataFrame | Empty:
+def feature_adoption(con: Connection, pilot: Pilot, filters: Filters = NO_FILTERS) -> pd.DataFrame | Empty:
     """Per feature: feature, users, events, share_of_users (of all active users), repeat_users
     (users of it in 2+ distinct weeks), repeat_rate, success_rate (NULL without outcomes), hint
     (keep / fix / watch / drop, see the constants at the top) and hint_reason. Most users first.
@@ -556,7 +556,7 @@ def feature_adoption(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filt
                                   "success_rate", "hint", "hint_reason"]])  # a feature name is shown: masked
 
 
-def task_success(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> TaskSuccess | Empty:
+def task_success(con: Connection, pilot: Pilot, filters: Filters = NO_FILTERS) -> TaskSuccess | Empty:
     """Success rate over events with a non-blank outcome, overall, per feature and per week.
 
     Success: outcome in SUCCESS_VALUES (case-insensitive); every other non-blank outcome is a failure.
@@ -589,7 +589,7 @@ def task_success(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters 
     return TaskSuccess(attempts, successes, successes / attempts, privacy.mask_frame(feats), weeks)
 
 
-def concentration(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> Concentration | Empty:
+def concentration(con: Connection, pilot: Pilot, filters: Filters = NO_FILTERS) -> Concentration | Empty:
     """How concentrated use is: share of events from the top 10% of users (at least one user), the
     fewest users making half of all events, and the busiest team with its share of events
     (None with team_reason when no event has a team). Ties are broken by user id."""
@@ -628,7 +628,7 @@ _BUSIEST_TEAM = ("SELECT team, CAST(sum(events) AS BIGINT) AS n FROM {teams} WHE
                  "GROUP BY team ORDER BY n DESC, team LIMIT 1")
 
 
-def busiest_team(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> str | None:
+def busiest_team(con: Connection, pilot: Pilot, filters: Filters = NO_FILTERS) -> str | None:
     """The busiest team's name as stored, to select its rows by (a signal's ``rows``); never for
     showing: :func:`concentration` gives the name as shown (masked)."""
     teams, params = _view(con, pilot, filters, "team")
@@ -636,7 +636,7 @@ def busiest_team(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters 
     return row[0] if row else None
 
 
-def trend(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS) -> Trend | Empty:
+def trend(con: Connection, pilot: Pilot, filters: Filters = NO_FILTERS) -> Trend | Empty:
     """Events and active users in the 28 days ending on the last day with data vs the 28 days before."""
     probe = _check(con, pilot, filters)
     if isinstance(probe, Empty):

@@ -28,27 +28,26 @@ usage ingest rebuilds the rollup.
 
 from __future__ import annotations
 
-import duckdb
-
 from analysis.common import local_day_sql
 from readiness.pilots import Pilot
+from readiness.store import Connection
 
 ROLLUP_TABLES = ("usage_by_segment", "usage_by_session", "usage_by_feature", "usage_by_team")
 
 
-def _pilot(con: duckdb.DuckDBPyConnection, pilot_id: int) -> Pilot:
+def _pilot(con: Connection, pilot_id: int) -> Pilot:
     from readiness.pilots import get_pilot
 
     name = con.execute("SELECT name FROM pilots WHERE pilot_id = ?", [pilot_id]).fetchone()[0]
     return get_pilot(con, name)
 
 
-def _built_zone(con: duckdb.DuckDBPyConnection, pilot_id: int) -> str | None:
+def _built_zone(con: Connection, pilot_id: int) -> str | None:
     row = con.execute("SELECT time_zone FROM usage_rollup_state WHERE pilot_id = ?", [pilot_id]).fetchone()
     return row[0] if row else None
 
 
-def _add(con: duckdb.DuckDBPyConnection, pilot: Pilot, batch_id: int | None) -> None:
+def _add(con: Connection, pilot: Pilot, batch_id: int | None) -> None:
     """Insert the aggregates of one batch (or, with None, of all the pilot's batches)."""
     from analysis.usage import _blank, _success_sql
 
@@ -78,12 +77,12 @@ def _add(con: duckdb.DuckDBPyConnection, pilot: Pilot, batch_id: int | None) -> 
         FROM usage_by_segment WHERE {cond} GROUP BY ALL""", params)
 
 
-def _set_state(con: duckdb.DuckDBPyConnection, pilot: Pilot) -> None:
+def _set_state(con: Connection, pilot: Pilot) -> None:
     con.execute("DELETE FROM usage_rollup_state WHERE pilot_id = ?", [pilot.pilot_id])
     con.execute("INSERT INTO usage_rollup_state VALUES (?, ?, now())", [pilot.pilot_id, pilot.time_zone])
 
 
-def rebuild_usage_rollup(con: duckdb.DuckDBPyConnection, pilot_id: int) -> None:
+def rebuild_usage_rollup(con: Connection, pilot_id: int) -> None:
     """Recompute the pilot's rollup from its events in its current time zone (caller holds the
     transaction); e.g. after the pilot's time zone changed."""
     pilot = _pilot(con, pilot_id)
@@ -93,7 +92,7 @@ def rebuild_usage_rollup(con: duckdb.DuckDBPyConnection, pilot_id: int) -> None:
     _set_state(con, pilot)
 
 
-def update_usage_rollup(con: duckdb.DuckDBPyConnection, pilot_id: int, batch_id: int | None) -> None:
+def update_usage_rollup(con: Connection, pilot_id: int, batch_id: int | None) -> None:
     """Keep the rollup equal to the events after a usage batch landed (``batch_id``) or was deleted
     (None: the aggregates of batches that no longer exist go). Runs inside the batch's transaction.
     Rebuilds instead when the rollup was built in another time zone (or never)."""

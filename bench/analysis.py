@@ -26,8 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from analysis import failure_modes, feedback, usage  # noqa: E402
 from analysis.common import NO_FILTERS  # noqa: E402
-from readiness import ingest, pilots, store  # noqa: E402
-from readiness.access import Actor
+from readiness import pilots, store  # noqa: E402
+from readiness.ingest import load as ingest
+from readiness.security.access import Actor
 
 GOAL_WARM_MS, GOAL_COLD_S, GOAL_RSS_GB = 300, 2.0, 1.5
 

@@ -2,7 +2,7 @@
 
 Generates N usage events as CSV (default 5,000,000), then times
   (a) CREATE TABLE t AS SELECT * FROM read_csv(...)   -- the baseline, a fresh DuckDB file
-  (b) readiness.ingest.ingest_file(...)              -- our validated, atomic ingest, a fresh store
+  (b) readiness.ingest.load.ingest_file(...)              -- our validated, atomic ingest, a fresh store
 and, as a floor, (a) plus the least that keeping each row's number in the file costs in DuckDB
 (read into a temp table and numbered by its row ids in the copy, as (b) does). Prints the three, the ratio (b)/(a),
 and how (b) splits between loading the rows (read, check,
@@ -29,8 +29,9 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from readiness import ingest, pilots, store
-from readiness.access import Actor
+from readiness import pilots, store
+from readiness.ingest import load as ingest
+from readiness.security.access import Actor
 
 TARGET = 1.3
 

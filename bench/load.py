@@ -48,8 +48,9 @@ sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
 from e2e_helpers import start_app as e2e_start_app  # noqa: E402
 
-from readiness import store, users  # noqa: E402
-from readiness.access import Actor  # noqa: E402
+from readiness import store  # noqa: E402
+from readiness.security import users  # noqa: E402
+from readiness.security.access import Actor  # noqa: E402
 
 GOAL_P95_S, GOAL_SESSIONS = 5.0, 10
 PILOT = "bench"  # the pilot bench/analysis.py generates

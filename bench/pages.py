@@ -26,9 +26,10 @@ import logging  # noqa: E402
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from readiness import demo, store, users  # noqa: E402
-from readiness.access import Actor, cli_actor  # noqa: E402
+from readiness import demo, store  # noqa: E402
 from readiness.demo_data import DEMO_PILOT  # noqa: E402
+from readiness.security import users  # noqa: E402
+from readiness.security.access import Actor, cli_actor  # noqa: E402
 
 PAGES = ["pilots", "sources", "usage", "feedback", "failure_modes", "risks", "readiness_page", "handoff_page",
          "decision", "readout"]

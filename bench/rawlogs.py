@@ -2,7 +2,7 @@
 
 Generates N requests (default 1,000,000) with DuckDB, written twice: as a Combined Log Format
 access log and as a CSV of the columns the log loads as (time, user, event, outcome). Times
-readiness.ingest.ingest_file on each into a fresh store, --repeat times, and prints the medians
+readiness.ingest.load.ingest_file on each into a fresh store, --repeat times, and prints the medians
 and the ratio log / CSV (issue 22's goal: within 2x).
 
 Example: python bench/rawlogs.py --lines 1000000
@@ -21,8 +21,9 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from readiness import ingest, pilots, store
-from readiness.access import Actor
+from readiness import pilots, store
+from readiness.ingest import load as ingest
+from readiness.security.access import Actor
 
 TARGET = 2.0
 ACTOR = Actor("bench", "admin", cli=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from readiness import access, settings, store, ui, users
+from readiness import settings, store, ui
+from readiness.security import access, users
 
 actor = ui.actor()
 

@@ -1,11 +1,12 @@
-"""Admin: accounts, roles and per-pilot grants. Every change goes through readiness.users (checked, audited)."""
+"""Admin: accounts, roles and per-pilot grants. Every change goes through readiness.security.users (checked, audited)."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from readiness import access, pilots, settings, store, ui, users
+from readiness import pilots, settings, store, ui
+from readiness.security import access, users
 
 actor = ui.guard("manage_users")
 

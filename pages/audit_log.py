@@ -7,7 +7,9 @@ from datetime import UTC, datetime, time, timedelta
 import pandas as pd
 import streamlit as st
 
-from readiness import access, audit, export, store, ui
+from readiness import store, ui
+from readiness.review import export
+from readiness.security import access, audit
 from readiness.store import transaction
 
 actor = ui.guard("verify_audit")

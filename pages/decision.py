@@ -8,7 +8,9 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from readiness import access, between, conditions, decisions, store, ui
+from readiness import store, ui
+from readiness.review import between, conditions, decisions
+from readiness.security import access
 
 actor, pilot, version = ui.pick_pilot()
 

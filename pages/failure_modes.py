@@ -5,7 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from analysis import failure_modes as fm
-from readiness import access, charts, store, ui
+from readiness import store, ui
+from readiness.security import access
+from readiness.web import charts
 
 actor, pilot, version = ui.pick_pilot()
 flt = ui.filters(pilot, version)

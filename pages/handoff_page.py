@@ -5,7 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from readiness import access, handoff, playbook, store, ui
+from readiness import store, ui
+from readiness.review import handoff, playbook
+from readiness.security import access
 
 actor, pilot, version = ui.pick_pilot()
 

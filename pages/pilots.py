@@ -7,8 +7,10 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from readiness import access, between, pilots, store, ui
-from readiness.access import Actor
+from readiness import pilots, store, ui
+from readiness.review import between
+from readiness.security import access
+from readiness.security.access import Actor
 
 
 @st.cache_data(show_spinner=False)

@@ -7,7 +7,9 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from readiness import access, conditions, pilots, store, ui
+from readiness import pilots, store, ui
+from readiness.review import conditions
+from readiness.security import access
 
 actor, pilot, version = ui.pick_pilot()
 

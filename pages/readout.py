@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from readiness import access, readout, store, ui
+from readiness import store, ui
+from readiness.review import readout
+from readiness.security import access
 
 actor, pilot, version = ui.pick_pilot(stepper=False)
 signals = ui.signals(actor, pilot, version)
-figures = ui.evidence("readiness.readout.headline", pilot, version)
+figures = ui.evidence("readiness.review.readout.headline", pilot, version)
 with store.open_store(ui.db()) as con:
     c = readout.content(con, actor, pilot, signals, figures=figures)
     can_export = access.allowed(con, actor, "export", pilot.pilot_id)

@@ -7,7 +7,10 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from readiness import access, charts, risks, store, ui
+from readiness import store, ui
+from readiness.review import risks
+from readiness.security import access
+from readiness.web import charts
 
 actor, pilot, version = ui.pick_pilot()
 

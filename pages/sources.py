@@ -5,8 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from readiness import access, batches, ingest, pilots, sources, store, ui, uploads
-from readiness.columns import KINDS, MappingError, parse_overrides
+from readiness import pilots, store, ui
+from readiness.ingest import batches, sources, uploads
+from readiness.ingest import load as ingest
+from readiness.ingest.columns import KINDS, MappingError, parse_overrides
+from readiness.security import access
 
 actor, pilot, version = ui.pick_pilot()
 

@@ -28,11 +28,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
-from readiness import __version__, access, audit, settings, store
-from readiness.access import AccessDenied, Actor
-from readiness.migrations import MIGRATIONS
+from readiness import __version__, settings, store
+from readiness.security import access, audit
+from readiness.security.access import AccessDenied, Actor
+from readiness.store import ENGINE_VERSION, DatabaseError
+from readiness.store.migrations import MIGRATIONS
 
 DB_FILE, KEY_FILE, HEAD_FILE, MANIFEST = "store.duckdb", "audit-key", "audit-head", "manifest.json"
 FORMAT = 1  # of the backup folder; raise when its layout changes
@@ -82,7 +82,7 @@ def _describe(db_file: Path) -> dict[str, Any]:
 
     Opening the copy (rather than counting in the live store) also proves the copy is whole.
     """
-    con = duckdb.connect(str(db_file), read_only=True)
+    con = store.scratch(db_file)
     try:
         versions = sorted(r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall())
         tables = [r[0] for r in con.execute(
@@ -100,7 +100,7 @@ def _manifest(folder: Path, files: dict[str, dict[str, Any]], source: Path) -> d
     return {"format": FORMAT, "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "source": str(source.resolve()), "host": socket.gethostname(),
             **_describe(folder / DB_FILE), "files": files,
-            "tool": {"readiness": __version__, "duckdb": duckdb.__version__, "python": platform.python_version()}}
+            "tool": {"readiness": __version__, "duckdb": ENGINE_VERSION, "python": platform.python_version()}}
 
 
 def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
@@ -190,8 +190,8 @@ def _check_schema(folder: Path, version: int) -> None:
     known = {v for v, _name, _step in MIGRATIONS}
     try:
         found = set(_describe(folder / DB_FILE)["migrations"])
-    except duckdb.Error as err:
-        raise BackupError(f"{folder / DB_FILE} cannot be opened by this DuckDB ({duckdb.__version__}): "
+    except DatabaseError as err:
+        raise BackupError(f"{folder / DB_FILE} cannot be opened by this DuckDB ({ENGINE_VERSION}): "
                           f"{str(err).splitlines()[0]}") from None
     newer = sorted(found - known) or ([version] if version > max(known) else [])
     if newer:

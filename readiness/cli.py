@@ -14,26 +14,14 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from readiness import (
-    access,
-    audit,
-    backup,
-    batches,
-    decisions,
-    export,
-    handoff,
-    ingest,
-    pilots,
-    playbook,
-    risks,
-    settings,
-    sources,
-    store,
-    users,
-)
-from readiness.access import AccessDenied, cli_actor
-from readiness.columns import KINDS, MappingError, parse_overrides
-from readiness.formats import UnusableFile
+from readiness import backup, pilots, settings, store
+from readiness.ingest import batches, sources
+from readiness.ingest import load as ingest
+from readiness.ingest.columns import KINDS, MappingError, parse_overrides
+from readiness.ingest.formats import UnusableFile
+from readiness.review import decisions, export, handoff, playbook, risks
+from readiness.security import access, audit, users
+from readiness.security.access import AccessDenied, cli_actor
 from readiness.store import StoreBusy, StoreError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
@@ -308,7 +296,7 @@ def cmd_users(args: argparse.Namespace) -> int:
 
 
 def cmd_signals(args: argparse.Namespace) -> int:
-    from readiness import signals
+    from readiness.review import signals
 
     actor = cli_actor()
     with store.open_store(args.db) as con:

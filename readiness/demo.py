@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, time
 from pathlib import Path
 
-from readiness import ingest, pilots, store
-from readiness.access import Actor
+from readiness import pilots, store
 from readiness.demo_data import DEMO_PILOT, write_demo_files
+from readiness.ingest import load as ingest
+from readiness.security.access import Actor
 from readiness.settings import PROJECT_ROOT
 
 DEMO_DIR = PROJECT_ROOT / "data" / "demo"
@@ -46,7 +47,7 @@ def demo_accounts(con, actor: Actor) -> list[tuple[str, str, str]]:
     Returns (name, role, password) for the accounts created now (to print once); existing
     accounts are left as they are.
     """
-    from readiness import users
+    from readiness.security import users
 
     made = []
     for name, role in DEMO_ACCOUNTS:

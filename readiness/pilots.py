@@ -7,10 +7,9 @@ from datetime import date, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import duckdb
-
-from readiness import audit
-from readiness.access import Actor, allowed, require, visible_pilot_ids
+from readiness.security import audit
+from readiness.security.access import Actor, allowed, require, visible_pilot_ids
+from readiness.store import Connection
 
 PROFILE_FIELDS = (
     "capability", "sponsor", "owner", "start_date", "end_date", "risk_tier", "time_zone",
@@ -68,7 +67,7 @@ def _validate(profile: dict[str, Any]) -> None:
         raise InvalidProfile(f"Risk tier must be one of {', '.join(RISK_TIERS)}, not {tier!r}.")
 
 
-def create_pilot(con: duckdb.DuckDBPyConnection, name: str, actor: Actor, **profile: Any) -> Pilot:
+def create_pilot(con: Connection, name: str, actor: Actor, **profile: Any) -> Pilot:
     """Create a pilot (caller holds the transaction); audited. A non-admin creator is granted it."""
     require(con, actor, "create_pilot")
     name = (name or "").strip()
@@ -92,7 +91,7 @@ def create_pilot(con: duckdb.DuckDBPyConnection, name: str, actor: Actor, **prof
     return pilot
 
 
-def _name_taken(con: duckdb.DuckDBPyConnection, actor: Actor, name: str, pilot_id: int) -> str:
+def _name_taken(con: Connection, actor: Actor, name: str, pilot_id: int) -> str:
     """The refusal of a name in use. It confirms the pilot only to someone who may read it; anyone
     else gets the same words for every such name."""
     if allowed(con, actor, "read_pilot", pilot_id):
@@ -100,10 +99,10 @@ def _name_taken(con: duckdb.DuckDBPyConnection, actor: Actor, name: str, pilot_i
     return f"{name!r} cannot be used for a new pilot; choose another name."
 
 
-def update_pilot(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, **profile: Any) -> Pilot:
+def update_pilot(con: Connection, actor: Actor, pilot: Pilot, **profile: Any) -> Pilot:
     """Edit a pilot's profile (capability, sponsor, owner, dates, time zone, working hours, user-validation
     evidence); audited with before and after. The risk tier is not changed here: lowering it needs a
-    second person (``readiness.conditions.request_tier_change``). A new time zone rebuilds the
+    second person (``readiness.review.conditions.request_tier_change``). A new time zone rebuilds the
     pilot's usage rollup, whose days are the pilot's local days."""
     if "risk_tier" in profile:
         raise InvalidProfile("Change the risk tier with a tier change request (lowering it needs a second person).")
@@ -129,12 +128,12 @@ def update_pilot(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, **p
         return get_pilot(con, pilot.name)
 
 
-def pilot_names(con: duckdb.DuckDBPyConnection) -> list[str]:
+def pilot_names(con: Connection) -> list[str]:
     """Return the names of all pilots, sorted."""
     return [r[0] for r in con.execute("SELECT name FROM pilots ORDER BY name").fetchall()]
 
 
-def get_pilot(con: duckdb.DuckDBPyConnection, name: str) -> Pilot:
+def get_pilot(con: Connection, name: str) -> Pilot:
     """Return the pilot called ``name``; raise PilotNotFound naming the known pilots."""
     row = con.execute(f"SELECT {_COLUMNS} FROM pilots WHERE name = ?", [name]).fetchone()
     if row is None:
@@ -144,14 +143,14 @@ def get_pilot(con: duckdb.DuckDBPyConnection, name: str) -> Pilot:
     return Pilot(*row)
 
 
-def pilot_for(con: duckdb.DuckDBPyConnection, actor: Actor, name: str) -> Pilot:
+def pilot_for(con: Connection, actor: Actor, name: str) -> Pilot:
     """The pilot called ``name``, once ``actor`` is allowed to read it (PilotNotFound / AccessDenied)."""
     pilot = get_pilot(con, name)
     require(con, actor, "read_pilot", pilot.pilot_id)
     return pilot
 
 
-def list_pilots(con: duckdb.DuckDBPyConnection, actor: Actor) -> list[dict[str, Any]]:
+def list_pilots(con: Connection, actor: Actor) -> list[dict[str, Any]]:
     """The pilots ``actor`` may read, with row counts per log kind, last batch time and data range."""
     visible = visible_pilot_ids(con, actor)
     cur = con.execute(
@@ -182,7 +181,7 @@ def list_pilots(con: duckdb.DuckDBPyConnection, actor: Actor) -> list[dict[str, 
     return [dict(zip(cols, r)) for r in cur.fetchall()]
 
 
-def data_version(con: duckdb.DuckDBPyConnection, pilot_id: int | None = None) -> str:
+def data_version(con: Connection, pilot_id: int | None = None) -> str:
     """A token that changes whenever a pilot's data changes (for cache keys)."""
     row = con.execute(
         "SELECT count(*), coalesce(max(batch_id), 0), coalesce(sum(rows_loaded), 0) FROM ingest_batches "

@@ -7,11 +7,11 @@ How a login works here (streamlit-authenticator 0.4.x, with its known gaps close
 
 * Credentials come from the store's ``users`` table (bcrypt hashes), handed to the library fresh
   on every rerun, without hints; ``auto_hash`` is off.
-* The library's password check is replaced by :func:`readiness.users.login`, which applies the
+* The library's password check is replaced by :func:`readiness.security.users.login`, which applies the
   throttle *before* looking at the password and audits every attempt (the library's own counter
   only counts after a correct password).
 * After a successful login the signed cookie token is registered as a server-side session
-  (:func:`readiness.users.start_session`). A cookie is honoured only while its session is open:
+  (:func:`readiness.security.users.start_session`). A cookie is honoured only while its session is open:
   logout, a password or role change, removal, inactivity or the absolute lifetime end it, and
   a replayed cookie then shows the login form.
 * Every rerun re-checks the session and re-reads the role from the store.
@@ -32,9 +32,10 @@ import plotly.graph_objects as go
 import streamlit as st
 import streamlit_authenticator as stauth
 
-from readiness import access, keys, settings, store, users
-from readiness.access import AccessDenied, Actor
-from readiness.export import markdown_text
+from readiness import keys, settings, store
+from readiness.review.export import markdown_text
+from readiness.security import access, users
+from readiness.security.access import AccessDenied, Actor
 
 _SID = "_rr_session"
 _ACTOR = "_rr_actor"
@@ -386,7 +387,7 @@ def choose_pilot(name: str) -> None:
 
 def _review_picker(con, who: Actor, pilot) -> None:
     """Sidebar: which review of the pilot is in view (the latest unless one is chosen)."""
-    from readiness import decisions
+    from readiness.review import decisions
 
     reviews = decisions.list_reviews(con, who, pilot)
     if not reviews:
@@ -443,7 +444,7 @@ def review_steps(con, who: Actor, pilot, version: str) -> list:
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def _review_steps(db_path: str, pilot_id: int, version: str, _who: Actor, _pilot) -> list:
-    from readiness import progress
+    from readiness.review import progress
 
     with store.open_store(db_path) as con:
         return progress.steps(con, _who, _pilot, untriaged_high=untriaged_high(con, _who, _pilot, version))
@@ -451,7 +452,7 @@ def _review_steps(db_path: str, pilot_id: int, version: str, _who: Actor, _pilot
 
 def untriaged_high(con, who: Actor, pilot, version: str) -> int:
     """How many high risk signals are neither in the register nor dismissed (signals cached by version)."""
-    from readiness import risks
+    from readiness.review import risks
 
     return len(risks.untriaged(con, pilot.pilot_id, signals(who, pilot, version)))
 
@@ -579,7 +580,7 @@ def masked_mode_rows(pilot, version: str, mode_id: int, limit: int = 50) -> Any:
 
 @st.cache_data(show_spinner=False, max_entries=128)
 def _signal_rows(db_path: str, pilot_id: int, version: str, rows_key: str, _actor: Actor, _pilot, _rows) -> Any:
-    from readiness import signals as sig
+    from readiness.review import signals as sig
 
     with store.open_store(db_path) as con:
         return sig.signal_rows(con, _actor, _pilot, _rows, limit=100)
@@ -595,7 +596,7 @@ def signal_rows(actor: Actor, pilot, version: str, rows: dict) -> Any:
 @st.cache_data(show_spinner=False, max_entries=128)
 def _signals(db_path: str, pilot_id: int, version: str, _actor: Actor, _pilot) -> list[dict[str, Any]]:
     from readiness import pilots
-    from readiness import signals as sig
+    from readiness.review import signals as sig
 
     found = _log_signals(db_path, pilot_id, pilots.logs_version(version), _actor, _pilot)
     with store.open_store(db_path) as con:
@@ -604,7 +605,7 @@ def _signals(db_path: str, pilot_id: int, version: str, _actor: Actor, _pilot) -
 
 @st.cache_data(show_spinner=False, max_entries=128)
 def _log_signals(db_path: str, pilot_id: int, logs_version: str, _actor: Actor, _pilot) -> list:
-    from readiness import signals as sig
+    from readiness.review import signals as sig
 
     with store.open_store(db_path) as con:
         return sig.log_signals(con, _actor, _pilot)
@@ -621,10 +622,11 @@ _PREVIEWS = "_rr_upload_previews"
 
 
 def upload_previews(files: list, kind: str, opts: Any, time_zone: str) -> dict[str, Any]:
-    """Each chosen upload's preview (readiness.ingest.Preview), or the message that says why it cannot
+    """Each chosen upload's preview (readiness.ingest.load.Preview), or the message that says why it cannot
     load, by the upload's file_id. Kept in the session by upload, kind, options and zone: a preview
     copies the file to disk and reads it, which every rerun of the page (any widget) would repeat."""
-    from readiness import ingest, uploads
+    from readiness.ingest import load as ingest
+    from readiness.ingest import uploads
 
     kept = st.session_state.get(_PREVIEWS, {})
     fresh = {}
@@ -658,8 +660,8 @@ def export_buttons(who: Actor, chosen: list, playbook: bool = True, title: str |
     "Exports" heading); each file is made when clicked, after the server-side check, and the export
     is audited then.
     """
-    from readiness import export
-    from readiness import playbook as pb
+    from readiness.review import export
+    from readiness.review import playbook as pb
 
     if not chosen:
         return
@@ -721,14 +723,14 @@ def file_stem(name: str) -> str:
 def _evidence_chart(chart_name: str, func_path: str, db_path: str, pilot_id: int, version: str, time_zone: str,
                     filter_key: tuple, _pilot, _filters) -> Any:
     from analysis.common import Empty
-    from readiness import charts
+    from readiness.web import charts
 
     result = _evidence(func_path, db_path, pilot_id, version, time_zone, filter_key, _pilot, _filters)
     return result if isinstance(result, Empty) else _title_apart(getattr(charts, chart_name)(result))
 
 
 def evidence_chart(chart_name: str, func_path: str, pilot, version: str, flt=None) -> bool:
-    """Draw ``readiness.charts.<chart_name>`` of an evidence result (figure and caption cached with it,
+    """Draw ``readiness.web.charts.<chart_name>`` of an evidence result (figure and caption cached with it,
     by pilot, data version and filters), or the result's reason when it is empty. True when drawn."""
     from analysis.common import NO_FILTERS
 
@@ -760,7 +762,7 @@ def _draw(fig: Any, caption: str, title: str | None) -> None:
 
 
 def chart(result: tuple[Any, str]) -> None:
-    """Draw a (figure, caption) pair from readiness.charts: the title states the finding, the
+    """Draw a (figure, caption) pair from readiness.web.charts: the title states the finding, the
     caption how it is computed. Plotly's own colours (the app's one palette) are kept."""
     _draw(*_title_apart(result))
 
@@ -779,7 +781,7 @@ def empty_note(result: Any) -> bool:
 
 def md(text: Any) -> str:
     """User-typed or file-read text as Streamlit shows it: as typed, with no link, image, emphasis,
-    HTML, icon, directive or formula from it (:func:`readiness.export.markdown_text`). Every such
+    HTML, icon, directive or formula from it (:func:`readiness.review.export.markdown_text`). Every such
     text that reaches Markdown goes through it: st.title, header, caption, markdown, alerts, toasts,
     metric and widget labels, help, radio and pills options, st.table cells. Not select boxes and
     grids: they show text as it is."""

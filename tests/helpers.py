@@ -12,8 +12,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 if str(PROJECT_ROOT) not in sys.path:  # allow running without an installed package
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from readiness import ingest, pilots, store  # noqa: E402
-from readiness.access import Actor  # noqa: E402
+from readiness import pilots, store  # noqa: E402
+from readiness.ingest import load as ingest  # noqa: E402
+from readiness.security.access import Actor  # noqa: E402
 
 # Every table a user's data or history lives in (schema_migrations is bookkeeping).
 DATA_TABLES = ("pilots", "ingest_batches", "usage_events", "feedback", "exceptions", "ingest_rejects", "audit_log",

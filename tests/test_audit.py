@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 from helpers import PROJECT_ROOT, ingest_one, make_pilot, query, write
 
-from readiness import audit, batches, privacy, store, users
-from readiness.access import Actor
-from readiness.migrations import MIGRATIONS
+from readiness import store
+from readiness.ingest import batches
 from readiness.pilots import get_pilot
+from readiness.security import audit, privacy, users
+from readiness.security.access import Actor
+from readiness.store.migrations import MIGRATIONS
 
 ADMIN = Actor("cli:test", "admin", cli=True)
 PW = "correct horse battery"

@@ -10,14 +10,16 @@ from pathlib import Path
 import pytest
 from helpers import PROJECT_ROOT, ingest_one, make_pilot, query, write
 
-from readiness import access, batches, privacy, store, users
-from readiness.access import AccessDenied, Actor, require
+from readiness import store
+from readiness.ingest import batches
 from readiness.pilots import get_pilot, list_pilots, pilot_for
+from readiness.security import access, privacy, users
+from readiness.security.access import AccessDenied, Actor, require
 
 ADMIN = Actor("cli:test", "admin", cli=True)
 PW = "correct horse battery"
 
-# The role matrix as DESIGN.md and issue 4 state it, written out independently of readiness.access.
+# The role matrix as DESIGN.md and issue 4 state it, written out independently of readiness.security.access.
 EXPECTED = {
     #                      admin  reviewer lead   viewer
     "read_pilot":           (True, True,  True,  True),
@@ -80,7 +82,7 @@ def test_every_role_against_every_action(team: dict, role: str, action: str) -> 
 def test_library_writes_refuse_without_the_right(team: dict, tmp_path: Path) -> None:
     """Not only require(): the real write functions refuse, and nothing is written."""
     from analysis import failure_modes as fm
-    from readiness import ingest
+    from readiness.ingest import load as ingest
 
     db, a = team["db"], team["actors"]
     before = query(db, "SELECT count(*) FROM audit_log")[0][0]
@@ -110,7 +112,7 @@ def test_library_writes_refuse_without_the_right(team: dict, tmp_path: Path) -> 
 
 
 def test_reviewer_can_ingest_and_creating_a_pilot_grants_it(team: dict, tmp_path: Path) -> None:
-    from readiness import ingest
+    from readiness.ingest import load as ingest
 
     db, reviewer = team["db"], team["actors"]["reviewer"]
     csv = write(tmp_path / "r.csv", "ts,user,event\n2026-03-03T10:00:00Z,b,open\n")

@@ -16,10 +16,12 @@ import duckdb
 import pytest
 from helpers import PROJECT_ROOT, ingest_one, make_pilot, query, snapshot, write
 
-from readiness import audit, backup, cli, decisions, store, users
-from readiness.access import Actor
-from readiness.migrations import MIGRATIONS
+from readiness import backup, cli, store
 from readiness.pilots import get_pilot
+from readiness.review import decisions
+from readiness.security import audit, users
+from readiness.security.access import Actor
+from readiness.store.migrations import MIGRATIONS
 
 OP = Actor("cli:test", "admin", cli=True)
 USAGE = "ts,user,event\n" + "".join(f"2026-03-0{1 + i % 5}T10:0{i % 10}:00Z,user{i % 4},open\n" for i in range(30))
@@ -126,7 +128,7 @@ def test_backup_keeps_the_audit_key_private(pilot_db: Path, tmp_path: Path) -> N
 _HOLDER = """
 import sys
 from readiness import pilots, store
-from readiness.access import Actor
+from readiness.security.access import Actor
 con = store.connect(sys.argv[1])
 with store.transaction(con):
     pilots.create_pilot(con, "written during the backup", Actor("cli:holder", "admin", cli=True))

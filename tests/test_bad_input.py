@@ -17,8 +17,11 @@ import pytest
 from helpers import PROJECT_ROOT, make_pilot, query
 from streamlit.testing.v1 import AppTest
 
-from readiness import cli, export, ingest, uploads
-from readiness.access import Actor
+from readiness import cli
+from readiness.ingest import load as ingest
+from readiness.ingest import uploads
+from readiness.review import export
+from readiness.security.access import Actor
 
 BAD = PROJECT_ROOT / "tests" / "samples" / "bad"
 sys.path.insert(0, str(BAD))

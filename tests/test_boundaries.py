@@ -13,8 +13,9 @@ from pathlib import Path
 
 from helpers import PROJECT_ROOT, make_pilot, query
 
-from readiness import pilots, settings, store, uploads
-from readiness.access import Actor
+from readiness import pilots, settings, store
+from readiness.ingest import uploads
+from readiness.security.access import Actor
 
 OP = Actor("test", "admin", cli=True)
 CSV = b"ts,user,event\n2026-03-02T10:00:00Z,a,open\n2026-03-02T10:05:00Z,b,open\n"
@@ -37,7 +38,7 @@ def test_an_upload_left_by_a_killed_app_is_removed_by_the_next_save(db: Path) ->
     import sys
 
     folder = settings.upload_dir(db)
-    code = ("import io, os, sys; sys.path.insert(0, '.'); from readiness import uploads; "
+    code = ("import io, os, sys; sys.path.insert(0, '.'); from readiness.ingest import uploads; "
             f"p = uploads.save(io.BytesIO(b'x'), {str(db)!r}); print(p, flush=True); os._exit(0)")
     left = Path(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                                cwd=Path(__file__).resolve().parents[1]).stdout.strip())
@@ -82,8 +83,10 @@ def test_restricted_process_reads_only_allowed_folders(tmp_path: Path) -> None:
     (outside / "other.csv").write_bytes(CSV + b"2026-03-02T10:09:00Z,c,open\n")  # not a duplicate
     code = textwrap.dedent(f"""
         import io
-        from readiness import ingest, settings, store, uploads
-        from readiness.access import Actor
+        from readiness import settings, store
+        from readiness.ingest import load as ingest
+        from readiness.ingest import uploads
+        from readiness.security.access import Actor
         op = Actor("t", "admin", cli=True)
         db = {str(data / "store.duckdb")!r}
         store.restrict_file_access([{str(data)!r}, settings.upload_dir(db)])

@@ -6,7 +6,7 @@ from datetime import date
 
 import pandas as pd
 
-from readiness import charts
+from readiness.web import charts
 
 
 def _colours(fig) -> set[str]:

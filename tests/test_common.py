@@ -39,7 +39,7 @@ def test_zoneless_times_read_in_the_pilot_zone_match_icu(tz: str) -> None:
     # ingest reads a zone-less time as wall-clock time in the pilot's zone without ICU
     # (timestamps.local_to_utc_sql); every minute-ish from 1995 to 2035, repeated and skipped hours
     # included, must give the instant the session-zone cast gives
-    from readiness.timestamps import local_to_utc_sql
+    from readiness.ingest.timestamps import local_to_utc_sql
 
     con = duckdb.connect()
     con.execute(f"SET TimeZone = '{tz}'")

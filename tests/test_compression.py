@@ -19,8 +19,8 @@ import pytest
 import zstandard
 from helpers import ingest_one, make_pilot, query, snapshot
 
-from readiness import ingest
-from readiness.formats import UnusableFile
+from readiness.ingest import load as ingest
+from readiness.ingest.formats import UnusableFile
 
 ROWS = 50
 USAGE_CSV = "timestamp,user_id,event\n" + "".join(

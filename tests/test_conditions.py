@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 from helpers import ingest_one, make_pilot, query, write
 
-from readiness import conditions, decisions, handoff, store, users
-from readiness.access import AccessDenied, Actor
-from readiness.conditions import ConditionError
+from readiness import store
 from readiness.pilots import get_pilot
+from readiness.review import conditions, decisions, handoff
+from readiness.review.conditions import ConditionError
+from readiness.security import users
+from readiness.security.access import AccessDenied, Actor
 
 OP = Actor("cli:test", "admin", cli=True)
 PW = "a long enough password"

@@ -16,7 +16,7 @@ import pytest
 from helpers import PROJECT_ROOT, write
 
 from readiness import cli, store
-from readiness.migrations import MIGRATIONS
+from readiness.store.migrations import MIGRATIONS
 
 # Large enough that loading takes about as long as starting up on the 2-core machine, small
 # enough that the ten kills and their checks stay well under 40 s.

@@ -12,8 +12,9 @@ from pathlib import Path
 from helpers import ingest_one, make_pilot, write
 
 from analysis import failure_modes as fm
-from readiness import pilots, privacy, store, users
-from readiness.access import Actor
+from readiness import pilots, store
+from readiness.security import privacy, users
+from readiness.security.access import Actor
 
 OP = Actor("test", "admin", cli=True)
 

@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 from helpers import PROJECT_ROOT, ingest_one, query, write
 
-from readiness import decisions, export, store, users
-from readiness.access import AccessDenied, Actor
-from readiness.decisions import DecisionError
+from readiness import store
 from readiness.pilots import get_pilot
+from readiness.review import decisions, export
+from readiness.review.decisions import DecisionError
+from readiness.security import users
+from readiness.security.access import AccessDenied, Actor
 
 OP = Actor("cli:test", "admin", cli=True)
 PW = "a long enough password"

@@ -15,8 +15,10 @@ from helpers import make_pilot, write
 
 from analysis import failure_modes as fm
 from analysis.common import Empty
-from readiness import ingest, pilots, store, users
-from readiness.access import AccessDenied, Actor
+from readiness import pilots, store
+from readiness.ingest import load as ingest
+from readiness.security import users
+from readiness.security.access import AccessDenied, Actor
 
 OP = Actor("test", "admin", cli=True)
 
@@ -249,7 +251,7 @@ def test_annotate_mode_writes_note_and_audit_record(db: Path, tmp_path: Path) ->
 
 def test_the_long_tail_is_triaged_as_a_group_and_the_review_step_can_finish(db: Path, tmp_path: Path) -> None:
     # 229 Loghub modes, one form each, made the Failure modes step impossible to finish
-    from readiness import progress
+    from readiness.review import progress
 
     load(db, write(tmp_path / "ex.csv", csv_rows(three_modes())))  # modes 1, 2, 3 with 9, 7 and 4 exceptions
     group(db)

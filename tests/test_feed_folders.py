@@ -17,9 +17,11 @@ from pathlib import Path
 import pytest
 from helpers import PROJECT_ROOT, make_pilot, query, write
 
-from readiness import sources, store, users
-from readiness.access import AccessDenied, Actor
+from readiness import store
+from readiness.ingest import sources
 from readiness.pilots import get_pilot
+from readiness.security import users
+from readiness.security.access import AccessDenied, Actor
 
 ADMIN = Actor("cli:test", "admin", cli=True)
 RITA = Actor("rita", "reviewer")

@@ -15,8 +15,9 @@ import pytest
 
 from analysis import feedback as fb  # noqa: E402
 from analysis.common import Empty, Filters  # noqa: E402
-from readiness import ingest, pilots, store  # noqa: E402
-from readiness.access import Actor
+from readiness import pilots, store  # noqa: E402
+from readiness.ingest import load as ingest
+from readiness.security.access import Actor
 from tests.helpers import make_pilot  # noqa: F401  (also puts the project on sys.path)
 
 T0 = datetime(2026, 3, 2, 9, 0)  # a Monday

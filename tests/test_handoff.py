@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from helpers import PROJECT_ROOT, ingest_one, make_pilot, query, write
 
-from readiness import between, conditions, decisions, handoff, playbook, risks, store
-from readiness.access import Actor
-from readiness.handoff import HandoffError
+from readiness import store
 from readiness.pilots import get_pilot
+from readiness.review import between, conditions, decisions, handoff, playbook, risks
+from readiness.review.handoff import HandoffError
+from readiness.security.access import Actor
 
 OP = Actor("cli:test", "admin", cli=True)
 NEXT = date.today() + timedelta(days=30)

@@ -23,9 +23,12 @@ import pytest
 from helpers import PROJECT_ROOT, ingest_one, make_pilot, write
 from streamlit.testing.v1 import AppTest
 
-from readiness import conditions, decisions, handoff, pilots, readout, risks, sources, store, uploads, users
-from readiness.access import Actor, cli_actor
-from readiness.export import markdown_text
+from readiness import pilots, store
+from readiness.ingest import sources, uploads
+from readiness.review import conditions, decisions, handoff, readout, risks
+from readiness.review.export import markdown_text
+from readiness.security import users
+from readiness.security.access import Actor, cli_actor
 
 HOST = "127.0.0.1:8799"
 
@@ -223,7 +226,7 @@ def test_plain_text_widgets_show_the_text_as_typed(hostile_db: Path) -> None:
 
 
 def test_the_exported_readout_and_playbook_carry_no_markup_from_user_text(hostile_db: Path) -> None:
-    from readiness import playbook
+    from readiness.review import playbook
 
     with store.open_store(hostile_db) as con:
         pilot = pilots.get_pilot(con, PILOT)

@@ -15,8 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 from helpers import ingest_one, make_pilot, query, snapshot, utc, write
 
-from readiness import ingest
-from readiness.formats import UnusableFile
+from readiness.ingest import load as ingest
+from readiness.ingest.formats import UnusableFile
 
 USAGE_ROWS = [  # (time, user, event)
     ("2026-07-06T09:00:00Z", "ann", "open"),

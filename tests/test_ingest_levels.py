@@ -13,8 +13,10 @@ import pyarrow.parquet as pq
 import pytest
 from helpers import ingest_one, query, write
 
-from readiness import batches, cli, ingest, pilots, store
-from readiness.access import Actor
+from readiness import cli, pilots, store
+from readiness.ingest import batches
+from readiness.ingest import load as ingest
+from readiness.security.access import Actor
 
 LINES = [  # (time, level, message); rows 1..8 of the file
     ("2026-03-02T09:00:00Z", "INFO", "started"),

@@ -13,8 +13,11 @@ from pathlib import Path
 import pytest
 from helpers import ingest_one, make_pilot, query, snapshot, utc, write, write_bytes
 
-from readiness import audit, batches, ingest, pilots, store
-from readiness.access import Actor
+from readiness import pilots, store
+from readiness.ingest import batches
+from readiness.ingest import load as ingest
+from readiness.security import audit
+from readiness.security.access import Actor
 
 OP = Actor("test", "admin", cli=True)
 

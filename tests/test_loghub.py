@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from helpers import ingest_one, query
 
-from readiness import ingest
+from readiness.ingest import load as ingest
 
 LOGHUB = Path(__file__).resolve().parents[2] / "shared" / "data" / "loghub-2k"
 

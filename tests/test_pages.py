@@ -13,9 +13,11 @@ import pytest
 from helpers import PROJECT_ROOT, ingest_one, make_pilot, query, write
 from streamlit.testing.v1 import AppTest
 
-from readiness import demo, pilots, sources, store, users
-from readiness.access import Actor, cli_actor
+from readiness import demo, pilots, store
 from readiness.demo_data import DEMO_PILOT
+from readiness.ingest import sources
+from readiness.security import users
+from readiness.security.access import Actor, cli_actor
 
 PAGES = ["pilots", "sources", "usage", "feedback", "failure_modes", "risks", "readiness_page", "handoff_page",
          "decision", "readout", "account", "admin_users", "audit_log"]
@@ -204,8 +206,8 @@ def test_filters_chosen_on_one_page_hold_on_the_next(demo_db: Path) -> None:
 def test_the_review_picker_shows_a_past_review_as_it_was_decided(demo_db: Path) -> None:
     from datetime import date, timedelta
 
-    from readiness import decisions
     from readiness.pilots import get_pilot
+    from readiness.review import decisions
 
     with store.open_store(demo_db) as con:
         p = get_pilot(con, "Exceptions only")
@@ -283,8 +285,9 @@ def test_opening_a_pilot_from_the_portfolio_puts_it_in_hand_without_the_old_segm
 def test_portfolio_counts_high_signals_not_yet_triaged(demo_db: Path) -> None:
     # the register alone read "Open high risks 0, Need attention 0" while the demo's Risks page listed
     # high signals nobody had taken in or dismissed
-    from readiness import pilots, risks
-    from readiness import signals as sig
+    from readiness import pilots
+    from readiness.review import risks
+    from readiness.review import signals as sig
 
     actor = Actor("reviewer1", "reviewer")
     want = {}

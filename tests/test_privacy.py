@@ -1,6 +1,6 @@
 """Personal data reaching viewers (issue #19, finding 3): one detector, one rule.
 
-The detector (readiness.privacy): phone numbers by libphonenumber (555-123-4567 and 555.123.4567
+The detector (readiness.security.privacy): phone numbers by libphonenumber (555-123-4567 and 555.123.4567
 too), card numbers by the Luhn check on 13-19 digit runs with spaces, dashes or dots, emails as
 before. The rule: every text field shown without the reveal right is masked, not only messages,
 comments and user ids (error types, components, categories, teams, features, user groups, theme
@@ -20,9 +20,11 @@ from helpers import ingest_one, query, write
 
 from analysis import common, failure_modes, feedback, usage
 from analysis.common import Filters
-from readiness import decisions, export, privacy, signals, store, users
-from readiness.access import Actor
+from readiness import store
 from readiness.pilots import get_pilot
+from readiness.review import decisions, export, signals
+from readiness.security import privacy, users
+from readiness.security.access import Actor
 
 OP = Actor("cli:test", "admin", cli=True)
 PW = "a long enough password"

@@ -8,9 +8,10 @@ from pathlib import Path
 from helpers import ingest_one, make_pilot, write
 
 from analysis import failure_modes as fm
-from readiness import decisions, handoff, progress, store
-from readiness.access import Actor
+from readiness import store
 from readiness.pilots import get_pilot
+from readiness.review import decisions, handoff, progress
+from readiness.security.access import Actor
 
 OP = Actor("cli:test", "admin", cli=True)
 

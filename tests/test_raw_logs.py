@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from readiness import ingest
+from readiness.ingest import load as ingest
 from tests.helpers import ingest_one, query
 
 RAW = Path(__file__).parent / "samples" / "raw"

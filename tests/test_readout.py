@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from helpers import ingest_one, make_pilot, query, write
 
-from readiness import decisions, readout, risks, store
-from readiness.access import AccessDenied, Actor
+from readiness import store
 from readiness.pilots import get_pilot
+from readiness.review import decisions, readout, risks
+from readiness.security.access import AccessDenied, Actor
 
 OP = Actor("cli:test", "admin", cli=True)
 DAY0 = date(2026, 3, 2)

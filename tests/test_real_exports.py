@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from analysis.summary import summary
-from readiness import columns, ingest, pilots, store
+from readiness import pilots, store
+from readiness.ingest import columns
+from readiness.ingest import load as ingest
 from tests.helpers import ingest_one, query
 
 SAMPLES = Path(__file__).parent / "samples" / "real"

@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 from helpers import ingest_one, make_pilot, query, write
 
-from readiness import conditions, decisions, export, risks, store, users
-from readiness.access import AccessDenied, Actor
+from readiness import store
 from readiness.pilots import get_pilot
-from readiness.risks import RiskError
+from readiness.review import conditions, decisions, export, risks
+from readiness.review.risks import RiskError
+from readiness.security import users
+from readiness.security.access import AccessDenied, Actor
 
 OP = Actor("cli:test", "admin", cli=True)
 LATER = date.today() + timedelta(days=30)

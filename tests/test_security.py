@@ -17,21 +17,12 @@ import pytest
 from helpers import PROJECT_ROOT, ingest_one, make_pilot, query, write
 from streamlit.testing.v1 import AppTest
 
-from readiness import (
-    batches,
-    conditions,
-    decisions,
-    handoff,
-    ingest,
-    pilots,
-    risks,
-    settings,
-    sources,
-    store,
-    uploads,
-    users,
-)
-from readiness.access import AccessDenied, Actor
+from readiness import pilots, settings, store
+from readiness.ingest import batches, sources, uploads
+from readiness.ingest import load as ingest
+from readiness.review import conditions, decisions, handoff, risks
+from readiness.security import users
+from readiness.security.access import AccessDenied, Actor
 
 ADMIN = Actor("cli:test", "admin", cli=True)
 PW = "correct horse battery"

@@ -18,8 +18,10 @@ import pytest
 from helpers import PROJECT_ROOT, held_by_another_process, make_pilot, query
 from streamlit.testing.v1 import AppTest
 
-from readiness import audit, pilots, store, users
-from readiness.access import AccessDenied, Actor
+from readiness import pilots, store
+from readiness.security import audit, users
+from readiness.security.access import AccessDenied, Actor
+from readiness.store import chain
 
 ADMIN = Actor("cli:test", "admin", cli=True)
 PW = "correct horse battery"
@@ -156,7 +158,7 @@ def test_a_fresh_store_verifies_and_its_first_write_signs_a_head(db: Path) -> No
 
 def _killed_after_commit(db: Path, name: str) -> int:
     """A process adds an account and dies right after COMMIT, before the head update; its exit code."""
-    code = (f"import os\nfrom readiness import store, users\nfrom readiness.access import Actor\n"
+    code = (f"import os\nfrom readiness import store\nfrom readiness.security import users\nfrom readiness.security.access import Actor\n"
             f"with store.open_store({str(db)!r}) as con:\n"
             f"    with store.transaction(con):\n"
             f"        store.after_commit(con, lambda: os._exit(9))  # runs before the audit head's update\n"
@@ -181,7 +183,7 @@ def test_a_process_killed_between_the_first_head_and_the_new_key_starts_again(db
     store has a head and no key, and the next write makes both again."""
     with store.open_store(db):
         pass
-    _head(db).write_text(json.dumps({"seq": 0, "hash": audit.GENESIS, "sig": "0" * 64}))
+    _head(db).write_text(json.dumps({"seq": 0, "hash": chain.GENESIS, "sig": "0" * 64}))
     assert _cli(db, "verify").returncode == 0
     _add_one(db, "first")
     out = _cli(db, "verify")

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from readiness import store, users
-from readiness.access import Actor
+from readiness import store
+from readiness.security import users
+from readiness.security.access import Actor
 from tests.helpers import PROJECT_ROOT, ingest_one, write
 
 

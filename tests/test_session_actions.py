@@ -4,7 +4,7 @@ A lead opened the Readout; the password was reset (or the session idled out); in
 "Risk register (CSV)" still downloaded, and the audit log showed the export after the session's
 end. A download's callable runs in Streamlit's download handler, outside app.py's login check, so
 the library's own check (access.require) asks whether the actor's session is open. Real stores,
-real login sessions (readiness.users), ended the ways they end.
+real login sessions (readiness.security.users), ended the ways they end.
 """
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ from helpers import PROJECT_ROOT, ingest_one, make_pilot, query, write
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
-from readiness import export, pilots, playbook, readout, risks, settings, store, users
-from readiness.access import AccessDenied, Actor, cli_actor
+from readiness import pilots, settings, store
+from readiness.review import export, playbook, readout, risks
+from readiness.security import users
+from readiness.security.access import AccessDenied, Actor, cli_actor
 
 PW = "a long enough password"
 PILOT = "Invoice triage"

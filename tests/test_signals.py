@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 from helpers import ingest_one, make_pilot, write
 
-from readiness import demo, pilots, settings, signals, store, users
-from readiness.access import AccessDenied, Actor
+from readiness import demo, pilots, settings, store
+from readiness.review import signals
+from readiness.security import users
+from readiness.security.access import AccessDenied, Actor
 
 OP = Actor("t", "admin", cli=True)
 MONDAY = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday; both pilots' logs fall in its two weeks
@@ -90,7 +92,8 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for kind, file in files.items():
             result = ingest_one(path, file, kind, name)
             assert result.error is None and result.rows_rejected == 0, result
-    from readiness import conditions, handoff, sources
+    from readiness.ingest import sources
+    from readiness.review import conditions, handoff
 
     with store.open_store(path) as con:
         calm, risky = pilots.get_pilot(con, "calm"), pilots.get_pilot(con, "risky")
@@ -229,7 +232,8 @@ def test_demo_pilot_shows_its_planted_risks(demo_signals):
 
 def _edited_review(path: Path, name: str) -> None:
     """Every kind of review and profile edit a reviewer can make, on pilot ``name``."""
-    from readiness import conditions, handoff, risks, sources
+    from readiness.ingest import sources
+    from readiness.review import conditions, handoff, risks
 
     with store.open_store(path) as con:
         p = pilots.get_pilot(con, name)
@@ -274,7 +278,7 @@ def test_logs_only_checks_do_not_move_with_review_edits_and_the_others_do(tmp_pa
 def test_an_operating_owner_on_hand_off_answers_the_no_owner_signal_and_blocker(tmp_path: Path) -> None:
     # seen: Hand-off named an operating owner and the ownership condition was met, while the high
     # signal "Nobody is named as the pilot's owner" stayed and Decision still said "no pilot owner named"
-    from readiness import decisions, handoff
+    from readiness.review import decisions, handoff
 
     db = tmp_path / "s.duckdb"
     make_pilot(db, "ownerless")
@@ -295,7 +299,7 @@ def test_an_operating_owner_on_hand_off_answers_the_no_owner_signal_and_blocker(
 
 def test_an_open_constraint_signal_says_what_it_lacks(tmp_path: Path) -> None:
     # "has no owner or no mitigation" read as wrong to a reviewer who had just set the owner
-    from readiness import handoff
+    from readiness.review import handoff
 
     db = tmp_path / "c.duckdb"
     make_pilot(db, "constrained", owner="Tom")

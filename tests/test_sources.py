@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 from helpers import make_pilot, query, write
 
-from readiness import sources, store, users
-from readiness.access import AccessDenied, Actor
+from readiness import store
+from readiness.ingest import sources
 from readiness.pilots import get_pilot
+from readiness.security import users
+from readiness.security.access import AccessDenied, Actor
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 OP = Actor("test", "admin", cli=True)

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from readiness import audit, pilots, settings, store
-from readiness.access import Actor
-from readiness.migrations import MIGRATIONS
+from readiness import pilots, settings, store
+from readiness.security import audit
+from readiness.security.access import Actor
+from readiness.store import migrations
+from readiness.store.migrations import MIGRATIONS
 from tests.helpers import held_by_another_process
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,12 +39,12 @@ def test_a_lower_version_added_later_is_still_applied(tmp_path, monkeypatch):
     # Versions 3 and 4 were built on two branches: a store migrated to [1, 2, 4] must get 3 once it lands.
     db = tmp_path / "gap.duckdb"
     without_3 = [m for m in MIGRATIONS if m[0] != 3]
-    monkeypatch.setattr(store, "MIGRATIONS", without_3)
+    monkeypatch.setattr(migrations, "MIGRATIONS", without_3)
     with store.open_store(db) as con:
         assert con.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall() == \
             [(m[0],) for m in without_3]
     store.forget_migrated(db)
-    monkeypatch.setattr(store, "MIGRATIONS", MIGRATIONS)
+    monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS)
     with store.open_store(db) as con:
         assert con.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall() == \
             [(m[0],) for m in MIGRATIONS]

@@ -7,8 +7,9 @@ from pathlib import Path
 from helpers import make_pilot, write
 
 from analysis.summary import summary
-from readiness import ingest, pilots, store
-from readiness.access import Actor
+from readiness import pilots, store
+from readiness.ingest import load as ingest
+from readiness.security.access import Actor
 
 
 def _summary(db: Path, name: str = "pilot") -> dict:

@@ -38,8 +38,9 @@ from helpers import PROJECT_ROOT  # noqa: F401  (puts the project on sys.path)
 
 from analysis import usage  # noqa: E402
 from analysis.common import Empty, Filters  # noqa: E402
-from readiness import ingest, pilots, store  # noqa: E402
-from readiness.access import Actor
+from readiness import pilots, store  # noqa: E402
+from readiness.ingest import load as ingest
+from readiness.security.access import Actor
 
 TZ = "Europe/Berlin"
 

@@ -18,8 +18,10 @@ from helpers import PROJECT_ROOT  # noqa: F401  (puts the project on sys.path)
 from analysis import usage  # noqa: E402
 from analysis.common import NO_FILTERS, Empty, Filters  # noqa: E402
 from analysis.usage_rollup import ROLLUP_TABLES, rebuild_usage_rollup  # noqa: E402
-from readiness import batches, ingest, pilots, store  # noqa: E402
-from readiness.access import Actor  # noqa: E402
+from readiness import pilots, store  # noqa: E402
+from readiness.ingest import batches
+from readiness.ingest import load as ingest
+from readiness.security.access import Actor  # noqa: E402
 
 OP = Actor("t", "admin", cli=True)
 

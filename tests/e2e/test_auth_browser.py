@@ -18,8 +18,10 @@ from e2e_helpers import login, main_text, nav, snapshot_dir, start_app, wait_idl
 from helpers import query
 from playwright.sync_api import expect
 
-from readiness import ingest, store, users
-from readiness.access import Actor
+from readiness import store
+from readiness.ingest import load as ingest
+from readiness.security import users
+from readiness.security.access import Actor
 
 ADMIN_PW = "admin password for e2e"
 PW = "viewer password for e2e"

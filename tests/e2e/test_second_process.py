@@ -17,8 +17,11 @@ from pathlib import Path
 
 from e2e_helpers import ROOT, login, start_app, wait_idle
 
-from readiness import ingest, pilots, sources, store, users
-from readiness.access import Actor
+from readiness import pilots, store
+from readiness.ingest import load as ingest
+from readiness.ingest import sources
+from readiness.security import users
+from readiness.security.access import Actor
 
 PW = "second process password"
 OP = Actor("cli:e2e", "admin", cli=True)

@@ -11,8 +11,8 @@ import re
 import pytest
 from e2e_helpers import ROOT, main_text, start_app, wait_idle
 
-from readiness import ingest
-from readiness.access import Actor
+from readiness.ingest import load as ingest
+from readiness.security.access import Actor
 
 PAGES = re.findall(r'\("(?:[^"]+)", "pages/(\w+)\.py", "([^"]+)"', (ROOT / "app.py").read_text())
 

@@ -14,8 +14,10 @@ import time
 from e2e_helpers import login, nav, start_app, wait_idle
 from helpers import ingest_one, make_pilot, query, write
 
-from readiness import pilots, risks, store, users
-from readiness.access import cli_actor
+from readiness import pilots, store
+from readiness.review import risks
+from readiness.security import users
+from readiness.security.access import cli_actor
 
 PW = "lead password, long enough"
 PILOT = "Invoice triage"

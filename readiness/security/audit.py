@@ -24,7 +24,6 @@ The rules the head keeps:
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import logging
@@ -34,36 +33,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
+from readiness import keys, store
+from readiness.security.access import Actor, require
+from readiness.store import Connection, chain
+from readiness.store.chain import GENESIS, head_path, key_path
 
-from readiness import keys, settings, store
-from readiness.access import Actor, require
-
-GENESIS = "0" * 64
-HEAD_TAG = "audit-head"
 _COLS = "seq, ts, actor, role, action, object, details, prev_hash, hash"
 _log = logging.getLogger(__name__)
 
 
-def store_path(con: duckdb.DuckDBPyConnection) -> Path:
-    """The file of the store behind ``con``."""
-    row = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
-    return Path(row[0])
-
-
-def key_path(con: duckdb.DuckDBPyConnection) -> Path:
-    return settings.sidecar(store_path(con), "audit_key_file", ".audit-key")
-
-
-def head_path(con: duckdb.DuckDBPyConnection) -> Path:
-    return settings.sidecar(store_path(con), "audit_head_file", ".audit-head")
-
-
-def _key(con: duckdb.DuckDBPyConnection) -> bytes:
-    return keys.load_or_create(key_path(con))
-
-
-def _key_for_writing(con: duckdb.DuckDBPyConnection) -> bytes:
+def _key_for_writing(con: Connection) -> bytes:
     """The audit key. A new log gets a key and a head at record 0 signed with it, the head first:
     a process killed between the two leaves no key, and the next write makes both again."""
     path = key_path(con)
@@ -72,7 +51,7 @@ def _key_for_writing(con: duckdb.DuckDBPyConnection) -> bytes:
         return key
     new = keys.generate()
     if not _last(con)[0] and _unanchored(head_path(con)):
-        _write_head(head_path(con), new.encode(), (0, GENESIS))
+        chain.write_head_file(head_path(con), new.encode(), (0, GENESIS))
     return keys.install(path, new)
 
 
@@ -85,25 +64,14 @@ def _unanchored(path: Path) -> bool:
     return anchored is None or anchored["seq"] == 0
 
 
-def _ts_text(ts: datetime) -> str:
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _digest(key: bytes, seq: int, ts: datetime, actor: str, role: str | None, action: str,
-            obj: str | None, details: str | None, prev_hash: str) -> str:
-    canonical = json.dumps([seq, _ts_text(ts), actor, role, action, obj, details, prev_hash],
-                           separators=(",", ":"), ensure_ascii=False)
-    return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
-
-
-def _last(con: duckdb.DuckDBPyConnection) -> tuple[int, str]:
+def _last(con: Connection) -> tuple[int, str]:
     # max(seq), not ORDER BY seq DESC LIMIT 1: DuckDB 2.0's top-N misses a row committed after a
     # delete and a re-attach, and the next record would then take a used sequence number.
     row = con.execute("SELECT seq, hash FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)").fetchone()
     return (row[0], row[1]) if row else (0, GENESIS)
 
 
-def record(con: duckdb.DuckDBPyConnection, actor: Actor, action: str, obj: str | None,
+def record(con: Connection, actor: Actor, action: str, obj: str | None,
            details: dict[str, Any] | None = None) -> int:
     """Append one chained audit record inside the caller's transaction; return its sequence number."""
     if not store.in_transaction(con):
@@ -113,7 +81,7 @@ def record(con: duckdb.DuckDBPyConnection, actor: Actor, action: str, obj: str |
     seq = last_seq + 1
     ts = datetime.now(UTC)
     text = json.dumps(details or {}, default=str, sort_keys=True, ensure_ascii=False)
-    digest = _digest(key, seq, ts, actor.name, actor.role, action, obj, text, last_hash)
+    digest = chain.record_hash(key, seq, ts, actor.name, actor.role, action, obj, text, last_hash)
     con.execute(f"INSERT INTO audit_log ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [seq, ts, actor.name, actor.role, action, obj, text, last_hash, digest])
     path = head_path(con)
@@ -125,20 +93,6 @@ def record(con: duckdb.DuckDBPyConnection, actor: Actor, action: str, obj: str |
 # ---------------------------------------------------------------------------------------------
 # The head file: {"seq", "hash", "sig"}, sig = HMAC of the pair under the audit key. While a
 # transaction commits, <head>.next lists the same for its records (beyond the head).
-
-
-def _head_sig(key: bytes, seq: int, digest: str) -> str:
-    # Its own canonical form (tagged "audit-head"), so that no record's hash can pass for a head's signature.
-    text = json.dumps([HEAD_TAG, seq, digest], separators=(",", ":"))
-    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
-
-
-def _signed(key: bytes, at: tuple[int, str]) -> dict[str, Any]:
-    return {"seq": at[0], "hash": at[1], "sig": _head_sig(key, *at)}
-
-
-def _write_head(path: Path, key: bytes, at: tuple[int, str]) -> None:
-    keys.write_private(path, json.dumps(_signed(key, at)) + "\n")
 
 
 def _next_path(path: Path) -> Path:
@@ -160,7 +114,7 @@ def _signature(key: bytes, anchored: dict[str, Any]) -> str:
     sig = anchored.get("sig")
     if not sig:
         return "unsigned"
-    good = _head_sig(key, anchored["seq"], str(anchored.get("hash")))
+    good = chain.head_signature(key, anchored["seq"], str(anchored.get("hash")))
     return "valid" if hmac.compare_digest(str(sig), good) else "invalid"
 
 
@@ -203,7 +157,7 @@ def _stage_head(path: Path, key: bytes, prev: tuple[int, str], new: tuple[int, s
     if prev not in heads:
         return
     staged = heads[1:heads.index(prev) + 1] + [new]
-    keys.write_private(_next_path(path), json.dumps([_signed(key, at) for at in staged]) + "\n")
+    keys.write_private(_next_path(path), json.dumps([chain.signed(key, at) for at in staged]) + "\n")
 
 
 def _advance_head(path: Path, key: bytes, prev: tuple[int, str], new: tuple[int, str]) -> None:
@@ -218,33 +172,12 @@ def _advance_head(path: Path, key: bytes, prev: tuple[int, str], new: tuple[int,
         _log.warning("Audit head %s left at its place, not moved to record %d: it is not the signed head of "
                      "record %d. Run `python -m readiness audit verify`.", path, new[0], prev[0])
         return
-    _write_head(path, key, new)
+    chain.write_head_file(path, key, new)
     if heads[-1][0] <= new[0]:  # nothing staged beyond this record (a later one of the same commit stays)
         _next_path(path).unlink(missing_ok=True)
 
 
-def seal_unchained(con: duckdb.DuckDBPyConnection) -> int:
-    """Chain records written before the log was chained (migration 3). Returns how many.
-
-    A log with no records yet is left alone: its first record makes the key and the head.
-    """
-    rows = con.execute("SELECT seq, ts, actor, role, action, object, details FROM audit_log ORDER BY seq").fetchall()
-    if not rows:
-        return 0
-    key = _key(con)
-    prev = GENESIS
-    for new_seq, (old_seq, ts, actor, role, action, obj, details) in enumerate(rows, start=1):
-        digest = _digest(key, new_seq, ts, actor, role, action, obj, details, prev)
-        con.execute("UPDATE audit_log SET seq = ?, prev_hash = ?, hash = ? WHERE seq = ?",
-                    [new_seq, prev, digest, old_seq])
-        prev = digest
-    path = head_path(con)
-    n, last = len(rows), prev
-    store.after_commit(con, lambda: _write_head(path, key, (n, last)))
-    return n
-
-
-def head(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+def head(con: Connection) -> dict[str, Any]:
     """The newest record's sequence number and hash (to anchor elsewhere), what the head file says and
     whether its signature holds ('valid', 'unsigned', 'invalid', 'no key', 'unreadable'). Makes no key."""
     seq, digest = _last(con)
@@ -268,7 +201,7 @@ class Verification:
     warnings: list[str]
 
 
-def _rows(con: duckdb.DuckDBPyConnection, batch: int = 10_000) -> Iterator[tuple]:
+def _rows(con: Connection, batch: int = 10_000) -> Iterator[tuple]:
     cur = con.execute(f"SELECT {_COLS} FROM audit_log ORDER BY seq")
     while chunk := cur.fetchmany(batch):
         yield from chunk
@@ -282,7 +215,7 @@ def _span(first: int, last: int) -> str:
     return f"Record {first} is" if first == last else f"Records {first}-{last} are"
 
 
-def _walk(con: duckdb.DuckDBPyConnection, key: bytes, wanted: set[int]) -> tuple[int, dict[int, str]] | Verification:
+def _walk(con: Connection, key: bytes, wanted: set[int]) -> tuple[int, dict[int, str]] | Verification:
     """Walk the chain: contiguous sequence, each prev_hash, each HMAC. Returns (records, hashes of the
     ``wanted`` records, record 0 being the genesis), or the failure naming the first bad record."""
     expected_seq, prev = 1, GENESIS
@@ -295,7 +228,7 @@ def _walk(con: duckdb.DuckDBPyConnection, key: bytes, wanted: set[int]) -> tuple
         if prev_hash != prev:
             return _failed(checked, seq, f"Record {seq} does not follow record {seq - 1}: its link to the "
                                          "previous hash is broken.")
-        if not hmac.compare_digest(digest or "", _digest(key, seq, ts, actor, role, action, obj, details, prev_hash)):
+        if not hmac.compare_digest(digest or "", chain.record_hash(key, seq, ts, actor, role, action, obj, details, prev_hash)):
             return _failed(checked, seq, f"Record {seq} was altered after it was written: its hash does not "
                                          "match its contents.")
         if seq in wanted:
@@ -363,7 +296,7 @@ def _head_seqs(key: bytes, hpath: Path, anchored: dict[str, Any] | None) -> set[
     return {anchored["seq"]} | {seq for seq, _ in _signed_heads(key, hpath)}
 
 
-def verify(con: duckdb.DuckDBPyConnection, anchors: dict[int, str] | None = None) -> Verification:
+def verify(con: Connection, anchors: dict[int, str] | None = None) -> Verification:
     """Walk the chain, then check the signed head file and any ``anchors`` ({seq: hash} kept elsewhere).
 
     Never makes a key: with the key missing nothing can be checked, which is a failure unless
@@ -394,7 +327,7 @@ class AuditKeyMissing(RuntimeError):
     """The audit key file is gone while the log has records; the message says what to do."""
 
 
-def write_head(con: duckdb.DuckDBPyConnection, actor: Actor) -> dict[str, Any]:
+def write_head(con: Connection, actor: Actor) -> dict[str, Any]:
     """Sign the store's newest record as the head: an admin's repair step, after checking the log; audited.
 
     Raises AuditKeyMissing when the key is gone and the log has records: a head signed with a new
@@ -405,7 +338,7 @@ def write_head(con: duckdb.DuckDBPyConnection, actor: Actor) -> dict[str, Any]:
         raise AuditKeyMissing(f"The audit key {key_path(con)} is missing; restore it from a backup before "
                               "re-anchoring the head.")
     before = head(con)
-    _write_head(head_path(con), _key(con), (before["seq"], before["hash"]))  # the record below moves it on
+    chain.write_head_file(head_path(con), chain.read_key(con), (before["seq"], before["hash"]))  # the record below moves it on
     with store.transaction(con):
         record(con, actor, "audit.reanchor", "audit_log",
                {"newest_before": before["seq"], "head_file": {"said": before["head_file_says"],
@@ -414,7 +347,7 @@ def write_head(con: duckdb.DuckDBPyConnection, actor: Actor) -> dict[str, Any]:
     return {"seq": seq, "hash": digest}
 
 
-def recent(con: duckdb.DuckDBPyConnection, limit: int = 50) -> list[dict[str, Any]]:
+def recent(con: Connection, limit: int = 50) -> list[dict[str, Any]]:
     """Return the newest audit records first."""
     cur = con.execute(
         "SELECT seq, ts, actor, role, action, object, details FROM audit_log ORDER BY seq DESC LIMIT ?",
@@ -424,7 +357,7 @@ def recent(con: duckdb.DuckDBPyConnection, limit: int = 50) -> list[dict[str, An
     return [dict(zip(cols, r)) for r in cur.fetchall()]
 
 
-def search(con: duckdb.DuckDBPyConnection, *, actor: str | None = None, action: str | None = None,
+def search(con: Connection, *, actor: str | None = None, action: str | None = None,
            text: str | None = None, since: datetime | None = None, until: datetime | None = None,
            limit: int = 1000) -> list[dict[str, Any]]:
     """Audit records matching the filters, newest first (bound parameters throughout)."""

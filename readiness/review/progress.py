@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import duckdb
-
-from readiness import conditions, decisions
-from readiness.access import Actor, require
 from readiness.pilots import Pilot
+from readiness.review import conditions, decisions
+from readiness.security.access import Actor, require
+from readiness.store import Connection
 
 KINDS = ("usage", "feedback", "exceptions")
 
@@ -27,7 +26,7 @@ class Step:
     detail: str    # what is there, or what is missing
 
 
-def steps(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, untriaged_high: int = 0) -> list[Step]:
+def steps(con: Connection, actor: Actor, pilot: Pilot, untriaged_high: int = 0) -> list[Step]:
     """The review's steps for ``pilot``; ``untriaged_high`` is the number of high signals not yet
     in the register (the caller has the signals cached)."""
     require(con, actor, "read_pilot", pilot.pilot_id)

@@ -31,12 +31,11 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import duckdb
 import phonenumbers
 
-from readiness import audit
-from readiness.access import Actor, allowed, require
-from readiness.store import transaction
+from readiness.security import audit
+from readiness.security.access import Actor, allowed, require
+from readiness.store import Connection, transaction
 
 # Numbers written without a country code are read as these regions' numbers (a number in any of
 # them counts). US: NANP formats such as (555) 123-4567, 555.123.4567; GB: 020 7946 0123, 07700 900123.
@@ -292,12 +291,12 @@ def mask_frame(df, ids: Iterable[str] = ID_COLUMNS):
     return out
 
 
-def may_reveal(con: duckdb.DuckDBPyConnection, actor: Actor, pilot_id: int) -> bool:
+def may_reveal(con: Connection, actor: Actor, pilot_id: int) -> bool:
     """True when ``actor`` holds the reveal right on the pilot (admin, or a reviewer with a grant)."""
     return allowed(con, actor, "reveal_personal_data", pilot_id)
 
 
-def reveal(con: duckdb.DuckDBPyConnection, actor: Actor, pilot, what: str) -> None:
+def reveal(con: Connection, actor: Actor, pilot, what: str) -> None:
     """Check that ``actor`` may see ``pilot``'s personal data unmasked, and audit the reveal.
 
     Raises AccessDenied (nothing is revealed, nothing recorded) otherwise.

@@ -11,7 +11,7 @@ sha256, the data version, and the suggested outcome with its reasons. A hand-off
 receiving owner (an account) and stays *pending acceptance* until that person accepts. A stop
 needs no next review and comes with a wind-down checklist.
 
-Every write checks the actor's role and grant (``readiness.access``) and is audited in the same
+Every write checks the actor's role and grant (``readiness.security.access``) and is audited in the same
 transaction.
 """
 
@@ -22,12 +22,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-import duckdb
-
-from readiness import audit, privacy, settings
-from readiness.access import Actor, require
+from readiness import settings
 from readiness.pilots import Pilot, data_version
-from readiness.store import transaction
+from readiness.security import audit, privacy
+from readiness.security.access import Actor, require
+from readiness.store import Connection, transaction
 
 OUTCOMES = {
     "operate": "Operate",
@@ -72,7 +71,7 @@ def _dicts(cur) -> list[dict[str, Any]]:
 # Reviews
 
 
-def current_review(con: duckdb.DuckDBPyConnection, pilot: Pilot) -> dict[str, Any] | None:
+def current_review(con: Connection, pilot: Pilot) -> dict[str, Any] | None:
     rows = _dicts(con.execute("SELECT * FROM reviews WHERE pilot_id = ? ORDER BY number DESC LIMIT 1",
                               [pilot.pilot_id]))
     return rows[0] if rows else None
@@ -93,7 +92,7 @@ def _open_review(con, actor: Actor, pilot: Pilot) -> dict[str, Any]:
     return review
 
 
-def open_review(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> dict[str, Any]:
+def open_review(con: Connection, actor: Actor, pilot: Pilot) -> dict[str, Any]:
     """Start the next review cycle of ``pilot`` from its current decision; audited.
 
     Refused while the latest review has no decision yet (it is still open).
@@ -110,14 +109,14 @@ def open_review(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> d
 # The evidence frozen with a decision, and the suggested outcome
 
 
-def snapshot(con: duckdb.DuckDBPyConnection, pilot: Pilot) -> dict[str, Any]:
+def snapshot(con: Connection, pilot: Pilot) -> dict[str, Any]:
     """Headline figures, every batch's sha256 and the data version, as plain JSON-able values."""
     from analysis.summary import summary
 
     batches = _dicts(con.execute(
         "SELECT batch_id, kind, file_name, sha256, rows_loaded FROM ingest_batches WHERE pilot_id = ? ORDER BY batch_id",
         [pilot.pilot_id]))
-    from readiness.risks import open_high
+    from readiness.review.risks import open_high
 
     return {"figures": summary(con, pilot), "batches": batches, "data_version": data_version(con, pilot.pilot_id),
             "open_high_risks": open_high(con, pilot.pilot_id), "taken_at": _now().isoformat()}
@@ -128,7 +127,7 @@ def _words(key: str) -> str:
     return key.replace("_", " ")
 
 
-def suggest(con: duckdb.DuckDBPyConnection, pilot: Pilot, figures: dict[str, Any] | None = None,
+def suggest(con: Connection, pilot: Pilot, figures: dict[str, Any] | None = None,
             conditions: list[dict[str, Any]] | None = None, signals: list[dict[str, Any]] | None = None) -> Suggestion:
     """The outcome the evidence points to, with its reasons; the reviewer decides.
 
@@ -149,12 +148,12 @@ def suggest(con: duckdb.DuckDBPyConnection, pilot: Pilot, figures: dict[str, Any
         blockers.append(f"{per_1k:,.1f} exceptions per 1,000 events over the whole pilot (limit {max_per_1k:g})")
     if csat is not None and csat < min_csat:
         blockers.append(f"CSAT {csat:.0%} (below {min_csat:.0%})")
-    from readiness.handoff import operating_owner
+    from readiness.review.handoff import operating_owner
 
     if not (pilot.owner or "").strip() and not operating_owner(con, pilot.pilot_id):
         blockers.append("no owner named (neither the pilot's owner nor an operating owner on Hand-off)")
-    from readiness.risks import open_high
-    from readiness.risks import untriaged as untriaged_signals
+    from readiness.review.risks import open_high
+    from readiness.review.risks import untriaged as untriaged_signals
 
     high = open_high(con, pilot.pilot_id)
     if high:
@@ -194,19 +193,19 @@ def _decision_rows(con, pilot_id: int, review_id: int | None = None) -> list[dic
            ORDER BY d.decision_id""", [pilot_id, review_id, review_id]))
 
 
-def current_decision(con: duckdb.DuckDBPyConnection, pilot: Pilot, review_id: int | None = None) -> dict[str, Any] | None:
+def current_decision(con: Connection, pilot: Pilot, review_id: int | None = None) -> dict[str, Any] | None:
     """The current (not superseded) decision of the latest review that has one, or of ``review_id``."""
     rows = [r for r in _decision_rows(con, pilot.pilot_id, review_id) if r["current"]]
     return rows[-1] if rows else None
 
 
-def get_decision(con: duckdb.DuckDBPyConnection, pilot: Pilot, decision_id: int | None) -> dict[str, Any] | None:
+def get_decision(con: Connection, pilot: Pilot, decision_id: int | None) -> dict[str, Any] | None:
     """One decision of ``pilot`` by id (None when there is none)."""
     rows = [r for r in _decision_rows(con, pilot.pilot_id) if r["decision_id"] == decision_id]
     return rows[0] if rows else None
 
 
-def list_reviews(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> list[dict[str, Any]]:
+def list_reviews(con: Connection, actor: Actor, pilot: Pilot) -> list[dict[str, Any]]:
     """The pilot's reviews, newest first, each with its current decision (None while open)."""
     require(con, actor, "read_pilot", pilot.pilot_id)
     reviews = _dicts(con.execute("SELECT * FROM reviews WHERE pilot_id = ? ORDER BY number DESC", [pilot.pilot_id]))
@@ -215,7 +214,7 @@ def list_reviews(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> 
     return reviews
 
 
-def list_decisions(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> list[dict[str, Any]]:
+def list_decisions(con: Connection, actor: Actor, pilot: Pilot) -> list[dict[str, Any]]:
     """Every decision of the pilot, oldest first, with review number, current flag and hand-off status."""
     require(con, actor, "read_pilot", pilot.pilot_id)
     rows = _decision_rows(con, pilot.pilot_id)
@@ -231,7 +230,7 @@ _SHOWN_TEXT = ("rationale", "owner")
 _SHOWN_JSON = ("conditions", "winddown", "suggested_reasons", "snapshot")
 
 
-def shown_decisions(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> list[dict[str, Any]]:
+def shown_decisions(con: Connection, actor: Actor, pilot: Pilot) -> list[dict[str, Any]]:
     """Every decision of the pilot, as :func:`list_decisions`, as shown to ``actor``.
 
     Privacy's one rule: every text shown to a role without the reveal right is masked, so the
@@ -260,7 +259,7 @@ def operate_refused(suggestion: Suggestion) -> str:
             "'Record operate although the evidence suggests …' on the Decision page; --against-evidence).")
 
 
-def record_decision(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, *, outcome: str, rationale: str,
+def record_decision(con: Connection, actor: Actor, pilot: Pilot, *, outcome: str, rationale: str,
                     owner: str, next_review: date | None = None, receiver: str | None = None,
                     conditions: list[dict[str, Any]] | None = None, today: date | None = None,
                     against_evidence: bool = False) -> dict[str, Any]:
@@ -301,13 +300,13 @@ def record_decision(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, 
         earlier = current_decision(con, pilot, review_id=review["review_id"])
         snap = snapshot(con, pilot)
         if conditions is None:  # the review's conditions as they stand, with live values
-            from readiness.conditions import ensure_conditions, list_conditions
+            from readiness.review.conditions import ensure_conditions, list_conditions
 
             ensure_conditions(con, actor, pilot)
             conditions = [{k: c[k] for k in ("area", "title", "required", "status", "owner", "evidence",
                                               "waiver_reason", "waiver_expiry", "live_value")}
                           for c in list_conditions(con, actor, pilot)]
-        from readiness.signals import compute_signals
+        from readiness.review.signals import compute_signals
 
         snap["signals"] = [{k: d[k] for k in ("key", "class", "severity", "finding")}
                            for d in (sig.to_dict() for sig in compute_signals(con, actor, pilot))]
@@ -332,7 +331,7 @@ def record_decision(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, 
     return decision
 
 
-def accept_handoff(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, decision_id: int,
+def accept_handoff(con: Connection, actor: Actor, pilot: Pilot, decision_id: int,
                    note: str | None = None) -> None:
     """The named receiving owner accepts a hand-off; audited. Anyone else is refused."""
     with transaction(con):
@@ -360,7 +359,7 @@ SUMMARY_COLUMNS = ["pilot", "review", "decision_id", "outcome", "status", "hando
                    "conditions_met", "conditions_total", "usage_events", "users", "exceptions_per_1k", "csat"]
 
 
-def decision_summaries(con: duckdb.DuckDBPyConnection, actor: Actor, pilots: list[Pilot]) -> list[dict[str, Any]]:
+def decision_summaries(con: Connection, actor: Actor, pilots: list[Pilot]) -> list[dict[str, Any]]:
     """One row per decision of each pilot (checked per pilot), with the figures it was taken on,
     as shown to ``actor`` (:func:`shown_decisions`: the rationale masked unless they may reveal)."""
     out = []

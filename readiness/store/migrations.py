@@ -1,4 +1,4 @@
-"""Versioned schema migrations, applied in order at start-up by :func:`readiness.store.migrate`.
+"""Versioned schema migrations, applied in order at start-up by :func:`migrate`.
 
 Never edit a migration that has shipped; add a new one.
 Times are TIMESTAMPTZ (stored as UTC instants). Log tables carry no indexes so that bulk
@@ -6,6 +6,9 @@ ingest stays at DuckDB's native speed; every row keeps its pilot, batch and sour
 """
 
 from __future__ import annotations
+
+from readiness.store.chain import seal_unchained
+from readiness.store.transactions import Connection, transaction
 
 _V1_FOUNDATION = """
 CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL);
@@ -209,8 +212,6 @@ ALTER TABLE audit_log ADD COLUMN hash VARCHAR;
 
 
 def _v3_auth(con) -> None:
-    from readiness.audit import seal_unchained  # the chain needs the key file beside the store
-
     con.execute(_V3_AUTH)
     seal_unchained(con)
 
@@ -501,3 +502,44 @@ MIGRATIONS: list[tuple[int, str, object]] = [
     (10, "ingest batches count the information lines left out of exception logs", _V10_SKIPPED_LINES),
     (11, "feed folders: the folder under the feed root each pilot's feeds must stay in", _V11_FEED_FOLDERS),
 ]
+
+
+def schema_version(con: Connection) -> int:
+    """Return the highest applied migration, 0 for an empty file."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations' "
+        "AND table_catalog = current_database()"
+    ).fetchone()[0]
+    if not exists:
+        return 0
+    return con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+
+
+def migrate(con: Connection) -> list[int]:
+    """Apply every migration not yet recorded in the file, in list order, each in its own transaction.
+
+    Returns the versions applied. Versions are checked one by one, not against the highest applied,
+    so that a version added to the list later than a higher one (a reserved number landing from
+    another branch) is still applied. Safe when two processes start at once: the file lock lets one
+    in at a time, and each migration re-checks inside its transaction.
+    """
+    applied = []
+    for version, name, step in MIGRATIONS:
+        with transaction(con):
+            if version in _applied_versions(con):
+                continue
+            if callable(step):
+                step(con)
+            else:
+                con.execute(step)
+            con.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name]
+            )
+            applied.append(version)
+    return applied
+
+
+def _applied_versions(con: Connection) -> set[int]:
+    if not schema_version(con):
+        return set()
+    return {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}

@@ -14,11 +14,10 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-import duckdb
-
-from readiness import conditions, decisions, risks
-from readiness.access import Actor, require
 from readiness.pilots import Pilot
+from readiness.review import conditions, decisions, risks
+from readiness.security.access import Actor, require
+from readiness.store import Connection
 
 USAGE_FALL = -0.3  # daily events since the decision at least 30% below the rate before it
 
@@ -44,7 +43,7 @@ FIGURE_LABELS = {"usage.events": "Usage events", "usage.users": "Users", "usage.
                  "exceptions.per_1k_events": "Exceptions per 1,000 events"}
 
 
-def diff(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, against: str = "current",
+def diff(con: Connection, actor: Actor, pilot: Pilot, against: str = "current",
          figures: dict[str, Any] | None = None) -> dict[str, Any]:
     """{"figures": [{figure, at_decision, now, change}], "risks": {...}, "conditions": [...]}; empty without a decision.
 
@@ -83,7 +82,7 @@ def diff(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, against: st
     }
 
 
-def flags(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, today: date | None = None) -> list[Flag]:
+def flags(con: Connection, actor: Actor, pilot: Pilot, today: date | None = None) -> list[Flag]:
     """What needs attention between reviews (none when nothing is wrong)."""
     require(con, actor, "read_pilot", pilot.pilot_id)
     today = today or datetime.now(UTC).date()
@@ -131,7 +130,7 @@ def _drift(con, actor: Actor, pilot: Pilot, decision: dict[str, Any]) -> list[Fl
     return out
 
 
-def portfolio(con: duckdb.DuckDBPyConnection, actor: Actor) -> list[dict[str, Any]]:
+def portfolio(con: Connection, actor: Actor) -> list[dict[str, Any]]:
     """One row per pilot the actor may read: decision (or 'in review'), next review and whether it is
     overdue, open high risks, conditions met / total, and the between-review flags."""
     from readiness.pilots import get_pilot, list_pilots

@@ -13,8 +13,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
-from readiness import ingest, settings
-from readiness.access import Actor
+from readiness import settings
+from readiness.ingest import load as ingest
+from readiness.security.access import Actor
 
 CHUNK = 1 << 20
 
@@ -50,7 +51,7 @@ def save(stream: BinaryIO, db: str | Path | None = None) -> Path:
 
 def preview_upload(db: str | Path | None, name: str, stream: BinaryIO, kind: str,
                    opts: ingest.IngestOptions | None = None, time_zone: str = "UTC") -> ingest.Preview:
-    """Preview an uploaded stream (see :func:`readiness.ingest.preview`) under its shown ``name``.
+    """Preview an uploaded stream (see :func:`readiness.ingest.load.preview`) under its shown ``name``.
 
     The saved copy is removed whatever happens; UnusableFile messages name the file as uploaded.
     """

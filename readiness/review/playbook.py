@@ -3,7 +3,7 @@
 Sections: what the capability is; how it is used, reviewed and changed; owner, support path and
 escalation; known risks and their owners; constraints; readiness conditions; where the logs
 live; the decision and the next review. Every piece of user text is escaped: in HTML with
-``html.escape``; in Markdown with :func:`readiness.export.markdown_text`, as on the app's pages (a
+``html.escape``; in Markdown with :func:`readiness.review.export.markdown_text`, as on the app's pages (a
 ``<script>`` stays text in renderers that allow raw HTML; no link, address, emphasis, code or table
 from it).
 """
@@ -14,13 +14,12 @@ import html
 from datetime import UTC, datetime
 from typing import Any
 
-import duckdb
-
-from readiness import audit, conditions, decisions, handoff, risks
-from readiness.access import Actor, require
-from readiness.export import markdown_text
 from readiness.pilots import Pilot
-from readiness.store import transaction
+from readiness.review import conditions, decisions, handoff, risks
+from readiness.review.export import markdown_text
+from readiness.security import audit
+from readiness.security.access import Actor, require
+from readiness.store import Connection, transaction
 
 _BACKLOG = (("operational", "Operational work before and while it runs", "No open operational items."),
             ("feature", "Feature requests (not needed to operate)", "No open feature requests."))
@@ -34,7 +33,7 @@ def _h(text: Any) -> str:
     return "—" if text is None or text == "" else html.escape(str(text)).replace("\n", "<br>")
 
 
-def content(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> dict[str, Any]:
+def content(con: Connection, actor: Actor, pilot: Pilot) -> dict[str, Any]:
     """Everything the playbook shows, as plain data (checked for read access)."""
     require(con, actor, "read_pilot", pilot.pilot_id)
     current = decisions.current_decision(con, pilot)
@@ -145,7 +144,7 @@ def html_page(c: dict[str, Any]) -> str:
     return "\n".join(x for x in parts if x)
 
 
-def export_playbook(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, fmt: str) -> str:
+def export_playbook(con: Connection, actor: Actor, pilot: Pilot, fmt: str) -> str:
     """The playbook as 'md' or 'html' text; checks the export right and audits the export."""
     if fmt not in ("md", "html"):
         raise ValueError("The playbook is written as 'md' or 'html'.")

@@ -4,25 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
-
-from readiness import audit, privacy
-from readiness.access import Actor, require
-from readiness.ingest import TABLES, derive_evidence
+from readiness.ingest.load import TABLES, derive_evidence
 from readiness.pilots import Pilot
-from readiness.store import transaction
+from readiness.security import audit, privacy
+from readiness.security.access import Actor, require
+from readiness.store import Connection, transaction
 
 
 class BatchNotFound(LookupError):
     """No batch with that id."""
 
 
-def _dicts(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+def _dicts(cur: Connection) -> list[dict[str, Any]]:
     cols = [d[0] for d in cur.description]
     return [dict(zip(cols, r)) for r in cur.fetchall()]
 
 
-def list_batches(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> list[dict[str, Any]]:
+def list_batches(con: Connection, actor: Actor, pilot: Pilot) -> list[dict[str, Any]]:
     """Return the pilot's batches, newest first, with counts and provenance."""
     require(con, actor, "read_pilot", pilot.pilot_id)
     return _dicts(con.execute(
@@ -32,7 +30,7 @@ def list_batches(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> 
            FROM ingest_batches WHERE pilot_id = ? ORDER BY batch_id DESC""", [pilot.pilot_id]))
 
 
-def list_rejects(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, batch_id: int | None = None,
+def list_rejects(con: Connection, actor: Actor, pilot: Pilot, batch_id: int | None = None,
                  limit: int = 1000, reveal: bool = False) -> list[dict[str, Any]]:
     """Return rejected rows (batch, row, line, column, reason, raw), in file order.
 
@@ -54,7 +52,7 @@ def list_rejects(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, bat
     return rows
 
 
-def delete_batch(con: duckdb.DuckDBPyConnection, batch_id: int, actor: Actor) -> dict[str, Any]:
+def delete_batch(con: Connection, batch_id: int, actor: Actor) -> dict[str, Any]:
     """Delete a batch with its rows and rejects, atomically and audited. Returns what was removed."""
     with transaction(con):
         row = con.execute(

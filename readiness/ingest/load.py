@@ -19,15 +19,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
-from readiness import audit, formats, profiles, settings, timestamps
-from readiness.access import Actor, require
-from readiness.columns import Mapping, MappingError, canonical_columns, propose_mapping
-from readiness.formats import SourceFile, UnusableFile
-from readiness.loadplan import LoadPlan, ident, informational_sql, levels_sql, lit, target_column
+from readiness import settings, store
+from readiness.ingest import formats, profiles, timestamps
+from readiness.ingest.columns import Mapping, MappingError, canonical_columns, propose_mapping
+from readiness.ingest.formats import SourceFile, UnusableFile
+from readiness.ingest.loadplan import LoadPlan, ident, informational_sql, levels_sql, lit, target_column
 from readiness.pilots import Pilot
-from readiness.store import pid_alive, transaction
+from readiness.security import audit
+from readiness.security.access import Actor, require
+from readiness.store import Connection, DatabaseError, pid_alive, transaction
 
 TABLES = {"usage": "usage_events", "feedback": "feedback", "exceptions": "exceptions"}
 SAMPLE_ROWS = 1000
@@ -144,14 +144,14 @@ class Preview:
         return d
 
 
-def _stage(con: duckdb.DuckDBPyConnection, src: SourceFile, stage: str, limit: int | None = None) -> str | None:
+def _stage(con: Connection, src: SourceFile, stage: str, limit: int | None = None) -> str | None:
     """Copy the file into temp table ``stage``; return the name of its reader-rejects table (CSV)."""
     lim = f" LIMIT {int(limit)}" if limit else ""
     rejects = f"{stage}_rej" if src.format == "csv" else None
     reader = formats.reader_sql(src, rejects=rejects)
     try:
         con.execute(f"CREATE TEMP TABLE {stage} AS SELECT * FROM {reader}{lim}")
-    except duckdb.Error as err:
+    except DatabaseError as err:
         if rejects:
             con.execute(f"DROP TABLE IF EXISTS {rejects}")
         if src.format == "csv" and formats.NEWLINES_NOTE not in src.notes and _has_cr(src.data_path):
@@ -170,14 +170,14 @@ def _has_cr(path: Path) -> bool:
     return False
 
 
-def _time_mode(con: duckdb.DuckDBPyConnection, src: SourceFile, mapping: Mapping, stage: str,
+def _time_mode(con: Connection, src: SourceFile, mapping: Mapping, stage: str,
                opts: IngestOptions) -> timestamps.TimeMode:
     """How to read the time column: from its type and a sample of ``stage``; a day/month order the
     sample leaves open is settled on the whole file (:func:`_settle_day_month`)."""
     return _settle_day_month(con, src, mapping, _sampled_mode(con, src, mapping, stage, opts))
 
 
-def _sampled_mode(con: duckdb.DuckDBPyConnection, src: SourceFile, mapping: Mapping, stage: str,
+def _sampled_mode(con: Connection, src: SourceFile, mapping: Mapping, stage: str,
                   opts: IngestOptions) -> timestamps.TimeMode:
     """Choose how to read the time column, from its type and a sample (first rows + a random sample)."""
     if opts.time_format or opts.year:
@@ -211,7 +211,7 @@ def _sampled_mode(con: duckdb.DuckDBPyConnection, src: SourceFile, mapping: Mapp
     return timestamps.detect_mode(samples, "VARCHAR")
 
 
-def _settle_day_month(con: duckdb.DuckDBPyConnection, src: SourceFile, mapping: Mapping,
+def _settle_day_month(con: Connection, src: SourceFile, mapping: Mapping,
                       mode: timestamps.TimeMode) -> timestamps.TimeMode:
     """A sample whose days are all 12 or less cannot say day-first from month-first; the whole
     column can (a day over 12 anywhere settles it). Read the whole file's time column once and
@@ -238,7 +238,7 @@ def _sha256(path: Path, out: dict) -> None:
     out["sha256"] = h.hexdigest()
 
 
-def _set_zone(con: duckdb.DuckDBPyConnection, tz: str) -> None:
+def _set_zone(con: Connection, tz: str) -> None:
     con.execute(f"SET TimeZone = {lit(tz)}")
 
 
@@ -285,7 +285,7 @@ def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time
             mapping = propose_mapping(kind, src.columns, profiles=content)
             problems.append(str(err))
         problems += mapping.problems + mapping.notes
-        con = formats.scratch_connection()
+        con = store.scratch()
         try:
             _set_zone(con, time_zone)
             stage = "_preview"
@@ -327,7 +327,7 @@ def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time
                 n = con.execute(f"SELECT count(DISTINCT line) FROM {rej}").fetchone()[0]
                 if n:
                     problems.append(f"{n} of the first rows cannot be split into the header's columns and would be rejected.")
-        except duckdb.Error as err:
+        except DatabaseError as err:
             raise UnusableFile(f"{path.name}: could not be read as {src.describe()}: "
                                f"{formats.duckdb_reason(err, src)}.") from None
         finally:
@@ -394,7 +394,7 @@ def _locate(path: Path, positions: list[int | None]) -> list[tuple[int | None, i
     return out
 
 
-def ingest_file(con: duckdb.DuckDBPyConnection, pilot: Pilot, kind: str, path: str | Path, *, actor: Actor,
+def ingest_file(con: Connection, pilot: Pilot, kind: str, path: str | Path, *, actor: Actor,
                 opts: IngestOptions | None = None, display_name: str | None = None) -> IngestResult:
     """Load one file as one batch, atomically. Returns counts; raises UnusableFile (nothing loaded)."""
     require(con, actor, "ingest", pilot.pilot_id)
@@ -406,7 +406,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, pilot: Pilot, kind: str, path: s
     if size > limit:
         raise UnusableFile(f"{name}: {size / 1e6:.0f} MB is over the {limit // (1024 * 1024)} MB limit "
                            f"(READINESS_MAX_UPLOAD_MB).")
-    with _work_dir(settings.upload_dir(audit.store_path(con))) as tmp:
+    with _work_dir(settings.upload_dir(store.file_of(con))) as tmp:
         src, mapping = plan_file(path, kind, opts, Path(tmp))
         digest: dict[str, str] = {}
         hasher = threading.Thread(target=_sha256, args=(path, digest), daemon=True)
@@ -456,7 +456,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, pilot: Pilot, kind: str, path: s
                     mode = _sampled_time_mode(con, src, mapping, stage, opts)
                     result.time_note = mode.describe(pilot.time_zone)
                     return land(lambda: _load_direct(con, pilot, kind, src, mapping, mode, stage, result, opts))
-                except duckdb.Error:  # rolled back: read it again the careful way, which retries a
+                except DatabaseError:  # rolled back: read it again the careful way, which retries a
                     # late CR line ending and words what DuckDB could not read
                     result = IngestResult(name, kind, format=src.describe(), mapping=mapping.as_dict(),
                                           notes=mapping_notes(mapping))
@@ -467,7 +467,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, pilot: Pilot, kind: str, path: s
             return land(lambda: _load(con, pilot, kind, plan, reader_rejects, staged_rows, opts, result))
         except _Duplicate as d:
             return IngestResult(name, kind, duplicate=True, duplicate_of=d.batch_id, format=src.describe())
-        except duckdb.Error as err:  # rolled back; say what DuckDB could not do with this file
+        except DatabaseError as err:  # rolled back; say what DuckDB could not do with this file
             raise UnusableFile(f"{name}: could not be loaded ({formats.duckdb_reason(err, src, name)}). Nothing was loaded; "
                                f"try `python -m readiness preview` on it to see the mapping and first rows.") from None
         finally:
@@ -500,7 +500,7 @@ def owned_prefix(kind: str, folder: Path) -> str:
     return f"{kind}-{host}-{os.getpid()}-"
 
 
-def derive_evidence(con: duckdb.DuckDBPyConnection, pilot_id: int, kind: str, batch_id: int | None) -> None:
+def derive_evidence(con: Connection, pilot_id: int, kind: str, batch_id: int | None) -> None:
     """Per-row work done once, when a batch lands (inside its transaction): failure modes of
     exceptions; sentiment, triage and personal-data flags of comments, then the pilot's themes;
     the usage rollup. ``batch_id`` None means a batch was deleted: only the per-pilot results are

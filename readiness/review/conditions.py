@@ -19,12 +19,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import duckdb
-
-from readiness import audit, settings
-from readiness.access import Actor, require
+from readiness import settings
 from readiness.pilots import RISK_TIERS, Pilot, get_pilot
-from readiness.store import transaction
+from readiness.security import audit
+from readiness.security.access import Actor, require
+from readiness.store import Connection, transaction
 
 STATUSES = ("met", "not met", "waived")
 # the exception-rate condition says so when the exception logs run this far past the usage's period
@@ -72,12 +71,12 @@ def required_for(area: Area, tier: str) -> bool:
 
 
 def _review(con, actor: Actor, pilot: Pilot) -> dict[str, Any]:
-    from readiness import decisions
+    from readiness.review import decisions
 
     return decisions.current_review(con, pilot) or decisions._open_review(con, actor, pilot)
 
 
-def ensure_conditions(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> int:
+def ensure_conditions(con: Connection, actor: Actor, pilot: Pilot) -> int:
     """Give the current review its conditions (from the previous review's where there was one).
 
     Returns how many were created (0 when the review already has them). Audited.
@@ -162,14 +161,14 @@ def _live(con, pilot: Pilot, rule: str) -> tuple[bool, str]:
         return not missing, ("every log kind has a feed or an owned manual process" if not missing
                              else f"no feed or owned manual process for {', '.join(missing)}")
     if rule == "no_high_risk_open":
-        from readiness.risks import open_high
+        from readiness.review.risks import open_high
 
         n = open_high(con, pilot.pilot_id)
         return n == 0, f"{n} high risk{'s' if n != 1 else ''} open"
     raise ValueError(rule)
 
 
-def list_conditions(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> list[dict[str, Any]]:
+def list_conditions(con: Connection, actor: Actor, pilot: Pilot) -> list[dict[str, Any]]:
     """The current review's conditions; computed ones show their live value and status."""
     require(con, actor, "read_pilot", pilot.pilot_id)
     review = con.execute("SELECT review_id FROM reviews WHERE pilot_id = ? ORDER BY number DESC LIMIT 1",
@@ -205,7 +204,7 @@ def _condition(con, pilot: Pilot, condition_id: int) -> dict[str, Any]:
     return rows[0]
 
 
-def set_condition(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, condition_id: int, *,
+def set_condition(con: Connection, actor: Actor, pilot: Pilot, condition_id: int, *,
                   status: str | None = None, owner: str | None = None, evidence: str | None = None,
                   requested_on: date | None = None) -> None:
     """Mark a condition met / not met and record its owner and evidence; audited with before and after.
@@ -234,7 +233,7 @@ def set_condition(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, co
 # Four eyes
 
 
-def request_waiver(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, condition_id: int, *,
+def request_waiver(con: Connection, actor: Actor, pilot: Pilot, condition_id: int, *,
                    reason: str, expiry: date) -> int:
     """Ask for a condition to be waived until ``expiry``; it stays as it is until someone else approves."""
     reason = (reason or "").strip()
@@ -249,7 +248,7 @@ def request_waiver(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, c
                         {"area": cond["area"], "reason": reason, "expiry": expiry.isoformat()})
 
 
-def request_tier_change(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, tier: str, reason: str) -> int | None:
+def request_tier_change(con: Connection, actor: Actor, pilot: Pilot, tier: str, reason: str) -> int | None:
     """Change the pilot's risk tier: raising it applies at once; lowering it waits for a second person.
 
     Returns the approval id of a pending request, or None when applied.
@@ -307,13 +306,13 @@ def describe_request(req: dict[str, Any]) -> str:
     return f"{req['kind']}: {json.dumps(payload)}"
 
 
-def pending_approvals(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> list[dict[str, Any]]:
+def pending_approvals(con: Connection, actor: Actor, pilot: Pilot) -> list[dict[str, Any]]:
     require(con, actor, "read_pilot", pilot.pilot_id)
     return _dicts(con.execute("SELECT * FROM approvals WHERE pilot_id = ? AND decided_at IS NULL ORDER BY approval_id",
                               [pilot.pilot_id]))
 
 
-def decide_approval(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, approval_id: int, *,
+def decide_approval(con: Connection, actor: Actor, pilot: Pilot, approval_id: int, *,
                     approve: bool, note: str | None = None) -> None:
     """A lead or admin other than the requester approves (the change takes effect) or rejects."""
     with transaction(con):

@@ -13,12 +13,10 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
-import duckdb
-
-from readiness import audit
-from readiness.access import Actor, require
 from readiness.pilots import Pilot
-from readiness.store import transaction
+from readiness.security import audit
+from readiness.security.access import Actor, require
+from readiness.store import Connection, transaction
 
 CLASSES = ("data", "customer_impact", "compliance", "operational_dependency")
 STATUSES = ("open", "mitigated", "accepted")
@@ -85,7 +83,7 @@ def _validated(risk_class: str, title: str, likelihood: int, impact: int, owner:
             "status": "open"}
 
 
-def accept_signal(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, signal_key: str, *, risk_class: str,
+def accept_signal(con: Connection, actor: Actor, pilot: Pilot, signal_key: str, *, risk_class: str,
                   finding: str, likelihood: int, impact: int, owner: str, mitigation: str | None = None,
                   due: date | None = None) -> int:
     """Take a computed signal into the register as an open risk; audited. Returns the risk id."""
@@ -93,7 +91,7 @@ def accept_signal(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, si
     return _register_signal(con, actor, pilot, row, "risk.accept_signal")
 
 
-def dismiss_signal(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, signal_key: str, *, risk_class: str,
+def dismiss_signal(con: Connection, actor: Actor, pilot: Pilot, signal_key: str, *, risk_class: str,
                    finding: str, reason: str) -> int:
     """Dismiss a signal, with the reason kept (it then stays out of the open list); audited."""
     if not (reason or "").strip():
@@ -115,7 +113,7 @@ def _register_signal(con, actor: Actor, pilot: Pilot, row: dict[str, Any], actio
     return risk_id
 
 
-def add_risk(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, *, risk_class: str, title: str,
+def add_risk(con: Connection, actor: Actor, pilot: Pilot, *, risk_class: str, title: str,
              likelihood: int, impact: int, owner: str, mitigation: str | None = None, due: date | None = None) -> int:
     """A risk the logs cannot show (e.g. a contract ends); audited."""
     row = _validated(risk_class, title, likelihood, impact, owner, mitigation, due)
@@ -126,7 +124,7 @@ def add_risk(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, *, risk
     return risk_id
 
 
-def update_risk(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, risk_id: int, **changes: Any) -> None:
+def update_risk(con: Connection, actor: Actor, pilot: Pilot, risk_id: int, **changes: Any) -> None:
     """Change a risk's fields or status; history and audit keep before and after."""
     unknown = set(changes) - set(FIELDS)
     if unknown:
@@ -190,7 +188,7 @@ def register_changes(before: list[dict[str, Any]], after: list[dict[str, Any]]) 
     return out
 
 
-def edit_register(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, changes: dict[int, dict[str, Any]]) -> int:
+def edit_register(con: Connection, actor: Actor, pilot: Pilot, changes: dict[int, dict[str, Any]]) -> int:
     """Apply several risks' changes (from :func:`register_changes`) all or none; each audited. Returns how many."""
     with transaction(con):
         for risk_id, fields in changes.items():
@@ -200,7 +198,7 @@ def edit_register(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, ch
     return len(changes)
 
 
-def list_risks(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, include_dismissed: bool = True) -> list[dict[str, Any]]:
+def list_risks(con: Connection, actor: Actor, pilot: Pilot, include_dismissed: bool = True) -> list[dict[str, Any]]:
     """The register with score, severity and an overdue flag (open and past its due date)."""
     require(con, actor, "read_pilot", pilot.pilot_id)
     cur = con.execute("SELECT * FROM risks WHERE pilot_id = ? AND (? OR status <> 'dismissed') ORDER BY risk_id",
@@ -217,13 +215,13 @@ def list_risks(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, inclu
     return rows
 
 
-def open_high(con: duckdb.DuckDBPyConnection, pilot_id: int) -> int:
+def open_high(con: Connection, pilot_id: int) -> int:
     """How many open risks score high (for computed conditions and the suggested outcome)."""
     return con.execute("SELECT count(*) FROM risks WHERE pilot_id = ? AND status = 'open' AND likelihood * impact >= ?",
                        [pilot_id, HIGH_SCORE]).fetchone()[0]
 
 
-def untriaged(con: duckdb.DuckDBPyConnection, pilot_id: int, signals: list[dict[str, Any]] | None,
+def untriaged(con: Connection, pilot_id: int, signals: list[dict[str, Any]] | None,
               severities: tuple[str, ...] = ("high",)) -> list[dict[str, Any]]:
     """The computed signals (as dicts) of these severities that are neither in the register nor
     dismissed (for the suggested outcome, the stepper, the Readiness page and the readout)."""
@@ -232,7 +230,7 @@ def untriaged(con: duckdb.DuckDBPyConnection, pilot_id: int, signals: list[dict[
     return [s for s in signals or [] if s["severity"] in severities and s["key"] not in taken]
 
 
-def history(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, risk_id: int) -> list[dict[str, Any]]:
+def history(con: Connection, actor: Actor, pilot: Pilot, risk_id: int) -> list[dict[str, Any]]:
     require(con, actor, "read_pilot", pilot.pilot_id)
     cur = con.execute("SELECT h.* FROM risk_history h JOIN risks r USING (risk_id) WHERE h.risk_id = ? AND r.pilot_id = ? "
                       "ORDER BY h.changed_at", [risk_id, pilot.pilot_id])

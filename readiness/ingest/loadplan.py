@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 
-from readiness import formats, linelogs, timestamps
-from readiness.columns import NUMERIC, RATING_LABELS, SCHEMA, Mapping, canonical_columns
-from readiness.formats import SourceFile
+from readiness.ingest import formats, linelogs, timestamps
+from readiness.ingest.columns import NUMERIC, RATING_LABELS, SCHEMA, Mapping, canonical_columns
+from readiness.ingest.formats import SourceFile
 
 # Levels that mark a log line as information, not a problem. An exception log that is an
 # application's whole log (Loghub's HDFS: 1,920 INFO lines of 2,000) would otherwise count every

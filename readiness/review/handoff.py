@@ -17,12 +17,10 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-import duckdb
-
-from readiness import audit
-from readiness.access import Actor, require
 from readiness.pilots import Pilot
-from readiness.store import transaction
+from readiness.security import audit
+from readiness.security.access import Actor, require
+from readiness.store import Connection, transaction
 
 HANDOFF_FIELDS = ("operating_owner", "support_path", "escalation", "how_used", "how_reviewed", "how_changed",
                   "logs_location", "delivery_work")
@@ -42,14 +40,14 @@ def _dicts(cur) -> list[dict[str, Any]]:
     return [dict(zip(cols, r)) for r in cur.fetchall()]
 
 
-def operating_owner(con: duckdb.DuckDBPyConnection, pilot_id: int) -> str | None:
+def operating_owner(con: Connection, pilot_id: int) -> str | None:
     """The operating owner named on the Hand-off page, if any (no access check: for the library's
     own rules, which count it as the pilot's owner)."""
     row = con.execute("SELECT operating_owner FROM handoffs WHERE pilot_id = ?", [pilot_id]).fetchone()
     return ((row[0] or "").strip() or None) if row else None
 
 
-def get_handoff(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> dict[str, Any]:
+def get_handoff(con: Connection, actor: Actor, pilot: Pilot) -> dict[str, Any]:
     """The hand-off record (empty fields when none yet); escalation as a list."""
     require(con, actor, "read_pilot", pilot.pilot_id)
     rows = _dicts(con.execute("SELECT * FROM handoffs WHERE pilot_id = ?", [pilot.pilot_id]))
@@ -58,7 +56,7 @@ def get_handoff(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> d
     return out
 
 
-def set_handoff(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, **fields: Any) -> None:
+def set_handoff(con: Connection, actor: Actor, pilot: Pilot, **fields: Any) -> None:
     """Set hand-off fields; ``escalation`` is a list of {"who", "for", "when"}. Audited with before/after."""
     unknown = set(fields) - set(HANDOFF_FIELDS)
     if unknown:
@@ -85,7 +83,7 @@ def set_handoff(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, **fi
 # Constraints register
 
 
-def add_constraint(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, *, area: str, description: str,
+def add_constraint(con: Connection, actor: Actor, pilot: Pilot, *, area: str, description: str,
                    owner: str | None = None, mitigation: str | None = None) -> int:
     if area not in CONSTRAINT_AREAS:
         raise HandoffError(f"Constraint area must be one of {', '.join(CONSTRAINT_AREAS)}, not {area!r}.")
@@ -101,7 +99,7 @@ def add_constraint(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, *
     return cid
 
 
-def update_constraint(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, constraint_id: int, **changes: Any) -> None:
+def update_constraint(con: Connection, actor: Actor, pilot: Pilot, constraint_id: int, **changes: Any) -> None:
     allowed = {"description", "owner", "mitigation", "status"}
     if set(changes) - allowed:
         raise HandoffError(f"Unknown constraint fields: {', '.join(sorted(set(changes) - allowed))}.")
@@ -120,7 +118,7 @@ def update_constraint(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot
                      {"before": before, "after": changes})
 
 
-def list_constraints(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> list[dict[str, Any]]:
+def list_constraints(con: Connection, actor: Actor, pilot: Pilot) -> list[dict[str, Any]]:
     require(con, actor, "read_pilot", pilot.pilot_id)
     return _dicts(con.execute("SELECT * FROM constraints WHERE pilot_id = ? ORDER BY constraint_id", [pilot.pilot_id]))
 
@@ -129,7 +127,7 @@ def list_constraints(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot)
 # Hardening backlog
 
 
-def seed_backlog(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, max_modes: int = 5) -> int:
+def seed_backlog(con: Connection, actor: Actor, pilot: Pilot, max_modes: int = 5) -> int:
     """Add backlog items from feedback triage (operational classes and feature requests) and from the
     most frequent failure modes not yet mitigated or accepted. Idempotent; returns how many were added."""
     from analysis import failure_modes, feedback
@@ -165,7 +163,7 @@ def seed_backlog(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, max
     return added
 
 
-def add_backlog_item(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, *, kind: str, title: str,
+def add_backlog_item(con: Connection, actor: Actor, pilot: Pilot, *, kind: str, title: str,
                      owner: str | None = None) -> int:
     if kind not in ("operational", "feature"):
         raise HandoffError("A backlog item is 'operational' or 'feature'.")
@@ -182,7 +180,7 @@ def add_backlog_item(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot,
     return item
 
 
-def list_backlog(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> dict[str, list[dict[str, Any]]]:
+def list_backlog(con: Connection, actor: Actor, pilot: Pilot) -> dict[str, list[dict[str, Any]]]:
     """{"operational": [...], "feature": [...]} — kept apart on purpose."""
     require(con, actor, "read_pilot", pilot.pilot_id)
     rows = _dicts(con.execute("SELECT * FROM backlog WHERE pilot_id = ? ORDER BY item_id", [pilot.pilot_id]))

@@ -99,8 +99,9 @@ def audited_csv(con, actor, what: str, chosen: list, destination: str | None = N
     Checks the export right on every pilot first, then reads and audits in one transaction
     (who, what, which pilots, how many rows, and where it went). Returns (CSV bytes, rows).
     """
-    from readiness import audit, decisions, risks
-    from readiness.access import require
+    from readiness.review import decisions, risks
+    from readiness.security import audit
+    from readiness.security.access import require
     from readiness.store import transaction
 
     if what not in REGISTERS:

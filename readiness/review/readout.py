@@ -4,7 +4,7 @@ What it holds: pilot and capability, the decision (or "pending"), four headline 
 their trend (the last 28 days against the 28 before), the top three risks (open register risks and
 high or medium signals not yet triaged, worst first), conditions met / total, owner, next review, whether the
 figures are live or frozen, and the data's "as of" time. Personal data is never shown: free text
-(rationale, risk titles, condition values) goes through :func:`readiness.privacy.mask`, and no
+(rationale, risk titles, condition values) goes through :func:`readiness.security.privacy.mask`, and no
 row-level evidence is included. The HTML page has its own styles (no external files, no
 scripts) and prints on A4 / Letter.
 """
@@ -16,14 +16,13 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import duckdb
-
 from analysis import failure_modes, feedback, usage
 from analysis.common import Empty, Filters
-from readiness import conditions, decisions, risks
-from readiness.access import Actor, require
 from readiness.pilots import Pilot
-from readiness.privacy import mask
+from readiness.review import conditions, decisions, risks
+from readiness.security.access import Actor, require
+from readiness.security.privacy import mask
+from readiness.store import Connection
 
 WINDOW = "the 28 days before"  # what each headline change compares with
 
@@ -56,7 +55,7 @@ def _change(now: float | None, before: float | None, *, points: bool = False) ->
     return text, direction
 
 
-def headline(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters | None = None) -> list[Figure]:
+def headline(con: Connection, pilot: Pilot, filters: Filters | None = None) -> list[Figure]:
     """Users, events, CSAT and exceptions per 1,000 events over the last 28 days of data, each with its
     change against the 28 days before (the windows of analysis.usage.trend). Always the whole pilot:
     ``filters`` is accepted (and ignored) so that the app can cache it like any evidence function."""
@@ -104,7 +103,7 @@ def headline(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters | No
     return out
 
 
-def content(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, signals: list[dict[str, Any]] | None = None,
+def content(con: Connection, actor: Actor, pilot: Pilot, signals: list[dict[str, Any]] | None = None,
             as_of: str | None = None, figures: list[Figure] | None = None) -> dict[str, Any]:
     """Everything the readout shows, masked, as plain data (checked for read access).
 
@@ -222,10 +221,10 @@ def html_page(c: dict[str, Any]) -> str:
     ])
 
 
-def export_html(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot,
+def export_html(con: Connection, actor: Actor, pilot: Pilot,
                 signals: list[dict[str, Any]] | None = None, figures: list[Figure] | None = None) -> str:
     """The readout page as a download: checks the export right and audits the export."""
-    from readiness import audit
+    from readiness.security import audit
     from readiness.store import transaction
 
     with transaction(con):

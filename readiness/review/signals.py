@@ -32,17 +32,18 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
-import duckdb
 import pandas as pd
 
 from analysis import failure_modes as fm
 from analysis import feedback as fb
 from analysis import usage
 from analysis.common import Empty, frame, local_ts_sql
-from readiness import privacy, settings
-from readiness.access import Actor, require
-from readiness.handoff import operating_owner
+from readiness import settings
 from readiness.pilots import Pilot
+from readiness.review.handoff import operating_owner
+from readiness.security import privacy
+from readiness.security.access import Actor, require
+from readiness.store import Connection
 
 CLASSES = ("data", "customer_impact", "compliance", "operational_dependency")
 SEVERITIES = ("low", "medium", "high")
@@ -138,7 +139,7 @@ def rows_where(pilot: Pilot, rows: dict) -> tuple[str, str, list[Any]]:
     return table, f"pilot_id = ? AND ({sql})", [pilot.pilot_id, *params]
 
 
-def signal_rows(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, rows: dict,
+def signal_rows(con: Connection, actor: Actor, pilot: Pilot, rows: dict,
                 limit: int = 100) -> pd.DataFrame:
     """The rows behind a signal (newest first where rows have times), every text column masked."""
     require(con, actor, "read_pilot", pilot.pilot_id)
@@ -219,7 +220,7 @@ def _quote(template: str, width: int = 60) -> str:
 class _Evidence:
     """What the checks share for one pilot, each figure computed once."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, pilot: Pilot):
+    def __init__(self, con: Connection, pilot: Pilot):
         self.con, self.pilot = con, pilot
 
     def one(self, sql: str, params: list[Any]) -> tuple:
@@ -680,18 +681,18 @@ def signal_catalog() -> list[SignalSpec]:
     return [spec for spec, _ in _CHECKS]
 
 
-def compute_signals(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> list[Signal]:
+def compute_signals(con: Connection, actor: Actor, pilot: Pilot) -> list[Signal]:
     """The risk signals that fire for ``pilot``, most severe first, then in catalogue order."""
     return ordered(log_signals(con, actor, pilot) + review_signals(con, actor, pilot))
 
 
-def log_signals(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> list[Signal]:
+def log_signals(con: Connection, actor: Actor, pilot: Pilot) -> list[Signal]:
     """The signals of the checks that read only the pilot's logs (see _LOGS_ONLY)."""
     require(con, actor, "read_pilot", pilot.pilot_id)
     return _run(con, pilot, logs_only=True)
 
 
-def review_signals(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> list[Signal]:
+def review_signals(con: Connection, actor: Actor, pilot: Pilot) -> list[Signal]:
     """The signals of every other check (they read the profile, register, sources or review too)."""
     require(con, actor, "read_pilot", pilot.pilot_id)
     return _run(con, pilot, logs_only=False)
@@ -703,6 +704,6 @@ def ordered(found: list[Signal]) -> list[Signal]:
     return sorted(found, key=lambda s: (-SEVERITIES.index(s.severity), place[s.key]))
 
 
-def _run(con: duckdb.DuckDBPyConnection, pilot: Pilot, logs_only: bool) -> list[Signal]:
+def _run(con: Connection, pilot: Pilot, logs_only: bool) -> list[Signal]:
     ev = _Evidence(con, pilot)
     return [s for spec, check in _CHECKS if (spec.key in _LOGS_ONLY) == logs_only and (s := check(ev)) is not None]

@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-import duckdb
 import zstandard
 
-from readiness import linelogs, settings
+from readiness import settings, store
+from readiness.ingest import linelogs
+from readiness.store import DatabaseError
 
 HEAD_BYTES = 256 * 1024
 # DuckDB's CSV sniffer takes time quadratic in the longest line (a 2 MB line: minutes), so it reads
@@ -225,13 +226,6 @@ def _zstd_whole(path: Path) -> bool:
         return f.tell() == size
 
 
-def scratch_connection() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection for reading a file outside the store (no progress bar)."""
-    con = duckdb.connect()
-    con.execute("SET enable_progress_bar = false")
-    return con
-
-
 _MAGIC = {b"%PDF": "a PDF document", b"\x89PNG": "a PNG image", b"\x7fELF": "a program",
           b"\xd0\xcf\x11\xe0": "an old Excel/Office file (save it as CSV)", b"SQLite format 3": "an SQLite database"}
 
@@ -410,7 +404,7 @@ def _sniff_sample(src: SourceFile) -> Path:
 
 def _sniff(src: SourceFile) -> tuple:
     delim = f", delim = {_sql_str(src.delimiter)}" if src.delimiter else ""
-    con = scratch_connection()
+    con = store.scratch()
     try:
         return con.execute(
             "SELECT Delimiter, Quote, Escape, Columns FROM sniff_csv(?, header = true, ignore_errors = true, "
@@ -434,7 +428,7 @@ def _describe_csv(src: SourceFile) -> SourceFile:
         if src.encoding != "utf-16" and has_mixed_newlines(src.data_path):
             rewrite(src, newlines=True)
         row = _sniff(src)
-    except duckdb.Error as err:
+    except DatabaseError as err:
         raise UnusableFile(f"{src.path.name}: not readable as CSV: {duckdb_reason(err, src)}. Save it as a "
                            f"UTF-8 CSV with a header row and try again.") from None
     delim, quote, escape, columns = row
@@ -574,7 +568,7 @@ def parquet_reader_sql(src: SourceFile) -> str:
 def _describe_json(src: SourceFile) -> SourceFile:
     """Collect the keys of the first objects (later keys still reach ``attributes``)."""
     reader = json_lines_reader_sql(src) if src.format == "jsonl" else json_array_reader_sql(src)
-    con = scratch_connection()
+    con = store.scratch()
     try:
         rows = con.execute(
             f"""SELECT k FROM (
@@ -582,7 +576,7 @@ def _describe_json(src: SourceFile) -> SourceFile:
                   FROM (SELECT _line FROM {reader} WHERE json_valid(_line) AND json_type(_line) = 'OBJECT' LIMIT 5000))
                 GROUP BY k ORDER BY min(n)"""
         ).fetchall()
-    except duckdb.Error as err:
+    except DatabaseError as err:
         raise UnusableFile(f"{src.path.name}: not readable as {src.describe()}: {duckdb_reason(err, src)}.") from None
     finally:
         con.close()
@@ -604,12 +598,12 @@ def _nested_keys(src: SourceFile, reader: str, top: set[str]) -> dict[str, str]:
     """Keys inside the first objects' nested objects, as dotted names ('properties.$session_id')
     with their JSON paths, in order of first appearance; a dotted name that is also a top-level
     key ('log.level' written flat) is that key."""
-    con = scratch_connection()
+    con = store.scratch()
     try:
         lines = [r[0] for r in con.execute(
             f"SELECT CAST(_line AS VARCHAR) FROM {reader} WHERE json_valid(_line) AND json_type(_line) = 'OBJECT' "
             f"LIMIT {NESTED_SAMPLE}").fetchall()]
-    except duckdb.Error:
+    except DatabaseError:
         return {}
     finally:
         con.close()
@@ -634,10 +628,10 @@ def _nested_keys(src: SourceFile, reader: str, top: set[str]) -> dict[str, str]:
 
 
 def _describe_parquet(src: SourceFile) -> SourceFile:
-    con = scratch_connection()
+    con = store.scratch()
     try:
         rows = con.execute(f"DESCRIBE SELECT * FROM read_parquet({_sql_str(str(src.data_path))})").fetchall()
-    except duckdb.Error as err:
+    except DatabaseError as err:
         raise UnusableFile(f"{src.path.name}: a damaged Parquet file: {duckdb_reason(err, src)}.") from None
     finally:
         con.close()

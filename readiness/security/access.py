@@ -18,7 +18,7 @@ from __future__ import annotations
 import getpass
 from dataclasses import dataclass
 
-import duckdb
+from readiness.store import Connection
 
 ROLES = ("admin", "reviewer", "lead", "viewer")
 
@@ -56,7 +56,7 @@ class AccessDenied(PermissionError):
 class Actor:
     """Someone acting on the store: a logged-in user or the command line.
 
-    ``session``: the id of the login session a user acts in (readiness.users); the app's actors
+    ``session``: the id of the login session a user acts in (readiness.security.users); the app's actors
     carry it, and they act only while it is open. None: the command line, the app's own
     housekeeping, or a library caller that has no login session.
     """
@@ -85,7 +85,7 @@ def system_actor(name: str) -> Actor:
     return Actor(name, "admin", cli=True)
 
 
-def current_role(con: duckdb.DuckDBPyConnection, actor: Actor) -> str:
+def current_role(con: Connection, actor: Actor) -> str:
     """The actor's role as the store says now; AccessDenied for a removed or disabled account."""
     if actor.cli:
         return actor.role
@@ -95,12 +95,12 @@ def current_role(con: duckdb.DuckDBPyConnection, actor: Actor) -> str:
     return row[0]
 
 
-def require_open_session(con: duckdb.DuckDBPyConnection, actor: Actor) -> None:
+def require_open_session(con: Connection, actor: Actor) -> None:
     """Raise AccessDenied when ``actor`` acts in a login session that has ended (logout, password or
     role change, removal, idle timeout, lifetime), or in someone else's. No session: nothing to check."""
     if actor.session is None:
         return
-    from readiness import users  # users builds on this module
+    from readiness.security import users
 
     check = users.check_session(con, actor.session, touch=False)
     if check.actor is None:
@@ -109,12 +109,12 @@ def require_open_session(con: duckdb.DuckDBPyConnection, actor: Actor) -> None:
         raise AccessDenied("This login session belongs to another account; please log in again.")
 
 
-def has_grant(con: duckdb.DuckDBPyConnection, actor: Actor, pilot_id: int) -> bool:
+def has_grant(con: Connection, actor: Actor, pilot_id: int) -> bool:
     return con.execute("SELECT 1 FROM grants WHERE username = ? AND pilot_id = ?",
                        [actor.name, pilot_id]).fetchone() is not None
 
 
-def allowed(con: duckdb.DuckDBPyConnection, actor: Actor, action: str, pilot_id: int | None = None) -> bool:
+def allowed(con: Connection, actor: Actor, action: str, pilot_id: int | None = None) -> bool:
     """True when :func:`require` would pass (for deciding what to offer; never instead of require)."""
     try:
         require(con, actor, action, pilot_id)
@@ -123,7 +123,7 @@ def allowed(con: duckdb.DuckDBPyConnection, actor: Actor, action: str, pilot_id:
     return True
 
 
-def require(con: duckdb.DuckDBPyConnection, actor: Actor, action: str, pilot_id: int | None = None,
+def require(con: Connection, actor: Actor, action: str, pilot_id: int | None = None,
             *, requested_by: str | None = None, receiver: str | None = None) -> str:
     """Raise AccessDenied unless ``actor`` may do ``action`` (on ``pilot_id``). Returns the role.
 
@@ -150,7 +150,7 @@ def require(con: duckdb.DuckDBPyConnection, actor: Actor, action: str, pilot_id:
     return role
 
 
-def visible_pilot_ids(con: duckdb.DuckDBPyConnection, actor: Actor) -> set[int] | None:
+def visible_pilot_ids(con: Connection, actor: Actor) -> set[int] | None:
     """The pilots the actor may read: None means all (admins and the command line)."""
     if current_role(con, actor) == "admin":
         return None

@@ -2,17 +2,17 @@
 
 One DuckDB query over the file's first rows (``SAMPLE_ROWS``) unpivots every column to (column,
 value) and aggregates per column: how many values read as numbers, whole numbers, flags, times;
-their range, length and variety. :func:`readiness.columns.propose_mapping` decides with it.
+their range, length and variety. :func:`readiness.ingest.columns.propose_mapping` decides with it.
 """
 
 from __future__ import annotations
 
-import duckdb
-
-from readiness import formats, timestamps
-from readiness.columns import RATING_LABELS, ColumnProfile
-from readiness.formats import SourceFile
-from readiness.loadplan import lit
+from readiness import store
+from readiness.ingest import formats, timestamps
+from readiness.ingest.columns import RATING_LABELS, ColumnProfile
+from readiness.ingest.formats import SourceFile
+from readiness.ingest.loadplan import lit
+from readiness.store import DatabaseError
 
 SAMPLE_ROWS = 1000
 # Unix epoch seconds (and milliseconds) from 2000 to 2040: numbers outside are ids or counts.
@@ -67,10 +67,10 @@ def profile_columns(src: SourceFile) -> dict[str, ColumnProfile]:
                count(*) FILTER (WHERE v[1] IN ('{{', '[')), min(v),
                count(*) FILTER (WHERE lower(v) IN ({', '.join(lit(k) for k in RATING_LABELS)}))
         FROM t GROUP BY col"""
-    con = formats.scratch_connection()
+    con = store.scratch()
     try:
         rows = con.execute(query).fetchall()
-    except duckdb.Error:
+    except DatabaseError:
         return {}
     finally:
         con.close()

@@ -28,16 +28,15 @@ except ImportError:  # not on Windows: creation is then not serialised across pr
     fcntl = None
 
 from readiness import settings
-from readiness.migrations import MIGRATIONS
+from readiness.store.migrations import migrate
+from readiness.store.transactions import Connection, StoreBusy, StoreError
+
+ENGINE_VERSION = duckdb.__version__
 
 _log = logging.getLogger(__name__)
 _LOCK_RE = re.compile(r"Conflicting lock is held in (?P<prog>.+?) \(PID (?P<pid>\d+)\)", re.DOTALL)
 _migrated: set[Path] = set()
 _migrate_lock = threading.Lock()
-# Writers in one process take turns: DuckDB would let two transactions append concurrently, and
-# the audit chain needs each record to follow the one committed before it.
-_write_lock = threading.RLock()
-_after_commit: dict[int, list] = {}  # id(connection) -> callbacks run after its COMMIT
 # Threads of one process (e.g. the app's sessions) share the process's DuckDB instance and the
 # stores attached to it (see _attach). Opens and closes take turns (each is quick): attaching a
 # file while another thread detaches it would otherwise race (with an instance per file, as before,
@@ -58,7 +57,7 @@ def restrict_file_access(dirs: list[str | Path]) -> None:
     _allowed_dirs = [str(Path(d).resolve()) + "/" for d in dirs if d]
 
 
-def _apply_restriction(con: duckdb.DuckDBPyConnection) -> None:
+def _apply_restriction(con: Connection) -> None:
     if _allowed_dirs is None:
         return
     # Threads share one DuckDB instance per file: only the first connection to it may set this.
@@ -67,24 +66,12 @@ def _apply_restriction(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("SET enable_external_access = false")
 
 
-class StoreBusy(RuntimeError):
-    """Another process holds the store file; the message says who and what to do.
-
-    The message names the file and the holder (program, PID): it is for the operator (the
-    command line prints it) and the server log. A page shows :func:`busy_message` instead.
-    """
-
-
 def busy_message(err: Exception) -> str:
     """What a page says when the store is busy: what to do, never the file or the process holding it
     (visitors who have not logged in see it too). Those details go to the server log here."""
     _log.warning("Store busy: %s", err)
     return ("The store is busy with other work (a data load, a sync or a backup) and stayed busy while "
             "this page waited for it. Wait a moment, then press Try again: the page waits for it again.")
-
-
-class StoreError(RuntimeError):
-    """The store file cannot be opened for a reason other than a lock (message is user-facing)."""
 
 
 def _busy_message(path: Path, err: Exception, waited: float) -> str:
@@ -102,7 +89,7 @@ def _is_lock_error(err: Exception) -> bool:
     return "Could not set lock" in text or "Conflicting lock" in text
 
 
-def connect(path: str | Path | None = None, *, timeout: float | None = None) -> duckdb.DuckDBPyConnection:
+def connect(path: str | Path | None = None, *, timeout: float | None = None) -> Connection:
     """Open the store at ``path`` (default from settings), retrying while another process holds it.
 
     Returns a connection with the schema migrated and the session time zone set to UTC.
@@ -221,7 +208,7 @@ def _owner_only(path: Path) -> None:
             pass
 
 
-def close(con: duckdb.DuckDBPyConnection) -> None:
+def close(con: Connection) -> None:
     """Close a connection from :func:`connect` (in turn with other threads' opens and closes); the
     store file is let go (DETACH) when it was the last connection to it in this process."""
     with _open_lock:
@@ -239,19 +226,19 @@ def close(con: duckdb.DuckDBPyConnection) -> None:
 # lets the file go as closing a connection did. Starting a DuckDB instance costs about 28 ms (its
 # built-in extensions load), even in memory; attaching and detaching a store costs about 5 ms.
 # The app opens the store once per script run, so that is most of the 35-120 ms a run spent there.
-_base: duckdb.DuckDBPyConnection | None = None
+_base: Connection | None = None
 _users: dict[str, int] = {}  # alias of an attached store -> connections open on it
 _alias_of: dict[int, str] = {}  # id(connection) -> alias of its store
 
 
-def _instance() -> duckdb.DuckDBPyConnection:
+def _instance() -> Connection:
     global _base
     if _base is None:
         _base = duckdb.connect()
     return _base
 
 
-def _attach(path: Path) -> duckdb.DuckDBPyConnection:
+def _attach(path: Path) -> Connection:
     """A new connection whose default database is the store at ``path`` (attached if it is not yet).
     Called under _open_lock. Raises duckdb.IOException as connecting to the file would."""
     base = _instance()
@@ -310,7 +297,7 @@ def held_open(path: str | Path | None = None) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def open_store(path: str | Path | None = None, *, timeout: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+def open_store(path: str | Path | None = None, *, timeout: float | None = None) -> Iterator[Connection]:
     """Context manager: a connection for one unit of work, closed on exit."""
     con = connect(path, timeout=timeout)
     try:
@@ -319,86 +306,7 @@ def open_store(path: str | Path | None = None, *, timeout: float | None = None) 
         close(con)
 
 
-@contextlib.contextmanager
-def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """BEGIN ... COMMIT, or ROLLBACK on any exception (which propagates).
-
-    Writers in one process take turns (waiting up to ``lock_timeout_s``). Callbacks registered
-    with :func:`after_commit` run after COMMIT, still in turn, and are dropped on ROLLBACK.
-    """
-    timeout = settings.get("lock_timeout_s")
-    if not _write_lock.acquire(timeout=timeout):
-        raise StoreBusy(f"The store is busy with another change in this process (waited {timeout:.0f} s). "
-                        "Try again when it has finished.")
-    try:
-        nested = id(con) in _after_commit
-        if nested:  # an inner transaction() joins the outer one
-            yield con
-            return
-        _after_commit[id(con)] = []
-        try:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                yield con
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
-            callbacks = _after_commit.get(id(con), [])
-        finally:
-            _after_commit.pop(id(con), None)
-        for fn in callbacks:
-            fn()
-    finally:
-        _write_lock.release()
-
-
-@contextlib.contextmanager
-def held_still(con: duckdb.DuckDBPyConnection) -> Iterator[Path]:
-    """Hold the store still so that its file can be copied; yields the file's path.
-
-    Other processes are kept out by the file lock that ``con`` holds; writers in this process wait
-    on the write lock; CHECKPOINT moves everything committed from the write-ahead log into the
-    file. Raises StoreBusy when the log cannot be emptied (a change still open).
-    """
-    timeout = settings.get("lock_timeout_s")
-    if not _write_lock.acquire(timeout=timeout):
-        raise StoreBusy(f"The store is busy with another change in this process (waited {timeout:.0f} s).")
-    try:
-        path = Path(con.execute(
-            "SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0])
-        con.execute("CHECKPOINT")
-        wal = Path(f"{path}.wal")
-        if wal.exists() and wal.stat().st_size:
-            raise StoreBusy(f"The store {path} has a change in progress (its write-ahead log {wal.name} "
-                            "did not empty); try again when it has finished.")
-        yield path
-    finally:
-        _write_lock.release()
-
-
-def in_transaction(con: duckdb.DuckDBPyConnection) -> bool:
-    """True inside :func:`transaction` on this connection."""
-    return id(con) in _after_commit
-
-
-def after_commit(con: duckdb.DuckDBPyConnection, fn) -> None:
-    """Run ``fn()`` once the current transaction on ``con`` has committed (not if it rolls back)."""
-    _after_commit[id(con)].append(fn)
-
-
-def schema_version(con: duckdb.DuckDBPyConnection) -> int:
-    """Return the highest applied migration, 0 for an empty file."""
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations' "
-        "AND table_catalog = current_database()"
-    ).fetchone()[0]
-    if not exists:
-        return 0
-    return con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
-
-
-def _ensure_migrated(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+def _ensure_migrated(con: Connection, path: Path) -> None:
     key = path.resolve()
     if key in _migrated:
         return
@@ -408,36 +316,14 @@ def _ensure_migrated(con: duckdb.DuckDBPyConnection, path: Path) -> None:
             _migrated.add(key)
 
 
-def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
-    """Apply every migration not yet recorded in the file, in list order, each in its own transaction.
-
-    Returns the versions applied. Versions are checked one by one, not against the highest applied,
-    so that a version added to the list later than a higher one (a reserved number landing from
-    another branch) is still applied. Safe when two processes start at once: the file lock lets one
-    in at a time, and each migration re-checks inside its transaction.
-    """
-    applied = []
-    for version, name, step in MIGRATIONS:
-        with transaction(con):
-            if version in _applied_versions(con):
-                continue
-            if callable(step):
-                step(con)
-            else:
-                con.execute(step)
-            con.execute(
-                "INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name]
-            )
-            applied.append(version)
-    return applied
-
-
-def _applied_versions(con: duckdb.DuckDBPyConnection) -> set[int]:
-    if not schema_version(con):
-        return set()
-    return {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
-
-
 def forget_migrated(path: str | Path) -> None:
     """Forget that ``path`` was migrated in this process (after the file was replaced)."""
     _migrated.discard(Path(path).resolve())
+
+
+def scratch(path: str | Path | None = None) -> Connection:
+    """A connection outside the store: in memory (reading a file before it is loaded), or a copy of
+    a store opened read-only (checking a backup). No progress bar; the caller closes it."""
+    con = duckdb.connect(str(path), read_only=True) if path else duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    return con

@@ -27,12 +27,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import bcrypt
-import duckdb
 
-from readiness import audit, settings
-from readiness.access import ROLES, AccessDenied, Actor, require
+from readiness import settings
 from readiness.pilots import get_pilot
-from readiness.store import transaction
+from readiness.security import audit
+from readiness.security.access import ROLES, AccessDenied, Actor, require
+from readiness.store import Connection, transaction
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
 MAX_PASSWORD_BYTES = 72  # bcrypt ignores (bcrypt 5 refuses) anything longer
@@ -106,20 +106,20 @@ def _role(role: str) -> str:
     return role
 
 
-def get_user(con: duckdb.DuckDBPyConnection, username: str) -> User | None:
+def get_user(con: Connection, username: str) -> User | None:
     row = con.execute("SELECT username, display_name, email, role, active, created_at, password_changed_at "
                       "FROM users WHERE username = ?", [(username or "").strip().lower()]).fetchone()
     return User(*row) if row else None
 
 
-def _require_user(con: duckdb.DuckDBPyConnection, username: str) -> User:
+def _require_user(con: Connection, username: str) -> User:
     user = get_user(con, username)
     if user is None:
         raise UserError(f"No user named {username!r}.")
     return user
 
 
-def list_users(con: duckdb.DuckDBPyConnection, actor: Actor) -> list[dict[str, Any]]:
+def list_users(con: Connection, actor: Actor) -> list[dict[str, Any]]:
     """Every account with its role, status, granted pilots and open sessions (admins only)."""
     require(con, actor, "manage_users")
     cur = con.execute(
@@ -132,7 +132,7 @@ def list_users(con: duckdb.DuckDBPyConnection, actor: Actor) -> list[dict[str, A
     return [dict(zip(cols, r)) for r in cur.fetchall()]
 
 
-def count_users(con: duckdb.DuckDBPyConnection) -> int:
+def count_users(con: Connection) -> int:
     return con.execute("SELECT count(*) FROM users").fetchone()[0]
 
 
@@ -149,7 +149,7 @@ def _insert_user(con, actor: Actor, username: str, role: str, password: str, dis
     return _require_user(con, name)
 
 
-def add_user(con: duckdb.DuckDBPyConnection, actor: Actor, username: str, role: str, password: str,
+def add_user(con: Connection, actor: Actor, username: str, role: str, password: str,
              display_name: str | None = None, email: str | None = None) -> User:
     """Create an account (admins only); audited. The password is stored as a bcrypt hash."""
     with transaction(con):
@@ -157,7 +157,7 @@ def add_user(con: duckdb.DuckDBPyConnection, actor: Actor, username: str, role: 
         return _insert_user(con, actor, username, role, password, display_name, email)
 
 
-def ensure_admin(con: duckdb.DuckDBPyConnection, actor: Actor) -> str | None:
+def ensure_admin(con: Connection, actor: Actor) -> str | None:
     """First run: when there are no accounts, create ``admin`` and return its password (to print once).
 
     The password is ``admin_password`` from the settings when set (then None is returned: it is
@@ -185,7 +185,7 @@ def _last_admin_guard(con, user: User, what: str) -> None:
             raise UserError(f"Cannot {what} the last admin; make another admin first.")
 
 
-def remove_user(con: duckdb.DuckDBPyConnection, actor: Actor, username: str) -> None:
+def remove_user(con: Connection, actor: Actor, username: str) -> None:
     """Delete an account and its grants, ending its sessions (admins only); audited."""
     with transaction(con):
         require(con, actor, "manage_users")
@@ -198,7 +198,7 @@ def remove_user(con: duckdb.DuckDBPyConnection, actor: Actor, username: str) -> 
                      {"before": {"role": user.role}, "grants_removed": grants, "sessions_ended": ended})
 
 
-def set_role(con: duckdb.DuckDBPyConnection, actor: Actor, username: str, role: str) -> None:
+def set_role(con: Connection, actor: Actor, username: str, role: str) -> None:
     """Change an account's role (admins only), ending its sessions so the new role applies at once."""
     with transaction(con):
         require(con, actor, "manage_users")
@@ -214,7 +214,7 @@ def set_role(con: duckdb.DuckDBPyConnection, actor: Actor, username: str, role: 
                      {"before": {"role": user.role}, "after": {"role": role}, "sessions_ended": ended})
 
 
-def reset_password(con: duckdb.DuckDBPyConnection, actor: Actor, username: str, password: str) -> None:
+def reset_password(con: Connection, actor: Actor, username: str, password: str) -> None:
     """Set a new password (admins for anyone; a user for themselves); ends the user's sessions."""
     with transaction(con):
         user = _require_user(con, username)
@@ -227,7 +227,7 @@ def reset_password(con: duckdb.DuckDBPyConnection, actor: Actor, username: str, 
         audit.record(con, actor, "user.reset_password", f"user:{user.username}", {"sessions_ended": ended})
 
 
-def change_own_password(con: duckdb.DuckDBPyConnection, actor: Actor, current: str, new: str,
+def change_own_password(con: Connection, actor: Actor, current: str, new: str,
                         client: str | None = None) -> None:
     """A user changes their own password: the current one is checked (and throttled) first.
 
@@ -241,7 +241,7 @@ def change_own_password(con: duckdb.DuckDBPyConnection, actor: Actor, current: s
     reset_password(con, actor, actor.name, new)
 
 
-def grant(con: duckdb.DuckDBPyConnection, actor: Actor, username: str, pilot_name: str) -> bool:
+def grant(con: Connection, actor: Actor, username: str, pilot_name: str) -> bool:
     """Give an account access to a pilot (admins only); audited. False when it already had it."""
     with transaction(con):
         require(con, actor, "manage_users")
@@ -255,7 +255,7 @@ def grant(con: duckdb.DuckDBPyConnection, actor: Actor, username: str, pilot_nam
         return True
 
 
-def revoke(con: duckdb.DuckDBPyConnection, actor: Actor, username: str, pilot_name: str) -> bool:
+def revoke(con: Connection, actor: Actor, username: str, pilot_name: str) -> bool:
     """Take a pilot away from an account (admins only); audited. False when it had no grant."""
     with transaction(con):
         require(con, actor, "manage_users")
@@ -292,7 +292,7 @@ def _wait_left(con, column: str, value: str, now: datetime) -> float:
     return max(0.0, (last + timedelta(seconds=backoff) - now).total_seconds())
 
 
-def throttle_wait(con: duckdb.DuckDBPyConnection, username: str, client: str | None) -> float:
+def throttle_wait(con: Connection, username: str, client: str | None) -> float:
     """Seconds until ``username`` (or ``client``) may try again; 0 when not throttled."""
     now = _now()
     wait = _wait_left(con, "username", (username or "").strip().lower(), now)
@@ -301,7 +301,7 @@ def throttle_wait(con: duckdb.DuckDBPyConnection, username: str, client: str | N
     return wait
 
 
-def login(con: duckdb.DuckDBPyConnection, username: str, password: str, client: str | None = None) -> Actor:
+def login(con: Connection, username: str, password: str, client: str | None = None) -> Actor:
     """Check a login attempt; audited whatever the outcome. Returns the actor, or raises.
 
     Raises Throttled (before the password is looked at) or AccessDenied (wrong name or
@@ -334,7 +334,7 @@ def session_id(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_session(con: duckdb.DuckDBPyConnection, actor: Actor, token: str, client: str | None = None) -> str:
+def start_session(con: Connection, actor: Actor, token: str, client: str | None = None) -> str:
     """Register the login session for a signed cookie token; audited as the login. Returns its id."""
     sid = session_id(token)
     now = _now()
@@ -351,7 +351,7 @@ class SessionCheck:
     reason: str | None  # why the session is not valid (user-facing), None when valid
 
 
-def check_session(con: duckdb.DuckDBPyConnection, sid: str, *, touch: bool = True) -> SessionCheck:
+def check_session(con: Connection, sid: str, *, touch: bool = True) -> SessionCheck:
     """Is login session ``sid`` still good? Ends it (recording why) when it has expired.
 
     ``touch`` records the activity (at most once a minute, to keep writes rare).
@@ -383,7 +383,7 @@ def check_session(con: duckdb.DuckDBPyConnection, sid: str, *, touch: bool = Tru
     return SessionCheck(Actor(username, role), None)
 
 
-def end_session(con: duckdb.DuckDBPyConnection, sid: str, reason: str, actor: Actor) -> bool:
+def end_session(con: Connection, sid: str, reason: str, actor: Actor) -> bool:
     """End a login session (logout or expiry); audited. False when it was already ended."""
     with transaction(con):
         n = con.execute("UPDATE auth_sessions SET ended_at = ?, end_reason = ? WHERE session_id = ? AND ended_at IS NULL",

@@ -2,7 +2,7 @@
 
 A **feed** is a folder or glob under the admins' ``feed_root`` (e.g. ``erp-exports/usage-*.csv.gz``);
 :func:`sync` re-reads every feed of a pilot and loads the files not loaded yet, each as its own
-atomic batch through :func:`readiness.ingest.ingest_files`, in name order. A **manual source
+atomic batch through :func:`readiness.ingest.load.ingest_files`, in name order. A **manual source
 process** says who provides what, how often, and who owns the process, for a kind with no feed.
 
 Feeds never reach outside the feed root: a pattern with ``..``, an absolute path elsewhere, or a
@@ -25,12 +25,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
-from readiness import audit, ingest, pilots, settings, store
-from readiness.access import AccessDenied, Actor, current_role, require
-from readiness.columns import KINDS
+from readiness import pilots, settings, store
+from readiness.ingest import load as ingest
+from readiness.ingest.columns import KINDS
 from readiness.pilots import Pilot
+from readiness.security import audit
+from readiness.security.access import AccessDenied, Actor, current_role, require
+from readiness.store import Connection
 
 MODES = ("feed", "manual")
 MANUAL_FIELDS = ("provider", "what", "frequency", "owner")
@@ -144,19 +145,19 @@ def resolve_feed(pattern: str, folder: str | None = None) -> list[Path]:
     return sorted(found, key=lambda p: found[p])
 
 
-def _folder(con: duckdb.DuckDBPyConnection, pilot_id: int) -> str | None:
+def _folder(con: Connection, pilot_id: int) -> str | None:
     row = con.execute("SELECT folder FROM feed_folders WHERE pilot_id = ?", [pilot_id]).fetchone()
     return row[0] if row else None
 
 
-def feed_folder(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> str | None:
+def feed_folder(con: Connection, actor: Actor, pilot: Pilot) -> str | None:
     """The folder under the feed root the pilot's feeds must lie in (relative, e.g. 'team-a'; '.'
     for the whole root), or None: none assigned yet, so only admins set and sync its feeds."""
     require(con, actor, "read_pilot", pilot.pilot_id)
     return _folder(con, pilot.pilot_id)
 
 
-def _needs_folder(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, doing: str) -> str | None:
+def _needs_folder(con: Connection, actor: Actor, pilot: Pilot, doing: str) -> str | None:
     """The pilot's feed folder; AccessDenied when it has none and ``actor`` is not an admin."""
     folder = _folder(con, pilot.pilot_id)
     if folder is None and current_role(con, actor) != "admin":
@@ -167,7 +168,7 @@ def _needs_folder(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, do
     return folder
 
 
-def set_feed_folder(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, folder: str | None) -> str | None:
+def set_feed_folder(con: Connection, actor: Actor, pilot: Pilot, folder: str | None) -> str | None:
     """Assign the folder under the feed root that ``pilot``'s feeds must lie in; admin only, audited.
 
     ``folder`` is relative to the root (or absolute inside it), must exist and must not lead
@@ -205,13 +206,13 @@ def _check_kind(kind: str) -> None:
         raise SourceError(f"Unknown log kind {kind!r}: use one of {', '.join(KINDS)}.")
 
 
-def _current(con: duckdb.DuckDBPyConnection, pilot_id: int, kind: str) -> dict[str, Any] | None:
+def _current(con: Connection, pilot_id: int, kind: str) -> dict[str, Any] | None:
     cur = con.execute("SELECT * FROM sources WHERE pilot_id = ? AND kind = ?", [pilot_id, kind])
     row = cur.fetchone()
     return dict(zip([d[0] for d in cur.description], row)) if row else None
 
 
-def _save(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, kind: str, values: dict[str, Any]) -> None:
+def _save(con: Connection, actor: Actor, pilot: Pilot, kind: str, values: dict[str, Any]) -> None:
     """Insert or replace the (pilot, kind) source with ``values`` and audit it (caller checked access)."""
     row = {"mode": values["mode"], "pattern": values.get("pattern"),
            **{f: values.get(f) for f in MANUAL_FIELDS}}
@@ -231,7 +232,7 @@ def _save(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, kind: str,
             "before": {k: before[k] for k in row} if before else None})
 
 
-def set_feed(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, kind: str, pattern: str) -> list[Path]:
+def set_feed(con: Connection, actor: Actor, pilot: Pilot, kind: str, pattern: str) -> list[Path]:
     """Make ``kind`` of ``pilot`` a feed read from ``pattern`` (under the pilot's feed folder); audited.
 
     Returns the files the feed names now (it may be empty: files can arrive later).
@@ -245,7 +246,7 @@ def set_feed(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, kind: s
     return files
 
 
-def set_manual(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, kind: str, provider: str, what: str,
+def set_manual(con: Connection, actor: Actor, pilot: Pilot, kind: str, provider: str, what: str,
                frequency: str, owner: str) -> None:
     """Record the manual source process of ``kind``: who provides what, how often, owner; audited.
 
@@ -262,7 +263,7 @@ def set_manual(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, kind:
     _save(con, actor, pilot, kind, {"mode": "manual", **values})
 
 
-def list_sources(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> list[dict[str, Any]]:
+def list_sources(con: Connection, actor: Actor, pilot: Pilot) -> list[dict[str, Any]]:
     """One row per log kind: its source, or ``mode`` None and ``missing`` True when it has none;
     ``feed_folder``: the pilot's (see :func:`feed_folder`)."""
     require(con, actor, "read_pilot", pilot.pilot_id)
@@ -283,7 +284,7 @@ def _sha256(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def _known_files(con: duckdb.DuckDBPyConnection, pilot_id: int, kind: str) -> dict[tuple[int, str], int]:
+def _known_files(con: Connection, pilot_id: int, kind: str) -> dict[tuple[int, str], int]:
     rows = con.execute("SELECT file_size, sha256, batch_id FROM ingest_batches WHERE pilot_id = ? AND kind = ?",
                        [pilot_id, kind]).fetchall()
     return {(size, sha): batch for size, sha, batch in rows}

@@ -1,0 +1,2 @@
+"""The review workflow: reviews, readiness conditions, decisions, risks, hand-off, readout,
+playbook, risk signals, progress, exports."""
