@@ -14,10 +14,10 @@ from typing import Any
 
 import pandas as pd
 
-from readiness.ingest.timestamps import utc_offsets
-from readiness.pilots import Pilot
+from readiness.catalog import Pilot
 from readiness.security import privacy
 from readiness.store import Connection
+from readiness.zones import utc_offsets
 
 SEGMENTS = ("team", "feature", "user_group")  # user_group: attributes->>'user_group' where present
 

@@ -51,7 +51,7 @@ from analysis.common import (
     where,
 )
 from analysis.language import language
-from readiness.pilots import Pilot
+from readiness.catalog import Pilot
 from readiness.security import privacy
 from readiness.security.access import Actor
 from readiness.store import Connection

@@ -7,7 +7,7 @@ from typing import Any
 
 from analysis import failure_modes, feedback, usage
 from analysis.common import NO_FILTERS, Empty, Filters
-from readiness.pilots import Pilot
+from readiness.catalog import Pilot
 from readiness.store import Connection
 
 

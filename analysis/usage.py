@@ -59,7 +59,7 @@ from analysis.common import (
     week_days_in,
     where,
 )
-from readiness.pilots import Pilot
+from readiness.catalog import Pilot
 from readiness.security import privacy
 from readiness.store import Connection
 

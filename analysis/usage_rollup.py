@@ -29,14 +29,14 @@ usage ingest rebuilds the rollup.
 from __future__ import annotations
 
 from analysis.common import local_day_sql
-from readiness.pilots import Pilot
+from readiness.catalog import Pilot
 from readiness.store import Connection
 
 ROLLUP_TABLES = ("usage_by_segment", "usage_by_session", "usage_by_feature", "usage_by_team")
 
 
 def _pilot(con: Connection, pilot_id: int) -> Pilot:
-    from readiness.pilots import get_pilot
+    from readiness.catalog import get_pilot
 
     name = con.execute("SELECT name FROM pilots WHERE pilot_id = ?", [pilot_id]).fetchone()[0]
     return get_pilot(con, name)

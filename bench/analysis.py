@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from analysis import failure_modes, feedback, usage  # noqa: E402
 from analysis.common import NO_FILTERS  # noqa: E402
-from readiness import pilots, store  # noqa: E402
+from readiness import catalog, store  # noqa: E402
 from readiness.ingest import load as ingest
 from readiness.security.access import Actor
 
@@ -114,7 +114,7 @@ def main() -> int:
         rows = []
         for name, fn in evidence_functions():
             with store.open_store(db) as con:
-                pilot = pilots.get_pilot(con, "bench")
+                pilot = catalog.get_pilot(con, "bench")
                 t0 = time.perf_counter()
                 fn(con, pilot, NO_FILTERS)
                 cold = time.perf_counter() - t0

@@ -21,8 +21,8 @@ sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 from e2e_helpers import CHROMIUM, CHROMIUM_ARGS, login, nav, start_app, wait_idle  # noqa: E402
 
 from readiness import demo, store  # noqa: E402
+from readiness.catalog import get_pilot  # noqa: E402
 from readiness.demo_data import DEMO_PILOT  # noqa: E402
-from readiness.pilots import get_pilot  # noqa: E402
 from readiness.review import decisions  # noqa: E402
 from readiness.security import users  # noqa: E402
 from readiness.security.access import cli_actor  # noqa: E402

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from readiness import pilots, settings, store, ui
+from readiness import catalog, settings, store, ui
 from readiness.security import access, users
 
 actor = ui.guard("manage_users")
@@ -18,7 +18,7 @@ db = ui.db()
 try:
     with store.open_store(db) as con:
         rows = users.list_users(con, actor)
-        pilot_names = pilots.pilot_names(con)
+        pilot_names = catalog.pilot_names(con)
 except store.StoreBusy as err:
     ui.busy(err)
 

@@ -6,6 +6,7 @@ import streamlit as st
 
 from analysis import failure_modes as fm
 from readiness import store, ui
+from readiness.review import annotations
 from readiness.security import access
 from readiness.web import charts
 
@@ -59,7 +60,7 @@ if can_edit and still_new > 1:
         status = b.selectbox("Mark them", [x for x in fm.STATUSES if x != "new"])
         why = st.text_input("Note (required)", placeholder="e.g. rare and harmless; reviewed as a group")
         if st.form_submit_button("Mark them"):
-            done, marked = ui.run_action(ui.with_store(lambda con: fm.annotate_tail(
+            done, marked = ui.run_action(ui.with_store(lambda con: annotations.annotate_tail(
                 con, pilot, max_count=int(most), status=status, note=why, actor=actor)))
             if done:
                 n = f"{int(most)} exception{'s' * (int(most) != 1)}"
@@ -94,6 +95,6 @@ if can_edit:
         owner = b.text_input("Owner", value=row["owner"] or "")
         note = st.text_area("Note", value=row["note"] or "")
         if st.form_submit_button("Save note", type="primary"):
-            ui.run_action(ui.with_store(lambda con: fm.annotate_mode(con, pilot, mode_id, status=status,
+            ui.run_action(ui.with_store(lambda con: annotations.annotate_mode(con, pilot, mode_id, status=status,
                                                                      owner=owner or None, note=note or None,
                                                                      actor=actor)), "Saved.", refresh=True)

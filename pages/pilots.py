@@ -7,7 +7,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from readiness import pilots, store, ui
+from readiness import catalog, pilots, store, ui
 from readiness.review import between
 from readiness.security import access
 from readiness.security.access import Actor
@@ -32,7 +32,7 @@ def _version_and_visible(db: str, actor: Actor) -> tuple[str, tuple[int, ...] | 
     """The access check runs here, fresh on every rerun, before the cached read."""
     with store.open_store(db) as con:
         visible = access.visible_pilot_ids(con, actor)
-        return pilots.data_version(con), (None if visible is None else tuple(sorted(visible)))
+        return catalog.data_version(con), (None if visible is None else tuple(sorted(visible)))
 
 
 st.title("Portfolio")
@@ -53,7 +53,7 @@ except access.AccessDenied as err:
     st.stop()
 
 
-def _create(con, name: str, profile: dict) -> pilots.Pilot:
+def _create(con, name: str, profile: dict) -> catalog.Pilot:
     with store.transaction(con):
         return pilots.create_pilot(con, name, actor, **profile)  # checks the role again, audited
 
@@ -68,7 +68,7 @@ def _new_pilot() -> None:
         a, b = st.columns(2)
         zone = a.text_input("Time zone (IANA)", value="UTC",
                             help="Its logs' local days, and how times without a zone are read; e.g. Europe/London")
-        tier = b.selectbox("Risk tier", pilots.RISK_TIERS, index=1)
+        tier = b.selectbox("Risk tier", catalog.RISK_TIERS, index=1)
         if st.form_submit_button("Create pilot", type="primary"):
             profile = {"owner": owner.strip() or None, "capability": capability.strip() or None,
                        "time_zone": zone.strip() or "UTC", "risk_tier": tier}
@@ -95,11 +95,11 @@ if df.empty:
 try:
     status = _portfolio(db, version, visible, date.today(), actor)
     with store.open_store(db) as con, st.spinner("Reading each pilot's risk signals…"):
-        chosen = [pilots.get_pilot(con, name) for name in status["pilot"]]
+        chosen = [catalog.get_pilot(con, name) for name in status["pilot"]]
         # high signals neither in the register nor dismissed: the register alone read 0 open high
         # risks and nothing to attend to while the demo had 6 such signals. Cached per pilot and data
         # version, shared with the review steps, so a pilot already opened costs nothing here.
-        status["untriaged_high"] = [ui.untriaged_high(con, actor, p, pilots.data_version(con, p.pilot_id))
+        status["untriaged_high"] = [ui.untriaged_high(con, actor, p, catalog.data_version(con, p.pilot_id))
                                     for p in chosen]
 except store.StoreBusy as err:
     ui.busy(err)

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from readiness import pilots, store, ui
+from readiness import catalog, store, ui
 from readiness.review import conditions
 from readiness.security import access
 
@@ -103,7 +103,7 @@ if can_tier:
     st.subheader("Risk tier")
     with st.form("risk_tier"):
         a, b = st.columns([1, 3])
-        tiers = list(pilots.RISK_TIERS)
+        tiers = list(catalog.RISK_TIERS)
         tier = a.selectbox("Risk tier", tiers, index=tiers.index(pilot.risk_tier),
                            help="Which conditions are required depends on it. Raising it applies at once; "
                                 "lowering it waits for a lead or admin other than you.")

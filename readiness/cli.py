@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from readiness import backup, pilots, settings, store
+from readiness import backup, catalog, pilots, settings, store
 from readiness.ingest import batches, sources
 from readiness.ingest import load as ingest
 from readiness.ingest.columns import KINDS, MappingError, parse_overrides
@@ -367,7 +367,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         return EXIT_OK
     with store.open_store(args.db) as con:
         chosen = ([pilots.pilot_for(con, actor, args.pilot)] if args.pilot else
-                  [pilots.get_pilot(con, p["name"]) for p in pilots.list_pilots(con, actor)])
+                  [catalog.get_pilot(con, p["name"]) for p in pilots.list_pilots(con, actor)])
         data, n = export.audited_csv(con, actor, args.what, chosen, str(args.out))
     with open(args.out, "wb") as f:
         f.write(data)
@@ -631,7 +631,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `... | head`: the reader has gone, nothing to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
-    except (pilots.PilotNotFound, pilots.InvalidProfile, MappingError, UnusableFile,
+    except (catalog.PilotNotFound, pilots.InvalidProfile, MappingError, UnusableFile,
             batches.BatchNotFound, StoreError, users.UserError, AccessDenied, decisions.DecisionError,
             risks.RiskError, handoff.HandoffError, sources.SourceError, backup.BackupError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, time
 from pathlib import Path
 
-from readiness import pilots, store
+from readiness import catalog, pilots, store
 from readiness.demo_data import DEMO_PILOT, write_demo_files
 from readiness.ingest import load as ingest
 from readiness.security.access import Actor
@@ -29,7 +29,7 @@ def load_demo(db: str | Path | None, actor: Actor, out_dir: Path | None = None) 
     files = write_demo_files(out_dir)
     name = DEMO_PILOT["name"]
     with store.open_store(db) as con:
-        if name not in pilots.pilot_names(con):
+        if name not in catalog.pilot_names(con):
             with store.transaction(con):
                 pilots.create_pilot(con, name, actor, **_profile())
     results = []
@@ -70,7 +70,7 @@ def load_demo_if_empty(db: str | Path | None, actor: Actor) -> bool:
     if not settings.is_default_db(path) or not settings.get("demo_on_empty"):
         return False
     with store.open_store(path) as con:
-        if pilots.pilot_names(con):
+        if catalog.pilot_names(con):
             return False
     load_demo(path, actor)
     return True

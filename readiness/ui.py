@@ -32,7 +32,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import streamlit_authenticator as stauth
 
-from readiness import keys, settings, store
+from readiness import catalog, keys, settings, store
 from readiness.review.export import markdown_text
 from readiness.security import access, users
 from readiness.security.access import AccessDenied, Actor
@@ -358,7 +358,7 @@ def pick_pilot(stepper: bool = True) -> tuple[Actor, Any, str]:
 
             chosen = _kept_select("Pilot", names, _PILOT, "_w_pilot", after=_forget_pilot_view)
             pilot = pilots.pilot_for(con, who, chosen)
-            version = pilots.data_version(con, pilot.pilot_id)
+            version = catalog.data_version(con, pilot.pilot_id)
             progress = review_steps(con, who, pilot, version) if stepper else None
             _review_picker(con, who, pilot)
     except AccessDenied as err:
@@ -595,10 +595,9 @@ def signal_rows(actor: Actor, pilot, version: str, rows: dict) -> Any:
 
 @st.cache_data(show_spinner=False, max_entries=128)
 def _signals(db_path: str, pilot_id: int, version: str, _actor: Actor, _pilot) -> list[dict[str, Any]]:
-    from readiness import pilots
     from readiness.review import signals as sig
 
-    found = _log_signals(db_path, pilot_id, pilots.logs_version(version), _actor, _pilot)
+    found = _log_signals(db_path, pilot_id, catalog.logs_version(version), _actor, _pilot)
     with store.open_store(db_path) as con:
         return [s.to_dict() for s in sig.ordered(found + sig.review_signals(con, _actor, _pilot))]
 

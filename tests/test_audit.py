@@ -13,8 +13,9 @@ import pytest
 from helpers import PROJECT_ROOT, ingest_one, make_pilot, query, write
 
 from readiness import store
+from readiness.catalog import get_pilot
 from readiness.ingest import batches
-from readiness.pilots import get_pilot
+from readiness.review import annotations
 from readiness.security import audit, privacy, users
 from readiness.security.access import Actor
 from readiness.store.migrations import MIGRATIONS
@@ -142,7 +143,6 @@ def test_records_written_before_the_chain_are_sealed_by_the_migration(tmp_path: 
 
 
 def test_every_audited_write_makes_exactly_one_record(db: Path, tmp_path: Path) -> None:
-    from analysis import failure_modes as fm
 
     reviewer = Actor("rev", "reviewer")
 
@@ -172,7 +172,7 @@ def test_every_audited_write_makes_exactly_one_record(db: Path, tmp_path: Path) 
         step("grant.add", lambda: users.grant(con, ADMIN, "rev", "p"))
         step("login.failure", lambda: users.login(con, "rev", "wrong password!"))
         step("login.success", lambda: users.start_session(con, users.login(con, "rev", PW), "tok"))
-        step("failure_mode.annotate", lambda: fm.annotate_mode(con, p, 1, status="known", owner="ops", note=None,
+        step("failure_mode.annotate", lambda: annotations.annotate_mode(con, p, 1, status="known", owner="ops", note=None,
                                                                actor=reviewer))
         step("reveal", lambda: privacy.reveal(con, reviewer, p, "test"))
         step("logout", lambda: users.end_session(con, users.session_id("tok"), "logged out", reviewer))

@@ -11,8 +11,10 @@ import pytest
 from helpers import PROJECT_ROOT, ingest_one, make_pilot, query, write
 
 from readiness import store
+from readiness.catalog import get_pilot
 from readiness.ingest import batches
-from readiness.pilots import get_pilot, list_pilots, pilot_for
+from readiness.pilots import list_pilots, pilot_for
+from readiness.review import annotations
 from readiness.security import access, privacy, users
 from readiness.security.access import AccessDenied, Actor, require
 
@@ -81,7 +83,6 @@ def test_every_role_against_every_action(team: dict, role: str, action: str) -> 
 
 def test_library_writes_refuse_without_the_right(team: dict, tmp_path: Path) -> None:
     """Not only require(): the real write functions refuse, and nothing is written."""
-    from analysis import failure_modes as fm
     from readiness.ingest import load as ingest
 
     db, a = team["db"], team["actors"]
@@ -97,7 +98,7 @@ def test_library_writes_refuse_without_the_right(team: dict, tmp_path: Path) -> 
         with pytest.raises(AccessDenied):
             batches.delete_batch(con, batch, a["viewer"])
         with pytest.raises(AccessDenied):
-            fm.annotate_mode(con, get_pilot(con, "granted"), 1, status="known", owner=None, note=None, actor=a["lead"])
+            annotations.annotate_mode(con, get_pilot(con, "granted"), 1, status="known", owner=None, note=None, actor=a["lead"])
         for role in ("reviewer", "lead", "viewer"):
             with pytest.raises(AccessDenied):
                 users.add_user(con, a[role], "intruder", "admin", PW)

@@ -17,7 +17,7 @@ import pytest
 from helpers import PROJECT_ROOT, ingest_one, make_pilot, query, snapshot, write
 
 from readiness import backup, cli, store
-from readiness.pilots import get_pilot
+from readiness.catalog import get_pilot
 from readiness.review import decisions
 from readiness.security import audit, users
 from readiness.security.access import Actor

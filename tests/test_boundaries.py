@@ -13,7 +13,7 @@ from pathlib import Path
 
 from helpers import PROJECT_ROOT, make_pilot, query
 
-from readiness import pilots, settings, store
+from readiness import catalog, pilots, settings, store
 from readiness.ingest import uploads
 from readiness.security.access import Actor
 
@@ -115,7 +115,7 @@ def test_user_text_is_bound_never_spliced(db: Path) -> None:
     name = "x'); DROP TABLE pilots; --"
     make_pilot(db, name, capability="'; DELETE FROM audit_log; --")
     with store.open_store(db) as con:
-        assert pilots.get_pilot(con, name).name == name
+        assert catalog.get_pilot(con, name).name == name
         assert [p["name"] for p in pilots.list_pilots(con, OP)] == [name]
     assert query(db, "SELECT count(*) FROM audit_log") == [(1,)]
 

@@ -9,7 +9,7 @@ import pytest
 from helpers import ingest_one, make_pilot, query, write
 
 from readiness import store
-from readiness.pilots import get_pilot
+from readiness.catalog import get_pilot
 from readiness.review import conditions, decisions, handoff
 from readiness.review.conditions import ConditionError
 from readiness.security import users

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from helpers import ingest_one, make_pilot, write
 
-from analysis import failure_modes as fm
-from readiness import pilots, store
+from readiness import catalog, store
+from readiness.review import annotations
 from readiness.security import privacy, users
 from readiness.security.access import Actor
 
@@ -21,8 +21,8 @@ OP = Actor("test", "admin", cli=True)
 
 def _versions(db: Path) -> tuple[str, str, str]:
     with store.open_store(db) as con:
-        a, b = pilots.get_pilot(con, "a"), pilots.get_pilot(con, "b")
-        return pilots.data_version(con), pilots.data_version(con, a.pilot_id), pilots.data_version(con, b.pilot_id)
+        a, b = catalog.get_pilot(con, "a"), catalog.get_pilot(con, "b")
+        return catalog.data_version(con), catalog.data_version(con, a.pilot_id), catalog.data_version(con, b.pilot_id)
 
 
 def test_version_changes_with_data_and_edits_not_with_logins(db: Path, tmp_path: Path) -> None:
@@ -38,11 +38,11 @@ def test_version_changes_with_data_and_edits_not_with_logins(db: Path, tmp_path:
         actor = users.login(con, "rex", "rex password 12")
         sid = users.start_session(con, actor, "token")
         users.end_session(con, sid, "logged out", actor)
-        privacy.reveal(con, OP, pilots.get_pilot(con, "b"), "messages")
+        privacy.reveal(con, OP, catalog.get_pilot(con, "b"), "messages")
     assert _versions(db) == before
 
     with store.open_store(db) as con:  # a reviewer's note on b's failure mode: b's pages change, a's do not
-        fm.annotate_mode(con, pilots.get_pilot(con, "b"), 1, status="known", owner="Ops", note=None, actor=OP)
+        annotations.annotate_mode(con, catalog.get_pilot(con, "b"), 1, status="known", owner="Ops", note=None, actor=OP)
     after_note = _versions(db)
     assert after_note[0] != before[0] and after_note[2] != before[2]
     assert after_note[1] == before[1]

@@ -14,7 +14,7 @@ import pytest
 from helpers import PROJECT_ROOT, ingest_one, query, write
 
 from readiness import store
-from readiness.pilots import get_pilot
+from readiness.catalog import get_pilot
 from readiness.review import decisions, export
 from readiness.review.decisions import DecisionError
 from readiness.security import users

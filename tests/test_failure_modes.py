@@ -15,8 +15,9 @@ from helpers import make_pilot, write
 
 from analysis import failure_modes as fm
 from analysis.common import Empty
-from readiness import pilots, store
+from readiness import catalog, store
 from readiness.ingest import load as ingest
+from readiness.review import annotations
 from readiness.security import users
 from readiness.security.access import AccessDenied, Actor
 
@@ -37,7 +38,7 @@ def group(db: Path, pilot: str = "pilot") -> int:
     """Assign failure modes to every batch of the pilot not grouped yet; return the new modes made."""
     new = 0
     with store.open_store(db) as con:
-        p = pilots.get_pilot(con, pilot)
+        p = catalog.get_pilot(con, pilot)
         batches = [r[0] for r in con.execute(
             "SELECT DISTINCT batch_id FROM exceptions WHERE pilot_id = ? AND failure_mode IS NULL ORDER BY 1",
             [p.pilot_id]).fetchall()]
@@ -49,7 +50,7 @@ def group(db: Path, pilot: str = "pilot") -> int:
 
 def modes_of(db: Path, pilot: str = "pilot"):
     with store.open_store(db) as con:
-        return fm.failure_modes(con, pilots.get_pilot(con, pilot))
+        return fm.failure_modes(con, catalog.get_pilot(con, pilot))
 
 
 def csv_rows(rows: list[tuple[str, str, str, str, str]]) -> str:
@@ -91,7 +92,7 @@ def test_twenty_exceptions_make_three_readable_modes(db: Path, tmp_path: Path) -
     assert len(top.examples) == 3 and all(e.startswith("Timeout after") for e in top.examples)
     assert top.daily == [[date(2026, 3, 2), 9]]
     with store.open_store(db) as con:
-        p = pilots.get_pilot(con, "pilot")
+        p = catalog.get_pilot(con, "pilot")
         rows = fm.assignments(con, p)
         drill = fm.mode_rows(con, p, 3, limit=2)
     assert [r[:2] for r in rows] == [(batch, i) for i in range(1, 21)]
@@ -99,7 +100,7 @@ def test_twenty_exceptions_make_three_readable_modes(db: Path, tmp_path: Path) -
     assert len(drill) == 2 and list(drill.columns) == ["batch_id", "src_row", "ts", "user_id", "message"]
     assert drill["message"].str.contains("[email]", regex=False).all()  # masked by default
     with store.open_store(db) as con:
-        revealed = fm.mode_rows(con, pilots.get_pilot(con, "pilot"), 3, limit=2, reveal_as=OP)
+        revealed = fm.mode_rows(con, catalog.get_pilot(con, "pilot"), 3, limit=2, reveal_as=OP)
         assert con.execute("SELECT count(*) FROM audit_log WHERE action = 'reveal'").fetchone()[0] == 1
     assert revealed["message"].str.contains("@example.com").all()
 
@@ -169,7 +170,7 @@ def test_regrouping_a_batch_changes_nothing(db: Path, tmp_path: Path) -> None:
     batch = load(db, write(tmp_path / "a.csv", csv_rows(three_modes())))
     group(db)
     with store.open_store(db) as con:
-        p = pilots.get_pilot(con, "pilot")
+        p = catalog.get_pilot(con, "pilot")
         first = fm.assignments(con, p)
         with store.transaction(con):
             assert fm.assign_failure_modes(con, p.pilot_id, batch) == 0
@@ -209,7 +210,7 @@ def test_exception_rate_per_thousand_events_matches_plain_sql(db: Path, tmp_path
         usage.append(f"2026-03-{day:02d}T{8 + i % 10:02d}:{i % 60:02d}:00Z,u{i % 7},open,s{i % 11}-{day}")
     load(db, write(tmp_path / "u.csv", "\n".join(usage) + "\n"), kind="usage", pilot="berlin")
     with store.open_store(db) as con:
-        p = pilots.get_pilot(con, "berlin")
+        p = catalog.get_pilot(con, "berlin")
         rate = fm.exception_rate(con, p)
         expected = con.execute("""
             WITH x AS (SELECT CAST(timezone('Europe/Berlin', ts) AS DATE) AS day, count(*) AS n FROM exceptions GROUP BY 1),
@@ -231,13 +232,13 @@ def test_annotate_mode_writes_note_and_audit_record(db: Path, tmp_path: Path) ->
     load(db, write(tmp_path / "ex.csv", csv_rows(three_modes())))
     group(db)
     with store.open_store(db) as con:
-        p = pilots.get_pilot(con, "pilot")
-        fm.annotate_mode(con, p, 2, status="known", owner="finance-ops", note="INC-42", actor=Actor("alice", "admin", cli=True))
-        fm.annotate_mode(con, p, 2, status="mitigated", owner="finance-ops", note="fixed in 1.4", actor=Actor("bob", "admin", cli=True))
+        p = catalog.get_pilot(con, "pilot")
+        annotations.annotate_mode(con, p, 2, status="known", owner="finance-ops", note="INC-42", actor=Actor("alice", "admin", cli=True))
+        annotations.annotate_mode(con, p, 2, status="mitigated", owner="finance-ops", note="fixed in 1.4", actor=Actor("bob", "admin", cli=True))
         with pytest.raises(ValueError):
-            fm.annotate_mode(con, p, 2, status="done", owner=None, note=None, actor=Actor("bob", "admin", cli=True))
+            annotations.annotate_mode(con, p, 2, status="done", owner=None, note=None, actor=Actor("bob", "admin", cli=True))
         with pytest.raises(LookupError):
-            fm.annotate_mode(con, p, 99, status="known", owner=None, note=None, actor=Actor("bob", "admin", cli=True))
+            annotations.annotate_mode(con, p, 99, status="known", owner=None, note=None, actor=Actor("bob", "admin", cli=True))
         notes = con.execute("SELECT mode_id, status, owner, note, updated_by FROM failure_mode_notes").fetchall()
         audits = con.execute("SELECT actor, object, details FROM audit_log WHERE action = 'failure_mode.annotate' "
                              "ORDER BY seq").fetchall()
@@ -257,22 +258,22 @@ def test_the_long_tail_is_triaged_as_a_group_and_the_review_step_can_finish(db: 
     group(db)
     reviewer = Actor("rita", "reviewer")
     with store.open_store(db) as con:
-        p = pilots.get_pilot(con, "pilot")
+        p = catalog.get_pilot(con, "pilot")
         users.add_user(con, OP, "rita", "reviewer", "a long enough password")
         users.grant(con, OP, "rita", "pilot")
-        fm.annotate_mode(con, p, 2, status="known", owner="ops", note="INC-1", actor=OP)
+        annotations.annotate_mode(con, p, 2, status="known", owner="ops", note="INC-1", actor=OP)
         assert fm.untriaged_tail(con, p, 9) == [(1, 9), (3, 4)]  # mode 2 is triaged already
         with pytest.raises(ValueError, match="note"):
-            fm.annotate_tail(con, p, max_count=9, status="accepted", note=" ", actor=reviewer)
+            annotations.annotate_tail(con, p, max_count=9, status="accepted", note=" ", actor=reviewer)
         with pytest.raises(ValueError):
-            fm.annotate_tail(con, p, max_count=9, status="new", note="x", actor=reviewer)
+            annotations.annotate_tail(con, p, max_count=9, status="new", note="x", actor=reviewer)
         with pytest.raises(AccessDenied):
-            fm.annotate_tail(con, p, max_count=9, status="accepted", note="x", actor=Actor("vic", "viewer"))
-        assert fm.annotate_tail(con, p, max_count=4, status="accepted", note="rare; reviewed together",
+            annotations.annotate_tail(con, p, max_count=9, status="accepted", note="x", actor=Actor("vic", "viewer"))
+        assert annotations.annotate_tail(con, p, max_count=4, status="accepted", note="rare; reviewed together",
                                 actor=reviewer) == [3]
         step = next(s for s in progress.steps(con, OP, p) if s.name == "Failure modes")
         assert not step.done and step.detail == "1 of 3 modes still 'new'"
-        assert fm.annotate_tail(con, p, max_count=9, status="known", note="seen before", actor=reviewer) == [1]
+        assert annotations.annotate_tail(con, p, max_count=9, status="known", note="seen before", actor=reviewer) == [1]
         step = next(s for s in progress.steps(con, OP, p) if s.name == "Failure modes")
         notes = con.execute("SELECT mode_id, status, owner, note, updated_by FROM failure_mode_notes ORDER BY 1").fetchall()
         audit = con.execute("SELECT actor, details FROM audit_log WHERE action = 'failure_mode.annotate_tail' "
@@ -287,7 +288,7 @@ def test_the_long_tail_is_triaged_as_a_group_and_the_review_step_can_finish(db: 
 def test_empty_pilot_says_why(db: Path) -> None:
     make_pilot(db, "quiet")
     with store.open_store(db) as con:
-        p = pilots.get_pilot(con, "quiet")
+        p = catalog.get_pilot(con, "quiet")
         for result in (fm.failure_modes(con, p), fm.exception_rate(con, p)):
             assert isinstance(result, Empty) and not result
             assert result.reason == "No exceptions have been loaded for this pilot"
@@ -316,7 +317,7 @@ def test_loghub_grouping_accuracy(system: str, tmp_path: Path) -> None:
     load(db, path, pilot=system.lower(), all_levels=True, **CASES[system][0])  # scored over every line
     group(db, system.lower())
     with store.open_store(db) as con:
-        p = pilots.get_pilot(con, system.lower())
+        p = catalog.get_pilot(con, system.lower())
         predicted = [m for _b, _r, m in fm.assignments(con, p)]
         # EventId (kept in attributes) is the answer: used only to score, never to group
         truth = [r[0] for r in con.execute("SELECT attributes->>'EventId' FROM exceptions "
@@ -346,7 +347,7 @@ def test_drill_down_hides_user_ids_that_are_emails_behind_stable_pseudonyms(db: 
             for i, user in enumerate(["ann@corp.example", "ann@corp.example", "u7", ""])]
     load(db, write(tmp_path / "ex.csv", csv_rows(rows)))
     with store.open_store(db) as con:
-        p = pilots.get_pilot(con, "pilot")
+        p = catalog.get_pilot(con, "pilot")
         masked = fm.mode_rows(con, p, 1)
         revealed = fm.mode_rows(con, p, 1, reveal_as=OP)
     assert masked["user_id"].isna().sum() == 1  # a row without a user stays without one

@@ -15,7 +15,7 @@ import pytest
 
 from analysis import feedback as fb  # noqa: E402
 from analysis.common import Empty, Filters  # noqa: E402
-from readiness import pilots, store  # noqa: E402
+from readiness import catalog, store  # noqa: E402
 from readiness.ingest import load as ingest
 from readiness.security.access import Actor
 from tests.helpers import make_pilot  # noqa: F401  (also puts the project on sys.path)
@@ -33,7 +33,7 @@ def _load(db: Path, tmp_path: Path, rows: list[dict], pilot: str = "pilot", name
 def _annotate(db: Path, pilot: str = "pilot") -> tuple[int, int]:
     """Annotate every batch of the pilot and recompute themes, in one transaction (as ingest does)."""
     with store.open_store(db) as con:
-        p = pilots.get_pilot(con, pilot)
+        p = catalog.get_pilot(con, pilot)
         batches = [r[0] for r in con.execute(
             "SELECT batch_id FROM ingest_batches WHERE pilot_id = ? AND kind = 'feedback' ORDER BY batch_id",
             [p.pilot_id]).fetchall()]
@@ -142,7 +142,7 @@ def test_annotate_touches_only_its_batch_and_is_repeatable(db, tmp_path):
     _load(db, tmp_path, [{"timestamp": _ts(1), "comment": "Love it"}, {"timestamp": _ts(2), "comment": "  "}],
           name="b.jsonl")
     with store.open_store(db) as con:
-        p = pilots.get_pilot(con, "pilot")
+        p = catalog.get_pilot(con, "pilot")
         first, second = [r[0] for r in con.execute(
             "SELECT batch_id FROM ingest_batches ORDER BY batch_id").fetchall()]
         con.execute("UPDATE feedback SET triage = NULL, sentiment = NULL WHERE batch_id = ?", [second])
@@ -167,7 +167,7 @@ def test_summary_figures_by_hand(db, tmp_path):
     _load(db, tmp_path, rows)
     _annotate(db)
     with store.open_store(db) as con:
-        p = pilots.get_pilot(con, "pilot")
+        p = catalog.get_pilot(con, "pilot")
         s = fb.feedback_summary(con, p)
         assert s.count == 6 and s.rated == 6
         assert s.rating_counts == {1: 1, 2: 1, 3: 1, 4: 1, 5: 2}
@@ -243,7 +243,7 @@ def test_themes_on_three_topics_are_found_and_deterministic(db, tmp_path):
         members = [r["comment"] for r, (_, t) in zip(rows, ids) if t == theme_id]
         assert all(top[0] in m.lower() for m in members)  # each comment lands in its own topic
     with store.open_store(db) as con:
-        p = pilots.get_pilot(con, "pilot")
+        p = catalog.get_pilot(con, "pilot")
         assert fb.recompute_themes(con, p.pilot_id) == 3
         view = fb.themes(con, p)
         assert list(view["size"]) == [10, 10, 10]
@@ -261,13 +261,13 @@ def test_empty_pilot_and_pilot_with_only_ratings(db, tmp_path):
     assert _annotate(db, "ratings") == (0, 0)
     views = (fb.sentiment_over_time, fb.themes, fb.triage_table, fb.operational_requirements, fb.most_negative)
     with store.open_store(db) as con:
-        empty = pilots.get_pilot(con, "empty")
+        empty = catalog.get_pilot(con, "empty")
         assert fb.recompute_themes(con, empty.pilot_id) == 0
         for fn in (fb.feedback_summary, *views):
             out = fn(con, empty)
             assert isinstance(out, Empty) and not out and "No feedback has been loaded" in out.reason
 
-        p = pilots.get_pilot(con, "ratings")
+        p = catalog.get_pilot(con, "ratings")
         s = fb.feedback_summary(con, p)
         assert s.count == 3 and s.mean_rating == pytest.approx(11 / 3) and s.csat is None  # 3 ratings: too few
         assert s.nps is None and s.negative_share is None and s.comments == 0
@@ -291,14 +291,14 @@ def test_empty_pilot_and_pilot_with_only_ratings(db, tmp_path):
 def test_comments_not_yet_analysed_and_too_few_for_themes(db, tmp_path):
     _load(db, tmp_path, [{"timestamp": _ts(i), "rating": 4, "comment": "Works well"} for i in range(3)])
     with store.open_store(db) as con:
-        p = pilots.get_pilot(con, "pilot")
+        p = catalog.get_pilot(con, "pilot")
         con.execute("UPDATE feedback SET sentiment = NULL, triage = NULL")  # as before ingest annotates
         out = fb.triage_table(con, p)
         assert isinstance(out, Empty) and "not been analysed" in out.reason
         assert fb.feedback_summary(con, p).negative_share is None
     _annotate(db)
     with store.open_store(db) as con:
-        p = pilots.get_pilot(con, "pilot")
+        p = catalog.get_pilot(con, "pilot")
         out = fb.themes(con, p)
         assert isinstance(out, Empty) and "at least 10 comments" in out.reason
         neg = fb.most_negative(con, p)

@@ -11,7 +11,7 @@ import pytest
 from helpers import PROJECT_ROOT, ingest_one, make_pilot, query, write
 
 from readiness import store
-from readiness.pilots import get_pilot
+from readiness.catalog import get_pilot
 from readiness.review import between, conditions, decisions, handoff, playbook, risks
 from readiness.review.handoff import HandoffError
 from readiness.security.access import Actor

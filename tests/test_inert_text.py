@@ -23,9 +23,9 @@ import pytest
 from helpers import PROJECT_ROOT, ingest_one, make_pilot, write
 from streamlit.testing.v1 import AppTest
 
-from readiness import pilots, store
+from readiness import catalog, store
 from readiness.ingest import sources, uploads
-from readiness.review import conditions, decisions, handoff, readout, risks
+from readiness.review import annotations, conditions, decisions, handoff, readout, risks
 from readiness.review.export import markdown_text
 from readiness.security import users
 from readiness.security.access import Actor, cli_actor
@@ -95,7 +95,7 @@ def load_hostile_pilot(db: Path, tmp: Path, host: str) -> None:
         ("ts,message,error_type\n" + errors).encode()))], actor=cli_actor())
     with store.open_store(db) as con:
         users.add_user(con, cli_actor(), "admin1", "admin", "a long enough password")
-        _review_with(con, pilots.get_pilot(con, text), host)
+        _review_with(con, catalog.get_pilot(con, text), host)
 
 
 def _review_with(con, pilot, host: str) -> None:
@@ -115,9 +115,8 @@ def _review_with(con, pilot, host: str) -> None:
     handoff.add_constraint(con, op, pilot, area="data", description=text, owner=text, mitigation=text)
     handoff.add_backlog_item(con, op, pilot, kind="operational", title=text, owner=text)
     sources.set_manual(con, op, pilot, "usage", text, text, text, text)
-    from analysis import failure_modes as fm
 
-    fm.annotate_mode(con, pilot, 1, status="known", owner=text, note=text, actor=op)
+    annotations.annotate_mode(con, pilot, 1, status="known", owner=text, note=text, actor=op)
     decisions.record_decision(con, op, pilot, outcome="harden", rationale=text, owner=text,
                               next_review=date.today() + timedelta(days=30))
 
@@ -229,7 +228,7 @@ def test_the_exported_readout_and_playbook_carry_no_markup_from_user_text(hostil
     from readiness.review import playbook
 
     with store.open_store(hostile_db) as con:
-        pilot = pilots.get_pilot(con, PILOT)
+        pilot = catalog.get_pilot(con, PILOT)
         page = readout.export_html(con, ADMIN, pilot)
         book = playbook.export_playbook(con, ADMIN, pilot, "html")
         text = playbook.export_playbook(con, ADMIN, pilot, "md")

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from helpers import ingest_one, query, write
 
-from readiness import cli, pilots, store
+from readiness import catalog, cli, pilots, store
 from readiness.ingest import batches
 from readiness.ingest import load as ingest
 from readiness.security.access import Actor
@@ -138,6 +138,6 @@ def test_failure_modes_say_a_log_of_information_lines_held_no_exceptions(db: Pat
 
     ingest_one(db, write(tmp_path / "quiet.csv", "ts,level,message\n2026-03-02T09:00:00Z,INFO,a\n"), "exceptions")
     with store.open_store(db) as con:
-        out = fm.failure_modes(con, pilots.get_pilot(con, "pilot"))
+        out = fm.failure_modes(con, catalog.get_pilot(con, "pilot"))
     assert isinstance(out, Empty)
     assert out.reason == "No exceptions: the 1 exception log loaded held 1 information line (INFO, DEBUG, ...) and no warning or error"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from helpers import ingest_one, make_pilot, query, snapshot, utc, write, write_bytes
 
-from readiness import pilots, store
+from readiness import catalog, pilots, store
 from readiness.ingest import batches
 from readiness.ingest import load as ingest
 from readiness.security import audit
@@ -233,7 +233,7 @@ def test_hundred_rows_with_three_bad_rows(db: Path, tmp_path: Path) -> None:
     assert query(db, "SELECT count(*) FROM usage_events WHERE user_id <> 'user' || src_row") == [(0,)]
 
     with store.open_store(db) as con:
-        rejects = batches.list_rejects(con, OP, pilots.get_pilot(con, "pilot"), reveal=True)
+        rejects = batches.list_rejects(con, OP, catalog.get_pilot(con, "pilot"), reveal=True)
     assert [r["row"] for r in rejects] == [BAD_TIME_ROW, MISSING_USER_ROW, SHORT_ROW]
     by_row = {r["row"]: r for r in rejects}
     assert by_row[BAD_TIME_ROW]["reason"].startswith("timestamp: cannot read 'yesterday-ish' as a time")
@@ -509,7 +509,7 @@ def test_ingest_file_raises_unusable_file(db: Path, tmp_path: Path) -> None:
     make_pilot(db)
     path = write(tmp_path / "empty.csv", "")
     with store.open_store(db) as con:
-        pilot = pilots.get_pilot(con, "pilot")
+        pilot = catalog.get_pilot(con, "pilot")
         with pytest.raises(ingest.UnusableFile, match="empty.csv: the file is empty"):
             ingest.ingest_file(con, pilot, "usage", path, actor=Actor("test", "admin", cli=True))
 
@@ -528,7 +528,7 @@ def test_unknown_pilot_without_create_names_the_known_pilots(db: Path, tmp_path:
     make_pilot(db, "alpha")
     make_pilot(db, "beta")
     before = snapshot(db)
-    with pytest.raises(pilots.PilotNotFound, match="Known pilots: alpha, beta"):
+    with pytest.raises(catalog.PilotNotFound, match="Known pilots: alpha, beta"):
         ingest_one(db, write(tmp_path / "a.csv", _usage_csv(["2026-07-06T10:00:00Z"])), pilot="gamma", create=False)
     assert snapshot(db) == before
 
@@ -585,7 +585,7 @@ def test_rows_keep_batch_id_and_one_based_src_row(db: Path, tmp_path: Path) -> N
     assert query(db, "SELECT batch_id, src_row FROM usage_events ORDER BY batch_id, src_row") == [
         (r1.batch_id, 1), (r1.batch_id, 2), (r1.batch_id, 3), (r2.batch_id, 1), (r2.batch_id, 2)]
     with store.open_store(db) as con:
-        listed = batches.list_batches(con, OP, pilots.get_pilot(con, "pilot"))
+        listed = batches.list_batches(con, OP, catalog.get_pilot(con, "pilot"))
     assert [(b["batch_id"], b["file_name"], b["rows_loaded"]) for b in listed] == [
         (r2.batch_id, "b.jsonl", 2), (r1.batch_id, "a.csv", 3)]
     assert listed[1]["format"].startswith("CSV")

@@ -13,7 +13,7 @@ import pytest
 from helpers import PROJECT_ROOT, ingest_one, make_pilot, query, write
 from streamlit.testing.v1 import AppTest
 
-from readiness import demo, pilots, store
+from readiness import catalog, demo, store
 from readiness.demo_data import DEMO_PILOT
 from readiness.ingest import sources
 from readiness.security import users
@@ -206,7 +206,7 @@ def test_filters_chosen_on_one_page_hold_on_the_next(demo_db: Path) -> None:
 def test_the_review_picker_shows_a_past_review_as_it_was_decided(demo_db: Path) -> None:
     from datetime import date, timedelta
 
-    from readiness.pilots import get_pilot
+    from readiness.catalog import get_pilot
     from readiness.review import decisions
 
     with store.open_store(demo_db) as con:
@@ -285,7 +285,6 @@ def test_opening_a_pilot_from_the_portfolio_puts_it_in_hand_without_the_old_segm
 def test_portfolio_counts_high_signals_not_yet_triaged(demo_db: Path) -> None:
     # the register alone read "Open high risks 0, Need attention 0" while the demo's Risks page listed
     # high signals nobody had taken in or dismissed
-    from readiness import pilots
     from readiness.review import risks
     from readiness.review import signals as sig
 
@@ -293,7 +292,7 @@ def test_portfolio_counts_high_signals_not_yet_triaged(demo_db: Path) -> None:
     want = {}
     with store.open_store(demo_db) as con:
         for name in (DEMO, "Empty pilot", "Exceptions only"):
-            p = pilots.get_pilot(con, name)
+            p = catalog.get_pilot(con, name)
             found = sig.ordered(sig.log_signals(con, actor, p) + sig.review_signals(con, actor, p))
             want[name] = len(risks.untriaged(con, p.pilot_id, [s.to_dict() for s in found]))
     assert want[DEMO] > 0 and want["Empty pilot"] > 0  # e.g. the empty pilot has no owner and no logs
@@ -492,12 +491,12 @@ def test_sources_offers_a_feed_only_under_a_feed_root_and_words_its_tables(demo_
     assert any(b.label == "Assign folder" for b in at.button) and any(b.label == "Set feed" for b in at.button)
     (tmp_path / "demo-team").mkdir()
     with store.open_store(demo_db) as con:
-        sources.set_feed_folder(con, cli_actor(), pilots.get_pilot(con, DEMO), "demo-team")
+        sources.set_feed_folder(con, cli_actor(), catalog.get_pilot(con, DEMO), "demo-team")
     at = _run("sources", "reviewer")
     assert any(b.label == "Set feed" for b in at.button)
     assert not any(b.label == "Assign folder" for b in at.button)
     with store.open_store(demo_db) as con:  # leave the shared store as the other tests found it
-        sources.set_feed_folder(con, cli_actor(), pilots.get_pilot(con, DEMO), None)
+        sources.set_feed_folder(con, cli_actor(), catalog.get_pilot(con, DEMO), None)
 
 
 def test_grids_show_missing_text_as_empty_cells_and_keep_numbers_numbers() -> None:

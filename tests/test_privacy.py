@@ -21,7 +21,7 @@ from helpers import ingest_one, query, write
 from analysis import common, failure_modes, feedback, usage
 from analysis.common import Filters
 from readiness import store
-from readiness.pilots import get_pilot
+from readiness.catalog import get_pilot
 from readiness.review import decisions, export, signals
 from readiness.security import privacy, users
 from readiness.security.access import Actor

@@ -7,10 +7,9 @@ from pathlib import Path
 
 from helpers import ingest_one, make_pilot, write
 
-from analysis import failure_modes as fm
 from readiness import store
-from readiness.pilots import get_pilot
-from readiness.review import decisions, handoff, progress
+from readiness.catalog import get_pilot
+from readiness.review import annotations, decisions, handoff, progress
 from readiness.security.access import Actor
 
 OP = Actor("cli:test", "admin", cli=True)
@@ -57,7 +56,7 @@ def test_steps_follow_the_review_as_it_is_done(db: Path, tmp_path: Path) -> None
     with store.open_store(db) as con:
         p = get_pilot(con, "pilot")
         for mode_id in (1, 2):
-            fm.annotate_mode(con, p, mode_id, status="known", owner="Ops", note=None, actor=OP)
+            annotations.annotate_mode(con, p, mode_id, status="known", owner="Ops", note=None, actor=OP)
         handoff.set_handoff(con, OP, p, operating_owner="Finance Ops", support_path="#fin-ops-help")
         decisions.record_decision(con, OP, p, outcome="harden", rationale="timeouts", owner="Tom",
                                   next_review=date.today() + timedelta(days=30))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from readiness import catalog
 from readiness.ingest import load as ingest
 from tests.helpers import ingest_one, query
 
@@ -71,7 +72,7 @@ RAW_GA_FLOORS = {"HDFS": 0.99, "Hadoop": 0.98, "Spark": 0.91, "Zookeeper": 0.98,
 @pytest.mark.parametrize("system", sorted(RAW_OPTIONS))
 def test_raw_loghub_log_loads_and_groups_like_its_structured_twin(db: Path, system: str) -> None:
     from analysis import failure_modes as fm
-    from readiness import pilots, store
+    from readiness import store
 
     result = ingest_one(db, LOGHUB / system / f"{system}_2k.log", kind="exceptions", all_levels=True,
                         **RAW_OPTIONS[system])
@@ -81,7 +82,7 @@ def test_raw_loghub_log_loads_and_groups_like_its_structured_twin(db: Path, syst
     truth_rows = query(db, f"SELECT LineId, EventId FROM read_csv('{LOGHUB / system / f'{system}_2k.log_structured.csv'}')")
     truth = dict(truth_rows)
     with store.open_store(db) as con:
-        p = pilots.get_pilot(con, "pilot")
+        p = catalog.get_pilot(con, "pilot")
         rows = fm.assignments(con, p)  # (batch, row, mode): the row is the line number
     predicted = [m for _b, _r, m in rows]
     assert fm.grouping_accuracy(predicted, [truth[r] for _b, r, _m in rows]) >= RAW_GA_FLOORS[system]
@@ -113,11 +114,11 @@ def test_python_failure_modes_tell_code_paths_apart(db: Path) -> None:
     # KeyError 'vat' raised through sync() and straight from lookup(): two modes; ids masked, so
     # each code path is one mode however many invoices failed
     from analysis import failure_modes as fm
-    from readiness import pilots, store
+    from readiness import store
 
     ingest_one(db, RAW / "python_app.log", kind="exceptions")
     with store.open_store(db) as con:
-        modes = fm.failure_modes(con, pilots.get_pilot(con, "pilot"))
+        modes = fm.failure_modes(con, catalog.get_pilot(con, "pilot"))
     assert sorted(modes["count"]) == [10, 10, 10]
     assert sorted(modes["error_type"]) == ["KeyError", "KeyError", "ValueError"]
 

@@ -10,7 +10,7 @@ import pytest
 from helpers import ingest_one, make_pilot, query, write
 
 from readiness import store
-from readiness.pilots import get_pilot
+from readiness.catalog import get_pilot
 from readiness.review import decisions, readout, risks
 from readiness.security.access import AccessDenied, Actor
 

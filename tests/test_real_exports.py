@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from analysis.summary import summary
-from readiness import pilots, store
+from readiness import catalog, store
 from readiness.ingest import columns
 from readiness.ingest import load as ingest
 from tests.helpers import ingest_one, query
@@ -44,7 +44,7 @@ def test_real_export_loads_with_no_options_and_its_figures_equal_the_truth(db: P
     for canon, source in truth.get("forbid_mapping", {}).items():
         assert result.mapping.get(canon) != source, (canon, result.mapping)
     with store.open_store(db) as con:
-        figures = summary(con, pilots.get_pilot(con, name))
+        figures = summary(con, catalog.get_pilot(con, name))
     section = figures[truth["kind"]]
     for key in SECTION_FIGURES[truth["kind"]]:
         want, got = truth[key], section[key]
@@ -72,7 +72,7 @@ def test_process_mining_cases_count_once_each_and_the_reading_is_said(db: Path) 
     truth = TRUTH["process_mining.csv"]
     _load(db, "process_mining.csv")
     with store.open_store(db) as con:
-        usage = summary(con, pilots.get_pilot(con, "process_mining.csv"))["usage"]
+        usage = summary(con, catalog.get_pilot(con, "process_mining.csv"))["usage"]
     # a case is worked on by several resources: it is one session, not one per resource
     assert usage["sessions"] == truth["distinct_session_ids"] != truth["sessions"]
     assert "session ids are shared by several users" in usage["sessions_reading"]
@@ -82,7 +82,7 @@ def test_analytics_session_id_nested_in_properties_is_mapped(db: Path) -> None:
     result = _load(db, "analytics_export.jsonl")
     assert result.mapping["session_id"] == "properties.$session_id"
     with store.open_store(db) as con:
-        usage = summary(con, pilots.get_pilot(con, "analytics_export.jsonl"))["usage"]
+        usage = summary(con, catalog.get_pilot(con, "analytics_export.jsonl"))["usage"]
     assert usage["sessions"] == TRUTH["analytics_export.jsonl"]["sessions"]
     assert usage["sessions_reading"] == "A session is a distinct user and session id pair."
 
@@ -197,7 +197,7 @@ def test_satisfaction_answers_in_words_are_ratings(db: Path, tmp_path: Path) -> 
     assert result.mapping["rating"] == "Overall, how satisfied are you with the tool?"
     assert (result.rows_loaded, result.rows_rejected) == (60, 1)  # the sub-header row
     with store.open_store(db) as con:
-        fb = summary(con, pilots.get_pilot(con, "pilot"))["feedback"]
+        fb = summary(con, catalog.get_pilot(con, "pilot"))["feedback"]
     assert fb["rated"] == 60 and fb["mean_rating"] == pytest.approx((5 + 4 + 3 + 2 + 1 + 4) / 6)
     assert fb["csat"] == pytest.approx(3 / 6)
 
@@ -217,7 +217,7 @@ def test_every_share_is_over_the_rows_that_carry_its_value(db: Path, tmp_path: P
         f"2026-03-02T10:0{i}:00Z,u{i},run,{('success', 'failed', '', 'ok', '')[i % 5]}\n" for i in range(10)))
     ingest_one(db, usage)
     with store.open_store(db) as con:
-        p = pilots.get_pilot(con, "pilot")
+        p = catalog.get_pilot(con, "pilot")
         fb = summary(con, p)["feedback"]
         from analysis import usage as usage_evidence
         success = usage_evidence.task_success(con, p)
@@ -249,12 +249,12 @@ def test_comments_not_in_english_are_left_out_of_the_negative_share(db: Path, tm
         f"2026-03-0{1 + i % 9}T10:00:00Z;{(5, 2, 4, 3, 1)[i % 5]};{t}\n" for i, t in enumerate(german + english)))
     ingest_one(db, path, kind="feedback")
     with store.open_store(db) as con:
-        figures = summary(con, pilots.get_pilot(con, "pilot"))
+        figures = summary(con, catalog.get_pilot(con, "pilot"))
     assert figures["feedback"]["comments"] == 11
     assert figures["feedback"]["negative_share"] == pytest.approx(2 / 6)  # terrible, awful: of the 6 in English
     assert "5 of the 11 comments are not in English (German, for one)" in figures["notes"]["feedback"]
     path.write_text("ts;Kommentar\n" + "".join(f"2026-03-0{1 + i}T10:00:00Z;{t}\n" for i, t in enumerate(german)))
     ingest_one(db, path, kind="feedback", pilot="only German")
     with store.open_store(db) as con:
-        fb = summary(con, pilots.get_pilot(con, "only German"))["feedback"]
+        fb = summary(con, catalog.get_pilot(con, "only German"))["feedback"]
     assert fb["negative_share"] is None

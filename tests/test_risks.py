@@ -11,7 +11,7 @@ import pytest
 from helpers import ingest_one, make_pilot, query, write
 
 from readiness import store
-from readiness.pilots import get_pilot
+from readiness.catalog import get_pilot
 from readiness.review import conditions, decisions, export, risks
 from readiness.review.risks import RiskError
 from readiness.security import users

@@ -17,7 +17,7 @@ import pytest
 from helpers import PROJECT_ROOT, ingest_one, make_pilot, query, write
 from streamlit.testing.v1 import AppTest
 
-from readiness import pilots, settings, store
+from readiness import catalog, pilots, settings, store
 from readiness.ingest import batches, sources, uploads
 from readiness.ingest import load as ingest
 from readiness.review import conditions, decisions, handoff, risks
@@ -46,7 +46,7 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> dict:
             users.add_user(con, ADMIN, f"{role}1", role, PW)
             users.grant(con, ADMIN, f"{role}1", "granted")
         for name in ("granted", "other"):
-            conditions.ensure_conditions(con, ADMIN, pilots.get_pilot(con, name))
+            conditions.ensure_conditions(con, ADMIN, catalog.get_pilot(con, name))
     return {"db": db, "actors": {r: Actor(f"{r}1", r) for r in ROLES}}
 
 
@@ -109,7 +109,7 @@ def test_an_action_beyond_ones_role_is_refused_and_writes_nothing(team: dict, ca
     role, pilot_name, attempt = WRITES[case]
     before = _everything(team["db"])
     with store.open_store(team["db"]) as con:
-        pilot = pilots.get_pilot(con, pilot_name)
+        pilot = catalog.get_pilot(con, pilot_name)
         with pytest.raises(AccessDenied):
             attempt(con, team["actors"][role], pilot)
     # Nothing written, not even an audit record: refusals are not audited (the user sees the refusal).
@@ -207,7 +207,7 @@ def test_a_feed_outside_the_root_is_refused(db: Path, root: Path, pattern: str) 
     pattern = {"ABS_OUTSIDE": str(outside / "*.csv"), "ABS_ROOT_DOTDOT": f"{root}/../outside/*.csv"}.get(pattern, pattern)
     make_pilot(db, "p")
     with store.open_store(db) as con, pytest.raises(sources.SourceError):
-        sources.set_feed(con, ADMIN, pilots.get_pilot(con, "p"), "usage", pattern)
+        sources.set_feed(con, ADMIN, catalog.get_pilot(con, "p"), "usage", pattern)
     assert query(db, "SELECT count(*) FROM sources") == [(0,)]
     assert query(db, "SELECT count(*) FROM usage_events") == [(0,)]
 
@@ -231,7 +231,7 @@ def test_resolve_feed_never_returns_a_path_outside(root: Path) -> None:
 def test_ingest_refuses_a_reader_beyond_its_grant(team: dict, tmp_path: Path) -> None:
     """A viewer granted 'granted' cannot list batches or rejected rows of 'other' by asking for them."""
     with store.open_store(team["db"]) as con:
-        other = pilots.get_pilot(con, "other")
+        other = catalog.get_pilot(con, "other")
         for call in (lambda a: batches.list_batches(con, a, other), lambda a: batches.list_rejects(con, a, other),
                      lambda a: sources.list_sources(con, a, other), lambda a: decisions.list_decisions(con, a, other)):
             with pytest.raises(AccessDenied):

@@ -16,7 +16,7 @@ from helpers import PROJECT_ROOT, ingest_one, make_pilot, query, write
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
-from readiness import pilots, settings, store
+from readiness import catalog, settings, store
 from readiness.review import export, playbook, readout, risks
 from readiness.security import users
 from readiness.security.access import AccessDenied, Actor, cli_actor
@@ -34,7 +34,7 @@ def lead_db(db: Path, tmp_path: Path) -> Path:
         for name, role in (("lena", "lead"), ("rob", "reviewer")):
             users.add_user(con, cli_actor(), name, role, PW)
             users.grant(con, cli_actor(), name, PILOT)
-        risks.add_risk(con, cli_actor(), pilots.get_pilot(con, PILOT), risk_class="compliance", title="Contract ends",
+        risks.add_risk(con, cli_actor(), catalog.get_pilot(con, PILOT), risk_class="compliance", title="Contract ends",
                        likelihood=3, impact=3, owner="Tom")
     return db
 
@@ -46,7 +46,7 @@ def _logged_in(con, name: str) -> Actor:
 
 
 def _exports(con, actor: Actor) -> dict:
-    pilot = pilots.get_pilot(con, PILOT)
+    pilot = catalog.get_pilot(con, PILOT)
     return {"risks.csv": lambda: export.audited_csv(con, actor, "risks", [pilot]),
             "decisions.csv": lambda: export.audited_csv(con, actor, "decisions", [pilot]),
             "readout.html": lambda: readout.export_html(con, actor, pilot),
@@ -92,7 +92,7 @@ def test_an_export_after_the_session_ended_is_refused_and_not_audited(lead_db: P
 def test_a_write_after_the_session_ended_is_refused(lead_db: Path, ending: str) -> None:
     with store.open_store(lead_db) as con:
         rob = _logged_in(con, "rob")
-        pilot = pilots.get_pilot(con, PILOT)
+        pilot = catalog.get_pilot(con, PILOT)
         risks.add_risk(con, rob, pilot, risk_class="compliance", title="Open", likelihood=1, impact=1, owner="R")
         ENDINGS[ending](con, rob)
         with pytest.raises(AccessDenied, match="session has ended"):
@@ -103,7 +103,7 @@ def test_a_write_after_the_session_ended_is_refused(lead_db: Path, ending: str) 
 def test_someone_elses_session_and_an_unknown_one_are_refused(lead_db: Path) -> None:
     with store.open_store(lead_db) as con:
         rob = _logged_in(con, "rob")
-        pilot = pilots.get_pilot(con, PILOT)
+        pilot = catalog.get_pilot(con, PILOT)
         with pytest.raises(AccessDenied, match="another account"):
             export.audited_csv(con, Actor("lena", "lead", session=rob.session), "risks", [pilot])
         with pytest.raises(AccessDenied, match="not known"):
@@ -112,7 +112,7 @@ def test_someone_elses_session_and_an_unknown_one_are_refused(lead_db: Path) -> 
 
 def test_the_command_line_and_callers_without_a_session_are_not_asked(lead_db: Path) -> None:
     with store.open_store(lead_db) as con:
-        pilot = pilots.get_pilot(con, PILOT)
+        pilot = catalog.get_pilot(con, PILOT)
         assert export.audited_csv(con, cli_actor(), "risks", [pilot])[1] == 1
         assert export.audited_csv(con, Actor("lena", "lead"), "risks", [pilot])[1] == 1
 

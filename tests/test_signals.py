@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from helpers import ingest_one, make_pilot, write
 
-from readiness import demo, pilots, settings, store
+from readiness import catalog, demo, pilots, settings, store
 from readiness.review import signals
 from readiness.security import users
 from readiness.security.access import AccessDenied, Actor
@@ -96,7 +96,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from readiness.review import conditions, handoff
 
     with store.open_store(path) as con:
-        calm, risky = pilots.get_pilot(con, "calm"), pilots.get_pilot(con, "risky")
+        calm, risky = catalog.get_pilot(con, "calm"), catalog.get_pilot(con, "risky")
         for kind in ("usage", "feedback", "exceptions"):  # the calm pilot's logs each have an owned process
             sources.set_manual(con, OP, calm, kind, provider="Finance IT", what=f"{kind} export", frequency="weekly",
                                owner="Sam Okoro")
@@ -114,7 +114,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def fired(db: Path) -> dict[str, dict[str, signals.Signal]]:
     """pilot name -> signal key -> the signal that fired."""
     with store.open_store(db) as con:
-        return {name: {s.key: s for s in signals.compute_signals(con, OP, pilots.get_pilot(con, name))}
+        return {name: {s.key: s for s in signals.compute_signals(con, OP, catalog.get_pilot(con, name))}
                 for name in ("risky", "calm", "bare")}
 
 
@@ -160,7 +160,7 @@ def test_findings_and_figures_on_the_risky_pilot(fired):
 
 def test_rows_behind_each_signal_are_the_rows_counted(db, fired):
     with store.open_store(db) as con:
-        p = pilots.get_pilot(con, "risky")
+        p = catalog.get_pilot(con, "risky")
         for key, count in (("data.personal_data_in_exceptions", 20), ("data.data_errors", 20),
                            ("operational_dependency.external_dependency", 20),
                            ("compliance.unauthenticated_usage", 20), ("data.personal_data_in_feedback", 1)):
@@ -201,7 +201,7 @@ def test_viewer_without_grant_is_refused(db):
     viewer = Actor("vi", "viewer")  # user names are 2-32 characters, so not "v"
     with store.open_store(db) as con:
         users.add_user(con, OP, viewer.name, "viewer", "a long password 1")
-        risky = pilots.get_pilot(con, "risky")
+        risky = catalog.get_pilot(con, "risky")
         with pytest.raises(AccessDenied):
             signals.compute_signals(con, viewer, risky)
         with pytest.raises(AccessDenied):
@@ -216,7 +216,7 @@ def demo_signals(tmp_path_factory: pytest.TempPathFactory) -> dict[str, signals.
     path = tmp / "demo.duckdb"
     demo.load_demo(path, OP, out_dir=tmp)
     with store.open_store(path) as con:
-        p = pilots.get_pilot(con, demo.DEMO_PILOT["name"])
+        p = catalog.get_pilot(con, demo.DEMO_PILOT["name"])
         return {s.key: s for s in signals.compute_signals(con, OP, p)}
 
 
@@ -236,7 +236,7 @@ def _edited_review(path: Path, name: str) -> None:
     from readiness.review import conditions, handoff, risks
 
     with store.open_store(path) as con:
-        p = pilots.get_pilot(con, name)
+        p = catalog.get_pilot(con, name)
         p = pilots.update_pilot(con, OP, p, owner="Ola Berg", time_zone="Asia/Kolkata", work_start=time(6),
                                 work_end=time(22), work_days="Mon-Sun")
         for kind in ("usage", "feedback", "exceptions"):
@@ -259,7 +259,7 @@ def test_logs_only_checks_do_not_move_with_review_edits_and_the_others_do(tmp_pa
 
     def both() -> tuple[list[signals.Signal], list[signals.Signal], list[signals.Signal]]:
         with store.open_store(path) as con:
-            p = pilots.get_pilot(con, "risky")
+            p = catalog.get_pilot(con, "risky")
             return (signals.log_signals(con, OP, p), signals.review_signals(con, OP, p),
                     signals.compute_signals(con, OP, p))
 
@@ -286,14 +286,14 @@ def test_an_operating_owner_on_hand_off_answers_the_no_owner_signal_and_blocker(
 
     def state() -> tuple[bool, bool]:
         with store.open_store(db) as con:
-            p = pilots.get_pilot(con, "ownerless")
+            p = catalog.get_pilot(con, "ownerless")
             keys = {s.key for s in signals.review_signals(con, OP, p)}
             reasons = decisions.suggest(con, p).reasons
         return "operational_dependency.no_owner" in keys, any("no owner named" in r for r in reasons)
 
     assert state() == (True, True)
     with store.open_store(db) as con:
-        handoff.set_handoff(con, OP, pilots.get_pilot(con, "ownerless"), operating_owner="Finance operations")
+        handoff.set_handoff(con, OP, catalog.get_pilot(con, "ownerless"), operating_owner="Finance operations")
     assert state() == (False, False)
 
 
@@ -304,7 +304,7 @@ def test_an_open_constraint_signal_says_what_it_lacks(tmp_path: Path) -> None:
     db = tmp_path / "c.duckdb"
     make_pilot(db, "constrained", owner="Tom")
     with store.open_store(db) as con:
-        p = pilots.get_pilot(con, "constrained")
+        p = catalog.get_pilot(con, "constrained")
         handoff.add_constraint(con, OP, p, area="security", description="Must not send logs to external LLM APIs",
                                owner="Security")
         found = {s.key: s for s in signals.review_signals(con, OP, p)}
@@ -328,8 +328,8 @@ def test_the_app_reuses_the_logs_part_across_a_review_edit_and_not_across_a_batc
 
     def shown() -> dict[str, str]:
         with store.open_store(path) as con:
-            p = pilots.get_pilot(con, "risky")
-            version = pilots.data_version(con, p.pilot_id)
+            p = catalog.get_pilot(con, "risky")
+            version = catalog.data_version(con, p.pilot_id)
         return {s["key"]: s["finding"] for s in ui.signals(OP, p, version)}
 
     first = shown()

@@ -11,8 +11,8 @@ import pytest
 from helpers import make_pilot, query, write
 
 from readiness import store
+from readiness.catalog import get_pilot
 from readiness.ingest import sources
-from readiness.pilots import get_pilot
 from readiness.security import users
 from readiness.security.access import AccessDenied, Actor
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from readiness import pilots, settings, store
+from readiness import catalog, pilots, settings, store
 from readiness.security import audit
 from readiness.security.access import Actor
 from readiness.store import migrations
@@ -94,7 +94,7 @@ def test_write_and_its_audit_record_land_together_or_not_at_all(tmp_path):
             with store.transaction(con):
                 pilots.create_pilot(con, "Rolled back", Actor("tester", "admin", cli=True))
                 raise RuntimeError("boom")
-        assert pilots.pilot_names(con) == []
+        assert catalog.pilot_names(con) == []
         assert con.execute("SELECT count(*) FROM audit_log").fetchone()[0] == 0
         with store.transaction(con):
             pilots.create_pilot(con, "Kept", Actor("tester", "admin", cli=True), time_zone="Europe/Paris")

@@ -7,14 +7,14 @@ from pathlib import Path
 from helpers import make_pilot, write
 
 from analysis.summary import summary
-from readiness import pilots, store
+from readiness import catalog, store
 from readiness.ingest import load as ingest
 from readiness.security.access import Actor
 
 
 def _summary(db: Path, name: str = "pilot") -> dict:
     with store.open_store(db) as con:
-        return summary(con, pilots.get_pilot(con, name))
+        return summary(con, catalog.get_pilot(con, name))
 
 
 def test_empty_pilot_has_no_figures_and_says_why(db: Path) -> None:

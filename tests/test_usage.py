@@ -38,7 +38,7 @@ from helpers import PROJECT_ROOT  # noqa: F401  (puts the project on sys.path)
 
 from analysis import usage  # noqa: E402
 from analysis.common import Empty, Filters  # noqa: E402
-from readiness import pilots, store  # noqa: E402
+from readiness import catalog, pilots, store  # noqa: E402
 from readiness.ingest import load as ingest
 from readiness.security.access import Actor
 
@@ -111,7 +111,7 @@ def con(db: Path):
 
 
 def _pilot(con, name: str = "full"):
-    return pilots.get_pilot(con, name)
+    return catalog.get_pilot(con, name)
 
 
 # ---------------------------------------------------------------- totals and active users

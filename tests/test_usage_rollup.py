@@ -18,7 +18,7 @@ from helpers import PROJECT_ROOT  # noqa: F401  (puts the project on sys.path)
 from analysis import usage  # noqa: E402
 from analysis.common import NO_FILTERS, Empty, Filters  # noqa: E402
 from analysis.usage_rollup import ROLLUP_TABLES, rebuild_usage_rollup  # noqa: E402
-from readiness import pilots, store  # noqa: E402
+from readiness import catalog, pilots, store  # noqa: E402
 from readiness.ingest import batches
 from readiness.ingest import load as ingest
 from readiness.security.access import Actor  # noqa: E402
@@ -95,7 +95,7 @@ def _same(got, want, where: str) -> None:
 def _compare(db: Path, name: str, filters: list[Filters], *, rollup: bool = True) -> None:
     """Every usage function under every filter equals the reference; the rollup answers when expected."""
     with store.open_store(db) as con:
-        pilot = pilots.get_pilot(con, name)
+        pilot = catalog.get_pilot(con, name)
         for f in filters:
             if rollup and usage.ROLLUP_SEGMENTS.issuperset(f.segment):
                 assert usage._reads_rollup(con, pilot, f), f
@@ -171,7 +171,7 @@ def test_rollup_equals_raw_scan_through_the_pilot_lifecycle(tmp_path, seed):
 
     with store.open_store(db) as con:  # a time-zone change: the rollup is stale until rebuilt
         con.execute("UPDATE pilots SET time_zone = 'America/New_York' WHERE pilot_id = ?", [pilot_id])
-        assert not usage._reads_rollup(con, pilots.get_pilot(con, "p"), NO_FILTERS)
+        assert not usage._reads_rollup(con, catalog.get_pilot(con, "p"), NO_FILTERS)
     _compare(db, "p", some, rollup=False)  # answered from the events meanwhile
     with store.open_store(db) as con, store.transaction(con):
         rebuild_usage_rollup(con, pilot_id)
@@ -184,7 +184,7 @@ def test_rollup_equals_raw_scan_through_the_pilot_lifecycle(tmp_path, seed):
     assert _rollup_rows(db, pilot_id) == _rebuilt(db, pilot_id)
 
     with store.open_store(db) as con:
-        for r in batches.list_batches(con, OP, pilots.get_pilot(con, "p")):
+        for r in batches.list_batches(con, OP, catalog.get_pilot(con, "p")):
             batches.delete_batch(con, r["batch_id"], actor=OP)
         assert all(con.execute(f"SELECT count(*) FROM {t} WHERE pilot_id = ?", [pilot_id]).fetchone()[0] == 0
                    for t in ROLLUP_TABLES)
@@ -222,6 +222,6 @@ def test_a_pilot_without_rollup_state_reads_the_events(tmp_path):
     with store.open_store(db) as con, store.transaction(con):
         pilots.create_pilot(con, "new", OP)
     with store.open_store(db) as con:
-        p = pilots.get_pilot(con, "new")
+        p = catalog.get_pilot(con, "new")
         assert not usage._reads_rollup(con, p, NO_FILTERS)
         assert usage.totals(con, p).reason == "No usage events have been loaded for this pilot."

@@ -25,7 +25,7 @@ from analysis.common import (
     week_days_in,
     where,
 )
-from readiness.pilots import Pilot
+from readiness.catalog import Pilot
 
 TABLE = "usage_events"
 

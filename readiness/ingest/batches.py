@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from readiness.catalog import Pilot
 from readiness.ingest.load import TABLES, derive_evidence
-from readiness.pilots import Pilot
 from readiness.security import audit, privacy
 from readiness.security.access import Actor, require
 from readiness.store import Connection, transaction

@@ -19,12 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from readiness import settings, store
+from readiness import catalog, settings, store
+from readiness.catalog import Pilot
 from readiness.ingest import formats, profiles, timestamps
 from readiness.ingest.columns import Mapping, MappingError, canonical_columns, propose_mapping
 from readiness.ingest.formats import SourceFile, UnusableFile
 from readiness.ingest.loadplan import LoadPlan, ident, informational_sql, levels_sql, lit, target_column
-from readiness.pilots import Pilot
 from readiness.security import audit
 from readiness.security.access import Actor, require
 from readiness.store import Connection, DatabaseError, pid_alive, transaction
@@ -735,7 +735,7 @@ def ingest_files(db: str | Path | None, pilot_name: str, kind: str, paths: list[
     with store.open_store(db) as con:
         try:
             pilot = pilots.pilot_for(con, actor, pilot_name)
-        except pilots.PilotNotFound:
+        except catalog.PilotNotFound:
             if not create:
                 raise
             with store.transaction(con):

@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from readiness import pilots, settings, store
+from readiness.catalog import Pilot
 from readiness.ingest import load as ingest
 from readiness.ingest.columns import KINDS
-from readiness.pilots import Pilot
 from readiness.security import audit
 from readiness.security.access import AccessDenied, Actor, current_role, require
 from readiness.store import Connection

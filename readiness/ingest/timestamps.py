@@ -7,11 +7,11 @@ text and of plain TIMESTAMPs land in that zone. The summary reports how many row
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
+
+from readiness.zones import utc_offsets
 
 _EPOCH_S = re.compile(r"^\s*\d{9,11}(\.\d+)?\s*$")
 _EPOCH_MS = re.compile(r"^\s*\d{12,14}(\.\d+)?\s*$")
@@ -216,37 +216,6 @@ def hint(mode: TimeMode) -> str:
     return ("expected ISO 8601 (2026-07-06T09:30:00+01:00), 'YYYY-MM-DD HH:MM:SS', epoch seconds or a "
             "common layout such as '02.03.2026 09:15'; give a time format for anything else (--time-format, or "
             "Time format on the Sources page)")
-
-
-_FIRST_YEAR = 2000
-_LOOKAHEAD_YEARS = 3
-
-
-@functools.lru_cache(maxsize=64)
-def utc_offsets(tz: str) -> tuple[tuple[int, int], ...]:
-    """(epoch microseconds from which it applies, UTC offset in microseconds), newest first,
-    for 2000 until a few years ahead. Found by sampling each day and bisecting each change."""
-    zone = ZoneInfo(tz)
-    start = datetime(_FIRST_YEAR, 1, 1, tzinfo=UTC)
-    end = datetime(datetime.now(UTC).year + _LOOKAHEAD_YEARS, 1, 1, tzinfo=UTC)
-
-    def offset(t: datetime) -> int:
-        return int(t.astimezone(zone).utcoffset().total_seconds() * 1_000_000)
-
-    out = [(int(start.timestamp() * 1_000_000), offset(start))]
-    t = start
-    while t < end:
-        nxt = t + timedelta(hours=12)
-        if offset(nxt) != offset(t):
-            lo, hi = int(t.timestamp()), int(nxt.timestamp())  # bisect, in whole seconds, to the change
-            old = offset(t)
-            while hi - lo > 1:
-                mid = (lo + hi) // 2
-                lo, hi = (mid, hi) if offset(datetime.fromtimestamp(mid, UTC)) == old else (lo, mid)
-            out.append((hi * 1_000_000, offset(datetime.fromtimestamp(hi, UTC))))
-        t = nxt
-    out.append((int(end.timestamp() * 1_000_000), 0))  # sentinel: beyond it, ask ICU
-    return tuple(reversed(out))
 
 
 def local_to_utc_sql(naive: str, tz: str) -> str:

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from readiness.pilots import Pilot
+from readiness.catalog import Pilot
 from readiness.review import conditions, decisions, risks
 from readiness.security.access import Actor, require
 from readiness.store import Connection
@@ -133,7 +133,8 @@ def _drift(con, actor: Actor, pilot: Pilot, decision: dict[str, Any]) -> list[Fl
 def portfolio(con: Connection, actor: Actor) -> list[dict[str, Any]]:
     """One row per pilot the actor may read: decision (or 'in review'), next review and whether it is
     overdue, open high risks, conditions met / total, and the between-review flags."""
-    from readiness.pilots import get_pilot, list_pilots
+    from readiness.catalog import get_pilot
+    from readiness.pilots import list_pilots
 
     today = datetime.now(UTC).date()
     out = []

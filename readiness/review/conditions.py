@@ -20,7 +20,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from readiness import settings
-from readiness.pilots import RISK_TIERS, Pilot, get_pilot
+from readiness.catalog import RISK_TIERS, Pilot, get_pilot
+from readiness.review import reviews
 from readiness.security import audit
 from readiness.security.access import Actor, require
 from readiness.store import Connection, transaction
@@ -71,9 +72,7 @@ def required_for(area: Area, tier: str) -> bool:
 
 
 def _review(con, actor: Actor, pilot: Pilot) -> dict[str, Any]:
-    from readiness.review import decisions
-
-    return decisions.current_review(con, pilot) or decisions._open_review(con, actor, pilot)
+    return reviews.current_review(con, pilot) or reviews.open_next(con, actor, pilot)
 
 
 def ensure_conditions(con: Connection, actor: Actor, pilot: Pilot) -> int:

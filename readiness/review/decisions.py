@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from readiness import settings
-from readiness.pilots import Pilot, data_version
+from readiness.catalog import Pilot, data_version
+from readiness.review import reviews
+from readiness.review.reviews import current_decision, current_review
 from readiness.security import audit, privacy
 from readiness.security.access import Actor, require
 from readiness.store import Connection, transaction
@@ -58,38 +60,8 @@ class Suggestion:
         return f"{self.outcome}: " + "; ".join(self.reasons)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _dicts(cur) -> list[dict[str, Any]]:
-    cols = [d[0] for d in cur.description]
-    return [dict(zip(cols, r)) for r in cur.fetchall()]
-
-
 # ------------------------------------------------------------------------------------------
 # Reviews
-
-
-def current_review(con: Connection, pilot: Pilot) -> dict[str, Any] | None:
-    rows = _dicts(con.execute("SELECT * FROM reviews WHERE pilot_id = ? ORDER BY number DESC LIMIT 1",
-                              [pilot.pilot_id]))
-    return rows[0] if rows else None
-
-
-def _open_review(con, actor: Actor, pilot: Pilot) -> dict[str, Any]:
-    last = current_review(con, pilot)
-    previous = current_decision(con, pilot) if last else None
-    number = (last["number"] + 1) if last else 1
-    con.execute("INSERT INTO reviews (pilot_id, number, opened_at, opened_by, previous_decision_id) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [pilot.pilot_id, number, _now(), actor.name, previous["decision_id"] if previous else None])
-    review = current_review(con, pilot)
-    carried = json.loads(previous["conditions"]) if previous and previous["conditions"] else []
-    audit.record(con, actor, "review.open", f"pilot:{pilot.pilot_id}/review:{number}",
-                 {"pilot": pilot.name, "previous_decision": previous["decision_id"] if previous else None,
-                  "carried_conditions": carried})
-    return review
 
 
 def open_review(con: Connection, actor: Actor, pilot: Pilot) -> dict[str, Any]:
@@ -102,7 +74,7 @@ def open_review(con: Connection, actor: Actor, pilot: Pilot) -> dict[str, Any]:
         last = current_review(con, pilot)
         if last and current_decision(con, pilot, review_id=last["review_id"]) is None:
             raise DecisionError(f"Review {last['number']} of {pilot.name} is still open: record its decision first.")
-        return _open_review(con, actor, pilot)
+        return reviews.open_next(con, actor, pilot)
 
 
 # ------------------------------------------------------------------------------------------
@@ -113,13 +85,13 @@ def snapshot(con: Connection, pilot: Pilot) -> dict[str, Any]:
     """Headline figures, every batch's sha256 and the data version, as plain JSON-able values."""
     from analysis.summary import summary
 
-    batches = _dicts(con.execute(
+    batches = reviews.dict_rows(con.execute(
         "SELECT batch_id, kind, file_name, sha256, rows_loaded FROM ingest_batches WHERE pilot_id = ? ORDER BY batch_id",
         [pilot.pilot_id]))
     from readiness.review.risks import open_high
 
     return {"figures": summary(con, pilot), "batches": batches, "data_version": data_version(con, pilot.pilot_id),
-            "open_high_risks": open_high(con, pilot.pilot_id), "taken_at": _now().isoformat()}
+            "open_high_risks": open_high(con, pilot.pilot_id), "taken_at": reviews.now().isoformat()}
 
 
 def _words(key: str) -> str:
@@ -182,42 +154,19 @@ def suggest(con: Connection, pilot: Pilot, figures: dict[str, Any] | None = None
 # Decisions
 
 
-def _decision_rows(con, pilot_id: int, review_id: int | None = None) -> list[dict[str, Any]]:
-    return _dicts(con.execute(
-        """SELECT d.*, r.number AS review_number,
-                  NOT EXISTS (SELECT 1 FROM decisions s WHERE s.supersedes = d.decision_id) AS current,
-                  a.accepted_by, a.accepted_at
-           FROM decisions d JOIN reviews r USING (review_id)
-           LEFT JOIN handoff_acceptances a USING (decision_id)
-           WHERE d.pilot_id = ? AND (? IS NULL OR d.review_id = ?)
-           ORDER BY d.decision_id""", [pilot_id, review_id, review_id]))
-
-
-def current_decision(con: Connection, pilot: Pilot, review_id: int | None = None) -> dict[str, Any] | None:
-    """The current (not superseded) decision of the latest review that has one, or of ``review_id``."""
-    rows = [r for r in _decision_rows(con, pilot.pilot_id, review_id) if r["current"]]
-    return rows[-1] if rows else None
-
-
-def get_decision(con: Connection, pilot: Pilot, decision_id: int | None) -> dict[str, Any] | None:
-    """One decision of ``pilot`` by id (None when there is none)."""
-    rows = [r for r in _decision_rows(con, pilot.pilot_id) if r["decision_id"] == decision_id]
-    return rows[0] if rows else None
-
-
 def list_reviews(con: Connection, actor: Actor, pilot: Pilot) -> list[dict[str, Any]]:
     """The pilot's reviews, newest first, each with its current decision (None while open)."""
     require(con, actor, "read_pilot", pilot.pilot_id)
-    reviews = _dicts(con.execute("SELECT * FROM reviews WHERE pilot_id = ? ORDER BY number DESC", [pilot.pilot_id]))
-    for r in reviews:
+    rows = reviews.dict_rows(con.execute("SELECT * FROM reviews WHERE pilot_id = ? ORDER BY number DESC", [pilot.pilot_id]))
+    for r in rows:
         r["decision"] = current_decision(con, pilot, review_id=r["review_id"])
-    return reviews
+    return rows
 
 
 def list_decisions(con: Connection, actor: Actor, pilot: Pilot) -> list[dict[str, Any]]:
     """Every decision of the pilot, oldest first, with review number, current flag and hand-off status."""
     require(con, actor, "read_pilot", pilot.pilot_id)
-    rows = _decision_rows(con, pilot.pilot_id)
+    rows = reviews.decision_rows(con, pilot.pilot_id)
     for r in rows:
         r["status"] = "current" if r["current"] else "superseded"
         r["handoff"] = None if r["outcome"] != "handoff" else ("accepted" if r["accepted_by"] else "pending acceptance")
@@ -279,7 +228,7 @@ def record_decision(con: Connection, actor: Actor, pilot: Pilot, *, outcome: str
         raise DecisionError("A decision needs a rationale: why this outcome, on this evidence.")
     if not owner:
         raise DecisionError("A decision needs an accountable owner.")
-    today = today or _now().date()
+    today = today or reviews.now().date()
     if outcome != "stop":
         if next_review is None:
             raise DecisionError(f"{OUTCOMES[outcome]} needs a next review date (the next readout).")
@@ -296,7 +245,7 @@ def record_decision(con: Connection, actor: Actor, pilot: Pilot, *, outcome: str
                 raise DecisionError(f"The receiving owner {receiver!r} has no account; an admin can add one.")
         else:
             receiver = None
-        review = current_review(con, pilot) or _open_review(con, actor, pilot)
+        review = current_review(con, pilot) or reviews.open_next(con, actor, pilot)
         earlier = current_decision(con, pilot, review_id=review["review_id"])
         snap = snapshot(con, pilot)
         if conditions is None:  # the review's conditions as they stand, with live values
@@ -321,7 +270,7 @@ def record_decision(con: Connection, actor: Actor, pilot: Pilot, *, outcome: str
             [review["review_id"], pilot.pilot_id, earlier["decision_id"] if earlier else None, outcome, rationale,
              owner, None if outcome == "stop" else next_review, receiver, json.dumps(conditions or [], default=str),
              json.dumps(winddown) if winddown else None, suggestion.outcome, json.dumps(suggestion.reasons),
-             json.dumps(snap, default=str), actor.name, _now()])
+             json.dumps(snap, default=str), actor.name, reviews.now()])
         decision = current_decision(con, pilot, review_id=review["review_id"])
         audit.record(con, actor, "decision.record", f"pilot:{pilot.pilot_id}/decision:{decision['decision_id']}", {
             "pilot": pilot.name, "review": review["number"], "outcome": outcome, "owner": owner,
@@ -335,7 +284,7 @@ def accept_handoff(con: Connection, actor: Actor, pilot: Pilot, decision_id: int
                    note: str | None = None) -> None:
     """The named receiving owner accepts a hand-off; audited. Anyone else is refused."""
     with transaction(con):
-        rows = [r for r in _decision_rows(con, pilot.pilot_id) if r["decision_id"] == decision_id]
+        rows = [r for r in reviews.decision_rows(con, pilot.pilot_id) if r["decision_id"] == decision_id]
         if not rows:
             raise DecisionError(f"{pilot.name} has no decision {decision_id}.")
         d = rows[0]
@@ -346,7 +295,7 @@ def accept_handoff(con: Connection, actor: Actor, pilot: Pilot, decision_id: int
         if d["accepted_by"]:
             raise DecisionError(f"Decision {decision_id} was already accepted by {d['accepted_by']}.")
         require(con, actor, "accept_handoff", pilot.pilot_id, receiver=d["receiver"])
-        con.execute("INSERT INTO handoff_acceptances VALUES (?, ?, ?, ?)", [decision_id, actor.name, _now(), note])
+        con.execute("INSERT INTO handoff_acceptances VALUES (?, ?, ?, ?)", [decision_id, actor.name, reviews.now(), note])
         audit.record(con, actor, "handoff.accept", f"pilot:{pilot.pilot_id}/decision:{decision_id}",
                      {"pilot": pilot.name, "note": note})
 

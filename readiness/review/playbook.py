@@ -14,7 +14,7 @@ import html
 from datetime import UTC, datetime
 from typing import Any
 
-from readiness.pilots import Pilot
+from readiness.catalog import Pilot
 from readiness.review import conditions, decisions, handoff, risks
 from readiness.review.export import markdown_text
 from readiness.security import audit

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from readiness.pilots import Pilot
+from readiness.catalog import Pilot
 from readiness.review import conditions, decisions
 from readiness.security.access import Actor, require
 from readiness.store import Connection

@@ -18,7 +18,7 @@ from typing import Any
 
 from analysis import failure_modes, feedback, usage
 from analysis.common import Empty, Filters
-from readiness.pilots import Pilot
+from readiness.catalog import Pilot
 from readiness.review import conditions, decisions, risks
 from readiness.security.access import Actor, require
 from readiness.security.privacy import mask

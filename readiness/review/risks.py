@@ -13,7 +13,7 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
-from readiness.pilots import Pilot
+from readiness.catalog import Pilot
 from readiness.security import audit
 from readiness.security.access import Actor, require
 from readiness.store import Connection, transaction

@@ -39,7 +39,7 @@ from analysis import feedback as fb
 from analysis import usage
 from analysis.common import Empty, frame, local_ts_sql
 from readiness import settings
-from readiness.pilots import Pilot
+from readiness.catalog import Pilot
 from readiness.review.handoff import operating_owner
 from readiness.security import privacy
 from readiness.security.access import Actor, require

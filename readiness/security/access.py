@@ -18,6 +18,7 @@ from __future__ import annotations
 import getpass
 from dataclasses import dataclass
 
+from readiness.security import sessions
 from readiness.store import Connection
 
 ROLES = ("admin", "reviewer", "lead", "viewer")
@@ -97,15 +98,19 @@ def current_role(con: Connection, actor: Actor) -> str:
 
 def require_open_session(con: Connection, actor: Actor) -> None:
     """Raise AccessDenied when ``actor`` acts in a login session that has ended (logout, password or
-    role change, removal, idle timeout, lifetime), or in someone else's. No session: nothing to check."""
+    role change, removal, idle timeout, lifetime), or in someone else's. No session: nothing to check.
+
+    Reads only: a session found expired here is ended (and audited) by the app's next check
+    (:func:`readiness.security.users.check_session`); here the refusal is all."""
     if actor.session is None:
         return
-    from readiness.security import users
-
-    check = users.check_session(con, actor.session, touch=False)
-    if check.actor is None:
-        raise AccessDenied(check.reason)
-    if check.actor.name != actor.name:
+    session = sessions.lookup(con, actor.session)
+    if session is None:
+        raise AccessDenied(sessions.NOT_KNOWN)
+    reason = session.end_reason if session.ended_at is not None else sessions.expiry(session)
+    if reason:
+        raise AccessDenied(sessions.ended_message(reason))
+    if session.username != actor.name:
         raise AccessDenied("This login session belongs to another account; please log in again.")
 
 

@@ -29,8 +29,8 @@ from typing import Any
 import bcrypt
 
 from readiness import settings
-from readiness.pilots import get_pilot
-from readiness.security import audit
+from readiness.catalog import get_pilot
+from readiness.security import audit, sessions
 from readiness.security.access import ROLES, AccessDenied, Actor, require
 from readiness.store import Connection, transaction
 
@@ -356,31 +356,19 @@ def check_session(con: Connection, sid: str, *, touch: bool = True) -> SessionCh
 
     ``touch`` records the activity (at most once a minute, to keep writes rare).
     """
-    row = con.execute(
-        """SELECT s.username, s.started_at, s.last_seen, s.ended_at, s.end_reason, u.role, u.active,
-                  u.password_changed_at
-           FROM auth_sessions s LEFT JOIN users u USING (username) WHERE s.session_id = ?""", [sid]).fetchone()
-    if row is None:
-        return SessionCheck(None, "This login is not known to the server; please log in.")
-    username, started, last_seen, ended, end_reason, role, active, pw_changed = row
-    if ended is not None:
-        return SessionCheck(None, f"Your session has ended ({end_reason}); please log in again.")
+    session = sessions.lookup(con, sid)
+    if session is None:
+        return SessionCheck(None, sessions.NOT_KNOWN)
+    if session.ended_at is not None:
+        return SessionCheck(None, sessions.ended_message(session.end_reason))
     now = _now()
-    reason = None
-    if role is None or not active:
-        reason = "account removed"
-    elif pw_changed > started:
-        reason = "password changed"
-    elif now - last_seen > timedelta(minutes=settings.get("session_idle_minutes")):
-        reason = "inactive too long"
-    elif now - started > timedelta(hours=settings.get("session_max_hours")):
-        reason = "session lifetime reached"
+    reason = sessions.expiry(session, now)
     if reason:
-        end_session(con, sid, reason, Actor(username, role))
-        return SessionCheck(None, f"Your session has ended ({reason}); please log in again.")
-    if touch and now - last_seen > timedelta(seconds=60):
+        end_session(con, sid, reason, Actor(session.username, session.role))
+        return SessionCheck(None, sessions.ended_message(reason))
+    if touch and now - session.last_seen > timedelta(seconds=60):
         con.execute("UPDATE auth_sessions SET last_seen = ? WHERE session_id = ?", [now, sid])
-    return SessionCheck(Actor(username, role), None)
+    return SessionCheck(Actor(session.username, session.role), None)
 
 
 def end_session(con: Connection, sid: str, reason: str, actor: Actor) -> bool:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from e2e_helpers import ROOT, login, start_app, wait_idle
 
-from readiness import pilots, store
+from readiness import catalog, store
 from readiness.ingest import load as ingest
 from readiness.ingest import sources
 from readiness.security import users
@@ -40,7 +40,7 @@ def _store(db: Path, feeds: Path) -> None:
     ingest.ingest_files(db, PILOT, "usage", [_usage_csv(db.parent / "first.csv", INITIAL, 2)], actor=OP,
                         create=True)
     with store.open_store(db) as con:
-        sources.set_feed(con, OP, pilots.get_pilot(con, PILOT), "usage", "usage-*.csv")
+        sources.set_feed(con, OP, catalog.get_pilot(con, PILOT), "usage", "usage-*.csv")
         users.add_user(con, OP, "rex", "reviewer", PW)
         users.add_user(con, OP, "leo", "lead", PW)
         for name in ("rex", "leo"):

@@ -14,7 +14,7 @@ import time
 from e2e_helpers import login, nav, start_app, wait_idle
 from helpers import ingest_one, make_pilot, query, write
 
-from readiness import pilots, store
+from readiness import catalog, store
 from readiness.review import risks
 from readiness.security import users
 from readiness.security.access import cli_actor
@@ -31,7 +31,7 @@ def _store(tmp_path):
     with store.open_store(db) as con:
         users.add_user(con, cli_actor(), "lena", "lead", PW)
         users.grant(con, cli_actor(), "lena", PILOT)
-        risks.add_risk(con, cli_actor(), pilots.get_pilot(con, PILOT), risk_class="compliance", title="Contract ends",
+        risks.add_risk(con, cli_actor(), catalog.get_pilot(con, PILOT), risk_class="compliance", title="Contract ends",
                        likelihood=3, impact=3, owner="Tom")
     return db
 
