@@ -2,7 +2,7 @@
 
 Run: streamlit run app.py   (the README's quick start does this on the bundled demo pilot)
 
-Every rerun: first-run set-up (once per process), login (readiness.ui), then only the pages the
+Every rerun: first-run set-up (once per process), login (readiness.web.login), then only the pages the
 actor's role allows are given to st.navigation; each page checks again at its top.
 """
 
@@ -16,15 +16,17 @@ from urllib.parse import urlparse
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from readiness import demo, settings, store, ui
+from readiness import demo, settings, store
 from readiness.security import access, users
 from readiness.security.access import system_actor
+from readiness.web import login, widgets
+from readiness.web.text import md
 
 # The icon is a file of ours: Streamlit fetches a ":material/..." page icon from fonts.gstatic.com.
 st.set_page_config(page_title="Readiness Review", page_icon=str(Path(__file__).parent / "readiness" / "assets" / "favicon.png"),
                    layout="wide")
-ui.through_app_py()
-ui.still_placeholders()
+login.through_app_py()
+login.still_placeholders()
 # The page this browser tab asked for, remembered on the session's first run, before anything can
 # interrupt it (the login cookie component answers with a rerun that may arrive without the page in
 # it). Only then: a later run's address is the page the tab is leaving, not one it asked for.
@@ -61,43 +63,44 @@ def _first_run(db: str) -> bool:
 
 
 try:
-    _first_run(ui.db())
+    _first_run(login.db())
 except store.StoreBusy as err:
-    ui.busy(err)
+    login.busy(err)
 except Exception as err:  # the page says what is wrong instead of a traceback
-    st.error(ui.md(f"Could not prepare the store {settings.db_path()}: {err}"))
+    st.error(md(f"Could not prepare the store {settings.db_path()}: {err}"))
     st.stop()
 
 # (section, file, title, icon, action needed to see it in the navigation)
 PAGES = [
-    ("Overview", "pages/pilots.py", "Portfolio", ":material/dashboard:", None),
-    ("Review", "pages/sources.py", "Sources", ":material/upload_file:", None),
-    ("Review", "pages/usage.py", "Usage", ":material/monitoring:", None),
-    ("Review", "pages/feedback.py", "Feedback", ":material/reviews:", None),
-    ("Review", "pages/failure_modes.py", "Failure modes", ":material/bug_report:", None),
-    ("Review", "pages/risks.py", "Risks", ":material/warning:", None),
+    ("Overview", "pages/pilots_page.py", "Portfolio", ":material/dashboard:", None),
+    ("Review", "pages/sources_page.py", "Sources", ":material/upload_file:", None),
+    ("Review", "pages/usage_page.py", "Usage", ":material/monitoring:", None),
+    ("Review", "pages/feedback_page.py", "Feedback", ":material/reviews:", None),
+    ("Review", "pages/failure_modes_page.py", "Failure modes", ":material/bug_report:", None),
+    ("Review", "pages/risks_page.py", "Risks", ":material/warning:", None),
     ("Review", "pages/readiness_page.py", "Readiness", ":material/checklist:", None),
     ("Review", "pages/handoff_page.py", "Hand-off", ":material/handshake:", None),
-    ("Review", "pages/decision.py", "Decision", ":material/gavel:", None),
-    ("Present", "pages/readout.py", "Readout", ":material/present_to_all:", None),
-    ("Admin", "pages/admin_users.py", "Users & grants", ":material/group:", "manage_users"),
-    ("Admin", "pages/audit_log.py", "Audit log", ":material/policy:", "verify_audit"),
-    ("Account", "pages/account.py", "My account", ":material/person:", None),
+    ("Review", "pages/decision_page.py", "Decision", ":material/gavel:", None),
+    ("Present", "pages/readout_page.py", "Readout", ":material/present_to_all:", None),
+    ("Admin", "pages/admin_users_page.py", "Users & grants", ":material/group:", "manage_users"),
+    ("Admin", "pages/audit_log_page.py", "Audit log", ":material/policy:", "verify_audit"),
+    ("Account", "pages/account_page.py", "My account", ":material/person:", None),
 ]
 
 
 def _address(file: str) -> str:
-    """A page's address: its file's name, without the _page that keeps pages/readiness_page.py apart
-    from the readiness package (/readiness, /handoff)."""
+    """A page's address: its file's name without the _page every page file carries
+    (pages/usage_page.py is /usage); the suffix keeps page scripts apart from library modules and
+    from the readiness package."""
     return Path(file).stem.removesuffix("_page")
 
 
 def _run() -> None:
     """Log in, then the pages the actor's role allows."""
     try:
-        actor = ui.authenticate()
+        actor = login.authenticate()
     except store.StoreBusy as err:
-        ui.busy(err)
+        login.busy(err)
     if actor is None:
         # Always hand st.navigation a page list (else Streamlit lists every file in pages/ itself). Each
         # page's address shows the login form, so a deep link survives the login and reveals nothing.
@@ -117,7 +120,7 @@ def _run() -> None:
             pages.setdefault(section, []).append(by_path[_address(file)])
     current = st.navigation(pages, expanded=True)
     _keep_deep_link(current, by_path, by_path[_address(PAGES[0][1])])
-    ui.show_flash()
+    widgets.show_flash()
     start, ended = time.perf_counter(), "ok"
     try:
         current.run()
@@ -180,5 +183,5 @@ def _log_page_time(page: str, seconds: float, ended: str) -> None:
 # The store's DuckDB instance stays open for this script run only: every unit of work in it reuses
 # the instance (about 1 ms instead of 30 ms per open on a 150 MB store); between runs the app holds
 # nothing, so the CLI can write.
-with store.held_open(ui.db()):
+with store.held_open(login.db()):
     _run()

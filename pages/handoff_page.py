@@ -5,17 +5,19 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from readiness import store, ui
+from readiness import store
 from readiness.review import handoff, playbook
 from readiness.security import access
+from readiness.web import login, navigation, widgets
+from readiness.web.text import md
 
-actor, pilot, version = ui.pick_pilot()
+actor, pilot, version = navigation.pick_pilot()
 
 st.title("Hand-off")
-st.caption(f"{ui.md(pilot.name)} · who operates it, how it is supported, used, reviewed and changed, what constrains it, "
+st.caption(f"{md(pilot.name)} · who operates it, how it is supported, used, reviewed and changed, what constrains it, "
            "and what must be hardened first (operational requirements apart from feature requests).")
 
-with store.open_store(ui.db()) as con:
+with store.open_store(login.db()) as con:
     record = handoff.get_handoff(con, actor, pilot)
     constraints = handoff.list_constraints(con, actor, pilot)
     backlog = handoff.list_backlog(con, actor, pilot)
@@ -42,7 +44,7 @@ with st.form("handoff", border=True):
                            column_config={"who": "Who", "for": "For what", "when": "When"})
     if st.form_submit_button("Save hand-off", type="primary", disabled=not can_edit):
         escalation = [r for r in rules.fillna("").to_dict("records") if any(r.values())]
-        ui.run_action(ui.with_store(lambda con: handoff.set_handoff(
+        widgets.run_action(widgets.with_store(lambda con: handoff.set_handoff(
             con, actor, pilot, operating_owner=owner or None, support_path=support or None, how_used=used or None,
             how_reviewed=reviewed or None, how_changed=changed or None, logs_location=logs or None,
             delivery_work=delivery or None, escalation=escalation)), "Saved.", refresh=True)
@@ -60,7 +62,7 @@ st.subheader("Feature requests (kept apart)")
 st.dataframe(pd.DataFrame(backlog["feature"], columns=list(items)), hide_index=True, width="stretch",
              column_config=items)
 if can_edit and st.button("Seed from feedback and failure modes"):
-    ui.run_action(ui.with_store(lambda con: handoff.seed_backlog(con, actor, pilot)), "Backlog seeded.", refresh=True)
+    widgets.run_action(widgets.with_store(lambda con: handoff.seed_backlog(con, actor, pilot)), "Backlog seeded.", refresh=True)
 st.subheader("Constraints")
 st.dataframe(pd.DataFrame(constraints, columns=["area", "description", "owner", "mitigation", "status"]),
              hide_index=True, width="stretch", column_config={
@@ -73,19 +75,19 @@ if can_edit:
         c_owner = st.text_input("Owner", key="c_owner")
         mitigation = st.text_input("Mitigation")
         if st.form_submit_button("Add constraint"):
-            ui.run_action(ui.with_store(lambda con: handoff.add_constraint(
+            widgets.run_action(widgets.with_store(lambda con: handoff.add_constraint(
                 con, actor, pilot, area=area, description=text, owner=c_owner or None,
                 mitigation=mitigation or None)), "Added.", refresh=True)
 
 st.subheader("Operating playbook")
-with store.open_store(ui.db()) as con:
+with store.open_store(login.db()) as con:
     preview = playbook.markdown(playbook.content(con, actor, pilot))
 with st.expander("Preview"):  # as a reader sees it (its user text went through export.markdown_text)
     st.markdown(preview)
 if can_export:
     def _file(fmt: str):
         def make() -> str:
-            with store.open_store(ui.db()) as con:
+            with store.open_store(login.db()) as con:
                 return playbook.export_playbook(con, actor, pilot, fmt)  # checked and audited
         return make
 

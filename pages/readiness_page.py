@@ -7,18 +7,20 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from readiness import catalog, store, ui
+from readiness import catalog, store
 from readiness.review import conditions
 from readiness.security import access
+from readiness.web import cache, login, navigation, widgets
+from readiness.web.text import md
 
-actor, pilot, version = ui.pick_pilot()
+actor, pilot, version = navigation.pick_pilot()
 
 st.title("Readiness")
-st.caption(f"{ui.md(pilot.name)} · {pilot.risk_tier} risk tier. What must be true before broader use? "
+st.caption(f"{md(pilot.name)} · {pilot.risk_tier} risk tier. What must be true before broader use? "
            "Computed conditions show their live value; a waiver needs a second person.")
 
 try:
-    with store.open_store(ui.db()) as con:
+    with store.open_store(login.db()) as con:
         if access.allowed(con, actor, "edit_review", pilot.pilot_id):
             conditions.ensure_conditions(con, actor, pilot)
         rows = conditions.list_conditions(con, actor, pilot)
@@ -26,9 +28,9 @@ try:
         can_edit = access.allowed(con, actor, "edit_review", pilot.pilot_id)
         can_approve = access.allowed(con, actor, "approve", pilot.pilot_id)
         can_tier = access.allowed(con, actor, "change_risk_tier", pilot.pilot_id)
-        untriaged = ui.untriaged_high(con, actor, pilot, version)
+        untriaged = cache.untriaged_high(con, actor, pilot, version)
 except store.StoreBusy as err:
-    ui.busy(err)
+    login.busy(err)
 if not rows:
     st.info("No conditions yet: a reviewer opens them for this review.")
     st.stop()
@@ -43,16 +45,16 @@ c[1].metric("Blocking an 'operate' decision", len(blocking),
                  "'operate' (the Decision page says which).")
 c[2].metric("Waiting for approval", len(pending))
 # A static table: every word of a condition and of its live value shows (a data grid cut them off).
-# st.table reads its cells as Markdown: the text in them goes through ui.md.
+# st.table reads its cells as Markdown: the text in them goes through md.
 # "Live value": computed now from the logs and the review's records (sources, hand-off, register).
 table = pd.DataFrame({
     "No.": [r["condition_id"] for r in rows],
-    "Condition": [ui.md(r["title"]) for r in rows],
+    "Condition": [md(r["title"]) for r in rows],
     "Required": ["required" if r["required"] else "—" for r in rows],
     "Status": [r["status"].replace(" ", "\u00a0") for r in rows],  # "not met" on one line
-    "Live value": [ui.md(r["live_value"]) if r["computed"] else "— set by the reviewer" for r in rows],
-    "Owner": [ui.md(r["owner"]) if r["owner"] else "" for r in rows],
-    "Evidence": [ui.md(r["evidence"]) if r["evidence"] else "" for r in rows],
+    "Live value": [md(r["live_value"]) if r["computed"] else "— set by the reviewer" for r in rows],
+    "Owner": [md(r["owner"]) if r["owner"] else "" for r in rows],
+    "Evidence": [md(r["evidence"]) if r["evidence"] else "" for r in rows],
     "Waived until": [f"{r['waiver_expiry']:%Y-%m-%d}" if r["waiver_expiry"] else "" for r in rows],
 })
 st.table(table.drop(columns=[c for c in ("Owner", "Evidence", "Waived until") if not table[c].any()]),
@@ -74,28 +76,28 @@ if can_edit and manual:
         owner = st.text_input("Owner", value=current["owner"] or "")
         evidence = st.text_area("Evidence", value=current["evidence"] or "")
         if st.form_submit_button("Save", type="primary"):
-            ui.run_action(ui.with_store(lambda con: conditions.set_condition(
+            widgets.run_action(widgets.with_store(lambda con: conditions.set_condition(
                 con, actor, pilot, pick, status=status, owner=owner or None, evidence=evidence or None)), "Saved.", refresh=True)
     with right.form("waiver"):
         reason = st.text_input("Waiver reason")
         expiry = st.date_input("Waived until", value=date.today() + timedelta(days=60))
         if st.form_submit_button("Request a waiver"):
-            ui.run_action(ui.with_store(lambda con: conditions.request_waiver(
+            widgets.run_action(widgets.with_store(lambda con: conditions.request_waiver(
                 con, actor, pilot, pick, reason=reason, expiry=expiry)),
                 "Requested: a lead or admin other than you must approve it.", refresh=True)
 
 if pending:
     st.subheader("Waiting for a second person")
     for req in pending:
-        st.markdown(f"**{ui.md(conditions.describe_request(req))}**  \n"
-                    f"Requested by {ui.md(req['requested_by'])} on {req['requested_at']:%Y-%m-%d}")
+        st.markdown(f"**{md(conditions.describe_request(req))}**  \n"
+                    f"Requested by {md(req['requested_by'])} on {req['requested_at']:%Y-%m-%d}")
         if can_approve and req["requested_by"] != actor.name:
             a, b = st.columns(2)
             if a.button("Approve", key=f"ok_{req['approval_id']}", type="primary"):
-                ui.run_action(ui.with_store(lambda con, r=req: conditions.decide_approval(
+                widgets.run_action(widgets.with_store(lambda con, r=req: conditions.decide_approval(
                     con, actor, pilot, r["approval_id"], approve=True)), "Approved.", refresh=True)
             if b.button("Reject", key=f"no_{req['approval_id']}"):
-                ui.run_action(ui.with_store(lambda con, r=req: conditions.decide_approval(
+                widgets.run_action(widgets.with_store(lambda con, r=req: conditions.decide_approval(
                     con, actor, pilot, r["approval_id"], approve=False)), "Rejected.", refresh=True)
 
 if can_tier:
@@ -109,9 +111,9 @@ if can_tier:
                                 "lowering it waits for a lead or admin other than you.")
         why = b.text_input("Reason", placeholder="e.g. it now reads customer records")
         if st.form_submit_button("Change the risk tier"):
-            done, pending_id = ui.run_action(ui.with_store(lambda con: conditions.request_tier_change(
+            done, pending_id = widgets.run_action(widgets.with_store(lambda con: conditions.request_tier_change(
                 con, actor, pilot, tier, why)))
             if done:
-                ui.flash(f"Risk tier is now {tier}." if pending_id is None else
+                widgets.flash(f"Risk tier is now {tier}." if pending_id is None else
                          f"Requested: {pilot.risk_tier} to {tier} waits for a lead or admin other than you.")
                 st.rerun()

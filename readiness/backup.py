@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from readiness import __version__, settings, store
+from readiness.errors import ReadinessError
 from readiness.security import access, audit
 from readiness.security.access import AccessDenied, Actor
 from readiness.store import ENGINE_VERSION, DatabaseError
@@ -38,7 +39,7 @@ DB_FILE, KEY_FILE, HEAD_FILE, MANIFEST = "store.duckdb", "audit-key", "audit-hea
 FORMAT = 1  # of the backup folder; raise when its layout changes
 
 
-class BackupError(RuntimeError):
+class BackupError(ReadinessError, RuntimeError):
     """The backup folder cannot be used, or the restore was refused (the message says why and what to do)."""
 
 

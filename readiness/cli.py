@@ -15,14 +15,14 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from readiness import backup, catalog, pilots, settings, store
+from readiness.errors import ReadinessError
 from readiness.ingest import batches, sources
 from readiness.ingest import load as ingest
-from readiness.ingest.columns import KINDS, MappingError, parse_overrides
-from readiness.ingest.formats import UnusableFile
-from readiness.review import decisions, export, handoff, playbook, risks
+from readiness.ingest.columns import KINDS, parse_overrides
+from readiness.review import decisions, export, playbook
 from readiness.security import access, audit, users
-from readiness.security.access import AccessDenied, cli_actor
-from readiness.store import StoreBusy, StoreError
+from readiness.security.access import cli_actor
+from readiness.store import StoreBusy
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
 
@@ -631,9 +631,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `... | head`: the reader has gone, nothing to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
-    except (catalog.PilotNotFound, pilots.InvalidProfile, MappingError, UnusableFile,
-            batches.BatchNotFound, StoreError, users.UserError, AccessDenied, decisions.DecisionError,
-            risks.RiskError, handoff.HandoffError, sources.SourceError, backup.BackupError) as err:
+    except ReadinessError as err:  # what the operator should read; anything else is a bug
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as err:  # an operator gets one line; READINESS_DEBUG=1 shows the traceback

@@ -6,12 +6,13 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from readiness.catalog import PROFILE_FIELDS, RISK_TIERS, Pilot, get_pilot
+from readiness.errors import ReadinessError
 from readiness.security import audit
 from readiness.security.access import Actor, allowed, require, visible_pilot_ids
 from readiness.store import Connection
 
 
-class InvalidProfile(ValueError):
+class InvalidProfile(ReadinessError, ValueError):
     """A profile value is not acceptable; the message says which and why."""
 
 

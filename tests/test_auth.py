@@ -354,7 +354,7 @@ def test_changing_ones_own_password_needs_the_current_one(db: Path) -> None:
 
 
 def test_user_text_is_inert_in_markdown() -> None:
-    from readiness.ui import md
+    from readiness.web.text import md
 
     # escapes alone left "http://evil.example" to Streamlit's autolinking (issue 19): a word joiner splits it
     assert md("[click](http://evil.example) ![x](http://t.example/p.png) *b* <b>") == \

@@ -121,12 +121,12 @@ def _review_with(con, pilot, host: str) -> None:
                               next_review=date.today() + timedelta(days=30))
 
 
-PAGES = ["pilots", "sources", "usage", "feedback", "failure_modes", "risks", "readiness_page", "handoff_page",
+PAGES = ["pilots", "sources", "usage", "feedback", "failure_modes", "risks", "readiness", "handoff",
          "decision", "readout", "account", "admin_users", "audit_log"]
 
 
 def _run(page: str, **state) -> AppTest:
-    at = AppTest.from_file(str(PROJECT_ROOT / "pages" / f"{page}.py"), default_timeout=120)
+    at = AppTest.from_file(str(PROJECT_ROOT / "pages" / f"{page}_page.py"), default_timeout=120)
     at.session_state["_rr_actor"] = ADMIN
     at.session_state["_rr_pilot"] = PILOT
     for key, value in state.items():
@@ -206,11 +206,11 @@ def test_the_portfolio_with_the_pilot_picked_and_a_refusal_naming_it(hostile_db:
     at = _run("pilots", portfolio_pick=PILOT)  # "Review <name>" and the pills
     _assert_inert(at, "pilots")
     assert any(b.label.startswith("Review ") for b in at.button)
-    at = _run("readiness_page")
+    at = _run("readiness")
     next(t for t in at.text_input if t.label == "Reason").input(PAYLOAD)
     next(b for b in at.button if b.label == "Change the risk tier").click().run()  # already its tier: refused
     assert any("already" in e.value for e in at.error)
-    _assert_inert(at, "readiness_page")
+    _assert_inert(at, "readiness")
     at = _run("admin_users")
     at.selectbox(key="grant_user").select("admin1")
     next(s for s in at.selectbox if s.label == "Pilot").select(PILOT)

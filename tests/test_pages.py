@@ -18,8 +18,9 @@ from readiness.demo_data import DEMO_PILOT
 from readiness.ingest import sources
 from readiness.security import users
 from readiness.security.access import Actor, cli_actor
+from readiness.web.text import blank_text
 
-PAGES = ["pilots", "sources", "usage", "feedback", "failure_modes", "risks", "readiness_page", "handoff_page",
+PAGES = ["pilots", "sources", "usage", "feedback", "failure_modes", "risks", "readiness", "handoff",
          "decision", "readout", "account", "admin_users", "audit_log"]
 ADMIN_ONLY = {"admin_users", "audit_log"}
 ROLES = ("admin", "reviewer", "lead", "viewer")
@@ -52,7 +53,7 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _run(page: str, role: str, pilot: str = DEMO) -> AppTest:
-    at = AppTest.from_file(str(PROJECT_ROOT / "pages" / f"{page}.py"), default_timeout=120)
+    at = AppTest.from_file(str(PROJECT_ROOT / "pages" / f"{page}_page.py"), default_timeout=120)
     at.session_state["_rr_actor"] = Actor(f"{role}1", role)
     at.session_state["_rr_pilot"] = pilot
     at.run()
@@ -63,7 +64,7 @@ def _next_page(at: AppTest, page: str) -> AppTest:
     """Open another page in the same session, as the navigation does: the app's own state
     (``_rr_*``) goes along, the widgets of the page left behind do not. (AppTest's switch_page
     cannot reach a sibling page when the script under test is itself in pages/.)"""
-    nxt = AppTest.from_file(str(PROJECT_ROOT / "pages" / f"{page}.py"), default_timeout=120)
+    nxt = AppTest.from_file(str(PROJECT_ROOT / "pages" / f"{page}_page.py"), default_timeout=120)
     for key in ("_rr_actor", "_rr_pilot", "_rr_range", "_rr_segment", "_rr_review"):
         if key in at.session_state:
             nxt.session_state[key] = at.session_state[key]
@@ -173,7 +174,7 @@ def test_failure_mode_figures_equal_an_independent_query(demo_db: Path) -> None:
 
 def test_a_link_with_a_segment_filters_the_figures(demo_db: Path) -> None:
     """?pilot=…&team=… as app.py keeps it through the login: the Usage page shows that team's figures."""
-    at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "usage.py"), default_timeout=120)
+    at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "usage_page.py"), default_timeout=120)
     at.session_state["_rr_actor"] = Actor("viewer1", "viewer")
     at.session_state["_rr_asked_query"] = {"pilot": DEMO, "team": "Procurement", "from": "2026-08-01",
                                            "to": "2026-08-31"}
@@ -329,7 +330,7 @@ def test_failure_mode_rows_are_masked_and_each_reveal_is_read_and_audited_again(
 
 
 def test_the_readiness_table_shows_each_condition_and_live_value_in_full(demo_db: Path) -> None:
-    at = _run("readiness_page", "reviewer")
+    at = _run("readiness", "reviewer")
     assert not at.exception, [e.value for e in at.exception]
     (table,) = [t.value for t in at.table]
     owner = table[table["Condition"] == "A named owner and support path"].iloc[0]
@@ -345,7 +346,7 @@ def test_readiness_changes_the_risk_tier_and_words_each_pending_request(demo_db:
     # the profile said the tier is "changed on the Readiness page", which had no control for it; and a
     # pending waiver showed its raw JSON ({"area": "security_review", ...})
     tier = "SELECT risk_tier FROM pilots WHERE name = 'Exceptions only'"
-    at = _run("readiness_page", "reviewer", "Exceptions only")
+    at = _run("readiness", "reviewer", "Exceptions only")
     assert not at.exception, [e.value for e in at.exception]
     assert query(demo_db, tier)[0][0] == "medium"
     next(s for s in at.selectbox if s.label == "Risk tier").select("high")
@@ -400,7 +401,7 @@ def test_usage_shows_a_four_week_change_only_against_a_whole_earlier_four_weeks(
     from datetime import date
 
     def events_metric(rng):
-        at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "usage.py"), default_timeout=120)
+        at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "usage_page.py"), default_timeout=120)
         at.session_state["_rr_actor"] = Actor("reviewer1", "reviewer")
         at.session_state["_rr_pilot"] = DEMO
         if rng:
@@ -503,15 +504,15 @@ def test_grids_show_missing_text_as_empty_cells_and_keep_numbers_numbers() -> No
     # the upload preview showed grey "None" in every column the file did not have
     import pandas as pd
 
-    from readiness import ui
 
-    df = ui.blank_text(pd.DataFrame({"user_id": ["ann", None], "duration_ms": [1.5, None]}))
+
+    df = blank_text(pd.DataFrame({"user_id": ["ann", None], "duration_ms": [1.5, None]}))
     assert list(df["user_id"]) == ["ann", ""]
     assert df["duration_ms"].dtype == float and df["duration_ms"].isna().sum() == 1
 
 
 def test_the_playbook_preview_is_rendered_not_shown_as_source(demo_db: Path) -> None:
     # the preview was the Markdown source in a code box: escapes such as \_ and &amp; showed
-    at = _run("handoff_page", "reviewer")
+    at = _run("handoff", "reviewer")
     assert not at.exception and not at.code
     assert any(m.value.startswith("# Operating playbook: Invoice triage assistant") for m in at.markdown)

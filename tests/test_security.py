@@ -126,14 +126,14 @@ def test_ingest_and_upload_beyond_ones_role_write_nothing(team: dict, tmp_path: 
     assert list(settings.upload_dir(team["db"]).iterdir()) == []
 
 
-@pytest.mark.parametrize("page", ["pilots", "sources", "usage", "failure_modes", "risks", "readiness_page",
-                                  "handoff_page", "decision", "readout"])
+@pytest.mark.parametrize("page", ["pilots", "sources", "usage", "failure_modes", "risks", "readiness",
+                                  "handoff", "decision", "readout"])
 def test_a_viewer_granted_one_pilot_never_sees_the_other(team: dict, page: str) -> None:
     """Even asking for the other pilot by name (as a stale session or a crafted state would)."""
     old = os.environ.get("READINESS_DB")
     os.environ["READINESS_DB"] = str(team["db"])
     try:
-        at = AppTest.from_file(str(PROJECT_ROOT / "pages" / f"{page}.py"), default_timeout=120)
+        at = AppTest.from_file(str(PROJECT_ROOT / "pages" / f"{page}_page.py"), default_timeout=120)
         at.session_state["_rr_actor"] = team["actors"]["viewer"]
         at.session_state["_rr_pilot"] = "other"
         at.run()

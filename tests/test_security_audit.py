@@ -207,7 +207,7 @@ def test_after_records_were_cut_each_write_still_follows_the_last(db: Path) -> N
 
 
 def _login_seconds(db: Path, name: str, password: str) -> float:
-    """Time users.login, the check the login form runs (ui.authenticate's check_credentials)."""
+    """Time users.login, the check the login form runs (login.authenticate's check_credentials)."""
     with store.open_store(db) as con:
         start = time.perf_counter()
         try:
@@ -237,13 +237,14 @@ def test_an_unknown_user_name_costs_as_much_as_a_known_one(db: Path, monkeypatch
 
 
 def _login_page_on_a_busy_store() -> None:
-    """What app.py runs for a visitor who has not logged in: the login, and ui.busy when the store is busy."""
-    from readiness import store, ui
+    """What app.py runs for a visitor who has not logged in: the login, and login.busy when the store is busy."""
+    from readiness import store
+    from readiness.web import login
 
     try:
-        ui.authenticate()
+        login.authenticate()
     except store.StoreBusy as err:
-        ui.busy(err)
+        login.busy(err)
 
 
 def test_a_busy_store_shows_visitors_no_path_and_no_pid(db: Path, monkeypatch: pytest.MonkeyPatch,

@@ -27,7 +27,7 @@ def test_a_team_named_with_a_phone_number_is_masked_in_the_picker_and_still_filt
         users.grant(con, op, "vera", "pilot")
     os.environ["READINESS_DB"] = str(db)
     try:
-        at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "usage.py"), default_timeout=120)
+        at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "usage_page.py"), default_timeout=120)
         at.session_state["_rr_actor"] = Actor("vera", "viewer")
         at.session_state["_rr_pilot"] = "pilot"
         at.run()

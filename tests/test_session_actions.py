@@ -138,7 +138,7 @@ def test_a_download_clicked_after_the_password_reset_is_refused(lead_db: Path, m
     downloads = _capture_downloads(monkeypatch)
     with store.open_store(lead_db) as con:
         lena = _logged_in(con, "lena")
-    at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "readout.py"), default_timeout=120)
+    at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "readout_page.py"), default_timeout=120)
     at.session_state["_rr_actor"] = Actor("lena", "lead")  # as app.py keeps them after the login
     at.session_state["_rr_session"] = lena.session
     at.session_state["_rr_pilot"] = PILOT

@@ -17,6 +17,7 @@ from readiness import catalog, demo, pilots, settings, store
 from readiness.review import signals
 from readiness.security import users
 from readiness.security.access import AccessDenied, Actor
+from readiness.web import cache
 
 OP = Actor("t", "admin", cli=True)
 MONDAY = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday; both pilots' logs fall in its two weeks
@@ -250,7 +251,7 @@ def _edited_review(path: Path, name: str) -> None:
 
 
 def test_logs_only_checks_do_not_move_with_review_edits_and_the_others_do(tmp_path: Path) -> None:
-    # The app keeps the logs-only checks' results across review edits (ui.signals): if one of them
+    # The app keeps the logs-only checks' results across review edits (cache.signals): if one of them
     # read the profile, register, sources or review record, a reviewer would see a stale signal.
     path = tmp_path / "store.duckdb"
     make_pilot(path, "risky", owner="", time_zone="America/New_York", work_start=time(9), work_end=time(17))
@@ -314,7 +315,7 @@ def test_an_open_constraint_signal_says_what_it_lacks(tmp_path: Path) -> None:
 
 
 def test_the_app_reuses_the_logs_part_across_a_review_edit_and_not_across_a_batch(tmp_path: Path, monkeypatch) -> None:
-    from readiness import ui
+
 
     path = tmp_path / "store.duckdb"
     make_pilot(path, "risky", owner="", time_zone="America/New_York", work_start=time(9), work_end=time(17))
@@ -330,7 +331,7 @@ def test_the_app_reuses_the_logs_part_across_a_review_edit_and_not_across_a_batc
         with store.open_store(path) as con:
             p = catalog.get_pilot(con, "risky")
             version = catalog.data_version(con, p.pilot_id)
-        return {s["key"]: s["finding"] for s in ui.signals(OP, p, version)}
+        return {s["key"]: s["finding"] for s in cache.signals(OP, p, version)}
 
     first = shown()
     assert "operational_dependency.no_owner" in first and "data.personal_data_in_exceptions" in first

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from readiness.catalog import Pilot
+from readiness.errors import ReadinessError
 from readiness.ingest.load import TABLES, derive_evidence
 from readiness.security import audit, privacy
 from readiness.security.access import Actor, require
 from readiness.store import Connection, transaction
 
 
-class BatchNotFound(LookupError):
+class BatchNotFound(ReadinessError, LookupError):
     """No batch with that id."""
 
 

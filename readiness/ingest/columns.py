@@ -10,6 +10,8 @@ import functools
 import re
 from dataclasses import dataclass, field
 
+from readiness.errors import ReadinessError
+
 KINDS = ("usage", "feedback", "exceptions")
 
 # kind -> (required, at-least-one-of, optional); order is the order columns are offered in.
@@ -196,7 +198,7 @@ class Mapping:
         return {c.canonical: c.spec() for c in self.columns}
 
 
-class MappingError(ValueError):
+class MappingError(ReadinessError, ValueError):
     """A --map override names an unknown canonical column or a column the file lacks."""
 
 

@@ -23,6 +23,7 @@ from typing import BinaryIO
 import zstandard
 
 from readiness import settings, store
+from readiness.errors import ReadinessError
 from readiness.ingest import linelogs
 from readiness.store import DatabaseError
 
@@ -38,7 +39,7 @@ ACCEPTED = ("Accepted: CSV/TSV, JSON Lines, JSON array, Parquet, each as it is, 
             "or alone in a .zip.")
 
 
-class UnusableFile(ValueError):
+class UnusableFile(ReadinessError, ValueError):
     """The file cannot be loaded; the message names the file, what is wrong and what to do."""
 
 

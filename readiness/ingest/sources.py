@@ -27,6 +27,7 @@ from typing import Any
 
 from readiness import pilots, settings, store
 from readiness.catalog import Pilot
+from readiness.errors import ReadinessError
 from readiness.ingest import load as ingest
 from readiness.ingest.columns import KINDS
 from readiness.security import audit
@@ -39,7 +40,7 @@ _GLOB_CHARS = frozenset("*?[")
 _EXAMPLE = "e.g. erp-exports/usage-*.csv.gz"
 
 
-class SourceError(ValueError):
+class SourceError(ReadinessError, ValueError):
     """A source cannot be set or synced as asked (no feed root, a pattern outside it, ...); says why."""
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from readiness import settings
 from readiness.catalog import RISK_TIERS, Pilot, get_pilot
+from readiness.errors import ReadinessError
 from readiness.review import reviews
 from readiness.security import audit
 from readiness.security.access import Actor, require
@@ -54,7 +55,7 @@ TEMPLATE: tuple[Area, ...] = (
 _TIER_RANK = {t: i for i, t in enumerate(("low", "medium", "high"))}
 
 
-class ConditionError(ValueError):
+class ConditionError(ReadinessError, ValueError):
     """A condition change that cannot be made as asked; the message says why."""
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from readiness import settings
 from readiness.catalog import Pilot, data_version
+from readiness.errors import ReadinessError
 from readiness.review import reviews
 from readiness.review.reviews import current_decision, current_review
 from readiness.security import audit, privacy
@@ -47,7 +48,7 @@ WINDDOWN = ("Tell the pilot's users and their managers that it stops, and from w
 STOP_USAGE_DROP = -0.5        # usage halved over the last 4 weeks and users unhappy: consider stopping
 
 
-class DecisionError(ValueError):
+class DecisionError(ReadinessError, ValueError):
     """A decision that cannot be recorded as given; the message says what to fix."""
 
 

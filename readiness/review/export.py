@@ -23,6 +23,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, TextIO
 
+from readiness.errors import InvalidChoice
+
 _TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 # Markdown as Streamlit 1.67 reads it (GitHub-flavoured, with remark-math and remark-directive) has
@@ -105,7 +107,7 @@ def audited_csv(con, actor, what: str, chosen: list, destination: str | None = N
     from readiness.store import transaction
 
     if what not in REGISTERS:
-        raise ValueError(f"Exports are {' or '.join(REGISTERS)}, not {what!r}.")
+        raise InvalidChoice(f"Exports are {' or '.join(REGISTERS)}, not {what!r}.")
     with transaction(con):
         for p in chosen:
             require(con, actor, "export", p.pilot_id)

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from readiness.catalog import Pilot
+from readiness.errors import ReadinessError
 from readiness.security import audit
 from readiness.security.access import Actor, require
 from readiness.store import Connection, transaction
@@ -27,7 +28,7 @@ HANDOFF_FIELDS = ("operating_owner", "support_path", "escalation", "how_used", "
 CONSTRAINT_AREAS = ("data", "security", "integration", "ownership")
 
 
-class HandoffError(ValueError):
+class HandoffError(ReadinessError, ValueError):
     """A hand-off, constraint or backlog change that cannot be made as asked."""
 
 

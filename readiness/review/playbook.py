@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from readiness.catalog import Pilot
+from readiness.errors import InvalidChoice
 from readiness.review import conditions, decisions, handoff, risks
 from readiness.review.export import markdown_text
 from readiness.security import audit
@@ -147,7 +148,7 @@ def html_page(c: dict[str, Any]) -> str:
 def export_playbook(con: Connection, actor: Actor, pilot: Pilot, fmt: str) -> str:
     """The playbook as 'md' or 'html' text; checks the export right and audits the export."""
     if fmt not in ("md", "html"):
-        raise ValueError("The playbook is written as 'md' or 'html'.")
+        raise InvalidChoice("The playbook is written as 'md' or 'html'.")
     with transaction(con):
         require(con, actor, "export", pilot.pilot_id)
         text = markdown(content(con, actor, pilot)) if fmt == "md" else html_page(content(con, actor, pilot))

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from readiness.catalog import Pilot
+from readiness.errors import ReadinessError
 from readiness.security import audit
 from readiness.security.access import Actor, require
 from readiness.store import Connection, transaction
@@ -27,7 +28,7 @@ EXPORT_COLUMNS = ["pilot", "risk_id", "signal_key", "risk_class", "title", "like
                   "updated_at"]
 
 
-class RiskError(ValueError):
+class RiskError(ReadinessError, ValueError):
     """A register change that cannot be made as asked; the message says why."""
 
 

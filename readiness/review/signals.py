@@ -272,7 +272,7 @@ _CHECKS: list[tuple[SignalSpec, Check]] = []
 
 # Checks that read nothing but the pilot's loaded logs (no profile, time zone, register, source or
 # review record): their results change only when a batch is loaded or deleted, so the app keeps them
-# across review edits (ui.signals), which re-run only the others. On 10M events they are 1.4 of 2 s.
+# across review edits (readiness.web.cache.signals), which re-run only the others. On 10M events they are 1.4 of 2 s.
 _LOGS_ONLY: set[str] = set()
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import getpass
 from dataclasses import dataclass
 
+from readiness.errors import ReadinessError
 from readiness.security import sessions
 from readiness.store import Connection
 
@@ -44,12 +45,12 @@ MATRIX: dict[str, tuple[frozenset[str], bool, str]] = {
 }
 ACTIONS = tuple(MATRIX)
 # Reads of a pilot run only in a page's run, after app.py has checked the login session in that
-# same run (ui.authenticate); asking again costs about 2 ms a read, 18 reads on Portfolio. What
+# same run (readiness.web.login.authenticate); asking again costs about 2 ms a read, 18 reads on Portfolio. What
 # can run outside a page's run (a download's callable) is an export, and is asked.
 SESSION_CHECKED_BY_THE_PAGE = frozenset({"read_pilot"})
 
 
-class AccessDenied(PermissionError):
+class AccessDenied(ReadinessError, PermissionError):
     """The actor may not do this; the message says why in a user's words."""
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from readiness import keys, store
+from readiness.errors import ReadinessError
 from readiness.security.access import Actor, require
 from readiness.store import Connection, chain
 from readiness.store.chain import GENESIS, head_path, key_path
@@ -323,7 +324,7 @@ def verify(con: Connection, anchors: dict[int, str] | None = None) -> Verificati
     return Verification(True, last, None, f"Audit log intact: {last:,} records, head {last} (signed).", [])
 
 
-class AuditKeyMissing(RuntimeError):
+class AuditKeyMissing(ReadinessError, RuntimeError):
     """The audit key file is gone while the log has records; the message says what to do."""
 
 

@@ -30,6 +30,7 @@ import bcrypt
 
 from readiness import settings
 from readiness.catalog import get_pilot
+from readiness.errors import ReadinessError
 from readiness.security import audit, sessions
 from readiness.security.access import ROLES, AccessDenied, Actor, require
 from readiness.store import Connection, transaction
@@ -38,7 +39,7 @@ USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
 MAX_PASSWORD_BYTES = 72  # bcrypt ignores (bcrypt 5 refuses) anything longer
 
 
-class UserError(ValueError):
+class UserError(ReadinessError, ValueError):
     """A user-management request that cannot be done; the message says why."""
 
 

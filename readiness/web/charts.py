@@ -267,3 +267,5 @@ def risk_heatmap(register: list[dict[str, Any]], high_from: int = 15, medium_fro
     caption = (f"Open risks (not mitigated, accepted or dismissed) by likelihood and impact. Zones: high from a score "
                f"(likelihood × impact) of {high_from}, medium from {medium_from}, low below. Hover a cell for its risks.")
     return _style(fig, 340), caption
+
+

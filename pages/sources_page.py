@@ -5,19 +5,21 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from readiness import pilots, store, ui
+from readiness import pilots, store
 from readiness.ingest import batches, sources, uploads
 from readiness.ingest import load as ingest
 from readiness.ingest.columns import KINDS, MappingError, parse_overrides
 from readiness.security import access
+from readiness.web import cache, login, navigation, widgets
+from readiness.web.text import blank_text, md
 
-actor, pilot, version = ui.pick_pilot()
+actor, pilot, version = navigation.pick_pilot()
 
 st.title("Sources")
-st.caption(f"{ui.md(pilot.name)} · where the evidence comes from: the pilot's profile, the logs loaded (and what was "
+st.caption(f"{md(pilot.name)} · where the evidence comes from: the pilot's profile, the logs loaded (and what was "
            "rejected, row by row), and who provides each kind of log.")
 
-with store.open_store(ui.db()) as con:
+with store.open_store(login.db()) as con:
     can_ingest = access.allowed(con, actor, "ingest", pilot.pilot_id)
     can_edit = access.allowed(con, actor, "edit_pilot", pilot.pilot_id)
     can_delete = access.allowed(con, actor, "delete_batch", pilot.pilot_id)
@@ -35,7 +37,7 @@ with st.expander("Pilot profile", expanded=False), st.form("profile"):
     result = f.text_input("Result", value=pilot.validation_result or "", disabled=not can_edit)
     st.caption(f"Risk tier: {pilot.risk_tier} (changed on the Readiness page; lowering it needs a second person).")
     if st.form_submit_button("Save profile", disabled=not can_edit):
-        ui.run_action(ui.with_store(lambda con: pilots.update_pilot(
+        widgets.run_action(widgets.with_store(lambda con: pilots.update_pilot(
             con, actor, pilot, capability=capability or None, sponsor=sponsor or None, owner=owner or None,
             time_zone=tz, validated_by=validated_by or None, validation_method=method or None,
             validation_result=result or None)), "Saved.", refresh=True)
@@ -68,57 +70,57 @@ if can_ingest:
     try:
         overrides = parse_overrides([x.strip() for x in overrides_text.split(",") if x.strip()])
     except MappingError as err:
-        st.error(ui.md(err))  # it quotes the columns as typed
+        st.error(md(err))  # it quotes the columns as typed
         st.stop()
     opts = ingest.IngestOptions(overrides=overrides, time_format=time_format.strip() or None,
                                 year=int(year) if year else None, dedupe_rows=dedupe, all_levels=all_levels)
     if files:
-        found = ui.upload_previews(files, kind, opts, pilot.time_zone)
+        found = cache.upload_previews(files, kind, opts, pilot.time_zone)
         all_rejected = [f for f in files if not isinstance(found[f.file_id], str) and found[f.file_id].every_row_rejected]
         ready = [f for f in files if not isinstance(found[f.file_id], str)
                  and not found[f.file_id].mapping.missing_required() and f not in all_rejected]
         first = next((f for f in files if f in ready), files[0])  # the preview: the first file that can load
         shown = found[first.file_id]
         if isinstance(shown, str):
-            st.error(ui.md(shown))
+            st.error(md(shown))
         else:
-            st.markdown(f"**Preview of {ui.md(first.name)}** · {ui.md(shown.format)}"
-                        + (f"  \n{ui.md(shown.time_mode[:1].upper() + shown.time_mode[1:])}" if shown.time_mode else ""))
+            st.markdown(f"**Preview of {md(first.name)}** · {md(shown.format)}"
+                        + (f"  \n{md(shown.time_mode[:1].upper() + shown.time_mode[1:])}" if shown.time_mode else ""))
             st.dataframe(pd.DataFrame([{"column": m.canonical, "from": " + ".join(m.sources), "why": m.reason}
                                        for m in shown.mapping.columns]), hide_index=True, width="stretch",
                          column_config={"column": "Column", "from": "From the file", "why": "Why"})
-            st.dataframe(ui.blank_text(pd.DataFrame(shown.parsed or shown.rows)), hide_index=True, width="stretch")
+            st.dataframe(blank_text(pd.DataFrame(shown.parsed or shown.rows)), hide_index=True, width="stretch")
             for problem in shown.problems:
-                st.warning(ui.md(problem))
+                st.warning(md(problem))
         for f in (f for f in files if f is not first):  # the others: what stops them, or what the preview found
             other = found[f.file_id]
             if isinstance(other, str):
-                st.error(ui.md(other))
+                st.error(md(other))
             elif other.mapping.missing_required():
                 why = next((p for p in other.problems if "not found" in p),
                            "required column(s) not found: " + ", ".join(other.mapping.missing_required()))
-                st.warning(ui.md(f"{f.name}: {why}"))
+                st.warning(md(f"{f.name}: {why}"))
             else:  # their rejects and zone notes were never shown before the load
                 for problem in other.problems:
-                    st.warning(ui.md(f"{f.name}: {problem}"))
+                    st.warning(md(f"{f.name}: {problem}"))
         for f in all_rejected:
-            st.error(ui.md(f"{f.name}: every one of the first {found[f.file_id].rows_checked:,} rows would be "
+            st.error(md(f"{f.name}: every one of the first {found[f.file_id].rows_checked:,} rows would be "
                            "rejected, so it is left out until the reason above is fixed (the mapping, or the "
                            "time format or year under 'Time format, year, ...')."))
         left_out = [f.name for f in files if f not in ready]
         label = f"Load {len(ready)} file{'s' if len(ready) != 1 else ''} as {kind}"
         if left_out and ready:
-            st.caption("Left out, for the reason above: " + ", ".join(ui.md(n) for n in left_out) + ".")
+            st.caption("Left out, for the reason above: " + ", ".join(md(n) for n in left_out) + ".")
         elif not ready:
             st.caption("Nothing can load yet: do what the messages above say (a column in *Column mapping "
                        "overrides*, or the time format or year under *Time format, year, ...*), or choose other files.")
         if st.button(label if ready else "Load", type="primary", disabled=not ready):
             with st.status("Loading…", expanded=True) as status:
-                done, results = ui.run_action(lambda: uploads.ingest_uploads(
-                    ui.db(), pilot.name, kind, [(f.name, f) for f in ready], actor=actor, opts=opts))
+                done, results = widgets.run_action(lambda: uploads.ingest_uploads(
+                    login.db(), pilot.name, kind, [(f.name, f) for f in ready], actor=actor, opts=opts))
                 for r in results or []:
                     if r.error:  # Markdown: the file's name is escaped
-                        st.error(ui.md(r.summary()))
+                        st.error(md(r.summary()))
                     else:  # st.text keeps its note on a line of its own
                         st.text(r.summary())
                 clean = done and not any(r.error for r in results or [])
@@ -129,7 +131,7 @@ if can_ingest:
                 st.session_state["_rr_upload_round"] = st.session_state.get("_rr_upload_round", 0) + 1
 
 st.subheader("Batches")
-with store.open_store(ui.db()) as con:
+with store.open_store(login.db()) as con:
     loaded = batches.list_batches(con, actor, pilot)  # after any load above, so it is current
 if not loaded:
     st.info("Nothing loaded yet for this pilot: add usage, feedback and exception logs above "
@@ -150,7 +152,7 @@ else:
     pick = st.selectbox("Batch", ids, format_func=lambda i: next(f"{b['batch_id']} · {b['kind']} · {b['file_name']}"
                                                                  for b in loaded if b["batch_id"] == i))
     reveal = can_reveal and st.toggle("Show personal data in rejected rows (recorded in the audit log)")
-    done, rejects = ui.run_action(ui.with_store(lambda con: batches.list_rejects(con, actor, pilot, pick, 200, reveal)))
+    done, rejects = widgets.run_action(widgets.with_store(lambda con: batches.list_rejects(con, actor, pilot, pick, 200, reveal)))
     if done and rejects:
         st.markdown(f"**Rejected rows of batch {pick}**")
         st.dataframe(pd.DataFrame(rejects).drop(columns=["batch_id", "file_name"]), hide_index=True, width="stretch",
@@ -168,18 +170,18 @@ else:
                 if not sure:  # it did nothing and said nothing
                     st.warning(f"Nothing deleted: tick 'Yes, delete batch {pick} with its rows' first.")
                 else:
-                    ui.run_action(ui.with_store(lambda con: batches.delete_batch(con, pick, actor)),
+                    widgets.run_action(widgets.with_store(lambda con: batches.delete_batch(con, pick, actor)),
                                   f"Deleted batch {pick}.", refresh=True)
 
 st.subheader("Who keeps each log coming")
 st.caption("Per log kind: a feed (a folder or glob under the admins' feed root, re-read by "
            "`python -m readiness sync --pilot NAME`) or a manual source process with an owner.")
-with store.open_store(ui.db()) as con:
+with store.open_store(login.db()) as con:
     current_sources = sources.list_sources(con, actor, pilot)
 kept = pd.DataFrame(current_sources, columns=["kind", "mode", "pattern", "provider", "what", "frequency", "owner",
                                              "last_sync_at"])
 kept["mode"] = kept["mode"].map({"feed": "feed", "manual": "manual process"}).fillna("none yet")
-st.dataframe(ui.blank_text(kept, ["pattern", "provider", "what", "frequency", "owner"]), hide_index=True, width="stretch", column_config={
+st.dataframe(blank_text(kept, ["pattern", "provider", "what", "frequency", "owner"]), hide_index=True, width="stretch", column_config={
     "kind": "Kind", "mode": "Source", "pattern": "Feed (folder or glob)", "provider": "Provided by",
     "what": "What", "frequency": "How often", "owner": "Process owner",
     "last_sync_at": st.column_config.DatetimeColumn("Last sync (UTC)", format="YYYY-MM-DD HH:mm")})
@@ -190,7 +192,7 @@ if can_ingest:
     except sources.SourceError as err:  # the form was offered, then refused on submit
         root = None
         feed_col.markdown("**A feed** · files the app re-reads")
-        feed_col.info(ui.md(err))
+        feed_col.info(md(err))
     folder = current_sources[0]["feed_folder"]  # the pilot's, on every row
     if root is not None and actor.is_admin:
         # each pilot's feeds lie in a folder an admin assigns: one team cannot feed from another's
@@ -198,7 +200,7 @@ if can_ingest:
             st.markdown("**Feed folder** · where this pilot's feeds may lie (admins)")
             new_folder = st.text_input("Folder under the feed root", value=folder or "", placeholder="team-a")
             if st.form_submit_button("Assign folder"):
-                ui.run_action(ui.with_store(lambda con: sources.set_feed_folder(con, actor, pilot, new_folder)),
+                widgets.run_action(widgets.with_store(lambda con: sources.set_feed_folder(con, actor, pilot, new_folder)),
                               "Feed folder assigned.", refresh=True)
     if root is not None and folder is None and not actor.is_admin:
         feed_col.markdown("**A feed** · files the app re-reads")
@@ -207,12 +209,12 @@ if can_ingest:
     elif root is not None:
         with feed_col.form("feed"):
             st.markdown("**A feed** · files the app re-reads"
-                        + (f" · inside {ui.md(folder)}" if folder not in (None, ".") else ""))
+                        + (f" · inside {md(folder)}" if folder not in (None, ".") else ""))
             f_kind = st.selectbox("Kind", KINDS, key="feed_kind")
             hint = f"{folder}/usage-*.csv.gz" if folder not in (None, ".") else "erp-exports/usage-*.csv.gz"
             pattern = st.text_input("Folder or glob under the feed root", placeholder=hint)
             if st.form_submit_button("Set feed"):
-                ui.run_action(ui.with_store(lambda con: sources.set_feed(con, actor, pilot, f_kind, pattern)),
+                widgets.run_action(widgets.with_store(lambda con: sources.set_feed(con, actor, pilot, f_kind, pattern)),
                               "Feed set.", refresh=True)
     with manual_col.form("manual"):
         st.markdown("**A manual source process** · someone sends the files")
@@ -222,5 +224,5 @@ if can_ingest:
         frequency = st.text_input("How often", placeholder="e.g. weekly")  # "weekly" alone read as filled in
         m_owner = st.text_input("Owner of the process", placeholder="e.g. Priya Shah")
         if st.form_submit_button("Set manual process"):
-            ui.run_action(ui.with_store(lambda con: sources.set_manual(con, actor, pilot, m_kind, provider, what,
+            widgets.run_action(widgets.with_store(lambda con: sources.set_manual(con, actor, pilot, m_kind, provider, what,
                                                                        frequency, m_owner)), "Saved.", refresh=True)

@@ -7,10 +7,12 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from readiness import catalog, pilots, store, ui
+from readiness import catalog, pilots, store
 from readiness.review import between
 from readiness.security import access
 from readiness.security.access import Actor
+from readiness.web import cache, login, query, widgets
+from readiness.web.text import md
 
 
 @st.cache_data(show_spinner=False)
@@ -39,17 +41,17 @@ st.title("Portfolio")
 st.caption("Every pilot you may see: its decision or review in progress, the next review, open high risks, "
            "conditions, and what needs attention between reviews.")
 
-actor = ui.actor()  # any logged-in role; what they see is limited to their grants
-db = ui.db()
+actor = login.actor()  # any logged-in role; what they see is limited to their grants
+db = login.db()
 try:
     version, visible = _version_and_visible(db, actor)
     df = _pilot_rows(db, version, visible, actor)
     with store.open_store(db) as con:
         can_create = access.allowed(con, actor, "create_pilot")
 except store.StoreBusy as err:
-    ui.busy(err)
+    login.busy(err)
 except access.AccessDenied as err:
-    st.error(f"Not allowed: {ui.md(err)}")
+    st.error(f"Not allowed: {md(err)}")
     st.stop()
 
 
@@ -72,11 +74,11 @@ def _new_pilot() -> None:
         if st.form_submit_button("Create pilot", type="primary"):
             profile = {"owner": owner.strip() or None, "capability": capability.strip() or None,
                        "time_zone": zone.strip() or "UTC", "risk_tier": tier}
-            done, made = ui.run_action(ui.with_store(lambda con: _create(con, name, profile)))
+            done, made = widgets.run_action(widgets.with_store(lambda con: _create(con, name, profile)))
             if done:
-                ui.choose_pilot(made.name)
-                ui.flash(f"Pilot {ui.md(made.name)} created: load its logs here.")
-                st.switch_page("pages/sources.py")
+                query.choose_pilot(made.name)
+                widgets.flash(f"Pilot {md(made.name)} created: load its logs here.")
+                st.switch_page("pages/sources_page.py")
 
 
 if can_create and st.button("New pilot", icon=":material/add:"):
@@ -99,10 +101,10 @@ try:
         # high signals neither in the register nor dismissed: the register alone read 0 open high
         # risks and nothing to attend to while the demo had 6 such signals. Cached per pilot and data
         # version, shared with the review steps, so a pilot already opened costs nothing here.
-        status["untriaged_high"] = [ui.untriaged_high(con, actor, p, catalog.data_version(con, p.pilot_id))
+        status["untriaged_high"] = [cache.untriaged_high(con, actor, p, catalog.data_version(con, p.pilot_id))
                                     for p in chosen]
 except store.StoreBusy as err:
-    ui.busy(err)
+    login.busy(err)
 
 c = st.columns(5)
 c[0].metric("Pilots", f"{len(status):,}")
@@ -138,19 +140,19 @@ for r in attention.itertuples():
     why += [f"{r.untriaged_high} high risk signal{'s' * (r.untriaged_high != 1)} not yet triaged"] \
         if r.untriaged_high else []
     why += [r.flags] if r.flags else []
-    st.markdown(f":orange[:material/flag:] **{ui.md(r.pilot)}** — {ui.md('; '.join(why))}")
-name = st.pills("Open a pilot", list(status["pilot"]), key="portfolio_pick", format_func=ui.md)  # labels read Markdown
+    st.markdown(f":orange[:material/flag:] **{md(r.pilot)}** — {md('; '.join(why))}")
+name = st.pills("Open a pilot", list(status["pilot"]), key="portfolio_pick", format_func=md)  # labels read Markdown
 if name:
-    ui.choose_pilot(name)
+    query.choose_pilot(name)
     a, b, c2 = st.columns(3)
-    if a.button(f"Review {ui.md(name)}", icon=":material/arrow_forward:", type="primary", width="stretch"):
-        st.switch_page("pages/sources.py")
+    if a.button(f"Review {md(name)}", icon=":material/arrow_forward:", type="primary", width="stretch"):
+        st.switch_page("pages/sources_page.py")
     if b.button("Decision", icon=":material/gavel:", width="stretch"):
-        st.switch_page("pages/decision.py")
+        st.switch_page("pages/decision_page.py")
     if c2.button("Readout", icon=":material/present_to_all:", width="stretch"):
-        st.switch_page("pages/readout.py")
+        st.switch_page("pages/readout_page.py")
 
-ui.export_buttons(actor, chosen, playbook=False)
+widgets.export_buttons(actor, chosen, playbook=False)
 
 st.subheader("Evidence loaded")
 c = st.columns(4)

@@ -5,23 +5,25 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from analysis import usage
 from analysis.common import Empty
-from readiness import ui
+from readiness.web import cache, charts, navigation, plotting, query, widgets
+from readiness.web.text import md
 
-actor, pilot, version = ui.pick_pilot()
-flt = ui.filters(pilot, version)
+actor, pilot, version = navigation.pick_pilot()
+flt = query.filters(pilot, version)
 
 st.title("Usage")
-st.caption(f"{ui.md(pilot.name)} · days are {ui.md(pilot.time_zone)} calendar days. Is it used, by how many, and do they come back?")
+st.caption(f"{md(pilot.name)} · days are {md(pilot.time_zone)} calendar days. Is it used, by how many, and do they come back?")
 
-totals = ui.evidence("analysis.usage.totals", pilot, version, flt)
-if ui.empty_note(totals):
+totals = cache.evidence(usage.totals, pilot, version, flt)
+if widgets.empty_note(totals):
     st.stop()
-trend = ui.evidence("analysis.usage.trend", pilot, version, flt)
+trend = cache.evidence(usage.trend, pilot, version, flt)
 c = st.columns(5)
 c[0].metric("Events", f"{totals.events:,}")
 c[1].metric("Users", f"{totals.users:,}")
-c[2].metric("Sessions", f"{totals.sessions:,}" if totals.sessions is not None else "—", help=ui.md(totals.sessions_reading))
+c[2].metric("Sessions", f"{totals.sessions:,}" if totals.sessions is not None else "—", help=md(totals.sessions_reading))
 c[3].metric("Mean daily users", f"{totals.dau_mean:.1f}")
 if not hasattr(trend, "reason"):
     # a change only against a whole earlier 4 weeks (as the readout): with a range starting 1 Aug, the
@@ -30,41 +32,41 @@ if not hasattr(trend, "reason"):
     c[4].metric("Events, last 4 weeks", f"{trend.events_recent:,}",
                 f"{trend.events_change_pct:+.0f}% vs the 4 before" if whole else None,
                 help=None if whole else "No change shown: the data in view does not cover the 4 weeks before.")
-st.caption(ui.md(totals.sessions_reason or totals.sessions_reading))  # a reason may name a segment
+st.caption(md(totals.sessions_reason or totals.sessions_reading))  # a reason may name a segment
 
 
-ui.evidence_chart("active_users", "analysis.usage.active_users", pilot, version, flt)
+plotting.evidence_chart(charts.active_users, usage.active_users, pilot, version, flt)
 
 left, right = st.columns(2)
 with left:
-    ui.evidence_chart("retention", "analysis.usage.retention", pilot, version, flt)
+    plotting.evidence_chart(charts.retention, usage.retention, pilot, version, flt)
 with right:
-    ui.evidence_chart("lifecycle", "analysis.usage.lifecycle", pilot, version, flt)
+    plotting.evidence_chart(charts.lifecycle, usage.lifecycle, pilot, version, flt)
 
-adoption = ui.evidence("analysis.usage.feature_adoption", pilot, version, flt)
+adoption = cache.evidence(usage.feature_adoption, pilot, version, flt)
 left, right = st.columns([3, 2])
 with left:
-    ui.evidence_chart("feature_adoption", "analysis.usage.feature_adoption", pilot, version, flt)
+    plotting.evidence_chart(charts.feature_adoption, usage.feature_adoption, pilot, version, flt)
 with right:
     st.subheader("Who carries the use?")
-    conc = ui.evidence("analysis.usage.concentration", pilot, version, flt)
-    if not ui.empty_note(conc):
+    conc = cache.evidence(usage.concentration, pilot, version, flt)
+    if not widgets.empty_note(conc):
         # one above the other: side by side in this column, labels and figures were cut off ("41% of e…")
         st.metric("Events made by the top 10% of users", f"{conc.top_share:.0%}")
         st.metric("Users making half of all events", f"{conc.users_for_half:,}")
-    success = ui.evidence("analysis.usage.task_success", pilot, version, flt)
-    if not ui.empty_note(success):
+    success = cache.evidence(usage.task_success, pilot, version, flt)
+    if not widgets.empty_note(success):
         st.metric("Task success", f"{success.success_rate:.0%}",
                   help=f"{success.successes:,} of {success.attempts:,} attempts with an outcome succeeded")
 if not isinstance(adoption, Empty):
     # a static table: every word of each hint's reason shows (the grid cut "only 86% of attempts
     # succeed (< 90%)" off the rows that need it most); one row per feature, so it stays short.
-    # st.table reads cells as Markdown: the feature's name (a file's text) goes through ui.md.
+    # st.table reads cells as Markdown: the feature's name (a file's text) goes through md.
     def share(v) -> str:
         return "—" if pd.isna(v) else f"{v:.0%}"
 
     st.table(pd.DataFrame({
-        "Feature": adoption["feature"].map(ui.md), "Hint": adoption["hint"], "Why": adoption["hint_reason"],
+        "Feature": adoption["feature"].map(md), "Hint": adoption["hint"], "Why": adoption["hint_reason"],
         "Users": adoption["users"].map("{:,}".format),
         "Share of users": adoption["share_of_users"].map(share),
         "Come back": adoption["repeat_rate"].map(share), "Success": adoption["success_rate"].map(share),

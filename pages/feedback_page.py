@@ -4,53 +4,55 @@ from __future__ import annotations
 
 import streamlit as st
 
-from readiness import ui
+from analysis import feedback
+from readiness.web import cache, charts, navigation, plotting, query, widgets
+from readiness.web.text import count_of, md, words
 
-actor, pilot, version = ui.pick_pilot()
-flt = ui.filters(pilot, version)
+actor, pilot, version = navigation.pick_pilot()
+flt = query.filters(pilot, version)
 
 st.title("Feedback")
-st.caption(f"{ui.md(pilot.name)} · are users satisfied, what do they keep saying, and what must be fixed before "
+st.caption(f"{md(pilot.name)} · are users satisfied, what do they keep saying, and what must be fixed before "
            "broader use? Personal data in comments is masked.")
 
-summary = ui.evidence("analysis.feedback.feedback_summary", pilot, version, flt)
-if ui.empty_note(summary):
+summary = cache.evidence(feedback.feedback_summary, pilot, version, flt)
+if widgets.empty_note(summary):
     st.stop()
 c = st.columns(5)
 c[0].metric("Entries", f"{summary.count:,}")
 c[1].metric("Mean rating", f"{summary.mean_rating:.1f} / 5" if summary.mean_rating is not None else "—")
-c[2].metric("CSAT (4-5 stars)", f"{summary.csat:.0%}" if summary.csat is not None else ui.count_of(summary.rated, "rating"),
+c[2].metric("CSAT (4-5 stars)", f"{summary.csat:.0%}" if summary.csat is not None else count_of(summary.rated, "rating"),
             help="Share of the rated entries (not of all entries) that gave 4 or 5 stars.")
-c[3].metric("NPS", f"{summary.nps:+.0f}" if summary.nps is not None else ui.count_of(summary.scored, "score"),
+c[3].metric("NPS", f"{summary.nps:+.0f}" if summary.nps is not None else count_of(summary.scored, "score"),
             help="Net Promoter Score, from the 0-10 'would you recommend it' answers (not the stars): the share "
                  "of 9-10 minus the share of 0-6, from -100 to +100.")
 c[4].metric("Negative comments", f"{summary.negative_share:.0%}" if summary.negative_share is not None
-            else ui.count_of(summary.analysed, "comment"), help="Share of the analysed comments with negative sentiment.")
+            else count_of(summary.analysed, "comment"), help="Share of the analysed comments with negative sentiment.")
 for why in summary.missing.values():
-    st.caption(ui.md(why))
+    st.caption(md(why))
 
 left, right = st.columns(2)
 with left:
     if summary.rated:
-        ui.evidence_chart("ratings_of", "analysis.feedback.feedback_summary", pilot, version, flt)
+        plotting.evidence_chart(charts.ratings_of, feedback.feedback_summary, pilot, version, flt)
 with right:
-    ui.evidence_chart("negative_share", "analysis.feedback.sentiment_over_time", pilot, version, flt)
+    plotting.evidence_chart(charts.negative_share, feedback.sentiment_over_time, pilot, version, flt)
 
 st.subheader("Operational requirements apart from feature requests")
-triage = ui.evidence("analysis.feedback.triage_table", pilot, version, flt)
-if not ui.empty_note(triage):
+triage = cache.evidence(feedback.triage_table, pilot, version, flt)
+if not widgets.empty_note(triage):
     left, right = st.columns([2, 3])
     with left:
-        ui.evidence_chart("triage_split", "analysis.feedback.triage_table", pilot, version, flt)
+        plotting.evidence_chart(charts.triage_split, feedback.triage_table, pilot, version, flt)
     with right:
-        st.dataframe(triage.assign(triage=triage["triage"].map(ui.words)), hide_index=True, width="stretch", column_config={
+        st.dataframe(triage.assign(triage=triage["triage"].map(words)), hide_index=True, width="stretch", column_config={
             "triage": "Class", "operational": "Operational", "comments": "Comments",
             "share": st.column_config.ProgressColumn("Share", format="percent", min_value=0, max_value=1),
             "examples": st.column_config.ListColumn("Examples")})
 
 st.subheader("Themes")
-themes = ui.evidence("analysis.feedback.themes", pilot, version, flt)
-if not ui.empty_note(themes):
+themes = cache.evidence(feedback.themes, pilot, version, flt)
+if not widgets.empty_note(themes):
     st.dataframe(themes[["label", "size", "mean_rating", "mean_sentiment", "examples"]], hide_index=True,
                  width="stretch", column_config={
                      "label": "Theme", "size": "Comments",
@@ -60,9 +62,9 @@ if not ui.empty_note(themes):
                      "examples": st.column_config.ListColumn("Examples")})
 
 st.subheader("Most negative comments")
-negative = ui.evidence("analysis.feedback.most_negative", pilot, version, flt)
-if not ui.empty_note(negative):
-    st.dataframe(negative.assign(triage=negative["triage"].map(ui.words)), hide_index=True, width="stretch", column_config={
+negative = cache.evidence(feedback.most_negative, pilot, version, flt)
+if not widgets.empty_note(negative):
+    st.dataframe(negative.assign(triage=negative["triage"].map(words)), hide_index=True, width="stretch", column_config={
         "comment": st.column_config.TextColumn("Comment", width="large"),
         "sentiment": st.column_config.NumberColumn("Sentiment", format="%+.2f"),
         "rating": st.column_config.NumberColumn("Rating", format="%.0f"),

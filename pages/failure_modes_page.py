@@ -4,28 +4,30 @@ from __future__ import annotations
 
 import streamlit as st
 
+from analysis import failure_modes
 from analysis import failure_modes as fm
-from readiness import store, ui
+from readiness import store
 from readiness.review import annotations
 from readiness.security import access
-from readiness.web import charts
+from readiness.web import cache, charts, login, navigation, plotting, query, widgets
+from readiness.web.text import blank_text, md
 
-actor, pilot, version = ui.pick_pilot()
-flt = ui.filters(pilot, version)
+actor, pilot, version = navigation.pick_pilot()
+flt = query.filters(pilot, version)
 
 st.title("Failure modes")
-st.caption(f"{ui.md(pilot.name)} · exceptions grouped by type and message template. Which failures matter, "
+st.caption(f"{md(pilot.name)} · exceptions grouped by type and message template. Which failures matter, "
            "and is anyone on them? Personal data in messages is masked.")
 
-modes = ui.evidence("analysis.failure_modes.failure_modes", pilot, version, flt)
-if ui.empty_note(modes):
+modes = cache.evidence(failure_modes.failure_modes, pilot, version, flt)
+if widgets.empty_note(modes):
     st.stop()
 c = st.columns(4)
 c[0].metric("Exceptions", f"{int(modes['count'].sum()):,}")
 c[1].metric("Failure modes", f"{len(modes):,}")
 c[2].metric("Rising", f"{int((modes['trend'] == 'rising').sum())}")
 c[3].metric("Without an owner", f"{int(modes['owner'].isna().sum())}")
-ui.evidence_chart("exception_rate", "analysis.failure_modes.exception_rate", pilot, version, flt)
+plotting.evidence_chart(charts.exception_rate, failure_modes.exception_rate, pilot, version, flt)
 
 SORTS = {"Exceptions": ("count", False), "Users hit": ("users", False), "Trend (rising first)": ("trend_rank", True),
          "Last seen": ("last_seen", False)}
@@ -34,7 +36,7 @@ column, ascending = SORTS[sort_by]
 shown = modes.assign(last_28_days=modes["daily"].map(charts.sparkline),
                      trend_rank=modes["trend"].map({"rising": 0, "steady": 1, "falling": 2}))
 shown = shown.sort_values([column, "count"], ascending=[ascending, False])
-st.dataframe(ui.blank_text(shown, ["error_type", "owner"]), hide_index=True, width="stretch",
+st.dataframe(blank_text(shown, ["error_type", "owner"]), hide_index=True, width="stretch",
              column_order=["mode_id", "error_type", "template", "count", "last_28_days", "trend", "users", "share",
                            "status", "owner"],
              column_config={
@@ -47,7 +49,7 @@ st.dataframe(ui.blank_text(shown, ["error_type", "owner"]), hide_index=True, wid
 st.caption("One row per failure mode: exceptions grouped by type, masked message template and top in-app stack "
            "frames. Trend compares the last 7 days with the 7 before. Click a column header to sort by it too.")
 
-with store.open_store(ui.db()) as con:
+with store.open_store(login.db()) as con:
     can_edit = access.allowed(con, actor, "edit_review", pilot.pilot_id)
     can_reveal = access.allowed(con, actor, "reveal_personal_data", pilot.pilot_id)
 still_new = int((modes["status"] == "new").sum())
@@ -60,11 +62,11 @@ if can_edit and still_new > 1:
         status = b.selectbox("Mark them", [x for x in fm.STATUSES if x != "new"])
         why = st.text_input("Note (required)", placeholder="e.g. rare and harmless; reviewed as a group")
         if st.form_submit_button("Mark them"):
-            done, marked = ui.run_action(ui.with_store(lambda con: annotations.annotate_tail(
+            done, marked = widgets.run_action(widgets.with_store(lambda con: annotations.annotate_tail(
                 con, pilot, max_count=int(most), status=status, note=why, actor=actor)))
             if done:
                 n = f"{int(most)} exception{'s' * (int(most) != 1)}"
-                ui.flash(f"Marked {len(marked)} mode{'s' * (len(marked) != 1)} with at most {n} as {status}."
+                widgets.flash(f"Marked {len(marked)} mode{'s' * (len(marked) != 1)} with at most {n} as {status}."
                          if marked else f"No mode still 'new' has {n} or fewer.")
                 st.rerun()
 
@@ -77,11 +79,11 @@ for example in row["examples"]:
     st.text(example)
 reveal = can_reveal and st.toggle("Show personal data (recorded in the audit log)", key=f"reveal_{mode_id}")
 if reveal:
-    done, rows = ui.run_action(ui.with_store(lambda con: fm.mode_rows(con, pilot, mode_id, 50, reveal_as=actor)))
+    done, rows = widgets.run_action(widgets.with_store(lambda con: fm.mode_rows(con, pilot, mode_id, 50, reveal_as=actor)))
 else:
-    done, rows = ui.run_action(lambda: ui.masked_mode_rows(pilot, version, mode_id))
+    done, rows = widgets.run_action(lambda: cache.masked_mode_rows(pilot, version, mode_id))
 if done:  # the latest 50 exceptions of the mode, each with where it came from (batch, row in the file)
-    st.dataframe(ui.blank_text(rows, ["user_id", "message"]), hide_index=True, width="stretch", column_config={
+    st.dataframe(blank_text(rows, ["user_id", "message"]), hide_index=True, width="stretch", column_config={
         "batch_id": st.column_config.NumberColumn("Batch", help="The load it came in (Sources page)"),
         "src_row": st.column_config.NumberColumn("Row", help="Its row in that file"),
         "ts": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm:ss"),
@@ -95,6 +97,6 @@ if can_edit:
         owner = b.text_input("Owner", value=row["owner"] or "")
         note = st.text_area("Note", value=row["note"] or "")
         if st.form_submit_button("Save note", type="primary"):
-            ui.run_action(ui.with_store(lambda con: annotations.annotate_mode(con, pilot, mode_id, status=status,
+            widgets.run_action(widgets.with_store(lambda con: annotations.annotate_mode(con, pilot, mode_id, status=status,
                                                                      owner=owner or None, note=note or None,
                                                                      actor=actor)), "Saved.", refresh=True)

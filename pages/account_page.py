@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from readiness import settings, store, ui
+from readiness import settings, store
 from readiness.security import access, users
+from readiness.web import login, widgets
+from readiness.web.text import md
 
-actor = ui.actor()
+actor = login.actor()
 
 st.title("My account")
 st.caption("Your role, what it lets you do, and your password.")
 
 c1, c2 = st.columns([1, 2])
-c1.metric("Signed in as", ui.md(actor.name))
+c1.metric("Signed in as", md(actor.name))
 c1.metric("Role", actor.role)
 allowed = [what for action, (roles, _grant, what) in access.MATRIX.items() if actor.role in roles]
 c2.markdown("**Your role can**\n\n" + "\n".join(f"- {w}" for w in allowed))
@@ -30,13 +32,13 @@ with st.form("change_password", clear_on_submit=True):
             st.error("The two new passwords differ.")
         else:
             def change(con):
-                users.change_own_password(con, actor, current, new, ui.client())
+                users.change_own_password(con, actor, current, new, login.client())
 
             def run():
-                with store.open_store(ui.db()) as con:
+                with store.open_store(login.db()) as con:
                     change(con)
 
-            done, _ = ui.run_action(run)
+            done, _ = widgets.run_action(run)
             if done:
                 st.session_state["_rr_password_changed"] = True
 if st.session_state.pop("_rr_password_changed", False):

@@ -7,18 +7,19 @@ from datetime import UTC, datetime, time, timedelta
 import pandas as pd
 import streamlit as st
 
-from readiness import store, ui
+from readiness import store
 from readiness.review import export
 from readiness.security import access, audit
 from readiness.store import transaction
+from readiness.web import login
 
-actor = ui.guard("verify_audit")
+actor = login.guard("verify_audit")
 
 st.title("Audit log")
 st.caption("Every login, ingest, deletion, edit, reveal, export and account change, in order. "
            "Each record is chained to the one before it; Verify checks the whole chain.")
 
-db = ui.db()
+db = login.db()
 c1, c2, c3, c4 = st.columns([1, 1, 2, 2])
 who = c1.text_input("Actor")
 what = c2.text_input("Action", placeholder="e.g. ingest")
@@ -35,7 +36,7 @@ try:
         rows = audit.search(con, limit=1000, **filters)
         head = audit.head(con)
 except store.StoreBusy as err:
-    ui.busy(err)
+    login.busy(err)
 
 v1, v2 = st.columns([1, 3])
 if v1.button("Verify the chain", type="primary"):

@@ -7,19 +7,20 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from readiness import store, ui
+from readiness import store
 from readiness.review import risks
 from readiness.security import access
-from readiness.web import charts
+from readiness.web import cache, charts, login, navigation, plotting, widgets
+from readiness.web.text import figure, md, words
 
-actor, pilot, version = ui.pick_pilot()
+actor, pilot, version = navigation.pick_pilot()
 
 st.title("Risks")
-st.caption(f"{ui.md(pilot.name)} · what the logs say could go wrong (data, customer impact, compliance, operational "
+st.caption(f"{md(pilot.name)} · what the logs say could go wrong (data, customer impact, compliance, operational "
            "dependency), and what the review has decided to do about it.")
 
-found = ui.signals(actor, pilot, version)
-with store.open_store(ui.db()) as con:
+found = cache.signals(actor, pilot, version)
+with store.open_store(login.db()) as con:
     register = risks.list_risks(con, actor, pilot)
     can_edit = access.allowed(con, actor, "edit_review", pilot.pilot_id)
 in_register = {r["signal_key"]: r for r in register if r["signal_key"]}
@@ -28,17 +29,17 @@ ICON = {"high": ":material/error:", "medium": ":material/warning:", "low": ":mat
 st.subheader(f"Signals ({len(found)})")
 for d in found:
     taken = in_register.get(d["key"])
-    label = f"**{d['severity'].upper()}** · {ui.words(d['class'])} — {ui.md(d['finding'])}"
+    label = f"**{d['severity'].upper()}** · {words(d['class'])} — {md(d['finding'])}"
     with st.expander(label + (f"  ·  *{taken['status']}*" if taken else ""), icon=ICON[d["severity"]]):
         plain = {k: v for k, v in d["figures"].items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
         if plain:
-            st.caption("The figures: " + " · ".join(f"{k.replace('_', ' ')} {ui.figure(k, v)}" for k, v in plain.items()))
+            st.caption("The figures: " + " · ".join(f"{k.replace('_', ' ')} {figure(k, v)}" for k, v in plain.items()))
         if len(plain) < len(d["figures"]):
             st.caption("All the figures it was computed from:")
             st.json(d["figures"], expanded=False)
         if d["rows"].get("table") not in (None, "pilots", "ingest_batches") and st.toggle(
                 "Show the rows behind it (newest 100, personal data masked)", key=f"rows_{d['key']}"):
-            done, behind = ui.run_action(lambda: ui.signal_rows(actor, pilot, version, d["rows"]))
+            done, behind = widgets.run_action(lambda: cache.signal_rows(actor, pilot, version, d["rows"]))
             if done:
                 behind = behind.drop(columns=["pilot_id", "attributes"], errors="ignore")
                 st.dataframe(behind, hide_index=True, width="stretch", column_config={
@@ -47,7 +48,7 @@ for d in found:
                     "ts": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm:ss")})
         if taken:
             st.caption(f"In the register as risk {taken['risk_id']} ({taken['status']}"
-                       + (f": {ui.md(taken['dismiss_reason'])}" if taken["dismiss_reason"] else "") + ").")
+                       + (f": {md(taken['dismiss_reason'])}" if taken["dismiss_reason"] else "") + ").")
         elif can_edit:
             with st.form(f"accept_{d['key']}"):
                 a, b, c = st.columns(3)
@@ -62,11 +63,11 @@ for d in found:
                 reason = st.text_input("…or dismiss it, because")
                 x, y = st.columns(2)
                 if x.form_submit_button("Take into the register", type="primary"):
-                    ui.run_action(ui.with_store(lambda con: risks.accept_signal(
+                    widgets.run_action(widgets.with_store(lambda con: risks.accept_signal(
                         con, actor, pilot, d["key"], risk_class=d["class"], finding=d["finding"], likelihood=likelihood,
                         impact=impact, owner=owner, mitigation=mitigation or None, due=due)), "Added to the register.", refresh=True)
                 if y.form_submit_button("Dismiss"):
-                    ui.run_action(ui.with_store(lambda con: risks.dismiss_signal(
+                    widgets.run_action(widgets.with_store(lambda con: risks.dismiss_signal(
                         con, actor, pilot, d["key"], risk_class=d["class"], finding=d["finding"], reason=reason)),
                         "Dismissed, with the reason kept.", refresh=True)
 
@@ -77,7 +78,7 @@ if live:
     columns = ["risk_id", "severity", "status", "overdue", "title", "risk_class", "likelihood", "impact", "owner",
                "mitigation", "due"]
     table = pd.DataFrame(live)[columns]
-    table["risk_class"] = table["risk_class"].map(ui.words)  # shown only: the class is not edited here
+    table["risk_class"] = table["risk_class"].map(words)  # shown only: the class is not edited here
     # narrow where the values are short
     config = {"risk_id": st.column_config.NumberColumn("#", width="small"),
               "severity": st.column_config.TextColumn("Severity", width="small"),
@@ -94,24 +95,24 @@ if live:
         changes = risks.register_changes(live, edited.to_dict("records"))
         if st.button(f"Save {len(changes)} changed risk{'s' * (len(changes) != 1)}", type="primary",
                      disabled=not changes, help="All changes are saved together, each in the audit log."):
-            done, _ = ui.run_action(ui.with_store(lambda con: risks.edit_register(con, actor, pilot, changes)))
+            done, _ = widgets.run_action(widgets.with_store(lambda con: risks.edit_register(con, actor, pilot, changes)))
             if done:  # a toast right before a rerun was not seen: the next run shows it (app.py)
                 st.session_state.pop("register_editor", None)
-                ui.flash(f"Saved {len(changes)} risk change{'s' * (len(changes) != 1)}; each is in the audit log.")
+                widgets.flash(f"Saved {len(changes)} risk change{'s' * (len(changes) != 1)}; each is in the audit log.")
                 st.rerun()
         st.caption("Edit cells in place, then save. Severity follows likelihood × impact after saving.")
     else:
         st.dataframe(table, hide_index=True, width="stretch", column_config=config)
     left, _ = st.columns([2, 3])
     with left:
-        ui.chart(charts.risk_heatmap(live, risks.HIGH_SCORE, risks.MEDIUM_SCORE))
+        plotting.chart(charts.risk_heatmap(live, risks.HIGH_SCORE, risks.MEDIUM_SCORE))
 else:
     st.info("Nothing in the register yet: take signals in, or add a risk the logs cannot show.")
 dismissed = [r for r in register if r["status"] == "dismissed"]
 if dismissed:
     with st.expander(f"Dismissed signals ({len(dismissed)})"):
         st.dataframe(pd.DataFrame(dismissed)[["risk_id", "risk_class", "title", "dismiss_reason", "updated_by"]]
-                     .assign(risk_class=lambda d: d["risk_class"].map(ui.words)),
+                     .assign(risk_class=lambda d: d["risk_class"].map(words)),
                      hide_index=True, width="stretch", column_config={
                          "risk_id": "No.", "risk_class": "Class", "title": "Signal", "dismiss_reason": "Why dismissed",
                          "updated_by": "Dismissed by"})
@@ -124,6 +125,6 @@ if can_edit:
         impact = c.slider("Impact", 1, 5, 3, key="m_i")
         owner = st.text_input("Owner", key="m_o")
         if st.form_submit_button("Add risk"):
-            ui.run_action(ui.with_store(lambda con: risks.add_risk(con, actor, pilot, risk_class=risk_class, title=title,
+            widgets.run_action(widgets.with_store(lambda con: risks.add_risk(con, actor, pilot, risk_class=risk_class, title=title,
                                                                    likelihood=likelihood, impact=impact, owner=owner)),
                           "Added.", refresh=True)

@@ -5,22 +5,24 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from readiness import catalog, settings, store, ui
+from readiness import catalog, settings, store
 from readiness.security import access, users
+from readiness.web import login, widgets
+from readiness.web.text import md
 
-actor = ui.guard("manage_users")
+actor = login.guard("manage_users")
 
 st.title("Users & grants")
 st.caption("Who can log in, with which role, and which pilots each person can see. "
            "A role change, password reset or removal ends that person's open sessions.")
 
-db = ui.db()
+db = login.db()
 try:
     with store.open_store(db) as con:
         rows = users.list_users(con, actor)
         pilot_names = catalog.pilot_names(con)
 except store.StoreBusy as err:
-    ui.busy(err)
+    login.busy(err)
 
 st.dataframe(
     pd.DataFrame(rows), hide_index=True, width="stretch",
@@ -46,7 +48,7 @@ with add, st.form("add_user", clear_on_submit=True):
                              help=f"At least {min_len} characters. Leave empty to generate one (shown once).")
     if st.form_submit_button("Add user", type="primary"):
         pw = password or users.random_password()
-        _, made = ui.run_action(ui.with_store(lambda con: users.add_user(con, actor, name, role, pw, display or None,
+        _, made = widgets.run_action(widgets.with_store(lambda con: users.add_user(con, actor, name, role, pw, display or None,
                                                                       email or None)))
         if made:
             st.success(f"Added {made.username} ({made.role}).")
@@ -63,14 +65,14 @@ with change:
         with c1.form("set_role"):
             new_role = st.selectbox("New role", access.ROLES)
             if st.form_submit_button("Set role"):
-                ui.run_action(ui.with_store(lambda con: users.set_role(con, actor, who, new_role)),
+                widgets.run_action(widgets.with_store(lambda con: users.set_role(con, actor, who, new_role)),
                               f"{who} is now a {new_role}.")
         with c2.form("reset_password", clear_on_submit=True):
             new_pw = st.text_input("New password", type="password", help=f"At least {min_len} characters; "
                                    "leave empty to generate one (shown once).")
             if st.form_submit_button("Reset password"):
                 pw = new_pw or users.random_password()
-                done, _ = ui.run_action(ui.with_store(lambda con: users.reset_password(con, actor, who, pw)),
+                done, _ = widgets.run_action(widgets.with_store(lambda con: users.reset_password(con, actor, who, pw)),
                                         f"Password of {who} changed; their sessions are ended.")
                 if done and not new_pw:
                     st.code(pw, language=None)
@@ -80,7 +82,7 @@ with change:
                 if not confirm:
                     st.warning("Tick the box to confirm.")
                 else:
-                    ui.run_action(ui.with_store(lambda con: users.remove_user(con, actor, who)), f"Removed {who}.")
+                    widgets.run_action(widgets.with_store(lambda con: users.remove_user(con, actor, who)), f"Removed {who}.")
 
 with grants:
     if not names or not pilot_names:
@@ -92,12 +94,12 @@ with grants:
             pilot = c2.selectbox("Pilot", pilot_names)
             g1, g2 = st.columns(2)
             if g1.form_submit_button("Grant access", type="primary"):
-                ok, done = ui.run_action(ui.with_store(lambda con: users.grant(con, actor, who, pilot)))
+                ok, done = widgets.run_action(widgets.with_store(lambda con: users.grant(con, actor, who, pilot)))
                 if ok:
-                    st.success(f"{who} can now see {ui.md(pilot)}." if done else
-                               f"{who} already had access to {ui.md(pilot)}.")
+                    st.success(f"{who} can now see {md(pilot)}." if done else
+                               f"{who} already had access to {md(pilot)}.")
             if g2.form_submit_button("Revoke access"):
-                ok, done = ui.run_action(ui.with_store(lambda con: users.revoke(con, actor, who, pilot)))
+                ok, done = widgets.run_action(widgets.with_store(lambda con: users.revoke(con, actor, who, pilot)))
                 if ok:
-                    st.success(f"{who} can no longer see {ui.md(pilot)}." if done else
-                               f"{who} had no access to {ui.md(pilot)}.")
+                    st.success(f"{who} can no longer see {md(pilot)}." if done else
+                               f"{who} had no access to {md(pilot)}.")

@@ -8,26 +8,29 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from readiness import store, ui
+from analysis import summary
+from readiness import store
 from readiness.review import between, conditions, decisions
 from readiness.security import access
+from readiness.web import cache, login, navigation, query, widgets
+from readiness.web.text import md
 
-actor, pilot, version = ui.pick_pilot()
+actor, pilot, version = navigation.pick_pilot()
 
 st.title("Decision")
-st.caption(f"{ui.md(pilot.name)} · operate, harden further, hand off, reframe or stop? The evidence suggests; you decide. "
+st.caption(f"{md(pilot.name)} · operate, harden further, hand off, reframe or stop? The evidence suggests; you decide. "
            "The evidence is frozen with the decision.")
 
-sigs = ui.signals(actor, pilot, version)
-figures = ui.evidence("analysis.summary.summary", pilot, version)  # cached by pilot and data version
-with store.open_store(ui.db()) as con:
+sigs = cache.signals(actor, pilot, version)
+figures = cache.evidence(summary.summary, pilot, version)  # cached by pilot and data version
+with store.open_store(login.db()) as con:
     conds = conditions.list_conditions(con, actor, pilot)
     suggestion = decisions.suggest(con, pilot, figures=figures, conditions=conds, signals=sigs)
     history = decisions.shown_decisions(con, actor, pilot)  # masked unless the actor may reveal
     review = decisions.current_review(con, pilot)
     can_decide = access.allowed(con, actor, "record_decision", pilot.pilot_id)
 
-in_view = ui.review_in_view()
+in_view = query.review_in_view()
 latest = review["number"] if review else None
 past = [d for d in history if d["review_number"] == in_view and d["status"] == "current"]
 if in_view is not None and latest is not None and in_view < latest and past:
@@ -35,35 +38,35 @@ if in_view is not None and latest is not None and in_view < latest and past:
     frozen = json.loads(d["snapshot"])
     with st.container(border=True):
         st.subheader(f"Review {in_view}, as decided on {d['decided_at']:%Y-%m-%d}")
-        st.markdown(f"**{decisions.OUTCOMES[d['outcome']]}** by {ui.md(d['decided_by'])}, owner {ui.md(d['owner'])}"
-                    + (f", next review {d['next_review']}" if d["next_review"] else "") + f"  \n{ui.md(d['rationale'])}")
+        st.markdown(f"**{decisions.OUTCOMES[d['outcome']]}** by {md(d['decided_by'])}, owner {md(d['owner'])}"
+                    + (f", next review {d['next_review']}" if d["next_review"] else "") + f"  \n{md(d['rationale'])}")
         a, b = st.columns(2)
         a.dataframe(pd.DataFrame([{"Figure": between.FIGURE_LABELS.get(f"{s}.{n}", f"{s}.{n}"),
                                    "At the decision": frozen["figures"][s].get(n)} for s, n in between.FIGURES]),
                     hide_index=True, width="stretch")
         held = json.loads(d["conditions"] or "[]")
         b.markdown("**Conditions at the decision**\n\n" + ("\n".join(
-            f"- {ui.md(c.get('title') or c.get('area'))}: {c.get('status')}" for c in held) or "none recorded"))
+            f"- {md(c.get('title') or c.get('area'))}: {c.get('status')}" for c in held) or "none recorded"))
         st.caption("Choose the latest review in the sidebar to work on the current one.")
 
 box = st.success if suggestion.outcome == "operate" else st.warning
-box(f"**Suggested: {decisions.OUTCOMES[suggestion.outcome]}**\n\n" + "\n".join(f"- {ui.md(r)}" for r in suggestion.reasons))
+box(f"**Suggested: {decisions.OUTCOMES[suggestion.outcome]}**\n\n" + "\n".join(f"- {md(r)}" for r in suggestion.reasons))
 
 current = next((d for d in reversed(history) if d["status"] == "current"), None)
 if current:
     st.markdown(f"**Current decision:** {decisions.OUTCOMES[current['outcome']]} (review {current['review_number']}, "
-                f"by {ui.md(current['decided_by'])} on {current['decided_at']:%Y-%m-%d}) — owner {ui.md(current['owner'])}"
+                f"by {md(current['decided_by'])} on {current['decided_at']:%Y-%m-%d}) — owner {md(current['owner'])}"
                 + (f", next review {current['next_review']}" if current["next_review"] else ""))
     if current["outcome"] == "handoff":
         if current["handoff"] == "accepted":
-            st.info(f"Hand-off accepted by {ui.md(current['accepted_by'])}.")
+            st.info(f"Hand-off accepted by {md(current['accepted_by'])}.")
         else:
-            st.warning(f"Hand-off pending acceptance by {ui.md(current['receiver'])}.")
+            st.warning(f"Hand-off pending acceptance by {md(current['receiver'])}.")
             if actor.name == current["receiver"] and st.button("Accept the hand-off", type="primary"):
-                ui.run_action(ui.with_store(lambda con: decisions.accept_handoff(con, actor, pilot, current["decision_id"])),
+                widgets.run_action(widgets.with_store(lambda con: decisions.accept_handoff(con, actor, pilot, current["decision_id"])),
                               "Accepted.", refresh=True)
     if current["winddown"]:
-        st.markdown("**Wind-down checklist**\n\n" + "\n".join(f"- [ ] {ui.md(s['step'])}" for s in json.loads(current["winddown"])))
+        st.markdown("**Wind-down checklist**\n\n" + "\n".join(f"- [ ] {md(s['step'])}" for s in json.loads(current["winddown"])))
 
 if can_decide:
     st.subheader("Record the decision")
@@ -85,14 +88,14 @@ if can_decide:
                                      "and its reasons.") if against else True
         if st.form_submit_button("Record decision", type="primary"):
             if outcome == "operate" and not confirmed:
-                st.error(ui.md(decisions.operate_refused(suggestion)))
+                st.error(md(decisions.operate_refused(suggestion)))
             else:
-                done, d = ui.run_action(ui.with_store(lambda con: decisions.record_decision(
+                done, d = widgets.run_action(widgets.with_store(lambda con: decisions.record_decision(
                     con, actor, pilot, outcome=outcome, rationale=rationale, owner=owner,
                     next_review=None if outcome == "stop" else next_review, receiver=receiver or None,
                     against_evidence=against and confirmed)))  # the library asks again, on the evidence as it is now
                 if done:  # rerun, so the current decision and the timeline above show it at once
-                    ui.flash(f"Recorded: {decisions.OUTCOMES[d['outcome']]}"
+                    widgets.flash(f"Recorded: {decisions.OUTCOMES[d['outcome']]}"
                              + (f", superseding decision {d['supersedes']}" if d["supersedes"] else "") + ".")
                     st.rerun()
 
@@ -107,7 +110,7 @@ def fmt(figure: str, value) -> str:
     return f"{value:,.1f}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) else str(value)
 
 
-with store.open_store(ui.db()) as con:
+with store.open_store(login.db()) as con:
     since = between.diff(con, actor, pilot, against="previous", figures=figures)
 st.subheader("Since the previous review")
 if since["decision"] is None:
@@ -132,7 +135,7 @@ else:
                   delta_color="inverse")
         if changed:
             st.markdown("**Conditions that changed**\n\n" + "\n".join(
-                f"- {ui.md(c['area'])}: {c['at_decision'] or 'not set'} → {c['now'] or 'not set'}" for c in changed))
+                f"- {md(c['area'])}: {c['at_decision'] or 'not set'} → {c['now'] or 'not set'}" for c in changed))
         else:
             st.caption("No condition changed status since then.")
 
@@ -145,12 +148,12 @@ if history:
         head = f"**{d['decided_at']:%Y-%m-%d}** · review {d['review_number']} · {badge}"
         if d["status"] == "superseded":
             head += " · *superseded*"
-        tail = f"by {ui.md(d['decided_by'])}, owner {ui.md(d['owner'])}"
+        tail = f"by {md(d['decided_by'])}, owner {md(d['owner'])}"
         if d["next_review"]:
             tail += f", next review {d['next_review']}"
         if d["handoff"]:
             tail += f", hand-off {d['handoff']}"
-        lines.append(f"{head} — {tail}  \n&nbsp;&nbsp;&nbsp;&nbsp;{ui.md(d['rationale'])}")
+        lines.append(f"{head} — {tail}  \n&nbsp;&nbsp;&nbsp;&nbsp;{md(d['rationale'])}")
     st.markdown("\n\n".join(lines))
     with st.expander("As a table"):
         table = pd.DataFrame(history)[["decision_id", "review_number", "outcome", "status", "handoff", "owner",
@@ -162,4 +165,4 @@ if history:
             "decided_at": st.column_config.DatetimeColumn("Decided (UTC)", format="YYYY-MM-DD HH:mm"),
             "rationale": st.column_config.TextColumn("Rationale", width="large")})
 
-ui.export_buttons(actor, [pilot])
+widgets.export_buttons(actor, [pilot])

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from readiness import store, ui
+from readiness import store
 from readiness.review import readout
 from readiness.security import access
+from readiness.web import cache, login, navigation, widgets
+from readiness.web.text import file_stem, md
 
-actor, pilot, version = ui.pick_pilot(stepper=False)
-signals = ui.signals(actor, pilot, version)
-figures = ui.evidence("readiness.review.readout.headline", pilot, version)
-with store.open_store(ui.db()) as con:
+actor, pilot, version = navigation.pick_pilot(stepper=False)
+signals = cache.signals(actor, pilot, version)
+figures = cache.evidence(readout.headline, pilot, version)
+with store.open_store(login.db()) as con:
     c = readout.content(con, actor, pilot, signals, figures=figures)
     can_export = access.allowed(con, actor, "export", pilot.pilot_id)
 
@@ -30,16 +32,16 @@ st.html("""<style>
 }
 </style>""")
 
-st.title(ui.md(c["pilot"]))
-st.caption(f"{ui.md(c['capability'])} · pilot owner {ui.md(c['owner'])} · {c['risk_tier']} risk · data as of "
+st.title(md(c["pilot"]))
+st.caption(f"{md(c['capability'])} · pilot owner {md(c['owner'])} · {c['risk_tier']} risk · data as of "
            f"{c['data_as_of'] or '—'}")
 
 d = c["decision"]
 if d:
     st.header(f"Decision: {d['outcome']}")
-    st.markdown(f"> {ui.md(d['rationale'])}")
-    st.markdown(f"Accountable owner **{ui.md(d['owner'])}** · next review **{d['next_review'] or '— (stopped)'}** · "
-                f"decided by {ui.md(d['decided_by'])} on {d['decided_at']:%Y-%m-%d} (review {d['review_number']})")
+    st.markdown(f"> {md(d['rationale'])}")
+    st.markdown(f"Accountable owner **{md(d['owner'])}** · next review **{d['next_review'] or '— (stopped)'}** · "
+                f"decided by {md(d['decided_by'])} on {d['decided_at']:%Y-%m-%d} (review {d['review_number']})")
 else:
     st.header("Decision: pending")
     st.markdown("No decision has been recorded for this review yet.")
@@ -57,9 +59,9 @@ left, right = st.columns(2)
 with left:
     st.subheader("Top risks")
     for t in c["top"]:  # worst first: open register risks and signals not yet triaged
-        st.markdown(f"- **{t['severity'] or '—'}** {ui.md(t['text'])} — {ui.md(t['owner'] or 'no owner')}"
+        st.markdown(f"- **{t['severity'] or '—'}** {md(t['text'])} — {md(t['owner'] or 'no owner')}"
                     if t["kind"] == "risk" else
-                    f"- **{t['severity']}** {ui.md(t['text'])} *(signal, not yet in the register)*")
+                    f"- **{t['severity']}** {md(t['text'])} *(signal, not yet in the register)*")
     if not c["top"]:
         st.markdown("None open.")
 with right:
@@ -67,7 +69,7 @@ with right:
     for x in c["conditions"]:
         mark = {"met": ":green[:material/check_circle:]", "waived": ":orange[:material/schedule:]"}.get(
             x["status"], ":red[:material/cancel:]")
-        st.markdown(f"{mark} {ui.md(x['title'])}" + (f" — *{ui.md(x['live_value'])}*" if x["live_value"] else ""))
+        st.markdown(f"{mark} {md(x['title'])}" + (f" — *{md(x['live_value'])}*" if x["live_value"] else ""))
     if not c["conditions"]:
         st.markdown("Not opened yet (the Readiness page opens the checklist).")
 
@@ -75,10 +77,10 @@ if can_export:
     st.divider()
 
     def _page() -> bytes:
-        with store.open_store(ui.db()) as con:
+        with store.open_store(login.db()) as con:
             return readout.export_html(con, actor, pilot, signals, figures).encode("utf-8")
 
-    st.download_button("Readout as one HTML file", _page, file_name=f"readout_{ui.file_stem(pilot.name)}.html",
+    st.download_button("Readout as one HTML file", _page, file_name=f"readout_{file_stem(pilot.name)}.html",
                        mime="text/html", icon=":material/download:")
-    ui.export_buttons(actor, [pilot], title=None)
+    widgets.export_buttons(actor, [pilot], title=None)
 st.caption("To print or save as PDF, use the browser's Print: the sidebar and buttons are left out.")

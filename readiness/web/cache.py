@@ -1,0 +1,143 @@
+"""Page results cached by pilot and data version: evidence, risk signals, segment choices, upload
+previews, the review's steps. The caller has checked access (``navigation.pick_pilot``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from analysis import failure_modes as fm
+from analysis.common import NO_FILTERS, segment_choices
+from readiness import catalog, store
+from readiness.ingest import load as ingest
+from readiness.ingest import uploads
+from readiness.review import progress, risks
+from readiness.review import signals as sig
+from readiness.security.access import Actor
+from readiness.web.login import db
+
+
+def qualified_name(fn: Callable) -> str:
+    """``module.function``: the part of a cache key that says which function's result it is."""
+    return f"{fn.__module__}.{fn.__qualname__}"
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _evidence(name: str, db_path: str, pilot_id: int, version: str, time_zone: str, filter_key: tuple,
+              _fn: Callable, _pilot, _filters) -> Any:
+    with store.open_store(db_path) as con:
+        return _fn(con, _pilot, _filters)
+
+
+def evidence(fn: Callable, pilot, version: str, flt=None) -> Any:
+    """``fn(con, pilot, filters)`` (an evidence function), cached by function, pilot, data version and
+    filters (call after pick_pilot)."""
+    flt = flt or NO_FILTERS
+    return _evidence(qualified_name(fn), db(), pilot.pilot_id, version, pilot.time_zone, flt.key(), fn, pilot, flt)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _masked_mode_rows(db_path: str, pilot_id: int, version: str, mode_id: int, limit: int, _pilot) -> Any:
+
+    with store.open_store(db_path) as con:
+        return fm.mode_rows(con, _pilot, mode_id, limit)
+
+
+def masked_mode_rows(pilot, version: str, mode_id: int, limit: int = 50) -> Any:
+    """One failure mode's drill-down rows with personal data masked, cached by pilot, data version and
+    mode (call after pick_pilot). A reveal is never cached: it is read, and audited, each time."""
+    return _masked_mode_rows(db(), pilot.pilot_id, version, int(mode_id), limit, pilot)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _signal_rows(db_path: str, pilot_id: int, version: str, rows_key: str, _actor: Actor, _pilot, _rows) -> Any:
+
+    with store.open_store(db_path) as con:
+        return sig.signal_rows(con, _actor, _pilot, _rows, limit=100)
+
+
+def signal_rows(actor: Actor, pilot, version: str, rows: dict) -> Any:
+    """The newest 100 rows behind a signal, personal data masked, cached by pilot, data version and
+    the signal's row filter (call after pick_pilot): a scan of the logs, not repeated on each rerun."""
+    return _signal_rows(db(), pilot.pilot_id, version, json.dumps(rows, sort_keys=True, default=str), actor, pilot,
+                        rows)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _signals(db_path: str, pilot_id: int, version: str, _actor: Actor, _pilot) -> list[dict[str, Any]]:
+
+    found = _log_signals(db_path, pilot_id, catalog.logs_version(version), _actor, _pilot)
+    with store.open_store(db_path) as con:
+        return [s.to_dict() for s in sig.ordered(found + sig.review_signals(con, _actor, _pilot))]
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _log_signals(db_path: str, pilot_id: int, logs_version: str, _actor: Actor, _pilot) -> list:
+
+    with store.open_store(db_path) as con:
+        return sig.log_signals(con, _actor, _pilot)
+
+
+def signals(actor: Actor, pilot, version: str) -> list[dict[str, Any]]:
+    """The pilot's risk signals as dicts, cached by pilot and data version (call after pick_pilot,
+    which has checked the grant). The checks that read only the logs are kept until a batch is
+    loaded or deleted: a review edit (a note, a risk, a condition) re-runs only the others."""
+    return _signals(db(), pilot.pilot_id, version, actor, pilot)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _segment_options(db_path: str, pilot_id: int, version: str) -> dict[str, dict[str, str]]:
+
+    with store.open_store(db_path) as con:
+        return segment_choices(con, pilot_id)
+
+
+def segment_options(pilot, version: str) -> dict[str, dict[str, str]]:
+    """Per segment, {value as shown: value as stored} (analysis.common.segment_choices)."""
+    return _segment_options(db(), pilot.pilot_id, version)
+
+
+_PREVIEWS = "_rr_upload_previews"
+
+
+def upload_previews(files: list, kind: str, opts: Any, time_zone: str) -> dict[str, Any]:
+    """Each chosen upload's preview (readiness.ingest.load.Preview), or the message that says why it cannot
+    load, by the upload's file_id. Kept in the session by upload, kind, options and zone: a preview
+    copies the file to disk and reads it, which every rerun of the page (any widget) would repeat."""
+
+    kept = st.session_state.get(_PREVIEWS, {})
+    fresh = {}
+    for f in files:
+        key = (f.file_id, kind, repr(opts), time_zone)
+        if key not in kept:
+            try:
+                kept[key] = uploads.preview_upload(db(), f.name, f, kind, opts, time_zone=time_zone)
+            except ingest.UnusableFile as err:  # the message names the file as uploaded
+                kept[key] = str(err)
+            finally:
+                f.seek(0)
+        fresh[key] = kept[key]
+    st.session_state[_PREVIEWS] = fresh  # only the current choice is kept
+    return {key[0]: found for key, found in fresh.items()}
+
+
+def review_steps(con, who: Actor, pilot, version: str) -> list:
+    """The stepper's steps, cached by pilot and data version (which moves with every audited edit of
+    the pilot's review as well as with its data); the caller has checked the grant."""
+    return _review_steps(db(), pilot.pilot_id, version, who, pilot)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _review_steps(db_path: str, pilot_id: int, version: str, _who: Actor, _pilot) -> list:
+
+    with store.open_store(db_path) as con:
+        return progress.steps(con, _who, _pilot, untriaged_high=untriaged_high(con, _who, _pilot, version))
+
+
+def untriaged_high(con, who: Actor, pilot, version: str) -> int:
+    """How many high risk signals are neither in the register nor dismissed (signals cached by version)."""
+
+    return len(risks.untriaged(con, pilot.pilot_id, signals(who, pilot, version)))

@@ -1,0 +1,228 @@
+"""Login glue: streamlit-authenticator over the store's users, the server-side session registry,
+and the guard at the top of every page.
+
+How a login works here (streamlit-authenticator 0.4.x, with its known gaps closed):
+
+* Credentials come from the store's ``users`` table (bcrypt hashes), handed to the library fresh
+  on every rerun, without hints; ``auto_hash`` is off.
+* The library's password check is replaced by :func:`readiness.security.users.login`, which applies the
+  throttle *before* looking at the password and audits every attempt (the library's own counter
+  only counts after a correct password).
+* After a successful login the signed cookie token is registered as a server-side session
+  (:func:`readiness.security.users.start_session`). A cookie is honoured only while its session is open:
+  logout, a password or role change, removal, inactivity or the absolute lifetime end it, and
+  a replayed cookie then shows the login form.
+* Every rerun re-checks the session and re-reads the role from the store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from typing import Any
+
+import jwt
+import streamlit as st
+import streamlit_authenticator as stauth
+
+from readiness import keys, settings, store
+from readiness.security import access, users
+from readiness.security.access import AccessDenied, Actor
+from readiness.web.text import md
+
+_SID = "_rr_session"
+
+
+_ACTOR = "_rr_actor"
+
+
+_NOTICE = "_rr_notice"
+
+
+def db() -> str:
+    return str(settings.db_path())
+
+
+def cookie_key() -> str:
+    given = settings.get("cookie_key")
+    if given:
+        return given
+    return keys.load_or_create(settings.sidecar(db(), "cookie_key_file", ".cookie-key")).decode()
+
+
+def _credentials() -> dict[str, Any]:
+    with store.open_store(db()) as con:
+        rows = con.execute("SELECT username, display_name, email, role, password_hash FROM users WHERE active").fetchall()
+    return {"usernames": {u: {"name": n, "email": e, "roles": [r], "password": h} for u, n, e, r, h in rows}}
+
+
+def client() -> str | None:
+    try:
+        return st.context.ip_address
+    except Exception:  # not known behind some proxies
+        return None
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _forget_login() -> None:
+    for key in (_SID, _ACTOR):
+        st.session_state.pop(key, None)
+
+
+def authenticate() -> Actor | None:
+    """Show the login form until someone logs in; return the logged-in actor (None: form shown)."""
+    authenticator = stauth.Authenticate(_credentials(), settings.get("cookie_name"), cookie_key(),
+                                        cookie_expiry_days=settings.get("session_max_hours") / 24,
+                                        auto_hash=False, login_sleep_time=0.2)
+    model = authenticator.authentication_controller.authentication_model
+    client_addr = client()
+
+    def check_credentials(username: str, password: str) -> bool:
+        with store.open_store(db()) as con:
+            try:
+                actor = users.login(con, username, password, client_addr)
+            except users.Throttled:
+                raise
+            except AccessDenied:
+                return False
+        st.session_state[_ACTOR] = actor
+        return True
+
+    model.check_credentials = check_credentials  # throttle first, audit every attempt
+
+    # A cookie from an earlier visit is honoured only while its server-side session is open.
+    if not st.session_state.get("authentication_status"):
+        token = st.context.cookies.get(settings.get("cookie_name"))
+        if token and not st.session_state.get("logout"):
+            with store.open_store(db()) as con:
+                check = users.check_session(con, _token_hash(token))
+            if check.actor is None:
+                st.session_state["logout"] = True  # the library then ignores the cookie
+                if "logged out" not in (check.reason or ""):
+                    st.session_state[_NOTICE] = check.reason
+            else:
+                st.session_state[_SID] = _token_hash(token)
+                st.session_state[_ACTOR] = check.actor
+
+    if not st.session_state.get("authentication_status"):
+        _login_form(authenticator)
+        if not st.session_state.get("authentication_status"):
+            return None
+
+    if _SID not in st.session_state:  # a fresh form login: register the cookie's token as the session
+        cm = authenticator.cookie_controller.cookie_model
+        token = jwt.encode({"username": st.session_state["username"], "exp_date": cm.exp_date}, cookie_key(),
+                           algorithm="HS256")
+        actor = st.session_state.get(_ACTOR) or Actor(st.session_state["username"], st.session_state["roles"][0])
+        with store.open_store(db()) as con:
+            st.session_state[_SID] = users.start_session(con, actor, token, client_addr)
+
+    with store.open_store(db()) as con:
+        check = users.check_session(con, st.session_state[_SID])
+    if check.actor is None:
+        st.session_state[_NOTICE] = check.reason
+        _forget_login()
+        authenticator.logout(location="unrendered")
+        st.rerun()
+    st.session_state[_ACTOR] = check.actor
+
+    def on_logout(_info: dict) -> None:
+        sid = st.session_state.get(_SID)
+        if sid:
+            with store.open_store(db()) as con:
+                users.end_session(con, sid, "logged out", check.actor)
+        _forget_login()
+
+    with st.sidebar:
+        st.caption(f"Signed in as **{check.actor.name}** · {check.actor.role}")
+        authenticator.logout("Log out", "sidebar", key="logout_button", callback=on_logout)
+    return check.actor
+
+
+def _login_form(authenticator: stauth.Authenticate) -> None:
+    st.title("Readiness Review")
+    notice = st.session_state.pop(_NOTICE, None)
+    if notice:
+        st.info(notice)
+    try:
+        authenticator.login(location="main", fields={"Form name": "Log in", "Username": "User name",
+                                                     "Password": "Password", "Login": "Log in"},
+                            clear_on_submit=False)
+    except users.Throttled as err:
+        st.error(str(err))
+        return
+    except stauth.LoginError as err:  # e.g. a cookie for an account that no longer exists
+        st.session_state["logout"] = True
+        st.error(str(err))
+        return
+    if st.session_state.get("authentication_status") is False:
+        st.error("Wrong user name or password.")
+    elif not st.session_state.get("authentication_status"):
+        st.caption("Accounts are made by an admin (Admin → Users, or `python -m readiness users add`). "
+                   "The first admin's password was printed once in the terminal that started the app.")
+
+
+def still_placeholders() -> None:
+    """Loading placeholders (Streamlit's skeletons) stand still instead of shimmering.
+
+    A shimmer redraws the tab 60 times a second for as long as an element waits for its code or
+    its data. Measured with 10 tabs of one Chromium on the 10M-event bench store: the compositor
+    threads used 25 of the browser's 101 CPU-seconds over 60 page views, and 13 of 95 with still
+    placeholders; on a small machine the views wait for the browser. Style-only HTML goes to
+    Streamlit's event container: it takes no space on the page.
+    """
+    st.html("<style>[data-testid='stSkeleton'], [data-testid='stSkeleton'] * {animation: none !important;}</style>")
+
+
+def through_app_py() -> None:
+    """Make sure app.py (login, role-based navigation) runs before any page.
+
+    Streamlit keeps a legacy mode for apps with a ``pages/`` folder: until some session's
+    app.py has called ``st.navigation``, a first request for ``/audit_log`` would run
+    ``pages/audit_log.py`` on its own, skipping app.py. When a page finds itself run that way,
+    it switches the process to ``st.navigation`` mode and reruns, which goes through app.py.
+    (The page would refuse anyway, as no actor is set; this turns the refusal into the login.)
+    app.py calls it first too: in that mode app.py itself runs inside Streamlit's own page list.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+def actor() -> Actor:
+    """The logged-in actor of this rerun (set by app.py before any page runs), with its login
+    session: the library (access.require) refuses its exports and writes once that session has
+    ended, also in a download's callable, which runs after the page, outside app.py's login check."""
+    through_app_py()
+    current = st.session_state.get(_ACTOR)
+    if current is None:
+        st.error("Please log in.")
+        st.stop()
+    sid = st.session_state.get(_SID)
+    return dataclasses.replace(current, session=sid) if sid else current
+
+
+def guard(action: str, pilot_id: int | None = None) -> Actor:
+    """Top of every page: stop with a clear message unless the actor may do ``action``."""
+    who = actor()
+    try:
+        with store.open_store(db()) as con:
+            access.require(con, who, action, pilot_id)
+    except AccessDenied as err:
+        st.error(f"Not allowed: {md(err)}")
+        st.stop()
+    except store.StoreBusy as err:
+        busy(err)
+    return who
+
+
+def busy(err: Exception) -> None:
+    """Say the store is busy and what to do; which file and which process hold it go to the server log."""
+    st.warning(store.busy_message(err))
+    st.button("Try again")
+    st.stop()
