@@ -29,15 +29,14 @@ usage ingest rebuilds the rollup.
 from __future__ import annotations
 
 from analysis.common import local_day_sql
-from readiness.catalog import Pilot
+from analysis.usage import _blank, _success_sql
+from readiness.catalog import Pilot, get_pilot
 from readiness.store import Connection
 
 ROLLUP_TABLES = ("usage_by_segment", "usage_by_session", "usage_by_feature", "usage_by_team")
 
 
 def _pilot(con: Connection, pilot_id: int) -> Pilot:
-    from readiness.catalog import get_pilot
-
     name = con.execute("SELECT name FROM pilots WHERE pilot_id = ?", [pilot_id]).fetchone()[0]
     return get_pilot(con, name)
 
@@ -49,8 +48,6 @@ def _built_zone(con: Connection, pilot_id: int) -> str | None:
 
 def _add(con: Connection, pilot: Pilot, batch_id: int | None) -> None:
     """Insert the aggregates of one batch (or, with None, of all the pilot's batches)."""
-    from analysis.usage import _blank, _success_sql
-
     cond, params = "pilot_id = ?", [pilot.pilot_id]
     if batch_id is not None:
         cond, params = cond + " AND batch_id = ?", params + [batch_id]

@@ -10,7 +10,7 @@ import streamlit as st
 
 from analysis import summary
 from readiness import store
-from readiness.review import between, conditions, decisions
+from readiness.review import between, conditions, decisions, reviews
 from readiness.security import access
 from readiness.web import cache, login, navigation, query, widgets
 from readiness.web.text import md
@@ -27,7 +27,7 @@ with store.open_store(login.db()) as con:
     conds = conditions.list_conditions(con, actor, pilot)
     suggestion = decisions.suggest(con, pilot, figures=figures, conditions=conds, signals=sigs)
     history = decisions.shown_decisions(con, actor, pilot)  # masked unless the actor may reveal
-    review = decisions.current_review(con, pilot)
+    review = reviews.current_review(con, pilot)
     can_decide = access.allowed(con, actor, "record_decision", pilot.pilot_id)
 
 in_view = query.review_in_view()

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, time
 from pathlib import Path
 
-from readiness import catalog, pilots, store
+from readiness import catalog, pilots, settings, store
 from readiness.demo_data import DEMO_PILOT, write_demo_files
 from readiness.ingest import load as ingest
+from readiness.security import users
 from readiness.security.access import Actor
 from readiness.settings import PROJECT_ROOT
 
@@ -47,8 +48,6 @@ def demo_accounts(con, actor: Actor) -> list[tuple[str, str, str]]:
     Returns (name, role, password) for the accounts created now (to print once); existing
     accounts are left as they are.
     """
-    from readiness.security import users
-
     made = []
     for name, role in DEMO_ACCOUNTS:
         if users.get_user(con, name) is None:
@@ -64,8 +63,6 @@ def load_demo_if_empty(db: str | Path | None, actor: Actor) -> bool:
 
     A store named by READINESS_DB or --db is a deployment's own and starts empty.
     """
-    from readiness import settings
-
     path = settings.db_path(db)
     if not settings.is_default_db(path) or not settings.get("demo_on_empty"):
         return False

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from analysis.usage_rollup import rebuild_usage_rollup
 from readiness.catalog import PROFILE_FIELDS, RISK_TIERS, Pilot, get_pilot
 from readiness.errors import ReadinessError
 from readiness.security import audit
 from readiness.security.access import Actor, allowed, require, visible_pilot_ids
-from readiness.store import Connection
+from readiness.store import Connection, transaction
 
 
 class InvalidProfile(ReadinessError, ValueError):
@@ -75,8 +76,6 @@ def update_pilot(con: Connection, actor: Actor, pilot: Pilot, **profile: Any) ->
     if "name" in profile:
         raise InvalidProfile("A pilot's name is its key and is not edited.")
     _validate(profile)
-    from readiness.store import transaction
-
     with transaction(con):
         require(con, actor, "edit_pilot", pilot.pilot_id)
         current = get_pilot(con, pilot.name)
@@ -86,8 +85,6 @@ def update_pilot(con: Connection, actor: Actor, pilot: Pilot, **profile: Any) ->
         con.execute(f"UPDATE pilots SET {', '.join(f'{k} = ?' for k in changed)} WHERE pilot_id = ?",
                     [*changed.values(), pilot.pilot_id])
         if "time_zone" in changed:
-            from analysis.usage_rollup import rebuild_usage_rollup
-
             rebuild_usage_rollup(con, pilot.pilot_id)
         audit.record(con, actor, "pilot.edit", f"pilot:{pilot.pilot_id}",
                      {"pilot": pilot.name, "before": {k: getattr(current, k) for k in changed}, "after": changed})

@@ -12,7 +12,7 @@ from helpers import PROJECT_ROOT, ingest_one, make_pilot, query, write
 
 from readiness import store
 from readiness.catalog import get_pilot
-from readiness.review import between, conditions, decisions, handoff, playbook, risks
+from readiness.review import between, conditions, decisions, handoff, playbook, reviews, risks
 from readiness.review.handoff import HandoffError
 from readiness.security.access import Actor
 
@@ -136,7 +136,7 @@ def test_diff_against_the_previous_review(pdb: Path, tmp_path: Path) -> None:
     _full_review(pdb)  # review 1: harden, on 400 events
     with store.open_store(pdb) as con:
         assert between.diff(con, OP, _p(con), against="previous")["decision"] is None  # review 1 has none before it
-        first = decisions.current_decision(con, _p(con))
+        first = reviews.current_decision(con, _p(con))
         decisions.open_review(con, OP, _p(con))
     ingest_one(pdb, write(tmp_path / "more.csv", "ts,user,event\n2026-04-01T10:00:00Z,newcomer,open\n"
                                                  "2026-04-02T10:00:00Z,newcomer,open\n"), pilot="p")

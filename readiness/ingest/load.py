@@ -19,7 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from readiness import catalog, settings, store
+from analysis.failure_modes import assign_failure_modes
+from analysis.feedback import annotate_feedback, recompute_themes
+from analysis.usage_rollup import update_usage_rollup
+from readiness import catalog, pilots, settings, store
 from readiness.catalog import Pilot
 from readiness.ingest import formats, profiles, timestamps
 from readiness.ingest.columns import Mapping, MappingError, canonical_columns, propose_mapping
@@ -506,16 +509,10 @@ def derive_evidence(con: Connection, pilot_id: int, kind: str, batch_id: int | N
     the usage rollup. ``batch_id`` None means a batch was deleted: only the per-pilot results are
     recomputed (and the deleted batch's usage aggregates dropped)."""
     if kind == "usage":
-        from analysis.usage_rollup import update_usage_rollup
-
         update_usage_rollup(con, pilot_id, batch_id)
     elif kind == "exceptions" and batch_id is not None:
-        from analysis.failure_modes import assign_failure_modes
-
         assign_failure_modes(con, pilot_id, batch_id)
     elif kind == "feedback":
-        from analysis.feedback import annotate_feedback, recompute_themes
-
         if batch_id is not None:
             annotate_feedback(con, pilot_id, batch_id)
         recompute_themes(con, pilot_id)
@@ -727,8 +724,6 @@ def ingest_files(db: str | Path | None, pilot_name: str, kind: str, paths: list[
 
     Raises PilotNotFound (unless ``create``), AccessDenied, StoreBusy when the store stays locked.
     """
-    from readiness import pilots, store
-
     if kind not in TABLES:
         raise MappingError(f"Unknown kind {kind!r}: use one of {', '.join(TABLES)}.")
     results: list[IngestResult] = []

@@ -14,8 +14,9 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from readiness.catalog import Pilot
-from readiness.review import conditions, decisions, risks
+from readiness.catalog import Pilot, get_pilot
+from readiness.pilots import list_pilots
+from readiness.review import conditions, decisions, reviews, risks
 from readiness.security.access import Actor, require
 from readiness.store import Connection
 
@@ -54,10 +55,10 @@ def diff(con: Connection, actor: Actor, pilot: Pilot, against: str = "current",
     """
     require(con, actor, "read_pilot", pilot.pilot_id)
     if against == "previous":
-        review = decisions.current_review(con, pilot)
-        current = decisions.get_decision(con, pilot, review["previous_decision_id"]) if review else None
+        review = reviews.current_review(con, pilot)
+        current = reviews.get_decision(con, pilot, review["previous_decision_id"]) if review else None
     elif against == "current":
-        current = decisions.current_decision(con, pilot)
+        current = reviews.current_decision(con, pilot)
     else:
         raise ValueError(f"against is 'current' or 'previous', not {against!r}")
     if current is None:
@@ -87,7 +88,7 @@ def flags(con: Connection, actor: Actor, pilot: Pilot, today: date | None = None
     require(con, actor, "read_pilot", pilot.pilot_id)
     today = today or datetime.now(UTC).date()
     out: list[Flag] = []
-    current = decisions.current_decision(con, pilot)
+    current = reviews.current_decision(con, pilot)
     if current and current["next_review"] and current["next_review"] < today:
         out.append(Flag("next_review_overdue", "high",
                         f"The next review was due on {current['next_review']} ({(today - current['next_review']).days} days ago)."))
@@ -133,14 +134,11 @@ def _drift(con, actor: Actor, pilot: Pilot, decision: dict[str, Any]) -> list[Fl
 def portfolio(con: Connection, actor: Actor) -> list[dict[str, Any]]:
     """One row per pilot the actor may read: decision (or 'in review'), next review and whether it is
     overdue, open high risks, conditions met / total, and the between-review flags."""
-    from readiness.catalog import get_pilot
-    from readiness.pilots import list_pilots
-
     today = datetime.now(UTC).date()
     out = []
     for row in list_pilots(con, actor):
         pilot = get_pilot(con, row["name"])
-        current = decisions.current_decision(con, pilot)
+        current = reviews.current_decision(con, pilot)
         conds = conditions.list_conditions(con, actor, pilot)
         found = flags(con, actor, pilot, today)
         out.append({

@@ -23,6 +23,7 @@ from readiness import settings
 from readiness.catalog import RISK_TIERS, Pilot, get_pilot
 from readiness.errors import ReadinessError
 from readiness.review import reviews
+from readiness.review.risks import open_high
 from readiness.security import audit
 from readiness.security.access import Actor, require
 from readiness.store import Connection, transaction
@@ -161,8 +162,6 @@ def _live(con, pilot: Pilot, rule: str) -> tuple[bool, str]:
         return not missing, ("every log kind has a feed or an owned manual process" if not missing
                              else f"no feed or owned manual process for {', '.join(missing)}")
     if rule == "no_high_risk_open":
-        from readiness.review.risks import open_high
-
         n = open_high(con, pilot.pilot_id)
         return n == 0, f"{n} high risk{'s' if n != 1 else ''} open"
     raise ValueError(rule)

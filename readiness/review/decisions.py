@@ -22,11 +22,18 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from analysis import usage
+from analysis.summary import summary
 from readiness import settings
 from readiness.catalog import Pilot, data_version
 from readiness.errors import ReadinessError
 from readiness.review import reviews
+from readiness.review.conditions import ensure_conditions, list_conditions
+from readiness.review.handoff import operating_owner
 from readiness.review.reviews import current_decision, current_review
+from readiness.review.risks import open_high
+from readiness.review.risks import untriaged as untriaged_signals
+from readiness.review.signals import compute_signals
 from readiness.security import audit, privacy
 from readiness.security.access import Actor, require
 from readiness.store import Connection, transaction
@@ -84,13 +91,9 @@ def open_review(con: Connection, actor: Actor, pilot: Pilot) -> dict[str, Any]:
 
 def snapshot(con: Connection, pilot: Pilot) -> dict[str, Any]:
     """Headline figures, every batch's sha256 and the data version, as plain JSON-able values."""
-    from analysis.summary import summary
-
     batches = reviews.dict_rows(con.execute(
         "SELECT batch_id, kind, file_name, sha256, rows_loaded FROM ingest_batches WHERE pilot_id = ? ORDER BY batch_id",
         [pilot.pilot_id]))
-    from readiness.review.risks import open_high
-
     return {"figures": summary(con, pilot), "batches": batches, "data_version": data_version(con, pilot.pilot_id),
             "open_high_risks": open_high(con, pilot.pilot_id), "taken_at": reviews.now().isoformat()}
 
@@ -107,8 +110,6 @@ def suggest(con: Connection, pilot: Pilot, figures: dict[str, Any] | None = None
     ``conditions``: the review's conditions (with live values); required ones not met block operate.
     ``signals``: computed risk signals; high ones not yet in the register (accepted or dismissed) do too.
     """
-    from analysis import usage
-
     fig = figures or snapshot(con, pilot)["figures"]
     events = fig["usage"]["events"]
     if not events:
@@ -121,13 +122,8 @@ def suggest(con: Connection, pilot: Pilot, figures: dict[str, Any] | None = None
         blockers.append(f"{per_1k:,.1f} exceptions per 1,000 events over the whole pilot (limit {max_per_1k:g})")
     if csat is not None and csat < min_csat:
         blockers.append(f"CSAT {csat:.0%} (below {min_csat:.0%})")
-    from readiness.review.handoff import operating_owner
-
     if not (pilot.owner or "").strip() and not operating_owner(con, pilot.pilot_id):
         blockers.append("no owner named (neither the pilot's owner nor an operating owner on Hand-off)")
-    from readiness.review.risks import open_high
-    from readiness.review.risks import untriaged as untriaged_signals
-
     high = open_high(con, pilot.pilot_id)
     if high:
         blockers.append(f"{high} high risk{'s' if high != 1 else ''} open")
@@ -250,14 +246,10 @@ def record_decision(con: Connection, actor: Actor, pilot: Pilot, *, outcome: str
         earlier = current_decision(con, pilot, review_id=review["review_id"])
         snap = snapshot(con, pilot)
         if conditions is None:  # the review's conditions as they stand, with live values
-            from readiness.review.conditions import ensure_conditions, list_conditions
-
             ensure_conditions(con, actor, pilot)
             conditions = [{k: c[k] for k in ("area", "title", "required", "status", "owner", "evidence",
                                               "waiver_reason", "waiver_expiry", "live_value")}
                           for c in list_conditions(con, actor, pilot)]
-        from readiness.review.signals import compute_signals
-
         snap["signals"] = [{k: d[k] for k in ("key", "class", "severity", "finding")}
                            for d in (sig.to_dict() for sig in compute_signals(con, actor, pilot))]
         suggestion = suggest(con, pilot, snap["figures"], conditions, snap["signals"])

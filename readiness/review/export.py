@@ -24,6 +24,10 @@ from datetime import UTC, date, datetime
 from typing import Any, TextIO
 
 from readiness.errors import InvalidChoice
+from readiness.review import decisions, risks
+from readiness.security import audit
+from readiness.security.access import require
+from readiness.store import transaction
 
 _TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
@@ -101,11 +105,6 @@ def audited_csv(con, actor, what: str, chosen: list, destination: str | None = N
     Checks the export right on every pilot first, then reads and audits in one transaction
     (who, what, which pilots, how many rows, and where it went). Returns (CSV bytes, rows).
     """
-    from readiness.review import decisions, risks
-    from readiness.security import audit
-    from readiness.security.access import require
-    from readiness.store import transaction
-
     if what not in REGISTERS:
         raise InvalidChoice(f"Exports are {' or '.join(REGISTERS)}, not {what!r}.")
     with transaction(con):

@@ -16,7 +16,7 @@ from typing import Any
 
 from readiness.catalog import Pilot
 from readiness.errors import InvalidChoice
-from readiness.review import conditions, decisions, handoff, risks
+from readiness.review import conditions, decisions, handoff, reviews, risks
 from readiness.review.export import markdown_text
 from readiness.security import audit
 from readiness.security.access import Actor, require
@@ -37,7 +37,7 @@ def _h(text: Any) -> str:
 def content(con: Connection, actor: Actor, pilot: Pilot) -> dict[str, Any]:
     """Everything the playbook shows, as plain data (checked for read access)."""
     require(con, actor, "read_pilot", pilot.pilot_id)
-    current = decisions.current_decision(con, pilot)
+    current = reviews.current_decision(con, pilot)
     return {
         "pilot": pilot,
         "handoff": handoff.get_handoff(con, actor, pilot),

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from readiness.catalog import Pilot
-from readiness.review import conditions, decisions
+from readiness.review import conditions, decisions, reviews
 from readiness.security.access import Actor, require
 from readiness.store import Connection
 
@@ -75,8 +75,8 @@ def steps(con: Connection, actor: Actor, pilot: Pilot, untriaged_high: int = 0) 
              if not (value or "").strip()]
     out.append(Step("Hand-off", not lacks, "owner and support path named" if not lacks else f"needs {' and '.join(lacks)}"))
 
-    review = decisions.current_review(con, pilot)
-    decided = decisions.current_decision(con, pilot, review_id=review["review_id"]) if review else None
+    review = reviews.current_review(con, pilot)
+    decided = reviews.current_decision(con, pilot, review_id=review["review_id"]) if review else None
     if decided:
         out.append(Step("Decision", True, f"{decisions.OUTCOMES[decided['outcome']]} (review {review['number']})"))
     else:

@@ -19,10 +19,11 @@ from typing import Any
 from analysis import failure_modes, feedback, usage
 from analysis.common import Empty, Filters
 from readiness.catalog import Pilot
-from readiness.review import conditions, decisions, risks
+from readiness.review import conditions, decisions, reviews, risks
+from readiness.security import audit
 from readiness.security.access import Actor, require
 from readiness.security.privacy import mask
-from readiness.store import Connection
+from readiness.store import Connection, transaction
 
 WINDOW = "the 28 days before"  # what each headline change compares with
 
@@ -112,7 +113,7 @@ def content(con: Connection, actor: Actor, pilot: Pilot, signals: list[dict[str,
     :func:`headline`'s result, when the caller has it cached.
     """
     require(con, actor, "read_pilot", pilot.pilot_id)
-    current = decisions.current_decision(con, pilot)
+    current = reviews.current_decision(con, pilot)
     conds = conditions.list_conditions(con, actor, pilot)
     register = risks.list_risks(con, actor, pilot)
     top = _top_three(register, risks.untriaged(con, pilot.pilot_id, signals, ("high", "medium")))
@@ -224,9 +225,6 @@ def html_page(c: dict[str, Any]) -> str:
 def export_html(con: Connection, actor: Actor, pilot: Pilot,
                 signals: list[dict[str, Any]] | None = None, figures: list[Figure] | None = None) -> str:
     """The readout page as a download: checks the export right and audits the export."""
-    from readiness.security import audit
-    from readiness.store import transaction
-
     with transaction(con):
         require(con, actor, "export", pilot.pilot_id)
         page = html_page(content(con, actor, pilot, signals, figures=figures))
