@@ -139,10 +139,10 @@ def _keep_deep_link(current, by_path: dict, default) -> None:
 
     The page is kept as "landed" for a few seconds after: a rerun that arrives then without its
     page (the login cookie component's answer, asked for by a run before the login) falls back to
-    the default page, and is sent back. The page times log showed it: Usage stopped at its start,
-    then Portfolio ran half a second later, and the tab stayed there (about 1 run in 3 of
-    tests/e2e/test_second_process.py on a busy machine). A click on Portfolio asks for Portfolio,
-    so it is never sent back.
+    the default page, and is sent back. Without that the tab stays on the default page: the page
+    asked for (Usage, say) stops at its start and Portfolio runs half a second later (about 1 run
+    in 3 of tests/e2e/test_second_process.py on a busy machine). A click on Portfolio asks for
+    Portfolio, so it is never sent back.
     """
     asked = st.session_state.pop("_rr_asked", "")
     if asked in by_path:

@@ -86,8 +86,8 @@ def local_week_sql(pilot: Pilot, column: str = "ts") -> str:
 def no_match(noun: str, total: int, filters: Filters) -> str:
     """Why filtered evidence is empty although ``total`` rows of it are loaded, in the reviewer's
     terms: which dates and which segment, and how to see the rows again. ``noun``: e.g.
-    "feedback entries". (Before: "No feedback matches the selected dates and segment", with no
-    dates picked, and nothing about a segment column the rows do not carry.)"""
+    "feedback entries". It names only the dates actually picked, and says when the rows do not
+    carry the segment's column."""
     why = []
     if filters.start or filters.end:
         why.append(f"falls within {filters.start or '…'} to {filters.end or '…'} (pilot-local days)")

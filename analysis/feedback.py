@@ -1,4 +1,4 @@
-"""Feedback evidence (issue #3 part 2): sentiment, triage, personal data and themes of user comments.
+"""Feedback evidence: sentiment, triage, personal data and themes of user comments.
 
 The per-comment work happens once, when a feedback batch lands, not on every page view:
 
@@ -140,14 +140,14 @@ redact = privacy.mask
 
 # --- sentiment and triage ------------------------------------------------------------------------
 
-# Words VADER's lexicon lacks, or reads in another sense, in feedback on a tool: before, "Crashes often,
-# unreliable" scored 0.00 and "The export crashed again" was not negative. Scores are on VADER's scale
+# Words VADER's lexicon lacks, or reads in another sense, in feedback on a tool: VADER alone scores
+# "Crashes often, unreliable" 0.00 and "The export crashed again" not negative. Scores are on VADER's scale
 # (-4..4), set beside its own ("crash" -1.7, "broken" -2.1, "useless" -1.8).
 DOMAIN_SENTIMENT: dict[str, float] = {
     "crashes": -1.7, "crashed": -1.7, "crashing": -1.7, "unreliable": -1.8, "unstable": -1.5, "buggy": -1.6,
     "bug": -1.2, "bugs": -1.2, "flaky": -1.3, "unusable": -2.2, "glitchy": -1.3, "glitch": -1.1, "outage": -1.6,
     "laggy": -1.2, "sluggish": -1.1, "slow": -1.0, "timeout": -1.0, "timeouts": -1.0, "clunky": -1.2,
-    "support": 0.0,  # the helpdesk, not approval: VADER's +1.7 made "Support never answers" read +0.40
+    "support": 0.0,  # the helpdesk, not approval: VADER's +1.7 makes "Support never answers" read +0.40
 }
 
 
@@ -216,8 +216,8 @@ def _has_comment_sql(alias: str = "") -> str:
     return f"{a}comment IS NOT NULL AND trim({a}comment) <> ''"
 
 
-# Sentiment and triage read a comment's first 10,000 characters: a pasted 1 MB text took the triage
-# patterns seconds per comment (issue 7's bad-input corpus); personal data is still looked for in all of it.
+# Sentiment and triage read a comment's first 10,000 characters: a pasted 1 MB text takes the triage
+# patterns seconds per comment; personal data is still looked for in all of it.
 ANALYSED_CHARS = 10_000
 
 

@@ -1,7 +1,7 @@
 """Which language a comment is written in, as far as sentiment needs to know.
 
 VADER's lexicon and the triage words are English: a German comment's "die" (the article) reads as
-the English verb, so every such comment counted as negative. A comment is taken as English unless
+the English verb, so every such comment would count as negative. A comment is taken as English unless
 more of its words are the common function words of one other language than of English; the
 lists hold only words that are not also English words ("die", "also", "an" are left out).
 """

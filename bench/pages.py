@@ -1,4 +1,4 @@
-"""Benchmark: how long a rerun of each page takes on the demo pilot (the issue's goal: under 1 s).
+"""Benchmark: how long a rerun of each page takes on the demo pilot (goal: under 1 s).
 
 Loads the demo into a temporary store, then runs every page with Streamlit's AppTest as a
 reviewer: once cold (caches empty) and --repeat times warm (what a reviewer waits for after

@@ -3,7 +3,7 @@
 Generates N requests (default 1,000,000) with DuckDB, written twice: as a Combined Log Format
 access log and as a CSV of the columns the log loads as (time, user, event, outcome). Times
 readiness.ingest.load.ingest_file on each into a fresh store, --repeat times, and prints the medians
-and the ratio log / CSV (issue 22's goal: within 2x).
+and the ratio log / CSV (goal: within 2x).
 
 Example: python bench/rawlogs.py --lines 1000000
 """

@@ -80,8 +80,8 @@ if can_decide:
         next_review = b.date_input("Next review (not for a stop)", value=date.today() + timedelta(days=42))
         receiver = c.text_input("Hand-off receiver (user name)", help="Only for a hand-off; they must accept it.")
         against = suggestion.outcome != "operate"
-        # operate against the evidence is the reviewer's call, but not by a slip of the radio: it was
-        # recorded with 5 required conditions unmet and no word of warning
+        # operate against the evidence is the reviewer's call, but not by a slip of the radio: against
+        # the suggestion it is recorded only once this box is ticked
         confirmed = st.checkbox(f"Record operate although the evidence suggests "
                                 f"{decisions.OUTCOMES[suggestion.outcome].lower()}",
                                 help="Only for operate: tick it to record operate against the suggestion above "

@@ -54,7 +54,7 @@ with store.open_store(login.db()) as con:
     can_reveal = access.allowed(con, actor, "reveal_personal_data", pilot.pilot_id)
 still_new = int((modes["status"] == "new").sum())
 if can_edit and still_new > 1:
-    # one by one, a file of 229 modes made this step impossible to finish
+    # one by one, a file of 229 modes would make this step impossible to finish
     with st.expander(f"Triage the long tail: {still_new} modes still 'new'"), st.form("tail"):
         a, b = st.columns(2)
         most = a.number_input("Modes with at most this many exceptions", min_value=1, value=10, step=1,

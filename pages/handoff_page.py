@@ -50,8 +50,8 @@ with st.form("handoff", border=True):
             delivery_work=delivery or None, escalation=escalation)), "Saved.", refresh=True)
 
 st.subheader("Hardening backlog: operational")
-# full width, the item widest: in half the page the grid showed the items and hid evidence, owner
-# and status off to the right
+# full width, the item widest: in half the page the grid hides evidence, owner and status off to
+# the right
 items = {"title": st.column_config.TextColumn("Item", width="large"),
          "evidence": st.column_config.TextColumn("Evidence", width="medium"),
          "owner": st.column_config.TextColumn("Owner", width="small"),

@@ -98,8 +98,8 @@ try:
     status = _portfolio(db, version, visible, date.today(), actor)
     with store.open_store(db) as con, st.spinner("Reading each pilot's risk signals…"):
         chosen = [catalog.get_pilot(con, name) for name in status["pilot"]]
-        # high signals neither in the register nor dismissed: the register alone read 0 open high
-        # risks and nothing to attend to while the demo had 6 such signals. Cached per pilot and data
+        # high signals neither in the register nor dismissed count too: the register alone says 0 open
+        # high risks and nothing to attend to while such signals wait. Cached per pilot and data
         # version, shared with the review steps, so a pilot already opened costs nothing here.
         status["untriaged_high"] = [cache.untriaged_high(con, actor, p, catalog.data_version(con, p.pilot_id))
                                     for p in chosen]

@@ -44,7 +44,7 @@ c[1].metric("Blocking an 'operate' decision", len(blocking),
             help="Required conditions not met and not waived: while any is left, the suggested decision is not "
                  "'operate' (the Decision page says which).")
 c[2].metric("Waiting for approval", len(pending))
-# A static table: every word of a condition and of its live value shows (a data grid cut them off).
+# A static table: every word of a condition and of its live value shows (a data grid cuts them off).
 # st.table reads its cells as Markdown: the text in them goes through md.
 # "Live value": computed now from the logs and the review's records (sources, hand-off, register).
 table = pd.DataFrame({
@@ -101,7 +101,7 @@ if pending:
                     con, actor, pilot, r["approval_id"], approve=False)), "Rejected.", refresh=True)
 
 if can_tier:
-    # The profile said "changed on the Readiness page", but nothing here could (library only).
+    # The profile says the tier is changed on the Readiness page: this is where.
     st.subheader("Risk tier")
     with st.form("risk_tier"):
         a, b = st.columns([1, 3])

@@ -74,7 +74,7 @@ for d in found:
 st.subheader("Register")
 live = [r for r in register if r["status"] != "dismissed"]
 if live:
-    # Status and Overdue next to the risk: at the end they were off the grid's right edge at 1400 px
+    # Status and Overdue next to the risk: at the end they are off the grid's right edge at 1400 px
     columns = ["risk_id", "severity", "status", "overdue", "title", "risk_class", "likelihood", "impact", "owner",
                "mitigation", "due"]
     table = pd.DataFrame(live)[columns]
@@ -96,7 +96,7 @@ if live:
         if st.button(f"Save {len(changes)} changed risk{'s' * (len(changes) != 1)}", type="primary",
                      disabled=not changes, help="All changes are saved together, each in the audit log."):
             done, _ = widgets.run_action(widgets.with_store(lambda con: risks.edit_register(con, actor, pilot, changes)))
-            if done:  # a toast right before a rerun was not seen: the next run shows it (app.py)
+            if done:  # a toast right before a rerun is never seen: the next run shows it (app.py)
                 st.session_state.pop("register_editor", None)
                 widgets.flash(f"Saved {len(changes)} risk change{'s' * (len(changes) != 1)}; each is in the audit log.")
                 st.rerun()

@@ -45,8 +45,8 @@ with st.expander("Pilot profile", expanded=False), st.form("profile"):
 if can_ingest:
     st.subheader("Add logs")
     kind = st.radio("Kind", KINDS, horizontal=True)
-    # a new key after a clean load empties the box: the loaded files stayed in it and were checked again
-    # as the next kind ("Load 2 files as usage" with the feedback file among them)
+    # a new key after a clean load empties the box: files left in it would be checked again as the
+    # next kind ("Load 2 files as usage" with the feedback file among them)
     files = st.file_uploader("CSV / TSV, JSON Lines, JSON, Parquet, or .gz / .bz2 / .xz / .zst / .zip of one", accept_multiple_files=True,
                              key=f"uploads_{st.session_state.get('_rr_upload_round', 0)}")
     overrides_text = st.text_input("Column mapping overrides (optional)", placeholder="timestamp=created, user_id=Employee",
@@ -100,7 +100,7 @@ if can_ingest:
                 why = next((p for p in other.problems if "not found" in p),
                            "required column(s) not found: " + ", ".join(other.mapping.missing_required()))
                 st.warning(md(f"{f.name}: {why}"))
-            else:  # their rejects and zone notes were never shown before the load
+            else:  # their rejects and zone notes are shown before the load too
                 for problem in other.problems:
                     st.warning(md(f"{f.name}: {problem}"))
         for f in all_rejected:
@@ -156,7 +156,7 @@ else:
     if done and rejects:
         st.markdown(f"**Rejected rows of batch {pick}**")
         st.dataframe(pd.DataFrame(rejects).drop(columns=["batch_id", "file_name"]), hide_index=True, width="stretch",
-                     column_config={  # raw names and "None" cells before
+                     column_config={  # labelled in words, not with the raw column names
                          "row": st.column_config.NumberColumn("Row", help="The row's number in the file (header not counted)"),
                          "line": st.column_config.NumberColumn("Line", help="The physical line, where it differs from the row"),
                          "column": "Column", "reason": st.column_config.TextColumn("Why", width="large"),
@@ -167,7 +167,7 @@ else:
         with st.form("delete_batch"):
             sure = st.checkbox(f"Yes, delete batch {pick} with its rows")
             if st.form_submit_button("Delete batch"):
-                if not sure:  # it did nothing and said nothing
+                if not sure:  # say why nothing happened
                     st.warning(f"Nothing deleted: tick 'Yes, delete batch {pick} with its rows' first.")
                 else:
                     widgets.run_action(widgets.with_store(lambda con: batches.delete_batch(con, pick, actor)),
@@ -189,7 +189,7 @@ if can_ingest:
     feed_col, manual_col = st.columns(2)
     try:
         root = sources.feed_root()
-    except sources.SourceError as err:  # the form was offered, then refused on submit
+    except sources.SourceError as err:  # no feed root: say so instead of a form that is refused on submit
         root = None
         feed_col.markdown("**A feed** · files the app re-reads")
         feed_col.info(md(err))
@@ -221,7 +221,7 @@ if can_ingest:
         m_kind = st.selectbox("Kind", KINDS, key="manual_kind")
         provider = st.text_input("Who provides it", placeholder="e.g. the ERP team")
         what = st.text_input("What they provide", placeholder="e.g. the weekly usage export")
-        frequency = st.text_input("How often", placeholder="e.g. weekly")  # "weekly" alone read as filled in
+        frequency = st.text_input("How often", placeholder="e.g. weekly")  # "weekly" alone reads as filled in
         m_owner = st.text_input("Owner of the process", placeholder="e.g. Priya Shah")
         if st.form_submit_button("Set manual process"):
             widgets.run_action(widgets.with_store(lambda con: sources.set_manual(con, actor, pilot, m_kind, provider, what,

@@ -26,8 +26,8 @@ c[1].metric("Users", f"{totals.users:,}")
 c[2].metric("Sessions", f"{totals.sessions:,}" if totals.sessions is not None else "—", help=md(totals.sessions_reading))
 c[3].metric("Mean daily users", f"{totals.dau_mean:.1f}")
 if not hasattr(trend, "reason"):
-    # a change only against a whole earlier 4 weeks (as the readout): with a range starting 1 Aug, the
-    # "4 weeks before" held a few days and the change read +1887%
+    # a change only against a whole earlier 4 weeks (as the readout): against a near-empty window (a
+    # range starting 1 Aug leaves the "4 weeks before" a few days) a percentage means nothing
     whole = trend.prior_complete and trend.events_change_pct is not None
     c[4].metric("Events, last 4 weeks", f"{trend.events_recent:,}",
                 f"{trend.events_change_pct:+.0f}% vs the 4 before" if whole else None,
@@ -51,7 +51,7 @@ with right:
     st.subheader("Who carries the use?")
     conc = cache.evidence(usage.concentration, pilot, version, flt)
     if not widgets.empty_note(conc):
-        # one above the other: side by side in this column, labels and figures were cut off ("41% of e…")
+        # one above the other: side by side in this column, labels and figures are cut off ("41% of e…")
         st.metric("Events made by the top 10% of users", f"{conc.top_share:.0%}")
         st.metric("Users making half of all events", f"{conc.users_for_half:,}")
     success = cache.evidence(usage.task_success, pilot, version, flt)
@@ -59,7 +59,7 @@ with right:
         st.metric("Task success", f"{success.success_rate:.0%}",
                   help=f"{success.successes:,} of {success.attempts:,} attempts with an outcome succeeded")
 if not isinstance(adoption, Empty):
-    # a static table: every word of each hint's reason shows (the grid cut "only 86% of attempts
+    # a static table: every word of each hint's reason shows (a grid cuts "only 86% of attempts
     # succeed (< 90%)" off the rows that need it most); one row per feature, so it stays short.
     # st.table reads cells as Markdown: the feature's name (a file's text) goes through md.
     def share(v) -> str:

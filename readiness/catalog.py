@@ -73,7 +73,7 @@ def data_version(con: Connection, pilot_id: int | None = None) -> str:
     ).fetchone()
     # Review edits of the pilot (notes, risks, conditions, decisions, profile) are audited on objects
     # 'pilot:<id>[/...]'. Logins, sessions, reveals and exports change nothing a page shows: counting
-    # them emptied every cache of every pilot at each login (issue 7, load benchmark).
+    # them would empty every cache of every pilot at each login.
     audit_seq = con.execute(
         "SELECT coalesce(max(seq), 0) FROM audit_log WHERE action NOT IN ('reveal', 'export') AND "
         "CASE WHEN ? IS NULL THEN object LIKE 'pilot:%' ELSE object = ? OR starts_with(object, ?) END",

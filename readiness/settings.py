@@ -75,7 +75,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("demo_on_empty", True,
             "Load the demo pilot when the default store is empty (never for a store named by "
             "READINESS_DB or --db)."),
-    # Risk signals (readiness/signals.py): a signal fires past its threshold and is "high" at twice
+    # Risk signals (readiness/review/signals.py): a signal fires past its threshold and is "high" at twice
     # the threshold, or halfway from the threshold to 100% when that comes sooner (see signals.py).
     Setting("signal_min_count", 10,
             "Fewer rows than this (ratings, sessions, failures) are anecdotes: no share-based signal fires on them."),

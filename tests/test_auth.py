@@ -21,7 +21,7 @@ from readiness.security.access import AccessDenied, Actor, require
 ADMIN = Actor("cli:test", "admin", cli=True)
 PW = "correct horse battery"
 
-# The role matrix as DESIGN.md and issue 4 state it, written out independently of readiness.security.access.
+# The role matrix as DESIGN.md states it, written out independently of readiness.security.access.
 EXPECTED = {
     #                      admin  reviewer lead   viewer
     "read_pilot":           (True, True,  True,  True),
@@ -356,6 +356,6 @@ def test_changing_ones_own_password_needs_the_current_one(db: Path) -> None:
 def test_user_text_is_inert_in_markdown() -> None:
     from readiness.web.text import md
 
-    # escapes alone left "http://evil.example" to Streamlit's autolinking (issue 19): a word joiner splits it
+    # escapes alone leave "http://evil.example" to Streamlit's autolinking: a word joiner splits it
     assert md("[click](http://evil.example) ![x](http://t.example/p.png) *b* <b>") == \
         "\\[click\\](http:\u2060//evil.example) !\\[x\\](http:\u2060//t.example/p.png) \\*b\\* &lt;b&gt;"

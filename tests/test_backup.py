@@ -1,4 +1,4 @@
-"""Backup and restore (issue #7, item 4): a round trip, a backup beside a writer in another process,
+"""Backup and restore: a round trip, a backup beside a writer in another process,
 a tampered backup, refusals, and the audit chain after a restore."""
 
 from __future__ import annotations

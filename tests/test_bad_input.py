@@ -1,6 +1,6 @@
 """The bad-input corpus (tests/samples/bad/, made by make_bad.py): every file gets a clear outcome.
 
-Issue 7, item 1. For each file, through the command line and through the upload page's library
+For each file, through the command line and through the upload page's library
 calls (``uploads.preview_upload`` for the preview, ``uploads.ingest_uploads`` for the Load button):
 a short message without traceback text, exit code 2 for an unusable file and 0 when it loads,
 ``rows_read = rows_loaded + rows_rejected + rows_duplicate``, and no batch half there.

@@ -39,7 +39,7 @@ def test_lifecycle_title_reads_the_last_week_and_dormant_is_drawn_below_the_axis
 
 
 def test_lifecycle_headline_reads_the_last_whole_week_and_the_caption_names_a_short_one() -> None:
-    # seen on Usage with dates ending on a Monday: "Week of 2026-08-31: ... 44 gone quiet" for one day
+    # dates ending on a Monday: not "Week of 2026-08-31: ... 44 gone quiet" for one day of that week
     df = pd.DataFrame({"week": [date(2026, 3, 2), date(2026, 3, 9)], "active": [5, 2], "new": [5, 0],
                        "returning": [0, 2], "resurrecting": [0, 0], "dormant": [0, 3], "days": [7, 1]})
     fig, caption = charts.lifecycle(df)
@@ -83,7 +83,7 @@ def test_exception_rate_compares_last_and_first_week_per_1000_events() -> None:
 
 
 def test_exception_counts_without_usage_are_not_captioned_as_a_rate() -> None:
-    # seen with 2015 exceptions and 2026 usage: the bars were counts, the caption said "divided by usage events"
+    # 2015 exceptions and 2026 usage: the bars are counts, so the caption does not say "divided by usage events"
     df = pd.DataFrame({"day": pd.date_range("2015-10-18", periods=2), "exceptions": [1500, 500],
                        "events": [0, 0], "sessions": [0, 0], "per_1000_events": [None, None]})
     fig, caption = charts.exception_rate(df)
@@ -92,8 +92,8 @@ def test_exception_counts_without_usage_are_not_captioned_as_a_rate() -> None:
 
 
 def test_the_rate_reads_the_days_with_usage_when_exceptions_start_long_before_it() -> None:
-    # seen: Loghub exceptions from 2005 and 800 usage events in May 2017: "8,371 exceptions; no usage events
-    # to compare them with", because the first 7 days of the chart had no usage
+    # Loghub exceptions from 2005 and usage in May 2017: a rate, not "no usage events to compare them
+    # with", although the first 7 days of the chart have no usage
     days = list(pd.date_range("2005-06-14", periods=10)) + list(pd.date_range("2017-05-01", periods=3))
     df = pd.DataFrame({"day": days, "exceptions": [100] * 10 + [2, 4, 6], "events": [0] * 10 + [200] * 3,
                        "sessions": [0] * 10 + [20] * 3, "per_1000_events": [None] * 10 + [10.0, 20.0, 30.0]})
@@ -149,7 +149,7 @@ def test_a_one_day_pilot_keeps_its_time_axis_in_days_not_milliseconds() -> None:
 
 
 def test_a_pilot_of_days_gets_a_tick_per_day_and_a_longer_one_is_left_to_plotly() -> None:
-    # 3 days: plotly ticked them every 6 hours ("00:00 Mar 2, 06:00, 12:00 ...", seen in a browser)
+    # 3 days: left to itself plotly ticks them every 6 hours ("00:00 Mar 2, 06:00, 12:00 ...")
     def rate(days: int):
         return charts.exception_rate(pd.DataFrame({
             "day": pd.date_range("2026-03-02", periods=days), "exceptions": [1] * days, "events": [100] * days,

@@ -1,4 +1,4 @@
-"""The ingest command line, run as a user runs it: ``python -m readiness ingest ...`` in a subprocess (issue #2)."""
+"""The ingest command line, run as a user runs it: ``python -m readiness ingest ...`` in a subprocess."""
 from __future__ import annotations
 
 import json
@@ -33,7 +33,7 @@ def json_lines(stdout: str) -> list[dict]:
 
 
 def test_ingest_json_lines_and_exit_0(db: Path, tmp_path: Path) -> None:
-    # issue #2: every file loaded -> exit 0; --json prints one object per file per line
+    # every file loaded -> exit 0; --json prints one object per file per line
     a = write(tmp_path / "a.csv", GOOD)
     b = write(tmp_path / "b.jsonl", json.dumps({"time": "2026-07-06T11:00:00Z", "uid": "dee", "action": "x"}) + "\n")
     proc = cli("ingest", "--pilot", "Invoices", "--kind", "usage", "--create", "--json", "--db", db, a, b)
@@ -63,7 +63,7 @@ def test_duplicate_file_exits_0_and_says_duplicate(db: Path, tmp_path: Path) -> 
 
 
 def test_unusable_file_exits_2_and_the_others_still_load(db: Path, tmp_path: Path) -> None:
-    # issue #2: any unusable file -> exit 2, its JSON record carries the error
+    # any unusable file -> exit 2, its JSON record carries the error
     good = write(tmp_path / "good.csv", GOOD)
     empty = write(tmp_path / "empty.csv", "")
     proc = cli("ingest", "--pilot", "p", "--kind", "usage", "--create", "--json", "--db", db, empty, good)
@@ -86,7 +86,7 @@ def test_human_output_names_file_and_reason(db: Path, tmp_path: Path) -> None:
 
 
 def test_a_missing_column_s_hint_names_a_column_nothing_else_took(db: Path, tmp_path: Path) -> None:
-    # it suggested the first column found, which was usually the time column, already mapped
+    # not simply the first column found, which is usually the time column, already mapped
     missing = write(tmp_path / "who.csv", "When;Employee;Action\n2026-03-02 09:15;ann;open\n")
     proc = cli("ingest", "--pilot", "p", "--kind", "usage", "--create", "--db", db, missing)
     assert proc.returncode == 2 and "--map user_id=Employee" in proc.stderr
@@ -120,7 +120,7 @@ def test_dedupe_rows_option(db: Path, tmp_path: Path) -> None:
 
 
 def test_unknown_pilot_without_create_lists_known_pilots(db: Path, tmp_path: Path) -> None:
-    # issue #2: a typo in --pilot must not silently create a pilot
+    # a typo in --pilot must not silently create a pilot
     make_pilot(db, "Invoice triage")
     make_pilot(db, "Contract search")
     before = snapshot(db)
@@ -161,7 +161,7 @@ def _hold(db: Path, seconds: float) -> subprocess.Popen:
 
 
 def test_busy_store_fails_cleanly_naming_the_holder(db: Path, tmp_path: Path) -> None:
-    # issue #2: another process holds the store past READINESS_LOCK_TIMEOUT_S: clear message, no traceback
+    # another process holds the store past READINESS_LOCK_TIMEOUT_S: clear message, no traceback
     make_pilot(db, "p")
     holder = _hold(db, 60)
     try:
@@ -182,7 +182,7 @@ def test_busy_store_fails_cleanly_naming_the_holder(db: Path, tmp_path: Path) ->
 
 
 def test_store_released_within_timeout_ingest_succeeds(db: Path, tmp_path: Path) -> None:
-    # issue #2: the holder lets go soon (2 s, so that it surely still holds the store when the CLI,
+    # the holder lets go soon (2 s, so that it surely still holds the store when the CLI,
     # which takes ~1 s to start, first tries); with a 10 s timeout the ingest waits and then loads
     make_pilot(db, "p")
     holder = _hold(db, 2)
@@ -197,7 +197,7 @@ def test_store_released_within_timeout_ingest_succeeds(db: Path, tmp_path: Path)
 
 
 def test_batches_rejects_pilots_and_delete_as_an_operator_sees_them(db: Path, tmp_path: Path) -> None:
-    # issue #2: a wrong batch can be removed with `batches delete ID` (audited; rows and rejects go with it)
+    # a wrong batch can be removed with `batches delete ID` (audited; rows and rejects go with it)
     assert cli("ingest", "--db", db, "--pilot", "p", "--create", "--kind", "usage", write(tmp_path / "u.csv", GOOD)).returncode == 0
     listed = cli("batches", "--db", db, "--pilot", "p")
     assert listed.returncode == 0 and "u.csv" in listed.stdout
@@ -226,7 +226,7 @@ def test_preview_command_shows_mapping_and_loads_nothing(db: Path, tmp_path: Pat
 
 
 def test_summary_json_and_failure_mode_assignments(db: Path, tmp_path: Path) -> None:
-    # issue #3: `summary --json` headline figures; `failure-modes --assignments` one row per exception
+    # `summary --json` headline figures; `failure-modes --assignments` one row per exception
     usage = write(tmp_path / "u.csv", "ts,user_id,session_id,event\n"
                   "2026-07-06T09:00:00Z,ann,s1,open\n2026-07-06T10:00:00Z,bob,s2,open\n"
                   "2026-07-07T09:00:00Z,ann,s3,open\n2026-07-07T09:05:00Z,ann,s3,save\n")
@@ -260,8 +260,8 @@ def test_summary_json_and_failure_mode_assignments(db: Path, tmp_path: Path) -> 
 
 
 def test_the_command_line_starts_without_pandas_or_the_demo_generator() -> None:
-    """`python -m readiness ... --help` answered in 1.5 s when every command's imports loaded
-    pandas (0.6 s) and the demo generator (0.5 s); commands that need them import them."""
+    """`python -m readiness ... --help` loads neither pandas (0.6 s) nor the demo generator (0.5 s):
+    commands that need them import them, so help answers well under the 1.5 s it takes with both."""
     probe = "import sys, readiness.cli; print(sorted(m for m in ('pandas', 'readiness.demo_data') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT)
     assert out.stdout.strip() == "[]", out.stdout

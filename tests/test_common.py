@@ -1,4 +1,4 @@
-"""The pilot's calendar: local times computed without ICU must equal ICU's, in every zone (issue #3)."""
+"""The pilot's calendar: local times computed without ICU must equal ICU's, in every zone."""
 
 from __future__ import annotations
 

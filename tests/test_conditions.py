@@ -149,7 +149,7 @@ def _forty_usage_events(db: Path, tmp_path: Path) -> None:
 
 
 def test_the_exception_rate_says_when_the_logs_cover_different_periods(db: Path, tmp_path: Path) -> None:
-    # 2015 exceptions against 2026 usage read "53333.3 exceptions per 1,000 events" and nothing else
+    # 2015 exceptions against 2026 usage: not a bare "53333.3 exceptions per 1,000 events"
     _forty_usage_events(db, tmp_path)
     old = "".join(f"2015-10-18T10:{i % 60:02d}:{i // 60:02d}Z,boom\n" for i in range(2000))
     ingest_one(db, write(tmp_path / "e.csv", "ts,message\n" + old), kind="exceptions", pilot="p")
@@ -175,7 +175,7 @@ def test_the_exception_rate_counts_warnings_and_errors_not_information_lines(db:
 
 
 def test_the_exception_rate_says_when_the_exception_logs_reach_well_beyond_the_usage(db: Path, tmp_path: Path) -> None:
-    # seen: 2005-2017 exceptions against two weeks of usage, overlapping by a day, said nothing
+    # exceptions of months against days of usage, overlapping by a day: the live value says so
     _forty_usage_events(db, tmp_path)
     log = "2026-03-02T10:05:00Z,ERROR,a\n2026-01-05T10:00:00Z,ERROR,b\n2026-03-03T10:00:00Z,INFO,c\n"
     ingest_one(db, write(tmp_path / "e.csv", "ts,level,message\n" + log), kind="exceptions", pilot="p", all_levels=True)

@@ -1,4 +1,4 @@
-"""Crash safety (issue #7, item 2): SIGKILL an ingest at ten moments, from start-up and migration
+"""Crash safety: SIGKILL an ingest at ten moments, from start-up and migration
 to the commit; each time the store opens, the batch is whole or absent, the next ingest is not
 blocked, and the audit chain verifies."""
 

@@ -1,8 +1,8 @@
-"""The data version, the key the app caches a pilot's evidence by (issue 7, load benchmark).
+"""The data version, the key the app caches a pilot's evidence by.
 
 It must change when what a page shows changes (an ingest, a reviewer's note) and only then: a login
-that changed it emptied every cache, so ten reviewers logging in made the app recompute every
-pilot's evidence ten times.
+that changed it would empty every cache, so ten reviewers logging in would make the app recompute
+every pilot's evidence ten times.
 """
 
 from __future__ import annotations

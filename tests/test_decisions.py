@@ -58,7 +58,7 @@ def test_decisions_are_append_only_and_recording_again_supersedes(pilot_db: Path
 
 
 def test_operate_against_the_evidence_must_be_said_in_the_library_too(pilot_db: Path) -> None:
-    # only the Decision page asked; the CLI's decide recorded operate against the evidence without a word
+    # not only the Decision page asks: the CLI's decide records no operate against the evidence without a word
     before = query(pilot_db, "SELECT count(*) FROM decisions")
     with pytest.raises(decisions.DecisionError, match=r"The evidence suggests harden further: .* To record operate "
                                                       r"anyway, say so .*--against-evidence\)"):

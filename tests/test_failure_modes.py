@@ -1,4 +1,4 @@
-"""Failure modes (issue #3, part 3): grouping, stable ids, personal data, daily/trend, rates, notes, Loghub GA.
+"""Failure modes: grouping, stable ids, personal data, daily/trend, rates, notes, Loghub GA.
 
 Real DuckDB stores in tmp_path; files are ingested with ingest.ingest_files, then each batch is
 grouped with assign_failure_modes (skipped for batches that ingest already grouped).
@@ -251,7 +251,7 @@ def test_annotate_mode_writes_note_and_audit_record(db: Path, tmp_path: Path) ->
 
 
 def test_the_long_tail_is_triaged_as_a_group_and_the_review_step_can_finish(db: Path, tmp_path: Path) -> None:
-    # 229 Loghub modes, one form each, made the Failure modes step impossible to finish
+    # 229 Loghub modes, one form each, would make the Failure modes step impossible to finish
     from readiness.review import progress
 
     load(db, write(tmp_path / "ex.csv", csv_rows(three_modes())))  # modes 1, 2, 3 with 9, 7 and 4 exceptions

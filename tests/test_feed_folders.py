@@ -1,7 +1,7 @@
-"""A feed cannot read another team's folder (issue #19, finding 4).
+"""A feed cannot read another team's folder.
 
-One READINESS_FEED_ROOT serves every team. Before, a reviewer set their pilot's feed to
-``secret-team/*.csv`` and the next ``sync`` loaded that team's file into their pilot. Now each
+One READINESS_FEED_ROOT serves every team. A reviewer who sets their pilot's feed to
+``secret-team/*.csv`` must not get that team's file into their pilot at the next ``sync``. Each
 pilot's feeds live under a folder an admin assigns (admin only, audited); a pattern or a file
 outside it (after '..' and links) is refused when the feed is set and again at every sync; until
 an admin assigns one, only admins set and sync the pilot's feeds.
@@ -68,11 +68,11 @@ def _loaded(db: Path) -> set[str]:
 
 
 def test_without_a_feed_folder_only_an_admin_sets_or_syncs_feeds(pilot_db: Path) -> None:
-    # the reported attack: a reviewer points their pilot at another team's folder
+    # the attack: a reviewer points their pilot at another team's folder
     with pytest.raises(AccessDenied, match="ours has no feed folder yet, so only an admin may set its feeds"):
         _set_feed(pilot_db, RITA, "secret-team/*.csv")
     assert query(pilot_db, "SELECT count(*) FROM sources") == [(0,)]
-    _set_feed(pilot_db, ADMIN, "our-team/*.csv")  # an admin still may (as before folders)
+    _set_feed(pilot_db, ADMIN, "our-team/*.csv")  # an admin still may
     with pytest.raises(AccessDenied, match="only an admin may sync its feeds.*--feed-folder"):
         sources.sync(pilot_db, RITA, "ours")
     assert _loaded(pilot_db) == set()
@@ -113,7 +113,7 @@ def test_links_out_of_the_folder_are_refused_even_inside_the_root(pilot_db: Path
 
 
 def test_a_feed_set_before_the_folder_is_refused_at_the_next_sync(pilot_db: Path) -> None:
-    _set_feed(pilot_db, ADMIN, "secret-team/*.csv")  # e.g. set before folders existed
+    _set_feed(pilot_db, ADMIN, "secret-team/*.csv")  # e.g. set before the pilot had a folder
     _assign(pilot_db, "our-team")
     with pytest.raises(sources.SourceError, match="'secret-team/\\*.csv' is outside this pilot's feed folder"):
         sources.sync(pilot_db, RITA, "ours")

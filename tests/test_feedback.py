@@ -1,4 +1,4 @@
-"""Feedback evidence (issue #3 part 2): sentiment, triage, personal data, themes and the evidence views.
+"""Feedback evidence: sentiment, triage, personal data, themes and the evidence views.
 
 Each test builds a real store in tmp_path and ingests a real JSON Lines file with ``ingest.ingest_files``,
 then calls ``annotate_feedback`` / ``recompute_themes`` itself (idempotent, so it does not matter whether
@@ -61,8 +61,8 @@ TRIAGED = [
 ]
 
 
-# Plain wording a reviewer's walk met (stop 17) and more like it: before, 'Support never answers' was
-# 'other' (so support read 0), 'Wrong data in the summary' was reliability, 15 of these 22 were right.
+# Plain wording reviewers meet, each with the class it belongs to: 'Support never answers' is support
+# (not 'other'), 'Wrong data in the summary' is data (not reliability).
 PLAINLY = [
     ("Support never answers", "operational:support"),
     ("Nobody replies to my emails about it", "operational:support"),
@@ -88,12 +88,12 @@ def test_plainly_worded_complaints_are_triaged_to_their_class(text: str, expecte
 @pytest.mark.parametrize("text", ["Crashes often, unreliable", "The export crashed again", "It's buggy and keeps crashing",
                                   "Unusable on Mondays", "Laggy and sluggish all week"])
 def test_complaints_in_a_tool_s_words_read_negative(text: str) -> None:
-    assert fb.sentiment(text) <= fb.NEGATIVE_SENTIMENT  # VADER alone scored each of these 0.00
+    assert fb.sentiment(text) <= fb.NEGATIVE_SENTIMENT  # VADER alone scores each of these 0.00
 
 
 @pytest.mark.parametrize("text", ["Support never answers", "Still waiting for a reply from support"])
 def test_the_support_desk_is_not_praise(text: str) -> None:
-    assert fb.sentiment(text) < 0.05  # VADER reads 'support' as approval (+1.7): both read +0.40 before
+    assert fb.sentiment(text) < 0.05  # VADER reads 'support' as approval (+1.7): alone it scores both +0.40
     assert fb.sentiment("Great support from the helpdesk") > 0.05  # praise still reads as praise
 
 
@@ -281,8 +281,8 @@ def test_empty_pilot_and_pilot_with_only_ratings(db, tmp_path):
         assert none.reason == "None of the pilot's 3 feedback entries falls within 2027-01-01 to … (pilot-local days)."
         team = fb.feedback_summary(con, p, Filters(segment={"team": "Procurement"}))  # feedback has no team
         assert isinstance(team, Empty)
-        # it says which segment, that the rows do not carry it, and how to see them again (it used to
-        # speak of "the selected dates" when none were picked)
+        # it says which segment, that the rows do not carry it, and how to see them again (no word of
+        # "the selected dates" when none were picked)
         assert team.reason.startswith("None of the pilot's 3 feedback entries has team = Procurement. A segment "
                                       "matches only the rows that carry its column")
         assert "choose Everyone in the sidebar" in team.reason
@@ -292,7 +292,7 @@ def test_comments_not_yet_analysed_and_too_few_for_themes(db, tmp_path):
     _load(db, tmp_path, [{"timestamp": _ts(i), "rating": 4, "comment": "Works well"} for i in range(3)])
     with store.open_store(db) as con:
         p = catalog.get_pilot(con, "pilot")
-        con.execute("UPDATE feedback SET sentiment = NULL, triage = NULL")  # as before ingest annotates
+        con.execute("UPDATE feedback SET sentiment = NULL, triage = NULL")  # as it is before ingest annotates
         out = fb.triage_table(con, p)
         assert isinstance(out, Empty) and "not been analysed" in out.reason
         assert fb.feedback_summary(con, p).negative_share is None

@@ -107,7 +107,7 @@ def test_playbook_holds_owner_support_risks_next_review_and_escapes_user_text(pd
 
 
 def test_the_playbook_lists_the_open_backlog_with_feature_requests_apart(pdb: Path) -> None:
-    # the README said the backlog feeds the playbook; the playbook had no backlog at all
+    # the backlog feeds the playbook, as the README says
     with store.open_store(pdb) as con:
         handoff.add_backlog_item(con, OP, _p(con), kind="operational", title="Alert on ERP timeouts <b>", owner="Ops")
         handoff.add_backlog_item(con, OP, _p(con), kind="feature", title="Bulk approve from the list")

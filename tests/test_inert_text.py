@@ -1,7 +1,7 @@
-"""User-typed and file-read text renders as plain text everywhere (issue 19, item 1).
+"""User-typed and file-read text renders as plain text everywhere.
 
-A reviewer named a pilot ``Pwn ![t](http://127.0.0.1:8799/x.png)``; everyone who then opened Portfolio,
-a review page or the Readout had their browser fetch that address. Here one pilot carries Markdown,
+A pilot named ``Pwn ![t](http://127.0.0.1:8799/x.png)`` must not make the browser of everyone who opens
+Portfolio, a review page or the Readout fetch that address. Here one pilot carries Markdown,
 HTML, bare addresses, Streamlit directives and LaTeX in every field a person types or a file brings
 (pilot name, capability, owner, risk, condition, decision, failure-mode note, hand-off, sources, file
 name, feature, team, comment, message), and every page is run with it (AppTest). Every string that

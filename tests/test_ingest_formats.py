@@ -1,6 +1,6 @@
 """Ingest: every accepted file format loads with the right counts; columns map; preview loads nothing.
 
-Issue #2 ("must show" list): CSV with any delimiter, quoted multi-line fields, JSON Lines, JSON array,
+Covered: CSV with any delimiter, quoted multi-line fields, JSON Lines, JSON array,
 Parquet, gzip of each (detected by content), synonyms, --map overrides, preview.
 """
 from __future__ import annotations
@@ -71,7 +71,7 @@ def _assert_loaded_usage(db: Path, result: ingest.IngestResult) -> None:
 
 @pytest.mark.parametrize("delim, shown", [(",", "comma"), (";", "semicolon"), ("\t", "tab")])
 def test_csv_any_delimiter_loads_every_row(db: Path, tmp_path: Path, delim: str, shown: str) -> None:
-    # issue #2: CSV with `,` `;` and tab delimiters
+    # CSV with `,` `;` and tab delimiters
     path = write(tmp_path / "usage.csv", _csv(delim))
     result = ingest_one(db, path)
     assert result.format.startswith(f"CSV ({shown}-delimited")
@@ -79,7 +79,7 @@ def test_csv_any_delimiter_loads_every_row(db: Path, tmp_path: Path, delim: str,
 
 
 def test_csv_quoted_multiline_field_is_one_row(db: Path, tmp_path: Path) -> None:
-    # issue #2: a record spanning several lines counts as one row; later rows keep their record number
+    # a record spanning several lines counts as one row; later rows keep their record number
     text = ('timestamp,user_id,event,comment\n'
             '2026-07-06T09:00:00Z,ann,open,"first line\nsecond line\nthird, with a comma"\n'
             '2026-07-06T09:05:00Z,bob,search,plain\n'
@@ -112,21 +112,21 @@ def test_csv_bad_row_after_multiline_record_reports_record_and_physical_line(db:
 # --- JSON and Parquet -------------------------------------------------------------------------------------
 
 def test_json_lines(db: Path, tmp_path: Path) -> None:
-    # issue #2: JSONL
+    # JSONL
     result = ingest_one(db, write(tmp_path / "usage.jsonl", _jsonl()))
     assert result.format == "JSON Lines"
     _assert_loaded_usage(db, result)
 
 
 def test_json_array(db: Path, tmp_path: Path) -> None:
-    # issue #2: a JSON array of objects
+    # a JSON array of objects
     result = ingest_one(db, write(tmp_path / "usage.json", _json_array()))
     assert result.format == "JSON array"
     _assert_loaded_usage(db, result)
 
 
 def test_parquet_with_typed_timestamps(db: Path, tmp_path: Path) -> None:
-    # issue #2: Parquet (TIMESTAMP WITH TIME ZONE column, read natively)
+    # Parquet (TIMESTAMP WITH TIME ZONE column, read natively)
     result = ingest_one(db, _parquet(tmp_path / "usage.parquet"))
     assert result.format == "Parquet"
     _assert_loaded_usage(db, result)
@@ -164,7 +164,7 @@ def test_parquet_written_by_duckdb_copy(db: Path, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("inner", ["csv", "jsonl", "parquet"])
 def test_gzip_of_each_format(db: Path, tmp_path: Path, inner: str) -> None:
-    # issue #2: gzip of CSV, of JSONL and of Parquet
+    # gzip of CSV, of JSONL and of Parquet
     if inner == "parquet":
         src = _parquet(tmp_path / "usage.parquet")
     else:
@@ -177,7 +177,7 @@ def test_gzip_of_each_format(db: Path, tmp_path: Path, inner: str) -> None:
 
 @pytest.mark.parametrize("inner", ["csv", "parquet"])
 def test_gzip_detected_by_content_not_name(db: Path, tmp_path: Path, inner: str) -> None:
-    # issue #2: a gzip file named .dat is still recognised
+    # a gzip file named .dat is still recognised
     src = _parquet(tmp_path / "u.parquet") if inner == "parquet" else write(tmp_path / "u.csv", _csv(";"))
     result = ingest_one(db, _gzip(src, tmp_path / "export.dat"))
     assert "gzip" in result.format
@@ -190,7 +190,7 @@ def test_gzip_detected_by_content_not_name(db: Path, tmp_path: Path, inner: str)
     (_json_array(), "x.txt", "JSON array"),
 ])
 def test_format_detected_from_content_not_name(db: Path, tmp_path: Path, content: str, name: str, fmt: str) -> None:
-    # issue #2: format comes from the bytes, whatever the extension says
+    # format comes from the bytes, whatever the extension says
     result = ingest_one(db, write(tmp_path / name, content))
     assert result.format.startswith(fmt)
     _assert_loaded_usage(db, result)
@@ -206,7 +206,7 @@ def test_parquet_named_csv_is_read_as_parquet(db: Path, tmp_path: Path) -> None:
 # --- column mapping ----------------------------------------------------------------------------------------
 
 def test_synonyms_map_and_unmapped_columns_land_in_attributes(db: Path, tmp_path: Path) -> None:
-    # issue #2: time/uid/action map automatically; client_version and host are kept in attributes
+    # time/uid/action map automatically; client_version and host are kept in attributes
     text = ("time,uid,action,Duration,client_version,host\n"
             "2026-07-06T09:00:00Z,ann,open,1500,1.4.2,web-01\n")
     result = ingest_one(db, write(tmp_path / "syn.csv", text))
@@ -237,7 +237,7 @@ def test_exception_synonyms_from_json_lines(db: Path, tmp_path: Path) -> None:
 
 
 def test_map_override_for_oddly_named_columns(db: Path, tmp_path: Path) -> None:
-    # issue #2: --map maps columns no synonym knows
+    # --map maps columns no synonym knows
     text = "When_It_Happened,Who,What_Was_Done,zz\n2026-07-06T09:00:00Z,ann,open,1\n"
     path = write(tmp_path / "odd.csv", text)
     overrides = {"timestamp": "When_It_Happened", "user_id": "Who", "event": "What_Was_Done"}
@@ -255,7 +255,7 @@ def test_map_override_wins_over_synonym(db: Path, tmp_path: Path) -> None:
 
 
 def test_map_override_naming_a_missing_column_is_unusable_and_lists_columns(db: Path, tmp_path: Path) -> None:
-    # issue #2: an override naming a column the file lacks: nothing loads, the error lists the columns found
+    # an override naming a column the file lacks: nothing loads, the error lists the columns found
     make_pilot(db)
     before = snapshot(db)
     path = write(tmp_path / "usage.csv", _csv(","))
@@ -288,7 +288,7 @@ PREVIEW_CSV = ("time,uid,action,client_version\n"
 
 
 def test_preview_describes_the_file(tmp_path: Path) -> None:
-    # issue #2: preview returns format, columns, mapping with reasons, first rows and problems
+    # preview returns format, columns, mapping with reasons, first rows and problems
     pv = ingest.preview(write(tmp_path / "p.csv", PREVIEW_CSV), "usage", time_zone="Europe/Paris")
     assert pv.format.startswith("CSV (comma-delimited")
     assert pv.columns == ["time", "uid", "action", "client_version"]
@@ -331,7 +331,7 @@ def test_preview_reports_rows_with_wrong_column_count(tmp_path: Path) -> None:
 
 
 def test_preview_loads_nothing(db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # issue #2: preview takes no store and changes none, not even the default one
+    # preview takes no store and changes none, not even the default one
     default_store = tmp_path / "default.duckdb"
     monkeypatch.setenv("READINESS_DB", str(default_store))
     make_pilot(db)
@@ -352,7 +352,7 @@ def test_preview_of_unreadable_file_raises(tmp_path: Path) -> None:
 
 def test_gzip_bomb_is_refused_past_the_decompressed_cap(db: Path, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    # issue #2: .gz of each format, with a cap on the decompressed size
+    # .gz of each format, with a cap on the decompressed size
     monkeypatch.setenv("READINESS_MAX_DECOMPRESSED_MB", "1")
     body = "ts,user_id,event\n" + "2026-07-06T10:00:00Z,user,open\n" * 80_000  # about 2.5 MB
     path = tmp_path / "big.csv.gz"

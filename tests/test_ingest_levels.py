@@ -1,7 +1,7 @@
 """Exception logs: information lines (INFO, DEBUG, ...) are counted and left out, not loaded as exceptions.
 
-An application's whole log loaded as the exception log (Loghub's HDFS: 1,920 INFO lines of 2,000) made
-every line an exception: the rate, the off-hours signal and the mode count were inflated.
+An application's whole log loaded as the exception log (Loghub's HDFS: 1,920 INFO lines of 2,000) must
+not make every line an exception, inflating the rate, the off-hours signal and the mode count.
 """
 from __future__ import annotations
 
@@ -122,7 +122,7 @@ def test_batches_list_and_cli_show_the_lines_left_out(db: Path, tmp_path: Path, 
 ])
 def test_csv_and_json_lines_load_in_one_pass(db: Path, tmp_path: Path, monkeypatch, kind: str, text: str) -> None:
     # A failing statement in the one-pass load rolls back and reads the file again the staged way, so a
-    # mistake there (the level count once named a column only exception logs have) only showed as a
+    # mistake there (a level count naming a column only exception logs have, say) would only show as a
     # slower load: here the staged way is not available.
     def staged(*_args, **_kw):
         raise AssertionError("the one-pass load failed and fell back to staging")

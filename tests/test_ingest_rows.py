@@ -1,7 +1,4 @@
-"""Ingest, row by row: times, rejects, duplicates, unusable files, atomic batches, batch deletion and audit.
-
-Issue #2 ("must show" list).
-"""
+"""Ingest, row by row: times, rejects, duplicates, unusable files, atomic batches, batch deletion and audit."""
 from __future__ import annotations
 
 import io
@@ -35,7 +32,7 @@ def _usage_csv(times: list[str], header: str = "ts,user_id,event") -> str:
     ("2026-07-06 10:00:00-05:00", "2026-07-06 15:00:00"),
 ])
 def test_iso_times_with_zone_are_that_instant(db: Path, tmp_path: Path, value: str, expected: str) -> None:
-    # issue #2: ISO with Z and with an offset; the pilot's own zone (Paris) must not shift them
+    # ISO with Z and with an offset; the pilot's own zone (Paris) must not shift them
     make_pilot(db, time_zone="Europe/Paris")
     result = ingest_one(db, write(tmp_path / "t.csv", _usage_csv([value])))
     assert result.rows_loaded == 1
@@ -44,7 +41,7 @@ def test_iso_times_with_zone_are_that_instant(db: Path, tmp_path: Path, value: s
 
 
 def test_zoneless_times_are_read_in_the_pilot_zone_and_counted(db: Path, tmp_path: Path) -> None:
-    # issue #2: pilot in Europe/Paris, '2026-07-06 10:00:00' is 08:00 UTC (summer) and '2026-01-06 10:00:00' 09:00 UTC
+    # pilot in Europe/Paris, '2026-07-06 10:00:00' is 08:00 UTC (summer) and '2026-01-06 10:00:00' 09:00 UTC
     make_pilot(db, time_zone="Europe/Paris")
     result = ingest_one(db, write(tmp_path / "t.csv", _usage_csv(["2026-07-06 10:00:00", "2026-01-06 10:00:00"])))
     assert result.rows_loaded == 2
@@ -80,7 +77,7 @@ def test_zoneless_row_outside_the_sample_is_still_counted(db: Path, tmp_path: Pa
     ("1783324800123", 1783324800.123),     # epoch milliseconds
 ])
 def test_epoch_times_are_utc(db: Path, tmp_path: Path, value: str, epoch: float) -> None:
-    # issue #2: epoch seconds and milliseconds are UTC instants, whatever the pilot's zone
+    # epoch seconds and milliseconds are UTC instants, whatever the pilot's zone
     make_pilot(db, time_zone="Europe/Paris")
     result = ingest_one(db, write(tmp_path / "t.csv", _usage_csv([value])))
     assert result.rows_loaded == 1 and result.zoneless_rows == 0
@@ -96,7 +93,7 @@ def test_epoch_numbers_in_json_lines(db: Path, tmp_path: Path) -> None:
 
 
 def test_time_format_option(db: Path, tmp_path: Path) -> None:
-    # issue #2: --time-format '%d/%m/%Y %H:%M' (day first); zone-less, so read in the pilot's zone
+    # --time-format '%d/%m/%Y %H:%M' (day first); zone-less, so read in the pilot's zone
     make_pilot(db, time_zone="Europe/Paris")
     result = ingest_one(db, write(tmp_path / "t.csv", _usage_csv(["06/07/2026 10:00", "12/01/2026 23:30"])),
                         time_format="%d/%m/%Y %H:%M")
@@ -114,7 +111,7 @@ def test_time_format_with_zone_directive(db: Path, tmp_path: Path) -> None:
 
 
 def test_time_from_two_columns_with_map(db: Path, tmp_path: Path) -> None:
-    # issue #2: --map timestamp=Date+Time joins the two columns
+    # --map timestamp=Date+Time joins the two columns
     make_pilot(db, time_zone="Europe/Paris")
     text = "Date,Time,user_id,event\n2026-07-06,10:00:00,ann,open\n2026-07-07,23:59:59,bob,open\n"
     result = ingest_one(db, write(tmp_path / "t.csv", text), overrides={"timestamp": "Date+Time"})
@@ -133,15 +130,15 @@ def test_date_and_time_columns_are_joined_without_map(db: Path, tmp_path: Path) 
 
 
 def test_syslog_times_with_year(db: Path, tmp_path: Path) -> None:
-    # issue #2: --year for syslog 'Jun 14 15:16:01' (no year in the text), also space-padded days
+    # --year for syslog 'Jun 14 15:16:01' (no year in the text), also space-padded days
     result = ingest_one(db, write(tmp_path / "t.csv", _usage_csv(["Jun 14 15:16:01", "Jul  4 01:02:03"])), year=2005)
     assert result.rows_loaded == 2
     assert utc(db, "usage_events") == ["2005-06-14 15:16:01", "2005-07-04 01:02:03"]
 
 
 def test_two_digit_years_are_not_read_as_the_first_century(db: Path, tmp_path: Path) -> None:
-    # Loghub's Spark log writes '17/06/09 20:10:40': DuckDB's cast read it as the year 17, labelled
-    # "ISO 8601 text", and the Portfolio said "Data from 0017-06-09"
+    # Loghub's Spark log writes '17/06/09 20:10:40': DuckDB's cast reads it as the year 17, so it must not
+    # load as "ISO 8601 text" with the Portfolio saying "Data from 0017-06-09"
     path = write(tmp_path / "short.csv", _usage_csv(["17/06/09 20:10:40", "17/06/09 20:11:02"]))
     p = ingest.preview(path, "usage")
     assert p.every_row_rejected and p.time_mode.startswith("not recognised: two-digit years are ambiguous")
@@ -153,8 +150,8 @@ def test_two_digit_years_are_not_read_as_the_first_century(db: Path, tmp_path: P
 
 
 def test_syslog_month_day_and_time_columns_are_joined_and_a_missing_year_is_named(db: Path, tmp_path: Path) -> None:
-    # Loghub's Linux log: Month, Date (the day) and Time columns. Before, Date+Time was proposed
-    # and every row failed on '1 00:21:28' with no word of the month or the year.
+    # Loghub's Linux log: Month, Date (the day) and Time columns. All three are proposed, not Date+Time
+    # (every row would fail on '1 00:21:28' with no word of the month or the year).
     text = "Month,Date,Time,user,event\nJun,14,15:16:01,ann,open\nJul,4,01:02:03,bob,open\n"
     path = write(tmp_path / "syslog.csv", text)
     p = ingest.preview(path, "usage")
@@ -173,7 +170,7 @@ def test_syslog_month_day_and_time_columns_are_joined_and_a_missing_year_is_name
 ])
 def test_common_layouts_are_recognised_without_a_time_format(db: Path, tmp_path: Path, times: list[str],
                                                              expected: list[str]) -> None:
-    # they were all rejected unless --time-format named them; the pilot is in Berlin (UTC+1, +2 in summer)
+    # no --time-format needed; the pilot is in Berlin (UTC+1, +2 in summer)
     make_pilot(db, time_zone="Europe/Berlin")
     result = ingest_one(db, write(tmp_path / "t.csv", _usage_csv(times)))
     assert (result.rows_loaded, result.rows_rejected) == (2, 0)
@@ -220,7 +217,7 @@ def _hundred_rows_three_bad() -> str:
 
 
 def test_hundred_rows_with_three_bad_rows(db: Path, tmp_path: Path) -> None:
-    # issue #2: 97 loaded + 3 rejected, with the right row numbers and readable reasons
+    # 97 loaded + 3 rejected, with the right row numbers and readable reasons
     make_pilot(db)
     result = ingest_one(db, write(tmp_path / "hundred.csv", _hundred_rows_three_bad()))
     assert result.error is None
@@ -281,7 +278,7 @@ def test_crlf_reject_raw_text_is_the_row(db: Path, tmp_path: Path) -> None:
 
 def test_blank_line_before_bad_row_keeps_rows_in_file_order(db: Path, tmp_path: Path) -> None:
     # a blank line must not make a later reject and the rows after it trade places
-    # (was a bug: rows a=1 b=2 d=3 and the reject c=4)
+    # (not rows a=1 b=2 d=3 and the reject c=4)
     text = ("ts,user_id,event\n2026-07-06T10:00:00Z,a,x\n\n2026-07-06T10:00:00Z,b,x\n"
             "2026-07-06T10:00:00Z,c,x,EXTRA\n2026-07-06T10:00:00Z,d,x\n")
     make_pilot(db)
@@ -372,7 +369,7 @@ def test_json_lines_blank_lines_keep_line_numbers_and_are_not_rows(db: Path, tmp
 # --- duplicates ---------------------------------------------------------------------------------------------
 
 def test_same_file_again_even_renamed_is_a_duplicate(db: Path, tmp_path: Path) -> None:
-    # issue #2: same bytes under another name: reported duplicate, not loaded twice
+    # same bytes under another name: reported duplicate, not loaded twice
     first = write(tmp_path / "monday.csv", _usage_csv(["2026-07-06T10:00:00Z", "2026-07-06T11:00:00Z"]))
     copy = tmp_path / "monday (copy).csv"
     shutil.copyfile(first, copy)
@@ -410,7 +407,7 @@ def test_same_size_but_different_content_is_loaded(db: Path, tmp_path: Path) -> 
 
 
 def test_dedupe_rows_on_cumulative_export(db: Path, tmp_path: Path) -> None:
-    # issue #2: file 2 = file 1's rows + new rows; --dedupe-rows loads only the new ones
+    # file 2 = file 1's rows + new rows; --dedupe-rows loads only the new ones
     old = [f"2026-07-06T10:{m:02d}:00Z" for m in range(10)]
     new = [f"2026-07-06T11:{m:02d}:00Z" for m in range(4)]
     header = "ts,user_id,event,client\n"
@@ -468,7 +465,7 @@ UNUSABLE = {
 
 @pytest.mark.parametrize("name", sorted(UNUSABLE))
 def test_unusable_file_is_reported_and_changes_nothing(db: Path, tmp_path: Path, name: str) -> None:
-    # issue #2: empty file, binary garbage, missing required column...: error set, store unchanged
+    # empty file, binary garbage, missing required column...: error set, store unchanged
     content, message = UNUSABLE[name]
     path = tmp_path / name
     path.write_bytes(content)
@@ -536,7 +533,7 @@ def test_unknown_pilot_without_create_names_the_known_pilots(db: Path, tmp_path:
 # --- atomic batches -----------------------------------------------------------------------------------------
 
 def test_batch_failing_midway_leaves_nothing(db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # issue #2: rows (and rejects) were inserted, then the audit write fails: the whole batch rolls back
+    # rows (and rejects) were inserted, then the audit write fails: the whole batch rolls back
     make_pilot(db)
     ingest_one(db, write(tmp_path / "earlier.csv", _usage_csv(["2026-07-06T09:00:00Z"])))
     before = snapshot(db)
@@ -577,7 +574,7 @@ def test_failure_in_duplicate_check_inside_transaction_rolls_back(db: Path, tmp_
 # --- provenance, batches, audit -----------------------------------------------------------------------------
 
 def test_rows_keep_batch_id_and_one_based_src_row(db: Path, tmp_path: Path) -> None:
-    # issue #2: each row remembers its batch and its 1-based row in the file
+    # each row remembers its batch and its 1-based row in the file
     r1 = ingest_one(db, write(tmp_path / "a.csv", _usage_csv(["2026-07-06T09:00:00Z"] * 3)))
     r2 = ingest_one(db, write(tmp_path / "b.jsonl", "".join(
         json.dumps({"ts": "2026-07-06T10:00:00Z", "user_id": f"u{i}", "event": "e"}) + "\n" for i in range(2))))
@@ -620,7 +617,7 @@ def test_other_line_endings_after_the_sniffed_head_still_load_in_order(db: Path,
 
 
 def test_every_ingest_writes_an_audit_record(db: Path, tmp_path: Path) -> None:
-    # issue #2: action 'ingest', object the batch, details with the counts
+    # action 'ingest', object the batch, details with the counts
     r1 = ingest_one(db, write(tmp_path / "hundred.csv", _hundred_rows_three_bad()))
     r2 = ingest_one(db, write(tmp_path / "fb.csv", "created_at,stars\n2026-07-06T09:00:00Z,4\n"), kind="feedback")
     rows = query(db, "SELECT actor, object, details FROM audit_log WHERE action = 'ingest' ORDER BY seq")
@@ -642,7 +639,7 @@ def test_list_pilots_counts_rows_per_kind(db: Path, tmp_path: Path) -> None:
 
 
 def test_delete_batch_removes_rows_and_rejects_and_is_audited(db: Path, tmp_path: Path) -> None:
-    # issue #2: deleting a batch takes its rows and rejects away, leaves other batches, and is audited
+    # deleting a batch takes its rows and rejects away, leaves other batches, and is audited
     path = write(tmp_path / "hundred.csv", _hundred_rows_three_bad())
     r1 = ingest_one(db, path)
     r2 = ingest_one(db, write(tmp_path / "other.csv", "ts,user_id,event\n2026-07-06T09:00:00Z,a,x\nbad,b,x\n"))
@@ -669,7 +666,7 @@ def test_delete_batch_removes_rows_and_rejects_and_is_audited(db: Path, tmp_path
 
 
 def test_header_only_file_and_yearless_format_say_what_to_do(db: Path, tmp_path: Path) -> None:
-    # issue #2: an unusable file gets a message that says what was wrong and what to do
+    # an unusable file gets a message that says what was wrong and what to do
     make_pilot(db)
     (empty,) = ingest.ingest_files(db, "pilot", "usage", [write(tmp_path / "h.csv", "ts,user_id,event\n")],
                                    actor=Actor("test", "admin", cli=True))

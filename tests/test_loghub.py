@@ -1,4 +1,4 @@
-"""Real logs: the six Loghub-2k structured CSVs ingest whole as exceptions (issue #2).
+"""Real logs: the six Loghub-2k structured CSVs ingest whole as exceptions.
 
 Each file has 2,000 rows numbered by LineId, the message in Content, the time split over date/time
 columns in its own notation, and EventId/EventTemplate (parser output that is not a log column).
@@ -55,7 +55,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, in
 
 @pytest.mark.parametrize("system", sorted(CASES))
 def test_loghub_file_loads_all_2000_rows(loaded, system: str) -> None:
-    # issue #2: every row loads, message from Content, time from the date/time columns
+    # every row loads, message from Content, time from the date/time columns
     if system not in loaded:
         pytest.skip(f"{_csv(system)} not found")
     db, result = loaded[system]
@@ -69,7 +69,7 @@ def test_loghub_file_loads_all_2000_rows(loaded, system: str) -> None:
 
 @pytest.mark.parametrize("system", sorted(CASES))
 def test_loghub_rows_keep_line_id_and_content(loaded, system: str) -> None:
-    # issue #2: src_row equals LineId for every row; LineId itself is kept in attributes
+    # src_row equals LineId for every row; LineId itself is kept in attributes
     if system not in loaded:
         pytest.skip(f"{_csv(system)} not found")
     db, _ = loaded[system]
@@ -101,7 +101,7 @@ def test_loghub_times_are_read_from_date_and_time_columns(loaded, system: str) -
 
 @pytest.mark.parametrize("system", sorted(CASES))
 def test_loghub_event_id_and_template_stay_in_attributes(loaded, system: str) -> None:
-    # issue #2: EventId / EventTemplate are parser output, not mapped to any canonical column
+    # EventId / EventTemplate are parser output, not mapped to any canonical column
     if system not in loaded:
         pytest.skip(f"{_csv(system)} not found")
     db, result = loaded[system]

@@ -112,7 +112,7 @@ def test_usage_figures_equal_an_independent_query(demo_db: Path) -> None:
     (events, users_) = query(demo_db, "SELECT count(*), count(DISTINCT user_id) FROM usage_events e "
                                       "JOIN pilots p USING (pilot_id) WHERE p.name = ?", [DEMO])[0]
     assert shown["Events"] == f"{events:,}" and shown["Users"] == f"{users_:,}"
-    # who carries the use: bare figures (the column is narrow: "41% of e…" was cut off), from raw events
+    # who carries the use: bare figures (the column is narrow: a sentence is cut off, "41% of e…"), from raw events
     per_user = [n for (n,) in query(demo_db, "SELECT count(*) AS n FROM usage_events e JOIN pilots p USING (pilot_id) "
                                              "WHERE p.name = ? GROUP BY user_id ORDER BY n DESC", [DEMO])]
     top = max(1, -(-len(per_user) // 10))
@@ -122,7 +122,7 @@ def test_usage_figures_equal_an_independent_query(demo_db: Path) -> None:
 
 
 def test_each_signal_states_its_figures_in_words(demo_db: Path) -> None:
-    # the expander showed a collapsed JSON object, "{...}", as the first thing under each signal
+    # words under each signal, not a collapsed JSON object ("{...}") as the first thing there
     at = _run("risks", "viewer")
     figures = [c.value for c in at.caption if str(c.value).startswith("The figures: ")]
     assert len(figures) >= 10  # one per signal with plain figures (the demo has 13 signals)
@@ -233,8 +233,8 @@ def test_a_reviewer_records_a_decision_through_the_form(demo_db: Path) -> None:
     next(b for b in at.button if b.label == "Record decision").click().run()
     assert not at.exception
     assert at.session_state["_rr_flash"] == "Recorded: Stop."  # shown as a toast by app.py
-    # the page reran: the decision just recorded is the current one at once (it used to show only
-    # after leaving the page and coming back)
+    # the page reran: the decision just recorded is the current one at once (not only after leaving
+    # the page and coming back)
     assert any(m.value.startswith("**Current decision:** Stop") for m in at.markdown)
     rows = query(demo_db, "SELECT d.outcome, d.decided_by FROM decisions d JOIN pilots p USING (pilot_id) "
                           "WHERE p.name = 'Empty pilot'")
@@ -242,7 +242,7 @@ def test_a_reviewer_records_a_decision_through_the_form(demo_db: Path) -> None:
 
 
 def test_operate_against_the_suggestion_needs_the_reviewer_to_say_so(demo_db: Path) -> None:
-    # seen: operate recorded with 5 required conditions unmet, without a word
+    # with required conditions unmet, operate is not recorded without a word
     count = ("SELECT count(*) FROM decisions d JOIN pilots p USING (pilot_id) "
              "WHERE p.name = 'Empty pilot' AND d.outcome = 'operate'")
     at = _run("decision", "reviewer", "Empty pilot")
@@ -284,8 +284,8 @@ def test_opening_a_pilot_from_the_portfolio_puts_it_in_hand_without_the_old_segm
 
 
 def test_portfolio_counts_high_signals_not_yet_triaged(demo_db: Path) -> None:
-    # the register alone read "Open high risks 0, Need attention 0" while the demo's Risks page listed
-    # high signals nobody had taken in or dismissed
+    # not "Open high risks 0, Need attention 0" from the register alone while the demo's Risks page
+    # lists high signals nobody has taken in or dismissed
     from readiness.review import risks
     from readiness.review import signals as sig
 
@@ -343,8 +343,8 @@ def test_the_readiness_table_shows_each_condition_and_live_value_in_full(demo_db
 
 
 def test_readiness_changes_the_risk_tier_and_words_each_pending_request(demo_db: Path) -> None:
-    # the profile said the tier is "changed on the Readiness page", which had no control for it; and a
-    # pending waiver showed its raw JSON ({"area": "security_review", ...})
+    # the profile says the tier is "changed on the Readiness page": it has the control for it; and a
+    # pending waiver reads in words, not as raw JSON ({"area": "security_review", ...})
     tier = "SELECT risk_tier FROM pilots WHERE name = 'Exceptions only'"
     at = _run("readiness", "reviewer", "Exceptions only")
     assert not at.exception, [e.value for e in at.exception]
@@ -371,7 +371,7 @@ def test_the_usage_feature_table_shows_each_hint_and_its_reason_in_full(demo_db:
     assert not at.exception, [e.value for e in at.exception]
     (table,) = [t.value for t in at.table]
     fix = table[table["Hint"] == "fix"].iloc[0]
-    # the grid cut this reason off before "(< 90%)"; the demo's suggestion feature needs fixing
+    # a grid would cut this reason off before "(< 90%)"; the demo's suggestion feature needs fixing
     assert fix["Feature"] == "gl-code-suggestion"
     assert fix["Why"].endswith("of attempts succeed (< 90%)"), fix["Why"]
     drop = table[table["Hint"] == "drop"].iloc[0]
@@ -388,7 +388,7 @@ def test_a_high_signal_taken_in_with_the_defaults_is_high_in_the_register_at_onc
     high.button[0].click().run()  # "Take into the register"
     assert not at.exception, [e.value for e in at.exception]
     assert at.session_state["_rr_flash"] == "Added to the register."  # shown by app.py on the rerun
-    # the rerun shows the register with the new risk: before, the page kept its pre-write reading
+    # the rerun shows the register with the new risk, not the page's pre-write reading
     assert not any("Nothing in the register yet" in i.value for i in at.info)
     (register,) = [d.value for d in at.data_editor]
     row = register.iloc[0]
@@ -411,7 +411,7 @@ def test_usage_shows_a_four_week_change_only_against_a_whole_earlier_four_weeks(
         return next(m for m in at.metric if m.label == "Events, last 4 weeks")
 
     assert events_metric(None).delta.endswith("% vs the 4 before")  # ten weeks of data: a whole 4 before
-    # August only: the 4 weeks before its last 4 hold three days; the change read +1887%
+    # August only: the 4 weeks before its last 4 hold three days, so no change (it would read +1887%)
     cut = events_metric((date(2026, 8, 1), date(2026, 8, 31)))
     assert not cut.delta and "does not cover the 4 weeks before" in cut.help
 
@@ -434,7 +434,7 @@ def test_feedback_classes_read_as_words(demo_db: Path) -> None:
 
 
 def test_deleting_a_batch_without_the_tick_says_so_and_deletes_nothing(demo_db: Path, tmp_path: Path) -> None:
-    # seen: "Delete batch" with the box unticked did nothing and said nothing
+    # "Delete batch" with the box unticked deletes nothing and says why
     ingest_one(demo_db, write(tmp_path / "u.csv", "ts,user,event\n2026-03-02T10:00:00Z,a,open\n"),
                pilot="Delete check", create=True)
     with store.open_store(demo_db) as con:
@@ -473,8 +473,8 @@ def test_the_long_tail_of_failure_modes_is_marked_from_the_page(demo_db: Path, t
 
 def test_sources_offers_a_feed_only_under_a_feed_root_and_words_its_tables(demo_db: Path, tmp_path: Path,
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    # the feed form was offered, then refused on submit ("No feed root is set"); the rejected rows
-    # showed raw column names and the sources table "None" cells
+    # no feed form that is then refused on submit ("No feed root is set"); the rejected rows show
+    # column names in words and the sources table empty cells, not "None"
     monkeypatch.delenv("READINESS_FEED_ROOT", raising=False)
     at = _run("sources", "reviewer")
     assert not at.exception
@@ -501,7 +501,7 @@ def test_sources_offers_a_feed_only_under_a_feed_root_and_words_its_tables(demo_
 
 
 def test_grids_show_missing_text_as_empty_cells_and_keep_numbers_numbers() -> None:
-    # the upload preview showed grey "None" in every column the file did not have
+    # the upload preview shows no grey "None" in the columns the file does not have
     import pandas as pd
 
 
@@ -512,7 +512,7 @@ def test_grids_show_missing_text_as_empty_cells_and_keep_numbers_numbers() -> No
 
 
 def test_the_playbook_preview_is_rendered_not_shown_as_source(demo_db: Path) -> None:
-    # the preview was the Markdown source in a code box: escapes such as \_ and &amp; showed
+    # the preview is rendered, not the Markdown source in a code box with escapes such as \_ and &amp;
     at = _run("handoff", "reviewer")
     assert not at.exception and not at.code
     assert any(m.value.startswith("# Operating playbook: Invoice triage assistant") for m in at.markdown)

@@ -1,8 +1,8 @@
-"""Personal data reaching viewers (issue #19, finding 3): one detector, one rule.
+"""Personal data reaching viewers: one detector, one rule.
 
 The detector (readiness.security.privacy): phone numbers by libphonenumber (555-123-4567 and 555.123.4567
-too), card numbers by the Luhn check on 13-19 digit runs with spaces, dashes or dots, emails as
-before. The rule: every text field shown without the reveal right is masked, not only messages,
+too), card numbers by the Luhn check on 13-19 digit runs with spaces, dashes or dots, emails by one
+regular expression. The rule: every text field shown without the reveal right is masked, not only messages,
 comments and user ids (error types, components, categories, teams, features, user groups, theme
 examples, a decision's rationale); segment values are offered as shown; the per-row flags set at
 ingest use the same detector as the mask, so a flagged row is a masked row.
@@ -128,8 +128,8 @@ def _raw(text: str) -> list[str]:
 
 
 def test_ingest_flags_the_rows_the_mask_masks(pd_db: Path) -> None:
-    # the exception flag came from SQL patterns of its own, the comment flag from privacy's: a comment
-    # with 555-123-4567 was not flagged, and flagged messages were not masked where shown
+    # both flags come from privacy's detector, the one that masks: a comment with 555-123-4567 is
+    # flagged, and a flagged message is masked where shown
     assert query(pd_db, "SELECT count(*) FILTER (WHERE personal_data), count(*) FROM exceptions") == [(12, 12)]
     assert query(pd_db, "SELECT count(*) FILTER (WHERE personal_data) FROM feedback") == [(4,)]
     assert query(pd_db, "SELECT count(*) FROM feedback WHERE NOT personal_data AND comment LIKE '%555%'") == [(0,)]

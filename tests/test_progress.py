@@ -33,7 +33,7 @@ def test_a_new_pilot_has_every_step_open_and_says_what_to_do(db: Path) -> None:
 
 def test_an_exception_log_of_information_lines_only_counts_as_loaded_with_nothing_to_triage(db: Path,
                                                                                         tmp_path: Path) -> None:
-    # before, the steps said "no exceptions loaded yet" and "load exception logs on Sources" for it
+    # the steps do not say "no exceptions loaded yet" nor "load exception logs on Sources" for it
     make_pilot(db)
     ingest_one(db, write(tmp_path / "e.csv", "ts,level,message\n2026-03-02 10:00:00,INFO,started\n"), kind="exceptions")
     steps = _steps(db)

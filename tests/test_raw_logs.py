@@ -1,4 +1,4 @@
-"""Raw server logs load as what they are (issue 22): a web access log is recognised from its lines,
+"""Raw server logs load as what they are: a web access log is recognised from its lines,
 each request is a use (time, user, event with ids masked, outcome from the status, duration), static
 files are counted and left out, and a line that does not parse is rejected with its line number."""
 

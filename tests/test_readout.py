@@ -55,7 +55,7 @@ def test_headline_figures_compare_the_last_28_days_with_the_28_before(pdb: Path)
 
 def test_with_a_short_earlier_window_shares_say_how_many_days_they_compare_with(db: Path, tmp_path: Path) -> None:
     # 40 days of data: the 28 days before the last 28 hold only 12. Counts are not compared; CSAT
-    # compares with those 12 days and says so (the export read "-17 pts vs the 28 days before").
+    # compares with those 12 days and says so (not "-17 pts vs the 28 days before").
     make_pilot(db, "short", owner="Tom")
     usage = ["ts,user,event"] + [f"{DAY0 + timedelta(days=i)}T10:00:00Z,a,open" for i in range(40)]
     ingest_one(db, write(tmp_path / "u.csv", "\n".join(usage) + "\n"), pilot="short")
@@ -106,7 +106,7 @@ def test_untriaged_high_signals_stay_among_the_top_risks_when_the_register_has_e
              "finding": f"high finding {i}"} for i in range(3)]
     with store.open_store(pdb) as con:
         p = get_pilot(con, "p")
-        # one of the high signals taken in as medium (3 x 3): before, any register entry hid every signal
+        # one of the high signals taken in as medium (3 x 3): a register entry hides no other signal
         risks.accept_signal(con, OP, p, "ops.high0", risk_class="operational_dependency", finding="high finding 0",
                             likelihood=3, impact=3, owner="Ops")
         c = readout.content(con, OP, p, high)

@@ -1,7 +1,7 @@
 """Exports in the shapes real tools write (tests/samples/real/) load with no options, mapped by name
 and by content, and every headline figure equals the truth counted without the project's code.
 
-Issue 18: a 1-5 `Score` is a rating, a 0/1 `feedback` flag is never the comment, a time column is
+In particular: a 1-5 `Score` is a rating, a 0/1 `feedback` flag is never the comment, a time column is
 found by its values whatever its name, XES and analytics names map, nested JSON keys map, case ids
 shared across users count once each, and an ambiguous day/month order is asked, not guessed.
 """
@@ -144,7 +144,7 @@ def test_the_load_says_which_check_rejected_rows_and_in_which_column(db: Path, t
 
 
 def test_shapes_a_reviewer_found_misread(db: Path, tmp_path: Path) -> None:
-    # a 0/1 'Recommended IND' is not the recommend score (NPS read -100); an empty column whose name
+    # a 0/1 'Recommended IND' is not the recommend score (NPS would read -100); an empty column whose name
     # holds 'time' inside a word ('sentiment') is not the time; '2015-02-24 11:35:52 -0800' is a time
     head = "Clothing ID,Review Text,Rating,Recommended IND,airline_sentiment_gold,tweet_created\n"
     texts = ("Runs small, sent it back", "Lovely fit and the fabric is soft", "Soft, warm and true to size")
@@ -229,7 +229,7 @@ def test_every_share_is_over_the_rows_that_carry_its_value(db: Path, tmp_path: P
 
 
 def test_a_file_without_a_header_row_keeps_its_first_line(db: Path, tmp_path: Path) -> None:
-    # the first line is data (a time among its values): it was taken as the header and lost
+    # the first line is data (a time among its values): not taken as the header and lost
     path = tmp_path / "export.csv"
     path.write_text("".join(f"2026-03-0{1 + i % 9}T10:00:00Z,{(5, 4, 2)[i % 3]},works for me {i}\n" for i in range(12)))
     result = ingest_one(db, path, kind="feedback")
@@ -239,7 +239,7 @@ def test_a_file_without_a_header_row_keeps_its_first_line(db: Path, tmp_path: Pa
 
 
 def test_comments_not_in_english_are_left_out_of_the_negative_share(db: Path, tmp_path: Path) -> None:
-    # VADER reads German 'die' (the article) as the English verb: every such comment read negative
+    # VADER reads German 'die' (the article) as the English verb: every such comment would read negative
     german = ["Die App funktioniert nicht, sehr enttäuscht", "Leider stürzt die Anwendung immer ab",
               "Das ist gut, ich bin zufrieden", "Die Suche ist schnell und hilfreich", "Kein Export möglich, das nervt"]
     english = ["Great tool and I love it", "Terrible as it crashed", "Works well for me", "Slow export but fine",

@@ -1,4 +1,4 @@
-"""Security checks as tests (issue 7, item 6): roles refused by the library, pilots kept apart on every
+"""Security checks as tests: roles refused by the library, pilots kept apart on every
 page, uploaded names that cannot reach the file system, feeds that cannot leave the feed root.
 
 tests/test_auth.py covers the role matrix against require() and a first set of refused writes

@@ -1,4 +1,4 @@
-"""Issue #19, a hostile insider: the audit head, login timing, the busy-store page, pilot names.
+"""A hostile insider: the audit head, login timing, the busy-store page, pilot names.
 
 Each test works on a small real store in tmp_path and goes through the code the app or the
 command line runs.
@@ -53,7 +53,7 @@ def _add_one(db: Path, name: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# 5. The audit head is signed; a forged, unsigned, older or badly signed head fails verification
+# The audit head is signed; a forged, unsigned, older or badly signed head fails verification
 
 
 def test_cutting_off_records_and_writing_the_new_last_head_fails(db: Path) -> None:
@@ -121,7 +121,7 @@ def test_verify_without_the_key_fails_and_makes_no_key(db: Path) -> None:
 
 def test_a_head_written_by_the_old_code_says_how_to_re_anchor(db: Path) -> None:
     _log(db)
-    _head(db).write_text(json.dumps({"seq": 6, "hash": _hash_at(db, 6)}) + "\n")  # as releases before #19 wrote it
+    _head(db).write_text(json.dumps({"seq": 6, "hash": _hash_at(db, 6)}) + "\n")  # as releases before signed heads wrote it
     out = _cli(db, "verify")
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert "not signed" in out.stdout and "python -m readiness audit head --write" in out.stdout
@@ -191,7 +191,7 @@ def test_a_process_killed_between_the_first_head_and_the_new_key_starts_again(db
 
 
 def test_after_records_were_cut_each_write_still_follows_the_last(db: Path) -> None:
-    """DuckDB 2.0's top-N (ORDER BY seq DESC LIMIT 1) missed a row committed after a delete and a
+    """DuckDB 2.0's top-N (ORDER BY seq DESC LIMIT 1) misses a row committed after a delete and a
     re-attach; the newest record is found with max(seq), so the next write follows it."""
     _log(db)
     query(db, "DELETE FROM audit_log WHERE seq >= 5")
@@ -203,7 +203,7 @@ def test_after_records_were_cut_each_write_still_follows_the_last(db: Path) -> N
 
 
 # ---------------------------------------------------------------------------------------------
-# 6. An unknown user name costs the login as much as a known one
+# An unknown user name costs the login as much as a known one
 
 
 def _login_seconds(db: Path, name: str, password: str) -> float:
@@ -233,7 +233,7 @@ def test_an_unknown_user_name_costs_as_much_as_a_known_one(db: Path, monkeypatch
 
 
 # ---------------------------------------------------------------------------------------------
-# 7. A busy store tells a visitor what to do; which file and which process go to the server log
+# A busy store tells a visitor what to do; which file and which process go to the server log
 
 
 def _login_page_on_a_busy_store() -> None:
@@ -263,7 +263,7 @@ def test_a_busy_store_shows_visitors_no_path_and_no_pid(db: Path, monkeypatch: p
 
 
 # ---------------------------------------------------------------------------------------------
-# 8. Creating a pilot does not confirm a name outside one's grants
+# Creating a pilot does not confirm a name outside one's grants
 
 
 def _create_refusal(db: Path, actor: Actor, name: str) -> str:

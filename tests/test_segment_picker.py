@@ -1,6 +1,5 @@
 """The sidebar's segment picker offers values as shown to the viewer: personal data in a team name is
-masked in the picker (and so in the address bar), and picking it still filters by the stored value
-(issue 19, item 3)."""
+masked in the picker (and so in the address bar), and picking it still filters by the stored value."""
 
 from __future__ import annotations
 

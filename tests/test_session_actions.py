@@ -1,8 +1,8 @@
-"""An export or a write needs the login session it was asked in to be still open (issue 19, item 2).
+"""An export or a write needs the login session it was asked in to be still open.
 
-A lead opened the Readout; the password was reset (or the session idled out); in the same tab
-"Risk register (CSV)" still downloaded, and the audit log showed the export after the session's
-end. A download's callable runs in Streamlit's download handler, outside app.py's login check, so
+A lead opens the Readout; the password is reset (or the session idles out); in the same tab
+"Risk register (CSV)" must not download any more, nor the audit log show an export after the
+session's end. A download's callable runs in Streamlit's download handler, outside app.py's login check, so
 the library's own check (access.require) asks whether the actor's session is open. Real stores,
 real login sessions (readiness.security.users), ended the ways they end.
 """
@@ -132,7 +132,7 @@ def _capture_downloads(monkeypatch: pytest.MonkeyPatch) -> dict:
 
 
 def test_a_download_clicked_after_the_password_reset_is_refused(lead_db: Path, monkeypatch) -> None:
-    """The finding as it happened: Readout opened by a lead, then the password reset; the tab's
+    """Readout opened by a lead, then the password reset; the tab's
     "Risk register (CSV)" runs its callable with the actor the page had."""
     monkeypatch.setenv("READINESS_DB", str(lead_db))
     downloads = _capture_downloads(monkeypatch)

@@ -1,4 +1,4 @@
-"""Risk signals (issue #5, item 2): each signal fires on a pilot built to trigger it and stays quiet on
+"""Risk signals: each signal fires on a pilot built to trigger it and stays quiet on
 one built not to; the demo pilot shows its planted risks; a viewer without a grant is refused.
 
 One module-scoped store holds three pilots: "risky" (every signal but missing_log fires), "calm"
@@ -222,7 +222,7 @@ def demo_signals(tmp_path_factory: pytest.TempPathFactory) -> dict[str, signals.
 
 
 def test_demo_pilot_shows_its_planted_risks(demo_signals):
-    # issue #5: personal data in exception messages, a dominant external dependency, power users
+    # personal data in exception messages, a dominant external dependency, power users
     assert demo_signals["data.personal_data_in_exceptions"].figures["rows"] > 1000
     dep = demo_signals["operational_dependency.external_dependency"]
     assert dep.figures["host"] == "erp.northwind-finance.example" and dep.figures["share"] > 0.6
@@ -277,8 +277,8 @@ def test_logs_only_checks_do_not_move_with_review_edits_and_the_others_do(tmp_pa
 
 
 def test_an_operating_owner_on_hand_off_answers_the_no_owner_signal_and_blocker(tmp_path: Path) -> None:
-    # seen: Hand-off named an operating owner and the ownership condition was met, while the high
-    # signal "Nobody is named as the pilot's owner" stayed and Decision still said "no pilot owner named"
+    # an operating owner named on Hand-off meets the ownership condition, and with it the high signal
+    # "Nobody is named as the pilot's owner" and Decision's "no pilot owner named" go
     from readiness.review import decisions, handoff
 
     db = tmp_path / "s.duckdb"
@@ -299,7 +299,7 @@ def test_an_operating_owner_on_hand_off_answers_the_no_owner_signal_and_blocker(
 
 
 def test_an_open_constraint_signal_says_what_it_lacks(tmp_path: Path) -> None:
-    # "has no owner or no mitigation" read as wrong to a reviewer who had just set the owner
+    # "has no owner or no mitigation" reads as wrong to a reviewer who has just set the owner
     from readiness.review import handoff
 
     db = tmp_path / "c.duckdb"

@@ -1,4 +1,4 @@
-"""Sources: feeds under the admins' feed root, manual source processes, and `sync` (issue #5 items 5 and 9)."""
+"""Sources: feeds under the admins' feed root, manual source processes, and `sync`."""
 from __future__ import annotations
 
 import json
@@ -46,7 +46,7 @@ def usage_rows(db: Path) -> int:
 
 
 def test_sync_loads_new_files_and_skips_loaded_ones(db: Path, root: Path) -> None:
-    # issue #5 item 5: sync re-reads the feed, loads new files, skips duplicates
+    # sync re-reads the feed, loads new files, skips duplicates
     make_pilot(db)
     usage_csv(root / "erp" / "usage-02.csv", 2)
     usage_csv(root / "erp" / "usage-01.csv", 1)

@@ -1,4 +1,4 @@
-"""The store: migrations at start-up, the process model's lock handling, settings (issue #2)."""
+"""The store: migrations at start-up, the process model's lock handling, settings."""
 
 from __future__ import annotations
 
@@ -36,7 +36,8 @@ def test_fresh_store_has_schema_and_reopening_applies_nothing(tmp_path):
 
 
 def test_a_lower_version_added_later_is_still_applied(tmp_path, monkeypatch):
-    # Versions 3 and 4 were built on two branches: a store migrated to [1, 2, 4] must get 3 once it lands.
+    # A version that lands in the list after a higher one (built on another branch) is still applied:
+    # a store migrated to [1, 2, 4] gets 3.
     db = tmp_path / "gap.duckdb"
     without_3 = [m for m in MIGRATIONS if m[0] != 3]
     monkeypatch.setattr(migrations, "MIGRATIONS", without_3)
@@ -201,7 +202,7 @@ def test_a_new_store_file_is_readable_by_its_owner_only(tmp_path):
 def test_a_process_waiting_for_the_store_gets_in_between_units_of_work_of_a_held_run(tmp_path):
     # under steady use the app is nearly always in a script run; holding the instance for whole runs
     # would starve a command-line ingest. While a writer waits (its marker), a run holds the file
-    # only unit by unit, as before held_open.
+    # only unit by unit, as without held_open.
     db = tmp_path / "shared.duckdb"
     with store.open_store(db) as con:
         con.execute("CREATE TABLE t AS SELECT 1 AS x")

@@ -1,4 +1,4 @@
-"""Headline figures for pilots with little or no data: empty results say why, never raise (issue #3)."""
+"""Headline figures for pilots with little or no data: empty results say why, never raise."""
 
 from __future__ import annotations
 

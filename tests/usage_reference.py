@@ -376,7 +376,7 @@ def lifecycle(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = N
         df[col] = df[col].astype("int64")
     span, span_params = _base(con, pilot, Filters(start=filters.start, end=filters.end))
     first, last = con.execute(f"SELECT min(day), max(day) FROM {span}", span_params).fetchone()
-    df["days"] = week_days_in(df["week"], first, last)  # added at stop 17, read from the raw events
+    df["days"] = week_days_in(df["week"], first, last)  # read from the raw events
     return df
 
 

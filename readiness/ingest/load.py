@@ -202,7 +202,7 @@ def _sampled_mode(con: Connection, src: SourceFile, mapping: Mapping, stage: str
                   f"USING SAMPLE reservoir({SAMPLE_ROWS} ROWS) REPEATABLE (7)")
         return timestamps.detect_mode([r[0] for r in con.execute(f"({first}) UNION ALL ({spread})").fetchall()], "VARCHAR")
     # the random rows are drawn from the staged rows before any value is read from them: reading
-    # a JSON line's time for every line took 2.8 s of a 2M-line file's ingest
+    # a JSON line's time for every line costs 2.8 s of a 2M-line file's ingest
     drawn = f"{stage}_drawn"
     con.execute(f"CREATE TEMP TABLE {drawn} AS SELECT * FROM {stage} USING SAMPLE reservoir({2 * SAMPLE_ROWS} ROWS) REPEATABLE (7)")
     try:
@@ -668,11 +668,11 @@ def _load_direct(con, pilot: Pilot, kind: str, src: SourceFile, mapping: Mapping
     Row numbers: DuckDB keeps insertion order, so a record's position is its row id in the temp
     table less the table's first; the rows the reader could not split shift the positions after
     them (as in the staged path). Rows that fail a check carry the batch's negated id and their
-    reject as JSON (:meth:`LoadPlan.select_direct`). Numbering in the copy replaced inserting
-    straight into the pilot's table and numbering with an UPDATE: DuckDB wrote the updated column
-    again at commit and at the next checkpoint, so the copy costs less overall (5M rows, 6 rounds
-    against the code before: 0.2 s less to load, 0.7 s less with the store's close; medians of
-    the paired differences). The temp table holds the file's rows until the commit (about 340 MB
+    reject as JSON (:meth:`LoadPlan.select_direct`). Rows are numbered in the copy, not inserted
+    straight into the pilot's table and numbered with an UPDATE: DuckDB writes an updated column
+    again at commit and at the next checkpoint, so the copy costs less overall (5M rows, 6 paired
+    rounds: 0.2 s less to load, 0.7 s less with the store's close; medians of the paired
+    differences). The temp table holds the file's rows until the commit (about 340 MB
     per 5M rows; DuckDB spills it next to the store under a tighter memory limit).
     """
     table, bid = TABLES[kind], result.batch_id

@@ -196,7 +196,7 @@ class LoadPlan:
         out.append(("c_timestamp IS NULL",
                     f"'timestamp: cannot read ''' || left(CAST(r_timestamp AS VARCHAR), 60) || ''' as a time ({hint})'",
                     src_of["timestamp"]))
-        # e.g. two-digit years read as 0017; about 0.1 s per 2M rows (paired runs in one process, stop 18)
+        # e.g. two-digit years read as 0017; about 0.1 s per 2M rows (paired runs in one process)
         out.append((f"c_timestamp < TIMESTAMPTZ '{timestamps.PLAUSIBLE_FROM}'",
                     f"'timestamp: ''' || left(CAST(r_timestamp AS VARCHAR), 60) || ''' reads as a time before 1900 ({hint})'",
                     src_of["timestamp"]))

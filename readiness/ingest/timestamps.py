@@ -166,7 +166,7 @@ def parse_sql(raw: str, mode: TimeMode, local: str | None = None, tz: str | None
 
     With ``local`` (the column holding :func:`naive_sql`) and the pilot's zone ``tz``, zone-less
     times are converted by :func:`local_to_utc_sql` (same instants as the session-zone cast,
-    cheaper); the others as before."""
+    cheaper); the others by the casts below, as without ``local``."""
     if local is not None and tz:
         fast = local_to_utc_sql(local, tz)
         if mode.kind in ("native", "format"):
@@ -196,8 +196,8 @@ def zoneless_sql(raw: str, mode: TimeMode) -> str:
     if mode.zoned is False:
         return "true"
     # a zone is at the end: Z, UTC/GMT, or an offset (+02:00, -0500, +01); a bare date (10
-    # characters) ends in '-06' but has no zone. One anchored regex: 2.4x cheaper than the five
-    # substring tests it replaced (0.19 s against 0.46 s over 5M values).
+    # characters) ends in '-06' but has no zone. One anchored regex: 2.4x cheaper than five
+    # substring tests (0.19 s against 0.46 s over 5M values).
     return rf"(length({raw}) <= 10 OR NOT regexp_matches({raw}, '(?:[zZ]|UTC|GMT|[+-][0-9:]{{2,5}})$'))"
 
 

@@ -41,7 +41,7 @@ def annotate_tail(con: Connection, pilot: Pilot, *, max_count: int, status: str,
     """Give every mode still 'new' with at most ``max_count`` exceptions ``status`` and ``note`` at once,
     in one transaction and one audit entry naming the modes; returns their ids.
 
-    The long tail of rare modes is reviewed as a group: one by one, 229 Loghub modes made the
+    The long tail of rare modes is reviewed as a group: one by one, 229 Loghub modes would make the
     Failure modes step impossible to finish. Raises InvalidChoice (a ValueError) without a note or for 'new'.
     """
     if status not in STATUSES or status == "new":

@@ -139,7 +139,7 @@ def _live(con, pilot: Pilot, rule: str) -> tuple[bool, str]:
         if every_line:
             logs = "1 exception log was" if every_line == 1 else f"{every_line:,} exception logs were"
             said += f"; {logs} loaded with every line, so information lines count here"
-        # logs of different periods give a rate of nothing (seen: 2015 exceptions against 2026 usage
+        # logs of different periods give a rate of nothing (2015 exceptions against 2026 usage would
         # read "53333.3 per 1,000"); the batches' first and last times say so without a scan
         spans = dict((k, (a, b)) for k, a, b in con.execute(
             """SELECT kind, min(first_ts), max(last_ts) FROM ingest_batches
@@ -293,7 +293,7 @@ def _apply_tier(con, actor: Actor, pilot: Pilot, before: str, after: str, reason
 
 
 def describe_request(req: dict[str, Any]) -> str:
-    """A pending approval in a reviewer's words (the page showed its raw JSON payload)."""
+    """A pending approval in a reviewer's words, never its raw JSON payload."""
     payload = json.loads(req["payload"]) if isinstance(req["payload"], str) else req["payload"]
     if req["kind"] == "waiver":
         area = next((a.title for a in TEMPLATE if a.key == payload.get("area")),

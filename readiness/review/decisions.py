@@ -214,7 +214,7 @@ def record_decision(con: Connection, actor: Actor, pilot: Pilot, *, outcome: str
     Raises DecisionError for an unknown outcome, a missing rationale or owner, a missing or past
     next review (except for a stop), a hand-off without a known receiving account, or operate
     while the evidence suggests otherwise, unless ``against_evidence`` says the reviewer means it
-    (the Decision page's tick, the CLI's --against-evidence; before, only the page asked).
+    (the Decision page's tick, the CLI's --against-evidence): the page and the CLI both ask.
     """
     outcome = (outcome or "").strip().lower()
     if outcome not in OUTCOMES:

@@ -44,7 +44,7 @@ def content(con: Connection, actor: Actor, pilot: Pilot) -> dict[str, Any]:
         "risks": [r for r in risks.list_risks(con, actor, pilot, include_dismissed=False) if r["status"] != "mitigated"],
         "constraints": [c for c in handoff.list_constraints(con, actor, pilot) if c["status"] == "open"],
         "conditions": conditions.list_conditions(con, actor, pilot),
-        # open items only; the README said the backlog feeds the playbook, and it did not
+        # the hardening backlog feeds the playbook: its open items only
         "backlog": {kind: [b for b in items if b["status"] == "open"]
                     for kind, items in handoff.list_backlog(con, actor, pilot).items()},
         "decision": current,

@@ -79,8 +79,7 @@ def headline(con: Connection, pilot: Pilot, filters: Filters | None = None) -> l
 
     # users and events are counts: against a partly empty earlier window they would only show growth,
     # so they are compared only with a whole one. CSAT and the exception rate are shares: they compare
-    # with the days there are, and say how many (the export read "-17 pts vs the 28 days before"
-    # against 19 days of data).
+    # with the days there are, and say how many (19 days of data are not "the 28 days before").
     against = WINDOW
     if not trend.prior_complete:
         t = usage.totals(con, pilot)
@@ -153,8 +152,8 @@ def _top_three(register: list[dict[str, Any]], untriaged: list[dict[str, Any]]) 
     """The three worst of the open register risks and the untriaged signals, worst first: by
     severity, then register risks (by score) before signals. Returns ("risk" | "signal", item) pairs.
 
-    Before, any open register entry hid every untriaged signal: taking one medium signal in made
-    the readout drop the high ones still waiting, the worst news in the room."""
+    An open register risk never hides a worse untriaged signal: after one medium signal is taken
+    in, the high ones still waiting stay on the readout, the worst news in the room."""
     items = [(_RANK.get(r["severity"], 3), 0, -(r["score"] or 0), i, "risk", r)
              for i, r in enumerate(register) if r["status"] == "open"]
     items += [(_RANK.get(s["severity"], 3), 1, 0, i, "signal", s) for i, s in enumerate(untriaged)]

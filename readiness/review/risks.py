@@ -41,8 +41,8 @@ def severity(likelihood: int, impact: int) -> str:
     return "high" if score >= HIGH_SCORE else "medium" if score >= MEDIUM_SCORE else "low"
 
 
-# A signal taken into the register with the form's defaults keeps its severity: the defaults
-# used to be 3 x 4 = 12 for a high signal, which the register scores as medium.
+# A signal taken into the register with the form's defaults keeps its severity: a high signal's
+# defaults score high (4 x 4 = 16; 3 x 4 = 12 would score medium).
 DEFAULT_RATING = {"high": (4, 4), "medium": (3, 3), "low": (2, 2)}
 
 

@@ -1,4 +1,4 @@
-"""Risk signals: what the telemetry says could go wrong in operations (issue #5, item 2).
+"""Risk signals: what the telemetry says could go wrong in operations.
 
 :func:`compute_signals` returns the signals that fire for a pilot, each in one of four classes
 (``data``, ``customer_impact``, ``compliance``, ``operational_dependency``) with a severity, a
@@ -561,7 +561,7 @@ def _constraint_unowned(ev: _Evidence) -> Signal | None:
         return None
     first = rows[0]
     more = f" (and {len(rows) - 1} more)" if len(rows) > 1 else ""
-    # say which is missing: "has no owner or no mitigation" read as wrong to a reviewer who had set the owner
+    # say which is missing: "has no owner or no mitigation" reads as wrong to a reviewer who has set the owner
     missing = " and ".join(w for w, gone in (("no owner", first[3]), ("no mitigation", first[4])) if gone)
     return _make("compliance.constraint_unowned", "high" if any(r[1] == "security" for r in rows) else "medium",
                  f"The {first[1]} constraint “{first[2][:80]}” has {missing}{more}",
@@ -646,8 +646,8 @@ def _dependency(ev: _Evidence) -> Signal | None:
 @_signal("operational_dependency.no_owner", "The pilot has no named owner (the support path is checked by the "
          "ownership condition and recorded with the hand-off).", None, "always high")
 def _no_owner(ev: _Evidence) -> Signal | None:
-    # the Hand-off page's operating owner counts too, as for the ownership condition (a reviewer named
-    # one there and the condition was met while this signal stayed high)
+    # the Hand-off page's operating owner counts too, as for the ownership condition, so that the
+    # condition and this signal never disagree about whether there is an owner
     if (ev.pilot.owner or "").strip() or operating_owner(ev.con, ev.pilot.pilot_id):
         return None
     return _make("operational_dependency.no_owner", "high",

@@ -202,7 +202,7 @@ def _phone_spans(text: str) -> list[Span]:
 # a phone number), a card before a phone (a card number holds phone-like runs).
 DETECTORS: dict[str, Callable[[str], list[Span]]] = {
     "email": _email_spans, "card": _card_spans, "phone": _phone_spans}
-# Kept under its old name for callers that look kinds up (analysis.feedback re-exports it).
+# The same table under the name callers that look kinds up use (analysis.feedback re-exports it).
 PERSONAL_DATA_PATTERNS = DETECTORS
 
 

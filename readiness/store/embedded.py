@@ -39,8 +39,8 @@ _migrated: set[Path] = set()
 _migrate_lock = threading.Lock()
 # Threads of one process (e.g. the app's sessions) share the process's DuckDB instance and the
 # stores attached to it (see _attach). Opens and closes take turns (each is quick): attaching a
-# file while another thread detaches it would otherwise race (with an instance per file, as before,
-# it failed with "Unique file handle conflict").
+# file while another thread detaches it would otherwise race (and an instance per file, rather than
+# one shared, fails with "Unique file handle conflict").
 _open_lock = threading.Lock()
 _allowed_dirs: list[str] | None = None  # set by restrict_file_access (the app); None: unrestricted
 
@@ -140,7 +140,7 @@ def _creating(path: Path, deadline: float) -> Iterator[None]:
 
     DuckDB creates the file before it takes the file's lock and writes the header, so a second
     process starting at the same moment can find an empty file, call it "not a valid DuckDB
-    database file", and leave it empty for everyone (CI saw it for 3 processes starting at once).
+    database file", and leave it empty for everyone (3 processes starting at once are enough).
     Under this lock one process creates the file with its header; the others then open it as usual.
     An empty file found under the lock holds nothing (its creator died before the header): it goes.
     """
@@ -159,7 +159,7 @@ def _creating(path: Path, deadline: float) -> Iterator[None]:
                         f"The store {path} is being created by another process and was not ready "
                         f"in time. Run the command again.") from None
                 time.sleep(0.02)
-            except OSError:  # a file system without locks on folders (some network mounts): as before
+            except OSError:  # a file system without locks on folders (some network mounts): no lock
                 break
         if locked and path.exists() and path.stat().st_size == 0:
             path.unlink()
@@ -223,9 +223,10 @@ def close(con: Connection) -> None:
 
 # One in-memory DuckDB instance per process, kept for the process's life; each store file is
 # ATTACHed to it while at least one connection to it is open and DETACHed after the last, which
-# lets the file go as closing a connection did. Starting a DuckDB instance costs about 28 ms (its
-# built-in extensions load), even in memory; attaching and detaching a store costs about 5 ms.
-# The app opens the store once per script run, so that is most of the 35-120 ms a run spent there.
+# lets the file go as closing the file's own instance would. Starting a DuckDB instance costs about
+# 28 ms (its built-in extensions load), even in memory; attaching and detaching a store costs about
+# 5 ms. The app opens the store once per script run: an instance started per open would be most of
+# the 35-120 ms a run spends opening it.
 _base: Connection | None = None
 _users: dict[str, int] = {}  # alias of an attached store -> connections open on it
 _alias_of: dict[int, str] = {}  # id(connection) -> alias of its store
@@ -282,7 +283,7 @@ def held_open(path: str | Path | None = None) -> Iterator[None]:
     the gaps between units of work let it in: the app would otherwise hold the file almost all the
     time under steady use.
     """
-    if _others_waiting(settings.db_path(path)):  # then hold the file only unit by unit, as before
+    if _others_waiting(settings.db_path(path)):  # then hold the file only unit by unit
         yield
         return
     try:

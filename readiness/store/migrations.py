@@ -125,7 +125,7 @@ CREATE TABLE audit_log (
 """
 
 _V2_EVIDENCE = """
--- per-row work done when a batch lands (issue #3): failure mode of each exception, and per comment
+-- per-row work done when a batch lands: failure mode of each exception, and per comment
 -- sentiment, triage and personal-data flags; themes are recomputed per pilot when feedback changes
 ALTER TABLE exceptions ADD COLUMN failure_mode INTEGER;
 ALTER TABLE exceptions ADD COLUMN personal_data BOOLEAN;
@@ -478,7 +478,7 @@ ALTER TABLE ingest_batches ADD COLUMN rows_skipped BIGINT DEFAULT 0;
 """
 
 _V11_FEED_FOLDERS = """
--- Each pilot's feeds live under one folder of the feed root, assigned by an admin (issue #19): a
+-- Each pilot's feeds live under one folder of the feed root, assigned by an admin: a
 -- feed pattern must resolve inside it, so a pilot's feed cannot read another team's files. A pilot
 -- without one has feeds set and synced by admins only.
 CREATE TABLE feed_folders (

@@ -116,7 +116,7 @@ def lifecycle(df: pd.DataFrame) -> tuple[go.Figure, str]:
     days = df["days"] if "days" in df.columns else pd.Series([7] * len(df), index=df.index)
     whole = df[days >= 7]
     # the headline reads the last whole week: a week the dates or the data cut short has fewer
-    # users active and more "gone quiet" (a one-day week read "44 gone quiet")
+    # users active and more "gone quiet" (a one-day week can show "44 gone quiet")
     last = whole.iloc[-1] if not whole.empty else df.iloc[-1]
     part = "" if not whole.empty or days.iloc[-1] >= 7 else f" ({int(days.iloc[-1])} of 7 days in view)"
     title = (f"Week of {last['week']}{part}: {int(last['new'])} new, {int(last['returning'])} returning, "
@@ -211,7 +211,7 @@ def exception_rate(df: pd.DataFrame) -> tuple[go.Figure, str]:
         events = part["events"].sum()
         return None if not events else 1000 * part["exceptions"].sum() / events
 
-    # the days with usage: exceptions years before the usage read "no usage events to compare them with"
+    # the days with usage only: exceptions years before the usage leave no usage in the first 7 days
     used = df[df["events"] > 0]
     first, last = rate(used.head(7)), rate(used.tail(7))
     if first is not None and len(used) >= 14:

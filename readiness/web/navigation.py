@@ -88,8 +88,8 @@ def _kept_select(label: str, options: list, kept: str, widget: str, after: Calla
     """
     # Always, even when the widget's state already holds the same value: that state may be left from
     # the same widget on another page, and Streamlit then draws the widget afresh with its default
-    # (the segment read "Everyone" on Usage after a visit to Failure modes, while the link and the
-    # kept choice still said team Procurement). A value set before the widget is drawn is used.
+    # (the segment picker would say "Everyone" on one page while the link and the kept choice say a
+    # team). A value set before the widget is drawn is used.
     st.session_state[widget] = st.session_state[kept]
 
     def keep() -> None:

@@ -26,7 +26,7 @@ def run_action(fn: Callable[[], Any], success: str | None = None, *, refresh: bo
 
     Returns (done, result). With ``refresh``, a write that succeeded reruns the page, so that
     everything drawn above the form shows what was just saved, and ``success`` is shown on that
-    next run (:func:`show_flash`). Without it, a page kept showing what it had read before the
+    next run (:func:`show_flash`). Without it, a page keeps showing what it read before the
     write: "Added to the register." next to "Nothing in the register yet".
     """
     try:
@@ -69,7 +69,7 @@ def export_buttons(who: Actor, chosen: list, playbook: bool = True, title: str |
     """Download buttons for the decisions CSV, the risk-register CSV and (one pilot) the playbook,
     under ``title``.
 
-    Shown, title included, only when the role may export every chosen pilot (a viewer saw an empty
+    Shown, title included, only when the role may export every chosen pilot (a viewer sees no empty
     "Exports" heading); each file is made when clicked, after the server-side check, and the export
     is audited then.
     """

@@ -5,7 +5,7 @@
 The small files are committed; the large ones (a 2 MB line, a 5,000-column header, a gzip bomb,
 a 1 MB field) are made by :func:`make_large` into a temporary folder by the test fixture, to keep
 the repository small. Output is deterministic (seeded, fixed times), so a re-run changes nothing.
-Issue 7, item 1; the expected outcome of each file is in tests/test_bad_input.py.
+The expected outcome of each file is in tests/test_bad_input.py.
 """
 
 from __future__ import annotations
