@@ -1,10 +1,14 @@
 """The store seam: open a unit of work, run queries on it, commit it as one transaction.
 
 Everything outside this package reaches the database through these names: ``open_store`` (a
-connection for one unit of work), ``transaction`` (BEGIN … COMMIT with after-commit callbacks),
-``Connection`` and ``DatabaseError`` (the types to name), and the migrations. The embedded backend
-(one DuckDB file, :mod:`readiness.store.embedded`) is the only one today; a second backend is
-added behind these names, not in the code that calls them.
+connection for one unit of work), ``transaction`` (BEGIN … COMMIT, with ``after_commit``
+callbacks), ``Connection`` and ``DatabaseError`` (the types to name), ``scratch`` (a connection
+outside the store, to read a file before it is loaded) and the migrations; no other module imports
+the database driver (the import contract in ``.importlinter`` checks it). A ``Connection`` is a
+DuckDB connection, whose ``execute`` / ``fetchall`` / ``df`` are the query interface: DuckDB is the
+query engine in every deployment. The embedded backend (:mod:`readiness.store.embedded`, one
+DuckDB file) is the only one today; another (records in PostgreSQL, telemetry in a lake, both
+attached to DuckDB) is added behind these names, not in the code that calls them.
 """
 
 from readiness.store.embedded import (
