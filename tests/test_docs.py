@@ -83,3 +83,10 @@ def test_link_finder_sees_links_and_skips_code(tmp_path):
     page.write_text("See [ops](docs/operating.md), ![shot](a.png \"t\") and <https://x.org>.\n"
                     "`[not](inline.md)`\n```\n[not](fenced.md)\n```\n[web](https://example.org)\n")
     assert relative_links(page) == ["docs/operating.md", "a.png"]
+
+
+def test_readme_test_command_is_what_ci_runs():
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()[-1]
+    assert ci.startswith("python3 -m venv") and "pytest" in ci
+    assert ci in README.read_text(encoding="utf-8").splitlines(), (
+        "README.md's test command differs from the last line of .ci/run: keep the two in step")
