@@ -446,6 +446,27 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return EXIT_OK if r.verification.ok else EXIT_FAILED
 
 
+# What an argument means, for the arguments whose help is not written where they are added.
+ARGUMENT_HELP = {
+    "pilot": "the pilot, by name",
+    "kind": "the kind of log",
+    "files": "the files to load",
+    "file": "the file to read",
+    "json": "print JSON instead of a table",
+    "limit": "at most this many rows",
+    "batch": "only this batch",
+    "out": "the file to write",
+    "what": "what to export",
+    "action": "what to do",
+    "name": "the account's user name",
+    "role": "the account's role",
+    "display_name": "the name shown for the account",
+    "email": "the account's email address",
+    "actor": "list: only this actor's records",
+    "rationale": "why, in the reviewer's words (recorded with the decision)",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m readiness",
@@ -614,6 +635,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="src", required=True, metavar="DIR", help="a folder written by backup")
     p.add_argument("--force", action="store_true",
                    help="replace an existing store; it is first moved aside to <store>.before-restore-<UTC time>")
+    for sub_parser in sub.choices.values():
+        for action in sub_parser._actions:
+            if action.help is None and action.dest in ARGUMENT_HELP:
+                action.help = ARGUMENT_HELP[action.dest]
     return parser
 
 
