@@ -14,15 +14,12 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from analysis import failure_modes
-from analysis.common import Empty
-from analysis.summary import summary
 from readiness import backup, catalog, pilots, settings, store
 from readiness.errors import ReadinessError
 from readiness.ingest import batches, sources
 from readiness.ingest import load as ingest
 from readiness.ingest.columns import KINDS, parse_overrides
-from readiness.review import decisions, export, playbook, signals
+from readiness.review import decisions, export, playbook
 from readiness.security import access, audit, users
 from readiness.security.access import cli_actor
 from readiness.store import StoreBusy
@@ -184,6 +181,8 @@ def cmd_pilots(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
+    from analysis.summary import summary  # loads pandas: imported when used, so the command line starts without it
+
     with store.open_store(args.db) as con:
         figures = summary(con, pilots.pilot_for(con, cli_actor(), args.pilot))
     if args.json:
@@ -200,6 +199,9 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_failure_modes(args: argparse.Namespace) -> int:
+
+    from analysis import failure_modes  # loads pandas: imported when used, so the command line starts without it
+    from analysis.common import Empty  # loads pandas: imported when used, so the command line starts without it
 
     with store.open_store(args.db) as con:
         pilot = pilots.pilot_for(con, cli_actor(), args.pilot)
@@ -294,6 +296,8 @@ def cmd_users(args: argparse.Namespace) -> int:
 
 
 def cmd_signals(args: argparse.Namespace) -> int:
+    from readiness.review import signals  # loads pandas: imported when used, so the command line starts without it
+
     actor = cli_actor()
     with store.open_store(args.db) as con:
         found = signals.compute_signals(con, actor, pilots.pilot_for(con, actor, args.pilot))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from analysis.usage_rollup import rebuild_usage_rollup
 from readiness.catalog import PROFILE_FIELDS, RISK_TIERS, Pilot, get_pilot
 from readiness.errors import ReadinessError
 from readiness.security import audit
@@ -85,6 +84,10 @@ def update_pilot(con: Connection, actor: Actor, pilot: Pilot, **profile: Any) ->
         con.execute(f"UPDATE pilots SET {', '.join(f'{k} = ?' for k in changed)} WHERE pilot_id = ?",
                     [*changed.values(), pilot.pilot_id])
         if "time_zone" in changed:
+            from analysis.usage_rollup import (
+                rebuild_usage_rollup,  # loads pandas: imported when used, so the command line starts without it
+            )
+
             rebuild_usage_rollup(con, pilot.pilot_id)
         audit.record(con, actor, "pilot.edit", f"pilot:{pilot.pilot_id}",
                      {"pilot": pilot.name, "before": {k: getattr(current, k) for k in changed}, "after": changed})

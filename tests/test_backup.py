@@ -21,6 +21,7 @@ from readiness.catalog import get_pilot
 from readiness.review import decisions
 from readiness.security import audit, users
 from readiness.security.access import Actor
+from readiness.store import migrations
 from readiness.store.migrations import MIGRATIONS
 
 OP = Actor("cli:test", "admin", cli=True)
@@ -220,7 +221,7 @@ def test_a_backup_from_an_older_schema_is_migrated(db: Path, tmp_path: Path, mon
     # the backup is taken by "the previous release", which knew every migration but the last
     last = MIGRATIONS[-1][0]
     with monkeypatch.context() as m:
-        m.setattr(store, "MIGRATIONS", MIGRATIONS[:-1])
+        m.setattr(migrations, "MIGRATIONS", MIGRATIONS[:-1])
         make_pilot(db, "p")  # and its events, as that release wrote them (its ingest code is not this one)
         with store.open_store(db) as con:
             con.execute("INSERT INTO usage_events (pilot_id, batch_id, src_row, ts, user_id, event) "

@@ -19,9 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from analysis.failure_modes import assign_failure_modes
-from analysis.feedback import annotate_feedback, recompute_themes
-from analysis.usage_rollup import update_usage_rollup
 from readiness import catalog, pilots, settings, store
 from readiness.catalog import Pilot
 from readiness.ingest import formats, profiles, timestamps
@@ -509,10 +506,23 @@ def derive_evidence(con: Connection, pilot_id: int, kind: str, batch_id: int | N
     the usage rollup. ``batch_id`` None means a batch was deleted: only the per-pilot results are
     recomputed (and the deleted batch's usage aggregates dropped)."""
     if kind == "usage":
+        from analysis.usage_rollup import (
+            update_usage_rollup,  # loads pandas: imported when used, so the command line starts without it
+        )
+
         update_usage_rollup(con, pilot_id, batch_id)
     elif kind == "exceptions" and batch_id is not None:
+        from analysis.failure_modes import (
+            assign_failure_modes,  # loads pandas: imported when used, so the command line starts without it
+        )
+
         assign_failure_modes(con, pilot_id, batch_id)
     elif kind == "feedback":
+        from analysis.feedback import (  # loads pandas: imported when used, so the command line starts without it
+            annotate_feedback,
+            recompute_themes,
+        )
+
         if batch_id is not None:
             annotate_feedback(con, pilot_id, batch_id)
         recompute_themes(con, pilot_id)

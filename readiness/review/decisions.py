@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from analysis import usage
-from analysis.summary import summary
 from readiness import settings
 from readiness.catalog import Pilot, data_version
 from readiness.errors import ReadinessError
@@ -33,7 +31,6 @@ from readiness.review.handoff import operating_owner
 from readiness.review.reviews import current_decision, current_review
 from readiness.review.risks import open_high
 from readiness.review.risks import untriaged as untriaged_signals
-from readiness.review.signals import compute_signals
 from readiness.security import audit, privacy
 from readiness.security.access import Actor, require
 from readiness.store import Connection, transaction
@@ -91,6 +88,8 @@ def open_review(con: Connection, actor: Actor, pilot: Pilot) -> dict[str, Any]:
 
 def snapshot(con: Connection, pilot: Pilot) -> dict[str, Any]:
     """Headline figures, every batch's sha256 and the data version, as plain JSON-able values."""
+    from analysis.summary import summary  # loads pandas: imported when used, so the command line starts without it
+
     batches = reviews.dict_rows(con.execute(
         "SELECT batch_id, kind, file_name, sha256, rows_loaded FROM ingest_batches WHERE pilot_id = ? ORDER BY batch_id",
         [pilot.pilot_id]))
@@ -110,6 +109,8 @@ def suggest(con: Connection, pilot: Pilot, figures: dict[str, Any] | None = None
     ``conditions``: the review's conditions (with live values); required ones not met block operate.
     ``signals``: computed risk signals; high ones not yet in the register (accepted or dismissed) do too.
     """
+    from analysis import usage  # loads pandas: imported when used, so the command line starts without it
+
     fig = figures or snapshot(con, pilot)["figures"]
     events = fig["usage"]["events"]
     if not events:
@@ -250,6 +251,10 @@ def record_decision(con: Connection, actor: Actor, pilot: Pilot, *, outcome: str
             conditions = [{k: c[k] for k in ("area", "title", "required", "status", "owner", "evidence",
                                               "waiver_reason", "waiver_expiry", "live_value")}
                           for c in list_conditions(con, actor, pilot)]
+        from readiness.review.signals import (
+            compute_signals,  # loads pandas: imported when used, so the command line starts without it
+        )
+
         snap["signals"] = [{k: d[k] for k in ("key", "class", "severity", "finding")}
                            for d in (sig.to_dict() for sig in compute_signals(con, actor, pilot))]
         suggestion = suggest(con, pilot, snap["figures"], conditions, snap["signals"])

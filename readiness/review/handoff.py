@@ -17,8 +17,6 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from analysis import failure_modes, feedback
-from analysis.common import Empty
 from readiness.catalog import Pilot
 from readiness.errors import ReadinessError
 from readiness.security import audit
@@ -133,6 +131,12 @@ def list_constraints(con: Connection, actor: Actor, pilot: Pilot) -> list[dict[s
 def seed_backlog(con: Connection, actor: Actor, pilot: Pilot, max_modes: int = 5) -> int:
     """Add backlog items from feedback triage (operational classes and feature requests) and from the
     most frequent failure modes not yet mitigated or accepted. Idempotent; returns how many were added."""
+    from analysis import (  # loads pandas: imported when used, so the command line starts without it
+        failure_modes,
+        feedback,
+    )
+    from analysis.common import Empty  # loads pandas: imported when used, so the command line starts without it
+
     items: list[tuple[str, str, str, str]] = []  # kind, title, source, evidence
     triage = feedback.triage_table(con, pilot)
     if not isinstance(triage, Empty):
