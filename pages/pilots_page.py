@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from readiness import catalog, pilots, store
-from readiness.review import between
+from readiness.review import between, portfolio
 from readiness.security import access
 from readiness.security.access import Actor
 from readiness.web import cache, login, query, widgets
@@ -106,42 +106,77 @@ try:
 except store.StoreBusy as err:
     login.busy(err)
 
+rows = status.to_dict("records")
+counts = portfolio.attention_counts(rows)
+needing = sum(1 for r in rows if portfolio.attention(r))
 c = st.columns(5)
-c[0].metric("Pilots", f"{len(status):,}")
-c[1].metric("In review", f"{int((status['decision'] == 'in review').sum()):,}")
-c[2].metric("Reviews overdue", f"{int(status['overdue'].sum()):,}")
+c[0].metric("Pilots", f"{len(rows):,}")
+c[1].metric("In review", f"{sum(1 for r in rows if r['decision'] == 'in review'):,}")
+c[2].metric("Reviews overdue", f"{counts['overdue']:,}")
 c[3].metric("Open high risks", f"{int(status['open_high_risks'].sum()):,}",
             help="High risks open in the pilots' registers. High risk signals not yet taken into a register or "
                  "dismissed are counted under Need attention.")
-attention = status[(status["flags"] != "") | status["overdue"] | (status["open_high_risks"] > 0)
-                   | (status["untriaged_high"] > 0)]
-c[4].metric("Need attention", f"{len(attention):,}", help="Pilots with an overdue review, an open high risk, a high "
+c[4].metric("Need attention", f"{needing:,}", help="Pilots with an overdue review, an open high risk, a high "
             "risk signal not yet triaged, or a flag between reviews: an expired waiver, drift of a condition that "
             "held at the decision, usage falling, an overdue risk.")
 
-status["next_review_shown"] = [("⚠ " if o else "") + (str(d) if d else "—") for d, o in
-                               zip(status["next_review"], status["overdue"], strict=True)]
+# The view's filters live in the address bar (a link reopens the same view) and in the widgets' state.
+asked = portfolio.PortfolioFilter.from_query(
+    {k: (st.query_params.get_all(k) if k in ("owner", "tier", "decision") else st.query_params.get(k))
+     for k in ("q", "owner", "tier", "decision", "needs", "sort", "desc")})
+owners, decisions_seen = portfolio.choices(rows, "owner"), portfolio.choices(rows, "decision")
+defaults = {"_pf_q": asked.search, "_pf_owner": [o for o in asked.owners if o in owners],
+            "_pf_tier": [t for t in asked.tiers if t in catalog.RISK_TIERS],
+            "_pf_decision": [d for d in asked.decisions if d in decisions_seen],
+            "_pf_needs": asked.needs if asked.needs in portfolio.ATTENTION else None,
+            "_pf_sort": asked.sort, "_pf_desc": asked.descending}
+for key, value in defaults.items():
+    st.session_state.setdefault(key, value)
+
+kinds = [k for k in portfolio.ATTENTION if counts[k]]
+if kinds:
+    st.pills("Need attention (pick one to show only those pilots)", kinds, key="_pf_needs",
+             format_func=lambda k: f"{portfolio.ATTENTION[k]} · {counts[k]:,}")
+f = st.columns([4, 2, 1], vertical_alignment="bottom")
+f[0].text_input("Search pilots", key="_pf_q", placeholder="Part of a name", icon=":material/search:")
+f[1].selectbox("Sort by", list(portfolio.SORTS), key="_pf_sort", format_func=portfolio.SORTS.get)
+f[2].toggle("Descending", key="_pf_desc")
+g = st.columns(3)
+g[0].multiselect("Owner", owners, key="_pf_owner", placeholder="Any owner")
+g[1].multiselect("Risk tier", list(catalog.RISK_TIERS), key="_pf_tier", placeholder="Any tier")
+g[2].multiselect("Decision", decisions_seen, key="_pf_decision", placeholder="Any decision")
+flt = portfolio.PortfolioFilter(
+    search=st.session_state["_pf_q"].strip(), owners=tuple(st.session_state["_pf_owner"]),
+    tiers=tuple(st.session_state["_pf_tier"]), decisions=tuple(st.session_state["_pf_decision"]),
+    needs=st.session_state["_pf_needs"], sort=st.session_state["_pf_sort"], descending=st.session_state["_pf_desc"])
+wanted = flt.to_query()
+if {k: st.query_params.get_all(k) if isinstance(v, list) else st.query_params.get(k) for k, v in wanted.items()} \
+        != wanted or set(st.query_params) - set(wanted):
+    st.query_params.from_dict(wanted)
+
+shown = pd.DataFrame(portfolio.narrowed(rows, flt), columns=status.columns)
+shown["attention"] = [", ".join(portfolio.ATTENTION[k] for k in portfolio.attention(r))
+                      for r in shown.to_dict("records")]
+shown["next_review_shown"] = [("⚠ " if o else "") + (str(d) if d else "—") for d, o in
+                              zip(shown["next_review"], shown["overdue"], strict=True)]
+st.caption(f"Showing {len(shown):,} of {len(rows):,} pilots" + (" · filtered" if flt.to_query().keys() - {"sort", "desc"}
+                                                                   else "") + ".")
 st.dataframe(
-    status, hide_index=True, width="stretch",
-    column_order=["pilot", "risk_tier", "decision", "next_review_shown", "open_high_risks", "untriaged_high",
-                  "conditions", "flags", "data_as_of"],
+    shown, hide_index=True, width="stretch", height=min(38 + 35 * max(len(shown), 1), 600),
+    column_order=["pilot", "owner", "risk_tier", "decision", "next_review_shown", "open_high_risks",
+                  "untriaged_high", "conditions", "attention", "flags", "data_as_of"],
     column_config={
-        "pilot": "Pilot", "risk_tier": "Risk tier", "decision": "Decision",
+        "pilot": "Pilot", "owner": "Owner", "risk_tier": "Risk tier", "decision": "Decision",
         "next_review_shown": st.column_config.TextColumn("Next review", help="⚠ = overdue"),
         "open_high_risks": "Open high risks",
         "untriaged_high": st.column_config.NumberColumn(
             "High signals to triage", help="High risk signals neither in the register nor dismissed (Risks page)"),
         "conditions": "Conditions met",
-        "flags": st.column_config.TextColumn("Needs attention", width="medium"),
+        "attention": st.column_config.TextColumn("Needs attention", width="medium"),
+        "flags": st.column_config.TextColumn("Between reviews", width="medium"),
         "data_as_of": st.column_config.DatetimeColumn("Data as of (UTC)", format="YYYY-MM-DD")})
-for r in attention.itertuples():
-    why = [f"next review {r.next_review} is overdue"] if r.overdue else []
-    why += [f"{r.open_high_risks} open high risk{'s' * (r.open_high_risks != 1)}"] if r.open_high_risks else []
-    why += [f"{r.untriaged_high} high risk signal{'s' * (r.untriaged_high != 1)} not yet triaged"] \
-        if r.untriaged_high else []
-    why += [r.flags] if r.flags else []
-    st.markdown(f":orange[:material/flag:] **{md(r.pilot)}** — {md('; '.join(why))}")
-name = st.pills("Open a pilot", list(status["pilot"]), key="portfolio_pick", format_func=md)  # labels read Markdown
+name = st.selectbox("Open a pilot", list(shown["pilot"]), index=None, key="portfolio_pick",
+                    placeholder="Choose a pilot from the list above")
 if name:
     query.choose_pilot(name)
     a, b, c2 = st.columns(3)

@@ -199,7 +199,8 @@ def _nodes(at: AppTest):
 
 @pytest.mark.parametrize("page", [p for p in PAGES if p not in ("account", "admin_users", "audit_log")])
 def test_no_page_renders_user_or_file_text_as_markdown(hostile_db: Path, page: str) -> None:
-    _assert_inert(_run(page), page)
+    # Portfolio shows pilot names in its grid and picker (plain text); picked, one reaches Markdown
+    _assert_inert(_run(page, **({"portfolio_pick": PILOT} if page == "pilots" else {})), page)
 
 
 def test_the_portfolio_with_the_pilot_picked_and_a_refusal_naming_it(hostile_db: Path) -> None:

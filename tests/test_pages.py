@@ -277,8 +277,7 @@ def test_opening_a_pilot_from_the_portfolio_puts_it_in_hand_without_the_old_segm
     assert at.session_state["_rr_segment"] == ("team", "Procurement")
     at = _next_page(at, "pilots")
     assert at.title[0].value == "Portfolio"
-    pills = [w for w in at.get("button_group") if getattr(w, "key", None) == "portfolio_pick"][0]
-    pills.set_value("Exceptions only").run()
+    at.selectbox(key="portfolio_pick").select("Exceptions only").run()
     assert not at.exception
     assert at.session_state["_rr_pilot"] == "Exceptions only" and "_rr_segment" not in at.session_state
 
@@ -303,9 +302,10 @@ def test_portfolio_counts_high_signals_not_yet_triaged(demo_db: Path) -> None:
     assert {name: table.loc[name, "untriaged_high"] for name in want} == want
     attention = next(m for m in at.metric if m.label == "Need attention")
     assert int(attention.value) >= sum(1 for n in want.values() if n)
-    assert any(f"{want[DEMO]} high risk signals not yet triaged" in m.value and DEMO in m.value for m in at.markdown)
-    for name, n in want.items():  # each such pilot has its line under the table
-        assert not n or any(name in m.value and "not yet triaged" in m.value for m in at.markdown), name
+    for name, n in want.items():  # each such pilot says so in its row, not in a line of its own
+        assert ("High signals to triage" in table.loc[name, "attention"]) == bool(n), name
+    needs = next(w for w in at.get("button_group") if getattr(w, "key", None) == "_pf_needs")
+    assert f"High signals to triage · {sum(1 for n in want.values() if n)}" in list(needs.options)
 
 
 def test_failure_mode_rows_are_masked_and_each_reveal_is_read_and_audited_again(demo_db: Path) -> None:

@@ -142,7 +142,7 @@ def portfolio(con: Connection, actor: Actor) -> list[dict[str, Any]]:
         conds = conditions.list_conditions(con, actor, pilot)
         found = flags(con, actor, pilot, today)
         out.append({
-            "pilot": pilot.name, "risk_tier": pilot.risk_tier,
+            "pilot": pilot.name, "owner": pilot.owner, "risk_tier": pilot.risk_tier,
             "decision": decisions.OUTCOMES[current["outcome"]] if current else "in review",
             "next_review": current["next_review"] if current else None,
             "overdue": bool(current and current["next_review"] and current["next_review"] < today),
