@@ -8,6 +8,7 @@ actor's role allows are given to st.navigation; each page checks again at its to
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,27 +73,27 @@ except Exception as err:  # the page says what is wrong instead of a traceback
 
 # (section, file, title, icon, action needed to see it in the navigation)
 PAGES = [
-    ("Overview", "pages/pilots_page.py", "Portfolio", ":material/dashboard:", None),
-    ("Review", "pages/sources_page.py", "Sources", ":material/upload_file:", None),
-    ("Review", "pages/usage_page.py", "Usage", ":material/monitoring:", None),
-    ("Review", "pages/feedback_page.py", "Feedback", ":material/reviews:", None),
-    ("Review", "pages/failure_modes_page.py", "Failure modes", ":material/bug_report:", None),
-    ("Review", "pages/risks_page.py", "Risks", ":material/warning:", None),
-    ("Review", "pages/readiness_page.py", "Readiness", ":material/checklist:", None),
-    ("Review", "pages/handoff_page.py", "Hand-off", ":material/handshake:", None),
-    ("Review", "pages/decision_page.py", "Decision", ":material/gavel:", None),
-    ("Present", "pages/readout_page.py", "Readout", ":material/present_to_all:", None),
-    ("Admin", "pages/admin_users_page.py", "Users & grants", ":material/group:", "manage_users"),
-    ("Admin", "pages/audit_log_page.py", "Audit log", ":material/policy:", "verify_audit"),
-    ("Account", "pages/account_page.py", "My account", ":material/person:", None),
+    ("Overview", "pages/01_pilots.py", "Portfolio", ":material/dashboard:", None),
+    ("Review", "pages/02_sources.py", "Sources", ":material/upload_file:", None),
+    ("Review", "pages/03_usage.py", "Usage", ":material/monitoring:", None),
+    ("Review", "pages/04_feedback.py", "Feedback", ":material/reviews:", None),
+    ("Review", "pages/05_failure_modes.py", "Failure modes", ":material/bug_report:", None),
+    ("Review", "pages/06_risks.py", "Risks", ":material/warning:", None),
+    ("Review", "pages/07_readiness.py", "Readiness", ":material/checklist:", None),
+    ("Review", "pages/08_handoff.py", "Hand-off", ":material/handshake:", None),
+    ("Review", "pages/09_decision.py", "Decision", ":material/gavel:", None),
+    ("Present", "pages/10_readout.py", "Readout", ":material/present_to_all:", None),
+    ("Admin", "pages/11_admin_users.py", "Users & grants", ":material/group:", "manage_users"),
+    ("Admin", "pages/12_audit_log.py", "Audit log", ":material/policy:", "verify_audit"),
+    ("Account", "pages/13_account.py", "My account", ":material/person:", None),
 ]
 
 
 def _address(file: str) -> str:
-    """A page's address: its file's name without the _page every page file carries
-    (pages/usage_page.py is /usage); the suffix keeps page scripts apart from library modules and
-    from the readiness package."""
-    return Path(file).stem.removesuffix("_page")
+    """A page's address: its file's name without the number that orders the pages
+    (pages/03_usage.py is /usage), as Streamlit names a pages/ file before app.py's navigation
+    has run. The number also keeps page scripts apart from modules: 03_usage cannot be imported."""
+    return re.sub(r"^\d+_", "", Path(file).stem)
 
 
 def _run() -> None:

@@ -84,3 +84,8 @@ def held_by_another_process(db: Path, seconds: int = 60) -> Iterator[subprocess.
     finally:
         holder.kill()
         holder.wait()
+
+
+def page_file(address: str) -> str:
+    """The script of the page at ``address`` (``usage`` -> pages/03_usage.py)."""
+    return str(next((PROJECT_ROOT / "pages").glob(f"[0-9][0-9]_{address}.py")))

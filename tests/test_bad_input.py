@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import PROJECT_ROOT, make_pilot, query
+from helpers import PROJECT_ROOT, make_pilot, page_file, query
 from streamlit.testing.v1 import AppTest
 
 from readiness import cli
@@ -217,7 +217,7 @@ def test_formula_and_script_in_a_comment_stay_text(db: Path) -> None:
     try:
         drawn = []
         for page in ("feedback", "sources"):
-            at = AppTest.from_file(str(PROJECT_ROOT / "pages" / f"{page}_page.py"), default_timeout=120)
+            at = AppTest.from_file(page_file(page), default_timeout=120)
             at.session_state["_rr_actor"] = OP
             at.session_state["_rr_pilot"] = "p"
             at.run()

@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from helpers import PROJECT_ROOT, ingest_one, make_pilot, write
+from helpers import ingest_one, make_pilot, page_file, write
 from streamlit.testing.v1 import AppTest
 
 from readiness import catalog, store
@@ -126,7 +126,7 @@ PAGES = ["pilots", "sources", "usage", "feedback", "failure_modes", "risks", "re
 
 
 def _run(page: str, **state) -> AppTest:
-    at = AppTest.from_file(str(PROJECT_ROOT / "pages" / f"{page}_page.py"), default_timeout=120)
+    at = AppTest.from_file(page_file(page), default_timeout=120)
     at.session_state["_rr_actor"] = ADMIN
     at.session_state["_rr_pilot"] = PILOT
     for key, value in state.items():

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers import PROJECT_ROOT, ingest_one, make_pilot, query, write
+from helpers import ingest_one, make_pilot, page_file, query, write
 from streamlit.testing.v1 import AppTest
 
 from readiness import catalog, demo, store
@@ -53,7 +53,7 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _run(page: str, role: str, pilot: str = DEMO) -> AppTest:
-    at = AppTest.from_file(str(PROJECT_ROOT / "pages" / f"{page}_page.py"), default_timeout=120)
+    at = AppTest.from_file(page_file(page), default_timeout=120)
     at.session_state["_rr_actor"] = Actor(f"{role}1", role)
     at.session_state["_rr_pilot"] = pilot
     at.run()
@@ -64,7 +64,7 @@ def _next_page(at: AppTest, page: str) -> AppTest:
     """Open another page in the same session, as the navigation does: the app's own state
     (``_rr_*``) goes along, the widgets of the page left behind do not. (AppTest's switch_page
     cannot reach a sibling page when the script under test is itself in pages/.)"""
-    nxt = AppTest.from_file(str(PROJECT_ROOT / "pages" / f"{page}_page.py"), default_timeout=120)
+    nxt = AppTest.from_file(page_file(page), default_timeout=120)
     for key in ("_rr_actor", "_rr_pilot", "_rr_range", "_rr_segment", "_rr_review"):
         if key in at.session_state:
             nxt.session_state[key] = at.session_state[key]
@@ -174,7 +174,7 @@ def test_failure_mode_figures_equal_an_independent_query(demo_db: Path) -> None:
 
 def test_a_link_with_a_segment_filters_the_figures(demo_db: Path) -> None:
     """?pilot=…&team=… as app.py keeps it through the login: the Usage page shows that team's figures."""
-    at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "usage_page.py"), default_timeout=120)
+    at = AppTest.from_file(page_file("usage"), default_timeout=120)
     at.session_state["_rr_actor"] = Actor("viewer1", "viewer")
     at.session_state["_rr_asked_query"] = {"pilot": DEMO, "team": "Procurement", "from": "2026-08-01",
                                            "to": "2026-08-31"}
@@ -277,7 +277,8 @@ def test_opening_a_pilot_from_the_portfolio_puts_it_in_hand_without_the_old_segm
     assert at.session_state["_rr_segment"] == ("team", "Procurement")
     at = _next_page(at, "pilots")
     assert at.title[0].value == "Portfolio"
-    at.selectbox(key="portfolio_pick").select("Exceptions only").run()
+    pills = [w for w in at.get("button_group") if getattr(w, "key", None) == "portfolio_pick"][0]
+    pills.set_value("Exceptions only").run()
     assert not at.exception
     assert at.session_state["_rr_pilot"] == "Exceptions only" and "_rr_segment" not in at.session_state
 
@@ -401,7 +402,7 @@ def test_usage_shows_a_four_week_change_only_against_a_whole_earlier_four_weeks(
     from datetime import date
 
     def events_metric(rng):
-        at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "usage_page.py"), default_timeout=120)
+        at = AppTest.from_file(page_file("usage"), default_timeout=120)
         at.session_state["_rr_actor"] = Actor("reviewer1", "reviewer")
         at.session_state["_rr_pilot"] = DEMO
         if rng:

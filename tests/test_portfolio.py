@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from helpers import PROJECT_ROOT
+from helpers import page_file
 from streamlit.testing.v1 import AppTest
 
 from readiness import pilots, store
@@ -73,7 +73,7 @@ def many_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _portfolio(db: Path, **params) -> AppTest:
     os.environ["READINESS_DB"] = str(db)
-    at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "pilots_page.py"), default_timeout=120)
+    at = AppTest.from_file(page_file("pilots"), default_timeout=120)
     at.session_state["_rr_actor"] = Actor("cli:test", "admin", cli=True)
     for k, v in params.items():
         at.query_params[k] = v

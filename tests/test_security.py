@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from helpers import PROJECT_ROOT, ingest_one, make_pilot, query, write
+from helpers import ingest_one, make_pilot, page_file, query, write
 from streamlit.testing.v1 import AppTest
 
 from readiness import catalog, pilots, settings, store
@@ -133,7 +133,7 @@ def test_a_viewer_granted_one_pilot_never_sees_the_other(team: dict, page: str) 
     old = os.environ.get("READINESS_DB")
     os.environ["READINESS_DB"] = str(team["db"])
     try:
-        at = AppTest.from_file(str(PROJECT_ROOT / "pages" / f"{page}_page.py"), default_timeout=120)
+        at = AppTest.from_file(page_file(page), default_timeout=120)
         at.session_state["_rr_actor"] = team["actors"]["viewer"]
         at.session_state["_rr_pilot"] = "other"
         at.run()

@@ -6,12 +6,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from helpers import page_file
 from streamlit.testing.v1 import AppTest
 
 from readiness import store
 from readiness.security import users
 from readiness.security.access import Actor
-from tests.helpers import PROJECT_ROOT, ingest_one, write
+from tests.helpers import ingest_one, write
 
 
 def test_a_team_named_with_a_phone_number_is_masked_in_the_picker_and_still_filters(tmp_path: Path) -> None:
@@ -26,7 +27,7 @@ def test_a_team_named_with_a_phone_number_is_masked_in_the_picker_and_still_filt
         users.grant(con, op, "vera", "pilot")
     os.environ["READINESS_DB"] = str(db)
     try:
-        at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "usage_page.py"), default_timeout=120)
+        at = AppTest.from_file(page_file("usage"), default_timeout=120)
         at.session_state["_rr_actor"] = Actor("vera", "viewer")
         at.session_state["_rr_pilot"] = "pilot"
         at.run()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import PROJECT_ROOT, ingest_one, make_pilot, query, write
+from helpers import ingest_one, make_pilot, page_file, query, write
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
@@ -138,7 +138,7 @@ def test_a_download_clicked_after_the_password_reset_is_refused(lead_db: Path, m
     downloads = _capture_downloads(monkeypatch)
     with store.open_store(lead_db) as con:
         lena = _logged_in(con, "lena")
-    at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "readout_page.py"), default_timeout=120)
+    at = AppTest.from_file(page_file("readout"), default_timeout=120)
     at.session_state["_rr_actor"] = Actor("lena", "lead")  # as app.py keeps them after the login
     at.session_state["_rr_session"] = lena.session
     at.session_state["_rr_pilot"] = PILOT

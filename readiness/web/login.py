@@ -182,7 +182,7 @@ def through_app_py() -> None:
 
     Streamlit keeps a legacy mode for apps with a ``pages/`` folder: until some session's
     app.py has called ``st.navigation``, a first request for ``/audit_log`` would run
-    ``pages/audit_log.py`` on its own, skipping app.py. When a page finds itself run that way,
+    ``pages/12_audit_log.py`` on its own, skipping app.py. When a page finds itself run that way,
     it switches the process to ``st.navigation`` mode and reruns, which goes through app.py.
     (The page would refuse anyway, as no actor is set; this turns the refusal into the login.)
     app.py calls it first too: in that mode app.py itself runs inside Streamlit's own page list.

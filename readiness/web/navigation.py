@@ -100,10 +100,10 @@ def _kept_select(label: str, options: list, kept: str, widget: str, after: Calla
     return st.sidebar.selectbox(label, options, key=widget, on_change=keep, **kwargs)
 
 
-STEP_PAGES = {"Sources": "pages/sources_page.py", "Usage": "pages/usage_page.py", "Feedback": "pages/feedback_page.py",
-              "Failure modes": "pages/failure_modes_page.py", "Risks": "pages/risks_page.py",
-              "Readiness": "pages/readiness_page.py", "Hand-off": "pages/handoff_page.py",
-              "Decision": "pages/decision_page.py"}
+STEP_PAGES = {"Sources": "pages/02_sources.py", "Usage": "pages/03_usage.py", "Feedback": "pages/04_feedback.py",
+              "Failure modes": "pages/05_failure_modes.py", "Risks": "pages/06_risks.py",
+              "Readiness": "pages/07_readiness.py", "Hand-off": "pages/08_handoff.py",
+              "Decision": "pages/09_decision.py"}
 
 
 def _stepper(steps: list) -> None:

@@ -14,7 +14,7 @@ from e2e_helpers import ROOT, main_text, start_app, wait_idle
 from readiness.ingest import load as ingest
 from readiness.security.access import Actor
 
-PAGES = re.findall(r'\("(?:[^"]+)", "pages/(\w+?)_page\.py", "([^"]+)"', (ROOT / "app.py").read_text())
+PAGES = re.findall(r'\("(?:[^"]+)", "pages/\d+_(\w+)\.py", "([^"]+)"', (ROOT / "app.py").read_text())
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,8 @@ from readiness.security.access import Actor
 from readiness.web import cache, login, query, widgets
 from readiness.web.text import md
 
+PICK_AS_PILLS = 12  # pilots shown: up to this many are offered as buttons, more in a select box
+
 
 @st.cache_data(show_spinner=False)
 def _pilot_rows(db: str, version: str, visible: tuple[int, ...] | None, _actor: Actor) -> pd.DataFrame:
@@ -78,7 +80,7 @@ def _new_pilot() -> None:
             if done:
                 query.choose_pilot(made.name)
                 widgets.flash(f"Pilot {md(made.name)} created: load its logs here.")
-                st.switch_page("pages/sources_page.py")
+                st.switch_page("pages/02_sources.py")
 
 
 if can_create and st.button("New pilot", icon=":material/add:"):
@@ -175,17 +177,20 @@ st.dataframe(
         "attention": st.column_config.TextColumn("Needs attention", width="medium"),
         "flags": st.column_config.TextColumn("Between reviews", width="medium"),
         "data_as_of": st.column_config.DatetimeColumn("Data as of (UTC)", format="YYYY-MM-DD")})
-name = st.selectbox("Open a pilot", list(shown["pilot"]), index=None, key="portfolio_pick",
-                    placeholder="Choose a pilot from the list above")
+if len(shown) <= PICK_AS_PILLS:  # a few: one click each (labels read Markdown, hence md)
+    name = st.pills("Open a pilot", list(shown["pilot"]), key="portfolio_pick", format_func=md)
+else:
+    name = st.selectbox("Open a pilot", list(shown["pilot"]), index=None, key="portfolio_pick",
+                        placeholder="Choose a pilot from the list above, or type part of its name")
 if name:
     query.choose_pilot(name)
     a, b, c2 = st.columns(3)
     if a.button(f"Review {md(name)}", icon=":material/arrow_forward:", type="primary", width="stretch"):
-        st.switch_page("pages/sources_page.py")
+        st.switch_page("pages/02_sources.py")
     if b.button("Decision", icon=":material/gavel:", width="stretch"):
-        st.switch_page("pages/decision_page.py")
+        st.switch_page("pages/09_decision.py")
     if c2.button("Readout", icon=":material/present_to_all:", width="stretch"):
-        st.switch_page("pages/readout_page.py")
+        st.switch_page("pages/10_readout.py")
 
 widgets.export_buttons(actor, chosen, playbook=False)
 
