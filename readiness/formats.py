@@ -317,7 +317,11 @@ def detect(path: Path, work_dir: Path, log_format: str | None = None) -> SourceF
                 f"Give JSON Lines (one object per line) or a JSON array of objects."
             ) from None
     lines = text.splitlines()[:60]
-    line_format, layout = ("access_log", None) if not log_format and linelogs.is_access_log(lines) else (None, None)
+    line_format, layout = None, None
+    if not log_format and linelogs.is_w3c_log(lines):
+        line_format = "w3c"
+    elif not log_format and linelogs.is_access_log(lines):
+        line_format = "access_log"
     if not line_format and (layout := linelogs.recognise_app_log(lines, log_format)):
         line_format = "app_log"
     if line_format:  # a server's line log: read as JSON Lines of each line's (or record's) fields
@@ -522,6 +526,8 @@ def line_object_sql(src: SourceFile, line: str = "_line") -> str:
     line log as the object of its fields (NULL when it does not match)."""
     if src.line_format == "app_log":  # over a record of app_log_records_sql: _line and _more
         return linelogs.app_log_object_sql(src.layout)
+    if src.line_format == "w3c":  # over a line of w3c_records_sql: _line, _fields and _date
+        return linelogs.w3c_object_sql()
     if src.line_format:
         return linelogs.access_log_sql(line)
     return f"CASE WHEN json_valid({line}) AND json_type({line}) = 'OBJECT' THEN {line} END"
@@ -541,12 +547,15 @@ def reader_sql(src: SourceFile, rejects: str | None = None, lenient: bool = Fals
 
 def records_reader_sql(src: SourceFile, limit_lines: int | None = None) -> str:
     """The reader of ``src``'s rows: an application log's records (a header line and its
-    continuation lines), else its lines (JSON Lines and other line logs)."""
+    continuation lines), a W3C log's data lines with the fields their header names, else its
+    lines (JSON Lines and other line logs)."""
     reader = json_lines_reader_sql(src)
-    if src.line_format != "app_log":
+    if src.line_format not in linelogs.RECORD_FORMATS:
         return reader
     if limit_lines:
         reader = f"(SELECT * FROM {reader} LIMIT {int(limit_lines)})"
+    if src.line_format == "w3c":
+        return linelogs.w3c_records_sql(reader)
     return linelogs.app_log_records_sql(src.layout, reader)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import duckdb
 
-from readiness import audit, formats, profiles, settings, timestamps
+from readiness import audit, formats, linelogs, profiles, settings, timestamps
 from readiness.access import Actor, require
 from readiness.columns import Mapping, MappingError, canonical_columns, propose_mapping
 from readiness.formats import SourceFile, UnusableFile
@@ -51,7 +51,7 @@ class IngestOptions:
         information lines; a web access log's requests for static files (images, scripts, styles)."""
         if self.level_filter(kind, mapping):
             return LeftOut(informational_sql(), levels_sql(), "information lines")
-        if kind == "usage" and src.line_format == "access_log" and not self.all_levels:
+        if kind == "usage" and src.line_format in linelogs.USAGE_FORMATS and not self.all_levels:
             return LeftOut("coalesce(json_extract_string(attributes, '$.static') = 'true', false)",
                            "min('static files')", "requests for static files (images, scripts, styles, fonts)")
         return None
@@ -219,7 +219,7 @@ def _settle_day_month(con: duckdb.DuckDBPyConnection, src: SourceFile, mapping: 
     if not mode.ambiguous:
         return mode
     reader = formats.reader_sql(src, lenient=True)
-    direct = src.format == "csv" or (src.format == "jsonl" and src.line_format != "app_log")
+    direct = src.format == "csv" or (src.format == "jsonl" and src.line_format not in linelogs.RECORD_FORMATS)
     plan = LoadPlan(src, mapping, reader, timestamps.TimeMode("iso"), direct=direct)
     text = plan.raw_text("timestamp")
     counts = con.execute("SELECT " + ", ".join(f"count(try_strptime(trim({text}), {lit(f)}))" for f in mode.ambiguous)
@@ -647,7 +647,7 @@ def _one_pass(con, src: SourceFile, opts: IngestOptions) -> bool:
     encoding whose line breaks are single bytes (the time sample cuts at them), without
     --dedupe-rows (which compares whole rows with earlier batches as they load), and rows kept in
     the order they are read."""
-    return (src.format in ("csv", "jsonl") and src.line_format != "app_log" and src.encoding != "utf-16"
+    return (src.format in ("csv", "jsonl") and src.line_format not in linelogs.RECORD_FORMATS and src.encoding != "utf-16"
             and not opts.dedupe_rows
             and con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0] is True)
 

@@ -29,7 +29,10 @@ STATIC = r"\.(css|js|mjs|map|png|jpe?g|gif|svg|ico|webp|avif|bmp|woff2?|ttf|otf|
 _ID_SEGMENT = r"/(\d+|[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}|[0-9a-fA-F]{16,})(/|$)"
 ACCESS_COLUMNS = ("time", "user", "event", "outcome", "duration_ms", "status", "method", "path", "client",
                   "auth_user", "vhost", "bytes", "referer", "agent", "static")
-NAMES = {"access_log": "web access log (Common / Combined Log Format)", "app_log": "application log"}
+NAMES = {"access_log": "web access log (Common / Combined Log Format)", "w3c": "web access log (W3C extended, IIS)",
+         "app_log": "application log"}
+USAGE_FORMATS = ("access_log", "w3c")  # a request is a use
+RECORD_FORMATS = ("app_log", "w3c")    # a row is built from more than its own line (records_sql)
 
 
 def is_access_log(lines: list[str]) -> bool:
@@ -40,43 +43,114 @@ def is_access_log(lines: list[str]) -> bool:
 
 def columns(line_format: str, layout: str | None) -> tuple[str, ...]:
     """The fields a line log's lines (or records) are read into."""
-    return ACCESS_COLUMNS if line_format == "access_log" else app_log_columns(layout)
+    return ACCESS_COLUMNS if line_format in USAGE_FORMATS else app_log_columns(layout)
 
 
 def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _usage_object(u: str, duration_ms: str) -> str:
+    """SQL: a request's usage fields as a struct of text, from a struct ``u`` of its parts (text,
+    NULL when missing): time, method, path, bare (the path without its query), status, auth,
+    client, vhost, bytes, referer, agent; ``duration_ms`` is an expression over ``u``."""
+    status = "try_cast(u.status AS INTEGER)"
+    masked = f"regexp_replace(u.bare, {_lit(_ID_SEGMENT)}, '/{{id}}\\2', 'g')"
+    masked = f"regexp_replace({masked}, {_lit(_ID_SEGMENT)}, '/{{id}}\\2', 'g')"  # again for '/12/34'
+    fields = {
+        "time": "u.time",
+        "user": "coalesce(u.auth, u.client)",
+        "event": f"CASE WHEN u.bare IS NULL THEN u.request ELSE concat_ws(' ', u.method, {masked}) END",
+        "outcome": (f"CASE WHEN {status} >= 500 THEN 'failure' WHEN {status} >= 400 THEN 'client error' "
+                    f"WHEN {status} IS NOT NULL THEN 'success' END"),
+        "duration_ms": duration_ms,
+        "status": "u.status", "method": "u.method", "path": "u.path", "client": "u.client",
+        "auth_user": "u.auth", "vhost": "u.vhost", "bytes": "u.bytes", "referer": "u.referer",
+        "agent": "u.agent",
+        "static": f"coalesce(regexp_matches(lower(u.bare), {_lit(STATIC)}), false)",
+    }
+    return "{" + ", ".join(f"{_lit(k)}: CAST({v} AS VARCHAR)" for k, v in fields.items()) + "}"
+
+
 def access_log_sql(line: str) -> str:
     """SQL: the line as a struct of its fields (all text), NULL when it does not match the format.
 
     One regular expression per line; lambdas bind its groups (``a``) and the request's parts
-    (``b``) once, so that no expression is evaluated twice per line."""
+    (``u``) once, so that no expression is evaluated twice per line."""
     names = "[" + ", ".join(_lit(g) for g in _GROUPS) + "]"
-    status = "try_cast(a.status AS INTEGER)"
-    masked = f"regexp_replace(b.bare, {_lit(_ID_SEGMENT)}, '/{{id}}\\2', 'g')"
-    masked = f"regexp_replace({masked}, {_lit(_ID_SEGMENT)}, '/{{id}}\\2', 'g')"  # again for '/12/34'
-    fields = {
-        "time": "a.time",
-        "user": "CASE WHEN a.auth NOT IN ('-', '') THEN a.auth ELSE a.client END",
-        "event": f"CASE WHEN b.path IS NULL THEN nullif(a.request, '') ELSE b.method || ' ' || {masked} END",
-        "outcome": (f"CASE WHEN {status} >= 500 THEN 'failure' WHEN {status} >= 400 THEN 'client error' "
-                    f"WHEN {status} IS NOT NULL THEN 'success' END"),
-        "duration_ms": ("CASE WHEN a.rt = '' THEN NULL WHEN contains(a.rt, '.') THEN try_cast(a.rt AS DOUBLE) * 1000 "
-                        "ELSE try_cast(a.rt AS DOUBLE) / 1000 END"),
-        "status": "a.status", "method": "b.method", "path": "b.path", "client": "a.client",
-        "auth_user": "nullif(nullif(a.auth, '-'), '')", "vhost": "nullif(a.vhost, '')",
-        "bytes": "nullif(a.bytes, '-')", "referer": "nullif(nullif(a.referer, '-'), '')",
-        "agent": "nullif(nullif(a.agent, '-'), '')",
-        "static": f"coalesce(regexp_matches(lower(b.bare), {_lit(STATIC)}), false)",
-    }
-    obj = "{" + ", ".join(f"{_lit(k)}: CAST({v} AS VARCHAR)" for k, v in fields.items()) + "}"
-    parts = ("list_transform([string_split(a.request, ' ')], lambda r: CASE WHEN len(r) >= 2 THEN "
-             "{'method': r[1], 'path': r[2], 'bare': split_part(r[2], '?', 1)} ELSE "
-             "{'method': NULL, 'path': NULL, 'bare': NULL} END)")
+    # seconds with a decimal point (nginx $request_time), else whole microseconds (Apache %D)
+    duration = ("CASE WHEN u.rt = '' THEN NULL WHEN contains(u.rt, '.') THEN try_cast(u.rt AS DOUBLE) * 1000 "
+                "ELSE try_cast(u.rt AS DOUBLE) / 1000 END")
+    parts = ("list_transform([string_split(a.request, ' ')], lambda r: {'time': a.time, 'request': nullif(a.request, ''), "
+             "'method': CASE WHEN len(r) >= 2 THEN r[1] END, 'path': CASE WHEN len(r) >= 2 THEN r[2] END, "
+             "'bare': CASE WHEN len(r) >= 2 THEN split_part(r[2], '?', 1) END, 'status': nullif(a.status, '-'), "
+             "'auth': nullif(nullif(a.auth, '-'), ''), 'client': a.client, 'vhost': nullif(a.vhost, ''), "
+             "'bytes': nullif(a.bytes, '-'), 'referer': nullif(nullif(a.referer, '-'), ''), "
+             "'agent': nullif(nullif(a.agent, '-'), ''), 'rt': a.rt})")
     # a line that does not match gives empty groups
     return (f"list_transform([regexp_extract({line}, {_lit(ACCESS_LOG)}, {names})], "
-            f"lambda a: CASE WHEN a.time <> '' THEN list_transform({parts}, lambda b: {obj})[1] END)[1]")
+            f"lambda a: CASE WHEN a.time <> '' THEN list_transform({parts}, lambda u: {_usage_object('u', duration)})[1] "
+            f"END)[1]")
+
+
+# --- W3C extended logs (IIS and others): '#Fields:' names the fields of the lines below it --------
+
+W3C_DIRECTIVE = r"^\s*#(Fields|Software|Version|Date|Remark|Start-Date|End-Date):"
+# a field: a quoted string ('""' a quote inside) or a run of non-blank characters
+_W3C_TOKEN = r'"(?:[^"]|"")*"|\S+'
+
+
+def is_w3c_log(lines: list[str]) -> bool:
+    """The file starts with W3C directives ('#Software:', '#Fields:' ...) and names its fields."""
+    lines = [ln for ln in lines if ln.strip()]
+    return (bool(lines) and bool(re.match(W3C_DIRECTIVE, lines[0]))
+            and any(re.match(r"^\s*#Fields:", ln) for ln in lines))
+
+
+def w3c_records_sql(reader: str) -> str:
+    """SELECT of one row per data line: ``_ord`` (its line number), ``_line``, ``_fields`` (the
+    names of the last '#Fields:' above it, lower-cased) and ``_date`` (the last '#Date:')."""
+    def last(directive: str, value: str) -> str:
+        return (f"last_value(CASE WHEN regexp_matches(_line, '^\\s*#{directive}:') THEN {value} END IGNORE NULLS) "
+                f"OVER (ORDER BY n ROWS UNBOUNDED PRECEDING)")
+    after = "trim(regexp_replace(_line, '^\\s*#[A-Za-z-]+:', ''))"
+    fields = last("Fields", f"string_split_regex(lower({after}), '\\s+')")
+    return f"""(SELECT n AS _ord, _line, _fields, _date
+                FROM (SELECT n, _line, {fields} AS _fields,
+                             {last('Date', after)} AS _date
+                      FROM (SELECT row_number() OVER () AS n, _line FROM {reader}))
+                WHERE coalesce(trim(_line), '') <> '' AND NOT starts_with(ltrim(_line), '#'))"""
+
+
+def w3c_object_sql() -> str:
+    """SQL over a data line (``_line``, ``_fields``, ``_date``): the request's usage fields as for an
+    access log, NULL when the line has not as many fields as its '#Fields:' names. Times are UTC (the
+    W3C format's rule); a line without a date takes the '#Date:' directive's; 'time-taken' is in
+    milliseconds (IIS), or seconds when written with a decimal point (CloudFront)."""
+    tokens = (f"list_transform(regexp_extract_all(_line, {_lit(_W3C_TOKEN)}), lambda x: CASE WHEN x = '-' THEN NULL "
+              f"WHEN starts_with(x, '\"') THEN replace(x[2:-2], '\"\"', '\"') ELSE x END)")
+
+    def field(*names: str) -> str:
+        return "coalesce(" + ", ".join(f"a.t[list_position(a.f, {_lit(n)})]" for n in names) + ", NULL)"
+
+    uri = f"coalesce({field('cs-uri-stem')}, split_part({field('cs-uri')}, '?', 1))"
+    query = f"coalesce({field('cs-uri-query')}, nullif(split_part({field('cs-uri')}, '?', 2), ''))"
+    parts = {
+        "time": (f"CASE WHEN {field('time')} IS NOT NULL THEN coalesce({field('date')}, split_part(_date, ' ', 1)) "
+                 f"|| 'T' || {field('time')} || 'Z' END"),
+        "request": f"concat_ws(' ', {field('cs-method')}, {uri})",
+        "method": field("cs-method"), "bare": uri,
+        "path": f"CASE WHEN {query} IS NULL THEN {uri} ELSE {uri} || '?' || {query} END",
+        "status": field("sc-status"), "auth": field("cs-username"), "client": field("c-ip"),
+        "vhost": field("cs-host", "cs(host)", "s-sitename"), "bytes": field("sc-bytes"),
+        "referer": field("cs(referer)", "cs(referrer)"),
+        "agent": f"replace({field('cs(user-agent)')}, '+', ' ')", "rt": field("time-taken"),
+    }
+    struct = "{" + ", ".join(f"{_lit(k)}: {v}" for k, v in parts.items()) + "}"
+    duration = ("CASE WHEN contains(u.rt, '.') THEN try_cast(u.rt AS DOUBLE) * 1000 "
+                "ELSE try_cast(u.rt AS DOUBLE) END")
+    return (f"list_transform([{{'t': {tokens}, 'f': _fields}}], lambda a: CASE WHEN len(a.t) = len(a.f) "
+            f"THEN list_transform([{struct}], lambda u: {_usage_object('u', duration)})[1] END)[1]")
 
 
 # --- application logs: a header line (time, level, logger, message), then continuation lines ----

@@ -79,7 +79,7 @@ class LoadPlan:
             return f"(SELECT 0 AS _ord, false AS _blank, * FROM {s})"
         if self.src.format == "parquet":
             return f"(SELECT file_row_number + 1 AS _ord, * FROM {s})"
-        if self.src.line_format == "app_log":  # records carry the line their header is on
+        if self.src.line_format in linelogs.RECORD_FORMATS:  # records carry the line they start on
             return f"(SELECT _ord, {formats.line_object_sql(self.src)} AS _j, _line FROM {s})"
         if self.src.format == "jsonl":  # blank lines are not rows; _ord is then the line number
             return (f"(SELECT rowid + 1 AS _ord, {formats.line_object_sql(self.src)} AS _j, _line "

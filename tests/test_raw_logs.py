@@ -130,3 +130,36 @@ def test_a_layout_nothing_recognises_is_given_as_a_log_format(db: Path, tmp_path
     assert result.format == "application log (layout '<Time>|<Level>|<Component>: <Content>')"
     assert (result.rows_loaded, result.rows_skipped) == (10, 10)
     assert query(db, "SELECT DISTINCT component FROM exceptions") == [("billing.Job",)]
+
+
+def test_w3c_log_fields_follow_the_last_fields_directive(db: Path, tmp_path: Path) -> None:
+    # IIS names its fields in '#Fields:'; another server may log only the time (the date is the
+    # '#Date:' directive's), quote a field with spaces, and change its fields mid-file
+    text = ("#Version: 1.0\n#Date: 2026-10-11 08:00:00\n"
+            "#Fields: time c-ip cs-method cs-uri-stem sc-status time-taken cs(User-Agent)\n"
+            '08:00:01 10.1.1.1 GET /invoice/8812 200 0.250 "Mozilla/5.0 (X11)"\n'
+            '08:00:02 10.1.1.2 GET /invoice/9921 503 1.5 "curl ""quoted"""\n'
+            "\n#Fields: date time cs-username c-ip cs-method cs-uri sc-status time-taken\n"
+            "2026-10-11 09:30:00 CORP\\ann 10.1.1.3 POST /invoice/77/approve?x=1 302 40\n")
+    path = tmp_path / "u_ex261011.log"
+    path.write_text(text)
+    assert ingest.preview(path, "usage").format == "web access log (W3C extended, IIS)"
+    result = ingest_one(db, path)
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (3, 3, 0)
+    rows = query(db, "SELECT src_row, strftime(ts AT TIME ZONE 'UTC', '%d %H:%M:%S'), user_id, event, outcome, "
+                     "duration_ms FROM usage_events ORDER BY src_row")
+    assert rows == [(4, "11 08:00:01", "10.1.1.1", "GET /invoice/{id}", "success", 250.0),
+                    (5, "11 08:00:02", "10.1.1.2", "GET /invoice/{id}", "failure", 1500.0),
+                    (8, "11 09:30:00", "CORP\\ann", "POST /invoice/{id}/approve", "success", 40.0)]
+
+
+def test_w3c_log_gzipped_loads_the_same(db: Path, tmp_path: Path) -> None:
+    import gzip
+
+    path = tmp_path / "u_ex261011.log.gz"
+    path.write_bytes(gzip.compress((RAW / "iis_w3c.log").read_bytes()))
+    result = ingest_one(db, path)
+    truth = TRUTH["iis_w3c.log"]
+    assert result.format.startswith("web access log (W3C extended, IIS), gzip")
+    assert (result.rows_loaded, result.rows_skipped) == (truth["events_loaded"], truth["static"])
+    assert [r[0] for r in query(db, "SELECT line_no FROM ingest_rejects ORDER BY 1")] == truth["rejected_lines"]

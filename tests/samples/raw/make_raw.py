@@ -164,6 +164,58 @@ def java_log(path: Path) -> dict:
     return {"records": 30, "info": 10, "exceptions": 20, "root_types": types}
 
 
+IIS_FIELDS = [("date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) "
+               "cs(Referer) sc-status sc-substatus sc-win32-status time-taken"),
+              # after a restart IIS may log other fields, in another order
+              "date time s-sitename cs-method cs-uri-stem cs-uri-query cs-username c-ip cs-host sc-status time-taken"]
+
+
+def w3c_log(path: Path, rng: random.Random) -> dict:
+    """An IIS log in W3C extended format (CRLF line ends): directives, then its fields change mid-file."""
+    out, events, users, static, failures, client_errors, durations, times = [], set(), set(), 0, 0, 0, [], []
+    rejected, n = [], 0
+    start = datetime(2026, 10, 11, 0, 0, 2)
+    for block, fields in enumerate(IIS_FIELDS):
+        out += ["#Software: Microsoft Internet Information Services 10.0", "#Version: 1.0",
+                f"#Date: {(start + timedelta(hours=3 * block)).strftime('%Y-%m-%d %H:%M:%S')}", f"#Fields: {fields}"]
+        for i in range(120):
+            t = start + timedelta(hours=3 * block, seconds=41 * i + rng.randrange(30))
+            client = f"192.168.{rng.randrange(3)}.{rng.randrange(1, 9)}"
+            auth = rng.choice(["-", "-", "CORP\\alice", "CORP\\bob", "chen@example.org"])
+            if rng.random() < 0.2:
+                stem, query, method = rng.choice(ASSETS), "-", "GET"
+            else:
+                page = rng.choice(PAGES).format(n=rng.randrange(1000, 9999))
+                stem, _, query = page.partition("?")
+                query, method = query or rng.choice(["-", "tab=lines", f"id={rng.randrange(99)}"]), rng.choice(["GET", "POST"])
+            status, ms = rng.choice([200, 200, 200, 302, 304, 401, 404, 500, 503]), rng.randrange(0, 5000)
+            value = {"date": t.strftime("%Y-%m-%d"), "time": t.strftime("%H:%M:%S"), "s-ip": "10.0.0.4",
+                     "cs-method": method, "cs-uri-stem": stem, "cs-uri-query": query, "s-port": "443",
+                     "cs-username": auth, "c-ip": client, "cs(User-Agent)": rng.choice(AGENTS).replace(" ", "+"),
+                     "cs(Referer)": rng.choice(["-", "https://erp.example.org/invoices"]), "sc-status": str(status),
+                     "sc-substatus": "0", "sc-win32-status": "0", "time-taken": str(ms), "s-sitename": "W3SVC1",
+                     "cs-host": "erp.example.org"}
+            out.append(" ".join(value[f] for f in fields.split()))
+            n += 1
+            if stem.endswith((".js", ".css", ".png", ".ico", ".woff2")):
+                static += 1
+                continue
+            times.append(t)
+            events.add(f"{method} " + "/".join("{id}" if seg.isdigit() else seg for seg in stem.split("/")))
+            users.add(auth if auth != "-" else client)
+            failures += status >= 500
+            client_errors += 400 <= status < 500
+            durations.append(ms)
+        out.append(f"{start.strftime('%Y-%m-%d')} 03:00:00 W3SVC1 GET /cut-short")  # fewer fields than named
+        n += 1
+        rejected.append(len(out))
+    path.write_bytes(("\r\n".join(out) + "\r\n").encode())
+    return {"lines": n, "static": static, "events_loaded": n - static - len(rejected),
+            "distinct_events": len(events), "users": len(users), "failures": failures, "client_errors": client_errors,
+            "first_ts": min(times).strftime("%Y-%m-%dT%H:%M:%S"), "last_ts": max(times).strftime("%Y-%m-%dT%H:%M:%S"),
+            "mean_duration_ms": round(sum(durations) / len(durations), 3), "rejected_lines": rejected}
+
+
 def main() -> None:
     rng = random.Random(22)
     truth = {}
@@ -176,6 +228,7 @@ def main() -> None:
     vhost, t = _lines(rng, 200, vhost=True, request_time=True)
     (HERE / "access_vhost_request_time.log").write_text("\n".join(vhost) + "\n")
     truth["access_vhost_request_time.log"] = t
+    truth["iis_w3c.log"] = w3c_log(HERE / "iis_w3c.log", rng)
     (HERE / "truth.json").write_text(json.dumps(truth, indent=2) + "\n")
     apps = {"python_app.log": python_log(HERE / "python_app.log"), "java_app.log": java_log(HERE / "java_app.log")}
     (HERE / "app_truth.json").write_text(json.dumps(apps, indent=2) + "\n")
