@@ -219,7 +219,8 @@ def _settle_day_month(con: duckdb.DuckDBPyConnection, src: SourceFile, mapping: 
     if not mode.ambiguous:
         return mode
     reader = formats.reader_sql(src, lenient=True)
-    direct = src.format == "csv" or (src.format == "jsonl" and src.line_format not in linelogs.RECORD_FORMATS)
+    direct = src.format == "csv" or (src.format == "jsonl" and src.line_format not in linelogs.RECORD_FORMATS
+                                           and src.schema is None)
     plan = LoadPlan(src, mapping, reader, timestamps.TimeMode("iso"), direct=direct)
     text = plan.raw_text("timestamp")
     counts = con.execute("SELECT " + ", ".join(f"count(try_strptime(trim({text}), {lit(f)}))" for f in mode.ambiguous)
@@ -647,7 +648,7 @@ def _one_pass(con, src: SourceFile, opts: IngestOptions) -> bool:
     encoding whose line breaks are single bytes (the time sample cuts at them), without
     --dedupe-rows (which compares whole rows with earlier batches as they load), and rows kept in
     the order they are read."""
-    return (src.format in ("csv", "jsonl") and src.line_format not in linelogs.RECORD_FORMATS and src.encoding != "utf-16"
+    return (src.format in ("csv", "jsonl") and src.line_format not in linelogs.RECORD_FORMATS and not src.schema and src.encoding != "utf-16"
             and not opts.dedupe_rows
             and con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0] is True)
 

@@ -81,6 +81,8 @@ class LoadPlan:
             return f"(SELECT file_row_number + 1 AS _ord, * FROM {s})"
         if self.src.line_format in linelogs.RECORD_FORMATS:  # records carry the line they start on
             return f"(SELECT _ord, {formats.line_object_sql(self.src)} AS _j, _line FROM {s})"
+        if self.src.schema == "otlp":  # records, several to a line: each carries its line
+            return f"(SELECT rowid + 1 AS _ord, {formats.line_object_sql(self.src)} AS _j, _line, _line_no FROM {s})"
         if self.src.format == "jsonl":  # blank lines are not rows; _ord is then the line number
             return (f"(SELECT rowid + 1 AS _ord, {formats.line_object_sql(self.src)} AS _j, _line "
                     f"FROM {s} WHERE _line IS NOT NULL AND trim(_line) <> '')")
@@ -96,6 +98,8 @@ class LoadPlan:
         return f"(_ord + (SELECT count(*) FROM {self.gaps} WHERE g < _ord))"
 
     def line_number(self) -> str:
+        if self.src.schema == "otlp":
+            return "_line_no"
         return "_ord" if self.src.format == "jsonl" else "NULL"
 
     # --- values ---------------------------------------------------------------------------
@@ -106,7 +110,8 @@ class LoadPlan:
         if self.is_line:
             return f"_j[{lit(column)}]"
         if self.is_json:
-            return f"json_extract_string(_j, {lit(self.src.json_path(column))})"
+            reads = [f"json_extract_string(_j, {lit(p)})" for p in self.src.json_paths(column)]
+            return reads[0] if len(reads) == 1 else f"coalesce({', '.join(reads)})"
         return ident(self.src.staged(column))
 
     def raw_text(self, canonical: str) -> str | None:

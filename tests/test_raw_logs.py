@@ -163,3 +163,83 @@ def test_w3c_log_gzipped_loads_the_same(db: Path, tmp_path: Path) -> None:
     assert result.format.startswith("web access log (W3C extended, IIS), gzip")
     assert (result.rows_loaded, result.rows_skipped) == (truth["events_loaded"], truth["static"])
     assert [r[0] for r in query(db, "SELECT line_no FROM ingest_rejects ORDER BY 1")] == truth["rejected_lines"]
+
+
+JSON_TRUTH = json.loads((RAW / "json_truth.json").read_text())
+JSON_FORMATS = {"ecs.jsonl": "JSON Lines", "sentry_events.jsonl": "Sentry events (JSON), one per line",
+                "otlp_logs.json": "OpenTelemetry logs (OTLP JSON)",
+                "otlp_export.jsonl": "OpenTelemetry logs (OTLP JSON), one per line"}
+
+
+@pytest.mark.parametrize("name", sorted(JSON_TRUTH))
+def test_json_logs_in_common_schemas_load_as_exceptions_with_no_options(db: Path, name: str) -> None:
+    # each log record is a row: OTLP's records unnested from resourceLogs/scopeLogs, Sentry's
+    # exception values read into type, message and trace, ECS's dotted keys mapped by name
+    truth = JSON_TRUTH[name]
+    assert ingest.preview(RAW / name, "exceptions").format == JSON_FORMATS[name]
+    result = ingest_one(db, RAW / name, kind="exceptions")
+    assert result.error is None, result.error
+    assert (result.rows_read, result.rows_loaded, result.rows_skipped, result.rows_rejected) == (
+        truth["records"], truth["exceptions"], truth["info"], len(truth.get("rejected_lines", [])))
+    assert dict(query(db, "SELECT error_type, count(*) FROM exceptions GROUP BY 1")) == truth["types"]
+    assert query(db, "SELECT line_no FROM ingest_rejects ORDER BY 1") == [(n,) for n in truth.get("rejected_lines", [])]
+    assert query(db, "SELECT count(*) FROM exceptions WHERE stack_trace NOT LIKE 'Traceback (most recent call last):%' "
+                     "OR user_id NOT LIKE 'u-1%' OR message IS NULL") == [(0,)]
+    first = query(db, "SELECT strftime(min(ts) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%g') FROM exceptions")[0][0]
+    assert first == "2026-03-02T09:07:00.123"
+    if "components" in truth:  # OTLP: the resource's service.name
+        assert dict(query(db, "SELECT component, count(*) FROM exceptions GROUP BY 1")) == truth["components"]
+
+
+def test_exception_messages_win_over_the_log_lines_text(db: Path) -> None:
+    # ECS: 'message' is the line's text, 'error.message' the exception's: the latter names the failure
+    ingest_one(db, RAW / "ecs.jsonl", kind="exceptions")
+    assert query(db, "SELECT message FROM exceptions WHERE error_type = 'KeyError' LIMIT 1") == [("'vat'",)]
+    # 'log.level' flat in most lines, 'log' -> 'level' in a shipper's: both read, INFO left out either way
+    assert query(db, "SELECT count(*) FROM exceptions WHERE upper(level) = 'INFO'") == [(0,)]
+
+
+def test_sentry_failure_modes_group_on_in_app_frames_of_the_root_cause(db: Path) -> None:
+    from analysis import failure_modes as fm
+    from readiness import pilots, store
+
+    ingest_one(db, RAW / "sentry_events.jsonl", kind="exceptions")
+    with store.open_store(db) as con:
+        modes = fm.failure_modes(con, pilots.get_pilot(con, "pilot"))
+    assert sorted(modes["count"]) == [5, 5, 5]  # three failures, ids in messages masked
+    frames = dict(query(db, "SELECT error_type, frames FROM failure_modes"))
+    assert all("job.py" not in f for f in frames.values())  # the runner's frame is not in the app
+    assert frames["SupplierMissing"].startswith("sync.py:sync")  # the last value's innermost in-app frame
+    chained = query(db, "SELECT stack_trace FROM exceptions WHERE error_type = 'SupplierMissing' LIMIT 1")[0][0]
+    assert "KeyError: 'vat'" in chained and chained.rstrip().endswith("has no VAT number")  # the chain is shown
+
+
+def test_one_sentry_event_or_an_array_of_events_in_the_api_shape(db: Path, tmp_path: Path) -> None:
+    event = {"eventID": "a1", "dateCreated": "2026-03-02T10:00:00Z", "level": "error", "user": {"id": "u-7"},
+             "entries": [{"type": "breadcrumbs", "data": {"values": []}},
+                         {"type": "exception", "data": {"values": [
+                             {"type": "TypeError", "value": "Cannot read properties of undefined (reading 'id')",
+                              "stacktrace": {"frames": [
+                                  {"filename": "node_modules/express/lib/router/layer.js", "function": "handle",
+                                   "lineNo": 95, "in_app": False},
+                                  {"filename": "/app/src/users.js", "function": "getUser", "lineno": 10, "in_app": True}]}}]}}]}
+    one = tmp_path / "event.json"
+    one.write_text(json.dumps(event, indent=2))
+    many = tmp_path / "events.json"
+    many.write_text(json.dumps([event, {**event, "dateCreated": "2026-03-02T11:00:00Z"}]))
+    assert ingest.preview(one, "exceptions").format == "Sentry events (JSON)"
+    for path, n in ((one, 1), (many, 2)):
+        result = ingest_one(db, path, kind="exceptions", pilot=path.stem)
+        assert (result.rows_loaded, result.rows_rejected) == (n, 0), result.error
+    assert query(db, "SELECT DISTINCT error_type, user_id FROM exceptions") == [("TypeError", "u-7")]
+
+
+def test_otlp_gzipped_and_with_severity_numbers_only(db: Path, tmp_path: Path) -> None:
+    import gzip
+
+    path = tmp_path / "logs.json.gz"
+    path.write_bytes(gzip.compress((RAW / "otlp_logs.json").read_bytes()))
+    result = ingest_one(db, path, kind="exceptions")
+    # the errors carry severityNumber 17 and no text: read as ERROR, not left out
+    assert (result.rows_loaded, result.rows_skipped) == (22, 8)
+    assert query(db, "SELECT DISTINCT level FROM exceptions") == [("ERROR",)]

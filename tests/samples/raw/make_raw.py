@@ -164,6 +164,158 @@ def java_log(path: Path) -> dict:
     return {"records": 30, "info": 10, "exceptions": 20, "root_types": types}
 
 
+def raised(kind: int, i: int) -> BaseException:
+    """A real exception of APP_CODE's ``step`` (kind 1: SupplierMissing from KeyError; 2: ZeroDivisionError
+    while handling ValueError; 3: KeyError), with its traceback."""
+    code: dict = {}
+    exec(compile(APP_CODE, "app/sync.py", "exec"), code)  # noqa: S102 - our own fixed source
+    try:
+        code["step"](kind, i)
+    except Exception as err:  # noqa: BLE001 - the exception is the sample
+        err.__traceback__ = err.__traceback__.tb_next  # from step on: no frame of this script
+        return err
+    raise AssertionError("step did not raise")
+
+
+def _chain(err: BaseException) -> list[BaseException]:
+    """The exception and its causes, oldest (the root cause) first."""
+    out = [err]
+    while (nxt := out[-1].__cause__ or out[-1].__context__) is not None:
+        out.append(nxt)
+    return out[::-1]
+
+
+JSON_ROOTS = {1: "KeyError", 2: "ValueError", 3: "KeyError"}  # the root cause: the chain's oldest exception
+
+
+def _json_records(n: int) -> list[dict]:
+    """n log records of the sync job, every fourth an INFO line, the others a real exception."""
+    out = []
+    for i in range(n):
+        t = datetime(2026, 3, 2, 9, 0, tzinfo=UTC) + timedelta(minutes=7 * i, milliseconds=123)
+        rec = {"t": t, "i": i, "user": f"u-{100 + i % 6}", "invoice": 9000 + i}
+        if i % 4:
+            rec["err"] = raised(i % 4, i)
+        out.append(rec)
+    return out
+
+
+def _trace(err: BaseException) -> str:
+    import traceback
+
+    return "".join(traceback.format_exception(err)).rstrip("\n")
+
+
+def ecs_log(path: Path) -> dict:
+    """ECS JSON lines as ecs-logging-python writes them ('log.level' flat); a shipper's lines with
+    'log' -> 'level' nested among them."""
+    lines = []
+    for r in _json_records(24):
+        obj = {"@timestamp": r["t"].strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z", "log.level": "info",
+               "message": f"synced invoice {r['invoice']}", "ecs.version": "1.6.0",
+               "log": {"logger": "invoices.sync", "origin": {"file": {"name": "sync.py", "line": 41},
+                                                             "function": "attempt"}},
+               "process": {"pid": 4242, "name": "MainProcess"}, "service": {"name": "invoices"},
+               "user": {"id": r["user"]}}
+        if "err" in r:
+            err = r["err"]
+            obj.update({"log.level": "error", "message": f"could not sync invoice {r['invoice']}",
+                        "error": {"type": type(err).__name__, "message": str(err), "stack_trace": _trace(err)}})
+        if r["i"] % 5 == 0:  # a shipper nests the level
+            obj["log"]["level"] = obj.pop("log.level").upper()
+        lines.append(json.dumps(obj))
+    path.write_text("\n".join(lines) + "\n")
+    errors = [r for r in _json_records(24) if "err" in r]
+    return {"records": 24, "exceptions": len(errors), "info": 24 - len(errors),
+            "types": _count(type(r["err"]).__name__ for r in errors), "users": 6}
+
+
+def _count(values) -> dict:
+    out: dict = {}
+    for v in values:
+        out[v] = out.get(v, 0) + 1
+    return out
+
+
+def _otlp_record(r: dict) -> dict:
+    ns = str(int(r["t"].timestamp()) * 1_000_000_000 + r["t"].microsecond * 1000)
+    attrs = [{"key": "enduser.id", "value": {"stringValue": r["user"]}},
+             {"key": "invoice.id", "value": {"intValue": str(r["invoice"])}}]
+    rec = {"timeUnixNano": ns, "observedTimeUnixNano": ns, "severityNumber": 9, "severityText": "INFO",
+           "body": {"stringValue": f"synced invoice {r['invoice']}"}, "attributes": attrs,
+           "traceId": f"{r['i']:032x}", "spanId": f"{r['i']:016x}"}
+    if "err" in r:
+        err = r["err"]
+        rec.update({"severityNumber": 17, "body": {"stringValue": f"could not sync invoice {r['invoice']}"}})
+        del rec["severityText"]  # the number alone says ERROR
+        attrs += [{"key": "exception.type", "value": {"stringValue": type(err).__name__}},
+                  {"key": "exception.message", "value": {"stringValue": str(err)}},
+                  {"key": "exception.stacktrace", "value": {"stringValue": _trace(err)}}]
+    return rec
+
+
+def _otlp_document(records: list[dict], service: str) -> dict:
+    return {"resourceLogs": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}},
+                                    {"key": "service.version", "value": {"stringValue": "1.4.2"}}]},
+        "scopeLogs": [{"scope": {"name": "invoices.sync"}, "logRecords": [_otlp_record(r) for r in records]}]}]}
+
+
+def otlp_logs(doc_path: Path, lines_path: Path) -> dict:
+    """OTLP JSON: one document of two services (pretty-printed), and the file exporter's form, one
+    export per line, five records each, with a line cut short among them."""
+    records = _json_records(30)
+    doc = _otlp_document(records[:18], "invoices")
+    doc["resourceLogs"] += _otlp_document(records[18:], "invoices-worker")["resourceLogs"]
+    doc_path.write_text(json.dumps(doc, indent=2) + "\n")
+    lines = [json.dumps(_otlp_document(records[k:k + 5], "invoices")) for k in range(0, 30, 5)]
+    lines.insert(3, lines[3][:200])  # cut short: a broken line, rejected with its line number
+    lines_path.write_text("\n".join(lines) + "\n")
+    errors = [r for r in records if "err" in r]
+    truth = {"records": 30, "exceptions": len(errors), "info": 30 - len(errors),
+             "types": _count(type(r["err"]).__name__ for r in errors)}
+    first = sum("err" in r for r in records[:18])
+    return {doc_path.name: {**truth, "components": {"invoices": first, "invoices-worker": len(errors) - first}},
+            lines_path.name: {**truth, "records": 31, "rejected_lines": [4],
+                                "components": {"invoices": len(errors)}}}
+
+
+def _sentry_frames(err: BaseException) -> list[dict]:
+    import traceback
+
+    frames = [{"filename": f.filename, "function": f.name, "lineno": f.lineno, "in_app": True,
+               "abs_path": "/srv/" + f.filename, "module": "app.sync"}
+              for f in traceback.extract_tb(err.__traceback__)]
+    # the job runner's frame, outside the app
+    return [{"filename": "rq/job.py", "function": "perform", "lineno": 1228, "in_app": False,
+             "module": "rq.job"}, *frames]
+
+
+def sentry_events(path: Path) -> dict:
+    """Sentry events as JSON Lines (an export of the API's event JSON): exception values oldest first,
+    the SDK's order, so the last value is the one raised last."""
+    lines, last_types = [], []
+    for r in _json_records(20):
+        event = {"event_id": f"{r['i']:032x}", "platform": "python", "logger": "invoices.sync",
+                 "level": "info", "message": f"synced invoice {r['invoice']}",
+                 "timestamp": r["t"].strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+                 "user": {"id": r["user"], "ip_address": "10.0.0.7"}, "tags": [["environment", "pilot"]],
+                 "sdk": {"name": "sentry.python", "version": "2.19.0"}}
+        if r["i"] % 6 == 5:
+            event["timestamp"] = r["t"].timestamp()  # some exports write epoch seconds
+        if "err" in r:
+            chain = _chain(r["err"])
+            event.pop("message")
+            event.update({"level": "error", "culprit": "app.sync in lookup",
+                          "exception": {"values": [{"type": type(e).__name__, "value": str(e), "module": None,
+                                                    "mechanism": {"type": "logging", "handled": True},
+                                                    "stacktrace": {"frames": _sentry_frames(e)}} for e in chain]}})
+            last_types.append(type(chain[-1]).__name__)
+        lines.append(json.dumps(event))
+    path.write_text("\n".join(lines) + "\n")
+    return {"records": 20, "exceptions": len(last_types), "info": 20 - len(last_types), "types": _count(last_types)}
+
+
 IIS_FIELDS = [("date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) "
                "cs(Referer) sc-status sc-substatus sc-win32-status time-taken"),
               # after a restart IIS may log other fields, in another order
@@ -232,6 +384,9 @@ def main() -> None:
     (HERE / "truth.json").write_text(json.dumps(truth, indent=2) + "\n")
     apps = {"python_app.log": python_log(HERE / "python_app.log"), "java_app.log": java_log(HERE / "java_app.log")}
     (HERE / "app_truth.json").write_text(json.dumps(apps, indent=2) + "\n")
+    schemas = {"ecs.jsonl": ecs_log(HERE / "ecs.jsonl"), "sentry_events.jsonl": sentry_events(HERE / "sentry_events.jsonl"),
+               **otlp_logs(HERE / "otlp_logs.json", HERE / "otlp_export.jsonl")}
+    (HERE / "json_truth.json").write_text(json.dumps(schemas, indent=2) + "\n")
 
 
 if __name__ == "__main__":
