@@ -158,6 +158,12 @@ def w3c_object_sql() -> str:
 # Layouts in the Loghub convention ('<Field>' a field, anything else written as it is, spaces
 # any run of spaces), most specific first. A field named Level must hold a log level.
 LAYOUTS: tuple[tuple[str, str], ...] = (
+    # syslog as sent or stored with its priority: '<34>1 2026-10-11T22:14:15.003Z host app 1234 ID47 [sd] msg'
+    # (RFC 5424; '-' a missing field, the message may be absent) and '<34>Oct 11 22:14:15 host app[123]: msg'
+    ("syslog (RFC 5424)", r"\s*<<Pri>>1 <Time> <Host> <Component> <Pid> <Msgid> <Sd>(?: <Content>)?"),
+    ("syslog (RFC 3164)", r"\s*<<Pri>><Month> <Day> <Time> <Host> <Component>(\[<Pid>\])?: <Content>"),
+    # rsyslog's and journald's stored form with an RFC 3339 time: '2026-10-11T22:14:15.003+02:00 host app[123]: msg'
+    ("syslog (RFC 3339 time)", r"(<<Pri>>)?<Timestamp> <Host> <Component>(\[<Pid>\])?: <Content>"),
     ("OpenStack", r"<Logrecord> <Date> <Time> <Pid> <Level> <Component> \[<Address>\] <Content>"),
     ("Hadoop / log4j", r"<Date> <Time> <Level> \[<Process>\] <Component>: <Content>"),
     ("Zookeeper / log4j", r"<Date> <Time> - <Level> \[<Node>:<Component>@<Line>\] - <Content>"),
@@ -174,6 +180,16 @@ LAYOUTS: tuple[tuple[str, str], ...] = (
 )
 LEVEL_WORDS = ("TRACE", "DEBUG", "FINE", "FINER", "FINEST", "CONFIG", "VERBOSE", "INFO", "INFORMATION", "NOTICE",
                "WARN", "WARNING", "ERROR", "ERR", "SEVERE", "FATAL", "CRITICAL", "CRIT", "ALERT", "EMERG", "EMERGENCY")
+# Fields whose values have a shape of their own (any other field is the shortest run that fits)
+FIELD_PATTERNS = {
+    "pri": r"\d{1,3}",
+    "timestamp": r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?",
+    "host": r"\S+",
+    # RFC 5424 structured data: '-' or one or more '[id name="value" ...]', values with escaped '"', '\\', ']'
+    "sd": r'-|(?:\[(?:[^\]"\\]|\\.|"(?:[^"\\]|\\.)*")*\])+',
+}
+# syslog severities 0-7 (the priority's remainder by 8) as level words
+SYSLOG_LEVELS = ("EMERGENCY", "ALERT", "CRITICAL", "ERROR", "WARNING", "NOTICE", "INFO", "DEBUG")
 # A line naming an exception: 'ValueError: bad', 'java.io.IOException: disk', 'Caused by: X: y'.
 EXCEPTION_LINE = (r"^(?:Caused by: |Exception in thread \"[^\"]*\" )?([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*"
                   r"(?:Error|Exception|Exit|Interrupt|Warning|Fault|Failure|Timeout))(?::\s*(.*))?$")
@@ -190,7 +206,8 @@ def layout_regex(layout: str) -> tuple[str, list[str]]:
         if k % 2:
             fields.append(part[1:-1].lower())
             # a level is one of the level words: a stack trace's 'ValueError: could not ...' is no header
-            out += f"((?i:{'|'.join(LEVEL_WORDS)}))" if fields[-1] == "level" else "(.*?)"
+            out += (f"((?i:{'|'.join(LEVEL_WORDS)}))" if fields[-1] == "level"
+                    else f"({FIELD_PATTERNS.get(fields[-1], '.*?')})")
         elif builtin:
             out += re.sub(r"\((?!\?)", "(?:", re.sub(" +", r"\\s+", part))
         else:
@@ -236,7 +253,15 @@ def layout_name(layout: str) -> str:
 
 def app_log_columns(layout: str) -> tuple[str, ...]:
     _, fields = layout_regex(layout)
-    return (*fields, "message", "error_type", "stack_trace")
+    return (*fields, *_derived(fields), "message", "error_type", "stack_trace")
+
+
+def _derived(fields: list[str]) -> dict[str, str]:
+    """Fields computed from the header's: a syslog priority's severity is the level."""
+    if "pri" in fields and "level" not in fields:
+        levels = "[" + ", ".join(_lit(v) for v in SYSLOG_LEVELS) + "]"
+        return {"level": f"{levels}[try_cast(h['pri'] AS INTEGER) % 8 + 1]"}
+    return {}
 
 
 def app_log_records_sql(layout: str, reader: str) -> str:
@@ -264,7 +289,9 @@ def app_log_object_sql(layout: str) -> str:
     # Java names the root cause last ('Caused by:'); Python's chain starts with it
     root = (f"CASE WHEN len(list_filter({found}, lambda l: starts_with(l, 'Caused by: '))) > 0 "
             f"THEN list_filter({found}, lambda l: starts_with(l, 'Caused by: '))[-1] ELSE {found}[1] END")
-    head = ", ".join(f"{_lit(f)}: nullif(trim(h[{_lit(f)}]), '')" for f in fields)
+    # '-' is syslog's (and many layouts') word for a field with no value
+    head = ", ".join([*(f"{_lit(f)}: nullif(nullif(trim(h[{_lit(f)}]), ''), '-')" for f in fields),
+                      *(f"{_lit(f)}: {sql}" for f, sql in _derived(fields).items())])
     return (f"list_transform([{{'h': regexp_extract(_line, {_lit(pattern)}, {names}), 'root': {root}}}], "
             f"lambda r: CASE WHEN regexp_matches(_line, {_lit(pattern)}) THEN "
             f"list_transform([r.h], lambda h: {{{head}, "

@@ -243,3 +243,45 @@ def test_otlp_gzipped_and_with_severity_numbers_only(db: Path, tmp_path: Path) -
     # the errors carry severityNumber 17 and no text: read as ERROR, not left out
     assert (result.rows_loaded, result.rows_skipped) == (22, 8)
     assert query(db, "SELECT DISTINCT level FROM exceptions") == [("ERROR",)]
+
+
+SYSLOG_TRUTH = json.loads((RAW / "syslog_truth.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(SYSLOG_TRUTH))
+def test_syslog_loads_as_an_application_log_with_levels_from_the_priority(db: Path, name: str) -> None:
+    from analysis import failure_modes as fm
+    from readiness import pilots, store
+
+    truth = SYSLOG_TRUTH[name]
+    rfc = name.split("_")[1].split(".")[0]
+    opts = {"year": 2026} if rfc == "3164" else {}  # RFC 3164 writes no year
+    assert ingest.preview(RAW / name, "exceptions", ingest.IngestOptions(**opts)).format == (
+        f"application log (syslog (RFC {rfc}))")
+    result = ingest_one(db, RAW / name, kind="exceptions", **opts)
+    assert (result.rows_read, result.rows_loaded, result.rows_skipped, result.rows_rejected) == (
+        truth["records"], truth["exceptions"], truth["info"], 0)
+    assert result.skipped_levels == "DEBUG, INFO, NOTICE"  # severities 5-7 of the priority
+    assert dict(query(db, "SELECT level, count(*) FROM exceptions GROUP BY 1")) == truth["levels"]
+    assert dict(query(db, "SELECT component, count(*) FROM exceptions GROUP BY 1")) == truth["components"]
+    assert query(db, "SELECT count(*) FROM exceptions WHERE message LIKE '%[%' OR message LIKE '<%'") == [(0,)]
+    with store.open_store(db) as con:
+        rows = fm.assignments(con, pilots.get_pilot(con, "pilot"))
+    truth_modes = [truth["row_modes"][str(r)] for _b, r, _m in rows]
+    assert fm.grouping_accuracy([m for _b, _r, m in rows], truth_modes) >= 0.95
+
+
+def test_rfc5424_structured_data_and_missing_fields(db: Path, tmp_path: Path) -> None:
+    path = tmp_path / "messages"
+    path.write_text('<165>1 2026-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 '
+                    'iut="3" eventSource="Application" eventID="1011"] An application event log entry\r\n'
+                    "<11>1 2026-10-11T22:14:16+02:00 - billing 4242 - - payment 8812 failed: card declined\r\n"
+                    "<12>1 2026-10-11T22:14:17Z host - - - -\r\n")
+    result = ingest_one(db, path, kind="exceptions", all_levels=True)
+    assert (result.rows_loaded, result.rows_rejected) == (2, 1)
+    rows = query(db, "SELECT strftime(ts AT TIME ZONE 'UTC', '%H:%M:%S'), level, component, message FROM exceptions "
+                     "ORDER BY src_row")
+    assert rows == [("22:14:15", "NOTICE", "evntslog", "An application event log entry"),
+                    ("20:14:16", "ERROR", "billing", "payment 8812 failed: card declined")]
+    # a line without a message says nothing to review: rejected, with its line
+    assert query(db, "SELECT line_no, reason FROM ingest_rejects") == [(3, "message: missing value")]

@@ -368,6 +368,53 @@ def w3c_log(path: Path, rng: random.Random) -> dict:
             "mean_duration_ms": round(sum(durations) / len(durations), 3), "rejected_lines": rejected}
 
 
+SEVERITIES = ("EMERGENCY", "ALERT", "CRITICAL", "ERROR", "WARNING", "NOTICE", "INFO", "DEBUG")
+
+
+def _syslog_events(rng: random.Random, n: int) -> list[tuple[datetime, int, str, str, str, str]]:
+    """(time, severity, app, pid, message, its template) of a small host's services."""
+    said = [(3, "billing", "payment {n} failed: card declined"), (3, "billing", "payment {n} failed: gateway timeout"),
+            (4, "billing", "retrying payment {n} (attempt 2)"), (6, "billing", "payment {n} settled"),
+            (5, "sshd", "Accepted publickey for deploy from 10.0.0.{k} port 5{k}22 ssh2"),
+            (2, "kernel", "Out of memory: Killed process {n} (java)"), (7, "cron", "(root) CMD (run-parts /etc/cron.hourly)")]
+    out = []
+    for i in range(60):
+        sev, app, text = rng.choice(said)
+        t = datetime(2026, 10, 11, 22, 0, 3) + timedelta(seconds=53 * i, milliseconds=rng.randrange(1000))
+        out.append((t, sev, app, str(1000 + rng.randrange(50)), text.format(n=rng.randrange(8000, 9999), k=i % 9), text))
+    return out
+
+
+def _syslog_truth(events: list) -> dict:
+    loads = [e for e in events if e[1] <= 4]
+    return {"records": len(events), "exceptions": len(loads), "info": len(events) - len(loads),
+            "levels": _count(SEVERITIES[e[1]] for e in loads), "components": _count(e[2] for e in loads),
+            # the failure each loaded line (by its line number) is: its message's template
+            "row_modes": {str(k + 1): e[5] for k, e in enumerate(events) if e[1] <= 4}}
+
+
+def syslog_5424(path: Path, rng: random.Random) -> dict:
+    """Syslog as RFC 5424 writes it (facility local0), structured data on some lines, '-' for none."""
+    events = _syslog_events(rng, 60)
+    lines = []
+    for k, (t, sev, app, pid, text, _) in enumerate(events):
+        sd = f'[origin ip="10.0.0.4"][meta sequenceId="{k + 1}" note="a \\"quoted\\" \\]"]' if k % 3 == 0 else "-"
+        msgid = "PAY" if app == "billing" else "-"
+        stamp = t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        lines.append(f"<{16 * 8 + sev}>1 {stamp} web01.example.org {app} {pid} {msgid} {sd} {text}")
+    path.write_text("\n".join(lines) + "\n")
+    return _syslog_truth(events)
+
+
+def syslog_3164(path: Path, rng: random.Random) -> dict:
+    """Syslog as RFC 3164 writes it (BSD): a priority, a time without year (days space-padded), host, tag[pid]."""
+    events = _syslog_events(rng, 60)
+    lines = [f"<{3 * 8 + sev}>{t.strftime('%b')} {t.day:>2} {t.strftime('%H:%M:%S')} web01 {app}[{pid}]: {text}"
+             for t, sev, app, pid, text, _ in events]
+    path.write_text("\n".join(lines) + "\n")
+    return _syslog_truth(events)
+
+
 def main() -> None:
     rng = random.Random(22)
     truth = {}
@@ -387,6 +434,9 @@ def main() -> None:
     schemas = {"ecs.jsonl": ecs_log(HERE / "ecs.jsonl"), "sentry_events.jsonl": sentry_events(HERE / "sentry_events.jsonl"),
                **otlp_logs(HERE / "otlp_logs.json", HERE / "otlp_export.jsonl")}
     (HERE / "json_truth.json").write_text(json.dumps(schemas, indent=2) + "\n")
+    syslog = {"syslog_5424.log": syslog_5424(HERE / "syslog_5424.log", random.Random(5424)),
+              "syslog_3164.log": syslog_3164(HERE / "syslog_3164.log", random.Random(3164))}
+    (HERE / "syslog_truth.json").write_text(json.dumps(syslog, indent=2) + "\n")
 
 
 if __name__ == "__main__":
