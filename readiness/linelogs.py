@@ -177,22 +177,35 @@ LAYOUTS: tuple[tuple[str, str], ...] = (
     ("level first", r"<Level> <Date> <Time> <Component>: <Content>"),
     ("time, level, message", r"<Date> <Time> <Level> <Content>"),
     ("Linux syslog", r"<Month> <Day> <Time> <Host> <Component>(\[<Pid>\])?: <Content>"),
+    # Node's winston and others: '2026-03-02T09:00:00.000Z error: message'
+    ("ISO time and level", r"<Timestamp> <Level>:? <Content>"),
 )
 LEVEL_WORDS = ("TRACE", "DEBUG", "FINE", "FINER", "FINEST", "CONFIG", "VERBOSE", "INFO", "INFORMATION", "NOTICE",
                "WARN", "WARNING", "ERROR", "ERR", "SEVERE", "FATAL", "CRITICAL", "CRIT", "ALERT", "EMERG", "EMERGENCY")
 # Fields whose values have a shape of their own (any other field is the shortest run that fits)
 FIELD_PATTERNS = {
     "pri": r"\d{1,3}",
-    "timestamp": r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?",
+    # a date, and the first word of a time, hold a digit: '--- End of inner exception stack trace ---'
+    # is no header whose level is 'trace'
+    "date": r"\S*\d\S*",
+    "time": r"\S*\d.*?",
+    "timestamp": r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?",
     "host": r"\S+",
     # RFC 5424 structured data: '-' or one or more '[id name="value" ...]', values with escaped '"', '\\', ']'
     "sd": r'-|(?:\[(?:[^\]"\\]|\\.|"(?:[^"\\]|\\.)*")*\])+',
 }
 # syslog severities 0-7 (the priority's remainder by 8) as level words
 SYSLOG_LEVELS = ("EMERGENCY", "ALERT", "CRITICAL", "ERROR", "WARNING", "NOTICE", "INFO", "DEBUG")
-# A line naming an exception: 'ValueError: bad', 'java.io.IOException: disk', 'Caused by: X: y'.
-EXCEPTION_LINE = (r"^(?:Caused by: |Exception in thread \"[^\"]*\" )?([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*"
+# What may stand before an exception's name: Java's cause, .NET's inner exception, Node's cause
+_CAUSE = r"^\s*(?:Caused by: |---> |\[cause\]: |Exception in thread \"[^\"]*\" |Unhandled exception\. )?"
+# A line naming an exception by a name that says so: 'ValueError: bad', 'java.io.IOException: disk',
+# 'Caused by: X: y', ' ---> System.ArgumentNullException: ...', 'Error: x' (Node)
+EXCEPTION_LINE = (_CAUSE + r"((?:[A-Za-z_$][\w$+]*\.)*[\w$+]*"
                   r"(?:Error|Exception|Exit|Interrupt|Warning|Fault|Failure|Timeout))(?::\s*(.*))?$")
+# Any exception line's name and message; in a Python traceback the line after the frames names the
+# exception whatever its name ('KeyboardInterrupt', 'StopIteration', 'requests.exceptions.Timeout')
+NAMED_LINE = _CAUSE + r"([A-Za-z_$][\w$+]*(?:\.[A-Za-z_$][\w$+]*)*)(?::\s*(.*))?$"
+PYTHON_TRACEBACK = "Traceback (most recent call last):"
 
 
 def layout_regex(layout: str) -> tuple[str, list[str]]:
@@ -278,17 +291,35 @@ def app_log_records_sql(layout: str, reader: str) -> str:
                 GROUP BY rec)"""
 
 
+def root_cause_sql(lines: str) -> str:
+    """SQL: of the lines (a list) of a stack trace, the line naming its root cause (NULL when none):
+    the last 'Caused by:' (Java), else the innermost ' ---> ' (.NET, on a line of its own or after
+    its outer exception), else the last '[cause]:' (Node), else the first exception (a Python chain
+    starts with it; a lone trace has one)."""
+    named = f"regexp_matches(c.l, {_lit(EXCEPTION_LINE)})"
+    # a Python exception line: not indented, after an indented frame or code line, in a traceback
+    python = (f"(c.tb AND c.i > 1 AND regexp_matches(c.prev, '^\\s') AND NOT regexp_matches(c.l, '^\\s') "
+              f"AND regexp_matches(c.l, {_lit(NAMED_LINE)}))")
+    ctx = (f"list_transform({lines}, lambda l, i: {{'l': l, 'i': i, 'prev': {lines}[i - 1], "
+           f"'tb': list_contains({lines}, {_lit(PYTHON_TRACEBACK)})}})")
+    found = f"list_transform(list_filter({ctx}, lambda c: {named} OR {python}), lambda c: c.l)"
+
+    def last(prefix: str) -> str:
+        starts = _lit(r"^\s*" + prefix)
+        return f"list_filter({found}, lambda l: regexp_matches(l, {starts}))[-1]"
+    root = f"coalesce({last('Caused by: ')}, {last('---> ')}, {last(re.escape('[cause]: '))}, {found}[1])"
+    # .NET Framework writes the inner exception on its outer's line: 'X: outer ---> Y: inner'
+    return f"regexp_replace({root}, '^.*\\S\\s+--->\\s+', '')"
+
+
 def app_log_object_sql(layout: str) -> str:
     """SQL over a record (``_line``, ``_more``): a struct of the header's fields, and from the
-    continuation lines the exception: ``error_type`` and ``message`` of its root cause (the last
-    'Caused by:' in Java, the first exception of a Python chain), ``stack_trace`` all of them."""
+    continuation lines the exception: ``error_type`` and ``message`` of its root cause
+    (:func:`root_cause_sql`), ``stack_trace`` all of them."""
     pattern, fields = layout_regex(layout)
     names = "[" + ", ".join(_lit(f) for f in fields) + "]"
-    exc = _lit(EXCEPTION_LINE)
-    found = f"list_filter(coalesce(_more, []), lambda l: regexp_matches(l, {exc}))"
-    # Java names the root cause last ('Caused by:'); Python's chain starts with it
-    root = (f"CASE WHEN len(list_filter({found}, lambda l: starts_with(l, 'Caused by: '))) > 0 "
-            f"THEN list_filter({found}, lambda l: starts_with(l, 'Caused by: '))[-1] ELSE {found}[1] END")
+    exc = _lit(NAMED_LINE)
+    root = root_cause_sql("coalesce(_more, [])")
     # '-' is syslog's (and many layouts') word for a field with no value
     head = ", ".join([*(f"{_lit(f)}: nullif(nullif(trim(h[{_lit(f)}]), ''), '-')" for f in fields),
                       *(f"{_lit(f)}: {sql}" for f, sql in _derived(fields).items())])

@@ -415,6 +415,156 @@ def syslog_3164(path: Path, rng: random.Random) -> dict:
     return _syslog_truth(events)
 
 
+SIGNAL_CODE = """
+class PaymentDeclined(Exception):
+    pass
+
+
+def next_line(lines):
+    return next(iter(lines))
+
+
+def charge(i):
+    try:
+        return next_line([])
+    except StopIteration as err:
+        raise PaymentDeclined(f"card of invoice {i} declined") from err
+
+
+def step(kind, i):
+    if kind == 1:
+        return charge(i)
+    if kind == 2:
+        raise PaymentDeclined(f"invoice {i} over the limit")
+    if kind == 3:
+        raise KeyboardInterrupt
+    return next_line([])
+
+
+def attempt(log, kind, i):
+    try:
+        step(kind, i)
+    except BaseException:
+        log.exception("payment run %d stopped", 7000 + i)
+"""
+
+
+def python_signals_log(path: Path) -> dict:
+    """A Python log whose exceptions are named without 'Error': StopIteration, KeyboardInterrupt and
+    a custom PaymentDeclined (raised from StopIteration: the root cause is StopIteration)."""
+    import logging
+
+    code: dict = {"__name__": "app.payments"}
+    exec(compile(SIGNAL_CODE, "app/payments.py", "exec"), code)  # noqa: S102 - our own fixed source
+    handler = logging.FileHandler(path, mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    clock = iter(datetime(2026, 3, 3, 9, 0, tzinfo=UTC) + timedelta(minutes=5 * i) for i in range(1000))
+    handler.addFilter(lambda record: setattr(record, "created", next(clock).timestamp()) or setattr(record, "msecs", 0)
+                      or True)
+    handler.formatter.converter = time.gmtime
+    log = logging.getLogger("payments.run")
+    log.handlers[:] = [handler]
+    log.propagate, log.level = False, logging.DEBUG
+    roots = {1: "StopIteration", 2: "app.payments.PaymentDeclined", 3: "KeyboardInterrupt", 0: "StopIteration"}
+    for i in range(24):
+        code["attempt"](log, i % 4, i)
+    handler.close()
+    return {"records": 24, "info": 0, "exceptions": 24, "root_types": _count(roots[i % 4] for i in range(24)),
+            "modes": 4}
+
+
+DOTNET_ERRORS = {
+    "lookup": ("System.InvalidOperationException: Sync of invoice {n} failed",
+               [" ---> System.Collections.Generic.KeyNotFoundException: The given key 'vat' was not present in the "
+                "dictionary.",
+                "   at System.Collections.Generic.Dictionary`2.get_Item(TKey key)",
+                "   at App.Invoices.SupplierLookup.VatOf(Supplier supplier) in /src/App.Invoices/SupplierLookup.cs:line 17",
+                "   at App.Invoices.SyncJob.Run(Int32 invoiceId) in /src/App.Invoices/SyncJob.cs:line 42",
+                "   --- End of inner exception stack trace ---",
+                "   at App.Invoices.SyncJob.Run(Int32 invoiceId) in /src/App.Invoices/SyncJob.cs:line 48",
+                "   at App.Invoices.Worker.ExecuteAsync(CancellationToken stoppingToken) in "
+                "/src/App.Invoices/Worker.cs:line 25"],
+               "System.Collections.Generic.KeyNotFoundException"),
+    "total": ("System.NullReferenceException: Object reference not set to an instance of an object.",
+              ["   at App.Invoices.Invoice.Total() in /src/App.Invoices/Invoice.cs:line 57",
+               "   at App.Invoices.SyncJob.Run(Int32 invoiceId) in /src/App.Invoices/SyncJob.cs:line 44"],
+              "System.NullReferenceException"),
+    "pdf": ("System.NullReferenceException: Object reference not set to an instance of an object.",
+            ["   at App.Invoices.Pdf.Render(Invoice invoice)",  # no symbols: no file, no line
+             "   at App.Invoices.Mailer.SendAsync(Int32 invoiceId)"],
+            "System.NullReferenceException"),
+    # .NET Framework writes the inner exception on the outer's line
+    "http": ("System.Net.Http.HttpRequestException: An error occurred while sending the request. ---> "
+             "System.Net.Sockets.SocketException: No connection could be made because the target machine actively "
+             "refused it 10.0.0.9:443",
+             ["   at System.Net.Sockets.Socket.EndConnect(IAsyncResult asyncResult)",
+              "   --- End of inner exception stack trace ---",
+              "   at App.Invoices.PspClient.Charge(Int32 invoiceId) in C:\\src\\App.Invoices\\PspClient.cs:line 88"],
+             "System.Net.Sockets.SocketException"),
+}
+
+
+def dotnet_log(path: Path) -> dict:
+    """A .NET service's log in log4net's layout: inner exceptions (' ---> '), 'End of inner exception
+    stack trace', frames with and without files, CRLF line ends."""
+    out, roots, modes = [], [], []
+    kinds = list(DOTNET_ERRORS)
+    for i in range(32):
+        t = (datetime(2026, 3, 2, 9, 0) + timedelta(seconds=61 * i)).strftime("%Y-%m-%d %H:%M:%S,%f")[:-3]
+        if i % 4 == 0:
+            out.append(f"{t} [7] INFO  App.Invoices.Worker - worker tick {i}")
+            continue
+        kind = kinds[len(roots) % len(kinds)]
+        first, frames, root = DOTNET_ERRORS[kind]
+        out += [f"{t} [12] ERROR App.Invoices.SyncJob - sync failed for invoice {9000 + i}",
+                first.format(n=9000 + i), *frames]
+        roots.append(root)
+        modes.append(kind)
+    path.write_bytes(("\r\n".join(out) + "\r\n").encode())
+    return {"records": 32, "info": 8, "exceptions": 24, "root_types": _count(roots), "modes": len(set(modes))}
+
+
+NODE_ERRORS = {
+    "user": (["TypeError: Cannot read properties of undefined (reading 'id')",
+              "    at getUser (/app/src/users.js:10:5)",
+              "    at Layer.handle [as handle_request] (/app/node_modules/express/lib/router/layer.js:95:5)",
+              "    at /app/src/server.js:22:3"], "TypeError"),
+    "charge": (["Error: could not charge invoice {n}",
+                "    at charge (/app/src/billing.js:41:11)",
+                "    at async pay (/app/src/routes/pay.js:12:5) {",
+                "  [cause]: FetchError: request to https://psp.example.com/charge failed, reason: connect ECONNREFUSED",
+                "      at ClientRequest.<anonymous> (/app/node_modules/node-fetch/lib/index.js:1491:11)",
+                "      at ClientRequest.emit (node:events:519:28) {",
+                "    code: 'ECONNREFUSED'",
+                "  }",
+                "}"], "FetchError"),
+    "date": (["RangeError: Invalid time value", "    at Date.toISOString (<anonymous>)",
+              "    at formatDate (/app/src/dates.js:7:20)", "    at renderInvoice (/app/src/pdf.js:30:14)"],
+             "RangeError"),
+    "lock": (["Error: invoice {n} is locked", "    at lock (/app/src/locks.js:3:9)",
+              "    at processTicksAndRejections (node:internal/process/task_queues:95:5)"], "Error"),
+}
+
+
+def node_log(path: Path) -> dict:
+    """A Node service's log as winston writes it ('<ISO time> <level>: <message>') with error stacks,
+    a '[cause]:' chain among them."""
+    out, roots, modes = [], [], []
+    kinds = list(NODE_ERRORS)
+    for i in range(30):
+        t = (datetime(2026, 3, 2, 9, 0) + timedelta(seconds=97 * i)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        if i % 3 == 0:
+            out.append(f"{t} info: GET /invoices/{9000 + i} 200 12ms")
+            continue
+        kind = kinds[i % len(kinds)]
+        lines, root = NODE_ERRORS[kind]
+        out += [f"{t} error: unhandled error in POST /invoices/{9000 + i}/pay", *(ln.replace("{n}", str(9000 + i)) for ln in lines)]
+        roots.append(root)
+        modes.append(kind)
+    path.write_text("\n".join(out) + "\n")
+    return {"records": 30, "info": 10, "exceptions": 20, "root_types": _count(roots), "modes": len(set(modes))}
+
+
 def main() -> None:
     rng = random.Random(22)
     truth = {}
@@ -429,7 +579,9 @@ def main() -> None:
     truth["access_vhost_request_time.log"] = t
     truth["iis_w3c.log"] = w3c_log(HERE / "iis_w3c.log", rng)
     (HERE / "truth.json").write_text(json.dumps(truth, indent=2) + "\n")
-    apps = {"python_app.log": python_log(HERE / "python_app.log"), "java_app.log": java_log(HERE / "java_app.log")}
+    apps = {"python_app.log": python_log(HERE / "python_app.log"), "java_app.log": java_log(HERE / "java_app.log"),
+            "python_signals.log": python_signals_log(HERE / "python_signals.log"),
+            "dotnet_app.log": dotnet_log(HERE / "dotnet_app.log"), "node_app.log": node_log(HERE / "node_app.log")}
     (HERE / "app_truth.json").write_text(json.dumps(apps, indent=2) + "\n")
     schemas = {"ecs.jsonl": ecs_log(HERE / "ecs.jsonl"), "sentry_events.jsonl": sentry_events(HERE / "sentry_events.jsonl"),
                **otlp_logs(HERE / "otlp_logs.json", HERE / "otlp_export.jsonl")}
