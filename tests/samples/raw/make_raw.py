@@ -107,22 +107,29 @@ def attempt(log, kind, i):
 """
 
 
-def python_log(path: Path) -> dict:
-    """A Python application's log, its tracebacks made by raising and logging real exceptions
-    (the code is compiled under the name app/sync.py, so the frames read the same anywhere)."""
+def _file_logger(path: Path, name: str, start: datetime, minutes: int):
+    """A logger writing to ``path`` as a Python service would, its records ``minutes`` apart from ``start``."""
     import logging
 
-    code: dict = {}
-    exec(compile(APP_CODE, "app/sync.py", "exec"), code)  # noqa: S102 - our own fixed source
     handler = logging.FileHandler(path, mode="w", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    clock = iter(datetime(2026, 3, 2, 9, 0, tzinfo=UTC) + timedelta(minutes=7 * i) for i in range(1000))
+    clock = iter(start + timedelta(minutes=minutes * i) for i in range(1000))
     handler.addFilter(lambda record: setattr(record, "created", next(clock).timestamp()) or setattr(record, "msecs", 0)
                       or True)
     handler.formatter.converter = time.gmtime
-    log = logging.getLogger("invoices.sync")
+    log = logging.getLogger(name)
     log.handlers[:] = [handler]
     log.propagate, log.level = False, logging.DEBUG
+    return handler, log
+
+
+def python_log(path: Path) -> dict:
+    """A Python application's log, its tracebacks made by raising and logging real exceptions
+    (the code is compiled under the name app/sync.py, so the frames read the same anywhere)."""
+
+    code: dict = {}
+    exec(compile(APP_CODE, "app/sync.py", "exec"), code)  # noqa: S102 - our own fixed source
+    handler, log = _file_logger(path, "invoices.sync", datetime(2026, 3, 2, 9, 0, tzinfo=UTC), 7)
     types: dict[str, int] = {}
     records = 0
     for i in range(40):
@@ -452,19 +459,10 @@ def attempt(log, kind, i):
 def python_signals_log(path: Path) -> dict:
     """A Python log whose exceptions are named without 'Error': StopIteration, KeyboardInterrupt and
     a custom PaymentDeclined (raised from StopIteration: the root cause is StopIteration)."""
-    import logging
 
     code: dict = {"__name__": "app.payments"}
     exec(compile(SIGNAL_CODE, "app/payments.py", "exec"), code)  # noqa: S102 - our own fixed source
-    handler = logging.FileHandler(path, mode="w", encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    clock = iter(datetime(2026, 3, 3, 9, 0, tzinfo=UTC) + timedelta(minutes=5 * i) for i in range(1000))
-    handler.addFilter(lambda record: setattr(record, "created", next(clock).timestamp()) or setattr(record, "msecs", 0)
-                      or True)
-    handler.formatter.converter = time.gmtime
-    log = logging.getLogger("payments.run")
-    log.handlers[:] = [handler]
-    log.propagate, log.level = False, logging.DEBUG
+    handler, log = _file_logger(path, "payments.run", datetime(2026, 3, 3, 9, 0, tzinfo=UTC), 5)
     roots = {1: "StopIteration", 2: "app.payments.PaymentDeclined", 3: "KeyboardInterrupt", 0: "StopIteration"}
     for i in range(24):
         code["attempt"](log, i % 4, i)
