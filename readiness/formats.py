@@ -549,16 +549,18 @@ def spread_sample(src: SourceFile, chunks: int = 16, chunk_bytes: int = 64 * 102
     return out
 
 
-def line_object_sql(src: SourceFile, line: str = "_line") -> str:
-    """SQL: a JSON Lines line as its object (NULL when it is not an object); a line of a server's
-    line log as the object of its fields (NULL when it does not match)."""
+def objects_sql(src: SourceFile, rows: str) -> str:
+    """FROM-able: ``rows`` and ``_j``, each row's object: a JSON Lines line's (NULL when it is not
+    an object), or a server's line log line's (or record's) fields (NULL when it does not match)."""
+    if src.line_format == "access_log":
+        return linelogs.access_log_rows_sql(rows)
     if src.line_format == "app_log":  # over a record of app_log_records_sql: _line and _more
-        return linelogs.app_log_object_sql(src.layout)
-    if src.line_format == "w3c":  # over a line of w3c_records_sql: _line, _fields and _date
-        return linelogs.w3c_object_sql()
-    if src.line_format:
-        return linelogs.access_log_sql(line)
-    return f"CASE WHEN json_valid({line}) AND json_type({line}) = 'OBJECT' THEN {line} END"
+        obj = linelogs.app_log_object_sql(src.layout)
+    elif src.line_format == "w3c":  # over a line of w3c_records_sql: _line, _fields and _date
+        obj = linelogs.w3c_object_sql()
+    else:
+        obj = "CASE WHEN json_valid(_line) AND json_type(_line) = 'OBJECT' THEN _line END"
+    return f"(SELECT *, {obj} AS _j FROM {rows})"
 
 
 def reader_sql(src: SourceFile, rejects: str | None = None, lenient: bool = False) -> str:

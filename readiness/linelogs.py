@@ -50,13 +50,15 @@ def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _usage_object(u: str, duration_ms: str) -> str:
-    """SQL: a request's usage fields as a struct of text, from a struct ``u`` of its parts (text,
-    NULL when missing): time, method, path, bare (the path without its query), status, auth,
-    client, vhost, bytes, referer, agent; ``duration_ms`` is an expression over ``u``."""
+def _usage_object(u: dict[str, str], duration_ms: str) -> str:
+    """SQL: a request's usage fields as a struct of text, from SQL expressions ``u`` of its parts
+    (text, NULL when missing): time, request, method, path, bare (the path without its query),
+    status, auth, client, vhost, bytes, referer, agent, rt; ``duration_ms`` is written over
+    ``u.rt``. The parts are written out where used: DuckDB computes a repeated expression once."""
     status = "try_cast(u.status AS INTEGER)"
-    masked = f"regexp_replace(u.bare, {_lit(_ID_SEGMENT)}, '/{{id}}\\2', 'g')"
-    masked = f"regexp_replace({masked}, {_lit(_ID_SEGMENT)}, '/{{id}}\\2', 'g')"  # again for '/12/34'
+    # one pass of the expression masks '/12/34' too: with every '/' doubled, the match of a segment
+    # leaves the next segment a '/' of its own; halved again after
+    masked = f"replace(regexp_replace(replace(u.bare, '/', '//'), {_lit(_ID_SEGMENT)}, '/{{id}}\\2', 'g'), '//', '/')"
     fields = {
         "time": "u.time",
         "user": "coalesce(u.auth, u.client)",
@@ -69,28 +71,46 @@ def _usage_object(u: str, duration_ms: str) -> str:
         "agent": "u.agent",
         "static": f"coalesce(regexp_matches(lower(u.bare), {_lit(STATIC)}), false)",
     }
-    return "{" + ", ".join(f"{_lit(k)}: CAST({v} AS VARCHAR)" for k, v in fields.items()) + "}"
+    text = "{" + ", ".join(f"{_lit(k)}: CAST({v} AS VARCHAR)" for k, v in fields.items()) + "}"
+    return re.sub(r"\bu\.(\w+)", lambda m: f"({u[m.group(1)]})", text)
 
 
-def access_log_sql(line: str) -> str:
-    """SQL: the line as a struct of its fields (all text), NULL when it does not match the format.
+def access_log_rows_sql(rows: str) -> str:
+    """FROM-able: ``rows`` (with their ``_line``) and ``_j``, the line's fields as a struct of text
+    (NULL when the line is not written as an access log's), computed in layers so that each part
+    of a line is computed once (DuckDB does not share a repeated expression inside a CASE, and
+    lambdas cost more than the work).
 
-    One regular expression per line; lambdas bind its groups (``a``) and the request's parts
-    (``u``) once, so that no expression is evaluated twice per line."""
+    The regular expression only says whether the line is an access log's (a match without
+    captures is a fast automaton); the fields are cut out at the quotes and spaces, and taken from
+    the expression's captures only on the rare line with an escaped quote."""
+    pattern = _lit(ACCESS_LOG)
     names = "[" + ", ".join(_lit(g) for g in _GROUPS) + "]"
+    # head, request, status and bytes [, referer, ' ', agent, request time]; [virtual host,] client, ident, user
+    cut = {"vhost": "CASE WHEN len(_w) = 4 THEN _w[1] ELSE '' END", "client": "_w[-3]", "ident": "_w[-2]",
+           "auth": "_w[-1]", "time": "split_part(split_part(_q[1], ' [', 2), ']', 1)", "request": "_q[2]",
+           "status": "_sb[1]", "bytes": "_sb[2]", "referer": "coalesce(_q[4], '')", "agent": "coalesce(_q[6], '')",
+           "rt": "coalesce(trim(_q[7]), _sb[3], '')"}
+    groups = ", ".join(f"CASE WHEN contains(_line, '\\') THEN regexp_extract(_line, {pattern}, {names})[{_lit(g)}] "
+                       f"ELSE {cut[g]} END AS _a_{g}" for g in _GROUPS)
+    parts = {"time": "_a_time", "request": "nullif(_a_request, '')",
+             "method": "CASE WHEN len(_r) >= 2 THEN _r[1] END", "path": "CASE WHEN len(_r) >= 2 THEN _r[2] END",
+             "bare": "CASE WHEN len(_r) >= 2 THEN split_part(_r[2], '?', 1) END", "status": "nullif(_a_status, '-')",
+             "auth": "nullif(nullif(_a_auth, '-'), '')", "client": "_a_client", "vhost": "nullif(_a_vhost, '')",
+             "bytes": "nullif(_a_bytes, '-')", "referer": "nullif(nullif(_a_referer, '-'), '')",
+             "agent": "nullif(nullif(_a_agent, '-'), '')", "rt": "_a_rt"}
     # seconds with a decimal point (nginx $request_time), else whole microseconds (Apache %D)
     duration = ("CASE WHEN u.rt = '' THEN NULL WHEN contains(u.rt, '.') THEN try_cast(u.rt AS DOUBLE) * 1000 "
                 "ELSE try_cast(u.rt AS DOUBLE) / 1000 END")
-    parts = ("list_transform([string_split(a.request, ' ')], lambda r: {'time': a.time, 'request': nullif(a.request, ''), "
-             "'method': CASE WHEN len(r) >= 2 THEN r[1] END, 'path': CASE WHEN len(r) >= 2 THEN r[2] END, "
-             "'bare': CASE WHEN len(r) >= 2 THEN split_part(r[2], '?', 1) END, 'status': nullif(a.status, '-'), "
-             "'auth': nullif(nullif(a.auth, '-'), ''), 'client': a.client, 'vhost': nullif(a.vhost, ''), "
-             "'bytes': nullif(a.bytes, '-'), 'referer': nullif(nullif(a.referer, '-'), ''), "
-             "'agent': nullif(nullif(a.agent, '-'), ''), 'rt': a.rt})")
-    # a line that does not match gives empty groups
-    return (f"list_transform([regexp_extract({line}, {_lit(ACCESS_LOG)}, {names})], "
-            f"lambda a: CASE WHEN a.time <> '' THEN list_transform({parts}, lambda u: {_usage_object('u', duration)})[1] "
-            f"END)[1]")
+    obj = _usage_object({k: f"_u_{k}" for k in parts}, duration)
+    helpers = ["_ok", "_q", "_w", "_sb", "_r", *(f"_a_{g}" for g in _GROUPS), *(f"_u_{k}" for k in parts)]
+    return f"""(SELECT * EXCLUDE ({', '.join(helpers)}), CASE WHEN _ok THEN {obj} END AS _j FROM
+              (SELECT *, {', '.join(f"{v} AS _u_{k}" for k, v in parts.items())} FROM
+               (SELECT *, string_split(_a_request, ' ') AS _r FROM
+                (SELECT *, {groups} FROM
+                 (SELECT *, string_split(trim(_q[3]), ' ') AS _sb FROM
+                  (SELECT *, regexp_full_match(_line, {pattern}) AS _ok, string_split(_line, '"') AS _q,
+                          string_split(trim(split_part(_line, ' [', 1)), ' ') AS _w FROM {rows}))))))"""
 
 
 # --- W3C extended logs (IIS and others): '#Fields:' names the fields of the lines below it --------
@@ -146,11 +166,10 @@ def w3c_object_sql() -> str:
         "referer": field("cs(referer)", "cs(referrer)"),
         "agent": f"replace({field('cs(user-agent)')}, '+', ' ')", "rt": field("time-taken"),
     }
-    struct = "{" + ", ".join(f"{_lit(k)}: {v}" for k, v in parts.items()) + "}"
     duration = ("CASE WHEN contains(u.rt, '.') THEN try_cast(u.rt AS DOUBLE) * 1000 "
                 "ELSE try_cast(u.rt AS DOUBLE) END")
     return (f"list_transform([{{'t': {tokens}, 'f': _fields}}], lambda a: CASE WHEN len(a.t) = len(a.f) "
-            f"THEN list_transform([{struct}], lambda u: {_usage_object('u', duration)})[1] END)[1]")
+            f"THEN {_usage_object(parts, duration)} END)[1]")
 
 
 # --- application logs: a header line (time, level, logger, message), then continuation lines ----
