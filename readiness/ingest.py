@@ -52,7 +52,7 @@ class IngestOptions:
         if self.level_filter(kind, mapping):
             return LeftOut(informational_sql(), levels_sql(), "information lines")
         if kind == "usage" and src.line_format in linelogs.USAGE_FORMATS and not self.all_levels:
-            return LeftOut("coalesce(json_extract_string(attributes, '$.static') = 'true', false)",
+            return LeftOut(linelogs.is_static_sql("event"),
                            "min('static files')", "requests for static files (images, scripts, styles, fonts)")
         return None
 

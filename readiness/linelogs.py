@@ -1,8 +1,10 @@
-"""Logs that servers write a line at a time: web access logs (Common and Combined Log Format).
+"""Logs that servers write a line at a time: web access logs (Common and Combined Log Format, and
+W3C extended logs such as IIS writes), and application logs whose records are a header line and
+continuation lines (stack traces), in Loghub's layout convention, syslog among them.
 
-A recognised line becomes a struct of text fields in SQL (one regular expression per line, in
-DuckDB), read like a JSON Lines row: its fields map by name, a line that does not match is
-rejected with its line number. Fields of an access log, as usage:
+A recognised line becomes a struct of text fields in SQL (in DuckDB), read like a JSON Lines row:
+its fields map by name, a line that does not match is rejected with its line number. Fields of an
+access log, as usage:
 
 * ``time``; ``user``: the authenticated user, else the client address (personal data: masked
   like other personal data where shown);
@@ -10,9 +12,9 @@ rejected with its line number. Fields of an access log, as usage:
   and ``/invoice/9921`` are one event (``GET /invoice/{id}``);
 * ``outcome``: ``success`` (1xx-3xx), ``client error`` (4xx), ``failure`` (5xx);
 * ``duration_ms`` where the line ends with the request time: seconds with a decimal point
-  (nginx ``$request_time``) or whole microseconds (Apache ``%D``);
-* ``static``: images, scripts, styles and fonts, counted and left out of usage like information
-  lines of an exception log.
+  (nginx ``$request_time``) or whole microseconds (Apache ``%D``); W3C's ``time-taken``;
+* requests for static files (images, scripts, styles and fonts, judged on the event) are
+  counted and left out of usage like information lines of an exception log.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ STATIC = r"\.(css|js|mjs|map|png|jpe?g|gif|svg|ico|webp|avif|bmp|woff2?|ttf|otf|
 # an id in a path: digits, a UUID, a long hex string; replaced by {id}
 _ID_SEGMENT = r"/(\d+|[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}|[0-9a-fA-F]{16,})(/|$)"
 ACCESS_COLUMNS = ("time", "user", "event", "outcome", "duration_ms", "status", "method", "path", "client",
-                  "auth_user", "vhost", "bytes", "referer", "agent", "static")
+                  "auth_user", "vhost", "bytes", "referer", "agent")
 NAMES = {"access_log": "web access log (Common / Combined Log Format)", "w3c": "web access log (W3C extended, IIS)",
          "app_log": "application log"}
 USAGE_FORMATS = ("access_log", "w3c")  # a request is a use
@@ -50,6 +52,12 @@ def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def is_static_sql(event: str) -> str:
+    """SQL: a request's event (method and path) asks for a static file (an image, script, style or
+    font): judged on the loaded row, whose path is masked only where a whole segment is an id."""
+    return f"coalesce(regexp_matches(lower({event}), {_lit(STATIC)}), false)"
+
+
 def _usage_object(u: dict[str, str], duration_ms: str) -> str:
     """SQL: a request's usage fields as a struct of text, from SQL expressions ``u`` of its parts
     (text, NULL when missing): time, request, method, path, bare (the path without its query),
@@ -69,7 +77,6 @@ def _usage_object(u: dict[str, str], duration_ms: str) -> str:
         "status": "u.status", "method": "u.method", "path": "u.path", "client": "u.client",
         "auth_user": "u.auth", "vhost": "u.vhost", "bytes": "u.bytes", "referer": "u.referer",
         "agent": "u.agent",
-        "static": f"coalesce(regexp_matches(lower(u.bare), {_lit(STATIC)}), false)",
     }
     text = "{" + ", ".join(f"{_lit(k)}: CAST({v} AS VARCHAR)" for k, v in fields.items()) + "}"
     return re.sub(r"\bu\.(\w+)", lambda m: f"({u[m.group(1)]})", text)
