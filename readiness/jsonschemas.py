@@ -126,5 +126,5 @@ def sentry_rows_sql(rows: str) -> str:
     """SELECT (``_line``, ``_line_no``) of ``rows`` (``_line`` JSON text, ``_line_no``): each event
     flattened; a row that is not a JSON object stays as it is (it is rejected with its line)."""
     valid = is_object_sql("_line")
-    return (f"(SELECT coalesce({sentry_object_sql('_json')}, _line) AS _line, _line_no "
+    return (f"(SELECT CASE WHEN _json IS NULL THEN _line ELSE {sentry_object_sql('_json')} END AS _line, _line_no "
             f"FROM (SELECT *, CASE WHEN {valid} THEN _line END AS _json FROM {rows}))")

@@ -307,3 +307,14 @@ def test_dotnet_and_node_modes_group_on_root_cause_and_in_app_frames(db: Path, n
     # (node_modules, node:) are not the app's
     ingest_one(db, RAW / name, kind="exceptions")
     assert set(query(db, "SELECT error_type, frames FROM failure_modes")) == expected
+
+
+def test_a_broken_sentry_line_is_rejected_with_its_line_number(db: Path, tmp_path: Path) -> None:
+    lines = (RAW / "sentry_events.jsonl").read_text().splitlines()
+    lines.insert(2, lines[2][:120])  # cut short
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    result = ingest_one(db, path, kind="exceptions")
+    truth = JSON_TRUTH["sentry_events.jsonl"]
+    assert (result.rows_loaded, result.rows_rejected) == (truth["exceptions"], 1)
+    assert query(db, "SELECT line_no, reason FROM ingest_rejects") == [(3, "row: not a JSON object (broken JSON line)")]
