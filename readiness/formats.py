@@ -318,7 +318,7 @@ def detect(path: Path, work_dir: Path, log_format: str | None = None) -> SourceF
     if text[:15].lower().startswith(("<!doctype html", "<html")):
         raise UnusableFile(f"{path.name}: is a web page (HTML), not a log: an error or login page was probably "
                            f"saved instead of the export. Download the export again.")
-    if text.startswith("["):
+    if re.match(r"\[\s*[\[{\]]", text):  # an array of rows; '[Sun Dec 04 ...] [error]' is an Apache error log
         return _describe_json(SourceFile(path, data_path, "json", compression))
     if text.startswith("{"):
         first = text.split("\n", 1)[0].strip()

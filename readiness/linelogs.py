@@ -211,10 +211,10 @@ LEVEL_WORDS = ("TRACE", "DEBUG", "FINE", "FINER", "FINEST", "CONFIG", "VERBOSE",
 # Fields whose values have a shape of their own (any other field is the shortest run that fits)
 FIELD_PATTERNS = {
     "pri": r"\d{1,3}",
-    # a date, and the first word of a time, hold a digit: '--- End of inner exception stack trace ---'
+    # a date and a time hold a digit: '--- End of inner exception stack trace ---'
     # is no header whose level is 'trace'
     "date": r"\S*\d\S*",
-    "time": r"\S*\d.*?",
+    "time": r".*?\d.*?",
     "timestamp": r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?",
     "host": r"\S+",
     # RFC 5424 structured data: '-' or one or more '[id name="value" ...]', values with escaped '"', '\\', ']'

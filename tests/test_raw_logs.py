@@ -318,3 +318,16 @@ def test_a_broken_sentry_line_is_rejected_with_its_line_number(db: Path, tmp_pat
     truth = JSON_TRUTH["sentry_events.jsonl"]
     assert (result.rows_loaded, result.rows_rejected) == (truth["exceptions"], 1)
     assert query(db, "SELECT line_no, reason FROM ingest_rejects") == [(3, "row: not a JSON object (broken JSON line)")]
+
+
+def test_an_apache_error_log_is_not_taken_for_a_json_array(db: Path, tmp_path: Path) -> None:
+    # its lines start with '[': a JSON array starts with '[' and an object (or a list)
+    path = tmp_path / "error_log"
+    path.write_text("[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok /etc/httpd/conf/workers2.properties\n"
+                    "[Sun Dec 04 04:47:44 2005] [error] mod_jk child workerEnv in error state 6\n"
+                    "[Sun Dec 04 04:51:08 2005] [notice] jk2_init() Found child 6725 in scoreboard slot 10\n")
+    assert ingest.preview(path, "exceptions").format == "application log (Apache error log)"
+    result = ingest_one(db, path, kind="exceptions")
+    assert (result.rows_loaded, result.rows_skipped) == (1, 2)
+    assert query(db, "SELECT strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M'), message FROM exceptions") == [
+        ("2005-12-04 04:47", "mod_jk child workerEnv in error state 6")]
