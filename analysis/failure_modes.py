@@ -73,8 +73,8 @@ MASKS: list[tuple[str, str, str | None]] = [
 ]
 
 # Frames outside the application: installed packages and the standard library.
-NOT_IN_APP = (r"site-packages|dist-packages|[/\\]lib[/\\]python\d|<frozen |node_modules|"
-              r"^at (java|javax|jdk|sun|kotlin|scala)\.")
+NOT_IN_APP = (r"site-packages|dist-packages|[/\\]lib[/\\]python\d|<frozen |node_modules|^at node:|\(node:|"
+              r"^at (java|javax|jdk|sun|kotlin|scala|System|Microsoft)\.")
 
 
 def _quote(text: str) -> str:
@@ -99,7 +99,9 @@ def mask_query(source: str, column: str) -> str:
 def frames_sql(column: str) -> str:
     """SQL expression: up to MAX_FRAMES top in-app frames as 'file:function | ...' ('' when none).
 
-    Python tracebacks list the innermost frame last, Java and JavaScript first.
+    Python tracebacks list the innermost frame last, Java, .NET and JavaScript first. A .NET
+    frame is 'File.cs:Method' when it names its file ('at Ns.Class.Method(...) in path:line 42'),
+    else 'Class:Method'.
     """
     py = (f"list_reverse(list_transform(list_filter(regexp_extract_all({column}, 'File \"[^\"]+\", line \\d+, in [^\\s]+'), "
           f"lambda f: NOT regexp_matches(f, {_quote(NOT_IN_APP)})), "
@@ -110,8 +112,18 @@ def frames_sql(column: str) -> str:
     js = (f"list_transform(list_filter(regexp_extract_all({column}, 'at [\\w$.<>]+ \\([^)]+:\\d+:\\d+\\)'), "
           f"lambda f: NOT regexp_matches(f, {_quote(NOT_IN_APP)})), "
           f"lambda f: regexp_replace(f, '^at (\\S+) \\((.*[/\\\\])?([^/\\\\:]+):\\d+:\\d+\\)$', '\\3:\\1'))")
+    net = (f"list_transform(list_filter(regexp_extract_all({column}, 'at [\\w.`<>\\[\\]+,]+\\([^)\\n]*\\)"
+           f"(?: in [^\\n]*:line \\d+)?'), lambda f: NOT regexp_matches(f, {_quote(NOT_IN_APP)})), "
+           f"lambda f: CASE WHEN regexp_matches(f, ':line \\d+$') "
+           f"THEN regexp_replace(f, '^at (?:.*\\.)?([^.(]+)\\(.*\\) in (?:.*[/\\\\])?([^/\\\\]+):line \\d+$', '\\2:\\1') "
+           f"ELSE regexp_replace(f, '^at (?:.*\\.)?([^.(]+)\\.([^.(]+)\\(.*$', '\\1:\\2') END)")
     chosen = (f"CASE WHEN {column} IS NULL THEN []::VARCHAR[] "
               f"WHEN {column} LIKE '%File \"%' THEN {py} "
+              f"WHEN regexp_matches({column}, ':line \\d+|--- End of inner exception stack trace ---') "
+              # a .NET frame's parentheses hold nothing or typed parameters; Java's a file and line
+              f"OR len(list_filter(regexp_extract_all({column}, 'at [\\w.`<>\\[\\]+]+\\(([^)\\n]*)\\)', 1), "
+              f"lambda a: a = '' OR (contains(a, ' ') AND a NOT IN ('Native Method', 'Unknown Source')))) > 0 "
+              f"THEN {net} "
               f"WHEN regexp_matches({column}, 'at \\S+ \\([^)]+:\\d+:\\d+\\)') THEN {js} ELSE {jv} END")
     return f"array_to_string(({chosen})[1:{MAX_FRAMES}], ' | ')"
 

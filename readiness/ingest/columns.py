@@ -41,7 +41,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
                 "actor", "account_id", "employee_id",
                 "org:resource", "distinct_id", "anonymous_id", "user_pseudo_id", "respondent_id",
                 "respondent", "customer_id", "client_id", "member_id", "person_id", "reviewer_id",
-                "email_address", "benutzer", "nutzer", "utilisateur", "usuario", "gebruiker"),
+                "email_address", "enduser.id", "benutzer", "nutzer", "utilisateur", "usuario", "gebruiker"),
     "event": ("event", "event_name", "action", "activity", "event_type", "operation",
               "concept:name", "ocel:activity", "activity_name", "action_name"),
     "session_id": ("session_id", "session", "sid", "conversation_id",
@@ -93,6 +93,8 @@ RATING_LABELS: dict[str, int] = {
     "excellent": 5, "very good": 4, "good": 3, "fair": 2, "poor": 1, "very poor": 1,
 }
 
+# The exception's own message where a log also has the line's text (ECS, OpenTelemetry): it names the failure.
+EXCEPTION_MESSAGES = ("error.message", "exception.message")
 # Anonymous ids of product analytics (Segment's anonymousId): a user's id where the signed-in id is blank.
 ANONYMOUS_NAMES = ("anonymous_id", "anon_id", "anonymous_user_id")
 DATE_NAMES = ("date", "day", "log_date", "datum", "fecha")
@@ -234,6 +236,10 @@ def _pct(share: float) -> str:
     return f"{share:.0%}"
 
 
+def _holds_records(prof: ColumnProfile | None) -> bool:
+    return prof is not None and prof.share(prof.nested) >= 0.9
+
+
 def _fits(canon: str, prof: ColumnProfile | None, strict: bool) -> str | None:
     """Why a column's values rule it out for ``canon`` (None when they fit or were not sampled).
     ``strict``: the column is proposed by content or by a word in its name, not by a synonym."""
@@ -241,6 +247,8 @@ def _fits(canon: str, prof: ColumnProfile | None, strict: bool) -> str | None:
         return None
     if prof.values == 0:
         return "it is empty"
+    if _holds_records(prof):
+        return "it holds nested records (JSON objects or lists), not values; their keys map by their dotted names"
     if canon in ("rating", "score") and prof.is_flag and not prof.whole_numbers_within(1, 5):
         return "it holds only yes/no flags (0/1), not a rating or score"
     if canon == "timestamp":
@@ -348,11 +356,19 @@ def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, s
                 continue
             misfit = _fits(canon, profiles.get(col), strict=False)
             if misfit:
-                notes.append(f"{col!r} is named like {canon} but {misfit}: not used as {canon}.")
+                if not _holds_records(profiles.get(col)):  # a parent object is no surprise: its keys map
+                    notes.append(f"{col!r} is named like {canon} but {misfit}: not used as {canon}.")
                 continue
             why = "same name" if rank == 0 or norm(col) == norm(canon) else f"{col!r} is a synonym of {canon}"
             take(canon, (col,), why)
             break
+    message = chosen.get("message")
+    if kind == "exceptions" and message and len(message.sources) == 1 and message.by != "map" and (
+            exc := next((c for c in EXCEPTION_MESSAGES if c in source_columns and c not in used), None)):
+        # ECS and OpenTelemetry write the log line's text and, apart, the exception's message
+        chosen["message"] = ColumnMapping("message", (exc, message.sources[0]),
+                                          f"{exc!r}, or {message.sources[0]!r} where it is blank", first=True)
+        used.add(exc)
     user = chosen.get("user_id")
     if user and len(user.sources) == 1 and user.by != "map" and (anon := free(ANONYMOUS_NAMES)):
         # analytics tools write the signed-in id, or an anonymous one before sign-in

@@ -24,7 +24,7 @@ import zstandard
 
 from readiness import settings, store
 from readiness.errors import ReadinessError
-from readiness.ingest import linelogs
+from readiness.ingest import jsonschemas, linelogs
 from readiness.store import DatabaseError
 
 HEAD_BYTES = 256 * 1024
@@ -59,13 +59,28 @@ class SourceFile:
     notes: list[str] = field(default_factory=list)  # what was done to read it, said in the summary
     nul_bytes: bool = False        # NUL bytes in text: the rows holding them are rejected
     nested: dict[str, str] = field(default_factory=dict)  # JSON: 'properties.plan' -> its JSON path
+    twins: dict[str, str] = field(default_factory=dict)   # JSON: a dotted top-level key also written nested
     line_format: str | None = None  # a server's line log (linelogs), read as JSON Lines of its fields
     layout: str | None = None       # app_log: the layout of its header lines (Loghub convention)
     header: bool = True             # CSV: the first line names the columns
+    schema: str | None = None       # JSON in a tool's shape (jsonschemas): otlp | sentry, flattened per record
+
+    @property
+    def array(self) -> bool:
+        """JSON: the file is an array of rows (else one document, or JSON Lines)."""
+        return self.format == "json" and self._starts_with_bracket()
+
+    def _starts_with_bracket(self) -> bool:
+        with self.data_path.open("rb") as f:
+            return f.read(HEAD_BYTES).decode("utf-8", "replace").lstrip("\ufeff \t\r\n").startswith("[")
 
     def json_path(self, column: str) -> str:
         """The JSON path of a key: a top-level key, or a nested one named by its dotted path."""
         return self.nested.get(column) or "$." + json.dumps(column)
+
+    def json_paths(self, column: str) -> list[str]:
+        """Where a key's value may be: ECS writes 'log.level' as one key or as 'log' -> 'level'."""
+        return [self.json_path(column), *([self.twins[column]] if column in self.twins else [])]
 
     def staged(self, column: str) -> str:
         """The name a source column has in the staging table (c1, c2, ...), immune to clashes
@@ -79,6 +94,8 @@ class SourceFile:
             text = f"application log ({linelogs.layout_name(self.layout)})"
         elif self.line_format:
             text = linelogs.NAMES[self.line_format]
+        elif self.schema:
+            text = jsonschemas.NAMES[self.schema] + (", one per line" if self.format == "jsonl" else "")
         if self.format == "csv":
             shown = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(self.delimiter or "", repr(self.delimiter))
             text += f" ({shown}-delimited"
@@ -296,14 +313,19 @@ def detect(path: Path, work_dir: Path, log_format: str | None = None) -> SourceF
     if text[:15].lower().startswith(("<!doctype html", "<html")):
         raise UnusableFile(f"{path.name}: is a web page (HTML), not a log: an error or login page was probably "
                            f"saved instead of the export. Download the export again.")
-    if text.startswith("["):
+    if re.match(r"\[\s*[\[{\]]", text):  # an array of rows; '[Sun Dec 04 ...] [error]' is an Apache error log
         return _describe_json(SourceFile(path, data_path, "json", compression))
     if text.startswith("{"):
         first = text.split("\n", 1)[0].strip()
         try:
-            json.loads(first)
-            return _describe_json(SourceFile(path, data_path, "jsonl", compression))
+            obj = json.loads(first)
+            schema = "otlp" if isinstance(obj, dict) and "resourceLogs" in obj else None
+            return _describe_json(SourceFile(path, data_path, "jsonl", compression, schema=schema))
         except ValueError:
+            if jsonschemas.OTLP_START.match(text):  # one OTLP document over many lines
+                return _describe_json(SourceFile(path, data_path, "json", compression, schema="otlp"))
+            if _one_json_object(text) and _is_sentry_event(json.loads(text)):
+                return _describe_json(SourceFile(path, data_path, "json", compression, schema="sentry"))
             if _one_json_object(text):
                 raise UnusableFile(f"{path.name}: is one JSON object, not a list of rows. Give JSON Lines (one "
                                    f"object per line) or a JSON array of objects.") from None
@@ -312,7 +334,11 @@ def detect(path: Path, work_dir: Path, log_format: str | None = None) -> SourceF
                 f"Give JSON Lines (one object per line) or a JSON array of objects."
             ) from None
     lines = text.splitlines()[:60]
-    line_format, layout = ("access_log", None) if not log_format and linelogs.is_access_log(lines) else (None, None)
+    line_format, layout = None, None
+    if not log_format and linelogs.is_w3c_log(lines):
+        line_format = "w3c"
+    elif not log_format and linelogs.is_access_log(lines):
+        line_format = "access_log"
     if not line_format and (layout := linelogs.recognise_app_log(lines, log_format)):
         line_format = "app_log"
     if line_format:  # a server's line log: read as JSON Lines of each line's (or record's) fields
@@ -357,6 +383,12 @@ def rewrite(src: SourceFile, skip_first_line: bool = False, newlines: bool = Fal
     src.data_path = out
     if newlines:
         src.notes.append(NEWLINES_NOTE)
+
+
+def _is_sentry_event(obj: dict) -> bool:
+    entries = obj.get("entries")
+    return (isinstance(obj.get("exception"), dict) and "values" in obj["exception"]) or (
+        isinstance(entries, list) and any(isinstance(x, dict) and x.get("type") == "exception" for x in entries))
 
 
 def _one_json_object(text: str) -> bool:
@@ -512,14 +544,18 @@ def spread_sample(src: SourceFile, chunks: int = 16, chunk_bytes: int = 64 * 102
     return out
 
 
-def line_object_sql(src: SourceFile, line: str = "_line") -> str:
-    """SQL: a JSON Lines line as its object (NULL when it is not an object); a line of a server's
-    line log as the object of its fields (NULL when it does not match)."""
+def objects_sql(src: SourceFile, rows: str) -> str:
+    """FROM-able: ``rows`` and ``_j``, each row's object: a JSON Lines line's (NULL when it is not
+    an object), or a server's line log line's (or record's) fields (NULL when it does not match)."""
+    if src.line_format == "access_log":
+        return linelogs.access_log_rows_sql(rows)
     if src.line_format == "app_log":  # over a record of app_log_records_sql: _line and _more
-        return linelogs.app_log_object_sql(src.layout)
-    if src.line_format:
-        return linelogs.access_log_sql(line)
-    return f"CASE WHEN json_valid({line}) AND json_type({line}) = 'OBJECT' THEN {line} END"
+        obj = linelogs.app_log_object_sql(src.layout)
+    elif src.line_format == "w3c":  # over a line of w3c_records_sql: _line, _fields and _date
+        obj = linelogs.w3c_object_sql()
+    else:
+        obj = "CASE WHEN json_valid(_line) AND json_type(_line) = 'OBJECT' THEN _line END"
+    return f"(SELECT *, {obj} AS _j FROM {rows})"
 
 
 def reader_sql(src: SourceFile, rejects: str | None = None, lenient: bool = False) -> str:
@@ -527,6 +563,8 @@ def reader_sql(src: SourceFile, rejects: str | None = None, lenient: bool = Fals
     skipped when ``lenient``)."""
     if src.format == "csv":
         return csv_reader_sql(src, rejects=rejects, lenient=lenient)
+    if src.schema:
+        return rows_reader_sql(src)
     if src.format == "jsonl":
         return records_reader_sql(src)
     if src.format == "json":
@@ -536,12 +574,15 @@ def reader_sql(src: SourceFile, rejects: str | None = None, lenient: bool = Fals
 
 def records_reader_sql(src: SourceFile, limit_lines: int | None = None) -> str:
     """The reader of ``src``'s rows: an application log's records (a header line and its
-    continuation lines), else its lines (JSON Lines and other line logs)."""
+    continuation lines), a W3C log's data lines with the fields their header names, else its
+    lines (JSON Lines and other line logs)."""
     reader = json_lines_reader_sql(src)
-    if src.line_format != "app_log":
+    if src.line_format not in linelogs.RECORD_FORMATS:
         return reader
     if limit_lines:
         reader = f"(SELECT * FROM {reader} LIMIT {int(limit_lines)})"
+    if src.line_format == "w3c":
+        return linelogs.w3c_records_sql(reader)
     return linelogs.app_log_records_sql(src.layout, reader)
 
 
@@ -553,6 +594,31 @@ def json_lines_reader_sql(src: SourceFile, path: Path | None = None) -> str:
         f"auto_detect = false, delim = {_sql_str(JSON_LINE_DELIM)}, quote = '', escape = '', "
         f"max_line_size = {MAX_LINE_BYTES}, strict_mode = false)"
     )
+
+
+def rows_reader_sql(src: SourceFile) -> str:
+    """The reader of a JSON file's rows (``_line``): its lines or array elements, or the records
+    of a tool's shape (jsonschemas) flattened, with ``_line_no`` the line each comes from (NULL
+    when the file is one document over many lines)."""
+    if not src.schema:
+        return json_lines_reader_sql(src) if src.format == "jsonl" else json_array_reader_sql(src)
+    if src.format == "jsonl":
+        lines = f"(SELECT _line, row_number() OVER () AS _line_no FROM {json_lines_reader_sql(src)})"
+    elif src.array:
+        lines = f"(SELECT _line, NULL::BIGINT AS _line_no FROM {_array_objects_sql(src)})"
+    else:  # one document, over as many lines as it takes
+        lines = f"(SELECT content AS _line, NULL::BIGINT AS _line_no FROM read_text({_sql_str(str(src.data_path))}))"
+    if src.schema == "otlp":
+        return jsonschemas.otlp_rows_sql(f"(SELECT _line AS _doc, _line_no FROM {lines} "
+                                         f"WHERE coalesce(trim(_line), '') <> '')")
+    return jsonschemas.sentry_rows_sql(lines)
+
+
+def _array_objects_sql(src: SourceFile) -> str:
+    """Each element of a JSON array as its text (``_line``): no struct is inferred, so keys that
+    differ only in case (Sentry's 'lineNo' and 'lineno') do not clash."""
+    return (f"(SELECT CAST(json AS VARCHAR) AS _line FROM read_json_objects({_sql_str(str(src.data_path))}, "
+            f"format = 'array', maximum_object_size = {MAX_LINE_BYTES}))")
 
 
 def json_array_reader_sql(src: SourceFile) -> str:
@@ -567,8 +633,11 @@ def parquet_reader_sql(src: SourceFile) -> str:
 
 
 def _describe_json(src: SourceFile) -> SourceFile:
-    """Collect the keys of the first objects (later keys still reach ``attributes``)."""
-    reader = json_lines_reader_sql(src) if src.format == "jsonl" else json_array_reader_sql(src)
+    """Collect the keys of the first objects (later keys still reach ``attributes``); Sentry events
+    are recognised here, by an exception in the first objects."""
+    if src.schema is None and _holds_sentry_events(src):
+        src.schema = "sentry"
+    reader = rows_reader_sql(src)
     con = store.scratch()
     try:
         rows = con.execute(
@@ -585,36 +654,51 @@ def _describe_json(src: SourceFile) -> SourceFile:
     if not src.columns:
         raise UnusableFile(f"{src.path.name}: no JSON objects found in the first rows; each row must be an object "
                            f"like {{\"timestamp\": ..., \"message\": ...}}.")
-    src.nested = _nested_keys(src, reader, set(src.columns))
+    src.nested, src.twins = _nested_keys(src, reader, set(src.columns))
     src.columns += list(src.nested)
     src.types = {c: "VARCHAR" for c in src.columns}
     return src
+
+
+def _holds_sentry_events(src: SourceFile) -> bool:
+    reader = json_lines_reader_sql(src) if src.format == "jsonl" else _array_objects_sql(src)
+    con = store.scratch()
+    try:
+        return bool(con.execute(
+            f"SELECT count(*) FROM (SELECT _line FROM {reader} WHERE {jsonschemas.is_object_sql('_line')} "
+            f"LIMIT 100) WHERE {jsonschemas.is_sentry_sql('_line')}").fetchone()[0])
+    except DatabaseError:
+        return False  # the reading of the keys says what is wrong
+    finally:
+        con.close()
 
 
 NESTED_DEPTH = 3        # 'resource.attributes.service.name' is as deep as logs usually go
 NESTED_SAMPLE = 500     # objects whose nested keys are collected
 
 
-def _nested_keys(src: SourceFile, reader: str, top: set[str]) -> dict[str, str]:
+def _nested_keys(src: SourceFile, reader: str, top: set[str]) -> tuple[dict[str, str], dict[str, str]]:
     """Keys inside the first objects' nested objects, as dotted names ('properties.$session_id')
-    with their JSON paths, in order of first appearance; a dotted name that is also a top-level
-    key ('log.level' written flat) is that key."""
+    with their JSON paths, in order of first appearance; and apart, the dotted names that are
+    also a top-level key ('log.level' written flat in some lines, nested in others)."""
     con = store.scratch()
     try:
         lines = [r[0] for r in con.execute(
             f"SELECT CAST(_line AS VARCHAR) FROM {reader} WHERE json_valid(_line) AND json_type(_line) = 'OBJECT' "
             f"LIMIT {NESTED_SAMPLE}").fetchall()]
     except DatabaseError:
-        return {}
+        return {}, {}
     finally:
         con.close()
     found: dict[str, str] = {}
+    twins: dict[str, str] = {}
 
     def walk(obj: dict, path: tuple[str, ...]) -> None:
         for key, value in obj.items():
             here = (*path, key)
-            if path and ".".join(here) not in top:
-                found.setdefault(".".join(here), "$." + ".".join(json.dumps(k) for k in here))
+            if path:
+                (twins if ".".join(here) in top else found).setdefault(
+                    ".".join(here), "$." + ".".join(json.dumps(k) for k in here))
             if isinstance(value, dict) and len(here) < NESTED_DEPTH:
                 walk(value, here)
 
@@ -625,7 +709,7 @@ def _nested_keys(src: SourceFile, reader: str, top: set[str]) -> dict[str, str]:
             continue
         if isinstance(obj, dict):
             walk(obj, ())
-    return found
+    return found, twins
 
 
 def _describe_parquet(src: SourceFile) -> SourceFile:

@@ -1,8 +1,10 @@
-"""Logs that servers write a line at a time: web access logs (Common and Combined Log Format).
+"""Logs that servers write a line at a time: web access logs (Common and Combined Log Format, and
+W3C extended logs such as IIS writes), and application logs whose records are a header line and
+continuation lines (stack traces), in Loghub's layout convention, syslog among them.
 
-A recognised line becomes a struct of text fields in SQL (one regular expression per line, in
-DuckDB), read like a JSON Lines row: its fields map by name, a line that does not match is
-rejected with its line number. Fields of an access log, as usage:
+A recognised line becomes a struct of text fields in SQL (in DuckDB), read like a JSON Lines row:
+its fields map by name, a line that does not match is rejected with its line number. Fields of an
+access log, as usage:
 
 * ``time``; ``user``: the authenticated user, else the client address (personal data: masked
   like other personal data where shown);
@@ -10,9 +12,9 @@ rejected with its line number. Fields of an access log, as usage:
   and ``/invoice/9921`` are one event (``GET /invoice/{id}``);
 * ``outcome``: ``success`` (1xx-3xx), ``client error`` (4xx), ``failure`` (5xx);
 * ``duration_ms`` where the line ends with the request time: seconds with a decimal point
-  (nginx ``$request_time``) or whole microseconds (Apache ``%D``);
-* ``static``: images, scripts, styles and fonts, counted and left out of usage like information
-  lines of an exception log.
+  (nginx ``$request_time``) or whole microseconds (Apache ``%D``); W3C's ``time-taken``;
+* requests for static files (images, scripts, styles and fonts, judged on the event) are
+  counted and left out of usage like information lines of an exception log.
 """
 
 from __future__ import annotations
@@ -28,8 +30,11 @@ STATIC = r"\.(css|js|mjs|map|png|jpe?g|gif|svg|ico|webp|avif|bmp|woff2?|ttf|otf|
 # an id in a path: digits, a UUID, a long hex string; replaced by {id}
 _ID_SEGMENT = r"/(\d+|[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}|[0-9a-fA-F]{16,})(/|$)"
 ACCESS_COLUMNS = ("time", "user", "event", "outcome", "duration_ms", "status", "method", "path", "client",
-                  "auth_user", "vhost", "bytes", "referer", "agent", "static")
-NAMES = {"access_log": "web access log (Common / Combined Log Format)", "app_log": "application log"}
+                  "auth_user", "vhost", "bytes", "referer", "agent")
+NAMES = {"access_log": "web access log (Common / Combined Log Format)", "w3c": "web access log (W3C extended, IIS)",
+         "app_log": "application log"}
+USAGE_FORMATS = ("access_log", "w3c")  # a request is a use
+RECORD_FORMATS = ("app_log", "w3c")    # a row is built from more than its own line (records_sql)
 
 
 def is_access_log(lines: list[str]) -> bool:
@@ -40,43 +45,138 @@ def is_access_log(lines: list[str]) -> bool:
 
 def columns(line_format: str, layout: str | None) -> tuple[str, ...]:
     """The fields a line log's lines (or records) are read into."""
-    return ACCESS_COLUMNS if line_format == "access_log" else app_log_columns(layout)
+    return ACCESS_COLUMNS if line_format in USAGE_FORMATS else app_log_columns(layout)
 
 
 def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def access_log_sql(line: str) -> str:
-    """SQL: the line as a struct of its fields (all text), NULL when it does not match the format.
+def is_static_sql(event: str) -> str:
+    """SQL: a request's event (method and path) asks for a static file (an image, script, style or
+    font): judged on the loaded row, whose path is masked only where a whole segment is an id."""
+    return f"coalesce(regexp_matches(lower({event}), {_lit(STATIC)}), false)"
 
-    One regular expression per line; lambdas bind its groups (``a``) and the request's parts
-    (``b``) once, so that no expression is evaluated twice per line."""
-    names = "[" + ", ".join(_lit(g) for g in _GROUPS) + "]"
-    status = "try_cast(a.status AS INTEGER)"
-    masked = f"regexp_replace(b.bare, {_lit(_ID_SEGMENT)}, '/{{id}}\\2', 'g')"
-    masked = f"regexp_replace({masked}, {_lit(_ID_SEGMENT)}, '/{{id}}\\2', 'g')"  # again for '/12/34'
+
+def _usage_object(u: dict[str, str], duration_ms: str) -> str:
+    """SQL: a request's usage fields as a struct of text, from SQL expressions ``u`` of its parts
+    (text, NULL when missing): time, request, method, path, bare (the path without its query),
+    status, auth, client, vhost, bytes, referer, agent, rt; ``duration_ms`` is written over
+    ``u.rt``. The parts are written out where used: DuckDB computes a repeated expression once."""
+    status = "try_cast(u.status AS INTEGER)"
+    # one pass of the expression masks '/12/34' too: with every '/' doubled, the match of a segment
+    # leaves the next segment a '/' of its own; halved again after
+    masked = f"replace(regexp_replace(replace(u.bare, '/', '//'), {_lit(_ID_SEGMENT)}, '/{{id}}\\2', 'g'), '//', '/')"
     fields = {
-        "time": "a.time",
-        "user": "CASE WHEN a.auth NOT IN ('-', '') THEN a.auth ELSE a.client END",
-        "event": f"CASE WHEN b.path IS NULL THEN nullif(a.request, '') ELSE b.method || ' ' || {masked} END",
+        "time": "u.time",
+        "user": "coalesce(u.auth, u.client)",
+        "event": f"CASE WHEN u.bare IS NULL THEN u.request ELSE concat_ws(' ', u.method, {masked}) END",
         "outcome": (f"CASE WHEN {status} >= 500 THEN 'failure' WHEN {status} >= 400 THEN 'client error' "
                     f"WHEN {status} IS NOT NULL THEN 'success' END"),
-        "duration_ms": ("CASE WHEN a.rt = '' THEN NULL WHEN contains(a.rt, '.') THEN try_cast(a.rt AS DOUBLE) * 1000 "
-                        "ELSE try_cast(a.rt AS DOUBLE) / 1000 END"),
-        "status": "a.status", "method": "b.method", "path": "b.path", "client": "a.client",
-        "auth_user": "nullif(nullif(a.auth, '-'), '')", "vhost": "nullif(a.vhost, '')",
-        "bytes": "nullif(a.bytes, '-')", "referer": "nullif(nullif(a.referer, '-'), '')",
-        "agent": "nullif(nullif(a.agent, '-'), '')",
-        "static": f"coalesce(regexp_matches(lower(b.bare), {_lit(STATIC)}), false)",
+        "duration_ms": duration_ms,
+        "status": "u.status", "method": "u.method", "path": "u.path", "client": "u.client",
+        "auth_user": "u.auth", "vhost": "u.vhost", "bytes": "u.bytes", "referer": "u.referer",
+        "agent": "u.agent",
     }
-    obj = "{" + ", ".join(f"{_lit(k)}: CAST({v} AS VARCHAR)" for k, v in fields.items()) + "}"
-    parts = ("list_transform([string_split(a.request, ' ')], lambda r: CASE WHEN len(r) >= 2 THEN "
-             "{'method': r[1], 'path': r[2], 'bare': split_part(r[2], '?', 1)} ELSE "
-             "{'method': NULL, 'path': NULL, 'bare': NULL} END)")
-    # a line that does not match gives empty groups
-    return (f"list_transform([regexp_extract({line}, {_lit(ACCESS_LOG)}, {names})], "
-            f"lambda a: CASE WHEN a.time <> '' THEN list_transform({parts}, lambda b: {obj})[1] END)[1]")
+    text = "{" + ", ".join(f"{_lit(k)}: CAST({v} AS VARCHAR)" for k, v in fields.items()) + "}"
+    return re.sub(r"\bu\.(\w+)", lambda m: f"({u[m.group(1)]})", text)
+
+
+def access_log_rows_sql(rows: str) -> str:
+    """FROM-able: ``rows`` (with their ``_line``) and ``_j``, the line's fields as a struct of text
+    (NULL when the line is not written as an access log's), computed in layers so that each part
+    of a line is computed once (DuckDB does not share a repeated expression inside a CASE, and
+    lambdas cost more than the work).
+
+    The regular expression only says whether the line is an access log's (a match without
+    captures is a fast automaton); the fields are cut out at the quotes and spaces, and taken from
+    the expression's captures only on the rare line with an escaped quote."""
+    pattern = _lit(ACCESS_LOG)
+    names = "[" + ", ".join(_lit(g) for g in _GROUPS) + "]"
+    # head, request, status and bytes [, referer, ' ', agent, request time]; [virtual host,] client, ident, user
+    cut = {"vhost": "CASE WHEN len(_w) = 4 THEN _w[1] ELSE '' END", "client": "_w[-3]", "ident": "_w[-2]",
+           "auth": "_w[-1]", "time": "split_part(split_part(_q[1], ' [', 2), ']', 1)", "request": "_q[2]",
+           "status": "_sb[1]", "bytes": "_sb[2]", "referer": "coalesce(_q[4], '')", "agent": "coalesce(_q[6], '')",
+           "rt": "coalesce(trim(_q[7]), _sb[3], '')"}
+    groups = ", ".join(f"CASE WHEN contains(_line, '\\') THEN regexp_extract(_line, {pattern}, {names})[{_lit(g)}] "
+                       f"ELSE {cut[g]} END AS _a_{g}" for g in _GROUPS)
+    parts = {"time": "_a_time", "request": "nullif(_a_request, '')",
+             "method": "CASE WHEN len(_r) >= 2 THEN _r[1] END", "path": "CASE WHEN len(_r) >= 2 THEN _r[2] END",
+             "bare": "CASE WHEN len(_r) >= 2 THEN split_part(_r[2], '?', 1) END", "status": "nullif(_a_status, '-')",
+             "auth": "nullif(nullif(_a_auth, '-'), '')", "client": "_a_client", "vhost": "nullif(_a_vhost, '')",
+             "bytes": "nullif(_a_bytes, '-')", "referer": "nullif(nullif(_a_referer, '-'), '')",
+             "agent": "nullif(nullif(_a_agent, '-'), '')", "rt": "_a_rt"}
+    # seconds with a decimal point (nginx $request_time), else whole microseconds (Apache %D)
+    duration = ("CASE WHEN u.rt = '' THEN NULL WHEN contains(u.rt, '.') THEN try_cast(u.rt AS DOUBLE) * 1000 "
+                "ELSE try_cast(u.rt AS DOUBLE) / 1000 END")
+    obj = _usage_object({k: f"_u_{k}" for k in parts}, duration)
+    helpers = ["_ok", "_q", "_w", "_sb", "_r", *(f"_a_{g}" for g in _GROUPS), *(f"_u_{k}" for k in parts)]
+    return f"""(SELECT * EXCLUDE ({', '.join(helpers)}), CASE WHEN _ok THEN {obj} END AS _j FROM
+              (SELECT *, {', '.join(f"{v} AS _u_{k}" for k, v in parts.items())} FROM
+               (SELECT *, string_split(_a_request, ' ') AS _r FROM
+                (SELECT *, {groups} FROM
+                 (SELECT *, string_split(trim(_q[3]), ' ') AS _sb FROM
+                  (SELECT *, regexp_full_match(_line, {pattern}) AS _ok, string_split(_line, '"') AS _q,
+                          string_split(trim(split_part(_line, ' [', 1)), ' ') AS _w FROM {rows}))))))"""
+
+
+# --- W3C extended logs (IIS and others): '#Fields:' names the fields of the lines below it --------
+
+W3C_DIRECTIVE = r"^\s*#(Fields|Software|Version|Date|Remark|Start-Date|End-Date):"
+# a field: a quoted string ('""' a quote inside) or a run of non-blank characters
+_W3C_TOKEN = r'"(?:[^"]|"")*"|\S+'
+
+
+def is_w3c_log(lines: list[str]) -> bool:
+    """The file starts with W3C directives ('#Software:', '#Fields:' ...) and names its fields."""
+    lines = [ln for ln in lines if ln.strip()]
+    return (bool(lines) and bool(re.match(W3C_DIRECTIVE, lines[0]))
+            and any(re.match(r"^\s*#Fields:", ln) for ln in lines))
+
+
+def w3c_records_sql(reader: str) -> str:
+    """SELECT of one row per data line: ``_ord`` (its line number), ``_line``, ``_fields`` (the
+    names of the last '#Fields:' above it, lower-cased) and ``_date`` (the last '#Date:')."""
+    def last(directive: str, value: str) -> str:
+        return (f"last_value(CASE WHEN regexp_matches(_line, '^\\s*#{directive}:') THEN {value} END IGNORE NULLS) "
+                f"OVER (ORDER BY n ROWS UNBOUNDED PRECEDING)")
+    after = "trim(regexp_replace(_line, '^\\s*#[A-Za-z-]+:', ''))"
+    fields = last("Fields", f"string_split_regex(lower({after}), '\\s+')")
+    return f"""(SELECT n AS _ord, _line, _fields, _date
+                FROM (SELECT n, _line, {fields} AS _fields,
+                             {last('Date', after)} AS _date
+                      FROM (SELECT row_number() OVER () AS n, _line FROM {reader}))
+                WHERE coalesce(trim(_line), '') <> '' AND NOT starts_with(ltrim(_line), '#'))"""
+
+
+def w3c_object_sql() -> str:
+    """SQL over a data line (``_line``, ``_fields``, ``_date``): the request's usage fields as for an
+    access log, NULL when the line has not as many fields as its '#Fields:' names. Times are UTC (the
+    W3C format's rule); a line without a date takes the '#Date:' directive's; 'time-taken' is in
+    milliseconds (IIS), or seconds when written with a decimal point (CloudFront)."""
+    tokens = (f"list_transform(regexp_extract_all(_line, {_lit(_W3C_TOKEN)}), lambda x: CASE WHEN x = '-' THEN NULL "
+              f"WHEN starts_with(x, '\"') THEN replace(x[2:-2], '\"\"', '\"') ELSE x END)")
+
+    def field(*names: str) -> str:
+        return "coalesce(" + ", ".join(f"a.t[list_position(a.f, {_lit(n)})]" for n in names) + ", NULL)"
+
+    uri = f"coalesce({field('cs-uri-stem')}, split_part({field('cs-uri')}, '?', 1))"
+    query = f"coalesce({field('cs-uri-query')}, nullif(split_part({field('cs-uri')}, '?', 2), ''))"
+    parts = {
+        "time": (f"CASE WHEN {field('time')} IS NOT NULL THEN coalesce({field('date')}, split_part(_date, ' ', 1)) "
+                 f"|| 'T' || {field('time')} || 'Z' END"),
+        "request": f"concat_ws(' ', {field('cs-method')}, {uri})",
+        "method": field("cs-method"), "bare": uri,
+        "path": f"CASE WHEN {query} IS NULL THEN {uri} ELSE {uri} || '?' || {query} END",
+        "status": field("sc-status"), "auth": field("cs-username"), "client": field("c-ip"),
+        "vhost": field("cs-host", "cs(host)", "s-sitename"), "bytes": field("sc-bytes"),
+        "referer": field("cs(referer)", "cs(referrer)"),
+        "agent": f"replace({field('cs(user-agent)')}, '+', ' ')", "rt": field("time-taken"),
+    }
+    duration = ("CASE WHEN contains(u.rt, '.') THEN try_cast(u.rt AS DOUBLE) * 1000 "
+                "ELSE try_cast(u.rt AS DOUBLE) END")
+    return (f"list_transform([{{'t': {tokens}, 'f': _fields}}], lambda a: CASE WHEN len(a.t) = len(a.f) "
+            f"THEN {_usage_object(parts, duration)} END)[1]")
 
 
 # --- application logs: a header line (time, level, logger, message), then continuation lines ----
@@ -84,6 +184,12 @@ def access_log_sql(line: str) -> str:
 # Layouts in the Loghub convention ('<Field>' a field, anything else written as it is, spaces
 # any run of spaces), most specific first. A field named Level must hold a log level.
 LAYOUTS: tuple[tuple[str, str], ...] = (
+    # syslog as sent or stored with its priority: '<34>1 2026-10-11T22:14:15.003Z host app 1234 ID47 [sd] msg'
+    # (RFC 5424; '-' a missing field, the message may be absent) and '<34>Oct 11 22:14:15 host app[123]: msg'
+    ("syslog (RFC 5424)", r"\s*<<Pri>>1 <Time> <Host> <Component> <Pid> <Msgid> <Sd>(?: <Content>)?"),
+    ("syslog (RFC 3164)", r"\s*<<Pri>><Month> <Day> <Time> <Host> <Component>(\[<Pid>\])?: <Content>"),
+    # rsyslog's and journald's stored form with an RFC 3339 time: '2026-10-11T22:14:15.003+02:00 host app[123]: msg'
+    ("syslog (RFC 3339 time)", r"(<<Pri>>)?<Timestamp> <Host> <Component>(\[<Pid>\])?: <Content>"),
     ("OpenStack", r"<Logrecord> <Date> <Time> <Pid> <Level> <Component> \[<Address>\] <Content>"),
     ("Hadoop / log4j", r"<Date> <Time> <Level> \[<Process>\] <Component>: <Content>"),
     ("Zookeeper / log4j", r"<Date> <Time> - <Level> \[<Node>:<Component>@<Line>\] - <Content>"),
@@ -97,12 +203,35 @@ LAYOUTS: tuple[tuple[str, str], ...] = (
     ("level first", r"<Level> <Date> <Time> <Component>: <Content>"),
     ("time, level, message", r"<Date> <Time> <Level> <Content>"),
     ("Linux syslog", r"<Month> <Day> <Time> <Host> <Component>(\[<Pid>\])?: <Content>"),
+    # Node's winston and others: '2026-03-02T09:00:00.000Z error: message'
+    ("ISO time and level", r"<Timestamp> <Level>:? <Content>"),
 )
 LEVEL_WORDS = ("TRACE", "DEBUG", "FINE", "FINER", "FINEST", "CONFIG", "VERBOSE", "INFO", "INFORMATION", "NOTICE",
                "WARN", "WARNING", "ERROR", "ERR", "SEVERE", "FATAL", "CRITICAL", "CRIT", "ALERT", "EMERG", "EMERGENCY")
-# A line naming an exception: 'ValueError: bad', 'java.io.IOException: disk', 'Caused by: X: y'.
-EXCEPTION_LINE = (r"^(?:Caused by: |Exception in thread \"[^\"]*\" )?([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*"
+# Fields whose values have a shape of their own (any other field is the shortest run that fits)
+FIELD_PATTERNS = {
+    "pri": r"\d{1,3}",
+    # a date and a time hold a digit: '--- End of inner exception stack trace ---'
+    # is no header whose level is 'trace'
+    "date": r"\S*\d\S*",
+    "time": r".*?\d.*?",
+    "timestamp": r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?",
+    "host": r"\S+",
+    # RFC 5424 structured data: '-' or one or more '[id name="value" ...]', values with escaped '"', '\\', ']'
+    "sd": r'-|(?:\[(?:[^\]"\\]|\\.|"(?:[^"\\]|\\.)*")*\])+',
+}
+# syslog severities 0-7 (the priority's remainder by 8) as level words
+SYSLOG_LEVELS = ("EMERGENCY", "ALERT", "CRITICAL", "ERROR", "WARNING", "NOTICE", "INFO", "DEBUG")
+# What may stand before an exception's name: Java's cause, .NET's inner exception, Node's cause
+_CAUSE = r"^\s*(?:Caused by: |---> |\[cause\]: |Exception in thread \"[^\"]*\" |Unhandled exception\. )?"
+# A line naming an exception by a name that says so: 'ValueError: bad', 'java.io.IOException: disk',
+# 'Caused by: X: y', ' ---> System.ArgumentNullException: ...', 'Error: x' (Node)
+EXCEPTION_LINE = (_CAUSE + r"((?:[A-Za-z_$][\w$+]*\.)*[\w$+]*"
                   r"(?:Error|Exception|Exit|Interrupt|Warning|Fault|Failure|Timeout))(?::\s*(.*))?$")
+# Any exception line's name and message; in a Python traceback the line after the frames names the
+# exception whatever its name ('KeyboardInterrupt', 'StopIteration', 'requests.exceptions.Timeout')
+NAMED_LINE = _CAUSE + r"([A-Za-z_$][\w$+]*(?:\.[A-Za-z_$][\w$+]*)*)(?::\s*(.*))?$"
+PYTHON_TRACEBACK = "Traceback (most recent call last):"
 
 
 def layout_regex(layout: str) -> tuple[str, list[str]]:
@@ -116,7 +245,8 @@ def layout_regex(layout: str) -> tuple[str, list[str]]:
         if k % 2:
             fields.append(part[1:-1].lower())
             # a level is one of the level words: a stack trace's 'ValueError: could not ...' is no header
-            out += f"((?i:{'|'.join(LEVEL_WORDS)}))" if fields[-1] == "level" else "(.*?)"
+            out += (f"((?i:{'|'.join(LEVEL_WORDS)}))" if fields[-1] == "level"
+                    else f"({FIELD_PATTERNS.get(fields[-1], '.*?')})")
         elif builtin:
             out += re.sub(r"\((?!\?)", "(?:", re.sub(" +", r"\\s+", part))
         else:
@@ -162,7 +292,15 @@ def layout_name(layout: str) -> str:
 
 def app_log_columns(layout: str) -> tuple[str, ...]:
     _, fields = layout_regex(layout)
-    return (*fields, "message", "error_type", "stack_trace")
+    return (*fields, *_derived(fields), "message", "error_type", "stack_trace")
+
+
+def _derived(fields: list[str]) -> dict[str, str]:
+    """Fields computed from the header's: a syslog priority's severity is the level."""
+    if "pri" in fields and "level" not in fields:
+        levels = "[" + ", ".join(_lit(v) for v in SYSLOG_LEVELS) + "]"
+        return {"level": f"{levels}[try_cast(h['pri'] AS INTEGER) % 8 + 1]"}
+    return {}
 
 
 def app_log_records_sql(layout: str, reader: str) -> str:
@@ -179,18 +317,38 @@ def app_log_records_sql(layout: str, reader: str) -> str:
                 GROUP BY rec)"""
 
 
+def root_cause_sql(lines: str) -> str:
+    """SQL: of the lines (a list) of a stack trace, the line naming its root cause (NULL when none):
+    the last 'Caused by:' (Java), else the innermost ' ---> ' (.NET, on a line of its own or after
+    its outer exception), else the last '[cause]:' (Node), else the first exception (a Python chain
+    starts with it; a lone trace has one)."""
+    named = f"regexp_matches(c.l, {_lit(EXCEPTION_LINE)})"
+    # a Python exception line: not indented, after an indented frame or code line, in a traceback
+    python = (f"(c.tb AND c.i > 1 AND regexp_matches(c.prev, '^\\s') AND NOT regexp_matches(c.l, '^\\s') "
+              f"AND regexp_matches(c.l, {_lit(NAMED_LINE)}))")
+    ctx = (f"list_transform({lines}, lambda l, i: {{'l': l, 'i': i, 'prev': {lines}[i - 1], "
+           f"'tb': list_contains({lines}, {_lit(PYTHON_TRACEBACK)})}})")
+    found = f"list_transform(list_filter({ctx}, lambda c: {named} OR {python}), lambda c: c.l)"
+
+    def last(prefix: str) -> str:
+        starts = _lit(r"^\s*" + prefix)
+        return f"list_filter({found}, lambda l: regexp_matches(l, {starts}))[-1]"
+    root = f"coalesce({last('Caused by: ')}, {last('---> ')}, {last(re.escape('[cause]: '))}, {found}[1])"
+    # .NET Framework writes the inner exception on its outer's line: 'X: outer ---> Y: inner'
+    return f"regexp_replace({root}, '^.*\\S\\s+--->\\s+', '')"
+
+
 def app_log_object_sql(layout: str) -> str:
     """SQL over a record (``_line``, ``_more``): a struct of the header's fields, and from the
-    continuation lines the exception: ``error_type`` and ``message`` of its root cause (the last
-    'Caused by:' in Java, the first exception of a Python chain), ``stack_trace`` all of them."""
+    continuation lines the exception: ``error_type`` and ``message`` of its root cause
+    (:func:`root_cause_sql`), ``stack_trace`` all of them."""
     pattern, fields = layout_regex(layout)
     names = "[" + ", ".join(_lit(f) for f in fields) + "]"
-    exc = _lit(EXCEPTION_LINE)
-    found = f"list_filter(coalesce(_more, []), lambda l: regexp_matches(l, {exc}))"
-    # Java names the root cause last ('Caused by:'); Python's chain starts with it
-    root = (f"CASE WHEN len(list_filter({found}, lambda l: starts_with(l, 'Caused by: '))) > 0 "
-            f"THEN list_filter({found}, lambda l: starts_with(l, 'Caused by: '))[-1] ELSE {found}[1] END")
-    head = ", ".join(f"{_lit(f)}: nullif(trim(h[{_lit(f)}]), '')" for f in fields)
+    exc = _lit(NAMED_LINE)
+    root = root_cause_sql("coalesce(_more, [])")
+    # '-' is syslog's (and many layouts') word for a field with no value
+    head = ", ".join([*(f"{_lit(f)}: nullif(nullif(trim(h[{_lit(f)}]), ''), '-')" for f in fields),
+                      *(f"{_lit(f)}: {sql}" for f, sql in _derived(fields).items())])
     return (f"list_transform([{{'h': regexp_extract(_line, {_lit(pattern)}, {names}), 'root': {root}}}], "
             f"lambda r: CASE WHEN regexp_matches(_line, {_lit(pattern)}) THEN "
             f"list_transform([r.h], lambda h: {{{head}, "

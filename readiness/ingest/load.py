@@ -21,7 +21,7 @@ from typing import Any
 
 from readiness import catalog, pilots, settings, store
 from readiness.catalog import Pilot
-from readiness.ingest import formats, profiles, timestamps
+from readiness.ingest import formats, linelogs, profiles, timestamps
 from readiness.ingest.columns import Mapping, MappingError, canonical_columns, propose_mapping
 from readiness.ingest.formats import SourceFile, UnusableFile
 from readiness.ingest.loadplan import LoadPlan, ident, informational_sql, levels_sql, lit, target_column
@@ -51,8 +51,8 @@ class IngestOptions:
         information lines; a web access log's requests for static files (images, scripts, styles)."""
         if self.level_filter(kind, mapping):
             return LeftOut(informational_sql(), levels_sql(), "information lines")
-        if kind == "usage" and src.line_format == "access_log" and not self.all_levels:
-            return LeftOut("coalesce(json_extract_string(attributes, '$.static') = 'true', false)",
+        if kind == "usage" and src.line_format in linelogs.USAGE_FORMATS and not self.all_levels:
+            return LeftOut(linelogs.is_static_sql("event"),
                            "min('static files')", "requests for static files (images, scripts, styles, fonts)")
         return None
 
@@ -219,7 +219,8 @@ def _settle_day_month(con: Connection, src: SourceFile, mapping: Mapping,
     if not mode.ambiguous:
         return mode
     reader = formats.reader_sql(src, lenient=True)
-    direct = src.format == "csv" or (src.format == "jsonl" and src.line_format != "app_log")
+    direct = src.format == "csv" or (src.format == "jsonl" and src.line_format not in linelogs.RECORD_FORMATS
+                                           and src.schema is None)
     plan = LoadPlan(src, mapping, reader, timestamps.TimeMode("iso"), direct=direct)
     text = plan.raw_text("timestamp")
     counts = con.execute("SELECT " + ", ".join(f"count(try_strptime(trim({text}), {lit(f)}))" for f in mode.ambiguous)
@@ -654,7 +655,7 @@ def _one_pass(con, src: SourceFile, opts: IngestOptions) -> bool:
     encoding whose line breaks are single bytes (the time sample cuts at them), without
     --dedupe-rows (which compares whole rows with earlier batches as they load), and rows kept in
     the order they are read."""
-    return (src.format in ("csv", "jsonl") and src.line_format != "app_log" and src.encoding != "utf-16"
+    return (src.format in ("csv", "jsonl") and src.line_format not in linelogs.RECORD_FORMATS and not src.schema and src.encoding != "utf-16"
             and not opts.dedupe_rows
             and con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0] is True)
 

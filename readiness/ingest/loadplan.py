@@ -74,16 +74,19 @@ class LoadPlan:
         s = self.stage
         if self.direct:  # rows are numbered after the insert, from their position (see select_direct)
             if self.src.format == "jsonl":  # blank lines come too, marked: they hold their line's place
-                return (f"(SELECT 0 AS _ord, {formats.line_object_sql(self.src)} AS _j, _line, "
-                        f"coalesce(trim(_line), '') = '' AS _blank FROM {s})")
+                return (f"(SELECT 0 AS _ord, _j, _line, coalesce(trim(_line), '') = '' AS _blank "
+                        f"FROM {formats.objects_sql(self.src, s)})")
             return f"(SELECT 0 AS _ord, false AS _blank, * FROM {s})"
         if self.src.format == "parquet":
             return f"(SELECT file_row_number + 1 AS _ord, * FROM {s})"
-        if self.src.line_format == "app_log":  # records carry the line their header is on
-            return f"(SELECT _ord, {formats.line_object_sql(self.src)} AS _j, _line FROM {s})"
+        if self.src.line_format in linelogs.RECORD_FORMATS:  # records carry the line they start on
+            return f"(SELECT _ord, _j, _line FROM {formats.objects_sql(self.src, s)})"
+        if self.src.schema == "otlp":  # records, several to a line: each carries its line
+            rows = f"(SELECT rowid + 1 AS _ord, _line, _line_no FROM {s})"
+            return f"(SELECT _ord, _j, _line, _line_no FROM {formats.objects_sql(self.src, rows)})"
         if self.src.format == "jsonl":  # blank lines are not rows; _ord is then the line number
-            return (f"(SELECT rowid + 1 AS _ord, {formats.line_object_sql(self.src)} AS _j, _line "
-                    f"FROM {s} WHERE _line IS NOT NULL AND trim(_line) <> '')")
+            rows = f"(SELECT rowid + 1 AS _ord, _line FROM {s} WHERE _line IS NOT NULL AND trim(_line) <> '')"
+            return f"(SELECT _ord, _j, _line FROM {formats.objects_sql(self.src, rows)})"
         if self.src.format == "json":
             return f"(SELECT rowid + 1 AS _ord, CASE WHEN json_type(_line) = 'OBJECT' THEN _line END AS _j, _line FROM {s})"
         return f"(SELECT rowid + 1 AS _ord, * FROM {s})"
@@ -96,6 +99,8 @@ class LoadPlan:
         return f"(_ord + (SELECT count(*) FROM {self.gaps} WHERE g < _ord))"
 
     def line_number(self) -> str:
+        if self.src.schema == "otlp":
+            return "_line_no"
         return "_ord" if self.src.format == "jsonl" else "NULL"
 
     # --- values ---------------------------------------------------------------------------
@@ -106,7 +111,8 @@ class LoadPlan:
         if self.is_line:
             return f"_j[{lit(column)}]"
         if self.is_json:
-            return f"json_extract_string(_j, {lit(self.src.json_path(column))})"
+            reads = [f"json_extract_string(_j, {lit(p)})" for p in self.src.json_paths(column)]
+            return reads[0] if len(reads) == 1 else f"coalesce({', '.join(reads)})"
         return ident(self.src.staged(column))
 
     def raw_text(self, canonical: str) -> str | None:

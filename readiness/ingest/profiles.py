@@ -38,9 +38,9 @@ def _values_sql(src: SourceFile) -> tuple[str, list[str]]:
         rows = formats.records_reader_sql(src, limit_lines=20 * SAMPLE_ROWS)
         cols = ", ".join(f"_j[{lit(c)}] AS {src.staged(c)}" for c in src.columns)
     else:
-        rows = formats.json_lines_reader_sql(src) if src.format == "jsonl" else formats.json_array_reader_sql(src)
+        rows = formats.rows_reader_sql(src)
         cols = ", ".join(f"json_extract_string(_j, {lit(src.json_path(c))}) AS {src.staged(c)}" for c in src.columns)
-    return (f"SELECT {cols} FROM (SELECT {formats.line_object_sql(src)} AS _j FROM {rows}) WHERE _j IS NOT NULL "
+    return (f"SELECT {cols} FROM (SELECT _j FROM {formats.objects_sql(src, rows)}) WHERE _j IS NOT NULL "
             f"LIMIT {SAMPLE_ROWS}"), names
 
 
