@@ -14,6 +14,7 @@ from readiness.columns import KINDS
 
 _STEPS = "_rr_mapping_steps"        # per upload and kind: the choices made on its mapping step
 _PREVIEWS = "_rr_mapping_previews"  # previews by upload, kind, options and zone: a rerun reads none again
+_LOADED = "_rr_uploads_loaded"      # what the last clean load said, shown once the box is emptied
 
 
 def _keep_only(files: list) -> None:
@@ -41,7 +42,8 @@ def _preview(f, kind: str, opts: ingest.IngestOptions, zone: str):
 
 def _step_state(f, kind: str) -> dict:
     return st.session_state.setdefault(_STEPS, {}).setdefault(
-        (f.file_id, kind), {"choices": {}, "touched": set(), "looked": False, "offered": None})
+        (f.file_id, kind), {"choices": {}, "touched": set(), "looked": False, "offered": None, "layout": DETECTED, "typed": "",
+                            "year": None, "zone": None})
 
 
 def _chosen(state: dict, field: str, key: str) -> None:
@@ -50,13 +52,22 @@ def _chosen(state: dict, field: str, key: str) -> None:
     state["touched"].add(field)
 
 
-def _time_options(key: str, default_zone: str) -> tuple[str | None, int | None, str]:
-    """(time format, year, zone) as chosen on the file's time widgets (read before they are drawn)."""
-    layout = st.session_state.get(f"{key}_layout", DETECTED)
-    typed = (st.session_state.get(f"{key}_typed") or "").strip()
+def _set(state: dict, name: str, key: str) -> None:
+    """A time widget changed: keep its value with the upload's choices."""
+    state[name] = st.session_state[key]
+
+
+def _widget(state: dict, name: str, key: str) -> dict:
+    """Keyword arguments of a widget that shows, and on a change keeps, ``state[name]``."""
+    st.session_state[key] = state[name]  # set before the widget is drawn: its value this run
+    return {"key": key, "on_change": _set, "args": (state, name, key)}
+
+
+def _time_options(state: dict) -> tuple[str | None, int | None, str | None]:
+    """(time format, year, zone) as chosen for the upload; None where left as recognised."""
+    layout, typed = state["layout"], (state["typed"] or "").strip()
     fmt = layout if layout not in (DETECTED, OTHER) else typed if layout == OTHER and typed else None
-    year = st.session_state.get(f"{key}_year")
-    return fmt, int(year) if year else None, st.session_state.get(f"{key}_zone") or default_zone
+    return fmt, int(state["year"]) if state["year"] else None, state["zone"]
 
 
 def _mapping_step(f, kind: str, who, pilot, dedupe: bool, all_levels: bool) -> tuple[ingest.IngestOptions, list[str]]:
@@ -65,10 +76,10 @@ def _mapping_step(f, kind: str, who, pilot, dedupe: bool, all_levels: bool) -> t
     state, key = _step_state(f, kind), f"_rr_map_{f.file_id}_{kind}"
 
     def options() -> ingest.IngestOptions:
-        fmt, year, zone = _time_options(key, pilot.time_zone)
+        fmt, year, zone = _time_options(state)
         return ingest.IngestOptions(overrides=column_choices.choices_as_overrides(state["choices"], kind),
                                     time_format=fmt, year=year, dedupe_rows=dedupe, all_levels=all_levels,
-                                    time_zone=zone if zone != pilot.time_zone else None)
+                                    time_zone=zone if zone not in (None, pilot.time_zone) else None)
 
     opts = options()
     found = _preview(f, kind, opts, opts.time_zone or pilot.time_zone)
@@ -82,11 +93,8 @@ def _mapping_step(f, kind: str, who, pilot, dedupe: bool, all_levels: bool) -> t
         if done and past:
             state["choices"] = dict(past.mapping)
             state["offered"] = (past.file_name, past.batch_id)
-            if past.time_format:
-                st.session_state[f"{key}_layout"] = column_choices.time_choice(past.time_format)
-                st.session_state[f"{key}_typed"] = past.time_format
-            if past.year:
-                st.session_state[f"{key}_year"] = past.year
+            state.update(layout=column_choices.time_choice(past.time_format), typed=past.time_format or "",
+                         year=past.year, zone=past.time_zone)
             opts = options()
             found = _preview(f, kind, opts, opts.time_zone or pilot.time_zone)
             if isinstance(found, str):
@@ -98,7 +106,7 @@ def _mapping_step(f, kind: str, who, pilot, dedupe: bool, all_levels: bool) -> t
         st.info(f"Same columns as {ui.md(name)} (batch {batch_id}): same mapping, selected below. "
                 "Change any field to choose otherwise.", icon=":material/content_copy:")
     _draw_mapping(found, state, key)
-    _draw_time_reading(found, key, pilot.time_zone, opts)
+    _draw_time_reading(found, state, key, pilot.time_zone, opts)
     if found.line_records:
         _draw_line_records(found)
     _draw_rows(found)
@@ -123,32 +131,38 @@ def _draw_mapping(found, state: dict, key: str) -> None:
         pick.selectbox(f"{row.field} ({row.need})", row.options, key=widget, on_change=_chosen,
                        args=(state, row.field, widget),
                        format_func=partial(column_choices.option_label, columns=found.columns, required=row.required))
-        why.markdown(f"**{row.how}** · {ui.md(row.reason)}" if row.chosen else f"**{row.how}**")
+        if row.chosen:
+            why.markdown(f"**{row.how}** · {ui.md(row.reason)}")
+        else:
+            why.caption("no column found: choose one" if row.required else "no column found")
     if found.mapping.unmapped:
         st.caption("Kept in each row's attributes (no field): " + ", ".join(ui.md(c) for c in found.mapping.unmapped))
 
 
-def _draw_time_reading(found, key: str, pilot_zone: str, opts: ingest.IngestOptions) -> None:
+def _draw_time_reading(found, state: dict, key: str, pilot_zone: str, opts: ingest.IngestOptions) -> None:
     """How times are read: the reading in use with examples, the layouts to choose, a year, a zone."""
     if found.mapping.get("timestamp") is None:
         return
     st.markdown("**How times are read**")
     detected = column_choices.detected_layout(found)
     layout, typed, year = st.columns([3, 2, 1])
-    choice = layout.selectbox("Time format", [DETECTED, *TIME_LAYOUTS, OTHER], key=f"{key}_layout",
+    choice = layout.selectbox("Time format", [DETECTED, *TIME_LAYOUTS, OTHER], **_widget(state, "layout", f"{key}_layout"),
                               format_func=partial(column_choices.layout_label, detected=detected),
                               help="How the time column writes its times. 'As recognised' is what the file's "
                                    "values were read as: ISO 8601, epoch seconds or a common layout.")
     raw = [r for r, _ in found.time_examples]
     if choice == OTHER:
-        fmt = typed.text_input("Time format (strptime codes)", key=f"{key}_typed", placeholder="%d.%m.%Y %H:%M",
+        fmt = typed.text_input("Time format (strptime codes)", **_widget(state, "typed", f"{key}_typed"),
+                               placeholder="%d.%m.%Y %H:%M",
                                help="%d day, %m month, %Y year, %H:%M hours and minutes, %b month name, %z zone")
         for text, read in column_choices.read_with(fmt, raw) if fmt else []:
             typed.caption(f"{ui.md(text)} → {ui.md(read)}")
-    year.number_input("Year", min_value=1970, max_value=2100, value=None, step=1, key=f"{key}_year",
+    year.number_input("Year", min_value=1970, max_value=2100, step=1, **_widget(state, "year", f"{key}_year"),
                       help="For times written without a year, such as syslog's 'Jun 14 15:16:01'.")
     zones = [pilot_zone, *sorted(z for z in available_timezones() if z != pilot_zone)]
-    st.selectbox("Zone of times written without one", zones, key=f"{key}_zone",
+    if state["zone"] is None:
+        state["zone"] = pilot_zone
+    st.selectbox("Zone of times written without one", zones, **_widget(state, "zone", f"{key}_zone"),
                  help="Times that carry their zone (Z, +01:00) keep it. By default the others are read in the "
                       "pilot's zone, set in the pilot profile.")
     st.caption(f"In use: {ui.md(found.time_mode or 'not chosen yet')}")
@@ -175,7 +189,9 @@ def _draw_rows(found) -> None:
     st.dataframe(ui.blank_text(pd.DataFrame(found.parsed or found.rows)), hide_index=True, width="stretch")
     if found.rejected_rows:
         st.markdown("**Rows that would be rejected** · and why")
-        st.dataframe(ui.blank_text(pd.DataFrame(found.rejected_rows)), hide_index=True, width="stretch", column_config={
+        rejects = pd.DataFrame(found.rejected_rows)
+        rejects = rejects.drop(columns=["line"]) if rejects["line"].isna().all() else rejects  # CSV: rows, not lines
+        st.dataframe(ui.blank_text(rejects), hide_index=True, width="stretch", column_config={
             "row": st.column_config.NumberColumn("Row"), "line": st.column_config.NumberColumn("Line"),
             "column": "Column", "reason": st.column_config.TextColumn("Why", width="large"),
             "raw": st.column_config.TextColumn("As read", width="large")})
@@ -212,6 +228,10 @@ with st.expander("Pilot profile", expanded=False), st.form("profile"):
 
 if can_ingest:
     st.subheader("Add logs")
+    if loaded := st.session_state.pop(_LOADED, None):  # the files just loaded, before the box was emptied
+        with st.status(loaded[0], state="complete", expanded=True):
+            for line in loaded[1]:
+                st.text(line)
     kind = st.radio("Kind", KINDS, horizontal=True)
     # a new key after a clean load empties the box: the loaded files stayed in it and were checked again
     # as the next kind ("Load 2 files as usage" with the feedback file among them)
@@ -254,8 +274,11 @@ if can_ingest:
                 new = any(not r.duplicate for r in results or [])  # every file sent before: say nothing loaded
                 status.update(label=("Loaded" if new else "Nothing new: already loaded") if clean else "Loaded with problems",
                               state="complete" if done else "error", expanded=True)
-            if clean:  # the box is emptied on the next run; what was loaded stays listed here and in Batches
+            if clean:  # the box is emptied at once, ready for the next file; what was loaded is said again
                 st.session_state["_rr_upload_round"] = st.session_state.get("_rr_upload_round", 0) + 1
+                st.session_state[_LOADED] = ("Loaded" if new else "Nothing new: already loaded",
+                                             [r.summary() for r in results])
+                st.rerun()
 
 st.subheader("Batches")
 with store.open_store(ui.db()) as con:
@@ -278,6 +301,9 @@ else:
     ids = [b["batch_id"] for b in loaded]
     pick = st.selectbox("Batch", ids, format_func=lambda i: next(f"{b['batch_id']} · {b['kind']} · {b['file_name']}"
                                                                  for b in loaded if b["batch_id"] == i))
+    done, used = ui.run_action(ui.with_store(lambda con: column_choices.batch_mapping(con, actor, pilot, pick)))
+    if done and used:
+        st.caption(f"Mapping of batch {pick}: " + "; ".join(f"{k} ← {ui.md(v)}" for k, v in used.items()))
     reveal = can_reveal and st.toggle("Show personal data in rejected rows (recorded in the audit log)")
     done, rejects = ui.run_action(ui.with_store(lambda con: batches.list_rejects(con, actor, pilot, pick, 200, reveal)))
     if done and rejects:

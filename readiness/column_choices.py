@@ -64,7 +64,7 @@ def field_choices(mapping: Mapping, columns: list[str], offered_from: str | None
         elif m.by == "map":
             how, reason = HOW["map"], "chosen here"
         else:
-            how, reason = HOW.get(m.by, m.by), m.reason
+            how, reason = HOW.get(m.by, m.by), m.reason.removeprefix("by content: ")
         rows.append(FieldChoice(name, need, chosen, how, reason, options))
     return rows
 
@@ -172,6 +172,7 @@ class PastMapping:
     mapping: dict[str, str]      # canonical -> --map spec
     time_format: str | None
     year: int | None
+    time_zone: str | None        # the zone chosen for times without one; None: the pilot's
 
 
 def same_shape(columns: list[str], stored: list[str]) -> bool:
@@ -194,5 +195,14 @@ def mapping_of_same_shape(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: P
             mapping = {k: v for k, v in (stored.get("mapping") or {}).items() if k in canonical_columns(kind)}
             for name in canonical_columns(kind):
                 mapping.setdefault(name, NO_COLUMN)  # left out then: left out again
-            return PastMapping(batch_id, file_name, mapping, stored.get("time_format"), stored.get("year"))
+            return PastMapping(batch_id, file_name, mapping, stored.get("time_format"), stored.get("year"),
+                               stored.get("time_zone"))
     return None
+
+
+def batch_mapping(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, batch_id: int) -> dict[str, str]:
+    """The mapping batch ``batch_id`` of ``pilot`` was loaded with (canonical -> --map spec); {} if none."""
+    require(con, actor, "read_pilot", pilot.pilot_id)
+    row = con.execute("SELECT CAST(options AS VARCHAR) FROM ingest_batches WHERE pilot_id = ? AND batch_id = ?",
+                      [pilot.pilot_id, batch_id]).fetchone()
+    return (json.loads(row[0]) or {}).get("mapping") or {} if row and row[0] else {}
