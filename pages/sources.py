@@ -121,52 +121,66 @@ def _mapping_step(f, kind: str, who, pilot, dedupe: bool, all_levels: bool) -> t
 
 
 def _draw_mapping(found, state: dict, key: str) -> None:
-    """The mapping table: a dropdown of the file's columns per field, how the column was proposed."""
-    st.markdown("**Which column holds each field** · required fields first")
+    """The mapping table: a dropdown of the file's columns per field and how its column was proposed;
+    required fields one to a line, optional ones three to a line."""
+    st.markdown("**Which column holds each field** · required fields first; the preview below follows each choice")
     offered = state["offered"][0] if state["offered"] else None
-    for row in column_choices.field_choices(found.mapping, found.columns, offered, state["touched"]):
-        widget = f"{key}_{row.field}"
-        st.session_state[widget] = row.chosen  # what the preview was made with, after any change
+    rows = column_choices.field_choices(found.mapping, found.columns, offered, state["touched"])
+    for row in (r for r in rows if r.required):
         pick, why = st.columns([2, 3], vertical_alignment="bottom")
-        pick.selectbox(f"{row.field} ({row.need})", row.options, key=widget, on_change=_chosen,
-                       args=(state, row.field, widget),
-                       format_func=partial(column_choices.option_label, columns=found.columns, required=row.required))
+        _field_dropdown(pick, row, found.columns, state, key)
         if row.chosen:
-            why.markdown(f"**{row.how}** · {ui.md(row.reason)}")
+            why.markdown(f"**{row.how}**" + (f" · {ui.md(row.reason)}" if row.reason else ""))
         else:
-            why.caption("no column found: choose one" if row.required else "no column found")
+            why.markdown("**not found** · choose the column that holds it")
+    optional = [r for r in rows if not r.required]
+    for start in range(0, len(optional), 3):
+        for place, row in zip(st.columns(3), optional[start:start + 3]):
+            _field_dropdown(place, row, found.columns, state, key)
+            place.caption(ui.md(f"{row.how}: {row.reason}" if row.chosen and row.reason else
+                                row.how if row.chosen else "no column found"))
     if found.mapping.unmapped:
         st.caption("Kept in each row's attributes (no field): " + ", ".join(ui.md(c) for c in found.mapping.unmapped))
 
 
+def _field_dropdown(place, row, columns: list[str], state: dict, key: str) -> None:
+    widget = f"{key}_{row.field}"
+    st.session_state[widget] = row.chosen  # what the preview was made with, after any change
+    place.selectbox(f"{row.field} ({row.need})", row.options, key=widget, on_change=_chosen,
+                    args=(state, row.field, widget),
+                    format_func=partial(column_choices.option_label, columns=columns, required=row.required))
+
+
 def _draw_time_reading(found, state: dict, key: str, pilot_zone: str, opts: ingest.IngestOptions) -> None:
-    """How times are read: the reading in use with examples, the layouts to choose, a year, a zone."""
+    """How times are read: the layouts to choose, a year, a zone, and the reading in use with examples."""
     if found.mapping.get("timestamp") is None:
         return
     st.markdown("**How times are read**")
     detected = column_choices.detected_layout(found)
-    layout, typed, year = st.columns([3, 2, 1])
+    layout, zone, year = st.columns([3, 2, 1])
     choice = layout.selectbox("Time format", [DETECTED, *TIME_LAYOUTS, OTHER], **_widget(state, "layout", f"{key}_layout"),
                               format_func=partial(column_choices.layout_label, detected=detected),
                               help="How the time column writes its times. 'As recognised' is what the file's "
                                    "values were read as: ISO 8601, epoch seconds or a common layout.")
-    raw = [r for r, _ in found.time_examples]
-    if choice == OTHER:
-        fmt = typed.text_input("Time format (strptime codes)", **_widget(state, "typed", f"{key}_typed"),
-                               placeholder="%d.%m.%Y %H:%M",
-                               help="%d day, %m month, %Y year, %H:%M hours and minutes, %b month name, %z zone")
-        for text, read in column_choices.read_with(fmt, raw) if fmt else []:
-            typed.caption(f"{ui.md(text)} → {ui.md(read)}")
-    year.number_input("Year", min_value=1970, max_value=2100, step=1, **_widget(state, "year", f"{key}_year"),
-                      help="For times written without a year, such as syslog's 'Jun 14 15:16:01'.")
     zones = [pilot_zone, *sorted(z for z in available_timezones() if z != pilot_zone)]
     if state["zone"] is None:
         state["zone"] = pilot_zone
-    st.selectbox("Zone of times written without one", zones, **_widget(state, "zone", f"{key}_zone"),
-                 help="Times that carry their zone (Z, +01:00) keep it. By default the others are read in the "
-                      "pilot's zone, set in the pilot profile.")
-    st.caption(f"In use: {ui.md(found.time_mode or 'not chosen yet')}")
+    zone.selectbox("Zone of times written without one", zones, **_widget(state, "zone", f"{key}_zone"),
+                   help="Times that carry their zone (Z, +01:00) keep it. By default the others are read in the "
+                        "pilot's zone, set in the pilot profile.")
+    year.number_input("Year", min_value=1970, max_value=2100, step=1, **_widget(state, "year", f"{key}_year"),
+                      help="For times written without a year, such as syslog's 'Jun 14 15:16:01'.")
+    raw = [r for r, _ in found.time_examples]
+    if choice == OTHER:
+        typed, live = st.columns([3, 3])
+        fmt = typed.text_input("Time format (strptime codes)", **_widget(state, "typed", f"{key}_typed"),
+                               placeholder="%d.%m.%Y %H:%M",
+                               help="%d day, %m month, %Y year, %H:%M hours and minutes, %b month name, %z zone; "
+                                    "press Enter to read the file with it")
+        for text, read in column_choices.read_with(fmt, raw) if fmt else []:
+            live.caption(f"{ui.md(text)} → {ui.md(read)}")
     examples = column_choices.example_times(found, opts.time_zone or pilot_zone)
+    st.caption(f"In use: {ui.md(found.time_mode or 'not chosen yet')}" + (" · the first times:" if examples else ""))
     if examples:
         st.dataframe(pd.DataFrame(examples, columns=["As written", "Read as"]), hide_index=True, width="stretch")
 

@@ -62,7 +62,7 @@ def field_choices(mapping: Mapping, columns: list[str], offered_from: str | None
         elif m.by == "map" and offered_from and name not in changed:
             how, reason = f"as in {offered_from}", f"the mapping {offered_from} was loaded with"
         elif m.by == "map":
-            how, reason = HOW["map"], "chosen here"
+            how, reason = HOW["map"], ""
         else:
             how, reason = HOW.get(m.by, m.by), m.reason.removeprefix("by content: ")
         rows.append(FieldChoice(name, need, chosen, how, reason, options))
@@ -152,7 +152,7 @@ def is_time_format(text: str) -> bool:
 
 def detected_layout(preview: Any) -> str | None:
     """The time reading the preview chose, shortened for the dropdown."""
-    return (preview.time_mode or "").split(";")[0] or None
+    return (preview.time_mode or "").split(";")[0].removesuffix(", recognised from the file") or None
 
 
 def example_times(preview: Any, time_zone: str) -> list[tuple[str, str]]:

@@ -53,6 +53,18 @@ def _pick(page, field: str, column: str) -> None:
     wait_idle(page)
 
 
+def _screenshot_mapping_step(page, path: Path) -> None:
+    """The mapping step from the upload box to the Load button, drawn whole in a tall window."""
+    page.set_viewport_size({"width": 1300, "height": 3000})
+    wait_idle(page)
+    top = page.locator("input[type=file]").locator("xpath=../..").bounding_box()["y"]
+    button = page.get_by_role("button", name="Load 1 file as usage").bounding_box()
+    main = page.get_by_test_id("stMain").bounding_box()
+    page.screenshot(path=str(path), clip={"x": main["x"], "y": top - 10, "width": main["width"],
+                                          "height": button["y"] + button["height"] + 20 - top})
+    page.set_viewport_size({"width": 1400, "height": 1000})
+
+
 def _chosen(page, field: str) -> str:
     box = page.get_by_test_id("stMain").get_by_test_id("stSelectbox").filter(has=page.get_by_text(field + " (", exact=False))
     return box.first.locator("input").input_value()
@@ -92,7 +104,7 @@ def test_columns_are_chosen_from_dropdowns_and_offered_again_for_the_same_shape(
     assert "user_id: missing value" in main_text(page)
     load = page.get_by_role("button", name="Load 1 file as usage")
     expect(load).to_be_enabled(timeout=30_000)
-    page.locator("[data-testid='stMain']").screenshot(path=str(ROOT / "docs" / "mapping.png"))
+    _screenshot_mapping_step(page, ROOT / "docs" / "mapping.png")
     load.click()
     page.get_by_text("4 read, 3 loaded, 1 rejected").first.wait_for(timeout=30_000)
     with store.open_store(db) as con:
