@@ -97,6 +97,10 @@ def _mapping_step(f, kind: str, who, pilot, dedupe: bool, all_levels: bool) -> t
                          year=past.year, zone=past.time_zone)
             opts = options()
             found = _preview(f, kind, opts, opts.time_zone or pilot.time_zone)
+            if not isinstance(found, str) and found.every_row_rejected and past.time_format:
+                state.update(layout=DETECTED, typed="")  # that file's time format does not read this one
+                opts = options()
+                found = _preview(f, kind, opts, opts.time_zone or pilot.time_zone)
             if isinstance(found, str):
                 st.error(ui.md(found))
                 return opts, [found]
