@@ -44,7 +44,8 @@ def test_a_choice_reruns_the_preview_with_the_rows_it_would_reject(tmp_path: Pat
     f = write(tmp_path / "w.csv", UNKNOWN + "03.03.2026 09:00,anna,prüfen,K1\n03.03.2026 09:05,,buchen,K2\n"
                                             "04.03.2026 14:30,anna,prüfen,K1\n")
     choices = {"user_id": "Mitarbeiter", "event": "Vorgang", "team": ""}
-    found = ingest.preview(f, "usage", ingest.IngestOptions(overrides=column_choices.choices_as_overrides(choices, "usage")))
+    found = ingest.preview(f, "usage", ingest.IngestOptions(overrides=column_choices.choices_as_overrides(choices, "usage")),
+                           time_zone="Europe/Berlin")
     rows = {r.field: r for r in column_choices.field_choices(found.mapping, found.columns)}
     assert (rows["user_id"].chosen, rows["user_id"].how) == ("Mitarbeiter", "your choice")
     assert found.mapping.unmapped == ["Kostenstelle"]
