@@ -15,6 +15,7 @@ from readiness.columns import KINDS
 _STEPS = "_rr_mapping_steps"        # per upload and kind: the choices made on its mapping step
 _PREVIEWS = "_rr_mapping_previews"  # previews by upload, kind, options and zone: a rerun reads none again
 _LOADED = "_rr_uploads_loaded"      # what the last clean load said, shown once the box is emptied
+_PREVIEWS_KEPT = 40                 # previews kept per session (each holds a few rows of its file)
 
 
 def _keep_only(files: list) -> None:
@@ -37,6 +38,8 @@ def _preview(f, kind: str, opts: ingest.IngestOptions, zone: str):
             kept[key] = str(err)
         finally:
             f.seek(0)
+        while len(kept) > _PREVIEWS_KEPT:  # the oldest first: back and forth between two choices stays quick
+            del kept[next(iter(kept))]
     return kept[key]
 
 
@@ -193,7 +196,7 @@ def _draw_line_records(found) -> None:
     """A line log's first records beside their raw lines; the lines not read are among the rejects."""
     st.markdown("**Lines as read** · the first records, beside their raw lines")
     st.dataframe(pd.DataFrame([{"line": r["line"], "raw": r["raw"],
-                                "read": "\n".join(f"{k}: {v}" for k, v in r["read"].items())} for r in found.line_records]),
+                                "read": " · ".join(f"{k}: {v}" for k, v in r["read"].items())} for r in found.line_records]),
                  hide_index=True, width="stretch", column_config={
                      "line": st.column_config.NumberColumn("Line"), "raw": st.column_config.TextColumn("As written", width="large"),
                      "read": st.column_config.TextColumn("Read as", width="large")})

@@ -145,3 +145,13 @@ def test_times_without_a_zone_are_read_in_the_zone_chosen_for_the_file(pilot_sto
     ts, options = query(pilot_store, "SELECT ts, json_extract_string(options, '$.time_zone') FROM usage_events "
                                      "JOIN ingest_batches USING (batch_id)")[0]
     assert ts == datetime(2026, 3, 3, 14, 0, tzinfo=UTC) and options == "America/New_York"
+
+
+def test_nested_keys_are_offered_by_their_dotted_path() -> None:
+    found = ingest.preview(SAMPLES / "real" / "analytics_export.jsonl", "usage")
+    rows = {r.field: r for r in column_choices.field_choices(found.mapping, found.columns)}
+    assert {"properties.$session_id", "properties.$current_url", "properties.plan"} <= set(rows["feature"].options)
+    assert rows["session_id"].chosen == "properties.$session_id"
+    chosen = ingest.preview(SAMPLES / "real" / "analytics_export.jsonl", "usage",
+                            ingest.IngestOptions(overrides={"feature": "properties.$current_url"}))
+    assert chosen.parsed[0]["feature"].startswith("http")
