@@ -74,7 +74,7 @@ def main() -> int:
     ap.add_argument("--rows", type=int, default=10_000)
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     with tempfile.TemporaryDirectory(prefix="bench-mapping-") as tmp:
         work = Path(tmp)
@@ -96,9 +96,9 @@ def main() -> int:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 login(page, url, "rex", PW)
-                page.get_by_text("Signed in as").first.wait_for(timeout=60_000)
+                page.get_by_text("Signed in as").first.wait_for(timeout=180_000)
                 nav(page, "Sources").click()
-                page.get_by_role("heading", name="Add logs").first.wait_for(timeout=60_000)
+                page.get_by_role("heading", name="Add logs").first.wait_for(timeout=180_000)
                 page.locator("input[type=file]").set_input_files(str(wide))
                 page.get_by_text("Which column holds each field").first.wait_for(timeout=120_000)
                 wait_idle(page)
@@ -110,8 +110,8 @@ def main() -> int:
                     page.keyboard.type(f"Feld {2 * i}")
                     page.keyboard.press("Enter")
                     t = time.perf_counter()
-                    page.get_by_text(f"Feld {2 * i}", exact=True).first.wait_for(timeout=60_000)
                     wait_idle(page)
+                    expect(box.locator("input")).to_have_value(f"Feld {2 * i}", timeout=60_000)
                     waits.append(time.perf_counter() - t)
                 picks = sources_runs(times)[before:]
                 before = len(sources_runs(times))

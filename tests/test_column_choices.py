@@ -4,6 +4,7 @@ same shape offered again."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -155,3 +156,15 @@ def test_nested_keys_are_offered_by_their_dotted_path() -> None:
     chosen = ingest.preview(SAMPLES / "real" / "analytics_export.jsonl", "usage",
                             ingest.IngestOptions(overrides={"feature": "properties.$current_url"}))
     assert chosen.parsed[0]["feature"].startswith("http")
+
+
+def test_a_wide_export_whose_headers_are_questions_previews_in_moments(tmp_path: Path) -> None:
+    # the application-log layouts were tried on the header with Python's backtracking regex: ten
+    # spaced questions took 14 s, twenty would have taken hours; a choice on the page reruns the preview
+    questions = [f"How satisfied are you with part {i} of the service" for i in range(20)]
+    rows = [",".join(["2026-03-03T09:00:00Z", "ann", *(str(i % 5 + 1) for i in range(20))])] * 5
+    f = write(tmp_path / "survey.csv", ",".join(["Submitted at", "Respondent", *questions]) + "\n" + "\n".join(rows) + "\n")
+    started = time.perf_counter()
+    found = ingest.preview(f, "feedback")
+    assert time.perf_counter() - started < 10
+    assert found.format.startswith("CSV") and found.mapping.get("rating").sources == (questions[0],)
