@@ -177,7 +177,7 @@ def _draw_time_reading(found, state: dict, key: str, pilot_zone: str, opts: inge
                         "pilot's zone, set in the pilot profile.")
     year.number_input("Year", min_value=1970, max_value=2100, step=1, **_widget(state, "year", f"{key}_year"),
                       help="For times written without a year, such as syslog's 'Jun 14 15:16:01'.")
-    raw = [r for r, _ in found.time_examples]
+    raw = column_choices.raw_times(found)
     if choice == OTHER:
         typed, live = st.columns([3, 3])
         fmt = typed.text_input("Time format (strptime codes)", **_widget(state, "typed", f"{key}_typed"),

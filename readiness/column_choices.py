@@ -132,7 +132,7 @@ def read_with(time_format: str, raw: list[str]) -> list[tuple[str, str]]:
         text = str(value).strip()
         try:  # a leap year, so that a yearless 29 Feb reads
             when = datetime.strptime(f"2000 {text}", f"%Y {time_format}") if yearless else datetime.strptime(text, time_format)
-            out.append((text, when.strftime("%m-%d %H:%M:%S (no year: give it below)" if yearless else "%Y-%m-%d %H:%M:%S")))
+            out.append((text, when.strftime("%m-%d %H:%M:%S (no year: give it under Year)" if yearless else "%Y-%m-%d %H:%M:%S")))
         except ValueError as err:
             out.append((text, f"not read: {err}"))
     return out
@@ -145,14 +145,21 @@ def time_choice(time_format: str | None) -> str:
     return time_format if time_format in TIME_LAYOUTS else OTHER
 
 
-def is_time_format(text: str) -> bool:
-    """Whether typed text is a strptime format at all (it has a % code)."""
-    return "%" in text and text.strip() == text and bool(text)
-
-
 def detected_layout(preview: Any) -> str | None:
     """The time reading the preview chose, shortened for the dropdown."""
     return (preview.time_mode or "").split(";")[0].removesuffix(", recognised from the file") or None
+
+
+def raw_times(preview: Any) -> list[str]:
+    """Up to three of the file's times as written: those the preview read, else the first rows'
+    values of the time column (before every required field has a column, nothing is read)."""
+    if preview.time_examples:
+        return [str(raw) for raw, _ in preview.time_examples[:3]]
+    m = preview.mapping.get("timestamp")
+    if m is None:
+        return []
+    values = [" ".join(str(r.get(c) or "") for c in m.sources).strip() for r in preview.rows if all(c in r for c in m.sources)]
+    return [v for v in values if v][:3]
 
 
 def example_times(preview: Any, time_zone: str) -> list[tuple[str, str]]:

@@ -39,6 +39,8 @@ def test_the_table_lists_every_field_required_first_with_how_its_column_was_foun
     assert column_choices.option_label("", found.columns, required=True) == "— choose a column —"
     assert column_choices.option_label("", found.columns, required=False) == "— none —"
     assert column_choices.load_blockers(found) == ["no column chosen for user_id, event"]
+    # the time format typed under "other" is tried on the file's times before anything else is chosen
+    assert column_choices.raw_times(found) == ["03.03.2026 09:00", "03.03.2026 09:05"]
 
 
 def test_a_choice_reruns_the_preview_with_the_rows_it_would_reject(tmp_path: Path) -> None:
@@ -77,7 +79,7 @@ def test_the_time_layouts_read_as_examples_and_a_yearless_one_says_so() -> None:
     assert [column_choices.time_choice(f) for f in (None, "%d.%m.%Y %H:%M", "%Y.%m.%d-%Hh%M")] == [
         DETECTED, "%d.%m.%Y %H:%M", OTHER]
     assert column_choices.read_with("%b %d %H:%M:%S", ["Feb 29 15:16:01"]) == [
-        ("Feb 29 15:16:01", "02-29 15:16:01 (no year: give it below)")]
+        ("Feb 29 15:16:01", "02-29 15:16:01 (no year: give it under Year)")]
 
 
 def test_a_column_whose_name_holds_a_plus_is_one_column(tmp_path: Path) -> None:
