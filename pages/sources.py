@@ -136,16 +136,15 @@ def _draw_mapping(found, state: dict, key: str) -> None:
     for row in (r for r in rows if r.required):
         pick, why = st.columns([2, 3], vertical_alignment="bottom")
         _field_dropdown(pick, row, found.columns, state, key)
-        if row.chosen:
-            why.markdown(f"**{row.how}**" + (f" · {ui.md(row.reason)}" if row.reason else ""))
+        if not row.chosen:
+            why.markdown(f"**{ui.md(row.how)}** · choose the column that holds it")
         else:
-            why.markdown("**not found** · choose the column that holds it")
+            why.markdown(f"**{ui.md(row.how)}**" + (f" · {ui.md(row.reason)}" if row.reason else ""))
     optional = [r for r in rows if not r.required]
     for start in range(0, len(optional), 3):
         for place, row in zip(st.columns(3), optional[start:start + 3]):
             _field_dropdown(place, row, found.columns, state, key)
-            place.caption(ui.md(f"{row.how}: {row.reason}" if row.chosen and row.reason else
-                                row.how if row.chosen else "no column found"))
+            place.caption(ui.md(f"{row.how}: {row.reason}" if row.reason else row.how))
     if found.mapping.unmapped:
         st.caption("Kept in each row's attributes (no field): " + ", ".join(ui.md(c) for c in found.mapping.unmapped))
 

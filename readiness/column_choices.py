@@ -35,7 +35,7 @@ class FieldChoice:
     field: str
     need: str              # "required", "one of rating, score, comment required", "optional"
     chosen: str            # the choice as --map writes it; NO_COLUMN for none
-    how: str               # "by name", "by content", "your choice", "as in <file>", "not found"
+    how: str               # "by name", "by content", "your choice", "as in <file>", "no column found"
     reason: str
     options: tuple[str, ...]  # NO_COLUMN first, then a joined choice, then the file's columns
 
@@ -57,10 +57,12 @@ def field_choices(mapping: Mapping, columns: list[str], offered_from: str | None
         m = mapping.get(name)
         chosen = m.spec() if m else NO_COLUMN
         options = (NO_COLUMN,) + ((chosen,) if chosen and chosen not in columns else ()) + tuple(columns)
-        if m is None:
-            how, reason = "not found", "no column of the file looks like it"
+        if m is None and offered_from and name not in changed:
+            how, reason = f"none, as in {offered_from}", ""
+        elif m is None:
+            how, reason = "no column found", ""
         elif m.by == "map" and offered_from and name not in changed:
-            how, reason = f"as in {offered_from}", f"the mapping {offered_from} was loaded with"
+            how, reason = f"as in {offered_from}", ""
         elif m.by == "map":
             how, reason = HOW["map"], ""
         else:

@@ -34,7 +34,7 @@ def test_the_table_lists_every_field_required_first_with_how_its_column_was_foun
     assert [r.need for r in rows[:4]] == ["required", "required", "required", "optional"]
     stamp, user = rows[0], rows[1]
     assert (stamp.chosen, stamp.how) == ("Zeitpunkt", "by content") and "read as times" in stamp.reason
-    assert (user.chosen, user.how) == ("", "not found")
+    assert (user.chosen, user.how) == ("", "no column found")
     assert user.options == ("", "Zeitpunkt", "Mitarbeiter", "Vorgang", "Kostenstelle")
     assert column_choices.option_label("", found.columns, required=True) == "— choose a column —"
     assert column_choices.option_label("", found.columns, required=False) == "— none —"
@@ -139,6 +139,7 @@ def test_the_next_file_of_the_same_shape_is_offered_the_mapping_it_was_loaded_wi
     found = ingest.preview(week2, "usage", ingest.IngestOptions(overrides=column_choices.choices_as_overrides(past.mapping, "usage")))
     rows = {r.field: r for r in column_choices.field_choices(found.mapping, found.columns, "week1.csv")}
     assert (rows["user_id"].chosen, rows["user_id"].how) == ("Mitarbeiter", "as in week1.csv")
+    assert (rows["team"].chosen, rows["team"].how) == ("", "none, as in week1.csv")
     assert column_choices.load_blockers(found) == []
 
 

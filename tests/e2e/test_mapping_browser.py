@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from e2e_helpers import ROOT, login, main_text, nav, start_app, wait_idle
+from e2e_helpers import ROOT, login, main_text, nav, snapshot_dir, start_app, wait_idle
 from playwright.sync_api import expect
 
 from readiness import ingest, store, users
@@ -124,6 +124,8 @@ def test_columns_are_chosen_from_dropdowns_and_offered_again_for_the_same_shape(
     page.get_by_text(f"Same columns as week1.csv (batch {batch_id}): same mapping").first.wait_for(timeout=30_000)
     assert _chosen(page, "user_id") == "Mitarbeiter" and _chosen(page, "event") == "Vorgang"
     assert "as in week1.csv" in main_text(page)
+    page.get_by_text("Preview of week2.csv").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(snapshot_dir() / "mapping-offered.png"))
     page.get_by_role("button", name="Load 1 file as usage").click()
     page.get_by_text("2 read, 2 loaded, 0 rejected").first.wait_for(timeout=30_000)
     page.close()
