@@ -2,16 +2,225 @@
 
 from __future__ import annotations
 
+from functools import partial
+from zoneinfo import available_timezones
+
 import pandas as pd
 import streamlit as st
 
 from readiness import pilots, store
-from readiness.ingest import batches, sources, uploads
+from readiness.ingest import batches, column_choices, sources, uploads
 from readiness.ingest import load as ingest
-from readiness.ingest.columns import KINDS, MappingError, parse_overrides
+from readiness.ingest.column_choices import DETECTED, OTHER, TIME_LAYOUTS
+from readiness.ingest.columns import KINDS
 from readiness.security import access
-from readiness.web import cache, login, navigation, widgets
+from readiness.web import login, navigation, widgets
 from readiness.web.text import blank_text, md
+
+_STEPS = "_rr_mapping_steps"        # per upload and kind: the choices made on its mapping step
+_PREVIEWS = "_rr_mapping_previews"  # previews by upload, kind, options and zone: a rerun reads none again
+_LOADED = "_rr_uploads_loaded"      # what the last clean load said, shown once the box is emptied
+_PREVIEWS_KEPT = 40                 # previews kept per session (each holds a few rows of its file)
+
+
+def _keep_only(files: list) -> None:
+    """Forget the choices and previews of uploads no longer in the box."""
+    ids = {f.file_id for f in files}
+    for name in (_STEPS, _PREVIEWS):
+        kept = st.session_state.setdefault(name, {})
+        for key in [k for k in kept if k[0] not in ids]:
+            del kept[key]
+
+
+def _preview(f, kind: str, opts: ingest.IngestOptions, zone: str):
+    """The upload's preview with these options (readiness.ingest.load.Preview), or why it cannot load."""
+    kept = st.session_state.setdefault(_PREVIEWS, {})
+    key = (f.file_id, kind, repr(opts), zone)
+    if key not in kept:
+        try:
+            kept[key] = uploads.preview_upload(login.db(), f.name, f, kind, opts, time_zone=zone)
+        except ingest.UnusableFile as err:  # the message names the file as uploaded
+            kept[key] = str(err)
+        finally:
+            f.seek(0)
+        while len(kept) > _PREVIEWS_KEPT:  # the oldest first: back and forth between two choices stays quick
+            del kept[next(iter(kept))]
+    return kept[key]
+
+
+def _step_state(f, kind: str) -> dict:
+    return st.session_state.setdefault(_STEPS, {}).setdefault(
+        (f.file_id, kind), {"choices": {}, "touched": set(), "looked": False, "offered": None, "layout": DETECTED, "typed": "",
+                            "year": None, "zone": None})
+
+
+def _chosen(state: dict, field: str, key: str) -> None:
+    """A field's dropdown changed: that choice wins over the proposal from now on."""
+    state["choices"][field] = st.session_state[key]
+    state["touched"].add(field)
+
+
+def _set(state: dict, name: str, key: str) -> None:
+    """A time widget changed: keep its value with the upload's choices."""
+    state[name] = st.session_state[key]
+
+
+def _widget(state: dict, name: str, key: str) -> dict:
+    """Keyword arguments of a widget that shows, and on a change keeps, ``state[name]``."""
+    st.session_state[key] = state[name]  # set before the widget is drawn: its value this run
+    return {"key": key, "on_change": _set, "args": (state, name, key)}
+
+
+def _time_options(state: dict) -> tuple[str | None, int | None, str | None]:
+    """(time format, year, zone) as chosen for the upload; None where left as recognised."""
+    layout, typed = state["layout"], (state["typed"] or "").strip()
+    fmt = layout if layout not in (DETECTED, OTHER) else typed if layout == OTHER and typed else None
+    return fmt, int(state["year"]) if state["year"] else None, state["zone"]
+
+
+def _mapping_step(f, kind: str, who, pilot, dedupe: bool, all_levels: bool) -> tuple[ingest.IngestOptions, list[str]]:
+    """One upload's mapping step: what was recognised, a dropdown per field, the time reading and the
+    preview as it would load. Returns the options to load it with and what stops it loading ([]: nothing)."""
+    state, key = _step_state(f, kind), f"_rr_map_{f.file_id}_{kind}"
+
+    def options() -> ingest.IngestOptions:
+        fmt, year, zone = _time_options(state)
+        return ingest.IngestOptions(overrides=column_choices.choices_as_overrides(state["choices"], kind),
+                                    time_format=fmt, year=year, dedupe_rows=dedupe, all_levels=all_levels,
+                                    time_zone=zone if zone not in (None, pilot.time_zone) else None)
+
+    opts = options()
+    found = _preview(f, kind, opts, opts.time_zone or pilot.time_zone)
+    if isinstance(found, str):
+        st.error(md(found))
+        return opts, [found]
+    if not state["looked"]:  # a file of the same shape loaded before: its mapping is offered again
+        state["looked"] = True
+        done, past = widgets.run_action(widgets.with_store(lambda con: column_choices.mapping_of_same_shape(
+            con, who, pilot, kind, found.columns)))
+        if done and past:
+            state["choices"] = dict(past.mapping)
+            state["offered"] = (past.file_name, past.batch_id)
+            state.update(layout=column_choices.time_choice(past.time_format), typed=past.time_format or "",
+                         year=past.year, zone=past.time_zone)
+            opts = options()
+            found = _preview(f, kind, opts, opts.time_zone or pilot.time_zone)
+            if not isinstance(found, str) and found.every_row_rejected and past.time_format:
+                state.update(layout=DETECTED, typed="")  # that file's time format does not read this one
+                opts = options()
+                found = _preview(f, kind, opts, opts.time_zone or pilot.time_zone)
+            if isinstance(found, str):
+                st.error(md(found))
+                return opts, [found]
+    st.markdown(f"**Preview of {md(f.name)}** · read as {md(found.format)}")
+    if state["offered"]:
+        name, batch_id = state["offered"]
+        st.info(f"Same columns as {md(name)} (batch {batch_id}): same mapping, selected below. "
+                "Change any field to choose otherwise.", icon=":material/content_copy:")
+    _draw_mapping(found, state, key)
+    _draw_time_reading(found, state, key, pilot.time_zone, opts)
+    if found.line_records:
+        _draw_line_records(found)
+    _draw_rows(found)
+    blockers = column_choices.load_blockers(found)
+    for problem in found.problems:
+        st.warning(md(f"{f.name}: {problem}"))
+    if found.every_row_rejected:
+        st.error(md(f"{f.name}: every one of the first {found.rows_checked:,} rows would be rejected, so it is "
+                       "left out until the reason above is fixed (a column in the mapping table, or the time "
+                       "format or year)."))
+    return opts, blockers
+
+
+def _draw_mapping(found, state: dict, key: str) -> None:
+    """The mapping table: a dropdown of the file's columns per field and how its column was proposed;
+    required fields one to a line, optional ones three to a line."""
+    st.markdown("**Which column holds each field** · required fields first; the preview below follows each choice")
+    offered = state["offered"][0] if state["offered"] else None
+    rows = column_choices.field_choices(found.mapping, found.columns, offered, state["touched"])
+    for row in (r for r in rows if r.required):
+        pick, why = st.columns([2, 3], vertical_alignment="bottom")
+        _field_dropdown(pick, row, found.columns, state, key)
+        if not row.chosen:
+            why.markdown(f"**{md(row.how)}** · choose the column that holds it")
+        else:
+            why.markdown(f"**{md(row.how)}**" + (f" · {md(row.reason)}" if row.reason else ""))
+    optional = [r for r in rows if not r.required]
+    for start in range(0, len(optional), 3):
+        for place, row in zip(st.columns(3), optional[start:start + 3]):
+            _field_dropdown(place, row, found.columns, state, key)
+            place.caption(md(f"{row.how}: {row.reason}" if row.reason else row.how))
+    if found.mapping.unmapped:
+        st.caption("Kept in each row's attributes (no field): " + ", ".join(md(c) for c in found.mapping.unmapped))
+
+
+def _field_dropdown(place, row, columns: list[str], state: dict, key: str) -> None:
+    widget = f"{key}_{row.field}"
+    st.session_state[widget] = row.chosen  # what the preview was made with, after any change
+    place.selectbox(f"{row.field} ({row.need})", row.options, key=widget, on_change=_chosen,
+                    args=(state, row.field, widget),
+                    format_func=partial(column_choices.option_label, columns=columns, required=row.required))
+
+
+def _draw_time_reading(found, state: dict, key: str, pilot_zone: str, opts: ingest.IngestOptions) -> None:
+    """How times are read: the layouts to choose, a year, a zone, and the reading in use with examples."""
+    if found.mapping.get("timestamp") is None:
+        return
+    st.markdown("**How times are read**")
+    detected = column_choices.detected_layout(found)
+    layout, zone, year = st.columns([3, 2, 1])
+    choice = layout.selectbox("Time format", [DETECTED, *TIME_LAYOUTS, OTHER], **_widget(state, "layout", f"{key}_layout"),
+                              format_func=partial(column_choices.layout_label, detected=detected),
+                              help="How the time column writes its times. 'As recognised' is what the file's "
+                                   "values were read as: ISO 8601, epoch seconds or a common layout.")
+    zones = [pilot_zone, *sorted(z for z in available_timezones() if z != pilot_zone)]
+    if state["zone"] is None:
+        state["zone"] = pilot_zone
+    zone.selectbox("Zone of times written without one", zones, **_widget(state, "zone", f"{key}_zone"),
+                   help="Times that carry their zone (Z, +01:00) keep it. By default the others are read in the "
+                        "pilot's zone, set in the pilot profile.")
+    year.number_input("Year", min_value=1970, max_value=2100, step=1, **_widget(state, "year", f"{key}_year"),
+                      help="For times written without a year, such as syslog's 'Jun 14 15:16:01'.")
+    raw = column_choices.raw_times(found)
+    if choice == OTHER:
+        typed, live = st.columns([3, 3])
+        fmt = typed.text_input("Time format (strptime codes)", **_widget(state, "typed", f"{key}_typed"),
+                               placeholder="%d.%m.%Y %H:%M",
+                               help="%d day, %m month, %Y year, %H:%M hours and minutes, %b month name, %z zone; "
+                                    "press Enter to read the file with it")
+        for text, read in column_choices.read_with(fmt, raw) if fmt else []:
+            live.caption(f"{md(text)} → {md(read)}")
+    examples = column_choices.example_times(found, opts.time_zone or pilot_zone)
+    st.caption(f"In use: {md(found.time_mode or 'not chosen yet')}" + (" · the first times:" if examples else ""))
+    if examples:
+        st.dataframe(pd.DataFrame(examples, columns=["As written", "Read as"]), hide_index=True, width="stretch")
+
+
+def _draw_line_records(found) -> None:
+    """A line log's first records beside their raw lines; the lines not read are among the rejects."""
+    st.markdown("**Lines as read** · the first records, beside their raw lines")
+    st.dataframe(pd.DataFrame([{"line": r["line"], "raw": r["raw"],
+                                "read": " · ".join(f"{k}: {v}" for k, v in r["read"].items())} for r in found.line_records]),
+                 hide_index=True, width="stretch", column_config={
+                     "line": st.column_config.NumberColumn("Line"), "raw": st.column_config.TextColumn("As written", width="large"),
+                     "read": st.column_config.TextColumn("Read as", width="large")})
+
+
+def _draw_rows(found) -> None:
+    """The first rows as they would load, and the rows that would be rejected with why."""
+    st.markdown(f"**First rows as they would load** · of the first {found.rows_checked:,}: "
+                f"{found.rows_checked - found.rows_rejected - found.rows_informational:,} load, "
+                f"{found.rows_rejected:,} rejected")
+    st.dataframe(blank_text(pd.DataFrame(found.parsed or found.rows)), hide_index=True, width="stretch")
+    if found.rejected_rows:
+        st.markdown("**Rows that would be rejected** · and why")
+        rejects = pd.DataFrame(found.rejected_rows)
+        rejects = rejects.drop(columns=["line"]) if rejects["line"].isna().all() else rejects  # CSV: rows, not lines
+        st.dataframe(blank_text(rejects), hide_index=True, width="stretch", column_config={
+            "row": st.column_config.NumberColumn("Row"), "line": st.column_config.NumberColumn("Line"),
+            "column": "Column", "reason": st.column_config.TextColumn("Why", width="large"),
+            "raw": st.column_config.TextColumn("As read", width="large")})
+
 
 actor, pilot, version = navigation.pick_pilot()
 
@@ -44,22 +253,17 @@ with st.expander("Pilot profile", expanded=False), st.form("profile"):
 
 if can_ingest:
     st.subheader("Add logs")
+    if loaded := st.session_state.pop(_LOADED, None):  # the files just loaded, before the box was emptied
+        with st.status(loaded[0], state="complete", expanded=True):
+            for line in loaded[1]:
+                st.text(line)
     kind = st.radio("Kind", KINDS, horizontal=True)
-    # a new key after a clean load empties the box: files left in it would be checked again as the
-    # next kind ("Load 2 files as usage" with the feedback file among them)
-    files = st.file_uploader("CSV / TSV, JSON Lines, JSON, Parquet, or .gz / .bz2 / .xz / .zst / .zip of one", accept_multiple_files=True,
+    # a new key after a clean load empties the box: the loaded files stayed in it and were checked again
+    # as the next kind ("Load 2 files as usage" with the feedback file among them)
+    files = st.file_uploader("CSV / TSV, JSON Lines, JSON, Parquet, web access or application logs, or .gz / .bz2 / "
+                             ".xz / .zst / .zip of one", accept_multiple_files=True,
                              key=f"uploads_{st.session_state.get('_rr_upload_round', 0)}")
-    overrides_text = st.text_input("Column mapping overrides (optional)", placeholder="timestamp=created, user_id=Employee",
-                                   help="canonical=source, comma-separated; join columns with +, e.g. timestamp=Date+Time")
-    with st.expander("Time format, year, rows loaded before" + (", log levels" if kind == "exceptions" else "")):
-        a, b = st.columns([3, 1])
-        time_format = a.text_input(
-            "Time format (optional)", placeholder="%d.%m.%Y %H:%M",
-            help="How the time column writes its times, in strptime codes (%d day, %m month, %Y year, %H:%M "
-                 "hours and minutes, %b month name, %z zone). Empty: ISO 8601, epoch seconds or milliseconds, "
-                 "or a common layout such as 02.03.2026 09:15 or 03/14/2026 1:05 PM, recognised from the file.")
-        year = b.number_input("Year (optional)", min_value=1970, max_value=2100, value=None, step=1,
-                              help="For times written without a year, such as syslog's 'Jun 14 15:16:01'.")
+    with st.expander("Rows loaded before" + (", log levels" if kind == "exceptions" else "")):
         dedupe = st.checkbox("Skip rows already loaded from earlier files (cumulative exports)")
         all_levels = kind == "exceptions" and st.checkbox(
             "Load every line, whatever its level",
@@ -67,57 +271,25 @@ if can_ingest:
                  "are counted and left out: they are not exceptions. Lines with no level or any other level load. "
                  "Ticked, information lines count as exceptions everywhere: in the rate, the failure modes and "
                  "the risk signals.")
-    try:
-        overrides = parse_overrides([x.strip() for x in overrides_text.split(",") if x.strip()])
-    except MappingError as err:
-        st.error(md(err))  # it quotes the columns as typed
-        st.stop()
-    opts = ingest.IngestOptions(overrides=overrides, time_format=time_format.strip() or None,
-                                year=int(year) if year else None, dedupe_rows=dedupe, all_levels=all_levels)
     if files:
-        found = cache.upload_previews(files, kind, opts, pilot.time_zone)
-        all_rejected = [f for f in files if not isinstance(found[f.file_id], str) and found[f.file_id].every_row_rejected]
-        ready = [f for f in files if not isinstance(found[f.file_id], str)
-                 and not found[f.file_id].mapping.missing_required() and f not in all_rejected]
-        first = next((f for f in files if f in ready), files[0])  # the preview: the first file that can load
-        shown = found[first.file_id]
-        if isinstance(shown, str):
-            st.error(md(shown))
-        else:
-            st.markdown(f"**Preview of {md(first.name)}** · {md(shown.format)}"
-                        + (f"  \n{md(shown.time_mode[:1].upper() + shown.time_mode[1:])}" if shown.time_mode else ""))
-            st.dataframe(pd.DataFrame([{"column": m.canonical, "from": " + ".join(m.sources), "why": m.reason}
-                                       for m in shown.mapping.columns]), hide_index=True, width="stretch",
-                         column_config={"column": "Column", "from": "From the file", "why": "Why"})
-            st.dataframe(blank_text(pd.DataFrame(shown.parsed or shown.rows)), hide_index=True, width="stretch")
-            for problem in shown.problems:
-                st.warning(md(problem))
-        for f in (f for f in files if f is not first):  # the others: what stops them, or what the preview found
-            other = found[f.file_id]
-            if isinstance(other, str):
-                st.error(md(other))
-            elif other.mapping.missing_required():
-                why = next((p for p in other.problems if "not found" in p),
-                           "required column(s) not found: " + ", ".join(other.mapping.missing_required()))
-                st.warning(md(f"{f.name}: {why}"))
-            else:  # their rejects and zone notes are shown before the load too
-                for problem in other.problems:
-                    st.warning(md(f"{f.name}: {problem}"))
-        for f in all_rejected:
-            st.error(md(f"{f.name}: every one of the first {found[f.file_id].rows_checked:,} rows would be "
-                           "rejected, so it is left out until the reason above is fixed (the mapping, or the "
-                           "time format or year under 'Time format, year, ...')."))
+        _keep_only(files)
+        steps = {}
+        for f in files:
+            with st.container(border=True):
+                steps[f.file_id] = _mapping_step(f, kind, actor, pilot, dedupe, all_levels)
+        ready = [f for f in files if steps[f.file_id][1] == []]
         left_out = [f.name for f in files if f not in ready]
         label = f"Load {len(ready)} file{'s' if len(ready) != 1 else ''} as {kind}"
         if left_out and ready:
             st.caption("Left out, for the reason above: " + ", ".join(md(n) for n in left_out) + ".")
         elif not ready:
-            st.caption("Nothing can load yet: do what the messages above say (a column in *Column mapping "
-                       "overrides*, or the time format or year under *Time format, year, ...*), or choose other files.")
+            st.caption("Nothing can load yet: choose a column for every required field, and a time format that "
+                       "reads the times, until the preview shows rows that load.")
         if st.button(label if ready else "Load", type="primary", disabled=not ready):
             with st.status("Loading…", expanded=True) as status:
-                done, results = widgets.run_action(lambda: uploads.ingest_uploads(
-                    login.db(), pilot.name, kind, [(f.name, f) for f in ready], actor=actor, opts=opts))
+                done, results = widgets.run_action(lambda: [  # each file with its own mapping and time reading
+                    r for f in ready for r in uploads.ingest_uploads(login.db(), pilot.name, kind, [(f.name, f)],
+                                                                     actor=actor, opts=steps[f.file_id][0])])
                 for r in results or []:
                     if r.error:  # Markdown: the file's name is escaped
                         st.error(md(r.summary()))
@@ -127,8 +299,11 @@ if can_ingest:
                 new = any(not r.duplicate for r in results or [])  # every file sent before: say nothing loaded
                 status.update(label=("Loaded" if new else "Nothing new: already loaded") if clean else "Loaded with problems",
                               state="complete" if done else "error", expanded=True)
-            if clean:  # the box is emptied on the next run; what was loaded stays listed here and in Batches
+            if clean:  # the box is emptied at once, ready for the next file; what was loaded is said again
                 st.session_state["_rr_upload_round"] = st.session_state.get("_rr_upload_round", 0) + 1
+                st.session_state[_LOADED] = ("Loaded" if new else "Nothing new: already loaded",
+                                             [r.summary() for r in results])
+                st.rerun()
 
 st.subheader("Batches")
 with store.open_store(login.db()) as con:
@@ -151,12 +326,15 @@ else:
     ids = [b["batch_id"] for b in loaded]
     pick = st.selectbox("Batch", ids, format_func=lambda i: next(f"{b['batch_id']} · {b['kind']} · {b['file_name']}"
                                                                  for b in loaded if b["batch_id"] == i))
+    done, used = widgets.run_action(widgets.with_store(lambda con: column_choices.batch_mapping(con, actor, pilot, pick)))
+    if done and used:
+        st.caption(f"Mapping of batch {pick}: " + "; ".join(f"{k} ← {md(v)}" for k, v in used.items()))
     reveal = can_reveal and st.toggle("Show personal data in rejected rows (recorded in the audit log)")
     done, rejects = widgets.run_action(widgets.with_store(lambda con: batches.list_rejects(con, actor, pilot, pick, 200, reveal)))
     if done and rejects:
         st.markdown(f"**Rejected rows of batch {pick}**")
         st.dataframe(pd.DataFrame(rejects).drop(columns=["batch_id", "file_name"]), hide_index=True, width="stretch",
-                     column_config={  # labelled in words, not with the raw column names
+                     column_config={  # raw names and "None" cells before
                          "row": st.column_config.NumberColumn("Row", help="The row's number in the file (header not counted)"),
                          "line": st.column_config.NumberColumn("Line", help="The physical line, where it differs from the row"),
                          "column": "Column", "reason": st.column_config.TextColumn("Why", width="large"),
@@ -167,7 +345,7 @@ else:
         with st.form("delete_batch"):
             sure = st.checkbox(f"Yes, delete batch {pick} with its rows")
             if st.form_submit_button("Delete batch"):
-                if not sure:  # say why nothing happened
+                if not sure:  # it did nothing and said nothing
                     st.warning(f"Nothing deleted: tick 'Yes, delete batch {pick} with its rows' first.")
                 else:
                     widgets.run_action(widgets.with_store(lambda con: batches.delete_batch(con, pick, actor)),
@@ -189,7 +367,7 @@ if can_ingest:
     feed_col, manual_col = st.columns(2)
     try:
         root = sources.feed_root()
-    except sources.SourceError as err:  # no feed root: say so instead of a form that is refused on submit
+    except sources.SourceError as err:  # the form was offered, then refused on submit
         root = None
         feed_col.markdown("**A feed** · files the app re-reads")
         feed_col.info(md(err))
@@ -221,7 +399,7 @@ if can_ingest:
         m_kind = st.selectbox("Kind", KINDS, key="manual_kind")
         provider = st.text_input("Who provides it", placeholder="e.g. the ERP team")
         what = st.text_input("What they provide", placeholder="e.g. the weekly usage export")
-        frequency = st.text_input("How often", placeholder="e.g. weekly")  # "weekly" alone reads as filled in
+        frequency = st.text_input("How often", placeholder="e.g. weekly")  # "weekly" alone read as filled in
         m_owner = st.text_input("Owner of the process", placeholder="e.g. Priya Shah")
         if st.form_submit_button("Set manual process"):
             widgets.run_action(widgets.with_store(lambda con: sources.set_manual(con, actor, pilot, m_kind, provider, what,

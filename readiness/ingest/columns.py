@@ -319,8 +319,8 @@ def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, s
         if not spec:
             chosen[canon] = ColumnMapping(canon, (), "left unmapped by --map", by="map")
             continue
-        first = "|" in spec
-        parts = [p.strip() for p in spec.split("|" if first else "+")]
+        first = "|" in spec and spec not in source_columns  # a name holding '+' or '|' is one column
+        parts = [spec] if spec in source_columns else [p.strip() for p in spec.split("|" if first else "+")]
         found = []
         for part in parts:
             match = part if part in source_columns else by_norm.get(norm(part))
@@ -395,7 +395,7 @@ def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, s
         mapping.problems.append(
             f"Required column(s) not found: {', '.join(missing)}. Columns found: "
             f"{', '.join(source_columns) or '(none)'}.{said} Name the column that holds it: {example} "
-            f"(command line: --map {example}; Sources page: Column mapping overrides)."
+            f"(command line: --map {example}; Sources page: choose it in the file's mapping table)."
         )
     return mapping
 

@@ -6,6 +6,7 @@ DuckDB (read_csv / read_json / read_parquet, INSERT ... SELECT); Python only pla
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -31,6 +32,7 @@ from readiness.store import Connection, DatabaseError, pid_alive, transaction
 
 TABLES = {"usage": "usage_events", "feedback": "feedback", "exceptions": "exceptions"}
 SAMPLE_ROWS = 1000
+REJECTS_SHOWN = 20  # rows a preview lists as rejected, with their reasons
 
 
 @dataclass
@@ -41,6 +43,7 @@ class IngestOptions:
     dedupe_rows: bool = False
     all_levels: bool = False  # exceptions: load information lines (INFO, DEBUG, ...) too
     log_format: str | None = None  # an application log's line layout, '<Date> <Time> <Level> ...: <Content>'
+    time_zone: str | None = None   # the zone of times written without one; None: the pilot's
 
     def level_filter(self, kind: str, mapping: Mapping) -> bool:
         """Whether information lines are left out: an exception log with a level column, unless asked."""
@@ -131,6 +134,9 @@ class Preview:
     rows_checked: int = 0     # of the first rows read, how many were checked as they would load
     rows_rejected: int = 0    # ... and how many of those would be rejected
     rows_informational: int = 0  # ... and how many would be left out as information lines (exceptions)
+    rejected_rows: list[dict[str, Any]] = field(default_factory=list)  # the first rows that would be rejected, and why
+    time_examples: list[tuple[Any, Any]] = field(default_factory=list)  # (time as written, as read) of the first rows
+    line_records: list[dict[str, Any]] = field(default_factory=list)    # a line log's first records: raw and read
 
     @property
     def every_row_rejected(self) -> bool:
@@ -297,6 +303,9 @@ def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time
             names = [d[0] for d in cur.description]
             first = [dict(zip(names, r)) for r in cur.fetchall()]
             parsed: list[dict[str, Any]] = []
+            rejected_rows: list[dict[str, Any]] = []
+            time_examples: list[tuple[Any, Any]] = []
+            line_records = _line_records(con, src, stage, 3) if src.line_format else []
             mode_text = None
             checked = rejected = informational = 0
             if not mapping.missing_required():
@@ -308,6 +317,12 @@ def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time
                 parsed = [dict(zip(names, r)) for r in cur.fetchall()]
                 total = con.execute(plan.count_rows()).fetchone()[0]
                 bad = con.execute(f"SELECT count(*), min(reason) FROM ({plan.select_rejects(0, 0)}) t(b, p, r, l, c, reason, raw)").fetchone()
+                rejected_rows = _dicts(con.execute(
+                    f"SELECT r AS row, l AS line, c AS column, reason, raw FROM ({plan.select_rejects(0, 0)}) "
+                    f"t(b, p, r, l, c, reason, raw) ORDER BY r LIMIT {int(REJECTS_SHOWN)}"))
+                time_examples = con.execute(
+                    f"SELECT CAST(r_timestamp AS VARCHAR), c_timestamp FROM (SELECT {', '.join(plan.projection())} "
+                    f"FROM {plan.source()}) WHERE r_timestamp IS NOT NULL ORDER BY src_row LIMIT 3").fetchall()
                 checked, rejected = total, bad[0]
                 if bad[0]:
                     problems.append(f"{bad[0]:,} of the first {total:,} rows would be rejected, e.g. {bad[1]}.")
@@ -334,7 +349,26 @@ def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time
         finally:
             con.close()
         return Preview(path.name, kind, src.describe(), src.columns, mapping, mode_text, first, parsed, problems,
-                       checked, rejected, informational)
+                       checked, rejected, informational, rejected_rows, time_examples, line_records)
+
+
+def _dicts(cur: Connection) -> list[dict[str, Any]]:
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r)) for r in cur.fetchall()]
+
+
+def _line_records(con: Connection, src: SourceFile, stage: str, n: int) -> list[dict[str, Any]]:
+    """A line log's first ``n`` records that were read, each beside its raw text: {"line": the line
+    it starts on, "raw": its line(s), "read": the fields read from it (blank ones left out)}."""
+    if src.line_format == "app_log":  # a record: its header line and continuation lines
+        raw = "_line || coalesce(chr(10) || array_to_string(_more, chr(10)), '')"
+        rows = formats.objects_sql(src, f"(SELECT _ord, _line, _more FROM {stage})")
+    else:
+        raw = "_line"
+        rows = formats.objects_sql(src, f"(SELECT *, rowid + 1 AS _ord FROM {stage})")
+    found = con.execute(f"SELECT _ord, {raw}, _j FROM {rows} WHERE _j IS NOT NULL ORDER BY _ord LIMIT {int(n)}")
+    return [{"line": line, "raw": text, "read": {k: v for k, v in (fields or {}).items() if v not in (None, "")}}
+            for line, text, fields in found.fetchall()]
 
 
 def _reader_rejects(con, src: SourceFile, rej: str | None) -> list[tuple[int, int | None, str | None, str, str]]:
@@ -400,6 +434,8 @@ def ingest_file(con: Connection, pilot: Pilot, kind: str, path: str | Path, *, a
     """Load one file as one batch, atomically. Returns counts; raises UnusableFile (nothing loaded)."""
     require(con, actor, "ingest", pilot.pilot_id)
     opts = opts or IngestOptions()
+    if opts.time_zone:  # times without a zone are read in the zone chosen for this file
+        pilot = dataclasses.replace(pilot, time_zone=opts.time_zone)
     path = Path(path)
     name = display_name or path.name
     size = path.stat().st_size if path.exists() else 0
@@ -438,7 +474,8 @@ def ingest_file(con: Connection, pilot: Pilot, kind: str, path: str | Path, *, a
                 con.execute(
                     "INSERT INTO ingest_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?, ?, ?)",
                     [result.batch_id, pilot.pilot_id, kind, name, size, digest["sha256"], src.describe(),
-                     json.dumps({"mapping": result.mapping, "time": result.time_note,
+                     json.dumps({"mapping": result.mapping, "time": result.time_note, "columns": src.columns,
+                                 "time_format": opts.time_format, "year": opts.year, "time_zone": opts.time_zone,
                                  "dedupe_rows": opts.dedupe_rows, "kept_in_attributes": mapping.unmapped,
                                  "all_levels": opts.all_levels, "skipped_levels": result.skipped_levels}),
                      actor.name, started, result.rows_read, result.rows_loaded, result.rows_rejected,

@@ -12,8 +12,6 @@ import streamlit as st
 from analysis import failure_modes as fm
 from analysis.common import NO_FILTERS, segment_choices
 from readiness import catalog, store
-from readiness.ingest import load as ingest
-from readiness.ingest import uploads
 from readiness.review import progress, risks
 from readiness.review import signals as sig
 from readiness.security.access import Actor
@@ -98,30 +96,6 @@ def _segment_options(db_path: str, pilot_id: int, version: str) -> dict[str, dic
 def segment_options(pilot, version: str) -> dict[str, dict[str, str]]:
     """Per segment, {value as shown: value as stored} (analysis.common.segment_choices)."""
     return _segment_options(db(), pilot.pilot_id, version)
-
-
-_PREVIEWS = "_rr_upload_previews"
-
-
-def upload_previews(files: list, kind: str, opts: Any, time_zone: str) -> dict[str, Any]:
-    """Each chosen upload's preview (readiness.ingest.load.Preview), or the message that says why it cannot
-    load, by the upload's file_id. Kept in the session by upload, kind, options and zone: a preview
-    copies the file to disk and reads it, which every rerun of the page (any widget) would repeat."""
-
-    kept = st.session_state.get(_PREVIEWS, {})
-    fresh = {}
-    for f in files:
-        key = (f.file_id, kind, repr(opts), time_zone)
-        if key not in kept:
-            try:
-                kept[key] = uploads.preview_upload(db(), f.name, f, kind, opts, time_zone=time_zone)
-            except ingest.UnusableFile as err:  # the message names the file as uploaded
-                kept[key] = str(err)
-            finally:
-                f.seek(0)
-        fresh[key] = kept[key]
-    st.session_state[_PREVIEWS] = fresh  # only the current choice is kept
-    return {key[0]: found for key, found in fresh.items()}
 
 
 def review_steps(con, who: Actor, pilot, version: str) -> list:

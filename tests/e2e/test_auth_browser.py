@@ -308,6 +308,15 @@ def _upload_as_rex(browser, url: str, file: Path, text: str):
     return page
 
 
+def _pick_in_main(page, label: str, typed: str) -> None:
+    """Pick in a selectbox of the page by typing (it filters its options) and Enter."""
+    box = page.get_by_test_id("stMain").get_by_test_id("stSelectbox").filter(has=page.get_by_text(label, exact=True))
+    box.first.locator("input").click()
+    page.keyboard.type(typed)
+    page.keyboard.press("Enter")
+    wait_idle(page)
+
+
 def _add_file(page, file: Path, text: str) -> None:
     """Write ``file`` and add it to the files already chosen in the upload box."""
     file.write_text(text)
@@ -321,9 +330,9 @@ def test_an_upload_s_times_are_read_with_the_format_the_reviewer_gives(browser, 
     page = _upload_as_rex(browser, url, Path(db).parent / "odd-times.csv",
                           "ts,user,event\n2026.03.04-09h00,zoe,open\n2026.03.04-09h30,zoe,save\n")
     page.get_by_text("2 of the first 2 rows would be rejected").first.wait_for(timeout=30_000)
-    page.get_by_text("Time format, year, rows loaded before").click()
-    page.get_by_role("textbox", name="Time format (optional)").fill("%Y.%m.%d-%Hh%M")
-    page.get_by_role("textbox", name="Time format (optional)").press("Enter")
+    _pick_in_main(page, "Time format", "Other: type the format")
+    page.get_by_role("textbox", name="Time format (strptime codes)").fill("%Y.%m.%d-%Hh%M")
+    page.get_by_role("textbox", name="Time format (strptime codes)").press("Enter")
     page.get_by_text("time format '%Y.%m.%d-%Hh%M'").first.wait_for(timeout=30_000)  # the preview reads them now
     expect(page.get_by_text("would be rejected")).to_have_count(0, timeout=30_000)
     page.get_by_role("button", name="Load 1 file as usage").click()
@@ -385,8 +394,7 @@ def test_reviewer_records_a_decision_and_the_lead_reads_it_out(browser, app) -> 
     page.get_by_text("Preview of more-usage.csv").first.wait_for(timeout=30_000)
     page.get_by_text("Required column(s) not found: user_id").first.wait_for()  # 'employee' is not a known synonym
     assert page.get_by_role("button", name="Load", exact=True).is_disabled()  # it could only fail
-    page.get_by_role("textbox", name="Column mapping overrides (optional)").fill("user_id=employee")
-    page.get_by_role("textbox", name="Column mapping overrides (optional)").press("Enter")
+    _pick_in_main(page, "user_id (required)", "employee")
     expect(page.get_by_text("Required column(s) not found")).to_have_count(0, timeout=30_000)
     page.get_by_role("button", name="Load 1 file as usage").click()
     page.get_by_text("3 read, 2 loaded, 1 rejected").first.wait_for(timeout=30_000)
