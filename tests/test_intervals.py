@@ -189,4 +189,8 @@ def test_store_intervals_bootstrap_one_row_per_user_and_match_the_summary(db, tm
     assert rate.value == pytest.approx(fig["exceptions"]["per_1k_events"], abs=0.01)
     assert "cluster bootstrap by user" in rate.method
     success = figs["usage.task_success"]
+    assert success.interval.value == pytest.approx(fig["usage"]["task_success"], abs=1e-4)
+    assert fig["exceptions"]["per_1k_events_interval"] == rate.as_list(2)
+    assert fig["usage"]["task_success_interval"] == success.interval.as_list()
+    assert fig["intervals"]["methods"]["usage.task_success"] == success.interval.method
     assert success.interval.low < success.interval.value < success.interval.high
