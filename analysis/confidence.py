@@ -128,9 +128,24 @@ def _exception_rate(users, totals: dict, den: str, per: float, level: float) -> 
         if boot is not None:
             return intervals.scaled(boot, count / attributed, value)
     exact = intervals.poisson_rate(count, den_total, level, per)
+    if not count:
+        return exact  # no exception at all: nothing clusters, and the exact upper end says how few is plausible
     why = "too few users to bootstrap by user" if len(users) < intervals.MIN_CLUSTERS else \
         "most exceptions name no user of the usage"
     return Interval(value, exact.low, exact.high, level, f"{exact.method} ({why}, so events count as independent)")
+
+
+def exception_rate(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_FILTERS,
+                   level: float | None = None) -> Figure | None:
+    """Exceptions per 1,000 events under ``filters`` with its interval (as in :func:`rate_intervals`)."""
+    got = per_user(con, pilot, filters)
+    if got is None:
+        return None
+    users, totals = got
+    events = float(users["events"].sum())
+    return _figure("exceptions.per_1k_events", "Exceptions per 1,000 events",
+                   _exception_rate(users, totals, "events", 1000.0, level or intervals.level_default()), events,
+                   "events", events / max(totals["active_days"], 1))
 
 
 def _usage_figures(con, pilot: Pilot, filters: Filters, level: float) -> list[Figure | None]:

@@ -181,6 +181,11 @@ def more_data_factor(interval: Interval, threshold: float) -> float | None:
     gap = abs(interval.value - threshold)
     if gap == 0:
         return None
+    # a count of none (or a share of all): the open end falls with the data itself, not its square root
+    if interval.value == 0 and threshold > 0:
+        return max(interval.high / threshold, 1.0)
+    if interval.value == 1 and threshold < 1:
+        return max((1 - interval.low) / (1 - threshold), 1.0)
     half = interval.value - interval.low if threshold < interval.value else interval.high - interval.value
     return max((half / gap) ** 2, 1.0)
 

@@ -70,7 +70,8 @@ def summary(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_
             "sessions_reading": _value(tot, "sessions_reading"),
             "active_days": _value(tot, "active_days"),
             "dau_mean": _value(tot, "dau_mean"),
-            "task_success": rate("usage.task_success"),       # successes over events with an outcome
+            "attempts": int(figs["usage.task_success"].base) if "usage.task_success" in figs else None,
+            "task_success": rate("usage.task_success"),       # successes over the attempts (events with an outcome)
             "task_success_interval": interval("usage.task_success"),
             "stickiness": rate("usage.stickiness"),           # DAU / MAU over the last 28 days
             "stickiness_interval": interval("usage.stickiness"),
@@ -82,6 +83,7 @@ def summary(con: duckdb.DuckDBPyConnection, pilot: Pilot, filters: Filters = NO_
             "rated": _value(fb, "rated"),        # the base of mean_rating and csat
             "scored": _value(fb, "scored"),      # the base of nps
             "comments": _value(fb, "comments"),  # rows with a non-blank comment
+            "analysed": _value(fb, "analysed"),  # comments with a sentiment: the base of negative_share
             "mean_rating": _value(fb, "mean_rating"),
             "csat": _value(fb, "csat"),
             "nps": _value(fb, "nps"),

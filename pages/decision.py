@@ -45,7 +45,7 @@ if in_view is not None and latest is not None and in_view < latest and past:
         st.caption("Choose the latest review in the sidebar to work on the current one.")
 
 box = st.success if suggestion.outcome == "operate" else st.warning
-box(f"**Suggested: {decisions.OUTCOMES[suggestion.outcome]}**\n\n" + "\n".join(f"- {ui.md(r)}" for r in suggestion.reasons))
+box(f"**Suggested: {decisions.SUGGESTIONS[suggestion.outcome]}**\n\n" + "\n".join(f"- {ui.md(r)}" for r in suggestion.reasons))
 
 current = next((d for d in reversed(history) if d["status"] == "current"), None)
 if current:
@@ -78,7 +78,7 @@ if can_decide:
         # operate against the evidence is the reviewer's call, but not by a slip of the radio: it was
         # recorded with 5 required conditions unmet and no word of warning
         confirmed = st.checkbox(f"Record operate although the evidence suggests "
-                                f"{decisions.OUTCOMES[suggestion.outcome].lower()}",
+                                f"{decisions.SUGGESTIONS[suggestion.outcome].lower()}",
                                 help="Only for operate: tick it to record operate against the suggestion above "
                                      "and its reasons.") if against else True
         if st.form_submit_button("Record decision", type="primary"):

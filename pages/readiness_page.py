@@ -34,7 +34,7 @@ if not rows:
 blocking = conditions.blocking(rows)
 c = st.columns(3)
 c[0].metric("Required conditions met or waived",
-            f"{sum(1 for r in rows if r['required'] and r['status'] != 'not met')} of {sum(1 for r in rows if r['required'])}",
+            f"{sum(1 for r in rows if r['required'] and r['status'] in ('met', 'waived'))} of {sum(1 for r in rows if r['required'])}",
             help="A waiver counts once a second person has approved it; one waiting for approval does not.")
 c[1].metric("Blocking an 'operate' decision", len(blocking),
             help="Required conditions not met and not waived: while any is left, the suggested decision is not "

@@ -63,7 +63,8 @@ with left:
 with right:
     st.subheader(f"Conditions: {c['conditions_met']} of {len(c['conditions'])} met" if c["conditions"] else "Conditions")
     for x in c["conditions"]:
-        mark = {"met": ":green[:material/check_circle:]", "waived": ":orange[:material/schedule:]"}.get(
+        mark = {"met": ":green[:material/check_circle:]", "waived": ":orange[:material/schedule:]",
+                "undecided": ":orange[:material/help:]"}.get(
             x["status"], ":red[:material/cancel:]")
         st.markdown(f"{mark} {ui.md(x['title'])}" + (f" — *{ui.md(x['live_value'])}*" if x["live_value"] else ""))
     if not c["conditions"]:

@@ -26,7 +26,7 @@ from readiness.access import Actor, require
 from readiness.pilots import RISK_TIERS, Pilot, get_pilot
 from readiness.store import transaction
 
-STATUSES = ("met", "not met", "waived")
+STATUSES = ("met", "not met", "waived")  # set by hand; a computed one may also read "undecided" (see _rate_verdict)
 # the exception-rate condition says so when the exception logs run this far past the usage's period
 OVERHANG = timedelta(days=7)
 
@@ -153,7 +153,7 @@ def _live(con, pilot: Pilot, rule: str) -> tuple[bool, str]:
         elif e0 < u0 - OVERHANG or e1 > u1 + OVERHANG:
             said += (f"; the exception logs ({e0:%Y-%m-%d} to {e1:%Y-%m-%d}) reach well beyond the usage ({u0:%Y-%m-%d} "
                      f"to {u1:%Y-%m-%d}), so part of this compares different periods")
-        return rate < limit, said
+        return _rate_verdict(con, pilot, exceptions, events, limit), said
     if rule == "source_process":
         have = {r[0] for r in con.execute(
             "SELECT kind FROM sources WHERE pilot_id = ? AND (mode = 'feed' OR NULLIF(trim(owner), '') IS NOT NULL)",
@@ -167,6 +167,27 @@ def _live(con, pilot: Pilot, rule: str) -> tuple[bool, str]:
         n = open_high(con, pilot.pilot_id)
         return n == 0, f"{n} high risk{'s' if n != 1 else ''} open"
     raise ValueError(rule)
+
+
+def _rate_verdict(con, pilot: Pilot, exceptions: int, events: int, limit: float) -> dict[str, Any]:
+    """The exception-rate condition judged on its interval: met when the whole interval lies under the
+    limit, not met when it lies wholly at or over it, undecided (with how much more data would settle
+    it) when it straddles the limit. The interval is the evidence's (analysis.confidence: by user),
+    scaled to the rate the batch counts give."""
+    from analysis import confidence, intervals
+
+    rate = 1000 * exceptions / events
+    fig = confidence.exception_rate(con, pilot)
+    if fig is None or (not fig.interval.value and rate):  # failure modes not computed: the counts alone
+        iv = intervals.poisson_rate(exceptions, events, per=1000)
+    else:
+        factor = rate / fig.interval.value if fig.interval.value else 1.0
+        iv = intervals.scaled(fig.interval, factor, rate)
+    verdict = intervals.verdict(iv, limit, "below")
+    more = None
+    if verdict == "undecided" and fig is not None:
+        more = intervals.more_data(iv, limit, fig.base, fig.noun, fig.per_day)
+    return {"verdict": verdict, "interval": iv.as_list(2), "method": iv.method, "more_data": more}
 
 
 def list_conditions(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> list[dict[str, Any]]:
@@ -185,7 +206,10 @@ def list_conditions(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) 
         r["live_value"] = None
         if r["computed"] and r["status"] != "waived":
             ok, value = _live(con, pilot, r["computed"])
-            r["status"], r["live_value"] = ("met" if ok else "not met"), value
+            if isinstance(ok, dict):  # judged on an interval: met, not met or undecided
+                r.update(ok)
+                ok = ok["verdict"].replace("_", " ")
+            r["status"], r["live_value"] = ({True: "met", False: "not met"}.get(ok, ok)), value
         if r["status"] == "waived" and r["waiver_expiry"] and r["waiver_expiry"] < _now().date():
             r["status"] = "not met"
             r["live_value"] = f"waiver expired on {r['waiver_expiry']}"

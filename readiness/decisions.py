@@ -24,7 +24,7 @@ from typing import Any
 
 import duckdb
 
-from readiness import audit, privacy, settings
+from readiness import audit, privacy
 from readiness.access import Actor, require
 from readiness.pilots import Pilot, data_version
 from readiness.store import transaction
@@ -42,8 +42,12 @@ WINDDOWN = ("Tell the pilot's users and their managers that it stops, and from w
             "Switch the capability off and remove its access")
 
 # Suggested outcome: evidence that blocks "operate" (limits from settings: max_exceptions_per_1k,
-# signal_csat_min, so the suggestion, the conditions and the signals agree).
+# signal_csat_min, ..., judged on their intervals by readiness.criteria, so the suggestion, the
+# conditions and the signals agree).
 STOP_USAGE_DROP = -0.5        # usage halved over the last 4 weeks and users unhappy: consider stopping
+# A suggestion only: when the evidence is not enough either way, the pilot runs on to collect it
+# (the reviewer records it as harden further, with the extension as its rationale).
+SUGGESTIONS = {**OUTCOMES, "extend": "Extend the pilot"}
 
 
 class DecisionError(ValueError):
@@ -54,9 +58,22 @@ class DecisionError(ValueError):
 class Suggestion:
     outcome: str
     reasons: list[str]
+    criteria: tuple = ()     # readiness.criteria.Criterion: each threshold with its interval and verdict
 
     def describe(self) -> str:
         return f"{self.outcome}: " + "; ".join(self.reasons)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The suggestion as ``suggest --json`` prints it: outcome, label, reasons, criteria."""
+        crit = []
+        for c in self.criteria:
+            d = {k: v for k, v in c.to_dict().items() if k in ("name", "value", "interval", "threshold", "verdict",
+                                                                 "method")}
+            if c.verdict == "undecided":
+                d["more_data"] = c.more_data
+            crit.append(d)
+        return {"outcome": self.outcome, "label": SUGGESTIONS[self.outcome], "reasons": self.reasons,
+                "criteria": crit}
 
 
 def _now() -> datetime:
@@ -136,19 +153,15 @@ def suggest(con: duckdb.DuckDBPyConnection, pilot: Pilot, figures: dict[str, Any
     ``signals``: computed risk signals; high ones not yet in the register (accepted or dismissed) do too.
     """
     from analysis import usage
+    from readiness import criteria as judged
 
     fig = figures or snapshot(con, pilot)["figures"]
     events = fig["usage"]["events"]
     if not events:
         return Suggestion("reframe", ["no usage has been loaded, so there is no evidence that the capability is used"])
-    per_1k = fig["exceptions"]["per_1k_events"] or 0.0
-    csat = fig["feedback"]["csat"]
-    max_per_1k, min_csat = settings.get("max_exceptions_per_1k"), settings.get("signal_csat_min")
-    blockers = []
-    if per_1k > max_per_1k:
-        blockers.append(f"{per_1k:,.1f} exceptions per 1,000 events over the whole pilot (limit {max_per_1k:g})")
-    if csat is not None and csat < min_csat:
-        blockers.append(f"CSAT {csat:.0%} (below {min_csat:.0%})")
+    crit = judged.evaluate(fig)
+    blockers = [c.reason() for c in crit if c.verdict == "not_met"]
+    undecided = [c for c in crit if c.verdict == "undecided"]
     from readiness.handoff import operating_owner
 
     if not (pilot.owner or "").strip() and not operating_owner(con, pilot.pilot_id):
@@ -170,13 +183,29 @@ def suggest(con: duckdb.DuckDBPyConnection, pilot: Pilot, figures: dict[str, Any
     trend = usage.trend(con, pilot)
     pct = getattr(trend, "events_change_pct", None)
     change = None if pct is None else pct / 100
-    if change is not None and change <= STOP_USAGE_DROP and csat is not None and csat < min_csat:
-        return Suggestion("stop", [f"usage fell {abs(change):.0%} over the last 4 weeks", *blockers])
+    csat = judged.criterion(fig, "feedback.csat")
+    pending = [c.reason() for c in undecided]
+    if change is not None and change <= STOP_USAGE_DROP and csat is not None and csat.verdict == "not_met":
+        return Suggestion("stop", [f"usage fell {abs(change):.0%} over the last 4 weeks", *blockers, *pending],
+                          tuple(crit))
     if blockers:
-        return Suggestion("harden", blockers)
-    return Suggestion("operate", ["no evidence blocks operating it: " +
-                                  f"{per_1k:.1f} exceptions per 1,000 events" +
-                                  (f", CSAT {csat:.0%}" if csat is not None else "")])
+        return Suggestion("harden", blockers + pending, tuple(crit))
+    if undecided:
+        return Suggestion("extend", pending + ["extend the pilot and collect " + judged.to_collect(undecided)],
+                          tuple(crit))
+    return Suggestion("operate", ["no evidence blocks operating it: " + ", ".join(c.reason() for c in crit)],
+                      tuple(crit))
+
+
+def current_suggestion(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> Suggestion:
+    """The suggestion the Decision page shows now: on the live figures, the current review's conditions
+    (with live values) and the computed risk signals. Reads only."""
+    from readiness.conditions import list_conditions
+    from readiness.signals import compute_signals
+
+    require(con, actor, "read_pilot", pilot.pilot_id)
+    sigs = [s.to_dict() for s in compute_signals(con, actor, pilot)]
+    return suggest(con, pilot, conditions=list_conditions(con, actor, pilot), signals=sigs)
 
 
 # ------------------------------------------------------------------------------------------
@@ -255,7 +284,7 @@ def shown_decisions(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) 
 
 def operate_refused(suggestion: Suggestion) -> str:
     """Why operate is not recorded against ``suggestion`` without the reviewer saying they mean it."""
-    return (f"The evidence suggests {OUTCOMES[suggestion.outcome].lower()}: " + "; ".join(suggestion.reasons[:3])
+    return (f"The evidence suggests {SUGGESTIONS[suggestion.outcome].lower()}: " + "; ".join(suggestion.reasons[:3])
             + (" …" if len(suggestion.reasons) > 3 else "") + ". To record operate anyway, say so (the tick "
             "'Record operate although the evidence suggests …' on the Decision page; --against-evidence).")
 
@@ -314,6 +343,7 @@ def record_decision(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, 
         suggestion = suggest(con, pilot, snap["figures"], conditions, snap["signals"])
         if outcome == "operate" and suggestion.outcome != "operate" and not against_evidence:
             raise DecisionError(operate_refused(suggestion))
+        snap["criteria"] = suggestion.to_dict()["criteria"]  # each threshold with its interval and verdict
         con.execute(
             """INSERT INTO decisions (review_id, pilot_id, supersedes, outcome, rationale, owner, next_review, receiver,
                                       conditions, winddown, suggested_outcome, suggested_reasons, snapshot,
@@ -357,7 +387,9 @@ def accept_handoff(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, d
 
 SUMMARY_COLUMNS = ["pilot", "review", "decision_id", "outcome", "status", "handoff", "decided_by", "decided_at",
                    "rationale", "owner", "next_review", "receiver", "suggested_outcome", "open_high_risks",
-                   "conditions_met", "conditions_total", "usage_events", "users", "exceptions_per_1k", "csat"]
+                   "conditions_met", "conditions_total", "usage_events", "users", "exceptions_per_1k", "csat",
+                   "exceptions_per_1k_low", "exceptions_per_1k_high", "csat_low", "csat_high", "confidence_level",
+                   "criteria_undecided"]
 
 
 def decision_summaries(con: duckdb.DuckDBPyConnection, actor: Actor, pilots: list[Pilot]) -> list[dict[str, Any]]:
@@ -373,11 +405,31 @@ def decision_summaries(con: duckdb.DuckDBPyConnection, actor: Actor, pilots: lis
                 "outcome": OUTCOMES[d["outcome"]], "status": d["status"], "handoff": d["handoff"],
                 "decided_by": d["decided_by"], "decided_at": d["decided_at"], "rationale": d["rationale"],
                 "owner": d["owner"], "next_review": d["next_review"], "receiver": d["receiver"],
-                "suggested_outcome": OUTCOMES.get(d["suggested_outcome"], d["suggested_outcome"]),
+                "suggested_outcome": SUGGESTIONS.get(d["suggested_outcome"], d["suggested_outcome"]),
                 "open_high_risks": json.loads(d["snapshot"]).get("open_high_risks"),
                 "conditions_met": sum(1 for c in conds if c.get("status") == "met"),
                 "conditions_total": len(conds),
                 "usage_events": fig["usage"]["events"], "users": fig["usage"]["users"],
                 "exceptions_per_1k": fig["exceptions"]["per_1k_events"], "csat": fig["feedback"]["csat"],
+                **_interval_cells(fig), "criteria_undecided": _undecided(json.loads(d["snapshot"])),
             })
     return out
+
+
+def _interval_cells(fig: dict[str, Any]) -> dict[str, Any]:
+    """The frozen intervals of the two headline rates as low / high cells (empty for evidence frozen
+    before intervals were kept), and their level."""
+    out: dict[str, Any] = {}
+    for cell, (section, name) in (("exceptions_per_1k", ("exceptions", "per_1k_events")), ("csat", ("feedback", "csat"))):
+        ends = fig[section].get(f"{name}_interval") or [None, None]
+        out[f"{cell}_low"], out[f"{cell}_high"] = ends
+    out["confidence_level"] = (fig.get("intervals") or {}).get("level")
+    return out
+
+
+def _undecided(snap: dict[str, Any]) -> str | None:
+    """The criteria the decision was taken with no clear evidence on, e.g. 'CSAT: about 60 more ratings'."""
+    if "criteria" not in snap:
+        return None
+    return "; ".join(f"{c['name']}: {c.get('more_data') or 'undecided'}" for c in snap["criteria"]
+                     if c["verdict"] == "undecided")

@@ -138,7 +138,7 @@ def content(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot, signals:
                  "owner": x["owner"] if kind == "risk" else None} for kind, x in top],
         "conditions": [{"title": c["title"], "status": c["status"], "required": c["required"],
                         "live_value": mask(c.get("live_value"))} for c in conds],
-        "conditions_met": sum(1 for c in conds if c["status"] != "not met"),
+        "conditions_met": sum(1 for c in conds if c["status"] in ("met", "waived")),  # undecided is not met
         "data_as_of": as_of,
         "frozen_note": ("Figures are live: the data as loaded now. The decision froze its own copy on "
                         f"{current['decided_at']:%Y-%m-%d}." if current else "Figures are live: the data as loaded now."),
@@ -193,7 +193,7 @@ def html_page(c: dict[str, Any]) -> str:
         f"<li><b>{_h(t['severity'])}</b> {_h(t['text'])} — {_h(t['owner'] or 'no owner')}</li>" if t["kind"] == "risk"
         else f"<li><b>{_h(t['severity'])}</b> {_h(t['text'])} <i>(signal, not yet in the register)</i></li>"
         for t in c["top"])
-    marks = {"met": "✔", "waived": "◷"}
+    marks = {"met": "✔", "waived": "◷", "undecided": "?"}
     conds = "".join(f"<li>{marks.get(x['status'], '✘')} {_h(x['title'])}"
                     + (f" — <i>{_h(x['live_value'])}</i>" if x["live_value"] else "") + "</li>" for x in c["conditions"])
     if d:
