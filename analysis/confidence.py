@@ -26,6 +26,10 @@ from analysis.common import NO_FILTERS, Empty, Filters, frame, table_columns, wh
 from analysis.intervals import Interval
 from readiness.pilots import Pilot
 
+# How each figure is shown (a format for str.format)
+SHOWN = {"feedback.csat": "{:.0%}", "feedback.negative_share": "{:.0%}", "feedback.nps": "{:+.0f}",
+         "feedback.mean_rating": "{:.2f}", "usage.task_success": "{:.1%}", "usage.stickiness": "{:.0%}",
+         "usage.retention_week_1": "{:.0%}", "exceptions.per_1k_events": "{:,.1f}", "exceptions.per_session": "{:.2f}"}
 STICKY_DAYS = 28          # stickiness: mean daily users over the last 28 days / users active in them (DAU / MAU)
 MIN_ATTRIBUTED = 0.5      # at least half the exceptions must name a user of the usage to bootstrap by user
 
@@ -40,6 +44,15 @@ class Figure:
     base: float
     noun: str
     per_day: float | None = None
+
+    def shown(self, x: float | None = None) -> str:
+        """The value (or ``x``) as the pages show it: 58%, +12, 3.56, 99.6."""
+        return SHOWN.get(self.name, "{:,.2f}").format(self.interval.value if x is None else x)
+
+    def range_text(self) -> str:
+        """'55%–60%': the interval as a range beside the figure."""
+        low, high = self.shown(self.interval.low), self.shown(self.interval.high)
+        return f"{low} to {high}" if self.interval.low < 0 else f"{low}–{high}"
 
     def more_data(self, threshold: float) -> str:
         """How much more data would settle a criterion on this figure at ``threshold`` (in words)."""
@@ -195,3 +208,20 @@ def _retention(con, pilot: Pilot, filters: Filters, level: float) -> Figure | No
     size = int(seen["size"].sum())
     back = int(round((seen["week_1"] / 100 * seen["size"]).sum()))
     return _figure("usage.retention_week_1", "Week-1 retention", intervals.wilson(back, size, level), size, "users")
+
+
+def methods_note(figs: dict[str, Figure], names: tuple[str, ...] | None = None) -> str:
+    """The caption naming the level and method of each range shown, e.g. "Ranges are 95% intervals:
+    CSAT and negative comments by Wilson score interval; NPS by normal interval, multinomial variance"."""
+    by_method: dict[str, list[str]] = {}
+    level = None
+    for name, fig in figs.items():
+        if names is None or name in names:
+            label = fig.label if fig.label[:2].isupper() or not by_method else fig.label[0].lower() + fig.label[1:]
+            by_method.setdefault(fig.interval.method, []).append(label)
+            level = fig.interval.level
+    if not by_method:
+        return ""
+    parts = [f"{', '.join(labels[:-1]) + ' and ' if len(labels) > 1 else ''}{labels[-1]} by {method}"
+             for method, labels in by_method.items()]
+    return f"Ranges are {level:.0%} intervals: " + "; ".join(parts) + "."

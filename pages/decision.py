@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from readiness import access, between, conditions, decisions, store, ui
+from readiness import access, between, conditions, criteria, decisions, store, ui
 
 actor, pilot, version = ui.pick_pilot()
 
@@ -46,6 +46,11 @@ if in_view is not None and latest is not None and in_view < latest and past:
 
 box = st.success if suggestion.outcome == "operate" else st.warning
 box(f"**Suggested: {decisions.SUGGESTIONS[suggestion.outcome]}**\n\n" + "\n".join(f"- {ui.md(r)}" for r in suggestion.reasons))
+if suggestion.criteria:
+    st.table(pd.DataFrame(criteria.shown_rows(list(suggestion.criteria))), hide_index=True, border="horizontal")
+    methods = sorted({c.method for c in suggestion.criteria if c.method})
+    st.caption(f"Operate needs each interval wholly on the right side of its threshold; an interval across it is "
+               f"not enough evidence yet. Intervals at {figures['intervals']['level']:.0%}: " + "; ".join(methods) + ".")
 
 current = next((d for d in reversed(history) if d["status"] == "current"), None)
 if current:
@@ -67,7 +72,9 @@ if can_decide:
     st.subheader("Record the decision")
     with st.form("decide"):
         labels = list(decisions.OUTCOMES)
-        outcome = st.radio("Outcome", labels, index=labels.index(suggestion.outcome),
+        # an extension is recorded as harden further, with the extension as its rationale
+        outcome = st.radio("Outcome", labels, index=labels.index(suggestion.outcome if suggestion.outcome in labels
+                                                                  else "harden"),
                            format_func=decisions.OUTCOMES.get, horizontal=True)
         rationale = st.text_area("Rationale (required)", placeholder="Why this outcome, on this evidence")
         a, b, c = st.columns(3)

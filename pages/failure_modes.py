@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from analysis import confidence
 from analysis import failure_modes as fm
-from readiness import access, charts, store, ui
+from readiness import access, charts, criteria, store, ui
 
 actor, pilot, version = ui.pick_pilot()
 flt = ui.filters(pilot, version)
@@ -17,11 +18,20 @@ st.caption(f"{ui.md(pilot.name)} · exceptions grouped by type and message templ
 modes = ui.evidence("analysis.failure_modes.failure_modes", pilot, version, flt)
 if ui.empty_note(modes):
     st.stop()
-c = st.columns(4)
+figs = ui.evidence("analysis.confidence.rate_intervals", pilot, version, flt)
+c = st.columns(6)
 c[0].metric("Exceptions", f"{int(modes['count'].sum()):,}")
 c[1].metric("Failure modes", f"{len(modes):,}")
 c[2].metric("Rising", f"{int((modes['trend'] == 'rising').sum())}")
 c[3].metric("Without an owner", f"{int(modes['owner'].isna().sum())}")
+for col, name, label in ((c[4], "exceptions.per_1k_events", "Per 1,000 events"),
+                         (c[5], "exceptions.per_session", "Per session")):
+    if name in figs:
+        col.metric(label, figs[name].shown())
+        col.caption(criteria.figure_note(figs[name]))
+if figs:
+    st.caption(confidence.methods_note(figs, ("exceptions.per_1k_events", "exceptions.per_session"))
+               + " A user's exceptions come together (one bad afternoon is many), so the rate is resampled by user.")
 ui.evidence_chart("exception_rate", "analysis.failure_modes.exception_rate", pilot, version, flt)
 
 SORTS = {"Exceptions": ("count", False), "Users hit": ("users", False), "Trend (rising first)": ("trend_rank", True),

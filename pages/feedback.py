@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from readiness import ui
+from analysis import confidence
+from readiness import criteria, ui
+
+FIGURES = ("feedback.mean_rating", "feedback.csat", "feedback.nps", "feedback.negative_share")
 
 actor, pilot, version = ui.pick_pilot()
 flt = ui.filters(pilot, version)
@@ -26,8 +29,13 @@ c[3].metric("NPS", f"{summary.nps:+.0f}" if summary.nps is not None else ui.coun
                  "of 9-10 minus the share of 0-6, from -100 to +100.")
 c[4].metric("Negative comments", f"{summary.negative_share:.0%}" if summary.negative_share is not None
             else ui.count_of(summary.analysed, "comment"), help="Share of the analysed comments with negative sentiment.")
+figs = ui.evidence("analysis.confidence.rate_intervals", pilot, version, flt)
+for col, name in zip(c[1:], FIGURES):
+    if name in figs:
+        col.caption(criteria.figure_note(figs[name]))
 for why in summary.missing.values():
     st.caption(ui.md(why))
+st.caption(confidence.methods_note(figs, FIGURES) + " Ratings, scores and comments count one per answer.")
 
 left, right = st.columns(2)
 with left:

@@ -48,7 +48,7 @@ table = pd.DataFrame({
     "Condition": [ui.md(r["title"]) for r in rows],
     "Required": ["required" if r["required"] else "—" for r in rows],
     "Status": [r["status"].replace(" ", "\u00a0") for r in rows],  # "not met" on one line
-    "Live value": [ui.md(r["live_value"]) if r["computed"] else "— set by the reviewer" for r in rows],
+    "Live value": [ui.md(conditions.live_text(r)) if r["computed"] else "— set by the reviewer" for r in rows],
     "Owner": [ui.md(r["owner"]) if r["owner"] else "" for r in rows],
     "Evidence": [ui.md(r["evidence"]) if r["evidence"] else "" for r in rows],
     "Waived until": [f"{r['waiver_expiry']:%Y-%m-%d}" if r["waiver_expiry"] else "" for r in rows],

@@ -48,8 +48,10 @@ for col, f in zip(cols, c["figures"], strict=True):
         else f"{f['change']} vs {f['against']}"
     col.metric(f["label"], f["value"], shown, delta_color="off" if f["good"] is None else
                ("normal" if (f["direction"] == "up") == f["good"] else "inverse"), border=True)
+    if f.get("range"):
+        col.markdown(f"range **{f['range']}**")
 st.caption("All four figures cover the last 28 days of data; each change compares them with the 28 days before. "
-           + c["frozen_note"])
+           + c["frozen_note"] + " " + c["ranges_note"])
 
 left, right = st.columns(2)
 with left:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from analysis import confidence
 from analysis.common import Empty
-from readiness import ui
+from readiness import criteria, ui
 
 actor, pilot, version = ui.pick_pilot()
 flt = ui.filters(pilot, version)
@@ -31,6 +32,19 @@ if not hasattr(trend, "reason"):
                 f"{trend.events_change_pct:+.0f}% vs the 4 before" if whole else None,
                 help=None if whole else "No change shown: the data in view does not cover the 4 weeks before.")
 st.caption(ui.md(totals.sessions_reason or totals.sessions_reading))  # a reason may name a segment
+figs = ui.evidence("analysis.confidence.rate_intervals", pilot, version, flt)
+rates = st.columns(3)
+for col, name, label, why in (
+        (rates[0], "usage.task_success", "Task success", "Attempts with an outcome that succeeded."),
+        (rates[1], "usage.stickiness", "Stickiness (DAU / MAU)",
+         "Mean daily users over the last 28 days of data, as a share of the users active in them."),
+        (rates[2], "usage.retention_week_1", "Back the week after their first",
+         "Users active in the week after the week they were first seen, of the cohorts whose next week has data.")):
+    if name in figs:
+        col.metric(label, figs[name].shown(), help=why)
+        col.caption(criteria.figure_note(figs[name]))
+st.caption(confidence.methods_note(figs, ("usage.task_success", "usage.stickiness", "usage.retention_week_1"))
+           + " A user's events are not independent of each other, so rates over events are resampled by user.")
 
 
 ui.evidence_chart("active_users", "analysis.usage.active_users", pilot, version, flt)
@@ -53,9 +67,7 @@ with right:
         st.metric("Events made by the top 10% of users", f"{conc.top_share:.0%}")
         st.metric("Users making half of all events", f"{conc.users_for_half:,}")
     success = ui.evidence("analysis.usage.task_success", pilot, version, flt)
-    if not ui.empty_note(success):
-        st.metric("Task success", f"{success.success_rate:.0%}",
-                  help=f"{success.successes:,} of {success.attempts:,} attempts with an outcome succeeded")
+    ui.empty_note(success)  # the figure itself is in the row above, with its interval
 if not isinstance(adoption, Empty):
     # a static table: every word of each hint's reason shows (the grid cut "only 86% of attempts
     # succeed (< 90%)" off the rows that need it most); one row per feature, so it stays short.

@@ -187,7 +187,7 @@ def _rate_verdict(con, pilot: Pilot, exceptions: int, events: int, limit: float)
     more = None
     if verdict == "undecided" and fig is not None:
         more = intervals.more_data(iv, limit, fig.base, fig.noun, fig.per_day)
-    return {"verdict": verdict, "interval": iv.as_list(2), "method": iv.method, "more_data": more}
+    return {"verdict": verdict, "interval": iv.as_list(2), "method": iv.method, "more_data": more, "level": iv.level}
 
 
 def list_conditions(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) -> list[dict[str, Any]]:
@@ -214,6 +214,19 @@ def list_conditions(con: duckdb.DuckDBPyConnection, actor: Actor, pilot: Pilot) 
             r["status"] = "not met"
             r["live_value"] = f"waiver expired on {r['waiver_expiry']}"
     return rows
+
+
+def live_text(row: dict[str, Any]) -> str | None:
+    """A computed condition's live value as shown, with its interval and, when undecided, "not enough
+    evidence yet" and how much more data would settle it."""
+    text = row.get("live_value")
+    if not row.get("interval") or row.get("status") == "waived":
+        return text
+    low, high = row["interval"]
+    text = f"{text}; {row.get('level', 0.95):.0%} interval {low:,.1f}–{high:,.1f} ({row['method']})"
+    if row.get("verdict") == "undecided":
+        text += f"; not enough evidence yet: {row['more_data'] or 'more data'} would settle it"
+    return text
 
 
 def blocking(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -47,7 +47,7 @@ SPECS: tuple[Spec, ...] = (
     Spec("feedback.csat", "CSAT", lambda: settings.get("signal_csat_min"), "above", ("feedback", "rated"),
          "ratings", False, _pct),
     Spec("usage.task_success", "task success", lambda: 1 - settings.get("signal_task_failure_rate"), "above",
-         ("usage", "attempts"), "attempts", True, _pct),
+         ("usage", "attempts"), "attempts", True, lambda x: f"{x:.1%}"),
     Spec("feedback.negative_share", "negative comments", lambda: settings.get("signal_negative_share"), "below",
          ("feedback", "analysed"), "comments", False, _pct),
 )
@@ -108,15 +108,25 @@ def judge(spec: Spec, figures: dict[str, Any]) -> Criterion | None:
     methods = (figures.get("intervals") or {}).get("methods", {})
     level = (figures.get("intervals") or {}).get("level", intervals.level_default())
     iv = Interval(float(value), float(ends[0]), float(ends[1]), level, methods.get(spec.name, ""))
+    have = _get(figures, ".".join(spec.base)) or 0
+    days = (figures.get("usage") or {}).get("active_days")
+    return _on(spec, iv, threshold, have, have / days if spec.daily and days else None)
+
+
+def _on(spec: Spec, iv: Interval, threshold: float, have: float, per_day: float | None) -> Criterion:
     verdict = intervals.verdict(iv, threshold, spec.better)
-    more = None
-    if verdict == "undecided":
-        have = _get(figures, ".".join(spec.base)) or 0
-        days = (figures.get("usage") or {}).get("active_days")
-        per_day = have / days if spec.daily and days else None
-        more = intervals.more_data(iv, threshold, have, spec.noun, per_day)
-    return Criterion(spec.name, spec.label, value, [float(ends[0]), float(ends[1])], threshold, spec.better,
-                     verdict, iv.method, more, level)
+    more = intervals.more_data(iv, threshold, have, spec.noun, per_day) if verdict == "undecided" else None
+    return Criterion(spec.name, spec.label, iv.value, [iv.low, iv.high], threshold, spec.better, verdict, iv.method,
+                     more, iv.level)
+
+
+def on_figure(fig) -> Criterion | None:
+    """The criterion on an ``analysis.confidence.Figure`` (a page's filtered figure), or None when no
+    threshold applies to it."""
+    spec = _BY_NAME.get(fig.name)
+    if spec is None:
+        return None
+    return _on(spec, fig.interval, float(spec.threshold()), fig.base, fig.per_day)
 
 
 def evaluate(figures: dict[str, Any]) -> list[Criterion]:
@@ -132,3 +142,33 @@ def criterion(figures: dict[str, Any], name: str) -> Criterion | None:
 def to_collect(undecided: list[Criterion]) -> str:
     """What an extended pilot should collect, from the undecided criteria."""
     return "; ".join(f"{c.label}: {c.more_data}" for c in undecided)
+
+
+def figure_note(fig) -> str:
+    """What a page says under a figure (an ``analysis.confidence.Figure``): its range, and against a
+    threshold, whether it holds — or "not enough evidence yet" with how much more data would settle it."""
+    text = f"{fig.interval.level:.0%} interval {fig.range_text()}"
+    c = on_figure(fig)
+    if c is None:
+        return text
+    limit = f"{'the floor of' if c.better == 'above' else 'the limit of'} {fig.shown(c.threshold)}"
+    if c.verdict == "undecided":
+        return f"{text} · not enough evidence yet against {limit}: {c.more_data} would settle it"
+    if c.verdict == "not_met":
+        return f"{text} · {'below' if c.better == 'above' else 'over'} {limit}"
+    return f"{text} · clear of {limit}"
+
+
+VERDICT_WORDS = {"met": "met", "not_met": "not met", "undecided": "not enough evidence yet"}
+
+
+def shown_rows(crit: list[Criterion]) -> list[dict[str, str]]:
+    """The criteria as a page's table: criterion, value, interval, threshold, verdict, more data."""
+    out = []
+    for c in crit:
+        show = _BY_NAME[c.name].show
+        out.append({"Criterion": c.label[0].upper() + c.label[1:], "Value": show(c.value),
+                    "Interval": f"{show(c.interval[0])}–{show(c.interval[1])}" if c.interval else "—",
+                    "Threshold": f"{'at least' if c.better == 'above' else 'under'} {show(c.threshold)}",
+                    "Verdict": VERDICT_WORDS[c.verdict], "More data to settle it": c.more_data or ""})
+    return out

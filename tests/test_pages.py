@@ -513,3 +513,23 @@ def test_the_playbook_preview_is_rendered_not_shown_as_source(demo_db: Path) -> 
     at = _run("handoff_page", "reviewer")
     assert not at.exception and not at.code
     assert any(m.value.startswith("# Operating playbook: Invoice triage assistant") for m in at.markdown)
+
+
+def test_feedback_on_the_first_week_says_not_enough_evidence_yet_and_names_the_method(demo_db: Path) -> None:
+    at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "feedback.py"), default_timeout=120)
+    at.session_state["_rr_actor"] = Actor("viewer1", "viewer")
+    at.session_state["_rr_asked_query"] = {"pilot": DEMO, "from": "2026-07-06", "to": "2026-07-12"}
+    at.run()
+    captions = [c.value for c in at.caption]
+    assert {m.label: m.value for m in at.metric}["CSAT (4-5 stars)"] == "76%"
+    assert any(c.startswith("95% interval 59%–87% · not enough evidence yet against the floor of 70%: about ")
+               and c.endswith(" more ratings would settle it") for c in captions)
+    assert any(c.startswith("Ranges are 95% intervals: CSAT and negative comments by Wilson score interval")
+               for c in captions)
+
+
+def test_the_decision_page_lists_each_criterion_with_its_interval_and_verdict(demo_db: Path) -> None:
+    table = _run("decision", "reviewer").table[0].value
+    rows = {r["Criterion"]: r for r in table.to_dict("records")}
+    assert rows["CSAT"]["Interval"] == "55%–60%" and rows["CSAT"]["Verdict"] == "not met"
+    assert rows["Task success"]["Verdict"] == "met"
