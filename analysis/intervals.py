@@ -202,3 +202,38 @@ def more_data(interval: Interval, threshold: float, have: float, noun: str,
         days = max(1, math.ceil(extra / per_day))
         return f"about {days:,} more day{'s' * (days != 1)} at this volume ({extra:,} more {noun})"
     return f"about {extra:,} more {noun}"
+
+
+# --------------------------------------------------------------------------------------------
+# Comparisons
+
+
+def ratio_se(num: np.ndarray, den: np.ndarray) -> float:
+    """Cluster-robust (linearised) standard error of sum(num) / sum(den), one pair per cluster."""
+    num, den = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
+    k, total = len(num), float(den.sum())
+    if k < 2 or total <= 0:
+        return math.inf
+    r = float(num.sum()) / total
+    return math.sqrt(k / (k - 1) * float(((num - r * den) ** 2).sum())) / total
+
+
+def difference_p(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Two-sided p-value that two estimates, each (value, standard error), differ: a z-test on the
+    difference. 1.0 when either has no spread to judge by."""
+    se = math.hypot(a[1], b[1])
+    if not math.isfinite(se) or se == 0:
+        return 1.0
+    return float(2 * stats.norm.sf(abs(a[0] - b[0]) / se))
+
+
+def holm(pvalues: list[float]) -> list[float]:
+    """Holm's step-down adjustment of ``pvalues`` (in their order): controls the chance of any false
+    finding among them at the level, without assuming they are independent."""
+    m = len(pvalues)
+    order = sorted(range(m), key=lambda i: pvalues[i])
+    out, running = [0.0] * m, 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * pvalues[i]))
+        out[i] = running
+    return out

@@ -6,7 +6,7 @@ import streamlit as st
 
 from analysis import confidence
 from analysis import failure_modes as fm
-from readiness import access, charts, criteria, store, ui
+from readiness import access, charts, criteria, store, ui, ui_intervals
 
 actor, pilot, version = ui.pick_pilot()
 flt = ui.filters(pilot, version)
@@ -33,6 +33,7 @@ if figs:
     st.caption(confidence.methods_note(figs, ("exceptions.per_1k_events", "exceptions.per_session"))
                + " A user's exceptions come together (one bad afternoon is many), so the rate is resampled by user.")
 ui.evidence_chart("exception_rate", "analysis.failure_modes.exception_rate", pilot, version, flt)
+ui_intervals.segment_differences(pilot, version, flt, "per_1k_events")
 
 SORTS = {"Exceptions": ("count", False), "Users hit": ("users", False), "Trend (rising first)": ("trend_rank", True),
          "Last seen": ("last_seen", False)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from analysis import confidence
-from readiness import criteria, ui
+from readiness import criteria, ui, ui_intervals
 
 FIGURES = ("feedback.mean_rating", "feedback.csat", "feedback.nps", "feedback.negative_share")
 
@@ -43,6 +43,8 @@ with left:
         ui.evidence_chart("ratings_of", "analysis.feedback.feedback_summary", pilot, version, flt)
 with right:
     ui.evidence_chart("negative_share", "analysis.feedback.sentiment_over_time", pilot, version, flt)
+
+ui_intervals.segment_differences(pilot, version, flt, "csat")
 
 st.subheader("Operational requirements apart from feature requests")
 triage = ui.evidence("analysis.feedback.triage_table", pilot, version, flt)

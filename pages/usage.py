@@ -7,7 +7,7 @@ import streamlit as st
 
 from analysis import confidence
 from analysis.common import Empty
-from readiness import criteria, ui
+from readiness import criteria, ui, ui_intervals
 
 actor, pilot, version = ui.pick_pilot()
 flt = ui.filters(pilot, version)
@@ -82,3 +82,5 @@ if not isinstance(adoption, Empty):
         "Come back": adoption["repeat_rate"].map(share), "Success": adoption["success_rate"].map(share),
         "Events": adoption["events"].map("{:,}".format),
     }), hide_index=True, border="horizontal")
+
+ui_intervals.segment_differences(pilot, version, flt, "task_success")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -144,3 +145,23 @@ def test_the_full_demo_signals_name_their_intervals_and_keep_their_severity(demo
     low = found["customer_impact.low_csat"]
     assert low.figures["verdict"] == "not_met" and low.severity in ("medium", "high")
     assert "(95% interval 55%–60%)" in low.finding
+
+
+def test_segments_that_differ_beyond_chance_are_listed_after_holm(db: Path, tmp_path: Path) -> None:
+    from analysis import segments
+
+    make_pilot(db, "p", owner="Tom Brennan")
+    rows, rng = [], random.Random(42)
+    for u in range(40):
+        team = ("Procurement", "Finance", "Payables", "Treasury")[u % 4]
+        for i in range(30):  # Procurement fails 1 in 3, the others 1 in 15
+            bad = rng.random() < (1 / 3 if team == "Procurement" else 1 / 15)
+            rows.append(f"2026-03-{1 + i % 20:02d}T10:{i:02d}:00Z,u{u},{team},open,{'failed' if bad else 'ok'}")
+    ingest_one(db, write(tmp_path / "u.csv", "ts,user,team,event,outcome\n" + "\n".join(rows) + "\n"), pilot="p")
+    with store.open_store(db) as con:
+        found = segments.differences(con, get_pilot(con, "p"), level=0.95)
+    (proc,) = [d for d in found if d.value == "Procurement"]
+    assert proc.metric == "task_success" and proc.p_holm < 0.05 and proc.p_holm >= proc.p
+    assert proc.text() == f"Procurement: task success {proc.inside.value:.0%} ({proc.inside.low:.0%}–{proc.inside.high:.0%}) against {proc.rest:.0%} elsewhere"
+    assert proc.inside.high < 0.8 < 0.9 < proc.rest
+    assert found[0] == proc  # the largest difference first

@@ -194,3 +194,19 @@ def test_store_intervals_bootstrap_one_row_per_user_and_match_the_summary(db, tm
     assert fig["usage"]["task_success_interval"] == success.interval.as_list()
     assert fig["intervals"]["methods"]["usage.task_success"] == success.interval.method
     assert success.interval.low < success.interval.value < success.interval.high
+
+
+# --- comparisons ---------------------------------------------------------------------------------
+
+def test_holm_adjusts_step_down_as_worked_by_hand() -> None:
+    # sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1 = 0.02, 0.03, 0.06, 0.04; running maximum 0.02, 0.03, 0.06, 0.06
+    assert intervals.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert intervals.holm([0.5, 0.9]) == [1.0, 1.0]  # capped at 1
+    assert intervals.holm([]) == []
+
+
+def test_a_difference_is_judged_by_a_z_test_on_both_spreads() -> None:
+    # 0.5 (se 0.04) against 0.6 (se 0.03): se of the difference 0.05, z = 2, p = 0.0455
+    assert intervals.difference_p((0.5, 0.04), (0.6, 0.03)) == pytest.approx(0.0455, abs=1e-4)
+    assert intervals.difference_p((0.5, 0.1), (0.6, 0.0)) == pytest.approx(0.3173, abs=1e-4)  # z = 1
+    assert intervals.difference_p((0.5, 0.0), (0.6, 0.0)) == 1.0  # no spread: nothing to judge by

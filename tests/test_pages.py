@@ -533,3 +533,11 @@ def test_the_decision_page_lists_each_criterion_with_its_interval_and_verdict(de
     rows = {r["Criterion"]: r for r in table.to_dict("records")}
     assert rows["CSAT"]["Interval"] == "55%–60%" and rows["CSAT"]["Verdict"] == "not met"
     assert rows["Task success"]["Verdict"] == "met"
+
+
+def test_usage_lists_the_features_whose_task_success_differs_beyond_chance(demo_db: Path) -> None:
+    at = _run("usage", "viewer")
+    listed = next(m.value for m in at.markdown if "against" in m.value and "elsewhere" in m.value)
+    # the demo's GL-code suggestions fail 12% of the time, against 2-6% for the other features
+    assert "- feature gl-code-suggestion: task success 86% (" in listed
+    assert any("Holm's method" in c.value for c in at.caption)
