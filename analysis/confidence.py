@@ -225,3 +225,41 @@ def methods_note(figs: dict[str, Figure], names: tuple[str, ...] | None = None) 
     parts = [f"{', '.join(labels[:-1]) + ' and ' if len(labels) > 1 else ''}{labels[-1]} by {method}"
              for method, labels in by_method.items()]
     return f"Ranges are {level:.0%} intervals: " + "; ".join(parts) + "."
+
+
+@dataclass(frozen=True)
+class Change:
+    """One figure before and after a date, and whether it moved beyond chance."""
+    name: str
+    label: str
+    before: Figure
+    after: Figure
+    p: float            # two-sided, unadjusted
+    p_holm: float       # adjusted over the figures compared together
+    level: float
+
+    @property
+    def differs(self) -> bool:
+        return self.p_holm < 1 - self.level
+
+    def row(self) -> dict[str, str]:
+        """As a page's table shows it."""
+        b, a = self.before, self.after
+        return {"Figure": self.label, "Before": f"{b.shown()} ({b.range_text()})",
+                "After": f"{a.shown()} ({a.range_text()})",
+                "Changed beyond chance": "yes" if self.differs else "no"}
+
+
+def _se(iv: Interval) -> float:
+    """A standard error read from an interval's width (exact for the normal-based ones)."""
+    return (iv.high - iv.low) / (2 * intervals._z(iv.level))
+
+
+def compare(before: dict[str, Figure], after: dict[str, Figure], names: tuple[str, ...]) -> list[Change]:
+    """The figures ``names`` present on both sides of a date, each with a z-test on its change (standard
+    errors read from each side's interval), p-values adjusted together by Holm's method."""
+    both = [n for n in names if n in before and n in after]
+    ps = [intervals.difference_p((before[n].interval.value, _se(before[n].interval)),
+                                 (after[n].interval.value, _se(after[n].interval))) for n in both]
+    return [Change(n, before[n].label, before[n], after[n], p, q, before[n].interval.level)
+            for n, p, q in zip(both, ps, intervals.holm(ps))]

@@ -34,6 +34,7 @@ if figs:
                + " A user's exceptions come together (one bad afternoon is many), so the rate is resampled by user.")
 ui.evidence_chart("exception_rate", "analysis.failure_modes.exception_rate", pilot, version, flt)
 ui_intervals.segment_differences(pilot, version, flt, "per_1k_events")
+ui_intervals.before_after(pilot, version, flt, ("exceptions.per_1k_events", "exceptions.per_session"), "_w_split_failures")
 
 SORTS = {"Exceptions": ("count", False), "Users hit": ("users", False), "Trend (rising first)": ("trend_rank", True),
          "Last seen": ("last_seen", False)}

@@ -45,6 +45,7 @@ with right:
     ui.evidence_chart("negative_share", "analysis.feedback.sentiment_over_time", pilot, version, flt)
 
 ui_intervals.segment_differences(pilot, version, flt, "csat")
+ui_intervals.before_after(pilot, version, flt, FIGURES, "_w_split_feedback")
 
 st.subheader("Operational requirements apart from feature requests")
 triage = ui.evidence("analysis.feedback.triage_table", pilot, version, flt)

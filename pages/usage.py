@@ -84,3 +84,4 @@ if not isinstance(adoption, Empty):
     }), hide_index=True, border="horizontal")
 
 ui_intervals.segment_differences(pilot, version, flt, "task_success")
+ui_intervals.before_after(pilot, version, flt, ("usage.task_success", "usage.stickiness", "exceptions.per_1k_events"), "_w_split_usage")

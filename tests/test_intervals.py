@@ -210,3 +210,18 @@ def test_a_difference_is_judged_by_a_z_test_on_both_spreads() -> None:
     assert intervals.difference_p((0.5, 0.04), (0.6, 0.03)) == pytest.approx(0.0455, abs=1e-4)
     assert intervals.difference_p((0.5, 0.1), (0.6, 0.0)) == pytest.approx(0.3173, abs=1e-4)  # z = 1
     assert intervals.difference_p((0.5, 0.0), (0.6, 0.0)) == 1.0  # no spread: nothing to judge by
+
+
+def test_before_and_after_compares_each_figure_with_holm() -> None:
+    from analysis.confidence import Figure, compare
+
+    def fig(value: float, low: float, high: float) -> Figure:
+        return Figure("feedback.csat", "CSAT", Interval(value, low, high, 0.95, "Wilson score interval"), 100, "ratings")
+    # half-widths 0.098 -> se 0.05 each side: a 0.2 rise is z = 2.83, p = 0.0047; a 0.05 rise is p = 0.48
+    big = compare({"feedback.csat": fig(0.5, 0.402, 0.598)}, {"feedback.csat": fig(0.7, 0.602, 0.798)}, ("feedback.csat",))
+    small = compare({"feedback.csat": fig(0.5, 0.402, 0.598)}, {"feedback.csat": fig(0.55, 0.452, 0.648)}, ("feedback.csat",))
+    assert big[0].p == pytest.approx(0.0047, abs=2e-4) and big[0].differs
+    assert small[0].p == pytest.approx(0.48, abs=0.01) and not small[0].differs
+    assert big[0].row() == {"Figure": "CSAT", "Before": "50% (40%–60%)", "After": "70% (60%–80%)",
+                            "Changed beyond chance": "yes"}
+    assert compare({}, {"feedback.csat": fig(0.5, 0.4, 0.6)}, ("feedback.csat",)) == []  # one side only

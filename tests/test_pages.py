@@ -7,6 +7,7 @@ as app.py sets it after a login, so the pages' own checks are what is tested.
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -541,3 +542,12 @@ def test_usage_lists_the_features_whose_task_success_differs_beyond_chance(demo_
     # the demo's GL-code suggestions fail 12% of the time, against 2-6% for the other features
     assert "- feature gl-code-suggestion: task success 86% (" in listed
     assert any("Holm's method" in c.value for c in at.caption)
+
+
+def test_failure_modes_compare_before_and_after_a_release(demo_db: Path) -> None:
+    at = _run("failure_modes", "viewer")
+    at.date_input(key="_w_split_failures").set_value(date(2026, 8, 17)).run()  # the demo's 1.5.0 release
+    rows = {r["Figure"]: r for r in at.table[0].value.to_dict("records")}
+    rate = rows["Exceptions per 1,000 events"]
+    assert rate["Changed beyond chance"] == "yes"
+    assert rate["Before"].startswith("90.8 (") and rate["After"].startswith("111.2 (")
