@@ -73,9 +73,8 @@ class Criterion:
     def shown(self) -> str:
         """'CSAT 58% (95% interval 55%–60%)': the value with its interval, as a reason names it."""
         show = _BY_NAME[self.name].show
-        rng = f" (95% interval {show(self.interval[0])}–{show(self.interval[1])})" if self.interval else ""
-        if self.level and self.level != 0.95:
-            rng = rng.replace("95%", f"{self.level:.0%}")
+        rng = (f" ({self.level or intervals.level_default():.0%} interval {show(self.interval[0])}–"
+               f"{show(self.interval[1])})" if self.interval else "")
         unit_after = _BY_NAME[self.name].unit_after
         return f"{show(self.value)} {self.label}{rng}" if unit_after else f"{self.label} {show(self.value)}{rng}"
 
