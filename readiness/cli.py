@@ -203,7 +203,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     for section in ("usage", "feedback", "exceptions"):
         print(f"{section}:")
         for key, value in figures[section].items():
-            print(f"  {key:14s} {'' if value is None else value}")
+            print(f"  {key:26s} {'' if value is None else value}")
     print(f"data as of: {figures['data_as_of'] or '(no data)'}")
     for section, why in figures["notes"].items():
         print(f"note ({section}): {why}")

@@ -254,7 +254,7 @@ class _Evidence:
         return None if isinstance(out, Empty) else out
 
     @functools.cached_property
-    def intervals(self) -> dict:
+    def rates(self) -> dict:
         """The headline figures with their intervals (analysis.confidence), by summary name."""
         from analysis import confidence
 
@@ -264,7 +264,7 @@ class _Evidence:
         """A share rule's figure judged on its interval: (verdict, words to add to the finding, figures).
         ``flip``: the signal reads the complement (failures of a success rate). An undecided one says
         how much more data would settle it; None without an interval."""
-        fig = self.intervals.get(name)
+        fig = self.rates.get(name)
         if fig is None:
             return None, "", {}
         verdict = intervals.verdict(fig.interval, threshold, better)
