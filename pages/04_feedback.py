@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analysis import feedback
+from analysis import confidence, feedback
+from readiness.review import criteria
 from readiness.web import cache, charts, navigation, plotting, query, widgets
+from readiness.web import intervals as ui_intervals
 from readiness.web.text import count_of, md, words
+
+FIGURES = ("feedback.mean_rating", "feedback.csat", "feedback.nps", "feedback.negative_share")
 
 actor, pilot, version = navigation.pick_pilot()
 flt = query.filters(pilot, version)
@@ -28,8 +32,13 @@ c[3].metric("NPS", f"{summary.nps:+.0f}" if summary.nps is not None else count_o
                  "of 9-10 minus the share of 0-6, from -100 to +100.")
 c[4].metric("Negative comments", f"{summary.negative_share:.0%}" if summary.negative_share is not None
             else count_of(summary.analysed, "comment"), help="Share of the analysed comments with negative sentiment.")
+figs = cache.evidence(confidence.rate_intervals, pilot, version, flt)
+for col, name in zip(c[1:], FIGURES):
+    if name in figs:
+        col.caption(criteria.figure_note(figs[name]))
 for why in summary.missing.values():
     st.caption(md(why))
+st.caption(confidence.methods_note(figs, FIGURES) + " Ratings, scores and comments count one per answer.")
 
 left, right = st.columns(2)
 with left:
@@ -37,6 +46,9 @@ with left:
         plotting.evidence_chart(charts.ratings_of, feedback.feedback_summary, pilot, version, flt)
 with right:
     plotting.evidence_chart(charts.negative_share, feedback.sentiment_over_time, pilot, version, flt)
+
+ui_intervals.segment_differences(pilot, version, flt, "csat")
+ui_intervals.before_after(pilot, version, flt, FIGURES, "_w_split_feedback")
 
 st.subheader("Operational requirements apart from feature requests")
 triage = cache.evidence(feedback.triage_table, pilot, version, flt)

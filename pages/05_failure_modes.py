@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analysis import failure_modes
+from analysis import confidence, failure_modes
 from analysis import failure_modes as fm
 from readiness import store
-from readiness.review import annotations
+from readiness.review import annotations, criteria
 from readiness.security import access
 from readiness.web import cache, charts, login, navigation, plotting, query, widgets
+from readiness.web import intervals as ui_intervals
 from readiness.web.text import blank_text, md
 
 actor, pilot, version = navigation.pick_pilot()
@@ -22,12 +23,23 @@ st.caption(f"{md(pilot.name)} · exceptions grouped by type and message template
 modes = cache.evidence(failure_modes.failure_modes, pilot, version, flt)
 if widgets.empty_note(modes):
     st.stop()
-c = st.columns(4)
+figs = cache.evidence(confidence.rate_intervals, pilot, version, flt)
+c = st.columns(6)
 c[0].metric("Exceptions", f"{int(modes['count'].sum()):,}")
 c[1].metric("Failure modes", f"{len(modes):,}")
 c[2].metric("Rising", f"{int((modes['trend'] == 'rising').sum())}")
 c[3].metric("Without an owner", f"{int(modes['owner'].isna().sum())}")
+for col, name, label in ((c[4], "exceptions.per_1k_events", "Per 1,000 events"),
+                         (c[5], "exceptions.per_session", "Per session")):
+    if name in figs:
+        col.metric(label, figs[name].shown())
+        col.caption(criteria.figure_note(figs[name]))
+if figs:
+    st.caption(confidence.methods_note(figs, ("exceptions.per_1k_events", "exceptions.per_session"))
+               + " A user's exceptions come together (one bad afternoon is many), so the rate is resampled by user.")
 plotting.evidence_chart(charts.exception_rate, failure_modes.exception_rate, pilot, version, flt)
+ui_intervals.segment_differences(pilot, version, flt, "per_1k_events")
+ui_intervals.before_after(pilot, version, flt, ("exceptions.per_1k_events", "exceptions.per_session"), "_w_split_failures")
 
 SORTS = {"Exceptions": ("count", False), "Users hit": ("users", False), "Trend (rising first)": ("trend_rank", True),
          "Last seen": ("last_seen", False)}
@@ -54,7 +66,7 @@ with store.open_store(login.db()) as con:
     can_reveal = access.allowed(con, actor, "reveal_personal_data", pilot.pilot_id)
 still_new = int((modes["status"] == "new").sum())
 if can_edit and still_new > 1:
-    # one by one, a file of 229 modes would make this step impossible to finish
+    # one by one, a file of 229 modes made this step impossible to finish
     with st.expander(f"Triage the long tail: {still_new} modes still 'new'"), st.form("tail"):
         a, b = st.columns(2)
         most = a.number_input("Modes with at most this many exceptions", min_value=1, value=10, step=1,

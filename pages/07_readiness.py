@@ -38,13 +38,13 @@ if not rows:
 blocking = conditions.blocking(rows)
 c = st.columns(3)
 c[0].metric("Required conditions met or waived",
-            f"{sum(1 for r in rows if r['required'] and r['status'] != 'not met')} of {sum(1 for r in rows if r['required'])}",
+            f"{sum(1 for r in rows if r['required'] and r['status'] in ('met', 'waived'))} of {sum(1 for r in rows if r['required'])}",
             help="A waiver counts once a second person has approved it; one waiting for approval does not.")
 c[1].metric("Blocking an 'operate' decision", len(blocking),
             help="Required conditions not met and not waived: while any is left, the suggested decision is not "
                  "'operate' (the Decision page says which).")
 c[2].metric("Waiting for approval", len(pending))
-# A static table: every word of a condition and of its live value shows (a data grid cuts them off).
+# A static table: every word of a condition and of its live value shows (a data grid cut them off).
 # st.table reads its cells as Markdown: the text in them goes through md.
 # "Live value": computed now from the logs and the review's records (sources, hand-off, register).
 table = pd.DataFrame({
@@ -52,7 +52,7 @@ table = pd.DataFrame({
     "Condition": [md(r["title"]) for r in rows],
     "Required": ["required" if r["required"] else "—" for r in rows],
     "Status": [r["status"].replace(" ", "\u00a0") for r in rows],  # "not met" on one line
-    "Live value": [md(r["live_value"]) if r["computed"] else "— set by the reviewer" for r in rows],
+    "Live value": [md(conditions.live_text(r)) if r["computed"] else "— set by the reviewer" for r in rows],
     "Owner": [md(r["owner"]) if r["owner"] else "" for r in rows],
     "Evidence": [md(r["evidence"]) if r["evidence"] else "" for r in rows],
     "Waived until": [f"{r['waiver_expiry']:%Y-%m-%d}" if r["waiver_expiry"] else "" for r in rows],
@@ -101,7 +101,7 @@ if pending:
                     con, actor, pilot, r["approval_id"], approve=False)), "Rejected.", refresh=True)
 
 if can_tier:
-    # The profile says the tier is changed on the Readiness page: this is where.
+    # The profile said "changed on the Readiness page", but nothing here could (library only).
     st.subheader("Risk tier")
     with st.form("risk_tier"):
         a, b = st.columns([1, 3])

@@ -10,7 +10,7 @@ import streamlit as st
 
 from analysis import summary
 from readiness import store
-from readiness.review import between, conditions, decisions, reviews
+from readiness.review import between, conditions, criteria, decisions, reviews
 from readiness.security import access
 from readiness.web import cache, login, navigation, query, widgets
 from readiness.web.text import md
@@ -50,7 +50,12 @@ if in_view is not None and latest is not None and in_view < latest and past:
         st.caption("Choose the latest review in the sidebar to work on the current one.")
 
 box = st.success if suggestion.outcome == "operate" else st.warning
-box(f"**Suggested: {decisions.OUTCOMES[suggestion.outcome]}**\n\n" + "\n".join(f"- {md(r)}" for r in suggestion.reasons))
+box(f"**Suggested: {decisions.SUGGESTIONS[suggestion.outcome]}**\n\n" + "\n".join(f"- {md(r)}" for r in suggestion.reasons))
+if suggestion.criteria:
+    st.table(pd.DataFrame(criteria.shown_rows(list(suggestion.criteria))), hide_index=True, border="horizontal")
+    methods = sorted({c.method for c in suggestion.criteria if c.method})
+    st.caption(f"Operate needs each interval wholly on the right side of its threshold; an interval across it is "
+               f"not enough evidence yet. Intervals at {figures['intervals']['level']:.0%}: " + "; ".join(methods) + ".")
 
 current = next((d for d in reversed(history) if d["status"] == "current"), None)
 if current:
@@ -72,7 +77,9 @@ if can_decide:
     st.subheader("Record the decision")
     with st.form("decide"):
         labels = list(decisions.OUTCOMES)
-        outcome = st.radio("Outcome", labels, index=labels.index(suggestion.outcome),
+        # an extension is recorded as harden further, with the extension as its rationale
+        outcome = st.radio("Outcome", labels, index=labels.index(suggestion.outcome if suggestion.outcome in labels
+                                                                  else "harden"),
                            format_func=decisions.OUTCOMES.get, horizontal=True)
         rationale = st.text_area("Rationale (required)", placeholder="Why this outcome, on this evidence")
         a, b, c = st.columns(3)
@@ -80,10 +87,10 @@ if can_decide:
         next_review = b.date_input("Next review (not for a stop)", value=date.today() + timedelta(days=42))
         receiver = c.text_input("Hand-off receiver (user name)", help="Only for a hand-off; they must accept it.")
         against = suggestion.outcome != "operate"
-        # operate against the evidence is the reviewer's call, but not by a slip of the radio: against
-        # the suggestion it is recorded only once this box is ticked
+        # operate against the evidence is the reviewer's call, but not by a slip of the radio: it was
+        # recorded with 5 required conditions unmet and no word of warning
         confirmed = st.checkbox(f"Record operate although the evidence suggests "
-                                f"{decisions.OUTCOMES[suggestion.outcome].lower()}",
+                                f"{decisions.SUGGESTIONS[suggestion.outcome].lower()}",
                                 help="Only for operate: tick it to record operate against the suggestion above "
                                      "and its reasons.") if against else True
         if st.form_submit_button("Record decision", type="primary"):

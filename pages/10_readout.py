@@ -52,8 +52,10 @@ for col, f in zip(cols, c["figures"], strict=True):
         else f"{f['change']} vs {f['against']}"
     col.metric(f["label"], f["value"], shown, delta_color="off" if f["good"] is None else
                ("normal" if (f["direction"] == "up") == f["good"] else "inverse"), border=True)
+    if f.get("range"):
+        col.markdown(f"range **{f['range']}**")
 st.caption("All four figures cover the last 28 days of data; each change compares them with the 28 days before. "
-           + c["frozen_note"])
+           + c["frozen_note"] + " " + c["ranges_note"])
 
 left, right = st.columns(2)
 with left:
@@ -67,7 +69,8 @@ with left:
 with right:
     st.subheader(f"Conditions: {c['conditions_met']} of {len(c['conditions'])} met" if c["conditions"] else "Conditions")
     for x in c["conditions"]:
-        mark = {"met": ":green[:material/check_circle:]", "waived": ":orange[:material/schedule:]"}.get(
+        mark = {"met": ":green[:material/check_circle:]", "waived": ":orange[:material/schedule:]",
+                "undecided": ":orange[:material/help:]"}.get(
             x["status"], ":red[:material/cancel:]")
         st.markdown(f"{mark} {md(x['title'])}" + (f" — *{md(x['live_value'])}*" if x["live_value"] else ""))
     if not c["conditions"]:

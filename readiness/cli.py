@@ -191,7 +191,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     for section in ("usage", "feedback", "exceptions"):
         print(f"{section}:")
         for key, value in figures[section].items():
-            print(f"  {key:14s} {'' if value is None else value}")
+            print(f"  {key:26s} {'' if value is None else value}")
     print(f"data as of: {figures['data_as_of'] or '(no data)'}")
     for section, why in figures["notes"].items():
         print(f"note ({section}): {why}")
@@ -313,6 +313,19 @@ def cmd_signals(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_suggest(args: argparse.Namespace) -> int:
+    actor = cli_actor()
+    with store.open_store(args.db) as con:
+        s = decisions.current_suggestion(con, actor, pilots.pilot_for(con, actor, args.pilot))
+    if args.json:
+        print(json.dumps(s.to_dict(), default=str, indent=2))
+        return EXIT_OK
+    print(f"Suggested: {decisions.SUGGESTIONS[s.outcome]}")
+    for r in s.reasons:
+        print(f"  - {r}")
+    return EXIT_OK
+
+
 def cmd_decide(args: argparse.Namespace) -> int:
     actor = cli_actor()
     try:
@@ -329,7 +342,7 @@ def cmd_decide(args: argparse.Namespace) -> int:
     print(f"Recorded decision {d['decision_id']} for {pilot.name} (review {d['review_number']}): {label}, "
           f"owner {d['owner']}" + (f", next review {d['next_review']}" if d["next_review"] else "") +
           (f"; superseding decision {d['supersedes']}" if d["supersedes"] else "") + ".")
-    print(f"Suggested by the evidence: {decisions.OUTCOMES[d['suggested_outcome']]} — "
+    print(f"Suggested by the evidence: {decisions.SUGGESTIONS[d['suggested_outcome']]} — "
           + "; ".join(json.loads(d["suggested_reasons"])))
     if d["outcome"] == "handoff":
         print(f"Pending acceptance by {d['receiver']}.")
@@ -575,6 +588,12 @@ def build_parser() -> argparse.ArgumentParser:
             "compliance, operational dependency).", "python -m readiness signals --pilot 'Invoice triage assistant'")
     p.add_argument("--pilot", required=True)
     p.add_argument("--json", action="store_true")
+
+    p = add("suggest", cmd_suggest, "The outcome the evidence suggests, its reasons, and each criterion judged on "
+            "its interval (met, not met, or undecided with the more data it needs).",
+            "python -m readiness suggest --pilot 'Invoice triage assistant' --json")
+    p.add_argument("--pilot", required=True)
+    p.add_argument("--json", action="store_true", help="outcome, reasons and criteria as one JSON object")
 
     p = add("decide", cmd_decide, "Record the review's decision (recording again supersedes it).",
             "python -m readiness decide --pilot 'Invoice triage assistant' --outcome harden "

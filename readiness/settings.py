@@ -67,6 +67,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_exceptions_per_1k", 5.0,
             "The error-handling condition and the suggested outcome: more than 5 exceptions per 1,000 "
             "usage events is not ready to run unattended."),
+    Setting("confidence_level", 0.95,
+            "Level of the intervals shown beside every rate and mean, and on which a criterion is met, not met "
+            "or undecided (analysis/intervals.py). A pilot is small: its figures move with a few more answers."),
     Setting("page_times_log", "",
             "File to which the app appends one tab-separated line per run of a page: UTC time, page, "
             "seconds the server spent running it, and how the run ended (ok, or the Streamlit "

@@ -156,7 +156,8 @@ def test_flags_overdue_review_overdue_risk_and_drift(pdb: Path, tmp_path: Path) 
     with store.open_store(pdb) as con:
         p = _p(con)
         conditions.ensure_conditions(con, OP, p)
-        assert {c["area"]: c["status"] for c in conditions.list_conditions(con, OP, p)}["monitoring"] == "met"
+        # 1 exception in 400 events: up to 13.9 per 1,000 is plausible, so not yet settled against 5
+        assert {c["area"]: c["status"] for c in conditions.list_conditions(con, OP, p)}["monitoring"] == "undecided"
         decisions.record_decision(con, OP, p, outcome="operate", rationale="Good", owner="Tom", next_review=NEXT,
                                   against_evidence=True)
         risks.add_risk(con, OP, p, risk_class="data", title="Old export format", likelihood=2, impact=2, owner="x",

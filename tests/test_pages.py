@@ -7,6 +7,7 @@ as app.py sets it after a login, so the pages' own checks are what is tested.
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -517,3 +518,40 @@ def test_the_playbook_preview_is_rendered_not_shown_as_source(demo_db: Path) -> 
     at = _run("handoff", "reviewer")
     assert not at.exception and not at.code
     assert any(m.value.startswith("# Operating playbook: Invoice triage assistant") for m in at.markdown)
+
+
+def test_feedback_on_the_first_week_says_not_enough_evidence_yet_and_names_the_method(demo_db: Path) -> None:
+    at = AppTest.from_file(page_file("feedback"), default_timeout=120)
+    at.session_state["_rr_actor"] = Actor("viewer1", "viewer")
+    at.session_state["_rr_asked_query"] = {"pilot": DEMO, "from": "2026-07-06", "to": "2026-07-12"}
+    at.run()
+    captions = [c.value for c in at.caption]
+    assert {m.label: m.value for m in at.metric}["CSAT (4-5 stars)"] == "76%"
+    assert any(c.startswith("95% interval 59%–87% · not enough evidence yet against the floor of 70%: about ")
+               and c.endswith(" more ratings would settle it") for c in captions)
+    assert any(c.startswith("Ranges are 95% intervals: CSAT and negative comments by Wilson score interval")
+               for c in captions)
+
+
+def test_the_decision_page_lists_each_criterion_with_its_interval_and_verdict(demo_db: Path) -> None:
+    table = _run("decision", "reviewer").table[0].value
+    rows = {r["Criterion"]: r for r in table.to_dict("records")}
+    assert rows["CSAT"]["Interval"] == "55%–60%" and rows["CSAT"]["Verdict"] == "not met"
+    assert rows["Task success"]["Verdict"] == "met"
+
+
+def test_usage_lists_the_features_whose_task_success_differs_beyond_chance(demo_db: Path) -> None:
+    at = _run("usage", "viewer")
+    listed = next(m.value for m in at.markdown if "against" in m.value and "elsewhere" in m.value)
+    # the demo's GL-code suggestions fail 12% of the time, against 2-6% for the other features
+    assert "- feature gl-code-suggestion: task success 86% (" in listed
+    assert any("Holm's method" in c.value for c in at.caption)
+
+
+def test_failure_modes_compare_before_and_after_a_release(demo_db: Path) -> None:
+    at = _run("failure_modes", "viewer")
+    at.date_input(key="_w_split_failures").set_value(date(2026, 8, 17)).run()  # the demo's 1.5.0 release
+    rows = {r["Figure"]: r for r in at.table[0].value.to_dict("records")}
+    rate = rows["Exceptions per 1,000 events"]
+    assert rate["Changed beyond chance"] == "yes"
+    assert rate["Before"].startswith("90.8 (") and rate["After"].startswith("111.2 (")

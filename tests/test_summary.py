@@ -21,7 +21,9 @@ def test_empty_pilot_has_no_figures_and_says_why(db: Path) -> None:
     make_pilot(db)
     figures = _summary(db)
     assert figures["usage"]["events"] is None and figures["feedback"]["count"] is None
-    assert figures["exceptions"] == {"count": 0, "failure_modes": 0, "per_1k_events": None}
+    assert figures["exceptions"] == {"count": 0, "failure_modes": 0, "per_1k_events": None,
+                                     "per_1k_events_interval": None, "per_session": None, "per_session_interval": None}
+    assert figures["feedback"]["csat_interval"] is None and figures["intervals"]["methods"] == {}
     assert figures["data_as_of"] is None
     assert "usage" in figures["notes"] and "feedback" in figures["notes"] and "exceptions" in figures["notes"]
 

@@ -126,8 +126,12 @@ def _drift(con, actor: Actor, pilot: Pilot, decision: dict[str, Any]) -> list[Fl
     out = []
     for c in conditions.list_conditions(con, actor, pilot):
         old = then.get(c["area"])
-        if c["computed"] and old and old.get("status") == "met" and c["status"] == "not met":
-            out.append(Flag("drift", "high", f"'{c['title']}' held at the decision and no longer does: {c['live_value']}."))
+        was, now = old.get("status") if old else None, c["status"]
+        if not c["computed"] or (was, now) not in (("met", "not met"), ("met", "undecided"), ("undecided", "not met")):
+            continue
+        held = "held at the decision" if was == "met" else "was not yet settled at the decision"
+        since = "now fails" if now == "not met" else "no longer clearly holds"
+        out.append(Flag("drift", "high", f"'{c['title']}' {held} and {since}: {c['live_value']}."))
     return out
 
 
@@ -147,7 +151,8 @@ def portfolio(con: Connection, actor: Actor) -> list[dict[str, Any]]:
             "next_review": current["next_review"] if current else None,
             "overdue": bool(current and current["next_review"] and current["next_review"] < today),
             "open_high_risks": risks.open_high(con, pilot.pilot_id),
-            "conditions": f"{sum(1 for c in conds if c['status'] != 'not met')} / {len(conds)}" if conds else "—",
+            "conditions": (f"{sum(1 for c in conds if c['status'] in ('met', 'waived'))} / {len(conds)}"
+                           if conds else "—"),
             "flags": "; ".join(f.message for f in found if f.key != "next_review_overdue"),
             "data_as_of": row["last_ts"],
         })

@@ -28,7 +28,7 @@ from readiness.security import audit
 from readiness.security.access import Actor, require
 from readiness.store import Connection, transaction
 
-STATUSES = ("met", "not met", "waived")
+STATUSES = ("met", "not met", "waived")  # set by hand; a computed one may also read "undecided" (see _rate_verdict)
 # the exception-rate condition says so when the exception logs run this far past the usage's period
 OVERHANG = timedelta(days=7)
 
@@ -153,7 +153,7 @@ def _live(con, pilot: Pilot, rule: str) -> tuple[bool, str]:
         elif e0 < u0 - OVERHANG or e1 > u1 + OVERHANG:
             said += (f"; the exception logs ({e0:%Y-%m-%d} to {e1:%Y-%m-%d}) reach well beyond the usage ({u0:%Y-%m-%d} "
                      f"to {u1:%Y-%m-%d}), so part of this compares different periods")
-        return rate < limit, said
+        return _rate_verdict(con, pilot, exceptions, events, limit), said
     if rule == "source_process":
         have = {r[0] for r in con.execute(
             "SELECT kind FROM sources WHERE pilot_id = ? AND (mode = 'feed' OR NULLIF(trim(owner), '') IS NOT NULL)",
@@ -165,6 +165,27 @@ def _live(con, pilot: Pilot, rule: str) -> tuple[bool, str]:
         n = open_high(con, pilot.pilot_id)
         return n == 0, f"{n} high risk{'s' if n != 1 else ''} open"
     raise ValueError(rule)
+
+
+def _rate_verdict(con, pilot: Pilot, exceptions: int, events: int, limit: float) -> dict[str, Any]:
+    """The exception-rate condition judged on its interval: met when the whole interval lies under the
+    limit, not met when it lies wholly at or over it, undecided (with how much more data would settle
+    it) when it straddles the limit. The interval is the evidence's (analysis.confidence: by user),
+    scaled to the rate the batch counts give."""
+    from analysis import confidence, intervals
+
+    rate = 1000 * exceptions / events
+    fig = confidence.exception_rate(con, pilot)
+    if fig is None or (not fig.interval.value and rate):  # failure modes not computed: the counts alone
+        iv = intervals.poisson_rate(exceptions, events, per=1000)
+    else:
+        factor = rate / fig.interval.value if fig.interval.value else 1.0
+        iv = intervals.scaled(fig.interval, factor, rate)
+    verdict = intervals.verdict(iv, limit, "below")
+    more = None
+    if verdict == "undecided" and fig is not None:
+        more = intervals.more_data(iv, limit, fig.base, fig.noun, fig.per_day)
+    return {"verdict": verdict, "interval": iv.as_list(2), "method": iv.method, "more_data": more, "level": iv.level}
 
 
 def list_conditions(con: Connection, actor: Actor, pilot: Pilot) -> list[dict[str, Any]]:
@@ -183,11 +204,27 @@ def list_conditions(con: Connection, actor: Actor, pilot: Pilot) -> list[dict[st
         r["live_value"] = None
         if r["computed"] and r["status"] != "waived":
             ok, value = _live(con, pilot, r["computed"])
-            r["status"], r["live_value"] = ("met" if ok else "not met"), value
+            if isinstance(ok, dict):  # judged on an interval: met, not met or undecided
+                r.update(ok)
+                ok = ok["verdict"].replace("_", " ")
+            r["status"], r["live_value"] = ({True: "met", False: "not met"}.get(ok, ok)), value
         if r["status"] == "waived" and r["waiver_expiry"] and r["waiver_expiry"] < _now().date():
             r["status"] = "not met"
             r["live_value"] = f"waiver expired on {r['waiver_expiry']}"
     return rows
+
+
+def live_text(row: dict[str, Any]) -> str | None:
+    """A computed condition's live value as shown, with its interval and, when undecided, "not enough
+    evidence yet" and how much more data would settle it."""
+    text = row.get("live_value")
+    if not row.get("interval") or row.get("status") == "waived":
+        return text
+    low, high = row["interval"]
+    text = f"{text}; {row.get('level', 0.95):.0%} interval {low:,.1f}–{high:,.1f} ({row['method']})"
+    if row.get("verdict") == "undecided":
+        text += f"; not enough evidence yet: {row['more_data'] or 'more data'} would settle it"
+    return text
 
 
 def blocking(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

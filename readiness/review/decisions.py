@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from readiness import settings
 from readiness.catalog import Pilot, data_version
 from readiness.errors import ReadinessError
 from readiness.review import reviews
@@ -48,8 +47,12 @@ WINDDOWN = ("Tell the pilot's users and their managers that it stops, and from w
             "Switch the capability off and remove its access")
 
 # Suggested outcome: evidence that blocks "operate" (limits from settings: max_exceptions_per_1k,
-# signal_csat_min, so the suggestion, the conditions and the signals agree).
+# signal_csat_min, ..., judged on their intervals by readiness.review.criteria, so the suggestion, the
+# conditions and the signals agree).
 STOP_USAGE_DROP = -0.5        # usage halved over the last 4 weeks and users unhappy: consider stopping
+# A suggestion only: when the evidence is not enough either way, the pilot runs on to collect it
+# (the reviewer records it as harden further, with the extension as its rationale).
+SUGGESTIONS = {**OUTCOMES, "extend": "Extend the pilot"}
 
 
 class DecisionError(ReadinessError, ValueError):
@@ -60,9 +63,22 @@ class DecisionError(ReadinessError, ValueError):
 class Suggestion:
     outcome: str
     reasons: list[str]
+    criteria: tuple = ()     # readiness.review.criteria.Criterion: each threshold with its interval and verdict
 
     def describe(self) -> str:
         return f"{self.outcome}: " + "; ".join(self.reasons)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The suggestion as ``suggest --json`` prints it: outcome, label, reasons, criteria."""
+        crit = []
+        for c in self.criteria:
+            d = {k: v for k, v in c.to_dict().items() if k in ("name", "value", "interval", "threshold", "verdict",
+                                                                 "method")}
+            if c.verdict == "undecided":
+                d["more_data"] = c.more_data
+            crit.append(d)
+        return {"outcome": self.outcome, "label": SUGGESTIONS[self.outcome], "reasons": self.reasons,
+                "criteria": crit}
 
 
 # ------------------------------------------------------------------------------------------
@@ -110,19 +126,16 @@ def suggest(con: Connection, pilot: Pilot, figures: dict[str, Any] | None = None
     ``signals``: computed risk signals; high ones not yet in the register (accepted or dismissed) do too.
     """
     from analysis import usage  # loads pandas: imported when used, so the command line starts without it
+    from readiness.review import criteria as judged
 
     fig = figures or snapshot(con, pilot)["figures"]
     events = fig["usage"]["events"]
     if not events:
         return Suggestion("reframe", ["no usage has been loaded, so there is no evidence that the capability is used"])
-    per_1k = fig["exceptions"]["per_1k_events"] or 0.0
-    csat = fig["feedback"]["csat"]
-    max_per_1k, min_csat = settings.get("max_exceptions_per_1k"), settings.get("signal_csat_min")
-    blockers = []
-    if per_1k > max_per_1k:
-        blockers.append(f"{per_1k:,.1f} exceptions per 1,000 events over the whole pilot (limit {max_per_1k:g})")
-    if csat is not None and csat < min_csat:
-        blockers.append(f"CSAT {csat:.0%} (below {min_csat:.0%})")
+    crit = judged.evaluate(fig)
+    blockers = [c.reason() for c in crit if c.verdict == "not_met"]
+    undecided = [c for c in crit if c.verdict == "undecided"]
+
     if not (pilot.owner or "").strip() and not operating_owner(con, pilot.pilot_id):
         blockers.append("no owner named (neither the pilot's owner nor an operating owner on Hand-off)")
     high = open_high(con, pilot.pilot_id)
@@ -139,13 +152,29 @@ def suggest(con: Connection, pilot: Pilot, figures: dict[str, Any] | None = None
     trend = usage.trend(con, pilot)
     pct = getattr(trend, "events_change_pct", None)
     change = None if pct is None else pct / 100
-    if change is not None and change <= STOP_USAGE_DROP and csat is not None and csat < min_csat:
-        return Suggestion("stop", [f"usage fell {abs(change):.0%} over the last 4 weeks", *blockers])
+    csat = judged.criterion(fig, "feedback.csat")
+    pending = [c.reason() for c in undecided]
+    if change is not None and change <= STOP_USAGE_DROP and csat is not None and csat.verdict == "not_met":
+        return Suggestion("stop", [f"usage fell {abs(change):.0%} over the last 4 weeks", *blockers, *pending],
+                          tuple(crit))
     if blockers:
-        return Suggestion("harden", blockers)
-    return Suggestion("operate", ["no evidence blocks operating it: " +
-                                  f"{per_1k:.1f} exceptions per 1,000 events" +
-                                  (f", CSAT {csat:.0%}" if csat is not None else "")])
+        return Suggestion("harden", blockers + pending, tuple(crit))
+    if undecided:
+        return Suggestion("extend", pending + ["extend the pilot and collect " + judged.to_collect(undecided)],
+                          tuple(crit))
+    return Suggestion("operate", ["no evidence blocks operating it: " + ", ".join(c.reason() for c in crit)],
+                      tuple(crit))
+
+
+def current_suggestion(con: Connection, actor: Actor, pilot: Pilot) -> Suggestion:
+    """The suggestion the Decision page shows now: on the live figures, the current review's conditions
+    (with live values) and the computed risk signals. Reads only."""
+    from readiness.review.conditions import list_conditions
+    from readiness.review.signals import compute_signals
+
+    require(con, actor, "read_pilot", pilot.pilot_id)
+    sigs = [s.to_dict() for s in compute_signals(con, actor, pilot)]
+    return suggest(con, pilot, conditions=list_conditions(con, actor, pilot), signals=sigs)
 
 
 # ------------------------------------------------------------------------------------------
@@ -201,7 +230,7 @@ def shown_decisions(con: Connection, actor: Actor, pilot: Pilot) -> list[dict[st
 
 def operate_refused(suggestion: Suggestion) -> str:
     """Why operate is not recorded against ``suggestion`` without the reviewer saying they mean it."""
-    return (f"The evidence suggests {OUTCOMES[suggestion.outcome].lower()}: " + "; ".join(suggestion.reasons[:3])
+    return (f"The evidence suggests {SUGGESTIONS[suggestion.outcome].lower()}: " + "; ".join(suggestion.reasons[:3])
             + (" …" if len(suggestion.reasons) > 3 else "") + ". To record operate anyway, say so (the tick "
             "'Record operate although the evidence suggests …' on the Decision page; --against-evidence).")
 
@@ -260,6 +289,7 @@ def record_decision(con: Connection, actor: Actor, pilot: Pilot, *, outcome: str
         suggestion = suggest(con, pilot, snap["figures"], conditions, snap["signals"])
         if outcome == "operate" and suggestion.outcome != "operate" and not against_evidence:
             raise DecisionError(operate_refused(suggestion))
+        snap["criteria"] = suggestion.to_dict()["criteria"]  # each threshold with its interval and verdict
         con.execute(
             """INSERT INTO decisions (review_id, pilot_id, supersedes, outcome, rationale, owner, next_review, receiver,
                                       conditions, winddown, suggested_outcome, suggested_reasons, snapshot,
@@ -303,7 +333,9 @@ def accept_handoff(con: Connection, actor: Actor, pilot: Pilot, decision_id: int
 
 SUMMARY_COLUMNS = ["pilot", "review", "decision_id", "outcome", "status", "handoff", "decided_by", "decided_at",
                    "rationale", "owner", "next_review", "receiver", "suggested_outcome", "open_high_risks",
-                   "conditions_met", "conditions_total", "usage_events", "users", "exceptions_per_1k", "csat"]
+                   "conditions_met", "conditions_total", "usage_events", "users", "exceptions_per_1k", "csat",
+                   "exceptions_per_1k_low", "exceptions_per_1k_high", "csat_low", "csat_high", "confidence_level",
+                   "criteria_undecided"]
 
 
 def decision_summaries(con: Connection, actor: Actor, pilots: list[Pilot]) -> list[dict[str, Any]]:
@@ -319,11 +351,31 @@ def decision_summaries(con: Connection, actor: Actor, pilots: list[Pilot]) -> li
                 "outcome": OUTCOMES[d["outcome"]], "status": d["status"], "handoff": d["handoff"],
                 "decided_by": d["decided_by"], "decided_at": d["decided_at"], "rationale": d["rationale"],
                 "owner": d["owner"], "next_review": d["next_review"], "receiver": d["receiver"],
-                "suggested_outcome": OUTCOMES.get(d["suggested_outcome"], d["suggested_outcome"]),
+                "suggested_outcome": SUGGESTIONS.get(d["suggested_outcome"], d["suggested_outcome"]),
                 "open_high_risks": json.loads(d["snapshot"]).get("open_high_risks"),
                 "conditions_met": sum(1 for c in conds if c.get("status") == "met"),
                 "conditions_total": len(conds),
                 "usage_events": fig["usage"]["events"], "users": fig["usage"]["users"],
                 "exceptions_per_1k": fig["exceptions"]["per_1k_events"], "csat": fig["feedback"]["csat"],
+                **_interval_cells(fig), "criteria_undecided": _undecided(json.loads(d["snapshot"])),
             })
     return out
+
+
+def _interval_cells(fig: dict[str, Any]) -> dict[str, Any]:
+    """The frozen intervals of the two headline rates as low / high cells (empty for evidence frozen
+    before intervals were kept), and their level."""
+    out: dict[str, Any] = {}
+    for cell, (section, name) in (("exceptions_per_1k", ("exceptions", "per_1k_events")), ("csat", ("feedback", "csat"))):
+        ends = fig[section].get(f"{name}_interval") or [None, None]
+        out[f"{cell}_low"], out[f"{cell}_high"] = ends
+    out["confidence_level"] = (fig.get("intervals") or {}).get("level")
+    return out
+
+
+def _undecided(snap: dict[str, Any]) -> str | None:
+    """The criteria the decision was taken with no clear evidence on, e.g. 'CSAT: about 60 more ratings'."""
+    if "criteria" not in snap:
+        return None
+    return "; ".join(f"{c['name']}: {c.get('more_data') or 'undecided'}" for c in snap["criteria"]
+                     if c["verdict"] == "undecided")

@@ -65,7 +65,7 @@ def steps(con: Connection, actor: Actor, pilot: Pilot, untriaged_high: int = 0) 
     if not conds:
         out.append(Step("Readiness", False, "open the Readiness page to start the checklist"))
     else:
-        met = sum(1 for c in conds if c["status"] != "not met")
+        met = sum(1 for c in conds if c["status"] in ("met", "waived"))  # undecided is not met
         out.append(Step("Readiness", not blocking,
                         f"{met} of {len(conds)} conditions met or waived"
                         + (f"; {len(blocking)} required still open" if blocking else "")))

@@ -16,8 +16,9 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from analysis import failure_modes, feedback, usage
+from analysis import confidence, failure_modes, feedback, intervals, usage
 from analysis.common import Empty, Filters
+from analysis.intervals import Interval
 from readiness.catalog import Pilot
 from readiness.review import conditions, decisions, reviews, risks
 from readiness.security import audit
@@ -36,6 +37,8 @@ class Figure:
     direction: str        # "up" | "down" | "flat" | "none"
     good: bool | None     # whether the direction is good news (None: neither)
     against: str = WINDOW  # what the change compares with (WINDOW unless partly empty)
+    range: str | None = None   # the value's interval, e.g. "55%–60%" (rates only)
+    method: str | None = None  # how the interval was computed, for the caption
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,6 +80,10 @@ def headline(con: Connection, pilot: Pilot, filters: Filters | None = None) -> l
         s = feedback.feedback_summary(con, pilot, f)
         return None if isinstance(s, Empty) else s.csat
 
+    def csat_range(f: Filters) -> Interval | None:
+        s = feedback.feedback_summary(con, pilot, f)
+        return None if isinstance(s, Empty) or s.csat is None else intervals.wilson(round(s.csat * s.rated), s.rated)
+
     # users and events are counts: against a partly empty earlier window they would only show growth,
     # so they are compared only with a whole one. CSAT and the exception rate are shares: they compare
     # with the days there are, and say how many (19 days of data are not "the 28 days before").
@@ -87,8 +94,10 @@ def headline(con: Connection, pilot: Pilot, filters: Filters | None = None) -> l
         against = f"the {(trend.recent_start - first).days} days before"
     now, before = csat(recent), csat(prior)
     text, way = _change(now, before, points=True)
+    iv = csat_range(recent)
     out.append(Figure("CSAT", "—" if now is None else f"{now:.0%}", text, way,
-                      {"up": True, "down": False}.get(way), against))
+                      {"up": True, "down": False}.get(way), against,
+                      None if iv is None else f"{iv.low:.0%}–{iv.high:.0%}", None if iv is None else iv.method))
 
     def rate(f: Filters) -> float | None:
         df = failure_modes.exception_rate(con, pilot, f)
@@ -98,9 +107,19 @@ def headline(con: Connection, pilot: Pilot, filters: Filters | None = None) -> l
 
     now, before = rate(recent), rate(prior)
     text, way = _change(now, before)
+    fig = confidence.exception_rate(con, pilot, recent) if now is not None else None
+    iv = None if fig is None else intervals.scaled(fig.interval, now / fig.interval.value if fig.interval.value
+                                                   else 1.0, now)
     out.append(Figure("Exceptions / 1k events", "—" if now is None else f"{now:,.0f}", text, way,
-                      {"up": False, "down": True}.get(way), against))
+                      {"up": False, "down": True}.get(way), against,
+                      None if iv is None else f"{iv.low:,.0f}–{iv.high:,.0f}", None if iv is None else iv.method))
     return out
+
+
+def ranges_note(figures: list[dict[str, Any]]) -> str:
+    """The caption naming how the readout's ranges were computed (empty when none is shown)."""
+    said = [f"{f['label']}: {f['method']}" for f in figures if f.get("range")]
+    return f"Ranges are {intervals.level_default():.0%} intervals ({'; '.join(said)})." if said else ""
 
 
 def content(con: Connection, actor: Actor, pilot: Pilot, signals: list[dict[str, Any]] | None = None,
@@ -127,7 +146,8 @@ def content(con: Connection, actor: Actor, pilot: Pilot, signals: list[dict[str,
             "outcome": decisions.OUTCOMES[current["outcome"]], "rationale": mask(current["rationale"]),
             "owner": current["owner"], "next_review": current["next_review"], "review_number": current["review_number"],
             "decided_by": current["decided_by"], "decided_at": current["decided_at"]},
-        "figures": [f.to_dict() for f in (figures if figures is not None else headline(con, pilot))],
+        "figures": (shown := [f.to_dict() for f in (figures if figures is not None else headline(con, pilot))]),
+        "ranges_note": ranges_note(shown),
         "risks": [{"severity": r["severity"], "title": mask(r["title"]), "owner": r["owner"],
                    "risk_class": r["risk_class"]} for r in top_risks],
         "signals": [{"severity": s["severity"], "finding": mask(s["finding"]), "class": s["class"]}
@@ -136,8 +156,8 @@ def content(con: Connection, actor: Actor, pilot: Pilot, signals: list[dict[str,
         "top": [{"kind": kind, "severity": x["severity"], "text": mask(x["title"] if kind == "risk" else x["finding"]),
                  "owner": x["owner"] if kind == "risk" else None} for kind, x in top],
         "conditions": [{"title": c["title"], "status": c["status"], "required": c["required"],
-                        "live_value": mask(c.get("live_value"))} for c in conds],
-        "conditions_met": sum(1 for c in conds if c["status"] != "not met"),
+                        "live_value": mask(conditions.live_text(c))} for c in conds],
+        "conditions_met": sum(1 for c in conds if c["status"] in ("met", "waived")),  # undecided is not met
         "data_as_of": as_of,
         "frozen_note": ("Figures are live: the data as loaded now. The decision froze its own copy on "
                         f"{current['decided_at']:%Y-%m-%d}." if current else "Figures are live: the data as loaded now."),
@@ -172,7 +192,7 @@ h1{font-size:2.4rem;margin:0 0 .2rem}h2{font-size:1.3rem;margin:1.6rem 0 .6rem;c
 .decision.pending{color:#8a6100}.why{border-left:4px solid #0072B2;padding:.2rem 0 .2rem 1rem;margin:.6rem 0}
 .grid{display:grid;grid-template-columns:repeat(4,1fr);gap:1rem}.fig{border:1px solid #ddd;border-radius:8px;padding:.8rem}
 .fig .label{font-size:.85rem;color:#555}.fig .value{font-size:2.2rem;font-weight:700}
-.fig .chg{font-size:.85rem}.good{color:#007a5a}.bad{color:#b03a00}.cols{display:grid;grid-template-columns:1fr 1fr;gap:2rem}
+.fig .chg{font-size:.85rem}.fig .range{font-size:1.1rem;color:#444}.good{color:#007a5a}.bad{color:#b03a00}.cols{display:grid;grid-template-columns:1fr 1fr;gap:2rem}
 ul{padding-left:1.2rem;margin:0}li{margin:.3rem 0}.note{font-size:.8rem;color:#555;margin-top:1.6rem}
 @media print{body{font-size:14pt;padding:0;max-width:none}.fig{break-inside:avoid}@page{margin:1.5cm}}
 """
@@ -184,6 +204,7 @@ def html_page(c: dict[str, Any]) -> str:
     arrows = {"up": "▲", "down": "▼", "flat": "▶", "none": ""}
     figs = "".join(
         f"<div class='fig'><div class='label'>{_h(f['label'])}</div><div class='value'>{_h(f['value'])}</div>"
+        + (f"<div class='range'>{_h(f['range'])}</div>" if f.get("range") else "") +
         f"<div class='chg {'good' if f['good'] else 'bad' if f['good'] is False else ''}'>"
         f"{arrows[f['direction']]} {_h(f['change'] + ' vs ' + f.get('against', WINDOW) if f['change'] else 'no earlier period')}"
         "</div></div>"
@@ -192,7 +213,7 @@ def html_page(c: dict[str, Any]) -> str:
         f"<li><b>{_h(t['severity'])}</b> {_h(t['text'])} — {_h(t['owner'] or 'no owner')}</li>" if t["kind"] == "risk"
         else f"<li><b>{_h(t['severity'])}</b> {_h(t['text'])} <i>(signal, not yet in the register)</i></li>"
         for t in c["top"])
-    marks = {"met": "✔", "waived": "◷"}
+    marks = {"met": "✔", "waived": "◷", "undecided": "?"}
     conds = "".join(f"<li>{marks.get(x['status'], '✘')} {_h(x['title'])}"
                     + (f" — <i>{_h(x['live_value'])}</i>" if x["live_value"] else "") + "</li>" for x in c["conditions"])
     if d:
@@ -210,7 +231,7 @@ def html_page(c: dict[str, Any]) -> str:
         f"data as of {_h(c['data_as_of'])}</p>",
         decision,
         f"<h2>Headline figures: the last 28 days</h2><div class='grid'>{figs}</div>"
-        f"<p class='note'>{_h(c['frozen_note'])}</p>",
+        f"<p class='note'>{_h(c['frozen_note'])} {_h(c.get('ranges_note') or '')}</p>",
         "<div class='cols'><div><h2>Top risks</h2>" + (f"<ul>{risks_html}</ul>" if risks_html else "<p>None open.</p>")
         + "</div>",
         (f"<div><h2>Conditions: {c['conditions_met']} of {len(c['conditions'])} met or waived</h2>" if c["conditions"]

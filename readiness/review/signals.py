@@ -6,7 +6,9 @@ one-line finding in a reviewer's words, the figures behind it, and ``rows``: whi
 A signal that does not fire is absent; when the data it needs is missing (no feedback, no session
 ids, no outcomes...) it does not fire and nothing raises. :func:`signal_catalog` lists every signal.
 
-Thresholds are the ``signal_*`` settings (readiness/settings.py), each with its reason.
+Thresholds are the ``signal_*`` settings (readiness/settings.py), each with its reason. CSAT, the
+negative share and task failures are also judged on their intervals (analysis.confidence): one
+whose interval straddles the threshold is "low" and says how much more data would settle it.
 Severity: a share past its threshold is "medium", and "high" at twice the threshold or halfway
 from the threshold to 100%, whichever comes sooner (0.05 -> 0.10, 0.5 -> 0.75); a floor such as
 CSAT is judged on its complement (dissatisfied share). Exceptions are named in the catalogue
@@ -36,7 +38,7 @@ import pandas as pd
 
 from analysis import failure_modes as fm
 from analysis import feedback as fb
-from analysis import usage
+from analysis import intervals, usage
 from analysis.common import Empty, frame, local_ts_sql
 from readiness import settings
 from readiness.catalog import Pilot
@@ -253,6 +255,27 @@ class _Evidence:
         return None if isinstance(out, Empty) else out
 
     @functools.cached_property
+    def rates(self) -> dict:
+        """The headline figures with their intervals (analysis.confidence), by summary name."""
+        from analysis import confidence
+
+        return confidence.rate_intervals(self.con, self.pilot)
+
+    def judged(self, name: str, threshold: float, better: str, flip: bool = False) -> tuple[str | None, str, dict]:
+        """A share rule's figure judged on its interval: (verdict, words to add to the finding, figures).
+        ``flip``: the signal reads the complement (failures of a success rate). An undecided one says
+        how much more data would settle it; None without an interval."""
+        fig = self.rates.get(name)
+        if fig is None:
+            return None, "", {}
+        verdict = intervals.verdict(fig.interval, threshold, better)
+        low, high = (1 - fig.interval.high, 1 - fig.interval.low) if flip else (fig.interval.low, fig.interval.high)
+        words = f" ({fig.interval.level:.0%} interval {_pct(low)}–{_pct(high)})"
+        if verdict == "undecided":
+            words += f"; not enough evidence yet: {fig.more_data(threshold)} would settle it"
+        return verdict, words, {"interval": [low, high], "verdict": verdict, "method": fig.interval.method}
+
+    @functools.cached_property
     def personal_user_ids(self) -> dict[str, list[str]]:
         """Per log table, the user ids that are themselves personal data (emails, phone numbers)."""
         out = {}
@@ -459,10 +482,13 @@ def _low_csat(ev: _Evidence) -> Signal | None:
     floor = settings.get("signal_csat_min")
     if s is None or s.csat is None or s.rated < _min_count() or s.csat >= floor:
         return None
-    return _make("customer_impact.low_csat", _share_severity(1 - s.csat, 1 - floor),
+    verdict, words, judged = ev.judged("feedback.csat", floor, "above")
+    return _make("customer_impact.low_csat",
+                 "low" if verdict == "undecided" else _share_severity(1 - s.csat, 1 - floor),
                  f"CSAT is {_pct(s.csat)} over {_n(s.rated)} ratings (mean {s.mean_rating:.1f} of 5), "
-                 f"below {_pct(floor)}",
-                 {"csat": s.csat, "rated": s.rated, "mean_rating": s.mean_rating, "rating_counts": s.rating_counts},
+                 f"below {_pct(floor)}{words}",
+                 {"csat": s.csat, "rated": s.rated, "mean_rating": s.mean_rating, "rating_counts": s.rating_counts,
+                  **judged},
                  {"table": "feedback", "where": "low_rating"})
 
 
@@ -474,9 +500,11 @@ def _negative(ev: _Evidence) -> Signal | None:
     if s is None or s.negative_share is None or s.comments < _min_count() or s.negative_share <= threshold:
         return None
     n = round(s.negative_share * s.comments)
-    return _make("customer_impact.negative_feedback", _share_severity(s.negative_share, threshold),
-                 f"{_pct(s.negative_share)} of {_n(s.comments)} comments are negative",
-                 {"negative_share": s.negative_share, "comments": s.comments, "negative": n},
+    verdict, words, judged = ev.judged("feedback.negative_share", threshold, "below")
+    return _make("customer_impact.negative_feedback",
+                 "low" if verdict == "undecided" else _share_severity(s.negative_share, threshold),
+                 f"{_pct(s.negative_share)} of {_n(s.comments)} comments are negative{words}",
+                 {"negative_share": s.negative_share, "comments": s.comments, "negative": n, **judged},
                  {"table": "feedback", "where": "negative"})
 
 
@@ -491,9 +519,10 @@ def _task_failures(ev: _Evidence) -> Signal | None:
     worst = ts.by_feature[ts.by_feature["attempts"] >= _min_count()].sort_values("success_rate").head(1)
     tail = (f"; worst: {worst.iloc[0]['feature']} ({_pct(1 - float(worst.iloc[0]['success_rate']))})"
             if not worst.empty else "")
-    return _make("customer_impact.task_failures", _share_severity(rate, threshold),
-                 f"{_n(ts.attempts - ts.successes)} of {_n(ts.attempts)} attempts failed ({_pct(rate)}){tail}",
-                 {"attempts": ts.attempts, "failures": ts.attempts - ts.successes, "failure_rate": rate},
+    verdict, words, judged = ev.judged("usage.task_success", 1 - threshold, "above", flip=True)
+    return _make("customer_impact.task_failures", "low" if verdict == "undecided" else _share_severity(rate, threshold),
+                 f"{_n(ts.attempts - ts.successes)} of {_n(ts.attempts)} attempts failed ({_pct(rate)}){words}{tail}",
+                 {"attempts": ts.attempts, "failures": ts.attempts - ts.successes, "failure_rate": rate, **judged},
                  {"table": "usage_events", "where": "failed_outcome"})
 
 
