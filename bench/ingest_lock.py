@@ -1,0 +1,418 @@
+"""Benchmark: how long a command-line ingest keeps reviewers out of the store, today and in two designs.
+
+Generates N usage events as CSV (default 10,000,000) and seeds a store with a small first batch.
+Then, for each design, a reader process polls every 0.5 s the way a page does (``store.open_store``
+with a 2 s timeout, then the pilot's usage totals) while one ingest of the file runs in another
+process; a thread here watches the store file's lock (F_GETLK, every 20 ms: which process holds it).
+
+  today     ``python -m readiness ingest``: read, check, number, insert and roll up in one
+            connection to the store, which is locked throughout.
+  stage     (a) the library's ingest_file into a scratch store (no lock on the real one); its rows,
+            rejects, rollup and batch record written as Parquet beside the store; a short step
+            opens the store and INSERTs them (SELECT * FROM read_parquet) with the audit record.
+  stage+rollup  as stage, but the short step computes the usage rollup itself (derive_evidence)
+            instead of copying the scratch's.
+  views     (b) as stage, but the events stay in their Parquet file: ``usage_events`` is a view
+            over a local table and the registered files, recreated in the short step, which
+            inserts only the rejects, rollup and batch record.
+
+For each: how long the ingest process held the lock (all holds, and the longest), its total time,
+and what the reader saw (answered / busy, worst wait); then, on the loaded store, the page's query
+(usage totals, read from the rollup) and a scan of the raw events (what a views-over-Parquet table
+slows). Ratios: ingest time against bare DuckDB ``CREATE TABLE AS read_csv`` of the same file, and
+the reader's waits against its idle page time, both measured in the same run. --doc writes the
+figures to docs/ingest-lock.md.
+
+Example: python bench/ingest_lock.py --rows 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import importlib.util
+import json
+import os
+import shutil
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import duckdb  # noqa: E402
+
+from readiness import audit, ingest, pilots, store  # noqa: E402
+from readiness.access import Actor  # noqa: E402
+
+PILOT = "bench"
+ZONE = "Europe/London"
+ACTOR = Actor("bench", "admin", cli=True)
+PAGE_BUDGET_S = 2.0  # a page answers within this, never "busy"
+POLL_S = 0.5
+DESIGNS = ("today", "stage", "stage+rollup", "views")
+# the tables a usage batch writes besides its events, copied from the scratch store in the short step
+SIDE_TABLES = ("ingest_rejects", "usage_by_segment", "usage_by_session", "usage_by_feature", "usage_by_team")
+
+
+def _generate(path: Path, rows: int) -> None:
+    """The usage CSV of bench/ingest.py (sessions of 40 events, 600 users, 8 columns)."""
+    spec = importlib.util.spec_from_file_location("bench_ingest", ROOT / "bench" / "ingest.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.generate(path, rows)
+
+
+# --- the reader: a page's unit of work every POLL_S seconds ---
+
+def page_query(con, pilot_name: str = PILOT):
+    """What the Usage page asks first: the pilot, then its usage totals (from the rollup)."""
+    from analysis import usage
+
+    return usage.totals(con, pilots.get_pilot(con, pilot_name))
+
+
+def run_reader(db: Path, stop: Path) -> None:
+    """Poll until ``stop`` exists; one JSON line per poll: start offset, seconds to answer, answered."""
+    while not stop.exists():
+        t0 = time.perf_counter()
+        try:
+            with store.open_store(db, timeout=PAGE_BUDGET_S) as con:
+                page_query(con)
+            ok = True
+        except store.StoreBusy:
+            ok = False
+        took = time.perf_counter() - t0
+        print(json.dumps({"at": time.time(), "took": took, "ok": ok}), flush=True)
+        time.sleep(max(0.0, POLL_S - took))
+
+
+# --- the lock watcher ---
+
+def lock_holder(path: Path) -> int | None:
+    """The PID holding the store file's lock (DuckDB's fcntl lock), without taking it."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        probe = struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+        kind, _w, _s, _l, pid = struct.unpack("hhqqi4x", fcntl.fcntl(fd, fcntl.F_GETLK, probe))
+        return None if kind == fcntl.F_UNLCK else pid
+    finally:
+        os.close(fd)  # this process holds no lock on the file: closing drops nothing
+
+
+class LockWatch(threading.Thread):
+    """Records (pid, start, end) of each hold of the store's lock, sampled every 20 ms."""
+
+    def __init__(self, path: Path):
+        super().__init__(daemon=True)
+        self.path, self.holds, self._done = path, [], threading.Event()
+
+    def run(self) -> None:
+        current, since = None, 0.0
+        while not self._done.is_set():
+            pid, now = lock_holder(self.path), time.time()
+            if pid != current:
+                if current is not None:
+                    self.holds.append((current, since, now))
+                current, since = pid, now
+            time.sleep(0.02)
+        if current is not None:
+            self.holds.append((current, since, time.time()))
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+    def held_by(self, pid: int) -> tuple[float, float, int]:
+        """(seconds held in all, longest hold, number of holds) by process ``pid``."""
+        spans = [end - start for p, start, end in self.holds if p == pid]
+        return sum(spans), max(spans, default=0.0), len(spans)
+
+
+# --- the designs' ingest processes ---
+
+def _scratch_batch(db: Path, csv: Path, work: Path) -> tuple[dict[str, Path], dict]:
+    """Load ``csv`` with the library's ingest_file into a scratch store under ``work`` (the real store
+    is opened only to read the pilot); write the batch's tables as Parquet. Returns (table -> file, timings)."""
+    t0 = time.perf_counter()
+    with store.open_store(db) as con:  # a short read: the pilot as the store has it
+        cur = con.execute("SELECT * FROM pilots WHERE name = ?", [PILOT])
+        pilot_row = cur.fetchone()
+    scratch = work / "scratch.duckdb"
+    with store.open_store(scratch) as con:
+        marks = ", ".join("?" * len(pilot_row))
+        with store.transaction(con):
+            con.execute(f"INSERT INTO pilots VALUES ({marks})", list(pilot_row))
+        pilot = pilots.get_pilot(con, PILOT)
+        t1 = time.perf_counter()
+        result = ingest.ingest_file(con, pilot, "usage", csv, actor=ACTOR)
+        if result.error or not result.batch_id:
+            raise SystemExit(f"scratch ingest failed: {result.summary()}")
+        t2 = time.perf_counter()
+        files = {}
+        for table in ("usage_events", "ingest_batches", *SIDE_TABLES):
+            files[table] = work / f"{table}.parquet"
+            con.execute(f"COPY (SELECT * FROM {table} WHERE batch_id = ?) TO '{files[table]}' (FORMAT parquet)",
+                        [result.batch_id])
+        t3 = time.perf_counter()
+    scratch.unlink()
+    return files, {"scratch_ingest_s": t2 - t1, "parquet_write_s": t3 - t2, "before_step_s": time.perf_counter() - t0}
+
+
+def _copy_in(con, table: str, file: Path, batch_id: int) -> None:
+    con.execute(f"INSERT INTO {table} SELECT * REPLACE (? AS batch_id) FROM read_parquet('{file}')", [batch_id])
+
+
+def _short_step(db: Path, files: dict[str, Path], rollup: str, events: str) -> tuple[int, float, float]:
+    """Open the store and land the batch in one transaction. ``rollup``: 'copy' the scratch's or
+    'derive' it here; ``events``: 'insert' the rows or register the file ('view').
+    Returns (batch id, seconds waiting to open, seconds inside the step)."""
+    t0 = time.perf_counter()
+    with store.open_store(db) as con:
+        t1 = time.perf_counter()
+        batch = con.execute(f"SELECT * FROM read_parquet('{files['ingest_batches']}')").fetchone()
+        sha = batch[5]
+        if con.execute("SELECT 1 FROM ingest_batches WHERE pilot_id = ? AND kind = 'usage' AND sha256 = ?",
+                       [batch[1], sha]).fetchone():
+            raise SystemExit("duplicate batch")
+        with store.transaction(con):
+            bid = con.execute("SELECT nextval('batch_id_seq')").fetchone()[0]
+            if events == "insert":
+                _copy_in(con, "usage_events", files["usage_events"], bid)
+            else:  # the file stays where it is; the view lists it from now on
+                con.execute("INSERT INTO usage_event_files VALUES (?, ?)", [bid, str(files["usage_events"])])
+                _recreate_view(con)
+            _copy_in(con, "ingest_rejects", files["ingest_rejects"], bid)
+            built = con.execute("SELECT time_zone FROM usage_rollup_state WHERE pilot_id = ?", [batch[1]]).fetchone()
+            if rollup == "copy" and built == (ZONE,):  # the scratch's aggregates were made in the same zone
+                for table in SIDE_TABLES[1:]:
+                    _copy_in(con, table, files[table], bid)
+            else:
+                ingest.derive_evidence(con, batch[1], "usage", bid)
+            _copy_in(con, "ingest_batches", files["ingest_batches"], bid)
+            audit.record(con, ACTOR, "ingest", f"batch:{bid}", {"pilot": PILOT, "kind": "usage", "sha256": sha})
+        t2 = time.perf_counter()
+    return bid, t1 - t0, t2 - t1
+
+
+def _recreate_view(con) -> None:
+    """usage_events: the local table and every registered Parquet file (the list is part of the view)."""
+    paths = [r[0] for r in con.execute("SELECT path FROM usage_event_files ORDER BY batch_id").fetchall()]
+    files = ", ".join(store._sql_literal(p) for p in paths)
+    lake = f" UNION ALL SELECT * FROM read_parquet([{files}])" if paths else ""
+    con.execute(f"CREATE OR REPLACE VIEW usage_events AS SELECT * FROM usage_events_local{lake}")
+
+
+def run_ingest(design: str, db: Path, csv: Path) -> None:
+    """One ingest of ``csv`` by ``design`` (not 'today'); prints its timings as JSON."""
+    t0 = time.perf_counter()
+    work = Path(f"{db}.stage") / uuid.uuid4().hex
+    work.mkdir(parents=True)
+    try:
+        files, timings = _scratch_batch(db, csv, work)
+        if design == "views":  # the batch's events stay in a Parquet file beside the store
+            kept = Path(f"{db}.parts") / f"{work.name}.parquet"
+            kept.parent.mkdir(exist_ok=True)
+            files["usage_events"] = files["usage_events"].rename(kept)
+        bid, wait, step = _short_step(db, files, "derive" if design == "stage+rollup" else "copy",
+                                      "view" if design == "views" else "insert")
+    finally:
+        shutil.rmtree(work)
+    timings.update(batch_id=bid, step_wait_s=wait, step_s=step, total_s=time.perf_counter() - t0)
+    print(json.dumps(timings), flush=True)
+
+
+# --- the orchestration ---
+
+def _seed(db: Path, work: Path, design: str) -> None:
+    """A store with the pilot and a first batch of 100,000 events (what pages show meanwhile)."""
+    first = work / "first.csv"
+    if not first.exists():
+        _generate(first, 100_000)
+    with store.open_store(db) as con:
+        with store.transaction(con):
+            pilot = pilots.create_pilot(con, PILOT, ACTOR, time_zone=ZONE)
+        result = ingest.ingest_file(con, pilot, "usage", first, actor=ACTOR)
+        assert result.rows_loaded == 100_000, result.summary()
+        if design == "views":  # the prototype's layout: a local table plus registered Parquet files
+            with store.transaction(con):
+                con.execute("ALTER TABLE usage_events RENAME TO usage_events_local")
+                con.execute("CREATE TABLE usage_event_files (batch_id BIGINT PRIMARY KEY, path VARCHAR NOT NULL)")
+                _recreate_view(con)
+
+
+def _bare_read_csv(csv: Path, work: Path) -> float:
+    db = work / "bare.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("SET enable_progress_bar = false")
+    t0 = time.perf_counter()
+    con.execute(f"CREATE TABLE t AS SELECT * FROM read_csv('{csv}')")
+    took = time.perf_counter() - t0
+    con.close()
+    db.unlink()
+    return took
+
+
+def _query_times(db: Path, repeat: int = 3) -> tuple[float, float, int]:
+    """(page query, raw-event scan, events) on the loaded store: medians of ``repeat`` warm runs."""
+    raw = ("SELECT feature, count(*), count(DISTINCT user_id) FROM usage_events WHERE pilot_id = "
+           "(SELECT pilot_id FROM pilots WHERE name = ?) GROUP BY feature")
+    with store.open_store(db) as con:
+        page_query(con)
+        con.execute(raw, [PILOT]).fetchall()
+        page, scan = [], []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            page_query(con)
+            page.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            con.execute(raw, [PILOT]).fetchall()
+            scan.append(time.perf_counter() - t0)
+        events = con.execute("SELECT count(*) FROM usage_events").fetchone()[0]
+    return statistics.median(page), statistics.median(scan), events
+
+
+def _idle_page(db: Path) -> float:
+    """The reader's unit of work on the idle store, in a fresh process as the reader runs it (median of 5)."""
+    out = subprocess.run([sys.executable, __file__, "--idle", str(db)], capture_output=True, text=True, check=True,
+                         cwd=ROOT)
+    return float(out.stdout.split()[-1])
+
+
+def run_idle(db: Path, repeat: int = 5) -> None:
+    took = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        with store.open_store(db, timeout=PAGE_BUDGET_S) as con:
+            page_query(con)
+        took.append(time.perf_counter() - t0)
+    print(statistics.median(took))
+
+
+def measure(design: str, csv: Path, rows: int, work: Path) -> dict:
+    folder = work / design.replace("+", "_")
+    folder.mkdir()
+    db = folder / "store.duckdb"
+    _seed(db, work, design)
+    idle = _idle_page(db)
+    stop = folder / "stop"
+    reader = subprocess.Popen([sys.executable, __file__, "--reader", str(db), str(stop)], stdout=subprocess.PIPE,
+                              text=True, cwd=ROOT)
+    first = json.loads(reader.stdout.readline())  # the reader is up and has answered once
+    assert first["ok"], first
+    watch = LockWatch(db)
+    watch.start()
+    t0 = time.time()
+    if design == "today":
+        cmd = [sys.executable, "-m", "readiness", "ingest", "--db", str(db), "--pilot", PILOT, "--kind", "usage",
+               str(csv)]
+    else:
+        cmd = [sys.executable, __file__, "--ingest", design, str(db), str(csv)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    stdout, stderr = proc.communicate()
+    total = time.time() - t0
+    if proc.returncode:
+        raise SystemExit(f"{design}: ingest failed:\n{stdout}\n{stderr}")
+    time.sleep(1.0)
+    stop.touch()
+    polls = [json.loads(line) for line in reader.stdout.read().splitlines()]
+    reader.wait()
+    watch.stop()
+    during = [p for p in polls if t0 <= p["at"] <= t0 + total]
+    held, longest, holds = watch.held_by(proc.pid)
+    page, scan, events = _query_times(db)
+    out = {"design": design, "total_s": total, "held_s": held, "longest_hold_s": longest, "holds": holds,
+           "polls": len(during), "answered": sum(p["ok"] for p in during), "busy": sum(not p["ok"] for p in during),
+           "worst_wait_s": max((p["took"] for p in during), default=0.0), "idle_page_s": idle,
+           "page_s": page, "scan_s": scan, "events": events}
+    if design != "today":
+        out.update(json.loads(stdout.splitlines()[-1]))
+    assert events == rows + 100_000, (design, events)
+    return out
+
+
+def _report(results: list[dict], bare: float, rows: int, load: str) -> list[str]:
+    lines = [f"{rows:,} usage events (CSV), bare DuckDB CREATE TABLE AS read_csv: {bare:.1f} s; load average "
+             f"at the start: {load}",
+             "",
+             "| design | lock held (longest) | ingest total (x bare) | reader polls: answered / busy | "
+             "worst wait (x idle page) | page query | raw scan |",
+             "|---|---|---|---|---|---|---|"]
+    for r in results:
+        lines.append(
+            f"| {r['design']} | {r['held_s']:.1f} s ({r['longest_hold_s']:.2f} s) | {r['total_s']:.1f} s "
+            f"({r['total_s'] / bare:.2f}x) | {r['answered']} / {r['busy']} | {r['worst_wait_s']:.2f} s "
+            f"({r['worst_wait_s'] / r['idle_page_s']:.0f}x {r['idle_page_s']:.2f} s) | {r['page_s'] * 1000:.0f} ms | "
+            f"{r['scan_s'] * 1000:.0f} ms |")
+    lines.append("")
+    for r in results:
+        if "step_s" in r:
+            lines.append(f"- {r['design']}: scratch ingest {r['scratch_ingest_s']:.1f} s, Parquet written in "
+                         f"{r['parquet_write_s']:.1f} s, short step {r['step_s']:.2f} s (after waiting "
+                         f"{r['step_wait_s']:.2f} s to open the store)")
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--designs", default=",".join(DESIGNS), help=f"comma-separated, of {', '.join(DESIGNS)}")
+    parser.add_argument("--doc", type=Path, help="write the figures into this Markdown file's figures section")
+    parser.add_argument("--reader", nargs=2, metavar=("DB", "STOP"), help=argparse.SUPPRESS)
+    parser.add_argument("--idle", metavar="DB", help=argparse.SUPPRESS)
+    parser.add_argument("--ingest", nargs=3, metavar=("DESIGN", "DB", "CSV"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.reader:
+        run_reader(Path(args.reader[0]), Path(args.reader[1]))
+        return 0
+    if args.idle:
+        run_idle(Path(args.idle))
+        return 0
+    if args.ingest:
+        run_ingest(args.ingest[0], Path(args.ingest[1]), Path(args.ingest[2]))
+        return 0
+    load = os.getloadavg()
+    load_text = f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min, {os.cpu_count()} cores)"
+    with tempfile.TemporaryDirectory(prefix="readiness-lockbench-") as tmp:
+        work = Path(tmp)
+        csv = work / "usage.csv"
+        t0 = time.perf_counter()
+        _generate(csv, args.rows)
+        print(f"generated {args.rows:,} rows ({csv.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f} s; "
+              f"load {load_text}", flush=True)
+        bare = _bare_read_csv(csv, work)
+        print(f"baseline: bare CREATE TABLE AS read_csv {bare:.1f} s", flush=True)
+        results = []
+        for design in args.designs.split(","):
+            r = measure(design, csv, args.rows, work)
+            results.append(r)
+            print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()}), flush=True)
+    lines = _report(results, bare, args.rows, load_text)
+    print("\n".join(lines))
+    if args.doc:
+        _write_doc(args.doc, lines)
+    return 0
+
+
+def _write_doc(doc: Path, lines: list[str]) -> None:
+    """Replace the text between the figures markers of ``doc`` with ``lines``."""
+    begin, end = "<!-- figures: bench/ingest_lock.py -->", "<!-- end of figures -->"
+    text = doc.read_text()
+    head, _, rest = text.partition(begin)
+    _, _, tail = rest.partition(end)
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    doc.write_text(f"{head}{begin}\nMeasured {stamp}.\n\n" + "\n".join(lines) + f"\n{end}{tail}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
