@@ -7,14 +7,17 @@ process; a thread here watches the store file's lock (F_GETLK, every 20 ms: whic
 
   today     ``python -m readiness ingest``: read, check, number, insert and roll up in one
             connection to the store, which is locked throughout.
-  stage     (a) the library's ingest_file into a scratch store (no lock on the real one); its rows,
-            rejects, rollup and batch record written as Parquet beside the store; a short step
-            opens the store and INSERTs them (SELECT * FROM read_parquet) with the audit record.
+  stage     (a) the library's ingest_file into a scratch in-memory DuckDB with the store's schema
+            (no lock on the real store); its rows, rejects, rollup and batch record written as
+            Parquet beside the store; a short step opens the store and INSERTs them
+            (SELECT * FROM read_parquet) with the audit record.
   stage+rollup  as stage, but the short step computes the usage rollup itself (derive_evidence)
             instead of copying the scratch's.
   views     (b) as stage, but the events stay in their Parquet file: ``usage_events`` is a view
             over a local table and the registered files, recreated in the short step, which
             inserts only the rejects, rollup and batch record.
+  views+rollup  as views, and the usage rollup's four tables too are views over per-batch files:
+            the short step inserts only the rejects and the batch record.
 
 For each: how long the ingest process held the lock (all holds, and the longest), its total time,
 and what the reader saw (answered / busy, worst wait); then, on the loaded store, the page's query
@@ -49,7 +52,7 @@ sys.path.insert(0, str(ROOT))
 
 import duckdb  # noqa: E402
 
-from readiness import audit, ingest, pilots, store  # noqa: E402
+from readiness import audit, formats, ingest, pilots, store  # noqa: E402
 from readiness.access import Actor  # noqa: E402
 
 PILOT = "bench"
@@ -57,9 +60,11 @@ ZONE = "Europe/London"
 ACTOR = Actor("bench", "admin", cli=True)
 PAGE_BUDGET_S = 2.0  # a page answers within this, never "busy"
 POLL_S = 0.5
-DESIGNS = ("today", "stage", "stage+rollup", "views")
+DESIGNS = ("today", "stage", "stage+rollup", "views", "views+rollup")
 # the tables a usage batch writes besides its events, copied from the scratch store in the short step
 SIDE_TABLES = ("ingest_rejects", "usage_by_segment", "usage_by_session", "usage_by_feature", "usage_by_team")
+# the tables whose batches stay in Parquet files beside the store, read through views
+LAKE = {"views": ("usage_events",), "views+rollup": ("usage_events", *SIDE_TABLES[1:])}
 
 
 def _generate(path: Path, rows: int) -> None:
@@ -142,17 +147,21 @@ class LockWatch(threading.Thread):
 # --- the designs' ingest processes ---
 
 def _scratch_batch(db: Path, csv: Path, work: Path) -> tuple[dict[str, Path], dict]:
-    """Load ``csv`` with the library's ingest_file into a scratch store under ``work`` (the real store
-    is opened only to read the pilot); write the batch's tables as Parquet. Returns (table -> file, timings)."""
+    """Load ``csv`` with the library's ingest_file into an in-memory scratch store (the real store is
+    opened only to read the pilot); write the batch's tables as Parquet under ``work``.
+    Returns (table -> file, timings)."""
     t0 = time.perf_counter()
     with store.open_store(db) as con:  # a short read: the pilot as the store has it
-        cur = con.execute("SELECT * FROM pilots WHERE name = ?", [PILOT])
-        pilot_row = cur.fetchone()
-    scratch = work / "scratch.duckdb"
-    with store.open_store(scratch) as con:
-        marks = ", ".join("?" * len(pilot_row))
+        pilot_row = con.execute("SELECT * FROM pilots WHERE name = ?", [PILOT]).fetchone()
+    con = formats.scratch_connection()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET temp_directory = ?", [str(work / "spill")])
+    # the scratch has no file: its work folder and audit key (thrown away) live under ``work``
+    audit.store_path = lambda _con: work / "scratch.duckdb"
+    try:
+        store.migrate(con)
         with store.transaction(con):
-            con.execute(f"INSERT INTO pilots VALUES ({marks})", list(pilot_row))
+            con.execute(f"INSERT INTO pilots VALUES ({', '.join('?' * len(pilot_row))})", list(pilot_row))
         pilot = pilots.get_pilot(con, PILOT)
         t1 = time.perf_counter()
         result = ingest.ingest_file(con, pilot, "usage", csv, actor=ACTOR)
@@ -165,7 +174,8 @@ def _scratch_batch(db: Path, csv: Path, work: Path) -> tuple[dict[str, Path], di
             con.execute(f"COPY (SELECT * FROM {table} WHERE batch_id = ?) TO '{files[table]}' (FORMAT parquet)",
                         [result.batch_id])
         t3 = time.perf_counter()
-    scratch.unlink()
+    finally:
+        con.close()
     return files, {"scratch_ingest_s": t2 - t1, "parquet_write_s": t3 - t2, "before_step_s": time.perf_counter() - t0}
 
 
@@ -173,44 +183,47 @@ def _copy_in(con, table: str, file: Path, batch_id: int) -> None:
     con.execute(f"INSERT INTO {table} SELECT * REPLACE (? AS batch_id) FROM read_parquet('{file}')", [batch_id])
 
 
-def _short_step(db: Path, files: dict[str, Path], rollup: str, events: str) -> tuple[int, float, float]:
-    """Open the store and land the batch in one transaction. ``rollup``: 'copy' the scratch's or
-    'derive' it here; ``events``: 'insert' the rows or register the file ('view').
-    Returns (batch id, seconds waiting to open, seconds inside the step)."""
-    t0 = time.perf_counter()
+def _short_step(db: Path, files: dict[str, Path], design: str) -> dict[str, float]:
+    """Open the store and land the batch in one transaction: the tables of LAKE[design] by
+    registering their files, the others by INSERT ... SELECT from the Parquet files; the usage
+    rollup copied from the scratch, or derived here ('stage+rollup'). Returns its timings."""
+    lake = LAKE.get(design, ())
+    marks = [time.perf_counter()]
     with store.open_store(db) as con:
-        t1 = time.perf_counter()
+        marks.append(time.perf_counter())
         batch = con.execute(f"SELECT * FROM read_parquet('{files['ingest_batches']}')").fetchone()
-        sha = batch[5]
+        pilot_id, sha = batch[1], batch[5]
         if con.execute("SELECT 1 FROM ingest_batches WHERE pilot_id = ? AND kind = 'usage' AND sha256 = ?",
-                       [batch[1], sha]).fetchone():
+                       [pilot_id, sha]).fetchone():
             raise SystemExit("duplicate batch")
         with store.transaction(con):
             bid = con.execute("SELECT nextval('batch_id_seq')").fetchone()[0]
-            if events == "insert":
-                _copy_in(con, "usage_events", files["usage_events"], bid)
-            else:  # the file stays where it is; the view lists it from now on
-                con.execute("INSERT INTO usage_event_files VALUES (?, ?)", [bid, str(files["usage_events"])])
-                _recreate_view(con)
-            _copy_in(con, "ingest_rejects", files["ingest_rejects"], bid)
-            built = con.execute("SELECT time_zone FROM usage_rollup_state WHERE pilot_id = ?", [batch[1]]).fetchone()
-            if rollup == "copy" and built == (ZONE,):  # the scratch's aggregates were made in the same zone
-                for table in SIDE_TABLES[1:]:
+            built = con.execute("SELECT time_zone FROM usage_rollup_state WHERE pilot_id = ?", [pilot_id]).fetchone()
+            derive = design == "stage+rollup" or built != (ZONE,)  # else the scratch's aggregates hold
+            for table in ("usage_events", *SIDE_TABLES):
+                if table in lake:  # the file stays where it is; the view lists it from now on
+                    con.execute("INSERT INTO lake_files VALUES (?, ?, ?)", [table, bid, str(files[table])])
+                    _recreate_view(con, table)
+                elif table == "usage_events" or table == "ingest_rejects" or not derive:
                     _copy_in(con, table, files[table], bid)
-            else:
-                ingest.derive_evidence(con, batch[1], "usage", bid)
+            if derive:
+                ingest.derive_evidence(con, pilot_id, "usage", bid)
             _copy_in(con, "ingest_batches", files["ingest_batches"], bid)
             audit.record(con, ACTOR, "ingest", f"batch:{bid}", {"pilot": PILOT, "kind": "usage", "sha256": sha})
-        t2 = time.perf_counter()
-    return bid, t1 - t0, t2 - t1
+            marks.append(time.perf_counter())
+        marks.append(time.perf_counter())
+    marks.append(time.perf_counter())
+    return {"batch_id": bid, "step_wait_s": marks[1] - marks[0], "step_work_s": marks[2] - marks[1],
+            "step_commit_s": marks[3] - marks[2], "step_close_s": marks[4] - marks[3], "step_s": marks[4] - marks[1]}
 
 
-def _recreate_view(con) -> None:
-    """usage_events: the local table and every registered Parquet file (the list is part of the view)."""
-    paths = [r[0] for r in con.execute("SELECT path FROM usage_event_files ORDER BY batch_id").fetchall()]
+def _recreate_view(con, table: str) -> None:
+    """``table``: its local table and every registered Parquet file (the list is part of the view)."""
+    paths = [r[0] for r in con.execute("SELECT path FROM lake_files WHERE tbl = ? ORDER BY batch_id",
+                                       [table]).fetchall()]
     files = ", ".join(store._sql_literal(p) for p in paths)
     lake = f" UNION ALL SELECT * FROM read_parquet([{files}])" if paths else ""
-    con.execute(f"CREATE OR REPLACE VIEW usage_events AS SELECT * FROM usage_events_local{lake}")
+    con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM {table}_local{lake}")
 
 
 def run_ingest(design: str, db: Path, csv: Path) -> None:
@@ -220,15 +233,14 @@ def run_ingest(design: str, db: Path, csv: Path) -> None:
     work.mkdir(parents=True)
     try:
         files, timings = _scratch_batch(db, csv, work)
-        if design == "views":  # the batch's events stay in a Parquet file beside the store
-            kept = Path(f"{db}.parts") / f"{work.name}.parquet"
-            kept.parent.mkdir(exist_ok=True)
-            files["usage_events"] = files["usage_events"].rename(kept)
-        bid, wait, step = _short_step(db, files, "derive" if design == "stage+rollup" else "copy",
-                                      "view" if design == "views" else "insert")
+        for table in LAKE.get(design, ()):  # these files stay beside the store, behind views
+            kept = Path(f"{db}.parts") / table / f"{work.name}.parquet"
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            files[table] = files[table].rename(kept)
+        timings.update(_short_step(db, files, design))
     finally:
         shutil.rmtree(work)
-    timings.update(batch_id=bid, step_wait_s=wait, step_s=step, total_s=time.perf_counter() - t0)
+    timings["total_s"] = time.perf_counter() - t0
     print(json.dumps(timings), flush=True)
 
 
@@ -244,11 +256,13 @@ def _seed(db: Path, work: Path, design: str) -> None:
             pilot = pilots.create_pilot(con, PILOT, ACTOR, time_zone=ZONE)
         result = ingest.ingest_file(con, pilot, "usage", first, actor=ACTOR)
         assert result.rows_loaded == 100_000, result.summary()
-        if design == "views":  # the prototype's layout: a local table plus registered Parquet files
+        if design in LAKE:  # the prototype's layout: local tables plus registered Parquet files
             with store.transaction(con):
-                con.execute("ALTER TABLE usage_events RENAME TO usage_events_local")
-                con.execute("CREATE TABLE usage_event_files (batch_id BIGINT PRIMARY KEY, path VARCHAR NOT NULL)")
-                _recreate_view(con)
+                con.execute("CREATE TABLE lake_files (tbl VARCHAR, batch_id BIGINT, path VARCHAR NOT NULL, "
+                            "PRIMARY KEY (tbl, batch_id))")
+                for table in LAKE[design]:
+                    con.execute(f"ALTER TABLE {table} RENAME TO {table}_local")
+                    _recreate_view(con, table)
 
 
 def _bare_read_csv(csv: Path, work: Path) -> float:
@@ -263,7 +277,7 @@ def _bare_read_csv(csv: Path, work: Path) -> float:
     return took
 
 
-def _query_times(db: Path, repeat: int = 3) -> tuple[float, float, int]:
+def _query_times(db: Path, repeat: int = 5) -> tuple[float, float, int]:
     """(page query, raw-event scan, events) on the loaded store: medians of ``repeat`` warm runs."""
     raw = ("SELECT feature, count(*), count(DISTINCT user_id) FROM usage_events WHERE pilot_id = "
            "(SELECT pilot_id FROM pilots WHERE name = ?) GROUP BY feature")
@@ -357,9 +371,11 @@ def _report(results: list[dict], bare: float, rows: int, load: str) -> list[str]
     lines.append("")
     for r in results:
         if "step_s" in r:
-            lines.append(f"- {r['design']}: scratch ingest {r['scratch_ingest_s']:.1f} s, Parquet written in "
-                         f"{r['parquet_write_s']:.1f} s, short step {r['step_s']:.2f} s (after waiting "
-                         f"{r['step_wait_s']:.2f} s to open the store)")
+                lines.append(
+                f"- {r['design']}: scratch ingest {r['scratch_ingest_s']:.1f} s, Parquet written in "
+                f"{r['parquet_write_s']:.1f} s; short step {r['step_s']:.2f} s = work {r['step_work_s']:.2f} s + "
+                f"COMMIT {r['step_commit_s']:.2f} s + close (checkpoint) {r['step_close_s']:.2f} s, after "
+                f"waiting {r['step_wait_s']:.2f} s to open the store")
     return lines
 
 
