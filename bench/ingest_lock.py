@@ -277,23 +277,22 @@ def _bare_read_csv(csv: Path, work: Path) -> float:
     return took
 
 
-def _query_times(db: Path, repeat: int = 5) -> tuple[float, float, int]:
-    """(page query, raw-event scan, events) on the loaded store: medians of ``repeat`` warm runs."""
+def _query_times(dbs: dict[str, Path], repeat: int = 5) -> dict[str, tuple[float, float]]:
+    """design -> (page query, raw-event scan) on its loaded store: medians of ``repeat`` warm runs,
+    the stores taken in turn so that drift in the machine's load hits each alike."""
     raw = ("SELECT feature, count(*), count(DISTINCT user_id) FROM usage_events WHERE pilot_id = "
            "(SELECT pilot_id FROM pilots WHERE name = ?) GROUP BY feature")
-    with store.open_store(db) as con:
-        page_query(con)
-        con.execute(raw, [PILOT]).fetchall()
-        page, scan = [], []
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            page_query(con)
-            page.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            con.execute(raw, [PILOT]).fetchall()
-            scan.append(time.perf_counter() - t0)
-        events = con.execute("SELECT count(*) FROM usage_events").fetchone()[0]
-    return statistics.median(page), statistics.median(scan), events
+    took: dict[str, list[tuple[float, float]]] = {d: [] for d in dbs}
+    for i in range(repeat + 1):
+        for design, db in dbs.items():
+            with store.open_store(db) as con:
+                t0 = time.perf_counter()
+                page_query(con)
+                t1 = time.perf_counter()
+                con.execute(raw, [PILOT]).fetchall()
+                if i:  # the first round warms the file cache
+                    took[design].append((t1 - t0, time.perf_counter() - t1))
+    return {d: (statistics.median(t[0] for t in ts), statistics.median(t[1] for t in ts)) for d, ts in took.items()}
 
 
 def _idle_page(db: Path) -> float:
@@ -313,9 +312,9 @@ def run_idle(db: Path, repeat: int = 5) -> None:
     print(statistics.median(took))
 
 
-def measure(design: str, csv: Path, rows: int, work: Path) -> dict:
+def measure(design: str, csv: Path, work: Path) -> dict:
     folder = work / design.replace("+", "_")
-    folder.mkdir()
+    folder.mkdir(parents=True)
     db = folder / "store.duckdb"
     _seed(db, work, design)
     idle = _idle_page(db)
@@ -344,20 +343,33 @@ def measure(design: str, csv: Path, rows: int, work: Path) -> dict:
     watch.stop()
     during = [p for p in polls if t0 <= p["at"] <= t0 + total]
     held, longest, holds = watch.held_by(proc.pid)
-    page, scan, events = _query_times(db)
-    out = {"design": design, "total_s": total, "held_s": held, "longest_hold_s": longest, "holds": holds,
+    out = {"design": design, "db": db, "total_s": total, "held_s": held, "longest_hold_s": longest, "holds": holds,
            "polls": len(during), "answered": sum(p["ok"] for p in during), "busy": sum(not p["ok"] for p in during),
-           "worst_wait_s": max((p["took"] for p in during), default=0.0), "idle_page_s": idle,
-           "page_s": page, "scan_s": scan, "events": events}
+           "worst_wait_s": max((p["took"] for p in during), default=0.0), "idle_page_s": idle}
     if design != "today":
         out.update(json.loads(stdout.splitlines()[-1]))
-    assert events == rows + 100_000, (design, events)
     return out
 
 
-def _report(results: list[dict], bare: float, rows: int, load: str) -> list[str]:
-    lines = [f"{rows:,} usage events (CSV), bare DuckDB CREATE TABLE AS read_csv: {bare:.1f} s; load average "
-             f"at the start: {load}",
+def _combine(runs: list[dict]) -> dict:
+    """One design's rounds: medians of the times; polls, answers and busy counted over all rounds;
+    the longest hold and the worst wait of any round."""
+    out = {"design": runs[0]["design"], "rounds": len(runs)}
+    for key, value in runs[0].items():
+        values = [r[key] for r in runs]
+        if key in ("polls", "answered", "busy"):
+            out[key] = sum(values)
+        elif key in ("longest_hold_s", "worst_wait_s"):
+            out[key] = max(values)
+        elif isinstance(value, float):
+            out[key] = statistics.median(values)
+    return out
+
+
+def _report(results: list[dict], bare: float, rows: int, load: str, rounds: int) -> list[str]:
+    lines = [f"{rows:,} usage events (CSV); {rounds} round(s) of every design in turn, medians (polls and busy: "
+             f"all rounds; longest hold, worst wait: any round). Bare DuckDB CREATE TABLE AS read_csv: {bare:.1f} s. "
+             f"Load average at the start: {load}.",
              "",
              "| design | lock held (longest) | ingest total (x bare) | reader polls: answered / busy | "
              "worst wait (x idle page) | page query | raw scan |",
@@ -382,6 +394,7 @@ def _report(results: list[dict], bare: float, rows: int, load: str) -> list[str]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of every design")
     parser.add_argument("--designs", default=",".join(DESIGNS), help=f"comma-separated, of {', '.join(DESIGNS)}")
     parser.add_argument("--doc", type=Path, help="write the figures into this Markdown file's figures section")
     parser.add_argument("--reader", nargs=2, metavar=("DB", "STOP"), help=argparse.SUPPRESS)
@@ -406,14 +419,26 @@ def main() -> int:
         _generate(csv, args.rows)
         print(f"generated {args.rows:,} rows ({csv.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f} s; "
               f"load {load_text}", flush=True)
-        bare = _bare_read_csv(csv, work)
-        print(f"baseline: bare CREATE TABLE AS read_csv {bare:.1f} s", flush=True)
-        results = []
-        for design in args.designs.split(","):
-            r = measure(design, csv, args.rows, work)
-            results.append(r)
-            print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()}), flush=True)
-    lines = _report(results, bare, args.rows, load_text)
+        designs = args.designs.split(",")
+        runs: dict[str, list[dict]] = {d: [] for d in designs}
+        bares = []
+        for n in range(args.repeat):  # rounds of every design in turn: drift in the machine's load hits each alike
+            bares.append(_bare_read_csv(csv, work))
+            print(f"round {n + 1}: bare CREATE TABLE AS read_csv {bares[-1]:.1f} s", flush=True)
+            for design in designs:
+                r = measure(design, csv, work / f"round-{n}")
+                runs[design].append(r)
+                print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in r.items() if k != "db"}),
+                      flush=True)
+            for design, (page, scan) in _query_times({d: runs[d][-1]["db"] for d in designs}).items():
+                runs[design][-1].update(page_s=page, scan_s=scan)
+                with store.open_store(runs[design][-1]["db"]) as con:
+                    events = con.execute("SELECT count(*) FROM usage_events").fetchone()[0]
+                assert events == args.rows + 100_000, (design, events)
+                print(f"{design}: page query {page * 1000:.0f} ms, raw scan {scan * 1000:.0f} ms", flush=True)
+            shutil.rmtree(work / f"round-{n}")
+        bare = statistics.median(bares)
+    lines = _report([_combine(runs[d]) for d in designs], bare, args.rows, load_text, args.repeat)
     print("\n".join(lines))
     if args.doc:
         _write_doc(args.doc, lines)
