@@ -24,9 +24,10 @@ and what the reader saw (answered / busy, worst wait); then, on the loaded store
 (usage totals, read from the rollup) and a scan of the raw events (what a views-over-Parquet table
 slows). Ratios: ingest time against bare DuckDB ``CREATE TABLE AS read_csv`` of the same file, and
 the reader's waits against its idle page time, both measured in the same run. --doc writes the
-figures to docs/ingest-lock.md.
+figures to docs/ingest-lock.md. --repeat R runs R rounds of every design in turn (the machine's
+load drifts) and reports medians.
 
-Example: python bench/ingest_lock.py --rows 1000000
+Example: python bench/ingest_lock.py --rows 10000000 --repeat 2 --doc docs/ingest-lock.md
 """
 
 from __future__ import annotations
@@ -50,8 +51,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import duckdb  # noqa: E402
-
 from readiness import audit, formats, ingest, pilots, store  # noqa: E402
 from readiness.access import Actor  # noqa: E402
 
@@ -67,12 +66,16 @@ SIDE_TABLES = ("ingest_rejects", "usage_by_segment", "usage_by_session", "usage_
 LAKE = {"views": ("usage_events",), "views+rollup": ("usage_events", *SIDE_TABLES[1:])}
 
 
-def _generate(path: Path, rows: int) -> None:
-    """The usage CSV of bench/ingest.py (sessions of 40 events, 600 users, 8 columns)."""
+def _bench_ingest():
+    """bench/ingest.py: its usage CSV (sessions of 40 events, 600 users, 8 columns) and its baseline."""
     spec = importlib.util.spec_from_file_location("bench_ingest", ROOT / "bench" / "ingest.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    mod.generate(path, rows)
+    return mod
+
+
+def _generate(path: Path, rows: int) -> None:
+    _bench_ingest().generate(path, rows)
 
 
 # --- the reader: a page's unit of work every POLL_S seconds ---
@@ -265,18 +268,6 @@ def _seed(db: Path, work: Path, design: str) -> None:
                     _recreate_view(con, table)
 
 
-def _bare_read_csv(csv: Path, work: Path) -> float:
-    db = work / "bare.duckdb"
-    con = duckdb.connect(str(db))
-    con.execute("SET enable_progress_bar = false")
-    t0 = time.perf_counter()
-    con.execute(f"CREATE TABLE t AS SELECT * FROM read_csv('{csv}')")
-    took = time.perf_counter() - t0
-    con.close()
-    db.unlink()
-    return took
-
-
 def _query_times(dbs: dict[str, Path], repeat: int = 5) -> dict[str, tuple[float, float]]:
     """design -> (page query, raw-event scan) on its loaded store: medians of ``repeat`` warm runs,
     the stores taken in turn so that drift in the machine's load hits each alike."""
@@ -423,7 +414,7 @@ def main() -> int:
         runs: dict[str, list[dict]] = {d: [] for d in designs}
         bares = []
         for n in range(args.repeat):  # rounds of every design in turn: drift in the machine's load hits each alike
-            bares.append(_bare_read_csv(csv, work))
+            bares.append(_bench_ingest().time_baseline(csv, work, n))
             print(f"round {n + 1}: bare CREATE TABLE AS read_csv {bares[-1]:.1f} s", flush=True)
             for design in designs:
                 r = measure(design, csv, work / f"round-{n}")
