@@ -9,12 +9,11 @@ import contextlib
 import csv
 import io
 import re
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from e2e_helpers import login, main_text, nav, snapshot_dir, start_app, wait_idle
+from e2e_helpers import a_run, login, main_text, nav, snapshot_dir, start_app, track_runs, wait_idle
 from helpers import query
 from playwright.sync_api import expect
 
@@ -56,21 +55,9 @@ def app(tmp_path_factory):
 
 
 def _signed_in(page) -> str:
-    """Wait for the app after a login: the cookie component's rerun removes the form.
-
-    On a loaded 2-core machine a click can land while the form is being redrawn; when nothing
-    happened at all (no error, still the form), submit once more. A page opened with the login
-    cookie has no form: it is only slow (CI once waited 15 s, then looked for a form to submit).
-    """
-    try:
-        page.get_by_text("Signed in as").first.wait_for(timeout=15_000)
-    except Exception:
-        body = page.inner_text("body")
-        if "Wrong user name" in body or "Too many" in body:
-            raise
-        if page.get_by_role("button", name="Log in").count():
-            page.get_by_role("button", name="Log in").click()
-        page.get_by_text("Signed in as").first.wait_for(timeout=45_000)
+    """Wait for the app after a login (or a page opened with the login cookie): the sidebar says who
+    is signed in, the form is gone, and the app is idle; returns the main area's text."""
+    page.get_by_text("Signed in as").first.wait_for(timeout=60_000)
     expect(page.get_by_role("button", name="Log in")).to_have_count(0, timeout=30_000)
     return main_text(page)
 
@@ -96,6 +83,7 @@ def test_login_logout_and_the_old_cookie_is_dead(browser, app) -> None:
     other = browser.new_context()
     other.add_cookies(cookie)
     tab = other.new_page()
+    track_runs(tab)
     tab.goto(url)
     assert "Secret pilot" in _signed_in(tab)
     other.close()
@@ -108,10 +96,10 @@ def test_login_logout_and_the_old_cookie_is_dead(browser, app) -> None:
     replay = browser.new_context()
     replay.add_cookies(cookie)
     tab = replay.new_page()
+    track_runs(tab)
     tab.goto(url)
     tab.get_by_role("button", name="Log in").first.wait_for(timeout=20_000)
-    time.sleep(1)
-    body = main_text(tab)
+    body = main_text(tab)  # once idle: the cookie component's answer has been run too
     assert "Secret pilot" not in body and "Signed in as" not in tab.inner_text("body")
     replay.close()
     ctx.close()
@@ -160,21 +148,18 @@ def test_page_times_log_has_a_line_per_page_run_after_login(browser, app) -> Non
 
 def test_a_deep_link_survives_the_login_and_portfolio_answers_a_quick_click(browser, app) -> None:
     # A link to a page with its pilot opens that page after the login. Later, clicking Portfolio
-    # right after another page has drawn goes to Portfolio: stop 12's deep-link keeper took every
-    # page run for a fresh landing and sent such a click back to the page it came from.
+    # right after another page has drawn goes to Portfolio, whether or not the few seconds in which
+    # the app keeps the landed page have passed: a click asks for its page, so it is never sent back.
     url, _ = app
     ctx, page, _ = _signed_in_tab(browser, url, "leo", PW, "readout?pilot=Granted+pilot")
     page.get_by_role("heading", name="Top risks").first.wait_for(timeout=30_000)
     assert page.url.startswith(f"{url}/readout") and "pilot=Granted+pilot" in page.url
-    time.sleep(6)  # past the landing window: only what follows is tested
     for name in ("Usage", "Readout"):
         nav(page, name).click()
         page.wait_for_url(f"{url}/{name.lower()}**", timeout=30_000)
-        wait_idle(page)
-        nav(page, "Portfolio").click()  # at once
+        with a_run(page):  # the click's run has ended, and with it any sending back
+            nav(page, "Portfolio").click()  # at once
         page.get_by_text("Open a pilot").first.wait_for(timeout=30_000)
-        wait_idle(page)
-        time.sleep(1)  # nothing sends the tab back
         assert page.url.split("?")[0] == f"{url}/" and page.get_by_text("Open a pilot").count() == 1, name
     ctx.close()
 
@@ -204,15 +189,16 @@ def test_the_browser_asks_nothing_of_any_server_but_the_app(browser, app) -> Non
 
 
 def _pick_in_sidebar(page, label: str, typed: str, url_glob: str) -> None:
-    """Pick in a sidebar selectbox by typing (it filters its options) and Enter; wait until the address
-    shows the pick, the app is idle, and a second more in which nothing may take it back."""
+    """Pick in a sidebar selectbox by typing (it filters its options) and Enter, with the app idle (no
+    rerun redraws the box under the typing); wait until the pick's run has ended (anything that
+    would take it back has run) and the address shows the pick."""
     picker = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text=label)
+    wait_idle(page)
     picker.locator("input").click()
     page.keyboard.type(typed)
-    page.keyboard.press("Enter")
+    with a_run(page):
+        page.keyboard.press("Enter")
     page.wait_for_url(url_glob, timeout=30_000)
-    wait_idle(page)
-    time.sleep(1)
 
 
 def test_picking_another_pilot_in_the_sidebar_keeps_it_across_pages(browser, app) -> None:
