@@ -71,6 +71,39 @@ def _signed_in_tab(browser, url: str, user: str, password: str, path: str = "", 
     return ctx, page, _signed_in(page)
 
 
+@pytest.fixture(scope="module")
+def tab_as(browser, app):
+    """``tab_as(user, path="", height=850)``: a new tab, signed in as ``user`` and opened at ``path``;
+    returns (tab, the page's text once signed in).
+
+    Each user logs in through the form once per module, in a browser context of their own; every tab
+    after that is signed in by that context's login cookie. A tab is a Streamlit session of its own,
+    so what one test leaves on its page is not in the next one's. Tests of the login itself (the
+    form, the cookie, logout, a deep link through the form, a password change) make their own login.
+    """
+    url, _ = app
+    contexts = {}
+
+    def open_tab(user: str, path: str = "", height: int = 850):
+        if user not in contexts:
+            ctx = browser.new_context()
+            page = ctx.new_page()
+            login(page, url, user, ADMIN_PW if user == "admin" else PW)
+            _signed_in(page)
+            page.wait_for_function("document.cookie.includes('readiness_auth')", timeout=20_000)
+            page.close()
+            contexts[user] = ctx
+        page = contexts[user].new_page()
+        page.set_viewport_size({"width": 1300, "height": height})
+        track_runs(page)
+        page.goto(f"{url}/{path}")
+        return page, _signed_in(page)
+
+    yield open_tab
+    for ctx in contexts.values():
+        ctx.close()
+
+
 def test_login_logout_and_the_old_cookie_is_dead(browser, app) -> None:
     url, _ = app
     ctx, page, body = _signed_in_tab(browser, url, "admin", ADMIN_PW)
@@ -108,9 +141,9 @@ def test_login_logout_and_the_old_cookie_is_dead(browser, app) -> None:
 # Every page address without a login: tests/e2e/test_security_browser.py (all of app.py's pages).
 
 
-def test_viewer_sees_only_granted_pilots_and_no_admin_pages(browser, app) -> None:
+def test_viewer_sees_only_granted_pilots_and_no_admin_pages(tab_as, app) -> None:
     url, _ = app
-    ctx, page, body = _signed_in_tab(browser, url, "vera", PW)
+    page, body = tab_as("vera")
     assert "Granted pilot" in body and "Secret pilot" not in body
     assert "Users & grants" not in page.inner_text("body")
     page.screenshot(path=str(snapshot_dir() / "viewer_pilots.png"), full_page=True)
@@ -124,7 +157,7 @@ def test_viewer_sees_only_granted_pilots_and_no_admin_pages(browser, app) -> Non
     page.goto(f"{url}/admin_users")  # typed by hand: not in her navigation, so not served
     body = _signed_in(page)
     assert "Add a user" not in body and "vera" not in body.replace("Signed in as", "")
-    ctx.close()
+    page.close()
 
 
 def test_page_times_log_has_a_line_per_page_run_after_login(browser, app) -> None:
@@ -201,23 +234,22 @@ def _pick_in_sidebar(page, label: str, typed: str, url_glob: str) -> None:
     page.wait_for_url(url_glob, timeout=30_000)
 
 
-def test_picking_another_pilot_in_the_sidebar_keeps_it_across_pages(browser, app) -> None:
+def test_picking_another_pilot_in_the_sidebar_keeps_it_across_pages(tab_as) -> None:
     # The pilot picker against the address bar: the page must follow the pick, not the pilot the
     # address named when the run started.
-    url, _ = app
-    ctx, page, _ = _signed_in_tab(browser, url, "admin", ADMIN_PW, "usage?pilot=Granted+pilot")
+    page, _ = tab_as("admin", "usage?pilot=Granted+pilot")
     page.wait_for_url("**pilot=Granted+pilot**", timeout=30_000)
     _pick_in_sidebar(page, "Pilot", "Secret", "**pilot=Secret+pilot**")
     assert "pilot=Secret+pilot" in page.url and "Secret pilot ·" in main_text(page)  # the caption names it
     nav(page, "Readout").click()
     page.get_by_role("heading", name="Secret pilot").first.wait_for(timeout=30_000)
     assert "pilot=Secret+pilot" in page.url
-    ctx.close()
+    page.close()
 
 
-def test_admin_adds_a_user_and_the_audit_log_shows_it(browser, app) -> None:
-    url, db = app
-    ctx, page, _ = _signed_in_tab(browser, url, "admin", ADMIN_PW, height=900)
+def test_admin_adds_a_user_and_the_audit_log_shows_it(tab_as, app) -> None:
+    _, db = app
+    page, _ = tab_as("admin", height=900)
     nav(page, "Users & grants").click()
     page.get_by_role("heading", name="Users & grants").first.wait_for()
     page.get_by_role("textbox", name="User name").fill("newbie")
@@ -232,7 +264,7 @@ def test_admin_adds_a_user_and_the_audit_log_shows_it(browser, app) -> None:
     with store.open_store(db) as con:
         rows = con.execute("SELECT actor, action FROM audit_log WHERE object = 'user:newbie'").fetchall()
     assert rows == [("admin", "user.add")]
-    ctx.close()
+    page.close()
 
 
 def test_throttle_after_five_failed_logins(browser, tmp_path) -> None:
@@ -282,11 +314,9 @@ def test_changing_my_password_ends_my_session_and_the_new_one_works(browser, app
     assert "Signed in as" in page.inner_text("body") or _signed_in(page)
 
 
-def _upload_as_rex(browser, url: str, file: Path, text: str):
+def _upload_as_rex(tab_as, file: Path, text: str):
     """rex's tab on Sources with ``file`` (written with ``text``) chosen for upload."""
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    login(page, url, "rex", PW)
-    _signed_in(page)
+    page, _ = tab_as("rex", height=1000)
     nav(page, "Sources").click()
     page.get_by_role("heading", name="Add logs").first.wait_for(timeout=30_000)
     file.write_text(text)
@@ -300,11 +330,11 @@ def _add_file(page, file: Path, text: str) -> None:
     page.locator("input[type=file]").set_input_files(str(file))
 
 
-def test_an_upload_s_times_are_read_with_the_format_the_reviewer_gives(browser, app) -> None:
+def test_an_upload_s_times_are_read_with_the_format_the_reviewer_gives(tab_as, app) -> None:
     # A layout nobody could guess is read with the time format typed on the page (the command line
     # had --time-format; the page had no way to give one). Common layouts: test_ingest_rows.
-    url, db = app
-    page = _upload_as_rex(browser, url, Path(db).parent / "odd-times.csv",
+    _, db = app
+    page = _upload_as_rex(tab_as, Path(db).parent / "odd-times.csv",
                           "ts,user,event\n2026.03.04-09h00,zoe,open\n2026.03.04-09h30,zoe,save\n")
     page.get_by_text("2 of the first 2 rows would be rejected").first.wait_for(timeout=30_000)
     page.get_by_text("Time format, year, rows loaded before").click()
@@ -321,10 +351,10 @@ def test_an_upload_s_times_are_read_with_the_format_the_reviewer_gives(browser, 
             datetime(2026, 3, 4, 9, 0, tzinfo=UTC), datetime(2026, 3, 4, 9, 30, tzinfo=UTC))
 
 
-def test_of_two_uploads_the_one_that_cannot_load_is_named_and_left_out(browser, app) -> None:
-    url, db = app
+def test_of_two_uploads_the_one_that_cannot_load_is_named_and_left_out(tab_as, app) -> None:
+    _, db = app
     folder = Path(db).parent
-    page = _upload_as_rex(browser, url, folder / "good-usage.csv",
+    page = _upload_as_rex(tab_as, folder / "good-usage.csv",
                           "ts,user,event\n2026-03-05T09:00:00Z,zoe,open\n2026-03-05T09:10:00Z,ann,save\n")
     page.get_by_text("Preview of good-usage.csv").first.wait_for(timeout=30_000)
     _add_file(page, folder / "no-users.csv", "ts,event\n2026-03-05T09:00:00Z,open\n")
@@ -338,12 +368,12 @@ def test_of_two_uploads_the_one_that_cannot_load_is_named_and_left_out(browser, 
     assert "good-usage.csv" in names and "no-users.csv" not in names
 
 
-def test_a_file_all_of_whose_rows_would_fail_is_left_out_and_each_file_s_notes_show(browser, app) -> None:
+def test_a_file_all_of_whose_rows_would_fail_is_left_out_and_each_file_s_notes_show(tab_as, app) -> None:
     # seen: syslog times without their month loaded as "every row was rejected" after a click on Load;
     # the second file's notes were never shown; the loaded files stayed in the box for the next kind
-    url, db = app
+    _, db = app
     folder = Path(db).parent
-    page = _upload_as_rex(browser, url, folder / "all-bad.csv", "ts,user,event\n1 00:21:28,zoe,open\n2 00:22:10,ann,save\n")
+    page = _upload_as_rex(tab_as, folder / "all-bad.csv", "ts,user,event\n1 00:21:28,zoe,open\n2 00:22:10,ann,save\n")
     page.get_by_text("every one of the first 2 rows would be rejected").first.wait_for(timeout=30_000)
     assert page.get_by_role("button", name="Load", exact=True).is_disabled()
     _add_file(page, folder / "local-times.csv", "ts,user,event\n2026-03-06 09:00:00,zoe,open\n2026-03-06 09:10:00,ann,save\n")
@@ -363,9 +393,9 @@ def test_a_file_all_of_whose_rows_would_fail_is_left_out_and_each_file_s_notes_s
     assert "local-times.csv" in names and "all-bad.csv" not in names
 
 
-def test_reviewer_records_a_decision_and_the_lead_reads_it_out(browser, app) -> None:
+def test_reviewer_records_a_decision_and_the_lead_reads_it_out(browser, tab_as, app) -> None:
     url, db = app
-    page = _upload_as_rex(browser, url, Path(db).parent / "more-usage.csv",
+    page = _upload_as_rex(tab_as, Path(db).parent / "more-usage.csv",
                           "when,employee,action\n2026-03-03T09:00:00Z,zoe,open\n2026-03-03T09:05:00Z,zoe,save\n"
                           "not a time,zoe,open\n")
     page.get_by_text("Preview of more-usage.csv").first.wait_for(timeout=30_000)
@@ -510,14 +540,14 @@ def test_a_date_range_typed_in_the_sidebar_replaces_the_link_s_and_follows_the_p
         assert events.inner_text() == "6"
 
 
-def test_a_reviewer_starts_a_pilot_from_the_portfolio_and_a_viewer_cannot(browser, app) -> None:
-    url, db = app
-    ctx, page, body = _signed_in_tab(browser, url, "vera", PW)
+def test_a_reviewer_starts_a_pilot_from_the_portfolio_and_a_viewer_cannot(tab_as, app) -> None:
+    _, db = app
+    page, body = tab_as("vera")
     assert "Portfolio" in body
     assert page.get_by_role("button", name="New pilot").count() == 0  # a viewer is not offered it
-    ctx.close()
+    page.close()
 
-    ctx, page, _ = _signed_in_tab(browser, url, "rex", PW, height=1000)
+    page, _ = tab_as("rex", height=1000)
     page.get_by_role("button", name="New pilot").click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_label("Name").fill("Expense checker")
@@ -531,7 +561,7 @@ def test_a_reviewer_starts_a_pilot_from_the_portfolio_and_a_viewer_cannot(browse
     wait_idle(page)
     pilot = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Pilot")
     assert pilot.locator("input").input_value() == "Expense checker" and "Pilot profile" in main_text(page)
-    ctx.close()
+    page.close()
     rows = query(db, "SELECT name, time_zone, created_by FROM pilots WHERE name = 'Expense checker'")
     assert rows == [("Expense checker", "Europe/Paris", "rex")]
     assert query(db, "SELECT count(*) FROM grants g JOIN pilots p USING (pilot_id) "
