@@ -43,9 +43,26 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 # counts as ended two drawn frames after its script_finished message arrived: Streamlit has drawn
 # it by then. A short run sets the stApp element's script state to running and back within one
 # frame, so that state alone can miss a run (seen: a 10 ms run after the login cookie's answer).
+#
+# In a custom component's frame (the login cookie's), it acknowledges each render the frame has
+# handled, after the component's own answer: a component has answered once its frame has received
+# a render and the top window has its acknowledgement. A new component frame loads for a while
+# (0.2 s seen) after the run that drew it, and only then answers with a rerun.
 _RUNS_JS = """(() => {
-  if (window !== window.top || window.__e2eRuns) return;
-  const runs = window.__e2eRuns = {seq: 0, finished: 0, lastAsked: 0, lastStarted: 0, lastFinished: 0};
+  if (window !== window.top) {
+    if (window.__e2eFrame) return;
+    const frame = window.__e2eFrame = {id: Math.random(), received: 0};
+    window.addEventListener('message', e => {
+      if (e.data && e.data.type === 'streamlit:render') {
+        frame.received++;
+        setTimeout(() => setTimeout(() => window.parent.postMessage({type: 'e2e:rendered', id: frame.id}, '*')));
+      }
+    });
+    return;
+  }
+  if (window.__e2eRuns) return;
+  const runs = window.__e2eRuns = {seq: 0, finished: 0, lastAsked: 0, lastStarted: 0, lastFinished: 0, acked: {},
+                                   frames: document.readyState === 'loading'};  // from the load: frames watched too
   const varint = (b, i) => {
     let v = 0, shift = 0, x;
     do { x = b[i++]; v += (x & 127) * 2 ** shift; shift += 7; } while (x & 128 && i < b.length);
@@ -81,12 +98,20 @@ _RUNS_JS = """(() => {
     if (b && field(b) === 11) runs.lastAsked = ++runs.seq;
     return send.call(this, data);
   };
+  window.addEventListener('message', e => {
+    if (e.data && e.data.type === 'e2e:rendered') runs.acked[e.data.id] = (runs.acked[e.data.id] || 0) + 1;
+  });
+  runs.components = () => [...document.querySelectorAll("iframe[data-testid='stCustomComponentV1']")].map(f => {
+    const frame = f.contentWindow && f.contentWindow.__e2eFrame;
+    return frame ? [frame.received, runs.acked[frame.id] || 0] : [0, 0];
+  });
 })()"""
 
 _IDLE_JS = """after => {
   const app = document.querySelector("[data-testid='stApp']"), runs = window.__e2eRuns;
   return !!app && app.getAttribute('data-test-script-state') === 'notRunning' && runs.finished > after
     && runs.lastFinished >= runs.lastAsked && runs.lastFinished >= runs.lastStarted
+    && (!runs.frames || runs.components().every(([received, acked]) => received > 0 && acked === received))
     && !document.querySelector("[data-testid='stSkeleton']");
 }"""
 
@@ -135,8 +160,9 @@ def start_app(env_extra: dict[str, str], timeout: float = 60, log: Path | None =
 
 
 def track_runs(page) -> None:
-    """Count the page's reruns from its next load on (:func:`login` does this; call it before
-    ``page.goto`` for a page opened otherwise). Pages not tracked are tracked from the first wait."""
+    """Watch the page's runs and components from its next load on (:func:`login` does this; call it
+    before ``page.goto`` for a page opened otherwise). A page not watched from its load is watched
+    from its first wait on, its runs only."""
     page.add_init_script(_RUNS_JS)
 
 
@@ -158,8 +184,9 @@ def wait_idle(page, timeout: float = 60_000, after: int = -1) -> None:
         page.wait_for_function(_IDLE_JS, arg=after, timeout=timeout)
     except PlaywrightTimeoutError:
         state = page.evaluate("[document.querySelector(\"[data-testid='stApp']\")?.getAttribute("
-                              "'data-test-script-state'), window.__e2eRuns]")
-        raise AssertionError(f"the app did not become idle (after {after} runs): script state and runs {state}") from None
+                              "'data-test-script-state'), window.__e2eRuns, window.__e2eRuns.components()]")
+        raise AssertionError(f"the app did not become idle (after {after} runs): script state, runs and "
+                             f"components' renders (received, answered) {state}") from None
 
 
 @contextlib.contextmanager

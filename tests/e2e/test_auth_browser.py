@@ -90,7 +90,7 @@ def tab_as(browser, app):
             page = ctx.new_page()
             login(page, url, user, ADMIN_PW if user == "admin" else PW)
             _signed_in(page)
-            page.wait_for_function("document.cookie.includes('readiness_auth')", timeout=20_000)
+            page.wait_for_function("document.cookie.includes('readiness_auth')", timeout=60_000)
             page.close()
             contexts[user] = ctx
         page = contexts[user].new_page()
@@ -108,7 +108,7 @@ def test_login_logout_and_the_old_cookie_is_dead(browser, app) -> None:
     url, _ = app
     ctx, page, body = _signed_in_tab(browser, url, "admin", ADMIN_PW)
     assert "Granted pilot" in body and "Secret pilot" in body  # an admin sees every pilot
-    page.wait_for_function("document.cookie.includes('readiness_auth')", timeout=20_000)
+    page.wait_for_function("document.cookie.includes('readiness_auth')", timeout=60_000)
     cookie = [c for c in ctx.cookies() if c["name"] == "readiness_auth"]
     assert cookie
 
@@ -122,7 +122,7 @@ def test_login_logout_and_the_old_cookie_is_dead(browser, app) -> None:
     other.close()
 
     page.get_by_role("button", name="Log out").click()
-    page.get_by_role("button", name="Log in").first.wait_for(timeout=20_000)
+    page.get_by_role("button", name="Log in").first.wait_for(timeout=60_000)
     assert "Secret pilot" not in main_text(page)
 
     # the same cookie, replayed after logout, shows only the login form
@@ -131,7 +131,7 @@ def test_login_logout_and_the_old_cookie_is_dead(browser, app) -> None:
     tab = replay.new_page()
     track_runs(tab)
     tab.goto(url)
-    tab.get_by_role("button", name="Log in").first.wait_for(timeout=20_000)
+    tab.get_by_role("button", name="Log in").first.wait_for(timeout=60_000)
     body = main_text(tab)  # once idle: the cookie component's answer has been run too
     assert "Secret pilot" not in body and "Signed in as" not in tab.inner_text("body")
     replay.close()
@@ -151,7 +151,7 @@ def test_viewer_sees_only_granted_pilots_and_no_admin_pages(tab_as, app) -> None
     # the audit log and the formula-safe CSV writer
     page.locator("[data-testid='stDataFrame']").first.hover()
     toolbar = page.locator("[data-testid='stElementToolbar'] button")
-    toolbar.first.wait_for(timeout=10_000)
+    toolbar.first.wait_for(timeout=60_000)
     labels = [b.get_attribute("aria-label") for b in toolbar.all()]
     assert "Search" in labels and "Download as CSV" not in labels
     page.goto(f"{url}/admin_users")  # typed by hand: not in her navigation, so not served
@@ -255,11 +255,11 @@ def test_admin_adds_a_user_and_the_audit_log_shows_it(tab_as, app) -> None:
     page.get_by_role("textbox", name="User name").fill("newbie")
     page.get_by_label("Password", exact=True).fill("newbie password 1")
     page.get_by_role("button", name="Add user").click()
-    page.get_by_text("Added newbie (reviewer).").first.wait_for(timeout=20_000)
+    page.get_by_text("Added newbie (reviewer).").first.wait_for(timeout=60_000)
     page.screenshot(path=str(snapshot_dir() / "admin_users.png"), full_page=True)
     nav(page, "Audit log").click()
     page.get_by_role("button", name="Verify the chain").click()
-    page.get_by_text("Audit log intact").first.wait_for(timeout=20_000)
+    page.get_by_text("Audit log intact").first.wait_for(timeout=60_000)
     page.screenshot(path=str(snapshot_dir() / "audit_log.png"), full_page=True)
     with store.open_store(db) as con:
         rows = con.execute("SELECT actor, action FROM audit_log WHERE object = 'user:newbie'").fetchall()
@@ -275,14 +275,14 @@ def test_throttle_after_five_failed_logins(browser, tmp_path) -> None:
         page = browser.new_page()
         # the first request a fresh server sees is a deep link to an admin page: still only the login
         page.goto(f"{url}/audit_log")
-        page.get_by_role("button", name="Log in").first.wait_for(timeout=20_000)
+        page.get_by_role("button", name="Log in").first.wait_for(timeout=60_000)
         body = page.inner_text("body")
         assert "audit log" not in body.lower() and "admin users" not in body.lower()
         for _ in range(5):
             login(page, url, "vera", "not her password")
-            page.get_by_text("Wrong user name or password.").first.wait_for(timeout=20_000)
+            page.get_by_text("Wrong user name or password.").first.wait_for(timeout=60_000)
         login(page, url, "vera", PW)  # the right password, too late
-        page.get_by_text("Too many failed logins").first.wait_for(timeout=20_000)
+        page.get_by_text("Too many failed logins").first.wait_for(timeout=60_000)
         assert "Granted pilot" not in main_text(page)
         with store.open_store(db) as con:
             actions = [r[0] for r in con.execute("SELECT action FROM audit_log WHERE action LIKE 'login%' "
@@ -304,12 +304,12 @@ def test_changing_my_password_ends_my_session_and_the_new_one_works(browser, app
     page.get_by_label("New password", exact=True).fill("pats brand new password")
     page.get_by_label("New password again").fill("pats brand new password")
     page.get_by_role("button", name="Change password").click()
-    page.get_by_text("Password changed").first.wait_for(timeout=20_000)
+    page.get_by_text("Password changed").first.wait_for(timeout=60_000)
     page.screenshot(path=str(snapshot_dir() / "account.png"), full_page=True)
     page.get_by_role("button", name="Log in again").click()
-    page.get_by_text("password changed").first.wait_for(timeout=20_000)  # the notice on the login form
+    page.get_by_text("password changed").first.wait_for(timeout=60_000)  # the notice on the login form
     login(page, url, "pat", PW)
-    page.get_by_text("Wrong user name or password.").first.wait_for(timeout=20_000)
+    page.get_by_text("Wrong user name or password.").first.wait_for(timeout=60_000)
     login(page, url, "pat", "pats brand new password")
     assert "Signed in as" in page.inner_text("body") or _signed_in(page)
 
