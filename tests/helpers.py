@@ -4,7 +4,8 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,16 @@ def utc(db: Path, table: str, where: str = "true", params: list | None = None) -
     return [r[0] for r in rows]
 
 
+def wait_until(state: Callable[[], Any], what: str, timeout: float = 30) -> Any:
+    """Wait until ``state()`` is truthy and return it; fail with ``what`` after ``timeout`` seconds.
+    For a state only the file system shows (a marker file); it looks every 10 ms."""
+    deadline = time.monotonic() + timeout
+    while not (found := state()):
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
+    return found
+
+
 def write(path: Path, text: str) -> Path:
     """Write ``text`` (UTF-8, newlines as given) and return the path."""
     path.write_bytes(text.encode("utf-8"))
@@ -70,14 +81,18 @@ def write_bytes(path: Path, data: bytes) -> Path:
     return path
 
 
+# A process that holds a store open until its standard input closes (or it is killed).
+HOLDER = ("import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); sys.stdin.read(); "
+          "c.close()")
+
+
 @contextlib.contextmanager
-def held_by_another_process(db: Path, seconds: int = 60) -> Iterator[subprocess.Popen]:
-    """A store at ``db`` that another process holds open for the block; yields that process."""
+def held_by_another_process(db: Path) -> Iterator[subprocess.Popen]:
+    """A store at ``db`` that another process holds open for the whole block; yields that process."""
     with store.open_store(db):
         pass
-    holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r}); print('ready', flush=True); "
-                               f"time.sleep({int(seconds)})"], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
     try:
         assert holder.stdout.readline().strip() == "ready"
         yield holder

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from helpers import make_pilot, query, snapshot, utc, write
+from helpers import HOLDER, make_pilot, query, snapshot, utc, wait_until, write
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -143,18 +143,9 @@ def test_bad_map_argument_is_a_usage_error(db: Path, tmp_path: Path) -> None:
 
 # --- the store held by another process ------------------------------------------------------------------------
 
-HOLDER = """
-import sys, time, duckdb
-con = duckdb.connect(sys.argv[1])
-print("ready", flush=True)
-time.sleep(float(sys.argv[2]))
-con.close()
-print("released", flush=True)
-"""
-
-
-def _hold(db: Path, seconds: float) -> subprocess.Popen:
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(db), str(seconds)], stdout=subprocess.PIPE,
+def _hold(db: Path) -> subprocess.Popen:
+    """Another process holding the store at ``db`` until its standard input is closed."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               text=True)
     assert holder.stdout.readline().strip() == "ready"
     return holder
@@ -163,7 +154,7 @@ def _hold(db: Path, seconds: float) -> subprocess.Popen:
 def test_busy_store_fails_cleanly_naming_the_holder(db: Path, tmp_path: Path) -> None:
     # another process holds the store past READINESS_LOCK_TIMEOUT_S: clear message, no traceback
     make_pilot(db, "p")
-    holder = _hold(db, 60)
+    holder = _hold(db)
     try:
         started = time.monotonic()
         proc = cli("ingest", "--pilot", "p", "--kind", "usage", "--db", db, write(tmp_path / "a.csv", GOOD),
@@ -182,17 +173,24 @@ def test_busy_store_fails_cleanly_naming_the_holder(db: Path, tmp_path: Path) ->
 
 
 def test_store_released_within_timeout_ingest_succeeds(db: Path, tmp_path: Path) -> None:
-    # the holder lets go soon (2 s, so that it surely still holds the store when the CLI,
-    # which takes ~1 s to start, first tries); with a 10 s timeout the ingest waits and then loads
+    # the holder lets go once the ingest is waiting for the store (its marker file says
+    # so); with a 60 s timeout the ingest then loads
     make_pilot(db, "p")
-    holder = _hold(db, 2)
+    holder = _hold(db)
+    ingest = subprocess.Popen([sys.executable, "-m", "readiness", "ingest", "--pilot", "p", "--kind", "usage", "--json",
+                               "--db", str(db), str(write(tmp_path / "a.csv", GOOD))], cwd=PROJECT_ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=_env(READINESS_LOCK_TIMEOUT_S="60"))
     try:
-        proc = cli("ingest", "--pilot", "p", "--kind", "usage", "--json", "--db", db,
-                   write(tmp_path / "a.csv", GOOD), READINESS_LOCK_TIMEOUT_S="10")
+        wait_until(lambda: list(db.parent.glob(f"{db.name}.waiting-{ingest.pid}-*")), "the ingest never waited")
+        holder.stdin.close()  # lets go
+        out, err = ingest.communicate(timeout=60)
     finally:
-        holder.wait(timeout=30)
-    assert proc.returncode == 0, proc.stderr
-    (rec,) = json_lines(proc.stdout)
+        ingest.kill()
+        holder.kill()
+        holder.wait()
+    assert ingest.returncode == 0, err
+    (rec,) = json_lines(out)
     assert rec["rows_loaded"] == 2
 
 

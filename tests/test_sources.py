@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import make_pilot, query, write
+from helpers import HOLDER, make_pilot, query, write
 
 from readiness import store
 from readiness.catalog import get_pilot
@@ -240,11 +240,10 @@ def test_cli_sync_busy_store_exits_3(db: Path, tmp_path: Path) -> None:
     usage_csv(root / "u.csv", 1)
     make_pilot(db)
     assert cli("sources", "--pilot", "pilot", "--feed", "usage", ".", "--db", db, root=root).returncode == 0
-    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-                               "print('held', flush=True); time.sleep(30)", str(db)],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
     try:
-        assert holder.stdout.readline().strip() == "held"
+        assert holder.stdout.readline().strip() == "ready"
         env_timeout = {"READINESS_LOCK_TIMEOUT_S": "0.5"}
         proc = subprocess.run([sys.executable, "-m", "readiness", "sync", "--pilot", "pilot", "--db", str(db)],
                               cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60,

@@ -16,7 +16,7 @@ from readiness.security import audit
 from readiness.security.access import Actor
 from readiness.store import migrations
 from readiness.store.migrations import MIGRATIONS
-from tests.helpers import held_by_another_process
+from tests.helpers import held_by_another_process, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 LATEST = max(v for v, _name, _sql in MIGRATIONS)
@@ -206,7 +206,7 @@ def test_a_process_waiting_for_the_store_gets_in_between_units_of_work_of_a_held
     db = tmp_path / "shared.duckdb"
     with store.open_store(db) as con:
         con.execute("CREATE TABLE t AS SELECT 1 AS x")
-    waiter = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    waiter = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)  # lives on
     marker = db.with_name(f"{db.name}.waiting-{waiter.pid}-1")
     code = f"import duckdb; duckdb.connect({str(db)!r}).execute('INSERT INTO t VALUES (2)'); print('in')"
     try:
@@ -240,8 +240,7 @@ def test_connect_marks_that_it_waits_and_clears_the_mark(tmp_path):
         store.forget_migrated(db)
         waiter = threading.Thread(target=wait_for_it)
         waiter.start()
-        time.sleep(0.7)
-        marks = list(tmp_path.glob("held2.duckdb.waiting-*"))
+        marks = wait_until(lambda: list(tmp_path.glob("held2.duckdb.waiting-*")), "connect never marked its wait")
         waiter.join()
     assert len(marks) == 1 and len(outcome) == 1  # marked while it waited, then gave up
     assert list(tmp_path.glob("held2.duckdb.waiting-*")) == []

@@ -9,12 +9,11 @@ import contextlib
 import csv
 import io
 import re
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from e2e_helpers import login, main_text, nav, snapshot_dir, start_app, wait_idle
+from e2e_helpers import a_run, login, main_text, nav, snapshot_dir, start_app, track_runs, wait_idle
 from helpers import query
 from playwright.sync_api import expect
 
@@ -56,21 +55,9 @@ def app(tmp_path_factory):
 
 
 def _signed_in(page) -> str:
-    """Wait for the app after a login: the cookie component's rerun removes the form.
-
-    On a loaded 2-core machine a click can land while the form is being redrawn; when nothing
-    happened at all (no error, still the form), submit once more. A page opened with the login
-    cookie has no form: it is only slow (CI once waited 15 s, then looked for a form to submit).
-    """
-    try:
-        page.get_by_text("Signed in as").first.wait_for(timeout=15_000)
-    except Exception:
-        body = page.inner_text("body")
-        if "Wrong user name" in body or "Too many" in body:
-            raise
-        if page.get_by_role("button", name="Log in").count():
-            page.get_by_role("button", name="Log in").click()
-        page.get_by_text("Signed in as").first.wait_for(timeout=45_000)
+    """Wait for the app after a login (or a page opened with the login cookie): the sidebar says who
+    is signed in, the form is gone, and the app is idle; returns the main area's text."""
+    page.get_by_text("Signed in as").first.wait_for(timeout=60_000)
     expect(page.get_by_role("button", name="Log in")).to_have_count(0, timeout=30_000)
     return main_text(page)
 
@@ -84,11 +71,44 @@ def _signed_in_tab(browser, url: str, user: str, password: str, path: str = "", 
     return ctx, page, _signed_in(page)
 
 
+@pytest.fixture(scope="module")
+def tab_as(browser, app):
+    """``tab_as(user, path="", height=850)``: a new tab, signed in as ``user`` and opened at ``path``;
+    returns (tab, the page's text once signed in).
+
+    Each user logs in through the form once per module, in a browser context of their own; every tab
+    after that is signed in by that context's login cookie. A tab is a Streamlit session of its own,
+    so what one test leaves on its page is not in the next one's. Tests of the login itself (the
+    form, the cookie, logout, a deep link through the form, a password change) make their own login.
+    """
+    url, _ = app
+    contexts = {}
+
+    def open_tab(user: str, path: str = "", height: int = 850):
+        if user not in contexts:
+            ctx = browser.new_context()
+            page = ctx.new_page()
+            login(page, url, user, ADMIN_PW if user == "admin" else PW)
+            _signed_in(page)
+            page.wait_for_function("document.cookie.includes('readiness_auth')", timeout=60_000)
+            page.close()
+            contexts[user] = ctx
+        page = contexts[user].new_page()
+        page.set_viewport_size({"width": 1300, "height": height})
+        track_runs(page)
+        page.goto(f"{url}/{path}")
+        return page, _signed_in(page)
+
+    yield open_tab
+    for ctx in contexts.values():
+        ctx.close()
+
+
 def test_login_logout_and_the_old_cookie_is_dead(browser, app) -> None:
     url, _ = app
     ctx, page, body = _signed_in_tab(browser, url, "admin", ADMIN_PW)
     assert "Granted pilot" in body and "Secret pilot" in body  # an admin sees every pilot
-    page.wait_for_function("document.cookie.includes('readiness_auth')", timeout=20_000)
+    page.wait_for_function("document.cookie.includes('readiness_auth')", timeout=60_000)
     cookie = [c for c in ctx.cookies() if c["name"] == "readiness_auth"]
     assert cookie
 
@@ -96,22 +116,23 @@ def test_login_logout_and_the_old_cookie_is_dead(browser, app) -> None:
     other = browser.new_context()
     other.add_cookies(cookie)
     tab = other.new_page()
+    track_runs(tab)
     tab.goto(url)
     assert "Secret pilot" in _signed_in(tab)
     other.close()
 
     page.get_by_role("button", name="Log out").click()
-    page.get_by_role("button", name="Log in").first.wait_for(timeout=20_000)
+    page.get_by_role("button", name="Log in").first.wait_for(timeout=60_000)
     assert "Secret pilot" not in main_text(page)
 
     # the same cookie, replayed after logout, shows only the login form
     replay = browser.new_context()
     replay.add_cookies(cookie)
     tab = replay.new_page()
+    track_runs(tab)
     tab.goto(url)
-    tab.get_by_role("button", name="Log in").first.wait_for(timeout=20_000)
-    time.sleep(1)
-    body = main_text(tab)
+    tab.get_by_role("button", name="Log in").first.wait_for(timeout=60_000)
+    body = main_text(tab)  # once idle: the cookie component's answer has been run too
     assert "Secret pilot" not in body and "Signed in as" not in tab.inner_text("body")
     replay.close()
     ctx.close()
@@ -120,9 +141,9 @@ def test_login_logout_and_the_old_cookie_is_dead(browser, app) -> None:
 # Every page address without a login: tests/e2e/test_security_browser.py (all of app.py's pages).
 
 
-def test_viewer_sees_only_granted_pilots_and_no_admin_pages(browser, app) -> None:
+def test_viewer_sees_only_granted_pilots_and_no_admin_pages(tab_as, app) -> None:
     url, _ = app
-    ctx, page, body = _signed_in_tab(browser, url, "vera", PW)
+    page, body = tab_as("vera")
     assert "Granted pilot" in body and "Secret pilot" not in body
     assert "Users & grants" not in page.inner_text("body")
     page.screenshot(path=str(snapshot_dir() / "viewer_pilots.png"), full_page=True)
@@ -130,13 +151,13 @@ def test_viewer_sees_only_granted_pilots_and_no_admin_pages(browser, app) -> Non
     # the audit log and the formula-safe CSV writer
     page.locator("[data-testid='stDataFrame']").first.hover()
     toolbar = page.locator("[data-testid='stElementToolbar'] button")
-    toolbar.first.wait_for(timeout=10_000)
+    toolbar.first.wait_for(timeout=60_000)
     labels = [b.get_attribute("aria-label") for b in toolbar.all()]
     assert "Search" in labels and "Download as CSV" not in labels
     page.goto(f"{url}/admin_users")  # typed by hand: not in her navigation, so not served
     body = _signed_in(page)
     assert "Add a user" not in body and "vera" not in body.replace("Signed in as", "")
-    ctx.close()
+    page.close()
 
 
 def test_page_times_log_has_a_line_per_page_run_after_login(browser, app) -> None:
@@ -160,21 +181,18 @@ def test_page_times_log_has_a_line_per_page_run_after_login(browser, app) -> Non
 
 def test_a_deep_link_survives_the_login_and_portfolio_answers_a_quick_click(browser, app) -> None:
     # A link to a page with its pilot opens that page after the login. Later, clicking Portfolio
-    # right after another page has drawn goes to Portfolio: stop 12's deep-link keeper took every
-    # page run for a fresh landing and sent such a click back to the page it came from.
+    # right after another page has drawn goes to Portfolio, whether or not the few seconds in which
+    # the app keeps the landed page have passed: a click asks for its page, so it is never sent back.
     url, _ = app
     ctx, page, _ = _signed_in_tab(browser, url, "leo", PW, "readout?pilot=Granted+pilot")
     page.get_by_role("heading", name="Top risks").first.wait_for(timeout=30_000)
     assert page.url.startswith(f"{url}/readout") and "pilot=Granted+pilot" in page.url
-    time.sleep(6)  # past the landing window: only what follows is tested
     for name in ("Usage", "Readout"):
         nav(page, name).click()
         page.wait_for_url(f"{url}/{name.lower()}**", timeout=30_000)
-        wait_idle(page)
-        nav(page, "Portfolio").click()  # at once
+        with a_run(page):  # the click's run has ended, and with it any sending back
+            nav(page, "Portfolio").click()  # at once
         page.get_by_text("Open a pilot").first.wait_for(timeout=30_000)
-        wait_idle(page)
-        time.sleep(1)  # nothing sends the tab back
         assert page.url.split("?")[0] == f"{url}/" and page.get_by_text("Open a pilot").count() == 1, name
     ctx.close()
 
@@ -204,49 +222,49 @@ def test_the_browser_asks_nothing_of_any_server_but_the_app(browser, app) -> Non
 
 
 def _pick_in_sidebar(page, label: str, typed: str, url_glob: str) -> None:
-    """Pick in a sidebar selectbox by typing (it filters its options) and Enter; wait until the address
-    shows the pick, the app is idle, and a second more in which nothing may take it back."""
+    """Pick in a sidebar selectbox by typing (it filters its options) and Enter, with the app idle (no
+    rerun redraws the box under the typing); wait until the pick's run has ended (anything that
+    would take it back has run) and the address shows the pick."""
     picker = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text=label)
+    wait_idle(page)
     picker.locator("input").click()
     page.keyboard.type(typed)
-    page.keyboard.press("Enter")
+    with a_run(page):
+        page.keyboard.press("Enter")
     page.wait_for_url(url_glob, timeout=30_000)
-    wait_idle(page)
-    time.sleep(1)
 
 
-def test_picking_another_pilot_in_the_sidebar_keeps_it_across_pages(browser, app) -> None:
+def test_picking_another_pilot_in_the_sidebar_keeps_it_across_pages(tab_as) -> None:
     # The pilot picker against the address bar: the page must follow the pick, not the pilot the
     # address named when the run started.
-    url, _ = app
-    ctx, page, _ = _signed_in_tab(browser, url, "admin", ADMIN_PW, "usage?pilot=Granted+pilot")
+    page, _ = tab_as("admin", "usage?pilot=Granted+pilot")
     page.wait_for_url("**pilot=Granted+pilot**", timeout=30_000)
     _pick_in_sidebar(page, "Pilot", "Secret", "**pilot=Secret+pilot**")
     assert "pilot=Secret+pilot" in page.url and "Secret pilot ·" in main_text(page)  # the caption names it
     nav(page, "Readout").click()
     page.get_by_role("heading", name="Secret pilot").first.wait_for(timeout=30_000)
     assert "pilot=Secret+pilot" in page.url
-    ctx.close()
+    page.close()
 
 
-def test_admin_adds_a_user_and_the_audit_log_shows_it(browser, app) -> None:
-    url, db = app
-    ctx, page, _ = _signed_in_tab(browser, url, "admin", ADMIN_PW, height=900)
+def test_admin_adds_a_user_and_the_audit_log_shows_it(tab_as, app) -> None:
+    _, db = app
+    page, _ = tab_as("admin", height=900)
     nav(page, "Users & grants").click()
     page.get_by_role("heading", name="Users & grants").first.wait_for()
     page.get_by_role("textbox", name="User name").fill("newbie")
     page.get_by_label("Password", exact=True).fill("newbie password 1")
     page.get_by_role("button", name="Add user").click()
-    page.get_by_text("Added newbie (reviewer).").first.wait_for(timeout=20_000)
+    page.get_by_text("Added newbie (reviewer).").first.wait_for(timeout=60_000)
     page.screenshot(path=str(snapshot_dir() / "admin_users.png"), full_page=True)
     nav(page, "Audit log").click()
     page.get_by_role("button", name="Verify the chain").click()
-    page.get_by_text("Audit log intact").first.wait_for(timeout=20_000)
+    page.get_by_text("Audit log intact").first.wait_for(timeout=60_000)
     page.screenshot(path=str(snapshot_dir() / "audit_log.png"), full_page=True)
     with store.open_store(db) as con:
         rows = con.execute("SELECT actor, action FROM audit_log WHERE object = 'user:newbie'").fetchall()
     assert rows == [("admin", "user.add")]
-    ctx.close()
+    page.close()
 
 
 def test_throttle_after_five_failed_logins(browser, tmp_path) -> None:
@@ -257,14 +275,14 @@ def test_throttle_after_five_failed_logins(browser, tmp_path) -> None:
         page = browser.new_page()
         # the first request a fresh server sees is a deep link to an admin page: still only the login
         page.goto(f"{url}/audit_log")
-        page.get_by_role("button", name="Log in").first.wait_for(timeout=20_000)
+        page.get_by_role("button", name="Log in").first.wait_for(timeout=60_000)
         body = page.inner_text("body")
         assert "audit log" not in body.lower() and "admin users" not in body.lower()
         for _ in range(5):
             login(page, url, "vera", "not her password")
-            page.get_by_text("Wrong user name or password.").first.wait_for(timeout=20_000)
+            page.get_by_text("Wrong user name or password.").first.wait_for(timeout=60_000)
         login(page, url, "vera", PW)  # the right password, too late
-        page.get_by_text("Too many failed logins").first.wait_for(timeout=20_000)
+        page.get_by_text("Too many failed logins").first.wait_for(timeout=60_000)
         assert "Granted pilot" not in main_text(page)
         with store.open_store(db) as con:
             actions = [r[0] for r in con.execute("SELECT action FROM audit_log WHERE action LIKE 'login%' "
@@ -286,21 +304,19 @@ def test_changing_my_password_ends_my_session_and_the_new_one_works(browser, app
     page.get_by_label("New password", exact=True).fill("pats brand new password")
     page.get_by_label("New password again").fill("pats brand new password")
     page.get_by_role("button", name="Change password").click()
-    page.get_by_text("Password changed").first.wait_for(timeout=20_000)
+    page.get_by_text("Password changed").first.wait_for(timeout=60_000)
     page.screenshot(path=str(snapshot_dir() / "account.png"), full_page=True)
     page.get_by_role("button", name="Log in again").click()
-    page.get_by_text("password changed").first.wait_for(timeout=20_000)  # the notice on the login form
+    page.get_by_text("password changed").first.wait_for(timeout=60_000)  # the notice on the login form
     login(page, url, "pat", PW)
-    page.get_by_text("Wrong user name or password.").first.wait_for(timeout=20_000)
+    page.get_by_text("Wrong user name or password.").first.wait_for(timeout=60_000)
     login(page, url, "pat", "pats brand new password")
     assert "Signed in as" in page.inner_text("body") or _signed_in(page)
 
 
-def _upload_as_rex(browser, url: str, file: Path, text: str):
+def _upload_as_rex(tab_as, file: Path, text: str):
     """rex's tab on Sources with ``file`` (written with ``text``) chosen for upload."""
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    login(page, url, "rex", PW)
-    _signed_in(page)
+    page, _ = tab_as("rex", height=1000)
     nav(page, "Sources").click()
     page.get_by_role("heading", name="Add logs").first.wait_for(timeout=30_000)
     file.write_text(text)
@@ -323,11 +339,11 @@ def _add_file(page, file: Path, text: str) -> None:
     page.locator("input[type=file]").set_input_files(str(file))
 
 
-def test_an_upload_s_times_are_read_with_the_format_the_reviewer_gives(browser, app) -> None:
+def test_an_upload_s_times_are_read_with_the_format_the_reviewer_gives(tab_as, app) -> None:
     # A layout nobody could guess is read with the time format typed on the page (the command line
     # had --time-format; the page had no way to give one). Common layouts: test_ingest_rows.
-    url, db = app
-    page = _upload_as_rex(browser, url, Path(db).parent / "odd-times.csv",
+    _, db = app
+    page = _upload_as_rex(tab_as, Path(db).parent / "odd-times.csv",
                           "ts,user,event\n2026.03.04-09h00,zoe,open\n2026.03.04-09h30,zoe,save\n")
     page.get_by_text("2 of the first 2 rows would be rejected").first.wait_for(timeout=30_000)
     _pick_in_main(page, "Time format", "Other: type the format")
@@ -344,10 +360,10 @@ def test_an_upload_s_times_are_read_with_the_format_the_reviewer_gives(browser, 
             datetime(2026, 3, 4, 9, 0, tzinfo=UTC), datetime(2026, 3, 4, 9, 30, tzinfo=UTC))
 
 
-def test_of_two_uploads_the_one_that_cannot_load_is_named_and_left_out(browser, app) -> None:
-    url, db = app
+def test_of_two_uploads_the_one_that_cannot_load_is_named_and_left_out(tab_as, app) -> None:
+    _, db = app
     folder = Path(db).parent
-    page = _upload_as_rex(browser, url, folder / "good-usage.csv",
+    page = _upload_as_rex(tab_as, folder / "good-usage.csv",
                           "ts,user,event\n2026-03-05T09:00:00Z,zoe,open\n2026-03-05T09:10:00Z,ann,save\n")
     page.get_by_text("Preview of good-usage.csv").first.wait_for(timeout=30_000)
     _add_file(page, folder / "no-users.csv", "ts,event\n2026-03-05T09:00:00Z,open\n")
@@ -361,12 +377,12 @@ def test_of_two_uploads_the_one_that_cannot_load_is_named_and_left_out(browser, 
     assert "good-usage.csv" in names and "no-users.csv" not in names
 
 
-def test_a_file_all_of_whose_rows_would_fail_is_left_out_and_each_file_s_notes_show(browser, app) -> None:
+def test_a_file_all_of_whose_rows_would_fail_is_left_out_and_each_file_s_notes_show(tab_as, app) -> None:
     # seen: syslog times without their month loaded as "every row was rejected" after a click on Load;
     # the second file's notes were never shown; the loaded files stayed in the box for the next kind
-    url, db = app
+    _, db = app
     folder = Path(db).parent
-    page = _upload_as_rex(browser, url, folder / "all-bad.csv", "ts,user,event\n1 00:21:28,zoe,open\n2 00:22:10,ann,save\n")
+    page = _upload_as_rex(tab_as, folder / "all-bad.csv", "ts,user,event\n1 00:21:28,zoe,open\n2 00:22:10,ann,save\n")
     page.get_by_text("every one of the first 2 rows would be rejected").first.wait_for(timeout=30_000)
     assert page.get_by_role("button", name="Load", exact=True).is_disabled()
     _add_file(page, folder / "local-times.csv", "ts,user,event\n2026-03-06 09:00:00,zoe,open\n2026-03-06 09:10:00,ann,save\n")
@@ -386,9 +402,9 @@ def test_a_file_all_of_whose_rows_would_fail_is_left_out_and_each_file_s_notes_s
     assert "local-times.csv" in names and "all-bad.csv" not in names
 
 
-def test_reviewer_records_a_decision_and_the_lead_reads_it_out(browser, app) -> None:
+def test_reviewer_records_a_decision_and_the_lead_reads_it_out(browser, tab_as, app) -> None:
     url, db = app
-    page = _upload_as_rex(browser, url, Path(db).parent / "more-usage.csv",
+    page = _upload_as_rex(tab_as, Path(db).parent / "more-usage.csv",
                           "when,employee,action\n2026-03-03T09:00:00Z,zoe,open\n2026-03-03T09:05:00Z,zoe,save\n"
                           "not a time,zoe,open\n")
     page.get_by_text("Preview of more-usage.csv").first.wait_for(timeout=30_000)
@@ -532,14 +548,14 @@ def test_a_date_range_typed_in_the_sidebar_replaces_the_link_s_and_follows_the_p
         assert events.inner_text() == "6"
 
 
-def test_a_reviewer_starts_a_pilot_from_the_portfolio_and_a_viewer_cannot(browser, app) -> None:
-    url, db = app
-    ctx, page, body = _signed_in_tab(browser, url, "vera", PW)
+def test_a_reviewer_starts_a_pilot_from_the_portfolio_and_a_viewer_cannot(tab_as, app) -> None:
+    _, db = app
+    page, body = tab_as("vera")
     assert "Portfolio" in body
     assert page.get_by_role("button", name="New pilot").count() == 0  # a viewer is not offered it
-    ctx.close()
+    page.close()
 
-    ctx, page, _ = _signed_in_tab(browser, url, "rex", PW, height=1000)
+    page, _ = tab_as("rex", height=1000)
     page.get_by_role("button", name="New pilot").click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_label("Name").fill("Expense checker")
@@ -553,7 +569,7 @@ def test_a_reviewer_starts_a_pilot_from_the_portfolio_and_a_viewer_cannot(browse
     wait_idle(page)
     pilot = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Pilot")
     assert pilot.locator("input").input_value() == "Expense checker" and "Pilot profile" in main_text(page)
-    ctx.close()
+    page.close()
     rows = query(db, "SELECT name, time_zone, created_by FROM pilots WHERE name = 'Expense checker'")
     assert rows == [("Expense checker", "Europe/Paris", "rex")]
     assert query(db, "SELECT count(*) FROM grants g JOIN pilots p USING (pilot_id) "

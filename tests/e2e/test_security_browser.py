@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from e2e_helpers import ROOT, main_text, start_app, wait_idle
+from e2e_helpers import ROOT, main_text, start_app, track_runs, wait_idle
 
 from readiness.ingest import load as ingest
 from readiness.security.access import Actor
@@ -33,6 +33,7 @@ def app(tmp_path_factory):
 def test_every_page_address_without_login_shows_only_the_login(browser, app) -> None:
     assert len(PAGES) >= 13, PAGES  # the pattern still finds app.py's page list
     page = browser.new_context().new_page()
+    track_runs(page)
     for path, title in PAGES + [("", ""), ("no_such_page", ""), ("sources?pilot=Hidden+pilot", "")]:
         page.goto(f"{app}/{path}")
         wait_idle(page)

@@ -3,16 +3,15 @@
 
 A lead opens the Readout; an admin resets the lead's password; in the same tab the lead clicks
 "Risk register (CSV)". Streamlit runs the button's callable in its download handler, beside the
-rerun the click starts (which shows the login form): the callable must be refused by the library,
-and the audit log must show no export after the reset.
+rerun the click starts (which shows the login form), and answers the tab on its websocket: the
+callable must be refused by the library, and the audit log must show no export after the reset.
 """
 
 from __future__ import annotations
 
-import time
-
 from e2e_helpers import login, nav, start_app, wait_idle
 from helpers import ingest_one, make_pilot, query, write
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from readiness import catalog, store
 from readiness.review import risks
@@ -21,7 +20,7 @@ from readiness.security.access import cli_actor
 
 PW = "lead password, long enough"
 PILOT = "Invoice triage"
-REFUSED = "Error executing deferred callable"  # what Streamlit logs when a download's callable raises
+FAILED = "Failed to generate file for download"  # Streamlit's answer when a download's callable raises
 
 
 def _store(tmp_path):
@@ -40,20 +39,23 @@ def _exports_after(db, seq: int) -> int:
     return query(db, "SELECT count(*) FROM audit_log WHERE action = 'export' AND seq > ?", [seq])[0][0]
 
 
-def _wait_for_the_download_handler(db, seq: int, log, timeout: float = 60) -> None:
-    """Until the callable has run: refused (Streamlit's log says so) or made (an export audited)."""
-    deadline = time.monotonic() + timeout
-    while REFUSED not in log.read_text(errors="replace") and not _exports_after(db, seq):
-        assert time.monotonic() < deadline, "the download's callable never ran"
-        time.sleep(0.2)
+def _download_answer(payload) -> ForwardMsg | None:
+    """The server's answer to a download request (ForwardMsg backend_operation_response), if the
+    websocket frame is one."""
+    if isinstance(payload, str):
+        return None
+    msg = ForwardMsg.FromString(payload)
+    return msg if msg.WhichOneof("type") == "backend_operation_response" else None
 
 
 def test_a_download_after_the_password_reset_is_refused_and_not_audited(browser, tmp_path) -> None:
-    db, log = _store(tmp_path), tmp_path / "app.log"
-    proc, url = start_app({"READINESS_DB": str(db), "READINESS_BCRYPT_ROUNDS": "4"}, log=log)
+    db = _store(tmp_path)
+    proc, url = start_app({"READINESS_DB": str(db), "READINESS_BCRYPT_ROUNDS": "4"})
     try:
         page = browser.new_page(viewport={"width": 1400, "height": 900})
-        login(page, url, "lena", PW)
+        with page.expect_websocket() as opened:
+            login(page, url, "lena", PW)
+        socket = opened.value
         nav(page, "Readout").click()
         button = page.get_by_role("button", name="Risk register (CSV)")
         button.wait_for()
@@ -61,10 +63,11 @@ def test_a_download_after_the_password_reset_is_refused_and_not_audited(browser,
         with store.open_store(db) as con:
             users.reset_password(con, cli_actor(), "lena", "a new password, long enough")
             reset_at = con.execute("SELECT max(seq) FROM audit_log").fetchone()[0]
-        button.click()
-        _wait_for_the_download_handler(db, reset_at, log)
+        with socket.expect_event("framereceived", predicate=_download_answer, timeout=60_000) as frame:
+            button.click()  # the callable has run once the server answers: refused, or a file made
+        answer = _download_answer(frame.value).backend_operation_response
+        assert answer.error_msg == FAILED and not answer.deferred_file.url, answer
         assert _exports_after(db, reset_at) == 0
-        assert REFUSED in log.read_text(errors="replace")
         page.get_by_role("button", name="Log in").first.wait_for()  # the click's rerun: logged out
     finally:
         proc.terminate()
