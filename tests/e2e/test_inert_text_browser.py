@@ -58,7 +58,7 @@ def test_hostile_text_renders_as_typed_and_fetches_nothing(browser, tmp_path, ba
     try:
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         login(page, url, "admin1", "a long enough password")
-        page.get_by_test_id("stButtonGroup").get_by_role("radio").first.click()  # the pilot's pill
+        page.get_by_role("radio").filter(has_text="Pwn").first.click()  # the pilot's pill (Open a pilot)
         page.get_by_role("button", name="Review Pwn").first.wait_for()
         _assert_inert(page, host, "Portfolio")
         for name in PAGES:
