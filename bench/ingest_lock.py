@@ -163,6 +163,7 @@ def _scratch_batch(db: Path, csv: Path, work: Path) -> tuple[dict[str, Path], di
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET temp_directory = ?", [str(work / "spill")])
     # the scratch has no file: its work folder and audit key (thrown away) live under ``work``
+    named = store.file_of, chain.file_of
     store.file_of = chain.file_of = lambda _con: work / "scratch.duckdb"
     try:
         store.migrate(con)
@@ -182,6 +183,7 @@ def _scratch_batch(db: Path, csv: Path, work: Path) -> tuple[dict[str, Path], di
         t3 = time.perf_counter()
     finally:
         con.close()
+        store.file_of, chain.file_of = named
     return files, {"scratch_ingest_s": t2 - t1, "parquet_write_s": t3 - t2, "before_step_s": time.perf_counter() - t0}
 
 
