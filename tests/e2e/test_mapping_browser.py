@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from e2e_helpers import ROOT, login, main_text, nav, snapshot_dir, start_app, wait_idle
+from e2e_helpers import login, main_text, nav, snapshot_dir, start_app, wait_idle
 from playwright.sync_api import expect
 
 from readiness import store
@@ -106,7 +106,7 @@ def test_columns_are_chosen_from_dropdowns_and_offered_again_for_the_same_shape(
     assert "user_id: missing value" in main_text(page)
     load = page.get_by_role("button", name="Load 1 file as usage")
     expect(load).to_be_enabled(timeout=30_000)
-    _screenshot_mapping_step(page, ROOT / "docs" / "mapping.png")
+    _screenshot_mapping_step(page, snapshot_dir() / "mapping.png")  # docs/mapping.png is a copy
     load.click()
     page.get_by_text("4 read, 3 loaded, 1 rejected").first.wait_for(timeout=30_000)
     with store.open_store(db) as con:
