@@ -229,7 +229,7 @@ def _recreate_view(con, table: str) -> None:
     """``table``: its local table and every registered Parquet file (the list is part of the view)."""
     paths = [r[0] for r in con.execute("SELECT path FROM lake_files WHERE tbl = ? ORDER BY batch_id",
                                        [table]).fetchall()]
-    files = ", ".join(store._sql_literal(p) for p in paths)
+    files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
     lake = f" UNION ALL SELECT * FROM read_parquet([{files}])" if paths else ""
     con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM {table}_local{lake}")
 
