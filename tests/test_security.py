@@ -40,12 +40,12 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> dict:
     db = tmp_path / "store.duckdb"
     os.environ["READINESS_BCRYPT_ROUNDS"] = "4"
     ingest_one(db, write(tmp_path / "u.csv", CSV.decode()), pilot="granted")
-    ingest_one(db, write(tmp_path / "o.csv", CSV.decode().replace("open", "secret-b")), pilot="other")
+    ingest_one(db, write(tmp_path / "o.csv", CSV.decode().replace("open", "secret-b")), pilot="Pilot Obscura")
     with store.open_store(db) as con:
         for role in ROLES:
             users.add_user(con, ADMIN, f"{role}1", role, PW)
             users.grant(con, ADMIN, f"{role}1", "granted")
-        for name in ("granted", "other"):
+        for name in ("granted", "Pilot Obscura"):
             conditions.ensure_conditions(con, ADMIN, catalog.get_pilot(con, name))
     return {"db": db, "actors": {r: Actor(f"{r}1", r) for r in ROLES}}
 
@@ -66,7 +66,7 @@ WRITES = {
         con, a, p, outcome="operate", rationale="r", owner="o", next_review=NEXT)),
     "lead records a decision": ("lead", "granted", lambda con, a, p: decisions.record_decision(
         con, a, p, outcome="stop", rationale="r", owner="o")),
-    "reviewer decides on a pilot not granted": ("reviewer", "other", lambda con, a, p: decisions.record_decision(
+    "reviewer decides on a pilot not granted": ("reviewer", "Pilot Obscura", lambda con, a, p: decisions.record_decision(
         con, a, p, outcome="operate", rationale="r", owner="o", next_review=NEXT)),
     "viewer adds a risk": ("viewer", "granted", lambda con, a, p: risks.add_risk(
         con, a, p, risk_class="data", title="t", likelihood=2, impact=2, owner="o")),
@@ -74,7 +74,7 @@ WRITES = {
         con, a, p, "k", risk_class="data", finding="f", likelihood=2, impact=2, owner="o")),
     "viewer marks a condition met": ("viewer", "granted", lambda con, a, p: conditions.set_condition(
         con, a, p, _a_condition(con, p), status="met")),
-    "reviewer marks a condition on a pilot not granted": ("reviewer", "other", lambda con, a, p:
+    "reviewer marks a condition on a pilot not granted": ("reviewer", "Pilot Obscura", lambda con, a, p:
         conditions.set_condition(con, a, p, _a_condition(con, p), status="met")),
     "viewer requests a tier change": ("viewer", "granted", lambda con, a, p: conditions.request_tier_change(
         con, a, p, "low", "because")),
@@ -82,7 +82,7 @@ WRITES = {
     "viewer adds a constraint": ("viewer", "granted", lambda con, a, p: handoff.add_constraint(
         con, a, p, area="data", description="d")),
     "lead deletes a batch": ("lead", "granted", lambda con, a, p: batches.delete_batch(con, _a_batch(con, p), a)),
-    "reviewer deletes a batch of a pilot not granted": ("reviewer", "other", lambda con, a, p: batches.delete_batch(
+    "reviewer deletes a batch of a pilot not granted": ("reviewer", "Pilot Obscura", lambda con, a, p: batches.delete_batch(
         con, _a_batch(con, p), a)),
     "viewer edits the pilot profile": ("viewer", "granted", lambda con, a, p: pilots.update_pilot(
         con, a, p, sponsor="me")),
@@ -118,7 +118,7 @@ def test_an_action_beyond_ones_role_is_refused_and_writes_nothing(team: dict, ca
 
 def test_ingest_and_upload_beyond_ones_role_write_nothing(team: dict, tmp_path: Path) -> None:
     before = _everything(team["db"])
-    for role, pilot in (("viewer", "granted"), ("lead", "granted"), ("reviewer", "other")):
+    for role, pilot in (("viewer", "granted"), ("lead", "granted"), ("reviewer", "Pilot Obscura")):
         with pytest.raises(AccessDenied):
             uploads.ingest_uploads(team["db"], pilot, "usage", [("u.csv", io.BytesIO(CSV + b"x,y,z\n"))],
                                    actor=team["actors"][role])
@@ -135,7 +135,7 @@ def test_a_viewer_granted_one_pilot_never_sees_the_other(team: dict, page: str) 
     try:
         at = AppTest.from_file(page_file(page), default_timeout=120)
         at.session_state["_rr_actor"] = team["actors"]["viewer"]
-        at.session_state["_rr_pilot"] = "other"
+        at.session_state["_rr_pilot"] = "Pilot Obscura"
         at.run()
     finally:
         if old is None:
@@ -148,7 +148,7 @@ def test_a_viewer_granted_one_pilot_never_sees_the_other(team: dict, page: str) 
     shown += [o for s in at.selectbox for o in s.options]
     shown += [str(v) for df in at.dataframe for v in df.value.to_numpy().ravel()]
     text = " | ".join(shown)
-    assert "other" not in text.replace("others", "") and "secret-b" not in text
+    assert "Obscura" not in text and "secret-b" not in text  # the other pilot's name and its data
     if page != "pilots":
         assert at.session_state["_rr_pilot"] == "granted"
 
@@ -231,7 +231,7 @@ def test_resolve_feed_never_returns_a_path_outside(root: Path) -> None:
 def test_ingest_refuses_a_reader_beyond_its_grant(team: dict, tmp_path: Path) -> None:
     """A viewer granted 'granted' cannot list batches or rejected rows of 'other' by asking for them."""
     with store.open_store(team["db"]) as con:
-        other = catalog.get_pilot(con, "other")
+        other = catalog.get_pilot(con, "Pilot Obscura")
         for call in (lambda a: batches.list_batches(con, a, other), lambda a: batches.list_rejects(con, a, other),
                      lambda a: sources.list_sources(con, a, other), lambda a: decisions.list_decisions(con, a, other)):
             with pytest.raises(AccessDenied):
