@@ -17,6 +17,7 @@ multinomial NPS interval and Student's t apply as they are.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 
@@ -249,6 +250,12 @@ class Change:
                 "After": f"{a.shown()} ({a.range_text()})",
                 "Changed beyond chance": "yes" if self.differs else "no"}
 
+    def citation(self) -> str:
+        """The change as a decision's rationale cites it, in plain words."""
+        b, a = self.before, self.after
+        return (f"{self.label} {b.shown()} ({b.range_text()}) before, {a.shown()} ({a.range_text()}) after: "
+                + ("changed beyond chance" if self.differs else "no change beyond chance"))
+
 
 def _se(iv: Interval) -> float:
     """A standard error read from an interval's width (exact for the normal-based ones)."""
@@ -263,3 +270,9 @@ def compare(before: dict[str, Figure], after: dict[str, Figure], names: tuple[st
                                  (after[n].interval.value, _se(after[n].interval))) for n in both]
     return [Change(n, before[n].label, before[n], after[n], p, q, before[n].interval.level)
             for n, p, q in zip(both, ps, intervals.holm(ps))]
+
+
+def cited_rationale(rationale: str, split: date, changes: list[Change]) -> str:
+    """A decision's rationale with the comparison before and after ``split`` cited under it."""
+    cited = "; ".join(c.citation() for c in changes)
+    return f"{rationale.rstrip()}\n\nBefore and after {split:%Y-%m-%d}: {cited}."

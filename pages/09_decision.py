@@ -9,11 +9,16 @@ import pandas as pd
 import streamlit as st
 
 from analysis import summary
+from analysis.common import NO_FILTERS
+from analysis.confidence import cited_rationale
 from readiness import store
 from readiness.review import between, conditions, criteria, decisions, reviews
 from readiness.security import access
 from readiness.web import cache, login, navigation, query, widgets
+from readiness.web import intervals as intervals_ui
 from readiness.web.text import md
+
+COMPARED = ("exceptions.per_1k_events", "usage.task_success", "feedback.csat", "feedback.negative_share")
 
 actor, pilot, version = navigation.pick_pilot()
 
@@ -73,6 +78,9 @@ if current:
     if current["winddown"]:
         st.markdown("**Wind-down checklist**\n\n" + "\n".join(f"- [ ] {md(s['step'])}" for s in json.loads(current["winddown"])))
 
+# A release or a fix in the pilot's time: the figures before and after it, for the decision to cite.
+compared = intervals_ui.before_after(pilot, version, NO_FILTERS, COMPARED, "_w_split_decision")
+
 if can_decide:
     st.subheader("Record the decision")
     with st.form("decide"):
@@ -82,6 +90,9 @@ if can_decide:
                                                                   else "harden"),
                            format_func=decisions.OUTCOMES.get, horizontal=True)
         rationale = st.text_area("Rationale (required)", placeholder="Why this outcome, on this evidence")
+        cite = compared is not None and st.checkbox(
+            f"Cite the comparison before and after {compared[0]:%Y-%m-%d} in the rationale", value=True,
+            help="Adds each figure before and after the date, with its range, to the rationale recorded.")
         a, b, c = st.columns(3)
         owner = a.text_input("Accountable owner", value=pilot.owner or "")
         next_review = b.date_input("Next review (not for a stop)", value=date.today() + timedelta(days=42))
@@ -97,6 +108,8 @@ if can_decide:
             if outcome == "operate" and not confirmed:
                 st.error(md(decisions.operate_refused(suggestion)))
             else:
+                if cite and rationale.strip():
+                    rationale = cited_rationale(rationale, *compared)
                 done, d = widgets.run_action(widgets.with_store(lambda con: decisions.record_decision(
                     con, actor, pilot, outcome=outcome, rationale=rationale, owner=owner,
                     next_review=None if outcome == "stop" else next_review, receiver=receiver or None,

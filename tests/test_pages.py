@@ -555,3 +555,22 @@ def test_failure_modes_compare_before_and_after_a_release(demo_db: Path) -> None
     rate = rows["Exceptions per 1,000 events"]
     assert rate["Changed beyond chance"] == "yes"
     assert rate["Before"].startswith("90.8 (") and rate["After"].startswith("111.2 (")
+
+
+def test_a_decision_cites_the_figures_before_and_after_a_release(demo_db: Path) -> None:
+    # last in this module: it records a decision on the demo pilot
+    at = _run("decision", "reviewer")
+    at.date_input(key="_w_split_decision").set_value(date(2026, 8, 1)).run()
+    assert not at.exception
+    assert any(t.value.shape[0] >= 2 for t in at.table)  # the figures before and after, with their ranges
+    cite = next(c for c in at.checkbox if c.label.startswith("Cite the comparison before and after 2026-08-01"))
+    assert cite.value
+    at.radio[0].set_value("harden")
+    at.text_area[0].input("Exceptions rose after the 1.5.0 release")
+    next(t for t in at.text_input if t.label == "Accountable owner").input("Tom Brennan")
+    next(b for b in at.button if b.label == "Record decision").click().run()
+    assert not at.exception
+    (rationale,) = query(demo_db, "SELECT d.rationale FROM decisions d JOIN pilots p USING (pilot_id) "
+                                  "WHERE p.name = ? ORDER BY d.decision_id DESC LIMIT 1", [DEMO])[0]
+    assert rationale.startswith("Exceptions rose after the 1.5.0 release\n\nBefore and after 2026-08-01: ")
+    assert "Exceptions per 1,000 events" in rationale and "before" in rationale and "after:" in rationale

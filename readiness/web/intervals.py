@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pandas as pd
 import streamlit as st
@@ -28,22 +28,24 @@ def segment_differences(pilot, version: str, flt, metric: str) -> None:
                "ratings are not compared.")
 
 
-def before_after(pilot, version: str, flt, names: tuple[str, ...], key: str) -> None:
+def before_after(pilot, version: str, flt, names: tuple[str, ...], key: str) -> tuple[date, list] | None:
     """A date to split on (a release, a fix) and the page's figures before and after it, each with its
-    interval and whether it changed beyond chance. Within the page's dates and segment."""
+    interval and whether it changed beyond chance. Within the page's dates and segment. Returns the
+    date and the changes shown (None when nothing is compared), for a decision to cite."""
     st.subheader("Before and after a date")
     split = st.columns([1, 2])[0].date_input("Compare before and after (a release, a fix)", value=None, key=key,
                           help="The figures on the days before this date against the days from it on.")
     if split is None:
-        return
+        return None
     before = Filters(start=flt.start, end=split - timedelta(days=1), segment=flt.segment)
     after = Filters(start=split, end=flt.end, segment=flt.segment)
     changes = confidence.compare(cache.evidence(confidence.rate_intervals, pilot, version, before),
                                  cache.evidence(confidence.rate_intervals, pilot, version, after), names)
     if not changes:
         st.info(f"Nothing to compare: the figures need data on both sides of {split:%Y-%m-%d}.")
-        return
+        return None
     st.table(pd.DataFrame([c.row() for c in changes]), hide_index=True, border="horizontal")
     st.caption(f"Before: the days up to {split - timedelta(days=1):%Y-%m-%d}; after: from {split:%Y-%m-%d}. "
                "Ranges as above; a change is beyond chance when a z-test on it (each side's standard error read "
                "from its interval), adjusted by Holm's method over these figures, says so.")
+    return split, changes
