@@ -53,9 +53,9 @@ def test_a_download_after_the_password_reset_is_refused_and_not_audited(browser,
     proc, url = start_app({"READINESS_DB": str(db), "READINESS_BCRYPT_ROUNDS": "4"})
     try:
         page = browser.new_page(viewport={"width": 1400, "height": 900})
-        with page.expect_websocket() as opened:
-            login(page, url, "lena", PW)
-        socket = opened.value
+        sockets = []  # the tab may open another websocket after the login; the live one is the last
+        page.on("websocket", lambda ws: sockets.append(ws))
+        login(page, url, "lena", PW)
         nav(page, "Readout").click()
         button = page.get_by_role("button", name="Risk register (CSV)")
         button.wait_for()
@@ -63,6 +63,7 @@ def test_a_download_after_the_password_reset_is_refused_and_not_audited(browser,
         with store.open_store(db) as con:
             users.reset_password(con, cli_actor(), "lena", "a new password, long enough")
             reset_at = con.execute("SELECT max(seq) FROM audit_log").fetchone()[0]
+        socket = next(s for s in reversed(sockets) if not s.is_closed())
         with socket.expect_event("framereceived", predicate=_download_answer, timeout=60_000) as frame:
             button.click()  # the callable has run once the server answers: refused, or a file made
         answer = _download_answer(frame.value).backend_operation_response
