@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from e2e_helpers import login, main_text, nav, snapshot_dir, start_app, wait_idle
+from e2e_helpers import a_run, login, main_text, nav, snapshot_dir, start_app, wait_idle
 from playwright.sync_api import expect
 
 from readiness import store
@@ -77,15 +77,16 @@ def test_columns_are_chosen_from_dropdowns_and_offered_again_for_the_same_shape(
     folder = Path(db).parent
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     login(page, url, "rex", PW)
-    page.get_by_text("Signed in as").first.wait_for(timeout=30_000)
-    nav(page, "Sources").click()
-    page.get_by_role("heading", name="Add logs").first.wait_for(timeout=30_000)
+    page.get_by_text("Signed in as").first.wait_for(timeout=60_000)
+    with a_run(page):  # the app idle before the click (the login's reruns done), and its run finished
+        nav(page, "Sources").click()
+    page.get_by_role("heading", name="Add logs").first.wait_for(timeout=60_000)
     week1 = _file(folder / "week1.csv", ["03.03.2026 09:00,anna,Rechnung prüfen,K1",
                                          "03.03.2026 09:05,ben,Rechnung buchen,K2",
                                          "03.03.2026 09:07,,Rechnung buchen,K2",
                                          "04.03.2026 14:30,anna,Rechnung prüfen,K1"])
     page.locator("input[type=file]").set_input_files(str(week1))
-    page.get_by_text("Preview of week1.csv").first.wait_for(timeout=30_000)
+    page.get_by_text("Preview of week1.csv").first.wait_for(timeout=60_000)
     page.get_by_text("Which column holds each field").first.wait_for()
     # the times were found by their content; the user and the event by nothing: Load waits for them
     assert _chosen(page, "timestamp") == "Zeitpunkt"
@@ -95,41 +96,41 @@ def test_columns_are_chosen_from_dropdowns_and_offered_again_for_the_same_shape(
     assert "by content" in text and "**Kostenstelle** <b>KST</b>" in text  # the header as typed, not bold
 
     _pick(page, "user_id", "Mitarbeiter")
-    page.get_by_text("your choice").first.wait_for(timeout=30_000)
+    page.get_by_text("your choice").first.wait_for(timeout=60_000)
     assert _chosen(page, "user_id") == "Mitarbeiter"
     assert page.get_by_role("button", name="Load", exact=True).is_disabled()  # event has no column yet
     expect(page.get_by_text("Rows that would be rejected")).to_have_count(0)
     _pick(page, "event", "Vorgang")
     # the preview follows at once: the rows as they would load, the row without a user rejected
-    page.get_by_text("Rows that would be rejected").first.wait_for(timeout=30_000)
+    page.get_by_text("Rows that would be rejected").first.wait_for(timeout=60_000)
     expect(page.get_by_text("of the first 4: 3 load, 1 rejected").first).to_be_visible()
     assert "user_id: missing value" in main_text(page)
     load = page.get_by_role("button", name="Load 1 file as usage")
-    expect(load).to_be_enabled(timeout=30_000)
+    expect(load).to_be_enabled(timeout=60_000)
     _screenshot_mapping_step(page, snapshot_dir() / "mapping.png")  # docs/mapping.png is a copy
     load.click()
-    page.get_by_text("4 read, 3 loaded, 1 rejected").first.wait_for(timeout=30_000)
+    page.get_by_text("4 read, 3 loaded, 1 rejected").first.wait_for(timeout=60_000)
     with store.open_store(db) as con:
         batch_id, options = con.execute("SELECT batch_id, CAST(options AS VARCHAR) FROM ingest_batches "
                                         "WHERE file_name = 'week1.csv'").fetchone()
     assert json.loads(options)["mapping"] == {"timestamp": "Zeitpunkt", "user_id": "Mitarbeiter", "event": "Vorgang"}
     # the box is emptied for the next file; the batch is listed with the mapping it was loaded with
-    expect(page.get_by_text("Preview of week1.csv")).to_have_count(0, timeout=30_000)
-    page.get_by_text(f"Mapping of batch {batch_id}").first.wait_for(timeout=30_000)
+    expect(page.get_by_text("Preview of week1.csv")).to_have_count(0, timeout=60_000)
+    page.get_by_text(f"Mapping of batch {batch_id}").first.wait_for(timeout=60_000)
     assert "user_id ← Mitarbeiter" in main_text(page)
 
     # the next week's export, same columns: the mapping is offered again, said as such, and it loads
     week2 = _file(folder / "week2.csv", ["10.03.2026 08:00,carla,Rechnung prüfen,K3",
                                          "10.03.2026 08:20,carla,Rechnung buchen,K3"])
     page.locator("input[type=file]").set_input_files(str(week2))
-    page.get_by_text("Preview of week2.csv").first.wait_for(timeout=30_000)
-    page.get_by_text(f"Same columns as week1.csv (batch {batch_id}): same mapping").first.wait_for(timeout=30_000)
+    page.get_by_text("Preview of week2.csv").first.wait_for(timeout=60_000)
+    page.get_by_text(f"Same columns as week1.csv (batch {batch_id}): same mapping").first.wait_for(timeout=60_000)
     assert _chosen(page, "user_id") == "Mitarbeiter" and _chosen(page, "event") == "Vorgang"
     assert "as in week1.csv" in main_text(page)
     page.get_by_text("Preview of week2.csv").first.scroll_into_view_if_needed()
     page.screenshot(path=str(snapshot_dir() / "mapping-offered.png"))
     page.get_by_role("button", name="Load 1 file as usage").click()
-    page.get_by_text("2 read, 2 loaded, 0 rejected").first.wait_for(timeout=30_000)
+    page.get_by_text("2 read, 2 loaded, 0 rejected").first.wait_for(timeout=60_000)
     page.close()
     with store.open_store(db) as con:
         users_loaded = con.execute("SELECT list(DISTINCT user_id ORDER BY user_id) FROM usage_events JOIN "
