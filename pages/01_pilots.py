@@ -125,7 +125,7 @@ c[4].metric("Need attention", f"{needing:,}", help="Pilots with an overdue revie
 # The view's filters live in the address bar (a link reopens the same view) and in the widgets' state.
 asked = portfolio.PortfolioFilter.from_query(
     {k: (st.query_params.get_all(k) if k in ("owner", "tier", "decision") else st.query_params.get(k))
-     for k in ("q", "owner", "tier", "decision", "needs", "sort", "desc")})
+     for k in portfolio.QUERY_KEYS})
 owners, decisions_seen = portfolio.choices(rows, "owner"), portfolio.choices(rows, "decision")
 defaults = {"_pf_q": asked.search, "_pf_owner": [o for o in asked.owners if o in owners],
             "_pf_tier": [t for t in asked.tiers if t in catalog.RISK_TIERS],
@@ -151,10 +151,15 @@ flt = portfolio.PortfolioFilter(
     search=st.session_state["_pf_q"].strip(), owners=tuple(st.session_state["_pf_owner"]),
     tiers=tuple(st.session_state["_pf_tier"]), decisions=tuple(st.session_state["_pf_decision"]),
     needs=st.session_state["_pf_needs"], sort=st.session_state["_pf_sort"], descending=st.session_state["_pf_desc"])
+# Only the portfolio's own keys are written: another page's (pilot, dates) are left for it, and an
+# address that already says this view is not written again.
 wanted = flt.to_query()
-if {k: st.query_params.get_all(k) if isinstance(v, list) else st.query_params.get(k) for k, v in wanted.items()} \
-        != wanted or set(st.query_params) - set(wanted):
-    st.query_params.from_dict(wanted)
+for key in portfolio.QUERY_KEYS:
+    shown = st.query_params.get_all(key) if isinstance(wanted.get(key), list) else st.query_params.get(key)
+    if key not in wanted and key in st.query_params:
+        del st.query_params[key]
+    elif key in wanted and shown != wanted[key]:
+        st.query_params[key] = wanted[key]
 
 shown = pd.DataFrame(portfolio.narrowed(rows, flt), columns=status.columns)
 shown["attention"] = [", ".join(portfolio.ATTENTION[k] for k in portfolio.attention(r))

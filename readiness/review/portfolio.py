@@ -31,6 +31,7 @@ SORTS = {
     "data_as_of": "Data as of",
 }
 _TIER_ORDER = {"high": 0, "medium": 1, "low": 2}
+QUERY_KEYS = ("q", "owner", "tier", "decision", "needs", "sort", "desc")  # the address bar's keys of a view
 
 
 def natural_key(text: Any) -> tuple:

@@ -185,14 +185,14 @@ def test_a_deep_link_survives_the_login_and_portfolio_answers_a_quick_click(brow
     # the app keeps the landed page have passed: a click asks for its page, so it is never sent back.
     url, _ = app
     ctx, page, _ = _signed_in_tab(browser, url, "leo", PW, "readout?pilot=Granted+pilot")
-    page.get_by_role("heading", name="Top risks").first.wait_for(timeout=30_000)
+    page.get_by_role("heading", name="Top risks").first.wait_for(timeout=60_000)
     assert page.url.startswith(f"{url}/readout") and "pilot=Granted+pilot" in page.url
     for name in ("Usage", "Readout"):
         nav(page, name).click()
-        page.wait_for_url(f"{url}/{name.lower()}**", timeout=30_000)
+        page.wait_for_url(f"{url}/{name.lower()}**", timeout=60_000)
         with a_run(page):  # the click's run has ended, and with it any sending back
             nav(page, "Portfolio").click()  # at once
-        page.get_by_text("Open a pilot").first.wait_for(timeout=30_000)
+        page.get_by_text("Open a pilot").first.wait_for(timeout=60_000)
         assert page.url.split("?")[0] == f"{url}/" and page.get_by_text("Open a pilot").count() == 1, name
     ctx.close()
 
