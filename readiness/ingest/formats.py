@@ -554,7 +554,7 @@ def objects_sql(src: SourceFile, rows: str) -> str:
     elif src.line_format == "w3c":  # over a line of w3c_records_sql: _line, _fields and _date
         obj = linelogs.w3c_object_sql()
     else:
-        obj = "CASE WHEN json_valid(_line) AND json_type(_line) = 'OBJECT' THEN _line END"
+        obj = f"CASE WHEN {jsonschemas.is_object_sql('_line')} THEN _line END"
     return f"(SELECT *, {obj} AS _j FROM {rows})"
 
 
@@ -643,7 +643,7 @@ def _describe_json(src: SourceFile) -> SourceFile:
         rows = con.execute(
             f"""SELECT k FROM (
                   SELECT unnest(json_keys(_line)) AS k, row_number() OVER () AS n
-                  FROM (SELECT _line FROM {reader} WHERE json_valid(_line) AND json_type(_line) = 'OBJECT' LIMIT 5000))
+                  FROM (SELECT _line FROM {reader} WHERE {jsonschemas.is_object_sql('_line')} LIMIT 5000))
                 GROUP BY k ORDER BY min(n)"""
         ).fetchall()
     except DatabaseError as err:
@@ -684,7 +684,7 @@ def _nested_keys(src: SourceFile, reader: str, top: set[str]) -> tuple[dict[str,
     con = store.scratch()
     try:
         lines = [r[0] for r in con.execute(
-            f"SELECT CAST(_line AS VARCHAR) FROM {reader} WHERE json_valid(_line) AND json_type(_line) = 'OBJECT' "
+            f"SELECT CAST(_line AS VARCHAR) FROM {reader} WHERE {jsonschemas.is_object_sql('_line')} "
             f"LIMIT {NESTED_SAMPLE}").fetchall()]
     except DatabaseError:
         return {}, {}

@@ -107,6 +107,12 @@ def _role(role: str) -> str:
     return role
 
 
+def login_credentials(con: Connection) -> list[tuple[str, str | None, str | None, str, str]]:
+    """(username, display name, email, role, password hash) of every active account: what the login
+    form checks passwords against."""
+    return con.execute("SELECT username, display_name, email, role, password_hash FROM users WHERE active").fetchall()
+
+
 def get_user(con: Connection, username: str) -> User | None:
     row = con.execute("SELECT username, display_name, email, role, active, created_at, password_changed_at "
                       "FROM users WHERE username = ?", [(username or "").strip().lower()]).fetchone()

@@ -52,7 +52,7 @@ def cookie_key() -> str:
 
 def _credentials() -> dict[str, Any]:
     with store.open_store(db()) as con:
-        rows = con.execute("SELECT username, display_name, email, role, password_hash FROM users WHERE active").fetchall()
+        rows = users.login_credentials(con)
     return {"usernames": {u: {"name": n, "email": e, "roles": [r], "password": h} for u, n, e, r, h in rows}}
 
 
