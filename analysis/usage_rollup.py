@@ -16,7 +16,10 @@ keeping them costs ~5 s of a 10M-event batch's ingest (12–17 s without). Table
 
 Every row keeps its ``batch_id``: a new batch adds its own aggregates (nothing existing is
 rewritten), deleting a batch deletes exactly its aggregates, and readers aggregate again over
-batches. Sessions are trimmed (blank = NULL) like every usage figure; team and feature keep the
+batches. Each table is a view (:mod:`readiness.store.lake`): a new batch's aggregates are
+computed with its events in the ingest's scratch database and kept as Parquet files beside the
+store; the functions here write the local tables (``usage_by_segment_local`` ...), and a
+rebuild moves the pilot's aggregates into them (its files are unlisted). Sessions are trimmed (blank = NULL) like every usage figure; team and feature keep the
 loaded value in ``usage_by_segment`` (filters match it exactly) and are trimmed in the others.
 Events without a user are left out, as every usage figure leaves them out.
 
@@ -31,7 +34,7 @@ from __future__ import annotations
 from analysis.common import local_day_sql
 from analysis.usage import _blank, _success_sql
 from readiness.catalog import Pilot, get_pilot
-from readiness.store import Connection
+from readiness.store import Connection, lake
 
 ROLLUP_TABLES = ("usage_by_segment", "usage_by_session", "usage_by_feature", "usage_by_team")
 
@@ -47,31 +50,32 @@ def _built_zone(con: Connection, pilot_id: int) -> str | None:
 
 
 def _add(con: Connection, pilot: Pilot, batch_id: int | None) -> None:
-    """Insert the aggregates of one batch (or, with None, of all the pilot's batches)."""
+    """Insert the aggregates of one batch (or, with None, of all the pilot's batches) into the
+    local tables; the coarser grains read the segments just written there."""
     cond, params = "pilot_id = ?", [pilot.pilot_id]
     if batch_id is not None:
         cond, params = cond + " AND batch_id = ?", params + [batch_id]
     con.execute(f"""
-        INSERT INTO usage_by_segment
+        INSERT INTO usage_by_segment_local
         SELECT pilot_id, batch_id, {local_day_sql(pilot)}, user_id, {_blank('session_id')}, team, feature,
                CASE WHEN attributes IS NOT NULL THEN attributes->>'user_group' END,  -- skips JSON work when none
                count(*), count({_blank('outcome')}),
                count(*) FILTER (WHERE {_success_sql(f"lower({_blank('outcome')})")})
         FROM usage_events WHERE {cond} AND user_id IS NOT NULL GROUP BY ALL""", params)
     con.execute(f"""
-        INSERT INTO usage_by_session
+        INSERT INTO usage_by_session_local
         SELECT pilot_id, batch_id, day, user_id, session_id, sum(events), sum(outcomes), sum(successes),
                coalesce(sum(events) FILTER (WHERE {_blank('team')} IS NOT NULL), 0),
                coalesce(sum(events) FILTER (WHERE {_blank('feature')} IS NOT NULL), 0)
-        FROM usage_by_segment WHERE {cond} GROUP BY ALL""", params)
+        FROM usage_by_segment_local WHERE {cond} GROUP BY ALL""", params)
     con.execute(f"""
-        INSERT INTO usage_by_feature
+        INSERT INTO usage_by_feature_local
         SELECT pilot_id, batch_id, day, user_id, {_blank('feature')}, sum(events), sum(outcomes), sum(successes)
-        FROM usage_by_segment WHERE {cond} GROUP BY ALL""", params)
+        FROM usage_by_segment_local WHERE {cond} GROUP BY ALL""", params)
     con.execute(f"""
-        INSERT INTO usage_by_team
+        INSERT INTO usage_by_team_local
         SELECT pilot_id, batch_id, day, {_blank('team')}, sum(events)
-        FROM usage_by_segment WHERE {cond} GROUP BY ALL""", params)
+        FROM usage_by_segment_local WHERE {cond} GROUP BY ALL""", params)
 
 
 def _set_state(con: Connection, pilot: Pilot) -> None:
@@ -83,8 +87,9 @@ def rebuild_usage_rollup(con: Connection, pilot_id: int) -> None:
     """Recompute the pilot's rollup from its events in its current time zone (caller holds the
     transaction); e.g. after the pilot's time zone changed."""
     pilot = _pilot(con, pilot_id)
+    lake.unregister(con, "pilot_id = ?", [pilot_id], ROLLUP_TABLES)
     for table in ROLLUP_TABLES:
-        con.execute(f"DELETE FROM {table} WHERE pilot_id = ?", [pilot_id])
+        con.execute(f"DELETE FROM {lake.local(table)} WHERE pilot_id = ?", [pilot_id])
     _add(con, pilot, None)
     _set_state(con, pilot)
 
@@ -100,7 +105,23 @@ def update_usage_rollup(con: Connection, pilot_id: int, batch_id: int | None) ->
     if batch_id is not None:
         _add(con, pilot, batch_id)
         return
-    for table in ROLLUP_TABLES:
-        con.execute(f"""DELETE FROM {table} WHERE pilot_id = ? AND batch_id NOT IN
+    for table in ROLLUP_TABLES:  # a deleted batch's files were unlisted with the batch
+        con.execute(f"""DELETE FROM {lake.local(table)} WHERE pilot_id = ? AND batch_id NOT IN
                         (SELECT batch_id FROM ingest_batches WHERE pilot_id = ? AND kind = 'usage')""",
                     [pilot_id, pilot_id])
+
+
+def staged_rollup_fits(con: Connection, pilot_id: int, zone: str | None) -> bool:
+    """Whether a usage batch's aggregates, computed apart from the store with its pilot in time
+    zone ``zone``, can join the pilot's rollup as they are: the rollup is built in the pilot's
+    current zone, and that is ``zone``. A pilot's first usage batch starts its rollup in its zone.
+    When they cannot, the caller rebuilds the rollup (:func:`rebuild_usage_rollup`)."""
+    pilot = _pilot(con, pilot_id)
+    if zone != pilot.time_zone:
+        return False
+    built = _built_zone(con, pilot_id)
+    if built is None and not con.execute("SELECT count(*) FROM ingest_batches WHERE pilot_id = ? AND kind = 'usage'",
+                                         [pilot_id]).fetchone()[0]:
+        _set_state(con, pilot)
+        return True
+    return built == zone

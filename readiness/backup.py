@@ -1,8 +1,9 @@
 """Backup and restore of the whole store: the DuckDB file, the audit key and head, and a manifest.
 
 A backup is a folder (mode 0700) holding ``store.duckdb``, ``audit-key`` (mode 0600),
-``audit-head`` and ``manifest.json`` (time, schema version, row counts per table, audit head,
-sha256 and size of each file, tool versions). The manifest is written last and the folder is
+``audit-head``, ``parts/`` (the batches' Parquet files the store lists, see
+:mod:`readiness.store.lake`) and ``manifest.json`` (time, schema version, row counts per table,
+audit head, sha256 and size of each file, tool versions). The manifest is written last and the folder is
 renamed into place at the end, so a folder with a manifest is a whole backup.
 
 How the copy stays consistent while the app runs: the app holds no connection between reruns,
@@ -12,7 +13,9 @@ then StoreBusy). Holding that connection keeps every other process out (DuckDB's
 state is all in the one file. The file is then copied byte for byte. A byte copy, rather than
 ``COPY FROM DATABASE`` into a new file, keeps everything as it was: sequences, constraints,
 the audit log's exact bytes, and restores the same file. It never copies a file a writer is
-changing, because no writer can hold the file meanwhile.
+changing, because no writer can hold the file meanwhile. The Parquet files are never changed
+once listed: they are hard-linked into the backup while the store is held (copied when the
+backup is on another file system) and hashed after.
 """
 
 from __future__ import annotations
@@ -32,10 +35,11 @@ from readiness import __version__, settings, store
 from readiness.errors import ReadinessError
 from readiness.security import access, audit
 from readiness.security.access import AccessDenied, Actor
-from readiness.store import ENGINE_VERSION, DatabaseError
+from readiness.store import ENGINE_VERSION, DatabaseError, lake
 from readiness.store.migrations import MIGRATIONS
 
 DB_FILE, KEY_FILE, HEAD_FILE, MANIFEST = "store.duckdb", "audit-key", "audit-head", "manifest.json"
+PARTS_DIR = "parts"  # the store's listed Parquet files, by their path under <store>.parts
 FORMAT = 1  # of the backup folder; raise when its layout changes
 
 
@@ -90,6 +94,10 @@ def _describe(db_file: Path) -> dict[str, Any]:
             "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
             "AND NOT temporary ORDER BY table_name").fetchall()]
         counts = {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}
+        if "lake_files" in counts:  # a lake table's rows: its local table's and its files'
+            for t in lake.LAKE_TABLES:
+                counts[t] = counts.get(lake.local(t), 0) + con.execute(
+                    "SELECT coalesce(sum(rows), 0) FROM lake_files WHERE tbl = ?", [t]).fetchone()[0]
         row = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
     finally:
         con.close()
@@ -145,8 +153,10 @@ def backup(db: str | Path | None, out: str | Path, actor: Actor) -> dict[str, An
                 files = {DB_FILE: _copy(path, part / DB_FILE)}
                 files[KEY_FILE] = _copy(key, part / KEY_FILE)
                 files[HEAD_FILE] = _copy(head, part / HEAD_FILE)
+                parts = _link_parts(con, part)
         finally:
             store.close(con)
+        files.update(_described(part, parts))
         manifest = _manifest(part, files, db)
         anchored = json.loads((part / HEAD_FILE).read_text())
         if manifest["audit_head"] != {"seq": anchored["seq"], "hash": anchored["hash"]}:
@@ -158,6 +168,29 @@ def backup(db: str | Path | None, out: str | Path, actor: Actor) -> dict[str, An
         shutil.rmtree(part, ignore_errors=True)
         raise
     return manifest
+
+
+def _listed_parts(con) -> list[str]:
+    """The Parquet files the store lists, by their path under its parts folder."""
+    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                       "AND table_name = 'lake_files'").fetchone()[0]:
+        return []
+    return [r[0] for r in con.execute("SELECT path FROM lake_files ORDER BY path").fetchall()]
+
+
+def _link_parts(con, folder: Path) -> list[str]:
+    """Link (or copy) the store's listed Parquet files into ``folder``/parts; returns their names there."""
+    root, names = lake.parts_dir(store.file_of(con)), []
+    for rel in _listed_parts(con):
+        dst = folder / PARTS_DIR / rel
+        dst.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _link_or_copy(root / rel, dst)
+        names.append(f"{PARTS_DIR}/{rel}")
+    return names
+
+
+def _described(folder: Path, names: list[str]) -> dict[str, dict[str, Any]]:
+    return {n: {"sha256": _sha256(folder / n), "bytes": (folder / n).stat().st_size} for n in names}
 
 
 def read_backup(folder: str | Path) -> dict[str, Any]:
@@ -178,6 +211,12 @@ def read_backup(folder: str | Path) -> dict[str, Any]:
         if name not in files:
             raise BackupError(f"The backup in {folder} lists no {name}; it cannot be restored.")
         path = folder / name
+        if not path.is_file():
+            raise BackupError(f"The backup in {folder} is incomplete: {name} is missing.")
+    for name in files:
+        path = folder / name
+        if name.startswith("/") or ".." in Path(name).parts:
+            raise BackupError(f"{folder / MANIFEST} lists {name!r}, outside the backup folder; it cannot be restored.")
         if not path.is_file():
             raise BackupError(f"The backup in {folder} is incomplete: {name} is missing.")
         if _sha256(path) != files[name].get("sha256"):
@@ -229,8 +268,10 @@ def restore(db: str | Path | None, folder: str | Path, actor: Actor, *, force: b
             staged[target].unlink(missing_ok=True)
             if _copy(folder / name, staged[target])["sha256"] != manifest["files"][name]["sha256"]:
                 raise BackupError(f"{folder / name} changed while it was being copied; try again.")
+        _put_parts(folder, manifest, lake.parts_dir(db))  # the files first: the store that lists them comes last
         if db.exists():
-            aside = _swap_in(db, key, head, staged, db.with_name(f"{db.name}.before-restore-{stamp}"), actor)
+            aside = _swap_in(db, key, head, staged, db.with_name(f"{db.name}.before-restore-{stamp}"), actor,
+                             manifest["files"])
         else:
             for p in (wal, key, head):  # strays of a store that is gone
                 if p.exists():
@@ -261,12 +302,31 @@ def restore(db: str | Path | None, folder: str | Path, actor: Actor, *, force: b
     return RestoreResult(manifest, aside, applied, verification, ended, tables)
 
 
+def _put_parts(folder: Path, manifest: dict[str, Any], root: Path) -> None:
+    """Copy the backup's Parquet files into the parts folder ``root`` (a file already there under
+    the same name is the same immutable file when its sha256 matches, and is kept)."""
+    for name, info in manifest["files"].items():
+        if not name.startswith(PARTS_DIR + "/"):
+            continue
+        dst = root / name.removeprefix(PARTS_DIR + "/")
+        if dst.exists() and _sha256(dst) == info["sha256"]:
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dst.with_name(f".{dst.name}.restore-{os.getpid()}")
+        tmp.unlink(missing_ok=True)
+        if _copy(folder / name, tmp)["sha256"] != info["sha256"]:
+            tmp.unlink(missing_ok=True)
+            raise BackupError(f"{folder / name} changed while it was being copied; try again.")
+        os.replace(tmp, dst)
+
+
 def _new_dir(path: Path) -> Path:
     path.mkdir(mode=0o700)
     return path
 
 
-def _swap_in(db: Path, key: Path, head: Path, staged: dict[Path, Path], aside_path: Path, actor: Actor) -> Path:
+def _swap_in(db: Path, key: Path, head: Path, staged: dict[Path, Path], aside_path: Path, actor: Actor,
+             manifest_files: dict[str, Any]) -> Path:
     """Holding the current store (no other process can have it), move it aside and put the staged files in place.
 
     The store path never goes missing: the current file gets a second name in the aside folder
@@ -283,11 +343,17 @@ def _swap_in(db: Path, key: Path, head: Path, staged: dict[Path, Path], aside_pa
                 if src.exists():
                     _link_or_copy(src, aside / name)
                     files[name] = {"sha256": _sha256(aside / name), "bytes": (aside / name).stat().st_size}
+            parts = _link_parts(con, aside)
             for target in (key, head, db):
                 if staged[target].exists():
                     os.replace(staged[target], target)
+            # the replaced store's files that the restored one does not list: kept in the aside folder only
+            restored = {n for n in manifest_files if n.startswith(PARTS_DIR + "/")}
+            for name in set(parts) - restored:
+                (lake.parts_dir(db) / name.removeprefix(PARTS_DIR + "/")).unlink(missing_ok=True)
     finally:
         store.close(con)
+    files.update(_described(aside, parts))
     _write_manifest(aside, _manifest(aside, files, db))
     return aside
 

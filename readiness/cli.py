@@ -436,6 +436,17 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_maintain(args: argparse.Namespace) -> int:
+    with store.open_store(args.db) as con:
+        done = batches.maintain(con, cli_actor())
+    if args.json:
+        print(json.dumps(done))
+    else:
+        print(f"Removed {done['files_removed']:,} Parquet file(s) and {done['work_folders_removed']:,} work folder(s) "
+              "left by ingests that stopped before their batch landed.")
+    return EXIT_OK
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     m = backup.backup(args.db, args.out, cli_actor())
     rows = sum(m["tables"].values())
@@ -645,6 +656,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text", help="list: object or details containing this text")
     p.add_argument("--limit", type=int, default=1000)
     p.add_argument("--out", metavar="OUT.csv", help="list: write a spreadsheet-safe CSV")
+    p.add_argument("--json", action="store_true")
+
+    p = add("maintain", cmd_maintain, "Remove what ingests that stopped before their batch landed left "
+            "(unlisted Parquet files beside the store, work folders); safe while the app and other ingests run.",
+            "python -m readiness maintain")
     p.add_argument("--json", action="store_true")
 
     p = add("backup", cmd_backup, "Copy the store, its audit key and head into a new folder with a manifest "

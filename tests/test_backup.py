@@ -21,7 +21,7 @@ from readiness.catalog import get_pilot
 from readiness.review import decisions
 from readiness.security import audit, users
 from readiness.security.access import Actor
-from readiness.store import migrations
+from readiness.store import lake, migrations
 from readiness.store.migrations import MIGRATIONS
 
 OP = Actor("cli:test", "admin", cli=True)
@@ -57,6 +57,7 @@ def pilot_db(_made_once: Path, db: Path) -> Path:
     """This test's own copy of the small store, with its audit key and head."""
     for suffix in SIDECARS:
         shutil.copy2(f"{_made_once}{suffix}", f"{db}{suffix}")
+    shutil.copytree(f"{_made_once}.parts", f"{db}.parts")  # the batches' Parquet files
     return db
 
 
@@ -78,7 +79,10 @@ def test_round_trip_restores_the_store_as_it_was_and_the_chain_verifies(pilot_db
     assert manifest["tables"]["usage_events"] == 30 and manifest["tables"]["decisions"] == 1
     assert manifest["audit_head"]["seq"] == at_backup["audit_max_seq"]
     assert manifest["schema_version"] == max(v for v, _n, _s in MIGRATIONS)
-    assert set(manifest["files"]) == {"store.duckdb", "audit-key", "audit-head"}
+    # the batch's Parquet files (its events and usage rollup) travel with the store
+    parts = {n for n in manifest["files"] if n.startswith("parts/")}
+    assert set(manifest["files"]) - parts == {"store.duckdb", "audit-key", "audit-head"}
+    assert sorted(n.split("/")[1] for n in parts) == sorted(lake.LAKE_TABLES)
 
     # the store moves on: another batch, another decision
     ingest_one(pilot_db, write(tmp_path / "later.csv", "ts,user,event\n2026-03-09T10:00:00Z,eve,open\n"), pilot="p")
@@ -112,6 +116,15 @@ def test_round_trip_restores_the_store_as_it_was_and_the_chain_verifies(pilot_db
     # the store it replaced was moved aside whole, and can itself be restored
     (aside,) = tmp_path.glob("store.duckdb.before-restore-*")
     assert json.loads((aside / "manifest.json").read_text())["tables"]["decisions"] == 2
+    assert json.loads((aside / "manifest.json").read_text())["tables"]["usage_events"] == 31
+    backup.restore(tmp_path / "aside.duckdb", aside, OP)
+    assert query(tmp_path / "aside.duckdb", "SELECT count(*) FROM usage_events") == [(31,)]
+    # the later batch's files, no longer listed by the restored store, are what `maintain` removes
+    assert query(pilot_db, "SELECT count(*) FROM usage_events") == [(30,)]
+    proc = _cli("maintain", "--db", pilot_db)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(f.name for f in Path(f"{pilot_db}.parts").rglob("*.parquet")) == sorted(
+        Path(n).name for n in parts)
     assert cli.main(["restore", "--db", str(tmp_path / "again.duckdb"), "--from", str(aside)]) == 0
     assert query(tmp_path / "again.duckdb", "SELECT count(*) FROM decisions") == [(2,)]
 

@@ -22,6 +22,7 @@ from readiness import catalog, pilots, store  # noqa: E402
 from readiness.ingest import batches
 from readiness.ingest import load as ingest
 from readiness.security.access import Actor  # noqa: E402
+from readiness.store import migrations
 
 OP = Actor("t", "admin", cli=True)
 
@@ -191,27 +192,36 @@ def test_rollup_equals_raw_scan_through_the_pilot_lifecycle(tmp_path, seed):
     _compare(db, "p", some)  # "No usage events have been loaded", from the (empty) rollup
 
 
-def test_migration_backfills_the_rollup_of_a_store_that_had_usage(tmp_path):
-    # A store from before migration 4 already holds events: the migration must aggregate them.
+def test_migration_backfills_the_rollup_of_a_store_that_had_usage(tmp_path, monkeypatch):
+    # A store from before migration 4 already holds events: the migrations after it must aggregate
+    # them (4) and keep them readable under the same table names (the lake's views).
     rng = random.Random(7)
-    db = tmp_path / "old.duckdb"
-    with store.open_store(db) as con, store.transaction(con):
-        pilot_id = pilots.create_pilot(con, "p", OP, time_zone="Europe/Berlin").pilot_id
-        pilots.create_pilot(con, "quiet", OP, time_zone="Pacific/Auckland")
+    new, db = tmp_path / "new.duckdb", tmp_path / "old.duckdb"
+    for d in (new, db):
+        with monkeypatch.context() as m:
+            if d == db:  # the release before the rollup
+                m.setattr(migrations, "MIGRATIONS", [x for x in migrations.MIGRATIONS if x[0] < 4])
+            with store.open_store(d) as con, store.transaction(con):
+                pilot_id = pilots.create_pilot(con, "p", OP, time_zone="Europe/Berlin").pilot_id
+                pilots.create_pilot(con, "quiet", OP, time_zone="Pacific/Auckland")
     for i in range(2):
         path = tmp_path / f"b{i}.csv"
         path.write_text(_csv(rng, 150, 50), encoding="utf-8")
-        _ingest(db, path, "p")
-    expected = _rollup_rows(db, pilot_id)
+        _ingest(new, path, "p")
+    expected = _rollup_rows(new, pilot_id)
+    with store.open_store(new) as con:  # the same events and batches, as the old release stored them
+        con.execute(f"COPY (SELECT * FROM usage_events) TO '{tmp_path / 'ev.parquet'}' (FORMAT parquet)")
+        con.execute(f"COPY (SELECT * EXCLUDE (rows_skipped) FROM ingest_batches) TO '{tmp_path / 'b.parquet'}' "
+                    "(FORMAT parquet)")
     with store.open_store(db) as con:
-        for table in (*ROLLUP_TABLES, "usage_rollup_state"):
-            con.execute(f"DROP TABLE {table}")
-        con.execute("DELETE FROM schema_migrations WHERE version = 4")
+        con.execute(f"INSERT INTO usage_events BY NAME SELECT * FROM read_parquet('{tmp_path / 'ev.parquet'}')")
+        con.execute(f"INSERT INTO ingest_batches BY NAME SELECT * FROM read_parquet('{tmp_path / 'b.parquet'}')")
     store.forget_migrated(db)
     with store.open_store(db) as con:
         assert con.execute("SELECT count(*) FROM schema_migrations WHERE version = 4").fetchone()[0] == 1
         assert sorted(con.execute("SELECT pilot_id, time_zone FROM usage_rollup_state").fetchall()) == [
             (pilot_id, "Europe/Berlin"), (pilot_id + 1, "Pacific/Auckland")]
+        assert con.execute("SELECT count(*) FROM usage_events_local").fetchone()[0] == 300  # kept where they were
     assert _rollup_rows(db, pilot_id) == expected
     _compare(db, "p", _filters(rng)[::2])
     _compare(db, "quiet", [NO_FILTERS])

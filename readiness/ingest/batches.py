@@ -1,15 +1,16 @@
-"""Ingest batches and their rejected rows: list, inspect, delete."""
+"""Ingest batches and their rejected rows: list, inspect, delete; clean up after dead ingests."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from readiness import settings
 from readiness.catalog import Pilot
 from readiness.errors import ReadinessError
-from readiness.ingest.load import TABLES, derive_evidence
+from readiness.ingest.load import TABLES, derive_evidence, owned_prefix
 from readiness.security import audit, privacy
 from readiness.security.access import Actor, require
-from readiness.store import Connection, transaction
+from readiness.store import Connection, file_of, lake, pid_alive, transaction
 
 
 class BatchNotFound(ReadinessError, LookupError):
@@ -64,7 +65,11 @@ def delete_batch(con: Connection, batch_id: int, actor: Actor) -> dict[str, Any]
         kind, file_name, loaded, sha, pilot_name = row
         pilot_id = con.execute("SELECT pilot_id FROM pilots WHERE name = ?", [pilot_name]).fetchone()[0]
         require(con, actor, "delete_batch", pilot_id)
-        removed = con.execute(f"DELETE FROM {TABLES[kind]} WHERE batch_id = ?", [batch_id]).fetchone()[0]
+        table = TABLES[kind]
+        removed = con.execute(f"DELETE FROM {lake.local(table)} WHERE batch_id = ?", [batch_id]).fetchone()[0]
+        # the batch's files (events, rollup) are unlisted now and deleted once this commits
+        removed += lake.unregister(con, "batch_id = ? AND tbl = ?", [batch_id, table])
+        lake.unregister(con, "batch_id = ?", [batch_id])
         rejects = con.execute("DELETE FROM ingest_rejects WHERE batch_id = ?", [batch_id]).fetchone()[0]
         con.execute("DELETE FROM ingest_batches WHERE batch_id = ?", [batch_id])
         derive_evidence(con, pilot_id, kind, None)  # e.g. themes without the deleted comments
@@ -72,3 +77,19 @@ def delete_batch(con: Connection, batch_id: int, actor: Actor) -> dict[str, Any]
                    "rows_deleted": removed, "rejects_deleted": rejects}
         audit.record(con, actor, "batch.delete", f"batch:{batch_id}", details)
     return {"batch_id": batch_id, **details}
+
+
+def maintain(con: Connection, actor: Actor) -> dict[str, Any]:
+    """Remove what ingests that died before their batch landed left: Parquet files no batch lists
+    (beside the store) and work folders (in the upload folder), of processes of this host that
+    are gone. Audited. Returns what was removed."""
+    require(con, actor, "backup")
+    with transaction(con):  # holding the store: no batch lands meanwhile
+        files = lake.remove_orphans(con, pid_alive)
+        folder = settings.upload_dir(file_of(con))
+        before = {p.name for p in folder.glob("ingest-*")}
+        owned_prefix("ingest", folder)  # removes the work folders of dead ingests
+        folders = sorted(before - {p.name for p in folder.glob("ingest-*")})
+        details = {"files_removed": len(files), "work_folders_removed": len(folders)}
+        audit.record(con, actor, "maintain", "store", details)
+    return {**details, "files": [str(f) for f in files], "work_folders": folders}

@@ -6,6 +6,7 @@ DuckDB (read_csv / read_json / read_parquet, INSERT ... SELECT); Python only pla
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -28,7 +29,7 @@ from readiness.ingest.formats import SourceFile, UnusableFile
 from readiness.ingest.loadplan import LoadPlan, ident, informational_sql, levels_sql, lit, target_column
 from readiness.security import audit
 from readiness.security.access import Actor, require
-from readiness.store import Connection, DatabaseError, pid_alive, transaction
+from readiness.store import Connection, DatabaseError, after_commit, lake, pid_alive, transaction
 
 TABLES = {"usage": "usage_events", "feedback": "feedback", "exceptions": "exceptions"}
 SAMPLE_ROWS = 1000
@@ -431,87 +432,248 @@ def _locate(path: Path, positions: list[int | None]) -> list[tuple[int | None, i
 
 def ingest_file(con: Connection, pilot: Pilot, kind: str, path: str | Path, *, actor: Actor,
                 opts: IngestOptions | None = None, display_name: str | None = None) -> IngestResult:
-    """Load one file as one batch, atomically. Returns counts; raises UnusableFile (nothing loaded)."""
-    require(con, actor, "ingest", pilot.pilot_id)
-    opts = opts or IngestOptions()
-    if opts.time_zone:  # times without a zone are read in the zone chosen for this file
-        pilot = dataclasses.replace(pilot, time_zone=opts.time_zone)
+    """Load one file as one batch, atomically. Returns counts; raises UnusableFile (nothing loaded).
+
+    ``con`` is used for the two short steps on the store (see :func:`_ingest`); the file's rows
+    are read, checked and numbered apart from it."""
+    return _ingest(lambda: contextlib.nullcontext(con), store.file_of(con), pilot, kind, path, actor=actor,
+                   opts=opts or IngestOptions(), display_name=display_name)
+
+
+@dataclass
+class _Batch:
+    """One file on its way to becoming a batch: what the steps before landing found and made."""
+    db: Path
+    pilot: Pilot              # as the file's times are read (its zone may be the file's own)
+    pilot_row: tuple          # the pilot as stored (the rollup's days are in its zone)
+    kind: str
+    name: str
+    size: int
+    src: SourceFile
+    mapping: Mapping
+    work: Path
+    started: datetime
+    digest: dict[str, str]
+    hasher: threading.Thread
+    earlier: list[Path] = field(default_factory=list)   # --dedupe-rows: files of the pilot's earlier rows
+    parts: dict[str, tuple[Path, int]] = field(default_factory=dict)  # lake table -> (its file, rows)
+    rows_file: Path | None = None     # feedback, exceptions: the batch's rows, inserted when it lands
+    rejects_file: Path | None = None
+    span: tuple = (None, None)        # first and last time
+    zone: str | None = None           # the zone the rollup's days were computed in
+
+
+def _ingest(opened, db: Path, pilot: Pilot, kind: str, path: str | Path, *, actor: Actor, opts: IngestOptions,
+            display_name: str | None) -> IngestResult:
+    """Load one file as one batch without keeping the store from anyone while its rows are read.
+
+    ``opened()`` gives the store for a unit of work. Short steps on the store: the access check;
+    then the duplicate check by size, the batch's number and (--dedupe-rows) where the earlier
+    rows are. In between and after, with the store let go: the file is recognised and hashed,
+    then loaded by the usual code into a scratch database with the store's schema (checks,
+    numbering, rejects, the usage rollup), and the batch's rows written as Parquet files: a usage
+    batch's events and rollup into the store's parts folder, where they stay; other kinds' rows
+    into the work folder. Last, :func:`_land` lands the batch in one short transaction.
+    A batch is visible whole or not at all: its files count only once that transaction lists them.
+    """
     path = Path(path)
     name = display_name or path.name
+    with opened() as con:
+        require(con, actor, "ingest", pilot.pilot_id)
+        pilot_row = con.execute("SELECT * FROM pilots WHERE pilot_id = ?", [pilot.pilot_id]).fetchone()
+    if opts.time_zone:  # times without a zone are read in the zone chosen for this file
+        pilot = dataclasses.replace(pilot, time_zone=opts.time_zone)
     size = path.stat().st_size if path.exists() else 0
     limit = settings.get("max_upload_mb") * 1024 * 1024
     if size > limit:
         raise UnusableFile(f"{name}: {size / 1e6:.0f} MB is over the {limit // (1024 * 1024)} MB limit "
                            f"(READINESS_MAX_UPLOAD_MB).")
-    with _work_dir(settings.upload_dir(store.file_of(con))) as tmp:
+    with _work_dir(settings.upload_dir(db)) as tmp:
         src, mapping = plan_file(path, kind, opts, Path(tmp))
         digest: dict[str, str] = {}
         hasher = threading.Thread(target=_sha256, args=(path, digest), daemon=True)
         hasher.start()  # hashing overlaps the load; only a file of the same size can be a duplicate
-        same_size = con.execute(
-            "SELECT count(*) FROM ingest_batches WHERE pilot_id = ? AND kind = ? AND file_size = ?",
-            [pilot.pilot_id, kind, size]).fetchone()[0]
-        if same_size:
-            hasher.join()
-            dup = _find_duplicate(con, pilot, kind, digest["sha256"])
-            if dup is not None:
-                return IngestResult(name, kind, duplicate=True, duplicate_of=dup, format=src.describe())
-        started = datetime.now(UTC)
-        stage = f"_src_{uuid.uuid4().hex[:12]}"
+        batch = _Batch(db, pilot, pilot_row, kind, name, size, src, mapping, Path(tmp), datetime.now(UTC), digest,
+                       hasher)
         result = IngestResult(name, kind, format=src.describe(), mapping=mapping.as_dict(), notes=mapping_notes(mapping))
-
-        def land(load) -> IngestResult:
-            """One transaction: the rows (``load``), derived evidence, the batch record and its audit entry."""
-            with transaction(con):
-                result.batch_id = con.execute("SELECT nextval('batch_id_seq')").fetchone()[0]
-                first_ts, last_ts = load()
-                result.notes += _reject_notes(con, result)
-                derive_evidence(con, pilot.pilot_id, kind, result.batch_id)
+        with opened() as con:
+            lake.remove_orphans(con, pid_alive)  # what ingests killed before landing left
+            same_size = con.execute(
+                "SELECT count(*) FROM ingest_batches WHERE pilot_id = ? AND kind = ? AND file_size = ?",
+                [pilot.pilot_id, kind, size]).fetchone()[0]
+            if same_size:
                 hasher.join()
                 dup = _find_duplicate(con, pilot, kind, digest["sha256"])
+                if dup is not None:
+                    return IngestResult(name, kind, duplicate=True, duplicate_of=dup, format=src.describe())
+            with transaction(con):  # the number is the batch's from now on; a batch that never lands leaves a gap
+                result.batch_id = con.execute("SELECT nextval('batch_id_seq')").fetchone()[0]
+            if opts.dedupe_rows:
+                batch.earlier = _earlier_rows(con, batch)
+        try:
+            result = _stage_batch(batch, result, opts)
+            committed = _land(opened, batch, result, actor, opts)
+        except BaseException:
+            committed = False
+            raise
+        finally:
+            if not committed:  # a batch that did not land leaves no file behind
+                for part, _rows in batch.parts.values():
+                    part.unlink(missing_ok=True)
+        return result
+
+
+def _earlier_rows(con: Connection, batch: _Batch) -> list[Path]:
+    """Where --dedupe-rows finds the pilot's earlier rows of the batch's kind, read later with the
+    store let go: the listed files as they are, and the rows of local tables copied to a file in
+    the work folder (rows loaded before the lake existed; feedback and exceptions)."""
+    table, pid = TABLES[batch.kind], int(batch.pilot.pilot_id)
+    found = lake.files(con, table, pid) if table in lake.LAKE_TABLES else []
+    if con.execute(f"SELECT count(*) FROM {lake.local(table)} WHERE pilot_id = ?", [pid]).fetchone()[0]:
+        copy = batch.work / "earlier.parquet"
+        con.execute(f"COPY (SELECT * FROM {lake.local(table)} WHERE pilot_id = {pid}) TO {lit(str(copy))} "
+                    "(FORMAT parquet)")
+        found.append(copy)
+    return found
+
+
+def _scratch(batch: _Batch) -> Connection:
+    """An in-memory database with the store's schema and the batch's pilot, where its rows are read."""
+    con = store.scratch()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET temp_directory = ?", [str(batch.work / "spill")])  # spills stay in the work folder
+        store.migrate(con)
+        con.execute(f"INSERT INTO pilots VALUES ({', '.join('?' * len(batch.pilot_row))})", list(batch.pilot_row))
+        if batch.earlier:
+            con.execute("CREATE TEMP VIEW _earlier AS SELECT * FROM read_parquet("
+                        f"[{', '.join(lit(str(p)) for p in batch.earlier)}], union_by_name = true)")
+        _set_zone(con, batch.pilot.time_zone)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _stage_batch(batch: _Batch, result: IngestResult, opts: IngestOptions) -> IngestResult:
+    """Read, check and number the file's rows in a scratch database, with the usage rollup of a
+    usage batch, and write them as the batch's Parquet files; fills ``batch`` and the counts."""
+    pilot, kind, src, mapping, name = batch.pilot, batch.kind, batch.src, batch.mapping, batch.name
+    stage = f"_src_{uuid.uuid4().hex[:12]}"
+    con = _scratch(batch)
+    earlier = "_earlier" if batch.earlier else None
+    try:
+        if _one_pass(con, src, opts):
+            try:
+                mode = _sampled_time_mode(con, src, mapping, stage, opts)
+                result.time_note = mode.describe(pilot.time_zone)
+                batch.span = _load_direct(con, pilot, kind, src, mapping, mode, stage, result, opts)
+                return _staged(con, batch, result)
+            except DatabaseError:  # read it again the careful way, in a new scratch, which retries a
+                # late CR line ending and words what DuckDB could not read
+                batch_id = result.batch_id
+                result = IngestResult(name, kind, format=src.describe(), mapping=mapping.as_dict(),
+                                      notes=mapping_notes(mapping), batch_id=batch_id)
+                con.close()
+                con = _scratch(batch)
+        plan, reader_rejects, staged_rows = _prepare(con, src, mapping, stage, opts, pilot, result)
+        batch.span = _load(con, pilot, kind, plan, reader_rejects, staged_rows, opts, result, earlier)
+        return _staged(con, batch, result)
+    except DatabaseError as err:  # nothing landed; say what DuckDB could not do with this file
+        raise UnusableFile(f"{name}: could not be loaded ({formats.duckdb_reason(err, src, name)}). Nothing was loaded; "
+                           f"try `python -m readiness preview` on it to see the mapping and first rows.") from None
+    finally:
+        con.close()
+
+
+def _staged(con: Connection, batch: _Batch, result: IngestResult) -> IngestResult:
+    """Write the scratch's batch out: a usage batch's events and rollup as files in the parts folder
+    (they stay there once the batch lands), other rows and the rejects in the work folder."""
+    result.notes += _reject_notes(con, result)
+    if batch.kind == "usage":
+        derive_evidence(con, batch.pilot.pilot_id, "usage", result.batch_id)
+        batch.zone = con.execute("SELECT time_zone FROM pilots").fetchone()[0]
+        for table in lake.LAKE_TABLES:
+            rows = con.execute(f"SELECT count(*) FROM {lake.local(table)}").fetchone()[0]
+            if rows:
+                part = lake.new_part(batch.db, table)
+                batch.parts[table] = (part, rows)  # listed before it is written: removed if the batch fails
+                con.execute(f"COPY {lake.local(table)} TO {lit(str(part))} (FORMAT parquet)")
+    else:
+        batch.rows_file = batch.work / "rows.parquet"
+        con.execute(f"COPY {TABLES[batch.kind]} TO {lit(str(batch.rows_file))} (FORMAT parquet)")
+    if result.rows_rejected:
+        batch.rejects_file = batch.work / "rejects.parquet"
+        con.execute(f"COPY ingest_rejects TO {lit(str(batch.rejects_file))} (FORMAT parquet)")
+    return result
+
+
+def _land(opened, batch: _Batch, result: IngestResult, actor: Actor, opts: IngestOptions) -> bool:
+    """The short step: in one transaction, check the file is not already loaded, list the usage
+    batch's files (or insert the other kinds' rows and derive their evidence), insert the rejects,
+    the batch record and its audit entry. Returns whether it committed; a duplicate found now
+    (loaded meanwhile by another process) is reported in ``result``."""
+    pilot, kind, src, mapping = batch.pilot, batch.kind, batch.src, batch.mapping
+    pid, bid = pilot.pilot_id, result.batch_id
+    batch.hasher.join()
+    sha = batch.digest["sha256"]
+    done: list[bool] = []
+    with opened() as con:
+        try:
+            with transaction(con):
+                after_commit(con, lambda: done.append(True))
+                require(con, actor, "ingest", pid)
+                if kind == "usage":
+                    _list_usage_files(con, batch, bid)
+                else:
+                    con.execute(f"INSERT INTO {TABLES[kind]} BY NAME SELECT * FROM read_parquet(?)",
+                                [str(batch.rows_file)])
+                    derive_evidence(con, pid, kind, bid)
+                if batch.rejects_file:
+                    con.execute("INSERT INTO ingest_rejects BY NAME SELECT * FROM read_parquet(?)",
+                                [str(batch.rejects_file)])
+                dup = _find_duplicate(con, pilot, kind, sha)  # loaded by another process meanwhile
                 if dup is not None:
                     raise _Duplicate(dup)
                 con.execute(
                     "INSERT INTO ingest_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [result.batch_id, pilot.pilot_id, kind, name, size, digest["sha256"], src.describe(),
+                    [bid, pid, kind, batch.name, batch.size, sha, src.describe(),
                      json.dumps({"mapping": result.mapping, "time": result.time_note, "columns": src.columns,
                                  "time_format": opts.time_format, "year": opts.year, "time_zone": opts.time_zone,
                                  "dedupe_rows": opts.dedupe_rows, "kept_in_attributes": mapping.unmapped,
                                  "all_levels": opts.all_levels, "skipped_levels": result.skipped_levels}),
-                     actor.name, started, result.rows_read, result.rows_loaded, result.rows_rejected,
-                     result.rows_duplicate, result.zoneless_rows, first_ts, last_ts, result.rows_skipped])
-                audit.record(con, actor, "ingest", f"batch:{result.batch_id}", {
-                    "pilot": pilot.name, "kind": kind, "file": name, "sha256": digest["sha256"],
+                     actor.name, batch.started, result.rows_read, result.rows_loaded, result.rows_rejected,
+                     result.rows_duplicate, result.zoneless_rows, *batch.span, result.rows_skipped])
+                audit.record(con, actor, "ingest", f"batch:{bid}", {
+                    "pilot": pilot.name, "kind": kind, "file": batch.name, "sha256": sha,
                     "rows_read": result.rows_read, "rows_loaded": result.rows_loaded,
                     "rows_rejected": result.rows_rejected, "rows_duplicate": result.rows_duplicate,
                     "rows_skipped": result.rows_skipped})
-            return result
-
-        _set_zone(con, pilot.time_zone)
-        try:
-            if _one_pass(con, src, opts):
-                try:
-                    mode = _sampled_time_mode(con, src, mapping, stage, opts)
-                    result.time_note = mode.describe(pilot.time_zone)
-                    return land(lambda: _load_direct(con, pilot, kind, src, mapping, mode, stage, result, opts))
-                except DatabaseError:  # rolled back: read it again the careful way, which retries a
-                    # late CR line ending and words what DuckDB could not read
-                    result = IngestResult(name, kind, format=src.describe(), mapping=mapping.as_dict(),
-                                          notes=mapping_notes(mapping))
-                    con.execute(f"DROP TABLE IF EXISTS {stage}_rej")
-            # Staging is per-connection temp data, outside the transaction, so that rowid numbers
-            # the file's rows from 0 (inside a transaction, new rows carry provisional row ids).
-            plan, reader_rejects, staged_rows = _prepare(con, src, mapping, stage, opts, pilot, result)
-            return land(lambda: _load(con, pilot, kind, plan, reader_rejects, staged_rows, opts, result))
         except _Duplicate as d:
-            return IngestResult(name, kind, duplicate=True, duplicate_of=d.batch_id, format=src.describe())
-        except DatabaseError as err:  # rolled back; say what DuckDB could not do with this file
-            raise UnusableFile(f"{name}: could not be loaded ({formats.duckdb_reason(err, src, name)}). Nothing was loaded; "
-                               f"try `python -m readiness preview` on it to see the mapping and first rows.") from None
-        finally:
-            for t in (stage, f"{stage}_rows", f"{stage}_gaps", f"{stage}_rej", f"{stage}_rej_scan", f"{stage}_sample"):
-                con.execute(f"DROP TABLE IF EXISTS {t}")
-            _set_zone(con, "UTC")
+            result.__dict__.update(IngestResult(batch.name, kind, duplicate=True, duplicate_of=d.batch_id,
+                                                format=src.describe()).__dict__)
+    return bool(done)
+
+
+def _list_usage_files(con: Connection, batch: _Batch, bid: int) -> None:
+    """List a usage batch's files. Its rollup joins the pilot's when it was computed in the zone
+    the pilot's rollup is built in; else the pilot's rollup is rebuilt here (rare: the zone was
+    changed while the file loaded)."""
+    from analysis.usage_rollup import (  # loads pandas: imported when used, so the command line starts without it
+        rebuild_usage_rollup,
+        staged_rollup_fits,
+    )
+
+    pid = batch.pilot.pilot_id
+    fits = staged_rollup_fits(con, pid, batch.zone)
+    for table, (part, rows) in batch.parts.items():
+        if table == "usage_events" or fits:
+            lake.register(con, table, bid, pid, part, rows)
+    lake.recreate_views(con)
+    if not fits:
+        rebuild_usage_rollup(con, pid)
+        unused = [part for table, (part, _rows) in batch.parts.items() if table != "usage_events"]
+        after_commit(con, lambda: [p.unlink(missing_ok=True) for p in unused])
 
 
 def _work_dir(folder: Path) -> tempfile.TemporaryDirectory:
@@ -610,8 +772,9 @@ def _prepare(con, src: SourceFile, mapping: Mapping, stage: str, opts: IngestOpt
 
 
 def _load(con, pilot: Pilot, kind: str, plan: LoadPlan, reader_rejects: list, staged_rows: int,
-          opts: IngestOptions, result: IngestResult):
-    """Insert the staged good rows and the rejects for ``result.batch_id``; fill counts. Returns (first, last) time."""
+          opts: IngestOptions, result: IngestResult, earlier: str | None = None):
+    """Insert the staged good rows and the rejects for ``result.batch_id``; fill counts. Returns (first, last) time.
+    --dedupe-rows compares with the pilot's rows in ``earlier`` (a table or view), else in the table itself."""
     table = TABLES[kind]
     select = plan.select_good(pilot.pilot_id, result.batch_id)
     span = None
@@ -623,8 +786,8 @@ def _load(con, pilot: Pilot, kind: str, plan: LoadPlan, reader_rejects: list, st
         same = " AND ".join(f"t.{c} IS NOT DISTINCT FROM n.{c}" for c in cols if c not in ("pilot_id", "batch_id", "src_row", "attributes"))
         same += " AND CAST(t.attributes AS VARCHAR) IS NOT DISTINCT FROM CAST(n.attributes AS VARCHAR)"
         select = (f"SELECT * FROM ({select}) n WHERE NOT EXISTS "
-                  f"(SELECT 1 FROM {table} t WHERE t.pilot_id = {pilot.pilot_id} AND {same})")
-    result.rows_loaded = con.execute(f"INSERT INTO {table} ({', '.join(cols)}) {select}").fetchone()[0]
+                  f"(SELECT 1 FROM {earlier or table} t WHERE t.pilot_id = {pilot.pilot_id} AND {same})")
+    result.rows_loaded = con.execute(f"INSERT INTO {lake.local(table)} ({', '.join(cols)}) {select}").fetchone()[0]
     invalid = 0
     if opts.dedupe_rows or result.rows_loaded < staged_rows:
         invalid = con.execute(f"INSERT INTO ingest_rejects {plan.select_rejects(pilot.pilot_id, result.batch_id)}").fetchone()[0]
@@ -749,7 +912,7 @@ def _load_direct(con, pilot: Pilot, kind: str, src: SourceFile, mapping: Mapping
     cols = _target_columns(kind)
     if good:
         shown = ", ".join(number if c == "src_row" else c for c in cols)
-        con.execute(f"INSERT INTO {table} ({', '.join(cols)}) SELECT {shown} FROM {rows} WHERE {loads}", [bid])
+        con.execute(f"INSERT INTO {lake.local(table)} ({', '.join(cols)}) SELECT {shown} FROM {rows} WHERE {loads}", [bid])
     failed = total - good - blank - skipped
     if failed:
         line = number if src.format == "jsonl" else "NULL"  # a JSON Lines row is its line
@@ -770,10 +933,12 @@ def ingest_files(db: str | Path | None, pilot_name: str, kind: str, paths: list[
                  display_names: list[str] | None = None) -> list[IngestResult]:
     """Load each file as its own atomic batch into pilot ``pilot_name``; unusable files are reported, not raised.
 
+    The store is opened for short steps only (:func:`_ingest`): pages keep answering while a file loads.
     Raises PilotNotFound (unless ``create``), AccessDenied, StoreBusy when the store stays locked.
     """
     if kind not in TABLES:
         raise MappingError(f"Unknown kind {kind!r}: use one of {', '.join(TABLES)}.")
+    db = settings.db_path(db).resolve()
     results: list[IngestResult] = []
     with store.open_store(db) as con:
         try:
@@ -783,10 +948,11 @@ def ingest_files(db: str | Path | None, pilot_name: str, kind: str, paths: list[
                 raise
             with store.transaction(con):
                 pilot = pilots.create_pilot(con, pilot_name, actor)
-        for i, path in enumerate(paths):
-            name = display_names[i] if display_names else Path(path).name
-            try:
-                results.append(ingest_file(con, pilot, kind, path, actor=actor, opts=opts, display_name=name))
-            except UnusableFile as err:
-                results.append(IngestResult(name, kind, error=shown_error(err, path, name)))
+    for i, path in enumerate(paths):
+        name = display_names[i] if display_names else Path(path).name
+        try:
+            results.append(_ingest(lambda: store.open_store(db), db, pilot, kind, path, actor=actor,
+                                   opts=opts or IngestOptions(), display_name=name))
+        except UnusableFile as err:
+            results.append(IngestResult(name, kind, error=shown_error(err, path, name)))
     return results

@@ -28,6 +28,7 @@ except ImportError:  # not on Windows: creation is then not serialised across pr
     fcntl = None
 
 from readiness import settings
+from readiness.store import lake
 from readiness.store.migrations import migrate
 from readiness.store.transactions import Connection, StoreBusy, StoreError
 
@@ -314,6 +315,7 @@ def _ensure_migrated(con: Connection, path: Path) -> None:
     with _migrate_lock:  # threads of one process share the file; other processes are kept out by the file lock
         if key not in _migrated:
             migrate(con)
+            lake.ensure_views(con)
             _migrated.add(key)
 
 

@@ -8,6 +8,7 @@ ingest stays at DuckDB's native speed; every row keeps its pilot, batch and sour
 from __future__ import annotations
 
 from readiness.store.chain import seal_unchained
+from readiness.store.lake import MIGRATION as _V12_LAKE
 from readiness.store.transactions import Connection, transaction
 
 _V1_FOUNDATION = """
@@ -501,6 +502,7 @@ MIGRATIONS: list[tuple[int, str, object]] = [
     (9, "sources: feeds and manual source processes", _V9_SOURCES),
     (10, "ingest batches count the information lines left out of exception logs", _V10_SKIPPED_LINES),
     (11, "feed folders: the folder under the feed root each pilot's feeds must stay in", _V11_FEED_FOLDERS),
+    (12, "lake: usage events and rollup as views over local tables and per-batch Parquet files", _V12_LAKE),
 ]
 
 

@@ -1,0 +1,170 @@
+"""Batches kept as Parquet files beside the store, read through views: the store's lake.
+
+The usage events and the usage rollup's four tables are the bulk of a store. Their rows are kept
+in two places: a local table ``<table>_local`` (rows loaded before the lake existed, and a
+rollup rebuilt in a new time zone) and immutable Parquet files, one per batch and table, in the
+store's parts folder ``<store>.parts/<table>/<host>-<pid>-<uuid>.parquet``. ``lake_files`` lists
+the files that belong to the store (paths relative to the parts folder), and ``<table>`` is a
+view over the local table and every listed file. Readers keep the table names.
+
+Why: an ingest writes a batch's files with no lock on the store (the heavy work runs in a
+scratch database), then lands it in one short transaction that lists the files and recreates
+the views. A file means nothing until that transaction commits, so a batch is visible whole
+or not at all; a file that no commit lists, whose writer process is gone, is garbage
+(:func:`remove_orphans`). Files are never changed: deleting a batch unlists its files and
+deletes them after the commit.
+
+A view holds absolute paths (DuckDB reads a relative path from the working folder); when the
+store has moved (a restore elsewhere, a copied folder), :func:`ensure_views` rebuilds the views
+from ``lake_files`` when the store is first opened by a process.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from readiness.store.transactions import Connection, after_commit, file_of, in_transaction
+
+LAKE_TABLES = ("usage_events", "usage_by_segment", "usage_by_session", "usage_by_feature", "usage_by_team")
+PARTS = ".parts"  # <store>.parts: the store's Parquet files, one folder per table
+
+
+def local(table: str) -> str:
+    """The table rows of ``table`` are written to: its local table for a lake table, else itself."""
+    return f"{table}_local" if table in LAKE_TABLES else table
+
+
+def parts_dir(db: str | Path) -> Path:
+    """The folder of the store's Parquet files: ``<store>.parts`` beside the store file."""
+    db = Path(db).resolve()
+    return db.with_name(db.name + PARTS)
+
+
+def new_part(db: str | Path, table: str) -> Path:
+    """A new file name for one batch's rows of ``table``, named after this host and process
+    (so that what a dead writer left can be told apart from what a live one is writing)."""
+    folder = parts_dir(db) / table
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{_host()}-{os.getpid()}-{uuid.uuid4().hex}.parquet"
+
+
+def _host() -> str:
+    return socket.gethostname().replace("-", "_")
+
+
+def _quoted(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def register(con: Connection, table: str, batch_id: int, pilot_id: int, path: Path, rows: int) -> None:
+    """List ``path`` (a file under the parts folder) as batch ``batch_id``'s rows of ``table``
+    (inside the batch's transaction); call :func:`recreate_views` after the last one."""
+    rel = path.resolve().relative_to(parts_dir(file_of(con)))
+    con.execute("INSERT INTO lake_files VALUES (?, ?, ?, ?, ?, now())", [table, batch_id, pilot_id, str(rel), rows])
+
+
+def unregister(con: Connection, where: str, params: list, tables: tuple[str, ...] = LAKE_TABLES) -> int:
+    """Unlist the files of ``tables`` matching ``where`` (SQL over lake_files' columns), recreate the
+    views, and delete the files once the transaction commits. Returns the rows the files held."""
+    marks = ", ".join("?" * len(tables))
+    rows = con.execute(f"SELECT path, rows FROM lake_files WHERE tbl IN ({marks}) AND ({where})",
+                       [*tables, *params]).fetchall()
+    if not rows:
+        return 0
+    con.execute(f"DELETE FROM lake_files WHERE tbl IN ({marks}) AND ({where})", [*tables, *params])
+    recreate_views(con)
+    root = parts_dir(file_of(con))
+    gone = [root / p for p, _n in rows]
+    if in_transaction(con):  # else (a bare BEGIN) unlisted files stay until `maintain` removes them
+        after_commit(con, lambda: [f.unlink(missing_ok=True) for f in gone])
+    return sum(n for _p, n in rows)
+
+
+def files(con: Connection, table: str, pilot_id: int | None = None) -> list[Path]:
+    """The listed files of ``table`` (of one pilot), absolute, in batch order."""
+    root = parts_dir(file_of(con))
+    return [root / r[0] for r in con.execute(
+        "SELECT path FROM lake_files WHERE tbl = ? AND (? IS NULL OR pilot_id = ?) ORDER BY batch_id, path",
+        [table, pilot_id, pilot_id]).fetchall()]
+
+
+def view_sql(table: str, paths: list[Path]) -> str:
+    """The view ``table``: its local table and the files, matched by column name (a file written
+    before a column was added reads NULL in it)."""
+    if not paths:
+        return f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM {local(table)}"
+    listed = ", ".join(_quoted(p) for p in paths)
+    return (f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM {local(table)} "
+            f"UNION ALL BY NAME SELECT * FROM read_parquet([{listed}])")
+
+
+def recreate_views(con: Connection) -> None:
+    """Make every lake table's view list exactly the files in ``lake_files`` (inside a transaction)."""
+    for table in LAKE_TABLES:
+        con.execute(view_sql(table, files(con, table)))
+
+
+def ensure_views(con: Connection) -> None:
+    """Rebuild the views when they name another parts folder than this store's (the store moved)."""
+    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                       "AND table_name = 'lake_files'").fetchone()[0]:
+        return  # a store whose schema predates the lake
+    if not con.execute("SELECT count(*) FROM lake_files").fetchone()[0]:
+        return
+    root = _quoted(parts_dir(file_of(con)))[:-1] + "/"
+    stale = con.execute(
+        "SELECT count(*) FROM duckdb_views() WHERE database_name = current_database() AND view_name IN "
+        f"({', '.join('?' * len(LAKE_TABLES))}) AND sql LIKE '%read_parquet%' AND NOT contains(sql, ?)",
+        [*LAKE_TABLES, root]).fetchone()[0]
+    if stale:
+        from readiness.store.transactions import transaction
+
+        with transaction(con):
+            recreate_views(con)
+
+
+def orphans(con: Connection, pid_alive: Callable[[int], bool]) -> list[Path]:
+    """Files in the parts folder that no batch lists and whose writer (a process of this host) is
+    gone (``pid_alive`` is false): what an ingest killed before its batch landed left behind.
+    Files of live processes (an ingest on its way) and of other hosts are left alone."""
+    root = parts_dir(file_of(con))
+    if not root.is_dir():
+        return []
+    listed = {r[0] for r in con.execute("SELECT path FROM lake_files").fetchall()}
+    host, out = _host(), []
+    for table_dir in root.iterdir():
+        for f in table_dir.glob("*.parquet") if table_dir.is_dir() else ():
+            if str(f.relative_to(root)) in listed:
+                continue
+            who, _, rest = f.name.partition("-")
+            pid = rest.split("-", 1)[0]
+            if who == host and pid.isdigit() and not pid_alive(int(pid)):
+                out.append(f)
+    return out
+
+
+def remove_orphans(con: Connection, pid_alive: Callable[[int], bool]) -> list[Path]:
+    """Delete :func:`orphans`; returns them. A file of a dead process can no longer be listed."""
+    gone = orphans(con, pid_alive)
+    for f in gone:
+        f.unlink(missing_ok=True)
+    return gone
+
+
+MIGRATION = f"""
+-- Batches kept as Parquet files beside the store (readiness/store/lake.py): the usage events and
+-- the usage rollup become views over their local table (the rows loaded so far) and the listed files.
+CREATE TABLE lake_files (
+    tbl      VARCHAR NOT NULL,      -- the view the file belongs to, e.g. 'usage_events'
+    batch_id BIGINT NOT NULL,
+    pilot_id INTEGER NOT NULL,
+    path     VARCHAR NOT NULL UNIQUE,  -- relative to <store>.parts
+    rows     BIGINT NOT NULL,
+    added_at TIMESTAMPTZ NOT NULL
+);
+{"".join(f"ALTER TABLE {t} RENAME TO {t}_local; CREATE VIEW {t} AS SELECT * FROM {t}_local;" for t in LAKE_TABLES)}
+"""
