@@ -510,14 +510,18 @@ def _ingest(opened, db: Path, pilot: Pilot, kind: str, path: str | Path, *, acto
                 result.batch_id = con.execute("SELECT nextval('batch_id_seq')").fetchone()[0]
             if opts.dedupe_rows:
                 batch.earlier = _earlier_rows(con, batch)
+        landed = False
         try:
             result = _stage_batch(batch, result, opts)
-            committed = _land(opened, batch, result, actor, opts)
-        except BaseException:
-            committed = False
-            raise
+            _land(opened, batch, result, actor, opts)
+            landed = True
+        except _Duplicate as d:  # loaded by another process meanwhile
+            return IngestResult(name, kind, duplicate=True, duplicate_of=d.batch_id, format=src.describe())
+        except DatabaseError as err:  # rolled back; say what DuckDB could not do with this file
+            raise UnusableFile(f"{name}: could not be loaded ({formats.duckdb_reason(err, src, name)}). Nothing was "
+                               "loaded.") from None
         finally:
-            if not committed:  # a batch that did not land leaves no file behind
+            if not landed:  # a batch that did not land leaves no file behind
                 for part, _rows in batch.parts.values():
                     part.unlink(missing_ok=True)
         return result
@@ -539,11 +543,10 @@ def _earlier_rows(con: Connection, batch: _Batch) -> list[Path]:
 
 def _scratch(batch: _Batch) -> Connection:
     """An in-memory database with the store's schema and the batch's pilot, where its rows are read."""
-    con = store.scratch()
+    con = store.scratch(schema=True)
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET temp_directory = ?", [str(batch.work / "spill")])  # spills stay in the work folder
-        store.migrate(con)
         con.execute(f"INSERT INTO pilots VALUES ({', '.join('?' * len(batch.pilot_row))})", list(batch.pilot_row))
         if batch.earlier:
             con.execute("CREATE TEMP VIEW _earlier AS SELECT * FROM read_parquet("
@@ -608,51 +611,42 @@ def _staged(con: Connection, batch: _Batch, result: IngestResult) -> IngestResul
     return result
 
 
-def _land(opened, batch: _Batch, result: IngestResult, actor: Actor, opts: IngestOptions) -> bool:
-    """The short step: in one transaction, check the file is not already loaded, list the usage
-    batch's files (or insert the other kinds' rows and derive their evidence), insert the rejects,
-    the batch record and its audit entry. Returns whether it committed; a duplicate found now
-    (loaded meanwhile by another process) is reported in ``result``."""
+def _land(opened, batch: _Batch, result: IngestResult, actor: Actor, opts: IngestOptions) -> None:
+    """The short step: in one transaction, list the usage batch's files (or insert the other
+    kinds' rows and derive their evidence), check the file was not loaded meanwhile (raises
+    _Duplicate, rolled back), insert the rejects, the batch record and its audit entry."""
     pilot, kind, src, mapping = batch.pilot, batch.kind, batch.src, batch.mapping
     pid, bid = pilot.pilot_id, result.batch_id
     batch.hasher.join()
     sha = batch.digest["sha256"]
-    done: list[bool] = []
-    with opened() as con:
-        try:
-            with transaction(con):
-                after_commit(con, lambda: done.append(True))
-                require(con, actor, "ingest", pid)
-                if kind == "usage":
-                    _list_usage_files(con, batch, bid)
-                else:
-                    con.execute(f"INSERT INTO {TABLES[kind]} BY NAME SELECT * FROM read_parquet(?)",
-                                [str(batch.rows_file)])
-                    derive_evidence(con, pid, kind, bid)
-                if batch.rejects_file:
-                    con.execute("INSERT INTO ingest_rejects BY NAME SELECT * FROM read_parquet(?)",
-                                [str(batch.rejects_file)])
-                dup = _find_duplicate(con, pilot, kind, sha)  # loaded by another process meanwhile
-                if dup is not None:
-                    raise _Duplicate(dup)
-                con.execute(
-                    "INSERT INTO ingest_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [bid, pid, kind, batch.name, batch.size, sha, src.describe(),
-                     json.dumps({"mapping": result.mapping, "time": result.time_note, "columns": src.columns,
-                                 "time_format": opts.time_format, "year": opts.year, "time_zone": opts.time_zone,
-                                 "dedupe_rows": opts.dedupe_rows, "kept_in_attributes": mapping.unmapped,
-                                 "all_levels": opts.all_levels, "skipped_levels": result.skipped_levels}),
-                     actor.name, batch.started, result.rows_read, result.rows_loaded, result.rows_rejected,
-                     result.rows_duplicate, result.zoneless_rows, *batch.span, result.rows_skipped])
-                audit.record(con, actor, "ingest", f"batch:{bid}", {
-                    "pilot": pilot.name, "kind": kind, "file": batch.name, "sha256": sha,
-                    "rows_read": result.rows_read, "rows_loaded": result.rows_loaded,
-                    "rows_rejected": result.rows_rejected, "rows_duplicate": result.rows_duplicate,
-                    "rows_skipped": result.rows_skipped})
-        except _Duplicate as d:
-            result.__dict__.update(IngestResult(batch.name, kind, duplicate=True, duplicate_of=d.batch_id,
-                                                format=src.describe()).__dict__)
-    return bool(done)
+    with opened() as con, transaction(con):
+        require(con, actor, "ingest", pid)
+        if kind == "usage":
+            _list_usage_files(con, batch, bid)
+        else:
+            con.execute(f"INSERT INTO {TABLES[kind]} BY NAME SELECT * FROM read_parquet(?)",
+                        [str(batch.rows_file)])
+            derive_evidence(con, pid, kind, bid)
+        if batch.rejects_file:
+            con.execute("INSERT INTO ingest_rejects BY NAME SELECT * FROM read_parquet(?)",
+                        [str(batch.rejects_file)])
+        dup = _find_duplicate(con, pilot, kind, sha)  # loaded by another process meanwhile
+        if dup is not None:
+            raise _Duplicate(dup)
+        con.execute(
+            "INSERT INTO ingest_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?, ?, ?)",
+            [bid, pid, kind, batch.name, batch.size, sha, src.describe(),
+             json.dumps({"mapping": result.mapping, "time": result.time_note, "columns": src.columns,
+                         "time_format": opts.time_format, "year": opts.year, "time_zone": opts.time_zone,
+                         "dedupe_rows": opts.dedupe_rows, "kept_in_attributes": mapping.unmapped,
+                         "all_levels": opts.all_levels, "skipped_levels": result.skipped_levels}),
+             actor.name, batch.started, result.rows_read, result.rows_loaded, result.rows_rejected,
+             result.rows_duplicate, result.zoneless_rows, *batch.span, result.rows_skipped])
+        audit.record(con, actor, "ingest", f"batch:{bid}", {
+            "pilot": pilot.name, "kind": kind, "file": batch.name, "sha256": sha,
+            "rows_read": result.rows_read, "rows_loaded": result.rows_loaded,
+            "rows_rejected": result.rows_rejected, "rows_duplicate": result.rows_duplicate,
+            "rows_skipped": result.rows_skipped})
 
 
 def _list_usage_files(con: Connection, batch: _Batch, bid: int) -> None:
