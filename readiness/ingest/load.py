@@ -885,7 +885,7 @@ def _load_direct(con, pilot: Pilot, kind: str, src: SourceFile, mapping: Mapping
     reader = formats.csv_reader_sql(src, rejects=rej) if rej else formats.json_lines_reader_sql(src)
     plan = LoadPlan(src, mapping, reader, mode, time_zone=pilot.time_zone, direct=True)
     rows = f"{stage}_rows"
-    con.execute(f"CREATE TEMP TABLE {rows} AS {plan.select_direct(pilot.pilot_id, bid)}")
+    con.execute(f"CREATE TABLE {rows} AS {plan.select_direct(pilot.pilot_id, bid)}")
     reader_rejects = _reader_rejects(con, src, rej)
     rule = opts.left_out(kind, mapping, src)
     info = rule.where if rule else "false"
@@ -904,7 +904,13 @@ def _load_direct(con, pilot: Pilot, kind: str, src: SourceFile, mapping: Mapping
                     [[row - i for i, (row, *_rest) in enumerate(reader_rejects, start=1)]])
         number = f"{position} + (SELECT count(*) FROM {gaps} WHERE g < {position})"
     cols = _target_columns(kind)
-    if good:
+    if good and table in lake.LAKE_TABLES:
+        # in the ingest's scratch, a lake table's batch is read where it is until it is written out
+        # as Parquet: a view in place of the empty local table, rather than a second copy of the rows
+        shown = ", ".join(f"{number if c == 'src_row' else c} AS {c}" for c in cols)
+        con.execute(f"DROP TABLE {lake.local(table)}")
+        con.execute(f"CREATE VIEW {lake.local(table)} AS SELECT {shown} FROM {rows} WHERE {loads.replace('$1', str(int(bid)))}")
+    elif good:
         shown = ", ".join(number if c == "src_row" else c for c in cols)
         con.execute(f"INSERT INTO {lake.local(table)} ({', '.join(cols)}) SELECT {shown} FROM {rows} WHERE {loads}", [bid])
     failed = total - good - blank - skipped
