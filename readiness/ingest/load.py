@@ -1,7 +1,9 @@
 """Ingest usage, feedback and exception logs into the store: preview, atomic load, rejects, batches.
 
 One file is one batch and one transaction: it lands whole or not at all. The heavy work runs in
-DuckDB (read_csv / read_json / read_parquet, INSERT ... SELECT); Python only plans the SQL.
+DuckDB (read_csv / read_json / read_parquet, INSERT ... SELECT); Python only plans the SQL. It
+runs in a scratch database of the ingest's own, not in the store: the store is held only for
+short steps, the last of which lands the batch (:func:`_ingest`).
 """
 
 from __future__ import annotations
@@ -434,8 +436,8 @@ def ingest_file(con: Connection, pilot: Pilot, kind: str, path: str | Path, *, a
                 opts: IngestOptions | None = None, display_name: str | None = None) -> IngestResult:
     """Load one file as one batch, atomically. Returns counts; raises UnusableFile (nothing loaded).
 
-    ``con`` is used for the two short steps on the store (see :func:`_ingest`); the file's rows
-    are read, checked and numbered apart from it."""
+    ``con`` is used for the short steps on the store (see :func:`_ingest`); the file's rows are
+    read, checked and numbered apart from it."""
     return _ingest(lambda: contextlib.nullcontext(con), store.file_of(con), pilot, kind, path, actor=actor,
                    opts=opts or IngestOptions(), display_name=display_name)
 
