@@ -23,6 +23,7 @@ from readiness.ingest import load as ingest
 from readiness.review import conditions, decisions, handoff, risks
 from readiness.security import users
 from readiness.security.access import AccessDenied, Actor
+from readiness.store import lake
 
 ADMIN = Actor("cli:test", "admin", cli=True)
 PW = "correct horse battery"
@@ -170,7 +171,10 @@ def test_uploaded_names_cannot_reach_the_file_system(db: Path, tmp_path: Path, n
     for text in (shown.file, result.file, stored):
         assert "/" not in text and "\\" not in text and "\x00" not in text and text not in ("", ".", "..")
     assert stored.endswith("escaped.csv") or stored == "upload"
-    assert sorted(p.name for p in tmp_path.iterdir()) == outside_before  # nothing new beside the store
+    # nothing new beside the store but its own parts folder, whose files are named by the store
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted({*outside_before, f"{db.name}.parts"})
+    assert all(f.parent.parent == lake.parts_dir(db) and f.suffix == ".parquet"
+               for f in lake.parts_dir(db).rglob("*") if f.is_file())
     assert list(folder.iterdir()) == []  # and nothing left in the upload folder
 
 
