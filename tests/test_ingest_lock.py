@@ -219,3 +219,23 @@ def test_a_moved_store_reads_its_own_files(tmp_path: Path):
     assert _page(moved) == 3
     view = query(moved, "SELECT sql FROM duckdb_views() WHERE view_name = 'usage_events'")[0][0]
     assert str(lake.parts_dir(moved)) in view and str(lake.parts_dir(db)) not in view
+
+
+def test_maintain_removes_only_unlisted_files_of_gone_processes(tmp_path: Path, capsys):
+    db = tmp_path / "store.duckdb"
+    _seeded(db, tmp_path)
+    listed = set(_parts(db))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    host = lake.new_part(db, "usage_events").name.split("-")[0]
+    folder = lake.parts_dir(db) / "usage_events"
+    gone = folder / f"{host}-{dead.stdout.strip()}-0123.parquet"     # an ingest killed before landing
+    running = folder / f"{host}-{os.getpid()}-4567.parquet"          # an ingest still on its way
+    elsewhere = folder / f"otherhost-{dead.stdout.strip()}-89ab.parquet"  # another machine's: not ours to judge
+    for f in (gone, running, elsewhere):
+        f.write_bytes(b"PAR1")
+    capsys.readouterr()
+    assert cli.main(["maintain", "--db", str(db)]) == 0
+    assert "Removed 1 Parquet file(s)" in capsys.readouterr().out
+    assert set(_parts(db)) == listed | {running, elsewhere}
+    assert query(db, "SELECT details->>'files_removed' FROM audit_log WHERE action = 'maintain'") == [("1",)]
+    assert _page(db) == 50
