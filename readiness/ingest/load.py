@@ -545,10 +545,9 @@ def _earlier_rows(con: Connection, batch: _Batch) -> list[Path]:
 
 def _scratch(batch: _Batch) -> Connection:
     """An in-memory database with the store's schema and the batch's pilot, where its rows are read."""
-    con = store.scratch(schema=True)
+    con = store.scratch(schema=True, spill=batch.work / "spill")  # spills stay in the work folder
     try:
         con.execute("SET TimeZone = 'UTC'")
-        con.execute("SET temp_directory = ?", [str(batch.work / "spill")])  # spills stay in the work folder
         con.execute(f"INSERT INTO pilots VALUES ({', '.join('?' * len(batch.pilot_row))})", list(batch.pilot_row))
         if batch.earlier:
             con.execute("CREATE TEMP VIEW _earlier AS SELECT * FROM read_parquet("

@@ -324,18 +324,24 @@ def forget_migrated(path: str | Path) -> None:
     _migrated.discard(Path(path).resolve())
 
 
-def scratch(path: str | Path | None = None, *, schema: bool = False) -> Connection:
+def scratch(path: str | Path | None = None, *, schema: bool = False, spill: Path | None = None) -> Connection:
     """A connection outside the store: in memory (reading a file before it is loaded; with
-    ``schema``, holding the store's empty tables and views, where an ingest works), or a copy of
-    a store opened read-only (checking a backup). No progress bar; the caller closes it."""
+    ``schema``, holding the store's empty tables and views, where an ingest works; spilling to
+    the folder ``spill``), or a copy of a store opened read-only (checking a backup). No progress
+    bar; the caller closes it. In a process restricted by :func:`restrict_file_access`, an
+    in-memory scratch is restricted alike: it reads and writes files only where the store may."""
     con = duckdb.connect(str(path), read_only=True) if path else duckdb.connect()
-    con.execute("SET enable_progress_bar = false")
-    if schema:
-        try:
+    try:
+        con.execute("SET enable_progress_bar = false")
+        if schema:
             con.execute(_schema_sql(con))
-        except BaseException:
-            con.close()
-            raise
+        if spill is not None:
+            con.execute("SET temp_directory = ?", [str(spill)])
+        if path is None:
+            _apply_restriction(con)
+    except BaseException:
+        con.close()
+        raise
     return con
 
 
