@@ -19,7 +19,7 @@ from readiness.errors import ReadinessError
 from readiness.ingest import batches, sources
 from readiness.ingest import load as ingest
 from readiness.ingest.columns import KINDS, parse_overrides
-from readiness.review import decisions, export, playbook
+from readiness.review import asof, decisions, export, playbook
 from readiness.security import access, audit, users
 from readiness.security.access import cli_actor
 from readiness.store import StoreBusy
@@ -180,9 +180,34 @@ def cmd_pilots(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _summary_as_decided(args: argparse.Namespace) -> int:
+    actor = cli_actor()
+    with store.open_store(args.db) as con:
+        result = asof.decided_figures(con, actor, pilots.pilot_for(con, actor, args.pilot), args.decision)
+    figures = result["figures"]
+    if args.json:
+        print(json.dumps(figures, default=str))
+    else:
+        print(f"as decided: decision {result['decision_id']} ({result['outcome']}, {result['decided_at']}), "
+              f"from {len(result['batches'])} batch(es): {', '.join(map(str, result['batches'])) or 'none'}")
+        for section in ("usage", "feedback", "exceptions"):
+            print(f"{section}:")
+            for key, value in figures[section].items():
+                print(f"  {key:26s} {'' if value is None else value}")
+    if result["matches"]:
+        print("Equals the evidence frozen with the decision.", file=sys.stderr)
+        return EXIT_OK
+    print("Differs from the evidence frozen with the decision in: " + ", ".join(result["differences"][:20])
+          + (" (the pilot's time zone, success values or confidence level may have changed since)"),
+          file=sys.stderr)
+    return EXIT_FAILED
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     from analysis.summary import summary  # loads pandas: imported when used, so the command line starts without it
 
+    if args.decision is not None:
+        return _summary_as_decided(args)
     with store.open_store(args.db) as con:
         figures = summary(con, pilots.pilot_for(con, cli_actor(), args.pilot))
     if args.json:
@@ -574,6 +599,8 @@ def build_parser() -> argparse.ArgumentParser:
             "python -m readiness summary --pilot 'Invoice triage assistant' --json")
     p.add_argument("--pilot", required=True)
     p.add_argument("--json", action="store_true", help="one nested JSON object")
+    p.add_argument("--decision", type=int, metavar="ID",
+                   help="the figures as of that decision: from the batches its evidence was read from")
 
     p = add("failure-modes", cmd_failure_modes, "List a pilot's failure modes (grouped exceptions).",
             "python -m readiness failure-modes --pilot 'Invoice triage assistant' --assignments modes.csv")
