@@ -139,6 +139,9 @@ def cmd_batches(args: argparse.Namespace) -> int:
             info = batches.delete_batch(con, int(action[1]), cli_actor())
         print(f"Deleted batch {info['batch_id']} ({info['kind']}, {info['file']}) of pilot {info['pilot']}: "
               f"{info['rows_deleted']:,} rows and {info['rejects_deleted']:,} rejected rows removed.")
+        if info["kept_for_decisions"]:
+            print("Its rows stay readable for the figures as decided of decision(s) "
+                  + ", ".join(map(str, info["kept_for_decisions"])) + " (summary --decision ID).")
         return EXIT_OK
     if action or not args.pilot:
         print("usage: python -m readiness batches --pilot NAME | batches delete ID", file=sys.stderr)

@@ -73,3 +73,25 @@ def decided_figures(con: Connection, actor: Actor, pilot: Pilot, decision_id: in
     return {"decision_id": decision_id, "decided_at": str(decision.get("decided_at") or snap.get("taken_at")),
             "outcome": decision.get("outcome"), "batches": batch_ids, "figures": figures,
             "frozen": frozen, "matches": not diff, "differences": diff}
+
+
+def describe(result: dict[str, Any]) -> str:
+    """One line for a page: what the figures as decided were recomputed from, and whether they
+    equal the frozen ones."""
+    fig = result["figures"]
+    parts = []
+    for label, value in (("events", fig.get("usage", {}).get("events")),
+                         ("task success", fig.get("usage", {}).get("task_success")),
+                         ("CSAT", fig.get("feedback", {}).get("csat")),
+                         ("exceptions", fig.get("exceptions", {}).get("count"))):
+        if value is not None:
+            parts.append(f"{label} {value:.0%}" if isinstance(value, float) and value <= 1 and label != "events"
+                         else f"{label} {value:,}")
+    n = len(result["batches"])
+    head = (f"As decided (decision {result['decision_id']}): " + (", ".join(parts) or "no figures")
+            + f", recomputed from the {n} batch{'es' if n != 1 else ''} its evidence was read from")
+    if result["matches"]:
+        return head + ": equal to the figures frozen with the decision."
+    return (head + ": differs from the frozen figures in " + ", ".join(result["differences"][:6])
+            + (" …" if len(result["differences"]) > 6 else "")
+            + " (the pilot's time zone, success values or confidence level changed since, or data was lost).")
