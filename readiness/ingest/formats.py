@@ -17,6 +17,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -64,6 +65,7 @@ class SourceFile:
     layout: str | None = None       # app_log: the layout of its header lines (Loghub convention)
     header: bool = True             # CSV: the first line names the columns
     schema: str | None = None       # JSON in a tool's shape (jsonschemas): otlp | sentry, flattened per record
+    modified: datetime | None = None  # when the user's file last changed: it dates times written without a year
 
     @property
     def array(self) -> bool:
@@ -283,6 +285,12 @@ def detect(path: Path, work_dir: Path, log_format: str | None = None) -> SourceF
         raise UnusableFile(f"{path}: no such file.")
     if path.is_dir():
         raise UnusableFile(f"{path}: is a folder; give the log files inside it.")
+    src = _detect(path, work_dir, log_format)
+    src.modified = datetime.fromtimestamp(path.stat().st_mtime)
+    return src
+
+
+def _detect(path: Path, work_dir: Path, log_format: str | None) -> SourceFile:
     with path.open("rb") as f:
         head = f.read(HEAD_BYTES)
     compression = compression_of(head)
