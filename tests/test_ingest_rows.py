@@ -187,7 +187,7 @@ def test_syslog_month_day_and_time_columns_are_joined_and_a_missing_year_is_assu
     path = _dated(write(tmp_path / "syslog.csv", text), "2005-08-01 12:00:00")
     p = ingest.preview(path, "usage")
     assert p.mapping.as_dict()["timestamp"] == "Month+Date+Time" and p.rows_rejected == 0
-    assert "no year is written: 2005 assumed, the year the file last changed (2005-08-02)" in p.time_mode
+    assert "no year is written: 2005 assumed, the year the file last changed (2005-08-01)" in p.time_mode
     result = ingest_one(db, path)
     assert (result.rows_loaded, result.mapping["timestamp"]) == (2, "Month+Date+Time")
     assert utc(db, "usage_events") == ["2005-06-14 15:16:01", "2005-07-04 01:02:03"]

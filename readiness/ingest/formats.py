@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -286,7 +286,7 @@ def detect(path: Path, work_dir: Path, log_format: str | None = None) -> SourceF
     if path.is_dir():
         raise UnusableFile(f"{path}: is a folder; give the log files inside it.")
     src = _detect(path, work_dir, log_format)
-    src.modified = datetime.fromtimestamp(path.stat().st_mtime)
+    src.modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
     return src
 
 
@@ -630,9 +630,9 @@ def _array_objects_sql(src: SourceFile) -> str:
 
 
 def json_array_reader_sql(src: SourceFile) -> str:
-    """read_json(...) that yields one JSON column ``_line`` per array element."""
-    return (f"(SELECT json AS _line FROM read_json({_sql_str(str(src.data_path))}, format = 'array', "
-            f"records = false, maximum_object_size = {MAX_LINE_BYTES}))")
+    """The reader that yields one JSON text column ``_line`` per array element: its text, with no
+    struct inferred, so that keys differing only in case ('Time' and 'time') both load."""
+    return _array_objects_sql(src)
 
 
 def parquet_reader_sql(src: SourceFile) -> str:

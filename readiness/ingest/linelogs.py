@@ -187,6 +187,8 @@ def w3c_object_sql() -> str:
 # Layouts in the Loghub convention ('<Field>' a field, anything else written as it is, spaces
 # any run of spaces), most specific first. A field named Level must hold a log level.
 LAYOUTS: tuple[tuple[str, str], ...] = (
+    # Spring Boot 2 and 3 (3.4 writes the application's name in brackets before the thread's)
+    ("Spring Boot", r"<Time> <Level> <Pid> --- (\[<Application>\] )?\[<Process>\] <Component> : <Content>"),
     # syslog as sent or stored with its priority: '<34>1 2026-10-11T22:14:15.003Z host app 1234 ID47 [sd] msg'
     # (RFC 5424; '-' a missing field, the message may be absent) and '<34>Oct 11 22:14:15 host app[123]: msg'
     ("syslog (RFC 5424)", r"\s*<<Pri>>1 <Time> <Host> <Component> <Pid> <Msgid> <Sd>(?: <Content>)?"),
@@ -199,18 +201,35 @@ LAYOUTS: tuple[tuple[str, str], ...] = (
     ("HDFS", r"<Date> <Time> <Pid> <Level> <Component>: <Content>"),
     ("Python logging", r"<Date> <Time> - <Component> - <Level> - <Content>"),
     ("logback", r"<Date> <Time> \[<Process>\] <Level> <Component> - <Content>"),
-    ("Spring Boot", r"<Time> <Level> <Pid> --- \[<Process>\] <Component> : <Content>"),
+    # log4j's '%d %-5p [%t] %c - %m%n'
+    ("log4j", r"<Date> <Time> <Level> \[<Process>\] <Component> - <Content>"),
+    # NLog's default '${longdate}|${level:uppercase=true}|${logger}|${message}'
+    ("NLog", r"<Date> <Time>\|<Level>\|<Component>\|<Content>"),
     ("Windows CBS", r"<Date> <Time>, <Level> <Component> <Content>"),
-    ("Apache error log", r"\[<Time>\] \[<Level>\] <Content>"),
+    # Apache 2.4 '[time] [module:level] [pid N:tid M] [client ip:port] msg' and 2.2 '[time] [level] [client ip] msg'
+    ("Apache error log", r"\[<Time>\] \[(<Module>:)?<Level>\]( \[pid <Pid>(:tid <Tid>)?\])?"
+                         r"( \[(client|remote) <Client>\])? <Content>"),
+    # nginx: '2026/12/06 10:00:00 [error] 1234#5678: *9 open() "/x" failed ...'
+    ("nginx error log", r"<Date> <Time> \[<Level>\] <Pid>#<Tid>: (\*<Connection> )?<Content>"),
     ("level and logger", r"<Date> <Time> <Level> <Component>: <Content>"),
     ("level first", r"<Level> <Date> <Time> <Component>: <Content>"),
     ("time, level, message", r"<Date> <Time> <Level> <Content>"),
     ("Linux syslog", r"<Month> <Day> <Time> <Host> <Component>(\[<Pid>\])?: <Content>"),
     # Node's winston and others: '2026-03-02T09:00:00.000Z error: message'
     ("ISO time and level", r"<Timestamp> <Level>:? <Content>"),
+    # Serilog's file sink '2026-12-06 10:00:00.123 +01:00 [ERR] msg', Python's '%(asctime)s [%(levelname)s] %(message)s'
+    ("time, [level] and logger", r"<Time> \[<Level>\] <Logger>: <Content>"),
+    ("time and [level]", r"<Time> \[<Level>\] <Content>"),
+    # Serilog's console '[10:00:00 ERR] msg'; logback's default '10:00:00.123 [main] ERROR c.x.Y - msg'
+    ("[time level]", r"\[<Time> <Level>\] <Content>"),
+    ("logback, time of day", r"<Time> \[<Process>\] <Level> <Component> - <Content>"),
 )
 LEVEL_WORDS = ("TRACE", "DEBUG", "FINE", "FINER", "FINEST", "CONFIG", "VERBOSE", "INFO", "INFORMATION", "NOTICE",
-               "WARN", "WARNING", "ERROR", "ERR", "SEVERE", "FATAL", "CRITICAL", "CRIT", "ALERT", "EMERG", "EMERGENCY")
+               "WARN", "WARNING", "ERROR", "ERR", "SEVERE", "FATAL", "CRITICAL", "CRIT", "ALERT", "EMERG", "EMERGENCY",
+               "VRB", "TRC", "DBG", "INF", "WRN", "EROR", "FTL")
+# Serilog's and zap's three- and four-letter levels, read as the words they stand for
+LEVEL_ABBREVIATIONS = {"VRB": "VERBOSE", "TRC": "TRACE", "DBG": "DEBUG", "INF": "INFO", "WRN": "WARNING",
+                       "ERR": "ERROR", "EROR": "ERROR", "FTL": "FATAL"}
 # Fields whose values have a shape of their own (any other field is the shortest run that fits)
 FIELD_PATTERNS = {
     "pri": r"\d{1,3}",
@@ -220,6 +239,12 @@ FIELD_PATTERNS = {
     "time": r".*?\d.*?",
     "timestamp": r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?",
     "host": r"\S+",
+    "module": r"[\w.-]+",
+    "logger": r"[\w.$-]+",
+    "application": r"[^\]]*",
+    "client": r"[^\]]+",
+    "tid": r"\d+",
+    "connection": r"\d+",
     # RFC 5424 structured data: '-' or one or more '[id name="value" ...]', values with escaped '"', '\\', ']'
     "sd": r'-|(?:\[(?:[^\]"\\]|\\.|"(?:[^"\\]|\\.)*")*\])+',
 }
@@ -258,8 +283,8 @@ def layout_regex(layout: str) -> tuple[str, list[str]]:
     return "^" + out + "$", fields
 
 
-def _layout_fits(layout: str, lines: list[str], con: Connection) -> int:
-    """How many of ``lines`` the layout reads (a Level field must hold a level); 0 unless the first does.
+def _layout_fits(layout: str, lines: list[str], con: Connection) -> list[bool]:
+    """Which of ``lines`` the layout reads (a Level field must hold a level); none unless the first does.
 
     Whether a line fits is decided by RE2 (DuckDB's regular expressions, on ``con``): its time grows
     with a line's length, where Python's backtracking on a line a layout does not fit grows as a power
@@ -269,35 +294,43 @@ def _layout_fits(layout: str, lines: list[str], con: Connection) -> int:
     rx, level = re.compile(pattern), fields.index("level") if "level" in fields else None
     fits = con.execute(f"SELECT list_transform(?::VARCHAR[], lambda x: regexp_matches(x, {_lit(pattern)}))",
                        [lines]).fetchone()[0]
-    n = 0
+    out = []
     for i, line in enumerate(lines):
         m = rx.match(line) if fits[i] else None
-        ok = bool(m) and (level is None or (m.group(level + 1) or "").strip().upper() in LEVEL_WORDS)
-        if not ok and i == 0:
-            return 0
-        n += ok
-    return n
+        out.append(bool(m) and (level is None or (m.group(level + 1) or "").strip().upper() in LEVEL_WORDS))
+    return out if out and out[0] else [False] * len(lines)
+
+
+# A line of a stack trace: indented (frames), an exception's name ('java.io.IOException: x',
+# 'Caused by: ...', ' ---> ...'), Python's words between chained tracebacks, Java's '... 3 more',
+# a closing brace (Node prints an error's properties in braces)
+TRACE_LINE = (r"^(\s|Traceback \(most recent call last\):|During handling of the above exception|The above exception "
+              r"was the direct cause|\.\.\. \d+ (more|common frames omitted)|[}\])]+,?\s*$|" + EXCEPTION_LINE[1:] + ")")
 
 
 def recognise_app_log(lines: list[str], layout: str | None = None) -> str | None:
     """The layout (Loghub convention) most of the first lines are written in, or None. Lines a
-    layout does not read may be a record's continuation (a stack trace), but the first must fit."""
+    layout does not read may be a record's continuation (a stack trace), but the first must fit.
+    Three lines must fit, or, in a file of one or two records, every line that does not must be
+    one of a stack trace."""
     lines = [ln for ln in lines if ln.strip()][:50]
     if not lines:
         return None
     con = store.scratch()
     try:
         if layout:
-            return layout if _layout_fits(layout, lines, con) else None
+            return layout if _layout_fits(layout, lines, con)[0] else None
+        traces = con.execute(f"SELECT list_transform(?::VARCHAR[], lambda x: regexp_matches(x, {_lit(TRACE_LINE)}))",
+                             [lines]).fetchone()[0]
         best, hits = None, 0
         for _name, candidate in LAYOUTS:
-            n = _layout_fits(candidate, lines, con)
-            if n > hits:
+            fits = _layout_fits(candidate, lines, con)
+            n = sum(fits)
+            if n > hits and (n >= min(3, len(lines)) or all(f or t for f, t in zip(fits, traces))):
                 best, hits = candidate, n
     finally:
         con.close()
-    # the first line fits (checked in _layout_fits); the others may mostly be stack traces
-    return best if hits >= min(3, len(lines)) else None
+    return best
 
 
 def layout_name(layout: str) -> str:
@@ -361,7 +394,14 @@ def app_log_object_sql(layout: str) -> str:
     exc = _lit(NAMED_LINE)
     root = root_cause_sql("coalesce(_more, [])")
     # '-' is syslog's (and many layouts') word for a field with no value
-    head = ", ".join([*(f"{_lit(f)}: nullif(nullif(trim(h[{_lit(f)}]), ''), '-')" for f in fields),
+    def value(f: str) -> str:
+        text = f"nullif(nullif(trim(h[{_lit(f)}]), ''), '-')"
+        if f != "level":
+            return text
+        short = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in LEVEL_ABBREVIATIONS.items())
+        return f"CASE upper({text}) {short} ELSE {text} END"
+
+    head = ", ".join([*(f"{_lit(f)}: {value(f)}" for f in fields),
                       *(f"{_lit(f)}: {sql}" for f, sql in _derived(fields).items())])
     return (f"list_transform([{{'h': regexp_extract(_line, {_lit(pattern)}, {names}), 'root': {root}}}], "
             f"lambda r: CASE WHEN regexp_matches(_line, {_lit(pattern)}) THEN "

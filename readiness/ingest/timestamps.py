@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 
 from readiness.zones import utc_offsets
 
@@ -56,9 +56,11 @@ class TimeMode:
     detected: bool = False      # kind "format": recognised from the values (COMMON_FORMATS), not given
     note: str | None = None     # why the values could not be recognised, told with each rejected row
     ambiguous: tuple[str, ...] = ()  # day-first and month-first layouts the sample could not tell apart
-    # the year was not written and ``year`` is assumed: a time later than this (ISO, wall clock) is
-    # read a year earlier, since a log holds nothing written after the file last changed
+    # no year (or no date) is written: ``latest`` is when the file last changed (UTC, ISO), which
+    # dates the times (``year`` is its year); a time later than it is read a year (a day) earlier,
+    # since a log holds nothing written after the file last changed
     latest: str | None = None
+    clock: bool = False         # only the time of day is written: the date is ``latest``'s
     because: str | None = None  # kind "format", recognised: why this reading of the values was chosen
 
     def describe(self, time_zone: str) -> str:
@@ -73,13 +75,16 @@ class TimeMode:
             "format": (f"times written as {self.time_format!r}, recognised from the file" if self.detected
                        else f"time format {self.time_format!r}")
                       + (f" ({self.because})" if self.because else "")
-                      + (self._year_text() if self.year else "")
+                      + (self._year_text() if self.year or self.clock else "")
                       + ("" if self.zoned else f"; read as {time_zone}"),
             "native": "typed timestamps in the file" + ("" if self.zoned else f"; read as {time_zone}"),
         }[self.kind]
 
 
     def _year_text(self) -> str:
+        if self.clock:
+            return (f"; no date is written: {self.latest[:10]} assumed, the day the file last changed; a time after "
+                    f"that change is read as the day before")
         if not self.latest:
             return f", year {self.year}"
         return (f"; no year is written: {self.year} assumed, the year the file last changed "
@@ -110,6 +115,8 @@ def detect_mode(samples: list[str], source_type: str = "VARCHAR",
                 return TimeMode(kind, zoned=True)
     # zoned=None: whether a row carried its zone is counted row by row (a sample could miss one)
     zoned = None
+    if values and sum(bool(_CLOCK.match(str(v))) for v in values) * 2 > len(values):
+        return _clock([str(v) for v in values], modified)
     if values and sum(bool(_COMMA_MILLIS.search(str(v))) for v in values) > len(values) / 2:
         return TimeMode("iso_comma", zoned=zoned)
     if values and sum(bool(_DATE_LIKE.match(str(v))) for v in values) * 2 < len(values):
@@ -159,12 +166,28 @@ def _short_year(text: list[str]) -> TimeMode | None:
     return TimeMode("format", best[0], zoned=False, detected=True, because=why)
 
 
+def _changed(modified: datetime | None) -> datetime:
+    return (modified or datetime.now(UTC)).astimezone(UTC)
+
+
 def _yearless(fmt: str, modified: datetime | None) -> TimeMode:
     """Times without a year (syslog's 'Jun 14 15:16:01'): the year the file last changed, a time
     after that change read a year earlier (a log of December read in January)."""
-    last = modified or datetime.now()
-    latest = (last + timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S")
-    return TimeMode("format", fmt, last.year, zoned=False, detected=True, latest=latest)
+    last = _changed(modified)
+    return TimeMode("format", fmt, last.year, zoned=False, detected=True, latest=last.strftime("%Y-%m-%d %H:%M:%S+00"))
+
+
+# only a time of day: Serilog's console '[10:00:00 ERR]', logback's default '10:00:00.123 [main]'
+_CLOCK = re.compile(r"^\s*\d{1,2}:\d{2}(:\d{2}([.,]\d{1,9})?)?\s*$")
+
+
+def _clock(values: list[str], modified: datetime | None) -> TimeMode:
+    """Times of day without a date: the day the file last changed, a time after that change read a
+    day earlier."""
+    shape = _CLOCK.match(values[0])
+    fmt = "%H:%M" + (":%S" if shape and shape.group(1) else "") + (".%f" if shape and shape.group(2) else "")
+    return TimeMode("format", fmt, zoned=False, detected=True, clock=True,
+                    latest=_changed(modified).strftime("%Y-%m-%d %H:%M:%S+00"))
 
 
 def _recognised(values: list, modified: datetime | None = None) -> TimeMode:
@@ -218,13 +241,20 @@ def _comma_fixed(raw: str) -> str:
 def _strptime_sql(raw: str, mode: TimeMode) -> str:
     fmt = mode.time_format.replace("'", "''")
     value = f"trim({raw})"
+    if mode.clock:  # the day the file last changed (in the session's zone, the pilot's), plus the time of day
+        changed = f"TIMESTAMPTZ '{mode.latest}'"
+        read = (f"(CAST(CAST({changed} AS DATE) AS TIMESTAMP) + (try_strptime(replace({value}, ',', '.'), '{fmt}') "
+                f"- TIMESTAMP '1900-01-01'))")
+        return f"CASE WHEN CAST({read} AS TIMESTAMPTZ) > {changed} THEN {read} - INTERVAL 1 DAY ELSE {read} END"
     if not mode.year:
         return f"try_strptime({value}, '{fmt}')"
     read = f"try_strptime('{int(mode.year)} ' || {value}, '%Y {fmt}')"
     if not mode.latest:
         return read
+    # a day's margin: the file's change is an instant, the times are wall clock in the pilot's zone
     earlier = f"try_strptime('{int(mode.year) - 1} ' || {value}, '%Y {fmt}')"
-    return f"CASE WHEN {read} IS NULL OR {read} > TIMESTAMP '{mode.latest}' THEN {earlier} ELSE {read} END"
+    return (f"CASE WHEN {read} IS NULL OR {read} > TIMESTAMP '{mode.latest[:19]}' + INTERVAL 1 DAY THEN {earlier} "
+            f"ELSE {read} END")
 
 
 def parse_sql(raw: str, mode: TimeMode, local: str | None = None, tz: str | None = None) -> str:
