@@ -351,7 +351,7 @@ def _detect(path: Path, work_dir: Path, log_format: str | None) -> SourceFile:
         line_format = "app_log"
     if line_format:  # a server's line log: read as JSON Lines of each line's (or record's) fields
         src = SourceFile(path, data_path, "jsonl", compression, encoding=encoding, line_format=line_format,
-                         layout=layout)
+                         layout=layout, work_dir=work_dir)
         src.columns = list(linelogs.columns(line_format, layout))
         src.types = {c: "VARCHAR" for c in src.columns}
         return src

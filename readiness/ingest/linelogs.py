@@ -32,8 +32,11 @@ _ACCESS_RE = re.compile(ACCESS_LOG)
 STATIC = r"\.(css|js|mjs|map|png|jpe?g|gif|svg|ico|webp|avif|bmp|woff2?|ttf|otf|eot)$"
 # an id in a path: digits, a UUID, a long hex string; replaced by {id}
 _ID_SEGMENT = r"/(\d+|[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}|[0-9a-fA-F]{16,})(/|$)"
-ACCESS_COLUMNS = ("time", "user", "event", "outcome", "duration_ms", "status", "method", "path", "client",
-                  "auth_user", "vhost", "bytes", "referer", "agent")
+_ID_GUARD = r"[0-9]|[a-fA-F]{8}"
+# Kept in attributes: the fields that feed none of these, and none said by another (the method is in
+# the event, an authenticated user is the user): each kept field widens every row stored
+ACCESS_COLUMNS = ("time", "user", "event", "outcome", "duration_ms", "status", "path", "client", "vhost", "bytes",
+                  "referer", "agent")
 NAMES = {"access_log": "web access log (Common / Combined Log Format)", "w3c": "web access log (W3C extended, IIS)",
          "app_log": "application log"}
 USAGE_FORMATS = ("access_log", "w3c")  # a request is a use
@@ -58,7 +61,7 @@ def _lit(value: str) -> str:
 def is_static_sql(event: str) -> str:
     """SQL: a request's event (method and path) asks for a static file (an image, script, style or
     font): judged on the loaded row, whose path is masked only where a whole segment is an id."""
-    return f"coalesce(regexp_matches(lower({event}), {_lit(STATIC)}), false)"
+    return f"(contains({event}, '.') AND coalesce(regexp_matches({event}, {_lit('(?i)' + STATIC)}), false))"
 
 
 def _usage_object(u: dict[str, str], duration_ms: str) -> str:
@@ -70,6 +73,8 @@ def _usage_object(u: dict[str, str], duration_ms: str) -> str:
     # one pass of the expression masks '/12/34' too: with every '/' doubled, the match of a segment
     # leaves the next segment a '/' of its own; halved again after
     masked = f"replace(regexp_replace(replace(u.bare, '/', '//'), {_lit(_ID_SEGMENT)}, '/{{id}}\\2', 'g'), '//', '/')"
+    # only a path that could hold an id is masked (a digit, or a run of hex letters)
+    masked = f"CASE WHEN regexp_matches(u.bare, {_lit(_ID_GUARD)}) THEN {masked} ELSE u.bare END"
     fields = {
         "time": "u.time",
         "user": "coalesce(u.auth, u.client)",
@@ -77,8 +82,8 @@ def _usage_object(u: dict[str, str], duration_ms: str) -> str:
         "outcome": (f"CASE WHEN {status} >= 500 THEN 'failure' WHEN {status} >= 400 THEN 'client error' "
                     f"WHEN {status} IS NOT NULL THEN 'success' END"),
         "duration_ms": duration_ms,
-        "status": "u.status", "method": "u.method", "path": "u.path", "client": "u.client",
-        "auth_user": "u.auth", "vhost": "u.vhost", "bytes": "u.bytes", "referer": "u.referer",
+        "status": "u.status", "path": "u.path", "client": "u.client", "vhost": "u.vhost", "bytes": "u.bytes",
+        "referer": "u.referer",
         "agent": "u.agent",
     }
     text = "{" + ", ".join(f"{_lit(k)}: CAST({v} AS VARCHAR)" for k, v in fields.items()) + "}"
@@ -101,7 +106,7 @@ def access_log_rows_sql(rows: str) -> str:
            "auth": "_w[-1]", "time": "split_part(split_part(_q[1], ' [', 2), ']', 1)", "request": "_q[2]",
            "status": "_sb[1]", "bytes": "_sb[2]", "referer": "coalesce(_q[4], '')", "agent": "coalesce(_q[6], '')",
            "rt": "coalesce(trim(_q[7]), _sb[3], '')"}
-    groups = ", ".join(f"CASE WHEN contains(_line, '\\') THEN regexp_extract(_line, {pattern}, {names})[{_lit(g)}] "
+    groups = ", ".join(f"CASE WHEN _bs THEN regexp_extract(_line, {pattern}, {names})[{_lit(g)}] "
                        f"ELSE {cut[g]} END AS _a_{g}" for g in _GROUPS)
     parts = {"time": "_a_time", "request": "nullif(_a_request, '')",
              "method": "CASE WHEN len(_r) >= 2 THEN _r[1] END", "path": "CASE WHEN len(_r) >= 2 THEN _r[2] END",
@@ -113,13 +118,14 @@ def access_log_rows_sql(rows: str) -> str:
     duration = ("CASE WHEN u.rt = '' THEN NULL WHEN contains(u.rt, '.') THEN try_cast(u.rt AS DOUBLE) * 1000 "
                 "ELSE try_cast(u.rt AS DOUBLE) / 1000 END")
     obj = _usage_object({k: f"_u_{k}" for k in parts}, duration)
-    helpers = ["_ok", "_q", "_w", "_sb", "_r", *(f"_a_{g}" for g in _GROUPS), *(f"_u_{k}" for k in parts)]
+    helpers = ["_ok", "_bs", "_q", "_w", "_sb", "_r", *(f"_a_{g}" for g in _GROUPS), *(f"_u_{k}" for k in parts)]
     return f"""(SELECT * EXCLUDE ({', '.join(helpers)}), CASE WHEN _ok THEN {obj} END AS _j FROM
               (SELECT *, {', '.join(f"{v} AS _u_{k}" for k, v in parts.items())} FROM
                (SELECT *, string_split(_a_request, ' ') AS _r FROM
                 (SELECT *, {groups} FROM
                  (SELECT *, string_split(trim(_q[3]), ' ') AS _sb FROM
-                  (SELECT *, regexp_full_match(_line, {pattern}) AS _ok, string_split(_line, '"') AS _q,
+                  (SELECT *, regexp_full_match(_line, {pattern}) AS _ok, contains(_line, '\\') AS _bs,
+                          string_split(_line, '"') AS _q,
                           string_split(trim(split_part(_line, ' [', 1)), ' ') AS _w FROM {rows}))))))"""
 
 
