@@ -197,10 +197,23 @@ LAYOUTS: tuple[tuple[str, str], ...] = (
     ("Spring Boot", r"<Time> <Level> <Pid> --- (\[<Application>\] )?\[<Process>\] <Component> : <Content>"),
     # syslog as sent or stored with its priority: '<34>1 2026-10-11T22:14:15.003Z host app 1234 ID47 [sd] msg'
     # (RFC 5424; '-' a missing field, the message may be absent) and '<34>Oct 11 22:14:15 host app[123]: msg'
+    # Python: Flask's '[%(asctime)s] %(levelname)s in %(module)s: %(message)s', gunicorn's
+    # '[time] [pid] [LEVEL] msg', Celery's '[time: LEVEL/process] msg'
+    ("Flask", r"\[<Time>\] <Level> in <Component>: <Content>"),
+    ("gunicorn", r"\[<Time>\] \[<Pid>\] \[<Level>\] <Content>"),
+    ("Celery", r"\[<Time>: <Level>/<Process>\] <Content>"),
+    # Ruby's Logger (Rails): 'E, [2026-12-06T10:00:01.456789 #1234] ERROR -- progname: msg'
+    ("Ruby Logger", r"[A-Z], \[<Time> #<Pid>\] <Level> -- <Component>: <Content>"),
+    # PostgreSQL's default '%m [%p] ': '2026-12-06 10:00:01.456 UTC [1240] ERROR:  msg'; its
+    # STATEMENT, DETAIL, HINT and CONTEXT lines belong to the record above them
+    ("PostgreSQL", r"<Time> \[<Pid>\] <Level>: <Content>"),
+    # MySQL 8: '2026-12-06T10:00:01.456789Z 8 [ERROR] [MY-010584] [Repl] msg'
+    ("MySQL", r"<Timestamp> <Thread> \[<Level>\] \[<Code>\] \[<Subsystem>\] <Content>"),
     ("syslog (RFC 5424)", r"\s*<<Pri>>1 <Time> <Host> <Component> <Pid> <Msgid> <Sd>(?: <Content>)?"),
     ("syslog (RFC 3164)", r"\s*<<Pri>><Month> <Day> <Time> <Host> <Component>(\[<Pid>\])?: <Content>"),
     # rsyslog's and journald's stored form with an RFC 3339 time: '2026-10-11T22:14:15.003+02:00 host app[123]: msg'
-    ("syslog (RFC 3339 time)", r"(<<Pri>>)?<Timestamp> <Host> <Component>(\[<Pid>\])?: <Content>"),
+    # (the program's name has no spaces: PostgreSQL's '2026-12-06 10:00:01.456 UTC [1240] ERROR:' is not this)
+    ("syslog (RFC 3339 time)", r"(<<Pri>>)?<Timestamp> <Host> <Component:[^\s\[\]:]+>(\[<Pid>\])?: <Content>"),
     ("OpenStack", r"<Logrecord> <Date> <Time> <Pid> <Level> <Component> \[<Address>\] <Content>"),
     ("Hadoop / log4j", r"<Date> <Time> <Level> \[<Process>\] <Component>: <Content>"),
     ("Zookeeper / log4j", r"<Date> <Time> - <Level> \[<Node>:<Component>@<Line>\] - <Content>"),
@@ -209,6 +222,8 @@ LAYOUTS: tuple[tuple[str, str], ...] = (
     ("logback", r"<Date> <Time> \[<Process>\] <Level> <Component> - <Content>"),
     # log4j's '%d %-5p [%t] %c - %m%n'
     ("log4j", r"<Date> <Time> <Level> \[<Process>\] <Component> - <Content>"),
+    # Tomcat's, log4j's without its ' - ' (JULI OneLineFormatter): '06-Dec-2026 10:00:01.456 SEVERE [thread] logger.method msg'
+    ("Tomcat", r"<Date> <Time> <Level> \[<Process>\] <Component> <Content>"),
     # NLog's default '${longdate}|${level:uppercase=true}|${logger}|${message}'
     ("NLog", r"<Date> <Time>\|<Level>\|<Component>\|<Content>"),
     ("Windows CBS", r"<Date> <Time>, <Level> <Component> <Content>"),
@@ -232,20 +247,24 @@ LAYOUTS: tuple[tuple[str, str], ...] = (
 )
 LEVEL_WORDS = ("TRACE", "DEBUG", "FINE", "FINER", "FINEST", "CONFIG", "VERBOSE", "INFO", "INFORMATION", "NOTICE",
                "WARN", "WARNING", "ERROR", "ERR", "SEVERE", "FATAL", "CRITICAL", "CRIT", "ALERT", "EMERG", "EMERGENCY",
-               "VRB", "TRC", "DBG", "INF", "WRN", "EROR", "FTL")
-# Serilog's and zap's three- and four-letter levels, read as the words they stand for
+               "VRB", "TRC", "DBG", "INF", "WRN", "EROR", "FTL", "LOG", "PANIC", "NOTE", "SYSTEM")
+# Serilog's and zap's three- and four-letter levels, read as the words they stand for; PostgreSQL's
+# LOG and MySQL's System and Note messages are information
 LEVEL_ABBREVIATIONS = {"VRB": "VERBOSE", "TRC": "TRACE", "DBG": "DEBUG", "INF": "INFO", "WRN": "WARNING",
-                       "ERR": "ERROR", "EROR": "ERROR", "FTL": "FATAL"}
+                       "ERR": "ERROR", "EROR": "ERROR", "FTL": "FATAL", "LOG": "INFO", "SYSTEM": "INFO",
+                       "NOTE": "NOTICE"}
 # Fields whose values have a shape of their own (any other field is the shortest run that fits)
 FIELD_PATTERNS = {
     "pri": r"\d{1,3}",
     # a date and a time hold a digit: '--- End of inner exception stack trace ---'
     # is no header whose level is 'trace'
     "date": r"\S*\d\S*",
-    "time": r".*?\d.*?",
+    "time": r"[^\[\]]*?\d[^\[\]]*?",  # within its brackets: '[time] [pid] [level]' is no time
     "timestamp": r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?",
     "host": r"\S+",
     "module": r"[\w.-]+",
+    "code": r"MY-\d+",
+    "thread": r"\d+",
     "logger": r"[\w.$-]+",
     "application": r"[^\]]*",
     "client": r"[^\]]+",
@@ -277,10 +296,12 @@ def layout_regex(layout: str) -> tuple[str, list[str]]:
     builtin = layout in dict(LAYOUTS).values()
     for k, part in enumerate(re.split(r"(<[^<>]+>)", layout)):
         if k % 2:
-            fields.append(part[1:-1].lower())
+            # a built-in layout may give a field's pattern after its name: '<Component:\S+>'
+            name, _, own = part[1:-1].partition(":") if builtin else (part[1:-1], "", "")
+            fields.append(name.lower())
             # a level is one of the level words: a stack trace's 'ValueError: could not ...' is no header
             out += (f"((?i:{'|'.join(LEVEL_WORDS)}))" if fields[-1] == "level"
-                    else f"({FIELD_PATTERNS.get(fields[-1], '.*?')})")
+                    else f"({own or FIELD_PATTERNS.get(fields[-1], '.*?')})")
         elif builtin:
             out += re.sub(r"\((?!\?)", "(?:", re.sub(" +", r"\\s+", part))
         else:

@@ -35,7 +35,7 @@ COMMON_FORMATS = (
     "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d",
     "%d-%b-%Y %H:%M:%S", "%d %b %Y %H:%M:%S", "%d %b %Y %H:%M", "%b %d, %Y %H:%M:%S", "%b %d %Y %H:%M:%S",
     "%d/%b/%Y:%H:%M:%S %z", "%Y-%m-%d %H:%M:%S %z", "%d %b %Y", "%b %d, %Y", "%b %d %Y",
-    "%d-%b-%Y", "%B %d, %Y", "%d %B %Y",
+    "%d-%b-%Y", "%B %d, %Y", "%d %B %Y", "%d-%b-%Y %H:%M:%S.%f",
 )
 # A month written as a name settles which part is the year: '28-Jul-18' is 28 July 2018.
 MONTH_NAME_SHORT_YEAR = ("%d-%b-%y", "%d-%b-%y %H:%M:%S", "%d-%b-%y %H:%M", "%d %b %y", "%d-%b-%y %I.%M.%S.%f %p",
@@ -282,7 +282,7 @@ def parse_sql(raw: str, mode: TimeMode, local: str | None = None, tz: str | None
     # of a second is tried only where the plain cast failed
     # and a zone written after a space ('2015-02-24 11:35:52 -0800', as Twitter's exports write it)
     return (f"coalesce(try_cast({raw} AS TIMESTAMPTZ), try_cast({_comma_fixed(raw)} AS TIMESTAMPTZ), "
-            rf"try_cast(regexp_replace({raw}, '\s+([+-]\d\d:?\d\d)$', '\1') AS TIMESTAMPTZ))")
+            rf"try_cast(regexp_replace({raw}, '\s+([+-]\d\d(:?\d\d)?)$', '\1') AS TIMESTAMPTZ))")
 
 
 def zoneless_sql(raw: str, mode: TimeMode) -> str:

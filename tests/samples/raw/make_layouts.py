@@ -26,7 +26,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent / "layouts"
 START = datetime(2026, 12, 6, 9, 0, 0, 123000, tzinfo=UTC)
 ZONE = timezone(timedelta(hours=1))  # Serilog and Spring Boot write the local time with its offset
-INFO_WORDS = {"INFO", "DEBUG", "VERBOSE", "TRACE", "NOTICE", "INF", "DBG", "VRB", "notice", "info", "debug"}
+INFO_WORDS = {"INFO", "DEBUG", "VERBOSE", "TRACE", "NOTICE", "FINE", "INF", "DBG", "VRB", "notice", "info", "debug"}
 
 
 @dataclass
@@ -60,10 +60,10 @@ def records(rng: random.Random, n: int, levels: list[tuple[str, str]], trace: li
         t = START + timedelta(seconds=41 * i + rng.randrange(40), milliseconds=rng.randrange(1000))
         level, stored = rng.choice(levels)
         inv = rng.randrange(1000, 9999)
-        if stored in ("ERROR", "FATAL") and rng.random() < 0.6:
+        if stored in ("ERROR", "FATAL", "SEVERE") and rng.random() < 0.6:
             out.append(Rec(t, level, stored, "App.Invoices.SyncJob", f"Sync of invoice {inv} failed", root,
                            [ln.format(n=inv) for ln in trace]))
-        elif stored in ("ERROR", "FATAL"):
+        elif stored in ("ERROR", "FATAL", "SEVERE"):
             out.append(Rec(t, level, stored, "App.Payments.Gateway", f"payment {inv} declined by the gateway"))
         elif stored in ("WARN", "WARNING"):
             out.append(Rec(t, level, stored, "App.Invoices.SyncJob", f"retrying invoice {inv} in 30 s"))
@@ -104,6 +104,39 @@ def nlog(r: Rec) -> list[str]:
     return [f"{r.t.strftime('%Y-%m-%d %H:%M:%S.%f')[:-2]}|{r.level}|{r.logger}|{r.message}", *r.trace]
 
 
+PYTHON = ["Traceback (most recent call last):", '  File "/srv/invoices/app/sync.py", line 12, in sync',
+          '    vat_of({{"id": invoice}})', '  File "/srv/invoices/app/sync.py", line 2, in vat_of',
+          '    return supplier["vat"]', "KeyError: 'vat'"]
+PY_WORDS = [("INFO", "INFO"), ("INFO", "INFO"), ("DEBUG", "DEBUG"), ("WARNING", "WARNING"), ("ERROR", "ERROR")]
+RUBY = [("INFO", "INFO"), ("INFO", "INFO"), ("DEBUG", "DEBUG"), ("WARN", "WARN"), ("ERROR", "ERROR"),
+        ("FATAL", "FATAL")]
+JUL = [("INFO", "INFO"), ("INFO", "INFO"), ("FINE", "FINE"), ("WARNING", "WARNING"), ("SEVERE", "SEVERE")]
+
+
+def flask(r: Rec) -> list[str]:  # '[%(asctime)s] %(levelname)s in %(module)s: %(message)s'
+    return [f"[{r.t.strftime('%Y-%m-%d %H:%M:%S,%f')[:-3]}] {r.level} in {r.logger.split('.')[-1].lower()}: "
+            f"{r.message}", *r.trace]
+
+
+def gunicorn(r: Rec) -> list[str]:  # '[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s'
+    return [f"[{r.t.strftime('%Y-%m-%d %H:%M:%S')} +0000] [4242] [{r.level}] {r.message}", *r.trace]
+
+
+def celery(r: Rec) -> list[str]:  # '[%(asctime)s: %(levelname)s/%(processName)s] %(message)s'
+    return [f"[{r.t.strftime('%Y-%m-%d %H:%M:%S,%f')[:-3]}: {r.level}/ForkPoolWorker-{r.t.second % 4 + 1}] "
+            f"{r.message}", *r.trace]
+
+
+def ruby(r: Rec) -> list[str]:  # Ruby's Logger: '%s, [%s #%d] %5s -- %s: %s'
+    return [f"{r.level[0]}, [{r.t.strftime('%Y-%m-%dT%H:%M:%S.%f')} #4242] {r.level:>5} -- {r.logger}: {r.message}",
+            *r.trace]
+
+
+def tomcat(r: Rec) -> list[str]:  # JULI's OneLineFormatter; the trace indented by a tab
+    return [f"{r.t.strftime('%d-%b-%Y %H:%M:%S.%f')[:-3]} {r.level} [http-nio-8080-exec-{r.t.second % 9 + 1}] "
+            f"{r.logger}.run {r.message}", *("\t" + line for line in r.trace)]
+
+
 LAYOUTS = {  # file: (writer, levels, trace, root cause, format named in the preview)
     "serilog_file.log": (serilog_file, U3, DOTNET, "System.Collections.Generic.KeyNotFoundException", "time and [level]"),
     "serilog_console.log": (serilog_console, U3, DOTNET, "System.Collections.Generic.KeyNotFoundException",
@@ -112,6 +145,11 @@ LAYOUTS = {  # file: (writer, levels, trace, root cause, format named in the pre
     "logback_console.log": (logback_console, WORDS, JAVA, "java.net.SocketTimeoutException", "logback, time of day"),
     "spring_boot.log": (spring_boot, WORDS, JAVA, "java.net.SocketTimeoutException", "Spring Boot"),
     "nlog.log": (nlog, WORDS, DOTNET, "System.Collections.Generic.KeyNotFoundException", "NLog"),
+    "flask.log": (flask, PY_WORDS, PYTHON, "KeyError", "Flask"),
+    "gunicorn_error.log": (gunicorn, PY_WORDS, PYTHON, "KeyError", "gunicorn"),
+    "celery.log": (celery, PY_WORDS, PYTHON, "KeyError", "Celery"),
+    "ruby_logger.log": (ruby, RUBY, [], None, "Ruby Logger"),
+    "tomcat.log": (tomcat, JUL, JAVA, "java.net.SocketTimeoutException", "Tomcat"),
 }
 
 
@@ -177,7 +215,45 @@ def nginx(rng: random.Random, n: int) -> list[Rec]:
     return out
 
 
+def postgres(rng: random.Random, n: int) -> list[Rec]:
+    """PostgreSQL's default prefix '%m [%p] '; an error's STATEMENT line belongs to it."""
+    kinds = [("LOG", "INFO", "checkpoint complete: wrote {b} buffers"),
+             ("ERROR", "ERROR", 'relation "invoice_{b}" does not exist at character 15'),
+             ("ERROR", "ERROR", 'duplicate key value violates unique constraint "invoices_pkey"'),
+             ("WARNING", "WARNING", "there is no transaction in progress"),
+             ("FATAL", "FATAL", 'password authentication failed for user "app{b}"')]
+    out = []
+    for i in range(n):
+        t = START + timedelta(seconds=27 * i + rng.randrange(20), milliseconds=rng.randrange(1000))
+        word, stored, text = rng.choice(kinds)
+        b, pid = rng.randrange(1, 9), 1200 + rng.randrange(50)
+        stamp = f"{t.strftime('%Y-%m-%d %H:%M:%S.%f')[:-3]} UTC [{pid}]"
+        rec = Rec(t, f"{stamp} {word}:  ", stored, "", text.format(b=b))
+        if word == "ERROR":
+            rec.message += f"\n{stamp} STATEMENT:  SELECT * FROM invoice_{b} WHERE id = {rng.randrange(9999)}"
+        out.append(rec)
+    return out
+
+
+def mysql(rng: random.Random, n: int) -> list[Rec]:
+    """MySQL 8's error log: '2026-12-06T09:00:01.456789Z 8 [ERROR] [MY-010584] [Repl] message'."""
+    kinds = [("System", "INFO", "MY-010116", "Server", "/usr/sbin/mysqld (mysqld 8.0.36) starting as process 1"),
+             ("Note", "NOTICE", "MY-010051", "Server", "Event Scheduler: scheduler thread started with id {b}"),
+             ("Warning", "Warning", "MY-010068", "Server", "CA certificate ca.pem is self signed."),
+             ("ERROR", "ERROR", "MY-010584", "Repl", "Replica SQL for channel '': Error executing row event: "
+                                                    "'Table 'erp.invoice_{b}' doesn't exist'")]
+    out = []
+    for i in range(n):
+        t = START + timedelta(seconds=33 * i + rng.randrange(20), microseconds=rng.randrange(10**6))
+        word, stored, code, sub, text = rng.choice(kinds)
+        out.append(Rec(t, f"{t.strftime('%Y-%m-%dT%H:%M:%S.%fZ')} {rng.randrange(20)} [{word}] [{code}] [{sub}] ",
+                       stored, sub, text.format(b=rng.randrange(1, 9))))
+    return out
+
+
 SERVERS = {"apache_24_error.log": (apache_24, " ", "Apache error log"),
+           "postgresql.log": (postgres, "", "PostgreSQL"),
+           "mysql_error.log": (mysql, "", "MySQL"),
            "apache_22_error.log": (apache_22, " ", "Apache error log"),
            "nginx_error.log": (nginx, "", "nginx error log")}
 
@@ -264,8 +340,11 @@ def main() -> None:
         recs = records(random.Random(i), 60, levels, trace, root)
         (HERE / name).write_text("".join(line + "\n" for r in recs for line in writer(r)), encoding="utf-8")
         truth[name] = truth_of(recs, fmt)  # with no date written, the day is the file's last change's
-        if writer in (serilog_file, serilog_console):  # Serilog's default layouts write no logger
+        if writer in (serilog_file, serilog_console, gunicorn, celery):  # these layouts write no logger
             truth[name]["components"] = {}
+        named = {flask: lambda c: c.split(".")[-1].lower(), tomcat: lambda c: c + ".run"}.get(writer)
+        if named:  # Flask names the module, JULI the logger and its method
+            truth[name]["components"] = {named(c): n for c, n in truth[name]["components"].items()}
     for i, (name, (maker, sep, fmt)) in enumerate(SERVERS.items()):
         recs = maker(random.Random(100 + i), 60)
         (HERE / name).write_text("".join(f"{r.level}{sep}{r.message}\n" for r in recs), encoding="utf-8")
