@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from typing import Any
+import logging
+import re
+from typing import Any, NoReturn
 
 import jwt
 import streamlit as st
@@ -31,6 +33,8 @@ from readiness.security.access import AccessDenied, Actor
 from readiness.web.text import md
 
 _SID = "_rr_session"
+_log = logging.getLogger(__name__)
+_PID = re.compile(r"\s*\(PID \d+\)")
 
 
 _ACTOR = "_rr_actor"
@@ -44,7 +48,9 @@ def db() -> str:
 
 
 def cookie_key() -> str:
-    given = settings.get("cookie_key")
+    """The login cookie's signing key: the configured one (secrets file, else the setting), else
+    the key file beside the store, made on first use."""
+    given = keys.configured("cookie_key")
     if given:
         return given
     return keys.load_or_create(settings.sidecar(db(), "cookie_key_file", ".cookie-key")).decode()
@@ -221,8 +227,57 @@ def guard(action: str, pilot_id: int | None = None) -> Actor:
     return who
 
 
-def busy(err: Exception) -> None:
+def busy(err: Exception) -> NoReturn:
     """Say the store is busy and what to do; which file and which process hold it go to the server log."""
     st.warning(store.busy_message(err))
     st.button("Try again")
     st.stop()
+
+
+def last_actor() -> Actor | None:
+    """Who this browser session's last completed login check found (None before a login, after a
+    logout or an ended session): the navigation to draw while the store cannot be read."""
+    return st.session_state.get(_ACTOR) if _SID in st.session_state else None
+
+
+UNAVAILABLE = ("Readiness Review cannot open its store right now, so this page cannot be shown. This is not "
+               "something you can fix from here: tell whoever runs Readiness Review (the server's log says "
+               "what is wrong and what to do), then press Try again.")
+MISCONFIGURED = ("This Readiness Review server is not set up correctly, so it shows no pages. Tell whoever "
+                 "runs it: the server's log says what to fix.")
+
+
+def unavailable(err: Exception) -> NoReturn:
+    """Stop the page with what a visitor can do when the store cannot be opened (damaged, no access,
+    its schema not brought up to date) or the server's set-up is wrong; the message with the files
+    involved and the fix goes to the server log, never to the page."""
+    _log.error("A page could not be served: %s", err)
+    st.error(MISCONFIGURED if isinstance(err, keys.SecretError) else UNAVAILABLE)
+    st.button("Try again")
+    st.stop()
+
+
+def page_text(err: Exception) -> str:
+    """An error's message for a page, with the server's own folders (the store's, the upload
+    folder) and process ids left out; the whole message goes to the server log."""
+    text = str(err)
+    places = {str(settings.db_path()): "the store", str(settings.upload_dir()): "the upload folder",
+              str(settings.db_path().parent): "the data folder"}
+    for path, name in sorted(places.items(), key=lambda kv: -len(kv[0])):  # the longest first
+        text = text.replace(path, name)
+    if text != str(err) or _PID.search(text):
+        _log.info("Shown on a page without its server details: %s", err)
+    return _PID.sub("", text)
+
+
+def check_shared_secrets() -> None:
+    """Refuse to serve pages with secrets the replicas would not share: a secrets file that cannot
+    be used, or a Streamlit cookie secret other than the file's (a replica started without
+    ``python -m readiness serve``). Raises keys.SecretError; nothing to check without a secrets file."""
+    shared = keys.shared_secrets()
+    if shared and st.get_option("server.cookieSecret") != shared["cookie_secret"]:
+        raise keys.SecretError(
+            "This replica's Streamlit cookie secret (server.cookieSecret) is not the cookie_secret of the secrets "
+            f"file {settings.get('secrets_file')}: replicas would not share it.",
+            "Start each replica with `python -m readiness serve --port N`, which passes it on, or set "
+            "STREAMLIT_SERVER_COOKIE_SECRET to it.")
