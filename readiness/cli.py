@@ -475,7 +475,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         env["STREAMLIT_SERVER_COOKIE_SECRET"] = shared["cookie_secret"]
     argv = [sys.executable, "-m", "streamlit", "run", str(settings.PROJECT_ROOT / "app.py"),
             "--server.headless=true", f"--server.port={args.port}", f"--server.address={args.address}",
-            "--browser.gatherUsageStats=false", *args.streamlit]
+            "--browser.gatherUsageStats=false", *args.streamlit[args.streamlit[:1] == ["--"]:]]
     os.chdir(settings.PROJECT_ROOT)  # Streamlit reads .streamlit/config.toml from here
     sys.stdout.flush()
     os.execve(sys.executable, argv, env)
