@@ -66,9 +66,9 @@ try:
     login.check_shared_secrets()
     _first_run(login.db())
 except store.StoreBusy as err:
-    login.busy(err)
+    login.busy(err, before_navigation=True)
 except Exception as err:  # the page says what to do; what went wrong, and where, goes to the server log
-    login.unavailable(err)
+    login.unavailable(err, before_navigation=True)
 
 # (section, file, title, icon, action needed to see it in the navigation)
 PAGES = [
@@ -105,9 +105,9 @@ def _run() -> None:
         # until the store answers (then the session is checked again, as on every run).
         actor, busy = login.last_actor(), err
         if actor is None:
-            login.busy(err)
+            login.busy(err, before_navigation=True)
     except (store.StoreError, keys.SecretError) as err:
-        login.unavailable(err)
+        login.unavailable(err, before_navigation=True)
     if actor is None:
         # Always hand st.navigation a page list (else Streamlit lists every file in pages/ itself). Each
         # page's address shows the login form, so a deep link survives the login and reveals nothing.

@@ -227,11 +227,24 @@ def guard(action: str, pilot_id: int | None = None) -> Actor:
     return who
 
 
-def busy(err: Exception) -> NoReturn:
-    """Say the store is busy and what to do; which file and which process hold it go to the server log."""
+def busy(err: Exception, *, before_navigation: bool = False) -> NoReturn:
+    """Say the store is busy and what to do; which file and which process hold it go to the server log.
+    ``before_navigation``: app.py stops before it has drawn its navigation (see :func:`_no_page_list`)."""
     st.warning(store.busy_message(err))
     st.button("Try again")
+    if before_navigation:
+        _no_page_list()
     st.stop()
+
+
+def _no_page_list() -> None:
+    """A run that stops before app.py's navigation still hands Streamlit a page list, hidden: without
+    one Streamlit lists every file in pages/ in the sidebar, by its file name."""
+    st.navigation([st.Page(_nothing, title="Readiness Review")], position="hidden")
+
+
+def _nothing() -> None:
+    pass
 
 
 def last_actor() -> Actor | None:
@@ -247,13 +260,15 @@ MISCONFIGURED = ("This Readiness Review server is not set up correctly, so it sh
                  "runs it: the server's log says what to fix.")
 
 
-def unavailable(err: Exception) -> NoReturn:
+def unavailable(err: Exception, *, before_navigation: bool = False) -> NoReturn:
     """Stop the page with what a visitor can do when the store cannot be opened (damaged, no access,
     its schema not brought up to date) or the server's set-up is wrong; the message with the files
     involved and the fix goes to the server log, never to the page."""
     _log.error("A page could not be served: %s", err)
     st.error(MISCONFIGURED if isinstance(err, keys.SecretError) else UNAVAILABLE)
     st.button("Try again")
+    if before_navigation:
+        _no_page_list()
     st.stop()
 
 
