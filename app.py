@@ -133,6 +133,9 @@ def _run() -> None:
     start, ended = time.perf_counter(), "ok"
     try:
         current.run()
+    except store.StoreBusy as exc:  # a page that does not catch it itself: the same message, in the page
+        ended = type(exc).__name__
+        login.busy(exc)
     except (store.StoreError, keys.SecretError) as exc:
         ended = type(exc).__name__
         login.unavailable(exc)

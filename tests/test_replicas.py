@@ -230,3 +230,10 @@ def test_page_text_leaves_out_the_server_s_folders_and_process_ids(tmp_path, mon
     text = login.page_text(err)
     assert str(tmp_path) not in text and "4242" not in text and "PID" not in text
     assert "the store is busy" in text.lower() and "the upload folder/x.csv" in text
+
+
+def test_page_text_names_the_audit_files_without_their_place(tmp_path, monkeypatch) -> None:
+    db = tmp_path / "store.duckdb"
+    monkeypatch.setenv("READINESS_DB", str(db))
+    text = login.page_text(f"The audit key {db}.audit-key is missing; the head {db}.audit-head says 7.")
+    assert text == "The audit key (its file on the server) is missing; the head (its file on the server) says 7."

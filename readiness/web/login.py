@@ -272,12 +272,14 @@ def unavailable(err: Exception, *, before_navigation: bool = False) -> NoReturn:
     st.stop()
 
 
-def page_text(err: Exception) -> str:
-    """An error's message for a page, with the server's own folders (the store's, the upload
-    folder) and process ids left out; the whole message goes to the server log."""
+def page_text(err: Exception | str) -> str:
+    """An error's message (or a library's message) for a page, with the server's own folders (the
+    store's, the upload folder) and process ids left out; the whole message goes to the server log."""
     text = str(err)
-    places = {str(settings.db_path()): "the store", str(settings.upload_dir()): "the upload folder",
-              str(settings.db_path().parent): "the data folder"}
+    db = settings.db_path()
+    places = {str(db): "the store", str(settings.upload_dir()): "the upload folder", str(db.parent): "the data folder",
+              str(settings.sidecar(db, "audit_key_file", ".audit-key")): "(its file on the server)",
+              str(settings.sidecar(db, "audit_head_file", ".audit-head")): "(its file on the server)"}
     for path, name in sorted(places.items(), key=lambda kv: -len(kv[0])):  # the longest first
         text = text.replace(path, name)
     if text != str(err) or _PID.search(text):
