@@ -21,6 +21,7 @@ import dataclasses
 import hashlib
 import logging
 import re
+import sys
 from typing import Any, NoReturn
 
 import jwt
@@ -192,12 +193,27 @@ def through_app_py() -> None:
     it switches the process to ``st.navigation`` mode and reruns, which goes through app.py.
     (The page would refuse anyway, as no actor is set; this turns the refusal into the login.)
     app.py calls it first too: in that mode app.py itself runs inside Streamlit's own page list.
+
+    The mode is chosen per run from a process-wide flag, so a second session whose first run began
+    in that mode, while the first session's page switched the flag, runs a page on its own although
+    the flag now says otherwise (two tabs reconnecting at once to a replica that has just started,
+    after the other replica stopped). Such a run is told by Streamlit's legacy runner
+    (``_mpa_v1``, streamlit 1.67) being on the call stack.
     """
     from streamlit.runtime.pages_manager import PagesManager
 
-    if PagesManager.uses_pages_directory:
+    if PagesManager.uses_pages_directory or _run_by_legacy_pages_mode():
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+def _run_by_legacy_pages_mode() -> bool:
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "_mpa_v1" and "streamlit" in frame.f_code.co_filename:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def actor() -> Actor:
