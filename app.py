@@ -26,6 +26,7 @@ from readiness.web import login, widgets
 st.set_page_config(page_title="Readiness Review", page_icon=str(Path(__file__).parent / "readiness" / "assets" / "favicon.png"),
                    layout="wide")
 login.through_app_py()
+login.log_to_stderr()
 login.still_placeholders()
 # The page this browser tab asked for, remembered on the session's first run, before anything can
 # interrupt it (the login cookie component answers with a rerun that may arrive without the page in

@@ -263,6 +263,19 @@ def _nothing() -> None:
     pass
 
 
+def log_to_stderr() -> None:
+    """The library's messages for the operator (a busy store's holder, a store that cannot be
+    opened, a secret refused) go to the server's standard error, with time and level, once per
+    process: the replica's journal under systemd. Python's fallback would drop INFO and stamp nothing."""
+    logger = logging.getLogger("readiness")
+    if not any(getattr(h, "_readiness", False) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler._readiness = True
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
 def last_actor() -> Actor | None:
     """Who this browser session's last completed login check found (None before a login, after a
     logout or an ended session): the navigation to draw while the store cannot be read."""
