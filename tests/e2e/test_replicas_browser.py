@@ -63,7 +63,8 @@ def _wait_serving(url: str, deadline_s: float = 30) -> None:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    """Two replicas and HAProxy; yields (balancer URL, store path, {replica name: (its own URL, its process)})."""
+    """Two replicas and HAProxy; yields (balancer URL, store path, {replica name: (its own URL, its
+    process)}, the replicas' settings)."""
     if HAPROXY is None:
         pytest.skip("the replica test needs HAProxy (Debian's haproxy package: apt-get install haproxy; .ci/run "
                     "installs it when missing)")
@@ -91,13 +92,13 @@ def cluster(tmp_path_factory):
             stdout=open(tmp / "haproxy.log", "wb"), stderr=subprocess.STDOUT)
         procs.append(balancer)
         _wait_serving(lb)
-        yield lb, db, replicas
+        yield lb, db, replicas, env
     finally:
+        procs += [proc for _, proc in replicas.values() if proc not in procs]  # replicas restarted by a test
         for proc in procs:
             proc.terminate()
         for proc in procs:
             proc.wait(timeout=20)
-        for proc in procs:
             if proc.stdout:
                 proc.stdout.close()
 
@@ -145,7 +146,7 @@ def _stick_to(ctx, lb: str, replica: str) -> None:
 
 
 def test_two_replicas_share_logins_logouts_and_edits(browser, cluster) -> None:
-    lb, _db, _ = cluster
+    lb, _db, _, _ = cluster
     rex_ctx, leo_ctx, replay = browser.new_context(), browser.new_context(), browser.new_context()
     try:
         # Two browser sessions land on different replicas (round robin), each kept there by its cookie.
@@ -198,7 +199,7 @@ def test_two_replicas_share_logins_logouts_and_edits(browser, cluster) -> None:
 
 
 def test_a_page_on_a_busy_store_says_what_to_do_and_keeps_the_navigation(browser, cluster) -> None:
-    lb, db, _ = cluster
+    lb, db, _, _ = cluster
     ctx = browser.new_context(viewport={"width": 1300, "height": 800})
     try:
         page = ctx.new_page()
@@ -225,9 +226,10 @@ def test_a_page_on_a_busy_store_says_what_to_do_and_keeps_the_navigation(browser
         ctx.close()
 
 
-def test_a_replica_that_stops_hands_its_visitors_to_the_other_still_signed_in(browser, cluster) -> None:
-    """Runs last: it stops a replica."""
-    lb, _db, replicas = cluster
+def test_a_replica_that_stops_hands_its_visitors_to_the_other_still_signed_in(browser, cluster, tmp_path) -> None:
+    """A rolling restart gone wrong: the other replica has just been restarted (its first page run
+    will be this tab's), then the visitor's own replica stops. Runs last: it stops replicas."""
+    lb, _db, replicas, env = cluster
     ctx = browser.new_context(viewport={"width": 1300, "height": 800})
     try:
         page = ctx.new_page()
@@ -236,6 +238,12 @@ def test_a_replica_that_stops_hands_its_visitors_to_the_other_still_signed_in(br
         page.wait_for_function("document.cookie.includes('readiness_auth')", timeout=60_000)
         gone = _affinity(ctx)
         (other,) = set(replicas) - {gone}
+        url, proc = replicas[other]
+        proc.terminate()
+        proc.wait(timeout=20)
+        restarted, _ = start_app(env, serve=True, port=int(url.rsplit(":", 1)[1]), log=tmp_path / f"{other}.log")
+        replicas[other] = (url, restarted)  # the fixture stops it
+        _wait_until_balanced_to(lb, other)
         replicas[gone][1].terminate()
         replicas[gone][1].wait(timeout=20)
         start = time.monotonic()
@@ -245,3 +253,16 @@ def test_a_replica_that_stops_hands_its_visitors_to_the_other_still_signed_in(br
         assert "Risks" in main_text(page)
     finally:
         ctx.close()
+
+
+def _wait_until_balanced_to(lb: str, replica: str, deadline_s: float = 30) -> None:
+    """Until HAProxy sends a browser that sticks to ``replica`` there (its health check has seen
+    the replica up again; until then it answers from another)."""
+    deadline = time.monotonic() + deadline_s
+    request = urllib.request.Request(f"{lb}/_stcore/health", headers={"Cookie": f"{AFFINITY}={replica}"})
+    while True:
+        with urllib.request.urlopen(request, timeout=5) as r:
+            if r.headers.get("X-Readiness-Replica") == replica:
+                return
+        assert time.monotonic() < deadline, f"HAProxy did not take {replica} back"
+        time.sleep(0.2)  # HAProxy's next health check (every 2 s) brings it back
