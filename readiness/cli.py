@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from readiness import backup, catalog, pilots, settings, store
+from readiness import backup, catalog, keys, pilots, settings, store
 from readiness.errors import ReadinessError
 from readiness.ingest import batches, sources
 from readiness.ingest import load as ingest
@@ -491,6 +491,45 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return EXIT_OK if r.verification.ok else EXIT_FAILED
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the app (`streamlit run app.py`) as one replica: the secrets file's cookie_secret goes
+    to Streamlit as its server.cookieSecret, through the environment (not the command line, which
+    every user of the machine can read)."""
+    shared = keys.shared_secrets()  # a secrets file that cannot be used stops here, not in a page
+    env = dict(os.environ)
+    if args.db:
+        env["READINESS_DB"] = str(settings.db_path(args.db).resolve())
+    if shared:
+        env["STREAMLIT_SERVER_COOKIE_SECRET"] = shared["cookie_secret"]
+    argv = [sys.executable, "-m", "streamlit", "run", str(settings.PROJECT_ROOT / "app.py"),
+            "--server.headless=true", f"--server.port={args.port}", f"--server.address={args.address}",
+            "--browser.gatherUsageStats=false", *args.streamlit[args.streamlit[:1] == ["--"]:]]
+    os.chdir(settings.PROJECT_ROOT)  # Streamlit reads .streamlit/config.toml from here
+    sys.stdout.flush()
+    os.execve(sys.executable, argv, env)
+    return EXIT_OK  # not reached: the process is Streamlit's now
+
+
+def cmd_secrets(args: argparse.Namespace) -> int:
+    db = settings.db_path(args.db)
+    kept = {"cookie_key": keys.load(settings.sidecar(db, "cookie_key_file", ".cookie-key")),
+            "audit_key": keys.load(settings.sidecar(db, "audit_key_file", ".audit-key"))}
+    text = keys.new_secrets(kept)
+    try:
+        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise ReadinessError(f"{args.out} already exists; secrets files are never overwritten.",
+                             "Choose a new file name.") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    taken = [n for n, v in kept.items() if v]
+    print(f"Wrote {args.out} (mode 0600) with {', '.join(keys.SHARED_SECRETS)}"
+          + (f"; {' and '.join(taken)} taken over from beside {db}, so logins and the audit log carry on"
+             if taken else "") + ".")
+    print("Give every replica READINESS_SECRETS_FILE pointing at it (or a copy), and keep it with your backups.")
+    return EXIT_OK
+
+
 # What an argument means, for the arguments whose help is not written where they are added.
 ARGUMENT_HELP = {
     "pilot": "the pilot, by name",
@@ -688,6 +727,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="src", required=True, metavar="DIR", help="a folder written by backup")
     p.add_argument("--force", action="store_true",
                    help="replace an existing store; it is first moved aside to <store>.before-restore-<UTC time>")
+
+    p = add("serve", cmd_serve, "Run the app as one replica (streamlit run app.py on --port) with the shared "
+            "secrets of READINESS_SECRETS_FILE: start one per port behind the load balancer (deploy/).",
+            "python -m readiness serve --port 8501")
+    p.add_argument("--port", type=int, default=8501, help="the port this replica listens on")
+    p.add_argument("--address", default="127.0.0.1", help="the address it listens on (the load balancer's side)")
+    p.add_argument("streamlit", nargs=argparse.REMAINDER, metavar="...",
+                   help="further options for streamlit run, after --")
+
+    p = add("secrets", cmd_secrets, "Write a new secrets file for replicas (READINESS_SECRETS_FILE): random "
+            "cookie_secret, cookie_key and audit_key, taking over the keys already beside the store.",
+            "python -m readiness secrets --out /etc/readiness/secrets.toml")
+    p.add_argument("--out", required=True, metavar="FILE", help="the new file (mode 0600); never overwritten")
     for sub_parser in sub.choices.values():
         for action in sub_parser._actions:
             if action.help is None and action.dest in ARGUMENT_HELP:
