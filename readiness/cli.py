@@ -19,7 +19,7 @@ from readiness.errors import ReadinessError
 from readiness.ingest import batches, sources
 from readiness.ingest import load as ingest
 from readiness.ingest.columns import KINDS, parse_overrides
-from readiness.review import decisions, export, playbook
+from readiness.review import decisions, export, figures, playbook
 from readiness.security import access, audit, users
 from readiness.security.access import cli_actor
 from readiness.store import StoreBusy
@@ -665,10 +665,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that change a pilot's logs or records: afterwards the pilots' stored figures they made
+# stale are recomputed (readiness.review.figures.keep_up), so Portfolio finds them current.
+KEEPS_FIGURES = ("ingest", "sync", "sources", "batches", "decide", "demo")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        code = args.func(args)
+        if args.command in KEEPS_FIGURES:
+            with store.open_store(args.db) as con:
+                figures.keep_up(con)
+        return code
     except StoreBusy as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_BUSY
