@@ -12,7 +12,7 @@ import streamlit as st
 from analysis import failure_modes as fm
 from analysis.common import NO_FILTERS, segment_choices
 from readiness import catalog, store
-from readiness.review import progress, risks
+from readiness.review import figures, progress, risks
 from readiness.review import signals as sig
 from readiness.security.access import Actor
 from readiness.web.login import db
@@ -67,6 +67,10 @@ def signal_rows(actor: Actor, pilot, version: str, rows: dict) -> Any:
 @st.cache_data(show_spinner=False, max_entries=128)
 def _signals(db_path: str, pilot_id: int, version: str, _actor: Actor, _pilot) -> list[dict[str, Any]]:
 
+    with store.open_store(db_path) as con:  # kept with the pilot's figures at this data version, if they are
+        kept = figures.stored(con, pilot_id)
+    if kept is not None and kept["data_version"] == version:
+        return kept["signals"]
     found = _log_signals(db_path, pilot_id, catalog.logs_version(version), _actor, _pilot)
     with store.open_store(db_path) as con:
         return [s.to_dict() for s in sig.ordered(found + sig.review_signals(con, _actor, _pilot))]
@@ -81,8 +85,9 @@ def _log_signals(db_path: str, pilot_id: int, logs_version: str, _actor: Actor, 
 
 def signals(actor: Actor, pilot, version: str) -> list[dict[str, Any]]:
     """The pilot's risk signals as dicts, cached by pilot and data version (call after pick_pilot,
-    which has checked the grant). The checks that read only the logs are kept until a batch is
-    loaded or deleted: a review edit (a note, a risk, a condition) re-runs only the others."""
+    which has checked the grant): the ones stored with its figures (readiness.review.figures) when
+    they were computed at this version. Otherwise the checks that read only the logs are kept until
+    a batch is loaded or deleted: a review edit (a note, a risk, a condition) re-runs only the others."""
     return _signals(db(), pilot.pilot_id, version, actor, pilot)
 
 
