@@ -15,7 +15,7 @@ from readiness import catalog, store
 from readiness.catalog import get_pilot
 from readiness.ingest import batches
 from readiness.review import between, conditions, decisions, figures, handoff, risks, signals
-from readiness.security import users
+from readiness.security import access, users
 from readiness.security.access import Actor
 
 OP = Actor("cli:test", "admin", cli=True)
@@ -158,3 +158,8 @@ def test_a_reviewer_sees_only_the_pilots_granted(two: Path) -> None:
         users.add_user(con, OP, "rita", "reviewer", "a long enough password")
         users.grant(con, OP, "rita", "b")
         assert [r["pilot"] for r in figures.portfolio(con, Actor("rita", "reviewer"), TODAY)] == ["b"]
+        # the Portfolio's exports are offered only when every pilot listed may be exported
+        a, b = (get_pilot(con, n).pilot_id for n in ("a", "b"))
+        assert access.allowed_on_all(con, Actor("rita", "reviewer"), "export", [b])
+        assert not access.allowed_on_all(con, Actor("rita", "reviewer"), "export", [a, b])
+        assert access.allowed_on_all(con, OP, "export", [a, b])
