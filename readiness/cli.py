@@ -180,6 +180,14 @@ def cmd_pilots(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_figures(args: argparse.Namespace) -> int:
+    with store.open_store(args.db) as con:
+        done = figures.refresh_stale(con)
+    print(f"Recomputed the stored figures of {len(done):,} pilot{'s' * (len(done) != 1)}." if done
+          else "Every pilot's stored figures are current.")
+    return EXIT_OK
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     from analysis.summary import summary  # loads pandas: imported when used, so the command line starts without it
 
@@ -569,6 +577,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("pilots", cmd_pilots, "List pilots with their row counts per log kind.", "python -m readiness pilots")
     p.add_argument("--json", action="store_true")
+
+    add("figures", cmd_figures, "Recompute the pilots' stored figures (risk signals, conditions, Portfolio line) that "
+        "are missing or out of date, e.g. after an upgrade, so that Portfolio's first view need not.",
+        "python -m readiness figures")
 
     p = add("summary", cmd_summary, "Headline figures of a pilot's usage, feedback and exceptions.",
             "python -m readiness summary --pilot 'Invoice triage assistant' --json")

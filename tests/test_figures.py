@@ -163,3 +163,13 @@ def test_a_reviewer_sees_only_the_pilots_granted(two: Path) -> None:
         assert access.allowed_on_all(con, Actor("rita", "reviewer"), "export", [b])
         assert not access.allowed_on_all(con, Actor("rita", "reviewer"), "export", [a, b])
         assert access.allowed_on_all(con, OP, "export", [a, b])
+
+
+def test_the_command_line_computes_missing_figures_once(two: Path, capsys: pytest.CaptureFixture) -> None:
+    from readiness import cli
+
+    assert cli.main(["figures", "--db", str(two)]) == 0
+    assert "Recomputed the stored figures of 2 pilots." in capsys.readouterr().out
+    assert cli.main(["figures", "--db", str(two)]) == 0
+    assert "Every pilot's stored figures are current." in capsys.readouterr().out
+    _same(two)
