@@ -173,3 +173,17 @@ def test_the_command_line_computes_missing_figures_once(two: Path, capsys: pytes
     assert cli.main(["figures", "--db", str(two)]) == 0
     assert "Every pilot's stored figures are current." in capsys.readouterr().out
     _same(two)
+
+
+def test_the_review_steps_from_the_kept_conditions_equal_those_judged_afresh(two: Path) -> None:
+    from readiness.review import progress
+
+    _same(two)
+    with store.open_store(two) as con:
+        p = get_pilot(con, "a")
+        kept = figures.current(con, p.pilot_id, catalog.data_version(con, p.pilot_id), TODAY)
+        assert progress.steps(con, OP, p, conds=kept["conditions"]) == progress.steps(con, OP, p)
+        # not once a waiver it counted has run out, nor at another data version
+        con.execute("UPDATE pilot_figures SET fresh_until = ? WHERE pilot_id = ?", [TODAY, p.pilot_id])
+        assert figures.current(con, p.pilot_id, catalog.data_version(con, p.pilot_id), TODAY) is None
+        assert figures.current(con, p.pilot_id, "0-0-0-0", TODAY - timedelta(days=1)) is None

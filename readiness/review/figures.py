@@ -181,3 +181,14 @@ def stored(con: Connection, pilot_id: int) -> dict[str, Any] | None:
     for key in ("flags", "signals", "conditions"):
         out[key] = json.loads(out[key])
     return out
+
+
+def current(con: Connection, pilot_id: int, version: str, today: date | None = None) -> dict[str, Any] | None:
+    """The pilot's stored figures when they hold for ``version`` (its data version now) and ``today``;
+    None when they are missing or stale (the caller computes instead)."""
+    kept = stored(con, pilot_id)
+    if kept is None or kept["data_version"] != version:
+        return None
+    if kept["fresh_until"] is not None and kept["fresh_until"] <= _today(today):
+        return None
+    return kept

@@ -68,8 +68,8 @@ def signal_rows(actor: Actor, pilot, version: str, rows: dict) -> Any:
 def _signals(db_path: str, pilot_id: int, version: str, _actor: Actor, _pilot) -> list[dict[str, Any]]:
 
     with store.open_store(db_path) as con:  # kept with the pilot's figures at this data version, if they are
-        kept = figures.stored(con, pilot_id)
-    if kept is not None and kept["data_version"] == version:
+        kept = figures.current(con, pilot_id, version)
+    if kept is not None:
         return kept["signals"]
     found = _log_signals(db_path, pilot_id, catalog.logs_version(version), _actor, _pilot)
     with store.open_store(db_path) as con:
@@ -113,7 +113,9 @@ def review_steps(con, who: Actor, pilot, version: str) -> list:
 def _review_steps(db_path: str, pilot_id: int, version: str, _who: Actor, _pilot) -> list:
 
     with store.open_store(db_path) as con:
-        return progress.steps(con, _who, _pilot, untriaged_high=untriaged_high(con, _who, _pilot, version))
+        kept = figures.current(con, pilot_id, version)  # the conditions as judged with the pilot's figures
+        return progress.steps(con, _who, _pilot, untriaged_high=untriaged_high(con, _who, _pilot, version),
+                              conds=kept["conditions"] if kept else None)
 
 
 def untriaged_high(con, who: Actor, pilot, version: str) -> int:
