@@ -45,13 +45,14 @@ FIGURE_LABELS = {"usage.events": "Usage events", "usage.users": "Users", "usage.
 
 
 def diff(con: Connection, actor: Actor, pilot: Pilot, against: str = "current",
-         figures: dict[str, Any] | None = None) -> dict[str, Any]:
+         figures: dict[str, Any] | None = None, conds: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """{"figures": [{figure, at_decision, now, change}], "risks": {...}, "conditions": [...]}; empty without a decision.
 
     ``against`` names the decision whose frozen evidence "now" is compared with: ``"current"``, the
     pilot's current decision; ``"previous"``, the decision the current review started from (the
     previous review's outcome, i.e. this review's requirements). ``figures``: the headline figures
-    now (analysis.summary.summary), when the caller has them cached.
+    now (analysis.summary.summary), and ``conds`` the current review's conditions
+    (conditions.list_conditions), when the caller has them cached.
     """
     require(con, actor, "read_pilot", pilot.pilot_id)
     if against == "previous":
@@ -65,13 +66,14 @@ def diff(con: Connection, actor: Actor, pilot: Pilot, against: str = "current",
         return {"figures": [], "risks": {}, "conditions": [], "decision": None}
     then = json.loads(current["snapshot"])
     now = {"figures": figures} if figures is not None else decisions.snapshot(con, pilot)
+    conds = conditions.list_conditions(con, actor, pilot) if conds is None else conds
     figures = []
     for section, name in FIGURES:
         a, b = then["figures"][section].get(name), now["figures"][section].get(name)
         change = (b - a) if isinstance(a, int | float) and isinstance(b, int | float) else None
         figures.append({"figure": f"{section}.{name}", "at_decision": a, "now": b, "change": change})
     cond_then = {c["area"]: c["status"] for c in json.loads(current["conditions"] or "[]")}
-    cond_now = {c["area"]: c["status"] for c in conditions.list_conditions(con, actor, pilot)}
+    cond_now = {c["area"]: c["status"] for c in conds}
     return {
         "decision": {"decision_id": current["decision_id"], "outcome": current["outcome"],
                      "decided_at": current["decided_at"], "review_number": current["review_number"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 from typing import Any
 
 import streamlit as st
@@ -12,7 +13,7 @@ import streamlit as st
 from analysis import failure_modes as fm
 from analysis.common import NO_FILTERS, segment_choices
 from readiness import catalog, store
-from readiness.review import figures, progress, risks
+from readiness.review import conditions, figures, progress, risks
 from readiness.review import signals as sig
 from readiness.security.access import Actor
 from readiness.web.login import db
@@ -101,6 +102,20 @@ def _segment_options(db_path: str, pilot_id: int, version: str) -> dict[str, dic
 def segment_options(pilot, version: str) -> dict[str, dict[str, str]]:
     """Per segment, {value as shown: value as stored} (analysis.common.segment_choices)."""
     return _segment_options(db(), pilot.pilot_id, version)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _conditions(db_path: str, pilot_id: int, version: str, today: date, _who: Actor, _pilot) -> list[dict[str, Any]]:
+
+    with store.open_store(db_path) as con:
+        return conditions.list_conditions(con, _who, _pilot, today)
+
+
+def judged_conditions(who: Actor, pilot, version: str) -> list[dict[str, Any]]:
+    """The current review's conditions, computed ones judged on the logs (an interval over every
+    exception for the exception rate), cached by pilot, data version and day (a waiver runs out at a
+    day's turn); call after pick_pilot, which has checked the grant."""
+    return _conditions(db(), pilot.pilot_id, version, datetime.now(UTC).date(), who, pilot)
 
 
 def review_steps(con, who: Actor, pilot, version: str) -> list:
