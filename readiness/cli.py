@@ -19,7 +19,7 @@ from readiness.errors import ReadinessError
 from readiness.ingest import batches, sources
 from readiness.ingest import load as ingest
 from readiness.ingest.columns import KINDS, parse_overrides
-from readiness.review import decisions, export, figures, playbook
+from readiness.review import decisions, export, playbook
 from readiness.security import access, audit, users
 from readiness.security.access import cli_actor
 from readiness.store import StoreBusy
@@ -181,6 +181,8 @@ def cmd_pilots(args: argparse.Namespace) -> int:
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
+    from readiness.review import figures  # the signals behind it load pandas: not for --help
+
     with store.open_store(args.db) as con:
         done = figures.refresh_stale(con)
     print(f"Recomputed the stored figures of {len(done):,} pilot{'s' * (len(done) != 1)}." if done
@@ -687,6 +689,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = args.func(args)
         if args.command in KEEPS_FIGURES:
+            from readiness.review import figures  # the signals behind it load pandas: not for --help
+
             with store.open_store(args.db) as con:
                 figures.keep_up(con)
         return code

@@ -70,8 +70,12 @@ def _signals(db_path: str, pilot_id: int, version: str, _actor: Actor, _pilot) -
 
     with store.open_store(db_path) as con:  # kept with the pilot's figures at this data version, if they are
         kept = figures.current(con, pilot_id, version)
-    if kept is not None:
-        return kept["signals"]
+        if kept is not None:
+            return kept["signals"]
+        try:  # missing or stale (e.g. conditions created as a page opened): computed once, kept for every page
+            return figures.refresh(con, pilot_id)["signals"]
+        except store.StoreBusy:
+            pass
     found = _log_signals(db_path, pilot_id, catalog.logs_version(version), _actor, _pilot)
     with store.open_store(db_path) as con:
         return [s.to_dict() for s in sig.ordered(found + sig.review_signals(con, _actor, _pilot))]
@@ -87,8 +91,9 @@ def _log_signals(db_path: str, pilot_id: int, logs_version: str, _actor: Actor, 
 def signals(actor: Actor, pilot, version: str) -> list[dict[str, Any]]:
     """The pilot's risk signals as dicts, cached by pilot and data version (call after pick_pilot,
     which has checked the grant): the ones stored with its figures (readiness.review.figures) when
-    they were computed at this version. Otherwise the checks that read only the logs are kept until
-    a batch is loaded or deleted: a review edit (a note, a risk, a condition) re-runs only the others."""
+    they were computed at this version, else the figures are computed and stored now. When the
+    store is busy with another write, the checks that read only the logs are kept until a batch is
+    loaded or deleted: a review edit (a note, a risk, a condition) re-runs only the others."""
     return _signals(db(), pilot.pilot_id, version, actor, pilot)
 
 
