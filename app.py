@@ -17,16 +17,16 @@ from urllib.parse import urlparse
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from readiness import demo, settings, store
+from readiness import demo, keys, settings, store
 from readiness.security import access, users
 from readiness.security.access import system_actor
 from readiness.web import login, widgets
-from readiness.web.text import md
 
 # The icon is a file of ours: Streamlit fetches a ":material/..." page icon from fonts.gstatic.com.
 st.set_page_config(page_title="Readiness Review", page_icon=str(Path(__file__).parent / "readiness" / "assets" / "favicon.png"),
                    layout="wide")
 login.through_app_py()
+login.log_to_stderr()
 login.still_placeholders()
 # The page this browser tab asked for, remembered on the session's first run, before anything can
 # interrupt it (the login cookie component answers with a rerun that may arrive without the page in
@@ -64,12 +64,12 @@ def _first_run(db: str) -> bool:
 
 
 try:
+    login.check_shared_secrets()
     _first_run(login.db())
 except store.StoreBusy as err:
-    login.busy(err)
-except Exception as err:  # the page says what is wrong instead of a traceback
-    st.error(md(f"Could not prepare the store {settings.db_path()}: {err}"))
-    st.stop()
+    login.busy(err, before_navigation=True)
+except Exception as err:  # the page says what to do; what went wrong, and where, goes to the server log
+    login.unavailable(err, before_navigation=True)
 
 # (section, file, title, icon, action needed to see it in the navigation)
 PAGES = [
@@ -98,10 +98,17 @@ def _address(file: str) -> str:
 
 def _run() -> None:
     """Log in, then the pages the actor's role allows."""
+    busy = None
     try:
         actor = login.authenticate()
     except store.StoreBusy as err:
-        login.busy(err)
+        # A reviewer keeps the navigation as at this session's last login check; no page runs
+        # until the store answers (then the session is checked again, as on every run).
+        actor, busy = login.last_actor(), err
+        if actor is None:
+            login.busy(err, before_navigation=True)
+    except (store.StoreError, keys.SecretError) as err:
+        login.unavailable(err, before_navigation=True)
     if actor is None:
         # Always hand st.navigation a page list (else Streamlit lists every file in pages/ itself). Each
         # page's address shows the login form, so a deep link survives the login and reveals nothing.
@@ -120,11 +127,19 @@ def _run() -> None:
                                               default=(file == PAGES[0][1]))
             pages.setdefault(section, []).append(by_path[_address(file)])
     current = st.navigation(pages, expanded=True)
+    if busy is not None:
+        login.busy(busy)
     _keep_deep_link(current, by_path, by_path[_address(PAGES[0][1])])
     widgets.show_flash()
     start, ended = time.perf_counter(), "ok"
     try:
         current.run()
+    except store.StoreBusy as exc:  # a page that does not catch it itself: the same message, in the page
+        ended = type(exc).__name__
+        login.busy(exc)
+    except (store.StoreError, keys.SecretError) as exc:
+        ended = type(exc).__name__
+        login.unavailable(exc)
     except BaseException as exc:  # st.stop, st.rerun and st.switch_page end a run by raising
         ended = type(exc).__name__
         raise

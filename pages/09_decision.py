@@ -12,7 +12,7 @@ from analysis import summary
 from analysis.common import NO_FILTERS
 from analysis.confidence import cited_rationale
 from readiness import store
-from readiness.review import between, criteria, decisions, reviews
+from readiness.review import asof, between, criteria, decisions, reviews
 from readiness.security import access
 from readiness.web import cache, login, navigation, query, widgets
 from readiness.web import intervals as intervals_ui
@@ -52,6 +52,7 @@ if in_view is not None and latest is not None and in_view < latest and past:
         held = json.loads(d["conditions"] or "[]")
         b.markdown("**Conditions at the decision**\n\n" + ("\n".join(
             f"- {md(c.get('title') or c.get('area'))}: {c.get('status')}" for c in held) or "none recorded"))
+        st.caption(md(asof.describe(cache.as_decided(actor, pilot, version, d["decision_id"]))))
         st.caption("Choose the latest review in the sidebar to work on the current one.")
 
 box = st.success if suggestion.outcome == "operate" else st.warning
@@ -139,6 +140,7 @@ else:
     prev = since["decision"]
     st.caption(f"Review {prev['review_number']} decided **{decisions.OUTCOMES[prev['outcome']]}** on "
                f"{prev['decided_at']:%Y-%m-%d}; its figures were frozen then. Now = the data loaded today.")
+    st.caption(md(asof.describe(cache.as_decided(actor, pilot, version, prev["decision_id"]))))
     changed = since["conditions"]
     rows = [{"Figure": between.FIGURE_LABELS.get(f["figure"], f["figure"]), "At review " + str(prev["review_number"]):
              fmt(f["figure"], f["at_decision"]), "Now": fmt(f["figure"], f["now"]),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from readiness import store
-from readiness.review import readout
+from readiness.review import asof, readout
 from readiness.security import access
 from readiness.web import cache, login, navigation, widgets
 from readiness.web.text import file_stem, md
@@ -42,6 +42,7 @@ if d:
     st.markdown(f"> {md(d['rationale'])}")
     st.markdown(f"Accountable owner **{md(d['owner'])}** · next review **{d['next_review'] or '— (stopped)'}** · "
                 f"decided by {md(d['decided_by'])} on {d['decided_at']:%Y-%m-%d} (review {d['review_number']})")
+    st.caption(md(asof.describe(cache.as_decided(actor, pilot, version, d["decision_id"]))))
 else:
     st.header("Decision: pending")
     st.markdown("No decision has been recorded for this review yet.")

@@ -40,11 +40,14 @@ except store.StoreBusy as err:
 
 v1, v2 = st.columns([1, 3])
 if v1.button("Verify the chain", type="primary"):
-    with store.open_store(db) as con:
-        result = audit.verify(con)
-    (v2.success if result.ok else v2.error)(result.message)
+    try:
+        with store.open_store(db) as con:
+            result = audit.verify(con)
+    except store.StoreBusy as err:
+        login.busy(err)
+    (v2.success if result.ok else v2.error)(login.page_text(result.message))  # the key's file: in the log
     for w in result.warnings:
-        v2.warning(w)
+        v2.warning(login.page_text(w))
 else:
     v2.caption(f"Newest record {head['seq']:,} · hash `{head['hash'][:16]}…` (anchor it elsewhere with "
                "`python -m readiness audit head`).")

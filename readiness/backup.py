@@ -28,11 +28,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from readiness import __version__, settings, store
+from readiness import __version__, keys, settings, store
 from readiness.errors import ReadinessError
 from readiness.security import access, audit
 from readiness.security.access import AccessDenied, Actor
-from readiness.store import ENGINE_VERSION, DatabaseError
+from readiness.store import ENGINE_VERSION, DatabaseError, chain
 from readiness.store.migrations import MIGRATIONS
 
 DB_FILE, KEY_FILE, HEAD_FILE, MANIFEST = "store.duckdb", "audit-key", "audit-head", "manifest.json"
@@ -71,6 +71,20 @@ def _copy(src: Path, dst: Path, mode: int = 0o600) -> dict[str, Any]:
         fout.flush()
         os.fsync(fout.fileno())
     return {"sha256": h.hexdigest(), "bytes": size}
+
+
+def _copy_key(con: store.Connection, key_file: Path, dst: Path) -> dict[str, Any]:
+    """The audit key into the backup: the key file's bytes, or the configured key (secrets file)
+    written as a key file would hold it, so that every backup restores on its own."""
+    if keys.configured("audit_key") is None:
+        return _copy(key_file, dst)
+    text = chain.read_key(con) + b"\n"
+    fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    return {"sha256": hashlib.sha256(text).hexdigest(), "bytes": len(text)}
 
 
 def _sha256(path: Path) -> str:
@@ -143,7 +157,7 @@ def backup(db: str | Path | None, out: str | Path, actor: Actor) -> dict[str, An
             key, head = _sidecars(db)
             with store.held_still(con) as path:
                 files = {DB_FILE: _copy(path, part / DB_FILE)}
-                files[KEY_FILE] = _copy(key, part / KEY_FILE)
+                files[KEY_FILE] = _copy_key(con, key, part / KEY_FILE)
                 files[HEAD_FILE] = _copy(head, part / HEAD_FILE)
         finally:
             store.close(con)
@@ -210,6 +224,11 @@ def restore(db: str | Path | None, folder: str | Path, actor: Actor, *, force: b
     """
     db, folder = settings.db_path(db), Path(folder)
     manifest = read_backup(folder)
+    given = keys.configured("audit_key")
+    if given is not None and keys.load(folder / KEY_FILE) != given.encode():
+        raise BackupError(f"The backup in {folder} was signed with another audit key than the secrets file's "
+                          "audit_key: its audit log would not verify.",
+                          "Restore with the secrets file of the deployment that made the backup.")
     key, head = _sidecars(db)
     wal = Path(f"{db}.wal")
     present = [p for p in (db, wal, key, head) if p.exists()]

@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from readiness import backup, catalog, pilots, settings, store
+from readiness import backup, catalog, keys, pilots, settings, store
 from readiness.errors import ReadinessError
 from readiness.ingest import batches, sources
 from readiness.ingest import load as ingest
 from readiness.ingest.columns import KINDS, parse_overrides
-from readiness.review import decisions, export, playbook
+from readiness.review import asof, decisions, export, playbook
 from readiness.security import access, audit, users
 from readiness.security.access import cli_actor
 from readiness.store import StoreBusy
@@ -139,6 +139,9 @@ def cmd_batches(args: argparse.Namespace) -> int:
             info = batches.delete_batch(con, int(action[1]), cli_actor())
         print(f"Deleted batch {info['batch_id']} ({info['kind']}, {info['file']}) of pilot {info['pilot']}: "
               f"{info['rows_deleted']:,} rows and {info['rejects_deleted']:,} rejected rows removed.")
+        if info["kept_for_decisions"]:
+            print("Its rows stay readable for the figures as decided of decision(s) "
+                  + ", ".join(map(str, info["kept_for_decisions"])) + " (summary --decision ID).")
         return EXIT_OK
     if action or not args.pilot:
         print("usage: python -m readiness batches --pilot NAME | batches delete ID", file=sys.stderr)
@@ -190,9 +193,34 @@ def cmd_figures(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _summary_as_decided(args: argparse.Namespace) -> int:
+    actor = cli_actor()
+    with store.open_store(args.db) as con:
+        result = asof.decided_figures(con, actor, pilots.pilot_for(con, actor, args.pilot), args.decision)
+    figures = result["figures"]
+    if args.json:
+        print(json.dumps(figures, default=str))
+    else:
+        print(f"as decided: decision {result['decision_id']} ({result['outcome']}, {result['decided_at']}), "
+              f"from {len(result['batches'])} batch(es): {', '.join(map(str, result['batches'])) or 'none'}")
+        for section in ("usage", "feedback", "exceptions"):
+            print(f"{section}:")
+            for key, value in figures[section].items():
+                print(f"  {key:26s} {'' if value is None else value}")
+    if result["matches"]:
+        print("Equals the evidence frozen with the decision.", file=sys.stderr)
+        return EXIT_OK
+    print("Differs from the evidence frozen with the decision in: " + ", ".join(result["differences"][:20])
+          + (" (the pilot's time zone, success values or confidence level may have changed since)"),
+          file=sys.stderr)
+    return EXIT_FAILED
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     from analysis.summary import summary  # loads pandas: imported when used, so the command line starts without it
 
+    if args.decision is not None:
+        return _summary_as_decided(args)
     with store.open_store(args.db) as con:
         figures = summary(con, pilots.pilot_for(con, cli_actor(), args.pilot))
     if args.json:
@@ -473,6 +501,45 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return EXIT_OK if r.verification.ok else EXIT_FAILED
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the app (`streamlit run app.py`) as one replica: the secrets file's cookie_secret goes
+    to Streamlit as its server.cookieSecret, through the environment (not the command line, which
+    every user of the machine can read)."""
+    shared = keys.shared_secrets()  # a secrets file that cannot be used stops here, not in a page
+    env = dict(os.environ)
+    if args.db:
+        env["READINESS_DB"] = str(settings.db_path(args.db).resolve())
+    if shared:
+        env["STREAMLIT_SERVER_COOKIE_SECRET"] = shared["cookie_secret"]
+    argv = [sys.executable, "-m", "streamlit", "run", str(settings.PROJECT_ROOT / "app.py"),
+            "--server.headless=true", f"--server.port={args.port}", f"--server.address={args.address}",
+            "--browser.gatherUsageStats=false", *args.streamlit[args.streamlit[:1] == ["--"]:]]
+    os.chdir(settings.PROJECT_ROOT)  # Streamlit reads .streamlit/config.toml from here
+    sys.stdout.flush()
+    os.execve(sys.executable, argv, env)
+    return EXIT_OK  # not reached: the process is Streamlit's now
+
+
+def cmd_secrets(args: argparse.Namespace) -> int:
+    db = settings.db_path(args.db)
+    kept = {"cookie_key": keys.load(settings.sidecar(db, "cookie_key_file", ".cookie-key")),
+            "audit_key": keys.load(settings.sidecar(db, "audit_key_file", ".audit-key"))}
+    text = keys.new_secrets(kept)
+    try:
+        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise ReadinessError(f"{args.out} already exists; secrets files are never overwritten.",
+                             "Choose a new file name.") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    taken = [n for n, v in kept.items() if v]
+    print(f"Wrote {args.out} (mode 0600) with {', '.join(keys.SHARED_SECRETS)}"
+          + (f"; {' and '.join(taken)} taken over from beside {db}, so logins and the audit log carry on"
+             if taken else "") + ".")
+    print("Give every replica READINESS_SECRETS_FILE pointing at it (or a copy), and keep it with your backups.")
+    return EXIT_OK
+
+
 # What an argument means, for the arguments whose help is not written where they are added.
 ARGUMENT_HELP = {
     "pilot": "the pilot, by name",
@@ -588,6 +655,8 @@ def build_parser() -> argparse.ArgumentParser:
             "python -m readiness summary --pilot 'Invoice triage assistant' --json")
     p.add_argument("--pilot", required=True)
     p.add_argument("--json", action="store_true", help="one nested JSON object")
+    p.add_argument("--decision", type=int, metavar="ID",
+                   help="the figures as of that decision: from the batches its evidence was read from")
 
     p = add("failure-modes", cmd_failure_modes, "List a pilot's failure modes (grouped exceptions).",
             "python -m readiness failure-modes --pilot 'Invoice triage assistant' --assignments modes.csv")
@@ -672,6 +741,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="src", required=True, metavar="DIR", help="a folder written by backup")
     p.add_argument("--force", action="store_true",
                    help="replace an existing store; it is first moved aside to <store>.before-restore-<UTC time>")
+
+    p = add("serve", cmd_serve, "Run the app as one replica (streamlit run app.py on --port) with the shared "
+            "secrets of READINESS_SECRETS_FILE: start one per port behind the load balancer (deploy/).",
+            "python -m readiness serve --port 8501")
+    p.add_argument("--port", type=int, default=8501, help="the port this replica listens on")
+    p.add_argument("--address", default="127.0.0.1", help="the address it listens on (the load balancer's side)")
+    p.add_argument("streamlit", nargs=argparse.REMAINDER, metavar="...",
+                   help="further options for streamlit run, after --")
+
+    p = add("secrets", cmd_secrets, "Write a new secrets file for replicas (READINESS_SECRETS_FILE): random "
+            "cookie_secret, cookie_key and audit_key, taking over the keys already beside the store.",
+            "python -m readiness secrets --out /etc/readiness/secrets.toml")
+    p.add_argument("--out", required=True, metavar="FILE", help="the new file (mode 0600); never overwritten")
     for sub_parser in sub.choices.values():
         for action in sub_parser._actions:
             if action.help is None and action.dest in ARGUMENT_HELP:

@@ -32,15 +32,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_decompressed_mb", 4096,
             "Largest decompressed size of a compressed file (.gz, .bz2, .xz, .zst, .zip) in MB; guards against decompression bombs."),
     Setting("preview_rows", 10, "Rows shown by an ingest preview."),
+    Setting("secrets_file", "",
+            "TOML file (mode 0600) holding the secrets every app replica must share: cookie_secret "
+            "(Streamlit's server.cookieSecret), cookie_key and audit_key, each at least 32 characters. "
+            "Empty: none (one server: keys are generated beside the store)."),
     Setting("audit_key_file", "",
-            "File holding the audit log's HMAC key (created with mode 0600 on first use). Empty: "
-            "beside the store, <store>.audit-key."),
+            "File holding the audit log's HMAC key (created with mode 0600 on first use) when the "
+            "secrets file holds none. Empty: beside the store, <store>.audit-key."),
     Setting("audit_head_file", "",
             "File where the newest audit sequence number and hash are written after each audited "
             "write, so that cutting off the newest records is detected. Empty: <store>.audit-head."),
     Setting("cookie_key", "",
-            "Secret that signs the login cookie. Empty: a random key generated on first run and "
-            "kept in cookie_key_file (mode 0600). Never a literal default."),
+            "Secret that signs the login cookie (at least 32 characters), when the secrets file holds "
+            "none. Empty: a random key generated on first run and kept in cookie_key_file (mode 0600). "
+            "Never a literal default."),
     Setting("cookie_key_file", "",
             "File holding the generated cookie key when cookie_key is empty. Empty: <store>.cookie-key."),
     Setting("cookie_name", "readiness_auth", "Name of the login cookie."),
@@ -133,15 +138,22 @@ def _parsed_secrets(path: Path, _mtime_ns: int) -> dict[str, Any]:
 def get(name: str) -> Any:
     """Return the value of setting ``name``, converted to the type of its default."""
     setting = _BY_NAME[name]
-    raw = os.environ.get(f"READINESS_{name.upper()}")
-    if raw is None:
-        raw = _secrets().get(name)
+    raw = given(name)
     if raw is None:
         return setting.default
     kind = type(setting.default)
     if kind is bool:
         return str(raw).strip().lower() in {"1", "true", "yes", "on"}
     return kind(raw)
+
+
+def given(name: str) -> str | None:
+    """The raw value of setting ``name`` where one is given (the environment, then
+    ``.streamlit/secrets.toml``), even an empty one; None when it is left at its default."""
+    raw = os.environ.get(f"READINESS_{name.upper()}")
+    if raw is None:
+        raw = _secrets().get(name)
+    return None if raw is None else str(raw)
 
 
 def db_path(override: str | os.PathLike | None = None) -> Path:

@@ -137,29 +137,70 @@ def test_syslog_times_with_year(db: Path, tmp_path: Path) -> None:
 
 
 def test_two_digit_years_are_not_read_as_the_first_century(db: Path, tmp_path: Path) -> None:
-    # Loghub's Spark log writes '17/06/09 20:10:40': DuckDB's cast reads it as the year 17, so it must not
-    # load as "ISO 8601 text" with the Portfolio saying "Data from 0017-06-09"
+    # Loghub's Spark log writes '17/06/09 20:10:40': DuckDB's cast reads it as the year 17. Read year
+    # first (log4j's 'yy/MM/dd') when nothing tells the orders apart, and the preview says so
     path = write(tmp_path / "short.csv", _usage_csv(["17/06/09 20:10:40", "17/06/09 20:11:02"]))
     p = ingest.preview(path, "usage")
-    assert p.every_row_rejected and p.time_mode.startswith("not recognised: two-digit years are ambiguous")
-    assert "reads as a time before 1900 (two-digit years are ambiguous" in p.problems[0]
-    assert "give a time format such as '%y/%m/%d %H:%M:%S'" in p.problems[0]
-    assert "every row was rejected" in ingest_one(db, path).error
-    assert ingest_one(db, path, time_format="%y/%m/%d %H:%M:%S").rows_loaded == 2
+    assert p.rows_rejected == 0
+    assert p.time_mode.startswith("times written as '%y/%m/%d %H:%M:%S', recognised from the file (two-digit year "
+                                  "first, as logging libraries write it)")
+    assert ingest_one(db, path).rows_loaded == 2
     assert utc(db, "usage_events") == ["2017-06-09 20:10:40", "2017-06-09 20:11:02"]
 
 
-def test_syslog_month_day_and_time_columns_are_joined_and_a_missing_year_is_named(db: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("times", "expected"), [
+    # day first: read year first, 1 and 28 March 2026 would be 27 years apart
+    (["01/03/26 09:00", "28/03/26 17:30"], ["2026-03-01 09:00:00", "2026-03-28 17:30:00"]),
+    # month first: 14 is no month, and year first would span a year
+    (["03/14/26 09:00:00.250", "03/15/26 10:00:00.5"], ["2026-03-14 09:00:00", "2026-03-15 10:00:00"]),
+    # year first: the days run on within a month, where day-first years would run a year apart
+    (["26.03.14 09:00", "26.03.15 10:00"], ["2026-03-14 09:00:00", "2026-03-15 10:00:00"]),
+])
+def test_two_digit_years_are_read_in_the_order_that_keeps_times_together(db: Path, tmp_path: Path, times: list[str],
+                                                                         expected: list[str]) -> None:
+    result = ingest_one(db, write(tmp_path / "t.csv", _usage_csv(times)))
+    assert (result.rows_loaded, result.rows_rejected) == (2, 0)
+    assert utc(db, "usage_events") == expected
+
+
+def test_two_digit_years_day_or_month_first_is_not_guessed(db: Path, tmp_path: Path) -> None:
+    # '05/06/99': 99 is no day, so the year is last; 5 June or 6 May, the file cannot tell
+    p = ingest.preview(write(tmp_path / "t.csv", _usage_csv(["05/06/99 09:00", "05/06/99 10:00"])), "usage")
+    assert p.every_row_rejected and "day and month could be either way round" in p.time_mode
+
+
+def _dated(path: Path, when: str) -> Path:
+    """``path`` with its modification time set to ``when`` (local wall clock, as the file system keeps it)."""
+    import os
+    from datetime import datetime
+
+    stamp = datetime.fromisoformat(when).timestamp()
+    os.utime(path, (stamp, stamp))
+    return path
+
+
+def test_syslog_month_day_and_time_columns_are_joined_and_a_missing_year_is_assumed(db: Path, tmp_path: Path) -> None:
     # Loghub's Linux log: Month, Date (the day) and Time columns. All three are proposed, not Date+Time
-    # (every row would fail on '1 00:21:28' with no word of the month or the year).
+    # (every row would fail on '1 00:21:28' with no word of the month or the year). The year is the
+    # file's last change's, and the preview says so
     text = "Month,Date,Time,user,event\nJun,14,15:16:01,ann,open\nJul,4,01:02:03,bob,open\n"
-    path = write(tmp_path / "syslog.csv", text)
+    path = _dated(write(tmp_path / "syslog.csv", text), "2005-08-01 12:00:00")
     p = ingest.preview(path, "usage")
-    assert p.mapping.as_dict()["timestamp"] == "Month+Date+Time" and p.every_row_rejected
-    assert "these times have no year, e.g. 'Jun 14 15:16:01'; give the year they are from: --year" in p.problems[0]
-    result = ingest_one(db, path, year=2005)
+    assert p.mapping.as_dict()["timestamp"] == "Month+Date+Time" and p.rows_rejected == 0
+    assert "no year is written: 2005 assumed, the year the file last changed (2005-08-01)" in p.time_mode
+    result = ingest_one(db, path)
     assert (result.rows_loaded, result.mapping["timestamp"]) == (2, "Month+Date+Time")
     assert utc(db, "usage_events") == ["2005-06-14 15:16:01", "2005-07-04 01:02:03"]
+    ingest_one(db, path, pilot="given", year=2004)  # a year given wins
+    assert utc(db, "usage_events", "pilot_id = (SELECT pilot_id FROM pilots WHERE name = 'given')") == [
+        "2004-06-14 15:16:01", "2004-07-04 01:02:03"]
+
+
+def test_a_yearless_time_after_the_files_last_change_is_from_the_year_before(db: Path, tmp_path: Path) -> None:
+    # a log of the turn of the year, last written on 2 January 2027
+    path = _dated(write(tmp_path / "t.csv", _usage_csv(["Dec 30 23:00:00", "Jan  2 08:00:00"])), "2027-01-02 09:00:00")
+    assert ingest_one(db, path).rows_loaded == 2
+    assert utc(db, "usage_events") == ["2026-12-30 23:00:00", "2027-01-02 08:00:00"]
 
 
 @pytest.mark.parametrize("times, expected", [

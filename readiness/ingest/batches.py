@@ -6,6 +6,7 @@ from typing import Any
 
 from readiness.catalog import Pilot
 from readiness.errors import ReadinessError
+from readiness.ingest import retired
 from readiness.ingest.load import TABLES, derive_evidence
 from readiness.security import audit, privacy
 from readiness.security.access import Actor, require
@@ -54,7 +55,10 @@ def list_rejects(con: Connection, actor: Actor, pilot: Pilot, batch_id: int | No
 
 
 def delete_batch(con: Connection, batch_id: int, actor: Actor) -> dict[str, Any]:
-    """Delete a batch with its rows and rejects, atomically and audited. Returns what was removed."""
+    """Delete a batch with its rows and rejects, atomically and audited. Returns what was removed.
+
+    The rows leave every current figure; when a decision's evidence was read from the batch they
+    are kept aside (:mod:`readiness.ingest.retired`) for its figures as decided."""
     with transaction(con):
         row = con.execute(
             "SELECT b.kind, b.file_name, b.rows_loaded, b.sha256, p.name FROM ingest_batches b "
@@ -64,11 +68,16 @@ def delete_batch(con: Connection, batch_id: int, actor: Actor) -> dict[str, Any]
         kind, file_name, loaded, sha, pilot_name = row
         pilot_id = con.execute("SELECT pilot_id FROM pilots WHERE name = ?", [pilot_name]).fetchone()[0]
         require(con, actor, "delete_batch", pilot_id)
+        # a decision's evidence read from this batch can still be recomputed as decided
+        pinned = retired.pinned_by(con, batch_id)
+        if pinned:
+            retired.retire(con, kind, batch_id)
         removed = con.execute(f"DELETE FROM {TABLES[kind]} WHERE batch_id = ?", [batch_id]).fetchone()[0]
         rejects = con.execute("DELETE FROM ingest_rejects WHERE batch_id = ?", [batch_id]).fetchone()[0]
         con.execute("DELETE FROM ingest_batches WHERE batch_id = ?", [batch_id])
         derive_evidence(con, pilot_id, kind, None)  # e.g. themes without the deleted comments
         details = {"pilot": pilot_name, "kind": kind, "file": file_name, "sha256": sha,
-                   "rows_deleted": removed, "rejects_deleted": rejects}
+                   "rows_deleted": removed, "rejects_deleted": rejects,
+                   "kept_for_decisions": pinned}
         audit.record(con, actor, "batch.delete", f"batch:{batch_id}", details)
     return {"batch_id": batch_id, **details}

@@ -17,6 +17,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -64,6 +65,7 @@ class SourceFile:
     layout: str | None = None       # app_log: the layout of its header lines (Loghub convention)
     header: bool = True             # CSV: the first line names the columns
     schema: str | None = None       # JSON in a tool's shape (jsonschemas): otlp | sentry, flattened per record
+    modified: datetime | None = None  # when the user's file last changed: it dates times written without a year
 
     @property
     def array(self) -> bool:
@@ -283,6 +285,12 @@ def detect(path: Path, work_dir: Path, log_format: str | None = None) -> SourceF
         raise UnusableFile(f"{path}: no such file.")
     if path.is_dir():
         raise UnusableFile(f"{path}: is a folder; give the log files inside it.")
+    src = _detect(path, work_dir, log_format)
+    src.modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    return src
+
+
+def _detect(path: Path, work_dir: Path, log_format: str | None) -> SourceFile:
     with path.open("rb") as f:
         head = f.read(HEAD_BYTES)
     compression = compression_of(head)
@@ -343,7 +351,7 @@ def detect(path: Path, work_dir: Path, log_format: str | None = None) -> SourceF
         line_format = "app_log"
     if line_format:  # a server's line log: read as JSON Lines of each line's (or record's) fields
         src = SourceFile(path, data_path, "jsonl", compression, encoding=encoding, line_format=line_format,
-                         layout=layout)
+                         layout=layout, work_dir=work_dir)
         src.columns = list(linelogs.columns(line_format, layout))
         src.types = {c: "VARCHAR" for c in src.columns}
         return src
@@ -622,9 +630,9 @@ def _array_objects_sql(src: SourceFile) -> str:
 
 
 def json_array_reader_sql(src: SourceFile) -> str:
-    """read_json(...) that yields one JSON column ``_line`` per array element."""
-    return (f"(SELECT json AS _line FROM read_json({_sql_str(str(src.data_path))}, format = 'array', "
-            f"records = false, maximum_object_size = {MAX_LINE_BYTES}))")
+    """The reader that yields one JSON text column ``_line`` per array element: its text, with no
+    struct inferred, so that keys differing only in case ('Time' and 'time') both load."""
+    return _array_objects_sql(src)
 
 
 def parquet_reader_sql(src: SourceFile) -> str:

@@ -32,8 +32,11 @@ _ACCESS_RE = re.compile(ACCESS_LOG)
 STATIC = r"\.(css|js|mjs|map|png|jpe?g|gif|svg|ico|webp|avif|bmp|woff2?|ttf|otf|eot)$"
 # an id in a path: digits, a UUID, a long hex string; replaced by {id}
 _ID_SEGMENT = r"/(\d+|[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}|[0-9a-fA-F]{16,})(/|$)"
-ACCESS_COLUMNS = ("time", "user", "event", "outcome", "duration_ms", "status", "method", "path", "client",
-                  "auth_user", "vhost", "bytes", "referer", "agent")
+_ID_GUARD = r"[0-9]|[a-fA-F]{8}"
+# Kept in attributes: the fields that feed none of these, and none said by another (the method is in
+# the event, an authenticated user is the user): each kept field widens every row stored
+ACCESS_COLUMNS = ("time", "user", "event", "outcome", "duration_ms", "status", "path", "client", "vhost", "bytes",
+                  "referer", "agent")
 NAMES = {"access_log": "web access log (Common / Combined Log Format)", "w3c": "web access log (W3C extended, IIS)",
          "app_log": "application log"}
 USAGE_FORMATS = ("access_log", "w3c")  # a request is a use
@@ -58,7 +61,7 @@ def _lit(value: str) -> str:
 def is_static_sql(event: str) -> str:
     """SQL: a request's event (method and path) asks for a static file (an image, script, style or
     font): judged on the loaded row, whose path is masked only where a whole segment is an id."""
-    return f"coalesce(regexp_matches(lower({event}), {_lit(STATIC)}), false)"
+    return f"(contains({event}, '.') AND coalesce(regexp_matches({event}, {_lit('(?i)' + STATIC)}), false))"
 
 
 def _usage_object(u: dict[str, str], duration_ms: str) -> str:
@@ -70,6 +73,8 @@ def _usage_object(u: dict[str, str], duration_ms: str) -> str:
     # one pass of the expression masks '/12/34' too: with every '/' doubled, the match of a segment
     # leaves the next segment a '/' of its own; halved again after
     masked = f"replace(regexp_replace(replace(u.bare, '/', '//'), {_lit(_ID_SEGMENT)}, '/{{id}}\\2', 'g'), '//', '/')"
+    # only a path that could hold an id is masked (a digit, or a run of hex letters)
+    masked = f"CASE WHEN regexp_matches(u.bare, {_lit(_ID_GUARD)}) THEN {masked} ELSE u.bare END"
     fields = {
         "time": "u.time",
         "user": "coalesce(u.auth, u.client)",
@@ -77,8 +82,8 @@ def _usage_object(u: dict[str, str], duration_ms: str) -> str:
         "outcome": (f"CASE WHEN {status} >= 500 THEN 'failure' WHEN {status} >= 400 THEN 'client error' "
                     f"WHEN {status} IS NOT NULL THEN 'success' END"),
         "duration_ms": duration_ms,
-        "status": "u.status", "method": "u.method", "path": "u.path", "client": "u.client",
-        "auth_user": "u.auth", "vhost": "u.vhost", "bytes": "u.bytes", "referer": "u.referer",
+        "status": "u.status", "path": "u.path", "client": "u.client", "vhost": "u.vhost", "bytes": "u.bytes",
+        "referer": "u.referer",
         "agent": "u.agent",
     }
     text = "{" + ", ".join(f"{_lit(k)}: CAST({v} AS VARCHAR)" for k, v in fields.items()) + "}"
@@ -101,7 +106,7 @@ def access_log_rows_sql(rows: str) -> str:
            "auth": "_w[-1]", "time": "split_part(split_part(_q[1], ' [', 2), ']', 1)", "request": "_q[2]",
            "status": "_sb[1]", "bytes": "_sb[2]", "referer": "coalesce(_q[4], '')", "agent": "coalesce(_q[6], '')",
            "rt": "coalesce(trim(_q[7]), _sb[3], '')"}
-    groups = ", ".join(f"CASE WHEN contains(_line, '\\') THEN regexp_extract(_line, {pattern}, {names})[{_lit(g)}] "
+    groups = ", ".join(f"CASE WHEN _bs THEN regexp_extract(_line, {pattern}, {names})[{_lit(g)}] "
                        f"ELSE {cut[g]} END AS _a_{g}" for g in _GROUPS)
     parts = {"time": "_a_time", "request": "nullif(_a_request, '')",
              "method": "CASE WHEN len(_r) >= 2 THEN _r[1] END", "path": "CASE WHEN len(_r) >= 2 THEN _r[2] END",
@@ -113,13 +118,14 @@ def access_log_rows_sql(rows: str) -> str:
     duration = ("CASE WHEN u.rt = '' THEN NULL WHEN contains(u.rt, '.') THEN try_cast(u.rt AS DOUBLE) * 1000 "
                 "ELSE try_cast(u.rt AS DOUBLE) / 1000 END")
     obj = _usage_object({k: f"_u_{k}" for k in parts}, duration)
-    helpers = ["_ok", "_q", "_w", "_sb", "_r", *(f"_a_{g}" for g in _GROUPS), *(f"_u_{k}" for k in parts)]
+    helpers = ["_ok", "_bs", "_q", "_w", "_sb", "_r", *(f"_a_{g}" for g in _GROUPS), *(f"_u_{k}" for k in parts)]
     return f"""(SELECT * EXCLUDE ({', '.join(helpers)}), CASE WHEN _ok THEN {obj} END AS _j FROM
               (SELECT *, {', '.join(f"{v} AS _u_{k}" for k, v in parts.items())} FROM
                (SELECT *, string_split(_a_request, ' ') AS _r FROM
                 (SELECT *, {groups} FROM
                  (SELECT *, string_split(trim(_q[3]), ' ') AS _sb FROM
-                  (SELECT *, regexp_full_match(_line, {pattern}) AS _ok, string_split(_line, '"') AS _q,
+                  (SELECT *, regexp_full_match(_line, {pattern}) AS _ok, contains(_line, '\\') AS _bs,
+                          string_split(_line, '"') AS _q,
                           string_split(trim(split_part(_line, ' [', 1)), ' ') AS _w FROM {rows}))))))"""
 
 
@@ -187,39 +193,83 @@ def w3c_object_sql() -> str:
 # Layouts in the Loghub convention ('<Field>' a field, anything else written as it is, spaces
 # any run of spaces), most specific first. A field named Level must hold a log level.
 LAYOUTS: tuple[tuple[str, str], ...] = (
+    # Spring Boot 2 and 3 (3.4 writes the application's name in brackets before the thread's)
+    ("Spring Boot", r"<Time> <Level> <Pid> --- (\[<Application>\] )?\[<Process>\] <Component> : <Content>"),
     # syslog as sent or stored with its priority: '<34>1 2026-10-11T22:14:15.003Z host app 1234 ID47 [sd] msg'
     # (RFC 5424; '-' a missing field, the message may be absent) and '<34>Oct 11 22:14:15 host app[123]: msg'
+    # Python: Flask's '[%(asctime)s] %(levelname)s in %(module)s: %(message)s', gunicorn's
+    # '[time] [pid] [LEVEL] msg', Celery's '[time: LEVEL/process] msg'
+    ("Flask", r"\[<Time>\] <Level> in <Component>: <Content>"),
+    ("gunicorn", r"\[<Time>\] \[<Pid>\] \[<Level>\] <Content>"),
+    ("Celery", r"\[<Time>: <Level>/<Process>\] <Content>"),
+    # Ruby's Logger (Rails): 'E, [2026-12-06T10:00:01.456789 #1234] ERROR -- progname: msg'
+    ("Ruby Logger", r"[A-Z], \[<Time> #<Pid>\] <Level> -- <Component>: <Content>"),
+    # PostgreSQL's default '%m [%p] ': '2026-12-06 10:00:01.456 UTC [1240] ERROR:  msg'; its
+    # STATEMENT, DETAIL, HINT and CONTEXT lines belong to the record above them
+    ("PostgreSQL", r"<Time> \[<Pid>\] <Level>: <Content>"),
+    # MySQL 8: '2026-12-06T10:00:01.456789Z 8 [ERROR] [MY-010584] [Repl] msg'
+    ("MySQL", r"<Timestamp> <Thread> \[<Level>\] \[<Code>\] \[<Subsystem>\] <Content>"),
     ("syslog (RFC 5424)", r"\s*<<Pri>>1 <Time> <Host> <Component> <Pid> <Msgid> <Sd>(?: <Content>)?"),
     ("syslog (RFC 3164)", r"\s*<<Pri>><Month> <Day> <Time> <Host> <Component>(\[<Pid>\])?: <Content>"),
     # rsyslog's and journald's stored form with an RFC 3339 time: '2026-10-11T22:14:15.003+02:00 host app[123]: msg'
-    ("syslog (RFC 3339 time)", r"(<<Pri>>)?<Timestamp> <Host> <Component>(\[<Pid>\])?: <Content>"),
+    # (the program's name has no spaces: PostgreSQL's '2026-12-06 10:00:01.456 UTC [1240] ERROR:' is not this)
+    ("syslog (RFC 3339 time)", r"(<<Pri>>)?<Timestamp> <Host> <Component:[^\s\[\]:]+>(\[<Pid>\])?: <Content>"),
     ("OpenStack", r"<Logrecord> <Date> <Time> <Pid> <Level> <Component> \[<Address>\] <Content>"),
     ("Hadoop / log4j", r"<Date> <Time> <Level> \[<Process>\] <Component>: <Content>"),
     ("Zookeeper / log4j", r"<Date> <Time> - <Level> \[<Node>:<Component>@<Line>\] - <Content>"),
     ("HDFS", r"<Date> <Time> <Pid> <Level> <Component>: <Content>"),
     ("Python logging", r"<Date> <Time> - <Component> - <Level> - <Content>"),
     ("logback", r"<Date> <Time> \[<Process>\] <Level> <Component> - <Content>"),
-    ("Spring Boot", r"<Time> <Level> <Pid> --- \[<Process>\] <Component> : <Content>"),
+    # log4j's '%d %-5p [%t] %c - %m%n'
+    ("log4j", r"<Date> <Time> <Level> \[<Process>\] <Component> - <Content>"),
+    # Tomcat's, log4j's without its ' - ' (JULI OneLineFormatter): '06-Dec-2026 10:00:01.456 SEVERE [thread] logger.method msg'
+    ("Tomcat", r"<Date> <Time> <Level> \[<Process>\] <Component> <Content>"),
+    # NLog's default '${longdate}|${level:uppercase=true}|${logger}|${message}'
+    ("NLog", r"<Date> <Time>\|<Level>\|<Component>\|<Content>"),
     ("Windows CBS", r"<Date> <Time>, <Level> <Component> <Content>"),
-    ("Apache error log", r"\[<Time>\] \[<Level>\] <Content>"),
+    # Apache 2.4 '[time] [module:level] [pid N:tid M] [client ip:port] msg' and 2.2 '[time] [level] [client ip] msg'
+    ("Apache error log", r"\[<Time>\] \[(<Module>:)?<Level>\]( \[pid <Pid>(:tid <Tid>)?\])?"
+                         r"( \[(client|remote) <Client>\])? <Content>"),
+    # nginx: '2026/12/06 10:00:00 [error] 1234#5678: *9 open() "/x" failed ...'
+    ("nginx error log", r"<Date> <Time> \[<Level>\] <Pid>#<Tid>: (\*<Connection> )?<Content>"),
     ("level and logger", r"<Date> <Time> <Level> <Component>: <Content>"),
     ("level first", r"<Level> <Date> <Time> <Component>: <Content>"),
     ("time, level, message", r"<Date> <Time> <Level> <Content>"),
     ("Linux syslog", r"<Month> <Day> <Time> <Host> <Component>(\[<Pid>\])?: <Content>"),
     # Node's winston and others: '2026-03-02T09:00:00.000Z error: message'
     ("ISO time and level", r"<Timestamp> <Level>:? <Content>"),
+    # Serilog's file sink '2026-12-06 10:00:00.123 +01:00 [ERR] msg', Python's '%(asctime)s [%(levelname)s] %(message)s'
+    ("time, [level] and logger", r"<Time> \[<Level>\] <Logger>: <Content>"),
+    ("time and [level]", r"<Time> \[<Level>\] <Content>"),
+    # Serilog's console '[10:00:00 ERR] msg'; logback's default '10:00:00.123 [main] ERROR c.x.Y - msg'
+    ("[time level]", r"\[<Time> <Level>\] <Content>"),
+    ("logback, time of day", r"<Time> \[<Process>\] <Level> <Component> - <Content>"),
 )
 LEVEL_WORDS = ("TRACE", "DEBUG", "FINE", "FINER", "FINEST", "CONFIG", "VERBOSE", "INFO", "INFORMATION", "NOTICE",
-               "WARN", "WARNING", "ERROR", "ERR", "SEVERE", "FATAL", "CRITICAL", "CRIT", "ALERT", "EMERG", "EMERGENCY")
+               "WARN", "WARNING", "ERROR", "ERR", "SEVERE", "FATAL", "CRITICAL", "CRIT", "ALERT", "EMERG", "EMERGENCY",
+               "VRB", "TRC", "DBG", "INF", "WRN", "EROR", "FTL", "LOG", "PANIC", "NOTE", "SYSTEM")
+# Serilog's and zap's three- and four-letter levels, read as the words they stand for; PostgreSQL's
+# LOG and MySQL's System and Note messages are information
+LEVEL_ABBREVIATIONS = {"VRB": "VERBOSE", "TRC": "TRACE", "DBG": "DEBUG", "INF": "INFO", "WRN": "WARNING",
+                       "ERR": "ERROR", "EROR": "ERROR", "FTL": "FATAL", "LOG": "INFO", "SYSTEM": "INFO",
+                       "NOTE": "NOTICE"}
 # Fields whose values have a shape of their own (any other field is the shortest run that fits)
 FIELD_PATTERNS = {
     "pri": r"\d{1,3}",
     # a date and a time hold a digit: '--- End of inner exception stack trace ---'
     # is no header whose level is 'trace'
     "date": r"\S*\d\S*",
-    "time": r".*?\d.*?",
+    "time": r"[^\[\]]*?\d[^\[\]]*?",  # within its brackets: '[time] [pid] [level]' is no time
     "timestamp": r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?",
     "host": r"\S+",
+    "module": r"[\w.-]+",
+    "code": r"MY-\d+",
+    "thread": r"\d+",
+    "logger": r"[\w.$-]+",
+    "application": r"[^\]]*",
+    "client": r"[^\]]+",
+    "tid": r"\d+",
+    "connection": r"\d+",
     # RFC 5424 structured data: '-' or one or more '[id name="value" ...]', values with escaped '"', '\\', ']'
     "sd": r'-|(?:\[(?:[^\]"\\]|\\.|"(?:[^"\\]|\\.)*")*\])+',
 }
@@ -246,10 +296,12 @@ def layout_regex(layout: str) -> tuple[str, list[str]]:
     builtin = layout in dict(LAYOUTS).values()
     for k, part in enumerate(re.split(r"(<[^<>]+>)", layout)):
         if k % 2:
-            fields.append(part[1:-1].lower())
+            # a built-in layout may give a field's pattern after its name: '<Component:\S+>'
+            name, _, own = part[1:-1].partition(":") if builtin else (part[1:-1], "", "")
+            fields.append(name.lower())
             # a level is one of the level words: a stack trace's 'ValueError: could not ...' is no header
             out += (f"((?i:{'|'.join(LEVEL_WORDS)}))" if fields[-1] == "level"
-                    else f"({FIELD_PATTERNS.get(fields[-1], '.*?')})")
+                    else f"({own or FIELD_PATTERNS.get(fields[-1], '.*?')})")
         elif builtin:
             out += re.sub(r"\((?!\?)", "(?:", re.sub(" +", r"\\s+", part))
         else:
@@ -258,8 +310,8 @@ def layout_regex(layout: str) -> tuple[str, list[str]]:
     return "^" + out + "$", fields
 
 
-def _layout_fits(layout: str, lines: list[str], con: Connection) -> int:
-    """How many of ``lines`` the layout reads (a Level field must hold a level); 0 unless the first does.
+def _layout_fits(layout: str, lines: list[str], con: Connection) -> list[bool]:
+    """Which of ``lines`` the layout reads (a Level field must hold a level); none unless the first does.
 
     Whether a line fits is decided by RE2 (DuckDB's regular expressions, on ``con``): its time grows
     with a line's length, where Python's backtracking on a line a layout does not fit grows as a power
@@ -269,35 +321,43 @@ def _layout_fits(layout: str, lines: list[str], con: Connection) -> int:
     rx, level = re.compile(pattern), fields.index("level") if "level" in fields else None
     fits = con.execute(f"SELECT list_transform(?::VARCHAR[], lambda x: regexp_matches(x, {_lit(pattern)}))",
                        [lines]).fetchone()[0]
-    n = 0
+    out = []
     for i, line in enumerate(lines):
         m = rx.match(line) if fits[i] else None
-        ok = bool(m) and (level is None or (m.group(level + 1) or "").strip().upper() in LEVEL_WORDS)
-        if not ok and i == 0:
-            return 0
-        n += ok
-    return n
+        out.append(bool(m) and (level is None or (m.group(level + 1) or "").strip().upper() in LEVEL_WORDS))
+    return out if out and out[0] else [False] * len(lines)
+
+
+# A line of a stack trace: indented (frames), an exception's name ('java.io.IOException: x',
+# 'Caused by: ...', ' ---> ...'), Python's words between chained tracebacks, Java's '... 3 more',
+# a closing brace (Node prints an error's properties in braces)
+TRACE_LINE = (r"^(\s|Traceback \(most recent call last\):|During handling of the above exception|The above exception "
+              r"was the direct cause|\.\.\. \d+ (more|common frames omitted)|[}\])]+,?\s*$|" + EXCEPTION_LINE[1:] + ")")
 
 
 def recognise_app_log(lines: list[str], layout: str | None = None) -> str | None:
     """The layout (Loghub convention) most of the first lines are written in, or None. Lines a
-    layout does not read may be a record's continuation (a stack trace), but the first must fit."""
+    layout does not read may be a record's continuation (a stack trace), but the first must fit.
+    Three lines must fit, or, in a file of one or two records, every line that does not must be
+    one of a stack trace."""
     lines = [ln for ln in lines if ln.strip()][:50]
     if not lines:
         return None
     con = store.scratch()
     try:
         if layout:
-            return layout if _layout_fits(layout, lines, con) else None
+            return layout if _layout_fits(layout, lines, con)[0] else None
+        traces = con.execute(f"SELECT list_transform(?::VARCHAR[], lambda x: regexp_matches(x, {_lit(TRACE_LINE)}))",
+                             [lines]).fetchone()[0]
         best, hits = None, 0
         for _name, candidate in LAYOUTS:
-            n = _layout_fits(candidate, lines, con)
-            if n > hits:
+            fits = _layout_fits(candidate, lines, con)
+            n = sum(fits)
+            if n > hits and (n >= min(3, len(lines)) or all(f or t for f, t in zip(fits, traces))):
                 best, hits = candidate, n
     finally:
         con.close()
-    # the first line fits (checked in _layout_fits); the others may mostly be stack traces
-    return best if hits >= min(3, len(lines)) else None
+    return best
 
 
 def layout_name(layout: str) -> str:
@@ -361,7 +421,14 @@ def app_log_object_sql(layout: str) -> str:
     exc = _lit(NAMED_LINE)
     root = root_cause_sql("coalesce(_more, [])")
     # '-' is syslog's (and many layouts') word for a field with no value
-    head = ", ".join([*(f"{_lit(f)}: nullif(nullif(trim(h[{_lit(f)}]), ''), '-')" for f in fields),
+    def value(f: str) -> str:
+        text = f"nullif(nullif(trim(h[{_lit(f)}]), ''), '-')"
+        if f != "level":
+            return text
+        short = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in LEVEL_ABBREVIATIONS.items())
+        return f"CASE upper({text}) {short} ELSE {text} END"
+
+    head = ", ".join([*(f"{_lit(f)}: {value(f)}" for f in fields),
                       *(f"{_lit(f)}: {sql}" for f, sql in _derived(fields).items())])
     return (f"list_transform([{{'h': regexp_extract(_line, {_lit(pattern)}, {names}), 'root': {root}}}], "
             f"lambda r: CASE WHEN regexp_matches(_line, {_lit(pattern)}) THEN "

@@ -203,7 +203,8 @@ def _sampled_mode(con: Connection, src: SourceFile, mapping: Mapping, stage: str
     if src.format == "parquet":  # columnar: its time column alone is read
         spread = (f"SELECT {text} AS v FROM {probe.source()} WHERE {text} IS NOT NULL "
                   f"USING SAMPLE reservoir({SAMPLE_ROWS} ROWS) REPEATABLE (7)")
-        return timestamps.detect_mode([r[0] for r in con.execute(f"({first}) UNION ALL ({spread})").fetchall()], "VARCHAR")
+        return timestamps.detect_mode([r[0] for r in con.execute(f"({first}) UNION ALL ({spread})").fetchall()], "VARCHAR",
+                                      modified=src.modified)
     # the random rows are drawn from the staged rows before any value is read from them: reading
     # a JSON line's time for every line costs 2.8 s of a 2M-line file's ingest
     drawn = f"{stage}_drawn"
@@ -214,7 +215,7 @@ def _sampled_mode(con: Connection, src: SourceFile, mapping: Mapping, stage: str
         samples = [r[0] for r in con.execute(f"({first}) UNION ALL ({spread})").fetchall()]
     finally:
         con.execute(f"DROP TABLE {drawn}")
-    return timestamps.detect_mode(samples, "VARCHAR")
+    return timestamps.detect_mode(samples, "VARCHAR", modified=src.modified)
 
 
 def _settle_day_month(con: Connection, src: SourceFile, mapping: Mapping,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from readiness.zones import utc_offsets
 
@@ -17,10 +17,14 @@ _EPOCH_S = re.compile(r"^\s*\d{9,11}(\.\d+)?\s*$")
 _EPOCH_MS = re.compile(r"^\s*\d{12,14}(\.\d+)?\s*$")
 _DATE_LIKE = re.compile(r"^\s*\d{4}-\d{1,2}-\d{1,2}")
 _COMMA_MILLIS = re.compile(r"\d{2}:\d{2}:\d{2},\d{1,9}")
-_SHORT_YEAR = re.compile(r"^\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2}(\s|T|$)")  # '17/06/09 20:10:40': which part is the year?
+# '17/06/09 20:10:40': which part is the year? (date, separator, time of day)
+_SHORT_YEAR = re.compile(r"^\s*(\d{1,2}([/.-])\d{1,2}\2\d{2})([ T]\d{1,2}:\d{2}(:\d{2}([.,]\d{1,9})?)?)?\s*$")
+# the orders a date with a two-digit year may be written in, the one logging libraries write first
+_SHORT_YEAR_ORDERS = (("%y", "%m", "%d"), ("%d", "%m", "%y"), ("%m", "%d", "%y"))
 # DuckDB reads '17/06/09 20:10:40' as the year 17: no time before this is taken as read
 PLAUSIBLE_FROM = "1900-01-01 00:00:00+00"
 YEARLESS_FORMAT = "%b %d %H:%M:%S"  # syslog: "Jun 14 15:16:01"
+YEARLESS_FORMATS = (YEARLESS_FORMAT, "%b %d %H:%M:%S.%f")
 # Layouts recognised without --time-format when a column's times are neither ISO 8601 nor epochs:
 # day-first (Europe), month-first (US), year-first with slashes, month names, web access logs.
 COMMON_FORMATS = (
@@ -31,14 +35,15 @@ COMMON_FORMATS = (
     "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d",
     "%d-%b-%Y %H:%M:%S", "%d %b %Y %H:%M:%S", "%d %b %Y %H:%M", "%b %d, %Y %H:%M:%S", "%b %d %Y %H:%M:%S",
     "%d/%b/%Y:%H:%M:%S %z", "%Y-%m-%d %H:%M:%S %z", "%d %b %Y", "%b %d, %Y", "%b %d %Y",
-    "%d-%b-%Y", "%B %d, %Y", "%d %B %Y",
+    "%d-%b-%Y", "%B %d, %Y", "%d %B %Y", "%d-%b-%Y %H:%M:%S.%f",
 )
 # A month written as a name settles which part is the year: '28-Jul-18' is 28 July 2018.
 MONTH_NAME_SHORT_YEAR = ("%d-%b-%y", "%d-%b-%y %H:%M:%S", "%d-%b-%y %H:%M", "%d %b %y", "%d-%b-%y %I.%M.%S.%f %p",
                          "%d/%b/%y %I:%M %p", "%d/%b/%y %H:%M")
 COMMON_FORMATS += MONTH_NAME_SHORT_YEAR
 # Digits run together are read year first, as ISO 8601's basic form writes them (HDFS: '081109 203615').
-COMMON_FORMATS += ("%y%m%d %H%M%S", "%Y%m%d %H%M%S", "%Y%m%d-%H:%M:%S:%f", "%a %b %d %H:%M:%S %Y")
+COMMON_FORMATS += ("%y%m%d %H%M%S", "%Y%m%d %H%M%S", "%Y%m%d-%H:%M:%S:%f", "%a %b %d %H:%M:%S %Y",
+                   "%a %b %d %H:%M:%S.%f %Y")
 _FIT = 0.5  # a layout is recognised when it reads more than this share of the sampled values
 
 
@@ -51,6 +56,12 @@ class TimeMode:
     detected: bool = False      # kind "format": recognised from the values (COMMON_FORMATS), not given
     note: str | None = None     # why the values could not be recognised, told with each rejected row
     ambiguous: tuple[str, ...] = ()  # day-first and month-first layouts the sample could not tell apart
+    # no year (or no date) is written: ``latest`` is when the file last changed (UTC, ISO), which
+    # dates the times (``year`` is its year); a time later than it is read a year (a day) earlier,
+    # since a log holds nothing written after the file last changed
+    latest: str | None = None
+    clock: bool = False         # only the time of day is written: the date is ``latest``'s
+    because: str | None = None  # kind "format", recognised: why this reading of the values was chosen
 
     def describe(self, time_zone: str) -> str:
         where = f"values without a zone are read as {time_zone}"
@@ -63,15 +74,30 @@ class TimeMode:
             "epoch_ms": "Unix epoch milliseconds (UTC)",
             "format": (f"times written as {self.time_format!r}, recognised from the file" if self.detected
                        else f"time format {self.time_format!r}")
-                      + (f", year {self.year}" if self.year else "")
+                      + (f" ({self.because})" if self.because else "")
+                      + (self._year_text() if self.year or self.clock else "")
                       + ("" if self.zoned else f"; read as {time_zone}"),
             "native": "typed timestamps in the file" + ("" if self.zoned else f"; read as {time_zone}"),
         }[self.kind]
 
 
+    def _year_text(self) -> str:
+        if self.clock:
+            return (f"; no date is written: {self.latest[:10]} assumed, the day the file last changed; a time after "
+                    f"that change is read as the day before")
+        if not self.latest:
+            return f", year {self.year}"
+        return (f"; no year is written: {self.year} assumed, the year the file last changed "
+                f"({self.latest[:10]}); a time after that is read as {self.year - 1}; give the year if it is "
+                f"another (--year, or Year on the Sources page)")
+
+
 def detect_mode(samples: list[str], source_type: str = "VARCHAR",
-                time_format: str | None = None, year: int | None = None) -> TimeMode:
-    """Choose how to read a time column from sample values (text) and its source type."""
+                time_format: str | None = None, year: int | None = None,
+                modified: datetime | None = None) -> TimeMode:
+    """Choose how to read a time column from sample values (text) and its source type. ``modified``:
+    when the file last changed (default: now), the latest time it can hold: it dates times written
+    without a year."""
     if time_format or year:
         fmt = time_format or YEARLESS_FORMAT
         zoned = "%z" in fmt or "%Z" in fmt
@@ -89,41 +115,100 @@ def detect_mode(samples: list[str], source_type: str = "VARCHAR",
                 return TimeMode(kind, zoned=True)
     # zoned=None: whether a row carried its zone is counted row by row (a sample could miss one)
     zoned = None
+    if values and sum(bool(_CLOCK.match(str(v))) for v in values) * 2 > len(values):
+        return _clock([str(v) for v in values], modified)
     if values and sum(bool(_COMMA_MILLIS.search(str(v))) for v in values) > len(values) / 2:
         return TimeMode("iso_comma", zoned=zoned)
     if values and sum(bool(_DATE_LIKE.match(str(v))) for v in values) * 2 < len(values):
-        return _recognised(values)
+        return _recognised(values, modified)
     return TimeMode("iso", zoned=zoned)
 
 
-def _recognised(values: list) -> TimeMode:
+def _reads(fmt: str, sample: list[str]) -> list[datetime]:
+    """The values of ``sample`` that ``fmt`` reads, as read."""
+    out = []
+    for v in sample:
+        try:
+            out.append(datetime.strptime(v, fmt))
+        except ValueError:
+            pass
+    return out
+
+
+def _short_year(text: list[str]) -> TimeMode | None:
+    """Dates with a two-digit year ('17/06/09 20:10:40'): the order (year, month, day first) that
+    reads the most values, of those the one that keeps them closest together (a log spans hours or
+    days, not years: read day first, '01/03/26' and '28/03/26' would be 27 years apart); still
+    level, year first, as logging libraries write it (log4j's 'yy/MM/dd'). None when the values are
+    not written so; an ambiguous day and month order when year first does not read them."""
+    shape = _SHORT_YEAR.match(text[0])
+    if not shape or sum(bool(_SHORT_YEAR.match(v)) for v in text) <= _FIT * len(text):
+        return None
+    sep, clock = shape.group(2), shape.group(3) or ""
+    rest = (clock[0] + "%H:%M" + (":%S" if shape.group(4) else "")
+            + (shape.group(5)[0] + "%f" if shape.group(5) else "")) if clock else ""
+    read = {}
+    for order in _SHORT_YEAR_ORDERS:
+        fmt = sep.join(order) + rest
+        read[fmt] = _reads(fmt, text)
+    most = max(len(r) for r in read.values())
+    if most <= _FIT * len(text):
+        return None
+    fits = [f for f, r in read.items() if len(r) == most]
+    spans = {f: max(read[f]) - min(read[f]) for f in fits}
+    best = [f for f in fits if spans[f] == min(spans.values())]
+    if len(best) > 1 and not best[0].startswith("%y"):  # day-first or month-first: the whole file may tell
+        return TimeMode("iso", note=f"day and month could be either way round (no day is over 12): give a time "
+                                    f"format (--time-format, or Time format on the Sources page), {best[0]!r} or "
+                                    f"{best[1]!r}", ambiguous=(best[0], best[1]))
+    why = ("two-digit year first, as logging libraries write it" if len(best) > 1
+           else "the order that keeps the times closest together" if len(fits) > 1 else None)
+    return TimeMode("format", best[0], zoned=False, detected=True, because=why)
+
+
+def _changed(modified: datetime | None) -> datetime:
+    return (modified or datetime.now(UTC)).astimezone(UTC)
+
+
+def _yearless(fmt: str, modified: datetime | None) -> TimeMode:
+    """Times without a year (syslog's 'Jun 14 15:16:01'): the year the file last changed, a time
+    after that change read a year earlier (a log of December read in January)."""
+    last = _changed(modified)
+    return TimeMode("format", fmt, last.year, zoned=False, detected=True, latest=last.strftime("%Y-%m-%d %H:%M:%S+00"))
+
+
+# only a time of day: Serilog's console '[10:00:00 ERR]', logback's default '10:00:00.123 [main]'
+_CLOCK = re.compile(r"^\s*\d{1,2}:\d{2}(:\d{2}([.,]\d{1,9})?)?\s*$")
+
+
+def _clock(values: list[str], modified: datetime | None) -> TimeMode:
+    """Times of day without a date: the day the file last changed, a time after that change read a
+    day earlier."""
+    shape = _CLOCK.match(values[0])
+    fmt = "%H:%M" + (":%S" if shape and shape.group(1) else "") + (".%f" if shape and shape.group(2) else "")
+    return TimeMode("format", fmt, zoned=False, detected=True, clock=True,
+                    latest=_changed(modified).strftime("%Y-%m-%d %H:%M:%S+00"))
+
+
+def _recognised(values: list, modified: datetime | None = None) -> TimeMode:
     """The one common layout (COMMON_FORMATS) that reads the values, or ISO 8601 with a note saying
     why none was chosen: none reads them, or day and month could be either way round (every day
     12 or less), which only the user can settle."""
     text = [str(v).strip() for v in values]
 
     def reads(fmt: str, sample: list[str]) -> int:
-        n = 0
-        for v in sample:
-            try:
-                datetime.strptime(v, fmt)
-                n += 1
-            except ValueError:
-                pass
-        return n
+        return len(_reads(fmt, sample))
 
     head = text[:200]  # every layout on a few values, then the likely ones on all (0.3 s to 0.05 s)
     likely = [fmt for fmt in COMMON_FORMATS if reads(fmt, head) > _FIT * len(head) / 2]
     counts = {fmt: reads(fmt, text) for fmt in likely}
     fits = [fmt for fmt in likely if counts[fmt] > _FIT * len(text)]
     if not fits:
-        if sum(bool(_SHORT_YEAR.match(v)) for v in head) > _FIT * len(head):
-            return TimeMode("iso", note=f"two-digit years are ambiguous, e.g. {head[0]!r}; give a time format such as "
-                                        "'%y/%m/%d %H:%M:%S' or '%d/%m/%y %H:%M:%S' (--time-format, or Time format on "
-                                        "the Sources page)")
-        if reads(YEARLESS_FORMAT, head) > _FIT * len(head):  # syslog's "Jun 14 15:16:01": which year is unknowable
-            return TimeMode("iso", note=f"these times have no year, e.g. {head[0]!r}; give the year they are from: "
-                                        "--year, or Year on the Sources page")
+        if short := _short_year(text):
+            return short
+        for fmt in YEARLESS_FORMATS:  # syslog's "Jun 14 15:16:01"
+            if reads(f"%Y {fmt}", [f"2000 {v}" for v in head]) > _FIT * len(head):
+                return _yearless(fmt, modified)
         return TimeMode("iso")
     best = max(fits, key=lambda f: counts[f])
     swapped = best.replace("%d", "%D").replace("%m", "%d").replace("%D", "%m")
@@ -156,9 +241,20 @@ def _comma_fixed(raw: str) -> str:
 def _strptime_sql(raw: str, mode: TimeMode) -> str:
     fmt = mode.time_format.replace("'", "''")
     value = f"trim({raw})"
-    if mode.year:
-        value, fmt = f"'{int(mode.year)} ' || {value}", f"%Y {fmt}"
-    return f"try_strptime({value}, '{fmt}')"
+    if mode.clock:  # the day the file last changed (in the session's zone, the pilot's), plus the time of day
+        changed = f"TIMESTAMPTZ '{mode.latest}'"
+        read = (f"(CAST(CAST({changed} AS DATE) AS TIMESTAMP) + (try_strptime(replace({value}, ',', '.'), '{fmt}') "
+                f"- TIMESTAMP '1900-01-01'))")
+        return f"CASE WHEN CAST({read} AS TIMESTAMPTZ) > {changed} THEN {read} - INTERVAL 1 DAY ELSE {read} END"
+    if not mode.year:
+        return f"try_strptime({value}, '{fmt}')"
+    read = f"try_strptime('{int(mode.year)} ' || {value}, '%Y {fmt}')"
+    if not mode.latest:
+        return read
+    # a day's margin: the file's change is an instant, the times are wall clock in the pilot's zone
+    earlier = f"try_strptime('{int(mode.year) - 1} ' || {value}, '%Y {fmt}')"
+    return (f"CASE WHEN {read} IS NULL OR {read} > TIMESTAMP '{mode.latest[:19]}' + INTERVAL 1 DAY THEN {earlier} "
+            f"ELSE {read} END")
 
 
 def parse_sql(raw: str, mode: TimeMode, local: str | None = None, tz: str | None = None) -> str:
@@ -186,7 +282,7 @@ def parse_sql(raw: str, mode: TimeMode, local: str | None = None, tz: str | None
     # of a second is tried only where the plain cast failed
     # and a zone written after a space ('2015-02-24 11:35:52 -0800', as Twitter's exports write it)
     return (f"coalesce(try_cast({raw} AS TIMESTAMPTZ), try_cast({_comma_fixed(raw)} AS TIMESTAMPTZ), "
-            rf"try_cast(regexp_replace({raw}, '\s+([+-]\d\d:?\d\d)$', '\1') AS TIMESTAMPTZ))")
+            rf"try_cast(regexp_replace({raw}, '\s+([+-]\d\d(:?\d\d)?)$', '\1') AS TIMESTAMPTZ))")
 
 
 def zoneless_sql(raw: str, mode: TimeMode) -> str:

@@ -145,6 +145,7 @@ def content(con: Connection, actor: Actor, pilot: Pilot, signals: list[dict[str,
     return {
         "pilot": pilot.name, "capability": mask(pilot.capability), "owner": pilot.owner, "risk_tier": pilot.risk_tier,
         "decision": None if current is None else {
+            "decision_id": current["decision_id"],
             "outcome": decisions.OUTCOMES[current["outcome"]], "rationale": mask(current["rationale"]),
             "owner": current["owner"], "next_review": current["next_review"], "review_number": current["review_number"],
             "decided_by": current["decided_by"], "decided_at": current["decided_at"]},

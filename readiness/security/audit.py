@@ -47,8 +47,10 @@ def _key_for_writing(con: Connection) -> bytes:
     """The audit key. A new log gets a key and a head at record 0 signed with it, the head first:
     a process killed between the two leaves no key, and the next write makes both again."""
     path = key_path(con)
-    key = keys.load(path)
+    key = chain.load_key(con)
     if key is not None:
+        if not _last(con)[0] and not head_path(con).exists():  # a configured key: the new log's head
+            chain.write_head_file(head_path(con), key, (0, GENESIS))
         return key
     new = keys.generate()
     if not _last(con)[0] and _unanchored(head_path(con)):
@@ -184,7 +186,7 @@ def head(con: Connection) -> dict[str, Any]:
     seq, digest = _last(con)
     path = head_path(con)
     try:
-        anchored, key = _read_head(path), keys.load(key_path(con))
+        anchored, key = _read_head(path), chain.load_key(con)
     except ValueError:
         anchored, key, status = None, None, "unreadable"
     else:
@@ -305,7 +307,9 @@ def verify(con: Connection, anchors: dict[int, str] | None = None) -> Verificati
     """
     hpath = head_path(con)
     try:
-        key, anchored = keys.load(key_path(con)), _read_head(hpath)
+        key, anchored = chain.load_key(con), _read_head(hpath)
+    except keys.SecretError:  # a configured key that cannot be used: the operator's to fix, not a backup's
+        raise
     except ValueError as err:
         return _failed(0, None, f"{err}. Restore the audit key and head files from a backup.")
     if key is None:
@@ -335,7 +339,7 @@ def write_head(con: Connection, actor: Actor) -> dict[str, Any]:
     key would not make those records verify.
     """
     require(con, actor, "verify_audit")
-    if keys.load(key_path(con)) is None and _last(con)[0]:
+    if chain.load_key(con) is None and _last(con)[0]:
         raise AuditKeyMissing(f"The audit key {key_path(con)} is missing; restore it from a backup before "
                               "re-anchoring the head.")
     before = head(con)

@@ -24,6 +24,7 @@ from readiness.store.embedded import (
     scratch,
 )
 from readiness.store.migrations import migrate, schema_version
+from readiness.store.shadow import id_list, shadowed, table_of
 from readiness.store.transactions import (
     Connection,
     DatabaseError,
@@ -38,6 +39,6 @@ from readiness.store.transactions import (
 
 __all__ = [
     "ENGINE_VERSION", "Connection", "DatabaseError", "StoreBusy", "StoreError", "after_commit", "file_of", "busy_message", "close",
-    "connect", "forget_migrated", "held_open", "held_still", "in_transaction", "migrate", "open_store",
-    "pid_alive", "restrict_file_access", "schema_version", "scratch", "transaction",
+    "connect", "forget_migrated", "held_open", "held_still", "id_list", "in_transaction", "migrate", "open_store",
+    "pid_alive", "restrict_file_access", "schema_version", "scratch", "shadowed", "table_of", "transaction",
 ]

@@ -33,8 +33,30 @@ def head_path(con: Connection) -> Path:
     return settings.sidecar(file_of(con), "audit_head_file", ".audit-head")
 
 
+def load_key(con: Connection) -> bytes | None:
+    """The audit key: the secrets file's audit_key when one is configured, else the key file (None
+    when there is none yet; never makes one).
+
+    A configured key must be the one that signed the log: a key file beside the store that holds
+    another key means the log was signed with that one, and is refused (SecretError).
+    """
+    given = keys.configured("audit_key")
+    if given is None:
+        return keys.load(key_path(con))
+    path = key_path(con)
+    in_file = keys.load(path)
+    if in_file is not None and in_file != given.encode():
+        raise keys.SecretError(
+            f"The audit_key in the secrets file differs from the key file {path}, which signed this store's audit "
+            "log: records would not verify.",
+            "Put that file's key in the secrets file (`python -m readiness secrets --out FILE` takes it over), "
+            "then remove the file.")
+    return given.encode()
+
+
 def read_key(con: Connection) -> bytes:
-    return keys.load_or_create(key_path(con))
+    """The audit key, made (in the key file) when none is configured or made yet."""
+    return load_key(con) or keys.load_or_create(key_path(con))
 
 
 def ts_text(ts: datetime) -> str:

@@ -70,8 +70,8 @@ def busy_message(err: Exception) -> str:
     """What a page says when the store is busy: what to do, never the file or the process holding it
     (visitors who have not logged in see it too). Those details go to the server log here."""
     _log.warning("Store busy: %s", err)
-    return ("The store is busy with other work (a data load, a sync or a backup) and stayed busy while "
-            "this page waited for it. Wait a moment, then press Try again: the page waits for it again.")
+    return ("Data is being loaded (or a backup taken) right now, and the store stayed busy while this page "
+            "waited for it. This page will answer in a moment: press Try again, or reload the page.")
 
 
 def _busy_message(path: Path, err: Exception, waited: float) -> str:
@@ -97,7 +97,10 @@ def connect(path: str | Path | None = None, *, timeout: float | None = None) -> 
     """
     path = settings.db_path(path)
     timeout = settings.get("lock_timeout_s") if timeout is None else timeout
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StoreError(f"Cannot create the store's folder {path.parent}: {err.strerror}.") from None
     new = not path.exists()
     start = time.monotonic()
     delay = 0.05
@@ -128,6 +131,10 @@ def connect(path: str | Path | None = None, *, timeout: float | None = None) -> 
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_progress_bar = false")  # it would write to the terminal
         _ensure_migrated(con, path)
+    except duckdb.Error as err:
+        close(con)
+        raise StoreError(f"The store {path} could not be brought up to this release's schema: {err}",
+                         "Restore it from a backup, or run the release that last wrote it.") from err
     except BaseException:
         close(con)
         raise

@@ -13,7 +13,7 @@ import streamlit as st
 from analysis import failure_modes as fm
 from analysis.common import NO_FILTERS, segment_choices
 from readiness import catalog, store
-from readiness.review import conditions, figures, progress, risks
+from readiness.review import asof, conditions, figures, progress, risks
 from readiness.review import signals as sig
 from readiness.security.access import Actor
 from readiness.web.login import db
@@ -142,3 +142,16 @@ def untriaged_high(con, who: Actor, pilot, version: str) -> int:
     """How many high risk signals are neither in the register nor dismissed (signals cached by version)."""
 
     return len(risks.untriaged(con, pilot.pilot_id, signals(who, pilot, version)))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _as_decided(db_path: str, pilot_id: int, version: str, decision_id: int, _actor: Actor, _pilot) -> dict[str, Any]:
+
+    with store.open_store(db_path) as con:
+        return asof.decided_figures(con, _actor, _pilot, decision_id)
+
+
+def as_decided(actor: Actor, pilot, version: str, decision_id: int) -> dict[str, Any]:
+    """A decision's figures recomputed as decided (readiness.review.asof), cached by pilot, data
+    version and decision (call after pick_pilot)."""
+    return _as_decided(db(), pilot.pilot_id, version, int(decision_id), actor, pilot)

@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from typing import Any
+import logging
+import re
+import sys
+from typing import Any, NoReturn
 
 import jwt
 import streamlit as st
@@ -31,6 +34,8 @@ from readiness.security.access import AccessDenied, Actor
 from readiness.web.text import md
 
 _SID = "_rr_session"
+_log = logging.getLogger(__name__)
+_PID = re.compile(r"\s*\(PID \d+\)")
 
 
 _ACTOR = "_rr_actor"
@@ -44,7 +49,9 @@ def db() -> str:
 
 
 def cookie_key() -> str:
-    given = settings.get("cookie_key")
+    """The login cookie's signing key: the configured one (secrets file, else the setting), else
+    the key file beside the store, made on first use."""
+    given = keys.configured("cookie_key")
     if given:
         return given
     return keys.load_or_create(settings.sidecar(db(), "cookie_key_file", ".cookie-key")).decode()
@@ -186,12 +193,27 @@ def through_app_py() -> None:
     it switches the process to ``st.navigation`` mode and reruns, which goes through app.py.
     (The page would refuse anyway, as no actor is set; this turns the refusal into the login.)
     app.py calls it first too: in that mode app.py itself runs inside Streamlit's own page list.
+
+    The mode is chosen per run from a process-wide flag, so a second session whose first run began
+    in that mode, while the first session's page switched the flag, runs a page on its own although
+    the flag now says otherwise (two tabs reconnecting at once to a replica that has just started,
+    after the other replica stopped). Such a run is told by Streamlit's legacy runner
+    (``_mpa_v1``, streamlit 1.67) being on the call stack.
     """
     from streamlit.runtime.pages_manager import PagesManager
 
-    if PagesManager.uses_pages_directory:
+    if PagesManager.uses_pages_directory or _run_by_legacy_pages_mode():
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+def _run_by_legacy_pages_mode() -> bool:
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "_mpa_v1" and "streamlit" in frame.f_code.co_filename:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def actor() -> Actor:
@@ -221,8 +243,87 @@ def guard(action: str, pilot_id: int | None = None) -> Actor:
     return who
 
 
-def busy(err: Exception) -> None:
-    """Say the store is busy and what to do; which file and which process hold it go to the server log."""
+def busy(err: Exception, *, before_navigation: bool = False) -> NoReturn:
+    """Say the store is busy and what to do; which file and which process hold it go to the server log.
+    ``before_navigation``: app.py stops before it has drawn its navigation (see :func:`_no_page_list`)."""
     st.warning(store.busy_message(err))
     st.button("Try again")
+    if before_navigation:
+        _no_page_list()
     st.stop()
+
+
+def _no_page_list() -> None:
+    """A run that stops before app.py's navigation still hands Streamlit a page list, hidden: without
+    one Streamlit lists every file in pages/ in the sidebar, by its file name."""
+    st.navigation([st.Page(_nothing, title="Readiness Review")], position="hidden")
+
+
+def _nothing() -> None:
+    pass
+
+
+def log_to_stderr() -> None:
+    """The library's messages for the operator (a busy store's holder, a store that cannot be
+    opened, a secret refused) go to the server's standard error, with time and level, once per
+    process: the replica's journal under systemd. Python's fallback would drop INFO and stamp nothing."""
+    logger = logging.getLogger("readiness")
+    if not any(getattr(h, "_readiness", False) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler._readiness = True
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
+def last_actor() -> Actor | None:
+    """Who this browser session's last completed login check found (None before a login, after a
+    logout or an ended session): the navigation to draw while the store cannot be read."""
+    return st.session_state.get(_ACTOR) if _SID in st.session_state else None
+
+
+UNAVAILABLE = ("Readiness Review cannot open its store right now, so this page cannot be shown. This is not "
+               "something you can fix from here: tell whoever runs Readiness Review (the server's log says "
+               "what is wrong and what to do), then press Try again.")
+MISCONFIGURED = ("This Readiness Review server is not set up correctly, so it shows no pages. Tell whoever "
+                 "runs it: the server's log says what to fix.")
+
+
+def unavailable(err: Exception, *, before_navigation: bool = False) -> NoReturn:
+    """Stop the page with what a visitor can do when the store cannot be opened (damaged, no access,
+    its schema not brought up to date) or the server's set-up is wrong; the message with the files
+    involved and the fix goes to the server log, never to the page."""
+    _log.error("A page could not be served: %s", err)
+    st.error(MISCONFIGURED if isinstance(err, keys.SecretError) else UNAVAILABLE)
+    st.button("Try again")
+    if before_navigation:
+        _no_page_list()
+    st.stop()
+
+
+def page_text(err: Exception | str) -> str:
+    """An error's message (or a library's message) for a page, with the server's own folders (the
+    store's, the upload folder) and process ids left out; the whole message goes to the server log."""
+    text = str(err)
+    db = settings.db_path()
+    places = {str(db): "the store", str(settings.upload_dir()): "the upload folder", str(db.parent): "the data folder",
+              str(settings.sidecar(db, "audit_key_file", ".audit-key")): "(its file on the server)",
+              str(settings.sidecar(db, "audit_head_file", ".audit-head")): "(its file on the server)"}
+    for path, name in sorted(places.items(), key=lambda kv: -len(kv[0])):  # the longest first
+        text = text.replace(path, name)
+    if text != str(err) or _PID.search(text):
+        _log.info("Shown on a page without its server details: %s", err)
+    return _PID.sub("", text)
+
+
+def check_shared_secrets() -> None:
+    """Refuse to serve pages with secrets the replicas would not share: a secrets file that cannot
+    be used, or a Streamlit cookie secret other than the file's (a replica started without
+    ``python -m readiness serve``). Raises keys.SecretError; nothing to check without a secrets file."""
+    shared = keys.shared_secrets()
+    if shared and st.get_option("server.cookieSecret") != shared["cookie_secret"]:
+        raise keys.SecretError(
+            "This replica's Streamlit cookie secret (server.cookieSecret) is not the cookie_secret of the secrets "
+            f"file {settings.get('secrets_file')}: replicas would not share it.",
+            "Start each replica with `python -m readiness serve --port N`, which passes it on, or set "
+            "STREAMLIT_SERVER_COOKIE_SECRET to it.")

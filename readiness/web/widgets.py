@@ -15,7 +15,7 @@ from readiness.review import export, figures
 from readiness.review import playbook as pb
 from readiness.security import access
 from readiness.security.access import Actor
-from readiness.web.login import db
+from readiness.web.login import db, page_text
 from readiness.web.text import file_stem, md
 
 _FLASH = "_rr_flash"
@@ -35,7 +35,7 @@ def run_action(fn: Callable[[], Any], success: str | None = None, *, refresh: bo
         st.warning(store.busy_message(err))  # what to do; the path and the process go to the log
         return False, None
     except ReadinessError as err:  # anything else is a bug, and shows as one
-        st.error(md(err))  # messages name pilots, files and people as typed
+        st.error(md(page_text(err)))  # messages name pilots, files and people as typed
         return False, None
     _keep_figures()
     if refresh:

@@ -123,20 +123,23 @@ def _free_port() -> int:
 
 
 def start_app(env_extra: dict[str, str], timeout: float = 60, log: Path | None = None,
-              script: str = "app.py") -> tuple[subprocess.Popen, str]:
+              script: str = "app.py", serve: bool = False, port: int | None = None) -> tuple[subprocess.Popen, str]:
     """Start `streamlit run app.py` (or ``script``, relative to the project) on 127.0.0.1 and wait
-    until the server prints its address, which it does once it serves.
+    until the server prints its address, which it does once it serves. With ``serve``, start it as
+    a replica does: `python -m readiness serve` (which runs app.py with the shared secrets). On
+    ``port`` when given (a replica restarted where the load balancer expects it), else a free one.
 
     The server's output is read all the while (a pipe nobody reads would fill and stall it) and goes
     to ``log`` when given; without one, its last lines are shown if the start fails.
     """
-    port = _free_port()
+    port = port or _free_port()
     env = {**os.environ, **env_extra}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    argv = ([sys.executable, "-m", "readiness", "serve", "--port", str(port), "--", "--server.fileWatcherType", "none"]
+            if serve else
+            [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
+             "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
+             "--server.fileWatcherType", "none"])
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     serving = threading.Event()
     tail: collections.deque[bytes] = collections.deque(maxlen=40)
