@@ -36,11 +36,26 @@ def _today(today: date | None) -> date:
     return today or datetime.now(UTC).date()
 
 
-def compute(con: Connection, pilot: catalog.Pilot, today: date | None = None) -> dict[str, Any]:
-    """The pilot's figures as :func:`refresh` stores them, computed afresh (no access check: callers
-    check the grant, or store the figures for everyone's later, checked, reads)."""
+def _signals(con: Connection, pilot: catalog.Pilot, version: str | None) -> list[dict[str, Any]]:
+    """The pilot's risk signals as dicts, most severe first. The checks that read only the logs are
+    taken from the stored figures when the pilot's batches have not changed since (``version``: its
+    data version now): an edit of its records re-runs only the others."""
+    kept = stored(con, pilot.pilot_id) if version is not None else None
+    if kept is None or catalog.logs_version(kept["data_version"]) != catalog.logs_version(version):
+        return [s.to_dict() for s in signals.compute_signals(con, _SYSTEM, pilot)]
+    found = [s for s in kept["signals"] if signals.reads_only_logs(s["key"])]
+    found += [s.to_dict() for s in signals.review_signals(con, _SYSTEM, pilot)]
+    place = {spec.key: i for i, spec in enumerate(signals.signal_catalog())}
+    return sorted(found, key=lambda s: (-signals.SEVERITIES.index(s["severity"]), place[s["key"]]))
+
+
+def compute(con: Connection, pilot: catalog.Pilot, today: date | None = None,
+            version: str | None = None) -> dict[str, Any]:
+    """The pilot's figures as :func:`refresh` stores them (no access check: callers check the grant,
+    or store the figures for everyone's later, checked, reads). With ``version`` (the pilot's data
+    version now), the stored log-only signals are reused while its batches are unchanged."""
     today = _today(today)
-    found = [s.to_dict() for s in signals.compute_signals(con, _SYSTEM, pilot)]
+    found = _signals(con, pilot, version)
     current = reviews.current_decision(con, pilot)
     conds = conditions.list_conditions(con, _SYSTEM, pilot, today)
     expiries = [c["waiver_expiry"] for c in conds if c["status"] == "waived" and c["waiver_expiry"]]
@@ -68,7 +83,7 @@ def refresh(con: Connection, pilot_id: int, today: date | None = None) -> dict[s
     today = _today(today)
     with transaction(con):
         version = catalog.data_version(con, pilot_id)
-        fig = compute(con, pilot, today)
+        fig = compute(con, pilot, today, version)
         con.execute("DELETE FROM pilot_figures WHERE pilot_id = ?", [pilot_id])
         con.execute(
             """INSERT INTO pilot_figures (pilot_id, data_version, computed_on, fresh_until, decision, next_review,

@@ -747,6 +747,11 @@ def review_signals(con: Connection, actor: Actor, pilot: Pilot) -> list[Signal]:
     return _run(con, pilot, logs_only=False)
 
 
+def reads_only_logs(key: str) -> bool:
+    """Whether the signal ``key`` reads nothing but the pilot's loaded logs (see _LOGS_ONLY)."""
+    return key in _LOGS_ONLY
+
+
 def ordered(found: list[Signal]) -> list[Signal]:
     """Most severe first, then in catalogue order."""
     place = {spec.key: i for i, (spec, _) in enumerate(_CHECKS)}

@@ -74,7 +74,7 @@ def _signals(db_path: str, pilot_id: int, version: str, _actor: Actor, _pilot) -
             return kept["signals"]
         try:  # missing or stale (e.g. conditions created as a page opened): computed once, kept for every page
             return figures.refresh(con, pilot_id)["signals"]
-        except store.StoreBusy:
+        except store.StoreBusy:  # another write holds the store: computed, not kept
             pass
     found = _log_signals(db_path, pilot_id, catalog.logs_version(version), _actor, _pilot)
     with store.open_store(db_path) as con:
