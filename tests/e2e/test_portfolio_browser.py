@@ -59,8 +59,9 @@ def test_sixty_pilots_filtered_searched_and_sorted_keep_their_view_on_reload(bro
             box.first.locator("input").click()
             page.keyboard.type("Next review")
             page.keyboard.press("Enter")
-        body = main_text(page)
-        assert body.index("Pilot 55") < body.index("Pilot 10") < body.index("Pilot 25"), body[:2000]
+        # the pilots offered to open follow the grid's order (plain DOM, unlike the grid's canvas)
+        picks = main_text(page).split("Open a pilot", 1)[1]
+        assert picks.index("Pilot 55") < picks.index("Pilot 10") < picks.index("Pilot 25"), picks[:300]
         with a_run(page):
             page.get_by_label("Search pilots").fill("pilot 4")
             page.keyboard.press("Enter")
