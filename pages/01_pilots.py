@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import streamlit as st
 
 from readiness import catalog, pilots, store
-from readiness.review import between, portfolio
+from readiness.review import figures, portfolio
 from readiness.security import access
 from readiness.security.access import Actor
-from readiness.web import cache, login, query, widgets
+from readiness.web import login, query, widgets
 from readiness.web.text import md
 
 PICK_AS_PILLS = 12  # pilots shown: up to this many are offered as buttons, more in a select box
@@ -26,10 +26,11 @@ def _pilot_rows(db: str, version: str, visible: tuple[int, ...] | None, _actor: 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _portfolio(db: str, version: str, visible: tuple[int, ...] | None, today: date, _actor: Actor) -> pd.DataFrame:
-    """Where each review stands; cached per data version (which moves with every audited review edit),
-    the pilots visible, and the day (overdue flags)."""
+    """Where each review stands, from each pilot's stored figures (one query; a pilot whose data or
+    records changed since is recomputed first); cached per data version (which moves with every
+    audited review edit), the pilots visible, and the day (overdue flags)."""
     with store.open_store(db) as con:
-        return pd.DataFrame(between.portfolio(con, _actor))
+        return pd.DataFrame(figures.portfolio(con, _actor, today))
 
 
 def _version_and_visible(db: str, actor: Actor) -> tuple[str, tuple[int, ...] | None]:
@@ -97,14 +98,12 @@ if df.empty:
     st.stop()
 
 try:
-    status = _portfolio(db, version, visible, date.today(), actor)
-    with store.open_store(db) as con, st.spinner("Reading each pilot's risk signals…"):
-        chosen = [catalog.get_pilot(con, name) for name in status["pilot"]]
-        # high signals neither in the register nor dismissed count too: the register alone says 0 open
-        # high risks and nothing to attend to while such signals wait. Cached per pilot and data
-        # version, shared with the review steps, so a pilot already opened costs nothing here.
-        status["untriaged_high"] = [cache.untriaged_high(con, actor, p, catalog.data_version(con, p.pilot_id))
-                                    for p in chosen]
+    # high signals neither in the register nor dismissed count too (untriaged_high): the register
+    # alone says 0 open high risks and nothing to attend to while such signals wait.
+    with st.spinner("Reading each pilot's figures…"):
+        status = _portfolio(db, version, visible, datetime.now(UTC).date(), actor)
+    with store.open_store(db) as con:
+        chosen = catalog.pilots_by_name(con, list(status["pilot"]))
 except store.StoreBusy as err:
     login.busy(err)
 

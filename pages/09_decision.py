@@ -12,7 +12,7 @@ from analysis import summary
 from analysis.common import NO_FILTERS
 from analysis.confidence import cited_rationale
 from readiness import store
-from readiness.review import asof, between, conditions, criteria, decisions, reviews
+from readiness.review import asof, between, criteria, decisions, reviews
 from readiness.security import access
 from readiness.web import cache, login, navigation, query, widgets
 from readiness.web import intervals as intervals_ui
@@ -29,7 +29,7 @@ st.caption(f"{md(pilot.name)} · operate, harden further, hand off, reframe or s
 sigs = cache.signals(actor, pilot, version)
 figures = cache.evidence(summary.summary, pilot, version)  # cached by pilot and data version
 with store.open_store(login.db()) as con:
-    conds = conditions.list_conditions(con, actor, pilot)
+    conds = cache.judged_conditions(actor, pilot, version)
     suggestion = decisions.suggest(con, pilot, figures=figures, conditions=conds, signals=sigs)
     history = decisions.shown_decisions(con, actor, pilot)  # masked unless the actor may reveal
     review = reviews.current_review(con, pilot)
@@ -132,7 +132,7 @@ def fmt(figure: str, value) -> str:
 
 
 with store.open_store(login.db()) as con:
-    since = between.diff(con, actor, pilot, against="previous", figures=figures)
+    since = between.diff(con, actor, pilot, against="previous", figures=figures, conds=conds)
 st.subheader("Since the previous review")
 if since["decision"] is None:
     st.info("This is the pilot's first review: there is no earlier decision to compare with.")

@@ -16,7 +16,7 @@ actor, pilot, version = navigation.pick_pilot(stepper=False)
 signals = cache.signals(actor, pilot, version)
 figures = cache.evidence(readout.headline, pilot, version)
 with store.open_store(login.db()) as con:
-    c = readout.content(con, actor, pilot, signals, figures=figures)
+    c = readout.content(con, actor, pilot, signals, figures=figures, conds=cache.judged_conditions(actor, pilot, version))
     can_export = access.allowed(con, actor, "export", pilot.pilot_id)
 
 # Large type for a room; in print, only the readout (no sidebar, header or buttons).

@@ -85,3 +85,29 @@ def logs_version(version: str) -> str:
     """The part of a :func:`data_version` token that moves only with the pilot's batches (loads and
     deletions), not with edits of its review or profile."""
     return version.rsplit("-", 1)[0]
+
+
+# Every pilot's data_version token in one query, built exactly as data_version builds one pilot's: the
+# same batch counts and the same audit records (objects 'pilot:<id>' and 'pilot:<id>/...').
+DATA_VERSIONS_SQL = """
+    SELECT p.pilot_id,
+           concat_ws('-', coalesce(b.n, 0), coalesce(b.last_batch, 0), coalesce(b.loaded, 0), coalesce(a.seq, 0))
+             AS data_version
+    FROM pilots p
+    LEFT JOIN (SELECT pilot_id, count(*) AS n, max(batch_id) AS last_batch, sum(rows_loaded) AS loaded
+               FROM ingest_batches GROUP BY pilot_id) b USING (pilot_id)
+    LEFT JOIN (SELECT CAST(regexp_extract(object, '^pilot:([0-9]+)(/|$)', 1) AS INTEGER) AS pilot_id, max(seq) AS seq
+               FROM audit_log WHERE action NOT IN ('reveal', 'export') AND regexp_matches(object, '^pilot:[0-9]+(/|$)')
+               GROUP BY 1) a USING (pilot_id)"""
+
+
+def data_versions(con: Connection) -> dict[int, str]:
+    """Every pilot's :func:`data_version`, by pilot id, from one query."""
+    return dict(con.execute(DATA_VERSIONS_SQL).fetchall())
+
+
+def pilots_by_name(con: Connection, names: list[str]) -> list[Pilot]:
+    """The pilots of these names, in that order (unknown names left out), from one query."""
+    rows = {r[1]: Pilot(*r) for r in con.execute(f"SELECT {_COLUMNS} FROM pilots WHERE list_contains(?, name)",
+                                                  [list(names)]).fetchall()}
+    return [rows[n] for n in names if n in rows]

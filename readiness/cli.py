@@ -183,6 +183,16 @@ def cmd_pilots(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_figures(args: argparse.Namespace) -> int:
+    from readiness.review import figures  # the signals behind it load pandas: not for --help
+
+    with store.open_store(args.db) as con:
+        done = figures.refresh_stale(con)
+    print(f"Recomputed the stored figures of {len(done):,} pilot{'s' * (len(done) != 1)}." if done
+          else "Every pilot's stored figures are current.")
+    return EXIT_OK
+
+
 def _summary_as_decided(args: argparse.Namespace) -> int:
     actor = cli_actor()
     with store.open_store(args.db) as con:
@@ -648,6 +658,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("pilots", cmd_pilots, "List pilots with their row counts per log kind.", "python -m readiness pilots")
     p.add_argument("--json", action="store_true")
 
+    add("figures", cmd_figures, "Recompute the pilots' stored figures (risk signals, conditions, Portfolio line) that "
+        "are missing or out of date, e.g. after an upgrade, so that Portfolio's first view need not.",
+        "python -m readiness figures")
+
     p = add("summary", cmd_summary, "Headline figures of a pilot's usage, feedback and exceptions.",
             "python -m readiness summary --pilot 'Invoice triage assistant' --json")
     p.add_argument("--pilot", required=True)
@@ -763,10 +777,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that change a pilot's logs or records: afterwards the pilots' stored figures they made
+# stale are recomputed (readiness.review.figures.keep_up), so Portfolio finds them current.
+KEEPS_FIGURES = ("ingest", "sync", "sources", "batches", "decide", "demo")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        code = args.func(args)
+        if args.command in KEEPS_FIGURES:
+            from readiness.review import figures  # the signals behind it load pandas: not for --help
+
+            with store.open_store(args.db) as con:
+                figures.keep_up(con)
+        return code
     except StoreBusy as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_BUSY

@@ -97,3 +97,11 @@ def test_sixty_pilots_filter_by_owner_overdue_and_name_and_keep_it_in_the_addres
     # the link reopens the same view
     again = _portfolio(many_db, q="pilot 4", owner="Bob", needs="overdue")
     assert list(again.dataframe[0].value["pilot"]) == ["Pilot 40"]
+    # sorted by next review: the pilots with one first, the others after in natural order; kept in the link
+    by_date = _portfolio(many_db, owner="Bob")
+    by_date.selectbox(key="_pf_sort").select("next_review").run()
+    assert by_date.query_params["sort"] in ("next_review", ["next_review"])
+    assert list(by_date.dataframe[0].value["pilot"])[:6] == ["Pilot 10", "Pilot 25", "Pilot 40", "Pilot 55",
+                                                             "Pilot 1", "Pilot 4"]
+    reopened = _portfolio(many_db, owner="Bob", sort="next_review")
+    assert list(reopened.dataframe[0].value["pilot"]) == list(by_date.dataframe[0].value["pilot"])

@@ -45,13 +45,14 @@ FIGURE_LABELS = {"usage.events": "Usage events", "usage.users": "Users", "usage.
 
 
 def diff(con: Connection, actor: Actor, pilot: Pilot, against: str = "current",
-         figures: dict[str, Any] | None = None) -> dict[str, Any]:
+         figures: dict[str, Any] | None = None, conds: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """{"figures": [{figure, at_decision, now, change}], "risks": {...}, "conditions": [...]}; empty without a decision.
 
     ``against`` names the decision whose frozen evidence "now" is compared with: ``"current"``, the
     pilot's current decision; ``"previous"``, the decision the current review started from (the
     previous review's outcome, i.e. this review's requirements). ``figures``: the headline figures
-    now (analysis.summary.summary), when the caller has them cached.
+    now (analysis.summary.summary), and ``conds`` the current review's conditions
+    (conditions.list_conditions), when the caller has them cached.
     """
     require(con, actor, "read_pilot", pilot.pilot_id)
     if against == "previous":
@@ -65,13 +66,14 @@ def diff(con: Connection, actor: Actor, pilot: Pilot, against: str = "current",
         return {"figures": [], "risks": {}, "conditions": [], "decision": None}
     then = json.loads(current["snapshot"])
     now = {"figures": figures} if figures is not None else decisions.snapshot(con, pilot)
+    conds = conditions.list_conditions(con, actor, pilot) if conds is None else conds
     figures = []
     for section, name in FIGURES:
         a, b = then["figures"][section].get(name), now["figures"][section].get(name)
         change = (b - a) if isinstance(a, int | float) and isinstance(b, int | float) else None
         figures.append({"figure": f"{section}.{name}", "at_decision": a, "now": b, "change": change})
     cond_then = {c["area"]: c["status"] for c in json.loads(current["conditions"] or "[]")}
-    cond_now = {c["area"]: c["status"] for c in conditions.list_conditions(con, actor, pilot)}
+    cond_now = {c["area"]: c["status"] for c in conds}
     return {
         "decision": {"decision_id": current["decision_id"], "outcome": current["outcome"],
                      "decided_at": current["decided_at"], "review_number": current["review_number"],
@@ -92,15 +94,15 @@ def flags(con: Connection, actor: Actor, pilot: Pilot, today: date | None = None
     if current and current["next_review"] and current["next_review"] < today:
         out.append(Flag("next_review_overdue", "high",
                         f"The next review was due on {current['next_review']} ({(today - current['next_review']).days} days ago)."))
-    for c in conditions.list_conditions(con, actor, pilot):
+    for c in conditions.list_conditions(con, actor, pilot, today):
         if c.get("live_value", "") and str(c["live_value"]).startswith("waiver expired"):
             out.append(Flag("waiver_expired", "medium", f"The waiver of '{c['title']}' {c['live_value']}."))
-    for r in risks.list_risks(con, actor, pilot, include_dismissed=False):
+    for r in risks.list_risks(con, actor, pilot, include_dismissed=False, today=today):
         if r["overdue"]:
             out.append(Flag("risk_overdue", "medium", f"Risk {r['risk_id']} ({r['title']}) was due on {r['due']} and is still open."))
     if current:
         out += _usage_falling(con, pilot, current)
-        out += _drift(con, actor, pilot, current)
+        out += _drift(con, actor, pilot, current, today)
     return out
 
 
@@ -121,10 +123,10 @@ def _usage_falling(con, pilot: Pilot, decision: dict[str, Any]) -> list[Flag]:
     return []
 
 
-def _drift(con, actor: Actor, pilot: Pilot, decision: dict[str, Any]) -> list[Flag]:
+def _drift(con, actor: Actor, pilot: Pilot, decision: dict[str, Any], today: date) -> list[Flag]:
     then = {c["area"]: c for c in json.loads(decision["conditions"] or "[]")}
     out = []
-    for c in conditions.list_conditions(con, actor, pilot):
+    for c in conditions.list_conditions(con, actor, pilot, today):
         old = then.get(c["area"])
         was, now = old.get("status") if old else None, c["status"]
         if not c["computed"] or (was, now) not in (("met", "not met"), ("met", "undecided"), ("undecided", "not met")):
@@ -135,15 +137,17 @@ def _drift(con, actor: Actor, pilot: Pilot, decision: dict[str, Any]) -> list[Fl
     return out
 
 
-def portfolio(con: Connection, actor: Actor) -> list[dict[str, Any]]:
+def portfolio(con: Connection, actor: Actor, today: date | None = None) -> list[dict[str, Any]]:
     """One row per pilot the actor may read: decision (or 'in review'), next review and whether it is
-    overdue, open high risks, conditions met / total, and the between-review flags."""
-    today = datetime.now(UTC).date()
+    overdue (on ``today``, default today UTC), open high risks, conditions met / total, and the
+    between-review flags, each computed afresh (Portfolio reads the stored ones:
+    readiness.review.figures)."""
+    today = today or datetime.now(UTC).date()
     out = []
     for row in list_pilots(con, actor):
         pilot = get_pilot(con, row["name"])
         current = reviews.current_decision(con, pilot)
-        conds = conditions.list_conditions(con, actor, pilot)
+        conds = conditions.list_conditions(con, actor, pilot, today)
         found = flags(con, actor, pilot, today)
         out.append({
             "pilot": pilot.name, "owner": pilot.owner, "risk_tier": pilot.risk_tier,

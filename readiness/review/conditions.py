@@ -188,8 +188,9 @@ def _rate_verdict(con, pilot: Pilot, exceptions: int, events: int, limit: float)
     return {"verdict": verdict, "interval": iv.as_list(2), "method": iv.method, "more_data": more, "level": iv.level}
 
 
-def list_conditions(con: Connection, actor: Actor, pilot: Pilot) -> list[dict[str, Any]]:
-    """The current review's conditions; computed ones show their live value and status."""
+def list_conditions(con: Connection, actor: Actor, pilot: Pilot, today: date | None = None) -> list[dict[str, Any]]:
+    """The current review's conditions; computed ones show their live value and status, and a waiver
+    that expired before ``today`` (default: today, UTC) reads "not met"."""
     require(con, actor, "read_pilot", pilot.pilot_id)
     review = con.execute("SELECT review_id FROM reviews WHERE pilot_id = ? ORDER BY number DESC LIMIT 1",
                          [pilot.pilot_id]).fetchone()
@@ -208,7 +209,7 @@ def list_conditions(con: Connection, actor: Actor, pilot: Pilot) -> list[dict[st
                 r.update(ok)
                 ok = ok["verdict"].replace("_", " ")
             r["status"], r["live_value"] = ({True: "met", False: "not met"}.get(ok, ok)), value
-        if r["status"] == "waived" and r["waiver_expiry"] and r["waiver_expiry"] < _now().date():
+        if r["status"] == "waived" and r["waiver_expiry"] and r["waiver_expiry"] < (today or _now().date()):
             r["status"] = "not met"
             r["live_value"] = f"waiver expired on {r['waiver_expiry']}"
     return rows

@@ -26,9 +26,11 @@ class Step:
     detail: str    # what is there, or what is missing
 
 
-def steps(con: Connection, actor: Actor, pilot: Pilot, untriaged_high: int = 0) -> list[Step]:
+def steps(con: Connection, actor: Actor, pilot: Pilot, untriaged_high: int = 0,
+          conds: list[dict] | None = None) -> list[Step]:
     """The review's steps for ``pilot``; ``untriaged_high`` is the number of high signals not yet
-    in the register (the caller has the signals cached)."""
+    in the register (the caller has the signals cached); ``conds``, the current review's conditions
+    when the caller has them (else they are listed here, computed ones judged afresh)."""
     require(con, actor, "read_pilot", pilot.pilot_id)
     pid = pilot.pilot_id
     counts = con.execute("""SELECT kind, sum(rows_loaded), sum(rows_loaded + coalesce(rows_skipped, 0))
@@ -60,7 +62,7 @@ def steps(con: Connection, actor: Actor, pilot: Pilot, untriaged_high: int = 0) 
                     f"{untriaged_high} high signal{'s' * (untriaged_high != 1)} to accept or dismiss"
                     if untriaged_high else (f"{register} in the register" if register else "the register is empty")))
 
-    conds = conditions.list_conditions(con, actor, pilot)
+    conds = conditions.list_conditions(con, actor, pilot) if conds is None else conds
     blocking = conditions.blocking(conds)
     if not conds:
         out.append(Step("Readiness", False, "open the Readiness page to start the checklist"))

@@ -123,16 +123,18 @@ def ranges_note(figures: list[dict[str, Any]]) -> str:
 
 
 def content(con: Connection, actor: Actor, pilot: Pilot, signals: list[dict[str, Any]] | None = None,
-            as_of: str | None = None, figures: list[Figure] | None = None) -> dict[str, Any]:
+            as_of: str | None = None, figures: list[Figure] | None = None,
+            conds: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Everything the readout shows, masked, as plain data (checked for read access).
 
     ``signals`` are the pilot's computed risk signals (the app has them cached); the untriaged high
     or medium ones compete with the open register risks for the top three. ``figures``:
-    :func:`headline`'s result, when the caller has it cached.
+    :func:`headline`'s result, and ``conds`` the current review's conditions
+    (conditions.list_conditions), when the caller has them cached.
     """
     require(con, actor, "read_pilot", pilot.pilot_id)
     current = reviews.current_decision(con, pilot)
-    conds = conditions.list_conditions(con, actor, pilot)
+    conds = conditions.list_conditions(con, actor, pilot) if conds is None else conds
     register = risks.list_risks(con, actor, pilot)
     top = _top_three(register, risks.untriaged(con, pilot.pilot_id, signals, ("high", "medium")))
     top_risks = [r for kind, r in top if kind == "risk"]

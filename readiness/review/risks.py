@@ -199,14 +199,15 @@ def edit_register(con: Connection, actor: Actor, pilot: Pilot, changes: dict[int
     return len(changes)
 
 
-def list_risks(con: Connection, actor: Actor, pilot: Pilot, include_dismissed: bool = True) -> list[dict[str, Any]]:
+def list_risks(con: Connection, actor: Actor, pilot: Pilot, include_dismissed: bool = True,
+               today: date | None = None) -> list[dict[str, Any]]:
     """The register with score, severity and an overdue flag (open and past its due date)."""
     require(con, actor, "read_pilot", pilot.pilot_id)
     cur = con.execute("SELECT * FROM risks WHERE pilot_id = ? AND (? OR status <> 'dismissed') ORDER BY risk_id",
                       [pilot.pilot_id, include_dismissed])
     cols = [d[0] for d in cur.description]
     rows = [dict(zip(cols, r)) for r in cur.fetchall()]
-    today = _now().date()
+    today = today or _now().date()
     for r in rows:
         r["pilot"] = pilot.name
         scored = r["likelihood"] is not None and r["impact"] is not None

@@ -245,8 +245,20 @@ class _Evidence:
         return None if isinstance(out, Empty) else out
 
     @functools.cached_property
+    def rollup_built(self) -> bool:
+        """Whether the usage rollup (analysis.usage_rollup) holds the pilot's events: per user and
+        session it has them whatever its time zone, so user-level figures read it, not the events."""
+        return bool(self.one("SELECT count(*) FROM usage_rollup_state WHERE pilot_id = ?", [self.pilot.pilot_id])[0])
+
+    @property
+    def usage_by_user(self) -> str:
+        """A table of the pilot's usage with ``user_id`` and ``events`` (one row per event, or the rollup's)."""
+        return ("usage_by_session" if self.rollup_built
+                else "(SELECT pilot_id, user_id, 1 AS events FROM usage_events)")
+
+    @functools.cached_property
     def usage_users(self) -> int:
-        return int(self.one("SELECT count(DISTINCT user_id) FROM usage_events WHERE pilot_id = ? AND NOT "
+        return int(self.one(f"SELECT count(DISTINCT user_id) FROM {self.usage_by_user} WHERE pilot_id = ? AND NOT "
                             + _ANONYMOUS_SQL, [self.pilot.pilot_id])[0])
 
     @functools.cached_property
@@ -280,8 +292,9 @@ class _Evidence:
         """Per log table, the user ids that are themselves personal data (emails, phone numbers)."""
         out = {}
         for table in ("usage_events", "exceptions", "feedback"):
+            source = self.usage_by_user if table == "usage_events" else table
             ids = [r[0] for r in self.con.execute(
-                f"SELECT DISTINCT user_id FROM {table} WHERE pilot_id = ? AND user_id IS NOT NULL ORDER BY 1",
+                f"SELECT DISTINCT user_id FROM {source} WHERE pilot_id = ? AND user_id IS NOT NULL ORDER BY 1",
                 [self.pilot.pilot_id]).fetchall()]
             hits = [i for i in ids if privacy.has_personal_data(i)]
             if hits:
@@ -566,9 +579,16 @@ def _pd_logs(ev: _Evidence) -> Signal | None:
          "('anonymous', 'guest', 'unknown', '-', '0', ...).", "signal_anonymous_usage_share", "share rule",
          logs_only=True)
 def _anonymous(ev: _Evidence) -> Signal | None:
-    total = ev.total("usage_events")
     rows = {"table": "usage_events", "where": "anonymous_user"}
-    n = ev.count(rows) if total else 0
+    if ev.rollup_built:  # the events without a named user: all of them less the rollup's named users' events
+        total, named = ev.one(f"""
+            SELECT (SELECT coalesce(sum(rows_loaded), 0) FROM ingest_batches WHERE pilot_id = $p AND kind = 'usage'),
+                   (SELECT coalesce(sum(events), 0) FROM usage_by_session WHERE pilot_id = $p AND NOT {_ANONYMOUS_SQL})""",
+                              {"p": ev.pilot.pilot_id})
+        total, n = int(total), int(total - named)
+    else:
+        total = ev.total("usage_events")
+        n = ev.count(rows) if total else 0
     threshold = settings.get("signal_anonymous_usage_share")
     if total < _min_count() or not n or n / total <= threshold:
         return None
@@ -621,8 +641,8 @@ def _power_users(ev: _Evidence) -> Signal | None:
     if isinstance(c, Empty) or c.events < _min_count() or c.top_share <= threshold:
         return None
     top = [r[0] for r in ev.con.execute(
-        "SELECT user_id FROM usage_events WHERE pilot_id = ? AND user_id IS NOT NULL GROUP BY user_id "
-        "ORDER BY count(*) DESC, user_id LIMIT ?", [ev.pilot.pilot_id, c.top_users]).fetchall()]
+        f"SELECT user_id FROM {ev.usage_by_user} WHERE pilot_id = ? AND user_id IS NOT NULL GROUP BY user_id "
+        "ORDER BY sum(events) DESC, user_id LIMIT ?", [ev.pilot.pilot_id, c.top_users]).fetchall()]
     return _make("operational_dependency.power_users", _share_severity(c.top_share, threshold),
                  f"The top {c.top_users} of {c.users} users make {_pct(c.top_share)} of the use; "
                  f"{c.users_for_half} users make half of it",
@@ -725,6 +745,11 @@ def review_signals(con: Connection, actor: Actor, pilot: Pilot) -> list[Signal]:
     """The signals of every other check (they read the profile, register, sources or review too)."""
     require(con, actor, "read_pilot", pilot.pilot_id)
     return _run(con, pilot, logs_only=False)
+
+
+def reads_only_logs(key: str) -> bool:
+    """Whether the signal ``key`` reads nothing but the pilot's loaded logs (see _LOGS_ONLY)."""
+    return key in _LOGS_ONLY
 
 
 def ordered(found: list[Signal]) -> list[Signal]:

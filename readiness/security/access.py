@@ -129,6 +129,17 @@ def allowed(con: Connection, actor: Actor, action: str, pilot_id: int | None = N
     return True
 
 
+def allowed_on_all(con: Connection, actor: Actor, action: str, pilot_ids: list[int]) -> bool:
+    """True when :func:`allowed` holds for every one of ``pilot_ids``: the role and session checked
+    once, the grants in one query (for offering an action over a whole portfolio)."""
+    ids = set(pilot_ids)
+    if not ids or not allowed(con, actor, action, min(ids)):
+        return not ids
+    if not MATRIX[action][1] or current_role(con, actor) == "admin":
+        return True
+    return ids <= (visible_pilot_ids(con, actor) or set())
+
+
 def require(con: Connection, actor: Actor, action: str, pilot_id: int | None = None,
             *, requested_by: str | None = None, receiver: str | None = None) -> str:
     """Raise AccessDenied unless ``actor`` may do ``action`` (on ``pilot_id``). Returns the role.

@@ -490,6 +490,30 @@ CREATE TABLE feed_folders (
 );
 """
 
+_V13_PILOT_FIGURES = """
+-- Each pilot's figures as computed at one data version (readiness.review.figures): Portfolio reads
+-- them all in one query instead of computing signals, conditions and flags per pilot per view. A row
+-- whose data_version is not the pilot's current one, or past fresh_until, is recomputed on read.
+-- What depends on the day (an overdue review or risk, an expired waiver) is not stored: the query
+-- evaluates it against the day it is given.
+CREATE TABLE pilot_figures (
+    pilot_id         INTEGER PRIMARY KEY,
+    data_version     VARCHAR NOT NULL,
+    computed_on      DATE NOT NULL,       -- the day the figures were computed for
+    fresh_until      DATE,                -- the first day a waiver's expiry changes them (NULL: none)
+    decision         VARCHAR NOT NULL,    -- the current decision's outcome as shown, or 'in review'
+    next_review      DATE,
+    open_high_risks  INTEGER NOT NULL,
+    untriaged_high   INTEGER NOT NULL,    -- high risk signals neither in the register nor dismissed
+    conditions_set   INTEGER NOT NULL,    -- current review's conditions met, not counting waivers
+    conditions_total INTEGER NOT NULL,
+    flags            JSON NOT NULL,       -- between-review flags that do not depend on the day
+    signals          JSON NOT NULL,       -- the risk signals, most severe first
+    conditions       JSON NOT NULL,       -- the current review's conditions (area, status, live value)
+    computed_at      TIMESTAMPTZ NOT NULL
+);
+"""
+
 MIGRATIONS: list[tuple[int, str, object]] = [
     (1, "foundation: pilots, batches, logs, rejects, audit", _V1_FOUNDATION),
     (2, "evidence: failure modes, annotations, feedback sentiment, triage and themes", _V2_EVIDENCE),
@@ -503,6 +527,7 @@ MIGRATIONS: list[tuple[int, str, object]] = [
     (10, "ingest batches count the information lines left out of exception logs", _V10_SKIPPED_LINES),
     (11, "feed folders: the folder under the feed root each pilot's feeds must stay in", _V11_FEED_FOLDERS),
     (12, "lake: usage events and rollup as views over local tables and per-batch Parquet files", _V12_LAKE),
+    (13, "pilot figures: each pilot's signals, conditions and portfolio line at a data version", _V13_PILOT_FIGURES),
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 from typing import Any
 
 import streamlit as st
@@ -12,7 +13,7 @@ import streamlit as st
 from analysis import failure_modes as fm
 from analysis.common import NO_FILTERS, segment_choices
 from readiness import catalog, store
-from readiness.review import asof, progress, risks
+from readiness.review import asof, conditions, figures, progress, risks
 from readiness.review import signals as sig
 from readiness.security.access import Actor
 from readiness.web.login import db
@@ -67,6 +68,14 @@ def signal_rows(actor: Actor, pilot, version: str, rows: dict) -> Any:
 @st.cache_data(show_spinner=False, max_entries=128)
 def _signals(db_path: str, pilot_id: int, version: str, _actor: Actor, _pilot) -> list[dict[str, Any]]:
 
+    with store.open_store(db_path) as con:  # kept with the pilot's figures at this data version, if they are
+        kept = figures.current(con, pilot_id, version)
+        if kept is not None:
+            return kept["signals"]
+        try:  # missing or stale (e.g. conditions created as a page opened): computed once, kept for every page
+            return figures.refresh(con, pilot_id)["signals"]
+        except store.StoreBusy:  # another write holds the store: computed, not kept
+            pass
     found = _log_signals(db_path, pilot_id, catalog.logs_version(version), _actor, _pilot)
     with store.open_store(db_path) as con:
         return [s.to_dict() for s in sig.ordered(found + sig.review_signals(con, _actor, _pilot))]
@@ -81,7 +90,9 @@ def _log_signals(db_path: str, pilot_id: int, logs_version: str, _actor: Actor, 
 
 def signals(actor: Actor, pilot, version: str) -> list[dict[str, Any]]:
     """The pilot's risk signals as dicts, cached by pilot and data version (call after pick_pilot,
-    which has checked the grant). The checks that read only the logs are kept until a batch is
+    which has checked the grant): the ones stored with its figures (readiness.review.figures) when
+    they were computed at this version, else the figures are computed and stored now. When the
+    store is busy with another write, the checks that read only the logs are kept until a batch is
     loaded or deleted: a review edit (a note, a risk, a condition) re-runs only the others."""
     return _signals(db(), pilot.pilot_id, version, actor, pilot)
 
@@ -98,6 +109,20 @@ def segment_options(pilot, version: str) -> dict[str, dict[str, str]]:
     return _segment_options(db(), pilot.pilot_id, version)
 
 
+@st.cache_data(show_spinner=False, max_entries=256)
+def _conditions(db_path: str, pilot_id: int, version: str, today: date, _who: Actor, _pilot) -> list[dict[str, Any]]:
+
+    with store.open_store(db_path) as con:
+        return conditions.list_conditions(con, _who, _pilot, today)
+
+
+def judged_conditions(who: Actor, pilot, version: str) -> list[dict[str, Any]]:
+    """The current review's conditions, computed ones judged on the logs (an interval over every
+    exception for the exception rate), cached by pilot, data version and day (a waiver runs out at a
+    day's turn); call after pick_pilot, which has checked the grant."""
+    return _conditions(db(), pilot.pilot_id, version, datetime.now(UTC).date(), who, pilot)
+
+
 def review_steps(con, who: Actor, pilot, version: str) -> list:
     """The stepper's steps, cached by pilot and data version (which moves with every audited edit of
     the pilot's review as well as with its data); the caller has checked the grant."""
@@ -108,7 +133,9 @@ def review_steps(con, who: Actor, pilot, version: str) -> list:
 def _review_steps(db_path: str, pilot_id: int, version: str, _who: Actor, _pilot) -> list:
 
     with store.open_store(db_path) as con:
-        return progress.steps(con, _who, _pilot, untriaged_high=untriaged_high(con, _who, _pilot, version))
+        kept = figures.current(con, pilot_id, version)  # the conditions as judged with the pilot's figures
+        return progress.steps(con, _who, _pilot, untriaged_high=untriaged_high(con, _who, _pilot, version),
+                              conds=kept["conditions"] if kept else None)
 
 
 def untriaged_high(con, who: Actor, pilot, version: str) -> int:

@@ -11,7 +11,7 @@ import streamlit as st
 from analysis.common import Empty
 from readiness import store
 from readiness.errors import ReadinessError
-from readiness.review import export
+from readiness.review import export, figures
 from readiness.review import playbook as pb
 from readiness.security import access
 from readiness.security.access import Actor
@@ -37,12 +37,23 @@ def run_action(fn: Callable[[], Any], success: str | None = None, *, refresh: bo
     except ReadinessError as err:  # anything else is a bug, and shows as one
         st.error(md(page_text(err)))  # messages name pilots, files and people as typed
         return False, None
+    _keep_figures()
     if refresh:
         flash(success or "Saved.")
         st.rerun()
     if success:
         st.success(success)
     return True, result
+
+
+def _keep_figures() -> None:
+    """Recompute the pilots' stored figures a write made stale; when the store is busy, the next
+    read recomputes them instead."""
+    try:
+        with store.open_store(db()) as con:
+            figures.keep_up(con)
+    except store.StoreBusy:
+        pass
 
 
 def flash(message: str) -> None:
@@ -77,7 +88,7 @@ def export_buttons(who: Actor, chosen: list, playbook: bool = True, title: str |
     if not chosen:
         return
     with store.open_store(db()) as con:
-        if not all(access.allowed(con, who, "export", p.pilot_id) for p in chosen):
+        if not access.allowed_on_all(con, who, "export", [p.pilot_id for p in chosen]):
             return
 
     def csv_file(what: str) -> Callable[[], bytes]:
