@@ -230,11 +230,16 @@ def test_a_backup_from_a_newer_schema_is_refused(pilot_db: Path, tmp_path: Path)
     assert not (tmp_path / "r.duckdb").exists()
 
 
+LAKE = 12  # the migration that made usage_events a view over local rows and Parquet files
+
+
 def test_a_backup_from_an_older_schema_is_migrated(db: Path, tmp_path: Path, monkeypatch) -> None:
-    # the backup is taken by "the previous release", which knew every migration but the last
-    last = MIGRATIONS[-1][0]
+    # the backup is taken by a release from before the usage lake (events in a plain table), which
+    # knew every migration before it
+    older = [step for step in MIGRATIONS if step[0] < LAKE]
+    newer = [step[0] for step in MIGRATIONS if step[0] >= LAKE]
     with monkeypatch.context() as m:
-        m.setattr(migrations, "MIGRATIONS", MIGRATIONS[:-1])
+        m.setattr(migrations, "MIGRATIONS", older)
         make_pilot(db, "p")  # and its events, as that release wrote them (its ingest code is not this one)
         with store.open_store(db) as con:
             con.execute("INSERT INTO usage_events (pilot_id, batch_id, src_row, ts, user_id, event) "
@@ -242,8 +247,8 @@ def test_a_backup_from_an_older_schema_is_migrated(db: Path, tmp_path: Path, mon
                         "+ i * INTERVAL 1 MINUTE, 'user' || (i % 4), 'open' FROM range(1, 31) t(i)")
         backup.backup(db, tmp_path / "b", OP)
     store.forget_migrated(db)
-    assert json.loads((tmp_path / "b" / "manifest.json").read_text())["schema_version"] == last - 1
+    assert json.loads((tmp_path / "b" / "manifest.json").read_text())["schema_version"] == LAKE - 1
     r = backup.restore(tmp_path / "r.duckdb", tmp_path / "b", OP)
-    assert r.migrations_applied == [last] and r.verification.ok
-    assert query(tmp_path / "r.duckdb", "SELECT max(version) FROM schema_migrations") == [(last,)]
+    assert r.migrations_applied == newer and r.verification.ok
+    assert query(tmp_path / "r.duckdb", "SELECT max(version) FROM schema_migrations") == [(newer[-1],)]
     assert query(tmp_path / "r.duckdb", "SELECT count(*) FROM usage_events") == [(30,)]
