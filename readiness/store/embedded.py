@@ -324,7 +324,19 @@ def forget_migrated(path: str | Path) -> None:
 
 def scratch(path: str | Path | None = None) -> Connection:
     """A connection outside the store: in memory (reading a file before it is loaded), or a copy of
-    a store opened read-only (checking a backup). No progress bar; the caller closes it."""
-    con = duckdb.connect(str(path), read_only=True) if path else duckdb.connect()
+    a store opened read-only (checking a backup). No progress bar; the caller closes it.
+
+    A store file is attached read-only to the in-memory instance rather than opened read-only:
+    DuckDB 1.5 cannot open read-only a file whose write-ahead log holds a migration ("Failure while
+    replaying WAL file ... Calling DatabaseManager::GetDefaultDatabase with no default database
+    set"); attached, both 1.5 and 2.0 read it, log included."""
+    con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
+    if path:
+        try:
+            con.execute(f"ATTACH {_sql_literal(str(path))} AS store_copy (READ_ONLY)")
+            con.execute("USE store_copy")
+        except BaseException:
+            con.close()
+            raise
     return con
