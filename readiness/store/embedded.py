@@ -35,6 +35,7 @@ ENGINE_VERSION = duckdb.__version__
 
 _log = logging.getLogger(__name__)
 _LOCK_RE = re.compile(r"Conflicting lock is held in (?P<prog>.+?) \(PID (?P<pid>\d+)\)", re.DOTALL)
+_NEWER_FILE = "created with an newer version of DuckDB"  # DuckDB's wording, typo included
 _migrated: set[Path] = set()
 _migrate_lock = threading.Lock()
 # Threads of one process (e.g. the app's sessions) share the process's DuckDB instance and the
@@ -109,6 +110,12 @@ def connect(path: str | Path | None = None, *, timeout: float | None = None) -> 
                     con = _attach(path)
                 break
             except duckdb.IOException as err:
+                if _NEWER_FILE in str(err):
+                    raise StoreError(
+                        f"The store {path} was written by a newer DuckDB than this installation's "
+                        f"{ENGINE_VERSION}, which cannot read it.",
+                        "Run this version of Readiness Review with the DuckDB that wrote the store, or "
+                        "convert the store as docs/organisation-deployment.md says (Store files).") from err
                 if not _is_lock_error(err):
                     raise StoreError(f"Cannot open the store {path}: {err}") from err
                 waited = time.monotonic() - start
