@@ -83,3 +83,13 @@ def test_without_the_packages_the_postgres_extension_is_missing_with_a_hint():
         assert "postgres_scanner" not in _loaded(con)
     finally:
         con.close()
+
+
+def test_loading_after_file_access_is_restricted_is_a_bug_said_plainly():
+    con = store.scratch()
+    try:
+        con.execute("SET enable_external_access = false")
+        with pytest.raises(RuntimeError, match="before file access is restricted"):
+            load_extensions(con, "ducklake")
+    finally:
+        con.close()

@@ -59,6 +59,9 @@ def load_extensions(con: Connection, *names: str) -> None:
     Call it before file access is restricted (LOAD reads a file outside the data folders). Every
     file is found before any is loaded, so a missing one changes nothing.
     """
+    if not con.execute("SELECT current_setting('enable_external_access')").fetchone()[0]:
+        raise RuntimeError("DuckDB extensions are loaded before file access is restricted "
+                           "(restrict_file_access), not after.")
     files = {name: extension_file(name) for name in names if not _loaded(con, _BUILT_AS.get(name, name))}
     for name, file in files.items():
         built_as = _BUILT_AS.get(name, name)
