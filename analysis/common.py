@@ -118,8 +118,9 @@ def where(pilot: Pilot, filters: Filters, table_columns: set[str], alias: str = 
         if name not in SEGMENTS:
             clauses.append("false")
             continue
-        # A column the table lacks is looked for among the kept source columns (attributes).
-        clauses.append(f"{a}{name} = ?" if name in table_columns else f"{a}attributes->>'{name}' = ?")
+        # A column the table lacks is looked for among the kept source columns (attributes); ->> in
+        # parentheses, as DuckDB 1.5 binds it looser than = and AND.
+        clauses.append(f"{a}{name} = ?" if name in table_columns else f"({a}attributes->>'{name}') = ?")
         params.append(value)
     return " AND ".join(clauses), params
 

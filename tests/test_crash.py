@@ -53,9 +53,10 @@ def _peek(db: Path) -> str:
     """Where the kill left the store, read without changing it (for the report only)."""
     if not db.exists():
         return "no store yet"
-    con = duckdb.connect(str(db), read_only=True)
+    con = store.scratch(db)
     try:
-        has = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations'").fetchone()[0]
+        has = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations' "
+                          "AND database_name = current_database()").fetchone()[0]
         version = con.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] if has else 0
         if (version or 0) < LATEST:
             return f"migrating (schema {version or 0} of {LATEST})"

@@ -107,12 +107,12 @@ def test_loghub_event_id_and_template_stay_in_attributes(loaded, system: str) ->
     db, result = loaded[system]
     mapped_sources = {s for spec in result.mapping.values() for s in spec.split("+")}
     assert not {"EventId", "EventTemplate", "LineId"} & mapped_sources
-    assert query(db, "SELECT count(*) FROM exceptions WHERE attributes->>'EventId' IS NOT NULL "
-                     "AND attributes->>'EventTemplate' IS NOT NULL") == [(2000,)]
+    assert query(db, "SELECT count(*) FROM exceptions WHERE (attributes->>'EventId') IS NOT NULL "
+                     "AND (attributes->>'EventTemplate') IS NOT NULL") == [(2000,)]
     attrs = json.loads(query(db, "SELECT attributes FROM exceptions WHERE src_row = 1")[0][0])
     assert attrs["EventId"].startswith("E")
     for col in ("error_type", "stack_trace", "user_id", "session_id"):
-        assert query(db, f"SELECT count(*) FROM exceptions WHERE {col} LIKE 'E%' AND {col} = attributes->>'EventId'") == [(0,)]
+        assert query(db, f"SELECT count(*) FROM exceptions WHERE {col} LIKE 'E%' AND {col} = (attributes->>'EventId')") == [(0,)]
 
 
 @pytest.mark.parametrize("system", sorted(CASES))

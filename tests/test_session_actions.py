@@ -55,8 +55,8 @@ def _exports(con, actor: Actor) -> dict:
 
 def _idle(con, actor: Actor) -> None:
     minutes = settings.get("session_idle_minutes")
-    con.execute(f"UPDATE auth_sessions SET last_seen = last_seen - INTERVAL {minutes + 1} MINUTE WHERE session_id = ?",
-                [actor.session])
+    con.execute("UPDATE auth_sessions SET last_seen = last_seen - to_seconds(?) WHERE session_id = ?",
+                [(minutes + 1) * 60, actor.session])
 
 
 ENDINGS = {

@@ -127,7 +127,7 @@ def _live(con, pilot: Pilot, rule: str) -> tuple[bool, str]:
             """SELECT coalesce(sum(rows_loaded) FILTER (WHERE kind = 'usage'), 0),
                       coalesce(sum(rows_loaded) FILTER (WHERE kind = 'exceptions'), 0),
                       coalesce(sum(rows_skipped) FILTER (WHERE kind = 'exceptions'), 0),
-                      count(*) FILTER (WHERE kind = 'exceptions' AND options->>'all_levels' = 'true')
+                      count(*) FILTER (WHERE kind = 'exceptions' AND (options->>'all_levels') = 'true')
                FROM ingest_batches WHERE pilot_id = ?""", [pilot.pilot_id]).fetchone()
         if not events:
             return False, "no usage loaded, so the exception rate is unknown"

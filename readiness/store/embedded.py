@@ -36,6 +36,7 @@ ENGINE_VERSION = duckdb.__version__
 
 _log = logging.getLogger(__name__)
 _LOCK_RE = re.compile(r"Conflicting lock is held in (?P<prog>.+?) \(PID (?P<pid>\d+)\)", re.DOTALL)
+_NEWER_FILE = "created with an newer version of DuckDB"  # DuckDB's wording, typo included
 _migrated: set[Path] = set()
 _migrate_lock = threading.Lock()
 # Threads of one process (e.g. the app's sessions) share the process's DuckDB instance and the
@@ -113,6 +114,12 @@ def connect(path: str | Path | None = None, *, timeout: float | None = None) -> 
                     con = _attach(path)
                 break
             except duckdb.IOException as err:
+                if _NEWER_FILE in str(err):
+                    raise StoreError(
+                        f"The store {path} was written by a newer DuckDB than this installation's "
+                        f"{ENGINE_VERSION}, which cannot read it.",
+                        "Run this version of Readiness Review with the DuckDB that wrote the store, or "
+                        "convert the store as docs/organisation-deployment.md says (Store files).") from err
                 if not _is_lock_error(err):
                     raise StoreError(f"Cannot open the store {path}: {err}") from err
                 waited = time.monotonic() - start
@@ -334,17 +341,24 @@ def forget_migrated(path: str | Path) -> None:
 def scratch(path: str | Path | None = None, *, schema: bool = False, spill: Path | None = None) -> Connection:
     """A connection outside the store: in memory (reading a file before it is loaded; with
     ``schema``, holding the store's empty tables and views, where an ingest works; spilling to
-    the folder ``spill``), or a copy of a store opened read-only (checking a backup). No progress
-    bar; the caller closes it. In a process restricted by :func:`restrict_file_access`, an
-    in-memory scratch is restricted alike: it reads and writes files only where the store may."""
-    con = duckdb.connect(str(path), read_only=True) if path else duckdb.connect()
+    the folder ``spill``), or a copy of a store read-only (checking a backup). No progress bar;
+    the caller closes it. In a process restricted by :func:`restrict_file_access`, an in-memory
+    scratch is restricted alike: it reads and writes files only where the store may.
+
+    A store file is attached read-only to the in-memory instance rather than opened read-only:
+    DuckDB 1.5 cannot open read-only a file whose write-ahead log holds a migration ("Failure while
+    replaying WAL file ..."); attached, both 1.5 and 2.0 read it, log included."""
+    con = duckdb.connect()
     try:
         con.execute("SET enable_progress_bar = false")
+        if path:
+            con.execute(f"ATTACH {_sql_literal(str(path))} AS store_copy (READ_ONLY)")
+            con.execute("USE store_copy")
         if schema:
             con.execute(_schema_sql(con))
         if spill is not None:
             con.execute("SET temp_directory = ?", [str(spill)])
-        if path is None:
+        if not path:
             _apply_restriction(con)
     except BaseException:
         con.close()
