@@ -659,9 +659,6 @@ def _describe_json(src: SourceFile) -> SourceFile:
     finally:
         con.close()
     src.columns = [r[0] for r in rows]
-    if _nested_too_deep(reader):
-        raise UnusableFile(f"{src.path.name}: not readable as {src.describe()}: JSON nested deeper than DuckDB "
-                           f"reads ({MAX_JSON_DEPTH} levels); flatten the objects.")
     if not src.columns:
         raise UnusableFile(f"{src.path.name}: no JSON objects found in the first rows; each row must be an object "
                            f"like {{\"timestamp\": ..., \"message\": ...}}.")
@@ -669,31 +666,6 @@ def _describe_json(src: SourceFile) -> SourceFile:
     src.columns += list(src.nested)
     src.types = {c: "VARCHAR" for c in src.columns}
     return src
-
-
-MAX_JSON_DEPTH = 128  # objects nested deeper are refused, whichever DuckDB version reads them
-
-
-def _nested_too_deep(reader: str) -> bool:
-    """Whether one of the first objects is nested deeper than MAX_JSON_DEPTH levels, found from
-    its text: outside strings, each round removes the innermost bracket pairs, so an object
-    nested deeper keeps a bracket after MAX_JSON_DEPTH rounds."""
-    brackets = ("regexp_replace(regexp_replace(CAST(_line AS VARCHAR), '\"(\\\\.|[^\"\\\\])*\"', '', 'g'), "
-                "'[^\\[\\]{}]', '', 'g')")
-    rounds = "_b"
-    for _ in range(MAX_JSON_DEPTH):
-        rounds = f"regexp_replace({rounds}, '\\{{\\}}|\\[\\]', '', 'g')"
-    con = store.scratch()
-    try:
-        # only a text with more brackets than two per level can be that deep
-        return bool(con.execute(
-            f"SELECT count(*) FROM (SELECT {brackets} AS _b FROM (SELECT _line FROM {reader} "
-            f"WHERE {jsonschemas.is_object_sql('_line')} LIMIT 5000)) "
-            f"WHERE CASE WHEN length(_b) > {2 * MAX_JSON_DEPTH} THEN {rounds} <> '' ELSE false END").fetchone()[0])
-    except DatabaseError:
-        return False  # the reading of the keys says what is wrong
-    finally:
-        con.close()
 
 
 def _holds_sentry_events(src: SourceFile) -> bool:
