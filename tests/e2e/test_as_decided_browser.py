@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from e2e_helpers import ROOT, login, main_text, nav, snapshot_dir, start_app
+from e2e_helpers import ROOT, a_run, login, main_text, nav, snapshot_dir, start_app
 
 ADMIN_PW = "as decided admin password"
 PILOT = "Invoice triage assistant"
@@ -31,7 +31,8 @@ def test_readout_shows_the_figures_as_decided_after_a_deletion(browser, tmp_path
     try:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         login(page, url, "admin", ADMIN_PW)
-        nav(page, "Readout").click()
+        with a_run(page):  # the app idle before the click (the login's reruns done), and its run finished
+            nav(page, "Readout").click()
         page.get_by_text("equal to the figures frozen with the decision").first.wait_for(timeout=60_000)
         body = main_text(page)
         # the feedback is gone from today's figures, not from the figures the decision was taken on
