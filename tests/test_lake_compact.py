@@ -5,6 +5,7 @@ leave every view, the others stay) with the figures as decided intact."""
 from __future__ import annotations
 
 import json
+import os
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -123,10 +124,29 @@ def test_a_merge_killed_before_its_commit_leaves_an_orphan_and_the_data_whole(db
     scratch = store.scratch()
     merged, rows = lake.merge(scratch, db, table, [lake.parts_dir(db) / p for p in sorted({p for _b, p, _n in planned})])
     scratch.close()
-    dead = merged.with_name(merged.name.replace(f"-{__import__('os').getpid()}-", "-999999999-"))
+    dead = merged.with_name(merged.name.replace(f"-{os.getpid()}-", "-999999999-"))
     merged.rename(dead)
     assert rows == sum(n for _b, _p, n in planned)
     assert _figures(db) == before and _on_disk(db) == 5 * BATCHES + 1
     done = batches.maintain(db, OP)
     assert done["files_removed"] == 1 and len(done["merged"]) == 5 and not dead.exists()
     assert _figures(db) == before and _on_disk(db) == 5
+
+
+def test_a_group_changed_while_its_merge_was_written_is_left_for_the_next_run(db: Path, tmp_path: Path) -> None:
+    ids = _store(db, tmp_path)["p"]
+    with store.open_store(db) as con:
+        groups = lake.crowded(con, 8)
+    _pid, table, planned = next(g for g in groups if g[1] == "usage_events")
+    scratch = store.scratch()
+    merged, _rows = lake.merge(scratch, db, table, [lake.parts_dir(db) / p for _b, p, _n in planned])
+    scratch.close()
+    with store.open_store(db) as con:  # meanwhile a batch of the group is deleted
+        batches.delete_batch(con, ids[0], OP)
+        with store.transaction(con):
+            assert not lake.swap(con, table, _pid, planned, merged)
+    merged.unlink()
+    assert query(db, "SELECT count(*) FROM usage_events WHERE batch_id = ?", [ids[0]]) == [(0,)]
+    assert _files(db)[(_pid, "usage_events")] == BATCHES - 1
+    assert len(batches.maintain(db, OP)["merged"]) == 5  # the next run merges what is left
+    assert query(db, "SELECT count(*) FROM usage_events") == [(sum(10 + i for i in range(1, BATCHES)),)]

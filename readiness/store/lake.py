@@ -4,15 +4,18 @@ The usage events and the usage rollup's four tables are the bulk of a store. The
 in two places: a local table ``<table>_local`` (rows loaded before the lake existed, and a
 rollup rebuilt in a new time zone) and immutable Parquet files, one per batch and table, in the
 store's parts folder ``<store>.parts/<table>/<host>-<pid>-<uuid>.parquet``. ``lake_files`` lists
-the files that belong to the store (paths relative to the parts folder), and ``<table>`` is a
-view over the local table and every listed file. Readers keep the table names.
+the files that belong to the store (paths relative to the parts folder), one row per batch and
+file, and ``<table>`` is a view over the local table and every listed file. Readers keep the
+table names. `maintain` merges a pilot's many small files of a table into one (:func:`merge`,
+:func:`swap`), whose path is then listed once per batch it holds.
 
 Why: an ingest writes a batch's files with no lock on the store (the heavy work runs in a
 scratch database), then lands it in one short transaction that lists the files and recreates
 the views. A file means nothing until that transaction commits, so a batch is visible whole
 or not at all; a file that no commit lists, whose writer process is gone, is garbage
 (:func:`remove_orphans`). Files are never changed: deleting a batch unlists its files and
-deletes them after the commit.
+deletes them after the commit (a merged file still holding other batches is replaced by a copy
+without the deleted batch's rows).
 
 A view holds absolute paths (DuckDB reads a relative path from the working folder); when the
 store has moved (a restore elsewhere, a copied folder), :func:`ensure_views` rebuilds the views
@@ -71,8 +74,9 @@ def unregister(con: Connection, where: str, params: list, tables: tuple[str, ...
     """Unlist the files of ``tables`` matching ``where`` (SQL over lake_files' columns), recreate the
     views, and delete the files once the transaction commits. Returns the rows the files held.
 
-    A merged file (:func:`compact`) holds several batches: when batches it holds stay listed, it is
-    rewritten without the unlisted batches' rows into a new file, which takes its place."""
+    A merged file (:func:`merge`) holds several batches: when batches it holds stay listed, it is
+    rewritten without the unlisted batches' rows into a new file, which takes its place (a
+    rollback leaves that file unlisted: an orphan once this process is gone)."""
     marks = ", ".join("?" * len(tables))
     rows = con.execute(f"SELECT path, batch_id, rows FROM lake_files WHERE tbl IN ({marks}) AND ({where})",
                        [*tables, *params]).fetchall()
@@ -158,9 +162,13 @@ def merge(scratch: Connection, db: str | Path, table: str, paths: list[Path]) ->
     file is an orphan like an unlanded batch's."""
     out = new_part(db, table)
     listed = ", ".join(_quoted(p) for p in paths)
-    scratch.execute(f"COPY (SELECT * EXCLUDE (file_row_number) FROM read_parquet([{listed}], union_by_name = true, "
-                    f"file_row_number = true) ORDER BY batch_id, file_row_number) TO {_quoted(out)} (FORMAT parquet)")
-    rows = scratch.execute(f"SELECT count(*) FROM read_parquet({_quoted(out)})").fetchone()[0]
+    try:
+        scratch.execute(f"COPY (SELECT * EXCLUDE (file_row_number) FROM read_parquet([{listed}], union_by_name = true, "
+                        f"file_row_number = true) ORDER BY batch_id, file_row_number) TO {_quoted(out)} (FORMAT parquet)")
+        rows = scratch.execute(f"SELECT count(*) FROM read_parquet({_quoted(out)})").fetchone()[0]
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
     return out, rows
 
 
