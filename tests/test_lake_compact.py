@@ -12,7 +12,7 @@ from pathlib import Path
 from helpers import ingest_one, make_pilot, query, write
 
 from analysis.summary import summary
-from readiness import cli, store
+from readiness import backup, cli, store
 from readiness.catalog import get_pilot
 from readiness.ingest import batches
 from readiness.review import asof, decisions
@@ -150,3 +150,17 @@ def test_a_group_changed_while_its_merge_was_written_is_left_for_the_next_run(db
     assert _files(db)[(_pid, "usage_events")] == BATCHES - 1
     assert len(batches.maintain(db, OP)["merged"]) == 5  # the next run merges what is left
     assert query(db, "SELECT count(*) FROM usage_events") == [(sum(10 + i for i in range(1, BATCHES)),)]
+
+
+def test_a_backup_of_merged_files_restores_with_the_same_figures(db: Path, tmp_path: Path) -> None:
+    _store(db, tmp_path)
+    batches.maintain(db, OP)
+    before = _figures(db)
+    backup.backup(db, tmp_path / "bk", OP)
+    assert len(list((tmp_path / "bk").glob("parts/*/*.parquet"))) == 5  # each merged file once
+    elsewhere = tmp_path / "other" / "store.duckdb"
+    backup.restore(elsewhere, tmp_path / "bk", OP)
+    assert _figures(elsewhere) == before
+    with store.open_store(elsewhere) as con:  # a batch of a restored merged file still deletes
+        batches.delete_batch(con, query(elsewhere, "SELECT min(batch_id) FROM ingest_batches")[0][0], OP)
+    assert _figures(elsewhere)["usage"]["events"] == before["usage"]["events"] - 10
