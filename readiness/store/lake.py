@@ -148,8 +148,8 @@ def crowded(con: Connection, above: int) -> list[tuple[int, str, list[tuple[int,
     ``lake_files`` as (batch, path, rows): what :func:`compact` merges."""
     out: dict[tuple[int, str], list[tuple[int, str, int]]] = {}
     for pid, tbl, bid, path, rows in con.execute(
-            "SELECT pilot_id, tbl, batch_id, path, rows FROM lake_files WHERE (pilot_id, tbl) IN "
-            "(SELECT (pilot_id, tbl) FROM lake_files GROUP BY ALL HAVING count(DISTINCT path) > ?) "
+            "SELECT pilot_id, tbl, batch_id, path, rows FROM lake_files JOIN (SELECT pilot_id, tbl FROM lake_files "
+            "GROUP BY pilot_id, tbl HAVING count(DISTINCT path) > ?) USING (pilot_id, tbl) "
             "ORDER BY pilot_id, tbl, batch_id, path", [above]).fetchall():
         out.setdefault((pid, tbl), []).append((bid, path, rows))
     return [(pid, tbl, listed) for (pid, tbl), listed in out.items()]
