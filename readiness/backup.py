@@ -189,7 +189,7 @@ def _listed_parts(con) -> list[str]:
     if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
                        "AND table_name = 'lake_files'").fetchone()[0]:
         return []
-    return [r[0] for r in con.execute("SELECT path FROM lake_files ORDER BY path").fetchall()]
+    return [r[0] for r in con.execute("SELECT DISTINCT path FROM lake_files ORDER BY path").fetchall()]
 
 
 def _link_parts(con, folder: Path) -> list[str]:

@@ -475,13 +475,15 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_maintain(args: argparse.Namespace) -> int:
-    with store.open_store(args.db) as con:
-        done = batches.maintain(con, cli_actor())
+    done = batches.maintain(args.db, cli_actor(), compact_above=args.compact_above)
     if args.json:
         print(json.dumps(done))
     else:
         print(f"Removed {done['files_removed']:,} Parquet file(s) and {done['work_folders_removed']:,} work folder(s) "
               "left by ingests that stopped before their batch landed.")
+        for m in done["merged"]:
+            print(f"Merged {m['files_merged']:,} files of {m['pilot']}'s {m['table']} ({m['batches']:,} batches, "
+                  f"{m['rows']:,} rows) into one.")
     return EXIT_OK
 
 
@@ -742,8 +744,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     p = add("maintain", cmd_maintain, "Remove what ingests that stopped before their batch landed left "
-            "(unlisted Parquet files beside the store, work folders); safe while the app and other ingests run.",
+            "(unlisted Parquet files beside the store, work folders), and merge each pilot's small Parquet files "
+            "into one per table; safe while the app and other ingests run.",
             "python -m readiness maintain")
+    p.add_argument("--compact-above", type=int, default=batches.COMPACT_ABOVE, metavar="N",
+                   help=f"merge a pilot's files of a table when it has more than N (default {batches.COMPACT_ABOVE})")
     p.add_argument("--json", action="store_true")
 
     p = add("backup", cmd_backup, "Copy the store, its audit key and head into a new folder with a manifest "

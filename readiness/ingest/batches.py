@@ -1,7 +1,9 @@
-"""Ingest batches and their rejected rows: list, inspect, delete; clean up after dead ingests."""
+"""Ingest batches and their rejected rows: list, inspect, delete; clean up after dead ingests and
+merge a pilot's small Parquet files."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from readiness import settings
@@ -11,7 +13,7 @@ from readiness.ingest import retired
 from readiness.ingest.load import TABLES, derive_evidence, owned_prefix
 from readiness.security import audit, privacy
 from readiness.security.access import Actor, require
-from readiness.store import Connection, file_of, lake, pid_alive, transaction
+from readiness.store import Connection, DatabaseError, file_of, lake, open_store, pid_alive, scratch, transaction
 
 
 class BatchNotFound(ReadinessError, LookupError):
@@ -88,17 +90,63 @@ def delete_batch(con: Connection, batch_id: int, actor: Actor) -> dict[str, Any]
     return {"batch_id": batch_id, **details}
 
 
-def maintain(con: Connection, actor: Actor) -> dict[str, Any]:
+COMPACT_ABOVE = 8  # a pilot's table listing more files than this has them merged by `maintain`
+
+
+def maintain(db: str | Path | None, actor: Actor, *, compact_above: int = COMPACT_ABOVE) -> dict[str, Any]:
     """Remove what ingests that died before their batch landed left: Parquet files no batch lists
     (beside the store) and work folders (in the upload folder), of processes of this host that
-    are gone. Audited. Returns what was removed."""
-    require(con, actor, "backup")
-    with transaction(con):  # holding the store: no batch lands meanwhile
-        files = lake.remove_orphans(con, pid_alive)
-        folder = settings.upload_dir(file_of(con))
-        before = {p.name for p in folder.glob("ingest-*")}
-        owned_prefix("ingest", folder)  # removes the work folders of dead ingests
-        folders = sorted(before - {p.name for p in folder.glob("ingest-*")})
-        details = {"files_removed": len(files), "work_folders_removed": len(folders)}
-        audit.record(con, actor, "maintain", "store", details)
-    return {**details, "files": [str(f) for f in files], "work_folders": folders}
+    are gone. Then merge the files of every pilot's lake table listing more than
+    ``compact_above`` files into one (:func:`compact`). Audited. Returns what was done."""
+    with open_store(db) as con:
+        require(con, actor, "backup")
+        with transaction(con):  # holding the store: no batch lands meanwhile
+            files = lake.remove_orphans(con, pid_alive)
+            folder = settings.upload_dir(file_of(con))
+            before = {p.name for p in folder.glob("ingest-*")}
+            owned_prefix("ingest", folder)  # removes the work folders of dead ingests
+            folders = sorted(before - {p.name for p in folder.glob("ingest-*")})
+            details = {"files_removed": len(files), "work_folders_removed": len(folders)}
+            audit.record(con, actor, "maintain", "store", details)
+    merged = compact(db, actor, compact_above)
+    return {**details, "files": [str(f) for f in files], "work_folders": folders, "merged": merged}
+
+
+def compact(db: str | Path | None, actor: Actor, above: int = COMPACT_ABOVE) -> list[dict[str, Any]]:
+    """Merge the files of each (pilot, lake table) listing more than ``above`` into one, so that
+    a page's query reads a few files' metadata, not hundreds.
+
+    The merged file is written in a scratch connection with the store let go; a short transaction
+    then lists it in place of the old files (one ``lake_files`` row per batch, pointing at the
+    shared file) and recreates the views; the old files are deleted after the commit. Killed
+    before the commit, the old files stay listed and the merged one is an orphan the next
+    ``maintain`` removes. A group that changed meanwhile (a batch deleted, a rollup rebuilt) is
+    left for the next run. Each merge is audited ("lake.compact"). Returns one entry per merge."""
+    with open_store(db) as con:
+        require(con, actor, "backup")
+        path = file_of(con)
+        groups = lake.crowded(con, above)
+    done = []
+    root = lake.parts_dir(path)
+    for pid, table, planned in groups:
+        olds, swapped = sorted({p for _b, p, _n in planned}), False
+        scratch_con = scratch()
+        try:
+            merged, rows = lake.merge(scratch_con, path, table, [root / p for p in olds])
+        except DatabaseError:  # a file deleted meanwhile (its batch deleted): left for the next run
+            continue
+        finally:
+            scratch_con.close()
+        with open_store(db) as con, transaction(con):
+            expected = sum(n for _b, _p, n in planned)
+            swapped = rows == expected and lake.swap(con, table, pid, planned, merged)
+            if swapped:
+                name = con.execute("SELECT name FROM pilots WHERE pilot_id = ?", [pid]).fetchone()[0]
+                entry = {"pilot": name, "table": table, "files_merged": len(olds),
+                         "batches": len({b for b, _p, _n in planned}), "rows": rows,
+                         "file": str(merged.relative_to(root))}
+                audit.record(con, actor, "lake.compact", f"pilot:{pid}", entry)
+                done.append(entry)
+        if not swapped:
+            merged.unlink(missing_ok=True)
+    return done

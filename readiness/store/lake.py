@@ -4,15 +4,18 @@ The usage events and the usage rollup's four tables are the bulk of a store. The
 in two places: a local table ``<table>_local`` (rows loaded before the lake existed, and a
 rollup rebuilt in a new time zone) and immutable Parquet files, one per batch and table, in the
 store's parts folder ``<store>.parts/<table>/<host>-<pid>-<uuid>.parquet``. ``lake_files`` lists
-the files that belong to the store (paths relative to the parts folder), and ``<table>`` is a
-view over the local table and every listed file. Readers keep the table names.
+the files that belong to the store (paths relative to the parts folder), one row per batch and
+file, and ``<table>`` is a view over the local table and every listed file. Readers keep the
+table names. `maintain` merges a pilot's many small files of a table into one (:func:`merge`,
+:func:`swap`), whose path is then listed once per batch it holds.
 
 Why: an ingest writes a batch's files with no lock on the store (the heavy work runs in a
 scratch database), then lands it in one short transaction that lists the files and recreates
 the views. A file means nothing until that transaction commits, so a batch is visible whole
 or not at all; a file that no commit lists, whose writer process is gone, is garbage
 (:func:`remove_orphans`). Files are never changed: deleting a batch unlists its files and
-deletes them after the commit.
+deletes them after the commit (a merged file still holding other batches is replaced by a copy
+without the deleted batch's rows).
 
 A view holds absolute paths (DuckDB reads a relative path from the working folder); when the
 store has moved (a restore elsewhere, a copied folder), :func:`ensure_views` rebuilds the views
@@ -69,27 +72,40 @@ def register(con: Connection, table: str, batch_id: int, pilot_id: int, path: Pa
 
 def unregister(con: Connection, where: str, params: list, tables: tuple[str, ...] = LAKE_TABLES) -> int:
     """Unlist the files of ``tables`` matching ``where`` (SQL over lake_files' columns), recreate the
-    views, and delete the files once the transaction commits. Returns the rows the files held."""
+    views, and delete the files once the transaction commits. Returns the rows the files held.
+
+    A merged file (:func:`merge`) holds several batches: when batches it holds stay listed, it is
+    rewritten without the unlisted batches' rows into a new file, which takes its place (a
+    rollback leaves that file unlisted: an orphan once this process is gone)."""
     marks = ", ".join("?" * len(tables))
-    rows = con.execute(f"SELECT path, rows FROM lake_files WHERE tbl IN ({marks}) AND ({where})",
+    rows = con.execute(f"SELECT path, batch_id, rows FROM lake_files WHERE tbl IN ({marks}) AND ({where})",
                        [*tables, *params]).fetchall()
     if not rows:
         return 0
     con.execute(f"DELETE FROM lake_files WHERE tbl IN ({marks}) AND ({where})", [*tables, *params])
-    recreate_views(con)
     root = parts_dir(file_of(con))
-    gone = [root / p for p, _n in rows]
+    gone: list[Path] = []
+    for rel in sorted({p for p, _b, _n in rows}):
+        left = con.execute("SELECT DISTINCT tbl FROM lake_files WHERE path = ?", [rel]).fetchall()
+        if left:  # the batches still listed in it keep their rows, in a file without the others'
+            dropped = sorted({b for p, b, _n in rows if p == rel})
+            fresh = new_part(file_of(con), left[0][0])
+            con.execute(f"COPY (SELECT * FROM read_parquet({_quoted(root / rel)}) WHERE NOT list_contains(?, batch_id)) "
+                        f"TO {_quoted(fresh)} (FORMAT parquet)", [dropped])
+            con.execute("UPDATE lake_files SET path = ? WHERE path = ?", [str(fresh.relative_to(root)), rel])
+        gone.append(root / rel)
+    recreate_views(con)
     if in_transaction(con):  # else (a bare BEGIN) unlisted files stay until `maintain` removes them
         after_commit(con, lambda: [f.unlink(missing_ok=True) for f in gone])
-    return sum(n for _p, n in rows)
+    return sum(n for _p, _b, n in rows)
 
 
 def files(con: Connection, table: str, pilot_id: int | None = None) -> list[Path]:
     """The listed files of ``table`` (of one pilot), absolute, in batch order."""
     root = parts_dir(file_of(con))
     return [root / r[0] for r in con.execute(
-        "SELECT path FROM lake_files WHERE tbl = ? AND (? IS NULL OR pilot_id = ?) ORDER BY batch_id, path",
-        [table, pilot_id, pilot_id]).fetchall()]
+        "SELECT path FROM lake_files WHERE tbl = ? AND (? IS NULL OR pilot_id = ?) GROUP BY path "
+        "ORDER BY min(batch_id), path", [table, pilot_id, pilot_id]).fetchall()]
 
 
 def view_sql(table: str, paths: list[Path]) -> str:
@@ -127,6 +143,55 @@ def ensure_views(con: Connection) -> None:
             recreate_views(con)
 
 
+def crowded(con: Connection, above: int) -> list[tuple[int, str, list[tuple[int, str, int]]]]:
+    """The (pilot, table) pairs listing more than ``above`` files, each with its rows of
+    ``lake_files`` as (batch, path, rows): what :func:`compact` merges."""
+    out: dict[tuple[int, str], list[tuple[int, str, int]]] = {}
+    for pid, tbl, bid, path, rows in con.execute(
+            "SELECT pilot_id, tbl, batch_id, path, rows FROM lake_files JOIN (SELECT pilot_id, tbl FROM lake_files "
+            "GROUP BY pilot_id, tbl HAVING count(DISTINCT path) > ?) USING (pilot_id, tbl) "
+            "ORDER BY pilot_id, tbl, batch_id, path", [above]).fetchall():
+        out.setdefault((pid, tbl), []).append((bid, path, rows))
+    return [(pid, tbl, listed) for (pid, tbl), listed in out.items()]
+
+
+def merge(scratch: Connection, db: str | Path, table: str, paths: list[Path]) -> tuple[Path, int]:
+    """Write the rows of ``paths`` (files of one pilot's ``table``) as one new file in the parts
+    folder, batch by batch, each batch's rows in their order; on a connection outside the store
+    (the store is not held). Returns the file and its rows. Until :func:`swap` lists it, the new
+    file is an orphan like an unlanded batch's."""
+    out = new_part(db, table)
+    listed = ", ".join(_quoted(p) for p in paths)
+    try:
+        scratch.execute(f"COPY (SELECT * EXCLUDE (file_row_number) FROM read_parquet([{listed}], union_by_name = true, "
+                        f"file_row_number = true) ORDER BY batch_id, file_row_number) TO {_quoted(out)} (FORMAT parquet)")
+        rows = scratch.execute(f"SELECT count(*) FROM read_parquet({_quoted(out)})").fetchone()[0]
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
+    return out, rows
+
+
+def swap(con: Connection, table: str, pilot_id: int, planned: list[tuple[int, str, int]], merged: Path) -> bool:
+    """List ``merged`` in place of the files of ``planned`` (inside a transaction), if they are still
+    listed exactly so (no batch of theirs deleted, no rollup rebuilt meanwhile): one row per batch
+    points at the merged file with the batch's rows. The old files are deleted after the commit.
+    Returns whether it was swapped."""
+    paths = sorted({p for _b, p, _n in planned})
+    now = con.execute(
+        "SELECT batch_id, path, rows FROM lake_files WHERE tbl = ? AND pilot_id = ? AND list_contains(?, path) "
+        "ORDER BY batch_id, path", [table, pilot_id, paths]).fetchall()
+    if sorted(now) != sorted(planned):
+        return False
+    root = parts_dir(file_of(con))
+    con.execute("UPDATE lake_files SET path = ? WHERE tbl = ? AND pilot_id = ? AND list_contains(?, path)",
+                [str(merged.resolve().relative_to(root)), table, pilot_id, paths])
+    recreate_views(con)
+    gone = [root / p for p in paths]
+    after_commit(con, lambda: [f.unlink(missing_ok=True) for f in gone])
+    return True
+
+
 def orphans(con: Connection, pid_alive: Callable[[int], bool]) -> list[Path]:
     """Files in the parts folder that no batch lists and whose writer (a process of this host) is
     gone (``pid_alive`` is false): what an ingest killed before its batch landed left behind.
@@ -162,9 +227,25 @@ CREATE TABLE lake_files (
     tbl      VARCHAR NOT NULL,      -- the view the file belongs to, e.g. 'usage_events'
     batch_id BIGINT NOT NULL,
     pilot_id INTEGER NOT NULL,
-    path     VARCHAR NOT NULL UNIQUE,  -- relative to <store>.parts
+    path     VARCHAR NOT NULL UNIQUE,  -- relative to <store>.parts (no longer unique from migration 14)
     rows     BIGINT NOT NULL,
     added_at TIMESTAMPTZ NOT NULL
 );
 {"".join(f"ALTER TABLE {t} RENAME TO {t}_local; CREATE VIEW {t} AS SELECT * FROM {t}_local;" for t in LAKE_TABLES)}
+"""
+
+MERGED_FILES = """
+-- A merged file holds several batches of a pilot's table (`maintain` merges small files): lake_files
+-- keeps one row per batch and file, so a path is listed once per batch it holds.
+CREATE TABLE lake_files_v14 (
+    tbl      VARCHAR NOT NULL,      -- the view the file belongs to, e.g. 'usage_events'
+    batch_id BIGINT NOT NULL,
+    pilot_id INTEGER NOT NULL,
+    path     VARCHAR NOT NULL,      -- relative to <store>.parts; shared by the batches of a merged file
+    rows     BIGINT NOT NULL,       -- the batch's rows in the file
+    added_at TIMESTAMPTZ NOT NULL
+);
+INSERT INTO lake_files_v14 SELECT * FROM lake_files;
+DROP TABLE lake_files;
+ALTER TABLE lake_files_v14 RENAME TO lake_files;
 """

@@ -8,6 +8,7 @@ ingest stays at DuckDB's native speed; every row keeps its pilot, batch and sour
 from __future__ import annotations
 
 from readiness.store.chain import seal_unchained
+from readiness.store.lake import MERGED_FILES as _V14_MERGED_FILES
 from readiness.store.lake import MIGRATION as _V12_LAKE
 from readiness.store.transactions import Connection, transaction
 
@@ -528,6 +529,7 @@ MIGRATIONS: list[tuple[int, str, object]] = [
     (11, "feed folders: the folder under the feed root each pilot's feeds must stay in", _V11_FEED_FOLDERS),
     (12, "lake: usage events and rollup as views over local tables and per-batch Parquet files", _V12_LAKE),
     (13, "pilot figures: each pilot's signals, conditions and portfolio line at a data version", _V13_PILOT_FIGURES),
+    (14, "lake: a merged Parquet file holds several batches (one lake_files row per batch and file)", _V14_MERGED_FILES),
 ]
 
 
