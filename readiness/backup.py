@@ -108,9 +108,9 @@ def _describe(db_file: Path) -> dict[str, Any]:
             "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
             "AND NOT temporary ORDER BY table_name").fetchall()]
         counts = {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}
-        if "lake_files" in counts:  # a lake table's rows: its local table's and its files'
+        if counts.pop("lake_files", None) is not None:  # a lake table's rows: its local table's and its files'
             for t in lake.LAKE_TABLES:
-                counts[t] = counts.get(lake.local(t), 0) + con.execute(
+                counts[t] = counts.pop(lake.local(t), 0) + con.execute(
                     "SELECT coalesce(sum(rows), 0) FROM lake_files WHERE tbl = ?", [t]).fetchone()[0]
         row = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
     finally:
@@ -224,9 +224,6 @@ def read_backup(folder: str | Path) -> dict[str, Any]:
     for name in (DB_FILE, KEY_FILE, HEAD_FILE):
         if name not in files:
             raise BackupError(f"The backup in {folder} lists no {name}; it cannot be restored.")
-        path = folder / name
-        if not path.is_file():
-            raise BackupError(f"The backup in {folder} is incomplete: {name} is missing.")
     for name in files:
         path = folder / name
         if name.startswith("/") or ".." in Path(name).parts:
@@ -316,8 +313,8 @@ def restore(db: str | Path | None, folder: str | Path, actor: Actor, *, force: b
                 "migrations_applied": applied, "sessions_ended": ended})
         verification = audit.verify(con)
         tables = {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in manifest.get("tables", {})
-                  if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ? "
-                                "AND database_name = current_database()", [t]).fetchone()[0]}
+                  if con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ? "
+                                "AND table_catalog = current_database()", [t]).fetchone()[0]}
     return RestoreResult(manifest, aside, applied, verification, ended, tables)
 
 
