@@ -117,7 +117,7 @@ def test_a_deleted_batch_leaves_current_figures_but_not_the_decided_ones(decided
 
 
 def test_the_retired_tables_name_the_rollup_tables_the_rollup_keeps() -> None:
-    assert retired.BATCH_TABLES["usage"][1:] == ROLLUP_TABLES
+    assert retired.BATCH_TABLES["usage"] == ("usage_events", *ROLLUP_TABLES)
 
 
 def test_an_unknown_decision_is_a_clear_error(decided) -> None:

@@ -161,8 +161,7 @@ def _csv(rows: list[tuple[str, str]]) -> str:
 
 
 def _evidence(db: Path) -> dict[str, int]:
-    tables = ("usage_events", "usage_by_segment", "usage_by_session", "usage_by_feature", "usage_by_team")
-    return {t: query(db, f"SELECT count(*) FROM {t}")[0][0] for t in tables}
+    return {t: query(db, f"SELECT count(*) FROM {t}")[0][0] for t in lake.LAKE_TABLES}
 
 
 def test_a_store_from_before_the_lake_migrates_and_its_batches_delete_from_all_evidence(tmp_path: Path, monkeypatch):

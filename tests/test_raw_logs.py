@@ -5,6 +5,8 @@ files are counted and left out, and a line that does not parse is rejected with 
 from __future__ import annotations
 
 import json
+import os
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -360,9 +362,6 @@ LAYOUT_TRUTH = json.loads((RAW / "layouts_truth.json").read_text())
 
 def _changed_at(path: Path, folder: Path, when: str = "2026-12-06T18:00:00+00:00") -> Path:
     """A copy of ``path`` last changed at ``when``: the day a log without dates is dated by."""
-    import os
-    from datetime import datetime
-
     copy = folder / path.name
     copy.write_bytes(path.read_bytes())
     stamp = datetime.fromisoformat(when).timestamp()
@@ -398,7 +397,7 @@ def test_times_of_day_are_dated_by_the_files_last_change(db: Path, tmp_path: Pat
     # after that change (the evening before a morning's change) is the day before
     path = tmp_path / "console.log"
     path.write_text("[23:59:58 ERR] sync failed for invoice 9001\n[00:00:03 ERR] sync failed for invoice 9002\n")
-    path = _changed_at(path, tmp_path / "..", "2026-12-07T00:10:00+00:00")
+    path = _changed_at(path, tmp_path, "2026-12-07T00:10:00+00:00")
     preview = ingest.preview(path, "exceptions")
     assert "no date is written: 2026-12-07 assumed, the day the file last changed" in preview.time_mode
     assert ingest_one(db, path, kind="exceptions").rows_loaded == 2

@@ -613,7 +613,7 @@ def rows_reader_sql(src: SourceFile) -> str:
     if src.format == "jsonl":
         lines = f"(SELECT _line, row_number() OVER () AS _line_no FROM {json_lines_reader_sql(src)})"
     elif src.array:
-        lines = f"(SELECT _line, NULL::BIGINT AS _line_no FROM {_array_objects_sql(src)})"
+        lines = f"(SELECT _line, NULL::BIGINT AS _line_no FROM {json_array_reader_sql(src)})"
     else:  # one document, over as many lines as it takes
         lines = f"(SELECT content AS _line, NULL::BIGINT AS _line_no FROM read_text({_sql_str(str(src.data_path))}))"
     if src.schema == "otlp":
@@ -622,17 +622,12 @@ def rows_reader_sql(src: SourceFile) -> str:
     return jsonschemas.sentry_rows_sql(lines)
 
 
-def _array_objects_sql(src: SourceFile) -> str:
-    """Each element of a JSON array as its text (``_line``): no struct is inferred, so keys that
-    differ only in case (Sentry's 'lineNo' and 'lineno') do not clash."""
-    return (f"(SELECT CAST(json AS VARCHAR) AS _line FROM read_json_objects({_sql_str(str(src.data_path))}, "
-            f"format = 'array', maximum_object_size = {MAX_LINE_BYTES}))")
-
-
 def json_array_reader_sql(src: SourceFile) -> str:
     """The reader that yields one JSON text column ``_line`` per array element: its text, with no
-    struct inferred, so that keys differing only in case ('Time' and 'time') both load."""
-    return _array_objects_sql(src)
+    struct inferred, so that keys differing only in case ('Time' and 'time', Sentry's 'lineNo' and
+    'lineno') both load."""
+    return (f"(SELECT CAST(json AS VARCHAR) AS _line FROM read_json_objects({_sql_str(str(src.data_path))}, "
+            f"format = 'array', maximum_object_size = {MAX_LINE_BYTES}))")
 
 
 def parquet_reader_sql(src: SourceFile) -> str:
@@ -669,7 +664,7 @@ def _describe_json(src: SourceFile) -> SourceFile:
 
 
 def _holds_sentry_events(src: SourceFile) -> bool:
-    reader = json_lines_reader_sql(src) if src.format == "jsonl" else _array_objects_sql(src)
+    reader = json_lines_reader_sql(src) if src.format == "jsonl" else json_array_reader_sql(src)
     con = store.scratch()
     try:
         return bool(con.execute(

@@ -13,6 +13,8 @@ import json
 from readiness.ingest import formats, linelogs, timestamps
 from readiness.ingest.columns import NUMERIC, RATING_LABELS, SCHEMA, Mapping, canonical_columns
 from readiness.ingest.formats import SourceFile
+from readiness.store import ident
+from readiness.store import literal as lit
 
 # Levels that mark a log line as information, not a problem. An exception log that is an
 # application's whole log (Loghub's HDFS: 1,920 INFO lines of 2,000) would otherwise count every
@@ -29,16 +31,6 @@ def informational_sql(column: str = "level") -> str:
 def levels_sql(column: str = "level") -> str:
     """SQL aggregate: the distinct levels, upper-cased, as 'DEBUG, INFO' (add a FILTER to choose rows)."""
     return f"string_agg(DISTINCT upper(trim({column})), ', ' ORDER BY upper(trim({column})))"
-
-
-def ident(name: str) -> str:
-    """Quote an SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def lit(value: str) -> str:
-    """Quote an SQL string literal."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def target_column(canonical: str) -> str:

@@ -8,12 +8,11 @@ beside each evidence table, so that the figures as decided can still be recomput
 
 from __future__ import annotations
 
-from readiness.store import Connection, table_of
+from readiness.store import Connection, lake, table_of
 
-# The tables holding a batch's rows, by kind of batch; the batch record itself is kept too.
-ROLLUP_TABLES = ("usage_by_segment", "usage_by_session", "usage_by_feature", "usage_by_team")
-BATCH_TABLES = {"usage": ("usage_events", *ROLLUP_TABLES), "feedback": ("feedback",),
-                "exceptions": ("exceptions",)}
+# The tables holding a batch's rows, by kind of batch (usage: the events and their rollup, the
+# lake's tables); the batch record itself is kept too.
+BATCH_TABLES = {"usage": lake.LAKE_TABLES, "feedback": ("feedback",), "exceptions": ("exceptions",)}
 RECORD_TABLE = "ingest_batches"
 
 

@@ -29,7 +29,7 @@ def _views(con: Connection, batch_ids: list[int]) -> dict[str, str]:
     ids = id_list(batch_ids)
     kept = retired.retired_tables(con)
     views = {}
-    for table in (*{t for ts in retired.BATCH_TABLES.values() for t in ts}, retired.RECORD_TABLE):
+    for table in (*(t for tables in retired.BATCH_TABLES.values() for t in tables), retired.RECORD_TABLE):
         select = f"SELECT * FROM {table_of(con, table)} WHERE list_contains({ids}, batch_id)"
         if table in kept:
             select += (f" UNION ALL BY NAME SELECT * FROM {table_of(con, retired.retired_name(table))} "

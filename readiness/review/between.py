@@ -85,16 +85,19 @@ def diff(con: Connection, actor: Actor, pilot: Pilot, against: str = "current",
     }
 
 
-def flags(con: Connection, actor: Actor, pilot: Pilot, today: date | None = None) -> list[Flag]:
-    """What needs attention between reviews (none when nothing is wrong)."""
+def flags(con: Connection, actor: Actor, pilot: Pilot, today: date | None = None,
+          conds: list[dict[str, Any]] | None = None) -> list[Flag]:
+    """What needs attention between reviews (none when nothing is wrong); ``conds`` the pilot's
+    conditions as judged on ``today`` (conditions.list_conditions), when the caller has them."""
     require(con, actor, "read_pilot", pilot.pilot_id)
     today = today or datetime.now(UTC).date()
+    conds = conditions.list_conditions(con, actor, pilot, today) if conds is None else conds
     out: list[Flag] = []
     current = reviews.current_decision(con, pilot)
     if current and current["next_review"] and current["next_review"] < today:
         out.append(Flag("next_review_overdue", "high",
                         f"The next review was due on {current['next_review']} ({(today - current['next_review']).days} days ago)."))
-    for c in conditions.list_conditions(con, actor, pilot, today):
+    for c in conds:
         if c.get("live_value", "") and str(c["live_value"]).startswith("waiver expired"):
             out.append(Flag("waiver_expired", "medium", f"The waiver of '{c['title']}' {c['live_value']}."))
     for r in risks.list_risks(con, actor, pilot, include_dismissed=False, today=today):
@@ -102,7 +105,7 @@ def flags(con: Connection, actor: Actor, pilot: Pilot, today: date | None = None
             out.append(Flag("risk_overdue", "medium", f"Risk {r['risk_id']} ({r['title']}) was due on {r['due']} and is still open."))
     if current:
         out += _usage_falling(con, pilot, current)
-        out += _drift(con, actor, pilot, current, today)
+        out += _drift(current, conds)
     return out
 
 
@@ -123,10 +126,10 @@ def _usage_falling(con, pilot: Pilot, decision: dict[str, Any]) -> list[Flag]:
     return []
 
 
-def _drift(con, actor: Actor, pilot: Pilot, decision: dict[str, Any], today: date) -> list[Flag]:
+def _drift(decision: dict[str, Any], conds: list[dict[str, Any]]) -> list[Flag]:
     then = {c["area"]: c for c in json.loads(decision["conditions"] or "[]")}
     out = []
-    for c in conditions.list_conditions(con, actor, pilot, today):
+    for c in conds:
         old = then.get(c["area"])
         was, now = old.get("status") if old else None, c["status"]
         if not c["computed"] or (was, now) not in (("met", "not met"), ("met", "undecided"), ("undecided", "not met")):
@@ -148,7 +151,7 @@ def portfolio(con: Connection, actor: Actor, today: date | None = None) -> list[
         pilot = get_pilot(con, row["name"])
         current = reviews.current_decision(con, pilot)
         conds = conditions.list_conditions(con, actor, pilot, today)
-        found = flags(con, actor, pilot, today)
+        found = flags(con, actor, pilot, today, conds)
         out.append({
             "pilot": pilot.name, "owner": pilot.owner, "risk_tier": pilot.risk_tier,
             "decision": decisions.OUTCOMES[current["outcome"]] if current else "in review",

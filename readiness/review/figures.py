@@ -67,7 +67,7 @@ def compute(con: Connection, pilot: catalog.Pilot, today: date | None = None,
         "untriaged_high": len(risks.untriaged(con, pilot.pilot_id, found)),
         "conditions_set": sum(1 for c in conds if c["status"] == "met"),  # waivers are counted on read
         "conditions_total": len(conds),
-        "flags": [f.message for f in between.flags(con, _SYSTEM, pilot, today) if f.key not in DAY_FLAGS],
+        "flags": [f.message for f in between.flags(con, _SYSTEM, pilot, today, conds) if f.key not in DAY_FLAGS],
         "signals": found,
         "conditions": [{"area": c["area"], "title": c["title"], "required": c["required"], "status": c["status"],
                         "live_value": c["live_value"]} for c in conds],

@@ -49,7 +49,7 @@ def _key_for_writing(con: Connection) -> bytes:
     path = key_path(con)
     key = chain.load_key(con)
     if key is not None:
-        if not _last(con)[0] and not head_path(con).exists():  # a configured key: the new log's head
+        if not head_path(con).exists() and not _last(con)[0]:  # a key whose log has no head yet: record 0
             chain.write_head_file(head_path(con), key, (0, GENESIS))
         return key
     new = keys.generate()

@@ -33,12 +33,14 @@ from readiness.store.transactions import (
     after_commit,
     file_of,
     held_still,
+    ident,
     in_transaction,
+    literal,
     transaction,
 )
 
 __all__ = [
     "ENGINE_VERSION", "Connection", "DatabaseError", "StoreBusy", "StoreError", "after_commit", "file_of", "busy_message", "close",
-    "connect", "forget_migrated", "held_open", "held_still", "id_list", "in_transaction", "migrate", "open_store",
+    "connect", "forget_migrated", "held_open", "held_still", "id_list", "ident", "in_transaction", "literal", "migrate", "open_store",
     "pid_alive", "restrict_file_access", "schema_version", "scratch", "shadowed", "table_of", "transaction",
 ]

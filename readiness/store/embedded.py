@@ -10,6 +10,7 @@ holds the file, opening retries with growing back-off for ``lock_timeout_s`` and
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import hashlib
 import logging
@@ -30,7 +31,7 @@ except ImportError:  # not on Windows: creation is then not serialised across pr
 from readiness import settings
 from readiness.store import lake
 from readiness.store.migrations import migrate
-from readiness.store.transactions import Connection, StoreBusy, StoreError
+from readiness.store.transactions import Connection, StoreBusy, StoreError, literal
 
 ENGINE_VERSION = duckdb.__version__
 
@@ -265,7 +266,7 @@ def _attach(path: Path) -> Connection:
             # working folder; a restricted process keeps the first store's (set before the restriction)
             base.execute("SET temp_directory = ?", [str(path.resolve()) + ".tmp"])
         _apply_restriction(base)
-        base.execute(f"ATTACH {_sql_literal(str(path))} AS {alias}")
+        base.execute(f"ATTACH {literal(str(path))} AS {alias}")
         _users[alias] = 0
     con = base.cursor()
     try:
@@ -279,10 +280,6 @@ def _attach(path: Path) -> Connection:
     _users[alias] += 1
     _alias_of[id(con)] = alias
     return con
-
-
-def _sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 @contextlib.contextmanager
@@ -352,10 +349,10 @@ def scratch(path: str | Path | None = None, *, schema: bool = False, spill: Path
     try:
         con.execute("SET enable_progress_bar = false")
         if path:
-            con.execute(f"ATTACH {_sql_literal(str(path))} AS store_copy (READ_ONLY)")
+            con.execute(f"ATTACH {literal(str(path))} AS store_copy (READ_ONLY)")
             con.execute("USE store_copy")
         if schema:
-            con.execute(_schema_sql(con))
+            con.execute(_schema_sql())
         if spill is not None:
             con.execute("SET temp_directory = ?", [str(spill)])
         if not path:
@@ -366,22 +363,18 @@ def scratch(path: str | Path | None = None, *, schema: bool = False, spill: Path
     return con
 
 
-_schema: list[str] = []  # the store's schema as DDL, made once per process by the migrations
-
-
-def _schema_sql(con: Connection) -> str:
+@functools.cache
+def _schema_sql() -> str:
     """The DDL that makes an empty database like a migrated store: the migrations run once per
     process on a scratch (about 0.2 s), their result is replayed after (a few ms)."""
-    if not _schema:
-        probe = duckdb.connect()
-        try:
-            migrate(probe)
-            _schema.append(";\n".join(
-                [r[0] for r in probe.execute("SELECT sql FROM duckdb_sequences() WHERE NOT temporary").fetchall()]
-                + [r[0] for r in probe.execute("SELECT sql FROM duckdb_tables() WHERE NOT temporary "
-                                                "ORDER BY table_name").fetchall()]
-                + [r[0] for r in probe.execute("SELECT sql FROM duckdb_views() WHERE NOT internal AND NOT temporary "
-                                                "ORDER BY view_name").fetchall()]))
-        finally:
-            probe.close()
-    return _schema[0]
+    probe = duckdb.connect()
+    try:
+        migrate(probe)
+        return ";\n".join(
+            [r[0] for r in probe.execute("SELECT sql FROM duckdb_sequences() WHERE NOT temporary").fetchall()]
+            + [r[0] for r in probe.execute("SELECT sql FROM duckdb_tables() WHERE NOT temporary "
+                                            "ORDER BY table_name").fetchall()]
+            + [r[0] for r in probe.execute("SELECT sql FROM duckdb_views() WHERE NOT internal AND NOT temporary "
+                                            "ORDER BY view_name").fetchall()])
+    finally:
+        probe.close()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from readiness.store.transactions import Connection, StoreError
+from readiness.store.transactions import Connection, StoreError, literal
 
 REQUIREMENTS = "requirements-postgres.txt"
 
@@ -86,7 +86,7 @@ def _loaded(con: Connection, built_as: str) -> bool:
 
 def _load(con: Connection, file: Path) -> None:
     try:
-        con.execute("LOAD " + "'" + str(file).replace("'", "''") + "'")
+        con.execute(f"LOAD {literal(str(file))}")
     except duckdb.Error as err:
         raise ExtensionMissing(f"The DuckDB extension {file.name} could not be loaded: {err}",
                                f"Reinstall the packages in {REQUIREMENTS} for DuckDB {duckdb.__version__}.") from err

@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from readiness.store.transactions import Connection, after_commit, file_of, in_transaction
+from readiness.store.transactions import Connection, after_commit, file_of, in_transaction, literal
 
 LAKE_TABLES = ("usage_events", "usage_by_segment", "usage_by_session", "usage_by_feature", "usage_by_team")
 PARTS = ".parts"  # <store>.parts: the store's Parquet files, one folder per table
@@ -57,10 +57,6 @@ def new_part(db: str | Path, table: str) -> Path:
 
 def _host() -> str:
     return socket.gethostname().replace("-", "_")
-
-
-def _quoted(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
 
 
 def register(con: Connection, table: str, batch_id: int, pilot_id: int, path: Path, rows: int) -> None:
@@ -90,8 +86,8 @@ def unregister(con: Connection, where: str, params: list, tables: tuple[str, ...
         if left:  # the batches still listed in it keep their rows, in a file without the others'
             dropped = sorted({b for p, b, _n in rows if p == rel})
             fresh = new_part(file_of(con), left[0][0])
-            con.execute(f"COPY (SELECT * FROM read_parquet({_quoted(root / rel)}) WHERE NOT list_contains(?, batch_id)) "
-                        f"TO {_quoted(fresh)} (FORMAT parquet)", [dropped])
+            con.execute(f"COPY (SELECT * FROM read_parquet({literal(str(root / rel))}) WHERE NOT list_contains(?, batch_id)) "
+                        f"TO {literal(str(fresh))} (FORMAT parquet)", [dropped])
             con.execute("UPDATE lake_files SET path = ? WHERE path = ?", [str(fresh.relative_to(root)), rel])
         gone.append(root / rel)
     recreate_views(con)
@@ -113,7 +109,7 @@ def view_sql(table: str, paths: list[Path]) -> str:
     before a column was added reads NULL in it)."""
     if not paths:
         return f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM {local(table)}"
-    listed = ", ".join(_quoted(p) for p in paths)
+    listed = ", ".join(literal(str(p)) for p in paths)
     return (f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM {local(table)} "
             f"UNION ALL BY NAME SELECT * FROM read_parquet([{listed}])")
 
@@ -131,7 +127,7 @@ def ensure_views(con: Connection) -> None:
         return  # a store whose schema predates the lake
     if not con.execute("SELECT count(*) FROM lake_files").fetchone()[0]:
         return
-    root = _quoted(parts_dir(file_of(con)))[:-1] + "/"
+    root = literal(str(parts_dir(file_of(con))))[:-1] + "/"
     stale = con.execute(
         "SELECT count(*) FROM duckdb_views() WHERE database_name = current_database() AND view_name IN "
         f"({', '.join('?' * len(LAKE_TABLES))}) AND sql LIKE '%read_parquet%' AND NOT contains(sql, ?)",
@@ -161,11 +157,11 @@ def merge(scratch: Connection, db: str | Path, table: str, paths: list[Path]) ->
     (the store is not held). Returns the file and its rows. Until :func:`swap` lists it, the new
     file is an orphan like an unlanded batch's."""
     out = new_part(db, table)
-    listed = ", ".join(_quoted(p) for p in paths)
+    listed = ", ".join(literal(str(p)) for p in paths)
     try:
         scratch.execute(f"COPY (SELECT * EXCLUDE (file_row_number) FROM read_parquet([{listed}], union_by_name = true, "
-                        f"file_row_number = true) ORDER BY batch_id, file_row_number) TO {_quoted(out)} (FORMAT parquet)")
-        rows = scratch.execute(f"SELECT count(*) FROM read_parquet({_quoted(out)})").fetchone()[0]
+                        f"file_row_number = true) ORDER BY batch_id, file_row_number) TO {literal(str(out))} (FORMAT parquet)")
+        rows = scratch.execute(f"SELECT count(*) FROM read_parquet({literal(str(out))})").fetchone()[0]
     except BaseException:
         out.unlink(missing_ok=True)
         raise

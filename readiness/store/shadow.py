@@ -10,18 +10,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Mapping
 
-from readiness.store.transactions import Connection
-
-
-def quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+from readiness.store.transactions import Connection, ident
 
 
 def table_of(con: Connection, name: str) -> str:
     """The fully qualified name of the store's own ``name`` (table or view), for a view body that
     reads the real table under a view that shadows it."""
     db = con.execute("SELECT current_database()").fetchone()[0]
-    return f"{quoted(db)}.main.{quoted(name)}"
+    return f"{ident(db)}.main.{ident(name)}"
 
 
 def id_list(ids) -> str:
@@ -43,9 +39,9 @@ def shadowed(con: Connection, views: Mapping[str, str]) -> Iterator[Connection]:
     db = con.execute("SELECT current_database()").fetchone()[0]
     cur = con.cursor()
     try:
-        cur.execute(f"USE {quoted(db)}")
+        cur.execute(f"USE {ident(db)}")
         for name, select in views.items():
-            cur.execute(f"CREATE TEMP VIEW {quoted(name)} AS {select}")
+            cur.execute(f"CREATE TEMP VIEW {ident(name)} AS {select}")
         yield cur
     finally:
         cur.close()

@@ -113,3 +113,13 @@ def file_of(con: Connection) -> Path:
     """The file of the store behind ``con``."""
     row = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
     return Path(row[0])
+
+
+def ident(name: str) -> str:
+    """Quote an SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(text: str) -> str:
+    """Quote an SQL string literal (for statements that take no bound parameters: ATTACH, a view's body)."""
+    return "'" + text.replace("'", "''") + "'"

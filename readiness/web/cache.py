@@ -133,9 +133,9 @@ def review_steps(con, who: Actor, pilot, version: str) -> list:
 def _review_steps(db_path: str, pilot_id: int, version: str, _who: Actor, _pilot) -> list:
 
     with store.open_store(db_path) as con:
+        n = untriaged_high(con, _who, _pilot, version)  # stores the pilot's figures when they are stale
         kept = figures.current(con, pilot_id, version)  # the conditions as judged with the pilot's figures
-        return progress.steps(con, _who, _pilot, untriaged_high=untriaged_high(con, _who, _pilot, version),
-                              conds=kept["conditions"] if kept else None)
+        return progress.steps(con, _who, _pilot, untriaged_high=n, conds=kept["conditions"] if kept else None)
 
 
 def untriaged_high(con, who: Actor, pilot, version: str) -> int:
