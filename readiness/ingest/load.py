@@ -510,7 +510,7 @@ def _ingest(opened, db: Path, pilot: Pilot, kind: str, path: str | Path, *, acto
                 if dup is not None:
                     return IngestResult(name, kind, duplicate=True, duplicate_of=dup, format=src.describe())
             with transaction(con):  # the number is the batch's from now on; a batch that never lands leaves a gap
-                result.batch_id = con.execute("SELECT nextval('batch_id_seq')").fetchone()[0]
+                result.batch_id = store.next_id(con, "batch_id_seq")
             if opts.dedupe_rows:
                 batch.earlier = _earlier_rows(con, batch)
         landed = False

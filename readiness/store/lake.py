@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from readiness.store.transactions import Connection, after_commit, file_of, in_transaction, literal
+from readiness.store.transactions import Connection, after_commit, file_of, in_transaction, literal, organisation
 
 LAKE_TABLES = ("usage_events", "usage_by_segment", "usage_by_session", "usage_by_feature", "usage_by_team")
 PARTS = ".parts"  # <store>.parts: the store's Parquet files, one folder per table
@@ -104,24 +104,42 @@ def files(con: Connection, table: str, pilot_id: int | None = None) -> list[Path
         "ORDER BY min(batch_id), path", [table, pilot_id, pilot_id]).fetchall()]
 
 
-def view_sql(table: str, paths: list[Path]) -> str:
+def view_sql(table: str, paths: list[Path], *, temp: bool = False) -> str:
     """The view ``table``: its local table and the files, matched by column name (a file written
-    before a column was added reads NULL in it)."""
+    before a column was added reads NULL in it). A ``temp`` view belongs to one connection (the
+    organisation deployment, whose records database holds no views of files)."""
+    return f"CREATE OR REPLACE {'TEMP ' if temp else ''}VIEW {table} AS {_body(table, paths)}"
+
+
+def _body(table: str, paths: list[Path]) -> str:
     if not paths:
-        return f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM {local(table)}"
+        return f"SELECT * FROM {local(table)}"
     listed = ", ".join(literal(str(p)) for p in paths)
-    return (f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM {local(table)} "
-            f"UNION ALL BY NAME SELECT * FROM read_parquet([{listed}])")
+    return f"SELECT * FROM {local(table)} UNION ALL BY NAME SELECT * FROM read_parquet([{listed}])"
+
+
+def view_body(con: Connection, table: str) -> str:
+    """The SELECT the view ``table`` stands for, as ``lake_files`` lists its files now."""
+    return _body(table, files(con, table))
 
 
 def recreate_views(con: Connection) -> None:
-    """Make every lake table's view list exactly the files in ``lake_files`` (inside a transaction)."""
+    """Make every lake table's view list exactly the files in ``lake_files`` (inside a transaction,
+    or as an organisation connection opens: its views are its own, temporary)."""
+    root = parts_dir(file_of(con))
+    listed: dict[str, list[Path]] = {t: [] for t in LAKE_TABLES}
+    for tbl, path in con.execute("SELECT tbl, path FROM lake_files GROUP BY tbl, path "
+                                 "ORDER BY tbl, min(batch_id), path").fetchall():
+        if tbl in listed:
+            listed[tbl].append(root / path)
     for table in LAKE_TABLES:
-        con.execute(view_sql(table, files(con, table)))
+        con.execute(view_sql(table, listed[table], temp=organisation(con)))
 
 
 def ensure_views(con: Connection) -> None:
     """Rebuild the views when they name another parts folder than this store's (the store moved)."""
+    if organisation(con):
+        return  # its views are made as each connection opens
     if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
                        "AND table_name = 'lake_files'").fetchone()[0]:
         return  # a store whose schema predates the lake
