@@ -163,3 +163,16 @@ def test_risk_ids_come_from_the_store_in_order(db: Path) -> None:
         ids = [risks.add_risk(con, OP, p, risk_class="data", title=f"r{i}", likelihood=1, impact=1, owner="Tom",
                               mitigation="m", due=None) for i in range(3)]
     assert ids == sorted(ids) and len(set(ids)) == 3
+
+
+def test_migrate_says_which_deployment_and_backup_points_the_organisation_to_pg_dump(db: Path, deployment: str,
+                                                                                     tmp_path: Path) -> None:
+    out = _cli("migrate", "--db", str(db))
+    assert out.returncode == 0, out.stderr
+    assert f"Schema version {migrations.MIGRATIONS[-1][0]}" in out.stdout
+    assert ("records in PostgreSQL" in out.stdout) == (deployment == "organisation")
+    saved = _cli("backup", "--db", str(db), "--out", str(tmp_path / "backup"))
+    if deployment == "organisation":
+        assert saved.returncode != 0 and "pg_dump" in saved.stderr + saved.stdout
+    else:
+        assert saved.returncode == 0, saved.stderr

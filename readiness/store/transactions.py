@@ -116,6 +116,10 @@ def held_still(con: Connection) -> Iterator[Path]:
     on the write lock; CHECKPOINT moves everything committed from the write-ahead log into the
     file. Raises StoreBusy when the log cannot be emptied (a change still open).
     """
+    if id(con) in _organisation:
+        raise StoreError("The organisation deployment is not copied by this command: back up its PostgreSQL "
+                         "database with pg_dump and its lake folder (READINESS_LAKE_DATA_PATH) with a file copy, "
+                         "as docs/operating.md says.")
     timeout = settings.get("lock_timeout_s")
     if not _write_lock.acquire(timeout=timeout):
         raise StoreBusy(f"The store is busy with another change in this process (waited {timeout:.0f} s).")
