@@ -104,18 +104,21 @@ def files(con: Connection, table: str, pilot_id: int | None = None) -> list[Path
         "ORDER BY min(batch_id), path", [table, pilot_id, pilot_id]).fetchall()]
 
 
-def view_sql(table: str, paths: list[Path], *, temp: bool = False) -> str:
+def view_sql(table: str, paths: list[Path], *, temp: bool = False, into: str = "", local_in: str = "") -> str:
     """The view ``table``: its local table and the files, matched by column name (a file written
-    before a column was added reads NULL in it). A ``temp`` view belongs to one connection (the
-    organisation deployment, whose records database holds no views of files)."""
-    return f"CREATE OR REPLACE {'TEMP ' if temp else ''}VIEW {table} AS {_body(table, paths)}"
+    before a column was added reads NULL in it). A ``temp`` view belongs to one connection; ``into``
+    names the schema the view is made in, ``local_in`` the one holding the local table (the
+    organisation deployment keeps its views out of the records database)."""
+    name = f"{into}.{table}" if into else table
+    return f"CREATE OR REPLACE {'TEMP ' if temp else ''}VIEW {name} AS {_body(table, paths, local_in)}"
 
 
-def _body(table: str, paths: list[Path]) -> str:
+def _body(table: str, paths: list[Path], local_in: str = "") -> str:
+    source = f"{local_in}.{local(table)}" if local_in else local(table)
     if not paths:
-        return f"SELECT * FROM {local(table)}"
+        return f"SELECT * FROM {source}"
     listed = ", ".join(literal(str(p)) for p in paths)
-    return f"SELECT * FROM {local(table)} UNION ALL BY NAME SELECT * FROM read_parquet([{listed}])"
+    return f"SELECT * FROM {source} UNION ALL BY NAME SELECT * FROM read_parquet([{listed}])"
 
 
 def view_body(con: Connection, table: str) -> str:
@@ -123,17 +126,31 @@ def view_body(con: Connection, table: str) -> str:
     return _body(table, files(con, table))
 
 
-def recreate_views(con: Connection) -> None:
-    """Make every lake table's view list exactly the files in ``lake_files`` (inside a transaction,
-    or as an organisation connection opens: its views are its own, temporary)."""
+def _listed(con: Connection) -> dict[str, list[Path]]:
     root = parts_dir(file_of(con))
     listed: dict[str, list[Path]] = {t: [] for t in LAKE_TABLES}
     for tbl, path in con.execute("SELECT tbl, path FROM lake_files GROUP BY tbl, path "
                                  "ORDER BY tbl, min(batch_id), path").fetchall():
         if tbl in listed:
             listed[tbl].append(root / path)
+    return listed
+
+
+def recreate_views(con: Connection) -> None:
+    """Make every lake table's view list exactly the files in ``lake_files`` (inside a transaction).
+    On an organisation connection these are its own temporary views, which stand in for the
+    process's shared ones (:func:`make_views`) until the connection closes."""
+    listed = _listed(con)
     for table in LAKE_TABLES:
         con.execute(view_sql(table, listed[table], temp=organisation(con)))
+
+
+def make_views(con: Connection, into: str, local_in: str) -> None:
+    """Make the lake tables' views in the schema ``into`` over the local tables in ``local_in``
+    (the organisation deployment's views, shared by a process's connections)."""
+    listed = _listed(con)
+    for table in LAKE_TABLES:
+        con.execute(view_sql(table, listed[table], into=into, local_in=local_in))
 
 
 def ensure_views(con: Connection) -> None:

@@ -40,6 +40,7 @@ from readiness.store.restriction import apply_restriction
 from readiness.store.transactions import Connection, StoreBusy, StoreError, literal
 
 ALIAS = "rec"
+VIEWS = "lake_views"  # an in-memory database of each process's instance: the lake's views
 SCHEMA_FILE = Path(__file__).with_name("postgres_schema.sql")
 BASELINE = 14  # the embedded migration postgres_schema.sql equals
 
@@ -51,6 +52,7 @@ _log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _bases: dict[str, Connection] = {}  # database_url -> this process's DuckDB instance with it attached
 _migrated: set[str] = set()
+_views_at: dict[str, tuple] = {}  # database_url -> the lake_files fingerprint the shared views were made at
 
 
 def is_organisation(path: str | Path) -> bool:
@@ -82,7 +84,7 @@ def connect(path: Path) -> Connection:
                 if url not in _migrated:
                     migrate(con)
                     _migrated.add(url)
-        lake.recreate_views(con)
+        _refresh_views(con, url)
     except duckdb.Error as err:
         transactions.forget(con)
         con.close()
@@ -107,6 +109,7 @@ def _start(url: str, path: Path) -> Connection:
             raise StoreError(f"Cannot reach the records database {where(url)}.",
                              "Check that PostgreSQL is running and READINESS_DATABASE_URL names it "
                              "(the server log has the details).") from None
+        base.execute(f"ATTACH ':memory:' AS {VIEWS}")
         path.parent.mkdir(parents=True, exist_ok=True)
         apply_restriction(base)
     except BaseException:
@@ -117,10 +120,23 @@ def _start(url: str, path: Path) -> Connection:
 
 def _setup(con: Connection, path: Path) -> None:
     con.execute(f"USE {ALIAS}.public")
+    con.execute(f"SET search_path = '{ALIAS}.public,{VIEWS}.main'")
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
     transactions._organisation[id(con)] = path
     transactions._on_begin[id(con)] = _take_write_turn
+
+
+def _refresh_views(con: Connection, url: str) -> None:
+    """Remake the process's shared lake views when ``lake_files`` changed since they were made (one
+    query on the records when it did not). A connection's transaction that changes the files makes
+    its own temporary views (lake.recreate_views), which stand in for these until it closes."""
+    seen = con.execute("SELECT count(*), coalesce(sum(hash(tbl, batch_id, path)), 0) FROM lake_files").fetchone()
+    if _views_at.get(url) == seen:
+        return
+    with _lock:
+        lake.make_views(con, into=f"{VIEWS}.main", local_in=f"{ALIAS}.public")
+        _views_at[url] = seen
 
 
 def _take_write_turn(con: Connection) -> None:
@@ -142,7 +158,6 @@ def derive(con: Connection) -> Connection:
     cur = con.cursor()
     try:
         _setup(cur, transactions._organisation[id(con)])
-        lake.recreate_views(cur)
     except BaseException:
         transactions.forget(cur)
         cur.close()
@@ -191,5 +206,6 @@ def release(url: str) -> None:
     with _lock:
         base = _bases.pop(url, None)
         _migrated.discard(url)
+        _views_at.pop(url, None)
     if base is not None:
         base.close()
