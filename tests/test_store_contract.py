@@ -154,6 +154,10 @@ def test_an_unreachable_database_is_a_clear_error_without_its_password(monkeypat
         store.open_store().__enter__()
     assert "Cannot reach the records database" in str(err.value)
     assert "s3cret" not in str(err.value) + str(getattr(err.value, "hint", ""))
+    from readiness.web import login
+
+    shown = login.page_text(err.value)  # a page names neither the host nor the folder
+    assert shown.startswith("Cannot reach the records database.") and "localhost" not in shown and str(tmp_path) not in shown
 
 
 def test_risk_ids_come_from_the_store_in_order(db: Path) -> None:

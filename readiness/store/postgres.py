@@ -88,8 +88,10 @@ def connect(path: Path) -> Connection:
     except duckdb.Error as err:
         transactions.forget(con)
         con.close()
-        raise StoreError(f"The records database {where(url)} could not be used: {err}",
-                         "Check that PostgreSQL is running and READINESS_DATABASE_URL names it.") from err
+        _log.warning("The records database %s could not be used: %s", where(url), err)
+        raise StoreError(f"The records database ({where(url)}) could not be used.",
+                         "Check that PostgreSQL is running and READINESS_DATABASE_URL names it "
+                         "(the server log has the details).") from err
     except BaseException:
         transactions.forget(con)
         con.close()
@@ -106,7 +108,7 @@ def _start(url: str, path: Path) -> Connection:
             base.execute(f"ATTACH {literal(url)} AS {ALIAS} (TYPE postgres)")
         except duckdb.Error as err:
             _log.warning("Cannot attach the records database: %s", err)
-            raise StoreError(f"Cannot reach the records database {where(url)}.",
+            raise StoreError(f"Cannot reach the records database ({where(url)}).",
                              "Check that PostgreSQL is running and READINESS_DATABASE_URL names it "
                              "(the server log has the details).") from None
         base.execute(f"ATTACH ':memory:' AS {VIEWS}")
