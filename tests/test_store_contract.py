@@ -180,3 +180,25 @@ def test_migrate_says_which_deployment_and_backup_points_the_organisation_to_pg_
         assert saved.returncode != 0 and "pg_dump" in saved.stderr + saved.stdout
     else:
         assert saved.returncode == 0, saved.stderr
+
+
+SAMPLES = Path(__file__).parent / "samples"
+FILES = [("usage", SAMPLES / "real" / "analytics_export.jsonl"), ("usage", SAMPLES / "raw" / "access_combined.log"),
+         ("feedback", SAMPLES / "real" / "nps_survey.csv"), ("exceptions", SAMPLES / "raw" / "python_app.log"),
+         ("exceptions", SAMPLES / "raw" / "java_app.log")]
+
+
+def test_the_same_files_give_the_same_figures_on_both_deployments(db: Path, deployment: str, tmp_path: Path) -> None:
+    if deployment != "organisation":
+        pytest.skip("compares the organisation deployment with an embedded store loaded alike")
+    embedded = tmp_path / "embedded.duckdb"
+    for kind, path in FILES:
+        for target in (db, embedded):
+            ingest_one(target, path, kind=kind, pilot="p")
+    said = {}
+    for name, target in (("organisation", db), ("embedded", embedded)):
+        said[name] = [_cli(*cmd, "--db", str(target), "--pilot", "p", "--json").stdout
+                      for cmd in (["summary"], ["failure-modes"], ["signals"])]
+    summary = json.loads(said["embedded"][0])
+    assert summary["usage"]["events"] > 0 and summary["feedback"]["count"] > 0  # the files loaded
+    assert said["organisation"] == said["embedded"]
