@@ -909,7 +909,10 @@ def _load_direct(con, pilot: Pilot, kind: str, src: SourceFile, mapping: Mapping
     if good and table in lake.LAKE_TABLES:
         # in the ingest's scratch, a lake table's batch is read where it is until it is written out
         # as Parquet: a view in place of the empty local table, rather than a second copy of the rows
-        shown = ", ".join(f"{number if c == 'src_row' else c} AS {c}" for c in cols)
+        # each column typed as the table has it (a column the file lacks is an untyped NULL here)
+        types = dict(con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? "
+                                 "AND NOT internal", [lake.local(table)]).fetchall())
+        shown = ", ".join(f"CAST({number if c == 'src_row' else c} AS {types[c]}) AS {c}" for c in cols)
         con.execute(f"DROP TABLE {lake.local(table)}")
         con.execute(f"CREATE VIEW {lake.local(table)} AS SELECT {shown} FROM {rows} WHERE {loads.replace('$1', str(int(bid)))}")
     elif good:

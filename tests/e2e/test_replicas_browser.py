@@ -70,10 +70,13 @@ def _cluster(tmp: Path, db: Path, deployment_env: dict[str, str]):
     if HAPROXY is None:
         pytest.skip("the replica test needs HAProxy (Debian's haproxy package: apt-get install haproxy; .ci/run "
                     "installs it when missing)")
-    _store(db)
+    with pytest.MonkeyPatch.context() as mp:  # this process makes the store as the replicas see it
+        for k, v in deployment_env.items():
+            mp.setenv(k, v)
+        _store(db)
     secrets_file = tmp / "secrets.toml"  # as an operator makes it: taking over the store's audit key
     made = subprocess.run([sys.executable, "-m", "readiness", "secrets", "--out", str(secrets_file), "--db", str(db)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+                          cwd=ROOT, capture_output=True, text=True, timeout=60, env={**os.environ, **deployment_env})
     assert made.returncode == 0 and "audit_key taken over" in made.stdout, made.stdout + made.stderr
     env = {"READINESS_DB": str(db), "READINESS_BCRYPT_ROUNDS": "4", "READINESS_SECRETS_FILE": str(secrets_file),
            "READINESS_LOCK_TIMEOUT_S": "4", "READINESS_PAGE_TIMES_LOG": str(tmp / "times.tsv"), **deployment_env}
@@ -125,9 +128,10 @@ def organisation_cluster(tmp_path_factory, postgres_server):
     with pytest.MonkeyPatch.context() as mp:
         for k, v in env.items():
             mp.setenv(k, v)
-        with _cluster(tmp, settings.db_path(), env) as running:
-            yield running
-        postgres.release(url)
+        db = settings.db_path()
+    with _cluster(tmp, db, env) as running:
+        yield running
+    postgres.release(url)
 
 
 def _replica(response) -> str:
