@@ -72,6 +72,10 @@ def where(url: str) -> str:
 def connect(path: Path) -> Connection:
     """A connection for one unit of work on the organisation store named ``path``."""
     url = settings.get("database_url")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StoreError(f"Cannot create the lake folder {path.parent}: {err.strerror}.") from None
     with _lock:
         base = _bases.get(url)
         if base is None:
@@ -112,7 +116,6 @@ def _start(url: str, path: Path) -> Connection:
                              "Check that PostgreSQL is running and READINESS_DATABASE_URL names it "
                              "(the server log has the details).") from None
         base.execute(f"ATTACH ':memory:' AS {VIEWS}")
-        path.parent.mkdir(parents=True, exist_ok=True)
         apply_restriction(base)
     except BaseException:
         base.close()
@@ -211,3 +214,13 @@ def release(url: str) -> None:
         _views_at.pop(url, None)
     if base is not None:
         base.close()
+
+
+def schema_changed(url: str) -> None:
+    """Forget what this process knows of the records database's tables (DuckDB's cached catalog)
+    and the lake views made from it, after another process changed them."""
+    with _lock:
+        base = _bases.get(url)
+        _views_at.pop(url, None)
+        if base is not None:
+            base.execute("CALL pg_clear_cache()")
