@@ -159,7 +159,7 @@ def _take_write_turn(con: Connection) -> None:
 
 
 def derive(con: Connection) -> Connection:
-    """A new connection on ``con``'s store, set up as it is (its own lake views)."""
+    """A new connection on ``con``'s store, set up as it is (default schema, search path, write turns)."""
     cur = con.cursor()
     try:
         _setup(cur, transactions._organisation[id(con)])
