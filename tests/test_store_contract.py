@@ -202,3 +202,22 @@ def test_the_same_files_give_the_same_figures_on_both_deployments(db: Path, depl
     summary = json.loads(said["embedded"][0])
     assert summary["usage"]["events"] > 0 and summary["feedback"]["count"] > 0  # the files loaded
     assert said["organisation"] == said["embedded"]
+
+
+def test_a_migration_after_the_postgresql_baseline_is_applied_once(db: Path, deployment: str, monkeypatch) -> None:
+    if deployment != "organisation":
+        pytest.skip("the PostgreSQL migrations after its baseline")
+    make_pilot(db, "p")
+    later = (99, "a later migration", "ALTER TABLE pilots ADD COLUMN contract_ref VARCHAR;")
+    monkeypatch.setattr(postgres, "MIGRATIONS", [later])
+    with store.open_store(db) as con:
+        try:
+            assert postgres.migrate(con) == [99]
+            assert postgres.migrate(con) == []  # recorded: not applied again
+            con.execute("UPDATE pilots SET contract_ref = 'C-1'")
+            assert con.execute("SELECT contract_ref FROM pilots").fetchall() == [("C-1",)]
+            assert con.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == 99
+        finally:  # the records database is this test process's for the next tests too
+            con.execute("CALL postgres_execute('rec', 'ALTER TABLE pilots DROP COLUMN IF EXISTS contract_ref; "
+                        "DELETE FROM schema_migrations WHERE version = 99')")
+            con.execute("CALL pg_clear_cache()")
