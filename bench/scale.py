@@ -8,7 +8,8 @@ Builds, in a temporary folder (or --keep DIR, reused when present):
   overdue), then each pilot's figures stored (readiness.review.figures) as a write would leave them;
 * a *big* store of one pilot of --events usage events (default 20M; the goal is stated for 100M),
   written as Parquet by DuckDB itself and loaded through the library's ingest, with a tenth as many
-  exceptions and a hundredth as much feedback;
+  exceptions and a hundredth as much feedback, then its figures stored and its unfiltered evidence
+  kept (readiness.review.evidence) as a load leaves them for a pilot already viewed;
 * a *baseline* store of one small pilot, measured the same way in the same run.
 
 Then reports, in this process (so peak memory is the app's work, not the generation's):
@@ -16,8 +17,9 @@ Then reports, in this process (so peak memory is the app's work, not the generat
 * Portfolio, cold (first read after the store opened, caches empty) and warm (median of --repeat):
   the library function the page calls (figures.portfolio) and the page itself through Streamlit's
   AppTest, as an admin and as a reviewer granted 50 pilots; against the 1-pilot baseline.
-* Every review page on the big pilot through AppTest, cold and warm; and each evidence function
-  (analysis.usage / feedback / failure_modes, the risk signals) cold and warm.
+* Every review page on the big pilot through AppTest, cold (a new session, Streamlit's caches
+  emptied: as after a server start) and warm; and each evidence function a page reads, computed
+  (cold and warm) and read as kept; the risk signals, computed.
 * Peak memory (resource.getrusage).
 
 Goals (issue 25): Portfolio with 1,000 pilots <= 2 s cold, <= 0.5 s warm; every review page on the
@@ -29,7 +31,6 @@ Example: python bench/scale.py --pilots 1000 --events 20000000 --keep /tmp/scale
 from __future__ import annotations
 
 import argparse
-import inspect
 import logging
 import os
 import resource
@@ -53,7 +54,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from readiness import catalog, pilots, store  # noqa: E402
 from readiness.ingest import load as ingest  # noqa: E402
-from readiness.review import decisions, figures, signals  # noqa: E402
+from readiness.review import decisions, evidence, figures, signals  # noqa: E402
 from readiness.security import users  # noqa: E402
 from readiness.security.access import Actor  # noqa: E402
 
@@ -152,6 +153,7 @@ def prepare_portfolio(db: Path, n: int, events: int, work: Path) -> None:
     t0 = time.perf_counter()
     with store.open_store(db) as con:
         figures.refresh_stale(con)
+        evidence.refresh(con, catalog.get_pilot(con, "Pilot 1").pilot_id)  # the review pages are measured on it
     print(f"portfolio store: {n:,} pilots loaded in {load_s:.0f} s; figures stored in "
           f"{time.perf_counter() - t0:.0f} s ({(time.perf_counter() - t0) / n * 1000:.0f} ms a pilot)", flush=True)
     _accounts(db, [f"Pilot {i}" for i in range(1, n + 1, max(n // 50, 1))][:50])
@@ -172,6 +174,10 @@ def prepare_big(db: Path, events: int, work: Path) -> None:
     with store.open_store(db) as con:
         figures.refresh_stale(con)
     print(f"  figures stored in {time.perf_counter() - t0:.1f} s", flush=True)
+    t0 = time.perf_counter()
+    with store.open_store(db) as con:  # as a first view of each page (or the keep-up after a later load) keeps it
+        evidence.refresh(con, catalog.get_pilot(con, "Big pilot").pilot_id)
+    print(f"  unfiltered evidence kept in {time.perf_counter() - t0:.1f} s", flush=True)
     _accounts(db, ["Big pilot"])
 
 
@@ -204,14 +210,15 @@ def _timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
 
 def _page(db: Path, page: str, actor: Actor, pilot: str | None, repeat: int, colds: int = 3) -> tuple[float, float]:
     """A page through AppTest as ``actor``: the median of ``colds`` cold runs (a new session, Streamlit's
-    caches emptied: as after a server start) and of ``repeat`` warm reruns. This machine is shared:
-    one cold run can take several times another."""
+    data and resource caches emptied, the charts' included: as after a server start) and of ``repeat``
+    warm reruns. This machine is shared: one cold run can take several times another."""
     import streamlit as st
 
     os.environ["READINESS_DB"] = str(db)
     cold = []
     for _ in range(colds):
         st.cache_data.clear()
+        st.cache_resource.clear()
         at = AppTest.from_file(str(next((ROOT / "pages").glob(f"[0-9][0-9]_{page}.py"))), default_timeout=900)
         at.session_state["_rr_actor"] = actor
         if pilot:
@@ -254,7 +261,6 @@ def measure_portfolio(keep: Path, repeat: int, n: int) -> None:
 
 
 def measure_big(keep: Path, repeat: int, events: int) -> None:
-    from analysis import failure_modes, feedback, usage  # the evidence the review pages read
     from analysis.common import NO_FILTERS
 
     big, base_db = keep / "big.duckdb", keep / "baseline.duckdb"
@@ -263,22 +269,22 @@ def measure_big(keep: Path, repeat: int, events: int) -> None:
     for page in REVIEW_PAGES:
         base = _page(base_db, page, REVIEWER, "Pilot 1", repeat)
         _line(f"{page} page (AppTest)", *_page(big, page, REVIEWER, "Big pilot", repeat), base, goal)
-    print("\nEvidence functions on the big pilot                cold ms  warm ms")
-    worst = (0.0, 0.0)
-    fns = [(f"{m.__name__.split('.')[-1]}.{name}", fn) for m in (usage, feedback, failure_modes)
-           for name, fn in inspect.getmembers(m, inspect.isfunction)
-           if fn.__module__ == m.__name__ and not name.startswith("_")
-           and list(inspect.signature(fn).parameters)[:3] == ["con", "pilot", "filters"]]
+    print("\nEvidence the pages read, on the big pilot   computed: cold ms  warm ms   kept: read ms")
+    worst = [0.0, 0.0]
     with store.open_store(big) as con:
         pilot = catalog.get_pilot(con, "Big pilot")
-        # computed when the pilot's data or records change and kept with its figures, not per view
-        fns.append(("signals.compute_signals (on change)", lambda c, p, f: signals.compute_signals(c, OP, p)))
-        for name, fn in fns:
+        for fn in evidence.KEPT:  # each unfiltered result a review page reads
             cold, warm = _timed(lambda fn=fn: fn(con, pilot, NO_FILTERS), repeat)
-            if "(on change)" not in name:
-                worst = (max(worst[0], cold), max(worst[1], warm))
-            _line(name, cold, warm)
-    print(f"worst evidence function read by a page: cold {worst[0]:.2f} s, warm {worst[1] * 1000:.0f} ms")
+            t = time.perf_counter()
+            if evidence.read(con, pilot, fn) is None:
+                raise SystemExit(f"{evidence.name_of(fn)} is not kept for the big pilot")
+            read = time.perf_counter() - t
+            worst = [max(worst[0], cold), max(worst[1], read)]
+            print(f"{evidence.name_of(fn).removeprefix('analysis.'):<44}{cold * 1000:>9.0f}{warm * 1000:>9.0f}"
+                  f"{read * 1000:>17.1f}", flush=True)
+        # computed when the pilot's data or records change and kept with its figures, not per view
+        _line("signals.compute_signals (on change)", *_timed(lambda: signals.compute_signals(con, OP, pilot), repeat))
+    print(f"slowest evidence computed: {worst[0]:.2f} s cold; slowest kept read: {worst[1] * 1000:.1f} ms")
 
 
 def main() -> int:

@@ -175,12 +175,14 @@ def _read(con: Connection, pilot: catalog.Pilot, fn: Callable, version: str) -> 
         return _MISSING  # written by other code, or altered: computed afresh
 
 
-def get(con: Connection, pilot: catalog.Pilot, fn: Callable) -> Any:
-    """``fn(con, pilot, NO_FILTERS)``: the kept result when it is current, else computed and kept (when
-    the store takes the write; a busy store keeps it another time). ``fn`` must be one of :data:`KEPT`."""
+def get(con: Connection, pilot: catalog.Pilot, fn: Callable, version: str | None = None) -> Any:
+    """``fn(con, pilot, NO_FILTERS)``: the result kept for ``version`` (the pilot's data version as the
+    caller read it; read now when not given), else computed and kept, when the store takes the write
+    and the data has not moved on since ``version`` (a busy store keeps it another time). ``fn`` must
+    be one of :data:`KEPT`."""
     if not is_kept(fn):
         raise ValueError(f"{name_of(fn)} is not kept evidence")
-    version = catalog.data_version(con, pilot.pilot_id)
+    version = version or catalog.data_version(con, pilot.pilot_id)
     got = _read(con, pilot, fn, version)
     if got is not _MISSING:
         return got

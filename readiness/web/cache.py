@@ -30,7 +30,7 @@ def _evidence(name: str, db_path: str, pilot_id: int, version: str, time_zone: s
               _fn: Callable, _pilot, _filters) -> Any:
     with store.open_store(db_path) as con:
         if kept.is_kept(_fn, _filters):  # the unfiltered view: kept in the store, so a server start reads it
-            return kept.get(con, _pilot, _fn)
+            return kept.get(con, _pilot, _fn, version)
         return _fn(con, _pilot, _filters)
 
 
