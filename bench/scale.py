@@ -7,8 +7,8 @@ Builds, in a temporary folder (or --keep DIR, reused when present):
   ingest, three owners, a risk tier each, one in five with a decision and its next review (some
   overdue), then each pilot's figures stored (readiness.review.figures) as a write would leave them;
 * a *big* store of one pilot of --events usage events (default 20M; the goal is stated for 100M),
-  written as Parquet by DuckDB itself and loaded through the library's ingest, with a tenth as many
-  exceptions and a hundredth as much feedback, then its figures stored and its unfiltered evidence
+  written as Parquet by DuckDB itself and loaded through the library's ingest in batches of 20M events,
+  with a tenth as many exceptions and a hundredth as much feedback, then its figures stored and its unfiltered evidence
   kept (readiness.review.evidence) as a load leaves them for a pilot already viewed;
 * a *baseline* store of one small pilot, measured the same way in the same run.
 
@@ -63,6 +63,7 @@ ADMIN, REVIEWER = Actor("anna", "admin"), Actor("rick", "reviewer")
 PASSWORD = "bench password long enough"
 REVIEW_PAGES = ["sources", "usage", "feedback", "failure_modes", "risks", "readiness", "handoff", "decision",
                 "readout"]
+BIG_BATCH = 20_000_000  # usage events per batch of the big pilot (one batch's ingest holds it in memory)
 GOALS = {"portfolio_cold_s": 2.0, "portfolio_warm_s": 0.5, "page_cold_s": 3.0, "page_warm_s": 1.0, "rss_gb": 2.0}
 logging.getLogger("streamlit").setLevel(logging.ERROR)  # AppTest warns about a missing ScriptRunContext
 TODAY = datetime.now(UTC).date()
@@ -89,19 +90,32 @@ def _small_files(work: Path, events: int) -> tuple[Path, Path]:
     return usage, exc
 
 
-def _big_files(work: Path, events: int) -> dict[str, Path]:
-    """The big pilot's logs, written by DuckDB: usage and exceptions as Parquet, feedback as JSON Lines."""
+def _big_files(work: Path, events: int) -> dict[str, list[Path]]:
+    """The big pilot's logs, written by DuckDB: usage and exceptions as Parquet, feedback as JSON Lines,
+    in files of at most BIG_BATCH usage events (and their share of the others), each loaded as one batch:
+    a pilot's logs come in batches, and one batch's ingest holds it in memory."""
     con = duckdb.connect()
-    n_exc, n_fb = events // 10, events // 100
-    paths = {"usage": work / "usage.parquet", "exceptions": work / "exceptions.parquet",
-             "feedback": work / "feedback.jsonl"}
+    paths: dict[str, list[Path]] = {"usage": [], "exceptions": [], "feedback": []}
+    for n, lo in enumerate(range(0, events, BIG_BATCH)):
+        hi = min(lo + BIG_BATCH, events)
+        files = {"usage": work / f"usage-{n}.parquet", "exceptions": work / f"exceptions-{n}.parquet",
+                 "feedback": work / f"feedback-{n}.jsonl"}
+        _big_chunk(con, files, events, lo, hi)
+        for kind, path in files.items():
+            paths[kind].append(path)
+    con.close()
+    return paths
+
+
+def _big_chunk(con, paths: dict[str, Path], events: int, lo: int, hi: int) -> None:
+    """Events lo..hi of the big pilot, with exceptions and feedback lo/10..hi/10 and lo/100..hi/100."""
     con.execute(f"""COPY (SELECT TIMESTAMPTZ '2026-01-05 08:00:00+00' + to_seconds((i * 37) % (140 * 86400)) AS time,
         'user' || (((i // 30) * 7919) % 5000) AS user_id, 's-' || (i // 30) AS session_id,
         ['open', 'run', 'search', 'export'][1 + i % 4] AS event,
         ['triage', 'extract', 'suggest', 'dedupe', 'export', 'bulk'][1 + (i * 13) % 6] AS feature,
         (i * 31) % 5000 AS duration_ms, CASE WHEN i % 11 = 0 THEN 'failure' ELSE 'success' END AS outcome,
         'team-' || (i % 12) AS team
-        FROM range({events}) t(i)) TO '{paths["usage"]}' (FORMAT parquet)""")
+        FROM range({lo}, {hi}) t(i)) TO '{paths["usage"]}' (FORMAT parquet)""")
     con.execute(f"""COPY (SELECT TIMESTAMPTZ '2026-01-05 08:00:00+00' + to_seconds((i * 379) % (140 * 86400)) AS ts,
         'user' || ((i * 7919) % 5000) AS user_id, 's-' || ((i * 7) % ({events} // 30)) AS session_id,
         ['TimeoutError', 'ValueError', 'KeyError', 'ConnectionError'][1 + i % 4] AS error_type,
@@ -110,7 +124,7 @@ def _big_files(work: Path, events: int) -> dict[str, Path]:
                    WHEN 2 THEN 'KeyError: ''vat'' in record ' || (i % 5000)
                    WHEN 3 THEN 'Connection reset by peer: 10.0.' || (i % 255) || '.' || (i % 7) || ':443'
                    ELSE 'Permission denied: /mnt/share/' || (i % 1000) || '.pdf' END AS message
-        FROM range({n_exc}) t(i)) TO '{paths["exceptions"]}' (FORMAT parquet)""")
+        FROM range({lo // 10}, {hi // 10}) t(i)) TO '{paths["exceptions"]}' (FORMAT parquet)""")
     con.execute(f"""COPY (SELECT TIMESTAMPTZ '2026-01-05 08:00:00+00' + to_seconds((i * 3797) % (140 * 86400)) AS created_at,
         'user' || ((i * 7919) % 5000) AS user_email, 1 + (i * 7) % 5 AS stars,
         CASE WHEN i % 3 = 0 THEN NULL ELSE (i * 3) % 11 END AS nps,
@@ -118,9 +132,7 @@ def _big_files(work: Path, events: int) -> dict[str, Path]:
          'Please add a keyboard shortcut', 'Cannot log in since the update', 'The ERP export failed twice',
          'Great tool, suggestions are spot on', 'Would love support for credit notes'][1 + i % 8]
          || ' (' || (i % 50) || ')' AS comment
-        FROM range({n_fb}) t(i)) TO '{paths["feedback"]}' (FORMAT json)""")
-    con.close()
-    return paths
+        FROM range({lo // 100}, {hi // 100}) t(i)) TO '{paths["feedback"]}' (FORMAT json)""")
 
 
 def _accounts(db: Path, granted: list[str]) -> None:
@@ -165,11 +177,15 @@ def prepare_big(db: Path, events: int, work: Path) -> None:
     files = _big_files(work, events)
     print(f"big pilot: {events:,} events generated in {time.perf_counter() - t0:.0f} s", flush=True)
     for kind in ("usage", "exceptions", "feedback"):
-        t0 = time.perf_counter()
-        (r,) = ingest.ingest_files(db, "Big pilot", kind, [files[kind]], actor=OP, create=True)
-        print(f"  ingest {kind}: {r.rows_loaded:,} rows in {time.perf_counter() - t0:.0f} s"
-              + (f" ({r.error})" if r.error else ""), flush=True)
-        files[kind].unlink()
+        t0, rows = time.perf_counter(), 0
+        for path in files[kind]:
+            (r,) = ingest.ingest_files(db, "Big pilot", kind, [path], actor=OP, create=True)
+            if r.error:
+                raise SystemExit(f"ingest {kind} {path.name}: {r.error}")
+            rows += r.rows_loaded
+            path.unlink()
+        print(f"  ingest {kind}: {rows:,} rows in {len(files[kind])} batch{'es' * (len(files[kind]) > 1)}, "
+              f"{time.perf_counter() - t0:.0f} s", flush=True)
     t0 = time.perf_counter()
     with store.open_store(db) as con:
         conditions.ensure_conditions(con, OP, catalog.get_pilot(con, "Big pilot"))  # as the first page view does

@@ -796,8 +796,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from readiness.review import evidence, figures  # they load pandas: not for --help
 
             with store.open_store(args.db) as con:
+                evidence.keep_up(con)  # first: the figures judge the exception rate on it
                 figures.keep_up(con)
-                evidence.keep_up(con)
         return code
     except StoreBusy as err:
         print(f"error: {err}", file=sys.stderr)

@@ -205,3 +205,17 @@ def test_results_hold_only_for_their_context(pilot_db: Path, monkeypatch: pytest
         assert evidence.get(con, p, confidence.rate_intervals)["usage.task_success"].interval.level == 0.9
         assert catalog.logs_version(catalog.data_version(con, p.pilot_id)) == \
             con.execute("SELECT any_value(data_version) FROM evidence_kept").fetchone()[0]
+
+
+def test_conditions_judged_on_the_kept_rates_equal_those_judged_afresh(pilot_db: Path) -> None:
+    from readiness.review import conditions
+
+    with store.open_store(pilot_db) as con:
+        p = get_pilot(con, "p")
+        conditions.ensure_conditions(con, OP, p)
+        evidence.refresh(con, p.pilot_id)
+        rates = evidence.read(con, p, confidence.rate_intervals)
+        kept = conditions.list_conditions(con, OP, p, rates=rates)
+        assert kept == conditions.list_conditions(con, OP, p)
+        rate = next(c for c in kept if c["computed"] == "exception_rate")
+        assert rate["status"] == "not met" and "cluster bootstrap by user" in rate["method"]

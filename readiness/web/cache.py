@@ -10,6 +10,7 @@ from typing import Any
 
 import streamlit as st
 
+from analysis import confidence
 from analysis import failure_modes as fm
 from analysis.common import NO_FILTERS, segment_choices
 from readiness import catalog, store
@@ -116,8 +117,9 @@ def segment_options(pilot, version: str) -> dict[str, dict[str, str]]:
 @st.cache_data(show_spinner=False, max_entries=256)
 def _conditions(db_path: str, pilot_id: int, version: str, today: date, _who: Actor, _pilot) -> list[dict[str, Any]]:
 
+    rates = evidence(confidence.rate_intervals, _pilot, version)  # the exception rate's interval, as kept
     with store.open_store(db_path) as con:
-        return conditions.list_conditions(con, _who, _pilot, today)
+        return conditions.list_conditions(con, _who, _pilot, today, rates=rates)
 
 
 def judged_conditions(who: Actor, pilot, version: str) -> list[dict[str, Any]]:

@@ -51,8 +51,8 @@ def _keep_figures() -> None:
     busy, the next read recomputes them instead."""
     try:
         with store.open_store(db()) as con:
+            evidence.keep_up(con)  # first: the figures judge the exception rate on it
             figures.keep_up(con)
-            evidence.keep_up(con)
     except store.StoreBusy:
         pass
 
