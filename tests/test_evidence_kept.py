@@ -163,6 +163,10 @@ def test_a_new_time_zone_recomputes_them(pilot_db: Path) -> None:
         p = get_pilot(con, "p")
         evidence.refresh(con, p.pilot_id)
         days = list(evidence.read(con, p, usage.active_users)["day"])
+        pilots.update_pilot(con, OP, p, owner="Ann", capability="Invoice triage")  # evidence reads neither
+        # an audited edit moves the data version: only what reads the records is computed again
+        assert evidence.stale(con) == {p.pilot_id: {"analysis.failure_modes.failure_modes"}}
+        p = get_pilot(con, "p")
         pilots.update_pilot(con, OP, p, time_zone="Pacific/Auckland")
         p = get_pilot(con, "p")
         assert evidence.read(con, p, usage.active_users) is None

@@ -13,7 +13,7 @@ here instead (:func:`get`): one row per pilot and evidence function (:data:`KEPT
   :func:`readiness.catalog.data_version` for results that read its review records (a failure mode's
   status, owner and note), only the part that moves with its batches
   (:func:`readiness.catalog.logs_version`) for the others, so that a note does not recompute the
-  intervals. It also holds only for the same ``context``: the pilot's profile (its time zone makes
+  intervals. It also holds only for the same ``context``: the pilot's name and time zone (it makes
   the days), the confidence level, and the code and library versions that computed it. A stale or
   unreadable row is never shown: the result is computed instead.
 * **How it is kept.** Pickled, and read back through an unpickler that builds only the types a
@@ -94,8 +94,10 @@ def _code() -> str:
 
 
 def context(pilot: catalog.Pilot) -> str:
-    """What a result depends on besides the data version: the pilot's profile, the level, the code."""
-    profile = hashlib.sha256(repr(pilot).encode()).hexdigest()[:16]
+    """What a result depends on besides the data version: of the pilot's profile, its name (a reason
+    names it) and time zone (it makes the days), the only fields evidence reads (an owner or a risk
+    tier changed does not compute the evidence again); the confidence level; the code."""
+    profile = hashlib.sha256(repr((pilot.name, pilot.time_zone)).encode()).hexdigest()[:16]
     return f"profile {profile}; level {level_default()}; code {_code()}"
 
 
