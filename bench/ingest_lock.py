@@ -20,6 +20,7 @@ Example: python bench/ingest_lock.py --rows 10000000 --repeat 2 --doc docs/inges
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
 import importlib.util
 import json
@@ -167,9 +168,20 @@ def _query_times(db: Path, repeat: int = 5) -> tuple[float, float]:
     return statistics.median(t[0] for t in took), statistics.median(t[1] for t in took)
 
 
-def measure(csv: Path, work: Path, rows: int) -> dict:
+def _organisation_store(server: str, work: Path, name: str) -> Path:
+    """A fresh organisation deployment (a new database on ``server``, a lake folder under ``work``),
+    chosen through the environment as an operator does; the reader and the ingest inherit it."""
+    from readiness import settings
+    from tests.postgres_server import create_database
+
+    os.environ["READINESS_DATABASE_URL"] = create_database(server, name)
+    os.environ["READINESS_LAKE_DATA_PATH"] = str(work / "lake")
+    return settings.db_path()
+
+
+def measure(csv: Path, work: Path, rows: int, server: str | None = None) -> dict:
     work.mkdir(parents=True)
-    db = work / "store.duckdb"
+    db = _organisation_store(server, work, work.name.replace("-", "_")) if server else work / "store.duckdb"
     _seed(db, work.parent)
     idle = float(subprocess.run([sys.executable, __file__, "--idle", str(db)], capture_output=True, text=True,
                                 check=True, cwd=ROOT).stdout.split()[-1])
@@ -223,10 +235,10 @@ def _combine(runs: list[dict]) -> dict:
     return out
 
 
-def _report(r: dict, rows: int, load: str, rounds: int) -> list[str]:
+def _report(r: dict, rows: int, load: str, rounds: int, deployment: str) -> list[str]:
     ratio = statistics.median(r["ratios"])  # each round's ingest against its own bare read
     return [
-        f"{rows:,} usage events (CSV, {r['csv_mb']:.0f} MB) loaded by `python -m readiness ingest` into a store holding "
+        f"**{deployment} deployment**: {rows:,} usage events (CSV, {r['csv_mb']:.0f} MB) loaded by `python -m readiness ingest` into a store holding "
         f"100,000; {rounds} round(s), medians (polls and busy: all rounds; longest hold, worst wait: any round). "
         f"Load average at the start: {load}.",
         "",
@@ -236,8 +248,9 @@ def _report(r: dict, rows: int, load: str, rounds: int) -> list[str]:
         f"| bare DuckDB `CREATE TABLE AS read_csv`, same file | {r['bare_s']:.1f} s |",
         f"| ingest / bare (target <= {TARGET}): median of the rounds' ratios (each round) | {ratio:.2f}x "
         f"({', '.join(f'{x:.2f}x' for x in r['ratios'])}) |",
-        f"| store held by the ingest: in all (longest hold, holds) | {r['held_s']:.2f} s ({r['longest_hold_s']:.2f} s, "
-        f"{r['holds']:.0f}) |",
+        (f"| store held by the ingest: in all (longest hold, holds) | {r['held_s']:.2f} s ({r['longest_hold_s']:.2f} s, "
+         f"{r['holds']:.0f}) |" if deployment == "embedded" else
+         "| store held by the ingest | nothing: readers never wait in PostgreSQL; writers take turns for the landing step |"),
         f"| page polls during the ingest: answered / busy | {r['answered']} / {r['busy']} |",
         f"| worst page wait during the ingest (idle page) | {r['worst_wait_s']:.2f} s ({r['idle_page_s']:.2f} s, "
         f"{r['worst_wait_s'] / r['idle_page_s']:.0f}x) |",
@@ -251,6 +264,8 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=1, help="rounds")
     parser.add_argument("--doc", type=Path, help="write the figures into this Markdown file's figures section")
+    parser.add_argument("--deployment", choices=("embedded", "organisation"), default="embedded",
+                        help="organisation: records in a throwaway PostgreSQL server (Debian's), files in a temp folder")
     parser.add_argument("--reader", nargs=2, metavar=("DB", "STOP"), help=argparse.SUPPRESS)
     parser.add_argument("--idle", metavar="DB", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -263,7 +278,13 @@ def main() -> int:
     load = os.getloadavg()
     load_text = f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min, {os.cpu_count()} cores)"
     runs = []
-    with tempfile.TemporaryDirectory(prefix="readiness-lockbench-") as tmp:
+    server = contextlib.ExitStack()
+    with server, tempfile.TemporaryDirectory(prefix="readiness-lockbench-") as tmp:
+        dsn = None
+        if args.deployment == "organisation":
+            from tests.postgres_server import throwaway_postgres
+
+            dsn = server.enter_context(throwaway_postgres())
         work = Path(tmp)
         csv = work / "usage.csv"
         t0 = time.perf_counter()
@@ -273,23 +294,27 @@ def main() -> int:
               flush=True)
         for n in range(args.repeat):
             bare = _bench_ingest().time_baseline(csv, work, n)
-            r = measure(csv, work / f"round-{n}", args.rows)
+            r = measure(csv, work / f"round-{n}", args.rows, dsn)
             r.update(bare_s=bare, csv_mb=mb)
             print(json.dumps({k: round(v, 3) for k, v in r.items()}), flush=True)
             runs.append(r)
     combined = _combine(runs)
     combined["ratios"] = [r["total_s"] / r["bare_s"] for r in runs]
-    lines = _report(combined, args.rows, load_text, args.repeat)
+    lines = _report(combined, args.rows, load_text, args.repeat, args.deployment)
     print("\n".join(lines))
     if args.doc:
-        _write_doc(args.doc, lines)
+        _write_doc(args.doc, lines, args.deployment)
     return 0
 
 
-def _write_doc(doc: Path, lines: list[str]) -> None:
-    """Replace the text between the figures markers of ``doc`` with ``lines``."""
-    begin, end = "<!-- figures: bench/ingest_lock.py -->", "<!-- end of figures -->"
+def _write_doc(doc: Path, lines: list[str], deployment: str) -> None:
+    """Replace the text between the deployment's figures markers of ``doc`` with ``lines`` (added
+    at the end when the doc has none yet)."""
+    option = "" if deployment == "embedded" else f" --deployment {deployment}"
+    begin, end = f"<!-- figures: bench/ingest_lock.py{option} -->", "<!-- end of figures -->"
     text = doc.read_text()
+    if begin not in text:
+        text = f"{text.rstrip()}\n\n{begin}\n{end}\n"
     head, _, rest = text.partition(begin)
     _, _, tail = rest.partition(end)
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import re
@@ -39,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -46,6 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
+from e2e_helpers import _free_port as e2e_free_port  # noqa: E402
 from e2e_helpers import start_app as e2e_start_app  # noqa: E402
 
 from readiness import store  # noqa: E402
@@ -85,16 +88,49 @@ def prepare(db: Path, events: int, accounts: int) -> None:
                 users.grant(con, op, name, PILOT)
 
 
-def start_app(db: Path, log: Path, page_times: Path | None = None, floor: str = "") -> tuple[subprocess.Popen, str]:
+def start_app(db: Path, log: Path, page_times: Path | None = None, floor: str = "",
+              secrets: Path | None = None) -> tuple[subprocess.Popen, str]:
     """`streamlit run app.py` on ``db`` (output to ``log``, page run times to ``page_times``), or the
-    floor app (bench/floor_app.py; ``floor`` "bare" or "elements"); returns once /_stcore/health answers."""
+    floor app (bench/floor_app.py; ``floor`` "bare" or "elements"); returns once /_stcore/health answers.
+    With ``secrets``, as a replica: `python -m readiness serve` with that secrets file."""
     if floor:
         return e2e_start_app({"FLOOR_ELEMENTS": "1" if floor == "elements" else "0"}, timeout=120, log=log,
                              script=FLOOR_APP)
     env = {"READINESS_DB": str(db), "READINESS_ADMIN_PASSWORD": "load bench admin password"}
     if page_times:
         env["READINESS_PAGE_TIMES_LOG"] = str(page_times)
-    return e2e_start_app(env, timeout=120, log=log)
+    if secrets:
+        env["READINESS_SECRETS_FILE"] = str(secrets)
+    return e2e_start_app(env, timeout=120, log=log, serve=secrets is not None)
+
+
+HAPROXY = "/usr/sbin/haproxy"
+
+
+def start_servers(db: Path, log: Path, page_times: Path, floor: str, replicas: int,
+                  secrets: Path | None) -> tuple[list[subprocess.Popen], str, list[subprocess.Popen]]:
+    """One app, or ``replicas`` (2) behind HAProxy with deploy/haproxy.cfg (sticky sessions): returns
+    (the app processes, the address to browse, other processes to stop)."""
+    if replicas == 1 or floor:
+        proc, url = start_app(db, log, page_times, floor=floor)
+        return [proc], url, []
+    apps = [start_app(db, log.with_name(f"{log.stem}-r{i + 1}.log"), page_times, secrets=secrets) for i in range(replicas)]
+    port = e2e_free_port()
+    lb = subprocess.Popen([HAPROXY, "-db", "-f", str(ROOT / "deploy" / "haproxy.cfg")], cwd=ROOT,
+                          env={**os.environ, "READINESS_LB_BIND": f"127.0.0.1:{port}",
+                               **{f"READINESS_REPLICA_{i + 1}": url.removeprefix("http://") for i, (_, url) in enumerate(apps)}},
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:  # HAProxy is up in well under a second
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
+                break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    return [p for p, _ in apps], url, [lb]
 
 
 def server_runs(page_times: Path) -> dict[str, list[float]]:
@@ -114,8 +150,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def descendants(root: int, skip: int) -> list[int]:
-    """Live processes descended from ``root``, except ``skip`` (the server, here) and its own."""
+def descendants(root: int, skip: int | set[int]) -> list[int]:
+    """Live processes descended from ``root``, except ``skip`` (the servers, here) and their own."""
+    skip = {skip} if isinstance(skip, int) else skip
     parents = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -125,14 +162,14 @@ def descendants(root: int, skip: int) -> list[int]:
     out = []
     for pid in parents:
         p = pid
-        while p in parents and p not in (root, skip, 0, 1):
+        while p in parents and p not in (root, 0, 1) and p not in skip:
             p = parents[p]
-        if p == root and pid != skip:
+        if p == root and pid not in skip:
             out.append(pid)
     return out
 
 
-def tree_cpu_seconds(root: int, skip: int) -> float:
+def tree_cpu_seconds(root: int, skip: int | set[int]) -> float:
     """CPU seconds of every live process descended from ``root`` except ``skip`` (the server, here)."""
     total = 0.0
     for pid in descendants(root, skip):
@@ -143,7 +180,7 @@ def tree_cpu_seconds(root: int, skip: int) -> float:
     return total
 
 
-def browser_threads(root: int, skip: int) -> dict[str, float]:
+def browser_threads(root: int, skip: int | set[int]) -> dict[str, float]:
     """CPU seconds of the browser's processes descended from ``root`` (except ``skip``), by what the
     thread does: the tabs' main threads, their compositor, raster and worker threads, the GPU
     process's display compositor, and the rest. Shows where a browser's time goes (a shimmer that
@@ -235,7 +272,7 @@ async def view(page, url: str, name: str, path: str, expect: str, timeout_s: flo
 
 async def run_sessions(n: int, db: Path, log: Path, rounds: int, timeout_s: float, by_address: bool,
                        after_logins: bool = False, think_s: float = 0.0, ramp_s: float = 0.0,
-                       floor: str = "") -> dict:
+                       floor: str = "", replicas: int = 1, secrets: Path | None = None) -> dict:
     """Fresh app, n tabs that log in and open the pages; returns the figures. With ``after_logins``
     every tab waits until all have logged in, so the page views overlap each other but no login.
     ``think_s``: a reviewer reads each page before the next click, for 0.5x to 1.5x this long
@@ -245,7 +282,12 @@ async def run_sessions(n: int, db: Path, log: Path, rounds: int, timeout_s: floa
 
     page_times = log.with_name(f"page-times-{n}.tsv")
     page_times.unlink(missing_ok=True)
-    proc, url = start_app(db, log, page_times, floor=floor)
+    procs, url, others = start_servers(db, log, page_times, floor, replicas, secrets)
+    servers = {p.pid for p in procs}
+
+    def server_cpu() -> float:
+        return sum(cpu_seconds(p.pid) for p in procs)
+
     try:
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -259,7 +301,7 @@ async def run_sessions(n: int, db: Path, log: Path, rounds: int, timeout_s: floa
             def logged_in() -> None:
                 done.append(True)
                 if len(done) == n:
-                    at_views.update(server=cpu_seconds(proc.pid), client=tree_cpu_seconds(os.getpid(), proc.pid))
+                    at_views.update(server=server_cpu(), client=tree_cpu_seconds(os.getpid(), servers))
                     all_in.set()
 
             async def session(i: int, tab) -> list[View]:
@@ -287,23 +329,25 @@ async def run_sessions(n: int, db: Path, log: Path, rounds: int, timeout_s: floa
                 return views
 
             load = os.getloadavg()[0]
-            cpu0, t0 = cpu_seconds(proc.pid), time.perf_counter()
-            client0, busy0 = tree_cpu_seconds(os.getpid(), proc.pid), machine_busy_seconds()
-            threads0 = browser_threads(os.getpid(), proc.pid)
+            cpu0, t0 = server_cpu(), time.perf_counter()
+            client0, busy0 = tree_cpu_seconds(os.getpid(), servers), machine_busy_seconds()
+            threads0 = browser_threads(os.getpid(), servers)
             walks = await asyncio.gather(*(session(i, tab) for i, tab in enumerate(tabs)))
-            cpu, wall = cpu_seconds(proc.pid) - cpu0, time.perf_counter() - t0
-            client, busy = tree_cpu_seconds(os.getpid(), proc.pid) - client0, machine_busy_seconds() - busy0
-            threads = {k: v - threads0.get(k, 0.0) for k, v in browser_threads(os.getpid(), proc.pid).items()}
+            cpu, wall = server_cpu() - cpu0, time.perf_counter() - t0
+            client, busy = tree_cpu_seconds(os.getpid(), servers) - client0, machine_busy_seconds() - busy0
+            threads = {k: v - threads0.get(k, 0.0) for k, v in browser_threads(os.getpid(), servers).items()}
             login_s = statistics.median(logins) if logins else float("nan")
             views_cpu = cpu - (at_views["server"] - cpu0) if after_logins else None
             views_client = client - (at_views["client"] - client0) if after_logins else None
-            rss = peak_rss_mb(proc.pid)
+            rss = sum(peak_rss_mb(p.pid) for p in procs)  # the app: every replica
             await browser.close()
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        for p in procs + others:
+            p.terminate()
+        for p in procs + others:
+            p.wait(timeout=30)
     views = [v for w in walks for v in w]
-    return {"n": n, "floor": floor, "views": views, "cpu": cpu, "wall": wall, "rss": rss, "login_s": login_s, "load": load,
+    return {"n": n, "replicas": replicas, "floor": floor, "views": views, "cpu": cpu, "wall": wall, "rss": rss, "login_s": login_s, "load": load,
             "client": client, "busy": busy, "threads": threads, "views_cpu": views_cpu, "views_client": views_client,
             "server_runs": server_runs(page_times)}
 
@@ -319,7 +363,8 @@ def report(r: dict, base: dict | None, floor: dict | None = None) -> None:
     success = len(ok) / len(views)
     p50_s, p95_s = (statistics.median(ok), p95(ok)) if ok else (float("nan"), float("nan"))
     cpu_view = r["cpu"] / len(views)
-    line = (f"floor ({r['floor']}) " if r.get("floor") else "") + (f"N={r['n']:<3} views {len(views):4d}  success {success:6.1%}  p50 {p50_s:5.2f} s  p95 {p95_s:5.2f} s  "
+    line = (f"floor ({r['floor']}) " if r.get("floor") else "") + (
+            f"{r['replicas']} replica(s) " if r.get("replicas", 1) > 1 else "") + (f"N={r['n']:<3} views {len(views):4d}  success {success:6.1%}  p50 {p50_s:5.2f} s  p95 {p95_s:5.2f} s  "
             f"CPU {cpu_view:5.2f} s/view  peak RSS {r['rss']:6.0f} MB  (login p50 {r['login_s']:.1f} s, all "
             f"{r['wall']:.0f} s, load avg {r['load']:.1f})")
     line += (f"\n       during the run: server {r['cpu']:.0f} CPU-s, browser + bench {r['client']:.0f} CPU-s, "
@@ -384,22 +429,42 @@ def main() -> int:
                              "fields and page names, text only: what Streamlit and the browser cost here before "
                              "any work of ours) or 'elements' (plus one small dataframe, plotly chart and table: "
                              "the least the chosen packages cost)")
+    parser.add_argument("--replicas", type=int, nargs="+", default=[1], choices=[1, 2],
+                        help="run each N on one app and/or on two replicas behind HAProxy (deploy/haproxy.cfg)")
+    parser.add_argument("--deployment", choices=("embedded", "organisation"), default="embedded",
+                        help="organisation: the records in a throwaway PostgreSQL server (Debian's), files in a temp folder")
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
         print(f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)", file=sys.stderr)
         return 2
-    with tempfile.TemporaryDirectory(prefix="readiness-bench-load-") as tmp:
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="readiness-bench-load-"))
         db = Path(args.keep) if args.keep else Path(tmp) / "bench.duckdb"
+        if args.deployment == "organisation":
+            from readiness import settings
+            from tests.postgres_server import create_database, throwaway_postgres
+
+            server = stack.enter_context(throwaway_postgres())
+            os.environ["READINESS_DATABASE_URL"] = create_database(server, "load")
+            os.environ["READINESS_LAKE_DATA_PATH"] = str(Path(tmp) / "lake")
+            db = settings.db_path()
         prepare(db, args.events, max(args.sessions))
+        secrets = Path(tmp) / "secrets.toml"
+        if 2 in args.replicas:
+            subprocess.run([sys.executable, "-m", "readiness", "secrets", "--out", str(secrets), "--db", str(db)],
+                           cwd=ROOT, check=True, capture_output=True)
         log = Path(tmp) / "app.log"
         print(f"{args.events:,} usage events; pages {', '.join(p[0] for p in PAGES)} x{args.rounds} per session; "
               f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
         model = dict(after_logins=args.after_logins, think_s=args.think, ramp_s=args.ramp)
         print(f"reviewers read each page for {args.think * 0.5:.0f}-{args.think * 1.5:.0f} s; sessions start over "
               f"{args.ramp:.0f} s" if args.think or args.ramp else "no reading time: each session clicks on at once")
-        def run(n: int, floor: str = "") -> dict:
+        print(f"{args.deployment} deployment; replicas {', '.join(map(str, args.replicas))}")
+
+        def run(n: int, floor: str = "", replicas: int = 1) -> dict:
             return asyncio.run(run_sessions(n, db, log, args.rounds, args.view_timeout, args.by_address,
-                                            floor=floor, **model))
+                                            floor=floor, replicas=replicas, secrets=secrets if replicas > 1 else None,
+                                            **model))
 
         floor_base = run(1, floor=args.floor) if args.floor else None
         if floor_base:
@@ -410,8 +475,10 @@ def main() -> int:
             floor_n = run(n, floor=args.floor) if args.floor else None
             if floor_n:
                 report(floor_n, floor_base)
-            report(run(n), base, floor_n)
-        errors = [line for line in log.read_text(errors="replace").splitlines() if "Traceback" in line]
+            for replicas in args.replicas:
+                report(run(n, replicas=replicas), base, floor_n)
+        errors = [line for f in sorted(log.parent.glob("app*.log"))
+                  for line in f.read_text(errors="replace").splitlines() if "Traceback" in line]
         if errors:
             print(f"the app logged {len(errors)} traceback(s); see {log} (kept with --keep only)")
             if args.keep:

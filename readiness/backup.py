@@ -145,6 +145,13 @@ def _partial(out: Path) -> Path:
     return part
 
 
+def _embedded_only(db: Path) -> None:
+    if db == settings.organisation_store():
+        raise BackupError("backup and restore copy the embedded store file. The organisation deployment is backed "
+                          "up with pg_dump of its PostgreSQL database plus a copy of its lake folder "
+                          "(READINESS_LAKE_DATA_PATH) and the secrets file, as docs/operating.md says.")
+
+
 def backup(db: str | Path | None, out: str | Path, actor: Actor) -> dict[str, Any]:
     """Copy the store, its audit key and head into the new folder ``out``; return the manifest.
 
@@ -152,6 +159,7 @@ def backup(db: str | Path | None, out: str | Path, actor: Actor) -> dict[str, An
     when ``out`` is not a new or empty folder, StoreBusy when the store stays busy.
     """
     db, out = settings.db_path(db), Path(out)
+    _embedded_only(db)
     if not db.exists():
         raise BackupError(f"There is no store at {db} to back up.")
     part = _partial(out)
@@ -259,6 +267,7 @@ def restore(db: str | Path | None, folder: str | Path, actor: Actor, *, force: b
     an audit record "restore" naming the folder.
     """
     db, folder = settings.db_path(db), Path(folder)
+    _embedded_only(db)
     manifest = read_backup(folder)
     given = keys.configured("audit_key")
     if given is not None and keys.load(folder / KEY_FILE) != given.encode():

@@ -474,6 +474,15 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    with store.open_store(args.db) as con:  # opening brings the schema up to this release
+        version = store.schema_version(con)
+        where = (f"records in PostgreSQL ({store.postgres.where(settings.get('database_url'))}), telemetry files in "
+                 f"{settings.get('lake_data_path')}" if store.organisation(con) else f"the store file {store.file_of(con)}")
+    print(f"Schema version {version}: {where}.")
+    return EXIT_OK
+
+
 def cmd_maintain(args: argparse.Namespace) -> int:
     done = batches.maintain(args.db, cli_actor(), compact_above=args.compact_above)
     if args.json:
@@ -583,7 +592,8 @@ def build_parser() -> argparse.ArgumentParser:
     def add(name: str, func, help_text: str, example: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=f"{help_text}\n\nExample: {example}",
                            formatter_class=argparse.RawDescriptionHelpFormatter)
-        p.add_argument("--db", metavar="PATH", help="store file (default: READINESS_DB or data/readiness.duckdb)")
+        p.add_argument("--db", metavar="PATH", help="store file (default: the organisation deployment when "
+                       "READINESS_DATABASE_URL is set, else READINESS_DB or data/readiness.duckdb)")
         p.set_defaults(func=func)
         return p
 
@@ -742,6 +752,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=1000)
     p.add_argument("--out", metavar="OUT.csv", help="list: write a spreadsheet-safe CSV")
     p.add_argument("--json", action="store_true")
+
+    p = add("migrate", cmd_migrate, "Bring the store up to this release's schema (every command and the app do "
+            "it when they open the store; this does only that) and say which deployment it is.",
+            "READINESS_DATABASE_URL=postgresql://readiness@db/readiness READINESS_LAKE_DATA_PATH=/srv/lake "
+            "python -m readiness migrate")
 
     p = add("maintain", cmd_maintain, "Remove what ingests that stopped before their batch landed left "
             "(unlisted Parquet files beside the store, work folders), and merge each pilot's small Parquet files "

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from readiness.errors import ReadinessError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -25,6 +27,13 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("db", str(PROJECT_ROOT / "data" / "readiness.duckdb"), "Path of the DuckDB store file."),
+    Setting("database_url", "",
+            "The organisation deployment: a PostgreSQL connection string (postgresql://user@host/db or "
+            "libpq's key=value form) for the review records; with lake_data_path. Empty: the embedded "
+            "store file (db)."),
+    Setting("lake_data_path", "",
+            "The organisation deployment: the folder (a file system every replica mounts) holding the "
+            "telemetry's Parquet files, the audit head and uploads. Required with database_url."),
     Setting("lock_timeout_s", 15.0,
             "How long a command or page waits for another process to release the store before "
             "saying it is busy (seconds)."),
@@ -157,8 +166,29 @@ def given(name: str) -> str | None:
 
 
 def db_path(override: str | os.PathLike | None = None) -> Path:
-    """Return the store's path: ``override``, else ``READINESS_DB``, else the default under data/."""
-    return Path(override) if override else Path(get("db"))
+    """Return the store's path: ``override``, else the organisation store's name when
+    ``database_url`` is set (see :func:`organisation_store`), else ``READINESS_DB``, else the
+    default under data/."""
+    if override:
+        return Path(override)
+    return organisation_store() or Path(get("db"))
+
+
+ORGANISATION_NAME = "readiness"
+
+
+def organisation_store() -> Path | None:
+    """The name that stands for the organisation deployment's store when ``database_url`` is set:
+    ``<lake_data_path>/readiness``. Files kept beside a store (the Parquet parts, the audit head,
+    the key files) are kept beside this name, in the lake folder every replica shares."""
+    if not get("database_url"):
+        return None
+    lake = get("lake_data_path")
+    if not lake:
+        raise ReadinessError("READINESS_DATABASE_URL is set but READINESS_LAKE_DATA_PATH is not.",
+                             "Set READINESS_LAKE_DATA_PATH to the folder (shared by every replica) that holds "
+                             "the telemetry's files.")
+    return Path(lake).resolve() / ORGANISATION_NAME
 
 
 def sidecar(db: str | os.PathLike | None, setting: str, suffix: str) -> Path:

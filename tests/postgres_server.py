@@ -64,3 +64,12 @@ def throwaway_postgres() -> Iterator[str]:
                            capture_output=True, timeout=60)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def create_database(dsn: str, name: str) -> str:
+    """Create the database ``name`` on the server of ``dsn`` (from :func:`throwaway_postgres`);
+    return the connection string to it."""
+    fields = dict(p.split("=", 1) for p in dsn.split())
+    subprocess.run([str(binaries() / "createdb"), "-h", fields["host"], "-p", fields["port"], "-U", fields["user"], name],
+                   check=True, capture_output=True, timeout=60)
+    return " ".join(f"{k}={name if k == 'dbname' else v}" for k, v in fields.items())

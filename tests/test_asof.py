@@ -19,6 +19,7 @@ from readiness.ingest import batches, retired
 from readiness.review import asof, decisions
 from readiness.security.access import Actor
 
+DEPLOYMENTS = ("embedded", "organisation")
 OP = Actor("cli:test", "admin", cli=True)
 NEXT = date.today() + timedelta(days=30)
 

@@ -15,6 +15,7 @@ from readiness.review.conditions import ConditionError
 from readiness.security import users
 from readiness.security.access import AccessDenied, Actor
 
+DEPLOYMENTS = ("embedded", "organisation")
 OP = Actor("cli:test", "admin", cli=True)
 PW = "a long enough password"
 REVIEWER, LEAD, LEAD2 = Actor("rita", "reviewer"), Actor("lena", "lead"), Actor("lars", "lead")

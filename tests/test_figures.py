@@ -18,6 +18,7 @@ from readiness.review import between, conditions, decisions, figures, handoff, r
 from readiness.security import access, users
 from readiness.security.access import Actor
 
+DEPLOYMENTS = ("embedded", "organisation")
 OP = Actor("cli:test", "admin", cli=True)
 LEAD = Actor("lena", "lead")
 TODAY = date.today()

@@ -16,6 +16,7 @@ from readiness.review import between, conditions, decisions, handoff, playbook, 
 from readiness.review.handoff import HandoffError
 from readiness.security.access import Actor
 
+DEPLOYMENTS = ("embedded", "organisation")
 OP = Actor("cli:test", "admin", cli=True)
 NEXT = date.today() + timedelta(days=30)
 XSS = "<script>alert('x')</script> & [link](http://evil.example) *bold*"

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from readiness import store
-from readiness.store import migrations
+from readiness.store import migrations, postgres
 from readiness.store.extensions import ExtensionMissing, load_extensions
 from tests.postgres_server import missing_reason, throwaway_postgres
 
@@ -86,15 +86,13 @@ def at_once(work, writers: int, dsn: str, lake: Path | None = None) -> list[str]
 
 @pytest.fixture(scope="module")
 def pg(tmp_path_factory) -> Iterator[tuple[str, Path]]:
-    """A throwaway server with the records' schema (every migration but the rollup, run natively)
-    and a lake whose data files are in a tmp folder."""
+    """A throwaway server with the records' schema (the organisation deployment's baseline) and a lake whose data files are in a tmp folder."""
     lake = tmp_path_factory.mktemp("lake")
     with throwaway_postgres() as dsn:
         con = connect(dsn)
         try:
-            for version, _name, step in migrations.MIGRATIONS:
-                if version != ROLLUP:
-                    con.execute("CALL postgres_execute('rec', ?)", [records_sql(step)])
+            # the records as the organisation deployment makes them (its baseline, which the spike led to)
+            con.execute("CALL postgres_execute('rec', ?)", [postgres.SCHEMA_FILE.read_text()])
             con.execute("ALTER TABLE rec.ingest_batches ADD COLUMN state VARCHAR DEFAULT 'pending'")
         finally:
             con.close()
@@ -213,7 +211,8 @@ def _telemetry_tables(con) -> None:
     """The telemetry tables in the lake: the records' columns, with no key, unique or check
     (DuckLake has none)."""
     for table in TELEMETRY:
-        con.execute(f"CREATE TABLE IF NOT EXISTS lake.{table} AS SELECT * FROM rec.{table} LIMIT 0")
+        source = "usage_events_local" if table == "usage_events" else table  # the events under the lake view
+        con.execute(f"CREATE TABLE IF NOT EXISTS lake.{table} AS SELECT * FROM rec.{source} LIMIT 0")
 
 
 def test_the_lake_refuses_keys_checks_sequences_and_returning(con):

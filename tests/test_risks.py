@@ -17,6 +17,7 @@ from readiness.review.risks import RiskError
 from readiness.security import users
 from readiness.security.access import AccessDenied, Actor
 
+DEPLOYMENTS = ("embedded", "organisation")
 OP = Actor("cli:test", "admin", cli=True)
 LATER = date.today() + timedelta(days=30)
 

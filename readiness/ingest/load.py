@@ -510,7 +510,7 @@ def _ingest(opened, db: Path, pilot: Pilot, kind: str, path: str | Path, *, acto
                 if dup is not None:
                     return IngestResult(name, kind, duplicate=True, duplicate_of=dup, format=src.describe())
             with transaction(con):  # the number is the batch's from now on; a batch that never lands leaves a gap
-                result.batch_id = con.execute("SELECT nextval('batch_id_seq')").fetchone()[0]
+                result.batch_id = store.next_id(con, "batch_id_seq")
             if opts.dedupe_rows:
                 batch.earlier = _earlier_rows(con, batch)
         landed = False
@@ -909,7 +909,10 @@ def _load_direct(con, pilot: Pilot, kind: str, src: SourceFile, mapping: Mapping
     if good and table in lake.LAKE_TABLES:
         # in the ingest's scratch, a lake table's batch is read where it is until it is written out
         # as Parquet: a view in place of the empty local table, rather than a second copy of the rows
-        shown = ", ".join(f"{number if c == 'src_row' else c} AS {c}" for c in cols)
+        # each column typed as the table has it (a column the file lacks is an untyped NULL here)
+        types = dict(con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? "
+                                 "AND NOT internal", [lake.local(table)]).fetchall())
+        shown = ", ".join(f"CAST({number if c == 'src_row' else c} AS {types[c]}) AS {c}" for c in cols)
         con.execute(f"DROP TABLE {lake.local(table)}")
         con.execute(f"CREATE VIEW {lake.local(table)} AS SELECT {shown} FROM {rows} WHERE {loads.replace('$1', str(int(bid)))}")
     elif good:

@@ -48,9 +48,9 @@ def _ensure_like(con: Connection, table: str) -> None:
     con.execute(f"CREATE TABLE IF NOT EXISTS {retired} AS SELECT * FROM {table_of(con, table)} LIMIT 0")
     missing = con.execute(
         """SELECT c.column_name, c.data_type FROM information_schema.columns c
-           WHERE c.table_catalog = current_database() AND c.table_schema = 'main' AND c.table_name = ?
+           WHERE c.table_catalog = current_database() AND c.table_schema = current_schema() AND c.table_name = ?
              AND c.column_name NOT IN (SELECT column_name FROM information_schema.columns
-                                      WHERE table_catalog = current_database() AND table_schema = 'main'
+                                      WHERE table_catalog = current_database() AND table_schema = current_schema()
                                         AND table_name = ?)
            ORDER BY c.ordinal_position""", [table, retired]).fetchall()
     for column, data_type in missing:
@@ -61,5 +61,5 @@ def retired_tables(con: Connection) -> set[str]:
     """The evidence tables that have a retired copy in this store."""
     names = {r[0] for r in con.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() "
-        "AND table_schema = 'main' AND table_name LIKE '%\\_retired' ESCAPE '\\'").fetchall()}
+        "AND table_schema = current_schema() AND table_name LIKE '%\\_retired' ESCAPE '\\'").fetchall()}
     return {n.removesuffix("_retired") for n in names}

@@ -26,7 +26,7 @@ from readiness.review import reviews
 from readiness.review.risks import open_high
 from readiness.security import audit
 from readiness.security.access import Actor, require
-from readiness.store import Connection, transaction
+from readiness.store import Connection, next_id, transaction
 
 STATUSES = ("met", "not met", "waived")  # set by hand; a computed one may also read "undecided" (see _rate_verdict)
 # the exception-rate condition says so when the exception logs run this far past the usage's period
@@ -315,10 +315,11 @@ def _request(con, actor: Actor, pilot: Pilot, kind: str, object_id: int, payload
     if con.execute("SELECT 1 FROM approvals WHERE kind = ? AND object_id = ? AND pilot_id = ? AND decided_at IS NULL",
                    [kind, object_id, pilot.pilot_id]).fetchone():
         raise ConditionError(f"A {kind} request for this is already waiting for approval.")
-    approval_id = con.execute(
-        "INSERT INTO approvals (pilot_id, kind, object_id, payload, requested_by, requested_at) "
-        "VALUES (?, ?, ?, ?, ?, ?) RETURNING approval_id",
-        [pilot.pilot_id, kind, object_id, json.dumps(payload), actor.name, _now()]).fetchone()[0]
+    approval_id = next_id(con, "approval_id_seq")
+    con.execute(
+        "INSERT INTO approvals (approval_id, pilot_id, kind, object_id, payload, requested_by, requested_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [approval_id, pilot.pilot_id, kind, object_id, json.dumps(payload), actor.name, _now()])
     audit.record(con, actor, f"{kind}.request", f"pilot:{pilot.pilot_id}/approval:{approval_id}",
                  {"pilot": pilot.name, **payload})
     return approval_id

@@ -21,7 +21,7 @@ from readiness.catalog import Pilot
 from readiness.errors import ReadinessError
 from readiness.security import audit
 from readiness.security.access import Actor, require
-from readiness.store import Connection, transaction
+from readiness.store import Connection, next_id, transaction
 
 HANDOFF_FIELDS = ("operating_owner", "support_path", "escalation", "how_used", "how_reviewed", "how_changed",
                   "logs_location", "delivery_work")
@@ -92,9 +92,10 @@ def add_constraint(con: Connection, actor: Actor, pilot: Pilot, *, area: str, de
         raise HandoffError("A constraint needs a description.")
     with transaction(con):
         require(con, actor, "edit_review", pilot.pilot_id)
-        cid = con.execute("INSERT INTO constraints (pilot_id, area, description, owner, mitigation, status, updated_by, "
-                          "updated_at) VALUES (?, ?, ?, ?, ?, 'open', ?, ?) RETURNING constraint_id",
-                          [pilot.pilot_id, area, description.strip(), owner, mitigation, actor.name, _now()]).fetchone()[0]
+        cid = next_id(con, "constraint_id_seq")
+        con.execute("INSERT INTO constraints (constraint_id, pilot_id, area, description, owner, mitigation, status, "
+                    "updated_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?)",
+                    [cid, pilot.pilot_id, area, description.strip(), owner, mitigation, actor.name, _now()])
         audit.record(con, actor, "constraint.add", f"pilot:{pilot.pilot_id}/constraint:{cid}",
                      {"after": {"area": area, "description": description, "owner": owner, "mitigation": mitigation}})
     return cid
@@ -158,9 +159,12 @@ def seed_backlog(con: Connection, actor: Actor, pilot: Pilot, max_modes: int = 5
     with transaction(con):
         require(con, actor, "edit_review", pilot.pilot_id)
         for kind, title, source, evidence in items:
-            n = con.execute("INSERT INTO backlog (pilot_id, kind, title, source, evidence, status, updated_by, updated_at) "
-                            "VALUES (?, ?, ?, ?, ?, 'open', ?, ?) ON CONFLICT (pilot_id, source) DO NOTHING",
-                            [pilot.pilot_id, kind, title, source, evidence, actor.name, _now()]).fetchone()[0]
+            if con.execute("SELECT 1 FROM backlog WHERE pilot_id = ? AND source = ?", [pilot.pilot_id, source]).fetchone():
+                continue
+            n = con.execute("INSERT INTO backlog (item_id, pilot_id, kind, title, source, evidence, status, updated_by, "
+                            "updated_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?)",
+                            [next_id(con, "backlog_id_seq"), pilot.pilot_id, kind, title, source, evidence, actor.name,
+                             _now()]).fetchone()[0]
             added += n
         if added:
             audit.record(con, actor, "backlog.seed", f"pilot:{pilot.pilot_id}", {"added": added})
@@ -176,9 +180,10 @@ def add_backlog_item(con: Connection, actor: Actor, pilot: Pilot, *, kind: str, 
     with transaction(con):
         require(con, actor, "edit_review", pilot.pilot_id)
         n = con.execute("SELECT count(*) FROM backlog WHERE pilot_id = ?", [pilot.pilot_id]).fetchone()[0]
-        item = con.execute("INSERT INTO backlog (pilot_id, kind, title, source, owner, status, updated_by, updated_at) "
-                           "VALUES (?, ?, ?, ?, ?, 'open', ?, ?) RETURNING item_id",
-                           [pilot.pilot_id, kind, title.strip(), f"manual:{n + 1}", owner, actor.name, _now()]).fetchone()[0]
+        item = next_id(con, "backlog_id_seq")
+        con.execute("INSERT INTO backlog (item_id, pilot_id, kind, title, source, owner, status, updated_by, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?)",
+                    [item, pilot.pilot_id, kind, title.strip(), f"manual:{n + 1}", owner, actor.name, _now()])
         audit.record(con, actor, "backlog.add", f"pilot:{pilot.pilot_id}/backlog:{item}",
                      {"after": {"kind": kind, "title": title, "owner": owner}})
     return item

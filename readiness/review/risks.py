@@ -17,7 +17,7 @@ from readiness.catalog import Pilot
 from readiness.errors import ReadinessError
 from readiness.security import audit
 from readiness.security.access import Actor, require
-from readiness.store import Connection, transaction
+from readiness.store import Connection, next_id, transaction
 
 CLASSES = ("data", "customer_impact", "compliance", "operational_dependency")
 STATUSES = ("open", "mitigated", "accepted")
@@ -59,13 +59,14 @@ def _check_scale(name: str, value: int) -> int:
 
 def _insert(con, actor: Actor, pilot: Pilot, row: dict[str, Any]) -> int:
     now = _now()
-    risk_id = con.execute(
-        """INSERT INTO risks (pilot_id, signal_key, risk_class, title, likelihood, impact, owner, mitigation, due,
+    risk_id = next_id(con, "risk_id_seq")
+    con.execute(
+        """INSERT INTO risks (risk_id, pilot_id, signal_key, risk_class, title, likelihood, impact, owner, mitigation, due,
                               status, dismiss_reason, created_by, created_at, updated_by, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING risk_id""",
-        [pilot.pilot_id, row.get("signal_key"), row["risk_class"], row["title"], row.get("likelihood"),
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        [risk_id, pilot.pilot_id, row.get("signal_key"), row["risk_class"], row["title"], row.get("likelihood"),
          row.get("impact"), row.get("owner"), row.get("mitigation"), row.get("due"), row["status"],
-         row.get("dismiss_reason"), actor.name, now, actor.name, now]).fetchone()[0]
+         row.get("dismiss_reason"), actor.name, now, actor.name, now])
     con.execute("INSERT INTO risk_history VALUES (?, ?, ?, NULL, ?)",
                 [risk_id, now, actor.name, json.dumps(row, default=str)])
     return risk_id

@@ -24,14 +24,21 @@ The rules the head keeps:
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: head updates are then not serialised across processes
+    fcntl = None
 
 from readiness import keys, store
 from readiness.errors import ReadinessError
@@ -88,8 +95,9 @@ def record(con: Connection, actor: Actor, action: str, obj: str | None,
     con.execute(f"INSERT INTO audit_log ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [seq, ts, actor.name, actor.role, action, obj, text, last_hash, digest])
     path = head_path(con)
-    _stage_head(path, key, (last_seq, last_hash), (seq, digest))
-    store.after_commit(con, lambda: _advance_head(path, key, (last_seq, last_hash), (seq, digest)))
+    with _head_turn(path):
+        _stage_head(path, key, (last_seq, last_hash), (seq, digest))
+    store.after_commit(con, lambda: _advance_head_in_turn(path, key, (last_seq, last_hash), (seq, digest)))
     return seq
 
 
@@ -161,6 +169,27 @@ def _stage_head(path: Path, key: bytes, prev: tuple[int, str], new: tuple[int, s
         return
     staged = heads[1:heads.index(prev) + 1] + [new]
     keys.write_private(_next_path(path), json.dumps([chain.signed(key, at) for at in staged]) + "\n")
+
+
+@contextlib.contextmanager
+def _head_turn(path: Path) -> Iterator[None]:
+    """Processes read and rewrite the head files in turn (a lock on ``<head>.lock``): in the
+    organisation deployment, one replica advances the head after its commit while another, already
+    past its own, stages the next record."""
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _advance_head_in_turn(path: Path, key: bytes, prev: tuple[int, str], new: tuple[int, str]) -> None:
+    with _head_turn(path):
+        _advance_head(path, key, prev, new)
 
 
 def _advance_head(path: Path, key: bytes, prev: tuple[int, str], new: tuple[int, str]) -> None:

@@ -18,6 +18,7 @@ from readiness.store.embedded import (
     connect,
     forget_migrated,
     held_open,
+    next_id,
     open_store,
     pid_alive,
     restrict_file_access,
@@ -36,11 +37,12 @@ from readiness.store.transactions import (
     ident,
     in_transaction,
     literal,
+    organisation,
     transaction,
 )
 
 __all__ = [
     "ENGINE_VERSION", "Connection", "DatabaseError", "StoreBusy", "StoreError", "after_commit", "file_of", "busy_message", "close",
-    "connect", "forget_migrated", "held_open", "held_still", "id_list", "ident", "in_transaction", "literal", "migrate", "open_store",
+    "connect", "forget_migrated", "held_open", "held_still", "id_list", "ident", "in_transaction", "literal", "migrate", "next_id", "open_store", "organisation",
     "pid_alive", "restrict_file_access", "schema_version", "scratch", "shadowed", "table_of", "transaction",
 ]

@@ -29,9 +29,11 @@ except ImportError:  # not on Windows: creation is then not serialised across pr
     fcntl = None
 
 from readiness import settings
-from readiness.store import lake
+from readiness.store import lake, postgres
 from readiness.store.migrations import migrate
-from readiness.store.transactions import Connection, StoreBusy, StoreError, literal
+from readiness.store.restriction import apply_restriction as _apply_restriction
+from readiness.store.restriction import restrict_file_access  # noqa: F401  (the seam exports it)
+from readiness.store.transactions import Connection, StoreBusy, StoreError, forget, literal, organisation
 
 ENGINE_VERSION = duckdb.__version__
 
@@ -45,28 +47,6 @@ _migrate_lock = threading.Lock()
 # file while another thread detaches it would otherwise race (and an instance per file, rather than
 # one shared, fails with "Unique file handle conflict").
 _open_lock = threading.Lock()
-_allowed_dirs: list[str] | None = None  # set by restrict_file_access (the app); None: unrestricted
-
-
-def restrict_file_access(dirs: list[str | Path]) -> None:
-    """From now on, DuckDB in this process may touch files only under ``dirs``.
-
-    The app calls this at start-up with the data folder, the upload folder and the admins' feed
-    root; every connection then runs with ``allowed_directories`` set and
-    ``enable_external_access`` off (no other files, no network, no extension downloads). The
-    command line is an operator's tool and stays unrestricted.
-    """
-    global _allowed_dirs
-    _allowed_dirs = [str(Path(d).resolve()) + "/" for d in dirs if d]
-
-
-def _apply_restriction(con: Connection) -> None:
-    if _allowed_dirs is None:
-        return
-    # Threads share one DuckDB instance per file: only the first connection to it may set this.
-    if con.execute("SELECT current_setting('enable_external_access')").fetchone()[0]:
-        con.execute("SET allowed_directories = ?", [_allowed_dirs])
-        con.execute("SET enable_external_access = false")
 
 
 def busy_message(err: Exception) -> str:
@@ -99,6 +79,8 @@ def connect(path: str | Path | None = None, *, timeout: float | None = None) -> 
     Raises StoreBusy after ``timeout`` seconds of lock conflicts.
     """
     path = settings.db_path(path)
+    if postgres.is_organisation(path):
+        return postgres.connect(path)
     timeout = settings.get("lock_timeout_s") if timeout is None else timeout
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -228,6 +210,7 @@ def close(con: Connection) -> None:
     """Close a connection from :func:`connect` (in turn with other threads' opens and closes); the
     store file is let go (DETACH) when it was the last connection to it in this process."""
     with _open_lock:
+        forget(con)
         con.close()
         alias = _alias_of.pop(id(con), None)
         if alias is not None:
@@ -328,6 +311,14 @@ def _ensure_migrated(con: Connection, path: Path) -> None:
             migrate(con)
             lake.ensure_views(con)
             _migrated.add(key)
+
+
+def next_id(con: Connection, sequence: str) -> int:
+    """The next value of the store's sequence ``sequence`` (a new record's id, taken before the
+    record is inserted with it)."""
+    if organisation(con):
+        return postgres.next_id(con, sequence)
+    return con.execute(f"SELECT nextval({literal(sequence)})").fetchone()[0]
 
 
 def forget_migrated(path: str | Path) -> None:

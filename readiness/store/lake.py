@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from readiness.store.transactions import Connection, after_commit, file_of, in_transaction, literal
+from readiness.store.transactions import Connection, after_commit, file_of, in_transaction, literal, organisation
 
 LAKE_TABLES = ("usage_events", "usage_by_segment", "usage_by_session", "usage_by_feature", "usage_by_team")
 PARTS = ".parts"  # <store>.parts: the store's Parquet files, one folder per table
@@ -104,24 +104,59 @@ def files(con: Connection, table: str, pilot_id: int | None = None) -> list[Path
         "ORDER BY min(batch_id), path", [table, pilot_id, pilot_id]).fetchall()]
 
 
-def view_sql(table: str, paths: list[Path]) -> str:
+def view_sql(table: str, paths: list[Path], *, temp: bool = False, into: str = "", local_in: str = "") -> str:
     """The view ``table``: its local table and the files, matched by column name (a file written
-    before a column was added reads NULL in it)."""
+    before a column was added reads NULL in it). A ``temp`` view belongs to one connection; ``into``
+    names the schema the view is made in, ``local_in`` the one holding the local table (the
+    organisation deployment keeps its views out of the records database)."""
+    name = f"{into}.{table}" if into else table
+    return f"CREATE OR REPLACE {'TEMP ' if temp else ''}VIEW {name} AS {_body(table, paths, local_in)}"
+
+
+def _body(table: str, paths: list[Path], local_in: str = "") -> str:
+    source = f"{local_in}.{local(table)}" if local_in else local(table)
     if not paths:
-        return f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM {local(table)}"
+        return f"SELECT * FROM {source}"
     listed = ", ".join(literal(str(p)) for p in paths)
-    return (f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM {local(table)} "
-            f"UNION ALL BY NAME SELECT * FROM read_parquet([{listed}])")
+    return f"SELECT * FROM {source} UNION ALL BY NAME SELECT * FROM read_parquet([{listed}])"
+
+
+def view_body(con: Connection, table: str) -> str:
+    """The SELECT the view ``table`` stands for, as ``lake_files`` lists its files now."""
+    return _body(table, files(con, table))
+
+
+def _listed(con: Connection) -> dict[str, list[Path]]:
+    root = parts_dir(file_of(con))
+    listed: dict[str, list[Path]] = {t: [] for t in LAKE_TABLES}
+    for tbl, path in con.execute("SELECT tbl, path FROM lake_files GROUP BY tbl, path "
+                                 "ORDER BY tbl, min(batch_id), path").fetchall():
+        if tbl in listed:
+            listed[tbl].append(root / path)
+    return listed
 
 
 def recreate_views(con: Connection) -> None:
-    """Make every lake table's view list exactly the files in ``lake_files`` (inside a transaction)."""
+    """Make every lake table's view list exactly the files in ``lake_files`` (inside a transaction).
+    On an organisation connection these are its own temporary views, which stand in for the
+    process's shared ones (:func:`make_views`) until the connection closes."""
+    listed = _listed(con)
     for table in LAKE_TABLES:
-        con.execute(view_sql(table, files(con, table)))
+        con.execute(view_sql(table, listed[table], temp=organisation(con)))
+
+
+def make_views(con: Connection, into: str, local_in: str) -> None:
+    """Make the lake tables' views in the schema ``into`` over the local tables in ``local_in``
+    (the organisation deployment's views, shared by a process's connections)."""
+    listed = _listed(con)
+    for table in LAKE_TABLES:
+        con.execute(view_sql(table, listed[table], into=into, local_in=local_in))
 
 
 def ensure_views(con: Connection) -> None:
     """Rebuild the views when they name another parts folder than this store's (the store moved)."""
+    if organisation(con):
+        return  # its views are made as each connection opens
     if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
                        "AND table_name = 'lake_files'").fetchone()[0]:
         return  # a store whose schema predates the lake

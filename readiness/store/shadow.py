@@ -10,14 +10,19 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Mapping
 
-from readiness.store.transactions import Connection, ident
+from readiness.store.transactions import Connection, derived, forget, ident, organisation
 
 
 def table_of(con: Connection, name: str) -> str:
     """The fully qualified name of the store's own ``name`` (table or view), for a view body that
     reads the real table under a view that shadows it."""
-    db = con.execute("SELECT current_database()").fetchone()[0]
-    return f"{ident(db)}.main.{ident(name)}"
+    if organisation(con):
+        from readiness.store import lake
+
+        if name in lake.LAKE_TABLES:  # a view of this connection only: its body, as a subquery
+            return f"({lake.view_body(con, name)})"
+    db, schema = con.execute("SELECT current_database(), current_schema()").fetchone()
+    return f"{ident(db)}.{ident(schema)}.{ident(name)}"
 
 
 def id_list(ids) -> str:
@@ -36,12 +41,11 @@ def shadowed(con: Connection, views: Mapping[str, str]) -> Iterator[Connection]:
     """A connection to the same store on which each ``views`` name reads its SELECT instead of the
     table. View bodies name real tables through :func:`table_of`. The connection and its views end
     with the block; it sees what was committed when it opened."""
-    db = con.execute("SELECT current_database()").fetchone()[0]
-    cur = con.cursor()
+    cur = derived(con)
     try:
-        cur.execute(f"USE {ident(db)}")
         for name, select in views.items():
-            cur.execute(f"CREATE TEMP VIEW {ident(name)} AS {select}")
+            cur.execute(f"CREATE OR REPLACE TEMP VIEW {ident(name)} AS {select}")
         yield cur
     finally:
+        forget(cur)
         cur.close()

@@ -40,6 +40,36 @@ _write_lock = threading.RLock()
 
 _after_commit: dict[int, list] = {}  # id(connection) -> callbacks run after its COMMIT
 
+# Connections of the organisation deployment (readiness.store.postgres): id -> the store's name,
+# and what each of its transactions runs first (it takes the records' write lock).
+_organisation: dict[int, Path] = {}
+_on_begin: dict[int, object] = {}
+
+
+_derive = None  # set by readiness.store.postgres: prepares a cursor of an organisation connection
+
+
+def derived(con: Connection) -> Connection:
+    """A new connection (cursor) on ``con``'s store, set up as ``con`` is (its default database;
+    for the organisation deployment its search path and lake views). The caller closes it."""
+    if id(con) in _organisation:
+        return _derive(con)
+    db = con.execute("SELECT current_database()").fetchone()[0]
+    cur = con.cursor()
+    cur.execute(f"USE {ident(db)}")
+    return cur
+
+
+def forget(con: Connection) -> None:
+    """Drop what this module keeps about ``con`` (it is closing)."""
+    _organisation.pop(id(con), None)
+    _on_begin.pop(id(con), None)
+
+
+def organisation(con: Connection) -> bool:
+    """Whether ``con`` is a connection of the organisation deployment (records in PostgreSQL)."""
+    return id(con) in _organisation
+
 
 @contextlib.contextmanager
 def transaction(con: Connection) -> Iterator[Connection]:
@@ -61,6 +91,9 @@ def transaction(con: Connection) -> Iterator[Connection]:
         try:
             con.execute("BEGIN TRANSACTION")
             try:
+                begin = _on_begin.get(id(con))
+                if begin is not None:
+                    begin(con)
                 yield con
             except BaseException:
                 con.execute("ROLLBACK")
@@ -83,6 +116,10 @@ def held_still(con: Connection) -> Iterator[Path]:
     on the write lock; CHECKPOINT moves everything committed from the write-ahead log into the
     file. Raises StoreBusy when the log cannot be emptied (a change still open).
     """
+    if id(con) in _organisation:
+        raise StoreError("The organisation deployment is not copied by this command: back up its PostgreSQL "
+                         "database with pg_dump and its lake folder (READINESS_LAKE_DATA_PATH) with a file copy, "
+                         "as docs/operating.md says.")
     timeout = settings.get("lock_timeout_s")
     if not _write_lock.acquire(timeout=timeout):
         raise StoreBusy(f"The store is busy with another change in this process (waited {timeout:.0f} s).")
@@ -110,7 +147,9 @@ def after_commit(con: Connection, fn) -> None:
 
 
 def file_of(con: Connection) -> Path:
-    """The file of the store behind ``con``."""
+    """The file of the store behind ``con`` (the organisation deployment: the name its files are kept beside)."""
+    if id(con) in _organisation:
+        return _organisation[id(con)]
     row = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
     return Path(row[0])
 

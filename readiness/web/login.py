@@ -309,6 +309,9 @@ def page_text(err: Exception | str) -> str:
     places = {str(db): "the store", str(settings.upload_dir()): "the upload folder", str(db.parent): "the data folder",
               str(settings.sidecar(db, "audit_key_file", ".audit-key")): "(its file on the server)",
               str(settings.sidecar(db, "audit_head_file", ".audit-head")): "(its file on the server)"}
+    url = settings.get("database_url")
+    if url:  # the organisation deployment: the database's host is the operator's business
+        text = text.replace(f" ({store.postgres.where(url)})", "")
     # "the store <its path>" says "the store" once
     text = re.sub(r"\b([Tt]he store) " + re.escape(str(db)) + r"(?![\w./-])", r"\1", text)
     for path, name in sorted(places.items(), key=lambda kv: -len(kv[0])):  # the longest first

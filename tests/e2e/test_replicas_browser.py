@@ -11,6 +11,7 @@ neither the store's path nor the holder's process id.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -38,6 +39,7 @@ HAPROXY = shutil.which("haproxy") or next((p for p in ("/usr/sbin/haproxy",) if 
 
 
 def _store(db: Path) -> None:
+    db.parent.mkdir(parents=True, exist_ok=True)
     csv = db.parent / "u.csv"
     csv.write_text("ts,user,event\n" + "".join(f"2026-03-02T10:{i:02d}:00Z,user{i % 3},open\n" for i in range(12)))
     ingest.ingest_files(db, PILOT, "usage", [csv], actor=OP, create=True)
@@ -61,22 +63,23 @@ def _wait_serving(url: str, deadline_s: float = 30) -> None:
         time.sleep(0.05)  # polling a port that is not yet open; not a wait for the page
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    """Two replicas and HAProxy; yields (balancer URL, store path, {replica name: (its own URL, its
-    process)}, the replicas' settings)."""
+@contextlib.contextmanager
+def _cluster(tmp: Path, db: Path, deployment_env: dict[str, str]):
+    """Two replicas and HAProxy on the store ``db``; yields (balancer URL, store path, {replica name:
+    (its own URL, its process)}, the replicas' settings)."""
     if HAPROXY is None:
         pytest.skip("the replica test needs HAProxy (Debian's haproxy package: apt-get install haproxy; .ci/run "
                     "installs it when missing)")
-    tmp = tmp_path_factory.mktemp("replicas")
-    db = tmp / "store.duckdb"
-    _store(db)
+    with pytest.MonkeyPatch.context() as mp:  # this process makes the store as the replicas see it
+        for k, v in deployment_env.items():
+            mp.setenv(k, v)
+        _store(db)
     secrets_file = tmp / "secrets.toml"  # as an operator makes it: taking over the store's audit key
     made = subprocess.run([sys.executable, "-m", "readiness", "secrets", "--out", str(secrets_file), "--db", str(db)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+                          cwd=ROOT, capture_output=True, text=True, timeout=60, env={**os.environ, **deployment_env})
     assert made.returncode == 0 and "audit_key taken over" in made.stdout, made.stdout + made.stderr
     env = {"READINESS_DB": str(db), "READINESS_BCRYPT_ROUNDS": "4", "READINESS_SECRETS_FILE": str(secrets_file),
-           "READINESS_LOCK_TIMEOUT_S": "4", "READINESS_PAGE_TIMES_LOG": str(tmp / "times.tsv")}
+           "READINESS_LOCK_TIMEOUT_S": "4", "READINESS_PAGE_TIMES_LOG": str(tmp / "times.tsv"), **deployment_env}
     procs, replicas = [], {}
     try:
         for name in ("r1", "r2"):
@@ -101,6 +104,34 @@ def cluster(tmp_path_factory):
             proc.wait(timeout=20)
             if proc.stdout:
                 proc.stdout.close()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """The embedded store file shared by two replicas."""
+    tmp = tmp_path_factory.mktemp("replicas")
+    with _cluster(tmp, tmp / "store.duckdb", {}) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def organisation_cluster(tmp_path_factory, postgres_server):
+    """The organisation deployment (records in PostgreSQL, telemetry in a shared folder) behind two
+    replicas."""
+    from readiness import settings
+    from readiness.store import postgres
+    from tests.postgres_server import create_database
+
+    tmp = tmp_path_factory.mktemp("org-replicas")
+    url = create_database(postgres_server, "replicas")
+    env = {"READINESS_DATABASE_URL": url, "READINESS_LAKE_DATA_PATH": str(tmp / "lake")}
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in env.items():
+            mp.setenv(k, v)
+        db = settings.db_path()
+    with _cluster(tmp, db, env) as running:
+        yield running
+    postgres.release(url)
 
 
 def _replica(response) -> str:
@@ -145,8 +176,9 @@ def _stick_to(ctx, lb: str, replica: str) -> None:
     ctx.add_cookies([{"name": AFFINITY, "value": replica, "url": lb}])
 
 
-def test_two_replicas_share_logins_logouts_and_edits(browser, cluster) -> None:
-    lb, _db, _, _ = cluster
+@pytest.mark.parametrize("deployment", ["embedded", "organisation"])
+def test_two_replicas_share_logins_logouts_and_edits(browser, deployment, request) -> None:
+    lb, _db, _, _ = request.getfixturevalue("cluster" if deployment == "embedded" else "organisation_cluster")
     rex_ctx, leo_ctx, replay = browser.new_context(), browser.new_context(), browser.new_context()
     try:
         # Two browser sessions land on different replicas (round robin), each kept there by its cookie.
@@ -266,3 +298,61 @@ def _wait_until_balanced_to(lb: str, replica: str, deadline_s: float = 30) -> No
                 return
         assert time.monotonic() < deadline, f"HAProxy did not take {replica} back"
         time.sleep(0.2)  # HAProxy's next health check (every 2 s) brings it back
+
+
+def _events_shown(page) -> str:
+    return page.locator("[data-testid='stMetric']").filter(has_text="Events").first.locator(
+        "[data-testid='stMetricValue']").inner_text()
+
+
+def test_a_large_ingest_while_both_replicas_serve_never_shows_busy(browser, organisation_cluster, tmp_path) -> None:
+    """The organisation deployment: a 2M-row command-line ingest while a reviewer on each replica
+    keeps using the Usage page; no page says the store is busy, the batch shows on both once it
+    committed, and the audit chain verifies."""
+    lb, db, _replicas, env = organisation_cluster
+    rows = 2_000_000
+    big = tmp_path / "big.csv"
+    con = store.scratch()
+    try:
+        con.execute(f"COPY (SELECT TIMESTAMPTZ '2026-03-03 00:00:00+00' + to_seconds(i % 1000000) AS ts, 'u' || (i % 5000) "
+                    f"AS user, 'event' || (i % 40) AS event FROM range({rows}) t(i)) TO '{big}' (HEADER)")
+    finally:
+        con.close()
+    contexts, tabs = [], []
+    try:
+        for replica in ("r1", "r2"):
+            ctx = browser.new_context(viewport={"width": 1300, "height": 800})
+            contexts.append(ctx)
+            _stick_to(ctx, lb, replica)
+            page = ctx.new_page()
+            login(page, lb, "rex", PW, "usage")
+            _signed_in(page)
+            assert _events_shown(page) == "12"
+            tabs.append(page)
+        ingest = subprocess.Popen([sys.executable, "-m", "readiness", "ingest", "--pilot", PILOT, "--kind", "usage",
+                                   str(big)], cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)
+        polls, slowest = 0, 0.0
+        while ingest.poll() is None or polls < 2:
+            for page in tabs:
+                start = time.monotonic()
+                with a_run(page):
+                    nav(page, "Usage").click()
+                slowest = max(slowest, time.monotonic() - start)
+                shown = main_text(page)
+                assert "Data is being loaded" not in shown and "busy" not in shown
+                assert _events_shown(page) in ("12", f"{rows + 12:,}")  # before or after the commit, nothing between
+                polls += 1
+        out = ingest.stdout.read()
+        assert ingest.returncode == 0, out
+        for page in tabs:
+            with a_run(page):
+                nav(page, "Usage").click()
+            assert _events_shown(page) == f"{rows + 12:,}"
+        print(f"{polls} page runs during the ingest, slowest {slowest:.2f} s")
+        verify = subprocess.run([sys.executable, "-m", "readiness", "audit", "verify"], cwd=ROOT,
+                                env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+    finally:
+        for ctx in contexts:
+            ctx.close()

@@ -1,0 +1,213 @@
+"""The organisation deployment: review records in PostgreSQL, telemetry as Parquet files in a
+folder every replica shares.
+
+Chosen when ``database_url`` (``READINESS_DATABASE_URL``) is set; ``lake_data_path`` names the
+shared folder. DuckDB stays the query engine: each process runs one DuckDB instance with the
+PostgreSQL database attached as ``rec`` through DuckDB's postgres extension (loaded from its
+package, never downloaded), and a connection's default schema is ``rec.public``, so the code
+above the store seam runs the same SQL on both deployments.
+
+- **Records** (pilots, reviews, decisions, risks, conditions, hand-off, users, grants, login
+  sessions, the audit chain, batches, feedback and exception rows) are PostgreSQL tables, made by
+  ``postgres_schema.sql`` (the embedded schema at its baseline version) and the migrations after it.
+- **Telemetry's bulk** (usage events and their rollup) is the same lake as the embedded store's
+  (:mod:`readiness.store.lake`): one Parquet file per batch and table under
+  ``<lake_data_path>/readiness.parts``, listed in ``lake_files``, which is a PostgreSQL table. A
+  batch's files are written first, with nothing held; its record and the listing of its files
+  then commit in one PostgreSQL transaction, so a batch is visible whole or not at all, on every
+  replica at once. The views over the files are temporary views of each connection, made from
+  ``lake_files`` as it opens.
+- **Writers take turns across replicas**: each write transaction first locks ``audit_log``
+  (``SHARE ROW EXCLUSIVE``; readers are never blocked), so the audit chain, batch and review
+  numbers follow the record committed before, as the file lock makes them in the embedded store.
+  PostgreSQL runs DuckDB's transactions as ``REPEATABLE READ``; the lock is a utility statement,
+  which takes no snapshot, so what the transaction reads after it includes every earlier commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from pathlib import Path
+
+import duckdb
+
+from readiness import settings
+from readiness.store import lake, transactions
+from readiness.store.extensions import load_extensions
+from readiness.store.restriction import apply_restriction
+from readiness.store.transactions import Connection, StoreBusy, StoreError, literal
+
+ALIAS = "rec"
+VIEWS = "lake_views"  # an in-memory database of each process's instance: the lake's views
+SCHEMA_FILE = Path(__file__).with_name("postgres_schema.sql")
+BASELINE = 14  # the embedded migration postgres_schema.sql equals
+
+# Migrations after the baseline: (version, name, PostgreSQL SQL), one per embedded migration after
+# BASELINE, with the same number (tests/test_store_contract.py checks none is missing).
+MIGRATIONS: list[tuple[int, str, str]] = []
+
+_log = logging.getLogger(__name__)
+_lock = threading.Lock()
+_bases: dict[str, Connection] = {}  # database_url -> this process's DuckDB instance with it attached
+_migrated: set[str] = set()
+_views_at: dict[str, tuple] = {}  # database_url -> the lake_files fingerprint the shared views were made at
+
+
+def is_organisation(path: str | Path) -> bool:
+    """Whether ``path`` names the organisation deployment's store (see settings.organisation_store)."""
+    org = settings.organisation_store()
+    return org is not None and Path(path).resolve() == org
+
+
+def where(url: str) -> str:
+    """The database named for a person: host and database, never the password."""
+    if "://" in url:
+        return re.sub(r"//[^@/]*@", "//", url).split("?", 1)[0]
+    keep = [p for p in url.split() if p.split("=", 1)[0] in ("host", "port", "dbname")]
+    return " ".join(keep) or "the configured database"
+
+
+def connect(path: Path) -> Connection:
+    """A connection for one unit of work on the organisation store named ``path``."""
+    url = settings.get("database_url")
+    with _lock:
+        base = _bases.get(url)
+        if base is None:
+            base = _bases[url] = _start(url, path)
+        con = base.cursor()
+    try:
+        _setup(con, path)
+        if url not in _migrated:
+            with _lock:
+                if url not in _migrated:
+                    migrate(con)
+                    _migrated.add(url)
+        _refresh_views(con, url)
+    except duckdb.Error as err:
+        transactions.forget(con)
+        con.close()
+        _log.warning("The records database %s could not be used: %s", where(url), err)
+        raise StoreError(f"The records database ({where(url)}) could not be used.",
+                         "Check that PostgreSQL is running and READINESS_DATABASE_URL names it "
+                         "(the server log has the details).") from err
+    except BaseException:
+        transactions.forget(con)
+        con.close()
+        raise
+    return con
+
+
+def _start(url: str, path: Path) -> Connection:
+    base = duckdb.connect()
+    try:
+        load_extensions(base, "postgres")
+        base.execute("SET temp_directory = ?", [str(path) + ".tmp"])
+        try:
+            base.execute(f"ATTACH {literal(url)} AS {ALIAS} (TYPE postgres)")
+        except duckdb.Error as err:
+            _log.warning("Cannot attach the records database: %s", err)
+            raise StoreError(f"Cannot reach the records database ({where(url)}).",
+                             "Check that PostgreSQL is running and READINESS_DATABASE_URL names it "
+                             "(the server log has the details).") from None
+        base.execute(f"ATTACH ':memory:' AS {VIEWS}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        apply_restriction(base)
+    except BaseException:
+        base.close()
+        raise
+    return base
+
+
+def _setup(con: Connection, path: Path) -> None:
+    con.execute(f"USE {ALIAS}.public")
+    con.execute(f"SET search_path = '{ALIAS}.public,{VIEWS}.main'")
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
+    transactions._organisation[id(con)] = path
+    transactions._on_begin[id(con)] = _take_write_turn
+
+
+def _refresh_views(con: Connection, url: str) -> None:
+    """Remake the process's shared lake views when ``lake_files`` changed since they were made (one
+    query on the records when it did not). A connection's transaction that changes the files makes
+    its own temporary views (lake.recreate_views), which stand in for these until it closes."""
+    seen = con.execute("SELECT count(*), coalesce(sum(hash(tbl, batch_id, path)), 0) FROM lake_files").fetchone()
+    if _views_at.get(url) == seen:
+        return
+    with _lock:
+        lake.make_views(con, into=f"{VIEWS}.main", local_in=f"{ALIAS}.public")
+        _views_at[url] = seen
+
+
+def _take_write_turn(con: Connection) -> None:
+    """First statement of every write transaction: wait (up to lock_timeout_s) for the writers of
+    every replica before it."""
+    ms = int(settings.get("lock_timeout_s") * 1000)
+    try:
+        con.execute(f"CALL postgres_execute('{ALIAS}', "
+                    f"'SET LOCAL lock_timeout = {ms}; LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE')")
+    except duckdb.Error as err:
+        if "lock timeout" in str(err):
+            raise StoreBusy("The store is busy with another change (an ingest, sync or edit elsewhere); "
+                            "try again when it has finished.") from None
+        raise
+
+
+def derive(con: Connection) -> Connection:
+    """A new connection on ``con``'s store, set up as it is (its own lake views)."""
+    cur = con.cursor()
+    try:
+        _setup(cur, transactions._organisation[id(con)])
+    except BaseException:
+        transactions.forget(cur)
+        cur.close()
+        raise
+    return cur
+
+
+transactions._derive = derive
+
+
+def migrate(con: Connection) -> list[int]:
+    """Bring the records database to this release's schema: the baseline (every statement may run
+    again), then each later migration not yet applied, each in one PostgreSQL transaction under an
+    advisory lock (replicas starting at once take turns). Returns the versions applied now."""
+    applied_before = _applied(con)
+    con.execute(f"CALL postgres_execute('{ALIAS}', ?)", [SCHEMA_FILE.read_text()])
+    applied = [] if BASELINE in applied_before else [BASELINE]
+    for version, name, sql in MIGRATIONS:
+        if version in applied_before:
+            continue
+        body = (f"SELECT pg_advisory_xact_lock(7305); DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM schema_migrations "
+                f"WHERE version = {int(version)}) THEN {sql} INSERT INTO schema_migrations VALUES ({int(version)}, "
+                f"{literal(name)}, now()); END IF; END $$;")
+        con.execute(f"CALL postgres_execute('{ALIAS}', ?)", [body])
+        applied.append(version)
+    con.execute("CALL pg_clear_cache()")
+    return applied
+
+
+def _applied(con: Connection) -> set[int]:
+    try:
+        return {r[0] for r in con.execute(
+            f"SELECT * FROM postgres_query('{ALIAS}', 'SELECT version FROM schema_migrations')").fetchall()}
+    except duckdb.Error:
+        return set()
+
+
+def next_id(con: Connection, sequence: str) -> int:
+    """The next value of PostgreSQL's sequence ``sequence``."""
+    sql = f"SELECT nextval({literal(sequence)})"
+    return con.execute(f"SELECT * FROM postgres_query('{ALIAS}', {literal(sql)})").fetchone()[0]
+
+
+def release(url: str) -> None:
+    """Close this process's DuckDB instance for ``url`` (its connections must be closed)."""
+    with _lock:
+        base = _bases.pop(url, None)
+        _migrated.discard(url)
+        _views_at.pop(url, None)
+    if base is not None:
+        base.close()

@@ -1,0 +1,204 @@
+"""The store's contract, held by both deployments: the embedded store file, and the organisation
+deployment (records in PostgreSQL, telemetry as Parquet files in a shared folder). The test
+modules that set ``DEPLOYMENTS`` (risks, decisions, conditions, hand-off, stored figures, figures as
+decided) run whole on both as well; these are the properties of the store itself."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from helpers import PROJECT_ROOT, ingest_one, make_pilot, query, write
+
+from readiness import settings, store
+from readiness.catalog import get_pilot
+from readiness.review import risks
+from readiness.security.access import Actor
+from readiness.store import migrations, postgres
+
+DEPLOYMENTS = ("embedded", "organisation")
+OP = Actor("cli:test", "admin", cli=True)
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "readiness", *args], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=180)
+
+
+def _usage(n: int, prefix: str) -> str:
+    return "ts,user,event,session,outcome\n" + "".join(
+        f"2026-03-02T10:{i % 60:02d}:00Z,{prefix}{i % 7},{'open' if i % 3 else 'export'},{prefix}s{i % 11},"
+        f"{'failed' if i % 4 == 0 else 'ok'}\n" for i in range(n))
+
+
+def test_records_are_kept_where_the_deployment_says(db: Path, deployment: str) -> None:
+    make_pilot(db, "p")
+    with store.open_store(db) as con:
+        kind = con.execute("SELECT type FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
+    assert kind == ("postgres" if deployment == "organisation" else "duckdb")
+    assert db.is_file() == (deployment == "embedded")  # no store file in the organisation's lake folder
+
+
+def test_a_batch_lands_whole_is_read_through_the_lake_and_is_found_again(db: Path, tmp_path: Path) -> None:
+    first = ingest_one(db, write(tmp_path / "u1.csv", _usage(300, "a")), pilot="p")
+    again = ingest_one(db, write(tmp_path / "u1-copy.csv", _usage(300, "a")), pilot="p")
+    assert (first.rows_loaded, again.duplicate) == (300, True)
+    parts = list(Path(f"{db}.parts").glob("usage_events/*.parquet"))
+    assert len(parts) == 1  # the events are a Parquet file beside the store, listed in lake_files
+    assert query(db, "SELECT count(*), count(DISTINCT user_id) FROM usage_events") == [(300, 7)]
+    assert query(db, "SELECT sum(events) FROM usage_by_session") == [(300,)]
+    out = _cli("summary", "--db", str(db), "--pilot", "p", "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["usage"]["events"] == 300
+
+
+def test_deleting_a_batch_takes_its_rows_and_files_away(db: Path, tmp_path: Path) -> None:
+    ingest_one(db, write(tmp_path / "u1.csv", _usage(50, "a")), pilot="p")
+    second = ingest_one(db, write(tmp_path / "u2.csv", _usage(70, "b")), pilot="p")
+    out = _cli("batches", "--db", str(db), "delete", str(second.batch_id))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert query(db, "SELECT count(*) FROM usage_events") == [(50,)]
+    assert len(list(Path(f"{db}.parts").glob("usage_events/*.parquet"))) == 1
+
+
+def test_writers_in_three_processes_take_turns_and_keep_the_audit_chain(db: Path) -> None:
+    make_pilot(db, "p")
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(PROJECT_ROOT)!r})
+        from readiness import store
+        from readiness.catalog import get_pilot
+        from readiness.review import risks
+        from readiness.security.access import Actor
+        with store.open_store({str(db)!r}) as con:
+            for i in range(8):
+                risks.add_risk(con, Actor("cli:w" + sys.argv[1], "admin", cli=True), get_pilot(con, "p"),
+                               risk_class="data", title=f"risk {{sys.argv[1]}}-{{i}}", likelihood=2, impact=3,
+                               owner="Tom", mitigation="watch it", due=None)
+    """)
+    writers = [subprocess.Popen([sys.executable, "-c", script, str(n)], cwd=PROJECT_ROOT,
+                                stderr=subprocess.PIPE, text=True) for n in range(3)]
+    for w in writers:
+        assert w.wait(timeout=180) == 0, w.stderr.read()
+    assert query(db, "SELECT count(*), count(DISTINCT risk_id) FROM risks") == [(24, 24)]
+    out = _cli("audit", "--db", str(db), "verify")
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_a_reader_is_never_held_up_by_a_writer_and_a_second_writer_waits(db: Path, monkeypatch) -> None:
+    make_pilot(db, "p")
+    monkeypatch.setenv("READINESS_LOCK_TIMEOUT_S", "1")
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(PROJECT_ROOT)!r})
+        from readiness import store
+        with store.open_store({str(db)!r}) as con, store.transaction(con):
+            con.execute("UPDATE pilots SET owner = 'Held' WHERE name = 'p'")
+            print("holding", flush=True)
+            time.sleep(6)
+    """)], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        if not postgres.is_organisation(db):
+            pytest.skip("the embedded store lets one process at a time open its file: "
+                        "tests/test_ingest_lock.py covers reading during an ingest there")
+        start = time.monotonic()
+        assert query(db, "SELECT owner FROM pilots") == [(None,)]  # the writer's change is not yet committed
+        assert time.monotonic() - start < 1.0
+        with store.open_store(db) as con, pytest.raises(store.StoreBusy, match="busy with another change"):
+            with store.transaction(con):
+                con.execute("UPDATE pilots SET sponsor = 'x'")
+    finally:
+        holder.wait(timeout=30)
+    assert query(db, "SELECT owner, sponsor FROM pilots") == [("Held", None)]
+
+
+def test_the_schemas_of_both_deployments_have_the_same_tables_and_columns(db: Path, deployment: str, tmp_path) -> None:
+    if deployment != "organisation":
+        pytest.skip("compares the organisation's schema with the embedded one")
+    ingest_one(db, write(tmp_path / "u.csv", _usage(10, "a")), pilot="p")
+    sql = ("SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_catalog = current_database() "
+           "AND table_schema = current_schema() AND table_name NOT LIKE '%\\_retired' ESCAPE '\\' ORDER BY ALL")
+    embedded = tmp_path / "embedded.duckdb"
+    with store.open_store(embedded) as con:
+        views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+        want = [r for r in con.execute(sql).fetchall() if r[0] not in views]
+    got = query(db, sql)
+    # PostgreSQL keeps JSON as text and double as float8; everything else has the same type
+    same = {"JSON": "VARCHAR"}
+    assert [(t, c, same.get(d, d)) for t, c, d in want] == got
+
+
+def test_every_embedded_migration_has_its_postgresql_counterpart() -> None:
+    later = [v for v, _n, _s in migrations.MIGRATIONS if v > postgres.BASELINE]
+    assert [v for v, _n, _s in postgres.MIGRATIONS] == later, (
+        "each migration after the PostgreSQL baseline needs its PostgreSQL SQL in readiness/store/postgres.py")
+
+
+def test_the_organisation_store_needs_its_lake_folder(monkeypatch) -> None:
+    monkeypatch.setenv("READINESS_DATABASE_URL", "host=/nowhere dbname=readiness")
+    monkeypatch.delenv("READINESS_LAKE_DATA_PATH", raising=False)
+    with pytest.raises(Exception, match="READINESS_LAKE_DATA_PATH"):
+        settings.db_path()
+
+
+def test_an_unreachable_database_is_a_clear_error_without_its_password(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("READINESS_DATABASE_URL", f"postgresql://ops:s3cret@localhost:1/readiness?host={tmp_path}")
+    monkeypatch.setenv("READINESS_LAKE_DATA_PATH", str(tmp_path / "lake"))
+    with pytest.raises(store.StoreError) as err:
+        store.open_store().__enter__()
+    assert "Cannot reach the records database" in str(err.value)
+    assert "s3cret" not in str(err.value) + str(getattr(err.value, "hint", ""))
+    from readiness.web import login
+
+    shown = login.page_text(err.value)  # a page names neither the host nor the folder
+    assert shown.startswith("Cannot reach the records database.") and "localhost" not in shown and str(tmp_path) not in shown
+
+
+def test_risk_ids_come_from_the_store_in_order(db: Path) -> None:
+    make_pilot(db, "p")
+    with store.open_store(db) as con:
+        p = get_pilot(con, "p")
+        ids = [risks.add_risk(con, OP, p, risk_class="data", title=f"r{i}", likelihood=1, impact=1, owner="Tom",
+                              mitigation="m", due=None) for i in range(3)]
+    assert ids == sorted(ids) and len(set(ids)) == 3
+
+
+def test_migrate_says_which_deployment_and_backup_points_the_organisation_to_pg_dump(db: Path, deployment: str,
+                                                                                     tmp_path: Path) -> None:
+    out = _cli("migrate", "--db", str(db))
+    assert out.returncode == 0, out.stderr
+    assert f"Schema version {migrations.MIGRATIONS[-1][0]}" in out.stdout
+    assert ("records in PostgreSQL" in out.stdout) == (deployment == "organisation")
+    saved = _cli("backup", "--db", str(db), "--out", str(tmp_path / "backup"))
+    if deployment == "organisation":
+        assert saved.returncode != 0 and "pg_dump" in saved.stderr + saved.stdout
+    else:
+        assert saved.returncode == 0, saved.stderr
+
+
+SAMPLES = Path(__file__).parent / "samples"
+FILES = [("usage", SAMPLES / "real" / "analytics_export.jsonl"), ("usage", SAMPLES / "raw" / "access_combined.log"),
+         ("feedback", SAMPLES / "real" / "nps_survey.csv"), ("exceptions", SAMPLES / "raw" / "python_app.log"),
+         ("exceptions", SAMPLES / "raw" / "java_app.log")]
+
+
+def test_the_same_files_give_the_same_figures_on_both_deployments(db: Path, deployment: str, tmp_path: Path) -> None:
+    if deployment != "organisation":
+        pytest.skip("compares the organisation deployment with an embedded store loaded alike")
+    embedded = tmp_path / "embedded.duckdb"
+    for kind, path in FILES:
+        for target in (db, embedded):
+            ingest_one(target, path, kind=kind, pilot="p")
+    said = {}
+    for name, target in (("organisation", db), ("embedded", embedded)):
+        said[name] = [_cli(*cmd, "--db", str(target), "--pilot", "p", "--json").stdout
+                      for cmd in (["summary"], ["failure-modes"], ["signals"])]
+    summary = json.loads(said["embedded"][0])
+    assert summary["usage"]["events"] > 0 and summary["feedback"]["count"] > 0  # the files loaded
+    assert said["organisation"] == said["embedded"]
