@@ -22,6 +22,7 @@ from readiness.ingest import batches
 from readiness.review import annotations, evidence
 from readiness.security.access import Actor
 
+DEPLOYMENTS = ("embedded", "organisation")  # the db fixture runs each test on both
 OP = Actor("cli:test", "admin", cli=True)
 TEAMS = ("Finance", "Procurement", "Legal")
 
