@@ -7,8 +7,9 @@ Builds, in a temporary folder (or --keep DIR, reused when present):
   ingest, three owners, a risk tier each, one in five with a decision and its next review (some
   overdue), then each pilot's figures stored (readiness.review.figures) as a write would leave them;
 * a *big* store of one pilot of --events usage events (default 20M; the goal is stated for 100M),
-  written as Parquet by DuckDB itself and loaded through the library's ingest, with a tenth as many
-  exceptions and a hundredth as much feedback;
+  written as Parquet by DuckDB itself and loaded through the library's ingest in batches of 20M events,
+  with a tenth as many exceptions and a hundredth as much feedback, then its figures stored and its unfiltered evidence
+  kept (readiness.review.evidence) as a load leaves them for a pilot already viewed;
 * a *baseline* store of one small pilot, measured the same way in the same run.
 
 Then reports, in this process (so peak memory is the app's work, not the generation's):
@@ -16,8 +17,9 @@ Then reports, in this process (so peak memory is the app's work, not the generat
 * Portfolio, cold (first read after the store opened, caches empty) and warm (median of --repeat):
   the library function the page calls (figures.portfolio) and the page itself through Streamlit's
   AppTest, as an admin and as a reviewer granted 50 pilots; against the 1-pilot baseline.
-* Every review page on the big pilot through AppTest, cold and warm; and each evidence function
-  (analysis.usage / feedback / failure_modes, the risk signals) cold and warm.
+* Every review page on the big pilot through AppTest, cold (a new session, Streamlit's caches
+  emptied: as after a server start) and warm; and each evidence function a page reads, computed
+  (cold and warm) and read as kept; the risk signals, computed.
 * Peak memory (resource.getrusage).
 
 Goals (issue 25): Portfolio with 1,000 pilots <= 2 s cold, <= 0.5 s warm; every review page on the
@@ -29,7 +31,6 @@ Example: python bench/scale.py --pilots 1000 --events 20000000 --keep /tmp/scale
 from __future__ import annotations
 
 import argparse
-import inspect
 import logging
 import os
 import resource
@@ -53,7 +54,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from readiness import catalog, pilots, store  # noqa: E402
 from readiness.ingest import load as ingest  # noqa: E402
-from readiness.review import decisions, figures, signals  # noqa: E402
+from readiness.review import conditions, decisions, evidence, figures, signals  # noqa: E402
 from readiness.security import users  # noqa: E402
 from readiness.security.access import Actor  # noqa: E402
 
@@ -62,6 +63,7 @@ ADMIN, REVIEWER = Actor("anna", "admin"), Actor("rick", "reviewer")
 PASSWORD = "bench password long enough"
 REVIEW_PAGES = ["sources", "usage", "feedback", "failure_modes", "risks", "readiness", "handoff", "decision",
                 "readout"]
+BIG_BATCH = 20_000_000  # usage events per batch of the big pilot (one batch's ingest holds it in memory)
 GOALS = {"portfolio_cold_s": 2.0, "portfolio_warm_s": 0.5, "page_cold_s": 3.0, "page_warm_s": 1.0, "rss_gb": 2.0}
 logging.getLogger("streamlit").setLevel(logging.ERROR)  # AppTest warns about a missing ScriptRunContext
 TODAY = datetime.now(UTC).date()
@@ -88,19 +90,32 @@ def _small_files(work: Path, events: int) -> tuple[Path, Path]:
     return usage, exc
 
 
-def _big_files(work: Path, events: int) -> dict[str, Path]:
-    """The big pilot's logs, written by DuckDB: usage and exceptions as Parquet, feedback as JSON Lines."""
+def _big_files(work: Path, events: int) -> dict[str, list[Path]]:
+    """The big pilot's logs, written by DuckDB: usage and exceptions as Parquet, feedback as JSON Lines,
+    in files of at most BIG_BATCH usage events (and their share of the others), each loaded as one batch:
+    a pilot's logs come in batches, and one batch's ingest holds it in memory."""
     con = duckdb.connect()
-    n_exc, n_fb = events // 10, events // 100
-    paths = {"usage": work / "usage.parquet", "exceptions": work / "exceptions.parquet",
-             "feedback": work / "feedback.jsonl"}
+    paths: dict[str, list[Path]] = {"usage": [], "exceptions": [], "feedback": []}
+    for n, lo in enumerate(range(0, events, BIG_BATCH)):
+        hi = min(lo + BIG_BATCH, events)
+        files = {"usage": work / f"usage-{n}.parquet", "exceptions": work / f"exceptions-{n}.parquet",
+                 "feedback": work / f"feedback-{n}.jsonl"}
+        _big_chunk(con, files, events, lo, hi)
+        for kind, path in files.items():
+            paths[kind].append(path)
+    con.close()
+    return paths
+
+
+def _big_chunk(con, paths: dict[str, Path], events: int, lo: int, hi: int) -> None:
+    """Events lo..hi of the big pilot, with exceptions and feedback lo/10..hi/10 and lo/100..hi/100."""
     con.execute(f"""COPY (SELECT TIMESTAMPTZ '2026-01-05 08:00:00+00' + to_seconds((i * 37) % (140 * 86400)) AS time,
         'user' || (((i // 30) * 7919) % 5000) AS user_id, 's-' || (i // 30) AS session_id,
         ['open', 'run', 'search', 'export'][1 + i % 4] AS event,
         ['triage', 'extract', 'suggest', 'dedupe', 'export', 'bulk'][1 + (i * 13) % 6] AS feature,
         (i * 31) % 5000 AS duration_ms, CASE WHEN i % 11 = 0 THEN 'failure' ELSE 'success' END AS outcome,
         'team-' || (i % 12) AS team
-        FROM range({events}) t(i)) TO '{paths["usage"]}' (FORMAT parquet)""")
+        FROM range({lo}, {hi}) t(i)) TO '{paths["usage"]}' (FORMAT parquet)""")
     con.execute(f"""COPY (SELECT TIMESTAMPTZ '2026-01-05 08:00:00+00' + to_seconds((i * 379) % (140 * 86400)) AS ts,
         'user' || ((i * 7919) % 5000) AS user_id, 's-' || ((i * 7) % ({events} // 30)) AS session_id,
         ['TimeoutError', 'ValueError', 'KeyError', 'ConnectionError'][1 + i % 4] AS error_type,
@@ -109,7 +124,7 @@ def _big_files(work: Path, events: int) -> dict[str, Path]:
                    WHEN 2 THEN 'KeyError: ''vat'' in record ' || (i % 5000)
                    WHEN 3 THEN 'Connection reset by peer: 10.0.' || (i % 255) || '.' || (i % 7) || ':443'
                    ELSE 'Permission denied: /mnt/share/' || (i % 1000) || '.pdf' END AS message
-        FROM range({n_exc}) t(i)) TO '{paths["exceptions"]}' (FORMAT parquet)""")
+        FROM range({lo // 10}, {hi // 10}) t(i)) TO '{paths["exceptions"]}' (FORMAT parquet)""")
     con.execute(f"""COPY (SELECT TIMESTAMPTZ '2026-01-05 08:00:00+00' + to_seconds((i * 3797) % (140 * 86400)) AS created_at,
         'user' || ((i * 7919) % 5000) AS user_email, 1 + (i * 7) % 5 AS stars,
         CASE WHEN i % 3 = 0 THEN NULL ELSE (i * 3) % 11 END AS nps,
@@ -117,9 +132,7 @@ def _big_files(work: Path, events: int) -> dict[str, Path]:
          'Please add a keyboard shortcut', 'Cannot log in since the update', 'The ERP export failed twice',
          'Great tool, suggestions are spot on', 'Would love support for credit notes'][1 + i % 8]
          || ' (' || (i % 50) || ')' AS comment
-        FROM range({n_fb}) t(i)) TO '{paths["feedback"]}' (FORMAT json)""")
-    con.close()
-    return paths
+        FROM range({lo // 100}, {hi // 100}) t(i)) TO '{paths["feedback"]}' (FORMAT json)""")
 
 
 def _accounts(db: Path, granted: list[str]) -> None:
@@ -152,6 +165,7 @@ def prepare_portfolio(db: Path, n: int, events: int, work: Path) -> None:
     t0 = time.perf_counter()
     with store.open_store(db) as con:
         figures.refresh_stale(con)
+        evidence.refresh(con, catalog.get_pilot(con, "Pilot 1").pilot_id)  # the review pages are measured on it
     print(f"portfolio store: {n:,} pilots loaded in {load_s:.0f} s; figures stored in "
           f"{time.perf_counter() - t0:.0f} s ({(time.perf_counter() - t0) / n * 1000:.0f} ms a pilot)", flush=True)
     _accounts(db, [f"Pilot {i}" for i in range(1, n + 1, max(n // 50, 1))][:50])
@@ -163,15 +177,24 @@ def prepare_big(db: Path, events: int, work: Path) -> None:
     files = _big_files(work, events)
     print(f"big pilot: {events:,} events generated in {time.perf_counter() - t0:.0f} s", flush=True)
     for kind in ("usage", "exceptions", "feedback"):
-        t0 = time.perf_counter()
-        (r,) = ingest.ingest_files(db, "Big pilot", kind, [files[kind]], actor=OP, create=True)
-        print(f"  ingest {kind}: {r.rows_loaded:,} rows in {time.perf_counter() - t0:.0f} s"
-              + (f" ({r.error})" if r.error else ""), flush=True)
-        files[kind].unlink()
+        t0, rows = time.perf_counter(), 0
+        for path in files[kind]:
+            (r,) = ingest.ingest_files(db, "Big pilot", kind, [path], actor=OP, create=True)
+            if r.error:
+                raise SystemExit(f"ingest {kind} {path.name}: {r.error}")
+            rows += r.rows_loaded
+            path.unlink()
+        print(f"  ingest {kind}: {rows:,} rows in {len(files[kind])} batch{'es' * (len(files[kind]) > 1)}, "
+              f"{time.perf_counter() - t0:.0f} s", flush=True)
     t0 = time.perf_counter()
     with store.open_store(db) as con:
+        conditions.ensure_conditions(con, OP, catalog.get_pilot(con, "Big pilot"))  # as the first page view does
         figures.refresh_stale(con)
     print(f"  figures stored in {time.perf_counter() - t0:.1f} s", flush=True)
+    t0 = time.perf_counter()
+    with store.open_store(db) as con:  # as a first view of each page (or the keep-up after a later load) keeps it
+        evidence.refresh(con, catalog.get_pilot(con, "Big pilot").pilot_id)
+    print(f"  unfiltered evidence kept in {time.perf_counter() - t0:.1f} s", flush=True)
     _accounts(db, ["Big pilot"])
 
 
@@ -204,14 +227,15 @@ def _timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
 
 def _page(db: Path, page: str, actor: Actor, pilot: str | None, repeat: int, colds: int = 3) -> tuple[float, float]:
     """A page through AppTest as ``actor``: the median of ``colds`` cold runs (a new session, Streamlit's
-    caches emptied: as after a server start) and of ``repeat`` warm reruns. This machine is shared:
-    one cold run can take several times another."""
+    data and resource caches emptied, the charts' included: as after a server start) and of ``repeat``
+    warm reruns. This machine is shared: one cold run can take several times another."""
     import streamlit as st
 
     os.environ["READINESS_DB"] = str(db)
     cold = []
     for _ in range(colds):
         st.cache_data.clear()
+        st.cache_resource.clear()
         at = AppTest.from_file(str(next((ROOT / "pages").glob(f"[0-9][0-9]_{page}.py"))), default_timeout=900)
         at.session_state["_rr_actor"] = actor
         if pilot:
@@ -224,6 +248,11 @@ def _page(db: Path, page: str, actor: Actor, pilot: str | None, repeat: int, col
         first, warm = _timed(run, repeat if len(cold) == colds - 1 else 0)
         cold.append(first)
     return statistics.median(cold), warm
+
+
+def _rss_gb() -> float:
+    """This process's peak resident memory so far (GB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
 
 
 def _library_portfolio(db: Path, actor: Actor, repeat: int) -> tuple[float, float]:
@@ -254,7 +283,6 @@ def measure_portfolio(keep: Path, repeat: int, n: int) -> None:
 
 
 def measure_big(keep: Path, repeat: int, events: int) -> None:
-    from analysis import failure_modes, feedback, usage  # the evidence the review pages read
     from analysis.common import NO_FILTERS
 
     big, base_db = keep / "big.duckdb", keep / "baseline.duckdb"
@@ -263,22 +291,24 @@ def measure_big(keep: Path, repeat: int, events: int) -> None:
     for page in REVIEW_PAGES:
         base = _page(base_db, page, REVIEWER, "Pilot 1", repeat)
         _line(f"{page} page (AppTest)", *_page(big, page, REVIEWER, "Big pilot", repeat), base, goal)
-    print("\nEvidence functions on the big pilot                cold ms  warm ms")
-    worst = (0.0, 0.0)
-    fns = [(f"{m.__name__.split('.')[-1]}.{name}", fn) for m in (usage, feedback, failure_modes)
-           for name, fn in inspect.getmembers(m, inspect.isfunction)
-           if fn.__module__ == m.__name__ and not name.startswith("_")
-           and list(inspect.signature(fn).parameters)[:3] == ["con", "pilot", "filters"]]
+    print(f"peak memory after the pages: {_rss_gb():.2f} GB", flush=True)
+    print("\nEvidence the pages read, on the big pilot   computed: cold ms  warm ms   kept: read ms")
+    worst = [0.0, 0.0]
     with store.open_store(big) as con:
         pilot = catalog.get_pilot(con, "Big pilot")
-        # computed when the pilot's data or records change and kept with its figures, not per view
-        fns.append(("signals.compute_signals (on change)", lambda c, p, f: signals.compute_signals(c, OP, p)))
-        for name, fn in fns:
+        for fn in evidence.KEPT:  # each unfiltered result a review page reads
             cold, warm = _timed(lambda fn=fn: fn(con, pilot, NO_FILTERS), repeat)
-            if "(on change)" not in name:
-                worst = (max(worst[0], cold), max(worst[1], warm))
-            _line(name, cold, warm)
-    print(f"worst evidence function read by a page: cold {worst[0]:.2f} s, warm {worst[1] * 1000:.0f} ms")
+            if evidence.read(con, pilot, fn) is None:  # stale: the pilot's records moved (a page opened its review)
+                evidence.get(con, pilot, fn)
+            t = time.perf_counter()
+            evidence.read(con, pilot, fn)
+            read = time.perf_counter() - t
+            worst = [max(worst[0], cold), max(worst[1], read)]
+            print(f"{evidence.name_of(fn).removeprefix('analysis.'):<44}{cold * 1000:>9.0f}{warm * 1000:>9.0f}"
+                  f"{read * 1000:>17.1f}", flush=True)
+        # computed when the pilot's data or records change and kept with its figures, not per view
+        _line("signals.compute_signals (on change)", *_timed(lambda: signals.compute_signals(con, OP, pilot), repeat))
+    print(f"slowest evidence computed: {worst[0]:.2f} s cold; slowest kept read: {worst[1] * 1000:.1f} ms")
 
 
 def main() -> int:
@@ -308,7 +338,7 @@ def main() -> int:
             measure_portfolio(keep, args.repeat, args.pilots)
         if args.only != "portfolio":
             measure_big(keep, args.repeat, args.events)
-        rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+        rss_gb = _rss_gb()
         print(f"\npeak memory of this process (the reading): {rss_gb:.2f} GB "
               f"({'meets' if rss_gb <= GOALS['rss_gb'] else 'MISSES'} the {GOALS['rss_gb']:.0f} GB goal)")
     return 0

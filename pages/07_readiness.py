@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
+from analysis import confidence
 from readiness import catalog, store
 from readiness.review import conditions
 from readiness.security import access
@@ -14,6 +15,7 @@ from readiness.web import cache, login, navigation, widgets
 from readiness.web.text import md
 
 actor, pilot, version = navigation.pick_pilot()
+rates = cache.evidence(confidence.rate_intervals, pilot, version)  # the exception rate's interval, as kept
 
 st.title("Readiness")
 st.caption(f"{md(pilot.name)} · {pilot.risk_tier} risk tier. What must be true before broader use? "
@@ -23,7 +25,7 @@ try:
     with store.open_store(login.db()) as con:
         if access.allowed(con, actor, "edit_review", pilot.pilot_id):
             conditions.ensure_conditions(con, actor, pilot)
-        rows = conditions.list_conditions(con, actor, pilot)
+        rows = conditions.list_conditions(con, actor, pilot, rates=rates)
         pending = conditions.pending_approvals(con, actor, pilot)
         can_edit = access.allowed(con, actor, "edit_review", pilot.pilot_id)
         can_approve = access.allowed(con, actor, "approve", pilot.pilot_id)

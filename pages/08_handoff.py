@@ -8,7 +8,7 @@ import streamlit as st
 from readiness import store
 from readiness.review import handoff, playbook
 from readiness.security import access
-from readiness.web import login, navigation, widgets
+from readiness.web import cache, login, navigation, widgets
 from readiness.web.text import md
 
 actor, pilot, version = navigation.pick_pilot()
@@ -80,8 +80,9 @@ if can_edit:
                 mitigation=mitigation or None)), "Added.", refresh=True)
 
 st.subheader("Operating playbook")
+conds = cache.judged_conditions(actor, pilot, version)  # cached per data version, on the kept exception rate
 with store.open_store(login.db()) as con:
-    preview = playbook.markdown(playbook.content(con, actor, pilot))
+    preview = playbook.markdown(playbook.content(con, actor, pilot, conds))
 with st.expander("Preview"):  # as a reader sees it (its user text went through export.markdown_text)
     st.markdown(preview)
 if can_export:

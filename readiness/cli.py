@@ -797,8 +797,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# Commands that change a pilot's logs or records: afterwards the pilots' stored figures they made
-# stale are recomputed (readiness.review.figures.keep_up), so Portfolio finds them current.
+# Commands that change a pilot's logs or records: afterwards the pilots' stored figures and kept
+# evidence they made stale are recomputed (readiness.review.figures.keep_up, evidence.keep_up), so
+# Portfolio and the review pages find them current.
 KEEPS_FIGURES = ("ingest", "sync", "sources", "batches", "decide", "demo")
 
 
@@ -807,9 +808,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = args.func(args)
         if args.command in KEEPS_FIGURES:
-            from readiness.review import figures  # the signals behind it load pandas: not for --help
+            from readiness.review import evidence, figures  # they load pandas: not for --help
 
             with store.open_store(args.db) as con:
+                evidence.keep_up(con)  # first: the figures judge the exception rate on it
                 figures.keep_up(con)
         return code
     except StoreBusy as err:

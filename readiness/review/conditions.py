@@ -111,7 +111,7 @@ def ensure_conditions(con: Connection, actor: Actor, pilot: Pilot) -> int:
         return len(TEMPLATE)
 
 
-def _live(con, pilot: Pilot, rule: str) -> tuple[bool, str]:
+def _live(con, pilot: Pilot, rule: str, rates: dict[str, Any] | None = None) -> tuple[bool, str]:
     if rule == "owner_named":  # the Hand-off page's operating owner (else the pilot's owner) and support path
         row = con.execute("SELECT operating_owner, support_path FROM handoffs WHERE pilot_id = ?",
                           [pilot.pilot_id]).fetchone() or (None, None)
@@ -153,7 +153,7 @@ def _live(con, pilot: Pilot, rule: str) -> tuple[bool, str]:
         elif e0 < u0 - OVERHANG or e1 > u1 + OVERHANG:
             said += (f"; the exception logs ({e0:%Y-%m-%d} to {e1:%Y-%m-%d}) reach well beyond the usage ({u0:%Y-%m-%d} "
                      f"to {u1:%Y-%m-%d}), so part of this compares different periods")
-        return _rate_verdict(con, pilot, exceptions, events, limit), said
+        return _rate_verdict(con, pilot, exceptions, events, limit, rates), said
     if rule == "source_process":
         have = {r[0] for r in con.execute(
             "SELECT kind FROM sources WHERE pilot_id = ? AND (mode = 'feed' OR NULLIF(trim(owner), '') IS NOT NULL)",
@@ -167,15 +167,17 @@ def _live(con, pilot: Pilot, rule: str) -> tuple[bool, str]:
     raise ValueError(rule)
 
 
-def _rate_verdict(con, pilot: Pilot, exceptions: int, events: int, limit: float) -> dict[str, Any]:
+def _rate_verdict(con, pilot: Pilot, exceptions: int, events: int, limit: float,
+                  rates: dict[str, Any] | None = None) -> dict[str, Any]:
     """The exception-rate condition judged on its interval: met when the whole interval lies under the
     limit, not met when it lies wholly at or over it, undecided (with how much more data would settle
     it) when it straddles the limit. The interval is the evidence's (analysis.confidence: by user),
-    scaled to the rate the batch counts give."""
+    scaled to the rate the batch counts give: taken from ``rates`` when given (the pilot's unfiltered
+    confidence.rate_intervals, which holds the same figure), else computed."""
     from analysis import confidence, intervals
 
     rate = 1000 * exceptions / events
-    fig = confidence.exception_rate(con, pilot)
+    fig = rates.get("exceptions.per_1k_events") if rates is not None else confidence.exception_rate(con, pilot)
     if fig is None or (not fig.interval.value and rate):  # failure modes not computed: the counts alone
         iv = intervals.poisson_rate(exceptions, events, per=1000)
     else:
@@ -188,9 +190,13 @@ def _rate_verdict(con, pilot: Pilot, exceptions: int, events: int, limit: float)
     return {"verdict": verdict, "interval": iv.as_list(2), "method": iv.method, "more_data": more, "level": iv.level}
 
 
-def list_conditions(con: Connection, actor: Actor, pilot: Pilot, today: date | None = None) -> list[dict[str, Any]]:
+def list_conditions(con: Connection, actor: Actor, pilot: Pilot, today: date | None = None,
+                    rates: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """The current review's conditions; computed ones show their live value and status, and a waiver
-    that expired before ``today`` (default: today, UTC) reads "not met"."""
+    that expired before ``today`` (default: today, UTC) reads "not met". ``rates``: the pilot's
+    unfiltered analysis.confidence.rate_intervals when the caller has them (kept evidence, see
+    readiness.review.evidence): the exception rate is judged on them instead of computing its
+    interval again."""
     require(con, actor, "read_pilot", pilot.pilot_id)
     review = con.execute("SELECT review_id FROM reviews WHERE pilot_id = ? ORDER BY number DESC LIMIT 1",
                          [pilot.pilot_id]).fetchone()
@@ -204,7 +210,7 @@ def list_conditions(con: Connection, actor: Actor, pilot: Pilot, today: date | N
     for r in rows:
         r["live_value"] = None
         if r["computed"] and r["status"] != "waived":
-            ok, value = _live(con, pilot, r["computed"])
+            ok, value = _live(con, pilot, r["computed"], rates)
             if isinstance(ok, dict):  # judged on an interval: met, not met or undecided
                 r.update(ok)
                 ok = ok["verdict"].replace("_", " ")

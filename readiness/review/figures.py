@@ -22,8 +22,9 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from analysis import confidence
 from readiness import catalog
-from readiness.review import between, conditions, decisions, reviews, risks, signals
+from readiness.review import between, conditions, decisions, evidence, reviews, risks, signals
 from readiness.security.access import Actor, system_actor, visible_pilot_ids
 from readiness.store import Connection, transaction
 
@@ -57,7 +58,9 @@ def compute(con: Connection, pilot: catalog.Pilot, today: date | None = None,
     today = _today(today)
     found = _signals(con, pilot, version)
     current = reviews.current_decision(con, pilot)
-    conds = conditions.list_conditions(con, _SYSTEM, pilot, today)
+    # the exception rate's interval as kept with the pilot's evidence, when it is (else computed)
+    conds = conditions.list_conditions(con, _SYSTEM, pilot, today,
+                                       rates=evidence.read(con, pilot, confidence.rate_intervals, version))
     expiries = [c["waiver_expiry"] for c in conds if c["status"] == "waived" and c["waiver_expiry"]]
     return {
         "pilot_id": pilot.pilot_id,

@@ -34,8 +34,9 @@ def _h(text: Any) -> str:
     return "—" if text is None or text == "" else html.escape(str(text)).replace("\n", "<br>")
 
 
-def content(con: Connection, actor: Actor, pilot: Pilot) -> dict[str, Any]:
-    """Everything the playbook shows, as plain data (checked for read access)."""
+def content(con: Connection, actor: Actor, pilot: Pilot, conds: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Everything the playbook shows, as plain data (checked for read access); ``conds``: the current
+    review's conditions as conditions.list_conditions gives them, when the caller has them."""
     require(con, actor, "read_pilot", pilot.pilot_id)
     current = reviews.current_decision(con, pilot)
     return {
@@ -43,7 +44,7 @@ def content(con: Connection, actor: Actor, pilot: Pilot) -> dict[str, Any]:
         "handoff": handoff.get_handoff(con, actor, pilot),
         "risks": [r for r in risks.list_risks(con, actor, pilot, include_dismissed=False) if r["status"] != "mitigated"],
         "constraints": [c for c in handoff.list_constraints(con, actor, pilot) if c["status"] == "open"],
-        "conditions": conditions.list_conditions(con, actor, pilot),
+        "conditions": conditions.list_conditions(con, actor, pilot) if conds is None else conds,
         # the hardening backlog feeds the playbook: its open items only
         "backlog": {kind: [b for b in items if b["status"] == "open"]
                     for kind, items in handoff.list_backlog(con, actor, pilot).items()},

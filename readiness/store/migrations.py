@@ -515,6 +515,22 @@ CREATE TABLE pilot_figures (
 );
 """
 
+_V15_EVIDENCE_KEPT = """
+-- A pilot's evidence as the review pages show it without a date or segment filter, kept with the
+-- data version it was computed at (readiness.review.evidence): a page read after a server start
+-- reads it instead of computing it again. One row per pilot and evidence function; a row computed
+-- at another version or context than the pilot's current one is computed again, never shown.
+CREATE TABLE evidence_kept (
+    pilot_id     INTEGER NOT NULL,
+    name         VARCHAR NOT NULL,     -- the evidence function, module.name
+    data_version VARCHAR NOT NULL,     -- the pilot's data version (or its logs' part) it was computed at
+    context      VARCHAR NOT NULL,     -- what else the result depends on: time zone, level, code
+    payload      BLOB NOT NULL,        -- the result, pickled (read back through a restricted unpickler)
+    computed_at  TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (pilot_id, name)
+);
+"""
+
 MIGRATIONS: list[tuple[int, str, object]] = [
     (1, "foundation: pilots, batches, logs, rejects, audit", _V1_FOUNDATION),
     (2, "evidence: failure modes, annotations, feedback sentiment, triage and themes", _V2_EVIDENCE),
@@ -530,6 +546,7 @@ MIGRATIONS: list[tuple[int, str, object]] = [
     (12, "lake: usage events and rollup as views over local tables and per-batch Parquet files", _V12_LAKE),
     (13, "pilot figures: each pilot's signals, conditions and portfolio line at a data version", _V13_PILOT_FIGURES),
     (14, "lake: a merged Parquet file holds several batches (one lake_files row per batch and file)", _V14_MERGED_FILES),
+    (15, "evidence kept: each pilot's unfiltered page evidence at a data version", _V15_EVIDENCE_KEPT),
 ]
 
 

@@ -46,7 +46,12 @@ BASELINE = 14  # the embedded migration postgres_schema.sql equals
 
 # Migrations after the baseline: (version, name, PostgreSQL SQL), one per embedded migration after
 # BASELINE, with the same number (tests/test_store_contract.py checks none is missing).
-MIGRATIONS: list[tuple[int, str, str]] = []
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (15, "evidence kept: each pilot's unfiltered page evidence at a data version",
+     "CREATE TABLE IF NOT EXISTS evidence_kept(pilot_id INTEGER NOT NULL, name VARCHAR NOT NULL, "
+     "data_version VARCHAR NOT NULL, context VARCHAR NOT NULL, payload BYTEA NOT NULL, "
+     "computed_at TIMESTAMP WITH TIME ZONE NOT NULL, PRIMARY KEY (pilot_id, name));"),
+]
 
 _log = logging.getLogger(__name__)
 _lock = threading.Lock()

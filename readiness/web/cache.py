@@ -10,10 +10,12 @@ from typing import Any
 
 import streamlit as st
 
+from analysis import confidence
 from analysis import failure_modes as fm
 from analysis.common import NO_FILTERS, segment_choices
 from readiness import catalog, store
 from readiness.review import asof, conditions, figures, progress, risks
+from readiness.review import evidence as kept
 from readiness.review import signals as sig
 from readiness.security.access import Actor
 from readiness.web.login import db
@@ -28,12 +30,15 @@ def qualified_name(fn: Callable) -> str:
 def _evidence(name: str, db_path: str, pilot_id: int, version: str, time_zone: str, filter_key: tuple,
               _fn: Callable, _pilot, _filters) -> Any:
     with store.open_store(db_path) as con:
+        if kept.is_kept(_fn, _filters):  # the unfiltered view: kept in the store, so a server start reads it
+            return kept.get(con, _pilot, _fn, version)
         return _fn(con, _pilot, _filters)
 
 
 def evidence(fn: Callable, pilot, version: str, flt=None) -> Any:
     """``fn(con, pilot, filters)`` (an evidence function), cached by function, pilot, data version and
-    filters (call after pick_pilot)."""
+    filters (call after pick_pilot). Without filters, the result kept in the store
+    (readiness.review.evidence) when it is current, else computed and kept."""
     flt = flt or NO_FILTERS
     return _evidence(qualified_name(fn), db(), pilot.pilot_id, version, pilot.time_zone, flt.key(), fn, pilot, flt)
 
@@ -112,8 +117,9 @@ def segment_options(pilot, version: str) -> dict[str, dict[str, str]]:
 @st.cache_data(show_spinner=False, max_entries=256)
 def _conditions(db_path: str, pilot_id: int, version: str, today: date, _who: Actor, _pilot) -> list[dict[str, Any]]:
 
+    rates = evidence(confidence.rate_intervals, _pilot, version)  # the exception rate's interval, as kept
     with store.open_store(db_path) as con:
-        return conditions.list_conditions(con, _who, _pilot, today)
+        return conditions.list_conditions(con, _who, _pilot, today, rates=rates)
 
 
 def judged_conditions(who: Actor, pilot, version: str) -> list[dict[str, Any]]:

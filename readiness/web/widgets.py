@@ -11,7 +11,7 @@ import streamlit as st
 from analysis.common import Empty
 from readiness import store
 from readiness.errors import ReadinessError
-from readiness.review import export, figures
+from readiness.review import evidence, export, figures
 from readiness.review import playbook as pb
 from readiness.security import access
 from readiness.security.access import Actor
@@ -47,10 +47,11 @@ def run_action(fn: Callable[[], Any], success: str | None = None, *, refresh: bo
 
 
 def _keep_figures() -> None:
-    """Recompute the pilots' stored figures a write made stale; when the store is busy, the next
-    read recomputes them instead."""
+    """Recompute the pilots' stored figures and kept evidence a write made stale; when the store is
+    busy, the next read recomputes them instead."""
     try:
         with store.open_store(db()) as con:
+            evidence.keep_up(con)  # first: the figures judge the exception rate on it
             figures.keep_up(con)
     except store.StoreBusy:
         pass
