@@ -372,12 +372,17 @@ def _changed_at(path: Path, folder: Path, when: str = "2026-12-06T18:00:00+00:00
 @pytest.mark.parametrize("name", sorted(LAYOUT_TRUTH))
 def test_common_library_and_server_layouts_load_with_no_options(db: Path, tmp_path: Path, name: str) -> None:
     # Serilog (file and console), log4j, logback's default, Spring Boot, NLog, Python's bracketed
-    # level, Apache 2.4 and 2.2 and nginx error logs: the layout, the levels (Serilog's 'ERR' as
+    # level, Apache 2.4 and 2.2 and nginx error logs, klog, Go's log, logrus, zap, .NET's console,
+    # java.util.logging's two lines, Django, loguru: the layout, the levels (Serilog's 'ERR' as
     # ERROR), the information lines left out, the root causes and the times, with no options
     truth = LAYOUT_TRUTH[name]
     path = _changed_at(RAW / "layouts" / name, tmp_path)
     preview = ingest.preview(path, "exceptions")
-    assert preview.format == f"application log ({truth['format']})"
+    layout, *notes = preview.format.split("; ")
+    assert layout == f"application log ({truth['format']})"
+    # a layout that writes no time says how its records are dated
+    assert notes == (["no time is written: each record is dated by the file's last change"]
+                     if truth.get("first_ts") == "2026-12-06T18:00:00" else [])
     result = ingest_one(db, path, kind="exceptions")
     assert (result.rows_read, result.rows_loaded, result.rows_skipped, result.rows_rejected) == (
         truth["records"], truth["records"] - truth["info"], truth["info"], 0)

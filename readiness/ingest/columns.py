@@ -67,7 +67,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
                     "exception.stacktrace", "error.stack_trace"),
     "level": ("level", "severity", "log_level", "priority", "loglevel", "log.level", "severity_text"),
     "component": ("component", "service", "module", "logger", "source", "app", "subsystem",
-                  "service.name", "logger_name", "log.logger"),
+                  "service.name", "logger_name", "log.logger", "caller"),
 }
 # A column whose name merely contains one of these words is a candidate for the canonical
 # column, taken only when its values fit it (its content decides): 'How likely are you to

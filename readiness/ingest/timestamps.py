@@ -24,7 +24,8 @@ _SHORT_YEAR_ORDERS = (("%y", "%m", "%d"), ("%d", "%m", "%y"), ("%m", "%d", "%y")
 # DuckDB reads '17/06/09 20:10:40' as the year 17: no time before this is taken as read
 PLAUSIBLE_FROM = "1900-01-01 00:00:00+00"
 YEARLESS_FORMAT = "%b %d %H:%M:%S"  # syslog: "Jun 14 15:16:01"
-YEARLESS_FORMATS = (YEARLESS_FORMAT, "%b %d %H:%M:%S.%f")
+# and month and day in digits: klog's '1206 10:00:00.123456', logcat's '03-17 16:13:38.811', '10.30 16:49:06'
+YEARLESS_FORMATS = (YEARLESS_FORMAT, "%b %d %H:%M:%S.%f", "%m%d %H:%M:%S.%f", "%m-%d %H:%M:%S.%f", "%m.%d %H:%M:%S")
 # Layouts recognised without --time-format when a column's times are neither ISO 8601 nor epochs:
 # day-first (Europe), month-first (US), year-first with slashes, month names, web access logs.
 COMMON_FORMATS = (
@@ -34,6 +35,7 @@ COMMON_FORMATS = (
     "%d-%m-%Y %H:%M:%S", "%d-%m-%Y %H:%M",
     "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d",
     "%d-%b-%Y %H:%M:%S", "%d %b %Y %H:%M:%S", "%d %b %Y %H:%M", "%b %d, %Y %H:%M:%S", "%b %d %Y %H:%M:%S",
+    "%b %d, %Y %I:%M:%S %p",  # java.util.logging's 'Dec 06, 2026 9:05:03 AM'
     "%d/%b/%Y:%H:%M:%S %z", "%Y-%m-%d %H:%M:%S %z", "%d %b %Y", "%b %d, %Y", "%b %d %Y",
     "%d-%b-%Y", "%B %d, %Y", "%d %B %Y", "%d-%b-%Y %H:%M:%S.%f",
 )
