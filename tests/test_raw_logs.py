@@ -460,3 +460,17 @@ def test_a_json_array_with_keys_differing_only_in_case_loads(db: Path, tmp_path:
     assert (result.rows_loaded, result.rows_rejected, result.mapping["timestamp"]) == (2, 0, "Time")
     assert query(db, "SELECT strftime(ts AT TIME ZONE 'UTC', '%H:%M'), message, attributes->>'time' FROM exceptions "
                      "ORDER BY src_row") == [("09:15", "ERP did not answer in 30 s", "09:15"), ("10:02", "'vat'", "10:02")]
+
+
+def test_a_postgresql_log_in_local_time_reads_its_zone_abbreviation(db: Path, tmp_path: Path) -> None:
+    # log_timezone = 'Europe/Berlin': '%m' writes CET in winter and CEST in summer
+    path = tmp_path / "postgresql.log"
+    path.write_text('2026-07-06 10:00:01.456 CEST [1240] ERROR:  relation "invoice_7" does not exist\n'
+                    "2026-07-06 10:00:01.456 CEST [1240] STATEMENT:  SELECT * FROM invoice_7\n"
+                    "2026-12-06 10:00:02.001 CET [1241] FATAL:  password authentication failed for user \"app\"\n"
+                    "2026-12-06 10:00:03.001 IST [1242] ERROR:  deadlock detected\n")
+    result = ingest_one(db, path, kind="exceptions")
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (3, 2, 1)
+    assert query(db, "SELECT strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S'), level FROM exceptions "
+                     "ORDER BY src_row") == [("2026-07-06 08:00:01", "ERROR"), ("2026-12-06 09:00:02", "FATAL")]
+    assert "'IST' names more than one zone" in query(db, "SELECT reason FROM ingest_rejects")[0][0]

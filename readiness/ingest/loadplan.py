@@ -19,8 +19,11 @@ from readiness.store import literal as lit
 # Levels that mark a log line as information, not a problem. An exception log that is an
 # application's whole log (Loghub's HDFS: 1,920 INFO lines of 2,000) would otherwise count every
 # line as an exception. Lines without a level, or with any other (WARN, ERROR, 'combo'), load.
+# Written as words, as the short forms of Serilog, zap, .NET's console logger and logcat, as
+# PostgreSQL's LOG, MySQL's Note and loguru's SUCCESS, and as pino's and bunyan's numbers (10-30).
 INFORMATIONAL_LEVELS = ("TRACE", "DEBUG", "FINEST", "FINER", "FINE", "CONFIG", "VERBOSE", "INFO",
-                        "INFORMATION", "INFORMATIONAL", "NOTICE")
+                        "INFORMATION", "INFORMATIONAL", "NOTICE", "NOTE", "LOG", "SUCCESS",
+                        "TRC", "TRCE", "DBG", "DBUG", "INF", "VRB", "T", "D", "I", "V", "10", "20", "30")
 
 
 def informational_sql(column: str = "level") -> str:
@@ -191,6 +194,11 @@ class LoadPlan:
         ts_missing = "r_timestamp IS NULL" if self._native_time() else "(r_timestamp IS NULL OR r_timestamp = '')"
         out.append((ts_missing, lit("timestamp: missing value"), src_of["timestamp"]))
         hint = timestamps.hint(self.mode).replace("'", "''")
+        if self.mode.kind in ("iso", "iso_comma") and not self._native_time():
+            zone = timestamps.zone_problem_sql("r_timestamp")
+            out.append((f"(c_timestamp IS NULL AND {zone} IS NOT NULL)",
+                        f"'timestamp: cannot read ''' || left(CAST(r_timestamp AS VARCHAR), 60) || ''' as a time: ' || "
+                        f"{zone} || '; write times with an offset (+01:00) or in UTC'", src_of["timestamp"]))
         out.append(("c_timestamp IS NULL",
                     f"'timestamp: cannot read ''' || left(CAST(r_timestamp AS VARCHAR), 60) || ''' as a time ({hint})'",
                     src_of["timestamp"]))
