@@ -474,3 +474,51 @@ def test_a_postgresql_log_in_local_time_reads_its_zone_abbreviation(db: Path, tm
     assert query(db, "SELECT strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S'), level FROM exceptions "
                      "ORDER BY src_row") == [("2026-07-06 08:00:01", "ERROR"), ("2026-12-06 09:00:02", "FATAL")]
     assert "'IST' names more than one zone" in query(db, "SELECT reason FROM ingest_rejects")[0][0]
+
+
+@pytest.mark.parametrize(("layout", "lines", "levels"), [
+    ("Android logcat", ["03-17 16:13:38.811  1702  2395 D WindowManager: printFreezingDisplayLogs",
+                        "03-17 16:13:46.764  2227  2794 E KeyguardUpdateMonitor: isSimPinSecure mSimDatas is null",
+                        "03-17 16:13:47.001  1702  1820 W ActivityManager: Slow operation: 51ms"], ["ERROR", "WARNING"]),
+    ("Blue Gene/L RAS", ["- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 2005-06-03-15.42.50.675872 R02-M1-N0-C:J12-U11 "
+                         "RAS KERNEL INFO instruction cache parity error corrected",
+                         "KERNDTLB 1118536327 2005.06.11 R30-M0-N9-C:J16-U01 2005-06-11-17.32.07.581048 "
+                         "R30-M0-N9-C:J16-U01 RAS KERNEL FATAL data TLB error interrupt",
+                         "- 1118537000 2005.06.11 R30-M0-N9-C:J16-U01 2005-06-11-17.43.20.000000 R30-M0-N9-C:J16-U01 "
+                         "RAS APP FAILURE ciod: failed to read message prefix"], ["FATAL", "FAILURE"]),
+    ("HPC events", ["134681 node-246 unix.hw state_change.unavailable 1077804742 1 Component State Change: unavailable",
+                    "2286759 full partition status 1061219795 -1 running",
+                    "30700 Interconnect-1T00 switch_module bcast-error 1076189965 1 Link error"], [None, None, None]),
+    ("Thunderbird syslog", ["- 1131566461 2005.11.09 dn228 Nov 9 12:01:01 dn228/dn228 crond(pam_unix)[2915]: session closed",
+                            "- 1131567043 2005.11.09 tbird-admin1 Nov 9 12:10:43 local@tbird-admin1 vesafb: probe failed",
+                            "- 1131567044 2005.11.09 dn261 Nov 9 12:10:44 dn261/dn261 kernel: ACPI: Power Button"],
+     [None, None, None]),
+    ("time|component|pid", ["20171223-22:15:29:606|Step_LSC|30002312|onStandStepChanged 3579",
+                            "20171223-22:15:29:615|Step_LSC|30002312|onExtend:1514038530000 14 0 4",
+                            "20171223-22:19:58:411|HiH_HiHealthBinder|30002312|bulkSaveDetailHiHealthData fail"],
+     [None, None, None]),
+    ("Proxifier", ["[10.30 16:49:06] chrome.exe - proxy.example.org:5070 open through proxy proxy.example.org:5070 HTTPS",
+                   "[10.30 17:15:42] QQ.exe - tcpconn6.tencent.com:443 error : A connection request was canceled",
+                   "[10.30 17:16:02] WeChat.exe *64 - short.weixin.qq.com:80 close, 454 bytes sent, lifetime <1 sec"],
+     [None, None, None]),
+    ("logfmt (logrus, slog)", ['time=2026-12-06T09:04:38.000Z level=ERROR source=/src/app/sync.go:57 msg="Sync of '
+                               'invoice 8038 failed" invoice=8038',
+                               'time=2026-12-06T09:04:39.000Z level=INFO msg=started',
+                               'time=2026-12-06T09:04:40.000Z level=WARN msg="say \\"no\\""'], ["ERROR", "WARN"]),
+])
+def test_more_layouts_load_with_no_options(db: Path, tmp_path: Path, layout: str, lines: list[str],
+                                           levels: list[str | None]) -> None:
+    # Loghub's other systems, as written, and slog's logfmt: recognised, every line a record, the
+    # information lines left out, the messages as the lines write them
+    (tmp_path / "changed").mkdir()
+    path = _changed_at(_write(tmp_path / "app.log", lines), tmp_path / "changed")
+    assert ingest.preview(path, "exceptions").format == f"application log ({layout})"
+    result = ingest_one(db, path, kind="exceptions")
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (3, len(levels), 0)
+    assert [r[0] for r in query(db, "SELECT level FROM exceptions ORDER BY src_row")] == levels
+    assert query(db, "SELECT count(*) FROM exceptions WHERE ts IS NULL OR message IS NULL OR message = ''") == [(0,)]
+
+
+def _write(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n")
+    return path
