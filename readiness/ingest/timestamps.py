@@ -296,15 +296,26 @@ def parse_sql(raw: str, mode: TimeMode, local: str | None = None, tz: str | None
     if mode.kind == "epoch_ms":
         return f"to_timestamp(try_cast({raw} AS DOUBLE) / 1000.0)"
     if mode.kind == "iso_comma":
-        return f"try_cast({_comma_fixed(zone_offset_sql(raw))} AS TIMESTAMPTZ)"
+        return (f"CASE WHEN {_ends_in_capital(raw)} THEN try_cast({_comma_fixed(zone_offset_sql(raw))} AS TIMESTAMPTZ) "
+                f"ELSE try_cast({_comma_fixed(raw)} AS TIMESTAMPTZ) END")
     if mode.kind == "format":
         return f"CAST({_strptime_sql(raw, mode)} AS TIMESTAMPTZ)"
     # numbers in an ISO column are not epochs (they do not parse); a comma before the fraction
     # of a second is tried only where the plain cast failed
     # and a zone written after a space ('2015-02-24 11:35:52 -0800', as Twitter's exports write it)
-    raw = zone_offset_sql(raw)
+    # a zone's abbreviation is read as its offset; the other rows pay one test of their last character
+    return f"CASE WHEN {_ends_in_capital(raw)} THEN {_iso_sql(zone_offset_sql(raw))} ELSE {_iso_sql(raw)} END"
+
+
+def _iso_sql(raw: str) -> str:
     return (f"coalesce(try_cast({raw} AS TIMESTAMPTZ), try_cast({_comma_fixed(raw)} AS TIMESTAMPTZ), "
             rf"try_cast(regexp_replace({raw}, '\s+([+-]\d\d(:?\d\d)?)$', '\1') AS TIMESTAMPTZ))")
+
+
+def _ends_in_capital(raw: str) -> str:
+    """SQL: the text ends in a capital other than Z (which is UTC's 'Z'): it may end in a zone's abbreviation."""
+    return f"({raw})[-1] BETWEEN 'A' AND 'Y'"
+
 
 def _zone_map() -> str:
     return "MAP {" + ", ".join(f"'{k}': '{v}'" for k, v in ZONE_ABBREVIATIONS.items()) + "}"
@@ -316,8 +327,7 @@ def zone_offset_sql(raw: str) -> str:
     Bangladesh's, 'IST' as India's). The regular expression runs only on text ending in a capital."""
     word = f"regexp_extract({raw}, '{_ZONE_WORD}', 1)"
     fixed = f"regexp_replace({raw}, '{_ZONE_WORD}', ' ' || {_zone_map()}[{word}])"
-    return (f"CASE WHEN right({raw}, 1) BETWEEN 'A' AND 'Y' AND regexp_matches({raw}, '{_ZONE_WORD}') "
-            f"THEN {fixed} ELSE {raw} END")
+    return f"CASE WHEN {_ends_in_capital(raw)} AND regexp_matches({raw}, '{_ZONE_WORD}') THEN {fixed} ELSE {raw} END"
 
 
 def zone_problem_sql(raw: str) -> str:
@@ -326,7 +336,7 @@ def zone_problem_sql(raw: str) -> str:
     ambiguous = " ".join(f"WHEN '{k}' THEN " + _sql_text(f"'{k}' names more than one zone ({v})")
                          for k, v in AMBIGUOUS_ZONES.items())
     known = ", ".join(f"'{k}'" for k in ZONE_ABBREVIATIONS)
-    return (f"CASE WHEN right({raw}, 1) BETWEEN 'A' AND 'Y' AND regexp_matches({raw}, '{_ZONE_WORD}') "
+    return (f"CASE WHEN {_ends_in_capital(raw)} AND regexp_matches({raw}, '{_ZONE_WORD}') "
             f"AND {word} NOT IN ({known}) THEN CASE {word} {ambiguous} "
             f"ELSE concat('''', {word}, ''' is not a time zone abbreviation this reads') END END")
 
