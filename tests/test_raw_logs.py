@@ -63,6 +63,25 @@ def test_ids_in_paths_and_query_values_make_one_event(db: Path, tmp_path: Path) 
     assert (kept.rows_loaded, kept.rows_skipped) == (7, 0)
 
 
+def test_nginx_main_format_with_the_forwarded_for_field_loads(db: Path, tmp_path: Path) -> None:
+    # nginx's default 'main' log_format (its official image's) writes "$http_x_forwarded_for" after
+    # the agent; a request time may follow it
+    path = tmp_path / "access.log"
+    path.write_text(
+        '172.17.0.1 - - [06/Dec/2026:10:00:00 +0000] "GET /invoice/8812 HTTP/1.1" 200 615 "-" "curl/8.5.0" "-"\n'
+        '172.17.0.1 - - [06/Dec/2026:10:00:01 +0000] "GET /invoice/8813 HTTP/1.1" 502 157 "https://erp.example.org/" '
+        '"Mozilla/5.0 (X11; Linux x86_64)" "203.0.113.7, 10.0.0.2"\n'
+        '172.17.0.1 - ann [06/Dec/2026:10:00:02 +0000] "POST /api/pay HTTP/1.1" 201 15 "-" "python-requests/2.31" "-" 0.250\n')
+    assert ingest.preview(path, "usage").format.startswith("web access log")
+    result = ingest_one(db, path)
+    assert (result.rows_loaded, result.rows_rejected) == (3, 0)
+    assert query(db, "SELECT user_id, event, outcome, duration_ms, attributes->>'agent' FROM usage_events "
+                     "ORDER BY src_row") == [
+        ("172.17.0.1", "GET /invoice/{id}", "success", None, "curl/8.5.0"),
+        ("172.17.0.1", "GET /invoice/{id}", "failure", None, "Mozilla/5.0 (X11; Linux x86_64)"),
+        ("ann", "POST /api/pay", "success", 250.0, "python-requests/2.31")]
+
+
 LOGHUB = Path(__file__).resolve().parents[2] / "shared" / "data" / "loghub-2k"
 RAW_SYSTEMS = ("HDFS", "Hadoop", "Linux", "OpenStack", "Spark", "Zookeeper")
 # every line loaded: the grouping of information lines too, at the structured twins' floors

@@ -25,9 +25,10 @@ from datetime import UTC, datetime
 from readiness import store
 from readiness.store import Connection
 
-# [virtual host] client ident user [time] "request" status bytes ["referer" "agent"] [request time]
+# [virtual host] client ident user [time] "request" status bytes ["referer" "agent" ["more" ...]]
+# [request time]: nginx's default 'main' format adds "$http_x_forwarded_for" after the agent
 ACCESS_LOG = (r'^(?:(\S+) )??(\S+) (\S+) (\S+) \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}|-) (\d+|-)'
-              r'(?: "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)")?(?: ([0-9.]+))?\s*$')
+              r'(?: "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)"(?: "(?:[^"\\]|\\.)*")*)?(?: ([0-9.]+))?\s*$')
 _GROUPS = ("vhost", "client", "ident", "auth", "time", "request", "status", "bytes", "referer", "agent", "rt")
 _ACCESS_RE = re.compile(ACCESS_LOG)
 STATIC = r"\.(css|js|mjs|map|png|jpe?g|gif|svg|ico|webp|avif|bmp|woff2?|ttf|otf|eot)$"
@@ -102,11 +103,12 @@ def access_log_rows_sql(rows: str) -> str:
     the expression's captures only on the rare line with an escaped quote."""
     pattern = _lit(ACCESS_LOG)
     names = "[" + ", ".join(_lit(g) for g in _GROUPS) + "]"
-    # head, request, status and bytes [, referer, ' ', agent, request time]; [virtual host,] client, ident, user
+    # head, request, status and bytes [, referer, ' ', agent, (' ', more,) request time]; [virtual host,]
+    # client, ident, user
     cut = {"vhost": "CASE WHEN len(_w) = 4 THEN _w[1] ELSE '' END", "client": "_w[-3]", "ident": "_w[-2]",
            "auth": "_w[-1]", "time": "split_part(split_part(_q[1], ' [', 2), ']', 1)", "request": "_q[2]",
            "status": "_sb[1]", "bytes": "_sb[2]", "referer": "coalesce(_q[4], '')", "agent": "coalesce(_q[6], '')",
-           "rt": "coalesce(trim(_q[7]), _sb[3], '')"}
+           "rt": "CASE WHEN len(_q) >= 7 THEN trim(_q[-1]) ELSE coalesce(_sb[3], '') END"}
     groups = ", ".join(f"CASE WHEN _bs THEN regexp_extract(_line, {pattern}, {names})[{_lit(g)}] "
                        f"ELSE {cut[g]} END AS _a_{g}" for g in _GROUPS)
     parts = {"time": "_a_time", "request": "nullif(_a_request, '')",
