@@ -541,3 +541,25 @@ def test_more_layouts_load_with_no_options(db: Path, tmp_path: Path, layout: str
 def _write(path: Path, lines: list[str]) -> Path:
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+GO_NODE_TRUTH = json.loads((RAW / "json_logs_truth.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(GO_NODE_TRUTH))
+def test_go_and_node_json_logs_load_with_no_options(db: Path, name: str) -> None:
+    # zap's production JSON (epoch seconds, 'caller', 'stacktrace'), logrus's JSON and pino's (numeric
+    # levels: 30 is information; epoch milliseconds; the 'err' serialiser names the error)
+    truth = GO_NODE_TRUTH[name]
+    result = ingest_one(db, RAW / name, kind="exceptions")
+    assert result.error is None, result.error
+    assert (result.rows_read, result.rows_loaded, result.rows_skipped, result.rows_rejected) == (
+        truth["records"], truth["records"] - truth["info"], truth["info"], 0)
+    assert dict(query(db, "SELECT level, count(*) FROM exceptions GROUP BY 1")) == truth["levels"]
+    assert dict(query(db, "SELECT error_type, count(*) FROM exceptions WHERE error_type IS NOT NULL GROUP BY 1")) == (
+        truth["types"])
+    assert query(db, "SELECT count(stack_trace) FROM exceptions") == [(truth["stacks"],)]
+    assert query(db, "SELECT count(*) FROM exceptions WHERE message IS NULL OR message LIKE '{%'") == [(0,)]
+    if truth["first_ts"]:
+        assert query(db, "SELECT strftime(min(ts) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S') FROM exceptions") == [
+            (truth["first_ts"],)]

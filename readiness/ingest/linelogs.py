@@ -243,7 +243,8 @@ LAYOUTS: tuple[tuple[str, str], ...] = (
     ("gunicorn", r"\[<Time>\] \[<Pid>\] \[<Level>\] <Content>"),
     ("Celery", r"\[<Time>: <Level>/<Process>\] <Content>"),
     # Ruby's Logger (Rails): 'E, [2026-12-06T10:00:01.456789 #1234] ERROR -- progname: msg'
-    ("Ruby Logger", r"[A-Z], \[<Time> #<Pid>\] <Level> -- <Component>: <Content>"),
+    # (Rails' tagged logging writes the request's tags before the message: kept apart)
+    ("Ruby Logger", r"[A-Z], \[<Time> #<Pid>\] <Level> -- <Component>: (<Tags:(?:\[[^\]]*\] )+>)?<Content>"),
     # PostgreSQL's default '%m [%p] ': '2026-12-06 10:00:01.456 UTC [1240] ERROR:  msg'; its
     # STATEMENT, DETAIL, HINT and CONTEXT lines belong to the record above them
     ("PostgreSQL", r"<Time> \[<Pid>\] <Level>: <Content>"),
@@ -333,11 +334,14 @@ SYSLOG_LEVELS = ("EMERGENCY", "ALERT", "CRITICAL", "ERROR", "WARNING", "NOTICE",
 _CAUSE = r"^\s*(?:Caused by: |---> |\[cause\]: |Exception in thread \"[^\"]*\" |Unhandled exception\. )?"
 # A line naming an exception by a name that says so: 'ValueError: bad', 'java.io.IOException: disk',
 # 'Caused by: X: y', ' ---> System.ArgumentNullException: ...', 'Error: x' (Node), Go's 'panic: x'
-EXCEPTION_LINE = (_CAUSE + r"((?:[A-Za-z_$][\w$+]*\.)*[\w$+]*"
+EXCEPTION_LINE = (_CAUSE + r"((?:[A-Za-z_$][\w$+]*(?:\.|::))*[\w$+]*"
                   r"(?:Error|Exception|Exit|Interrupt|Warning|Fault|Failure|Timeout)|panic)(?::\s*(.*))?$")
 # Any exception line's name and message; in a Python traceback the line after the frames names the
 # exception whatever its name ('KeyboardInterrupt', 'StopIteration', 'requests.exceptions.Timeout')
-NAMED_LINE = _CAUSE + r"([A-Za-z_$][\w$+]*(?:\.[A-Za-z_$][\w$+]*)*)(?::\s*(.*))?$"
+NAMED_LINE = _CAUSE + r"([A-Za-z_$][\w$+]*(?:(?:\.|::)[A-Za-z_$][\w$+]*)*)(?::\s*(.*))?$"
+# Rails writes an exception as 'ActiveRecord::RecordNotFound (Couldn't find Invoice with 'id'=4):',
+# after the request's tags ('[8f1b2c]'); read as 'Name: message'
+RAILS_LINE = r"^(?:\[[^\]]*\] )*((?:[A-Z]\w*::)+[A-Z]\w*|[A-Z]\w*(?:Error|Exception)) \((.*)\):\s*$"
 PYTHON_TRACEBACK = "Traceback (most recent call last):"
 
 
@@ -479,14 +483,16 @@ def root_cause_sql(lines: str) -> str:
     """SQL: of the lines (a list) of a stack trace, the line naming its root cause (NULL when none):
     the last 'Caused by:' (Java), else the innermost ' ---> ' (.NET, on a line of its own or after
     its outer exception), else the last '[cause]:' (Node), else the first exception (a Python chain
-    starts with it; a lone trace has one)."""
+    starts with it; a lone trace has one; Rails writes one)."""
     named = f"regexp_matches(c.l, {_lit(EXCEPTION_LINE)})"
     # a Python exception line: not indented, after an indented frame or code line, in a traceback
     python = (f"(c.tb AND c.i > 1 AND regexp_matches(c.prev, '^\\s') AND NOT regexp_matches(c.l, '^\\s') "
               f"AND regexp_matches(c.l, {_lit(NAMED_LINE)}))")
     ctx = (f"list_transform({lines}, lambda l, i: {{'l': l, 'i': i, 'prev': {lines}[i - 1], "
            f"'tb': list_contains({lines}, {_lit(PYTHON_TRACEBACK)})}})")
-    found = f"list_transform(list_filter({ctx}, lambda c: {named} OR {python}), lambda c: c.l)"
+    rails = f"regexp_matches(c.l, {_lit(RAILS_LINE)})"
+    found = (f"list_transform(list_filter({ctx}, lambda c: {named} OR {python} OR {rails}), lambda c: "
+             f"CASE WHEN {rails} THEN regexp_replace(c.l, {_lit(RAILS_LINE)}, '\\1: \\2') ELSE c.l END)")
 
     def last(prefix: str) -> str:
         starts = _lit(r"^\s*" + prefix)

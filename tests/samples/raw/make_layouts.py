@@ -171,6 +171,18 @@ def zap_console(r: Rec) -> list[str]:  # zap.NewDevelopment(): its console encod
 def dotnet_console(r: Rec) -> list[str]:  # Microsoft.Extensions.Logging's console logger, simple formatter
     return [f"{r.level}: {r.logger}[0]", f"      {r.message}", *("      " + line for line in r.trace)]
 
+RAILS = ["[TAG] ActiveRecord::RecordNotFound (Couldn't find Invoice with 'id'={n}):", "[TAG]   ",
+         "[TAG] app/models/invoice.rb:31:in `supplier_vat'", "[TAG] app/controllers/invoices_controller.rb:12:in `show'"]
+RAILS_LEVELS = [("INFO", "INFO"), ("INFO", "INFO"), ("DEBUG", "DEBUG"), ("WARN", "WARN"), ("FATAL", "FATAL")]
+
+
+def rails(r: Rec) -> list[str]:  # Rails' production log: Logger::Formatter, the request id as a tag
+    tag = f"[{r.t.strftime('%H%M%S%f')}-4f2e-9c1d]"
+    head = f"{r.level[0]}, [{r.t.strftime('%Y-%m-%dT%H:%M:%S.%f')} #4242] {r.level:>5} -- : {tag} "
+    if r.trace:  # ActionDispatch writes the exception in one call: its first line is blank
+        return [head + "  ", *(line.replace("[TAG]", tag) for line in r.trace)]
+    return [head + r.message]
+
 
 LAYOUTS = {  # file: (writer, levels, trace, root cause, format named in the preview)
     "serilog_file.log": (serilog_file, U3, DOTNET, "System.Collections.Generic.KeyNotFoundException", "time and [level]"),
@@ -191,10 +203,11 @@ LAYOUTS = {  # file: (writer, levels, trace, root cause, format named in the pre
     "zap_console.log": (zap_console, GO_WORDS, ZAP_STACK, None, "zap console"),
     "dotnet_console.log": (dotnet_console, DOTNET_CONSOLE, DOTNET, "System.Collections.Generic.KeyNotFoundException",
                            ".NET console"),
+    "rails_production.log": (rails, RAILS_LEVELS, RAILS, "ActiveRecord::RecordNotFound", "Ruby Logger"),
 }
 NO_TIME = ("dotnet_console.log",)  # dated by the file's last change, as the test sets it
 CHANGED = "2026-12-06T18:00:00"
-NO_COMPONENT = ("klog.log", "go_log.log", "logrus.log", "zap_console.log")  # the caller's file, not a logger
+NO_COMPONENT = ("klog.log", "go_log.log", "logrus.log", "zap_console.log", "rails_production.log")  # the caller's file, not a logger
 
 
 def apache_24(rng: random.Random, n: int) -> list[Rec]:
