@@ -563,3 +563,21 @@ def test_go_and_node_json_logs_load_with_no_options(db: Path, name: str) -> None
     if truth["first_ts"]:
         assert query(db, "SELECT strftime(min(ts) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S') FROM exceptions") == [
             (truth["first_ts"],)]
+
+
+def test_a_banner_before_the_first_record_is_rejected_and_the_log_still_read(db: Path, tmp_path: Path) -> None:
+    # Spring Boot prints its banner before the first log line: the log is still recognised, the
+    # banner is one record that does not parse, rejected with its line number
+    banner = ["", "  .   ____          _            __ _ _", " /\\\\ / ___'_ __ _ _(_)_ __  __ _ \\ \\ \\ \\",
+              " =========|_|==============|___/=/_/_/_/", " :: Spring Boot ::                (v3.4.0)", ""]
+    head = "2026-12-06T10:00:{:02d}.123+01:00 {:>5} 4242 --- [invoices] [nio-8080-exec-7] c.e.invoices.SyncJob : {}"
+    records = [head.format(0, "INFO", "Starting InvoicesApplication using Java 17.0.15 with PID 4242"),
+               head.format(15, "ERROR", "sync failed"), "java.lang.IllegalStateException: could not sync invoice 4242",
+               "\tat com.example.sync.SyncJob.run(SyncJob.java:41)", head.format(16, "WARN", "retrying invoice 4243")]
+    path = _write(tmp_path / "spring.log", banner + records)
+    assert ingest.preview(path, "exceptions").format == "application log (Spring Boot)"
+    result = ingest_one(db, path, kind="exceptions")
+    assert (result.rows_read, result.rows_loaded, result.rows_skipped, result.rows_rejected) == (4, 2, 1, 1)
+    assert query(db, "SELECT line_no FROM ingest_rejects") == [(2,)]
+    assert query(db, "SELECT error_type, level FROM exceptions ORDER BY src_row") == [
+        ("java.lang.IllegalStateException", "ERROR"), (None, "WARN")]

@@ -292,6 +292,8 @@ LAYOUTS: tuple[tuple[str, str], ...] = (
     # Python's logging.basicConfig(): '%(levelname)s:%(name)s:%(message)s', no time
     ("Python logging default", r"<Level>:<Component:[\w.]+>:<Content>"),
 )
+# Lines before a log's first record that a layout may leave unread (an application's banner)
+BANNER_LINES = 12
 # Where a two-line layout's second line starts ('\\n' as written in it)
 NEXT_LINE = r"\n"
 # Layouts whose lines may carry no time: a record is then dated by the file's last change
@@ -382,8 +384,9 @@ def _level_word(value: str | None) -> bool:
     return value is None or value.strip().upper() in LEVEL_WORDS or value.strip().upper() in LEVEL_ABBREVIATIONS
 
 
-def _layout_fits(layout: str, lines: list[str], con: Connection) -> list[bool]:
-    """Which of ``lines`` the layout reads (a Level field must hold a level); none unless the first does.
+def _layout_fits(layout: str, lines: list[str], con: Connection, lead: int = 0) -> list[bool]:
+    """Which of ``lines`` the layout reads (a Level field must hold a level); none unless one of the
+    first ``lead`` + 1 does (the lines before it: a banner).
     A two-line layout reads a line with the line after it; the second of the two does not fit.
 
     Whether a line fits is decided by RE2 (DuckDB's regular expressions, on ``con``): its time grows
@@ -400,7 +403,7 @@ def _layout_fits(layout: str, lines: list[str], con: Connection) -> list[bool]:
     for i, line in enumerate(lines):
         m = rx.match(line) if fits[i] else None
         out.append(bool(m) and (level is None or _level_word(m.group(level + 1))))
-    return out if out and out[0] else [False] * len(lines)
+    return out if any(out[:lead + 1]) else [False] * len(lines)
 
 
 def timeless(layout: str, line: str) -> bool:
@@ -421,9 +424,10 @@ TRACE_LINE = (r"^(\s|Traceback \(most recent call last\):|During handling of the
 
 def recognise_app_log(lines: list[str], layout: str | None = None) -> str | None:
     """The layout (Loghub convention) most of the first lines are written in, or None. Lines a
-    layout does not read may be a record's continuation (a stack trace), but the first must fit.
-    Three lines must fit, or, in a file of one or two records, every line that does not must be
-    one of a stack trace."""
+    layout does not read may be a record's continuation (a stack trace), but the first must fit,
+    or one of the first BANNER_LINES + 1 after lines with no delimiter (',', ';', tab) in them (a
+    banner before it, as Spring Boot prints, is rejected with its line numbers). Three lines must fit, or, in a file of one or two records, the first
+    and every line that does not must be one of a stack trace."""
     lines = [ln for ln in lines if ln.strip()][:50]
     if not lines:
         return None
@@ -433,11 +437,14 @@ def recognise_app_log(lines: list[str], layout: str | None = None) -> str | None
             return layout if _layout_fits(layout, lines, con)[0] else None
         traces = con.execute(f"SELECT list_transform(?::VARCHAR[], lambda x: regexp_matches(x, {_lit(TRACE_LINE)}))",
                              [lines]).fetchone()[0]
+        # a banner's lines hold no delimiter: a CSV's header line does, and its rows may fit a loose layout
+        lead = next((i for i, line in enumerate(lines[:BANNER_LINES]) if re.search(r"[,;\t]", line)),
+                    min(BANNER_LINES, len(lines)))
         best, hits = None, 0
         for _name, candidate in LAYOUTS:
-            fits = _layout_fits(candidate, lines, con)
+            fits = _layout_fits(candidate, lines, con, lead=lead)
             n = sum(fits)
-            if n > hits and (n >= min(3, len(lines)) or all(f or t for f, t in zip(fits, traces))):
+            if n > hits and (n >= min(3, len(lines)) or (fits[0] and all(f or t for f, t in zip(fits, traces)))):
                 best, hits = candidate, n
     finally:
         con.close()
