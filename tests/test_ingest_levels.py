@@ -68,6 +68,19 @@ def test_every_line_loads_when_asked(db: Path, tmp_path: Path) -> None:
     assert query(db, "SELECT options->>'all_levels' FROM ingest_batches") == [("true",)]
 
 
+def test_short_level_names_are_judged_like_the_words_they_stand_for(db: Path, tmp_path: Path) -> None:
+    # Serilog's and zap's INF/DBG/TRC/VRB, .NET's dbug/trce, logcat's letters, PostgreSQL's LOG,
+    # pino's 30 are information; WRN, ERR, FTL, CRIT, fail and 50 are problems and load
+    info = ["INF", "DBG", "TRC", "VRB", "dbug", "trce", "I", "D", "V", "LOG", "Note", "30", "TRACE", "VERBOSE", "NOTICE"]
+    problems = ["WRN", "ERR", "FTL", "CRIT", "fail", "E", "W", "50", "WARNING", "CRITICAL"]
+    rows = [(f"2026-03-02T09:{i:02d}:00Z", level) for i, level in enumerate(info + problems)]
+    path = write(tmp_path / "levels.jsonl", "".join(json.dumps({"ts": t, "level": lv, "msg": f"line {lv}"}) + "\n"
+                                                    for t, lv in rows))
+    r = ingest_one(db, path, "exceptions")
+    assert (r.rows_loaded, r.rows_skipped) == (len(problems), len(info))
+    assert sorted(v for (v,) in query(db, "SELECT level FROM exceptions")) == sorted(problems)
+
+
 def test_other_kinds_and_logs_without_a_level_load_every_line(db: Path, tmp_path: Path) -> None:
     usage = write(tmp_path / "u.csv", "ts,user,event,level\n2026-03-02T09:00:00Z,ann,open,INFO\n")
     assert ingest_one(db, usage).rows_loaded == 1  # a usage log's 'level' is just a column

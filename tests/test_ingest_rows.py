@@ -30,6 +30,15 @@ def _usage_csv(times: list[str], header: str = "ts,user_id,event") -> str:
     ("2026-07-06T10:00:00.250Z", "2026-07-06 10:00:00"),
     ("2026-07-06T10:00:00+02:00", "2026-07-06 08:00:00"),
     ("2026-07-06 10:00:00-05:00", "2026-07-06 15:00:00"),
+    # a zone's abbreviation is the offset it names
+    ("2026-07-06 10:00:00 CEST", "2026-07-06 08:00:00"),
+    ("2026-12-06 10:00:00 CET", "2026-12-06 09:00:00"),
+    ("2026-07-06 10:00:00 BST", "2026-07-06 09:00:00"),  # British Summer Time, not Bangladesh's
+    ("2026-07-06 10:00:00.250 PDT", "2026-07-06 17:00:00"),
+    ("2026-12-06 10:00:00 PST", "2026-12-06 18:00:00"),
+    ("2026-07-06 10:00:00 EDT", "2026-07-06 14:00:00"),
+    ("2026-12-06 10:00:00 EST", "2026-12-06 15:00:00"),
+    ("2026-12-06 10:00:00.123 UTC", "2026-12-06 10:00:00"),
 ])
 def test_iso_times_with_zone_are_that_instant(db: Path, tmp_path: Path, value: str, expected: str) -> None:
     # ISO with Z and with an offset; the pilot's own zone (Paris) must not shift them
@@ -38,6 +47,18 @@ def test_iso_times_with_zone_are_that_instant(db: Path, tmp_path: Path, value: s
     assert result.rows_loaded == 1
     assert result.zoneless_rows == 0
     assert utc(db, "usage_events") == [expected]
+
+
+def test_an_ambiguous_zone_abbreviation_is_rejected_saying_why(db: Path, tmp_path: Path) -> None:
+    make_pilot(db, time_zone="Europe/Paris")
+    times = ["2026-07-06 10:00:00 CEST", "2026-07-06 10:00:00 IST", "2026-07-06 10:00:00 CST", "2026-07-06 10:00:00 QQQ"]
+    result = ingest_one(db, write(tmp_path / "t.csv", _usage_csv(times)))
+    assert (result.rows_loaded, result.rows_rejected, result.zoneless_rows) == (1, 3, 0)
+    reasons = [r[0] for r in query(db, "SELECT reason FROM ingest_rejects ORDER BY src_row")]
+    assert "'IST' names more than one zone (India +05:30, Ireland +01:00 or Israel +02:00)" in reasons[0]
+    assert "'CST' names more than one zone" in reasons[1]
+    assert "'QQQ' is not a time zone abbreviation this reads" in reasons[2]
+    assert all("write times with an offset" in r for r in reasons)
 
 
 def test_zoneless_times_are_read_in_the_pilot_zone_and_counted(db: Path, tmp_path: Path) -> None:

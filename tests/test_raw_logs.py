@@ -63,6 +63,25 @@ def test_ids_in_paths_and_query_values_make_one_event(db: Path, tmp_path: Path) 
     assert (kept.rows_loaded, kept.rows_skipped) == (7, 0)
 
 
+def test_nginx_main_format_with_the_forwarded_for_field_loads(db: Path, tmp_path: Path) -> None:
+    # nginx's default 'main' log_format (its official image's) writes "$http_x_forwarded_for" after
+    # the agent; a request time may follow it
+    path = tmp_path / "access.log"
+    path.write_text(
+        '172.17.0.1 - - [06/Dec/2026:10:00:00 +0000] "GET /invoice/8812 HTTP/1.1" 200 615 "-" "curl/8.5.0" "-"\n'
+        '172.17.0.1 - - [06/Dec/2026:10:00:01 +0000] "GET /invoice/8813 HTTP/1.1" 502 157 "https://erp.example.org/" '
+        '"Mozilla/5.0 (X11; Linux x86_64)" "203.0.113.7, 10.0.0.2"\n'
+        '172.17.0.1 - ann [06/Dec/2026:10:00:02 +0000] "POST /api/pay HTTP/1.1" 201 15 "-" "python-requests/2.31" "-" 0.250\n')
+    assert ingest.preview(path, "usage").format.startswith("web access log")
+    result = ingest_one(db, path)
+    assert (result.rows_loaded, result.rows_rejected) == (3, 0)
+    assert query(db, "SELECT user_id, event, outcome, duration_ms, attributes->>'agent' FROM usage_events "
+                     "ORDER BY src_row") == [
+        ("172.17.0.1", "GET /invoice/{id}", "success", None, "curl/8.5.0"),
+        ("172.17.0.1", "GET /invoice/{id}", "failure", None, "Mozilla/5.0 (X11; Linux x86_64)"),
+        ("ann", "POST /api/pay", "success", 250.0, "python-requests/2.31")]
+
+
 LOGHUB = Path(__file__).resolve().parents[2] / "shared" / "data" / "loghub-2k"
 RAW_SYSTEMS = ("HDFS", "Hadoop", "Linux", "OpenStack", "Spark", "Zookeeper")
 # every line loaded: the grouping of information lines too, at the structured twins' floors
@@ -372,12 +391,17 @@ def _changed_at(path: Path, folder: Path, when: str = "2026-12-06T18:00:00+00:00
 @pytest.mark.parametrize("name", sorted(LAYOUT_TRUTH))
 def test_common_library_and_server_layouts_load_with_no_options(db: Path, tmp_path: Path, name: str) -> None:
     # Serilog (file and console), log4j, logback's default, Spring Boot, NLog, Python's bracketed
-    # level, Apache 2.4 and 2.2 and nginx error logs: the layout, the levels (Serilog's 'ERR' as
+    # level, Apache 2.4 and 2.2 and nginx error logs, klog, Go's log, logrus, zap, .NET's console,
+    # java.util.logging's two lines, Django, loguru: the layout, the levels (Serilog's 'ERR' as
     # ERROR), the information lines left out, the root causes and the times, with no options
     truth = LAYOUT_TRUTH[name]
     path = _changed_at(RAW / "layouts" / name, tmp_path)
     preview = ingest.preview(path, "exceptions")
-    assert preview.format == f"application log ({truth['format']})"
+    layout, *notes = preview.format.split("; ")
+    assert layout == f"application log ({truth['format']})"
+    # a layout that writes no time says how its records are dated
+    assert notes == (["no time is written: each record is dated by the file's last change"]
+                     if truth.get("first_ts") == "2026-12-06T18:00:00" else [])
     result = ingest_one(db, path, kind="exceptions")
     assert (result.rows_read, result.rows_loaded, result.rows_skipped, result.rows_rejected) == (
         truth["records"], truth["records"] - truth["info"], truth["info"], 0)
@@ -455,3 +479,105 @@ def test_a_json_array_with_keys_differing_only_in_case_loads(db: Path, tmp_path:
     assert (result.rows_loaded, result.rows_rejected, result.mapping["timestamp"]) == (2, 0, "Time")
     assert query(db, "SELECT strftime(ts AT TIME ZONE 'UTC', '%H:%M'), message, attributes->>'time' FROM exceptions "
                      "ORDER BY src_row") == [("09:15", "ERP did not answer in 30 s", "09:15"), ("10:02", "'vat'", "10:02")]
+
+
+def test_a_postgresql_log_in_local_time_reads_its_zone_abbreviation(db: Path, tmp_path: Path) -> None:
+    # log_timezone = 'Europe/Berlin': '%m' writes CET in winter and CEST in summer
+    path = tmp_path / "postgresql.log"
+    path.write_text('2026-07-06 10:00:01.456 CEST [1240] ERROR:  relation "invoice_7" does not exist\n'
+                    "2026-07-06 10:00:01.456 CEST [1240] STATEMENT:  SELECT * FROM invoice_7\n"
+                    "2026-12-06 10:00:02.001 CET [1241] FATAL:  password authentication failed for user \"app\"\n"
+                    "2026-12-06 10:00:03.001 IST [1242] ERROR:  deadlock detected\n")
+    result = ingest_one(db, path, kind="exceptions")
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (3, 2, 1)
+    assert query(db, "SELECT strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S'), level FROM exceptions "
+                     "ORDER BY src_row") == [("2026-07-06 08:00:01", "ERROR"), ("2026-12-06 09:00:02", "FATAL")]
+    assert "'IST' names more than one zone" in query(db, "SELECT reason FROM ingest_rejects")[0][0]
+
+
+@pytest.mark.parametrize(("layout", "lines", "levels"), [
+    ("Android logcat", ["03-17 16:13:38.811  1702  2395 D WindowManager: printFreezingDisplayLogs",
+                        "03-17 16:13:46.764  2227  2794 E KeyguardUpdateMonitor: isSimPinSecure mSimDatas is null",
+                        "03-17 16:13:47.001  1702  1820 W ActivityManager: Slow operation: 51ms"], ["ERROR", "WARNING"]),
+    ("Blue Gene/L RAS", ["- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 2005-06-03-15.42.50.675872 R02-M1-N0-C:J12-U11 "
+                         "RAS KERNEL INFO instruction cache parity error corrected",
+                         "KERNDTLB 1118536327 2005.06.11 R30-M0-N9-C:J16-U01 2005-06-11-17.32.07.581048 "
+                         "R30-M0-N9-C:J16-U01 RAS KERNEL FATAL data TLB error interrupt",
+                         "- 1118537000 2005.06.11 R30-M0-N9-C:J16-U01 2005-06-11-17.43.20.000000 R30-M0-N9-C:J16-U01 "
+                         "RAS APP FAILURE ciod: failed to read message prefix"], ["FATAL", "FAILURE"]),
+    ("HPC events", ["134681 node-246 unix.hw state_change.unavailable 1077804742 1 Component State Change: unavailable",
+                    "2286759 full partition status 1061219795 -1 running",
+                    "30700 Interconnect-1T00 switch_module bcast-error 1076189965 1 Link error"], [None, None, None]),
+    ("Thunderbird syslog", ["- 1131566461 2005.11.09 dn228 Nov 9 12:01:01 dn228/dn228 crond(pam_unix)[2915]: session closed",
+                            "- 1131567043 2005.11.09 tbird-admin1 Nov 9 12:10:43 local@tbird-admin1 vesafb: probe failed",
+                            "- 1131567044 2005.11.09 dn261 Nov 9 12:10:44 dn261/dn261 kernel: ACPI: Power Button"],
+     [None, None, None]),
+    ("time|component|pid", ["20171223-22:15:29:606|Step_LSC|30002312|onStandStepChanged 3579",
+                            "20171223-22:15:29:615|Step_LSC|30002312|onExtend:1514038530000 14 0 4",
+                            "20171223-22:19:58:411|HiH_HiHealthBinder|30002312|bulkSaveDetailHiHealthData fail"],
+     [None, None, None]),
+    ("Proxifier", ["[10.30 16:49:06] chrome.exe - proxy.example.org:5070 open through proxy proxy.example.org:5070 HTTPS",
+                   "[10.30 17:15:42] QQ.exe - tcpconn6.tencent.com:443 error : A connection request was canceled",
+                   "[10.30 17:16:02] WeChat.exe *64 - short.weixin.qq.com:80 close, 454 bytes sent, lifetime <1 sec"],
+     [None, None, None]),
+    ("logfmt (logrus, slog)", ['time=2026-12-06T09:04:38.000Z level=ERROR source=/src/app/sync.go:57 msg="Sync of '
+                               'invoice 8038 failed" invoice=8038',
+                               'time=2026-12-06T09:04:39.000Z level=INFO msg=started',
+                               'time=2026-12-06T09:04:40.000Z level=WARN msg="say \\"no\\""'], ["ERROR", "WARN"]),
+])
+def test_more_layouts_load_with_no_options(db: Path, tmp_path: Path, layout: str, lines: list[str],
+                                           levels: list[str | None]) -> None:
+    # Loghub's other systems, as written, and slog's logfmt: recognised, every line a record, the
+    # information lines left out, the messages as the lines write them
+    (tmp_path / "changed").mkdir()
+    path = _changed_at(_write(tmp_path / "app.log", lines), tmp_path / "changed")
+    assert ingest.preview(path, "exceptions").format == f"application log ({layout})"
+    result = ingest_one(db, path, kind="exceptions")
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (3, len(levels), 0)
+    assert [r[0] for r in query(db, "SELECT level FROM exceptions ORDER BY src_row")] == levels
+    assert query(db, "SELECT count(*) FROM exceptions WHERE ts IS NULL OR message IS NULL OR message = ''") == [(0,)]
+
+
+def _write(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+GO_NODE_TRUTH = json.loads((RAW / "json_logs_truth.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(GO_NODE_TRUTH))
+def test_go_and_node_json_logs_load_with_no_options(db: Path, name: str) -> None:
+    # zap's production JSON (epoch seconds, 'caller', 'stacktrace'), logrus's JSON and pino's (numeric
+    # levels: 30 is information; epoch milliseconds; the 'err' serialiser names the error)
+    truth = GO_NODE_TRUTH[name]
+    result = ingest_one(db, RAW / name, kind="exceptions")
+    assert result.error is None, result.error
+    assert (result.rows_read, result.rows_loaded, result.rows_skipped, result.rows_rejected) == (
+        truth["records"], truth["records"] - truth["info"], truth["info"], 0)
+    assert dict(query(db, "SELECT level, count(*) FROM exceptions GROUP BY 1")) == truth["levels"]
+    assert dict(query(db, "SELECT error_type, count(*) FROM exceptions WHERE error_type IS NOT NULL GROUP BY 1")) == (
+        truth["types"])
+    assert query(db, "SELECT count(stack_trace) FROM exceptions") == [(truth["stacks"],)]
+    assert query(db, "SELECT count(*) FROM exceptions WHERE message IS NULL OR message LIKE '{%'") == [(0,)]
+    if truth["first_ts"]:
+        assert query(db, "SELECT strftime(min(ts) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S') FROM exceptions") == [
+            (truth["first_ts"],)]
+
+
+def test_a_banner_before_the_first_record_is_rejected_and_the_log_still_read(db: Path, tmp_path: Path) -> None:
+    # Spring Boot prints its banner before the first log line: the log is still recognised, the
+    # banner is one record that does not parse, rejected with its line number
+    banner = ["", "  .   ____          _            __ _ _", " /\\\\ / ___'_ __ _ _(_)_ __  __ _ \\ \\ \\ \\",
+              " =========|_|==============|___/=/_/_/_/", " :: Spring Boot ::                (v3.4.0)", ""]
+    head = "2026-12-06T10:00:{:02d}.123+01:00 {:>5} 4242 --- [invoices] [nio-8080-exec-7] c.e.invoices.SyncJob : {}"
+    records = [head.format(0, "INFO", "Starting InvoicesApplication using Java 17.0.15 with PID 4242"),
+               head.format(15, "ERROR", "sync failed"), "java.lang.IllegalStateException: could not sync invoice 4242",
+               "\tat com.example.sync.SyncJob.run(SyncJob.java:41)", head.format(16, "WARN", "retrying invoice 4243")]
+    path = _write(tmp_path / "spring.log", banner + records)
+    assert ingest.preview(path, "exceptions").format == "application log (Spring Boot)"
+    result = ingest_one(db, path, kind="exceptions")
+    assert (result.rows_read, result.rows_loaded, result.rows_skipped, result.rows_rejected) == (4, 2, 1, 1)
+    assert query(db, "SELECT line_no FROM ingest_rejects") == [(2,)]
+    assert query(db, "SELECT error_type, level FROM exceptions ORDER BY src_row") == [
+        ("java.lang.IllegalStateException", "ERROR"), (None, "WARN")]

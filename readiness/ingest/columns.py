@@ -62,12 +62,12 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "message": ("message", "msg", "error_message", "content", "error", "exception_message",
                 "description", "log_message", "text", "exception.message", "error.message"),
     "error_type": ("error_type", "exception_type", "exc_type", "error_class", "exception", "type",
-                   "error_code", "exception.type", "error.type"),
+                   "error_code", "exception.type", "error.type", "err.type", "err.name"),
     "stack_trace": ("stack_trace", "stacktrace", "traceback", "stack", "trace", "backtrace",
-                    "exception.stacktrace", "error.stack_trace"),
+                    "exception.stacktrace", "error.stack_trace", "err.stack", "error.stack"),
     "level": ("level", "severity", "log_level", "priority", "loglevel", "log.level", "severity_text"),
     "component": ("component", "service", "module", "logger", "source", "app", "subsystem",
-                  "service.name", "logger_name", "log.logger"),
+                  "service.name", "logger_name", "log.logger", "caller"),
 }
 # A column whose name merely contains one of these words is a candidate for the canonical
 # column, taken only when its values fit it (its content decides): 'How likely are you to
@@ -93,8 +93,9 @@ RATING_LABELS: dict[str, int] = {
     "excellent": 5, "very good": 4, "good": 3, "fair": 2, "poor": 1, "very poor": 1,
 }
 
-# The exception's own message where a log also has the line's text (ECS, OpenTelemetry): it names the failure.
-EXCEPTION_MESSAGES = ("error.message", "exception.message")
+# The exception's own message where a log also has the line's text (ECS, OpenTelemetry, pino's and
+# bunyan's serialised 'err'): it names the failure.
+EXCEPTION_MESSAGES = ("error.message", "exception.message", "err.message")
 # Anonymous ids of product analytics (Segment's anonymousId): a user's id where the signed-in id is blank.
 ANONYMOUS_NAMES = ("anonymous_id", "anon_id", "anonymous_user_id")
 DATE_NAMES = ("date", "day", "log_date", "datum", "fecha")
@@ -369,6 +370,14 @@ def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, s
         chosen["message"] = ColumnMapping("message", (exc, message.sources[0]),
                                           f"{exc!r}, or {message.sources[0]!r} where it is blank", first=True)
         used.add(exc)
+    elif kind == "exceptions" and message and len(message.sources) == 1 and message.by != "map" and (
+            message.sources[0] in EXCEPTION_MESSAGES) and (
+            line := free(tuple(s for s in SYNONYMS["message"] if s not in EXCEPTION_MESSAGES))):
+        # the exception's message came by its own name (pino's 'err.message' answers to 'message'):
+        # the line's text ('msg') stands in where a line has no exception
+        chosen["message"] = ColumnMapping("message", (message.sources[0], line),
+                                          f"{message.sources[0]!r}, or {line!r} where it is blank", first=True)
+        used.add(line)
     user = chosen.get("user_id")
     if user and len(user.sources) == 1 and user.by != "map" and (anon := free(ANONYMOUS_NAMES)):
         # analytics tools write the signed-in id, or an anonymous one before sign-in

@@ -354,6 +354,8 @@ def _detect(path: Path, work_dir: Path, log_format: str | None) -> SourceFile:
                          layout=layout, work_dir=work_dir)
         src.columns = list(linelogs.columns(line_format, layout))
         src.types = {c: "VARCHAR" for c in src.columns}
+        if line_format == "app_log" and linelogs.timeless(layout, next(ln for ln in lines if ln.strip())):
+            src.notes.append("no time is written: each record is dated by the file's last change")
         return src
     if log_format:
         raise UnusableFile(f"{path.name}: its first line is not written as --log-format {log_format!r}. Check the "
@@ -558,7 +560,7 @@ def objects_sql(src: SourceFile, rows: str) -> str:
     if src.line_format == "access_log":
         return linelogs.access_log_rows_sql(rows)
     if src.line_format == "app_log":  # over a record of app_log_records_sql: _line and _more
-        obj = linelogs.app_log_object_sql(src.layout)
+        obj = linelogs.app_log_object_sql(src.layout, src.modified)
     elif src.line_format == "w3c":  # over a line of w3c_records_sql: _line, _fields and _date
         obj = linelogs.w3c_object_sql()
     else:

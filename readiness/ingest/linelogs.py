@@ -20,13 +20,15 @@ access log, as usage:
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from readiness import store
 from readiness.store import Connection
 
-# [virtual host] client ident user [time] "request" status bytes ["referer" "agent"] [request time]
+# [virtual host] client ident user [time] "request" status bytes ["referer" "agent" ["more" ...]]
+# [request time]: nginx's default 'main' format adds "$http_x_forwarded_for" after the agent
 ACCESS_LOG = (r'^(?:(\S+) )??(\S+) (\S+) (\S+) \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}|-) (\d+|-)'
-              r'(?: "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)")?(?: ([0-9.]+))?\s*$')
+              r'(?: "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)"(?: "(?:[^"\\]|\\.)*")*)?(?: ([0-9.]+))?\s*$')
 _GROUPS = ("vhost", "client", "ident", "auth", "time", "request", "status", "bytes", "referer", "agent", "rt")
 _ACCESS_RE = re.compile(ACCESS_LOG)
 STATIC = r"\.(css|js|mjs|map|png|jpe?g|gif|svg|ico|webp|avif|bmp|woff2?|ttf|otf|eot)$"
@@ -101,11 +103,12 @@ def access_log_rows_sql(rows: str) -> str:
     the expression's captures only on the rare line with an escaped quote."""
     pattern = _lit(ACCESS_LOG)
     names = "[" + ", ".join(_lit(g) for g in _GROUPS) + "]"
-    # head, request, status and bytes [, referer, ' ', agent, request time]; [virtual host,] client, ident, user
+    # head, request, status and bytes [, referer, ' ', agent, (' ', more,) request time]; [virtual host,]
+    # client, ident, user
     cut = {"vhost": "CASE WHEN len(_w) = 4 THEN _w[1] ELSE '' END", "client": "_w[-3]", "ident": "_w[-2]",
            "auth": "_w[-1]", "time": "split_part(split_part(_q[1], ' [', 2), ']', 1)", "request": "_q[2]",
            "status": "_sb[1]", "bytes": "_sb[2]", "referer": "coalesce(_q[4], '')", "agent": "coalesce(_q[6], '')",
-           "rt": "coalesce(trim(_q[7]), _sb[3], '')"}
+           "rt": "CASE WHEN len(_q) >= 7 THEN trim(_q[-1]) ELSE coalesce(_sb[3], '') END"}
     groups = ", ".join(f"CASE WHEN _bs THEN regexp_extract(_line, {pattern}, {names})[{_lit(g)}] "
                        f"ELSE {cut[g]} END AS _a_{g}" for g in _GROUPS)
     parts = {"time": "_a_time", "request": "nullif(_a_request, '')",
@@ -195,6 +198,43 @@ def w3c_object_sql() -> str:
 LAYOUTS: tuple[tuple[str, str], ...] = (
     # Spring Boot 2 and 3 (3.4 writes the application's name in brackets before the thread's)
     ("Spring Boot", r"<Time> <Level> <Pid> --- (\[<Application>\] )?\[<Process>\] <Component> : <Content>"),
+    # Kubernetes' klog: 'E1206 10:00:00.123456   12345 sync.go:42] msg', the level's first letter and
+    # the month and day before the time
+    ("Kubernetes klog", r"<Level:[IWEF]><Date:\d{4}> <Time:\d{2}:\d{2}:\d{2}\.\d{6}> <Pid:\d+> "
+                        r"<Component:[^\s\]]+:\d+>\] <Content>"),
+    # java.util.logging's SimpleFormatter: 'Dec 06, 2026 9:05:03 AM com.x.Sync run', then 'SEVERE: msg'
+    ("java.util.logging", r"<Time:[A-Z][a-z]{2} \d{1,2}, \d{4} \d{1,2}:\d{2}:\d{2} [AP]M> <Component:\S+>"
+                          r"( <Method:\S+>)?\n<Level>: <Content>"),
+    # .NET's console logger: 'fail: App.Sync[0]', the message on the next line, indented; a time
+    # before the level only when TimestampFormat is set
+    (".NET console", r"(\[?<Time:\d[\d:./ T,+-]*\d>\]? )?<Level:trce|dbug|info|warn|fail|crit>: "
+                     r"<Component:[^\s\[\]]+>\[<EventId:\d+>\]\n\s+<Content>"),
+    # Android's logcat (threadtime): '03-17 16:13:38.811  1702  2395 D WindowManager: msg'
+    ("Android logcat", r"<Date:\d{2}-\d{2}> <Time:\d{2}:\d{2}:\d{2}\.\d{3}> <Pid:\d+> <Tid:\d+> <Level:[VDIWEFA]> "
+                       r"<Component>: <Content>"),
+    # Blue Gene/L's RAS log: '- 1117838570 2005.06.03 R02-M1-N0 2005-06-03-15.42.50.675872 R02-M1-N0 RAS KERNEL INFO msg'
+    ("Blue Gene/L RAS", r"<Label:\S+> <Timestamp:\d{9,10}> <Date:\d{4}\.\d{2}\.\d{2}> <Node:\S+> "
+                        r"<Time:\d{4}-\d{2}-\d{2}-\d{2}\.\d{2}\.\d{2}\.\d+> <NodeRepeat:\S+> <Type:\S+> <Component:\S+> "
+                        r"<Level> <Content>"),
+    # Thunderbird's (syslog behind an alert tag, an epoch and a date): '- 1131566461 2005.11.09 dn228 Nov 9 12:01:01 dn228/dn228 crond[2915]: msg'
+    ("Thunderbird syslog", r"<Label:\S+> <Timestamp:\d{9,10}> <Date:\d{4}\.\d{2}\.\d{2}> <User:\S+> <Month:[A-Z][a-z]{2}> "
+                           r"<Day:\d{1,2}> <Clock:\d{2}:\d{2}:\d{2}> <Location:\S+> <Component>(\[<Pid:\d+>\])?: <Content>"),
+    # HPC cluster event logs: '134681 node-246 unix.hw state_change.unavailable 1077804742 1 msg'
+    ("HPC events", r"<LogId:\d+> <Node:\S+> <Component:\S+> <State:\S+> <Timestamp:\d{9,10}> <Flag:-?\d> <Content>"),
+    # '20171223-22:15:29:606|Step_LSC|30002312|msg'
+    ("time|component|pid", r"<Time:\d{8}-\d{1,2}:\d{1,2}:\d{1,2}:\d{1,3}>\|<Component>\|<Pid:\d+>\|<Content>"),
+    # Proxifier's: '[10.30 16:49:06] chrome.exe - proxy.example.org:5070 open through proxy ...'
+    ("Proxifier", r"\[<Time:\d{2}\.\d{2} \d{2}:\d{2}:\d{2}>\] <Program> - <Content>"),
+    # logrus's text (not a terminal) and Go's slog: 'time="2026-12-06T10:00:00Z" level=error msg="..." key=value'
+    # (the message is msg's value; the fields after it are kept as they are)
+    ("logfmt (logrus, slog)", r"time=<Time:\"[^\"]*\"|\S+> level=<Level>( source=<Component:\S+>)? "
+                              r"msg=<Content:\"(?:[^\"\\]|\\.)*\"|\S+>( <Fields:.*>)?"),
+    # zap's console encoder: time, level, [logger,] caller and message, tab-separated
+    ("zap console", r"<Timestamp>\t<Level>\t(<Logger:[^\t]+>\t)?<Component:[^\s]+\.go:\d+>\t<Content>"),
+    # loguru's default: '2026-12-06 10:00:00.123 | ERROR    | app.sync:run:12 - msg'
+    ("loguru", r"<Date> <Time> \| <Level> \| <Component> - <Content>"),
+    # Django's 'verbose' example: '{levelname} {asctime} {module} {process:d} {thread:d} {message}'
+    ("Django verbose", r"<Level> <Date> <Time> <Component:\w+> <Pid:\d+> <Thread:\d+> <Content>"),
     # syslog as sent or stored with its priority: '<34>1 2026-10-11T22:14:15.003Z host app 1234 ID47 [sd] msg'
     # (RFC 5424; '-' a missing field, the message may be absent) and '<34>Oct 11 22:14:15 host app[123]: msg'
     # Python: Flask's '[%(asctime)s] %(levelname)s in %(module)s: %(message)s', gunicorn's
@@ -203,7 +243,8 @@ LAYOUTS: tuple[tuple[str, str], ...] = (
     ("gunicorn", r"\[<Time>\] \[<Pid>\] \[<Level>\] <Content>"),
     ("Celery", r"\[<Time>: <Level>/<Process>\] <Content>"),
     # Ruby's Logger (Rails): 'E, [2026-12-06T10:00:01.456789 #1234] ERROR -- progname: msg'
-    ("Ruby Logger", r"[A-Z], \[<Time> #<Pid>\] <Level> -- <Component>: <Content>"),
+    # (Rails' tagged logging writes the request's tags before the message: kept apart)
+    ("Ruby Logger", r"[A-Z], \[<Time> #<Pid>\] <Level> -- <Component>: (<Tags:(?:\[[^\]]*\] )+>)?<Content>"),
     # PostgreSQL's default '%m [%p] ': '2026-12-06 10:00:01.456 UTC [1240] ERROR:  msg'; its
     # STATEMENT, DETAIL, HINT and CONTEXT lines belong to the record above them
     ("PostgreSQL", r"<Time> \[<Pid>\] <Level>: <Content>"),
@@ -232,6 +273,10 @@ LAYOUTS: tuple[tuple[str, str], ...] = (
                          r"( \[(client|remote) <Client>\])? <Content>"),
     # nginx: '2026/12/06 10:00:00 [error] 1234#5678: *9 open() "/x" failed ...'
     ("nginx error log", r"<Date> <Time> \[<Level>\] <Pid>#<Tid>: (\*<Connection> )?<Content>"),
+    # Go's standard log: '2026/12/06 10:00:00 sync.go:42: msg' (date and time flags, the file when
+    # asked); a level only where the message starts with one
+    ("Go log", r"<Date:\d{4}/\d{2}/\d{2}> <Time:\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?> (<Component:[^\s:]+\.go:\d+>: )?"
+               r"(\[?<Level>(\]|:) )?<Content>"),
     ("level and logger", r"<Date> <Time> <Level> <Component>: <Content>"),
     ("level first", r"<Level> <Date> <Time> <Component>: <Content>"),
     ("time, level, message", r"<Date> <Time> <Level> <Content>"),
@@ -244,15 +289,27 @@ LAYOUTS: tuple[tuple[str, str], ...] = (
     # Serilog's console '[10:00:00 ERR] msg'; logback's default '10:00:00.123 [main] ERROR c.x.Y - msg'
     ("[time level]", r"\[<Time> <Level>\] <Content>"),
     ("logback, time of day", r"<Time> \[<Process>\] <Level> <Component> - <Content>"),
+    # Python's logging.basicConfig(): '%(levelname)s:%(name)s:%(message)s', no time
+    ("Python logging default", r"<Level>:<Component:[\w.]+>:<Content>"),
 )
+# Lines before a log's first record that a layout may leave unread (an application's banner)
+BANNER_LINES = 12
+# Where a two-line layout's second line starts ('\\n' as written in it)
+NEXT_LINE = r"\n"
+# Layouts whose lines may carry no time: a record is then dated by the file's last change
+TIMELESS = (".NET console", "Python logging default")
 LEVEL_WORDS = ("TRACE", "DEBUG", "FINE", "FINER", "FINEST", "CONFIG", "VERBOSE", "INFO", "INFORMATION", "NOTICE",
                "WARN", "WARNING", "ERROR", "ERR", "SEVERE", "FATAL", "CRITICAL", "CRIT", "ALERT", "EMERG", "EMERGENCY",
-               "VRB", "TRC", "DBG", "INF", "WRN", "EROR", "FTL", "LOG", "PANIC", "NOTE", "SYSTEM")
+               "VRB", "TRC", "DBG", "INF", "WRN", "EROR", "FTL", "LOG", "PANIC", "DPANIC", "NOTE", "SYSTEM", "FAILURE")
 # Serilog's and zap's three- and four-letter levels, read as the words they stand for; PostgreSQL's
 # LOG and MySQL's System and Note messages are information
 LEVEL_ABBREVIATIONS = {"VRB": "VERBOSE", "TRC": "TRACE", "DBG": "DEBUG", "INF": "INFO", "WRN": "WARNING",
                        "ERR": "ERROR", "EROR": "ERROR", "FTL": "FATAL", "LOG": "INFO", "SYSTEM": "INFO",
-                       "NOTE": "NOTICE"}
+                       "NOTE": "NOTICE",
+                       # .NET's console logger's four letters; klog's and logcat's first letters
+                       "TRCE": "TRACE", "DBUG": "DEBUG", "FAIL": "ERROR", "CRIT": "CRITICAL",
+                       "V": "VERBOSE", "D": "DEBUG", "I": "INFO", "W": "WARNING", "E": "ERROR", "F": "FATAL",
+                       "A": "FATAL"}
 # Fields whose values have a shape of their own (any other field is the shortest run that fits)
 FIELD_PATTERNS = {
     "pri": r"\d{1,3}",
@@ -278,30 +335,35 @@ SYSLOG_LEVELS = ("EMERGENCY", "ALERT", "CRITICAL", "ERROR", "WARNING", "NOTICE",
 # What may stand before an exception's name: Java's cause, .NET's inner exception, Node's cause
 _CAUSE = r"^\s*(?:Caused by: |---> |\[cause\]: |Exception in thread \"[^\"]*\" |Unhandled exception\. )?"
 # A line naming an exception by a name that says so: 'ValueError: bad', 'java.io.IOException: disk',
-# 'Caused by: X: y', ' ---> System.ArgumentNullException: ...', 'Error: x' (Node)
-EXCEPTION_LINE = (_CAUSE + r"((?:[A-Za-z_$][\w$+]*\.)*[\w$+]*"
-                  r"(?:Error|Exception|Exit|Interrupt|Warning|Fault|Failure|Timeout))(?::\s*(.*))?$")
+# 'Caused by: X: y', ' ---> System.ArgumentNullException: ...', 'Error: x' (Node), Go's 'panic: x'
+EXCEPTION_LINE = (_CAUSE + r"((?:[A-Za-z_$][\w$+]*(?:\.|::))*[\w$+]*"
+                  r"(?:Error|Exception|Exit|Interrupt|Warning|Fault|Failure|Timeout)|panic)(?::\s*(.*))?$")
 # Any exception line's name and message; in a Python traceback the line after the frames names the
 # exception whatever its name ('KeyboardInterrupt', 'StopIteration', 'requests.exceptions.Timeout')
-NAMED_LINE = _CAUSE + r"([A-Za-z_$][\w$+]*(?:\.[A-Za-z_$][\w$+]*)*)(?::\s*(.*))?$"
+NAMED_LINE = _CAUSE + r"([A-Za-z_$][\w$+]*(?:(?:\.|::)[A-Za-z_$][\w$+]*)*)(?::\s*(.*))?$"
+# Rails writes an exception as 'ActiveRecord::RecordNotFound (Couldn't find Invoice with 'id'=4):',
+# after the request's tags ('[8f1b2c]'); read as 'Name: message'
+RAILS_LINE = r"^(?:\[[^\]]*\] )*((?:[A-Z]\w*::)+[A-Z]\w*|[A-Z]\w*(?:Error|Exception)) \((.*)\):\s*$"
 PYTHON_TRACEBACK = "Traceback (most recent call last):"
 
 
-def layout_regex(layout: str) -> tuple[str, list[str]]:
+def layout_regex(layout: str, builtin: bool | None = None) -> tuple[str, list[str]]:
     """A layout as a regular expression (RE2 and Python alike) and its field names in order. The
     built-in layouts' text between fields is a regular expression, as in Loghub; a layout a user
-    gives (not in LAYOUTS) is text as written ('|' is a bar, '\\[' or '[' a bracket)."""
+    gives (not in LAYOUTS) is text as written ('|' is a bar, '\\[' or '[' a bracket). A layout of
+    two lines ('\\n' in it) reads a record's header line and the line after it."""
     fields: list[str] = []
     out = ""
-    builtin = layout in dict(LAYOUTS).values()
+    builtin = layout in dict(LAYOUTS).values() if builtin is None else builtin
     for k, part in enumerate(re.split(r"(<[^<>]+>)", layout)):
         if k % 2:
             # a built-in layout may give a field's pattern after its name: '<Component:\S+>'
             name, _, own = part[1:-1].partition(":") if builtin else (part[1:-1], "", "")
             fields.append(name.lower())
-            # a level is one of the level words: a stack trace's 'ValueError: could not ...' is no header
-            out += (f"((?i:{'|'.join(LEVEL_WORDS)}))" if fields[-1] == "level"
-                    else f"({own or FIELD_PATTERNS.get(fields[-1], '.*?')})")
+            # a level is one of the level words (or the layout's own, 'I' or 'fail'): a stack
+            # trace's 'ValueError: could not ...' is no header
+            out += (f"({own})" if own else f"((?i:{'|'.join(LEVEL_WORDS)}))" if fields[-1] == "level"
+                    else f"({FIELD_PATTERNS.get(fields[-1], '.*?')})")
         elif builtin:
             out += re.sub(r"\((?!\?)", "(?:", re.sub(" +", r"\\s+", part))
         else:
@@ -310,22 +372,47 @@ def layout_regex(layout: str) -> tuple[str, list[str]]:
     return "^" + out + "$", fields
 
 
-def _layout_fits(layout: str, lines: list[str], con: Connection) -> list[bool]:
-    """Which of ``lines`` the layout reads (a Level field must hold a level); none unless the first does.
+def head_regex(layout: str) -> str:
+    """The regular expression of a record's first line (of a two-line layout, its first line's)."""
+    if NEXT_LINE not in layout:
+        return layout_regex(layout)[0]
+    return layout_regex(layout.split(NEXT_LINE)[0], builtin=layout in dict(LAYOUTS).values())[0]
+
+
+def _level_word(value: str | None) -> bool:
+    """A level field's text names a level (an optional level left out counts as one)."""
+    return value is None or value.strip().upper() in LEVEL_WORDS or value.strip().upper() in LEVEL_ABBREVIATIONS
+
+
+def _layout_fits(layout: str, lines: list[str], con: Connection, lead: int = 0) -> list[bool]:
+    """Which of ``lines`` the layout reads (a Level field must hold a level); none unless one of the
+    first ``lead`` + 1 does (the lines before it: a banner).
+    A two-line layout reads a line with the line after it; the second of the two does not fit.
 
     Whether a line fits is decided by RE2 (DuckDB's regular expressions, on ``con``): its time grows
     with a line's length, where Python's backtracking on a line a layout does not fit grows as a power
     of it (a CSV header of ten spaced questions took 14 s against the syslog layout). Python's
     expression then reads the fields of the lines that fit."""
     pattern, fields = layout_regex(layout)
+    if NEXT_LINE in layout:
+        lines = [f"{line}\n{lines[i + 1] if i + 1 < len(lines) else ''}" for i, line in enumerate(lines)]
     rx, level = re.compile(pattern), fields.index("level") if "level" in fields else None
     fits = con.execute(f"SELECT list_transform(?::VARCHAR[], lambda x: regexp_matches(x, {_lit(pattern)}))",
                        [lines]).fetchone()[0]
     out = []
     for i, line in enumerate(lines):
         m = rx.match(line) if fits[i] else None
-        out.append(bool(m) and (level is None or (m.group(level + 1) or "").strip().upper() in LEVEL_WORDS))
-    return out if out and out[0] else [False] * len(lines)
+        out.append(bool(m) and (level is None or _level_word(m.group(level + 1))))
+    return out if any(out[:lead + 1]) else [False] * len(lines)
+
+
+def timeless(layout: str, line: str) -> bool:
+    """The layout may write no time, and ``line`` (a record's first line) has none."""
+    if layout_name(layout) not in TIMELESS:
+        return False
+    m = re.match(head_regex(layout), line)
+    fields = layout_regex(layout)[1]
+    return bool(m) and ("time" not in fields or not (m.group(fields.index("time") + 1) or "").strip())
 
 
 # A line of a stack trace: indented (frames), an exception's name ('java.io.IOException: x',
@@ -337,9 +424,10 @@ TRACE_LINE = (r"^(\s|Traceback \(most recent call last\):|During handling of the
 
 def recognise_app_log(lines: list[str], layout: str | None = None) -> str | None:
     """The layout (Loghub convention) most of the first lines are written in, or None. Lines a
-    layout does not read may be a record's continuation (a stack trace), but the first must fit.
-    Three lines must fit, or, in a file of one or two records, every line that does not must be
-    one of a stack trace."""
+    layout does not read may be a record's continuation (a stack trace), but the first must fit,
+    or one of the first BANNER_LINES + 1 after lines with no delimiter (',', ';', tab) in them (a
+    banner before it, as Spring Boot prints, is rejected with its line numbers). Three lines must fit, or, in a file of one or two records, the first
+    and every line that does not must be one of a stack trace."""
     lines = [ln for ln in lines if ln.strip()][:50]
     if not lines:
         return None
@@ -349,11 +437,14 @@ def recognise_app_log(lines: list[str], layout: str | None = None) -> str | None
             return layout if _layout_fits(layout, lines, con)[0] else None
         traces = con.execute(f"SELECT list_transform(?::VARCHAR[], lambda x: regexp_matches(x, {_lit(TRACE_LINE)}))",
                              [lines]).fetchone()[0]
+        # a banner's lines hold no delimiter: a CSV's header line does, and its rows may fit a loose layout
+        lead = next((i for i, line in enumerate(lines[:BANNER_LINES]) if re.search(r"[,;\t]", line)),
+                    min(BANNER_LINES, len(lines)))
         best, hits = None, 0
         for _name, candidate in LAYOUTS:
-            fits = _layout_fits(candidate, lines, con)
+            fits = _layout_fits(candidate, lines, con, lead=lead)
             n = sum(fits)
-            if n > hits and (n >= min(3, len(lines)) or all(f or t for f, t in zip(fits, traces))):
+            if n > hits and (n >= min(3, len(lines)) or (fits[0] and all(f or t for f, t in zip(fits, traces)))):
                 best, hits = candidate, n
     finally:
         con.close()
@@ -366,22 +457,26 @@ def layout_name(layout: str) -> str:
 
 def app_log_columns(layout: str) -> tuple[str, ...]:
     _, fields = layout_regex(layout)
-    return (*fields, *_derived(fields), "message", "error_type", "stack_trace")
+    return (*fields, *_derived(layout, fields), "message", "error_type", "stack_trace")
 
 
-def _derived(fields: list[str]) -> dict[str, str]:
-    """Fields computed from the header's: a syslog priority's severity is the level."""
+def _derived(layout: str, fields: list[str], dated: datetime | None = None) -> dict[str, str]:
+    """Fields computed from the header's: a syslog priority's severity is the level; a layout that
+    may write no time is dated by the file's last change (``dated``) where it writes none."""
+    out = {}
     if "pri" in fields and "level" not in fields:
         levels = "[" + ", ".join(_lit(v) for v in SYSLOG_LEVELS) + "]"
-        return {"level": f"{levels}[try_cast(h['pri'] AS INTEGER) % 8 + 1]"}
-    return {}
+        out["level"] = f"{levels}[try_cast(h['pri'] AS INTEGER) % 8 + 1]"
+    if layout_name(layout) in TIMELESS and "time" not in fields:
+        out["time"] = _lit(dated.astimezone(UTC).isoformat()) if dated else "NULL"
+    return out
 
 
 def app_log_records_sql(layout: str, reader: str) -> str:
     """SELECT of one row per record: ``_ord`` (the line its header is on), ``_line`` (the header
     line), ``_more`` (the continuation lines, in order). Lines before the first header are a
     record of their own, without a header. Sorting is by line number; nothing leaves DuckDB."""
-    pattern, _ = layout_regex(layout)
+    pattern = head_regex(layout)
     return f"""(SELECT min(n) AS _ord, arg_min(_line, n) AS _line,
                        list(_line ORDER BY n) FILTER (WHERE NOT head) AS _more
                 FROM (SELECT n, _line, head, sum(head::INTEGER) OVER (ORDER BY n ROWS UNBOUNDED PRECEDING) AS rec
@@ -395,14 +490,16 @@ def root_cause_sql(lines: str) -> str:
     """SQL: of the lines (a list) of a stack trace, the line naming its root cause (NULL when none):
     the last 'Caused by:' (Java), else the innermost ' ---> ' (.NET, on a line of its own or after
     its outer exception), else the last '[cause]:' (Node), else the first exception (a Python chain
-    starts with it; a lone trace has one)."""
+    starts with it; a lone trace has one; Rails writes one)."""
     named = f"regexp_matches(c.l, {_lit(EXCEPTION_LINE)})"
     # a Python exception line: not indented, after an indented frame or code line, in a traceback
     python = (f"(c.tb AND c.i > 1 AND regexp_matches(c.prev, '^\\s') AND NOT regexp_matches(c.l, '^\\s') "
               f"AND regexp_matches(c.l, {_lit(NAMED_LINE)}))")
     ctx = (f"list_transform({lines}, lambda l, i: {{'l': l, 'i': i, 'prev': {lines}[i - 1], "
            f"'tb': list_contains({lines}, {_lit(PYTHON_TRACEBACK)})}})")
-    found = f"list_transform(list_filter({ctx}, lambda c: {named} OR {python}), lambda c: c.l)"
+    rails = f"regexp_matches(c.l, {_lit(RAILS_LINE)})"
+    found = (f"list_transform(list_filter({ctx}, lambda c: {named} OR {python} OR {rails}), lambda c: "
+             f"CASE WHEN {rails} THEN regexp_replace(c.l, {_lit(RAILS_LINE)}, '\\1: \\2') ELSE c.l END)")
 
     def last(prefix: str) -> str:
         starts = _lit(r"^\s*" + prefix)
@@ -412,28 +509,40 @@ def root_cause_sql(lines: str) -> str:
     return f"regexp_replace({root}, '^.*\\S\\s+--->\\s+', '')"
 
 
-def app_log_object_sql(layout: str) -> str:
+def app_log_object_sql(layout: str, dated: datetime | None = None) -> str:
     """SQL over a record (``_line``, ``_more``): a struct of the header's fields, and from the
     continuation lines the exception: ``error_type`` and ``message`` of its root cause
-    (:func:`root_cause_sql`), ``stack_trace`` all of them."""
+    (:func:`root_cause_sql`), ``stack_trace`` all of them. A two-line layout's header is the
+    record's first two lines. ``dated``: when the file last changed, the time of a record of a
+    layout that may write none (TIMELESS)."""
     pattern, fields = layout_regex(layout)
     names = "[" + ", ".join(_lit(f) for f in fields) + "]"
     exc = _lit(NAMED_LINE)
-    root = root_cause_sql("coalesce(_more, [])")
-    # '-' is syslog's (and many layouts') word for a field with no value
+    head, more = "_line", "coalesce(_more, [])"
+    if NEXT_LINE in layout:
+        head, more = "concat(_line, chr(10), coalesce(_more[1], ''))", "coalesce(_more[2:], [])"
+    root = root_cause_sql(more)
+    when = _lit(dated.astimezone(UTC).isoformat()) if dated else "NULL"
+
+    # '-' is syslog's (and many layouts') word for a field with no value; a value that is one
+    # quoted string (logfmt's msg="...") is its text
     def value(f: str) -> str:
         text = f"nullif(nullif(trim(h[{_lit(f)}]), ''), '-')"
+        text = (f"CASE WHEN regexp_full_match({text}, '\"(?:[^\"\\\\]|\\\\.)*\"') THEN "
+                f"replace(replace({text}[2:-2], '\\\"', '\"'), '\\\\', '\\') ELSE {text} END")
+        if f == "time" and layout_name(layout) in TIMELESS:
+            return f"coalesce({text}, {when})"
         if f != "level":
             return text
         short = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in LEVEL_ABBREVIATIONS.items())
         return f"CASE upper({text}) {short} ELSE {text} END"
 
-    head = ", ".join([*(f"{_lit(f)}: {value(f)}" for f in fields),
-                      *(f"{_lit(f)}: {sql}" for f, sql in _derived(fields).items())])
-    return (f"list_transform([{{'h': regexp_extract(_line, {_lit(pattern)}, {names}), 'root': {root}}}], "
-            f"lambda r: CASE WHEN regexp_matches(_line, {_lit(pattern)}) THEN "
-            f"list_transform([r.h], lambda h: {{{head}, "
+    header = ", ".join([*(f"{_lit(f)}: {value(f)}" for f in fields),
+                        *(f"{_lit(f)}: {sql}" for f, sql in _derived(layout, fields, dated).items())])
+    return (f"list_transform([{{'h': regexp_extract({head}, {_lit(pattern)}, {names}), 'root': {root}}}], "
+            f"lambda r: CASE WHEN regexp_matches({head}, {_lit(pattern)}) THEN "
+            f"list_transform([r.h], lambda h: {{{header}, "
             f"'message': coalesce(nullif(regexp_extract(r.root, {exc}, 2), ''), nullif(trim(h['content']), ''), "
             f"regexp_extract(r.root, {exc}, 1)), "
             f"'error_type': nullif(regexp_extract(r.root, {exc}, 1), ''), "
-            f"'stack_trace': nullif(array_to_string(coalesce(_more, []), chr(10)), '')}})[1] END)[1]")
+            f"'stack_trace': nullif(array_to_string({more}, chr(10)), '')}})[1] END)[1]")

@@ -64,7 +64,7 @@ def profile_columns(src: SourceFile) -> dict[str, ColumnProfile]:
                count(*) FILTER (WHERE n BETWEEN {EPOCH_S[0]} AND {EPOCH_S[1]}
                                    OR n BETWEEN {EPOCH_S[0] * 1000} AND {EPOCH_S[1] * 1000}),
                avg(length(v)), avg(length(v) - length(replace(v, ' ', '')) + 1),
-               count(*) FILTER (WHERE v[1] IN ('{{', '[')), min(v),
+               count(*) FILTER (WHERE v[1] IN ('{{', '[') AND json_valid(v)), min(v),
                count(*) FILTER (WHERE lower(v) IN ({', '.join(lit(k) for k in RATING_LABELS)}))
         FROM t GROUP BY col"""
     con = store.scratch()

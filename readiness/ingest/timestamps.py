@@ -24,7 +24,8 @@ _SHORT_YEAR_ORDERS = (("%y", "%m", "%d"), ("%d", "%m", "%y"), ("%m", "%d", "%y")
 # DuckDB reads '17/06/09 20:10:40' as the year 17: no time before this is taken as read
 PLAUSIBLE_FROM = "1900-01-01 00:00:00+00"
 YEARLESS_FORMAT = "%b %d %H:%M:%S"  # syslog: "Jun 14 15:16:01"
-YEARLESS_FORMATS = (YEARLESS_FORMAT, "%b %d %H:%M:%S.%f")
+# and month and day in digits: klog's '1206 10:00:00.123456', logcat's '03-17 16:13:38.811', '10.30 16:49:06'
+YEARLESS_FORMATS = (YEARLESS_FORMAT, "%b %d %H:%M:%S.%f", "%m%d %H:%M:%S.%f", "%m-%d %H:%M:%S.%f", "%m.%d %H:%M:%S")
 # Layouts recognised without --time-format when a column's times are neither ISO 8601 nor epochs:
 # day-first (Europe), month-first (US), year-first with slashes, month names, web access logs.
 COMMON_FORMATS = (
@@ -34,6 +35,7 @@ COMMON_FORMATS = (
     "%d-%m-%Y %H:%M:%S", "%d-%m-%Y %H:%M",
     "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d",
     "%d-%b-%Y %H:%M:%S", "%d %b %Y %H:%M:%S", "%d %b %Y %H:%M", "%b %d, %Y %H:%M:%S", "%b %d %Y %H:%M:%S",
+    "%b %d, %Y %I:%M:%S %p",  # java.util.logging's 'Dec 06, 2026 9:05:03 AM'
     "%d/%b/%Y:%H:%M:%S %z", "%Y-%m-%d %H:%M:%S %z", "%d %b %Y", "%b %d, %Y", "%b %d %Y",
     "%d-%b-%Y", "%B %d, %Y", "%d %B %Y", "%d-%b-%Y %H:%M:%S.%f",
 )
@@ -44,6 +46,25 @@ COMMON_FORMATS += MONTH_NAME_SHORT_YEAR
 # Digits run together are read year first, as ISO 8601's basic form writes them (HDFS: '081109 203615').
 COMMON_FORMATS += ("%y%m%d %H%M%S", "%Y%m%d %H%M%S", "%Y%m%d-%H:%M:%S:%f", "%a %b %d %H:%M:%S %Y",
                    "%a %b %d %H:%M:%S.%f %Y")
+# Zone abbreviations written after a time ('2026-12-06 10:00:01.456 CEST', PostgreSQL's %m), each
+# the one UTC offset it names; read as that offset, never as the pilot's zone
+ZONE_ABBREVIATIONS = {
+    "UTC": "+00:00", "GMT": "+00:00", "WET": "+00:00", "WEST": "+01:00", "BST": "+01:00",
+    "CET": "+01:00", "CEST": "+02:00", "MET": "+01:00", "MEST": "+02:00", "EET": "+02:00", "EEST": "+03:00",
+    "MSK": "+03:00", "EST": "-05:00", "EDT": "-04:00", "CDT": "-05:00", "MST": "-07:00", "MDT": "-06:00",
+    "PST": "-08:00", "PDT": "-07:00", "AKST": "-09:00", "AKDT": "-08:00", "HST": "-10:00", "NST": "-03:30",
+    "NDT": "-02:30", "JST": "+09:00", "KST": "+09:00", "HKT": "+08:00", "SGT": "+08:00", "AWST": "+08:00",
+    "ACST": "+09:30", "ACDT": "+10:30", "AEST": "+10:00", "AEDT": "+11:00", "NZST": "+12:00", "NZDT": "+13:00",
+}
+# Abbreviations that name more than one zone: a time written with one is rejected, saying which
+AMBIGUOUS_ZONES = {
+    "IST": "India +05:30, Ireland +01:00 or Israel +02:00",
+    "CST": "US Central -06:00, China +08:00 or Cuba -05:00",
+    "AST": "Atlantic -04:00 or Arabia +03:00",
+    "ADT": "Atlantic -03:00 or Arabia +04:00",
+}
+# a time's last word in capitals (three to five letters: 'PM' is no zone) is its zone's abbreviation
+_ZONE_WORD = r"\s([A-Z]{3,5})$"
 _FIT = 0.5  # a layout is recognised when it reads more than this share of the sampled values
 
 
@@ -275,14 +296,54 @@ def parse_sql(raw: str, mode: TimeMode, local: str | None = None, tz: str | None
     if mode.kind == "epoch_ms":
         return f"to_timestamp(try_cast({raw} AS DOUBLE) / 1000.0)"
     if mode.kind == "iso_comma":
-        return f"try_cast({_comma_fixed(raw)} AS TIMESTAMPTZ)"
+        return (f"CASE WHEN {_ends_in_capital(raw)} THEN try_cast({_comma_fixed(zone_offset_sql(raw))} AS TIMESTAMPTZ) "
+                f"ELSE try_cast({_comma_fixed(raw)} AS TIMESTAMPTZ) END")
     if mode.kind == "format":
         return f"CAST({_strptime_sql(raw, mode)} AS TIMESTAMPTZ)"
     # numbers in an ISO column are not epochs (they do not parse); a comma before the fraction
     # of a second is tried only where the plain cast failed
     # and a zone written after a space ('2015-02-24 11:35:52 -0800', as Twitter's exports write it)
+    # a zone's abbreviation is read as its offset; the other rows pay one test of their last character
+    return f"CASE WHEN {_ends_in_capital(raw)} THEN {_iso_sql(zone_offset_sql(raw))} ELSE {_iso_sql(raw)} END"
+
+
+def _iso_sql(raw: str) -> str:
     return (f"coalesce(try_cast({raw} AS TIMESTAMPTZ), try_cast({_comma_fixed(raw)} AS TIMESTAMPTZ), "
             rf"try_cast(regexp_replace({raw}, '\s+([+-]\d\d(:?\d\d)?)$', '\1') AS TIMESTAMPTZ))")
+
+
+def _ends_in_capital(raw: str) -> str:
+    """SQL: the text ends in a capital other than Z (which is UTC's 'Z'): it may end in a zone's abbreviation."""
+    return f"({raw})[-1] BETWEEN 'A' AND 'Y'"
+
+
+def _zone_map() -> str:
+    return "MAP {" + ", ".join(f"'{k}': '{v}'" for k, v in ZONE_ABBREVIATIONS.items()) + "}"
+
+
+def zone_offset_sql(raw: str) -> str:
+    """SQL: ``raw`` with a zone abbreviation at its end written as the offset it names ('CEST' as
+    '+02:00'); NULL when the abbreviation is ambiguous or unknown (DuckDB would read 'BST' as
+    Bangladesh's, 'IST' as India's). The regular expression runs only on text ending in a capital."""
+    word = f"regexp_extract({raw}, '{_ZONE_WORD}', 1)"
+    fixed = f"regexp_replace({raw}, '{_ZONE_WORD}', ' ' || {_zone_map()}[{word}])"
+    return f"CASE WHEN {_ends_in_capital(raw)} AND regexp_matches({raw}, '{_ZONE_WORD}') THEN {fixed} ELSE {raw} END"
+
+
+def zone_problem_sql(raw: str) -> str:
+    """SQL: why a time's zone abbreviation cannot be read (NULL when it has none or a known one)."""
+    word = f"regexp_extract({raw}, '{_ZONE_WORD}', 1)"
+    ambiguous = " ".join(f"WHEN '{k}' THEN " + _sql_text(f"'{k}' names more than one zone ({v})")
+                         for k, v in AMBIGUOUS_ZONES.items())
+    known = ", ".join(f"'{k}'" for k in ZONE_ABBREVIATIONS)
+    return (f"CASE WHEN {_ends_in_capital(raw)} AND regexp_matches({raw}, '{_ZONE_WORD}') "
+            f"AND {word} NOT IN ({known}) THEN CASE {word} {ambiguous} "
+            f"ELSE concat('''', {word}, ''' is not a time zone abbreviation this reads') END END")
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
 
 
 def zoneless_sql(raw: str, mode: TimeMode) -> str:
@@ -294,7 +355,8 @@ def zoneless_sql(raw: str, mode: TimeMode) -> str:
     # a zone is at the end: Z, UTC/GMT, or an offset (+02:00, -0500, +01); a bare date (10
     # characters) ends in '-06' but has no zone. One anchored regex: 2.4x cheaper than five
     # substring tests (0.19 s against 0.46 s over 5M values).
-    return rf"(length({raw}) <= 10 OR NOT regexp_matches({raw}, '(?:[zZ]|UTC|GMT|[+-][0-9:]{{2,5}})$'))"
+    # a zone abbreviation ('CEST') is a zone too: read as its offset, or rejected, never as the pilot's
+    return rf"(length({raw}) <= 10 OR NOT regexp_matches({raw}, '(?:[zZ]|UTC|GMT|[+-][0-9:]{{2,5}}|[\s][A-Z]{{3,5}})$'))"
 
 
 def hint(mode: TimeMode) -> str:

@@ -17,6 +17,7 @@ import json
 import linecache
 import logging
 import random
+import subprocess
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -60,12 +61,12 @@ def records(rng: random.Random, n: int, levels: list[tuple[str, str]], trace: li
         t = START + timedelta(seconds=41 * i + rng.randrange(40), milliseconds=rng.randrange(1000))
         level, stored = rng.choice(levels)
         inv = rng.randrange(1000, 9999)
-        if stored in ("ERROR", "FATAL", "SEVERE") and rng.random() < 0.6:
+        if stored.upper() in ("ERROR", "FATAL", "SEVERE") and rng.random() < 0.6:
             out.append(Rec(t, level, stored, "App.Invoices.SyncJob", f"Sync of invoice {inv} failed", root,
                            [ln.format(n=inv) for ln in trace]))
-        elif stored in ("ERROR", "FATAL", "SEVERE"):
+        elif stored.upper() in ("ERROR", "FATAL", "SEVERE"):
             out.append(Rec(t, level, stored, "App.Payments.Gateway", f"payment {inv} declined by the gateway"))
-        elif stored in ("WARN", "WARNING"):
+        elif stored.upper() in ("WARN", "WARNING"):
             out.append(Rec(t, level, stored, "App.Invoices.SyncJob", f"retrying invoice {inv} in 30 s"))
         else:
             out.append(Rec(t, level, stored, "App.Web.Requests", f"GET /invoice/{inv} answered in {rng.randrange(9, 300)} ms"))
@@ -137,6 +138,52 @@ def tomcat(r: Rec) -> list[str]:  # JULI's OneLineFormatter; the trace indented 
             f"{r.logger}.run {r.message}", *("\t" + line for line in r.trace)]
 
 
+# Go: klog (Kubernetes), the standard library's log, logrus's text and zap's console encoder
+GO_PANIC = ["panic: could not sync invoice {n}: ledger closed", "", "goroutine 1 [running]:",
+            "main.sync(0x{n})", "\t/src/app/sync.go:57 +0x1d", "main.main()", "\t/src/app/main.go:20 +0x25",
+            "exit status 2"]
+ZAP_STACK = ["main.(*Job).Run", "\t/src/app/sync/job.go:57", "main.main", "\t/src/app/main.go:20",
+             "runtime.main", "\t/usr/local/go/src/runtime/proc.go:271"]
+KLOG = [("I", "INFO"), ("I", "INFO"), ("W", "WARNING"), ("E", "ERROR")]
+GO_WORDS = [("INFO", "INFO"), ("INFO", "INFO"), ("WARN", "WARN"), ("ERROR", "ERROR")]
+LOGRUS = [("info", "info"), ("info", "info"), ("debug", "debug"), ("warning", "warning"), ("error", "error")]
+DOTNET_CONSOLE = [("info", "info"), ("info", "info"), ("dbug", "DEBUG"), ("warn", "warn"), ("fail", "ERROR")]
+
+
+def klog(r: Rec) -> list[str]:  # 'Lmmdd hh:mm:ss.uuuuuu threadid file:line] msg'
+    return [f"{r.level}{r.t.strftime('%m%d %H:%M:%S.%f')} {4242:>7} sync.go:57] {r.message}", *r.trace]
+
+
+def go_log(r: Rec) -> list[str]:  # log.SetFlags(log.LstdFlags | log.Lshortfile), the level in the message
+    return [f"{r.t.strftime('%Y/%m/%d %H:%M:%S')} sync.go:57: {r.level}: {r.message}", *r.trace]
+
+
+def logrus(r: Rec) -> list[str]:  # logrus.TextFormatter, not on a terminal
+    fields = ' error="context deadline exceeded"' if r.stored == "error" else ""
+    return [f'time="{r.t.strftime("%Y-%m-%dT%H:%M:%SZ")}" level={r.level} msg="{r.message}"{fields} worker=3']
+
+
+def zap_console(r: Rec) -> list[str]:  # zap.NewDevelopment(): its console encoder, a stack trace from WARN up
+    stamp = r.t.astimezone(ZONE).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0100"
+    return [f'{stamp}\t{r.level}\tsync/job.go:57\t{r.message}\t{{"worker": 3}}', *r.trace]
+
+
+def dotnet_console(r: Rec) -> list[str]:  # Microsoft.Extensions.Logging's console logger, simple formatter
+    return [f"{r.level}: {r.logger}[0]", f"      {r.message}", *("      " + line for line in r.trace)]
+
+RAILS = ["[TAG] ActiveRecord::RecordNotFound (Couldn't find Invoice with 'id'={n}):", "[TAG]   ",
+         "[TAG] app/models/invoice.rb:31:in `supplier_vat'", "[TAG] app/controllers/invoices_controller.rb:12:in `show'"]
+RAILS_LEVELS = [("INFO", "INFO"), ("INFO", "INFO"), ("DEBUG", "DEBUG"), ("WARN", "WARN"), ("FATAL", "FATAL")]
+
+
+def rails(r: Rec) -> list[str]:  # Rails' production log: Logger::Formatter, the request id as a tag
+    tag = f"[{r.t.strftime('%H%M%S%f')}-4f2e-9c1d]"
+    head = f"{r.level[0]}, [{r.t.strftime('%Y-%m-%dT%H:%M:%S.%f')} #4242] {r.level:>5} -- : {tag} "
+    if r.trace:  # ActionDispatch writes the exception in one call: its first line is blank
+        return [head + "  ", *(line.replace("[TAG]", tag) for line in r.trace)]
+    return [head + r.message]
+
+
 LAYOUTS = {  # file: (writer, levels, trace, root cause, format named in the preview)
     "serilog_file.log": (serilog_file, U3, DOTNET, "System.Collections.Generic.KeyNotFoundException", "time and [level]"),
     "serilog_console.log": (serilog_console, U3, DOTNET, "System.Collections.Generic.KeyNotFoundException",
@@ -150,7 +197,17 @@ LAYOUTS = {  # file: (writer, levels, trace, root cause, format named in the pre
     "celery.log": (celery, PY_WORDS, PYTHON, "KeyError", "Celery"),
     "ruby_logger.log": (ruby, RUBY, [], None, "Ruby Logger"),
     "tomcat.log": (tomcat, JUL, JAVA, "java.net.SocketTimeoutException", "Tomcat"),
+    "klog.log": (klog, KLOG, [], None, "Kubernetes klog"),
+    "go_log.log": (go_log, GO_WORDS, GO_PANIC, "panic", "Go log"),
+    "logrus.log": (logrus, LOGRUS, [], None, "logfmt (logrus, slog)"),
+    "zap_console.log": (zap_console, GO_WORDS, ZAP_STACK, None, "zap console"),
+    "dotnet_console.log": (dotnet_console, DOTNET_CONSOLE, DOTNET, "System.Collections.Generic.KeyNotFoundException",
+                           ".NET console"),
+    "rails_production.log": (rails, RAILS_LEVELS, RAILS, "ActiveRecord::RecordNotFound", "Ruby Logger"),
 }
+NO_TIME = ("dotnet_console.log",)  # dated by the file's last change, as the test sets it
+CHANGED = "2026-12-06T18:00:00"
+NO_COMPONENT = ("klog.log", "go_log.log", "logrus.log", "zap_console.log", "rails_production.log")  # the caller's file, not a logger
 
 
 def apache_24(rng: random.Random, n: int) -> list[Rec]:
@@ -279,50 +336,85 @@ def sync(log, invoice, kind):
 """
 
 
-def python_bracket(path: Path) -> dict:
-    """Python's logging with '%(asctime)s [%(levelname)s] %(name)s: %(message)s', exceptions raised."""
+PYTHON_FORMATS = {  # file: (format, style, date format, layout named in the preview, component of a record)
+    "python_bracket.log": ("%(asctime)s [%(levelname)s] %(name)s: %(message)s", "%", None, "time, [level] and logger",
+                           lambda r: r.name),
+    # Django's documented 'verbose' formatter
+    "django_verbose.log": ("{levelname} {asctime} {module} {process:d} {thread:d} {message}", "{", None,
+                           "Django verbose", lambda r: r.module),
+    # logging.basicConfig()'s default: no time
+    "python_default.log": ("%(levelname)s:%(name)s:%(message)s", "%", None, "Python logging default",
+                           lambda r: r.name),
+    # loguru's default layout, written by Python's logging
+    "loguru.log": ("%(asctime)s.%(msecs)03d | %(levelname)-8s | %(name)s:%(funcName)s:%(lineno)d - %(message)s", "%",
+                   "%Y-%m-%d %H:%M:%S", "loguru", lambda r: f"{r.name}:{r.funcName}:{r.lineno}"),
+}
+
+
+def python_logged(path: Path, fmt: str, style: str, datefmt: str | None, layout: str, component) -> dict:
+    """Python's logging with ``fmt``, exceptions raised; the truth counted from the records written."""
     rng = random.Random(11)
     log = logging.getLogger("invoices.sync")
     log.propagate = False
     handler = logging.FileHandler(path, mode="w", encoding="utf-8")
-    formatter = logging.Formatter("%(asctime)s [%(levelname)s] %(name)s: %(message)s")
+    formatter = logging.Formatter(fmt, datefmt=datefmt, style=style)
     formatter.converter = time.gmtime
     handler.setFormatter(formatter)
     clock = iter(START.timestamp() + 37 * i + rng.randrange(30) + rng.randrange(1000) / 1000 for i in range(1000))
+    levels: Counter = Counter()
+    components: Counter = Counter()
+    first: list[float] = []
 
     def fixed_time(record: logging.LogRecord) -> bool:
         record.created = next(clock)
         record.msecs = int(record.created * 1000) % 1000
+        record.process, record.thread = 4242, 140230  # as a server's would be, the same each run
+        levels[record.levelname] += 1
+        if record.levelname != "INFO":
+            components[component(record)] += 1
+            first.append(record.created)
         return True
 
     handler.addFilter(fixed_time)
     log.handlers[:] = [handler]
     log.setLevel(logging.DEBUG)
-    levels: Counter = Counter()
     roots: Counter = Counter()
 
     app: dict = {}  # the application's code, under the path it would have in a deployment
     linecache.cache[APP_FILE] = (len(APP_CODE), None, APP_CODE.splitlines(True), APP_FILE)
     exec(compile(APP_CODE, APP_FILE, "exec"), app)
     try:
-        for i in range(40):
+        for _ in range(40):
             inv = rng.randrange(1000, 9999)
             kind = rng.choice(["info", "info", "warning", "key", "zero"])
             if kind == "info":
                 log.info("invoice %d synced", inv)
-                levels["INFO"] += 1
             elif kind == "warning":
                 log.warning("invoice %d took %d s to sync", inv, rng.randrange(5, 60))
-                levels["WARNING"] += 1
             else:
                 roots[app["sync"](log, inv, kind)] += 1
-                levels["ERROR"] += 1
     finally:
         handler.close()
         log.handlers[:] = []
-    return {"format": "time, [level] and logger", "records": sum(levels.values()), "info": levels["INFO"],
+    return {"format": layout, "records": sum(levels.values()), "info": levels["INFO"],
             "levels": {k: v for k, v in levels.items() if k != "INFO"}, "root_types": dict(roots),
-            "components": {"invoices.sync": sum(levels.values()) - levels["INFO"]}}
+            "components": dict(components),
+            "first_ts": CHANGED if "asctime" not in fmt else
+            datetime.fromtimestamp(min(first), UTC).strftime("%Y-%m-%dT%H:%M:%S")}
+
+
+def java_logged(path: Path) -> dict | None:
+    """java.util.logging's default layout, written by Java itself (None when no Java is installed)."""
+    source = Path(__file__).resolve().parent / "jul" / "InvoiceSync.java"
+    try:
+        run = subprocess.run(["java", "-Duser.language=en", "-Duser.country=US", "-Duser.timezone=UTC", str(source)],
+                             capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    path.write_text(run.stderr, encoding="utf-8")
+    truth = json.loads(run.stdout)
+    return {"format": "java.util.logging", **truth, "components": {"com.example.invoices.InvoiceSync":
+                                                                   truth["records"] - truth["info"]}}
 
 
 def truth_of(recs: list[Rec], fmt: str) -> dict:
@@ -345,11 +437,20 @@ def main() -> None:
         named = {flask: lambda c: c.split(".")[-1].lower(), tomcat: lambda c: c + ".run"}.get(writer)
         if named:  # Flask names the module, JULI the logger and its method
             truth[name]["components"] = {named(c): n for c, n in truth[name]["components"].items()}
+        if name in NO_COMPONENT:
+            truth[name]["components"] = {}
+        if name in NO_TIME:
+            truth[name]["first_ts"] = CHANGED
     for i, (name, (maker, sep, fmt)) in enumerate(SERVERS.items()):
         recs = maker(random.Random(100 + i), 60)
         (HERE / name).write_text("".join(f"{r.level}{sep}{r.message}\n" for r in recs), encoding="utf-8")
         truth[name] = truth_of(recs, fmt)
-    truth["python_bracket.log"] = python_bracket(HERE / "python_bracket.log")
+    for name, args in PYTHON_FORMATS.items():
+        truth[name] = python_logged(HERE / name, *args)
+    if jul := java_logged(HERE / "jul.log"):
+        truth["jul.log"] = jul
+    else:  # keep the last one written
+        truth["jul.log"] = json.loads((HERE.parent / "layouts_truth.json").read_text())["jul.log"]
     (HERE.parent / "layouts_truth.json").write_text(json.dumps(truth, indent=1, sort_keys=True) + "\n")
 
 
