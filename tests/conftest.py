@@ -1,7 +1,8 @@
 """Fixtures for the library tests; helper functions live in helpers.py (tests/e2e has its own conftest).
 
 A test module that sets ``DEPLOYMENTS = ("embedded", "organisation")`` runs each of its tests that
-take the ``db`` fixture on both deployments: the embedded store file, and the organisation
+take the ``db`` fixture on both deployments (a test marked ``@pytest.mark.deployments("embedded")``
+on the ones it names): the embedded store file, and the organisation
 deployment (records in a throwaway PostgreSQL server's fresh database, telemetry files in a temp
 folder), chosen as an operator chooses it, through READINESS_DATABASE_URL and
 READINESS_LAKE_DATA_PATH. There ``db`` is the name the organisation store goes by
@@ -21,6 +22,9 @@ _databases = itertools.count(1)
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     deployments = getattr(metafunc.module, "DEPLOYMENTS", None)
+    marker = metafunc.definition.get_closest_marker("deployments")
+    if marker:  # @pytest.mark.deployments("embedded"): this test on these only
+        deployments = marker.args
     if deployments and "db" in metafunc.fixturenames:
         metafunc.parametrize("deployment", deployments, indirect=True)
 

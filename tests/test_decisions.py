@@ -20,7 +20,6 @@ from readiness.review.decisions import DecisionError
 from readiness.security import users
 from readiness.security.access import AccessDenied, Actor
 
-DEPLOYMENTS = ("embedded", "organisation")
 OP = Actor("cli:test", "admin", cli=True)
 PW = "a long enough password"
 NEXT = date.today() + timedelta(days=30)

@@ -110,6 +110,7 @@ def test_kept_results_equal_fresh_ones_and_are_read_not_recomputed(pilot_db: Pat
     assert _computed_at(pilot_db) == before
 
 
+@pytest.mark.deployments("embedded")  # its store code is covered on both by the others here
 def test_a_page_view_keeps_what_it_computed(pilot_db: Path) -> None:
     with store.open_store(pilot_db) as con:
         p = get_pilot(con, "p")
@@ -144,6 +145,7 @@ def test_after_an_ingest_and_a_deletion(pilot_db: Path, tmp_path: Path) -> None:
     _kept_equal_fresh(pilot_db)
 
 
+@pytest.mark.deployments("embedded")  # its store code is covered on both by the others here
 def test_a_note_recomputes_only_what_reads_the_review_records(pilot_db: Path) -> None:
     from analysis import failure_modes
 
@@ -159,6 +161,7 @@ def test_a_note_recomputes_only_what_reads_the_review_records(pilot_db: Path) ->
     _kept_equal_fresh(pilot_db)
 
 
+@pytest.mark.deployments("embedded")  # its store code is covered on both by the others here
 def test_a_new_time_zone_recomputes_them(pilot_db: Path) -> None:
     with store.open_store(pilot_db) as con:
         p = get_pilot(con, "p")
@@ -176,6 +179,7 @@ def test_a_new_time_zone_recomputes_them(pilot_db: Path) -> None:
     _kept_equal_fresh(pilot_db)
 
 
+@pytest.mark.deployments("embedded")  # its store code is covered on both by the others here
 def test_the_command_line_keeps_them_up_after_a_load(pilot_db: Path, tmp_path: Path) -> None:
     with store.open_store(pilot_db) as con:
         evidence.refresh(con, get_pilot(con, "p").pilot_id)
@@ -201,6 +205,7 @@ def test_an_altered_row_is_refused_not_run(pilot_db: Path, capsys: pytest.Captur
     assert "must never run" not in capsys.readouterr().out
 
 
+@pytest.mark.deployments("embedded")  # its store code is covered on both by the others here
 def test_results_hold_only_for_their_context(pilot_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with store.open_store(pilot_db) as con:
         p = get_pilot(con, "p")
@@ -212,6 +217,7 @@ def test_results_hold_only_for_their_context(pilot_db: Path, monkeypatch: pytest
             con.execute("SELECT any_value(data_version) FROM evidence_kept").fetchone()[0]
 
 
+@pytest.mark.deployments("embedded")  # its store code is covered on both by the others here
 def test_conditions_judged_on_the_kept_rates_equal_those_judged_afresh(pilot_db: Path) -> None:
     from readiness.review import conditions
 

@@ -85,6 +85,7 @@ def test_every_pilots_data_version_comes_from_one_query_and_matches_one_by_one(t
                                               for pid in (get_pilot(con, n).pilot_id for n in ("a", "b"))}
 
 
+@pytest.mark.deployments("embedded")  # its store code is covered on both by the others here
 def test_figures_are_stored_once_and_read_without_recomputing(two: Path) -> None:
     rows = _same(two)
     assert _row(rows, "a")["decision"] == "Harden further"
@@ -130,6 +131,7 @@ def test_after_edits_of_risks_conditions_decisions_and_the_hand_off(two: Path) -
     assert _row(_same(two), "a")["untriaged_high"] == 0
 
 
+@pytest.mark.deployments("embedded")  # its store code is covered on both by the others here
 def test_when_a_waiver_runs_out_and_review_and_risk_dates_pass(two: Path) -> None:
     expiry = TODAY + timedelta(days=5)
     with store.open_store(two) as con:
@@ -154,6 +156,7 @@ def test_when_a_waiver_runs_out_and_review_and_risk_dates_pass(two: Path) -> Non
     assert _row(_same(two, TODAY + timedelta(days=31)), "a")["overdue"]
 
 
+@pytest.mark.deployments("embedded")  # its store code is covered on both by the others here
 def test_a_reviewer_sees_only_the_pilots_granted(two: Path) -> None:
     with store.open_store(two) as con:
         users.add_user(con, OP, "rita", "reviewer", "a long enough password")
@@ -166,6 +169,7 @@ def test_a_reviewer_sees_only_the_pilots_granted(two: Path) -> None:
         assert access.allowed_on_all(con, OP, "export", [a, b])
 
 
+@pytest.mark.deployments("embedded")  # its store code is covered on both by the others here
 def test_the_command_line_computes_missing_figures_once(two: Path, capsys: pytest.CaptureFixture) -> None:
     from readiness import cli
 
@@ -176,6 +180,7 @@ def test_the_command_line_computes_missing_figures_once(two: Path, capsys: pytes
     _same(two)
 
 
+@pytest.mark.deployments("embedded")  # its store code is covered on both by the others here
 def test_the_review_steps_from_the_kept_conditions_equal_those_judged_afresh(two: Path) -> None:
     from readiness.review import progress
 
