@@ -385,25 +385,35 @@ def _level_word(value: str | None) -> bool:
 
 
 def _layout_fits(layout: str, lines: list[str], con: Connection, lead: int = 0) -> list[bool]:
-    """Which of ``lines`` the layout reads (a Level field must hold a level); none unless one of the
-    first ``lead`` + 1 does (the lines before it: a banner).
+    """Which of ``lines`` the layout reads (see :func:`_layouts_fit`)."""
+    return _layouts_fit([layout], lines, con, lead)[0]
+
+
+def _layouts_fit(layouts: list[str], lines: list[str], con: Connection, lead: int = 0) -> list[list[bool]]:
+    """For each layout, which of ``lines`` it reads (a Level field must hold a level); none unless one
+    of the first ``lead`` + 1 does (the lines before it: a banner).
     A two-line layout reads a line with the line after it; the second of the two does not fit.
 
-    Whether a line fits is decided by RE2 (DuckDB's regular expressions, on ``con``): its time grows
-    with a line's length, where Python's backtracking on a line a layout does not fit grows as a power
-    of it (a CSV header of ten spaced questions took 14 s against the syslog layout). Python's
-    expression then reads the fields of the lines that fit."""
-    pattern, fields = layout_regex(layout)
-    if NEXT_LINE in layout:
-        lines = [f"{line}\n{lines[i + 1] if i + 1 < len(lines) else ''}" for i, line in enumerate(lines)]
-    rx, level = re.compile(pattern), fields.index("level") if "level" in fields else None
-    fits = con.execute(f"SELECT list_transform(?::VARCHAR[], lambda x: regexp_matches(x, {_lit(pattern)}))",
-                       [lines]).fetchone()[0]
+    Whether a line fits is decided by RE2 (DuckDB's regular expressions, on ``con``), every layout in
+    one statement: its time grows with a line's length, where Python's backtracking on a line a
+    layout does not fit grows as a power of it (a CSV header of ten spaced questions took 14 s against
+    the syslog layout). Python's expression then reads the fields of the lines that fit."""
+    pairs = [f"{line}\n{lines[i + 1] if i + 1 < len(lines) else ''}" for i, line in enumerate(lines)]
+    compiled = [(layout, *layout_regex(layout)) for layout in layouts]
+    tests = ", ".join(f"list_transform(${2 if NEXT_LINE in layout else 1}::VARCHAR[], "
+                      f"lambda x: regexp_matches(x, {_lit(pattern)}))" for layout, pattern, _ in compiled)
+    two_line = any(NEXT_LINE in layout for layout in layouts)
+    matched = con.execute(f"SELECT {tests}", [lines, pairs] if two_line else [lines]).fetchone()
     out = []
-    for i, line in enumerate(lines):
-        m = rx.match(line) if fits[i] else None
-        out.append(bool(m) and (level is None or _level_word(m.group(level + 1))))
-    return out if any(out[:lead + 1]) else [False] * len(lines)
+    for (layout, pattern, fields), fits in zip(compiled, matched):
+        rx, level = re.compile(pattern), fields.index("level") if "level" in fields else None
+        read = pairs if NEXT_LINE in layout else lines
+        one = []
+        for i, line in enumerate(read):
+            m = rx.match(line) if fits[i] else None
+            one.append(bool(m) and (level is None or _level_word(m.group(level + 1))))
+        out.append(one if any(one[:lead + 1]) else [False] * len(read))
+    return out
 
 
 def timeless(layout: str, line: str) -> bool:
@@ -441,8 +451,8 @@ def recognise_app_log(lines: list[str], layout: str | None = None) -> str | None
         lead = next((i for i, line in enumerate(lines[:BANNER_LINES]) if re.search(r"[,;\t]", line)),
                     min(BANNER_LINES, len(lines)))
         best, hits = None, 0
-        for _name, candidate in LAYOUTS:
-            fits = _layout_fits(candidate, lines, con, lead=lead)
+        candidates = [candidate for _name, candidate in LAYOUTS]
+        for candidate, fits in zip(candidates, _layouts_fit(candidates, lines, con, lead=lead)):
             n = sum(fits)
             if n > hits and (n >= min(3, len(lines)) or (fits[0] and all(f or t for f, t in zip(fits, traces)))):
                 best, hits = candidate, n
