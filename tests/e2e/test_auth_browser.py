@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from e2e_helpers import a_run, login, main_text, nav, snapshot_dir, start_app, track_runs, wait_idle
 from helpers import query
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from readiness import store
@@ -48,7 +49,7 @@ def app(tmp_path_factory):
     db = tmp_path_factory.mktemp("auth") / "store.duckdb"
     _store(db)
     proc, url = start_app({"READINESS_DB": str(db), "READINESS_BCRYPT_ROUNDS": "4",
-                           "READINESS_PAGE_TIMES_LOG": str(db.parent / "page-times.tsv")})
+                           "READINESS_PAGE_TIMES_LOG": str(db.parent / "page-times.tsv")}, log=db.parent / "app.log")
     yield url, db
     proc.terminate()
     proc.wait(timeout=20)
@@ -131,11 +132,26 @@ def test_login_logout_and_the_old_cookie_is_dead(browser, app) -> None:
     tab = replay.new_page()
     track_runs(tab)
     tab.goto(url)
-    tab.get_by_role("button", name="Log in").first.wait_for(timeout=60_000)
+    _login_form_shown(tab, app)
     body = main_text(tab)  # once idle: the cookie component's answer has been run too
     assert "Secret pilot" not in body and "Signed in as" not in tab.inner_text("body")
     replay.close()
     ctx.close()
+
+
+def _login_form_shown(tab, app) -> None:
+    """Wait for the tab to show the login form; fail saying what it shows instead (signed in, or
+    neither within a minute: its text and the server's last lines)."""
+    form = tab.get_by_role("button", name="Log in")
+    try:
+        form.or_(tab.get_by_text("Signed in as")).first.wait_for(timeout=60_000)
+    except PlaywrightTimeout:
+        pass
+    if form.count():
+        return
+    log = Path(app[1]).parent / "app.log"
+    server = log.read_text(errors="replace")[-3000:] if log.exists() else "(no server log)"
+    raise AssertionError(f"no login form; the tab shows:\n{tab.inner_text('body')[:1500]}\n--- server log:\n{server}")
 
 
 # Every page address without a login: tests/e2e/test_security_browser.py (all of app.py's pages).
