@@ -23,6 +23,7 @@ One configuration serves every pilot and log source (no per-system tuning).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import uuid
@@ -47,6 +48,8 @@ TREND_MIN_COUNT = 10      # fewer exceptions than this over the 14 days: 'steady
 TREND_RATIO = 1.5         # rising: recent >= 1.5 x previous; falling: recent <= previous / 1.5
 STATUSES = ("new", "known", "mitigated", "accepted")
 
+_UNITS = r"([KMGTPE]i?B|[KMGTPE]?bytes|B|ms|us|ns|s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?|days?)"
+
 # (RE2 pattern, replacement, guard), applied in order; earlier masks protect their text from later
 # ones. The guard is a cheap test on the original message: the regex only runs where it could match
 # (masks only remove characters or add placeholders, so the original is a safe place to look).
@@ -58,9 +61,14 @@ MASKS: list[tuple[str, str, str | None]] = [
     (r"\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun)\w* +(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\w* +\d\d?"
      r"( +\d\d:\d\d:\d\d)?( +\d{4})?\b", "<date>", None),
     (r"\b\d\d:\d\d:\d\d([.,]\d+)?\b", "<time>", ":"),
-    (r"\b[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+\.[a-z]{2}\b", "<host>", "."),
+    (r"\b[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5,}\b", "<mac>", None),                 # 64:d9:89:6b:b5:33
+    (r"\b[0-9a-fA-F]{1,4}(:[0-9a-fA-F]{0,4}){3,7}:[0-9a-fA-F]{1,4}\b", "<ip>", ":"),   # IPv6
+    # a host name ends with a country code or a common top-level domain, and not inside a longer name
+    (r"\b[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+\.[a-z]{2}([^\w.-]|$)", r"<host>\2", "."),
     (r"\b[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.(com|net|org|edu|gov|mil|io|info|biz|local|lan)\b", "<host>", "."),
-    (r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(:\d{1,5})?", "<ip>", "."),
+    (r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}", "<ip>", "."),                       # its :port a <num>
+    (r"(^|[\s=@,\[])[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+:(\d{1,5})\b", r"\1<host>:\3", ":"),  # any.dotted.name:port
+    (r"\b\d\d?:\d\d\b", "<time>", ":"),                                            # 09:41, or 00:02 taken
     (r"([A-Za-z]:)?(\\[\w.$-]+){2,}\\?", "<path>", "\\"),                          # C:\dir\file
     (r"(^|[\s=:(\[,\"'])(/[\w.$@+~<>*%-]+){2,}/?(\?[^\s\"']*)?", r"\1<path>", "/"),  # /dir/file?query
     (r"\b0[xX][0-9a-fA-F]+\b", "<hex>", None),
@@ -68,6 +76,10 @@ MASKS: list[tuple[str, str, str | None]] = [
     (r"\b[0-9a-fA-F]{8,}\b", "<hex>", None),
     (r"(^|[\s=:(\[,])'[^'\n]*'", r"\1'<str>'", "'"),                       # 'quoted' (not don't)
     (r"[+-]?\d+(\.\d+)?([eE][+-]?\d+)?", "<num>", None),
+    # a bounded quantity is one value ('<1 sec', '>= 5 MB'); a quantity restated in other units
+    # in brackets counts once ('1290 bytes (1.26 KB)')
+    (r"(^|\s)[<>~]=?\s?<num>( ?" + _UNITS + r")?\b", r"\1<num>", "<"),
+    (r"(<num> ?[A-Za-z]+) \(<num> ?(" + _UNITS + r")\)", r"\1", "("),
     *[(f"<{m}>(,\\s?<{m}>)+", f"<{m}>", ",")                                 # lists of one kind: once
       for m in ("num", "ip", "hex", "uuid", "host", "email", "url", "path", "date", "time")],
 ]
@@ -220,11 +232,25 @@ def _similarity(mode: list[str], tokens: list[str]) -> float:
         return 1.0
     same = 0
     for a, b in zip(mode, tokens, strict=True):
-        if a == b or a == WILDCARD or _bare(a) == _bare(b) or _same_ids(a, b):
+        if a == b or a == WILDCARD or _bare(a) == _bare(b) or _same_ids(a, b) or _fits(a, b):
             same += 1
         elif _STRUCTURAL.search(_PLACEHOLDER.sub("", a + b)):
             return 0.0
     return same / len(tokens)
+
+
+@functools.lru_cache(maxsize=4096)
+def _pattern(token: str) -> re.Pattern | None:
+    """A mode's token with <*> in it as a pattern ('user=<*>'), None without one."""
+    if WILDCARD not in token or token == WILDCARD:
+        return None
+    return re.compile(".+".join(re.escape(part) for part in token.split(WILDCARD)))
+
+
+def _fits(a: str, b: str) -> bool:
+    """The mode's token has <*> where the token has a value: 'user=<*>' fits 'user=root'."""
+    pattern = _pattern(a)
+    return pattern is not None and pattern.fullmatch(b) is not None
 
 
 def _same_ids(a: str, b: str) -> bool:
@@ -236,7 +262,7 @@ def _merge(mode: list[str], tokens: list[str]) -> list[str]:
     """The generalised template: agreeing tokens kept (as shapes), differing ones <*>."""
     out = []
     for a, b in zip(mode, tokens, strict=True):
-        if a == b:
+        if a == b or _fits(a, b):
             out.append(a)
         elif _bare(a) == _bare(b):
             out.append(_shape(a))
@@ -245,6 +271,64 @@ def _merge(mode: list[str], tokens: list[str]) -> list[str]:
         else:
             out.append(WILDCARD)
     return out
+
+
+VARIABLE_VALUES = 5   # distinct values at one position, the rest of the template equal: a parameter
+VARIABLE_CONTEXT = 3  # ... where the rest holds at least this many words (not placeholders)
+VARIABLE_ROUNDS = 3   # passes: a position found variable can show the next one (two values that vary)
+_SEPARATOR = re.compile(r"[^A-Za-z0-9_<>*]")
+
+
+def _generalised(values: set[str]) -> str:
+    """One token for the values seen at a variable position: what they share up to a separator
+    stays ('user=root', 'user=ftp' -> 'user=<*>'; '[LNKD]', '[LNKE]' -> '[<*>]'), the rest is <*>."""
+    first, last = min(values), max(values)  # the common prefix of a set is that of its extremes
+    n = 0
+    while n < min(len(first), len(last)) and first[n] == last[n]:
+        n += 1
+    cut = max((m.end() for m in _SEPARATOR.finditer(first[:n])), default=0)
+    head = first[:cut]
+    tails = [v[cut:][::-1] for v in values]
+    a, b = min(tails), max(tails)
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    rest = a[:n][::-1]
+    found = _SEPARATOR.search(rest)
+    tail = rest[found.start():] if found else ""
+    return f"{head}{WILDCARD}{tail}"
+
+
+def variable_positions(keys: list[tuple[str, str, list[str]]]) -> list[list[str]]:
+    """The templates' tokens with their variable positions as <*> (Drain-style position variability).
+
+    A position is variable where templates of one type and frames, equal at every other position,
+    hold at least VARIABLE_VALUES distinct tokens: 'Invalid user admin from <ip>', '... user test9
+    ...', '... user oracle ...' share 'Invalid user <*> from <ip>', while 'Powered On' / 'Powered
+    Off' (two values) stay two messages. Work is per distinct template, never per log line.
+    """
+    tokens = [list(t) for _e, _f, t in keys]
+    for _ in range(VARIABLE_ROUNDS):
+        seen: dict[tuple, set[str]] = {}
+        for (etype, frames, _t), toks in zip(keys, tokens, strict=True):
+            words = sum(1 for t in toks if "<" not in t)
+            for i, tok in enumerate(toks):
+                if words - ("<" not in tok) < VARIABLE_CONTEXT:
+                    continue
+                seen.setdefault((etype, frames, i, tuple(toks[:i]), tuple(toks[i + 1:])), set()).add(tok)
+        changes = []
+        for (etype, frames, _t), toks in zip(keys, tokens, strict=True):
+            for i, tok in enumerate(toks):
+                values = seen.get((etype, frames, i, tuple(toks[:i]), tuple(toks[i + 1:])), ())
+                if len(values) >= VARIABLE_VALUES or (len(values) > 1 and any(WILDCARD in v for v in values)):
+                    general = _generalised(values)
+                    if general != tok:
+                        changes.append((toks, i, general))
+        if not changes:
+            break
+        for toks, i, general in changes:
+            toks[i] = general
+    return tokens
 
 
 @dataclass
@@ -320,8 +404,9 @@ def assign_failure_modes(con: Connection, pilot_id: int, batch_id: int) -> int:
             merger.add_existing(mode_id, etype, template, frames, fp)
         mapping = []
         touched: dict[int, _Mode] = {}
-        for etype, frames, template, _n in distinct:
-            mode = merger.assign(etype, template, frames)
+        general = variable_positions([(etype, frames, _tokens(template)) for etype, frames, template, _n in distinct])
+        for (etype, frames, template, _n), tokens in zip(distinct, general, strict=True):
+            mode = merger.assign(etype, " ".join(tokens), frames)
             mapping.append((etype, frames, template, mode.mode_id))
             touched[mode.mode_id] = mode
         new = [m for m in touched.values() if m.new]
