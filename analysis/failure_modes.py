@@ -189,6 +189,7 @@ def _bucket(error_type: str, frames: str, tokens: list[str]) -> tuple:
 _PLACEHOLDER = re.compile(r"<[a-z*]+>")
 _STRUCTURAL = re.compile(r"[=()\[\]{}:/\"']")
 _DIGIT = re.compile(r"\d")
+_LETTER = re.compile(r"[A-Za-z]")
 _NUMBER = re.compile(r"<(num|hex)>")
 _JOINED = re.compile(r"<[a-z*]+>(?:[._-]<[a-z*]+>)+")
 _ID_RUN = re.compile(r"[A-Za-z0-9_.-]*\d[A-Za-z0-9_.-]*")  # a run of word characters with a digit: an id
@@ -222,17 +223,22 @@ def _bare(token: str) -> str:
     return _PLACEHOLDER.sub("", token)
 
 
-def _similarity(mode: list[str], tokens: list[str]) -> float:
+def _similarity(mode: list[str], tokens: list[str], fixed: frozenset[int] = frozenset()) -> float:
     """Share of positions where the tokens agree (same shape, or the mode has <*> there).
 
     Tokens with structure (key=value, calls, paths, quotes) must agree: 'user=root' and
-    'user=guest' never merge, while differing plain words may become <*>.
+    'user=guest' never merge, while differing plain words may become <*>, except at the
+    ``fixed`` positions (where the batch shows two values only: 'Powered On' / 'Powered Off').
     """
     if not tokens:
         return 1.0
     same = 0
-    for a, b in zip(mode, tokens, strict=True):
-        if a == b or a == WILDCARD or _bare(a) == _bare(b) or _same_ids(a, b) or _fits(a, b):
+    for i, (a, b) in enumerate(zip(mode, tokens, strict=True)):
+        if a == b or _bare(a) == _bare(b) or _same_ids(a, b):
+            same += 1
+        elif i in fixed:
+            return 0.0
+        elif a == WILDCARD or _fits(a, b):
             same += 1
         elif _STRUCTURAL.search(_PLACEHOLDER.sub("", a + b)):
             return 0.0
@@ -299,15 +305,28 @@ def _generalised(values: set[str]) -> str:
     return f"{head}{WILDCARD}{tail}"
 
 
-def variable_positions(keys: list[tuple[str, str, list[str]]]) -> list[list[str]]:
-    """The templates' tokens with their variable positions as <*> (Drain-style position variability).
+def variable_positions(keys: list[tuple[str, str, list[str]]]) -> tuple[list[list[str]], list[frozenset[int]]]:
+    """The templates' tokens with their variable positions as <*> (Drain-style position variability),
+    and per template its two-valued positions.
 
     A position is variable where templates of one type and frames, equal at every other position,
     hold at least VARIABLE_VALUES distinct tokens: 'Invalid user admin from <ip>', '... user test9
-    ...', '... user oracle ...' share 'Invalid user <*> from <ip>', while 'Powered On' / 'Powered
-    Off' (two values) stay two messages. Work is per distinct template, never per log line.
+    ...', '... user oracle ...' share 'Invalid user <*> from <ip>'. Where such templates hold two
+    plain words only ('Powered On' / 'Powered Off', 'client SPP.' / 'client WindowsUpdateAgent.'),
+    the position is two-valued: a state, not a parameter, so the two stay two messages. Work is per
+    distinct template, never per log line.
     """
     tokens = [list(t) for _e, _f, t in keys]
+    pairs: dict[tuple, set[str]] = {}
+    shapes = [[_shape(t) for t in toks] for toks in tokens]
+    for (etype, frames, _t), toks, shape in zip(keys, tokens, shapes, strict=True):
+        for i, tok in enumerate(toks):
+            word = _bare(tok)
+            if _LETTER.search(word) and not _STRUCTURAL.search(word):
+                pairs.setdefault((etype, frames, i, tuple(shape[:i]), tuple(shape[i + 1:])), set()).add(tok)
+    fixed = [frozenset(i for i in range(len(shape))
+                       if len(pairs.get((etype, frames, i, tuple(shape[:i]), tuple(shape[i + 1:])), ())) == 2)
+             for (etype, frames, _t), shape in zip(keys, shapes, strict=True)]
     for _ in range(VARIABLE_ROUNDS):
         seen: dict[tuple, set[str]] = {}
         for (etype, frames, _t), toks in zip(keys, tokens, strict=True):
@@ -328,7 +347,7 @@ def variable_positions(keys: list[tuple[str, str, list[str]]]) -> list[list[str]
             break
         for toks, i, general in changes:
             toks[i] = general
-    return tokens
+    return tokens, fixed
 
 
 @dataclass
@@ -344,8 +363,9 @@ class TemplateMerger:
         self.by_fingerprint[fp] = mode
         self.next_id = max(self.next_id, mode_id + 1)
 
-    def assign(self, error_type: str, template: str, frames: str) -> _Mode:
-        """The mode of one masked template: an exact or similar existing mode, else a new one."""
+    def assign(self, error_type: str, template: str, frames: str, fixed: frozenset[int] = frozenset()) -> _Mode:
+        """The mode of one masked template: an exact or similar existing mode, else a new one.
+        At the ``fixed`` positions a differing word keeps the template apart."""
         tokens = _tokens(template)
         fp = fingerprint(error_type, template, frames)
         if fp in self.by_fingerprint:
@@ -353,7 +373,7 @@ class TemplateMerger:
         candidates = self.buckets.setdefault(_bucket(error_type, frames, tokens), [])
         best, best_sim = None, -1.0
         for mode in candidates:
-            sim = _similarity(mode.tokens, tokens)
+            sim = _similarity(mode.tokens, tokens, fixed)
             if sim > best_sim:
                 best, best_sim = mode, sim
         if best is not None and best_sim >= SIMILARITY:
@@ -404,9 +424,9 @@ def assign_failure_modes(con: Connection, pilot_id: int, batch_id: int) -> int:
             merger.add_existing(mode_id, etype, template, frames, fp)
         mapping = []
         touched: dict[int, _Mode] = {}
-        general = variable_positions([(etype, frames, _tokens(template)) for etype, frames, template, _n in distinct])
-        for (etype, frames, template, _n), tokens in zip(distinct, general, strict=True):
-            mode = merger.assign(etype, " ".join(tokens), frames)
+        general, fixed = variable_positions([(etype, frames, _tokens(template)) for etype, frames, template, _n in distinct])
+        for (etype, frames, template, _n), tokens, two in zip(distinct, general, fixed, strict=True):
+            mode = merger.assign(etype, " ".join(tokens), frames, two)
             mapping.append((etype, frames, template, mode.mode_id))
             touched[mode.mode_id] = mode
         new = [m for m in touched.values() if m.new]
