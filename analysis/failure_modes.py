@@ -321,8 +321,8 @@ def variable_positions(keys: list[tuple[str, str, list[str]]]) -> tuple[list[lis
     shapes = [[_shape(t) for t in toks] for toks in tokens]
     for (etype, frames, _t), toks, shape in zip(keys, tokens, shapes, strict=True):
         for i, tok in enumerate(toks):
-            word = _bare(tok)
-            if _LETTER.search(word) and not _STRUCTURAL.search(word):
+            word = _bare(tok)  # a word, maybe with a number ('SOCKS5'); not an id of many parts
+            if _LETTER.search(word) and not _STRUCTURAL.search(word) and tok.count("<") <= 1:
                 pairs.setdefault((etype, frames, i, tuple(shape[:i]), tuple(shape[i + 1:])), set()).add(tok)
     fixed = [frozenset(i for i in range(len(shape))
                        if len(pairs.get((etype, frames, i, tuple(shape[:i]), tuple(shape[i + 1:])), ())) == 2)
