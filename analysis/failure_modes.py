@@ -60,9 +60,9 @@ MASKS: list[tuple[str, str, str | None]] = [
     (r"\b\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d([.,]\d+)?)?(Z|[+-]\d\d:?\d\d)?)?\b", "<date>", "-"),
     (r"\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun)\w* +(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\w* +\d\d?"
      r"( +\d\d:\d\d:\d\d)?( +\d{4})?\b", "<date>", None),
-    (r"\b\d\d:\d\d:\d\d([.,]\d+)?\b", "<time>", ":"),
-    (r"\b[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5,}\b", "<mac>", None),                 # 64:d9:89:6b:b5:33
+    (r"\b[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5,}\b", "<mac>", ":"),                     # 64:d9:89:6b:b5:33
     (r"\b[0-9a-fA-F]{1,4}(:[0-9a-fA-F]{0,4}){3,7}:[0-9a-fA-F]{1,4}\b", "<ip>", ":"),   # IPv6
+    (r"\b\d\d:\d\d:\d\d([.,]\d+)?\b", "<time>", ":"),
     # a host name ends with a country code or a common top-level domain, and not inside a longer name
     (r"\b[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+\.[a-z]{2}([^\w.-]|$)", r"<host>\2", "."),
     (r"\b[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.(com|net|org|edu|gov|mil|io|info|biz|local|lan)\b", "<host>", "."),
@@ -71,6 +71,8 @@ MASKS: list[tuple[str, str, str | None]] = [
     (r"\b\d\d?:\d\d\b", "<time>", ":"),                                            # 09:41, or 00:02 taken
     (r"([A-Za-z]:)?(\\[\w.$-]+){2,}\\?", "<path>", "\\"),                          # C:\dir\file
     (r"(^|[\s=:(\[,\"'])(/[\w.$@+~<>*%-]+){2,}/?(\?[^\s\"']*)?", r"\1<path>", "/"),  # /dir/file?query
+    (r"\b[\w-]+(\.[\w-]+)*\.(exe|dll|sys|so|jar|bat|cmd|ps1|msi)\b", "<file>", "."),   # chrome.exe, a program
+    (r"=\"[^\"\n]*\"", "=\"<str>\"", "=\""),                                          # key="quoted value"
     (r"\b0[xX][0-9a-fA-F]+\b", "<hex>", None),
     (r"[+-]?\b\d+(\.\d+)?\b", "<num>", None),                             # whole numbers first: not hex
     (r"\b[0-9a-fA-F]{8,}\b", "<hex>", None),
