@@ -48,6 +48,10 @@ def score(log: Path, all_levels: bool) -> tuple[int, float | None]:
     return len(rows), fm.grouping_accuracy([m for _b, _r, m in rows], [truth[r] for _b, r, _m in rows])
 
 
+def _cell(ga: float | None) -> str:
+    return "—" if ga is None else f"{ga:.3f}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("folders", type=Path, nargs="*", default=[LOGHUB])
@@ -61,8 +65,7 @@ def main() -> None:
     for log in logs:
         (n_def, ga_def), (n_all, ga_all) = score(log, False), score(log, True)
         scores.append(ga_all if ga_all is not None else 0.0)
-        cell = (lambda ga: "—" if ga is None else f"{ga:.3f}")
-        print(f"{log.parent.name:<12} {n_def:>5} {cell(ga_def):>8} {n_all:>5} {cell(ga_all):>10}")
+        print(f"{log.parent.name:<12} {n_def:>5} {_cell(ga_def):>8} {n_all:>5} {_cell(ga_all):>10}")
     print(f"mean all-levels accuracy {sum(scores) / len(scores):.3f}; "
           f"below 0.95 with all levels: {sum(s < 0.95 for s in scores)} of {len(scores)}")
 
