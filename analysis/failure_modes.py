@@ -307,6 +307,17 @@ def _generalised(values: set[str]) -> str:
     return f"{head}{WILDCARD}{tail}"
 
 
+def _contexts(tokens: list[str]) -> list[tuple[int, int, int]]:
+    """Per position: (position, hash of the tokens before it, hash of the tokens after it), built in
+    one pass each way, so that keying every position of a long template stays linear."""
+    before, after = [0] * (len(tokens) + 1), [0] * (len(tokens) + 1)
+    for i, tok in enumerate(tokens):
+        before[i + 1] = hash((before[i], tok))
+    for i in range(len(tokens) - 1, -1, -1):
+        after[i] = hash((tokens[i], after[i + 1]))
+    return [(i, before[i], after[i + 1]) for i in range(len(tokens))]
+
+
 def variable_positions(keys: list[tuple[str, str, list[str]]]) -> tuple[list[list[str]], list[frozenset[int]]]:
     """The templates' tokens with their variable positions as <*> (Drain-style position variability),
     and per template its two-valued positions.
@@ -322,25 +333,25 @@ def variable_positions(keys: list[tuple[str, str, list[str]]]) -> tuple[list[lis
     pairs: dict[tuple, set[str]] = {}
     shapes = [[_shape(t) for t in toks] for toks in tokens]
     for (etype, frames, _t), toks, shape in zip(keys, tokens, shapes, strict=True):
+        contexts = _contexts(shape)
         for i, tok in enumerate(toks):
             word = _bare(tok)  # a word, maybe with a number ('SOCKS5'); not an id of many parts
             if _LETTER.search(word) and not _STRUCTURAL.search(word) and tok.count("<") <= 1:
-                pairs.setdefault((etype, frames, i, tuple(shape[:i]), tuple(shape[i + 1:])), set()).add(tok)
-    fixed = [frozenset(i for i in range(len(shape))
-                       if len(pairs.get((etype, frames, i, tuple(shape[:i]), tuple(shape[i + 1:])), ())) == 2)
+                pairs.setdefault((etype, frames, *contexts[i]), set()).add(tok)
+    fixed = [frozenset(c[0] for c in _contexts(shape) if len(pairs.get((etype, frames, *c), ())) == 2)
              for (etype, frames, _t), shape in zip(keys, shapes, strict=True)]
     for _ in range(VARIABLE_ROUNDS):
         seen: dict[tuple, set[str]] = {}
         for (etype, frames, _t), toks in zip(keys, tokens, strict=True):
             words = sum(1 for t in toks if "<" not in t)
-            for i, tok in enumerate(toks):
-                if words - ("<" not in tok) < VARIABLE_CONTEXT:
-                    continue
-                seen.setdefault((etype, frames, i, tuple(toks[:i]), tuple(toks[i + 1:])), set()).add(tok)
+            for context, tok in zip(_contexts(toks), toks, strict=True):
+                if words - ("<" not in tok) >= VARIABLE_CONTEXT:
+                    seen.setdefault((etype, frames, *context), set()).add(tok)
         changes = []
         for (etype, frames, _t), toks in zip(keys, tokens, strict=True):
-            for i, tok in enumerate(toks):
-                values = seen.get((etype, frames, i, tuple(toks[:i]), tuple(toks[i + 1:])), ())
+            for context, tok in zip(_contexts(toks), toks, strict=True):
+                i = context[0]
+                values = seen.get((etype, frames, *context), ())
                 if len(values) >= VARIABLE_VALUES or (len(values) > 1 and any(WILDCARD in v for v in values)):
                     general = _generalised(values)
                     if general != tok:
