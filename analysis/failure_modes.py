@@ -70,7 +70,7 @@ MASKS: list[tuple[str, str, str | None]] = [
     (r"(^|[\s=@,\[])[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+:(\d{1,5})\b", r"\1<host>:\3", ":"),  # any.dotted.name:port
     (r"\b\d\d?:\d\d\b", "<time>", ":"),                                            # 09:41, or 00:02 taken
     (r"([A-Za-z]:)?(\\[\w.$-]+){2,}\\?", "<path>", "\\"),                          # C:\dir\file
-    (r"(^|[\s=:(\[,\"'])(/[\w.$@+~<>*%-]+){2,}/?(\?[^\s\"']*)?", r"\1<path>", "/"),  # /dir/file?query
+    (r"(^|[\s=:(\[,\"'])(/+[\w.$@+~<>*%-]+){2,}/?(\?[^\s\"']*)?", r"\1<path>", "/"),  # /dir//file?query
     (r"\b[\w-]+(\.[\w-]+)*\.(exe|dll|sys|so|jar|bat|cmd|ps1|msi)\b", "<file>", "."),   # chrome.exe, a program
     (r"=\"[^\"\n]*\"", "=\"<str>\"", "=\""),                                          # key="quoted value"
     (r"\b0[xX][0-9a-fA-F]+\b", "<hex>", None),
@@ -192,6 +192,8 @@ _PLACEHOLDER = re.compile(r"<[a-z*]+>")
 _STRUCTURAL = re.compile(r"[=()\[\]{}:/\"']")
 _DIGIT = re.compile(r"\d")
 _LETTER = re.compile(r"[A-Za-z]")
+# a number inside a word ('root14_local', 'job_<num>_r'): an id; a word ending in a number ('en0', 'SOCKS5') names one thing
+_INNER_ID = re.compile(r"(<num>|\d)[A-Za-z0-9_.-]*[A-Za-z]")
 _NUMBER = re.compile(r"<(num|hex)>")
 _JOINED = re.compile(r"<[a-z*]+>(?:[._-]<[a-z*]+>)+")
 _ID_RUN = re.compile(r"[A-Za-z0-9_.-]*\d[A-Za-z0-9_.-]*")  # a run of word characters with a digit: an id
@@ -212,10 +214,11 @@ def _shape(token: str) -> str:
 
 
 def _tokens(template: str) -> list[str]:
-    """A template's tokens; a run of the same masked token ('blk_<num> blk_<num> ...') counts once."""
+    """A template's tokens; a run of the same masked token ('blk_<num> blk_<num> ...') counts once, a
+    number and a hex number being the same ('<hex> <num> <num>': words of a dump)."""
     out: list[str] = []
     for token in template.split(" ") if template else []:
-        if not (out and token == out[-1] and "<" in token):
+        if not (out and "<" in token and _NUMBER.sub("<num>", token) == _NUMBER.sub("<num>", out[-1])):
             out.append(token)
     return out
 
@@ -236,11 +239,11 @@ def _similarity(mode: list[str], tokens: list[str], fixed: frozenset[int] = froz
         return 1.0
     same = 0
     for i, (a, b) in enumerate(zip(mode, tokens, strict=True)):
-        if a == b or _bare(a) == _bare(b) or _same_ids(a, b):
+        if a == b or _bare(a) == _bare(b) or (_same_ids(a, b) and _INNER_ID.search(a) and _INNER_ID.search(b)):
             same += 1
         elif i in fixed:
             return 0.0
-        elif a == WILDCARD or _fits(a, b):
+        elif a == WILDCARD or _fits(a, b) or _same_ids(a, b):
             same += 1
         elif _STRUCTURAL.search(_PLACEHOLDER.sub("", a + b)):
             return 0.0
