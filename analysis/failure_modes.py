@@ -329,8 +329,9 @@ def variable_positions(keys: list[tuple[str, str, list[str]]]) -> tuple[list[lis
     hold at least VARIABLE_VALUES distinct tokens: 'Invalid user admin from <ip>', '... user test9
     ...', '... user oracle ...' share 'Invalid user <*> from <ip>'. Where such templates hold two
     plain words only ('Powered On' / 'Powered Off', 'client SPP.' / 'client WindowsUpdateAgent.'),
-    the position is two-valued: a state, not a parameter, so the two stay two messages. Work is per
-    distinct template, never per log line.
+    the position is fixed: a state, not a parameter, so the two stay two messages; so do a few
+    (fewer than VARIABLE_VALUES) words that end in a number, which name a thing ('interface ee0' /
+    'alt0' / 'scip0'). Work is per distinct template, never per log line.
     """
     tokens = [list(t) for _e, _f, t in keys]
     pairs: dict[tuple, set[str]] = {}
@@ -341,8 +342,9 @@ def variable_positions(keys: list[tuple[str, str, list[str]]]) -> tuple[list[lis
             word = _bare(tok)  # a word, maybe with a number ('SOCKS5'); not an id of many parts
             if _LETTER.search(word) and not _STRUCTURAL.search(word) and tok.count("<") <= 1:
                 pairs.setdefault((etype, frames, *contexts[i]), set()).add(tok)
-    fixed = [frozenset(c[0] for c in _contexts(shape) if len(pairs.get((etype, frames, *c), ())) == 2)
-             for (etype, frames, _t), shape in zip(keys, shapes, strict=True)]
+    fixed = [frozenset(c[0] for c in _contexts(shape)
+                       if 2 <= len(pairs.get((etype, frames, *c), ())) <= (VARIABLE_VALUES - 1 if "<" in toks[c[0]] else 2))
+             for (etype, frames, _t), shape, toks in zip(keys, shapes, tokens, strict=True)]
     for _ in range(VARIABLE_ROUNDS):
         seen: dict[tuple, set[str]] = {}
         for (etype, frames, _t), toks in zip(keys, tokens, strict=True):
