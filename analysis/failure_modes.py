@@ -71,7 +71,9 @@ MASKS: list[tuple[str, str, str | None]] = [
     (r"\b\d\d?:\d\d\b", "<time>", ":"),                                            # 09:41, or 00:02 taken
     (r"([A-Za-z]:)?(\\[\w.$-]+){2,}\\?", "<path>", "\\"),                          # C:\dir\file
     (r"(^|[\s=:(\[,\"'])(/+[\w.$@+~<>*%-]+){2,}/?(\?[^\s\"']*)?", r"\1<path>", "/"),  # /dir//file?query
-    (r"\b[\w-]+(\.[\w-]+)*\.(exe|dll|sys|so|jar|bat|cmd|ps1|msi)\b", "<file>", "."),   # chrome.exe, a program
+    # a file name with a common extension: a program (chrome.exe) or data (capture-018.pcapng)
+    (r"\b[\w-]+(\.[\w-]+)*\.(exe|dll|sys|so|jar|bat|cmd|ps1|msi|log|txt|xml|json|csv|ya?ml|ini|cfg|conf|dat|bin"
+     r"|tmp|bak|gz|zip|tar|pcap|pcapng|png|jpe?g|pdf|html?)\b", "<file>", "."),
     (r"=\"[^\"\n]*\"", "=\"<str>\"", "=\""),                                          # key="quoted value"
     (r"\b0[xX][0-9a-fA-F]+\b", "<hex>", None),
     (r"[+-]?\b\d+(\.\d+)?\b", "<num>", None),                             # whole numbers first: not hex
@@ -82,6 +84,7 @@ MASKS: list[tuple[str, str, str | None]] = [
     # in brackets counts once ('1290 bytes (1.26 KB)')
     (r"(^|\s)[<>~]=?\s?<num>( ?" + _UNITS + r")?\b", r"\1<num>", "<"),
     (r"(<num> ?[A-Za-z]+) \(<num> ?(" + _UNITS + r")\)", r"\1", "("),
+    (r"(<num> ?)(byte|sec|second|min|minute|hour|day)s\b", r"\1\2", None),          # 1 sec, 2 secs: one unit
     *[(f"<{m}>(,\\s?<{m}>)+", f"<{m}>", ",")                                 # lists of one kind: once
       for m in ("num", "ip", "hex", "uuid", "host", "email", "url", "path", "date", "time")],
 ]
@@ -191,7 +194,9 @@ def _bucket(error_type: str, frames: str, tokens: list[str]) -> tuple:
 _PLACEHOLDER = re.compile(r"<[a-z*]+>")
 _STRUCTURAL = re.compile(r"[=()\[\]{}:/\"']")
 _DIGIT = re.compile(r"\d")
-_LETTER = re.compile(r"[A-Za-z]")
+# a word, maybe with a number right after its letters or dot leaders ('Off', 'SOCKS5', 'en0,',
+# 'icbi.....0'), not an id of parts ('QQ.10018')
+_NAMED = re.compile(r"[^\w<]*[A-Za-z][A-Za-z_-]*(\.{2,})?(<num>)?[^\w<]*$")
 # a number inside a word ('root14_local', 'job_<num>_r'): an id; a word ending in a number ('en0', 'SOCKS5') names one thing
 _INNER_ID = re.compile(r"(<num>|\d)[A-Za-z0-9_.-]*[A-Za-z]")
 _NUMBER = re.compile(r"<(num|hex)>")
@@ -339,8 +344,7 @@ def variable_positions(keys: list[tuple[str, str, list[str]]]) -> tuple[list[lis
     for (etype, frames, _t), toks, shape in zip(keys, tokens, shapes, strict=True):
         contexts = _contexts(shape)
         for i, tok in enumerate(toks):
-            word = _bare(tok)  # a word, maybe with a number ('SOCKS5'); not an id of many parts
-            if _LETTER.search(word) and not _STRUCTURAL.search(word) and tok.count("<") <= 1:
+            if _NAMED.match(tok) and not _STRUCTURAL.search(tok):
                 pairs.setdefault((etype, frames, *contexts[i]), set()).add(tok)
     fixed = [frozenset(c[0] for c in _contexts(shape)
                        if 2 <= len(pairs.get((etype, frames, *c), ())) <= (VARIABLE_VALUES - 1 if "<" in toks[c[0]] else 2))
