@@ -71,6 +71,7 @@ MASKS: list[tuple[str, str, str | None]] = [
     (r"\b\d\d?:\d\d\b", "<time>", ":"),                                            # 09:41, or 00:02 taken
     (r"([A-Za-z]:)?(\\[\w.$-]+){2,}\\?", "<path>", "\\"),                          # C:\dir\file
     (r"(^|[\s=:(\[,\"'])(/+[\w.$@+~<>*%-]+){2,}/?(\?[^\s\"']*)?", r"\1<path>", "/"),  # /dir//file?query
+    (r"(^|[\s=:(\[,\"'])~?\.{0,2}(/+[\w.$@+~<>*%-]+)+/?", r"\1<path>", "/"),           # ./file, ~/dir, /file
     # a file name with a common extension: a program (chrome.exe) or data (capture-018.pcapng)
     (r"\b[\w-]+(\.[\w-]+)*\.(exe|dll|sys|so|jar|bat|cmd|ps1|msi|log|txt|xml|json|csv|ya?ml|ini|cfg|conf|dat|bin"
      r"|tmp|bak|gz|zip|tar|pcap|pcapng|png|jpe?g|pdf|html?)\b", "<file>", "."),
