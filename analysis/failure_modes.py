@@ -3,17 +3,26 @@
 How a batch is grouped (:func:`assign_failure_modes`, run inside the ingest transaction):
 
 1. In DuckDB, over the batch's distinct messages: mask variable parts with a chain of
-   ``regexp_replace`` (URLs, emails, UUIDs, IPs, paths, hex, quoted values, numbers, in the spirit
-   of Sentry's parameterisation), extract up to 3 top in-app frames (``file:function``, frames under
-   site-packages / dist-packages / the standard library are skipped), flag personal data (the
-   distinct messages DuckDB finds could hold any go through readiness.security.privacy's detector).
-2. In Python, over the DISTINCT (error type, frames, masked template) keys only: a Drain-like
-   merge. Templates with the same type, frames, token count and first ``PREFIX_TOKENS`` words join
-   the most similar mode when at least ``SIMILARITY`` of their tokens agree; differing plain words
-   become ``<*>``, while differing structured tokens (``user=root`` / ``user=guest``) keep modes apart.
-   Tokens that differ only in id-like runs (words with a digit, masked numbers) agree, with the
-   same structure around them: ``[Thunderbird_A8]`` / ``[Thunderbird_B8]``, ``(eadmin1)`` /
-   ``(badmin1)``; a leading word with a digit does not split buckets.
+   ``regexp_replace`` (URLs, emails, UUIDs, dates and times, MAC and IP addresses, host names and
+   any dotted name with its port, paths, program and data file names, hex, quoted values, numbers,
+   in the spirit of Sentry's parameterisation; a bounded quantity ``<1 sec`` is a number, and a
+   quantity restated in other units ``466 bytes (0.46 KB)`` counts once), extract up to 3 top
+   in-app frames (``file:function``, frames under site-packages / dist-packages / the standard
+   library are skipped), flag personal data (the distinct messages DuckDB finds could hold any go
+   through readiness.security.privacy's detector).
+2. In Python, over the DISTINCT (error type, frames, masked template) keys only:
+   a. Position variability (:func:`variable_positions`): where templates equal at every other
+      position hold ``VARIABLE_VALUES`` or more tokens at one position, it is a parameter
+      (``Invalid user <*> from <ip>``, ``user=<*>``); where they hold two words only
+      (``Powered On`` / ``Powered Off``), or a few words ending in a number (``ee0`` / ``alt0``),
+      the position is fixed: those are different messages.
+   b. A Drain-like merge. Templates with the same type, frames, token count and first
+      ``PREFIX_TOKENS`` words join the most similar mode when at least ``SIMILARITY`` of their
+      tokens agree; differing plain words become ``<*>`` (not at a fixed position), while differing
+      structured tokens (``user=root`` / ``user=guest``) keep modes apart unless the mode holds
+      ``user=<*>``. Tokens that differ only in id-like runs (words with a digit, masked numbers)
+      agree, with the same structure around them: ``[Thunderbird_A8]`` / ``[Thunderbird_B8]``,
+      ``(eadmin1)`` / ``(badmin1)``; a leading word with a digit does not split buckets.
    The pilot's existing modes take part first, so their ids never change and a new template that
    merges into an old mode gets its id.
 3. Back in DuckDB: one UPDATE sets ``failure_mode`` and ``personal_data`` for the batch's rows.
@@ -79,13 +88,16 @@ MASKS: list[tuple[str, str, str | None]] = [
     (r"\b0[xX][0-9a-fA-F]+\b", "<hex>", None),
     (r"[+-]?\b\d+(\.\d+)?\b", "<num>", None),                             # whole numbers first: not hex
     (r"\b[0-9a-fA-F]{8,}\b", "<hex>", None),
-    (r"(^|[\s=:(\[,])'[^'\n]*'", r"\1'<str>'", "'"),                       # 'quoted' (not don't)
+    # a quoted value ('invoice 42', '<num>') but not a quoted word ('Active'), and not don't: a word
+    # is a value where many are seen at its place (see variable_positions)
+    (r"(^|[\s=:(\[,])'[^'\n]*[^A-Za-z'\n][^'\n]*'", r"\1'<str>'", "'"),
     (r"[+-]?\d+(\.\d+)?([eE][+-]?\d+)?", "<num>", None),
     # a bounded quantity is one value ('<1 sec', '>= 5 MB'); a quantity restated in other units
     # in brackets counts once ('1290 bytes (1.26 KB)')
     (r"(^|\s)[<>~]=?\s?<num>( ?" + _UNITS + r")?\b", r"\1<num>", "<"),
     (r"(<num> ?[A-Za-z]+) \(<num> ?(" + _UNITS + r")\)", r"\1", "("),
-    (r"(<num> ?)(byte|sec|second|min|minute|hour|day)s\b", r"\1\2", None),          # 1 sec, 2 secs: one unit
+    (r"<num> ?([KMGTPE]i?B|[KMGTPE]?bytes?|B)\b", "<size>", None),                   # 93.0 B, 5.4 KB, 466 bytes
+    (r"(<num> ?)(sec|second|min|minute|hour|day)s\b", r"\1\2", None),                 # 1 sec, 2 secs: one unit
     *[(f"<{m}>(,\\s?<{m}>)+", f"<{m}>", ",")                                 # lists of one kind: once
       for m in ("num", "ip", "hex", "uuid", "host", "email", "url", "path", "date", "time")],
 ]
@@ -341,7 +353,7 @@ def variable_positions(keys: list[tuple[str, str, list[str]]]) -> tuple[list[lis
     """
     tokens = [list(t) for _e, _f, t in keys]
     pairs: dict[tuple, set[str]] = {}
-    shapes = [[_shape(t) for t in toks] for toks in tokens]
+    shapes = [[_skeleton(t) if _same_ids(t, t) else t for t in toks] for toks in tokens]  # ids as <*>
     for (etype, frames, _t), toks, shape in zip(keys, tokens, shapes, strict=True):
         contexts = _contexts(shape)
         for i, tok in enumerate(toks):

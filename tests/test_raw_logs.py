@@ -603,6 +603,6 @@ def test_values_that_vary_in_a_message_make_one_failure_mode(db: Path) -> None:
     assert [r for _b, r, _m in rows] == list(range(1, 34))
     assert fm.grouping_accuracy([m for _b, _r, m in rows], truth) == 1.0
     assert {"process <file> (pid <num>) stopped responding", "Invalid user <*> from <ip> port <num>",
-            "en<num>: BSSID changed to <mac>", "<*>:<*> close, <num> bytes sent, <num> bytes received, lifetime <*>",
+            "en<num>: BSSID changed to <mac>", "<*>:<*> close, <size> sent, <size> received, lifetime <*>",
             "authentication failure; logname= uid=<num> tty=ssh rhost=<ip> user=<*>",
             "BTLE scanner Powered On by controller <num>", "BTLE scanner Powered Off by controller <num>"} <= templates
