@@ -76,7 +76,7 @@ MASKS: list[tuple[str, str, str | None]] = [
     (r"\b[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+\.[a-z]{2}([^\w.-]|$)", r"<host>\2", "."),
     (r"\b[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.(com|net|org|edu|gov|mil|io|info|biz|local|lan)\b", "<host>", "."),
     (r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}", "<ip>", "."),                       # its :port a <num>
-    (r"(^|[\s=@,\[])[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+:(\d{1,5})\b", r"\1<host>:\3", ":"),  # any.dotted.name:port
+    (r"(^|[\s=@,\[])[a-z0-9-]+(\.[a-z0-9-]+)+:(\d{1,5})\b", r"\1<host>:\3", ":"),  # a.dotted.host:port
     (r"\b\d\d?:\d\d\b", "<time>", ":"),                                            # 09:41, or 00:02 taken
     (r"([A-Za-z]:)?(\\[\w.$-]+){2,}\\?", "<path>", "\\"),                          # C:\dir\file
     (r"(^|[\s=:(\[,\"'])(/+[\w.$@+~<>*%-]+){2,}/?(\?[^\s\"']*)?", r"\1<path>", "/"),  # /dir//file?query
