@@ -226,6 +226,12 @@ def _skeleton(token: str) -> str:
     return _ID_RUN.sub(WILDCARD, _PLACEHOLDER.sub(WILDCARD, _NUMBER.sub("0", token)))
 
 
+@functools.lru_cache(maxsize=65536)
+def _id_shape(token: str) -> str:
+    """A token with its id-like runs and placeholders as <*> (see _skeleton); a plain word as it is."""
+    return _skeleton(token) if "<" in token or _DIGIT.search(token) else token
+
+
 def _shape(token: str) -> str:
     """A token with every placeholder as <*> ('rhost=<ip>' and 'rhost=<host>' share a shape)."""
     return _PLACEHOLDER.sub(WILDCARD, token)
@@ -339,6 +345,21 @@ def _contexts(tokens: list[str]) -> list[tuple[int, int, int]]:
     return [(i, before[i], after[i + 1]) for i in range(len(tokens))]
 
 
+def _add_value(values: dict[int, str | set[str]], key: int, token: str) -> None:
+    """Note ``token`` at ``key``: one value is kept as itself, more as a set (most places hold one)."""
+    held = values.get(key)
+    if held is None:
+        values[key] = token
+    elif isinstance(held, set):
+        held.add(token)
+    elif held != token:
+        values[key] = {held, token}
+
+
+def _count(held: str | set[str] | None) -> int:
+    return 0 if held is None else len(held) if isinstance(held, set) else 1
+
+
 def variable_positions(keys: list[tuple[str, str, list[str]]]) -> tuple[list[list[str]], list[frozenset[int]]]:
     """The templates' tokens with their variable positions as <*> (Drain-style position variability),
     and per template its two-valued positions.
@@ -352,32 +373,36 @@ def variable_positions(keys: list[tuple[str, str, list[str]]]) -> tuple[list[lis
     'alt0' / 'scip0'). Work is per distinct template, never per log line.
     """
     tokens = [list(t) for _e, _f, t in keys]
-    pairs: dict[tuple, set[str]] = {}
-    shapes = [[_skeleton(t) if _same_ids(t, t) else t for t in toks] for toks in tokens]  # ids as <*>
-    for (etype, frames, _t), toks, shape in zip(keys, tokens, shapes, strict=True):
-        contexts = _contexts(shape)
-        for i, tok in enumerate(toks):
+    groups = [(etype, frames) for etype, frames, _t in keys]
+    # two-valued places: keyed by the rest of the template with its ids as <*>
+    shaped = [_contexts([_id_shape(t) for t in toks]) for toks in tokens]
+    pairs: dict[int, str | set[str]] = {}
+    for group, toks, contexts in zip(groups, tokens, shaped, strict=True):
+        for tok, context in zip(toks, contexts, strict=True):
             if _NAMED.match(tok) and not _STRUCTURAL.search(tok):
-                pairs.setdefault((etype, frames, *contexts[i]), set()).add(tok)
-    fixed = [frozenset(c[0] for c in _contexts(shape)
-                       if 2 <= len(pairs.get((etype, frames, *c), ())) <= (VARIABLE_VALUES - 1 if "<" in toks[c[0]] else 2))
-             for (etype, frames, _t), shape, toks in zip(keys, shapes, tokens, strict=True)]
+                _add_value(pairs, hash((group, context)), tok)
+    fixed = [frozenset(c[0] for c, tok in zip(contexts, toks, strict=True)
+                       if 2 <= _count(pairs.get(hash((group, c)))) <= (VARIABLE_VALUES - 1 if "<" in tok else 2))
+             for group, toks, contexts in zip(groups, tokens, shaped, strict=True)]
+    del shaped, pairs
     for _ in range(VARIABLE_ROUNDS):
-        seen: dict[tuple, set[str]] = {}
-        for (etype, frames, _t), toks in zip(keys, tokens, strict=True):
+        contexts = [_contexts(toks) for toks in tokens]
+        seen: dict[int, str | set[str]] = {}
+        for group, toks, context in zip(groups, tokens, contexts, strict=True):
             words = sum(1 for t in toks if "<" not in t)
-            for context, tok in zip(_contexts(toks), toks, strict=True):
+            for c, tok in zip(context, toks, strict=True):
                 if words - ("<" not in tok) >= VARIABLE_CONTEXT:
-                    seen.setdefault((etype, frames, *context), set()).add(tok)
+                    _add_value(seen, hash((group, c)), tok)
         changes = []
-        for (etype, frames, _t), toks in zip(keys, tokens, strict=True):
-            for context, tok in zip(_contexts(toks), toks, strict=True):
-                i = context[0]
-                values = seen.get((etype, frames, *context), ())
-                if len(values) >= VARIABLE_VALUES or (len(values) > 1 and any(WILDCARD in v for v in values)):
+        for group, toks, context in zip(groups, tokens, contexts, strict=True):
+            for c, tok in zip(context, toks, strict=True):
+                values = seen.get(hash((group, c)))
+                if not isinstance(values, set):
+                    continue
+                if len(values) >= VARIABLE_VALUES or any(WILDCARD in v for v in values):
                     general = _generalised(values)
                     if general != tok:
-                        changes.append((toks, i, general))
+                        changes.append((toks, c[0], general))
         if not changes:
             break
         for toks, i, general in changes:
