@@ -60,8 +60,9 @@ STATUSES = ("new", "known", "mitigated", "accepted")
 _UNITS = r"([KMGTPE]i?B|[KMGTPE]?bytes|B|ms|us|ns|s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?|days?)"
 
 # (RE2 pattern, replacement, guard), applied in order; earlier masks protect their text from later
-# ones. The guard is a cheap test on the original message: the regex only runs where it could match
-# (masks only remove characters or add placeholders, so the original is a safe place to look).
+# ones. The guard is a cheap test on the original message, text it must hold ('a|b': either): the
+# regex only runs where it could match (masks only remove characters or add placeholders, so the
+# original is a safe place to look).
 MASKS: list[tuple[str, str, str | None]] = [
     (r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+", "<url>", "://"),
     (r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}", "<email>", "@"),
@@ -96,8 +97,8 @@ MASKS: list[tuple[str, str, str | None]] = [
     # in brackets counts once ('1290 bytes (1.26 KB)')
     (r"(^|\s)[<>~]=?\s?<num>( ?" + _UNITS + r")?\b", r"\1<num>", "<"),
     (r"(<num> ?[A-Za-z]+) \(<num> ?(" + _UNITS + r")\)", r"\1", "("),
-    (r"<num> ?([KMGTPE]i?B|[KMGTPE]?bytes?|B)\b", "<size>", None),                   # 93.0 B, 5.4 KB, 466 bytes
-    (r"(<num> ?)(sec|second|min|minute|hour|day)s\b", r"\1\2", None),                 # 1 sec, 2 secs: one unit
+    (r"<num> ?([KMGTPE]i?B|[KMGTPE]?bytes?|B)\b", "<size>", "B|byte"),               # 93.0 B, 5.4 KB, 466 bytes
+    (r"(<num> ?)(sec|second|min|minute|hour|day)s\b", r"\1\2", "sec|min|hour|day"),  # 1 sec, 2 secs: one unit
     *[(f"<{m}>(,\\s?<{m}>)+", f"<{m}>", ",")                                 # lists of one kind: once
       for m in ("num", "ip", "hex", "uuid", "host", "email", "url", "path", "date", "time")],
 ]
@@ -121,7 +122,8 @@ def mask_query(source: str, column: str) -> str:
     for pattern, repl, guard in MASKS:
         replace = f"regexp_replace(_x, {_quote(pattern)}, {_quote(repl)}, 'g')"
         if guard:
-            replace = f"CASE WHEN contains(_orig, {_quote(guard)}) THEN {replace} ELSE _x END"
+            test = " OR ".join(f"contains(_orig, {_quote(g)})" for g in guard.split("|"))
+            replace = f"CASE WHEN {test} THEN {replace} ELSE _x END"
         sql = f"SELECT _orig, {replace} AS _x FROM ({sql})"
     return f"SELECT _orig AS {column}, trim(regexp_replace(_x, '\\s+', ' ', 'g')) AS template FROM ({sql})"
 
