@@ -4,12 +4,12 @@ How a batch is grouped (:func:`assign_failure_modes`, run inside the ingest tran
 
 1. In DuckDB, over the batch's distinct messages: mask variable parts with a chain of
    ``regexp_replace`` (URLs, emails, UUIDs, dates and times, MAC and IP addresses, host names and
-   any dotted name with its port, paths, program and data file names, hex, quoted values, numbers,
-   in the spirit of Sentry's parameterisation; a bounded quantity ``<1 sec`` is a number, and a
-   quantity restated in other units ``466 bytes (0.46 KB)`` counts once), extract up to 3 top
-   in-app frames (``file:function``, frames under site-packages / dist-packages / the standard
-   library are skipped), flag personal data (the distinct messages DuckDB finds could hold any go
-   through readiness.security.privacy's detector).
+   addresses with their ports, paths, program and data file names, hex, quoted values but a quoted
+   word, numbers, sizes with their units, in the spirit of Sentry's parameterisation; a bounded
+   quantity ``<1 sec`` is a number, a quantity restated in other units ``466 bytes (0.46 KB)``
+   counts once), extract up to 3 top in-app frames (``file:function``, frames under site-packages /
+   dist-packages / the standard library are skipped), flag personal data (the distinct messages
+   DuckDB finds could hold any go through readiness.security.privacy's detector).
 2. In Python, over the DISTINCT (error type, frames, masked template) keys only:
    a. Position variability (:func:`variable_positions`): where templates equal at every other
       position hold ``VARIABLE_VALUES`` or more tokens at one position, it is a parameter
