@@ -3,17 +3,26 @@
 How a batch is grouped (:func:`assign_failure_modes`, run inside the ingest transaction):
 
 1. In DuckDB, over the batch's distinct messages: mask variable parts with a chain of
-   ``regexp_replace`` (URLs, emails, UUIDs, IPs, paths, hex, quoted values, numbers, in the spirit
-   of Sentry's parameterisation), extract up to 3 top in-app frames (``file:function``, frames under
-   site-packages / dist-packages / the standard library are skipped), flag personal data (the
-   distinct messages DuckDB finds could hold any go through readiness.security.privacy's detector).
-2. In Python, over the DISTINCT (error type, frames, masked template) keys only: a Drain-like
-   merge. Templates with the same type, frames, token count and first ``PREFIX_TOKENS`` words join
-   the most similar mode when at least ``SIMILARITY`` of their tokens agree; differing plain words
-   become ``<*>``, while differing structured tokens (``user=root`` / ``user=guest``) keep modes apart.
-   Tokens that differ only in id-like runs (words with a digit, masked numbers) agree, with the
-   same structure around them: ``[Thunderbird_A8]`` / ``[Thunderbird_B8]``, ``(eadmin1)`` /
-   ``(badmin1)``; a leading word with a digit does not split buckets.
+   ``regexp_replace`` (URLs, emails, UUIDs, dates and times, MAC and IP addresses, host names and
+   addresses with their ports, paths, program and data file names, hex, quoted values but a quoted
+   word, numbers, sizes with their units, in the spirit of Sentry's parameterisation; a bounded
+   quantity ``<1 sec`` is a number, a quantity restated in other units ``466 bytes (0.46 KB)``
+   counts once), extract up to 3 top in-app frames (``file:function``, frames under site-packages /
+   dist-packages / the standard library are skipped), flag personal data (the distinct messages
+   DuckDB finds could hold any go through readiness.security.privacy's detector).
+2. In Python, over the DISTINCT (error type, frames, masked template) keys only:
+   a. Position variability (:func:`variable_positions`): where templates equal at every other
+      position hold ``VARIABLE_VALUES`` or more tokens at one position, it is a parameter
+      (``Invalid user <*> from <ip>``, ``user=<*>``); where they hold two words only
+      (``Powered On`` / ``Powered Off``), or a few words ending in a number (``ee0`` / ``alt0``),
+      the position is fixed: those are different messages.
+   b. A Drain-like merge. Templates with the same type, frames, token count and first
+      ``PREFIX_TOKENS`` words join the most similar mode when at least ``SIMILARITY`` of their
+      tokens agree; differing plain words become ``<*>`` (not at a fixed position), while differing
+      structured tokens (``user=root`` / ``user=guest``) keep modes apart unless the mode holds
+      ``user=<*>``. Tokens that differ only in id-like runs (words with a digit, masked numbers)
+      agree, with the same structure around them: ``[Thunderbird_A8]`` / ``[Thunderbird_B8]``,
+      ``(eadmin1)`` / ``(badmin1)``; a leading word with a digit does not split buckets.
    The pilot's existing modes take part first, so their ids never change and a new template that
    merges into an old mode gets its id.
 3. Back in DuckDB: one UPDATE sets ``failure_mode`` and ``personal_data`` for the batch's rows.
@@ -23,6 +32,7 @@ One configuration serves every pilot and log source (no per-system tuning).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import uuid
@@ -47,9 +57,12 @@ TREND_MIN_COUNT = 10      # fewer exceptions than this over the 14 days: 'steady
 TREND_RATIO = 1.5         # rising: recent >= 1.5 x previous; falling: recent <= previous / 1.5
 STATUSES = ("new", "known", "mitigated", "accepted")
 
+_UNITS = r"([KMGTPE]i?B|[KMGTPE]?bytes|B|ms|us|ns|s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?|days?)"
+
 # (RE2 pattern, replacement, guard), applied in order; earlier masks protect their text from later
-# ones. The guard is a cheap test on the original message: the regex only runs where it could match
-# (masks only remove characters or add placeholders, so the original is a safe place to look).
+# ones. The guard is a cheap test on the original message, text it must hold ('a|b': either): the
+# regex only runs where it could match (masks only remove characters or add placeholders, so the
+# original is a safe place to look).
 MASKS: list[tuple[str, str, str | None]] = [
     (r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+", "<url>", "://"),
     (r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}", "<email>", "@"),
@@ -57,17 +70,35 @@ MASKS: list[tuple[str, str, str | None]] = [
     (r"\b\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d([.,]\d+)?)?(Z|[+-]\d\d:?\d\d)?)?\b", "<date>", "-"),
     (r"\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun)\w* +(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\w* +\d\d?"
      r"( +\d\d:\d\d:\d\d)?( +\d{4})?\b", "<date>", None),
+    (r"\b[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5,}\b", "<mac>", ":"),                     # 64:d9:89:6b:b5:33
+    (r"\b[0-9a-fA-F]{1,4}(:[0-9a-fA-F]{0,4}){3,7}:[0-9a-fA-F]{1,4}\b", "<ip>", ":"),   # IPv6
     (r"\b\d\d:\d\d:\d\d([.,]\d+)?\b", "<time>", ":"),
-    (r"\b[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+\.[a-z]{2}\b", "<host>", "."),
+    # a host name ends with a country code or a common top-level domain, and not inside a longer name
+    (r"\b[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+\.[a-z]{2}([^\w.-]|$)", r"<host>\2", "."),
     (r"\b[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.(com|net|org|edu|gov|mil|io|info|biz|local|lan)\b", "<host>", "."),
-    (r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(:\d{1,5})?", "<ip>", "."),
+    (r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}", "<ip>", "."),                       # its :port a <num>
+    (r"(^|[\s=@,\[])[a-z0-9-]+(\.[a-z0-9-]+)+:(\d{1,5})\b", r"\1<host>:\3", ":"),  # a.dotted.host:port
+    (r"\b\d\d?:\d\d\b", "<time>", ":"),                                            # 09:41, or 00:02 taken
     (r"([A-Za-z]:)?(\\[\w.$-]+){2,}\\?", "<path>", "\\"),                          # C:\dir\file
-    (r"(^|[\s=:(\[,\"'])(/[\w.$@+~<>*%-]+){2,}/?(\?[^\s\"']*)?", r"\1<path>", "/"),  # /dir/file?query
+    (r"(^|[\s=:(\[,\"'])(/+[\w.$@+~<>*%-]+){2,}/?(\?[^\s\"']*)?", r"\1<path>", "/"),  # /dir//file?query
+    (r"(^|[\s=:(\[,\"'])~?\.{0,2}(/+[\w.$@+~<>*%-]+)+/?", r"\1<path>", "/"),           # ./file, ~/dir, /file
+    # a file name with a common extension: a program (chrome.exe) or data (capture-018.pcapng)
+    (r"\b[\w-]+(\.[\w-]+)*\.(exe|dll|sys|so|jar|bat|cmd|ps1|msi|log|txt|xml|json|csv|ya?ml|ini|cfg|conf|dat|bin"
+     r"|tmp|bak|gz|zip|tar|pcap|pcapng|png|jpe?g|pdf|html?)\b", "<file>", "."),
+    (r"=\"[^\"\n]*\"", "=\"<str>\"", "=\""),                                          # key="quoted value"
     (r"\b0[xX][0-9a-fA-F]+\b", "<hex>", None),
     (r"[+-]?\b\d+(\.\d+)?\b", "<num>", None),                             # whole numbers first: not hex
     (r"\b[0-9a-fA-F]{8,}\b", "<hex>", None),
-    (r"(^|[\s=:(\[,])'[^'\n]*'", r"\1'<str>'", "'"),                       # 'quoted' (not don't)
+    # a quoted value ('invoice 42', '<num>') but not a quoted word ('Active'), and not don't: a word
+    # is a value where many are seen at its place (see variable_positions)
+    (r"(^|[\s=:(\[,])'[^'\n]*[^A-Za-z'\n][^'\n]*'", r"\1'<str>'", "'"),
     (r"[+-]?\d+(\.\d+)?([eE][+-]?\d+)?", "<num>", None),
+    # a bounded quantity is one value ('<1 sec', '>= 5 MB'); a quantity restated in other units
+    # in brackets counts once ('1290 bytes (1.26 KB)')
+    (r"(^|\s)[<>~]=?\s?<num>( ?" + _UNITS + r")?\b", r"\1<num>", "<"),
+    (r"(<num> ?[A-Za-z]+) \(<num> ?(" + _UNITS + r")\)", r"\1", "("),
+    (r"<num> ?([KMGTPE]i?B|[KMGTPE]?bytes?|B)\b", "<size>", "B|byte"),               # 93.0 B, 5.4 KB, 466 bytes
+    (r"(<num> ?)(sec|second|min|minute|hour|day)s\b", r"\1\2", "sec|min|hour|day"),  # 1 sec, 2 secs: one unit
     *[(f"<{m}>(,\\s?<{m}>)+", f"<{m}>", ",")                                 # lists of one kind: once
       for m in ("num", "ip", "hex", "uuid", "host", "email", "url", "path", "date", "time")],
 ]
@@ -91,7 +122,8 @@ def mask_query(source: str, column: str) -> str:
     for pattern, repl, guard in MASKS:
         replace = f"regexp_replace(_x, {_quote(pattern)}, {_quote(repl)}, 'g')"
         if guard:
-            replace = f"CASE WHEN contains(_orig, {_quote(guard)}) THEN {replace} ELSE _x END"
+            test = " OR ".join(f"contains(_orig, {_quote(g)})" for g in guard.split("|"))
+            replace = f"CASE WHEN {test} THEN {replace} ELSE _x END"
         sql = f"SELECT _orig, {replace} AS _x FROM ({sql})"
     return f"SELECT _orig AS {column}, trim(regexp_replace(_x, '\\s+', ' ', 'g')) AS template FROM ({sql})"
 
@@ -177,6 +209,11 @@ def _bucket(error_type: str, frames: str, tokens: list[str]) -> tuple:
 _PLACEHOLDER = re.compile(r"<[a-z*]+>")
 _STRUCTURAL = re.compile(r"[=()\[\]{}:/\"']")
 _DIGIT = re.compile(r"\d")
+# a word, maybe with a number right after its letters or dot leaders ('Off', 'SOCKS5', 'en0,',
+# 'icbi.....0'), not an id of parts ('QQ.10018')
+_NAMED = re.compile(r"[^\w<]*[A-Za-z][A-Za-z_-]*(\.{2,})?(<num>)?[^\w<]*$")
+# a number inside a word ('root14_local', 'job_<num>_r'): an id; a word ending in a number ('en0', 'SOCKS5') names one thing
+_INNER_ID = re.compile(r"(<num>|\d)[A-Za-z0-9_.-]*[A-Za-z]")
 _NUMBER = re.compile(r"<(num|hex)>")
 _JOINED = re.compile(r"<[a-z*]+>(?:[._-]<[a-z*]+>)+")
 _ID_RUN = re.compile(r"[A-Za-z0-9_.-]*\d[A-Za-z0-9_.-]*")  # a run of word characters with a digit: an id
@@ -191,16 +228,23 @@ def _skeleton(token: str) -> str:
     return _ID_RUN.sub(WILDCARD, _PLACEHOLDER.sub(WILDCARD, _NUMBER.sub("0", token)))
 
 
+@functools.lru_cache(maxsize=65536)
+def _id_shape(token: str) -> str:
+    """A token with its id-like runs and placeholders as <*> (see _skeleton); a plain word as it is."""
+    return _skeleton(token) if "<" in token or _DIGIT.search(token) else token
+
+
 def _shape(token: str) -> str:
     """A token with every placeholder as <*> ('rhost=<ip>' and 'rhost=<host>' share a shape)."""
     return _PLACEHOLDER.sub(WILDCARD, token)
 
 
 def _tokens(template: str) -> list[str]:
-    """A template's tokens; a run of the same masked token ('blk_<num> blk_<num> ...') counts once."""
+    """A template's tokens; a run of the same masked token ('blk_<num> blk_<num> ...') counts once, a
+    number and a hex number being the same ('<hex> <num> <num>': words of a dump)."""
     out: list[str] = []
     for token in template.split(" ") if template else []:
-        if not (out and token == out[-1] and "<" in token):
+        if not (out and "<" in token and _NUMBER.sub("<num>", token) == _NUMBER.sub("<num>", out[-1])):
             out.append(token)
     return out
 
@@ -210,21 +254,40 @@ def _bare(token: str) -> str:
     return _PLACEHOLDER.sub("", token)
 
 
-def _similarity(mode: list[str], tokens: list[str]) -> float:
+def _similarity(mode: list[str], tokens: list[str], fixed: frozenset[int] = frozenset()) -> float:
     """Share of positions where the tokens agree (same shape, or the mode has <*> there).
 
     Tokens with structure (key=value, calls, paths, quotes) must agree: 'user=root' and
-    'user=guest' never merge, while differing plain words may become <*>.
+    'user=guest' never merge, while differing plain words may become <*>, except at the
+    ``fixed`` positions (where the batch shows two values only: 'Powered On' / 'Powered Off').
     """
     if not tokens:
         return 1.0
     same = 0
-    for a, b in zip(mode, tokens, strict=True):
-        if a == b or a == WILDCARD or _bare(a) == _bare(b) or _same_ids(a, b):
+    for i, (a, b) in enumerate(zip(mode, tokens, strict=True)):
+        if a == b or _bare(a) == _bare(b) or (_same_ids(a, b) and _INNER_ID.search(a) and _INNER_ID.search(b)):
+            same += 1
+        elif i in fixed:
+            return 0.0
+        elif a == WILDCARD or _fits(a, b) or _same_ids(a, b):
             same += 1
         elif _STRUCTURAL.search(_PLACEHOLDER.sub("", a + b)):
             return 0.0
     return same / len(tokens)
+
+
+@functools.lru_cache(maxsize=4096)
+def _pattern(token: str) -> re.Pattern | None:
+    """A mode's token with <*> in it as a pattern ('user=<*>'), None without one."""
+    if WILDCARD not in token or token == WILDCARD:
+        return None
+    return re.compile(".+".join(re.escape(part) for part in token.split(WILDCARD)))
+
+
+def _fits(a: str, b: str) -> bool:
+    """The mode's token has <*> where the token has a value: 'user=<*>' fits 'user=root'."""
+    pattern = _pattern(a)
+    return pattern is not None and pattern.fullmatch(b) is not None
 
 
 def _same_ids(a: str, b: str) -> bool:
@@ -236,7 +299,7 @@ def _merge(mode: list[str], tokens: list[str]) -> list[str]:
     """The generalised template: agreeing tokens kept (as shapes), differing ones <*>."""
     out = []
     for a, b in zip(mode, tokens, strict=True):
-        if a == b:
+        if a == b or _fits(a, b):
             out.append(a)
         elif _bare(a) == _bare(b):
             out.append(_shape(a))
@@ -245,6 +308,108 @@ def _merge(mode: list[str], tokens: list[str]) -> list[str]:
         else:
             out.append(WILDCARD)
     return out
+
+
+VARIABLE_VALUES = 5   # distinct values at one position, the rest of the template equal: a parameter
+VARIABLE_CONTEXT = 3  # ... where the rest holds at least this many words (not placeholders)
+VARIABLE_ROUNDS = 3   # passes: a position found variable can show the next one (two values that vary)
+_SEPARATOR = re.compile(r"[^A-Za-z0-9_<>*]")
+
+
+def _generalised(values: set[str]) -> str:
+    """One token for the values seen at a variable position: what they share up to a separator
+    stays ('user=root', 'user=ftp' -> 'user=<*>'; '[LNKD]', '[LNKE]' -> '[<*>]'), the rest is <*>."""
+    first, last = min(values), max(values)  # the common prefix of a set is that of its extremes
+    n = 0
+    while n < min(len(first), len(last)) and first[n] == last[n]:
+        n += 1
+    cut = max((m.end() for m in _SEPARATOR.finditer(first[:n])), default=0)
+    head = first[:cut]
+    tails = [v[cut:][::-1] for v in values]
+    a, b = min(tails), max(tails)
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    rest = a[:n][::-1]
+    found = _SEPARATOR.search(rest)
+    tail = rest[found.start():] if found else ""
+    return f"{head}{WILDCARD}{tail}"
+
+
+def _contexts(tokens: list[str]) -> list[tuple[int, int, int]]:
+    """Per position: (position, hash of the tokens before it, hash of the tokens after it), built in
+    one pass each way, so that keying every position of a long template stays linear."""
+    before, after = [0] * (len(tokens) + 1), [0] * (len(tokens) + 1)
+    for i, tok in enumerate(tokens):
+        before[i + 1] = hash((before[i], tok))
+    for i in range(len(tokens) - 1, -1, -1):
+        after[i] = hash((tokens[i], after[i + 1]))
+    return [(i, before[i], after[i + 1]) for i in range(len(tokens))]
+
+
+def _add_value(values: dict[int, str | set[str]], key: int, token: str) -> None:
+    """Note ``token`` at ``key``: one value is kept as itself, more as a set (most places hold one)."""
+    held = values.get(key)
+    if held is None:
+        values[key] = token
+    elif isinstance(held, set):
+        held.add(token)
+    elif held != token:
+        values[key] = {held, token}
+
+
+def _count(held: str | set[str] | None) -> int:
+    return 0 if held is None else len(held) if isinstance(held, set) else 1
+
+
+def variable_positions(keys: list[tuple[str, str, list[str]]]) -> tuple[list[list[str]], list[frozenset[int]]]:
+    """The templates' tokens with their variable positions as <*> (Drain-style position variability),
+    and per template its two-valued positions.
+
+    A position is variable where templates of one type and frames, equal at every other position,
+    hold at least VARIABLE_VALUES distinct tokens: 'Invalid user admin from <ip>', '... user test9
+    ...', '... user oracle ...' share 'Invalid user <*> from <ip>'. Where such templates hold two
+    plain words only ('Powered On' / 'Powered Off', 'client SPP.' / 'client WindowsUpdateAgent.'),
+    the position is fixed: a state, not a parameter, so the two stay two messages; so do a few
+    (fewer than VARIABLE_VALUES) words that end in a number, which name a thing ('interface ee0' /
+    'alt0' / 'scip0'). Work is per distinct template, never per log line.
+    """
+    tokens = [list(t) for _e, _f, t in keys]
+    groups = [(etype, frames) for etype, frames, _t in keys]
+    # two-valued places: keyed by the rest of the template with its ids as <*>
+    shaped = [_contexts([_id_shape(t) for t in toks]) for toks in tokens]
+    pairs: dict[int, str | set[str]] = {}
+    for group, toks, contexts in zip(groups, tokens, shaped, strict=True):
+        for tok, context in zip(toks, contexts, strict=True):
+            if _NAMED.match(tok) and not _STRUCTURAL.search(tok):
+                _add_value(pairs, hash((group, context)), tok)
+    fixed = [frozenset(c[0] for c, tok in zip(contexts, toks, strict=True)
+                       if 2 <= _count(pairs.get(hash((group, c)))) <= (VARIABLE_VALUES - 1 if "<" in tok else 2))
+             for group, toks, contexts in zip(groups, tokens, shaped, strict=True)]
+    del shaped, pairs
+    for _ in range(VARIABLE_ROUNDS):
+        contexts = [_contexts(toks) for toks in tokens]
+        seen: dict[int, str | set[str]] = {}
+        for group, toks, context in zip(groups, tokens, contexts, strict=True):
+            words = sum(1 for t in toks if "<" not in t)
+            for c, tok in zip(context, toks, strict=True):
+                if words - ("<" not in tok) >= VARIABLE_CONTEXT:
+                    _add_value(seen, hash((group, c)), tok)
+        changes = []
+        for group, toks, context in zip(groups, tokens, contexts, strict=True):
+            for c, tok in zip(context, toks, strict=True):
+                values = seen.get(hash((group, c)))
+                if not isinstance(values, set):
+                    continue
+                if len(values) >= VARIABLE_VALUES or any(WILDCARD in v for v in values):
+                    general = _generalised(values)
+                    if general != tok:
+                        changes.append((toks, c[0], general))
+        if not changes:
+            break
+        for toks, i, general in changes:
+            toks[i] = general
+    return tokens, fixed
 
 
 @dataclass
@@ -260,8 +425,9 @@ class TemplateMerger:
         self.by_fingerprint[fp] = mode
         self.next_id = max(self.next_id, mode_id + 1)
 
-    def assign(self, error_type: str, template: str, frames: str) -> _Mode:
-        """The mode of one masked template: an exact or similar existing mode, else a new one."""
+    def assign(self, error_type: str, template: str, frames: str, fixed: frozenset[int] = frozenset()) -> _Mode:
+        """The mode of one masked template: an exact or similar existing mode, else a new one.
+        At the ``fixed`` positions a differing word keeps the template apart."""
         tokens = _tokens(template)
         fp = fingerprint(error_type, template, frames)
         if fp in self.by_fingerprint:
@@ -269,7 +435,7 @@ class TemplateMerger:
         candidates = self.buckets.setdefault(_bucket(error_type, frames, tokens), [])
         best, best_sim = None, -1.0
         for mode in candidates:
-            sim = _similarity(mode.tokens, tokens)
+            sim = _similarity(mode.tokens, tokens, fixed)
             if sim > best_sim:
                 best, best_sim = mode, sim
         if best is not None and best_sim >= SIMILARITY:
@@ -320,8 +486,9 @@ def assign_failure_modes(con: Connection, pilot_id: int, batch_id: int) -> int:
             merger.add_existing(mode_id, etype, template, frames, fp)
         mapping = []
         touched: dict[int, _Mode] = {}
-        for etype, frames, template, _n in distinct:
-            mode = merger.assign(etype, template, frames)
+        general, fixed = variable_positions([(etype, frames, _tokens(template)) for etype, frames, template, _n in distinct])
+        for (etype, frames, template, _n), tokens, two in zip(distinct, general, fixed, strict=True):
+            mode = merger.assign(etype, " ".join(tokens), frames, two)
             mapping.append((etype, frames, template, mode.mode_id))
             touched[mode.mode_id] = mode
         new = [m for m in touched.values() if m.new]

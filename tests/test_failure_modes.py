@@ -124,6 +124,24 @@ def test_ids_with_digits_inside_brackets_merge_while_named_values_stay_apart() -
                                                 "datasource", "")].template.endswith("any [<*>] datasource")
 
 
+def test_a_place_with_many_values_is_a_parameter_and_two_words_are_two_states() -> None:
+    # masked templates as the DuckDB step leaves them; variability is judged over the whole batch
+    users = ["admin", "oracle", "support", "guest", "ubuntu"]
+    templates = ([f"Invalid user {u} from <ip> port <num>" for u in users]          # five values: a parameter
+                 + [f"session closed for user {u} by <ip>" for u in users[:4]]       # four: not yet
+                 + ["BTLE scanner Powered On", "BTLE scanner Powered Off"]           # two words: two states
+                 + ["link up on interface ee<num> now", "link up on interface alt<num> now"]  # named things
+                 + [f"{u} <num>" for u in users])                                    # too little context
+    general, fixed = fm.variable_positions([("", "", t.split(" ")) for t in templates])
+    assert {" ".join(g) for g in general[:5]} == {"Invalid user <*> from <ip> port <num>"}
+    assert [g[4] for g in general[5:9]] == users[:4] and [g[0] for g in general[-5:]] == users
+    assert fixed[9] == fixed[10] == {3} and fixed[11] == fixed[12] == {4} and not fixed[0]
+    merger = fm.TemplateMerger()
+    ids = [merger.assign("", " ".join(g), "", f).mode_id for g, f in zip(general, fixed, strict=True)]
+    assert len(set(ids[:5])) == 1 and len(set(ids[5:9])) == 1  # four users still merge by similarity
+    assert ids[9] != ids[10] and ids[11] != ids[12]
+
+
 def test_personal_data_is_flagged_for_emails_phones_and_cards(db: Path, tmp_path: Path) -> None:
     rows = [("2026-03-02T10:00:00Z", "No approver configured for ann@example.com", "u1", "s1", "E"),
             ("2026-03-02T10:01:00Z", "Callback to +44 20 7946 0958 failed", "u1", "s1", "E"),

@@ -581,3 +581,28 @@ def test_a_banner_before_the_first_record_is_rejected_and_the_log_still_read(db:
     assert query(db, "SELECT line_no FROM ingest_rejects") == [(2,)]
     assert query(db, "SELECT error_type, level FROM exceptions ORDER BY src_row") == [
         ("java.lang.IllegalStateException", "ERROR"), (None, "WARN")]
+
+
+def test_values_that_vary_in_a_message_make_one_failure_mode(db: Path) -> None:
+    # what varies in a message is a parameter: a size in other units ('(1.26 KB)'), a host or an
+    # address with its port, a bounded or clock-style duration, a program's file name, a MAC address,
+    # a word where the rest of the line is the same and many values are seen ('Invalid user admin /
+    # oracle / ...', 'user=root / ftp / ...'); two words only at one place are two states, two modes
+    from analysis import failure_modes as fm
+    from readiness import store
+
+    result = ingest_one(db, RAW / "varying_values.log", kind="exceptions")
+    assert result.format.startswith("application log") and (result.rows_loaded, result.rows_rejected) == (33, 0)
+    truth = ["proxy close"] * 5 + ["not responding"] * 4 + ["invalid user"] * 7 + ["auth failure"] * 6 + [
+        "powered on", "powered off", "powered on", "powered off", "powered on"] + [
+        "client UpdateAgent"] * 2 + ["client SPP"] + ["BSSID"] * 3
+    with store.open_store(db) as con:
+        pilot = catalog.get_pilot(con, "pilot")
+        rows = fm.assignments(con, pilot)
+        templates = set(fm.failure_modes(con, pilot)["template"])
+    assert [r for _b, r, _m in rows] == list(range(1, 34))
+    assert fm.grouping_accuracy([m for _b, _r, m in rows], truth) == 1.0
+    assert {"process <file> (pid <num>) stopped responding", "Invalid user <*> from <ip> port <num>",
+            "en<num>: BSSID changed to <mac>", "<*>:<*> close, <size> sent, <size> received, lifetime <*>",
+            "authentication failure; logname= uid=<num> tty=ssh rhost=<ip> user=<*>",
+            "BTLE scanner Powered On by controller <num>", "BTLE scanner Powered Off by controller <num>"} <= templates
