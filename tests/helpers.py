@@ -81,9 +81,23 @@ def write_bytes(path: Path, data: bytes) -> Path:
     return path
 
 
-# A process that holds a store open until its standard input closes (or it is killed).
-HOLDER = ("import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); sys.stdin.read(); "
-          "c.close()")
+# A process that holds a store open until its standard input closes (or it is killed). It takes the
+# file as soon as no other process has it (an app between two page runs), within a minute.
+HOLDER = """
+import duckdb, sys, time
+deadline = time.monotonic() + 60
+while True:
+    try:
+        c = duckdb.connect(sys.argv[1])
+        break
+    except duckdb.IOException:
+        if time.monotonic() > deadline:
+            raise
+        time.sleep(0.05)
+print('ready', flush=True)
+sys.stdin.read()
+c.close()
+"""
 
 
 @contextlib.contextmanager
