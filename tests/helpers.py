@@ -81,22 +81,17 @@ def write_bytes(path: Path, data: bytes) -> Path:
     return path
 
 
-# A process that holds a store open until its standard input closes (or it is killed). It takes the
-# file as soon as no other process has it (an app between two page runs), within a minute.
-HOLDER = """
-import duckdb, sys, time
-deadline = time.monotonic() + 60
-while True:
-    try:
-        c = duckdb.connect(sys.argv[1])
-        break
-    except duckdb.IOException:
-        if time.monotonic() > deadline:
-            raise
-        time.sleep(0.05)
+# A process that holds a store open until its standard input closes (or it is killed). It opens the
+# store as the command line does: waiting while another process has it (an app in a page run), which
+# asks the app to let go between its units of work.
+HOLDER = f"""
+import sys
+sys.path.insert(0, {str(PROJECT_ROOT)!r})
+from readiness import store
+con = store.connect(sys.argv[1], timeout=60)
 print('ready', flush=True)
 sys.stdin.read()
-c.close()
+store.close(con)
 """
 
 
