@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -319,18 +320,10 @@ _SEPARATOR = re.compile(r"[^A-Za-z0-9_<>*]")
 def _generalised(values: set[str]) -> str:
     """One token for the values seen at a variable position: what they share up to a separator
     stays ('user=root', 'user=ftp' -> 'user=<*>'; '[LNKD]', '[LNKE]' -> '[<*>]'), the rest is <*>."""
-    first, last = min(values), max(values)  # the common prefix of a set is that of its extremes
-    n = 0
-    while n < min(len(first), len(last)) and first[n] == last[n]:
-        n += 1
-    cut = max((m.end() for m in _SEPARATOR.finditer(first[:n])), default=0)
-    head = first[:cut]
-    tails = [v[cut:][::-1] for v in values]
-    a, b = min(tails), max(tails)
-    n = 0
-    while n < min(len(a), len(b)) and a[n] == b[n]:
-        n += 1
-    rest = a[:n][::-1]
+    shared = os.path.commonprefix(list(values))
+    cut = max((m.end() for m in _SEPARATOR.finditer(shared)), default=0)
+    head = shared[:cut]
+    rest = os.path.commonprefix([v[cut:][::-1] for v in values])[::-1]
     found = _SEPARATOR.search(rest)
     tail = rest[found.start():] if found else ""
     return f"{head}{WILDCARD}{tail}"
