@@ -620,7 +620,7 @@ def rows_reader_sql(src: SourceFile) -> str:
         lines = f"(SELECT content AS _line, NULL::BIGINT AS _line_no FROM read_text({_sql_str(str(src.data_path))}))"
     if src.schema == "otlp":
         return jsonschemas.otlp_rows_sql(f"(SELECT _line AS _doc, _line_no FROM {lines} "
-                                         f"WHERE coalesce(trim(_line), '') <> '')")
+                                         f"WHERE NOT {linelogs.blank_sql('_line')})")
     return jsonschemas.sentry_rows_sql(lines)
 
 

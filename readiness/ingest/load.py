@@ -887,10 +887,13 @@ def _load_direct(con, pilot: Pilot, kind: str, src: SourceFile, mapping: Mapping
     reader = formats.csv_reader_sql(src, rejects=rej) if rej else formats.json_lines_reader_sql(src)
     plan = LoadPlan(src, mapping, reader, mode, time_zone=pilot.time_zone, direct=True)
     rows = f"{stage}_rows"
-    con.execute(f"CREATE TABLE {rows} AS {plan.select_direct(pilot.pilot_id, bid)}")
-    reader_rejects = _reader_rejects(con, src, rej)
     rule = opts.left_out(kind, mapping, src)
-    info = rule.where if rule else "false"
+    select = plan.select_direct(pilot.pilot_id, bid)
+    info = "false"
+    if rule:  # judged once, as the rows are read: the counts, the rollup and the files below all ask
+        select, info = f"SELECT *, {rule.where} AS _left_out FROM ({select})", "_left_out"
+    con.execute(f"CREATE TABLE {rows} AS {select}")
+    reader_rejects = _reader_rejects(con, src, rej)
     loads = f"batch_id = $1 AND NOT {info}"  # rows left out pass the checks but are counted, not loaded
     skipped_levels = f"{rule.label} FILTER (WHERE batch_id = $1 AND {info})" if rule else "NULL"
     base, good, zoneless, first_ts, last_ts, blank, total, skipped, levels = con.execute(

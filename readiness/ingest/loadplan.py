@@ -69,7 +69,7 @@ class LoadPlan:
         s = self.stage
         if self.direct:  # rows are numbered after the insert, from their position (see select_direct)
             if self.src.format == "jsonl":  # blank lines come too, marked: they hold their line's place
-                return (f"(SELECT 0 AS _ord, _j, _line, coalesce(trim(_line), '') = '' AS _blank "
+                return (f"(SELECT 0 AS _ord, _j, _line, {linelogs.blank_sql('_line')} AS _blank "
                         f"FROM {formats.objects_sql(self.src, s)})")
             return f"(SELECT 0 AS _ord, false AS _blank, * FROM {s})"
         if self.src.format == "parquet":
@@ -80,7 +80,7 @@ class LoadPlan:
             rows = f"(SELECT rowid + 1 AS _ord, _line, _line_no FROM {s})"
             return f"(SELECT _ord, _j, _line, _line_no FROM {formats.objects_sql(self.src, rows)})"
         if self.src.format == "jsonl":  # blank lines are not rows; _ord is then the line number
-            rows = f"(SELECT rowid + 1 AS _ord, _line FROM {s} WHERE _line IS NOT NULL AND trim(_line) <> '')"
+            rows = f"(SELECT rowid + 1 AS _ord, _line FROM {s} WHERE NOT {linelogs.blank_sql('_line')})"
             return f"(SELECT _ord, _j, _line FROM {formats.objects_sql(self.src, rows)})"
         if self.src.format == "json":
             return f"(SELECT rowid + 1 AS _ord, CASE WHEN json_type(_line) = 'OBJECT' THEN _line END AS _j, _line FROM {s})"
