@@ -82,6 +82,49 @@ def test_nginx_main_format_with_the_forwarded_for_field_loads(db: Path, tmp_path
         ("ann", "POST /api/pay", "success", 250.0, "python-requests/2.31")]
 
 
+@pytest.mark.parametrize("lines, durations", [
+    # Traefik's CLF: request count, router, server, then the duration with its unit
+    (['192.168.1.10 - - [10/Oct/2026:13:55:36 +0000] "GET /api/orders/12 HTTP/1.1" 200 512 "-" "curl/8.5.0" '
+      '1 "orders@docker" "http://172.18.0.3:8080" 3ms',
+      '192.168.1.11 - alice [10/Oct/2026:13:55:37 +0000] "POST /api/orders HTTP/1.1" 500 48 "https://shop.example/" '
+      '"Mozilla/5.0 (X11; Linux x86_64)" 2 "orders@docker" "http://172.18.0.3:8080" 154ms'], [3.0, 154.0]),
+    # nginx with timings by name (rt= in seconds, then the upstream's)
+    (['10.1.2.3 - - [10/Oct/2026:13:55:36 +0000] "GET /invoice/8812 HTTP/1.1" 200 612 "-" "Mozilla/5.0" '
+      'rt=0.012 uct="0.000" uht="0.010" urt="0.010"',
+      '10.1.2.4 - bob [10/Oct/2026:13:55:37 +0000] "GET /invoice/9921 HTTP/1.1" 404 0 "-" "Mozilla/5.0" '
+      'rt=1.503 uct="-" uht="-" urt="-"'], [12.0, 1503.0]),
+    # nginx's $request_time then $upstream_response_time: the first is the request's
+    (['10.1.2.3 - - [10/Oct/2026:13:55:36 +0000] "GET /invoice/8812 HTTP/1.1" 200 612 "-" "Mozilla/5.0" 0.012 0.010',
+      '10.1.2.4 - bob [10/Oct/2026:13:55:37 +0000] "GET /invoice/9921 HTTP/1.1" 404 0 "-" "Mozilla/5.0" 0.250 -'],
+     [12.0, 250.0]),
+    # Common Log Format with Apache's %D (microseconds) and the virtual host after it
+    (['10.1.2.3 - - [10/Oct/2026:13:55:36 +0000] "GET /invoice/8812 HTTP/1.1" 200 612 4500 erp.example.org',
+      '10.1.2.4 - - [10/Oct/2026:13:55:37 +0000] "GET /invoice/9921 HTTP/1.1" 503 0 120000 erp.example.org'],
+     [4.5, 120.0]),
+], ids=["traefik", "nginx-named-timings", "nginx-two-times", "apache-common-D"])
+def test_fields_servers_add_after_the_request_are_read(db: Path, tmp_path: Path, lines: list[str],
+                                                         durations: list[float]) -> None:
+    # many servers write more fields after the agent (or after the size): the line is still an
+    # access log's, and the request's duration is found among them
+    path = tmp_path / "access.log"
+    path.write_text("\n".join(lines) + "\n")
+    assert ingest.preview(path, "usage").format.startswith("web access log")
+    result = ingest_one(db, path)
+    assert (result.rows_loaded, result.rows_rejected) == (len(lines), 0)
+    rows = query(db, "SELECT event, duration_ms FROM usage_events ORDER BY src_row")
+    assert [r[1] for r in rows] == pytest.approx(durations)
+    assert {r[0].split(" ")[1] for r in rows} <= {"/api/orders/{id}", "/api/orders", "/invoice/{id}"}
+
+
+def test_a_tail_with_an_unclosed_quote_is_rejected_with_its_line(db: Path, tmp_path: Path) -> None:
+    good = '10.1.2.3 - - [10/Oct/2026:13:55:36 +0000] "GET /a HTTP/1.1" 200 612 "-" "curl/8.5.0"'
+    path = tmp_path / "access.log"
+    path.write_text("\n".join([good] * 4 + [good + ' 1 "router'] + [good] * 4 + [good + ' "agent 2']) + "\n")
+    result = ingest_one(db, path)
+    assert (result.rows_loaded, result.rows_rejected) == (8, 2)
+    assert [r[0] for r in query(db, "SELECT src_row FROM ingest_rejects ORDER BY 1")] == [5, 10]
+
+
 LOGHUB = Path(__file__).resolve().parents[2] / "shared" / "data" / "loghub-2k"
 RAW_SYSTEMS = ("HDFS", "Hadoop", "Linux", "OpenStack", "Spark", "Zookeeper")
 # every line loaded: the grouping of information lines too, at the structured twins' floors

@@ -25,11 +25,21 @@ from datetime import UTC, datetime
 from readiness import store
 from readiness.store import Connection
 
-# [virtual host] client ident user [time] "request" status bytes ["referer" "agent" ["more" ...]]
-# [request time]: nginx's default 'main' format adds "$http_x_forwarded_for" after the agent
+# [virtual host] client ident user [time] "request" status bytes ["referer" "agent"] [more fields]:
+# the fields servers add at the end (nginx's "$http_x_forwarded_for" and timings, Apache's %D,
+# Traefik's router and duration) are the line's tail, any text whose quotes are closed
 ACCESS_LOG = (r'^(?:(\S+) )??(\S+) (\S+) (\S+) \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}|-) (\d+|-)'
-              r'(?: "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)"(?: "(?:[^"\\]|\\.)*")*)?(?: ([0-9.]+))?\s*$')
-_GROUPS = ("vhost", "client", "ident", "auth", "time", "request", "status", "bytes", "referer", "agent", "rt")
+              r'(?: "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)")?(\s(?:[^"]|"(?:[^"\\]|\\.)*")*)?\s*$')
+_GROUPS = ("vhost", "client", "ident", "auth", "time", "request", "status", "bytes", "referer", "agent", "tail")
+# the request's duration in the tail: a number with its unit ('3ms', 'rt=0.5s'), a timing field by its
+# name ('rt=0.012', 'request_time=0.2'), else a number that comes first after any quoted fields;
+# without a unit, seconds when written with a decimal point (nginx's $request_time), else
+# microseconds (Apache's %D)
+_TAIL_UNIT = r'(?:^|\s)(?:[A-Za-z_]+[=:])?"?(\d+(?:\.\d+)?)(ms|us|µs|s)"?(?:\s|$)'
+_TAIL_NAMED = (r'(?:^|\s)(?:rt|request_time|req_time|request_duration|response_time|duration|time_taken|took)'
+               r'[=:]"?(\d+(?:\.\d+)?)(?:[\s"]|$)')
+_TAIL_FIRST = r'^(?:"[^"]*"\s+)*(\d+(?:\.\d+)?)(?:\s|$)'
+
 _ACCESS_RE = re.compile(ACCESS_LOG)
 STATIC = r"\.(css|js|mjs|map|png|jpe?g|gif|svg|ico|webp|avif|bmp|woff2?|ttf|otf|eot)$"
 # an id in a path: digits, a UUID, a long hex string; replaced by {id}
@@ -114,7 +124,8 @@ def access_log_rows_sql(rows: str) -> str:
     cut = {"vhost": "CASE WHEN len(_w) = 4 THEN _w[1] ELSE '' END", "client": "_w[-3]", "ident": "_w[-2]",
            "auth": "_w[-1]", "time": "split_part(split_part(_q[1], ' [', 2), ']', 1)", "request": "_q[2]",
            "status": "_sb[1]", "bytes": "_sb[2]", "referer": "coalesce(_q[4], '')", "agent": "coalesce(_q[6], '')",
-           "rt": "CASE WHEN len(_q) >= 7 THEN trim(_q[-1]) ELSE coalesce(_sb[3], '') END"}
+           "tail": ("CASE WHEN len(_q) = 7 THEN _q[7] WHEN len(_q) > 7 THEN array_to_string(_q[7:], '\"') "
+                    "WHEN len(_q) = 3 AND len(_sb) > 2 THEN array_to_string(_sb[3:], ' ') ELSE '' END")}
     # _x: the captures, on a line with a backslash only (else NULL); each is text, '' when missing
     groups = ", ".join(f"coalesce(_x[{_lit(g)}], {cut[g]}) AS _a_{g}" for g in _GROUPS)
     parts = {"time": "_a_time", "request": "nullif(_a_request, '')",
@@ -122,10 +133,14 @@ def access_log_rows_sql(rows: str) -> str:
              "bare": "CASE WHEN len(_r) >= 2 THEN split_part(_r[2], '?', 1) END", "status": "nullif(_a_status, '-')",
              "auth": "nullif(nullif(_a_auth, '-'), '')", "client": "_a_client", "vhost": "nullif(_a_vhost, '')",
              "bytes": "nullif(_a_bytes, '-')", "referer": "nullif(nullif(_a_referer, '-'), '')",
-             "agent": "nullif(nullif(_a_agent, '-'), '')", "rt": "_a_rt"}
-    # seconds with a decimal point (nginx $request_time), else whole microseconds (Apache %D)
-    duration = ("CASE WHEN u.rt = '' THEN NULL WHEN contains(u.rt, '.') THEN try_cast(u.rt AS DOUBLE) * 1000 "
-                "ELSE try_cast(u.rt AS DOUBLE) / 1000 END")
+             "agent": "nullif(nullif(_a_agent, '-'), '')", "rt": "trim(_a_tail)"}
+    unit, named, first = _lit(_TAIL_UNIT), _lit(_TAIL_NAMED), _lit(_TAIL_FIRST)
+    number = f"coalesce(nullif(regexp_extract(u.rt, {named}, 1), ''), regexp_extract(u.rt, {first}, 1))"
+    duration = (f"CASE WHEN u.rt = '' THEN NULL "
+                f"WHEN regexp_matches(u.rt, {unit}) THEN try_cast(regexp_extract(u.rt, {unit}, 1) AS DOUBLE) "
+                f"* CASE regexp_extract(u.rt, {unit}, 2) WHEN 'ms' THEN 1 WHEN 's' THEN 1000 ELSE 0.001 END "
+                f"WHEN contains({number}, '.') THEN try_cast({number} AS DOUBLE) * 1000 "
+                f"ELSE try_cast(nullif({number}, '') AS DOUBLE) / 1000 END")
     obj = _usage_object({k: f"_u_{k}" for k in parts}, duration)
     helpers = ["_ok", "_bs", "_q", "_w", "_sb", "_x", "_r", *(f"_a_{g}" for g in _GROUPS), *(f"_u_{k}" for k in parts)]
     return f"""(SELECT * EXCLUDE ({', '.join(helpers)}), CASE WHEN _ok THEN {obj} END AS _j FROM
