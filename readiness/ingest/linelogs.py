@@ -32,13 +32,15 @@ ACCESS_LOG = (r'^(?:(\S+) )??(\S+) (\S+) (\S+) \[([^\]]+)\] "((?:[^"\\]|\\.)*)" 
               r'(?: "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)")?(\s(?:[^"]|"(?:[^"\\]|\\.)*")*)?\s*$')
 _GROUPS = ("vhost", "client", "ident", "auth", "time", "request", "status", "bytes", "referer", "agent", "tail")
 # the request's duration in the tail: a number with its unit ('3ms', 'rt=0.5s'), a timing field by its
-# name ('rt=0.012', 'request_time=0.2'), else a number that comes first after any quoted fields;
-# without a unit, seconds when written with a decimal point (nginx's $request_time), else
-# microseconds (Apache's %D)
+# name ('rt=0.012', 'request_time=0.2'), else a number that comes first after any quoted fields,
+# unless it is one of two whole numbers in a row (Apache's %I %O: bytes in and out); without a
+# unit, seconds when written with a decimal point (nginx's $request_time), else microseconds
+# (Apache's %D)
 _TAIL_UNIT = r'(?:^|\s)(?:[A-Za-z_]+[=:])?"?(\d+(?:\.\d+)?)(ms|us|µs|s)"?(?:\s|$)'
 _TAIL_NAMED = (r'(?:^|\s)(?:rt|request_time|req_time|request_duration|response_time|duration|time_taken|took)'
                r'[=:]"?(\d+(?:\.\d+)?)(?:[\s"]|$)')
 _TAIL_FIRST = r'^(?:"[^"]*"\s+)*(\d+(?:\.\d+)?)(?:\s|$)'
+_TAIL_TWO_WHOLE = r'^(?:"[^"]*"\s+)*\d+\s+\d+(?:\s|$)'
 
 _ACCESS_RE = re.compile(ACCESS_LOG)
 STATIC = r"\.(css|js|mjs|map|png|jpe?g|gif|svg|ico|webp|avif|bmp|woff2?|ttf|otf|eot)$"
@@ -135,7 +137,8 @@ def access_log_rows_sql(rows: str) -> str:
              "bytes": "nullif(_a_bytes, '-')", "referer": "nullif(nullif(_a_referer, '-'), '')",
              "agent": "nullif(nullif(_a_agent, '-'), '')", "rt": "trim(_a_tail)"}
     unit, named, first = _lit(_TAIL_UNIT), _lit(_TAIL_NAMED), _lit(_TAIL_FIRST)
-    number = f"coalesce(nullif(regexp_extract(u.rt, {named}, 1), ''), regexp_extract(u.rt, {first}, 1))"
+    number = (f"coalesce(nullif(regexp_extract(u.rt, {named}, 1), ''), CASE WHEN NOT regexp_matches(u.rt, "
+              f"{_lit(_TAIL_TWO_WHOLE)}) THEN regexp_extract(u.rt, {first}, 1) ELSE '' END)")
     duration = (f"CASE WHEN u.rt = '' THEN NULL "
                 f"WHEN regexp_matches(u.rt, {unit}) THEN try_cast(regexp_extract(u.rt, {unit}, 1) AS DOUBLE) "
                 f"* CASE regexp_extract(u.rt, {unit}, 2) WHEN 'ms' THEN 1 WHEN 's' THEN 1000 ELSE 0.001 END "
