@@ -41,6 +41,11 @@ _TAIL_NAMED = (r'(?:^|\s)(?:rt|request_time|req_time|request_duration|response_t
                r'[=:]"?(\d+(?:\.\d+)?)(?:[\s"]|$)')
 _TAIL_FIRST = r'^(?:"[^"]*"\s+)*(\d+(?:\.\d+)?)(?:\s|$)'
 _TAIL_TWO_WHOLE = r'^(?:"[^"]*"\s+)*\d+\s+\d+(?:\s|$)'
+# ACCESS_LOG's parts on a line cut at its quotes (none escaped, an even number): the text before the
+# request, and the status and size after it, then the end of the line or a space and more
+_HEAD = r'(?:\S+ )?\S+ \S+ \S+ \[[^\]]+\] '
+_STATUS_LAST = r' (?:\d{3}|-) (?:\d+|-)(?:\s.*)?'
+_STATUS_MORE = r' (?:\d{3}|-) (?:\d+|-)\s.*'
 
 _ACCESS_RE = re.compile(ACCESS_LOG)
 STATIC = r"\.(css|js|mjs|map|png|jpe?g|gif|svg|ico|webp|avif|bmp|woff2?|ttf|otf|eot)$"
@@ -116,9 +121,10 @@ def access_log_rows_sql(rows: str) -> str:
     of a line is computed once (DuckDB does not share a repeated expression inside a CASE, and
     lambdas cost more than the work).
 
-    The regular expression only says whether the line is an access log's (a match without
-    captures is a fast automaton); the fields are cut out at the quotes and spaces, and taken from
-    the expression's captures only on the rare line with an escaped quote."""
+    Whether the line is an access log's is asked of its short parts cut at the quotes (the head
+    and the status), the whole line only when a quote is escaped or unpaired; the fields are cut
+    out at the quotes and spaces, and taken from the expression's captures only on the rare line
+    with an escaped quote."""
     pattern = _lit(ACCESS_LOG)
     names = "[" + ", ".join(_lit(g) for g in _GROUPS) + "]"
     # head, request, status and bytes [, referer, ' ', agent, (' ', more,) request time]; [virtual host,]
@@ -152,9 +158,13 @@ def access_log_rows_sql(rows: str) -> str:
                 (SELECT *, {groups} FROM
                  (SELECT *, string_split(trim(_q[3]), ' ') AS _sb,
                          CASE WHEN _bs THEN regexp_extract(_line, {pattern}, {names}) END AS _x FROM
-                  (SELECT *, regexp_full_match(_line, {pattern}) AS _ok, contains(_line, '\\') AS _bs,
-                          string_split(_line, '"') AS _q,
-                          string_split(trim(split_part(_line, ' [', 1)), ' ') AS _w FROM {rows}))))))"""
+                  (SELECT *, CASE WHEN _bs OR len(_q) % 2 = 0 THEN regexp_full_match(_line, {pattern})
+                                  WHEN len(_q) = 1 THEN false
+                                  ELSE regexp_full_match(_q[1], {_lit(_HEAD)}) AND
+                                       CASE WHEN len(_q) = 3 THEN regexp_full_match(_q[3], {_lit(_STATUS_LAST)})
+                                            ELSE regexp_full_match(_q[3], {_lit(_STATUS_MORE)}) END END AS _ok,
+                          string_split(trim(split_part(_q[1], ' [', 1)), ' ') AS _w FROM
+                   (SELECT *, contains(_line, '\\') AS _bs, string_split(_line, '"') AS _q FROM {rows})))))))"""
 
 
 # --- W3C extended logs (IIS and others): '#Fields:' names the fields of the lines below it --------
