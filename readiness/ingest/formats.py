@@ -554,9 +554,15 @@ def spread_sample(src: SourceFile, chunks: int = 16, chunk_bytes: int = 64 * 102
     return out
 
 
+def parsed_sql(src: SourceFile) -> str:
+    """SQL over :func:`objects_sql`'s rows: the row is an object (the line matched its format)."""
+    return "_parsed" if src.line_format == "access_log" else "_j IS NOT NULL"
+
+
 def objects_sql(src: SourceFile, rows: str) -> str:
     """FROM-able: ``rows`` and ``_j``, each row's object: a JSON Lines line's (NULL when it is not
-    an object), or a server's line log line's (or record's) fields (NULL when it does not match)."""
+    an object), or a server's line log line's (or record's) fields (NULL when it does not match;
+    an access log's: ``_parsed`` says so, see :func:`parsed_sql`)."""
     if src.line_format == "access_log":
         return linelogs.access_log_rows_sql(rows)
     if src.line_format == "app_log":  # over a record of app_log_records_sql: _line and _more

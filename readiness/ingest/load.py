@@ -370,7 +370,8 @@ def _line_records(con: Connection, src: SourceFile, stage: str, n: int) -> list[
     else:
         raw = "_line"
         rows = formats.objects_sql(src, f"(SELECT *, rowid + 1 AS _ord FROM {stage})")
-    found = con.execute(f"SELECT _ord, {raw}, _j FROM {rows} WHERE _j IS NOT NULL ORDER BY _ord LIMIT {int(n)}")
+    found = con.execute(f"SELECT _ord, {raw}, _j FROM {rows} WHERE {formats.parsed_sql(src)} ORDER BY _ord "
+                        f"LIMIT {int(n)}")
     return [{"line": line, "raw": text, "read": {k: v for k, v in (fields or {}).items() if v not in (None, "")}}
             for line, text, fields in found.fetchall()]
 

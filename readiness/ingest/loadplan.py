@@ -69,7 +69,8 @@ class LoadPlan:
         s = self.stage
         if self.direct:  # rows are numbered after the insert, from their position (see select_direct)
             if self.src.format == "jsonl":  # blank lines come too, marked: they hold their line's place
-                return (f"(SELECT 0 AS _ord, _j, _line, {linelogs.blank_sql('_line')} AS _blank "
+                return (f"(SELECT 0 AS _ord, _j, {formats.parsed_sql(self.src)} AS _parsed, _line, "
+                        f"{linelogs.blank_sql('_line')} AS _blank "
                         f"FROM {formats.objects_sql(self.src, s)})")
             return f"(SELECT 0 AS _ord, false AS _blank, * FROM {s})"
         if self.src.format == "parquet":
@@ -81,7 +82,7 @@ class LoadPlan:
             return f"(SELECT _ord, _j, _line, _line_no FROM {formats.objects_sql(self.src, rows)})"
         if self.src.format == "jsonl":  # blank lines are not rows; _ord is then the line number
             rows = f"(SELECT rowid + 1 AS _ord, _line FROM {s} WHERE NOT {linelogs.blank_sql('_line')})"
-            return f"(SELECT _ord, _j, _line FROM {formats.objects_sql(self.src, rows)})"
+            return f"(SELECT _ord, _j, {formats.parsed_sql(self.src)} AS _parsed, _line FROM {formats.objects_sql(self.src, rows)})"
         if self.src.format == "json":
             return f"(SELECT rowid + 1 AS _ord, CASE WHEN json_type(_line) = 'OBJECT' THEN _line END AS _j, _line FROM {s})"
         return f"(SELECT rowid + 1 AS _ord, * FROM {s})"
@@ -166,7 +167,7 @@ class LoadPlan:
             if self.mapping.get(c) is not None:
                 cols.append(f"{self.raw_text(c)} AS r_{c}")
         if self.is_json or self.is_line:
-            cols.append("_j IS NULL AS r_not_object")
+            cols.append(f"NOT {formats.parsed_sql(self.src)} AS r_not_object")
         if self.src.nul_bytes:  # only when the file's head had NUL bytes: the check costs a scan of every value
             cols.append("(" + " OR ".join(f"coalesce(contains({self.raw(c)}, chr(0)), false)"
                                           for c in self.src.columns) + ") AS r_nul")

@@ -40,7 +40,7 @@ def _values_sql(src: SourceFile) -> tuple[str, list[str]]:
     else:
         rows = formats.rows_reader_sql(src)
         cols = ", ".join(f"json_extract_string(_j, {lit(src.json_path(c))}) AS {src.staged(c)}" for c in src.columns)
-    return (f"SELECT {cols} FROM (SELECT _j FROM {formats.objects_sql(src, rows)}) WHERE _j IS NOT NULL "
+    return (f"SELECT {cols} FROM {formats.objects_sql(src, rows)} WHERE {formats.parsed_sql(src)} "
             f"LIMIT {SAMPLE_ROWS}"), names
 
 
