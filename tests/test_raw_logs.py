@@ -496,6 +496,8 @@ def test_common_library_and_server_layouts_load_with_no_options(db: Path, tmp_pa
         assert query(db, "SELECT strftime(min(ts) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S') FROM exceptions") == [
             (truth["first_ts"],)]
     assert query(db, "SELECT count(*) FROM exceptions WHERE message LIKE '[%' OR message LIKE '%|%'") == [(0,)]
+    # a quoted message (logfmt's msg="...") is its text
+    assert query(db, "SELECT count(*) FROM exceptions WHERE message LIKE '\"%'") == [(0,)]
 
 
 def test_times_of_day_are_dated_by_the_files_last_change(db: Path, tmp_path: Path) -> None:

@@ -265,6 +265,15 @@ LAYOUTS: tuple[tuple[str, str], ...] = (
     # (the message is msg's value; the fields after it are kept as they are)
     ("logfmt (logrus, slog)", r"time=<Time:\"[^\"]*\"|\S+> level=<Level>( source=<Component:\S+>)? "
                               r"msg=<Content:\"(?:[^\"\\]|\\.)*\"|\S+>( <Fields:.*>)?"),
+    # go-kit's logfmt (Prometheus, Alertmanager, Loki, Thanos): 'level=error ts=2026-12-06T10:00:02.502Z
+    # caller=notifier.go:530 component=notifier msg="Error sending alert" err="..."', or the time
+    # first ('ts=... caller=... level=error ...'); other fields may come before msg (kept as written)
+    ("logfmt (go-kit)", r"level=<Level> ts=<Time:\S+>( caller=<Component:\S+>)?"
+                        r"<Before:(?: [\w.-]+=(?:\"(?:[^\"\\]|\\.)*\"|[^\s\"]+))*?> "
+                        r"msg=<Content:\"(?:[^\"\\]|\\.)*\"|\S+>( <Fields:.*>)?"),
+    ("logfmt (go-kit, time first)", r"ts=<Time:\S+> caller=<Component:\S+> level=<Level>"
+                                    r"<Before:(?: [\w.-]+=(?:\"(?:[^\"\\]|\\.)*\"|[^\s\"]+))*?> "
+                                    r"msg=<Content:\"(?:[^\"\\]|\\.)*\"|\S+>( <Fields:.*>)?"),
     # zap's console encoder: time, level, [logger,] caller and message, tab-separated
     ("zap console", r"<Timestamp>\t<Level>\t(<Logger:[^\t]+>\t)?<Component:[^\s]+\.go:\d+>\t<Content>"),
     # loguru's default: '2026-12-06 10:00:00.123 | ERROR    | app.sync:run:12 - msg'
@@ -583,12 +592,13 @@ def app_log_object_sql(layout: str, dated: datetime | None = None) -> str:
         short = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in LEVEL_ABBREVIATIONS.items())
         return f"CASE upper({text}) {short} ELSE {text} END"
 
+    content = value("content") if "content" in fields else "NULL"  # a quoted message is its text
     header = ", ".join([*(f"{_lit(f)}: {value(f)}" for f in fields),
                         *(f"{_lit(f)}: {sql}" for f, sql in _derived(layout, fields, dated).items())])
     return (f"list_transform([{{'h': regexp_extract({head}, {_lit(pattern)}, {names}), 'root': {root}}}], "
             f"lambda r: CASE WHEN regexp_matches({head}, {_lit(pattern)}) THEN "
             f"list_transform([r.h], lambda h: {{{header}, "
-            f"'message': coalesce(nullif(regexp_extract(r.root, {exc}, 2), ''), nullif(trim(h['content']), ''), "
+            f"'message': coalesce(nullif(regexp_extract(r.root, {exc}, 2), ''), {content}, "
             f"regexp_extract(r.root, {exc}, 1)), "
             f"'error_type': nullif(regexp_extract(r.root, {exc}, 1), ''), "
             f"'stack_trace': nullif(array_to_string({more}, chr(10)), '')}})[1] END)[1]")

@@ -163,6 +163,20 @@ def logrus(r: Rec) -> list[str]:  # logrus.TextFormatter, not on a terminal
     return [f'time="{r.t.strftime("%Y-%m-%dT%H:%M:%SZ")}" level={r.level} msg="{r.message}"{fields} worker=3']
 
 
+GOKIT = [("info", "info"), ("info", "info"), ("debug", "debug"), ("warn", "warn"), ("error", "error")]
+
+
+def gokit(r: Rec) -> list[str]:  # go-kit's logfmt logger (Prometheus, Alertmanager, Loki): fields, then msg
+    err = ' err="Post \\"http://am:9093/api/v2/alerts\\": context deadline exceeded"' if r.stored == "error" else ""
+    return [f'level={r.level} ts={r.t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]}Z caller=sync.go:57 component="invoice sync" '
+            f'worker=3 msg="{r.message}"{err}']
+
+
+def gokit_time_first(r: Rec) -> list[str]:  # the same logger as Prometheus 2.x configures it: ts and caller first
+    return [f'ts={r.t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]}Z caller=sync.go:57 level={r.level} component=sync '
+            f'msg="{r.message}"']
+
+
 def zap_console(r: Rec) -> list[str]:  # zap.NewDevelopment(): its console encoder, a stack trace from WARN up
     stamp = r.t.astimezone(ZONE).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0100"
     return [f'{stamp}\t{r.level}\tsync/job.go:57\t{r.message}\t{{"worker": 3}}', *r.trace]
@@ -204,10 +218,13 @@ LAYOUTS = {  # file: (writer, levels, trace, root cause, format named in the pre
     "dotnet_console.log": (dotnet_console, DOTNET_CONSOLE, DOTNET, "System.Collections.Generic.KeyNotFoundException",
                            ".NET console"),
     "rails_production.log": (rails, RAILS_LEVELS, RAILS, "ActiveRecord::RecordNotFound", "Ruby Logger"),
+    "gokit.log": (gokit, GOKIT, [], None, "logfmt (go-kit)"),
+    "gokit_time_first.log": (gokit_time_first, GOKIT, [], None, "logfmt (go-kit, time first)"),
 }
 NO_TIME = ("dotnet_console.log",)  # dated by the file's last change, as the test sets it
 CHANGED = "2026-12-06T18:00:00"
-NO_COMPONENT = ("klog.log", "go_log.log", "logrus.log", "zap_console.log", "rails_production.log")  # the caller's file, not a logger
+NO_COMPONENT = ("klog.log", "go_log.log", "logrus.log", "zap_console.log", "rails_production.log", "gokit.log",
+                "gokit_time_first.log")  # the caller's file, not a logger
 
 
 def apache_24(rng: random.Random, n: int) -> list[Rec]:
