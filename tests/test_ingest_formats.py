@@ -362,3 +362,27 @@ def test_gzip_bomb_is_refused_past_the_decompressed_cap(db: Path, tmp_path: Path
     result = ingest_one(db, path)
     assert result.error and "more than 1 MB" in result.error and "READINESS_MAX_DECOMPRESSED_MB" in result.error
     assert snapshot(db) == before
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+def test_a_file_bigger_than_its_head_sample_previews_and_loads_whole(db: Path, tmp_path: Path, quoted: bool) -> None:
+    # the first rows of a big file are read from a sample of its head (whole lines), the load from
+    # all of it: the preview checks its first rows, the load every row
+    import duckdb
+
+    from readiness.ingest import formats
+    path = tmp_path / "usage.csv"
+    rows = 8 * 1024 * 1024 // 45 + 5_000
+    quote = "'\"' || " if quoted else ""
+    end = " || '\"'" if quoted else ""
+    with duckdb.connect() as con:
+        con.execute(f"""COPY (SELECT strftime(TIMESTAMP '2026-05-04 08:00:00' + to_seconds(i), '%Y-%m-%dT%H:%M:%SZ') AS time,
+                                     {quote}'user' || (i % 97){end} AS user, 'open_invoice' AS event, 'success' AS outcome
+                              FROM range({rows}) t(i)) TO '{path}' (HEADER true, QUOTE '', DELIMITER ',')""")
+    assert path.stat().st_size > formats.SNIFF_HEAD_BYTES
+    pv = ingest.preview(path, "usage")
+    assert pv.format.startswith("CSV") and pv.rows_checked > 0 and pv.rows_rejected == 0 and not pv.problems
+    assert {c.canonical: c.sources for c in pv.mapping.columns}["user_id"] == ("user",)
+    result = ingest_one(db, path)
+    assert (result.rows_loaded, result.rows_rejected) == (rows, 0)
+    assert query(db, "SELECT count(DISTINCT user_id) FROM usage_events") == [(97,)]

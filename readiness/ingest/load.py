@@ -157,7 +157,7 @@ def _stage(con: Connection, src: SourceFile, stage: str, limit: int | None = Non
     """Copy the file into temp table ``stage``; return the name of its reader-rejects table (CSV)."""
     lim = f" LIMIT {int(limit)}" if limit else ""
     rejects = f"{stage}_rej" if src.format == "csv" else None
-    reader = formats.reader_sql(src, rejects=rejects)
+    reader = formats.reader_sql(src, rejects=rejects, head=bool(limit))
     try:
         con.execute(f"CREATE TEMP TABLE {stage} AS SELECT * FROM {reader}{lim}")
     except DatabaseError as err:
