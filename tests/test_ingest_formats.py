@@ -386,3 +386,12 @@ def test_a_file_bigger_than_its_head_sample_previews_and_loads_whole(db: Path, t
     result = ingest_one(db, path)
     assert (result.rows_loaded, result.rows_rejected) == (rows, 0)
     assert query(db, "SELECT count(DISTINCT user_id) FROM usage_events") == [(97,)]
+
+
+def test_json_lines_with_lines_of_only_spaces_skip_them(db: Path, tmp_path: Path) -> None:
+    # a line of spaces, Unicode's too (a no-break space, an ideographic space), is blank, not a broken row
+    rows = [json.dumps({"timestamp": f"2026-05-04T08:0{i}:00Z", "user_id": "ann", "event": "open"}) for i in range(3)]
+    path = tmp_path / "usage.jsonl"
+    path.write_text("\n".join([rows[0], "   ", rows[1], "\u00a0", "\u3000 ", rows[2]]) + "\n", encoding="utf-8")
+    result = ingest_one(db, path)
+    assert (result.rows_loaded, result.rows_rejected) == (3, 0)

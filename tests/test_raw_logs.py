@@ -155,6 +155,56 @@ def test_the_line_check_on_parts_agrees_with_the_whole_line_pattern() -> None:
             and '"' not in line.split(" [")[0]] == []
 
 
+def test_a_request_duration_is_found_among_the_fields_after_it() -> None:
+    import duckdb
+
+    from readiness.ingest import linelogs
+    head = '10.1.2.3 - - [10/Oct/2026:13:55:36 +0000] "GET /invoice/88 HTTP/1.1" 200 612'
+    cases = [  # (the fields after the size, the duration in ms)
+        (' "-" "curl/7.68.0" 78 0.002 [default-svc-80] [] 10.244.0.5:8080 612 0.002 200 ab12', 2.0),  # ingress-nginx
+        (' "-" "Mozilla/5.0" rt=0.012 keepalive_timeout=75s', 12.0),  # by name, before any unit
+        (' "-" "Mozilla/5.0" duration=35', 35.0),                     # named, whole: milliseconds
+        (' "www.example.com" 0.123', 123.0),                          # a referer and no agent
+        (' 1234 "-" "curl/8"', 1.234),                                # Apache's %D before the referer
+        ('\t1234', 1.234),
+        (' "-" "a" 1 "orders@docker" "http://x:8080" 3ms', 3.0),      # Traefik
+        (' "-" "a" 431 1067', None),                                  # Apache's %I %O
+        (' "-" "a" 0.012 0.010', 12.0),                               # nginx, then the upstream's
+        (' "-" "a"', None),
+    ]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT unnest(?) AS _line, unnest(range(?)) AS i", [[head + c for c, _ in cases],
+                                                                                      len(cases)])
+    got = con.execute(f"SELECT _parsed, _j['duration_ms'], _j['bytes'] FROM {linelogs.access_log_rows_sql('t')} "
+                      "ORDER BY i").fetchall()
+    assert [(ok, None if d is None else pytest.approx(float(d)), b) for ok, d, b in got] == [
+        (True, want, "612") for _, want in cases]
+
+
+def test_a_long_run_of_spaces_is_judged_at_once() -> None:
+    # the pattern that recognises the file runs in Python on its first lines: a line of many spaces
+    # must not make it try every way to split them
+    import threading
+
+    from readiness.ingest import linelogs
+    line = '1.2.3.4 - - [06/Dec/2026:10:00:00 +0000] "GET /a HTTP/1.1" 200 612 "-" "curl"' + " " * 100_000 + '"x'
+    verdict: list[bool] = []
+    judge = threading.Thread(target=lambda: verdict.append(linelogs.is_access_log([line] * 3)), daemon=True)
+    judge.start()
+    judge.join(timeout=20)
+    assert verdict == [False]
+
+
+def test_lines_that_are_no_requests_give_no_time_examples(tmp_path: Path) -> None:
+    good = '10.1.2.3 - - [10/Oct/2026:13:55:3{} +0000] "GET /a HTTP/1.1" 200 612 "-" "curl/8.5.0"'
+    path = tmp_path / "access.log"
+    path.write_text("\n".join(['2026/12/06 10:00:00 [error] 123#0: *1 open() "/x" failed (2: No such file)']
+                              + [good.format(i) for i in range(9)]) + "\n")
+    pv = ingest.preview(path, "usage")
+    assert pv.format.startswith("web access log") and pv.rows_rejected == 1
+    assert pv.time_examples and all(read is not None for _written, read in pv.time_examples)
+
+
 def test_a_tail_with_an_unclosed_quote_is_rejected_with_its_line(db: Path, tmp_path: Path) -> None:
     good = '10.1.2.3 - - [10/Oct/2026:13:55:36 +0000] "GET /a HTTP/1.1" 200 612 "-" "curl/8.5.0"'
     path = tmp_path / "access.log"

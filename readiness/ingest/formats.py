@@ -537,10 +537,10 @@ def head_sample(src: SourceFile) -> Path:
     """A file of ``src``'s first whole lines (up to SNIFF_HEAD_BYTES), or the file itself when it is
     small: what a read of its first rows is given. DuckDB's reader fills buffers sized for the
     longest line allowed before its first row: about 0.4 s on a big file, 20 ms on this sample."""
-    size = src.data_path.stat().st_size
-    if src.work_dir is None or src.encoding == "utf-16" or size <= SNIFF_HEAD_BYTES:
+    if src.work_dir is None or src.encoding == "utf-16" or src.data_path.stat().st_size <= SNIFF_HEAD_BYTES:
         return src.data_path
-    out = src.work_dir / "head-sample"
+    stat = src.data_path.stat()  # the file may be rewritten (line breaks made one kind): a sample per version
+    out = src.work_dir / f"head-{stat.st_mtime_ns}-{stat.st_size}-{src.data_path.name}"
     if not out.exists():
         with src.data_path.open("rb") as f:
             data = f.read(SNIFF_HEAD_BYTES)
@@ -612,8 +612,11 @@ def reader_sql(src: SourceFile, rejects: str | None = None, lenient: bool = Fals
 def records_reader_sql(src: SourceFile, limit_lines: int | None = None, head: bool = False) -> str:
     """The reader of ``src``'s rows: an application log's records (a header line and its
     continuation lines), a W3C log's data lines with the fields their header names, else its
-    lines (JSON Lines and other line logs); ``head`` (or ``limit_lines``): of the first lines only."""
-    reader = json_lines_reader_sql(src, path=head_sample(src) if head or limit_lines else None)
+    lines (JSON Lines and other line logs); ``head``: of the first lines only, for a log whose line is
+    its record (a record cut at the sample's end would read short); ``limit_lines``: of the first
+    lines only (its last record may be cut either way)."""
+    head = limit_lines or (head and src.line_format not in linelogs.RECORD_FORMATS)
+    reader = json_lines_reader_sql(src, path=head_sample(src) if head else None)
     if src.line_format not in linelogs.RECORD_FORMATS:
         return reader
     if limit_lines:

@@ -27,19 +27,25 @@ from readiness.store import Connection
 
 # [virtual host] client ident user [time] "request" status bytes ["referer" "agent"] [more fields]:
 # the fields servers add at the end (nginx's "$http_x_forwarded_for" and timings, Apache's %D,
-# Traefik's router and duration) are the line's tail, any text whose quotes are closed
+# Traefik's router and duration) are the line's tail, any text whose quotes are closed (it takes
+# the line's trailing spaces too: a second way to take them would make Python's matcher try every
+# split of a long run of spaces)
 ACCESS_LOG = (r'^(?:(\S+) )??(\S+) (\S+) (\S+) \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}|-) (\d+|-)'
-              r'(?: "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)")?(\s(?:[^"]|"(?:[^"\\]|\\.)*")*)?\s*$')
+              r'(?: "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)")?(\s(?:[^"]|"(?:[^"\\]|\\.)*")*)?$')
 _GROUPS = ("vhost", "client", "ident", "auth", "time", "request", "status", "bytes", "referer", "agent", "tail")
-# the request's duration in the tail: a number with its unit ('3ms', 'rt=0.5s'), a timing field by its
-# name ('rt=0.012', 'request_time=0.2'), else a number that comes first after any quoted fields,
-# unless it is one of two whole numbers in a row (Apache's %I %O: bytes in and out); without a
-# unit, seconds when written with a decimal point (nginx's $request_time), else microseconds
-# (Apache's %D)
-_TAIL_UNIT = r'(?:^|\s)(?:[A-Za-z_]+[=:])?"?(\d+(?:\.\d+)?)(ms|us|µs|s)"?(?:\s|$)'
-_TAIL_NAMED = (r'(?:^|\s)(?:rt|request_time|req_time|request_duration|response_time|duration|time_taken|took)'
-               r'[=:]"?(\d+(?:\.\d+)?)(?:[\s"]|$)')
-_TAIL_FIRST = r'^(?:"[^"]*"\s+)*(\d+(?:\.\d+)?)(?:\s|$)'
+# The request's duration in the tail, first found of: a timing field by its name ('rt=0.012',
+# 'request_time=0.2', 'duration=35'); a number with its unit ('3ms', '0.5s'), alone or as a timing
+# field's value; the first number written with a decimal point among the numbers that lead the
+# tail (after any quoted fields: ingress-nginx's '$request_length $request_time', nginx's
+# '$request_time $upstream_response_time'); else a leading whole number, unless two lead (Apache's
+# %I %O, bytes in and out). Without a unit: by name, seconds with a decimal point, else
+# milliseconds; unnamed, seconds with a decimal point, else microseconds (Apache's %D; a whole
+# number of seconds, Apache's %T, reads as microseconds: give such a log's times another way)
+_DURATION_NAMES = "rt|request_time|req_time|request_duration|response_time|duration|time_taken|took|elapsed|latency"
+_TAIL_NAMED = rf'(?:^|\s)(?:{_DURATION_NAMES})[=:]"?(\d+(?:\.\d+)?)(?:[\s"]|$)'
+_TAIL_UNIT = rf'(?:^|\s)(?:(?:{_DURATION_NAMES})[=:])?"?(\d+(?:\.\d+)?)(ms|us|µs|s)"?(?:\s|$)'
+_TAIL_DECIMAL = r'^(?:"[^"]*"\s+)*(?:\d+\s+)*(\d+\.\d+)(?:\s|$)'
+_TAIL_FIRST = r'^(?:"[^"]*"\s+)*(\d+)(?:\s|$)'
 _TAIL_TWO_WHOLE = r'^(?:"[^"]*"\s+)*\d+\s+\d+(?:\s|$)'
 # ACCESS_LOG's parts on a line cut at its quotes (none escaped, an even number): the text before the
 # request, and the status and size after it, then the end of the line or a space and more
@@ -69,9 +75,11 @@ def is_access_log(lines: list[str]) -> bool:
 
 
 def blank_sql(line: str) -> str:
-    """SQL: the line is missing or holds only spaces. Only a line that starts with a space is
-    trimmed: trimming a line's end walks all of its characters (most of a line's cost to read)."""
-    return f"CASE WHEN {line} IS NULL THEN true WHEN starts_with({line}, ' ') THEN trim({line}) = '' ELSE {line} = '' END"
+    """SQL: the line is missing or holds only spaces (trim's: ' ' and Unicode's, not tabs). Only a
+    line that starts with a space or a character beyond ASCII is trimmed: trimming a line's end
+    walks all of its characters (most of a line's cost to read)."""
+    return (f"CASE WHEN {line} IS NULL THEN true WHEN ascii({line}) = 32 OR ascii({line}) > 127 "
+            f"THEN trim({line}) = '' ELSE {line} = '' END")
 
 
 def columns(line_format: str, layout: str | None) -> tuple[str, ...]:
@@ -135,37 +143,44 @@ def access_log_rows_sql(rows: str) -> str:
            "status": "_sb[1]", "bytes": "_sb[2]", "referer": "coalesce(_q[4], '')", "agent": "coalesce(_q[6], '')",
            "tail": ("CASE WHEN len(_q) = 7 THEN _q[7] WHEN len(_q) > 7 THEN array_to_string(_q[7:], '\"') "
                     "WHEN len(_q) = 3 AND len(_sb) > 2 THEN array_to_string(_sb[3:], ' ') ELSE '' END")}
-    # _x: the captures, on a line with a backslash only (else NULL); each is text, '' when missing
+    # _x: the captures (each text, '' when missing), only on a line the cuts could read otherwise
+    # than the pattern does (else NULL): an escaped quote, a referer without an agent, more than
+    # the status and size before the referer, a tab among them
+    fast = ("NOT _bs AND ((len(_q) = 3 AND NOT contains(_q[3], chr(9))) "
+            "OR (len(_q) >= 7 AND _q[5] = ' ' AND len(_sb) = 2))")
     groups = ", ".join(f"coalesce(_x[{_lit(g)}], {cut[g]}) AS _a_{g}" for g in _GROUPS)
     parts = {"time": "_a_time", "request": "nullif(_a_request, '')",
              "method": "CASE WHEN len(_r) >= 2 THEN _r[1] END", "path": "CASE WHEN len(_r) >= 2 THEN _r[2] END",
              "bare": "CASE WHEN len(_r) >= 2 THEN split_part(_r[2], '?', 1) END", "status": "nullif(_a_status, '-')",
              "auth": "nullif(nullif(_a_auth, '-'), '')", "client": "_a_client", "vhost": "nullif(_a_vhost, '')",
              "bytes": "nullif(_a_bytes, '-')", "referer": "nullif(nullif(_a_referer, '-'), '')",
-             "agent": "nullif(nullif(_a_agent, '-'), '')", "rt": "trim(_a_tail)"}
-    unit, named, first = _lit(_TAIL_UNIT), _lit(_TAIL_NAMED), _lit(_TAIL_FIRST)
-    number = (f"coalesce(nullif(regexp_extract(u.rt, {named}, 1), ''), CASE WHEN NOT regexp_matches(u.rt, "
-              f"{_lit(_TAIL_TWO_WHOLE)}) THEN regexp_extract(u.rt, {first}, 1) ELSE '' END)")
+             "agent": "nullif(nullif(_a_agent, '-'), '')", "rt": "trim(_a_tail, ' ' || chr(9) || chr(13))"}
+    unit, named = _lit(_TAIL_UNIT), _lit(_TAIL_NAMED)
+    by_name = f"regexp_extract(u.rt, {named}, 1)"
+    unnamed = (f"coalesce(nullif(regexp_extract(u.rt, {_lit(_TAIL_DECIMAL)}, 1), ''), CASE WHEN NOT "
+               f"regexp_matches(u.rt, {_lit(_TAIL_TWO_WHOLE)}) THEN regexp_extract(u.rt, {_lit(_TAIL_FIRST)}, 1) END)")
     duration = (f"CASE WHEN u.rt = '' THEN NULL "
+                f"WHEN {by_name} <> '' THEN try_cast({by_name} AS DOUBLE) "
+                f"* CASE WHEN contains({by_name}, '.') THEN 1000 ELSE 1 END "
                 f"WHEN regexp_matches(u.rt, {unit}) THEN try_cast(regexp_extract(u.rt, {unit}, 1) AS DOUBLE) "
                 f"* CASE regexp_extract(u.rt, {unit}, 2) WHEN 'ms' THEN 1 WHEN 's' THEN 1000 ELSE 0.001 END "
-                f"WHEN contains({number}, '.') THEN try_cast({number} AS DOUBLE) * 1000 "
-                f"ELSE try_cast(nullif({number}, '') AS DOUBLE) / 1000 END")
+                f"WHEN contains({unnamed}, '.') THEN try_cast({unnamed} AS DOUBLE) * 1000 "
+                f"ELSE try_cast(nullif({unnamed}, '') AS DOUBLE) / 1000 END")
     obj = _usage_object({k: f"_u_{k}" for k in parts}, duration)
     helpers = ["_ok", "_bs", "_q", "_w", "_sb", "_x", "_r", *(f"_a_{g}" for g in _GROUPS), *(f"_u_{k}" for k in parts)]
     return f"""(SELECT * EXCLUDE ({', '.join(helpers)}), {obj} AS _j, coalesce(_ok, false) AS _parsed FROM
               (SELECT *, {', '.join(f"{v} AS _u_{k}" for k, v in parts.items())} FROM
                (SELECT *, string_split(_a_request, ' ') AS _r FROM
                 (SELECT *, {groups} FROM
-                 (SELECT *, string_split(trim(_q[3]), ' ') AS _sb,
-                         CASE WHEN _bs THEN regexp_extract(_line, {pattern}, {names}) END AS _x FROM
+                 (SELECT *, CASE WHEN NOT ({fast}) THEN regexp_extract(_line, {pattern}, {names}) END AS _x FROM
+                 (SELECT *, string_split(trim(_q[3]), ' ') AS _sb FROM
                   (SELECT *, CASE WHEN _bs OR len(_q) % 2 = 0 THEN regexp_full_match(_line, {pattern})
                                   WHEN len(_q) = 1 THEN false
                                   ELSE regexp_full_match(_q[1], {_lit(_HEAD)}) AND
                                        CASE WHEN len(_q) = 3 THEN regexp_full_match(_q[3], {_lit(_STATUS_LAST)})
                                             ELSE regexp_full_match(_q[3], {_lit(_STATUS_MORE)}) END END AS _ok,
                           string_split(trim(split_part(_q[1], ' [', 1)), ' ') AS _w FROM
-                   (SELECT *, contains(_line, '\\') AS _bs, string_split(_line, '"') AS _q FROM {rows})))))))"""
+                   (SELECT *, contains(_line, '\\') AS _bs, string_split(_line, '"') AS _q FROM {rows}))))))))"""
 
 
 # --- W3C extended logs (IIS and others): '#Fields:' names the fields of the lines below it --------
@@ -592,7 +607,7 @@ def app_log_object_sql(layout: str, dated: datetime | None = None) -> str:
         short = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in LEVEL_ABBREVIATIONS.items())
         return f"CASE upper({text}) {short} ELSE {text} END"
 
-    content = value("content") if "content" in fields else "NULL"  # a quoted message is its text
+    content = f"nullif({value('content')}, '')" if "content" in fields else "NULL"  # a quoted message is its text
     header = ", ".join([*(f"{_lit(f)}: {value(f)}" for f in fields),
                         *(f"{_lit(f)}: {sql}" for f, sql in _derived(layout, fields, dated).items())])
     return (f"list_transform([{{'h': regexp_extract({head}, {_lit(pattern)}, {names}), 'root': {root}}}], "

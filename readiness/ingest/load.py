@@ -202,7 +202,7 @@ def _sampled_mode(con: Connection, src: SourceFile, mapping: Mapping, stage: str
     if src_type != "VARCHAR":
         return timestamps.detect_mode([], src_type)
     text = probe.raw_text("timestamp")
-    first = f"SELECT {text} AS v FROM {probe.source()} WHERE {text} IS NOT NULL LIMIT {SAMPLE_ROWS}"
+    first = f"SELECT {text} AS v FROM {probe.source()} WHERE {text} IS NOT NULL AND {probe.parsed()} LIMIT {SAMPLE_ROWS}"
     if src.format == "parquet":  # columnar: its time column alone is read
         spread = (f"SELECT {text} AS v FROM {probe.source()} WHERE {text} IS NOT NULL "
                   f"USING SAMPLE reservoir({SAMPLE_ROWS} ROWS) REPEATABLE (7)")
@@ -214,7 +214,7 @@ def _sampled_mode(con: Connection, src: SourceFile, mapping: Mapping, stage: str
     con.execute(f"CREATE TEMP TABLE {drawn} AS SELECT * FROM {stage} USING SAMPLE reservoir({2 * SAMPLE_ROWS} ROWS) REPEATABLE (7)")
     try:
         spread_from = LoadPlan(src, mapping, drawn, timestamps.TimeMode("iso")).source()
-        spread = f"SELECT {text} AS v FROM {spread_from} WHERE {text} IS NOT NULL LIMIT {SAMPLE_ROWS}"
+        spread = f"SELECT {text} AS v FROM {spread_from} WHERE {text} IS NOT NULL AND {probe.parsed()} LIMIT {SAMPLE_ROWS}"
         samples = [r[0] for r in con.execute(f"({first}) UNION ALL ({spread})").fetchall()]
     finally:
         con.execute(f"DROP TABLE {drawn}")
@@ -326,7 +326,8 @@ def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time
                     f"t(b, p, r, l, c, reason, raw) ORDER BY r LIMIT {int(REJECTS_SHOWN)}"))
                 time_examples = con.execute(
                     f"SELECT CAST(r_timestamp AS VARCHAR), c_timestamp FROM (SELECT {', '.join(plan.projection())} "
-                    f"FROM {plan.source()}) WHERE r_timestamp IS NOT NULL ORDER BY src_row LIMIT 3").fetchall()
+                    f"FROM {plan.source()} WHERE {plan.parsed()}) WHERE r_timestamp IS NOT NULL "
+                    f"ORDER BY src_row LIMIT 3").fetchall()
                 checked, rejected = total, bad[0]
                 if bad[0]:
                     problems.append(f"{bad[0]:,} of the first {total:,} rows would be rejected, e.g. {bad[1]}.")

@@ -87,6 +87,11 @@ class LoadPlan:
             return f"(SELECT rowid + 1 AS _ord, CASE WHEN json_type(_line) = 'OBJECT' THEN _line END AS _j, _line FROM {s})"
         return f"(SELECT rowid + 1 AS _ord, * FROM {s})"
 
+    def parsed(self) -> str:
+        """SQL over :meth:`source`'s rows: the row is one of the file's records (an access log's
+        line that matched; the other formats' rows are, or are caught by the checks)."""
+        return formats.parsed_sql(self.src) if self.src.line_format == "access_log" else "true"
+
     def row_number(self) -> str:
         """The record's 1-based row in the file: position, shifted past rows the reader rejected."""
         if self.gaps is None:

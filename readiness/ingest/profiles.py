@@ -27,6 +27,7 @@ def _values_sql(src: SourceFile) -> tuple[str, list[str]]:
     """SELECT of the first rows with one text column per source column (named c1, c2, ...)."""
     names = [src.staged(c) for c in src.columns]
     if src.format == "csv":
+        # the head's last row, cut inside a quoted value, is skipped like any unreadable row
         reader = formats.csv_reader_sql(src, lenient=True, path=formats.head_sample(src))
         cols = ", ".join(f"CAST({n} AS VARCHAR) AS {n}" for n in names)
         return f"SELECT {cols} FROM {reader} LIMIT {SAMPLE_ROWS}", names
