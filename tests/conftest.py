@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,33 @@ def db(tmp_path: Path, deployment: str, request: pytest.FixtureRequest, monkeypa
                    check=True, capture_output=True, timeout=60)
     postgres.schema_changed(url)  # tables dropped; the views name the previous test's files
     return settings.db_path()
+
+
+@pytest.fixture(scope="module")
+def _built_stores() -> dict:
+    return {}
+
+
+@pytest.fixture
+def built_once(db: Path, deployment: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory,
+               _built_stores: dict) -> Callable[[Callable[[Path, Path], object]], object]:
+    """``built_once(build)``: the store at ``db`` as ``build(db, folder)`` leaves it (``folder`` for
+    the files it loads); returns what ``build`` returned. An embedded store is built once per module
+    and each test gets a copy of its own (tests.helpers.copy_store); an organisation one is built for
+    each test (its records live in the server's one database)."""
+    from tests.helpers import copy_store
+
+    def build_or_copy(build: Callable[[Path, Path], object]) -> object:
+        if deployment != "embedded":
+            return build(db, tmp_path)
+        if build not in _built_stores:
+            folder = tmp_path_factory.mktemp("built")
+            _built_stores[build] = (folder / db.name, build(folder / db.name, folder))
+        template, made = _built_stores[build]
+        copy_store(template, db)
+        return made
+
+    return build_or_copy
 
 
 @pytest.fixture(autouse=True)
