@@ -95,6 +95,30 @@ def db(tmp_path: Path, deployment: str, request: pytest.FixtureRequest, monkeypa
     return settings.db_path()
 
 
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store holding the demo pilot as readiness.demo.load_demo makes it, made once for the whole
+    run: the test processes share it (the first makes it, under a lock). Take a copy
+    (tests.helpers.copy_store) and use that: nothing writes to this one."""
+    import fcntl
+    import shutil
+
+    from readiness import demo
+    from readiness.security.access import cli_actor
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # xdist: the run's folder
+    folder = shared / "demo-store"
+    with open(shared / "demo-store.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "made").exists():  # absent, or left half made by a process that died
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            demo.load_demo(folder / "store.duckdb", cli_actor(), out_dir=folder / "files")
+            (folder / "made").touch()
+    return folder / "store.duckdb"
+
+
 @pytest.fixture(scope="module")
 def _built_stores() -> dict:
     return {}
