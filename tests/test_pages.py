@@ -11,10 +11,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from helpers import copy_store, ingest_one, make_pilot, page_file, query, write
+from helpers import ingest_one, make_pilot, page_file, query, write
 from streamlit.testing.v1 import AppTest
 
-from readiness import catalog, store
+from readiness import catalog, demo, store
 from readiness.demo_data import DEMO_PILOT
 from readiness.ingest import sources
 from readiness.security import users
@@ -29,10 +29,11 @@ DEMO = DEMO_PILOT["name"]
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory, demo_store: Path):
+def demo_db(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("pages")
-    db = copy_store(demo_store, tmp / "store.duckdb")
+    db = tmp / "store.duckdb"
     os.environ["READINESS_BCRYPT_ROUNDS"] = "4"
+    demo.load_demo(db, cli_actor(), out_dir=tmp / "files")
     make_pilot(db, "Empty pilot")
     ingest_one(db, write(tmp / "exc.csv", "ts,error_type,message\n2026-03-02T10:00:00Z,TimeoutError,ERP took 31 s\n"
                                           "2026-03-02T10:05:00Z,TimeoutError,ERP took 45 s\n"),

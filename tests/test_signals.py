@@ -11,7 +11,7 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
-from helpers import copy_store, ingest_one, make_pilot, write
+from helpers import ingest_one, make_pilot, write
 
 from readiness import catalog, demo, pilots, settings, store
 from readiness.review import signals
@@ -212,8 +212,10 @@ def test_viewer_without_grant_is_refused(db):
 
 
 @pytest.fixture(scope="module")
-def demo_signals(tmp_path_factory: pytest.TempPathFactory, demo_store: Path) -> dict[str, signals.Signal]:
-    path = copy_store(demo_store, tmp_path_factory.mktemp("demo") / "demo.duckdb")
+def demo_signals(tmp_path_factory: pytest.TempPathFactory) -> dict[str, signals.Signal]:
+    tmp = tmp_path_factory.mktemp("demo")
+    path = tmp / "demo.duckdb"
+    demo.load_demo(path, OP, out_dir=tmp)
     with store.open_store(path) as con:
         p = catalog.get_pilot(con, demo.DEMO_PILOT["name"])
         return {s.key: s for s in signals.compute_signals(con, OP, p)}
