@@ -26,13 +26,21 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import stats
 
 SEED = 20261206                 # the bootstrap's seed: the same data always gives the same interval
 BOOTSTRAP_DRAWS = 2000          # resamples; percentile ends move by under 0.5% of the width between seeds
 BOOTSTRAP_MAX_CLUSTERS = 5000   # beyond this many clusters the linearised interval is used (see above)
 MIN_CLUSTERS = 10               # fewer clusters than this cannot show their spread: the caller falls back
 _CHUNK = 2_000_000              # resampled cluster indices held at once (16 MB)
+
+
+def _stats():
+    """scipy.stats, imported on the first interval computed: importing it takes about a second, which
+    a command that computes no figure (an ingest with nothing kept to refresh) does not pay."""
+    from scipy import stats
+
+    return stats
+
 
 VERDICTS = ("met", "not_met", "undecided")
 
@@ -62,7 +70,7 @@ def level_default() -> float:
 
 
 def _z(level: float) -> float:
-    return float(stats.norm.ppf(0.5 + level / 2))
+    return float(_stats().norm.ppf(0.5 + level / 2))
 
 
 def wilson(successes: int, n: int, level: float | None = None) -> Interval | None:
@@ -70,7 +78,7 @@ def wilson(successes: int, n: int, level: float | None = None) -> Interval | Non
     if not n:
         return None
     level = level or level_default()
-    ci = stats.binomtest(int(successes), int(n)).proportion_ci(confidence_level=level, method="wilson")
+    ci = _stats().binomtest(int(successes), int(n)).proportion_ci(confidence_level=level, method="wilson")
     return Interval(successes / n, float(ci.low), float(ci.high), level, "Wilson score interval")
 
 
@@ -80,8 +88,8 @@ def poisson_rate(count: int, exposure: float, level: float | None = None, per: f
         return None
     level = level or level_default()
     alpha = 1 - level
-    low = 0.0 if count == 0 else stats.chi2.ppf(alpha / 2, 2 * count) / 2
-    high = stats.chi2.ppf(1 - alpha / 2, 2 * count + 2) / 2
+    low = 0.0 if count == 0 else _stats().chi2.ppf(alpha / 2, 2 * count) / 2
+    high = _stats().chi2.ppf(1 - alpha / 2, 2 * count + 2) / 2
     scale = per / exposure
     return Interval(count * scale, float(low * scale), float(high * scale), level, "exact (Garwood) Poisson interval")
 
@@ -104,7 +112,7 @@ def mean_t(mean: float, sd: float, n: int, level: float | None = None) -> Interv
     if n is None or n < 2 or mean is None or sd is None:
         return None
     level = level or level_default()
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
+    half = float(_stats().t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
     return Interval(mean, mean - half, mean + half, level, "Student's t interval")
 
 
@@ -129,7 +137,7 @@ def cluster_ratio(num: np.ndarray, den: np.ndarray, level: float | None = None, 
     ratios = _bootstrap(num, den, draws, seed)
     # Hesterberg's expanded percentile interval: the plain percentile interval is too narrow over a
     # few dozen clusters (resampling understates the variance by (k - 1) / k, and z stands in for t)
-    tail = float(stats.norm.cdf(-math.sqrt(k / (k - 1)) * stats.t.ppf(0.5 + level / 2, k - 1)))
+    tail = float(_stats().norm.cdf(-math.sqrt(k / (k - 1)) * _stats().t.ppf(0.5 + level / 2, k - 1)))
     low, high = np.quantile(ratios, [tail, 1 - tail])
     return Interval(value * per, float(low) * per, float(high) * per, level,
                     f"cluster bootstrap by {unit} ({draws:,} resamples of {k:,} {unit}s, expanded percentile)")
@@ -224,7 +232,7 @@ def difference_p(a: tuple[float, float], b: tuple[float, float]) -> float:
     se = math.hypot(a[1], b[1])
     if not math.isfinite(se) or se == 0:
         return 1.0
-    return float(2 * stats.norm.sf(abs(a[0] - b[0]) / se))
+    return float(2 * _stats().norm.sf(abs(a[0] - b[0]) / se))
 
 
 def holm(pvalues: list[float]) -> list[float]:

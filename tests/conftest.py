@@ -12,12 +12,21 @@ READINESS_LAKE_DATA_PATH. There ``db`` is the name the organisation store goes b
 from __future__ import annotations
 
 import itertools
+import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 _databases = itertools.count(1)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The tests start many Python processes (the command line, app servers, test workers): they keep
+    # the project's compiled modules in __pycache__ (ignored by git) rather than compile each module
+    # again in every process, about 0.25 s a process where PYTHONDONTWRITEBYTECODE is set.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -84,6 +93,57 @@ def db(tmp_path: Path, deployment: str, request: pytest.FixtureRequest, monkeypa
                    check=True, capture_output=True, timeout=60)
     postgres.schema_changed(url)  # tables dropped; the views name the previous test's files
     return settings.db_path()
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store holding the demo pilot as readiness.demo.load_demo makes it, made once for the whole
+    run: the test processes share it (the first makes it, under a lock). Take a copy
+    (tests.helpers.copy_store) and use that: nothing writes to this one."""
+    import fcntl
+    import shutil
+
+    from readiness import demo
+    from readiness.security.access import cli_actor
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # xdist: the run's folder
+    folder = shared / "demo-store"
+    with open(shared / "demo-store.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "made").exists():  # absent, or left half made by a process that died
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            demo.load_demo(folder / "store.duckdb", cli_actor(), out_dir=folder / "files")
+            (folder / "made").touch()
+    return folder / "store.duckdb"
+
+
+@pytest.fixture(scope="module")
+def _built_stores() -> dict:
+    return {}
+
+
+@pytest.fixture
+def built_once(db: Path, deployment: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory,
+               _built_stores: dict) -> Callable[[Callable[[Path, Path], object]], object]:
+    """``built_once(build)``: the store at ``db`` as ``build(db, folder)`` leaves it (``folder`` for
+    the files it loads); returns what ``build`` returned. An embedded store is built once per module
+    and each test gets a copy of its own (tests.helpers.copy_store); an organisation one is built for
+    each test (its records live in the server's one database)."""
+    from tests.helpers import copy_store
+
+    def build_or_copy(build: Callable[[Path, Path], object]) -> object:
+        if deployment != "embedded":
+            return build(db, tmp_path)
+        if build not in _built_stores:
+            folder = tmp_path_factory.mktemp("built")
+            _built_stores[build] = (folder / db.name, build(folder / db.name, folder))
+        template, made = _built_stores[build]
+        copy_store(template, db)
+        return made
+
+    return build_or_copy
 
 
 @pytest.fixture(autouse=True)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 import subprocess
 import sys
 import time
@@ -36,6 +37,20 @@ def ingest_one(db: Path, path: Path, kind: str = "usage", pilot: str = "pilot", 
                                   create=create)
     assert len(results) == 1
     return results[0]
+
+
+def copy_store(src: Path, dst: Path) -> Path:
+    """Copy the closed embedded store at ``src`` to ``dst`` with what lives beside it (its audit key
+    and head, its Parquet parts): a copy is a store of its own, as a moved store is. Tests that each
+    need the same store built by many ingests build it once and take a copy; returns ``dst``."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    for item in src.parent.glob(f"{src.name}*"):
+        target = dst.parent / (dst.name + item.name[len(src.name):])
+        if item.is_dir():
+            shutil.copytree(item, target)
+        else:
+            shutil.copy2(item, target)
+    return dst
 
 
 def query(db: Path, sql: str, params: list | None = None) -> list[tuple]:

@@ -47,8 +47,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
-@pytest.fixture
-def decided(db: Path, tmp_path: Path) -> tuple[Path, int, dict]:
+def _decided(db: Path, tmp_path: Path) -> tuple[int, dict]:
     ingest_one(db, write(tmp_path / "u1.csv", _usage(120, 2, "a")), pilot="p")
     ingest_one(db, write(tmp_path / "u2.csv", _usage(80, 3, "b")), pilot="p")
     ingest_one(db, write(tmp_path / "f1.csv", _feedback([9, 10, 3, 8, 6, 10, 2], 2)), kind="feedback", pilot="p")
@@ -56,7 +55,12 @@ def decided(db: Path, tmp_path: Path) -> tuple[Path, int, dict]:
     with store.open_store(db) as con:
         d = decisions.record_decision(con, OP, get_pilot(con, "p"), outcome="harden", rationale="ERP timeouts",
                                       owner="Tom", next_review=NEXT)
-    return db, d["decision_id"], json.loads(d["snapshot"])["figures"]
+    return d["decision_id"], json.loads(d["snapshot"])["figures"]
+
+
+@pytest.fixture
+def decided(db: Path, built_once) -> tuple[Path, int, dict]:
+    return db, *built_once(_decided)
 
 
 def _batch(db: Path, file_name: str) -> int:
@@ -121,6 +125,7 @@ def test_the_retired_tables_name_the_rollup_tables_the_rollup_keeps() -> None:
     assert retired.BATCH_TABLES["usage"] == ("usage_events", *ROLLUP_TABLES)
 
 
+@pytest.mark.deployments("embedded")  # its store code is covered on both by the others here
 def test_an_unknown_decision_is_a_clear_error(decided) -> None:
     db, decision_id, _ = decided
     run = _cli("summary", "--db", str(db), "--pilot", "p", "--decision", str(decision_id + 99))

@@ -43,9 +43,7 @@ EXPECTED = {
 ROLES = ("admin", "reviewer", "lead", "viewer")
 
 
-@pytest.fixture
-def team(db: Path, tmp_path: Path) -> dict:
-    """A store with pilots 'granted' and 'other', one user per role granted 'granted' only."""
+def _team(db: Path, tmp_path: Path) -> dict[str, int]:
     ingest_one(db, write(tmp_path / "u.csv", "ts,user,event\n2026-03-02T10:00:00Z,a@corp.example,open\n"),
                pilot="granted")
     make_pilot(db, "other")
@@ -53,8 +51,14 @@ def team(db: Path, tmp_path: Path) -> dict:
         for role in ROLES:
             users.add_user(con, ADMIN, f"{role}1", role, PW)
             users.grant(con, ADMIN, f"{role}1", "granted")
-        ids = {n: get_pilot(con, n).pilot_id for n in ("granted", "other")}
-    return {"db": db, "ids": ids, "actors": {r: Actor(f"{r}1", r) for r in ROLES}}
+        return {n: get_pilot(con, n).pilot_id for n in ("granted", "other")}
+
+
+@pytest.fixture
+def team(db: Path, built_once) -> dict:
+    """A store with pilots 'granted' and 'other', one user per role granted 'granted' only (built
+    once per module, a copy for each test)."""
+    return {"db": db, "ids": built_once(_team), "actors": {r: Actor(f"{r}1", r) for r in ROLES}}
 
 
 def test_matrix_in_code_matches_the_design() -> None:

@@ -1,4 +1,5 @@
-"""The ingest command line, run as a user runs it: ``python -m readiness ingest ...`` in a subprocess."""
+"""The ingest command line, run as a user runs it: ``python -m readiness ingest ...`` in a subprocess.
+What a test only needs beforehand (a pilot, a first batch) is made through the library, in this process."""
 from __future__ import annotations
 
 import json
@@ -8,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from helpers import HOLDER, make_pilot, query, snapshot, utc, wait_until, write
+from helpers import HOLDER, ingest_one, make_pilot, query, snapshot, utc, wait_until, write
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,7 +55,7 @@ def test_ingest_json_lines_and_exit_0(db: Path, tmp_path: Path) -> None:
 
 def test_duplicate_file_exits_0_and_says_duplicate(db: Path, tmp_path: Path) -> None:
     a = write(tmp_path / "a.csv", GOOD)
-    assert cli("ingest", "--pilot", "p", "--kind", "usage", "--create", "--db", db, a).returncode == 0
+    assert ingest_one(db, a, pilot="p").rows_loaded == 2
     proc = cli("ingest", "--pilot", "p", "--kind", "usage", "--json", "--db", db, a)
     assert proc.returncode == 0, proc.stderr
     (record,) = json_lines(proc.stdout)
@@ -112,7 +113,7 @@ def test_dedupe_rows_option(db: Path, tmp_path: Path) -> None:
     old = "2026-07-06T10:00:00Z,ann,open\n"
     f1 = write(tmp_path / "mon.csv", header + old)
     f2 = write(tmp_path / "tue.csv", header + old + "2026-07-07T10:00:00Z,bob,open\n")
-    assert cli("ingest", "--pilot", "p", "--kind", "usage", "--create", "--db", db, f1).returncode == 0
+    assert ingest_one(db, f1, pilot="p").rows_loaded == 1
     proc = cli("ingest", "--pilot", "p", "--kind", "usage", "--dedupe-rows", "--json", "--db", db, f2)
     assert proc.returncode == 0, proc.stderr
     (rec,) = json_lines(proc.stdout)
@@ -196,7 +197,7 @@ def test_store_released_within_timeout_ingest_succeeds(db: Path, tmp_path: Path)
 
 def test_batches_rejects_pilots_and_delete_as_an_operator_sees_them(db: Path, tmp_path: Path) -> None:
     # a wrong batch can be removed with `batches delete ID` (audited; rows and rejects go with it)
-    assert cli("ingest", "--db", db, "--pilot", "p", "--create", "--kind", "usage", write(tmp_path / "u.csv", GOOD)).returncode == 0
+    assert ingest_one(db, write(tmp_path / "u.csv", GOOD), pilot="p").rows_loaded == 2
     listed = cli("batches", "--db", db, "--pilot", "p")
     assert listed.returncode == 0 and "u.csv" in listed.stdout
     rejects = cli("rejects", "--db", db, "--pilot", "p")
@@ -234,7 +235,7 @@ def test_summary_json_and_failure_mode_assignments(db: Path, tmp_path: Path) -> 
                 "2026-07-06T09:02:00Z,TimeoutError,Timeout after 5000 ms calling https://erp.example/a/2\n"
                 "2026-07-07T09:03:00Z,KeyError,missing key 'vat' in record 7\n")
     for kind, path in (("usage", usage), ("feedback", fb), ("exceptions", exc)):
-        assert cli("ingest", "--db", db, "--pilot", "p", "--create", "--kind", kind, path).returncode == 0
+        assert ingest_one(db, path, kind, pilot="p").error is None
     out = cli("summary", "--db", db, "--pilot", "p", "--json")
     assert out.returncode == 0, out.stderr
     figures = json.loads(out.stdout)

@@ -1,4 +1,7 @@
-"""Readiness conditions scaled by risk tier, computed conditions, four-eyes waivers and tier changes."""
+"""Readiness conditions scaled by risk tier, computed conditions, four-eyes waivers and tier changes.
+
+On both deployments: an audited edit, a waiver another person approves, conditions carried to the
+next review and the exception rate judged on its interval; the rest, the same store code, embedded."""
 
 from __future__ import annotations
 
@@ -22,8 +25,7 @@ REVIEWER, LEAD, LEAD2 = Actor("rita", "reviewer"), Actor("lena", "lead"), Actor(
 LATER = date.today() + timedelta(days=60)
 
 
-@pytest.fixture
-def team_db(db: Path, tmp_path: Path) -> Path:
+def _team(db: Path, tmp_path: Path) -> None:
     make_pilot(db, "p", owner="Tom Brennan", risk_tier="medium")
     rows = "".join(f"2026-03-02T10:{i:02d}:00Z,u{i % 3},open\n" for i in range(40))
     ingest_one(db, write(tmp_path / "u.csv", "ts,user,event\n" + rows), pilot="p")
@@ -31,6 +33,11 @@ def team_db(db: Path, tmp_path: Path) -> Path:
         for a in (REVIEWER, LEAD, LEAD2):
             users.add_user(con, OP, a.name, a.role, PW)
             users.grant(con, OP, a.name, "p")
+
+
+@pytest.fixture
+def team_db(db: Path, built_once) -> Path:
+    built_once(_team)
     return db
 
 
@@ -41,6 +48,7 @@ def _conds(db: Path, actor: Actor = OP) -> dict[str, dict]:
         return {c["area"]: c for c in conditions.list_conditions(con, actor, p)}
 
 
+@pytest.mark.deployments("embedded")  # its store code is covered on both by the others here
 def test_template_scaled_by_risk_tier(db: Path) -> None:
     for tier, required in (("low", {"infrastructure", "auth", "monitoring", "ownership"}),
                            ("high", {a.key for a in conditions.TEMPLATE})):
@@ -53,6 +61,7 @@ def test_template_scaled_by_risk_tier(db: Path) -> None:
         assert {r["area"] for r in rows if r["required"]} == required
 
 
+@pytest.mark.deployments("embedded")  # its store code is covered on both by the others here
 def test_computed_conditions_show_their_live_value(team_db: Path, tmp_path: Path) -> None:
     c = _conds(team_db)
     assert c["ownership"]["status"] == "not met" and c["ownership"]["live_value"] == (
@@ -100,6 +109,7 @@ def test_a_waiver_takes_effect_only_when_someone_else_approves(team_db: Path) ->
     assert c["status"] == "waived" and c["waiver_reason"] == "Docs after go-live" and c["waiver_expiry"] == LATER
 
 
+@pytest.mark.deployments("embedded")  # its store code is covered on both by the others here
 def test_a_self_approved_waiver_has_no_effect(team_db: Path) -> None:
     cid = _conds(team_db)["docs"]["condition_id"]
     with store.open_store(team_db) as con:
@@ -110,6 +120,7 @@ def test_a_self_approved_waiver_has_no_effect(team_db: Path) -> None:
     assert _conds(team_db)["docs"]["status"] == "not met"
 
 
+@pytest.mark.deployments("embedded")  # its store code is covered on both by the others here
 def test_lowering_the_tier_waits_for_a_second_person_raising_does_not(team_db: Path) -> None:
     _conds(team_db)
     with store.open_store(team_db) as con:
@@ -124,6 +135,7 @@ def test_lowering_the_tier_waits_for_a_second_person_raising_does_not(team_db: P
     assert required == {"infrastructure", "auth", "monitoring", "ownership"}  # the light path now
 
 
+@pytest.mark.deployments("embedded")  # its store code is covered on both by the others here
 def test_unmet_required_conditions_block_operate_and_travel_with_the_decision(team_db: Path) -> None:
     _conds(team_db)
     with store.open_store(team_db) as con:
@@ -151,9 +163,10 @@ def _forty_usage_events(db: Path, tmp_path: Path) -> None:
     ingest_one(db, write(tmp_path / "u.csv", "ts,user,event\n" + rows), pilot="p")
 
 
-def test_the_exception_rate_says_when_the_logs_cover_different_periods(db: Path, tmp_path: Path) -> None:
+@pytest.mark.deployments("embedded")  # its store code is covered on both by the others here
+def test_the_exception_rate_says_when_the_logs_cover_different_periods(db: Path, tmp_path: Path, built_once) -> None:
     # 2015 exceptions against 2026 usage: not a bare "53333.3 exceptions per 1,000 events"
-    _forty_usage_events(db, tmp_path)
+    built_once(_forty_usage_events)
     old = "".join(f"2015-10-18T10:{i % 60:02d}:{i // 60:02d}Z,boom\n" for i in range(2000))
     ingest_one(db, write(tmp_path / "e.csv", "ts,message\n" + old), kind="exceptions", pilot="p")
     live = _conds(db)["monitoring"]["live_value"]
@@ -167,9 +180,10 @@ def test_the_exception_rate_says_when_the_logs_cover_different_periods(db: Path,
         "2026-03-02) reach well beyond the usage (2026-03-02 to 2026-03-02), so part of this compares different periods")
 
 
-def test_the_exception_rate_counts_warnings_and_errors_not_information_lines(db: Path, tmp_path: Path) -> None:
+@pytest.mark.deployments("embedded")  # its store code is covered on both by the others here
+def test_the_exception_rate_counts_warnings_and_errors_not_information_lines(db: Path, tmp_path: Path, built_once) -> None:
     # an application's whole log loaded as the exception log: its INFO lines are not exceptions
-    _forty_usage_events(db, tmp_path)
+    built_once(_forty_usage_events)
     log = "".join(f"2026-03-02T10:{i:02d}:30Z,{'ERROR' if i == 7 else 'INFO'},line {i}\n" for i in range(40))
     ingest_one(db, write(tmp_path / "app.csv", "ts,level,message\n" + log), kind="exceptions", pilot="p")
     assert _conds(db)["monitoring"]["live_value"] == (
@@ -177,9 +191,10 @@ def test_the_exception_rate_counts_warnings_and_errors_not_information_lines(db:
         "of the exception logs are not counted")
 
 
-def test_the_exception_rate_says_when_the_exception_logs_reach_well_beyond_the_usage(db: Path, tmp_path: Path) -> None:
+@pytest.mark.deployments("embedded")  # its store code is covered on both by the others here
+def test_the_exception_rate_says_when_the_exception_logs_reach_well_beyond_the_usage(db: Path, tmp_path: Path, built_once) -> None:
     # exceptions of months against days of usage, overlapping by a day: the live value says so
-    _forty_usage_events(db, tmp_path)
+    built_once(_forty_usage_events)
     log = "2026-03-02T10:05:00Z,ERROR,a\n2026-01-05T10:00:00Z,ERROR,b\n2026-03-03T10:00:00Z,INFO,c\n"
     ingest_one(db, write(tmp_path / "e.csv", "ts,level,message\n" + log), kind="exceptions", pilot="p", all_levels=True)
     assert _conds(db)["monitoring"]["live_value"] == (

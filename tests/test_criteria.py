@@ -11,28 +11,25 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from helpers import PROJECT_ROOT, ingest_one, make_pilot, write
+from helpers import PROJECT_ROOT, copy_store, ingest_one, make_pilot, write
 
 from analysis.common import Filters
 from analysis.summary import summary
-from readiness import demo, store
+from readiness import store
 from readiness.catalog import get_pilot
 from readiness.demo_data import DEMO_PILOT
 from readiness.ingest import sources
 from readiness.review import criteria, decisions, export
-from readiness.security.access import Actor, cli_actor
+from readiness.security.access import Actor
 
 OP = Actor("cli:test", "admin", cli=True)
 FIRST_WEEK = Filters(end=date.fromisoformat(DEMO_PILOT["start_date"]) + timedelta(days=6))
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tmp = tmp_path_factory.mktemp("criteria")
-    db = tmp / "store.duckdb"
+def demo_db(tmp_path_factory: pytest.TempPathFactory, demo_store: Path) -> Path:
     os.environ["READINESS_BCRYPT_ROUNDS"] = "4"
-    demo.load_demo(db, cli_actor(), out_dir=tmp / "files")
-    return db
+    return copy_store(demo_store, tmp_path_factory.mktemp("criteria") / "store.duckdb")
 
 
 def _suggest(db: Path, flt: Filters = Filters(), name: str = DEMO_PILOT["name"]) -> decisions.Suggestion:

@@ -27,8 +27,7 @@ USAGE = "".join(f"2026-03-0{1 + i % 5}T10:0{i % 10}:00Z,user{i % 4},open,s{i},{'
                 for i in range(40))
 
 
-@pytest.fixture
-def pilot_db(db: Path, tmp_path: Path) -> Path:
+def _pilot(db: Path, tmp_path: Path) -> None:
     ingest_one(db, write(tmp_path / "u.csv", "ts,user,event,session,outcome\n" + USAGE), pilot="p")
     ingest_one(db, write(tmp_path / "e.csv", "ts,message\n2026-03-02T10:00:00Z,Timeout calling erp\n"),
                kind="exceptions", pilot="p")
@@ -36,6 +35,11 @@ def pilot_db(db: Path, tmp_path: Path) -> Path:
         for name, role in (("rita", "reviewer"), ("lena", "lead"), ("otto", "viewer")):
             users.add_user(con, OP, name, role, PW)
             users.grant(con, OP, name, "p")
+
+
+@pytest.fixture
+def pilot_db(db: Path, built_once) -> Path:
+    built_once(_pilot)
     return db
 
 

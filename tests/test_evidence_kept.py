@@ -49,12 +49,16 @@ def _feedback(day: int) -> str:
         for i in range(60))
 
 
-@pytest.fixture
-def pilot_db(db: Path, tmp_path: Path) -> Path:
+def _pilot(db: Path, tmp_path: Path) -> None:
     make_pilot(db, "p", time_zone="Europe/Paris")
     ingest_one(db, write(tmp_path / "u.csv", _usage(2)), pilot="p", create=False)
     ingest_one(db, write(tmp_path / "e.csv", _exceptions(2)), kind="exceptions", pilot="p", create=False)
     ingest_one(db, write(tmp_path / "f.csv", _feedback(2)), kind="feedback", pilot="p", create=False)
+
+
+@pytest.fixture
+def pilot_db(db: Path, built_once) -> Path:
+    built_once(_pilot)
     return db
 
 

@@ -30,8 +30,7 @@ def _usage(tmp_path: Path, name: str, users_: int, day: str = "2026-03-02") -> P
     return write(tmp_path / name, "ts,user,event,session,outcome\n" + rows)
 
 
-@pytest.fixture
-def two(db: Path, tmp_path: Path) -> Path:
+def _two(db: Path, tmp_path: Path) -> None:
     """Two pilots with usage and exceptions; 'a' has a decision due for review in 30 days."""
     make_pilot(db, "a", owner="Ann", risk_tier="high")
     make_pilot(db, "b", owner="Bob")
@@ -47,6 +46,11 @@ def two(db: Path, tmp_path: Path) -> Path:
         conditions.ensure_conditions(con, OP, p)
         decisions.record_decision(con, OP, p, outcome="harden", rationale="More hardening", owner="Ann",
                                   next_review=TODAY + timedelta(days=30), today=TODAY)
+
+
+@pytest.fixture
+def two(db: Path, built_once) -> Path:
+    built_once(_two)
     return db
 
 

@@ -1,4 +1,8 @@
-"""Hand-off record, constraints, hardening backlog, the operating playbook, and between-review flags."""
+"""Hand-off record, constraints, hardening backlog, the operating playbook, and between-review flags.
+
+On both deployments: the audited edit, the diff against a previous review's frozen figures and the
+portfolio over pilots (what the organisation store keeps in its records database and reads back);
+the rest, the same records through the same store code, on the embedded store only."""
 
 from __future__ import annotations
 
@@ -22,8 +26,7 @@ NEXT = date.today() + timedelta(days=30)
 XSS = "<script>alert('x')</script> & [link](http://evil.example) *bold*"
 
 
-@pytest.fixture
-def pdb(db: Path, tmp_path: Path) -> Path:
+def _pilot(db: Path, tmp_path: Path) -> None:
     make_pilot(db, "p", owner="Tom Brennan", capability="Reads supplier invoices", risk_tier="medium")
     rows = "".join(f"2026-03-{1 + i % 20:02d}T10:{i % 60:02d}:00Z,u{i % 7},open\n" for i in range(400))
     ingest_one(db, write(tmp_path / "u.csv", "ts,user,event\n" + rows), pilot="p")
@@ -34,6 +37,11 @@ def pdb(db: Path, tmp_path: Path) -> Path:
         '{"ts": "2026-03-03T10:00:00Z", "rating": 4, "comment": "Please add support for credit notes"}\n',
         '{"ts": "2026-03-04T10:00:00Z", "rating": 1, "comment": "Keeps crashing with an error when I export"}\n'])
     ingest_one(db, write(tmp_path / "f.jsonl", fb), kind="feedback", pilot="p")
+
+
+@pytest.fixture
+def pdb(db: Path, built_once) -> Path:
+    built_once(_pilot)
     return db
 
 
@@ -55,6 +63,7 @@ def test_handoff_record_is_audited_with_before_and_after(pdb: Path) -> None:
     assert '"before": {"support_path": "#fin-ops-support"}' in last[0]
 
 
+@pytest.mark.deployments("embedded")  # its store code is covered on both by the others here
 def test_constraints_register(pdb: Path) -> None:
     with store.open_store(pdb) as con:
         cid = handoff.add_constraint(con, OP, _p(con), area="integration", description="ERP API rate limit 10/s",
@@ -66,6 +75,7 @@ def test_constraints_register(pdb: Path) -> None:
     assert c["status"] == "resolved" and c["owner"] == "ERP team"
 
 
+@pytest.mark.deployments("embedded")  # its store code is covered on both by the others here
 def test_backlog_keeps_operational_requirements_apart_from_feature_requests(pdb: Path) -> None:
     with store.open_store(pdb) as con:
         added = handoff.seed_backlog(con, OP, _p(con))
@@ -89,6 +99,7 @@ def _full_review(pdb: Path) -> None:
                                   next_review=NEXT)
 
 
+@pytest.mark.deployments("embedded")  # its store code is covered on both by the others here
 def test_playbook_holds_owner_support_risks_next_review_and_escapes_user_text(pdb: Path, tmp_path: Path) -> None:
     _full_review(pdb)
     with store.open_store(pdb) as con:
@@ -107,6 +118,7 @@ def test_playbook_holds_owner_support_risks_next_review_and_escapes_user_text(pd
     assert "&lt;script&gt;" in out.read_text() and query(pdb, "SELECT count(*) FROM audit_log WHERE action = 'export'") == [(3,)]
 
 
+@pytest.mark.deployments("embedded")  # its store code is covered on both by the others here
 def test_the_playbook_lists_the_open_backlog_with_feature_requests_apart(pdb: Path) -> None:
     # the backlog feeds the playbook, as the README says
     with store.open_store(pdb) as con:
@@ -122,6 +134,7 @@ def test_the_playbook_lists_the_open_backlog_with_feature_requests_apart(pdb: Pa
     assert "<h2>Hardening backlog</h2>" in page and "Alert on ERP timeouts &lt;b&gt;" in page
 
 
+@pytest.mark.deployments("embedded")  # its store code is covered on both by the others here
 def test_diff_against_the_decision(pdb: Path, tmp_path: Path) -> None:
     _full_review(pdb)
     ingest_one(pdb, write(tmp_path / "more.csv", "ts,user,event\n2026-04-01T10:00:00Z,newcomer,open\n"), pilot="p")
@@ -153,6 +166,7 @@ def test_diff_against_the_previous_review(pdb: Path, tmp_path: Path) -> None:
     assert {f["figure"]: f["change"] for f in current["figures"]}["usage.events"] == 0  # its own frozen copy
 
 
+@pytest.mark.deployments("embedded")  # its store code is covered on both by the others here
 def test_flags_overdue_review_overdue_risk_and_drift(pdb: Path, tmp_path: Path) -> None:
     with store.open_store(pdb) as con:
         p = _p(con)
@@ -173,6 +187,7 @@ def test_flags_overdue_review_overdue_risk_and_drift(pdb: Path, tmp_path: Path) 
     assert "27.5 exceptions per 1,000 events over the whole pilot (limit 5)" in found["drift"].message
 
 
+@pytest.mark.deployments("embedded")  # its store code is covered on both by the others here
 def test_quiet_pilot_has_no_flags(pdb: Path) -> None:
     with store.open_store(pdb) as con:
         assert between.flags(con, OP, _p(con)) == []

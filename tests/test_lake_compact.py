@@ -9,7 +9,8 @@ import os
 from datetime import date, timedelta
 from pathlib import Path
 
-from helpers import ingest_one, make_pilot, query, write
+import pytest
+from helpers import copy_store, ingest_one, make_pilot, query, write
 
 from analysis.summary import summary
 from readiness import backup, cli, store
@@ -31,13 +32,25 @@ def _usage(i: int) -> str:
         f"{'failed' if j % 5 == 0 else 'ok'}\n" for j in range(10 + i))
 
 
-def _store(db: Path, tmp_path: Path, pilots: tuple[str, ...] = ("p",)) -> dict[str, list[int]]:
-    ids: dict[str, list[int]] = {}
-    for name in pilots:
-        make_pilot(db, name)
-        ids[name] = [ingest_one(db, write(tmp_path / f"{name}{i}.csv", _usage(i)), pilot=name).batch_id
-                     for i in range(BATCHES)]
-    return ids
+def _add_pilot(db: Path, tmp_path: Path, name: str) -> list[int]:
+    """Pilot ``name`` with ``BATCHES`` small batches (one Parquet file per lake table each); its batch ids."""
+    make_pilot(db, name)
+    return [ingest_one(db, write(tmp_path / f"{name}{i}.csv", _usage(i)), pilot=name).batch_id
+            for i in range(BATCHES)]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[int]]:
+    """A store with pilot p's batches, built once: each test takes a copy of it rather than loading them again."""
+    folder = tmp_path_factory.mktemp("built")
+    db = folder / "store.duckdb"
+    return db, _add_pilot(db, folder, "p")
+
+
+def _store(db: Path, built: tuple[Path, list[int]]) -> dict[str, list[int]]:
+    """A copy of the built store at ``db``: pilot p's batch ids."""
+    copy_store(built[0], db)
+    return {"p": list(built[1])}
 
 
 def _figures(db: Path, pilot: str = "p") -> dict:
@@ -53,8 +66,9 @@ def _on_disk(db: Path) -> int:
     return len(list(lake.parts_dir(db).glob("*/*.parquet")))
 
 
-def test_maintain_merges_each_pilots_files_and_keeps_the_figures(db: Path, tmp_path: Path, capsys) -> None:
-    _store(db, tmp_path, ("p", "q"))
+def test_maintain_merges_each_pilots_files_and_keeps_the_figures(db: Path, tmp_path: Path, built, capsys) -> None:
+    _store(db, built)
+    _add_pilot(db, tmp_path, "q")
     make_pilot(db, "few")
     for i in range(3):
         ingest_one(db, write(tmp_path / f"few{i}.csv", _usage(i)), pilot="few")
@@ -90,8 +104,8 @@ def test_maintain_merges_each_pilots_files_and_keeps_the_figures(db: Path, tmp_p
     assert _figures(db, "few") == before["few"]
 
 
-def test_a_batch_of_a_merged_file_can_be_deleted_and_decided_figures_hold(db: Path, tmp_path: Path) -> None:
-    ids = _store(db, tmp_path)["p"]
+def test_a_batch_of_a_merged_file_can_be_deleted_and_decided_figures_hold(db: Path, built) -> None:
+    ids = _store(db, built)["p"]
     with store.open_store(db) as con:
         d = decisions.record_decision(con, OP, get_pilot(con, "p"), outcome="harden", rationale="timeouts",
                                       owner="Tom", next_review=date.today() + timedelta(days=30))
@@ -116,8 +130,8 @@ def test_a_batch_of_a_merged_file_can_be_deleted_and_decided_figures_hold(db: Pa
     assert _figures(db)["usage"]["events"] == sum(10 + i for i in range(BATCHES)) - 14
 
 
-def test_a_merge_killed_before_its_commit_leaves_an_orphan_and_the_data_whole(db: Path, tmp_path: Path) -> None:
-    _store(db, tmp_path)
+def test_a_merge_killed_before_its_commit_leaves_an_orphan_and_the_data_whole(db: Path, built) -> None:
+    _store(db, built)
     before = _figures(db)
     with store.open_store(db) as con:  # what a merge killed after writing its file leaves
         (_pid, table, planned), *_ = lake.crowded(con, 8)
@@ -133,8 +147,8 @@ def test_a_merge_killed_before_its_commit_leaves_an_orphan_and_the_data_whole(db
     assert _figures(db) == before and _on_disk(db) == 5
 
 
-def test_a_group_changed_while_its_merge_was_written_is_left_for_the_next_run(db: Path, tmp_path: Path) -> None:
-    ids = _store(db, tmp_path)["p"]
+def test_a_group_changed_while_its_merge_was_written_is_left_for_the_next_run(db: Path, built) -> None:
+    ids = _store(db, built)["p"]
     with store.open_store(db) as con:
         groups = lake.crowded(con, 8)
     _pid, table, planned = next(g for g in groups if g[1] == "usage_events")
@@ -152,8 +166,8 @@ def test_a_group_changed_while_its_merge_was_written_is_left_for_the_next_run(db
     assert query(db, "SELECT count(*) FROM usage_events") == [(sum(10 + i for i in range(1, BATCHES)),)]
 
 
-def test_a_backup_of_merged_files_restores_with_the_same_figures(db: Path, tmp_path: Path) -> None:
-    _store(db, tmp_path)
+def test_a_backup_of_merged_files_restores_with_the_same_figures(db: Path, tmp_path: Path, built) -> None:
+    _store(db, built)
     batches.maintain(db, OP)
     before = _figures(db)
     backup.backup(db, tmp_path / "bk", OP)

@@ -18,10 +18,7 @@ OP = Actor("cli:test", "admin", cli=True)
 DAY0 = date(2026, 3, 2)
 
 
-@pytest.fixture
-def pdb(db: Path, tmp_path: Path) -> Path:
-    """56 days: users a, b daily in the first 28; a, b, c daily in the last 28. Exceptions: 1 a day, then
-    3 every 4 days (rate halves); ratings 5, 2, 5, 2, 4, 1 before and 5, 5, 2, 4, 5, 4, 2, 5 after (CSAT 50% -> 75%)."""
+def _pilot(db: Path, tmp_path: Path) -> None:
     make_pilot(db, "p", owner="Tom")
     usage, exc = ["ts,user,event"], ["ts,error_type,message"]
     for i in range(56):
@@ -37,6 +34,13 @@ def pdb(db: Path, tmp_path: Path) -> Path:
     fb = ["ts,user,stars,comment"] + [f"{DAY0 + timedelta(k)}T12:00:00Z,b,{r},slow" for k, r in enumerate((5, 2, 5, 2, 4, 1))]
     fb += [f"{DAY0 + timedelta(30 + k)}T12:00:00Z,a,{r},ok" for k, r in enumerate((5, 5, 2, 4, 5, 4, 2, 5))]
     ingest_one(db, write(tmp_path / "f.csv", "\n".join(fb) + "\n"), kind="feedback", pilot="p")
+
+
+@pytest.fixture
+def pdb(db: Path, built_once) -> Path:
+    """56 days: users a, b daily in the first 28; a, b, c daily in the last 28. Exceptions: 1 a day, then
+    3 every 4 days (rate halves); ratings 5, 2, 5, 2, 4, 1 before and 5, 5, 2, 4, 5, 4, 2, 5 after (CSAT 50% -> 75%)."""
+    built_once(_pilot)
     return db
 
 

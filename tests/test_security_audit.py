@@ -6,6 +6,8 @@ command line runs.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import statistics
@@ -18,7 +20,7 @@ import pytest
 from helpers import PROJECT_ROOT, held_by_another_process, make_pilot, query
 from streamlit.testing.v1 import AppTest
 
-from readiness import pilots, store
+from readiness import cli, pilots, store
 from readiness.security import audit, users
 from readiness.security.access import AccessDenied, Actor
 from readiness.store import chain
@@ -28,8 +30,12 @@ PW = "correct horse battery"
 
 
 def _cli(db: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "readiness", "audit", *args, "--db", str(db)], cwd=PROJECT_ROOT,
-                          capture_output=True, text=True)
+    """`python -m readiness audit ARGS --db DB` as the command line runs it (its main), in this process:
+    the exit code and what it printed. The store and its head are read from disk on each open."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(["audit", *args, "--db", str(db)])
+    return subprocess.CompletedProcess(["audit", *args], code, out.getvalue(), err.getvalue())
 
 
 def _log(db: Path, n_users: int = 6) -> None:

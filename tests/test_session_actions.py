@@ -25,9 +25,7 @@ PW = "a long enough password"
 PILOT = "Invoice triage"
 
 
-@pytest.fixture
-def lead_db(db: Path, tmp_path: Path) -> Path:
-    """A pilot with usage and one risk; the lead 'lena' and the reviewer 'rob', both granted it."""
+def _lead(db: Path, tmp_path: Path) -> None:
     make_pilot(db, PILOT)
     ingest_one(db, write(tmp_path / "u.csv", "ts,user,event\n2026-03-02T10:00:00Z,a,open\n"), pilot=PILOT)
     with store.open_store(db) as con:
@@ -36,6 +34,12 @@ def lead_db(db: Path, tmp_path: Path) -> Path:
             users.grant(con, cli_actor(), name, PILOT)
         risks.add_risk(con, cli_actor(), catalog.get_pilot(con, PILOT), risk_class="compliance", title="Contract ends",
                        likelihood=3, impact=3, owner="Tom")
+
+
+@pytest.fixture
+def lead_db(db: Path, built_once) -> Path:
+    """A pilot with usage and one risk; the lead 'lena' and the reviewer 'rob', both granted it."""
+    built_once(_lead)
     return db
 
 

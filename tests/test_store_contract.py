@@ -90,29 +90,32 @@ def test_writers_in_three_processes_take_turns_and_keep_the_audit_chain(db: Path
 
 
 def test_a_reader_is_never_held_up_by_a_writer_and_a_second_writer_waits(db: Path, monkeypatch) -> None:
+    if not postgres.is_organisation(db):
+        pytest.skip("the embedded store lets one process at a time open its file: "
+                    "tests/test_ingest_lock.py covers reading during an ingest there")
     make_pilot(db, "p")
     monkeypatch.setenv("READINESS_LOCK_TIMEOUT_S", "1")
+    # the writer holds its transaction open until its standard input closes (after the checks below)
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
-        import sys, time
+        import sys
         sys.path.insert(0, {str(PROJECT_ROOT)!r})
         from readiness import store
         with store.open_store({str(db)!r}) as con, store.transaction(con):
             con.execute("UPDATE pilots SET owner = 'Held' WHERE name = 'p'")
             print("holding", flush=True)
-            time.sleep(6)
-    """)], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
+            sys.stdin.read()
+    """)], cwd=PROJECT_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "holding"
-        if not postgres.is_organisation(db):
-            pytest.skip("the embedded store lets one process at a time open its file: "
-                        "tests/test_ingest_lock.py covers reading during an ingest there")
         assert query(db, "SELECT owner FROM pilots") == [(None,)]  # the writer's change is not yet committed
         assert holder.poll() is None  # answered while the writer still held its transaction open
         with store.open_store(db) as con, pytest.raises(store.StoreBusy, match="busy with another change"):
             with store.transaction(con):
                 con.execute("UPDATE pilots SET sponsor = 'x'")
     finally:
+        holder.stdin.close()  # the writer commits
         holder.wait(timeout=30)
+    assert holder.returncode == 0
     assert query(db, "SELECT owner, sponsor FROM pilots") == [("Held", None)]
 
 

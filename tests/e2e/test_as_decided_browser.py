@@ -3,30 +3,40 @@ evidence was read from, after one of them was deleted."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+import contextlib
+import io
 
-from e2e_helpers import ROOT, a_run, login, main_text, nav, snapshot_dir, start_app
+from e2e_helpers import a_run, login, main_text, nav, snapshot_dir, start_app
+from helpers import copy_store
+
+from readiness import cli, store
+from readiness.security import users
+from readiness.security.access import cli_actor
 
 ADMIN_PW = "as decided admin password"
 PILOT = "Invoice triage assistant"
 
 
-def _cli(env: dict[str, str], *args: str) -> str:
-    return subprocess.run([sys.executable, "-m", "readiness", *args], cwd=ROOT, check=True, capture_output=True,
-                          text=True, env={**os.environ, **env}).stdout
+def _cli(*args: str) -> str:
+    """`python -m readiness ARGS` as the command line runs it (its main), in this process; its output."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert cli.main(list(args)) == 0
+    return out.getvalue()
 
 
-def test_readout_shows_the_figures_as_decided_after_a_deletion(browser, tmp_path):
-    db = str(tmp_path / "store.duckdb")
+def test_readout_shows_the_figures_as_decided_after_a_deletion(browser, tmp_path, demo_store, monkeypatch):
+    db = str(copy_store(demo_store, tmp_path / "store.duckdb"))  # the demo, as `readiness demo` loads it
     env = {"READINESS_ADMIN_PASSWORD": ADMIN_PW, "READINESS_BCRYPT_ROUNDS": "4"}
-    _cli(env, "demo", "--db", db)
-    _cli(env, "decide", "--db", db, "--pilot", PILOT, "--outcome", "harden", "--rationale", "ERP timeouts",
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with store.open_store(db) as con:
+        users.ensure_admin(con, cli_actor())  # the admin `readiness demo` makes, with the password set
+    _cli("decide", "--db", db, "--pilot", PILOT, "--outcome", "harden", "--rationale", "ERP timeouts",
          "--owner", "Tom", "--next-review", "2030-01-15")
-    feedback = next(line.split()[0] for line in _cli(env, "batches", "--db", db, "--pilot", PILOT).splitlines()
+    feedback = next(line.split()[0] for line in _cli("batches", "--db", db, "--pilot", PILOT).splitlines()
                     if " feedback " in line)
-    assert "decision(s) 1" in _cli(env, "batches", "--db", db, "delete", feedback)
+    assert "decision(s) 1" in _cli("batches", "--db", db, "delete", feedback)
     proc, url = start_app({"READINESS_DB": db, **env})
     try:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})

@@ -5,7 +5,6 @@ AppTest cannot run the authenticator's cookie component, so these drive Chromium
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import re
@@ -28,11 +27,25 @@ PW = "viewer password for e2e"
 OP = Actor("cli:e2e", "admin", cli=True)
 
 
-def _store(path) -> None:
+# Usage of the pilots the sidebar-picker tests open as admin: two days of team Ops and Sales, and
+# three days of three users.
+TEAMS_USAGE = "ts,user,event,team\n" + "".join(f"2026-03-0{d}T10:00:00Z,u{i}@corp.example,open,{team}\n"
+                                              for d in (2, 3) for i, team in enumerate(["Ops", "Sales", "Sales"]))
+DAYS_USAGE = "ts,user,event\n" + "".join(f"2026-03-0{d}T10:00:00Z,u{i}@corp.example,open\n"
+                                         for d in (2, 3, 4) for i in range(3))
+
+
+def _store(path, pickers: bool = False) -> None:
+    """The module's store: the granted and the secret pilot, the users; with ``pickers`` also the
+    pilots of the sidebar-picker tests ("Teams pilot", "Days pilot"), which no other user is granted."""
     csv = path.parent / "u.csv"
     csv.write_text("ts,user,event\n2026-03-02T10:00:00Z,a@corp.example,open\n")
     ingest.ingest_files(path, "Granted pilot", "usage", [csv], actor=OP, create=True)
     ingest.ingest_files(path, "Secret pilot", "usage", [csv], actor=OP, create=True)
+    for pilot, usage in (("Teams pilot", TEAMS_USAGE), ("Days pilot", DAYS_USAGE)) if pickers else ():
+        picked = path.parent / f"{pilot.split()[0].lower()}.csv"
+        picked.write_text(usage)
+        ingest.ingest_files(path, pilot, "usage", [picked], actor=OP, create=True)
     with store.open_store(path) as con:
         users.add_user(con, OP, "admin", "admin", ADMIN_PW)
         users.add_user(con, OP, "vera", "viewer", PW)
@@ -47,7 +60,7 @@ def _store(path) -> None:
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     db = tmp_path_factory.mktemp("auth") / "store.duckdb"
-    _store(db)
+    _store(db, pickers=True)
     proc, url = start_app({"READINESS_DB": str(db), "READINESS_BCRYPT_ROUNDS": "4",
                            "READINESS_PAGE_TIMES_LOG": str(db.parent / "page-times.tsv")}, log=db.parent / "app.log")
     yield url, db
@@ -487,81 +500,65 @@ def test_reviewer_records_a_decision_and_the_lead_reads_it_out(browser, tab_as, 
     expect(lead.get_by_text("Signed in as")).to_have_count(0, timeout=30_000)
 
 
-@contextlib.contextmanager
-def _admin_on(browser, tmp_path: Path, pilot: str, usage_csv: str, link: str):
-    """An app of its own on a store with ``pilot``'s usage, and admin's tab opened at ``link``
-    through the login; yields (tab, the Events figure)."""
-    db = tmp_path / "store.duckdb"
-    csv_file = tmp_path / "u.csv"
-    csv_file.write_text(usage_csv)
-    ingest.ingest_files(db, pilot, "usage", [csv_file], actor=OP, create=True)
-    with store.open_store(db) as con:
-        users.add_user(con, OP, "admin", "admin", ADMIN_PW)
-    proc, url = start_app({"READINESS_DB": str(db), "READINESS_BCRYPT_ROUNDS": "4"})
-    try:
-        ctx, page, _ = _signed_in_tab(browser, url, "admin", ADMIN_PW, link, height=1000)
-        yield page, page.get_by_test_id("stMetric").filter(has_text="Events").get_by_test_id("stMetricValue").first
-        ctx.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+def _events(page):
+    """The Usage page's Events figure."""
+    return page.get_by_test_id("stMetric").filter(has_text="Events").get_by_test_id("stMetricValue").first
 
 
-def test_a_segment_picked_in_the_sidebar_replaces_the_one_in_the_link(browser, tmp_path) -> None:
+def test_a_segment_picked_in_the_sidebar_replaces_the_one_in_the_link(tab_as) -> None:
     # Opened from a link naming team Ops, the reviewer picks team Sales: the figures and the address
     # follow the pick (before stop 13 every rerun took the link's segment again).
-    usage = "ts,user,event,team\n" + "".join(f"2026-03-0{d}T10:00:00Z,u{i}@corp.example,open,{team}\n"
-                                             for d in (2, 3) for i, team in enumerate(["Ops", "Sales", "Sales"]))
-    with _admin_on(browser, tmp_path, "Teams pilot", usage, "usage?pilot=Teams+pilot&team=Ops") as (page, events):
-        page.wait_for_url("**team=Ops**", timeout=30_000)
-        assert events.inner_text() == "2"  # Ops: one event on each of two days
-        _pick_in_sidebar(page, "Segment", "Sales", "**team=Sales**")
-        assert "team=Sales" in page.url and events.inner_text() == "4"
-        # and it holds on the way back from another page: Usage used to come back on "Everyone" (all
-        # 6 events) while the address still said team=Sales
-        segment = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Segment")
-        for _ in range(2):
-            nav(page, "Failure modes").click()
-            page.wait_for_url("**/failure_modes?**team=Sales**", timeout=30_000)
-            wait_idle(page)
-            nav(page, "Usage").click()
-            page.wait_for_url("**/usage?**team=Sales**", timeout=30_000)
-            wait_idle(page)
-            assert events.inner_text() == "4"
-            assert segment.locator("input").input_value() == "team: Sales"
+    page, _ = tab_as("admin", "usage?pilot=Teams+pilot&team=Ops", height=1000)
+    events = _events(page)
+    page.wait_for_url("**team=Ops**", timeout=30_000)
+    assert events.inner_text() == "2"  # Ops: one event on each of two days
+    _pick_in_sidebar(page, "Segment", "Sales", "**team=Sales**")
+    assert "team=Sales" in page.url and events.inner_text() == "4"
+    # and it holds on the way back from another page: Usage used to come back on "Everyone" (all
+    # 6 events) while the address still said team=Sales
+    segment = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Segment")
+    for _ in range(2):
+        nav(page, "Failure modes").click()
+        page.wait_for_url("**/failure_modes?**team=Sales**", timeout=30_000)
+        wait_idle(page)
+        nav(page, "Usage").click()
+        page.wait_for_url("**/usage?**team=Sales**", timeout=30_000)
+        wait_idle(page)
+        assert events.inner_text() == "4"
+        assert segment.locator("input").input_value() == "team: Sales"
+    page.close()
 
 
-def test_a_date_range_typed_in_the_sidebar_replaces_the_link_s_and_follows_the_pages(browser, tmp_path) -> None:
+def test_a_date_range_typed_in_the_sidebar_replaces_the_link_s_and_follows_the_pages(tab_as) -> None:
     # The date range goes the way of the pilot and segment pickers: the typed range wins over the
     # link's, is written to the address and stays on the next page.
-    usage = "ts,user,event\n" + "".join(f"2026-03-0{d}T10:00:00Z,u{i}@corp.example,open\n"
-                                        for d in (2, 3, 4) for i in range(3))
-    link = "usage?pilot=Days+pilot&from=2026-03-04&to=2026-03-04"
-    with _admin_on(browser, tmp_path, "Days pilot", usage, link) as (page, events):
-        assert events.inner_text() == "3"  # the link's one day
-        field = page.get_by_test_id("stSidebar").get_by_test_id("stDateInput")
-        parts = field.get_by_role("spinbutton")  # year, month, day of the start, then of the end
-        parts.nth(0).click()
-        page.keyboard.type("20260302")
-        parts.nth(3).click()
-        page.keyboard.type("20260303")
-        page.keyboard.press("Escape")  # closes the calendar
-        page.wait_for_url("**from=2026-03-02&to=2026-03-03**", timeout=30_000)
-        wait_idle(page)
-        assert events.inner_text() == "6"
-        nav(page, "Failure modes").click()
-        page.wait_for_url("**/failure_modes?**from=2026-03-02&to=2026-03-03**", timeout=30_000)
-        nav(page, "Usage").click()
-        page.wait_for_url("**/usage?**from=2026-03-02&to=2026-03-03**", timeout=30_000)
-        wait_idle(page)
-        assert events.inner_text() == "6" and [parts.nth(i).inner_text() for i in range(6)] == [
-            "2026", "03", "02", "2026", "03", "03"]
-        # One day picked in the calendar, the last not yet: the page says which range it still shows.
-        parts.nth(2).click()
-        page.get_by_role("gridcell").get_by_text("4", exact=True).first.click()
-        page.get_by_text("Pick the last day too. Until then the pages show 2026-03-02 to 2026-03-03.").first.wait_for(
-            timeout=30_000)
-        assert events.inner_text() == "6"
+    page, _ = tab_as("admin", "usage?pilot=Days+pilot&from=2026-03-04&to=2026-03-04", height=1000)
+    events = _events(page)
+    assert events.inner_text() == "3"  # the link's one day
+    field = page.get_by_test_id("stSidebar").get_by_test_id("stDateInput")
+    parts = field.get_by_role("spinbutton")  # year, month, day of the start, then of the end
+    parts.nth(0).click()
+    page.keyboard.type("20260302")
+    parts.nth(3).click()
+    page.keyboard.type("20260303")
+    page.keyboard.press("Escape")  # closes the calendar
+    page.wait_for_url("**from=2026-03-02&to=2026-03-03**", timeout=30_000)
+    wait_idle(page)
+    assert events.inner_text() == "6"
+    nav(page, "Failure modes").click()
+    page.wait_for_url("**/failure_modes?**from=2026-03-02&to=2026-03-03**", timeout=30_000)
+    nav(page, "Usage").click()
+    page.wait_for_url("**/usage?**from=2026-03-02&to=2026-03-03**", timeout=30_000)
+    wait_idle(page)
+    assert events.inner_text() == "6" and [parts.nth(i).inner_text() for i in range(6)] == [
+        "2026", "03", "02", "2026", "03", "03"]
+    # One day picked in the calendar, the last not yet: the page says which range it still shows.
+    parts.nth(2).click()
+    page.get_by_role("gridcell").get_by_text("4", exact=True).first.click()
+    page.get_by_text("Pick the last day too. Until then the pages show 2026-03-02 to 2026-03-03.").first.wait_for(
+        timeout=30_000)
+    assert events.inner_text() == "6"
+    page.close()
 
 
 def test_a_reviewer_starts_a_pilot_from_the_portfolio_and_a_viewer_cannot(tab_as, app) -> None:
