@@ -537,9 +537,10 @@ def head_sample(src: SourceFile) -> Path:
     """A file of ``src``'s first whole lines (up to SNIFF_HEAD_BYTES), or the file itself when it is
     small: what a read of its first rows is given. DuckDB's reader fills buffers sized for the
     longest line allowed before its first row: about 0.4 s on a big file, 20 ms on this sample."""
-    if src.work_dir is None or src.encoding == "utf-16" or src.data_path.stat().st_size <= SNIFF_HEAD_BYTES:
+    stat = src.data_path.stat()
+    if src.work_dir is None or src.encoding == "utf-16" or stat.st_size <= SNIFF_HEAD_BYTES:
         return src.data_path
-    stat = src.data_path.stat()  # the file may be rewritten (line breaks made one kind): a sample per version
+    # the file may be rewritten (line breaks made one kind): a sample per version
     out = src.work_dir / f"head-{stat.st_mtime_ns}-{stat.st_size}-{src.data_path.name}"
     if not out.exists():
         with src.data_path.open("rb") as f:

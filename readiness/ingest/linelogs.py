@@ -246,6 +246,10 @@ def w3c_object_sql() -> str:
 
 # Layouts in the Loghub convention ('<Field>' a field, anything else written as it is, spaces
 # any run of spaces), most specific first. A field named Level must hold a log level.
+# logfmt's message, then the fields after it (kept as written); go-kit's fields before msg
+_LOGFMT_MSG = r"msg=<Content:\"(?:[^\"\\]|\\.)*\"|\S+>( <Fields:.*>)?"
+_LOGFMT_BEFORE = r"<Before:(?: [\w.-]+=(?:\"(?:[^\"\\]|\\.)*\"|[^\s\"]+))*?> "
+
 LAYOUTS: tuple[tuple[str, str], ...] = (
     # Spring Boot 2 and 3 (3.4 writes the application's name in brackets before the thread's)
     ("Spring Boot", r"<Time> <Level> <Pid> --- (\[<Application>\] )?\[<Process>\] <Component> : <Content>"),
@@ -278,17 +282,12 @@ LAYOUTS: tuple[tuple[str, str], ...] = (
     ("Proxifier", r"\[<Time:\d{2}\.\d{2} \d{2}:\d{2}:\d{2}>\] <Program> - <Content>"),
     # logrus's text (not a terminal) and Go's slog: 'time="2026-12-06T10:00:00Z" level=error msg="..." key=value'
     # (the message is msg's value; the fields after it are kept as they are)
-    ("logfmt (logrus, slog)", r"time=<Time:\"[^\"]*\"|\S+> level=<Level>( source=<Component:\S+>)? "
-                              r"msg=<Content:\"(?:[^\"\\]|\\.)*\"|\S+>( <Fields:.*>)?"),
+    ("logfmt (logrus, slog)", r"time=<Time:\"[^\"]*\"|\S+> level=<Level>( source=<Component:\S+>)? " + _LOGFMT_MSG),
     # go-kit's logfmt (Prometheus, Alertmanager, Loki, Thanos): 'level=error ts=2026-12-06T10:00:02.502Z
     # caller=notifier.go:530 component=notifier msg="Error sending alert" err="..."', or the time
     # first ('ts=... caller=... level=error ...'); other fields may come before msg (kept as written)
-    ("logfmt (go-kit)", r"level=<Level> ts=<Time:\S+>( caller=<Component:\S+>)?"
-                        r"<Before:(?: [\w.-]+=(?:\"(?:[^\"\\]|\\.)*\"|[^\s\"]+))*?> "
-                        r"msg=<Content:\"(?:[^\"\\]|\\.)*\"|\S+>( <Fields:.*>)?"),
-    ("logfmt (go-kit, time first)", r"ts=<Time:\S+> caller=<Component:\S+> level=<Level>"
-                                    r"<Before:(?: [\w.-]+=(?:\"(?:[^\"\\]|\\.)*\"|[^\s\"]+))*?> "
-                                    r"msg=<Content:\"(?:[^\"\\]|\\.)*\"|\S+>( <Fields:.*>)?"),
+    ("logfmt (go-kit)", r"level=<Level> ts=<Time:\S+>( caller=<Component:\S+>)?" + _LOGFMT_BEFORE + _LOGFMT_MSG),
+    ("logfmt (go-kit, time first)", r"ts=<Time:\S+> caller=<Component:\S+> level=<Level>" + _LOGFMT_BEFORE + _LOGFMT_MSG),
     # zap's console encoder: time, level, [logger,] caller and message, tab-separated
     ("zap console", r"<Timestamp>\t<Level>\t(<Logger:[^\t]+>\t)?<Component:[^\s]+\.go:\d+>\t<Content>"),
     # loguru's default: '2026-12-06 10:00:00.123 | ERROR    | app.sync:run:12 - msg'
