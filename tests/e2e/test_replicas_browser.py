@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from e2e_helpers import ROOT, _free_port, a_run, login, main_text, nav, snapshot_dir, start_app, track_runs, wait_idle
 from helpers import held_by_another_process
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from readiness import store
@@ -161,9 +162,14 @@ def _login_side_by_side(lb: str, tabs: list, path: str) -> None:
 
 
 def _shows(page, text: str) -> None:
-    """Wait until the main area's text (table cells included) holds ``text``."""
-    page.wait_for_function("t => document.querySelector(\"[data-testid='stMain']\")?.textContent.includes(t)",
-                           arg=text, timeout=30_000)
+    """Wait until the main area's text (table cells included) holds ``text`` (a write on one replica
+    waits while the other has the embedded store's file: a minute); else fail saying what it shows."""
+    try:
+        page.wait_for_function("t => document.querySelector(\"[data-testid='stMain']\")?.textContent.includes(t)",
+                               arg=text, timeout=60_000)
+    except PlaywrightTimeout:
+        shown = page.locator("[data-testid='stMain']").text_content() or ""
+        pytest.fail(f"{text!r} not shown within a minute; the page shows: {shown[-1500:]}")
 
 
 def _affinity(ctx) -> str:
