@@ -32,10 +32,12 @@ usage ingest rebuilds the rollup.
 from __future__ import annotations
 
 from analysis.common import local_day_sql
-from analysis.usage import _blank, _success_sql
+from analysis.usage import _blank as blank_sql
+from analysis.usage import _success_sql as success_sql
 from readiness.catalog import Pilot, get_pilot
 from readiness.store import Connection, lake
 
+MANY_OUTCOMES = 1000  # distinct outcome values above which each row's outcome is judged as it is read
 ROLLUP_TABLES = ("usage_by_segment", "usage_by_session", "usage_by_feature", "usage_by_team")
 
 
@@ -49,32 +51,49 @@ def _built_zone(con: Connection, pilot_id: int) -> str | None:
     return row[0] if row else None
 
 
+def _outcome_counts(con: Connection, cond: str, params: list) -> tuple[str, str, list]:
+    """The segment grain's (outcomes, successes) aggregates over usage_events rows matching
+    ``cond``, and their parameters. An outcome column holds a few distinct values: each is judged
+    once (trimmed, lower-cased) and the rows are matched against the lists of values that count,
+    which costs a tenth of judging every row's text (10M rows: 0.06 s against 0.7 s). A column with
+    many distinct values is judged row by row."""
+    outcomes, successes, distinct = con.execute(f"""
+        SELECT list(o) FILTER (WHERE {blank_sql('o')} IS NOT NULL),
+               list(o) FILTER (WHERE {success_sql(f"lower({blank_sql('o')})")}), count(*)
+        FROM (SELECT DISTINCT outcome AS o FROM usage_events WHERE {cond} AND outcome IS NOT NULL)""", params).fetchone()
+    if distinct > MANY_OUTCOMES:
+        kept = blank_sql("outcome")
+        return f"count({kept})", f"count(*) FILTER (WHERE {success_sql(f'lower({kept})')})", []
+    return ("count(*) FILTER (WHERE list_contains(?::VARCHAR[], outcome))",
+            "count(*) FILTER (WHERE list_contains(?::VARCHAR[], outcome))", [outcomes or [], successes or []])
+
+
 def _add(con: Connection, pilot: Pilot, batch_id: int | None) -> None:
     """Insert the aggregates of one batch (or, with None, of all the pilot's batches) into the
     local tables; the coarser grains read the segments just written there."""
     cond, params = "pilot_id = ?", [pilot.pilot_id]
     if batch_id is not None:
         cond, params = cond + " AND batch_id = ?", params + [batch_id]
+    outcomes, successes, lists = _outcome_counts(con, cond, params)
     con.execute(f"""
         INSERT INTO usage_by_segment_local
-        SELECT pilot_id, batch_id, {local_day_sql(pilot)}, user_id, {_blank('session_id')}, team, feature,
+        SELECT pilot_id, batch_id, {local_day_sql(pilot)}, user_id, {blank_sql('session_id')}, team, feature,
                CASE WHEN attributes IS NOT NULL THEN attributes->>'user_group' END,  -- skips JSON work when none
-               count(*), count({_blank('outcome')}),
-               count(*) FILTER (WHERE {_success_sql(f"lower({_blank('outcome')})")})
-        FROM usage_events WHERE {cond} AND user_id IS NOT NULL GROUP BY ALL""", params)
+               count(*), {outcomes}, {successes}
+        FROM usage_events WHERE {cond} AND user_id IS NOT NULL GROUP BY ALL""", lists + params)
     con.execute(f"""
         INSERT INTO usage_by_session_local
         SELECT pilot_id, batch_id, day, user_id, session_id, sum(events), sum(outcomes), sum(successes),
-               coalesce(sum(events) FILTER (WHERE {_blank('team')} IS NOT NULL), 0),
-               coalesce(sum(events) FILTER (WHERE {_blank('feature')} IS NOT NULL), 0)
+               coalesce(sum(events) FILTER (WHERE {blank_sql('team')} IS NOT NULL), 0),
+               coalesce(sum(events) FILTER (WHERE {blank_sql('feature')} IS NOT NULL), 0)
         FROM usage_by_segment_local WHERE {cond} GROUP BY ALL""", params)
     con.execute(f"""
         INSERT INTO usage_by_feature_local
-        SELECT pilot_id, batch_id, day, user_id, {_blank('feature')}, sum(events), sum(outcomes), sum(successes)
+        SELECT pilot_id, batch_id, day, user_id, {blank_sql('feature')}, sum(events), sum(outcomes), sum(successes)
         FROM usage_by_segment_local WHERE {cond} GROUP BY ALL""", params)
     con.execute(f"""
         INSERT INTO usage_by_team_local
-        SELECT pilot_id, batch_id, day, {_blank('team')}, sum(events)
+        SELECT pilot_id, batch_id, day, {blank_sql('team')}, sum(events)
         FROM usage_by_segment_local WHERE {cond} GROUP BY ALL""", params)
 
 

@@ -235,3 +235,30 @@ def test_a_pilot_without_rollup_state_reads_the_events(tmp_path):
         p = catalog.get_pilot(con, "new")
         assert not usage._reads_rollup(con, p, NO_FILTERS)
         assert usage.totals(con, p).reason == "No usage events have been loaded for this pilot."
+
+
+def test_many_distinct_outcomes_are_judged_row_by_row_with_the_same_figures(tmp_path, monkeypatch):
+    """The rollup judges each distinct outcome once; a column with more distinct values than
+    MANY_OUTCOMES is judged row by row. Both give the same rollup and the reference's figures."""
+    from analysis import usage_rollup
+
+    rng = random.Random(11)
+    text = _csv(rng, 1500, 30)
+    lines = text.splitlines()  # a free-text outcome on every third row: many distinct values
+    lines[1::3] = [line.replace(",success,", f",done #{i},") for i, line in enumerate(lines[1::3])]
+    path = tmp_path / "usage.csv"
+    path.write_text("\n".join(lines) + "\n")
+    db = tmp_path / "s.duckdb"
+    with store.open_store(db) as con, store.transaction(con):
+        pilots.create_pilot(con, "p", OP, time_zone="Europe/Berlin")
+    _ingest(db, path, "p")
+    with store.open_store(db) as con:
+        pid = catalog.get_pilot(con, "p").pilot_id
+        distinct = con.execute("SELECT count(DISTINCT outcome) FROM usage_events").fetchone()[0]
+    judged_once = _rollup_rows(db, pid)
+    monkeypatch.setattr(usage_rollup, "MANY_OUTCOMES", distinct - 1)
+    assert _rebuilt(db, pid) == judged_once
+    monkeypatch.setattr(usage_rollup, "MANY_OUTCOMES", distinct + 1)
+    assert _rebuilt(db, pid) == judged_once
+    assert any(row[-1] for row in judged_once["usage_by_feature"])  # successes were counted
+    _compare(db, "p", [NO_FILTERS])

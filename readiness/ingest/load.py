@@ -919,7 +919,8 @@ def _load_direct(con, pilot: Pilot, kind: str, src: SourceFile, mapping: Mapping
                                  "AND NOT internal", [lake.local(table)]).fetchall())
         shown = ", ".join(f"CAST({number if c == 'src_row' else c} AS {types[c]}) AS {c}" for c in cols)
         con.execute(f"DROP TABLE {lake.local(table)}")
-        con.execute(f"CREATE VIEW {lake.local(table)} AS SELECT {shown} FROM {rows} WHERE {loads.replace('$1', str(int(bid)))}")
+        keep = "" if good == total else f" WHERE {loads.replace('$1', str(int(bid)))}"  # every row loads: no filter to run
+        con.execute(f"CREATE VIEW {lake.local(table)} AS SELECT {shown} FROM {rows}{keep}")
     elif good:
         shown = ", ".join(number if c == "src_row" else c for c in cols)
         con.execute(f"INSERT INTO {lake.local(table)} ({', '.join(cols)}) SELECT {shown} FROM {rows} WHERE {loads}", [bid])
