@@ -62,8 +62,9 @@ def _report_files(results: list[ingest.IngestResult], as_json: bool, with_kind: 
             print(prefix + r.summary(), file=sys.stderr if r.error else sys.stdout)
     bad = [r.file for r in results if r.error]
     if bad and not as_json:
-        print(f"\n{len(bad)} of {len(results)} file(s) not loaded: {', '.join(bad)}. "
-              f"The others loaded, each as its own batch.", file=sys.stderr)
+        rest = ("Nothing was loaded." if len(bad) == len(results) else
+                "The others were loaded (or were duplicates), each as its own batch.")
+        print(f"\n{len(bad)} of {len(results)} file(s) not loaded: {', '.join(bad)}. {rest}", file=sys.stderr)
     return EXIT_USAGE if bad else EXIT_OK
 
 

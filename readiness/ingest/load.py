@@ -18,6 +18,7 @@ import socket
 import tempfile
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -241,12 +242,43 @@ def _settle_day_month(con: Connection, src: SourceFile, mapping: Mapping,
     return timestamps.TimeMode("format", mode.ambiguous[best], zoned=False, detected=True)
 
 
-def _sha256(path: Path, out: dict) -> None:
+def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
         while chunk := f.read(4 * 1024 * 1024):
             h.update(chunk)
-    out["sha256"] = h.hexdigest()
+    return h.hexdigest()
+
+
+class _Hashes:
+    """The SHA-256 of each file a command loads (what tells a re-sent file), computed one file after
+    another by a background thread from the command's start. Started before the store is first
+    opened, the hashing of the first file overlaps the single-threaded start (the store's opening,
+    recognising the file) instead of taking a core from the load's two threads."""
+
+    def __init__(self, paths: list[Path]):
+        self._paths = [Path(p) for p in paths]
+        self._done = [threading.Event() for _ in self._paths]
+        self._digests: list[str | OSError | None] = [None] * len(self._paths)
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        for i, path in enumerate(self._paths):
+            try:
+                self._digests[i] = _sha256(path)
+            except OSError as err:  # reported by the load, which reads the file too
+                self._digests[i] = err
+            self._done[i].set()
+
+    def of(self, i: int) -> Callable[[], str]:
+        """A function that waits for file ``i``'s digest and returns it."""
+        def digest() -> str:
+            self._done[i].wait()
+            got = self._digests[i]
+            if isinstance(got, OSError):
+                raise UnusableFile(f"{self._paths[i].name}: cannot be read ({got.strerror}).")
+            return got
+        return digest
 
 
 def _set_zone(con: Connection, tz: str) -> None:
@@ -458,8 +490,7 @@ class _Batch:
     mapping: Mapping
     work: Path
     started: datetime
-    digest: dict[str, str]
-    hasher: threading.Thread
+    sha256: Callable[[], str]  # waits for the file's digest
     earlier: list[Path] = field(default_factory=list)   # --dedupe-rows: files of the pilot's earlier rows
     parts: dict[str, tuple[Path, int]] = field(default_factory=dict)  # lake table -> (its file, rows)
     rows_file: Path | None = None     # feedback, exceptions: the batch's rows, inserted when it lands
@@ -469,7 +500,7 @@ class _Batch:
 
 
 def _ingest(opened, db: Path, pilot: Pilot, kind: str, path: str | Path, *, actor: Actor, opts: IngestOptions,
-            display_name: str | None) -> IngestResult:
+            display_name: str | None, sha256: Callable[[], str] | None = None) -> IngestResult:
     """Load one file as one batch without keeping the store from anyone while its rows are read.
 
     ``opened()`` gives the store for a unit of work. Short steps on the store: the access check;
@@ -495,20 +526,16 @@ def _ingest(opened, db: Path, pilot: Pilot, kind: str, path: str | Path, *, acto
                            f"(READINESS_MAX_UPLOAD_MB).")
     with _work_dir(settings.upload_dir(db)) as tmp:
         src, mapping = plan_file(path, kind, opts, Path(tmp))
-        digest: dict[str, str] = {}
-        hasher = threading.Thread(target=_sha256, args=(path, digest), daemon=True)
-        hasher.start()  # hashing overlaps the load; only a file of the same size can be a duplicate
-        batch = _Batch(db, pilot, pilot_row, kind, name, size, src, mapping, Path(tmp), datetime.now(UTC), digest,
-                       hasher)
+        batch = _Batch(db, pilot, pilot_row, kind, name, size, src, mapping, Path(tmp), datetime.now(UTC),
+                       sha256 or _Hashes([path]).of(0))  # hashing overlaps the load
         result = IngestResult(name, kind, format=src.describe(), mapping=mapping.as_dict(), notes=mapping_notes(mapping))
         with opened() as con:
             lake.remove_orphans(con, pid_alive)  # what ingests killed before landing left
             same_size = con.execute(
                 "SELECT count(*) FROM ingest_batches WHERE pilot_id = ? AND kind = ? AND file_size = ?",
                 [pilot.pilot_id, kind, size]).fetchone()[0]
-            if same_size:
-                hasher.join()
-                dup = _find_duplicate(con, pilot, kind, digest["sha256"])
+            if same_size:  # only a file of the same size can be a duplicate
+                dup = _find_duplicate(con, pilot, kind, batch.sha256())
                 if dup is not None:
                     return IngestResult(name, kind, duplicate=True, duplicate_of=dup, format=src.describe())
             with transaction(con):  # the number is the batch's from now on; a batch that never lands leaves a gap
@@ -621,8 +648,7 @@ def _land(opened, batch: _Batch, result: IngestResult, actor: Actor, opts: Inges
     _Duplicate, rolled back), insert the rejects, the batch record and its audit entry."""
     pilot, kind, src, mapping = batch.pilot, batch.kind, batch.src, batch.mapping
     pid, bid = pilot.pilot_id, result.batch_id
-    batch.hasher.join()
-    sha = batch.digest["sha256"]
+    sha = batch.sha256()
     with opened() as con, transaction(con):
         require(con, actor, "ingest", pid)
         if kind == "usage":
@@ -951,6 +977,7 @@ def ingest_files(db: str | Path | None, pilot_name: str, kind: str, paths: list[
         raise MappingError(f"Unknown kind {kind!r}: use one of {', '.join(TABLES)}.")
     db = settings.db_path(db).resolve()
     results: list[IngestResult] = []
+    hashes = _Hashes([Path(p) for p in paths])
     with store.open_store(db) as con:
         try:
             pilot = pilots.pilot_for(con, actor, pilot_name)
@@ -963,7 +990,7 @@ def ingest_files(db: str | Path | None, pilot_name: str, kind: str, paths: list[
         name = display_names[i] if display_names else Path(path).name
         try:
             results.append(_ingest(lambda: store.open_store(db), db, pilot, kind, path, actor=actor,
-                                   opts=opts or IngestOptions(), display_name=name))
+                                   opts=opts or IngestOptions(), display_name=name, sha256=hashes.of(i)))
         except UnusableFile as err:
             results.append(IngestResult(name, kind, error=shown_error(err, path, name)))
     return results
