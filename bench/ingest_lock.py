@@ -189,22 +189,24 @@ def _fresh_store(work: Path, server: str | None, name: str) -> Path:
     return db
 
 
-def _ingest_command(db: Path, csv: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "readiness", "ingest", "--db", str(db), "--pilot", PILOT,
+def _run_ingest(db: Path, csv: Path) -> tuple[float, float, int]:
+    """Run ``python -m readiness ingest`` of ``csv`` into ``db``: (its start time, seconds it took, its pid)."""
+    t0 = time.time()
+    proc = subprocess.Popen([sys.executable, "-m", "readiness", "ingest", "--db", str(db), "--pilot", PILOT,
                              "--kind", "usage", str(csv)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, cwd=ROOT)
+    _out, err = proc.communicate()
+    took = time.time() - t0
+    if proc.returncode:
+        raise SystemExit(f"ingest failed:\n{err}")
+    return t0, took, proc.pid
 
 
 def measure_alone(csv: Path, work: Path, server: str | None = None) -> float:
     """The ingest command's time on a seeded store with nothing else running: what the ratio to
     bare ``read_csv`` (which runs alone too) compares."""
     db = _fresh_store(work, server, work.name)
-    t0 = time.perf_counter()
-    proc = _ingest_command(db, csv)
-    _out, err = proc.communicate()
-    took = time.perf_counter() - t0
-    if proc.returncode:
-        raise SystemExit(f"ingest failed:\n{err}")
+    _start, took, _pid = _run_ingest(db, csv)
     shutil.rmtree(work)
     return took
 
@@ -220,12 +222,7 @@ def measure(csv: Path, work: Path, rows: int, server: str | None = None) -> dict
     assert first["ok"], first
     watch = LockWatch(db)
     watch.start()
-    t0 = time.time()
-    proc = _ingest_command(db, csv)
-    _out, err = proc.communicate()
-    total = time.time() - t0
-    if proc.returncode:
-        raise SystemExit(f"ingest failed:\n{err}")
+    t0, total, pid = _run_ingest(db, csv)
     time.sleep(1.0)
     stop.touch()
     polls = [json.loads(line) for line in reader.stdout.read().splitlines()]
@@ -234,7 +231,7 @@ def measure(csv: Path, work: Path, rows: int, server: str | None = None) -> dict
     during = [p for p in polls if t0 <= p["at"] <= t0 + total]
     seen = {p["events"] for p in during if p["ok"]}
     assert seen <= {100_000, 100_000 + rows}, f"a page saw part of a batch: {sorted(seen)}"
-    held, longest, holds = watch.held_by(proc.pid)
+    held, longest, holds = watch.held_by(pid)
     page, scan = _query_times(db)
     with store.open_store(db) as con:
         events = con.execute("SELECT count(*) FROM usage_events").fetchone()[0]
