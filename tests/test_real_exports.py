@@ -195,7 +195,9 @@ def test_satisfaction_answers_in_words_are_ratings(db: Path, tmp_path: Path) -> 
                     + "".join(f"{1000 + i},03/{10 + i % 15}/2026 10:00:00 AM,{labels[i % 6]},x\n" for i in range(60)))
     result = ingest_one(db, path, kind="feedback")
     assert result.mapping["rating"] == "Overall, how satisfied are you with the tool?"
-    assert (result.rows_loaded, result.rows_rejected) == (60, 1)  # the sub-header row
+    # the sub-header row is the survey tool's, not a response: left out and said, not a reject
+    assert (result.rows_loaded, result.rows_rejected) == (60, 0)
+    assert "SurveyMonkey export" in result.format
     with store.open_store(db) as con:
         fb = summary(con, catalog.get_pilot(con, "pilot"))["feedback"]
     assert fb["rated"] == 60 and fb["mean_rating"] == pytest.approx((5 + 4 + 3 + 2 + 1 + 4) / 6)
@@ -258,3 +260,25 @@ def test_comments_not_in_english_are_left_out_of_the_negative_share(db: Path, tm
     with store.open_store(db) as con:
         fb = summary(con, catalog.get_pilot(con, "only German"))["feedback"]
     assert fb["negative_share"] is None
+
+
+def test_only_a_survey_tools_header_rows_are_left_out(tmp_path: Path) -> None:
+    # rows that merely look like them are responses: a first row with "Response" but ids filled, JSON
+    # answers without import ids; a Qualtrics export without its question-text row loses one row
+    from readiness.ingest import formats
+
+    def read(name: str, text: str) -> formats.SourceFile:
+        (tmp_path / name).write_text(text)
+        work = tmp_path / f"work-{name}"
+        work.mkdir()
+        return formats.detect(tmp_path / name, work)
+
+    looks = read("looks.csv", "id,when,answer,why\n7,2026-03-01 10:00:00,Response,x\n8,2026-03-02 10:00:00,Fine,y\n")
+    assert looks.data_path == tmp_path / "looks.csv" and not looks.questions
+    answers = read("json.csv", 'id,payload\n1,"{""plan"":""pro""}"\n2,"{""plan"":""free""}"\n')
+    assert answers.data_path == tmp_path / "json.csv"
+    ids_only = read("ids.csv", 'StartDate,Q1\n"{""ImportId"":""startDate"",""timeZone"":""Europe/Paris""}",'
+                               '"{""ImportId"":""QID1""}"\n2026-03-01 10:00:00,Very satisfied\n')
+    assert ids_only.data_path.read_text() == "StartDate,Q1\n2026-03-01 10:00:00,Very satisfied\n"
+    assert ids_only.zones == {"StartDate": "Europe/Paris"} and not ids_only.questions
+    assert "Qualtrics export: the row under the header (import ids) left out" in ids_only.describe()

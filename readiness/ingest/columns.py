@@ -278,7 +278,8 @@ def _fits(canon: str, prof: ColumnProfile | None, strict: bool) -> str | None:
 
 
 def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, str] | None = None,
-                    profiles: dict[str, ColumnProfile] | None = None) -> Mapping:
+                    profiles: dict[str, ColumnProfile] | None = None,
+                    questions: dict[str, str] | None = None) -> Mapping:
     """Propose which source columns feed each canonical column of ``kind``, with reasons.
 
     Overrides (canonical -> source, ``A+B`` for several, empty for none) win; then names: exact
@@ -287,7 +288,8 @@ def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, s
     column's values; without them names alone decide). Then content, for what names left open:
     the column whose values read as times; whole numbers 1-5 are a rating whatever the name (0-10
     a score); the longest, most varied free text is the comment or message. A 0/1 flag is never
-    text.
+    text. ``questions``: a survey export's question text per column (Qualtrics names its columns
+    Q1, Q2, ...), whose words count as the column's name's.
     """
     if kind not in SCHEMA:
         raise MappingError(f"Unknown kind {kind!r}: use one of {', '.join(KINDS)}.")
@@ -388,7 +390,7 @@ def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, s
         take("timestamp", (date,), f"{date!r} is the only date column")
     _settle_rating_and_score(kind, chosen, used, profiles, notes)
     by_values = functools.partial(take, by="content")  # what follows is decided by the column's values
-    _by_name_part(wanted, source_columns, chosen, used, profiles, by_values)
+    _by_name_part(wanted, source_columns, chosen, used, profiles, by_values, questions)
     _by_content(kind, wanted, source_columns, chosen, used, profiles, by_values)
 
     columns = [chosen[c] for c in wanted if c in chosen and chosen[c].sources]
@@ -439,18 +441,23 @@ def _settle_rating_and_score(kind: str, chosen: dict[str, ColumnMapping], used: 
                                                              "not 1-5 stars", by="content")
 
 
-def _by_name_part(wanted, source_columns, chosen, used, profiles, take) -> None:
-    """Canonical columns still open, from a word in a column's name, where the values fit."""
+def _by_name_part(wanted, source_columns, chosen, used, profiles, take, questions=None) -> None:
+    """Canonical columns still open, from a word in a column's name (or its survey question),
+    where the values fit."""
+    questions = questions or {}
     for canon, parts in NAME_PARTS.items():
         if canon not in wanted or canon in chosen:
             continue
         for col in source_columns:
+            asked = questions.get(col, "")
             part = next((p for p in parts if _has_word(col, p)), None)
+            in_question = part is None and (part := next((p for p in parts if _has_word(asked, p)), None)) is not None
             if col in used or part is None or col not in profiles or _fits(canon, profiles[col], strict=True):
                 continue
             if canon in ("rating", "score") and _count_like(col):
                 continue
-            take(canon, (col,), f"{col!r} has {part!r} in its name and its values fit")
+            where = f"its question {asked[:80]!r}" if in_question else "its name"
+            take(canon, (col,), f"{col!r} has {part!r} in {where} and its values fit")
             break
 
 

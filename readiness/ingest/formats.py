@@ -8,6 +8,7 @@ Parquet, and each of these compressed with gzip, bzip2, xz or zstd, or alone in 
 from __future__ import annotations
 
 import bz2
+import csv
 import gzip
 import json
 import lzma
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import zstandard
 
@@ -60,6 +62,8 @@ class SourceFile:
     notes: list[str] = field(default_factory=list)  # what was done to read it, said in the summary
     nul_bytes: bool = False        # NUL bytes in text: the rows holding them are rejected
     nested: dict[str, str] = field(default_factory=dict)  # JSON: 'properties.plan' -> its JSON path
+    questions: dict[str, str] = field(default_factory=dict)  # CSV: a survey export's question text per column
+    zones: dict[str, str] = field(default_factory=dict)  # CSV: the zone a survey export says a time column is in
     twins: dict[str, str] = field(default_factory=dict)   # JSON: a dotted top-level key also written nested
     line_format: str | None = None  # a server's line log (linelogs), read as JSON Lines of its fields
     layout: str | None = None       # app_log: the layout of its header lines (Loghub convention)
@@ -369,7 +373,7 @@ def _detect(path: Path, work_dir: Path, log_format: str | None) -> SourceFile:
         rewrite(src, skip_first_line=True)
         src.delimiter = sep.group(1).decode("latin-1")
         src.notes.append(f"first line {sep.group(0).decode('latin-1').strip()!r} skipped")
-    return _describe_csv(src)
+    return _survey_header_rows(_describe_csv(src))
 
 
 def rewrite(src: SourceFile, skip_first_line: bool = False, newlines: bool = False) -> None:
@@ -490,6 +494,99 @@ def _describe_csv(src: SourceFile) -> SourceFile:
         src.notes.append("no header row: the first line is data")
     src.types = {c: "VARCHAR" for c in src.columns}
     return src
+
+
+SURVEY_SUBHEADS = ("Response", "Open-Ended Response")  # SurveyMonkey's second header row
+
+
+def _survey_header_rows(src: SourceFile) -> SourceFile:
+    """A survey tool's export has more header rows than one: Qualtrics writes each question's text,
+    then a row of import ids (``{"ImportId":"QID1"}``) under the column names; SurveyMonkey writes
+    a row of sub-headings ("Response", "Open-Ended Response") under the questions. Those rows are
+    not responses: the file is read without them (a copy in the work folder; responses keep their
+    numbers from 1), and Qualtrics' question texts are kept to describe and map their columns."""
+    if not src.header or src.encoding == "utf-16" or src.work_dir is None or len(src.columns) < 2:
+        return src
+    with src.data_path.open("rb") as f:
+        head = f.read(HEAD_BYTES)
+    lines = head.split(b"\n")[:-1]  # whole lines only
+    used = 0
+
+    def feed() -> Iterator[str]:
+        nonlocal used
+        for line in lines:
+            used += 1
+            yield line.decode(src.encoding, errors="replace").lstrip("\ufeff")
+
+    reader = csv.reader(feed(), delimiter=src.delimiter or ",", quotechar=src.quote or '"',
+                        quoting=csv.QUOTE_MINIMAL if src.quote else csv.QUOTE_NONE)
+    try:
+        next(reader)
+        header_lines = used
+        records = []
+        for _ in range(2):
+            records.append((next(reader), used))
+    except (StopIteration, csv.Error):
+        return src
+    skip, questions, tool = 0, {}, ""
+    for i, (cells, _end) in enumerate(records):
+        filled = [c for c in cells if c.strip()]
+        if len(filled) >= 2 and len(filled) * 2 >= len(cells) and all(_import_id(c) for c in filled):
+            skip, tool = i + 1, "Qualtrics"
+            src.zones = {c: z for c, cell in zip(src.columns, cells) if (z := _known_zone(cell))}
+            if i == 1:
+                questions = {c: q.strip() for c, q in zip(src.columns, records[0][0]) if q.strip() and q.strip() != c}
+            break
+    first = records[0][0]
+    if not skip and len(first) >= 3 and not any(c.strip() for c in first[:2]) and any(
+            c.strip() in SURVEY_SUBHEADS for c in first):
+        skip, tool = 1, "SurveyMonkey"
+    if not skip:
+        return src
+    out = src.work_dir / f"survey-{len(list(src.work_dir.iterdir()))}.csv"
+    end = records[skip - 1][1]
+    with src.data_path.open("rb") as f, out.open("wb") as dst:
+        for _ in range(header_lines):
+            dst.write(f.readline(MAX_LINE_BYTES))
+        for _ in range(end - header_lines):
+            f.readline(MAX_LINE_BYTES)
+        while chunk := f.read(4 * 1024 * 1024):
+            dst.write(chunk)
+    src.data_path = out
+    src.questions = questions
+    what = {1: "the row under the header", 2: "the two rows under the header"}[skip]
+    held = "question texts and import ids" if skip == 2 else "import ids" if tool == "Qualtrics" else "sub-headings"
+    src.notes.append(f"{tool} export: {what} ({held}) left out, not responses")
+    return src
+
+
+def _known_zone(cell: str) -> str | None:
+    """The time zone an import id names (``{"ImportId":"startDate","timeZone":"America/Denver"}``),
+    when it is one this machine knows."""
+    try:
+        zone = json.loads(cell).get("timeZone") if cell.strip() else None
+        return zone if isinstance(zone, str) and ZoneInfo(zone) else None
+    except (ValueError, AttributeError, ZoneInfoNotFoundError):
+        return None
+
+
+def written_zone(src: SourceFile, timestamp: str | None) -> str | None:
+    """The zone the file says its ``timestamp`` column is written in (a survey export's import ids)."""
+    return src.zones.get(timestamp or "")
+
+
+def zone_note(zone: str) -> str:
+    return f"times read in {zone}, the zone the export's import ids give"
+
+
+def _import_id(cell: str) -> bool:
+    cell = cell.strip()
+    if not (cell.startswith("{") and "ImportId" in cell):
+        return False
+    try:
+        return isinstance(json.loads(cell), dict)
+    except ValueError:
+        return False
 
 
 _DATA_NAME = re.compile(r"^\s*(\d{4}-\d{1,2}-\d{1,2}([ T]\d|$)|\d{1,2}[/.]\d{1,2}[/.]\d{2,4}(\s|$)|-?\d+([.,]\d+)?$)")

@@ -292,7 +292,7 @@ def plan_file(path: Path, kind: str, opts: IngestOptions, work: Path) -> tuple[S
         raise UnusableFile(f"{path.name}: --time-format {fmt!r} has no year; add --year YYYY (or %Y to the format).")
     src = formats.detect(path, work, opts.log_format)
     try:
-        mapping = propose_mapping(kind, src.columns, opts.overrides, profiles.profile_columns(src))
+        mapping = propose_mapping(kind, src.columns, opts.overrides, profiles.profile_columns(src), src.questions)
     except MappingError as err:
         raise UnusableFile(f"{path.name}: {err}") from None
     if mapping.problems:
@@ -323,10 +323,13 @@ def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time
         problems: list[str] = []
         content = profiles.profile_columns(src)
         try:
-            mapping = propose_mapping(kind, src.columns, opts.overrides, content)
+            mapping = propose_mapping(kind, src.columns, opts.overrides, content, src.questions)
         except MappingError as err:
-            mapping = propose_mapping(kind, src.columns, profiles=content)
+            mapping = propose_mapping(kind, src.columns, profiles=content, questions=src.questions)
             problems.append(str(err))
+        if not opts.time_zone and (zone := formats.written_zone(src, mapping.as_dict().get("timestamp"))):
+            time_zone = zone  # the export says where its times were written
+            src.notes.append(formats.zone_note(zone))
         problems += mapping.problems + mapping.notes
         con = store.scratch()
         try:
@@ -526,6 +529,10 @@ def _ingest(opened, db: Path, pilot: Pilot, kind: str, path: str | Path, *, acto
                            f"(READINESS_MAX_UPLOAD_MB).")
     with _work_dir(settings.upload_dir(db)) as tmp:
         src, mapping = plan_file(path, kind, opts, Path(tmp))
+        if not opts.time_zone and (zone := formats.written_zone(src, mapping.as_dict().get("timestamp"))):
+            opts = dataclasses.replace(opts, time_zone=zone)  # the export says where its times were written
+            pilot = dataclasses.replace(pilot, time_zone=zone)
+            src.notes.append(formats.zone_note(zone))
         batch = _Batch(db, pilot, pilot_row, kind, name, size, src, mapping, Path(tmp), datetime.now(UTC),
                        sha256 or _Hashes([path]).of(0))  # hashing overlaps the load
         result = IngestResult(name, kind, format=src.describe(), mapping=mapping.as_dict(), notes=mapping_notes(mapping))

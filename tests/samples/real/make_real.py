@@ -2,11 +2,12 @@
 
     python tests/samples/real/make_real.py          # (re)writes the data files and truth.json beside this script
 
-Nine small files (150-400 rows each) for tests of automatic column mapping and time recognition:
+Eleven small files (150-400 rows each) for tests of automatic column mapping and time recognition:
 a survey-tool export with blank ratings, a smart-speaker review TSV, a fine-food review CSV with epoch
 times, an NPS survey with US dates, a test lab's fault export, a pm4py/Celonis event log with XES
 names, a usage file whose DD/MM dates cannot be told from MM/DD, a product-analytics JSON Lines export
-and a feedback file whose columns are named "Col A/B/C". README.md beside this script lists each file,
+a feedback file whose columns are named "Col A/B/C", and Qualtrics and SurveyMonkey survey exports
+with their extra header rows. README.md beside this script lists each file,
 its quirk and its expected mapping.
 
 truth.json holds, per file, the kind, the expected mapping {canonical: source column}, the row count,
@@ -476,6 +477,94 @@ def feedback_date_named_oddly() -> tuple[bytes, dict]:
     return to_csv(["Col A", "Col B", "Col C"], rows), truth
 
 
+SATISFACTION = {5: "Very satisfied", 4: "Somewhat satisfied", 3: "Neither satisfied nor dissatisfied",
+                2: "Somewhat dissatisfied", 1: "Very dissatisfied"}
+QUALTRICS_META = ["StartDate", "EndDate", "Status", "IPAddress", "Progress", "Duration (in seconds)", "Finished",
+                  "RecordedDate", "ResponseId", "RecipientLastName", "RecipientFirstName", "RecipientEmail",
+                  "ExternalReference", "LocationLatitude", "LocationLongitude", "DistributionChannel", "UserLanguage"]
+QUALTRICS_IDS = {"StartDate": "startDate", "EndDate": "endDate", "Status": "status", "IPAddress": "ipAddress",
+                 "Progress": "progress", "Duration (in seconds)": "duration", "Finished": "finished",
+                 "RecordedDate": "recordedDate", "ResponseId": "_recordId", "RecipientLastName": "recipientLastName",
+                 "RecipientFirstName": "recipientFirstName", "RecipientEmail": "recipientEmail",
+                 "ExternalReference": "externalDataReference", "LocationLatitude": "locationLatitude",
+                 "LocationLongitude": "locationLongitude", "DistributionChannel": "distributionChannel",
+                 "UserLanguage": "userLanguage"}
+
+
+def _survey_answers(rng: random.Random, n: int, start: datetime) -> list[tuple[datetime, int | None, int, str]]:
+    """n answers (time, 1-5 satisfaction or None when skipped, 0-10 recommendation, comment or '')."""
+    t, out = start, []
+    for _ in range(n):
+        t += timedelta(minutes=rng.randint(15, 600))  # about five weeks: days past 12 appear
+        stars = weighted(rng, {5: 30, 4: 28, 3: 16, 2: 14, 1: 12})
+        score = min(10, max(0, 2 * stars + rng.choice([-1, 0, 0, 1])))
+        comment = "" if rng.random() < 0.3 else paragraph(rng, "tool", mood_of(stars), 1, 2)
+        out.append((t, None if rng.random() < 0.08 else stars, score, comment))
+    return out
+
+
+def qualtrics_export() -> tuple[bytes, dict]:
+    """Qualtrics CSV export: three header rows (names Q1..., question texts, import ids naming the time
+    zone), the times written in America/Denver, NPS with its Q2_NPS_GROUP (1-3, never a rating)."""
+    from zoneinfo import ZoneInfo
+
+    rng = random.Random(606)
+    denver = ZoneInfo("America/Denver")
+    answers = _survey_answers(rng, 180, datetime(2026, 3, 2, 7, 0))  # spans the US DST change of 8 March
+    header = [*QUALTRICS_META, "Q1", "Q2", "Q2_NPS_GROUP", "Q3"]
+    questions = [*["Start Date", "End Date", "Response Type", "IP Address", "Progress", "Duration (in seconds)",
+                   "Finished", "Recorded Date", "Response ID", "Recipient Last Name", "Recipient First Name",
+                   "Recipient Email", "External Data Reference", "Location Latitude", "Location Longitude",
+                   "Distribution Channel", "User Language"],
+                 "How satisfied are you with the invoice assistant?",
+                 "How likely are you to recommend the invoice assistant to a colleague?",
+                 "How likely are you to recommend the invoice assistant to a colleague? - Group",
+                 "What should we improve?\nPlease be as specific as you can."]
+    zone = ',"timeZone":"America/Denver"'
+    ids = [json.dumps({"ImportId": QUALTRICS_IDS[c]}, separators=(",", ":"))[:-1]
+           + (zone if c in ("StartDate", "EndDate", "RecordedDate") else "") + "}" for c in QUALTRICS_META]
+    ids += ['{"ImportId":"QID1"}', '{"ImportId":"QID2"}', '{"ImportId":"QID2_NPS_GROUP"}', '{"ImportId":"QID3_TEXT"}']
+    rows, times = [questions, ids], []
+    for local, stars, score, comment in answers:
+        took = rng.randint(35, 400)
+        end = local + timedelta(seconds=took)
+        group = 3 if score >= 9 else 2 if score >= 7 else 1
+        rows.append([local.strftime("%Y-%m-%d %H:%M:%S"), end.strftime("%Y-%m-%d %H:%M:%S"), "IP Address",
+                     f"203.0.113.{rng.randint(1, 254)}", 100, took, "True",
+                     (end + timedelta(seconds=1)).strftime("%Y-%m-%d %H:%M:%S"), "R_" + ident(rng, 15), "", "",
+                     "", "", "39.7392", "-104.9903", "anonymous", "EN",
+                     "" if stars is None else SATISFACTION[stars], score, group, comment])
+        times.append(local.replace(tzinfo=denver).astimezone(UTC).replace(tzinfo=None))
+    truth = entry("feedback", {"timestamp": "StartDate", "rating": "Q1", "score": "Q2", "comment": "Q3"}, len(answers),
+                  feedback_truth([a[1] for a in answers], [a[2] for a in answers], [a[3] for a in answers], times),
+                  forbid_mapping={"rating": "Q2_NPS_GROUP"},
+                  note="times read in America/Denver, as the import ids say")
+    return to_csv(header, rows, newline="\r\n"), truth
+
+
+def surveymonkey_export() -> tuple[bytes, dict]:
+    """SurveyMonkey CSV export: the questions as headers, a second header row of sub-headings
+    ("Response", "Open-Ended Response"), US dates with AM/PM."""
+    rng = random.Random(707)
+    answers = _survey_answers(rng, 160, datetime(2026, 4, 6, 8, 0))
+    satisfied = "How satisfied are you with the invoice assistant?"
+    recommend = "How likely is it that you would recommend the invoice assistant to a friend or colleague?"
+    improve = "What should we improve?"
+    header = ["Respondent ID", "Collector ID", "Start Date", "End Date", "IP Address", "Email Address", "First Name",
+              "Last Name", "Custom Data 1", satisfied, recommend, improve]
+    rows = [["", "", "", "", "", "", "", "", "", "Response", "Response", "Open-Ended Response"]]
+    for i, (t, stars, score, comment) in enumerate(answers):
+        end = t + timedelta(seconds=rng.randint(35, 400))
+        rows.append([str(11423567890 + i * 7), "423456789", t.strftime("%m/%d/%Y %I:%M:%S %p"),
+                     end.strftime("%m/%d/%Y %I:%M:%S %p"), f"198.51.100.{rng.randint(1, 254)}", "", "", "", "",
+                     "" if stars is None else SATISFACTION[stars], score, comment])
+    truth = entry("feedback", {"timestamp": "Start Date", "rating": satisfied, "score": recommend, "comment": improve,
+                               "user_id": "Respondent ID"}, len(answers),
+                  feedback_truth([a[1] for a in answers], [a[2] for a in answers], [a[3] for a in answers],
+                                 [a[0] for a in answers]))
+    return to_csv(header, rows), truth
+
+
 MAKERS = {
     "feedback_mixed_rated.csv": feedback_mixed_rated,
     "product_reviews.tsv": product_reviews,
@@ -486,6 +575,8 @@ MAKERS = {
     "ambiguous_dates.csv": ambiguous_dates,
     "analytics_export.jsonl": analytics_export,
     "feedback_date_named_oddly.csv": feedback_date_named_oddly,
+    "qualtrics_export.csv": qualtrics_export,
+    "surveymonkey_export.csv": surveymonkey_export,
 }
 
 
