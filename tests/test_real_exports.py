@@ -176,6 +176,46 @@ def test_analytics_anonymous_ids_stand_in_for_a_blank_user_id(db: Path, tmp_path
     assert query(db, "SELECT count(*) FROM usage_events WHERE session_id = '-1'") == [(0,)]
 
 
+def test_ga4_export_microsecond_times_and_pseudo_ids(db: Path, tmp_path: Path) -> None:
+    # BigQuery's GA4 export: event_timestamp in microseconds (a string), user_id null until sign-in,
+    # user_pseudo_id always there
+    start = 1780300000_000000
+    lines = [json.dumps({"event_date": "20260601", "event_timestamp": str(start + i * 61_000_123),
+                         "event_name": ("page_view", "click")[i % 2], "user_id": f"u{i % 3}" if i % 4 == 0 else None,
+                         "user_pseudo_id": f"{1000 + i % 7}.1780300000", "platform": "WEB"}) for i in range(40)]
+    path = tmp_path / "ga4.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    result = ingest_one(db, path)
+    assert result.mapping["user_id"] == "user_id|user_pseudo_id"
+    assert (result.rows_loaded, result.rows_rejected) == (40, 0)
+    assert "epoch microseconds" in result.time_note
+    first, last = query(db, "SELECT strftime(min(ts) AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S.%f'), "
+                            "strftime(max(ts) AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S.%f') FROM usage_events")[0]
+    assert (first, last) == ("2026-06-01 07:46:40.000000", "2026-06-01 08:26:19.004797")
+
+
+def test_nanosecond_epochs_are_times(db: Path, tmp_path: Path) -> None:
+    # OpenTelemetry's and Go's UnixNano: 19 digits; read to the microsecond, exactly
+    rows = "".join(f"{1780300000_123456789 + i * 1_000_000_001},u{i % 3},run\n" for i in range(12))
+    path = tmp_path / "nanos.csv"
+    path.write_text("time_unix_nano,user,event\n" + rows)
+    result = ingest_one(db, path)
+    assert (result.rows_loaded, result.rows_rejected) == (12, 0), result.summary()
+    assert query(db, "SELECT strftime(min(ts) AT TIME ZONE 'UTC', '%H:%M:%S.%f') FROM usage_events") == [
+        ("07:46:40.123456",)]
+
+
+def test_a_snowflake_id_is_not_the_time(db: Path, tmp_path: Path) -> None:
+    # Discord's and X's ids are 19-digit numbers in the range of epoch nanoseconds; the epoch
+    # milliseconds beside them are the time
+    rows = "".join(f"{1180300000_123456789 + i * 4_194_304_017},{1780300000123 + i * 60_000},u{i % 3},post\n"
+                   for i in range(12))
+    path = tmp_path / "messages.csv"
+    path.write_text("message_id,posted,author,kind\n" + rows)
+    result = ingest_one(db, path, overrides={"user_id": "author", "event": "kind"})
+    assert result.mapping["timestamp"] == "posted", result.mapping
+
+
 def test_half_stars_with_a_decimal_comma_are_ratings(db: Path, tmp_path: Path) -> None:
     rows = "".join(f"0{1 + i % 9}.03.2026 10:00;b{i};{(4.5, 3, 5, 2.5, 4)[i % 5]};gut\n".replace(".5;", ",5;")
                    for i in range(30))

@@ -97,7 +97,7 @@ RATING_LABELS: dict[str, int] = {
 # bunyan's serialised 'err'): it names the failure.
 EXCEPTION_MESSAGES = ("error.message", "exception.message", "err.message")
 # Anonymous ids of product analytics (Segment's anonymousId): a user's id where the signed-in id is blank.
-ANONYMOUS_NAMES = ("anonymous_id", "anon_id", "anonymous_user_id")
+ANONYMOUS_NAMES = ("anonymous_id", "anon_id", "anonymous_user_id", "user_pseudo_id")  # user_pseudo_id: GA4's
 DATE_NAMES = ("date", "day", "log_date", "datum", "fecha")
 TIME_NAMES = ("time", "hour", "log_time", "time_of_day")
 
@@ -125,7 +125,7 @@ class ColumnProfile:
     over_five: int         # numbers above 5 (a 0-10 score reaches there, a 1-5 rating does not)
     flags: int             # values that are 0/1, true/false, yes/no, y/n
     times: int             # values that read as a time: ISO 8601 or a common layout
-    epochs: int            # numbers in the range of Unix epoch seconds or milliseconds, 2000-2040
+    epochs: int            # numbers in the range of Unix epoch seconds, ms, µs or ns, 2000-2040
     mean_length: float
     mean_words: float
     nested: int = 0        # JSON objects or arrays (a nested record, not a value)
@@ -466,9 +466,10 @@ def _by_content(kind, wanted, source_columns, chosen, used, profiles, take) -> N
     open_cols = [c for c in source_columns if c not in used and profiles.get(c) and profiles[c].values]
     if "timestamp" in wanted and "timestamp" not in chosen:
         times = [c for c in open_cols if profiles[c].time_share >= 0.8]
-        if times:  # written times before epoch numbers, then the surest, then the most varied
-            best = max(times, key=lambda c: (profiles[c].times >= profiles[c].epochs, profiles[c].time_share,
-                                             profiles[c].distinct))
+        if times:  # written times before epoch numbers, numbers not named like ids (a 19-digit snowflake id
+            # reads as epoch nanoseconds), then the surest, then the most varied
+            best = max(times, key=lambda c: (profiles[c].times >= profiles[c].epochs, not _count_like(c),
+                                             profiles[c].time_share, profiles[c].distinct))
             p = profiles[best]
             what = "Unix epoch numbers" if p.epochs > p.times else "times"
             take("timestamp", (best,), f"by content: {_pct(p.time_share)} of {p.values:,} sampled values read as "

@@ -199,7 +199,7 @@ def _sampled_mode(con: Connection, src: SourceFile, mapping: Mapping, stage: str
     upper = src_type.upper()
     if src_type != "VARCHAR" and not upper.startswith(("TIMESTAMP", "DATE")):
         big = con.execute(f"SELECT max(abs(CAST({probe.raw(m.sources[0])} AS DOUBLE))) FROM {stage}").fetchone()[0] or 0
-        return timestamps.TimeMode("epoch_ms" if big > 1e11 else "epoch_s", zoned=True)
+        return timestamps.TimeMode(timestamps.epoch_unit(big), zoned=True)
     if src_type != "VARCHAR":
         return timestamps.detect_mode([], src_type)
     text = probe.raw_text("timestamp")

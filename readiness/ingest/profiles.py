@@ -15,8 +15,9 @@ from readiness.ingest.loadplan import lit
 from readiness.store import DatabaseError
 
 SAMPLE_ROWS = 1000
-# Unix epoch seconds (and milliseconds) from 2000 to 2040: numbers outside are ids or counts.
+# Unix epoch seconds (and milli-, micro-, nanoseconds) from 2000 to 2040: numbers outside are ids or counts.
 EPOCH_S = (946_684_800, 2_208_988_800)
+EPOCH_UNITS = (1, 1000, 1_000_000, 1_000_000_000)
 FLAGS = ("0", "1", "true", "false", "yes", "no", "y", "n", "t", "f")
 # Layouts a time column is recognised by (besides ISO 8601, which the cast reads), as DuckDB's
 # strptime writes them; two-digit numeric years are left out (which part is the year?).
@@ -62,8 +63,7 @@ def profile_columns(src: SourceFile) -> dict[str, ColumnProfile]:
                count(*) FILTER (WHERE lower(v) IN ({', '.join(lit(f) for f in FLAGS)})),
                count(*) FILTER (WHERE n IS NULL AND (try_cast(v AS TIMESTAMPTZ) IS NOT NULL
                                                      OR try_strptime(v, {layouts}) IS NOT NULL)),
-               count(*) FILTER (WHERE n BETWEEN {EPOCH_S[0]} AND {EPOCH_S[1]}
-                                   OR n BETWEEN {EPOCH_S[0] * 1000} AND {EPOCH_S[1] * 1000}),
+               count(*) FILTER (WHERE {' OR '.join(f"n BETWEEN {EPOCH_S[0] * k} AND {EPOCH_S[1] * k}" for k in EPOCH_UNITS)}),
                avg(length(v)), avg(length(v) - length(replace(v, ' ', '')) + 1),
                count(*) FILTER (WHERE v[1] IN ('{{', '[') AND json_valid(v)), min(v),
                count(*) FILTER (WHERE lower(v) IN ({', '.join(lit(k) for k in RATING_LABELS)}))

@@ -15,6 +15,16 @@ from readiness.zones import utc_offsets
 
 _EPOCH_S = re.compile(r"^\s*\d{9,11}(\.\d+)?\s*$")
 _EPOCH_MS = re.compile(r"^\s*\d{12,14}(\.\d+)?\s*$")
+_EPOCH_US = re.compile(r"^\s*\d{15,17}\s*$")  # GA4's event_timestamp, Go's UnixMicro
+_EPOCH_NS = re.compile(r"^\s*\d{18,20}\s*$")  # OpenTelemetry's timeUnixNano, Go's UnixNano
+# Unix epoch kinds and their unit's name; a number's size tells the unit (epoch_unit)
+EPOCHS = {"epoch_s": "seconds", "epoch_ms": "milliseconds", "epoch_us": "microseconds", "epoch_ns": "nanoseconds"}
+
+
+def epoch_unit(largest: float) -> str:
+    """The epoch kind of a numeric time column whose largest value is ``largest``."""
+    return ("epoch_ns" if largest > 1e17 else "epoch_us" if largest > 1e14 else "epoch_ms" if largest > 1e11
+            else "epoch_s")
 _DATE_LIKE = re.compile(r"^\s*\d{4}-\d{1,2}-\d{1,2}")
 _COMMA_MILLIS = re.compile(r"\d{2}:\d{2}:\d{2},\d{1,9}")
 # '17/06/09 20:10:40': which part is the year? (date, separator, time of day)
@@ -70,7 +80,7 @@ _FIT = 0.5  # a layout is recognised when it reads more than this share of the s
 
 @dataclass(frozen=True)
 class TimeMode:
-    kind: str              # iso | iso_comma | epoch_s | epoch_ms | format | native
+    kind: str              # iso | iso_comma | epoch_s | epoch_ms | epoch_us | epoch_ns | format | native
     time_format: str | None = None
     year: int | None = None
     zoned: bool | None = None   # True: values carry their zone; False: read in the pilot's zone; None: mixed/by row
@@ -91,8 +101,7 @@ class TimeMode:
         return {
             "iso": f"ISO 8601 text; {where}",
             "iso_comma": f"ISO 8601 text with a comma before the fraction of a second; {where}",
-            "epoch_s": "Unix epoch seconds (UTC)",
-            "epoch_ms": "Unix epoch milliseconds (UTC)",
+            **{kind: f"Unix epoch {unit} (UTC)" for kind, unit in EPOCHS.items()},
             "format": (f"times written as {self.time_format!r}, recognised from the file" if self.detected
                        else f"time format {self.time_format!r}")
                       + (f" ({self.because})" if self.because else "")
@@ -131,7 +140,8 @@ def detect_mode(samples: list[str], source_type: str = "VARCHAR",
     values = [s for s in samples if s is not None and str(s).strip()]
     # epochs when most values are and no value looks like a date (the others are garbage, rejected by row)
     if values and not any(_DATE_LIKE.match(str(v)) for v in values):
-        for pattern, kind in ((_EPOCH_S, "epoch_s"), (_EPOCH_MS, "epoch_ms")):
+        for pattern, kind in ((_EPOCH_S, "epoch_s"), (_EPOCH_MS, "epoch_ms"), (_EPOCH_US, "epoch_us"),
+                              (_EPOCH_NS, "epoch_ns")):
             if sum(bool(pattern.match(str(v))) for v in values) * 2 > len(values):
                 return TimeMode(kind, zoned=True)
     # zoned=None: whether a row carried its zone is counted row by row (a sample could miss one)
@@ -245,7 +255,7 @@ def naive_sql(raw: str, mode: TimeMode, zoneless: str | None = None) -> str | No
     has one), or None when ``mode`` never reads a time in the pilot's zone. Computed once per row
     (a column of its own) and handed to :func:`parse_sql` as ``local``. ``zoneless``: a column
     already holding :func:`zoneless_sql` of ``raw``."""
-    if mode.zoned is True or mode.kind in ("epoch_s", "epoch_ms"):
+    if mode.zoned is True or mode.kind in EPOCHS:
         return None
     if mode.kind == "native":  # a TIMESTAMP or DATE column
         return f"CAST({raw} AS TIMESTAMP)"
@@ -295,6 +305,10 @@ def parse_sql(raw: str, mode: TimeMode, local: str | None = None, tz: str | None
         return f"to_timestamp(try_cast({raw} AS DOUBLE))"
     if mode.kind == "epoch_ms":
         return f"to_timestamp(try_cast({raw} AS DOUBLE) / 1000.0)"
+    if mode.kind == "epoch_us":  # whole microseconds, added exactly
+        return f"(to_timestamp(0) + to_microseconds(try_cast({raw} AS BIGINT)))"
+    if mode.kind == "epoch_ns":
+        return f"(to_timestamp(0) + to_microseconds(CAST(try_cast({raw} AS HUGEINT) // 1000 AS BIGINT)))"
     if mode.kind == "iso_comma":
         return (f"CASE WHEN {_ends_in_capital(raw)} THEN try_cast({_comma_fixed(zone_offset_sql(raw))} AS TIMESTAMPTZ) "
                 f"ELSE try_cast({_comma_fixed(raw)} AS TIMESTAMPTZ) END")
@@ -370,9 +384,9 @@ def hint(mode: TimeMode) -> str:
                 "column mixes formats")
     if mode.kind == "format":
         return f"check --time-format {mode.time_format!r}"
-    if mode.kind in ("epoch_s", "epoch_ms"):
-        unit = "seconds" if mode.kind == "epoch_s" else "milliseconds"
-        return f"expected Unix epoch {unit} like the other rows; give --time-format if the column mixes formats"
+    if mode.kind in EPOCHS:
+        return (f"expected Unix epoch {EPOCHS[mode.kind]} like the other rows; give --time-format if the column "
+                "mixes formats")
     return ("expected ISO 8601 (2026-07-06T09:30:00+01:00), 'YYYY-MM-DD HH:MM:SS', epoch seconds or a "
             "common layout such as '02.03.2026 09:15'; give a time format for anything else (--time-format, or "
             "Time format on the Sources page)")
