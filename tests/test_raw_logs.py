@@ -314,6 +314,50 @@ def test_a_layout_nothing_recognises_is_given_as_a_log_format(db: Path, tmp_path
     assert query(db, "SELECT DISTINCT component FROM exceptions") == [("billing.Job",)]
 
 
+ALB_TAIL = ('arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/app/73e2d6bc24d8a067 '
+            '"Root=1-58337262-36d228ad5d99923122bbe354" "app.example.org" "-" 0 {t} "forward" "-" "-" '
+            '"10.0.0.1:80" "{s}" "-" "-"')
+
+
+def _alb_line(kind: str, t: str, times: str, status: str, request: str, agent: str = "Mozilla/5.0") -> str:
+    return (f'{kind} {t} app/prod-lb/50dc6c495c0c9188 203.0.113.{len(request) % 9}:{40000 + len(request)} '
+            f'10.0.0.1:80 {times} {status} {status} 312 1024 "{request}" "{agent}" ECDHE-RSA-AES128-GCM-SHA256 '
+            f'TLSv1.2 ' + ALB_TAIL.format(t=t, s=status))
+
+
+def test_aws_load_balancer_logs_load_as_usage_with_no_options(db: Path, tmp_path: Path) -> None:
+    # an Application Load Balancer's lines (http, https, h2), a Classic one's (no type), a request that
+    # never reached a target (-1), a static file, and a line cut short (rejected with its number)
+    lines = [
+        _alb_line("https", "2026-07-02T22:23:00.186641Z", "0.000 0.012 0.000", "200",
+                  "GET https://app.example.org:443/api/orders/8812?tab=lines HTTP/1.1"),
+        _alb_line("h2", "2026-07-02T22:23:01.500000Z", "0.001 0.250 0.001", "502",
+                  "POST https://app.example.org:443/api/invoices HTTP/2.0"),
+        _alb_line("http", "2026-07-02T22:23:02.000000Z", "-1 -1 -1", "460",
+                  "GET http://app.example.org:80/api/orders/8813 HTTP/1.1"),
+        _alb_line("https", "2026-07-02T22:23:03.000000Z", "0.000 0.002 0.000", "200",
+                  "GET https://app.example.org:443/static/app.3f9a.js HTTP/1.1"),
+        '2026-07-02T22:23:04.945958Z prod-classic 192.168.131.39:2817 10.0.0.1:80 0.000073 0.001048 0.000057 200 200 '
+        '0 29 "GET http://app.example.org:80/api/orders/8814 HTTP/1.1" "curl/7.38.0" - -',
+        'https 2026-07-02T22:23:05.000000Z app/prod-lb/50dc6c495c0c9188 203.0.113.5:4000 10.0.0.1:80 0.000',
+    ]
+    path = tmp_path / "alb.log"
+    path.write_text("\n".join(lines) + "\n")
+    pv = ingest.preview(path, "usage")
+    assert pv.format.startswith("load balancer access log")
+    result = ingest_one(db, path)
+    assert (result.rows_read, result.rows_loaded, result.rows_skipped, result.rows_rejected) == (6, 4, 1, 1)
+    assert query(db, "SELECT src_row FROM ingest_rejects") == [(6,)]
+    rows = query(db, "SELECT event, outcome, duration_ms, user_id, strftime(ts AT TIME ZONE 'UTC', '%H:%M:%S.%f') "
+                     "FROM usage_events ORDER BY src_row")
+    assert rows == [
+        ("GET /api/orders/{id}", "success", pytest.approx(12.0), "203.0.113.3", "22:23:00.186641"),
+        ("POST /api/invoices", "failure", pytest.approx(252.0), "203.0.113.0", "22:23:01.500000"),
+        ("GET /api/orders/{id}", "client error", None, "203.0.113.0", "22:23:02.000000"),
+        ("GET /api/orders/{id}", "success", pytest.approx(1.178), "192.168.131.39", "22:23:04.945958"),
+    ]
+
+
 def test_w3c_log_fields_follow_the_last_fields_directive(db: Path, tmp_path: Path) -> None:
     # IIS names its fields in '#Fields:'; another server may log only the time (the date is the
     # '#Date:' directive's), quote a field with spaces, and change its fields mid-file

@@ -351,6 +351,8 @@ def _detect(path: Path, work_dir: Path, log_format: str | None) -> SourceFile:
         line_format = "w3c"
     elif not log_format and linelogs.is_access_log(lines):
         line_format = "access_log"
+    elif not log_format and linelogs.is_elb_log(lines):
+        line_format = "aws_elb"
     if not line_format and (layout := linelogs.recognise_app_log(lines, log_format)):
         line_format = "app_log"
     if line_format:  # a server's line log: read as JSON Lines of each line's (or record's) fields
@@ -672,7 +674,7 @@ def spread_sample(src: SourceFile, chunks: int = 16, chunk_bytes: int = 64 * 102
 
 def parsed_sql(src: SourceFile) -> str:
     """SQL over :func:`objects_sql`'s rows: the row is an object (the line matched its format)."""
-    return "_parsed" if src.line_format == "access_log" else "_j IS NOT NULL"
+    return "_parsed" if src.line_format in ("access_log", "aws_elb") else "_j IS NOT NULL"
 
 
 def objects_sql(src: SourceFile, rows: str) -> str:
@@ -681,6 +683,8 @@ def objects_sql(src: SourceFile, rows: str) -> str:
     an access log's: ``_parsed`` says so, see :func:`parsed_sql`)."""
     if src.line_format == "access_log":
         return linelogs.access_log_rows_sql(rows)
+    if src.line_format == "aws_elb":
+        return linelogs.elb_rows_sql(rows)
     if src.line_format == "app_log":  # over a record of app_log_records_sql: _line and _more
         obj = linelogs.app_log_object_sql(src.layout, src.modified)
     elif src.line_format == "w3c":  # over a line of w3c_records_sql: _line, _fields and _date

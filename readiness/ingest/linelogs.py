@@ -63,8 +63,8 @@ _ID_GUARD = r"[0-9]|[a-fA-F]{8}"
 ACCESS_COLUMNS = ("time", "user", "event", "outcome", "duration_ms", "status", "path", "client", "vhost", "bytes",
                   "referer", "agent")
 NAMES = {"access_log": "web access log (Common / Combined Log Format)", "w3c": "web access log (W3C extended, IIS)",
-         "app_log": "application log"}
-USAGE_FORMATS = ("access_log", "w3c")  # a request is a use
+         "aws_elb": "load balancer access log (AWS Application / Classic Load Balancer)", "app_log": "application log"}
+USAGE_FORMATS = ("access_log", "w3c", "aws_elb")  # a request is a use
 RECORD_FORMATS = ("app_log", "w3c")    # a row is built from more than its own line (records_sql)
 
 
@@ -181,6 +181,48 @@ def access_log_rows_sql(rows: str) -> str:
                                             ELSE regexp_full_match(_q[3], {_lit(_STATUS_MORE)}) END END AS _ok,
                           string_split(trim(split_part(_q[1], ' [', 1)), ' ') AS _w FROM
                    (SELECT *, contains(_line, '\\') AS _bs, string_split(_line, '"') AS _q FROM {rows}))))))))"""
+
+
+# --- AWS load balancer access logs: an Application Load Balancer's line starts with the request's
+# type (http, https, h2, grpcs, ws, wss), a Classic one's with the time; then the balancer, client
+# and target (address:port), three processing times in seconds (-1: not reached), the balancer's and
+# the target's status, bytes received and sent, the request line and the agent in quotes, and more.
+ELB_LOG = (r'^(?:(http|https|h2|grpcs|ws|wss) )?(\d{4}-\d\d-\d\dT[\d:.]+Z) (\S+) (\S+) (\S+) (-?[\d.]+) '
+           r'(-?[\d.]+) (-?[\d.]+) (\d{3}|-) (\d{3}|-) (\d+|-) (\d+|-) "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)"')
+_ELB_GROUPS = ("type", "time", "elb", "client", "target", "request_s", "target_s", "response_s", "status",
+               "target_status", "received", "sent", "request", "agent")
+_ELB_RE = re.compile(ELB_LOG)
+
+
+def is_elb_log(lines: list[str]) -> bool:
+    """Most of the first non-blank lines are written as an AWS load balancer's access log's."""
+    lines = [ln for ln in lines if ln.strip()][:50]
+    return bool(lines) and sum(bool(_ELB_RE.match(ln)) for ln in lines) >= 0.8 * len(lines)
+
+
+def elb_rows_sql(rows: str) -> str:
+    """FROM-able: ``rows`` (with their ``_line``), ``_j`` (the request's fields, as an access log's)
+    and ``_parsed`` (the line is written as a load balancer's). The request line names the whole
+    URL (``GET https://host:443/path?q HTTP/1.1``): the path is what follows the host, the host is
+    the virtual host. The duration is the three processing times' sum, unknown when the request
+    never reached a target (its time is -1); the client is its address without the port."""
+    names = "[" + ", ".join(_lit(g) for g in _ELB_GROUPS) + "]"
+    url = "CASE WHEN len(_r) >= 2 THEN _r[2] END"
+    path = f"coalesce(nullif(regexp_replace({url}, '^[A-Za-z][A-Za-z0-9+.-]*://[^/]*', ''), ''), '/')"
+    parts = {
+        "time": "_x.time", "request": "nullif(_x.request, '')", "method": "CASE WHEN len(_r) >= 2 THEN _r[1] END",
+        "path": f"CASE WHEN len(_r) >= 2 THEN {path} END",
+        "bare": f"CASE WHEN len(_r) >= 2 THEN split_part({path}, '?', 1) END",
+        "status": "nullif(_x.status, '-')", "auth": "NULL", "client": "regexp_replace(_x.client, ':\\d+$', '')",
+        "vhost": f"nullif(regexp_extract({url}, '://([^/:]+)', 1), '')", "bytes": "nullif(_x.sent, '-')",
+        "referer": "NULL", "agent": "nullif(nullif(_x.agent, '-'), '')", "rt": "NULL",
+    }
+    times = [f"try_cast(_x.{t} AS DOUBLE)" for t in ("request_s", "target_s", "response_s")]
+    duration = f"CASE WHEN least({', '.join(times)}) >= 0 THEN ({' + '.join(times)}) * 1000 END"
+    obj = _usage_object(parts, duration)
+    return f"""(SELECT * EXCLUDE (_x, _r), {obj} AS _j, coalesce(_x.time <> '', false) AS _parsed FROM
+              (SELECT *, string_split(_x.request, ' ') AS _r FROM
+               (SELECT *, regexp_extract(_line, {_lit(ELB_LOG)}, {names}) AS _x FROM {rows})))"""
 
 
 # --- W3C extended logs (IIS and others): '#Fields:' names the fields of the lines below it --------
