@@ -358,6 +358,54 @@ def test_aws_load_balancer_logs_load_as_usage_with_no_options(db: Path, tmp_path
     ]
 
 
+TRACEBACK = ["ERROR:billing.pay:payment failed", "Traceback (most recent call last):",
+             '  File "/app/pay.py", line 12, in charge', "    resp = gateway.post(body)",
+             "TimeoutError: gateway did not answer in 30 s"]
+
+
+def test_container_logs_are_read_as_the_program_inside_them(db: Path, tmp_path: Path) -> None:
+    # Docker's json-file driver and the CRI format wrap each line of a program that writes Python's
+    # default 'LEVEL:logger:message' (no time); a traceback spans lines, a long line comes in parts
+    docker, cri = [], []
+    for i in range(3):
+        t = f"2026-07-02T22:2{i + 3}:00.{i}00000000Z"
+        docker.append(json.dumps({"log": "INFO:billing.api:request ok\n", "stream": "stdout", "time": t}))
+        cri.append(f"{t} stdout F INFO:billing.api:request ok")
+        for line in TRACEBACK:
+            docker.append(json.dumps({"log": line + "\n", "stream": "stderr", "time": t}))
+            cri.append(f"{t} stderr F {line}")
+    long = "WARNING:billing.api:slow " + "x" * 40  # written in two parts by the runtime
+    docker += [json.dumps({"log": long[:20], "stream": "stdout", "time": "2026-07-02T22:26:00Z"}),
+               json.dumps({"log": long[20:] + "\n", "stream": "stdout", "time": "2026-07-02T22:26:00.5Z"})]
+    cri += [f"2026-07-02T22:26:00Z stdout P {long[:20]}", f"2026-07-02T22:26:00.5Z stdout F {long[20:]}"]
+    for name, lines in (("docker.log", docker), ("cri.log", cri)):
+        path = tmp_path / name
+        path.write_text("\n".join(lines) + "\n")
+        pv = ingest.preview(path, "exceptions")
+        assert "container log" in pv.format and "Python logging default" in pv.format, pv.format
+        pilot = name.split(".")[0]
+        result = ingest_one(db, path, kind="exceptions", pilot=pilot, all_levels=True)
+        assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (7, 7, 0), result.summary()
+        rows = query(db, "SELECT level, error_type, strftime(ts AT TIME ZONE 'UTC', '%H:%M:%S.%f'), message "
+                         "FROM exceptions WHERE pilot_id = (SELECT pilot_id FROM pilots WHERE name = ?) "
+                         "ORDER BY src_row", [pilot])
+        assert [r[:3] for r in rows if r[0] == "ERROR"] == [
+            ("ERROR", "TimeoutError", "22:23:00.000000"), ("ERROR", "TimeoutError", "22:24:00.100000"),
+            ("ERROR", "TimeoutError", "22:25:00.200000")]
+        assert rows[-1] == ("WARNING", None, "22:26:00.000000", "slow " + "x" * 40)
+
+
+def test_an_access_log_in_a_container_keeps_its_own_times(db: Path, tmp_path: Path) -> None:
+    lines = [json.dumps({"log": f'10.0.0.{i} - - [17/May/2026:10:0{i}:00 +0200] "GET /invoice/{8812 + i} HTTP/1.1" '
+                                f'200 512 "-" "curl/8"\n', "stream": "stdout", "time": "2026-07-02T22:23:00Z"})
+             for i in range(5)]
+    path = tmp_path / "nginx.log"
+    path.write_text("\n".join(lines) + "\n")
+    result = ingest_one(db, path)
+    assert result.format.startswith("web access log") and result.rows_loaded == 5
+    assert query(db, "SELECT strftime(min(ts) AT TIME ZONE 'UTC', '%H:%M') FROM usage_events") == [("08:00",)]
+
+
 def test_w3c_log_fields_follow_the_last_fields_directive(db: Path, tmp_path: Path) -> None:
     # IIS names its fields in '#Fields:'; another server may log only the time (the date is the
     # '#Date:' directive's), quote a field with spaces, and change its fields mid-file

@@ -325,6 +325,9 @@ def _detect(path: Path, work_dir: Path, log_format: str | None) -> SourceFile:
     if text[:15].lower().startswith(("<!doctype html", "<html")):
         raise UnusableFile(f"{path.name}: is a web page (HTML), not a log: an error or login page was probably "
                            f"saved instead of the export. Download the export again.")
+    if encoding != "utf-16" and work_dir is not None and (container := linelogs.container_format(text.splitlines()[:60])):
+        return _unwrap_container(SourceFile(path, data_path, "jsonl", compression, encoding=encoding), container,
+                                 work_dir, log_format)
     if re.match(r"\[\s*[\[{\]]", text):  # an array of rows; '[Sun Dec 04 ...] [error]' is an Apache error log
         return _describe_json(SourceFile(path, data_path, "json", compression))
     if text.startswith("{"):
@@ -376,6 +379,46 @@ def _detect(path: Path, work_dir: Path, log_format: str | None) -> SourceFile:
         src.delimiter = sep.group(1).decode("latin-1")
         src.notes.append(f"first line {sep.group(0).decode('latin-1').strip()!r} skipped")
     return _survey_header_rows(_describe_csv(src))
+
+
+CONTAINER_NAMES = {"docker": "Docker json-file container log", "cri": "container log (CRI: containerd, CRI-O, kubelet)"}
+
+
+def _unwrap_container(wrapped: SourceFile, kind: str, work_dir: Path, log_format: str | None) -> SourceFile:
+    """A container log read as the log of the program inside it: its lines unwrapped (parts of a
+    long line joined) into a file in the work folder, which is then recognised as any log is. A
+    program that writes no time of its own (Python's default ``ERROR:app:msg``, plain text) gets
+    the runtime's time before each of its records' first lines. Rejected lines are numbered as
+    lines of the program's log."""
+    reader = json_lines_reader_sql(wrapped)
+    con = store.scratch()
+    try:
+        con.execute(f"CREATE TEMP TABLE _c AS SELECT * FROM {linelogs.container_lines_sql(kind, reader)}")
+        head = [r[0] for r in con.execute("SELECT _text FROM _c WHERE trim(_text) <> '' ORDER BY _n LIMIT 60").fetchall()]
+        timed = [r[0] for r in con.execute("SELECT count(_time) FROM _c").fetchall()][0]
+        layout = None if not head or _has_own_time(head) else log_format or linelogs.recognise_app_log(head)
+        line, inner = "_text", log_format
+        if head and timed and not _has_own_time(head) and (layout is None or linelogs.timeless(layout, head[0])):
+            first = (f"regexp_full_match(_text, {_sql_str(linelogs.head_regex(layout))})" if layout
+                     else "trim(_text) <> ''")
+            line = f"CASE WHEN _time IS NOT NULL AND {first} THEN _time || ' ' || _text ELSE _text END"
+            inner = linelogs.CONTAINER_TIME + (layout or "<Content>")
+        out = work_dir / f"container-{len(list(work_dir.iterdir()))}.log"
+        con.execute(f"COPY (SELECT {line} FROM _c ORDER BY _n) TO {_sql_str(str(out))} "
+                    "(FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER '\x1f')")
+    finally:
+        con.close()
+    src = _detect(out, work_dir, inner)
+    src.path, src.compression = wrapped.path, wrapped.compression
+    src.notes.insert(0, f"a {CONTAINER_NAMES[kind]}: the program's lines read"
+                        + (", the runtime's time before each record" if inner and inner != log_format else "")
+                        + "; line numbers are the program's lines")
+    return src
+
+
+def _has_own_time(lines: list[str]) -> bool:
+    """The program's lines are a server's log with times of its own (an access log, a W3C log)."""
+    return linelogs.is_access_log(lines) or linelogs.is_w3c_log(lines) or linelogs.is_elb_log(lines)
 
 
 def rewrite(src: SourceFile, skip_first_line: bool = False, newlines: bool = False) -> None:

@@ -19,6 +19,7 @@ access log, as usage:
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 
@@ -223,6 +224,52 @@ def elb_rows_sql(rows: str) -> str:
     return f"""(SELECT * EXCLUDE (_x, _r), {obj} AS _j, coalesce(_x.time <> '', false) AS _parsed FROM
               (SELECT *, string_split(_x.request, ' ') AS _r FROM
                (SELECT *, regexp_extract(_line, {_lit(ELB_LOG)}, {names}) AS _x FROM {rows})))"""
+
+
+# --- container logs: Docker's json-file driver ({"log": "...\\n", "stream": "stderr", "time": "..."})
+# and the CRI format of containerd, CRI-O and the kubelet's files ('<time> stderr F <line>') wrap each
+# line a program wrote with its time and stream; a line longer than the runtime's buffer comes in
+# parts (Docker: a 'log' without its line break; CRI: the tag P), joined here.
+CRI_LINE = r"^(\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)) (stdout|stderr) ([PF])(?: (.*))?$"
+_CRI_RE = re.compile(CRI_LINE)
+_DOCKER_KEYS = {"log", "stream", "time"}
+
+
+def container_format(lines: list[str]) -> str | None:
+    """'docker' or 'cri' when the first non-blank lines are a container runtime's log, else None."""
+    lines = [ln for ln in lines if ln.strip()][:50]
+    if not lines:
+        return None
+    if sum(bool(_CRI_RE.match(ln)) for ln in lines) >= 0.8 * len(lines):
+        return "cri"
+    if not (lines[0].lstrip().startswith("{") and '"log"' in lines[0]):
+        return None
+    try:
+        first = json.loads(lines[0])
+    except (ValueError, RecursionError):
+        return None
+    keys = set(first) if isinstance(first, dict) else set()
+    return "docker" if _DOCKER_KEYS <= keys <= _DOCKER_KEYS | {"attrs"} else None
+
+
+def container_lines_sql(kind: str, reader: str) -> str:
+    """SELECT of the program's lines in a container log read by ``reader`` (one ``_line`` per
+    physical line): ``_n`` (their order), ``_time`` (the runtime's time of the line's first part)
+    and ``_text``, a line's parts joined. A line that is not the runtime's is kept as it is."""
+    if kind == "docker":
+        obj = "CASE WHEN json_valid(_line) THEN _line END"
+        parts = (f"SELECT n, {obj}->>'time' AS t, coalesce({obj}->>'log', _line) AS p, "
+                 f"coalesce(NOT ends_with({obj}->>'log', chr(10)), false) AS partial FROM lines")
+    else:
+        cut = f"regexp_extract(_line, {_lit(CRI_LINE)}, ['t', 's', 'tag', 'p'])"
+        parts = ("SELECT n, nullif(m.t, '') AS t, CASE WHEN m.t = '' THEN _line ELSE m.p END AS p, "
+                 f"m.tag = 'P' AS partial FROM (SELECT n, _line, {cut} AS m FROM lines)")
+    return f"""(WITH lines AS (SELECT row_number() OVER () AS n, _line FROM {reader} WHERE NOT {blank_sql('_line')}),
+               parts AS ({parts}),
+               starts AS (SELECT *, NOT coalesce(lag(partial) OVER (ORDER BY n), false) AS starts FROM parts),
+               grouped AS (SELECT *, sum(starts::INTEGER) OVER (ORDER BY n ROWS UNBOUNDED PRECEDING) AS g FROM starts)
+               SELECT g AS _n, first(t ORDER BY n) AS _time, rtrim(string_agg(p, '' ORDER BY n), chr(10) || chr(13)) AS _text
+               FROM grouped GROUP BY g)"""
 
 
 # --- W3C extended logs (IIS and others): '#Fields:' names the fields of the lines below it --------
@@ -455,7 +502,7 @@ def layout_regex(layout: str, builtin: bool | None = None) -> tuple[str, list[st
     two lines ('\\n' in it) reads a record's header line and the line after it."""
     fields: list[str] = []
     out = ""
-    builtin = layout in dict(LAYOUTS).values() if builtin is None else builtin
+    builtin = is_builtin(layout) if builtin is None else builtin
     for k, part in enumerate(re.split(r"(<[^<>]+>)", layout)):
         if k % 2:
             # a built-in layout may give a field's pattern after its name: '<Component:\S+>'
@@ -477,7 +524,7 @@ def head_regex(layout: str) -> str:
     """The regular expression of a record's first line (of a two-line layout, its first line's)."""
     if NEXT_LINE not in layout:
         return layout_regex(layout)[0]
-    return layout_regex(layout.split(NEXT_LINE)[0], builtin=layout in dict(LAYOUTS).values())[0]
+    return layout_regex(layout.split(NEXT_LINE)[0], builtin=is_builtin(layout))[0]
 
 
 def _level_word(value: str | None) -> bool:
@@ -562,7 +609,19 @@ def recognise_app_log(lines: list[str], layout: str | None = None) -> str | None
     return best
 
 
+CONTAINER_TIME = "<Timestamp> "  # a container runtime's time, written before a program's timeless record
+
+
+def is_builtin(layout: str) -> bool:
+    """One of LAYOUTS, or one after a container runtime's time (its text between fields is a regular
+    expression)."""
+    layouts = dict(LAYOUTS).values()
+    return layout in layouts or (layout.startswith(CONTAINER_TIME) and layout[len(CONTAINER_TIME):] in layouts)
+
+
 def layout_name(layout: str) -> str:
+    if layout.startswith(CONTAINER_TIME) and is_builtin(layout) and layout not in dict(LAYOUTS).values():
+        return layout_name(layout[len(CONTAINER_TIME):]) + ", after the container's time"
     return next((name for name, candidate in LAYOUTS if candidate == layout), f"layout {layout!r}")
 
 
