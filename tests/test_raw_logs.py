@@ -406,6 +406,33 @@ def test_an_access_log_in_a_container_keeps_its_own_times(db: Path, tmp_path: Pa
     assert query(db, "SELECT strftime(min(ts) AT TIME ZONE 'UTC', '%H:%M') FROM usage_events") == [("08:00",)]
 
 
+PY_TRACE = ('Traceback (most recent call last):\n  File "/app/pay.py", line 12, in charge\n    resp = gateway.post(body)\n'
+            'TimeoutError: gateway did not answer in 30 s')
+
+
+def test_cloud_logging_exports_group_on_the_trace_inside_them(db: Path, tmp_path: Path) -> None:
+    # Google Cloud Logging: the whole trace as textPayload, or a structured payload with the trace
+    # in exc_info; 'resource.type' (where the log came from) is never the error's type
+    def entry(i: int, payload: dict) -> dict:
+        return {"insertId": f"i{i}", "severity": "ERROR" if i % 2 == 0 else "INFO",
+                "timestamp": f"2026-07-02T22:2{i}:00.123Z", "logName": "projects/p/logs/stderr",
+                "resource": {"type": "cloud_run_revision", "labels": {"service_name": "billing"}}, **payload}
+    text = [entry(i, {"textPayload": PY_TRACE if i % 2 == 0 else "request ok"}) for i in range(6)]
+    structured = [entry(i, {"jsonPayload": {"message": "payment failed" if i % 2 == 0 else "ok", "logger": "billing.pay",
+                                            "exc_info": PY_TRACE if i % 2 == 0 else None}}) for i in range(6)]
+    for name, rows, message in (("text.json", text, "gateway did not answer in 30 s"),
+                                ("structured.json", structured, "payment failed")):
+        path = tmp_path / name
+        path.write_text(json.dumps(rows))
+        pilot = name.split(".")[0]
+        result = ingest_one(db, path, kind="exceptions", pilot=pilot)
+        assert "error_type" not in result.mapping, result.mapping
+        assert (result.rows_loaded, result.rows_skipped) == (3, 3)
+        assert query(db, "SELECT DISTINCT error_type, message, starts_with(stack_trace, 'Traceback') FROM exceptions "
+                         "WHERE pilot_id = (SELECT pilot_id FROM pilots WHERE name = ?)", [pilot]) == [
+            ("TimeoutError", message, True)]
+
+
 def test_w3c_log_fields_follow_the_last_fields_directive(db: Path, tmp_path: Path) -> None:
     # IIS names its fields in '#Fields:'; another server may log only the time (the date is the
     # '#Date:' directive's), quote a field with spaces, and change its fields mid-file

@@ -63,7 +63,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
                 "description", "log_message", "text", "exception.message", "error.message"),
     "error_type": ("error_type", "exception_type", "exc_type", "error_class", "exception", "type",
                    "error_code", "exception.type", "error.type", "err.type", "err.name"),
-    "stack_trace": ("stack_trace", "stacktrace", "traceback", "stack", "trace", "backtrace",
+    "stack_trace": ("stack_trace", "stacktrace", "traceback", "stack", "trace", "backtrace", "exc_info", "exc_text",
                     "exception.stacktrace", "error.stack_trace", "err.stack", "error.stack"),
     "level": ("level", "severity", "log_level", "priority", "loglevel", "log.level", "severity_text"),
     "component": ("component", "service", "module", "logger", "source", "app", "subsystem",
@@ -97,6 +97,9 @@ RATING_LABELS: dict[str, int] = {
 # bunyan's serialised 'err'): it names the failure.
 EXCEPTION_MESSAGES = ("error.message", "exception.message", "err.message")
 # Anonymous ids of product analytics (Segment's anonymousId): a user's id where the signed-in id is blank.
+# Names too generic to tell a nested key's meaning by its last name alone
+GENERIC_NAMES = {"type", "kind", "category", "status", "result", "source", "label", "tag", "topic", "name", "id",
+                 "value", "text", "body", "content", "data"}
 ANONYMOUS_NAMES = ("anonymous_id", "anon_id", "anonymous_user_id", "user_pseudo_id")  # user_pseudo_id: GA4's
 DATE_NAMES = ("date", "day", "log_date", "datum", "fecha")
 TIME_NAMES = ("time", "hour", "log_time", "time_of_day")
@@ -301,10 +304,13 @@ def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, s
         by_norm.setdefault(norm(col), col)
     # a nested key ('properties.$session_id', 'attributes.user.id') answers to its own name too,
     # after every whole name
+    # after every whole name; a generic name ('type', 'status') does not, as Google Cloud's
+    # 'resource.type' names where the log came from, not the error
     nested = {c for c in source_columns if "." in c and c.split(".", 1)[0] in source_columns}
     for col in sorted(nested, key=lambda c: c.count(".")):
-        by_norm.setdefault(norm(col.split(".", 1)[1]), col)
-        by_norm.setdefault(norm(col.rsplit(".", 1)[1]), col)
+        for name in (col.split(".", 1)[1], col.rsplit(".", 1)[1]):
+            if norm(name) not in GENERIC_NAMES:
+                by_norm.setdefault(norm(name), col)
     used: set[str] = set()
     chosen: dict[str, ColumnMapping] = {}
     notes: list[str] = []

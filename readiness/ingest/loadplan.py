@@ -138,8 +138,9 @@ class LoadPlan:
 
     def value(self, canonical: str) -> str:
         """The canonical column's typed value (NULL where absent or unreadable)."""
+        traced = self.kind == "exceptions" and not self.is_line and canonical in ("message", "error_type", "stack_trace")
         if self.mapping.get(canonical) is None:
-            return "NULL"
+            return self._from_trace(canonical, "NULL") if traced and canonical != "message" else "NULL"
         if canonical == "timestamp":
             local = "_local" if self._local else None
             return timestamps.parse_sql(self._time_raw(), self.mode, local, self.time_zone)
@@ -156,11 +157,36 @@ class LoadPlan:
                 words = " ".join(f"WHEN {lit(k)} THEN {v}" for k, v in RATING_LABELS.items())
                 number = f"coalesce({number}, CASE lower(trim({text})) {words} END)"
             return f"CASE WHEN isfinite({number}) THEN {number} END"  # 'inf', 'NaN', 1e400: not a number
+        if traced:
+            text = self._from_trace(canonical, text)
         if canonical in SCHEMA[self.kind][0]:
             return text  # required: emptiness is a reject, checked below
         if canonical == "session_id":  # -1 is Amplitude's "no session"
             return f"CASE WHEN {text} IN ('', '-1') THEN NULL ELSE {text} END"
         return f"nullif({text}, '')"
+
+    def _from_trace(self, canonical: str, text: str) -> str:
+        """An exception export's message, type and trace where a stack trace says more than its
+        columns: a message that is a whole trace (Google Cloud's textPayload) is its root cause's
+        message and the trace; an unmapped type is the root cause's (a Python, Java, .NET or Node
+        trace, as in application logs)."""
+        mapped = {c: self.mapping.get(c) is not None for c in ("message", "error_type", "stack_trace")}
+        if canonical == "error_type" and mapped["error_type"]:
+            return text
+        message = self.raw_text("message") if mapped["message"] else "NULL"
+        stack = self.raw_text("stack_trace") if mapped["stack_trace"] else "NULL"
+        multi = f"CASE WHEN contains({message}, chr(10)) THEN {message} END"  # a message written as a trace
+
+        def root(trace: str) -> str:
+            return linelogs.root_cause_sql(f"string_split(rtrim(replace({trace}, chr(13), '')), chr(10))")
+
+        named = lit(linelogs.NAMED_LINE)
+        if canonical == "message":
+            return f"coalesce(nullif(regexp_extract({root(multi)}, {named}, 2), ''), {text})"
+        if canonical == "stack_trace":
+            return text if mapped["stack_trace"] else f"CASE WHEN {root(multi)} IS NOT NULL THEN {multi} END"
+        trace = f"coalesce(nullif({stack}, ''), {multi})"
+        return f"nullif(regexp_extract({root(trace)}, {named}, 1), '')"
 
     def projection(self) -> list[str]:
         """Inner SELECT list: src_row, each canonical value (c_*), the raw text behind checks (r_*)."""
