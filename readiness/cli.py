@@ -103,7 +103,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
 def cmd_preview(args: argparse.Namespace) -> int:
     opts = ingest.IngestOptions(parse_overrides(args.map), args.time_format, args.year, all_levels=args.all_levels,
-                                log_format=args.log_format)
+                                log_format=args.log_format, time_zone=args.time_zone)
     tz = args.time_zone
     if args.pilot:
         with store.open_store(args.db) as con:

@@ -4,6 +4,7 @@ files are counted and left out, and a line that does not parse is rejected with 
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from datetime import datetime
@@ -358,6 +359,17 @@ def test_aws_load_balancer_logs_load_as_usage_with_no_options(db: Path, tmp_path
     ]
 
 
+def test_a_request_the_balancer_could_not_read_is_no_event(db: Path, tmp_path: Path) -> None:
+    good = _alb_line("https", "2026-07-02T22:23:00.000000Z", "0.000 0.010 0.000", "200",
+                     "GET https://app.example.org:443/api/orders HTTP/1.1")
+    junk = _alb_line("http", "2026-07-02T22:23:01.000000Z", "-1 -1 -1", "400", "- - - ", agent="-")
+    path = tmp_path / "alb.log"
+    path.write_text(f"{good}\n{good}\n{junk}\n")
+    result = ingest_one(db, path)
+    assert (result.rows_loaded, result.rows_rejected) == (2, 1), result.summary()
+    assert query(db, "SELECT DISTINCT event FROM usage_events") == [("GET /api/orders",)]
+
+
 TRACEBACK = ["ERROR:billing.pay:payment failed", "Traceback (most recent call last):",
              '  File "/app/pay.py", line 12, in charge', "    resp = gateway.post(body)",
              "TimeoutError: gateway did not answer in 30 s"]
@@ -431,6 +443,44 @@ def test_cloud_logging_exports_group_on_the_trace_inside_them(db: Path, tmp_path
         assert query(db, "SELECT DISTINCT error_type, message, starts_with(stack_trace, 'Traceback') FROM exceptions "
                          "WHERE pilot_id = (SELECT pilot_id FROM pilots WHERE name = ?)", [pilot]) == [
             ("TimeoutError", message, True)]
+
+
+def test_exception_exports_take_from_a_trace_only_what_their_row_lacks(db: Path, tmp_path: Path) -> None:
+    # a blank stack-trace cell takes the message's trace, a blank type the trace's; a message of two
+    # lines with no frame is no trace
+    java = ("java.lang.IllegalStateException: outer\n\tat com.x.Y.z(Y.java:3)\n"
+            "Caused by: java.io.IOException: disk full\n\tat com.x.D.w(D.java:9)")
+    path = tmp_path / "exc.csv"
+    with path.open("w", newline="") as f:  # every field quoted, as exporters write a trace
+        csv.writer(f, quoting=csv.QUOTE_ALL).writerows([
+            ["timestamp", "error_type", "message", "stack_trace"], ["2026-03-01T10:00:00Z", "", java, ""],
+            ["2026-03-01T10:00:01Z", "PaymentDeclined", "Payment failed for order 12\nRetry: in 5 min", ""],
+            ["2026-03-01T10:00:02Z", "", "Something went wrong", PY_TRACE]])
+    result = ingest_one(db, path, kind="exceptions")
+    assert result.rows_loaded == 3, result.summary()
+    assert query(db, "SELECT error_type, message, left(stack_trace, 20) FROM exceptions ORDER BY src_row") == [
+        ("java.io.IOException", "disk full", "java.lang.IllegalSta"),
+        ("PaymentDeclined", "Payment failed for order 12\nRetry: in 5 min", None),
+        ("TimeoutError", "Something went wrong", "Traceback (most rece")]
+
+
+def test_container_logs_of_json_and_of_plain_text(db: Path, tmp_path: Path) -> None:
+    # a program that logs JSON is read as JSON Lines; plain text keeps a traceback in one record
+    docker = [json.dumps({"log": json.dumps({"ts": f"2026-03-01T10:00:0{i}Z", "level": "error",
+                                             "error_type": "ValueError", "message": f"bad value {i}"}) + "\n",
+                          "stream": "stderr", "time": f"2026-03-01T10:00:0{i}.5Z"}) for i in range(4)]
+    (tmp_path / "json.log").write_text("\n".join(docker) + "\n")
+    result = ingest_one(db, tmp_path / "json.log", kind="exceptions", pilot="json")
+    assert result.format.startswith("JSON Lines") and result.rows_loaded == 4, result.summary()
+    lines = ["2026-03-01T10:00:00.1Z stdout F Starting worker"]
+    lines += [f"2026-03-01T10:00:00.2Z stderr F {ln}" for ln in PY_TRACE.splitlines()]
+    lines += ["2026-03-01T10:00:01.1Z stdout F Handled request 2"]
+    (tmp_path / "plain.log").write_text("\n".join(lines) + "\n")
+    result = ingest_one(db, tmp_path / "plain.log", kind="exceptions", pilot="plain")
+    assert (result.rows_read, result.rows_loaded) == (3, 3), result.summary()
+    assert query(db, "SELECT error_type, message FROM exceptions WHERE error_type IS NOT NULL AND pilot_id = "
+                     "(SELECT pilot_id FROM pilots WHERE name = 'plain')") == [
+        ("TimeoutError", "gateway did not answer in 30 s")]
 
 
 def test_w3c_log_fields_follow_the_last_fields_directive(db: Path, tmp_path: Path) -> None:

@@ -214,6 +214,31 @@ def test_a_snowflake_id_is_not_the_time(db: Path, tmp_path: Path) -> None:
     path.write_text("message_id,posted,author,kind\n" + rows)
     result = ingest_one(db, path, overrides={"user_id": "author", "event": "kind"})
     assert result.mapping["timestamp"] == "posted", result.mapping
+    # alone, the id is not taken for the time: the file asks for one
+    alone = tmp_path / "ids.csv"
+    alone.write_text("message_id,author,kind\n" + "".join(
+        f"{1180300000_123456789 + i * 4_194_304_017},u{i % 3},post\n" for i in range(12)))
+    result = ingest_one(db, alone, pilot="ids")
+    assert result.error and "Required column(s) not found: timestamp" in result.error
+
+
+def test_epoch_microseconds_written_with_a_fraction(db: Path, tmp_path: Path) -> None:
+    path = tmp_path / "float.jsonl"
+    path.write_text("".join(json.dumps({"ts": 1780300000123456.0 + i * 1e6, "user": "u", "event": "x"}) + "\n"
+                            for i in range(5)))
+    result = ingest_one(db, path)
+    assert (result.rows_loaded, result.rows_rejected) == (5, 0), result.summary()
+    assert query(db, "SELECT strftime(min(ts) AT TIME ZONE 'UTC', '%H:%M:%S.%f') FROM usage_events") == [
+        ("07:46:40.123456",)]
+
+
+def test_a_nested_status_is_still_the_outcome(db: Path, tmp_path: Path) -> None:
+    path = tmp_path / "nested.jsonl"
+    path.write_text("".join(json.dumps({"timestamp": f"2026-03-01T10:00:0{i}Z", "user": {"id": "u"},
+                                        "event": {"name": "open"}, "response": {"status": "ok"},
+                                        "resource": {"type": "cloud_run_revision"}}) + "\n" for i in range(4)))
+    result = ingest_one(db, path)
+    assert result.mapping.get("outcome") == "response.status", result.mapping
 
 
 def test_half_stars_with_a_decimal_comma_are_ratings(db: Path, tmp_path: Path) -> None:
@@ -322,3 +347,9 @@ def test_only_a_survey_tools_header_rows_are_left_out(tmp_path: Path) -> None:
     assert ids_only.data_path.read_text() == "StartDate,Q1\n2026-03-01 10:00:00,Very satisfied\n"
     assert ids_only.zones == {"StartDate": "Europe/Paris"} and not ids_only.questions
     assert "Qualtrics export: the row under the header (import ids) left out" in ids_only.describe()
+    utc = read("utc.csv", 'StartDate,Q1\n"{""ImportId"":""startDate"",""timeZone"":""Z""}","{""ImportId"":""QID1""}"\n'
+                          '2026-03-01 10:00:00,Very satisfied\n')
+    assert utc.zones == {"StartDate": "UTC"}
+    posix = read("posix.csv", 'StartDate,Q1\n"{""ImportId"":""startDate"",""timeZone"":""posix/Europe/Berlin""}",'
+                              '"{""ImportId"":""QID1""}"\n2026-03-01 10:00:00,Very satisfied\n')
+    assert posix.zones == {}

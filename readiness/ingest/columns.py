@@ -98,8 +98,7 @@ RATING_LABELS: dict[str, int] = {
 EXCEPTION_MESSAGES = ("error.message", "exception.message", "err.message")
 # Anonymous ids of product analytics (Segment's anonymousId): a user's id where the signed-in id is blank.
 # Names too generic to tell a nested key's meaning by its last name alone
-GENERIC_NAMES = {"type", "kind", "category", "status", "result", "source", "label", "tag", "topic", "name", "id",
-                 "value", "text", "body", "content", "data"}
+GENERIC_NAMES = {"type", "kind", "category", "label", "tag", "topic", "name", "id", "value", "data"}
 ANONYMOUS_NAMES = ("anonymous_id", "anon_id", "anonymous_user_id", "user_pseudo_id")  # user_pseudo_id: GA4's
 DATE_NAMES = ("date", "day", "log_date", "datum", "fecha")
 TIME_NAMES = ("time", "hour", "log_time", "time_of_day")
@@ -471,7 +470,10 @@ def _by_content(kind, wanted, source_columns, chosen, used, profiles, take) -> N
     """Canonical columns still open, from the values alone."""
     open_cols = [c for c in source_columns if c not in used and profiles.get(c) and profiles[c].values]
     if "timestamp" in wanted and "timestamp" not in chosen:
-        times = [c for c in open_cols if profiles[c].time_share >= 0.8]
+        # a column named like an id or a count whose numbers merely fall in an epoch's range (a
+        # 19-digit snowflake id reads as nanoseconds) is never the time by its values alone
+        times = [c for c in open_cols if profiles[c].time_share >= 0.8
+                 and not (_count_like(c) and profiles[c].epochs > profiles[c].times)]
         if times:  # written times before epoch numbers, numbers not named like ids (a 19-digit snowflake id
             # reads as epoch nanoseconds), then the surest, then the most varied
             best = max(times, key=lambda c: (profiles[c].times >= profiles[c].epochs, not _count_like(c),

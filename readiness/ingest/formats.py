@@ -396,11 +396,15 @@ def _unwrap_container(wrapped: SourceFile, kind: str, work_dir: Path, log_format
         con.execute(f"CREATE TEMP TABLE _c AS SELECT * FROM {linelogs.container_lines_sql(kind, reader)}")
         head = [r[0] for r in con.execute("SELECT _text FROM _c WHERE trim(_text) <> '' ORDER BY _n LIMIT 60").fetchall()]
         timed = [r[0] for r in con.execute("SELECT count(_time) FROM _c").fetchall()][0]
-        layout = None if not head or _has_own_time(head) else log_format or linelogs.recognise_app_log(head)
+        own = _has_own_time(head) or _mostly_json(head)  # JSON lines carry their time: read as JSON Lines
+        layout = None if not head or own else log_format or linelogs.recognise_app_log(head)
         line, inner = "_text", log_format
-        if head and timed and not _has_own_time(head) and (layout is None or linelogs.timeless(layout, head[0])):
+        if head and timed and not own and (layout is None or linelogs.timeless(layout, head[0])):
+            # a record starts at a line its layout reads, or (no layout) at a line that is not a
+            # stack trace's (a traceback's first line starts one)
             first = (f"regexp_full_match(_text, {_sql_str(linelogs.head_regex(layout))})" if layout
-                     else "trim(_text) <> ''")
+                     else f"trim(_text) <> '' AND (NOT regexp_matches(_text, {_sql_str(linelogs.TRACE_LINE)}) "
+                          f"OR starts_with(_text, {_sql_str(linelogs.PYTHON_TRACEBACK)}))")
             line = f"CASE WHEN _time IS NOT NULL AND {first} THEN _time || ' ' || _text ELSE _text END"
             inner = linelogs.CONTAINER_TIME + (layout or "<Content>")
         out = work_dir / f"container-{len(list(work_dir.iterdir()))}.log"
@@ -414,6 +418,11 @@ def _unwrap_container(wrapped: SourceFile, kind: str, work_dir: Path, log_format
                         + (", the runtime's time before each record" if inner and inner != log_format else "")
                         + "; line numbers are the program's lines")
     return src
+
+
+def _mostly_json(lines: list[str]) -> bool:
+    """Most of the lines are JSON objects (a program that logs JSON)."""
+    return sum(_one_json_object(ln.strip()) for ln in lines if ln.lstrip().startswith("{")) * 2 > len(lines)
 
 
 def _has_own_time(lines: list[str]) -> bool:
@@ -606,12 +615,19 @@ def _survey_header_rows(src: SourceFile) -> SourceFile:
 
 
 def _known_zone(cell: str) -> str | None:
-    """The time zone an import id names (``{"ImportId":"startDate","timeZone":"America/Denver"}``),
-    when it is one this machine knows."""
+    """The time zone an import id names (``{"ImportId":"startDate","timeZone":"America/Denver"}``;
+    ``Z`` is UTC), when it is a zone DuckDB reads (an IANA name, not a posix/ or right/ variant)."""
     try:
         zone = json.loads(cell).get("timeZone") if cell.strip() else None
-        return zone if isinstance(zone, str) and ZoneInfo(zone) else None
-    except (ValueError, AttributeError, ZoneInfoNotFoundError):
+    except (ValueError, AttributeError):
+        return None
+    if zone in ("Z", "UTC", "GMT"):
+        return "UTC"
+    if not isinstance(zone, str) or "/" not in zone or zone.startswith(("posix/", "right/")):
+        return None
+    try:
+        return zone if ZoneInfo(zone) else None
+    except (ValueError, ZoneInfoNotFoundError):
         return None
 
 

@@ -211,9 +211,11 @@ def elb_rows_sql(rows: str) -> str:
     url = "CASE WHEN len(_r) >= 2 THEN _r[2] END"
     path = f"coalesce(nullif(regexp_replace({url}, '^[A-Za-z][A-Za-z0-9+.-]*://[^/]*', ''), ''), '/')"
     parts = {
-        "time": "_x.time", "request": "nullif(_x.request, '')", "method": "CASE WHEN len(_r) >= 2 THEN _r[1] END",
-        "path": f"CASE WHEN len(_r) >= 2 THEN {path} END",
-        "bare": f"CASE WHEN len(_r) >= 2 THEN split_part({path}, '?', 1) END",
+        # a request the balancer could not read is written '- - - ': no request
+        "time": "_x.time", "request": "CASE WHEN _r[1] <> '-' THEN nullif(_x.request, '') END",
+        "method": "CASE WHEN len(_r) >= 2 AND _r[1] <> '-' THEN _r[1] END",
+        "path": f"CASE WHEN len(_r) >= 2 AND _r[1] <> '-' THEN {path} END",
+        "bare": f"CASE WHEN len(_r) >= 2 AND _r[1] <> '-' THEN split_part({path}, '?', 1) END",
         "status": "nullif(_x.status, '-')", "auth": "NULL", "client": "regexp_replace(_x.client, ':\\d+$', '')",
         "vhost": f"nullif(regexp_extract({url}, '://([^/:]+)', 1), '')", "bytes": "nullif(_x.sent, '-')",
         "referer": "NULL", "agent": "nullif(nullif(_x.agent, '-'), '')", "rt": "NULL",

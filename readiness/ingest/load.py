@@ -263,12 +263,15 @@ class _Hashes:
         threading.Thread(target=self._run, daemon=True).start()
 
     def _run(self) -> None:
+        limit = settings.get("max_upload_mb") * 1024 * 1024
         for i, path in enumerate(self._paths):
             try:
-                self._digests[i] = _sha256(path)
+                if path.stat().st_size <= limit:  # a file over the limit is refused unread
+                    self._digests[i] = _sha256(path)
             except OSError as err:  # reported by the load, which reads the file too
                 self._digests[i] = err
-            self._done[i].set()
+            finally:
+                self._done[i].set()
 
     def of(self, i: int) -> Callable[[], str]:
         """A function that waits for file ``i``'s digest and returns it."""

@@ -167,15 +167,15 @@ class LoadPlan:
 
     def _from_trace(self, canonical: str, text: str) -> str:
         """An exception export's message, type and trace where a stack trace says more than its
-        columns: a message that is a whole trace (Google Cloud's textPayload) is its root cause's
-        message and the trace; an unmapped type is the root cause's (a Python, Java, .NET or Node
-        trace, as in application logs)."""
+        columns: a message that is a whole trace (Google Cloud's textPayload: lines after the first,
+        one of them indented, as frames are) is its root cause's message and, where the row has no
+        trace of its own, the trace; a type the row lacks is the root cause's (a Python, Java, .NET or
+        Node trace, as in application logs)."""
         mapped = {c: self.mapping.get(c) is not None for c in ("message", "error_type", "stack_trace")}
-        if canonical == "error_type" and mapped["error_type"]:
-            return text
         message = self.raw_text("message") if mapped["message"] else "NULL"
-        stack = self.raw_text("stack_trace") if mapped["stack_trace"] else "NULL"
-        multi = f"CASE WHEN contains({message}, chr(10)) THEN {message} END"  # a message written as a trace
+        stack = f"nullif({self.raw_text('stack_trace')}, '')" if mapped["stack_trace"] else "NULL"
+        multi = (f"CASE WHEN contains({message}, chr(10)) AND regexp_matches({message}, '\n[ \t]') "
+                 f"THEN {message} END")
 
         def root(trace: str) -> str:
             return linelogs.root_cause_sql(f"string_split(rtrim(replace({trace}, chr(13), '')), chr(10))")
@@ -184,9 +184,9 @@ class LoadPlan:
         if canonical == "message":
             return f"coalesce(nullif(regexp_extract({root(multi)}, {named}, 2), ''), {text})"
         if canonical == "stack_trace":
-            return text if mapped["stack_trace"] else f"CASE WHEN {root(multi)} IS NOT NULL THEN {multi} END"
-        trace = f"coalesce(nullif({stack}, ''), {multi})"
-        return f"nullif(regexp_extract({root(trace)}, {named}, 1), '')"
+            return f"coalesce({stack}, CASE WHEN {root(multi)} IS NOT NULL THEN {multi} END)"
+        derived = f"nullif(regexp_extract({root(f'coalesce({stack}, {multi})')}, {named}, 1), '')"
+        return f"coalesce(nullif({text}, ''), {derived})" if mapped["error_type"] else derived
 
     def projection(self) -> list[str]:
         """Inner SELECT list: src_row, each canonical value (c_*), the raw text behind checks (r_*)."""

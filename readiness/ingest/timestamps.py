@@ -15,8 +15,8 @@ from readiness.zones import utc_offsets
 
 _EPOCH_S = re.compile(r"^\s*\d{9,11}(\.\d+)?\s*$")
 _EPOCH_MS = re.compile(r"^\s*\d{12,14}(\.\d+)?\s*$")
-_EPOCH_US = re.compile(r"^\s*\d{15,17}\s*$")  # GA4's event_timestamp, Go's UnixMicro
-_EPOCH_NS = re.compile(r"^\s*\d{18,20}\s*$")  # OpenTelemetry's timeUnixNano, Go's UnixNano
+_EPOCH_US = re.compile(r"^\s*\d{15,17}(\.\d+)?\s*$")  # GA4's event_timestamp, Go's UnixMicro
+_EPOCH_NS = re.compile(r"^\s*\d{18,20}(\.\d+)?\s*$")  # OpenTelemetry's timeUnixNano, Go's UnixNano
 # Unix epoch kinds and their unit's name; a number's size tells the unit (epoch_unit)
 EPOCHS = {"epoch_s": "seconds", "epoch_ms": "milliseconds", "epoch_us": "microseconds", "epoch_ns": "nanoseconds"}
 
@@ -305,10 +305,13 @@ def parse_sql(raw: str, mode: TimeMode, local: str | None = None, tz: str | None
         return f"to_timestamp(try_cast({raw} AS DOUBLE))"
     if mode.kind == "epoch_ms":
         return f"to_timestamp(try_cast({raw} AS DOUBLE) / 1000.0)"
-    if mode.kind == "epoch_us":  # whole microseconds, added exactly
-        return f"(to_timestamp(0) + to_microseconds(try_cast({raw} AS BIGINT)))"
+    if mode.kind == "epoch_us":  # whole microseconds added exactly; a fraction ('…456.0') through a double
+        micros = f"coalesce(try_cast({raw} AS BIGINT), CAST(round(try_cast({raw} AS DOUBLE)) AS BIGINT))"
+        return f"(to_timestamp(0) + to_microseconds({micros}))"
     if mode.kind == "epoch_ns":
-        return f"(to_timestamp(0) + to_microseconds(CAST(try_cast({raw} AS HUGEINT) // 1000 AS BIGINT)))"
+        micros = (f"coalesce(CAST(try_cast({raw} AS HUGEINT) // 1000 AS BIGINT), "
+                  f"CAST(round(try_cast({raw} AS DOUBLE) / 1000) AS BIGINT))")
+        return f"(to_timestamp(0) + to_microseconds({micros}))"
     if mode.kind == "iso_comma":
         return (f"CASE WHEN {_ends_in_capital(raw)} THEN try_cast({_comma_fixed(zone_offset_sql(raw))} AS TIMESTAMPTZ) "
                 f"ELSE try_cast({_comma_fixed(raw)} AS TIMESTAMPTZ) END")
