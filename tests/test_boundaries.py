@@ -92,6 +92,14 @@ def test_restricted_process_reads_only_allowed_folders(tmp_path: Path) -> None:
         store.restrict_file_access([{str(data)!r}, settings.upload_dir(db)])
         (r,) = uploads.ingest_uploads(db, "p", "usage", [("u.csv", io.BytesIO({CSV!r}))], actor=op, create=True)
         print("upload", r.rows_loaded)
+        # a preview's copies (decompressed, unwrapped) are made where the app's DuckDB may read them
+        import gzip, json
+        pv = uploads.preview_upload(db, "u.csv.gz", io.BytesIO(gzip.compress({CSV!r})), "usage")
+        print("preview gz", pv.rows_checked)
+        docker = "".join(json.dumps({{"log": f"ERROR:app:failed {{i}}\\n", "stream": "stderr",
+                                      "time": f"2026-03-02T10:0{{i}}:00Z"}}) + chr(10) for i in range(3))
+        pv = uploads.preview_upload(db, "app.log", io.BytesIO(docker.encode()), "exceptions")
+        print("preview container", pv.rows_checked)
         (r,) = ingest.ingest_files(db, "p", "usage", [{str(outside / "other.csv")!r}], actor=op)
         print("outside", r.rows_loaded, (r.error or "")[:300].replace(chr(10), " "))
         with store.open_store(db) as con:
@@ -106,8 +114,9 @@ def test_restricted_process_reads_only_allowed_folders(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0] == "upload 2"
-    assert lines[1].startswith("outside 0") and "Permission" in lines[1]
-    assert lines[2] == "copy refused PermissionException"
+    assert lines[1:3] == ["preview gz 2", "preview container 3"]
+    assert lines[3].startswith("outside 0") and "Permission" in lines[3]
+    assert lines[4] == "copy refused PermissionException"
     assert not (outside / "leak.csv").exists()
 
 

@@ -311,17 +311,21 @@ def mapping_notes(mapping: Mapping) -> list[str]:
 
 
 def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time_zone: str = "UTC",
-            rows: int | None = None) -> Preview:
+            rows: int | None = None, work_root: Path | None = None) -> Preview:
     """Describe what loading ``path`` as ``kind`` would do, loading nothing.
 
     Returns the detected format, columns, proposed mapping with reasons, the first rows as found
     and as they would load, and the problems found in the first rows of the file.
-    Raises UnusableFile when the file cannot be read at all.
+    Raises UnusableFile when the file cannot be read at all. ``work_root``: the folder its work
+    folder (decompressed and rewritten copies, samples) is made in; the app gives its upload folder,
+    the one folder besides the store's where its DuckDB may read and write.
     """
     opts = opts or IngestOptions()
     rows = rows or settings.get("preview_rows")
     path = Path(path)
-    with tempfile.TemporaryDirectory(prefix="readiness-preview-") as tmp:
+    work = (tempfile.TemporaryDirectory(prefix=owned_prefix("preview", work_root), dir=work_root) if work_root
+            else tempfile.TemporaryDirectory(prefix="readiness-preview-"))
+    with work as tmp:
         src = formats.detect(path, Path(tmp), opts.log_format)
         problems: list[str] = []
         content = profiles.profile_columns(src)

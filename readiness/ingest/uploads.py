@@ -58,7 +58,7 @@ def preview_upload(db: str | Path | None, name: str, stream: BinaryIO, kind: str
     shown = shown_name(name)
     saved = save(stream, db)
     try:
-        found = ingest.preview(saved, kind, opts, time_zone=time_zone)
+        found = ingest.preview(saved, kind, opts, time_zone=time_zone, work_root=saved.parent)
     except ingest.UnusableFile as err:
         raise ingest.UnusableFile(f"{shown}: {ingest.shown_error(err, saved, shown)}") from None
     finally:
