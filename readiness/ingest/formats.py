@@ -407,7 +407,7 @@ def _unwrap_container(wrapped: SourceFile, kind: str, work_dir: Path, log_format
                           f"OR starts_with(_text, {_sql_str(linelogs.PYTHON_TRACEBACK)}))")
             line = f"CASE WHEN _time IS NOT NULL AND {first} THEN _time || ' ' || _text ELSE _text END"
             inner = linelogs.CONTAINER_TIME + (layout or "<Content>")
-        out = work_dir / f"container-{len(list(work_dir.iterdir()))}.log"
+        out = _work_file(work_dir, "container", ".log")
         con.execute(f"COPY (SELECT {line} FROM _c ORDER BY _n) TO {_sql_str(str(out))} "
                     "(FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER '\x1f')")
     finally:
@@ -430,13 +430,18 @@ def _has_own_time(lines: list[str]) -> bool:
     return linelogs.is_access_log(lines) or linelogs.is_w3c_log(lines) or linelogs.is_elb_log(lines)
 
 
+def _work_file(work_dir: Path, stem: str, suffix: str) -> Path:
+    """A new file's name in the work folder (a file may be rewritten more than once)."""
+    return work_dir / f"{stem}-{len(list(work_dir.iterdir()))}{suffix}"
+
+
 def rewrite(src: SourceFile, skip_first_line: bool = False, newlines: bool = False) -> None:
     """Replace ``src.data_path`` by a copy in ``src.work_dir``: without its first line, and/or with every
     line ending (CRLF, CR) made LF, for files that mix them (DuckDB's reader expects one kind)."""
     if src.work_dir is None or src.encoding == "utf-16":
         raise UnusableFile(f"{src.path.name}: cannot be read as it is (mixed line endings?). Save it again as "
                            f"UTF-8 CSV with one kind of line ending.")
-    out = src.work_dir / f"rewritten-{len(list(src.work_dir.iterdir()))}.csv"
+    out = _work_file(src.work_dir, "rewritten", ".csv")
     with src.data_path.open("rb") as f, out.open("wb") as dst:
         if skip_first_line:
             f.readline(MAX_LINE_BYTES)
@@ -597,7 +602,7 @@ def _survey_header_rows(src: SourceFile) -> SourceFile:
         skip, tool = 1, "SurveyMonkey"
     if not skip:
         return src
-    out = src.work_dir / f"survey-{len(list(src.work_dir.iterdir()))}.csv"
+    out = _work_file(src.work_dir, "survey", ".csv")
     end = records[skip - 1][1]
     with src.data_path.open("rb") as f, out.open("wb") as dst:
         for _ in range(header_lines):
@@ -631,23 +636,9 @@ def _known_zone(cell: str) -> str | None:
         return None
 
 
-def written_zone(src: SourceFile, timestamp: str | None) -> str | None:
-    """The zone the file says its ``timestamp`` column is written in (a survey export's import ids)."""
-    return src.zones.get(timestamp or "")
-
-
-def zone_note(zone: str) -> str:
-    return f"times read in {zone}, the zone the export's import ids give"
-
-
 def _import_id(cell: str) -> bool:
     cell = cell.strip()
-    if not (cell.startswith("{") and "ImportId" in cell):
-        return False
-    try:
-        return isinstance(json.loads(cell), dict)
-    except ValueError:
-        return False
+    return cell.startswith("{") and "ImportId" in cell and _one_json_object(cell)
 
 
 _DATA_NAME = re.compile(r"^\s*(\d{4}-\d{1,2}-\d{1,2}([ T]\d|$)|\d{1,2}[/.]\d{1,2}[/.]\d{2,4}(\s|$)|-?\d+([.,]\d+)?$)")
@@ -733,7 +724,7 @@ def spread_sample(src: SourceFile, chunks: int = 16, chunk_bytes: int = 64 * 102
 
 def parsed_sql(src: SourceFile) -> str:
     """SQL over :func:`objects_sql`'s rows: the row is an object (the line matched its format)."""
-    return "_parsed" if src.line_format in ("access_log", "aws_elb") else "_j IS NOT NULL"
+    return "_parsed" if src.line_format in linelogs.FLAGGED_FORMATS else "_j IS NOT NULL"
 
 
 def objects_sql(src: SourceFile, rows: str) -> str:

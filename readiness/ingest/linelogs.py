@@ -66,13 +66,19 @@ ACCESS_COLUMNS = ("time", "user", "event", "outcome", "duration_ms", "status", "
 NAMES = {"access_log": "web access log (Common / Combined Log Format)", "w3c": "web access log (W3C extended, IIS)",
          "aws_elb": "load balancer access log (AWS Application / Classic Load Balancer)", "app_log": "application log"}
 USAGE_FORMATS = ("access_log", "w3c", "aws_elb")  # a request is a use
+FLAGGED_FORMATS = ("access_log", "aws_elb")  # their rows say in _parsed whether the line was the format's
 RECORD_FORMATS = ("app_log", "w3c")    # a row is built from more than its own line (records_sql)
+
+
+def _mostly(pattern: re.Pattern, lines: list[str]) -> bool:
+    """At least 80% of the first 50 non-blank lines match ``pattern``."""
+    lines = [ln for ln in lines if ln.strip()][:50]
+    return bool(lines) and sum(bool(pattern.match(ln)) for ln in lines) >= 0.8 * len(lines)
 
 
 def is_access_log(lines: list[str]) -> bool:
     """Most of the first non-blank lines are written as a web access log's."""
-    lines = [ln for ln in lines if ln.strip()][:50]
-    return bool(lines) and sum(bool(_ACCESS_RE.match(ln)) for ln in lines) >= 0.8 * len(lines)
+    return _mostly(_ACCESS_RE, lines)
 
 
 def blank_sql(line: str) -> str:
@@ -197,8 +203,7 @@ _ELB_RE = re.compile(ELB_LOG)
 
 def is_elb_log(lines: list[str]) -> bool:
     """Most of the first non-blank lines are written as an AWS load balancer's access log's."""
-    lines = [ln for ln in lines if ln.strip()][:50]
-    return bool(lines) and sum(bool(_ELB_RE.match(ln)) for ln in lines) >= 0.8 * len(lines)
+    return _mostly(_ELB_RE, lines)
 
 
 def elb_rows_sql(rows: str) -> str:
@@ -242,7 +247,7 @@ def container_format(lines: list[str]) -> str | None:
     lines = [ln for ln in lines if ln.strip()][:50]
     if not lines:
         return None
-    if sum(bool(_CRI_RE.match(ln)) for ln in lines) >= 0.8 * len(lines):
+    if _mostly(_CRI_RE, lines):
         return "cri"
     if not (lines[0].lstrip().startswith("{") and '"log"' in lines[0]):
         return None

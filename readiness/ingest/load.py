@@ -303,6 +303,15 @@ def plan_file(path: Path, kind: str, opts: IngestOptions, work: Path) -> tuple[S
     return src, mapping
 
 
+def _export_zone(src: SourceFile, mapping: Mapping, opts: IngestOptions) -> str | None:
+    """The zone an export says its mapped time column is written in (a survey export's import ids),
+    said in the file's notes; None when it says none or a zone was chosen for the file."""
+    zone = None if opts.time_zone else src.zones.get(mapping.as_dict().get("timestamp") or "")
+    if zone:
+        src.notes.append(f"times read in {zone}, the zone the export's import ids give")
+    return zone
+
+
 def mapping_notes(mapping: Mapping) -> list[str]:
     """What a reader of the load's summary should know about the mapping: columns chosen by their
     values rather than their name, and columns named like one thing that hold another."""
@@ -334,9 +343,7 @@ def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time
         except MappingError as err:
             mapping = propose_mapping(kind, src.columns, profiles=content, questions=src.questions)
             problems.append(str(err))
-        if not opts.time_zone and (zone := formats.written_zone(src, mapping.as_dict().get("timestamp"))):
-            time_zone = zone  # the export says where its times were written
-            src.notes.append(formats.zone_note(zone))
+        time_zone = _export_zone(src, mapping, opts) or time_zone
         problems += mapping.problems + mapping.notes
         con = store.scratch()
         try:
@@ -536,10 +543,9 @@ def _ingest(opened, db: Path, pilot: Pilot, kind: str, path: str | Path, *, acto
                            f"(READINESS_MAX_UPLOAD_MB).")
     with _work_dir(settings.upload_dir(db)) as tmp:
         src, mapping = plan_file(path, kind, opts, Path(tmp))
-        if not opts.time_zone and (zone := formats.written_zone(src, mapping.as_dict().get("timestamp"))):
-            opts = dataclasses.replace(opts, time_zone=zone)  # the export says where its times were written
+        if zone := _export_zone(src, mapping, opts):
+            opts = dataclasses.replace(opts, time_zone=zone)
             pilot = dataclasses.replace(pilot, time_zone=zone)
-            src.notes.append(formats.zone_note(zone))
         batch = _Batch(db, pilot, pilot_row, kind, name, size, src, mapping, Path(tmp), datetime.now(UTC),
                        sha256 or _Hashes([path]).of(0))  # hashing overlaps the load
         result = IngestResult(name, kind, format=src.describe(), mapping=mapping.as_dict(), notes=mapping_notes(mapping))

@@ -90,7 +90,7 @@ class LoadPlan:
     def parsed(self) -> str:
         """SQL over :meth:`source`'s rows: the row is one of the file's records (an access log's
         line that matched; the other formats' rows are, or are caught by the checks)."""
-        return formats.parsed_sql(self.src) if self.src.line_format in ("access_log", "aws_elb") else "true"
+        return formats.parsed_sql(self.src) if self.src.line_format in linelogs.FLAGGED_FORMATS else "true"
 
     def row_number(self) -> str:
         """The record's 1-based row in the file: position, shifted past rows the reader rejected."""

@@ -19,12 +19,6 @@ _EPOCH_US = re.compile(r"^\s*\d{15,17}(\.\d+)?\s*$")  # GA4's event_timestamp, G
 _EPOCH_NS = re.compile(r"^\s*\d{18,20}(\.\d+)?\s*$")  # OpenTelemetry's timeUnixNano, Go's UnixNano
 # Unix epoch kinds and their unit's name; a number's size tells the unit (epoch_unit)
 EPOCHS = {"epoch_s": "seconds", "epoch_ms": "milliseconds", "epoch_us": "microseconds", "epoch_ns": "nanoseconds"}
-
-
-def epoch_unit(largest: float) -> str:
-    """The epoch kind of a numeric time column whose largest value is ``largest``."""
-    return ("epoch_ns" if largest > 1e17 else "epoch_us" if largest > 1e14 else "epoch_ms" if largest > 1e11
-            else "epoch_s")
 _DATE_LIKE = re.compile(r"^\s*\d{4}-\d{1,2}-\d{1,2}")
 _COMMA_MILLIS = re.compile(r"\d{2}:\d{2}:\d{2},\d{1,9}")
 # '17/06/09 20:10:40': which part is the year? (date, separator, time of day)
@@ -120,6 +114,12 @@ class TimeMode:
         return (f"; no year is written: {self.year} assumed, the year the file last changed "
                 f"({self.latest[:10]}); a time after that is read as {self.year - 1}; give the year if it is "
                 f"another (--year, or Year on the Sources page)")
+
+
+def epoch_unit(largest: float) -> str:
+    """The epoch kind of a numeric time column whose largest value is ``largest``."""
+    return ("epoch_ns" if largest > 1e17 else "epoch_us" if largest > 1e14 else "epoch_ms" if largest > 1e11
+            else "epoch_s")
 
 
 def detect_mode(samples: list[str], source_type: str = "VARCHAR",
