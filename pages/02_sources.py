@@ -260,8 +260,8 @@ if can_ingest:
     kind = st.radio("Kind", KINDS, horizontal=True)
     # a new key after a clean load empties the box: the loaded files stayed in it and were checked again
     # as the next kind ("Load 2 files as usage" with the feedback file among them)
-    files = st.file_uploader("CSV / TSV, JSON Lines, JSON, Parquet, web access or application logs, or .gz / .bz2 / "
-                             ".xz / .zst / .zip of one", accept_multiple_files=True,
+    files = st.file_uploader("CSV / TSV, Excel (.xlsx), JSON Lines, JSON, Parquet, web access or application logs, "
+                             "or .gz / .bz2 / .xz / .zst / .zip of one", accept_multiple_files=True,
                              key=f"uploads_{st.session_state.get('_rr_upload_round', 0)}")
     with st.expander("Rows loaded before" + (", log levels" if kind == "exceptions" else "")):
         dedupe = st.checkbox("Skip rows already loaded from earlier files (cumulative exports)")

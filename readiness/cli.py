@@ -29,7 +29,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
 
 def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
     def cell(v: Any) -> str:
-        if v is None:
+        if v is None or (isinstance(v, float) and v != v):  # pandas writes a missing text as NaN
             return ""
         if isinstance(v, datetime) and v.tzinfo is not None:
             v = v.astimezone(UTC)

@@ -52,7 +52,7 @@ CORPUS: dict[str, tuple[str, tuple]] = {
     "unclosed_quote.csv": ("usage", loads(5, 1)),            # the broken record swallows the next line
     "unclosed_quote_unquoted.csv": ("usage", loads(7, 0)),   # no quoting in the file: the quote is text
     "binary_junk.csv": ("usage", rejected("not a recognised format (binary content)")),
-    "spreadsheet.csv": ("usage", rejected("Excel workbook (save it as CSV)")),
+    "spreadsheet.csv": ("usage", rejected("is an Excel workbook with no worksheet")),
     "sqlite.csv": ("usage", rejected("an SQLite database")),
     "html_error_page.csv": ("usage", rejected("is a web page (HTML)")),
     "truncated.csv.gz": ("usage", rejected("looks like gzip but cannot be decompressed")),
@@ -71,7 +71,7 @@ CORPUS: dict[str, tuple[str, tuple]] = {
     "blank_header_names.csv": ("usage", rejected("Required column(s) not found: user_id, event")),
     "wrong_kind.csv": ("usage", rejected("Required column(s) not found: event")),
     "duplicate_headers.csv": ("usage", loads(2, 0)),
-    "null_timestamps.csv": ("usage", rejected("every row was rejected (5 x timestamp: missing value)")),
+    "null_timestamps.csv": ("usage", rejected("every row was rejected (4 x timestamp: missing value)")),  # the last row is empty: not a row
     "nul_bytes.csv": ("usage", loads(2, 1)),
     "timestamps_mixed.csv": ("usage", loads(5, 3)),         # five ways to write a time load; epoch + 2 garbage
     "epoch_and_garbage.csv": ("usage", loads(4, 1)),

@@ -75,6 +75,20 @@ def test_upload_over_the_limit_is_refused_and_removed(db: Path, monkeypatch) -> 
     assert list(settings.upload_dir(db).iterdir()) == []
 
 
+def _workbook_bytes() -> bytes:
+    from datetime import datetime
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.append(["timestamp", "user_id", "event"])
+    for i in range(3):
+        book.active.append([datetime(2026, 3, 2, 10, i), f"u{i}", "open"])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
 def test_restricted_process_reads_only_allowed_folders(tmp_path: Path) -> None:
     """As the app runs: uploads load; a file elsewhere and a COPY elsewhere are refused by DuckDB."""
     data, outside = tmp_path / "data", tmp_path / "outside"
@@ -100,6 +114,9 @@ def test_restricted_process_reads_only_allowed_folders(tmp_path: Path) -> None:
                                       "time": f"2026-03-02T10:0{{i}}:00Z"}}) + chr(10) for i in range(3))
         pv = uploads.preview_upload(db, "app.log", io.BytesIO(docker.encode()), "exceptions")
         print("preview container", pv.rows_checked)
+        # a workbook is read by DuckDB's excel extension, loaded before the restriction
+        pv = uploads.preview_upload(db, "u.xlsx", io.BytesIO({_workbook_bytes()!r}), "usage")
+        print("preview workbook", pv.rows_checked)
         (r,) = ingest.ingest_files(db, "p", "usage", [{str(outside / "other.csv")!r}], actor=op)
         print("outside", r.rows_loaded, (r.error or "")[:300].replace(chr(10), " "))
         with store.open_store(db) as con:
@@ -114,9 +131,9 @@ def test_restricted_process_reads_only_allowed_folders(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0] == "upload 2"
-    assert lines[1:3] == ["preview gz 2", "preview container 3"]
-    assert lines[3].startswith("outside 0") and "Permission" in lines[3]
-    assert lines[4] == "copy refused PermissionException"
+    assert lines[1:4] == ["preview gz 2", "preview container 3", "preview workbook 3"]
+    assert lines[4].startswith("outside 0") and "Permission" in lines[4]
+    assert lines[5] == "copy refused PermissionException"
     assert not (outside / "leak.csv").exists()
 
 

@@ -541,8 +541,8 @@ def test_unusable_file_is_reported_and_changes_nothing(db: Path, tmp_path: Path,
     assert snapshot(db) == before
 
 
-def test_spreadsheet_upload_says_format_not_recognised(db: Path, tmp_path: Path) -> None:
-    # A user who uploads an Excel workbook (a zip) must be told it is not an accepted format, and which are.
+def test_a_damaged_workbook_upload_is_refused_saying_what_to_do(db: Path, tmp_path: Path) -> None:
+    # A workbook without its list of sheets: told so, what to do, and which formats are accepted.
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr("xl/worksheets/sheet1.xml", "<worksheet>" + "<row/>" * 500 + "</worksheet>")
@@ -552,7 +552,7 @@ def test_spreadsheet_upload_says_format_not_recognised(db: Path, tmp_path: Path)
     before = snapshot(db)
     result = ingest_one(db, path, create=False)
     assert snapshot(db) == before
-    assert "not a recognised format" in result.error
+    assert "is an Excel workbook without its list of sheets" in result.error
     assert "Accepted: CSV/TSV, JSON Lines, JSON array, Parquet" in result.error
 
 

@@ -9,6 +9,7 @@ shared across users count once each, and an ambiguous day/month order is asked, 
 from __future__ import annotations
 
 import json
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -353,3 +354,349 @@ def test_only_a_survey_tools_header_rows_are_left_out(tmp_path: Path) -> None:
     posix = read("posix.csv", 'StartDate,Q1\n"{""ImportId"":""startDate"",""timeZone"":""posix/Europe/Berlin""}",'
                               '"{""ImportId"":""QID1""}"\n2026-03-01 10:00:00,Very satisfied\n')
     assert posix.zones == {}
+
+
+def _workbook(path: Path, sheets: dict[str, list[list]], *, date1904: bool = False, formats: dict | None = None) -> Path:
+    """An .xlsx written by openpyxl as Excel writes one: ``sheets`` name -> rows (the first a header);
+    ``formats`` column letter -> number format of its cells (a date format makes date cells)."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.remove(book.active)
+    book.epoch = __import__("openpyxl").utils.datetime.CALENDAR_MAC_1904 if date1904 else book.epoch
+    for name, rows in sheets.items():
+        sheet = book.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+        for letter, fmt in (formats or {}).items():
+            for cell in sheet[letter][1:]:
+                cell.number_format = fmt
+    book.save(path)
+    return path
+
+
+def test_a_workbook_reads_its_first_sheet_as_excel_shows_it(db: Path, tmp_path: Path) -> None:
+    # date cells are the times Excel shows (to the second, a date alone at midnight), numbers as written,
+    # a comment's line break kept; an empty row is no response and no reject; a text where a date
+    # belongs is rejected with its row; the other sheet is named, not read
+    from datetime import date, datetime
+
+    rows = [["Submitted", "Satisfaction (1-5)", "Comment"],
+            [datetime(2026, 6, 1, 9, 30, 15), 5, "Quick and clear"],
+            [datetime(2026, 6, 1, 17, 2, 59), 2, "Slow to load,\nand the export failed twice"],
+            [None, None, None],
+            [date(2026, 6, 3), 4, None],
+            ["not recorded", 3, "Fine"]]
+    path = _workbook(tmp_path / "survey.xlsx", {"Responses": rows, "Chart data": [["x", "y"], [1, 2]]},
+                     formats={"A": "dd/mm/yyyy hh:mm:ss"})
+    pv = ingest.preview(path, "feedback")
+    assert pv.format.startswith("Excel workbook, sheet 'Responses'") and "'Chart data'" in pv.format
+    result = ingest_one(db, path, kind="feedback")
+    assert result.error is None, result.error
+    assert result.mapping["timestamp"] == "Submitted" and result.mapping["rating"] == "Satisfaction (1-5)"
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (4, 3, 1)
+    got = query(db, "SELECT src_row, strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S'), rating, comment "
+                    "FROM feedback ORDER BY src_row")
+    assert got == [(1, "2026-06-01 09:30:15", 5.0, "Quick and clear"),
+                   (2, "2026-06-01 17:02:59", 2.0, "Slow to load,\nand the export failed twice"),
+                   (4, "2026-06-03 00:00:00", 4.0, None)]
+    ((row, reason),) = query(db, "SELECT src_row, reason FROM ingest_rejects")
+    assert row == 5 and reason.startswith("timestamp: cannot read 'not recorded' as a time")
+
+
+def test_a_workbook_in_the_1904_date_system_and_an_empty_first_sheet(db: Path, tmp_path: Path) -> None:
+    # an old Mac workbook counts its dates from 1904; the first sheet holding no table, the next one is read
+    from datetime import datetime
+
+    rows = [["time", "user", "action"]] + [[datetime(2026, 3, 2, 10, i), f"u{i % 3}", "open"] for i in range(6)]
+    path = _workbook(tmp_path / "usage.xlsx", {"Notes": [], "Log": rows}, date1904=True, formats={"A": "yyyy-mm-dd hh:mm"})
+    result = ingest_one(db, path)
+    assert result.error is None, result.error
+    assert "sheet 'Log'" in result.format
+    assert query(db, "SELECT strftime(min(ts) AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M'), count(*), count(DISTINCT user_id) "
+                     "FROM usage_events") == [("2026-03-02 10:00", 6, 3)]
+
+
+@pytest.mark.parametrize(("members", "said"), [
+    ({"mimetype": b"application/vnd.oasis.opendocument.spreadsheet", "content.xml": b"<x/>"}, "OpenDocument"),
+    ({"[Content_Types].xml": b"<Types/>", "xl/workbook.bin": b"\x00"}, "binary Excel workbook (.xlsb)"),
+    ({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w/>"}, "not an Excel workbook"),
+])
+def test_office_files_that_hold_no_readable_table_say_what_to_save(db: Path, tmp_path: Path, members: dict,
+                                                                    said: str) -> None:
+    import zipfile
+
+    path = tmp_path / "export.xlsx"
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    result = ingest_one(db, path)
+    assert result.error and said in result.error and "one file per archive" not in result.error
+
+
+# --- shapes found misread by a read-only review of real exports (tools' documented formats) -----------
+
+def test_google_forms_times_with_gmt_offsets(db: Path, tmp_path: Path) -> None:
+    # Google Forms' own CSV download quotes every field and writes the responder's offset as 'GMT+1'
+    rows = [("2024/03/01 8:20:09 AM GMT+1", "5"), ("2024/03/01 9:01:00 PM GMT+5:30", "3"),
+            ("2024/03/02 11:15:00 AM GMT-4", "4"), ("2024/03/02 12:00:00 PM GMT", "2")]
+    path = tmp_path / "Form responses 1.csv"
+    path.write_text('"Timestamp","How satisfied are you with the assistant?"\n'
+                    + "".join(f'"{t}","{r}"\n' for t, r in rows))
+    result = ingest_one(db, path, kind="feedback")
+    assert result.error is None, result.error
+    assert (result.rows_loaded, result.rows_rejected) == (4, 0)
+    assert [r[0] for r in query(db, "SELECT strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S') FROM feedback "
+                                    "ORDER BY src_row")] == [
+        "2024-03-01 07:20:09", "2024-03-01 15:31:00", "2024-03-02 15:15:00", "2024-03-02 12:00:00"]
+
+
+def test_a_time_column_named_utc_is_read_as_utc_in_any_pilot(tmp_path: Path) -> None:
+    # Typeform's 'Submit Date (UTC)', Application Insights' 'timestamp [UTC]': not the pilot's zone
+    path = tmp_path / "typeform.csv"
+    path.write_text("#,How would you rate it?,Submit Date (UTC)\n"
+                    "a1,4,2024-03-04 09:00:00\na2,5,2024-03-04 10:30:00\n")
+    pv = ingest.preview(path, "feedback", time_zone="Europe/Berlin")
+    assert [r["timestamp"].astimezone(UTC).isoformat() for r in pv.parsed] == ["2024-03-04T09:00:00+00:00", "2024-03-04T10:30:00+00:00"]
+    assert "as the column's name 'Submit Date (UTC)' says" in pv.format
+    given = ingest.preview(path, "feedback", ingest.IngestOptions(time_zone="Europe/Berlin"),  # chosen: it wins
+                           time_zone="Europe/Berlin")
+    assert given.parsed[0]["timestamp"].astimezone(UTC).isoformat() == "2024-03-04T08:00:00+00:00"
+
+
+def test_application_insights_exceptions_from_the_portal(db: Path, tmp_path: Path) -> None:
+    # the portal's CSV: 'timestamp [UTC]' as '3/1/2024, 10:19:57.606 AM', the root cause in innermost*,
+    # severityLevel 0-4 (1: information), and a version column ('1.4.2') that is no time
+    head = ("timestamp [UTC],problemId,type,message,outerType,outerMessage,innermostType,innermostMessage,"
+            "severityLevel,application_Version\n")
+    inner = [("System.Collections.Generic.KeyNotFoundException", "The given key 'vat' was not present."),
+             ("Microsoft.Data.SqlClient.SqlException", "Execution Timeout Expired.")]
+    lines = []
+    for i in range(30):
+        t, m = inner[i % 2]
+        lines.append(f'"3/1/2024, {1 + i % 11}:{i:02d}:57.606 {"AM" if i % 3 else "PM"}",p{i % 2},'
+                     f'System.InvalidOperationException,,System.InvalidOperationException,Save failed,{t},"{m}",'
+                     f'{1 if i % 5 == 0 else 3},1.4.2\n')
+    path = tmp_path / "query_data.csv"
+    path.write_text(head + "".join(lines))
+    result = ingest_one(db, path, kind="exceptions")
+    assert result.error is None, result.error
+    assert result.mapping["timestamp"] == "timestamp [UTC]" and result.mapping["error_type"] == "innermostType"
+    assert result.mapping["message"] == "innermostMessage"
+    assert (result.rows_loaded, result.rows_skipped, result.rows_rejected) == (24, 6, 0)
+    assert query(db, "SELECT count(DISTINCT error_type), min(level), "
+                     "strftime(min(ts) AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S.%g') FROM exceptions") == [
+        (2, "ERROR", "2024-03-01 01:11:57.606")]
+
+
+def test_journald_json_export_reads_its_priorities(db: Path, tmp_path: Path) -> None:
+    # journalctl -o json: __REALTIME_TIMESTAMP is epoch microseconds as a string, PRIORITY syslog's 0-7
+    entries = [{"__REALTIME_TIMESTAMP": str(1709287200_000000 + i * 1_500_000), "PRIORITY": str((3, 6, 4, 6)[i % 4]),
+                "SYSLOG_IDENTIFIER": "invoice-sync", "_SYSTEMD_UNIT": "invoice-sync.service",
+                "MESSAGE": f"could not sync invoice {i}: KeyError 'vat'" if i % 4 == 0 else f"step {i}"}
+               for i in range(40)]
+    path = tmp_path / "journal.json"
+    path.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    result = ingest_one(db, path, kind="exceptions")
+    assert result.error is None, result.error
+    assert (result.rows_loaded, result.rows_skipped) == (20, 20)  # ERR and WARNING load; INFO is left out
+    assert query(db, "SELECT list(DISTINCT level ORDER BY level) FROM exceptions") == [(["ERR", "WARNING"],)]
+    assert query(db, "SELECT strftime(min(ts) AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S') FROM exceptions") == [
+        ("2024-03-01 10:00:00",)]
+
+
+def test_python_json_loggers_and_structlog(db: Path, tmp_path: Path) -> None:
+    trace = ("Traceback (most recent call last):\n  File \"/app/export.py\", line 41, in run\n    rows = load(batch)\n"
+             "ValueError: export {n} crashed")
+    pjl = [{"asctime": f"2024-03-01 10:{i:02d}:28,056", "levelname": "ERROR" if i % 3 == 0 else "INFO",
+            "name": "export", "message": f"export {i} crashed" if i % 3 == 0 else "ok",
+            **({"exc_info": trace.format(n=i)} if i % 3 == 0 else {})} for i in range(30)]
+    path = tmp_path / "python-json-logger.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in pjl))
+    result = ingest_one(db, path, kind="exceptions", pilot="pjl")
+    assert (result.mapping["timestamp"], result.mapping["level"]) == ("asctime", "levelname")
+    assert (result.rows_loaded, result.rows_skipped) == (10, 20)
+    # structlog's JSONRenderer with format_exc_info: the traceback under 'exception', the message under 'event'
+    slog = [{"event": f"export {i} crashed", "level": "error", "timestamp": f"2024-03-01T10:{i:02d}:00Z",
+             "logger": "export", "exception": trace.format(n=i)} for i in range(12)]
+    path = tmp_path / "structlog.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in slog))
+    result = ingest_one(db, path, kind="exceptions", pilot="structlog")
+    assert result.mapping["stack_trace"] == "exception" and "error_type" not in result.mapping
+    assert query(db, "SELECT count(*), list(DISTINCT error_type) FROM exceptions e JOIN pilots p USING (pilot_id) "
+                     "WHERE p.name = 'structlog'") == [(12, ["ValueError"])]
+
+
+def test_a_dotnet_inner_exception_with_its_hresult_is_the_root_cause(db: Path, tmp_path: Path) -> None:
+    record = ("2024-03-01 10:0{i}:00.000 +00:00 [ERR] Saving invoice {i} failed\n"
+              "System.InvalidOperationException: Saving failed\n"
+              " ---> Microsoft.Data.SqlClient.SqlException (0x80131904): Execution Timeout Expired.\n"
+              "   at Microsoft.Data.SqlClient.SqlConnection.OnError(SqlException exception)\n"
+              "   --- End of inner exception stack trace ---\n"
+              "   at Invoices.Store.Save(Invoice invoice) in /src/Store.cs:line 88\n")
+    path = tmp_path / "log.txt"
+    path.write_text("".join(record.format(i=i) for i in range(4)))
+    result = ingest_one(db, path, kind="exceptions")
+    assert result.error is None, result.error
+    assert query(db, "SELECT DISTINCT error_type, message FROM exceptions") == [
+        ("Microsoft.Data.SqlClient.SqlException", "Execution Timeout Expired.")]
+
+
+def test_export_quirks_above_and_below_the_rows(db: Path, tmp_path: Path) -> None:
+    # PowerShell's Export-Csv writes '#TYPE ...' above its header; a spreadsheet saved as CSV ends with
+    # rows of empty fields: neither is a row, and the rows keep their numbers
+    path = tmp_path / "events.csv"
+    path.write_text('#TYPE System.Diagnostics.Eventing.Reader.EventLogRecord\r\n"TimeCreated","Id","LevelDisplayName",'
+                    '"Message"\r\n' + "".join(f'"3/1/2024 10:0{i}:00 AM","1000","{("Error", "Information")[i % 2]}",'
+                                              f'"Faulting application name: app{i % 2}.exe"\r\n' for i in range(6))
+                    + ",,,\r\n,,,\r\n")
+    result = ingest_one(db, path, kind="exceptions")
+    assert result.error is None, result.error
+    assert (result.rows_read, result.rows_loaded, result.rows_skipped, result.rows_rejected) == (6, 3, 3, 0)
+    assert [r[0] for r in query(db, "SELECT src_row FROM exceptions ORDER BY 1")] == [1, 3, 5]
+
+
+@pytest.mark.parametrize(("document", "where"), [
+    ({"events": "ROWS", "searchedLogStreams": [], "nextToken": "f/3"}, "'events'"),        # aws logs filter-log-events
+    ({"took": 3, "hits": {"total": {"value": 8}, "hits": "ROWS"}}, "'hits.hits'"),         # Elasticsearch's search
+])
+def test_one_json_document_holding_its_rows_in_a_list(db: Path, tmp_path: Path, document: dict, where: str) -> None:
+    rows = [{"timestamp": 1709287200000 + i * 60_000, "message": f"payment {i} failed: TimeoutError",
+             "logStreamName": "2024/03/01/[$LATEST]ab"} for i in range(8)]
+    doc = {k: (rows if v == "ROWS" else v) for k, v in document.items()}
+    if "hits" in doc:
+        doc["hits"]["hits"] = rows
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(doc, indent=2))
+    result = ingest_one(db, path, kind="exceptions")
+    assert result.error is None, result.error
+    assert where in result.format and (result.rows_loaded, result.rows_rejected) == (8, 0)
+
+
+def test_usage_export_with_german_headers_maps_by_name(db: Path, tmp_path: Path) -> None:
+    path = tmp_path / "nutzung.csv"
+    path.write_bytes(("\ufeffZeitstempel;Benutzer;Sitzung;Ereignis;Dauer_ms;Ergebnis;Abteilung\r\n" + "".join(
+        f"0{1 + i % 9}.03.2024 10:{i:02d}:00;u{i % 4};s{i // 3};Rechnung geöffnet;{1200 + i},5;erfolgreich;Einkauf\r\n"
+        for i in range(24))).encode("utf-8"))
+    result = ingest_one(db, path)
+    assert result.error is None, result.error
+    assert result.mapping == {"timestamp": "Zeitstempel", "user_id": "Benutzer", "session_id": "Sitzung",
+                              "event": "Ereignis", "duration_ms": "Dauer_ms", "outcome": "Ergebnis", "team": "Abteilung"}
+    assert query(db, "SELECT count(*), count(DISTINCT user_id), min(duration_ms) FROM usage_events") == [(24, 4, 1200.5)]
+
+
+def test_kibana_discover_times(db: Path, tmp_path: Path) -> None:
+    path = tmp_path / "discover.csv"
+    path.write_text('"@timestamp","log.level",message\n' + "".join(
+        f'"Mar 1, 2024 @ 22:5{i}:51.783",error,"payment {i} failed"\n' for i in range(5)))
+    result = ingest_one(db, path, kind="exceptions")
+    assert result.error is None, result.error
+    assert query(db, "SELECT strftime(min(ts) AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S.%g') FROM exceptions") == [
+        ("2024-03-01 22:50:51.783",)]
+
+
+def test_a_quiz_score_is_not_the_recommend_score(db: Path, tmp_path: Path) -> None:
+    # Google Forms' quiz export: 'Score' is '7 / 10' (the quiz's points); the NPS is the question's
+    path = tmp_path / "quiz.csv"
+    why = ("The export is slow", "Love the shortcuts", "Needs a dark mode", "Search misses old invoices")
+    path.write_text("Timestamp,Email Address,Score,How likely is it that you would recommend the assistant to a "
+                    "colleague?,What one thing would you change?\n" + "".join(
+                        f"3/{13 + i % 9}/2024 10:0{i % 10}:00,u{i}@corp.example,{i % 11} / 10,"
+                        f"{(10, 9, 6, 8)[i % 4]},{why[i % 4]} ({i})\n" for i in range(20)))
+    result = ingest_one(db, path, kind="feedback")
+    assert result.error is None, result.error
+    assert result.mapping["score"].startswith("How likely") and (result.rows_loaded, result.rows_rejected) == (20, 0)
+    assert any("'Score'" in n and "not numbers" in n for n in result.notes), result.notes
+
+
+def test_a_duration_in_seconds_is_stored_in_milliseconds(db: Path, tmp_path: Path) -> None:
+    path = tmp_path / "usage.csv"
+    path.write_text("timestamp,user,action,Duration (s)\n" + "".join(
+        f"2024-03-01 10:0{i}:00,u{i % 2},open,{1 + i / 4}\n" for i in range(6)))
+    result = ingest_one(db, path)
+    assert result.mapping["duration_ms"] == "Duration (s)"
+    assert query(db, "SELECT min(duration_ms), max(duration_ms) FROM usage_events") == [(1000.0, 2250.0)]
+
+
+def test_a_flattened_export_s_dotted_headers_map_like_nested_keys(db: Path, tmp_path: Path) -> None:
+    # PostHog's CSV export writes its properties as 'properties.$session_id'
+    path = tmp_path / "posthog.csv"
+    path.write_text("event,distinct_id,timestamp,properties.$session_id,properties.$current_url\n" + "".join(
+        f"$pageview,u{i % 3},2024-03-01T10:0{i}:00Z,s{i // 3},https://app.example/x\n" for i in range(9)))
+    result = ingest_one(db, path)
+    assert result.mapping["session_id"] == "properties.$session_id"
+    assert query(db, "SELECT count(DISTINCT session_id) FROM usage_events") == [(3,)]
+
+
+def test_a_report_s_title_lines_above_its_header_are_skipped(db: Path, tmp_path: Path) -> None:
+    path = tmp_path / "report.csv"
+    path.write_text("Usage report - Invoice assistant,,,\nGenerated 2024-03-31 by admin,,,\n,,,\n"
+                    "Timestamp,User,Action,Duration (ms)\n"
+                    + "".join(f"2024-03-01 10:0{i}:00,u{i % 3},search,{100 * i}\n" for i in range(6))
+                    + "Total,,,1500\n")
+    result = ingest_one(db, path)
+    assert result.error is None, result.error
+    assert "3 line(s) above the header skipped" in result.format
+    assert (result.rows_loaded, result.rows_rejected) == (6, 1)  # the totals row is no event: rejected, said
+    assert query(db, "SELECT min(src_row), count(DISTINCT user_id) FROM usage_events") == [(1, 3)]
+
+
+def test_amplitude_anonymous_events_count_by_amplitude_id(db: Path, tmp_path: Path) -> None:
+    lines = [json.dumps({"event_time": f"2024-03-01 09:{i:02d}:00.007362", "event_type": "invoice_opened",
+                         "user_id": None if i % 3 == 0 else f"u{i % 4}@corp.example", "device_id": f"dev-{i % 5}",
+                         "amplitude_id": 1000 + i % 4, "session_id": 1709283600000 + i // 4}) for i in range(24)]
+    path = tmp_path / "amplitude.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    result = ingest_one(db, path)
+    assert result.mapping["user_id"] == "user_id|amplitude_id"
+    assert (result.rows_loaded, result.rows_rejected) == (24, 0)
+
+
+def test_event_viewer_csv_whose_header_leaves_out_the_description(db: Path, tmp_path: Path) -> None:
+    # Windows' Event Viewer 'Save All Events As... CSV': five names in the header, six fields a row
+    rows = [("Error", "Application Error", "1000", "Faulting application name: invoices.exe, version: 1.4.2"),
+            ("Information", "Invoices.Worker", "100", "Processed batch 232 in 515 ms."),
+            ("Warning", "Invoices.Worker", "300", "ERP answered slowly (7 s).")]
+    path = tmp_path / "application.csv"
+    path.write_text("\ufeffLevel,Date and Time,Source,Event ID,Task Category\r\n" + "".join(
+        f'{lv},3/{15 - i // 3}/2024 {1 + i % 12}:13:31 PM,{src},{eid},None,"{msg} ({i})"\r\n'
+        for i, (lv, src, eid, msg) in enumerate(rows * 4)))
+    result = ingest_one(db, path, kind="exceptions")
+    assert result.error is None, result.error
+    assert result.mapping["message"] == "column6" and result.mapping["level"] == "Level"
+    assert (result.rows_loaded, result.rows_skipped, result.rows_rejected) == (8, 4, 0)
+
+
+def test_php_error_log_with_its_zone_and_uncaught_exceptions(db: Path, tmp_path: Path) -> None:
+    fatal = ("[01-Mar-2024 10:4{i}:03 Europe/Berlin] PHP Fatal error:  Uncaught App\\Invoice\\SyncError: could not "
+             "sync invoice {i} in /var/www/app/src/Invoice/Sync.php:57\nStack trace:\n"
+             "#0 /var/www/app/src/Controller/InvoiceController.php(33): App\\Invoice\\Sync->run(110{i})\n#1 {{main}}\n"
+             "  thrown in /var/www/app/src/Invoice/Sync.php on line 57\n")
+    text = "".join(fatal.format(i=i) + f"[01-Mar-2024 10:4{i}:30 Europe/Berlin] PHP Notice:  Undefined index: x in "
+                   f"/var/www/app/a.php on line 3\n[01-Mar-2024 10:4{i}:40 Europe/Berlin] PHP Warning:  Undefined "
+                   f"array key \"vat\" in /var/www/app/src/Tax.php on line 7\n" for i in range(4))
+    path = tmp_path / "php_errors.log"
+    path.write_text(text)
+    result = ingest_one(db, path, kind="exceptions")
+    assert result.error is None, result.error
+    assert "PHP error log" in result.format and "Europe/Berlin" in result.format
+    assert (result.rows_loaded, result.rows_skipped) == (8, 4)  # Notice lines are information
+    assert query(db, "SELECT strftime(min(ts) AT TIME ZONE 'UTC', '%H:%M:%S'), count(*) FILTER "
+                     "(WHERE error_type = 'App\\Invoice\\SyncError' AND contains(stack_trace, '#0 ')) FROM exceptions") == [
+        ("09:40:03", 4)]
+
+
+def test_ga4_session_ids_in_its_event_params(db: Path, tmp_path: Path) -> None:
+    # BigQuery's GA4 export keeps ga_session_id among event_params: key / typed value pairs
+    def params(i: int) -> list:
+        return [{"key": "ga_session_id", "value": {"string_value": None, "int_value": str(1709280000 + i // 4)}},
+                {"key": "page_title", "value": {"string_value": "Invoices", "int_value": None}}]
+    lines = [json.dumps({"event_timestamp": str(1709283600_000000 + i * 61_000_000), "event_name": "page_view",
+                         "event_params": params(i), "user_id": None, "user_pseudo_id": f"{1000 + i // 8}.17"})
+             for i in range(16)]
+    path = tmp_path / "ga4.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    result = ingest_one(db, path)
+    assert result.mapping["session_id"] == "event_params.ga_session_id"
+    assert query(db, "SELECT count(DISTINCT session_id), count(*) FILTER (WHERE session_id IS NULL) FROM usage_events") == [
+        (4, 0)]

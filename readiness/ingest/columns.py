@@ -35,6 +35,10 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
                   "time:timestamp", "ocel:timestamp", "event_timestamp", "original_timestamp", "sent_at",
                   "client_event_time", "server_received_time", "submitted_at", "submit_date", "created",
                   "created_date", "start_time", "start_timestamp", "recorded_at", "response_date",
+                  "submitted", "submitted_on", "submission_date", "date_submitted", "completion_time",
+                  # Python's logging (asctime), Splunk, journald, Windows' and Azure's exports
+                  "asctime", "_time", "__realtime_timestamp", "time_created", "time_generated", "date_and_time",
+                  "event_time_utc", "timestamp_utc", "time_utc",
                   # German, French, Spanish, Dutch exports
                   "zeitstempel", "datum_uhrzeit", "horodatage", "fecha_hora", "tijdstip"),
     "user_id": ("user_id", "uid", "user", "user_email", "email", "username", "user_name", "login",
@@ -43,29 +47,37 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
                 "respondent", "customer_id", "client_id", "member_id", "person_id", "reviewer_id",
                 "email_address", "enduser.id", "benutzer", "nutzer", "utilisateur", "usuario", "gebruiker"),
     "event": ("event", "event_name", "action", "activity", "event_type", "operation",
-              "concept:name", "ocel:activity", "activity_name", "action_name"),
+              "concept:name", "ocel:activity", "activity_name", "action_name",
+              "ereignis", "aktion", "evenement", "événement", "evento", "accion", "acción", "gebeurtenis", "actie"),
     "session_id": ("session_id", "session", "sid", "conversation_id",
-                   "case:concept:name", "case_id", "visit_id", "ga_session_id"),
+                   "case:concept:name", "case_id", "visit_id", "ga_session_id",
+                   "sitzung", "sitzungs_id", "sitzung_id", "sesion", "sesión", "id_sesion", "sessie"),
     "feature": ("feature", "feature_name", "module", "capability", "tool", "screen"),
     "duration_ms": ("duration_ms", "duration", "latency_ms", "elapsed_ms", "response_time_ms",
-                    "took_ms", "latency"),
-    "outcome": ("outcome", "result", "status", "success"),
-    "team": ("team", "department", "dept", "group", "business_unit", "org_unit", "org:group"),
+                    "took_ms", "latency", "dauer_ms", "duree_ms", "duracion_ms", "duur_ms"),
+    "outcome": ("outcome", "result", "status", "success", "ergebnis", "resultat", "résultat", "resultado",
+                "resultaat", "uitkomst"),
+    "team": ("team", "department", "dept", "group", "business_unit", "org_unit", "org:group",
+             "abteilung", "equipe", "équipe", "equipo", "departamento", "afdeling"),
     "rating": ("rating", "stars", "star_rating", "csat", "satisfaction", "review_score", "overall_rating",
                "bewertung", "sterne", "valoracion", "valoración", "evaluation", "beoordeling"),
     "score": ("score", "nps", "nps_score", "likelihood_to_recommend", "recommend"),
-    "comment": ("comment", "comments", "feedback", "text", "verbatim", "free_text", "remarks",
+    "comment": ("comment", "comments", "feedback", "text", "verbatim", "free_text", "remarks", "remark",
                 "body", "message", "review", "review_text", "review_body", "reviews",
                 "kommentar", "commentaire", "comentario", "opmerking", "anmerkung"),
     "channel": ("channel", "source", "medium", "via"),
     "category": ("category", "type", "topic", "tag", "label"),
-    "message": ("message", "msg", "error_message", "content", "error", "exception_message",
-                "description", "log_message", "text", "exception.message", "error.message"),
-    "error_type": ("error_type", "exception_type", "exc_type", "error_class", "exception", "type",
-                   "error_code", "exception.type", "error.type", "err.type", "err.name"),
+    "message": ("innermost_message", "message", "msg", "error_message", "content", "error", "exception_message",
+                "description", "log_message", "text", "exception.message", "error.message", "outer_message",
+                "rendered_message"),
+    "error_type": ("innermost_type", "error_type", "exception_type", "exc_type", "error_class", "exception", "type",
+                   "error_code", "exception.type", "error.type", "err.type", "err.name", "error.kind", "outer_type"),
     "stack_trace": ("stack_trace", "stacktrace", "traceback", "stack", "trace", "backtrace", "exc_info", "exc_text",
-                    "exception.stacktrace", "error.stack_trace", "err.stack", "error.stack"),
-    "level": ("level", "severity", "log_level", "priority", "loglevel", "log.level", "severity_text"),
+                    "exception.stacktrace", "error.stack_trace", "err.stack", "error.stack",
+                    "exception"),  # structlog's: the formatted traceback (when it is not a type's name)
+    # a level's name before its number: Windows' LevelDisplayName ('Information') over Level (4)
+    "level": ("level_display_name", "levelname", "level", "severity", "log_level", "priority", "loglevel",
+              "log.level", "severity_text", "severity_level"),
     "component": ("component", "service", "module", "logger", "source", "app", "subsystem",
                   "service.name", "logger_name", "log.logger", "caller"),
 }
@@ -79,7 +91,24 @@ NAME_PARTS: dict[str, tuple[str, ...]] = {
     "rating": ("rating", "stars", "satisf"),
     "message": ("message", "error", "exception"),
     "comment": ("comment", "review", "feedback", "remark", "reason", "verbatim"),
+    "duration_ms": ("duration", "latency", "elapsed", "dauer", "duree", "duracion", "duur"),
 }
+# The unit a duration column's name gives its numbers (the last unit word in it: 'Dauer (s)',
+# 'duration_seconds', 'latencyMs'), as the factor to milliseconds; a name with none is milliseconds.
+DURATION_UNITS = {"ms": 1, "millis": 1, "msec": 1, "milliseconds": 1, "millisecond": 1,
+                  "s": 1000, "sec": 1000, "secs": 1000, "second": 1000, "seconds": 1000,
+                  "us": 0.001, "µs": 0.001, "micros": 0.001, "microseconds": 0.001,
+                  "ns": 0.000001, "nanos": 0.000001, "nanoseconds": 0.000001,
+                  "min": 60000, "mins": 60000, "minute": 60000, "minutes": 60000}
+
+
+def duration_factor(name: str) -> float:
+    """Milliseconds per unit of a duration column named ``name`` (1 when the name gives no unit)."""
+    words = re.findall(r"[A-Z]?[a-zµ]+|[A-Z]+(?![a-z])", name.rsplit(".", 1)[-1])
+    units = [DURATION_UNITS[w.lower()] for w in words if w.lower() in DURATION_UNITS]
+    return units[-1] if units else 1
+
+
 # Names of counts and identifiers: never a rating or score, whatever their values.
 COUNT_NAMES = ("count", "num", "number", "helpful", "votes", "qty", "quantity", "id", "total", "age",
                "index", "rank", "version", "attempt", "retries", "size")
@@ -99,7 +128,8 @@ EXCEPTION_MESSAGES = ("error.message", "exception.message", "err.message")
 # Anonymous ids of product analytics (Segment's anonymousId): a user's id where the signed-in id is blank.
 # Names too generic to tell a nested key's meaning by its last name alone
 GENERIC_NAMES = {"type", "kind", "category", "label", "tag", "topic", "name", "id", "value", "data"}
-ANONYMOUS_NAMES = ("anonymous_id", "anon_id", "anonymous_user_id", "user_pseudo_id")  # user_pseudo_id: GA4's
+# user_pseudo_id: GA4's; amplitude_id: Amplitude's id of a person (device_id: a device, before sign-in)
+ANONYMOUS_NAMES = ("anonymous_id", "anon_id", "anonymous_user_id", "user_pseudo_id", "amplitude_id", "device_id")
 DATE_NAMES = ("date", "day", "log_date", "datum", "fecha")
 TIME_NAMES = ("time", "hour", "log_time", "time_of_day")
 
@@ -259,14 +289,17 @@ def _fits(canon: str, prof: ColumnProfile | None, strict: bool) -> str | None:
     if canon == "rating" and prof.is_rating_labels:
         return None
     if canon in ("rating", "score", "duration_ms"):
-        # by a synonym, a number column stays mapped: its values that are not numbers are rejected rows
-        if strict and prof.share(prof.numeric) < 0.5:
+        # by a synonym, a number column stays mapped: its values that are not numbers are rejected rows;
+        # one that holds hardly any numbers is another thing of that name (a quiz's 'Score': '7 / 10')
+        if (strict and prof.share(prof.numeric) < 0.5) or prof.share(prof.numeric) < 0.2:
             return f"its values are not numbers (e.g. {prof.example!r})"
         if canon == "rating" and strict and not prof.whole_numbers_within(1, 5):
             return f"it holds {prof.describe_numbers()}, not 1-5"
         if canon == "score" and strict and not (prof.whole_numbers_within(0, 10) and prof.high > 5 and prof.distinct >= 3):
             return f"it holds {prof.describe_numbers()}, not 0-10"
         return None
+    if canon == "error_type" and prof.mean_words > 6:  # structlog's 'exception': the whole traceback
+        return f"its values are long text (e.g. {(prof.example or '')[:40]!r}), not the name of an error"
     if canon in ("comment", "message"):
         if prof.is_flag:
             return "it holds only yes/no flags (0/1), not text"
@@ -305,7 +338,9 @@ def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, s
     # after every whole name
     # after every whole name; a generic name ('type', 'status') does not, as Google Cloud's
     # 'resource.type' names where the log came from, not the error
-    nested = {c for c in source_columns if "." in c and c.split(".", 1)[0] in source_columns}
+    # (a flattened export's dotted header too: PostHog's CSV 'properties.$session_id', Segment's 'context.page.path')
+    nested = {c for c in source_columns if "." in c and (c.split(".", 1)[0] in source_columns
+                                                         or re.fullmatch(r"[\w$@:-]+(?:\.[\w$@:-]+)+", c))}
     for col in sorted(nested, key=lambda c: c.count(".")):
         for name in (col.split(".", 1)[1], col.rsplit(".", 1)[1]):
             if norm(name) not in GENERIC_NAMES:

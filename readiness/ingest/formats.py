@@ -10,6 +10,7 @@ from __future__ import annotations
 import bz2
 import csv
 import gzip
+import html
 import json
 import lzma
 import re
@@ -28,7 +29,7 @@ import zstandard
 from readiness import settings, store
 from readiness.errors import ReadinessError
 from readiness.ingest import jsonschemas, linelogs
-from readiness.store import DatabaseError
+from readiness.store import DatabaseError, ident
 
 HEAD_BYTES = 256 * 1024
 # DuckDB's CSV sniffer takes time quadratic in the longest line (a 2 MB line: minutes), so it reads
@@ -39,7 +40,7 @@ NEWLINES_NOTE = "mixed line endings made uniform"
 JSON_LINE_DELIM = "\x1f\x1e\x1d"  # never in valid JSON text (raw control characters must be escaped)
 MAX_LINE_BYTES = 32 * 1024 * 1024
 ACCEPTED = ("Accepted: CSV/TSV, JSON Lines, JSON array, Parquet, each as it is, compressed (.gz, .bz2, .xz, .zst) "
-            "or alone in a .zip.")
+            "or alone in a .zip; Excel workbooks (.xlsx).")
 
 
 class UnusableFile(ReadinessError, ValueError):
@@ -63,12 +64,14 @@ class SourceFile:
     nul_bytes: bool = False        # NUL bytes in text: the rows holding them are rejected
     nested: dict[str, str] = field(default_factory=dict)  # JSON: 'properties.plan' -> its JSON path
     questions: dict[str, str] = field(default_factory=dict)  # CSV: a survey export's question text per column
-    zones: dict[str, str] = field(default_factory=dict)  # CSV: the zone a survey export says a time column is in
+    zones: dict[str, str] = field(default_factory=dict)  # the zone a file says a time column is written in
+    zones_said: str = "the zone the export's import ids give"  # ... and where it says so
     twins: dict[str, str] = field(default_factory=dict)   # JSON: a dotted top-level key also written nested
     line_format: str | None = None  # a server's line log (linelogs), read as JSON Lines of its fields
     layout: str | None = None       # app_log: the layout of its header lines (Loghub convention)
     header: bool = True             # CSV: the first line names the columns
     schema: str | None = None       # JSON in a tool's shape (jsonschemas): otlp | sentry, flattened per record
+    sheet: str | None = None        # an Excel workbook's worksheet, read as CSV (data_path)
     modified: datetime | None = None  # when the user's file last changed: it dates times written without a year
 
     @property
@@ -88,6 +91,21 @@ class SourceFile:
         """Where a key's value may be: ECS writes 'log.level' as one key or as 'log' -> 'level'."""
         return [self.json_path(column), *([self.twins[column]] if column in self.twins else [])]
 
+    def json_value_sql(self, column: str, obj: str = "_j") -> str:
+        """SQL: the key's value in the JSON object ``obj``, as text (NULL where absent). A key in a
+        list of key/value pairs (GA4's ``event_params``: ``[{"key": "ga_session_id", "value":
+        {"int_value": 1709}}]``) is read from the pair with its name."""
+        reads = []
+        for path in self.json_paths(column):
+            if path.startswith(KV_PATH):
+                where, key = path[len(KV_PATH):].split(KV_SEP)
+                pair = (f"list_filter(CAST(json_extract({obj}, {_sql_str(where)}) AS JSON[]), "
+                        f"lambda x: json_extract_string(x, '$.key') = {_sql_str(key)})[1]")
+                reads.append(f"coalesce({', '.join(f'json_extract_string({pair}, {_sql_str(v)})' for v in KV_VALUES)})")
+            else:
+                reads.append(f"json_extract_string({obj}, {_sql_str(path)})")
+        return reads[0] if len(reads) == 1 else f"coalesce({', '.join(reads)})"
+
     def staged(self, column: str) -> str:
         """The name a source column has in the staging table (c1, c2, ...), immune to clashes
         with names such as ``rowid``; JSON keys are read from the line instead."""
@@ -102,7 +120,9 @@ class SourceFile:
             text = linelogs.NAMES[self.line_format]
         elif self.schema:
             text = jsonschemas.NAMES[self.schema] + (", one per line" if self.format == "jsonl" else "")
-        if self.format == "csv":
+        if self.sheet is not None:
+            text = f"Excel workbook, sheet {self.sheet!r}"
+        elif self.format == "csv":
             shown = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(self.delimiter or "", repr(self.delimiter))
             text += f" ({shown}-delimited"
             text += f", quote {self.quote}" if self.quote else ", no quoting"
@@ -208,7 +228,8 @@ def _zip_member(path: Path, archive: zipfile.ZipFile) -> zipfile.ZipInfo:
     aside. Raises UnusableFile for an Excel workbook, no file or several, or an encrypted one."""
     names = archive.namelist()
     if "[Content_Types].xml" in names or any(n.startswith("xl/") for n in names):
-        raise UnusableFile(f"{path.name}: not a recognised format (an Excel workbook (save it as CSV)). {ACCEPTED}")
+        raise UnusableFile(f"{path.name}: is an Excel workbook that cannot be read (damaged?). Save it again "
+                           f"from Excel, or as CSV. {ACCEPTED}")
     members = [i for i in archive.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")
                and not Path(i.filename).name.startswith("._") and Path(i.filename).name != ".DS_Store"]
     if len(members) != 1:
@@ -299,6 +320,8 @@ def _detect(path: Path, work_dir: Path, log_format: str | None) -> SourceFile:
         head = f.read(HEAD_BYTES)
     compression = compression_of(head)
     data_path = path
+    if compression == "zip" and work_dir is not None and (book := _workbook(path)):
+        return _from_workbook(path, work_dir, book, log_format)
     if compression:
         data_path = decompress(path, work_dir, compression)
         with data_path.open("rb") as f:
@@ -331,16 +354,22 @@ def _detect(path: Path, work_dir: Path, log_format: str | None) -> SourceFile:
     if re.match(r"\[\s*[\[{\]]", text):  # an array of rows; '[Sun Dec 04 ...] [error]' is an Apache error log
         return _describe_json(SourceFile(path, data_path, "json", compression))
     if text.startswith("{"):
-        first = text.split("\n", 1)[0].strip()
+        first, _, rest = text.partition("\n")
         try:
-            obj = json.loads(first)
+            obj = json.loads(first.strip())
             schema = "otlp" if isinstance(obj, dict) and "resourceLogs" in obj else None
+            alone = not rest.strip() and len(head) < HEAD_BYTES  # the whole file is this one object
+            if not schema and alone and _lists_rows(obj) and not _is_sentry_event(obj) and work_dir is not None:
+                if listed := _listed_rows(path, data_path, compression, work_dir, log_format):
+                    return listed
             return _describe_json(SourceFile(path, data_path, "jsonl", compression, schema=schema))
         except ValueError:
             if jsonschemas.OTLP_START.match(text):  # one OTLP document over many lines
                 return _describe_json(SourceFile(path, data_path, "json", compression, schema="otlp"))
             if _one_json_object(text) and _is_sentry_event(json.loads(text)):
                 return _describe_json(SourceFile(path, data_path, "json", compression, schema="sentry"))
+            if work_dir is not None and (listed := _listed_rows(path, data_path, compression, work_dir, log_format)):
+                return listed
             if _one_json_object(text):
                 raise UnusableFile(f"{path.name}: is one JSON object, not a list of rows. Give JSON Lines (one "
                                    f"object per line) or a JSON array of objects.") from None
@@ -365,6 +394,8 @@ def _detect(path: Path, work_dir: Path, log_format: str | None) -> SourceFile:
         src.types = {c: "VARCHAR" for c in src.columns}
         if line_format == "app_log" and linelogs.timeless(layout, next(ln for ln in lines if ln.strip())):
             src.notes.append("no time is written: each record is dated by the file's last change")
+        if line_format == "app_log" and (zone := _written_zone(layout, lines)):
+            src.zones, src.zones_said = {"time": zone}, "the zone the log writes after its times"
         return src
     if log_format:
         raise UnusableFile(f"{path.name}: its first line is not written as --log-format {log_format!r}. Check the "
@@ -374,11 +405,207 @@ def _detect(path: Path, work_dir: Path, log_format: str | None) -> SourceFile:
     if src.nul_bytes:
         src.notes.append("rows with NUL bytes are rejected")
     sep = re.match(rb"(?:\xef\xbb\xbf)?sep=(.)\r?\n", head) if encoding != "utf-16" else None
+    typed = re.match(rb"(?:\xef\xbb\xbf)?#TYPE [^\r\n]*\r?\n", head) if encoding != "utf-16" else None
     if sep:  # Excel's "sep=;" first line: a hint, not the header
         rewrite(src, skip_first_line=True)
         src.delimiter = sep.group(1).decode("latin-1")
         src.notes.append(f"first line {sep.group(0).decode('latin-1').strip()!r} skipped")
+    elif typed:  # PowerShell's Export-Csv: '#TYPE System.Diagnostics...' above the header names the objects
+        rewrite(src, skip_first_line=True)
+        src.notes.append("PowerShell's '#TYPE' first line skipped")
     return _survey_header_rows(_describe_csv(src))
+
+
+@dataclass
+class _Sheet:
+    name: str
+    part: str             # its XML file in the workbook, e.g. xl/worksheets/sheet1.xml
+    cells: str | None     # the cells it says it uses ('A1:H41'), when it says
+
+
+@dataclass
+class _Workbook:
+    sheets: list[_Sheet]
+    date1904: bool        # dates count days from 1904-01-01 (old Mac Excel), not 1899-12-30
+
+
+WORKBOOK_LIMIT = 4 * 1024 * 1024  # the workbook's own list of sheets is a few KB
+_XML_ATTR = re.compile(r'([\w:]+)\s*=\s*"([^"]*)"')
+
+
+def _xml_tags(xml: str, tag: str) -> list[dict[str, str]]:
+    """The attributes of each ``<tag .../>`` in ``xml`` (any namespace prefix), entities as written."""
+    return [dict(_XML_ATTR.findall(m.group(1)))
+            for m in re.finditer(rf"<(?:\w+:)?{tag}\b([^>]*)>", xml)]
+
+
+def _workbook(path: Path) -> _Workbook | None:
+    """An Excel workbook's worksheets in their order (None: the ZIP archive is not a workbook).
+    Raises UnusableFile for an Office file that holds no table DuckDB reads (a binary .xlsb
+    workbook, an OpenDocument spreadsheet, a Word or PowerPoint file)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            if "xl/workbook.bin" in names:
+                raise UnusableFile(f"{path.name}: is a binary Excel workbook (.xlsb). Save it as .xlsx or CSV.")
+            if "mimetype" in names and b"opendocument" in archive.read("mimetype")[:200]:
+                raise UnusableFile(f"{path.name}: is an OpenDocument file (LibreOffice, .ods). Save it as .xlsx "
+                                   f"or CSV.")
+            if "xl/workbook.xml" not in names:
+                if any(n.startswith("xl/") for n in names):
+                    raise UnusableFile(f"{path.name}: is an Excel workbook without its list of sheets (damaged?). "
+                                       f"Save it again from Excel, or as CSV. {ACCEPTED}")
+                if "[Content_Types].xml" in names:
+                    raise UnusableFile(f"{path.name}: is an Office document but not an Excel workbook. {ACCEPTED}")
+                return None
+            book = archive.open("xl/workbook.xml").read(WORKBOOK_LIMIT).decode("utf-8", "replace")
+            rels = (archive.open("xl/_rels/workbook.xml.rels").read(WORKBOOK_LIMIT).decode("utf-8", "replace")
+                    if "xl/_rels/workbook.xml.rels" in names else "")
+            targets = {r.get("Id"): r.get("Target", "") for r in _xml_tags(rels, "Relationship")}
+            sheets = []
+            for tag in _xml_tags(book, "sheet"):
+                target = targets.get(next((v for k, v in tag.items() if k.endswith(":id")), None), "")
+                part = target.lstrip("/") if target.startswith("/") else "xl/" + target
+                if tag.get("name") and part in names:
+                    sheets.append(_Sheet(html.unescape(tag["name"]), part, _used_cells(archive, part)))
+            if not sheets:
+                raise UnusableFile(f"{path.name}: is an Excel workbook with no worksheet (charts only?). Save "
+                                   f"the table as .xlsx or CSV. {ACCEPTED}")
+            return _Workbook(sheets, any(t.get("date1904") in ("1", "true") for t in _xml_tags(book, "workbookPr")))
+    except (zipfile.BadZipFile, OSError, KeyError):
+        return None  # read as a ZIP archive, which says what is wrong with it
+
+
+def _used_cells(archive: zipfile.ZipFile, part: str) -> str | None:
+    """The cells a worksheet says it uses (``<dimension ref="A1:H41"/>`` near its start)."""
+    with archive.open(part) as f:
+        head = f.read(64 * 1024).decode("utf-8", "replace")
+    ref = next((t.get("ref") for t in _xml_tags(head, "dimension")), None)
+    return ref if ref and re.fullmatch(r"[A-Z]{1,3}\d+:[A-Z]{1,3}\d+", ref) else None
+
+
+# The day an Excel date serial counts from: 1899-12-30 in the 1900 date system (right from March
+# 1900 on, past its leap-year bug), or 1904-01-01 in a workbook saved with the 1904 date system.
+_EXCEL_EPOCH = {False: "1899-12-30", True: "1904-01-01"}
+
+
+def _from_workbook(path: Path, work_dir: Path, book: _Workbook, log_format: str | None) -> SourceFile:
+    """An Excel workbook's first worksheet that holds cells, read by DuckDB's excel extension into
+    a CSV in the work folder (every cell as its text; a cell Excel formats as a date or time as
+    ISO 8601 text), which is then recognised as any CSV is. Rows keep their places (an empty row is
+    an empty record), so a row's number is its row on the sheet less the header's."""
+    try:
+        con = store.scratch(extensions=("excel",))
+    except store.StoreError as err:
+        raise UnusableFile(f"{path.name}: is an Excel workbook, and reading one needs DuckDB's excel extension: "
+                           f"{err}. Or save the sheet as CSV.") from None
+    out = _work_file(work_dir, "sheet", ".csv")
+    chosen = None
+    try:
+        for sheet in book.sheets:
+            args = [str(path), sheet.name] + ([sheet.cells] if sheet.cells else [])
+            where = ", range = ?" if sheet.cells else ", stop_at_empty = false"
+            try:
+                typed = con.execute(f"DESCRIBE SELECT * FROM read_xlsx(?, sheet = ?, header = true{where})",
+                                    args).fetchall()
+                con.execute(f"CREATE OR REPLACE TEMP TABLE _sheet AS SELECT * FROM read_xlsx(?, sheet = ?, "
+                            f"header = false, all_varchar = true{where})", args)
+            except DatabaseError as err:
+                if "empty" in str(err).lower() or "no rows" in str(err).lower():
+                    continue
+                raise UnusableFile(f"{path.name}: sheet {sheet.name!r} cannot be read: {duckdb_reason(err)}. Save "
+                                   f"it as CSV.") from None
+            if con.execute("SELECT count(*) FROM _sheet").fetchone()[0] >= 2:
+                chosen = sheet
+                break
+        if chosen is None:
+            raise UnusableFile(f"{path.name}: the Excel workbook's sheets hold no table (a header row and rows "
+                               f"under it). Export the data again.")
+        names = [r[0] for r in con.execute("DESCRIBE _sheet").fetchall()]
+        epoch = _EXCEL_EPOCH[book.date1904]
+        cells = []
+        for name, (_, kind, *_rest) in zip(names, typed + [(None, "VARCHAR")] * len(names)):
+            col = ident(name)
+            kind = {"TIMESTAMP": "TIMESTAMP", "DATE": "DATE", "TIME": "TIME"}.get(str(kind).split("(")[0])
+            if kind:  # a date serial: days since the epoch, to the millisecond
+                when = (f"TIMESTAMP '{epoch}' + to_milliseconds(CAST(round(TRY_CAST({col} AS DOUBLE) * 86400000) "
+                        f"AS BIGINT))")
+                cells.append(f"CASE WHEN TRY_CAST({col} AS DOUBLE) IS NULL THEN {col} "
+                             f"ELSE CAST(CAST({when} AS {kind}) AS VARCHAR) END")
+            else:
+                cells.append(col)
+        con.execute(f"COPY (SELECT {', '.join(cells)} FROM _sheet) TO {_sql_str(str(out))} "
+                    "(FORMAT csv, HEADER false, FORCE_QUOTE *)")
+    finally:
+        con.close()
+    src = _detect(out, work_dir, log_format)
+    src.path = path
+    others = [s.name for s in book.sheets if s is not chosen]
+    src.sheet = chosen.name
+    if others:
+        src.notes.insert(0, f"{len(others)} other sheet{'s' * (len(others) > 1)} not read "
+                            f"({', '.join(repr(n) for n in others[:3])}{', ...' if len(others) > 3 else ''}): "
+                            f"to load one, save it as CSV")
+    return src
+
+
+def _written_zone(layout: str, lines: list[str]) -> str | None:
+    """The zone an application log writes after its times (PHP's '[01-Mar-2024 10:42:03
+    Europe/Berlin]'), when its first record names one DuckDB reads."""
+    pattern, fields = linelogs.layout_regex(layout)
+    if "zone" not in fields:
+        return None
+    m = next((m for ln in lines if (m := re.match(pattern, ln))), None)
+    return _known_zone(json.dumps({"timeZone": m.group(fields.index("zone") + 1)})) if m else None
+
+
+def _lists_rows(obj: dict) -> bool:
+    """A JSON object holding a list of objects, or an object that holds one (``hits.hits``)."""
+    def rows(v: object) -> bool:
+        return isinstance(v, list) and bool(v) and isinstance(v[0], dict)
+    return any(rows(v) or (isinstance(v, dict) and any(rows(w) for w in v.values())) for v in obj.values())
+
+
+def _listed_rows(path: Path, data_path: Path, compression: str | None, work_dir: Path,
+                 log_format: str | None) -> SourceFile | None:
+    """One JSON document whose rows are a list in it: ``{"events": [...], "nextToken": ...}`` (AWS
+    CloudWatch Logs), ``{"data": [...], "meta": ...}`` (Datadog), ``{"records": [...]}`` (Azure),
+    ``{"hits": {"hits": [...]}}`` (Elasticsearch). The longest list of objects, at the top or one
+    level down, is written as JSON Lines to the work folder and read as any file is. None when the
+    document holds no such list (or is not one JSON document)."""
+    doc = "(SELECT CAST(content AS JSON) AS j FROM read_text(?))"
+    con = store.scratch()
+    try:
+        keys = con.execute(f"SELECT k, json_type(j -> k) FROM (SELECT unnest(json_keys(j)) AS k, j FROM {doc})",
+                           [str(data_path)]).fetchall()
+        lists = []
+        for key, kind in keys:
+            at = [key]
+            if kind == "OBJECT":
+                inner = con.execute(f"SELECT unnest(json_keys(j -> ?)) FROM {doc}", [key, str(data_path)]).fetchall()
+                at = [[key, k] for (k,) in inner]
+            for where in (at if kind == "OBJECT" else [at]):
+                arrow = " -> ?" * len(where)
+                n = con.execute(f"SELECT CASE WHEN json_type(j{arrow} -> 0) = 'OBJECT' THEN json_array_length(j{arrow}) "
+                                f"END FROM {doc}", [*where, *where, str(data_path)]).fetchone()[0]
+                if n:
+                    lists.append((n, where))
+        if not lists:
+            return None
+        _, where = max(lists, key=lambda x: x[0])
+        out = _work_file(work_dir, "rows", ".jsonl")
+        con.execute(f"CREATE TEMP TABLE _rows AS SELECT CAST(unnest(CAST(j{' -> ?' * len(where)} AS JSON[])) AS VARCHAR) "
+                    f"AS r FROM {doc}", [*where, str(data_path)])
+        con.execute(f"COPY _rows TO {_sql_str(str(out))} (FORMAT csv, HEADER false, QUOTE '', ESCAPE '', "
+                    "DELIMITER '\x1f')")
+    except DatabaseError:
+        return None
+    finally:
+        con.close()
+    src = _detect(out, work_dir, log_format)
+    src.path, src.compression = path, compression
+    src.notes.insert(0, f"one JSON document: the rows of its {'.'.join(where)!r} list read")
+    return src
 
 
 CONTAINER_NAMES = {"docker": "Docker json-file container log", "cri": "container log (CRI: containerd, CRI-O, kubelet)"}
@@ -435,15 +662,15 @@ def _work_file(work_dir: Path, stem: str, suffix: str) -> Path:
     return work_dir / f"{stem}-{len(list(work_dir.iterdir()))}{suffix}"
 
 
-def rewrite(src: SourceFile, skip_first_line: bool = False, newlines: bool = False) -> None:
-    """Replace ``src.data_path`` by a copy in ``src.work_dir``: without its first line, and/or with every
+def rewrite(src: SourceFile, skip_first_line: bool = False, newlines: bool = False, skip_lines: int = 0) -> None:
+    """Replace ``src.data_path`` by a copy in ``src.work_dir``: without its first line (or ``skip_lines``), and/or with every
     line ending (CRLF, CR) made LF, for files that mix them (DuckDB's reader expects one kind)."""
     if src.work_dir is None or src.encoding == "utf-16":
         raise UnusableFile(f"{src.path.name}: cannot be read as it is (mixed line endings?). Save it again as "
                            f"UTF-8 CSV with one kind of line ending.")
     out = _work_file(src.work_dir, "rewritten", ".csv")
     with src.data_path.open("rb") as f, out.open("wb") as dst:
-        if skip_first_line:
+        for _ in range(max(skip_lines, int(skip_first_line))):
             f.readline(MAX_LINE_BYTES)
         carry = b""
         while chunk := f.read(4 * 1024 * 1024):
@@ -547,12 +774,58 @@ def _describe_csv(src: SourceFile) -> SourceFile:
         # read with quotes instead, so that only the broken record is rejected
         src.quote = src.escape = '"'
         src.columns = [c[1:-1] if len(c) > 1 and c[0] == c[-1] == '"' else c for c in src.columns]
+    if _one_field_unnamed(src):  # Windows' Event Viewer: its CSV's header leaves out the description
+        src.columns.append(name := f"column{len(src.columns) + 1}")
+        src.notes.append(f"every row has one field more than the header names: the last is read as {name!r}")
+    if (above := _lines_above_header(src)) and not src.notes.count(TITLE_NOTE.format(n=above)):
+        rewrite(src, skip_lines=above)
+        src.notes.append(TITLE_NOTE.format(n=above))
+        return _describe_csv(src)
     if _header_is_data(src.columns):
         src.header = False
         src.columns = [f"column{i + 1}" for i in range(len(src.columns))]
         src.notes.append("no header row: the first line is data")
     src.types = {c: "VARCHAR" for c in src.columns}
     return src
+
+
+TITLE_NOTE = "{n} line(s) above the header skipped (a report's title?)"
+_GENERATED_NAME = re.compile(r"column\d+")  # DuckDB's name for a header cell left empty
+
+
+def _one_field_unnamed(src: SourceFile) -> bool:
+    """Nearly every row of the head (two or more) has one field more than the header names."""
+    if src.encoding == "utf-16" or not src.columns:
+        return False
+    with src.data_path.open("rb") as f:
+        lines = f.read(HEAD_BYTES).decode(src.encoding, errors="replace").lstrip("\ufeff").split("\n")[:-1]
+    try:
+        rows = list(csv.reader(lines[:60], delimiter=src.delimiter or ",", quotechar=src.quote or '"'))
+    except csv.Error:
+        return False
+    if len(rows) < 3 or len(rows[0]) != len(src.columns):
+        return False
+    body = [r for r in rows[1:] if r]
+    return sum(len(r) == len(src.columns) + 1 for r in body) >= 0.9 * len(body)
+
+
+def _lines_above_header(src: SourceFile) -> int:
+    """Lines of a report's title above its table ('Usage report - ...', 'Generated ...', a blank
+    line): its first line fills at most one of three or more columns; the header is the first of the
+    next 30 lines that fills them all. 0 when the file starts with its header."""
+    named = [c for c in src.columns if c.strip() and not _GENERATED_NAME.fullmatch(c)]
+    if len(src.columns) < 3 or len(named) > 1 or src.encoding == "utf-16" or src.work_dir is None:
+        return 0
+    with src.data_path.open("rb") as f:
+        lines = f.read(HEAD_BYTES).decode(src.encoding, errors="replace").lstrip("\ufeff").split("\n")[:30]
+    rows = csv.reader(lines, delimiter=src.delimiter or ",", quotechar=src.quote or '"')
+    try:
+        for i, cells in enumerate(rows):
+            if i and len(cells) >= 3 and all(c.strip() for c in cells):
+                return i
+    except csv.Error:
+        return 0
+    return 0
 
 
 SURVEY_SUBHEADS = ("Response", "Open-Ended Response")  # SurveyMonkey's second header row
@@ -860,6 +1133,10 @@ def _holds_sentry_events(src: SourceFile) -> bool:
         con.close()
 
 
+# A key in a list of key/value pairs: its path is KV_PATH + the list's path + KV_SEP + the key; its
+# value is the pair's first value of these (GA4's typed values; a plain "value" too)
+KV_PATH, KV_SEP = "kv:", "\x1f"
+KV_VALUES = ("$.value.string_value", "$.value.int_value", "$.value.double_value", "$.value.float_value", "$.value")
 NESTED_DEPTH = 3        # 'resource.attributes.service.name' is as deep as logs usually go
 NESTED_SAMPLE = 500     # objects whose nested keys are collected
 
@@ -888,6 +1165,11 @@ def _nested_keys(src: SourceFile, reader: str, top: set[str]) -> tuple[dict[str,
                     ".".join(here), "$." + ".".join(json.dumps(k) for k in here))
             if isinstance(value, dict) and len(here) < NESTED_DEPTH:
                 walk(value, here)
+            elif (isinstance(value, list) and value and len(here) < NESTED_DEPTH
+                  and all(isinstance(p, dict) and isinstance(p.get("key"), str) and "value" in p for p in value)):
+                where = "$." + ".".join(json.dumps(k) for k in here)
+                for pair in value:  # key/value pairs: each key a column of its own
+                    found.setdefault(".".join((*here, pair["key"])), KV_PATH + where + KV_SEP + pair["key"])
 
     for line in lines:
         try:

@@ -410,6 +410,10 @@ LAYOUTS: tuple[tuple[str, str], ...] = (
     # rsyslog's and journald's stored form with an RFC 3339 time: '2026-10-11T22:14:15.003+02:00 host app[123]: msg'
     # (the program's name has no spaces: PostgreSQL's '2026-12-06 10:00:01.456 UTC [1240] ERROR:' is not this)
     ("syslog (RFC 3339 time)", r"(<<Pri>>)?<Timestamp> <Host> <Component:[^\s\[\]:]+>(\[<Pid>\])?: <Content>"),
+    # PHP's error_log: '[01-Mar-2024 10:42:03 Europe/Berlin] PHP Fatal error:  Uncaught TypeError: ...',
+    # then 'Stack trace:' and '#0 ...' lines; the zone (date.timezone) kept apart
+    ("PHP error log", r"\[<Time:\d{2}-[A-Z][a-z]{2}-\d{4} \d{2}:\d{2}:\d{2}>( <Zone:[A-Za-z][\w/+-]*>)?\] "
+                      r"PHP <Level:[A-Z][a-z]+(?: [a-z]+)?>:\s+<Content>"),
     ("OpenStack", r"<Logrecord> <Date> <Time> <Pid> <Level> <Component> \[<Address>\] <Content>"),
     ("Hadoop / log4j", r"<Date> <Time> <Level> \[<Process>\] <Component>: <Content>"),
     ("Zookeeper / log4j", r"<Date> <Time> - <Level> \[<Node>:<Component>@<Line>\] - <Content>"),
@@ -455,7 +459,10 @@ NEXT_LINE = r"\n"
 TIMELESS = (".NET console", "Python logging default")
 LEVEL_WORDS = ("TRACE", "DEBUG", "FINE", "FINER", "FINEST", "CONFIG", "VERBOSE", "INFO", "INFORMATION", "NOTICE",
                "WARN", "WARNING", "ERROR", "ERR", "SEVERE", "FATAL", "CRITICAL", "CRIT", "ALERT", "EMERG", "EMERGENCY",
-               "VRB", "TRC", "DBG", "INF", "WRN", "EROR", "FTL", "LOG", "PANIC", "DPANIC", "NOTE", "SYSTEM", "FAILURE")
+               "VRB", "TRC", "DBG", "INF", "WRN", "EROR", "FTL", "LOG", "PANIC", "DPANIC", "NOTE", "SYSTEM", "FAILURE",
+               # PHP's error log
+               "FATAL ERROR", "PARSE ERROR", "DEPRECATED", "STRICT STANDARDS", "CATCHABLE FATAL ERROR",
+               "RECOVERABLE FATAL ERROR")
 # Serilog's and zap's three- and four-letter levels, read as the words they stand for; PostgreSQL's
 # LOG and MySQL's System and Note messages are information
 LEVEL_ABBREVIATIONS = {"VRB": "VERBOSE", "TRC": "TRACE", "DBG": "DEBUG", "INF": "INFO", "WRN": "WARNING",
@@ -488,18 +495,22 @@ FIELD_PATTERNS = {
 # syslog severities 0-7 (the priority's remainder by 8) as level words
 SYSLOG_LEVELS = ("EMERGENCY", "ALERT", "CRITICAL", "ERROR", "WARNING", "NOTICE", "INFO", "DEBUG")
 # What may stand before an exception's name: Java's cause, .NET's inner exception, Node's cause
-_CAUSE = r"^\s*(?:Caused by: |---> |\[cause\]: |Exception in thread \"[^\"]*\" |Unhandled exception\. )?"
+_CAUSE = r"^\s*(?:Caused by: |caused by: |---> |\[cause\]: |Exception in thread \"[^\"]*\" |Unhandled exception\. )?"
+# .NET writes an exception's HRESULT after its name: 'SqlException (0x80131904): Timeout expired.'
+_HRESULT = r"(?: \(0x[0-9A-Fa-f]{1,8}\))?"
 # A line naming an exception by a name that says so: 'ValueError: bad', 'java.io.IOException: disk',
 # 'Caused by: X: y', ' ---> System.ArgumentNullException: ...', 'Error: x' (Node), Go's 'panic: x'
 EXCEPTION_LINE = (_CAUSE + r"((?:[A-Za-z_$][\w$+]*(?:\.|::))*[\w$+]*"
-                  r"(?:Error|Exception|Exit|Interrupt|Warning|Fault|Failure|Timeout)|panic)(?::\s*(.*))?$")
+                  r"(?:Error|Exception|Exit|Interrupt|Warning|Fault|Failure|Timeout)|panic)" + _HRESULT + r"(?::\s*(.*))?$")
 # Any exception line's name and message; in a Python traceback the line after the frames names the
 # exception whatever its name ('KeyboardInterrupt', 'StopIteration', 'requests.exceptions.Timeout')
-NAMED_LINE = _CAUSE + r"([A-Za-z_$][\w$+]*(?:(?:\.|::)[A-Za-z_$][\w$+]*)*)(?::\s*(.*))?$"
+NAMED_LINE = _CAUSE + r"([A-Za-z_$][\w$+]*(?:(?:\.|::)[A-Za-z_$][\w$+]*)*)" + _HRESULT + r"(?::\s*(.*))?$"
 # Rails writes an exception as 'ActiveRecord::RecordNotFound (Couldn't find Invoice with 'id'=4):',
 # after the request's tags ('[8f1b2c]'); read as 'Name: message'
 RAILS_LINE = r"^(?:\[[^\]]*\] )*((?:[A-Z]\w*::)+[A-Z]\w*|[A-Z]\w*(?:Error|Exception)) \((.*)\):\s*$"
 PYTHON_TRACEBACK = "Traceback (most recent call last):"
+# A message naming the exception nothing caught: PHP's 'Uncaught App\\SyncError: msg in /x.php:12'
+UNCAUGHT = r"^Uncaught ((?:\\?[A-Za-z_][\w]*)+)(?: \(0x[0-9A-Fa-f]+\))?:\s*(.*)$"
 
 
 def layout_regex(layout: str, builtin: bool | None = None) -> tuple[str, list[str]]:
@@ -666,7 +677,8 @@ def app_log_records_sql(layout: str, reader: str) -> str:
 def root_cause_sql(lines: str) -> str:
     """SQL: of the lines (a list) of a stack trace, the line naming its root cause (NULL when none):
     the last 'Caused by:' (Java), else the innermost ' ---> ' (.NET, on a line of its own or after
-    its outer exception), else the last '[cause]:' (Node), else the first exception (a Python chain
+    its outer exception), else the last '[cause]:' (Node) or 'caused by:' (pino's serializer), else
+    the first exception (a Python chain
     starts with it; a lone trace has one; Rails writes one)."""
     named = f"regexp_matches(c.l, {_lit(EXCEPTION_LINE)})"
     # a Python exception line: not indented, after an indented frame or code line, in a traceback
@@ -681,7 +693,8 @@ def root_cause_sql(lines: str) -> str:
     def last(prefix: str) -> str:
         starts = _lit(r"^\s*" + prefix)
         return f"list_filter({found}, lambda l: regexp_matches(l, {starts}))[-1]"
-    root = f"coalesce({last('Caused by: ')}, {last('---> ')}, {last(re.escape('[cause]: '))}, {found}[1])"
+    root = (f"coalesce({last('Caused by: ')}, {last('---> ')}, {last(re.escape('[cause]: '))}, {last('caused by: ')}, "
+            f"{found}[1])")
     # .NET Framework writes the inner exception on its outer's line: 'X: outer ---> Y: inner'
     return f"regexp_replace({root}, '^.*\\S\\s+--->\\s+', '')"
 
@@ -717,10 +730,15 @@ def app_log_object_sql(layout: str, dated: datetime | None = None) -> str:
     content = f"nullif({value('content')}, '')" if "content" in fields else "NULL"  # a quoted message is its text
     header = ", ".join([*(f"{_lit(f)}: {value(f)}" for f in fields),
                         *(f"{_lit(f)}: {sql}" for f, sql in _derived(layout, fields, dated).items())])
+    # no exception line after the header, but its message names one: PHP's 'Uncaught TypeError: ...'
+    uncaught = _lit(UNCAUGHT)
+    thrown = f"CASE WHEN r.root IS NULL AND regexp_matches({content}, {uncaught}) THEN {content} END"
     return (f"list_transform([{{'h': regexp_extract({head}, {_lit(pattern)}, {names}), 'root': {root}}}], "
             f"lambda r: CASE WHEN regexp_matches({head}, {_lit(pattern)}) THEN "
             f"list_transform([r.h], lambda h: {{{header}, "
-            f"'message': coalesce(nullif(regexp_extract(r.root, {exc}, 2), ''), {content}, "
+            f"'message': coalesce(nullif(regexp_extract(r.root, {exc}, 2), ''), "
+            f"nullif(regexp_extract({thrown}, {uncaught}, 2), ''), {content}, "
             f"regexp_extract(r.root, {exc}, 1)), "
-            f"'error_type': nullif(regexp_extract(r.root, {exc}, 1), ''), "
+            f"'error_type': coalesce(nullif(regexp_extract(r.root, {exc}, 1), ''), "
+            f"nullif(regexp_extract({thrown}, {uncaught}, 1), '')), "
             f"'stack_trace': nullif(array_to_string({more}, chr(10)), '')}})[1] END)[1]")

@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -303,13 +304,24 @@ def plan_file(path: Path, kind: str, opts: IngestOptions, work: Path) -> tuple[S
     return src, mapping
 
 
+# A time column named as written in UTC: 'Submit Date (UTC)', 'timestamp [UTC]', 'created_at_utc'
+_NAMED_UTC = re.compile(r"(?:^|[^a-z])(?:utc|gmt)(?:[^a-z]|$)", re.IGNORECASE)
+
+
 def _export_zone(src: SourceFile, mapping: Mapping, opts: IngestOptions) -> str | None:
-    """The zone an export says its mapped time column is written in (a survey export's import ids),
-    said in the file's notes; None when it says none or a zone was chosen for the file."""
-    zone = None if opts.time_zone else src.zones.get(mapping.as_dict().get("timestamp") or "")
-    if zone:
-        src.notes.append(f"times read in {zone}, the zone the export's import ids give")
-    return zone
+    """The zone an export says its mapped time column is written in (a survey export's import ids,
+    or the column's name: 'Submit Date (UTC)'), said in the file's notes; None when it says none or
+    a zone was chosen for the file."""
+    column = mapping.as_dict().get("timestamp") or ""
+    if opts.time_zone or not column:
+        return None
+    if zone := src.zones.get(column):
+        src.notes.append(f"times read in {zone}, {src.zones_said}")
+        return zone
+    if _NAMED_UTC.search(column):
+        src.notes.append(f"times read in UTC, as the column's name {column!r} says")
+        return "UTC"
+    return None
 
 
 def mapping_notes(mapping: Mapping) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 from readiness.ingest import formats, linelogs, timestamps
-from readiness.ingest.columns import NUMERIC, RATING_LABELS, SCHEMA, Mapping, canonical_columns
+from readiness.ingest.columns import NUMERIC, RATING_LABELS, SCHEMA, Mapping, canonical_columns, duration_factor, norm
 from readiness.ingest.formats import SourceFile
 from readiness.store import ident
 from readiness.store import literal as lit
@@ -24,6 +24,16 @@ from readiness.store import literal as lit
 INFORMATIONAL_LEVELS = ("TRACE", "DEBUG", "FINEST", "FINER", "FINE", "CONFIG", "VERBOSE", "INFO",
                         "INFORMATION", "INFORMATIONAL", "NOTICE", "NOTE", "LOG", "SUCCESS",
                         "TRC", "TRCE", "DBG", "DBUG", "INF", "VRB", "T", "D", "I", "V", "10", "20", "30")
+
+
+# Levels written as numbers on a scale the column's name tells (compared as in columns.norm):
+# syslog's priorities (journald's PRIORITY, 0 emerg ... 7 debug) and Application Insights'
+# severityLevel (0 verbose ... 4 critical); loaded as the scale's words.
+NUMBERED_LEVELS = {
+    ("priority", "syslogpriority", "syslogseverity"):
+        ("EMERG", "ALERT", "CRIT", "ERR", "WARNING", "NOTICE", "INFO", "DEBUG"),
+    ("severitylevel",): ("VERBOSE", "INFORMATION", "WARNING", "ERROR", "CRITICAL"),
+}
 
 
 def informational_sql(column: str = "level") -> str:
@@ -72,7 +82,7 @@ class LoadPlan:
                 return (f"(SELECT 0 AS _ord, _j, {formats.parsed_sql(self.src)} AS _parsed, _line, "
                         f"{linelogs.blank_sql('_line')} AS _blank "
                         f"FROM {formats.objects_sql(self.src, s)})")
-            return f"(SELECT 0 AS _ord, false AS _blank, * FROM {s})"
+            return f"(SELECT 0 AS _ord, {self._empty_row()} AS _blank, * FROM {s})"
         if self.src.format == "parquet":
             return f"(SELECT file_row_number + 1 AS _ord, * FROM {s})"
         if self.src.line_format in linelogs.RECORD_FORMATS:  # records carry the line they start on
@@ -85,7 +95,16 @@ class LoadPlan:
             return f"(SELECT _ord, _j, {formats.parsed_sql(self.src)} AS _parsed, _line FROM {formats.objects_sql(self.src, rows)})"
         if self.src.format == "json":
             return f"(SELECT rowid + 1 AS _ord, CASE WHEN json_type(_line) = 'OBJECT' THEN _line END AS _j, _line FROM {s})"
+        if self.src.format == "csv":  # empty rows are not records, nor rejects; rows keep their numbers
+            return f"(SELECT rowid + 1 AS _ord, * FROM {s} WHERE NOT {self._empty_row()})"
         return f"(SELECT rowid + 1 AS _ord, * FROM {s})"
+
+    def _empty_row(self) -> str:
+        """SQL: a CSV row whose every field is empty (``,,,,`` as spreadsheets write below a table;
+        DuckDB reads an empty field as NULL). The first filled field ends the test."""
+        if self.src.format != "csv" or not self.src.columns:
+            return "false"
+        return f"coalesce({', '.join(ident(self.src.staged(c)) for c in self.src.columns)}) IS NULL"
 
     def parsed(self) -> str:
         """SQL over :meth:`source`'s rows: the row is one of the file's records (an access log's
@@ -112,8 +131,7 @@ class LoadPlan:
         if self.is_line:
             return f"_j[{lit(column)}]"
         if self.is_json:
-            reads = [f"json_extract_string(_j, {lit(p)})" for p in self.src.json_paths(column)]
-            return reads[0] if len(reads) == 1 else f"coalesce({', '.join(reads)})"
+            return self.src.json_value_sql(column)
         return ident(self.src.staged(column))
 
     def raw_text(self, canonical: str) -> str | None:
@@ -153,6 +171,8 @@ class LoadPlan:
                 number = f"coalesce(try_cast({text} AS DOUBLE), try_cast(replace({text}, ',', '.') AS DOUBLE))"
             else:
                 number = f"try_cast({text} AS DOUBLE)"
+            if canonical == "duration_ms" and len(m.sources) == 1 and (factor := duration_factor(m.sources[0])) != 1:
+                number = f"({number} * {factor!r})"  # 'Dauer (s)': seconds, stored as milliseconds
             if canonical == "rating":  # 'Very satisfied' ... 'Very dissatisfied' read as 5 ... 1
                 words = " ".join(f"WHEN {lit(k)} THEN {v}" for k, v in RATING_LABELS.items())
                 number = f"coalesce({number}, CASE lower(trim({text})) {words} END)"
@@ -161,9 +181,18 @@ class LoadPlan:
             text = self._from_trace(canonical, text)
         if canonical in SCHEMA[self.kind][0]:
             return text  # required: emptiness is a reject, checked below
+        if canonical == "level" and (words := self._numbered_levels()):
+            cases = " ".join(f"WHEN '{i}' THEN {lit(w)}" for i, w in enumerate(words))
+            return f"nullif(CASE trim({text}) {cases} ELSE {text} END, '')"
         if canonical == "session_id":  # -1 is Amplitude's "no session"
             return f"CASE WHEN {text} IN ('', '-1') THEN NULL ELSE {text} END"
         return f"nullif({text}, '')"
+
+    def _numbered_levels(self) -> tuple[str, ...] | None:
+        """The words of the numbered scale the level column's name tells, if it tells one."""
+        m = self.mapping.get("level")
+        name = norm(m.sources[-1].rsplit(".", 1)[-1]) if m and len(m.sources) == 1 else ""
+        return next((words for names, words in NUMBERED_LEVELS.items() if name in names), None)
 
     def _from_trace(self, canonical: str, text: str) -> str:
         """An exception export's message, type and trace where a stack trace says more than its
@@ -306,7 +335,7 @@ class LoadPlan:
         return (f"SELECT {int(pilot_id)} AS pilot_id, CASE WHEN _bad THEN {-int(batch_id)} ELSE {int(batch_id)} END "
                 f"AS batch_id, {'_zl' if self._local else timestamps.zoneless_sql('r_timestamp', self.mode)} AS zoneless, "
                 f"{', '.join(values)}, CASE WHEN _blank THEN NULL WHEN _bad THEN {reject} ELSE attributes END AS attributes "
-                f"FROM (SELECT *, {self.bad()} AS _bad FROM (SELECT *, {', '.join(self.projection())}, "
+                f"FROM (SELECT *, (_blank OR {self.bad()}) AS _bad FROM (SELECT *, {', '.join(self.projection())}, "
                 f"{self.attributes()} AS attributes FROM {self.source()}))")
 
     def select_rejects(self, pilot_id: int, batch_id: int) -> str:

@@ -41,7 +41,7 @@ def _values_sql(src: SourceFile) -> tuple[str, list[str]]:
         cols = ", ".join(f"_j[{lit(c)}] AS {src.staged(c)}" for c in src.columns)
     else:
         rows = formats.rows_reader_sql(src)
-        cols = ", ".join(f"json_extract_string(_j, {lit(src.json_path(c))}) AS {src.staged(c)}" for c in src.columns)
+        cols = ", ".join(f"{src.json_value_sql(c)} AS {src.staged(c)}" for c in src.columns)
     return (f"SELECT {cols} FROM {formats.objects_sql(src, rows)} WHERE {formats.parsed_sql(src)} "
             f"LIMIT {SAMPLE_ROWS}"), names
 
@@ -61,8 +61,10 @@ def profile_columns(src: SourceFile) -> dict[str, ColumnProfile]:
         SELECT col, count(*), count(DISTINCT v), count(n), count(*) FILTER (WHERE n * 2 = round(n * 2)),
                min(n), max(n), count(*) FILTER (WHERE n > 5),
                count(*) FILTER (WHERE lower(v) IN ({', '.join(lit(f) for f in FLAGS)})),
-               count(*) FILTER (WHERE n IS NULL AND (try_cast(v AS TIMESTAMPTZ) IS NOT NULL
-                                                     OR try_strptime(v, {layouts}) IS NOT NULL)),
+               count(*) FILTER (WHERE n IS NULL AND (year(try_cast(v AS TIMESTAMPTZ)) >= 1900  -- not '1.4.2'
+                                                     OR year(try_strptime(v, {layouts})) >= 1900
+                                                     OR year(try_strptime(regexp_replace(v, {lit(timestamps.GMT_OFFSET)}, ''),
+                                                                          {layouts})) >= 1900)),
                count(*) FILTER (WHERE {' OR '.join(f"n BETWEEN {EPOCH_S[0] * k} AND {EPOCH_S[1] * k}" for k in EPOCH_UNITS)}),
                avg(length(v)), avg(length(v) - length(replace(v, ' ', '')) + 1),
                count(*) FILTER (WHERE v[1] IN ('{{', '[') AND json_valid(v)), min(v),

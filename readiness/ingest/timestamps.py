@@ -37,9 +37,13 @@ COMMON_FORMATS = (
     "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y",
     "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y", "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p",
     "%d-%m-%Y %H:%M:%S", "%d-%m-%Y %H:%M",
-    "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d",
+    "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d", "%Y/%m/%d %I:%M:%S %p", "%Y/%m/%d %I:%M %p",
     "%d-%b-%Y %H:%M:%S", "%d %b %Y %H:%M:%S", "%d %b %Y %H:%M", "%b %d, %Y %H:%M:%S", "%b %d %Y %H:%M:%S",
     "%b %d, %Y %I:%M:%S %p",  # java.util.logging's 'Dec 06, 2026 9:05:03 AM'
+    # a comma after the date, as Azure's portal and Windows' exports write it ('3/1/2024, 10:19:57.606 AM')
+    "%m/%d/%Y, %I:%M:%S.%f %p", "%m/%d/%Y, %I:%M:%S %p", "%m/%d/%Y, %I:%M %p", "%m/%d/%Y %I:%M:%S.%f %p",
+    "%d/%m/%Y, %H:%M:%S", "%d/%m/%Y, %H:%M",
+    "%b %d, %Y @ %H:%M:%S.%f", "%b %d, %Y @ %H:%M:%S",  # Kibana's Discover: 'Mar 1, 2024 @ 22:59:51.783'
     "%d/%b/%Y:%H:%M:%S %z", "%Y-%m-%d %H:%M:%S %z", "%d %b %Y", "%b %d, %Y", "%b %d %Y",
     "%d-%b-%Y", "%B %d, %Y", "%d %B %Y", "%d-%b-%Y %H:%M:%S.%f",
 )
@@ -67,6 +71,9 @@ AMBIGUOUS_ZONES = {
     "AST": "Atlantic -04:00 or Arabia +03:00",
     "ADT": "Atlantic -03:00 or Arabia +04:00",
 }
+# 'GMT+1', 'GMT+5:30', 'GMT-4', 'UTC+01:00' or a bare 'GMT' after a time (Google Forms' CSV): an offset
+GMT_OFFSET = r"\s(?:GMT|UTC)(?:([+-])(\d{1,2})(?::?(\d{2}))?)?$"
+_GMT_OFFSET = re.compile(GMT_OFFSET)
 # a time's last word in capitals (three to five letters: 'PM' is no zone) is its zone's abbreviation
 _ZONE_WORD = r"\s([A-Z]{3,5})$"
 _FIT = 0.5  # a layout is recognised when it reads more than this share of the sampled values
@@ -87,6 +94,7 @@ class TimeMode:
     latest: str | None = None
     clock: bool = False         # only the time of day is written: the date is ``latest``'s
     because: str | None = None  # kind "format", recognised: why this reading of the values was chosen
+    gmt: bool = False           # kind "format": the values end in 'GMT+1' and the like, read as '+0100' (%z)
 
     def describe(self, time_zone: str) -> str:
         where = f"values without a zone are read as {time_zone}"
@@ -230,8 +238,13 @@ def _recognised(values: list, modified: datetime | None = None) -> TimeMode:
     def reads(fmt: str, sample: list[str]) -> int:
         return len(_reads(fmt, sample))
 
+    layouts = COMMON_FORMATS
+    gmt = sum(bool(_GMT_OFFSET.search(v)) for v in text) * 2 > len(text)
+    if gmt:  # 'GMT+1' written as '+0100', read by the layouts with a zone
+        text = [_gmt_fixed(v) for v in text]
+        layouts = tuple(f"{f} %z" for f in COMMON_FORMATS if "%z" not in f)
     head = text[:200]  # every layout on a few values, then the likely ones on all (0.3 s to 0.05 s)
-    likely = [fmt for fmt in COMMON_FORMATS if reads(fmt, head) > _FIT * len(head) / 2]
+    likely = [fmt for fmt in layouts if reads(fmt, head) > _FIT * len(head) / 2]
     counts = {fmt: reads(fmt, text) for fmt in likely}
     fits = [fmt for fmt in likely if counts[fmt] > _FIT * len(text)]
     if not fits:
@@ -247,7 +260,24 @@ def _recognised(values: list, modified: datetime | None = None) -> TimeMode:
         return TimeMode("iso", note=f"day and month could be either way round (no day is over 12): give a time "
                                     f"format (--time-format, or Time format on the Sources page), {best!r} or "
                                     f"{swapped!r}", ambiguous=(best, swapped))
-    return TimeMode("format", best, zoned="%z" in best, detected=True)
+    return TimeMode("format", best, zoned="%z" in best, detected=True, gmt=gmt)
+
+
+def _gmt_fixed(value: str) -> str:
+    """'2024/03/01 8:20:09 AM GMT+1' as '2024/03/01 8:20:09 AM +0100' (as :func:`gmt_fixed_sql`)."""
+    m = _GMT_OFFSET.search(value)
+    if not m:
+        return value
+    sign, hours, minutes = m.group(1) or "+", m.group(2) or "0", m.group(3) or "00"
+    return f"{value[:m.start()]} {sign}{int(hours):02d}{minutes}"
+
+
+def gmt_fixed_sql(raw: str) -> str:
+    """SQL: ``raw`` with a 'GMT+1'-like end written as an offset strptime's %z reads ('+0100')."""
+    parts = f"regexp_extract({raw}, '{GMT_OFFSET}', ['sign', 'h', 'm'])"
+    return (f"CASE WHEN regexp_matches({raw}, '{GMT_OFFSET}') THEN regexp_replace({raw}, '{GMT_OFFSET}', '') || ' ' "
+            f"|| coalesce(nullif({parts}.sign, ''), '+') || lpad(coalesce(nullif({parts}.h, ''), '0'), 2, '0') "
+            f"|| coalesce(nullif({parts}.m, ''), '00') ELSE {raw} END")
 
 
 def naive_sql(raw: str, mode: TimeMode, zoneless: str | None = None) -> str | None:
@@ -271,7 +301,7 @@ def _comma_fixed(raw: str) -> str:
 
 def _strptime_sql(raw: str, mode: TimeMode) -> str:
     fmt = mode.time_format.replace("'", "''")
-    value = f"trim({raw})"
+    value = gmt_fixed_sql(f"trim({raw})") if mode.gmt else f"trim({raw})"
     if mode.clock:  # the day the file last changed (in the session's zone, the pilot's), plus the time of day
         changed = f"TIMESTAMPTZ '{mode.latest}'"
         read = (f"(CAST(CAST({changed} AS DATE) AS TIMESTAMP) + (try_strptime(replace({value}, ',', '.'), '{fmt}') "

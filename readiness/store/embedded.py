@@ -30,6 +30,7 @@ except ImportError:  # not on Windows: creation is then not serialised across pr
 
 from readiness import settings
 from readiness.store import lake, postgres
+from readiness.store.extensions import load_extensions
 from readiness.store.migrations import migrate
 from readiness.store.restriction import apply_restriction as _apply_restriction
 from readiness.store.restriction import restrict_file_access  # noqa: F401  (the seam exports it)
@@ -326,7 +327,8 @@ def forget_migrated(path: str | Path) -> None:
     _migrated.discard(Path(path).resolve())
 
 
-def scratch(path: str | Path | None = None, *, schema: bool = False, spill: Path | None = None) -> Connection:
+def scratch(path: str | Path | None = None, *, schema: bool = False, spill: Path | None = None,
+            extensions: tuple[str, ...] = ()) -> Connection:
     """A connection outside the store: in memory (reading a file before it is loaded; with
     ``schema``, holding the store's empty tables and views, where an ingest works; spilling to
     the folder ``spill``), or a copy of a store read-only (checking a backup). No progress bar;
@@ -350,6 +352,7 @@ def scratch(path: str | Path | None = None, *, schema: bool = False, spill: Path
             con.execute(_schema_sql())
         if spill is not None:
             con.execute("SET temp_directory = ?", [str(spill)])
+        load_extensions(con, *extensions)  # before the restriction: their files are outside the data folders
         if not path:
             _apply_restriction(con)
     except BaseException:

@@ -1,9 +1,10 @@
 """DuckDB extensions loaded from installed Python packages, never downloaded.
 
 The organisation deployment reaches PostgreSQL and a DuckLake lake through DuckDB's ``postgres``
-and ``ducklake`` extensions (and object storage through ``httpfs``). The machines it runs on reach
-no extension repository, so each extension comes from its ``duckdb-extension-<name>`` package
-(requirements-postgres.txt), which installs the extension file for one DuckDB version under
+and ``ducklake`` extensions (and object storage through ``httpfs``); both deployments read Excel
+workbooks through ``excel``. The machines they run on reach no extension repository, so each
+extension comes from its ``duckdb-extension-<name>`` package (requirements.txt, or
+requirements-postgres.txt for the DuckLake spike's), which installs the extension file for one DuckDB version under
 ``duckdb_extension_<name>/extensions/v<version>/<name>.duckdb_extension``. :func:`load_extensions`
 finds those files for the running DuckDB and LOADs them; a missing one is a :class:`ExtensionMissing`
 that says which requirements file to install.
@@ -21,6 +22,8 @@ import duckdb
 from readiness.store.transactions import Connection, StoreError, literal
 
 REQUIREMENTS = "requirements-postgres.txt"
+# The extensions every deployment may load come with requirements.txt.
+_REQUIRED_BY = {"postgres": "requirements.txt", "excel": "requirements.txt"}
 
 # DuckDB derives an extension's entry point from its file name; these packages ship the file under
 # the extension's short name, which for these differs from the name the extension was built as.
@@ -35,7 +38,7 @@ def extension_file(name: str) -> Path:
     """The extension file that the package ``duckdb-extension-<name>`` installed for the running
     DuckDB. Raises :class:`ExtensionMissing` when the package or that version's file is absent."""
     version = duckdb.__version__
-    hint = (f"Install the extension packages with `pip install -r {REQUIREMENTS}`; they are built for "
+    hint = (f"Install the extension packages with `pip install -r {_REQUIRED_BY.get(name, REQUIREMENTS)}`; they are built for "
             f"one DuckDB version each, so DuckDB must be the version they name.")
     spec = importlib.util.find_spec(f"duckdb_extension_{name}")
     if spec is None or not spec.submodule_search_locations:
@@ -88,5 +91,7 @@ def _load(con: Connection, file: Path) -> None:
     try:
         con.execute(f"LOAD {literal(str(file))}")
     except duckdb.Error as err:
+        name = file.name.split(".")[0]
         raise ExtensionMissing(f"The DuckDB extension {file.name} could not be loaded: {err}",
-                               f"Reinstall the packages in {REQUIREMENTS} for DuckDB {duckdb.__version__}.") from err
+                               f"Reinstall the packages in {_REQUIRED_BY.get(name, REQUIREMENTS)} for DuckDB "
+                               f"{duckdb.__version__}.") from err

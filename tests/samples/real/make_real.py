@@ -2,12 +2,12 @@
 
     python tests/samples/real/make_real.py          # (re)writes the data files and truth.json beside this script
 
-Eleven small files (150-400 rows each) for tests of automatic column mapping and time recognition:
+Twelve small files (150-400 rows each) for tests of automatic column mapping and time recognition:
 a survey-tool export with blank ratings, a smart-speaker review TSV, a fine-food review CSV with epoch
 times, an NPS survey with US dates, a test lab's fault export, a pm4py/Celonis event log with XES
 names, a usage file whose DD/MM dates cannot be told from MM/DD, a product-analytics JSON Lines export
-a feedback file whose columns are named "Col A/B/C", and Qualtrics and SurveyMonkey survey exports
-with their extra header rows. README.md beside this script lists each file,
+a feedback file whose columns are named "Col A/B/C", Qualtrics and SurveyMonkey survey exports
+with their extra header rows, and a Microsoft Forms workbook (.xlsx; writing it needs openpyxl). README.md beside this script lists each file,
 its quirk and its expected mapping.
 
 truth.json holds, per file, the kind, the expected mapping {canonical: source column}, the row count,
@@ -565,6 +565,38 @@ def surveymonkey_export() -> tuple[bytes, dict]:
     return to_csv(header, rows), truth
 
 
+def msforms_export() -> tuple[bytes, dict]:
+    """Microsoft Forms' "Open results in Excel" workbook (its only export): one sheet, Id / Start time /
+    Completion time / Email / Name, then one column per question; times are Excel date cells (date
+    serials formatted as dates), the rating question's answers numbers 1-5, the NPS question's 0-10,
+    an anonymous form's Email "anonymous" and Name empty. Written with openpyxl, as Excel stores it."""
+    from openpyxl import Workbook
+
+    rng = random.Random(808)
+    answers = _survey_answers(rng, 140, datetime(2026, 5, 4, 8, 0))
+    satisfied = "How satisfied are you with the invoice assistant?"
+    recommend = "How likely are you to recommend the invoice assistant to a colleague?"
+    improve = "What should we improve?"
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Sheet1"
+    sheet.append(["Id", "Start time", "Completion time", "Email", "Name", satisfied, recommend, improve])
+    for i, (t, stars, score, comment) in enumerate(answers, start=1):
+        end = t + timedelta(seconds=rng.randint(35, 400))
+        sheet.append([i, t, end, "anonymous", None, stars, score, comment or None])
+    for row in sheet.iter_rows(min_row=2, min_col=2, max_col=3):
+        for cell in row:
+            cell.number_format = "m/d/yy h:mm:ss"
+    book.properties.created = book.properties.modified = datetime(2026, 6, 9, 12, 0)  # same bytes every run
+    out = io.BytesIO()
+    book.save(out)
+    truth = entry("feedback", {"timestamp": "Start time", "rating": satisfied, "score": recommend, "comment": improve},
+                  len(answers), feedback_truth([a[1] for a in answers], [a[2] for a in answers],
+                                               [a[3] for a in answers], [a[0] for a in answers]),
+                  note="an Excel workbook: dates are date cells, read as Excel shows them")
+    return out.getvalue(), truth
+
+
 MAKERS = {
     "feedback_mixed_rated.csv": feedback_mixed_rated,
     "product_reviews.tsv": product_reviews,
@@ -577,6 +609,7 @@ MAKERS = {
     "feedback_date_named_oddly.csv": feedback_date_named_oddly,
     "qualtrics_export.csv": qualtrics_export,
     "surveymonkey_export.csv": surveymonkey_export,
+    "msforms_export.xlsx": msforms_export,
 }
 
 
