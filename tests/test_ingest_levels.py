@@ -84,8 +84,13 @@ def test_short_level_names_are_judged_like_the_words_they_stand_for(db: Path, tm
 def test_other_kinds_and_logs_without_a_level_load_every_line(db: Path, tmp_path: Path) -> None:
     usage = write(tmp_path / "u.csv", "ts,user,event,level\n2026-03-02T09:00:00Z,ann,open,INFO\n")
     assert ingest_one(db, usage).rows_loaded == 1  # a usage log's 'level' is just a column
-    plain = write(tmp_path / "e.csv", "ts,message\n2026-03-02T09:00:00Z,INFO boom\n")
+    plain = write(tmp_path / "e.csv", "ts,message\n2026-03-02T09:00:00Z,boom: the INFO file was gone\n")
     assert (ingest_one(db, plain, "exceptions").rows_loaded, query(db, "SELECT count(*) FROM exceptions")) == (1, [(1,)])
+    # without a level column, a message that is a log line says its level (Splunk's _raw, CloudWatch's @message)
+    lines = write(tmp_path / "raw.csv", "ts,message\n2026-03-02T09:00:00Z,2026-03-02 09:00:00 INFO [main] warmed\n"
+                                        "2026-03-02T09:01:00Z,[ERROR] KeyError: 'vat'\n")
+    r = ingest_one(db, lines, "exceptions", pilot="raw")
+    assert (r.rows_loaded, r.rows_skipped, r.skipped_levels) == (1, 1, "INFO")
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])

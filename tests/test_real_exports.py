@@ -8,6 +8,7 @@ shared across users count once each, and an ambiguous day/month order is asked, 
 
 from __future__ import annotations
 
+import csv
 import json
 from datetime import UTC
 from pathlib import Path
@@ -700,3 +701,37 @@ def test_ga4_session_ids_in_its_event_params(db: Path, tmp_path: Path) -> None:
     assert result.mapping["session_id"] == "event_params.ga_session_id"
     assert query(db, "SELECT count(DISTINCT session_id), count(*) FILTER (WHERE session_id IS NULL) FROM usage_events") == [
         (4, 0)]
+
+
+def test_log_lines_inside_an_export_column_give_their_level(db: Path, tmp_path: Path) -> None:
+    # Splunk's CSV export: the whole log4j line in _raw, no level column: INFO lines are left out
+    lines = [(f"2024-03-01 10:{i:02d}:00,123 {'ERROR' if i % 3 == 0 else 'INFO'} [main] com.acme.Sync - "
+              + (f"sync {i} failed\njava.net.ConnectException: Connection refused\n\tat com.acme.Sync.run(Sync.java:42)"
+                 if i % 3 == 0 else f"synced invoice {i}")) for i in range(30)]
+    path = tmp_path / "splunk.csv"
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["_time", "host", "source", "_raw"])
+        w.writerows([f"2024-03-01T10:{i:02d}:00.123+00:00", "web01", "/var/log/app.log", line]
+                    for i, line in enumerate(lines))
+    result = ingest_one(db, path, kind="exceptions", pilot="splunk")
+    assert result.error is None, result.error
+    assert (result.rows_loaded, result.rows_skipped) == (10, 20)
+    # CloudWatch Logs Insights: a Lambda's lines; START/END/REPORT are the platform's, an unhandled
+    # error is '[ERROR] KeyError: ...' above its traceback (no exception line after the frames)
+    rows = []
+    for i in range(6):
+        rows += [f"START RequestId: r{i} Version: $LATEST", f"[INFO]\t2024-03-01T10:0{i}:00.100Z\tr{i}\tbatch of 3",
+                 "[ERROR] KeyError: 'vat'\nTraceback (most recent call last):\n  File \"/var/task/app.py\", line 9, "
+                 "in handler\n    rate = rates[row['vat']]", f"END RequestId: r{i}",
+                 f"REPORT RequestId: r{i}\tDuration: 12.5 ms\tBilled Duration: 13 ms"]
+    path = tmp_path / "insights.csv"
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["@timestamp", "@message"])
+        w.writerows([f"2024-03-01 10:0{i // 5}:0{i % 5}.000", m] for i, m in enumerate(rows))
+    result = ingest_one(db, path, kind="exceptions", pilot="lambda")
+    assert result.error is None, result.error
+    assert (result.rows_loaded, result.rows_skipped) == (6, 24)
+    assert query(db, "SELECT DISTINCT error_type FROM exceptions e JOIN pilots p USING (pilot_id) "
+                     "WHERE p.name = 'lambda'") == [("KeyError",)]

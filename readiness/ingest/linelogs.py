@@ -496,6 +496,8 @@ FIELD_PATTERNS = {
 SYSLOG_LEVELS = ("EMERGENCY", "ALERT", "CRITICAL", "ERROR", "WARNING", "NOTICE", "INFO", "DEBUG")
 # What may stand before an exception's name: Java's cause, .NET's inner exception, Node's cause
 _CAUSE = r"^\s*(?:Caused by: |caused by: |---> |\[cause\]: |Exception in thread \"[^\"]*\" |Unhandled exception\. )?"
+# AWS Lambda's Python runtime writes an unhandled error as "[ERROR] KeyError: 'vat'" above its traceback
+_LAMBDA_ERROR = r"^\[ERROR\]\s+"
 # .NET writes an exception's HRESULT after its name: 'SqlException (0x80131904): Timeout expired.'
 _HRESULT = r"(?: \(0x[0-9A-Fa-f]{1,8}\))?"
 # A line naming an exception by a name that says so: 'ValueError: bad', 'java.io.IOException: disk',
@@ -680,7 +682,7 @@ def root_cause_sql(lines: str) -> str:
     its outer exception), else the last '[cause]:' (Node) or 'caused by:' (pino's serializer), else
     the first exception (a Python chain
     starts with it; a lone trace has one; Rails writes one)."""
-    named = f"regexp_matches(c.l, {_lit(EXCEPTION_LINE)})"
+    named = f"regexp_matches(regexp_replace(c.l, {_lit(_LAMBDA_ERROR)}, ''), {_lit(EXCEPTION_LINE)})"
     # a Python exception line: not indented, after an indented frame or code line, in a traceback
     python = (f"(c.tb AND c.i > 1 AND regexp_matches(c.prev, '^\\s') AND NOT regexp_matches(c.l, '^\\s') "
               f"AND regexp_matches(c.l, {_lit(NAMED_LINE)}))")
@@ -688,7 +690,8 @@ def root_cause_sql(lines: str) -> str:
            f"'tb': list_contains({lines}, {_lit(PYTHON_TRACEBACK)})}})")
     rails = f"regexp_matches(c.l, {_lit(RAILS_LINE)})"
     found = (f"list_transform(list_filter({ctx}, lambda c: {named} OR {python} OR {rails}), lambda c: "
-             f"CASE WHEN {rails} THEN regexp_replace(c.l, {_lit(RAILS_LINE)}, '\\1: \\2') ELSE c.l END)")
+             f"CASE WHEN {rails} THEN regexp_replace(c.l, {_lit(RAILS_LINE)}, '\\1: \\2') "
+             f"ELSE regexp_replace(c.l, {_lit(_LAMBDA_ERROR)}, '') END)")
 
     def last(prefix: str) -> str:
         starts = _lit(r"^\s*" + prefix)

@@ -30,7 +30,15 @@ from readiness.catalog import Pilot
 from readiness.ingest import formats, linelogs, profiles, timestamps
 from readiness.ingest.columns import Mapping, MappingError, canonical_columns, propose_mapping
 from readiness.ingest.formats import SourceFile, UnusableFile
-from readiness.ingest.loadplan import LoadPlan, ident, informational_sql, levels_sql, lit, target_column
+from readiness.ingest.loadplan import (
+    LoadPlan,
+    ident,
+    informational_sql,
+    level_in_message,
+    levels_sql,
+    lit,
+    target_column,
+)
 from readiness.security import audit
 from readiness.security.access import Actor, require
 from readiness.store import Connection, DatabaseError, after_commit, lake, pid_alive, transaction
@@ -50,14 +58,16 @@ class IngestOptions:
     log_format: str | None = None  # an application log's line layout, '<Date> <Time> <Level> ...: <Content>'
     time_zone: str | None = None   # the zone of times written without one; None: the pilot's
 
-    def level_filter(self, kind: str, mapping: Mapping) -> bool:
-        """Whether information lines are left out: an exception log with a level column, unless asked."""
-        return kind == "exceptions" and not self.all_levels and mapping.get("level") is not None
+    def level_filter(self, kind: str, mapping: Mapping, src: SourceFile | None = None) -> bool:
+        """Whether information lines are left out: an exception log with a level column (or whose
+        messages are log lines that write one), unless asked."""
+        return kind == "exceptions" and not self.all_levels and (
+            mapping.get("level") is not None or (src is not None and level_in_message(mapping, src)))
 
     def left_out(self, kind: str, mapping: Mapping, src: SourceFile) -> LeftOut | None:
         """Rows counted but not loaded, unless every line is asked for: an exception log's
         information lines; a web access log's requests for static files (images, scripts, styles)."""
-        if self.level_filter(kind, mapping):
+        if self.level_filter(kind, mapping, src):
             return LeftOut(informational_sql(), levels_sql(), "information lines")
         if kind == "usage" and src.line_format in linelogs.USAGE_FORMATS and not self.all_levels:
             return LeftOut(linelogs.is_static_sql("event"),

@@ -36,6 +36,21 @@ NUMBERED_LEVELS = {
 }
 
 
+# An export with no level column whose messages are whole log lines (Splunk's _raw, CloudWatch's
+# @message, a Lambda's '[ERROR]\t<time>\t<request id>\t...'): the level is a level word in capitals
+# first or after up to four words holding digits or brackets (times, ids, '[main]'), or logfmt's
+# level=...; AWS Lambda's own START, END and REPORT lines are information.
+LEVEL_IN_TEXT = (r"^(?:(?:\S*[\d\[\]]\S*\s+){0,4}?\[?(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|FATAL|CRITICAL|"
+                 r"SEVERE)\]?(?:[\s:\]]|$)|.*?\blevel=\"?([A-Za-z]+))")
+LAMBDA_PLATFORM = r"^(START|END|REPORT) RequestId: "
+
+
+def level_in_message(mapping: Mapping, src: SourceFile) -> bool:
+    """An exception export without a level column whose level is read from its messages' text."""
+    return (mapping.kind == "exceptions" and mapping.get("level") is None and mapping.get("message") is not None
+            and src.line_format is None)
+
+
 def informational_sql(column: str = "level") -> str:
     """SQL: the row's level names it an information line (false when blank)."""
     return (f"coalesce(upper(trim({column})) IN ({', '.join(lit(v) for v in INFORMATIONAL_LEVELS)}), false)")
@@ -157,6 +172,11 @@ class LoadPlan:
     def value(self, canonical: str) -> str:
         """The canonical column's typed value (NULL where absent or unreadable)."""
         traced = self.kind == "exceptions" and not self.is_line and canonical in ("message", "error_type", "stack_trace")
+        if canonical == "level" and level_in_message(self.mapping, self.src):
+            line = f"left({self.raw_text('message')}, 200)"
+            found = f"regexp_extract({line}, {lit(LEVEL_IN_TEXT)}, ['word', 'logfmt'])"
+            return (f"CASE WHEN regexp_matches({line}, {lit(LAMBDA_PLATFORM)}) THEN 'INFO' "
+                    f"ELSE nullif(upper(coalesce(nullif({found}.word, ''), {found}.logfmt)), '') END")
         if self.mapping.get(canonical) is None:
             return self._from_trace(canonical, "NULL") if traced and canonical != "message" else "NULL"
         if canonical == "timestamp":
