@@ -735,3 +735,15 @@ def test_log_lines_inside_an_export_column_give_their_level(db: Path, tmp_path: 
     assert (result.rows_loaded, result.rows_skipped) == (6, 24)
     assert query(db, "SELECT DISTINCT error_type FROM exceptions e JOIN pilots p USING (pilot_id) "
                      "WHERE p.name = 'lambda'") == [("KeyError",)]
+
+
+def test_an_issue_list_is_refused_not_counted_once_per_issue(db: Path, tmp_path: Path) -> None:
+    # Sentry's issues table: one row per issue with count() events; loaded, 5 rows would read as 5 errors
+    path = tmp_path / "issues.csv"
+    path.write_text("issue,title,level,count(),count_unique(user),first_seen(),last_seen()\n" + "".join(
+        f"API-{i},KeyError: 'k{i}',error,{100 * i + 7},{i + 2},2024-03-01T10:00:00+00:00,2024-03-09T10:00:00+00:00\n"
+        for i in range(5)))
+    result = ingest_one(db, path, kind="exceptions")
+    assert result.error and "is a list of issues" in result.error and "'count()'" in result.error
+    assert query(db, "SELECT count(*) FROM exceptions") == [(0,)]
+    assert any("list of issues" in p for p in ingest.preview(path, "exceptions").problems)

@@ -28,7 +28,7 @@ from typing import Any
 from readiness import catalog, pilots, settings, store
 from readiness.catalog import Pilot
 from readiness.ingest import formats, linelogs, profiles, timestamps
-from readiness.ingest.columns import Mapping, MappingError, canonical_columns, propose_mapping
+from readiness.ingest.columns import Mapping, MappingError, canonical_columns, norm, propose_mapping
 from readiness.ingest.formats import SourceFile, UnusableFile
 from readiness.ingest.loadplan import (
     LoadPlan,
@@ -305,6 +305,8 @@ def plan_file(path: Path, kind: str, opts: IngestOptions, work: Path) -> tuple[S
     if fmt and not opts.year and not any(d in fmt for d in ("%Y", "%y", "%G", "%s")):
         raise UnusableFile(f"{path.name}: --time-format {fmt!r} has no year; add --year YYYY (or %Y to the format).")
     src = formats.detect(path, work, opts.log_format)
+    if kind == "exceptions" and (why := issue_list(src.columns)):
+        raise UnusableFile(f"{path.name}: {why}")
     try:
         mapping = propose_mapping(kind, src.columns, opts.overrides, profiles.profile_columns(src), src.questions)
     except MappingError as err:
@@ -312,6 +314,22 @@ def plan_file(path: Path, kind: str, opts: IngestOptions, work: Path) -> tuple[S
     if mapping.problems:
         raise UnusableFile(f"{path.name}: {' '.join(mapping.problems)}")
     return src, mapping
+
+
+_COUNTS = ("count", "timesseen", "events", "occurrences", "totalevents", "eventcount")
+
+
+def issue_list(columns: list[str]) -> str | None:
+    """Why a file is an error tracker's list of issues (one row per issue, with its count and when
+    it was first and last seen: Sentry, Rollbar, Bugsnag, Crashlytics) rather than its errors, or
+    None. Loaded as exceptions, each issue would count once, whatever its count."""
+    names = {norm(c): c for c in columns}
+    count = next((names[n] for n in _COUNTS if n in names), None)
+    if count and "firstseen" in names and "lastseen" in names:
+        return (f"is a list of issues, one row per issue with its count ({count!r}) and when it was first and "
+                f"last seen ({names['firstseen']!r}, {names['lastseen']!r}), not one row per error: loaded, each "
+                f"issue would count once. Export the issues' events instead (Sentry: Discover, a query of events).")
+    return None
 
 
 # A time column named as written in UTC: 'Submit Date (UTC)', 'timestamp [UTC]', 'created_at_utc'
@@ -360,6 +378,8 @@ def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time
         src = formats.detect(path, Path(tmp), opts.log_format)
         problems: list[str] = []
         content = profiles.profile_columns(src)
+        if kind == "exceptions" and (why := issue_list(src.columns)):
+            problems.append(f"This file {why}")
         try:
             mapping = propose_mapping(kind, src.columns, opts.overrides, content, src.questions)
         except MappingError as err:
