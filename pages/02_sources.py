@@ -320,8 +320,9 @@ else:
         "rows_read": count("Rows read", format="localized"), "rows_loaded": count("Loaded", format="localized"),
         "rows_rejected": count("Rejected", format="localized"),
         "rows_duplicate": count("Duplicate", format="localized", help="Rows skipped as already loaded (--dedupe-rows)"),
-        "rows_skipped": count("Info lines", format="localized",
-                              help="Exception logs: information lines (INFO, DEBUG, ...) counted and left out"),
+        "rows_skipped": count("Left out", format="localized",
+                              help="Counted, not loaded: an exception log's information lines (INFO, DEBUG, ...), "
+                                   "an access log's requests for static files, a survey's partial responses"),
         "actor": "Loaded by", "finished_at": st.column_config.DatetimeColumn("Finished (UTC)", format="YYYY-MM-DD HH:mm")})
     ids = [b["batch_id"] for b in loaded]
     pick = st.selectbox("Batch", ids, format_func=lambda i: next(f"{b['batch_id']} · {b['kind']} · {b['file_name']}"

@@ -607,7 +607,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--all-levels", action="store_true",
                        help="exceptions: load every line; by default lines whose level is TRACE, DEBUG, INFO, "
                             "NOTICE (and the like) are counted as left out, not loaded as exceptions; web access "
-                            "logs: load requests for static files too")
+                            "logs: load requests for static files too; feedback: load partial (not submitted) "
+                            "survey responses too")
         p.add_argument("--log-format", metavar="LAYOUT",
                        help="an application log's line layout in the Loghub convention, for one nothing recognises, "
                             "e.g. '<Date> <Time> <Level> <Component>: <Content>'")

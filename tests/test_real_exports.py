@@ -747,3 +747,16 @@ def test_an_issue_list_is_refused_not_counted_once_per_issue(db: Path, tmp_path:
     assert result.error and "is a list of issues" in result.error and "'count()'" in result.error
     assert query(db, "SELECT count(*) FROM exceptions") == [(0,)]
     assert any("list of issues" in p for p in ingest.preview(path, "exceptions").problems)
+
+
+def test_partial_survey_responses_are_counted_and_left_out(db: Path, tmp_path: Path) -> None:
+    # Typeform's CSV with partial responses included: 'Response Type' completed / partial
+    path = tmp_path / "typeform.csv"
+    path.write_text("#,How would you rate the assistant?,Response Type,Submit Date (UTC)\n" + "".join(
+        f"r{i},{1 + i % 5},{'partial' if i % 4 == 0 else 'completed'},2024-03-04 09:{i:02d}:00\n" for i in range(20)))
+    result = ingest_one(db, path, kind="feedback")
+    assert (result.rows_read, result.rows_loaded, result.rows_skipped) == (20, 15, 5)
+    assert "5 partial responses left out" in result.summary()
+    assert query(db, "SELECT count(*) FROM feedback") == [(15,)]
+    again = ingest_one(db, path, kind="feedback", pilot="all", all_levels=True)
+    assert again.rows_loaded == 20

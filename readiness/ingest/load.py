@@ -69,10 +69,26 @@ class IngestOptions:
         information lines; a web access log's requests for static files (images, scripts, styles)."""
         if self.level_filter(kind, mapping, src):
             return LeftOut(informational_sql(), levels_sql(), "information lines")
+        if kind == "feedback" and not self.all_levels and (partial := _partial_responses(src, mapping)):
+            return LeftOut(partial, "min('partial')", "partial responses (not submitted)")
         if kind == "usage" and src.line_format in linelogs.USAGE_FORMATS and not self.all_levels:
             return LeftOut(linelogs.is_static_sql("event"),
                            "min('static files')", "requests for static files (images, scripts, styles, fonts)")
         return None
+
+
+# A survey export's column saying a response was not submitted, and the values that say so:
+# Typeform's 'Response Type' (completed / partial), Qualtrics' 'Finished' (True / False)
+PARTIAL_MARKS = {"responsetype": ("partial",), "finished": ("false", "0")}
+
+
+def _partial_responses(src: SourceFile, mapping: Mapping) -> str | None:
+    """SQL over a loaded feedback row: the response was not submitted (its survey export says so
+    in a column kept in ``attributes``); None when the file has no such column."""
+    used = {c for m in mapping.columns for c in m.sources}
+    tests = [f"lower(trim(attributes->>{lit(c)})) IN ({', '.join(lit(v) for v in PARTIAL_MARKS[norm(c)])})"
+             for c in src.columns if norm(c) in PARTIAL_MARKS and c not in used]
+    return f"coalesce({' OR '.join(tests)}, false)" if tests else None
 
 
 @dataclass(frozen=True)
@@ -126,6 +142,8 @@ class IngestResult:
                 f"{self.rows_loaded:,} loaded, {self.rows_rejected:,} rejected, {self.rows_duplicate:,} duplicate")
         if self.rows_skipped and self.kind == "usage":
             text += f", {self.rows_skipped:,} requests for static files left out: they are not uses"
+        elif self.rows_skipped and self.kind == "feedback":
+            text += f", {self.rows_skipped:,} partial responses left out: they were not submitted"
         elif self.rows_skipped:
             text += (f", {self.rows_skipped:,} information lines ({self.skipped_levels}) left out: they are not "
                      "exceptions")
