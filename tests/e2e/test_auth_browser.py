@@ -592,3 +592,31 @@ def test_a_reviewer_starts_a_pilot_from_the_portfolio_and_a_viewer_cannot(tab_as
                      "WHERE g.username = 'rex' AND p.name = 'Expense checker'") == [(1,)]
     assert query(db, "SELECT actor FROM audit_log WHERE action = 'pilot.create' AND object LIKE 'pilot:%' "
                      "ORDER BY seq DESC LIMIT 1") == [("rex",)]
+
+
+def test_an_excel_workbook_uploads_with_its_sheet_named(tab_as, app) -> None:
+    from openpyxl import Workbook
+
+    _, db = app
+    path = Path(db).parent / "usage-march.xlsx"
+    book = Workbook()
+    book.active.title = "Log"
+    book.active.append(["When", "User", "Action"])
+    for i in range(6):
+        book.active.append([datetime(2026, 3, 6, 9, i * 5), ("zoe", "ann")[i % 2], "open"])
+    for cell in book.active["A"][1:]:
+        cell.number_format = "dd/mm/yyyy hh:mm"
+    book.create_sheet("Notes").append(["exported by hand"])
+    book.save(path)
+    page, _ = tab_as("rex", height=1000)
+    nav(page, "Sources").click()
+    page.get_by_role("heading", name="Add logs").first.wait_for(timeout=30_000)
+    page.locator("input[type=file]").set_input_files(str(path))
+    page.get_by_text("Excel workbook, sheet 'Log'").first.wait_for(timeout=30_000)
+    page.screenshot(path=str(snapshot_dir() / "sources_workbook.png"), full_page=True)
+    page.get_by_role("button", name="Load 1 file as usage").click()
+    page.get_by_text("6 read, 6 loaded, 0 rejected").first.wait_for(timeout=30_000)
+    page.close()
+    with store.open_store(db) as con:
+        assert con.execute("SELECT min(ts), count(*) FROM usage_events JOIN ingest_batches USING (batch_id) "
+                           "WHERE file_name = 'usage-march.xlsx'").fetchone() == (datetime(2026, 3, 6, 9, 0, tzinfo=UTC), 6)
