@@ -518,8 +518,8 @@ def test_w3c_log_gzipped_loads_the_same(db: Path, tmp_path: Path) -> None:
 
 JSON_TRUTH = json.loads((RAW / "json_truth.json").read_text())
 JSON_FORMATS = {"ecs.jsonl": "JSON Lines", "sentry_events.jsonl": "Sentry events (JSON), one per line",
-                "otlp_logs.json": "OpenTelemetry logs (OTLP JSON)",
-                "otlp_export.jsonl": "OpenTelemetry logs (OTLP JSON), one per line"}
+                "otlp_logs.json": "OpenTelemetry logs or traces (OTLP JSON)",
+                "otlp_export.jsonl": "OpenTelemetry logs or traces (OTLP JSON), one per line"}
 
 
 @pytest.mark.parametrize("name", sorted(JSON_TRUTH))

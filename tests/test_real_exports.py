@@ -382,7 +382,7 @@ def test_a_workbook_reads_its_first_sheet_as_excel_shows_it(db: Path, tmp_path: 
     # belongs is rejected with its row; the other sheet is named, not read
     from datetime import date, datetime
 
-    rows = [["Submitted", "Satisfaction (1-5)", "Comment"],
+    rows = [["Submitted at", "Satisfaction (1-5)", "Comment"],
             [datetime(2026, 6, 1, 9, 30, 15), 5, "Quick and clear"],
             [datetime(2026, 6, 1, 17, 2, 59), 2, "Slow to load,\nand the export failed twice"],
             [None, None, None],
@@ -394,7 +394,7 @@ def test_a_workbook_reads_its_first_sheet_as_excel_shows_it(db: Path, tmp_path: 
     assert pv.format.startswith("Excel workbook, sheet 'Responses'") and "'Chart data'" in pv.format
     result = ingest_one(db, path, kind="feedback")
     assert result.error is None, result.error
-    assert result.mapping["timestamp"] == "Submitted" and result.mapping["rating"] == "Satisfaction (1-5)"
+    assert result.mapping["timestamp"] == "Submitted at" and result.mapping["rating"] == "Satisfaction (1-5)"
     assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (4, 3, 1)
     got = query(db, "SELECT src_row, strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S'), rating, comment "
                     "FROM feedback ORDER BY src_row")
@@ -475,7 +475,7 @@ def test_application_insights_exceptions_from_the_portal(db: Path, tmp_path: Pat
     lines = []
     for i in range(30):
         t, m = inner[i % 2]
-        lines.append(f'"3/1/2024, {1 + i % 11}:{i:02d}:57.606 {"AM" if i % 3 else "PM"}",p{i % 2},'
+        lines.append(f'"3/{13 + i % 3}/2024, {1 + i % 11}:{i:02d}:57.606 {"AM" if i % 3 else "PM"}",p{i % 2},'
                      f'System.InvalidOperationException,,System.InvalidOperationException,Save failed,{t},"{m}",'
                      f'{1 if i % 5 == 0 else 3},1.4.2\n')
     path = tmp_path / "query_data.csv"
@@ -487,7 +487,7 @@ def test_application_insights_exceptions_from_the_portal(db: Path, tmp_path: Pat
     assert (result.rows_loaded, result.rows_skipped, result.rows_rejected) == (24, 6, 0)
     assert query(db, "SELECT count(DISTINCT error_type), min(level), "
                      "strftime(min(ts) AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S.%g') FROM exceptions") == [
-        (2, "ERROR", "2024-03-01 01:11:57.606")]
+        (2, "ERROR", "2024-03-13 14:12:57.606")]
 
 
 def test_journald_json_export_reads_its_priorities(db: Path, tmp_path: Path) -> None:
@@ -760,3 +760,130 @@ def test_partial_survey_responses_are_counted_and_left_out(db: Path, tmp_path: P
     assert query(db, "SELECT count(*) FROM feedback") == [(15,)]
     again = ingest_one(db, path, kind="feedback", pilot="all", all_levels=True)
     assert again.rows_loaded == 20
+
+
+def test_zendesk_good_and_bad_satisfaction_is_csat(db: Path, tmp_path: Path) -> None:
+    # a Zendesk view export: Satisfaction Good / Bad, or Offered / Unoffered (no answer)
+    marks = ["Good"] * 19 + ["Bad"] + ["Offered", "Unoffered"] * 2
+    path = tmp_path / "tickets.csv"
+    path.write_text("ID,Subject,Requester,Status,Satisfaction,Created\n" + "".join(
+        f"{1000 + i},Invoice {9000 + i} not syncing,Customer {i},Solved,{m},2026-03-02 09:{i:02d}\n"
+        for i, m in enumerate(marks)))
+    result = ingest_one(db, path, kind="feedback")
+    assert result.error is None, result.error
+    assert result.mapping["rating"] == "Satisfaction" and result.rows_rejected == 0
+    with store.open_store(db) as con:
+        fb = summary(con, catalog.get_pilot(con, "pilot"))["feedback"]
+    assert (fb["rated"], round(fb["csat"], 2)) == (20, 0.95)
+
+
+def test_opentelemetry_traces_give_their_exception_events(db: Path, tmp_path: Path) -> None:
+    def span(i: int, error: str | None) -> dict:
+        events = [{"timeUnixNano": str(1772442420_000000000 + i * 10**9), "name": "exception", "attributes": [
+            {"key": "exception.type", "value": {"stringValue": error}},
+            {"key": "exception.message", "value": {"stringValue": f"{error} in call {i}"}}]}] if error else []
+        return {"traceId": f"{i:032x}", "spanId": f"{i:016x}", "name": "POST /invoices",
+                "startTimeUnixNano": str(1772442420_000000000 + i * 10**9), "events": events,
+                "attributes": [{"key": "enduser.id", "value": {"stringValue": f"u{i % 2}"}}]}
+    doc = {"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "invoices"}}]},
+                              "scopeSpans": [{"scope": {"name": "app"}, "spans": [
+                                  span(i, ("KeyError", None, "TimeoutError")[i % 3]) for i in range(9)]}]}]}
+    path = tmp_path / "traces.json"
+    path.write_text(json.dumps(doc, indent=1))
+    result = ingest_one(db, path, kind="exceptions")
+    assert result.error is None, result.error
+    assert (result.rows_loaded, result.rows_rejected) == (6, 0)
+    assert query(db, "SELECT list(DISTINCT error_type ORDER BY error_type), min(component) FROM exceptions") == [
+        (["KeyError", "TimeoutError"], "invoices")]
+
+
+def test_apostrophes_in_a_csv_are_text_not_quotes(db: Path, tmp_path: Path) -> None:
+    # Sentry's Discover CSV: Python's 'vat' keeps its quotes (the sniffer offered the apostrophe as the quote)
+    path = tmp_path / "discover.csv"
+    path.write_text("title,error.type,error.value,timestamp\n" + "".join(
+        f"KeyError: 'vat',KeyError,'vat',2026-03-02T09:0{i}:00+00:00\n" for i in range(6)))
+    result = ingest_one(db, path, kind="exceptions")
+    assert result.error is None, result.error
+    assert query(db, "SELECT DISTINCT message FROM exceptions") == [("'vat'",)]
+
+
+@pytest.mark.parametrize(("head", "row"), [
+    ("id,counter,title,total_occurrences,first_occurrence_timestamp,last_occurrence_timestamp",
+     "{i},{i},KeyError: 'vat',47,1772442420,1772528820"),                                        # Rollbar
+    ("group.groupId,count,firstSeenTime,lastSeenTime",
+     "G{i},47,2026-03-02T09:07:00Z,2026-03-03T09:07:00Z"),                                     # Error Reporting
+])
+def test_other_trackers_issue_lists_are_refused(db: Path, tmp_path: Path, head: str, row: str) -> None:
+    path = tmp_path / "items.csv"
+    path.write_text(head + "\n" + "".join(row.format(i=i) + "\n" for i in range(3)))
+    result = ingest_one(db, path, kind="exceptions")
+    assert result.error and "is a list of issues" in result.error
+
+
+# --- ordinary files the new readers must leave as they were (a read-only review's false positives) ---
+
+def test_ordinary_columns_named_like_a_tool_s_keep_their_meaning(db: Path, tmp_path: Path) -> None:
+    # an in-app 'finished' flag is no Qualtrics completion; a ticket's 'Priority' 1-5 is no syslog priority;
+    # messages that mention a level are errors when the export types them
+    fb = tmp_path / "fb.csv"
+    fb.write_text("timestamp,rating,finished\n" + "".join(f"2026-03-02T09:{i:02d}:00Z,{1 + i % 5},{i % 2}\n"
+                                                        for i in range(10)))
+    assert ingest_one(db, fb, kind="feedback", pilot="fb").rows_loaded == 10
+    ex = tmp_path / "ex.csv"
+    msgs = ["invalid config: log level=debug is not allowed", "NOTICE: invoice 42 rejected by ERP",
+            "DEBUG endpoint /x raised NullPointerException", "payment failed"]
+    ex.write_text("timestamp,error_type,message,Priority\n" + "".join(
+        f'2026-03-02T09:{i:02d}:00Z,E{i % 2},"{msgs[i % 4]}",{1 + i % 5}\n' for i in range(12)))
+    r = ingest_one(db, ex, kind="exceptions", pilot="ex")
+    assert (r.rows_loaded, r.rows_skipped) == (12, 0)
+
+
+def test_a_one_line_json_file_with_a_list_inside_is_one_row(db: Path, tmp_path: Path) -> None:
+    path = tmp_path / "one.jsonl"
+    path.write_text(json.dumps({"timestamp": "2026-03-02T09:00:00Z", "message": "boom", "error_type": "KeyError",
+                                "frames": [{"file": "a.py", "line": 3}, {"file": "b.py", "line": 9}]}) + "\n")
+    r = ingest_one(db, path, kind="exceptions")
+    assert (r.error, r.rows_loaded) == (None, 1)
+
+
+def test_a_wrapper_s_named_list_wins_over_a_longer_one(db: Path, tmp_path: Path) -> None:
+    doc = {"searchedLogStreams": [{"logStreamName": f"s{i}", "searchedCompletely": True} for i in range(12)],
+           "events": [{"timestamp": 1772442420000 + i, "message": f"[ERROR] KeyError: 'k{i}'"} for i in range(5)]}
+    path = tmp_path / "filter.json"
+    path.write_text(json.dumps(doc))
+    r = ingest_one(db, path, kind="exceptions")
+    assert "'events'" in r.format and r.rows_loaded == 5
+
+
+def test_times_with_a_comma_are_asked_when_day_and_month_could_swap(db: Path, tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("when,user,event\n" + "".join(f'"3/{1 + i % 9}/2024, 14:0{i}:00",u{i},open\n' for i in range(6)))
+    r = ingest_one(db, path)
+    assert r.error and "either way round" in r.error
+
+
+def test_r_row_names_before_the_header_s_columns(db: Path, tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text('"timestamp","user","event"\n' + "".join(
+        f'"{i + 1}","2026-03-02 09:0{i}:00","u{i % 2}","open"\n' for i in range(5)))
+    r = ingest_one(db, path)
+    assert (r.error, r.rows_loaded, r.mapping["user_id"]) == (None, 5, "user")
+
+
+def test_a_workbook_s_hidden_sheet_and_title_rows(db: Path, tmp_path: Path) -> None:
+    from datetime import datetime
+
+    rows = [["Usage export"], [], ["time", "user", "action"]] + [
+        [datetime(2026, 3, 2, 10, i), f"u{i % 3}", "open"] for i in range(6)]
+    path = _workbook(tmp_path / "u.xlsx", {"Lookup": [["code", "name"], ["a", "b"]], "Data": rows},
+                     formats={"A": "yyyy-mm-dd hh:mm"})
+    from openpyxl import load_workbook
+
+    book = load_workbook(path)
+    book["Lookup"].sheet_state = "hidden"
+    book.save(path)
+    r = ingest_one(db, path)
+    assert r.error is None, r.error
+    assert "sheet 'Data'" in r.format and r.rows_loaded == 6
+    assert query(db, "SELECT strftime(min(ts) AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M') FROM usage_events") == [
+        ("2026-03-02 10:00",)]

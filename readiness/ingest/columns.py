@@ -6,6 +6,7 @@ Source columns that feed nothing are kept in each row's ``attributes`` JSON, nev
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
                   "time:timestamp", "ocel:timestamp", "event_timestamp", "original_timestamp", "sent_at",
                   "client_event_time", "server_received_time", "submitted_at", "submit_date", "created",
                   "created_date", "start_time", "start_timestamp", "recorded_at", "response_date",
-                  "submitted", "submitted_on", "submission_date", "date_submitted", "completion_time",
+                  "submitted_on", "submission_date", "date_submitted",
                   # Python's logging (asctime), Splunk, journald, Windows' and Azure's exports
                   "asctime", "_time", "__realtime_timestamp", "time_created", "time_generated", "date_and_time",
                   "event_time_utc", "timestamp_utc", "time_utc",
@@ -68,7 +69,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "channel": ("channel", "source", "medium", "via"),
     "category": ("category", "type", "topic", "tag", "label"),
     "message": ("innermost_message", "message", "msg", "error_message", "content", "error", "exception_message",
-                "description", "log_message", "text", "exception.message", "error.message", "outer_message",
+                "description", "log_message", "text", "exception.message", "error.message", "error.value", "outer_message",
                 "rendered_message"),
     "error_type": ("innermost_type", "error_type", "exception_type", "exc_type", "error_class", "exception", "type",
                    "error_code", "exception.type", "error.type", "err.type", "err.name", "error.kind", "outer_type"),
@@ -79,7 +80,9 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "level": ("level_display_name", "levelname", "level", "severity", "log_level", "priority", "loglevel",
               "log.level", "severity_text", "severity_level"),
     "component": ("component", "service", "module", "logger", "source", "app", "subsystem",
-                  "service.name", "logger_name", "log.logger", "caller"),
+                  "service.name", "logger_name", "log.logger", "caller",
+                  # journald, Windows' event exports, Application Insights
+                  "syslog_identifier", "_systemd_unit", "provider_name", "cloud_role_name", "app_role_name"),
 }
 # A column whose name merely contains one of these words is a candidate for the canonical
 # column, taken only when its values fit it (its content decides): 'How likely are you to
@@ -99,12 +102,14 @@ DURATION_UNITS = {"ms": 1, "millis": 1, "msec": 1, "milliseconds": 1, "milliseco
                   "s": 1000, "sec": 1000, "secs": 1000, "second": 1000, "seconds": 1000,
                   "us": 0.001, "µs": 0.001, "micros": 0.001, "microseconds": 0.001,
                   "ns": 0.000001, "nanos": 0.000001, "nanoseconds": 0.000001,
-                  "min": 60000, "mins": 60000, "minute": 60000, "minutes": 60000}
+                  "min": 60000, "mins": 60000, "minute": 60000, "minutes": 60000,
+                  "h": 3600000, "hr": 3600000, "hrs": 3600000, "hour": 3600000, "hours": 3600000, "std": 3600000,
+                  "stunden": 3600000}
 
 
 def duration_factor(name: str) -> float:
     """Milliseconds per unit of a duration column named ``name`` (1 when the name gives no unit)."""
-    words = re.findall(r"[A-Z]?[a-zµ]+|[A-Z]+(?![a-z])", name.rsplit(".", 1)[-1])
+    words = re.findall(r"[A-Z]?[a-zµ]+|[A-Z]+(?![a-z])", re.sub(r"'s\b", "", name.rsplit(".", 1)[-1]))
     units = [DURATION_UNITS[w.lower()] for w in words if w.lower() in DURATION_UNITS]
     return units[-1] if units else 1
 
@@ -121,6 +126,11 @@ RATING_LABELS: dict[str, int] = {
     "mostly dissatisfied": 2, "very dissatisfied": 1, "extremely dissatisfied": 1, "completely dissatisfied": 1,
     "excellent": 5, "very good": 4, "good": 3, "fair": 2, "poor": 1, "very poor": 1,
 }
+
+# Two-level satisfaction (Zendesk's CSAT: Good / Bad), read as the ends of the 1-5 scale so that CSAT
+# (ratings of 4 or 5) is the share of Good; a survey offered and not answered is no rating.
+GOOD_BAD: dict[str, int] = {"good": 5, "bad": 1}
+UNANSWERED = ("offered", "unoffered", "not offered", "not rated")
 
 # The exception's own message where a log also has the line's text (ECS, OpenTelemetry, pino's and
 # bunyan's serialised 'err'): it names the failure.
@@ -163,6 +173,9 @@ class ColumnProfile:
     nested: int = 0        # JSON objects or arrays (a nested record, not a value)
     example: str | None = None
     labels: int = 0        # satisfaction or quality labels of a 1-5 scale (RATING_LABELS)
+    good_bad: int = 0      # 'Good' or 'Bad' (GOOD_BAD)
+    unanswered: int = 0    # 'Offered', 'Unoffered' (UNANSWERED)
+    other_labels: int = 0  # labels of the 1-5 scales other than 'good' ('Excellent', 'Fair', ...)
 
     def share(self, n: int) -> float:
         return n / self.values if self.values else 0.0
@@ -175,6 +188,12 @@ class ColumnProfile:
     def is_flag(self) -> bool:
         """Only yes/no values (0/1, true/false): a flag, never text or a rating."""
         return self.values > 0 and self.flags == self.values and self.distinct <= 2
+
+    @property
+    def is_good_bad(self) -> bool:
+        """Zendesk's two-level CSAT: Good or Bad (or offered and not answered), no other label."""
+        return (self.values > 0 and self.good_bad > 0 and not self.other_labels
+                and self.share(self.good_bad + self.unanswered) >= 0.9)
 
     @property
     def is_rating_labels(self) -> bool:
@@ -205,6 +224,7 @@ class ColumnMapping:
     reason: str
     first: bool = False       # the first non-blank of the sources, not all joined (userId | anonymousId)
     by: str = "name"          # "map" (given by hand), "name", or "content" (its values decided)
+    good_bad: bool = False    # rating: Zendesk's Good / Bad (GOOD_BAD), not the 1-5 labels
 
     def spec(self) -> str:
         """How ``--map`` writes it: 'Date+Time' (joined), 'userId|anonymousId' (first non-blank)."""
@@ -286,7 +306,7 @@ def _fits(canon: str, prof: ColumnProfile | None, strict: bool) -> str | None:
         return "it holds only yes/no flags (0/1), not a rating or score"
     if canon == "timestamp":
         return None if not strict or prof.time_share >= 0.8 else f"only {_pct(prof.time_share)} of its values read as times"
-    if canon == "rating" and prof.is_rating_labels:
+    if canon == "rating" and (prof.is_rating_labels or prof.is_good_bad):
         return None
     if canon in ("rating", "score", "duration_ms"):
         # by a synonym, a number column stays mapped: its values that are not numbers are rejected rows;
@@ -298,7 +318,7 @@ def _fits(canon: str, prof: ColumnProfile | None, strict: bool) -> str | None:
         if canon == "score" and strict and not (prof.whole_numbers_within(0, 10) and prof.high > 5 and prof.distinct >= 3):
             return f"it holds {prof.describe_numbers()}, not 0-10"
         return None
-    if canon == "error_type" and prof.mean_words > 6:  # structlog's 'exception': the whole traceback
+    if canon == "error_type" and prof.mean_words > 20:  # structlog's 'exception': the whole traceback
         return f"its values are long text (e.g. {(prof.example or '')[:40]!r}), not the name of an error"
     if canon in ("comment", "message"):
         if prof.is_flag:
@@ -433,6 +453,10 @@ def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, s
     _by_name_part(wanted, source_columns, chosen, used, profiles, by_values, questions)
     _by_content(kind, wanted, source_columns, chosen, used, profiles, by_values)
 
+    rating = chosen.get("rating")
+    if rating and len(rating.sources) == 1 and (p := profiles.get(rating.sources[0])) and p.is_good_bad:
+        chosen["rating"] = dataclasses.replace(rating, good_bad=True,
+                                               reason=rating.reason + "; Good / Bad read as 5 / 1 (CSAT: Good's share)")
     columns = [chosen[c] for c in wanted if c in chosen and chosen[c].sources]
     # a nested key is kept in attributes inside its parent: it is not listed on its own
     mapping = Mapping(kind, columns, [c for c in source_columns if c not in used and c not in nested], notes=notes)
@@ -522,7 +546,7 @@ def _by_content(kind, wanted, source_columns, chosen, used, profiles, take) -> N
         if "rating" not in chosen:
             stars = [c for c in open_cols if not _count_like(c) and profiles[c].whole_numbers_within(1, 5)
                      and profiles[c].distinct >= 2]
-            words = [c for c in open_cols if profiles[c].is_rating_labels]
+            words = [c for c in open_cols if profiles[c].is_rating_labels or profiles[c].is_good_bad]
             if stars:
                 best = max(stars, key=lambda c: profiles[c].values)
                 take("rating", (best,), f"by content: {profiles[best].describe_numbers()}, read as star ratings")

@@ -357,9 +357,10 @@ def _detect(path: Path, work_dir: Path, log_format: str | None) -> SourceFile:
         first, _, rest = text.partition("\n")
         try:
             obj = json.loads(first.strip())
-            schema = "otlp" if isinstance(obj, dict) and "resourceLogs" in obj else None
+            schema = "otlp" if isinstance(obj, dict) and ("resourceLogs" in obj or "resourceSpans" in obj) else None
             alone = not rest.strip() and len(head) < HEAD_BYTES  # the whole file is this one object
-            if not schema and alone and _lists_rows(obj) and not _is_sentry_event(obj) and work_dir is not None:
+            if (not schema and alone and _lists_rows(obj) and not _is_sentry_event(obj) and work_dir is not None
+                    and not any(re.sub(r"[^0-9a-z]", "", k.lower()) in _ROW_TIMES for k in obj)):
                 if listed := _listed_rows(path, data_path, compression, work_dir, log_format):
                     return listed
             return _describe_json(SourceFile(path, data_path, "jsonl", compression, schema=schema))
@@ -466,7 +467,7 @@ def _workbook(path: Path) -> _Workbook | None:
             for tag in _xml_tags(book, "sheet"):
                 target = targets.get(next((v for k, v in tag.items() if k.endswith(":id")), None), "")
                 part = target.lstrip("/") if target.startswith("/") else "xl/" + target
-                if tag.get("name") and part in names:
+                if tag.get("name") and part in names and tag.get("state", "visible") == "visible":
                     sheets.append(_Sheet(html.unescape(tag["name"]), part, _used_cells(archive, part)))
             if not sheets:
                 raise UnusableFile(f"{path.name}: is an Excel workbook with no worksheet (charts only?). Save "
@@ -482,6 +483,31 @@ def _used_cells(archive: zipfile.ZipFile, part: str) -> str | None:
         head = f.read(64 * 1024).decode("utf-8", "replace")
     ref = next((t.get("ref") for t in _xml_tags(head, "dimension")), None)
     return ref if ref and re.fullmatch(r"[A-Z]{1,3}\d+:[A-Z]{1,3}\d+", ref) else None
+
+
+def _cell_types(con, args: list, where: str, cells: str | None) -> list[tuple]:
+    """Each column's type as DuckDB's excel reader infers it from the first value under a header,
+    the header taken at each of the sheet's first five rows (a title or a survey's second header
+    row above the values would hide a date column): DESCRIBE's rows, a date type where any saw one."""
+    found: list[tuple] = []
+    start = re.match(r"([A-Z]+)(\d+):([A-Z]+)(\d+)", cells) if cells else None
+    for skip in range(5 if start else 1):
+        if start and int(start.group(2)) + skip >= int(start.group(4)):
+            break
+        ranged = ([*args[:2], f"{start.group(1)}{int(start.group(2)) + skip}:{start.group(3)}{start.group(4)}"]
+                  if start else args)
+        try:
+            rows = con.execute(f"DESCRIBE SELECT * FROM read_xlsx(?, sheet = ?, header = true{where})", ranged).fetchall()
+        except DatabaseError:
+            if not skip:
+                raise
+            continue
+        if not found:
+            found = rows
+        found = [f if str(f[1]).startswith(("TIMESTAMP", "DATE", "TIME")) or i >= len(rows) else
+                 (f[0], rows[i][1], *f[2:]) if str(rows[i][1]).startswith(("TIMESTAMP", "DATE", "TIME")) else f
+                 for i, f in enumerate(found)]
+    return found
 
 
 # The day an Excel date serial counts from: 1899-12-30 in the 1900 date system (right from March
@@ -506,8 +532,7 @@ def _from_workbook(path: Path, work_dir: Path, book: _Workbook, log_format: str 
             args = [str(path), sheet.name] + ([sheet.cells] if sheet.cells else [])
             where = ", range = ?" if sheet.cells else ", stop_at_empty = false"
             try:
-                typed = con.execute(f"DESCRIBE SELECT * FROM read_xlsx(?, sheet = ?, header = true{where})",
-                                    args).fetchall()
+                typed = _cell_types(con, args, where, sheet.cells)
                 con.execute(f"CREATE OR REPLACE TEMP TABLE _sheet AS SELECT * FROM read_xlsx(?, sheet = ?, "
                             f"header = false, all_varchar = true{where})", args)
             except DatabaseError as err:
@@ -559,6 +584,13 @@ def _written_zone(layout: str, lines: list[str]) -> str | None:
     return _known_zone(json.dumps({"timeZone": m.group(fields.index("zone") + 1)})) if m else None
 
 
+# Keys a JSON wrapper of rows names its list by; a row's own time (a wrapper has none)
+ROW_LISTS = {"events", "data", "records", "items", "results", "hits", "logs", "rows", "entries", "value",
+             "logevents", "errors", "issues"}
+_ROW_TIMES = {"timestamp", "time", "ts", "datetime", "date", "createdat", "eventtime", "timeunixnano",
+              "datecreated", "received", "receivedat"}
+
+
 def _lists_rows(obj: dict) -> bool:
     """A JSON object holding a list of objects, or an object that holds one (``hits.hits``)."""
     def rows(v: object) -> bool:
@@ -578,6 +610,8 @@ def _listed_rows(path: Path, data_path: Path, compression: str | None, work_dir:
     try:
         keys = con.execute(f"SELECT k, json_type(j -> k) FROM (SELECT unnest(json_keys(j)) AS k, j FROM {doc})",
                            [str(data_path)]).fetchall()
+        if any(re.sub(r"[^0-9a-z]", "", k.lower()) in _ROW_TIMES for k, _ in keys):
+            return None  # the object has a time of its own: it is a row (an event), not a wrapper of rows
         lists = []
         for key, kind in keys:
             at = [key]
@@ -592,7 +626,8 @@ def _listed_rows(path: Path, data_path: Path, compression: str | None, work_dir:
                     lists.append((n, where))
         if not lists:
             return None
-        _, where = max(lists, key=lambda x: x[0])
+        # the list a wrapper names for its rows, else the longest ('events' beside 'searchedLogStreams')
+        _, where = max(lists, key=lambda x: (x[1][-1].lower() in ROW_LISTS, x[0]))
         out = _work_file(work_dir, "rows", ".jsonl")
         con.execute(f"CREATE TEMP TABLE _rows AS SELECT CAST(unnest(CAST(j{' -> ?' * len(where)} AS JSON[])) AS VARCHAR) "
                     f"AS r FROM {doc}", [*where, str(data_path)])
@@ -735,8 +770,9 @@ def _sniff_sample(src: SourceFile) -> Path:
     return sample
 
 
-def _sniff(src: SourceFile) -> tuple:
+def _sniff(src: SourceFile, quote: str | None = None) -> tuple:
     delim = f", delim = {_sql_str(src.delimiter)}" if src.delimiter else ""
+    delim += f", quote = {_sql_str(quote)}" if quote else ""
     con = store.scratch()
     try:
         return con.execute(
@@ -764,6 +800,13 @@ def _describe_csv(src: SourceFile) -> SourceFile:
     except DatabaseError as err:
         raise UnusableFile(f"{src.path.name}: not readable as CSV: {duckdb_reason(err, src)}. Save it as a "
                            f"UTF-8 CSV with a header row and try again.") from None
+    if row[1] == "'":  # an apostrophe as the quote: Python's 'vat' in a message would lose its quotes
+        try:
+            double = _sniff(src, quote='"')
+        except DatabaseError:
+            double = None
+        if double and len(double[3]) == len(row[3]):  # the double quote splits the rows alike: it is the quote
+            row = double
     delim, quote, escape, columns = row
     src.delimiter = delim
     src.quote = None if quote in ("", "(empty)", "\x00") else quote
@@ -774,9 +817,14 @@ def _describe_csv(src: SourceFile) -> SourceFile:
         # read with quotes instead, so that only the broken record is rejected
         src.quote = src.escape = '"'
         src.columns = [c[1:-1] if len(c) > 1 and c[0] == c[-1] == '"' else c for c in src.columns]
-    if _one_field_unnamed(src):  # Windows' Event Viewer: its CSV's header leaves out the description
-        src.columns.append(name := f"column{len(src.columns) + 1}")
-        src.notes.append(f"every row has one field more than the header names: the last is read as {name!r}")
+    if unnamed := _one_field_unnamed(src):  # Windows' Event Viewer: its CSV's header leaves out the description
+        if unnamed == "first":  # R's write.table: row names, unnamed, before the header's columns
+            src.columns.insert(0, name := "row_name")
+            src.notes.append("every row has one field more than the header names: the first (row names) is read "
+                             f"as {name!r}")
+        else:
+            src.columns.append(name := f"column{len(src.columns) + 1}")
+            src.notes.append(f"every row has one field more than the header names: the last is read as {name!r}")
     if (above := _lines_above_header(src)) and not src.notes.count(TITLE_NOTE.format(n=above)):
         rewrite(src, skip_lines=above)
         src.notes.append(TITLE_NOTE.format(n=above))
@@ -793,20 +841,24 @@ TITLE_NOTE = "{n} line(s) above the header skipped (a report's title?)"
 _GENERATED_NAME = re.compile(r"column\d+")  # DuckDB's name for a header cell left empty
 
 
-def _one_field_unnamed(src: SourceFile) -> bool:
-    """Nearly every row of the head (two or more) has one field more than the header names."""
+def _one_field_unnamed(src: SourceFile) -> str | None:
+    """Nearly every row of the head (two or more) has one field more than the header names: "last"
+    (the unnamed field ends the row), or "first" when the rows start with their numbers 1, 2, 3 ...
+    (R's row names); None otherwise."""
     if src.encoding == "utf-16" or not src.columns:
-        return False
+        return None
     with src.data_path.open("rb") as f:
         lines = f.read(HEAD_BYTES).decode(src.encoding, errors="replace").lstrip("\ufeff").split("\n")[:-1]
     try:
         rows = list(csv.reader(lines[:60], delimiter=src.delimiter or ",", quotechar=src.quote or '"'))
     except csv.Error:
-        return False
+        return None
     if len(rows) < 3 or len(rows[0]) != len(src.columns):
-        return False
+        return None
     body = [r for r in rows[1:] if r]
-    return sum(len(r) == len(src.columns) + 1 for r in body) >= 0.9 * len(body)
+    if sum(len(r) == len(src.columns) + 1 for r in body) < 0.9 * len(body):
+        return None
+    return "first" if [r[0].strip() for r in body[:20]] == [str(i) for i in range(1, min(len(body), 20) + 1)] else "last"
 
 
 def _lines_above_header(src: SourceFile) -> int:
@@ -821,8 +873,11 @@ def _lines_above_header(src: SourceFile) -> int:
     rows = csv.reader(lines, delimiter=src.delimiter or ",", quotechar=src.quote or '"')
     try:
         for i, cells in enumerate(rows):
-            if i and len(cells) >= 3 and all(c.strip() for c in cells):
+            filled = sum(bool(c.strip()) for c in cells)
+            if i and len(cells) >= 3 and filled == len(cells):
                 return i
+            if filled > 1:  # a row of values before any full row: the file starts with its (sparse) header
+                return 0
     except csv.Error:
         return 0
     return 0

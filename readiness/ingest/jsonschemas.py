@@ -1,6 +1,8 @@
 """JSON logs in the shapes of common tools, flattened to one JSON object per log record in DuckDB.
 
-* **OpenTelemetry logs (OTLP JSON)**: ``resourceLogs`` -> ``scopeLogs`` -> ``logRecords``, one
+* **OpenTelemetry logs and traces (OTLP JSON)**: ``resourceLogs`` -> ``scopeLogs`` -> ``logRecords``
+  (and a trace's exceptions: ``resourceSpans`` -> ``scopeSpans`` -> ``spans`` -> ``events`` named
+  ``exception``, each read as an ERROR record whose body is its span's name), one
   document per file or one per line (the collector's file exporter). Each log record becomes an
   object of ``timestamp`` (from ``timeUnixNano``, else ``observedTimeUnixNano``),
   ``severity_text`` (from ``severityNumber`` when the text is missing), ``message`` (the body),
@@ -22,11 +24,11 @@ from __future__ import annotations
 
 import re
 
-NAMES = {"otlp": "OpenTelemetry logs (OTLP JSON)", "sentry": "Sentry events (JSON)"}
+NAMES = {"otlp": "OpenTelemetry logs or traces (OTLP JSON)", "sentry": "Sentry events (JSON)"}
 # OTLP severity numbers 1-24 in bands of four
 _SEVERITY = "['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL']"
 # the first characters of an OTLP JSON document, pretty-printed or not
-OTLP_START = re.compile(r'^\s*\{\s*"resourceLogs"\s*:')
+OTLP_START = re.compile(r'^\s*\{\s*"resource(?:Logs|Spans)"\s*:')
 
 
 def is_object_sql(text: str) -> str:
@@ -74,10 +76,23 @@ def otlp_rows_sql(docs: str) -> str:
              f"'scope', r.scope)")
     own = _attributes(f"{lr}->'attributes'")
     obj = f"CAST(json_merge_patch(json_merge_patch({_attributes('r.resource')}, {own}), {fixed}) AS VARCHAR)"
-    records = ("flatten(flatten(list_transform(json_extract(_json, '$.resourceLogs[*]'), lambda rl: "
-               "list_transform(coalesce(json_extract(rl, '$.scopeLogs[*]'), []), lambda sl: "
-               "list_transform(coalesce(json_extract(sl, '$.logRecords[*]'), []), lambda x: "
-               "{'resource': rl->'$.resource.attributes', 'scope': sl->>'$.scope.name', 'lr': x})))))")
+    logs = ("flatten(flatten(list_transform(coalesce(json_extract(_json, '$.resourceLogs[*]'), []), lambda rl: "
+            "list_transform(coalesce(json_extract(rl, '$.scopeLogs[*]'), []), lambda sl: "
+            "list_transform(coalesce(json_extract(sl, '$.logRecords[*]'), []), lambda x: "
+            "{'resource': rl->'$.resource.attributes', 'scope': sl->>'$.scope.name', 'lr': x})))))")
+    # a trace's exceptions: each span event named 'exception', as a log record of level ERROR with
+    # the span's name as its body, the event's attributes then the span's, and the span's ids
+    attrs = ("to_json(list_concat(coalesce(json_extract(e, '$.attributes[*]'), []), "
+             "coalesce(json_extract(sp, '$.attributes[*]'), [])))")
+    event = (f"json_merge_patch(e, json_object('severityText', 'ERROR', 'traceId', sp->>'traceId', 'spanId', "
+             f"sp->>'spanId', 'body', json_object('stringValue', sp->>'name'), 'attributes', {attrs}))")
+    spans = ("flatten(flatten(flatten(list_transform(coalesce(json_extract(_json, '$.resourceSpans[*]'), []), "
+             "lambda rs: list_transform(coalesce(json_extract(rs, '$.scopeSpans[*]'), []), lambda ss: "
+             "list_transform(coalesce(json_extract(ss, '$.spans[*]'), []), lambda sp: "
+             "list_transform(list_filter(coalesce(json_extract(sp, '$.events[*]'), []), "
+             "lambda e: e->>'name' = 'exception'), lambda e: "
+             f"{{'resource': rs->'$.resource.attributes', 'scope': ss->>'$.scope.name', 'lr': {event}}})))))))")
+    records = f"list_concat({logs}, {spans})"
     numbered = f"list_transform({records}, lambda x, i: {{'i': i, 'r': x}})"
     valid = is_object_sql("_doc")
     return f"""(SELECT _line, _line_no FROM (

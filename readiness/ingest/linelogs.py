@@ -481,6 +481,9 @@ FIELD_PATTERNS = {
     "time": r"[^\[\]]*?\d[^\[\]]*?",  # within its brackets: '[time] [pid] [level]' is no time
     "timestamp": r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?",
     "host": r"\S+",
+    # syslog's 'Jun 14': a month's three letters and a day (a tab-separated row is no syslog line)
+    "month": r"[A-Z][a-z]{2}",
+    "day": r"\d{1,2}",
     "module": r"[\w.-]+",
     "code": r"MY-\d+",
     "thread": r"\d+",

@@ -80,14 +80,18 @@ class IngestOptions:
 # A survey export's column saying a response was not submitted, and the values that say so:
 # Typeform's 'Response Type' (completed / partial), Qualtrics' 'Finished' (True / False)
 PARTIAL_MARKS = {"responsetype": ("partial",), "finished": ("false", "0")}
+# ... each only in its tool's export: Qualtrics' 'Finished' beside its 'Progress' and 'ResponseId'
+_PARTIAL_BESIDE = {"finished": ("progress", "responseid")}
 
 
 def _partial_responses(src: SourceFile, mapping: Mapping) -> str | None:
     """SQL over a loaded feedback row: the response was not submitted (its survey export says so
     in a column kept in ``attributes``); None when the file has no such column."""
     used = {c for m in mapping.columns for c in m.sources}
+    names = {norm(c) for c in src.columns}
     tests = [f"lower(trim(attributes->>{lit(c)})) IN ({', '.join(lit(v) for v in PARTIAL_MARKS[norm(c)])})"
-             for c in src.columns if norm(c) in PARTIAL_MARKS and c not in used]
+             for c in src.columns if norm(c) in PARTIAL_MARKS and c not in used
+             and all(n in names for n in _PARTIAL_BESIDE.get(norm(c), ()))]
     return f"coalesce({' OR '.join(tests)}, false)" if tests else None
 
 
@@ -334,19 +338,23 @@ def plan_file(path: Path, kind: str, opts: IngestOptions, work: Path) -> tuple[S
     return src, mapping
 
 
-_COUNTS = ("count", "timesseen", "events", "occurrences", "totalevents", "eventcount")
+_COUNTS = ("count", "timesseen", "events", "occurrences", "totaloccurrences", "totalevents", "eventcount")
+# when an issue was first and last seen: Sentry and Bugsnag, Google's Error Reporting, Rollbar
+_FIRST_SEEN = ("firstseen", "firstseentime", "firstoccurrencetimestamp", "firstoccurrence")
+_LAST_SEEN = ("lastseen", "lastseentime", "lastoccurrencetimestamp", "lastoccurrence")
 
 
 def issue_list(columns: list[str]) -> str | None:
     """Why a file is an error tracker's list of issues (one row per issue, with its count and when
     it was first and last seen: Sentry, Rollbar, Bugsnag, Crashlytics) rather than its errors, or
     None. Loaded as exceptions, each issue would count once, whatever its count."""
-    names = {norm(c): c for c in columns}
-    count = next((names[n] for n in _COUNTS if n in names), None)
-    if count and "firstseen" in names and "lastseen" in names:
+    names = {norm(c.rsplit(".", 1)[-1]): c for c in columns}
+    count, first, last = (next((names[n] for n in group if n in names), None)
+                          for group in (_COUNTS, _FIRST_SEEN, _LAST_SEEN))
+    if count and first and last:
         return (f"is a list of issues, one row per issue with its count ({count!r}) and when it was first and "
-                f"last seen ({names['firstseen']!r}, {names['lastseen']!r}), not one row per error: loaded, each "
-                f"issue would count once. Export the issues' events instead (Sentry: Discover, a query of events).")
+                f"last seen ({first!r}, {last!r}), not one row per error: loaded, each issue would count once. "
+                f"Export the issues' events instead (Sentry: Discover, a query of events).")
     return None
 
 
@@ -365,8 +373,13 @@ def _export_zone(src: SourceFile, mapping: Mapping, opts: IngestOptions) -> str 
         src.notes.append(f"times read in {zone}, {src.zones_said}")
         return zone
     if _NAMED_UTC.search(column):
-        src.notes.append(f"times read in UTC, as the column's name {column!r} says")
-        return "UTC"
+        offset = re.search(r"(?:utc|gmt)\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?", column, re.IGNORECASE)
+        if offset and (offset.group(3) or "00") != "00":
+            return None  # 'UTC+05:30': no zone of whole hours names it; the pilot's zone, as before
+        zone = f"Etc/GMT{'-' if offset.group(1) == '+' else '+'}{int(offset.group(2))}" if offset else "UTC"
+        zone = "UTC" if zone in ("Etc/GMT-0", "Etc/GMT+0") else zone  # Etc/GMT-2 is two hours ahead of UTC
+        src.notes.append(f"times read in {zone}, as the column's name {column!r} says")
+        return zone
     return None
 
 

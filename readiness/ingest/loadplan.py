@@ -11,7 +11,17 @@ from __future__ import annotations
 import json
 
 from readiness.ingest import formats, linelogs, timestamps
-from readiness.ingest.columns import NUMERIC, RATING_LABELS, SCHEMA, Mapping, canonical_columns, duration_factor, norm
+from readiness.ingest.columns import (
+    GOOD_BAD,
+    NUMERIC,
+    RATING_LABELS,
+    SCHEMA,
+    UNANSWERED,
+    Mapping,
+    canonical_columns,
+    duration_factor,
+    norm,
+)
 from readiness.ingest.formats import SourceFile
 from readiness.store import ident
 from readiness.store import literal as lit
@@ -23,7 +33,10 @@ from readiness.store import literal as lit
 # PostgreSQL's LOG, MySQL's Note and loguru's SUCCESS, and as pino's and bunyan's numbers (10-30).
 INFORMATIONAL_LEVELS = ("TRACE", "DEBUG", "FINEST", "FINER", "FINE", "CONFIG", "VERBOSE", "INFO",
                         "INFORMATION", "INFORMATIONAL", "NOTICE", "NOTE", "LOG", "SUCCESS",
-                        "TRC", "TRCE", "DBG", "DBUG", "INF", "VRB", "T", "D", "I", "V", "10", "20", "30")
+                        "TRC", "TRCE", "DBG", "DBUG", "INF", "VRB", "T", "D", "I", "V", "10", "20", "30",
+                        # Windows' event levels in German, French, Spanish, Italian, Dutch
+                        "INFORMATIONEN", "AUSFÜHRLICH", "DÉTAILLÉ", "INFORMACIÓN", "DETALLADO", "INFORMAZIONI",
+                        "DETTAGLIATO", "INFORMATIE", "UITGEBREID")
 
 
 # Levels written as numbers on a scale the column's name tells (compared as in columns.norm):
@@ -34,21 +47,25 @@ NUMBERED_LEVELS = {
         ("EMERG", "ALERT", "CRIT", "ERR", "WARNING", "NOTICE", "INFO", "DEBUG"),
     ("severitylevel",): ("VERBOSE", "INFORMATION", "WARNING", "ERROR", "CRITICAL"),
 }
+# ... each only beside columns its tool writes (a ticket's 'Priority' 1-5 is no syslog priority)
+NUMBERED_BESIDE = {"priority": ("realtimetimestamp", "syslogidentifier", "systemdunit", "message"),
+                   "severitylevel": ("itemtype", "problemid", "operationid", "innermosttype", "outertype")}
 
 
 # An export with no level column whose messages are whole log lines (Splunk's _raw, CloudWatch's
 # @message, a Lambda's '[ERROR]\t<time>\t<request id>\t...'): the level is a level word in capitals
 # first or after up to four words holding digits or brackets (times, ids, '[main]'), or logfmt's
 # level=...; AWS Lambda's own START, END and REPORT lines are information.
-LEVEL_IN_TEXT = (r"^(?:(?:\S*[\d\[\]]\S*\s+){0,4}?\[?(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|FATAL|CRITICAL|"
-                 r"SEVERE)\]?(?:[\s:\]]|$)|.*?\blevel=\"?([A-Za-z]+))")
+LEVEL_IN_TEXT = (r"^(?:(?:\S*[\d\[\]]\S*\s+){1,4}?\[?(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|FATAL|CRITICAL|"
+                 r"SEVERE)\]?(?:[\s:\]]|$)|\[?(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|FATAL|CRITICAL|SEVERE)"
+                 r"(?:\]|:\S|\t)|(?:\w+=\S+\s+)*level=\"?([A-Za-z]+))")
 LAMBDA_PLATFORM = r"^(START|END|REPORT) RequestId: "
 
 
 def level_in_message(mapping: Mapping, src: SourceFile) -> bool:
     """An exception export without a level column whose level is read from its messages' text."""
     return (mapping.kind == "exceptions" and mapping.get("level") is None and mapping.get("message") is not None
-            and src.line_format is None)
+            and mapping.get("error_type") is None and mapping.get("stack_trace") is None and src.line_format is None)
 
 
 def informational_sql(column: str = "level") -> str:
@@ -174,9 +191,9 @@ class LoadPlan:
         traced = self.kind == "exceptions" and not self.is_line and canonical in ("message", "error_type", "stack_trace")
         if canonical == "level" and level_in_message(self.mapping, self.src):
             line = f"left({self.raw_text('message')}, 200)"
-            found = f"regexp_extract({line}, {lit(LEVEL_IN_TEXT)}, ['word', 'logfmt'])"
-            return (f"CASE WHEN regexp_matches({line}, {lit(LAMBDA_PLATFORM)}) THEN 'INFO' "
-                    f"ELSE nullif(upper(coalesce(nullif({found}.word, ''), {found}.logfmt)), '') END")
+            found = f"regexp_extract({line}, {lit(LEVEL_IN_TEXT)}, ['after', 'first', 'logfmt'])"
+            return (f"CASE WHEN regexp_matches({line}, {lit(LAMBDA_PLATFORM)}) THEN 'INFO' ELSE nullif(upper("
+                    f"coalesce(nullif({found}.after, ''), nullif({found}.first, ''), {found}.logfmt)), '') END")
         if self.mapping.get(canonical) is None:
             return self._from_trace(canonical, "NULL") if traced and canonical != "message" else "NULL"
         if canonical == "timestamp":
@@ -194,7 +211,8 @@ class LoadPlan:
             if canonical == "duration_ms" and len(m.sources) == 1 and (factor := duration_factor(m.sources[0])) != 1:
                 number = f"({number} * {factor!r})"  # 'Dauer (s)': seconds, stored as milliseconds
             if canonical == "rating":  # 'Very satisfied' ... 'Very dissatisfied' read as 5 ... 1
-                words = " ".join(f"WHEN {lit(k)} THEN {v}" for k, v in RATING_LABELS.items())
+                labels = GOOD_BAD if m.good_bad else RATING_LABELS
+                words = " ".join(f"WHEN {lit(k)} THEN {v}" for k, v in labels.items())
                 number = f"coalesce({number}, CASE lower(trim({text})) {words} END)"
             return f"CASE WHEN isfinite({number}) THEN {number} END"  # 'inf', 'NaN', 1e400: not a number
         if traced:
@@ -212,6 +230,9 @@ class LoadPlan:
         """The words of the numbered scale the level column's name tells, if it tells one."""
         m = self.mapping.get("level")
         name = norm(m.sources[-1].rsplit(".", 1)[-1]) if m and len(m.sources) == 1 else ""
+        beside = {norm(c) for c in self.src.columns}
+        if name in NUMBERED_BESIDE and sum(n in beside for n in NUMBERED_BESIDE[name]) < 2:
+            return None
         return next((words for names, words in NUMBERED_LEVELS.items() if name in names), None)
 
     def _from_trace(self, canonical: str, text: str) -> str:
@@ -244,8 +265,11 @@ class LoadPlan:
             cols.append(f"{self.value(c)} AS c_{c}")
         cols.append(f"{self._time_raw()} AS r_timestamp")
         for c in NUMERIC:
-            if self.mapping.get(c) is not None:
-                cols.append(f"{self.raw_text(c)} AS r_{c}")
+            if (m := self.mapping.get(c)) is not None:
+                raw = self.raw_text(c)
+                if m.good_bad:  # a survey offered and not answered: no rating, no reject
+                    raw = f"CASE WHEN lower(trim({raw})) IN ({', '.join(lit(u) for u in UNANSWERED)}) THEN NULL ELSE {raw} END"
+                cols.append(f"{raw} AS r_{c}")
         if self.is_json or self.is_line:
             cols.append(f"NOT {formats.parsed_sql(self.src)} AS r_not_object")
         if self.src.nul_bytes:  # only when the file's head had NUL bytes: the check costs a scan of every value

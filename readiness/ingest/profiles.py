@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from readiness import store
 from readiness.ingest import formats, timestamps
-from readiness.ingest.columns import RATING_LABELS, ColumnProfile
+from readiness.ingest.columns import GOOD_BAD, RATING_LABELS, UNANSWERED, ColumnProfile
 from readiness.ingest.formats import SourceFile
 from readiness.ingest.loadplan import lit
 from readiness.store import DatabaseError
@@ -68,7 +68,10 @@ def profile_columns(src: SourceFile) -> dict[str, ColumnProfile]:
                count(*) FILTER (WHERE {' OR '.join(f"n BETWEEN {EPOCH_S[0] * k} AND {EPOCH_S[1] * k}" for k in EPOCH_UNITS)}),
                avg(length(v)), avg(length(v) - length(replace(v, ' ', '')) + 1),
                count(*) FILTER (WHERE v[1] IN ('{{', '[') AND json_valid(v)), min(v),
-               count(*) FILTER (WHERE lower(v) IN ({', '.join(lit(k) for k in RATING_LABELS)}))
+               count(*) FILTER (WHERE lower(v) IN ({', '.join(lit(k) for k in RATING_LABELS)})),
+               count(*) FILTER (WHERE lower(v) IN ({', '.join(lit(k) for k in GOOD_BAD)})),
+               count(*) FILTER (WHERE lower(v) IN ({', '.join(lit(k) for k in UNANSWERED)})),
+               count(*) FILTER (WHERE lower(v) IN ({', '.join(lit(k) for k in RATING_LABELS if k not in GOOD_BAD)}))
         FROM t GROUP BY col"""
     con = store.scratch()
     try:
@@ -79,8 +82,9 @@ def profile_columns(src: SourceFile) -> dict[str, ColumnProfile]:
         con.close()
     by_staged = {src.staged(c): c for c in src.columns}
     out = {c: ColumnProfile(0, 0, 0, 0, None, None, 0, 0, 0, 0, 0.0, 0.0) for c in src.columns}
-    for col, *fig, example, labels in rows:
+    for col, *fig, example, labels, good_bad, unanswered, other_labels in rows:
         values, distinct, numeric, integers, low, high, over_five, flags, times, epochs, length, words, nested = fig
         out[by_staged[col]] = ColumnProfile(values, distinct, numeric, integers, low, high, over_five, flags, times,
-                                            epochs, float(length), float(words), nested, example, labels)
+                                            epochs, float(length), float(words), nested, example, labels, good_bad,
+                                            unanswered, other_labels)
     return out

@@ -41,8 +41,10 @@ COMMON_FORMATS = (
     "%d-%b-%Y %H:%M:%S", "%d %b %Y %H:%M:%S", "%d %b %Y %H:%M", "%b %d, %Y %H:%M:%S", "%b %d %Y %H:%M:%S",
     "%b %d, %Y %I:%M:%S %p",  # java.util.logging's 'Dec 06, 2026 9:05:03 AM'
     # a comma after the date, as Azure's portal and Windows' exports write it ('3/1/2024, 10:19:57.606 AM')
+    # (each with its day-first twin, so that a column no day over 12 settles is asked, not guessed)
     "%m/%d/%Y, %I:%M:%S.%f %p", "%m/%d/%Y, %I:%M:%S %p", "%m/%d/%Y, %I:%M %p", "%m/%d/%Y %I:%M:%S.%f %p",
-    "%d/%m/%Y, %H:%M:%S", "%d/%m/%Y, %H:%M",
+    "%d/%m/%Y, %I:%M:%S.%f %p", "%d/%m/%Y, %I:%M:%S %p", "%d/%m/%Y, %I:%M %p", "%d/%m/%Y %I:%M:%S.%f %p",
+    "%d/%m/%Y, %H:%M:%S", "%d/%m/%Y, %H:%M", "%m/%d/%Y, %H:%M:%S", "%m/%d/%Y, %H:%M",
     "%b %d, %Y @ %H:%M:%S.%f", "%b %d, %Y @ %H:%M:%S",  # Kibana's Discover: 'Mar 1, 2024 @ 22:59:51.783'
     "%d/%b/%Y:%H:%M:%S %z", "%Y-%m-%d %H:%M:%S %z", "%d %b %Y", "%b %d, %Y", "%b %d %Y",
     "%d-%b-%Y", "%B %d, %Y", "%d %B %Y", "%d-%b-%Y %H:%M:%S.%f",
