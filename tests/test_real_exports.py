@@ -887,3 +887,16 @@ def test_a_workbook_s_hidden_sheet_and_title_rows(db: Path, tmp_path: Path) -> N
     assert "sheet 'Data'" in r.format and r.rows_loaded == 6
     assert query(db, "SELECT strftime(min(ts) AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M') FROM usage_events") == [
         ("2026-03-02 10:00",)]
+
+
+def test_mixpanel_s_distinct_id_is_the_user(db: Path, tmp_path: Path) -> None:
+    # Mixpanel's raw export: server-side events carry distinct_id only; web events $user_id once identified
+    lines = [{"event": "Invoice Approved", "properties": {"time": 1772442420 + i, "distinct_id": d,
+                                                         **({"$user_id": u} if u else {}), "$insert_id": f"i{i}"}}
+             for i, (d, u) in enumerate([("maria", None), ("maria", None), ("maria", "maria"), ("chen", "chen"),
+                                         ("$device:18e0a1", None), ("chen", "chen")])]
+    path = tmp_path / "mixpanel.jsonl"
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    r = ingest_one(db, path)
+    assert r.mapping["user_id"].startswith("properties.distinct_id") and (r.rows_loaded, r.rows_rejected) == (6, 0)
+    assert query(db, "SELECT count(DISTINCT user_id) FROM usage_events") == [(3,)]

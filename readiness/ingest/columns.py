@@ -42,9 +42,10 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
                   "event_time_utc", "timestamp_utc", "time_utc",
                   # German, French, Spanish, Dutch exports
                   "zeitstempel", "datum_uhrzeit", "horodatage", "fecha_hora", "tijdstip"),
-    "user_id": ("user_id", "uid", "user", "user_email", "email", "username", "user_name", "login",
+    # Mixpanel's and PostHog's distinct_id is the person (their $user_id is blank before sign-in)
+    "user_id": ("distinct_id", "user_id", "uid", "user", "user_email", "email", "username", "user_name", "login",
                 "actor", "account_id", "employee_id",
-                "org:resource", "distinct_id", "anonymous_id", "user_pseudo_id", "respondent_id",
+                "org:resource", "anonymous_id", "user_pseudo_id", "respondent_id",
                 "respondent", "customer_id", "client_id", "member_id", "person_id", "reviewer_id",
                 "email_address", "enduser.id", "benutzer", "nutzer", "utilisateur", "usuario", "gebruiker"),
     "event": ("event", "event_name", "action", "activity", "event_type", "operation",
