@@ -900,3 +900,21 @@ def test_mixpanel_s_distinct_id_is_the_user(db: Path, tmp_path: Path) -> None:
     r = ingest_one(db, path)
     assert r.mapping["user_id"].startswith("properties.distinct_id") and (r.rows_loaded, r.rows_rejected) == (6, 0)
     assert query(db, "SELECT count(DISTINCT user_id) FROM usage_events") == [(3,)]
+
+
+def test_segment_archive_page_calls_are_uses_and_identify_calls_are_not(db: Path, tmp_path: Path) -> None:
+    import gzip
+
+    calls = [("identify", None, None), ("page", None, "Invoices"), ("track", "Invoice Opened", None),
+             ("track", "Invoice Approved", None), ("group", None, None), ("page", None, "Reports")]
+    lines = [json.dumps({"anonymousId": f"anon-{i % 2}", "userId": f"u{i % 2}", "type": t, "messageId": f"m{i}",
+                         "timestamp": f"2026-03-02T09:0{i}:00.000Z", **({"event": e} if e else {}),
+                         **({"name": n} if n else {}), "context": {"ip": "203.0.113.5"}})
+             for i, (t, e, n) in enumerate(calls)]
+    path = tmp_path / "segment.json.gz"
+    path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    r = ingest_one(db, path)
+    assert (r.rows_loaded, r.rows_skipped, r.rows_rejected) == (4, 2, 0)
+    assert "identify, group and alias calls left out" in r.summary()
+    assert [x[0] for x in query(db, "SELECT event FROM usage_events ORDER BY src_row")] == [
+        "Invoices", "Invoice Opened", "Invoice Approved", "Reports"]

@@ -441,6 +441,16 @@ def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, s
         chosen["message"] = ColumnMapping("message", (message.sources[0], line),
                                           f"{message.sources[0]!r}, or {line!r} where it is blank", first=True)
         used.add(line)
+    event = chosen.get("event")
+    names = {norm(c): c for c in source_columns if c not in used}
+    if (kind == "usage" and event and event.sources == (by_norm.get("event"),) and event.by != "map"
+            and {"name", "type"} <= names.keys() and ({"messageid", "anonymousid"} & {norm(c) for c in source_columns})):
+        # Segment: a track call names its event, a page or screen call its page; identify, group and
+        # alias calls name neither (they are left out: load.segment_calls)
+        chosen["event"] = ColumnMapping("event", (event.sources[0], names["name"], names["type"]),
+                                        f"Segment's calls: {event.sources[0]!r}, else the page's {names['name']!r}, "
+                                        f"else the call's {names['type']!r}", first=True)
+        used.update((names["name"], names["type"]))
     user = chosen.get("user_id")
     if user and len(user.sources) == 1 and user.by != "map" and (anon := free(ANONYMOUS_NAMES)):
         # analytics tools write the signed-in id, or an anonymous one before sign-in

@@ -73,8 +73,22 @@ class IngestOptions:
             return LeftOut(partial, "min('partial')", "partial responses (not submitted)")
         if kind == "usage" and src.line_format in linelogs.USAGE_FORMATS and not self.all_levels:
             return LeftOut(linelogs.is_static_sql("event"),
-                           "min('static files')", "requests for static files (images, scripts, styles, fonts)")
+                           "min('requests for static files')", "requests for static files (images, scripts, styles, fonts)")
+        if kind == "usage" and not self.all_levels and segment_calls(mapping):
+            return LeftOut(f"event IN ({', '.join(lit(c) for c in SEGMENT_NOT_USES)})",
+                           "min('identify, group and alias calls')", "identify, group and alias calls (who, not what)")
         return None
+
+
+# Segment's calls that say who a user is, not what they did
+SEGMENT_NOT_USES = ("identify", "group", "alias")
+
+
+def segment_calls(mapping: Mapping) -> bool:
+    """A Segment export whose event is its track call's event, else its page call's name, else the
+    call's type (columns.propose_mapping maps it so)."""
+    event = mapping.get("event")
+    return bool(event and event.first and tuple(norm(c) for c in event.sources) == ("event", "name", "type"))
 
 
 # A survey export's column saying a response was not submitted, and the values that say so:
@@ -145,7 +159,7 @@ class IngestResult:
         text = (f"{self.file}: batch {self.batch_id}, {self.format}: {self.rows_read:,} read, "
                 f"{self.rows_loaded:,} loaded, {self.rows_rejected:,} rejected, {self.rows_duplicate:,} duplicate")
         if self.rows_skipped and self.kind == "usage":
-            text += f", {self.rows_skipped:,} requests for static files left out: they are not uses"
+            text += f", {self.rows_skipped:,} {self.skipped_levels or 'requests for static files'} left out: they are not uses"
         elif self.rows_skipped and self.kind == "feedback":
             text += f", {self.rows_skipped:,} partial responses left out: they were not submitted"
         elif self.rows_skipped:
