@@ -908,7 +908,8 @@ def test_segment_archive_page_calls_are_uses_and_identify_calls_are_not(db: Path
     calls = [("identify", None, None), ("page", None, "Invoices"), ("track", "Invoice Opened", None),
              ("track", "Invoice Approved", None), ("group", None, None), ("page", None, "Reports")]
     lines = [json.dumps({"anonymousId": f"anon-{i % 2}", "userId": f"u{i % 2}", "type": t, "messageId": f"m{i}",
-                         "timestamp": f"2026-03-02T09:0{i}:00.000Z", **({"event": e} if e else {}),
+                         "timestamp": f"2026-03-02T09:0{i}:00.000Z", "sentAt": f"2026-03-02T09:0{i}:01.000Z",
+                         **({"event": e} if e else {}),
                          **({"name": n} if n else {}), "context": {"ip": "203.0.113.5"}})
              for i, (t, e, n) in enumerate(calls)]
     path = tmp_path / "segment.json.gz"
@@ -918,3 +919,25 @@ def test_segment_archive_page_calls_are_uses_and_identify_calls_are_not(db: Path
     assert "identify, group and alias calls left out" in r.summary()
     assert [x[0] for x in query(db, "SELECT event FROM usage_events ORDER BY src_row")] == [
         "Invoices", "Invoice Opened", "Invoice Approved", "Reports"]
+
+
+ORDINARY = Path(__file__).parent / "samples" / "ordinary"
+
+
+@pytest.mark.parametrize(("name", "kind", "loaded", "rejected", "check"), [
+    ("u_distinct.csv", "usage", 4, 0, "SELECT count(DISTINCT user_id) FROM usage_events"),          # 2 people
+    ("u_notsegment.csv", "usage", 4, 1, "SELECT count(*) FROM usage_events WHERE event = 'group'"),  # a use
+    ("f_allgood.csv", "feedback", 4, 0, "SELECT count(rating) FROM feedback"),  # 'Good' of 5 levels: not 5 stars
+    ("e_dotted.csv", "exceptions", 3, 0, "SELECT count(DISTINCT error_type) FROM exceptions"),
+    ("u_apos.csv", "usage", 4, 0, "SELECT count(*) FROM usage_events WHERE event = 'open, file'"),
+    ("u_apos2.csv", "usage", 3, 0, "SELECT count(*) FROM usage_events WHERE event = 'say \"a, b\"'"),
+    ("u_wrapper.json", "usage", 3, 0, "SELECT count(DISTINCT user_id) FROM usage_events"),
+])
+def test_ordinary_files_keep_their_reading(db: Path, name: str, kind: str, loaded: int, rejected: int,
+                                           check: str) -> None:
+    result = ingest_one(db, ORDINARY / name, kind=kind)
+    assert result.error is None, result.error
+    assert (result.rows_loaded, result.rows_rejected) == (loaded, rejected)
+    want = {"u_distinct.csv": 2, "u_notsegment.csv": 1, "f_allgood.csv": 0, "e_dotted.csv": 2, "u_apos.csv": 1,
+            "u_apos2.csv": 1, "u_wrapper.json": 3}[name]
+    assert query(db, check) == [(want,)]

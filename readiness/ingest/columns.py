@@ -42,8 +42,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
                   "event_time_utc", "timestamp_utc", "time_utc",
                   # German, French, Spanish, Dutch exports
                   "zeitstempel", "datum_uhrzeit", "horodatage", "fecha_hora", "tijdstip"),
-    # Mixpanel's and PostHog's distinct_id is the person (their $user_id is blank before sign-in)
-    "user_id": ("distinct_id", "user_id", "uid", "user", "user_email", "email", "username", "user_name", "login",
+    "user_id": ("user_id", "distinct_id", "uid", "user", "user_email", "email", "username", "user_name", "login",
                 "actor", "account_id", "employee_id",
                 "org:resource", "anonymous_id", "user_pseudo_id", "respondent_id",
                 "respondent", "customer_id", "client_id", "member_id", "person_id", "reviewer_id",
@@ -175,6 +174,7 @@ class ColumnProfile:
     example: str | None = None
     labels: int = 0        # satisfaction or quality labels of a 1-5 scale (RATING_LABELS)
     good_bad: int = 0      # 'Good' or 'Bad' (GOOD_BAD)
+    bad: int = 0           # 'Bad' 
     unanswered: int = 0    # 'Offered', 'Unoffered' (UNANSWERED)
     other_labels: int = 0  # labels of the 1-5 scales other than 'good' ('Excellent', 'Fair', ...)
 
@@ -193,7 +193,7 @@ class ColumnProfile:
     @property
     def is_good_bad(self) -> bool:
         """Zendesk's two-level CSAT: Good or Bad (or offered and not answered), no other label."""
-        return (self.values > 0 and self.good_bad > 0 and not self.other_labels
+        return (self.values > 0 and self.good_bad > 0 and not self.other_labels and (self.bad or self.unanswered)
                 and self.share(self.good_bad + self.unanswered) >= 0.9)
 
     @property
@@ -441,10 +441,18 @@ def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, s
         chosen["message"] = ColumnMapping("message", (message.sources[0], line),
                                           f"{message.sources[0]!r}, or {line!r} where it is blank", first=True)
         used.add(line)
+    user = chosen.get("user_id")
+    if (user and user.by == "name" and len(user.sources) == 1 and "." in user.sources[0]
+            and (distinct := by_norm.get("distinctid")) and distinct != user.sources[0]):
+        # Mixpanel's distinct_id is the person; its properties.$user_id is blank until sign-in
+        used.discard(user.sources[0])
+        take("user_id", (distinct,), f"{distinct!r} is Mixpanel's person (over {user.sources[0]!r})")
     event = chosen.get("event")
     names = {norm(c): c for c in source_columns if c not in used}
     if (kind == "usage" and event and event.sources == (by_norm.get("event"),) and event.by != "map"
-            and {"name", "type"} <= names.keys() and ({"messageid", "anonymousid"} & {norm(c) for c in source_columns})):
+            and {"name", "type"} <= names.keys()
+            and {"messageid", "anonymousid"} <= {norm(c) for c in source_columns}
+            and {"sentat", "receivedat", "originaltimestamp"} & {norm(c) for c in source_columns}):
         # Segment: a track call names its event, a page or screen call its page; identify, group and
         # alias calls name neither (they are left out: load.segment_calls)
         chosen["event"] = ColumnMapping("event", (event.sources[0], names["name"], names["type"]),

@@ -359,8 +359,7 @@ def _detect(path: Path, work_dir: Path, log_format: str | None) -> SourceFile:
             obj = json.loads(first.strip())
             schema = "otlp" if isinstance(obj, dict) and ("resourceLogs" in obj or "resourceSpans" in obj) else None
             alone = not rest.strip() and len(head) < HEAD_BYTES  # the whole file is this one object
-            if (not schema and alone and _lists_rows(obj) and not _is_sentry_event(obj) and work_dir is not None
-                    and not any(re.sub(r"[^0-9a-z]", "", k.lower()) in _ROW_TIMES for k in obj)):
+            if not schema and alone and _lists_rows(obj) and not _is_sentry_event(obj) and work_dir is not None:
                 if listed := _listed_rows(path, data_path, compression, work_dir, log_format):
                     return listed
             return _describe_json(SourceFile(path, data_path, "jsonl", compression, schema=schema))
@@ -610,8 +609,7 @@ def _listed_rows(path: Path, data_path: Path, compression: str | None, work_dir:
     try:
         keys = con.execute(f"SELECT k, json_type(j -> k) FROM (SELECT unnest(json_keys(j)) AS k, j FROM {doc})",
                            [str(data_path)]).fetchall()
-        if any(re.sub(r"[^0-9a-z]", "", k.lower()) in _ROW_TIMES for k, _ in keys):
-            return None  # the object has a time of its own: it is a row (an event), not a wrapper of rows
+        timed = any(re.sub(r"[^0-9a-z]", "", k.lower()) in _ROW_TIMES for k, _ in keys)
         lists = []
         for key, kind in keys:
             at = [key]
@@ -628,6 +626,9 @@ def _listed_rows(path: Path, data_path: Path, compression: str | None, work_dir:
             return None
         # the list a wrapper names for its rows, else the longest ('events' beside 'searchedLogStreams')
         _, where = max(lists, key=lambda x: (x[1][-1].lower() in ROW_LISTS, x[0]))
+        first = con.execute(f"SELECT json_keys(j{' -> ?' * len(where)} -> 0) FROM {doc}", [*where, str(data_path)]).fetchone()[0]
+        if timed and not any(re.sub(r"[^0-9a-z]", "", k.lower()) in _ROW_TIMES for k in first or []):
+            return None  # an event with a time and an inner list (its frames, its products): one row
         out = _work_file(work_dir, "rows", ".jsonl")
         con.execute(f"CREATE TEMP TABLE _rows AS SELECT CAST(unnest(CAST(j{' -> ?' * len(where)} AS JSON[])) AS VARCHAR) "
                     f"AS r FROM {doc}", [*where, str(data_path)])
@@ -784,6 +785,21 @@ def _sniff(src: SourceFile, quote: str | None = None) -> tuple:
         con.close()
 
 
+def _apostrophe_quoted(src: SourceFile, delimiter: str) -> bool:
+    """The file quotes with apostrophes: its header's names are in apostrophes, or a field in
+    apostrophes holds the delimiter ('open, file'), in the head's lines."""
+    if src.encoding == "utf-16":
+        return True
+    with src.data_path.open("rb") as f:
+        lines = f.read(HEAD_BYTES).decode(src.encoding, errors="replace").lstrip("\ufeff").split("\n")[:200]
+    d = re.escape(delimiter or ",")
+    header = [c.strip() for c in lines[0].rstrip("\r").split(delimiter or ",")] if lines else []
+    if header and all(len(c) > 1 and c[0] == c[-1] == "'" for c in header):
+        return True
+    holds = re.compile(rf"(?:^|{d})'[^'\n]*{d}[^'\n]*'(?:{d}|\r?$)")
+    return any(holds.search(line) for line in lines[1:])
+
+
 def has_mixed_newlines(path: Path) -> bool:
     """True when the file's head ends lines in more than one way (CRLF, LF, CR)."""
     with path.open("rb") as f:
@@ -800,7 +816,7 @@ def _describe_csv(src: SourceFile) -> SourceFile:
     except DatabaseError as err:
         raise UnusableFile(f"{src.path.name}: not readable as CSV: {duckdb_reason(err, src)}. Save it as a "
                            f"UTF-8 CSV with a header row and try again.") from None
-    if row[1] == "'":  # an apostrophe as the quote: Python's 'vat' in a message would lose its quotes
+    if row[1] == "'" and not _apostrophe_quoted(src, row[0]):  # Python's 'vat' in a message would lose its quotes
         try:
             double = _sniff(src, quote='"')
         except DatabaseError:

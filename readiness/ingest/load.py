@@ -354,15 +354,15 @@ def plan_file(path: Path, kind: str, opts: IngestOptions, work: Path) -> tuple[S
 
 _COUNTS = ("count", "timesseen", "events", "occurrences", "totaloccurrences", "totalevents", "eventcount")
 # when an issue was first and last seen: Sentry and Bugsnag, Google's Error Reporting, Rollbar
-_FIRST_SEEN = ("firstseen", "firstseentime", "firstoccurrencetimestamp", "firstoccurrence")
-_LAST_SEEN = ("lastseen", "lastseentime", "lastoccurrencetimestamp", "lastoccurrence")
+_FIRST_SEEN = ("firstseen", "firstseentime", "firstoccurrencetimestamp")
+_LAST_SEEN = ("lastseen", "lastseentime", "lastoccurrencetimestamp")
 
 
 def issue_list(columns: list[str]) -> str | None:
     """Why a file is an error tracker's list of issues (one row per issue, with its count and when
     it was first and last seen: Sentry, Rollbar, Bugsnag, Crashlytics) rather than its errors, or
     None. Loaded as exceptions, each issue would count once, whatever its count."""
-    names = {norm(c.rsplit(".", 1)[-1]): c for c in columns}
+    names = {norm(c): c for c in columns}
     count, first, last = (next((names[n] for n in group if n in names), None)
                           for group in (_COUNTS, _FIRST_SEEN, _LAST_SEEN))
     if count and first and last:
