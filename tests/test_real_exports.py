@@ -31,6 +31,14 @@ SECTION_FIGURES = {
 }
 
 
+def _ingested(db: Path, path: Path, text: str, kind: str = "usage") -> ingest.IngestResult:
+    """Write ``text`` to ``path`` and ingest it as ``kind``; it loads (the result says what)."""
+    path.write_text(text)
+    result = ingest_one(db, path, kind=kind)
+    assert result.error is None, result.error
+    return result
+
+
 def _load(db: Path, name: str) -> ingest.IngestResult:
     return ingest_one(db, SAMPLES / name, kind=TRUTH[name]["kind"], pilot=name)
 
@@ -587,11 +595,8 @@ def test_usage_export_with_german_headers_maps_by_name(db: Path, tmp_path: Path)
 
 
 def test_kibana_discover_times(db: Path, tmp_path: Path) -> None:
-    path = tmp_path / "discover.csv"
-    path.write_text('"@timestamp","log.level",message\n' + "".join(
-        f'"Mar 1, 2024 @ 22:5{i}:51.783",error,"payment {i} failed"\n' for i in range(5)))
-    result = ingest_one(db, path, kind="exceptions")
-    assert result.error is None, result.error
+    _ingested(db, tmp_path / "discover.csv", '"@timestamp","log.level",message\n' + "".join(
+        f'"Mar 1, 2024 @ 22:5{i}:51.783",error,"payment {i} failed"\n' for i in range(5)), kind="exceptions")
     assert query(db, "SELECT strftime(min(ts) AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S.%g') FROM exceptions") == [
         ("2024-03-01 22:50:51.783",)]
 
@@ -611,20 +616,18 @@ def test_a_quiz_score_is_not_the_recommend_score(db: Path, tmp_path: Path) -> No
 
 
 def test_a_duration_in_seconds_is_stored_in_milliseconds(db: Path, tmp_path: Path) -> None:
-    path = tmp_path / "usage.csv"
-    path.write_text("timestamp,user,action,Duration (s)\n" + "".join(
+    result = _ingested(db, tmp_path / "usage.csv", "timestamp,user,action,Duration (s)\n" + "".join(
         f"2024-03-01 10:0{i}:00,u{i % 2},open,{1 + i / 4}\n" for i in range(6)))
-    result = ingest_one(db, path)
     assert result.mapping["duration_ms"] == "Duration (s)"
     assert query(db, "SELECT min(duration_ms), max(duration_ms) FROM usage_events") == [(1000.0, 2250.0)]
 
 
 def test_a_flattened_export_s_dotted_headers_map_like_nested_keys(db: Path, tmp_path: Path) -> None:
     # PostHog's CSV export writes its properties as 'properties.$session_id'
-    path = tmp_path / "posthog.csv"
-    path.write_text("event,distinct_id,timestamp,properties.$session_id,properties.$current_url\n" + "".join(
-        f"$pageview,u{i % 3},2024-03-01T10:0{i}:00Z,s{i // 3},https://app.example/x\n" for i in range(9)))
-    result = ingest_one(db, path)
+    result = _ingested(db, tmp_path / "posthog.csv", "event,distinct_id,timestamp,properties.$session_id,"
+                       "properties.$current_url\n" + "".join(
+                           f"$pageview,u{i % 3},2024-03-01T10:0{i}:00Z,s{i // 3},https://app.example/x\n"
+                           for i in range(9)))
     assert result.mapping["session_id"] == "properties.$session_id"
     assert query(db, "SELECT count(DISTINCT session_id) FROM usage_events") == [(3,)]
 
@@ -799,11 +802,8 @@ def test_opentelemetry_traces_give_their_exception_events(db: Path, tmp_path: Pa
 
 def test_apostrophes_in_a_csv_are_text_not_quotes(db: Path, tmp_path: Path) -> None:
     # Sentry's Discover CSV: Python's 'vat' keeps its quotes (the sniffer offered the apostrophe as the quote)
-    path = tmp_path / "discover.csv"
-    path.write_text("title,error.type,error.value,timestamp\n" + "".join(
-        f"KeyError: 'vat',KeyError,'vat',2026-03-02T09:0{i}:00+00:00\n" for i in range(6)))
-    result = ingest_one(db, path, kind="exceptions")
-    assert result.error is None, result.error
+    _ingested(db, tmp_path / "discover.csv", "title,error.type,error.value,timestamp\n" + "".join(
+        f"KeyError: 'vat',KeyError,'vat',2026-03-02T09:0{i}:00+00:00\n" for i in range(6)), kind="exceptions")
     assert query(db, "SELECT DISTINCT message FROM exceptions") == [("'vat'",)]
 
 

@@ -29,6 +29,7 @@ import zstandard
 from readiness import settings, store
 from readiness.errors import ReadinessError
 from readiness.ingest import jsonschemas, linelogs
+from readiness.ingest.columns import norm
 from readiness.store import DatabaseError, ident
 
 HEAD_BYTES = 256 * 1024
@@ -407,11 +408,11 @@ def _detect(path: Path, work_dir: Path, log_format: str | None) -> SourceFile:
     sep = re.match(rb"(?:\xef\xbb\xbf)?sep=(.)\r?\n", head) if encoding != "utf-16" else None
     typed = re.match(rb"(?:\xef\xbb\xbf)?#TYPE [^\r\n]*\r?\n", head) if encoding != "utf-16" else None
     if sep:  # Excel's "sep=;" first line: a hint, not the header
-        rewrite(src, skip_first_line=True)
+        rewrite(src, skip_lines=1)
         src.delimiter = sep.group(1).decode("latin-1")
         src.notes.append(f"first line {sep.group(0).decode('latin-1').strip()!r} skipped")
     elif typed:  # PowerShell's Export-Csv: '#TYPE System.Diagnostics...' above the header names the objects
-        rewrite(src, skip_first_line=True)
+        rewrite(src, skip_lines=1)
         src.notes.append("PowerShell's '#TYPE' first line skipped")
     return _survey_header_rows(_describe_csv(src))
 
@@ -484,11 +485,15 @@ def _used_cells(archive: zipfile.ZipFile, part: str) -> str | None:
     return ref if ref and re.fullmatch(r"[A-Z]{1,3}\d+:[A-Z]{1,3}\d+", ref) else None
 
 
-def _cell_types(con, args: list, where: str, cells: str | None) -> list[tuple]:
-    """Each column's type as DuckDB's excel reader infers it from the first value under a header,
-    the header taken at each of the sheet's first five rows (a title or a survey's second header
-    row above the values would hide a date column): DESCRIBE's rows, a date type where any saw one."""
-    found: list[tuple] = []
+_DATE_KINDS = ("TIMESTAMP", "DATE", "TIME")
+
+
+def _date_columns(con, args: list, where: str, cells: str | None) -> dict[int, str]:
+    """The columns (by position) whose cells Excel formats as dates or times, and as which kind:
+    DuckDB's excel reader infers a column's type from its first value under a header, so the header
+    is taken at each of the sheet's first five rows (a title or a survey's second header row above
+    the values would hide a date column)."""
+    found: dict[int, str] = {}
     start = re.match(r"([A-Z]+)(\d+):([A-Z]+)(\d+)", cells) if cells else None
     for skip in range(5 if start else 1):
         if start and int(start.group(2)) + skip >= int(start.group(4)):
@@ -501,11 +506,9 @@ def _cell_types(con, args: list, where: str, cells: str | None) -> list[tuple]:
             if not skip:
                 raise
             continue
-        if not found:
-            found = rows
-        found = [f if str(f[1]).startswith(("TIMESTAMP", "DATE", "TIME")) or i >= len(rows) else
-                 (f[0], rows[i][1], *f[2:]) if str(rows[i][1]).startswith(("TIMESTAMP", "DATE", "TIME")) else f
-                 for i, f in enumerate(found)]
+        for i, (_name, kind, *_rest) in enumerate(rows):
+            if (kind := str(kind).split("(")[0]) in _DATE_KINDS:
+                found.setdefault(i, kind)
     return found
 
 
@@ -531,7 +534,7 @@ def _from_workbook(path: Path, work_dir: Path, book: _Workbook, log_format: str 
             args = [str(path), sheet.name] + ([sheet.cells] if sheet.cells else [])
             where = ", range = ?" if sheet.cells else ", stop_at_empty = false"
             try:
-                typed = _cell_types(con, args, where, sheet.cells)
+                dates = _date_columns(con, args, where, sheet.cells)
                 con.execute(f"CREATE OR REPLACE TEMP TABLE _sheet AS SELECT * FROM read_xlsx(?, sheet = ?, "
                             f"header = false, all_varchar = true{where})", args)
             except DatabaseError as err:
@@ -548,10 +551,9 @@ def _from_workbook(path: Path, work_dir: Path, book: _Workbook, log_format: str 
         names = [r[0] for r in con.execute("DESCRIBE _sheet").fetchall()]
         epoch = _EXCEL_EPOCH[book.date1904]
         cells = []
-        for name, (_, kind, *_rest) in zip(names, typed + [(None, "VARCHAR")] * len(names)):
+        for i, name in enumerate(names):
             col = ident(name)
-            kind = {"TIMESTAMP": "TIMESTAMP", "DATE": "DATE", "TIME": "TIME"}.get(str(kind).split("(")[0])
-            if kind:  # a date serial: days since the epoch, to the millisecond
+            if kind := dates.get(i):  # a date serial: days since the epoch, to the millisecond
                 when = (f"TIMESTAMP '{epoch}' + to_milliseconds(CAST(round(TRY_CAST({col} AS DOUBLE) * 86400000) "
                         f"AS BIGINT))")
                 cells.append(f"CASE WHEN TRY_CAST({col} AS DOUBLE) IS NULL THEN {col} "
@@ -609,7 +611,7 @@ def _listed_rows(path: Path, data_path: Path, compression: str | None, work_dir:
     try:
         keys = con.execute(f"SELECT k, json_type(j -> k) FROM (SELECT unnest(json_keys(j)) AS k, j FROM {doc})",
                            [str(data_path)]).fetchall()
-        timed = any(re.sub(r"[^0-9a-z]", "", k.lower()) in _ROW_TIMES for k, _ in keys)
+        timed = any(norm(k) in _ROW_TIMES for k, _ in keys)
         lists = []
         for key, kind in keys:
             at = [key]
@@ -627,7 +629,7 @@ def _listed_rows(path: Path, data_path: Path, compression: str | None, work_dir:
         # the list a wrapper names for its rows, else the longest ('events' beside 'searchedLogStreams')
         _, where = max(lists, key=lambda x: (x[1][-1].lower() in ROW_LISTS, x[0]))
         first = con.execute(f"SELECT json_keys(j{' -> ?' * len(where)} -> 0) FROM {doc}", [*where, str(data_path)]).fetchone()[0]
-        if timed and not any(re.sub(r"[^0-9a-z]", "", k.lower()) in _ROW_TIMES for k in first or []):
+        if timed and not any(norm(k) in _ROW_TIMES for k in first or []):
             return None  # an event with a time and an inner list (its frames, its products): one row
         out = _work_file(work_dir, "rows", ".jsonl")
         con.execute(f"CREATE TEMP TABLE _rows AS SELECT CAST(unnest(CAST(j{' -> ?' * len(where)} AS JSON[])) AS VARCHAR) "
@@ -698,15 +700,15 @@ def _work_file(work_dir: Path, stem: str, suffix: str) -> Path:
     return work_dir / f"{stem}-{len(list(work_dir.iterdir()))}{suffix}"
 
 
-def rewrite(src: SourceFile, skip_first_line: bool = False, newlines: bool = False, skip_lines: int = 0) -> None:
-    """Replace ``src.data_path`` by a copy in ``src.work_dir``: without its first line (or ``skip_lines``), and/or with every
+def rewrite(src: SourceFile, skip_lines: int = 0, newlines: bool = False) -> None:
+    """Replace ``src.data_path`` by a copy in ``src.work_dir``: without its first ``skip_lines`` lines, and/or with every
     line ending (CRLF, CR) made LF, for files that mix them (DuckDB's reader expects one kind)."""
     if src.work_dir is None or src.encoding == "utf-16":
         raise UnusableFile(f"{src.path.name}: cannot be read as it is (mixed line endings?). Save it again as "
                            f"UTF-8 CSV with one kind of line ending.")
     out = _work_file(src.work_dir, "rewritten", ".csv")
     with src.data_path.open("rb") as f, out.open("wb") as dst:
-        for _ in range(max(skip_lines, int(skip_first_line))):
+        for _ in range(skip_lines):
             f.readline(MAX_LINE_BYTES)
         carry = b""
         while chunk := f.read(4 * 1024 * 1024):
