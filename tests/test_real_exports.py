@@ -941,3 +941,62 @@ def test_ordinary_files_keep_their_reading(db: Path, name: str, kind: str, loade
     want = {"u_distinct.csv": 2, "u_notsegment.csv": 1, "f_allgood.csv": 0, "e_dotted.csv": 2, "u_apos.csv": 1,
             "u_apos2.csv": 1, "u_wrapper.json": 3}[name]
     assert query(db, check) == [(want,)]
+
+
+def test_serilog_compact_json_clef_with_its_levels_left_out_when_information(db: Path, tmp_path: Path) -> None:
+    # Serilog's CompactJsonFormatter (CLEF, as Seq reads it): no @l on Information lines, @x the .NET
+    # exception, the message as its template (@mt) or rendered (@m); @l and @x first appear past the
+    # first 5,000 lines here, as in a log that runs quietly for a while
+    quiet = [{"@t": f"2024-03-01T08:{i // 3600 % 60:02d}:{i % 60:02d}.1Z", "@mt": "Processed {OrderId}",
+              "OrderId": i, "SourceContext": "Shop.Orders"} for i in range(6000)]
+    trace = ("System.InvalidOperationException: Card declined\r\n   at Shop.Payments.Charge(Order o) in "
+             "/src/Payments.cs:line 42\r\n   at Shop.Orders.Checkout() in /src/Orders.cs:line 17")
+    loud = [{"@t": f"2024-03-01T10:{i:02d}:00.5+01:00", "@mt": "Failed to charge order {OrderId}", "@l": "Error",
+             "@x": trace, "OrderId": i, "SourceContext": "Shop.Payments"} if i % 2 else
+            {"@t": f"2024-03-01T10:{i:02d}:00Z", "@m": f"Slow response from pricing ({i} ms)",
+             "@mt": "Slow response from {Service} ({Elapsed} ms)", "@l": "Warning", "Service": "pricing", "Elapsed": i}
+            for i in range(40)]
+    path = tmp_path / "app.clef"
+    path.write_text("".join(json.dumps(r) + "\n" for r in quiet + loud))
+    result = ingest_one(db, path, kind="exceptions")
+    assert result.error is None, result.error
+    assert {k: result.mapping.get(k) for k in ("timestamp", "level", "stack_trace")} == {
+        "timestamp": "@t", "level": "@l", "stack_trace": "@x"}
+    assert (result.rows_loaded, result.rows_skipped) == (40, 6000)
+    assert query(db, "SELECT level, error_type, count(*) FROM exceptions GROUP BY ALL ORDER BY level") == [
+        ("Error", "System.InvalidOperationException", 20), ("Warning", None, 20)]
+    assert query(db, "SELECT min(message) FROM exceptions WHERE level = 'Warning'") == [("Slow response from pricing (0 ms)",)]
+
+
+def test_serilog_json_formatter_s_exception_is_the_stack_trace(db: Path, tmp_path: Path) -> None:
+    # Serilog's JsonFormatter: the whole exception (type, message, frames) under 'Exception'
+    rows = [{"Timestamp": f"2024-03-01T10:00:{i:02d}.1234567+01:00", "Level": "Error" if i % 3 == 0 else "Information",
+             "MessageTemplate": "Order {OrderId} failed", "RenderedMessage": f"Order {i} failed",
+             **({"Exception": "System.TimeoutException: The operation has timed out.\r\n   at Npgsql.Connector.Read()"}
+                if i % 3 == 0 else {}), "Properties": {"OrderId": i, "SourceContext": "Shop.Orders"}} for i in range(30)]
+    path = tmp_path / "serilog.json"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = ingest_one(db, path, kind="exceptions")
+    assert result.error is None, result.error
+    assert result.mapping.get("stack_trace") == "Exception" and "error_type" not in result.mapping
+    assert (result.rows_loaded, result.rows_skipped) == (10, 20)
+    assert query(db, "SELECT DISTINCT error_type, component FROM exceptions") == [
+        ("System.TimeoutException", "Shop.Orders")]
+
+
+def test_a_json_log_s_error_keys_first_written_late_in_a_large_file_map(db: Path, tmp_path: Path) -> None:
+    # pino: the first 12,000 lines are requests (level 30); errors, with their 'err' object, come later
+    lines = [{"level": 50, "time": 1709287200000 + i * 1000, "hostname": "web-1", "msg": "invoice failed",
+              "err": {"type": "TypeError", "message": "Cannot read properties of undefined (reading 'vat')",
+                      "stack": "TypeError: Cannot read properties of undefined (reading 'vat')\n    at total (/app/a.js:12:9)"}}
+             if i > 12000 and i % 97 == 0 else
+             {"level": 30, "time": 1709287200000 + i * 1000, "hostname": "web-1", "req": {"id": i, "url": "/invoices"},
+              "msg": "request completed"} for i in range(30000)]
+    path = tmp_path / "pino.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    result = ingest_one(db, path, kind="exceptions")
+    assert result.error is None, result.error
+    assert (result.mapping.get("error_type"), result.mapping.get("stack_trace")) == ("err.type", "err.stack")
+    assert (result.rows_loaded, result.rows_skipped) == (186, 29814)
+    assert query(db, "SELECT DISTINCT error_type, message FROM exceptions") == [
+        ("TypeError", "Cannot read properties of undefined (reading 'vat')")]

@@ -81,6 +81,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
               "log.level", "severity_text", "severity_level"),
     "component": ("component", "service", "module", "logger", "source", "app", "subsystem",
                   "service.name", "logger_name", "log.logger", "caller",
+                  "source_context",  # Serilog's logger (a class's full name)
                   # journald, Windows' event exports, Application Insights
                   "syslog_identifier", "_systemd_unit", "provider_name", "cloud_role_name", "app_role_name"),
 }
@@ -105,6 +106,17 @@ DURATION_UNITS = {"ms": 1, "millis": 1, "msec": 1, "milliseconds": 1, "milliseco
                   "min": 60000, "mins": 60000, "minute": 60000, "minutes": 60000,
                   "h": 3600000, "hr": 3600000, "hrs": 3600000, "hour": 3600000, "hours": 3600000, "std": 3600000,
                   "stunden": 3600000}
+
+
+# Serilog's compact log event format (CLEF, as Seq reads it): @t the time, @m the rendered message
+# or @mt its template, @l the level (absent: Information), @x the exception as .NET writes it
+CLEF_KEYS = {"timestamp": ("@t",), "message": ("@m", "@mt"), "level": ("@l",), "stack_trace": ("@x",)}
+CLEF_DEFAULT_LEVEL = "INFORMATION"
+
+
+def is_clef(columns: list[str] | tuple[str, ...]) -> bool:
+    """Whether a JSON file's keys are CLEF's: a time and a message or its template, each under @."""
+    return "@t" in columns and ("@mt" in columns or "@m" in columns)
 
 
 def duration_factor(name: str) -> float:
@@ -177,6 +189,7 @@ class ColumnProfile:
     bad: int = 0           # 'Bad' 
     unanswered: int = 0    # 'Offered', 'Unoffered' (UNANSWERED)
     other_labels: int = 0  # labels of the 1-5 scales other than 'good' ('Excellent', 'Fair', ...)
+    traces: int = 0        # text over several lines, the later ones indented (a stack trace's frames)
 
     def share(self, n: int) -> float:
         return n / self.values if self.values else 0.0
@@ -319,8 +332,9 @@ def _fits(canon: str, prof: ColumnProfile | None, strict: bool) -> str | None:
         if canon == "score" and strict and not (prof.whole_numbers_within(0, 10) and prof.high > 5 and prof.distinct >= 3):
             return f"it holds {prof.describe_numbers()}, not 0-10"
         return None
-    if canon == "error_type" and prof.mean_words > 20:  # structlog's 'exception': the whole traceback
-        return f"its values are long text (e.g. {(prof.example or '')[:40]!r}), not the name of an error"
+    # structlog's 'exception', Serilog's 'Exception': the whole traceback, not an error's name
+    if canon == "error_type" and (prof.mean_words > 20 or prof.share(prof.traces) >= 0.5):
+        return f"its values are stack traces or long text (e.g. {(prof.example or '')[:40]!r}), not the name of an error"
     if canon in ("comment", "message"):
         if prof.is_flag:
             return "it holds only yes/no flags (0/1), not text"
@@ -370,8 +384,8 @@ def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, s
     chosen: dict[str, ColumnMapping] = {}
     notes: list[str] = []
 
-    def take(canon: str, cols: tuple[str, ...], why: str, by: str = "name") -> None:
-        chosen[canon] = ColumnMapping(canon, cols, why, by=by)
+    def take(canon: str, cols: tuple[str, ...], why: str, by: str = "name", first: bool = False) -> None:
+        chosen[canon] = ColumnMapping(canon, cols, why, first, by=by)
         used.update(cols)
 
     for canon, spec in overrides.items():
@@ -399,6 +413,12 @@ def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, s
 
     def free(names: tuple[str, ...]) -> str | None:
         return next((by_norm[n] for n in map(norm, names) if n in by_norm and by_norm[n] not in used), None)
+
+    if is_clef(source_columns):  # its keys are short and fixed: they answer to no synonym
+        for canon, keys in CLEF_KEYS.items():
+            found = tuple(k for k in keys if k in source_columns and k not in used)
+            if canon in wanted and canon not in chosen and found:
+                take(canon, found, f"CLEF's {' or '.join(found)} (Serilog's compact JSON)", first=len(found) > 1)
 
     if "timestamp" in wanted and "timestamp" not in chosen:
         # Logs often split the instant in two: a date column and a time-of-day column.

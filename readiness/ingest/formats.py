@@ -29,7 +29,7 @@ import zstandard
 from readiness import settings, store
 from readiness.errors import ReadinessError
 from readiness.ingest import jsonschemas, linelogs
-from readiness.ingest.columns import norm
+from readiness.ingest.columns import is_clef, norm
 from readiness.store import DatabaseError, ident
 
 HEAD_BYTES = 256 * 1024
@@ -1171,23 +1171,32 @@ def _describe_json(src: SourceFile) -> SourceFile:
     if src.schema is None and _holds_sentry_events(src):
         src.schema = "sentry"
     reader = rows_reader_sql(src)
+    # keys of the first objects, then those only later lines write (an error's keys in a log whose
+    # first thousands of lines are information), from lines spread over a large file
+    # (a small file's every line)
+    readers = [(reader, " LIMIT 5000")]
+    if src.format == "jsonl" and not src.schema:
+        spread = spread_sample(src)
+        readers.append((json_lines_reader_sql(src, path=spread), " LIMIT 5000" if spread != src.data_path else ""))
     con = store.scratch()
     try:
-        rows = con.execute(
-            f"""SELECT k FROM (
+        keys = " UNION ALL ".join(
+            f"""SELECT k, {i} AS part, n FROM (
                   SELECT unnest(json_keys(_line)) AS k, row_number() OVER () AS n
-                  FROM (SELECT _line FROM {reader} WHERE {jsonschemas.is_object_sql('_line')} LIMIT 5000))
-                GROUP BY k ORDER BY min(n)"""
-        ).fetchall()
+                  FROM (SELECT _line FROM {r} WHERE {jsonschemas.is_object_sql('_line')}{limit}))"""
+            for i, (r, limit) in enumerate(readers))
+        rows = con.execute(f"SELECT k FROM ({keys}) GROUP BY k ORDER BY min(part), min(n)").fetchall()
     except DatabaseError as err:
         raise UnusableFile(f"{src.path.name}: not readable as {src.describe()}: {duckdb_reason(err, src)}.") from None
     finally:
         con.close()
     src.columns = [r[0] for r in rows]
+    if is_clef(src.columns):  # CLEF leaves out the level, exception and rendered message of lines that have none
+        src.columns += [k for k in ("@m", "@l", "@x") if k not in src.columns]
     if not src.columns:
         raise UnusableFile(f"{src.path.name}: no JSON objects found in the first rows; each row must be an object "
                            f"like {{\"timestamp\": ..., \"message\": ...}}.")
-    src.nested, src.twins = _nested_keys(src, reader, set(src.columns))
+    src.nested, src.twins = _nested_keys([(reader, f" LIMIT {NESTED_SAMPLE}"), *readers[1:]], set(src.columns))
     src.columns += list(src.nested)
     src.types = {c: "VARCHAR" for c in src.columns}
     return src
@@ -1214,15 +1223,16 @@ NESTED_DEPTH = 3        # 'resource.attributes.service.name' is as deep as logs 
 NESTED_SAMPLE = 500     # objects whose nested keys are collected
 
 
-def _nested_keys(src: SourceFile, reader: str, top: set[str]) -> tuple[dict[str, str], dict[str, str]]:
-    """Keys inside the first objects' nested objects, as dotted names ('properties.$session_id')
-    with their JSON paths, in order of first appearance; and apart, the dotted names that are
-    also a top-level key ('log.level' written flat in some lines, nested in others)."""
+def _nested_keys(readers: list[tuple[str, str]], top: set[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Keys inside the nested objects of the objects ``readers`` give (each with its LIMIT), as dotted
+    names ('properties.$session_id') with their JSON paths, in order of first appearance; and apart,
+    the dotted names that are also a top-level key ('log.level' written flat in some lines, nested in
+    others)."""
     con = store.scratch()
     try:
-        lines = [r[0] for r in con.execute(
+        lines = [r[0] for reader, limit in readers for r in con.execute(  # only an object inside one has nested keys
             f"SELECT CAST(_line AS VARCHAR) FROM {reader} WHERE {jsonschemas.is_object_sql('_line')} "
-            f"LIMIT {NESTED_SAMPLE}").fetchall()]
+            f"AND contains(substr(CAST(_line AS VARCHAR), 2), '{{'){limit}").fetchall()]
     except DatabaseError:
         return {}, {}
     finally:

@@ -12,6 +12,8 @@ import json
 
 from readiness.ingest import formats, linelogs, timestamps
 from readiness.ingest.columns import (
+    CLEF_DEFAULT_LEVEL,
+    CLEF_KEYS,
     GOOD_BAD,
     NUMERIC,
     RATING_LABELS,
@@ -20,6 +22,7 @@ from readiness.ingest.columns import (
     Mapping,
     canonical_columns,
     duration_factor,
+    is_clef,
     norm,
 )
 from readiness.ingest.formats import SourceFile
@@ -219,6 +222,8 @@ class LoadPlan:
             text = self._from_trace(canonical, text)
         if canonical in SCHEMA[self.kind][0]:
             return text  # required: emptiness is a reject, checked below
+        if canonical == "level" and is_clef(self.src.columns) and self.mapping.get("level").sources == CLEF_KEYS["level"]:
+            return f"coalesce(nullif({text}, ''), {lit(CLEF_DEFAULT_LEVEL)})"  # CLEF writes no level for Information
         if canonical == "level" and (words := self._numbered_levels()):
             cases = " ".join(f"WHEN '{i}' THEN {lit(w)}" for i, w in enumerate(words))
             return f"nullif(CASE trim({text}) {cases} ELSE {text} END, '')"

@@ -72,7 +72,8 @@ def profile_columns(src: SourceFile) -> dict[str, ColumnProfile]:
                count(*) FILTER (WHERE lower(v) IN ({', '.join(lit(k) for k in GOOD_BAD)})),
                count(*) FILTER (WHERE lower(v) IN ({', '.join(lit(k) for k in UNANSWERED)})),
                count(*) FILTER (WHERE lower(v) IN ({', '.join(lit(k) for k in RATING_LABELS if k not in GOOD_BAD)})),
-               count(*) FILTER (WHERE lower(v) = 'bad')
+               count(*) FILTER (WHERE lower(v) = 'bad'),
+               count(*) FILTER (WHERE contains(v, chr(10)) AND regexp_matches(v, '\n[ \t]'))
         FROM t GROUP BY col"""
     con = store.scratch()
     try:
@@ -83,9 +84,9 @@ def profile_columns(src: SourceFile) -> dict[str, ColumnProfile]:
         con.close()
     by_staged = {src.staged(c): c for c in src.columns}
     out = {c: ColumnProfile(0, 0, 0, 0, None, None, 0, 0, 0, 0, 0.0, 0.0) for c in src.columns}
-    for col, *fig, example, labels, good_bad, unanswered, other_labels, bad in rows:
+    for col, *fig, example, labels, good_bad, unanswered, other_labels, bad, traces in rows:
         values, distinct, numeric, integers, low, high, over_five, flags, times, epochs, length, words, nested = fig
         out[by_staged[col]] = ColumnProfile(values, distinct, numeric, integers, low, high, over_five, flags, times,
                                             epochs, float(length), float(words), nested, example, labels, good_bad,
-                                            bad, unanswered, other_labels)
+                                            bad, unanswered, other_labels, traces)
     return out
