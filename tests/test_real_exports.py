@@ -1000,3 +1000,129 @@ def test_a_json_log_s_error_keys_first_written_late_in_a_large_file_map(db: Path
     assert (result.rows_loaded, result.rows_skipped) == (186, 29814)
     assert query(db, "SELECT DISTINCT error_type, message FROM exceptions") == [
         ("TypeError", "Cannot read properties of undefined (reading 'vat')")]
+
+
+def _dd_log(i: int, status: str, message: str, error: dict | None = None) -> dict:
+    inner = {"http": {"status_code": 500 if error else 200}, **({"error": error} if error else {})}
+    return {"id": f"AQAAAY{i:010d}", "type": "log",
+            "attributes": {"status": status, "service": "invoices", "host": "web-01", "message": message,
+                           "timestamp": f"2024-03-01T10:00:{i:02d}.123Z", "tags": ["env:prod"], "attributes": inner}}
+
+
+def test_datadog_log_export_reads_its_status_as_the_level_and_its_nested_error(db: Path, tmp_path: Path) -> None:
+    # Datadog's Logs API: {"data": [...]} with the status one level down and the error three
+    logs = [_dd_log(i, ("info", "error", "warn", "debug")[i % 4], f"step {i}" if i % 4 != 1 else f"sync {i} failed",
+                    {"kind": "KeyError", "message": "'vat'", "stack": "Traceback (most recent call last):\n"
+                     "  File \"/app/sync.py\", line 7, in run\nKeyError: 'vat'"} if i % 4 == 1 else None)
+            for i in range(20)]
+    path = tmp_path / "extract-2024-03-01.json"
+    path.write_text(json.dumps({"data": logs, "meta": {"page": {"after": None}}}, indent=2))
+    result = ingest_one(db, path, kind="exceptions")
+    assert result.error is None, result.error
+    assert (result.mapping.get("level"), result.mapping.get("error_type")) == (
+        "attributes.status", "attributes.attributes.error.kind")
+    assert (result.rows_loaded, result.rows_skipped) == (10, 10)  # error and warn load; info and debug do not
+    assert query(db, "SELECT error_type, count(*) FROM exceptions GROUP BY ALL ORDER BY 1 NULLS LAST") == [
+        ("KeyError", 5), (None, 5)]
+
+
+def test_gelf_levels_are_syslog_s_and_its_full_message_is_the_trace(db: Path, tmp_path: Path) -> None:
+    trace = "Traceback (most recent call last):\n  File \"/srv/app/sync.py\", line 7, in lookup\nKeyError: 'vat'"
+    rows = [{"version": "1.1", "host": "web-01", "short_message": f"event {i}", "timestamp": 1709287200.5 + i,
+             "level": (6, 3, 4, 7, 5)[i % 5], "_service": "invoices",
+             **({"full_message": trace} if i % 5 == 1 else {})} for i in range(25)]
+    path = tmp_path / "graylog.gelf.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = ingest_one(db, path, kind="exceptions")
+    assert result.error is None, result.error
+    assert (result.rows_loaded, result.rows_skipped) == (10, 15)  # 3 ERR and 4 WARNING; 5, 6, 7 are information
+    assert query(db, "SELECT level, error_type, count(*) FROM exceptions GROUP BY ALL ORDER BY 1") == [
+        ("ERR", "KeyError", 5), ("WARNING", None, 5)]
+
+
+def test_kibana_s_dash_in_empty_cells_is_no_value(db: Path, tmp_path: Path) -> None:
+    path = tmp_path / "discover.csv"
+    path.write_text('"@timestamp","log.level","message","error.type","error.message"\n'
+                    + "".join(f'"Mar 1, 2024 @ 10:0{i}:00.000",{("error", "warn")[i % 2]},"'
+                              + (f'sync {i} failed",KeyError,"\'vat\'"' if i % 2 == 0 else 'retrying supplier lookup",-,-')
+                              + "\n" for i in range(6)))
+    result = ingest_one(db, path, kind="exceptions")
+    assert result.error is None, result.error
+    assert query(db, "SELECT error_type, message, count(*) FROM exceptions GROUP BY ALL ORDER BY 1 NULLS LAST") == [
+        ("KeyError", "'vat'", 3), (None, "retrying supplier lookup", 3)]
+
+
+def test_google_cloud_entries_with_text_or_json_payloads(db: Path, tmp_path: Path) -> None:
+    trace = "Traceback (most recent call last):\n  File \"/app/main.py\", line 9, in handle\nKeyError: 'vat'\n"
+    entries = [{"insertId": f"i{i}", "timestamp": f"2024-03-01T10:00:{i:02d}.123456Z",
+                "severity": ("INFO", "ERROR", "WARNING")[i % 3], "logName": "projects/p/logs/stderr",
+                **({"textPayload": trace if i % 3 == 1 else f"GET /healthz {i}\n"} if i % 2 else
+                   {"jsonPayload": {"message": f"could not sync invoice {i}" if i % 3 else "ok"}})}
+               for i in range(12)]
+    path = tmp_path / "downloaded-logs.json"
+    path.write_text(json.dumps(entries, indent=2))
+    result = ingest_one(db, path, kind="exceptions")
+    assert result.error is None, result.error
+    assert (result.rows_loaded, result.rows_rejected, result.rows_skipped) == (8, 0, 4)
+    assert query(db, "SELECT count(*) FILTER (WHERE error_type = 'KeyError'), count(*) FILTER (WHERE message IS NULL) "
+                     "FROM exceptions") == [(2, 0)]
+
+
+def test_a_json_access_log_s_status_codes_are_outcomes(db: Path, tmp_path: Path) -> None:
+    # nginx with a JSON log_format: the signed-in user, else the client's address; status codes as outcomes
+    rows = [{"time_iso8601": f"2026-03-02T08:{i:02d}:00+00:00", "remote_addr": f"203.0.113.{i % 3}",
+             "remote_user": "alice" if i % 4 == 0 else "", "request": f"GET /invoices/{i} HTTP/1.1",
+             "request_uri": f"/invoices/{i}", "status": str((200, 304, 404, 500)[i % 4]), "request_time": "0.150"}
+            for i in range(20)]
+    path = tmp_path / "access.json.log"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = ingest_one(db, path, kind="usage")
+    assert result.error is None, result.error
+    assert (result.rows_loaded, result.mapping.get("event")) == (20, "request_uri")
+    assert query(db, "SELECT count(DISTINCT user_id) FROM usage_events") == [(4,)]  # alice and three addresses
+    assert query(db, "SELECT outcome, count(*) FROM usage_events GROUP BY 1 ORDER BY 1") == [
+        ("client error", 5), ("failure", 5), ("success", 10)]
+
+
+@pytest.mark.parametrize(("head", "row", "expect"), [
+    # Trustpilot: the review's text, not its title; its creation, not the company's reply
+    ("Review Created (UTC),Review Title,Review Content,Review Stars,Company Reply Date (UTC)",
+     '2026-03-0{d} 04:00:04,Quick,"Quick and easy, would use again {d}",{s},{reply}',
+     {"comment": "Review Content", "timestamp": "Review Created (UTC)"}),
+    # Zendesk's view export: Good / Bad and its comment, however often a comment repeats
+    ("ID,Subject,Satisfaction Score,Satisfaction Comment,Requested",
+     '{d},Login issue,{gb},"Thanks, quick fix",0{d} Mar 2026 12:00', {"comment": "Satisfaction Comment"}),
+    # Medallia's likelihood to recommend and overall satisfaction
+    ("Survey ID,Response Date,LTR,OSAT,Comments", '5500{d},3/{d}/2026 4:15:02 PM,{n},{s},"fine {d}"',
+     {"score": "LTR", "rating": "OSAT"}),
+    ("Datum;Bewertung (1-5);Weiterempfehlung (0-10);Kommentar", '0{d}.03.2026 10:00;{s};{n};"gut {d}"',
+     {"score": "Weiterempfehlung (0-10)"}),
+])
+def test_survey_and_review_exports_map_their_columns(db: Path, tmp_path: Path, head: str, row: str,
+                                                     expect: dict) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text(head + "\n" + "".join(row.format(d=d, s=1 + d % 5, n=d, gb=("Good", "Bad")[d % 2],
+                                                     reply="2026-03-09 10:00:00" if d % 3 == 0 else "") + "\n"
+                                          for d in range(1, 10)))
+    result = ingest_one(db, path, kind="feedback")
+    assert result.error is None, result.error
+    assert result.rows_loaded == 9
+    for canon, source in expect.items():
+        assert result.mapping.get(canon) == source, (canon, result.mapping)
+
+
+def test_usage_exports_with_german_and_heap_names(db: Path, tmp_path: Path) -> None:
+    path = tmp_path / "export_de.csv"
+    path.write_text("Datum;Uhrzeit;Benutzer-ID;Ereignis\n"
+                    + "".join(f"13.03.2026;09:{i:02d}:00;user{i % 3};Rechnung prüfen\n" for i in range(9)))
+    result = ingest_one(db, path, kind="usage", pilot="de")
+    assert result.error is None, result.error
+    assert (result.mapping.get("timestamp"), result.mapping.get("user_id")) == ("Datum+Uhrzeit", "Benutzer-ID")
+    assert query(db, "SELECT max(ts) AT TIME ZONE 'UTC' FROM usage_events")[0][0].strftime("%H:%M") == "09:08"
+    path = tmp_path / "heap_all_events.csv"
+    path.write_text("user_id,event_id,session_id,time,event_table_name\n"
+                    + "".join(f"57192837465123{i % 2},{7000 + i},300{i % 3},2026-03-02 08:0{i}:24.000,approve_click\n"
+                              for i in range(6)))
+    result = ingest_one(db, path, kind="usage", pilot="heap")
+    assert result.error is None, result.error
+    assert result.mapping.get("event") == "event_table_name"

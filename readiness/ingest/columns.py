@@ -46,8 +46,12 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
                 "actor", "account_id", "employee_id",
                 "org:resource", "anonymous_id", "user_pseudo_id", "respondent_id",
                 "respondent", "customer_id", "client_id", "member_id", "person_id", "reviewer_id",
-                "email_address", "enduser.id", "benutzer", "nutzer", "utilisateur", "usuario", "gebruiker"),
+                "email_address", "enduser.id", "remote_user", "benutzer", "nutzer", "utilisateur", "usuario", "gebruiker",
+                "benutzer_id", "nutzer_id", "benutzerkennung", "id_utilisateur", "utilisateur_id", "id_usuario",
+                "usuario_id", "gebruiker_id", "gebruikersnaam"),
     "event": ("event", "event_name", "action", "activity", "event_type", "operation",
+              "event_table_name",  # Heap Connect's all_events
+              "request_uri", "uri", "request.uri", "cs_uri_stem",  # JSON access logs (nginx, Caddy)
               "concept:name", "ocel:activity", "activity_name", "action_name",
               "ereignis", "aktion", "evenement", "événement", "evento", "accion", "acción", "gebeurtenis", "actie"),
     "session_id": ("session_id", "session", "sid", "conversation_id",
@@ -61,24 +65,30 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "team": ("team", "department", "dept", "group", "business_unit", "org_unit", "org:group",
              "abteilung", "equipe", "équipe", "equipo", "departamento", "afdeling"),
     "rating": ("rating", "stars", "star_rating", "csat", "satisfaction", "review_score", "overall_rating",
+               "osat", "review_stars", "satisfaction_score",
                "bewertung", "sterne", "valoracion", "valoración", "evaluation", "beoordeling"),
-    "score": ("score", "nps", "nps_score", "likelihood_to_recommend", "recommend"),
+    "score": ("score", "nps", "nps_score", "likelihood_to_recommend", "recommend",
+              "ltr",  # Medallia's and many CX tools' likelihood to recommend
+              "weiterempfehlung", "recommandation", "recomendacion", "recomendación", "aanbeveling"),
     "comment": ("comment", "comments", "feedback", "text", "verbatim", "free_text", "remarks", "remark",
-                "body", "message", "review", "review_text", "review_body", "reviews",
+                "body", "message", "review", "review_text", "review_body", "review_content", "reviews",
                 "kommentar", "commentaire", "comentario", "opmerking", "anmerkung"),
     "channel": ("channel", "source", "medium", "via"),
     "category": ("category", "type", "topic", "tag", "label"),
     "message": ("innermost_message", "message", "msg", "error_message", "content", "error", "exception_message",
+                "short_message",  # GELF's
                 "description", "log_message", "text", "exception.message", "error.message", "error.value", "outer_message",
                 "rendered_message"),
     "error_type": ("innermost_type", "error_type", "exception_type", "exc_type", "error_class", "exception", "type",
                    "error_code", "exception.type", "error.type", "err.type", "err.name", "error.kind", "outer_type"),
     "stack_trace": ("stack_trace", "stacktrace", "traceback", "stack", "trace", "backtrace", "exc_info", "exc_text",
                     "exception.stacktrace", "error.stack_trace", "err.stack", "error.stack",
+                    "full_message",  # GELF's: the backtrace where there is one
                     "exception"),  # structlog's: the formatted traceback (when it is not a type's name)
     # a level's name before its number: Windows' LevelDisplayName ('Information') over Level (4)
     "level": ("level_display_name", "levelname", "level", "severity", "log_level", "priority", "loglevel",
-              "log.level", "severity_text", "severity_level"),
+              "log.level", "severity_text", "severity_level",
+              "status"),  # Datadog's (error, warn, info, ...): only where its values are level names
     "component": ("component", "service", "module", "logger", "source", "app", "subsystem",
                   "service.name", "logger_name", "log.logger", "caller",
                   "source_context",  # Serilog's logger (a class's full name)
@@ -89,9 +99,10 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 # column, taken only when its values fit it (its content decides): 'How likely are you to
 # recommend us?' is a score, 'FaultMessage' a message, 'Email Address' a user.
 NAME_PARTS: dict[str, tuple[str, ...]] = {
-    "timestamp": ("timestamp", "datetime", "date", "time"),
+    "timestamp": ("timestamp", "datetime", "created", "submitted", "date", "time"),
     "user_id": ("userid", "username", "email", "respondent"),
-    "score": ("recommend", "likely", "likelihood", "nps"),
+    "score": ("recommend", "likely", "likelihood", "nps", "weiterempfehl", "empfehl", "recommand", "recomend",
+              "aanbevel"),
     "rating": ("rating", "stars", "satisf"),
     "message": ("message", "error", "exception"),
     "comment": ("comment", "review", "feedback", "remark", "reason", "verbatim"),
@@ -107,6 +118,9 @@ DURATION_UNITS = {"ms": 1, "millis": 1, "msec": 1, "milliseconds": 1, "milliseco
                   "h": 3600000, "hr": 3600000, "hrs": 3600000, "hour": 3600000, "hours": 3600000, "std": 3600000,
                   "stunden": 3600000}
 
+
+# A record's kind where a tool writes it under 'type' (Datadog's "type": "log"): never an error's type
+RECORD_KINDS = ("log", "logs", "event", "events", "span", "trace", "metric", "record", "entry")
 
 # Serilog's compact log event format (CLEF, as Seq reads it): @t the time, @m the rendered message
 # or @mt its template, @l the level (absent: Information), @x the exception as .NET writes it
@@ -125,6 +139,9 @@ def duration_factor(name: str) -> float:
     units = [DURATION_UNITS[w.lower()] for w in words if w.lower() in DURATION_UNITS]
     return units[-1] if units else 1
 
+
+# Words naming a heading or an answer, not a person's comment ('Review Title', 'Company Reply')
+TITLE_WORDS = ("title", "subject", "headline", "summary", "reply", "response", "answer")
 
 # Names of counts and identifiers: never a rating or score, whatever their values.
 COUNT_NAMES = ("count", "num", "number", "helpful", "votes", "qty", "quantity", "id", "total", "age",
@@ -151,9 +168,11 @@ EXCEPTION_MESSAGES = ("error.message", "exception.message", "err.message")
 # Names too generic to tell a nested key's meaning by its last name alone
 GENERIC_NAMES = {"type", "kind", "category", "label", "tag", "topic", "name", "id", "value", "data"}
 # user_pseudo_id: GA4's; amplitude_id: Amplitude's id of a person (device_id: a device, before sign-in)
-ANONYMOUS_NAMES = ("anonymous_id", "anon_id", "anonymous_user_id", "user_pseudo_id", "amplitude_id", "device_id")
+ANONYMOUS_NAMES = ("anonymous_id", "anon_id", "anonymous_user_id", "user_pseudo_id", "amplitude_id", "device_id",
+                   # an access log's client address, where nobody signed in (as the line logs read it)
+                   "remote_addr", "client_ip", "remote_ip", "request.client_ip", "request.remote_ip")
 DATE_NAMES = ("date", "day", "log_date", "datum", "fecha")
-TIME_NAMES = ("time", "hour", "log_time", "time_of_day")
+TIME_NAMES = ("time", "hour", "log_time", "time_of_day", "uhrzeit", "zeit", "heure", "hora", "tijd")
 
 
 def norm(name: str) -> str:
@@ -190,6 +209,7 @@ class ColumnProfile:
     unanswered: int = 0    # 'Offered', 'Unoffered' (UNANSWERED)
     other_labels: int = 0  # labels of the 1-5 scales other than 'good' ('Excellent', 'Fair', ...)
     traces: int = 0        # text over several lines, the later ones indented (a stack trace's frames)
+    levels: int = 0        # a log level's name ('error', 'WARN', 'Information')
 
     def share(self, n: int) -> float:
         return n / self.values if self.values else 0.0
@@ -239,6 +259,7 @@ class ColumnMapping:
     first: bool = False       # the first non-blank of the sources, not all joined (userId | anonymousId)
     by: str = "name"          # "map" (given by hand), "name", or "content" (its values decided)
     good_bad: bool = False    # rating: Zendesk's Good / Bad (GOOD_BAD), not the 1-5 labels
+    http_status: bool = False  # outcome: HTTP status codes, read as an access log's outcome
 
     def spec(self) -> str:
         """How ``--map`` writes it: 'Date+Time' (joined), 'userId|anonymousId' (first non-blank)."""
@@ -333,6 +354,8 @@ def _fits(canon: str, prof: ColumnProfile | None, strict: bool) -> str | None:
             return f"it holds {prof.describe_numbers()}, not 0-10"
         return None
     # structlog's 'exception', Serilog's 'Exception': the whole traceback, not an error's name
+    if canon == "error_type" and prof.values and prof.distinct == 1 and (prof.example or "").lower() in RECORD_KINDS:
+        return f"it names the kind of record ({prof.example!r}), not an error"
     if canon == "error_type" and (prof.mean_words > 20 or prof.share(prof.traces) >= 0.5):
         return f"its values are stack traces or long text (e.g. {(prof.example or '')[:40]!r}), not the name of an error"
     if canon in ("comment", "message"):
@@ -342,8 +365,9 @@ def _fits(canon: str, prof: ColumnProfile | None, strict: bool) -> str | None:
             return f"it holds numbers (e.g. {prof.example!r}), not text"
         if prof.time_share >= 0.8:
             return "it holds times, not text"
-        if strict and not prof.is_free_text:
-            return "its values are not free text"
+        if strict and not prof.is_free_text and not (canon == "comment" and prof.mean_words >= 3
+                                                     and not prof.share(prof.numeric)):
+            return "its values are not free text"  # a comment column's sentences may repeat
     return None
 
 
@@ -377,7 +401,8 @@ def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, s
     nested = {c for c in source_columns if "." in c and (c.split(".", 1)[0] in source_columns
                                                          or re.fullmatch(r"[\w$@:-]+(?:\.[\w$@:-]+)+", c))}
     for col in sorted(nested, key=lambda c: c.count(".")):
-        for name in (col.split(".", 1)[1], col.rsplit(".", 1)[1]):
+        parts = col.split(".")
+        for name in (".".join(parts[i:]) for i in range(1, len(parts))):
             if norm(name) not in GENERIC_NAMES:
                 by_norm.setdefault(norm(name), col)
     used: set[str] = set()
@@ -439,6 +464,9 @@ def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, s
             if col is None or col in used:
                 continue
             misfit = _fits(canon, profiles.get(col), strict=False)
+            if canon == "level" and norm(syn) == "status" and not (profiles.get(col) and profiles[col].levels
+                                                                    and profiles[col].share(profiles[col].levels) >= 0.8):
+                continue  # a status is a level only where it holds level names (Datadog's)
             if misfit:
                 if not _holds_records(profiles.get(col)):  # a parent object is no surprise: its keys map
                     notes.append(f"{col!r} is named like {canon} but {misfit}: not used as {canon}.")
@@ -461,6 +489,14 @@ def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, s
         chosen["message"] = ColumnMapping("message", (message.sources[0], line),
                                           f"{message.sources[0]!r}, or {line!r} where it is blank", first=True)
         used.add(line)
+    message = chosen.get("message")
+    if (kind == "exceptions" and message and message.by != "map" and "textPayload" in source_columns
+            and "textPayload" not in message.sources):
+        # Google Cloud Logging: a structured entry's message is in jsonPayload, a plain one's in textPayload
+        chosen["message"] = ColumnMapping("message", (*message.sources, "textPayload"),
+                                          f"{' or '.join(map(repr, message.sources))}, or 'textPayload' where it is blank",
+                                          first=True)
+        used.add("textPayload")
     user = chosen.get("user_id")
     if (user and user.by == "name" and len(user.sources) == 1 and "." in user.sources[0]
             and (distinct := by_norm.get("distinctid")) and distinct != user.sources[0]):
@@ -496,6 +532,11 @@ def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, s
     if rating and len(rating.sources) == 1 and (p := profiles.get(rating.sources[0])) and p.is_good_bad:
         chosen["rating"] = dataclasses.replace(rating, good_bad=True,
                                                reason=rating.reason + "; Good / Bad read as 5 / 1 (CSAT: Good's share)")
+    outcome = chosen.get("outcome")
+    if (outcome and len(outcome.sources) == 1 and (p := profiles.get(outcome.sources[0]))
+            and p.whole_numbers_within(100, 599) and p.high >= 200):
+        chosen["outcome"] = dataclasses.replace(outcome, http_status=True, reason=outcome.reason + (
+            "; HTTP status codes: 1xx-3xx success, 4xx client error, 5xx failure"))
     columns = [chosen[c] for c in wanted if c in chosen and chosen[c].sources]
     # a nested key is kept in attributes inside its parent: it is not listed on its own
     mapping = Mapping(kind, columns, [c for c in source_columns if c not in used and c not in nested], notes=notes)
@@ -559,6 +600,8 @@ def _by_name_part(wanted, source_columns, chosen, used, profiles, take, question
                 continue
             if canon in ("rating", "score") and _count_like(col):
                 continue
+            if canon == "comment" and any(t in TITLE_WORDS for t in _tokens(col)):
+                continue  # a review's title or a ticket's subject sums it up; the text is elsewhere
             where = f"its question {asked[:80]!r}" if in_question else "its name"
             take(canon, (col,), f"{col!r} has {part!r} in {where} and its values fit")
             break

@@ -1219,7 +1219,7 @@ def _holds_sentry_events(src: SourceFile) -> bool:
 # value is the pair's first value of these (GA4's typed values; a plain "value" too)
 KV_PATH, KV_SEP = "kv:", "\x1f"
 KV_VALUES = ("$.value.string_value", "$.value.int_value", "$.value.double_value", "$.value.float_value", "$.value")
-NESTED_DEPTH = 3        # 'resource.attributes.service.name' is as deep as logs usually go
+NESTED_DEPTH = 4        # Datadog's 'attributes.attributes.error.kind' is as deep as logs usually go
 NESTED_SAMPLE = 500     # objects whose nested keys are collected
 
 

@@ -43,15 +43,17 @@ INFORMATIONAL_LEVELS = ("TRACE", "DEBUG", "FINEST", "FINER", "FINE", "CONFIG", "
 
 
 # Levels written as numbers on a scale the column's name tells (compared as in columns.norm):
-# syslog's priorities (journald's PRIORITY, 0 emerg ... 7 debug) and Application Insights'
+# syslog's priorities (journald's PRIORITY and GELF's level, 0 emerg ... 7 debug) and Application Insights'
 # severityLevel (0 verbose ... 4 critical); loaded as the scale's words.
 NUMBERED_LEVELS = {
-    ("priority", "syslogpriority", "syslogseverity"):
+    ("priority", "syslogpriority", "syslogseverity", "level"):
         ("EMERG", "ALERT", "CRIT", "ERR", "WARNING", "NOTICE", "INFO", "DEBUG"),
     ("severitylevel",): ("VERBOSE", "INFORMATION", "WARNING", "ERROR", "CRITICAL"),
 }
 # ... each only beside columns its tool writes (a ticket's 'Priority' 1-5 is no syslog priority)
 NUMBERED_BESIDE = {"priority": ("realtimetimestamp", "syslogidentifier", "systemdunit", "message"),
+                   # GELF (Graylog): its 'level' is syslog's; pino's and bunyan's 10-60 are not
+                   "level": ("shortmessage", "fullmessage", "version", "source", "host", "facility"),
                    "severitylevel": ("itemtype", "problemid", "operationid", "innermosttype", "outertype")}
 
 
@@ -177,8 +179,8 @@ class LoadPlan:
         parts = [self.raw(c) if self._is_text(c) else f"CAST({self.raw(c)} AS VARCHAR)" for c in m.sources]
         if len(parts) == 1:
             return parts[0]
-        if m.first:
-            return "coalesce(" + ", ".join(f"nullif(trim({p}), '')" for p in parts) + ")"
+        if m.first:  # Kibana's CSV writes '-' in an empty cell
+            return "coalesce(" + ", ".join(f"nullif(nullif(trim({p}), ''), '-')" for p in parts) + ")"
         return f"concat_ws(' ', {', '.join(parts)})"
 
     def _native_time(self) -> bool:
@@ -227,8 +229,14 @@ class LoadPlan:
         if canonical == "level" and (words := self._numbered_levels()):
             cases = " ".join(f"WHEN '{i}' THEN {lit(w)}" for i, w in enumerate(words))
             return f"nullif(CASE trim({text}) {cases} ELSE {text} END, '')"
+        if canonical == "outcome" and self.mapping.get("outcome").http_status:  # as an access log's
+            code = f"try_cast({text} AS INTEGER)"
+            return (f"CASE WHEN {code} >= 500 THEN 'failure' WHEN {code} >= 400 THEN 'client error' "
+                    f"WHEN {code} >= 100 THEN 'success' ELSE nullif({text}, '') END")
         if canonical == "session_id":  # -1 is Amplitude's "no session"
             return f"CASE WHEN {text} IN ('', '-1') THEN NULL ELSE {text} END"
+        if self.kind == "exceptions":  # '-' is no value (Kibana's CSV, access and server logs)
+            return f"CASE WHEN {text} IN ('', '-') THEN NULL ELSE {text} END"
         return f"nullif({text}, '')"
 
     def _numbered_levels(self) -> tuple[str, ...] | None:

@@ -8,7 +8,7 @@ their range, length and variety. :func:`readiness.ingest.columns.propose_mapping
 from __future__ import annotations
 
 from readiness import store
-from readiness.ingest import formats, timestamps
+from readiness.ingest import formats, linelogs, timestamps
 from readiness.ingest.columns import GOOD_BAD, RATING_LABELS, UNANSWERED, ColumnProfile
 from readiness.ingest.formats import SourceFile
 from readiness.ingest.loadplan import lit
@@ -46,6 +46,10 @@ def _values_sql(src: SourceFile) -> tuple[str, list[str]]:
             f"LIMIT {SAMPLE_ROWS}"), names
 
 
+# a log level's names (Datadog's status adds 'ok')
+LEVEL_NAMES = (*linelogs.LEVEL_WORDS, *linelogs.LEVEL_ABBREVIATIONS, "OK")
+
+
 def profile_columns(src: SourceFile) -> dict[str, ColumnProfile]:
     """A profile of every column of ``src`` from its first rows; {} when the sample cannot be read
     (the load then says why, with the usual words)."""
@@ -73,7 +77,8 @@ def profile_columns(src: SourceFile) -> dict[str, ColumnProfile]:
                count(*) FILTER (WHERE lower(v) IN ({', '.join(lit(k) for k in UNANSWERED)})),
                count(*) FILTER (WHERE lower(v) IN ({', '.join(lit(k) for k in RATING_LABELS if k not in GOOD_BAD)})),
                count(*) FILTER (WHERE lower(v) = 'bad'),
-               count(*) FILTER (WHERE contains(v, chr(10)) AND regexp_matches(v, '\n[ \t]'))
+               count(*) FILTER (WHERE contains(v, chr(10)) AND regexp_matches(v, '\n[ \t]')),
+               count(*) FILTER (WHERE upper(v) IN ({', '.join(lit(w) for w in LEVEL_NAMES)}))
         FROM t GROUP BY col"""
     con = store.scratch()
     try:
@@ -84,9 +89,9 @@ def profile_columns(src: SourceFile) -> dict[str, ColumnProfile]:
         con.close()
     by_staged = {src.staged(c): c for c in src.columns}
     out = {c: ColumnProfile(0, 0, 0, 0, None, None, 0, 0, 0, 0, 0.0, 0.0) for c in src.columns}
-    for col, *fig, example, labels, good_bad, unanswered, other_labels, bad, traces in rows:
+    for col, *fig, example, labels, good_bad, unanswered, other_labels, bad, traces, levels in rows:
         values, distinct, numeric, integers, low, high, over_five, flags, times, epochs, length, words, nested = fig
         out[by_staged[col]] = ColumnProfile(values, distinct, numeric, integers, low, high, over_five, flags, times,
                                             epochs, float(length), float(words), nested, example, labels, good_bad,
-                                            bad, unanswered, other_labels, traces)
+                                            bad, unanswered, other_labels, traces, levels)
     return out
