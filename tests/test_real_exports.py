@@ -1126,3 +1126,24 @@ def test_usage_exports_with_german_and_heap_names(db: Path, tmp_path: Path) -> N
     result = ingest_one(db, path, kind="usage", pilot="heap")
     assert result.error is None, result.error
     assert result.mapping.get("event") == "event_table_name"
+
+
+def test_amplitude_s_export_zip_of_hourly_gzip_parts_loads_whole(db: Path, tmp_path: Path) -> None:
+    import gzip
+    import zipfile
+
+    def part(hour: int) -> bytes:
+        return gzip.compress("".join(json.dumps({
+            "event_time": f"2026-03-02 0{hour}:{i:02d}:00.000000", "user_id": f"u{i % 3}" if i % 4 else None,
+            "amplitude_id": 1000 + i % 3, "event_type": "approve_click", "session_id": 1709366400000 + i % 2}) + "\n"
+            for i in range(10)).encode())
+
+    path = tmp_path / "amplitude_export_123456.zip"
+    with zipfile.ZipFile(path, "w") as z:  # the API's shape: a folder of hourly parts, 10 sorting before 9
+        for hour in (8, 9):
+            z.writestr(f"123456/123456_2026-03-02_{hour}#0.json.gz", part(hour))
+    result = ingest_one(db, path, kind="usage")
+    assert result.error is None, result.error
+    assert result.rows_loaded == 20
+    assert query(db, "SELECT count(*) FILTER (WHERE user_id IS NULL), min(src_row), max(src_row) "
+                     "FROM usage_events") == [(0, 1, 20)]

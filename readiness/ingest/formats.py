@@ -8,6 +8,7 @@ Parquet, and each of these compressed with gzip, bzip2, xz or zstd, or alone in 
 from __future__ import annotations
 
 import bz2
+import contextlib
 import csv
 import gzip
 import html
@@ -180,6 +181,8 @@ def decompress(path: Path, out_dir: Path, codec: str, cap_bytes: int | None = No
     UnusableFile past ``cap_bytes`` of output (default: the max_decompressed_mb setting), counted as
     written whatever the file's headers claim, or when the stream is damaged or cut short."""
     cap = cap_bytes if cap_bytes is not None else settings.get("max_decompressed_mb") * 1024 * 1024
+    if codec == "zip" and (parts := _json_parts(path)):
+        return _joined_parts(path, out_dir, parts, cap)
     suffix = _SUFFIXES[codec]
     stem = path.name[:-len(suffix)] if path.name.lower().endswith(suffix) else ""
     out = out_dir / (stem or path.name + ".out")
@@ -202,6 +205,61 @@ def decompress(path: Path, out_dir: Path, codec: str, cap_bytes: int | None = No
         what = "a ZIP archive" if codec == "zip" else codec
         raise UnusableFile(f"{path.name}: looks like {what} but cannot be decompressed ({_codec_reason(err)}). "
                            f"Re-export or re-compress the file.") from None
+    return out
+
+
+# An export in parts: JSON Lines files, each gzip-compressed or not (Amplitude's export API: a ZIP of
+# hourly .json.gz files in a folder)
+_JSON_PART = re.compile(r"\.(?:json|jsonl|ndjson)(?:\.gz)?$", re.IGNORECASE)
+
+
+def _members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    """An archive's files, folders and macOS extras (``__MACOSX/``, ``._*``, ``.DS_Store``) aside."""
+    return [i for i in archive.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")
+            and not Path(i.filename).name.startswith("._") and Path(i.filename).name != ".DS_Store"]
+
+
+def _json_parts(path: Path) -> list[str]:
+    """The names of a ZIP archive's JSON Lines parts, in their natural order ('…_9#0' before
+    '…_10#0'), when every file it holds is one and it holds several or a compressed one; else []."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = _members(archive)
+    except (zipfile.BadZipFile, OSError):
+        return []  # decompressing says what is wrong
+    names = [i.filename for i in members if not i.flag_bits & 0x1]
+    if len(names) != len(members) or not names or not all(_JSON_PART.search(n) for n in names):
+        return []
+    if len(names) == 1 and not names[0].lower().endswith(".gz"):
+        return []  # one plain file: read as any archive's
+    return sorted(names, key=lambda n: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", n)])
+
+
+def _joined_parts(path: Path, out_dir: Path, parts: list[str], cap: int) -> Path:
+    """The parts, each decompressed, one after another as one JSON Lines file (a line break between)."""
+    out = out_dir / (path.stem + ".jsonl")
+    written = 0
+    try:
+        with zipfile.ZipFile(path) as archive, out.open("wb") as dst:
+            for name in parts:
+                with archive.open(name) as member, (gzip.open(member) if name.lower().endswith(".gz")
+                                                    else contextlib.nullcontext(member)) as src:
+                    last = b"\n"
+                    while chunk := src.read(4 * 1024 * 1024):
+                        written += len(chunk)
+                        if written > cap:
+                            raise UnusableFile(
+                                f"{path.name}: decompresses to more than {cap // (1024 * 1024)} MB, the limit "
+                                f"(READINESS_MAX_DECOMPRESSED_MB). Split the file or raise the limit.")
+                        dst.write(chunk)
+                        last = chunk[-1:]
+                    if last != b"\n":
+                        dst.write(b"\n")
+    except _CODEC_ERRORS as err:
+        if isinstance(err, OSError) and err.errno is not None:
+            raise
+        raise UnusableFile(f"{path.name}: a part of the ZIP archive cannot be decompressed ({_codec_reason(err)}). "
+                           f"Re-export the file.") from None
     return out
 
 
@@ -231,8 +289,7 @@ def _zip_member(path: Path, archive: zipfile.ZipFile) -> zipfile.ZipInfo:
     if "[Content_Types].xml" in names or any(n.startswith("xl/") for n in names):
         raise UnusableFile(f"{path.name}: is an Excel workbook that cannot be read (damaged?). Save it again "
                            f"from Excel, or as CSV. {ACCEPTED}")
-    members = [i for i in archive.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")
-               and not Path(i.filename).name.startswith("._") and Path(i.filename).name != ".DS_Store"]
+    members = _members(archive)
     if len(members) != 1:
         shown = ", ".join(i.filename for i in members[:ZIP_MEMBERS_SHOWN])
         more = f" and {len(members) - ZIP_MEMBERS_SHOWN} more" if len(members) > ZIP_MEMBERS_SHOWN else ""
