@@ -556,7 +556,7 @@ def test_export_quirks_above_and_below_the_rows(db: Path, tmp_path: Path) -> Non
     # rows of empty fields: neither is a row, and the rows keep their numbers
     path = tmp_path / "events.csv"
     path.write_text('#TYPE System.Diagnostics.Eventing.Reader.EventLogRecord\r\n"TimeCreated","Id","LevelDisplayName",'
-                    '"Message"\r\n' + "".join(f'"3/1/2024 10:0{i}:00 AM","1000","{("Error", "Information")[i % 2]}",'
+                    '"Message"\r\n' + "".join(f'"3/1{i}/2024 10:0{i}:00 AM","1000","{("Error", "Information")[i % 2]}",'
                                               f'"Faulting application name: app{i % 2}.exe"\r\n' for i in range(6))
                     + ",,,\r\n,,,\r\n")
     result = ingest_one(db, path, kind="exceptions")
@@ -855,9 +855,11 @@ def test_a_wrapper_s_named_list_wins_over_a_longer_one(db: Path, tmp_path: Path)
     assert "'events'" in r.format and r.rows_loaded == 5
 
 
-def test_times_with_a_comma_are_asked_when_day_and_month_could_swap(db: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("when", ["3/{d}/2024, 14:0{i}:00", "03/0{d}/2024 0{d}:15:00 PM"])
+def test_times_are_asked_when_day_and_month_could_swap(db: Path, tmp_path: Path, when: str) -> None:
+    # a comma after the date (Azure's portal); a 12-hour clock (SurveyMonkey, but the UK writes it too)
     path = tmp_path / "t.csv"
-    path.write_text("when,user,event\n" + "".join(f'"3/{1 + i % 9}/2024, 14:0{i}:00",u{i},open\n' for i in range(6)))
+    path.write_text("when,user,event\n" + "".join(f'"{when.format(d=1 + i % 9, i=i)}",u{i},open\n' for i in range(6)))
     r = ingest_one(db, path)
     assert r.error and "either way round" in r.error
 
@@ -1093,7 +1095,7 @@ def test_a_json_access_log_s_status_codes_are_outcomes(db: Path, tmp_path: Path)
     ("ID,Subject,Satisfaction Score,Satisfaction Comment,Requested",
      '{d},Login issue,{gb},"Thanks, quick fix",0{d} Mar 2026 12:00', {"comment": "Satisfaction Comment"}),
     # Medallia's likelihood to recommend and overall satisfaction
-    ("Survey ID,Response Date,LTR,OSAT,Comments", '5500{d},3/{d}/2026 4:15:02 PM,{n},{s},"fine {d}"',
+    ("Survey ID,Response Date,LTR,OSAT,Comments", '5500{d},3/1{d}/2026 4:15:02 PM,{n},{s},"fine {d}"',
      {"score": "LTR", "rating": "OSAT"}),
     ("Datum;Bewertung (1-5);Weiterempfehlung (0-10);Kommentar", '0{d}.03.2026 10:00;{s};{n};"gut {d}"',
      {"score": "Weiterempfehlung (0-10)"}),
