@@ -322,7 +322,8 @@ else:
         "rows_duplicate": count("Duplicate", format="localized", help="Rows skipped as already loaded (--dedupe-rows)"),
         "rows_skipped": count("Left out", format="localized",
                               help="Counted, not loaded: an exception log's information lines (INFO, DEBUG, ...), "
-                                   "an access log's requests for static files, a survey's partial responses"),
+                                   "an access log's requests for static files, a survey's partial responses, a chat "
+                                   "export's channel events and bot messages"),
         "actor": "Loaded by", "finished_at": st.column_config.DatetimeColumn("Finished (UTC)", format="YYYY-MM-DD HH:mm")})
     ids = [b["batch_id"] for b in loaded]
     pick = st.selectbox("Batch", ids, format_func=lambda i: next(f"{b['batch_id']} · {b['kind']} · {b['file_name']}"

@@ -1149,3 +1149,19 @@ def test_amplitude_s_export_zip_of_hourly_gzip_parts_loads_whole(db: Path, tmp_p
     assert result.rows_loaded == 20
     assert query(db, "SELECT count(*) FILTER (WHERE user_id IS NULL), min(src_row), max(src_row) "
                      "FROM usage_events") == [(0, 1, 20)]
+
+
+def test_a_slack_channel_export_loads_people_s_messages_only(db: Path, tmp_path: Path) -> None:
+    messages = [{"type": "message", "subtype": "channel_join", "ts": "1772441044.000000", "user": "U01",
+                 "text": "<@U01> has joined the channel"},
+                {"type": "message", "subtype": "bot_message", "ts": "1772443504.000000", "bot_id": "B02",
+                 "username": "Delighted", "text": "New NPS response: 9"}]
+    messages += [{"client_msg_id": f"0000-{i}", "type": "message", "text": f"export breaks umlauts, case {i}",
+                  "user": f"U0{i % 3}", "ts": f"17724{43204 + i * 60}.000100"} for i in range(6)]
+    path = tmp_path / "2026-03-02.json"
+    path.write_text(json.dumps(messages, indent=4))
+    result = ingest_one(db, path, kind="feedback")
+    assert result.error is None, result.error
+    assert (result.rows_loaded, result.rows_skipped) == (6, 2)
+    assert "category" not in result.mapping
+    assert "channel events and bot messages left out" in result.summary()

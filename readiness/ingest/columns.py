@@ -120,7 +120,7 @@ DURATION_UNITS = {"ms": 1, "millis": 1, "msec": 1, "milliseconds": 1, "milliseco
 
 
 # A record's kind where a tool writes it under 'type' (Datadog's "type": "log"): never an error's type
-RECORD_KINDS = ("log", "logs", "event", "events", "span", "trace", "metric", "record", "entry")
+RECORD_KINDS = ("log", "logs", "event", "events", "span", "trace", "metric", "record", "entry", "message")
 
 # Serilog's compact log event format (CLEF, as Seq reads it): @t the time, @m the rendered message
 # or @mt its template, @l the level (absent: Information), @x the exception as .NET writes it
@@ -354,8 +354,9 @@ def _fits(canon: str, prof: ColumnProfile | None, strict: bool) -> str | None:
             return f"it holds {prof.describe_numbers()}, not 0-10"
         return None
     # structlog's 'exception', Serilog's 'Exception': the whole traceback, not an error's name
-    if canon == "error_type" and prof.values and prof.distinct == 1 and (prof.example or "").lower() in RECORD_KINDS:
-        return f"it names the kind of record ({prof.example!r}), not an error"
+    if (canon in ("error_type", "category") and prof.values and prof.distinct == 1
+            and (prof.example or "").lower() in RECORD_KINDS):  # Slack's every "type" is "message"
+        return f"it names the kind of record ({prof.example!r}), not {'an error' if canon == 'error_type' else 'a category'}"
     if canon == "error_type" and (prof.mean_words > 20 or prof.share(prof.traces) >= 0.5):
         return f"its values are stack traces or long text (e.g. {(prof.example or '')[:40]!r}), not the name of an error"
     if canon in ("comment", "message"):
