@@ -84,7 +84,11 @@ SESSION_CASES = ("{shared:,} of {ids:,} session ids are shared by several users 
                  "log), so each distinct id counts as one session.")
 
 # Outcome values (lower-cased, trimmed) that count as success; any other non-blank value is a failure.
-SUCCESS_VALUES = ("success", "ok", "succeeded", "completed", "true", "1")
+SUCCESS_VALUES = ("success", "ok", "succeeded", "completed", "true", "1",
+                  "successful", "complete", "done", "passed", "pass",
+                  # German, French, Spanish, Dutch
+                  "erfolg", "erfolgreich", "succès", "succes", "réussi", "reussi", "éxito", "exito", "exitoso",
+                  "correcto", "geslaagd", "gelukt", "succesvol")
 
 TOP_USER_SHARE = 0.10     # concentration: share of events from the top 10% of users (at least 1 user)
 TREND_DAYS = 28           # trend: the last 4 weeks vs the 4 weeks before them

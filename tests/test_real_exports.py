@@ -1165,3 +1165,15 @@ def test_a_slack_channel_export_loads_people_s_messages_only(db: Path, tmp_path:
     assert (result.rows_loaded, result.rows_skipped) == (6, 2)
     assert "category" not in result.mapping
     assert "channel events and bot messages left out" in result.summary()
+
+
+def test_outcome_words_in_other_languages_count_as_success(db: Path, tmp_path: Path) -> None:
+    path = tmp_path / "export_de.csv"
+    path.write_text("Zeitstempel;Benutzer;Ereignis;Ergebnis\n" + "".join(
+        f"13.03.2026 09:{i:02d};user{i % 3};Rechnung prüfen;{('erfolgreich', 'Erfolgreich', 'Fehler')[i % 3]}\n"
+        for i in range(9)))
+    result = ingest_one(db, path, kind="usage")
+    assert result.error is None, result.error
+    with store.open_store(db) as con:
+        figures = summary(con, catalog.get_pilot(con, "pilot"))
+    assert figures["usage"]["task_success"] == pytest.approx(6 / 9, abs=1e-4)

@@ -38,7 +38,11 @@ DROP_REPEAT_RATE = 0.2    # fewer than 1 in 5 users ever come back to it: it is 
 # return use to call it a habit, too much to drop.
 
 # Outcome values (lower-cased, trimmed) that count as success; any other non-blank value is a failure.
-SUCCESS_VALUES = ("success", "ok", "succeeded", "completed", "true", "1")
+SUCCESS_VALUES = ("success", "ok", "succeeded", "completed", "true", "1",
+                  "successful", "complete", "done", "passed", "pass",
+                  # German, French, Spanish, Dutch
+                  "erfolg", "erfolgreich", "succès", "succes", "réussi", "reussi", "éxito", "exito", "exitoso",
+                  "correcto", "geslaagd", "gelukt", "succesvol")
 
 TOP_USER_SHARE = 0.10     # concentration: share of events from the top 10% of users (at least 1 user)
 TREND_DAYS = 28           # trend: the last 4 weeks vs the 4 weeks before them

@@ -531,6 +531,19 @@ CREATE TABLE evidence_kept (
 );
 """
 
+# The outcome words that count as success since migration 16 (analysis.usage.SUCCESS_VALUES)
+_V16_NEW_SUCCESS = ("successful", "complete", "done", "passed", "pass", "erfolg", "erfolgreich", "succès", "succes",
+                    "réussi", "reussi", "éxito", "exito", "exitoso", "correcto", "geslaagd", "gelukt", "succesvol")
+_V16_PILOTS = ("SELECT DISTINCT pilot_id FROM usage_events WHERE lower(trim(outcome)) IN ("
+               + ", ".join(f"'{w}'" for w in _V16_NEW_SUCCESS) + ")")
+_V16_SUCCESS_WORDS = f"""
+-- More outcome words count as success: a pilot whose events hold one has its rollup rebuilt by its
+-- next usage ingest (until then its figures read the raw events) and its kept figures computed again.
+DELETE FROM usage_rollup_state WHERE pilot_id IN ({_V16_PILOTS});
+DELETE FROM evidence_kept WHERE pilot_id IN ({_V16_PILOTS});
+DELETE FROM pilot_figures WHERE pilot_id IN ({_V16_PILOTS});
+"""
+
 MIGRATIONS: list[tuple[int, str, object]] = [
     (1, "foundation: pilots, batches, logs, rejects, audit", _V1_FOUNDATION),
     (2, "evidence: failure modes, annotations, feedback sentiment, triage and themes", _V2_EVIDENCE),
@@ -547,6 +560,7 @@ MIGRATIONS: list[tuple[int, str, object]] = [
     (13, "pilot figures: each pilot's signals, conditions and portfolio line at a data version", _V13_PILOT_FIGURES),
     (14, "lake: a merged Parquet file holds several batches (one lake_files row per batch and file)", _V14_MERGED_FILES),
     (15, "evidence kept: each pilot's unfiltered page evidence at a data version", _V15_EVIDENCE_KEPT),
+    (16, "usage outcomes: more success words; rollups rebuilt, kept figures computed again", _V16_SUCCESS_WORDS),
 ]
 
 

@@ -51,6 +51,9 @@ MIGRATIONS: list[tuple[int, str, str]] = [
      "CREATE TABLE IF NOT EXISTS evidence_kept(pilot_id INTEGER NOT NULL, name VARCHAR NOT NULL, "
      "data_version VARCHAR NOT NULL, context VARCHAR NOT NULL, payload BYTEA NOT NULL, "
      "computed_at TIMESTAMP WITH TIME ZONE NOT NULL, PRIMARY KEY (pilot_id, name));"),
+    (16, "usage outcomes: more success words; rollups rebuilt, kept figures computed again",
+     # the events are in the lake, out of this SQL's reach: every pilot's rollup is rebuilt
+     "DELETE FROM usage_rollup_state; DELETE FROM evidence_kept; DELETE FROM pilot_figures;"),
 ]
 
 _log = logging.getLogger(__name__)
