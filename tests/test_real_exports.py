@@ -1177,3 +1177,27 @@ def test_outcome_words_in_other_languages_count_as_success(db: Path, tmp_path: P
     with store.open_store(db) as con:
         figures = summary(con, catalog.get_pilot(con, "pilot"))
     assert figures["usage"]["task_success"] == pytest.approx(6 / 9, abs=1e-4)
+
+
+def test_elastic_apm_errors_read_their_exception_chain_s_root_cause(db: Path, tmp_path: Path) -> None:
+    def doc(i: int, exceptions: list[dict] | None, log: str | None = None) -> dict:
+        error = {"id": f"e{i}", "grouping_key": f"g{i}", "culprit": "app.sync in lookup",
+                 **({"exception": exceptions} if exceptions else {}),
+                 **({"log": {"message": log, "level": "error"}} if log else {})}
+        return {"@timestamp": f"2024-03-01T10:0{i}:00.000Z", "processor": {"name": "error", "event": "error"},
+                "service": {"name": "invoices"}, "error": error, "user": {"id": f"u-{i % 2}"}}
+
+    frames = [{"filename": "app/sync.py", "function": "lookup", "lineno": 7, "library_frame": False}]
+    docs = [doc(0, [{"type": "KeyError", "message": "'vat'", "stacktrace": frames}]),
+            doc(1, [{"type": "InvoiceSyncError", "message": "sync of invoice 9003 failed"},   # outermost first
+                    {"type": "KeyError", "message": "'vat'", "stacktrace": frames}]),
+            doc(2, [{"type": "java.net.SocketTimeoutException", "message": "Read timed out"}]),
+            doc(3, None, log="payment 4242 declined by the gateway")]                         # a logged error
+    path = tmp_path / "apm-errors.ndjson"
+    path.write_text("".join(json.dumps(d) + "\n" for d in docs))
+    result = ingest_one(db, path, kind="exceptions")
+    assert result.error is None, result.error
+    assert (result.rows_loaded, result.rows_rejected) == (4, 0)
+    assert query(db, "SELECT error_type, message FROM exceptions ORDER BY src_row") == [
+        ("KeyError", "'vat'"), ("KeyError", "'vat'"), ("java.net.SocketTimeoutException", "Read timed out"),
+        (None, "payment 4242 declined by the gateway")]

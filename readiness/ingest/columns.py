@@ -78,7 +78,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "message": ("innermost_message", "message", "msg", "error_message", "content", "error", "exception_message",
                 "short_message",  # GELF's
                 "description", "log_message", "text", "exception.message", "error.message", "error.value", "outer_message",
-                "rendered_message"),
+                "rendered_message",
+                "log.message"),  # Elastic APM's logged error (error.log.message)
     "error_type": ("innermost_type", "error_type", "exception_type", "exc_type", "error_class", "exception", "type",
                    "error_code", "exception.type", "error.type", "err.type", "err.name", "error.kind", "outer_type"),
     "stack_trace": ("stack_trace", "stacktrace", "traceback", "stack", "trace", "backtrace", "exc_info", "exc_text",
@@ -163,7 +164,12 @@ UNANSWERED = ("offered", "unoffered", "not offered", "not rated")
 
 # The exception's own message where a log also has the line's text (ECS, OpenTelemetry, pino's and
 # bunyan's serialised 'err'): it names the failure.
-EXCEPTION_MESSAGES = ("error.message", "exception.message", "err.message")
+EXCEPTION_MESSAGES = ("error.message", "exception.message", "err.message", "error.exception.message")
+
+
+def _named(col: str, names: tuple[str, ...]) -> bool:
+    """``col`` is one of ``names``, or a nested key ending in one ('_source.error.message')."""
+    return any(col == n or col.endswith("." + n) for n in names)
 # Anonymous ids of product analytics (Segment's anonymousId): a user's id where the signed-in id is blank.
 # Names too generic to tell a nested key's meaning by its last name alone
 GENERIC_NAMES = {"type", "kind", "category", "label", "tag", "topic", "name", "id", "value", "data"}
@@ -437,8 +443,9 @@ def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, s
         chosen[canon] = ColumnMapping(canon, tuple(found), f"--map {canon}={spec}", first, by="map")
         used.update(found)
 
-    def free(names: tuple[str, ...]) -> str | None:
-        return next((by_norm[n] for n in map(norm, names) if n in by_norm and by_norm[n] not in used), None)
+    def free(names: tuple[str, ...]) -> str | None:  # a column of that name, unused, holding values (not records)
+        return next((by_norm[n] for n in map(norm, names) if n in by_norm and by_norm[n] not in used
+                     and not _holds_records(profiles.get(by_norm[n]))), None)
 
     if is_clef(source_columns):  # its keys are short and fixed: they answer to no synonym
         for canon, keys in CLEF_KEYS.items():
@@ -477,13 +484,13 @@ def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, s
             break
     message = chosen.get("message")
     if kind == "exceptions" and message and len(message.sources) == 1 and message.by != "map" and (
-            exc := next((c for c in EXCEPTION_MESSAGES if c in source_columns and c not in used), None)):
+            exc := next((c for c in source_columns if _named(c, EXCEPTION_MESSAGES) and c not in used), None)):
         # ECS and OpenTelemetry write the log line's text and, apart, the exception's message
         chosen["message"] = ColumnMapping("message", (exc, message.sources[0]),
                                           f"{exc!r}, or {message.sources[0]!r} where it is blank", first=True)
         used.add(exc)
     elif kind == "exceptions" and message and len(message.sources) == 1 and message.by != "map" and (
-            message.sources[0] in EXCEPTION_MESSAGES) and (
+            _named(message.sources[0], EXCEPTION_MESSAGES)) and (
             line := free(tuple(s for s in SYNONYMS["message"] if s not in EXCEPTION_MESSAGES))):
         # the exception's message came by its own name (pino's 'err.message' answers to 'message'):
         # the line's text ('msg') stands in where a line has no exception

@@ -1276,6 +1276,8 @@ def _holds_sentry_events(src: SourceFile) -> bool:
 # value is the pair's first value of these (GA4's typed values; a plain "value" too)
 KV_PATH, KV_SEP = "kv:", "\x1f"
 KV_VALUES = ("$.value.string_value", "$.value.int_value", "$.value.double_value", "$.value.float_value", "$.value")
+# Lists of exceptions, outermost first (Elastic APM's error.exception): their last one's keys are read
+EXCEPTION_LISTS = ("exception", "exceptions")
 NESTED_DEPTH = 4        # Datadog's 'attributes.attributes.error.kind' is as deep as logs usually go
 NESTED_SAMPLE = 500     # objects whose nested keys are collected
 
@@ -1297,14 +1299,16 @@ def _nested_keys(readers: list[tuple[str, str]], top: set[str]) -> tuple[dict[st
     found: dict[str, str] = {}
     twins: dict[str, str] = {}
 
-    def walk(obj: dict, path: tuple[str, ...]) -> None:
+    def walk(obj: dict, path: tuple[str, ...], where: str = "$") -> None:
         for key, value in obj.items():
-            here = (*path, key)
+            here, at = (*path, key), f"{where}.{json.dumps(key)}"
             if path:
-                (twins if ".".join(here) in top else found).setdefault(
-                    ".".join(here), "$." + ".".join(json.dumps(k) for k in here))
+                (twins if ".".join(here) in top else found).setdefault(".".join(here), at)
             if isinstance(value, dict) and len(here) < NESTED_DEPTH:
-                walk(value, here)
+                walk(value, here, at)
+            elif (isinstance(value, list) and value and isinstance(value[-1], dict) and len(here) < NESTED_DEPTH
+                  and key.lower() in EXCEPTION_LISTS):
+                walk(value[-1], here, at + "[#-1]")  # a chain of exceptions: its last is the root cause
             elif (isinstance(value, list) and value and len(here) < NESTED_DEPTH
                   and all(isinstance(p, dict) and isinstance(p.get("key"), str) and "value" in p for p in value)):
                 where = "$." + ".".join(json.dumps(k) for k in here)
