@@ -1201,3 +1201,25 @@ def test_elastic_apm_errors_read_their_exception_chain_s_root_cause(db: Path, tm
     assert query(db, "SELECT error_type, message FROM exceptions ORDER BY src_row") == [
         ("KeyError", "'vat'"), ("KeyError", "'vat'"), ("java.net.SocketTimeoutException", "Read timed out"),
         (None, "payment 4242 declined by the gateway")]
+
+
+@pytest.mark.parametrize(("log", "crash"), [
+    # Go: the panic a dying program prints, untimed, after its last information line
+    ("2024/03/01 10:00:05 ERROR: sync of invoice 9001 failed\n2024/03/01 10:00:06 WARN: slow lookup: 1.2s\n"
+     "2024/03/01 10:00:08 INFO: processed 120 invoices\n"
+     "panic: runtime error: invalid memory address or nil pointer dereference\n\ngoroutine 17 [running]:\n"
+     "main.(*Job).Run(0x0)\n\t/src/app/job.go:57 +0x1c\nexit status 2\n", "panic"),
+    # gunicorn's stderr with Django's untimed 'Internal Server Error' and its traceback
+    ("[2024-03-01 10:00:00 +0000] [4242] [ERROR] Worker timeout\n"
+     "[2024-03-01 10:00:00 +0000] [4242] [WARNING] Worker with pid 4241 was terminated due to signal 9\n"
+     "[2024-03-01 10:00:01 +0000] [4243] [INFO] Booting worker with pid: 4243\n"
+     "Internal Server Error: /invoices/9001\nTraceback (most recent call last):\n"
+     "  File \"/srv/app/views.py\", line 12, in show\n    vat = inv.lines['vat']\nKeyError: 'vat'\n", "KeyError"),
+])
+def test_a_crash_printed_after_an_information_line_is_not_left_out(db: Path, tmp_path: Path, log: str, crash: str) -> None:
+    path = tmp_path / "app.log"
+    path.write_text(log)
+    result = ingest_one(db, path, kind="exceptions")
+    assert result.error is None, result.error
+    assert (result.rows_loaded, result.rows_skipped) == (3, 0)
+    assert query(db, "SELECT count(*) FROM exceptions WHERE error_type = ?", [crash]) == [(1,)]

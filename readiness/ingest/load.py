@@ -33,7 +33,7 @@ from readiness.ingest.formats import SourceFile, UnusableFile
 from readiness.ingest.loadplan import (
     LoadPlan,
     ident,
-    informational_sql,
+    left_out_level_sql,
     level_in_message,
     levels_sql,
     lit,
@@ -68,7 +68,7 @@ class IngestOptions:
         """Rows counted but not loaded, unless every line is asked for: an exception log's
         information lines; a web access log's requests for static files (images, scripts, styles)."""
         if self.level_filter(kind, mapping, src):
-            return LeftOut(informational_sql(), levels_sql(), "information lines")
+            return LeftOut(left_out_level_sql(), levels_sql(), "information lines")
         if kind == "feedback" and not self.all_levels and (partial := _partial_responses(src, mapping)):
             return LeftOut(partial, "min('partial')", "partial responses (not submitted)")
         if kind == "feedback" and not self.all_levels and _chat_export(src, mapping):

@@ -78,6 +78,18 @@ def informational_sql(column: str = "level") -> str:
     return (f"coalesce(upper(trim({column})) IN ({', '.join(lit(v) for v in INFORMATIONAL_LEVELS)}), false)")
 
 
+# A crash's own words at the head of a record's continuation: a program that died after an information
+# line (Go's panic, Python's uncaught traceback or Django's 'Internal Server Error' on stderr, a JVM's
+# uncaught exception) printed it there, untimed; the record is an exception whatever its level says
+CRASH_START = (r"^\s*(panic: |fatal error: |Traceback \(most recent call last\):|Exception in thread |"
+               r"Unhandled [Ee]xception|Internal Server Error|Fatal Python error)")
+
+
+def left_out_level_sql(level: str = "level", trace: str = "stack_trace") -> str:
+    """SQL over a loaded exception row: it is an information line, and no crash follows it."""
+    return f"({informational_sql(level)} AND NOT coalesce(regexp_matches({trace}, {lit(CRASH_START)}), false))"
+
+
 def levels_sql(column: str = "level") -> str:
     """SQL aggregate: the distinct levels, upper-cased, as 'DEBUG, INFO' (add a FILTER to choose rows)."""
     return f"string_agg(DISTINCT upper(trim({column})), ', ' ORDER BY upper(trim({column})))"
