@@ -104,9 +104,11 @@ MASKS: list[tuple[str, str, str | None]] = [
       for m in ("num", "ip", "hex", "uuid", "host", "email", "url", "path", "date", "time")],
 ]
 
-# Frames outside the application: installed packages and the standard library.
+# Frames outside the application: installed packages, the standard library and, for the JVM, the
+# frameworks an application runs in (a Spring proxy's frames differ from call to call)
 NOT_IN_APP = (r"site-packages|dist-packages|[/\\]lib[/\\]python\d|<frozen |node_modules|^at node:|\(node:|"
-              r"^at (java|javax|jdk|sun|kotlin|scala|System|Microsoft)\.")
+              r"^at (java|javax|jakarta|jdk|sun|com\.sun|kotlin|kotlinx|scala|System|Microsoft|org\.springframework|"
+              r"org\.apache|org\.hibernate|org\.eclipse\.jetty|io\.netty|reactor|com\.zaxxer)\.")
 
 
 def _quote(text: str) -> str:
