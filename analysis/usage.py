@@ -85,7 +85,7 @@ SESSION_CASES = ("{shared:,} of {ids:,} session ids are shared by several users 
 
 # Outcome values (lower-cased, trimmed) that count as success; any other non-blank value is a failure.
 SUCCESS_VALUES = ("success", "ok", "succeeded", "completed", "true", "1",
-                  "successful", "complete", "done", "passed", "pass",
+                  "successful", "complete", "done", "passed",
                   # German, French, Spanish, Dutch
                   "erfolg", "erfolgreich", "succès", "succes", "réussi", "reussi", "éxito", "exito", "exitoso",
                   "correcto", "geslaagd", "gelukt", "succesvol")

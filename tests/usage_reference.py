@@ -39,7 +39,7 @@ DROP_REPEAT_RATE = 0.2    # fewer than 1 in 5 users ever come back to it: it is 
 
 # Outcome values (lower-cased, trimmed) that count as success; any other non-blank value is a failure.
 SUCCESS_VALUES = ("success", "ok", "succeeded", "completed", "true", "1",
-                  "successful", "complete", "done", "passed", "pass",
+                  "successful", "complete", "done", "passed",
                   # German, French, Spanish, Dutch
                   "erfolg", "erfolgreich", "succès", "succes", "réussi", "reussi", "éxito", "exito", "exitoso",
                   "correcto", "geslaagd", "gelukt", "succesvol")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -36,7 +37,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
                   "time:timestamp", "ocel:timestamp", "event_timestamp", "original_timestamp", "sent_at",
                   "client_event_time", "server_received_time", "submitted_at", "submit_date", "created",
                   "created_date", "start_time", "start_timestamp", "recorded_at", "response_date",
-                  "submitted_on", "submission_date", "date_submitted",
+                  "submitted_on", "submission_date", "date_submitted", "review_created", "review_created_utc",
                   # Python's logging (asctime), Splunk, journald, Windows' and Azure's exports
                   "asctime", "_time", "__realtime_timestamp", "time_created", "time_generated", "date_and_time",
                   "event_time_utc", "timestamp_utc", "time_utc",
@@ -51,7 +52,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
                 "usuario_id", "gebruiker_id", "gebruikersnaam"),
     "event": ("event", "event_name", "action", "activity", "event_type", "operation",
               "event_table_name",  # Heap Connect's all_events
-              "request_uri", "uri", "request.uri", "cs_uri_stem",  # JSON access logs (nginx, Caddy)
+              "request_uri",  # JSON access logs: nginx's, Caddy's request.uri
               "concept:name", "ocel:activity", "activity_name", "action_name",
               "ereignis", "aktion", "evenement", "événement", "evento", "accion", "acción", "gebeurtenis", "actie"),
     "session_id": ("session_id", "session", "sid", "conversation_id",
@@ -100,7 +101,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 # column, taken only when its values fit it (its content decides): 'How likely are you to
 # recommend us?' is a score, 'FaultMessage' a message, 'Email Address' a user.
 NAME_PARTS: dict[str, tuple[str, ...]] = {
-    "timestamp": ("timestamp", "datetime", "created", "submitted", "date", "time"),
+    "timestamp": ("timestamp", "datetime", "date", "time"),
     "user_id": ("userid", "username", "email", "respondent"),
     "score": ("recommend", "likely", "likelihood", "nps", "weiterempfehl", "empfehl", "recommand", "recomend",
               "aanbevel"),
@@ -130,8 +131,9 @@ CLEF_DEFAULT_LEVEL = "INFORMATION"
 
 
 def is_clef(columns: list[str] | tuple[str, ...]) -> bool:
-    """Whether a JSON file's keys are CLEF's: a time and a message or its template, each under @."""
-    return "@t" in columns and ("@mt" in columns or "@m" in columns)
+    """Whether a JSON file's keys are CLEF's: a time and a message template (or a rendered message
+    and a level), each under @."""
+    return "@t" in columns and ("@mt" in columns or ("@m" in columns and "@l" in columns))
 
 
 def duration_factor(name: str) -> float:
@@ -141,8 +143,8 @@ def duration_factor(name: str) -> float:
     return units[-1] if units else 1
 
 
-# Words naming a heading or an answer, not a person's comment ('Review Title', 'Company Reply')
-TITLE_WORDS = ("title", "subject", "headline", "summary", "reply", "response", "answer")
+# Words naming a heading or a company's reply, not a person's comment ('Review Title', 'Company Reply')
+TITLE_WORDS = ("title", "subject", "headline", "summary", "reply")
 
 # Names of counts and identifiers: never a rating or score, whatever their values.
 COUNT_NAMES = ("count", "num", "number", "helpful", "votes", "qty", "quantity", "id", "total", "age",
@@ -168,15 +170,20 @@ EXCEPTION_MESSAGES = ("error.message", "exception.message", "err.message", "erro
 
 
 def _named(col: str, names: tuple[str, ...]) -> bool:
-    """``col`` is one of ``names``, or a nested key ending in one ('_source.error.message')."""
-    return any(col == n or col.endswith("." + n) for n in names)
+    """``col`` is one of ``names``, also under a search hit's ``_source`` ('_source.error.message')."""
+    return any(col in (n, "_source." + n) for n in names)
 # Anonymous ids of product analytics (Segment's anonymousId): a user's id where the signed-in id is blank.
 # Names too generic to tell a nested key's meaning by its last name alone
 GENERIC_NAMES = {"type", "kind", "category", "label", "tag", "topic", "name", "id", "value", "data"}
 # user_pseudo_id: GA4's; amplitude_id: Amplitude's id of a person (device_id: a device, before sign-in)
-ANONYMOUS_NAMES = ("anonymous_id", "anon_id", "anonymous_user_id", "user_pseudo_id", "amplitude_id", "device_id",
-                   # an access log's client address, where nobody signed in (as the line logs read it)
-                   "remote_addr", "client_ip", "remote_ip", "request.client_ip", "request.remote_ip")
+ANONYMOUS_NAMES = ("anonymous_id", "anon_id", "anonymous_user_id", "user_pseudo_id", "amplitude_id", "device_id")
+# A JSON access log's client address: the user where nobody signed in (as the line logs read it); only
+# beside an access log's request or remote user (elsewhere an address is no person)
+ACCESS_ADDRESSES = ("remote_addr", "client_ip", "remote_ip")
+ACCESS_NAMES = ("requesturi", "remoteuser")
+# An outcome column of HTTP status codes, by its name (exam points 180-560 are no status)
+STATUS_NAMES = ("status", "statuscode", "httpstatus", "httpstatuscode", "scstatus", "responsecode",
+                "responsestatus")
 DATE_NAMES = ("date", "day", "log_date", "datum", "fecha")
 TIME_NAMES = ("time", "hour", "log_time", "time_of_day", "uhrzeit", "zeit", "heure", "hora", "tijd")
 
@@ -372,9 +379,8 @@ def _fits(canon: str, prof: ColumnProfile | None, strict: bool) -> str | None:
             return f"it holds numbers (e.g. {prof.example!r}), not text"
         if prof.time_share >= 0.8:
             return "it holds times, not text"
-        if strict and not prof.is_free_text and not (canon == "comment" and prof.mean_words >= 3
-                                                     and not prof.share(prof.numeric)):
-            return "its values are not free text"  # a comment column's sentences may repeat
+        if strict and not prof.is_free_text:
+            return "its values are not free text"
     return None
 
 
@@ -464,12 +470,15 @@ def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, s
                           else ((date, tcol), "a date column and a time column, joined"))
             take("timestamp", parts, why)
 
-    for canon in wanted:
+    def unsampled(col: str) -> bool:  # no value in the rows sampled: a key first written later in a JSON file
+        return bool(profiles) and col in profiles and profiles[col].values == 0
+
+    for canon, late in itertools.product(wanted, (False, True)):  # a name sampled with values wins
         if canon in chosen:
             continue
         for rank, syn in enumerate(SYNONYMS[canon]):
             col = by_norm.get(norm(syn))
-            if col is None or col in used:
+            if col is None or col in used or unsampled(col) != late:
                 continue
             misfit = _fits(canon, profiles.get(col), strict=False)
             if canon == "level" and norm(syn) == "status" and not (profiles.get(col) and profiles[col].levels
@@ -524,7 +533,10 @@ def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, s
                                         f"else the call's {names['type']!r}", first=True)
         used.update((names["name"], names["type"]))
     user = chosen.get("user_id")
-    if user and len(user.sources) == 1 and user.by != "map" and (anon := free(ANONYMOUS_NAMES)):
+    access = any(norm(c.rsplit(".", 1)[-1]) in ACCESS_NAMES or norm(c) in ACCESS_NAMES
+                 for m in chosen.values() for c in m.sources)
+    if user and len(user.sources) == 1 and user.by != "map" and (
+            anon := free(ANONYMOUS_NAMES) or (free(ACCESS_ADDRESSES) if access else None)):
         # analytics tools write the signed-in id, or an anonymous one before sign-in
         chosen["user_id"] = ColumnMapping("user_id", (user.sources[0], anon),
                                           f"{user.sources[0]!r}, or {anon!r} where it is blank", first=True)
@@ -542,6 +554,7 @@ def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, s
                                                reason=rating.reason + "; Good / Bad read as 5 / 1 (CSAT: Good's share)")
     outcome = chosen.get("outcome")
     if (outcome and len(outcome.sources) == 1 and (p := profiles.get(outcome.sources[0]))
+            and norm(outcome.sources[0].rsplit(".", 1)[-1]) in STATUS_NAMES
             and p.whole_numbers_within(100, 599) and p.high >= 200):
         chosen["outcome"] = dataclasses.replace(outcome, http_status=True, reason=outcome.reason + (
             "; HTTP status codes: 1xx-3xx success, 4xx client error, 5xx failure"))
@@ -604,7 +617,10 @@ def _by_name_part(wanted, source_columns, chosen, used, profiles, take, question
             asked = questions.get(col, "")
             part = next((p for p in parts if _has_word(col, p)), None)
             in_question = part is None and (part := next((p for p in parts if _has_word(asked, p)), None)) is not None
-            if col in used or part is None or col not in profiles or _fits(canon, profiles[col], strict=True):
+            misfit = None if col in used or part is None or col not in profiles else _fits(canon, profiles[col], strict=True)
+            if misfit and part == "comment" and profiles[col].mean_words >= 3 and not profiles[col].numeric:
+                misfit = None  # a column named a comment holds sentences, however often one repeats
+            if col in used or part is None or col not in profiles or misfit:
                 continue
             if canon in ("rating", "score") and _count_like(col):
                 continue

@@ -211,6 +211,7 @@ def decompress(path: Path, out_dir: Path, codec: str, cap_bytes: int | None = No
 # An export in parts: JSON Lines files, each gzip-compressed or not (Amplitude's export API: a ZIP of
 # hourly .json.gz files in a folder)
 _JSON_PART = re.compile(r"\.(?:json|jsonl|ndjson)(?:\.gz)?$", re.IGNORECASE)
+_JSON_LINES = re.compile(r"\.(?:jsonl|ndjson)$", re.IGNORECASE)
 
 
 def _members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
@@ -230,6 +231,8 @@ def _json_parts(path: Path) -> list[str]:
     names = [i.filename for i in members if not i.flag_bits & 0x1]
     if len(names) != len(members) or not names or not all(_JSON_PART.search(n) for n in names):
         return []
+    if not (all(n.lower().endswith(".gz") for n in names) or all(_JSON_LINES.search(n) for n in names)):
+        return []  # plain .json files may be whole documents (arrays, a manifest): not parts of one export
     if len(names) == 1 and not names[0].lower().endswith(".gz"):
         return []  # one plain file: read as any archive's
     return sorted(names, key=lambda n: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", n)])

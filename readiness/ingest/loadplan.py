@@ -258,6 +258,8 @@ class LoadPlan:
         beside = {norm(c) for c in self.src.columns}
         if name in NUMBERED_BESIDE and sum(n in beside for n in NUMBERED_BESIDE[name]) < 2:
             return None
+        if name == "level" and not beside & {"shortmessage", "fullmessage"}:
+            return None  # GELF's own message columns: .NET's 0-5 and Windows' 1-5 beside 'host' are no syslog
         return next((words for names, words in NUMBERED_LEVELS.items() if name in names), None)
 
     def _from_trace(self, canonical: str, text: str) -> str:

@@ -532,7 +532,7 @@ CREATE TABLE evidence_kept (
 """
 
 # The outcome words that count as success since migration 16 (analysis.usage.SUCCESS_VALUES)
-_V16_NEW_SUCCESS = ("successful", "complete", "done", "passed", "pass", "erfolg", "erfolgreich", "succès", "succes",
+_V16_NEW_SUCCESS = ("successful", "complete", "done", "passed", "erfolg", "erfolgreich", "succès", "succes",
                     "réussi", "reussi", "éxito", "exito", "exitoso", "correcto", "geslaagd", "gelukt", "succesvol")
 _V16_PILOTS = ("SELECT DISTINCT pilot_id FROM usage_events WHERE lower(trim(outcome)) IN ("
                + ", ".join(f"'{w}'" for w in _V16_NEW_SUCCESS) + ")")
