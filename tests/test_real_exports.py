@@ -1247,3 +1247,18 @@ def test_a_key_first_written_late_does_not_take_a_mapping_from_an_early_one(db: 
     result = ingest_one(db, path)
     assert result.error is None, result.error
     assert (result.mapping.get("user_id"), result.rows_loaded, result.rows_rejected) == ("user", 6000, 0)
+
+
+@pytest.mark.parametrize(("head", "row"), [
+    ("Visitor ID,Account ID,Date,Page,Number of Events,Number of Minutes",            # Pendo's Data Explorer
+     "v{i},acme,2026-03-0{d},Invoices,{n},{m}"),
+    ("Date,Page path and screen class,Views,Active users,Event count",               # a GA4 report
+     "2026030{d},/invoices/{i},{n},{m},{n}"),
+])
+def test_a_usage_report_of_counts_per_row_is_refused_not_counted_once_per_row(db: Path, tmp_path: Path, head: str,
+                                                                               row: str) -> None:
+    path = tmp_path / "report.csv"
+    path.write_text(head + "\n" + "".join(row.format(i=i, d=1 + i % 9, n=7 + i * 3, m=1 + i) + "\n" for i in range(12)))
+    result = ingest_one(db, path, kind="usage")  # refused before its columns are mapped
+    assert result.error and "report of counts" in result.error
+    assert query(db, "SELECT count(*) FROM usage_events") == [(0,)]

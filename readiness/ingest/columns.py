@@ -44,7 +44,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
                   # German, French, Spanish, Dutch exports
                   "zeitstempel", "datum_uhrzeit", "horodatage", "fecha_hora", "tijdstip"),
     "user_id": ("user_id", "distinct_id", "uid", "user", "user_email", "email", "username", "user_name", "login",
-                "actor", "account_id", "employee_id",
+                "actor", "visitor_id",  # Pendo's and Matomo's person, before the account (a customer company)
+                "account_id", "employee_id",
                 "org:resource", "anonymous_id", "user_pseudo_id", "respondent_id",
                 "respondent", "customer_id", "client_id", "member_id", "person_id", "reviewer_id",
                 "email_address", "enduser.id", "remote_user", "benutzer", "nutzer", "utilisateur", "usuario", "gebruiker",

@@ -361,13 +361,34 @@ def plan_file(path: Path, kind: str, opts: IngestOptions, work: Path) -> tuple[S
     src = formats.detect(path, work, opts.log_format)
     if kind == "exceptions" and (why := issue_list(src.columns)):
         raise UnusableFile(f"{path.name}: {why}")
+    content = profiles.profile_columns(src)
+    if kind == "usage" and (why := usage_report(src.columns, content)):
+        raise UnusableFile(f"{path.name}: {why}")
     try:
-        mapping = propose_mapping(kind, src.columns, opts.overrides, profiles.profile_columns(src), src.questions)
+        mapping = propose_mapping(kind, src.columns, opts.overrides, content, src.questions)
     except MappingError as err:
         raise UnusableFile(f"{path.name}: {err}") from None
     if mapping.problems:
         raise UnusableFile(f"{path.name}: {' '.join(mapping.problems)}")
     return src, mapping
+
+
+# A usage report's count of events (or views) per row: Pendo's Data Explorer, GA4's reports
+_EVENT_COUNTS = ("numberofevents", "eventcount", "eventscount", "totalevents", "numevents", "events", "pageviews",
+                 "numberofpageviews", "views", "screenpageviews")
+
+
+def usage_report(columns: list[str], content: dict) -> str | None:
+    """Why a usage file is a report of counts per row (Pendo's Data Explorer: 'Number of Events' per
+    visitor, day and page) rather than its events, or None. Loaded, each row would count as one use."""
+    for col in columns:
+        prof = content.get(col)
+        if (norm(col) in _EVENT_COUNTS and prof and prof.whole_numbers_within(0, 10**12)
+                and prof.share(prof.over_five) >= 0.2):
+            return (f"is a report of counts, {col!r} events per row, not one row per event: loaded, each row "
+                    f"would count as one use (and its users' activity as one event). Export the raw events "
+                    f"instead (Pendo: a Data Sync or the events API; Google Analytics: the BigQuery export).")
+    return None
 
 
 _COUNTS = ("count", "timesseen", "events", "occurrences", "totaloccurrences", "totalevents", "eventcount")
@@ -442,6 +463,8 @@ def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time
         problems: list[str] = []
         content = profiles.profile_columns(src)
         if kind == "exceptions" and (why := issue_list(src.columns)):
+            problems.append(f"This file {why}")
+        if kind == "usage" and (why := usage_report(src.columns, content)):
             problems.append(f"This file {why}")
         try:
             mapping = propose_mapping(kind, src.columns, opts.overrides, content, src.questions)
