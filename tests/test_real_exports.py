@@ -1262,3 +1262,27 @@ def test_a_usage_report_of_counts_per_row_is_refused_not_counted_once_per_row(db
     result = ingest_one(db, path, kind="usage")  # refused before its columns are mapped
     assert result.error and "report of counts" in result.error
     assert query(db, "SELECT count(*) FROM usage_events") == [(0,)]
+
+
+def test_matomo_visits_load_one_row_per_action(db: Path, tmp_path: Path) -> None:
+    # Live.getLastVisitsDetails (format=JSON): visits, each with its actions
+    def visit(n: int, visitor: str, user: str | None, actions: list[dict]) -> dict:
+        return {"idSite": "1", "idVisit": str(3000 + n), "visitorId": visitor, "userId": user, "visitorType": "new",
+                "serverTimestamp": 1772441591 + n, "actions": str(len(actions)), "actionDetails": actions}
+
+    def page(t: int, title: str) -> dict:
+        return {"type": "action", "url": f"https://app.example.org/{title.lower()}", "pageTitle": title,
+                "timeSpent": "60", "timestamp": 1772441220 + t}
+
+    event = {"type": "event", "eventCategory": "invoices", "eventAction": "approve", "url": "https://app.example.org/i",
+             "timestamp": 1772441400}
+    visits = [visit(0, "5d3b0c6f2a1e9b77", None, [page(0, "Invoices"), event, page(300, "Reports")]),
+              visit(1, "a1f00c2b3d4e5f60", "chen@example.org", [page(900, "Invoices")]),
+              visit(2, "5d3b0c6f2a1e9b77", None, [page(1800, "Invoices"), page(1860, "Invoices")])]
+    path = tmp_path / "matomo_Live.getLastVisitsDetails.json"
+    path.write_text(json.dumps(visits, indent=1))
+    result = ingest_one(db, path)
+    assert result.error is None, result.error
+    assert result.rows_loaded == 6
+    assert query(db, "SELECT count(DISTINCT user_id), count(DISTINCT session_id) FROM usage_events") == [(2, 3)]
+    assert query(db, "SELECT event, feature FROM usage_events WHERE src_row = 2") == [("approve", "invoices")]

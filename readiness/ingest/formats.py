@@ -1209,6 +1209,8 @@ def rows_reader_sql(src: SourceFile) -> str:
     if src.schema == "otlp":
         return jsonschemas.otlp_rows_sql(f"(SELECT _line AS _doc, _line_no FROM {lines} "
                                          f"WHERE NOT {linelogs.blank_sql('_line')})")
+    if src.schema == "matomo":
+        return jsonschemas.matomo_rows_sql(lines)
     return jsonschemas.sentry_rows_sql(lines)
 
 
@@ -1230,6 +1232,8 @@ def _describe_json(src: SourceFile) -> SourceFile:
     are recognised here, by an exception in the first objects."""
     if src.schema is None and _holds_sentry_events(src):
         src.schema = "sentry"
+    elif src.schema is None and _holds_matomo_visits(src):
+        src.schema = "matomo"
     reader = rows_reader_sql(src)
     # keys of the first objects, then those only later lines write (an error's keys in a log whose
     # first thousands of lines are information), from lines spread over a large file
@@ -1260,6 +1264,19 @@ def _describe_json(src: SourceFile) -> SourceFile:
     src.columns += list(src.nested)
     src.types = {c: "VARCHAR" for c in src.columns}
     return src
+
+
+def _holds_matomo_visits(src: SourceFile) -> bool:
+    reader = json_lines_reader_sql(src) if src.format == "jsonl" else json_array_reader_sql(src)
+    con = store.scratch()
+    try:
+        return bool(con.execute(
+            f"SELECT count(*) FROM (SELECT _line FROM {reader} WHERE {jsonschemas.is_object_sql('_line')} "
+            f"LIMIT 20) WHERE {jsonschemas.is_matomo_sql('_line')}").fetchone()[0])
+    except DatabaseError:
+        return False  # the reading of the keys says what is wrong
+    finally:
+        con.close()
 
 
 def _holds_sentry_events(src: SourceFile) -> bool:

@@ -16,6 +16,12 @@
   order, each with its frames, in-app frames as a Python traceback writes them and the others
   marked ``[not in app]`` (so that failure modes group on the in-app frames).
 
+* **Matomo visits** (``Live.getLastVisitsDetails`` as JSON): each visit's ``actionDetails``, one
+  row per action: ``timestamp`` (the action's epoch seconds), ``user_id`` (the visit's ``userId``,
+  else its ``visitorId``), ``session_id`` (``idVisit``), ``event`` (an event's action, else the page's
+  title, else its URL, else the action's type) and ``feature`` (an event's category), with the
+  action's other keys.
+
 The flattened rows have the columns ``_line`` (the object as text, or the raw text of a line
 that is not JSON) and ``_line_no`` (its line in the file, NULL for a document over many lines).
 """
@@ -24,7 +30,8 @@ from __future__ import annotations
 
 import re
 
-NAMES = {"otlp": "OpenTelemetry logs or traces (OTLP JSON)", "sentry": "Sentry events (JSON)"}
+NAMES = {"otlp": "OpenTelemetry logs or traces (OTLP JSON)", "sentry": "Sentry events (JSON)",
+         "matomo": "Matomo visits (JSON), one row per action"}
 # OTLP severity numbers 1-24 in bands of four
 _SEVERITY = "['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL']"
 # the first characters of an OTLP JSON document, pretty-printed or not
@@ -143,3 +150,25 @@ def sentry_rows_sql(rows: str) -> str:
     valid = is_object_sql("_line")
     return (f"(SELECT CASE WHEN _json IS NULL THEN _line ELSE {sentry_object_sql('_json')} END AS _line, _line_no "
             f"FROM (SELECT *, CASE WHEN {valid} THEN _line END AS _json FROM {rows}))")
+
+
+def is_matomo_sql(obj: str) -> str:
+    """SQL: the JSON object ``obj`` is a Matomo visit with its actions."""
+    return f"(json_type({obj}, '$.actionDetails') = 'ARRAY' AND json_exists({obj}, '$.idVisit'))"
+
+
+def matomo_rows_sql(rows: str) -> str:
+    """SELECT (``_line``, ``_line_no``) of ``rows`` (``_line`` JSON text, ``_line_no``): one row per
+    action of each visit; a row that is not a visit stays as it is (it is rejected with its line)."""
+    fixed = ("json_object('timestamp', a->>'timestamp', 'user_id', coalesce(nullif(v->>'userId', ''), "
+             "v->>'visitorId'), 'session_id', v->>'idVisit', 'event', coalesce(nullif(a->>'eventAction', ''), "
+             "nullif(a->>'pageTitle', ''), nullif(a->>'url', ''), a->>'type'), 'feature', nullif(a->>'eventCategory', ''))")
+    valid = f"coalesce(CASE WHEN {is_object_sql('_line')} THEN {is_matomo_sql('_line')} END, false)"
+    visits = f"(SELECT row_number() OVER () AS _visit, _line, _line_no FROM {rows})"  # in the file's order
+    return f"""(SELECT _line, _line_no FROM (
+                  SELECT CAST(json_merge_patch(n.a, {fixed.replace('a->', 'n.a->').replace('v->', 'n.v->')}) AS VARCHAR)
+                         AS _line, _line_no, _visit, n.i AS i
+                  FROM (SELECT _line_no, _visit, unnest(list_transform(json_extract(_line, '$.actionDetails[*]'),
+                               lambda a, i: {{'i': i, 'a': a, 'v': _line::JSON}})) AS n FROM {visits} WHERE {valid})
+                  UNION ALL SELECT _line, _line_no, _visit, 0 FROM {visits} WHERE NOT {valid})
+                ORDER BY _line_no NULLS FIRST, _visit, i)"""
