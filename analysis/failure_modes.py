@@ -105,10 +105,12 @@ MASKS: list[tuple[str, str, str | None]] = [
 ]
 
 # Frames outside the application: installed packages, the standard library and, for the JVM, the
-# frameworks an application runs in (a Spring proxy's frames differ from call to call)
+# frameworks an application runs in (a Spring proxy's frames differ from call to call; Tomcat's
+# container, not org.apache.* at large: a JSP compiles to org.apache.jsp, Hadoop's code is org.apache)
 NOT_IN_APP = (r"site-packages|dist-packages|[/\\]lib[/\\]python\d|<frozen |node_modules|^at node:|\(node:|"
               r"^at (java|javax|jakarta|jdk|sun|com\.sun|kotlin|kotlinx|scala|System|Microsoft|org\.springframework|"
-              r"org\.apache|org\.hibernate|org\.eclipse\.jetty|io\.netty|reactor|com\.zaxxer)\.")
+              r"org\.apache\.(catalina|coyote|tomcat)|org\.hibernate|org\.eclipse\.jetty|io\.netty|reactor|"
+              r"com\.zaxxer)\.")
 
 
 def _quote(text: str) -> str:

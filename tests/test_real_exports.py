@@ -1164,7 +1164,7 @@ def test_amplitude_s_export_zip_of_hourly_gzip_parts_loads_whole(db: Path, tmp_p
                      "FROM usage_events") == [(0, 1, 20)]
 
 
-def test_a_slack_channel_export_loads_people_s_messages_only(db: Path, tmp_path: Path) -> None:
+def test_a_slack_channel_export_leaves_its_channel_events_out(db: Path, tmp_path: Path) -> None:
     messages = [{"type": "message", "subtype": "channel_join", "ts": "1772441044.000000", "user": "U01",
                  "text": "<@U01> has joined the channel"},
                 {"type": "message", "subtype": "bot_message", "ts": "1772443504.000000", "bot_id": "B02",
@@ -1175,9 +1175,9 @@ def test_a_slack_channel_export_loads_people_s_messages_only(db: Path, tmp_path:
     path.write_text(json.dumps(messages, indent=4))
     result = ingest_one(db, path, kind="feedback")
     assert result.error is None, result.error
-    assert (result.rows_loaded, result.rows_skipped) == (6, 2)
+    assert (result.rows_loaded, result.rows_skipped) == (7, 1)  # a bot's post may be a workflow's form: it stays
     assert "category" not in result.mapping
-    assert "channel events and bot messages left out" in result.summary()
+    assert "1 channel events (joins, topic changes) left out" in result.summary()
 
 
 def test_outcome_words_in_other_languages_count_as_success(db: Path, tmp_path: Path) -> None:
@@ -1222,7 +1222,8 @@ def test_elastic_apm_errors_read_their_exception_chain_s_root_cause(db: Path, tm
      "2024/03/01 10:00:08 INFO: processed 120 invoices\n"
      "panic: runtime error: invalid memory address or nil pointer dereference\n\ngoroutine 17 [running]:\n"
      "main.(*Job).Run(0x0)\n\t/src/app/job.go:57 +0x1c\nexit status 2\n", "panic"),
-    # gunicorn's stderr with Django's untimed 'Internal Server Error' and its traceback
+    # gunicorn's stderr with Django's untimed 'Internal Server Error' and its traceback (a bare traceback
+    # under an INFO line is logging's exc_info of a handled error: it stays with its line)
     ("[2024-03-01 10:00:00 +0000] [4242] [ERROR] Worker timeout\n"
      "[2024-03-01 10:00:00 +0000] [4242] [WARNING] Worker with pid 4241 was terminated due to signal 9\n"
      "[2024-03-01 10:00:01 +0000] [4243] [INFO] Booting worker with pid: 4243\n"
@@ -1286,3 +1287,30 @@ def test_matomo_visits_load_one_row_per_action(db: Path, tmp_path: Path) -> None
     assert result.rows_loaded == 6
     assert query(db, "SELECT count(DISTINCT user_id), count(DISTINCT session_id) FROM usage_events") == [(2, 3)]
     assert query(db, "SELECT event, feature FROM usage_events WHERE src_row = 2") == [("approve", "invoices")]
+
+
+def test_a_handled_error_s_traceback_under_a_debug_line_stays_left_out(db: Path, tmp_path: Path) -> None:
+    # botocore: logger.debug("Exception received when sending HTTP request.", exc_info=True)
+    record = ("2024-03-01 10:00:0{i},123 DEBUG botocore.endpoint: Exception received when sending HTTP request.\n"
+              "Traceback (most recent call last):\n  File \"/app/venv/lib/python3.11/site-packages/urllib3/x.py\", "
+              "line 9, in send\nConnectionResetError: [Errno 104] Connection reset by peer\n")
+    path = tmp_path / "app.log"
+    path.write_text("".join(record.format(i=i) for i in range(4))
+                    + "2024-03-01 10:00:09,000 ERROR app.sync: sync of invoice 9001 failed\n")
+    result = ingest_one(db, path, kind="exceptions")
+    assert result.error is None, result.error
+    assert (result.rows_loaded, result.rows_skipped) == (1, 4)
+
+
+def test_a_column_empty_in_the_first_rows_keeps_its_name_s_rank(db: Path, tmp_path: Path) -> None:
+    # an exception CSV whose exception_type and stack_trace are blank on its first 1,200 information
+    # rows, beside a 'type' of request/job: the exception's own columns still map
+    rows = [f"2024-03-01T10:00:00Z,INFO,request,,,ok {i}" for i in range(1200)]
+    rows += [f"2024-03-01T11:00:0{i}Z,ERROR,job,KeyError,\"Traceback (most recent call last):\n  File \"\"a.py\"\", "
+             f"line 1, in f\nKeyError: 'vat'\",sync {i} failed" for i in range(3)]
+    path = tmp_path / "events.csv"
+    path.write_text("time,level,type,exception_type,stack_trace,message\n" + "\n".join(rows) + "\n")
+    result = ingest_one(db, path, kind="exceptions")
+    assert result.error is None, result.error
+    assert (result.mapping.get("error_type"), result.mapping.get("stack_trace")) == ("exception_type", "stack_trace")
+    assert query(db, "SELECT DISTINCT error_type FROM exceptions") == [("KeyError",)]

@@ -144,6 +144,10 @@ def duration_factor(name: str) -> float:
     return units[-1] if units else 1
 
 
+# A nested key this deep ('attributes.attributes.error.kind') maps by its dotted names, not by a word
+# in it or its values
+DEEP_DOTS = 3
+
 # Words naming a heading or a company's reply, not a person's comment ('Review Title', 'Company Reply')
 TITLE_WORDS = ("title", "subject", "headline", "summary", "reply")
 
@@ -224,6 +228,7 @@ class ColumnProfile:
     other_labels: int = 0  # labels of the 1-5 scales other than 'good' ('Excellent', 'Fair', ...)
     traces: int = 0        # text over several lines, the later ones indented (a stack trace's frames)
     levels: int = 0        # a log level's name ('error', 'WARN', 'Information')
+    late: bool = False     # a JSON key first written after the first thousands of objects
 
     def share(self, n: int) -> float:
         return n / self.values if self.values else 0.0
@@ -415,8 +420,8 @@ def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, s
     nested = {c for c in source_columns if "." in c and (c.split(".", 1)[0] in source_columns
                                                          or re.fullmatch(r"[\w$@:-]+(?:\.[\w$@:-]+)+", c))}
     for col in sorted(nested, key=lambda c: c.count(".")):
-        parts = col.split(".")
-        for name in (".".join(parts[i:]) for i in range(1, len(parts))):
+        parts = col.split(".")  # its last name alone only as deep as three keys ('a.b.c.status' is no outcome)
+        for name in (".".join(parts[i:]) for i in range(1, len(parts)) if i < len(parts) - 1 or len(parts) <= 3):
             if norm(name) not in GENERIC_NAMES:
                 by_norm.setdefault(norm(name), col)
     used: set[str] = set()
@@ -471,10 +476,10 @@ def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, s
                           else ((date, tcol), "a date column and a time column, joined"))
             take("timestamp", parts, why)
 
-    def unsampled(col: str) -> bool:  # no value in the rows sampled: a key first written later in a JSON file
-        return bool(profiles) and col in profiles and profiles[col].values == 0
+    def unsampled(col: str) -> bool:  # a JSON key first written after the first thousands of objects
+        return bool(profiles) and col in profiles and profiles[col].late
 
-    for canon, late in itertools.product(wanted, (False, True)):  # a name sampled with values wins
+    for canon, late in itertools.product(wanted, (False, True)):  # a key the first objects write wins
         if canon in chosen:
             continue
         for rank, syn in enumerate(SYNONYMS[canon]):
@@ -615,6 +620,8 @@ def _by_name_part(wanted, source_columns, chosen, used, profiles, take, question
         if canon not in wanted or canon in chosen:
             continue
         for col in source_columns:
+            if col.count(".") >= DEEP_DOTS:
+                continue  # a key four deep maps by its dotted names only ('a.invoice.approval.duration' is no use's)
             asked = questions.get(col, "")
             part = next((p for p in parts if _has_word(col, p)), None)
             in_question = part is None and (part := next((p for p in parts if _has_word(asked, p)), None)) is not None
@@ -634,7 +641,8 @@ def _by_name_part(wanted, source_columns, chosen, used, profiles, take, question
 
 def _by_content(kind, wanted, source_columns, chosen, used, profiles, take) -> None:
     """Canonical columns still open, from the values alone."""
-    open_cols = [c for c in source_columns if c not in used and profiles.get(c) and profiles[c].values]
+    open_cols = [c for c in source_columns if c not in used and profiles.get(c) and profiles[c].values
+                 and c.count(".") < DEEP_DOTS]
     if "timestamp" in wanted and "timestamp" not in chosen:
         # a column named like an id or a count whose numbers merely fall in an epoch's range (a
         # 19-digit snowflake id reads as nanoseconds) is never the time by its values alone

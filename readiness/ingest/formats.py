@@ -74,6 +74,7 @@ class SourceFile:
     header: bool = True             # CSV: the first line names the columns
     schema: str | None = None       # JSON in a tool's shape (jsonschemas): otlp | sentry, flattened per record
     sheet: str | None = None        # an Excel workbook's worksheet, read as CSV (data_path)
+    late: set[str] = field(default_factory=set)  # JSON: keys no object of the first thousands writes
     modified: datetime | None = None  # when the user's file last changed: it dates times written without a year
 
     @property
@@ -1249,18 +1250,21 @@ def _describe_json(src: SourceFile) -> SourceFile:
                   SELECT unnest(json_keys(_line)) AS k, row_number() OVER () AS n
                   FROM (SELECT _line FROM {r} WHERE {jsonschemas.is_object_sql('_line')}{limit}))"""
             for i, (r, limit) in enumerate(readers))
-        rows = con.execute(f"SELECT k FROM ({keys}) GROUP BY k ORDER BY min(part), min(n)").fetchall()
+        rows = con.execute(f"SELECT k, min(part) FROM ({keys}) GROUP BY k ORDER BY min(part), min(n)").fetchall()
     except DatabaseError as err:
         raise UnusableFile(f"{src.path.name}: not readable as {src.describe()}: {duckdb_reason(err, src)}.") from None
     finally:
         con.close()
     src.columns = [r[0] for r in rows]
+    src.late = {k for k, part in rows if part}
     if is_clef(src.columns):  # CLEF leaves out the level, exception and rendered message of lines that have none
         src.columns += [k for k in ("@m", "@l", "@x") if k not in src.columns]
     if not src.columns:
         raise UnusableFile(f"{src.path.name}: no JSON objects found in the first rows; each row must be an object "
                            f"like {{\"timestamp\": ..., \"message\": ...}}.")
+    early, _ = _nested_keys([(reader, f" LIMIT {NESTED_SAMPLE}")], set(src.columns))
     src.nested, src.twins = _nested_keys([(reader, f" LIMIT {NESTED_SAMPLE}"), *readers[1:]], set(src.columns))
+    src.late |= src.nested.keys() - early.keys()
     src.columns += list(src.nested)
     src.types = {c: "VARCHAR" for c in src.columns}
     return src

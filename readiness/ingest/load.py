@@ -72,8 +72,8 @@ class IngestOptions:
         if kind == "feedback" and not self.all_levels and (partial := _partial_responses(src, mapping)):
             return LeftOut(partial, "min('partial')", "partial responses (not submitted)")
         if kind == "feedback" and not self.all_levels and _chat_export(src, mapping):
-            return LeftOut(CHAT_EVENTS, "min('channel events and bots')",
-                           "channel events and bot messages (joins, topics, bots: nobody's feedback)")
+            return LeftOut(f"coalesce({CHAT_EVENTS}, false)", "min('channel events')",
+                           "a channel's events (joins, topic changes: nobody's feedback)")
         if kind == "usage" and src.line_format in linelogs.USAGE_FORMATS and not self.all_levels:
             return LeftOut(linelogs.is_static_sql("event"),
                            "min('requests for static files')", "requests for static files (images, scripts, styles, fonts)")
@@ -112,17 +112,18 @@ def _partial_responses(src: SourceFile, mapping: Mapping) -> str | None:
     return f"coalesce({' OR '.join(tests)}, false)" if tests else None
 
 
-# A chat export (Slack's channel export: 'ts', 'text', 'user', 'client_msg_id'): a message with a
-# subtype (channel_join, channel_topic, bot_message) or from a bot is no person's feedback
-CHAT_COLUMNS = ("subtype", "botid", "clientmsgid")
-CHAT_EVENTS = ("(nullif(trim(attributes->>'subtype'), '') IS NOT NULL "
-               "OR nullif(trim(attributes->>'bot_id'), '') IS NOT NULL)")
+# A chat export (Slack's channel export: 'ts', 'type', 'text', 'user', 'client_msg_id'): a channel's
+# own events (joins, topic changes, pins) are nobody's feedback; bots' posts, shared files and thread
+# replies stay (a form a workflow posts is a person's feedback)
+CHAT_EVENTS = ("lower(trim(attributes->>'subtype')) IN ('channel_join', 'channel_leave', 'channel_topic', "
+               "'channel_purpose', 'channel_name', 'channel_archive', 'channel_unarchive', 'group_join', "
+               "'group_leave', 'group_topic', 'group_purpose', 'pinned_item', 'unpinned_item', 'bot_add', "
+               "'bot_remove', 'reminder_add')")
 
 
 def _chat_export(src: SourceFile, mapping: Mapping) -> bool:
-    used = {c for m in mapping.columns for c in m.sources}
-    names = {norm(c) for c in src.columns if c not in used}
-    return "subtype" in names and sum(n in names for n in CHAT_COLUMNS) >= 2
+    names = {norm(c) for c in src.columns}
+    return {"ts", "type", "subtype"} <= names and bool(names & {"clientmsgid", "botid"})
 
 
 @dataclass(frozen=True)
@@ -176,8 +177,8 @@ class IngestResult:
                 f"{self.rows_loaded:,} loaded, {self.rows_rejected:,} rejected, {self.rows_duplicate:,} duplicate")
         if self.rows_skipped and self.kind == "usage":
             text += f", {self.rows_skipped:,} {self.skipped_levels or 'requests for static files'} left out: they are not uses"
-        elif self.rows_skipped and self.kind == "feedback" and self.skipped_levels == "channel events and bots":
-            text += f", {self.rows_skipped:,} channel events and bot messages left out: they are nobody's feedback"
+        elif self.rows_skipped and self.kind == "feedback" and self.skipped_levels == "channel events":
+            text += f", {self.rows_skipped:,} channel events (joins, topic changes) left out: they are nobody's feedback"
         elif self.rows_skipped and self.kind == "feedback":
             text += f", {self.rows_skipped:,} partial responses left out: they were not submitted"
         elif self.rows_skipped:

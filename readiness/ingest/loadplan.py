@@ -81,8 +81,9 @@ def informational_sql(column: str = "level") -> str:
 # A crash's own words at the head of a record's continuation: a program that died after an information
 # line (Go's panic, Python's uncaught traceback or Django's 'Internal Server Error' on stderr, a JVM's
 # uncaught exception) printed it there, untimed; the record is an exception whatever its level says
-CRASH_START = (r"^\s*(panic: |fatal error: |Traceback \(most recent call last\):|Exception in thread |"
-               r"Unhandled [Ee]xception|Internal Server Error|Fatal Python error)")
+# (not a bare Python traceback: logging's exc_info writes one under a handled retry's INFO or DEBUG line)
+CRASH_START = (r"^\s*(panic: |fatal error: |Exception in thread |Unhandled [Ee]xception|Internal Server Error|"
+               r"Fatal Python error)")
 
 
 def left_out_level_sql(level: str = "level", trace: str = "stack_trace") -> str:

@@ -88,10 +88,11 @@ def profile_columns(src: SourceFile) -> dict[str, ColumnProfile]:
     finally:
         con.close()
     by_staged = {src.staged(c): c for c in src.columns}
-    out = {c: ColumnProfile(0, 0, 0, 0, None, None, 0, 0, 0, 0, 0.0, 0.0) for c in src.columns}
+    out = {c: ColumnProfile(0, 0, 0, 0, None, None, 0, 0, 0, 0, 0.0, 0.0, late=c in src.late) for c in src.columns}
     for col, *fig, example, labels, good_bad, unanswered, other_labels, bad, traces, levels in rows:
         values, distinct, numeric, integers, low, high, over_five, flags, times, epochs, length, words, nested = fig
         out[by_staged[col]] = ColumnProfile(values, distinct, numeric, integers, low, high, over_five, flags, times,
                                             epochs, float(length), float(words), nested, example, labels, good_bad,
-                                            bad, unanswered, other_labels, traces, levels)
+                                            bad, unanswered, other_labels, traces, levels,
+                                            col in src.late)
     return out
