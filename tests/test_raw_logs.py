@@ -909,3 +909,14 @@ def test_values_that_vary_in_a_message_make_one_failure_mode(db: Path) -> None:
             "en<num>: BSSID changed to <mac>", "<*>:<*> close, <size> sent, <size> received, lifetime <*>",
             "authentication failure; logname= uid=<num> tty=ssh rhost=<ip> user=<*>",
             "BTLE scanner Powered On by controller <num>", "BTLE scanner Powered Off by controller <num>"} <= templates
+
+
+def test_a_connection_that_sent_no_request_is_no_use(db: Path, tmp_path: Path) -> None:
+    # Apache logs a client that opened a connection and sent nothing as '"-" 408'
+    path = tmp_path / "access.log"
+    path.write_text("".join(f'198.51.100.{i} - - [02/Mar/2026:09:4{i}:00 +0100] "GET /invoices/{i} HTTP/1.1" 200 512 "-" '
+                            f'"Mozilla/5.0"\n' for i in range(4))
+                    + '198.51.100.23 - - [02/Mar/2026:09:49:00 +0100] "-" 408 - "-" "-"\n')
+    result = ingest_one(db, path)
+    assert result.error is None, result.error
+    assert (result.rows_loaded, result.rows_rejected) == (4, 1)

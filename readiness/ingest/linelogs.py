@@ -118,7 +118,9 @@ def _usage_object(u: dict[str, str], duration_ms: str) -> str:
     fields = {
         "time": "u.time",
         "user": "coalesce(u.auth, u.client)",
-        "event": f"CASE WHEN u.bare IS NULL THEN u.request ELSE concat_ws(' ', u.method, {masked}) END",
+        # a connection that sent no request ('"-" 408') made no use: no event, so the row is rejected
+        "event": (f"CASE WHEN u.bare IS NULL THEN nullif(nullif(u.request, '-'), '') "
+                  f"ELSE concat_ws(' ', u.method, {masked}) END"),
         "outcome": (f"CASE WHEN {status} >= 500 THEN 'failure' WHEN {status} >= 400 THEN 'client error' "
                     f"WHEN {status} IS NOT NULL THEN 'success' END"),
         "duration_ms": duration_ms,
