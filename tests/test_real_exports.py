@@ -1314,3 +1314,18 @@ def test_a_column_empty_in_the_first_rows_keeps_its_name_s_rank(db: Path, tmp_pa
     assert result.error is None, result.error
     assert (result.mapping.get("error_type"), result.mapping.get("stack_trace")) == ("exception_type", "stack_trace")
     assert query(db, "SELECT DISTINCT error_type FROM exceptions") == [("KeyError",)]
+
+
+def test_caddy_s_access_log_reads_its_duration_in_seconds(db: Path, tmp_path: Path) -> None:
+    rows = [{"level": "info", "ts": 1772438413.27 + i, "logger": "http.log.access.log0", "msg": "handled request",
+             "request": {"remote_ip": "203.0.113.5", "client_ip": f"203.0.113.{i % 3}", "method": "GET",
+                         "host": "app.example.org", "uri": f"/invoices?page={i}", "headers": {"Accept": ["*/*"]}},
+             "user_id": "alice" if i % 2 else "", "duration": 0.25 + i / 100, "size": 7534,
+             "status": (200, 404)[i % 2], "resp_headers": {"Server": ["Caddy"]}} for i in range(6)]
+    path = tmp_path / "caddy.log"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = ingest_one(db, path)
+    assert result.error is None, result.error
+    assert (result.rows_loaded, result.mapping.get("event")) == (6, "request.uri")
+    assert query(db, "SELECT round(min(duration_ms)), round(max(duration_ms)), count(DISTINCT user_id) "
+                     "FROM usage_events") == [(250.0, 300.0, 4)]  # alice and three addresses

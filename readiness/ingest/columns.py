@@ -279,6 +279,7 @@ class ColumnMapping:
     by: str = "name"          # "map" (given by hand), "name", or "content" (its values decided)
     good_bad: bool = False    # rating: Zendesk's Good / Bad (GOOD_BAD), not the 1-5 labels
     http_status: bool = False  # outcome: HTTP status codes, read as an access log's outcome
+    seconds: bool = False     # duration_ms: the tool writes seconds though the name gives no unit (Caddy)
 
     def spec(self) -> str:
         """How ``--map`` writes it: 'Date+Time' (joined), 'userId|anonymousId' (first non-blank)."""
@@ -564,6 +565,11 @@ def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, s
             and p.whole_numbers_within(100, 599) and p.high >= 200):
         chosen["outcome"] = dataclasses.replace(outcome, http_status=True, reason=outcome.reason + (
             "; HTTP status codes: 1xx-3xx success, 4xx client error, 5xx failure"))
+    duration = chosen.get("duration_ms")
+    if (duration and duration.sources == ("duration",) and duration.by != "map"
+            and {"logger", "resp_headers", "request.uri"} <= set(source_columns)):
+        chosen["duration_ms"] = dataclasses.replace(duration, seconds=True, reason=duration.reason + (
+            "; Caddy's access log writes seconds"))
     columns = [chosen[c] for c in wanted if c in chosen and chosen[c].sources]
     # a nested key is kept in attributes inside its parent: it is not listed on its own
     mapping = Mapping(kind, columns, [c for c in source_columns if c not in used and c not in nested], notes=notes)

@@ -226,7 +226,8 @@ class LoadPlan:
                 number = f"coalesce(try_cast({text} AS DOUBLE), try_cast(replace({text}, ',', '.') AS DOUBLE))"
             else:
                 number = f"try_cast({text} AS DOUBLE)"
-            if canonical == "duration_ms" and len(m.sources) == 1 and (factor := duration_factor(m.sources[0])) != 1:
+            if canonical == "duration_ms" and len(m.sources) == 1 and (
+                    factor := 1000 if m.seconds else duration_factor(m.sources[0])) != 1:
                 number = f"({number} * {factor!r})"  # 'Dauer (s)': seconds, stored as milliseconds
             if canonical == "rating":  # 'Very satisfied' ... 'Very dissatisfied' read as 5 ... 1
                 labels = GOOD_BAD if m.good_bad else RATING_LABELS
