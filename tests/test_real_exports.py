@@ -1164,20 +1164,21 @@ def test_amplitude_s_export_zip_of_hourly_gzip_parts_loads_whole(db: Path, tmp_p
                      "FROM usage_events") == [(0, 1, 20)]
 
 
-def test_a_slack_channel_export_leaves_its_channel_events_out(db: Path, tmp_path: Path) -> None:
+def test_a_slack_channel_export_leaves_its_channel_events_and_bots_out(db: Path, tmp_path: Path) -> None:
     messages = [{"type": "message", "subtype": "channel_join", "ts": "1772441044.000000", "user": "U01",
                  "text": "<@U01> has joined the channel"},
                 {"type": "message", "subtype": "bot_message", "ts": "1772443504.000000", "bot_id": "B02",
                  "username": "Delighted", "text": "New NPS response: 9"}]
     messages += [{"client_msg_id": f"0000-{i}", "type": "message", "text": f"export breaks umlauts, case {i}",
-                  "user": f"U0{i % 3}", "ts": f"17724{43204 + i * 60}.000100"} for i in range(6)]
+                  "user": f"U0{i % 3}", "ts": f"17724{43204 + i * 60}.000100",
+                  **({"subtype": "thread_broadcast"} if i == 5 else {})} for i in range(6)]  # a reply shown: a person's
     path = tmp_path / "2026-03-02.json"
     path.write_text(json.dumps(messages, indent=4))
     result = ingest_one(db, path, kind="feedback")
     assert result.error is None, result.error
-    assert (result.rows_loaded, result.rows_skipped) == (7, 1)  # a bot's post may be a workflow's form: it stays
+    assert (result.rows_loaded, result.rows_skipped) == (6, 2)
     assert "category" not in result.mapping
-    assert "1 channel events (joins, topic changes) left out" in result.summary()
+    assert "2 channel events and bots' posts (joins, topic changes, integrations) left out" in result.summary()
 
 
 def test_outcome_words_in_other_languages_count_as_success(db: Path, tmp_path: Path) -> None:
@@ -1222,13 +1223,17 @@ def test_elastic_apm_errors_read_their_exception_chain_s_root_cause(db: Path, tm
      "2024/03/01 10:00:08 INFO: processed 120 invoices\n"
      "panic: runtime error: invalid memory address or nil pointer dereference\n\ngoroutine 17 [running]:\n"
      "main.(*Job).Run(0x0)\n\t/src/app/job.go:57 +0x1c\nexit status 2\n", "panic"),
-    # gunicorn's stderr with Django's untimed 'Internal Server Error' and its traceback (a bare traceback
-    # under an INFO line is logging's exc_info of a handled error: it stays with its line)
+    # gunicorn's stderr with Django's untimed 'Internal Server Error' and its traceback
     ("[2024-03-01 10:00:00 +0000] [4242] [ERROR] Worker timeout\n"
      "[2024-03-01 10:00:00 +0000] [4242] [WARNING] Worker with pid 4241 was terminated due to signal 9\n"
      "[2024-03-01 10:00:01 +0000] [4243] [INFO] Booting worker with pid: 4243\n"
      "Internal Server Error: /invoices/9001\nTraceback (most recent call last):\n"
      "  File \"/srv/app/views.py\", line 12, in show\n    vat = inv.lines['vat']\nKeyError: 'vat'\n", "KeyError"),
+    # 'python worker.py >> app.log 2>&1': the uncaught traceback under the last INFO line
+    ("2024-03-01 10:00:01,000 ERROR worker: sync of invoice 9001 failed\n"
+     "2024-03-01 10:00:02,000 WARNING worker: slow lookup\n2024-03-01 10:00:03,000 INFO worker: batch 7 started\n"
+     "Traceback (most recent call last):\n  File \"/app/worker.py\", line 9, in <module>\n    run()\n"
+     "KeyError: 'vat'\n", "KeyError"),
 ])
 def test_a_crash_printed_after_an_information_line_is_not_left_out(db: Path, tmp_path: Path, log: str, crash: str) -> None:
     path = tmp_path / "app.log"
@@ -1253,8 +1258,8 @@ def test_a_key_first_written_late_does_not_take_a_mapping_from_an_early_one(db: 
 @pytest.mark.parametrize(("head", "row"), [
     ("Visitor ID,Account ID,Date,Page,Number of Events,Number of Minutes",            # Pendo's Data Explorer
      "v{i},acme,2026-03-0{d},Invoices,{n},{m}"),
-    ("Date,Page path and screen class,Views,Active users,Event count",               # a GA4 report
-     "2026030{d},/invoices/{i},{n},{m},{n}"),
+    ("Date,Page path and screen class,Active users,Event count",                     # a GA4 report
+     "2026030{d},/invoices/{i},{m},{n}"),
 ])
 def test_a_usage_report_of_counts_per_row_is_refused_not_counted_once_per_row(db: Path, tmp_path: Path, head: str,
                                                                                row: str) -> None:
@@ -1329,3 +1334,13 @@ def test_caddy_s_access_log_reads_its_duration_in_seconds(db: Path, tmp_path: Pa
     assert (result.rows_loaded, result.mapping.get("event")) == (6, "request.uri")
     assert query(db, "SELECT round(min(duration_ms)), round(max(duration_ms)), count(DISTINCT user_id) "
                      "FROM usage_events") == [(250.0, 300.0, 4)]  # alice and three addresses
+
+
+def test_an_event_log_with_a_views_attribute_is_no_report(db: Path, tmp_path: Path) -> None:
+    # one row per play or like, with the video's view count beside it: events, not counts
+    path = tmp_path / "video_events.csv"
+    path.write_text("time,user,event,video,views\n" + "".join(
+        f"2026-03-02T08:{i:02d}:00Z,u{i % 5},{('play', 'like')[i % 2]},v{i % 3},{1000 + i * 37}\n" for i in range(30)))
+    result = ingest_one(db, path)
+    assert result.error is None, result.error
+    assert result.rows_loaded == 30

@@ -1262,8 +1262,8 @@ def _describe_json(src: SourceFile) -> SourceFile:
     if not src.columns:
         raise UnusableFile(f"{src.path.name}: no JSON objects found in the first rows; each row must be an object "
                            f"like {{\"timestamp\": ..., \"message\": ...}}.")
-    early, _ = _nested_keys([(reader, f" LIMIT {NESTED_SAMPLE}")], set(src.columns))
-    src.nested, src.twins = _nested_keys([(reader, f" LIMIT {NESTED_SAMPLE}"), *readers[1:]], set(src.columns))
+    early, _ = _nested_keys([(reader, " LIMIT 5000")], set(src.columns))  # of the objects the keys came from
+    src.nested, src.twins = _nested_keys([(reader, " LIMIT 5000"), *readers[1:]], set(src.columns))
     src.late |= src.nested.keys() - early.keys()
     src.columns += list(src.nested)
     src.types = {c: "VARCHAR" for c in src.columns}
@@ -1303,7 +1303,6 @@ KV_VALUES = ("$.value.string_value", "$.value.int_value", "$.value.double_value"
 # Lists of exceptions, outermost first (Elastic APM's error.exception): their last one's keys are read
 EXCEPTION_LISTS = ("exception", "exceptions")
 NESTED_DEPTH = 4        # Datadog's 'attributes.attributes.error.kind' is as deep as logs usually go
-NESTED_SAMPLE = 500     # objects whose nested keys are collected
 
 
 def _nested_keys(readers: list[tuple[str, str]], top: set[str]) -> tuple[dict[str, str], dict[str, str]]:

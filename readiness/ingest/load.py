@@ -73,7 +73,7 @@ class IngestOptions:
             return LeftOut(partial, "min('partial')", "partial responses (not submitted)")
         if kind == "feedback" and not self.all_levels and _chat_export(src, mapping):
             return LeftOut(f"coalesce({CHAT_EVENTS}, false)", "min('channel events')",
-                           "a channel's events (joins, topic changes: nobody's feedback)")
+                           "a channel's events and bots' posts (joins, topic changes, integrations: nobody's feedback)")
         if kind == "usage" and src.line_format in linelogs.USAGE_FORMATS and not self.all_levels:
             return LeftOut(linelogs.is_static_sql("event"),
                            "min('requests for static files')", "requests for static files (images, scripts, styles, fonts)")
@@ -112,13 +112,12 @@ def _partial_responses(src: SourceFile, mapping: Mapping) -> str | None:
     return f"coalesce({' OR '.join(tests)}, false)" if tests else None
 
 
-# A chat export (Slack's channel export: 'ts', 'type', 'text', 'user', 'client_msg_id'): a channel's
-# own events (joins, topic changes, pins) are nobody's feedback; bots' posts, shared files and thread
-# replies stay (a form a workflow posts is a person's feedback)
-CHAT_EVENTS = ("lower(trim(attributes->>'subtype')) IN ('channel_join', 'channel_leave', 'channel_topic', "
-               "'channel_purpose', 'channel_name', 'channel_archive', 'channel_unarchive', 'group_join', "
-               "'group_leave', 'group_topic', 'group_purpose', 'pinned_item', 'unpinned_item', 'bot_add', "
-               "'bot_remove', 'reminder_add')")
+# A chat export (Slack's channel export: 'ts', 'type', 'text', 'user', 'client_msg_id'): only people's
+# messages are feedback: plain ones, thread replies shown in the channel, shared files, /me lines. A
+# channel's events (joins, topic changes, huddles, deletions) and bots' posts (integrations; a
+# workflow's form too, which cannot be told apart) are left out
+CHAT_EVENTS = ("(nullif(trim(attributes->>'subtype'), '') NOT IN ('thread_broadcast', 'file_share', 'me_message') "
+               "OR nullif(trim(attributes->>'bot_id'), '') IS NOT NULL)")
 
 
 def _chat_export(src: SourceFile, mapping: Mapping) -> bool:
@@ -178,7 +177,8 @@ class IngestResult:
         if self.rows_skipped and self.kind == "usage":
             text += f", {self.rows_skipped:,} {self.skipped_levels or 'requests for static files'} left out: they are not uses"
         elif self.rows_skipped and self.kind == "feedback" and self.skipped_levels == "channel events":
-            text += f", {self.rows_skipped:,} channel events (joins, topic changes) left out: they are nobody's feedback"
+            text += (f", {self.rows_skipped:,} channel events and bots' posts (joins, topic changes, integrations) "
+                     "left out: they are nobody's feedback")
         elif self.rows_skipped and self.kind == "feedback":
             text += f", {self.rows_skipped:,} partial responses left out: they were not submitted"
         elif self.rows_skipped:
@@ -363,8 +363,8 @@ def plan_file(path: Path, kind: str, opts: IngestOptions, work: Path) -> tuple[S
     if kind == "exceptions" and (why := issue_list(src.columns)):
         raise UnusableFile(f"{path.name}: {why}")
     content = profiles.profile_columns(src)
-    if kind == "usage" and (why := usage_report(src.columns, content)):
-        raise UnusableFile(f"{path.name}: {why}")
+    if kind == "usage" and "event" not in opts.overrides and (why := usage_report(src.columns, content)):
+        raise UnusableFile(f"{path.name}: {why} (Or name the event column, --map event=COLUMN, to load it as it is.)")
     try:
         mapping = propose_mapping(kind, src.columns, opts.overrides, content, src.questions)
     except MappingError as err:
@@ -375,8 +375,7 @@ def plan_file(path: Path, kind: str, opts: IngestOptions, work: Path) -> tuple[S
 
 
 # A usage report's count of events (or views) per row: Pendo's Data Explorer, GA4's reports
-_EVENT_COUNTS = ("numberofevents", "eventcount", "eventscount", "totalevents", "numevents", "events", "pageviews",
-                 "numberofpageviews", "views", "screenpageviews")
+_EVENT_COUNTS = ("numberofevents", "eventcount", "eventscount", "totalevents", "numevents")
 
 
 def usage_report(columns: list[str], content: dict) -> str | None:
@@ -465,7 +464,7 @@ def preview(path: str | Path, kind: str, opts: IngestOptions | None = None, time
         content = profiles.profile_columns(src)
         if kind == "exceptions" and (why := issue_list(src.columns)):
             problems.append(f"This file {why}")
-        if kind == "usage" and (why := usage_report(src.columns, content)):
+        if kind == "usage" and "event" not in opts.overrides and (why := usage_report(src.columns, content)):
             problems.append(f"This file {why}")
         try:
             mapping = propose_mapping(kind, src.columns, opts.overrides, content, src.questions)

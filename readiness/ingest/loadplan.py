@@ -81,14 +81,21 @@ def informational_sql(column: str = "level") -> str:
 # A crash's own words at the head of a record's continuation: a program that died after an information
 # line (Go's panic, Python's uncaught traceback or Django's 'Internal Server Error' on stderr, a JVM's
 # uncaught exception) printed it there, untimed; the record is an exception whatever its level says
-# (not a bare Python traceback: logging's exc_info writes one under a handled retry's INFO or DEBUG line)
+# A bare Python traceback is one only under an INFO or NOTICE line: under a DEBUG or TRACE line it is
+# logging's exc_info of a handled error (botocore's retries)
 CRASH_START = (r"^\s*(panic: |fatal error: |Exception in thread |Unhandled [Ee]xception|Internal Server Error|"
                r"Fatal Python error)")
+PYTHON_CRASH = r"^\s*Traceback \(most recent call last\):"
+DEBUG_LEVELS = ("TRACE", "DEBUG", "FINEST", "FINER", "FINE", "VERBOSE", "TRC", "TRCE", "DBG", "DBUG", "T", "D", "V",
+                "10", "20")
 
 
 def left_out_level_sql(level: str = "level", trace: str = "stack_trace") -> str:
     """SQL over a loaded exception row: it is an information line, and no crash follows it."""
-    return f"({informational_sql(level)} AND NOT coalesce(regexp_matches({trace}, {lit(CRASH_START)}), false))"
+    debug = f"upper(trim({level})) IN ({', '.join(lit(v) for v in DEBUG_LEVELS)})"
+    crash = (f"coalesce(regexp_matches({trace}, {lit(CRASH_START)}) "
+             f"OR (regexp_matches({trace}, {lit(PYTHON_CRASH)}) AND NOT {debug}), false)")
+    return f"({informational_sql(level)} AND NOT {crash})"
 
 
 def levels_sql(column: str = "level") -> str:

@@ -94,5 +94,5 @@ def profile_columns(src: SourceFile) -> dict[str, ColumnProfile]:
         out[by_staged[col]] = ColumnProfile(values, distinct, numeric, integers, low, high, over_five, flags, times,
                                             epochs, float(length), float(words), nested, example, labels, good_bad,
                                             bad, unanswered, other_labels, traces, levels,
-                                            col in src.late)
+                                            by_staged[col] in src.late)
     return out
