@@ -855,13 +855,23 @@ def test_a_wrapper_s_named_list_wins_over_a_longer_one(db: Path, tmp_path: Path)
     assert "'events'" in r.format and r.rows_loaded == 5
 
 
-@pytest.mark.parametrize("when", ["3/{d}/2024, 14:0{i}:00", "03/0{d}/2024 0{d}:15:00 PM"])
-def test_times_are_asked_when_day_and_month_could_swap(db: Path, tmp_path: Path, when: str) -> None:
-    # a comma after the date (Azure's portal); a 12-hour clock (SurveyMonkey, but the UK writes it too)
+def test_times_with_a_comma_are_asked_when_day_and_month_could_swap(db: Path, tmp_path: Path) -> None:
     path = tmp_path / "t.csv"
-    path.write_text("when,user,event\n" + "".join(f'"{when.format(d=1 + i % 9, i=i)}",u{i},open\n' for i in range(6)))
+    path.write_text("when,user,event\n" + "".join(f'"3/{1 + i % 9}/2024, 14:0{i}:00",u{i},open\n' for i in range(6)))
     r = ingest_one(db, path)
     assert r.error and "either way round" in r.error
+
+
+def test_a_us_12_hour_clock_reads_month_first_and_says_so(db: Path, tmp_path: Path) -> None:
+    # SurveyMonkey's export of a survey run on the 1st to the 9th of March
+    path = tmp_path / "t.csv"
+    path.write_text("when,user,event\n" + "".join(f'"03/0{1 + i % 9}/2026 0{1 + i % 9}:15:00 PM",u{i},open\n'
+                                                   for i in range(6)))
+    r = ingest_one(db, path)
+    assert r.error is None, r.error
+    assert "'%m/%d/%Y %I:%M:%S %p'" in r.summary()
+    assert query(db, "SELECT strftime(max(ts) AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M') FROM usage_events") == [
+        ("2026-03-06 18:15",)]
 
 
 def test_r_row_names_before_the_header_s_columns(db: Path, tmp_path: Path) -> None:

@@ -36,7 +36,8 @@ COMMON_FORMATS = (
     "%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y",
     "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y",
     "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y", "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p",
-    "%d/%m/%Y %I:%M:%S %p", "%d/%m/%Y %I:%M %p",  # a 12-hour clock is no sign of a US date (UK, India)
+    # (no day-first twin: a 12-hour clock after a slashed date is the US's (SurveyMonkey, Google Forms,
+    # Windows' US exports), read month first when no day settles it; the load's note names the format)
     "%d-%m-%Y %H:%M:%S", "%d-%m-%Y %H:%M",
     "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d", "%Y/%m/%d %I:%M:%S %p", "%Y/%m/%d %I:%M %p",
     "%d-%b-%Y %H:%M:%S", "%d %b %Y %H:%M:%S", "%d %b %Y %H:%M", "%b %d, %Y %H:%M:%S", "%b %d %Y %H:%M:%S",
