@@ -172,11 +172,6 @@ UNANSWERED = ("offered", "unoffered", "not offered", "not rated")
 # The exception's own message where a log also has the line's text (ECS, OpenTelemetry, pino's and
 # bunyan's serialised 'err'): it names the failure.
 EXCEPTION_MESSAGES = ("error.message", "exception.message", "err.message", "error.exception.message")
-
-
-def _named(col: str, names: tuple[str, ...]) -> bool:
-    """``col`` is one of ``names``, also under a search hit's ``_source`` ('_source.error.message')."""
-    return any(col in (n, "_source." + n) for n in names)
 # Anonymous ids of product analytics (Segment's anonymousId): a user's id where the signed-in id is blank.
 # Names too generic to tell a nested key's meaning by its last name alone
 GENERIC_NAMES = {"type", "kind", "category", "label", "tag", "topic", "name", "id", "value", "data"}
@@ -191,6 +186,11 @@ STATUS_NAMES = ("status", "statuscode", "httpstatus", "httpstatuscode", "scstatu
                 "responsestatus")
 DATE_NAMES = ("date", "day", "log_date", "datum", "fecha")
 TIME_NAMES = ("time", "hour", "log_time", "time_of_day", "uhrzeit", "zeit", "heure", "hora", "tijd")
+
+
+def _named(col: str, names: tuple[str, ...]) -> bool:
+    """``col`` is one of ``names``, also under a search hit's ``_source`` ('_source.error.message')."""
+    return any(col in (n, "_source." + n) for n in names)
 
 
 def norm(name: str) -> str:
@@ -373,10 +373,10 @@ def _fits(canon: str, prof: ColumnProfile | None, strict: bool) -> str | None:
         if canon == "score" and strict and not (prof.whole_numbers_within(0, 10) and prof.high > 5 and prof.distinct >= 3):
             return f"it holds {prof.describe_numbers()}, not 0-10"
         return None
-    # structlog's 'exception', Serilog's 'Exception': the whole traceback, not an error's name
     if (canon in ("error_type", "category") and prof.values and prof.distinct == 1
             and (prof.example or "").lower() in RECORD_KINDS):  # Slack's every "type" is "message"
         return f"it names the kind of record ({prof.example!r}), not {'an error' if canon == 'error_type' else 'a category'}"
+    # structlog's 'exception', Serilog's 'Exception': the whole traceback, not an error's name
     if canon == "error_type" and (prof.mean_words > 20 or prof.share(prof.traces) >= 0.5):
         return f"its values are stack traces or long text (e.g. {(prof.example or '')[:40]!r}), not the name of an error"
     if canon in ("comment", "message"):
@@ -422,7 +422,8 @@ def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, s
                                                          or re.fullmatch(r"[\w$@:-]+(?:\.[\w$@:-]+)+", c))}
     for col in sorted(nested, key=lambda c: c.count(".")):
         parts = col.split(".")  # its last name alone only as deep as three keys ('a.b.c.status' is no outcome)
-        for name in (".".join(parts[i:]) for i in range(1, len(parts)) if i < len(parts) - 1 or len(parts) <= 3):
+        shortest = len(parts) if len(parts) <= 3 else len(parts) - 1
+        for name in (".".join(parts[i:]) for i in range(1, shortest)):
             if norm(name) not in GENERIC_NAMES:
                 by_norm.setdefault(norm(name), col)
     used: set[str] = set()
@@ -477,15 +478,15 @@ def propose_mapping(kind: str, source_columns: list[str], overrides: dict[str, s
                           else ((date, tcol), "a date column and a time column, joined"))
             take("timestamp", parts, why)
 
-    def unsampled(col: str) -> bool:  # a JSON key first written after the first thousands of objects
-        return bool(profiles) and col in profiles and profiles[col].late
+    def late_key(col: str) -> bool:  # a JSON key first written after the first thousands of objects
+        return col in profiles and profiles[col].late
 
     for canon, late in itertools.product(wanted, (False, True)):  # a key the first objects write wins
         if canon in chosen:
             continue
         for rank, syn in enumerate(SYNONYMS[canon]):
             col = by_norm.get(norm(syn))
-            if col is None or col in used or unsampled(col) != late:
+            if col is None or col in used or late_key(col) != late:
                 continue
             misfit = _fits(canon, profiles.get(col), strict=False)
             if canon == "level" and norm(syn) == "status" and not (profiles.get(col) and profiles[col].levels
@@ -631,10 +632,10 @@ def _by_name_part(wanted, source_columns, chosen, used, profiles, take, question
             asked = questions.get(col, "")
             part = next((p for p in parts if _has_word(col, p)), None)
             in_question = part is None and (part := next((p for p in parts if _has_word(asked, p)), None)) is not None
-            misfit = None if col in used or part is None or col not in profiles else _fits(canon, profiles[col], strict=True)
-            if misfit and part == "comment" and profiles[col].mean_words >= 3 and not profiles[col].numeric:
-                misfit = None  # a column named a comment holds sentences, however often one repeats
-            if col in used or part is None or col not in profiles or misfit:
+            if col in used or part is None or col not in profiles:
+                continue
+            prof = profiles[col]  # a column named a comment holds sentences, however often one repeats
+            if _fits(canon, prof, strict=True) and not (part == "comment" and prof.mean_words >= 3 and not prof.numeric):
                 continue
             if canon in ("rating", "score") and _count_like(col):
                 continue

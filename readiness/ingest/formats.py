@@ -1231,9 +1231,9 @@ def parquet_reader_sql(src: SourceFile) -> str:
 def _describe_json(src: SourceFile) -> SourceFile:
     """Collect the keys of the first objects (later keys still reach ``attributes``); Sentry events
     are recognised here, by an exception in the first objects."""
-    if src.schema is None and _holds_sentry_events(src):
+    if src.schema is None and _first_objects_hold(src, jsonschemas.is_sentry_sql("_line"), 100):
         src.schema = "sentry"
-    elif src.schema is None and _holds_matomo_visits(src):
+    elif src.schema is None and _first_objects_hold(src, jsonschemas.is_matomo_sql("_line"), 20):
         src.schema = "matomo"
     reader = rows_reader_sql(src)
     # keys of the first objects, then those only later lines write (an error's keys in a log whose
@@ -1262,34 +1262,24 @@ def _describe_json(src: SourceFile) -> SourceFile:
     if not src.columns:
         raise UnusableFile(f"{src.path.name}: no JSON objects found in the first rows; each row must be an object "
                            f"like {{\"timestamp\": ..., \"message\": ...}}.")
-    early, _ = _nested_keys([(reader, " LIMIT 5000")], set(src.columns))  # of the objects the keys came from
-    src.nested, src.twins = _nested_keys([(reader, " LIMIT 5000"), *readers[1:]], set(src.columns))
-    src.late |= src.nested.keys() - early.keys()
+    src.nested, src.twins = _nested_keys(readers[:1], set(src.columns))  # of the objects the keys came from
+    later, later_twins = _nested_keys(readers[1:], set(src.columns))
+    src.late |= later.keys() - src.nested.keys()
+    src.nested |= {k: v for k, v in later.items() if k not in src.nested}
+    src.twins |= {k: v for k, v in later_twins.items() if k not in src.twins}
     src.columns += list(src.nested)
     src.types = {c: "VARCHAR" for c in src.columns}
     return src
 
 
-def _holds_matomo_visits(src: SourceFile) -> bool:
+def _first_objects_hold(src: SourceFile, test: str, objects: int) -> bool:
+    """Whether any of the file's first ``objects`` JSON objects passes ``test`` (SQL over ``_line``)."""
     reader = json_lines_reader_sql(src) if src.format == "jsonl" else json_array_reader_sql(src)
     con = store.scratch()
     try:
         return bool(con.execute(
             f"SELECT count(*) FROM (SELECT _line FROM {reader} WHERE {jsonschemas.is_object_sql('_line')} "
-            f"LIMIT 20) WHERE {jsonschemas.is_matomo_sql('_line')}").fetchone()[0])
-    except DatabaseError:
-        return False  # the reading of the keys says what is wrong
-    finally:
-        con.close()
-
-
-def _holds_sentry_events(src: SourceFile) -> bool:
-    reader = json_lines_reader_sql(src) if src.format == "jsonl" else json_array_reader_sql(src)
-    con = store.scratch()
-    try:
-        return bool(con.execute(
-            f"SELECT count(*) FROM (SELECT _line FROM {reader} WHERE {jsonschemas.is_object_sql('_line')} "
-            f"LIMIT 100) WHERE {jsonschemas.is_sentry_sql('_line')}").fetchone()[0])
+            f"LIMIT {int(objects)}) WHERE {test}").fetchone()[0])
     except DatabaseError:
         return False  # the reading of the keys says what is wrong
     finally:

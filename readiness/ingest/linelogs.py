@@ -98,6 +98,13 @@ def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def http_outcome_sql(status: str) -> str:
+    """SQL: an HTTP status code's outcome (``status`` an INTEGER expression): 5xx failure, 4xx client
+    error, any other code success; NULL for no code."""
+    return (f"CASE WHEN {status} >= 500 THEN 'failure' WHEN {status} >= 400 THEN 'client error' "
+            f"WHEN {status} IS NOT NULL THEN 'success' END")
+
+
 def is_static_sql(event: str) -> str:
     """SQL: a request's event (method and path) asks for a static file (an image, script, style or
     font): judged on the loaded row, whose path is masked only where a whole segment is an id."""
@@ -121,8 +128,7 @@ def _usage_object(u: dict[str, str], duration_ms: str) -> str:
         # a connection that sent no request ('"-" 408') made no use: no event, so the row is rejected
         "event": (f"CASE WHEN u.bare IS NULL THEN nullif(nullif(u.request, '-'), '') "
                   f"ELSE concat_ws(' ', u.method, {masked}) END"),
-        "outcome": (f"CASE WHEN {status} >= 500 THEN 'failure' WHEN {status} >= 400 THEN 'client error' "
-                    f"WHEN {status} IS NOT NULL THEN 'success' END"),
+        "outcome": http_outcome_sql(status),
         "duration_ms": duration_ms,
         "status": "u.status", "path": "u.path", "client": "u.client", "vhost": "u.vhost", "bytes": "u.bytes",
         "referer": "u.referer",

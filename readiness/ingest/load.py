@@ -71,7 +71,7 @@ class IngestOptions:
             return LeftOut(left_out_level_sql(), levels_sql(), "information lines")
         if kind == "feedback" and not self.all_levels and (partial := _partial_responses(src, mapping)):
             return LeftOut(partial, "min('partial')", "partial responses (not submitted)")
-        if kind == "feedback" and not self.all_levels and _chat_export(src, mapping):
+        if kind == "feedback" and not self.all_levels and _chat_export(src):
             return LeftOut(f"coalesce({CHAT_EVENTS}, false)", "min('channel events')",
                            "a channel's events and bots' posts (joins, topic changes, integrations: nobody's feedback)")
         if kind == "usage" and src.line_format in linelogs.USAGE_FORMATS and not self.all_levels:
@@ -120,7 +120,7 @@ CHAT_EVENTS = ("(nullif(trim(attributes->>'subtype'), '') NOT IN ('thread_broadc
                "OR nullif(trim(attributes->>'bot_id'), '') IS NOT NULL)")
 
 
-def _chat_export(src: SourceFile, mapping: Mapping) -> bool:
+def _chat_export(src: SourceFile) -> bool:
     names = {norm(c) for c in src.columns}
     return {"ts", "type", "subtype"} <= names and bool(names & {"clientmsgid", "botid"})
 

@@ -57,6 +57,10 @@ NUMBERED_BESIDE = {"priority": ("realtimetimestamp", "syslogidentifier", "system
                    "severitylevel": ("itemtype", "problemid", "operationid", "innermosttype", "outertype")}
 
 
+# ... and one of these at least: GELF's own message columns (.NET's 0-5 beside 'host' is no syslog)
+NUMBERED_NEEDS = {"level": ("shortmessage", "fullmessage")}
+
+
 # An export with no level column whose messages are whole log lines (Splunk's _raw, CloudWatch's
 # @message, a Lambda's '[ERROR]\t<time>\t<request id>\t...'): the level is a level word in capitals
 # first or after up to four words holding digits or brackets (times, ids, '[main]'), or logfmt's
@@ -80,7 +84,7 @@ def informational_sql(column: str = "level") -> str:
 
 # A crash's own words at the head of a record's continuation: a program that died after an information
 # line (Go's panic, Python's uncaught traceback or Django's 'Internal Server Error' on stderr, a JVM's
-# uncaught exception) printed it there, untimed; the record is an exception whatever its level says
+# uncaught exception) printed it there, untimed; the record is an exception whatever its level says.
 # A bare Python traceback is one only under an INFO or NOTICE line: under a DEBUG or TRACE line it is
 # logging's exc_info of a handled error (botocore's retries)
 CRASH_START = (r"^\s*(panic: |fatal error: |Exception in thread |Unhandled [Ee]xception|Internal Server Error|"
@@ -251,9 +255,7 @@ class LoadPlan:
             cases = " ".join(f"WHEN '{i}' THEN {lit(w)}" for i, w in enumerate(words))
             return f"nullif(CASE trim({text}) {cases} ELSE {text} END, '')"
         if canonical == "outcome" and self.mapping.get("outcome").http_status:  # as an access log's
-            code = f"try_cast({text} AS INTEGER)"
-            return (f"CASE WHEN {code} >= 500 THEN 'failure' WHEN {code} >= 400 THEN 'client error' "
-                    f"WHEN {code} >= 100 THEN 'success' ELSE nullif({text}, '') END")
+            return f"coalesce({linelogs.http_outcome_sql(f'try_cast({text} AS INTEGER)')}, nullif({text}, ''))"
         if canonical == "session_id":  # -1 is Amplitude's "no session"
             return f"CASE WHEN {text} IN ('', '-1') THEN NULL ELSE {text} END"
         if self.kind == "exceptions":  # '-' is no value (Kibana's CSV, access and server logs)
@@ -267,8 +269,8 @@ class LoadPlan:
         beside = {norm(c) for c in self.src.columns}
         if name in NUMBERED_BESIDE and sum(n in beside for n in NUMBERED_BESIDE[name]) < 2:
             return None
-        if name == "level" and not beside & {"shortmessage", "fullmessage"}:
-            return None  # GELF's own message columns: .NET's 0-5 and Windows' 1-5 beside 'host' are no syslog
+        if name in NUMBERED_NEEDS and not beside & set(NUMBERED_NEEDS[name]):
+            return None
         return next((words for names, words in NUMBERED_LEVELS.items() if name in names), None)
 
     def _from_trace(self, canonical: str, text: str) -> str:
