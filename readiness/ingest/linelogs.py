@@ -695,10 +695,9 @@ def root_cause_sql(lines: str) -> str:
     starts with it; a lone trace has one; Rails writes one)."""
     named = f"regexp_matches(regexp_replace(c.l, {_lit(_LAMBDA_ERROR)}, ''), {_lit(EXCEPTION_LINE)})"
     # a Python exception line: not indented, after an indented frame or code line, in a traceback
-    python = (f"(c.tb AND c.i > 1 AND regexp_matches(c.prev, '^\\s') AND NOT regexp_matches(c.l, '^\\s') "
+    python = (f"(tb AND c.i > 1 AND regexp_matches(c.prev, '^\\s') AND NOT regexp_matches(c.l, '^\\s') "
               f"AND regexp_matches(c.l, {_lit(NAMED_LINE)}))")
-    ctx = (f"list_transform({lines}, lambda l, i: {{'l': l, 'i': i, 'prev': {lines}[i - 1], "
-           f"'tb': list_contains({lines}, {_lit(PYTHON_TRACEBACK)})}})")
+    ctx = "list_transform(ls, lambda l, i: {'l': l, 'i': i, 'prev': ls[i - 1]})"
     rails = f"regexp_matches(c.l, {_lit(RAILS_LINE)})"
     found = (f"list_transform(list_filter({ctx}, lambda c: {named} OR {python} OR {rails}), lambda c: "
              f"CASE WHEN {rails} THEN regexp_replace(c.l, {_lit(RAILS_LINE)}, '\\1: \\2') "
@@ -707,10 +706,14 @@ def root_cause_sql(lines: str) -> str:
     def last(prefix: str) -> str:
         starts = _lit(r"^\s*" + prefix)
         return f"list_filter(f, lambda l: regexp_matches(l, {starts}))[-1]"
-    # the exception lines are found once and bound to f: written out in each test, the SQL grew
-    # fivefold and DuckDB took tenths of a second to plan every query over the log's records
+    # Each value is computed once and bound to a lambda's parameter: ls the lines, tb whether they
+    # hold a Python traceback, f the exception lines. Written out where each is used, the SQL grew
+    # fivefold (DuckDB took tenths of a second to plan a query over a log's records) and a trace
+    # was searched for the traceback once per line.
     root = (f"list_transform([{found}], lambda f: coalesce({last('Caused by: ')}, {last('---> ')}, "
             f"{last(re.escape('[cause]: '))}, {last('caused by: ')}, f[1]))[1]")
+    root = (f"list_transform([{lines}], lambda ls: list_transform([list_contains(ls, {_lit(PYTHON_TRACEBACK)})], "
+            f"lambda tb: {root})[1])[1]")
     # .NET Framework writes the inner exception on its outer's line: 'X: outer ---> Y: inner'
     return f"regexp_replace({root}, '^.*\\S\\s+--->\\s+', '')"
 

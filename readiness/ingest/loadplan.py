@@ -123,6 +123,10 @@ class LoadPlan:
         self.is_line = src.line_format is not None  # a server's line log: _j is a struct of its fields
         self.is_json = src.format in ("jsonl", "json") and not self.is_line
         self.time_zone = time_zone
+        # JSON: each mapped key is read from the object once per row, as a column of the source
+        # (_jc1, ...): written out in each expression that uses it, the object was parsed again for
+        # each, dozens of times per row
+        self._json_cols = list(dict.fromkeys(c for m in mapping.columns for c in m.sources)) if self.is_json else []
         self._local = timestamps.naive_sql(self._time_raw(), mode, "_zl") if time_zone and mapping.get("timestamp") else None
 
     # --- where rows come from -------------------------------------------------------------
@@ -131,6 +135,16 @@ class LoadPlan:
         times may be zone-less, ``_zl`` (the time has no zone) and ``_local`` (its wall-clock
         time), each computed once per row."""
         base = self._base_source()
+        if self._json_cols:
+            reads = ", ".join(f"{self.src.json_value_sql(c)} AS _jc{i}" for i, c in enumerate(self._json_cols, 1))
+            base = f"(SELECT *, {reads} FROM {base})"
+        if self._traced():  # the root causes _from_trace reads, found once per row
+            _message, stack, multi = self._trace_texts()
+            # the trace's root cause is asked only of rows without an error type of their own
+            untyped = "true" if self.mapping.get("error_type") is None else f"nullif({self.raw_text('error_type')}, '') IS NULL"
+            base = (f"(SELECT *, {self._root('_tmulti')} AS _troot_m, CASE WHEN {untyped} THEN "
+                    f"{self._root(f'coalesce({stack}, _tmulti)')} END AS _troot_t "
+                    f"FROM (SELECT *, {multi} AS _tmulti FROM {base}))")
         if not self._local:
             return base
         zoneless = timestamps.zoneless_sql(self._time_raw(), self.mode)
@@ -192,6 +206,8 @@ class LoadPlan:
         if self.is_line:
             return f"_j[{lit(column)}]"
         if self.is_json:
+            if column in self._json_cols:
+                return f"_jc{self._json_cols.index(column) + 1}"
             return self.src.json_value_sql(column)
         return ident(self.src.staged(column))
 
@@ -273,28 +289,39 @@ class LoadPlan:
             return None
         return next((words for names, words in NUMBERED_LEVELS.items() if name in names), None)
 
-    def _from_trace(self, canonical: str, text: str) -> str:
-        """An exception export's message, type and trace where a stack trace says more than its
-        columns: a message that is a whole trace (Google Cloud's textPayload: lines after the first,
-        one of them indented, as frames are) is its root cause's message and, where the row has no
-        trace of its own, the trace; a type the row lacks is the root cause's (a Python, Java, .NET or
-        Node trace, as in application logs)."""
-        mapped = {c: self.mapping.get(c) is not None for c in ("message", "error_type", "stack_trace")}
+    def _traced(self) -> bool:
+        """An exception export whose message, type and trace may come from a stack trace (:meth:`_from_trace`)."""
+        return self.kind == "exceptions" and not self.is_line
+
+    def _trace_texts(self) -> tuple[str, str, str]:
+        """SQL: the row's message, its own trace (NULL when none) and its message when that is a
+        whole trace (lines after the first, one of them indented, as frames are; else NULL)."""
+        mapped = {c: self.mapping.get(c) is not None for c in ("message", "stack_trace")}
         message = self.raw_text("message") if mapped["message"] else "NULL"
         stack = f"nullif({self.raw_text('stack_trace')}, '')" if mapped["stack_trace"] else "NULL"
         multi = (f"CASE WHEN contains({message}, chr(10)) AND regexp_matches({message}, '\n[ \t]') "
                  f"THEN {message} END")
+        return message, stack, multi
 
-        def root(trace: str) -> str:
-            return linelogs.root_cause_sql(f"string_split(rtrim(replace({trace}, chr(13), '')), chr(10))")
+    @staticmethod
+    def _root(trace: str) -> str:
+        return linelogs.root_cause_sql(f"string_split(rtrim(replace({trace}, chr(13), '')), chr(10))")
 
+    def _from_trace(self, canonical: str, text: str) -> str:
+        """An exception export's message, type and trace where a stack trace says more than its
+        columns: a message that is a whole trace (Google Cloud's textPayload) is its root cause's
+        message and, where the row has no trace of its own, the trace; a type the row lacks is the
+        root cause's (a Python, Java, .NET or Node trace, as in application logs). The root causes
+        are columns of :meth:`source`: ``_troot_m`` of the message's trace (``_tmulti``),
+        ``_troot_t`` of the row's trace, else the message's."""
+        _message, stack, _multi = self._trace_texts()
         named = lit(linelogs.NAMED_LINE)
         if canonical == "message":
-            return f"coalesce(nullif(regexp_extract({root(multi)}, {named}, 2), ''), {text})"
+            return f"coalesce(nullif(regexp_extract(_troot_m, {named}, 2), ''), {text})"
         if canonical == "stack_trace":
-            return f"coalesce({stack}, CASE WHEN {root(multi)} IS NOT NULL THEN {multi} END)"
-        derived = f"nullif(regexp_extract({root(f'coalesce({stack}, {multi})')}, {named}, 1), '')"
-        return f"coalesce(nullif({text}, ''), {derived})" if mapped["error_type"] else derived
+            return f"coalesce({stack}, CASE WHEN _troot_m IS NOT NULL THEN _tmulti END)"
+        derived = "nullif(regexp_extract(_troot_t, " + named + ", 1), '')"
+        return f"coalesce(nullif({text}, ''), {derived})" if self.mapping.get("error_type") is not None else derived
 
     def projection(self) -> list[str]:
         """Inner SELECT list: src_row, each canonical value (c_*), the raw text behind checks (r_*)."""
