@@ -941,6 +941,7 @@ def _prepare(con, src: SourceFile, mapping: Mapping, stage: str, opts: IngestOpt
     mode = _time_mode(con, src, mapping, stage, opts)
     result.time_note = mode.describe(pilot.time_zone)
     plan = LoadPlan(src, mapping, stage, mode, gaps, pilot.time_zone)
+    plan.parse_records(con, f"{stage}_parsed")
     rows, zoneless = con.execute(plan.count_rows()).fetchone()
     result.zoneless_rows = zoneless  # of all rows; recounted below if some rows do not load
     return plan, reader_rejects, rows
