@@ -1027,6 +1027,28 @@ def test_a_json_log_s_error_keys_first_written_late_in_a_large_file_map(db: Path
         ("TypeError", "Cannot read properties of undefined (reading 'vat')")]
 
 
+def test_a_key_on_a_dozen_late_lines_anywhere_in_a_multi_megabyte_json_log_maps(db: Path, tmp_path: Path) -> None:
+    # python-json-logger: 21,000 request lines (3 MB); 'exc_info' only on error lines that fall
+    # between any evenly spread sample's chunks: every line is searched for late keys
+    def line(i: int, level: str, message: str) -> dict:
+        return {"asctime": f"2024-03-05 10:{(i // 60) % 60:02d}:{i % 60:02d},123", "name": "app.api",
+                "levelname": level, "message": message, "request_id": f"r{i:07d}", "path": f"/api/v1/items/{i % 97}"}
+    lines = [json.dumps(line(i, "INFO", f"request {i} handled ok in 12ms for tenant acme-corporation"))
+             for i in range(21000)]
+    errors = list(range(5300, 21000, 1300))
+    for i in errors:
+        lines[i] = json.dumps({**line(i, "ERROR", "Unhandled error while handling request"), "exc_info": (
+            'Traceback (most recent call last):\n  File "/app/db.py", line 9, in fetch\n    raise ConnectionError("db down")\n'
+            "ConnectionError: db down")})
+    path = tmp_path / "api.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    result = ingest_one(db, path, kind="exceptions")
+    assert result.error is None, result.error
+    assert result.mapping.get("stack_trace") == "exc_info"
+    assert (result.rows_loaded, result.rows_skipped) == (len(errors), 21000 - len(errors))
+    assert query(db, "SELECT DISTINCT error_type FROM exceptions") == [("ConnectionError",)]
+
+
 def _dd_log(i: int, status: str, message: str, error: dict | None = None) -> dict:
     inner = {"http": {"status_code": 500 if error else 200}, **({"error": error} if error else {})}
     return {"id": f"AQAAAY{i:010d}", "type": "log",
