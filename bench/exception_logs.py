@@ -19,21 +19,22 @@ Example: python bench/exception_logs.py --lines 300000
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import duckdb
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from readiness import pilots, store  # noqa: E402
-from readiness.ingest import load as ingest  # noqa: E402
-from readiness.security.access import Actor  # noqa: E402
+def _rawlogs():
+    """bench/rawlogs.py: its ``load`` (an ingest into a fresh store, timed)."""
+    spec = importlib.util.spec_from_file_location("bench_rawlogs", Path(__file__).parent / "rawlogs.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
-ACTOR = Actor("bench", "admin", cli=True)
 
 PYTHON_TRACE = ("Traceback (most recent call last):\\n  File \\\"app/sync.py\\\", line 16, in sync\\n"
                 "KeyError: 'vat'\\n\\nThe above exception was the direct cause of the following exception:\\n\\n"
@@ -86,20 +87,6 @@ def bare(folder: Path, name: str, path: Path) -> float:
     return took
 
 
-def load(folder: Path, path: Path) -> tuple[float, ingest.IngestResult]:
-    db = folder / f"{path.stem}-{time.monotonic_ns()}.duckdb"
-    with store.open_store(db) as con:
-        with store.transaction(con):
-            pilot = pilots.create_pilot(con, "bench", ACTOR)
-        started = time.perf_counter()
-        result = ingest.ingest_file(con, pilot, "exceptions", path, actor=ACTOR)
-        took = time.perf_counter() - started
-    assert result.error is None and result.rows_loaded > 0, result
-    for item in folder.glob(f"{db.name}*"):
-        item.unlink() if item.is_file() else None
-    return took, result
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lines", type=int, default=300_000)
@@ -109,10 +96,10 @@ def main() -> None:
         folder = Path(tmp)
         paths = generate(folder, args.lines)
         times: dict[str, list[float]] = {k: [] for k in ("ecs", "java", "ecs_bare", "java_bare")}
-        results = {}
+        results, load = {}, _rawlogs().load
         for _ in range(args.repeat):
             for name, path in paths.items():
-                took, results[name] = load(folder, path)
+                took, _cpu, results[name] = load(folder, path, "exceptions")
                 times[name].append(took)
                 times[f"{name}_bare"].append(bare(folder, name, path))
         for name, path in paths.items():

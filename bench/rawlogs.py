@@ -61,18 +61,18 @@ def generate(folder: Path, lines: int) -> dict[str, Path]:
     return paths
 
 
-def load(folder: Path, path: Path) -> tuple[float, float]:
-    """(seconds taken, CPU seconds used) to ingest ``path`` into a fresh store."""
+def load(folder: Path, path: Path, kind: str = "usage") -> tuple[float, float, ingest.IngestResult]:
+    """(seconds taken, CPU seconds used, result) to ingest ``path`` as ``kind`` into a fresh store."""
     db = folder / f"{path.stem}-{time.monotonic_ns()}.duckdb"
     with store.open_store(db) as con:
         with store.transaction(con):
             pilot = pilots.create_pilot(con, "bench", ACTOR)
         started, cpu = time.perf_counter(), time.process_time()
-        result = ingest.ingest_file(con, pilot, "usage", path, actor=ACTOR)
+        result = ingest.ingest_file(con, pilot, kind, path, actor=ACTOR)
         took, used = time.perf_counter() - started, time.process_time() - cpu
     assert result.error is None and result.rows_loaded > 0, result
     db.unlink()
-    return took, used
+    return took, used, result
 
 
 def main() -> None:
@@ -86,7 +86,7 @@ def main() -> None:
         times: dict[str, list] = {k: [] for k in paths}
         for _ in range(args.repeat):  # alternate, so that all see the same machine
             for k, path in paths.items():
-                times[k].append(load(folder, path))
+                times[k].append(load(folder, path)[:2])
     for k, what in enumerate(("time taken", "CPU time")):
         s = {f: statistics.median(t[k] for t in times[f]) for f in paths}
         print(f"{args.lines:,} requests, {what} (medians of {args.repeat}): access log {s['log']:.2f} s, CSV of the "

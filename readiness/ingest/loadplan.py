@@ -141,7 +141,7 @@ class LoadPlan:
             reads = ", ".join(f"{self.src.json_value_sql(c)} AS _jc{i}" for i, c in enumerate(self._json_cols, 1))
             base = f"(SELECT *, {reads} FROM {base})"
         if self._traced():  # the root causes _from_trace reads, found once per row
-            _message, stack, multi = self._trace_texts()
+            stack, multi = self._trace_texts()
             # the trace's root cause is asked only of rows without an error type of their own
             untyped = "true" if self.mapping.get("error_type") is None else f"nullif({self.raw_text('error_type')}, '') IS NULL"
             base = (f"(SELECT *, {self._root('_tmulti')} AS _troot_m, CASE WHEN {untyped} THEN "
@@ -307,15 +307,14 @@ class LoadPlan:
         """An exception export whose message, type and trace may come from a stack trace (:meth:`_from_trace`)."""
         return self.kind == "exceptions" and not self.is_line
 
-    def _trace_texts(self) -> tuple[str, str, str]:
-        """SQL: the row's message, its own trace (NULL when none) and its message when that is a
-        whole trace (lines after the first, one of them indented, as frames are; else NULL)."""
-        mapped = {c: self.mapping.get(c) is not None for c in ("message", "stack_trace")}
-        message = self.raw_text("message") if mapped["message"] else "NULL"
-        stack = f"nullif({self.raw_text('stack_trace')}, '')" if mapped["stack_trace"] else "NULL"
+    def _trace_texts(self) -> tuple[str, str]:
+        """SQL: the row's own trace (NULL when none) and its message when that is a whole trace
+        (lines after the first, one of them indented, as frames are; else NULL)."""
+        message = self.raw_text("message") if self.mapping.get("message") is not None else "NULL"
+        stack = f"nullif({self.raw_text('stack_trace')}, '')" if self.mapping.get("stack_trace") is not None else "NULL"
         multi = (f"CASE WHEN contains({message}, chr(10)) AND regexp_matches({message}, '\n[ \t]') "
                  f"THEN {message} END")
-        return message, stack, multi
+        return stack, multi
 
     @staticmethod
     def _root(trace: str) -> str:
@@ -328,7 +327,7 @@ class LoadPlan:
         root cause's (a Python, Java, .NET or Node trace, as in application logs). The root causes
         are columns of :meth:`source`: ``_troot_m`` of the message's trace (``_tmulti``),
         ``_troot_t`` of the row's trace, else the message's."""
-        _message, stack, _multi = self._trace_texts()
+        stack, _multi = self._trace_texts()
         named = lit(linelogs.NAMED_LINE)
         if canonical == "message":
             return f"coalesce(nullif(regexp_extract(_troot_m, {named}, 2), ''), {text})"
