@@ -244,3 +244,39 @@ def test_connect_marks_that_it_waits_and_clears_the_mark(tmp_path):
         waiter.join()
     assert len(marks) == 1 and len(outcome) == 1  # marked while it waited, then gave up
     assert list(tmp_path.glob("held2.duckdb.waiting-*")) == []
+
+
+def test_a_waiting_command_gets_in_while_pages_keep_opening_the_store(tmp_path):
+    # pages in a steady stream, each holding the file 0.3 s with a blink between them: a command
+    # that retried on its own clock would land in a blink only by luck and say "busy" at its timeout
+    db = tmp_path / "polled.duckdb"
+    with store.open_store(db):
+        pass
+    store.forget_migrated(db)
+    pages = textwrap.dedent(f"""
+        import sys, time
+        from readiness import store
+        opened = 0
+        while not sys.stdin.closed and time.monotonic() < {time.monotonic()} + 60:
+            with store.open_store({str(db)!r}, timeout=2.0):
+                opened += 1
+                if opened == 1:
+                    print("polling", flush=True)
+                time.sleep(0.3)
+            time.sleep(0.002)
+    """)
+    poller = subprocess.Popen([sys.executable, "-c", pages], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        assert poller.stdout.readline().strip() == "polling", poller.stderr.read()
+        for _ in range(3):  # each time: in within the time pages give way, never refused
+            start = time.monotonic()
+            con = store.connect(db, timeout=5.0)
+            took = time.monotonic() - start
+            store.close(con)
+            assert took < 1.5, f"a waiting command got in only after {took:.1f} s"
+            time.sleep(0.5)
+        assert poller.poll() is None, poller.stderr.read()  # no page was refused meanwhile
+    finally:
+        poller.kill()
+        poller.wait()

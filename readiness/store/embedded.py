@@ -5,6 +5,11 @@ Readiness Review keeps the file open between units of work: each command, page r
 opens a connection with :func:`open_store`, does its work, and closes it. When another process
 holds the file, opening retries with growing back-off for ``lock_timeout_s`` and then raises
 :class:`StoreBusy`, whose message says what is busy and what to do.
+
+Turns are fair: a process that waits for the file says so (a marker beside the store), and a
+process about to open the file while another waits gives way first (at most ``_GIVE_WAY_S``).
+Without that, short opens in a steady stream (pages polling) keep a waiting ingest out until its
+timeout, each of its retries landing while one of them holds the file.
 """
 
 from __future__ import annotations
@@ -89,6 +94,7 @@ def connect(path: str | Path | None = None, *, timeout: float | None = None) -> 
         raise StoreError(f"Cannot create the store's folder {path.parent}: {err.strerror}.") from None
     new = not path.exists()
     start = time.monotonic()
+    _give_way(path, start + min(timeout, _GIVE_WAY_S))
     delay = 0.05
     waiting = None  # while we wait, a marker says so (see held_open)
     try:
@@ -113,7 +119,7 @@ def connect(path: str | Path | None = None, *, timeout: float | None = None) -> 
                     waiting = path.with_name(f"{path.name}{_WAITING}{os.getpid()}-{threading.get_ident()}")
                     waiting.touch()
                 time.sleep(min(delay, max(0.0, timeout - waited)))
-                delay = min(delay * 2, 1.0)
+                delay = min(delay * 2, _RETRY_MAX_S)
     finally:
         if waiting is not None:
             waiting.unlink(missing_ok=True)
@@ -175,6 +181,18 @@ def _has_header(path: Path) -> bool:
 
 
 _WAITING = ".waiting-"  # <store>.waiting-<pid>-<thread>: a process waits to open the store
+# A waiter retries at least this often, so that it comes within the time others give way to it.
+_RETRY_MAX_S = 0.25
+_GIVE_WAY_S = 1.0
+
+
+def _give_way(path: Path, deadline: float) -> None:
+    """Wait while another live process waits to open the store, until ``deadline`` at most.
+    Nothing to wait for when this process has the file attached already (it takes no lock then)."""
+    if _alias(path) in _users:
+        return
+    while time.monotonic() < deadline and _others_waiting(path):
+        time.sleep(0.01)
 
 
 def _others_waiting(path: Path) -> bool:
@@ -239,11 +257,15 @@ def _instance() -> Connection:
     return _base
 
 
+def _alias(path: Path) -> str:
+    return "store_" + hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+
+
 def _attach(path: Path) -> Connection:
     """A new connection whose default database is the store at ``path`` (attached if it is not yet).
     Called under _open_lock. Raises duckdb.IOException as connecting to the file would."""
     base = _instance()
-    alias = "store_" + hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+    alias = _alias(path)
     if alias not in _users:
         if not _users and base.execute("SELECT current_setting('enable_external_access')").fetchone()[0]:
             # spill files next to the store (DuckDB's place for a store's own instance), not in the
