@@ -17,7 +17,7 @@ import pytest
 
 from analysis.summary import summary
 from readiness import catalog, store
-from readiness.ingest import columns
+from readiness.ingest import columns, formats
 from readiness.ingest import load as ingest
 from tests.helpers import ingest_one, query
 
@@ -1047,6 +1047,36 @@ def test_a_key_on_a_dozen_late_lines_anywhere_in_a_multi_megabyte_json_log_maps(
     assert result.mapping.get("stack_trace") == "exc_info"
     assert (result.rows_loaded, result.rows_skipped) == (len(errors), 21000 - len(errors))
     assert query(db, "SELECT DISTINCT error_type FROM exceptions") == [("ConnectionError",)]
+
+
+def test_a_session_id_among_key_value_pairs_only_in_late_lines_maps(db: Path, tmp_path: Path) -> None:
+    # GA4: every line's event_params has the same shape (a list of key / typed value pairs), and
+    # the session's pair takes the place of another from line 8,000: the pairs' keys are read from
+    # every line
+    def event(i: int) -> dict:
+        params = [{"key": "page_title", "value": {"string_value": "Invoices", "int_value": None}},
+                  {"key": "ga_session_id" if i >= 8000 else "engagement_time_msec",
+                   "value": {"string_value": None, "int_value": str(1709280000 + i // 4)}}]
+        return {"event_timestamp": str(1709283600_000000 + i * 1_000_000), "event_name": "page_view",
+                "event_params": params, "user_pseudo_id": f"{1000 + i // 8}.17"}
+    path = tmp_path / "ga4.jsonl"
+    path.write_text("\n".join(json.dumps(event(i)) for i in range(8400)) + "\n")
+    result = ingest_one(db, path)
+    assert result.mapping["session_id"] == "event_params.ga_session_id"
+    assert query(db, "SELECT count(DISTINCT session_id) FROM usage_events") == [(100,)]
+
+
+def test_a_json_logs_columns_come_in_the_order_its_lines_write_them(tmp_path: Path) -> None:
+    # what the preview lists: the first line's keys as written, then keys later lines add
+    first = {"ts": "2024-03-01T10:00:00Z", "level": "info", "logger": "api", "msg": "ok", "request_id": "r1",
+             "tenant": "acme", "duration_ms": 12, "user": {"id": "u1"}}
+    later = {**first, "level": "error", "error": {"type": "KeyError", "stack": "Traceback ..."}}
+    path = tmp_path / "app.jsonl"
+    path.write_text("\n".join(json.dumps(later if i == 30 else first) for i in range(40)) + "\n")
+    for _ in range(3):
+        src = formats.detect(path, tmp_path)
+        assert src.columns == ["ts", "level", "logger", "msg", "request_id", "tenant", "duration_ms", "user", "error",
+                               "user.id", "error.type", "error.stack"]
 
 
 def _dd_log(i: int, status: str, message: str, error: dict | None = None) -> dict:

@@ -1239,8 +1239,7 @@ def _describe_json(src: SourceFile) -> SourceFile:
     # keys of the first objects, then those only later lines write (an error's keys in a log whose
     # first thousands of lines are information), from lines spread over a large file (a small
     # file's every line). A JSON source has no work folder, so its spread is the whole file: a key
-    # first written anywhere is found, at the cost of walking every line with a nested object in
-    # Python (about 5 s of 10.7 s for 300,000 ECS lines, bench/exception_logs.py)
+    # first written anywhere is found (_nested_keys walks one line per JSON structure)
     readers = [(reader, " LIMIT 5000")]
     if src.format == "jsonl" and not src.schema:
         spread = spread_sample(src)
@@ -1248,11 +1247,14 @@ def _describe_json(src: SourceFile) -> SourceFile:
     con = store.scratch()
     try:
         keys = " UNION ALL ".join(
-            f"""SELECT k, {i} AS part, n FROM (
-                  SELECT unnest(json_keys(_line)) AS k, row_number() OVER () AS n
-                  FROM (SELECT _line FROM {r} WHERE {jsonschemas.is_object_sql('_line')}{limit}))"""
+            f"""SELECT unnest(keys) AS k, generate_subscripts(keys, 1) AS pos, {i} AS part, n FROM (
+                  SELECT keys, min(n) AS n FROM (
+                    SELECT json_keys(_line) AS keys, row_number() OVER () AS n
+                    FROM (SELECT _line FROM {r} WHERE {jsonschemas.is_object_sql('_line')}{limit}))
+                  GROUP BY keys)"""  # the lines that write the same keys: the first of them
             for i, (r, limit) in enumerate(readers))
-        rows = con.execute(f"SELECT k, min(part) FROM ({keys}) GROUP BY k ORDER BY min(part), min(n)").fetchall()
+        # each key where it is first written: the reader, the line, its place in the line
+        rows = con.execute(f"SELECT k, min(part) FROM ({keys}) GROUP BY k ORDER BY min([part, n, pos])").fetchall()
     except DatabaseError as err:
         raise UnusableFile(f"{src.path.name}: not readable as {src.describe()}: {duckdb_reason(err, src)}.") from None
     finally:
@@ -1302,11 +1304,21 @@ def _nested_keys(readers: list[tuple[str, str]], top: set[str]) -> tuple[dict[st
     names ('properties.$session_id') with their JSON paths, in order of first appearance; and apart,
     the dotted names that are also a top-level key ('log.level' written flat in some lines, nested in
     others)."""
+    # Lines of one JSON structure (json_structure: the same keys, nested alike, in the same order)
+    # give the same keys: the first line of each is walked, in order of first appearance, which
+    # finds every key in the order a walk of every line would. Lines holding a list of objects
+    # are all walked: the keys of key/value pairs and of a list's last exception are values, or
+    # depend on the element, which the structure does not tell (nor for a line it cannot read).
     con = store.scratch()
     try:
-        lines = [r[0] for reader, limit in readers for r in con.execute(  # only an object inside one has nested keys
-            f"SELECT CAST(_line AS VARCHAR) FROM {reader} WHERE {jsonschemas.is_object_sql('_line')} "
-            f"AND contains(substr(CAST(_line AS VARCHAR), 2), '{{'){limit}").fetchall()]
+        lines = [r[0] for reader, limit in readers for r in con.execute(f"""
+            WITH l AS (SELECT _line, row_number() OVER () AS n FROM (  -- only an object inside one has nested keys
+                         SELECT CAST(_line AS VARCHAR) AS _line FROM {reader}
+                         WHERE {jsonschemas.is_object_sql('_line')} AND contains(substr(CAST(_line AS VARCHAR), 2), '{{'){limit}))
+            SELECT _line FROM l WHERE n IN (
+              SELECT min(n) FROM (SELECT n, try(json_structure(_line)) AS st FROM l)
+              GROUP BY st, CASE WHEN st IS NULL OR contains(st, '[{{') OR contains(st, '["JSON"]') THEN n END)
+            ORDER BY n""").fetchall()]
     except DatabaseError:
         return {}, {}
     finally:
