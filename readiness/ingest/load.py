@@ -716,7 +716,7 @@ def _earlier_rows(con: Connection, batch: _Batch) -> list[Path]:
     if con.execute(f"SELECT count(*) FROM {lake.local(table)} WHERE pilot_id = ?", [pid]).fetchone()[0]:
         copy = batch.work / "earlier.parquet"
         con.execute(f"COPY (SELECT * FROM {lake.local(table)} WHERE pilot_id = {pid}) TO {lit(str(copy))} "
-                    "(FORMAT parquet)")
+                    f"{lake.PARQUET}")
         found.append(copy)
     return found
 
@@ -783,13 +783,13 @@ def _staged(con: Connection, batch: _Batch, result: IngestResult) -> IngestResul
             if rows:
                 part = lake.new_part(batch.db, table)
                 batch.parts[table] = (part, rows)  # listed before it is written: removed if the batch fails
-                con.execute(f"COPY {lake.local(table)} TO {lit(str(part))} (FORMAT parquet)")
+                con.execute(f"COPY {lake.local(table)} TO {lit(str(part))} {lake.PARQUET}")
     else:
         batch.rows_file = batch.work / "rows.parquet"
-        con.execute(f"COPY {TABLES[batch.kind]} TO {lit(str(batch.rows_file))} (FORMAT parquet)")
+        con.execute(f"COPY {TABLES[batch.kind]} TO {lit(str(batch.rows_file))} {lake.PARQUET}")
     if result.rows_rejected:
         batch.rejects_file = batch.work / "rejects.parquet"
-        con.execute(f"COPY ingest_rejects TO {lit(str(batch.rejects_file))} (FORMAT parquet)")
+        con.execute(f"COPY ingest_rejects TO {lit(str(batch.rejects_file))} {lake.PARQUET}")
     return result
 
 
