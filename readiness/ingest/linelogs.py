@@ -440,6 +440,10 @@ LAYOUTS: tuple[tuple[str, str], ...] = (
                          r"( \[(client|remote) <Client>\])? <Content>"),
     # nginx: '2026/12/06 10:00:00 [error] 1234#5678: *9 open() "/x" failed ...'
     ("nginx error log", r"<Date> <Time> \[<Level>\] <Pid>#<Tid>: (\*<Connection> )?<Content>"),
+    # Go's slog through the standard logger (slog.Info and the rest with no handler set):
+    # '2026/12/06 10:00:00 ERROR sync failed err="..."', the level in capitals (INFO+2 for others)
+    ("Go slog default", r"<Date:\d{4}/\d{2}/\d{2}> <Time:\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?> (<Component:[^\s:]+\.go:\d+>: )?"
+                        r"<Level:DEBUG|INFO|WARN|ERROR>(?:[+-]\d+)? <Content>"),
     # Go's standard log: '2026/12/06 10:00:00 sync.go:42: msg' (date and time flags, the file when
     # asked); a level only where the message starts with one
     ("Go log", r"<Date:\d{4}/\d{2}/\d{2}> <Time:\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?> (<Component:[^\s:]+\.go:\d+>: )?"

@@ -158,6 +158,10 @@ def go_log(r: Rec) -> list[str]:  # log.SetFlags(log.LstdFlags | log.Lshortfile)
     return [f"{r.t.strftime('%Y/%m/%d %H:%M:%S')} sync.go:57: {r.level}: {r.message}", *r.trace]
 
 
+def go_slog(r: Rec) -> list[str]:  # slog.Error and the rest with no handler set: the standard logger's line
+    return [f"{r.t.strftime('%Y/%m/%d %H:%M:%S')} {r.level} {r.message} worker={r.t.second % 4}", *r.trace]
+
+
 def logrus(r: Rec) -> list[str]:  # logrus.TextFormatter, not on a terminal
     fields = ' error="context deadline exceeded"' if r.stored == "error" else ""
     return [f'time="{r.t.strftime("%Y-%m-%dT%H:%M:%SZ")}" level={r.level} msg="{r.message}"{fields} worker=3']
@@ -220,11 +224,12 @@ LAYOUTS = {  # file: (writer, levels, trace, root cause, format named in the pre
     "rails_production.log": (rails, RAILS_LEVELS, RAILS, "ActiveRecord::RecordNotFound", "Ruby Logger"),
     "gokit.log": (gokit, GOKIT, [], None, "logfmt (go-kit)"),
     "gokit_time_first.log": (gokit_time_first, GOKIT, [], None, "logfmt (go-kit, time first)"),
+    "go_slog.log": (go_slog, GO_WORDS, GO_PANIC, "panic", "Go slog default"),
 }
 NO_TIME = ("dotnet_console.log",)  # dated by the file's last change, as the test sets it
 CHANGED = "2026-12-06T18:00:00"
 NO_COMPONENT = ("klog.log", "go_log.log", "logrus.log", "zap_console.log", "rails_production.log", "gokit.log",
-                "gokit_time_first.log")  # the caller's file, not a logger
+                "gokit_time_first.log", "go_slog.log")  # the caller's file, not a logger
 
 
 def apache_24(rng: random.Random, n: int) -> list[Rec]:
