@@ -747,6 +747,12 @@ def test_times_of_day_are_dated_by_the_files_last_change(db: Path, tmp_path: Pat
      "  [cause]: FetchError: request to https://psp.example.com/charge failed\n"
      "      at fetch (/app/node_modules/node-fetch/index.js:1:1)\n"
      "}\n", "FetchError", "request to https://psp.example.com/charge failed"),
+    # Ruby's Logger given the exception (logger.error(e)): 'message (Class)', then its backtrace
+    ("E, [2026-03-02T09:01:37.123456 #4242] ERROR -- sync: undefined method `vat' for nil:NilClass (NoMethodError)\n"
+     "/srv/app/models/invoice.rb:42:in `total'\n"
+     "/srv/app/jobs/sync_job.rb:10:in `perform'\n", "NoMethodError", "undefined method `vat' for nil:NilClass"),
+    ("E, [2026-03-02T09:01:38.000001 #4242] ERROR -- : execution expired (Net::ReadTimeout)\n"
+     "/usr/lib/ruby/3.2.0/net/protocol.rb:229:in `rbuf_fill'\n", "Net::ReadTimeout", "execution expired"),
 ])
 def test_a_log_of_one_record_loads_with_no_options(db: Path, tmp_path: Path, text: str, error_type: str,
                                                    message: str) -> None:

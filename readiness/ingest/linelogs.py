@@ -528,6 +528,8 @@ RAILS_LINE = r"^(?:\[[^\]]*\] )*((?:[A-Z]\w*::)+[A-Z]\w*|[A-Z]\w*(?:Error|Except
 PYTHON_TRACEBACK = "Traceback (most recent call last):"
 # A message naming the exception nothing caught: PHP's 'Uncaught App\\SyncError: msg in /x.php:12'
 UNCAUGHT = r"^Uncaught ((?:\\?[A-Za-z_][\w]*)+)(?: \(0x[0-9A-Fa-f]+\))?:\s*(.*)$"
+# Ruby's Logger writes an exception as 'message (ClassName)', its backtrace on the lines below
+RUBY_RAISED = r"^(.*\S) \(((?:[A-Z]\w*::)+[A-Z]\w*|[A-Z]\w*(?:Error|Exception|Timeout|Interrupt))\)$"
 
 
 def layout_regex(layout: str, builtin: bool | None = None) -> tuple[str, list[str]]:
@@ -610,9 +612,11 @@ def timeless(layout: str, line: str) -> bool:
 
 # A line of a stack trace: indented (frames), an exception's name ('java.io.IOException: x',
 # 'Caused by: ...', ' ---> ...'), Python's words between chained tracebacks, Java's '... 3 more',
-# a closing brace (Node prints an error's properties in braces)
+# a closing brace (Node prints an error's properties in braces), a Ruby frame ('app/x.rb:42:in `total'',
+# 'from /app/x.rb:1:in ...')
 TRACE_LINE = (r"^(\s|Traceback \(most recent call last\):|During handling of the above exception|The above exception "
-              r"was the direct cause|\.\.\. \d+ (more|common frames omitted)|[}\])]+,?\s*$|" + EXCEPTION_LINE[1:] + ")")
+              r"was the direct cause|\.\.\. \d+ (more|common frames omitted)|[}\])]+,?\s*$|(from )?\S+\.rb:\d+:in [`']|"
+              + EXCEPTION_LINE[1:] + ")")
 
 
 def recognise_app_log(lines: list[str], layout: str | None = None) -> str | None:
@@ -761,13 +765,16 @@ def app_log_object_sql(layout: str, dated: datetime | None = None) -> str:
     # no exception line after the header, but its message names one: PHP's 'Uncaught TypeError: ...'
     uncaught = _lit(UNCAUGHT)
     thrown = f"CASE WHEN r.root IS NULL AND regexp_matches({content}, {uncaught}) THEN {content} END"
+    # nor after it, and its message ends with the class's name in brackets: Ruby's 'msg (NoMethodError)'
+    ruby = _lit(RUBY_RAISED)
+    raised = f"CASE WHEN r.root IS NULL AND regexp_matches({content}, {ruby}) THEN {content} END"
     return (f"list_transform([{{'h': regexp_extract({head}, {_lit(pattern)}, {names}), 'root': {root}}}], "
             f"lambda r: CASE WHEN regexp_matches({head}, {_lit(pattern)}) THEN "
             f"list_transform([r.h], lambda h: list_transform([{{{trimmed}}}], lambda t: "
             f"list_transform([{{{unquoted}}}], lambda v: {{{header}, "
             f"'message': coalesce(nullif(regexp_extract(r.root, {exc}, 2), ''), "
-            f"nullif(regexp_extract({thrown}, {uncaught}, 2), ''), {content}, "
-            f"regexp_extract(r.root, {exc}, 1)), "
+            f"nullif(regexp_extract({thrown}, {uncaught}, 2), ''), nullif(regexp_extract({raised}, {ruby}, 1), ''), "
+            f"{content}, regexp_extract(r.root, {exc}, 1)), "
             f"'error_type': coalesce(nullif(regexp_extract(r.root, {exc}, 1), ''), "
-            f"nullif(regexp_extract({thrown}, {uncaught}, 1), '')), "
+            f"nullif(regexp_extract({thrown}, {uncaught}, 1), ''), nullif(regexp_extract({raised}, {ruby}, 2), '')), "
             f"'stack_trace': nullif(array_to_string({more}, chr(10)), '')}})[1])[1])[1] END)[1]")
