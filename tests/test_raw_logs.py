@@ -326,6 +326,41 @@ def _alb_line(kind: str, t: str, times: str, status: str, request: str, agent: s
             f'TLSv1.2 ' + ALB_TAIL.format(t=t, s=status))
 
 
+def test_heroku_router_logs_load_as_usage_with_no_options(db: Path, tmp_path: Path) -> None:
+    # `heroku logs` lines and a syslog drain's, a timed-out request (H12), a proxied client (fwd
+    # lists the addresses it passed), a static file, and a line cut short (rejected with its number)
+    def router(time: str, fields: str) -> str:
+        return f"{time} heroku[router]: {fields}"
+    lines = [
+        router("2026-07-02T22:23:00.186641+00:00", 'at=info method=GET path="/api/orders/8812?tab=lines" '
+               'host=billing.herokuapp.com request_id=8601b555 fwd="203.0.113.3" dyno=web.1 connect=1ms service=18ms '
+               'status=200 bytes=13 protocol=https'),
+        router("2026-07-02T22:23:31.000000+00:00", 'at=error code=H12 desc="Request timeout" method=POST '
+               'path="/api/invoices" host=billing.herokuapp.com request_id=9a1 fwd="198.51.100.7, 10.1.2.3" '
+               'dyno=web.2 connect=0ms service=30000ms status=503 bytes=0 protocol=https'),
+        '<158>1 2026-07-02T22:23:32.500000+00:00 host heroku router - at=info method=GET path="/api/orders/8813" '
+        'host=billing.herokuapp.com request_id=9a2 fwd="203.0.113.3" dyno=web.1 connect=2ms service=40ms status=404 '
+        'bytes=120 protocol=https',
+        router("2026-07-02T22:23:33.000000+00:00", 'at=info method=GET path="/assets/app-3f9a.js" '
+               'host=billing.herokuapp.com request_id=9a3 fwd="203.0.113.3" dyno=web.1 connect=0ms service=2ms '
+               'status=200 bytes=5120 protocol=https'),
+        "2026-07-02T22:23:34.000000+00:00 heroku[router]",
+    ]
+    path = tmp_path / "router.log"
+    path.write_text("\n".join(lines) + "\n")
+    assert ingest.preview(path, "usage").format == "Heroku router log"
+    result = ingest_one(db, path)
+    assert (result.rows_read, result.rows_loaded, result.rows_skipped, result.rows_rejected) == (5, 3, 1, 1)
+    assert query(db, "SELECT src_row FROM ingest_rejects") == [(5,)]
+    rows = query(db, "SELECT event, outcome, duration_ms, user_id, attributes->>'vhost', "
+                     "strftime(ts AT TIME ZONE 'UTC', '%H:%M:%S.%f') FROM usage_events ORDER BY src_row")
+    assert rows == [
+        ("GET /api/orders/{id}", "success", 19.0, "203.0.113.3", "billing.herokuapp.com", "22:23:00.186641"),
+        ("POST /api/invoices", "failure", 30000.0, "198.51.100.7", "billing.herokuapp.com", "22:23:31.000000"),
+        ("GET /api/orders/{id}", "client error", 42.0, "203.0.113.3", "billing.herokuapp.com", "22:23:32.500000"),
+    ]
+
+
 def test_aws_load_balancer_logs_load_as_usage_with_no_options(db: Path, tmp_path: Path) -> None:
     # an Application Load Balancer's lines (http, https, h2), a Classic one's (no type), a request that
     # never reached a target (-1), a static file, and a line cut short (rejected with its number)

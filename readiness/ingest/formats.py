@@ -447,6 +447,8 @@ def _detect(path: Path, work_dir: Path, log_format: str | None) -> SourceFile:
         line_format = "access_log"
     elif not log_format and linelogs.is_elb_log(lines):
         line_format = "aws_elb"
+    elif not log_format and linelogs.is_heroku_router(lines):
+        line_format = "heroku_router"
     if not line_format and (layout := linelogs.recognise_app_log(lines, log_format)):
         line_format = "app_log"
     if line_format:  # a server's line log: read as JSON Lines of each line's (or record's) fields
@@ -753,7 +755,8 @@ def _mostly_json(lines: list[str]) -> bool:
 
 def _has_own_time(lines: list[str]) -> bool:
     """The program's lines are a server's log with times of its own (an access log, a W3C log)."""
-    return linelogs.is_access_log(lines) or linelogs.is_w3c_log(lines) or linelogs.is_elb_log(lines)
+    return (linelogs.is_access_log(lines) or linelogs.is_w3c_log(lines) or linelogs.is_elb_log(lines)
+            or linelogs.is_heroku_router(lines))
 
 
 def _work_file(work_dir: Path, stem: str, suffix: str) -> Path:
@@ -1142,6 +1145,8 @@ def objects_sql(src: SourceFile, rows: str) -> str:
         return linelogs.access_log_rows_sql(rows)
     if src.line_format == "aws_elb":
         return linelogs.elb_rows_sql(rows)
+    if src.line_format == "heroku_router":
+        return linelogs.heroku_rows_sql(rows)
     if src.line_format == "app_log":  # over a record of app_log_records_sql: _line and _more
         obj = linelogs.app_log_object_sql(src.layout, src.modified)
     elif src.line_format == "w3c":  # over a line of w3c_records_sql: _line, _fields and _date

@@ -64,9 +64,10 @@ _ID_GUARD = r"[0-9]|[a-fA-F]{8}"
 ACCESS_COLUMNS = ("time", "user", "event", "outcome", "duration_ms", "status", "path", "client", "vhost", "bytes",
                   "referer", "agent")
 NAMES = {"access_log": "web access log (Common / Combined Log Format)", "w3c": "web access log (W3C extended, IIS)",
-         "aws_elb": "load balancer access log (AWS Application / Classic Load Balancer)", "app_log": "application log"}
-USAGE_FORMATS = ("access_log", "w3c", "aws_elb")  # a request is a use
-FLAGGED_FORMATS = ("access_log", "aws_elb")  # their rows say in _parsed whether the line was the format's
+         "aws_elb": "load balancer access log (AWS Application / Classic Load Balancer)",
+         "heroku_router": "Heroku router log", "app_log": "application log"}
+USAGE_FORMATS = ("access_log", "w3c", "aws_elb", "heroku_router")  # a request is a use
+FLAGGED_FORMATS = ("access_log", "aws_elb", "heroku_router")  # their rows say in _parsed whether the line was the format's
 RECORD_FORMATS = ("app_log", "w3c")    # a row is built from more than its own line (records_sql)
 
 
@@ -239,6 +240,43 @@ def elb_rows_sql(rows: str) -> str:
     return f"""(SELECT * EXCLUDE (_x, _r), {obj} AS _j, coalesce(_x.time <> '', false) AS _parsed FROM
               (SELECT *, string_split(_x.request, ' ') AS _r FROM
                (SELECT *, regexp_extract(_line, {_lit(ELB_LOG)}, {names}) AS _x FROM {rows})))"""
+
+
+# --- Heroku's router: one line per request, as `heroku logs` prints it ('2026-12-06T10:00:00.123456+00:00
+# heroku[router]: at=info method=GET path="/x" host=a.herokuapp.com request_id=... fwd="1.2.3.4"
+# dyno=web.1 connect=1ms service=18ms status=200 bytes=13 protocol=https') or a syslog drain sends it
+# ('<158>1 <time> host heroku router - at=info ...'); a failed request adds its error code
+# ('at=error code=H12 desc="Request timeout"'). The fields are logfmt's: read by name.
+HEROKU_ROUTER = (r'^(?:<\d+>1 )?(\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)) '
+                 r'(?:heroku\[router\]:|\S+ heroku router -) (at=\w+ .*)$')
+_HEROKU_RE = re.compile(HEROKU_ROUTER)
+_START, _MS = r"(?:^|\s)", r"=(\d+(?:\.\d+)?)ms"  # a field's start; a time in milliseconds
+
+
+def is_heroku_router(lines: list[str]) -> bool:
+    """Most of the first non-blank lines are Heroku's router's."""
+    return _mostly(_HEROKU_RE, lines)
+
+
+def heroku_rows_sql(rows: str) -> str:
+    """FROM-able: ``rows`` (with their ``_line``), ``_j`` (the request's fields, as an access
+    log's) and ``_parsed`` (the line is the router's). The client is the first address of ``fwd``
+    (the one the request came from); the duration is the router's connect and service times."""
+    def field(name: str, quoted: bool = False) -> str:
+        value = r'"((?:[^"\\]|\\.)*)"' if quoted else r'([^\s"]+)'
+        return f"nullif(regexp_extract(_x.tail, {_lit(_START + name + '=' + value)}, 1), '')"
+    path = f"coalesce({field('path', True)}, {field('path')})"
+    parts = {
+        "time": "_x.time", "request": f"concat_ws(' ', {field('method')}, {path})", "method": field("method"),
+        "path": path, "bare": f"split_part({path}, '?', 1)", "status": field("status"), "auth": "NULL",
+        "client": f"nullif(trim(split_part(coalesce({field('fwd', True)}, {field('fwd')}), ',', 1)), '')",
+        "vhost": field("host"), "bytes": field("bytes"), "referer": "NULL", "agent": "NULL", "rt": "NULL",
+    }
+    times = [f"try_cast(regexp_extract(_x.tail, {_lit(_START + t + _MS)}, 1) AS DOUBLE)" for t in ("connect", "service")]
+    duration = f"{times[0]} + {times[1]}"
+    obj = _usage_object(parts, duration)
+    return f"""(SELECT * EXCLUDE (_x), {obj} AS _j, coalesce(_x.time <> '', false) AS _parsed FROM
+              (SELECT *, regexp_extract(_line, {_lit(HEROKU_ROUTER)}, ['time', 'tail']) AS _x FROM {rows}))"""
 
 
 # --- container logs: Docker's json-file driver ({"log": "...\\n", "stream": "stderr", "time": "..."})
