@@ -328,7 +328,8 @@ def _alb_line(kind: str, t: str, times: str, status: str, request: str, agent: s
 
 def test_heroku_router_logs_load_as_usage_with_no_options(db: Path, tmp_path: Path) -> None:
     # `heroku logs` lines and a syslog drain's, a timed-out request (H12), a proxied client (fwd
-    # lists the addresses it passed), a static file, and a line cut short (rejected with its number)
+    # lists the addresses it passed), a static file, a request the client broke off (H27, its
+    # connection's end first), and a line cut short (rejected with its number)
     def router(time: str, fields: str) -> str:
         return f"{time} heroku[router]: {fields}"
     lines = [
@@ -344,20 +345,24 @@ def test_heroku_router_logs_load_as_usage_with_no_options(db: Path, tmp_path: Pa
         router("2026-07-02T22:23:33.000000+00:00", 'at=info method=GET path="/assets/app-3f9a.js" '
                'host=billing.herokuapp.com request_id=9a3 fwd="203.0.113.3" dyno=web.1 connect=0ms service=2ms '
                'status=200 bytes=5120 protocol=https'),
+        router("2026-07-02T22:23:33.500000+00:00", 'sock=client at=warning code=H27 desc="Client Request Interrupted" '
+               'method=POST path="/api/upload" host=billing.herokuapp.com request_id=9a4 fwd="203.0.113.9" '
+               'dyno=web.1 connect=1ms service=9ms status=499 bytes=0 protocol=https'),
         "2026-07-02T22:23:34.000000+00:00 heroku[router]",
     ]
     path = tmp_path / "router.log"
     path.write_text("\n".join(lines) + "\n")
     assert ingest.preview(path, "usage").format == "Heroku router log"
     result = ingest_one(db, path)
-    assert (result.rows_read, result.rows_loaded, result.rows_skipped, result.rows_rejected) == (5, 3, 1, 1)
-    assert query(db, "SELECT src_row FROM ingest_rejects") == [(5,)]
+    assert (result.rows_read, result.rows_loaded, result.rows_skipped, result.rows_rejected) == (6, 4, 1, 1)
+    assert query(db, "SELECT src_row FROM ingest_rejects") == [(6,)]
     rows = query(db, "SELECT event, outcome, duration_ms, user_id, attributes->>'vhost', "
                      "strftime(ts AT TIME ZONE 'UTC', '%H:%M:%S.%f') FROM usage_events ORDER BY src_row")
     assert rows == [
         ("GET /api/orders/{id}", "success", 19.0, "203.0.113.3", "billing.herokuapp.com", "22:23:00.186641"),
         ("POST /api/invoices", "failure", 30000.0, "198.51.100.7", "billing.herokuapp.com", "22:23:31.000000"),
         ("GET /api/orders/{id}", "client error", 42.0, "203.0.113.3", "billing.herokuapp.com", "22:23:32.500000"),
+        ("POST /api/upload", "client error", 10.0, "203.0.113.9", "billing.herokuapp.com", "22:23:33.500000"),
     ]
 
 
@@ -440,6 +445,23 @@ def test_container_logs_are_read_as_the_program_inside_them(db: Path, tmp_path: 
             ("ERROR", "TimeoutError", "22:23:00.000000"), ("ERROR", "TimeoutError", "22:24:00.100000"),
             ("ERROR", "TimeoutError", "22:25:00.200000")]
         assert rows[-1] == ("WARNING", None, "22:26:00.000000", "slow " + "x" * 40)
+
+
+def test_a_ruby_crash_in_a_container_log_is_a_record_of_its_own(db: Path, tmp_path: Path) -> None:
+    # Ruby's uncaught exception: its first line names the frame and the error, 'from' frames follow;
+    # the first line starts a record (only the frames below it are its trace)
+    def line(text: str, stream: str, t: str) -> str:
+        return json.dumps({"log": text + "\n", "stream": stream, "time": f"2026-12-06T10:00:{t}Z"})
+    lines = [line("Processing job 8", "stdout", "02.000000123"), line("Processing job 9", "stdout", "02.250000123"),
+             line("/app/worker.rb:12:in `perform': undefined method `name' for nil:NilClass (NoMethodError)", "stderr",
+                  "02.500000123"),
+             line("\tfrom /app/worker.rb:30:in `block in run'", "stderr", "02.750000123"),
+             line("Restarting worker", "stdout", "03.000000123")]
+    path = tmp_path / "worker-json.log"
+    path.write_text("\n".join(lines) + "\n")
+    assert ingest_one(db, path, kind="exceptions").rows_loaded == 4
+    assert query(db, "SELECT src_row, error_type, stack_trace FROM exceptions WHERE src_row = 3") == [
+        (3, "NoMethodError", "\tfrom /app/worker.rb:30:in `block in run'")]
 
 
 def test_an_access_log_in_a_container_keeps_its_own_times(db: Path, tmp_path: Path) -> None:

@@ -1066,6 +1066,23 @@ def test_a_session_id_among_key_value_pairs_only_in_late_lines_maps(db: Path, tm
     assert query(db, "SELECT count(DISTINCT session_id) FROM usage_events") == [(100,)]
 
 
+@pytest.mark.parametrize("odd", [
+    '{"ts":"2026-12-06T10:00:01Z","event":"login","user":{"id":"u1"},"user":{"plan":"pro"}}',  # a key written twice
+    '{"ts":"2026-12-06T10:00:01Z","event":"login","user":{"id":"u1","plan":"pro",}}',  # a trailing comma
+])
+def test_a_nested_key_maps_when_the_first_line_of_its_shape_is_odd(db: Path, tmp_path: Path, odd: str) -> None:
+    # one line of each shape is read for the nested keys of all: a line Python reads otherwise than
+    # DuckDB (or not at all) must not hide user.id, which the lines after it write
+    later = [json.dumps({"ts": f"2026-12-06T10:00:0{i}Z", "event": "view", "user": {"id": f"u{i}", "plan": "free"}})
+             for i in range(2, 5)]
+    first = '{"ts":"2026-12-06T10:00:00Z","event":"start","user":"system"}'
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join([first, odd, *later]) + "\n")
+    result = ingest_one(db, path)
+    assert result.mapping["user_id"] == "user.id", result.mapping
+    assert query(db, "SELECT user_id FROM usage_events WHERE src_row > 2 ORDER BY src_row") == [("u2",), ("u3",), ("u4",)]
+
+
 def test_a_json_logs_columns_come_in_the_order_its_lines_write_them(tmp_path: Path) -> None:
     # what the preview lists: the first line's keys as written, then keys later lines add
     first = {"ts": "2024-03-01T10:00:00Z", "level": "info", "logger": "api", "msg": "ok", "request_id": "r1",

@@ -1310,20 +1310,23 @@ def _nested_keys(readers: list[tuple[str, str]], top: set[str]) -> tuple[dict[st
     the dotted names that are also a top-level key ('log.level' written flat in some lines, nested in
     others)."""
     # Lines of one JSON structure (json_structure: the same keys, nested alike, in the same order)
-    # give the same keys: the first line of each is walked, in order of first appearance, which
-    # finds every key in the order a walk of every line would. Lines holding a list of objects
-    # are all walked: the keys of key/value pairs and of a list's last exception are values, or
-    # depend on the element, which the structure does not tell (nor for a line it cannot read).
+    # hold the same keys: the structure itself is walked, once, in order of the first line that
+    # has it, which finds every key in the order a walk of every line would (a duplicate key's
+    # objects merged, as DuckDB reads them; a line DuckDB reads and Python would not, its keys
+    # too). Lines are walked one by one where the structure does not tell: a list of objects (the
+    # keys of key/value pairs and of a list's last exception are values, or depend on the
+    # element), "JSON" (an empty object, a key holding values of two kinds), or no structure.
+    whole = "st IS NULL OR contains(st, '[{') OR contains(st, '\"JSON\"')"
     con = store.scratch()
     try:
         lines = [r[0] for reader, limit in readers for r in con.execute(f"""
             WITH l AS (SELECT _line, row_number() OVER () AS n FROM (  -- only an object inside one has nested keys
                          SELECT CAST(_line AS VARCHAR) AS _line FROM {reader}
-                         WHERE {jsonschemas.is_object_sql('_line')} AND contains(substr(CAST(_line AS VARCHAR), 2), '{{'){limit}))
-            SELECT _line FROM l WHERE n IN (
-              SELECT min(n) FROM (SELECT n, try(json_structure(_line)) AS st FROM l)
-              GROUP BY st, CASE WHEN st IS NULL OR contains(st, '[{{') OR contains(st, '["JSON"]') THEN n END)
-            ORDER BY n""").fetchall()]
+                         WHERE {jsonschemas.is_object_sql('_line')} AND contains(substr(CAST(_line AS VARCHAR), 2), '{{'){limit})),
+                 g AS (SELECT min(n) AS n, st, {whole} AS whole FROM (SELECT n, try(json_structure(_line)) AS st FROM l)
+                       GROUP BY st, CASE WHEN {whole} THEN n END)
+            SELECT CASE WHEN g.whole THEN l._line ELSE g.st END
+            FROM g LEFT JOIN l ON g.whole AND l.n = g.n ORDER BY g.n""").fetchall()]
     except DatabaseError:
         return {}, {}
     finally:

@@ -246,9 +246,10 @@ def elb_rows_sql(rows: str) -> str:
 # heroku[router]: at=info method=GET path="/x" host=a.herokuapp.com request_id=... fwd="1.2.3.4"
 # dyno=web.1 connect=1ms service=18ms status=200 bytes=13 protocol=https') or a syslog drain sends it
 # ('<158>1 <time> host heroku router - at=info ...'); a failed request adds its error code
-# ('at=error code=H12 desc="Request timeout"'). The fields are logfmt's: read by name.
+# ('at=error code=H12 desc="Request timeout"'; a connection's end first: 'sock=client at=warning code=H27').
+# The fields are logfmt's: read by name.
 HEROKU_ROUTER = (r'^(?:<\d+>1 )?(\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)) '
-                 r'(?:heroku\[router\]:|\S+ heroku router -) (at=\w+ .*)$')
+                 r'(?:heroku\[router\]:|\S+ heroku router -) ((?:sock=\S+ )?at=\w+ .*)$')
 _HEROKU_RE = re.compile(HEROKU_ROUTER)
 _START, _MS = r"(?:^|\s)", r"=(\d+(?:\.\d+)?)ms"  # a field's start; a time in milliseconds
 
@@ -650,11 +651,12 @@ def timeless(layout: str, line: str) -> bool:
 
 # A line of a stack trace: indented (frames), an exception's name ('java.io.IOException: x',
 # 'Caused by: ...', ' ---> ...'), Python's words between chained tracebacks, Java's '... 3 more',
-# a closing brace (Node prints an error's properties in braces), a Ruby frame ('app/x.rb:42:in `total'',
-# 'from /app/x.rb:1:in ...')
+# a closing brace (Node prints an error's properties in braces), a Ruby frame alone on its line
+# ('app/x.rb:42:in `total'', 'from <internal:kernel>:187:in 'Kernel#loop''; an uncaught exception's
+# first line, 'x.rb:12:in `run': msg (NameError)', starts a record)
 TRACE_LINE = (r"^(\s|Traceback \(most recent call last\):|During handling of the above exception|The above exception "
-              r"was the direct cause|\.\.\. \d+ (more|common frames omitted)|[}\])]+,?\s*$|(from )?\S+\.rb:\d+:in [`']|"
-              + EXCEPTION_LINE[1:] + ")")
+              r"was the direct cause|\.\.\. \d+ (more|common frames omitted)|[}\])]+,?\s*$|"
+              r"(from )?(\S+\.(rb|erb|rake|haml|slim)|<internal:[^>]+>):\d+:in [`'][^`']*'\s*$|" + EXCEPTION_LINE[1:] + ")")
 
 
 def recognise_app_log(lines: list[str], layout: str | None = None) -> str | None:
