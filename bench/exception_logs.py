@@ -22,15 +22,15 @@ import argparse
 import importlib.util
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import duckdb
 
 
-def _rawlogs():
-    """bench/rawlogs.py: its ``load`` (an ingest into a fresh store, timed)."""
-    spec = importlib.util.spec_from_file_location("bench_rawlogs", Path(__file__).parent / "rawlogs.py")
+def _bench(name: str):
+    """bench/<name>.py as a module (the benches are scripts): rawlogs' ``load`` (an ingest into a
+    fresh store, timed), ingest's ``time_create`` (bare DuckDB's read into a table, timed)."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", Path(__file__).parent / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -74,17 +74,10 @@ def generate(folder: Path, lines: int) -> dict[str, Path]:
     return paths
 
 
-def bare(folder: Path, name: str, path: Path) -> float:
-    db = folder / f"bare-{time.monotonic_ns()}.duckdb"
-    con = duckdb.connect(str(db))
-    reader = (f"read_json('{path}', format = 'newline_delimited')" if name == "ecs" else
-              f"read_csv('{path}', columns = {{'line': 'VARCHAR'}}, header = false, delim = '\\x1f', quote = '', escape = '')")
-    started = time.perf_counter()
-    con.execute(f"CREATE TABLE t AS SELECT * FROM {reader}")
-    took = time.perf_counter() - started
-    con.close()
-    db.unlink()
-    return took
+def bare_reader(name: str, path: Path) -> str:
+    """Bare DuckDB's read of the log: its JSON reader, or the application log's lines."""
+    return (f"read_json('{path}', format = 'newline_delimited')" if name == "ecs" else
+            f"read_csv('{path}', columns = {{'line': 'VARCHAR'}}, header = false, delim = '\\x1f', quote = '', escape = '')")
 
 
 def main() -> None:
@@ -96,12 +89,12 @@ def main() -> None:
         folder = Path(tmp)
         paths = generate(folder, args.lines)
         times: dict[str, list[float]] = {k: [] for k in ("ecs", "java", "ecs_bare", "java_bare")}
-        results, load = {}, _rawlogs().load
+        results, load, create = {}, _bench("rawlogs").load, _bench("ingest").time_create
         for _ in range(args.repeat):
             for name, path in paths.items():
                 took, _cpu, results[name] = load(folder, path, "exceptions")
                 times[name].append(took)
-                times[f"{name}_bare"].append(bare(folder, name, path))
+                times[f"{name}_bare"].append(create(folder, f"bare-{name}", bare_reader(name, path)))
         for name, path in paths.items():
             lines = sum(1 for _ in path.open("rb"))
             ours, floor = statistics.median(times[name]), statistics.median(times[f"{name}_bare"])

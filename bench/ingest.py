@@ -56,16 +56,22 @@ def generate(path: Path, rows: int, worst_case: bool = False) -> None:
     con.close()
 
 
-def time_baseline(csv: Path, work: Path, run: int) -> float:
-    db = work / f"baseline-{run}.duckdb"
+def time_create(work: Path, name: str, reader: str) -> float:
+    """Seconds bare DuckDB takes to ``CREATE TABLE t AS SELECT * FROM <reader>`` in a new store
+    file ``work/<name>.duckdb`` (removed after)."""
+    db = work / f"{name}.duckdb"
     con = duckdb.connect(str(db))
     con.execute("SET enable_progress_bar = false")
     start = time.perf_counter()
-    con.execute(f"CREATE TABLE t AS SELECT * FROM read_csv('{csv}')")
+    con.execute(f"CREATE TABLE t AS SELECT * FROM {reader}")
     elapsed = time.perf_counter() - start
     con.close()
     db.unlink()
     return elapsed
+
+
+def time_baseline(csv: Path, work: Path, run: int) -> float:
+    return time_create(work, f"baseline-{run}", f"read_csv('{csv}')")
 
 
 def time_numbered(csv: Path, work: Path, run: int) -> float:

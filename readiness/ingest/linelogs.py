@@ -802,19 +802,19 @@ def app_log_object_sql(layout: str, dated: datetime | None = None) -> str:
     content = "nullif(v['content'], '')" if "content" in fields else "NULL"  # a quoted message is its text
     header = ", ".join([*(f"{_lit(f)}: {value(f)}" for f in fields),
                         *(f"{_lit(f)}: {sql}" for f, sql in _derived(layout, fields, dated).items())])
-    # no exception line after the header, but its message names one: PHP's 'Uncaught TypeError: ...'
-    uncaught = _lit(UNCAUGHT)
-    thrown = f"CASE WHEN r.root IS NULL AND regexp_matches({content}, {uncaught}) THEN {content} END"
-    # nor after it, and its message ends with the class's name in brackets: Ruby's 'msg (NoMethodError)'
-    ruby = _lit(RUBY_RAISED)
-    raised = f"CASE WHEN r.root IS NULL AND regexp_matches({content}, {ruby}) THEN {content} END"
+
+    # no exception line after the header, but its message names one: PHP's 'Uncaught TypeError: ...',
+    # Ruby's 'msg (NoMethodError)' (the class's name in brackets at the end)
+    def named(pattern: str, group: int) -> str:
+        return (f"nullif(regexp_extract(CASE WHEN r.root IS NULL AND regexp_matches({content}, {_lit(pattern)}) "
+                f"THEN {content} END, {_lit(pattern)}, {group}), '')")
+
     return (f"list_transform([{{'h': regexp_extract({head}, {_lit(pattern)}, {names}), 'root': {root}}}], "
             f"lambda r: CASE WHEN regexp_matches({head}, {_lit(pattern)}) THEN "
             f"list_transform([r.h], lambda h: list_transform([{{{trimmed}}}], lambda t: "
             f"list_transform([{{{unquoted}}}], lambda v: {{{header}, "
             f"'message': coalesce(nullif(regexp_extract(r.root, {exc}, 2), ''), "
-            f"nullif(regexp_extract({thrown}, {uncaught}, 2), ''), nullif(regexp_extract({raised}, {ruby}, 1), ''), "
-            f"{content}, regexp_extract(r.root, {exc}, 1)), "
+            f"{named(UNCAUGHT, 2)}, {named(RUBY_RAISED, 1)}, {content}, regexp_extract(r.root, {exc}, 1)), "
             f"'error_type': coalesce(nullif(regexp_extract(r.root, {exc}, 1), ''), "
-            f"nullif(regexp_extract({thrown}, {uncaught}, 1), ''), nullif(regexp_extract({raised}, {ruby}, 2), '')), "
+            f"{named(UNCAUGHT, 1)}, {named(RUBY_RAISED, 2)}), "
             f"'stack_trace': nullif(array_to_string({more}, chr(10)), '')}})[1])[1])[1] END)[1]")
