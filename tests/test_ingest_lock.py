@@ -100,15 +100,17 @@ def _lock_holder(path: Path) -> int | None:
         os.close(fd)
 
 
-def _landing(db: Path, proc: subprocess.Popen) -> bool:
-    """Whether the ingest ``proc`` is in its short landing step: it holds the store file's lock
-    (embedded), or a writer's turn on the records database (organisation: only it writes now)."""
+def _wait_for_landing(db: Path, proc: subprocess.Popen) -> None:
+    """Wait until the ingest ``proc`` is in its short landing step: it holds the store file's lock
+    (embedded), or a writer's turn on the records database (organisation: only it writes now).
+    The step lasts tens of milliseconds: each look is a query on a connection opened before."""
     if not postgres.is_organisation(db):
-        return _lock_holder(db) == proc.pid
+        return _wait_for(proc, lambda: _lock_holder(db) == proc.pid, "it began to land the batch")
     with store.open_store(db) as con:
-        return con.execute("SELECT count(*) FROM postgres_query('rec', 'SELECT 1 FROM pg_locks l JOIN pg_class c "
-                           "ON c.oid = l.relation WHERE c.relname = ''audit_log'' AND l.granted "
-                           "AND l.mode = ''ShareRowExclusiveLock''')").fetchone()[0] > 0
+        return _wait_for(proc, lambda: con.execute(
+            "SELECT count(*) FROM postgres_query('rec', 'SELECT 1 FROM pg_locks l JOIN pg_class c "
+            "ON c.oid = l.relation WHERE c.relname = ''audit_log'' AND l.granted "
+            "AND l.mode = ''ShareRowExclusiveLock''')").fetchone()[0] > 0, "it began to land the batch")
 
 
 def _wait_for(proc: subprocess.Popen, ready, what: str) -> None:
@@ -133,8 +135,7 @@ MOMENTS = {
     # every Parquet file written (the rollup's team file is the last), the batch not yet landed
     "files written": lambda db, proc: _wait_for(proc, _new_files(db, proc, "usage_by_team"), "its files were written"),
     # the short step: the ingest holds the store once its files are written
-    "landing": lambda db, proc: (MOMENTS["files written"](db, proc),
-                                 _wait_for(proc, lambda: _landing(db, proc), "it began to land the batch")),
+    "landing": lambda db, proc: (MOMENTS["files written"](db, proc), _wait_for_landing(db, proc)),
 }
 
 
