@@ -492,6 +492,11 @@ def cmd_maintain(args: argparse.Namespace) -> int:
         print(f"Removed {done['files_removed']:,} Parquet file(s) and {done['work_folders_removed']:,} work folder(s) "
               "left by ingests that stopped before their batch landed.")
         for m in done["merged"]:
+            if m["table"] == "lake":  # the organisation deployment's DuckLake lake
+                print(f"Lake: {m['lake_files_before']:,} data file(s) now {m['lake_files_after']:,}; "
+                      f"{m['snapshots_expired']:,} snapshot(s) no decision pins expired, "
+                      f"{m['lake_files_deleted']:,} file(s) deleted.")
+                continue
             print(f"Merged {m['files_merged']:,} files of {m['pilot']}'s {m['table']} ({m['batches']:,} batches, "
                   f"{m['rows']:,} rows) into one.")
     return EXIT_OK

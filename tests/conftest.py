@@ -56,9 +56,9 @@ def postgres_server() -> str:
 
 
 # Emptying the records database between tests: every table's rows, every sequence back to 1, the
-# retired copies dropped. Quicker than a new database, which costs each test a DuckDB instance with
+# retired copies and the lake's catalog dropped (the lake is attached anew, in the test's folder). Quicker than a new database, which costs each test a DuckDB instance with
 # the postgres extension loaded and the schema made (about 1 s).
-_EMPTY = """DO $$ DECLARE r record; BEGIN
+_EMPTY = """DROP SCHEMA IF EXISTS ducklake CASCADE; DO $$ DECLARE r record; BEGIN
   FOR r IN SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE '%\\_retired' LOOP
     EXECUTE 'DROP TABLE ' || quote_ident(r.tablename); END LOOP;
   FOR r IN SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations' LOOP
@@ -89,6 +89,7 @@ def db(tmp_path: Path, deployment: str, request: pytest.FixtureRequest, monkeypa
     url = request.getfixturevalue("organisation_database")
     monkeypatch.setenv("READINESS_DATABASE_URL", url)
     monkeypatch.setenv("READINESS_LAKE_DATA_PATH", str(tmp_path / "lake"))
+    postgres.lake_dropped(url)
     subprocess.run([str(binaries() / "psql"), "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", _EMPTY],
                    check=True, capture_output=True, timeout=60)
     postgres.schema_changed(url)  # tables dropped; the views name the previous test's files

@@ -131,3 +131,29 @@ def test_an_unknown_decision_is_a_clear_error(decided) -> None:
     run = _cli("summary", "--db", str(db), "--pilot", "p", "--decision", str(decision_id + 99))
     assert run.returncode == 2 and f"No decision {decision_id + 99} for p" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+@pytest.mark.deployments("organisation")
+def test_the_lake_snapshot_a_decision_records_outlives_maintain(decided, tmp_path: Path, monkeypatch) -> None:
+    from readiness.store import ducklake
+
+    db, decision_id, frozen = decided
+    snap = json.loads(query(db, "SELECT snapshot FROM decisions WHERE decision_id = ?", [decision_id])[0][0])
+    at, usage = snap["lake_snapshot"], [b["batch_id"] for b in snap["batches"] if b["kind"] == "usage"]
+    ingest_one(db, write(tmp_path / "u3.csv", _usage(50, 5, "c")), pilot="p")
+    _delete(db, _batch(db, "u1.csv"))
+    _delete(db, _batch(db, "u3.csv"))  # read by no decision: its snapshots may all go
+    monkeypatch.setattr(ducklake, "GRACE", "INTERVAL 0 SECOND")  # expire every unpinned snapshot now
+    done = batches.maintain(db, OP)
+    tidied = done["merged"][0]
+    assert tidied["snapshots_expired"] > 0
+    kept = {r[0] for r in query(db, "SELECT snapshot_id FROM ducklake_snapshots('lake')")}
+    assert at in kept
+    # time travel: the events the decision read, in the lake as it was, after a deletion and maintain
+    assert query(db, f"SELECT count(*) FROM lake.main.usage_events AT (VERSION => {at}) "
+                     f"WHERE list_contains({usage}, batch_id)") == [(frozen["usage"]["events"],)]
+    assert query(db, "SELECT count(*) FROM lake.main.usage_events") == [(80,)]  # swept: u1 and u3 gone
+    assert query(db, "SELECT count(*) FROM usage_events") == [(80,)]
+    run = _cli("summary", "--db", str(db), "--pilot", "p", "--decision", str(decision_id), "--json")
+    assert run.returncode == 0 and json.loads(run.stdout) == frozen, run.stderr
+    assert _cli("audit", "--db", str(db), "verify").returncode == 0

@@ -102,15 +102,16 @@ def _lock_holder(path: Path) -> int | None:
 
 def _wait_for_landing(db: Path, proc: subprocess.Popen) -> None:
     """Wait until the ingest ``proc`` is in its short landing step: it holds the store file's lock
-    (embedded), or a writer's turn on the records database (organisation: only it writes now).
-    The step lasts tens of milliseconds: each look is a query on a connection opened before."""
+    (embedded); or (organisation) it has committed the batch's events in the lake, in its writer's
+    turn, and not yet its records, which make them count. The step lasts tens of milliseconds: each
+    look is a query on a connection opened before."""
     if not postgres.is_organisation(db):
         return _wait_for(proc, lambda: _lock_holder(db) == proc.pid, "it began to land the batch")
     with store.open_store(db) as con:
-        return _wait_for(proc, lambda: con.execute(
-            "SELECT count(*) FROM postgres_query('rec', 'SELECT 1 FROM pg_locks l JOIN pg_class c "
-            "ON c.oid = l.relation WHERE c.relname = ''audit_log'' AND l.granted "
-            "AND l.mode = ''ShareRowExclusiveLock''')").fetchone()[0] > 0, "it began to land the batch")
+        def in_lake() -> int:
+            return con.execute("SELECT count(DISTINCT batch_id) FROM lake.main.usage_events").fetchone()[0]
+        before = in_lake()
+        return _wait_for(proc, lambda: in_lake() > before, "it committed its events in the lake")
 
 
 def _wait_for(proc: subprocess.Popen, ready, what: str) -> None:
@@ -157,8 +158,11 @@ def test_kill_9_leaves_the_batch_whole_or_absent_and_maintain_cleans_up(big_csv:
         assert len(_parts(db)) == len(kept) + 5  # the killed ingest left its files
     capsys.readouterr()
     assert cli.main(["maintain", "--db", str(db)]) == 0
-    listed = {lake.parts_dir(db) / r[0] for r in query(db, "SELECT path FROM lake_files")}
+    listed = {lake.parts_dir(db) / r[0] for r in query(db, "SELECT path FROM lake_files WHERE path <> ''")}
     assert set(_parts(db)) == listed  # only listed files remain
+    if postgres.is_organisation(db):  # and the lake holds the rows of listed batches only
+        assert query(db, "SELECT DISTINCT batch_id FROM lake.main.usage_events ORDER BY 1") == query(
+            db, "SELECT DISTINCT batch_id FROM lake_files WHERE tbl = 'usage_events' ORDER BY 1")
     assert not list((db.parent / "uploads").glob("ingest-*"))
     assert cli.main(["audit", "verify", "--db", str(db)]) == 0
     assert "Audit log intact" in capsys.readouterr().out

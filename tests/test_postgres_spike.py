@@ -4,7 +4,7 @@ DuckDB's extensions. What works is asserted; so are the refusals the design in
 docs/organisation-deployment.md is built around (if a DuckDB upgrade lifts one, its test fails
 and the design can be simplified).
 
-Needs PostgreSQL's server binaries and the extension packages of requirements-postgres.txt, which
+Needs PostgreSQL's server binaries and the extension packages of requirements.txt (postgres, ducklake), which
 are built for DuckDB 1.5.5: under another DuckDB the whole file is skipped, with the reason.
 """
 

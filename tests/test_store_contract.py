@@ -6,6 +6,7 @@ decided) run whole on both as well; these are the properties of the store itself
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -18,7 +19,7 @@ from readiness import settings, store
 from readiness.catalog import get_pilot
 from readiness.review import risks
 from readiness.security.access import Actor
-from readiness.store import migrations, postgres
+from readiness.store import lake, migrations, postgres
 
 DEPLOYMENTS = ("embedded", "organisation")
 OP = Actor("cli:test", "admin", cli=True)
@@ -48,7 +49,12 @@ def test_a_batch_lands_whole_is_read_through_the_lake_and_is_found_again(db: Pat
     again = ingest_one(db, write(tmp_path / "u1-copy.csv", _usage(300, "a")), pilot="p")
     assert (first.rows_loaded, again.duplicate) == (300, True)
     parts = list(Path(f"{db}.parts").glob("usage_events/*.parquet"))
-    assert len(parts) == 1  # the events are a Parquet file beside the store, listed in lake_files
+    if postgres.is_organisation(db):  # the events are in the DuckLake lake; its staged file is gone
+        assert parts == []
+        assert query(db, "SELECT count(*) FROM lake.main.usage_events") == [(300,)]
+        assert list(db.parent.glob("ducklake/**/*.parquet"))
+    else:
+        assert len(parts) == 1  # the events are a Parquet file beside the store, listed in lake_files
     assert query(db, "SELECT count(*), count(DISTINCT user_id) FROM usage_events") == [(300, 7)]
     assert query(db, "SELECT sum(events) FROM usage_by_session") == [(300,)]
     out = _cli("summary", "--db", str(db), "--pilot", "p", "--json")
@@ -62,7 +68,11 @@ def test_deleting_a_batch_takes_its_rows_and_files_away(db: Path, tmp_path: Path
     out = _cli("batches", "--db", str(db), "delete", str(second.batch_id))
     assert out.returncode == 0, out.stdout + out.stderr
     assert query(db, "SELECT count(*) FROM usage_events") == [(50,)]
-    assert len(list(Path(f"{db}.parts").glob("usage_events/*.parquet"))) == 1
+    if postgres.is_organisation(db):  # the lake keeps the first batch's rows only
+        assert query(db, "SELECT batch_id, count(*) FROM lake.main.usage_events GROUP BY ALL") == [
+            (second.batch_id - 1, 50)]
+    else:
+        assert len(list(Path(f"{db}.parts").glob("usage_events/*.parquet"))) == 1
 
 
 def test_writers_in_three_processes_take_turns_and_keep_the_audit_chain(db: Path) -> None:
@@ -222,3 +232,25 @@ def test_a_migration_after_the_postgresql_baseline_is_applied_once(db: Path, dep
             con.execute("CALL postgres_execute('rec', 'ALTER TABLE pilots DROP COLUMN IF EXISTS contract_ref; "
                         "DELETE FROM schema_migrations WHERE version = 99')")
             con.execute("CALL pg_clear_cache()")
+
+
+def test_batches_kept_as_listed_files_move_into_the_lake_on_upgrade(db: Path, deployment: str, tmp_path: Path) -> None:
+    if deployment != "organisation":
+        pytest.skip("the organisation deployment's lake moved from listed Parquet files to DuckLake")
+    batch = ingest_one(db, write(tmp_path / "u1.csv", _usage(120, "a")), pilot="p")
+    # the batch as the release before DuckLake kept it: a Parquet file per table, listed by path
+    parts = Path(f"{db}.parts")
+    with store.open_store(db) as con, store.transaction(con):
+        for table in lake.LAKE_TABLES:
+            (parts / table).mkdir(parents=True, exist_ok=True)
+            rel = f"{table}/old_host-1-{table}.parquet"
+            con.cursor().execute(f"COPY (SELECT * FROM lake.main.{table}) TO '{parts / rel}' (FORMAT parquet)")
+            con.cursor().execute(f"DELETE FROM lake.main.{table}")
+            con.execute("UPDATE lake_files SET path = ? WHERE tbl = ?", [rel, table])
+    postgres.release(os.environ["READINESS_DATABASE_URL"])  # a new release starts: it migrates
+    assert query(db, "SELECT count(*), count(DISTINCT user_id) FROM usage_events") == [(120, 7)]
+    assert query(db, "SELECT count(*) FROM lake.main.usage_events") == [(120,)]
+    assert query(db, "SELECT count(*) FROM lake_files WHERE path <> ''") == [(0,)]
+    assert list(parts.glob("*/*.parquet")) == []  # the moved files are gone
+    out = _cli("summary", "--db", str(db), "--pilot", "p", "--json")
+    assert json.loads(out.stdout)["usage"]["events"] == 120 and batch.rows_loaded == 120

@@ -13,7 +13,18 @@ from readiness.ingest import retired
 from readiness.ingest.load import TABLES, derive_evidence, owned_prefix
 from readiness.security import audit, privacy
 from readiness.security.access import Actor, require
-from readiness.store import Connection, DatabaseError, file_of, lake, open_store, pid_alive, scratch, transaction
+from readiness.store import (
+    Connection,
+    DatabaseError,
+    ducklake,
+    file_of,
+    lake,
+    open_store,
+    organisation,
+    pid_alive,
+    scratch,
+    transaction,
+)
 
 
 class BatchNotFound(ReadinessError, LookupError):
@@ -112,6 +123,15 @@ def maintain(db: str | Path | None, actor: Actor, *, compact_above: int = COMPAC
     return {**details, "files": [str(f) for f in files], "work_folders": folders, "merged": merged}
 
 
+def _tidy_lake(con: Connection, actor: Actor) -> dict[str, Any]:
+    """The organisation deployment's lake merges its own small files; its snapshots that no decision
+    pins are expired and the files only they needed deleted (:func:`ducklake.tidy`). Audited."""
+    with transaction(con):  # in the writers' turn: no batch lands meanwhile
+        entry = {"table": "lake", **ducklake.tidy(con, retired.pinned_snapshots(con))}
+        audit.record(con, actor, "lake.compact", "store", entry)
+    return entry
+
+
 def compact(db: str | Path | None, actor: Actor, above: int = COMPACT_ABOVE) -> list[dict[str, Any]]:
     """Merge the files of each (pilot, lake table) listing more than ``above`` into one, so that
     a page's query reads a few files' metadata, not hundreds.
@@ -124,6 +144,8 @@ def compact(db: str | Path | None, actor: Actor, above: int = COMPACT_ABOVE) -> 
     left for the next run. Each merge is audited ("lake.compact"). Returns one entry per merge."""
     with open_store(db) as con:
         require(con, actor, "backup")
+        if organisation(con):
+            return [_tidy_lake(con, actor)]
         path = file_of(con)
         groups = lake.crowded(con, above)
     done = []

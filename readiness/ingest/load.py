@@ -41,7 +41,7 @@ from readiness.ingest.loadplan import (
 )
 from readiness.security import audit
 from readiness.security.access import Actor, require
-from readiness.store import Connection, DatabaseError, after_commit, lake, pid_alive, transaction
+from readiness.store import Connection, DatabaseError, after_commit, lake, organisation, pid_alive, transaction
 
 TABLES = {"usage": "usage_events", "feedback": "feedback", "exceptions": "exceptions"}
 SAMPLE_ROWS = 1000
@@ -710,12 +710,14 @@ def _ingest(opened, db: Path, pilot: Pilot, kind: str, path: str | Path, *, acto
 def _earlier_rows(con: Connection, batch: _Batch) -> list[Path]:
     """Where --dedupe-rows finds the pilot's earlier rows of the batch's kind, read later with the
     store let go: the listed files as they are, and the rows of local tables copied to a file in
-    the work folder (rows loaded before the lake existed; feedback and exceptions)."""
+    the work folder (rows loaded before the lake existed; feedback and exceptions; on the
+    organisation deployment every earlier row, its lake's included)."""
     table, pid = TABLES[batch.kind], int(batch.pilot.pilot_id)
     found = lake.files(con, table, pid) if table in lake.LAKE_TABLES else []
-    if con.execute(f"SELECT count(*) FROM {lake.local(table)} WHERE pilot_id = ?", [pid]).fetchone()[0]:
+    source = table if organisation(con) else lake.local(table)
+    if con.execute(f"SELECT count(*) FROM {source} WHERE pilot_id = ?", [pid]).fetchone()[0]:
         copy = batch.work / "earlier.parquet"
-        con.execute(f"COPY (SELECT * FROM {lake.local(table)} WHERE pilot_id = {pid}) TO {lit(str(copy))} "
+        con.execute(f"COPY (SELECT * FROM {source} WHERE pilot_id = {pid}) TO {lit(str(copy))} "
                     f"{lake.PARQUET}")
         found.append(copy)
     return found

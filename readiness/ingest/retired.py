@@ -28,6 +28,13 @@ def pinned_by(con: Connection, batch_id: int) -> list[int]:
            ORDER BY decision_id""", [batch_id]).fetchall()]
 
 
+def pinned_snapshots(con: Connection) -> set[int]:
+    """The lake snapshots decisions' evidence was read at (the organisation deployment's lake)."""
+    return {r[0] for r in con.execute(
+        "SELECT DISTINCT CAST(json_extract(snapshot, '$.lake_snapshot') AS BIGINT) AS v FROM decisions "
+        "WHERE v IS NOT NULL").fetchall()}
+
+
 def retire(con: Connection, kind: str, batch_id: int) -> int:
     """Copy the batch's rows and its record into the retired tables (inside the caller's
     transaction, before it deletes them). Returns the number of evidence rows kept."""

@@ -32,7 +32,7 @@ from readiness.review.risks import open_high
 from readiness.review.risks import untriaged as untriaged_signals
 from readiness.security import audit, privacy
 from readiness.security.access import Actor, require
-from readiness.store import Connection, transaction
+from readiness.store import Connection, lake, transaction
 
 OUTCOMES = {
     "operate": "Operate",
@@ -109,8 +109,12 @@ def snapshot(con: Connection, pilot: Pilot) -> dict[str, Any]:
     batches = reviews.dict_rows(con.execute(
         "SELECT batch_id, kind, file_name, sha256, rows_loaded FROM ingest_batches WHERE pilot_id = ? ORDER BY batch_id",
         [pilot.pilot_id]))
-    return {"figures": summary(con, pilot), "batches": batches, "data_version": data_version(con, pilot.pilot_id),
+    snap = {"figures": summary(con, pilot), "batches": batches, "data_version": data_version(con, pilot.pilot_id),
             "open_high_risks": open_high(con, pilot.pilot_id), "taken_at": reviews.now().isoformat()}
+    at = lake.version(con)
+    if at is not None:  # the lake snapshot the evidence was read at: `maintain` keeps it for time travel
+        snap["lake_snapshot"] = at
+    return snap
 
 
 def _words(key: str) -> str:

@@ -4,7 +4,7 @@ The organisation deployment reaches PostgreSQL and a DuckLake lake through DuckD
 and ``ducklake`` extensions (and object storage through ``httpfs``); both deployments read Excel
 workbooks through ``excel``. The machines they run on reach no extension repository, so each
 extension comes from its ``duckdb-extension-<name>`` package (requirements.txt, or
-requirements-postgres.txt for the DuckLake spike's), which installs the extension file for one DuckDB version under
+requirements-postgres.txt for httpfs), which installs the extension file for one DuckDB version under
 ``duckdb_extension_<name>/extensions/v<version>/<name>.duckdb_extension``. :func:`load_extensions`
 finds those files for the running DuckDB and LOADs them; a missing one is a :class:`ExtensionMissing`
 that says which requirements file to install.
@@ -23,7 +23,7 @@ from readiness.store.transactions import Connection, StoreError, literal
 
 REQUIREMENTS = "requirements-postgres.txt"
 # The extensions every deployment may load come with requirements.txt.
-_REQUIRED_BY = {"postgres": "requirements.txt", "excel": "requirements.txt"}
+_REQUIRED_BY = {"postgres": "requirements.txt", "ducklake": "requirements.txt", "excel": "requirements.txt"}
 
 # DuckDB derives an extension's entry point from its file name; these packages ship the file under
 # the extension's short name, which for these differs from the name the extension was built as.

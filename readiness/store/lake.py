@@ -17,6 +17,11 @@ or not at all; a file that no commit lists, whose writer process is gone, is gar
 deletes them after the commit (a merged file still holding other batches is replaced by a copy
 without the deleted batch's rows).
 
+The organisation deployment keeps the same listing in PostgreSQL, but its rows in a DuckLake lake
+(:mod:`readiness.store.ducklake`): a batch's staged file is inserted into the lake table when it
+lands, ``lake_files`` lists the batch (path ``''``), and the view reads the lake's rows of the
+listed batches.
+
 A view holds absolute paths (DuckDB reads a relative path from the working folder); when the
 store has moved (a restore elsewhere, a copied folder), :func:`ensure_views` rebuilds the views
 from ``lake_files`` when the store is first opened by a process.
@@ -30,6 +35,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from readiness.store import ducklake
 from readiness.store.transactions import Connection, after_commit, file_of, in_transaction, literal, organisation
 
 LAKE_TABLES = ("usage_events", "usage_by_segment", "usage_by_session", "usage_by_feature", "usage_by_team")
@@ -65,7 +71,13 @@ def _host() -> str:
 
 def register(con: Connection, table: str, batch_id: int, pilot_id: int, path: Path, rows: int) -> None:
     """List ``path`` (a file under the parts folder) as batch ``batch_id``'s rows of ``table``
-    (inside the batch's transaction); call :func:`recreate_views` after the last one."""
+    (inside the batch's transaction); call :func:`recreate_views` after the last one. On the
+    organisation deployment the file's rows go into the lake table, and the file once this commits."""
+    if organisation(con):
+        ducklake.append(con, table, path)
+        con.execute("INSERT INTO lake_files VALUES (?, ?, ?, '', ?, now())", [table, batch_id, pilot_id, rows])
+        after_commit(con, lambda: path.unlink(missing_ok=True))
+        return
     rel = path.resolve().relative_to(parts_dir(file_of(con)))
     con.execute("INSERT INTO lake_files VALUES (?, ?, ?, ?, ?, now())", [table, batch_id, pilot_id, str(rel), rows])
 
@@ -83,6 +95,11 @@ def unregister(con: Connection, where: str, params: list, tables: tuple[str, ...
     if not rows:
         return 0
     con.execute(f"DELETE FROM lake_files WHERE tbl IN ({marks}) AND ({where})", [*tables, *params])
+    if organisation(con):  # the lake's rows of unlisted batches are swept once this commits
+        recreate_views(con)
+        if in_transaction(con):
+            ducklake.sweep_after_commit(con)
+        return sum(n for _p, _b, n in rows)
     root = parts_dir(file_of(con))
     gone: list[Path] = []
     for rel in sorted({p for p, _b, _n in rows}):
@@ -100,8 +117,17 @@ def unregister(con: Connection, where: str, params: list, tables: tuple[str, ...
     return sum(n for _p, _b, n in rows)
 
 
+def version(con: Connection) -> int | None:
+    """The lake snapshot reads see now: the organisation deployment's DuckLake snapshot (a decision
+    records it, and `maintain` keeps it); None for the embedded store, whose files have none."""
+    return ducklake.version(con) if organisation(con) else None
+
+
 def files(con: Connection, table: str, pilot_id: int | None = None) -> list[Path]:
-    """The listed files of ``table`` (of one pilot), absolute, in batch order."""
+    """The listed files of ``table`` (of one pilot), absolute, in batch order (none on the
+    organisation deployment, whose rows are in its lake's tables)."""
+    if organisation(con):
+        return []
     root = parts_dir(file_of(con))
     return [root / r[0] for r in con.execute(
         "SELECT path FROM lake_files WHERE tbl = ? AND (? IS NULL OR pilot_id = ?) GROUP BY path "
@@ -127,7 +153,18 @@ def _body(table: str, paths: list[Path], local_in: str = "") -> str:
 
 def view_body(con: Connection, table: str) -> str:
     """The SELECT the view ``table`` stands for, as ``lake_files`` lists its files now."""
+    if organisation(con):
+        return ducklake.view_body(table, local(table), _batches(con)[table])
     return _body(table, files(con, table))
+
+
+def _batches(con: Connection) -> dict[str, list[int]]:
+    """The organisation deployment's listing: each lake table's listed batches."""
+    listed: dict[str, list[int]] = {t: [] for t in LAKE_TABLES}
+    for tbl, bid in con.execute("SELECT DISTINCT tbl, batch_id FROM lake_files ORDER BY tbl, batch_id").fetchall():
+        if tbl in listed:
+            listed[tbl].append(bid)
+    return listed
 
 
 def _listed(con: Connection) -> dict[str, list[Path]]:
@@ -144,17 +181,24 @@ def recreate_views(con: Connection) -> None:
     """Make every lake table's view list exactly the files in ``lake_files`` (inside a transaction).
     On an organisation connection these are its own temporary views, which stand in for the
     process's shared ones (:func:`make_views`) until the connection closes."""
+    if organisation(con):
+        batches = _batches(con)
+        for table in LAKE_TABLES:
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS "
+                        f"{ducklake.view_body(table, local(table), batches[table])}")
+        return
     listed = _listed(con)
     for table in LAKE_TABLES:
-        con.execute(view_sql(table, listed[table], temp=organisation(con)))
+        con.execute(view_sql(table, listed[table]))
 
 
 def make_views(con: Connection, into: str, local_in: str) -> None:
     """Make the lake tables' views in the schema ``into`` over the local tables in ``local_in``
     (the organisation deployment's views, shared by a process's connections)."""
-    listed = _listed(con)
+    batches = _batches(con)
     for table in LAKE_TABLES:
-        con.execute(view_sql(table, listed[table], into=into, local_in=local_in))
+        con.execute(f"CREATE OR REPLACE VIEW {into}.{table} AS "
+                    f"{ducklake.view_body(table, f'{local_in}.{local(table)}', batches[table])}")
 
 
 def ensure_views(con: Connection) -> None:
@@ -180,7 +224,10 @@ def ensure_views(con: Connection) -> None:
 
 def crowded(con: Connection, above: int) -> list[tuple[int, str, list[tuple[int, str, int]]]]:
     """The (pilot, table) pairs listing more than ``above`` files, each with its rows of
-    ``lake_files`` as (batch, path, rows): what :func:`compact` merges."""
+    ``lake_files`` as (batch, path, rows): what :func:`compact` merges (none on the organisation
+    deployment, whose lake merges its own files)."""
+    if organisation(con):
+        return []
     out: dict[tuple[int, str], list[tuple[int, str, int]]] = {}
     for pid, tbl, bid, path, rows in con.execute(
             "SELECT pilot_id, tbl, batch_id, path, rows FROM lake_files JOIN (SELECT pilot_id, tbl FROM lake_files "
@@ -248,8 +295,11 @@ def orphans(con: Connection, pid_alive: Callable[[int], bool]) -> list[Path]:
 
 
 def remove_orphans(con: Connection, pid_alive: Callable[[int], bool]) -> list[Path]:
-    """Delete :func:`orphans`; returns them. A file of a dead process can no longer be listed."""
+    """Delete :func:`orphans`; returns them. A file of a dead process can no longer be listed.
+    On the organisation deployment the lake's rows of unlisted batches go too (:func:`ducklake.sweep`)."""
     gone = orphans(con, pid_alive)
+    if organisation(con):
+        ducklake.sweep(con)
     for f in gone:
         f.unlink(missing_ok=True)
     return gone

@@ -10,13 +10,13 @@ above the store seam runs the same SQL on both deployments.
 - **Records** (pilots, reviews, decisions, risks, conditions, hand-off, users, grants, login
   sessions, the audit chain, batches, feedback and exception rows) are PostgreSQL tables, made by
   ``postgres_schema.sql`` (the embedded schema at its baseline version) and the migrations after it.
-- **Telemetry's bulk** (usage events and their rollup) is the same lake as the embedded store's
-  (:mod:`readiness.store.lake`): one Parquet file per batch and table under
-  ``<lake_data_path>/readiness.parts``, listed in ``lake_files``, which is a PostgreSQL table. A
-  batch's files are written first, with nothing held; its record and the listing of its files
-  then commit in one PostgreSQL transaction, so a batch is visible whole or not at all, on every
-  replica at once. The views over the files are temporary views of each connection, made from
-  ``lake_files`` as it opens.
+- **Telemetry's bulk** (usage events and their rollup) is in a DuckLake lake
+  (:mod:`readiness.store.ducklake`): its catalog in the same PostgreSQL, its Parquet files under
+  ``<lake_data_path>/ducklake``. A batch is staged as Parquet files with nothing held (under
+  ``<lake_data_path>/readiness.parts``); when it lands, its rows go into the lake tables and its
+  record and listing (``lake_files``, a PostgreSQL table) commit in one PostgreSQL transaction,
+  which is what makes it count: a batch is visible whole or not at all, on every replica at once.
+  The views read the lake's rows of the listed batches; they are made from ``lake_files``.
 - **Writers take turns across replicas**: each write transaction first locks ``audit_log``
   (``SHARE ROW EXCLUSIVE``; readers are never blocked), so the audit chain, batch and review
   numbers follow the record committed before, as the file lock makes them in the embedded store.
@@ -26,6 +26,7 @@ above the store seam runs the same SQL on both deployments.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -34,7 +35,7 @@ from pathlib import Path
 import duckdb
 
 from readiness import settings
-from readiness.store import lake, transactions
+from readiness.store import ducklake, lake, migrations, transactions
 from readiness.store.extensions import load_extensions
 from readiness.store.restriction import apply_restriction
 from readiness.store.transactions import Connection, StoreBusy, StoreError, literal
@@ -60,6 +61,7 @@ _log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _bases: dict[str, Connection] = {}  # database_url -> this process's DuckDB instance with it attached
 _migrated: set[str] = set()
+_lake_at: dict[str, Path] = {}  # database_url -> the store name (in the lake folder) its lake was attached for
 _views_at: dict[str, tuple] = {}  # database_url -> the lake_files fingerprint the shared views were made at
 
 
@@ -88,6 +90,10 @@ def connect(path: Path) -> Connection:
         base = _bases.get(url)
         if base is None:
             base = _bases[url] = _start(url, path)
+        elif _lake_at.get(url) != path:  # the lake folder setting changed (tests): the lake is attached anew
+            base.execute(f"DETACH DATABASE IF EXISTS {ducklake.ALIAS}")
+            _attach_lake(base, url, path)
+            _migrated.discard(url)
         con = base.cursor()
     try:
         _setup(con, path)
@@ -114,7 +120,7 @@ def connect(path: Path) -> Connection:
 def _start(url: str, path: Path) -> Connection:
     base = duckdb.connect()
     try:
-        load_extensions(base, "postgres")
+        load_extensions(base, "postgres", "ducklake")
         base.execute("SET temp_directory = ?", [str(path) + ".tmp"])
         try:
             base.execute(f"ATTACH {literal(url)} AS {ALIAS} (TYPE postgres)")
@@ -123,12 +129,24 @@ def _start(url: str, path: Path) -> Connection:
             raise StoreError(f"Cannot reach the records database ({where(url)}).",
                              "Check that PostgreSQL is running and READINESS_DATABASE_URL names it "
                              "(the server log has the details).") from None
+        _attach_lake(base, url, path)
         base.execute(f"ATTACH ':memory:' AS {VIEWS}")
         apply_restriction(base)
     except BaseException:
         base.close()
         raise
     return base
+
+
+def _attach_lake(base: Connection, url: str, path: Path) -> None:
+    try:
+        ducklake.attach(base, url, path)
+    except duckdb.Error as err:
+        _log.warning("Cannot attach the telemetry lake: %s", err)
+        raise StoreError(f"Cannot open the telemetry lake (catalog in {where(url)}).",
+                         "Check that READINESS_LAKE_DATA_PATH names the lake's folder, which every replica "
+                         "shares and this process may write (the server log has the details).") from None
+    _lake_at[url] = path
 
 
 def _setup(con: Connection, path: Path) -> None:
@@ -197,7 +215,53 @@ def migrate(con: Connection) -> list[int]:
         con.execute(f"CALL postgres_execute('{ALIAS}', ?)", [body])
         applied.append(version)
     con.execute("CALL pg_clear_cache()")
+    _lake_tables(con)
+    _files_into_lake(con)
     return applied
+
+
+def _lake_tables(con: Connection) -> None:
+    """Make the lake's tables as this release has them; replicas starting at once may conflict in the
+    lake's catalog, and then try again (the other made them)."""
+    for attempt in range(5):
+        try:
+            ducklake.ensure_tables(con, _lake_columns())
+            return
+        except duckdb.Error as err:
+            if attempt == 4 or "onflict" not in str(err):
+                raise
+
+
+@functools.cache
+def _lake_columns() -> dict[str, list[tuple[str, str]]]:
+    """Each lake table's columns, as the embedded store's migrations make its local table."""
+    probe = duckdb.connect()
+    try:
+        migrations.migrate(probe)
+        return {t: probe.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? "
+                                 "ORDER BY column_index", [lake.local(t)]).fetchall() for t in lake.LAKE_TABLES}
+    finally:
+        probe.close()
+
+
+def _files_into_lake(con: Connection) -> None:
+    """Move batches listed as Parquet files (the lake before DuckLake) into the lake's tables, in
+    one transaction per file; the files are deleted once it commits."""
+    root = lake.parts_dir(transactions.file_of(con))
+    for tbl, rel in con.execute("SELECT DISTINCT tbl, path FROM lake_files WHERE path <> '' ORDER BY 1, 2").fetchall():
+        with transactions.transaction(con):
+            ids = [r[0] for r in con.execute("SELECT batch_id FROM lake_files WHERE tbl = ? AND path = ?",
+                                             [tbl, rel]).fetchall()]
+            if not ids:
+                continue  # moved by another replica meanwhile
+            cur = con.cursor()
+            try:
+                cur.execute(f"INSERT INTO {ducklake.table(tbl)} BY NAME SELECT * FROM read_parquet(?) "
+                            "WHERE list_contains(?, batch_id)", [str(root / rel), ids])
+            finally:
+                cur.close()
+            con.execute("UPDATE lake_files SET path = '' WHERE tbl = ? AND path = ?", [tbl, rel])
+            transactions.after_commit(con, lambda f=root / rel: f.unlink(missing_ok=True))
 
 
 def _applied(con: Connection) -> set[int]:
@@ -219,6 +283,7 @@ def release(url: str) -> None:
     with _lock:
         base = _bases.pop(url, None)
         _migrated.discard(url)
+        _lake_at.pop(url, None)
         _views_at.pop(url, None)
     if base is not None:
         base.close()
@@ -232,3 +297,13 @@ def schema_changed(url: str) -> None:
         _views_at.pop(url, None)
         if base is not None:
             base.execute("CALL pg_clear_cache()")
+
+
+def lake_dropped(url: str) -> None:
+    """Let go of the lake before its catalog is dropped (tests empty the database between tests):
+    the next connection attaches it anew and makes its tables."""
+    with _lock:
+        base = _bases.get(url)
+        if base is not None and _lake_at.pop(url, None) is not None:
+            base.execute(f"DETACH DATABASE IF EXISTS {ducklake.ALIAS}")
+        _migrated.discard(url)

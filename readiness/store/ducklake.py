@@ -1,0 +1,179 @@
+"""The organisation deployment's telemetry lake: a DuckLake lake, its catalog in the records'
+PostgreSQL (schema ``ducklake``), its Parquet files under ``<lake_data_path>/ducklake``.
+
+The lake tables (:data:`readiness.store.lake.LAKE_TABLES`: usage events and their rollup) are
+DuckLake tables of the same columns as the embedded store's local tables. What counts is decided
+in PostgreSQL, not in the lake: ``lake_files`` lists the batches whose rows of each table are
+current, and the views read a lake table's rows of the listed batches only. So a batch is visible
+whole or not at all at its records' commit, although DuckDB writes the lake and the records in two
+transactions (it refuses one transaction writing two attached databases):
+
+- **landing** (:func:`append`): inside the batch's records transaction, which holds the writers'
+  turn, the staged Parquet file is inserted into the lake table and committed there (a lake
+  snapshot); the records transaction then lists the batch and commits. Killed in between, the lake
+  holds rows no listing names: nobody reads them, and the next writer's :func:`sweep` deletes them;
+- **deleting** a batch unlists it in the records transaction; its rows leave the lake afterwards
+  (:func:`sweep`, after the commit or by the next writer);
+- a :func:`sweep` runs in the writers' turn, so it never sees a batch between its lake commit and
+  its listing.
+
+Every lake commit is a snapshot. A decision records the snapshot its evidence was read at
+(:func:`version`); ``summary --decision`` reads the lake ``AT (VERSION => n)`` for it, and
+``maintain`` expires every snapshot but the newest and those decisions pin (:func:`tidy`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from readiness.store.transactions import Connection, after_commit, in_transaction, literal, transaction
+
+ALIAS = "lake"
+SCHEMA = "ducklake"  # the PostgreSQL schema of the lake's catalog
+DATA = "ducklake"  # the lake's data files: <lake_data_path>/ducklake
+# Snapshots and files dropped by `maintain` are kept this long, for a page's query still reading them.
+GRACE = "INTERVAL 10 MINUTE"
+
+
+def attach(base: Connection, url: str, store: Path) -> None:
+    """Attach the lake to a process's DuckDB instance (the ducklake extension is loaded)."""
+    data = store.parent / DATA
+    data.mkdir(parents=True, exist_ok=True)
+    base.execute(f"ATTACH {literal('ducklake:postgres:' + url)} AS {ALIAS} "
+                 f"(DATA_PATH {literal(str(data) + '/')}, METADATA_SCHEMA {literal(SCHEMA)})")
+
+
+def table(name: str, at: int | None = None) -> str:
+    """The lake table ``name`` (as of snapshot ``at``)."""
+    return f"{ALIAS}.main.{name}" + (f" AT (VERSION => {int(at)})" if at is not None else "")
+
+
+def ensure_tables(con: Connection, tables: dict[str, list[tuple[str, str]]]) -> list[str]:
+    """Create the lake ``tables`` (name -> [(column, type)]), and add the columns a later release
+    gave them. Returns the changes."""
+    done = []
+    for name, columns in tables.items():
+        have = {r[0] for r in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND schema_name = 'main' "
+            "AND table_name = ?", [ALIAS, name]).fetchall()}
+        if not have:
+            cols = ", ".join(f'"{c}" {t}' for c, t in columns)
+            con.execute(f"CREATE TABLE IF NOT EXISTS {table(name)} ({cols})")
+            done.append(f"create {name}")
+            continue
+        for c, t in columns:
+            if c not in have:
+                con.execute(f'ALTER TABLE {table(name)} ADD COLUMN "{c}" {t}')
+                done.append(f"add {name}.{c}")
+    return done
+
+
+def _lake_cursor(con: Connection) -> Connection:
+    """A connection of its own for the lake's transaction (the caller's may have written records)."""
+    return con.cursor()
+
+
+def append(con: Connection, name: str, path: Path) -> int:
+    """Insert the rows of the Parquet file ``path`` into the lake table ``name`` and commit them in
+    the lake, inside ``con``'s records transaction (which holds the writers' turn). The rows count
+    once that transaction lists their batch. Returns the rows inserted."""
+    assert in_transaction(con), "a lake append runs in the batch's records transaction"
+    cur = _lake_cursor(con)
+    try:
+        return cur.execute(f"INSERT INTO {table(name)} BY NAME SELECT * FROM read_parquet(?)",
+                           [str(path)]).fetchone()[0]
+    finally:
+        cur.close()
+
+
+def batches_in(con: Connection, name: str) -> set[int]:
+    """The batches that have rows in the lake table ``name``."""
+    return {r[0] for r in con.execute(f"SELECT DISTINCT batch_id FROM {table(name)}").fetchall()}
+
+
+def unlisted(con: Connection) -> dict[str, list[int]]:
+    """Per lake table, the batches with rows in the lake that ``lake_files`` does not list."""
+    out = {}
+    for name in _tables(con):
+        listed = {r[0] for r in con.execute("SELECT DISTINCT batch_id FROM lake_files WHERE tbl = ?",
+                                            [name]).fetchall()}
+        gone = sorted(batches_in(con, name) - listed)
+        if gone:
+            out[name] = gone
+    return out
+
+
+def sweep(con: Connection) -> int:
+    """Delete from the lake the rows of batches no listing names (unlisted batches, batches whose
+    landing was killed between its two commits), in the writers' turn. Returns the rows deleted."""
+    if not in_transaction(con):
+        if not unlisted(con):  # the usual case: nothing to do, and no turn taken
+            return 0
+        with transaction(con):
+            return sweep(con)
+    deleted = 0
+    cur = _lake_cursor(con)
+    try:
+        for name, gone in unlisted(con).items():
+            deleted += cur.execute(f"DELETE FROM {table(name)} WHERE list_contains(?, batch_id)",
+                                   [gone]).fetchone()[0]
+    finally:
+        cur.close()
+    return deleted
+
+
+def sweep_after_commit(con: Connection) -> None:
+    """Sweep once ``con``'s transaction has committed (best effort: the next writer sweeps too)."""
+    def run() -> None:
+        try:
+            sweep(con)
+        except Exception:  # noqa: BLE001 - the rows are unlisted already; `maintain` sweeps again
+            pass
+    after_commit(con, run)
+
+
+def version(con: Connection) -> int:
+    """The lake's newest snapshot."""
+    return con.execute(f"SELECT id FROM {ALIAS}.current_snapshot()").fetchone()[0]
+
+
+def tidy(con: Connection, pinned: set[int]) -> dict[str, int]:
+    """Merge the lake's small files, expire the snapshots older than :data:`GRACE` that are neither
+    the newest nor ``pinned`` (by a decision), and delete the files no snapshot kept needs. In the
+    writers' turn (``con`` in a transaction). Returns counts for the audit entry."""
+    cur = _lake_cursor(con)
+    try:
+        before = _data_files(cur)
+        cur.execute(f"CALL ducklake_merge_adjacent_files({literal(ALIAS)})").fetchall()
+        newest = cur.execute(f"SELECT id FROM {ALIAS}.current_snapshot()").fetchone()[0]
+        old = [r[0] for r in cur.execute(
+            f"SELECT snapshot_id FROM ducklake_snapshots({literal(ALIAS)}) "
+            f"WHERE snapshot_time < now() - {GRACE} AND snapshot_id <> ? AND NOT list_contains(?, snapshot_id) "
+            "ORDER BY snapshot_id", [newest, sorted(pinned)]).fetchall()]
+        if old:
+            cur.execute(f"CALL ducklake_expire_snapshots({literal(ALIAS)}, versions => ?)", [old]).fetchall()
+        removed = cur.execute(f"CALL ducklake_cleanup_old_files({literal(ALIAS)}, older_than => now() - {GRACE})"
+                              ).fetchall()
+        return {"lake_files_before": before, "lake_files_after": _data_files(cur),
+                "snapshots_expired": len(old), "lake_files_deleted": len(removed)}
+    finally:
+        cur.close()
+
+
+def _tables(con: Connection) -> list[str]:
+    return [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = ? "
+                                      "ORDER BY table_name", [ALIAS]).fetchall()]
+
+
+def _data_files(cur: Connection) -> int:
+    return sum(cur.execute(f"SELECT count(*) FROM ducklake_list_files({literal(ALIAS)}, ?)", [t]).fetchone()[0]
+               for t in _tables(cur))
+
+
+def view_body(name: str, local_table: str, batch_ids: list[int], at: int | None = None) -> str:
+    """A lake table's view: its local table's rows and the lake's rows of ``batch_ids``."""
+    if not batch_ids:
+        return f"SELECT * FROM {local_table}"
+    ids = ", ".join(str(int(b)) for b in sorted(set(batch_ids)))
+    return (f"SELECT * FROM {local_table} UNION ALL BY NAME "
+            f"SELECT * FROM {table(name, at)} WHERE batch_id IN ({ids})")
