@@ -491,10 +491,12 @@ def cmd_maintain(args: argparse.Namespace) -> int:
     else:
         print(f"Removed {done['files_removed']:,} Parquet file(s) and {done['work_folders_removed']:,} work folder(s) "
               "left by ingests that stopped before their batch landed.")
+        if done.get("lake_rows_removed"):
+            print(f"Removed {done['lake_rows_removed']:,} lake row(s) of batches that are no longer listed.")
         for m in done["merged"]:
             if m["table"] == "lake":  # the organisation deployment's DuckLake lake
-                print(f"Lake: {m['lake_files_before']:,} data file(s) now {m['lake_files_after']:,}; "
-                      f"{m['snapshots_expired']:,} snapshot(s) no decision pins expired, "
+                print(f"Lake: {m['lake_files']:,} data file(s) after merging; {m['snapshots_expired']:,} "
+                      f"snapshot(s) expired, {m['snapshots_pinned']:,} kept for decisions; "
                       f"{m['lake_files_deleted']:,} file(s) deleted.")
                 continue
             print(f"Merged {m['files_merged']:,} files of {m['pilot']}'s {m['table']} ({m['batches']:,} batches, "

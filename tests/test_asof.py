@@ -157,3 +157,29 @@ def test_the_lake_snapshot_a_decision_records_outlives_maintain(decided, tmp_pat
     run = _cli("summary", "--db", str(db), "--pilot", "p", "--decision", str(decision_id), "--json")
     assert run.returncode == 0 and json.loads(run.stdout) == frozen, run.stderr
     assert _cli("audit", "--db", str(db), "verify").returncode == 0
+
+
+@pytest.mark.deployments("organisation")
+def test_a_batch_deleted_outright_leaves_even_the_snapshots_decisions_pinned(decided, tmp_path: Path,
+                                                                             monkeypatch) -> None:
+    from readiness.store import ducklake
+
+    db, first, _frozen = decided
+    mistake = ingest_one(db, write(tmp_path / "q.csv", _usage(30, 6, "secret")), pilot="q")
+    with store.open_store(db) as con:  # a decision on p while q's batch is in the lake
+        second = decisions.record_decision(con, OP, get_pilot(con, "p"), outcome="harden", rationale="again",
+                                           owner="Tom", next_review=NEXT)["decision_id"]
+    snaps = {d: json.loads(query(db, "SELECT snapshot FROM decisions WHERE decision_id = ?", [d])[0][0])["lake_snapshot"]
+             for d in (first, second)}
+    gone = _delete(db, mistake.batch_id)
+    assert gone["kept_for_decisions"] == []  # no decision read pilot q's batch
+    monkeypatch.setattr(ducklake, "GRACE", "INTERVAL 0 SECOND")
+    batches.maintain(db, OP)
+    kept = {r[0] for r in query(db, "SELECT snapshot_id FROM ducklake_snapshots('lake')")}
+    assert snaps[first] in kept and snaps[second] not in kept
+    for at in kept:  # the mistaken rows are in no snapshot left
+        assert query(db, f"SELECT count(*) FROM lake.main.usage_events AT (VERSION => {at}) "
+                         f"WHERE batch_id = {mistake.batch_id}") == [(0,)]
+    for d in (first, second):  # figures as decided still recompute, from the decisions' batches
+        run = _cli("summary", "--db", str(db), "--pilot", "p", "--decision", str(d), "--json")
+        assert run.returncode == 0 and "Equals the evidence frozen" in run.stderr, run.stderr

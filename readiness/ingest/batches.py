@@ -3,6 +3,7 @@ merge a pilot's small Parquet files."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ from readiness.store import (
     scratch,
     transaction,
 )
+
+_log = logging.getLogger(__name__)
 
 
 class BatchNotFound(ReadinessError, LookupError):
@@ -111,6 +114,7 @@ def maintain(db: str | Path | None, actor: Actor, *, compact_above: int = COMPAC
     ``compact_above`` files into one (:func:`compact`). Audited. Returns what was done."""
     with open_store(db) as con:
         require(con, actor, "backup")
+        swept = lake.sweep(con)  # the organisation's lake: rows of batches no listing names
         with transaction(con):  # holding the store: no batch lands meanwhile
             files = lake.remove_orphans(con, pid_alive)
             folder = settings.upload_dir(file_of(con))
@@ -118,16 +122,25 @@ def maintain(db: str | Path | None, actor: Actor, *, compact_above: int = COMPAC
             owned_prefix("ingest", folder)  # removes the work folders of dead ingests
             folders = sorted(before - {p.name for p in folder.glob("ingest-*")})
             details = {"files_removed": len(files), "work_folders_removed": len(folders)}
+            if organisation(con):
+                details["lake_rows_removed"] = swept
             audit.record(con, actor, "maintain", "store", details)
     merged = compact(db, actor, compact_above)
     return {**details, "files": [str(f) for f in files], "work_folders": folders, "merged": merged}
 
 
 def _tidy_lake(con: Connection, actor: Actor) -> dict[str, Any]:
-    """The organisation deployment's lake merges its own small files; its snapshots that no decision
-    pins are expired and the files only they needed deleted (:func:`ducklake.tidy`). Audited."""
-    with transaction(con):  # in the writers' turn: no batch lands meanwhile
-        entry = {"table": "lake", **ducklake.tidy(con, retired.pinned_snapshots(con))}
+    """The organisation deployment's lake merges its own small files (with no turn held: writers
+    keep landing); then, in the writers' turn, its snapshots no decision pins are expired and the
+    files only they needed deleted (:func:`ducklake.tidy`). Audited."""
+    try:
+        before = ducklake.merge_files(con)
+    except DatabaseError as err:  # e.g. a batch deleted meanwhile from a file being merged
+        _log.warning("The lake's files were not merged this time: %s", err)
+        before = None
+    with transaction(con):
+        entry = {"table": "lake", "lake_files_after_merge": before,
+                 **ducklake.tidy(con, retired.pinned_snapshots(con), retired.kept_batches(con))}
         audit.record(con, actor, "lake.compact", "store", entry)
     return entry
 

@@ -31,7 +31,7 @@ from readiness import settings, store
 from readiness.errors import ReadinessError
 from readiness.ingest import jsonschemas, linelogs
 from readiness.ingest.columns import is_clef, norm
-from readiness.store import DatabaseError, ident
+from readiness.store import DatabaseError, ident, redact
 
 HEAD_BYTES = 256 * 1024
 # DuckDB's CSV sniffer takes time quadratic in the longest line (a 2 MB line: minutes), so it reads
@@ -140,7 +140,7 @@ class SourceFile:
 def duckdb_reason(err: BaseException, src: SourceFile | None = None, name: str | None = None) -> str:
     """DuckDB's error as a short reason for a user: first line, no error class, no server paths."""
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    text = re.sub(r"^[A-Z][A-Za-z ]*Error: ", "", text).strip()
+    text = redact(re.sub(r"^[A-Z][A-Za-z ]*Error: ", "", text).strip())
     known = [("No magic bytes found at end of file", "the file is cut short (its Parquet footer is missing); "
               "copy or export it again"),
              ("maximum recursion depth", "JSON nested deeper than DuckDB reads (128 levels); flatten the objects"),

@@ -679,6 +679,7 @@ def _ingest(opened, db: Path, pilot: Pilot, kind: str, path: str | Path, *, acto
         result = IngestResult(name, kind, format=src.describe(), mapping=mapping.as_dict(), notes=mapping_notes(mapping))
         with opened() as con:
             lake.remove_orphans(con, pid_alive)  # what ingests killed before landing left
+            lake.sweep(con)
             same_size = con.execute(
                 "SELECT count(*) FROM ingest_batches WHERE pilot_id = ? AND kind = ? AND file_size = ?",
                 [pilot.pilot_id, kind, size]).fetchone()[0]
@@ -796,14 +797,17 @@ def _staged(con: Connection, batch: _Batch, result: IngestResult) -> IngestResul
 
 
 def _land(opened, batch: _Batch, result: IngestResult, actor: Actor, opts: IngestOptions) -> None:
-    """The short step: in one transaction, list the usage batch's files (or insert the other
-    kinds' rows and derive their evidence), check the file was not loaded meanwhile (raises
-    _Duplicate, rolled back), insert the rejects, the batch record and its audit entry."""
+    """The short step: in one transaction, check the file was not loaded meanwhile (raises
+    _Duplicate, rolled back), list the usage batch's files (or insert the other kinds' rows and
+    derive their evidence), insert the rejects, the batch record and its audit entry."""
     pilot, kind, src, mapping = batch.pilot, batch.kind, batch.src, batch.mapping
     pid, bid = pilot.pilot_id, result.batch_id
     sha = batch.sha256()
     with opened() as con, transaction(con):
         require(con, actor, "ingest", pid)
+        dup = _find_duplicate(con, pilot, kind, sha)  # loaded by another process meanwhile
+        if dup is not None:
+            raise _Duplicate(dup)
         if kind == "usage":
             _list_usage_files(con, batch, bid)
         else:
@@ -813,9 +817,6 @@ def _land(opened, batch: _Batch, result: IngestResult, actor: Actor, opts: Inges
         if batch.rejects_file:
             con.execute("INSERT INTO ingest_rejects BY NAME SELECT * FROM read_parquet(?)",
                         [str(batch.rejects_file)])
-        dup = _find_duplicate(con, pilot, kind, sha)  # loaded by another process meanwhile
-        if dup is not None:
-            raise _Duplicate(dup)
         con.execute(
             "INSERT INTO ingest_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?, ?, ?)",
             [bid, pid, kind, batch.name, batch.size, sha, src.describe(),

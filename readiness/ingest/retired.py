@@ -35,6 +35,13 @@ def pinned_snapshots(con: Connection) -> set[int]:
         "WHERE v IS NOT NULL").fetchall()}
 
 
+def kept_batches(con: Connection) -> set[int]:
+    """The batches whose rows the lake keeps: those listed now and those a decision read."""
+    read = con.execute("SELECT DISTINCT unnest(CAST(json_extract(snapshot, '$.batches[*].batch_id') AS BIGINT[])) "
+                       "FROM decisions").fetchall()
+    return {r[0] for r in con.execute("SELECT DISTINCT batch_id FROM lake_files").fetchall()} | {r[0] for r in read}
+
+
 def retire(con: Connection, kind: str, batch_id: int) -> int:
     """Copy the batch's rows and its record into the retired tables (inside the caller's
     transaction, before it deletes them). Returns the number of evidence rows kept."""

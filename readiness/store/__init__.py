@@ -38,11 +38,12 @@ from readiness.store.transactions import (
     in_transaction,
     literal,
     organisation,
+    redact,
     transaction,
 )
 
 __all__ = [
     "ENGINE_VERSION", "Connection", "DatabaseError", "StoreBusy", "StoreError", "after_commit", "file_of", "busy_message", "close",
     "connect", "forget_migrated", "held_open", "held_still", "id_list", "ident", "in_transaction", "literal", "migrate", "next_id", "open_store", "organisation",
-    "pid_alive", "restrict_file_access", "schema_version", "scratch", "shadowed", "table_of", "transaction",
+    "pid_alive", "redact", "restrict_file_access", "schema_version", "scratch", "shadowed", "table_of", "transaction",
 ]

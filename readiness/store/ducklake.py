@@ -18,16 +18,29 @@ transactions (it refuses one transaction writing two attached databases):
   its listing.
 
 Every lake commit is a snapshot. A decision records the snapshot its evidence was read at
-(:func:`version`); ``summary --decision`` reads the lake ``AT (VERSION => n)`` for it, and
-``maintain`` expires every snapshot but the newest and those decisions pin (:func:`tidy`).
+(:func:`version`), and ``maintain`` keeps it (:func:`tidy`), so the lake ``AT (VERSION => n)`` still
+holds the rows the decision read; figures as decided are recomputed from the decision's batches
+(:mod:`readiness.review.asof`), on both deployments alike. A batch deleted outright (no decision
+read it) leaves the lake's files: the pinned snapshots holding it are expired.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
-from readiness.store.transactions import Connection, after_commit, in_transaction, literal, transaction
+from readiness.store.transactions import (
+    Connection,
+    DatabaseError,
+    StoreError,
+    after_commit,
+    in_transaction,
+    literal,
+    redact,
+    transaction,
+)
 
+_log = logging.getLogger(__name__)
 ALIAS = "lake"
 SCHEMA = "ducklake"  # the PostgreSQL schema of the lake's catalog
 DATA = "ducklake"  # the lake's data files: <lake_data_path>/ducklake
@@ -82,6 +95,11 @@ def append(con: Connection, name: str, path: Path) -> int:
     try:
         return cur.execute(f"INSERT INTO {table(name)} BY NAME SELECT * FROM read_parquet(?)",
                            [str(path)]).fetchone()[0]
+    except DatabaseError as err:  # the lake's catalog or folder, not the file: nothing was loaded
+        _log.warning("The lake could not take a batch's rows of %s: %s", name, redact(str(err)))
+        raise StoreError("The telemetry lake could not take the batch; nothing was loaded.",
+                         "Try again; if it keeps failing, an operator should check the lake folder and "
+                         "the database (the server log has the details).") from None
     finally:
         cur.close()
 
@@ -105,31 +123,33 @@ def unlisted(con: Connection) -> dict[str, list[int]]:
 
 def sweep(con: Connection) -> int:
     """Delete from the lake the rows of batches no listing names (unlisted batches, batches whose
-    landing was killed between its two commits), in the writers' turn. Returns the rows deleted."""
-    if not in_transaction(con):
-        if not unlisted(con):  # the usual case: nothing to do, and no turn taken
-            return 0
-        with transaction(con):
-            return sweep(con)
+    landing was killed between its two commits), in a writers' turn of its own: never inside a
+    transaction, whose own uncommitted unlisting would be taken as final. Returns the rows deleted."""
+    if in_transaction(con):
+        raise RuntimeError("the lake's sweep runs in a transaction of its own")
+    if not unlisted(con):  # the usual case: nothing to do, and no turn taken
+        return 0
     deleted = 0
-    cur = _lake_cursor(con)
-    try:
-        for name, gone in unlisted(con).items():
-            deleted += cur.execute(f"DELETE FROM {table(name)} WHERE list_contains(?, batch_id)",
-                                   [gone]).fetchone()[0]
-    finally:
-        cur.close()
+    with transaction(con):
+        cur = _lake_cursor(con)
+        try:
+            for name, gone in unlisted(con).items():
+                deleted += cur.execute(f"DELETE FROM {table(name)} WHERE list_contains(?, batch_id)",
+                                       [gone]).fetchone()[0]
+        finally:
+            cur.close()
     return deleted
 
 
 def sweep_after_commit(con: Connection) -> None:
-    """Sweep once ``con``'s transaction has committed (best effort: the next writer sweeps too)."""
+    """Sweep once ``con``'s transaction has committed (once however often asked; best effort: the
+    next writer sweeps too)."""
     def run() -> None:
         try:
             sweep(con)
-        except Exception:  # noqa: BLE001 - the rows are unlisted already; `maintain` sweeps again
-            pass
-    after_commit(con, run)
+        except Exception:  # noqa: BLE001 - the rows are unlisted already; the next writer sweeps again
+            _log.warning("The lake's rows of unlisted batches stay until the next sweep", exc_info=True)
+    after_commit(con, run, once="lake.sweep")
 
 
 def version(con: Connection) -> int:
@@ -137,27 +157,53 @@ def version(con: Connection) -> int:
     return con.execute(f"SELECT id FROM {ALIAS}.current_snapshot()").fetchone()[0]
 
 
-def tidy(con: Connection, pinned: set[int]) -> dict[str, int]:
-    """Merge the lake's small files, expire the snapshots older than :data:`GRACE` that are neither
-    the newest nor ``pinned`` (by a decision), and delete the files no snapshot kept needs. In the
-    writers' turn (``con`` in a transaction). Returns counts for the audit entry."""
+def merge_files(con: Connection) -> int:
+    """Merge the lake's small files (rows and batches unchanged), outside the writers' turn: it may
+    rewrite hundreds of megabytes. Returns the data files after it."""
     cur = _lake_cursor(con)
     try:
-        before = _data_files(cur)
         cur.execute(f"CALL ducklake_merge_adjacent_files({literal(ALIAS)})").fetchall()
+        return _data_files(cur)
+    finally:
+        cur.close()
+
+
+def tidy(con: Connection, pinned: set[int], kept_batches: set[int]) -> dict[str, int]:
+    """Expire the snapshots older than :data:`GRACE` that are neither the newest nor ``pinned`` (by a
+    decision), and delete the files no kept snapshot needs and the files no snapshot names (written
+    by an append that never committed). A pinned snapshot holding rows of a batch that is neither in
+    ``kept_batches`` (listed now, or read by a decision) is expired too: a batch deleted outright
+    leaves the lake's files. In the writers' turn (``con`` in a transaction). Returns counts."""
+    cur = _lake_cursor(con)
+    try:
         newest = cur.execute(f"SELECT id FROM {ALIAS}.current_snapshot()").fetchone()[0]
+        keep = {s for s in pinned if s != newest and not _holds_other(cur, s, kept_batches)}
         old = [r[0] for r in cur.execute(
             f"SELECT snapshot_id FROM ducklake_snapshots({literal(ALIAS)}) "
             f"WHERE snapshot_time < now() - {GRACE} AND snapshot_id <> ? AND NOT list_contains(?, snapshot_id) "
-            "ORDER BY snapshot_id", [newest, sorted(pinned)]).fetchall()]
+            "ORDER BY snapshot_id", [newest, sorted(keep)]).fetchall()]
         if old:
             cur.execute(f"CALL ducklake_expire_snapshots({literal(ALIAS)}, versions => ?)", [old]).fetchall()
         removed = cur.execute(f"CALL ducklake_cleanup_old_files({literal(ALIAS)}, older_than => now() - {GRACE})"
                               ).fetchall()
-        return {"lake_files_before": before, "lake_files_after": _data_files(cur),
-                "snapshots_expired": len(old), "lake_files_deleted": len(removed)}
+        stray = cur.execute(f"CALL ducklake_delete_orphaned_files({literal(ALIAS)}, older_than => now() - {GRACE})"
+                            ).fetchall()
+        return {"lake_files": _data_files(cur), "snapshots_expired": len(old),
+                "snapshots_pinned": len(keep), "lake_files_deleted": len(removed) + len(stray)}
     finally:
         cur.close()
+
+
+def _holds_other(cur: Connection, at: int, kept_batches: set[int]) -> bool:
+    """Whether the lake as of snapshot ``at`` holds rows of a batch not in ``kept_batches``."""
+    for name in _tables(cur):
+        try:
+            held = {r[0] for r in cur.execute(f"SELECT DISTINCT batch_id FROM {table(name, at)}").fetchall()}
+        except DatabaseError:  # the table did not exist at that snapshot
+            continue
+        if held - kept_batches:
+            return True
+    return False
 
 
 def _tables(con: Connection) -> list[str]:
@@ -170,10 +216,13 @@ def _data_files(cur: Connection) -> int:
                for t in _tables(cur))
 
 
-def view_body(name: str, local_table: str, batch_ids: list[int], at: int | None = None) -> str:
-    """A lake table's view: its local table's rows and the lake's rows of ``batch_ids``."""
+def view_body(name: str, local_table: str, batch_ids: list[int]) -> str:
+    """A lake table's view: the lake's rows of ``batch_ids`` (the listed batches) and its local
+    table's rows of other batches. A batch's rows of a table are in one of the two (a time-zone
+    rebuild moves a pilot's rollup into the local table and unlists its lake rows), so a view made
+    before such a commit, still in use after it, reads the old rows once, not both."""
     if not batch_ids:
         return f"SELECT * FROM {local_table}"
     ids = ", ".join(str(int(b)) for b in sorted(set(batch_ids)))
-    return (f"SELECT * FROM {local_table} UNION ALL BY NAME "
-            f"SELECT * FROM {table(name, at)} WHERE batch_id IN ({ids})")
+    return (f"SELECT * FROM {local_table} WHERE batch_id NOT IN ({ids}) UNION ALL BY NAME "
+            f"SELECT * FROM {table(name)} WHERE batch_id IN ({ids})")

@@ -294,12 +294,15 @@ def orphans(con: Connection, pid_alive: Callable[[int], bool]) -> list[Path]:
     return out
 
 
+def sweep(con: Connection) -> int:
+    """The organisation deployment's lake: delete the rows of batches no listing names (see
+    :func:`ducklake.sweep`). Returns the rows deleted; nothing to do for the embedded store."""
+    return ducklake.sweep(con) if organisation(con) else 0
+
+
 def remove_orphans(con: Connection, pid_alive: Callable[[int], bool]) -> list[Path]:
-    """Delete :func:`orphans`; returns them. A file of a dead process can no longer be listed.
-    On the organisation deployment the lake's rows of unlisted batches go too (:func:`ducklake.sweep`)."""
+    """Delete :func:`orphans`; returns them. A file of a dead process can no longer be listed."""
     gone = orphans(con, pid_alive)
-    if organisation(con):
-        ducklake.sweep(con)
     for f in gone:
         f.unlink(missing_ok=True)
     return gone

@@ -38,7 +38,7 @@ from readiness import settings
 from readiness.store import ducklake, lake, migrations, transactions
 from readiness.store.extensions import load_extensions
 from readiness.store.restriction import apply_restriction
-from readiness.store.transactions import Connection, StoreBusy, StoreError, literal
+from readiness.store.transactions import Connection, StoreBusy, StoreError, literal, redact
 
 ALIAS = "rec"
 VIEWS = "lake_views"  # an in-memory database of each process's instance: the lake's views
@@ -106,7 +106,7 @@ def connect(path: Path) -> Connection:
     except duckdb.Error as err:
         transactions.forget(con)
         con.close()
-        _log.warning("The records database %s could not be used: %s", where(url), err)
+        _log.warning("The records database %s could not be used: %s", where(url), redact(str(err)))
         raise StoreError(f"The records database ({where(url)}) could not be used.",
                          "Check that PostgreSQL is running and READINESS_DATABASE_URL names it "
                          "(the server log has the details).") from err
@@ -125,7 +125,7 @@ def _start(url: str, path: Path) -> Connection:
         try:
             base.execute(f"ATTACH {literal(url)} AS {ALIAS} (TYPE postgres)")
         except duckdb.Error as err:
-            _log.warning("Cannot attach the records database: %s", err)
+            _log.warning("Cannot attach the records database: %s", redact(str(err)))
             raise StoreError(f"Cannot reach the records database ({where(url)}).",
                              "Check that PostgreSQL is running and READINESS_DATABASE_URL names it "
                              "(the server log has the details).") from None
@@ -142,7 +142,7 @@ def _attach_lake(base: Connection, url: str, path: Path) -> None:
     try:
         ducklake.attach(base, url, path)
     except duckdb.Error as err:
-        _log.warning("Cannot attach the telemetry lake: %s", err)
+        _log.warning("Cannot attach the telemetry lake: %s", redact(str(err)))
         raise StoreError(f"Cannot open the telemetry lake (catalog in {where(url)}).",
                          "Check that READINESS_LAKE_DATA_PATH names the lake's folder, which every replica "
                          "shares and this process may write (the server log has the details).") from None
@@ -182,6 +182,7 @@ def _take_write_turn(con: Connection) -> None:
             raise StoreBusy("The store is busy with another change (an ingest, sync or edit elsewhere); "
                             "try again when it has finished.") from None
         raise
+    lake.recreate_views(con)  # the lake's listing as of this turn, not as of the connection's opening
 
 
 def derive(con: Connection) -> Connection:
@@ -221,11 +222,17 @@ def migrate(con: Connection) -> list[int]:
 
 
 def _lake_tables(con: Connection) -> None:
-    """Make the lake's tables as this release has them; replicas starting at once may conflict in the
-    lake's catalog, and then try again (the other made them)."""
+    """Make the lake's tables as this release has them, in the writers' turn (a column added while
+    a batch lands would fail its commit); replicas starting at once may still conflict in the lake's
+    catalog, and then try again (the other made them)."""
     for attempt in range(5):
         try:
-            ducklake.ensure_tables(con, _lake_columns())
+            with transactions.transaction(con):
+                cur = con.cursor()
+                try:
+                    ducklake.ensure_tables(cur, _lake_columns())
+                finally:
+                    cur.close()
             return
         except duckdb.Error as err:
             if attempt == 4 or "onflict" not in str(err):
@@ -245,23 +252,32 @@ def _lake_columns() -> dict[str, list[tuple[str, str]]]:
 
 
 def _files_into_lake(con: Connection) -> None:
-    """Move batches listed as Parquet files (the lake before DuckLake) into the lake's tables, in
-    one transaction per file; the files are deleted once it commits."""
+    """Move batches listed as Parquet files (the lake before DuckLake) into the lake's tables, one
+    file at a time, each in the writers' turn; the file is deleted once its listing is updated. A
+    move cut short runs again whole (the batches' lake rows are replaced); a file that cannot be
+    read is logged and stays listed, for the next start."""
     root = lake.parts_dir(transactions.file_of(con))
     for tbl, rel in con.execute("SELECT DISTINCT tbl, path FROM lake_files WHERE path <> '' ORDER BY 1, 2").fetchall():
-        with transactions.transaction(con):
-            ids = [r[0] for r in con.execute("SELECT batch_id FROM lake_files WHERE tbl = ? AND path = ?",
-                                             [tbl, rel]).fetchall()]
-            if not ids:
-                continue  # moved by another replica meanwhile
-            cur = con.cursor()
-            try:
-                cur.execute(f"INSERT INTO {ducklake.table(tbl)} BY NAME SELECT * FROM read_parquet(?) "
-                            "WHERE list_contains(?, batch_id)", [str(root / rel), ids])
-            finally:
-                cur.close()
-            con.execute("UPDATE lake_files SET path = '' WHERE tbl = ? AND path = ?", [tbl, rel])
-            transactions.after_commit(con, lambda f=root / rel: f.unlink(missing_ok=True))
+        try:
+            with transactions.transaction(con):
+                ids = [r[0] for r in con.execute("SELECT batch_id FROM lake_files WHERE tbl = ? AND path = ?",
+                                                 [tbl, rel]).fetchall()]
+                if not ids:
+                    continue  # moved by another replica meanwhile
+                cur = con.cursor()
+                try:
+                    cur.execute("BEGIN TRANSACTION")
+                    cur.execute(f"DELETE FROM {ducklake.table(tbl)} WHERE list_contains(?, batch_id)", [ids])
+                    cur.execute(f"INSERT INTO {ducklake.table(tbl)} BY NAME SELECT * FROM read_parquet(?) "
+                                "WHERE list_contains(?, batch_id)", [str(root / rel), ids])
+                    cur.execute("COMMIT")
+                finally:
+                    cur.close()  # rolls back what did not commit
+                con.execute("UPDATE lake_files SET path = '' WHERE tbl = ? AND path = ?", [tbl, rel])
+                transactions.after_commit(con, lambda f=root / rel: f.unlink(missing_ok=True))
+        except duckdb.Error as err:
+            _log.warning("A listed lake file was not moved into the lake (it stays listed): %s %s: %s",
+                         tbl, rel, redact(str(err)))
 
 
 def _applied(con: Connection) -> set[int]:

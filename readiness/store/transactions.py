@@ -7,6 +7,7 @@ the audit chain needs each record to follow the one committed before it.
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -141,9 +142,15 @@ def in_transaction(con: Connection) -> bool:
     return id(con) in _after_commit
 
 
-def after_commit(con: Connection, fn) -> None:
-    """Run ``fn()`` once the current transaction on ``con`` has committed (not if it rolls back)."""
-    _after_commit[id(con)].append(fn)
+def after_commit(con: Connection, fn, *, once: str | None = None) -> None:
+    """Run ``fn()`` once the current transaction on ``con`` has committed (not if it rolls back).
+    With ``once``, a callback registered under that name in this transaction already stands for it."""
+    callbacks = _after_commit[id(con)]
+    if once is not None:
+        if any(getattr(f, "_once", None) == once for f in callbacks):
+            return
+        fn._once = once
+    callbacks.append(fn)
 
 
 def file_of(con: Connection) -> Path:
@@ -162,3 +169,9 @@ def ident(name: str) -> str:
 def literal(text: str) -> str:
     """Quote an SQL string literal (for statements that take no bound parameters: ATTACH, a view's body)."""
     return "'" + text.replace("'", "''") + "'"
+
+
+def redact(text: str) -> str:
+    """``text`` with the passwords of connection strings in it masked (for logs and messages)."""
+    text = re.sub(r"(?i)(password\s*=\s*)('[^']*'|\S+)", r"\1***", text)
+    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)
