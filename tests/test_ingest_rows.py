@@ -617,17 +617,17 @@ def test_batch_failing_midway_leaves_nothing(db: Path, tmp_path: Path, monkeypat
     assert not result.duplicate and result.rows_loaded == 97
 
 
-def test_failure_in_duplicate_check_inside_transaction_rolls_back(db: Path, tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failure_late_in_the_landing_transaction_rolls_back(db: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     make_pilot(db)
     before = snapshot(db)
 
     def boom(con, *args, **kwargs):
-        # called inside the batch's transaction, after the rows went in
+        # the batch's audit entry, its transaction's last step: the rows and the record went in
         assert con.execute("SELECT count(*) FROM usage_events").fetchone()[0] == 5
         raise RuntimeError("connection lost")
 
-    monkeypatch.setattr(ingest, "_find_duplicate", boom)
+    monkeypatch.setattr(ingest.audit, "record", boom)
     with pytest.raises(RuntimeError):
         ingest_one(db, write(tmp_path / "a.csv", _usage_csv(["2026-07-06T09:00:00Z"] * 5)))
     assert snapshot(db) == before
