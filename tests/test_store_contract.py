@@ -281,3 +281,31 @@ def test_passwords_of_connection_strings_are_masked() -> None:
                                       'password=s3cret dbname=x": refused'))
     assert "s3cret" not in said and "password=***" in said
     assert store.redact("postgresql://ops:s3cret@db/readiness") == "postgresql://ops:***@db/readiness"
+
+
+def test_a_batch_written_ahead_that_the_lake_refuses_is_appended_in_its_turn(db: Path, deployment: str,
+                                                                               tmp_path: Path, monkeypatch) -> None:
+    if deployment != "organisation":
+        pytest.skip("the organisation deployment writes a batch into its lake ahead of the writers' turn")
+    from readiness.store import ducklake
+
+    ingest_one(db, write(tmp_path / "u1.csv", _usage(120, "a")), pilot="p")
+    commit = ducklake.commit_append
+    refused = []
+
+    def after_a_deletion(cur):  # a sweep elsewhere deletes from the table while the batch waits for its turn
+        other = cur.cursor()
+        other.execute("INSERT INTO lake.main.usage_events (pilot_id, batch_id, src_row) VALUES (1, -5, 1)")
+        other.execute("DELETE FROM lake.main.usage_events WHERE batch_id = -5")
+        other.close()
+        ok = commit(cur)
+        refused.append(not ok)
+        return ok
+
+    monkeypatch.setattr(ducklake, "commit_append", after_a_deletion)
+    second = ingest_one(db, write(tmp_path / "u2.csv", _usage(80, "b")), pilot="p", create=False)
+    assert refused == [True] and second.rows_loaded == 80
+    assert query(db, "SELECT count(*) FROM usage_events") == [(200,)]
+    assert query(db, "SELECT batch_id, count(*) FROM lake.main.usage_events GROUP BY ALL ORDER BY 1") == [
+        (second.batch_id - 1, 120), (second.batch_id, 80)]
+    assert query(db, "SELECT sum(events) FROM usage_by_session") == [(200,)]

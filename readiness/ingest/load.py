@@ -798,12 +798,13 @@ def _staged(con: Connection, batch: _Batch, result: IngestResult) -> IngestResul
 
 def _land(opened, batch: _Batch, result: IngestResult, actor: Actor, opts: IngestOptions) -> None:
     """The short step: in one transaction, check the file was not loaded meanwhile (raises
-    _Duplicate, rolled back), list the usage batch's files (or insert the other kinds' rows and
+    _Duplicate, rolled back), list the usage batch's files (on the organisation deployment their
+    rows were written into the lake ahead of it, :func:`lake.ahead`) (or insert the other kinds' rows and
     derive their evidence), insert the rejects, the batch record and its audit entry."""
     pilot, kind, src, mapping = batch.pilot, batch.kind, batch.src, batch.mapping
     pid, bid = pilot.pilot_id, result.batch_id
     sha = batch.sha256()
-    with opened() as con, transaction(con):
+    with opened() as con, lake.ahead(con, batch.parts), transaction(con):
         require(con, actor, "ingest", pid)
         dup = _find_duplicate(con, pilot, kind, sha)  # loaded by another process meanwhile
         if dup is not None:

@@ -8,10 +8,12 @@ current, and the views read a lake table's rows of the listed batches only. So a
 whole or not at all at its records' commit, although DuckDB writes the lake and the records in two
 transactions (it refuses one transaction writing two attached databases):
 
-- **landing** (:func:`append`): inside the batch's records transaction, which holds the writers'
-  turn, the staged Parquet file is inserted into the lake table and committed there (a lake
-  snapshot); the records transaction then lists the batch and commits. Killed in between, the lake
-  holds rows no listing names: nobody reads them, and the next writer's :func:`sweep` deletes them;
+- **landing**: the staged Parquet files are inserted into the lake tables in one lake transaction
+  left open, with no turn held (:func:`begin_append`: the heavy part); in the batch's records
+  transaction, which holds the writers' turn, that lake transaction commits (a lake snapshot;
+  :func:`append` inserts there instead when the lake refused the commit), then the records
+  transaction lists the batch and commits. Killed in between, the lake holds rows no listing
+  names: nobody reads them, and the next writer's :func:`sweep` deletes them;
 - **deleting** a batch unlists it in the records transaction; its rows leave the lake afterwards
   (:func:`sweep`, after the commit or by the next writer);
 - a :func:`sweep` runs in the writers' turn, so it never sees a batch between its lake commit and
@@ -61,9 +63,9 @@ def table(name: str, at: int | None = None) -> str:
     return f"{ALIAS}.main.{name}" + (f" AT (VERSION => {int(at)})" if at is not None else "")
 
 
-def ensure_tables(con: Connection, tables: dict[str, list[tuple[str, str]]]) -> list[str]:
+def ensure_tables(con: Connection, tables: dict[str, list[tuple[str, str]]], *, dry_run: bool = False) -> list[str]:
     """Create the lake ``tables`` (name -> [(column, type)]), and add the columns a later release
-    gave them. Returns the changes."""
+    gave them (with ``dry_run``, only say what that would do). Returns the changes."""
     done = []
     for name, columns in tables.items():
         have = {r[0] for r in con.execute(
@@ -71,12 +73,14 @@ def ensure_tables(con: Connection, tables: dict[str, list[tuple[str, str]]]) -> 
             "AND table_name = ?", [ALIAS, name]).fetchall()}
         if not have:
             cols = ", ".join(f'"{c}" {t}' for c, t in columns)
-            con.execute(f"CREATE TABLE IF NOT EXISTS {table(name)} ({cols})")
+            if not dry_run:
+                con.execute(f"CREATE TABLE IF NOT EXISTS {table(name)} ({cols})")
             done.append(f"create {name}")
             continue
         for c, t in columns:
             if c not in have:
-                con.execute(f'ALTER TABLE {table(name)} ADD COLUMN "{c}" {t}')
+                if not dry_run:
+                    con.execute(f'ALTER TABLE {table(name)} ADD COLUMN "{c}" {t}')
                 done.append(f"add {name}.{c}")
     return done
 
@@ -102,6 +106,36 @@ def append(con: Connection, name: str, path: Path) -> int:
                          "the database (the server log has the details).") from None
     finally:
         cur.close()
+
+
+def begin_append(con: Connection, files: dict[str, Path]) -> Connection | None:
+    """Insert the batch's staged files into their lake tables in a lake transaction left open, on a
+    connection of its own, with no turn held: the heavy part of landing. :func:`commit_append`
+    commits it in the writers' turn. None when it could not be written (the batch's transaction
+    then appends in its turn)."""
+    cur = _lake_cursor(con)
+    try:
+        cur.execute("BEGIN TRANSACTION")
+        for name, path in files.items():
+            cur.execute(f"INSERT INTO {table(name)} BY NAME SELECT * FROM read_parquet(?)", [str(path)])
+    except DatabaseError as err:
+        _log.warning("A batch's rows were not written to the lake ahead of its turn: %s", redact(str(err)))
+        cur.close()
+        return None
+    return cur
+
+
+def commit_append(cur: Connection) -> bool:
+    """Commit what :func:`begin_append` wrote, in the writers' turn. False when the lake refused
+    (a deletion from the same table committed meanwhile conflicts with an insert): the caller then
+    appends in its turn."""
+    try:
+        cur.execute("COMMIT")
+        return True
+    except DatabaseError as err:
+        _log.info("The lake refused a batch written ahead of its turn; appending it in the turn: %s",
+                  redact(str(err)))
+        return False
 
 
 def batches_in(con: Connection, name: str) -> set[int]:

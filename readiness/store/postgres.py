@@ -225,6 +225,8 @@ def _lake_tables(con: Connection) -> None:
     """Make the lake's tables as this release has them, in the writers' turn (a column added while
     a batch lands would fail its commit); replicas starting at once may still conflict in the lake's
     catalog, and then try again (the other made them)."""
+    if not ducklake.ensure_tables(con, _lake_columns(), dry_run=True):
+        return  # as this release has them: no turn taken
     for attempt in range(5):
         try:
             with transactions.transaction(con):
