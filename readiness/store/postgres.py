@@ -231,8 +231,10 @@ def _lake_tables(con: Connection) -> None:
         try:
             with transactions.transaction(con):
                 cur = con.cursor()
-                try:
+                try:  # one lake commit (one snapshot) for all of them
+                    cur.execute("BEGIN TRANSACTION")
                     ducklake.ensure_tables(cur, _lake_columns())
+                    cur.execute("COMMIT")
                 finally:
                     cur.close()
             return
