@@ -56,8 +56,9 @@ def postgres_server() -> str:
 
 
 # Emptying the records database between tests: every table's rows, every sequence back to 1, the
-# retired copies and the lake's catalog dropped (the lake is attached anew, in the test's folder). Quicker than a new database, which costs each test a DuckDB instance with
-# the postgres extension loaded and the schema made (about 1 s).
+# retired copies and the lake's catalog dropped (the lake is attached anew, in the test's folder).
+# Quicker than a new database, which costs each test a DuckDB instance with the extensions loaded
+# and the schema made (about 1 s).
 _EMPTY = """DROP SCHEMA IF EXISTS ducklake CASCADE; DO $$ DECLARE r record; BEGIN
   FOR r IN SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE '%\\_retired' LOOP
     EXECUTE 'DROP TABLE ' || quote_ident(r.tablename); END LOOP;

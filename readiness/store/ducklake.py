@@ -85,6 +85,11 @@ def ensure_tables(con: Connection, tables: dict[str, list[tuple[str, str]]], *, 
     return done
 
 
+def insert_sql(name: str) -> str:
+    """Insert a Parquet file's rows (the bound parameter) into the lake table ``name``, by column name."""
+    return f"INSERT INTO {table(name)} BY NAME SELECT * FROM read_parquet(?)"
+
+
 def _lake_cursor(con: Connection) -> Connection:
     """A connection of its own for the lake's transaction (the caller's may have written records)."""
     return con.cursor()
@@ -97,8 +102,7 @@ def append(con: Connection, name: str, path: Path) -> int:
     assert in_transaction(con), "a lake append runs in the batch's records transaction"
     cur = _lake_cursor(con)
     try:
-        return cur.execute(f"INSERT INTO {table(name)} BY NAME SELECT * FROM read_parquet(?)",
-                           [str(path)]).fetchone()[0]
+        return cur.execute(insert_sql(name), [str(path)]).fetchone()[0]
     except DatabaseError as err:  # the lake's catalog or folder, not the file: nothing was loaded
         _log.warning("The lake could not take a batch's rows of %s: %s", name, redact(str(err)))
         raise StoreError("The telemetry lake could not take the batch; nothing was loaded.",
@@ -117,7 +121,7 @@ def begin_append(con: Connection, files: dict[str, Path]) -> Connection | None:
     try:
         cur.execute("BEGIN TRANSACTION")
         for name, path in files.items():
-            cur.execute(f"INSERT INTO {table(name)} BY NAME SELECT * FROM read_parquet(?)", [str(path)])
+            cur.execute(insert_sql(name), [str(path)])
     except DatabaseError as err:
         _log.warning("A batch's rows were not written to the lake ahead of its turn: %s", redact(str(err)))
         cur.close()

@@ -173,21 +173,17 @@ def files(con: Connection, table: str, pilot_id: int | None = None) -> list[Path
         "ORDER BY min(batch_id), path", [table, pilot_id, pilot_id]).fetchall()]
 
 
-def view_sql(table: str, paths: list[Path], *, temp: bool = False, into: str = "", local_in: str = "") -> str:
+def view_sql(table: str, paths: list[Path]) -> str:
     """The view ``table``: its local table and the files, matched by column name (a file written
-    before a column was added reads NULL in it). A ``temp`` view belongs to one connection; ``into``
-    names the schema the view is made in, ``local_in`` the one holding the local table (the
-    organisation deployment keeps its views out of the records database)."""
-    name = f"{into}.{table}" if into else table
-    return f"CREATE OR REPLACE {'TEMP ' if temp else ''}VIEW {name} AS {_body(table, paths, local_in)}"
+    before a column was added reads NULL in it)."""
+    return f"CREATE OR REPLACE VIEW {table} AS {_body(table, paths)}"
 
 
-def _body(table: str, paths: list[Path], local_in: str = "") -> str:
-    source = f"{local_in}.{local(table)}" if local_in else local(table)
+def _body(table: str, paths: list[Path]) -> str:
     if not paths:
-        return f"SELECT * FROM {source}"
+        return f"SELECT * FROM {local(table)}"
     listed = ", ".join(literal(str(p)) for p in paths)
-    return f"SELECT * FROM {source} UNION ALL BY NAME SELECT * FROM read_parquet([{listed}])"
+    return f"SELECT * FROM {local(table)} UNION ALL BY NAME SELECT * FROM read_parquet([{listed}])"
 
 
 def view_body(con: Connection, table: str) -> str:

@@ -272,8 +272,8 @@ def _files_into_lake(con: Connection) -> None:
                 try:
                     cur.execute("BEGIN TRANSACTION")
                     cur.execute(f"DELETE FROM {ducklake.table(tbl)} WHERE list_contains(?, batch_id)", [ids])
-                    cur.execute(f"INSERT INTO {ducklake.table(tbl)} BY NAME SELECT * FROM read_parquet(?) "
-                                "WHERE list_contains(?, batch_id)", [str(root / rel), ids])
+                    cur.execute(ducklake.insert_sql(tbl) + " WHERE list_contains(?, batch_id)",
+                                [str(root / rel), ids])
                     cur.execute("COMMIT")
                 finally:
                     cur.close()  # rolls back what did not commit
