@@ -1,6 +1,7 @@
 """Failure modes: exceptions grouped by type, masked message template and top in-app stack frames.
 
-How a batch is grouped (:func:`assign_failure_modes`, run inside the ingest transaction):
+How a batch is grouped (:func:`assign_failure_modes`, run in ingest's scratch, which holds the batch's
+rows and the pilot's modes; the modes it adds land with the batch):
 
 1. In DuckDB, over the batch's distinct messages: mask variable parts with a chain of
    ``regexp_replace`` (URLs, emails, UUIDs, dates and times, MAC and IP addresses, host names and
@@ -25,7 +26,8 @@ How a batch is grouped (:func:`assign_failure_modes`, run inside the ingest tran
       ``(eadmin1)`` / ``(badmin1)``; a leading word with a digit does not split buckets.
    The pilot's existing modes take part first, so their ids never change and a new template that
    merges into an old mode gets its id.
-3. Back in DuckDB: one UPDATE sets ``failure_mode`` and ``personal_data`` for the batch's rows.
+3. Back in DuckDB: one UPDATE sets ``failure_mode`` and ``personal_data`` for the batch's rows, in
+   ingest's scratch, before they are written out as they stay.
 
 One configuration serves every pilot and log source (no per-system tuning).
 """
@@ -47,7 +49,7 @@ from analysis.common import NO_FILTERS, Empty, Filters, frame, local_day_sql, no
 from readiness.catalog import Pilot
 from readiness.security import privacy
 from readiness.security.access import Actor
-from readiness.store import Connection
+from readiness.store import Connection, lake
 
 WILDCARD = "<*>"
 SIMILARITY = 0.8          # share of positions that must agree for a template to join a mode
@@ -452,8 +454,9 @@ class TemplateMerger:
 def assign_failure_modes(con: Connection, pilot_id: int, batch_id: int) -> int:
     """Set failure_mode and personal_data on a batch's exceptions; return the number of new modes.
 
-    Runs in the caller's transaction (opens none). Existing modes keep their ids; new modes take
-    the pilot's next ids. Rows already assigned are grouped again with the same result.
+    Runs in the caller's transaction (opens none), on a connection whose exceptions are a local
+    table (ingest's scratch). Existing modes keep their ids; new modes take the pilot's next ids.
+    Rows already assigned are grouped again with the same result.
     """
     tag = uuid.uuid4().hex[:10]
     rows, keys, personal = f"_fm_rows_{tag}", f"_fm_keys_{tag}", f"_fm_personal_{tag}"
@@ -507,9 +510,9 @@ def assign_failure_modes(con: Connection, pilot_id: int, batch_id: int) -> int:
         finally:
             con.unregister(view)
         con.execute(
-            f"UPDATE exceptions SET failure_mode = k.mode_id, personal_data = r.personal_data "
+            f"UPDATE {lake.local('exceptions')} e SET failure_mode = k.mode_id, personal_data = r.personal_data "
             f"FROM {rows} r JOIN {keys} k USING (error_type, frames, template) "
-            f"WHERE exceptions.pilot_id = ? AND exceptions.batch_id = ? AND exceptions.src_row = r.src_row",
+            f"WHERE e.pilot_id = ? AND e.batch_id = ? AND e.src_row = r.src_row",
             [pilot_id, batch_id])
         return len(new)
     finally:

@@ -2,11 +2,12 @@
 
 The per-comment work happens once, when a feedback batch lands, not on every page view:
 
-* :func:`annotate_feedback` (called by ingest inside its transaction) stores, for each comment of the
-  batch, its VADER compound sentiment (-1..1), its triage class with the words that decided it, and
-  whether it contains personal data (readiness.security.privacy's detector, the one that masks).
+* :func:`annotate_feedback` (called by ingest, in its scratch, before the batch's rows are written out
+  as they stay) stores, for each comment of the batch, its VADER compound sentiment (-1..1), its
+  triage class with the words that decided it, and whether it contains personal data
+  (readiness.security.privacy's detector, the one that masks).
 * :func:`recompute_themes` (called when a pilot's feedback changes) finds themes with TF-IDF + NMF and
-  replaces the pilot's rows in ``feedback_themes`` and ``feedback.theme_id``.
+  replaces the pilot's rows in ``feedback_themes`` and ``feedback_theme_rows`` (each comment's theme).
 
 Triage is rule-based and transparent: the keyword lists below are the whole model. Operational issues
 (things the service must get right before it can run in operations) are kept apart from feature
@@ -54,7 +55,7 @@ from analysis.language import language
 from readiness.catalog import Pilot
 from readiness.security import privacy
 from readiness.security.access import Actor
-from readiness.store import Connection
+from readiness.store import Connection, lake
 
 # --- triage lexicon ------------------------------------------------------------------------------
 # Each entry is a regular expression matched case-insensitively on word boundaries; plain words and
@@ -224,7 +225,8 @@ ANALYSED_CHARS = 10_000
 def annotate_feedback(con: Connection, pilot_id: int, batch_id: int) -> int:
     """Store sentiment, triage, triage_reason and personal_data for the batch's comments; return how many.
 
-    Runs inside the caller's transaction (ingest's); rows without a comment are left NULL.
+    Writes the local table of the connection's feedback (ingest's scratch, where the batch is
+    read before its rows are written out); rows without a comment are left NULL.
     """
     rows = con.execute(
         f"SELECT src_row, comment FROM feedback WHERE pilot_id = ? AND batch_id = ? AND {_has_comment_sql()}",
@@ -252,9 +254,9 @@ def annotate_feedback(con: Connection, pilot_id: int, batch_id: int) -> int:
     con.register(view, ann)
     try:
         con.execute(
-            f"UPDATE feedback SET sentiment = a.sentiment, triage = a.triage, triage_reason = a.triage_reason, "
-            f"personal_data = a.personal_data FROM {view} a "
-            f"WHERE feedback.pilot_id = ? AND feedback.batch_id = ? AND feedback.src_row = a.src_row",
+            f"UPDATE {lake.local('feedback')} f SET sentiment = a.sentiment, triage = a.triage, "
+            f"triage_reason = a.triage_reason, personal_data = a.personal_data FROM {view} a "
+            f"WHERE f.pilot_id = ? AND f.batch_id = ? AND f.src_row = a.src_row",
             [pilot_id, batch_id])
     finally:
         con.unregister(view)
@@ -277,7 +279,7 @@ def theme_count(n_comments: int) -> int:
 
 
 def recompute_themes(con: Connection, pilot_id: int) -> int:
-    """Recompute the pilot's themes (TF-IDF + NMF); replace its feedback_themes rows and feedback.theme_id.
+    """Recompute the pilot's themes (TF-IDF + NMF); replace its rows of feedback_themes and feedback_theme_rows.
 
     Returns the number of themes (0, and no themes stored, when the pilot has fewer than 10 comments or
     too few shared words). Deterministic: the same comments give the same themes. Runs in the caller's
@@ -287,7 +289,7 @@ def recompute_themes(con: Connection, pilot_id: int) -> int:
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
     con.execute("DELETE FROM feedback_themes WHERE pilot_id = ?", [pilot_id])
-    con.execute("UPDATE feedback SET theme_id = NULL WHERE pilot_id = ? AND theme_id IS NOT NULL", [pilot_id])
+    con.execute("DELETE FROM feedback_theme_rows WHERE pilot_id = ?", [pilot_id])
     rows = con.execute(
         f"SELECT batch_id, src_row, comment, sentiment, rating FROM feedback WHERE pilot_id = ? AND {_has_comment_sql()} "
         f"ORDER BY batch_id, src_row", [pilot_id]).fetchall()
@@ -343,9 +345,7 @@ def recompute_themes(con: Connection, pilot_id: int) -> int:
     view = f"_fb_theme_{uuid.uuid4().hex[:12]}"
     con.register(view, ids)
     try:
-        con.execute(
-            f"UPDATE feedback SET theme_id = t.theme_id FROM {view} t WHERE feedback.pilot_id = ? "
-            f"AND feedback.batch_id = t.batch_id AND feedback.src_row = t.src_row", [pilot_id])
+        con.execute(f"INSERT INTO feedback_theme_rows SELECT ?, batch_id, src_row, theme_id FROM {view}", [pilot_id])
     finally:
         con.unregister(view)
     return len(topics)
@@ -504,12 +504,14 @@ def themes(con: Connection, pilot: Pilot, filters: Filters = NO_FILTERS) -> pd.D
                    timezone('UTC', computed_at) AS computed_at
             FROM feedback_themes WHERE pilot_id = ? ORDER BY size DESC, theme_id""", [pilot.pilot_id]))
     out = frame(con, f"""
-        WITH f AS (SELECT theme_id, sentiment, rating FROM feedback WHERE {clause} AND theme_id IS NOT NULL)
+        WITH fb AS (SELECT batch_id, src_row, sentiment, rating FROM feedback WHERE {clause}),
+             f AS (SELECT r.theme_id, fb.sentiment, fb.rating FROM fb JOIN feedback_theme_rows r
+                   ON r.pilot_id = ? AND r.batch_id = fb.batch_id AND r.src_row = fb.src_row)
         SELECT t.theme_id, t.label, t.top_terms, count(*)::INTEGER AS size, avg(f.sentiment) AS mean_sentiment,
                avg(f.rating) AS mean_rating, t.examples, timezone('UTC', t.computed_at) AS computed_at
         FROM feedback_themes t JOIN f USING (theme_id)
         WHERE t.pilot_id = ?
-        GROUP BY ALL ORDER BY size DESC, t.theme_id""", [*params, pilot.pilot_id])
+        GROUP BY ALL ORDER BY size DESC, t.theme_id""", [*params, pilot.pilot_id, pilot.pilot_id])
     if out.empty:
         return Empty("None of the comments in the selected dates and segment belong to a theme.")
     return privacy.mask_frame(out)

@@ -82,7 +82,7 @@ def test_round_trip_restores_the_store_as_it_was_and_the_chain_verifies(pilot_db
     # the batch's Parquet files (its events and usage rollup) travel with the store
     parts = {n for n in manifest["files"] if n.startswith("parts/")}
     assert set(manifest["files"]) - parts == {"store.duckdb", "audit-key", "audit-head"}
-    assert sorted(n.split("/")[1] for n in parts) == sorted(lake.LAKE_TABLES)
+    assert sorted(n.split("/")[1] for n in parts) == sorted(lake.USAGE_TABLES)  # the pilot has usage only
 
     # the store moves on: another batch, another decision
     ingest_one(pilot_db, write(tmp_path / "later.csv", "ts,user,event\n2026-03-09T10:00:00Z,eve,open\n"), pilot="p")

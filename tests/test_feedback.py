@@ -18,6 +18,7 @@ from analysis.common import Empty, Filters  # noqa: E402
 from readiness import catalog, store  # noqa: E402
 from readiness.ingest import load as ingest
 from readiness.security.access import Actor
+from readiness.store import lake
 from tests.helpers import make_pilot  # noqa: F401  (also puts the project on sys.path)
 
 T0 = datetime(2026, 3, 2, 9, 0)  # a Monday
@@ -137,18 +138,19 @@ def test_personal_data_patterns(text, expected):
         assert not fb.has_personal_data(fb.redact(text))
 
 
-def test_annotate_touches_only_its_batch_and_is_repeatable(db, tmp_path):
-    _load(db, tmp_path, [{"timestamp": _ts(0), "comment": "Export failed again"}], name="a.jsonl")
-    _load(db, tmp_path, [{"timestamp": _ts(1), "comment": "Love it"}, {"timestamp": _ts(2), "comment": "  "}],
-          name="b.jsonl")
-    with store.open_store(db) as con:
-        p = catalog.get_pilot(con, "pilot")
-        first, second = [r[0] for r in con.execute(
-            "SELECT batch_id FROM ingest_batches ORDER BY batch_id").fetchall()]
-        con.execute("UPDATE feedback SET triage = NULL, sentiment = NULL WHERE batch_id = ?", [second])
-        assert fb.annotate_feedback(con, p.pilot_id, first) == 1
-        assert fb.annotate_feedback(con, p.pilot_id, first) == 1  # same values again
+def test_annotate_touches_only_its_batch_and_is_repeatable():
+    # as ingest's scratch holds a batch's comments before they are written out
+    con = store.scratch(schema=True)
+    try:
+        first, second = 1, 2
+        con.execute("INSERT INTO feedback_local (pilot_id, batch_id, src_row, ts, comment) VALUES "
+                    "(1, 1, 1, TIMESTAMPTZ '2026-01-01 10:00:00+00', 'Export failed again'), "
+                    "(1, 2, 1, TIMESTAMPTZ '2026-01-01 10:01:00+00', 'Love it'), (1, 2, 2, TIMESTAMPTZ '2026-01-01 10:02:00+00', '  ')")
+        assert fb.annotate_feedback(con, 1, first) == 1
+        assert fb.annotate_feedback(con, 1, first) == 1  # same values again
         rows = con.execute("SELECT batch_id, triage FROM feedback ORDER BY batch_id, src_row").fetchall()
+    finally:
+        con.close()
     assert rows == [(first, "operational:reliability"), (second, None), (second, None)]
 
 
@@ -224,7 +226,8 @@ def _themes_snapshot(db: Path) -> tuple[list, list]:
     with store.open_store(db) as con:
         themes = con.execute("SELECT theme_id, label, top_terms, size, mean_sentiment, mean_rating, examples "
                              "FROM feedback_themes ORDER BY theme_id").fetchall()
-        ids = con.execute("SELECT src_row, theme_id FROM feedback ORDER BY src_row").fetchall()
+        ids = con.execute("SELECT f.src_row, r.theme_id FROM feedback f LEFT JOIN feedback_theme_rows r "
+                          "USING (pilot_id, batch_id, src_row) ORDER BY f.src_row").fetchall()
     return themes, ids
 
 
@@ -292,7 +295,10 @@ def test_comments_not_yet_analysed_and_too_few_for_themes(db, tmp_path):
     _load(db, tmp_path, [{"timestamp": _ts(i), "rating": 4, "comment": "Works well"} for i in range(3)])
     with store.open_store(db) as con:
         p = catalog.get_pilot(con, "pilot")
-        con.execute("UPDATE feedback SET sentiment = NULL, triage = NULL")  # as it is before ingest annotates
+        with store.transaction(con):  # rows as a store kept them before ingest annotated comments
+            con.execute("INSERT INTO feedback_local BY NAME SELECT * REPLACE (NULL::DOUBLE AS sentiment, "
+                        "NULL::VARCHAR AS triage) FROM feedback")
+            lake.unregister(con, "tbl = ?", ["feedback"])
         out = fb.triage_table(con, p)
         assert isinstance(out, Empty) and "not been analysed" in out.reason
         assert fb.feedback_summary(con, p).negative_share is None
@@ -303,3 +309,36 @@ def test_comments_not_yet_analysed_and_too_few_for_themes(db, tmp_path):
         assert isinstance(out, Empty) and "at least 10 comments" in out.reason
         neg = fb.most_negative(con, p)
         assert isinstance(neg, Empty)
+
+
+def test_a_store_from_before_feedback_joined_the_lake_keeps_its_comments_and_themes(tmp_path, monkeypatch):
+    # comments as the release before kept them: in the table feedback, each with its theme_id
+    src, db = tmp_path / "src.duckdb", tmp_path / "old.duckdb"
+    _load(src, tmp_path, _theme_rows())
+    with store.open_store(src) as con:
+        con.execute(f"COPY (SELECT f.*, r.theme_id FROM feedback f LEFT JOIN feedback_theme_rows r "
+                    f"USING (pilot_id, batch_id, src_row)) TO '{tmp_path / 'fb.parquet'}' (FORMAT parquet)")
+        con.execute(f"COPY feedback_themes TO '{tmp_path / 'themes.parquet'}' (FORMAT parquet)")
+        con.execute(f"COPY ingest_batches TO '{tmp_path / 'batches.parquet'}' (FORMAT parquet)")
+        con.execute(f"COPY pilots TO '{tmp_path / 'pilots.parquet'}' (FORMAT parquet)")
+    from readiness.store import migrations
+
+    with monkeypatch.context() as m:
+        m.setattr(migrations, "MIGRATIONS", [x for x in migrations.MIGRATIONS if x[0] < 17])
+        with store.open_store(db) as con:
+            for table, name in (("pilots", "pilots"), ("feedback", "fb"), ("feedback_themes", "themes"), ("ingest_batches", "batches")):
+                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet('{tmp_path / name}.parquet')")
+            con.execute("CREATE OR REPLACE SEQUENCE batch_id_seq START 100")
+            assert con.execute("SELECT count(theme_id) FROM feedback").fetchone()[0] == 30
+    store.forget_migrated(db)
+    with store.open_store(db) as con:  # migrated: the rows stay in the local table, their themes kept apart
+        assert con.execute("SELECT count(*) FROM feedback_local").fetchone()[0] == 30
+        assert con.execute("SELECT count(*) FROM feedback_theme_rows").fetchone()[0] == 30
+        view = fb.themes(con, catalog.get_pilot(con, "pilot"), Filters(start=date(2026, 1, 1)))
+        assert sorted(view["size"]) == [10, 10, 10]
+    _load(db, tmp_path, [{"timestamp": _ts(90), "rating": 2, "comment": "Export keeps failing on big files"}],
+          name="more.jsonl")
+    with store.open_store(db) as con:  # the new comment is a file; themes recomputed over both
+        assert con.execute("SELECT count(*) FROM feedback_local").fetchone()[0] == 30
+        assert con.execute("SELECT count(*), count(sentiment) FROM feedback").fetchone() == (31, 31)
+        assert con.execute("SELECT sum(size) FROM feedback_themes").fetchone()[0] == 31

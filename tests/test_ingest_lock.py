@@ -178,7 +178,7 @@ def _csv(rows: list[tuple[str, str]]) -> str:
 
 
 def _evidence(db: Path) -> dict[str, int]:
-    return {t: query(db, f"SELECT count(*) FROM {t}")[0][0] for t in lake.LAKE_TABLES}
+    return {t: query(db, f"SELECT count(*) FROM {t}")[0][0] for t in lake.USAGE_TABLES}
 
 
 def test_a_store_from_before_the_lake_migrates_and_its_batches_delete_from_all_evidence(tmp_path: Path, monkeypatch):
@@ -187,7 +187,7 @@ def test_a_store_from_before_the_lake_migrates_and_its_batches_delete_from_all_e
     src, db = tmp_path / "src.duckdb", tmp_path / "old.duckdb"
     make_pilot(src, PILOT)
     old = ingest_one(src, write(tmp_path / "old.csv", _csv([("2026-07-01T09:00:00Z", "ann")] * 3)))
-    copied = ("usage_events", "ingest_batches", "usage_rollup_state", *lake.LAKE_TABLES[1:])
+    copied = ("usage_events", "ingest_batches", "usage_rollup_state", *lake.USAGE_TABLES[1:])
     with store.open_store(src) as con:
         for t in copied:
             con.execute(f"COPY (SELECT * FROM {t}) TO '{tmp_path / t}.parquet' (FORMAT parquet)")

@@ -241,7 +241,7 @@ def test_batches_kept_as_listed_files_move_into_the_lake_on_upgrade(db: Path, de
     # the batch as the release before DuckLake kept it: a Parquet file per table, listed by path
     parts = Path(f"{db}.parts")
     with store.open_store(db) as con, store.transaction(con):
-        for table in lake.LAKE_TABLES:
+        for table in lake.USAGE_TABLES:  # the tables that release kept in the lake
             (parts / table).mkdir(parents=True, exist_ok=True)
             rel = f"{table}/old_host-1-{table}.parquet"
             con.cursor().execute(f"COPY (SELECT * FROM lake.main.{table}) TO '{parts / rel}' (FORMAT parquet)")
@@ -309,3 +309,92 @@ def test_a_batch_written_ahead_that_the_lake_refuses_is_appended_in_its_turn(db:
     assert query(db, "SELECT batch_id, count(*) FROM lake.main.usage_events GROUP BY ALL ORDER BY 1") == [
         (second.batch_id - 1, 120), (second.batch_id, 80)]
     assert query(db, "SELECT sum(events) FROM usage_by_session") == [(200,)]
+
+
+def _feedback(n: int) -> str:
+    said = ('"Export failed again, lost my work"', "Love it")
+    rows = [f"2026-03-02T11:{i % 60:02d}:00Z,{1 + i % 5},{said[i % 2 == 0]},u{i}" for i in range(n)]
+    return "timestamp,rating,comment,user\n" + "\n".join([*rows, "not a time,9,broken row,u0"]) + "\n"
+
+
+def _exceptions(messages: list[str]) -> str:
+    return "".join(f"2026-03-02T12:{i % 60:02d}:00Z ERROR [app] {m}\n" for i, m in enumerate(messages))
+
+
+def test_feedback_exceptions_and_rejects_are_kept_as_batches_of_the_lake(db: Path, deployment: str,
+                                                                        tmp_path: Path) -> None:
+    fb = ingest_one(db, write(tmp_path / "fb.csv", _feedback(40)), kind="feedback", pilot="p")
+    ex = ingest_one(db, write(tmp_path / "app.log", _exceptions([f"Timeout after {i} ms calling billing"
+                                                                 for i in range(30)])), kind="exceptions", pilot="p")
+    assert (fb.rows_loaded, fb.rows_rejected, ex.rows_loaded) == (40, 1, 30)
+    # the evidence computed per row before the rows were written out reads as before
+    assert query(db, "SELECT count(*), count(sentiment), count(*) FILTER (triage = 'operational:reliability') "
+                     "FROM feedback") == [(40, 40, 20)]
+    assert query(db, "SELECT count(DISTINCT failure_mode), count(failure_mode) FROM exceptions") == [(1, 30)]
+    assert query(db, "SELECT count(*) FROM ingest_rejects WHERE batch_id = ?", [fb.batch_id]) == [(1,)]
+    for table in ("feedback", "exceptions", "ingest_rejects"):  # none of the rows is a local table's
+        assert query(db, f"SELECT count(*) FROM {lake.local(table)}") == [(0,)]
+    if deployment == "organisation":
+        assert query(db, "SELECT (SELECT count(*) FROM lake.main.feedback), (SELECT count(*) FROM lake.main.exceptions), "
+                         "(SELECT count(*) FROM lake.main.ingest_rejects)") == [(40, 30, 1)]
+    else:
+        assert sorted(p.parent.name for p in Path(f"{db}.parts").glob("*/*.parquet")) == [
+            "exceptions", "feedback", "ingest_rejects"]
+    out = _cli("batches", "--db", str(db), "delete", str(fb.batch_id))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert query(db, "SELECT (SELECT count(*) FROM feedback), (SELECT count(*) FROM ingest_rejects), "
+                     "(SELECT count(*) FROM feedback_theme_rows)") == [(0, 0, 0)]
+    if deployment == "organisation":  # swept from the lake once the deletion committed
+        assert query(db, "SELECT count(*) FROM lake.main.feedback") == [(0,)]
+    else:
+        assert sorted(p.parent.name for p in Path(f"{db}.parts").glob("*/*.parquet")) == ["exceptions"]
+
+
+def test_an_exceptions_batch_staged_while_another_landed_is_grouped_against_its_modes(
+        db: Path, tmp_path: Path, monkeypatch) -> None:
+    from readiness.ingest import load
+
+    shared = [f"Timeout after {i} ms calling billing" for i in range(10)]
+    a = write(tmp_path / "a.log", _exceptions([*shared, *(f"Disk {i} is full on host{i}" for i in range(5))]))
+    b = write(tmp_path / "b.log", _exceptions([*(f"Timeout after {i} ms calling billing" for i in range(50, 55)),
+                                               *(f"Queue {i} rejected a message" for i in range(6))]))
+    land = load._land
+
+    def a_lands_first(opened, batch, result, actor, opts):
+        if batch.name == "b.log" and not query(db, "SELECT count(*) FROM ingest_batches WHERE file_name = 'a.log'")[0][0]:
+            assert ingest_one(db, a, kind="exceptions", pilot="p").rows_loaded == 15  # staged before it, lands first
+        return land(opened, batch, result, actor, opts)
+
+    monkeypatch.setattr(load, "_land", a_lands_first)
+    assert ingest_one(db, b, kind="exceptions", pilot="p").rows_loaded == 11
+    # as if they had come one after the other: b's timeouts join a's mode; every mode id is one mode
+    by_file = query(db, "SELECT b.file_name, m.template, count(*) FROM exceptions e JOIN ingest_batches b USING (batch_id) "
+                        "JOIN failure_modes m ON m.pilot_id = e.pilot_id AND m.mode_id = e.failure_mode "
+                        "GROUP BY ALL ORDER BY 1, 2")
+    assert [(f, n) for f, _t, n in by_file] == [("a.log", 5), ("a.log", 10), ("b.log", 6), ("b.log", 5)]
+    assert query(db, "SELECT count(*), count(DISTINCT fingerprint) FROM failure_modes") == [(3, 3)]
+    timeouts = query(db, "SELECT DISTINCT failure_mode FROM exceptions WHERE message LIKE '%Timeout%'")
+    assert len(timeouts) == 1
+    assert query(db, "SELECT count(*) FROM exceptions WHERE failure_mode IS NULL") == [(0,)]
+
+
+def test_rows_kept_in_postgresql_before_the_lake_took_them_move_into_it(db: Path, deployment: str,
+                                                                        tmp_path: Path) -> None:
+    if deployment != "organisation":
+        pytest.skip("the organisation deployment kept feedback, exceptions and rejects in PostgreSQL")
+    fb = ingest_one(db, write(tmp_path / "fb.csv", _feedback(40)), kind="feedback", pilot="p")
+    before = query(db, "SELECT sum(sentiment), count(*) FROM feedback")
+    # the batch as the release before kept it: rows in PostgreSQL tables, nothing in the lake
+    with store.open_store(db) as con, store.transaction(con):
+        for table in ("feedback", "ingest_rejects"):
+            con.execute(f"INSERT INTO {lake.local(table)} BY NAME SELECT * FROM lake.main.{table}")
+            con.cursor().execute(f"DELETE FROM lake.main.{table}")
+        con.execute("DELETE FROM lake_files WHERE tbl IN ('feedback', 'ingest_rejects')")
+    assert query(db, "SELECT count(*) FROM feedback_local") == [(40,)]
+    postgres.release(os.environ["READINESS_DATABASE_URL"])  # a new release starts: it moves them
+    assert query(db, "SELECT count(*) FROM feedback_local") == [(0,)]
+    assert query(db, "SELECT (SELECT count(*) FROM lake.main.feedback), (SELECT count(*) FROM lake.main.ingest_rejects)"
+                 ) == [(40, 1)]
+    assert query(db, "SELECT sum(sentiment), count(*) FROM feedback") == before
+    assert query(db, "SELECT tbl, batch_id, rows FROM lake_files WHERE tbl <> 'usage_events' ORDER BY 1") == [
+        ("feedback", fb.batch_id, 40), ("ingest_rejects", fb.batch_id, 1)]

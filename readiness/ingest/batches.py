@@ -90,11 +90,13 @@ def delete_batch(con: Connection, batch_id: int, actor: Actor) -> dict[str, Any]
         if pinned:
             retired.retire(con, kind, batch_id)
         table = TABLES[kind]
+        # rows loaded before the lake held them are deleted; the batch's files (its rows, a usage
+        # batch's rollup, its rejects) are unlisted now and deleted once this commits
         removed = con.execute(f"DELETE FROM {lake.local(table)} WHERE batch_id = ?", [batch_id]).fetchone()[0]
-        # the batch's files (events, rollup) are unlisted now and deleted once this commits
         removed += lake.unregister(con, "batch_id = ? AND tbl = ?", [batch_id, table])
+        rejects = con.execute(f"DELETE FROM {lake.local('ingest_rejects')} WHERE batch_id = ?", [batch_id]).fetchone()[0]
+        rejects += lake.unregister(con, "batch_id = ? AND tbl = ?", [batch_id, "ingest_rejects"])
         lake.unregister(con, "batch_id = ?", [batch_id])
-        rejects = con.execute("DELETE FROM ingest_rejects WHERE batch_id = ?", [batch_id]).fetchone()[0]
         con.execute("DELETE FROM ingest_batches WHERE batch_id = ?", [batch_id])
         derive_evidence(con, pilot_id, kind, None)  # e.g. themes without the deleted comments
         details = {"pilot": pilot_name, "kind": kind, "file": file_name, "sha256": sha,

@@ -638,8 +638,8 @@ class _Batch:
     sha256: Callable[[], str]  # waits for the file's digest
     earlier: list[Path] = field(default_factory=list)   # --dedupe-rows: files of the pilot's earlier rows
     parts: dict[str, tuple[Path, int]] = field(default_factory=dict)  # lake table -> (its file, rows)
-    rows_file: Path | None = None     # feedback, exceptions: the batch's rows, inserted when it lands
-    rejects_file: Path | None = None
+    modes: list[tuple] = field(default_factory=list)  # exceptions: the pilot's failure modes as staged
+    new_modes: tuple[list, list] = ([], [])  # exceptions: the modes the batch adds, and templates it widens
     span: tuple = (None, None)        # first and last time
     zone: str | None = None           # the zone the rollup's days were computed in
 
@@ -662,6 +662,7 @@ def _ingest(opened, db: Path, pilot: Pilot, kind: str, path: str | Path, *, acto
     with opened() as con:
         require(con, actor, "ingest", pilot.pilot_id)
         pilot_row = con.execute("SELECT * FROM pilots WHERE pilot_id = ?", [pilot.pilot_id]).fetchone()
+        modes = _pilot_modes(con, pilot.pilot_id) if kind == "exceptions" else []
     if opts.time_zone:  # times without a zone are read in the zone chosen for this file
         pilot = dataclasses.replace(pilot, time_zone=opts.time_zone)
     size = path.stat().st_size if path.exists() else 0
@@ -675,7 +676,7 @@ def _ingest(opened, db: Path, pilot: Pilot, kind: str, path: str | Path, *, acto
             opts = dataclasses.replace(opts, time_zone=zone)
             pilot = dataclasses.replace(pilot, time_zone=zone)
         batch = _Batch(db, pilot, pilot_row, kind, name, size, src, mapping, Path(tmp), datetime.now(UTC),
-                       sha256 or _Hashes([path]).of(0))  # hashing overlaps the load
+                       sha256 or _Hashes([path]).of(0), modes=modes)  # hashing overlaps the load
         result = IngestResult(name, kind, format=src.describe(), mapping=mapping.as_dict(), notes=mapping_notes(mapping))
         with opened() as con:
             lake.remove_orphans(con, pid_alive)  # what ingests killed before landing left
@@ -772,35 +773,102 @@ def _stage_batch(batch: _Batch, result: IngestResult, opts: IngestOptions) -> In
 
 
 def _staged(con: Connection, batch: _Batch, result: IngestResult) -> IngestResult:
-    """Write the scratch's batch out: a usage batch's events and rollup as files in the parts folder
-    (they stay there once the batch lands), other rows and the rejects in the work folder."""
+    """Write the scratch's batch out as files in the parts folder (they stay there once the batch
+    lands): its rows with their per-row evidence (a usage batch's rollup, comments' sentiment and
+    triage, exceptions' failure modes), and its rejects."""
     result.notes += _reject_notes(con, result)
+    pid, bid = batch.pilot.pilot_id, result.batch_id
     if batch.kind == "usage":
-        derive_evidence(con, batch.pilot.pilot_id, "usage", result.batch_id)
+        derive_evidence(con, pid, "usage", bid)
         batch.zone = con.execute("SELECT time_zone FROM pilots").fetchone()[0]
-        # a batch file's rows carry their src_row: no reader depends on the order within a file, and
-        # DuckDB writes unordered Parquet a quarter faster (10M events: 1.9 s against 2.8 s)
-        con.execute("SET preserve_insertion_order = false")
-        for table in lake.LAKE_TABLES:
-            rows = con.execute(f"SELECT count(*) FROM {lake.local(table)}").fetchone()[0]
-            if rows:
-                part = lake.new_part(batch.db, table)
-                batch.parts[table] = (part, rows)  # listed before it is written: removed if the batch fails
-                con.execute(f"COPY {lake.local(table)} TO {lit(str(part))} {lake.PARQUET}")
+    elif batch.kind == "feedback":
+        from analysis.feedback import annotate_feedback  # loads pandas: imported when used
+
+        annotate_feedback(con, pid, bid)
     else:
-        batch.rows_file = batch.work / "rows.parquet"
-        con.execute(f"COPY {TABLES[batch.kind]} TO {lit(str(batch.rows_file))} {lake.PARQUET}")
-    if result.rows_rejected:
-        batch.rejects_file = batch.work / "rejects.parquet"
-        con.execute(f"COPY ingest_rejects TO {lit(str(batch.rejects_file))} {lake.PARQUET}")
+        batch.new_modes = _modes_in_scratch(con, pid, bid, batch.modes)
+    # a batch file's rows carry their src_row: no reader depends on the order within a file, and
+    # DuckDB writes unordered Parquet a quarter faster (10M events: 1.9 s against 2.8 s)
+    con.execute("SET preserve_insertion_order = false")
+    for table in lake.LAKE_TABLES:
+        rows = con.execute(f"SELECT count(*) FROM {lake.local(table)}").fetchone()[0]
+        if rows:
+            part = lake.new_part(batch.db, table)
+            batch.parts[table] = (part, rows)  # listed before it is written: removed if the batch fails
+            con.execute(f"COPY {lake.local(table)} TO {lit(str(part))} {lake.PARQUET}")
     return result
+
+
+def _modes_in_scratch(con: Connection, pilot_id: int, batch_id: int, modes: list[tuple]) -> tuple[list, list]:
+    """Assign the failure modes of the batch's exceptions in a scratch that holds them, against the
+    pilot's ``modes`` as the store had them (rows of failure_modes). Returns the modes the batch
+    adds (rows of failure_modes) and the (mode, template) of the ones it widens."""
+    from analysis.failure_modes import assign_failure_modes  # loads pandas: imported when used
+
+    con.execute("DELETE FROM failure_modes")
+    if modes:
+        con.executemany(f"INSERT INTO failure_modes ({_MODE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", modes)
+    assign_failure_modes(con, pilot_id, batch_id)
+    before = {m[1]: m[4] for m in modes}  # mode id -> template
+    now = _pilot_modes(con, pilot_id)
+    new = [m for m in now if m[1] not in before]
+    widened = [(m[1], m[4]) for m in now if m[1] in before and m[4] != before[m[1]]]
+    return new, widened
+
+
+_MODE_COLUMNS = "pilot_id, mode_id, fingerprint, error_type, template, frames, created_at"
+
+
+def _pilot_modes(con: Connection, pilot_id: int) -> list[tuple]:
+    """The pilot's failure modes (rows of failure_modes), as an exceptions batch is assigned against them."""
+    return con.execute(f"SELECT {_MODE_COLUMNS} FROM failure_modes WHERE pilot_id = ? ORDER BY mode_id",
+                       [pilot_id]).fetchall()
+
+
+def _land_modes(con: Connection, batch: _Batch, bid: int) -> None:
+    """Add the failure modes an exceptions batch adds, and the templates it widens, in its
+    transaction. When the pilot's modes changed since the batch was staged (another exceptions
+    batch of the pilot landed meanwhile), the batch is assigned again here against the modes as
+    they are, and its file written anew: a mode id means one mode, whichever batch made it."""
+    pid = batch.pilot.pilot_id
+    now = _pilot_modes(con, pid)
+    if [(m[1], m[2], m[4]) for m in now] != [(m[1], m[2], m[4]) for m in batch.modes]:
+        _reassign(con, batch, bid, now)
+    new, widened = batch.new_modes
+    if new:
+        con.executemany(f"INSERT INTO failure_modes ({_MODE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", new)
+    if widened:
+        con.executemany("UPDATE failure_modes SET template = ? WHERE pilot_id = ? AND mode_id = ?",
+                        [[template, pid, mode] for mode, template in widened])
+
+
+def _reassign(con: Connection, batch: _Batch, bid: int, modes: list[tuple]) -> None:
+    """Assign the failure modes of an exceptions batch's file again, against ``modes``, into a new
+    file that takes its place (what was written into the lake ahead is dropped: the batch's files
+    are appended in its turn)."""
+    part, rows = batch.parts["exceptions"]
+    fresh = lake.new_part(batch.db, "exceptions")
+    scratch = store.scratch(schema=True, spill=batch.work / "spill")
+    try:
+        scratch.execute(f"INSERT INTO {lake.local('exceptions')} BY NAME SELECT * FROM read_parquet(?)", [str(part)])
+        batch.new_modes = _modes_in_scratch(scratch, batch.pilot.pilot_id, bid, modes)
+        scratch.execute("SET preserve_insertion_order = false")
+        scratch.execute(f"COPY {lake.local('exceptions')} TO {lit(str(fresh))} {lake.PARQUET}")
+    except BaseException:
+        fresh.unlink(missing_ok=True)
+        raise
+    finally:
+        scratch.close()
+    batch.parts["exceptions"] = (fresh, rows)
+    part.unlink(missing_ok=True)
+    lake.drop_ahead(con)
 
 
 def _land(opened, batch: _Batch, result: IngestResult, actor: Actor, opts: IngestOptions) -> None:
     """The short step: in one transaction, check the file was not loaded meanwhile (raises
-    _Duplicate, rolled back), list the usage batch's files (on the organisation deployment their
-    rows were written into the lake ahead of it, :func:`lake.ahead`) (or insert the other kinds' rows and
-    derive their evidence), insert the rejects, the batch record and its audit entry."""
+    _Duplicate, rolled back), list the batch's files (on the organisation deployment their rows
+    were written into the lake ahead of it, :func:`lake.ahead`) with what they change in the
+    pilot's evidence (failure modes, themes, the usage rollup), the batch record and its audit entry."""
     pilot, kind, src, mapping = batch.pilot, batch.kind, batch.src, batch.mapping
     pid, bid = pilot.pilot_id, result.batch_id
     sha = batch.sha256()
@@ -812,12 +880,13 @@ def _land(opened, batch: _Batch, result: IngestResult, actor: Actor, opts: Inges
         if kind == "usage":
             _list_usage_files(con, batch, bid)
         else:
-            con.execute(f"INSERT INTO {TABLES[kind]} BY NAME SELECT * FROM read_parquet(?)",
-                        [str(batch.rows_file)])
-            derive_evidence(con, pid, kind, bid)
-        if batch.rejects_file:
-            con.execute("INSERT INTO ingest_rejects BY NAME SELECT * FROM read_parquet(?)",
-                        [str(batch.rejects_file)])
+            if kind == "exceptions":
+                _land_modes(con, batch, bid)
+            for table, (part, rows) in batch.parts.items():
+                lake.register(con, table, bid, pid, part, rows)
+            lake.recreate_views(con)
+            if kind == "feedback":
+                derive_evidence(con, pid, kind, None)  # the pilot's themes, with the batch's comments
         con.execute(
             "INSERT INTO ingest_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?, ?, ?)",
             [bid, pid, kind, batch.name, batch.size, sha, src.describe(),
@@ -846,12 +915,12 @@ def _list_usage_files(con: Connection, batch: _Batch, bid: int) -> None:
     pid = batch.pilot.pilot_id
     fits = staged_rollup_fits(con, pid, batch.zone)
     for table, (part, rows) in batch.parts.items():
-        if table == "usage_events" or fits:
+        if table not in lake.USAGE_TABLES[1:] or fits:  # the events and the rejects, the rollup if it fits
             lake.register(con, table, bid, pid, part, rows)
     lake.recreate_views(con)
     if not fits:
         rebuild_usage_rollup(con, pid)
-        unused = [part for table, (part, _rows) in batch.parts.items() if table != "usage_events"]
+        unused = [part for table, (part, _rows) in batch.parts.items() if table in lake.USAGE_TABLES[1:]]
         after_commit(con, lambda: [p.unlink(missing_ok=True) for p in unused])
 
 
@@ -880,30 +949,21 @@ def owned_prefix(kind: str, folder: Path) -> str:
 
 
 def derive_evidence(con: Connection, pilot_id: int, kind: str, batch_id: int | None) -> None:
-    """Per-row work done once, when a batch lands (inside its transaction): failure modes of
-    exceptions; sentiment, triage and personal-data flags of comments, then the pilot's themes;
-    the usage rollup. ``batch_id`` None means a batch was deleted: only the per-pilot results are
-    recomputed (and the deleted batch's usage aggregates dropped)."""
+    """What a batch changes in the pilot's evidence beyond its own rows: a usage batch's rollup
+    (computed in the ingest's scratch); the pilot's feedback themes (when its feedback changes, in
+    the batch's transaction). ``batch_id`` None means a batch was deleted: only the per-pilot
+    results are recomputed (and the deleted batch's usage aggregates dropped). An exception's
+    failure mode and a comment's sentiment and triage are its own, computed before it is written
+    out (:func:`_staged`)."""
     if kind == "usage":
         from analysis.usage_rollup import (
             update_usage_rollup,  # loads pandas: imported when used, so the command line starts without it
         )
 
         update_usage_rollup(con, pilot_id, batch_id)
-    elif kind == "exceptions" and batch_id is not None:
-        from analysis.failure_modes import (
-            assign_failure_modes,  # loads pandas: imported when used, so the command line starts without it
-        )
-
-        assign_failure_modes(con, pilot_id, batch_id)
     elif kind == "feedback":
-        from analysis.feedback import (  # loads pandas: imported when used, so the command line starts without it
-            annotate_feedback,
-            recompute_themes,
-        )
+        from analysis.feedback import recompute_themes  # loads pandas: imported when used
 
-        if batch_id is not None:
-            annotate_feedback(con, pilot_id, batch_id)
         recompute_themes(con, pilot_id)
 
 
@@ -970,7 +1030,8 @@ def _load(con, pilot: Pilot, kind: str, plan: LoadPlan, reader_rejects: list, st
     result.rows_loaded = con.execute(f"INSERT INTO {lake.local(table)} ({', '.join(cols)}) {select}").fetchone()[0]
     invalid = 0
     if opts.dedupe_rows or result.rows_loaded < staged_rows:
-        invalid = con.execute(f"INSERT INTO ingest_rejects {plan.select_rejects(pilot.pilot_id, result.batch_id)}").fetchone()[0]
+        invalid = con.execute(f"INSERT INTO {lake.local('ingest_rejects')} "
+                              f"{plan.select_rejects(pilot.pilot_id, result.batch_id)}").fetchone()[0]
     _insert_reader_rejects(con, pilot, reader_rejects, result)
     result.rows_rejected = invalid + len(reader_rejects)
     result.rows_read = staged_rows + len(reader_rejects)
@@ -1009,7 +1070,7 @@ def _target_columns(kind: str) -> list[str]:
 
 def _insert_reader_rejects(con, pilot: Pilot, reader_rejects: list, result: IngestResult) -> None:
     if reader_rejects:
-        con.executemany("INSERT INTO ingest_rejects VALUES (?, ?, ?, ?, ?, ?, ?)",
+        con.executemany(f"INSERT INTO {lake.local('ingest_rejects')} VALUES (?, ?, ?, ?, ?, ?, ?)",
                         [[result.batch_id, pilot.pilot_id, row, line if line != row + 1 else None, col, why, raw]
                          for row, line, col, why, raw in reader_rejects])
 
@@ -1093,8 +1154,8 @@ def _load_direct(con, pilot: Pilot, kind: str, src: SourceFile, mapping: Mapping
                     [[row - i for i, (row, *_rest) in enumerate(reader_rejects, start=1)]])
         number = f"{position} + (SELECT count(*) FROM {gaps} WHERE g < {position})"
     cols = _target_columns(kind)
-    if good and table in lake.LAKE_TABLES:
-        # in the ingest's scratch, a lake table's batch is read where it is until it is written out
+    if good and table in lake.USAGE_TABLES:
+        # in the ingest's scratch, a usage batch is read where it is until it is written out
         # as Parquet: a view in place of the empty local table, rather than a second copy of the rows
         # each column typed as the table has it (a column the file lacks is an untyped NULL here)
         types = dict(con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? "
@@ -1109,7 +1170,7 @@ def _load_direct(con, pilot: Pilot, kind: str, src: SourceFile, mapping: Mapping
     failed = total - good - blank - skipped
     if failed:
         line = number if src.format == "jsonl" else "NULL"  # a JSON Lines row is its line
-        con.execute(f"INSERT INTO ingest_rejects SELECT $1, pilot_id, {number}, {line}, attributes->>'column', "
+        con.execute(f"INSERT INTO {lake.local('ingest_rejects')} SELECT $1, pilot_id, {number}, {line}, attributes->>'column', "
                     f"attributes->>'reason', attributes->>'raw' FROM {rows} WHERE batch_id = -$1 "
                     f"AND attributes IS NOT NULL", [bid])
     _insert_reader_rejects(con, pilot, reader_rejects, result)

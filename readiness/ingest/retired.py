@@ -12,7 +12,7 @@ from readiness.store import Connection, lake, table_of
 
 # The tables holding a batch's rows, by kind of batch (usage: the events and their rollup, the
 # lake's tables); the batch record itself is kept too.
-BATCH_TABLES = {"usage": lake.LAKE_TABLES, "feedback": ("feedback",), "exceptions": ("exceptions",)}
+BATCH_TABLES = {"usage": lake.USAGE_TABLES, "feedback": ("feedback",), "exceptions": ("exceptions",)}
 RECORD_TABLE = "ingest_batches"
 
 

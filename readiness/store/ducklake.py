@@ -1,7 +1,8 @@
 """The organisation deployment's telemetry lake: a DuckLake lake, its catalog in the records'
 PostgreSQL (schema ``ducklake``), its Parquet files under ``<lake_data_path>/ducklake``.
 
-The lake tables (:data:`readiness.store.lake.LAKE_TABLES`: usage events and their rollup) are
+The lake tables (:data:`readiness.store.lake.LAKE_TABLES`: usage events and their rollup,
+feedback, exceptions and rejected rows) are
 DuckLake tables of the same columns as the embedded store's local tables. What counts is decided
 in PostgreSQL, not in the lake: ``lake_files`` lists the batches whose rows of each table are
 current, and the views read a lake table's rows of the listed batches only. So a batch is visible

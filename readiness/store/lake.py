@@ -1,6 +1,7 @@
 """Batches kept as Parquet files beside the store, read through views: the store's lake.
 
-The usage events and the usage rollup's four tables are the bulk of a store. Their rows are kept
+The usage events and the usage rollup's four tables are the bulk of a store; feedback, exceptions
+and the rejected rows of every batch come in batches too (:data:`LAKE_TABLES`). Their rows are kept
 in two places: a local table ``<table>_local`` (rows loaded before the lake existed, and a
 rollup rebuilt in a new time zone) and immutable Parquet files, one per batch and table, in the
 store's parts folder ``<store>.parts/<table>/<host>-<pid>-<uuid>.parquet``. ``lake_files`` lists
@@ -39,7 +40,9 @@ from pathlib import Path
 from readiness.store import ducklake
 from readiness.store.transactions import Connection, after_commit, file_of, in_transaction, literal, organisation
 
-LAKE_TABLES = ("usage_events", "usage_by_segment", "usage_by_session", "usage_by_feature", "usage_by_team")
+USAGE_TABLES = ("usage_events", "usage_by_segment", "usage_by_session", "usage_by_feature", "usage_by_team")
+# Every table whose rows come in batches, a batch's rows never changed once landed.
+LAKE_TABLES = (*USAGE_TABLES, "feedback", "exceptions", "ingest_rejects")
 PARTS = ".parts"  # <store>.parts: the store's Parquet files, one folder per table
 # How every Parquet file of the lake is written. Format version 2's encodings (delta, byte stream
 # split) make a usage batch's events file a quarter the size (10M events: 22 MB against 89 MB),
@@ -94,6 +97,15 @@ def ahead(con: Connection, parts: dict[str, tuple[Path, int]]) -> Iterator[None]
     finally:
         _ahead.pop(id(con), None)
         cur.close()  # rolls back what was not committed
+
+
+def drop_ahead(con: Connection) -> None:
+    """Roll back what :func:`ahead` wrote for ``con``'s batch, whose files changed since: each
+    :func:`register` then appends its file in the turn."""
+    state = _ahead.get(id(con))
+    if state is not None and state[1] == "open":
+        state[0].execute("ROLLBACK")
+        state[1] = "refused"
 
 
 def _written_ahead(con: Connection) -> bool:
@@ -354,7 +366,7 @@ CREATE TABLE lake_files (
     rows     BIGINT NOT NULL,
     added_at TIMESTAMPTZ NOT NULL
 );
-{"".join(f"ALTER TABLE {t} RENAME TO {t}_local; CREATE VIEW {t} AS SELECT * FROM {t}_local;" for t in LAKE_TABLES)}
+{"".join(f"ALTER TABLE {t} RENAME TO {t}_local; CREATE VIEW {t} AS SELECT * FROM {t}_local;" for t in USAGE_TABLES)}
 """
 
 MERGED_FILES = """

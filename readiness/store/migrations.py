@@ -544,6 +544,23 @@ DELETE FROM evidence_kept WHERE pilot_id IN ({_V16_PILOTS});
 DELETE FROM pilot_figures WHERE pilot_id IN ({_V16_PILOTS});
 """
 
+_V17_LAKE_EVIDENCE = f"""
+-- Feedback, exceptions and rejects are lake tables like the usage events: each batch's rows are
+-- immutable (a Parquet file per batch beside the store; the organisation's DuckLake lake), their
+-- per-row evidence (sentiment, triage, failure mode, personal data) computed before they land.
+-- A comment's theme changes whenever the pilot's feedback does: it is kept apart, per row.
+CREATE TABLE feedback_theme_rows (
+    pilot_id INTEGER NOT NULL,
+    batch_id BIGINT NOT NULL,
+    src_row  BIGINT NOT NULL,
+    theme_id INTEGER NOT NULL
+);
+INSERT INTO feedback_theme_rows SELECT pilot_id, batch_id, src_row, theme_id FROM feedback WHERE theme_id IS NOT NULL;
+ALTER TABLE feedback DROP COLUMN theme_id;
+{"".join(f"ALTER TABLE {t} RENAME TO {t}_local; CREATE VIEW {t} AS SELECT * FROM {t}_local;"
+         for t in ("feedback", "exceptions", "ingest_rejects"))}
+"""
+
 MIGRATIONS: list[tuple[int, str, object]] = [
     (1, "foundation: pilots, batches, logs, rejects, audit", _V1_FOUNDATION),
     (2, "evidence: failure modes, annotations, feedback sentiment, triage and themes", _V2_EVIDENCE),
@@ -561,6 +578,7 @@ MIGRATIONS: list[tuple[int, str, object]] = [
     (14, "lake: a merged Parquet file holds several batches (one lake_files row per batch and file)", _V14_MERGED_FILES),
     (15, "evidence kept: each pilot's unfiltered page evidence at a data version", _V15_EVIDENCE_KEPT),
     (16, "usage outcomes: more success words; rollups rebuilt, kept figures computed again", _V16_SUCCESS_WORDS),
+    (17, "lake: feedback, exceptions and rejects as lake tables; comments' themes kept per row", _V17_LAKE_EVIDENCE),
 ]
 
 

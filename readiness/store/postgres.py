@@ -1,5 +1,5 @@
-"""The organisation deployment: review records in PostgreSQL, telemetry as Parquet files in a
-folder every replica shares.
+"""The organisation deployment: review records in PostgreSQL, telemetry in a DuckLake lake whose
+files are in a folder every replica shares.
 
 Chosen when ``database_url`` (``READINESS_DATABASE_URL``) is set; ``lake_data_path`` names the
 shared folder. DuckDB stays the query engine: each process runs one DuckDB instance with the
@@ -8,9 +8,9 @@ package, never downloaded), and a connection's default schema is ``rec.public``,
 above the store seam runs the same SQL on both deployments.
 
 - **Records** (pilots, reviews, decisions, risks, conditions, hand-off, users, grants, login
-  sessions, the audit chain, batches, feedback and exception rows) are PostgreSQL tables, made by
-  ``postgres_schema.sql`` (the embedded schema at its baseline version) and the migrations after it.
-- **Telemetry's bulk** (usage events and their rollup) is in a DuckLake lake
+  sessions, the audit chain, batches, failure modes, feedback themes) are PostgreSQL tables, made
+  by ``postgres_schema.sql`` (the embedded schema at its baseline version) and the migrations after it.
+- **Telemetry** (usage events and their rollup, feedback, exceptions, rejected rows) is in a DuckLake lake
   (:mod:`readiness.store.ducklake`): its catalog in the same PostgreSQL, its Parquet files under
   ``<lake_data_path>/ducklake``. A batch is staged as Parquet files with nothing held (under
   ``<lake_data_path>/readiness.parts``); when it lands, its rows go into the lake tables and its
@@ -55,6 +55,14 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (16, "usage outcomes: more success words; rollups rebuilt, kept figures computed again",
      # the events are in the lake, out of this SQL's reach: every pilot's rollup is rebuilt
      "DELETE FROM usage_rollup_state; DELETE FROM evidence_kept; DELETE FROM pilot_figures;"),
+    (17, "lake: feedback, exceptions and rejects as lake tables; comments' themes kept per row",
+     # the baseline makes these three tables only while their local tables do not exist
+     "CREATE TABLE IF NOT EXISTS feedback_theme_rows(pilot_id INTEGER NOT NULL, batch_id BIGINT NOT NULL, "
+     "src_row BIGINT NOT NULL, theme_id INTEGER NOT NULL); "
+     "INSERT INTO feedback_theme_rows SELECT pilot_id, batch_id, src_row, theme_id FROM feedback "
+     "WHERE theme_id IS NOT NULL; ALTER TABLE feedback DROP COLUMN theme_id; "
+     "ALTER TABLE feedback RENAME TO feedback_local; ALTER TABLE exceptions RENAME TO exceptions_local; "
+     "ALTER TABLE ingest_rejects RENAME TO ingest_rejects_local;"),
 ]
 
 _log = logging.getLogger(__name__)
@@ -218,6 +226,7 @@ def migrate(con: Connection) -> list[int]:
     con.execute("CALL pg_clear_cache()")
     _lake_tables(con)
     _files_into_lake(con)
+    _rows_into_lake(con)
     return applied
 
 
@@ -282,6 +291,40 @@ def _files_into_lake(con: Connection) -> None:
         except duckdb.Error as err:
             _log.warning("A listed lake file was not moved into the lake (it stays listed): %s %s: %s",
                          tbl, rel, redact(str(err)))
+
+
+def _rows_into_lake(con: Connection) -> None:
+    """Move the rows PostgreSQL tables kept before migration 17 (feedback, exceptions, rejects) into
+    the lake, a table at a time, each in the writers' turn: the lake's insert commits first, then
+    the batches' listing and the deletion of their PostgreSQL rows, in one transaction (the views
+    read a batch's rows from one place or the other). Cut short in between, the lake's rows are
+    unlisted: swept, and the move runs again at the next start."""
+    moved = [t for t in lake.LAKE_TABLES if t not in lake.USAGE_TABLES]
+    if not any(con.execute(f"SELECT count(*) FROM {lake.local(t)}").fetchone()[0] for t in moved):
+        return
+    lake.sweep(con)  # what a move cut short left in the lake
+    for table in moved:
+        try:
+            with transactions.transaction(con):
+                batches = con.execute(f"SELECT batch_id, any_value(pilot_id), count(*) FROM {lake.local(table)} "
+                                      "GROUP BY batch_id ORDER BY batch_id").fetchall()
+                if not batches:
+                    continue
+                cur = con.cursor()
+                try:
+                    cur.execute("BEGIN TRANSACTION")
+                    cur.execute(f"INSERT INTO {ducklake.table(table)} BY NAME SELECT * FROM "
+                                f"{ALIAS}.public.{lake.local(table)}")
+                    cur.execute("COMMIT")
+                finally:
+                    cur.close()  # rolls back what did not commit
+                con.executemany("INSERT INTO lake_files VALUES (?, ?, ?, '', ?, now())",
+                                [[table, b, p, n] for b, p, n in batches])
+                con.execute(f"DELETE FROM {lake.local(table)}")
+                lake.recreate_views(con)
+        except duckdb.Error as err:
+            _log.warning("The %s rows kept in PostgreSQL were not moved into the lake (they stay "
+                         "there, read as before): %s", table, redact(str(err)))
 
 
 def _applied(con: Connection) -> set[int]:
