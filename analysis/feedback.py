@@ -278,6 +278,14 @@ def theme_count(n_comments: int) -> int:
     return max(2, min(8, n_comments // 10))
 
 
+@dataclass
+class Themes:
+    """A pilot's themes as computed from its comments of ``batches`` (what :func:`store_themes` writes)."""
+    batches: list[int]
+    topics: list[dict] = field(default_factory=list)  # in theme order: label, top_terms, size, means, examples
+    members: pd.DataFrame | None = None                # batch_id, src_row, theme_id
+
+
 def recompute_themes(con: Connection, pilot_id: int) -> int:
     """Recompute the pilot's themes (TF-IDF + NMF); replace its rows of feedback_themes and feedback_theme_rows.
 
@@ -285,16 +293,22 @@ def recompute_themes(con: Connection, pilot_id: int) -> int:
     too few shared words). Deterministic: the same comments give the same themes. Runs in the caller's
     transaction when there is one.
     """
+    return store_themes(con, pilot_id, compute_themes(con, pilot_id))
+
+
+def compute_themes(con: Connection, pilot_id: int, source: str = "feedback") -> Themes:
+    """The pilot's themes from its comments in ``source`` (a table or subquery with the columns of
+    feedback; by default the pilot's feedback as the connection reads it), written nowhere."""
     from sklearn.decomposition import NMF
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
-    con.execute("DELETE FROM feedback_themes WHERE pilot_id = ?", [pilot_id])
-    con.execute("DELETE FROM feedback_theme_rows WHERE pilot_id = ?", [pilot_id])
+    batches = [r[0] for r in con.execute(f"SELECT DISTINCT batch_id FROM {source} WHERE pilot_id = ? ORDER BY 1",
+                                         [pilot_id]).fetchall()]
     rows = con.execute(
-        f"SELECT batch_id, src_row, comment, sentiment, rating FROM feedback WHERE pilot_id = ? AND {_has_comment_sql()} "
+        f"SELECT batch_id, src_row, comment, sentiment, rating FROM {source} WHERE pilot_id = ? AND {_has_comment_sql()} "
         f"ORDER BY batch_id, src_row", [pilot_id]).fetchall()
     if len(rows) < MIN_THEME_COMMENTS:
-        return 0
+        return Themes(batches)
     texts = [redact(r[2]) for r in rows]  # masked: no email or number becomes a theme word
     stop = sorted(ENGLISH_STOP_WORDS.union(THEME_STOP_WORDS))
     vec = TfidfVectorizer(stop_words=stop, token_pattern=r"(?u)\b[a-zA-Z]{2,}\b(?![-_]?\d)", lowercase=True,
@@ -303,11 +317,11 @@ def recompute_themes(con: Connection, pilot_id: int) -> int:
     try:
         x = vec.fit_transform(texts)
     except ValueError:  # no word occurs in two comments
-        return 0
+        return Themes(batches)
     terms = vec.get_feature_names_out()
     k = min(theme_count(len(rows)), x.shape[1])
     if k < 2:
-        return 0
+        return Themes(batches)
     model = NMF(n_components=k, init="nndsvd", random_state=0, max_iter=1000)
     w = model.fit_transform(x)
     h = model.components_
@@ -333,22 +347,32 @@ def recompute_themes(con: Connection, pilot_id: int) -> int:
     theme_of = np.full(len(rows), -1, dtype="int64")
     for theme_id, d in enumerate(topics, start=1):
         theme_of[d["members"]] = theme_id
+    keep = theme_of > 0
+    members = pd.DataFrame({"batch_id": np.array([r[0] for r in rows], dtype="int64")[keep],
+                            "src_row": np.array([r[1] for r in rows], dtype="int64")[keep],
+                            "theme_id": theme_of[keep].astype("int32")})
+    return Themes(batches, topics, members)
+
+
+def store_themes(con: Connection, pilot_id: int, themes: Themes) -> int:
+    """Replace the pilot's rows of feedback_themes and feedback_theme_rows with ``themes``; returns
+    the number of themes. Runs in the caller's transaction when there is one."""
+    con.execute("DELETE FROM feedback_themes WHERE pilot_id = ?", [pilot_id])
+    con.execute("DELETE FROM feedback_theme_rows WHERE pilot_id = ?", [pilot_id])
+    for theme_id, d in enumerate(themes.topics, start=1):
         con.execute(
             "INSERT INTO feedback_themes (pilot_id, theme_id, label, top_terms, size, mean_sentiment, mean_rating, "
             "examples, computed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())",
             [pilot_id, theme_id, d["label"], d["top_terms"], d["size"], d["mean_sentiment"], d["mean_rating"],
              d["examples"]])
-    keep = theme_of > 0
-    ids = pd.DataFrame({"batch_id": np.array([r[0] for r in rows], dtype="int64")[keep],
-                        "src_row": np.array([r[1] for r in rows], dtype="int64")[keep],
-                        "theme_id": theme_of[keep].astype("int32")})
-    view = f"_fb_theme_{uuid.uuid4().hex[:12]}"
-    con.register(view, ids)
-    try:
-        con.execute(f"INSERT INTO feedback_theme_rows SELECT ?, batch_id, src_row, theme_id FROM {view}", [pilot_id])
-    finally:
-        con.unregister(view)
-    return len(topics)
+    if themes.members is not None and len(themes.members):
+        view = f"_fb_theme_{uuid.uuid4().hex[:12]}"
+        con.register(view, themes.members)
+        try:
+            con.execute(f"INSERT INTO feedback_theme_rows SELECT ?, batch_id, src_row, theme_id FROM {view}", [pilot_id])
+        finally:
+            con.unregister(view)
+    return len(themes.topics)
 
 
 # --- evidence ------------------------------------------------------------------------------------

@@ -51,7 +51,7 @@ def _built_zone(con: Connection, pilot_id: int) -> str | None:
     return row[0] if row else None
 
 
-def _outcome_counts(con: Connection, cond: str, params: list) -> tuple[str, str, list]:
+def _outcome_counts(con: Connection, cond: str, params: list, events: str = "usage_events") -> tuple[str, str, list]:
     """The segment grain's (outcomes, successes) aggregates over usage_events rows matching
     ``cond``, and their parameters. An outcome column holds a few distinct values: each is judged
     once (trimmed, lower-cased) and the rows are matched against the lists of values that count,
@@ -60,7 +60,7 @@ def _outcome_counts(con: Connection, cond: str, params: list) -> tuple[str, str,
     outcomes, successes, distinct = con.execute(f"""
         SELECT list(o) FILTER (WHERE {blank_sql('o')} IS NOT NULL),
                list(o) FILTER (WHERE {success_sql(f"lower({blank_sql('o')})")}), count(*)
-        FROM (SELECT DISTINCT outcome AS o FROM usage_events WHERE {cond} AND outcome IS NOT NULL)""", params).fetchone()
+        FROM (SELECT DISTINCT outcome AS o FROM {events} WHERE {cond} AND outcome IS NOT NULL)""", params).fetchone()
     if distinct > MANY_OUTCOMES:
         kept = blank_sql("outcome")
         return f"count({kept})", f"count(*) FILTER (WHERE {success_sql(f'lower({kept})')})", []
@@ -68,19 +68,20 @@ def _outcome_counts(con: Connection, cond: str, params: list) -> tuple[str, str,
             "count(*) FILTER (WHERE list_contains(?::VARCHAR[], outcome))", [outcomes or [], successes or []])
 
 
-def _add(con: Connection, pilot: Pilot, batch_id: int | None) -> None:
-    """Insert the aggregates of one batch (or, with None, of all the pilot's batches) into the
-    local tables; the coarser grains read the segments just written there."""
+def _add(con: Connection, pilot: Pilot, batch_id: int | None, events: str = "usage_events") -> None:
+    """Insert the aggregates of one batch (or, with None, of all the pilot's batches) of ``events``
+    (the usage events, or a subquery standing for them) into the local tables; the coarser grains
+    read the segments just written there."""
     cond, params = "pilot_id = ?", [pilot.pilot_id]
     if batch_id is not None:
         cond, params = cond + " AND batch_id = ?", params + [batch_id]
-    outcomes, successes, lists = _outcome_counts(con, cond, params)
+    outcomes, successes, lists = _outcome_counts(con, cond, params, events)
     con.execute(f"""
         INSERT INTO usage_by_segment_local
         SELECT pilot_id, batch_id, {local_day_sql(pilot)}, user_id, {blank_sql('session_id')}, team, feature,
                CASE WHEN attributes IS NOT NULL THEN attributes->>'user_group' END,  -- skips JSON work when none
                count(*), {outcomes}, {successes}
-        FROM usage_events WHERE {cond} AND user_id IS NOT NULL GROUP BY ALL""", lists + params)
+        FROM {events} WHERE {cond} AND user_id IS NOT NULL GROUP BY ALL""", lists + params)
     con.execute(f"""
         INSERT INTO usage_by_session_local
         SELECT pilot_id, batch_id, day, user_id, session_id, sum(events), sum(outcomes), sum(successes),
@@ -102,14 +103,15 @@ def _set_state(con: Connection, pilot: Pilot) -> None:
     con.execute("INSERT INTO usage_rollup_state VALUES (?, ?, now())", [pilot.pilot_id, pilot.time_zone])
 
 
-def rebuild_usage_rollup(con: Connection, pilot_id: int) -> None:
-    """Recompute the pilot's rollup from its events in its current time zone (caller holds the
-    transaction); e.g. after the pilot's time zone changed."""
+def rebuild_usage_rollup(con: Connection, pilot_id: int, events: str = "usage_events") -> None:
+    """Recompute the pilot's rollup from its ``events`` (the usage events, or a subquery standing
+    for them) in its current time zone (caller holds the transaction); e.g. after the pilot's time
+    zone changed."""
     pilot = _pilot(con, pilot_id)
     lake.unregister(con, "pilot_id = ?", [pilot_id], ROLLUP_TABLES)
     for table in ROLLUP_TABLES:
         con.execute(f"DELETE FROM {lake.local(table)} WHERE pilot_id = ?", [pilot_id])
-    _add(con, pilot, None)
+    _add(con, pilot, None, events)
     _set_state(con, pilot)
 
 

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from analysis import failure_modes as fm  # noqa: E402
-from readiness.store import migrate  # noqa: E402
+from readiness.store import lake, migrate  # noqa: E402
 
 LOGHUB = ROOT.parent / "shared" / "data" / "loghub-2k"
 SYSTEMS = ("HDFS", "Hadoop", "Spark", "Zookeeper", "OpenStack", "Linux")
@@ -67,7 +67,7 @@ def ours(messages: list[str]) -> tuple[list[int], float]:
         con.execute("CREATE TEMP TABLE msgs (i BIGINT, message VARCHAR)")
         con.executemany("INSERT INTO msgs VALUES (?, ?)", list(enumerate(messages))) if len(messages) < 20000 else \
             _bulk_insert(con, messages)
-        con.execute("INSERT INTO exceptions (pilot_id, batch_id, src_row, ts, message) "
+        con.execute(f"INSERT INTO {lake.local('exceptions')} (pilot_id, batch_id, src_row, ts, message) "
                     "SELECT 1, 1, i, TIMESTAMPTZ '2026-01-01 00:00:00+00', message FROM msgs")
         con.execute("DROP TABLE msgs")
         start = time.perf_counter()

@@ -190,9 +190,19 @@ def test_regrouping_a_batch_changes_nothing(db: Path, tmp_path: Path) -> None:
     with store.open_store(db) as con:
         p = catalog.get_pilot(con, "pilot")
         first = fm.assignments(con, p)
-        with store.transaction(con):
-            assert fm.assign_failure_modes(con, p.pilot_id, batch) == 0
-        assert fm.assignments(con, p) == first
+        rows = con.execute("SELECT pilot_id, batch_id, src_row, ts, message, error_type, stack_trace FROM exceptions "
+                           "ORDER BY src_row").fetchall()
+        modes = con.execute("SELECT * FROM failure_modes ORDER BY mode_id").fetchall()
+    # grouped again as an ingest's scratch groups a batch: its rows, unassigned, and the pilot's modes
+    scratch = store.scratch(schema=True)
+    try:
+        scratch.executemany("INSERT INTO exceptions_local (pilot_id, batch_id, src_row, ts, message, error_type, "
+                            "stack_trace) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        scratch.executemany(f"INSERT INTO failure_modes VALUES ({', '.join('?' * len(modes[0]))})", modes)
+        assert fm.assign_failure_modes(scratch, p.pilot_id, batch) == 0
+        assert fm.assignments(scratch, p) == first
+    finally:
+        scratch.close()
 
 
 def _trend_rows() -> list[tuple[str, str, str, str, str]]:

@@ -350,22 +350,29 @@ def test_feedback_exceptions_and_rejects_are_kept_as_batches_of_the_lake(db: Pat
         assert sorted(p.parent.name for p in Path(f"{db}.parts").glob("*/*.parquet")) == ["exceptions"]
 
 
-def test_an_exceptions_batch_staged_while_another_landed_is_grouped_against_its_modes(
-        db: Path, tmp_path: Path, monkeypatch) -> None:
+def _lands_first(monkeypatch, db: Path, first: Path, waiting: str, *, kind: str, rows: int) -> None:
+    """Make ``first`` (of the pilot p) be ingested and land while the file named ``waiting``,
+    staged already, waits to land."""
     from readiness.ingest import load
 
+    land = load._land
+
+    def first_lands(opened, batch, result, actor, opts):
+        if batch.name == waiting and not query(db, "SELECT count(*) FROM ingest_batches WHERE file_name = ?",
+                                               [first.name])[0][0]:
+            assert ingest_one(db, first, kind=kind, pilot="p").rows_loaded == rows
+        return land(opened, batch, result, actor, opts)
+
+    monkeypatch.setattr(load, "_land", first_lands)
+
+
+def test_an_exceptions_batch_staged_while_another_landed_is_grouped_against_its_modes(
+        db: Path, tmp_path: Path, monkeypatch) -> None:
     shared = [f"Timeout after {i} ms calling billing" for i in range(10)]
     a = write(tmp_path / "a.log", _exceptions([*shared, *(f"Disk {i} is full on host{i}" for i in range(5))]))
     b = write(tmp_path / "b.log", _exceptions([*(f"Timeout after {i} ms calling billing" for i in range(50, 55)),
                                                *(f"Queue {i} rejected a message" for i in range(6))]))
-    land = load._land
-
-    def a_lands_first(opened, batch, result, actor, opts):
-        if batch.name == "b.log" and not query(db, "SELECT count(*) FROM ingest_batches WHERE file_name = 'a.log'")[0][0]:
-            assert ingest_one(db, a, kind="exceptions", pilot="p").rows_loaded == 15  # staged before it, lands first
-        return land(opened, batch, result, actor, opts)
-
-    monkeypatch.setattr(load, "_land", a_lands_first)
+    _lands_first(monkeypatch, db, a, "b.log", kind="exceptions", rows=15)
     assert ingest_one(db, b, kind="exceptions", pilot="p").rows_loaded == 11
     # as if they had come one after the other: b's timeouts join a's mode; every mode id is one mode
     by_file = query(db, "SELECT b.file_name, m.template, count(*) FROM exceptions e JOIN ingest_batches b USING (batch_id) "
@@ -398,3 +405,56 @@ def test_rows_kept_in_postgresql_before_the_lake_took_them_move_into_it(db: Path
     assert query(db, "SELECT sum(sentiment), count(*) FROM feedback") == before
     assert query(db, "SELECT tbl, batch_id, rows FROM lake_files WHERE tbl <> 'usage_events' ORDER BY 1") == [
         ("feedback", fb.batch_id, 40), ("ingest_rejects", fb.batch_id, 1)]
+
+
+def test_a_feedback_batch_staged_while_another_landed_stores_themes_of_both(
+        db: Path, tmp_path: Path, monkeypatch) -> None:
+    from analysis import feedback
+
+    said = {"export": ("export to excel failed", "excel export lost rows", "export button does nothing"),
+            "password": ("password reset email never came", "reset password link expired", "password rules confusing"),
+            "dashboard": ("dashboard charts load slowly", "dashboard filters reset", "charts on the dashboard are blank")}
+
+    def comments(path: Path, topics: tuple[str, ...], n: int) -> Path:
+        return write(path, "timestamp,rating,comment\n" + "".join(
+            f"2026-03-02T11:{i % 60:02d}:00Z,{1 + i % 5},{said[topics[i % 2]][i % 3]} on monday {i}\n" for i in range(n)))
+
+    a = comments(tmp_path / "a.csv", ("export", "password"), 30)
+    b = comments(tmp_path / "b.csv", ("dashboard", "export"), 24)
+    _lands_first(monkeypatch, db, a, "b.csv", kind="feedback", rows=30)
+    assert ingest_one(db, b, kind="feedback", pilot="p").rows_loaded == 24
+    stored = query(db, "SELECT theme_id, label, size FROM feedback_themes ORDER BY 1")
+    # the comments of both batches have their themes
+    assert query(db, "SELECT count(*), count(DISTINCT batch_id) FROM feedback_theme_rows") == [
+        (sum(n for _t, _l, n in stored), 2)]
+    with store.open_store(db) as con, store.transaction(con):  # the same as computed from scratch now
+        feedback.recompute_themes(con, get_pilot(con, "p").pilot_id)
+    assert query(db, "SELECT theme_id, label, size FROM feedback_themes ORDER BY 1") == stored
+    # a batch landing alone stores the themes computed before its turn, its own comments included
+    assert ingest_one(db, comments(tmp_path / "c.csv", ("password", "dashboard"), 20), kind="feedback",
+                      pilot="p").rows_loaded == 20
+    stored = query(db, "SELECT theme_id, label, size FROM feedback_themes ORDER BY 1")
+    assert query(db, "SELECT count(*), count(DISTINCT batch_id) FROM feedback_theme_rows") == [
+        (sum(n for _t, _l, n in stored), 3)]
+    with store.open_store(db) as con, store.transaction(con):
+        feedback.recompute_themes(con, get_pilot(con, "p").pilot_id)
+    assert query(db, "SELECT theme_id, label, size FROM feedback_themes ORDER BY 1") == stored
+
+
+def test_a_usage_batch_whose_pilot_changed_zone_while_it_loaded_rolls_up_its_own_events(
+        db: Path, tmp_path: Path, monkeypatch) -> None:
+    from readiness.ingest import load
+
+    ingest_one(db, write(tmp_path / "u0.csv", _usage(50, "z")), pilot="p")
+    land = load._land
+
+    def zone_changed(opened, batch, result, actor, opts):
+        with store.open_store(db) as con, store.transaction(con):  # staged in UTC days; the pilot now in Tokyo's
+            con.execute("UPDATE pilots SET time_zone = 'Asia/Tokyo' WHERE name = 'p'")
+        return land(opened, batch, result, actor, opts)
+
+    monkeypatch.setattr(load, "_land", zone_changed)
+    ingest_one(db, write(tmp_path / "u1.csv", _usage(120, "a")), pilot="p")
+    assert query(db, "SELECT count(*) FROM usage_events") == [(170,)]
+    assert query(db, "SELECT sum(events) FROM usage_by_session") == [(170,)]  # the pilot's rollup, rebuilt
+    assert query(db, "SELECT time_zone FROM usage_rollup_state") == [("Asia/Tokyo",)]

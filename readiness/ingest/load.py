@@ -640,6 +640,7 @@ class _Batch:
     parts: dict[str, tuple[Path, int]] = field(default_factory=dict)  # lake table -> (its file, rows)
     modes: list[tuple] = field(default_factory=list)  # exceptions: the pilot's failure modes as staged
     new_modes: tuple[list, list] = ([], [])  # exceptions: the modes the batch adds, and templates it widens
+    themes: Any = None                # feedback: the pilot's themes with the batch (analysis.feedback.Themes)
     span: tuple = (None, None)        # first and last time
     zone: str | None = None           # the zone the rollup's days were computed in
 
@@ -690,7 +691,7 @@ def _ingest(opened, db: Path, pilot: Pilot, kind: str, path: str | Path, *, acto
                     return IngestResult(name, kind, duplicate=True, duplicate_of=dup, format=src.describe())
             with transaction(con):  # the number is the batch's from now on; a batch that never lands leaves a gap
                 result.batch_id = store.next_id(con, "batch_id_seq")
-            if opts.dedupe_rows:
+            if opts.dedupe_rows or kind == "feedback":  # a feedback batch's themes are the pilot's
                 batch.earlier = _earlier_rows(con, batch)
         landed = False
         try:
@@ -710,8 +711,8 @@ def _ingest(opened, db: Path, pilot: Pilot, kind: str, path: str | Path, *, acto
 
 
 def _earlier_rows(con: Connection, batch: _Batch) -> list[Path]:
-    """Where --dedupe-rows finds the pilot's earlier rows of the batch's kind, read later with the
-    store let go: the listed files as they are, and the rows of local tables copied to a file in
+    """Where --dedupe-rows, and a feedback batch's themes, find the pilot's earlier rows of the
+    batch's kind, read later with the store let go: the listed files as they are, and the rows of local tables copied to a file in
     the work folder (rows loaded before the lake existed; feedback and exceptions; on the
     organisation deployment every earlier row, its lake's included)."""
     table, pid = TABLES[batch.kind], int(batch.pilot.pilot_id)
@@ -782,9 +783,13 @@ def _staged(con: Connection, batch: _Batch, result: IngestResult) -> IngestResul
         derive_evidence(con, pid, "usage", bid)
         batch.zone = con.execute("SELECT time_zone FROM pilots").fetchone()[0]
     elif batch.kind == "feedback":
-        from analysis.feedback import annotate_feedback  # loads pandas: imported when used
+        from analysis.feedback import annotate_feedback, compute_themes  # loads pandas: imported when used
 
         annotate_feedback(con, pid, bid)
+        cols = "pilot_id, batch_id, src_row, comment, sentiment, rating"
+        source = (f"(SELECT {cols} FROM _earlier UNION ALL SELECT {cols} FROM feedback)" if batch.earlier
+                  else "feedback")
+        batch.themes = compute_themes(con, pid, source)
     else:
         batch.new_modes = _modes_in_scratch(con, pid, bid, batch.modes)
     # a batch file's rows carry their src_row: no reader depends on the order within a file, and
@@ -832,6 +837,8 @@ def _land_modes(con: Connection, batch: _Batch, bid: int) -> None:
     they are, and its file written anew: a mode id means one mode, whichever batch made it."""
     pid = batch.pilot.pilot_id
     now = _pilot_modes(con, pid)
+    if "exceptions" not in batch.parts:  # every line was left out or rejected: nothing to group
+        return
     if [(m[1], m[2], m[4]) for m in now] != [(m[1], m[2], m[4]) for m in batch.modes]:
         _reassign(con, batch, bid, now)
     new, widened = batch.new_modes
@@ -840,6 +847,25 @@ def _land_modes(con: Connection, batch: _Batch, bid: int) -> None:
     if widened:
         con.executemany("UPDATE failure_modes SET template = ? WHERE pilot_id = ? AND mode_id = ?",
                         [[template, pid, mode] for mode, template in widened])
+
+
+def _land_themes(con: Connection, batch: _Batch, bid: int) -> None:
+    """Store the pilot's themes computed with a feedback batch's comments before it landed, or,
+    when the pilot's feedback batches changed since (one landed or was deleted meanwhile),
+    compute them again here from the pilot's comments and the batch's file. (The organisation's
+    transaction reads the lake as its turn began: not the batch's own rows, committed in it.)"""
+    from analysis.feedback import compute_themes, store_themes  # loads pandas: imported when used
+
+    pid = batch.pilot.pilot_id
+    before = [r[0] for r in con.execute("SELECT batch_id FROM ingest_batches WHERE pilot_id = ? AND kind = 'feedback' "
+                                        "AND rows_loaded > 0", [pid]).fetchall()]
+    themes = batch.themes
+    if themes is None or sorted([*before, bid]) != themes.batches:
+        cols = "pilot_id, batch_id, src_row, comment, sentiment, rating"
+        own = batch.parts.get("feedback")  # none when every row was a duplicate
+        themes = compute_themes(con, pid, f"(SELECT {cols} FROM feedback WHERE batch_id <> {int(bid)} UNION ALL "
+                                          f"SELECT {cols} FROM read_parquet({lit(str(own[0]))}))" if own else "feedback")
+    store_themes(con, pid, themes)
 
 
 def _reassign(con: Connection, batch: _Batch, bid: int, modes: list[tuple]) -> None:
@@ -886,7 +912,7 @@ def _land(opened, batch: _Batch, result: IngestResult, actor: Actor, opts: Inges
                 lake.register(con, table, bid, pid, part, rows)
             lake.recreate_views(con)
             if kind == "feedback":
-                derive_evidence(con, pid, kind, None)  # the pilot's themes, with the batch's comments
+                _land_themes(con, batch, bid)
         con.execute(
             "INSERT INTO ingest_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?, ?, ?)",
             [bid, pid, kind, batch.name, batch.size, sha, src.describe(),
@@ -918,8 +944,10 @@ def _list_usage_files(con: Connection, batch: _Batch, bid: int) -> None:
         if table not in lake.USAGE_TABLES[1:] or fits:  # the events and the rejects, the rollup if it fits
             lake.register(con, table, bid, pid, part, rows)
     lake.recreate_views(con)
-    if not fits:
-        rebuild_usage_rollup(con, pid)
+    if not fits:  # from the batch's file: the organisation's transaction reads the lake as its turn began
+        events, _rows = batch.parts["usage_events"]
+        rebuild_usage_rollup(con, pid, f"(SELECT * FROM usage_events WHERE batch_id <> {int(bid)} "
+                                       f"UNION ALL BY NAME SELECT * FROM read_parquet({lit(str(events))}))")
         unused = [part for table, (part, _rows) in batch.parts.items() if table in lake.USAGE_TABLES[1:]]
         after_commit(con, lambda: [p.unlink(missing_ok=True) for p in unused])
 
