@@ -39,6 +39,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass, replace
@@ -356,6 +357,30 @@ def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20, method="inclusive")[-1] if len(values) > 1 else values[0]
 
 
+class Connections:
+    """Samples the PostgreSQL server's client connections every 0.5 s (the organisation deployment),
+    with Debian's psql: the peak between two moments is what the sessions needed."""
+
+    def __init__(self, dsn: str):
+        from tests.postgres_server import binaries
+
+        fields = dict(p.split("=", 1) for p in dsn.split())
+        self.cmd = [str(binaries() / "psql"), "-h", fields["host"], "-p", fields["port"], "-U", fields["user"],
+                    "-d", "postgres", "-Atc", "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'"]
+        self.samples: list[tuple[float, int]] = []
+        self.stop = threading.Event()
+        threading.Thread(target=self._poll, daemon=True).start()
+
+    def _poll(self) -> None:
+        while not self.stop.wait(0.5):
+            out = subprocess.run(self.cmd, capture_output=True, text=True, timeout=10)
+            if out.returncode == 0 and out.stdout.strip().isdigit():
+                self.samples.append((time.monotonic(), int(out.stdout)))
+
+    def peak(self, since: float) -> int:
+        return max((n for t, n in self.samples if t >= since), default=0)
+
+
 def report(r: dict, base: dict | None, floor: dict | None = None) -> None:
     """Print one run's figures; ``base`` is N = 1 of the same app, ``floor`` the floor app at the same N."""
     views = r["views"]
@@ -369,6 +394,8 @@ def report(r: dict, base: dict | None, floor: dict | None = None) -> None:
             f"{r['wall']:.0f} s, load avg {r['load']:.1f})")
     line += (f"\n       during the run: server {r['cpu']:.0f} CPU-s, browser + bench {r['client']:.0f} CPU-s, "
              f"whole machine {r['busy']:.0f} CPU-s of {r['wall'] * os.cpu_count():.0f} available")
+    if r.get("pg_peak"):
+        line += f"; PostgreSQL client connections at most {r['pg_peak']} (max_connections {r['pg_max']})"
     if r.get("threads"):
         line += "\n       browser CPU-s by thread: " + ", ".join(
             f"{k} {v:.0f}" for k, v in sorted(r["threads"].items(), key=lambda kv: -kv[1]) if v >= 0.5)
@@ -431,6 +458,8 @@ def main() -> int:
                              "the least the chosen packages cost)")
     parser.add_argument("--replicas", type=int, nargs="+", default=[1], choices=[1, 2],
                         help="run each N on one app and/or on two replicas behind HAProxy (deploy/haproxy.cfg)")
+    parser.add_argument("--pg-max-connections", type=int, default=100,
+                        help="the organisation deployment's PostgreSQL max_connections (100: PostgreSQL's default)")
     parser.add_argument("--deployment", choices=("embedded", "organisation"), default="embedded",
                         help="organisation: the records in a throwaway PostgreSQL server (Debian's), files in a temp folder")
     args = parser.parse_args()
@@ -440,11 +469,13 @@ def main() -> int:
     with contextlib.ExitStack() as stack:
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="readiness-bench-load-"))
         db = Path(args.keep) if args.keep else Path(tmp) / "bench.duckdb"
+        connections = None
         if args.deployment == "organisation":
             from readiness import settings
             from tests.postgres_server import create_database, throwaway_postgres
 
-            server = stack.enter_context(throwaway_postgres())
+            server = stack.enter_context(throwaway_postgres(max_connections=args.pg_max_connections))
+            connections = Connections(server)
             os.environ["READINESS_DATABASE_URL"] = create_database(server, "load")
             os.environ["READINESS_LAKE_DATA_PATH"] = str(Path(tmp) / "lake")
             db = settings.db_path()
@@ -462,9 +493,13 @@ def main() -> int:
         print(f"{args.deployment} deployment; replicas {', '.join(map(str, args.replicas))}")
 
         def run(n: int, floor: str = "", replicas: int = 1) -> dict:
-            return asyncio.run(run_sessions(n, db, log, args.rounds, args.view_timeout, args.by_address,
-                                            floor=floor, replicas=replicas, secrets=secrets if replicas > 1 else None,
-                                            **model))
+            start = time.monotonic()
+            r = asyncio.run(run_sessions(n, db, log, args.rounds, args.view_timeout, args.by_address,
+                                         floor=floor, replicas=replicas, secrets=secrets if replicas > 1 else None,
+                                         **model))
+            if connections is not None:
+                r.update(pg_peak=connections.peak(start), pg_max=args.pg_max_connections)
+            return r
 
         floor_base = run(1, floor=args.floor) if args.floor else None
         if floor_base:
@@ -480,9 +515,10 @@ def main() -> int:
         errors = [line for f in sorted(log.parent.glob("app*.log"))
                   for line in f.read_text(errors="replace").splitlines() if "Traceback" in line]
         if errors:
-            print(f"the app logged {len(errors)} traceback(s); see {log} (kept with --keep only)")
-            if args.keep:
-                Path(str(args.keep) + ".app.log").write_text(log.read_text(errors="replace"))
+            print(f"the app logged {len(errors)} traceback(s); see {log.parent}/app*.log (kept with --keep only)")
+            if args.keep:  # every replica's log, one after the other
+                Path(str(args.keep) + ".app.log").write_text("".join(
+                    f"==> {f.name} <==\n{f.read_text(errors='replace')}" for f in sorted(log.parent.glob("app*.log"))))
     return 0
 
 

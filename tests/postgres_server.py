@@ -38,8 +38,9 @@ def _as_server_user(args: list[str]) -> list[str]:
 
 
 @contextlib.contextmanager
-def throwaway_postgres() -> Iterator[str]:
-    """Start a server; yield a libpq connection string to its database ``postgres``."""
+def throwaway_postgres(max_connections: int = 50) -> Iterator[str]:
+    """Start a server taking at most ``max_connections`` clients; yield a libpq connection string
+    to its database ``postgres``."""
     bin_dir = binaries()
     if bin_dir is None:
         raise RuntimeError(missing_reason())
@@ -53,7 +54,7 @@ def throwaway_postgres() -> Iterator[str]:
         subprocess.run(_as_server_user([str(bin_dir / "initdb"), "--no-sync", "-A", "trust", "-U", "postgres",
                                         "-E", "UTF8", "--locale", "C", "-D", str(data)]),
                        check=True, capture_output=True, timeout=60)
-        options = f"-k {folder} -c listen_addresses='' -c fsync=off -c max_connections=50"
+        options = f"-k {folder} -c listen_addresses='' -c fsync=off -c max_connections={int(max_connections)}"
         subprocess.run(_as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options,
                                         "-l", str(folder / "server.log"), "-w", "start"]),
                        check=True, capture_output=True, timeout=60)

@@ -458,3 +458,38 @@ def test_a_usage_batch_whose_pilot_changed_zone_while_it_loaded_rolls_up_its_own
     assert query(db, "SELECT count(*) FROM usage_events") == [(170,)]
     assert query(db, "SELECT sum(events) FROM usage_by_session") == [(170,)]  # the pilot's rollup, rebuilt
     assert query(db, "SELECT time_zone FROM usage_rollup_state") == [("Asia/Tokyo",)]
+
+
+def test_a_full_records_database_is_busy_not_a_traceback(tmp_path: Path) -> None:
+    from tests.postgres_server import binaries, create_database, missing_reason, throwaway_postgres
+
+    if missing_reason():
+        pytest.skip(missing_reason())
+    with throwaway_postgres(max_connections=8) as server:
+        url = create_database(server, "full")
+        env = {**os.environ, "READINESS_DATABASE_URL": url, "READINESS_LAKE_DATA_PATH": str(tmp_path / "lake")}
+        made = subprocess.run([sys.executable, "-m", "readiness", "pilots"], cwd=PROJECT_ROOT, env=env,
+                              capture_output=True, text=True, timeout=180)
+        assert made.returncode == 0, made.stderr
+        fields = dict(p.split("=", 1) for p in url.split())
+        sleepers = []
+        try:  # take every connection the server has: a client that gets one prints 1 and waits
+            while True:
+                p = subprocess.Popen([str(binaries() / "psql"), "-h", fields["host"], "-U", "postgres", "-d", "full",
+                                      "-Atc", "SELECT 1", "-c", "SELECT pg_sleep(120)"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                sleepers.append(p)
+                if p.stdout.readline().strip() != "1":  # refused: the server is full
+                    assert "too many clients" in p.stderr.read()
+                    break
+                assert len(sleepers) <= 8
+            out = subprocess.run([sys.executable, "-m", "readiness", "pilots"], cwd=PROJECT_ROOT, env=env,
+                                 capture_output=True, text=True, timeout=180)
+        finally:
+            for p in sleepers:
+                p.kill()
+                p.wait()
+    assert out.returncode != 0
+    assert "no free connection right now; try again in a moment" in out.stdout + out.stderr
+    said = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert "Traceback" not in out.stderr and len(said) == 1 and fields["host"] not in said[0]  # the path: log only

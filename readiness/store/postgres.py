@@ -115,6 +115,7 @@ def connect(path: Path) -> Connection:
         transactions.forget(con)
         con.close()
         _log.warning("The records database %s could not be used: %s", where(url), redact(str(err)))
+        _raise_if_full(err)
         raise StoreError(f"The records database ({where(url)}) could not be used.",
                          "Check that PostgreSQL is running and READINESS_DATABASE_URL names it "
                          "(the server log has the details).") from err
@@ -134,6 +135,7 @@ def _start(url: str, path: Path) -> Connection:
             base.execute(f"ATTACH {literal(url)} AS {ALIAS} (TYPE postgres)")
         except duckdb.Error as err:
             _log.warning("Cannot attach the records database: %s", redact(str(err)))
+            _raise_if_full(err)
             raise StoreError(f"Cannot reach the records database ({where(url)}).",
                              "Check that PostgreSQL is running and READINESS_DATABASE_URL names it "
                              "(the server log has the details).") from None
@@ -151,6 +153,7 @@ def _attach_lake(base: Connection, url: str, path: Path) -> None:
         ducklake.attach(base, url, path)
     except duckdb.Error as err:
         _log.warning("Cannot attach the telemetry lake: %s", redact(str(err)))
+        _raise_if_full(err)
         raise StoreError(f"Cannot open the telemetry lake (catalog in {where(url)}).",
                          "Check that READINESS_LAKE_DATA_PATH names the lake's folder, which every replica "
                          "shares and this process may write (the server log has the details).") from None
@@ -189,8 +192,23 @@ def _take_write_turn(con: Connection) -> None:
         if "lock timeout" in str(err):
             raise StoreBusy("The store is busy with another change (an ingest, sync or edit elsewhere); "
                             "try again when it has finished.") from None
+        _log.warning("A write could not start on the records database: %s", redact(str(err)))
+        _raise_if_full(err)
         raise
     lake.recreate_views(con)  # the lake's listing as of this turn, not as of the connection's opening
+
+
+# What PostgreSQL answers a new connection when max_connections are all taken
+_FULL = ("too many clients already", "remaining connection slots are reserved")
+
+
+def _raise_if_full(err: duckdb.Error) -> None:
+    """Raise StoreBusy, which a page shows as "busy, try again", when ``err`` says PostgreSQL has
+    no free connection (every replica's sessions count against its max_connections)."""
+    if any(words in str(err) for words in _FULL):
+        raise StoreBusy("The records database has no free connection right now; try again in a moment. "
+                        "If it keeps happening, an operator should raise PostgreSQL's max_connections "
+                        "(docs/operating.md says how many each replica needs).") from None
 
 
 def derive(con: Connection) -> Connection:
