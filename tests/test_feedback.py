@@ -32,7 +32,9 @@ def _load(db: Path, tmp_path: Path, rows: list[dict], pilot: str = "pilot", name
 
 
 def _annotate(db: Path, pilot: str = "pilot") -> tuple[int, int]:
-    """Annotate every batch of the pilot and recompute themes, in one transaction (as ingest does)."""
+    """Annotate the comments of every batch of the pilot that the store keeps in its local table
+    (rows from before ingest annotated them; a batch's files are annotated already) and recompute
+    the themes, in one transaction. Returns (comments, themes)."""
     with store.open_store(db) as con:
         p = catalog.get_pilot(con, pilot)
         batches = [r[0] for r in con.execute(

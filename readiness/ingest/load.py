@@ -712,9 +712,9 @@ def _ingest(opened, db: Path, pilot: Pilot, kind: str, path: str | Path, *, acto
 
 def _earlier_rows(con: Connection, batch: _Batch) -> list[Path]:
     """Where --dedupe-rows, and a feedback batch's themes, find the pilot's earlier rows of the
-    batch's kind, read later with the store let go: the listed files as they are, and the rows of local tables copied to a file in
-    the work folder (rows loaded before the lake existed; feedback and exceptions; on the
-    organisation deployment every earlier row, its lake's included)."""
+    batch's kind, read later with the store let go: the listed files as they are, and the rows of
+    local tables copied to a file in the work folder (rows loaded before the lake held them; on
+    the organisation deployment every earlier row, its lake's included)."""
     table, pid = TABLES[batch.kind], int(batch.pilot.pilot_id)
     found = lake.files(con, table, pid) if table in lake.LAKE_TABLES else []
     source = table if organisation(con) else lake.local(table)
@@ -786,10 +786,7 @@ def _staged(con: Connection, batch: _Batch, result: IngestResult) -> IngestResul
         from analysis.feedback import annotate_feedback, compute_themes  # loads pandas: imported when used
 
         annotate_feedback(con, pid, bid)
-        cols = "pilot_id, batch_id, src_row, comment, sentiment, rating"
-        source = (f"(SELECT {cols} FROM _earlier UNION ALL SELECT {cols} FROM feedback)" if batch.earlier
-                  else "feedback")
-        batch.themes = compute_themes(con, pid, source)
+        batch.themes = compute_themes(con, pid, _comments("_earlier", "feedback") if batch.earlier else "feedback")
     else:
         batch.new_modes = _modes_in_scratch(con, pid, bid, batch.modes)
     # a batch file's rows carry their src_row: no reader depends on the order within a file, and
@@ -835,10 +832,10 @@ def _land_modes(con: Connection, batch: _Batch, bid: int) -> None:
     transaction. When the pilot's modes changed since the batch was staged (another exceptions
     batch of the pilot landed meanwhile), the batch is assigned again here against the modes as
     they are, and its file written anew: a mode id means one mode, whichever batch made it."""
-    pid = batch.pilot.pilot_id
-    now = _pilot_modes(con, pid)
     if "exceptions" not in batch.parts:  # every line was left out or rejected: nothing to group
         return
+    pid = batch.pilot.pilot_id
+    now = _pilot_modes(con, pid)
     if [(m[1], m[2], m[4]) for m in now] != [(m[1], m[2], m[4]) for m in batch.modes]:
         _reassign(con, batch, bid, now)
     new, widened = batch.new_modes
@@ -861,11 +858,17 @@ def _land_themes(con: Connection, batch: _Batch, bid: int) -> None:
                                         "AND rows_loaded > 0", [pid]).fetchall()]
     themes = batch.themes
     if themes is None or sorted([*before, bid]) != themes.batches:
-        cols = "pilot_id, batch_id, src_row, comment, sentiment, rating"
         own = batch.parts.get("feedback")  # none when every row was a duplicate
-        themes = compute_themes(con, pid, f"(SELECT {cols} FROM feedback WHERE batch_id <> {int(bid)} UNION ALL "
-                                          f"SELECT {cols} FROM read_parquet({lit(str(own[0]))}))" if own else "feedback")
+        themes = compute_themes(con, pid, _comments(f"(SELECT * FROM feedback WHERE batch_id <> {int(bid)})",
+                                                    f"read_parquet({lit(str(own[0]))})") if own else "feedback")
     store_themes(con, pid, themes)
+
+
+def _comments(*sources: str) -> str:
+    """A subquery of the comments in ``sources`` (tables or table expressions with feedback's
+    columns), with the columns the pilot's themes are computed from."""
+    cols = "pilot_id, batch_id, src_row, comment, sentiment, rating"
+    return "(" + " UNION ALL ".join(f"SELECT {cols} FROM {src}" for src in sources) + ")"
 
 
 def _reassign(con: Connection, batch: _Batch, bid: int, modes: list[tuple]) -> None:
@@ -934,6 +937,7 @@ def _list_usage_files(con: Connection, batch: _Batch, bid: int) -> None:
     the pilot's rollup is built in; else the pilot's rollup is rebuilt here (rare: the zone was
     changed while the file loaded)."""
     from analysis.usage_rollup import (  # loads pandas: imported when used, so the command line starts without it
+        ROLLUP_TABLES,
         rebuild_usage_rollup,
         staged_rollup_fits,
     )
@@ -941,14 +945,14 @@ def _list_usage_files(con: Connection, batch: _Batch, bid: int) -> None:
     pid = batch.pilot.pilot_id
     fits = staged_rollup_fits(con, pid, batch.zone)
     for table, (part, rows) in batch.parts.items():
-        if table not in lake.USAGE_TABLES[1:] or fits:  # the events and the rejects, the rollup if it fits
+        if table not in ROLLUP_TABLES or fits:  # the events and the rejects, the rollup if it fits
             lake.register(con, table, bid, pid, part, rows)
     lake.recreate_views(con)
     if not fits:  # from the batch's file: the organisation's transaction reads the lake as its turn began
         events, _rows = batch.parts["usage_events"]
         rebuild_usage_rollup(con, pid, f"(SELECT * FROM usage_events WHERE batch_id <> {int(bid)} "
                                        f"UNION ALL BY NAME SELECT * FROM read_parquet({lit(str(events))}))")
-        unused = [part for table, (part, _rows) in batch.parts.items() if table in lake.USAGE_TABLES[1:]]
+        unused = [part for table, (part, _rows) in batch.parts.items() if table in ROLLUP_TABLES]
         after_commit(con, lambda: [p.unlink(missing_ok=True) for p in unused])
 
 

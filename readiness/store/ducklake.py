@@ -29,7 +29,9 @@ read it) leaves the lake's files: the pinned snapshots holding it are expired.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 from readiness.store.transactions import (
@@ -94,6 +96,19 @@ def insert_sql(name: str) -> str:
 def _lake_cursor(con: Connection) -> Connection:
     """A connection of its own for the lake's transaction (the caller's may have written records)."""
     return con.cursor()
+
+
+@contextlib.contextmanager
+def committed(con: Connection) -> Iterator[Connection]:
+    """A lake transaction on a connection of its own, committed when the block ends (one
+    snapshot); rolled back when it raises."""
+    cur = _lake_cursor(con)
+    try:
+        cur.execute("BEGIN TRANSACTION")
+        yield cur
+        cur.execute("COMMIT")
+    finally:
+        cur.close()  # rolls back what did not commit
 
 
 def append(con: Connection, name: str, path: Path) -> int:

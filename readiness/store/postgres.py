@@ -256,14 +256,8 @@ def _lake_tables(con: Connection) -> None:
         return  # as this release has them: no turn taken
     for attempt in range(5):
         try:
-            with transactions.transaction(con):
-                cur = con.cursor()
-                try:  # one lake commit (one snapshot) for all of them
-                    cur.execute("BEGIN TRANSACTION")
-                    ducklake.ensure_tables(cur, _lake_columns())
-                    cur.execute("COMMIT")
-                finally:
-                    cur.close()
+            with transactions.transaction(con), ducklake.committed(con) as cur:  # one snapshot for all
+                ducklake.ensure_tables(cur, _lake_columns())
             return
         except duckdb.Error as err:
             if attempt == 4 or "onflict" not in str(err):
@@ -295,15 +289,10 @@ def _files_into_lake(con: Connection) -> None:
                                                  [tbl, rel]).fetchall()]
                 if not ids:
                     continue  # moved by another replica meanwhile
-                cur = con.cursor()
-                try:
-                    cur.execute("BEGIN TRANSACTION")
+                with ducklake.committed(con) as cur:
                     cur.execute(f"DELETE FROM {ducklake.table(tbl)} WHERE list_contains(?, batch_id)", [ids])
                     cur.execute(ducklake.insert_sql(tbl) + " WHERE list_contains(?, batch_id)",
                                 [str(root / rel), ids])
-                    cur.execute("COMMIT")
-                finally:
-                    cur.close()  # rolls back what did not commit
                 con.execute("UPDATE lake_files SET path = '' WHERE tbl = ? AND path = ?", [tbl, rel])
                 transactions.after_commit(con, lambda f=root / rel: f.unlink(missing_ok=True))
         except duckdb.Error as err:
@@ -328,14 +317,9 @@ def _rows_into_lake(con: Connection) -> None:
                                       "GROUP BY batch_id ORDER BY batch_id").fetchall()
                 if not batches:
                     continue
-                cur = con.cursor()
-                try:
-                    cur.execute("BEGIN TRANSACTION")
+                with ducklake.committed(con) as cur:
                     cur.execute(f"INSERT INTO {ducklake.table(table)} BY NAME SELECT * FROM "
                                 f"{ALIAS}.public.{lake.local(table)}")
-                    cur.execute("COMMIT")
-                finally:
-                    cur.close()  # rolls back what did not commit
                 con.executemany("INSERT INTO lake_files VALUES (?, ?, ?, '', ?, now())",
                                 [[table, b, p, n] for b, p, n in batches])
                 con.execute(f"DELETE FROM {lake.local(table)}")
